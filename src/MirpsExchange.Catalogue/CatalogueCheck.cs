@@ -1,0 +1,120 @@
+using Mirps.Catalog.V1;
+
+namespace MirpsExchange.Catalogue;
+
+/// <summary>Consistency rules a catalogue must satisfy before any node may use it.</summary>
+public static class CatalogueCheck
+{
+    public static IReadOnlyList<string> Problems(Catalog catalog)
+    {
+        var problems = new List<string>();
+        if (!System.Text.RegularExpressions.Regex.IsMatch(catalog.Version, @"^\d+\.\d+\.\d+$"))
+        {
+            problems.Add($"version '{catalog.Version}' is not MAJOR.MINOR.PATCH");
+        }
+        CheckLabel(catalog.Name, "catalogue name", problems);
+
+        var codelists = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var codelist in catalog.Codelists)
+        {
+            if (!codelists.Add(codelist.Id))
+            {
+                problems.Add($"codelist {codelist.Id} is defined twice");
+            }
+            CheckLabel(codelist.Name, $"codelist {codelist.Id}", problems);
+            if (codelist.Codes.Count == 0)
+            {
+                problems.Add($"codelist {codelist.Id} has no codes");
+            }
+            var codes = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var code in codelist.Codes)
+            {
+                if (string.IsNullOrWhiteSpace(code.Id) || !codes.Add(code.Id))
+                {
+                    problems.Add($"codelist {codelist.Id}: code '{code.Id}' is empty or repeated");
+                }
+                CheckLabel(code.Name, $"codelist {codelist.Id} code {code.Id}", problems);
+            }
+        }
+        if (!codelists.Contains(StandardCatalogue.ReportingCountryCodelist))
+        {
+            problems.Add($"codelist {StandardCatalogue.ReportingCountryCodelist} (the reporting States) is missing");
+        }
+
+        var dimensions = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dimension in catalog.Dimensions)
+        {
+            if (!StandardCatalogue.ObservationDimensions.Contains(dimension.Id))
+            {
+                problems.Add($"dimension {dimension.Id} has no observation field (known: {string.Join(", ", StandardCatalogue.ObservationDimensions)})");
+            }
+            if (!dimensions.Add(dimension.Id))
+            {
+                problems.Add($"dimension {dimension.Id} is defined twice");
+            }
+            if (!codelists.Contains(dimension.CodelistId))
+            {
+                problems.Add($"dimension {dimension.Id} uses unknown codelist {dimension.CodelistId}");
+            }
+            CheckLabel(dimension.Name, $"dimension {dimension.Id}", problems);
+        }
+
+        var units = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var unit in catalog.Units)
+        {
+            if (!units.Add(unit.Id))
+            {
+                problems.Add($"unit {unit.Id} is defined twice");
+            }
+            CheckLabel(unit.Name, $"unit {unit.Id}", problems);
+        }
+
+        var indicators = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var indicator in catalog.Indicators)
+        {
+            var what = $"indicator {indicator.Code}";
+            if (string.IsNullOrWhiteSpace(indicator.Code) || !indicators.Add(indicator.Code))
+            {
+                problems.Add($"{what} is empty or defined twice");
+            }
+            CheckLabel(indicator.Name, what, problems);
+            CheckLabel(indicator.Description, $"{what} description", problems);
+            if (indicator.Kind == IndicatorKind.Unspecified)
+            {
+                problems.Add($"{what} has no kind");
+            }
+            if (!units.Contains(indicator.UnitId))
+            {
+                problems.Add($"{what} uses unknown unit {indicator.UnitId}");
+            }
+            if (indicator.Granularities.Count == 0 || indicator.Granularities.Contains(PeriodGranularity.Unspecified))
+            {
+                problems.Add($"{what} must list its period granularities");
+            }
+            if (indicator.Aggregation == AggregationRule.Unspecified)
+            {
+                problems.Add($"{what} has no aggregation rule");
+            }
+            foreach (var dimension in indicator.DimensionIds)
+            {
+                if (!dimensions.Contains(dimension))
+                {
+                    problems.Add($"{what} declares unknown dimension {dimension}");
+                }
+            }
+            if (indicator.DimensionIds.Distinct().Count() != indicator.DimensionIds.Count)
+            {
+                problems.Add($"{what} declares a dimension twice");
+            }
+        }
+        return problems;
+    }
+
+    private static void CheckLabel(LocalizedText? label, string what, List<string> problems)
+    {
+        if (label is null || string.IsNullOrWhiteSpace(label.En) || string.IsNullOrWhiteSpace(label.Es))
+        {
+            problems.Add($"{what} needs a label in English and Spanish");
+        }
+    }
+}

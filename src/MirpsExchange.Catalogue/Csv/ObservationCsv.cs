@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Text;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue.Validation;
+
+namespace MirpsExchange.Catalogue.Csv;
+
+/// <summary>
+/// The standard CSV layout national systems submit (UTF-8, RFC 4180, comma separated, header first):
+/// <c>indicator_code,country,period,sex,age,country_of_origin,value,status,note</c>.
+/// Columns may come in any order; undeclared dimensions stay empty; an empty status means NORMAL;
+/// values use a dot as decimal separator and no thousands separator.
+/// </summary>
+public static class ObservationCsv
+{
+    public static readonly IReadOnlyList<string> Columns =
+        ["indicator_code", "country", "period", "sex", "age", "country_of_origin", "value", "status", "note"];
+
+    private static readonly string[] Required = ["indicator_code", "country", "period", "value"];
+
+    /// <summary>
+    /// Reads every row. Problems of form (missing column, unreadable number or status, wrong column
+    /// count) are returned as violations naming the line; catalogue rules are the validator's job.
+    /// </summary>
+    public static CsvBatch Read(TextReader reader)
+    {
+        var result = new CsvBatch();
+        var lineNumber = 0;
+        string[]? header = null;
+        Dictionary<string, int> index = [];
+        while (ReadRecord(reader, ref lineNumber) is { } record)
+        {
+            var (fields, line) = record;
+            if (header is null)
+            {
+                header = [.. fields.Select(f => f.Trim().TrimStart('\uFEFF').ToLowerInvariant())];
+                for (var i = 0; i < header.Length; i++)
+                {
+                    if (!Columns.Contains(header[i]))
+                    {
+                        result.Errors.Add(new($"line {line}", $"unknown column '{header[i]}' (columns: {string.Join(",", Columns)})"));
+                    }
+                    else if (!index.TryAdd(header[i], i))
+                    {
+                        result.Errors.Add(new($"line {line}", $"column '{header[i]}' appears twice"));
+                    }
+                }
+                foreach (var column in Required.Where(c => !index.ContainsKey(c)))
+                {
+                    result.Errors.Add(new($"line {line}", $"the required column '{column}' is missing"));
+                }
+                if (result.Errors.Count > 0)
+                {
+                    return result;
+                }
+                continue;
+            }
+            if (fields.Count == 1 && fields[0].Length == 0)
+            {
+                continue; // a blank line
+            }
+            if (fields.Count != header.Length)
+            {
+                result.Errors.Add(new($"line {line}", $"{fields.Count} fields where the header has {header.Length}"));
+                continue;
+            }
+            string Field(string name) => index.TryGetValue(name, out var i) ? fields[i].Trim() : "";
+            var observation = new Observation
+            {
+                IndicatorCode = Field("indicator_code"),
+                Country = Field("country"),
+                Period = Field("period"),
+                Sex = Field("sex"),
+                Age = Field("age"),
+                CountryOfOrigin = Field("country_of_origin"),
+                Note = index.TryGetValue("note", out var n) ? fields[n] : "",
+            };
+            var value = Field("value");
+            if (double.TryParse(value, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+            {
+                observation.Value = number;
+            }
+            else
+            {
+                result.Errors.Add(new($"line {line}, value", $"'{value}' is not a number (use a dot for decimals and no thousands separator)"));
+            }
+            var status = Field("status");
+            if (TryParseStatus(status, out var parsed))
+            {
+                observation.Status = parsed;
+            }
+            else
+            {
+                result.Errors.Add(new($"line {line}, status", $"'{status}' is not a status (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, or empty for NORMAL)"));
+            }
+            result.Observations.Add(observation);
+            result.Lines.Add(line);
+        }
+        if (header is null)
+        {
+            result.Errors.Add(new("line 1", $"the file is empty; it needs the header {string.Join(",", Columns)}"));
+        }
+        return result;
+    }
+
+    public static bool TryParseStatus(string text, out ObservationStatus status)
+    {
+        status = text.Trim().ToUpperInvariant() switch
+        {
+            "" or "NORMAL" => ObservationStatus.Normal,
+            "PROVISIONAL" => ObservationStatus.Provisional,
+            "ESTIMATED" => ObservationStatus.Estimated,
+            "CONFIDENTIAL" => ObservationStatus.Confidential,
+            _ => ObservationStatus.Unspecified,
+        };
+        return status != ObservationStatus.Unspecified;
+    }
+
+    public static string FormatStatus(ObservationStatus status) => status.ToString().ToUpperInvariant();
+
+    /// <summary>Writes observations in the standard layout, header first.</summary>
+    public static void Write(TextWriter writer, IEnumerable<Observation> observations)
+    {
+        writer.WriteLine(string.Join(",", Columns));
+        foreach (var o in observations)
+        {
+            writer.WriteLine(string.Join(",",
+                Quote(o.IndicatorCode), Quote(o.Country), Quote(o.Period), Quote(o.Sex), Quote(o.Age), Quote(o.CountryOfOrigin),
+                o.Value.ToString("R", CultureInfo.InvariantCulture), FormatStatus(o.Status), Quote(o.Note)));
+        }
+    }
+
+    public static string Quote(string field) =>
+        field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{field.Replace("\"", "\"\"")}\"" : field;
+
+    /// <summary>Reads one RFC 4180 record (quoted fields may span lines); null at the end.</summary>
+    private static (List<string> Fields, int Line)? ReadRecord(TextReader reader, ref int lineNumber)
+    {
+        var first = reader.ReadLine();
+        if (first is null)
+        {
+            return null;
+        }
+        var startLine = ++lineNumber;
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        var line = first;
+        var quoted = false;
+        var i = 0;
+        while (true)
+        {
+            if (i == line.Length)
+            {
+                if (!quoted)
+                {
+                    fields.Add(field.ToString());
+                    return (fields, startLine);
+                }
+                var next = reader.ReadLine();
+                if (next is null)
+                {
+                    fields.Add(field.ToString()); // an unterminated quote ends with the file
+                    return (fields, startLine);
+                }
+                lineNumber++;
+                field.Append('\n');
+                line = next;
+                i = 0;
+                continue;
+            }
+            var c = line[i++];
+            if (quoted)
+            {
+                if (c != '"')
+                {
+                    field.Append(c);
+                }
+                else if (i < line.Length && line[i] == '"')
+                {
+                    field.Append('"');
+                    i++;
+                }
+                else
+                {
+                    quoted = false;
+                }
+            }
+            else if (c == '"' && field.Length == 0)
+            {
+                quoted = true;
+            }
+            else if (c == ',')
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+            }
+            else
+            {
+                field.Append(c);
+            }
+        }
+    }
+}
+
+/// <summary>Rows read from a CSV file, the line each row started on, and problems of form.</summary>
+public sealed class CsvBatch
+{
+    public List<Observation> Observations { get; } = [];
+    public List<int> Lines { get; } = [];
+    public List<Violation> Errors { get; } = [];
+}

@@ -1,0 +1,231 @@
+using Mirps.Catalog.V1;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue.Periods;
+
+namespace MirpsExchange.Catalogue.Validation;
+
+/// <summary>
+/// The rules every observation and key must satisfy against the catalogue, shared by nodes (before
+/// anything is written) and by clients (before anything is sent). Violations name the row and field.
+/// </summary>
+public sealed class ObservationValidator(StandardCatalogue catalogue)
+{
+    /// <summary>Most observations (or keys) in one submit or delete call.</summary>
+    public const int MaxBatchSize = 10_000;
+
+    public const int MaxNoteLength = 1_000;
+
+    /// <summary>Most violations reported for one batch; the last one says how many more there were.</summary>
+    public const int MaxReportedViolations = 100;
+
+    public StandardCatalogue Catalogue => catalogue;
+
+    /// <summary>
+    /// Validates a batch of observations. <paramref name="nodeCountry"/> is the only reporting country
+    /// accepted (null: any MIRPS State). The parsed period of each valid row is returned for the writer.
+    /// </summary>
+    public BatchValidation ValidateObservations(IReadOnlyList<Observation> observations, string? nodeCountry, DateOnly today)
+    {
+        var violations = new ViolationList("observations");
+        if (observations.Count > MaxBatchSize)
+        {
+            violations.Add("observations", $"a batch holds at most {MaxBatchSize:N0} observations; this one has {observations.Count:N0}. Split it into several calls.");
+            return new BatchValidation(violations.ToList(), []);
+        }
+        var periods = new Period[observations.Count];
+        var seen = new Dictionary<KeyTuple, int>(observations.Count);
+        for (var i = 0; i < observations.Count; i++)
+        {
+            var o = observations[i];
+            var prefix = $"observations[{i}]";
+            var rule = ValidateKey(prefix, new KeyTuple(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin), nodeCountry, today, violations, out periods[i]);
+            ValidateValue(prefix, o, rule, violations);
+            RejectDuplicate(prefix, "observations", i, new KeyTuple(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin), seen, violations);
+        }
+        return new BatchValidation(violations.ToList(), periods);
+    }
+
+    /// <summary>Validates the keys of a deletion batch with the same key rules as a submission.</summary>
+    public BatchValidation ValidateKeys(IReadOnlyList<ObservationKey> keys, string? nodeCountry, DateOnly today)
+    {
+        var violations = new ViolationList("keys");
+        if (keys.Count > MaxBatchSize)
+        {
+            violations.Add("keys", $"a batch holds at most {MaxBatchSize:N0} keys; this one has {keys.Count:N0}. Split it into several calls.");
+            return new BatchValidation(violations.ToList(), []);
+        }
+        var periods = new Period[keys.Count];
+        var seen = new Dictionary<KeyTuple, int>(keys.Count);
+        for (var i = 0; i < keys.Count; i++)
+        {
+            var key = KeyTuple.From(keys[i]);
+            ValidateKey($"keys[{i}]", key, nodeCountry, today, violations, out periods[i]);
+            RejectDuplicate($"keys[{i}]", "keys", i, key, seen, violations);
+        }
+        return new BatchValidation(violations.ToList(), periods);
+    }
+
+    /// <summary>Validates one key (for example of a history request); its fields are named under <paramref name="prefix"/>.</summary>
+    public IReadOnlyList<Violation> ValidateKey(string prefix, ObservationKey? key)
+    {
+        var violations = new ViolationList(prefix);
+        if (key is null)
+        {
+            violations.Add(prefix, "the key is required");
+            return violations.ToList();
+        }
+        ValidateKey(prefix, KeyTuple.From(key), nodeCountry: null, today: DateOnly.MaxValue, violations, out _);
+        return violations.ToList();
+    }
+
+    private IndicatorRule? ValidateKey(string prefix, KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period)
+    {
+        period = default;
+        IndicatorRule? rule = null;
+        if (string.IsNullOrEmpty(key.IndicatorCode))
+        {
+            violations.Add($"{prefix}.indicator_code", "the indicator code is required");
+        }
+        else if ((rule = catalogue.FindIndicator(key.IndicatorCode)) is null)
+        {
+            violations.Add($"{prefix}.indicator_code", $"unknown indicator '{key.IndicatorCode}' (catalogue {catalogue.Version}; CatalogService.GetCatalog lists the indicators)");
+        }
+
+        if (string.IsNullOrEmpty(key.Country))
+        {
+            violations.Add($"{prefix}.country", "the reporting country is required (ISO 3166-1 alpha-3 of a MIRPS State)");
+        }
+        else if (!catalogue.ReportingCountries.Contains(key.Country))
+        {
+            violations.Add($"{prefix}.country", $"'{key.Country}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))})");
+        }
+        else if (nodeCountry is not null && key.Country != nodeCountry)
+        {
+            violations.Add($"{prefix}.country", $"this node holds {nodeCountry}'s data and accepts only observations reported by {nodeCountry}; {key.Country}'s figures go to {key.Country}'s own node");
+        }
+
+        if (string.IsNullOrEmpty(key.Period))
+        {
+            violations.Add($"{prefix}.period", $"the period is required: {Period.Format}");
+        }
+        else if (!Period.TryParse(key.Period, out period))
+        {
+            violations.Add($"{prefix}.period", $"'{key.Period}' is not {Period.Format}");
+        }
+        else if (rule is not null && !rule.Granularities.Contains(period.Granularity))
+        {
+            violations.Add($"{prefix}.period", $"{rule.Indicator.Code} is reported by {string.Join(" or ", rule.Indicator.Granularities.Select(Name))}; '{key.Period}' is a {Name(period.Granularity)}");
+        }
+        else if (period.Start > today)
+        {
+            violations.Add($"{prefix}.period", $"period {key.Period} has not started yet (it starts on {period.Start:yyyy-MM-dd})");
+        }
+
+        if (rule is not null)
+        {
+            CheckDimension(prefix, "sex", StandardCatalogue.SexDimension, key.Sex, rule.Sexes, rule, violations);
+            CheckDimension(prefix, "age", StandardCatalogue.AgeDimension, key.Age, rule.Ages, rule, violations);
+            CheckDimension(prefix, "country_of_origin", StandardCatalogue.CountryOfOriginDimension, key.CountryOfOrigin, rule.CountriesOfOrigin, rule, violations);
+        }
+        return rule;
+    }
+
+    private static void CheckDimension(string prefix, string field, string dimension, string value, IReadOnlySet<string>? codes, IndicatorRule rule, ViolationList violations)
+    {
+        if (codes is null)
+        {
+            if (value.Length > 0)
+            {
+                violations.Add($"{prefix}.{field}", $"{rule.Indicator.Code} does not declare the {dimension} dimension; leave {field} empty (got '{value}')");
+            }
+        }
+        else if (value.Length == 0)
+        {
+            violations.Add($"{prefix}.{field}", $"{rule.Indicator.Code} declares the {dimension} dimension: {field} is required (use _T for the total)");
+        }
+        else if (!codes.Contains(value))
+        {
+            var allowed = codes.Count <= 12 ? $" ({string.Join(", ", codes)})" : " (ISO 3166-1 alpha-3, _U for unknown, _T for total)";
+            violations.Add($"{prefix}.{field}", $"'{value}' is not a code of the {dimension} dimension{allowed}");
+        }
+    }
+
+    private static void ValidateValue(string prefix, Observation o, IndicatorRule? rule, ViolationList violations)
+    {
+        if (!double.IsFinite(o.Value))
+        {
+            violations.Add($"{prefix}.value", $"the value must be a finite number, not {o.Value}");
+        }
+        else if (o.Value < 0)
+        {
+            violations.Add($"{prefix}.value", $"the value must not be negative ({o.Value})");
+        }
+        else if (rule is { WholeNumbers: true } && o.Value != Math.Floor(o.Value))
+        {
+            violations.Add($"{prefix}.value", $"{rule.Indicator.Code} counts {rule.Indicator.UnitId.ToLowerInvariant()}: the value must be a whole number, not {o.Value}");
+        }
+        if (o.Status == ObservationStatus.Unspecified)
+        {
+            violations.Add($"{prefix}.status", "the status is required: NORMAL, PROVISIONAL, ESTIMATED or CONFIDENTIAL");
+        }
+        else if (!Enum.IsDefined(o.Status))
+        {
+            violations.Add($"{prefix}.status", $"unknown status {(int)o.Status}");
+        }
+        if (o.Note.Length > MaxNoteLength)
+        {
+            violations.Add($"{prefix}.note", $"the note holds at most {MaxNoteLength:N0} characters; this one has {o.Note.Length:N0}");
+        }
+    }
+
+    private static void RejectDuplicate(string prefix, string collection, int index, KeyTuple key, Dictionary<KeyTuple, int> seen, ViolationList violations)
+    {
+        if (!seen.TryAdd(key, index))
+        {
+            violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): a batch holds each key once");
+        }
+    }
+
+    private static string Name(PeriodGranularity granularity) => granularity switch
+    {
+        PeriodGranularity.Year => "year",
+        PeriodGranularity.Quarter => "quarter",
+        PeriodGranularity.Month => "month",
+        _ => "unspecified period",
+    };
+
+    private readonly record struct KeyTuple(string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin)
+    {
+        public static KeyTuple From(ObservationKey k) => new(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin);
+
+        public override string ToString() => string.Join(", ", IndicatorCode, Country, Period, Sex, Age, CountryOfOrigin);
+    }
+
+    /// <summary>Collects violations up to <see cref="MaxReportedViolations"/>, then counts the rest.</summary>
+    private sealed class ViolationList(string collection)
+    {
+        private readonly List<Violation> _items = [];
+        private int _more;
+
+        public void Add(string field, string description)
+        {
+            if (_items.Count < MaxReportedViolations - 1)
+            {
+                _items.Add(new Violation(field, description));
+            }
+            else
+            {
+                _more++;
+            }
+        }
+
+        public List<Violation> ToList() =>
+            _more == 0 ? _items : [.. _items, new Violation(collection, $"and {_more:N0} more violations not listed")];
+    }
+}
+
+/// <summary>The outcome of validating a batch: its violations (none when valid) and each row's parsed period.</summary>
+public sealed record BatchValidation(IReadOnlyList<Violation> Violations, Period[] Periods)
+{
+    public bool IsValid => Violations.Count == 0;
+}

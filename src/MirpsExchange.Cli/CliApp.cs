@@ -1,0 +1,16 @@
+using System.CommandLine;
+using MirpsExchange.Cli.Commands;
+
+namespace MirpsExchange.Cli;
+
+public static class CliApp
+{
+    /// <summary>Exit codes: 0 success, 1 the input was refused (nothing written), 2 the node could not be reached or failed.</summary>
+    public const int Ok = 0, Refused = 1, Failed = 2;
+
+    public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit data, run the local federation)")
+    {
+        SubmitCommand.Create(),
+        DevnetCommand.Create(),
+    };
+}

@@ -1,0 +1,3 @@
+using MirpsExchange.Cli;
+
+return await CliApp.BuildRootCommand().Parse(args).InvokeAsync();

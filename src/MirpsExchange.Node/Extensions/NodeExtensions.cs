@@ -1,0 +1,98 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.Node.Grpc;
+using MirpsExchange.Node.Store;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Node.Extensions;
+
+public static class NodeExtensions
+{
+    public const string MeterName = "MirpsExchange.Node";
+
+    public static WebApplicationBuilder AddNode(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults(MeterName);
+        var section = builder.Configuration.GetSection(NodeOptions.Section);
+        builder.Services.AddOptions<NodeOptions>().Bind(section);
+        var node = section.Get<NodeOptions>() ?? new NodeOptions();
+
+        var catalogue = StandardCatalogue.LoadStandard();
+        if (!catalogue.ReportingCountries.Contains(node.Country))
+        {
+            throw new InvalidOperationException(
+                $"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{node.Country}'.");
+        }
+        builder.Services.AddSingleton(catalogue);
+        builder.Services.AddSingleton<ObservationValidator>();
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        builder.Services.AddSingleton<WriteGate>();
+        builder.Services.AddScoped<ObservationWriter>();
+        builder.Services.AddDbContext<NodeDbContext>(options =>
+        {
+            var connectionString = builder.Configuration.GetConnectionString("Store");
+            if (string.IsNullOrEmpty(connectionString))
+            {
+                var folder = Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath);
+                Directory.CreateDirectory(folder);
+                connectionString = $"Data Source={Path.Combine(folder, $"node-{node.Country.ToLowerInvariant()}.db")}";
+            }
+            options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas());
+        });
+
+        // Until authentication exists (identity issue) the node answers on loopback only.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, node.Port, listen => listen.UseHttp2()));
+        return builder;
+    }
+
+    public static WebApplication MapNode(this WebApplication app)
+    {
+        app.MapServiceDefaults();
+        app.MapGrpcService<CatalogGrpcService>();
+        app.MapGrpcService<ObservationGrpcService>();
+        app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
+        return app;
+    }
+
+    /// <summary>Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations.</summary>
+    public static async Task MigrateStoreAsync(this WebApplication app)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database.MigrateAsync();
+    }
+
+    /// <summary>The address the node listens on, for example http://127.0.0.1:5100 (after start).</summary>
+    public static string ListeningAddress(this WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    private static void WriteAddressFile(WebApplication app)
+    {
+        var file = app.Services.GetRequiredService<IOptions<NodeOptions>>().Value.AddressFile;
+        if (!string.IsNullOrEmpty(file))
+        {
+            var temporary = file + ".tmp";
+            File.WriteAllText(temporary, app.ListeningAddress());
+            File.Move(temporary, file, overwrite: true);
+        }
+    }
+}
+
+/// <summary>Builds the node the way Program.cs runs it, so tests and benchmarks start exactly the same thing.</summary>
+public static class NodeApplication
+{
+    public static async Task<WebApplication> BuildAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddNode();
+        var app = builder.Build();
+        app.MapNode();
+        await app.MigrateStoreAsync();
+        return app;
+    }
+}

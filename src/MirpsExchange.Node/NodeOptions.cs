@@ -1,0 +1,19 @@
+namespace MirpsExchange.Node;
+
+/// <summary>Configuration section "Node" (appsettings.json or environment variables such as Node__Country).</summary>
+public sealed class NodeOptions
+{
+    public const string Section = "Node";
+
+    /// <summary>ISO 3166-1 alpha-3 of the State this node belongs to; the only country it accepts writes for.</summary>
+    public string Country { get; set; } = "";
+
+    /// <summary>Folder of the SQLite store (node-{country}.db); ignored when ConnectionStrings:Store is set.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>TCP port on 127.0.0.1; 0 picks a free port. Until authentication exists the node listens on loopback only.</summary>
+    public int Port { get; set; } = 5100;
+
+    /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>
+    public string? AddressFile { get; set; }
+}

@@ -1,0 +1,75 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace MirpsExchange.Node.Store;
+
+public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbContext(options)
+{
+    public DbSet<ObservationRow> Observations => Set<ObservationRow>();
+    public DbSet<RequestRecord> Requests => Set<RequestRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyConfiguration(new ObservationRowConfiguration());
+        modelBuilder.ApplyConfiguration(new RequestRecordConfiguration());
+        // snake_case names, the same on SQLite and PostgreSQL, so the raw SQL of the write path is portable.
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(SnakeCase(property.Name));
+            }
+        }
+    }
+
+    private static string SnakeCase(string name)
+    {
+        var text = new StringBuilder();
+        foreach (var c in name)
+        {
+            if (char.IsUpper(c) && text.Length > 0)
+            {
+                text.Append('_');
+            }
+            text.Append(char.ToLowerInvariant(c));
+        }
+        return text.ToString();
+    }
+}
+
+internal sealed class ObservationRowConfiguration : IEntityTypeConfiguration<ObservationRow>
+{
+    public const string Table = "observations";
+    public const string KeyIndex = "ux_observations_key_revision";
+
+    public void Configure(EntityTypeBuilder<ObservationRow> builder)
+    {
+        builder.ToTable(Table);
+        builder.HasKey(o => new { o.Origin, o.OriginSequence });
+        builder.Property(o => o.OriginSequence).ValueGeneratedNever();
+        builder.HasIndex(o => new { o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, o.Revision })
+            .IsUnique()
+            .HasDatabaseName(KeyIndex);
+        builder.Property(o => o.Origin).HasMaxLength(3);
+        builder.Property(o => o.IndicatorCode).HasMaxLength(64);
+        builder.Property(o => o.Country).HasMaxLength(3);
+        builder.Property(o => o.Period).HasMaxLength(7);
+        builder.Property(o => o.Sex).HasMaxLength(8);
+        builder.Property(o => o.Age).HasMaxLength(8);
+        builder.Property(o => o.CountryOfOrigin).HasMaxLength(8);
+        builder.Property(o => o.Note).HasMaxLength(1000);
+        builder.Property(o => o.Status).HasConversion<int>();
+    }
+}
+
+internal sealed class RequestRecordConfiguration : IEntityTypeConfiguration<RequestRecord>
+{
+    public void Configure(EntityTypeBuilder<RequestRecord> builder)
+    {
+        builder.ToTable("requests");
+        builder.HasKey(r => r.RequestId);
+        builder.Property(r => r.RequestId).HasMaxLength(128);
+        builder.Property(r => r.Operation).HasMaxLength(64);
+    }
+}

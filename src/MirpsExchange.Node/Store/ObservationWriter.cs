@@ -1,0 +1,265 @@
+using System.Data.Common;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Mirps.Observation.V1;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Node.Store;
+
+/// <summary>One key to write: a value to store, or (with <see cref="Value"/> null) a deletion.</summary>
+public readonly record struct WriteRow(
+    string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin,
+    DateOnly PeriodStart, DateOnly PeriodEnd, double? Value, ObservationStatus Status, string Note);
+
+/// <summary>What a write did, key by key.</summary>
+public sealed record WriteOutcome(int Inserted, int Revised, int Unchanged, int Deleted, int Absent, long LastOriginSequence);
+
+/// <summary>Identifies a mutating call for idempotent retries (AIP-155).</summary>
+public sealed record RequestTicket(string RequestId, string Operation, byte[] Digest);
+
+/// <summary>
+/// The bulk write path: a validated batch is written in one transaction with parameterized SQL on
+/// EF Core's connection (EF change tracking is ~10x slower here), sorted by the natural key. Portable
+/// SQL only (ON CONFLICT ... DO NOTHING, LIMIT): SQLite today, PostgreSQL later.
+/// </summary>
+public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProvider clock)
+{
+    private const string KeyColumns = "indicator_code, country, period, sex, age, country_of_origin";
+    private const string KeyMatch = "indicator_code = @i AND country = @c AND period = @p AND sex = @s AND age = @a AND country_of_origin = @o";
+
+    private const string InsertSql =
+        $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, revision, value, status, note, deleted, recorded_time, superseded_time) " +
+        "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @rev, @value, @status, @note, @deleted, @now, NULL)";
+
+    /// <summary>
+    /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
+    /// returns the stored answer (marked replayed) and a reused id with other content is refused.
+    /// </summary>
+    public async Task<TResponse> WriteAsync<TResponse>(
+        string origin,
+        IReadOnlyList<WriteRow> rows,
+        RequestTicket? ticket,
+        Func<WriteOutcome, TResponse> respond,
+        Func<byte[], TResponse> replay,
+        CancellationToken cancellationToken)
+        where TResponse : IMessage<TResponse>
+    {
+        using var _ = await gate.EnterAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (ticket is not null && await db.Requests.AsNoTracking().FirstOrDefaultAsync(r => r.RequestId == ticket.RequestId, cancellationToken) is { } earlier)
+        {
+            if (earlier.Operation != ticket.Operation || !earlier.RequestDigest.AsSpan().SequenceEqual(ticket.Digest))
+            {
+                throw RpcErrors.WithReason(Google.Rpc.Code.AlreadyExists, "REQUEST_ID_REUSED",
+                    $"request_id '{ticket.RequestId}' was already used for a different {earlier.Operation} call; use a new request_id for new content",
+                    new Dictionary<string, string> { ["request_id"] = ticket.RequestId });
+            }
+            return replay(earlier.Response);
+        }
+
+        var outcome = await ApplyAsync(origin, rows, transaction.GetDbTransaction(), cancellationToken);
+        var response = respond(outcome);
+        if (ticket is not null)
+        {
+            db.Requests.Add(new RequestRecord
+            {
+                RequestId = ticket.RequestId,
+                Operation = ticket.Operation,
+                RequestDigest = ticket.Digest,
+                Response = response.ToByteArray(),
+                RecordedTime = ToMicros(clock.GetUtcNow()),
+            });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return response;
+    }
+
+    private async Task<WriteOutcome> ApplyAsync(string origin, IReadOnlyList<WriteRow> rows, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var connection = transaction.Connection!;
+        var (sequence, lastTime) = await LastChangeAsync(connection, transaction, origin, cancellationToken);
+        // Recorded times strictly increase per origin, so "as of" a commit's time sees exactly that commit.
+        var now = Math.Max(ToMicros(clock.GetUtcNow()), lastTime + 1);
+
+        // Sorted by the natural key, inserts walk the unique index in order (3-4x faster than random order).
+        var order = new int[rows.Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+        Array.Sort(order, (x, y) => CompareKeys(rows[x], rows[y]));
+
+        await using var insertFirst = Command(connection, transaction,
+            $"{InsertSql} ON CONFLICT ({KeyColumns}, revision) DO NOTHING",
+            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@rev", "@value", "@status", "@note", "@deleted", "@now");
+        await using var insertNext = Command(connection, transaction, InsertSql,
+            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@rev", "@value", "@status", "@note", "@deleted", "@now");
+        await using var latest = Command(connection, transaction,
+            $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
+            "@i", "@c", "@p", "@s", "@a", "@o");
+        await using var supersede = Command(connection, transaction,
+            $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = @rev",
+            "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
+        insertFirst.Parameters["@origin"].Value = origin;
+        insertNext.Parameters["@origin"].Value = origin;
+        insertFirst.Parameters["@now"].Value = now;
+        insertNext.Parameters["@now"].Value = now;
+        supersede.Parameters["@now"].Value = now;
+        insertFirst.Parameters["@rev"].Value = 1L;
+
+        int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
+        foreach (var index in order)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var row = rows[index];
+            if (row.Value is not null)
+            {
+                SetRow(insertFirst, row, sequence + 1);
+                if (await insertFirst.ExecuteNonQueryAsync(cancellationToken) == 1)
+                {
+                    sequence++;
+                    inserted++;
+                    continue;
+                }
+            }
+
+            SetKey(latest, row);
+            long revision;
+            bool wasDeleted;
+            await using (var reader = await latest.ExecuteReaderAsync(cancellationToken))
+            {
+                if (!await reader.ReadAsync(cancellationToken))
+                {
+                    absent++; // only a deletion gets here without a stored revision
+                    continue;
+                }
+                revision = reader.GetInt64(0);
+                wasDeleted = reader.GetBoolean(4);
+                if (row.Value is null && wasDeleted)
+                {
+                    absent++;
+                    continue;
+                }
+                if (row.Value is { } value && !wasDeleted && reader.GetDouble(1) == value
+                    && reader.GetInt32(2) == (int)row.Status && reader.GetString(3) == row.Note)
+                {
+                    unchanged++;
+                    continue;
+                }
+            }
+
+            SetKey(supersede, row);
+            supersede.Parameters["@rev"].Value = revision;
+            await supersede.ExecuteNonQueryAsync(cancellationToken);
+            SetRow(insertNext, row, ++sequence);
+            insertNext.Parameters["@rev"].Value = revision + 1;
+            await insertNext.ExecuteNonQueryAsync(cancellationToken);
+            if (row.Value is null)
+            {
+                deleted++;
+            }
+            else if (wasDeleted)
+            {
+                inserted++;
+            }
+            else
+            {
+                revised++;
+            }
+        }
+        return new WriteOutcome(inserted, revised, unchanged, deleted, absent, sequence);
+    }
+
+    /// <summary>The origin's latest sequence number and recorded time (0, 0 for an empty log).</summary>
+    public static async Task<(long Sequence, long RecordedTime)> LastChangeAsync(DbConnection connection, DbTransaction? transaction, string origin, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            $"SELECT origin_sequence, recorded_time FROM {ObservationRowConfiguration.Table} WHERE origin = @origin ORDER BY origin_sequence DESC LIMIT 1",
+            "@origin");
+        command.Parameters["@origin"].Value = origin;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+    }
+
+    public static long ToMicros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    private static void SetKey(DbCommand command, in WriteRow row)
+    {
+        var p = command.Parameters;
+        p["@i"].Value = row.IndicatorCode;
+        p["@c"].Value = row.Country;
+        p["@p"].Value = row.Period;
+        p["@s"].Value = row.Sex;
+        p["@a"].Value = row.Age;
+        p["@o"].Value = row.CountryOfOrigin;
+    }
+
+    private static void SetRow(DbCommand command, in WriteRow row, long sequence)
+    {
+        SetKey(command, row);
+        var p = command.Parameters;
+        p["@seq"].Value = sequence;
+        p["@start"].Value = row.PeriodStart;
+        p["@end"].Value = row.PeriodEnd;
+        p["@value"].Value = row.Value is { } value ? value : DBNull.Value;
+        p["@status"].Value = (int)row.Status;
+        p["@note"].Value = row.Note;
+        p["@deleted"].Value = row.Value is null;
+    }
+
+    private static int CompareKeys(in WriteRow x, in WriteRow y)
+    {
+        var c = string.CompareOrdinal(x.IndicatorCode, y.IndicatorCode);
+        if (c == 0) c = string.CompareOrdinal(x.Country, y.Country);
+        if (c == 0) c = string.CompareOrdinal(x.Period, y.Period);
+        if (c == 0) c = string.CompareOrdinal(x.Sex, y.Sex);
+        if (c == 0) c = string.CompareOrdinal(x.Age, y.Age);
+        if (c == 0) c = string.CompareOrdinal(x.CountryOfOrigin, y.CountryOfOrigin);
+        return c;
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
+}
+
+/// <summary>
+/// One writer at a time per node: sequence numbers and recorded times are assigned inside the
+/// transaction, and SQLite has a single writer anyway.
+/// </summary>
+public sealed class WriteGate
+{
+    private readonly SemaphoreSlim _semaphore = new(1, 1);
+
+    public async Task<IDisposable> EnterAsync(CancellationToken cancellationToken)
+    {
+        await _semaphore.WaitAsync(cancellationToken);
+        return new Release(_semaphore);
+    }
+
+    private sealed class Release(SemaphoreSlim semaphore) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                semaphore.Release();
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace MirpsExchange.ServiceDefaults;
+
+/// <summary>What every MirpsExchange server process registers: gRPC with sane limits, health, reflection, metrics.</summary>
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>Largest message a server accepts; larger ones are refused with RESOURCE_EXHAUSTED before they are buffered.</summary>
+    public const int MaxReceiveMessageBytes = 16 * 1024 * 1024;
+
+    public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder, params string[] meterNames)
+    {
+        builder.Services.AddGrpc(options =>
+        {
+            options.MaxReceiveMessageSize = builder.Configuration.GetValue("Grpc:MaxReceiveMessageBytes", MaxReceiveMessageBytes);
+            options.EnableDetailedErrors = builder.Environment.IsDevelopment();
+        });
+        builder.Services.AddGrpcHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        builder.Services.AddGrpcReflection();
+
+        builder.Logging.AddSimpleConsole(options =>
+        {
+            options.SingleLine = true;
+            options.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.AddOpenTelemetry().WithMetrics(m =>
+        {
+            m.AddAspNetCoreInstrumentation().AddMeter(meterNames);
+            if (builder.Configuration.GetValue("Telemetry:ConsoleExporter", false))
+            {
+                m.AddConsoleExporter();
+            }
+        });
+        return builder;
+    }
+
+    /// <summary>Maps gRPC health checking (grpc.health.v1) and server reflection; both stay open to every caller.</summary>
+    public static WebApplication MapServiceDefaults(this WebApplication app)
+    {
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+
+    /// <summary>HTTP/2 only: gRPC over cleartext (h2c) fails on an endpoint that also offers HTTP/1.1.</summary>
+    public static void UseHttp2(this ListenOptions listen) => listen.Protocols = HttpProtocols.Http2;
+}
