@@ -92,23 +92,22 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
         }
         Array.Sort(order, (x, y) => CompareKeys(rows[x], rows[y]));
 
-        await using var insertFirst = Command(connection, transaction,
-            $"{InsertSql} ON CONFLICT ({KeyColumns}, revision) DO NOTHING",
-            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@rev", "@value", "@status", "@note", "@deleted", "@now");
-        await using var insertNext = Command(connection, transaction, InsertSql,
-            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@rev", "@value", "@status", "@note", "@deleted", "@now");
+        string[] rowParameters = ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@rev", "@value", "@status", "@note", "@deleted", "@now"];
+        await using var insertFirst = Command(connection, transaction, $"{InsertSql} ON CONFLICT ({KeyColumns}, revision) DO NOTHING", rowParameters);
+        await using var insertNext = Command(connection, transaction, InsertSql, rowParameters);
         await using var latest = Command(connection, transaction,
             $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
             "@i", "@c", "@p", "@s", "@a", "@o");
         await using var supersede = Command(connection, transaction,
             $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = @rev",
             "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
-        insertFirst.Parameters["@origin"].Value = origin;
-        insertNext.Parameters["@origin"].Value = origin;
-        insertFirst.Parameters["@now"].Value = now;
-        insertNext.Parameters["@now"].Value = now;
-        supersede.Parameters["@now"].Value = now;
-        insertFirst.Parameters["@rev"].Value = 1L;
+        foreach (var insert in new[] { insertFirst, insertNext })
+        {
+            insert.Parameters[0].Value = origin;
+            insert.Parameters[15].Value = now;
+        }
+        insertFirst.Parameters[10].Value = 1L;
+        supersede.Parameters[7].Value = now;
 
         int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
         foreach (var index in order)
@@ -152,10 +151,10 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
             }
 
             SetKey(supersede, row);
-            supersede.Parameters["@rev"].Value = revision;
+            supersede.Parameters[6].Value = revision;
             await supersede.ExecuteNonQueryAsync(cancellationToken);
             SetRow(insertNext, row, ++sequence);
-            insertNext.Parameters["@rev"].Value = revision + 1;
+            insertNext.Parameters[10].Value = revision + 1;
             await insertNext.ExecuteNonQueryAsync(cancellationToken);
             if (row.Value is null)
             {
@@ -186,28 +185,30 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
 
     public static long ToMicros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
 
-    private static void SetKey(DbCommand command, in WriteRow row)
+    /// <summary>Sets the six key parameters, which start at <paramref name="at"/> (parameters are set by position: by name is a linear search).</summary>
+    private static void SetKey(DbCommand command, in WriteRow row, int at = 0)
     {
         var p = command.Parameters;
-        p["@i"].Value = row.IndicatorCode;
-        p["@c"].Value = row.Country;
-        p["@p"].Value = row.Period;
-        p["@s"].Value = row.Sex;
-        p["@a"].Value = row.Age;
-        p["@o"].Value = row.CountryOfOrigin;
+        p[at].Value = row.IndicatorCode;
+        p[at + 1].Value = row.Country;
+        p[at + 2].Value = row.Period;
+        p[at + 3].Value = row.Sex;
+        p[at + 4].Value = row.Age;
+        p[at + 5].Value = row.CountryOfOrigin;
     }
 
+    /// <summary>Sets an insert's row parameters (the order of InsertSql), all but origin, revision and time.</summary>
     private static void SetRow(DbCommand command, in WriteRow row, long sequence)
     {
-        SetKey(command, row);
         var p = command.Parameters;
-        p["@seq"].Value = sequence;
-        p["@start"].Value = row.PeriodStart;
-        p["@end"].Value = row.PeriodEnd;
-        p["@value"].Value = row.Value is { } value ? value : DBNull.Value;
-        p["@status"].Value = (int)row.Status;
-        p["@note"].Value = row.Note;
-        p["@deleted"].Value = row.Value is null;
+        p[1].Value = sequence;
+        SetKey(command, row, at: 2);
+        p[8].Value = row.PeriodStart;
+        p[9].Value = row.PeriodEnd;
+        p[11].Value = row.Value is { } value ? value : DBNull.Value;
+        p[12].Value = (int)row.Status;
+        p[13].Value = row.Note;
+        p[14].Value = row.Value is null;
     }
 
     private static int CompareKeys(in WriteRow x, in WriteRow y)

@@ -1,0 +1,19 @@
+namespace MirpsExchange.Benchmarks;
+
+public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows)
+{
+    public static BenchmarkArgs Parse(string[] args)
+    {
+        int Value(string name, int fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+        }
+        return new BenchmarkArgs(
+            Rows: Value("--rows", 1_000_000),
+            Rounds: Value("--rounds", 1),
+            BatchSize: Value("--batch-size", 10_000),
+            Concurrency: Value("--concurrency", 1),
+            WarmupRows: Value("--warmup-rows", 100_000));
+    }
+}

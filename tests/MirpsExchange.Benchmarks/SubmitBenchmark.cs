@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Extensions;
+
+namespace MirpsExchange.Benchmarks;
+
+/// <summary>
+/// Node submit throughput (gRPC over loopback, validation, revision detection, change log, one
+/// transaction per batch) beside the raw SQLite baseline, measured in the same run, with the ratio.
+/// </summary>
+public static class SubmitBenchmark
+{
+    public static async Task<int> RunAsync(BenchmarkArgs args)
+    {
+        var catalogue = StandardCatalogue.LoadStandard();
+        Console.WriteLine($"Generating {args.Rows:N0} observations (+{args.WarmupRows:N0} for warm-up)...");
+        var rows = Workload.Generate(catalogue, "BLZ", args.Rows);
+        var warmup = Workload.Generate(catalogue, "BLZ", args.WarmupRows, seed: 11);
+        var root = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(root);
+        try
+        {
+            Console.WriteLine("Warming up (JIT, connection pools)...");
+            RawSqliteBaseline.Insert(Path.Combine(root, "warmup-baseline.db"), warmup, args.BatchSize);
+            await SubmitToNodeAsync(Path.Combine(root, "warmup-node"), warmup, args);
+
+            var node = new List<double>();
+            var baseline = new List<double>();
+            for (var round = 1; round <= args.Rounds; round++)
+            {
+                var watch = Stopwatch.StartNew();
+                RawSqliteBaseline.Insert(Path.Combine(root, $"baseline-{round}.db"), rows, args.BatchSize);
+                baseline.Add(rows.Count / watch.Elapsed.TotalSeconds);
+
+                var elapsed = await SubmitToNodeAsync(Path.Combine(root, $"node-{round}"), rows, args);
+                node.Add(rows.Count / elapsed.TotalSeconds);
+                Console.WriteLine($"round {round}: baseline {baseline[^1],10:N0} obs/s   node {node[^1],10:N0} obs/s   ratio {node[^1] / baseline[^1]:0.00}");
+            }
+            var nodeMedian = Median(node);
+            var baselineMedian = Median(baseline);
+            Console.WriteLine();
+            Console.WriteLine($"Submit {rows.Count:N0} observations in batches of {args.BatchSize:N0}, {args.Concurrency} call(s) in flight, median of {args.Rounds} round(s):");
+            Console.WriteLine($"  raw SQLite baseline (sorted, tx {args.BatchSize:N0}):  {baselineMedian,10:N0} obs/s");
+            Console.WriteLine($"  node SubmitObservations over gRPC:      {nodeMedian,10:N0} obs/s");
+            Console.WriteLine($"  ratio node / baseline:                  {nodeMedian / baselineMedian,10:0.00}   (goal >= 0.70 and >= 100,000 obs/s)");
+            return 0;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static async Task<TimeSpan> SubmitToNodeAsync(string folder, IReadOnlyList<Observation> rows, BenchmarkArgs args)
+    {
+        var app = await NodeApplication.BuildAsync(
+        [
+            "--Node:Country=BLZ", $"--Node:DataDirectory={folder}", "--Node:Port=0", $"--contentRoot={Path.GetTempPath()}",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await app.StartAsync();
+        try
+        {
+            using var channel = GrpcChannel.ForAddress(app.ListeningAddress());
+            var client = new ObservationService.ObservationServiceClient(channel);
+            var requests = new List<SubmitObservationsRequest>();
+            for (var start = 0; start < rows.Count; start += args.BatchSize)
+            {
+                requests.Add(new SubmitObservationsRequest { Observations = { rows.Skip(start).Take(args.BatchSize) } });
+            }
+            var next = -1;
+            var watch = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, args.Concurrency).Select(async _ =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < requests.Count)
+                {
+                    var response = await client.SubmitObservationsAsync(requests[i]);
+                    if (response.Inserted != requests[i].Observations.Count)
+                    {
+                        throw new InvalidOperationException($"batch {i}: {response.Inserted} inserted of {requests[i].Observations.Count}");
+                    }
+                }
+            }));
+            return watch.Elapsed;
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
