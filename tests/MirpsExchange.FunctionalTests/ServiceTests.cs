@@ -1,0 +1,56 @@
+using Grpc.Health.V1;
+using Grpc.Reflection.V1Alpha;
+using Mirps.Catalog.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.FunctionalTests.Infrastructure;
+
+namespace MirpsExchange.FunctionalTests;
+
+public class ServiceTests
+{
+    [Fact]
+    public async Task The_catalogue_is_served_with_the_version_and_digest_clients_compute()
+    {
+        await using var node = await TestNode.StartAsync();
+        var local = StandardCatalogue.LoadStandard();
+
+        var response = await node.Catalog.GetCatalogAsync(new GetCatalogRequest());
+
+        Assert.Equal("1.0.0", response.Catalog.Version);
+        Assert.Equal(local.Digest, response.Digest);
+        Assert.Equal(local.Catalog, response.Catalog);
+    }
+
+    [Fact]
+    public async Task Health_checking_and_reflection_answer()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        var health = await new Health.HealthClient(node.Channel).CheckAsync(new HealthCheckRequest());
+        var reflection = new ServerReflection.ServerReflectionClient(node.Channel).ServerReflectionInfo();
+        await reflection.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await reflection.RequestStream.CompleteAsync();
+        Assert.True(await reflection.ResponseStream.MoveNext(CancellationToken.None));
+        var services = reflection.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+        Assert.Contains("mirps.observation.v1.ObservationService", services);
+        Assert.Contains("mirps.catalog.v1.CatalogService", services);
+    }
+
+    [Fact]
+    public async Task A_node_refuses_to_start_for_a_country_that_is_not_a_MIRPS_State()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestNode.StartAsync("USA"));
+
+        Assert.Contains("Node:Country", error.Message);
+    }
+
+    [Fact]
+    public async Task The_node_listens_on_loopback_only()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        Assert.StartsWith("http://127.0.0.1:", node.Address);
+    }
+}
