@@ -46,9 +46,17 @@ public sealed class TestNode : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];
-        var app = await NodeApplication.BuildAsync(args);
-        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        return new TestNode(app, folder, country);
+        try
+        {
+            var app = await NodeApplication.BuildAsync(args);
+            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            return new TestNode(app, folder, country);
+        }
+        catch
+        {
+            TempFolder.Delete(folder);
+            throw;
+        }
     }
 
     /// <summary>Counts rows straight from the store file: what a test asserts was (not) written.</summary>
