@@ -114,7 +114,7 @@ public class CatalogueTests
     [InlineData("PSE")]
     [InlineData("VEN")]
     public void Countries_of_origin_include_current_codes(string code) =>
-        Assert.Contains(code, Standard.Codelist("CL_COUNTRY_OF_ORIGIN"));
+        Assert.Contains(code, CodesOf("CL_COUNTRY_OF_ORIGIN"));
 
     [Theory]
     [InlineData("ANT")] // Netherlands Antilles, withdrawn in 2010
@@ -122,7 +122,7 @@ public class CatalogueTests
     [InlineData("SCG")] // Serbia and Montenegro, withdrawn in 2006
     [InlineData("ROM")] // Romania's old code
     public void Countries_of_origin_exclude_withdrawn_and_unofficial_codes(string code) =>
-        Assert.DoesNotContain(code, Standard.Codelist("CL_COUNTRY_OF_ORIGIN"));
+        Assert.DoesNotContain(code, CodesOf("CL_COUNTRY_OF_ORIGIN"));
 
     [Fact]
     public void The_reporting_States_are_exactly_the_seven_MIRPS_States()
