@@ -13,7 +13,7 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Rows: Value("--rows", 1_000_000),
             Rounds: Value("--rounds", 1),
             BatchSize: Value("--batch-size", 10_000),
-            Concurrency: Value("--concurrency", 1),
+            Concurrency: Value("--concurrency", 2),
             WarmupRows: Value("--warmup-rows", 100_000));
     }
 }

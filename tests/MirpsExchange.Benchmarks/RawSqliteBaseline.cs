@@ -11,7 +11,8 @@ namespace MirpsExchange.Benchmarks;
 /// </summary>
 public static class RawSqliteBaseline
 {
-    public static long Insert(string path, IReadOnlyList<Observation> rows, int batchSize)
+    /// <summary>Inserts <paramref name="warmup"/> (not timed), then <paramref name="rows"/>; returns the time the latter took.</summary>
+    public static TimeSpan Insert(string path, IReadOnlyList<Observation> warmup, IReadOnlyList<Observation> rows, int batchSize)
     {
         using var connection = new SqliteConnection($"Data Source={path}");
         connection.Open();
@@ -31,34 +32,41 @@ public static class RawSqliteBaseline
         var names = new[] { "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@now" };
         var parameters = names.ToDictionary(n => n, n => insert.Parameters.Add(new SqliteParameter { ParameterName = n }));
         long sequence = 0;
-        for (var start = 0; start < rows.Count; start += batchSize)
+        InsertBatches(warmup);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        InsertBatches(rows);
+        return watch.Elapsed;
+
+        void InsertBatches(IReadOnlyList<Observation> source)
         {
-            var batch = rows.Skip(start).Take(batchSize).ToArray();
-            Array.Sort(batch, CompareKeys);
-            using var transaction = connection.BeginTransaction();
-            insert.Transaction = transaction;
-            parameters["@now"].Value = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
-            foreach (var o in batch)
+            for (var start = 0; start < source.Count; start += batchSize)
             {
-                var period = Period.Parse(o.Period);
-                parameters["@origin"].Value = o.Country;
-                parameters["@seq"].Value = ++sequence;
-                parameters["@i"].Value = o.IndicatorCode;
-                parameters["@c"].Value = o.Country;
-                parameters["@p"].Value = o.Period;
-                parameters["@s"].Value = o.Sex;
-                parameters["@a"].Value = o.Age;
-                parameters["@o"].Value = o.CountryOfOrigin;
-                parameters["@start"].Value = period.Start;
-                parameters["@end"].Value = period.End;
-                parameters["@value"].Value = o.Value;
-                parameters["@status"].Value = (int)o.Status;
-                parameters["@note"].Value = o.Note;
-                insert.ExecuteNonQuery();
+                var batch = source.Skip(start).Take(batchSize).ToArray();
+                Array.Sort(batch, CompareKeys);
+                using var transaction = connection.BeginTransaction();
+                insert.Transaction = transaction;
+                parameters["@now"].Value = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+                foreach (var o in batch)
+                {
+                    var period = Period.Parse(o.Period);
+                    parameters["@origin"].Value = o.Country;
+                    parameters["@seq"].Value = ++sequence;
+                    parameters["@i"].Value = o.IndicatorCode;
+                    parameters["@c"].Value = o.Country;
+                    parameters["@p"].Value = o.Period;
+                    parameters["@s"].Value = o.Sex;
+                    parameters["@a"].Value = o.Age;
+                    parameters["@o"].Value = o.CountryOfOrigin;
+                    parameters["@start"].Value = period.Start;
+                    parameters["@end"].Value = period.End;
+                    parameters["@value"].Value = o.Value;
+                    parameters["@status"].Value = (int)o.Status;
+                    parameters["@note"].Value = o.Note;
+                    insert.ExecuteNonQuery();
+                }
+                transaction.Commit();
             }
-            transaction.Commit();
         }
-        return sequence;
     }
 
     private static int CompareKeys(Observation x, Observation y)

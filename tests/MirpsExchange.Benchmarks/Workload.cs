@@ -9,7 +9,7 @@ namespace MirpsExchange.Benchmarks;
 /// </summary>
 public static class Workload
 {
-    public static List<Observation> Generate(StandardCatalogue catalogue, string country, int count, int seed = 7)
+    public static List<Observation> Generate(StandardCatalogue catalogue, string country, int count, int firstYear = 2000, int seed = 7)
     {
         var random = new Random(seed);
         var rows = new List<Observation>(count);
@@ -20,7 +20,7 @@ public static class Workload
         string[] none = [""];
         for (var month = 0; rows.Count < count; month++)
         {
-            var period = $"{2000 + month / 12:D4}-{month % 12 + 1:D2}";
+            var period = $"{firstYear + month / 12:D4}-{month % 12 + 1:D2}";
             foreach (var indicator in monthly)
             {
                 var dims = indicator.DimensionIds;

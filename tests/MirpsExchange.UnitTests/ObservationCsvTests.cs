@@ -224,6 +224,7 @@ public class ObservationCsvTests
             Obs("MEDIAN_PROCESSING_DAYS", "PAN", "2023-Q1", "", "", "_T", 87.3, ObservationStatus.Confidential),
             Obs("IDPS", "HND", "2023-07", "M", "Y_GE60", "", 0, note: "first line\nsecond line"),
             Obs("REFUGEES", "GTM", "2023", "_T", "_T", "_T", 1e15, note: "\"quoted\" note ending in a quote\""),
+            Obs("REFUGEES", "SLV", "2023", "_T", "_T", "_T", 58, note: "Windows lines\r\nand an old Mac one\rend"),
         ];
         var text = new StringWriter();
 
@@ -233,6 +234,8 @@ public class ObservationCsvTests
         Assert.StartsWith(Header + Environment.NewLine, text.ToString());
         Assert.Empty(batch.Errors);
         Assert.Equal(observations, batch.Observations);
+        // Line numbers count the line breaks inside quoted notes: the last row starts after two of them.
+        Assert.Equal([2, 3, 4, 5, 6, 8, 9], batch.Lines);
     }
 
     [Theory]

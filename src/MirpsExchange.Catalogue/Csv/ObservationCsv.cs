@@ -133,52 +133,36 @@ public static class ObservationCsv
     public static string Quote(string field) =>
         field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{field.Replace("\"", "\"\"")}\"" : field;
 
-    /// <summary>Reads one RFC 4180 record (quoted fields may span lines); null at the end.</summary>
+    /// <summary>
+    /// Reads one RFC 4180 record, character by character: CRLF, LF or CR end a record outside quotes and
+    /// are kept exactly inside a quoted field. Null at the end of the input.
+    /// </summary>
     private static (List<string> Fields, int Line)? ReadRecord(TextReader reader, ref int lineNumber)
     {
-        var first = reader.ReadLine();
-        if (first is null)
+        if (reader.Peek() < 0)
         {
             return null;
         }
         var startLine = ++lineNumber;
         var fields = new List<string>();
         var field = new StringBuilder();
-        var line = first;
         var quoted = false;
-        var i = 0;
-        while (true)
+        int c;
+        while ((c = reader.Read()) >= 0)
         {
-            if (i == line.Length)
-            {
-                if (!quoted)
-                {
-                    fields.Add(field.ToString());
-                    return (fields, startLine);
-                }
-                var next = reader.ReadLine();
-                if (next is null)
-                {
-                    fields.Add(field.ToString()); // an unterminated quote ends with the file
-                    return (fields, startLine);
-                }
-                lineNumber++;
-                field.Append('\n');
-                line = next;
-                i = 0;
-                continue;
-            }
-            var c = line[i++];
             if (quoted)
             {
                 if (c != '"')
                 {
-                    field.Append(c);
+                    field.Append((char)c);
+                    if (c == '\n' || (c == '\r' && reader.Peek() != '\n'))
+                    {
+                        lineNumber++;
+                    }
                 }
-                else if (i < line.Length && line[i] == '"')
+                else if (reader.Peek() == '"')
                 {
-                    field.Append('"');
-                    i++;
+                    field.Append((char)reader.Read());
                 }
                 else
                 {
@@ -194,11 +178,21 @@ public static class ObservationCsv
                 fields.Add(field.ToString());
                 field.Clear();
             }
+            else if (c is '\r' or '\n')
+            {
+                if (c == '\r' && reader.Peek() == '\n')
+                {
+                    reader.Read();
+                }
+                break;
+            }
             else
             {
-                field.Append(c);
+                field.Append((char)c);
             }
         }
+        fields.Add(field.ToString()); // an unterminated quote ends with the input
+        return (fields, startLine);
     }
 }
 
