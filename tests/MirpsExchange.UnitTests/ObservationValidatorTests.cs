@@ -281,6 +281,16 @@ public class ObservationValidatorTests
     }
 
     [Fact]
+    public void Exactly_100_violations_are_all_listed()
+    {
+        var rows = DistinctValidRows(100).Select(o => With(o, x => x.Value = -1)).ToList();
+
+        var violations = Validator.ValidateObservations(rows, Node, Today).Violations;
+
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => $"observations[{i}].value"), violations.Select(v => v.Field));
+    }
+
+    [Fact]
     public void Deletion_keys_are_named_keys_i_field()
     {
         ObservationKey[] keys = [KeyOf(Refugees(sex: "F")), KeyOf(Refugees(sex: "M")), KeyOf(Refugees(period: "2023-13"))];

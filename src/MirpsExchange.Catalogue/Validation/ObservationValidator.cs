@@ -209,7 +209,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
 
         public void Add(string field, string description)
         {
-            if (_items.Count < MaxReportedViolations - 1)
+            if (_items.Count < MaxReportedViolations)
             {
                 _items.Add(new Violation(field, description));
             }
@@ -219,8 +219,10 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             }
         }
 
-        public List<Violation> ToList() =>
-            _more == 0 ? _items : [.. _items, new Violation(collection, $"and {_more:N0} more violations not listed")];
+        /// <summary>All violations when they fit; otherwise the first ones and a last line counting the rest.</summary>
+        public List<Violation> ToList() => _more == 0
+            ? _items
+            : [.. _items.Take(MaxReportedViolations - 1), new Violation(collection, $"and {_more + 1:N0} more violations not listed")];
     }
 }
 
