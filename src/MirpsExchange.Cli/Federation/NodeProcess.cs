@@ -38,7 +38,7 @@ public sealed class NodeProcess : IDisposable
         foreach (var argument in new[]
         {
             nodeDll, $"--Node:Country={country}", "--Node:Port=0", $"--Node:DataDirectory={folder}",
-            $"--Node:AddressFile={addressFile}", $"--contentRoot={folder}",
+            $"--Node:AddressFile={addressFile}", $"--contentRoot={AppContext.BaseDirectory}",
         })
         {
             start.ArgumentList.Add(argument);

@@ -88,7 +88,9 @@ public static class NodeApplication
 {
     public static async Task<WebApplication> BuildAsync(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // No file watcher on the content root: the store is often below it, and every write to the
+        // database and its WAL would wake the watcher. Configuration changes take a restart.
+        var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         builder.AddNode();
         var app = builder.Build();
         app.MapNode();
