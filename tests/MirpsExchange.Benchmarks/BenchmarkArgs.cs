@@ -14,6 +14,6 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Rounds: Value("--rounds", 1),
             BatchSize: Value("--batch-size", 10_000),
             Concurrency: Value("--concurrency", 2),
-            WarmupRows: Value("--warmup-rows", 100_000));
+            WarmupRows: Value("--warmup-rows", 300_000));
     }
 }
