@@ -38,11 +38,13 @@ public static class SubmitBenchmark
             }
             var nodeMedian = Median(node);
             var baselineMedian = Median(baseline);
+            // Each round measures both back to back, so the ratio of a round is the fair comparison on a noisy machine.
+            var ratio = Median([.. node.Zip(baseline, (n, b) => n / b)]);
             Console.WriteLine();
             Console.WriteLine($"Submit {rows.Count:N0} observations in batches of {args.BatchSize:N0}, {args.Concurrency} call(s) in flight, median of {args.Rounds} round(s):");
             Console.WriteLine($"  raw SQLite baseline (sorted, tx {args.BatchSize:N0}):  {baselineMedian,10:N0} obs/s");
             Console.WriteLine($"  node SubmitObservations over gRPC:      {nodeMedian,10:N0} obs/s");
-            Console.WriteLine($"  ratio node / baseline:                  {nodeMedian / baselineMedian,10:0.00}   (goal >= 0.70 and >= 100,000 obs/s)");
+            Console.WriteLine($"  ratio node / baseline (median of rounds): {ratio,8:0.00}   (goal >= 0.70 and >= 100,000 obs/s)");
             return 0;
         }
         finally
