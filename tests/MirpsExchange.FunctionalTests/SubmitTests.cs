@@ -114,6 +114,25 @@ public class SubmitTests
     }
 
     [Fact]
+    public async Task A_request_id_is_forgotten_after_the_retention_period()
+    {
+        await using var node = await TestNode.StartAsync();
+        var request = Submit(Refugees(value: 240));
+        request.RequestId = "old-id";
+        await node.Observations.SubmitObservationsAsync(request);
+        var eightDaysAgo = DateTimeOffset.UtcNow.AddDays(-8).ToUnixTimeMilliseconds() * 1000;
+        node.Execute($"UPDATE requests SET recorded_time = {eightDaysAgo} WHERE request_id = 'old-id'");
+        var reused = Submit(Refugees(value: 250));
+        reused.RequestId = "old-id";
+
+        var response = await node.Observations.SubmitObservationsAsync(reused);
+
+        Assert.False(response.Replayed);
+        Assert.Equal(1, response.Revised);
+        Assert.Equal(1, node.CountRows("requests"));
+    }
+
+    [Fact]
     public async Task A_batch_with_one_bad_row_writes_nothing_even_when_other_rows_change_values()
     {
         await using var node = await TestNode.StartAsync();

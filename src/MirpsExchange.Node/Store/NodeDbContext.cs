@@ -71,5 +71,6 @@ internal sealed class RequestRecordConfiguration : IEntityTypeConfiguration<Requ
         builder.HasKey(r => r.RequestId);
         builder.Property(r => r.RequestId).HasMaxLength(128);
         builder.Property(r => r.Operation).HasMaxLength(64);
+        builder.HasIndex(r => r.RecordedTime); // expired request ids are deleted by time
     }
 }

@@ -33,6 +33,9 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
     /// </summary>
     private readonly bool _synchronous = db.Database.IsSqlite();
 
+    /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
+    public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
+
     private const string KeyColumns = "indicator_code, country, period, sex, age, country_of_origin";
     private const string KeyMatch = "indicator_code = @i AND country = @c AND period = @p AND sex = @s AND age = @a AND country_of_origin = @o";
 
@@ -58,6 +61,11 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
     {
         using var _ = await gate.EnterAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (ticket is not null)
+        {
+            var expired = ToMicros(clock.GetUtcNow() - RequestRetention);
+            await db.Requests.Where(r => r.RecordedTime < expired).ExecuteDeleteAsync(cancellationToken);
+        }
         if (ticket is not null && await db.Requests.AsNoTracking().FirstOrDefaultAsync(r => r.RequestId == ticket.RequestId, cancellationToken) is { } earlier)
         {
             if (earlier.Operation != ticket.Operation || !earlier.RequestDigest.AsSpan().SequenceEqual(ticket.Digest))

@@ -60,13 +60,16 @@ public sealed class TestNode : IAsyncDisposable
     }
 
     /// <summary>Counts rows straight from the store file: what a test asserts was (not) written.</summary>
-    public long CountRows(string table = "observations")
+    public long CountRows(string table = "observations") => (long)Execute($"SELECT COUNT(*) FROM {table}")!;
+
+    /// <summary>Runs SQL on the store file directly, behind the node's back (to age or inspect rows).</summary>
+    public object? Execute(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly;Pooling=False");
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT COUNT(*) FROM {table}";
-        return (long)command.ExecuteScalar()!;
+        command.CommandText = sql;
+        return command.ExecuteScalar();
     }
 
     public async ValueTask DisposeAsync()

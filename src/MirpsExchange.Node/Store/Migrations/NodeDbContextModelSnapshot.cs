@@ -140,6 +140,8 @@ namespace MirpsExchange.Node.Store.Migrations
 
                     b.HasKey("RequestId");
 
+                    b.HasIndex("RecordedTime");
+
                     b.ToTable("requests", (string)null);
                 });
 #pragma warning restore 612, 618

@@ -58,6 +58,11 @@ namespace MirpsExchange.Node.Store.Migrations
                 table: "observations",
                 columns: new[] { "indicator_code", "country", "period", "sex", "age", "country_of_origin", "revision" },
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_requests_recorded_time",
+                table: "requests",
+                column: "recorded_time");
         }
 
         /// <inheritdoc />

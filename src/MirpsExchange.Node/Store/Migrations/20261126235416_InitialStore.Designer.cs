@@ -11,7 +11,7 @@ using MirpsExchange.Node.Store;
 namespace MirpsExchange.Node.Store.Migrations
 {
     [DbContext(typeof(NodeDbContext))]
-    [Migration("20261126231201_InitialStore")]
+    [Migration("20261126235416_InitialStore")]
     partial class InitialStore
     {
         /// <inheritdoc />
@@ -142,6 +142,8 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnName("response");
 
                     b.HasKey("RequestId");
+
+                    b.HasIndex("RecordedTime");
 
                     b.ToTable("requests", (string)null);
                 });
