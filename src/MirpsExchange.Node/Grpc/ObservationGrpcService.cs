@@ -134,53 +134,22 @@ public sealed partial class ObservationGrpcService(
         }
         ThrowIfInvalid(violations, "query");
 
-        var query = db.Observations.AsNoTracking();
-        if (request.AsOfTime is { } asOf)
+        var asOf = request.AsOfTime is { } time ? ObservationWriter.ToMicros(time.ToDateTimeOffset()) : (long?)null;
+        var query = db.Observations.AsNoTracking().AsOf(asOf)
+            .WhereIn(request.IndicatorCodes, o => o.IndicatorCode)
+            .WhereIn(request.Countries, o => o.Country)
+            .WhereIn(request.Sexes, o => o.Sex)
+            .WhereIn(request.Ages, o => o.Age)
+            .WhereIn(request.CountriesOfOrigin, o => o.CountryOfOrigin);
+        if (from is { } first)
         {
-            var time = ObservationWriter.ToMicros(asOf.ToDateTimeOffset());
-            query = query.Where(o => o.RecordedTime <= time && (o.SupersededTime == null || o.SupersededTime > time));
+            query = query.Where(o => o.PeriodStart >= first.Start);
         }
-        else
+        if (to is { } last)
         {
-            query = query.Where(o => o.SupersededTime == null);
+            query = query.Where(o => o.PeriodEnd <= last.End);
         }
-        query = query.Where(o => !o.Deleted);
-        if (request.IndicatorCodes.Count > 0)
-        {
-            var codes = request.IndicatorCodes.ToList();
-            query = query.Where(o => codes.Contains(o.IndicatorCode));
-        }
-        if (request.Countries.Count > 0)
-        {
-            var countries = request.Countries.ToList();
-            query = query.Where(o => countries.Contains(o.Country));
-        }
-        if (from is { } start)
-        {
-            query = query.Where(o => o.PeriodStart >= start.Start);
-        }
-        if (to is { } end)
-        {
-            query = query.Where(o => o.PeriodEnd <= end.End);
-        }
-        if (request.Sexes.Count > 0)
-        {
-            var sexes = request.Sexes.ToList();
-            query = query.Where(o => sexes.Contains(o.Sex));
-        }
-        if (request.Ages.Count > 0)
-        {
-            var ages = request.Ages.ToList();
-            query = query.Where(o => ages.Contains(o.Age));
-        }
-        if (request.CountriesOfOrigin.Count > 0)
-        {
-            var origins = request.CountriesOfOrigin.ToList();
-            query = query.Where(o => origins.Contains(o.CountryOfOrigin));
-        }
-        return query
-            .OrderBy(o => o.IndicatorCode).ThenBy(o => o.Country).ThenBy(o => o.Period)
-            .ThenBy(o => o.Sex).ThenBy(o => o.Age).ThenBy(o => o.CountryOfOrigin);
+        return query.OrderByKey();
     }
 
     private static Period? ParseBound(string text, string field, List<Violation> violations)
