@@ -24,6 +24,10 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddGrpcHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         builder.Services.AddGrpcReflection();
 
+        // Framework chatter stays at Warning even when no appsettings.json sits beside the process.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("OpenIddict", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(options =>
         {
             options.SingleLine = true;

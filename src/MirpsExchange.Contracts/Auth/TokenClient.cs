@@ -1,0 +1,109 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Grpc.Core;
+
+namespace Mirps.Auth;
+
+/// <summary>A confidential client's credential: its client id and secret.</summary>
+public sealed record ClientCredential(
+    [property: JsonPropertyName("client_id")] string ClientId,
+    [property: JsonPropertyName("client_secret")] string ClientSecret)
+{
+    /// <summary>Reads a credential file ({"client_id": ..., "client_secret": ...}), as the identity server's bootstrap writes it.</summary>
+    public static ClientCredential Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The credential file {path} does not exist.", path);
+        }
+        ClientCredential? credential;
+        try
+        {
+            credential = JsonSerializer.Deserialize<ClientCredential>(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"The credential file {path} is not JSON with client_id and client_secret: {e.Message}", e);
+        }
+        if (credential is null || string.IsNullOrEmpty(credential.ClientId) || string.IsNullOrEmpty(credential.ClientSecret))
+        {
+            throw new InvalidDataException($"The credential file {path} needs both client_id and client_secret.");
+        }
+        return credential;
+    }
+}
+
+/// <summary>The token endpoint refused the client: error and description as OAuth2 returns them.</summary>
+public sealed class TokenRequestException(string error, string description)
+    : Exception($"The identity server refused the token request: {error}{(description.Length > 0 ? ": " + description : "")}")
+{
+    public string Error { get; } = error;
+}
+
+/// <summary>
+/// Gets access tokens with the client_credentials grant and reuses each until shortly before it
+/// expires, so a busy client asks for a token once per lifetime, not once per call. Thread-safe: one
+/// refresh at a time however many calls wait for it.
+/// </summary>
+public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCredential credential, string scope, TimeProvider? clock = null) : IDisposable
+{
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private (string Token, DateTimeOffset RefreshAt)? _current;
+
+    /// <summary>How many tokens this client has obtained (a busy client should show few).</summary>
+    public int TokensRequested { get; private set; }
+
+    public async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken = default)
+    {
+        if (_current is { } current && _clock.GetUtcNow() < current.RefreshAt)
+        {
+            return current.Token;
+        }
+        await _refresh.WaitAsync(cancellationToken);
+        try
+        {
+            if (_current is { } fresh && _clock.GetUtcNow() < fresh.RefreshAt)
+            {
+                return fresh.Token;
+            }
+            var requested = _clock.GetUtcNow();
+            using var response = await http.PostAsync(tokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = credential.ClientId,
+                ["client_secret"] = credential.ClientSecret,
+                ["scope"] = scope,
+            }), cancellationToken);
+            var body = await response.Content.ReadFromJsonAsync<TokenResponse>(cancellationToken)
+                ?? throw new TokenRequestException("invalid_response", "the token endpoint returned no JSON");
+            if (!response.IsSuccessStatusCode || string.IsNullOrEmpty(body.AccessToken))
+            {
+                throw new TokenRequestException(body.Error ?? $"http_{(int)response.StatusCode}", body.ErrorDescription ?? "");
+            }
+            TokensRequested++;
+            // Refresh a minute early (or at 80% of a short lifetime), so no call goes out with a token about to expire.
+            var lifetime = TimeSpan.FromSeconds(body.ExpiresIn);
+            var margin = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, lifetime.Ticks / 5));
+            _current = (body.AccessToken, requested + lifetime - margin);
+            return body.AccessToken;
+        }
+        finally
+        {
+            _refresh.Release();
+        }
+    }
+
+    /// <summary>gRPC call credentials that attach a current token to every call.</summary>
+    public CallCredentials ToCallCredentials() => CallCredentials.FromInterceptor(async (context, metadata) =>
+        metadata.Add("Authorization", $"Bearer {await GetTokenAsync(context.CancellationToken)}"));
+
+    public void Dispose() => _refresh.Dispose();
+
+    private sealed record TokenResponse(
+        [property: JsonPropertyName("access_token")] string? AccessToken,
+        [property: JsonPropertyName("expires_in")] int ExpiresIn,
+        [property: JsonPropertyName("error")] string? Error,
+        [property: JsonPropertyName("error_description")] string? ErrorDescription);
+}

@@ -1,0 +1,230 @@
+using System.Security.Cryptography;
+using Google.Rpc;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Identity.Store;
+using MirpsExchange.Identity.Tokens;
+using MirpsExchange.ServiceDefaults;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace MirpsExchange.Identity.Credentials;
+
+/// <summary>
+/// Issuing, rotating, re-keying and revoking country credentials: OpenIddict's application entry
+/// (what the token endpoint checks) and our register entry (who it belongs to) change together, in one
+/// transaction with the audit record.
+/// </summary>
+public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicationManager applications, StandardCatalogue catalogue, TimeProvider clock)
+{
+    public const string ClientSecretMethod = "client_secret";
+    public const string PrivateKeyJwtMethod = "private_key_jwt";
+    public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(7);
+
+    public async Task<(CredentialRecord Credential, string? Secret)> IssueAsync(
+        string actor, string country, string role, string method, string? publicKeyJwk, string description, CancellationToken cancellationToken)
+    {
+        var violations = new List<(string, string)>();
+        if (role is not (MirpsAuth.StateRole or MirpsAuth.SecretariatRole or MirpsAuth.AdminRole))
+        {
+            violations.Add(("role", "the role is required: STATE, SECRETARIAT or ADMIN"));
+        }
+        else if (role == MirpsAuth.StateRole && !catalogue.ReportingCountries.Contains(country))
+        {
+            violations.Add(("country", $"a State credential needs the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{country}'"));
+        }
+        else if (role != MirpsAuth.StateRole && country.Length > 0)
+        {
+            violations.Add(("country", $"only State credentials carry a country; leave it empty for the {role} role"));
+        }
+        JsonWebKey? key = null;
+        if (method == PrivateKeyJwtMethod)
+        {
+            key = ParsePublicKey(publicKeyJwk, violations);
+        }
+        else if (method != ClientSecretMethod)
+        {
+            violations.Add(("authentication_method", "the authentication method is required: CLIENT_SECRET or PRIVATE_KEY_JWT"));
+        }
+        else if (!string.IsNullOrEmpty(publicKeyJwk))
+        {
+            violations.Add(("public_key_jwk", "a client-secret credential takes no public key"));
+        }
+        if (description.Length > 500)
+        {
+            violations.Add(("description", "the description holds at most 500 characters"));
+        }
+        if (violations.Count > 0)
+        {
+            throw RpcErrors.InvalidArgument($"invalid credential request: {violations[0].Item2}", violations);
+        }
+
+        var clientId = $"{(role == MirpsAuth.StateRole ? country.ToLowerInvariant() + "-" : "")}{role}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}";
+        var secret = key is null ? NewSecret() : null;
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientType = ClientTypes.Confidential,
+            DisplayName = description.Length > 0 ? description : clientId,
+            Permissions = { Permissions.Endpoints.Token, Permissions.GrantTypes.ClientCredentials },
+        };
+        foreach (var scope in TokenEndpoint.Scopes(role))
+        {
+            descriptor.Permissions.Add(Permissions.Prefixes.Scope + scope);
+        }
+        if (key is not null)
+        {
+            descriptor.JsonWebKeySet = new JsonWebKeySet();
+            descriptor.JsonWebKeySet.Keys.Add(key);
+        }
+        else
+        {
+            descriptor.ClientSecret = secret;
+        }
+
+        var record = new CredentialRecord
+        {
+            ClientId = clientId,
+            Country = role == MirpsAuth.StateRole ? country : "",
+            Role = role,
+            Method = method,
+            Description = description,
+            CreateTime = clock.GetUtcNow(),
+            PublicKeyId = key?.Kid,
+        };
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await applications.CreateAsync(descriptor, cancellationToken);
+        db.Credentials.Add(record);
+        Audit(actor, "IssueCredential", clientId, $"role {role}{(record.Country.Length > 0 ? ", country " + record.Country : "")}, {method}{(key is null ? "" : ", key " + key.Kid)}");
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (record, secret);
+    }
+
+    public async Task<(CredentialRecord Credential, string Secret, DateTimeOffset PreviousSecretExpires)> RotateSecretAsync(
+        string actor, string clientId, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        if (grace < TimeSpan.Zero || grace > MaxGracePeriod)
+        {
+            throw RpcErrors.InvalidArgument("grace_period", $"the grace period must be between 0 and {MaxGracePeriod.TotalDays:0} days");
+        }
+        var (record, application) = await FindActiveAsync(clientId, cancellationToken);
+        if (record.Method != ClientSecretMethod)
+        {
+            throw RpcErrors.WithReason(Code.FailedPrecondition, "NOT_A_SECRET_CREDENTIAL", $"{clientId} authenticates with private_key_jwt; register a new public key instead");
+        }
+        var now = clock.GetUtcNow();
+        var secret = NewSecret();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        record.PreviousSecretHash = grace > TimeSpan.Zero ? application.ClientSecret : null;
+        record.PreviousSecretExpireTime = grace > TimeSpan.Zero ? now + grace : null;
+        record.SecretRotateTime = now;
+        await applications.UpdateAsync(application, secret, cancellationToken);
+        Audit(actor, "RotateSecret", clientId, grace > TimeSpan.Zero ? $"previous secret valid until {now + grace:u}" : "previous secret revoked at once");
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (record, secret, now + grace);
+    }
+
+    public async Task<CredentialRecord> RegisterPublicKeyAsync(string actor, string clientId, string publicKeyJwk, CancellationToken cancellationToken)
+    {
+        var violations = new List<(string, string)>();
+        var key = ParsePublicKey(publicKeyJwk, violations);
+        if (key is null)
+        {
+            throw RpcErrors.InvalidArgument($"invalid public key: {violations[0].Item2}", violations);
+        }
+        var (record, application) = await FindActiveAsync(clientId, cancellationToken);
+        if (record.Method != PrivateKeyJwtMethod)
+        {
+            throw RpcErrors.WithReason(Code.FailedPrecondition, "NOT_A_KEY_CREDENTIAL", $"{clientId} authenticates with a client secret; rotate its secret instead");
+        }
+        var descriptor = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(descriptor, application, cancellationToken);
+        descriptor.JsonWebKeySet = new JsonWebKeySet();
+        descriptor.JsonWebKeySet.Keys.Add(key);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await applications.UpdateAsync(application, descriptor, cancellationToken);
+        Audit(actor, "RegisterPublicKey", clientId, $"key {key.Kid} replaces {record.PublicKeyId}");
+        record.PublicKeyId = key.Kid;
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return record;
+    }
+
+    public async Task<CredentialRecord> RevokeAsync(string actor, string clientId, string reason, CancellationToken cancellationToken)
+    {
+        var (record, application) = await FindActiveAsync(clientId, cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        record.RevokeTime = clock.GetUtcNow();
+        record.PreviousSecretHash = null;
+        await applications.DeleteAsync(application, cancellationToken);
+        Audit(actor, "RevokeCredential", clientId, reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given");
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return record;
+    }
+
+    private async Task<(CredentialRecord, OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication)> FindActiveAsync(string clientId, CancellationToken cancellationToken)
+    {
+        var record = await db.Credentials.FirstOrDefaultAsync(c => c.ClientId == clientId, cancellationToken)
+            ?? throw RpcErrors.WithReason(Code.NotFound, "CREDENTIAL_NOT_FOUND", $"no credential has the client id '{clientId}'");
+        if (record.RevokeTime is not null)
+        {
+            throw RpcErrors.WithReason(Code.FailedPrecondition, "CREDENTIAL_REVOKED", $"{clientId} was revoked at {record.RevokeTime:u}; issue a new credential");
+        }
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken)
+            ?? throw new InvalidOperationException($"The register lists {clientId} as active but OpenIddict has no application for it.");
+        return (record, application);
+    }
+
+    private void Audit(string actor, string action, string clientId, string detail) => db.AuditEvents.Add(new AuditRecord
+    {
+        Time = clock.GetUtcNow().UtcTicks,
+        Actor = actor,
+        Action = action,
+        ClientId = clientId,
+        Detail = detail,
+    });
+
+    private static string NewSecret() => Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+
+    private static JsonWebKey? ParsePublicKey(string? json, List<(string, string)> violations)
+    {
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            violations.Add(("public_key_jwk", "a private_key_jwt credential needs the client's public key as a JSON Web Key"));
+            return null;
+        }
+        JsonWebKey key;
+        try
+        {
+            key = new JsonWebKey(json);
+        }
+        catch (ArgumentException e)
+        {
+            violations.Add(("public_key_jwk", $"not a JSON Web Key: {e.Message}"));
+            return null;
+        }
+        if (key.Kty is not ("RSA" or "EC"))
+        {
+            violations.Add(("public_key_jwk", $"the key type must be RSA or EC, not '{key.Kty}'"));
+        }
+        else if (key.HasPrivateKey)
+        {
+            violations.Add(("public_key_jwk", "this JSON Web Key holds a private key: send only the public part; the private key never leaves the client"));
+        }
+        if (string.IsNullOrEmpty(key.Kid))
+        {
+            violations.Add(("public_key_jwk", "the key needs a key id (\"kid\")"));
+        }
+        if (violations.Count > 0)
+        {
+            return null;
+        }
+        key.Use ??= "sig";
+        return key;
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Mirps.Auth;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Identity.Credentials;
+using MirpsExchange.Identity.Grpc;
+using MirpsExchange.Identity.Keys;
+using MirpsExchange.Identity.Store;
+using MirpsExchange.Identity.Tokens;
+using MirpsExchange.ServiceDefaults;
+using OpenIddict.EntityFrameworkCore.Models;
+using OpenIddict.Validation.AspNetCore;
+
+namespace MirpsExchange.Identity.Extensions;
+
+public static class IdentityExtensions
+{
+    public const string MeterName = "MirpsExchange.Identity";
+
+    public static WebApplicationBuilder AddIdentityServer(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults(MeterName);
+        var section = builder.Configuration.GetSection(IdentityOptions.Section);
+        builder.Services.AddOptions<IdentityOptions>().Bind(section);
+        var identity = section.Get<IdentityOptions>() ?? new IdentityOptions();
+        var dataDirectory = Path.GetFullPath(identity.DataDirectory, builder.Environment.ContentRootPath);
+        Directory.CreateDirectory(dataDirectory);
+
+        builder.Services.AddSingleton(StandardCatalogue.LoadStandard());
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddScoped<CredentialAdministration>();
+        builder.Services.AddDbContext<IdentityDbContext>(options =>
+        {
+            var connectionString = builder.Configuration.GetConnectionString("Identity");
+            options.UseSqlite(string.IsNullOrEmpty(connectionString) ? $"Data Source={Path.Combine(dataDirectory, "identity.db")}" : connectionString);
+            options.UseOpenIddict();
+        });
+
+        var keys = new SigningKeyStore(Path.Combine(dataDirectory, "keys"), TimeProvider.System);
+        builder.Services.AddOpenIddict()
+            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<IdentityDbContext>()
+                .Services.AddScoped<MirpsApplicationManager>())
+            .AddServer(server =>
+            {
+                server.SetTokenEndpointUris(MirpsAuth.TokenEndpointPath);
+                server.AllowClientCredentialsFlow();
+                server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.AdminScope);
+                if (identity.Issuer.Length > 0)
+                {
+                    server.SetIssuer(new Uri(identity.Issuer));
+                }
+                server.SetAccessTokenLifetime(identity.AccessTokenLifetime);
+                // Nodes validate access tokens themselves from the published keys: signed JWTs, not encrypted.
+                server.DisableAccessTokenEncryption();
+                server.AddSigningKeys(keys.LoadSigningKeys(identity.SigningKeyRollover, identity.AccessTokenLifetime));
+                server.AddEncryptionKey(keys.LoadEncryptionKey());
+                // Client-credentials tokens are short-lived and never revoked one by one: nothing to store per token.
+                server.DisableTokenStorage();
+                server.DisableAuthorizationStorage();
+                server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
+                server.UseAspNetCore().EnableTokenEndpointPassthrough().DisableTransportSecurityRequirement();
+            })
+            .AddValidation(validation =>
+            {
+                validation.UseLocalServer();
+                validation.AddAudiences(MirpsAuth.IdentityAudience);
+                validation.UseAspNetCore();
+            });
+        builder.Services.AddScoped<OpenIddict.Abstractions.IOpenIddictApplicationManager>(sp => sp.GetRequiredService<MirpsApplicationManager>());
+        builder.Services.AddScoped(sp => (OpenIddict.Core.OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>)sp.GetRequiredService<MirpsApplicationManager>());
+        builder.Services.AddAuthentication(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
+        builder.Services.AddAuthorization();
+
+        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "data-protection")));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, identity.Port, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Loopback, identity.GrpcPort, listen => listen.UseHttp2());
+        });
+        return builder;
+    }
+
+    public static WebApplication MapIdentityServer(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapServiceDefaults();
+        app.MapTokenEndpoint();
+        app.MapGrpcService<CredentialGrpcService>().RequireAuthorization();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var options = app.Services.GetRequiredService<IOptions<IdentityOptions>>().Value;
+            if (options.Issuer.Length == 0)
+            {
+                // No configured issuer (local use on ephemeral ports): the OAuth2 address, the same for
+                // requests on either port, set before anyone can know the address to call.
+                var issuer = new Uri(app.ListeningAddresses()[0].TrimEnd('/') + "/");
+                app.Services.GetRequiredService<IOptionsMonitor<OpenIddict.Server.OpenIddictServerOptions>>().CurrentValue.Issuer = issuer;
+                app.Services.GetRequiredService<IOptionsMonitor<OpenIddict.Validation.OpenIddictValidationOptions>>().CurrentValue.Issuer = issuer;
+            }
+            var file = options.AddressFile;
+            if (!string.IsNullOrEmpty(file))
+            {
+                File.WriteAllLines(file + ".tmp", app.ListeningAddresses());
+                File.Move(file + ".tmp", file, overwrite: true);
+            }
+        });
+        return app;
+    }
+
+    /// <summary>The OAuth2 address, then the gRPC address, for example http://127.0.0.1:5000 and http://127.0.0.1:5001 (after start).</summary>
+    public static IReadOnlyList<string> ListeningAddresses(this WebApplication app) =>
+        [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+}
+
+/// <summary>Builds the identity server the way Program.cs runs it, so tests start exactly the same thing.</summary>
+public static class IdentityApplication
+{
+    public static async Task<WebApplication> BuildAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
+        builder.AddIdentityServer();
+        var app = builder.Build();
+        app.MapIdentityServer();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IdentityDbContext>().Database.MigrateAsync();
+        }
+        var options = app.Services.GetRequiredService<IOptions<IdentityOptions>>().Value;
+        await AdminBootstrap.EnsureAdminAsync(app.Services, Path.GetFullPath(options.DataDirectory, app.Environment.ContentRootPath));
+        return app;
+    }
+}

@@ -1,0 +1,148 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
+using Mirps.Auth;
+using Mirps.Identity.V1;
+using MirpsExchange.Identity.Credentials;
+using MirpsExchange.Identity.Store;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Identity.Grpc;
+
+/// <summary>The admin API over <see cref="CredentialAdministration"/>; every call needs the admin scope.</summary>
+public sealed class CredentialGrpcService(CredentialAdministration administration, IdentityDbContext db) : CredentialService.CredentialServiceBase
+{
+    public override async Task<IssueCredentialResponse> IssueCredential(IssueCredentialRequest request, ServerCallContext context)
+    {
+        var actor = Admin(context);
+        var (credential, secret) = await administration.IssueAsync(actor, request.Country, RoleName(request.Role), MethodName(request.AuthenticationMethod),
+            request.PublicKeyJwk, request.Description, context.CancellationToken);
+        return new IssueCredentialResponse { Credential = ToMessage(credential), ClientSecret = secret ?? "" };
+    }
+
+    public override async Task<ListCredentialsResponse> ListCredentials(ListCredentialsRequest request, ServerCallContext context)
+    {
+        Admin(context);
+        var size = PageSize(request.PageSize, 50, 100);
+        var query = db.Credentials.AsNoTracking().Where(c => string.Compare(c.ClientId, request.PageToken) > 0);
+        if (!request.IncludeRevoked)
+        {
+            query = query.Where(c => c.RevokeTime == null);
+        }
+        var page = await query.OrderBy(c => c.ClientId).Take(size + 1).ToListAsync(context.CancellationToken);
+        var response = new ListCredentialsResponse { Credentials = { page.Take(size).Select(ToMessage) } };
+        if (page.Count > size)
+        {
+            response.NextPageToken = page[size - 1].ClientId;
+        }
+        return response;
+    }
+
+    public override async Task<RotateSecretResponse> RotateSecret(RotateSecretRequest request, ServerCallContext context)
+    {
+        var actor = Admin(context);
+        var grace = request.GracePeriod?.ToTimeSpan() ?? TimeSpan.Zero;
+        var (credential, secret, expires) = await administration.RotateSecretAsync(actor, request.ClientId, grace, context.CancellationToken);
+        return new RotateSecretResponse { Credential = ToMessage(credential), ClientSecret = secret, PreviousSecretExpireTime = Timestamp.FromDateTimeOffset(expires) };
+    }
+
+    public override async Task<RegisterPublicKeyResponse> RegisterPublicKey(RegisterPublicKeyRequest request, ServerCallContext context)
+    {
+        var actor = Admin(context);
+        var credential = await administration.RegisterPublicKeyAsync(actor, request.ClientId, request.PublicKeyJwk, context.CancellationToken);
+        return new RegisterPublicKeyResponse { Credential = ToMessage(credential) };
+    }
+
+    public override async Task<RevokeCredentialResponse> RevokeCredential(RevokeCredentialRequest request, ServerCallContext context)
+    {
+        var actor = Admin(context);
+        var credential = await administration.RevokeAsync(actor, request.ClientId, request.Reason, context.CancellationToken);
+        return new RevokeCredentialResponse { Credential = ToMessage(credential) };
+    }
+
+    public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
+    {
+        Admin(context);
+        var size = PageSize(request.PageSize, 100, 500);
+        var before = long.TryParse(request.PageToken, out var token) ? token : long.MaxValue;
+        var page = await db.AuditEvents.AsNoTracking().Where(a => a.Id < before).OrderByDescending(a => a.Id).Take(size + 1).ToListAsync(context.CancellationToken);
+        var response = new ListAuditEventsResponse
+        {
+            Events =
+            {
+                page.Take(size).Select(a => new AuditEvent
+                {
+                    Id = a.Id,
+                    Time = Timestamp.FromDateTimeOffset(new DateTimeOffset(a.Time, TimeSpan.Zero)),
+                    Actor = a.Actor,
+                    Action = a.Action,
+                    ClientId = a.ClientId,
+                    Detail = a.Detail,
+                }),
+            },
+        };
+        if (page.Count > size)
+        {
+            response.NextPageToken = page[size - 1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return response;
+    }
+
+    private static string Admin(ServerCallContext context)
+    {
+        context.RequireScope(MirpsAuth.AdminScope);
+        return context.Caller().ClientId();
+    }
+
+    private static int PageSize(int requested, int fallback, int max) => requested switch
+    {
+        0 => fallback,
+        < 0 => throw RpcErrors.InvalidArgument("page_size", "the page size must not be negative"),
+        _ => Math.Min(requested, max),
+    };
+
+    private static string RoleName(Role role) => role switch
+    {
+        Role.State => MirpsAuth.StateRole,
+        Role.Secretariat => MirpsAuth.SecretariatRole,
+        Role.Admin => MirpsAuth.AdminRole,
+        _ => "",
+    };
+
+    private static string MethodName(AuthenticationMethod method) => method switch
+    {
+        AuthenticationMethod.ClientSecret => CredentialAdministration.ClientSecretMethod,
+        AuthenticationMethod.PrivateKeyJwt => CredentialAdministration.PrivateKeyJwtMethod,
+        _ => "",
+    };
+
+    internal static Credential ToMessage(CredentialRecord record)
+    {
+        var message = new Credential
+        {
+            ClientId = record.ClientId,
+            Country = record.Country,
+            Role = record.Role switch
+            {
+                MirpsAuth.StateRole => Role.State,
+                MirpsAuth.SecretariatRole => Role.Secretariat,
+                MirpsAuth.AdminRole => Role.Admin,
+                _ => Role.Unspecified,
+            },
+            AuthenticationMethod = record.Method == CredentialAdministration.PrivateKeyJwtMethod ? AuthenticationMethod.PrivateKeyJwt : AuthenticationMethod.ClientSecret,
+            Description = record.Description,
+            CreateTime = Timestamp.FromDateTimeOffset(record.CreateTime),
+            PublicKeyId = record.PublicKeyId ?? "",
+            Scopes = { Tokens.TokenEndpoint.Scopes(record.Role) },
+        };
+        if (record.RevokeTime is { } revoked)
+        {
+            message.RevokeTime = Timestamp.FromDateTimeOffset(revoked);
+        }
+        if (record.SecretRotateTime is { } rotated)
+        {
+            message.SecretRotateTime = Timestamp.FromDateTimeOffset(rotated);
+        }
+        return message;
+    }
+}

@@ -1,0 +1,34 @@
+namespace MirpsExchange.Identity;
+
+/// <summary>Configuration section "Identity" (appsettings.json or environment variables such as Identity__Issuer).</summary>
+public sealed class IdentityOptions
+{
+    public const string Section = "Identity";
+
+    /// <summary>
+    /// The issuer URL exactly as tokens carry it and nodes expect it, trailing slash included, for example
+    /// https://identity.mirps.example/. Empty: the address the server listens on (local use only).
+    /// </summary>
+    public string Issuer { get; set; } = "";
+
+    /// <summary>Folder of the store (identity.db), the signing keys (keys/) and the bootstrap admin credential.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>TCP port on 127.0.0.1 of the OAuth2 endpoints (discovery, JWKS, token); 0 picks a free port.</summary>
+    public int Port { get; set; } = 5000;
+
+    /// <summary>
+    /// TCP port on 127.0.0.1 of the gRPC admin API (CredentialService, health). Without TLS, HTTP/2
+    /// (gRPC) and HTTP/1.1 (what OAuth2 clients speak) cannot share a port; 0 picks a free port.
+    /// </summary>
+    public int GrpcPort { get; set; } = 5001;
+
+    /// <summary>Optional file the server writes its two addresses to once it listens: OAuth2 first, gRPC second.</summary>
+    public string? AddressFile { get; set; }
+
+    /// <summary>Lifetime of access tokens. Short: a revoked credential's tokens stay valid at nodes until they expire.</summary>
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>A new signing key is made when the newest one is older than this; the previous one stays published until its tokens have expired.</summary>
+    public TimeSpan SigningKeyRollover { get; set; } = TimeSpan.FromDays(90);
+}

@@ -1,0 +1,4 @@
+using MirpsExchange.Identity.Extensions;
+
+var app = await IdentityApplication.BuildAsync(args);
+await app.RunAsync();

@@ -1,0 +1,100 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace MirpsExchange.Identity.Store;
+
+/// <summary>OpenIddict's tables (applications, scopes, authorizations, tokens) plus the credential register and the audit log.</summary>
+public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> options) : DbContext(options)
+{
+    public DbSet<CredentialRecord> Credentials => Set<CredentialRecord>();
+    public DbSet<AuditRecord> AuditEvents => Set<AuditRecord>();
+    public DbSet<ClientAssertionRecord> ClientAssertions => Set<ClientAssertionRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        modelBuilder.ApplyConfiguration(new CredentialRecordConfiguration());
+        modelBuilder.Entity<AuditRecord>(audit =>
+        {
+            audit.ToTable("audit_events");
+            audit.HasKey(a => a.Id);
+            audit.Property(a => a.Actor).HasMaxLength(100);
+            audit.Property(a => a.Action).HasMaxLength(50);
+            audit.Property(a => a.ClientId).HasMaxLength(100);
+            audit.Property(a => a.Detail).HasMaxLength(2000);
+        });
+        modelBuilder.Entity<ClientAssertionRecord>(assertion =>
+        {
+            assertion.ToTable("client_assertions");
+            assertion.HasKey(a => new { a.ClientId, a.TokenId });
+            assertion.Property(a => a.ClientId).HasMaxLength(100);
+            assertion.Property(a => a.TokenId).HasMaxLength(200);
+            assertion.HasIndex(a => a.ExpireTime);
+        });
+    }
+}
+
+/// <summary>One issued credential: who it belongs to and its life, beside OpenIddict's application entry.</summary>
+public sealed class CredentialRecord
+{
+    public required string ClientId { get; set; }
+    /// <summary>ISO3 of the State; empty for the Secretariat and admins.</summary>
+    public required string Country { get; set; }
+    /// <summary>"state", "secretariat" or "admin".</summary>
+    public required string Role { get; set; }
+    /// <summary>"client_secret" or "private_key_jwt".</summary>
+    public required string Method { get; set; }
+    public required string Description { get; set; }
+    public DateTimeOffset CreateTime { get; set; }
+    public DateTimeOffset? RevokeTime { get; set; }
+    public DateTimeOffset? SecretRotateTime { get; set; }
+    public string? PublicKeyId { get; set; }
+    /// <summary>The hash of the previous secret while its grace period lasts.</summary>
+    public string? PreviousSecretHash { get; set; }
+    public DateTimeOffset? PreviousSecretExpireTime { get; set; }
+}
+
+internal sealed class CredentialRecordConfiguration : IEntityTypeConfiguration<CredentialRecord>
+{
+    public void Configure(EntityTypeBuilder<CredentialRecord> builder)
+    {
+        builder.ToTable("credentials");
+        builder.HasKey(c => c.ClientId);
+        builder.Property(c => c.ClientId).HasMaxLength(100);
+        builder.Property(c => c.Country).HasMaxLength(3);
+        builder.Property(c => c.Role).HasMaxLength(20);
+        builder.Property(c => c.Method).HasMaxLength(20);
+        builder.Property(c => c.Description).HasMaxLength(500);
+        builder.Property(c => c.PublicKeyId).HasMaxLength(200);
+        // SQLite cannot order DateTimeOffset; store UTC ticks so time comparisons run in SQL.
+        builder.Property(c => c.CreateTime).HasConversion(v => v.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+        builder.Property(c => c.RevokeTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+        builder.Property(c => c.SecretRotateTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+        builder.Property(c => c.PreviousSecretExpireTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+    }
+}
+
+/// <summary>One administrative action: who did what to which credential, when.</summary>
+public sealed class AuditRecord
+{
+    public long Id { get; set; }
+    public long Time { get; set; }
+    public required string Actor { get; set; }
+    public required string Action { get; set; }
+    public required string ClientId { get; set; }
+    public required string Detail { get; set; }
+}
+
+/// <summary>A private_key_jwt assertion already used (client id, jti), kept until it expires: replays are refused.</summary>
+public sealed class ClientAssertionRecord
+{
+    public required string ClientId { get; set; }
+    public required string TokenId { get; set; }
+    public long ExpireTime { get; set; }
+}
+
+internal sealed class DesignTimeFactory : Microsoft.EntityFrameworkCore.Design.IDesignTimeDbContextFactory<IdentityDbContext>
+{
+    public IdentityDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<IdentityDbContext>().UseSqlite("Data Source=design-time.db").UseOpenIddict().Options);
+}

@@ -1,0 +1,38 @@
+using OpenIddict.Server;
+using Microsoft.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace MirpsExchange.Identity.Tokens;
+
+/// <summary>
+/// Every refused client authentication at the token endpoint gets one answer, whether the client id
+/// exists or not (no enumeration of client ids), and is logged without the secret.
+/// </summary>
+public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthenticationFailures> logger) : IOpenIddictServerHandler<ApplyTokenResponseContext>
+{
+    public const string Description = "The client credentials are invalid.";
+
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyTokenResponseContext>()
+            .UseSingletonHandler<ClientAuthenticationFailures>()
+            .SetOrder(int.MinValue + 100_000)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public ValueTask HandleAsync(ApplyTokenResponseContext context)
+    {
+        if (context.Response.Error == Errors.InvalidClient)
+        {
+            var http = context.Transaction.GetHttpRequest()?.HttpContext;
+            LogRefused(logger, context.Request?.ClientId ?? "(none)", http?.Connection.RemoteIpAddress?.ToString() ?? "(unknown)", context.Response.ErrorDescription ?? "");
+            context.Response.ErrorDescription = Description;
+            context.Response.ErrorUri = null;
+        }
+        return default;
+    }
+
+    [LoggerMessage(EventName = "ClientAuthenticationRefused", Level = LogLevel.Warning,
+        Message = "Refused client authentication for client id {ClientId} from {RemoteAddress}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string clientId, string remoteAddress, string reason);
+}

@@ -1,0 +1,73 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+using MirpsExchange.Identity.Store;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace MirpsExchange.Identity.Tokens;
+
+/// <summary>
+/// The token endpoint's last step, after OpenIddict has authenticated the client (secret or
+/// private_key_jwt) and checked it may use the grant and the requested scopes: build the access token.
+/// </summary>
+public static class TokenEndpoint
+{
+    public static IEndpointRouteBuilder MapTokenEndpoint(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(MirpsAuth.TokenEndpointPath, IssueAsync).DisableAntiforgery();
+        return app;
+    }
+
+    private static async Task<IResult> IssueAsync(HttpContext http, IdentityDbContext db)
+    {
+        var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict token request.");
+        if (!request.IsClientCredentialsGrantType())
+        {
+            return Forbid(Errors.UnsupportedGrantType, "Only the client_credentials grant is supported.");
+        }
+        var credential = await db.Credentials.AsNoTracking().FirstOrDefaultAsync(c => c.ClientId == request.ClientId && c.RevokeTime == null, http.RequestAborted);
+        if (credential is null)
+        {
+            // The application exists (OpenIddict authenticated it) but is revoked: answer as for any bad client.
+            return Forbid(Errors.InvalidClient, "The client credentials are invalid.");
+        }
+
+        var allowed = Scopes(credential.Role);
+        var requested = request.GetScopes();
+        var granted = requested.IsDefaultOrEmpty ? allowed : [.. requested.Intersect(allowed)];
+        var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, credential.ClientId);
+        identity.SetClaim(MirpsAuth.RoleClaim, credential.Role);
+        if (credential.Country.Length > 0)
+        {
+            identity.SetClaim(MirpsAuth.CountryClaim, credential.Country);
+        }
+        identity.SetScopes(granted);
+        identity.SetResources(granted.Select(Audience).Distinct());
+        identity.SetDestinations(_ => [Destinations.AccessToken]);
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>The scopes a role's tokens may carry.</summary>
+    public static string[] Scopes(string role) => role switch
+    {
+        MirpsAuth.StateRole => [MirpsAuth.ReadScope, MirpsAuth.SubmitScope],
+        MirpsAuth.SecretariatRole => [MirpsAuth.ReadScope],
+        MirpsAuth.AdminRole => [MirpsAuth.AdminScope],
+        _ => [],
+    };
+
+    private static string Audience(string scope) => scope == MirpsAuth.AdminScope ? MirpsAuth.IdentityAudience : MirpsAuth.NodeAudience;
+
+    private static IResult Forbid(string error, string description) => Results.Forbid(
+        new Microsoft.AspNetCore.Authentication.AuthenticationProperties(new Dictionary<string, string?>
+        {
+            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+        }),
+        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+}

@@ -1,0 +1,125 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Mirps.Auth;
+using Mirps.Identity.V1;
+using MirpsExchange.Identity.Credentials;
+using MirpsExchange.Identity.Extensions;
+
+namespace MirpsExchange.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// A real identity server (the builder Program.cs uses) on 127.0.0.1 with ephemeral ports and its
+/// store and keys in a temporary folder; helpers to get tokens and to administer credentials.
+/// </summary>
+public sealed class TestIdentity : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestIdentity(WebApplication app, string folder)
+    {
+        _app = app;
+        Folder = folder;
+        var addresses = app.ListeningAddresses();
+        Issuer = addresses[0].TrimEnd('/') + "/";
+        GrpcAddress = addresses[1];
+        Admin = ClientCredential.Load(Path.Combine(DataDirectory, AdminBootstrap.FileName));
+        AdminTokens = new TokenClient(Http, TokenEndpoint, Admin, MirpsAuth.AdminScope);
+        AdminChannel = GrpcChannel.ForAddress(GrpcAddress, new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, AdminTokens.ToCallCredentials()),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
+        Credentials = new CredentialService.CredentialServiceClient(AdminChannel);
+    }
+
+    public string Folder { get; }
+    public string DataDirectory => Path.Combine(Folder, "data");
+    /// <summary>The issuer, exactly as tokens carry it (trailing slash included).</summary>
+    public string Issuer { get; }
+    public Uri TokenEndpoint => new(Issuer + MirpsAuth.TokenEndpointPath);
+    public string GrpcAddress { get; }
+    public ClientCredential Admin { get; }
+    public HttpClient Http { get; } = new();
+    public TokenClient AdminTokens { get; }
+    public GrpcChannel AdminChannel { get; }
+    public CredentialService.CredentialServiceClient Credentials { get; }
+
+    public static async Task<TestIdentity> StartAsync(params string[] extraArgs)
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var app = await IdentityApplication.BuildAsync(
+            [
+                $"--Identity:DataDirectory={Path.Combine(folder, "data")}", "--Identity:Port=0", "--Identity:GrpcPort=0",
+                $"--contentRoot={folder}", "--Logging:LogLevel:Default=Warning", .. extraArgs,
+            ]);
+            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            return new TestIdentity(app, folder);
+        }
+        catch
+        {
+            TempFolder.Delete(folder);
+            throw;
+        }
+    }
+
+    /// <summary>Issues a secret-based credential through the admin API.</summary>
+    public async Task<ClientCredential> IssueAsync(Role role, string country = "")
+    {
+        var response = await Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = role,
+            Country = country,
+            AuthenticationMethod = AuthenticationMethod.ClientSecret,
+            Description = $"test {role} {country}",
+        });
+        return new ClientCredential(response.Credential.ClientId, response.ClientSecret);
+    }
+
+    /// <summary>A raw token request: the HTTP status and the JSON body, whatever they are.</summary>
+    public async Task<(int Status, JsonElement Body)> RequestTokenAsync(IDictionary<string, string> form)
+    {
+        using var response = await Http.PostAsync(TokenEndpoint, new FormUrlEncodedContent(form));
+        return ((int)response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
+    }
+
+    public Task<(int Status, JsonElement Body)> RequestTokenAsync(ClientCredential credential, string scope = "") =>
+        RequestTokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = credential.ClientId,
+            ["client_secret"] = credential.ClientSecret,
+            ["scope"] = scope,
+        });
+
+    /// <summary>A channel to the admin API whose calls carry <paramref name="token"/> (or nothing).</summary>
+    public CredentialService.CredentialServiceClient CredentialsWith(string? token)
+    {
+        var options = new GrpcChannelOptions();
+        if (token is not null)
+        {
+            options.Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure,
+                CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; }));
+            options.UnsafeUseInsecureChannelCallCredentials = true;
+        }
+        return new CredentialService.CredentialServiceClient(GrpcChannel.ForAddress(GrpcAddress, options));
+    }
+
+    public async Task StopAsync() => await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+    public async ValueTask DisposeAsync()
+    {
+        AdminChannel.Dispose();
+        AdminTokens.Dispose();
+        Http.Dispose();
+        await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await _app.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        TempFolder.Delete(Folder);
+    }
+}
