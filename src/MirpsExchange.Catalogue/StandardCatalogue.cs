@@ -22,6 +22,7 @@ public sealed class StandardCatalogue
 
     private readonly FrozenDictionary<string, IndicatorRule> _indicators;
     private readonly FrozenDictionary<string, FrozenSet<string>> _codelists;
+    private readonly FrozenDictionary<string, FrozenSet<string>> _dimensionCodes;
 
     public StandardCatalogue(Catalog catalog)
     {
@@ -35,6 +36,7 @@ public sealed class StandardCatalogue
         Digest = Convert.ToHexStringLower(SHA256.HashData(catalog.ToByteArray()));
         _codelists = catalog.Codelists.ToFrozenDictionary(c => c.Id, c => c.Codes.Select(code => code.Id).ToFrozenSet(StringComparer.Ordinal));
         var dimensionCodelists = catalog.Dimensions.ToDictionary(d => d.Id, d => _codelists[d.CodelistId]);
+        _dimensionCodes = dimensionCodelists.ToFrozenDictionary(StringComparer.Ordinal);
         var units = catalog.Units.ToDictionary(u => u.Id);
         _indicators = catalog.Indicators.ToFrozenDictionary(
             i => i.Code,
@@ -62,6 +64,9 @@ public sealed class StandardCatalogue
     public IndicatorRule? FindIndicator(string code) => _indicators.GetValueOrDefault(code);
 
     public FrozenSet<string> Codelist(string id) => _codelists[id];
+
+    /// <summary>The codes of a dimension (<see cref="SexDimension"/>, ...): its codelist's; empty when the catalogue does not define it.</summary>
+    public FrozenSet<string> DimensionCodes(string dimension) => _dimensionCodes.GetValueOrDefault(dimension) ?? FrozenSet<string>.Empty;
 
     public static StandardCatalogue LoadStandard()
     {

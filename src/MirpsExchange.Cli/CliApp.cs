@@ -5,7 +5,11 @@ namespace MirpsExchange.Cli;
 
 public static class CliApp
 {
-    /// <summary>Exit codes: 0 success, 1 the input was refused (nothing written), 2 the node could not be reached or failed.</summary>
+    /// <summary>
+    /// Exit codes: 0 success; 1 the input was refused (by the command, before anything is sent, or by the node,
+    /// in which case the batches before the refused one were written, as the error says); 2 the node could not
+    /// be reached or failed.
+    /// </summary>
     public const int Ok = 0, Refused = 1, Failed = 2;
 
     public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit data, run the local federation)")

@@ -11,7 +11,13 @@ public sealed class NodeOptions
     /// <summary>Folder of the SQLite store (node-{country}.db); ignored when ConnectionStrings:Store is set.</summary>
     public string DataDirectory { get; set; } = "data";
 
-    /// <summary>TCP port on 127.0.0.1; 0 picks a free port. Until authentication exists the node listens on loopback only.</summary>
+    /// <summary>
+    /// The identity server's issuer URL exactly as its tokens carry it (trailing slash included). The node
+    /// fetches its signing keys from there and validates every token locally.
+    /// </summary>
+    public string Issuer { get; set; } = "";
+
+    /// <summary>TCP port on 127.0.0.1; 0 picks a free port. Until TLS exists (issue 5) the node listens on loopback only.</summary>
     public int Port { get; set; } = 5100;
 
     /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>

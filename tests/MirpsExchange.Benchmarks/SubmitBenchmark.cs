@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Grpc.Core;
 using Grpc.Net.Client;
+using Mirps.Auth;
 using Microsoft.Data.Sqlite;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
@@ -54,12 +56,25 @@ public static class SubmitBenchmark
         }
     }
 
-    /// <summary>Starts a node process (as deployed: its own runtime settings, server GC), submits every batch, stops it.</summary>
+    /// <summary>
+    /// Starts the identity server and a node as processes (as deployed: their own runtime settings, server
+    /// GC), submits every batch with a State token (as a national system does), stops both.
+    /// </summary>
     private static async Task<TimeSpan> SubmitToNodeAsync(string folder, IReadOnlyList<Observation> warmup, IReadOnlyList<Observation> rows, BenchmarkArgs args)
     {
-        using var node = NodeProcess.Start("BLZ", folder, "--Logging:LogLevel:Default=Warning");
+        using var identity = ServiceProcess.Identity(Path.Combine(folder, "identity"), "--Logging:LogLevel:Default=Warning");
+        await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+        var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
+        using var http = new HttpClient();
+        var credentials = await DevnetCredentials.EnsureAsync(http, folder, issuer, new Uri(identity.Addresses[1]), ["BLZ"], CancellationToken.None);
+        using var node = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning");
         await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
-        using var channel = GrpcChannel.ForAddress(node.Address);
+        using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), credentials["BLZ"], MirpsAuth.SubmitScope);
+        using var channel = GrpcChannel.ForAddress(node.Address, new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
         var client = new ObservationService.ObservationServiceClient(channel);
         await SubmitAllAsync(client, warmup, args);
         var watch = Stopwatch.StartNew();

@@ -1,4 +1,8 @@
 using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using MirpsExchange.Catalogue.Csv;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
 
@@ -22,8 +26,8 @@ public class CliTests
         await using var node = await TestNode.StartAsync("PAN");
         var rows = File.ReadLines(Sample("PAN")).Count() - 1;
 
-        var first = await RunAsync("submit", Sample("PAN"), "--node", node.Address);
-        var second = await RunAsync("submit", Sample("PAN"), "--node", node.Address, "--batch-size", "5");
+        var first = await RunAsync(["submit", Sample("PAN"), .. node.CliArgs]);
+        var second = await RunAsync(["submit", Sample("PAN"), .. node.CliArgs, "--batch-size", "5"]);
 
         Assert.Equal(CliApp.Ok, first.Code);
         Assert.Contains($"{rows} inserted, 0 revised, 0 unchanged", first.Output);
@@ -50,7 +54,7 @@ public class CliTests
             "\"WORK_PERMITS\",BLZ,2023,F,Y0T4,_T,5,NORMAL,\"age, which permits do not declare\"",
         ]);
 
-        var result = await RunAsync("submit", file, "--node", node.Address);
+        var result = await RunAsync(["submit", file, .. node.CliArgs]);
 
         Assert.Equal(CliApp.Refused, result.Code);
         Assert.Contains("line 3, period:", result.Error);
@@ -65,8 +69,8 @@ public class CliTests
         var unreadable = Path.Combine(node.Folder, "unreadable.csv");
         await File.WriteAllLinesAsync(unreadable, ["indicator_code,country,period,value", "REFUGEES,BLZ,2023,1 240"]);
 
-        var badNumber = await RunAsync("submit", unreadable, "--node", node.Address);
-        var otherState = await RunAsync("submit", Sample("CRI"), "--node", node.Address);
+        var badNumber = await RunAsync(["submit", unreadable, .. node.CliArgs]);
+        var otherState = await RunAsync(["submit", Sample("CRI"), .. node.CliArgs]);
 
         Assert.Equal(CliApp.Refused, badNumber.Code);
         Assert.Contains("line 2, value", badNumber.Error);
@@ -77,9 +81,69 @@ public class CliTests
     }
 
     [Fact]
+    public async Task Submit_validates_every_row_of_a_file_over_10000_rows_and_keys_repeated_across_batches()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var rows = Samples.DistinctRefugees(10_001);
+        rows[9_999].Value = -1; // line 10001, the last row of the first batch
+        rows[10_000] = rows[0].Clone(); // line 10002, alone in the second batch: line 2's key again
+        rows[10_000].Value = 2;
+        var file = Path.Combine(node.Folder, "large.csv");
+        await using (var writer = File.CreateText(file))
+        {
+            ObservationCsv.Write(writer, rows);
+        }
+
+        var dryRun = await RunAsync(["submit", file, .. node.CliArgs, "--dry-run"]);
+        var submit = await RunAsync(["submit", file, .. node.CliArgs]);
+
+        foreach (var result in new[] { dryRun, submit })
+        {
+            Assert.Equal(CliApp.Refused, result.Code);
+            Assert.Contains("large.csv: line 10001, value: the value must not be negative", result.Error);
+            Assert.Contains("large.csv: line 10002: the same key as line 2 (REFUGEES, BLZ, 2023,", result.Error);
+            Assert.DoesNotContain("at most", result.Error);
+        }
+        Assert.Equal(0, node.CountRows());
+    }
+
+    [Fact]
+    public async Task Exit_code_1_may_follow_written_batches_as_the_help_and_the_error_say()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var file = Path.Combine(node.Folder, "two-states.csv");
+        await File.WriteAllLinesAsync(file,
+        [
+            "indicator_code,country,period,sex,age,country_of_origin,value,status,note",
+            "REFUGEES,BLZ,2023,_T,_T,_T,240,,",
+            "REFUGEES,CRI,2023,_T,_T,_T,100,,",
+        ]);
+
+        var help = await RunAsync("submit", "--help");
+        var result = await RunAsync(["submit", file, .. node.CliArgs, "--batch-size", "1"]);
+
+        Assert.Contains("1 input refused; batches before the refused one were written, as the error says.", Regex.Replace(help.Output, @"\s+", " "));
+        Assert.DoesNotContain("nothing written", help.Output);
+        Assert.Equal(CliApp.Refused, result.Code);
+        Assert.Contains("two-states.csv: line 3, country:", result.Error);
+        Assert.Contains("note: the 1 observations before line 3 were written", result.Error);
+        Assert.Equal(1, node.CountRows());
+    }
+
+    [Fact]
     public async Task Submit_to_an_unreachable_node_fails_with_a_clear_error()
     {
-        var result = await RunAsync("submit", Sample("BLZ"), "--node", "http://127.0.0.1:1");
+        // A port that was free a moment ago: nothing listens on it.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        var identity = await SharedIdentity.GetAsync();
+        var credential = Path.Combine(identity.Folder, $"blz-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(credential, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("BLZ")));
+
+        var result = await RunAsync("submit", Sample("BLZ"), "--node", $"http://127.0.0.1:{port}", "--identity", identity.Issuer, "--credential", credential);
 
         Assert.Equal(CliApp.Failed, result.Code);
         Assert.Contains("Unavailable", result.Error);
@@ -106,6 +170,27 @@ public class CliTests
             Assert.Matches(@"recognized.*│\s*131\s*│", first.Output);
             Assert.Equal(CliApp.Ok, second.Code);
             Assert.Contains("0 inserted, 0 revised", second.Output);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task Devnet_reports_a_node_refusing_to_print_the_table_in_one_line()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            // The nodes start and load their samples, then refuse the table's query for a month 13.
+            var result = await RunAsync("devnet", "--once", "--dir", folder, "--period", "2023-13").WaitAsync(TimeSpan.FromMinutes(3));
+
+            Assert.Equal(CliApp.Failed, result.Code);
+            Assert.Contains("node BLZ listening on http://127.0.0.1:", result.Output);
+            var line = Assert.Single(result.Error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("error: reading the 2023-13 figures from the node of BLZ at http://127.0.0.1:", line);
+            Assert.Contains("(InvalidArgument: invalid query: period_from:", line);
         }
         finally
         {

@@ -1,7 +1,9 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
 using Mirps.Observation.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Store;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -132,6 +134,16 @@ public class QueryTests
     [InlineData("indicator_codes[0]")]
     [InlineData("period_from")]
     [InlineData("batch_size")]
+    [InlineData("indicator_codes")]
+    [InlineData("countries")]
+    [InlineData("sexes")]
+    [InlineData("ages")]
+    [InlineData("countries_of_origin")]
+    [InlineData("countries[1]")]
+    [InlineData("sexes[1]")]
+    [InlineData("ages[0]")]
+    [InlineData("countries_of_origin[2]")]
+    [InlineData("period_to")]
     public async Task A_malformed_query_is_refused(string field)
     {
         await using var node = await TestNode.StartAsync();
@@ -139,9 +151,91 @@ public class QueryTests
         {
             "indicator_codes[0]" => new StreamObservationsRequest { IndicatorCodes = { "NOPE" } },
             "period_from" => new StreamObservationsRequest { PeriodFrom = "last year" },
-            _ => new StreamObservationsRequest { BatchSize = 10_001 },
+            "batch_size" => new StreamObservationsRequest { BatchSize = 10_001 },
+            // 301 entries, each valid: the list itself is too long.
+            "indicator_codes" => new StreamObservationsRequest { IndicatorCodes = { Enumerable.Repeat("REFUGEES", 301) } },
+            "countries" => new StreamObservationsRequest { Countries = { Enumerable.Repeat("BLZ", 301) } },
+            "sexes" => new StreamObservationsRequest { Sexes = { Enumerable.Repeat("F", 301) } },
+            "ages" => new StreamObservationsRequest { Ages = { Enumerable.Repeat("_T", 301) } },
+            "countries_of_origin" => new StreamObservationsRequest { CountriesOfOrigin = { Enumerable.Repeat("VEN", 301) } },
+            // Codes outside the catalogue's codelists.
+            "countries[1]" => new StreamObservationsRequest { Countries = { "BLZ", "USA" } },
+            "sexes[1]" => new StreamObservationsRequest { Sexes = { "F", "X" } },
+            "ages[0]" => new StreamObservationsRequest { Ages = { "Y18T64" } },
+            "countries_of_origin[2]" => new StreamObservationsRequest { CountriesOfOrigin = { "VEN", "_T", "ven" } },
+            "period_to" => new StreamObservationsRequest { PeriodFrom = "2023-Q2", PeriodTo = "2023-03" },
+            _ => throw new ArgumentOutOfRangeException(nameof(field)),
         };
 
         await RpcAssert.InvalidArgumentAsync(() => node.StreamAsync(request), field);
+    }
+
+    [Fact]
+    public async Task A_query_with_hundreds_of_bad_codes_lists_100_violations_the_last_counting_the_rest()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => node.StreamAsync(new StreamObservationsRequest
+        {
+            Sexes = { Enumerable.Repeat("X", 300) }, Ages = { Enumerable.Repeat("Y", 300) },
+        }));
+
+        var violations = error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations;
+        Assert.Equal(100, violations.Count);
+        Assert.Equal("sexes[98]", violations[98].Field);
+        Assert.Equal("query", violations[99].Field);
+        Assert.Contains("and 501 more", violations[99].Description);
+    }
+
+    [Fact]
+    public async Task Filters_of_300_entries_empty_dimension_values_and_a_one_period_range_are_accepted()
+    {
+        await using var node = await TestNode.StartAsync();
+        var permits = new Observation
+        {
+            IndicatorCode = "WORK_PERMITS", Country = "BLZ", Period = "2023", Sex = "_T", CountryOfOrigin = "_T", Value = 50, Status = ObservationStatus.Normal,
+        };
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(), Refugees(age: "Y0T4"), permits));
+
+        var origins = await node.QueryAsync(new StreamObservationsRequest { CountriesOfOrigin = { Enumerable.Repeat("_T", 300) } });
+        // WORK_PERMITS does not declare the age dimension: its observations have an empty age.
+        var totalsOrUndeclared = await node.QueryAsync(new StreamObservationsRequest { Ages = { "_T", "" } });
+        var oneYear = await node.QueryAsync(new StreamObservationsRequest { PeriodFrom = "2023", PeriodTo = "2023" });
+
+        Assert.Equal(3, origins.Count);
+        Assert.Equal(["REFUGEES/_T", "WORK_PERMITS/"], totalsOrUndeclared.Select(s => $"{s.Observation.IndicatorCode}/{s.Observation.Age}").Order());
+        Assert.Equal(3, oneYear.Count);
+    }
+
+    [Fact]
+    public async Task Large_batches_are_split_below_the_default_client_receive_limit()
+    {
+        await using var node = await TestNode.StartAsync();
+        var rows = DistinctRefugees(10_000);
+        var note = new string('n', 1_000);
+        foreach (var row in rows)
+        {
+            row.Note = note;
+        }
+        await node.Observations.SubmitObservationsAsync(new SubmitObservationsRequest { Observations = { rows } });
+
+        // About 10.8 MB of observations: one message of 10,000 would exceed the 4 MB a client accepts by default.
+        var messages = await node.StreamAsync(new StreamObservationsRequest { BatchSize = 10_000 });
+
+        Assert.Equal(10_000, messages.Sum(m => m.Observations.Count));
+        Assert.InRange(messages.Count, 10, 12);
+        Assert.All(messages, m => Assert.InRange(m.CalculateSize(), 1, 1024 * 1024 + 2 * 1_100));
+        Assert.All(messages.SkipLast(1), m => Assert.True(m.CalculateSize() >= 1024 * 1024));
+    }
+
+    [Fact]
+    public void Filter_lists_are_sent_as_one_parameter_per_item()
+    {
+        using var db = new NodeDbContext(new DbContextOptionsBuilder<NodeDbContext>().UseSqlite("Data Source=:memory:").Options);
+
+        var sql = db.Observations.WhereIn(["F", "M"], codes => o => codes.Contains(o.Sex)).ToQueryString();
+
+        Assert.Contains(@"""o"".""sex"" IN (@codes1, @codes2)", sql);
+        Assert.DoesNotContain("'F'", sql[sql.IndexOf("SELECT", StringComparison.Ordinal)..]);
     }
 }

@@ -3,6 +3,7 @@ using Grpc.Reflection.V1Alpha;
 using Mirps.Catalog.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Extensions;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -44,6 +45,42 @@ public class ServiceTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestNode.StartAsync("USA"));
 
         Assert.Contains("Node:Country", error.Message);
+    }
+
+    [Fact]
+    public async Task A_node_started_without_a_country_refuses_to_start_instead_of_defaulting_to_one()
+    {
+        // The node's own appsettings.json, as `dotnet run --project src/MirpsExchange.Node` reads it.
+        var project = Path.Combine(RepositoryRoot(), "src", "MirpsExchange.Node");
+        Assert.True(File.Exists(Path.Combine(project, "appsettings.json")));
+        var folder = TempFolder.Create();
+        try
+        {
+            var error = await Record.ExceptionAsync(async () =>
+            {
+                await using var app = await NodeApplication.BuildAsync([$"--contentRoot={project}", "--Node:Port=0", $"--Node:DataDirectory={folder}"]);
+            });
+
+            var refused = Assert.IsType<InvalidOperationException>(error);
+            Assert.Contains("Configuration key Node:Country must be the ISO3 code of a MIRPS State", refused.Message);
+            Assert.Contains("got ''", refused.Message);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "MirpsExchange.sln")))
+            {
+                return folder.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no MirpsExchange.sln above {AppContext.BaseDirectory}");
     }
 
     [Fact]

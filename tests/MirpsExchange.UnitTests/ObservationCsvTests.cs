@@ -205,6 +205,32 @@ public class ObservationCsvTests
     }
 
     [Fact]
+    public void A_quote_never_closed_is_an_error_naming_the_line_it_starts_on()
+    {
+        var batch = Read(
+            Header,
+            "REFUGEES,BLZ,2023,F,_T,_T,128,NORMAL,",
+            "REFUGEES,BLZ,2023,M,_T,_T,112,NORMAL,\"from the report, page 4",
+            "REFUGEES,BLZ,2023,_T,_T,_T,240,NORMAL,",
+            "ASYLUM_SEEKERS,BLZ,2023,_T,_T,_T,791,NORMAL,");
+
+        var error = OnlyError(batch);
+        Assert.Equal("line 3", error.Field);
+        Assert.Contains("closing quote is missing", error.Description);
+        Assert.Equal([2], batch.Lines);
+    }
+
+    [Fact]
+    public void A_quote_never_closed_is_named_by_its_own_line_inside_a_record_of_several_lines()
+    {
+        // The record starts on line 2; its second quoted field opens on line 3 and never closes.
+        var batch = Read(Header, "REFUGEES,BLZ,2023,_T,_T,_T,240,NORMAL,\"a note", "on two lines\",\"and a stray quote", "ASYLUM_SEEKERS,BLZ,2023,_T,_T,_T,791,NORMAL,");
+
+        Assert.Equal("line 3", OnlyError(batch).Field);
+        Assert.Empty(batch.Observations);
+    }
+
+    [Fact]
     public void An_empty_file_is_an_error()
     {
         var batch = ObservationCsv.Read(new StringReader(""));

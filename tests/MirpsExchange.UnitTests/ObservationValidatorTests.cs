@@ -268,6 +268,26 @@ public class ObservationValidatorTests
     }
 
     [Fact]
+    public void All_observations_of_a_file_are_validated_beyond_10000_rows_with_keys_repeated_anywhere()
+    {
+        var rows = DistinctValidRows(ObservationValidator.MaxBatchSize + 1);
+        rows[9_999].Value = -1;
+        rows[10_000] = With(rows[0].Clone(), o => o.Value = 2);
+
+        var all = Validator.ValidateAllObservations(rows, Node, Today);
+        var batch = Validator.ValidateObservations(rows, Node, Today);
+
+        Assert.Equal(["observations[9999].value", "observations[10000]"], all.Violations.Select(v => v.Field));
+        Assert.Contains("the same key as observations[0]", all.Violations[1].Description);
+        Assert.Equal(rows.Count, all.Periods.Length);
+        Assert.Equal("observations", Assert.Single(batch.Violations).Field);
+    }
+
+    [Fact]
+    public void All_observations_of_a_valid_file_over_10000_rows_are_accepted() =>
+        Assert.Empty(Validator.ValidateAllObservations(DistinctValidRows(ObservationValidator.MaxBatchSize + 1), Node, Today).Violations);
+
+    [Fact]
     public void The_violation_list_is_capped_at_100_the_last_saying_how_many_more()
     {
         var rows = DistinctValidRows(300).Select(o => With(o, x => x.Value = -1)).ToList();

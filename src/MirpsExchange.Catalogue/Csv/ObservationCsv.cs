@@ -20,7 +20,8 @@ public static class ObservationCsv
 
     /// <summary>
     /// Reads every row. Problems of form (missing column, unreadable number or status, wrong column
-    /// count) are returned as violations naming the line; catalogue rules are the validator's job.
+    /// count, a quote never closed) are returned as violations naming the line; catalogue rules are the
+    /// validator's job.
     /// </summary>
     public static CsvBatch Read(TextReader reader)
     {
@@ -30,7 +31,13 @@ public static class ObservationCsv
         Dictionary<string, int> index = [];
         while (ReadRecord(reader, ref lineNumber) is { } record)
         {
-            var (fields, line) = record;
+            var (fields, line, unclosedQuoteLine) = record;
+            if (unclosedQuoteLine is { } quoteLine)
+            {
+                // The quote took every following line into one field; reading on would only mislead.
+                result.Errors.Add(new($"line {quoteLine}", "a quoted field starts here but its closing quote is missing, so the rest of the file would be read into it (a quote inside a quoted field is written twice: \"\")"));
+                return result;
+            }
             if (header is null)
             {
                 header = [.. fields.Select(f => f.Trim().TrimStart('\uFEFF').ToLowerInvariant())];
@@ -135,9 +142,10 @@ public static class ObservationCsv
 
     /// <summary>
     /// Reads one RFC 4180 record, character by character: CRLF, LF or CR end a record outside quotes and
-    /// are kept exactly inside a quoted field. Null at the end of the input.
+    /// are kept exactly inside a quoted field. Null at the end of the input. When the input ends inside a
+    /// quoted field, <c>UnclosedQuoteLine</c> is the line its opening quote is on.
     /// </summary>
-    private static (List<string> Fields, int Line)? ReadRecord(TextReader reader, ref int lineNumber)
+    private static (List<string> Fields, int Line, int? UnclosedQuoteLine)? ReadRecord(TextReader reader, ref int lineNumber)
     {
         if (reader.Peek() < 0)
         {
@@ -147,6 +155,7 @@ public static class ObservationCsv
         var fields = new List<string>();
         var field = new StringBuilder();
         var quoted = false;
+        var quoteLine = 0;
         int c;
         while ((c = reader.Read()) >= 0)
         {
@@ -172,6 +181,7 @@ public static class ObservationCsv
             else if (c == '"' && field.Length == 0)
             {
                 quoted = true;
+                quoteLine = lineNumber;
             }
             else if (c == ',')
             {
@@ -191,8 +201,8 @@ public static class ObservationCsv
                 field.Append((char)c);
             }
         }
-        fields.Add(field.ToString()); // an unterminated quote ends with the input
-        return (fields, startLine);
+        fields.Add(field.ToString());
+        return (fields, startLine, quoted ? quoteLine : null);
     }
 }
 

@@ -21,49 +21,24 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     public StandardCatalogue Catalogue => catalogue;
 
     /// <summary>
-    /// Validates a batch of observations. <paramref name="nodeCountry"/> is the only reporting country
+    /// Validates a batch of observations for one submit call: more than <see cref="MaxBatchSize"/> is refused
+    /// with the single violation "observations". <paramref name="nodeCountry"/> is the only reporting country
     /// accepted (null: any MIRPS State). The parsed period of each valid row is returned for the writer.
     /// </summary>
-    public BatchValidation ValidateObservations(IReadOnlyList<Observation> observations, string? nodeCountry, DateOnly today)
-    {
-        var violations = new ViolationList("observations");
-        if (observations.Count > MaxBatchSize)
-        {
-            violations.Add("observations", $"a batch holds at most {MaxBatchSize:N0} observations; this one has {observations.Count:N0}. Split it into several calls.");
-            return new BatchValidation(violations.ToList(), []);
-        }
-        var periods = new Period[observations.Count];
-        var seen = new Dictionary<KeyTuple, int>(observations.Count);
-        for (var i = 0; i < observations.Count; i++)
-        {
-            var o = observations[i];
-            var prefix = $"observations[{i}]";
-            var rule = ValidateKey(prefix, new KeyTuple(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin), nodeCountry, today, violations, out periods[i]);
-            ValidateValue(prefix, o, rule, violations);
-            RejectDuplicate(prefix, "observations", i, new KeyTuple(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin), seen, violations);
-        }
-        return new BatchValidation(violations.ToList(), periods);
-    }
+    public BatchValidation ValidateObservations(IReadOnlyList<Observation> observations, string? nodeCountry, DateOnly today) =>
+        Validate(observations, "observations", MaxBatchSize, ObservationKeyOf, ValidateValue, nodeCountry, today);
+
+    /// <summary>
+    /// Validates any number of observations with the same row rules, a key repeated anywhere among them
+    /// included, but without the batch-size rule: for a client checking a whole file before it splits it
+    /// into calls of at most <see cref="MaxBatchSize"/>. Fields are named "observations[i]" as in a batch.
+    /// </summary>
+    public BatchValidation ValidateAllObservations(IReadOnlyList<Observation> observations, string? nodeCountry, DateOnly today) =>
+        Validate(observations, "observations", maxCount: null, ObservationKeyOf, ValidateValue, nodeCountry, today);
 
     /// <summary>Validates the keys of a deletion batch with the same key rules as a submission.</summary>
-    public BatchValidation ValidateKeys(IReadOnlyList<ObservationKey> keys, string? nodeCountry, DateOnly today)
-    {
-        var violations = new ViolationList("keys");
-        if (keys.Count > MaxBatchSize)
-        {
-            violations.Add("keys", $"a batch holds at most {MaxBatchSize:N0} keys; this one has {keys.Count:N0}. Split it into several calls.");
-            return new BatchValidation(violations.ToList(), []);
-        }
-        var periods = new Period[keys.Count];
-        var seen = new Dictionary<KeyTuple, int>(keys.Count);
-        for (var i = 0; i < keys.Count; i++)
-        {
-            var key = KeyTuple.From(keys[i]);
-            ValidateKey($"keys[{i}]", key, nodeCountry, today, violations, out periods[i]);
-            RejectDuplicate($"keys[{i}]", "keys", i, key, seen, violations);
-        }
-        return new BatchValidation(violations.ToList(), periods);
-    }
+    public BatchValidation ValidateKeys(IReadOnlyList<ObservationKey> keys, string? nodeCountry, DateOnly today) =>
+        Validate(keys, "keys", MaxBatchSize, KeyTuple.From, validateRest: null, nodeCountry, today);
 
     /// <summary>Validates one key (for example of a history request); its fields are named under <paramref name="prefix"/>.</summary>
     public IReadOnlyList<Violation> ValidateKey(string prefix, ObservationKey? key)
@@ -77,6 +52,40 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         ValidateKey(prefix, KeyTuple.From(key), nodeCountry: null, today: DateOnly.MaxValue, violations, out _);
         return violations.ToList();
     }
+
+    /// <summary>
+    /// The loop every batch shares: the size limit (when <paramref name="maxCount"/> is set), then per row
+    /// its key (built once), the key rules, the rest of the row, and a key repeated from an earlier row.
+    /// </summary>
+    private BatchValidation Validate<T>(
+        IReadOnlyList<T> items, string collection, int? maxCount, Func<T, KeyTuple> keyOf,
+        Action<string, T, IndicatorRule?, ViolationList>? validateRest, string? nodeCountry, DateOnly today)
+    {
+        var violations = new ViolationList(collection);
+        if (maxCount is { } max && items.Count > max)
+        {
+            violations.Add(collection, $"a batch holds at most {max:N0} {collection}; this one has {items.Count:N0}. Split it into several calls.");
+            return new BatchValidation(violations.ToList(), []);
+        }
+        var once = maxCount is null ? "each key appears once among all the rows, whatever batches they are sent in" : "a batch holds each key once";
+        var periods = new Period[items.Count];
+        var seen = new Dictionary<KeyTuple, int>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            var prefix = $"{collection}[{i}]";
+            var key = keyOf(item);
+            var rule = ValidateKey(prefix, key, nodeCountry, today, violations, out periods[i]);
+            validateRest?.Invoke(prefix, item, rule, violations);
+            if (!seen.TryAdd(key, i))
+            {
+                violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): {once}");
+            }
+        }
+        return new BatchValidation(violations.ToList(), periods);
+    }
+
+    private static KeyTuple ObservationKeyOf(Observation o) => new(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin);
 
     private IndicatorRule? ValidateKey(string prefix, KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period)
     {
@@ -175,14 +184,6 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         if (o.Note.Length > MaxNoteLength)
         {
             violations.Add($"{prefix}.note", $"the note holds at most {MaxNoteLength:N0} characters; this one has {o.Note.Length:N0}");
-        }
-    }
-
-    private static void RejectDuplicate(string prefix, string collection, int index, KeyTuple key, Dictionary<KeyTuple, int> seen, ViolationList violations)
-    {
-        if (!seen.TryAdd(key, index))
-        {
-            violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): a batch holds each key once");
         }
     }
 

@@ -1,13 +1,54 @@
 using System.CommandLine;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mirps.Auth;
 
 namespace MirpsExchange.Cli.Commands;
 
 internal static class CommonOptions
 {
-    public static Option<Uri> Node() => new("--node")
+    public static Option<Uri> Node() => AddressOption("--node", "MIRPS_NODE", "http://127.0.0.1:5100", "Address of the node");
+
+    public static Option<Uri> Identity() => AddressOption("--identity", "MIRPS_IDENTITY", "http://127.0.0.1:5000/", "The identity server's issuer URL (its OAuth2 address)");
+
+    public static Option<FileInfo?> Credential() => new("--credential")
     {
-        Description = "Address of the node, for example http://127.0.0.1:5100 (default: environment variable MIRPS_NODE, else that address)",
-        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("MIRPS_NODE") ?? "http://127.0.0.1:5100"),
+        Description = "JSON file with client_id and client_secret (default: environment variable MIRPS_CREDENTIAL; "
+            + "or MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_CREDENTIAL") is { Length: > 0 } path ? new FileInfo(path) : null,
+    };
+
+    /// <summary>The credential from the file given, or from MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET; a clear error otherwise.</summary>
+    public static ClientCredential LoadCredential(FileInfo? file)
+    {
+        if (file is not null)
+        {
+            return ClientCredential.Load(file.FullName);
+        }
+        var id = Environment.GetEnvironmentVariable("MIRPS_CLIENT_ID");
+        var secret = Environment.GetEnvironmentVariable("MIRPS_CLIENT_SECRET");
+        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(secret))
+        {
+            throw new InvalidDataException("No credential: pass --credential FILE, or set MIRPS_CREDENTIAL, or MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET.");
+        }
+        return new ClientCredential(id, secret);
+    }
+
+    /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address).</summary>
+    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    {
+        Credentials = address.Scheme == "https"
+            ? ChannelCredentials.Create(ChannelCredentials.SecureSsl, tokens.ToCallCredentials())
+            : ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
+        UnsafeUseInsecureChannelCallCredentials = address.IsLoopback,
+    });
+
+    public static Uri TokenEndpoint(Uri issuer) => new(new Uri(issuer.ToString().TrimEnd('/') + "/"), MirpsAuth.TokenEndpointPath);
+
+    private static Option<Uri> AddressOption(string name, string variable, string fallback, string description) => new(name)
+    {
+        Description = $"{description} (default: environment variable {variable}, else {fallback})",
+        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) ?? fallback),
         CustomParser = result =>
         {
             var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
@@ -15,7 +56,7 @@ internal static class CommonOptions
             {
                 return uri;
             }
-            result.AddError($"--node must be an http:// or https:// address such as http://127.0.0.1:5100, not '{text}'");
+            result.AddError($"{name} must be an http:// or https:// address such as {fallback}, not '{text}'");
             return null;
         },
     };

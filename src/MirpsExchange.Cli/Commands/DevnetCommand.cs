@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using Grpc.Net.Client;
+using Grpc.Core;
+using Mirps.Auth;
 using MirpsExchange.Cli.Federation;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
@@ -10,10 +11,11 @@ using Spectre.Console;
 namespace MirpsExchange.Cli.Commands;
 
 /// <summary>
-/// <c>mirps devnet</c>: the local federation on this machine. For now: one node process per MIRPS State
-/// on loopback with its SQLite store under one folder, each loaded with its State's sample data, then a
-/// table of the 2023 figures read back from every node. The identity server and the Secretariat join
-/// it as they are built.
+/// <c>mirps devnet</c>: the local federation on this machine. The identity server and one node process per
+/// MIRPS State on loopback, with their SQLite stores under one folder; every credential is issued through
+/// the identity server's CredentialService with the bootstrap admin credential; each State submits its
+/// sample data with its own credential; the Secretariat's credential reads the figures back from every
+/// node into a table. The Secretariat process and node-to-node sync join it as they are built.
 /// </summary>
 public static class DevnetCommand
 {
@@ -52,34 +54,46 @@ public static class DevnetCommand
         }
         folder.Create();
 
-        var nodes = new List<NodeProcess>();
+        var nodes = new List<(string Country, ServiceProcess Process)>();
+        ServiceProcess? identity = null;
+        using var http = new HttpClient();
         try
         {
             console.MarkupLine($"[bold]MirpsExchange local federation[/] in {Markup.Escape(folder.FullName)}");
+            identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"));
+            await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
+            console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
+            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken);
+
             foreach (var state in states)
             {
-                nodes.Add(NodeProcess.Start(state, Path.Combine(folder.FullName, state)));
+                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString())));
             }
-            foreach (var node in nodes)
+            foreach (var (country, node) in nodes)
             {
                 await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {node.Country} listening on {node.Address}");
+                console.MarkupLine($"  node {country} listening on {node.Address}");
             }
 
-            foreach (var node in nodes)
+            foreach (var (country, node) in nodes)
             {
-                var sample = new FileInfo(Path.Combine(AppContext.BaseDirectory, "Samples", $"{node.Country}.csv"));
+                var sample = new FileInfo(Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv"));
                 var log = new StringWriter();
-                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), 10_000, dryRun: false, log, log, cancellationToken);
+                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken);
                 console.WriteLine($"  {log.ToString().Trim()}");
                 if (code != CliApp.Ok)
                 {
-                    await error.WriteLineAsync($"error: loading the sample data of {node.Country} failed");
+                    await error.WriteLineAsync($"error: loading the sample data of {country} failed: {log.ToString().Trim()}");
                     return code;
                 }
             }
 
-            await PrintTableAsync(console, catalogue, nodes, period, cancellationToken);
+            using var secretariat = new TokenClient(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
+            if (!await PrintTableAsync(console, catalogue, nodes, secretariat, period, error, cancellationToken))
+            {
+                return CliApp.Failed;
+            }
 
             if (once)
             {
@@ -89,21 +103,24 @@ public static class DevnetCommand
             await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
             return CliApp.Ok;
         }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or RpcException or TokenRequestException or HttpRequestException)
         {
             await error.WriteLineAsync($"error: {e.Message}");
             return CliApp.Failed;
         }
         finally
         {
-            foreach (var node in nodes)
+            foreach (var (_, node) in nodes)
             {
                 node.Dispose();
             }
+            identity?.Dispose();
         }
     }
 
-    private static async Task PrintTableAsync(IAnsiConsole console, StandardCatalogue catalogue, List<NodeProcess> nodes, string period, CancellationToken cancellationToken)
+    /// <summary>Reads the figures back from every node and prints them; false (after a one-line error) when a node fails to answer.</summary>
+    private static async Task<bool> PrintTableAsync(IAnsiConsole console, StandardCatalogue catalogue, List<(string Country, ServiceProcess Process)> nodes,
+        TokenClient reader, string period, TextWriter error, CancellationToken cancellationToken)
     {
         var table = new Table().Title($"Totals for {period} as held by each State's node (e = estimated, p = provisional, c = confidential)");
         table.AddColumn("Indicator");
@@ -112,23 +129,17 @@ public static class DevnetCommand
             table.AddColumn(new TableColumn(node.Country).RightAligned());
         }
         var cells = new Dictionary<(string Indicator, string Country), string>();
-        foreach (var node in nodes)
+        foreach (var (country, node) in nodes)
         {
-            using var channel = GrpcChannel.ForAddress(node.Address);
-            var client = new ObservationService.ObservationServiceClient(channel);
-            var request = new StreamObservationsRequest { Countries = { node.Country }, PeriodFrom = period, PeriodTo = period };
-            request.IndicatorCodes.Add(Headline);
-            using var call = client.StreamObservations(request, cancellationToken: cancellationToken);
-            while (await call.ResponseStream.MoveNext(cancellationToken))
+            try
             {
-                foreach (var stored in call.ResponseStream.Current.Observations)
-                {
-                    var o = stored.Observation;
-                    if (o.Period == period && o.Sex is "" or "_T" && o.Age is "" or "_T" && o.CountryOfOrigin is "" or "_T")
-                    {
-                        cells[(o.IndicatorCode, o.Country)] = Format(o);
-                    }
-                }
+                await ReadTotalsAsync(country, new Uri(node.Address), reader, period, cells, cancellationToken);
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException)
+            {
+                var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                await error.WriteLineAsync($"error: reading the {period} figures from the node of {country} at {node.Address} failed ({reason.ReplaceLineEndings(" ")})");
+                return false;
             }
         }
         foreach (var code in Headline)
@@ -137,6 +148,27 @@ public static class DevnetCommand
             table.AddRow([Markup.Escape(name), .. nodes.Select(n => cells.TryGetValue((code, n.Country), out var v) ? v : "-")]);
         }
         console.Write(table);
+        return true;
+    }
+
+    private static async Task ReadTotalsAsync(string country, Uri node, TokenClient reader, string period, Dictionary<(string Indicator, string Country), string> cells, CancellationToken cancellationToken)
+    {
+        using var channel = CommonOptions.AuthenticatedChannel(node, reader);
+        var client = new ObservationService.ObservationServiceClient(channel);
+        var request = new StreamObservationsRequest { Countries = { country }, PeriodFrom = period, PeriodTo = period };
+        request.IndicatorCodes.Add(Headline);
+        using var call = client.StreamObservations(request, cancellationToken: cancellationToken);
+        while (await call.ResponseStream.MoveNext(cancellationToken))
+        {
+            foreach (var stored in call.ResponseStream.Current.Observations)
+            {
+                var o = stored.Observation;
+                if (o.Period == period && o.Sex is "" or "_T" && o.Age is "" or "_T" && o.CountryOfOrigin is "" or "_T")
+                {
+                    cells[(o.IndicatorCode, o.Country)] = Format(o);
+                }
+            }
+        }
     }
 
     private static string Format(Observation o)

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.RegularExpressions;
 using Google.Rpc;
 using Grpc.Core;
-using Grpc.Net.Client;
+using Mirps.Auth;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Csv;
@@ -13,20 +13,45 @@ namespace MirpsExchange.Cli.Commands;
 /// <summary><c>mirps submit FILE --node ADDRESS</c>: validate a CSV file in the standard layout, then submit it in batches.</summary>
 public static partial class SubmitCommand
 {
+    /// <summary>The command's help text, exit codes included.</summary>
+    public const string Description =
+        "Validate a CSV file of observations and submit it to a node in batches. Exit codes: 0 done. "
+        + "1 input refused; batches before the refused one were written, as the error says. 2 node unreachable or failed.";
+
     public static Command Create()
     {
         var file = new Argument<FileInfo>("file") { Description = "CSV file in the standard layout (protos/README.md): indicator_code,country,period,sex,age,country_of_origin,value,status,note" };
         var node = CommonOptions.Node();
+        var identity = CommonOptions.Identity();
+        var credential = CommonOptions.Credential();
         var batchSize = new Option<int>("--batch-size") { Description = "Observations per call (1 to 10000)", DefaultValueFactory = _ => ObservationValidator.MaxBatchSize };
         var dryRun = new Option<bool>("--dry-run") { Description = "Only validate the file against the catalogue; send nothing" };
-        var command = new Command("submit", "Validate a CSV file of observations and submit it to a node") { file, node, batchSize, dryRun };
-        command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetRequiredValue(file), parse.GetRequiredValue(node), parse.GetValue(batchSize), parse.GetValue(dryRun),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken));
+        var command = new Command("submit", Description) { file, node, identity, credential, batchSize, dryRun };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            ClientCredential? access = null;
+            if (!parse.GetValue(dryRun))
+            {
+                try
+                {
+                    access = CommonOptions.LoadCredential(parse.GetValue(credential));
+                }
+                catch (Exception e) when (e is IOException or InvalidDataException)
+                {
+                    await error.WriteLineAsync($"error: {e.Message}");
+                    return CliApp.Failed;
+                }
+            }
+            return await RunAsync(parse.GetRequiredValue(file), parse.GetRequiredValue(node), parse.GetRequiredValue(identity), access,
+                parse.GetValue(batchSize), parse.GetValue(dryRun), parse.InvocationConfiguration.Output, error, cancellationToken);
+        });
         return command;
     }
 
-    public static async Task<int> RunAsync(FileInfo file, Uri node, int batchSize, bool dryRun, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>Validates <paramref name="file"/>, then (unless a dry run) submits it with tokens for <paramref name="credential"/> from the identity server.</summary>
+    public static async Task<int> RunAsync(FileInfo file, Uri node, Uri identity, ClientCredential? credential, int batchSize, bool dryRun,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (!file.Exists)
         {
@@ -49,18 +74,15 @@ public static partial class SubmitCommand
             return CliApp.Refused;
         }
 
-        // The same rules the node applies, so a bad file is refused before anything is sent.
+        // The same rules the node applies, to every row of the file and to keys repeated anywhere in it (a
+        // key repeated in a later batch would silently revise the first), so a bad file is refused before
+        // anything is sent. Only the batch-size rule does not apply: the file is sent in batches.
         var validator = new ObservationValidator(StandardCatalogue.LoadStandard());
-        var validation = validator.ValidateObservations(csv.Observations, nodeCountry: null, DateOnly.FromDateTime(DateTime.UtcNow));
+        var validation = validator.ValidateAllObservations(csv.Observations, nodeCountry: null, DateOnly.FromDateTime(DateTime.UtcNow));
         if (!validation.IsValid)
         {
-            // A file larger than one batch is validated whole; only the batch-size rule does not apply to it.
-            var problems = validation.Violations.Where(v => v.Field != "observations").ToList();
-            if (problems.Count > 0 || csv.Observations.Count <= ObservationValidator.MaxBatchSize)
-            {
-                await Report(error, file.Name, problems.Select(v => Describe(v.Field, v.Description, csv.Lines, 0)));
-                return CliApp.Refused;
-            }
+            await Report(error, file.Name, validation.Violations.Select(v => Describe(v.Field, v.Description, csv.Lines, 0)));
+            return CliApp.Refused;
         }
         if (dryRun)
         {
@@ -68,7 +90,18 @@ public static partial class SubmitCommand
             return CliApp.Ok;
         }
 
-        using var channel = GrpcChannel.ForAddress(node);
+        using var http = new HttpClient();
+        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential!, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
+        try
+        {
+            await tokens.GetTokenAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is TokenRequestException or HttpRequestException or System.Text.Json.JsonException)
+        {
+            await error.WriteLineAsync($"error: no token from the identity server at {identity} for {credential!.ClientId}: {e.Message}");
+            return CliApp.Failed;
+        }
+        using var channel = CommonOptions.AuthenticatedChannel(node, tokens);
         var client = new ObservationService.ObservationServiceClient(channel);
         int inserted = 0, revised = 0, unchanged = 0;
         for (var start = 0; start < csv.Observations.Count; start += batchSize)
@@ -117,14 +150,22 @@ public static partial class SubmitCommand
         }
     }
 
-    /// <summary>"observations[3].period" becomes "line 5, period" using the line each row started on.</summary>
+    /// <summary>
+    /// "observations[3].period" becomes "line 5, period" using the line each row started on (rows of a batch
+    /// counted from <paramref name="offset"/>); a row named in the description ("the same key as
+    /// observations[0]") becomes its line too.
+    /// </summary>
     private static string Describe(string field, string description, IReadOnlyList<int> lines, int offset)
     {
+        string? Line(string index) =>
+            int.TryParse(index, out var row) && offset + row < lines.Count ? $"line {lines[offset + row]}" : null;
+
+        description = RowReference().Replace(description, m => Line(m.Groups[1].Value) ?? m.Value);
         var match = RowField().Match(field);
-        if (match.Success && int.TryParse(match.Groups[1].Value, out var row) && offset + row < lines.Count)
+        if (match.Success && Line(match.Groups[1].Value) is { } line)
         {
             var column = match.Groups[2].Value.TrimStart('.');
-            return $"line {lines[offset + row]}{(column.Length > 0 ? ", " + column : "")}: {description}";
+            return $"{line}{(column.Length > 0 ? ", " + column : "")}: {description}";
         }
         return $"{field}: {description}";
     }
@@ -139,4 +180,7 @@ public static partial class SubmitCommand
 
     [GeneratedRegex(@"^observations\[(\d+)\](.*)$")]
     private static partial Regex RowField();
+
+    [GeneratedRegex(@"\bobservations\[(\d+)\]")]
+    private static partial Regex RowReference();
 }

@@ -28,6 +28,7 @@ public static class NodeExtensions
             throw new InvalidOperationException(
                 $"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{node.Country}'.");
         }
+        builder.AddNodeAuthentication(node);
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -46,16 +47,19 @@ public static class NodeExtensions
             options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas());
         });
 
-        // Until authentication exists (identity issue) the node answers on loopback only.
+        // Until TLS exists (issue 5) the node answers on loopback only.
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, node.Port, listen => listen.UseHttp2()));
         return builder;
     }
 
     public static WebApplication MapNode(this WebApplication app)
     {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // Health and reflection stay open; every other call needs a valid token (no token: UNAUTHENTICATED).
         app.MapServiceDefaults();
-        app.MapGrpcService<CatalogGrpcService>();
-        app.MapGrpcService<ObservationGrpcService>();
+        app.MapGrpcService<CatalogGrpcService>().RequireAuthorization();
+        app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
         return app;
     }

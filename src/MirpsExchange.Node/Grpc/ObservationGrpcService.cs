@@ -5,6 +5,7 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Store;
@@ -24,10 +25,20 @@ public sealed partial class ObservationGrpcService(
     public const int MaxStreamBatchSize = 10_000;
     public const int MaxRequestIdLength = 128;
 
+    /// <summary>A streamed message ends once it passes this size, well below the 4 MB a gRPC client accepts by default.</summary>
+    public const int MaxStreamMessageBytes = 1024 * 1024;
+
+    /// <summary>Most entries in one filter list of a query (indicator_codes, countries, sexes, ages, countries_of_origin).</summary>
+    public const int MaxFilterValues = 300;
+
+    /// <summary>What a message of a stream spends on each observation besides the observation itself: its field tag.</summary>
+    private static readonly int ObservationsTagSize = CodedOutputStream.ComputeTagSize(StreamObservationsResponse.ObservationsFieldNumber);
+
     private string Country => options.Value.Country;
 
     public override async Task<SubmitObservationsResponse> SubmitObservations(SubmitObservationsRequest request, ServerCallContext context)
     {
+        NodeAccess.RequireWriter(context, Country);
         var ticket = Ticket(request.RequestId, nameof(SubmitObservations), request);
         var validation = validator.ValidateObservations(request.Observations, Country, Today());
         ThrowIfInvalid(validation.Violations, "observations");
@@ -55,6 +66,7 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task<DeleteObservationsResponse> DeleteObservations(DeleteObservationsRequest request, ServerCallContext context)
     {
+        NodeAccess.RequireWriter(context, Country);
         var ticket = Ticket(request.RequestId, nameof(DeleteObservations), request);
         var validation = validator.ValidateKeys(request.Keys, Country, DateOnly.MaxValue);
         ThrowIfInvalid(validation.Violations, "keys");
@@ -81,16 +93,21 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task StreamObservations(StreamObservationsRequest request, IServerStreamWriter<StreamObservationsResponse> responseStream, ServerCallContext context)
     {
+        NodeAccess.RequireReader(context, Country);
         var query = ObservationQuery(request);
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
         var batch = new StreamObservationsResponse();
+        var batchBytes = 0; // batch.CalculateSize(), summed as rows are added rather than recomputed for each
         await foreach (var row in query.AsAsyncEnumerable().WithCancellation(context.CancellationToken))
         {
-            batch.Observations.Add(ToStored(row));
-            if (batch.Observations.Count == batchSize)
+            var stored = ToStored(row);
+            batch.Observations.Add(stored);
+            batchBytes += ObservationsTagSize + CodedOutputStream.ComputeMessageSize(stored);
+            if (batch.Observations.Count == batchSize || batchBytes >= MaxStreamMessageBytes)
             {
                 await responseStream.WriteAsync(batch, context.CancellationToken);
                 batch = new StreamObservationsResponse();
+                batchBytes = 0;
             }
         }
         if (batch.Observations.Count > 0)
@@ -101,6 +118,7 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task<GetObservationHistoryResponse> GetObservationHistory(GetObservationHistoryRequest request, ServerCallContext context)
     {
+        NodeAccess.RequireReader(context, Country);
         ThrowIfInvalid(validator.ValidateKey("key", request.Key), "key");
         var k = request.Key;
         var revisions = await db.Observations.AsNoTracking()
@@ -118,16 +136,21 @@ public sealed partial class ObservationGrpcService(
 
     private IQueryable<ObservationRow> ObservationQuery(StreamObservationsRequest request)
     {
+        var catalogue = validator.Catalogue;
         var violations = new List<Violation>();
-        foreach (var (code, i) in request.IndicatorCodes.Select((c, i) => (c, i)))
-        {
-            if (validator.Catalogue.FindIndicator(code) is null)
-            {
-                violations.Add(new($"indicator_codes[{i}]", $"unknown indicator '{code}'"));
-            }
-        }
+        CheckFilter(request.IndicatorCodes, "indicator_codes", violations,
+            code => catalogue.FindIndicator(code) is null ? $"unknown indicator '{code}' (catalogue {catalogue.Version}; CatalogService.GetCatalog lists the indicators)" : null);
+        CheckFilter(request.Countries, "countries", violations,
+            code => catalogue.ReportingCountries.Contains(code) ? null : $"'{code}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))})");
+        CheckDimensionFilter(request.Sexes, "sexes", StandardCatalogue.SexDimension, violations);
+        CheckDimensionFilter(request.Ages, "ages", StandardCatalogue.AgeDimension, violations);
+        CheckDimensionFilter(request.CountriesOfOrigin, "countries_of_origin", StandardCatalogue.CountryOfOriginDimension, violations);
         var from = ParseBound(request.PeriodFrom, "period_from", violations);
         var to = ParseBound(request.PeriodTo, "period_to", violations);
+        if (from is { } start && to is { } end && start.Start > end.End)
+        {
+            violations.Add(new("period_to", $"period_to {end} ends on {end.End:yyyy-MM-dd}, before period_from {start} starts ({start.Start:yyyy-MM-dd}): no period lies between them"));
+        }
         if (request.BatchSize is < 0 or > MaxStreamBatchSize)
         {
             violations.Add(new("batch_size", $"batch_size must be between 1 and {MaxStreamBatchSize:N0} (0 for the default {DefaultStreamBatchSize:N0})"));
@@ -136,11 +159,11 @@ public sealed partial class ObservationGrpcService(
 
         var asOf = request.AsOfTime is { } time ? ObservationWriter.ToMicros(time.ToDateTimeOffset()) : (long?)null;
         var query = db.Observations.AsNoTracking().AsOf(asOf)
-            .WhereIn(request.IndicatorCodes, o => o.IndicatorCode)
-            .WhereIn(request.Countries, o => o.Country)
-            .WhereIn(request.Sexes, o => o.Sex)
-            .WhereIn(request.Ages, o => o.Age)
-            .WhereIn(request.CountriesOfOrigin, o => o.CountryOfOrigin);
+            .WhereIn(request.IndicatorCodes, codes => o => codes.Contains(o.IndicatorCode))
+            .WhereIn(request.Countries, codes => o => codes.Contains(o.Country))
+            .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))
+            .WhereIn(request.Ages, codes => o => codes.Contains(o.Age))
+            .WhereIn(request.CountriesOfOrigin, codes => o => codes.Contains(o.CountryOfOrigin));
         if (from is { } first)
         {
             query = query.Where(o => o.PeriodStart >= first.Start);
@@ -150,6 +173,33 @@ public sealed partial class ObservationGrpcService(
             query = query.Where(o => o.PeriodEnd <= last.End);
         }
         return query.OrderByKey();
+    }
+
+    /// <summary>At most <see cref="MaxFilterValues"/> entries, each of which <paramref name="problem"/> accepts (null) or describes.</summary>
+    private static void CheckFilter(IReadOnlyList<string> values, string field, List<Violation> violations, Func<string, string?> problem)
+    {
+        if (values.Count > MaxFilterValues)
+        {
+            violations.Add(new(field, $"{field} holds at most {MaxFilterValues} entries; this one has {values.Count:N0}"));
+            return;
+        }
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (problem(values[i]) is { } description)
+            {
+                violations.Add(new($"{field}[{i}]", description));
+            }
+        }
+    }
+
+    /// <summary>Codes of the dimension's codelist, or empty for the observations of indicators that do not declare it.</summary>
+    private void CheckDimensionFilter(IReadOnlyList<string> values, string field, string dimension, List<Violation> violations)
+    {
+        var codes = validator.Catalogue.DimensionCodes(dimension);
+        var allowed = codes.Count <= 12 ? string.Join(", ", codes) : "ISO 3166-1 alpha-3, _U for unknown, _T for total";
+        CheckFilter(values, field, violations, code => code.Length == 0 || codes.Contains(code)
+            ? null
+            : $"'{code}' is not a code of the {dimension} dimension ({allowed}), nor empty (the observations of indicators that do not declare it)");
     }
 
     private static Period? ParseBound(string text, string field, List<Violation> violations)
@@ -208,6 +258,12 @@ public sealed partial class ObservationGrpcService(
 
     private static void ThrowIfInvalid(IReadOnlyList<Violation> violations, string what)
     {
+        if (violations.Count > ObservationValidator.MaxReportedViolations)
+        {
+            // The details travel in a trailer: keep them as short as the validator keeps a batch's.
+            var listed = ObservationValidator.MaxReportedViolations - 1;
+            violations = [.. violations.Take(listed), new Violation(what, $"and {violations.Count - listed:N0} more violations not listed")];
+        }
         if (violations.Count > 0)
         {
             var first = violations[0];

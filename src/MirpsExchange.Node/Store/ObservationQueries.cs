@@ -17,24 +17,18 @@ public static class ObservationQueries
         return known.Where(o => !o.Deleted);
     }
 
-    /// <summary>Keeps rows whose <paramref name="field"/> is one of <paramref name="values"/>; no filter when empty.</summary>
-    public static IQueryable<ObservationRow> WhereIn(this IQueryable<ObservationRow> rows, IReadOnlyCollection<string> values, Expression<Func<ObservationRow, string>> field)
-    {
-        if (values.Count == 0)
-        {
-            return rows;
-        }
-        // Through a member of a holder object, as a captured variable would be, so EF Core sends the
-        // list as a parameter instead of inlining it into the SQL text.
-        var holder = Expression.Property(Expression.Constant(new Values([.. values])), nameof(Values.Items));
-        var contains = Expression.Call(typeof(Enumerable), nameof(Enumerable.Contains), [typeof(string)], holder, field.Body);
-        return rows.Where(Expression.Lambda<Func<ObservationRow, bool>>(contains, field.Parameters));
-    }
+    /// <summary>
+    /// Keeps the rows <paramref name="predicate"/> accepts given a copy of <paramref name="values"/>; no filter
+    /// when empty. Write it as a plain lambda over the list it is given, <c>codes =&gt; o =&gt; codes.Contains(o.Sex)</c>:
+    /// the list is captured, so EF Core 10 sends one parameter per item (<c>IN (@codes1, @codes2, …)</c>)
+    /// instead of inlining the values into the SQL text.
+    /// </summary>
+    public static IQueryable<ObservationRow> WhereIn(
+        this IQueryable<ObservationRow> rows, IReadOnlyCollection<string> values, Func<List<string>, Expression<Func<ObservationRow, bool>>> predicate) =>
+        values.Count == 0 ? rows : rows.Where(predicate([.. values]));
 
     /// <summary>The order of the natural key, which the unique index serves.</summary>
     public static IOrderedQueryable<ObservationRow> OrderByKey(this IQueryable<ObservationRow> rows) => rows
         .OrderBy(o => o.IndicatorCode).ThenBy(o => o.Country).ThenBy(o => o.Period)
         .ThenBy(o => o.Sex).ThenBy(o => o.Age).ThenBy(o => o.CountryOfOrigin);
-
-    private sealed record Values(List<string> Items);
 }

@@ -1,4 +1,5 @@
 using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
 
@@ -28,4 +29,20 @@ public static class Samples
     };
 
     public static SubmitObservationsRequest Submit(params Observation[] observations) => new() { Observations = { observations } };
+
+    /// <summary>
+    /// <paramref name="count"/> valid REFUGEES observations with distinct keys, in key order within each year:
+    /// every sex, age and country of origin of the catalogue (5,250 keys a year) for 2023, then 2022, and so on.
+    /// </summary>
+    public static List<Observation> DistinctRefugees(int count, string country = "BLZ")
+    {
+        var catalogue = StandardCatalogue.LoadStandard();
+        var rows =
+            from year in Enumerable.Range(0, 100).Select(i => $"{2023 - i}")
+            from sex in catalogue.DimensionCodes(StandardCatalogue.SexDimension).Order(StringComparer.Ordinal)
+            from age in catalogue.DimensionCodes(StandardCatalogue.AgeDimension).Order(StringComparer.Ordinal)
+            from origin in catalogue.DimensionCodes(StandardCatalogue.CountryOfOriginDimension).Order(StringComparer.Ordinal)
+            select Refugees(country, year, value: 1, sex, age, origin);
+        return [.. rows.Take(count)];
+    }
 }

@@ -18,6 +18,7 @@ namespace MirpsExchange.FunctionalTests.Infrastructure;
 public sealed class TestIdentity : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private bool _folderMoved;
 
     private TestIdentity(WebApplication app, string folder)
     {
@@ -48,9 +49,21 @@ public sealed class TestIdentity : IAsyncDisposable
     public GrpcChannel AdminChannel { get; }
     public CredentialService.CredentialServiceClient Credentials { get; }
 
-    public static async Task<TestIdentity> StartAsync(params string[] extraArgs)
+    public static Task<TestIdentity> StartAsync(params string[] extraArgs) => StartAsync(TempFolder.Create(), extraArgs);
+
+    /// <summary>Stops this server and starts another on the same store, keys and OAuth2 port (so the issuer stays the same).</summary>
+    public async Task<TestIdentity> RestartAsync(params string[] extraArgs)
     {
-        var folder = TempFolder.Create();
+        var port = new Uri(Issuer).Port;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        _folderMoved = true;
+        return await StartAsync(Folder, [$"--Identity:Port={port}", .. extraArgs]);
+    }
+
+    private static async Task<TestIdentity> StartAsync(string folder, string[] extraArgs)
+    {
         try
         {
             var app = await IdentityApplication.BuildAsync(
@@ -117,6 +130,10 @@ public sealed class TestIdentity : IAsyncDisposable
         AdminChannel.Dispose();
         AdminTokens.Dispose();
         Http.Dispose();
+        if (_folderMoved)
+        {
+            return; // RestartAsync stopped this server and handed its folder to the next one
+        }
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();

@@ -1,4 +1,6 @@
+using Grpc.Core;
 using Grpc.Net.Client;
+using Mirps.Auth;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Mirps.Catalog.V1;
@@ -15,13 +17,16 @@ public sealed class TestNode : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestNode(WebApplication app, string folder, string country)
+    private TestNode(WebApplication app, string folder, string country, TestIdentity identity, ClientCredential credential)
     {
         _app = app;
         Folder = folder;
         Country = country;
+        Identity = identity;
         Address = app.ListeningAddress();
-        Channel = GrpcChannel.ForAddress(Address);
+        Credential = credential;
+        Tokens = new TokenClient(identity.Http, identity.TokenEndpoint, credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
+        Channel = ChannelWith(Tokens.ToCallCredentials());
         Observations = new ObservationService.ObservationServiceClient(Channel);
         Catalog = new CatalogService.CatalogServiceClient(Channel);
     }
@@ -29,19 +34,59 @@ public sealed class TestNode : IAsyncDisposable
     public string Folder { get; }
     public string Country { get; }
     public string Address { get; }
+    public TestIdentity Identity { get; }
+    /// <summary>The node's own State's credential.</summary>
+    public ClientCredential Credential { get; }
+
+    /// <summary>The CLI options that reach this node as its own State: --node, --identity, --credential (a file in the node's folder).</summary>
+    public string[] CliArgs
+    {
+        get
+        {
+            var file = Path.Combine(Folder, "credential.json");
+            File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
+            return ["--node", Address, "--identity", Identity.Issuer, "--credential", file];
+        }
+    }
+
+    /// <summary>Tokens of the node's own State (read and submit).</summary>
+    public TokenClient Tokens { get; }
+    /// <summary>A channel whose calls carry the node's own State's token.</summary>
     public GrpcChannel Channel { get; }
     public ObservationService.ObservationServiceClient Observations { get; }
     public CatalogService.CatalogServiceClient Catalog { get; }
     public string DatabasePath => Path.Combine(Folder, "data", $"node-{Country.ToLowerInvariant()}.db");
 
-    public static async Task<TestNode> StartAsync(string country = "BLZ", params string[] extraArgs)
+    /// <summary>A channel whose calls carry the given credentials (or none: anonymous calls).</summary>
+    public GrpcChannel ChannelWith(CallCredentials? credentials) => GrpcChannel.ForAddress(Address, credentials is null
+        ? new GrpcChannelOptions()
+        : new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, credentials),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
+
+    /// <summary>An observation client whose calls carry exactly this bearer token.</summary>
+    public ObservationService.ObservationServiceClient ObservationsWith(string? token) => new(ChannelWith(token is null ? null
+        : CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; })));
+
+    /// <summary>A node of <paramref name="country"/> trusting the shared identity server (or the given one).</summary>
+    public static async Task<TestNode> StartAsync(string country = "BLZ", TestIdentity? identity = null, params string[] extraArgs)
     {
+        var shared = await SharedIdentity.GetAsync();
+        identity ??= shared;
+        // A node for a non-MIRPS country never starts; its tests still need some credential to hold.
+        var state = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().ReportingCountries.Contains(country) ? country : "BLZ";
+        var credential = identity == shared
+            ? await SharedIdentity.CredentialAsync(state)
+            : await identity.IssueAsync(Mirps.Identity.V1.Role.State, state);
         var folder = TempFolder.Create();
         string[] args =
         [
             $"--Node:Country={country}",
             $"--Node:DataDirectory={Path.Combine(folder, "data")}",
             "--Node:Port=0",
+            $"--Node:Issuer={identity.Issuer}",
             $"--contentRoot={folder}",
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
@@ -50,7 +95,7 @@ public sealed class TestNode : IAsyncDisposable
         {
             var app = await NodeApplication.BuildAsync(args);
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestNode(app, folder, country);
+            return new TestNode(app, folder, country, identity, credential);
         }
         catch
         {
@@ -75,6 +120,7 @@ public sealed class TestNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
+        Tokens.Dispose();
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mirps.Auth;
+using Mirps.Identity.V1;
+
+namespace MirpsExchange.Cli.Federation;
+
+/// <summary>
+/// The local federation's credentials: one per State and one for the Secretariat, issued through the
+/// identity server's CredentialService with the bootstrap admin credential (never by writing its store),
+/// kept in {folder}/credentials/ readable only by this user, and reused by the next run.
+/// </summary>
+public static class DevnetCredentials
+{
+    /// <summary>Credentials by State ISO3; "" is the Secretariat's.</summary>
+    public static async Task<IReadOnlyDictionary<string, ClientCredential>> EnsureAsync(
+        HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken)
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(folder, "credentials")).FullName;
+        var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
+        using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
+        using var channel = GrpcChannel.ForAddress(adminApi, new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
+        var service = new CredentialService.CredentialServiceClient(channel);
+        var result = new Dictionary<string, ClientCredential>();
+        foreach (var country in states.Append(""))
+        {
+            var path = Path.Combine(directory, $"{(country.Length > 0 ? country : "secretariat")}.json");
+            if (File.Exists(path))
+            {
+                result[country] = ClientCredential.Load(path);
+                continue;
+            }
+            var issued = await service.IssueCredentialAsync(new IssueCredentialRequest
+            {
+                Country = country,
+                Role = country.Length > 0 ? Role.State : Role.Secretariat,
+                AuthenticationMethod = AuthenticationMethod.ClientSecret,
+                Description = country.Length > 0 ? $"devnet: national system and node of {country}" : "devnet: the Technical Secretariat",
+            }, cancellationToken: cancellationToken);
+            var credential = new ClientCredential(issued.Credential.ClientId, issued.ClientSecret);
+            MirpsExchange.Identity.OwnerOnlyFile.WriteAllText(path, JsonSerializer.Serialize(credential));
+            result[country] = credential;
+        }
+        return result;
+    }
+}

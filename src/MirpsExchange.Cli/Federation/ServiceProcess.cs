@@ -1,0 +1,108 @@
+using System.Diagnostics;
+
+namespace MirpsExchange.Cli.Federation;
+
+/// <summary>
+/// A node or the identity server started as its own process from the build output beside this
+/// program (the CLI references both projects, so their assemblies are copied next to mirps.dll). Its
+/// output goes to a log file in its folder; it writes its address(es) to a file once it listens; it is
+/// killed when disposed.
+/// </summary>
+public sealed class ServiceProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly string _addressFile;
+    private readonly string _log;
+
+    private ServiceProcess(string name, Process process, string addressFile, string log)
+    {
+        Name = name;
+        _process = process;
+        _addressFile = addressFile;
+        _log = log;
+    }
+
+    /// <summary>What it is, for messages: "node BLZ", "identity server".</summary>
+    public string Name { get; }
+
+    /// <summary>Every address it listens on, in the order it wrote them (after <see cref="WaitUntilListeningAsync"/>).</summary>
+    public IReadOnlyList<string> Addresses { get; private set; } = [];
+
+    public string Address => Addresses[0];
+
+    /// <summary>A State's node trusting the identity server at <paramref name="issuer"/>.</summary>
+    public static ServiceProcess Node(string country, string folder, string issuer, params string[] extraArguments) =>
+        Start($"node {country}", "MirpsExchange.Node.dll", folder, "Node",
+            [$"--Node:Country={country}", "--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments]);
+
+    /// <summary>The identity server; its addresses are the OAuth2 endpoints (the issuer) then the gRPC admin API.</summary>
+    public static ServiceProcess Identity(string folder, params string[] extraArguments) =>
+        Start("identity server", "MirpsExchange.Identity.dll", folder, "Identity",
+            ["--Identity:Port=0", "--Identity:GrpcPort=0", $"--Identity:DataDirectory={folder}", .. extraArguments]);
+
+    private static ServiceProcess Start(string name, string assembly, string folder, string section, string[] arguments)
+    {
+        Directory.CreateDirectory(folder);
+        var addressFile = Path.Combine(folder, "address");
+        File.Delete(addressFile);
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = folder,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.ArgumentList.Add($"--{section}:AddressFile={addressFile}");
+        // The content root is the service's own folder: no appsettings.json of another service applies.
+        start.ArgumentList.Add($"--contentRoot={folder}");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start the {name}");
+        var logPath = Path.Combine(folder, "service.log");
+        var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.Exited += (_, _) => { lock (log) log.Dispose(); };
+        process.EnableRaisingEvents = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ServiceProcess(name, process, addressFile, logPath);
+    }
+
+    public async Task WaitUntilListeningAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!File.Exists(_addressFile))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the {Name} exited with code {_process.ExitCode}; see {_log}");
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the {Name} did not start listening within {timeout.TotalSeconds:0} s; see {_log}");
+            }
+            await Task.Delay(50, cancellationToken);
+        }
+        Addresses = [.. (await File.ReadAllLinesAsync(_addressFile, cancellationToken)).Select(a => a.Trim()).Where(a => a.Length > 0)];
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+        _process.Dispose();
+    }
+
+    private static string DotnetHost()
+    {
+        var current = Environment.ProcessPath;
+        return current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet" ? current : "dotnet";
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Options;
+using Mirps.Auth;
+using OpenIddict.Validation;
+using OpenIddict.Validation.AspNetCore;
+using Polly;
+
+namespace MirpsExchange.Node.Extensions;
+
+/// <summary>
+/// Nodes accept only access tokens from the federation's identity server, for the node audience,
+/// validated locally against its published signing keys (cached; refetched when a token names an
+/// unknown key id), so a short identity-server outage does not stop the node.
+/// </summary>
+public static partial class AuthenticationExtensions
+{
+    public static WebApplicationBuilder AddNodeAuthentication(this WebApplicationBuilder builder, NodeOptions node)
+    {
+        if (!Uri.TryCreate(node.Issuer, UriKind.Absolute, out var issuer) || issuer.Scheme is not ("http" or "https"))
+        {
+            throw new InvalidOperationException(
+                $"Configuration key Node:Issuer must be the identity server's issuer URL, for example https://identity.mirps.example/; got '{node.Issuer}'.");
+        }
+        builder.Services.AddOpenIddict().AddValidation(validation =>
+        {
+            validation.SetIssuer(issuer);
+            validation.AddAudiences(MirpsAuth.NodeAudience);
+            // A short retry: a request must not hang for the default ~15 s while the identity server is down.
+            validation.UseSystemNetHttp().SetHttpResiliencePipeline(pipeline => pipeline
+                .AddRetry(new Polly.Retry.RetryStrategyOptions<HttpResponseMessage>
+                {
+                    MaxRetryAttempts = 1,
+                    Delay = TimeSpan.FromMilliseconds(200),
+                    ShouldHandle = new PredicateBuilder<HttpResponseMessage>().Handle<HttpRequestException>().HandleResult(r => (int)r.StatusCode >= 500),
+                })
+                .AddTimeout(TimeSpan.FromSeconds(5)));
+            validation.UseAspNetCore();
+        });
+        builder.Services.AddAuthentication(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
+        builder.Services.AddAuthorization();
+        builder.Services.AddHostedService<SigningKeyWarmup>();
+        return builder;
+    }
+
+    /// <summary>Fetches the identity server's discovery document and keys at start-up, so the first call does not wait for them.</summary>
+    private sealed partial class SigningKeyWarmup(IOptionsMonitor<OpenIddictValidationOptions> options, ILogger<SigningKeyWarmup> logger) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            try
+            {
+                var manager = options.CurrentValue.ConfigurationManager
+                    ?? throw new InvalidOperationException("OpenIddict validation has no configuration manager.");
+                await manager.GetConfigurationAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogUnreachable(logger, options.CurrentValue.Issuer?.ToString() ?? "", e.Message);
+            }
+        }
+
+        [LoggerMessage(EventName = "IdentityServerUnreachable", Level = LogLevel.Warning,
+            Message = "Could not fetch the signing keys of {Issuer} at start-up ({Reason}); calls will retry")]
+        private static partial void LogUnreachable(ILogger logger, string issuer, string reason);
+    }
+}

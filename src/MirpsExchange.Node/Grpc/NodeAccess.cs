@@ -1,0 +1,42 @@
+using Grpc.Core;
+using Mirps.Auth;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Node.Grpc;
+
+/// <summary>
+/// Who may do what on a State's node, checked on the validated token of each call. Refusals are
+/// PERMISSION_DENIED with an ErrorInfo reason: MISSING_SCOPE, ROLE_NOT_ALLOWED, COUNTRY_MISMATCH, NOT_SHARED.
+/// </summary>
+public static class NodeAccess
+{
+    /// <summary>Submitting and deleting: a State credential of this node's own country with the submit scope.</summary>
+    public static void RequireWriter(ServerCallContext context, string nodeCountry)
+    {
+        context.RequireScope(MirpsAuth.SubmitScope);
+        var user = context.Caller();
+        if (user.FindFirst(MirpsAuth.RoleClaim)?.Value != MirpsAuth.StateRole)
+        {
+            throw CallerPermissions.Denied("ROLE_NOT_ALLOWED", "only a State's credential writes observations");
+        }
+        var country = user.FindFirst(MirpsAuth.CountryClaim)?.Value;
+        if (country != nodeCountry)
+        {
+            throw CallerPermissions.Denied("COUNTRY_MISMATCH",
+                $"this node holds {nodeCountry}'s data and only {nodeCountry}'s credentials write it; the caller's credential is {country ?? "of no country"}'s");
+        }
+    }
+
+    /// <summary>Reading: the read scope, and the node's own State or the Secretariat (other States' reads come with sharing policies).</summary>
+    public static void RequireReader(ServerCallContext context, string nodeCountry)
+    {
+        context.RequireScope(MirpsAuth.ReadScope);
+        var user = context.Caller();
+        var role = user.FindFirst(MirpsAuth.RoleClaim)?.Value;
+        if (role == MirpsAuth.SecretariatRole || (role == MirpsAuth.StateRole && user.FindFirst(MirpsAuth.CountryClaim)?.Value == nodeCountry))
+        {
+            return;
+        }
+        throw CallerPermissions.Denied("NOT_SHARED", $"{nodeCountry}'s node serves its own State and the Secretariat; it shares nothing with this caller yet");
+    }
+}

@@ -1,0 +1,190 @@
+using System.Security.Cryptography;
+using Grpc.Core;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+using Mirps.Identity.V1;
+using Mirps.Observation.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>Every node call but health and reflection needs a valid token; who may do what is checked per call.</summary>
+public class NodeAuthTests
+{
+    private static async Task<string> TokenAsync(TestIdentity identity, ClientCredential credential, string scope = "")
+    {
+        var (status, body) = await identity.RequestTokenAsync(credential, scope);
+        Assert.Equal(200, status);
+        return body.GetProperty("access_token").GetString()!;
+    }
+
+    private static Task<RpcException> RefusedAsync(TestNode node, string? token) =>
+        Assert.ThrowsAsync<RpcException>(() => node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees())).ResponseAsync);
+
+    [Fact]
+    public async Task Calls_without_a_valid_token_are_unauthenticated_and_store_nothing()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var identity = node.Identity;
+        var valid = await TokenAsync(identity, await SharedIdentity.CredentialAsync("BLZ"));
+        var parts = valid.Split('.');
+        // The same claims signed by a key the identity server never published.
+        using var stranger = RSA.Create(2048);
+        var handler = new JsonWebTokenHandler();
+        var claims = new JsonWebToken(valid).Claims.ToDictionary(c => c.Type, object (c) => c.Value);
+        var forged = handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Claims = claims,
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(stranger) { KeyId = new JsonWebToken(valid).Kid }, SecurityAlgorithms.RsaSha256),
+        });
+        var unsigned = Base64UrlEncoder.Encode("""{"alg":"none","typ":"at+jwt"}""") + "." + parts[1] + ".";
+        var expired = handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Claims = claims.Where(c => c.Key is not ("exp" or "iat" or "nbf")).ToDictionary(),
+            IssuedAt = DateTime.UtcNow.AddHours(-2), NotBefore = DateTime.UtcNow.AddHours(-2), Expires = DateTime.UtcNow.AddHours(-1),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(stranger), SecurityAlgorithms.RsaSha256),
+        });
+
+        foreach (var token in new[] { null, "garbage", forged, unsigned, expired, parts[0] + "." + parts[1] + ".AAAA" })
+        {
+            var error = await RefusedAsync(node, token);
+            Assert.True(error.StatusCode == StatusCode.Unauthenticated, $"{token}: {error.Status}");
+        }
+        Assert.Equal(0, node.CountRows());
+    }
+
+    [Fact]
+    public async Task A_token_that_expired_is_refused()
+    {
+        await using var identity = await TestIdentity.StartAsync("--Identity:AccessTokenLifetime=00:00:02");
+        await using var node = await TestNode.StartAsync("BLZ", identity);
+        var token = await TokenAsync(identity, await identity.IssueAsync(Role.State, "BLZ"));
+        await node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees(value: 1)));
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var error = await Assert.ThrowsAsync<RpcException>(() => node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees(value: 2))).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Equal(1, node.CountRows());
+    }
+
+    [Fact]
+    public async Task A_token_for_another_audience_is_refused()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var adminToken = await TokenAsync(node.Identity, node.Identity.Admin, MirpsAuth.AdminScope);
+
+        var error = await RefusedAsync(node, adminToken);
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task Another_States_token_cannot_submit_and_nothing_is_stored()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var costaRica = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync("CRI"));
+        var observation = Refugees();
+
+        var error = await RpcAssert.ReasonAsync(() => node.ObservationsWith(costaRica).SubmitObservationsAsync(Submit(observation)).ResponseAsync,
+            StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
+        await RpcAssert.ReasonAsync(() => node.ObservationsWith(costaRica).DeleteObservationsAsync(new DeleteObservationsRequest { Keys = { KeyOf(observation) } }).ResponseAsync,
+            StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
+        await RpcAssert.ReasonAsync(() => node.ObservationsWith(costaRica).StreamObservations(new StreamObservationsRequest()).ResponseStream.MoveNext(),
+            StatusCode.PermissionDenied, "NOT_SHARED");
+
+        Assert.Equal(0, node.CountRows());
+    }
+
+    [Fact]
+    public async Task A_token_lacking_the_scope_is_refused_with_the_reason()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var readOnly = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync("BLZ"), MirpsAuth.ReadScope);
+        var secretariat = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync(""));
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees()));
+
+        await RpcAssert.ReasonAsync(() => node.ObservationsWith(readOnly).SubmitObservationsAsync(Submit(Refugees(value: 2))).ResponseAsync,
+            StatusCode.PermissionDenied, "MISSING_SCOPE");
+        await RpcAssert.ReasonAsync(() => node.ObservationsWith(secretariat).SubmitObservationsAsync(Submit(Refugees(value: 2))).ResponseAsync,
+            StatusCode.PermissionDenied, "MISSING_SCOPE");
+        var read = await node.ObservationsWith(secretariat).GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = KeyOf(Refugees()) });
+
+        Assert.Equal(240, Assert.Single(read.Revisions).Observation.Value);
+        Assert.Equal(1, node.CountRows());
+    }
+
+    [Fact]
+    public async Task The_node_keeps_validating_cached_key_tokens_while_the_identity_server_is_stopped()
+    {
+        var identity = await TestIdentity.StartAsync();
+        try
+        {
+            await using var node = await TestNode.StartAsync("BLZ", identity);
+            var token = await TokenAsync(identity, await identity.IssueAsync(Role.State, "BLZ"));
+            await node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees(value: 1)));
+
+            await identity.StopAsync();
+            var response = await node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees(value: 2)));
+
+            Assert.Equal(1, response.Revised);
+        }
+        finally
+        {
+            await identity.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task After_a_key_rollover_the_node_accepts_tokens_signed_by_the_new_key_and_the_old_key_is_still_published()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var node = await TestNode.StartAsync("BLZ", identity);
+        var belize = await identity.IssueAsync(Role.State, "BLZ");
+        var before = await TokenAsync(identity, belize);
+        await node.ObservationsWith(before).SubmitObservationsAsync(Submit(Refugees(value: 1)));
+
+        // A restart after the rollover period makes a new signing key; the previous one stays published.
+        await using var restarted = await identity.RestartAsync("--Identity:SigningKeyRollover=00:00:00.001");
+        var after = await TokenAsync(restarted, belize);
+        var jwks = new JsonWebKeySet(await restarted.Http.GetStringAsync(restarted.Issuer + ".well-known/jwks"));
+
+        Assert.NotEqual(new JsonWebToken(before).Kid, new JsonWebToken(after).Kid);
+        Assert.Contains(jwks.Keys, k => k.Kid == new JsonWebToken(before).Kid);
+        Assert.Contains(jwks.Keys, k => k.Kid == new JsonWebToken(after).Kid);
+        // The node has only the old key cached: the new kid triggers a refresh (the first call may fail while it happens).
+        var response = await RetryAsync(() => node.ObservationsWith(after).SubmitObservationsAsync(Submit(Refugees(value: 2))).ResponseAsync);
+        Assert.Equal(1, response.Revised);
+        Assert.Equal(1, (await node.ObservationsWith(before).SubmitObservationsAsync(Submit(Refugees(value: 3)))).Revised);
+    }
+
+    [Fact]
+    public async Task Health_and_reflection_need_no_token()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        using var anonymous = node.ChannelWith(null);
+
+        var health = await new Grpc.Health.V1.Health.HealthClient(anonymous).CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
+        var catalog = await Assert.ThrowsAsync<RpcException>(() => new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(anonymous).GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest()).ResponseAsync);
+
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+        Assert.Equal(StatusCode.Unauthenticated, catalog.StatusCode);
+    }
+
+    private static async Task<T> RetryAsync<T>(Func<Task<T>> call)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated && attempt < 10)
+            {
+                await Task.Delay(300);
+            }
+        }
+    }
+}
