@@ -212,7 +212,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         {
             violations.Add(("public_key_jwk", $"the key type must be RSA or EC, not '{key.Kty}'"));
         }
-        else if (key.HasPrivateKey)
+        else if (new[] { key.D, key.P, key.Q, key.DP, key.DQ, key.QI, key.K }.Any(part => !string.IsNullOrEmpty(part)))
         {
             violations.Add(("public_key_jwk", "this JSON Web Key holds a private key: send only the public part; the private key never leaves the client"));
         }

@@ -62,6 +62,7 @@ public static class IdentityExtensions
                 server.DisableTokenStorage();
                 server.DisableAuthorizationStorage();
                 server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
+                server.AddEventHandler(ClientAssertionReplay.Descriptor);
                 server.UseAspNetCore().EnableTokenEndpointPassthrough().DisableTransportSecurityRequirement();
             })
             .AddValidation(validation =>

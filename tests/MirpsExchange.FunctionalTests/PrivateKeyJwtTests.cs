@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Identity.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>private_key_jwt (RFC 7523): the client signs an assertion with a key only it holds; the server has its public key.</summary>
+public class PrivateKeyJwtTests
+{
+    private sealed record KeyClient(string ClientId, RSA Key, string KeyId);
+
+    private static string PublicJwk(RSA key, string keyId)
+    {
+        var p = key.ExportParameters(false);
+        return $$"""{"kty":"RSA","use":"sig","kid":"{{keyId}}","n":"{{Base64UrlEncoder.Encode(p.Modulus)}}","e":"{{Base64UrlEncoder.Encode(p.Exponent)}}"}""";
+    }
+
+    private static async Task<KeyClient> IssueAsync(TestIdentity identity)
+    {
+        var key = RSA.Create(2048);
+        var response = await identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.PrivateKeyJwt, PublicKeyJwk = PublicJwk(key, "pan-key-1"),
+        });
+        Assert.Empty(response.ClientSecret);
+        Assert.Equal("pan-key-1", response.Credential.PublicKeyId);
+        return new KeyClient(response.Credential.ClientId, key, "pan-key-1");
+    }
+
+    private static string Assertion(TestIdentity identity, string clientId, RSA key, string keyId, DateTime? expires = null, string? tokenId = "")
+    {
+        var issued = (expires ?? DateTime.UtcNow.AddMinutes(2)).AddMinutes(-2);
+        var claims = new Dictionary<string, object> { ["sub"] = clientId };
+        if (tokenId is not null)
+        {
+            claims["jti"] = tokenId.Length > 0 ? tokenId : Guid.NewGuid().ToString();
+        }
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = clientId,
+            Audience = identity.Issuer,
+            Claims = claims,
+            IssuedAt = issued,
+            NotBefore = issued,
+            Expires = expires ?? DateTime.UtcNow.AddMinutes(2),
+            TokenType = "client-authentication+jwt",
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(key) { KeyId = keyId }, SecurityAlgorithms.RsaSha256),
+        });
+    }
+
+    private static Task<(int Status, System.Text.Json.JsonElement Body)> RequestAsync(TestIdentity identity, string clientId, string assertion) =>
+        identity.RequestTokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = clientId,
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = assertion,
+        });
+
+    [Fact]
+    public async Task A_valid_assertion_gets_a_token_with_the_States_claims()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+
+        var (status, body) = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId));
+
+        Assert.Equal(200, status);
+        var token = new JsonWebToken(body.GetProperty("access_token").GetString());
+        Assert.Equal("PAN", token.GetClaim("country").Value);
+        Assert.Equal(client.ClientId, token.Subject);
+    }
+
+    [Fact]
+    public async Task A_replayed_assertion_is_refused_even_when_sent_concurrently()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+        var assertion = Assertion(identity, client.ClientId, client.Key, client.KeyId);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => RequestAsync(identity, client.ClientId, assertion)));
+        var later = await RequestAsync(identity, client.ClientId, assertion);
+
+        Assert.Single(results, r => r.Status == 200);
+        Assert.All(results.Where(r => r.Status != 200), r => Assert.Equal("invalid_client", r.Body.GetProperty("error").GetString()));
+        Assert.Equal(401, later.Status);
+    }
+
+    [Fact]
+    public async Task An_assertion_signed_by_another_key_expired_or_without_jti_is_refused()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+        using var stranger = RSA.Create(2048);
+
+        var wrongKey = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, stranger, client.KeyId));
+        var expired = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId, expires: DateTime.UtcNow.AddMinutes(-10)));
+        var noJti = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId, tokenId: null));
+        var good = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId));
+
+        Assert.Equal((401, 401, 401), (wrongKey.Status, expired.Status, noJti.Status));
+        Assert.Equal(200, good.Status);
+    }
+
+    [Fact]
+    public async Task A_replaced_public_key_takes_effect_at_once()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+        using var next = RSA.Create(2048);
+
+        var replaced = await identity.Credentials.RegisterPublicKeyAsync(new RegisterPublicKeyRequest { ClientId = client.ClientId, PublicKeyJwk = PublicJwk(next, "pan-key-2") });
+
+        Assert.Equal("pan-key-2", replaced.Credential.PublicKeyId);
+        Assert.Equal(401, (await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId))).Status);
+        Assert.Equal(200, (await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, next, "pan-key-2"))).Status);
+    }
+
+    [Fact]
+    public async Task A_private_key_sent_as_the_public_key_is_refused()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        using var key = RSA.Create(2048);
+        var p = key.ExportParameters(true);
+        var withPrivate = $$"""{"kty":"RSA","kid":"k","n":"{{Base64UrlEncoder.Encode(p.Modulus)}}","e":"{{Base64UrlEncoder.Encode(p.Exponent)}}","d":"{{Base64UrlEncoder.Encode(p.D)}}","p":"{{Base64UrlEncoder.Encode(p.P)}}","q":"{{Base64UrlEncoder.Encode(p.Q)}}"}""";
+
+        var violation = await RpcAssert.InvalidArgumentAsync(() => identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.PrivateKeyJwt, PublicKeyJwk = withPrivate,
+        }).ResponseAsync, "public_key_jwk");
+
+        Assert.Contains("private key", violation.Description);
+    }
+}
