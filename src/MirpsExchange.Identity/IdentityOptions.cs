@@ -29,6 +29,12 @@ public sealed class IdentityOptions
     /// <summary>Lifetime of access tokens. Short: a revoked credential's tokens stay valid at nodes until they expire.</summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>Refused client authentications per client id per minute before the token endpoint answers 429 for that id.</summary>
+    public int FailedAuthenticationsPerClient { get; set; } = 10;
+
+    /// <summary>Refused client authentications per remote address per minute before it answers 429 for that address.</summary>
+    public int FailedAuthenticationsPerAddress { get; set; } = 30;
+
     /// <summary>A new signing key is made when the newest one is older than this; the previous one stays published until its tokens have expired.</summary>
     public TimeSpan SigningKeyRollover { get; set; } = TimeSpan.FromDays(90);
 }

@@ -216,4 +216,40 @@ public class IdentityTests
         var error = await Assert.ThrowsAsync<TokenRequestException>(() => refused.GetTokenAsync().AsTask());
         Assert.Equal("invalid_client", error.Error);
     }
+
+    [Fact]
+    public async Task Repeated_refused_authentications_are_throttled_per_client_id_with_one_answer_for_known_and_unknown_ids()
+    {
+        await using var identity = await TestIdentity.StartAsync("--Identity:FailedAuthenticationsPerClient=3", "--Identity:FailedAuthenticationsPerAddress=100");
+        var belize = await identity.IssueAsync(Role.State, "BLZ");
+        var unknown = new ClientCredential("blz-state-ffffffffff", "guess");
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(401, (await identity.RequestTokenAsync(belize with { ClientSecret = $"guess-{i}" })).Status);
+            Assert.Equal(401, (await identity.RequestTokenAsync(unknown)).Status);
+        }
+        var known = await identity.RequestTokenAsync(belize); // the right secret, but the id is throttled
+        var stranger = await identity.RequestTokenAsync(unknown);
+        var other = await identity.IssueAsync(Role.State, "CRI");
+
+        Assert.Equal(429, known.Status);
+        Assert.Equal(429, stranger.Status);
+        Assert.Equal(known.Body.ToString(), stranger.Body.ToString());
+        Assert.Equal(200, (await identity.RequestTokenAsync(other)).Status);
+    }
+
+    [Fact]
+    public async Task Refused_authentications_are_throttled_per_remote_address()
+    {
+        await using var identity = await TestIdentity.StartAsync("--Identity:FailedAuthenticationsPerClient=100", "--Identity:FailedAuthenticationsPerAddress=4");
+        var panama = await identity.IssueAsync(Role.State, "PAN");
+
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(401, (await identity.RequestTokenAsync(new ClientCredential($"pan-state-{i:D10}", "guess"))).Status);
+        }
+
+        Assert.Equal(429, (await identity.RequestTokenAsync(panama)).Status);
+    }
 }

@@ -33,6 +33,7 @@ public static class IdentityExtensions
         builder.Services.AddSingleton(StandardCatalogue.LoadStandard());
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddScoped<CredentialAdministration>();
+        builder.Services.AddSingleton<TokenEndpointThrottle>();
         builder.Services.AddDbContext<IdentityDbContext>(options =>
         {
             var connectionString = builder.Configuration.GetConnectionString("Identity");
@@ -87,6 +88,7 @@ public static class IdentityExtensions
 
     public static WebApplication MapIdentityServer(this WebApplication app)
     {
+        TokenEndpointThrottle.UseTokenEndpointThrottle(app);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapServiceDefaults();

@@ -7,9 +7,10 @@ namespace MirpsExchange.Identity.Tokens;
 
 /// <summary>
 /// Every refused client authentication at the token endpoint gets one answer, whether the client id
-/// exists or not (no enumeration of client ids), and is logged without the secret.
+/// exists or not (no enumeration of client ids), is logged without the secret, and counts towards the
+/// <see cref="TokenEndpointThrottle"/>.
 /// </summary>
-public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthenticationFailures> logger) : IOpenIddictServerHandler<ApplyTokenResponseContext>
+public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthenticationFailures> logger, TokenEndpointThrottle throttle) : IOpenIddictServerHandler<ApplyTokenResponseContext>
 {
     public const string Description = "The client credentials are invalid.";
 
@@ -25,7 +26,10 @@ public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthentic
         if (context.Response.Error == Errors.InvalidClient)
         {
             var http = context.Transaction.GetHttpRequest()?.HttpContext;
-            LogRefused(logger, context.Request?.ClientId ?? "(none)", http?.Connection.RemoteIpAddress?.ToString() ?? "(unknown)", context.Response.ErrorDescription ?? "");
+            var clientId = context.Request?.ClientId ?? "";
+            var address = http is null ? "unknown" : TokenEndpointThrottle.Address(http);
+            throttle.RecordFailure(clientId, address);
+            LogRefused(logger, clientId, address, context.Response.ErrorDescription ?? "");
             context.Response.ErrorDescription = Description;
             context.Response.ErrorUri = null;
         }
