@@ -1,6 +1,6 @@
 namespace MirpsExchange.Benchmarks;
 
-public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows)
+public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds)
 {
     public static BenchmarkArgs Parse(string[] args)
     {
@@ -14,6 +14,7 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Rounds: Value("--rounds", 1),
             BatchSize: Value("--batch-size", 10_000),
             Concurrency: Value("--concurrency", 2),
-            WarmupRows: Value("--warmup-rows", 300_000));
+            WarmupRows: Value("--warmup-rows", 300_000),
+            Seconds: Value("--seconds", 5));
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Mirps.Auth;
 using OpenIddict.Validation;
@@ -35,7 +36,9 @@ public static partial class AuthenticationExtensions
                 .AddTimeout(TimeSpan.FromSeconds(5)));
             validation.UseAspNetCore();
         });
-        builder.Services.AddAuthentication(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
+        builder.Services.AddMemoryCache(cache => cache.SizeLimit = CachedTokenAuthentication.CacheSize);
+        builder.Services.AddAuthentication(CachedTokenAuthentication.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, CachedTokenAuthentication>(CachedTokenAuthentication.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddHostedService<SigningKeyWarmup>();
         return builder;

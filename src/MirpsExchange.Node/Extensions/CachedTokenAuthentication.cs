@@ -1,0 +1,60 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using OpenIddict.Validation.AspNetCore;
+
+namespace MirpsExchange.Node.Extensions;
+
+/// <summary>
+/// The node's authentication scheme: a bearer token validated once by OpenIddict (signature, issuer,
+/// audience, lifetime) is remembered until it expires, so the many calls a client makes with one token
+/// pay for one validation. A token that failed is never cached. Tokens are short-lived and never revoked
+/// one by one, so remembering a valid one changes nothing a caller could observe.
+/// </summary>
+public sealed class CachedTokenAuthentication(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IMemoryCache cache,
+    TimeProvider clock)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "MirpsBearer";
+
+    /// <summary>Most tokens remembered at once (a few per State and client; generous).</summary>
+    public const int CacheSize = 10_000;
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+        var token = header["Bearer ".Length..].Trim();
+        if (cache.TryGetValue<ClaimsPrincipal>(token, out var known) && known is not null)
+        {
+            return AuthenticateResult.Success(new AuthenticationTicket(known, SchemeName));
+        }
+        var result = await Context.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
+        if (result.Succeeded && result.Principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds))
+        {
+            var expires = DateTimeOffset.FromUnixTimeSeconds(seconds);
+            if (expires > clock.GetUtcNow())
+            {
+                cache.Set(token, result.Principal, new MemoryCacheEntryOptions { AbsoluteExpiration = expires, Size = 1 });
+            }
+        }
+        return result.Succeeded ? AuthenticateResult.Success(new AuthenticationTicket(result.Principal, SchemeName)) : result;
+    }
+
+    /// <summary>No or no valid token: 401 with a bearer challenge (gRPC clients see UNAUTHENTICATED).</summary>
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = "Bearer";
+        return Task.CompletedTask;
+    }
+}
