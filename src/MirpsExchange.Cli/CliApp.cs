@@ -12,9 +12,10 @@ public static class CliApp
     /// </summary>
     public const int Ok = 0, Refused = 1, Failed = 2;
 
-    public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit data, run the local federation)")
+    public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit data, run the local federation, administer credentials)")
     {
         SubmitCommand.Create(),
         DevnetCommand.Create(),
+        CredentialsCommand.Create(),
     };
 }

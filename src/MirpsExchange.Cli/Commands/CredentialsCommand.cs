@@ -1,0 +1,444 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Mirps.Auth;
+using Mirps.Identity.V1;
+
+namespace MirpsExchange.Cli.Commands;
+
+/// <summary>
+/// <c>mirps credentials issue | list | rotate | revoke | audit</c>: the identity server's CredentialService
+/// (its gRPC admin API) with a token for an admin credential, obtained from its OAuth2 token endpoint.
+/// </summary>
+public static class CredentialsCommand
+{
+    /// <summary>The command's help text, exit codes included.</summary>
+    public const string Description =
+        "Administer the OAuth2 client credentials of the identity server (needs an admin credential). Exit codes: 0 done. "
+        + "1 request refused (by the command before anything is sent, or by the server as invalid). "
+        + "2 no admin token (missing credential file, wrong secret), server unreachable, or any other server error.";
+
+    private const string TimeFormat = "yyyy-MM-dd HH:mm:ss'Z'";
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+
+    public static Command Create()
+    {
+        var identity = CommonOptions.Identity();
+        var adminApi = AdminApi();
+        var credential = CommonOptions.Credential();
+        credential.Description = "The ADMIN credential: " + credential.Description;
+        identity.Recursive = adminApi.Recursive = credential.Recursive = true;
+        var connection = new Connection(identity, adminApi, credential);
+
+        return new Command("credentials", Description)
+        {
+            identity, adminApi, credential,
+            Issue(connection), List(connection), Rotate(connection), Revoke(connection), Audit(connection),
+        };
+    }
+
+    /// <summary>--admin-api: the identity server's gRPC address (a port of its own, next to the OAuth2 one).</summary>
+    private static Option<Uri> AdminApi()
+    {
+        const string variable = "MIRPS_IDENTITY_ADMIN", fallback = "http://127.0.0.1:5001";
+        return new Option<Uri>("--admin-api")
+        {
+            Description = $"The identity server's gRPC admin API address (default: environment variable {variable}, else {fallback})",
+            DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : fallback),
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+                {
+                    return uri;
+                }
+                result.AddError($"--admin-api must be an http:// or https:// address such as {fallback}, not '{text}'");
+                return null;
+            },
+        };
+    }
+
+    private static Option<FileInfo?> Out(string what) => new("--out")
+    {
+        Description = $"Write {{\"client_id\": ..., \"client_secret\": ...}} with {what} to this new file, readable only by you (an existing file is never overwritten); "
+            + "without it the secret is printed",
+        HelpName = "FILE",
+    };
+
+    private static Command Issue(Connection connection)
+    {
+        var country = new Option<string>("--country") { Description = "ISO 3166-1 alpha-3 code of the State (state role only)", HelpName = "ISO3" };
+        var role = new Option<string>("--role") { Description = "What the credential's tokens may do", Required = true };
+        role.AcceptOnlyFromAmong(MirpsAuth.StateRole, MirpsAuth.SecretariatRole, MirpsAuth.AdminRole);
+        var description = new Option<string>("--description") { Description = "Free text for people: which system uses it" };
+        var publicKey = new Option<FileInfo?>("--public-key")
+        {
+            Description = "JSON Web Key file with the client's PUBLIC key (RSA or EC, with \"kid\"): the credential then authenticates with "
+                + "private_key_jwt and has no secret. Without it, a client secret is issued",
+            HelpName = "FILE",
+        };
+        var output = Out("the new secret");
+        var command = new Command("issue", "Issue a credential for a State, the Secretariat or an admin; its secret is shown once")
+        {
+            country, role, description, publicKey, output,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            var request = new IssueCredentialRequest
+            {
+                Country = (parse.GetValue(country) ?? "").Trim().ToUpperInvariant(),
+                Role = parse.GetRequiredValue(role) switch
+                {
+                    MirpsAuth.StateRole => Role.State,
+                    MirpsAuth.SecretariatRole => Role.Secretariat,
+                    _ => Role.Admin,
+                },
+                AuthenticationMethod = AuthenticationMethod.ClientSecret,
+                Description = parse.GetValue(description) ?? "",
+            };
+            var outFile = parse.GetValue(output);
+            if (parse.GetValue(publicKey) is { } keyFile)
+            {
+                if (outFile is not null)
+                {
+                    await error.WriteLineAsync("error: --out writes a client secret, and a --public-key credential has none; leave out --out");
+                    return CliApp.Refused;
+                }
+                if (!keyFile.Exists)
+                {
+                    await error.WriteLineAsync($"error: the public key file {keyFile.FullName} does not exist");
+                    return CliApp.Refused;
+                }
+                request.AuthenticationMethod = AuthenticationMethod.PrivateKeyJwt;
+                request.PublicKeyJwk = await File.ReadAllTextAsync(keyFile.FullName, cancellationToken);
+            }
+            return await connection.RunAsync(parse, outFile, async (client, console) =>
+            {
+                var response = await client.IssueCredentialAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+                var issued = response.Credential;
+                await console.WriteLineAsync($"Issued {issued.ClientId}: {Describe(issued)}.");
+                if (request.AuthenticationMethod == AuthenticationMethod.PrivateKeyJwt)
+                {
+                    await console.WriteLineAsync($"It authenticates with private_key_jwt, signing with the key '{issued.PublicKeyId}'; there is no secret.");
+                    return null;
+                }
+                return new ClientCredential(issued.ClientId, response.ClientSecret);
+            }, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command List(Connection connection)
+    {
+        var includeRevoked = new Option<bool>("--include-revoked") { Description = "List revoked credentials too" };
+        var command = new Command("list", "List the credentials (never their secrets)") { includeRevoked };
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
+        {
+            var rows = new List<string[]>();
+            var request = new ListCredentialsRequest { PageSize = 100, IncludeRevoked = parse.GetValue(includeRevoked) };
+            do
+            {
+                var page = await client.ListCredentialsAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+                rows.AddRange(page.Credentials.Select(c => new[]
+                {
+                    c.ClientId, RoleName(c.Role), c.Country.Length > 0 ? c.Country : "-", MethodName(c.AuthenticationMethod),
+                    Format(c.CreateTime), c.RevokeTime is null ? "-" : Format(c.RevokeTime), c.Description,
+                }));
+                request.PageToken = page.NextPageToken;
+            }
+            while (request.PageToken.Length > 0);
+            await WriteTable(console, ["CLIENT ID", "ROLE", "COUNTRY", "METHOD", "CREATED", "REVOKED", "DESCRIPTION"], rows);
+            await console.WriteLineAsync($"{rows.Count} credential{(rows.Count == 1 ? "" : "s")}");
+            return null;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Rotate(Connection connection)
+    {
+        var clientId = new Argument<string>("client-id") { Description = "The credential whose secret to replace" };
+        var grace = new Option<TimeSpan>("--grace")
+        {
+            Description = "How long the previous secret keeps working, as [d.]hh:mm:ss (at most 7 days; default 00:00:00, it stops at once)",
+            HelpName = "DURATION",
+            DefaultValueFactory = _ => TimeSpan.Zero,
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (text.Contains(':') && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= TimeSpan.Zero)
+                {
+                    return value;
+                }
+                result.AddError($"--grace must be a duration such as 01:00:00 (one hour) or 1.00:00:00 (one day), not '{text}'");
+                return TimeSpan.Zero;
+            },
+        };
+        var output = Out("the new secret");
+        var command = new Command("rotate", "Replace a credential's secret; the old one stops working at once or after --grace") { clientId, grace, output };
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, parse.GetValue(output), async (client, console) =>
+        {
+            var request = new RotateSecretRequest { ClientId = parse.GetRequiredValue(clientId), GracePeriod = Duration.FromTimeSpan(parse.GetValue(grace)) };
+            var response = await client.RotateSecretAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+            var rotated = response.Credential;
+            await console.WriteLineAsync(rotated.SecretRotateTime is not null && response.PreviousSecretExpireTime is not null
+                && response.PreviousSecretExpireTime.ToDateTimeOffset() > rotated.SecretRotateTime.ToDateTimeOffset()
+                    ? $"Rotated the secret of {rotated.ClientId}; the previous secret keeps working until {Format(response.PreviousSecretExpireTime)}."
+                    : $"Rotated the secret of {rotated.ClientId}; the previous secret stopped working at {Format(response.PreviousSecretExpireTime)}.");
+            return new ClientCredential(rotated.ClientId, response.ClientSecret);
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Revoke(Connection connection)
+    {
+        var clientId = new Argument<string>("client-id") { Description = "The credential to revoke" };
+        var reason = new Option<string>("--reason") { Description = "Why, for the audit log", HelpName = "TEXT" };
+        var command = new Command("revoke", "Revoke a credential: no token is issued for it from now on (tokens already issued expire on their own)") { clientId, reason };
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
+        {
+            var request = new RevokeCredentialRequest { ClientId = parse.GetRequiredValue(clientId), Reason = parse.GetValue(reason) ?? "" };
+            var response = await client.RevokeCredentialAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+            await console.WriteLineAsync($"Revoked {response.Credential.ClientId} at {Format(response.Credential.RevokeTime)}; no token is issued for it from then on.");
+            return null;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Audit(Connection connection)
+    {
+        var limit = new Option<int>("--limit") { Description = "How many events to print, newest first", DefaultValueFactory = _ => 100, HelpName = "N" };
+        limit.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--limit must be at least 1");
+            }
+        });
+        var command = new Command("audit", "Print the audit log of credential changes, newest first") { limit };
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
+        {
+            var wanted = parse.GetValue(limit);
+            var rows = new List<string[]>();
+            var request = new ListAuditEventsRequest();
+            do
+            {
+                request.PageSize = Math.Min(wanted - rows.Count, 500);
+                var page = await client.ListAuditEventsAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+                rows.AddRange(page.Events.Take(wanted - rows.Count).Select(e => new[] { Format(e.Time), e.Actor, e.Action, e.ClientId, e.Detail }));
+                request.PageToken = page.NextPageToken;
+            }
+            while (request.PageToken.Length > 0 && rows.Count < wanted);
+            await WriteTable(console, ["TIME", "ACTOR", "ACTION", "CLIENT ID", "DETAIL"], rows);
+            return null;
+        }, cancellationToken));
+        return command;
+    }
+
+    /// <summary>
+    /// The options every subcommand shares and the steps around each call: load the admin credential, get an
+    /// admin token, call the admin API, write the secret the call returned (if any) to --out or the output, and
+    /// turn each failure into a one-line error and an exit code.
+    /// </summary>
+    private sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption)
+    {
+        /// <summary><paramref name="call"/> returns the secret to hand over, or null when there is none.</summary>
+        public async Task<int> RunAsync(ParseResult parse, FileInfo? outFile,
+            Func<CredentialService.CredentialServiceClient, TextWriter, Task<ClientCredential?>> call, CancellationToken cancellationToken)
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var identity = parse.GetRequiredValue(identityOption);
+            var adminApi = parse.GetRequiredValue(adminApiOption);
+            foreach (var (name, address) in new[] { ("--identity", identity), ("--admin-api", adminApi) })
+            {
+                if (address.Scheme == "http" && !address.IsLoopback)
+                {
+                    await error.WriteLineAsync($"error: {name} {address} would carry the admin secret or tokens in cleartext; use https:// (http:// only on this machine)");
+                    return CliApp.Refused;
+                }
+            }
+
+            ClientCredential admin;
+            try
+            {
+                admin = CommonOptions.LoadCredential(parse.GetValue(credentialOption));
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                await error.WriteLineAsync($"error: {OneLine(e.Message)}");
+                return CliApp.Failed;
+            }
+
+            // The file is reserved (created empty, owner-only) before the server is asked, so an existing file is
+            // never overwritten and an unwritable place is found out before a secret exists that could be lost.
+            if (outFile is not null && !await ReserveAsync(outFile, error))
+            {
+                return CliApp.Refused;
+            }
+            var written = false;
+            try
+            {
+                using var http = new HttpClient { Timeout = CallTimeout };
+                using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), admin, MirpsAuth.AdminScope);
+                try
+                {
+                    await tokens.GetTokenAsync(cancellationToken);
+                }
+                catch (Exception e) when (e is TokenRequestException or HttpRequestException or JsonException or NotSupportedException
+                    || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    var reason = e is OperationCanceledException ? $"no answer within {CallTimeout.TotalSeconds:0} seconds" : e.Message;
+                    await error.WriteLineAsync($"error: no admin token from the identity server at {identity} for {admin.ClientId}: {OneLine(reason)}");
+                    return CliApp.Failed;
+                }
+
+                using var channel = CommonOptions.AuthenticatedChannel(adminApi, tokens);
+                var client = new CredentialService.CredentialServiceClient(channel);
+                ClientCredential? secret;
+                try
+                {
+                    secret = await call(client, output);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+                {
+                    var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
+                    await error.WriteLineAsync($"error: the identity server refused the request (InvalidArgument){(violations.Count > 0 ? ":" : ": " + OneLine(e.Status.Detail))}");
+                    foreach (var violation in violations)
+                    {
+                        await error.WriteLineAsync($"  {violation.Field}: {OneLine(violation.Description)}");
+                    }
+                    return CliApp.Refused;
+                }
+                catch (RpcException e)
+                {
+                    var what = e.StatusCode == StatusCode.Unavailable ? "could not be reached or is unavailable" : "refused or failed the request";
+                    await error.WriteLineAsync($"error: the identity server's admin API at {adminApi} {what} ({e.StatusCode}): {OneLine(e.Status.Detail)}");
+                    return CliApp.Failed;
+                }
+
+                if (secret is not null)
+                {
+                    if (outFile is null)
+                    {
+                        await output.WriteLineAsync($"client_id:     {secret.ClientId}");
+                        await output.WriteLineAsync($"client_secret: {secret.ClientSecret}");
+                        await output.WriteLineAsync("The secret is shown this once (the identity server keeps only a hash): store it now.");
+                    }
+                    else
+                    {
+                        try
+                        {
+                            MirpsExchange.Identity.OwnerOnlyFile.WriteAllText(outFile.FullName, JsonSerializer.Serialize(secret));
+                            written = true;
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            await error.WriteLineAsync($"error: could not write {outFile.FullName} ({OneLine(e.Message)}); the secret of {secret.ClientId} is lost: "
+                                + $"replace it with `mirps credentials rotate {secret.ClientId} --out FILE`");
+                            return CliApp.Failed;
+                        }
+                        await output.WriteLineAsync($"Wrote the client id and secret of {secret.ClientId} to {outFile.FullName} (readable only by you); the secret is not shown again.");
+                    }
+                }
+                return CliApp.Ok;
+            }
+            finally
+            {
+                if (outFile is not null && !written)
+                {
+                    ReleaseReservation(outFile);
+                }
+            }
+        }
+
+        private static async Task<bool> ReserveAsync(FileInfo file, TextWriter error)
+        {
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows())
+                {
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                }
+                using (new FileStream(file.FullName, options))
+                {
+                }
+                return true;
+            }
+            catch (IOException) when (File.Exists(file.FullName) || Directory.Exists(file.FullName))
+            {
+                await error.WriteLineAsync($"error: {file.FullName} already exists; it is never overwritten (give --out a new file name)");
+                return false;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                await error.WriteLineAsync($"error: cannot create {file.FullName}: {OneLine(e.Message)}");
+                return false;
+            }
+        }
+
+        /// <summary>Deletes the empty file <see cref="ReserveAsync"/> made, and nothing else.</summary>
+        private static void ReleaseReservation(FileInfo file)
+        {
+            try
+            {
+                file.Refresh();
+                if (file.Exists && file.Length == 0)
+                {
+                    file.Delete();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left behind empty: harmless, and the error that led here matters more.
+            }
+        }
+    }
+
+    private static DateTime Deadline() => DateTime.UtcNow.Add(CallTimeout);
+
+    private static string Describe(Credential c) =>
+        $"role {RoleName(c.Role)}{(c.Country.Length > 0 ? ", country " + c.Country : "")}, {MethodName(c.AuthenticationMethod)}, scopes {string.Join(" ", c.Scopes)}";
+
+    private static string RoleName(Role role) => role switch
+    {
+        Role.State => MirpsAuth.StateRole,
+        Role.Secretariat => MirpsAuth.SecretariatRole,
+        Role.Admin => MirpsAuth.AdminRole,
+        _ => "?",
+    };
+
+    private static string MethodName(AuthenticationMethod method) => method switch
+    {
+        AuthenticationMethod.ClientSecret => "client_secret",
+        AuthenticationMethod.PrivateKeyJwt => "private_key_jwt",
+        _ => "?",
+    };
+
+    private static string Format(Timestamp? time) =>
+        time is null ? "-" : time.ToDateTimeOffset().ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>Plain text in aligned columns (the last one unpadded), easy to read and to grep.</summary>
+    private static async Task WriteTable(TextWriter output, string[] header, List<string[]> rows)
+    {
+        var widths = header.Select((h, i) => rows.Select(r => OneLine(r[i]).Length).Append(h.Length).Max()).ToArray();
+        foreach (var row in rows.Prepend(header))
+        {
+            var line = new StringBuilder();
+            for (var i = 0; i < row.Length; i++)
+            {
+                var cell = OneLine(row[i]);
+                line.Append(i < row.Length - 1 ? cell.PadRight(widths[i] + 2) : cell);
+            }
+            await output.WriteLineAsync(line.ToString().TrimEnd());
+        }
+    }
+}
