@@ -116,6 +116,10 @@ public class PrivateKeyJwtTests
         Assert.Equal("pan-key-2", replaced.Credential.PublicKeyId);
         Assert.Equal(401, (await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId))).Status);
         Assert.Equal(200, (await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, next, "pan-key-2"))).Status);
+        var audit = await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 1 });
+        var last = Assert.Single(audit.Events);
+        Assert.Equal(("RegisterPublicKey", client.ClientId, identity.Admin.ClientId), (last.Action, last.ClientId, last.Actor));
+        Assert.Contains("pan-key-2", last.Detail);
     }
 
     [Fact]
