@@ -53,11 +53,7 @@ public static class AuthBenchmark
             using var tokens = new TokenClient(http, tokenEndpoint, credentials["BLZ"], MirpsAuth.ReadScope);
             var token = await tokens.GetTokenAsync();
             using var anonymous = GrpcChannel.ForAddress(node.Address);
-            using var authenticated = GrpcChannel.ForAddress(node.Address, new GrpcChannelOptions
-            {
-                Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
-                UnsafeUseInsecureChannelCallCredentials = true,
-            });
+            using var authenticated = AuthenticatedChannel.Create(new Uri(node.Address), tokens);
             var plain = new Health.HealthClient(anonymous);
             var withToken = new Health.HealthClient(authenticated);
             // Warm up both paths (JIT, connections, the node's key cache), then alternate to share the machine's noise.
@@ -115,11 +111,7 @@ public static class AuthBenchmark
     {
         var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
-        using var channel = GrpcChannel.ForAddress(adminApi, new GrpcChannelOptions
-        {
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+        using var channel = AuthenticatedChannel.Create(new Uri(adminApi), tokens);
         var key = RSA.Create(2048);
         var p = key.ExportParameters(false);
         var response = await new CredentialService.CredentialServiceClient(channel).IssueCredentialAsync(new IssueCredentialRequest

@@ -70,11 +70,7 @@ public static class SubmitBenchmark
         using var node = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning");
         await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), credentials["BLZ"], MirpsAuth.SubmitScope);
-        using var channel = GrpcChannel.ForAddress(node.Address, new GrpcChannelOptions
-        {
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+        using var channel = AuthenticatedChannel.Create(new Uri(node.Address), tokens);
         var client = new ObservationService.ObservationServiceClient(channel);
         await SubmitAllAsync(client, warmup, args);
         var watch = Stopwatch.StartNew();

@@ -35,20 +35,14 @@ internal static class CommonOptions
     }
 
     /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address).</summary>
-    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
-    {
-        Credentials = address.Scheme == "https"
-            ? ChannelCredentials.Create(ChannelCredentials.SecureSsl, tokens.ToCallCredentials())
-            : ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
-        UnsafeUseInsecureChannelCallCredentials = address.IsLoopback,
-    });
+    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens) => Federation.AuthenticatedChannel.Create(address, tokens);
 
     public static Uri TokenEndpoint(Uri issuer) => new(new Uri(issuer.ToString().TrimEnd('/') + "/"), MirpsAuth.TokenEndpointPath);
 
-    private static Option<Uri> AddressOption(string name, string variable, string fallback, string description) => new(name)
+    public static Option<Uri> AddressOption(string name, string variable, string fallback, string description) => new(name)
     {
         Description = $"{description} (default: environment variable {variable}, else {fallback})",
-        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) ?? fallback),
+        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : fallback),
         CustomParser = result =>
         {
             var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";

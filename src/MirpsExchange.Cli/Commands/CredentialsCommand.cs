@@ -43,25 +43,8 @@ public static class CredentialsCommand
     }
 
     /// <summary>--admin-api: the identity server's gRPC address (a port of its own, next to the OAuth2 one).</summary>
-    private static Option<Uri> AdminApi()
-    {
-        const string variable = "MIRPS_IDENTITY_ADMIN", fallback = "http://127.0.0.1:5001";
-        return new Option<Uri>("--admin-api")
-        {
-            Description = $"The identity server's gRPC admin API address (default: environment variable {variable}, else {fallback})",
-            DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : fallback),
-            CustomParser = result =>
-            {
-                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
-                {
-                    return uri;
-                }
-                result.AddError($"--admin-api must be an http:// or https:// address such as {fallback}, not '{text}'");
-                return null;
-            },
-        };
-    }
+    private static Option<Uri> AdminApi() =>
+        CommonOptions.AddressOption("--admin-api", "MIRPS_IDENTITY_ADMIN", "http://127.0.0.1:5001", "The identity server's gRPC admin API address");
 
     private static Option<FileInfo?> Out(string what) => new("--out")
     {

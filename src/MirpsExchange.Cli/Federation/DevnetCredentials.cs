@@ -20,11 +20,7 @@ public static class DevnetCredentials
         var directory = Directory.CreateDirectory(Path.Combine(folder, "credentials")).FullName;
         var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
-        using var channel = GrpcChannel.ForAddress(adminApi, new GrpcChannelOptions
-        {
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+        using var channel = AuthenticatedChannel.Create(adminApi, tokens);
         var service = new CredentialService.CredentialServiceClient(channel);
         var result = new Dictionary<string, ClientCredential>();
         foreach (var country in states.Append(""))

@@ -29,11 +29,7 @@ public sealed class TestIdentity : IAsyncDisposable
         GrpcAddress = addresses[1];
         Admin = ClientCredential.Load(Path.Combine(DataDirectory, AdminBootstrap.FileName));
         AdminTokens = new TokenClient(Http, TokenEndpoint, Admin, MirpsAuth.AdminScope);
-        AdminChannel = GrpcChannel.ForAddress(GrpcAddress, new GrpcChannelOptions
-        {
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, AdminTokens.ToCallCredentials()),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+        AdminChannel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(GrpcAddress), AdminTokens);
         Credentials = new CredentialService.CredentialServiceClient(AdminChannel);
     }
 

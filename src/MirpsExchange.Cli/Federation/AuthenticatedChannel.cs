@@ -1,0 +1,18 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mirps.Auth;
+
+namespace MirpsExchange.Cli.Federation;
+
+/// <summary>gRPC channels whose calls carry a current access token from a <see cref="TokenClient"/>.</summary>
+public static class AuthenticatedChannel
+{
+    /// <summary>TLS for https addresses; cleartext (tokens included) is allowed only to a loopback address.</summary>
+    public static GrpcChannel Create(Uri address, TokenClient tokens) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    {
+        Credentials = address.Scheme == "https"
+            ? ChannelCredentials.Create(ChannelCredentials.SecureSsl, tokens.ToCallCredentials())
+            : ChannelCredentials.Create(ChannelCredentials.Insecure, tokens.ToCallCredentials()),
+        UnsafeUseInsecureChannelCallCredentials = address.IsLoopback,
+    });
+}
