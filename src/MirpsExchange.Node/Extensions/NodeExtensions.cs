@@ -34,6 +34,7 @@ public static class NodeExtensions
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.AddSingleton<WriteGate>();
+        builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddScoped<ObservationWriter>();
         builder.Services.AddDbContext<NodeDbContext>(options =>
         {
@@ -60,6 +61,7 @@ public static class NodeExtensions
         app.MapServiceDefaults();
         app.MapGrpcService<CatalogGrpcService>().RequireAuthorization();
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
+        app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
         return app;
     }

@@ -25,14 +25,8 @@ public sealed partial class ObservationGrpcService(
     public const int MaxStreamBatchSize = 10_000;
     public const int MaxRequestIdLength = 128;
 
-    /// <summary>A streamed message ends once it passes this size, well below the 4 MB a gRPC client accepts by default.</summary>
-    public const int MaxStreamMessageBytes = 1024 * 1024;
-
     /// <summary>Most entries in one filter list of a query (indicator_codes, countries, sexes, ages, countries_of_origin).</summary>
     public const int MaxFilterValues = 300;
-
-    /// <summary>What a message of a stream spends on each observation besides the observation itself: its field tag.</summary>
-    private static readonly int ObservationsTagSize = CodedOutputStream.ComputeTagSize(StreamObservationsResponse.ObservationsFieldNumber);
 
     private string Country => options.Value.Country;
 
@@ -96,23 +90,9 @@ public sealed partial class ObservationGrpcService(
         NodeAccess.RequireReader(context, Country);
         var query = ObservationQuery(request);
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
-        var batch = new StreamObservationsResponse();
-        var batchBytes = 0; // batch.CalculateSize(), summed as rows are added rather than recomputed for each
-        await foreach (var row in query.AsAsyncEnumerable().WithCancellation(context.CancellationToken))
+        await foreach (var batch in StoredObservationBatches.ChunkAsync(query.AsAsyncEnumerable(), batchSize, context.CancellationToken))
         {
-            var stored = ToStored(row);
-            batch.Observations.Add(stored);
-            batchBytes += ObservationsTagSize + CodedOutputStream.ComputeMessageSize(stored);
-            if (batch.Observations.Count == batchSize || batchBytes >= MaxStreamMessageBytes)
-            {
-                await responseStream.WriteAsync(batch, context.CancellationToken);
-                batch = new StreamObservationsResponse();
-                batchBytes = 0;
-            }
-        }
-        if (batch.Observations.Count > 0)
-        {
-            await responseStream.WriteAsync(batch, context.CancellationToken);
+            await responseStream.WriteAsync(new StreamObservationsResponse { Observations = { batch } }, context.CancellationToken);
         }
     }
 
@@ -233,7 +213,7 @@ public sealed partial class ObservationGrpcService(
         Revision = row.Revision,
         Origin = row.Origin,
         OriginSequence = row.OriginSequence,
-        RecordedTime = new Timestamp { Seconds = row.RecordedTime / 1_000_000, Nanos = (int)(row.RecordedTime % 1_000_000) * 1_000 },
+        RecordedTime = ObservationWriter.ToTimestamp(row.RecordedTime),
         Deleted = row.Deleted,
     };
 

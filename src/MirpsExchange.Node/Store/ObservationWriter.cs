@@ -25,7 +25,7 @@ public sealed record RequestTicket(string RequestId, string Operation, byte[] Di
 /// EF Core's connection (EF change tracking is ~10x slower here), sorted by the natural key. Portable
 /// SQL only (ON CONFLICT ... DO NOTHING, LIMIT): SQLite today, PostgreSQL later.
 /// </summary>
-public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProvider clock)
+public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock)
 {
     /// <summary>
     /// Microsoft.Data.Sqlite runs its async methods synchronously and only adds a Task per call (15-20%
@@ -92,6 +92,10 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        if (outcome.Inserted + outcome.Revised + outcome.Deleted > 0)
+        {
+            notifier.Committed();
+        }
         return response;
     }
 
@@ -205,6 +209,10 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, TimeProv
         _synchronous ? new(command.ExecuteNonQuery()) : new(command.ExecuteNonQueryAsync(cancellationToken));
 
     public static long ToMicros(DateTimeOffset time) => (time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    /// <summary>A stored time (microseconds since the Unix epoch) as a protobuf Timestamp.</summary>
+    public static Google.Protobuf.WellKnownTypes.Timestamp ToTimestamp(long micros) =>
+        new() { Seconds = micros / 1_000_000, Nanos = (int)(micros % 1_000_000) * 1_000 };
 
     /// <summary>Sets the six key parameters, which start at <paramref name="at"/> (parameters are set by position: by name is a linear search).</summary>
     private static void SetKey(DbCommand command, in WriteRow row, int at = 0)
