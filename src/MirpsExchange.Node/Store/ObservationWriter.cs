@@ -118,13 +118,11 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         // execution, by name), and an existing key is a no-op the caller sees as 0 rows.
         await using var insertFirst = Command(connection, transaction,
             $"{InsertInto}, 1, FALSE, {now.ToString(CultureInfo.InvariantCulture)}) ON CONFLICT ({KeyColumns}, revision) DO NOTHING", RowParameters);
-        await using var insertNext = Command(connection, transaction, $"{InsertInto}, @rev, @deleted, @now)", [.. RowParameters, "@rev", "@deleted", "@now"]);
+        await using var insertNext = InsertRevisionCommand(connection, transaction);
         await using var latest = Command(connection, transaction,
             $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
             "@i", "@c", "@p", "@s", "@a", "@o");
-        await using var supersede = Command(connection, transaction,
-            $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = @rev",
-            "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
+        await using var supersede = SupersedeCommand(connection, transaction);
         insertFirst.Parameters[0].Value = origin;
         insertNext.Parameters[0].Value = origin;
         insertNext.Parameters[15].Value = now;
@@ -193,6 +191,80 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         }
         return new WriteOutcome(inserted, revised, unchanged, deleted, absent, sequence);
     }
+
+    /// <summary>
+    /// Applies another node's changes of <paramref name="origin"/> (a replica's write path): in sequence
+    /// order, each exactly once. Changes already held are skipped (a batch applied twice, or arriving by
+    /// two paths, changes nothing); a change that is not the next of the origin's log is refused with
+    /// nothing written. The origin's own sequence, revision and recorded time are kept.
+    /// </summary>
+    public async Task<(int Applied, int Duplicates, long LastSequence)> ApplyChangesAsync(
+        string origin, IReadOnlyList<StoredObservation> changes, CancellationToken cancellationToken)
+    {
+        using var _ = await gate.EnterAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var connection = transaction.GetDbTransaction().Connection!;
+        var dbTransaction = transaction.GetDbTransaction();
+        var (last, _) = await LastChangeAsync(connection, dbTransaction, origin, cancellationToken);
+        await using var insert = InsertRevisionCommand(connection, dbTransaction);
+        await using var supersede = SupersedeCommand(connection, dbTransaction);
+        insert.Parameters[0].Value = origin;
+        int applied = 0, duplicates = 0;
+        foreach (var change in changes)
+        {
+            if (change.Origin != origin)
+            {
+                throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "WRONG_ORIGIN", $"a change of {change.Origin} arrived in {origin}'s feed");
+            }
+            if (change.OriginSequence <= last)
+            {
+                duplicates++;
+                continue;
+            }
+            if (change.OriginSequence != last + 1)
+            {
+                throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "OUT_OF_SEQUENCE",
+                    $"{origin}'s change {change.OriginSequence} arrived after {last}: " +
+                    (change.OriginSequence == last + 2 ? $"change {last + 1} is missing" : $"changes {last + 1}..{change.OriginSequence - 1} are missing"));
+            }
+            var o = change.Observation;
+            if (!MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var period))
+            {
+                throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE", $"{origin}'s change {change.OriginSequence} has the period '{o.Period}'");
+            }
+            var row = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
+                change.Deleted ? null : o.Value, o.Status, o.Note);
+            var time = ToMicros(change.RecordedTime.ToDateTimeOffset());
+            if (change.Revision > 1)
+            {
+                SetKey(supersede, row);
+                supersede.Parameters[6].Value = change.Revision - 1;
+                supersede.Parameters[7].Value = time;
+                await ExecuteAsync(supersede, cancellationToken);
+            }
+            SetRow(insert, row, change.OriginSequence);
+            insert.Parameters[13].Value = change.Revision;
+            insert.Parameters[14].Value = change.Deleted;
+            insert.Parameters[15].Value = time;
+            await ExecuteAsync(insert, cancellationToken);
+            last = change.OriginSequence;
+            applied++;
+        }
+        await transaction.CommitAsync(cancellationToken);
+        if (applied > 0)
+        {
+            notifier.Committed();
+        }
+        return (applied, duplicates, last);
+    }
+
+    private static DbCommand InsertRevisionCommand(DbConnection connection, DbTransaction transaction) =>
+        Command(connection, transaction, $"{InsertInto}, @rev, @deleted, @now)", [.. RowParameters, "@rev", "@deleted", "@now"]);
+
+    private static DbCommand SupersedeCommand(DbConnection connection, DbTransaction transaction) =>
+        Command(connection, transaction,
+            $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = @rev",
+            "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
 
     /// <summary>The origin's latest sequence number and recorded time (0, 0 for an empty log).</summary>
     public static async Task<(long Sequence, long RecordedTime)> LastChangeAsync(DbConnection connection, DbTransaction? transaction, string origin, CancellationToken cancellationToken)

@@ -32,6 +32,9 @@ public sealed class TestNode : IAsyncDisposable
     }
 
     public string Folder { get; }
+
+    /// <summary>The node's services, for tests that drive its store directly (as a replica's sync worker will).</summary>
+    public IServiceProvider Services => _app.Services;
     public string Country { get; }
     public string Address { get; }
     public TestIdentity Identity { get; }

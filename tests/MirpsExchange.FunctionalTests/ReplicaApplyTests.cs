@@ -1,0 +1,111 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Store;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// A replica's write path (second part of the sync issue; the peer worker that drives it comes next):
+/// another origin's changes applied in sequence, exactly once, keeping the origin's revisions and times.
+/// </summary>
+public class ReplicaApplyTests
+{
+    private static async Task<(int Applied, int Duplicates, long Last)> ApplyAsync(TestNode replica, string origin, IReadOnlyList<StoredObservation> changes)
+    {
+        await using var scope = replica.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ObservationWriter>().ApplyChangesAsync(origin, changes, CancellationToken.None);
+    }
+
+    private static async Task<TestNode> OriginWithHistoryAsync()
+    {
+        var origin = await TestNode.StartAsync("BLZ");
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 110)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240), Refugees(period: "2022", value: 200)));
+        await origin.Observations.DeleteObservationsAsync(new DeleteObservationsRequest { Keys = { KeyOf(Refugees(sex: "M")) } });
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "M", value: 111)));
+        return origin;
+    }
+
+    [Fact]
+    public async Task Applied_at_any_cut_points_the_replica_answers_current_and_as_of_queries_exactly_like_the_origin()
+    {
+        await using var origin = await OriginWithHistoryAsync();
+        var feed = await FeedAsync(origin);
+        var random = new Random(42);
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            await using var replica = await TestNode.StartAsync("PAN");
+            // Cut the feed at random points; each piece is applied, some twice (a resumed stream resending).
+            var position = 0;
+            while (position < feed.Count)
+            {
+                var length = random.Next(1, 4);
+                var piece = feed.Skip(position).Take(length).ToList();
+                await ApplyAsync(replica, "BLZ", piece);
+                if (random.Next(3) == 0)
+                {
+                    var again = await ApplyAsync(replica, "BLZ", piece);
+                    Assert.Equal((0, piece.Count), (again.Applied, again.Duplicates));
+                }
+                position += length;
+            }
+
+            Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
+            foreach (var time in feed.Select(c => c.RecordedTime).Distinct())
+            {
+                Assert.Equal(await QueryAsync(origin, time), await QueryAsync(replica, time));
+            }
+            Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
+        }
+    }
+
+    [Fact]
+    public async Task A_change_out_of_sequence_is_refused_and_nothing_of_its_batch_is_written()
+    {
+        await using var origin = await OriginWithHistoryAsync();
+        var feed = await FeedAsync(origin);
+        await using var replica = await TestNode.StartAsync("PAN");
+        await ApplyAsync(replica, "BLZ", feed.Take(2).ToList());
+
+        var gap = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [feed[2], feed[4]]));
+        var wrongOrigin = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
+
+        Assert.Equal(StatusCode.FailedPrecondition, gap.StatusCode);
+        Assert.Contains("change 4 is missing", gap.Status.Detail);
+        Assert.Equal(StatusCode.FailedPrecondition, wrongOrigin.StatusCode);
+        Assert.Equal(2, replica.CountRows());
+    }
+
+    [Fact]
+    public async Task A_replica_refuses_a_write_for_an_origin_it_does_not_own()
+    {
+        await using var replica = await TestNode.StartAsync("PAN");
+        var belize = await new Mirps.Auth.TokenClient(replica.Identity.Http, replica.Identity.TokenEndpoint, await SharedIdentity.CredentialAsync("BLZ"), Mirps.Auth.MirpsAuth.SubmitScope).GetTokenAsync();
+
+        await RpcAssert.ReasonAsync(() => replica.ObservationsWith(belize).SubmitObservationsAsync(Submit(Refugees())).ResponseAsync, StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
+        await RpcAssert.InvalidArgumentAsync(() => replica.Observations.SubmitObservationsAsync(Submit(Refugees())).ResponseAsync, "observations[0].country");
+
+        Assert.Equal(0, replica.CountRows());
+    }
+
+    private static async Task<List<string>> QueryAsync(TestNode node, Timestamp? asOf) =>
+        [.. (await node.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" }, AsOfTime = asOf }))
+            .Select(s => $"{s.Observation}|{s.Revision}|{s.OriginSequence}|{s.RecordedTime}")];
+
+    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string? origin = null)
+    {
+        origin ??= node.Country;
+        using var call = new SyncService.SyncServiceClient(node.Channel).StreamChanges(new StreamChangesRequest { Origin = origin }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var changes = new List<StoredObservation>();
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            changes.AddRange(message.Changes);
+        }
+        return changes;
+    }
+}
