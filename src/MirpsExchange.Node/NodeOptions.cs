@@ -22,4 +22,17 @@ public sealed class NodeOptions
 
     /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>
     public string? AddressFile { get; set; }
+
+    /// <summary>The node's own credential (JSON with client_id and client_secret), used to pull from peers.</summary>
+    public string? Credential { get; set; }
+
+    /// <summary>Peers to pull changes from: each an address and the origins to pull from it.</summary>
+    public List<PeerOptions> Peers { get; set; } = [];
+}
+
+/// <summary>One peer: configuration keys Node:Peers:0:Address, Node:Peers:0:Origins:0, ...</summary>
+public sealed class PeerOptions
+{
+    public string Address { get; set; } = "";
+    public List<string> Origins { get; set; } = [];
 }

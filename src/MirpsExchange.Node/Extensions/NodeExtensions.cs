@@ -35,6 +35,8 @@ public static class NodeExtensions
 
         builder.Services.AddSingleton<WriteGate>();
         builder.Services.AddSingleton<ChangeNotifier>();
+        builder.Services.AddSingleton<MirpsExchange.Node.Sync.PeerStates>();
+        builder.Services.AddHostedService<MirpsExchange.Node.Sync.PeerSyncWorker>();
         builder.Services.AddScoped<ObservationWriter>();
         builder.Services.AddDbContext<NodeDbContext>(options =>
         {

@@ -13,7 +13,7 @@ namespace MirpsExchange.Node.Grpc;
 /// Readers are those of the node's reads (its own State and the Secretariat; sharing policies come with
 /// the peer sync).
 /// </summary>
-public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, StandardCatalogue catalogue, IOptions<NodeOptions> options) : SyncService.SyncServiceBase
+public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, StandardCatalogue catalogue, MirpsExchange.Node.Sync.PeerStates peers, IOptions<NodeOptions> options) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
@@ -86,25 +86,11 @@ public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, S
     {
         NodeAccess.RequireReader(context, options.Value.Country);
         var origins = await db.Observations.AsNoTracking().Select(o => o.Origin).Distinct().OrderBy(o => o).ToListAsync(context.CancellationToken);
-        var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest };
-        var connection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(context.CancellationToken);
-        try
+        var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, Peers = { peers.Snapshot() } };
+        foreach (var origin in origins)
         {
-            foreach (var origin in origins)
-            {
-                var (sequence, time) = await ObservationWriter.LastChangeAsync(connection, null, origin, context.CancellationToken);
-                response.Origins.Add(new OriginStatus
-                {
-                    Origin = origin,
-                    LatestSequence = sequence,
-                    LastChangeTime = ObservationWriter.ToTimestamp(time),
-                });
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
+            var (sequence, time) = await ObservationWriter.LastChangeAsync(db, origin, context.CancellationToken);
+            response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = ObservationWriter.ToTimestamp(time) });
         }
         return response;
     }

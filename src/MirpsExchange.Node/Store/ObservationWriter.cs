@@ -266,6 +266,20 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
             $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = @rev",
             "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
 
+    /// <summary>The origin's latest sequence number and recorded time in the store behind <paramref name="db"/>, outside any transaction.</summary>
+    public static async Task<(long Sequence, long RecordedTime)> LastChangeAsync(NodeDbContext db, string origin, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await LastChangeAsync(db.Database.GetDbConnection(), null, origin, cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
     /// <summary>The origin's latest sequence number and recorded time (0, 0 for an empty log).</summary>
     public static async Task<(long Sequence, long RecordedTime)> LastChangeAsync(DbConnection connection, DbTransaction? transaction, string origin, CancellationToken cancellationToken)
     {

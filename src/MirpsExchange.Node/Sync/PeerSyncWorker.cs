@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using Mirps.Auth;
+using Mirps.Sync.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Sync;
+
+/// <summary>
+/// Pulls, for every configured peer and origin, the origin's changes after the last one held here and
+/// applies each streamed batch in one transaction (the cursor is the origin's latest sequence in the
+/// store, so it advances with the data and a batch applied twice changes nothing). Follows the peer's
+/// feed; on failure retries with exponential backoff and jitter. Refuses a peer whose catalogue differs.
+/// </summary>
+public sealed partial class PeerSyncWorker(
+    IOptions<NodeOptions> options,
+    IServiceScopeFactory scopes,
+    StandardCatalogue catalogue,
+    PeerStates states,
+    ILogger<PeerSyncWorker> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var node = options.Value;
+        if (node.Peers.Count == 0)
+        {
+            return;
+        }
+        if (string.IsNullOrEmpty(node.Credential))
+        {
+            throw new InvalidOperationException("Configuration key Node:Credential (the node's credential file) is required to pull from Node:Peers.");
+        }
+        using var http = new HttpClient();
+        using var tokens = new TokenClient(http, new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath), ClientCredential.Load(node.Credential), MirpsAuth.ReadScope);
+        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer.Address, origin, tokens, stoppingToken))));
+    }
+
+    private async Task PullAsync(string address, string origin, TokenClient tokens, CancellationToken stoppingToken)
+    {
+        var state = states.Register(address, origin);
+        using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(
+                address.StartsWith("https", StringComparison.Ordinal) ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, tokens.ToCallCredentials()),
+            UnsafeUseInsecureChannelCallCredentials = new Uri(address).IsLoopback,
+        });
+        var client = new SyncService.SyncServiceClient(channel);
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                state.Set(PeerState.Connecting);
+                var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stoppingToken);
+                if (status.CatalogDigest != catalogue.Digest)
+                {
+                    var message = $"FAILED_PRECONDITION: the peer's catalogue {status.CatalogVersion} ({status.CatalogDigest[..Math.Min(12, status.CatalogDigest.Length)]}) differs from ours {catalogue.Version} ({catalogue.Digest[..12]}); sync with this peer is stopped";
+                    state.Set(PeerState.Stopped, message);
+                    LogCatalogueMismatch(logger, address, origin, message);
+                    return;
+                }
+                var after = await AppliedSequenceAsync(origin, stoppingToken);
+                state.Applied(after, null);
+                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = after, Follow = true }, cancellationToken: stoppingToken);
+                state.Set(PeerState.Connected);
+                await foreach (var message in call.ResponseStream.ReadAllAsync(stoppingToken))
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    var writer = scope.ServiceProvider.GetRequiredService<ObservationWriter>();
+                    var (_, _, last) = await writer.ApplyChangesAsync(origin, message.Changes, stoppingToken);
+                    state.Applied(last, message.Changes.Count > 0 ? message.Changes[^1].RecordedTime : null);
+                    failures = 0;
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException)
+            {
+                failures++;
+                var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                state.Set(PeerState.Failing, error);
+                LogPullFailed(logger, address, origin, failures, error);
+            }
+            // Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... at most 30 s, each ±50%.
+            var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(failures, 10))) * (0.5 + Random.Shared.NextDouble()));
+            try
+            {
+                await Task.Delay(failures == 0 ? TimeSpan.FromMilliseconds(200) : delay, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<long> AppliedSequenceAsync(string origin, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return (await ObservationWriter.LastChangeAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), origin, cancellationToken)).Sequence;
+    }
+
+    [LoggerMessage(EventName = "PeerPullFailed", Level = LogLevel.Warning, Message = "Pulling {Origin} from {Peer} failed ({Failures} in a row): {Error}")]
+    private static partial void LogPullFailed(ILogger logger, string peer, string origin, int failures, string error);
+
+    [LoggerMessage(EventName = "PeerCatalogueMismatch", Level = LogLevel.Error, Message = "Not pulling {Origin} from {Peer}: {Error}")]
+    private static partial void LogCatalogueMismatch(ILogger logger, string peer, string origin, string error);
+}
+
+/// <summary>The live state of every pull, for the status call and health checks.</summary>
+public sealed class PeerStates
+{
+    private readonly ConcurrentDictionary<(string Address, string Origin), Entry> _entries = new();
+
+    public Entry Register(string address, string origin) => _entries.GetOrAdd((address, origin), key => new Entry(key.Address, key.Origin));
+
+    public IReadOnlyList<PeerStatus> Snapshot() => [.. _entries.Values.OrderBy(e => e.Address).ThenBy(e => e.Origin).Select(e => e.ToMessage())];
+
+    public sealed class Entry(string address, string origin)
+    {
+        public string Address => address;
+        public string Origin => origin;
+
+        private readonly Lock _lock = new();
+        private PeerState _state = PeerState.Connecting;
+        private string _error = "";
+        private long _applied;
+        private Google.Protobuf.WellKnownTypes.Timestamp? _lastChange;
+
+        public void Set(PeerState state, string? error = null)
+        {
+            lock (_lock)
+            {
+                _state = state;
+                _error = error ?? (state == PeerState.Connected ? "" : _error);
+            }
+        }
+
+        public void Applied(long sequence, Google.Protobuf.WellKnownTypes.Timestamp? time)
+        {
+            lock (_lock)
+            {
+                _applied = sequence;
+                _lastChange = time ?? _lastChange;
+            }
+        }
+
+        public PeerStatus ToMessage()
+        {
+            lock (_lock)
+            {
+                var status = new PeerStatus { Address = address, Origin = origin, State = _state, AppliedSequence = _applied, LastError = _error };
+                if (_lastChange is not null)
+                {
+                    status.LastChangeTime = _lastChange;
+                }
+                return status;
+            }
+        }
+    }
+}
