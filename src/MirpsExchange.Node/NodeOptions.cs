@@ -23,6 +23,12 @@ public sealed class NodeOptions
     /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>
     public string? AddressFile { get; set; }
 
+    /// <summary>
+    /// A catalogue file (protobuf JSON of mirps.catalog.v1.Catalog) to use instead of the standard catalogue
+    /// built in; checked at start-up. Peers sync only when their catalogue digests are equal.
+    /// </summary>
+    public string? CatalogueFile { get; set; }
+
     /// <summary>The node's own credential (JSON with client_id and client_secret), used to pull from peers.</summary>
     public string? Credential { get; set; }
 

@@ -106,4 +106,39 @@ public class PeerSyncTests
         Assert.Contains("PermissionDenied", peer.LastError);
         Assert.Equal(0, replica.CountRows());
     }
+
+    [Fact]
+    public async Task A_peer_with_another_catalogue_version_is_refused_naming_both_versions()
+    {
+        var standard = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Catalog.Clone();
+        standard.Version = "1.1.0";
+        var folder = TempFolder.Create();
+        try
+        {
+            var file = Path.Combine(folder, "catalogue-v1.1.json");
+            await File.WriteAllTextAsync(file, Google.Protobuf.JsonFormatter.Default.Format(standard));
+            await using var origin = await TestNode.StartAsync("BLZ", null, $"--Node:CatalogueFile={file}");
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
+            await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync(""));
+
+            PeerStatus peer;
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            do
+            {
+                await Task.Delay(100);
+                peer = Assert.Single((await new SyncService.SyncServiceClient(replica.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers);
+            }
+            while (peer.State != PeerState.Stopped && DateTime.UtcNow < deadline);
+
+            Assert.Equal(PeerState.Stopped, peer.State);
+            Assert.StartsWith("FAILED_PRECONDITION", peer.LastError);
+            Assert.Contains("1.1.0", peer.LastError);
+            Assert.Contains("1.0.0", peer.LastError);
+            Assert.Equal(0, replica.CountRows());
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
 }

@@ -22,7 +22,10 @@ public static class NodeExtensions
         builder.Services.AddOptions<NodeOptions>().Bind(section);
         var node = section.Get<NodeOptions>() ?? new NodeOptions();
 
-        var catalogue = StandardCatalogue.LoadStandard();
+        // The standard catalogue built in, or a newer version from a file while States upgrade at different times.
+        var catalogue = string.IsNullOrEmpty(node.CatalogueFile)
+            ? StandardCatalogue.LoadStandard()
+            : StandardCatalogue.Parse(File.ReadAllText(node.CatalogueFile));
         if (!catalogue.ReportingCountries.Contains(node.Country))
         {
             throw new InvalidOperationException(
