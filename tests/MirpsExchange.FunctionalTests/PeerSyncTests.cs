@@ -15,35 +15,35 @@ namespace MirpsExchange.FunctionalTests;
 /// </summary>
 public class PeerSyncTests
 {
-    private static async Task<TestNode> ReplicaAsync(TestNode origin, ClientCredential puller, TestIdentity? identity = null)
+    private static Task<TestNode> ReplicaAsync(TestNode origin, ClientCredential puller, TestIdentity? identity = null) =>
+        ReplicaAsync("PAN", origin.Folder, puller, identity, origin.Address);
+
+    /// <summary>A node of <paramref name="country"/> pulling BLZ from each peer address with <paramref name="puller"/>'s credential.</summary>
+    private static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params string[] peers)
     {
-        var file = Path.Combine(origin.Folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with the origin's folder
+        var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with that folder
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(puller));
-        return await TestNode.StartAsync("PAN", identity,
-            $"--Node:Credential={file}", $"--Node:Peers:0:Address={origin.Address}", $"--Node:Peers:0:Origins:0={origin.Country}");
+        string[] peerArgs = [.. peers.SelectMany((address, i) => new[] { $"--Node:Peers:{i}:Address={address}", $"--Node:Peers:{i}:Origins:0=BLZ" })];
+        return await TestNode.StartAsync(country, identity, [$"--Node:Credential={file}", .. peerArgs]);
+    }
+
+    private static async Task ConvergesAsync(List<string> expected, TestNode replica)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!(await StateAsync(replica)).SequenceEqual(expected))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(expected, await StateAsync(replica));
+            }
+            await Task.Delay(100);
+        }
     }
 
     private static async Task<List<string>> StateAsync(TestNode node) =>
         [.. (await node.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" } })).Select(s => $"{s.Observation}|{s.Revision}|{s.OriginSequence}|{s.RecordedTime}")];
 
-    private static async Task ConvergesAsync(TestNode origin, TestNode replica)
-    {
-        var expected = await StateAsync(origin);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var actual = await StateAsync(replica);
-            if (actual.SequenceEqual(expected))
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Equal(expected, actual);
-            }
-            await Task.Delay(100);
-        }
-    }
+    private static async Task ConvergesAsync(TestNode origin, TestNode replica) => await ConvergesAsync(await StateAsync(origin), replica);
 
     [Fact]
     public async Task Inserts_revisions_and_deletions_reach_a_following_replica_and_its_status_says_so()
@@ -140,5 +140,55 @@ public class PeerSyncTests
         {
             TempFolder.Delete(folder);
         }
+    }
+
+    [Fact]
+    public async Task A_relay_serves_the_origins_changes_while_the_origin_is_down_and_two_paths_apply_each_change_once()
+    {
+        var secretariat = await SharedIdentity.CredentialAsync("");
+        var folder = TempFolder.Create();
+        try
+        {
+            var origin = await TestNode.StartAsync("BLZ");
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120)));
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+            await using var relay = await ReplicaAsync("CRI", folder, secretariat, null, origin.Address);
+            await ConvergesAsync(origin, relay);
+            var expected = await StateAsync(origin);
+            var originAddress = origin.Address;
+            await origin.DisposeAsync();
+
+            // The Secretariat-like reader pulls BLZ from the relay and from the (stopped) origin.
+            await using var reader = await ReplicaAsync("PAN", folder, secretariat, null, relay.Address, originAddress);
+
+            await ConvergesAsync(expected, reader);
+            var status = await new SyncService.SyncServiceClient(reader.Channel).GetSyncStatusAsync(new GetSyncStatusRequest());
+            Assert.Contains(status.Peers, p => p.Address == relay.Address && p.State == PeerState.Connected && p.AppliedSequence == 3);
+            Assert.Equal(3, reader.CountRows());
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task Changes_arriving_by_two_paths_are_applied_once()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ");
+        var secretariat = await SharedIdentity.CredentialAsync("");
+        await using var relay = await ReplicaAsync("CRI", origin.Folder, secretariat, null, origin.Address);
+        await using var reader = await ReplicaAsync("PAN", origin.Folder, secretariat, null, origin.Address, relay.Address);
+
+        for (var i = 0; i < 10; i++)
+        {
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: i), Refugees(sex: "F", value: i)));
+        }
+
+        await ConvergesAsync(origin, relay);
+        await ConvergesAsync(origin, reader);
+        Assert.Equal(20, reader.CountRows());
+        var sequences = (await new SyncService.SyncServiceClient(reader.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Origins;
+        Assert.Equal(20, Assert.Single(sequences, o => o.Origin == "BLZ").LatestSequence);
     }
 }

@@ -13,7 +13,7 @@ namespace MirpsExchange.Node.Grpc;
 /// Readers are those of the node's reads (its own State and the Secretariat; sharing policies come with
 /// the peer sync).
 /// </summary>
-public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, StandardCatalogue catalogue, MirpsExchange.Node.Sync.PeerStates peers, IOptions<NodeOptions> options) : SyncService.SyncServiceBase
+public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, StandardCatalogue catalogue, MirpsExchange.Node.Sync.PeerStates peers, IOptions<NodeOptions> options, IHostApplicationLifetime lifetime) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
@@ -42,7 +42,9 @@ public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, S
         var origin = request.Origin;
         var after = request.AfterSequence;
         var batchSize = request.BatchSize == 0 ? ObservationGrpcService.DefaultStreamBatchSize : request.BatchSize;
-        var cancellation = context.CancellationToken;
+        // A follower ends with the call or when the node shuts down (a graceful stop waits for open calls).
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var cancellation = linked.Token;
         while (!cancellation.IsCancellationRequested)
         {
             // Taken before reading: a commit after this read wakes the wait below.
@@ -77,7 +79,7 @@ public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, S
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
-                return; // the follower went away
+                return; // the follower went away, or the node is stopping: the follower resumes elsewhere or later
             }
         }
     }
