@@ -40,6 +40,21 @@ public class PeerSyncTests
         }
     }
 
+    /// <summary>The replica's only pull once it reaches <paramref name="state"/> (or whatever it is after 20 s).</summary>
+    private static async Task<PeerStatus> PeerInStateAsync(TestNode replica, PeerState state)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var peer = Assert.Single((await new SyncService.SyncServiceClient(replica.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers);
+            if (peer.State == state || DateTime.UtcNow > deadline)
+            {
+                return peer;
+            }
+            await Task.Delay(100);
+        }
+    }
+
     private static async Task<List<string>> StateAsync(TestNode node) =>
         [.. (await node.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" } })).Select(s => $"{s.Observation}|{s.Revision}|{s.OriginSequence}|{s.RecordedTime}")];
 
@@ -93,14 +108,7 @@ public class PeerSyncTests
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
         await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync("CRI"));
 
-        PeerStatus peer;
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        do
-        {
-            await Task.Delay(100);
-            peer = Assert.Single((await new SyncService.SyncServiceClient(replica.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers);
-        }
-        while (peer.State != PeerState.Failing && DateTime.UtcNow < deadline);
+        var peer = await PeerInStateAsync(replica, PeerState.Failing);
 
         Assert.Equal(PeerState.Failing, peer.State);
         Assert.Contains("PermissionDenied", peer.LastError);
@@ -121,14 +129,7 @@ public class PeerSyncTests
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
             await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync(""));
 
-            PeerStatus peer;
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            do
-            {
-                await Task.Delay(100);
-                peer = Assert.Single((await new SyncService.SyncServiceClient(replica.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers);
-            }
-            while (peer.State != PeerState.Stopped && DateTime.UtcNow < deadline);
+            var peer = await PeerInStateAsync(replica, PeerState.Stopped);
 
             Assert.Equal(PeerState.Stopped, peer.State);
             Assert.StartsWith("FAILED_PRECONDITION", peer.LastError);

@@ -51,15 +51,7 @@ public class ObservationValidatorTests
         Status = ObservationStatus.Normal,
     };
 
-    private static ObservationKey KeyOf(Observation o) => new()
-    {
-        IndicatorCode = o.IndicatorCode,
-        Country = o.Country,
-        Period = o.Period,
-        Sex = o.Sex,
-        Age = o.Age,
-        CountryOfOrigin = o.CountryOfOrigin,
-    };
+    private static ObservationKey KeyOf(Observation o) => o.Key();
 
     private static Observation With(Observation o, Action<Observation> change)
     {

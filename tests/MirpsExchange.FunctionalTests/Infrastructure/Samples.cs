@@ -18,15 +18,7 @@ public static class Samples
         Status = ObservationStatus.Normal,
     };
 
-    public static ObservationKey KeyOf(Observation o) => new()
-    {
-        IndicatorCode = o.IndicatorCode,
-        Country = o.Country,
-        Period = o.Period,
-        Sex = o.Sex,
-        Age = o.Age,
-        CountryOfOrigin = o.CountryOfOrigin,
-    };
+    public static ObservationKey KeyOf(Observation o) => o.Key();
 
     public static SubmitObservationsRequest Submit(params Observation[] observations) => new() { Observations = { observations } };
 
