@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using Mirps.Auth;
 using Mirps.Identity.V1;
@@ -112,6 +113,9 @@ public class PeerSyncTests
 
         Assert.Equal(PeerState.Failing, peer.State);
         Assert.Contains("PermissionDenied", peer.LastError);
+        var health = await replica.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, health.Entries["peers"].Status);
+        Assert.Contains("BLZ from", health.Entries["peers"].Description);
         Assert.Equal(0, replica.CountRows());
     }
 

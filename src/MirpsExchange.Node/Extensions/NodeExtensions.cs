@@ -40,6 +40,7 @@ public static class NodeExtensions
         builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddSingleton<MirpsExchange.Node.Sync.PeerStates>();
         builder.Services.AddHostedService<MirpsExchange.Node.Sync.PeerSyncWorker>();
+        builder.Services.AddHealthChecks().AddCheck<MirpsExchange.Node.Sync.PeerHealthCheck>("peers");
         builder.Services.AddScoped<ObservationWriter>();
         builder.Services.AddDbContext<NodeDbContext>(options =>
         {
