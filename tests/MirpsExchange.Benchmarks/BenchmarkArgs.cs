@@ -1,6 +1,6 @@
 namespace MirpsExchange.Benchmarks;
 
-public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds)
+public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples)
 {
     public static BenchmarkArgs Parse(string[] args)
     {
@@ -15,6 +15,7 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             BatchSize: Value("--batch-size", 10_000),
             Concurrency: Value("--concurrency", 2),
             WarmupRows: Value("--warmup-rows", 300_000),
-            Seconds: Value("--seconds", 5));
+            Seconds: Value("--seconds", 5),
+            Samples: Value("--samples", 1_000));
     }
 }

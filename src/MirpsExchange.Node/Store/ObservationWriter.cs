@@ -209,7 +209,11 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         await using var insert = InsertRevisionCommand(connection, dbTransaction);
         await using var supersede = SupersedeCommand(connection, dbTransaction);
         insert.Parameters[0].Value = origin;
-        int applied = 0, duplicates = 0;
+        // First the log's rules, in sequence order; then the writes sorted by key and revision, which
+        // walk the unique index in order (several times faster than sequence order) and keep each key's
+        // revisions in order.
+        var accepted = new List<(WriteRow Row, StoredObservation Change)>(changes.Count);
+        var duplicates = 0;
         foreach (var change in changes)
         {
             if (change.Origin != origin)
@@ -232,8 +236,14 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
             {
                 throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE", $"{origin}'s change {change.OriginSequence} has the period '{o.Period}'");
             }
-            var row = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
-                change.Deleted ? null : o.Value, o.Status, o.Note);
+            accepted.Add((new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
+                change.Deleted ? null : o.Value, o.Status, o.Note), change));
+            last = change.OriginSequence;
+        }
+        accepted.Sort((x, y) => CompareKeys(in x.Row, in y.Row) is var c && c != 0 ? c : x.Change.Revision.CompareTo(y.Change.Revision));
+        foreach (var (row, change) in accepted)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
             var time = ToMicros(change.RecordedTime.ToDateTimeOffset());
             if (change.Revision > 1)
             {
@@ -247,9 +257,8 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
             insert.Parameters[14].Value = change.Deleted;
             insert.Parameters[15].Value = time;
             await ExecuteAsync(insert, cancellationToken);
-            last = change.OriginSequence;
-            applied++;
         }
+        var applied = accepted.Count;
         await transaction.CommitAsync(cancellationToken);
         if (applied > 0)
         {

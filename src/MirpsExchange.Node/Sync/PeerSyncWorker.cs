@@ -64,7 +64,8 @@ public sealed partial class PeerSyncWorker(
                 }
                 var after = await AppliedSequenceAsync(origin, stoppingToken);
                 state.Applied(after, null);
-                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = after, Follow = true }, cancellationToken: stoppingToken);
+                // Large batches: each is one transaction here, and an initial catch-up moves whole messages of about 1 MiB.
+                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = after, Follow = true, BatchSize = 10_000 }, cancellationToken: stoppingToken);
                 state.Set(PeerState.Connected);
                 await foreach (var message in call.ResponseStream.ReadAllAsync(stoppingToken))
                 {

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.Data.Sqlite;
+using Mirps.Auth;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Cli.Federation;
+
+namespace MirpsExchange.Benchmarks;
+
+/// <summary>
+/// Initial sync of an origin's log to an empty peer (both node processes), beside a raw baseline in the
+/// same run: the same change feed read over loopback gRPC and inserted by plain SQL sorted by key; then
+/// the latency from a committed submit at the origin to the change being queryable on a following peer.
+/// </summary>
+public static class SyncBenchmark
+{
+    public static async Task<int> RunAsync(BenchmarkArgs args)
+    {
+        var catalogue = StandardCatalogue.LoadStandard();
+        var root = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var identity = ServiceProcess.Identity(Path.Combine(root, "identity"), "--Logging:LogLevel:Default=Warning");
+            await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
+            using var http = new HttpClient();
+            var credentials = await DevnetCredentials.EnsureAsync(http, root, issuer, new Uri(identity.Addresses[1]), ["BLZ", "PAN"], CancellationToken.None);
+            var tokenEndpoint = new Uri(issuer, MirpsAuth.TokenEndpointPath);
+
+            using var origin = ServiceProcess.Node("BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning");
+            await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            using var belize = new TokenClient(http, tokenEndpoint, credentials["BLZ"], $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
+            using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
+            Console.WriteLine($"Loading {args.Rows:N0} observations into the origin...");
+            var rows = Workload.Generate(catalogue, "BLZ", args.Rows);
+            var submit = new ObservationService.ObservationServiceClient(originChannel);
+            for (var start = 0; start < rows.Count; start += 10_000)
+            {
+                await submit.SubmitObservationsAsync(new SubmitObservationsRequest { Observations = { rows.Skip(start).Take(10_000) } });
+            }
+
+            // Baseline: the feed over loopback gRPC into a table with the same unique key, plain SQL, sorted, tx per message.
+            var baselineWatch = Stopwatch.StartNew();
+            var baselineRows = await RawCopyAsync(originChannel, Path.Combine(root, "baseline.db"));
+            var baseline = baselineRows / baselineWatch.Elapsed.TotalSeconds;
+
+            // The node: an empty peer pulling with the Secretariat's credential (the only reader of another State's data until sharing policies exist).
+            var puller = Path.Combine(root, "credentials", "secretariat.json");
+            var replicaWatch = Stopwatch.StartNew();
+            using var replica = ServiceProcess.Node("PAN", Path.Combine(root, "PAN"), issuer.ToString(),
+                "--Logging:LogLevel:Default=Warning", $"--Node:Credential={puller}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ");
+            await replica.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            using var panama = new TokenClient(http, tokenEndpoint, credentials["PAN"], MirpsAuth.ReadScope);
+            using var replicaChannel = AuthenticatedChannel.Create(new Uri(replica.Address), panama);
+            var status = new SyncService.SyncServiceClient(replicaChannel);
+            while ((await status.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.FirstOrDefault(o => o.Origin == "BLZ")?.LatestSequence < rows.Count
+                || (await status.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.Count == 0)
+            {
+                await Task.Delay(50);
+            }
+            var node = rows.Count / replicaWatch.Elapsed.TotalSeconds;
+
+            // Latency: single-observation submits at the origin until each is queryable on the following peer.
+            var history = new ObservationService.ObservationServiceClient(replicaChannel);
+            var latencies = new List<double>();
+            for (var i = 0; i < args.Samples; i++)
+            {
+                var observation = rows[i].Clone();
+                observation.Value = 1_000_000 + i;
+                var watch = Stopwatch.StartNew();
+                await submit.SubmitObservationsAsync(new SubmitObservationsRequest { Observations = { observation } });
+                while (true)
+                {
+                    var revisions = await history.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = observation.Key() });
+                    if (revisions.Revisions[^1].Observation.Value == observation.Value)
+                    {
+                        break;
+                    }
+                }
+                latencies.Add(watch.Elapsed.TotalMilliseconds);
+            }
+            latencies.Sort();
+
+            Console.WriteLine($"Initial sync of {rows.Count:N0} observations to an empty peer (node processes, loopback):");
+            Console.WriteLine($"  raw baseline (feed over gRPC -> plain SQL, sorted): {baseline,10:N0} obs/s");
+            Console.WriteLine($"  node peer sync (pull, validate order, apply):       {node,10:N0} obs/s   (includes the replica's start-up)");
+            Console.WriteLine($"  ratio node / baseline:                               {node / baseline,10:0.00}   (goal >= 0.70 and >= 150,000 obs/s)");
+            Console.WriteLine($"Submit-to-queryable latency on a following peer, {latencies.Count} single-observation submits:");
+            Console.WriteLine($"  p50 {latencies[latencies.Count / 2]:0.0} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:0.0} ms   (goal p50 < 50 ms, p99 < 250 ms)");
+            return 0;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static async Task<long> RawCopyAsync(Grpc.Net.Client.GrpcChannel channel, string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using (var setup = connection.CreateCommand())
+        {
+            setup.CommandText = """
+                PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;
+                CREATE TABLE copy (origin TEXT, origin_sequence INTEGER, indicator_code TEXT, country TEXT, period TEXT, sex TEXT, age TEXT,
+                    country_of_origin TEXT, revision INTEGER, value REAL, status INTEGER, note TEXT, deleted INTEGER, recorded_time INTEGER);
+                CREATE UNIQUE INDEX ux_copy_key ON copy (indicator_code, country, period, sex, age, country_of_origin, revision);
+                """;
+            setup.ExecuteNonQuery();
+        }
+        using var insert = connection.CreateCommand();
+        insert.CommandText = "INSERT INTO copy VALUES (@o, @q, @i, @c, @p, @s, @a, @n, @r, @v, @t, @x, @d, @m)";
+        var p = new[] { "@o", "@q", "@i", "@c", "@p", "@s", "@a", "@n", "@r", "@v", "@t", "@x", "@d", "@m" }.Select(n => insert.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
+        long count = 0;
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ", BatchSize = 10_000 });
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            var batch = message.Changes.OrderBy(c => c.Observation.IndicatorCode, StringComparer.Ordinal).ThenBy(c => c.Observation.Period, StringComparer.Ordinal)
+                .ThenBy(c => c.Observation.Sex, StringComparer.Ordinal).ThenBy(c => c.Observation.Age, StringComparer.Ordinal)
+                .ThenBy(c => c.Observation.CountryOfOrigin, StringComparer.Ordinal).ToList();
+            using var transaction = connection.BeginTransaction();
+            insert.Transaction = transaction;
+            foreach (var c in batch)
+            {
+                var o = c.Observation;
+                p[0].Value = c.Origin; p[1].Value = c.OriginSequence; p[2].Value = o.IndicatorCode; p[3].Value = o.Country; p[4].Value = o.Period;
+                p[5].Value = o.Sex; p[6].Value = o.Age; p[7].Value = o.CountryOfOrigin; p[8].Value = c.Revision; p[9].Value = o.Value;
+                p[10].Value = (int)o.Status; p[11].Value = o.Note; p[12].Value = c.Deleted; p[13].Value = c.RecordedTime.Seconds;
+                insert.ExecuteNonQuery();
+                count++;
+            }
+            transaction.Commit();
+        }
+        return count;
+    }
+}
