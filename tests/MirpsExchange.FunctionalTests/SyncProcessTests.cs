@@ -25,8 +25,8 @@ public class SyncProcessTests
             using var belize = new TokenClient(identity.Http, identity.TokenEndpoint, await SharedIdentity.CredentialAsync("BLZ"), $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
             var submit = new ObservationService.ObservationServiceClient(originChannel);
-            // 30 batches of 1,000 (months of 2000-2002 x sexes x ages x 48 origins of WORK_PERMITS-like shapes).
-            var origins = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Codelist("CL_COUNTRY_OF_ORIGIN").Order(StringComparer.Ordinal).Take(111).ToArray();
+            // 30 months x 3 sexes x 251 origins of WORK_PERMITS: 22,590 changes, several of the worker's 10,000-change batches.
+            var origins = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Codelist("CL_COUNTRY_OF_ORIGIN").Order(StringComparer.Ordinal).ToArray();
             for (var month = 0; month < 30; month++)
             {
                 var request = new SubmitObservationsRequest();
