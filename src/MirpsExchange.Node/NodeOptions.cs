@@ -34,6 +34,9 @@ public sealed class NodeOptions
 
     /// <summary>Peers to pull changes from: each an address and the origins to pull from it.</summary>
     public List<PeerOptions> Peers { get; set; } = [];
+
+    /// <summary>This State's sharing policy, per indicator (see <see cref="Sharing.SharingOptions"/>).</summary>
+    public Sharing.SharingOptions Sharing { get; set; } = new();
 }
 
 /// <summary>One peer: configuration keys Node:Peers:0:Address, Node:Peers:0:Origins:0, ...</summary>

@@ -29,7 +29,7 @@ public static class SyncBenchmark
             var credentials = await DevnetCredentials.EnsureAsync(http, root, issuer, new Uri(identity.Addresses[1]), ["BLZ", "PAN"], CancellationToken.None);
             var tokenEndpoint = new Uri(issuer, MirpsAuth.TokenEndpointPath);
 
-            using var origin = ServiceProcess.Node("BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning");
+            using var origin = ServiceProcess.Node("BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all");
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             using var belize = new TokenClient(http, tokenEndpoint, credentials["BLZ"], $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
@@ -46,7 +46,7 @@ public static class SyncBenchmark
             var baselineRows = await RawCopyAsync(originChannel, Path.Combine(root, "baseline.db"));
             var baseline = baselineRows / baselineWatch.Elapsed.TotalSeconds;
 
-            // The node: an empty peer pulling with the Secretariat's credential (the only reader of another State's data until sharing policies exist).
+            // The node: an empty peer pulling with the Secretariat's credential (the origin shares everything: this measures the sync, not the policy).
             var puller = Path.Combine(root, "credentials", "secretariat.json");
             var replicaWatch = Stopwatch.StartNew();
             using var replica = ServiceProcess.Node("PAN", Path.Combine(root, "PAN"), issuer.ToString(),

@@ -81,18 +81,20 @@ public class ChangeFeedTests
     }
 
     [Fact]
-    public async Task A_malformed_feed_request_or_another_States_reader_is_refused()
+    public async Task A_malformed_feed_request_is_refused_and_a_State_not_shared_with_receives_placeholders_only()
     {
         await using var node = await TestNode.StartAsync("BLZ");
         var costaRica = await new Mirps.Auth.TokenClient(node.Identity.Http, node.Identity.TokenEndpoint, await SharedIdentity.CredentialAsync("CRI"), Mirps.Auth.MirpsAuth.ReadScope).GetTokenAsync();
 
         await RpcAssert.InvalidArgumentAsync(() => ReadAsync(node, new StreamChangesRequest { Origin = "USA" }), "origin");
         await RpcAssert.InvalidArgumentAsync(() => ReadAsync(node, new StreamChangesRequest { Origin = "BLZ", AfterSequence = -1 }), "after_sequence");
-        await RpcAssert.ReasonAsync(async () =>
-        {
-            using var call = new SyncService.SyncServiceClient(node.ChannelWith(CallCredentials.FromInterceptor((_, m) => { m.Add("Authorization", $"Bearer {costaRica}"); return Task.CompletedTask; })))
-                .StreamChanges(new StreamChangesRequest { Origin = "BLZ" });
-            await call.ResponseStream.MoveNext();
-        }, StatusCode.PermissionDenied, "NOT_SHARED");
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+        using var call = new SyncService.SyncServiceClient(node.ChannelWith(CallCredentials.FromInterceptor((_, m) => { m.Add("Authorization", $"Bearer {costaRica}"); return Task.CompletedTask; })))
+            .StreamChanges(new StreamChangesRequest { Origin = "BLZ" });
+        Assert.True(await call.ResponseStream.MoveNext());
+        var change = Assert.Single(call.ResponseStream.Current.Changes);
+        // Nothing of the observation leaves the node: only the position in the log, its time and the policy.
+        Assert.Equal((Mirps.Observation.V1.Withholding.NotShared, null, 1L), (change.Withholding, change.Observation, change.OriginSequence));
+        Assert.Equal(Mirps.Observation.V1.ReaderScope.SecretariatOnly, change.Policy.Readers);
     }
 }

@@ -11,8 +11,8 @@ namespace MirpsExchange.FunctionalTests;
 
 /// <summary>
 /// The peer sync worker (third part of the sync issue): a node configured with peers pulls their origins'
-/// changes and follows them. Until sharing policies exist, a node may read another State's data only
-/// with the Secretariat's credential, which is what these replicas pull with.
+/// changes and follows them. The origins share everything with every State (sharing policies have their
+/// own tests); the replicas pull with the Secretariat's credential.
 /// </summary>
 public class PeerSyncTests
 {
@@ -64,7 +64,7 @@ public class PeerSyncTests
     [Fact]
     public async Task Inserts_revisions_and_deletions_reach_a_following_replica_and_its_status_says_so()
     {
-        await using var origin = await TestNode.StartAsync("BLZ");
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120)));
         await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync(""));
 
@@ -85,7 +85,7 @@ public class PeerSyncTests
         var identity = await TestIdentity.StartAsync();
         try
         {
-            await using var origin = await TestNode.StartAsync("BLZ", identity);
+            await using var origin = await TestNode.StartAsync("BLZ", identity, ShareWithAll);
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
             await using var replica = await ReplicaAsync(origin, await identity.IssueAsync(Role.Secretariat), identity);
             await ConvergesAsync(origin, replica);
@@ -103,23 +103,6 @@ public class PeerSyncTests
     }
 
     [Fact]
-    public async Task A_puller_the_origin_does_not_share_with_is_reported_failing_with_the_reason()
-    {
-        await using var origin = await TestNode.StartAsync("BLZ");
-        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
-        await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync("CRI"));
-
-        var peer = await PeerInStateAsync(replica, PeerState.Failing);
-
-        Assert.Equal(PeerState.Failing, peer.State);
-        Assert.Contains("PermissionDenied", peer.LastError);
-        var health = await replica.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
-        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, health.Entries["peers"].Status);
-        Assert.Contains("BLZ from", health.Entries["peers"].Description);
-        Assert.Equal(0, replica.CountRows());
-    }
-
-    [Fact]
     public async Task A_peer_with_another_catalogue_version_is_refused_naming_both_versions()
     {
         var standard = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Catalog.Clone();
@@ -129,7 +112,7 @@ public class PeerSyncTests
         {
             var file = Path.Combine(folder, "catalogue-v1.1.json");
             await File.WriteAllTextAsync(file, Google.Protobuf.JsonFormatter.Default.Format(standard));
-            await using var origin = await TestNode.StartAsync("BLZ", null, $"--Node:CatalogueFile={file}");
+            await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll, $"--Node:CatalogueFile={file}");
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
             await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync(""));
 
@@ -154,7 +137,7 @@ public class PeerSyncTests
         var folder = TempFolder.Create();
         try
         {
-            var origin = await TestNode.StartAsync("BLZ");
+            var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120)));
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
             await using var relay = await ReplicaAsync("CRI", folder, secretariat, null, origin.Address);
@@ -180,7 +163,7 @@ public class PeerSyncTests
     [Fact]
     public async Task Changes_arriving_by_two_paths_are_applied_once()
     {
-        await using var origin = await TestNode.StartAsync("BLZ");
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         var secretariat = await SharedIdentity.CredentialAsync("");
         await using var relay = await ReplicaAsync("CRI", origin.Folder, secretariat, null, origin.Address);
         await using var reader = await ReplicaAsync("PAN", origin.Folder, secretariat, null, origin.Address, relay.Address);

@@ -23,7 +23,7 @@ public class ReplicaApplyTests
 
     private static async Task<TestNode> OriginWithHistoryAsync()
     {
-        var origin = await TestNode.StartAsync("BLZ");
+        var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 110)));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240), Refugees(period: "2022", value: 200)));
         await origin.Observations.DeleteObservationsAsync(new DeleteObservationsRequest { Keys = { KeyOf(Refugees(sex: "M")) } });

@@ -20,7 +20,7 @@ public class SyncProcessTests
         {
             var secretariatFile = Path.Combine(folder, "secretariat.json");
             await File.WriteAllTextAsync(secretariatFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-            using var origin = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), identity.Issuer);
+            using var origin = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), identity.Issuer, Samples.ShareWithAll);
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             using var belize = new TokenClient(identity.Http, identity.TokenEndpoint, await SharedIdentity.CredentialAsync("BLZ"), $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);

@@ -34,6 +34,7 @@ public static class NodeExtensions
         builder.AddNodeAuthentication(node);
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();
+        builder.Services.AddSingleton<MirpsExchange.Node.Sharing.SharingPolicies>();
         builder.Services.AddSingleton(TimeProvider.System);
 
         builder.Services.AddSingleton<WriteGate>();
@@ -69,6 +70,8 @@ public static class NodeExtensions
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
+        // The sharing policy is checked at start-up: a mistake stops the node before it writes anything.
+        app.Services.GetRequiredService<MirpsExchange.Node.Sharing.SharingPolicies>();
         return app;
     }
 

@@ -6,7 +6,7 @@ namespace MirpsExchange.Node.Grpc;
 
 /// <summary>
 /// Who may do what on a State's node, checked on the validated token of each call. Refusals are
-/// PERMISSION_DENIED with an ErrorInfo reason: MISSING_SCOPE, ROLE_NOT_ALLOWED, COUNTRY_MISMATCH, NOT_SHARED.
+/// PERMISSION_DENIED with an ErrorInfo reason: MISSING_SCOPE, ROLE_NOT_ALLOWED, COUNTRY_MISMATCH.
 /// </summary>
 public static class NodeAccess
 {
@@ -27,16 +27,14 @@ public static class NodeAccess
         }
     }
 
-    /// <summary>Reading: the read scope, and the node's own State or the Secretariat (other States' reads come with sharing policies).</summary>
-    public static void RequireReader(ServerCallContext context, string nodeCountry)
+    /// <summary>
+    /// Reading: the read scope and a State's or the Secretariat's credential. What the reader receives is
+    /// then decided change by change by the sharing policy each carries (<see cref="Sharing.SharingRules"/>).
+    /// </summary>
+    public static Sharing.Reader RequireReader(ServerCallContext context)
     {
         context.RequireScope(MirpsAuth.ReadScope);
-        var user = context.Caller();
-        var role = user.FindFirst(MirpsAuth.RoleClaim)?.Value;
-        if (role == MirpsAuth.SecretariatRole || (role == MirpsAuth.StateRole && user.FindFirst(MirpsAuth.CountryClaim)?.Value == nodeCountry))
-        {
-            return;
-        }
-        throw CallerPermissions.Denied("NOT_SHARED", $"{nodeCountry}'s node serves its own State and the Secretariat; it shares nothing with this caller yet");
+        return Sharing.Reader.FromCaller(context.Caller())
+            ?? throw CallerPermissions.Denied("ROLE_NOT_ALLOWED", "only a State's or the Secretariat's credential reads observations");
     }
 }

@@ -8,6 +8,7 @@ using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.ServiceDefaults;
 
@@ -17,6 +18,7 @@ public sealed partial class ObservationGrpcService(
     ObservationValidator validator,
     ObservationWriter writer,
     NodeDbContext db,
+    SharingPolicies policies,
     IOptions<NodeOptions> options,
     TimeProvider clock,
     ILogger<ObservationGrpcService> logger) : ObservationService.ObservationServiceBase
@@ -42,7 +44,7 @@ public sealed partial class ObservationGrpcService(
         {
             var o = request.Observations[i];
             var period = validation.Periods[i];
-            rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note);
+            rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
         }
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
@@ -70,7 +72,7 @@ public sealed partial class ObservationGrpcService(
         {
             var k = request.Keys[i];
             var period = validation.Periods[i];
-            rows[i] = new WriteRow(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, period.Start, period.End, null, ObservationStatus.Unspecified, "");
+            rows[i] = new WriteRow(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, period.Start, period.End, null, ObservationStatus.Unspecified, "", policies.For(k.IndicatorCode));
         }
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new DeleteObservationsResponse
@@ -87,10 +89,11 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task StreamObservations(StreamObservationsRequest request, IServerStreamWriter<StreamObservationsResponse> responseStream, ServerCallContext context)
     {
-        NodeAccess.RequireReader(context, Country);
-        var query = ObservationQuery(request);
+        var served = Served(NodeAccess.RequireReader(context));
+        var query = ObservationQuery(request).VisibleTo(served.Reader, Now());
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
-        await foreach (var batch in StoredObservationBatches.ChunkAsync(query.AsAsyncEnumerable(), batchSize, context.CancellationToken))
+        var observations = query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
+        await foreach (var batch in StoredObservationBatches.ChunkAsync(observations, batchSize, context.CancellationToken))
         {
             await responseStream.WriteAsync(new StreamObservationsResponse { Observations = { batch } }, context.CancellationToken);
         }
@@ -98,12 +101,14 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task<GetObservationHistoryResponse> GetObservationHistory(GetObservationHistoryRequest request, ServerCallContext context)
     {
-        NodeAccess.RequireReader(context, Country);
+        var served = Served(NodeAccess.RequireReader(context));
         ThrowIfInvalid(validator.ValidateKey("key", request.Key), "key");
         var k = request.Key;
+        // The revisions this reader may receive; a key with none is "not found" alike, so withheld keys are not revealed.
         var revisions = await db.Observations.AsNoTracking()
             .Where(o => o.IndicatorCode == k.IndicatorCode && o.Country == k.Country && o.Period == k.Period
                 && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin)
+            .VisibleTo(served.Reader, Now())
             .OrderBy(o => o.Revision)
             .ToListAsync(context.CancellationToken);
         if (revisions.Count == 0)
@@ -111,7 +116,7 @@ public sealed partial class ObservationGrpcService(
             throw RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
                 $"no observation has the key ({k.IndicatorCode}, {k.Country}, {k.Period}, {k.Sex}, {k.Age}, {k.CountryOfOrigin}) on this node");
         }
-        return new GetObservationHistoryResponse { Revisions = { revisions.Select(ToStored) } };
+        return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }
 
     private IQueryable<ObservationRow> ObservationQuery(StreamObservationsRequest request)
@@ -196,27 +201,6 @@ public sealed partial class ObservationGrpcService(
         return null;
     }
 
-    internal static StoredObservation ToStored(ObservationRow row) => new()
-    {
-        Observation = new Observation
-        {
-            IndicatorCode = row.IndicatorCode,
-            Country = row.Country,
-            Period = row.Period,
-            Sex = row.Sex,
-            Age = row.Age,
-            CountryOfOrigin = row.CountryOfOrigin,
-            Value = row.Value ?? 0,
-            Status = row.Status,
-            Note = row.Note,
-        },
-        Revision = row.Revision,
-        Origin = row.Origin,
-        OriginSequence = row.OriginSequence,
-        RecordedTime = ObservationWriter.ToTimestamp(row.RecordedTime),
-        Deleted = row.Deleted,
-    };
-
     private static RequestTicket? Ticket(string requestId, string operation, IMessage request)
     {
         if (requestId.Length == 0)
@@ -253,6 +237,10 @@ public sealed partial class ObservationGrpcService(
             throw RpcErrors.InvalidArgument(message, violations.Select(v => (v.Field, v.Description)));
         }
     }
+
+    private long Now() => ObservationWriter.ToMicros(clock.GetUtcNow());
+
+    private ServedObservations Served(Reader reader) => new(reader, Now());
 
     private DateOnly Today() => DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
 

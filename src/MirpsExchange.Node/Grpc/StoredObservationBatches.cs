@@ -1,12 +1,11 @@
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Mirps.Observation.V1;
-using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Node.Grpc;
 
 /// <summary>
-/// Cuts a stream of stored rows into messages of at most <c>batchSize</c> rows and about 1 MiB, so no
+/// Cuts a stream of served observations into messages of at most <c>batchSize</c> rows and about 1 MiB, so no
 /// message exceeds a client's default 4 MB receive limit whatever the notes hold.
 /// </summary>
 public static class StoredObservationBatches
@@ -17,13 +16,12 @@ public static class StoredObservationBatches
     private const int TagSize = 1;
 
     public static async IAsyncEnumerable<List<StoredObservation>> ChunkAsync(
-        IAsyncEnumerable<ObservationRow> rows, int batchSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IAsyncEnumerable<StoredObservation> observations, int batchSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var batch = new List<StoredObservation>();
         var bytes = 0; // the message's size, summed as rows are added rather than recomputed for each
-        await foreach (var row in rows.WithCancellation(cancellationToken))
+        await foreach (var stored in observations.WithCancellation(cancellationToken))
         {
-            var stored = ObservationGrpcService.ToStored(row);
             batch.Add(stored);
             bytes += TagSize + CodedOutputStream.ComputeMessageSize(stored);
             if (batch.Count == batchSize || bytes >= MaxMessageBytes)

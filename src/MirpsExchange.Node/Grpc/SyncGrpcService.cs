@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Mirps.Sync.V1;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.ServiceDefaults;
 
@@ -10,17 +11,24 @@ namespace MirpsExchange.Node.Grpc;
 
 /// <summary>
 /// The change feed: every stored row is a change of its origin's log, identified by (origin, sequence).
-/// Readers are those of the node's reads (its own State and the Secretariat; sharing policies come with
-/// the peer sync).
+/// Every change goes out as the reader may receive it under the policy it carries: complete, with its
+/// value withheld, or as a placeholder that keeps the reader's copy of the log free of gaps.
 /// </summary>
-public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, StandardCatalogue catalogue, MirpsExchange.Node.Sync.PeerStates peers, IOptions<NodeOptions> options, IHostApplicationLifetime lifetime) : SyncService.SyncServiceBase
+public sealed class SyncGrpcService(
+    NodeDbContext db,
+    ChangeNotifier notifier,
+    StandardCatalogue catalogue,
+    MirpsExchange.Node.Sync.PeerStates peers,
+    IOptions<NodeOptions> options,
+    TimeProvider clock,
+    IHostApplicationLifetime lifetime) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
 
     public override async Task StreamChanges(StreamChangesRequest request, IServerStreamWriter<StreamChangesResponse> responseStream, ServerCallContext context)
     {
-        NodeAccess.RequireReader(context, options.Value.Country);
+        var reader = NodeAccess.RequireReader(context);
         var violations = new List<(string, string)>();
         if (!catalogue.ReportingCountries.Contains(request.Origin))
         {
@@ -50,12 +58,19 @@ public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, S
             // Taken before reading: a commit after this read wakes the wait below.
             var committed = notifier.Next;
             var sent = false;
+            var served = new ServedObservations(reader, ObservationWriter.ToMicros(clock.GetUtcNow()));
+            var placeholders = await db.WithheldChanges.AsNoTracking()
+                .Where(w => w.Origin == origin && w.OriginSequence > after)
+                .OrderBy(w => w.OriginSequence)
+                .Take(batchSize)
+                .ToListAsync(cancellation);
             var rows = db.Observations.AsNoTracking()
                 .Where(o => o.Origin == origin && o.OriginSequence > after)
                 .OrderBy(o => o.OriginSequence)
                 .Take(batchSize)
                 .AsAsyncEnumerable();
-            await foreach (var batch in StoredObservationBatches.ChunkAsync(rows, batchSize, cancellation))
+            var changes = InSequence(rows, placeholders, served, batchSize, cancellation);
+            await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
             {
                 after = batch[^1].OriginSequence;
                 await responseStream.WriteAsync(new StreamChangesResponse { Changes = { batch }, LastSequence = after }, cancellation);
@@ -86,14 +101,45 @@ public sealed class SyncGrpcService(NodeDbContext db, ChangeNotifier notifier, S
 
     public override async Task<GetSyncStatusResponse> GetSyncStatus(GetSyncStatusRequest request, ServerCallContext context)
     {
-        NodeAccess.RequireReader(context, options.Value.Country);
+        NodeAccess.RequireReader(context);
         var origins = await db.Observations.AsNoTracking().Select(o => o.Origin).Distinct().OrderBy(o => o).ToListAsync(context.CancellationToken);
-        var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, Peers = { peers.Snapshot() } };
+        var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, Peers = { peers.Snapshot() }, NodeCountry = options.Value.Country };
         foreach (var origin in origins)
         {
             var (sequence, time) = await ObservationWriter.LastChangeAsync(db, origin, context.CancellationToken);
             response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = ObservationWriter.ToTimestamp(time) });
         }
         return response;
+    }
+
+    /// <summary>
+    /// The held changes and the placeholders of one origin merged in sequence order, as the reader receives
+    /// them, at most <paramref name="count"/>: both lists start after the same sequence and are sorted.
+    /// </summary>
+    private static async IAsyncEnumerable<Mirps.Observation.V1.StoredObservation> InSequence(
+        IAsyncEnumerable<ObservationRow> rows, List<WithheldChange> placeholders, ServedObservations served, int count,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var next = 0;
+        var sent = 0;
+        await foreach (var row in rows.WithCancellation(cancellationToken))
+        {
+            while (next < placeholders.Count && placeholders[next].OriginSequence < row.OriginSequence && sent < count)
+            {
+                yield return served.Serve(placeholders[next++]);
+                sent++;
+            }
+            if (sent == count)
+            {
+                yield break;
+            }
+            yield return served.Serve(row);
+            sent++;
+        }
+        while (next < placeholders.Count && sent < count)
+        {
+            yield return served.Serve(placeholders[next++]);
+            sent++;
+        }
     }
 }

@@ -8,11 +8,13 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
 {
     public DbSet<ObservationRow> Observations => Set<ObservationRow>();
     public DbSet<RequestRecord> Requests => Set<RequestRecord>();
+    public DbSet<WithheldChange> WithheldChanges => Set<WithheldChange>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new ObservationRowConfiguration());
         modelBuilder.ApplyConfiguration(new RequestRecordConfiguration());
+        modelBuilder.ApplyConfiguration(new WithheldChangeConfiguration());
         // snake_case names, the same on SQLite and PostgreSQL, so the raw SQL of the write path is portable.
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
@@ -60,6 +62,22 @@ internal sealed class ObservationRowConfiguration : IEntityTypeConfiguration<Obs
         builder.Property(o => o.CountryOfOrigin).HasMaxLength(8);
         builder.Property(o => o.Note).HasMaxLength(1000);
         builder.Property(o => o.Status).HasConversion<int>();
+        builder.Property(o => o.Readers).HasMaxLength(64);
+    }
+}
+
+internal sealed class WithheldChangeConfiguration : IEntityTypeConfiguration<WithheldChange>
+{
+    public const string Table = "withheld_changes";
+
+    public void Configure(EntityTypeBuilder<WithheldChange> builder)
+    {
+        builder.ToTable(Table);
+        builder.HasKey(w => new { w.Origin, w.OriginSequence });
+        builder.Property(w => w.OriginSequence).ValueGeneratedNever();
+        builder.Property(w => w.Origin).HasMaxLength(3);
+        builder.Property(w => w.Readers).HasMaxLength(64);
+        builder.Property(w => w.Reason).HasConversion<int>();
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using MirpsExchange.Node.Sharing;
 
 namespace MirpsExchange.Node.Store;
 
@@ -26,6 +27,23 @@ public static class ObservationQueries
     public static IQueryable<ObservationRow> WhereIn(
         this IQueryable<ObservationRow> rows, IReadOnlyCollection<string> values, Func<List<string>, Expression<Func<ObservationRow, bool>>> predicate) =>
         values.Count == 0 ? rows : rows.Where(predicate([.. values]));
+
+    /// <summary>
+    /// The rows <paramref name="reader"/> may receive under the policy each carries: its own State's, and
+    /// of others' those shared with it and not under embargo (the Secretariat: all but embargoed ones).
+    /// Values still to withhold (small counts) are withheld by <see cref="ServedObservations"/>.
+    /// </summary>
+    public static IQueryable<ObservationRow> VisibleTo(this IQueryable<ObservationRow> rows, Reader reader, long nowMicros)
+    {
+        if (reader.IsSecretariat)
+        {
+            return rows.Where(o => o.ReleaseTime == null || o.ReleaseTime <= nowMicros);
+        }
+        var country = reader.Country!;
+        var entry = RowPolicy.ListEntry(country);
+        return rows.Where(o => o.Origin == country
+            || ((o.Readers == RowPolicy.AllStates || o.Readers.Contains(entry)) && (o.ReleaseTime == null || o.ReleaseTime <= nowMicros)));
+    }
 
     /// <summary>The order of the natural key, which the unique index serves.</summary>
     public static IOrderedQueryable<ObservationRow> OrderByKey(this IQueryable<ObservationRow> rows) => rows

@@ -36,4 +36,31 @@ public sealed class ObservationRow
     public long RecordedTime { get; set; }
     /// <summary>When the next revision of the key replaced this one; null while it is current.</summary>
     public long? SupersededTime { get; set; }
+
+    /// <summary>The sharing policy the origin wrote this change under (see <see cref="Sharing.RowPolicy"/>): who reads beyond the Secretariat.</summary>
+    public string Readers { get; set; } = "";
+    /// <summary>Embargo: until this time (microseconds since the Unix epoch) only the owner receives the change.</summary>
+    public long? ReleaseTime { get; set; }
+    public int SmallCountThreshold { get; set; }
+    /// <summary>
+    /// This node received the change with its value withheld (a small count it may not read): the
+    /// value is null and the status CONFIDENTIAL, and it never serves more than that.
+    /// </summary>
+    public bool ValueWithheld { get; set; }
+}
+
+/// <summary>
+/// A change of another origin's log that this node received only as a placeholder (not shared with it,
+/// embargoed, or not held by the relay it came from), so its copy of the log has no gap. Embargoed and
+/// not-held placeholders are asked for again; the complete change then replaces the placeholder.
+/// </summary>
+public sealed class WithheldChange
+{
+    public required string Origin { get; set; }
+    public long OriginSequence { get; set; }
+    public Withholding Reason { get; set; }
+    public long RecordedTime { get; set; }
+    public string Readers { get; set; } = "";
+    public long? ReleaseTime { get; set; }
+    public int SmallCountThreshold { get; set; }
 }

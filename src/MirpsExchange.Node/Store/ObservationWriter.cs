@@ -5,14 +5,19 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Mirps.Observation.V1;
+using MirpsExchange.Node.Sharing;
 using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Store;
 
-/// <summary>One key to write: a value to store, or (with <see cref="Value"/> null) a deletion.</summary>
+/// <summary>
+/// One key to write: a value to store, or (with <see cref="Value"/> null) a deletion, under the sharing
+/// policy the change carries. <see cref="ValueWithheld"/>: a replica's copy of a small count it may not read.
+/// </summary>
 public readonly record struct WriteRow(
     string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin,
-    DateOnly PeriodStart, DateOnly PeriodEnd, double? Value, ObservationStatus Status, string Note);
+    DateOnly PeriodStart, DateOnly PeriodEnd, double? Value, ObservationStatus Status, string Note,
+    RowPolicy Policy, bool ValueWithheld = false);
 
 /// <summary>What a write did, key by key.</summary>
 public sealed record WriteOutcome(int Inserted, int Revised, int Unchanged, int Deleted, int Absent, long LastOriginSequence);
@@ -40,11 +45,16 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
     private const string KeyMatch = "indicator_code = @i AND country = @c AND period = @p AND sex = @s AND age = @a AND country_of_origin = @o";
 
     private const string InsertInto =
-        $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, revision, deleted, recorded_time) " +
-        "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note";
+        $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, " +
+        "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
+        "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @release, @threshold, @withheld";
 
     /// <summary>The parameters of both inserts, in the positions <see cref="SetRow"/> fills.</summary>
-    private static readonly string[] RowParameters = ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note"];
+    private static readonly string[] RowParameters =
+        ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@readers", "@release", "@threshold", "@withheld"];
+
+    /// <summary>Positions of an insert's own parameters after <see cref="RowParameters"/>.</summary>
+    private const int RevisionParameter = 17, DeletedParameter = 18, TimeParameter = 19;
 
     /// <summary>
     /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
@@ -125,7 +135,7 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         await using var supersede = SupersedeCommand(connection, transaction);
         insertFirst.Parameters[0].Value = origin;
         insertNext.Parameters[0].Value = origin;
-        insertNext.Parameters[15].Value = now;
+        insertNext.Parameters[TimeParameter].Value = now;
         supersede.Parameters[7].Value = now;
 
         int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
@@ -170,11 +180,11 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
             }
 
             SetKey(supersede, row);
-            supersede.Parameters[6].Value = revision;
+            supersede.Parameters[6].Value = revision + 1;
             await ExecuteAsync(supersede, cancellationToken);
             SetRow(insertNext, row, ++sequence);
-            insertNext.Parameters[13].Value = revision + 1;
-            insertNext.Parameters[14].Value = row.Value is null;
+            insertNext.Parameters[RevisionParameter].Value = revision + 1;
+            insertNext.Parameters[DeletedParameter].Value = row.Value is null;
             await ExecuteAsync(insertNext, cancellationToken);
             if (row.Value is null)
             {
@@ -195,8 +205,10 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
     /// <summary>
     /// Applies another node's changes of <paramref name="origin"/> (a replica's write path): in sequence
     /// order, each exactly once. Changes already held are skipped (a batch applied twice, or arriving by
-    /// two paths, changes nothing); a change that is not the next of the origin's log is refused with
-    /// nothing written. The origin's own sequence, revision and recorded time are kept.
+    /// two paths, changes nothing), except that a complete change replaces the placeholder held for it
+    /// (an embargo ended, or a relay had less than this node may hold); a change that is not the next of
+    /// the origin's log is refused with nothing written. The origin's own sequence, revision, recorded time
+    /// and sharing policy are kept.
     /// </summary>
     public async Task<(int Applied, int Duplicates, long LastSequence)> ApplyChangesAsync(
         string origin, IReadOnlyList<StoredObservation> changes, CancellationToken cancellationToken)
@@ -206,13 +218,16 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         var connection = transaction.GetDbTransaction().Connection!;
         var dbTransaction = transaction.GetDbTransaction();
         var (last, _) = await LastChangeAsync(connection, dbTransaction, origin, cancellationToken);
-        await using var insert = InsertRevisionCommand(connection, dbTransaction);
-        await using var supersede = SupersedeCommand(connection, dbTransaction);
-        insert.Parameters[0].Value = origin;
+        var pending = changes.Count > 0 && changes[0].OriginSequence <= last
+            ? await PlaceholdersAsync(connection, dbTransaction, origin, changes[0].OriginSequence, last, cancellationToken)
+            : [];
+
         // First the log's rules, in sequence order; then the writes sorted by key and revision, which
         // walk the unique index in order (several times faster than sequence order) and keep each key's
         // revisions in order.
         var accepted = new List<(WriteRow Row, StoredObservation Change)>(changes.Count);
+        var placeholders = new List<StoredObservation>();
+        var replacing = new List<(WriteRow Row, StoredObservation Change)>();
         var duplicates = 0;
         foreach (var change in changes)
         {
@@ -220,8 +235,22 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
             {
                 throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "WRONG_ORIGIN", $"a change of {change.Origin} arrived in {origin}'s feed");
             }
+            var isPlaceholder = change.Withholding is not (Withholding.Unspecified or Withholding.SmallCount);
             if (change.OriginSequence <= last)
             {
+                if (pending.TryGetValue(change.OriginSequence, out var reason) && (!isPlaceholder || change.Withholding != reason))
+                {
+                    if (isPlaceholder)
+                    {
+                        placeholders.Add(change); // the reason changed: an embargo became "not shared", say
+                    }
+                    else
+                    {
+                        replacing.Add((ToWriteRow(origin, change), change));
+                    }
+                    pending.Remove(change.OriginSequence);
+                    continue;
+                }
                 duplicates++;
                 continue;
             }
@@ -231,15 +260,20 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
                     $"{origin}'s change {change.OriginSequence} arrived after {last}: " +
                     (change.OriginSequence == last + 2 ? $"change {last + 1} is missing" : $"changes {last + 1}..{change.OriginSequence - 1} are missing"));
             }
-            var o = change.Observation;
-            if (!MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var period))
+            if (isPlaceholder)
             {
-                throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE", $"{origin}'s change {change.OriginSequence} has the period '{o.Period}'");
+                placeholders.Add(change);
             }
-            accepted.Add((new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
-                change.Deleted ? null : o.Value, o.Status, o.Note), change));
+            else
+            {
+                accepted.Add((ToWriteRow(origin, change), change));
+            }
             last = change.OriginSequence;
         }
+
+        await using var insert = InsertRevisionCommand(connection, dbTransaction);
+        await using var supersede = SupersedeCommand(connection, dbTransaction);
+        insert.Parameters[0].Value = origin;
         accepted.Sort((x, y) => CompareKeys(in x.Row, in y.Row) is var c && c != 0 ? c : x.Change.Revision.CompareTo(y.Change.Revision));
         foreach (var (row, change) in accepted)
         {
@@ -248,17 +282,19 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
             if (change.Revision > 1)
             {
                 SetKey(supersede, row);
-                supersede.Parameters[6].Value = change.Revision - 1;
+                supersede.Parameters[6].Value = change.Revision;
                 supersede.Parameters[7].Value = time;
                 await ExecuteAsync(supersede, cancellationToken);
             }
-            SetRow(insert, row, change.OriginSequence);
-            insert.Parameters[13].Value = change.Revision;
-            insert.Parameters[14].Value = change.Deleted;
-            insert.Parameters[15].Value = time;
+            SetInsert(insert, row, change, time);
             await ExecuteAsync(insert, cancellationToken);
         }
-        var applied = accepted.Count;
+        if (placeholders.Count + replacing.Count > 0)
+        {
+            await WritePlaceholdersAsync(connection, dbTransaction, origin, placeholders, cancellationToken);
+            await ReplacePlaceholdersAsync(connection, dbTransaction, insert, origin, replacing, cancellationToken);
+        }
+        var applied = accepted.Count + placeholders.Count + replacing.Count;
         await transaction.CommitAsync(cancellationToken);
         if (applied > 0)
         {
@@ -267,12 +303,118 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         return (applied, duplicates, last);
     }
 
+    private static WriteRow ToWriteRow(string origin, StoredObservation change)
+    {
+        var o = change.Observation;
+        if (o is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var period))
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
+                $"{origin}'s change {change.OriginSequence} has {(o is null ? "no observation" : $"the period '{o.Period}'")}");
+        }
+        var withheld = change.Withholding == Withholding.SmallCount;
+        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
+            change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note,
+            RowPolicy.FromMessage(change.Policy), withheld);
+    }
+
+    private static void SetInsert(DbCommand insert, in WriteRow row, StoredObservation change, long time)
+    {
+        SetRow(insert, row, change.OriginSequence);
+        insert.Parameters[RevisionParameter].Value = change.Revision;
+        insert.Parameters[DeletedParameter].Value = change.Deleted;
+        insert.Parameters[TimeParameter].Value = time;
+    }
+
+    /// <summary>The placeholders held for <paramref name="origin"/>'s changes from..to, by sequence.</summary>
+    private static async Task<Dictionary<long, Withholding>> PlaceholdersAsync(
+        DbConnection connection, DbTransaction transaction, string origin, long from, long to, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, transaction,
+            $"SELECT origin_sequence, reason FROM {WithheldChangeConfiguration.Table} WHERE origin = @origin AND origin_sequence BETWEEN @from AND @to",
+            "@origin", "@from", "@to");
+        command.Parameters[0].Value = origin;
+        command.Parameters[1].Value = from;
+        command.Parameters[2].Value = to;
+        var placeholders = new Dictionary<long, Withholding>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            placeholders[reader.GetInt64(0)] = (Withholding)reader.GetInt32(1);
+        }
+        return placeholders;
+    }
+
+    private static async Task WritePlaceholdersAsync(
+        DbConnection connection, DbTransaction transaction, string origin, List<StoredObservation> placeholders, CancellationToken cancellationToken)
+    {
+        await using var upsert = Command(connection, transaction,
+            $"INSERT INTO {WithheldChangeConfiguration.Table} (origin, origin_sequence, reason, recorded_time, readers, release_time, small_count_threshold) " +
+            "VALUES (@origin, @seq, @reason, @time, @readers, @release, @threshold) " +
+            "ON CONFLICT (origin, origin_sequence) DO UPDATE SET reason = excluded.reason, readers = excluded.readers, release_time = excluded.release_time, small_count_threshold = excluded.small_count_threshold",
+            "@origin", "@seq", "@reason", "@time", "@readers", "@release", "@threshold");
+        upsert.Parameters[0].Value = origin;
+        foreach (var change in placeholders)
+        {
+            var policy = RowPolicy.FromMessage(change.Policy);
+            upsert.Parameters[1].Value = change.OriginSequence;
+            upsert.Parameters[2].Value = (int)change.Withholding;
+            upsert.Parameters[3].Value = change.RecordedTime is { } time ? ToMicros(time.ToDateTimeOffset()) : 0;
+            upsert.Parameters[4].Value = policy.Readers;
+            upsert.Parameters[5].Value = policy.ReleaseTime is { } release ? release : DBNull.Value;
+            upsert.Parameters[6].Value = policy.SmallCountThreshold;
+            await upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Complete changes in place of their placeholders: each is an older revision of its key arriving
+    /// late, so it is fitted into the key's history by time (the revision before it ends when it was
+    /// recorded; it ends when the next held revision was recorded, or is current).
+    /// </summary>
+    private static async Task ReplacePlaceholdersAsync(
+        DbConnection connection, DbTransaction transaction, DbCommand insert, string origin,
+        List<(WriteRow Row, StoredObservation Change)> replacing, CancellationToken cancellationToken)
+    {
+        const string Table = ObservationRowConfiguration.Table;
+        await using var remove = Command(connection, transaction,
+            $"DELETE FROM {WithheldChangeConfiguration.Table} WHERE origin = @origin AND origin_sequence = @seq", "@origin", "@seq");
+        await using var endPrevious = Command(connection, transaction,
+            $"UPDATE {Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = (SELECT MAX(revision) FROM {Table} WHERE {KeyMatch} AND revision < @rev)",
+            "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
+        await using var endThis = Command(connection, transaction,
+            $"UPDATE {Table} SET superseded_time = (SELECT MIN(recorded_time) FROM {Table} WHERE {KeyMatch} AND revision > @rev) " +
+            "WHERE origin = @origin AND origin_sequence = @seq",
+            "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@origin", "@seq");
+        remove.Parameters[0].Value = origin;
+        endThis.Parameters[7].Value = origin;
+        foreach (var (row, change) in replacing)
+        {
+            var time = ToMicros(change.RecordedTime.ToDateTimeOffset());
+            remove.Parameters[1].Value = change.OriginSequence;
+            await remove.ExecuteNonQueryAsync(cancellationToken);
+            SetKey(endPrevious, row);
+            endPrevious.Parameters[6].Value = change.Revision;
+            endPrevious.Parameters[7].Value = time;
+            await endPrevious.ExecuteNonQueryAsync(cancellationToken);
+            SetInsert(insert, row, change, time);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+            SetKey(endThis, row);
+            endThis.Parameters[6].Value = change.Revision;
+            endThis.Parameters[8].Value = change.OriginSequence;
+            await endThis.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
     private static DbCommand InsertRevisionCommand(DbConnection connection, DbTransaction transaction) =>
         Command(connection, transaction, $"{InsertInto}, @rev, @deleted, @now)", [.. RowParameters, "@rev", "@deleted", "@now"]);
 
+    /// <summary>
+    /// Ends the key's current revision when revision @rev arrives. The current one is usually @rev - 1, but
+    /// a replica may hold an older one when the revisions between were withheld from it.
+    /// </summary>
     private static DbCommand SupersedeCommand(DbConnection connection, DbTransaction transaction) =>
         Command(connection, transaction,
-            $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = @rev",
+            $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND superseded_time IS NULL AND revision < @rev",
             "@i", "@c", "@p", "@s", "@a", "@o", "@rev", "@now");
 
     /// <summary>The origin's latest sequence number and recorded time in the store behind <paramref name="db"/>, outside any transaction.</summary>
@@ -289,11 +431,16 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         }
     }
 
-    /// <summary>The origin's latest sequence number and recorded time (0, 0 for an empty log).</summary>
+    /// <summary>
+    /// The origin's latest sequence number and recorded time (0, 0 for an empty log), among the changes
+    /// held and the placeholders of changes withheld from this node: a replica's cursor.
+    /// </summary>
     public static async Task<(long Sequence, long RecordedTime)> LastChangeAsync(DbConnection connection, DbTransaction? transaction, string origin, CancellationToken cancellationToken)
     {
         await using var command = Command(connection, transaction,
-            $"SELECT origin_sequence, recorded_time FROM {ObservationRowConfiguration.Table} WHERE origin = @origin ORDER BY origin_sequence DESC LIMIT 1",
+            $"SELECT origin_sequence, recorded_time FROM (SELECT origin_sequence, recorded_time FROM {ObservationRowConfiguration.Table} WHERE origin = @origin ORDER BY origin_sequence DESC LIMIT 1) " +
+            $"UNION ALL SELECT origin_sequence, recorded_time FROM (SELECT origin_sequence, recorded_time FROM {WithheldChangeConfiguration.Table} WHERE origin = @origin ORDER BY origin_sequence DESC LIMIT 1) " +
+            "ORDER BY origin_sequence DESC LIMIT 1",
             "@origin");
         command.Parameters["@origin"].Value = origin;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -332,6 +479,10 @@ public sealed class ObservationWriter(NodeDbContext db, WriteGate gate, ChangeNo
         p[10].Value = row.Value is { } value ? value : DBNull.Value;
         p[11].Value = (int)row.Status;
         p[12].Value = row.Note;
+        p[13].Value = row.Policy.Readers;
+        p[14].Value = row.Policy.ReleaseTime is { } release ? release : DBNull.Value;
+        p[15].Value = row.Policy.SmallCountThreshold;
+        p[16].Value = row.ValueWithheld;
     }
 
     private static int CompareKeys(in WriteRow x, in WriteRow y)

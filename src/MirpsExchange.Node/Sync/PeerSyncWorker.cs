@@ -5,7 +5,11 @@ using Microsoft.Extensions.Options;
 using Mirps.Auth;
 using Mirps.Sync.V1;
 using MirpsExchange.Catalogue;
+using Microsoft.EntityFrameworkCore;
+using Mirps.Observation.V1;
+using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Sync;
 
@@ -20,6 +24,7 @@ public sealed partial class PeerSyncWorker(
     IServiceScopeFactory scopes,
     StandardCatalogue catalogue,
     PeerStates states,
+    TimeProvider clock,
     ILogger<PeerSyncWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -62,23 +67,51 @@ public sealed partial class PeerSyncWorker(
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
                 }
-                var after = await AppliedSequenceAsync(origin, stoppingToken);
-                state.Applied(after, null);
-                // Large batches: each is one transaction here, and an initial catch-up moves whole messages of about 1 MiB.
-                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = after, Follow = true, BatchSize = 10_000 }, cancellationToken: stoppingToken);
-                state.Set(PeerState.Connected);
-                await foreach (var message in call.ResponseStream.ReadAllAsync(stoppingToken))
+                var source = Reader.OfNode(status.NodeCountry);
+                var (applied, resume, nextRelease) = await ResumePointAsync(origin, stoppingToken);
+                state.Applied(applied, null);
+                // A following stream is ended when the first embargo held here ends, to ask for those changes again.
+                using var release = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                void ReconnectAt(long releaseTime)
                 {
+                    if (nextRelease is null || releaseTime <= nextRelease)
+                    {
+                        nextRelease = releaseTime;
+                        release.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp((releaseTime - Now()) / 1000 + 50, 0, int.MaxValue)));
+                    }
+                }
+                if (nextRelease is { } first)
+                {
+                    nextRelease = null;
+                    ReconnectAt(first);
+                }
+                // Large batches: each is one transaction here, and an initial catch-up moves whole messages of about 1 MiB.
+                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 10_000 }, cancellationToken: release.Token);
+                state.Set(PeerState.Connected);
+                await foreach (var message in call.ResponseStream.ReadAllAsync(release.Token))
+                {
+                    CheckMayHold(message.Changes, source, address, Now());
                     await using var scope = scopes.CreateAsyncScope();
                     var writer = scope.ServiceProvider.GetRequiredService<ObservationWriter>();
                     var (_, _, last) = await writer.ApplyChangesAsync(origin, message.Changes, stoppingToken);
                     state.Applied(last, message.Changes.Count > 0 ? message.Changes[^1].RecordedTime : null);
                     failures = 0;
+                    foreach (var change in message.Changes)
+                    {
+                        if (change.Withholding == Withholding.Embargoed && change.Policy?.ReleaseTime is { } time)
+                        {
+                            ReconnectAt(ObservationWriter.ToMicros(time.ToDateTimeOffset()));
+                        }
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                failures = 0; // an embargo ended: reconnect and ask again
             }
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException)
             {
@@ -100,11 +133,46 @@ public sealed partial class PeerSyncWorker(
         }
     }
 
-    private async Task<long> AppliedSequenceAsync(string origin, CancellationToken cancellationToken)
+    /// <summary>
+    /// Where to resume: after the last change held here, or before the first placeholder to ask for again
+    /// (an embargo that has ended, or a change a relay did not hold); and when the next embargo held here ends.
+    /// </summary>
+    private async Task<(long Applied, long Resume, long? NextRelease)> ResumePointAsync(string origin, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        return (await ObservationWriter.LastChangeAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), origin, cancellationToken)).Sequence;
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        var applied = (await ObservationWriter.LastChangeAsync(db, origin, cancellationToken)).Sequence;
+        var now = Now();
+        var placeholders = db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin);
+        var again = await placeholders
+            .Where(w => w.Reason == Withholding.NotHeld || (w.Reason == Withholding.Embargoed && (w.ReleaseTime == null || w.ReleaseTime <= now)))
+            .OrderBy(w => w.OriginSequence)
+            .Select(w => (long?)w.OriginSequence)
+            .FirstOrDefaultAsync(cancellationToken);
+        var nextRelease = await placeholders
+            .Where(w => w.Reason == Withholding.Embargoed && w.ReleaseTime > now)
+            .MinAsync(w => w.ReleaseTime, cancellationToken);
+        return (applied, again is { } first ? Math.Min(applied, first - 1) : applied, nextRelease);
     }
+
+    /// <summary>
+    /// A replica accepts only what the serving node may hold itself: a source may not relay what the
+    /// origin's policy withheld from it (the origin itself may serve anything). What the replica may
+    /// receive is the serving node's decision, made for the token the replica presents.
+    /// </summary>
+    private static void CheckMayHold(IEnumerable<StoredObservation> changes, Reader source, string address, long now)
+    {
+        foreach (var change in changes)
+        {
+            if (!SharingRules.MayHold(source, change, now))
+            {
+                throw RpcErrors.WithReason(Google.Rpc.Code.PermissionDenied, "NOT_ALLOWED_TO_RELAY",
+                    $"{address} ({source}) served {change.Origin}'s change {change.OriginSequence}, which {change.Origin}'s sharing policy does not let {source} hold; nothing from this batch was applied");
+            }
+        }
+    }
+
+    private long Now() => ObservationWriter.ToMicros(clock.GetUtcNow());
 
     [LoggerMessage(EventName = "PeerPullFailed", Level = LogLevel.Warning, Message = "Pulling {Origin} from {Peer} failed ({Failures} in a row): {Error}")]
     private static partial void LogPullFailed(ILogger logger, string peer, string origin, int failures, string error);

@@ -6,6 +6,9 @@ namespace MirpsExchange.FunctionalTests.Infrastructure;
 /// <summary>Valid observations to start from; tests break one field at a time.</summary>
 public static class Samples
 {
+    /// <summary>The origin's sharing policy for tests about sync mechanics rather than policy: every indicator shared with every State.</summary>
+    public const string ShareWithAll = "--Node:Sharing:Default:Readers=all";
+
     public static Observation Refugees(string country = "BLZ", string period = "2023", double value = 240, string sex = "_T", string age = "_T", string origin = "_T") => new()
     {
         IndicatorCode = "REFUGEES",

@@ -120,6 +120,22 @@ public sealed class TestNode : IAsyncDisposable
         return command.ExecuteScalar();
     }
 
+    /// <summary>Every row of a query on the store file, each as its columns joined by '|' (NULL as "null").</summary>
+    public List<string> Rows(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var rows = new List<string>();
+        while (reader.Read())
+        {
+            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+        }
+        return rows;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();

@@ -76,9 +76,19 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("period_start");
 
+                    b.Property<string>("Readers")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("readers");
+
                     b.Property<long>("RecordedTime")
                         .HasColumnType("INTEGER")
                         .HasColumnName("recorded_time");
+
+                    b.Property<long?>("ReleaseTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("release_time");
 
                     b.Property<long>("Revision")
                         .HasColumnType("INTEGER")
@@ -89,6 +99,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasMaxLength(8)
                         .HasColumnType("TEXT")
                         .HasColumnName("sex");
+
+                    b.Property<int>("SmallCountThreshold")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("small_count_threshold");
 
                     b.Property<int>("Status")
                         .HasColumnType("INTEGER")
@@ -101,6 +115,10 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<double?>("Value")
                         .HasColumnType("REAL")
                         .HasColumnName("value");
+
+                    b.Property<bool>("ValueWithheld")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("value_withheld");
 
                     b.HasKey("Origin", "OriginSequence");
 
@@ -143,6 +161,44 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.HasIndex("RecordedTime");
 
                     b.ToTable("requests", (string)null);
+                });
+
+            modelBuilder.Entity("MirpsExchange.Node.Store.WithheldChange", b =>
+                {
+                    b.Property<string>("Origin")
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("origin");
+
+                    b.Property<long>("OriginSequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("origin_sequence");
+
+                    b.Property<string>("Readers")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("readers");
+
+                    b.Property<int>("Reason")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("reason");
+
+                    b.Property<long>("RecordedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("recorded_time");
+
+                    b.Property<long?>("ReleaseTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("release_time");
+
+                    b.Property<int>("SmallCountThreshold")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("small_count_threshold");
+
+                    b.HasKey("Origin", "OriginSequence");
+
+                    b.ToTable("withheld_changes", (string)null);
                 });
 #pragma warning restore 612, 618
         }

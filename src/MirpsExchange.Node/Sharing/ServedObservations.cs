@@ -1,0 +1,88 @@
+using Mirps.Observation.V1;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Sharing;
+
+/// <summary>
+/// Stored rows and placeholders as one reader receives them, under the policy each change carries:
+/// what the reader may not receive is replaced by a placeholder or has its value withheld here, so it
+/// never leaves the node.
+/// </summary>
+public sealed class ServedObservations(Reader reader, long nowMicros)
+{
+    /// <summary>One message per distinct policy: rows of an indicator share it, and serialising a shared message is safe.</summary>
+    private readonly Dictionary<RowPolicy, SharingPolicy> _policies = [];
+
+    public Reader Reader => reader;
+
+    public StoredObservation Serve(ObservationRow row)
+    {
+        var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
+        var held = row.ValueWithheld ? Held.ValueWithheld : Held.Complete;
+        var withholding = SharingRules.Serve(reader, row.Origin, policy, held, !row.Deleted && policy.IsSmall(row.Value), nowMicros);
+        if (withholding is not (Withholding.Unspecified or Withholding.SmallCount))
+        {
+            return Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, policy, withholding);
+        }
+        var stored = ToStored(row);
+        stored.Policy = Message(policy);
+        if (withholding == Withholding.SmallCount)
+        {
+            stored.Observation.Value = 0;
+            stored.Observation.Status = ObservationStatus.Confidential;
+            stored.Withholding = Withholding.SmallCount;
+        }
+        return stored;
+    }
+
+    public StoredObservation Serve(WithheldChange held)
+    {
+        var policy = new RowPolicy(held.Readers, held.ReleaseTime, held.SmallCountThreshold);
+        var withholding = SharingRules.Serve(reader, held.Origin, policy, Held.Placeholder, small: false, nowMicros);
+        return Placeholder(held.Origin, held.OriginSequence, held.RecordedTime, policy, withholding);
+    }
+
+    /// <summary>Whether a served change is a placeholder rather than an observation (queries leave those out).</summary>
+    public static bool IsPlaceholder(StoredObservation stored) => stored.Withholding is not (Withholding.Unspecified or Withholding.SmallCount);
+
+    private StoredObservation Placeholder(string origin, long sequence, long recordedTime, RowPolicy policy, Withholding withholding) => new()
+    {
+        Origin = origin,
+        OriginSequence = sequence,
+        RecordedTime = ObservationWriter.ToTimestamp(recordedTime),
+        Policy = Message(policy),
+        Withholding = withholding,
+    };
+
+    private SharingPolicy Message(RowPolicy policy)
+    {
+        if (!_policies.TryGetValue(policy, out var message))
+        {
+            message = policy.ToMessage();
+            _policies[policy] = message;
+        }
+        return message;
+    }
+
+    /// <summary>A row as stored, without its policy (what the owner of the store sees).</summary>
+    public static StoredObservation ToStored(ObservationRow row) => new()
+    {
+        Observation = new Observation
+        {
+            IndicatorCode = row.IndicatorCode,
+            Country = row.Country,
+            Period = row.Period,
+            Sex = row.Sex,
+            Age = row.Age,
+            CountryOfOrigin = row.CountryOfOrigin,
+            Value = row.Value ?? 0,
+            Status = row.Status,
+            Note = row.Note,
+        },
+        Revision = row.Revision,
+        Origin = row.Origin,
+        OriginSequence = row.OriginSequence,
+        RecordedTime = ObservationWriter.ToTimestamp(row.RecordedTime),
+        Deleted = row.Deleted,
+    };
+}

@@ -1,0 +1,30 @@
+namespace MirpsExchange.Node.Sharing;
+
+/// <summary>
+/// Configuration section "Node:Sharing": the origin's sharing policy. A rule per indicator
+/// (Node:Sharing:Indicators:REFUGEES:Readers = all), each field falling back to Node:Sharing:Default,
+/// which falls back to sharing nothing beyond the Secretariat. A policy applies to the changes written
+/// after it is configured: each change carries the policy it was written under.
+/// </summary>
+public sealed class SharingOptions
+{
+    public SharingRule Default { get; set; } = new();
+
+    /// <summary>Rules by indicator code; fields left out come from <see cref="Default"/>.</summary>
+    public Dictionary<string, SharingRule> Indicators { get; set; } = new(StringComparer.Ordinal);
+}
+
+public sealed class SharingRule
+{
+    /// <summary>
+    /// Who reads beyond the owner and the Secretariat: "secretariat" (nobody else; the default), "all"
+    /// (every MIRPS State) or a comma-separated list of ISO3 codes ("CRI,PAN").
+    /// </summary>
+    public string? Readers { get; set; }
+
+    /// <summary>Embargo: until this time (ISO 8601 with offset) only the owner receives the values.</summary>
+    public DateTimeOffset? ReleaseTime { get; set; }
+
+    /// <summary>Values 1..threshold-1 are withheld from readers other than the owner and the Secretariat; 0 turns it off.</summary>
+    public int? SmallCountThreshold { get; set; }
+}

@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Options;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Sharing;
+
+/// <summary>
+/// The origin's configured policy of every indicator (Node:Sharing), checked at start-up: an unknown
+/// indicator or State, or a negative threshold, stops the node with a message naming the key.
+/// </summary>
+public sealed class SharingPolicies
+{
+    private readonly Dictionary<string, RowPolicy> _byIndicator = new(StringComparer.Ordinal);
+    private readonly RowPolicy _default;
+
+    public SharingPolicies(IOptions<NodeOptions> options, StandardCatalogue catalogue)
+    {
+        var sharing = options.Value.Sharing;
+        _default = Resolve(sharing.Default, null, "Node:Sharing:Default", catalogue);
+        foreach (var (code, rule) in sharing.Indicators)
+        {
+            if (catalogue.FindIndicator(code) is null)
+            {
+                throw new InvalidOperationException($"Configuration key Node:Sharing:Indicators:{code}: '{code}' is not an indicator of catalogue {catalogue.Version}.");
+            }
+            _byIndicator[code] = Resolve(rule, sharing.Default, $"Node:Sharing:Indicators:{code}", catalogue);
+        }
+    }
+
+    /// <summary>The policy a new change of <paramref name="indicatorCode"/> is written under.</summary>
+    public RowPolicy For(string indicatorCode) => _byIndicator.TryGetValue(indicatorCode, out var policy) ? policy : _default;
+
+    private static RowPolicy Resolve(SharingRule rule, SharingRule? fallback, string key, StandardCatalogue catalogue)
+    {
+        var readers = (rule.Readers ?? fallback?.Readers ?? "secretariat").Trim();
+        var release = rule.ReleaseTime ?? fallback?.ReleaseTime;
+        var threshold = rule.SmallCountThreshold ?? fallback?.SmallCountThreshold ?? 0;
+        if (threshold < 0)
+        {
+            throw new InvalidOperationException($"Configuration key {key}:SmallCountThreshold must be 0 (none) or more; got {threshold}.");
+        }
+        var releaseMicros = release is { } time ? ObservationWriter.ToMicros(time) : (long?)null;
+        if (readers.Equals("secretariat", StringComparison.OrdinalIgnoreCase) || readers.Length == 0)
+        {
+            return new RowPolicy("", releaseMicros, threshold);
+        }
+        if (readers.Equals("all", StringComparison.OrdinalIgnoreCase))
+        {
+            return new RowPolicy(RowPolicy.AllStates, releaseMicros, threshold);
+        }
+        var codes = readers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var code in codes)
+        {
+            if (!catalogue.ReportingCountries.Contains(code))
+            {
+                throw new InvalidOperationException(
+                    $"Configuration key {key}:Readers: '{code}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))}); " +
+                    "use \"secretariat\", \"all\" or a comma-separated list of ISO3 codes.");
+            }
+        }
+        return RowPolicy.Listed(codes, releaseMicros, threshold);
+    }
+}
