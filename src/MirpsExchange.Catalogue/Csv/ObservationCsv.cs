@@ -16,7 +16,8 @@ public static class ObservationCsv
     public static readonly IReadOnlyList<string> Columns =
         ["indicator_code", "country", "period", "sex", "age", "country_of_origin", "value", "status", "note"];
 
-    private static readonly string[] Required = ["indicator_code", "country", "period", "value"];
+    /// <summary>The columns a file must have; the export reader asks the same of plain CSV exports.</summary>
+    internal static readonly IReadOnlyList<string> Required = ["indicator_code", "country", "period", "value"];
 
     /// <summary>
     /// Reads every row. Problems of form (missing column, unreadable number or status, wrong column
@@ -143,9 +144,10 @@ public static class ObservationCsv
     /// <summary>
     /// Reads one RFC 4180 record, character by character: CRLF, LF or CR end a record outside quotes and
     /// are kept exactly inside a quoted field. Null at the end of the input. When the input ends inside a
-    /// quoted field, <c>UnclosedQuoteLine</c> is the line its opening quote is on.
+    /// quoted field, <c>UnclosedQuoteLine</c> is the line its opening quote is on. Shared with the export
+    /// reader so that both read CSV by the same rules.
     /// </summary>
-    private static (List<string> Fields, int Line, int? UnclosedQuoteLine)? ReadRecord(TextReader reader, ref int lineNumber)
+    internal static (List<string> Fields, int Line, int? UnclosedQuoteLine)? ReadRecord(TextReader reader, ref int lineNumber)
     {
         if (reader.Peek() < 0)
         {
