@@ -29,8 +29,18 @@ public sealed class IdentityOptions
     /// <summary>Lifetime of access tokens. Short: a revoked credential's tokens stay valid at nodes until they expire.</summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Refused client authentications per client id per minute before the token endpoint answers 429 for that id.</summary>
-    public int FailedAuthenticationsPerClient { get; set; } = 10;
+    /// <summary>
+    /// Refused client authentications per client id from one remote address per minute before the token
+    /// endpoint answers 429 to that address for that id. Counted per pair so that someone failing with a
+    /// State's client id locks out themselves, not the State.
+    /// </summary>
+    public int FailedAuthenticationsPerClientAndAddress { get; set; } = 10;
+
+    /// <summary>
+    /// Refused client authentications per client id per minute, from all addresses together, before the
+    /// token endpoint answers 429 for that id: a much higher ceiling against guessing from many addresses.
+    /// </summary>
+    public int FailedAuthenticationsPerClient { get; set; } = 300;
 
     /// <summary>Refused client authentications per remote address per minute before it answers 429 for that address.</summary>
     public int FailedAuthenticationsPerAddress { get; set; } = 30;

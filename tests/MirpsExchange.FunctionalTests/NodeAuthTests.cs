@@ -5,7 +5,10 @@ using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
 using Mirps.Identity.V1;
 using Mirps.Observation.V1;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Extensions;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -184,5 +187,50 @@ public class NodeAuthTests
                 await Task.Delay(300);
             }
         }
+    }
+
+    [Theory]
+    [InlineData("http://identity.mirps.example/")]
+    [InlineData("http://10.0.0.5:5000/")]
+    [InlineData("http://localhost.mirps.example/")]
+    public async Task A_node_refuses_to_start_with_a_plain_http_issuer_off_loopback(string issuer)
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => NodeApplication.BuildAsync(
+                ["--Node:Country=BLZ", $"--Node:DataDirectory={Path.Combine(folder, "data")}", "--Node:Port=0", $"--Node:Issuer={issuer}", $"--contentRoot={folder}"]));
+
+            Assert.Contains("Node:Issuer", error.Message);
+            Assert.Contains("https", error.Message);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Theory]
+    [InlineData("https://identity.mirps.example/")]
+    [InlineData("http://127.0.0.1:5000/")]
+    [InlineData("http://[::1]:5000/")]
+    [InlineData("http://localhost:5000/")]
+    public void Https_issuers_and_http_issuers_on_loopback_are_accepted(string issuer) =>
+        Assert.Equal(new Uri(issuer), AuthenticationExtensions.ParseIssuer(issuer));
+
+    [Fact]
+    public async Task The_token_cache_is_the_nodes_own_and_leaves_the_shared_memory_cache_usable()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees()));
+
+        var tokens = node.Services.GetRequiredService<CachedTokenAuthentication.TokenCache>();
+        var shared = node.Services.GetService<IMemoryCache>() ?? new ServiceCollection().AddMemoryCache().BuildServiceProvider().GetRequiredService<IMemoryCache>();
+
+        Assert.Equal(1, tokens.Cache.Count); // the node's own token, remembered after the call
+        Assert.NotSame(shared, tokens.Cache);
+        // Another component's entry without a size: refused with InvalidOperationException by a cache that has a size limit.
+        shared.Set("another-component", 42);
+        Assert.Equal(42, shared.Get<int>("another-component"));
     }
 }

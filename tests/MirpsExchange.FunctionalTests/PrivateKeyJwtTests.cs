@@ -137,4 +137,56 @@ public class PrivateKeyJwtTests
 
         Assert.Contains("private key", violation.Description);
     }
+
+    [Fact]
+    public async Task An_assertion_replayed_after_its_exp_but_within_the_accepted_clock_skew_is_refused()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+        // Already past exp, but within the 5 minutes of clock skew the server accepts: usable once, never twice.
+        var assertion = Assertion(identity, client.ClientId, client.Key, client.KeyId, expires: DateTime.UtcNow.AddMinutes(-1));
+
+        var first = await RequestAsync(identity, client.ClientId, assertion);
+        var replayed = await RequestAsync(identity, client.ClientId, assertion);
+
+        Assert.Equal(200, first.Status);
+        Assert.Equal(401, replayed.Status);
+        Assert.Equal("invalid_client", replayed.Body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task An_assertion_valid_for_hours_is_refused()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+
+        var longLived = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId, expires: DateTime.UtcNow.AddHours(3)));
+        var shortLived = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId, expires: DateTime.UtcNow.AddMinutes(5)));
+
+        Assert.Equal(401, longLived.Status);
+        Assert.Equal(200, shortLived.Status);
+    }
+
+    [Fact]
+    public async Task A_used_assertion_is_recorded_once_until_its_exp_plus_the_clock_skew()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+        var assertion = Assertion(identity, client.ClientId, client.Key, client.KeyId);
+        await RequestAsync(identity, client.ClientId, assertion);
+
+        var replayed = await RequestAsync(identity, client.ClientId, assertion);
+        // The record of the first use is still there, once: the replay inserted nothing.
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(identity.DataDirectory, "identity.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*), MIN(ExpireTime) FROM client_assertions";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+
+        Assert.Equal(401, replayed.Status);
+        Assert.Equal(1, reader.GetInt64(0));
+        // Kept for the assertion's exp (2 minutes) plus the 5 minutes of clock skew, not just until exp.
+        Assert.InRange(new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero), DateTimeOffset.UtcNow.AddMinutes(6), DateTimeOffset.UtcNow.AddMinutes(8));
+    }
 }

@@ -32,6 +32,9 @@ public sealed record ClientCredential(
         }
         return credential;
     }
+
+    /// <summary>Never the secret: credentials reach logs and exception messages through string interpolation.</summary>
+    public override string ToString() => $"ClientCredential {{ ClientId = {ClientId} }}";
 }
 
 /// <summary>The token endpoint refused the client: error and description as OAuth2 returns them.</summary>
@@ -51,6 +54,12 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private (string Token, DateTimeOffset RefreshAt)? _current;
+
+    /// <summary>
+    /// How long a token is reused when the server gives no (or a zero) expires_in, which RFC 6749 allows:
+    /// short, since its real lifetime is unknown, but never a new token per call.
+    /// </summary>
+    public static readonly TimeSpan UnknownLifetime = TimeSpan.FromMinutes(1);
 
     /// <summary>How many tokens this client has obtained (a busy client should show few).</summary>
     public int TokensRequested { get; private set; }
@@ -84,7 +93,7 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
             }
             TokensRequested++;
             // Refresh a minute early (or at 80% of a short lifetime), so no call goes out with a token about to expire.
-            var lifetime = TimeSpan.FromSeconds(body.ExpiresIn);
+            var lifetime = body.ExpiresIn > 0 ? TimeSpan.FromSeconds(body.ExpiresIn) : UnknownLifetime;
             var margin = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, lifetime.Ticks / 5));
             _current = (body.AccessToken, requested + lifetime - margin);
             return body.AccessToken;

@@ -7,7 +7,10 @@ namespace MirpsExchange.Identity.Credentials;
 
 /// <summary>
 /// On first start with an empty register, creates one admin credential and writes it to a file only
-/// the server's user can read. The secret is never logged; the file's path is.
+/// the server's user can read. The secret is never logged; the file's path is. The file is written
+/// before the credential's row commits: a crash or a failed write in between leaves an empty register,
+/// so the next start bootstraps again (overwriting a file whose row never committed) instead of leaving
+/// an admin whose secret nobody has.
 /// </summary>
 public static partial class AdminBootstrap
 {
@@ -23,10 +26,10 @@ public static partial class AdminBootstrap
             return;
         }
         var administration = scope.ServiceProvider.GetRequiredService<CredentialAdministration>();
-        var (credential, secret) = await administration.IssueAsync("bootstrap", "", MirpsAuth.AdminRole, CredentialAdministration.ClientSecretMethod,
-            null, "first admin, created at first start", cancellationToken);
         var path = Path.GetFullPath(Path.Combine(dataDirectory, FileName));
-        OwnerOnlyFile.WriteAllText(path, JsonSerializer.Serialize(new AdminCredentialFile(credential.ClientId, secret!), JsonOptions));
+        var (credential, _) = await administration.IssueAsync("bootstrap", "", MirpsAuth.AdminRole, CredentialAdministration.ClientSecretMethod,
+            null, "first admin, created at first start", cancellationToken,
+            beforeCommit: (issued, secret) => OwnerOnlyFile.WriteAllText(path, JsonSerializer.Serialize(new AdminCredentialFile(issued.ClientId, secret!), JsonOptions)));
         LogBootstrapped(logger, credential.ClientId, path);
     }
 
@@ -38,4 +41,8 @@ public static partial class AdminBootstrap
 }
 
 /// <summary>The bootstrap file's content, also what `mirps credentials` reads.</summary>
-public sealed record AdminCredentialFile(string ClientId, string ClientSecret);
+public sealed record AdminCredentialFile(string ClientId, string ClientSecret)
+{
+    /// <summary>Never the secret, should the record ever be logged or interpolated.</summary>
+    public override string ToString() => $"AdminCredentialFile {{ ClientId = {ClientId} }}";
+}

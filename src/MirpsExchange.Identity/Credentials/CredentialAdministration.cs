@@ -23,8 +23,14 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     public const string PrivateKeyJwtMethod = "private_key_jwt";
     public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(7);
 
+    /// <param name="beforeCommit">
+    /// Runs with the new credential and secret inside the transaction, just before it commits: if it
+    /// throws, nothing is issued (the bootstrap writes the admin's file there, so a crash cannot leave an
+    /// admin row whose secret nobody has).
+    /// </param>
     public async Task<(CredentialRecord Credential, string? Secret)> IssueAsync(
-        string actor, string country, string role, string method, string? publicKeyJwk, string description, CancellationToken cancellationToken)
+        string actor, string country, string role, string method, string? publicKeyJwk, string description, CancellationToken cancellationToken,
+        Action<CredentialRecord, string?>? beforeCommit = null)
     {
         var violations = new List<(string, string)>();
         if (role is not (MirpsAuth.StateRole or MirpsAuth.SecretariatRole or MirpsAuth.AdminRole))
@@ -99,6 +105,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         db.Credentials.Add(record);
         Audit(actor, "IssueCredential", clientId, $"role {role}{(record.Country.Length > 0 ? ", country " + record.Country : "")}, {method}{(key is null ? "" : ", key " + key.Kid)}");
         await db.SaveChangesAsync(cancellationToken);
+        beforeCommit?.Invoke(record, secret);
         await transaction.CommitAsync(cancellationToken);
         return (record, secret);
     }
@@ -117,14 +124,17 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         }
         var now = clock.GetUtcNow();
         var secret = NewSecret();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        record.PreviousSecretHash = grace > TimeSpan.Zero ? application.ClientSecret : null;
-        record.PreviousSecretExpireTime = grace > TimeSpan.Zero ? now + grace : null;
-        record.SecretRotateTime = now;
-        await applications.UpdateAsync(application, secret, cancellationToken);
-        Audit(actor, "RotateSecret", clientId, grace > TimeSpan.Zero ? $"previous secret valid until {now + grace:u}" : "previous secret revoked at once");
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await OneChangeAtATimeAsync(clientId, async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            record.PreviousSecretHash = grace > TimeSpan.Zero ? application.ClientSecret : null;
+            record.PreviousSecretExpireTime = grace > TimeSpan.Zero ? now + grace : null;
+            record.SecretRotateTime = now;
+            await applications.UpdateAsync(application, secret, cancellationToken);
+            Audit(actor, "RotateSecret", clientId, grace > TimeSpan.Zero ? $"previous secret valid until {now + grace:u}" : "previous secret revoked at once");
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        });
         return (record, secret, now + grace);
     }
 
@@ -145,25 +155,31 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         await applications.PopulateAsync(descriptor, application, cancellationToken);
         descriptor.JsonWebKeySet = new JsonWebKeySet();
         descriptor.JsonWebKeySet.Keys.Add(key);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await applications.UpdateAsync(application, descriptor, cancellationToken);
-        Audit(actor, "RegisterPublicKey", clientId, $"key {key.Kid} replaces {record.PublicKeyId}");
-        record.PublicKeyId = key.Kid;
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await OneChangeAtATimeAsync(clientId, async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await applications.UpdateAsync(application, descriptor, cancellationToken);
+            Audit(actor, "RegisterPublicKey", clientId, $"key {key.Kid} replaces {record.PublicKeyId}");
+            record.PublicKeyId = key.Kid;
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        });
         return record;
     }
 
     public async Task<CredentialRecord> RevokeAsync(string actor, string clientId, string reason, CancellationToken cancellationToken)
     {
         var (record, application) = await FindActiveAsync(clientId, cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        record.RevokeTime = clock.GetUtcNow();
-        record.PreviousSecretHash = null;
-        await applications.DeleteAsync(application, cancellationToken);
-        Audit(actor, "RevokeCredential", clientId, reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given");
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await OneChangeAtATimeAsync(clientId, async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            record.RevokeTime = clock.GetUtcNow();
+            record.PreviousSecretHash = null;
+            await applications.DeleteAsync(application, cancellationToken);
+            Audit(actor, "RevokeCredential", clientId, reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given");
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        });
         return record;
     }
 
@@ -180,6 +196,25 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         return (record, application);
     }
 
+    /// <summary>
+    /// Two admins (or a client's retry) changing one credential at once: both read the same OpenIddict
+    /// application entry, whose concurrency token makes the later write fail and roll back. That caller
+    /// gets ABORTED (read again, then retry), not an internal error; the earlier change stands whole.
+    /// </summary>
+    private static async Task OneChangeAtATimeAsync(string clientId, Func<Task> change)
+    {
+        try
+        {
+            await change();
+        }
+        catch (Exception e) when (e is OpenIddictExceptions.ConcurrencyException or DbUpdateConcurrencyException)
+        {
+            throw RpcErrors.WithReason(Code.Aborted, "CONCURRENT_CHANGE",
+                $"{clientId} was changed by another request at the same time; this request changed nothing: read the credential again and retry",
+                new Dictionary<string, string> { ["client_id"] = clientId });
+        }
+    }
+
     private void Audit(string actor, string action, string clientId, string detail) => db.AuditEvents.Add(new AuditRecord
     {
         Time = clock.GetUtcNow().UtcTicks,
@@ -190,6 +225,21 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     });
 
     private static string NewSecret() => Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Shorter RSA keys can be factored by a well-funded attacker, who could then sign assertions as the State (NIST SP 800-131A).</summary>
+    public const int MinRsaKeyBits = 2048;
+
+    private static long RsaModulusBits(JsonWebKey key)
+    {
+        try
+        {
+            return string.IsNullOrEmpty(key.N) ? 0 : new System.Numerics.BigInteger(Base64UrlEncoder.DecodeBytes(key.N), isUnsigned: true, isBigEndian: true).GetBitLength();
+        }
+        catch (FormatException)
+        {
+            return 0;
+        }
+    }
 
     private static JsonWebKey? ParsePublicKey(string? json, List<(string, string)> violations)
     {
@@ -215,6 +265,10 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         else if (new[] { key.D, key.P, key.Q, key.DP, key.DQ, key.QI, key.K }.Any(part => !string.IsNullOrEmpty(part)))
         {
             violations.Add(("public_key_jwk", "this JSON Web Key holds a private key: send only the public part; the private key never leaves the client"));
+        }
+        else if (key.Kty == "RSA" && RsaModulusBits(key) < MinRsaKeyBits)
+        {
+            violations.Add(("public_key_jwk", $"an RSA key needs a modulus of at least {MinRsaKeyBits} bits; this one has {RsaModulusBits(key)}"));
         }
         if (string.IsNullOrEmpty(key.Kid))
         {

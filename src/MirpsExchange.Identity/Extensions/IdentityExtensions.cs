@@ -28,16 +28,22 @@ public static class IdentityExtensions
         builder.Services.AddOptions<IdentityOptions>().Bind(section);
         var identity = section.Get<IdentityOptions>() ?? new IdentityOptions();
         var dataDirectory = Path.GetFullPath(identity.DataDirectory, builder.Environment.ContentRootPath);
-        Directory.CreateDirectory(dataDirectory);
+        OwnerOnlyFile.CreateDirectory(dataDirectory);
 
         builder.Services.AddSingleton(StandardCatalogue.LoadStandard());
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddScoped<CredentialAdministration>();
         builder.Services.AddSingleton<TokenEndpointThrottle>();
+        var connectionString = builder.Configuration.GetConnectionString("Identity");
+        if (string.IsNullOrEmpty(connectionString))
+        {
+            var database = Path.Combine(dataDirectory, "identity.db");
+            OwnerOnlyFile.Ensure(database);
+            connectionString = $"Data Source={database}";
+        }
         builder.Services.AddDbContext<IdentityDbContext>(options =>
         {
-            var connectionString = builder.Configuration.GetConnectionString("Identity");
-            options.UseSqlite(string.IsNullOrEmpty(connectionString) ? $"Data Source={Path.Combine(dataDirectory, "identity.db")}" : connectionString);
+            options.UseSqlite(connectionString);
             options.UseOpenIddict();
         });
 
@@ -62,6 +68,7 @@ public static class IdentityExtensions
                 // Client-credentials tokens are short-lived and never revoked one by one: nothing to store per token.
                 server.DisableTokenStorage();
                 server.DisableAuthorizationStorage();
+                server.AddEventHandler(TokenEndpointThrottle.Check.Descriptor);
                 server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
                 server.AddEventHandler(ClientAssertionReplay.Descriptor);
                 server.UseAspNetCore().EnableTokenEndpointPassthrough().DisableTransportSecurityRequirement();
@@ -88,7 +95,6 @@ public static class IdentityExtensions
 
     public static WebApplication MapIdentityServer(this WebApplication app)
     {
-        TokenEndpointThrottle.UseTokenEndpointThrottle(app);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapServiceDefaults();
@@ -123,10 +129,12 @@ public static class IdentityExtensions
 /// <summary>Builds the identity server the way Program.cs runs it, so tests start exactly the same thing.</summary>
 public static class IdentityApplication
 {
-    public static async Task<WebApplication> BuildAsync(string[] args)
+    /// <param name="configure">Runs after the server's own registrations (tests add a log capture here).</param>
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         builder.AddIdentityServer();
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapIdentityServer();
         await using (var scope = app.Services.CreateAsyncScope())

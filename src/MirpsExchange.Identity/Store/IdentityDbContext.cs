@@ -85,11 +85,12 @@ public sealed class AuditRecord
     public required string Detail { get; set; }
 }
 
-/// <summary>A private_key_jwt assertion already used (client id, jti), kept until it expires: replays are refused.</summary>
+/// <summary>A private_key_jwt assertion already used (client id, jti), kept while it could still be accepted: replays are refused.</summary>
 public sealed class ClientAssertionRecord
 {
     public required string ClientId { get; set; }
     public required string TokenId { get; set; }
+    /// <summary>UTC ticks after which the record may go: the assertion's exp plus the clock skew the server allows.</summary>
     public long ExpireTime { get; set; }
 }
 

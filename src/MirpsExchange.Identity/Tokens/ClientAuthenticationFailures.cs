@@ -26,7 +26,7 @@ public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthentic
         if (context.Response.Error == Errors.InvalidClient)
         {
             var http = context.Transaction.GetHttpRequest()?.HttpContext;
-            var clientId = context.Request?.ClientId ?? "";
+            var clientId = TokenEndpointThrottle.ClientIdOf(context.Request);
             var address = http is null ? "unknown" : TokenEndpointThrottle.Address(http);
             throttle.RecordFailure(clientId, address);
             LogRefused(logger, clientId, address, context.Response.ErrorDescription ?? "");

@@ -16,11 +16,7 @@ public static partial class AuthenticationExtensions
 {
     public static WebApplicationBuilder AddNodeAuthentication(this WebApplicationBuilder builder, NodeOptions node)
     {
-        if (!Uri.TryCreate(node.Issuer, UriKind.Absolute, out var issuer) || issuer.Scheme is not ("http" or "https"))
-        {
-            throw new InvalidOperationException(
-                $"Configuration key Node:Issuer must be the identity server's issuer URL, for example https://identity.mirps.example/; got '{node.Issuer}'.");
-        }
+        var issuer = ParseIssuer(node.Issuer);
         builder.Services.AddOpenIddict().AddValidation(validation =>
         {
             validation.SetIssuer(issuer);
@@ -36,12 +32,33 @@ public static partial class AuthenticationExtensions
                 .AddTimeout(TimeSpan.FromSeconds(5)));
             validation.UseAspNetCore();
         });
-        builder.Services.AddMemoryCache(cache => cache.SizeLimit = CachedTokenAuthentication.CacheSize);
+        builder.Services.AddSingleton<CachedTokenAuthentication.TokenCache>();
         builder.Services.AddAuthentication(CachedTokenAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, CachedTokenAuthentication>(CachedTokenAuthentication.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddHostedService<SigningKeyWarmup>();
         return builder;
+    }
+
+    /// <summary>
+    /// The issuer URL the node trusts. Over plain http anyone on the path could swap the signing keys
+    /// the node fetches (and so mint tokens it accepts), so http is allowed only for an issuer on this
+    /// machine's loopback (tests, the local federation); every other issuer must use https.
+    /// </summary>
+    internal static Uri ParseIssuer(string value)
+    {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var issuer) || issuer.Scheme is not ("http" or "https"))
+        {
+            throw new InvalidOperationException(
+                $"Configuration key Node:Issuer must be the identity server's issuer URL, for example https://identity.mirps.example/; got '{value}'.");
+        }
+        // Uri.IsLoopback: "localhost" or a loopback address (127.0.0.0/8, ::1), never a name that merely resolves there.
+        if (issuer.Scheme == "http" && !issuer.IsLoopback)
+        {
+            throw new InvalidOperationException(
+                $"Configuration key Node:Issuer must use https unless the identity server is on this machine (127.0.0.1, ::1, localhost); got '{value}'.");
+        }
+        return issuer;
     }
 
     /// <summary>Fetches the identity server's discovery document and keys at start-up, so the first call does not wait for them.</summary>

@@ -17,7 +17,7 @@ public sealed class CachedTokenAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IMemoryCache cache,
+    CachedTokenAuthentication.TokenCache tokens,
     TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -34,7 +34,7 @@ public sealed class CachedTokenAuthentication(
             return AuthenticateResult.NoResult();
         }
         var token = header["Bearer ".Length..].Trim();
-        if (cache.TryGetValue<ClaimsPrincipal>(token, out var known) && known is not null)
+        if (tokens.Cache.TryGetValue<ClaimsPrincipal>(token, out var known) && known is not null)
         {
             return AuthenticateResult.Success(new AuthenticationTicket(known, SchemeName));
         }
@@ -44,10 +44,21 @@ public sealed class CachedTokenAuthentication(
             var expires = DateTimeOffset.FromUnixTimeSeconds(seconds);
             if (expires > clock.GetUtcNow())
             {
-                cache.Set(token, result.Principal, new MemoryCacheEntryOptions { AbsoluteExpiration = expires, Size = 1 });
+                tokens.Cache.Set(token, result.Principal, new MemoryCacheEntryOptions { AbsoluteExpiration = expires, Size = 1 });
             }
         }
         return result.Succeeded ? AuthenticateResult.Success(new AuthenticationTicket(result.Principal, SchemeName)) : result;
+    }
+
+    /// <summary>
+    /// The remembered tokens, in a cache of their own: its size limit (every entry counts 1) must not
+    /// apply to the app-wide IMemoryCache, whose other users do not give their entries a size.
+    /// </summary>
+    public sealed class TokenCache : IDisposable
+    {
+        public MemoryCache Cache { get; } = new(new MemoryCacheOptions { SizeLimit = CacheSize });
+
+        public void Dispose() => Cache.Dispose();
     }
 
     /// <summary>No or no valid token: 401 with a bearer challenge (gRPC clients see UNAUTHENTICATED).</summary>
