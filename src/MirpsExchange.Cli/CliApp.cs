@@ -17,5 +17,6 @@ public static class CliApp
         SubmitCommand.Create(),
         DevnetCommand.Create(),
         CredentialsCommand.Create(),
+        CertsCommand.Create(),
     };
 }

@@ -19,7 +19,8 @@ public sealed class IdentityOptions
 
     /// <summary>
     /// TCP port on 127.0.0.1 of the gRPC admin API (CredentialService, health). Without TLS, HTTP/2
-    /// (gRPC) and HTTP/1.1 (what OAuth2 clients speak) cannot share a port; 0 picks a free port.
+    /// (gRPC) and HTTP/1.1 (what OAuth2 clients speak) cannot share a port; 0 picks a free port. With TLS
+    /// (Tls:CertificateFile) it is not used: <see cref="Port"/> serves both, the protocol chosen by ALPN.
     /// </summary>
     public int GrpcPort { get; set; } = 5001;
 

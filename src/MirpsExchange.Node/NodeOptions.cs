@@ -17,7 +17,7 @@ public sealed class NodeOptions
     /// </summary>
     public string Issuer { get; set; } = "";
 
-    /// <summary>TCP port on 127.0.0.1; 0 picks a free port. Until TLS exists (issue 5) the node listens on loopback only.</summary>
+    /// <summary>TCP port on 127.0.0.1; 0 picks a free port. HTTPS when the Tls section names a certificate, else cleartext HTTP/2.</summary>
     public int Port { get; set; } = 5100;
 
     /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>

@@ -18,6 +18,37 @@ internal static class CommonOptions
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_CREDENTIAL") is { Length: > 0 } path ? new FileInfo(path) : null,
     };
 
+    /// <summary>
+    /// --ca: the CA certificate (PEM) that https servers must chain to; only it is trusted, not the machine's roots.
+    /// Checked when parsed, so a wrong file is a usage error rather than a failed handshake.
+    /// </summary>
+    public static Option<FileInfo?> Ca()
+    {
+        var option = new Option<FileInfo?>("--ca")
+        {
+            Description = "CA certificate (PEM) that https servers must chain to, for example certs/ca.crt from `mirps certs create` "
+                + "(default: environment variable MIRPS_CA; without it the machine's trust store)",
+            HelpName = "FILE",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_CA") is { Length: > 0 } path ? new FileInfo(path) : null,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<FileInfo?>() is not { } file)
+            {
+                return;
+            }
+            try
+            {
+                Mirps.Tls.FederationTrust.LoadCa(file.FullName).Dispose();
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or System.Security.Cryptography.CryptographicException)
+            {
+                result.AddError($"--ca: {e.Message}");
+            }
+        });
+        return option;
+    }
+
     /// <summary>The credential from the file given, or from MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET; a clear error otherwise.</summary>
     public static ClientCredential LoadCredential(FileInfo? file)
     {
@@ -34,8 +65,11 @@ internal static class CommonOptions
         return new ClientCredential(id, secret);
     }
 
-    /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address).</summary>
-    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens) => Federation.AuthenticatedChannel.Create(address, tokens);
+    /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address; https verified against <paramref name="ca"/> when given).</summary>
+    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens, FileInfo? ca = null) => Federation.AuthenticatedChannel.Create(address, tokens, ca?.FullName);
+
+    /// <summary>An HttpClient for the identity server that verifies https against <paramref name="ca"/> when given.</summary>
+    public static HttpClient HttpClient(FileInfo? ca) => new(Mirps.Tls.FederationTrust.CreateHandler(ca?.FullName));
 
     public static Uri TokenEndpoint(Uri issuer) => new(new Uri(issuer.ToString().TrimEnd('/') + "/"), MirpsAuth.TokenEndpointPath);
 

@@ -32,12 +32,13 @@ public static class CredentialsCommand
         var adminApi = AdminApi();
         var credential = CommonOptions.Credential();
         credential.Description = "The ADMIN credential: " + credential.Description;
-        identity.Recursive = adminApi.Recursive = credential.Recursive = true;
-        var connection = new Connection(identity, adminApi, credential);
+        var ca = CommonOptions.Ca();
+        identity.Recursive = adminApi.Recursive = credential.Recursive = ca.Recursive = true;
+        var connection = new Connection(identity, adminApi, credential, ca);
 
         return new Command("credentials", Description)
         {
-            identity, adminApi, credential,
+            identity, adminApi, credential, ca,
             Issue(connection), List(connection), Rotate(connection), Revoke(connection), Audit(connection),
         };
     }
@@ -228,7 +229,7 @@ public static class CredentialsCommand
     /// admin token, call the admin API, write the secret the call returned (if any) to --out or the output, and
     /// turn each failure into a one-line error and an exit code.
     /// </summary>
-    private sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption)
+    private sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> caOption)
     {
         /// <summary><paramref name="call"/> returns the secret to hand over, or null when there is none.</summary>
         public async Task<int> RunAsync(ParseResult parse, FileInfo? outFile,
@@ -267,7 +268,9 @@ public static class CredentialsCommand
             var written = false;
             try
             {
-                using var http = new HttpClient { Timeout = CallTimeout };
+                var ca = parse.GetValue(caOption);
+                using var http = CommonOptions.HttpClient(ca);
+                http.Timeout = CallTimeout;
                 using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), admin, MirpsAuth.AdminScope);
                 try
                 {
@@ -281,7 +284,7 @@ public static class CredentialsCommand
                     return CliApp.Failed;
                 }
 
-                using var channel = CommonOptions.AuthenticatedChannel(adminApi, tokens);
+                using var channel = CommonOptions.AuthenticatedChannel(adminApi, tokens, ca);
                 var client = new CredentialService.CredentialServiceClient(channel);
                 ClientCredential? secret;
                 try

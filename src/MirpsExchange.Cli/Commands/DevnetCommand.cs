@@ -35,14 +35,19 @@ public static class DevnetCommand
         var once = new Option<bool>("--once") { Description = "Exit after loading and printing instead of running until Ctrl+C" };
         var reset = new Option<bool>("--reset") { Description = "Delete the folder first and start from empty stores" };
         var period = new Option<string>("--period") { Description = "Period of the printed table", DefaultValueFactory = _ => "2023" };
-        var command = new Command("devnet", "Start the local federation (a node per MIRPS State on loopback), load the sample data and print it") { folder, once, reset, period };
+        var tls = new Option<bool>("--tls")
+        {
+            Description = "Serve every process over TLS with development certificates (made in DIR/certs/ if missing); every client trusts only their CA",
+        };
+        var command = new Command("devnet", "Start the local federation (a node per MIRPS State on loopback), load the sample data and print it") { folder, once, reset, period, tls };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetRequiredValue(folder), parse.GetValue(once), parse.GetValue(reset), parse.GetRequiredValue(period),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken, parse.GetValue(tls)));
         return command;
     }
 
-    public static async Task<int> RunAsync(DirectoryInfo folder, bool once, bool reset, string period, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(DirectoryInfo folder, bool once, bool reset, string period, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken, bool tls = false)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
         console.Profile.Width = Math.Max(console.Profile.Width, 140);
@@ -53,22 +58,38 @@ public static class DevnetCommand
             folder.Delete(recursive: true);
         }
         folder.Create();
+        // With --tls: the development CA and a certificate per process, kept across runs; every client trusts that CA only.
+        var certificates = Path.Combine(folder.FullName, "certs");
+        var ca = tls ? new FileInfo(DevelopmentCertificates.CertificateFile(certificates, DevelopmentCertificates.CaName)) : null;
+        string[] TlsArguments(string name) => tls
+            ?
+            [
+                $"--Tls:CertificateFile={DevelopmentCertificates.CertificateFile(certificates, name)}",
+                $"--Tls:KeyFile={DevelopmentCertificates.KeyFile(certificates, name)}",
+                $"--Tls:CaFile={ca!.FullName}",
+            ]
+            : [];
 
         var nodes = new List<(string Country, ServiceProcess Process)>();
         ServiceProcess? identity = null;
-        using var http = new HttpClient();
         try
         {
             console.MarkupLine($"[bold]MirpsExchange local federation[/] in {Markup.Escape(folder.FullName)}");
-            identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"));
+            if (tls)
+            {
+                var made = DevelopmentCertificates.Ensure(certificates, DevelopmentCertificates.DefaultNames);
+                console.MarkupLine($"  TLS: CA {Markup.Escape(ca!.FullName)} ({made.Count(m => m.Created)} of {made.Count} certificates made now, the rest kept)");
+            }
+            using var http = CommonOptions.HttpClient(ca);
+            identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"), TlsArguments("identity"));
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
-            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken);
+            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ca?.FullName);
 
             foreach (var state in states)
             {
-                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString())));
+                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), TlsArguments(state.ToLowerInvariant()))));
             }
             foreach (var (country, node) in nodes)
             {
@@ -80,7 +101,7 @@ public static class DevnetCommand
             {
                 var sample = new FileInfo(Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv"));
                 var log = new StringWriter();
-                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken);
+                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ca);
                 console.WriteLine($"  {log.ToString().Trim()}");
                 if (code != CliApp.Ok)
                 {
@@ -90,7 +111,7 @@ public static class DevnetCommand
             }
 
             using var secretariat = new TokenClient(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
-            if (!await PrintTableAsync(console, catalogue, nodes, secretariat, period, error, cancellationToken))
+            if (!await PrintTableAsync(console, catalogue, nodes, secretariat, ca, period, error, cancellationToken))
             {
                 return CliApp.Failed;
             }
@@ -120,7 +141,7 @@ public static class DevnetCommand
 
     /// <summary>Reads the figures back from every node and prints them; false (after a one-line error) when a node fails to answer.</summary>
     private static async Task<bool> PrintTableAsync(IAnsiConsole console, StandardCatalogue catalogue, List<(string Country, ServiceProcess Process)> nodes,
-        TokenClient reader, string period, TextWriter error, CancellationToken cancellationToken)
+        TokenClient reader, FileInfo? ca, string period, TextWriter error, CancellationToken cancellationToken)
     {
         var table = new Table().Title($"Totals for {period} as held by each State's node (e = estimated, p = provisional, c = confidential)");
         table.AddColumn("Indicator");
@@ -133,7 +154,7 @@ public static class DevnetCommand
         {
             try
             {
-                await ReadTotalsAsync(country, new Uri(node.Address), reader, period, cells, cancellationToken);
+                await ReadTotalsAsync(country, new Uri(node.Address), reader, ca, period, cells, cancellationToken);
             }
             catch (Exception e) when (e is RpcException or HttpRequestException)
             {
@@ -151,9 +172,10 @@ public static class DevnetCommand
         return true;
     }
 
-    private static async Task ReadTotalsAsync(string country, Uri node, TokenClient reader, string period, Dictionary<(string Indicator, string Country), string> cells, CancellationToken cancellationToken)
+    private static async Task ReadTotalsAsync(string country, Uri node, TokenClient reader, FileInfo? ca, string period,
+        Dictionary<(string Indicator, string Country), string> cells, CancellationToken cancellationToken)
     {
-        using var channel = CommonOptions.AuthenticatedChannel(node, reader);
+        using var channel = CommonOptions.AuthenticatedChannel(node, reader, ca);
         var client = new ObservationService.ObservationServiceClient(channel);
         var request = new StreamObservationsRequest { Countries = { country }, PeriodFrom = period, PeriodTo = period };
         request.IndicatorCodes.Add(Headline);

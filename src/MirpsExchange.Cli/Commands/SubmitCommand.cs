@@ -24,9 +24,10 @@ public static partial class SubmitCommand
         var node = CommonOptions.Node();
         var identity = CommonOptions.Identity();
         var credential = CommonOptions.Credential();
+        var ca = CommonOptions.Ca();
         var batchSize = new Option<int>("--batch-size") { Description = "Observations per call (1 to 10000)", DefaultValueFactory = _ => ObservationValidator.MaxBatchSize };
         var dryRun = new Option<bool>("--dry-run") { Description = "Only validate the file against the catalogue; send nothing" };
-        var command = new Command("submit", Description) { file, node, identity, credential, batchSize, dryRun };
+        var command = new Command("submit", Description) { file, node, identity, credential, ca, batchSize, dryRun };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
@@ -44,14 +45,17 @@ public static partial class SubmitCommand
                 }
             }
             return await RunAsync(parse.GetRequiredValue(file), parse.GetRequiredValue(node), parse.GetRequiredValue(identity), access,
-                parse.GetValue(batchSize), parse.GetValue(dryRun), parse.InvocationConfiguration.Output, error, cancellationToken);
+                parse.GetValue(batchSize), parse.GetValue(dryRun), parse.InvocationConfiguration.Output, error, cancellationToken, parse.GetValue(ca));
         });
         return command;
     }
 
-    /// <summary>Validates <paramref name="file"/>, then (unless a dry run) submits it with tokens for <paramref name="credential"/> from the identity server.</summary>
+    /// <summary>
+    /// Validates <paramref name="file"/>, then (unless a dry run) submits it with tokens for <paramref name="credential"/> from the
+    /// identity server; https servers are verified against <paramref name="ca"/> when given.
+    /// </summary>
     public static async Task<int> RunAsync(FileInfo file, Uri node, Uri identity, ClientCredential? credential, int batchSize, bool dryRun,
-        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        TextWriter output, TextWriter error, CancellationToken cancellationToken, FileInfo? ca = null)
     {
         if (!file.Exists)
         {
@@ -90,7 +94,7 @@ public static partial class SubmitCommand
             return CliApp.Ok;
         }
 
-        using var http = new HttpClient();
+        using var http = CommonOptions.HttpClient(ca);
         using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential!, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
         try
         {
@@ -101,7 +105,7 @@ public static partial class SubmitCommand
             await error.WriteLineAsync($"error: no token from the identity server at {identity} for {credential!.ClientId}: {e.Message}");
             return CliApp.Failed;
         }
-        using var channel = CommonOptions.AuthenticatedChannel(node, tokens);
+        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, ca);
         var client = new ObservationService.ObservationServiceClient(channel);
         int inserted = 0, revised = 0, unchanged = 0;
         for (var start = 0; start < csv.Observations.Count; start += batchSize)

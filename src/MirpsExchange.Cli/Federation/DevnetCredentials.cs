@@ -13,14 +13,14 @@ namespace MirpsExchange.Cli.Federation;
 /// </summary>
 public static class DevnetCredentials
 {
-    /// <summary>Credentials by State ISO3; "" is the Secretariat's.</summary>
+    /// <summary>Credentials by State ISO3; "" is the Secretariat's. <paramref name="caFile"/>: the CA an https admin API must chain to.</summary>
     public static async Task<IReadOnlyDictionary<string, ClientCredential>> EnsureAsync(
-        HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken)
+        HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken, string? caFile = null)
     {
         var directory = Directory.CreateDirectory(Path.Combine(folder, "credentials")).FullName;
         var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
-        using var channel = AuthenticatedChannel.Create(adminApi, tokens);
+        using var channel = AuthenticatedChannel.Create(adminApi, tokens, caFile);
         var service = new CredentialService.CredentialServiceClient(channel);
         var result = new Dictionary<string, ClientCredential>();
         foreach (var country in states.Append(""))

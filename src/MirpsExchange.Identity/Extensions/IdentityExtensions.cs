@@ -29,6 +29,7 @@ public static class IdentityExtensions
         var identity = section.Get<IdentityOptions>() ?? new IdentityOptions();
         var dataDirectory = Path.GetFullPath(identity.DataDirectory, builder.Environment.ContentRootPath);
         OwnerOnlyFile.CreateDirectory(dataDirectory);
+        var tls = builder.AddTls();
 
         builder.Services.AddSingleton(StandardCatalogue.LoadStandard());
         builder.Services.AddSingleton(TimeProvider.System);
@@ -71,7 +72,11 @@ public static class IdentityExtensions
                 server.AddEventHandler(TokenEndpointThrottle.Check.Descriptor);
                 server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
                 server.AddEventHandler(ClientAssertionReplay.Descriptor);
-                server.UseAspNetCore().EnableTokenEndpointPassthrough().DisableTransportSecurityRequirement();
+                var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough();
+                if (!tls.Enabled)
+                {
+                    aspNetCore.DisableTransportSecurityRequirement(); // cleartext on loopback only
+                }
             })
             .AddValidation(validation =>
             {
@@ -87,6 +92,16 @@ public static class IdentityExtensions
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "data-protection")));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            if (tls.Enabled)
+            {
+                // With TLS one port serves both: ALPN gives gRPC clients HTTP/2 and OAuth2 clients HTTP/1.1.
+                kestrel.Listen(IPAddress.Loopback, identity.Port, listen =>
+                {
+                    listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
+                    listen.UseTls(tls);
+                });
+                return;
+            }
             kestrel.Listen(IPAddress.Loopback, identity.Port, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
             kestrel.Listen(IPAddress.Loopback, identity.GrpcPort, listen => listen.UseHttp2());
         });
@@ -121,9 +136,15 @@ public static class IdentityExtensions
         return app;
     }
 
-    /// <summary>The OAuth2 address, then the gRPC address, for example http://127.0.0.1:5000 and http://127.0.0.1:5001 (after start).</summary>
-    public static IReadOnlyList<string> ListeningAddresses(this WebApplication app) =>
-        [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+    /// <summary>
+    /// The OAuth2 address, then the gRPC address, for example http://127.0.0.1:5000 and http://127.0.0.1:5001
+    /// (after start); with TLS both are the one https address, so callers need not know which mode runs.
+    /// </summary>
+    public static IReadOnlyList<string> ListeningAddresses(this WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        return addresses.Count == 1 ? [addresses[0], addresses[0]] : addresses;
+    }
 }
 
 /// <summary>Builds the identity server the way Program.cs runs it, so tests start exactly the same thing.</summary>

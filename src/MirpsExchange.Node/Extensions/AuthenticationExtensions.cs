@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Mirps.Auth;
+using Mirps.Tls;
+using MirpsExchange.ServiceDefaults;
 using OpenIddict.Validation;
 using OpenIddict.Validation.AspNetCore;
 using Polly;
@@ -14,7 +16,7 @@ namespace MirpsExchange.Node.Extensions;
 /// </summary>
 public static partial class AuthenticationExtensions
 {
-    public static WebApplicationBuilder AddNodeAuthentication(this WebApplicationBuilder builder, NodeOptions node)
+    public static WebApplicationBuilder AddNodeAuthentication(this WebApplicationBuilder builder, NodeOptions node, TlsOptions tls)
     {
         var issuer = ParseIssuer(node.Issuer);
         builder.Services.AddOpenIddict().AddValidation(validation =>
@@ -22,7 +24,15 @@ public static partial class AuthenticationExtensions
             validation.SetIssuer(issuer);
             validation.AddAudiences(MirpsAuth.NodeAudience);
             // A short retry: a request must not hang for the default ~15 s while the identity server is down.
-            validation.UseSystemNetHttp().SetHttpResiliencePipeline(pipeline => pipeline
+            var http = validation.UseSystemNetHttp();
+            // An https issuer is trusted against Tls:CaFile alone when one is configured (OpenIddict
+            // accepts only an HttpClientHandler as primary handler, hence the callback form).
+            if (tls.CaFile.Length > 0)
+            {
+                var trust = FederationTrust.ValidationCallback(tls.CaFile);
+                http.ConfigureHttpClientHandler(handler => handler.ServerCertificateCustomValidationCallback = trust);
+            }
+            http.SetHttpResiliencePipeline(pipeline => pipeline
                 .AddRetry(new Polly.Retry.RetryStrategyOptions<HttpResponseMessage>
                 {
                     MaxRetryAttempts = 1,

@@ -31,7 +31,8 @@ public static class NodeExtensions
             throw new InvalidOperationException(
                 $"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{node.Country}'.");
         }
-        builder.AddNodeAuthentication(node);
+        var tls = builder.AddTls();
+        builder.AddNodeAuthentication(node, tls);
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();
         builder.Services.AddSingleton<MirpsExchange.Node.Sharing.SharingPolicies>();
@@ -55,8 +56,12 @@ public static class NodeExtensions
             options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas());
         });
 
-        // Until TLS exists (issue 5) the node answers on loopback only.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, node.Port, listen => listen.UseHttp2()));
+        // Loopback only; HTTPS (still HTTP/2 only: the node speaks nothing but gRPC) when Tls:CertificateFile is set.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, node.Port, listen =>
+        {
+            listen.UseHttp2();
+            listen.UseTls(tls);
+        }));
         return builder;
     }
 
@@ -82,7 +87,7 @@ public static class NodeExtensions
         await scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database.MigrateAsync();
     }
 
-    /// <summary>The address the node listens on, for example http://127.0.0.1:5100 (after start).</summary>
+    /// <summary>The address the node listens on, for example http://127.0.0.1:5100, or https://127.0.0.1:5100 with TLS (after start).</summary>
     public static string ListeningAddress(this WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 

@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using Mirps.Auth;
 using Mirps.Sync.V1;
+using Mirps.Tls;
 using MirpsExchange.Catalogue;
 using Microsoft.EntityFrameworkCore;
 using Mirps.Observation.V1;
@@ -25,7 +26,8 @@ public sealed partial class PeerSyncWorker(
     StandardCatalogue catalogue,
     PeerStates states,
     TimeProvider clock,
-    ILogger<PeerSyncWorker> logger) : BackgroundService
+    ILogger<PeerSyncWorker> logger,
+    IOptions<TlsOptions> tls) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -38,7 +40,7 @@ public sealed partial class PeerSyncWorker(
         {
             throw new InvalidOperationException("Configuration key Node:Credential (the node's credential file) is required to pull from Node:Peers.");
         }
-        using var http = new HttpClient();
+        using var http = new HttpClient(FederationTrust.CreateHandler(tls.Value.CaFile));
         using var tokens = new TokenClient(http, new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath), ClientCredential.Load(node.Credential), MirpsAuth.ReadScope);
         await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer.Address, origin, tokens, stoppingToken))));
     }
@@ -48,6 +50,9 @@ public sealed partial class PeerSyncWorker(
         var state = states.Register(address, origin);
         using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
+            // An https peer is trusted against Tls:CaFile alone when one is configured.
+            HttpHandler = FederationTrust.CreateHandler(tls.Value.CaFile),
+            DisposeHttpClient = true,
             Credentials = ChannelCredentials.Create(
                 address.StartsWith("https", StringComparison.Ordinal) ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, tokens.ToCallCredentials()),
             UnsafeUseInsecureChannelCallCredentials = new Uri(address).IsLoopback,

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Mirps.Auth;
 using Mirps.Identity.V1;
+using Mirps.Tls;
 using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Extensions;
 
@@ -27,9 +28,12 @@ public sealed class TestIdentity : IAsyncDisposable
         var addresses = app.ListeningAddresses();
         Issuer = addresses[0].TrimEnd('/') + "/";
         GrpcAddress = addresses[1];
+        // Started with --Tls:CaFile (its own clients' trust), the test's clients trust that CA too.
+        CaFile = app.Configuration["Tls:CaFile"] is { Length: > 0 } ca ? ca : null;
+        Http = new HttpClient(FederationTrust.CreateHandler(CaFile));
         Admin = ClientCredential.Load(Path.Combine(DataDirectory, AdminBootstrap.FileName));
         AdminTokens = new TokenClient(Http, TokenEndpoint, Admin, MirpsAuth.AdminScope);
-        AdminChannel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(GrpcAddress), AdminTokens);
+        AdminChannel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(GrpcAddress), AdminTokens, CaFile);
         Credentials = new CredentialService.CredentialServiceClient(AdminChannel);
     }
 
@@ -40,7 +44,9 @@ public sealed class TestIdentity : IAsyncDisposable
     public Uri TokenEndpoint => new(Issuer + MirpsAuth.TokenEndpointPath);
     public string GrpcAddress { get; }
     public ClientCredential Admin { get; }
-    public HttpClient Http { get; } = new();
+    /// <summary>The CA its test clients trust (the identity server's Tls:CaFile), or null: cleartext or system trust.</summary>
+    public string? CaFile { get; }
+    public HttpClient Http { get; }
     public TokenClient AdminTokens { get; }
     public GrpcChannel AdminChannel { get; }
     public CredentialService.CredentialServiceClient Credentials { get; }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
+using Mirps.Tls;
 using MirpsExchange.Node.Extensions;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
@@ -24,6 +25,7 @@ public sealed class TestNode : IAsyncDisposable
         Country = country;
         Identity = identity;
         Address = app.ListeningAddress();
+        CaFile = app.Configuration["Tls:CaFile"] is { Length: > 0 } ca ? ca : null;
         Credential = credential;
         Tokens = new TokenClient(identity.Http, identity.TokenEndpoint, credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
         Channel = ChannelWith(Tokens.ToCallCredentials());
@@ -37,6 +39,8 @@ public sealed class TestNode : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
     public string Country { get; }
     public string Address { get; }
+    /// <summary>The CA its test clients trust (the node's own Tls:CaFile), or null: cleartext or system trust.</summary>
+    public string? CaFile { get; }
     public TestIdentity Identity { get; }
     /// <summary>The node's own State's credential.</summary>
     public ClientCredential Credential { get; }
@@ -48,7 +52,7 @@ public sealed class TestNode : IAsyncDisposable
         {
             var file = Path.Combine(Folder, "credential.json");
             File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
-            return ["--node", Address, "--identity", Identity.Issuer, "--credential", file];
+            return ["--node", Address, "--identity", Identity.Issuer, "--credential", file, .. CaFile is null ? Array.Empty<string>() : ["--ca", CaFile]];
         }
     }
 
@@ -60,14 +64,18 @@ public sealed class TestNode : IAsyncDisposable
     public CatalogService.CatalogServiceClient Catalog { get; }
     public string DatabasePath => Path.Combine(Folder, "data", $"node-{Country.ToLowerInvariant()}.db");
 
-    /// <summary>A channel whose calls carry the given credentials (or none: anonymous calls).</summary>
-    public GrpcChannel ChannelWith(CallCredentials? credentials) => GrpcChannel.ForAddress(Address, credentials is null
-        ? new GrpcChannelOptions()
-        : new GrpcChannelOptions
+    /// <summary>A channel whose calls carry the given credentials (or none: anonymous calls); over TLS it trusts <see cref="CaFile"/>.</summary>
+    public GrpcChannel ChannelWith(CallCredentials? credentials)
+    {
+        var tls = Address.StartsWith("https", StringComparison.Ordinal);
+        var options = new GrpcChannelOptions { HttpHandler = FederationTrust.CreateHandler(CaFile), DisposeHttpClient = true };
+        if (credentials is not null)
         {
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, credentials),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+            options.Credentials = ChannelCredentials.Create(tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, credentials);
+            options.UnsafeUseInsecureChannelCallCredentials = !tls;
+        }
+        return GrpcChannel.ForAddress(Address, options);
+    }
 
     /// <summary>An observation client whose calls carry exactly this bearer token.</summary>
     public ObservationService.ObservationServiceClient ObservationsWith(string? token) => new(ChannelWith(token is null ? null

@@ -1,0 +1,78 @@
+using System.Net.Http;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Mirps.Tls;
+
+/// <summary>
+/// How every federation client (CLI, node-to-identity, node-to-node, tests) trusts servers: with a CA
+/// file (the development CA from <c>mirps certs create</c>, or a State's own CA) only certificates
+/// that chain to that CA and name the host are accepted, and the machine's root store is not consulted,
+/// so a certificate from any other CA (public or private) is refused. Without a CA file the machine's
+/// ordinary trust applies. There is deliberately no "accept any certificate" mode.
+/// </summary>
+public static class FederationTrust
+{
+    /// <summary>Reads a PEM (or DER) CA certificate; refuses a file that is not a CA.</summary>
+    public static X509Certificate2 LoadCa(string caFile)
+    {
+        if (!File.Exists(caFile))
+        {
+            throw new FileNotFoundException($"The CA certificate file {caFile} does not exist (create one with `mirps certs create`).", caFile);
+        }
+        var ca = X509CertificateLoader.LoadCertificateFromFile(caFile);
+        if (ca.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is not { CertificateAuthority: true })
+        {
+            ca.Dispose();
+            throw new InvalidDataException($"{caFile} is not a CA certificate (its basic constraints do not say CA), so it cannot be trusted as one.");
+        }
+        return ca;
+    }
+
+    /// <summary>A chain policy that trusts exactly <paramref name="ca"/> as root (no system roots, no revocation lists for a development CA).</summary>
+    public static X509ChainPolicy ChainPolicy(X509Certificate2 ca)
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+        };
+        policy.CustomTrustStore.Add(ca);
+        // Only a server certificate: a client certificate or a code-signing one from the same CA is not a server.
+        policy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
+        return policy;
+    }
+
+    /// <summary>
+    /// The primary handler for HttpClient and GrpcChannel: with <paramref name="caFile"/>, TLS validation
+    /// builds the server's chain against that CA alone (host name still checked); without it, system trust.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(string? caFile)
+    {
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        if (!string.IsNullOrEmpty(caFile))
+        {
+            handler.SslOptions.CertificateChainPolicy = ChainPolicy(LoadCa(caFile));
+        }
+        return handler;
+    }
+
+    /// <summary>
+    /// The same check as a validation callback, for components that only let us configure an
+    /// <see cref="HttpClientHandler"/> (OpenIddict's System.Net.Http integration): refuses a missing
+    /// certificate or a host-name mismatch, then builds the chain with <see cref="ChainPolicy"/>.
+    /// </summary>
+    public static Func<HttpRequestMessage, X509Certificate2?, X509Chain?, SslPolicyErrors, bool> ValidationCallback(string caFile)
+    {
+        var policy = ChainPolicy(LoadCa(caFile));
+        return (_, certificate, _, errors) =>
+        {
+            if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNotAvailable | SslPolicyErrors.RemoteCertificateNameMismatch)) != 0)
+            {
+                return false;
+            }
+            using var chain = new X509Chain { ChainPolicy = policy.Clone() };
+            return chain.Build(certificate);
+        };
+    }
+}

@@ -1,0 +1,80 @@
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace MirpsExchange.ServiceDefaults;
+
+/// <summary>
+/// Configuration section "Tls", shared by every server process (Tls__CertificateFile=... as environment
+/// variables). Without a certificate a process listens in cleartext on loopback, as tests and the plain
+/// local federation do; with one it serves HTTPS, and the clients it runs itself (token validation,
+/// peer sync) trust only <see cref="CaFile"/> when it is set.
+/// </summary>
+public sealed class TlsOptions
+{
+    public const string Section = "Tls";
+
+    /// <summary>PEM server certificate (for example certs/blz.crt from <c>mirps certs create</c>); empty: no TLS.</summary>
+    public string CertificateFile { get; set; } = "";
+
+    /// <summary>PEM private key of <see cref="CertificateFile"/> (unencrypted PKCS#8, readable only by the service's user).</summary>
+    public string KeyFile { get; set; } = "";
+
+    /// <summary>PEM CA certificate the process's own clients trust (alone) for other federation servers; empty: the machine's trust store.</summary>
+    public string CaFile { get; set; } = "";
+
+    public bool Enabled => CertificateFile.Length > 0;
+}
+
+public static class TlsExtensions
+{
+    /// <summary>Binds the "Tls" section and checks it at start-up, so a half-configured pair fails with the key to fix, not at the first handshake.</summary>
+    public static TlsOptions AddTls(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(TlsOptions.Section);
+        builder.Services.AddOptions<TlsOptions>().Bind(section);
+        var tls = section.Get<TlsOptions>() ?? new TlsOptions();
+        if (tls.Enabled != (tls.KeyFile.Length > 0))
+        {
+            throw new InvalidOperationException("Configuration keys Tls:CertificateFile and Tls:KeyFile must be set together (or both left empty for no TLS).");
+        }
+        foreach (var (key, file) in new[] { ("Tls:CertificateFile", tls.CertificateFile), ("Tls:KeyFile", tls.KeyFile), ("Tls:CaFile", tls.CaFile) })
+        {
+            if (file.Length > 0 && !File.Exists(file))
+            {
+                throw new InvalidOperationException($"Configuration key {key} names {file}, which does not exist (create development certificates with `mirps certs create`).");
+            }
+        }
+        return tls;
+    }
+
+    /// <summary>Serves HTTPS with the configured PEM pair; does nothing when TLS is not configured.</summary>
+    public static ListenOptions UseTls(this ListenOptions listen, TlsOptions tls)
+    {
+        if (tls.Enabled)
+        {
+            listen.UseHttps(LoadServerCertificate(tls));
+        }
+        return listen;
+    }
+
+    /// <summary>
+    /// The certificate with its private key. Windows' TLS stack cannot use the ephemeral key that PEM
+    /// loading produces, so there the pair goes through a PKCS#12 round trip in memory.
+    /// </summary>
+    public static X509Certificate2 LoadServerCertificate(TlsOptions tls)
+    {
+        var certificate = X509Certificate2.CreateFromPemFile(tls.CertificateFile, tls.KeyFile);
+        if (!OperatingSystem.IsWindows())
+        {
+            return certificate;
+        }
+        using (certificate)
+        {
+            return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+        }
+    }
+}

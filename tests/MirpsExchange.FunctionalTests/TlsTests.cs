@@ -1,0 +1,284 @@
+using System.CommandLine;
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Mirps.Auth;
+using Mirps.Identity.V1;
+using Mirps.Observation.V1;
+using Mirps.Tls;
+using MirpsExchange.Cli;
+using MirpsExchange.Cli.Federation;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// The certificates of `mirps certs create` and one TLS federation for the class: an identity server and a
+/// BLZ node, both serving HTTPS with certificates of that CA and trusting it; plus a second, unrelated CA.
+/// </summary>
+public sealed class TlsFederation : IAsyncLifetime
+{
+    public string Folder { get; } = TempFolder.Create();
+    public string Certificates => Path.Combine(Folder, "certs");
+    public string OtherCertificates => Path.Combine(Folder, "other");
+    public string Ca => DevelopmentCertificates.CertificateFile(Certificates, DevelopmentCertificates.CaName);
+    public string OtherCa => DevelopmentCertificates.CertificateFile(OtherCertificates, DevelopmentCertificates.CaName);
+    public TestIdentity Identity { get; private set; } = null!;
+    public TestNode Node { get; private set; } = null!;
+
+    /// <summary>Serve with <paramref name="name"/>'s certificate from <paramref name="folder"/> and trust <paramref name="ca"/>.</summary>
+    public static string[] TlsArgs(string folder, string name, string ca) =>
+    [
+        $"--Tls:CertificateFile={DevelopmentCertificates.CertificateFile(folder, name)}",
+        $"--Tls:KeyFile={DevelopmentCertificates.KeyFile(folder, name)}",
+        $"--Tls:CaFile={ca}",
+    ];
+
+    public async Task InitializeAsync()
+    {
+        DevelopmentCertificates.Ensure(Certificates, ["identity", "blz", "pan"]);
+        DevelopmentCertificates.Ensure(OtherCertificates, ["identity", "blz"]);
+        Identity = await TestIdentity.StartAsync(TlsArgs(Certificates, "identity", Ca));
+        Node = await TestNode.StartAsync("BLZ", Identity, TlsArgs(Certificates, "blz", Ca));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Node.DisposeAsync();
+        await Identity.DisposeAsync();
+        TempFolder.Delete(Folder);
+    }
+}
+
+public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
+{
+    /// <summary>The failure is the TLS handshake refusing the certificate, not a timeout or a refused connection.</summary>
+    private static void AssertCertificateRefused(Exception error)
+    {
+        var chain = new List<Exception>();
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            chain.Add(e);
+        }
+        Assert.Contains(chain, e => e is AuthenticationException);
+    }
+
+    private static async Task<(int Code, string Output, string Error)> CliAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Generated_certificates_chain_to_their_own_CA_only_and_name_the_loopback_addresses()
+    {
+        using var ca = X509CertificateLoader.LoadCertificateFromFile(federation.Ca);
+        using var otherCa = X509CertificateLoader.LoadCertificateFromFile(federation.OtherCa);
+        using var blz = X509CertificateLoader.LoadCertificateFromFile(DevelopmentCertificates.CertificateFile(federation.Certificates, "blz"));
+
+        Assert.True(ca.Extensions.OfType<X509BasicConstraintsExtension>().Single().CertificateAuthority);
+        Assert.True(ca.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages.HasFlag(X509KeyUsageFlags.KeyCertSign));
+        Assert.InRange((ca.NotAfter - ca.NotBefore).TotalDays, 729, 731);
+        Assert.False(blz.Extensions.OfType<X509BasicConstraintsExtension>().Single().CertificateAuthority);
+        Assert.Equal("1.3.6.1.5.5.7.3.1", Assert.Single(blz.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>()).Value);
+        var names = blz.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+        Assert.Contains("localhost", names.EnumerateDnsNames());
+        Assert.Equal([IPAddress.Loopback, IPAddress.IPv6Loopback], names.EnumerateIPAddresses().ToArray());
+        Assert.True(blz.MatchesHostname("127.0.0.1") && blz.MatchesHostname("localhost"));
+        Assert.False(blz.MatchesHostname("example.org"));
+
+        using var trusted = new X509Chain { ChainPolicy = FederationTrust.ChainPolicy(ca) };
+        Assert.True(trusted.Build(blz), string.Join("; ", trusted.ChainStatus.Select(s => s.StatusInformation)));
+        Assert.Equal(ca.Thumbprint, trusted.ChainElements[^1].Certificate.Thumbprint);
+        using var other = new X509Chain { ChainPolicy = FederationTrust.ChainPolicy(otherCa) };
+        Assert.False(other.Build(blz));
+        // Trust is CustomRootTrust on purpose: the machine's own roots know nothing of the development CA.
+        using var system = new X509Chain { ChainPolicy = { RevocationMode = X509RevocationMode.NoCheck } };
+        Assert.False(system.Build(blz));
+        // A server certificate is no CA: a client trusting it as one is refused up front.
+        Assert.Throws<InvalidDataException>(() => FederationTrust.LoadCa(DevelopmentCertificates.CertificateFile(federation.Certificates, "blz")));
+    }
+
+    [Fact]
+    public async Task Certs_create_keeps_the_CA_on_rerun_writes_owner_only_keys_and_force_replaces_everything()
+    {
+        var folder = Path.Combine(federation.Folder, $"rerun-{Guid.NewGuid():N}");
+        string Thumbprint(string name) => X509CertificateLoader.LoadCertificateFromFile(DevelopmentCertificates.CertificateFile(folder, name)).Thumbprint;
+
+        var first = await CliAsync("certs", "create", "--out", folder, "--name", "blz", "--name", "identity");
+        var (ca, blz) = (Thumbprint("ca"), Thumbprint("blz"));
+        var second = await CliAsync("certs", "create", "--out", folder, "--name", "blz", "--name", "pan");
+        var kept = (Thumbprint("ca"), Thumbprint("blz"));
+        using (var pan = X509CertificateLoader.LoadCertificateFromFile(DevelopmentCertificates.CertificateFile(folder, "pan")))
+        using (var caCertificate = X509CertificateLoader.LoadCertificateFromFile(DevelopmentCertificates.CertificateFile(folder, "ca")))
+        using (var chain = new X509Chain { ChainPolicy = FederationTrust.ChainPolicy(caCertificate) })
+        {
+            Assert.True(chain.Build(pan)); // issued later by the kept CA
+        }
+        var forced = await CliAsync("certs", "create", "--out", folder, "--name", "blz", "--force");
+
+        Assert.Equal(CliApp.Ok, first.Code);
+        Assert.Equal(3, first.Output.Split('\n').Count(l => l.StartsWith("created", StringComparison.Ordinal)));
+        Assert.Equal(CliApp.Ok, second.Code);
+        Assert.Equal((ca, blz), kept);
+        Assert.Contains($"kept    {DevelopmentCertificates.CertificateFile(folder, "ca")}", second.Output);
+        Assert.Contains($"created {DevelopmentCertificates.CertificateFile(folder, "pan")}", second.Output);
+        Assert.Equal(CliApp.Ok, forced.Code);
+        Assert.NotEqual(ca, Thumbprint("ca"));
+        Assert.NotEqual(blz, Thumbprint("blz"));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp"));
+        if (!OperatingSystem.IsWindows())
+        {
+            foreach (var key in Directory.GetFiles(folder, "*.key"))
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+            }
+        }
+        var refused = await CliAsync("certs", "create", "--out", folder, "--name", "../escape");
+        Assert.Equal(CliApp.Refused, refused.Code);
+        Assert.Contains("not a usable service name", refused.Error);
+    }
+
+    [Fact]
+    public async Task A_node_over_TLS_answers_a_client_that_trusts_the_CA_with_a_token_from_a_TLS_identity_server()
+    {
+        var node = federation.Node;
+        Assert.StartsWith("https://127.0.0.1:", federation.Identity.Issuer);
+        Assert.StartsWith("https://127.0.0.1:", node.Address);
+        // One port serves OAuth2 (HTTP/1.1) and the gRPC admin API (HTTP/2) by ALPN.
+        Assert.Equal(federation.Identity.Issuer.TrimEnd('/'), federation.Identity.GrpcAddress.TrimEnd('/'));
+
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2019", value: 201)));
+        var stored = Assert.Single(await node.QueryAsync(new StreamObservationsRequest { PeriodFrom = "2019", PeriodTo = "2019" }));
+        Assert.Equal(201, stored.Observation.Value);
+
+        // The CLI with --ca: a token over TLS from the identity server, then the submit over TLS.
+        var file = Path.Combine(node.Folder, "tls.csv");
+        await File.WriteAllLinesAsync(file, ["indicator_code,country,period,sex,age,country_of_origin,value,status,note", "REFUGEES,BLZ,2018,_T,_T,_T,180,,"]);
+        var submit = await CliAsync(["submit", file, .. node.CliArgs]);
+        Assert.True(submit.Code == CliApp.Ok, submit.Error);
+        Assert.Contains("1 inserted", submit.Output);
+        // The admin API over the same TLS port, with the CLI trusting the CA.
+        var credential = Path.Combine(node.Folder, "admin.json");
+        await File.WriteAllTextAsync(credential, JsonSerializer.Serialize(federation.Identity.Admin));
+        var list = await CliAsync("credentials", "list", "--identity", federation.Identity.Issuer, "--admin-api", federation.Identity.GrpcAddress,
+            "--credential", credential, "--ca", federation.Ca);
+        Assert.True(list.Code == CliApp.Ok, list.Error);
+        Assert.Contains(node.Credential.ClientId, list.Output);
+    }
+
+    [Fact]
+    public async Task A_client_that_does_not_trust_the_CA_fails_the_handshake()
+    {
+        // The machine's ordinary trust: the development CA is not in it.
+        using var channel = GrpcChannel.ForAddress(federation.Node.Address);
+        var node = await Assert.ThrowsAsync<RpcException>(() => new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+        AssertCertificateRefused(node);
+
+        using var http = new HttpClient();
+        using var tokens = new TokenClient(http, federation.Identity.TokenEndpoint, federation.Identity.Admin, MirpsAuth.AdminScope);
+        AssertCertificateRefused(await Assert.ThrowsAsync<HttpRequestException>(() => tokens.GetTokenAsync().AsTask()));
+
+        // The CLI without --ca says the node could not be reached (exit 2) and sends nothing.
+        var before = federation.Node.CountRows();
+        var file = Path.Combine(federation.Node.Folder, "untrusted.csv");
+        await File.WriteAllLinesAsync(file, ["indicator_code,country,period,sex,age,country_of_origin,value,status,note", "REFUGEES,BLZ,2017,_T,_T,_T,170,,"]);
+        var cliArgs = federation.Node.CliArgs;
+        var submit = await CliAsync(["submit", file, .. cliArgs[..^2]]); // without "--ca FILE"
+        Assert.Equal(CliApp.Failed, submit.Code);
+        Assert.Contains("SSL", submit.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, federation.Node.CountRows());
+    }
+
+    [Fact]
+    public async Task A_certificate_from_another_CA_is_refused()
+    {
+        // A client that trusts another CA (not the machine's roots either) refuses the node and the identity server.
+        using var channel = GrpcChannel.ForAddress(federation.Node.Address, new GrpcChannelOptions
+        {
+            HttpHandler = FederationTrust.CreateHandler(federation.OtherCa),
+            DisposeHttpClient = true,
+        });
+        var node = await Assert.ThrowsAsync<RpcException>(() => new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+        AssertCertificateRefused(node);
+        using var http = new HttpClient(FederationTrust.CreateHandler(federation.OtherCa));
+        AssertCertificateRefused(await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(federation.Identity.Issuer + ".well-known/openid-configuration")));
+
+        // The same client with the right CA gets through: what differs is only the CA.
+        using var trusting = GrpcChannel.ForAddress(federation.Node.Address, new GrpcChannelOptions { HttpHandler = FederationTrust.CreateHandler(federation.Ca), DisposeHttpClient = true });
+        var health = await new Health.HealthClient(trusting).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+
+        // The CLI refuses, as a usage error, a --ca that is a server certificate rather than a CA.
+        var notCa = await CliAsync(["submit", "missing.csv", .. federation.Node.CliArgs[..^2], "--ca", DevelopmentCertificates.CertificateFile(federation.Certificates, "blz")]);
+        Assert.NotEqual(CliApp.Ok, notCa.Code);
+        Assert.Contains("is not a CA certificate", notCa.Error);
+    }
+
+    [Fact]
+    public async Task A_node_trusting_another_CA_cannot_fetch_the_identity_servers_keys_so_no_token_passes()
+    {
+        // Served with a certificate of the right CA, but its own clients trust the other CA only.
+        await using var node = await TestNode.StartAsync("PAN", federation.Identity,
+            [.. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.OtherCa)]);
+        using var trusting = GrpcChannel.ForAddress(node.Address, new GrpcChannelOptions
+        {
+            HttpHandler = FederationTrust.CreateHandler(federation.Ca),
+            DisposeHttpClient = true,
+            Credentials = ChannelCredentials.Create(ChannelCredentials.SecureSsl, node.Tokens.ToCallCredentials()),
+        });
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => new ObservationService.ObservationServiceClient(trusting)
+            .SubmitObservationsAsync(Submit(Refugees(country: "PAN")), deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Equal(0, node.CountRows());
+    }
+
+    [Fact]
+    public async Task A_replica_pulls_from_a_TLS_peer_verifying_it_against_the_CA()
+    {
+        await federation.Node.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2016", value: 160)));
+        var secretariat = await federation.Identity.IssueAsync(Role.Secretariat);
+        var file = Path.Combine(federation.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(secretariat));
+        await using var replica = await TestNode.StartAsync("PAN", federation.Identity,
+        [
+            .. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca),
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={federation.Node.Address}", "--Node:Peers:0:Origins:0=BLZ",
+        ]);
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        List<StoredObservation> pulled;
+        while ((pulled = await replica.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" }, PeriodFrom = "2016", PeriodTo = "2016" })).Count == 0
+            && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(160, Assert.Single(pulled).Observation.Value);
+    }
+
+    [Fact]
+    public async Task Devnet_tls_makes_the_certificates_and_runs_every_process_over_TLS()
+    {
+        var folder = Path.Combine(federation.Folder, $"devnet-{Guid.NewGuid():N}");
+
+        var result = await CliAsync("devnet", "--once", "--tls", "--dir", folder).WaitAsync(TimeSpan.FromMinutes(3));
+
+        Assert.True(result.Code == CliApp.Ok, result.Error + result.Output);
+        Assert.Matches(@"identity server: issuer https://127\.0\.0\.1:\d+/", result.Output);
+        foreach (var state in new[] { "BLZ", "CRI", "SLV", "GTM", "HND", "MEX", "PAN" })
+        {
+            Assert.Contains($"node {state} listening on https://127.0.0.1:", result.Output);
+            Assert.True(File.Exists(DevelopmentCertificates.KeyFile(Path.Combine(folder, "certs"), state.ToLowerInvariant())));
+        }
+        Assert.Matches(@"Refugees\s*│\s*240 ", result.Output);
+        Assert.DoesNotContain("http://", result.Output);
+    }
+}
