@@ -1,0 +1,66 @@
+using Grpc.Core;
+using Mirps.Auth;
+using Mirps.Regional.V1;
+using MirpsExchange.Secretariat.Regional;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Secretariat.Grpc;
+
+/// <summary>
+/// The Secretariat's regional indicators (mirps.regional.v1). Regional figures are shared with the
+/// whole federation: the Secretariat and every State may read them with the read scope; they hold only
+/// sums over States, and which States reported, never one State's figure beyond what it shared.
+/// </summary>
+public sealed partial class RegionalGrpcService(
+    RegionalRequests requests,
+    RegionalIndicators indicators,
+    ILogger<RegionalGrpcService> logger) : RegionalService.RegionalServiceBase
+{
+    public override async Task<GetRegionalValueResponse> GetRegionalValue(GetRegionalValueRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
+        var response = await indicators.GetValueAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken);
+        LogComputed(logger, nameof(GetRegionalValue), indicator.Indicator.Code, response.Period, response.Cells.Count);
+        return response;
+    }
+
+    public override async Task<GetProtectionRatesResponse> GetProtectionRates(GetProtectionRatesRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        var period = requests.RatesQuery(request);
+        return await indicators.GetRatesAsync(requests.Catalogue, period, request.AsOfTime, context.CancellationToken);
+    }
+
+    public override async Task<GetRegionalChangeResponse> GetRegionalChange(GetRegionalChangeRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
+        var response = await indicators.GetChangeAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken);
+        LogComputed(logger, nameof(GetRegionalChange), indicator.Indicator.Code, response.Period, response.Changes.Count);
+        return response;
+    }
+
+    public override async Task<GetCompletenessResponse> GetCompleteness(GetCompletenessRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        var (codes, periods) = requests.CompletenessQuery(request);
+        return await indicators.GetCompletenessAsync(codes, periods, request.AsOfTime, context.CancellationToken);
+    }
+
+    /// <summary>The read scope, and the Secretariat's credential or any State's (admin credentials read nothing).</summary>
+    private static void RequireRegionalReader(ServerCallContext context)
+    {
+        context.RequireScope(MirpsAuth.ReadScope);
+        var user = context.Caller();
+        var role = user.FindFirst(MirpsAuth.RoleClaim)?.Value;
+        if (role == MirpsAuth.SecretariatRole || (role == MirpsAuth.StateRole && !string.IsNullOrEmpty(user.FindFirst(MirpsAuth.CountryClaim)?.Value)))
+        {
+            return;
+        }
+        throw CallerPermissions.Denied("ROLE_NOT_ALLOWED", "regional figures are read with the Secretariat's credential or a State's");
+    }
+
+    [LoggerMessage(EventName = "RegionalFiguresComputed", Level = LogLevel.Debug, Message = "{Call} {Indicator} {Period}: {Cells} cells")]
+    private static partial void LogComputed(ILogger logger, string call, string indicator, string period, int cells);
+}

@@ -1,0 +1,4 @@
+using MirpsExchange.Secretariat.Extensions;
+
+var app = await SecretariatApplication.BuildAsync(args);
+await app.RunAsync();

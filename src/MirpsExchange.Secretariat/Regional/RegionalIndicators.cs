@@ -1,0 +1,194 @@
+using Google.Protobuf.WellKnownTypes;
+using Mirps.Observation.V1;
+using Mirps.Regional.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Secretariat.Regional;
+
+/// <summary>
+/// The regional indicators as the schema presents them, from validated requests: sums with who
+/// contributed, rates from summed components, changes against the previous period, completeness.
+/// </summary>
+public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvider clock)
+{
+    public const string Recognized = "DECISIONS_RECOGNIZED";
+    public const string Complementary = "DECISIONS_COMPLEMENTARY";
+    public const string Rejected = "DECISIONS_REJECTED";
+
+    /// <summary>The components of the rates, in the order the rates read them.</summary>
+    public static readonly IReadOnlyList<string> RateComponents = [Recognized, Complementary, Rejected];
+
+    public async Task<GetRegionalValueResponse> GetValueAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
+    {
+        var (time, micros) = Resolve(asOf);
+        var sums = await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString()], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cancellationToken);
+        var response = new GetRegionalValueResponse { IndicatorCode = indicator.Indicator.Code, Period = period.ToString(), Breakdown = breakdown, AsOfTime = time };
+        response.Cells.AddRange(sums.Select(ToCell));
+        if (breakdown == Breakdown.Unspecified && response.Cells.Count == 0)
+        {
+            // No State reported the total: still one cell, so the answer says who is missing.
+            response.Cells.Add(EmptyCell(CellFilter.Totals(indicator)));
+        }
+        return response;
+    }
+
+    public async Task<GetRegionalChangeResponse> GetChangeAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
+    {
+        var (time, micros) = Resolve(asOf);
+        var previous = period.Previous();
+        var filter = CellFilter.Totals(indicator, DimensionOf(breakdown));
+        var sums = await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString(), previous.ToString()], filter, micros, cancellationToken);
+        var byPeriod = sums.ToLookup(s => s.Period);
+        var later = byPeriod[period.ToString()].ToDictionary(CellKey);
+        var earlier = byPeriod[previous.ToString()].ToDictionary(CellKey);
+        var keys = later.Keys.Union(earlier.Keys).OrderBy(k => k.Sex, StringComparer.Ordinal)
+            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ToList();
+        if (keys.Count == 0 && breakdown == Breakdown.Unspecified)
+        {
+            keys.Add(CellKey(EmptySum(CellFilter.Totals(indicator))));
+        }
+
+        var response = new GetRegionalChangeResponse
+        {
+            IndicatorCode = indicator.Indicator.Code, Period = period.ToString(), PreviousPeriod = previous.ToString(), Breakdown = breakdown, AsOfTime = time,
+        };
+        foreach (var key in keys)
+        {
+            var current = later.TryGetValue(key, out var c) ? c : EmptySum(key);
+            var before = earlier.TryGetValue(key, out var p) ? p : EmptySum(key);
+            var change = new RegionalChange
+            {
+                Current = ToCell(current),
+                Previous = ToCell(before),
+                AbsoluteChange = current.Value - before.Value,
+                SameCountries = current.Reported == before.Reported,
+            };
+            if (before.Value != 0)
+            {
+                change.RelativeChange = (current.Value - before.Value) / before.Value;
+            }
+            response.Changes.Add(change);
+        }
+        return response;
+    }
+
+    /// <summary>
+    /// Both rates from the States' totals of the decision components: per rate, only the States that
+    /// reported every component it reads count, so numerator and denominator always cover the same States.
+    /// </summary>
+    public async Task<GetProtectionRatesResponse> GetRatesAsync(StandardCatalogue catalogue, Period period, Timestamp? asOf, CancellationToken cancellationToken)
+    {
+        var (time, micros) = Resolve(asOf);
+        var components = RateComponents.Select(code => catalogue.FindIndicator(code)
+            ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} lacks the rate component {code}.")).ToList();
+        var values = await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken);
+        var byCountry = values.ToLookup(v => v.Country);
+        return new GetProtectionRatesResponse
+        {
+            Period = period.ToString(),
+            AsOfTime = time,
+            RecognitionRate = Rate(byCountry, [Recognized], [Recognized, Rejected]),
+            TotalProtectionRate = Rate(byCountry, [Recognized, Complementary], [Recognized, Complementary, Rejected]),
+        };
+    }
+
+    public async Task<GetCompletenessResponse> GetCompletenessAsync(
+        IReadOnlyList<string> indicators, IReadOnlyList<Period> periods, Timestamp? asOf, CancellationToken cancellationToken)
+    {
+        var (time, micros) = Resolve(asOf);
+        var periodCodes = periods.Select(p => p.ToString()).ToList();
+        var summaries = (await aggregator.ReportingAsync(indicators, periodCodes, micros, cancellationToken))
+            .ToDictionary(s => (s.IndicatorCode, s.Period, s.Country));
+        var response = new GetCompletenessResponse { AsOfTime = time };
+        foreach (var indicator in indicators.Order(StringComparer.Ordinal))
+        foreach (var period in periodCodes)
+        foreach (var country in aggregator.States)
+        {
+            var cell = new CompletenessCell { IndicatorCode = indicator, Period = period, Country = country, State = ReportingState.Missing };
+            if (summaries.TryGetValue((indicator, period, country), out var summary))
+            {
+                cell.State = !summary.HasValue ? ReportingState.Missing : summary.Provisional ? ReportingState.Provisional : ReportingState.Reported;
+                cell.LastChangeTime = ObservationWriter.ToTimestamp(summary.LastChangeTime);
+            }
+            response.Cells.Add(cell);
+        }
+        return response;
+    }
+
+    /// <summary>A sum as the schema presents it: the value with who contributed, who is missing, and the flags.</summary>
+    public RegionalCell ToCell(CellSum sum)
+    {
+        var cell = new RegionalCell
+        {
+            Sex = sum.Sex,
+            Age = sum.Age,
+            CountryOfOrigin = sum.CountryOfOrigin,
+            Value = sum.Value,
+            Complete = sum.Reported == aggregator.AllStates,
+        };
+        cell.ContributingCountries.AddRange(aggregator.StatesOf(sum.Reported));
+        cell.MissingCountries.AddRange(aggregator.StatesOf(aggregator.AllStates & ~sum.Reported));
+        cell.ProvisionalCountries.AddRange(aggregator.StatesOf(sum.Provisional));
+        cell.EstimatedCountries.AddRange(aggregator.StatesOf(sum.Estimated));
+        return cell;
+    }
+
+    /// <summary>The catalogue dimension a breakdown opens (null: none).</summary>
+    public static string? DimensionOf(Breakdown breakdown) => breakdown switch
+    {
+        Breakdown.Sex => StandardCatalogue.SexDimension,
+        Breakdown.Age => StandardCatalogue.AgeDimension,
+        Breakdown.CountryOfOrigin => StandardCatalogue.CountryOfOriginDimension,
+        _ => null,
+    };
+
+    private ProtectionRate Rate(ILookup<string, CountryValue> byCountry, string[] numerator, string[] denominator)
+    {
+        var rate = new ProtectionRate();
+        foreach (var country in aggregator.States)
+        {
+            var values = byCountry[country].ToDictionary(v => v.IndicatorCode);
+            if (!denominator.All(values.ContainsKey))
+            {
+                rate.ExcludedCountries.Add(country);
+                continue;
+            }
+            rate.IncludedCountries.Add(country);
+            rate.Numerator += numerator.Sum(code => values[code].Value);
+            rate.Denominator += denominator.Sum(code => values[code].Value);
+            if (denominator.Any(code => values[code].Status == ObservationStatus.Provisional))
+            {
+                rate.ProvisionalCountries.Add(country);
+            }
+            if (denominator.Any(code => values[code].Status == ObservationStatus.Estimated))
+            {
+                rate.EstimatedCountries.Add(country);
+            }
+        }
+        rate.Complete = rate.ExcludedCountries.Count == 0;
+        if (rate.Denominator > 0)
+        {
+            rate.Rate = rate.Numerator / rate.Denominator;
+        }
+        return rate;
+    }
+
+    private RegionalCell EmptyCell(CellFilter totals) => ToCell(EmptySum(totals));
+
+    private static CellSum EmptySum(CellFilter totals) => new("", "", totals.Sex ?? "", totals.Age ?? "", totals.CountryOfOrigin ?? "", 0, 0, 0, 0);
+
+    private static CellSum EmptySum((string Sex, string Age, string CountryOfOrigin) key) => new("", "", key.Sex, key.Age, key.CountryOfOrigin, 0, 0, 0, 0);
+
+    private static (string Sex, string Age, string CountryOfOrigin) CellKey(CellSum sum) => (sum.Sex, sum.Age, sum.CountryOfOrigin);
+
+    /// <summary>
+    /// The time figures are computed as of: the request's, or now. "Now" reads the current revisions
+    /// (no time filter, the fastest plan) and answers the time of the call, so asking again with that
+    /// time reproduces the figures.
+    /// </summary>
+    private (Timestamp Time, long? Micros) Resolve(Timestamp? asOf) => asOf is null
+        ? (Timestamp.FromDateTimeOffset(clock.GetUtcNow()), null)
+        : (asOf, ObservationWriter.ToMicros(asOf.ToDateTimeOffset()));
+}

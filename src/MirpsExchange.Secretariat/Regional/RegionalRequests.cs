@@ -1,0 +1,220 @@
+using Google.Protobuf.WellKnownTypes;
+using Mirps.Catalog.V1;
+using Mirps.Regional.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Secretariat.Regional;
+
+/// <summary>
+/// Checks every field of a regional request against the catalogue before anything is computed, and
+/// refuses with INVALID_ARGUMENT and one BadRequest field violation per problem, so that a client sees
+/// all its mistakes at once. The aggregation rule is checked after the fields (FAILED_PRECONDITION):
+/// the request is well formed, but the catalogue forbids adding that indicator across States.
+/// </summary>
+public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider clock)
+{
+    /// <summary>Most indicator codes in one completeness request.</summary>
+    public const int MaxIndicators = 300;
+
+    /// <summary>Most periods in one completeness matrix (ten years of months).</summary>
+    public const int MaxPeriods = 120;
+
+    public StandardCatalogue Catalogue => catalogue;
+
+    /// <summary>The indicator, period and breakdown of a regional value or change, for an additive indicator only.</summary>
+    public (IndicatorRule Indicator, Period Period, Breakdown Breakdown) AdditiveQuery(string indicatorCode, string periodText, Breakdown breakdown, Timestamp? asOf)
+    {
+        var violations = new List<Violation>();
+        var indicator = Indicator(indicatorCode, "indicator_code", violations);
+        var period = PeriodOf(periodText, "period", indicator, violations);
+        if (!System.Enum.IsDefined(breakdown))
+        {
+            violations.Add(new("breakdown", $"{(int)breakdown} is not a Breakdown value (0 none, 1 sex, 2 age, 3 country of origin)"));
+        }
+        else if (indicator is not null && RegionalIndicators.DimensionOf(breakdown) is { } dimension && !indicator.Indicator.DimensionIds.Contains(dimension))
+        {
+            violations.Add(new("breakdown", $"{indicator.Indicator.Code} has no {dimension} dimension (it declares {Declared(indicator)}); choose one it declares or none"));
+        }
+        CheckAsOf(asOf, violations);
+        ThrowIfInvalid(violations);
+
+        if (indicator!.Indicator.Aggregation != AggregationRule.Sum)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "NOT_AGGREGABLE",
+                $"{indicator.Indicator.Code} has the aggregation rule {Name(indicator.Indicator.Aggregation)} in catalogue {catalogue.Version}: " +
+                $"its States' values cannot be added into a regional value; only indicators with {Name(AggregationRule.Sum)} can",
+                new Dictionary<string, string> { ["indicator_code"] = indicator.Indicator.Code, ["aggregation_rule"] = Name(indicator.Indicator.Aggregation) });
+        }
+        return (indicator, period!.Value, breakdown);
+    }
+
+    public Period RatesQuery(GetProtectionRatesRequest request)
+    {
+        var violations = new List<Violation>();
+        var period = PeriodOf(request.Period, "period", catalogue.FindIndicator(RegionalIndicators.Recognized), violations);
+        CheckAsOf(request.AsOfTime, violations);
+        ThrowIfInvalid(violations);
+        return period!.Value;
+    }
+
+    /// <summary>The indicators (ordered) and the periods of a completeness matrix.</summary>
+    public (List<string> Indicators, List<Period> Periods) CompletenessQuery(GetCompletenessRequest request)
+    {
+        var violations = new List<Violation>();
+        var granularity = request.Granularity == PeriodGranularity.Unspecified ? PeriodGranularity.Year : request.Granularity;
+        if (!System.Enum.IsDefined(request.Granularity))
+        {
+            violations.Add(new("granularity", $"{(int)request.Granularity} is not a PeriodGranularity value (1 year, 2 quarter, 3 month; 0 for years)"));
+        }
+        var indicators = new List<string>();
+        if (request.IndicatorCodes.Count > MaxIndicators)
+        {
+            violations.Add(new("indicator_codes", $"indicator_codes holds at most {MaxIndicators} entries; this one has {request.IndicatorCodes.Count:N0}"));
+        }
+        else if (request.IndicatorCodes.Count == 0)
+        {
+            indicators.AddRange(catalogue.Catalog.Indicators.Where(i => i.Granularities.Contains(granularity)).Select(i => i.Code));
+        }
+        for (var i = 0; i < request.IndicatorCodes.Count && i < MaxIndicators; i++)
+        {
+            var field = $"indicator_codes[{i}]";
+            if (Indicator(request.IndicatorCodes[i], field, violations) is not { } indicator)
+            {
+                continue;
+            }
+            if (!indicator.Granularities.Contains(granularity))
+            {
+                violations.Add(new(field, $"{indicator.Indicator.Code} is not reported by {Name(granularity)}"));
+            }
+            else if (!indicators.Contains(indicator.Indicator.Code))
+            {
+                indicators.Add(indicator.Indicator.Code);
+            }
+        }
+        var from = PeriodOf(request.PeriodFrom, "period_from", null, violations);
+        var to = PeriodOf(request.PeriodTo, "period_to", null, violations);
+        var periods = new List<Period>();
+        if (from is { } start && to is { } end)
+        {
+            if (start.Start > end.End)
+            {
+                violations.Add(new("period_to", $"period_to {end} ends on {end.End:yyyy-MM-dd}, before period_from {start} starts ({start.Start:yyyy-MM-dd})"));
+            }
+            periods = Within(granularity, start.Start, end.End);
+            if (periods.Count > MaxPeriods)
+            {
+                violations.Add(new("period_to", $"the range holds {periods.Count:N0} periods of {Name(granularity)}; at most {MaxPeriods} fit in one matrix"));
+            }
+            else if (periods.Count == 0 && start.Start <= end.End)
+            {
+                violations.Add(new("period_to", $"no whole period of {Name(granularity)} lies between {start} and {end}"));
+            }
+        }
+        CheckAsOf(request.AsOfTime, violations);
+        ThrowIfInvalid(violations);
+        indicators.Sort(StringComparer.Ordinal);
+        return (indicators, periods);
+    }
+
+    /// <summary>The periods of one granularity whose days all lie between <paramref name="first"/> and <paramref name="last"/>, in order.</summary>
+    public static List<Period> Within(PeriodGranularity granularity, DateOnly first, DateOnly last)
+    {
+        var count = granularity switch { PeriodGranularity.Quarter => 4, PeriodGranularity.Month => 12, _ => 1 };
+        var periods = new List<Period>();
+        for (var year = first.Year; year <= last.Year; year++)
+        {
+            for (var number = 1; number <= count; number++)
+            {
+                var period = new Period(granularity, year, granularity == PeriodGranularity.Year ? 0 : number);
+                if (period.Start >= first && period.End <= last)
+                {
+                    periods.Add(period);
+                }
+            }
+        }
+        return periods;
+    }
+
+    private IndicatorRule? Indicator(string code, string field, List<Violation> violations)
+    {
+        if (code.Length == 0)
+        {
+            violations.Add(new(field, "an indicator code is required"));
+            return null;
+        }
+        if (catalogue.FindIndicator(code) is { } indicator)
+        {
+            return indicator;
+        }
+        violations.Add(new(field, $"unknown indicator '{code}' (catalogue {catalogue.Version}; CatalogService.GetCatalog lists the indicators)"));
+        return null;
+    }
+
+    /// <summary>A required period; with <paramref name="indicator"/>, of a granularity the indicator accepts.</summary>
+    private static Period? PeriodOf(string text, string field, IndicatorRule? indicator, List<Violation> violations)
+    {
+        if (text.Length == 0)
+        {
+            violations.Add(new(field, $"a period is required: {Period.Format}"));
+            return null;
+        }
+        if (!Period.TryParse(text, out var period))
+        {
+            violations.Add(new(field, $"'{text}' is not {Period.Format}"));
+            return null;
+        }
+        if (indicator is not null && !indicator.Granularities.Contains(period.Granularity))
+        {
+            violations.Add(new(field, $"{indicator.Indicator.Code} is not reported by {Name(period.Granularity)}; it accepts {string.Join(", ", indicator.Granularities.Select(Name))}"));
+            return null;
+        }
+        return period;
+    }
+
+    /// <summary>A valid timestamp, not in the future: a figure "as of" a time still to come could change before then and not be reproducible.</summary>
+    private void CheckAsOf(Timestamp? asOf, List<Violation> violations)
+    {
+        if (asOf is null)
+        {
+            return;
+        }
+        if (asOf.Nanos is < 0 or > 999_999_999 || asOf.Seconds < 0 || asOf.Seconds > 253_402_300_799)
+        {
+            violations.Add(new("as_of_time", "as_of_time must be a valid time after 1970-01-01T00:00:00Z"));
+        }
+        else if (asOf.ToDateTimeOffset() > clock.GetUtcNow())
+        {
+            violations.Add(new("as_of_time", $"as_of_time {asOf.ToDateTimeOffset():O} is in the future; leave it unset for now"));
+        }
+    }
+
+    private static void ThrowIfInvalid(List<Violation> violations)
+    {
+        if (violations.Count > 0)
+        {
+            var message = violations.Count == 1 ? $"invalid request: {violations[0]}" : $"invalid request: {violations[0]} (and {violations.Count - 1} more in the details)";
+            throw RpcErrors.InvalidArgument(message, violations.Select(v => (v.Field, v.Description)));
+        }
+    }
+
+    private static string Declared(IndicatorRule indicator) =>
+        indicator.Indicator.DimensionIds.Count == 0 ? "none" : string.Join(", ", indicator.Indicator.DimensionIds);
+
+    private static string Name(AggregationRule rule) => rule switch
+    {
+        AggregationRule.Sum => "AGGREGATION_RULE_SUM",
+        AggregationRule.NotAggregable => "AGGREGATION_RULE_NOT_AGGREGABLE",
+        _ => "AGGREGATION_RULE_UNSPECIFIED",
+    };
+
+    private static string Name(PeriodGranularity granularity) => granularity switch
+    {
+        PeriodGranularity.Year => "year",
+        PeriodGranularity.Quarter => "quarter",
+        PeriodGranularity.Month => "month",
+        _ => "unspecified granularity",
+    };
+}
