@@ -164,10 +164,23 @@ public class CliTests
                 Assert.Contains($"node {state} listening on http://127.0.0.1:", first.Output);
                 Assert.True(File.Exists(Path.Combine(folder, state, $"node-{state.ToLowerInvariant()}.db")));
             }
-            // Figures from the meeting report, read back from the nodes: Mexico's estimated claims, Belize's refugees, Panama's recognitions.
+            Assert.Contains("secretariat listening on http://127.0.0.1:", first.Output);
+            Assert.Contains("secretariat holds BLZ's", first.Output);
+            Assert.True(File.Exists(Path.Combine(folder, "secretariat", "secretariat.db")));
+            // Figures from the meeting report, replicated to the Secretariat: Mexico's estimated claims, Belize's refugees, Panama's recognitions.
             Assert.Contains("140,000 e", first.Output);
             Assert.Matches(@"Refugees\s*│\s*240 ", first.Output);
             Assert.Matches(@"recognized.*│\s*131\s*│", first.Output);
+            // The regional table: sums of the seven sample files' 2023 totals, complete, with Mexico's estimate flagged.
+            var refugees = SampleTotal("REFUGEES");
+            var applications = SampleTotal("ASYLUM_APPLICATIONS");
+            var recognized = SampleTotal("DECISIONS_RECOGNIZED");
+            var rejected = SampleTotal("DECISIONS_REJECTED");
+            var invariant = System.Globalization.CultureInfo.InvariantCulture;
+            Assert.Matches(string.Create(invariant, $@"Refugees\s*│\s*{refugees:#,0}\s*│\s*all 7 States\s"), first.Output);
+            Assert.Matches(string.Create(invariant, $@"│\s*{applications:#,0} e\s*│\s*all 7 States; estimated: MEX"), first.Output);
+            Assert.Contains(string.Create(invariant, $"{recognized / (recognized + rejected):0.0%} ({recognized:#,0} / {recognized + rejected:#,0})"), first.Output);
+            Assert.Matches(@"REFUGEES\s*│(\s*✓\s*│){7}", first.Output);
             Assert.Equal(CliApp.Ok, second.Code);
             Assert.Contains("0 inserted, 0 revised", second.Output);
         }
@@ -189,7 +202,7 @@ public class CliTests
             Assert.Equal(CliApp.Failed, result.Code);
             Assert.Contains("node BLZ listening on http://127.0.0.1:", result.Output);
             var line = Assert.Single(result.Error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
-            Assert.StartsWith("error: reading the 2023-13 figures from the node of BLZ at http://127.0.0.1:", line);
+            Assert.StartsWith("error: reading the 2023-13 figures from the Secretariat at http://127.0.0.1:", line);
             Assert.Contains("(InvalidArgument: invalid query: period_from:", line);
         }
         finally
@@ -197,4 +210,12 @@ public class CliTests
             TempFolder.Delete(folder);
         }
     }
+
+    /// <summary>The sum of the seven sample files' 2023 totals of an indicator (the value is the 7th column; only notes hold commas).</summary>
+    private static double SampleTotal(string indicator) =>
+        Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Samples"), "*.csv")
+            .SelectMany(File.ReadLines)
+            .Select(line => line.Split(','))
+            .Where(f => f[0] == indicator && f[2] == "2023" && f[3] == "_T" && f[4] == "_T" && f[5] == "_T")
+            .Sum(f => double.Parse(f[6], System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -5,17 +5,23 @@ using Grpc.Core;
 using Mirps.Auth;
 using MirpsExchange.Cli.Federation;
 using Mirps.Observation.V1;
+using Grpc.Net.Client;
+using Mirps.Regional.V1;
+using Mirps.Sync.V1;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Periods;
 using Spectre.Console;
 
 namespace MirpsExchange.Cli.Commands;
 
 /// <summary>
-/// <c>mirps devnet</c>: the local federation on this machine. The identity server and one node process per
-/// MIRPS State on loopback, with their SQLite stores under one folder; every credential is issued through
-/// the identity server's CredentialService with the bootstrap admin credential; each State submits its
-/// sample data with its own credential; the Secretariat's credential reads the figures back from every
-/// node into a table. The Secretariat process and node-to-node sync join it as they are built.
+/// <c>mirps devnet</c>: the local federation on this machine. The identity server, one node process per
+/// MIRPS State and the Secretariat on loopback, with their SQLite stores under one folder; every
+/// credential is issued through the identity server's CredentialService with the bootstrap admin
+/// credential; each State shares under a sharing policy and submits its sample data with its own
+/// credential; the Secretariat replicates every State (Costa Rica also replicates Panama), and once it
+/// has caught up its figures are printed: each State's totals, the regional indicators and the
+/// completeness matrix.
 /// </summary>
 public static class DevnetCommand
 {
@@ -39,7 +45,7 @@ public static class DevnetCommand
         {
             Description = "Serve every process over TLS with development certificates (made in DIR/certs/ if missing); every client trusts only their CA",
         };
-        var command = new Command("devnet", "Start the local federation (a node per MIRPS State on loopback), load the sample data and print it") { folder, once, reset, period, tls };
+        var command = new Command("devnet", "Start the local federation (identity server, a node per MIRPS State and the Secretariat on loopback), load the sample data, sync it to the Secretariat and print the regional figures") { folder, once, reset, period, tls };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetRequiredValue(folder), parse.GetValue(once), parse.GetValue(reset), parse.GetRequiredValue(period),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken, parse.GetValue(tls)));
@@ -72,6 +78,7 @@ public static class DevnetCommand
 
         var nodes = new List<(string Country, ServiceProcess Process)>();
         ServiceProcess? identity = null;
+        ServiceProcess? secretariat = null;
         try
         {
             console.MarkupLine($"[bold]MirpsExchange local federation[/] in {Markup.Escape(folder.FullName)}");
@@ -86,16 +93,41 @@ public static class DevnetCommand
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
             var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ca?.FullName);
+            console.MarkupLine($"  credentials of the 7 States and the Secretariat in {Markup.Escape(Path.Combine(folder.FullName, "credentials"))}");
 
-            foreach (var state in states)
+            // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
+            foreach (var state in states.Where(s => s != Relay))
             {
-                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), TlsArguments(state.ToLowerInvariant()))));
+                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), [.. SharingPolicy(state), .. TlsArguments(state.ToLowerInvariant())])));
             }
             foreach (var (country, node) in nodes)
             {
                 await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
                 console.MarkupLine($"  node {country} listening on {node.Address}");
             }
+            if (states.Contains(Relay))
+            {
+                var neighbour = nodes.Single(n => n.Country == RelayedNeighbour).Process;
+                var relay = ServiceProcess.Node(Relay, Path.Combine(folder.FullName, Relay), issuer.ToString(),
+                [
+                    .. SharingPolicy(Relay), .. TlsArguments(Relay.ToLowerInvariant()),
+                    $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, Relay)}",
+                    $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}",
+                ]);
+                nodes.Insert(states.IndexOf(Relay), (Relay, relay));
+                await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+                console.MarkupLine($"  node {Relay} listening on {relay.Address} (also replicates {RelayedNeighbour})");
+            }
+
+            // The Secretariat pulls every State from its own node.
+            secretariat = ServiceProcess.Secretariat(Path.Combine(folder.FullName, "secretariat"), issuer.ToString(),
+            [
+                $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, "")}",
+                .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}" }),
+                .. TlsArguments("secretariat"),
+            ]);
+            await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            console.MarkupLine($"  secretariat listening on {secretariat.Address}");
 
             foreach (var (country, node) in nodes)
             {
@@ -110,9 +142,18 @@ public static class DevnetCommand
                 }
             }
 
-            using var secretariat = new TokenClient(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
-            if (!await PrintTableAsync(console, catalogue, nodes, secretariat, ca, period, error, cancellationToken))
+            using var reader = new TokenClient(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
+            await WaitForSecretariatAsync(console, nodes, secretariat, reader, ca, cancellationToken);
+            try
             {
+                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, ca);
+                await PrintStatesAsync(console, catalogue, states, channel, period, cancellationToken);
+                await PrintRegionalAsync(console, catalogue, channel, period, cancellationToken);
+                await PrintCompletenessAsync(console, states, channel, period, cancellationToken);
+            }
+            catch (RpcException e)
+            {
+                await error.WriteLineAsync($"error: reading the {period} figures from the Secretariat at {secretariat.Address} failed ({e.StatusCode}: {e.Status.Detail.ReplaceLineEndings(" ")})");
                 return CliApp.Failed;
             }
 
@@ -120,7 +161,7 @@ public static class DevnetCommand
             {
                 return CliApp.Ok;
             }
-            console.MarkupLine("Running. Press [bold]Ctrl+C[/] to stop every node.");
+            console.MarkupLine("Running. Press [bold]Ctrl+C[/] to stop every process.");
             await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, CancellationToken.None);
             return CliApp.Ok;
         }
@@ -131,6 +172,7 @@ public static class DevnetCommand
         }
         finally
         {
+            secretariat?.Dispose();
             foreach (var (_, node) in nodes)
             {
                 node.Dispose();
@@ -139,47 +181,73 @@ public static class DevnetCommand
         }
     }
 
-    /// <summary>Reads the figures back from every node and prints them; false (after a one-line error) when a node fails to answer.</summary>
-    private static async Task<bool> PrintTableAsync(IAnsiConsole console, StandardCatalogue catalogue, List<(string Country, ServiceProcess Process)> nodes,
-        TokenClient reader, FileInfo? ca, string period, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>The State whose node also replicates a neighbour, and that neighbour.</summary>
+    private const string Relay = "CRI", RelayedNeighbour = "PAN";
+
+    /// <summary>
+    /// Each State shares every indicator with every MIRPS State and withholds counts of 1 to 4 from other
+    /// States; Guatemala keeps its figures of internally displaced people for the Secretariat only.
+    /// </summary>
+    private static string[] SharingPolicy(string state) =>
+    [
+        "--Node:Sharing:Default:Readers=all",
+        "--Node:Sharing:Default:SmallCountThreshold=5",
+        .. state == "GTM" ? new[] { "--Node:Sharing:Indicators:IDPS:Readers=secretariat" } : [],
+    ];
+
+    /// <summary>Waits until the Secretariat holds every State's latest change, saying so State by State.</summary>
+    private static async Task WaitForSecretariatAsync(IAnsiConsole console, List<(string Country, ServiceProcess Process)> nodes, ServiceProcess secretariat,
+        TokenClient reader, FileInfo? ca, CancellationToken cancellationToken)
     {
-        var table = new Table().Title($"Totals for {period} as held by each State's node (e = estimated, p = provisional, c = confidential)");
-        table.AddColumn("Indicator");
-        foreach (var node in nodes)
-        {
-            table.AddColumn(new TableColumn(node.Country).RightAligned());
-        }
-        var cells = new Dictionary<(string Indicator, string Country), string>();
+        var expected = new Dictionary<string, long>();
         foreach (var (country, node) in nodes)
         {
-            try
-            {
-                await ReadTotalsAsync(country, new Uri(node.Address), reader, ca, period, cells, cancellationToken);
-            }
-            catch (Exception e) when (e is RpcException or HttpRequestException)
-            {
-                var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
-                await error.WriteLineAsync($"error: reading the {period} figures from the node of {country} at {node.Address} failed ({reason.ReplaceLineEndings(" ")})");
-                return false;
-            }
+            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), reader, ca);
+            var status = await new SyncService.SyncServiceClient(nodeChannel).GetSyncStatusAsync(new GetSyncStatusRequest(), cancellationToken: cancellationToken);
+            expected[country] = status.Origins.SingleOrDefault(o => o.Origin == country)?.LatestSequence ?? 0;
         }
-        foreach (var code in Headline)
+        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, ca);
+        var sync = new SyncService.SyncServiceClient(channel);
+        var caughtUp = new HashSet<string>();
+        var watch = Stopwatch.StartNew();
+        while (caughtUp.Count < expected.Count)
         {
-            var name = catalogue.FindIndicator(code)!.Indicator.Name.En;
-            table.AddRow([Markup.Escape(name), .. nodes.Select(n => cells.TryGetValue((code, n.Country), out var v) ? v : "-")]);
+            var status = await sync.GetSyncStatusAsync(new GetSyncStatusRequest(), cancellationToken: cancellationToken);
+            foreach (var (country, sequence) in expected)
+            {
+                if (!caughtUp.Contains(country) && (sequence == 0 || status.Origins.Any(o => o.Origin == country && o.LatestSequence >= sequence)))
+                {
+                    caughtUp.Add(country);
+                    console.MarkupLine($"  secretariat holds {country}'s {sequence:N0} changes ({caughtUp.Count} of {expected.Count} States, {watch.Elapsed.TotalSeconds:0.0} s)");
+                }
+            }
+            if (caughtUp.Count < expected.Count && watch.Elapsed > TimeSpan.FromSeconds(120))
+            {
+                var failing = status.Peers.Where(p => p.State is PeerState.Failing or PeerState.Stopped).Select(p => $"{p.Origin}: {p.LastError}");
+                throw new TimeoutException($"the Secretariat did not catch up with {string.Join(", ", expected.Keys.Except(caughtUp))} within 120 s " +
+                    $"({string.Join("; ", failing.DefaultIfEmpty("no pull failing"))}); see {Path.Combine("secretariat", "service.log")}");
+            }
+            if (caughtUp.Count < expected.Count)
+            {
+                await Task.Delay(200, cancellationToken);
+            }
         }
-        console.Write(table);
-        return true;
     }
 
-    private static async Task ReadTotalsAsync(string country, Uri node, TokenClient reader, FileInfo? ca, string period,
-        Dictionary<(string Indicator, string Country), string> cells, CancellationToken cancellationToken)
+    /// <summary>Each State's totals for the period as the Secretariat's replica holds them.</summary>
+    private static async Task PrintStatesAsync(IAnsiConsole console, StandardCatalogue catalogue, List<string> states, GrpcChannel channel, string period,
+        CancellationToken cancellationToken)
     {
-        using var channel = CommonOptions.AuthenticatedChannel(node, reader, ca);
-        var client = new ObservationService.ObservationServiceClient(channel);
-        var request = new StreamObservationsRequest { Countries = { country }, PeriodFrom = period, PeriodTo = period };
+        var table = new Table().Title($"Totals for {period} replicated at the Secretariat (e = estimated, p = provisional, c = confidential)");
+        table.AddColumn("Indicator");
+        foreach (var state in states)
+        {
+            table.AddColumn(new TableColumn(state).RightAligned());
+        }
+        var cells = new Dictionary<(string Indicator, string Country), string>();
+        var request = new StreamObservationsRequest { PeriodFrom = period, PeriodTo = period };
         request.IndicatorCodes.Add(Headline);
-        using var call = client.StreamObservations(request, cancellationToken: cancellationToken);
+        using var call = new ObservationService.ObservationServiceClient(channel).StreamObservations(request, cancellationToken: cancellationToken);
         while (await call.ResponseStream.MoveNext(cancellationToken))
         {
             foreach (var stored in call.ResponseStream.Current.Observations)
@@ -187,21 +255,105 @@ public static class DevnetCommand
                 var o = stored.Observation;
                 if (o.Period == period && o.Sex is "" or "_T" && o.Age is "" or "_T" && o.CountryOfOrigin is "" or "_T")
                 {
-                    cells[(o.IndicatorCode, o.Country)] = Format(o);
+                    cells[(o.IndicatorCode, o.Country)] = Format(o.Value, o.Status);
                 }
             }
         }
+        foreach (var code in Headline)
+        {
+            var name = catalogue.FindIndicator(code)!.Indicator.Name.En;
+            table.AddRow([Markup.Escape(name), .. states.Select(s => cells.TryGetValue((code, s), out var v) ? v : "-")]);
+        }
+        console.Write(table);
     }
 
-    private static string Format(Observation o)
+    /// <summary>The regional figures: totals of additive indicators (partial ones say so and name who is missing) and the rates from their components.</summary>
+    private static async Task PrintRegionalAsync(IAnsiConsole console, StandardCatalogue catalogue, GrpcChannel channel, string period, CancellationToken cancellationToken)
     {
-        var flag = o.Status switch
+        var regional = new RegionalService.RegionalServiceClient(channel);
+        var table = new Table().Title($"MIRPS regional indicators for {period}");
+        table.AddColumn("Indicator");
+        table.AddColumn(new TableColumn("Region").RightAligned());
+        table.AddColumn("Coverage");
+        foreach (var code in Headline)
+        {
+            var indicator = catalogue.FindIndicator(code)!.Indicator;
+            if (indicator.Aggregation != Mirps.Catalog.V1.AggregationRule.Sum)
+            {
+                table.AddRow(Markup.Escape(indicator.Name.En), "n/a", "not additive: no regional total (see each State)");
+                continue;
+            }
+            var response = await regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = code, Period = period }, cancellationToken: cancellationToken);
+            var cell = response.Cells.Single();
+            table.AddRow(Markup.Escape(indicator.Name.En), Markup.Escape(RegionalValue(cell)), Markup.Escape(Coverage(cell)));
+        }
+        var rates = await regional.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = period }, cancellationToken: cancellationToken);
+        table.AddRow("Recognition rate (recognized / (recognized + rejected))", Markup.Escape(Rate(rates.RecognitionRate)), Markup.Escape(Coverage(rates.RecognitionRate)));
+        table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(Rate(rates.TotalProtectionRate)), Markup.Escape(Coverage(rates.TotalProtectionRate)));
+        console.Write(table);
+    }
+
+    /// <summary>Who reported each headline indicator for the period: reported, provisional or missing, State by State.</summary>
+    private static async Task PrintCompletenessAsync(IAnsiConsole console, List<string> states, GrpcChannel channel, string period, CancellationToken cancellationToken)
+    {
+        var granularity = Period.TryParse(period, out var parsed) ? parsed.Granularity : Mirps.Catalog.V1.PeriodGranularity.Year;
+        var request = new GetCompletenessRequest { PeriodFrom = period, PeriodTo = period, Granularity = granularity };
+        request.IndicatorCodes.Add(Headline);
+        var response = await new RegionalService.RegionalServiceClient(channel).GetCompletenessAsync(request, cancellationToken: cancellationToken);
+        var table = new Table().Title($"Completeness for {period} (✓ reported, p provisional, - missing)");
+        table.AddColumn("Indicator");
+        foreach (var state in states)
+        {
+            table.AddColumn(new TableColumn(state).Centered());
+        }
+        foreach (var code in Headline)
+        {
+            var byState = response.Cells.Where(c => c.IndicatorCode == code).ToDictionary(c => c.Country, c => c.State);
+            table.AddRow([code, .. states.Select(s => byState.GetValueOrDefault(s) switch
+            {
+                ReportingState.Reported => "✓",
+                ReportingState.Provisional => "p",
+                _ => "-",
+            })]);
+        }
+        console.Write(table);
+    }
+
+    private static string RegionalValue(RegionalCell cell) =>
+        (cell.Complete ? "" : "partial ") + Format(cell.Value, cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
+            : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal);
+
+    private static string Coverage(RegionalCell cell) => Coverage(cell.Complete, cell.ContributingCountries, cell.MissingCountries, cell.ProvisionalCountries, cell.EstimatedCountries);
+
+    private static string Coverage(ProtectionRate rate) => Coverage(rate.Complete, rate.IncludedCountries, rate.ExcludedCountries, rate.ProvisionalCountries, rate.EstimatedCountries);
+
+    private static string Coverage(bool complete, IReadOnlyCollection<string> included, IReadOnlyCollection<string> missing, IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated)
+    {
+        var text = complete ? "all 7 States" : $"{included.Count} of 7 States; missing {string.Join(", ", missing)}";
+        if (provisional.Count > 0)
+        {
+            text += $"; provisional: {string.Join(", ", provisional)}";
+        }
+        if (estimated.Count > 0)
+        {
+            text += $"; estimated: {string.Join(", ", estimated)}";
+        }
+        return text;
+    }
+
+    private static string Rate(ProtectionRate rate) => rate.HasRate
+        ? $"{(rate.Complete ? "" : "partial ")}{rate.Rate.ToString("0.0%", CultureInfo.InvariantCulture)} ({rate.Numerator.ToString("#,0", CultureInfo.InvariantCulture)} / {rate.Denominator.ToString("#,0", CultureInfo.InvariantCulture)})"
+        : "-";
+
+    private static string Format(double value, ObservationStatus status)
+    {
+        var flag = status switch
         {
             ObservationStatus.Estimated => " e",
             ObservationStatus.Provisional => " p",
             ObservationStatus.Confidential => " c",
             _ => "",
         };
-        return o.Value.ToString("#,0.#", CultureInfo.InvariantCulture) + flag;
+        return value.ToString("#,0.#", CultureInfo.InvariantCulture) + flag;
     }
 }

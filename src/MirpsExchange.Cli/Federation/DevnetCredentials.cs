@@ -13,6 +13,10 @@ namespace MirpsExchange.Cli.Federation;
 /// </summary>
 public static class DevnetCredentials
 {
+    /// <summary>The file of a State's credential ("" for the Secretariat's), which its node reads to pull from peers.</summary>
+    public static string PathOf(string folder, string country) =>
+        Path.Combine(folder, "credentials", $"{(country.Length > 0 ? country : "secretariat")}.json");
+
     /// <summary>Credentials by State ISO3; "" is the Secretariat's. <paramref name="caFile"/>: the CA an https admin API must chain to.</summary>
     public static async Task<IReadOnlyDictionary<string, ClientCredential>> EnsureAsync(
         HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken, string? caFile = null)
@@ -25,7 +29,7 @@ public static class DevnetCredentials
         var result = new Dictionary<string, ClientCredential>();
         foreach (var country in states.Append(""))
         {
-            var path = Path.Combine(directory, $"{(country.Length > 0 ? country : "secretariat")}.json");
+            var path = PathOf(folder, country);
             if (File.Exists(path))
             {
                 result[country] = ClientCredential.Load(path);

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace MirpsExchange.Cli.Federation;
 
 /// <summary>
-/// A node or the identity server started as its own process from the build output beside this
+/// A node, the Secretariat or the identity server started as its own process from the build output beside this
 /// program (the CLI references both projects, so their assemblies are copied next to mirps.dll). Its
 /// output goes to a log file in its folder; it writes its address(es) to a file once it listens; it is
 /// killed when disposed.
@@ -22,7 +22,7 @@ public sealed class ServiceProcess : IDisposable
         _log = log;
     }
 
-    /// <summary>What it is, for messages: "node BLZ", "identity server".</summary>
+    /// <summary>What it is, for messages: "node BLZ", "secretariat", "identity server".</summary>
     public string Name { get; }
 
     /// <summary>Every address it listens on, in the order it wrote them (after <see cref="WaitUntilListeningAsync"/>).</summary>
@@ -34,6 +34,11 @@ public sealed class ServiceProcess : IDisposable
     public static ServiceProcess Node(string country, string folder, string issuer, params string[] extraArguments) =>
         Start($"node {country}", "MirpsExchange.Node.dll", folder, "Node",
             [$"--Node:Country={country}", "--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments]);
+
+    /// <summary>The Secretariat: a node of no State that replicates the States and serves the regional indicators.</summary>
+    public static ServiceProcess Secretariat(string folder, string issuer, params string[] extraArguments) =>
+        Start("secretariat", "MirpsExchange.Secretariat.dll", folder, "Node",
+            ["--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments]);
 
     /// <summary>The identity server; its addresses are the OAuth2 endpoints (the issuer) then the gRPC admin API.</summary>
     public static ServiceProcess Identity(string folder, params string[] extraArguments) =>

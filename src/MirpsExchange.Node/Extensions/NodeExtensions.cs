@@ -15,7 +15,12 @@ public static class NodeExtensions
 {
     public const string MeterName = "MirpsExchange.Node";
 
-    public static WebApplicationBuilder AddNode(this WebApplicationBuilder builder)
+    /// <summary>
+    /// A State's node, or with <paramref name="secretariat"/> the Secretariat's: the same store, feed and
+    /// sync, with no country of its own (Node:Country empty), so it writes nothing and replicates every
+    /// State as the Secretariat reader.
+    /// </summary>
+    public static WebApplicationBuilder AddNode(this WebApplicationBuilder builder, bool secretariat = false)
     {
         builder.AddServiceDefaults(MeterName);
         var section = builder.Configuration.GetSection(NodeOptions.Section);
@@ -26,7 +31,12 @@ public static class NodeExtensions
         var catalogue = string.IsNullOrEmpty(node.CatalogueFile)
             ? StandardCatalogue.LoadStandard()
             : StandardCatalogue.Parse(File.ReadAllText(node.CatalogueFile));
-        if (!catalogue.ReportingCountries.Contains(node.Country))
+        if (secretariat && !string.IsNullOrEmpty(node.Country))
+        {
+            throw new InvalidOperationException(
+                $"The Secretariat's node belongs to no State and writes no data: leave Node:Country empty (got '{node.Country}').");
+        }
+        if (!secretariat && !catalogue.ReportingCountries.Contains(node.Country))
         {
             throw new InvalidOperationException(
                 $"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{node.Country}'.");
@@ -51,7 +61,8 @@ public static class NodeExtensions
             {
                 var folder = Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath);
                 Directory.CreateDirectory(folder);
-                connectionString = $"Data Source={Path.Combine(folder, $"node-{node.Country.ToLowerInvariant()}.db")}";
+                var file = secretariat ? "secretariat.db" : $"node-{node.Country.ToLowerInvariant()}.db";
+                connectionString = $"Data Source={Path.Combine(folder, file)}";
             }
             options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas());
         });

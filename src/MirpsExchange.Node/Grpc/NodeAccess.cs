@@ -20,6 +20,10 @@ public static class NodeAccess
             throw CallerPermissions.Denied("ROLE_NOT_ALLOWED", "only a State's credential writes observations");
         }
         var country = user.FindFirst(MirpsAuth.CountryClaim)?.Value;
+        if (nodeCountry.Length == 0)
+        {
+            throw CallerPermissions.Denied("COUNTRY_MISMATCH", "the Secretariat's node replicates the States' data and accepts no writes; submit to your State's node");
+        }
         if (country != nodeCountry)
         {
             throw CallerPermissions.Denied("COUNTRY_MISMATCH",

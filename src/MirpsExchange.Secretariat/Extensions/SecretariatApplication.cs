@@ -4,14 +4,15 @@ namespace MirpsExchange.Secretariat.Extensions;
 
 /// <summary>
 /// Builds the Secretariat the way Program.cs runs it, so tests start exactly the same thing: the node's
-/// store, sync and services (AddNode / MapNode, configured with the Node: keys) plus the regional indicators.
+/// store, sync and services (AddNode / MapNode, configured with the Node: keys, with no Node:Country) plus
+/// the regional indicators.
 /// </summary>
 public static class SecretariatApplication
 {
     public static async Task<WebApplication> BuildAsync(string[] args)
     {
         var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
-        builder.AddNode();
+        builder.AddNode(secretariat: true);
         builder.AddRegional();
         var app = builder.Build();
         app.MapNode();

@@ -85,7 +85,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         var sql = new StringBuilder($"SELECT indicator_code, period, sex, age, country_of_origin, country, value, status FROM {Table} WHERE ");
         await using var command = await CommandAsync(cancellationToken);
         AppendKeyRange(command, sql, indicators, periods, asOfMicros);
-        sql.Append(" AND deleted = 0");
+        sql.Append(" AND deleted = 0 AND value_withheld = 0");
         AppendEquals(command, sql, "sex", filter.Sex);
         AppendEquals(command, sql, "age", filter.Age);
         AppendEquals(command, sql, "country_of_origin", filter.CountryOfOrigin);
@@ -151,7 +151,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             var sql = new StringBuilder($"SELECT indicator_code, country, value, status FROM {Table} WHERE ");
             command.Parameters.Clear();
             AppendKeyRange(command, sql, [indicator.Indicator.Code], [period], asOfMicros);
-            sql.Append(" AND deleted = 0");
+            sql.Append(" AND deleted = 0 AND value_withheld = 0");
             var totals = CellFilter.Totals(indicator);
             AppendEquals(command, sql, "sex", totals.Sex);
             AppendEquals(command, sql, "age", totals.Age);

@@ -79,11 +79,8 @@ public sealed class TestSecretariat : IAsyncDisposable
         var folder = TempFolder.Create();
         try
         {
-            // Assumption until the lead's Secretariat hosting lands: the node's configuration with some State's
-            // code (AddNode refuses a non-State), which no regional figure depends on.
             var app = await SecretariatApplication.BuildAsync(
             [
-                "--Node:Country=PAN",
                 $"--Node:DataDirectory={Path.Combine(folder, "data")}",
                 "--Node:Port=0",
                 $"--Node:Issuer={identity.Issuer}",
