@@ -18,5 +18,6 @@ public static class CliApp
         DevnetCommand.Create(),
         CredentialsCommand.Create(),
         CertsCommand.Create(),
+        RegionalCommand.Create(),
     };
 }

@@ -1,0 +1,370 @@
+using System.CommandLine;
+using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mirps.Auth;
+using Mirps.Catalog.V1;
+using Mirps.Observation.V1;
+using Mirps.Regional.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Exports;
+using MirpsExchange.Catalogue.Periods;
+using Spectre.Console;
+
+namespace MirpsExchange.Cli.Commands;
+
+/// <summary>
+/// <c>mirps regional show|completeness|export</c>: the Secretariat's regional indicators for statisticians,
+/// read from the Secretariat's node (the RegionalService) with any read credential.
+/// </summary>
+public static class RegionalCommand
+{
+    private const string Exits = " Exit codes: 0 done; 1 request refused (the reason is printed); 2 the Secretariat could not be reached or failed.";
+
+    public static Command Create()
+    {
+        var command = new Command("regional", "Regional indicators from the Secretariat's node: totals with breakdowns, completeness, exports");
+        command.Subcommands.Add(Show());
+        command.Subcommands.Add(Completeness());
+        command.Subcommands.Add(Export());
+        return command;
+    }
+
+    /// <summary>Options every regional command takes: where the Secretariat is, who asks, and as of when.</summary>
+    private sealed record Connection(Option<Uri> Secretariat, Option<Uri> Identity, Option<FileInfo?> Credential, Option<FileInfo?> Ca, Option<DateTimeOffset?> AsOf)
+    {
+        public static Connection Create() => new(
+            CommonOptions.AddressOption("--secretariat", "MIRPS_SECRETARIAT", "http://127.0.0.1:5200", "Address of the Secretariat's node"),
+            CommonOptions.Identity(),
+            CommonOptions.Credential(),
+            CommonOptions.Ca(),
+            new Option<DateTimeOffset?>("--as-of")
+            {
+                Description = "Answer as the data stood at this time (ISO 8601, e.g. 2024-01-24T12:00:00Z), to reproduce a published figure; default: now",
+            });
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Secretariat);
+            command.Options.Add(Identity);
+            command.Options.Add(Credential);
+            command.Options.Add(Ca);
+            command.Options.Add(AsOf);
+        }
+
+        public Timestamp? AsOfTime(ParseResult parse) => parse.GetValue(AsOf) is { } time ? Timestamp.FromDateTimeOffset(time) : null;
+
+        /// <summary>Connects with a read token and runs <paramref name="call"/>, turning refusals into clear errors and exit codes.</summary>
+        public async Task<int> RunAsync(ParseResult parse, Func<RegionalService.RegionalServiceClient, GrpcChannel, Task<int>> call, CancellationToken cancellationToken)
+        {
+            var error = parse.InvocationConfiguration.Error;
+            var address = parse.GetRequiredValue(Secretariat);
+            ClientCredential credential;
+            try
+            {
+                credential = CommonOptions.LoadCredential(parse.GetValue(Credential));
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return CliApp.Failed;
+            }
+            var ca = parse.GetValue(Ca);
+            using var http = CommonOptions.HttpClient(ca);
+            using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(parse.GetRequiredValue(Identity)), credential, MirpsAuth.ReadScope);
+            using var channel = CommonOptions.AuthenticatedChannel(address, tokens, ca);
+            try
+            {
+                return await call(new RegionalService.RegionalServiceClient(channel), channel);
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.PermissionDenied)
+            {
+                var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
+                await error.WriteLineAsync($"error: the Secretariat refused the request ({e.StatusCode}): {OneLine(e.Status.Detail)}");
+                foreach (var violation in violations)
+                {
+                    await error.WriteLineAsync($"  {violation.Field}: {OneLine(violation.Description)}");
+                }
+                return CliApp.Refused;
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException)
+            {
+                var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {OneLine(rpc.Status.Detail)}" : OneLine(e.Message);
+                await error.WriteLineAsync($"error: the Secretariat at {address} could not be reached or failed ({reason})");
+                return CliApp.Failed;
+            }
+        }
+    }
+
+    private static Option<Breakdown> BreakdownOption() => new("--breakdown")
+    {
+        Description = "Cells by sex, age or origin (country of origin); default: the total only",
+        CustomParser = result => (result.Tokens.Count == 1 ? result.Tokens[0].Value : "") switch
+        {
+            "sex" => Breakdown.Sex,
+            "age" => Breakdown.Age,
+            "origin" or "country-of-origin" => Breakdown.CountryOfOrigin,
+            "" or "none" => Breakdown.Unspecified,
+            var other => Invalid(result, $"--breakdown must be sex, age, origin or none, not '{other}'", Breakdown.Unspecified),
+        },
+    };
+
+    private static T Invalid<T>(System.CommandLine.Parsing.ArgumentResult result, string message, T fallback)
+    {
+        result.AddError(message);
+        return fallback;
+    }
+
+    private static Command Show()
+    {
+        var connection = Connection.Create();
+        var indicator = new Argument<string>("indicator") { Description = "Indicator code, e.g. REFUGEES (`mirps regional show --help` lists none; see protos/README.md or the catalogue)" };
+        var period = new Option<string>("--period") { Description = "Period: 2023, 2023-Q1 or 2023-01", Required = true };
+        var breakdown = BreakdownOption();
+        var command = new Command("show", "The regional value of an indicator for a period, with its breakdown, the States that contributed or are missing, " +
+            "the change against the previous period, and (for decisions) the recognition and total protection rates." + Exits)
+        { indicator, period, breakdown };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, _) =>
+        {
+            var asOf = connection.AsOfTime(parse);
+            var request = new GetRegionalChangeRequest { IndicatorCode = parse.GetRequiredValue(indicator), Period = parse.GetRequiredValue(period), Breakdown = parse.GetValue(breakdown) };
+            if (asOf is not null)
+            {
+                request.AsOfTime = asOf;
+            }
+            var response = await regional.GetRegionalChangeAsync(request, cancellationToken: cancellationToken);
+            var console = Console(parse);
+            var table = new Table().Title($"{response.IndicatorCode}, MIRPS region, {response.Period} (against {response.PreviousPeriod}) as of {response.AsOfTime.ToDateTimeOffset():yyyy-MM-dd HH:mm:ss}Z");
+            table.AddColumn("Cell");
+            table.AddColumn(new TableColumn(response.Period).RightAligned());
+            table.AddColumn(new TableColumn(response.PreviousPeriod).RightAligned());
+            table.AddColumn(new TableColumn("Change").RightAligned());
+            table.AddColumn("Coverage");
+            foreach (var change in response.Changes)
+            {
+                var cell = change.Current;
+                table.AddRow(Markup.Escape(CellName(cell)), Markup.Escape(Value(cell)), Markup.Escape(Value(change.Previous)),
+                    Markup.Escape(Change(change)), Markup.Escape(Coverage(cell)));
+            }
+            console.Write(table);
+            if (response.IndicatorCode.StartsWith("DECISIONS_", StringComparison.Ordinal))
+            {
+                var ratesRequest = new GetProtectionRatesRequest { Period = response.Period };
+                if (asOf is not null)
+                {
+                    ratesRequest.AsOfTime = asOf;
+                }
+                var rates = await regional.GetProtectionRatesAsync(ratesRequest, cancellationToken: cancellationToken);
+                console.MarkupLine(Markup.Escape($"Recognition rate: {Rate(rates.RecognitionRate)}"));
+                console.MarkupLine(Markup.Escape($"Total protection rate: {Rate(rates.TotalProtectionRate)}"));
+            }
+            return CliApp.Ok;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Completeness()
+    {
+        var connection = Connection.Create();
+        var indicators = new Option<string[]>("--indicator") { Description = "Indicator codes (repeatable); default: every indicator reported at the granularity", AllowMultipleArgumentsPerToken = true };
+        var from = new Option<string>("--from") { Description = "First period, e.g. 2022", Required = true };
+        var to = new Option<string?>("--to") { Description = "Last period (default: --from)" };
+        var command = new Command("completeness", "Who reported what: indicator × period × State, each reported, provisional or missing, with the time of the last change." + Exits)
+        { indicators, from, to };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, _) =>
+        {
+            var first = parse.GetRequiredValue(from);
+            var request = new GetCompletenessRequest { PeriodFrom = first, PeriodTo = parse.GetValue(to) ?? first, Granularity = GranularityOf(first) };
+            request.IndicatorCodes.Add(parse.GetValue(indicators) ?? []);
+            if (connection.AsOfTime(parse) is { } asOf)
+            {
+                request.AsOfTime = asOf;
+            }
+            var response = await regional.GetCompletenessAsync(request, cancellationToken: cancellationToken);
+            var states = response.Cells.Select(c => c.Country).Distinct().Order(StringComparer.Ordinal).ToList();
+            var table = new Table().Title($"Completeness {request.PeriodFrom}..{request.PeriodTo} as of {response.AsOfTime.ToDateTimeOffset():yyyy-MM-dd HH:mm:ss}Z (✓ reported, p provisional, - missing)");
+            table.AddColumn("Indicator");
+            table.AddColumn("Period");
+            foreach (var state in states)
+            {
+                table.AddColumn(new TableColumn(state).Centered());
+            }
+            foreach (var row in response.Cells.GroupBy(c => (c.IndicatorCode, c.Period)))
+            {
+                var byState = row.ToDictionary(c => c.Country, c => c.State);
+                table.AddRow([row.Key.IndicatorCode, row.Key.Period, .. states.Select(s => byState.GetValueOrDefault(s) switch
+                {
+                    ReportingState.Reported => "✓",
+                    ReportingState.Provisional => "p",
+                    _ => "-",
+                })]);
+            }
+            Console(parse).Write(table);
+            return CliApp.Ok;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Export()
+    {
+        var connection = Connection.Create();
+        var periods = new Option<string[]>("--period") { Description = "Periods to export (repeatable), e.g. --period 2022 --period 2023", Required = true, AllowMultipleArgumentsPerToken = true };
+        var indicators = new Option<string[]>("--indicator") { Description = "Indicator codes (repeatable); default: every additive indicator", AllowMultipleArgumentsPerToken = true };
+        var breakdown = BreakdownOption();
+        var states = new Option<bool>("--states") { Description = "Export each State's observations as the Secretariat holds them instead of the regional totals" };
+        var format = new Option<ExportFormat>("--format")
+        {
+            Description = "csv (the submit layout) or sdmx (SDMX-CSV 2.0)",
+            CustomParser = result => (result.Tokens.Count == 1 ? result.Tokens[0].Value : "csv") switch
+            {
+                "csv" => ExportFormat.Csv,
+                "sdmx" or "sdmx-csv" => ExportFormat.SdmxCsv,
+                var other => Invalid(result, $"--format must be csv or sdmx, not '{other}'", ExportFormat.Csv),
+            },
+            DefaultValueFactory = _ => ExportFormat.Csv,
+        };
+        var labels = new Option<ExportLabels>("--labels")
+        {
+            Description = "Add English (en) or Spanish (es) labels beside the codes; default: codes only",
+            CustomParser = result => (result.Tokens.Count == 1 ? result.Tokens[0].Value : "") switch
+            {
+                "en" => ExportLabels.English,
+                "es" => ExportLabels.Spanish,
+                "" or "none" => ExportLabels.None,
+                var other => Invalid(result, $"--labels must be en, es or none, not '{other}'", ExportLabels.None),
+            },
+            DefaultValueFactory = _ => ExportLabels.None,
+        };
+        var output = new Option<FileInfo?>("--out") { Description = "File to write (default: standard output)" };
+        var command = new Command("export", "Export regional totals (reference area MIRPS) or each State's data as CSV or SDMX-CSV 2.0. " +
+            "A partial regional total (a State missing) is exported without a value, its note naming the missing States and the partial sum." + Exits)
+        { periods, indicators, breakdown, states, format, labels, output };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, channel) =>
+        {
+            var catalogue = StandardCatalogue.LoadStandard();
+            var codes = parse.GetValue(indicators) is { Length: > 0 } given
+                ? given
+                : [.. catalogue.Catalog.Indicators.Where(i => i.Aggregation == AggregationRule.Sum).Select(i => i.Code)];
+            var asOf = connection.AsOfTime(parse);
+            var rows = parse.GetValue(states)
+                ? await StateRowsAsync(channel, codes, parse.GetRequiredValue(periods), asOf, cancellationToken)
+                : await RegionalRowsAsync(regional, catalogue, codes, parse.GetRequiredValue(periods), parse.GetValue(breakdown), asOf, cancellationToken);
+            var writer = new ExportWriter(catalogue, new ExportOptions(parse.GetValue(format), parse.GetValue(labels)));
+            if (parse.GetValue(output) is { } file)
+            {
+                await using var stream = file.Create();
+                writer.Write(stream, rows);
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"{rows.Count:N0} rows written to {file.FullName}");
+            }
+            else
+            {
+                writer.Write(parse.InvocationConfiguration.Output, rows);
+            }
+            return CliApp.Ok;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static async Task<List<ExportRow>> RegionalRowsAsync(RegionalService.RegionalServiceClient regional, StandardCatalogue catalogue,
+        IEnumerable<string> indicators, IEnumerable<string> periods, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
+    {
+        var rows = new List<ExportRow>();
+        foreach (var code in indicators)
+        {
+            foreach (var period in periods)
+            {
+                if (catalogue.FindIndicator(code) is { } known && Period.TryParse(period, out var parsed) && !known.Indicator.Granularities.Contains(parsed.Granularity))
+                {
+                    continue; // not reported at this granularity: nothing to export rather than an error for a mixed list
+                }
+                var request = new GetRegionalValueRequest { IndicatorCode = code, Period = period, Breakdown = breakdown };
+                if (asOf is not null)
+                {
+                    request.AsOfTime = asOf;
+                }
+                var response = await regional.GetRegionalValueAsync(request, cancellationToken: cancellationToken);
+                foreach (var cell in response.Cells.Where(c => c.ContributingCountries.Count > 0))
+                {
+                    var status = cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
+                        : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal;
+                    var note = cell.Complete
+                        ? Flags(cell)
+                        : $"partial: {cell.ContributingCountries.Count} of {cell.ContributingCountries.Count + cell.MissingCountries.Count} States reported (missing {string.Join(" ", cell.MissingCountries)}); " +
+                          $"their sum is {cell.Value.ToString("0.###", CultureInfo.InvariantCulture)}{(Flags(cell) is { Length: > 0 } flags ? "; " + flags : "")}";
+                    rows.Add(new ExportRow(code, ExportRow.RegionalAggregate, period, cell.Sex, cell.Age, cell.CountryOfOrigin, cell.Complete ? cell.Value : null, status, note));
+                }
+            }
+        }
+        return rows;
+    }
+
+    private static async Task<List<ExportRow>> StateRowsAsync(GrpcChannel channel, IEnumerable<string> indicators, IEnumerable<string> periods, Timestamp? asOf,
+        CancellationToken cancellationToken)
+    {
+        var rows = new List<ExportRow>();
+        var client = new ObservationService.ObservationServiceClient(channel);
+        foreach (var period in periods)
+        {
+            var request = new StreamObservationsRequest { PeriodFrom = period, PeriodTo = period };
+            request.IndicatorCodes.Add(indicators);
+            if (asOf is not null)
+            {
+                request.AsOfTime = asOf;
+            }
+            using var call = client.StreamObservations(request, cancellationToken: cancellationToken);
+            while (await call.ResponseStream.MoveNext(cancellationToken))
+            {
+                foreach (var stored in call.ResponseStream.Current.Observations.Where(s => s.Observation.Period == period))
+                {
+                    var row = ExportRow.From(stored.Observation);
+                    rows.Add(stored.Withholding == Withholding.SmallCount ? row with { Value = null, Status = ObservationStatus.Confidential } : row);
+                }
+            }
+        }
+        return rows;
+    }
+
+    private static string Flags(RegionalCell cell) => string.Join("; ", new[]
+    {
+        cell.ProvisionalCountries.Count > 0 ? $"provisional: {string.Join(" ", cell.ProvisionalCountries)}" : "",
+        cell.EstimatedCountries.Count > 0 ? $"estimated: {string.Join(" ", cell.EstimatedCountries)}" : "",
+    }.Where(f => f.Length > 0));
+
+    private static PeriodGranularity GranularityOf(string period) => Period.TryParse(period, out var parsed) ? parsed.Granularity : PeriodGranularity.Year;
+
+    private static IAnsiConsole Console(ParseResult parse)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
+        console.Profile.Width = Math.Max(console.Profile.Width, 140);
+        return console;
+    }
+
+    private static string CellName(RegionalCell cell) =>
+        string.Join(" ", new[] { cell.Sex, cell.Age, cell.CountryOfOrigin }.Where(c => c.Length > 0 && c != "_T")) is { Length: > 0 } name ? name : "total";
+
+    private static string Value(RegionalCell? cell) => cell is null || cell.ContributingCountries.Count == 0
+        ? "-"
+        : (cell.Complete ? "" : "partial ") + cell.Value.ToString("#,0.#", CultureInfo.InvariantCulture);
+
+    private static string Change(RegionalChange change) =>
+        change.Current is null || change.Previous is null || !change.Current.Complete || !change.Previous.Complete
+            ? "-"
+            : change.AbsoluteChange.ToString("+#,0.#;-#,0.#;0", CultureInfo.InvariantCulture)
+              + (change.HasRelativeChange ? $" ({change.RelativeChange.ToString("+0.0%;-0.0%;0.0%", CultureInfo.InvariantCulture)})" : "");
+
+    private static string Coverage(RegionalCell cell) =>
+        (cell.Complete ? "all States" : $"missing {string.Join(", ", cell.MissingCountries)}")
+        + (Flags(cell) is { Length: > 0 } flags ? "; " + flags : "");
+
+    private static string Rate(ProtectionRate rate) => rate.HasRate
+        ? $"{(rate.Complete ? "" : "partial ")}{rate.Rate.ToString("0.0%", CultureInfo.InvariantCulture)} = {rate.Numerator.ToString("#,0", CultureInfo.InvariantCulture)} / {rate.Denominator.ToString("#,0", CultureInfo.InvariantCulture)}"
+          + (rate.Complete ? "" : $" (without {string.Join(", ", rate.ExcludedCountries)})")
+        : "- (no State reported every component)";
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+}
