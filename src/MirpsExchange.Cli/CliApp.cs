@@ -12,9 +12,11 @@ public static class CliApp
     /// </summary>
     public const int Ok = 0, Refused = 1, Failed = 2;
 
-    public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit data, run the local federation, administer credentials)")
+    public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit and query data, check sync, run the local federation, administer credentials)")
     {
         SubmitCommand.Create(),
+        QueryCommand.Create(),
+        SyncCommand.Create(),
         DevnetCommand.Create(),
         CredentialsCommand.Create(),
         CertsCommand.Create(),

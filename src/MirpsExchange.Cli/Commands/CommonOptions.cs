@@ -2,6 +2,7 @@ using System.CommandLine;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mirps.Auth;
+using Spectre.Console;
 
 namespace MirpsExchange.Cli.Commands;
 
@@ -70,6 +71,17 @@ internal static class CommonOptions
 
     /// <summary>An HttpClient for the identity server that verifies https against <paramref name="ca"/> when given.</summary>
     public static HttpClient HttpClient(FileInfo? ca) => new(Mirps.Tls.FederationTrust.CreateHandler(ca?.FullName));
+
+    /// <summary>
+    /// A Spectre console writing to <paramref name="output"/>, at least <paramref name="minimumWidth"/> columns wide:
+    /// redirected to a file or a pipe it would assume 80 and wrap every table row.
+    /// </summary>
+    public static IAnsiConsole Console(TextWriter output, int minimumWidth)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        console.Profile.Width = Math.Max(console.Profile.Width, minimumWidth);
+        return console;
+    }
 
     public static Uri TokenEndpoint(Uri issuer) => new(new Uri(issuer.ToString().TrimEnd('/') + "/"), MirpsAuth.TokenEndpointPath);
 

@@ -55,8 +55,7 @@ public static class DevnetCommand
     public static async Task<int> RunAsync(DirectoryInfo folder, bool once, bool reset, string period, TextWriter output, TextWriter error,
         CancellationToken cancellationToken, bool tls = false)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
-        console.Profile.Width = Math.Max(console.Profile.Width, 140);
+        var console = CommonOptions.Console(output, minimumWidth: 140);
         var catalogue = StandardCatalogue.LoadStandard();
         var states = catalogue.Catalog.Codelists.Single(c => c.Id == StandardCatalogue.ReportingCountryCodelist).Codes.Select(c => c.Id).ToList();
         if (reset && folder.Exists)

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
-using Google.Rpc;
-using Grpc.Core;
 using Grpc.Net.Client;
 using Mirps.Auth;
 using Mirps.Catalog.V1;
@@ -32,70 +30,31 @@ public static class RegionalCommand
         return command;
     }
 
-    /// <summary>Options every regional command takes: where the Secretariat is, who asks, and as of when.</summary>
-    private sealed record Connection(Option<Uri> Secretariat, Option<Uri> Identity, Option<FileInfo?> Credential, Option<FileInfo?> Ca, Option<DateTimeOffset?> AsOf)
+    /// <summary>Options every regional command takes: where the Secretariat is, who asks (see <see cref="NodeReader"/>), and as of when.</summary>
+    private sealed class Connection
     {
-        public static Connection Create() => new(
-            CommonOptions.AddressOption("--secretariat", "MIRPS_SECRETARIAT", "http://127.0.0.1:5200", "Address of the Secretariat's node"),
-            CommonOptions.Identity(),
-            CommonOptions.Credential(),
-            CommonOptions.Ca(),
-            new Option<DateTimeOffset?>("--as-of")
-            {
-                Description = "Answer as the data stood at this time (ISO 8601, e.g. 2024-01-24T12:00:00Z), to reproduce a published figure; default: now",
-            });
+        private readonly NodeReader _reader = new(CommonOptions.AddressOption("--secretariat", "MIRPS_SECRETARIAT", "http://127.0.0.1:5200", "Address of the Secretariat's node"));
+
+        private readonly Option<DateTimeOffset?> _asOf = new("--as-of")
+        {
+            Description = "Answer as the data stood at this time (ISO 8601, e.g. 2024-01-24T12:00:00Z), to reproduce a published figure; default: now",
+        };
+
+        public static Connection Create() => new();
 
         public void AddTo(Command command)
         {
-            command.Options.Add(Secretariat);
-            command.Options.Add(Identity);
-            command.Options.Add(Credential);
-            command.Options.Add(Ca);
-            command.Options.Add(AsOf);
+            foreach (var option in _reader.Options)
+            {
+                command.Options.Add(option);
+            }
+            command.Options.Add(_asOf);
         }
 
-        public Timestamp? AsOfTime(ParseResult parse) => parse.GetValue(AsOf) is { } time ? Timestamp.FromDateTimeOffset(time) : null;
+        public Timestamp? AsOfTime(ParseResult parse) => parse.GetValue(_asOf) is { } time ? Timestamp.FromDateTimeOffset(time) : null;
 
-        /// <summary>Connects with a read token and runs <paramref name="call"/>, turning refusals into clear errors and exit codes.</summary>
-        public async Task<int> RunAsync(ParseResult parse, Func<RegionalService.RegionalServiceClient, GrpcChannel, Task<int>> call, CancellationToken cancellationToken)
-        {
-            var error = parse.InvocationConfiguration.Error;
-            var address = parse.GetRequiredValue(Secretariat);
-            ClientCredential credential;
-            try
-            {
-                credential = CommonOptions.LoadCredential(parse.GetValue(Credential));
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException)
-            {
-                await error.WriteLineAsync($"error: {e.Message}");
-                return CliApp.Failed;
-            }
-            var ca = parse.GetValue(Ca);
-            using var http = CommonOptions.HttpClient(ca);
-            using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(parse.GetRequiredValue(Identity)), credential, MirpsAuth.ReadScope);
-            using var channel = CommonOptions.AuthenticatedChannel(address, tokens, ca);
-            try
-            {
-                return await call(new RegionalService.RegionalServiceClient(channel), channel);
-            }
-            catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.PermissionDenied)
-            {
-                var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
-                await error.WriteLineAsync($"error: the Secretariat refused the request ({e.StatusCode}): {OneLine(e.Status.Detail)}");
-                foreach (var violation in violations)
-                {
-                    await error.WriteLineAsync($"  {violation.Field}: {OneLine(violation.Description)}");
-                }
-                return CliApp.Refused;
-            }
-            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException)
-            {
-                var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {OneLine(rpc.Status.Detail)}" : OneLine(e.Message);
-                await error.WriteLineAsync($"error: the Secretariat at {address} could not be reached or failed ({reason})");
-                return CliApp.Failed;
-            }
-        }
+        public Task<int> RunAsync(ParseResult parse, Func<RegionalService.RegionalServiceClient, GrpcChannel, Task<int>> call, CancellationToken cancellationToken) =>
+            _reader.RunAsync(parse, (_, channel) => call(new RegionalService.RegionalServiceClient(channel), channel), field => field, cancellationToken);
     }
 
     private static Option<Breakdown> BreakdownOption() => new("--breakdown")
@@ -366,5 +325,4 @@ public static class RegionalCommand
           + (rate.Complete ? "" : $" (without {string.Join(", ", rate.ExcludedCountries)})")
         : "- (no State reported every component)";
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }
