@@ -44,7 +44,7 @@ public sealed class TlsFederation : IAsyncLifetime
         DevelopmentCertificates.Ensure(Certificates, ["identity", "blz", "pan"]);
         DevelopmentCertificates.Ensure(OtherCertificates, ["identity", "blz"]);
         Identity = await TestIdentity.StartAsync(TlsArgs(Certificates, "identity", Ca));
-        Node = await TestNode.StartAsync("BLZ", Identity, TlsArgs(Certificates, "blz", Ca));
+        Node = await TestNode.StartAsync("BLZ", Identity, [.. TlsArgs(Certificates, "blz", Ca), Samples.ShareWithAll]);
     }
 
     public async Task DisposeAsync()

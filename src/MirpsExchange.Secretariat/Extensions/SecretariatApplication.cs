@@ -12,6 +12,8 @@ public static class SecretariatApplication
     public static async Task<WebApplication> BuildAsync(string[] args)
     {
         var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
+        // Its own default port beside a State's node (5100) on the same machine; Node:Port overrides it.
+        builder.Configuration["Node:Port"] ??= "5200";
         builder.AddNode(secretariat: true);
         builder.AddRegional();
         var app = builder.Build();
