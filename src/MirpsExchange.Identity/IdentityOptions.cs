@@ -14,6 +14,9 @@ public sealed class IdentityOptions
     /// <summary>Folder of the store (identity.db), the signing keys (keys/) and the bootstrap admin credential.</summary>
     public string DataDirectory { get; set; } = "data";
 
+    /// <summary>The IP address to listen on: 127.0.0.1 by default; another (0.0.0.0 for every interface) only with TLS.</summary>
+    public string? ListenAddress { get; set; }
+
     /// <summary>TCP port on 127.0.0.1 of the OAuth2 endpoints (discovery, JWKS, token); 0 picks a free port.</summary>
     public int Port { get; set; } = 5000;
 

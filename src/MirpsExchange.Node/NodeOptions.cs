@@ -20,6 +20,9 @@ public sealed class NodeOptions
     /// <summary>TCP port on 127.0.0.1; 0 picks a free port. HTTPS when the Tls section names a certificate, else cleartext HTTP/2.</summary>
     public int Port { get; set; } = 5100;
 
+    /// <summary>The IP address to listen on: 127.0.0.1 by default; another (0.0.0.0 for every interface) only with TLS.</summary>
+    public string? ListenAddress { get; set; }
+
     /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>
     public string? AddressFile { get; set; }
 

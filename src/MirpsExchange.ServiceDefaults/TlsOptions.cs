@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -49,6 +50,28 @@ public static class TlsExtensions
             }
         }
         return tls;
+    }
+
+    /// <summary>
+    /// The address a server listens on, from its configuration key (<paramref name="key"/>; empty: 127.0.0.1).
+    /// Anything but loopback needs TLS: tokens and data must not cross a network in cleartext.
+    /// </summary>
+    public static IPAddress ListenAddress(string? configured, string key, TlsOptions tls)
+    {
+        if (string.IsNullOrWhiteSpace(configured))
+        {
+            return IPAddress.Loopback;
+        }
+        if (!IPAddress.TryParse(configured, out var address))
+        {
+            throw new InvalidOperationException($"Configuration key {key} must be an IP address such as 127.0.0.1, 0.0.0.0 or ::; got '{configured}'.");
+        }
+        if (!IPAddress.IsLoopback(address) && !tls.Enabled)
+        {
+            throw new InvalidOperationException(
+                $"Configuration key {key} is {address}, reachable from other machines: set Tls:CertificateFile and Tls:KeyFile too, so tokens and data never cross the network in cleartext.");
+        }
+        return address;
     }
 
     /// <summary>Serves HTTPS with the configured PEM pair; does nothing when TLS is not configured.</summary>

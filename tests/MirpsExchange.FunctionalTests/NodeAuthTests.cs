@@ -26,6 +26,17 @@ public class NodeAuthTests
     private static Task<RpcException> RefusedAsync(TestNode node, string? token) =>
         Assert.ThrowsAsync<RpcException>(() => node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees())).ResponseAsync);
 
+    [Theory]
+    [InlineData("Node:ListenAddress=0.0.0.0", "reachable from other machines: set Tls:CertificateFile")]
+    [InlineData("Node:ListenAddress=not-an-address", "must be an IP address")]
+    public async Task A_node_refuses_to_listen_beyond_loopback_without_TLS(string setting, string message)
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestNode.StartAsync("BLZ", null, $"--{setting}"));
+
+        Assert.Contains("Node:ListenAddress", error.Message);
+        Assert.Contains(message, error.Message);
+    }
+
     [Fact]
     public async Task Calls_without_a_valid_token_are_unauthenticated_and_store_nothing()
     {

@@ -90,20 +90,21 @@ public static class IdentityExtensions
         builder.Services.AddAuthorization();
 
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "data-protection")));
+        var listenAddress = TlsExtensions.ListenAddress(identity.ListenAddress, "Identity:ListenAddress", tls);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (tls.Enabled)
             {
                 // With TLS one port serves both: ALPN gives gRPC clients HTTP/2 and OAuth2 clients HTTP/1.1.
-                kestrel.Listen(IPAddress.Loopback, identity.Port, listen =>
+                kestrel.Listen(listenAddress, identity.Port, listen =>
                 {
                     listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
                     listen.UseTls(tls);
                 });
                 return;
             }
-            kestrel.Listen(IPAddress.Loopback, identity.Port, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
-            kestrel.Listen(IPAddress.Loopback, identity.GrpcPort, listen => listen.UseHttp2());
+            kestrel.Listen(listenAddress, identity.Port, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1);
+            kestrel.Listen(listenAddress, identity.GrpcPort, listen => listen.UseHttp2());
         });
         return builder;
     }

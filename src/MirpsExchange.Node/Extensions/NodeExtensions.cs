@@ -67,8 +67,10 @@ public static class NodeExtensions
             options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas());
         });
 
-        // Loopback only; HTTPS (still HTTP/2 only: the node speaks nothing but gRPC) when Tls:CertificateFile is set.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, node.Port, listen =>
+        // Loopback unless Node:ListenAddress says otherwise (with TLS only); HTTPS (still HTTP/2 only: the
+        // node speaks nothing but gRPC) when Tls:CertificateFile is set.
+        var listenAddress = TlsExtensions.ListenAddress(node.ListenAddress, "Node:ListenAddress", tls);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(listenAddress, node.Port, listen =>
         {
             listen.UseHttp2();
             listen.UseTls(tls);
