@@ -13,13 +13,7 @@ namespace MirpsExchange.FunctionalTests;
 /// <summary><c>mirps credentials</c> against a real identity server, with its bootstrap admin credential.</summary>
 public class CliCredentialsTests
 {
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Output, string Error)> RunAsync(params string[] args) => CliRunner.RunAsync(args);
 
     private static string AdminFile(TestIdentity identity) => Path.Combine(identity.DataDirectory, "admin-credential.json");
 

@@ -16,13 +16,7 @@ namespace MirpsExchange.FunctionalTests;
 /// <summary><c>mirps query</c> and <c>mirps sync status</c> against real nodes holding submitted data.</summary>
 public class CliQueryTests
 {
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Output, string Error)> RunAsync(params string[] args) => CliRunner.RunAsync(args);
 
     /// <summary>--node, --identity and --credential reaching <paramref name="node"/> with <paramref name="reader"/>'s shared credential (a State, or "" for the Secretariat).</summary>
     private static async Task<string[]> ArgsAsAsync(TestNode node, string reader, ClientCredential? credential = null)

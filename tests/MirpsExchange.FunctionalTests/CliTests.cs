@@ -10,13 +10,7 @@ namespace MirpsExchange.FunctionalTests;
 
 public class CliTests
 {
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Output, string Error)> RunAsync(params string[] args) => CliRunner.RunAsync(args);
 
     private static string Sample(string country) => Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv");
 

@@ -68,13 +68,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         Assert.Contains(chain, e => e is AuthenticationException);
     }
 
-    private static async Task<(int Code, string Output, string Error)> CliAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int Code, string Output, string Error)> CliAsync(params string[] args) => CliRunner.RunAsync(args);
 
     [Fact]
     public void Generated_certificates_chain_to_their_own_CA_only_and_name_the_loopback_addresses()
