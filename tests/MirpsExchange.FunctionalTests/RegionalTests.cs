@@ -276,18 +276,22 @@ public class RegionalTests
     }
 
     [Fact]
-    public async Task Any_State_and_the_Secretariat_read_regional_figures_with_the_read_scope_and_nobody_else()
+    public async Task Only_the_Secretariat_reads_regional_figures_since_they_sum_data_States_do_not_share_with_each_other()
     {
         await using var secretariat = await TestSecretariat.StartAsync();
+        // Written under the default policy: shared with the Secretariat only.
         await secretariat.ReplicateAsync(January, [Obs("REFUGEES", "BLZ", "2023", 240)]);
         var request = new GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023" };
 
-        var asPanama = await secretariat.RegionalWith(await SharedIdentity.CredentialAsync("PAN"), MirpsAuth.ReadScope).GetRegionalValueAsync(request);
+        var asSecretariat = await secretariat.Regional.GetRegionalValueAsync(request);
+        var panama = secretariat.RegionalWith(await SharedIdentity.CredentialAsync("PAN"), MirpsAuth.ReadScope);
         var admin = secretariat.RegionalWith(secretariat.Identity.Admin, MirpsAuth.AdminScope);
         var submitOnly = secretariat.RegionalWith(await SharedIdentity.CredentialAsync("PAN"), MirpsAuth.SubmitScope);
         var anonymous = new RegionalService.RegionalServiceClient(Grpc.Net.Client.GrpcChannel.ForAddress(secretariat.Address));
 
-        Assert.Equal(240, Assert.Single(asPanama.Cells).Value);
+        Assert.Equal(240, Assert.Single(asSecretariat.Cells).Value);
+        await RpcAssert.ReasonAsync(() => panama.GetRegionalValueAsync(request).ResponseAsync, StatusCode.PermissionDenied, "ROLE_NOT_ALLOWED");
+        await RpcAssert.ReasonAsync(() => panama.GetCompletenessAsync(new GetCompletenessRequest { PeriodFrom = "2023" }).ResponseAsync, StatusCode.PermissionDenied, "ROLE_NOT_ALLOWED");
         await RpcAssert.ReasonAsync(() => submitOnly.GetRegionalValueAsync(request).ResponseAsync, StatusCode.PermissionDenied, "MISSING_SCOPE");
         var refused = await Assert.ThrowsAsync<RpcException>(() => admin.GetRegionalValueAsync(request).ResponseAsync);
         Assert.Contains(refused.StatusCode, new[] { StatusCode.PermissionDenied, StatusCode.Unauthenticated });

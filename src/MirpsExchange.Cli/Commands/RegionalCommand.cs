@@ -15,7 +15,7 @@ namespace MirpsExchange.Cli.Commands;
 
 /// <summary>
 /// <c>mirps regional show|completeness|export</c>: the Secretariat's regional indicators for statisticians,
-/// read from the Secretariat's node (the RegionalService) with any read credential.
+/// read from the Secretariat's node (the RegionalService) with the Secretariat's credential.
 /// </summary>
 public static class RegionalCommand
 {

@@ -30,6 +30,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         {
             stored.Observation.Value = 0;
             stored.Observation.Status = ObservationStatus.Confidential;
+            stored.Observation.Note = ""; // a note may say the count ("3 cases at ...")
             stored.Withholding = Withholding.SmallCount;
         }
         return stored;

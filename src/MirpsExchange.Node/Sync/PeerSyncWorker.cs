@@ -29,6 +29,9 @@ public sealed partial class PeerSyncWorker(
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
+    /// <summary>Pauses between asking again for changes a relay did not hold: doubling from the first to the last.</summary>
+    private static readonly TimeSpan FirstNotHeldPause = TimeSpan.FromSeconds(2), MaxNotHeldPause = TimeSpan.FromMinutes(5);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var node = options.Value;
@@ -59,6 +62,8 @@ public sealed partial class PeerSyncWorker(
         });
         var client = new SyncService.SyncServiceClient(channel);
         var failures = 0;
+        var notHeldPause = FirstNotHeldPause;
+        CancellationTokenSource? reconnect = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -73,27 +78,43 @@ public sealed partial class PeerSyncWorker(
                     return;
                 }
                 var source = Reader.OfNode(status.NodeCountry);
-                var (applied, resume, nextRelease) = await ResumePointAsync(origin, stoppingToken);
+                var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
                 state.Applied(applied, null);
-                // A following stream is ended when the first embargo held here ends, to ask for those changes again.
-                using var release = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                void ReconnectAt(long releaseTime)
+                // A following stream is ended to ask again: when the first embargo held here ends, and, with
+                // growing pauses, while changes a relay did not hold are still missing here.
+                reconnect = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                var reconnectAt = DateTimeOffset.MaxValue;
+                void ReconnectIn(TimeSpan delay)
                 {
-                    if (nextRelease is null || releaseTime <= nextRelease)
+                    if (clock.GetUtcNow() + delay < reconnectAt)
                     {
-                        nextRelease = releaseTime;
-                        release.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp((releaseTime - Now()) / 1000 + 50, 0, int.MaxValue)));
+                        reconnectAt = clock.GetUtcNow() + delay;
+                        reconnect.CancelAfter(delay);
                     }
                 }
+                void AskAgainForUnheld()
+                {
+                    ReconnectIn(notHeldPause);
+                    notHeldPause = TimeSpan.FromTicks(Math.Min(notHeldPause.Ticks * 2, MaxNotHeldPause.Ticks));
+                }
+                // At least a second after the release time here: a source whose clock is behind still says "embargoed".
+                TimeSpan UntilReleased(long releaseTime) => TimeSpan.FromMilliseconds(Math.Clamp((releaseTime - Now()) / 1000, 0, int.MaxValue - 1000) + 1000);
                 if (nextRelease is { } first)
                 {
-                    nextRelease = null;
-                    ReconnectAt(first);
+                    ReconnectIn(UntilReleased(first));
+                }
+                if (notHeld)
+                {
+                    AskAgainForUnheld();
+                }
+                else
+                {
+                    notHeldPause = FirstNotHeldPause;
                 }
                 // Large batches: each is one transaction here, and an initial catch-up moves whole messages of about 1 MiB.
-                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 10_000 }, cancellationToken: release.Token);
+                using var call = client.StreamChanges(new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 10_000 }, cancellationToken: reconnect.Token);
                 state.Set(PeerState.Connected);
-                await foreach (var message in call.ResponseStream.ReadAllAsync(release.Token))
+                await foreach (var message in call.ResponseStream.ReadAllAsync(reconnect.Token))
                 {
                     CheckMayHold(message.Changes, source, address, Now());
                     await using var scope = scopes.CreateAsyncScope();
@@ -105,7 +126,12 @@ public sealed partial class PeerSyncWorker(
                     {
                         if (change.Withholding == Withholding.Embargoed && change.Policy?.ReleaseTime is { } time)
                         {
-                            ReconnectAt(ObservationWriter.ToMicros(time.ToDateTimeOffset()));
+                            ReconnectIn(UntilReleased(ObservationWriter.ToMicros(time.ToDateTimeOffset())));
+                        }
+                        else if (change.Withholding == Withholding.NotHeld && !notHeld)
+                        {
+                            notHeld = true;
+                            AskAgainForUnheld();
                         }
                     }
                 }
@@ -114,9 +140,10 @@ public sealed partial class PeerSyncWorker(
             {
                 return;
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && reconnect?.IsCancellationRequested == true
+                && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
             {
-                failures = 0; // an embargo ended: reconnect and ask again
+                failures = 0; // time to ask again for withheld changes: reconnect at once
             }
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException)
             {
@@ -124,6 +151,11 @@ public sealed partial class PeerSyncWorker(
                 var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
+            }
+            finally
+            {
+                reconnect?.Dispose();
+                reconnect = null;
             }
             // Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... at most 30 s, each ±50%.
             var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(failures, 10))) * (0.5 + Random.Shared.NextDouble()));
@@ -142,7 +174,7 @@ public sealed partial class PeerSyncWorker(
     /// Where to resume: after the last change held here, or before the first placeholder to ask for again
     /// (an embargo that has ended, or a change a relay did not hold); and when the next embargo held here ends.
     /// </summary>
-    private async Task<(long Applied, long Resume, long? NextRelease)> ResumePointAsync(string origin, CancellationToken cancellationToken)
+    private async Task<(long Applied, long Resume, long? NextRelease, bool NotHeld)> ResumePointAsync(string origin, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
@@ -157,7 +189,8 @@ public sealed partial class PeerSyncWorker(
         var nextRelease = await placeholders
             .Where(w => w.Reason == Withholding.Embargoed && w.ReleaseTime > now)
             .MinAsync(w => w.ReleaseTime, cancellationToken);
-        return (applied, again is { } first ? Math.Min(applied, first - 1) : applied, nextRelease);
+        var notHeld = await placeholders.AnyAsync(w => w.Reason == Withholding.NotHeld, cancellationToken);
+        return (applied, again is { } first ? Math.Min(applied, first - 1) : applied, nextRelease, notHeld);
     }
 
     /// <summary>

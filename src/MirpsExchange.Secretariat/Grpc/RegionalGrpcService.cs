@@ -48,17 +48,19 @@ public sealed partial class RegionalGrpcService(
         return await indicators.GetCompletenessAsync(codes, periods, request.AsOfTime, context.CancellationToken);
     }
 
-    /// <summary>The read scope, and the Secretariat's credential or any State's (admin credentials read nothing).</summary>
+    /// <summary>
+    /// The read scope and the Secretariat's credential. The sums run over every State's complete data,
+    /// including what a State's policy keeps for the Secretariat only (a cell with one contributor would
+    /// give its value away), so States read regional figures from what the Secretariat publishes (exports).
+    /// </summary>
     private static void RequireRegionalReader(ServerCallContext context)
     {
         context.RequireScope(MirpsAuth.ReadScope);
-        var user = context.Caller();
-        var role = user.FindFirst(MirpsAuth.RoleClaim)?.Value;
-        if (role == MirpsAuth.SecretariatRole || (role == MirpsAuth.StateRole && !string.IsNullOrEmpty(user.FindFirst(MirpsAuth.CountryClaim)?.Value)))
+        if (context.Caller().FindFirst(MirpsAuth.RoleClaim)?.Value != MirpsAuth.SecretariatRole)
         {
-            return;
+            throw CallerPermissions.Denied("ROLE_NOT_ALLOWED",
+                "regional figures are computed over data some States share with the Secretariat only: they are read with the Secretariat's credential");
         }
-        throw CallerPermissions.Denied("ROLE_NOT_ALLOWED", "regional figures are read with the Secretariat's credential or a State's");
     }
 
     [LoggerMessage(EventName = "RegionalFiguresComputed", Level = LogLevel.Debug, Message = "{Call} {Indicator} {Period}: {Cells} cells")]
