@@ -46,5 +46,12 @@ public sealed class NodeOptions
 public sealed class PeerOptions
 {
     public string Address { get; set; } = "";
+
+    /// <summary>
+    /// Whose node the peer is: a State's ISO3 code, or "secretariat". Optional; when set, a peer that says
+    /// otherwise is not pulled from, and a change it may not hold under the origin's policy is refused
+    /// on this (configured) identity rather than on what the peer says about itself.
+    /// </summary>
+    public string? Country { get; set; }
     public List<string> Origins { get; set; } = [];
 }

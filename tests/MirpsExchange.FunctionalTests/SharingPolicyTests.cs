@@ -213,6 +213,22 @@ public class SharingPolicyTests
         Assert.Contains("BLZ from", health.Entries["peers"].Description);
     }
 
+    [Fact]
+    public async Task A_peer_configured_as_another_States_node_than_it_says_it_is_is_not_pulled_from()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all")));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+        var file = Path.Combine(origin.Folder, "secretariat.json");
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var replica = await TestNode.StartAsync("PAN", null,
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=CRI");
+
+        var peer = await PeerFailingAsync(replica);
+
+        Assert.Contains("the peer says it is BLZ's node, but Node:Peers configures it as CRI's", peer.LastError);
+        Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
+    }
+
     private static async Task<PeerStatus> PeerFailingAsync(TestNode replica)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);

@@ -45,11 +45,12 @@ public sealed partial class PeerSyncWorker(
         }
         using var http = new HttpClient(FederationTrust.CreateHandler(tls.Value.CaFile));
         using var tokens = new TokenClient(http, new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath), ClientCredential.Load(node.Credential), MirpsAuth.ReadScope);
-        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer.Address, origin, tokens, stoppingToken))));
+        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, tokens, stoppingToken))));
     }
 
-    private async Task PullAsync(string address, string origin, TokenClient tokens, CancellationToken stoppingToken)
+    private async Task PullAsync(PeerOptions peer, string origin, TokenClient tokens, CancellationToken stoppingToken)
     {
+        var address = peer.Address;
         var state = states.Register(address, origin);
         using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
@@ -76,6 +77,11 @@ public sealed partial class PeerSyncWorker(
                     state.Set(PeerState.Stopped, message);
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
+                }
+                var declared = status.NodeCountry.Length == 0 ? "secretariat" : status.NodeCountry;
+                if (peer.Country is { Length: > 0 } expected && !string.Equals(expected, declared, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException($"the peer says it is {declared}'s node, but Node:Peers configures it as {expected}'s; not pulling from it");
                 }
                 var source = Reader.OfNode(status.NodeCountry);
                 var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
