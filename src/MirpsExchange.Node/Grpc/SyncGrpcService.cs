@@ -64,11 +64,7 @@ public sealed class SyncGrpcService(
                 .OrderBy(w => w.OriginSequence)
                 .Take(batchSize)
                 .ToListAsync(cancellation);
-            var rows = db.Observations.AsNoTracking()
-                .Where(o => o.Origin == origin && o.OriginSequence > after)
-                .OrderBy(o => o.OriginSequence)
-                .Take(batchSize)
-                .AsAsyncEnumerable();
+            var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
             var changes = InSequence(rows, placeholders, served, batchSize, cancellation);
             await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
             {
@@ -102,11 +98,17 @@ public sealed class SyncGrpcService(
     public override async Task<GetSyncStatusResponse> GetSyncStatus(GetSyncStatusRequest request, ServerCallContext context)
     {
         NodeAccess.RequireReader(context);
-        var origins = await db.Observations.AsNoTracking().Select(o => o.Origin).Distinct().OrderBy(o => o).ToListAsync(context.CancellationToken);
         var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, Peers = { peers.Snapshot() }, NodeCountry = options.Value.Country };
-        foreach (var origin in origins)
+        // Every origin held is a MIRPS State (the feed refuses any other): a seek per State, where a DISTINCT
+        // over the store scanned every row on every call (while a peer syncs, its status is polled).
+        await db.Database.OpenConnectionAsync(context.CancellationToken); // once for all the seeks (closed with the scope)
+        foreach (var origin in catalogue.ReportingCountries.Order(StringComparer.Ordinal))
         {
             var (sequence, time) = await ObservationWriter.LastChangeAsync(db, origin, context.CancellationToken);
+            if (sequence == 0)
+            {
+                continue;
+            }
             response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = ObservationWriter.ToTimestamp(time) });
         }
         return response;
@@ -115,6 +117,7 @@ public sealed class SyncGrpcService(
     /// <summary>
     /// The held changes and the placeholders of one origin merged in sequence order, as the reader receives
     /// them, at most <paramref name="count"/>: both lists start after the same sequence and are sorted.
+    /// Each row is served (copied into its message) before the next is read, as the reader requires.
     /// </summary>
     private static async IAsyncEnumerable<Mirps.Observation.V1.StoredObservation> InSequence(
         IAsyncEnumerable<ObservationRow> rows, List<WithheldChange> placeholders, ServedObservations served, int count,
