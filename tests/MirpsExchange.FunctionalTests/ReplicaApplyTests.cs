@@ -73,6 +73,10 @@ public class ReplicaApplyTests
         await ApplyAsync(replica, "BLZ", feed.Take(2).ToList());
 
         var gap = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [feed[2], feed[4]]));
+        var forged = feed[2].Clone();
+        forged.Observation.Country = "CRI";
+        var otherCountry = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [forged]));
+        Assert.Contains("is an observation of CRI", otherCountry.Status.Detail);
         var wrongOrigin = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
 
         Assert.Equal(StatusCode.FailedPrecondition, gap.StatusCode);

@@ -64,12 +64,8 @@ public sealed class SyncGrpcService(
                 .OrderBy(w => w.OriginSequence)
                 .Take(batchSize)
                 .ToListAsync(cancellation);
-            var rows = db.Observations.AsNoTracking()
-                .Where(o => o.Origin == origin && o.OriginSequence > after)
-                .OrderBy(o => o.OriginSequence)
-                .Take(batchSize)
-                .AsAsyncEnumerable();
-            var changes = InSequence(rows, placeholders, served, batchSize, cancellation);
+            var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
+            var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
             await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
             {
                 after = batch[^1].OriginSequence;
@@ -102,11 +98,17 @@ public sealed class SyncGrpcService(
     public override async Task<GetSyncStatusResponse> GetSyncStatus(GetSyncStatusRequest request, ServerCallContext context)
     {
         NodeAccess.RequireReader(context);
-        var origins = await db.Observations.AsNoTracking().Select(o => o.Origin).Distinct().OrderBy(o => o).ToListAsync(context.CancellationToken);
         var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, Peers = { peers.Snapshot() }, NodeCountry = options.Value.Country };
-        foreach (var origin in origins)
+        // Every origin held is a MIRPS State (the feed refuses any other): a seek per State, where a DISTINCT
+        // over the store scanned every row on every call (while a peer syncs, its status is polled).
+        await db.Database.OpenConnectionAsync(context.CancellationToken); // once for all the seeks (closed with the scope)
+        foreach (var origin in catalogue.ReportingCountries.Order(StringComparer.Ordinal))
         {
             var (sequence, time) = await ObservationWriter.LastChangeAsync(db, origin, context.CancellationToken);
+            if (sequence == 0)
+            {
+                continue;
+            }
             response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = ObservationWriter.ToTimestamp(time) });
         }
         return response;
@@ -114,32 +116,38 @@ public sealed class SyncGrpcService(
 
     /// <summary>
     /// The held changes and the placeholders of one origin merged in sequence order, as the reader receives
-    /// them, at most <paramref name="count"/>: both lists start after the same sequence and are sorted.
+    /// them, at most <paramref name="count"/>: both lists start after <paramref name="after"/> and are sorted.
+    /// A node's copy of a log has no gap (a replica applies nothing out of sequence), so a gap here means a
+    /// commit landed between the two reads: the batch stops before it and the next read sees both sides.
     /// </summary>
     private static async IAsyncEnumerable<Mirps.Observation.V1.StoredObservation> InSequence(
-        IAsyncEnumerable<ObservationRow> rows, List<WithheldChange> placeholders, ServedObservations served, int count,
+        IAsyncEnumerable<ObservationRow> rows, List<WithheldChange> placeholders, ServedObservations served, long after, int count,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var next = 0;
-        var sent = 0;
+        var expected = after + 1;
         await foreach (var row in rows.WithCancellation(cancellationToken))
         {
-            while (next < placeholders.Count && placeholders[next].OriginSequence < row.OriginSequence && sent < count)
+            while (next < placeholders.Count && placeholders[next].OriginSequence < row.OriginSequence)
             {
+                if (placeholders[next].OriginSequence != expected || expected - after > count)
+                {
+                    yield break;
+                }
                 yield return served.Serve(placeholders[next++]);
-                sent++;
+                expected++;
             }
-            if (sent == count)
+            if (row.OriginSequence != expected || expected - after > count)
             {
                 yield break;
             }
             yield return served.Serve(row);
-            sent++;
+            expected++;
         }
-        while (next < placeholders.Count && sent < count)
+        while (next < placeholders.Count && placeholders[next].OriginSequence == expected && expected - after <= count)
         {
             yield return served.Serve(placeholders[next++]);
-            sent++;
+            expected++;
         }
     }
 }

@@ -6,6 +6,9 @@ namespace MirpsExchange.Node.Store;
 
 public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbContext(options)
 {
+    /// <summary>The service key of the context <see cref="ObservationWriter"/> writes with (its own connection pool).</summary>
+    public const string Writer = "writer";
+
     public DbSet<ObservationRow> Observations => Set<ObservationRow>();
     public DbSet<RequestRecord> Requests => Set<RequestRecord>();
     public DbSet<WithheldChange> WithheldChanges => Set<WithheldChange>();
