@@ -86,6 +86,41 @@ public class ReplicaApplyTests
     }
 
     [Fact]
+    public async Task A_complete_change_that_replaces_its_placeholder_is_fitted_into_the_keys_history()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        foreach (var value in new[] { 100.0, 200, 300 })
+        {
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: value)));
+        }
+        var feed = await FeedAsync(origin);
+        Assert.Equal([1L, 2, 3], feed.Select(c => c.Revision));
+        await using var replica = await TestNode.StartAsync("PAN");
+        // Revision 2 first arrives as an embargo's placeholder, so revision 3 supersedes revision 1.
+        var placeholder = new StoredObservation
+        {
+            Origin = "BLZ", OriginSequence = 2, RecordedTime = feed[1].RecordedTime, Policy = feed[1].Policy, Withholding = Withholding.Embargoed,
+        };
+        await ApplyAsync(replica, "BLZ", [feed[0], placeholder, feed[2]]);
+        Assert.Equal(["300"], replica.Rows("SELECT value FROM observations WHERE superseded_time IS NULL"));
+        Assert.Equal(100, Assert.Single(await replica.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" }, AsOfTime = feed[1].RecordedTime })).Observation.Value);
+
+        // The complete revision 2 arrives (the embargo ended): it takes its place between 1 and 3.
+        var replaced = await ApplyAsync(replica, "BLZ", [feed[1]]);
+
+        Assert.Equal((1, 0), (replaced.Applied, replaced.Duplicates));
+        Assert.Equal(0, replica.CountRows("withheld_changes"));
+        Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
+        foreach (var change in feed)
+        {
+            Assert.Equal(await QueryAsync(origin, change.RecordedTime), await QueryAsync(replica, change.RecordedTime));
+        }
+        Assert.Equal(
+            origin.Rows("SELECT origin_sequence, revision, value, recorded_time, superseded_time FROM observations ORDER BY origin_sequence"),
+            replica.Rows("SELECT origin_sequence, revision, value, recorded_time, superseded_time FROM observations ORDER BY origin_sequence"));
+    }
+
+    [Fact]
     public async Task A_replica_refuses_a_write_for_an_origin_it_does_not_own()
     {
         await using var replica = await TestNode.StartAsync("PAN");
