@@ -95,7 +95,7 @@ internal sealed class NodeReader(Option<Uri>? node = null)
         }
     }
 
-    /// <summary>"the node at X could not be reached (Unavailable): ...", with the ErrorInfo reason of a refusal (COUNTRY_MISMATCH, NOT_SHARED).</summary>
+    /// <summary>"the node at X could not be reached (Unavailable): ...", with the ErrorInfo reason of a refusal (MISSING_SCOPE, ROLE_NOT_ALLOWED).</summary>
     public static string Describe(Uri node, RpcException e)
     {
         var what = e.StatusCode switch
