@@ -135,15 +135,32 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         Array.Sort(order, (x, y) => CompareKeys(in rows[x], in rows[y]));
 
         // The first revision of a key: constants are literals (SQLite binds every parameter on every
-        // execution, by name), and an existing key is a no-op the caller sees as 0 rows.
-        await using var insertFirst = Command(connection, transaction,
-            $"{InsertInto}, 1, FALSE, {now.ToString(CultureInfo.InvariantCulture)}) ON CONFLICT ({KeyColumns}, revision) DO NOTHING", RowParameters);
+        // execution, by name), the sharing policy too, with one statement per policy in the batch (the
+        // rows of an indicator share one); an existing key is a no-op the caller sees as 0 rows.
+        var firstInserts = new Dictionary<RowPolicy, DbCommand>();
+        await using var closeFirstInserts = new DisposeAll(firstInserts.Values);
+        DbCommand InsertFirst(RowPolicy policy)
+        {
+            if (!firstInserts.TryGetValue(policy, out var command))
+            {
+                var release = policy.ReleaseTime is { } time ? time.ToString(CultureInfo.InvariantCulture) : "NULL";
+                command = Command(connection, transaction,
+                    $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, " +
+                    "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
+                    $"VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, '{policy.Readers.Replace("'", "''", StringComparison.Ordinal)}', " +
+                    $"{release}, {policy.SmallCountThreshold.ToString(CultureInfo.InvariantCulture)}, FALSE, 1, FALSE, {now.ToString(CultureInfo.InvariantCulture)}) " +
+                    $"ON CONFLICT ({KeyColumns}, revision) DO NOTHING",
+                    RowParameters[..13]);
+                command.Parameters[0].Value = origin;
+                firstInserts[policy] = command;
+            }
+            return command;
+        }
         await using var insertNext = InsertRevisionCommand(connection, transaction);
         await using var latest = Command(connection, transaction,
             $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
             "@i", "@c", "@p", "@s", "@a", "@o");
         await using var supersede = SupersedeCommand(connection, transaction);
-        insertFirst.Parameters[0].Value = origin;
         insertNext.Parameters[0].Value = origin;
         insertNext.Parameters[TimeParameter].Value = now;
         supersede.Parameters[7].Value = now;
@@ -155,7 +172,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             var row = rows[index];
             if (row.Value is not null)
             {
-                SetRow(insertFirst, row, sequence + 1);
+                var insertFirst = InsertFirst(row.Policy);
+                SetRow(insertFirst, row, sequence + 1, policy: false);
                 if (await ExecuteAsync(insertFirst, cancellationToken) == 1)
                 {
                     sequence++;
@@ -515,8 +533,11 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         return c != 0 ? c : items[x].Change.Revision.CompareTo(items[y].Change.Revision);
     }
 
-    /// <summary>Sets an insert's <see cref="RowParameters"/> but the origin (without <paramref name="policyTail"/>: up to the readers only).</summary>
-    private static void SetRow(DbCommand command, in WriteRow row, long sequence, bool policyTail = true)
+    /// <summary>
+    /// Sets an insert's <see cref="RowParameters"/> but the origin (without <paramref name="policyTail"/>: up to
+    /// the readers only; without <paramref name="policy"/>: none of the policy's).
+    /// </summary>
+    private static void SetRow(DbCommand command, in WriteRow row, long sequence, bool policyTail = true, bool policy = true)
     {
         var p = command.Parameters;
         p[1].Value = sequence;
@@ -526,6 +547,10 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         p[10].Value = row.Value is { } value ? value : DBNull.Value;
         p[11].Value = (int)row.Status;
         p[12].Value = row.Note;
+        if (!policy)
+        {
+            return;
+        }
         p[13].Value = row.Policy.Readers;
         if (!policyTail)
         {
@@ -559,6 +584,18 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             command.Parameters.Add(parameter);
         }
         return command;
+    }
+}
+
+/// <summary>Disposes every command of a cache filled while it is in use.</summary>
+internal sealed class DisposeAll(IEnumerable<DbCommand> commands) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var command in commands)
+        {
+            await command.DisposeAsync();
+        }
     }
 }
 
