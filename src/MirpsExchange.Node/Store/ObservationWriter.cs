@@ -57,16 +57,6 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
     private const int RevisionParameter = 17, DeletedParameter = 18, TimeParameter = 19;
 
     /// <summary>
-    /// A replica's commonest change, a key's first value without embargo or withheld value, with those
-    /// constants as literals: SQLite binds every parameter on every execution (16 rather than 20 here).
-    /// Parameters 0-13 are <see cref="RowParameters"/>' (set by <see cref="SetRow"/>), then threshold and time.
-    /// </summary>
-    private const string InsertFirstChange =
-        $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, " +
-        "readers, small_count_threshold, recorded_time, release_time, value_withheld, revision, deleted) " +
-        "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @threshold, @now, NULL, FALSE, 1, FALSE)";
-
-    /// <summary>
     /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
     /// returns the stored answer (marked replayed) and a reused id with other content is refused.
     /// </summary>
@@ -134,28 +124,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         }
         Array.Sort(order, (x, y) => CompareKeys(in rows[x], in rows[y]));
 
-        // The first revision of a key: constants are literals (SQLite binds every parameter on every
-        // execution, by name), the sharing policy too, with one statement per policy in the batch (the
-        // rows of an indicator share one); an existing key is a no-op the caller sees as 0 rows.
-        var firstInserts = new Dictionary<RowPolicy, DbCommand>();
-        await using var closeFirstInserts = new DisposeAll(firstInserts.Values);
-        DbCommand InsertFirst(RowPolicy policy)
-        {
-            if (!firstInserts.TryGetValue(policy, out var command))
-            {
-                var release = policy.ReleaseTime is { } time ? time.ToString(CultureInfo.InvariantCulture) : "NULL";
-                command = Command(connection, transaction,
-                    $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, " +
-                    "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
-                    $"VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, '{policy.Readers.Replace("'", "''", StringComparison.Ordinal)}', " +
-                    $"{release}, {policy.SmallCountThreshold.ToString(CultureInfo.InvariantCulture)}, FALSE, 1, FALSE, {now.ToString(CultureInfo.InvariantCulture)}) " +
-                    $"ON CONFLICT ({KeyColumns}, revision) DO NOTHING",
-                    RowParameters[..13]);
-                command.Parameters[0].Value = origin;
-                firstInserts[policy] = command;
-            }
-            return command;
-        }
+        // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
+        await using var firstInserts = new FirstRevisionInserts(connection, transaction, origin, now);
         await using var insertNext = InsertRevisionCommand(connection, transaction);
         await using var latest = Command(connection, transaction,
             $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
@@ -172,7 +142,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             var row = rows[index];
             if (row.Value is not null)
             {
-                var insertFirst = InsertFirst(row.Policy);
+                var insertFirst = firstInserts.For(row.Policy);
                 SetRow(insertFirst, row, sequence + 1, policy: false);
                 if (await ExecuteAsync(insertFirst, cancellationToken) == 1)
                 {
@@ -300,10 +270,9 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         }
 
         await using var insert = InsertRevisionCommand(connection, dbTransaction);
-        await using var insertFirst = Command(connection, dbTransaction, InsertFirstChange, [.. RowParameters[..14], "@threshold", "@now"]);
+        await using var firstInserts = new FirstRevisionInserts(connection, dbTransaction, origin, now: null);
         await using var supersede = SupersedeCommand(connection, dbTransaction);
         insert.Parameters[0].Value = origin;
-        insertFirst.Parameters[0].Value = origin;
         // Positions sorted rather than the rows (large structs); an origin assigns sequences in key order
         // within each of its commits, so a batch is often sorted already.
         var order = new int[accepted.Count];
@@ -322,11 +291,11 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             cancellationToken.ThrowIfCancellationRequested();
             var (row, change) = accepted[index];
             var time = ToMicros(change.RecordedTime.ToDateTimeOffset());
-            if (change.Revision == 1 && !change.Deleted && !row.ValueWithheld && row.Policy.ReleaseTime is null)
+            if (change.Revision == 1 && !change.Deleted && !row.ValueWithheld)
             {
-                SetRow(insertFirst, row, change.OriginSequence, policyTail: false);
-                insertFirst.Parameters[14].Value = row.Policy.SmallCountThreshold;
-                insertFirst.Parameters[15].Value = time;
+                var insertFirst = firstInserts.For(row.Policy);
+                SetRow(insertFirst, row, change.OriginSequence, policy: false);
+                insertFirst.Parameters[FirstRevisionInserts.TimeParameter].Value = time;
                 await ExecuteAsync(insertFirst, cancellationToken);
                 continue;
             }
@@ -533,11 +502,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         return c != 0 ? c : items[x].Change.Revision.CompareTo(items[y].Change.Revision);
     }
 
-    /// <summary>
-    /// Sets an insert's <see cref="RowParameters"/> but the origin (without <paramref name="policyTail"/>: up to
-    /// the readers only; without <paramref name="policy"/>: none of the policy's).
-    /// </summary>
-    private static void SetRow(DbCommand command, in WriteRow row, long sequence, bool policyTail = true, bool policy = true)
+    /// <summary>Sets an insert's <see cref="RowParameters"/> but the origin (without <paramref name="policy"/>: none of the policy's).</summary>
+    private static void SetRow(DbCommand command, in WriteRow row, long sequence, bool policy = true)
     {
         var p = command.Parameters;
         p[1].Value = sequence;
@@ -552,10 +518,6 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             return;
         }
         p[13].Value = row.Policy.Readers;
-        if (!policyTail)
-        {
-            return;
-        }
         p[14].Value = row.Policy.ReleaseTime is { } release ? release : DBNull.Value;
         p[15].Value = row.Policy.SmallCountThreshold;
         p[16].Value = row.ValueWithheld;
@@ -587,12 +549,54 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
     }
 }
 
-/// <summary>Disposes every command of a cache filled while it is in use.</summary>
-internal sealed class DisposeAll(IEnumerable<DbCommand> commands) : IAsyncDisposable
+/// <summary>
+/// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write: its
+/// constants and its sharing policy are literals in the statement, one statement per policy met in the
+/// batch (an indicator's rows share one), because SQLite binds every parameter on every execution, by
+/// name. Parameters: the first 13 of the row's (see ObservationWriter.SetRow with policy: false), then,
+/// for a replica, the change's own recorded time. A submit's statement carries its commit time as a
+/// literal and does nothing for a key that exists (0 rows).
+/// </summary>
+internal sealed class FirstRevisionInserts(DbConnection connection, DbTransaction transaction, string origin, long? now) : IAsyncDisposable
 {
+    public const int TimeParameter = 13;
+
+    private static readonly string[] Parameters = ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note"];
+
+    private readonly Dictionary<RowPolicy, DbCommand> _commands = [];
+
+    public DbCommand For(RowPolicy policy)
+    {
+        if (_commands.TryGetValue(policy, out var command))
+        {
+            return command;
+        }
+        var invariant = CultureInfo.InvariantCulture;
+        var release = policy.ReleaseTime is { } time ? time.ToString(invariant) : "NULL";
+        command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, " +
+            "period_start, period_end, value, status, note, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
+            "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, " +
+            $"'{policy.Readers.Replace("'", "''", StringComparison.Ordinal)}', {release}, {policy.SmallCountThreshold.ToString(invariant)}, FALSE, 1, FALSE, " +
+            (now is { } commit
+                ? $"{commit.ToString(invariant)}) ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING"
+                : "@now)");
+        foreach (var name in now is null ? [.. Parameters, "@now"] : Parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            command.Parameters.Add(parameter);
+        }
+        command.Parameters[0].Value = origin;
+        _commands[policy] = command;
+        return command;
+    }
+
     public async ValueTask DisposeAsync()
     {
-        foreach (var command in commands)
+        foreach (var command in _commands.Values)
         {
             await command.DisposeAsync();
         }
