@@ -105,6 +105,12 @@ public class ReplicaApplyTests
         Assert.Equal(["300"], replica.Rows("SELECT value FROM observations WHERE superseded_time IS NULL"));
         Assert.Equal(100, Assert.Single(await replica.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" }, AsOfTime = feed[1].RecordedTime })).Observation.Value);
 
+        // A placeholder with another reason replaces the first (a relay that did not hold it, say); the same again is a duplicate.
+        var notHeld = placeholder.Clone();
+        notHeld.Withholding = Withholding.NotHeld;
+        Assert.Equal((1, 0), ((await ApplyAsync(replica, "BLZ", [notHeld])).Applied, (await ApplyAsync(replica, "BLZ", [notHeld])).Applied));
+        Assert.Equal([$"2|{(int)Withholding.NotHeld}"], replica.Rows("SELECT origin_sequence, reason FROM withheld_changes"));
+
         // The complete revision 2 arrives (the embargo ended): it takes its place between 1 and 3.
         var replaced = await ApplyAsync(replica, "BLZ", [feed[1]]);
 
