@@ -52,10 +52,10 @@ public class CliRegionalTests
         Assert.True(complete.Code == CliApp.Ok, complete.Error + complete.Output);
         // 100 + 101 + ... + 106 = 721.
         Assert.Matches(@"total\s*│\s*721\s*│", complete.Output);
-        Assert.Contains("all States", complete.Output);
+        Assert.Contains("all 7 States", complete.Output);
         Assert.Equal(CliApp.Ok, partial.Code);
         // 200 + 201 + ... + 205 = 1,215 from six States: partial, never the regional total, and no change computed.
-        Assert.Matches(@"total\s*│\s*partial 1,215\s*│\s*721\s*│\s*-\s*│\s*missing PAN; provisional: MEX", partial.Output);
+        Assert.Matches(@"total\s*│\s*partial 1,215 p\s*│\s*721\s*│\s*-\s*│\s*6 of 7 States; missing PAN; provisional: MEX", partial.Output);
     }
 
     [Fact]

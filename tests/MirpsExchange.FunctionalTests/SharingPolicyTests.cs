@@ -57,8 +57,7 @@ public class SharingPolicyTests
 
     private static async Task<List<StoredObservation>> QueryAsAsync(TestNode node, string reader, StreamObservationsRequest? request = null)
     {
-        using var tokens = new TokenClient(new HttpClient(), new Uri(new Uri(node.Identity.Issuer), MirpsAuth.TokenEndpointPath), await SharedIdentity.CredentialAsync(reader), MirpsAuth.ReadScope);
-        var client = node.ObservationsWith(await tokens.GetTokenAsync());
+        var client = node.ObservationsWith(await TokenAsync(node, reader));
         var result = new List<StoredObservation>();
         using var call = client.StreamObservations(request ?? new StreamObservationsRequest());
         await foreach (var message in call.ResponseStream.ReadAllAsync())

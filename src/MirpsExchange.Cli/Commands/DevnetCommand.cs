@@ -254,7 +254,7 @@ public static class DevnetCommand
                 var o = stored.Observation;
                 if (o.Period == period && o.Sex is "" or "_T" && o.Age is "" or "_T" && o.CountryOfOrigin is "" or "_T")
                 {
-                    cells[(o.IndicatorCode, o.Country)] = Format(o.Value, o.Status);
+                    cells[(o.IndicatorCode, o.Country)] = RegionalText.Figure(o.Value, o.Status);
                 }
             }
         }
@@ -284,11 +284,11 @@ public static class DevnetCommand
             }
             var response = await regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = code, Period = period }, cancellationToken: cancellationToken);
             var cell = response.Cells.Single();
-            table.AddRow(Markup.Escape(indicator.Name.En), Markup.Escape(RegionalValue(cell)), Markup.Escape(Coverage(cell)));
+            table.AddRow(Markup.Escape(indicator.Name.En), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Coverage(cell)));
         }
         var rates = await regional.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = period }, cancellationToken: cancellationToken);
-        table.AddRow("Recognition rate (recognized / (recognized + rejected))", Markup.Escape(Rate(rates.RecognitionRate)), Markup.Escape(Coverage(rates.RecognitionRate)));
-        table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(Rate(rates.TotalProtectionRate)), Markup.Escape(Coverage(rates.TotalProtectionRate)));
+        table.AddRow("Recognition rate (recognized / (recognized + rejected))", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate)));
+        table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.TotalProtectionRate)), Markup.Escape(RegionalText.Coverage(rates.TotalProtectionRate)));
         console.Write(table);
     }
 
@@ -308,51 +308,8 @@ public static class DevnetCommand
         foreach (var code in Headline)
         {
             var byState = response.Cells.Where(c => c.IndicatorCode == code).ToDictionary(c => c.Country, c => c.State);
-            table.AddRow([code, .. states.Select(s => byState.GetValueOrDefault(s) switch
-            {
-                ReportingState.Reported => "✓",
-                ReportingState.Provisional => "p",
-                _ => "-",
-            })]);
+            table.AddRow([code, .. states.Select(s => RegionalText.Mark(byState.GetValueOrDefault(s)))]);
         }
         console.Write(table);
-    }
-
-    private static string RegionalValue(RegionalCell cell) =>
-        (cell.Complete ? "" : "partial ") + Format(cell.Value, cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
-            : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal);
-
-    private static string Coverage(RegionalCell cell) => Coverage(cell.Complete, cell.ContributingCountries, cell.MissingCountries, cell.ProvisionalCountries, cell.EstimatedCountries);
-
-    private static string Coverage(ProtectionRate rate) => Coverage(rate.Complete, rate.IncludedCountries, rate.ExcludedCountries, rate.ProvisionalCountries, rate.EstimatedCountries);
-
-    private static string Coverage(bool complete, IReadOnlyCollection<string> included, IReadOnlyCollection<string> missing, IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated)
-    {
-        var text = complete ? "all 7 States" : $"{included.Count} of 7 States; missing {string.Join(", ", missing)}";
-        if (provisional.Count > 0)
-        {
-            text += $"; provisional: {string.Join(", ", provisional)}";
-        }
-        if (estimated.Count > 0)
-        {
-            text += $"; estimated: {string.Join(", ", estimated)}";
-        }
-        return text;
-    }
-
-    private static string Rate(ProtectionRate rate) => rate.HasRate
-        ? $"{(rate.Complete ? "" : "partial ")}{rate.Rate.ToString("0.0%", CultureInfo.InvariantCulture)} ({rate.Numerator.ToString("#,0", CultureInfo.InvariantCulture)} / {rate.Denominator.ToString("#,0", CultureInfo.InvariantCulture)})"
-        : "-";
-
-    private static string Format(double value, ObservationStatus status)
-    {
-        var flag = status switch
-        {
-            ObservationStatus.Estimated => " e",
-            ObservationStatus.Provisional => " p",
-            ObservationStatus.Confidential => " c",
-            _ => "",
-        };
-        return value.ToString("#,0.#", CultureInfo.InvariantCulture) + flag;
     }
 }

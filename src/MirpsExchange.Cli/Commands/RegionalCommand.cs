@@ -95,7 +95,7 @@ public static class RegionalCommand
                 request.AsOfTime = asOf;
             }
             var response = await regional.GetRegionalChangeAsync(request, cancellationToken: cancellationToken);
-            var console = Console(parse);
+            var console = CommonOptions.Console(parse.InvocationConfiguration.Output, 140);
             var table = new Table().Title($"{response.IndicatorCode}, MIRPS region, {response.Period} (against {response.PreviousPeriod}) as of {response.AsOfTime.ToDateTimeOffset():yyyy-MM-dd HH:mm:ss}Z");
             table.AddColumn("Cell");
             table.AddColumn(new TableColumn(response.Period).RightAligned());
@@ -105,8 +105,8 @@ public static class RegionalCommand
             foreach (var change in response.Changes)
             {
                 var cell = change.Current;
-                table.AddRow(Markup.Escape(CellName(cell)), Markup.Escape(Value(cell)), Markup.Escape(Value(change.Previous)),
-                    Markup.Escape(Change(change)), Markup.Escape(Coverage(cell)));
+                table.AddRow(Markup.Escape(CellName(cell)), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Value(change.Previous)),
+                    Markup.Escape(Change(change)), Markup.Escape(RegionalText.Coverage(cell)));
             }
             console.Write(table);
             if (response.IndicatorCode.StartsWith("DECISIONS_", StringComparison.Ordinal))
@@ -117,8 +117,8 @@ public static class RegionalCommand
                     ratesRequest.AsOfTime = asOf;
                 }
                 var rates = await regional.GetProtectionRatesAsync(ratesRequest, cancellationToken: cancellationToken);
-                console.MarkupLine(Markup.Escape($"Recognition rate: {Rate(rates.RecognitionRate)}"));
-                console.MarkupLine(Markup.Escape($"Total protection rate: {Rate(rates.TotalProtectionRate)}"));
+                console.MarkupLine(Markup.Escape($"Recognition rate: {RegionalText.Rate(rates.RecognitionRate)}; {RegionalText.Coverage(rates.RecognitionRate)}"));
+                console.MarkupLine(Markup.Escape($"Total protection rate: {RegionalText.Rate(rates.TotalProtectionRate)}; {RegionalText.Coverage(rates.TotalProtectionRate)}"));
             }
             return CliApp.Ok;
         }, cancellationToken));
@@ -155,14 +155,9 @@ public static class RegionalCommand
             foreach (var row in response.Cells.GroupBy(c => (c.IndicatorCode, c.Period)))
             {
                 var byState = row.ToDictionary(c => c.Country, c => c.State);
-                table.AddRow([row.Key.IndicatorCode, row.Key.Period, .. states.Select(s => byState.GetValueOrDefault(s) switch
-                {
-                    ReportingState.Reported => "✓",
-                    ReportingState.Provisional => "p",
-                    _ => "-",
-                })]);
+                table.AddRow([row.Key.IndicatorCode, row.Key.Period, .. states.Select(s => RegionalText.Mark(byState.GetValueOrDefault(s)))]);
             }
-            Console(parse).Write(table);
+            CommonOptions.Console(parse.InvocationConfiguration.Output, 140).Write(table);
             return CliApp.Ok;
         }, cancellationToken));
         return command;
@@ -251,10 +246,11 @@ public static class RegionalCommand
                 {
                     var status = cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
                         : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal;
+                    var flags = RegionalText.Flags(cell.ProvisionalCountries, cell.EstimatedCountries, prefix: "; ");
                     var note = cell.Complete
-                        ? Flags(cell)
+                        ? flags.TrimStart(';', ' ')
                         : $"partial: {cell.ContributingCountries.Count} of {cell.ContributingCountries.Count + cell.MissingCountries.Count} States reported (missing {string.Join(" ", cell.MissingCountries)}); " +
-                          $"their sum is {cell.Value.ToString("0.###", CultureInfo.InvariantCulture)}{(Flags(cell) is { Length: > 0 } flags ? "; " + flags : "")}";
+                          $"their sum is {cell.Value.ToString("0.###", CultureInfo.InvariantCulture)}{flags}";
                     rows.Add(new ExportRow(code, ExportRow.RegionalAggregate, period, cell.Sex, cell.Age, cell.CountryOfOrigin, cell.Complete ? cell.Value : null, status, note));
                 }
             }
@@ -288,41 +284,14 @@ public static class RegionalCommand
         return rows;
     }
 
-    private static string Flags(RegionalCell cell) => string.Join("; ", new[]
-    {
-        cell.ProvisionalCountries.Count > 0 ? $"provisional: {string.Join(" ", cell.ProvisionalCountries)}" : "",
-        cell.EstimatedCountries.Count > 0 ? $"estimated: {string.Join(" ", cell.EstimatedCountries)}" : "",
-    }.Where(f => f.Length > 0));
-
     private static PeriodGranularity GranularityOf(string period) => Period.TryParse(period, out var parsed) ? parsed.Granularity : PeriodGranularity.Year;
-
-    private static IAnsiConsole Console(ParseResult parse)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) });
-        console.Profile.Width = Math.Max(console.Profile.Width, 140);
-        return console;
-    }
 
     private static string CellName(RegionalCell cell) =>
         string.Join(" ", new[] { cell.Sex, cell.Age, cell.CountryOfOrigin }.Where(c => c.Length > 0 && c != "_T")) is { Length: > 0 } name ? name : "total";
-
-    private static string Value(RegionalCell? cell) => cell is null || cell.ContributingCountries.Count == 0
-        ? "-"
-        : (cell.Complete ? "" : "partial ") + cell.Value.ToString("#,0.#", CultureInfo.InvariantCulture);
 
     private static string Change(RegionalChange change) =>
         change.Current is null || change.Previous is null || !change.Current.Complete || !change.Previous.Complete
             ? "-"
             : change.AbsoluteChange.ToString("+#,0.#;-#,0.#;0", CultureInfo.InvariantCulture)
               + (change.HasRelativeChange ? $" ({change.RelativeChange.ToString("+0.0%;-0.0%;0.0%", CultureInfo.InvariantCulture)})" : "");
-
-    private static string Coverage(RegionalCell cell) =>
-        (cell.Complete ? "all States" : $"missing {string.Join(", ", cell.MissingCountries)}")
-        + (Flags(cell) is { Length: > 0 } flags ? "; " + flags : "");
-
-    private static string Rate(ProtectionRate rate) => rate.HasRate
-        ? $"{(rate.Complete ? "" : "partial ")}{rate.Rate.ToString("0.0%", CultureInfo.InvariantCulture)} = {rate.Numerator.ToString("#,0", CultureInfo.InvariantCulture)} / {rate.Denominator.ToString("#,0", CultureInfo.InvariantCulture)}"
-          + (rate.Complete ? "" : $" (without {string.Join(", ", rate.ExcludedCountries)})")
-        : "- (no State reported every component)";
-
 }

@@ -50,7 +50,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @release, @threshold, @withheld";
 
     /// <summary>The parameters of both inserts, in the positions <see cref="SetRow"/> fills.</summary>
-    private static readonly string[] RowParameters =
+    internal static readonly string[] RowParameters =
         ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@readers", "@release", "@threshold", "@withheld"];
 
     /// <summary>Positions of an insert's own parameters after <see cref="RowParameters"/>.</summary>
@@ -561,7 +561,8 @@ internal sealed class FirstRevisionInserts(DbConnection connection, DbTransactio
 {
     public const int TimeParameter = 13;
 
-    private static readonly string[] Parameters = ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note"];
+    /// <summary>The row's own parameters, without the policy's (<see cref="ObservationWriter.RowParameters"/>' first 13).</summary>
+    private static readonly string[] Parameters = ObservationWriter.RowParameters[..13];
 
     private readonly Dictionary<RowPolicy, DbCommand> _commands = [];
 

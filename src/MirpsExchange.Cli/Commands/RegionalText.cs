@@ -1,0 +1,69 @@
+using System.Globalization;
+using Mirps.Observation.V1;
+using Mirps.Regional.V1;
+
+namespace MirpsExchange.Cli.Commands;
+
+/// <summary>How the CLI writes regional figures for people, the same in <c>devnet</c> and <c>regional</c>.</summary>
+internal static class RegionalText
+{
+    /// <summary>A figure with its status as one letter: "140,000 e" (estimated), "p" provisional, "c" confidential.</summary>
+    public static string Figure(double value, ObservationStatus status) =>
+        value.ToString("#,0.#", CultureInfo.InvariantCulture) + status switch
+        {
+            ObservationStatus.Estimated => " e",
+            ObservationStatus.Provisional => " p",
+            ObservationStatus.Confidential => " c",
+            _ => "",
+        };
+
+    /// <summary>A regional value, "partial" when a State is missing, flagged provisional or estimated when any contributor's is; "-" when nobody reported.</summary>
+    public static string Value(RegionalCell? cell) => cell is null || cell.ContributingCountries.Count == 0
+        ? "-"
+        : (cell.Complete ? "" : "partial ") + Figure(cell.Value, cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
+            : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal);
+
+    public static string Coverage(RegionalCell cell) =>
+        Coverage(cell.Complete, cell.ContributingCountries, cell.MissingCountries, cell.ProvisionalCountries, cell.EstimatedCountries);
+
+    public static string Coverage(ProtectionRate rate) =>
+        Coverage(rate.Complete, rate.IncludedCountries, rate.ExcludedCountries, rate.ProvisionalCountries, rate.EstimatedCountries);
+
+    /// <summary>"all 7 States", or "6 of 7 States; missing PAN", then "; provisional: ..." and "; estimated: ..." when any.</summary>
+    public static string Coverage(bool complete, IReadOnlyCollection<string> included, IReadOnlyCollection<string> missing,
+        IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated)
+    {
+        var states = included.Count + missing.Count;
+        var text = complete ? $"all {states} States" : $"{included.Count} of {states} States; missing {string.Join(", ", missing)}";
+        return text + Flags(provisional, estimated, prefix: "; ");
+    }
+
+    /// <summary>"provisional: CRI, MEX; estimated: MEX" (empty when none), after <paramref name="prefix"/>.</summary>
+    public static string Flags(IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated, string prefix = "")
+    {
+        var text = "";
+        if (provisional.Count > 0)
+        {
+            text += $"{prefix}provisional: {string.Join(", ", provisional)}";
+        }
+        if (estimated.Count > 0)
+        {
+            text += $"{(text.Length > 0 ? "; " : prefix)}estimated: {string.Join(", ", estimated)}";
+        }
+        return text;
+    }
+
+    /// <summary>"48.6% (25,274 / 52,045)", "partial ..." when a State is left out, "-" when none reported every component.</summary>
+    public static string Rate(ProtectionRate rate) => rate.HasRate
+        ? $"{(rate.Complete ? "" : "partial ")}{rate.Rate.ToString("0.0%", CultureInfo.InvariantCulture)} " +
+          $"({rate.Numerator.ToString("#,0", CultureInfo.InvariantCulture)} / {rate.Denominator.ToString("#,0", CultureInfo.InvariantCulture)})"
+        : "-";
+
+    /// <summary>A completeness cell: ✓ reported, p provisional, - missing.</summary>
+    public static string Mark(ReportingState state) => state switch
+    {
+        ReportingState.Reported => "✓",
+        ReportingState.Provisional => "p",
+        _ => "-",
+    };
+}
