@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Globalization;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
@@ -49,8 +48,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
         "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @release, @threshold, @withheld";
 
-    /// <summary>The parameters of both inserts, in the positions <see cref="SetRow"/> fills.</summary>
-    internal static readonly string[] RowParameters =
+    /// <summary>The parameters of a revision's insert, in the positions <see cref="SetRow"/> fills.</summary>
+    private static readonly string[] RowParameters =
         ["@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@readers", "@release", "@threshold", "@withheld"];
 
     /// <summary>Positions of an insert's own parameters after <see cref="RowParameters"/>.</summary>
@@ -125,7 +124,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         Array.Sort(order, (x, y) => CompareKeys(in rows[x], in rows[y]));
 
         // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
-        await using var firstInserts = new FirstRevisionInserts(connection, transaction, origin, now);
+        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: true);
         await using var insertNext = InsertRevisionCommand(connection, transaction);
         await using var latest = Command(connection, transaction,
             $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
@@ -142,9 +141,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             var row = rows[index];
             if (row.Value is not null)
             {
-                var insertFirst = firstInserts.For(row.Policy);
-                SetRow(insertFirst, row, sequence + 1, policy: false);
-                if (await ExecuteAsync(insertFirst, cancellationToken) == 1)
+                if (firstInserts.Insert(row, sequence + 1, now))
                 {
                     sequence++;
                     inserted++;
@@ -270,7 +267,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         }
 
         await using var insert = InsertRevisionCommand(connection, dbTransaction);
-        await using var firstInserts = new FirstRevisionInserts(connection, dbTransaction, origin, now: null);
+        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: false);
         await using var supersede = SupersedeCommand(connection, dbTransaction);
         insert.Parameters[0].Value = origin;
         // Positions sorted rather than the rows (large structs); an origin assigns sequences in key order
@@ -293,10 +290,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             var time = ToMicros(change.RecordedTime.ToDateTimeOffset());
             if (change.Revision == 1 && !change.Deleted && !row.ValueWithheld)
             {
-                var insertFirst = firstInserts.For(row.Policy);
-                SetRow(insertFirst, row, change.OriginSequence, policy: false);
-                insertFirst.Parameters[FirstRevisionInserts.TimeParameter].Value = time;
-                await ExecuteAsync(insertFirst, cancellationToken);
+                firstInserts.Insert(row, change.OriginSequence, time);
                 continue;
             }
             if (change.Revision > 1)
@@ -502,8 +496,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         return c != 0 ? c : items[x].Change.Revision.CompareTo(items[y].Change.Revision);
     }
 
-    /// <summary>Sets an insert's <see cref="RowParameters"/> but the origin (without <paramref name="policy"/>: none of the policy's).</summary>
-    private static void SetRow(DbCommand command, in WriteRow row, long sequence, bool policy = true)
+    /// <summary>Sets an insert's <see cref="RowParameters"/> but the origin.</summary>
+    private static void SetRow(DbCommand command, in WriteRow row, long sequence)
     {
         var p = command.Parameters;
         p[1].Value = sequence;
@@ -513,10 +507,6 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         p[10].Value = row.Value is { } value ? value : DBNull.Value;
         p[11].Value = (int)row.Status;
         p[12].Value = row.Note;
-        if (!policy)
-        {
-            return;
-        }
         p[13].Value = row.Policy.Readers;
         p[14].Value = row.Policy.ReleaseTime is { } release ? release : DBNull.Value;
         p[15].Value = row.Policy.SmallCountThreshold;
@@ -550,58 +540,49 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
 }
 
 /// <summary>
-/// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write: its
-/// constants and its sharing policy are literals in the statement, one statement per policy met in the
-/// batch (an indicator's rows share one), because SQLite binds every parameter on every execution, by
-/// name. Parameters: the first 13 of the row's (see ObservationWriter.SetRow with policy: false), then,
-/// for a replica, the change's own recorded time. A submit's statement carries its commit time as a
-/// literal and does nothing for a key that exists (0 rows).
+/// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write, through
+/// SQLite's own API (<see cref="SqliteStatement"/>). A submit's insert carries its commit time and does
+/// nothing for a key that exists (0 rows); a replica's carries the change's own recorded time, and an
+/// existing key is an error.
 /// </summary>
-internal sealed class FirstRevisionInserts(DbConnection connection, DbTransaction transaction, string origin, long? now) : IAsyncDisposable
+internal sealed class FirstRevisionInserts : IDisposable
 {
-    public const int TimeParameter = 13;
+    private readonly SqliteStatement _insert;
 
-    /// <summary>The row's own parameters, without the policy's (<see cref="ObservationWriter.RowParameters"/>' first 13).</summary>
-    private static readonly string[] Parameters = ObservationWriter.RowParameters[..13];
-
-    private readonly Dictionary<RowPolicy, DbCommand> _commands = [];
-
-    public DbCommand For(RowPolicy policy)
+    public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
-        if (_commands.TryGetValue(policy, out var command))
-        {
-            return command;
-        }
-        var invariant = CultureInfo.InvariantCulture;
-        var release = policy.ReleaseTime is { } time ? time.ToString(invariant) : "NULL";
-        command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText =
+        _insert = new SqliteStatement(connection,
             $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, " +
             "period_start, period_end, value, status, note, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
-            "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, " +
-            $"'{policy.Readers.Replace("'", "''", StringComparison.Ordinal)}', {release}, {policy.SmallCountThreshold.ToString(invariant)}, FALSE, 1, FALSE, " +
-            (now is { } commit
-                ? $"{commit.ToString(invariant)}) ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING"
-                : "@now)");
-        foreach (var name in now is null ? [.. Parameters, "@now"] : Parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            command.Parameters.Add(parameter);
-        }
-        command.Parameters[0].Value = origin;
-        _commands[policy] = command;
-        return command;
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, FALSE, 1, FALSE, ?17)" +
+            (submit ? " ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING" : ""));
+        _insert.Bind(1, origin);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Inserts <paramref name="row"/> as change <paramref name="sequence"/> recorded at <paramref name="time"/>; false when a submit's key exists.</summary>
+    public bool Insert(in WriteRow row, long sequence, long time)
     {
-        foreach (var command in _commands.Values)
-        {
-            await command.DisposeAsync();
-        }
+        var insert = _insert;
+        insert.Bind(2, sequence);
+        insert.Bind(3, row.IndicatorCode);
+        insert.Bind(4, row.Country);
+        insert.Bind(5, row.Period);
+        insert.Bind(6, row.Sex);
+        insert.Bind(7, row.Age);
+        insert.Bind(8, row.CountryOfOrigin);
+        insert.Bind(9, row.PeriodStart);
+        insert.Bind(10, row.PeriodEnd);
+        insert.Bind(11, row.Value);
+        insert.Bind(12, (long)row.Status);
+        insert.Bind(13, row.Note);
+        insert.Bind(14, row.Policy.Readers);
+        insert.Bind(15, row.Policy.ReleaseTime);
+        insert.Bind(16, row.Policy.SmallCountThreshold);
+        insert.Bind(17, time);
+        return insert.Execute() == 1;
     }
+
+    public void Dispose() => _insert.Dispose();
 }
 
 /// <summary>
