@@ -4,7 +4,7 @@ using MirpsExchange.Benchmarks;
 //        [--concurrency N (calls in flight, default 2: the next batch is encoded and validated while one is written)]
 //        [--warmup-rows N]
 //        auth [--seconds N]: token issuance rates and the cost of token validation on a node
-//        sync [--rows N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
+//        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
 var parsed = BenchmarkArgs.Parse(args);
 return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)

@@ -44,12 +44,21 @@ public static class FederationTrust
     }
 
     /// <summary>
+    /// HTTP/2 flow-control window of each call: the server sends the next messages of a stream (a change
+    /// feed's are about 1 MiB) while the client is still busy with the last one. With the default 64 KiB,
+    /// which grows with the round-trip time and so hardly at all on a fast network, a feed's server waited
+    /// for every read of the client and the two never worked at the same time.
+    /// </summary>
+    public const int StreamWindowBytes = 8 * 1024 * 1024;
+
+    /// <summary>
     /// The primary handler for HttpClient and GrpcChannel: with <paramref name="caFile"/>, TLS validation
     /// builds the server's chain against that CA alone (host name still checked); without it, system trust.
+    /// A streamed response may run up to <see cref="StreamWindowBytes"/> ahead of its reader.
     /// </summary>
     public static SocketsHttpHandler CreateHandler(string? caFile)
     {
-        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = StreamWindowBytes };
         if (!string.IsNullOrEmpty(caFile))
         {
             handler.SslOptions.CertificateChainPolicy = ChainPolicy(LoadCa(caFile));

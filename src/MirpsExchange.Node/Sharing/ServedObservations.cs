@@ -13,6 +13,9 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
     /// <summary>One message per distinct policy: rows of an indicator share it, and serialising a shared message is safe.</summary>
     private readonly Dictionary<RowPolicy, SharingPolicy> _policies = [];
 
+    /// <summary>The last recorded time served: the changes of one commit share it, and so can their messages.</summary>
+    private (long Micros, Google.Protobuf.WellKnownTypes.Timestamp Message)? _time;
+
     public Reader Reader => reader;
 
     public StoredObservation Serve(ObservationRow row)
@@ -24,7 +27,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         {
             return Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, policy, withholding);
         }
-        var stored = ToStored(row);
+        var stored = ToStored(row, Time(row.RecordedTime));
         stored.Policy = Message(policy);
         if (withholding == Withholding.SmallCount)
         {
@@ -50,7 +53,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
     {
         Origin = origin,
         OriginSequence = sequence,
-        RecordedTime = ObservationWriter.ToTimestamp(recordedTime),
+        RecordedTime = Time(recordedTime),
         Policy = Message(policy),
         Withholding = withholding,
     };
@@ -65,8 +68,17 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         return message;
     }
 
-    /// <summary>A row as stored, without its policy (what the owner of the store sees).</summary>
-    public static StoredObservation ToStored(ObservationRow row) => new()
+    private Google.Protobuf.WellKnownTypes.Timestamp Time(long micros)
+    {
+        if (_time is not { } last || last.Micros != micros)
+        {
+            _time = last = (micros, ObservationWriter.ToTimestamp(micros));
+        }
+        return last.Message;
+    }
+
+    /// <summary>A row as stored, without its policy.</summary>
+    private static StoredObservation ToStored(ObservationRow row, Google.Protobuf.WellKnownTypes.Timestamp recordedTime) => new()
     {
         Observation = new Observation
         {
@@ -83,7 +95,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         Revision = row.Revision,
         Origin = row.Origin,
         OriginSequence = row.OriginSequence,
-        RecordedTime = ObservationWriter.ToTimestamp(row.RecordedTime),
+        RecordedTime = recordedTime,
         Deleted = row.Deleted,
     };
 }

@@ -549,6 +549,9 @@ internal sealed class FirstRevisionInserts : IDisposable
 {
     private readonly SqliteStatement _insert;
 
+    /// <summary>The period whose first and last days are bound (a period's days never change).</summary>
+    private string? _period;
+
     public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
         _insert = new SqliteStatement(connection,
@@ -564,18 +567,22 @@ internal sealed class FirstRevisionInserts : IDisposable
     {
         var insert = _insert;
         insert.Bind(2, sequence);
-        insert.Bind(3, row.IndicatorCode);
-        insert.Bind(4, row.Country);
-        insert.Bind(5, row.Period);
-        insert.Bind(6, row.Sex);
-        insert.Bind(7, row.Age);
-        insert.Bind(8, row.CountryOfOrigin);
-        insert.Bind(9, row.PeriodStart);
-        insert.Bind(10, row.PeriodEnd);
+        insert.BindIfChanged(3, row.IndicatorCode);
+        insert.BindIfChanged(4, row.Country);
+        insert.BindIfChanged(5, row.Period);
+        insert.BindIfChanged(6, row.Sex);
+        insert.BindIfChanged(7, row.Age);
+        insert.BindIfChanged(8, row.CountryOfOrigin);
+        if (!string.Equals(row.Period, _period, StringComparison.Ordinal))
+        {
+            insert.Bind(9, row.PeriodStart);
+            insert.Bind(10, row.PeriodEnd);
+            _period = row.Period;
+        }
         insert.Bind(11, row.Value);
         insert.Bind(12, (long)row.Status);
-        insert.Bind(13, row.Note);
-        insert.Bind(14, row.Policy.Readers);
+        insert.BindIfChanged(13, row.Note);
+        insert.BindIfChanged(14, row.Policy.Readers);
         insert.Bind(15, row.Policy.ReleaseTime);
         insert.Bind(16, row.Policy.SmallCountThreshold);
         insert.Bind(17, time);

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Data.Common;
-using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -25,6 +24,9 @@ internal sealed class SqliteStatement : IDisposable
 
     private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
+
+    /// <summary>The text each position holds, for <see cref="BindIfChanged"/>.</summary>
+    private string?[]? _bound;
 
     public SqliteStatement(DbConnection connection, string sql)
     {
@@ -66,12 +68,38 @@ internal sealed class SqliteStatement : IDisposable
 
     public void Bind(int position, double? value) => Check(value is { } v ? raw.sqlite3_bind_double(_statement, position, v) : raw.sqlite3_bind_null(_statement, position));
 
+    /// <summary>
+    /// Binds <paramref name="value"/> unless this position already holds the same text (SQLite keeps
+    /// bindings from one run to the next): codes and periods repeat from row to row.
+    /// </summary>
+    public void BindIfChanged(int position, string value)
+    {
+        _bound ??= new string?[raw.sqlite3_bind_parameter_count(_statement) + 1];
+        if (!string.Equals(_bound[position], value, StringComparison.Ordinal))
+        {
+            Bind(position, value);
+            _bound[position] = value;
+        }
+    }
+
     /// <summary>As Microsoft.Data.Sqlite stores a DateOnly (yyyy-MM-dd text), so EF Core's queries compare it alike.</summary>
     public void Bind(int position, DateOnly value)
     {
         Span<byte> text = stackalloc byte[10];
-        value.TryFormat(text, out var written, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-        Check(raw.sqlite3_bind_text(_statement, position, text[..written]));
+        WriteDigits(text[..4], value.Year);
+        text[4] = (byte)'-';
+        WriteDigits(text.Slice(5, 2), value.Month);
+        text[7] = (byte)'-';
+        WriteDigits(text.Slice(8, 2), value.Day);
+        Check(raw.sqlite3_bind_text(_statement, position, text));
+    }
+
+    private static void WriteDigits(Span<byte> text, int number)
+    {
+        for (var i = text.Length - 1; i >= 0; i--, number /= 10)
+        {
+            text[i] = (byte)('0' + number % 10);
+        }
     }
 
     /// <summary>Runs the statement with the values bound; returns the rows it changed. The bound values stay for the next run.</summary>
@@ -92,6 +120,35 @@ internal sealed class SqliteStatement : IDisposable
         }
     }
 
+    /// <summary>Moves a query to its next row; false when there is none (then call <see cref="Reset"/> to run it again).</summary>
+    public bool Read()
+    {
+        var result = raw.sqlite3_step(_statement);
+        if (result is raw.SQLITE_ROW)
+        {
+            return true;
+        }
+        if (result is raw.SQLITE_DONE)
+        {
+            return false;
+        }
+        var error = Error(result);
+        raw.sqlite3_reset(_statement);
+        throw error;
+    }
+
+    /// <summary>Ends a query early or lets it run again; its read snapshot ends here.</summary>
+    public void Reset() => raw.sqlite3_reset(_statement);
+
+    public bool IsNull(int column) => raw.sqlite3_column_type(_statement, column) == raw.SQLITE_NULL;
+
+    public long GetInt64(int column) => raw.sqlite3_column_int64(_statement, column);
+
+    public double GetDouble(int column) => raw.sqlite3_column_double(_statement, column);
+
+    /// <summary>A text column, decoded through <paramref name="pool"/> (codes and periods repeat on every row).</summary>
+    public string GetString(int column, Utf8StringPool pool) => pool.Get(raw.sqlite3_column_blob(_statement, column));
+
     public void Dispose() => _statement.Dispose();
 
     private void Check(int result)
@@ -105,4 +162,40 @@ internal sealed class SqliteStatement : IDisposable
     /// <summary>The exception Microsoft.Data.Sqlite would throw, so callers handle both paths' errors alike.</summary>
     private SqliteException Error(int result) =>
         new($"SQLite Error {result}: '{raw.sqlite3_errmsg(_db).utf8_to_string()}'.", result, raw.sqlite3_extended_errcode(_db));
+}
+
+/// <summary>
+/// The strings a query reads again and again (codes, periods, policies) decoded once: looked up by their
+/// characters, decoded on the stack, so a repeated value allocates nothing. Bounded: past its capacity,
+/// new values are decoded and not kept.
+/// </summary>
+internal sealed class Utf8StringPool
+{
+    private const int MaxPooledChars = 128, Capacity = 8192;
+
+    private readonly HashSet<string> _strings = new(StringComparer.Ordinal);
+
+    public string Get(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty)
+        {
+            return "";
+        }
+        if (utf8.Length > MaxPooledChars)
+        {
+            return Encoding.UTF8.GetString(utf8); // a long note: seldom repeated
+        }
+        Span<char> chars = stackalloc char[MaxPooledChars];
+        var text = chars[..Encoding.UTF8.GetChars(utf8, chars)];
+        if (_strings.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text, out var known))
+        {
+            return known;
+        }
+        var decoded = new string(text);
+        if (_strings.Count < Capacity)
+        {
+            _strings.Add(decoded);
+        }
+        return decoded;
+    }
 }
