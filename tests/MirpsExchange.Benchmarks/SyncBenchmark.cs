@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using MirpsExchange.Node.Store;
 using Mirps.Auth;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
@@ -77,6 +79,9 @@ public static class SyncBenchmark
                 ratios.Add(nodes[^1] / baselines[^1]);
                 Console.WriteLine($"  round {round}: feed {feeds[^1]:N0}, baseline {baselines[^1]:N0}, node {nodes[^1]:N0} obs/s (start-up {startUp.TotalSeconds:0.0} s), ratio {ratios[^1]:0.00}");
             }
+            // Where the limit is: the replica's apply alone, in this process, from messages already received and parsed.
+            var messages = await ReceiveAsync(originChannel);
+            var applyAlone = await ApplyAloneAsync(messages, Path.Combine(root, "apply-alone.db"));
             using var replicaProcess = replica!;
             using var replicaChannel = AuthenticatedChannel.Create(new Uri(replicaProcess.Address), panama);
 
@@ -107,6 +112,7 @@ public static class SyncBenchmark
             Console.WriteLine($"  raw baseline (feed over gRPC -> plain SQL, sorted): {median(baselines),10:N0} obs/s");
             Console.WriteLine($"  node peer sync (pull, validate order, apply):       {median(nodes),10:N0} obs/s   (includes the replica's start-up)");
             Console.WriteLine($"  the same from the moment it listens:                {median(listening),10:N0} obs/s");
+            Console.WriteLine($"  the replica's apply alone (in process, parsed):     {applyAlone,10:N0} obs/s   (no network, no origin on the other core)");
             Console.WriteLine($"  ratio node / baseline:                               {median(ratios),10:0.00}   (goal >= 0.70 and >= 150,000 obs/s)");
             Console.WriteLine($"Submit-to-queryable latency on a following peer, {latencies.Count} single-observation submits:");
             Console.WriteLine($"  p50 {latencies[latencies.Count / 2]:0.0} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:0.0} ms   (goal p50 < 50 ms, p99 < 250 ms)");
@@ -128,6 +134,38 @@ public static class SyncBenchmark
             count += message.Changes.Count;
         }
         return count;
+    }
+
+    private static async Task<List<StoredObservation>[]> ReceiveAsync(Grpc.Net.Client.GrpcChannel channel)
+    {
+        var messages = new List<List<StoredObservation>>();
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ", BatchSize = 8_192 });
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            messages.Add([.. message.Changes]);
+        }
+        return [.. messages];
+    }
+
+    /// <summary>ObservationWriter.ApplyChangesAsync, one transaction per message as the sync worker applies them, on a new store.</summary>
+    private static async Task<double> ApplyAloneAsync(List<StoredObservation>[] messages, string path)
+    {
+        var options = new DbContextOptionsBuilder<NodeDbContext>()
+            .UseSqlite($"Data Source={path}").AddInterceptors(new SqlitePragmas()).Options;
+        await using (var setup = new NodeDbContext(options))
+        {
+            await setup.Database.MigrateAsync();
+        }
+        var (gate, notifier) = (new WriteGate(), new ChangeNotifier());
+        var watch = Stopwatch.StartNew();
+        long count = 0;
+        foreach (var message in messages)
+        {
+            await using var db = new NodeDbContext(options);
+            var (applied, _, _) = await new ObservationWriter(db, gate, notifier, TimeProvider.System).ApplyChangesAsync("BLZ", message, CancellationToken.None);
+            count += applied;
+        }
+        return count / watch.Elapsed.TotalSeconds;
     }
 
     private static async Task<long> RawCopyAsync(Grpc.Net.Client.GrpcChannel channel, string path)

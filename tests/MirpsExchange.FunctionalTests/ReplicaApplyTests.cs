@@ -65,6 +65,35 @@ public class ReplicaApplyTests
     }
 
     [Fact]
+    public async Task A_message_spanning_many_commits_out_of_key_order_is_applied_sorted_with_every_keys_revisions_in_order()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        // 24 commits of one key each, every next key before the last in key order: 23 runs, past the few a replica applies as they come.
+        var years = Enumerable.Range(0, 12).Select(i => (2023 - i).ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        foreach (var year in years)
+        {
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: year, value: 100)));
+        }
+        foreach (var year in years)
+        {
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: year, value: 200)));
+        }
+        var feed = await FeedAsync(origin);
+        Assert.Equal(24, feed.Count);
+        await using var replica = await TestNode.StartAsync("PAN");
+
+        Assert.Equal((24, 0, 24L), await ApplyAsync(replica, "BLZ", feed));
+
+        Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
+        Assert.All(await QueryAsync(replica, null), row => Assert.Contains("\"value\": 200", row));
+        foreach (var time in feed.Select(c => c.RecordedTime).Distinct())
+        {
+            Assert.Equal(await QueryAsync(origin, time), await QueryAsync(replica, time));
+        }
+        Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
+    }
+
+    [Fact]
     public async Task A_change_out_of_sequence_is_refused_and_nothing_of_its_batch_is_written()
     {
         await using var origin = await OriginWithHistoryAsync();

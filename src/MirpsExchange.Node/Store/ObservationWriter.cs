@@ -37,6 +37,9 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
     /// </summary>
     private readonly bool _synchronous = db.Database.IsSqlite();
 
+    /// <summary>A replica applies a message that is at most this many runs in key order as it comes (see <see cref="ApplyChangesAsync"/>).</summary>
+    private const int MaxUnsortedRuns = 16;
+
     /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
     public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
 
@@ -220,7 +223,9 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         // First the log's rules, in sequence order; then the writes sorted by key and revision, which
         // walk the unique index in order (several times faster than sequence order) and keep each key's
         // revisions in order.
-        var accepted = new List<(WriteRow Row, StoredObservation Change)>(changes.Count);
+        // Changes, not their rows: 10,000 rows of large structs took a 1.3 MB array per batch, a large-object
+        // allocation each time that drove full garbage collections while a replica caught up.
+        var accepted = new List<StoredObservation>(changes.Count);
         var placeholders = new List<StoredObservation>();
         var replacing = new List<(WriteRow Row, StoredObservation Change)>();
         var duplicates = 0;
@@ -241,7 +246,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
                     }
                     else
                     {
-                        replacing.Add((ToWriteRow(origin, change), change));
+                        CheckChange(origin, change);
+                        replacing.Add((ToWriteRow(change), change));
                     }
                     pending.Remove(change.OriginSequence);
                     continue;
@@ -261,7 +267,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             }
             else
             {
-                accepted.Add((ToWriteRow(origin, change), change));
+                CheckChange(origin, change);
+                accepted.Add(change);
             }
             last = change.OriginSequence;
         }
@@ -270,23 +277,28 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         using var firstInserts = new FirstRevisionInserts(connection, origin, submit: false);
         await using var supersede = SupersedeCommand(connection, dbTransaction);
         insert.Parameters[0].Value = origin;
-        // Positions sorted rather than the rows (large structs); an origin assigns sequences in key order
-        // within each of its commits, so a batch is often sorted already.
+        // An origin assigns sequences in key order within each of its commits, so a message is a few runs
+        // in key order (one per commit it spans), and each run walks the index in order as it is: sorting
+        // is only worth it when the runs are many. In sequence order a key's revisions stay in order.
         var order = new int[accepted.Count];
-        var sorted = true;
+        var runs = 1;
         for (var i = 0; i < order.Length; i++)
         {
             order[i] = i;
-            sorted = sorted && (i == 0 || CompareChanges(accepted, i - 1, i) <= 0);
+            if (i > 0 && CompareChanges(accepted, i - 1, i) > 0)
+            {
+                runs++;
+            }
         }
-        if (!sorted)
+        if (runs > MaxUnsortedRuns)
         {
             Array.Sort(order, (x, y) => CompareChanges(accepted, x, y));
         }
         foreach (var index in order)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (row, change) = accepted[index];
+            var change = accepted[index];
+            var row = ToWriteRow(change);
             var time = ToMicros(change.RecordedTime.ToDateTimeOffset());
             if (change.Revision == 1 && !change.Deleted && !row.ValueWithheld)
             {
@@ -317,10 +329,11 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         return (applied, duplicates, last);
     }
 
-    private static WriteRow ToWriteRow(string origin, StoredObservation change)
+    /// <summary>Refuses a change no node should have sent: no observation, a period that is not one, or another country's observation.</summary>
+    private static void CheckChange(string origin, StoredObservation change)
     {
         var o = change.Observation;
-        if (o is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var period))
+        if (o is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out _))
         {
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
                 $"{origin}'s change {change.OriginSequence} has {(o is null ? "no observation" : $"the period '{o.Period}'")}");
@@ -331,6 +344,13 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
                 $"{origin}'s change {change.OriginSequence} is an observation of {o.Country}: an origin writes only its own country's data");
         }
+    }
+
+    /// <summary>The row a checked change (<see cref="CheckChange"/>) writes.</summary>
+    private static WriteRow ToWriteRow(StoredObservation change)
+    {
+        var o = change.Observation;
+        var period = MirpsExchange.Catalogue.Periods.Period.Parse(o.Period);
         var withheld = change.Withholding == Withholding.SmallCount;
         return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
             change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note,
@@ -489,11 +509,17 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
     }
 
     /// <summary>By key, then revision: the order that walks the unique index and keeps a key's revisions in order.</summary>
-    private static int CompareChanges(List<(WriteRow Row, StoredObservation Change)> changes, int x, int y)
+    private static int CompareChanges(List<StoredObservation> changes, int x, int y)
     {
         var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(changes);
-        var c = CompareKeys(in items[x].Row, in items[y].Row);
-        return c != 0 ? c : items[x].Change.Revision.CompareTo(items[y].Change.Revision);
+        var (a, b) = (items[x].Observation, items[y].Observation);
+        var c = string.CompareOrdinal(a.IndicatorCode, b.IndicatorCode);
+        if (c == 0) c = string.CompareOrdinal(a.Country, b.Country);
+        if (c == 0) c = string.CompareOrdinal(a.Period, b.Period);
+        if (c == 0) c = string.CompareOrdinal(a.Sex, b.Sex);
+        if (c == 0) c = string.CompareOrdinal(a.Age, b.Age);
+        if (c == 0) c = string.CompareOrdinal(a.CountryOfOrigin, b.CountryOfOrigin);
+        return c != 0 ? c : items[x].Revision.CompareTo(items[y].Revision);
     }
 
     /// <summary>Sets an insert's <see cref="RowParameters"/> but the origin.</summary>
