@@ -513,12 +513,7 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
     {
         var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(changes);
         var (a, b) = (items[x].Observation, items[y].Observation);
-        var c = string.CompareOrdinal(a.IndicatorCode, b.IndicatorCode);
-        if (c == 0) c = string.CompareOrdinal(a.Country, b.Country);
-        if (c == 0) c = string.CompareOrdinal(a.Period, b.Period);
-        if (c == 0) c = string.CompareOrdinal(a.Sex, b.Sex);
-        if (c == 0) c = string.CompareOrdinal(a.Age, b.Age);
-        if (c == 0) c = string.CompareOrdinal(a.CountryOfOrigin, b.CountryOfOrigin);
+        var c = CompareKeys([a.IndicatorCode, a.Country, a.Period, a.Sex, a.Age, a.CountryOfOrigin], [b.IndicatorCode, b.Country, b.Period, b.Sex, b.Age, b.CountryOfOrigin]);
         return c != 0 ? c : items[x].Revision.CompareTo(items[y].Revision);
     }
 
@@ -539,15 +534,21 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         p[16].Value = row.ValueWithheld;
     }
 
-    private static int CompareKeys(in WriteRow x, in WriteRow y)
+    private static int CompareKeys(in WriteRow x, in WriteRow y) =>
+        CompareKeys([x.IndicatorCode, x.Country, x.Period, x.Sex, x.Age, x.CountryOfOrigin], [y.IndicatorCode, y.Country, y.Period, y.Sex, y.Age, y.CountryOfOrigin]);
+
+    /// <summary>Natural keys (indicator, country, period, sex, age, origin) in the unique index's order.</summary>
+    private static int CompareKeys(ReadOnlySpan<string> x, ReadOnlySpan<string> y)
     {
-        var c = string.CompareOrdinal(x.IndicatorCode, y.IndicatorCode);
-        if (c == 0) c = string.CompareOrdinal(x.Country, y.Country);
-        if (c == 0) c = string.CompareOrdinal(x.Period, y.Period);
-        if (c == 0) c = string.CompareOrdinal(x.Sex, y.Sex);
-        if (c == 0) c = string.CompareOrdinal(x.Age, y.Age);
-        if (c == 0) c = string.CompareOrdinal(x.CountryOfOrigin, y.CountryOfOrigin);
-        return c;
+        for (var i = 0; i < x.Length; i++)
+        {
+            var c = string.CompareOrdinal(x[i], y[i]);
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+        return 0;
     }
 
     private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params string[] parameters)
