@@ -61,11 +61,16 @@ public class ReplicaApplyTests
                 Assert.Equal(await QueryAsync(origin, time), await QueryAsync(replica, time));
             }
             Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
+            Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
         }
     }
 
+    /// <summary>Each change's period and its first and last days as stored (range queries read them; no message carries them).</summary>
+    private static List<string> StoredPeriods(TestNode node) =>
+        node.Rows("SELECT origin_sequence || ' ' || period || ' ' || period_start || ' ' || period_end FROM observations ORDER BY origin_sequence");
+
     [Fact]
-    public async Task A_message_spanning_many_commits_out_of_key_order_is_applied_sorted_with_every_keys_revisions_in_order()
+    public async Task A_message_spanning_many_commits_out_of_key_order_is_applied_with_every_keys_revisions_in_order()
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         // 24 commits of one key each, every next key before the last in key order: 23 runs, past the few a replica applies as they come.
@@ -85,6 +90,7 @@ public class ReplicaApplyTests
         Assert.Equal((24, 0, 24L), await ApplyAsync(replica, "BLZ", feed));
 
         Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
+        Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
         Assert.All(await QueryAsync(replica, null), row => Assert.Contains("\"value\": 200", row));
         foreach (var time in feed.Select(c => c.RecordedTime).Distinct())
         {
@@ -106,6 +112,10 @@ public class ReplicaApplyTests
         forged.Observation.Country = "CRI";
         var otherCountry = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [forged]));
         Assert.Contains("is an observation of CRI", otherCountry.Status.Detail);
+        var untimed = feed[2].Clone();
+        untimed.RecordedTime = null;
+        var noTime = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [untimed]));
+        Assert.Contains("change 3 has no recorded time", noTime.Status.Detail);
         var wrongOrigin = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
 
         Assert.Equal(StatusCode.FailedPrecondition, gap.StatusCode);

@@ -6,6 +6,7 @@ using Mirps.Auth;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Store;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -210,6 +211,27 @@ public class SharingPolicyTests
         var health = await victim.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Degraded, health.Entries["peers"].Status);
         Assert.Contains("BLZ from", health.Entries["peers"].Description);
+    }
+
+    [Fact]
+    public async Task A_change_that_conflicts_with_the_replicas_store_fails_the_pull_not_the_node()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all")));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 110)));
+        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
+        await HoldsAsync(relay, 2);
+        // A relay whose store was altered: its second change now repeats the first one's key and revision.
+        relay.Execute($"DROP INDEX {ObservationRowConfiguration.KeyIndex}");
+        relay.Execute("UPDATE observations SET sex = 'F' WHERE origin_sequence = 2");
+
+        await using var victim = await ReplicaAsync("PAN", "", origin.Folder, relay.Address);
+        var peer = await PeerFailingAsync(victim);
+
+        Assert.Contains("UNIQUE constraint failed", peer.LastError);
+        Assert.Equal(0, victim.CountRows() + victim.CountRows("withheld_changes"));
+        // The node still answers, and shows the pull failing.
+        var health = await victim.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(HealthStatus.Degraded, health.Entries["peers"].Status);
     }
 
     [Fact]

@@ -47,7 +47,8 @@ public static class FederationTrust
     /// HTTP/2 flow-control window of each call: the server sends the next messages of a stream (a change
     /// feed's are about 1 MiB) while the client is still busy with the last one. With the default 64 KiB,
     /// which grows with the round-trip time and so hardly at all on a fast network, a feed's server waited
-    /// for every read of the client and the two never worked at the same time.
+    /// for every read of the client and the two never worked at the same time. It bounds what a stream
+    /// buffers unread: a Secretariat catching up with seven States holds at most 56 MiB of feed at once.
     /// </summary>
     public const int StreamWindowBytes = 8 * 1024 * 1024;
 
@@ -58,7 +59,15 @@ public static class FederationTrust
     /// </summary>
     public static SocketsHttpHandler CreateHandler(string? caFile)
     {
-        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, InitialHttp2StreamWindowSize = StreamWindowBytes };
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        try
+        {
+            handler.InitialHttp2StreamWindowSize = StreamWindowBytes;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            // The machine caps stream windows lower (DOTNET_SYSTEM_NET_HTTP_SOCKETSHTTPHANDLER_FLOWCONTROL_MAXSTREAMWINDOWSIZE): keep the default.
+        }
         if (!string.IsNullOrEmpty(caFile))
         {
             handler.SslOptions.CertificateChainPolicy = ChainPolicy(LoadCa(caFile));

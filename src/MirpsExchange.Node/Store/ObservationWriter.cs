@@ -25,9 +25,11 @@ public sealed record WriteOutcome(int Inserted, int Revised, int Unchanged, int 
 public sealed record RequestTicket(string RequestId, string Operation, byte[] Digest);
 
 /// <summary>
-/// The bulk write path: a validated batch is written in one transaction with parameterized SQL on
-/// EF Core's connection (EF change tracking is ~10x slower here), sorted by the natural key. Portable
-/// SQL only (ON CONFLICT ... DO NOTHING, LIMIT): SQLite today, PostgreSQL later.
+/// The bulk write path: a validated batch is written in one transaction on EF Core's connection (EF
+/// change tracking is ~10x slower here), sorted by the natural key. A key's first revision, nearly every
+/// row, goes through SQLite's own API (<see cref="FirstRevisionInserts"/>); revisions and deletions through
+/// parameterized SQL. The SQL is portable (ON CONFLICT ... DO NOTHING, LIMIT), but another provider
+/// (PostgreSQL later) needs its own first-revision insert (COPY): this one runs on SQLite only.
 /// </summary>
 public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock)
 {
@@ -220,9 +222,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             ? await PlaceholdersAsync(connection, dbTransaction, origin, changes[0].OriginSequence, last, cancellationToken)
             : [];
 
-        // First the log's rules, in sequence order; then the writes sorted by key and revision, which
-        // walk the unique index in order (several times faster than sequence order) and keep each key's
-        // revisions in order.
+        // First the log's rules, in sequence order; then the writes, in runs of key order that walk the
+        // unique index in order (several times faster than random order) and keep each key's revisions in order.
         // Changes, not their rows: 10,000 rows of large structs took a 1.3 MB array per batch, a large-object
         // allocation each time that drove full garbage collections while a replica caught up.
         var accepted = new List<StoredObservation>(changes.Count);
@@ -329,14 +330,15 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         return (applied, duplicates, last);
     }
 
-    /// <summary>Refuses a change no node should have sent: no observation, a period that is not one, or another country's observation.</summary>
+    /// <summary>Refuses a change no node should have sent: no observation or recorded time, a period that is not one, or another country's observation.</summary>
     private static void CheckChange(string origin, StoredObservation change)
     {
         var o = change.Observation;
-        if (o is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out _))
+        if (o is null || change.RecordedTime is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out _))
         {
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
-                $"{origin}'s change {change.OriginSequence} has {(o is null ? "no observation" : $"the period '{o.Period}'")}");
+                $"{origin}'s change {change.OriginSequence} has " +
+                (o is null ? "no observation" : change.RecordedTime is null ? "no recorded time" : $"the period '{o.Period}'"));
         }
         if (o.Country != origin)
         {

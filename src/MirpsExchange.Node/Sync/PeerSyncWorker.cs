@@ -153,7 +153,8 @@ public sealed partial class PeerSyncWorker(
             {
                 failures = 0; // time to ask again for withheld changes: reconnect at once
             }
-            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException)
+            // A store error (a change that conflicts with what is held, a full disk) fails this pull, not the node.
+            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException or System.Data.Common.DbException)
             {
                 failures++;
                 var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
