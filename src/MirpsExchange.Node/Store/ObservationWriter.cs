@@ -578,9 +578,6 @@ internal sealed class FirstRevisionInserts : IDisposable
 {
     private readonly SqliteStatement _insert;
 
-    /// <summary>The period whose first and last days are bound (a period's days never change).</summary>
-    private string? _period;
-
     public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
         _insert = new SqliteStatement(connection,
@@ -598,16 +595,15 @@ internal sealed class FirstRevisionInserts : IDisposable
         insert.Bind(2, sequence);
         insert.BindIfChanged(3, row.IndicatorCode);
         insert.BindIfChanged(4, row.Country);
-        insert.BindIfChanged(5, row.Period);
+        if (insert.BindIfChanged(5, row.Period))
+        {
+            // A period's first and last days change only with it.
+            insert.Bind(9, row.PeriodStart);
+            insert.Bind(10, row.PeriodEnd);
+        }
         insert.BindIfChanged(6, row.Sex);
         insert.BindIfChanged(7, row.Age);
         insert.BindIfChanged(8, row.CountryOfOrigin);
-        if (!string.Equals(row.Period, _period, StringComparison.Ordinal))
-        {
-            insert.Bind(9, row.PeriodStart);
-            insert.Bind(10, row.PeriodEnd);
-            _period = row.Period;
-        }
         insert.Bind(11, row.Value);
         insert.Bind(12, (long)row.Status);
         insert.BindIfChanged(13, row.Note);

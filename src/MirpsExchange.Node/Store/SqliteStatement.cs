@@ -70,16 +70,18 @@ internal sealed class SqliteStatement : IDisposable
 
     /// <summary>
     /// Binds <paramref name="value"/> unless this position already holds the same text (SQLite keeps
-    /// bindings from one run to the next): codes and periods repeat from row to row.
+    /// bindings from one run to the next): codes and periods repeat from row to row. True when it bound.
     /// </summary>
-    public void BindIfChanged(int position, string value)
+    public bool BindIfChanged(int position, string value)
     {
         _bound ??= new string?[raw.sqlite3_bind_parameter_count(_statement) + 1];
-        if (!string.Equals(_bound[position], value, StringComparison.Ordinal))
+        if (string.Equals(_bound[position], value, StringComparison.Ordinal))
         {
-            Bind(position, value);
-            _bound[position] = value;
+            return false;
         }
+        Bind(position, value);
+        _bound[position] = value;
+        return true;
     }
 
     /// <summary>As Microsoft.Data.Sqlite stores a DateOnly (yyyy-MM-dd text), so EF Core's queries compare it alike.</summary>
@@ -120,7 +122,7 @@ internal sealed class SqliteStatement : IDisposable
         }
     }
 
-    /// <summary>Moves a query to its next row; false when there is none (then call <see cref="Reset"/> to run it again).</summary>
+    /// <summary>Moves a query to its next row; false when there is none.</summary>
     public bool Read()
     {
         var result = raw.sqlite3_step(_statement);
@@ -136,9 +138,6 @@ internal sealed class SqliteStatement : IDisposable
         raw.sqlite3_reset(_statement);
         throw error;
     }
-
-    /// <summary>Ends a query early or lets it run again; its read snapshot ends here.</summary>
-    public void Reset() => raw.sqlite3_reset(_statement);
 
     public bool IsNull(int column) => raw.sqlite3_column_type(_statement, column) == raw.SQLITE_NULL;
 

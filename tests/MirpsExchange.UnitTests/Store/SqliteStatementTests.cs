@@ -84,13 +84,14 @@ public sealed class SqliteStatementTests : IDisposable
     {
         using (var insert = new SqliteStatement(_connection, "INSERT INTO t (id, text, value, number) VALUES (?1, ?2, ?3, ?4)"))
         {
-            insert.BindIfChanged(2, "first");
+            Assert.True(insert.BindIfChanged(2, "first"));
             insert.Bind(3, (double?)null);
             insert.Bind(4, (long?)7);
             insert.Bind(1, 1L);
             insert.Execute();
             insert.Bind(1, 2L);
-            insert.BindIfChanged(2, new string("second".AsSpan())); // equal text in another instance is the same
+            Assert.True(insert.BindIfChanged(2, "second"));
+            Assert.False(insert.BindIfChanged(2, new string("second".AsSpan()))); // equal text in another instance is the same
             insert.Bind(3, 2.5);
             insert.Bind(4, (long?)null);
             insert.Execute();
