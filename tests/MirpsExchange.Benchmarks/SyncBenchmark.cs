@@ -24,6 +24,8 @@ public static class SyncBenchmark
         var root = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
         try
         {
+            // Both nodes run as published: the replica's start-up is part of the sync measured.
+            var published = await PublishedNode.PublishAsync(Path.Combine(root, "published-node"));
             using var identity = ServiceProcess.Identity(Path.Combine(root, "identity"), "--Logging:LogLevel:Default=Warning");
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
@@ -31,7 +33,7 @@ public static class SyncBenchmark
             var credentials = await DevnetCredentials.EnsureAsync(http, root, issuer, new Uri(identity.Addresses[1]), ["BLZ", "PAN"], CancellationToken.None);
             var tokenEndpoint = new Uri(issuer, MirpsAuth.TokenEndpointPath);
 
-            using var origin = ServiceProcess.Node("BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all");
+            using var origin = ServiceProcess.PublishedNode(published, "BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all");
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             using var belize = new TokenClient(http, tokenEndpoint, credentials["BLZ"], $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
@@ -62,22 +64,28 @@ public static class SyncBenchmark
                 baselines.Add(baselineRows / baselineWatch.Elapsed.TotalSeconds);
 
                 // The node: an empty peer pulling with the Secretariat's credential (the origin shares everything: this measures the sync, not the policy).
+                var originCpu = origin.ProcessorTime;
                 var replicaWatch = Stopwatch.StartNew();
-                replica = ServiceProcess.Node("PAN", Path.Combine(root, $"PAN-{round}"), issuer.ToString(),
+                replica = ServiceProcess.PublishedNode(published, "PAN", Path.Combine(root, $"PAN-{round}"), issuer.ToString(),
                     "--Logging:LogLevel:Default=Warning", $"--Node:Credential={puller}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ");
                 await replica.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
                 var startUp = replicaWatch.Elapsed;
                 using var statusChannel = AuthenticatedChannel.Create(new Uri(replica.Address), panama);
                 var status = new SyncService.SyncServiceClient(statusChannel);
-                // One status call per poll; a replica that holds nothing of BLZ yet is at sequence 0.
-                while (((await status.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.FirstOrDefault(o => o.Origin == "BLZ")?.LatestSequence ?? 0) < rows.Count)
+                // Polled sparsely, then finely near the end: each poll is a request the replica serves (a token
+                // validated, a query per State), so polling often would add to the load it measures.
+                long held;
+                while ((held = await HeldAsync(status)) < rows.Count)
                 {
-                    await Task.Delay(50);
+                    var perSecond = held / Math.Max(0.1, (replicaWatch.Elapsed - startUp).TotalSeconds);
+                    var remaining = held == 0 ? 0.5 : (rows.Count - held) / perSecond;
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(remaining / 2, 0.01, 0.5)));
                 }
+                var (replicaCpu, originCpuUsed) = (replica.ProcessorTime, origin.ProcessorTime - originCpu);
                 nodes.Add(rows.Count / replicaWatch.Elapsed.TotalSeconds);
                 listening.Add(rows.Count / (replicaWatch.Elapsed - startUp).TotalSeconds);
                 ratios.Add(nodes[^1] / baselines[^1]);
-                Console.WriteLine($"  round {round}: feed {feeds[^1]:N0}, baseline {baselines[^1]:N0}, node {nodes[^1]:N0} obs/s (start-up {startUp.TotalSeconds:0.0} s), ratio {ratios[^1]:0.00}");
+                Console.WriteLine($"  round {round}: feed {feeds[^1]:N0}, baseline {baselines[^1]:N0}, node {nodes[^1]:N0} obs/s (start-up {startUp.TotalSeconds:0.0} s), ratio {ratios[^1]:0.00}; CPU: replica {replicaCpu.TotalSeconds:0.0} s, origin {originCpuUsed.TotalSeconds:0.0} s");
             }
             // Where the limit is: the replica's apply alone, in this process, from messages already received and parsed.
             var messages = await ReceiveAsync(originChannel);
@@ -124,6 +132,10 @@ public static class SyncBenchmark
             Directory.Delete(root, recursive: true);
         }
     }
+
+    /// <summary>The latest sequence of BLZ the replica holds; 0 while it holds nothing of BLZ.</summary>
+    private static async Task<long> HeldAsync(SyncService.SyncServiceClient status) =>
+        (await status.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.FirstOrDefault(o => o.Origin == "BLZ")?.LatestSequence ?? 0;
 
     private static async Task<long> DrainAsync(Grpc.Net.Client.GrpcChannel channel)
     {

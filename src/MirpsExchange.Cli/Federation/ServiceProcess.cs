@@ -30,19 +30,33 @@ public sealed class ServiceProcess : IDisposable
 
     public string Address => Addresses[0];
 
+    /// <summary>The CPU time the process has used so far (user and system), for benchmarks.</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>A State's node trusting the identity server at <paramref name="issuer"/>.</summary>
     public static ServiceProcess Node(string country, string folder, string issuer, params string[] extraArguments) =>
-        Start($"node {country}", "MirpsExchange.Node.dll", folder, "Node",
+        PublishedNode(AppContext.BaseDirectory, country, folder, issuer, extraArguments);
+
+    /// <summary>A State's node run from <paramref name="directory"/>, where it was published (dotnet publish), as a State deploys it.</summary>
+    public static ServiceProcess PublishedNode(string directory, string country, string folder, string issuer, params string[] extraArguments) =>
+        Start($"node {country}", Path.Combine(directory, "MirpsExchange.Node.dll"), folder, "Node",
             [$"--Node:Country={country}", "--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments]);
 
     /// <summary>The Secretariat: a node of no State that replicates the States and serves the regional indicators.</summary>
     public static ServiceProcess Secretariat(string folder, string issuer, params string[] extraArguments) =>
-        Start("secretariat", "MirpsExchange.Secretariat.dll", folder, "Node",
+        Start("secretariat", Path.Combine(AppContext.BaseDirectory, "MirpsExchange.Secretariat.dll"), folder, "Node",
             ["--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments]);
 
     /// <summary>The identity server; its addresses are the OAuth2 endpoints (the issuer) then the gRPC admin API.</summary>
     public static ServiceProcess Identity(string folder, params string[] extraArguments) =>
-        Start("identity server", "MirpsExchange.Identity.dll", folder, "Identity",
+        Start("identity server", Path.Combine(AppContext.BaseDirectory, "MirpsExchange.Identity.dll"), folder, "Identity",
             ["--Identity:Port=0", "--Identity:GrpcPort=0", $"--Identity:DataDirectory={folder}", .. extraArguments]);
 
     private static ServiceProcess Start(string name, string assembly, string folder, string section, string[] arguments)
@@ -57,7 +71,7 @@ public sealed class ServiceProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = folder,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, assembly));
+        start.ArgumentList.Add(assembly);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
