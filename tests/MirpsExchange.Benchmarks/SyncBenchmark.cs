@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -90,6 +91,7 @@ public static class SyncBenchmark
             // Where the limit is: the replica's apply alone, in this process, from messages already received and parsed.
             var messages = await ReceiveAsync(originChannel);
             var applyAlone = await ApplyAloneAsync(messages, Path.Combine(root, "apply-alone.db"));
+            var (parsed, decoded) = DecodeAlone(messages);
             using var replicaProcess = replica!;
             using var replicaChannel = AuthenticatedChannel.Create(new Uri(replicaProcess.Address), panama);
 
@@ -121,6 +123,7 @@ public static class SyncBenchmark
             Console.WriteLine($"  node peer sync (pull, validate order, apply):       {median(nodes),10:N0} obs/s   (includes the replica's start-up)");
             Console.WriteLine($"  the same from the moment it listens:                {median(listening),10:N0} obs/s");
             Console.WriteLine($"  the replica's apply alone (in process, parsed):     {applyAlone,10:N0} obs/s   (no network, no origin on the other core)");
+            Console.WriteLine($"  the feed's messages decoded alone, in process:      {decoded.Rate,10:N0} obs/s   ({decoded.Collections} collections; Google.Protobuf's parser: {parsed.Rate:N0} obs/s, {parsed.Collections} collections)");
             Console.WriteLine($"  ratio node / baseline:                               {median(ratios),10:0.00}   (goal >= 0.70 and >= 150,000 obs/s)");
             Console.WriteLine($"Submit-to-queryable latency on a following peer, {latencies.Count} single-observation submits:");
             Console.WriteLine($"  p50 {latencies[latencies.Count / 2]:0.0} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:0.0} ms   (goal p50 < 50 ms, p99 < 250 ms)");
@@ -157,6 +160,31 @@ public static class SyncBenchmark
             messages.Add([.. message.Changes]);
         }
         return [.. messages];
+    }
+
+    /// <summary>
+    /// The feed's messages, as encoded on the wire, decoded by the replica's decoder and by Google.Protobuf's
+    /// parser, each keeping the last two messages as the sync worker does (one applied, one read ahead).
+    /// </summary>
+    private static ((double Rate, int Collections) Parsed, (double Rate, int Collections) Decoded) DecodeAlone(List<StoredObservation>[] messages)
+    {
+        var encoded = messages.Select(m => new StreamChangesResponse { Changes = { m } }.ToByteArray()).ToArray();
+        var count = messages.Sum(m => m.Count);
+        (double, int) Measure(Func<byte[], StreamChangesResponse> decode)
+        {
+            StreamChangesResponse? previous = null, current = null;
+            GC.Collect();
+            var collections = GC.CollectionCount(0);
+            var watch = Stopwatch.StartNew();
+            foreach (var bytes in encoded)
+            {
+                (previous, current) = (current, decode(bytes));
+            }
+            GC.KeepAlive(previous);
+            return (count / watch.Elapsed.TotalSeconds, GC.CollectionCount(0) - collections);
+        }
+        var decoder = new MirpsExchange.Node.Sync.ChangeFeedDecoder();
+        return (Measure(StreamChangesResponse.Parser.ParseFrom), Measure(bytes => decoder.Decode(bytes)));
     }
 
     /// <summary>ObservationWriter.ApplyChangesAsync, one transaction per message as the sync worker applies them, on a new store.</summary>
