@@ -100,6 +100,27 @@ public class ReplicaApplyTests
     }
 
     [Fact]
+    public async Task First_revisions_inserted_several_to_a_statement_are_in_before_a_later_revision_of_one_of_them()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        // 40 keys in one commit (two full statements of 16 and 8 rows held), then the last key revised.
+        var years = Enumerable.Range(1984, 40).Select(y => y.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        await origin.Observations.SubmitObservationsAsync(Submit([.. years.Select(year => Refugees(period: year, value: 100))]));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: years[^1], value: 101)));
+        var feed = await FeedAsync(origin);
+        Assert.Equal(41, feed.Count);
+        await using var replica = await TestNode.StartAsync("PAN");
+
+        Assert.Equal((41, 0, 41L), await ApplyAsync(replica, "BLZ", feed));
+
+        Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
+        Assert.Equal(await QueryAsync(origin, feed[0].RecordedTime), await QueryAsync(replica, feed[0].RecordedTime));
+        Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
+        Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
+        Assert.Equal(["1"], replica.Rows("SELECT COUNT(*) FROM observations WHERE period = '2023' AND superseded_time IS NULL"));
+    }
+
+    [Fact]
     public async Task A_change_out_of_sequence_is_refused_and_nothing_of_its_batch_is_written()
     {
         await using var origin = await OriginWithHistoryAsync();
