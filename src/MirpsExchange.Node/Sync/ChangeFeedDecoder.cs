@@ -18,7 +18,8 @@ namespace MirpsExchange.Node.Sync;
 /// the thread applying them. It reads the encoding Google.Protobuf writes; anything else it does not expect
 /// (a field it does not know, a message field repeated, a group) is left to Google.Protobuf's own parser,
 /// so the result is the same message either way.
-/// One decoder per stream: it is not thread-safe, and a stream's messages are read one at a time.
+/// One decoder per call (<see cref="StreamChanges"/> makes one): it is not thread-safe, and a call's messages
+/// are read one at a time, while a call given up may still be decoding its last message.
 /// </summary>
 public sealed class ChangeFeedDecoder
 {
@@ -35,13 +36,14 @@ public sealed class ChangeFeedDecoder
     /// <summary>How many messages went to Google.Protobuf's parser instead (tests check that the usual encoding does not).</summary>
     internal int Fallbacks { get; private set; }
 
-    /// <summary>The feed of a peer through this decoder: SyncService.StreamChanges, as the generated client calls it.</summary>
-    public AsyncServerStreamingCall<StreamChangesResponse> StreamChanges(CallInvoker invoker, StreamChangesRequest request, CancellationToken cancellationToken)
+    /// <summary>A peer's feed (SyncService.StreamChanges, as the generated client calls it), its messages decoded by a decoder of its own.</summary>
+    public static AsyncServerStreamingCall<StreamChangesResponse> StreamChanges(CallInvoker invoker, StreamChangesRequest request, CancellationToken cancellationToken)
     {
+        var decoder = new ChangeFeedDecoder();
         var method = new Method<StreamChangesRequest, StreamChangesResponse>(
             MethodType.ServerStreaming, SyncService.Descriptor.FullName, "StreamChanges",
             Marshallers.Create((StreamChangesRequest r) => r.ToByteArray(), StreamChangesRequest.Parser.ParseFrom),
-            Marshallers.Create<StreamChangesResponse>((r, context) => context.Complete(r.ToByteArray()), context => Decode(context.PayloadAsReadOnlySequence())));
+            Marshallers.Create<StreamChangesResponse>((r, context) => context.Complete(r.ToByteArray()), context => decoder.Decode(context.PayloadAsReadOnlySequence())));
         return invoker.AsyncServerStreamingCall(method, null, new CallOptions(cancellationToken: cancellationToken), request);
     }
 
