@@ -118,6 +118,13 @@ public class ReplicaApplyTests
         Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
         Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
         Assert.Equal(["1"], replica.Rows("SELECT COUNT(*) FROM observations WHERE period = '2023' AND superseded_time IS NULL"));
+
+        // A key twice in one message (a forged feed): the second statement of 16 rows fails, and nothing of the message stays.
+        await using var another = await TestNode.StartAsync("PAN");
+        var forged = feed.Select(c => c.Clone()).ToList();
+        forged[20].Observation.Period = forged[5].Observation.Period;
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => ApplyAsync(another, "BLZ", forged));
+        Assert.Equal(0, another.CountRows());
     }
 
     [Fact]
@@ -137,6 +144,10 @@ public class ReplicaApplyTests
         untimed.RecordedTime = null;
         var noTime = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [untimed]));
         Assert.Contains("change 3 has no recorded time", noTime.Status.Detail);
+        var notANumber = feed[2].Clone();
+        notANumber.Observation.Value = double.NaN;
+        var nan = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [notANumber]));
+        Assert.Contains("change 3 has the value NaN", nan.Status.Detail);
         var wrongOrigin = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
 
         Assert.Equal(StatusCode.FailedPrecondition, gap.StatusCode);

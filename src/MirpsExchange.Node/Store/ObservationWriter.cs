@@ -332,15 +332,19 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
         return (applied, duplicates, last);
     }
 
-    /// <summary>Refuses a change no node should have sent: no observation or recorded time, a period that is not one, or another country's observation.</summary>
+    /// <summary>
+    /// Refuses a change no node should have sent: no observation or recorded time, a period that is not one, a
+    /// value that is not a number (SQLite would store NaN as NULL), or another country's observation.
+    /// </summary>
     private static void CheckChange(string origin, StoredObservation change)
     {
         var o = change.Observation;
-        if (o is null || change.RecordedTime is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out _))
+        if (o is null || change.RecordedTime is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out _) || !double.IsFinite(o.Value))
         {
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
                 $"{origin}'s change {change.OriginSequence} has " +
-                (o is null ? "no observation" : change.RecordedTime is null ? "no recorded time" : $"the period '{o.Period}'"));
+                (o is null ? "no observation" : change.RecordedTime is null ? "no recorded time"
+                    : !double.IsFinite(o.Value) ? $"the value {o.Value}" : $"the period '{o.Period}'"));
         }
         if (o.Country != origin)
         {
@@ -585,19 +589,21 @@ internal sealed class FirstRevisionInserts : IDisposable
 
     private const int RowParameters = 16;
 
+    private readonly DbConnection _connection;
+    private readonly string _origin;
     private readonly SqliteStatement _insert;
-    private readonly SqliteStatement? _batch;
+    /// <summary>The statement of <see cref="BatchRows"/> rows, prepared when a replica's first batch is full.</summary>
+    private SqliteStatement? _batch;
     private readonly (WriteRow Row, long Sequence, long Time)[] _pending = [];
     private int _count;
 
     public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
+        (_connection, _origin) = (connection, origin);
         _insert = new SqliteStatement(connection, Sql(1) + (submit ? " ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING" : ""));
         _insert.Bind(1, origin);
         if (!submit)
         {
-            _batch = new SqliteStatement(connection, Sql(BatchRows));
-            _batch.Bind(1, origin);
             _pending = new (WriteRow, long, long)[BatchRows];
         }
     }
@@ -626,28 +632,46 @@ internal sealed class FirstRevisionInserts : IDisposable
     public void Add(in WriteRow row, long sequence, long time)
     {
         _pending[_count++] = (row, sequence, time);
-        if (_count == BatchRows)
+        if (_count < BatchRows)
+        {
+            return;
+        }
+        if (_batch is null)
+        {
+            _batch = new SqliteStatement(_connection, Sql(BatchRows));
+            _batch.Bind(1, _origin);
+        }
+        try
         {
             for (var i = 0; i < BatchRows; i++)
             {
                 ref var pending = ref _pending[i];
-                BindRow(_batch!, i * RowParameters, pending.Row, pending.Sequence, pending.Time);
+                BindRow(_batch, i * RowParameters, pending.Row, pending.Sequence, pending.Time);
             }
-            _batch!.Execute();
-            _count = 0;
+            _batch.Execute();
+        }
+        finally
+        {
+            _count = 0; // inserted, or the caller's transaction is rolled back with the error
         }
     }
 
     /// <summary>Inserts the rows <see cref="Add"/> holds.</summary>
     public void Flush()
     {
-        for (var i = 0; i < _count; i++)
+        try
         {
-            ref var pending = ref _pending[i];
-            BindRow(_insert, 0, pending.Row, pending.Sequence, pending.Time);
-            _insert.Execute();
+            for (var i = 0; i < _count; i++)
+            {
+                ref var pending = ref _pending[i];
+                BindRow(_insert, 0, pending.Row, pending.Sequence, pending.Time);
+                _insert.Execute();
+            }
         }
-        _count = 0;
+        finally
+        {
+            _count = 0;
+        }
     }
 
     private static void BindRow(SqliteStatement insert, int offset, in WriteRow row, long sequence, long time)

@@ -15,7 +15,8 @@ namespace MirpsExchange.Node.Store;
 /// the store's columns and indexes: 100,000–111,000 rows/s through SqliteCommand, 160,000–167,000 through
 /// this). Strings are bound as UTF-8 without allocating. It runs on an open connection, inside whatever
 /// transaction EF Core or ADO.NET began on it, and must be disposed before the connection closes.
-/// The calls made per row go to the library directly (<see cref="Native"/>); the rest through SQLitePCLRaw.
+/// The calls made per row go to the library directly (<see cref="Native"/>) with the raw handles, which no
+/// reference count guards: a statement must not be used after its disposal or its connection's closing.
 /// </summary>
 internal sealed unsafe partial class SqliteStatement : IDisposable
 {
@@ -180,7 +181,8 @@ internal sealed unsafe partial class SqliteStatement : IDisposable
         /// <summary>SQLITE_TRANSIENT: SQLite copies the bound bytes before the call returns.</summary>
         public static readonly IntPtr Transient = -1;
 
-        [LibraryImport(Library, EntryPoint = "sqlite3_bind_text"), SuppressGCTransition, UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+        /// <summary>Copies the text (malloc, under SQLite's memory mutex): it keeps the GC transition.</summary>
+        [LibraryImport(Library, EntryPoint = "sqlite3_bind_text"), UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
         public static partial int BindText(IntPtr statement, int position, byte* text, int length, IntPtr destructor);
 
         [LibraryImport(Library, EntryPoint = "sqlite3_bind_int64"), SuppressGCTransition, UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

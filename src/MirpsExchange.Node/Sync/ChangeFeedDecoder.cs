@@ -17,14 +17,17 @@ namespace MirpsExchange.Node.Sync;
 /// million changes otherwise allocated about a dozen objects each, and the collections that followed paused
 /// the thread applying them. It reads the encoding Google.Protobuf writes; anything else it does not expect
 /// (a field it does not know, a message field repeated, a group) is left to Google.Protobuf's own parser,
-/// so the result is the same message either way.
-/// One decoder per call (<see cref="StreamChanges"/> makes one): it is not thread-safe, and a call's messages
-/// are read one at a time, while a call given up may still be decoding its last message.
+/// so the result is the same message either way (a text that is not UTF-8 is refused as it refuses it).
+/// One decoder per pull, for all its calls: a channel keeps every method it has called, and so the decoder
+/// each one's deserializer holds. A call given up on reconnect may still be decoding its last message
+/// while the next call starts: a message is decoded under a lock.
 /// </summary>
 public sealed class ChangeFeedDecoder
 {
     private const int Varint = 0, Fixed64 = 1, LengthDelimited = 2;
 
+    private readonly Lock _lock = new();
+    private readonly Method<StreamChangesRequest, StreamChangesResponse> _method;
     private readonly Utf8StringPool _strings = new();
 
     /// <summary>Per text field, the last value decoded and its bytes: consecutive changes mostly repeat a field's value.</summary>
@@ -36,29 +39,44 @@ public sealed class ChangeFeedDecoder
     /// <summary>How many messages went to Google.Protobuf's parser instead (tests check that the usual encoding does not).</summary>
     internal int Fallbacks { get; private set; }
 
-    /// <summary>A peer's feed (SyncService.StreamChanges, as the generated client calls it), its messages decoded by a decoder of its own.</summary>
-    public static AsyncServerStreamingCall<StreamChangesResponse> StreamChanges(CallInvoker invoker, StreamChangesRequest request, CancellationToken cancellationToken)
-    {
-        var decoder = new ChangeFeedDecoder();
-        var method = new Method<StreamChangesRequest, StreamChangesResponse>(
+    public ChangeFeedDecoder() =>
+        _method = new Method<StreamChangesRequest, StreamChangesResponse>(
             MethodType.ServerStreaming, SyncService.Descriptor.FullName, "StreamChanges",
             Marshallers.Create((StreamChangesRequest r) => r.ToByteArray(), StreamChangesRequest.Parser.ParseFrom),
-            Marshallers.Create<StreamChangesResponse>((r, context) => context.Complete(r.ToByteArray()), context => decoder.Decode(context.PayloadAsReadOnlySequence())));
-        return invoker.AsyncServerStreamingCall(method, null, new CallOptions(cancellationToken: cancellationToken), request);
-    }
+            Marshallers.Create<StreamChangesResponse>((r, context) => context.Complete(r.ToByteArray()), context => Decode(context.PayloadAsReadOnlySequence())));
+
+    /// <summary>A peer's feed (SyncService.StreamChanges, as the generated client calls it), its messages decoded by this decoder.</summary>
+    public AsyncServerStreamingCall<StreamChangesResponse> StreamChanges(CallInvoker invoker, StreamChangesRequest request, CancellationToken cancellationToken) =>
+        invoker.AsyncServerStreamingCall(_method, null, new CallOptions(cancellationToken: cancellationToken), request);
 
     public StreamChangesResponse Decode(ReadOnlySequence<byte> payload)
     {
+        lock (_lock)
+        {
+            return DecodeUnlocked(payload);
+        }
+    }
+
+    public StreamChangesResponse Decode(ReadOnlySpan<byte> payload)
+    {
+        lock (_lock)
+        {
+            return DecodeUnlocked(payload);
+        }
+    }
+
+    private StreamChangesResponse DecodeUnlocked(ReadOnlySequence<byte> payload)
+    {
         if (payload.IsSingleSegment)
         {
-            return Decode(payload.FirstSpan);
+            return DecodeUnlocked(payload.FirstSpan);
         }
         var length = checked((int)payload.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
             payload.CopyTo(buffer);
-            return Decode(buffer.AsSpan(0, length));
+            return DecodeUnlocked(buffer.AsSpan(0, length));
         }
         finally
         {
@@ -66,7 +84,7 @@ public sealed class ChangeFeedDecoder
         }
     }
 
-    public StreamChangesResponse Decode(ReadOnlySpan<byte> payload)
+    private StreamChangesResponse DecodeUnlocked(ReadOnlySpan<byte> payload)
     {
         try
         {
@@ -247,7 +265,7 @@ public sealed class ChangeFeedDecoder
                     policy.Readers = (ReaderScope)(int)reader.Varint();
                     break;
                 case (2, LengthDelimited):
-                    policy.States.Add(_strings.Get(reader.Bytes()));
+                    policy.States.Add(Decoded(reader.Bytes()));
                     break;
                 case (3, LengthDelimited) when policy.ReleaseTime is null:
                     if (ReadTime(reader.Bytes(), null) is not { } release)
@@ -277,7 +295,7 @@ public sealed class ChangeFeedDecoder
         {
             return last.Text;
         }
-        last.Text = _strings.Get(bytes);
+        last.Text = Decoded(bytes);
         if (bytes.Length > last.Bytes.Length)
         {
             last.Bytes = new byte[Math.Max(bytes.Length, 32)];
@@ -286,6 +304,10 @@ public sealed class ChangeFeedDecoder
         last.Length = bytes.Length;
         return last.Text;
     }
+
+    /// <summary>A text from the pool; bytes that are not UTF-8 are left to Google.Protobuf, which refuses them.</summary>
+    private string Decoded(ReadOnlySpan<byte> bytes) =>
+        System.Text.Unicode.Utf8.IsValid(bytes) ? _strings.Get(bytes) : throw new MalformedException();
 
     private sealed class LastText
     {

@@ -62,6 +62,7 @@ public sealed partial class PeerSyncWorker(
             UnsafeUseInsecureChannelCallCredentials = new Uri(address).IsLoopback,
         });
         var client = new SyncService.SyncServiceClient(channel);
+        var feed = new ChangeFeedDecoder();
         var failures = 0;
         var notHeldPause = FirstNotHeldPause;
         CancellationTokenSource? reconnect = null;
@@ -120,7 +121,7 @@ public sealed partial class PeerSyncWorker(
                 // Large batches: each is one transaction here, and an initial catch-up moves whole messages of about 1 MiB.
                 // 8,192 rather than 10,000: a parsed message's list of changes then stays a small object (64 KiB),
                 // where 10,000 grew it to 128 KiB, a large-object allocation per message.
-                using var call = ChangeFeedDecoder.StreamChanges(channel.CreateCallInvoker(),
+                using var call = feed.StreamChanges(channel.CreateCallInvoker(),
                     new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192 }, reconnect.Token);
                 state.Set(PeerState.Connected);
                 await foreach (var message in ReadAheadAsync(call.ResponseStream, reconnect.Token))

@@ -83,11 +83,13 @@ public sealed class ChangeFeedDecoderTests
     /// Every field of every message in the feed, set: a field added to the schema later fails here until the
     /// decoder reads it (it would otherwise leave every message to the slower parser).
     /// </summary>
-    [Fact]
-    public void Every_field_of_the_schema_is_decoded_without_falling_back()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(-1_000_000)] // negative numbers and enum values: ten-byte varints
+    public void Every_field_of_the_schema_is_decoded_without_falling_back(int seed)
     {
         var response = new StreamChangesResponse();
-        Fill(response, seed: 1);
+        Fill(response, seed);
         var bytes = response.ToByteArray();
         var decoder = new ChangeFeedDecoder();
 
@@ -99,11 +101,50 @@ public sealed class ChangeFeedDecoderTests
     }
 
     [Fact]
+    public void Texts_times_and_policies_that_change_from_message_to_message_are_decoded_anew()
+    {
+        var decoder = new ChangeFeedDecoder();
+        var first = Feed();
+        var second = Feed();
+        foreach (var change in second.Changes)
+        {
+            change.Origin = "PAN";
+            change.RecordedTime = new Timestamp { Seconds = change.RecordedTime.Seconds + 60 };
+            change.Policy = change.Policy is null ? new SharingPolicy { Readers = ReaderScope.SecretariatOnly } : null;
+            if (change.Observation is { } o)
+            {
+                (o.Country, o.Period, o.Note) = ("PAN", o.Period + "-x", o.Note + "!");
+            }
+        }
+
+        Assert.Equal(first, decoder.Decode(first.ToByteArray()));
+        Assert.Equal(second, decoder.Decode(second.ToByteArray()));
+        Assert.Equal(first, decoder.Decode(first.ToByteArray()));
+        Assert.Equal(0, decoder.Fallbacks);
+    }
+
+    [Fact]
+    public void A_text_that_is_not_UTF8_is_refused_as_Google_Protobuf_refuses_it()
+    {
+        var bytes = Feed().ToByteArray();
+        var at = bytes.AsSpan().IndexOf("NIC"u8); // a country of origin
+        bytes[at + 1] = 0xC3; // the start of a two-byte sequence, followed by 'C'
+
+        Assert.Throws<InvalidProtocolBufferException>(() => StreamChangesResponse.Parser.ParseFrom(bytes));
+        Assert.Throws<InvalidProtocolBufferException>(() => new ChangeFeedDecoder().Decode(bytes));
+    }
+
+    [Fact]
     public void A_field_the_decoder_does_not_know_is_left_to_Google_Protobuf_and_kept()
     {
         // Field 15 of a change, a varint: what a newer schema's node could send.
         var change = Change(1, "2024-01", 7, null, new Timestamp { Seconds = 5 }).ToByteArray().Concat(new byte[] { 15 << 3, 1 }).ToArray();
-        var bytes = new byte[] { 1 << 3 | 2, (byte)change.Length }.Concat(change).ToArray();
+        var stream = new MemoryStream();
+        var output = new CodedOutputStream(stream);
+        output.WriteTag(1, WireFormat.WireType.LengthDelimited);
+        output.WriteBytes(ByteString.CopyFrom(change));
+        output.Flush();
+        var bytes = stream.ToArray();
         var decoder = new ChangeFeedDecoder();
 
         var decoded = decoder.Decode(bytes);
@@ -166,7 +207,7 @@ public sealed class ChangeFeedDecoderTests
             case FieldType.Bool:
                 return true;
             case FieldType.Enum:
-                return field.EnumType.Values[^1].Number;
+                return seed < 0 ? seed : field.EnumType.Values[^1].Number; // a value the schema does not name is kept as a number
             case FieldType.Message:
                 var nested = (IMessage)Activator.CreateInstance(field.MessageType.ClrType)!;
                 Fill(nested, seed + field.FieldNumber);
