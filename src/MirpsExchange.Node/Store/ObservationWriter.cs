@@ -587,7 +587,7 @@ internal sealed class FirstRevisionInserts : IDisposable
     /// <summary>A replica's rows per statement (16 parameters each, beside the origin's).</summary>
     public const int BatchRows = 16;
 
-    private const int RowParameters = 16;
+    private const int ParametersPerRow = 16;
 
     private readonly DbConnection _connection;
     private readonly string _origin;
@@ -613,7 +613,7 @@ internal sealed class FirstRevisionInserts : IDisposable
     {
         var values = Enumerable.Range(0, rows).Select(row =>
         {
-            var p = Enumerable.Range(2 + row * RowParameters, RowParameters).Select(i => $"?{i}").ToArray();
+            var p = Enumerable.Range(2 + row * ParametersPerRow, ParametersPerRow).Select(i => $"?{i}").ToArray();
             return $"(?1, {string.Join(", ", p[..15])}, FALSE, 1, FALSE, {p[15]})";
         });
         return $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, " +
@@ -621,7 +621,7 @@ internal sealed class FirstRevisionInserts : IDisposable
             $"VALUES {string.Join(", ", values)}";
     }
 
-    /// <summary>Inserts <paramref name="row"/> as change <paramref name="sequence"/> recorded at <paramref name="time"/> now; false when a submit's key exists.</summary>
+    /// <summary>Inserts <paramref name="row"/> at once, as change <paramref name="sequence"/> recorded at <paramref name="time"/>; false when a submit's key exists.</summary>
     public bool Insert(in WriteRow row, long sequence, long time)
     {
         BindRow(_insert, 0, row, sequence, time);
@@ -646,7 +646,7 @@ internal sealed class FirstRevisionInserts : IDisposable
             for (var i = 0; i < BatchRows; i++)
             {
                 ref var pending = ref _pending[i];
-                BindRow(_batch, i * RowParameters, pending.Row, pending.Sequence, pending.Time);
+                BindRow(_batch, i * ParametersPerRow, pending.Row, pending.Sequence, pending.Time);
             }
             _batch.Execute();
         }

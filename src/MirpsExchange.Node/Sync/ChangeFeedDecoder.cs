@@ -51,32 +51,16 @@ public sealed class ChangeFeedDecoder
 
     public StreamChangesResponse Decode(ReadOnlySequence<byte> payload)
     {
-        lock (_lock)
-        {
-            return DecodeUnlocked(payload);
-        }
-    }
-
-    public StreamChangesResponse Decode(ReadOnlySpan<byte> payload)
-    {
-        lock (_lock)
-        {
-            return DecodeUnlocked(payload);
-        }
-    }
-
-    private StreamChangesResponse DecodeUnlocked(ReadOnlySequence<byte> payload)
-    {
         if (payload.IsSingleSegment)
         {
-            return DecodeUnlocked(payload.FirstSpan);
+            return Decode(payload.FirstSpan);
         }
         var length = checked((int)payload.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
             payload.CopyTo(buffer);
-            return DecodeUnlocked(buffer.AsSpan(0, length));
+            return Decode(buffer.AsSpan(0, length));
         }
         finally
         {
@@ -84,21 +68,24 @@ public sealed class ChangeFeedDecoder
         }
     }
 
-    private StreamChangesResponse DecodeUnlocked(ReadOnlySpan<byte> payload)
+    public StreamChangesResponse Decode(ReadOnlySpan<byte> payload)
     {
-        try
+        lock (_lock)
         {
-            if (TryDecode(payload) is { } response)
+            try
             {
-                return response;
+                if (TryDecode(payload) is { } response)
+                {
+                    return response;
+                }
             }
+            catch (MalformedException)
+            {
+                // Google.Protobuf's parser below throws its own error for it (InvalidProtocolBufferException).
+            }
+            Fallbacks++;
+            return StreamChangesResponse.Parser.ParseFrom(payload);
         }
-        catch (MalformedException)
-        {
-            // Google.Protobuf's parser below throws its own error for it (InvalidProtocolBufferException).
-        }
-        Fallbacks++;
-        return StreamChangesResponse.Parser.ParseFrom(payload);
     }
 
     /// <summary>The message decoded; null for an encoding this decoder leaves to Google.Protobuf.</summary>
