@@ -48,10 +48,16 @@ public sealed class PeerOptions
     public string Address { get; set; } = "";
 
     /// <summary>
-    /// Whose node the peer is: a State's ISO3 code, or "secretariat". Optional; when set, a peer that says
-    /// otherwise is not pulled from, and a change it may not hold under the origin's policy is refused
-    /// on this (configured) identity rather than on what the peer says about itself.
+    /// Whose node the peer is: a State's ISO3 code, or "secretariat". Required: the node asks for a token
+    /// for that node's audience only (<c>mirps-node:PAN</c>), a peer that says it is another node is not
+    /// pulled from, and a change it may not hold under the origin's policy is refused on this
+    /// (configured) identity rather than on what the peer says about itself.
     /// </summary>
-    public string? Country { get; set; }
+    public string Country { get; set; } = "";
+
+    /// <summary>The reader the peer is, by its configured <see cref="Country"/>.</summary>
+    internal Sharing.Reader Reader => string.Equals(Country, Mirps.Auth.MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)
+        ? Sharing.Reader.Secretariat
+        : Sharing.Reader.State(Country.ToUpperInvariant());
     public List<string> Origins { get; set; } = [];
 }

@@ -68,7 +68,7 @@ public static class SyncBenchmark
                 var originCpu = origin.ProcessorTime;
                 var replicaWatch = Stopwatch.StartNew();
                 replica = ServiceProcess.PublishedNode(published, "PAN", Path.Combine(root, $"PAN-{round}"), issuer.ToString(),
-                    "--Logging:LogLevel:Default=Warning", $"--Node:Credential={puller}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ");
+                    "--Logging:LogLevel:Default=Warning", $"--Node:Credential={puller}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ");
                 await replica.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
                 var startUp = replicaWatch.Elapsed;
                 using var statusChannel = AuthenticatedChannel.Create(new Uri(replica.Address), panama);

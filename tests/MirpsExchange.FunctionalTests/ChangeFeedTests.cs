@@ -84,7 +84,7 @@ public class ChangeFeedTests
     public async Task A_malformed_feed_request_is_refused_and_a_State_not_shared_with_receives_placeholders_only()
     {
         await using var node = await TestNode.StartAsync("BLZ");
-        var costaRica = await new Mirps.Auth.TokenClient(node.Identity.Http, node.Identity.TokenEndpoint, await SharedIdentity.CredentialAsync("CRI"), Mirps.Auth.MirpsAuth.ReadScope).GetTokenAsync();
+        var costaRica = await node.TokensFor(await SharedIdentity.CredentialAsync("CRI")).GetTokenAsync();
 
         await RpcAssert.InvalidArgumentAsync(() => ReadAsync(node, new StreamChangesRequest { Origin = "USA" }), "origin");
         await RpcAssert.InvalidArgumentAsync(() => ReadAsync(node, new StreamChangesRequest { Origin = "BLZ", AfterSequence = -1 }), "after_sequence");

@@ -23,7 +23,7 @@ public class CliQueryTests
     {
         var file = Path.Combine(node.Folder, $"reader-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(credential ?? await SharedIdentity.CredentialAsync(reader)));
-        return ["--node", node.Address, "--identity", node.Identity.Issuer, "--credential", file];
+        return ["--node", node.Address, "--node-country", node.Country, "--identity", node.Identity.Issuer, "--credential", file];
     }
 
     private static Observation WorkPermits(string sex, double value, string note = "")
@@ -200,7 +200,7 @@ public class CliQueryTests
             var puller = Path.Combine(folder, "puller.json");
             await File.WriteAllTextAsync(puller, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
             await using var replica = await TestNode.StartAsync("PAN", null,
-                $"--Node:Credential={puller}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=BLZ");
+                $"--Node:Credential={puller}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ");
             var args = await ArgsAsAsync(replica, "PAN");
 
             // The pull starts as connecting and turns failing once its first attempt fails.

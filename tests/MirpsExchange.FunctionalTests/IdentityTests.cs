@@ -37,7 +37,7 @@ public class IdentityTests
         var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
         {
             ValidIssuer = identity.Issuer,
-            ValidAudience = MirpsAuth.NodeAudience,
+            ValidAudience = MirpsAuth.NodeAudience("PAN"), // a State's token is for its own node unless it names another
             IssuerSigningKeys = jwks.GetSigningKeys(),
             ValidTypes = ["at+jwt"],
         });

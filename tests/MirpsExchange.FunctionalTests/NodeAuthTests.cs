@@ -16,9 +16,9 @@ namespace MirpsExchange.FunctionalTests;
 /// <summary>Every node call but health and reflection needs a valid token; who may do what is checked per call.</summary>
 public class NodeAuthTests
 {
-    private static async Task<string> TokenAsync(TestIdentity identity, ClientCredential credential, string scope = "")
+    private static async Task<string> TokenAsync(TestIdentity identity, ClientCredential credential, string scope = "", string? resource = null)
     {
-        var (status, body) = await identity.RequestTokenAsync(credential, scope);
+        var (status, body) = await identity.RequestTokenAsync(credential, scope, resource);
         Assert.Equal(200, status);
         return body.GetProperty("access_token").GetString()!;
     }
@@ -99,7 +99,7 @@ public class NodeAuthTests
     public async Task Another_States_token_cannot_submit_and_nothing_is_stored()
     {
         await using var node = await TestNode.StartAsync("BLZ");
-        var costaRica = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync("CRI"));
+        var costaRica = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync("CRI"), resource: MirpsAuth.NodeAudience("BLZ"));
         var observation = Refugees();
 
         var error = await RpcAssert.ReasonAsync(() => node.ObservationsWith(costaRica).SubmitObservationsAsync(Submit(observation)).ResponseAsync,
@@ -115,7 +115,7 @@ public class NodeAuthTests
     {
         await using var node = await TestNode.StartAsync("BLZ");
         var readOnly = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync("BLZ"), MirpsAuth.ReadScope);
-        var secretariat = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync(""));
+        var secretariat = await TokenAsync(node.Identity, await SharedIdentity.CredentialAsync(""), resource: MirpsAuth.NodeAudience("BLZ"));
         await node.Observations.SubmitObservationsAsync(Submit(Refugees()));
 
         await RpcAssert.ReasonAsync(() => node.ObservationsWith(readOnly).SubmitObservationsAsync(Submit(Refugees(value: 2))).ResponseAsync,

@@ -17,14 +17,14 @@ namespace MirpsExchange.FunctionalTests;
 public class PeerSyncTests
 {
     private static Task<TestNode> ReplicaAsync(TestNode origin, ClientCredential puller, TestIdentity? identity = null) =>
-        ReplicaAsync("PAN", origin.Folder, puller, identity, origin.Address);
+        ReplicaAsync("PAN", origin.Folder, puller, identity, origin.Peer);
 
     /// <summary>A node of <paramref name="country"/> pulling BLZ from each peer address with <paramref name="puller"/>'s credential.</summary>
-    private static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params string[] peers)
+    private static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with that folder
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(puller));
-        string[] peerArgs = [.. peers.SelectMany((address, i) => new[] { $"--Node:Peers:{i}:Address={address}", $"--Node:Peers:{i}:Origins:0=BLZ" })];
+        string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
         return await TestNode.StartAsync(country, identity, [$"--Node:Credential={file}", .. peerArgs]);
     }
 
@@ -117,6 +117,7 @@ public class PeerSyncTests
             await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync(""));
 
             var peer = await PeerInStateAsync(replica, PeerState.Stopped);
+            replica.Errors.Expect("PeerCatalogueMismatch"); // an operator must act: logged as an error
 
             Assert.Equal(PeerState.Stopped, peer.State);
             Assert.StartsWith("FAILED_PRECONDITION", peer.LastError);
@@ -140,14 +141,14 @@ public class PeerSyncTests
             var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120)));
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
-            await using var relay = await ReplicaAsync("CRI", folder, secretariat, null, origin.Address);
+            await using var relay = await ReplicaAsync("CRI", folder, secretariat, null, origin.Peer);
             await ConvergesAsync(origin, relay);
             var expected = await StateAsync(origin);
-            var originAddress = origin.Address;
+            var originPeer = origin.Peer;
             await origin.DisposeAsync();
 
             // The Secretariat-like reader pulls BLZ from the relay and from the (stopped) origin.
-            await using var reader = await ReplicaAsync("PAN", folder, secretariat, null, relay.Address, originAddress);
+            await using var reader = await ReplicaAsync("PAN", folder, secretariat, null, relay.Peer, originPeer);
 
             await ConvergesAsync(expected, reader);
             var status = await new SyncService.SyncServiceClient(reader.Channel).GetSyncStatusAsync(new GetSyncStatusRequest());
@@ -165,8 +166,8 @@ public class PeerSyncTests
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         var secretariat = await SharedIdentity.CredentialAsync("");
-        await using var relay = await ReplicaAsync("CRI", origin.Folder, secretariat, null, origin.Address);
-        await using var reader = await ReplicaAsync("PAN", origin.Folder, secretariat, null, origin.Address, relay.Address);
+        await using var relay = await ReplicaAsync("CRI", origin.Folder, secretariat, null, origin.Peer);
+        await using var reader = await ReplicaAsync("PAN", origin.Folder, secretariat, null, origin.Peer, relay.Peer);
 
         for (var i = 0; i < 10; i++)
         {

@@ -285,7 +285,8 @@ public class RegionalTests
 
         var asSecretariat = await secretariat.Regional.GetRegionalValueAsync(request);
         var panama = secretariat.RegionalWith(await SharedIdentity.CredentialAsync("PAN"), MirpsAuth.ReadScope);
-        var admin = secretariat.RegionalWith(secretariat.Identity.Admin, MirpsAuth.AdminScope);
+        // An admin token is for the identity server only (an admin cannot even ask for the Secretariat's audience).
+        var admin = secretariat.RegionalWith(await secretariat.Identity.AdminTokens.GetTokenAsync());
         var submitOnly = secretariat.RegionalWith(await SharedIdentity.CredentialAsync("PAN"), MirpsAuth.SubmitScope);
         var anonymous = new RegionalService.RegionalServiceClient(Grpc.Net.Client.GrpcChannel.ForAddress(secretariat.Address));
 

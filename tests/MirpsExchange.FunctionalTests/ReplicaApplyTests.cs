@@ -201,7 +201,7 @@ public class ReplicaApplyTests
     public async Task A_replica_refuses_a_write_for_an_origin_it_does_not_own()
     {
         await using var replica = await TestNode.StartAsync("PAN");
-        var belize = await new Mirps.Auth.TokenClient(replica.Identity.Http, replica.Identity.TokenEndpoint, await SharedIdentity.CredentialAsync("BLZ"), Mirps.Auth.MirpsAuth.SubmitScope).GetTokenAsync();
+        var belize = await replica.TokensFor(await SharedIdentity.CredentialAsync("BLZ"), Mirps.Auth.MirpsAuth.SubmitScope).GetTokenAsync();
 
         await RpcAssert.ReasonAsync(() => replica.ObservationsWith(belize).SubmitObservationsAsync(Submit(Refugees())).ResponseAsync, StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
         await RpcAssert.InvalidArgumentAsync(() => replica.Observations.SubmitObservationsAsync(Submit(Refugees())).ResponseAsync, "observations[0].country");

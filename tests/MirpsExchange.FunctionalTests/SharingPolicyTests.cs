@@ -29,11 +29,11 @@ public class SharingPolicyTests
     }
 
     /// <summary>A node of <paramref name="country"/> ("" for the Secretariat's credential on a PAN node) pulling BLZ from the peers with the reader's own credential.</summary>
-    private static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, params string[] peers)
+    private static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(reader)));
-        string[] peerArgs = [.. peers.SelectMany((address, i) => new[] { $"--Node:Peers:{i}:Address={address}", $"--Node:Peers:{i}:Origins:0=BLZ" })];
+        string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
         return await TestNode.StartAsync(country, null, [$"--Node:Credential={file}", .. peerArgs]);
     }
 
@@ -75,8 +75,8 @@ public class SharingPolicyTests
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("REFUGEES", "Readers", "CRI"), ("ASYLUM_APPLICATIONS", "Readers", "all")));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240), Applications(value: 100)));
-        await using var panama = await ReplicaAsync("PAN", "PAN", origin.Folder, origin.Address);
-        await using var costaRica = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
+        await using var panama = await ReplicaAsync("PAN", "PAN", origin.Folder, origin.Peer);
+        await using var costaRica = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
 
         await HoldsAsync(panama, 2);
         await HoldsAsync(costaRica, 2);
@@ -96,8 +96,8 @@ public class SharingPolicyTests
     {
         var release = DateTimeOffset.UtcNow.AddSeconds(8);
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all"), ("REFUGEES", "ReleaseTime", release.ToString("O"))));
-        await using var costaRica = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
-        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, origin.Address);
+        await using var costaRica = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
+        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, origin.Peer);
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240), Applications(value: 100)));
 
         await HoldsAsync(costaRica, 2);
@@ -129,8 +129,8 @@ public class SharingPolicyTests
         var release = DateTimeOffset.UtcNow.AddSeconds(6);
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all"), ("REFUGEES", "ReleaseTime", release.ToString("O"))));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
-        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
-        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, relay.Address);
+        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
+        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, relay.Peer);
         await HoldsAsync(relay, 1);
         await HoldsAsync(secretariat, 1);
         Assert.Equal(["placeholder|3"], Held(secretariat));
@@ -154,8 +154,8 @@ public class SharingPolicyTests
         var small = Refugees(sex: "F", value: 4);
         small.Note = "4 women at the northern border";
         await origin.Observations.SubmitObservationsAsync(Submit(small, Refugees(sex: "M", value: 5), Refugees(value: 9)));
-        await using var costaRica = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
-        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, origin.Address);
+        await using var costaRica = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
+        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, origin.Peer);
 
         await HoldsAsync(costaRica, 3);
         await HoldsAsync(secretariat, 3);
@@ -179,16 +179,16 @@ public class SharingPolicyTests
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("REFUGEES", "Readers", "CRI"), ("REFUGEES", "SmallCountThreshold", "5")));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 3), Refugees(sex: "M", value: 12)));
-        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
+        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
         await HoldsAsync(relay, 2);
         Assert.Equal(["row|REFUGEES|F|4|1", "row|REFUGEES|M|12|1|0"], Held(relay));
 
         // Panama, not named by the policy, gets placeholders through Costa Rica as it would from Belize.
-        await using var panama = await ReplicaAsync("PAN", "PAN", origin.Folder, relay.Address);
+        await using var panama = await ReplicaAsync("PAN", "PAN", origin.Folder, relay.Peer);
         // The Secretariat may have the small count, which Costa Rica does not hold: it is told to ask elsewhere.
-        await using var secretariatThroughRelay = await ReplicaAsync("PAN", "", origin.Folder, relay.Address);
+        await using var secretariatThroughRelay = await ReplicaAsync("PAN", "", origin.Folder, relay.Peer);
         // With the origin as a second peer, the Secretariat gets the whole value from it, once.
-        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, relay.Address, origin.Address);
+        await using var secretariat = await ReplicaAsync("PAN", "", origin.Folder, relay.Peer, origin.Peer);
         await HoldsAsync(panama, 2);
         await HoldsAsync(secretariatThroughRelay, 2);
         await HoldsAsync(secretariat, 2);
@@ -204,7 +204,7 @@ public class SharingPolicyTests
 
         // A relay whose store was altered to hold the small count whole: the replica refuses what it serves.
         relay.Execute("UPDATE observations SET value = 3, status = 1, value_withheld = 0 WHERE sex = 'F'");
-        await using var victim = await ReplicaAsync("PAN", "", origin.Folder, relay.Address);
+        await using var victim = await ReplicaAsync("PAN", "", origin.Folder, relay.Peer);
         var peer = await PeerFailingAsync(victim);
         Assert.Contains("does not let CRI hold", peer.LastError);
         Assert.Equal(0, victim.CountRows() + victim.CountRows("withheld_changes"));
@@ -218,13 +218,13 @@ public class SharingPolicyTests
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all")));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 110)));
-        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Address);
+        await using var relay = await ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
         await HoldsAsync(relay, 2);
         // A relay whose store was altered: its second change now repeats the first one's key and revision.
         relay.Execute($"DROP INDEX {ObservationRowConfiguration.KeyIndex}");
         relay.Execute("UPDATE observations SET sex = 'F' WHERE origin_sequence = 2");
 
-        await using var victim = await ReplicaAsync("PAN", "", origin.Folder, relay.Address);
+        await using var victim = await ReplicaAsync("PAN", "", origin.Folder, relay.Peer);
         var peer = await PeerFailingAsync(victim);
 
         Assert.Contains("UNIQUE constraint failed", peer.LastError);
@@ -246,7 +246,8 @@ public class SharingPolicyTests
 
         var peer = await PeerFailingAsync(replica);
 
-        Assert.Contains("the peer says it is BLZ's node, but Node:Peers configures it as CRI's", peer.LastError);
+        // The replica asked for a token for CRI's node, which BLZ's node does not accept.
+        Assert.StartsWith("Unauthenticated", peer.LastError);
         Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
     }
 
@@ -267,7 +268,7 @@ public class SharingPolicyTests
 
     private static async Task<string> TokenAsync(TestNode node, string reader)
     {
-        using var tokens = new TokenClient(new HttpClient(), new Uri(new Uri(node.Identity.Issuer), MirpsAuth.TokenEndpointPath), await SharedIdentity.CredentialAsync(reader), MirpsAuth.ReadScope);
+        using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
         return await tokens.GetTokenAsync();
     }
 }

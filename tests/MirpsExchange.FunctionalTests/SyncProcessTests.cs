@@ -43,7 +43,7 @@ public class SyncProcessTests
             }
             var total = 30L * 3 * origins.Length;
 
-            string[] replicaArgs = [$"--Node:Credential={secretariatFile}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ"];
+            string[] replicaArgs = [$"--Node:Credential={secretariatFile}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ"];
             using var panama = new TokenClient(identity.Http, identity.TokenEndpoint, await SharedIdentity.CredentialAsync("PAN"), MirpsAuth.ReadScope);
             var replicaFolder = Path.Combine(folder, "PAN");
             var first = ServiceProcess.Node("PAN", replicaFolder, identity.Issuer, replicaArgs);

@@ -222,6 +222,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         // Served with a certificate of the right CA, but its own clients trust the other CA only.
         await using var node = await TestNode.StartAsync("PAN", federation.Identity,
             [.. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.OtherCa)]);
+        node.Errors.Expect("OpenIddict.Validation"); // the refused handshake with the identity server, logged by OpenIddict
         using var trusting = GrpcChannel.ForAddress(node.Address, new GrpcChannelOptions
         {
             HttpHandler = FederationTrust.CreateHandler(federation.Ca),
@@ -245,7 +246,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         await using var replica = await TestNode.StartAsync("PAN", federation.Identity,
         [
             .. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca),
-            $"--Node:Credential={file}", $"--Node:Peers:0:Address={federation.Node.Address}", "--Node:Peers:0:Origins:0=BLZ",
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={federation.Node.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ",
         ]);
 
         var deadline = DateTime.UtcNow.AddSeconds(20);

@@ -20,6 +20,30 @@ internal static class CommonOptions
     };
 
     /// <summary>
+    /// --node-country: whose node --node is, so that the token asked for is good at that node only. Without it,
+    /// the credential's own node (its State's, or the Secretariat's for a Secretariat credential).
+    /// </summary>
+    public static Option<string?> NodeCountry()
+    {
+        var option = new Option<string?>("--node-country")
+        {
+            Description = "Whose node --node is: the ISO3 code of its State, or \"secretariat\"; tokens are asked for that node only "
+                + "(default: environment variable MIRPS_NODE_COUNTRY, else the credential's own node)",
+            HelpName = "ISO3",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_NODE_COUNTRY") is { Length: > 0 } value ? value : null,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } value && !string.Equals(value, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)
+                && !MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().ReportingCountries.Contains(value.ToUpperInvariant()))
+            {
+                result.AddError($"--node-country must be the ISO3 code of a MIRPS State or \"{MirpsAuth.Secretariat}\", not '{value}'");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>
     /// --ca: the CA certificate (PEM) that https servers must chain to; only it is trusted, not the machine's roots.
     /// Checked when parsed, so a wrong file is a usage error rather than a failed handshake.
     /// </summary>

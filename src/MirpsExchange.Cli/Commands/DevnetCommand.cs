@@ -111,7 +111,7 @@ public static class DevnetCommand
                 [
                     .. SharingPolicy(Relay), .. TlsArguments(Relay.ToLowerInvariant()),
                     $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, Relay)}",
-                    $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}",
+                    $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}", $"--Node:Peers:0:Country={RelayedNeighbour}",
                 ]);
                 nodes.Insert(states.IndexOf(Relay), (Relay, relay));
                 await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -122,7 +122,7 @@ public static class DevnetCommand
             secretariat = ServiceProcess.Secretariat(Path.Combine(folder.FullName, "secretariat"), issuer.ToString(),
             [
                 $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, "")}",
-                .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}" }),
+                .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}", $"--Node:Peers:{i}:Country={n.Country}" }),
                 .. TlsArguments("secretariat"),
             ]);
             await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -141,11 +141,12 @@ public static class DevnetCommand
                 }
             }
 
-            using var reader = new TokenClient(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
-            await WaitForSecretariatAsync(console, nodes, secretariat, reader, ca, cancellationToken);
+            // The Secretariat's credential reads every node, with a token for each node.
+            using var readers = new NodeTokenClients(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
+            await WaitForSecretariatAsync(console, nodes, secretariat, readers, ca, cancellationToken);
             try
             {
-                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, ca);
+                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), readers.For(MirpsAuth.Secretariat), ca);
                 await PrintStatesAsync(console, catalogue, states, channel, period, cancellationToken);
                 await PrintRegionalAsync(console, catalogue, channel, period, cancellationToken);
                 await PrintCompletenessAsync(console, states, channel, period, cancellationToken);
@@ -196,16 +197,16 @@ public static class DevnetCommand
 
     /// <summary>Waits until the Secretariat holds every State's latest change, saying so State by State.</summary>
     private static async Task WaitForSecretariatAsync(IAnsiConsole console, List<(string Country, ServiceProcess Process)> nodes, ServiceProcess secretariat,
-        TokenClient reader, FileInfo? ca, CancellationToken cancellationToken)
+        NodeTokenClients readers, FileInfo? ca, CancellationToken cancellationToken)
     {
         var expected = new Dictionary<string, long>();
         foreach (var (country, node) in nodes)
         {
-            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), reader, ca);
+            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), readers.For(country), ca);
             var status = await new SyncService.SyncServiceClient(nodeChannel).GetSyncStatusAsync(new GetSyncStatusRequest(), cancellationToken: cancellationToken);
             expected[country] = status.Origins.SingleOrDefault(o => o.Origin == country)?.LatestSequence ?? 0;
         }
-        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, ca);
+        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), readers.For(MirpsAuth.Secretariat), ca);
         var sync = new SyncService.SyncServiceClient(channel);
         var caughtUp = new HashSet<string>();
         var watch = Stopwatch.StartNew();

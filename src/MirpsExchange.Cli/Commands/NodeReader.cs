@@ -13,7 +13,7 @@ namespace MirpsExchange.Cli.Commands;
 /// every failure turned into a short error on the error output and an exit code, so each command only
 /// writes its call and its output.
 /// </summary>
-internal sealed class NodeReader(Option<Uri>? node = null)
+internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = false)
 {
     /// <summary>How long the identity server and a unary node call may take before the command gives up.</summary>
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
@@ -23,7 +23,10 @@ internal sealed class NodeReader(Option<Uri>? node = null)
     public Option<FileInfo?> Credential { get; } = CommonOptions.Credential();
     public Option<FileInfo?> Ca { get; } = CommonOptions.Ca();
 
-    public IEnumerable<Option> Options => [Node, Identity, Credential, Ca];
+    /// <summary>Whose node --node is (its token is for that node only); the Secretariat's commands need none.</summary>
+    public Option<string?>? NodeCountry { get; } = secretariat ? null : CommonOptions.NodeCountry();
+
+    public IEnumerable<Option> Options => NodeCountry is null ? [Node, Identity, Credential, Ca] : [Node, NodeCountry, Identity, Credential, Ca];
 
     /// <summary>
     /// Loads the credential, gets a <c>mirps.read</c> token, and runs <paramref name="call"/> on a channel to the
@@ -60,7 +63,10 @@ internal sealed class NodeReader(Option<Uri>? node = null)
         var ca = parse.GetValue(Ca);
         using var http = CommonOptions.HttpClient(ca);
         http.Timeout = CallTimeout;
-        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, MirpsAuth.ReadScope);
+        // A token for the one node called: the Secretariat's, the one --node-country names, or else the credential's own.
+        var audience = secretariat ? MirpsAuth.NodeAudience(MirpsAuth.Secretariat)
+            : parse.GetValue(NodeCountry!) is { } country ? MirpsAuth.NodeAudience(country) : null;
+        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, MirpsAuth.ReadScope, audience);
         try
         {
             await tokens.GetTokenAsync(cancellationToken);

@@ -33,7 +33,7 @@ public static class RegionalCommand
     /// <summary>Options every regional command takes: where the Secretariat is, who asks (see <see cref="NodeReader"/>), and as of when.</summary>
     private sealed class Connection
     {
-        private readonly NodeReader _reader = new(CommonOptions.AddressOption("--secretariat", "MIRPS_SECRETARIAT", "http://127.0.0.1:5200", "Address of the Secretariat's node"));
+        private readonly NodeReader _reader = new(CommonOptions.AddressOption("--secretariat", "MIRPS_SECRETARIAT", "http://127.0.0.1:5200", "Address of the Secretariat's node"), secretariat: true);
 
         private readonly Option<DateTimeOffset?> _asOf = new("--as-of")
         {

@@ -15,8 +15,25 @@ public static class MirpsAuth
     /// <summary>Administer credentials at the identity server.</summary>
     public const string AdminScope = "mirps.admin";
 
-    /// <summary>Audience of tokens for nodes (the read and submit scopes).</summary>
-    public const string NodeAudience = "mirps-node";
+    /// <summary>
+    /// Prefix of the audience of tokens for nodes (the read and submit scopes): every node has its own,
+    /// <c>mirps-node:PAN</c> for Panama's node and <c>mirps-node:secretariat</c> for the Secretariat's,
+    /// and accepts no other, so a token one node receives is worth nothing at any other. A client names
+    /// the node it will call with the RFC 8707 <c>resource</c> parameter of its token request.
+    /// </summary>
+    public const string NodeAudiencePrefix = "mirps-node:";
+
+    /// <summary>What names the Secretariat where a State would be named by its ISO3 code (audiences, peers).</summary>
+    public const string Secretariat = "secretariat";
+
+    /// <summary>
+    /// The audience of the node of <paramref name="country"/> (an ISO3 code), or of the Secretariat's node
+    /// for an empty country or "secretariat": <c>mirps-node:PAN</c>, <c>mirps-node:secretariat</c>.
+    /// </summary>
+    public static string NodeAudience(string? country) =>
+        NodeAudiencePrefix + (string.IsNullOrEmpty(country) || string.Equals(country, Secretariat, StringComparison.OrdinalIgnoreCase)
+            ? Secretariat
+            : country.ToUpperInvariant());
 
     /// <summary>Audience of tokens for the identity server's admin API.</summary>
     public const string IdentityAudience = "mirps-identity";

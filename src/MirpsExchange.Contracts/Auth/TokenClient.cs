@@ -49,7 +49,13 @@ public sealed class TokenRequestException(string error, string description)
 /// expires, so a busy client asks for a token once per lifetime, not once per call. Thread-safe: one
 /// refresh at a time however many calls wait for it.
 /// </summary>
-public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCredential credential, string scope, TimeProvider? clock = null) : IDisposable
+/// <param name="resource">
+/// The audience of the one node the tokens are for (RFC 8707 <c>resource</c>, see
+/// <see cref="MirpsAuth.NodeAudience"/>): every node accepts only tokens for itself, so a client that
+/// calls several nodes keeps one TokenClient per node. Null: the identity server's default, the
+/// credential's own State's node (the Secretariat's node for a Secretariat credential).
+/// </param>
+public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCredential credential, string scope, string? resource = null, TimeProvider? clock = null) : IDisposable
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly SemaphoreSlim _refresh = new(1, 1);
@@ -60,6 +66,9 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
     /// short, since its real lifetime is unknown, but never a new token per call.
     /// </summary>
     public static readonly TimeSpan UnknownLifetime = TimeSpan.FromMinutes(1);
+
+    /// <summary>The audience asked for (null: the identity server's default).</summary>
+    public string? Resource => resource;
 
     /// <summary>How many tokens this client has obtained (a busy client should show few).</summary>
     public int TokensRequested { get; private set; }
@@ -78,13 +87,18 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
                 return fresh.Token;
             }
             var requested = _clock.GetUtcNow();
-            using var response = await http.PostAsync(tokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+            var form = new Dictionary<string, string>
             {
                 ["grant_type"] = "client_credentials",
                 ["client_id"] = credential.ClientId,
                 ["client_secret"] = credential.ClientSecret,
                 ["scope"] = scope,
-            }), cancellationToken);
+            };
+            if (!string.IsNullOrEmpty(resource))
+            {
+                form["resource"] = resource;
+            }
+            using var response = await http.PostAsync(tokenEndpoint, new FormUrlEncodedContent(form), cancellationToken);
             var body = await response.Content.ReadFromJsonAsync<TokenResponse>(cancellationToken)
                 ?? throw new TokenRequestException("invalid_response", "the token endpoint returned no JSON");
             if (!response.IsSuccessStatusCode || string.IsNullOrEmpty(body.AccessToken))

@@ -31,7 +31,8 @@ public static class IdentityExtensions
         OwnerOnlyFile.CreateDirectory(dataDirectory);
         var tls = builder.AddTls();
 
-        builder.Services.AddSingleton(StandardCatalogue.LoadStandard());
+        var catalogue = StandardCatalogue.LoadStandard();
+        builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddScoped<CredentialAdministration>();
         builder.Services.AddSingleton<TokenEndpointThrottle>();
@@ -57,6 +58,11 @@ public static class IdentityExtensions
                 server.SetTokenEndpointUris(MirpsAuth.TokenEndpointPath);
                 server.AllowClientCredentialsFlow();
                 server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.AdminScope);
+                // RFC 8707 resource indicators: a token is for one node, named by its audience. Every
+                // credential may ask for any node's (what a node then serves it is that node's sharing
+                // policy), so there are no per-client resource permissions; TokenEndpoint picks the audience.
+                server.RegisterResources([.. TokenEndpoint.NodeAudiences(catalogue)]);
+                server.IgnoreResourcePermissions();
                 if (identity.Issuer.Length > 0)
                 {
                     server.SetIssuer(new Uri(identity.Issuer));

@@ -22,7 +22,7 @@ public static class TokenEndpoint
         return app;
     }
 
-    private static async Task<IResult> IssueAsync(HttpContext http, IdentityDbContext db)
+    private static async Task<IResult> IssueAsync(HttpContext http, IdentityDbContext db, MirpsExchange.Catalogue.StandardCatalogue catalogue)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict token request.");
         if (!request.IsClientCredentialsGrantType())
@@ -39,6 +39,26 @@ public static class TokenEndpoint
         var allowed = Scopes(credential.Role);
         var requested = request.GetScopes();
         var granted = requested.IsDefaultOrEmpty ? allowed : [.. requested.Intersect(allowed)];
+        var resources = request.GetResources();
+        string audience;
+        if (credential.Role == MirpsAuth.AdminRole)
+        {
+            if (!resources.IsDefaultOrEmpty)
+            {
+                return Forbid(Errors.InvalidTarget, "Admin tokens are for the identity server's admin API only; ask without a resource.");
+            }
+            audience = MirpsAuth.IdentityAudience;
+        }
+        else if (resources.Length > 1)
+        {
+            return Forbid(Errors.InvalidTarget, "A token is for one node: ask for one resource (mirps-node:<ISO3> or mirps-node:secretariat).");
+        }
+        else
+        {
+            // OpenIddict has already refused a resource that is not a registered node audience. Without one, the
+            // credential's own node: its State's, or the Secretariat's.
+            audience = resources.IsDefaultOrEmpty ? MirpsAuth.NodeAudience(credential.Country) : resources[0];
+        }
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, credential.ClientId);
         identity.SetClaim(MirpsAuth.RoleClaim, credential.Role);
@@ -47,7 +67,7 @@ public static class TokenEndpoint
             identity.SetClaim(MirpsAuth.CountryClaim, credential.Country);
         }
         identity.SetScopes(granted);
-        identity.SetResources(granted.Select(Audience).Distinct());
+        identity.SetResources(audience);
         identity.SetDestinations(_ => [Destinations.AccessToken]);
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
@@ -61,7 +81,9 @@ public static class TokenEndpoint
         _ => [],
     };
 
-    private static string Audience(string scope) => scope == MirpsAuth.AdminScope ? MirpsAuth.IdentityAudience : MirpsAuth.NodeAudience;
+    /// <summary>The audiences of every node: each MIRPS State's and the Secretariat's.</summary>
+    public static IEnumerable<string> NodeAudiences(MirpsExchange.Catalogue.StandardCatalogue catalogue) =>
+        catalogue.ReportingCountries.Order().Select(MirpsAuth.NodeAudience).Append(MirpsAuth.NodeAudience(MirpsAuth.Secretariat));
 
     private static IResult Forbid(string error, string description) => Results.Forbid(
         new Microsoft.AspNetCore.Authentication.AuthenticationProperties(new Dictionary<string, string?>

@@ -10,7 +10,7 @@ using Polly;
 namespace MirpsExchange.Node.Extensions;
 
 /// <summary>
-/// Nodes accept only access tokens from the federation's identity server, for the node audience,
+/// Nodes accept only access tokens from the federation's identity server, for this node's own audience,
 /// validated locally against its published signing keys (cached; refetched when a token names an
 /// unknown key id), so a short identity-server outage does not stop the node.
 /// </summary>
@@ -22,7 +22,8 @@ public static partial class AuthenticationExtensions
         builder.Services.AddOpenIddict().AddValidation(validation =>
         {
             validation.SetIssuer(issuer);
-            validation.AddAudiences(MirpsAuth.NodeAudience);
+            // This node's audience only (the Secretariat's, with no country): a token for another node is refused.
+            validation.AddAudiences(MirpsAuth.NodeAudience(node.Country));
             // A short retry: a request must not hang for the default ~15 s while the identity server is down.
             var http = validation.UseSystemNetHttp();
             // An https issuer is trusted against Tls:CaFile alone when one is configured (OpenIddict

@@ -24,7 +24,8 @@ public static class NodeExtensions
     {
         builder.AddServiceDefaults(MeterName);
         var section = builder.Configuration.GetSection(NodeOptions.Section);
-        builder.Services.AddOptions<NodeOptions>().Bind(section);
+        builder.Services.AddOptions<NodeOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidation>();
         var node = section.Get<NodeOptions>() ?? new NodeOptions();
 
         // The standard catalogue built in, or a newer version from a file while States upgrade at different times.
@@ -123,12 +124,14 @@ public static class NodeExtensions
 /// <summary>Builds the node the way Program.cs runs it, so tests and benchmarks start exactly the same thing.</summary>
 public static class NodeApplication
 {
-    public static async Task<WebApplication> BuildAsync(string[] args)
+    /// <param name="configure">Runs after the node's own registrations (tests add a log capture here).</param>
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         // No file watcher on the content root: the store is often below it, and every write to the
         // database and its WAL would wake the watcher. Configuration changes take a restart.
         var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         builder.AddNode();
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapNode();
         await app.MigrateStoreAsync();

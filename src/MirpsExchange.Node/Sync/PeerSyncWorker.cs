@@ -39,13 +39,12 @@ public sealed partial class PeerSyncWorker(
         {
             return;
         }
-        if (string.IsNullOrEmpty(node.Credential))
-        {
-            throw new InvalidOperationException("Configuration key Node:Credential (the node's credential file) is required to pull from Node:Peers.");
-        }
         using var http = new HttpClient(FederationTrust.CreateHandler(tls.Value.CaFile));
-        using var tokens = new TokenClient(http, new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath), ClientCredential.Load(node.Credential), MirpsAuth.ReadScope);
-        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, tokens, stoppingToken))));
+        var credential = ClientCredential.Load(node.Credential!); // required with peers (NodeOptionsValidation)
+        var tokenEndpoint = new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath);
+        // A token is good at one node only: one client (one cached token) per peer node, shared by its origins.
+        using var tokens = new NodeTokenClients(http, tokenEndpoint, credential, MirpsAuth.ReadScope);
+        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, tokens.For(peer.Country), stoppingToken))));
     }
 
     private async Task PullAsync(PeerOptions peer, string origin, TokenClient tokens, CancellationToken stoppingToken)
@@ -79,12 +78,14 @@ public sealed partial class PeerSyncWorker(
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
                 }
-                var declared = status.NodeCountry.Length == 0 ? "secretariat" : status.NodeCountry;
-                if (peer.Country is { Length: > 0 } expected && !string.Equals(expected, declared, StringComparison.OrdinalIgnoreCase))
+                // The token sent was for the configured node only; a peer that answered with it is that node
+                // (or the token was refused). What it says of itself must agree.
+                var declared = status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry;
+                if (!string.Equals(peer.Country, declared, StringComparison.OrdinalIgnoreCase))
                 {
-                    throw new InvalidOperationException($"the peer says it is {declared}'s node, but Node:Peers configures it as {expected}'s; not pulling from it");
+                    throw new InvalidOperationException($"the peer says it is {declared}'s node, but Node:Peers configures it as {peer.Country}'s; not pulling from it");
                 }
-                var source = Reader.OfNode(status.NodeCountry);
+                var source = peer.Reader;
                 var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
                 state.Applied(applied, null);
                 // A following stream is ended to ask again: when the first embargo held here ends, and, with

@@ -9,13 +9,15 @@ namespace MirpsExchange.Secretariat.Extensions;
 /// </summary>
 public static class SecretariatApplication
 {
-    public static async Task<WebApplication> BuildAsync(string[] args)
+    /// <param name="configure">Runs after the Secretariat's own registrations (tests add a log capture here).</param>
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
         // Its own default port beside a State's node (5100) on the same machine; Node:Port overrides it.
         builder.Configuration["Node:Port"] ??= "5200";
         builder.AddNode(secretariat: true);
         builder.AddRegional();
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.MapNode();
         app.MapRegional();

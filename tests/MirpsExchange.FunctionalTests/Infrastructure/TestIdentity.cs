@@ -21,9 +21,10 @@ public sealed class TestIdentity : IAsyncDisposable
     private readonly WebApplication _app;
     private bool _folderMoved;
 
-    private TestIdentity(WebApplication app, string folder)
+    private TestIdentity(WebApplication app, string folder, ServerErrors errors)
     {
         _app = app;
+        Errors = errors;
         Folder = folder;
         var addresses = app.ListeningAddresses();
         Issuer = addresses[0].TrimEnd('/') + "/";
@@ -38,6 +39,9 @@ public sealed class TestIdentity : IAsyncDisposable
     }
 
     public string Folder { get; }
+
+    /// <summary>The server's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
+    public ServerErrors Errors { get; }
     public string DataDirectory => Path.Combine(Folder, "data");
     /// <summary>The issuer, exactly as tokens carry it (trailing slash included).</summary>
     public string Issuer { get; }
@@ -68,13 +72,14 @@ public sealed class TestIdentity : IAsyncDisposable
     {
         try
         {
+            var errors = new ServerErrors();
             var app = await IdentityApplication.BuildAsync(
             [
                 $"--Identity:DataDirectory={Path.Combine(folder, "data")}", "--Identity:Port=0", "--Identity:GrpcPort=0",
                 $"--contentRoot={folder}", "--Logging:LogLevel:Default=Warning", .. extraArgs,
-            ]);
+            ], errors.AddTo);
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestIdentity(app, folder);
+            return new TestIdentity(app, folder, errors);
         }
         catch
         {
@@ -103,14 +108,22 @@ public sealed class TestIdentity : IAsyncDisposable
         return ((int)response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
     }
 
-    public Task<(int Status, JsonElement Body)> RequestTokenAsync(ClientCredential credential, string scope = "") =>
-        RequestTokenAsync(new Dictionary<string, string>
+    /// <summary>A token request with a secret; <paramref name="resource"/> names the node it is for (none: the credential's own).</summary>
+    public Task<(int Status, JsonElement Body)> RequestTokenAsync(ClientCredential credential, string scope = "", string? resource = null)
+    {
+        var form = new Dictionary<string, string>
         {
             ["grant_type"] = "client_credentials",
             ["client_id"] = credential.ClientId,
             ["client_secret"] = credential.ClientSecret,
             ["scope"] = scope,
-        });
+        };
+        if (resource is not null)
+        {
+            form["resource"] = resource;
+        }
+        return RequestTokenAsync(form);
+    }
 
     /// <summary>A channel to the admin API whose calls carry <paramref name="token"/> (or nothing).</summary>
     public CredentialService.CredentialServiceClient CredentialsWith(string? token)
@@ -140,5 +153,6 @@ public sealed class TestIdentity : IAsyncDisposable
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
         TempFolder.Delete(Folder);
+        Errors.AssertNoneUnexpected();
     }
 }

@@ -18,9 +18,10 @@ public sealed class TestNode : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestNode(WebApplication app, string folder, string country, TestIdentity identity, ClientCredential credential)
+    private TestNode(WebApplication app, string folder, string country, TestIdentity identity, ClientCredential credential, ServerErrors errors)
     {
         _app = app;
+        Errors = errors;
         Folder = folder;
         Country = country;
         Identity = identity;
@@ -35,10 +36,15 @@ public sealed class TestNode : IAsyncDisposable
 
     public string Folder { get; }
 
+    /// <summary>The node's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
+    public ServerErrors Errors { get; }
+
     /// <summary>The node's services, for tests that drive its store directly (as a replica's sync worker will).</summary>
     public IServiceProvider Services => _app.Services;
     public string Country { get; }
     public string Address { get; }
+    /// <summary>The node as another node's configured peer: its address and whose node it is.</summary>
+    public (string Address, string Country) Peer => (Address, Country);
     /// <summary>The CA its test clients trust (the node's own Tls:CaFile), or null: cleartext or system trust.</summary>
     public string? CaFile { get; }
     public TestIdentity Identity { get; }
@@ -77,6 +83,10 @@ public sealed class TestNode : IAsyncDisposable
         return GrpcChannel.ForAddress(Address, options);
     }
 
+    /// <summary>Tokens of <paramref name="credential"/> for this node (its audience), as any reader of it asks for them.</summary>
+    public TokenClient TokensFor(ClientCredential credential, string scope = MirpsAuth.ReadScope) =>
+        new(Identity.Http, Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(Country));
+
     /// <summary>An observation client whose calls carry exactly this bearer token.</summary>
     public ObservationService.ObservationServiceClient ObservationsWith(string? token) => new(ChannelWith(token is null ? null
         : CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; })));
@@ -104,9 +114,10 @@ public sealed class TestNode : IAsyncDisposable
         ];
         try
         {
-            var app = await NodeApplication.BuildAsync(args);
+            var errors = new ServerErrors();
+            var app = await NodeApplication.BuildAsync(args, errors.AddTo);
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestNode(app, folder, country, identity, credential);
+            return new TestNode(app, folder, country, identity, credential, errors);
         }
         catch
         {
@@ -152,6 +163,7 @@ public sealed class TestNode : IAsyncDisposable
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
         TempFolder.Delete(Folder);
+        Errors.AssertNoneUnexpected();
     }
 }
 

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
@@ -26,9 +27,10 @@ public sealed class TestSecretariat : IAsyncDisposable
     private readonly Dictionary<string, long> _sequences = [];
     private readonly Dictionary<string, long> _revisions = [];
 
-    private TestSecretariat(WebApplication app, string folder, TestIdentity identity, ClientCredential credential)
+    private TestSecretariat(WebApplication app, string folder, TestIdentity identity, ClientCredential credential, ServerErrors errors)
     {
         _app = app;
+        Errors = errors;
         Folder = folder;
         Identity = identity;
         Address = app.ListeningAddress();
@@ -38,6 +40,9 @@ public sealed class TestSecretariat : IAsyncDisposable
     }
 
     public string Folder { get; }
+
+    /// <summary>The Secretariat's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
+    public ServerErrors Errors { get; }
     public string Address { get; }
     public TestIdentity Identity { get; }
     public GrpcChannel Channel { get; }
@@ -45,7 +50,16 @@ public sealed class TestSecretariat : IAsyncDisposable
 
     /// <summary>A regional client whose calls carry tokens of another credential and scope.</summary>
     public RegionalService.RegionalServiceClient RegionalWith(ClientCredential credential, string scope) =>
-        new(AuthenticatedChannel.Create(new Uri(Address), new TokenClient(Identity.Http, Identity.TokenEndpoint, credential, scope)));
+        new(AuthenticatedChannel.Create(new Uri(Address), new TokenClient(Identity.Http, Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
+
+    /// <summary>A regional client whose calls carry exactly this bearer token.</summary>
+    public RegionalService.RegionalServiceClient RegionalWith(string token) =>
+        new(GrpcChannel.ForAddress(Address, new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure,
+                CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; })),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        }));
 
     /// <summary>
     /// Replicates changes of one origin as its node would have recorded them at <paramref name="recordedTime"/>:
@@ -79,6 +93,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         var folder = TempFolder.Create();
         try
         {
+            var errors = new ServerErrors();
             var app = await SecretariatApplication.BuildAsync(
             [
                 $"--Node:DataDirectory={Path.Combine(folder, "data")}",
@@ -86,9 +101,9 @@ public sealed class TestSecretariat : IAsyncDisposable
                 $"--Node:Issuer={identity.Issuer}",
                 $"--contentRoot={folder}",
                 "--Logging:LogLevel:Default=Warning",
-            ]);
+            ], errors.AddTo);
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestSecretariat(app, folder, identity, credential);
+            return new TestSecretariat(app, folder, identity, credential, errors);
         }
         catch
         {
@@ -105,5 +120,6 @@ public sealed class TestSecretariat : IAsyncDisposable
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
         TempFolder.Delete(Folder);
+        Errors.AssertNoneUnexpected();
     }
 }

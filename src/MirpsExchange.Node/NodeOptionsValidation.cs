@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Options;
+using Mirps.Auth;
+using MirpsExchange.Catalogue;
+
+namespace MirpsExchange.Node;
+
+/// <summary>
+/// Checks the Node section at start-up (<c>ValidateOnStart</c>), so a mistake stops the node with the
+/// configuration key to fix before it listens or pulls.
+/// </summary>
+public sealed class NodeOptionsValidation(StandardCatalogue catalogue) : IValidateOptions<NodeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NodeOptions options)
+    {
+        var failures = new List<string>();
+        for (var i = 0; i < options.Peers.Count; i++)
+        {
+            var peer = options.Peers[i];
+            var key = $"Node:Peers:{i}";
+            if (!Uri.TryCreate(peer.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
+            {
+                failures.Add($"Configuration key {key}:Address must be the peer's http:// or https:// address; got '{peer.Address}'.");
+            }
+            if (!string.Equals(peer.Country, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)
+                && !catalogue.ReportingCountries.Contains(peer.Country.ToUpperInvariant()))
+            {
+                failures.Add($"Configuration key {key}:Country must name whose node the peer is, the ISO3 code of a MIRPS State "
+                    + $"({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))}) or \"{MirpsAuth.Secretariat}\" "
+                    + $"(tokens are asked for that node only); got '{peer.Country}'.");
+            }
+            if (peer.Origins.Count == 0)
+            {
+                failures.Add($"Configuration key {key}:Origins must list at least one origin to pull (Node:Peers:{i}:Origins:0=PAN).");
+            }
+        }
+        if (options.Peers.Count > 0 && string.IsNullOrEmpty(options.Credential))
+        {
+            failures.Add("Configuration key Node:Credential (the node's credential file) is required to pull from Node:Peers.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
