@@ -47,8 +47,8 @@ public sealed class IdentityOptions
     /// Authenticated token requests per client per minute before the token endpoint answers 429 to that
     /// client: each costs a PBKDF2 hash or a signature check, and a signature. A node asks for one token
     /// per audience per token lifetime (15 minutes), about ten at start-up; 60 leaves room for restarts
-    /// and for people running the CLI, while one credential holder can take about 1% of what the server
-    /// issues on 2 cores (100 to 150 tokens a second).
+    /// and for people running the CLI, while one credential holder can take under 1% of what the server
+    /// issues on 2 cores (130 to 280 tokens a second, README's auth benchmark).
     /// </summary>
     public int TokensPerClientPerMinute { get; set; } = 60;
 

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
@@ -143,6 +144,14 @@ public class TokenEndpointThrottleTests
         await using var identity = await TestIdentity.StartAsync("--Identity:TokensPerClientPerMinute=3");
         var belize = await identity.IssueAsync(Role.State, "BLZ");
         var panama = await identity.IssueAsync(Role.State, "PAN");
+        // Only the client's own authenticated requests count: failures with its id fill nothing.
+        using (var outsider = IdentityTests.ClientFrom("127.0.0.2"))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal(401, await IdentityTests.RequestTokenAtAsync(identity, "connect/token", belize with { ClientSecret = $"guess-{i}" }, basic: false, outsider));
+            }
+        }
 
         for (var i = 0; i < 3; i++)
         {
@@ -165,6 +174,14 @@ public class TokenEndpointThrottleTests
         // Through the token client, the refusal names its cause.
         using var tokens = new TokenClient(identity.Http, identity.TokenEndpoint, belize, MirpsAuth.ReadScope);
         Assert.Equal("temporarily_unavailable", (await Assert.ThrowsAsync<TokenRequestException>(() => tokens.GetTokenAsync().AsTask())).Error);
+    }
+
+    [Fact]
+    public async Task A_limit_below_1_stops_the_server_at_start_naming_the_key()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestIdentity.StartAsync("--Identity:TokensPerClientPerMinute=0"));
+
+        Assert.Contains("Identity:TokensPerClientPerMinute", error.Message);
     }
 
     private static Task<HttpResponseMessage> PostAsync(TestIdentity identity, ClientCredential credential) =>
