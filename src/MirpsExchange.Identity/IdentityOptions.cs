@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MirpsExchange.Identity;
 
 /// <summary>Configuration section "Identity" (appsettings.json or environment variables such as Identity__Issuer).</summary>
@@ -57,9 +59,9 @@ public sealed class IdentityOptions
 }
 
 /// <summary>Refuses to start with limits that would throttle nothing or everything.</summary>
-public sealed class IdentityOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<IdentityOptions>
+public sealed class IdentityOptionsValidation : IValidateOptions<IdentityOptions>
 {
-    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, IdentityOptions options)
+    public ValidateOptionsResult Validate(string? name, IdentityOptions options)
     {
         var failures = new List<string>();
         foreach (var (key, value) in new[]
@@ -74,6 +76,6 @@ public sealed class IdentityOptionsValidation : Microsoft.Extensions.Options.IVa
                 failures.Add($"{IdentityOptions.Section}:{key} must be at least 1; got {value}.");
             }
         }
-        return failures.Count > 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(failures) : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+        return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
     }
 }
