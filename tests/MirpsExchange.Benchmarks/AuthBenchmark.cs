@@ -28,7 +28,8 @@ public static class AuthBenchmark
         var folder = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
         try
         {
-            using var identity = ServiceProcess.Identity(Path.Combine(folder, "identity"), "--Logging:LogLevel:Default=Warning");
+            // Issuance is measured with one credential per method: lift the per-client limit (60 a minute by default).
+            using var identity = ServiceProcess.Identity(Path.Combine(folder, "identity"), "--Logging:LogLevel:Default=Warning", "--Identity:TokensPerClientPerMinute=100000000");
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             var tokenEndpoint = new Uri(issuer, MirpsAuth.TokenEndpointPath);

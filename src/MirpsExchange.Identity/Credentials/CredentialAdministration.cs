@@ -23,6 +23,20 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     public const string PrivateKeyJwtMethod = "private_key_jwt";
     public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(7);
 
+    /// <summary>Longest client id the token endpoint considers (issued ones have about 20 characters).</summary>
+    public const int MaxClientIdLength = 100;
+
+    /// <summary>
+    /// Whether <paramref name="clientId"/> could be one this class issues: at most
+    /// <see cref="MaxClientIdLength"/> characters of a-z, 0-9 and '-' (<c>blz-state-0123456789</c>,
+    /// <c>secretariat-…</c>, <c>admin-…</c>). The token endpoint refuses any other at once, and keys
+    /// nothing on it.
+    /// </summary>
+    public static bool IsWellFormedClientId(string? clientId) =>
+        clientId is { Length: > 0 and <= MaxClientIdLength } && !clientId.AsSpan().ContainsAnyExcept(ClientIdCharacters);
+
+    private static readonly System.Buffers.SearchValues<char> ClientIdCharacters = System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-");
+
     /// <param name="beforeCommit">
     /// Runs with the new credential and secret inside the transaction, just before it commits: if it
     /// throws, nothing is issued (the bootstrap writes the admin's file there, so a crash cannot leave an
@@ -68,6 +82,10 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         }
 
         var clientId = $"{(role == MirpsAuth.StateRole ? country.ToLowerInvariant() + "-" : "")}{role}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}";
+        if (!IsWellFormedClientId(clientId))
+        {
+            throw new InvalidOperationException($"Made a client id the token endpoint would refuse: '{clientId}'.");
+        }
         var secret = key is null ? NewSecret() : null;
         var descriptor = new OpenIddictApplicationDescriptor
         {

@@ -25,7 +25,8 @@ public static class IdentityExtensions
     {
         builder.AddServiceDefaults(MeterName);
         var section = builder.Configuration.GetSection(IdentityOptions.Section);
-        builder.Services.AddOptions<IdentityOptions>().Bind(section);
+        builder.Services.AddOptions<IdentityOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<IdentityOptions>, IdentityOptionsValidation>();
         var identity = section.Get<IdentityOptions>() ?? new IdentityOptions();
         var dataDirectory = Path.GetFullPath(identity.DataDirectory, builder.Environment.ContentRootPath);
         OwnerOnlyFile.CreateDirectory(dataDirectory);
@@ -75,7 +76,9 @@ public static class IdentityExtensions
                 // Client-credentials tokens are short-lived and never revoked one by one: nothing to store per token.
                 server.DisableTokenStorage();
                 server.DisableAuthorizationStorage();
+                server.AddEventHandler(TokenEndpointThrottle.LimitBody.Descriptor);
                 server.AddEventHandler(TokenEndpointThrottle.Check.Descriptor);
+                server.AddEventHandler(TokenEndpointThrottle.CountAuthenticated.Descriptor);
                 server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
                 server.AddEventHandler(ClientAssertionReplay.Descriptor);
                 var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough();

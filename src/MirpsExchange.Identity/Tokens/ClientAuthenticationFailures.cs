@@ -1,5 +1,6 @@
 using OpenIddict.Server;
 using Microsoft.AspNetCore;
+using MirpsExchange.Identity.Credentials;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 
@@ -13,6 +14,9 @@ namespace MirpsExchange.Identity.Tokens;
 public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthenticationFailures> logger, TokenEndpointThrottle throttle) : IOpenIddictServerHandler<ApplyTokenResponseContext>
 {
     public const string Description = "The client credentials are invalid.";
+
+    /// <summary>Why a malformed client id was refused (logged; the client gets <see cref="Description"/>).</summary>
+    public const string MalformedClientId = "The client id is not one the identity server issues.";
 
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyTokenResponseContext>()
@@ -29,7 +33,9 @@ public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthentic
             var clientId = TokenEndpointThrottle.ClientIdOf(context.Request);
             var address = http is null ? "unknown" : TokenEndpointThrottle.Address(http);
             throttle.RecordFailure(clientId, address);
-            LogRefused(logger, clientId, address, context.Response.ErrorDescription ?? "");
+            // A malformed client id is not logged: it could be 16 KiB of anything, a line feed included.
+            LogRefused(logger, clientId.Length == 0 || CredentialAdministration.IsWellFormedClientId(clientId)
+                ? clientId : $"(malformed, {clientId.Length} characters)", address, context.Response.ErrorDescription ?? "");
             context.Response.ErrorDescription = Description;
             context.Response.ErrorUri = null;
         }

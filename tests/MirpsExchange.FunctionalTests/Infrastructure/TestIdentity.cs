@@ -54,6 +54,8 @@ public sealed class TestIdentity : IAsyncDisposable
     public TokenClient AdminTokens { get; }
     public GrpcChannel AdminChannel { get; }
     public CredentialService.CredentialServiceClient Credentials { get; }
+    /// <summary>The server's services, for tests that watch its state (such as the token endpoint throttle).</summary>
+    public IServiceProvider Services => _app.Services;
 
     public static Task<TestIdentity> StartAsync(params string[] extraArgs) => StartAsync(TempFolder.Create(), extraArgs);
 
@@ -76,7 +78,9 @@ public sealed class TestIdentity : IAsyncDisposable
             var app = await IdentityApplication.BuildAsync(
             [
                 $"--Identity:DataDirectory={Path.Combine(folder, "data")}", "--Identity:Port=0", "--Identity:GrpcPort=0",
-                $"--contentRoot={folder}", "--Logging:LogLevel:Default=Warning", .. extraArgs,
+                $"--contentRoot={folder}", "--Logging:LogLevel:Default=Warning",
+                // Tests ask for many tokens with one credential; a test of the limit sets its own (the last value wins).
+                "--Identity:TokensPerClientPerMinute=1000000", .. extraArgs,
             ], errors.AddTo);
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
             return new TestIdentity(app, folder, errors);
