@@ -66,6 +66,23 @@ public static class DevnetCommand
         // With --tls: the development CA and a certificate per process, kept across runs; every client trusts that CA only.
         var certificates = Path.Combine(folder.FullName, "certs");
         var ca = tls ? new FileInfo(DevelopmentCertificates.CertificateFile(certificates, DevelopmentCertificates.CaName)) : null;
+        // Every client presents its party's client certificate (admin, a State's national system, the Secretariat's reader).
+        var clients = new Dictionary<string, ClientTls>();
+        ClientTls ClientOf(string party)
+        {
+            if (!tls)
+            {
+                return ClientTls.None;
+            }
+            if (!clients.TryGetValue(party, out var client))
+            {
+                var name = DevelopmentCertificates.ClientName(party);
+                client = new ClientTls(ca!.FullName, Mirps.Tls.FederationTrust.LoadClientCertificate(
+                    DevelopmentCertificates.CertificateFile(certificates, name), DevelopmentCertificates.KeyFile(certificates, name)));
+                clients[party] = client;
+            }
+            return client;
+        }
         string[] TlsArguments(string name) => tls
             ?
             [
@@ -86,12 +103,12 @@ public static class DevnetCommand
                 var made = DevelopmentCertificates.Ensure(certificates, DevelopmentCertificates.DefaultNames);
                 console.MarkupLine($"  TLS: CA {Markup.Escape(ca!.FullName)} ({made.Count(m => m.Created)} of {made.Count} certificates made now, the rest kept)");
             }
-            using var http = CommonOptions.HttpClient(ca);
+            using var http = CommonOptions.HttpClient(ClientOf(Mirps.Tls.FederationIdentity.Admin));
             identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"), TlsArguments("identity"));
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
-            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ca?.FullName);
+            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
             console.MarkupLine($"  credentials of the 7 States and the Secretariat in {Markup.Escape(Path.Combine(folder.FullName, "credentials"))}");
 
             // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
@@ -111,7 +128,7 @@ public static class DevnetCommand
                 [
                     .. SharingPolicy(Relay), .. TlsArguments(Relay.ToLowerInvariant()),
                     $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, Relay)}",
-                    $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}",
+                    $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}", $"--Node:Peers:0:Country={RelayedNeighbour}",
                 ]);
                 nodes.Insert(states.IndexOf(Relay), (Relay, relay));
                 await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -122,7 +139,7 @@ public static class DevnetCommand
             secretariat = ServiceProcess.Secretariat(Path.Combine(folder.FullName, "secretariat"), issuer.ToString(),
             [
                 $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, "")}",
-                .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}" }),
+                .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}", $"--Node:Peers:{i}:Country={n.Country}" }),
                 .. TlsArguments("secretariat"),
             ]);
             await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -132,7 +149,7 @@ public static class DevnetCommand
             {
                 var sample = new FileInfo(Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv"));
                 var log = new StringWriter();
-                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ca);
+                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ClientOf(country));
                 console.WriteLine($"  {log.ToString().Trim()}");
                 if (code != CliApp.Ok)
                 {
@@ -141,11 +158,13 @@ public static class DevnetCommand
                 }
             }
 
-            using var reader = new TokenClient(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
-            await WaitForSecretariatAsync(console, nodes, secretariat, reader, ca, cancellationToken);
+            var secretariatTls = ClientOf(Mirps.Tls.FederationIdentity.Secretariat);
+            using var readerHttp = CommonOptions.HttpClient(secretariatTls);
+            using var reader = new TokenClient(readerHttp, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
+            await WaitForSecretariatAsync(console, nodes, secretariat, reader, secretariatTls, cancellationToken);
             try
             {
-                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, ca);
+                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, secretariatTls);
                 await PrintStatesAsync(console, catalogue, states, channel, period, cancellationToken);
                 await PrintRegionalAsync(console, catalogue, channel, period, cancellationToken);
                 await PrintCompletenessAsync(console, states, channel, period, cancellationToken);
@@ -177,6 +196,10 @@ public static class DevnetCommand
                 node.Dispose();
             }
             identity?.Dispose();
+            foreach (var client in clients.Values)
+            {
+                client.Dispose();
+            }
         }
     }
 
@@ -196,16 +219,16 @@ public static class DevnetCommand
 
     /// <summary>Waits until the Secretariat holds every State's latest change, saying so State by State.</summary>
     private static async Task WaitForSecretariatAsync(IAnsiConsole console, List<(string Country, ServiceProcess Process)> nodes, ServiceProcess secretariat,
-        TokenClient reader, FileInfo? ca, CancellationToken cancellationToken)
+        TokenClient reader, ClientTls tls, CancellationToken cancellationToken)
     {
         var expected = new Dictionary<string, long>();
         foreach (var (country, node) in nodes)
         {
-            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), reader, ca);
+            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), reader, tls);
             var status = await new SyncService.SyncServiceClient(nodeChannel).GetSyncStatusAsync(new GetSyncStatusRequest(), cancellationToken: cancellationToken);
             expected[country] = status.Origins.SingleOrDefault(o => o.Origin == country)?.LatestSequence ?? 0;
         }
-        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, ca);
+        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), reader, tls);
         var sync = new SyncService.SyncServiceClient(channel);
         var caughtUp = new HashSet<string>();
         var watch = Stopwatch.StartNew();

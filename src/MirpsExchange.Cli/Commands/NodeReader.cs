@@ -4,6 +4,7 @@ using Google.Rpc;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mirps.Auth;
+using MirpsExchange.Cli.Federation;
 
 namespace MirpsExchange.Cli.Commands;
 
@@ -22,8 +23,10 @@ internal sealed class NodeReader(Option<Uri>? node = null)
     public Option<Uri> Identity { get; } = CommonOptions.Identity();
     public Option<FileInfo?> Credential { get; } = CommonOptions.Credential();
     public Option<FileInfo?> Ca { get; } = CommonOptions.Ca();
+    public Option<FileInfo?> ClientCertificate { get; } = CommonOptions.ClientCertificate();
+    public Option<FileInfo?> ClientKey { get; } = CommonOptions.ClientKey();
 
-    public IEnumerable<Option> Options => [Node, Identity, Credential, Ca];
+    public IEnumerable<Option> Options => [Node, Identity, Credential, Ca, ClientCertificate, ClientKey];
 
     /// <summary>
     /// Loads the credential, gets a <c>mirps.read</c> token, and runs <paramref name="call"/> on a channel to the
@@ -47,9 +50,11 @@ internal sealed class NodeReader(Option<Uri>? node = null)
         }
 
         ClientCredential credential;
+        ClientTls tls;
         try
         {
             credential = CommonOptions.LoadCredential(parse.GetValue(Credential));
+            tls = CommonOptions.LoadTls(parse, Ca, ClientCertificate, ClientKey);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -57,8 +62,8 @@ internal sealed class NodeReader(Option<Uri>? node = null)
             return CliApp.Failed;
         }
 
-        var ca = parse.GetValue(Ca);
-        using var http = CommonOptions.HttpClient(ca);
+        using var _ = tls;
+        using var http = CommonOptions.HttpClient(tls);
         http.Timeout = CallTimeout;
         using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, MirpsAuth.ReadScope);
         try
@@ -73,7 +78,7 @@ internal sealed class NodeReader(Option<Uri>? node = null)
             return CliApp.Failed;
         }
 
-        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, ca);
+        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, tls);
         try
         {
             return await call(node, channel);
