@@ -35,6 +35,23 @@ public sealed class NodeOptions
     /// <summary>The node's own credential (JSON with client_id and client_secret), used to pull from peers.</summary>
     public string? Credential { get; set; }
 
+    /// <summary>
+    /// PEM client certificate the node presents over TLS (pulling from peers, fetching the identity
+    /// server's keys, getting tokens, which are bound to it) and its key. Empty: the node's own
+    /// Tls:CertificateFile/KeyFile, which `mirps certs create` makes for both server and client
+    /// authentication, naming the node's State (urn:mirps:PAN) or urn:mirps:secretariat.
+    /// </summary>
+    public string ClientCertificateFile { get; set; } = "";
+
+    /// <summary>Private key of <see cref="ClientCertificateFile"/>.</summary>
+    public string ClientKeyFile { get; set; } = "";
+
+    /// <summary>The client certificate to present over TLS (see <see cref="ClientCertificateFile"/>); null without TLS.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? LoadClientCertificate(MirpsExchange.ServiceDefaults.TlsOptions tls) =>
+        !tls.Enabled ? null
+        : ClientCertificateFile.Length > 0 ? Mirps.Tls.FederationTrust.LoadClientCertificate(ClientCertificateFile, ClientKeyFile)
+        : Mirps.Tls.FederationTrust.LoadClientCertificate(tls.CertificateFile, tls.KeyFile);
+
     /// <summary>Peers to pull changes from: each an address and the origins to pull from it.</summary>
     public List<PeerOptions> Peers { get; set; } = [];
 
@@ -51,7 +68,9 @@ public sealed class PeerOptions
     /// Whose node the peer is: a State's ISO3 code, or "secretariat". Required: the node asks for a token
     /// for that node's audience only (<c>mirps-node:PAN</c>), a peer that says it is another node is not
     /// pulled from, and a change it may not hold under the origin's policy is refused on this
-    /// (configured) identity rather than on what the peer says about itself.
+    /// (configured) identity rather than on what the peer says about itself. Over TLS the peer proves it:
+    /// its certificate must name that party (urn:mirps:PAN, urn:mirps:secretariat), or the handshake is
+    /// refused and nothing is pulled.
     /// </summary>
     public string Country { get; set; } = "";
 

@@ -24,7 +24,11 @@ public sealed class TlsOptions
     /// <summary>PEM private key of <see cref="CertificateFile"/> (unencrypted PKCS#8, readable only by the service's user).</summary>
     public string KeyFile { get; set; } = "";
 
-    /// <summary>PEM CA certificate the process's own clients trust (alone) for other federation servers; empty: the machine's trust store.</summary>
+    /// <summary>
+    /// PEM certificate of the federation CA. The process's own clients trust it (alone) for other federation
+    /// servers, and the server accepts client certificates (mutual TLS) only when they chain to it.
+    /// Required with TLS.
+    /// </summary>
     public string CaFile { get; set; } = "";
 
     public bool Enabled => CertificateFile.Length > 0;
@@ -41,6 +45,11 @@ public static class TlsExtensions
         if (tls.Enabled != (tls.KeyFile.Length > 0))
         {
             throw new InvalidOperationException("Configuration keys Tls:CertificateFile and Tls:KeyFile must be set together (or both left empty for no TLS).");
+        }
+        if (tls.Enabled && tls.CaFile.Length == 0)
+        {
+            throw new InvalidOperationException(
+                "Configuration key Tls:CaFile must name the federation CA's certificate when TLS is on (for example certs/ca.crt): client certificates are checked against it, and the process's own clients trust it.");
         }
         foreach (var (key, file) in new[] { ("Tls:CertificateFile", tls.CertificateFile), ("Tls:KeyFile", tls.KeyFile), ("Tls:CaFile", tls.CaFile) })
         {
@@ -74,12 +83,28 @@ public static class TlsExtensions
         return address;
     }
 
-    /// <summary>Serves HTTPS with the configured PEM pair; does nothing when TLS is not configured.</summary>
+    /// <summary>
+    /// Serves HTTPS with the configured PEM pair, and asks every client for a certificate: one that does not
+    /// chain to the federation CA (Tls:CaFile) alone, or does not allow client authentication, fails the
+    /// handshake; a client without one still connects (health checks), but a token bound to a certificate
+    /// is then refused. Does nothing when TLS is not configured.
+    /// </summary>
     public static ListenOptions UseTls(this ListenOptions listen, TlsOptions tls)
     {
         if (tls.Enabled)
         {
-            listen.UseHttps(LoadServerCertificate(tls));
+            var policy = Mirps.Tls.FederationTrust.ClientChainPolicy(Mirps.Tls.FederationTrust.LoadCa(tls.CaFile));
+            listen.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+            {
+                ServerCertificate = LoadServerCertificate(tls),
+                ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
+                // The machine's trust store has no say: the chain is built against the federation CA only.
+                ClientCertificateValidation = (certificate, _, _) =>
+                {
+                    using var chain = new X509Chain { ChainPolicy = policy.Clone() };
+                    return chain.Build(certificate);
+                },
+            });
         }
         return listen;
     }

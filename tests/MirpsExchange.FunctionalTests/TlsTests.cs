@@ -41,7 +41,7 @@ public sealed class TlsFederation : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        DevelopmentCertificates.Ensure(Certificates, ["identity", "blz", "pan"]);
+        DevelopmentCertificates.Ensure(Certificates, ["identity", "blz", "pan", "cri", "slv", "admin-client", "blz-client", "pan-client", "cri-client"]);
         DevelopmentCertificates.Ensure(OtherCertificates, ["identity", "blz"]);
         Identity = await TestIdentity.StartAsync(TlsArgs(Certificates, "identity", Ca));
         Node = await TestNode.StartAsync("BLZ", Identity, [.. TlsArgs(Certificates, "blz", Ca), Samples.ShareWithAll]);
@@ -81,7 +81,19 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         Assert.True(ca.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages.HasFlag(X509KeyUsageFlags.KeyCertSign));
         Assert.InRange((ca.NotAfter - ca.NotBefore).TotalDays, 729, 731);
         Assert.False(blz.Extensions.OfType<X509BasicConstraintsExtension>().Single().CertificateAuthority);
-        Assert.Equal("1.3.6.1.5.5.7.3.1", Assert.Single(blz.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>()).Value);
+        // A node's certificate serves and, as a client, pulls from peers; it names its State.
+        Assert.Equal([FederationTrust.ServerAuthentication, FederationTrust.ClientAuthentication],
+            blz.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>().Select(o => o.Value!).ToArray());
+        Assert.Equal("BLZ", FederationIdentity.PartyOf(blz));
+        using (var client = X509CertificateLoader.LoadCertificateFromFile(DevelopmentCertificates.CertificateFile(federation.Certificates, "blz-client")))
+        using (var identityServer = X509CertificateLoader.LoadCertificateFromFile(DevelopmentCertificates.CertificateFile(federation.Certificates, "identity")))
+        {
+            Assert.Equal(FederationTrust.ClientAuthentication, Assert.Single(client.Extensions.OfType<X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>()).Value);
+            Assert.Equal("BLZ", FederationIdentity.PartyOf(client));
+            Assert.Null(FederationIdentity.PartyOf(identityServer));
+            using var serverChain = new X509Chain { ChainPolicy = FederationTrust.ChainPolicy(ca) };
+            Assert.False(serverChain.Build(client)); // a client certificate cannot serve
+        }
         var names = blz.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
         Assert.Contains("localhost", names.EnumerateDnsNames());
         Assert.Equal([IPAddress.Loopback, IPAddress.IPv6Loopback], names.EnumerateIPAddresses().ToArray());
@@ -163,7 +175,8 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         var credential = Path.Combine(node.Folder, "admin.json");
         await File.WriteAllTextAsync(credential, JsonSerializer.Serialize(federation.Identity.Admin));
         var list = await CliAsync("credentials", "list", "--identity", federation.Identity.Issuer, "--admin-api", federation.Identity.GrpcAddress,
-            "--credential", credential, "--ca", federation.Ca);
+            "--credential", credential, "--ca", federation.Ca, "--client-cert", DevelopmentCertificates.CertificateFile(federation.Certificates, "admin-client"),
+            "--client-key", DevelopmentCertificates.KeyFile(federation.Certificates, "admin-client"));
         Assert.True(list.Code == CliApp.Ok, list.Error);
         Assert.Contains(node.Credential.ClientId, list.Output);
     }
@@ -223,6 +236,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         await using var node = await TestNode.StartAsync("PAN", federation.Identity,
             [.. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.OtherCa)]);
         node.Errors.Expect("OpenIddict.Validation"); // the refused handshake with the identity server, logged by OpenIddict
+        // No client certificate: the node would refuse one of the right CA in the handshake, as it trusts the other CA only.
         using var trusting = GrpcChannel.ForAddress(node.Address, new GrpcChannelOptions
         {
             HttpHandler = FederationTrust.CreateHandler(federation.Ca),
@@ -240,9 +254,10 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
     public async Task A_replica_pulls_from_a_TLS_peer_verifying_it_against_the_CA()
     {
         await federation.Node.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2016", value: 160)));
-        var secretariat = await federation.Identity.IssueAsync(Role.Secretariat);
-        var file = Path.Combine(federation.Folder, $"secretariat-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(secretariat));
+        // Panama's node pulls with Panama's credential, its tokens bound to its own certificate (which names PAN).
+        var panama = await federation.Identity.IssueAsync(Role.State, "PAN");
+        var file = Path.Combine(federation.Folder, $"pan-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(panama));
         await using var replica = await TestNode.StartAsync("PAN", federation.Identity,
         [
             .. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca),
@@ -257,6 +272,82 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
             await Task.Delay(100);
         }
         Assert.Equal(160, Assert.Single(pulled).Observation.Value);
+    }
+
+    [Fact]
+    public async Task A_bound_token_is_refused_with_another_States_certificate_or_none_even_once_the_node_has_cached_it()
+    {
+        var node = federation.Node;
+        var token = await node.Tokens.GetTokenAsync();
+        // The identity server bound it to the certificate Belize presented (cnf x5t#S256).
+        var payload = System.Text.Json.Nodes.JsonNode.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(token.Split('.')[1]))!;
+        var thumbprint = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(node.ClientCertificate!.RawData));
+        Assert.Equal(thumbprint, (string?)payload["cnf"]?["x5t#S256"]);
+
+        CallCredentials Bearer() => CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; });
+        var request = new Mirps.Catalog.V1.GetCatalogRequest();
+        // With Belize's certificate it works, and the node now remembers the token.
+        using (var own = node.ChannelWith(Bearer(), node.ClientCertificate))
+        {
+            await new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(own).GetCatalogAsync(request);
+        }
+        // The same token replayed by someone holding Panama's certificate, or no certificate at all: refused.
+        using var panama = federation.Identity.ClientCertificate("PAN");
+        foreach (var certificate in new[] { panama, null })
+        {
+            using var replay = node.ChannelWith(Bearer(), certificate);
+            var error = await Assert.ThrowsAsync<RpcException>(() => new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(replay).GetCatalogAsync(request).ResponseAsync);
+            Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        }
+        // And the identity server gives no token over TLS to a client without a certificate.
+        using (var bare = new HttpClient(FederationTrust.CreateHandler(federation.Ca)))
+        using (var tokens = new TokenClient(bare, federation.Identity.TokenEndpoint, node.Credential, MirpsAuth.ReadScope))
+        {
+            Assert.Equal("invalid_client", (await Assert.ThrowsAsync<TokenRequestException>(() => tokens.GetTokenAsync().AsTask())).Error);
+        }
+        // Nor one bound to another party's certificate: Belize's credential with Panama's certificate.
+        using (var foreign = new HttpClient(FederationTrust.CreateHandler(federation.Ca, panama)))
+        using (var tokens = new TokenClient(foreign, federation.Identity.TokenEndpoint, node.Credential, MirpsAuth.ReadScope))
+        {
+            Assert.Equal("invalid_client", (await Assert.ThrowsAsync<TokenRequestException>(() => tokens.GetTokenAsync().AsTask())).Error);
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_whose_certificate_names_another_State_than_configured_is_refused_and_nothing_is_pulled()
+    {
+        // Costa Rica's node, with Costa Rica's certificate and data of its own, poses as Panama's.
+        await using var costaRica = await TestNode.StartAsync("CRI", federation.Identity, [.. TlsFederation.TlsArgs(federation.Certificates, "cri", federation.Ca), Samples.ShareWithAll]);
+        await costaRica.Observations.SubmitObservationsAsync(Submit(Refugees(country: "CRI", period: "2015", value: 150)));
+        var salvador = await federation.Identity.IssueAsync(Role.State, "SLV");
+        var file = Path.Combine(federation.Folder, $"slv-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(salvador));
+        await using var replica = await TestNode.StartAsync("SLV", federation.Identity,
+        [
+            .. TlsFederation.TlsArgs(federation.Certificates, "slv", federation.Ca),
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={costaRica.Address}", "--Node:Peers:0:Country=PAN",
+            "--Node:Peers:0:Origins:0=PAN", "--Node:Peers:0:Origins:1=CRI",
+        ]);
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        Mirps.Sync.V1.GetSyncStatusResponse status;
+        while (!(status = await new Mirps.Sync.V1.SyncService.SyncServiceClient(replica.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest()))
+            .Peers.All(p => p.State == Mirps.Sync.V1.PeerState.Failing) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(2, status.Peers.Count);
+        Assert.All(status.Peers, peer =>
+        {
+            Assert.Equal(Mirps.Sync.V1.PeerState.Failing, peer.State);
+            Assert.Contains("certificate names CRI", peer.LastError);
+            Assert.Contains("configures it as PAN", peer.LastError);
+        });
+        Assert.Equal(0, replica.CountRows());
+        // `mirps sync status` shows it, as a failing pull.
+        var cli = await CliAsync(["sync", "status", .. replica.CliArgs]);
+        Assert.Contains("failing", cli.Output + cli.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("certificate names CRI, but Node:Peers configures it as PAN", cli.Error);
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public static class CertsCommand
         {
             Description = "Make a new CA and new certificates even where valid ones exist (every client must then trust the new ca.crt)",
         };
-        var create = new Command("create", "Create (or keep) the development CA and server certificates signed by it: SAN localhost, 127.0.0.1, ::1, server authentication")
+        var create = new Command("create", "Create (or keep) the development CA and, signed by it, service certificates (SAN localhost, 127.0.0.1, ::1; nodes also client authentication and urn:mirps:PARTY) and client certificates per party (NAME-client)")
         {
             output, names, force,
         };

@@ -74,6 +74,27 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>--client-cert: the PEM client certificate presented over TLS (mutual TLS; tokens are bound to it).</summary>
+    public static Option<FileInfo?> ClientCertificate() => new("--client-cert")
+    {
+        Description = "Client certificate (PEM) presented to https servers, for example certs/pan-client.crt from `mirps certs create`; "
+            + "tokens are bound to it (default: environment variable MIRPS_CLIENT_CERT)",
+        HelpName = "FILE",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_CLIENT_CERT") is { Length: > 0 } path ? new FileInfo(path) : null,
+    };
+
+    /// <summary>--client-key: the private key of --client-cert.</summary>
+    public static Option<FileInfo?> ClientKey() => new("--client-key")
+    {
+        Description = "Private key (PEM) of --client-cert (default: environment variable MIRPS_CLIENT_KEY)",
+        HelpName = "FILE",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_CLIENT_KEY") is { Length: > 0 } path ? new FileInfo(path) : null,
+    };
+
+    /// <summary>The CA and client certificate of a command (its --ca, --client-cert and --client-key).</summary>
+    public static Federation.ClientTls LoadTls(System.CommandLine.ParseResult parse, Option<FileInfo?> ca, Option<FileInfo?> certificate, Option<FileInfo?> key) =>
+        Federation.ClientTls.Load(parse.GetValue(ca), parse.GetValue(certificate), parse.GetValue(key));
+
     /// <summary>The credential from the file given, or from MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET; a clear error otherwise.</summary>
     public static ClientCredential LoadCredential(FileInfo? file)
     {
@@ -90,11 +111,11 @@ internal static class CommonOptions
         return new ClientCredential(id, secret);
     }
 
-    /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address; https verified against <paramref name="ca"/> when given).</summary>
-    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens, FileInfo? ca = null) => Federation.AuthenticatedChannel.Create(address, tokens, ca?.FullName);
+    /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address; https verified and the client certificate presented as <paramref name="tls"/> says).</summary>
+    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens, Federation.ClientTls? tls = null) => Federation.AuthenticatedChannel.Create(address, tokens, tls);
 
-    /// <summary>An HttpClient for the identity server that verifies https against <paramref name="ca"/> when given.</summary>
-    public static HttpClient HttpClient(FileInfo? ca) => new(Mirps.Tls.FederationTrust.CreateHandler(ca?.FullName));
+    /// <summary>An HttpClient for the identity server: https verified, and the client certificate presented, as <paramref name="tls"/> says.</summary>
+    public static HttpClient HttpClient(Federation.ClientTls? tls) => new((tls ?? Federation.ClientTls.None).CreateHandler());
 
     /// <summary>
     /// A Spectre console writing to <paramref name="output"/>, at least <paramref name="minimumWidth"/> columns wide:

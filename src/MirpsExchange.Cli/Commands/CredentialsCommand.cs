@@ -7,6 +7,7 @@ using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using Mirps.Auth;
+using MirpsExchange.Cli.Federation;
 using Mirps.Identity.V1;
 
 namespace MirpsExchange.Cli.Commands;
@@ -33,12 +34,14 @@ public static class CredentialsCommand
         var credential = CommonOptions.Credential();
         credential.Description = "The ADMIN credential: " + credential.Description;
         var ca = CommonOptions.Ca();
-        identity.Recursive = adminApi.Recursive = credential.Recursive = ca.Recursive = true;
-        var connection = new Connection(identity, adminApi, credential, ca);
+        var clientCertificate = CommonOptions.ClientCertificate();
+        var clientKey = CommonOptions.ClientKey();
+        identity.Recursive = adminApi.Recursive = credential.Recursive = ca.Recursive = clientCertificate.Recursive = clientKey.Recursive = true;
+        var connection = new Connection(identity, adminApi, credential, ca, clientCertificate, clientKey);
 
         return new Command("credentials", Description)
         {
-            identity, adminApi, credential, ca,
+            identity, adminApi, credential, ca, clientCertificate, clientKey,
             Issue(connection), List(connection), Rotate(connection), Revoke(connection), Audit(connection),
         };
     }
@@ -229,7 +232,8 @@ public static class CredentialsCommand
     /// admin token, call the admin API, write the secret the call returned (if any) to --out or the output, and
     /// turn each failure into a one-line error and an exit code.
     /// </summary>
-    private sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> caOption)
+    private sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> caOption,
+        Option<FileInfo?> certificateOption, Option<FileInfo?> keyOption)
     {
         /// <summary><paramref name="call"/> returns the secret to hand over, or null when there is none.</summary>
         public async Task<int> RunAsync(ParseResult parse, FileInfo? outFile,
@@ -249,9 +253,11 @@ public static class CredentialsCommand
             }
 
             ClientCredential admin;
+            ClientTls tls;
             try
             {
                 admin = CommonOptions.LoadCredential(parse.GetValue(credentialOption));
+                tls = CommonOptions.LoadTls(parse, caOption, certificateOption, keyOption);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -266,10 +272,10 @@ public static class CredentialsCommand
                 return CliApp.Refused;
             }
             var written = false;
+            using var _ = tls;
             try
             {
-                var ca = parse.GetValue(caOption);
-                using var http = CommonOptions.HttpClient(ca);
+                using var http = CommonOptions.HttpClient(tls);
                 http.Timeout = CallTimeout;
                 using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), admin, MirpsAuth.AdminScope);
                 try
@@ -284,7 +290,7 @@ public static class CredentialsCommand
                     return CliApp.Failed;
                 }
 
-                using var channel = CommonOptions.AuthenticatedChannel(adminApi, tokens, ca);
+                using var channel = CommonOptions.AuthenticatedChannel(adminApi, tokens, tls);
                 var client = new CredentialService.CredentialServiceClient(channel);
                 ClientCredential? secret;
                 try

@@ -66,6 +66,23 @@ public static class DevnetCommand
         // With --tls: the development CA and a certificate per process, kept across runs; every client trusts that CA only.
         var certificates = Path.Combine(folder.FullName, "certs");
         var ca = tls ? new FileInfo(DevelopmentCertificates.CertificateFile(certificates, DevelopmentCertificates.CaName)) : null;
+        // Every client presents its party's client certificate (admin, a State's national system, the Secretariat's reader).
+        var clients = new Dictionary<string, ClientTls>();
+        ClientTls ClientOf(string party)
+        {
+            if (!tls)
+            {
+                return ClientTls.None;
+            }
+            if (!clients.TryGetValue(party, out var client))
+            {
+                var name = DevelopmentCertificates.ClientName(party);
+                client = new ClientTls(ca!.FullName, Mirps.Tls.FederationTrust.LoadClientCertificate(
+                    DevelopmentCertificates.CertificateFile(certificates, name), DevelopmentCertificates.KeyFile(certificates, name)));
+                clients[party] = client;
+            }
+            return client;
+        }
         string[] TlsArguments(string name) => tls
             ?
             [
@@ -86,12 +103,12 @@ public static class DevnetCommand
                 var made = DevelopmentCertificates.Ensure(certificates, DevelopmentCertificates.DefaultNames);
                 console.MarkupLine($"  TLS: CA {Markup.Escape(ca!.FullName)} ({made.Count(m => m.Created)} of {made.Count} certificates made now, the rest kept)");
             }
-            using var http = CommonOptions.HttpClient(ca);
+            using var http = CommonOptions.HttpClient(ClientOf(Mirps.Tls.FederationIdentity.Admin));
             identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"), TlsArguments("identity"));
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
-            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ca?.FullName);
+            var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
             console.MarkupLine($"  credentials of the 7 States and the Secretariat in {Markup.Escape(Path.Combine(folder.FullName, "credentials"))}");
 
             // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
@@ -132,7 +149,7 @@ public static class DevnetCommand
             {
                 var sample = new FileInfo(Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv"));
                 var log = new StringWriter();
-                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ca);
+                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ClientOf(country));
                 console.WriteLine($"  {log.ToString().Trim()}");
                 if (code != CliApp.Ok)
                 {
@@ -141,12 +158,14 @@ public static class DevnetCommand
                 }
             }
 
-            // The Secretariat's credential reads every node, with a token for each node.
-            using var readers = new NodeTokenClients(http, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
-            await WaitForSecretariatAsync(console, nodes, secretariat, readers, ca, cancellationToken);
+            // The Secretariat's credential reads every node, with a token for each node (bound to its client certificate over TLS).
+            var secretariatTls = ClientOf(Mirps.Tls.FederationIdentity.Secretariat);
+            using var readerHttp = CommonOptions.HttpClient(secretariatTls);
+            using var readers = new NodeTokenClients(readerHttp, CommonOptions.TokenEndpoint(issuer), credentials[""], MirpsAuth.ReadScope);
+            await WaitForSecretariatAsync(console, nodes, secretariat, readers, secretariatTls, cancellationToken);
             try
             {
-                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), readers.For(MirpsAuth.Secretariat), ca);
+                using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), readers.For(MirpsAuth.Secretariat), secretariatTls);
                 await PrintStatesAsync(console, catalogue, states, channel, period, cancellationToken);
                 await PrintRegionalAsync(console, catalogue, channel, period, cancellationToken);
                 await PrintCompletenessAsync(console, states, channel, period, cancellationToken);
@@ -178,6 +197,10 @@ public static class DevnetCommand
                 node.Dispose();
             }
             identity?.Dispose();
+            foreach (var client in clients.Values)
+            {
+                client.Dispose();
+            }
         }
     }
 
@@ -197,16 +220,16 @@ public static class DevnetCommand
 
     /// <summary>Waits until the Secretariat holds every State's latest change, saying so State by State.</summary>
     private static async Task WaitForSecretariatAsync(IAnsiConsole console, List<(string Country, ServiceProcess Process)> nodes, ServiceProcess secretariat,
-        NodeTokenClients readers, FileInfo? ca, CancellationToken cancellationToken)
+        NodeTokenClients readers, ClientTls tls, CancellationToken cancellationToken)
     {
         var expected = new Dictionary<string, long>();
         foreach (var (country, node) in nodes)
         {
-            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), readers.For(country), ca);
+            using var nodeChannel = CommonOptions.AuthenticatedChannel(new Uri(node.Address), readers.For(country), tls);
             var status = await new SyncService.SyncServiceClient(nodeChannel).GetSyncStatusAsync(new GetSyncStatusRequest(), cancellationToken: cancellationToken);
             expected[country] = status.Origins.SingleOrDefault(o => o.Origin == country)?.LatestSequence ?? 0;
         }
-        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), readers.For(MirpsAuth.Secretariat), ca);
+        using var channel = CommonOptions.AuthenticatedChannel(new Uri(secretariat.Address), readers.For(MirpsAuth.Secretariat), tls);
         var sync = new SyncService.SyncServiceClient(channel);
         var caughtUp = new HashSet<string>();
         var watch = Stopwatch.StartNew();

@@ -4,6 +4,7 @@ using Google.Rpc;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mirps.Auth;
+using MirpsExchange.Cli.Federation;
 
 namespace MirpsExchange.Cli.Commands;
 
@@ -22,11 +23,15 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
     public Option<Uri> Identity { get; } = CommonOptions.Identity();
     public Option<FileInfo?> Credential { get; } = CommonOptions.Credential();
     public Option<FileInfo?> Ca { get; } = CommonOptions.Ca();
+    public Option<FileInfo?> ClientCertificate { get; } = CommonOptions.ClientCertificate();
+    public Option<FileInfo?> ClientKey { get; } = CommonOptions.ClientKey();
 
     /// <summary>Whose node --node is (its token is for that node only); the Secretariat's commands need none.</summary>
     public Option<string?>? NodeCountry { get; } = secretariat ? null : CommonOptions.NodeCountry();
 
-    public IEnumerable<Option> Options => NodeCountry is null ? [Node, Identity, Credential, Ca] : [Node, NodeCountry, Identity, Credential, Ca];
+    public IEnumerable<Option> Options => NodeCountry is null
+        ? [Node, Identity, Credential, Ca, ClientCertificate, ClientKey]
+        : [Node, NodeCountry, Identity, Credential, Ca, ClientCertificate, ClientKey];
 
     /// <summary>
     /// Loads the credential, gets a <c>mirps.read</c> token, and runs <paramref name="call"/> on a channel to the
@@ -50,9 +55,11 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         }
 
         ClientCredential credential;
+        ClientTls tls;
         try
         {
             credential = CommonOptions.LoadCredential(parse.GetValue(Credential));
+            tls = CommonOptions.LoadTls(parse, Ca, ClientCertificate, ClientKey);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -60,8 +67,8 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
             return CliApp.Failed;
         }
 
-        var ca = parse.GetValue(Ca);
-        using var http = CommonOptions.HttpClient(ca);
+        using var _ = tls;
+        using var http = CommonOptions.HttpClient(tls);
         http.Timeout = CallTimeout;
         // A token for the one node called: the Secretariat's, the one --node-country names, or else the credential's own.
         var audience = secretariat ? MirpsAuth.NodeAudience(MirpsAuth.Secretariat)
@@ -79,7 +86,7 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
             return CliApp.Failed;
         }
 
-        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, ca);
+        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, tls);
         try
         {
             return await call(node, channel);

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Google.Rpc;
 using Grpc.Core;
 using Mirps.Auth;
+using MirpsExchange.Cli.Federation;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Csv;
@@ -25,18 +26,22 @@ public static partial class SubmitCommand
         var identity = CommonOptions.Identity();
         var credential = CommonOptions.Credential();
         var ca = CommonOptions.Ca();
+        var clientCertificate = CommonOptions.ClientCertificate();
+        var clientKey = CommonOptions.ClientKey();
         var batchSize = new Option<int>("--batch-size") { Description = "Observations per call (1 to 10000)", DefaultValueFactory = _ => ObservationValidator.MaxBatchSize };
         var dryRun = new Option<bool>("--dry-run") { Description = "Only validate the file against the catalogue; send nothing" };
-        var command = new Command("submit", Description) { file, node, identity, credential, ca, batchSize, dryRun };
+        var command = new Command("submit", Description) { file, node, identity, credential, ca, clientCertificate, clientKey, batchSize, dryRun };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
             ClientCredential? access = null;
+            var tls = ClientTls.None;
             if (!parse.GetValue(dryRun))
             {
                 try
                 {
                     access = CommonOptions.LoadCredential(parse.GetValue(credential));
+                    tls = CommonOptions.LoadTls(parse, ca, clientCertificate, clientKey);
                 }
                 catch (Exception e) when (e is IOException or InvalidDataException)
                 {
@@ -44,18 +49,21 @@ public static partial class SubmitCommand
                     return CliApp.Failed;
                 }
             }
-            return await RunAsync(parse.GetRequiredValue(file), parse.GetRequiredValue(node), parse.GetRequiredValue(identity), access,
-                parse.GetValue(batchSize), parse.GetValue(dryRun), parse.InvocationConfiguration.Output, error, cancellationToken, parse.GetValue(ca));
+            using (tls)
+            {
+                return await RunAsync(parse.GetRequiredValue(file), parse.GetRequiredValue(node), parse.GetRequiredValue(identity), access,
+                    parse.GetValue(batchSize), parse.GetValue(dryRun), parse.InvocationConfiguration.Output, error, cancellationToken, tls);
+            }
         });
         return command;
     }
 
     /// <summary>
     /// Validates <paramref name="file"/>, then (unless a dry run) submits it with tokens for <paramref name="credential"/> from the
-    /// identity server; https servers are verified against <paramref name="ca"/> when given.
+    /// identity server; https servers are verified, and the client certificate presented, as <paramref name="tls"/> says.
     /// </summary>
     public static async Task<int> RunAsync(FileInfo file, Uri node, Uri identity, ClientCredential? credential, int batchSize, bool dryRun,
-        TextWriter output, TextWriter error, CancellationToken cancellationToken, FileInfo? ca = null)
+        TextWriter output, TextWriter error, CancellationToken cancellationToken, ClientTls? tls = null)
     {
         if (!file.Exists)
         {
@@ -94,7 +102,7 @@ public static partial class SubmitCommand
             return CliApp.Ok;
         }
 
-        using var http = CommonOptions.HttpClient(ca);
+        using var http = CommonOptions.HttpClient(tls);
         using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential!, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
         try
         {
@@ -105,7 +113,7 @@ public static partial class SubmitCommand
             await error.WriteLineAsync($"error: no token from the identity server at {identity} for {credential!.ClientId}: {e.Message}");
             return CliApp.Failed;
         }
-        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, ca);
+        using var channel = CommonOptions.AuthenticatedChannel(node, tokens, tls);
         var client = new ObservationService.ObservationServiceClient(channel);
         int inserted = 0, revised = 0, unchanged = 0;
         for (var start = 0; start < csv.Observations.Count; start += batchSize)

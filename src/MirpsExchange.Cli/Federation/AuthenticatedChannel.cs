@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Mirps.Auth;
-using Mirps.Tls;
 
 namespace MirpsExchange.Cli.Federation;
 
@@ -9,12 +8,12 @@ namespace MirpsExchange.Cli.Federation;
 public static class AuthenticatedChannel
 {
     /// <summary>
-    /// TLS for https addresses, the server verified against <paramref name="caFile"/> alone when given (else the
-    /// machine's trust store); cleartext (tokens included) is allowed only to a loopback address.
+    /// TLS for https addresses, the server verified against the CA of <paramref name="tls"/> alone when given (else the
+    /// machine's trust store) and its client certificate presented; cleartext (tokens included) is allowed only to a loopback address.
     /// </summary>
-    public static GrpcChannel Create(Uri address, TokenClient tokens, string? caFile = null) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    public static GrpcChannel Create(Uri address, TokenClient tokens, ClientTls? tls = null) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
-        HttpHandler = FederationTrust.CreateHandler(caFile),
+        HttpHandler = (tls ?? ClientTls.None).CreateHandler(),
         DisposeHttpClient = true,
         Credentials = address.Scheme == "https"
             ? ChannelCredentials.Create(ChannelCredentials.SecureSsl, tokens.ToCallCredentials())

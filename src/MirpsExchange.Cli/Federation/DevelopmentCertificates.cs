@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
+using Mirps.Tls;
 using MirpsExchange.Identity;
 
 namespace MirpsExchange.Cli.Federation;
@@ -17,14 +18,40 @@ public static partial class DevelopmentCertificates
 {
     public const string CaName = "ca";
 
-    /// <summary>The services of the federation: the identity server, the seven State nodes, the Secretariat.</summary>
-    public static readonly IReadOnlyList<string> DefaultNames = ["identity", "blz", "cri", "slv", "gtm", "hnd", "mex", "pan", "secretariat"];
+    /// <summary>Suffix of a client certificate's name: <c>pan-client</c> is the certificate PAN's national systems present.</summary>
+    public const string ClientSuffix = "-client";
+
+    private static readonly string[] Nodes = ["blz", "cri", "slv", "gtm", "hnd", "mex", "pan", "secretariat"];
+
+    /// <summary>
+    /// The federation's certificates: the identity server, the seven State nodes and the Secretariat's
+    /// (each node's both serves and, as a client, pulls from peers), and a client certificate per State,
+    /// for the Secretariat and for the admins.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DefaultNames =
+        ["identity", .. Nodes, .. Nodes.Select(ClientName), ClientName(FederationIdentity.Admin)];
+
+    /// <summary>The client certificate's name of a party: "pan-client", "secretariat-client", "admin-client".</summary>
+    public static string ClientName(string party) => party.ToLowerInvariant() + ClientSuffix;
+
+    /// <summary>What a certificate of that name is: a server, a node (server and client), or a client; and the party it names.</summary>
+    private static (bool Server, bool Client, string? Party) Profile(string name)
+    {
+        if (name.EndsWith(ClientSuffix, StringComparison.Ordinal))
+        {
+            var party = name[..^ClientSuffix.Length];
+            if (Nodes.Contains(party) || party == FederationIdentity.Admin)
+            {
+                return (false, true, FederationIdentity.Normalize(party));
+            }
+        }
+        return Nodes.Contains(name) ? (true, true, FederationIdentity.Normalize(name)) : (true, false, null);
+    }
 
     private static readonly TimeSpan CaValidity = TimeSpan.FromDays(2 * 365);
     private static readonly TimeSpan ServerValidity = TimeSpan.FromDays(397);
     /// <summary>A certificate closer than this to its end is replaced on the next run rather than kept.</summary>
     private static readonly TimeSpan RenewBefore = TimeSpan.FromDays(30);
-    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
 
     /// <summary>What a run did to one file pair.</summary>
     public sealed record Outcome(string Name, string CertificateFile, string KeyFile, bool Created);
@@ -60,10 +87,10 @@ public static partial class DevelopmentCertificates
             outcomes.Add(new Outcome(CaName, CertificateFile(folder, CaName), KeyFile(folder, CaName), caCreated));
             foreach (var name in list)
             {
-                var keep = !force && !caCreated && TryLoad(folder, name, out var current) && IsCurrent(current, ca, now);
+                var keep = !force && !caCreated && TryLoad(folder, name, out var current) && IsCurrent(name, current, ca, now);
                 if (!keep)
                 {
-                    IssueServer(folder, name, ca, now).Dispose();
+                    Issue(folder, name, ca, now).Dispose();
                 }
                 outcomes.Add(new Outcome(name, CertificateFile(folder, name), KeyFile(folder, name), !keep));
             }
@@ -83,20 +110,41 @@ public static partial class DevelopmentCertificates
         return ca;
     }
 
-    private static X509Certificate2 IssueServer(string folder, string name, X509Certificate2 ca, DateTimeOffset now)
+    /// <summary>
+    /// A server certificate (the identity server), a node's (server and client authentication, naming its
+    /// State or the Secretariat) or a client certificate (client authentication only, naming its party).
+    /// </summary>
+    private static X509Certificate2 Issue(string folder, string name, X509Certificate2 ca, DateTimeOffset now)
     {
+        var (server, client, party) = Profile(name);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={name}, O=MirpsExchange (development only)", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
-        // What clients dial on one machine, plus the service name for a container network where it is the host name.
-        names.AddDnsName("localhost");
-        names.AddDnsName(name);
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddIpAddress(IPAddress.IPv6Loopback);
+        if (server)
+        {
+            // What clients dial on one machine, plus the service name for a container network where it is the host name.
+            names.AddDnsName("localhost");
+            names.AddDnsName(name);
+            names.AddIpAddress(IPAddress.Loopback);
+            names.AddIpAddress(IPAddress.IPv6Loopback);
+        }
+        if (party is not null)
+        {
+            names.AddUri(FederationIdentity.UriOf(party));
+        }
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ServerAuthentication)], critical: false));
+        var usages = new OidCollection();
+        if (server)
+        {
+            usages.Add(new Oid(FederationTrust.ServerAuthentication));
+        }
+        if (client)
+        {
+            usages.Add(new Oid(FederationTrust.ClientAuthentication));
+        }
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(usages, critical: false));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         var notAfter = now + ServerValidity < ca.NotAfter.ToUniversalTime() ? now + ServerValidity : new DateTimeOffset(ca.NotAfter.ToUniversalTime());
@@ -133,16 +181,25 @@ public static partial class DevelopmentCertificates
         }
     }
 
-    /// <summary>Signed by <paramref name="ca"/> (verified, not just the issuer's name) and valid for a while yet.</summary>
-    private static bool IsCurrent(X509Certificate2 certificate, X509Certificate2 ca, DateTimeOffset now)
+    /// <summary>
+    /// Signed by <paramref name="ca"/> (verified, not just the issuer's name), valid for a while yet, and of
+    /// the profile its name calls for (a certificate from an earlier version, without client authentication
+    /// or the party it names, is made anew).
+    /// </summary>
+    private static bool IsCurrent(string name, X509Certificate2 certificate, X509Certificate2 ca, DateTimeOffset now)
     {
         using (certificate)
         {
-            if (certificate.NotAfter.ToUniversalTime() < now + RenewBefore)
+            var (server, client, party) = Profile(name);
+            if (certificate.NotAfter.ToUniversalTime() < now + RenewBefore || FederationIdentity.PartyOf(certificate) != party)
             {
                 return false;
             }
-            using var chain = new X509Chain { ChainPolicy = Mirps.Tls.FederationTrust.ChainPolicy(ca) };
+            using var chain = new X509Chain { ChainPolicy = server ? FederationTrust.ChainPolicy(ca) : FederationTrust.ClientChainPolicy(ca) };
+            if (client)
+            {
+                chain.ChainPolicy.ApplicationPolicy.Add(new Oid(FederationTrust.ClientAuthentication));
+            }
             chain.ChainPolicy.VerificationTime = now.UtcDateTime;
             return chain.Build(certificate);
         }

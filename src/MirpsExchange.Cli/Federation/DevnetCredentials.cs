@@ -17,14 +17,14 @@ public static class DevnetCredentials
     public static string PathOf(string folder, string country) =>
         Path.Combine(folder, "credentials", $"{(country.Length > 0 ? country : "secretariat")}.json");
 
-    /// <summary>Credentials by State ISO3; "" is the Secretariat's. <paramref name="caFile"/>: the CA an https admin API must chain to.</summary>
+    /// <summary>Credentials by State ISO3; "" is the Secretariat's. <paramref name="tls"/>: the CA an https admin API must chain to and the admin's client certificate (the same as <paramref name="http"/>'s).</summary>
     public static async Task<IReadOnlyDictionary<string, ClientCredential>> EnsureAsync(
-        HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken, string? caFile = null)
+        HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken, ClientTls? tls = null)
     {
         var directory = Directory.CreateDirectory(Path.Combine(folder, "credentials")).FullName;
         var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
-        using var channel = AuthenticatedChannel.Create(adminApi, tokens, caFile);
+        using var channel = AuthenticatedChannel.Create(adminApi, tokens, tls);
         var service = new CredentialService.CredentialServiceClient(channel);
         var result = new Dictionary<string, ClientCredential>();
         foreach (var country in states.Append(""))

@@ -29,8 +29,19 @@ public static class FederationTrust
         return ca;
     }
 
+    /// <summary>TLS web server authentication (extended key usage).</summary>
+    public const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+
+    /// <summary>TLS web client authentication (extended key usage): what a client certificate must allow.</summary>
+    public const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
+
     /// <summary>A chain policy that trusts exactly <paramref name="ca"/> as root (no system roots, no revocation lists for a development CA).</summary>
-    public static X509ChainPolicy ChainPolicy(X509Certificate2 ca)
+    public static X509ChainPolicy ChainPolicy(X509Certificate2 ca) => ChainPolicy(ca, ServerAuthentication);
+
+    /// <summary>The same trust for a client certificate: chains to <paramref name="ca"/> alone and allows client authentication.</summary>
+    public static X509ChainPolicy ClientChainPolicy(X509Certificate2 ca) => ChainPolicy(ca, ClientAuthentication);
+
+    private static X509ChainPolicy ChainPolicy(X509Certificate2 ca, string usage)
     {
         var policy = new X509ChainPolicy
         {
@@ -38,8 +49,8 @@ public static class FederationTrust
             RevocationMode = X509RevocationMode.NoCheck,
         };
         policy.CustomTrustStore.Add(ca);
-        // Only a server certificate: a client certificate or a code-signing one from the same CA is not a server.
-        policy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
+        // Only a certificate for that use: a client certificate from the same CA is not a server, nor the other way round.
+        policy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid(usage));
         return policy;
     }
 
@@ -57,7 +68,11 @@ public static class FederationTrust
     /// builds the server's chain against that CA alone (host name still checked); without it, system trust.
     /// A streamed response may run up to <see cref="StreamWindowBytes"/> ahead of its reader.
     /// </summary>
-    public static SocketsHttpHandler CreateHandler(string? caFile)
+    /// <param name="clientCertificate">
+    /// Presented when a server asks for one (mutual TLS: tokens bound to it, a peer's identity proven by it);
+    /// see <see cref="LoadClientCertificate"/>.
+    /// </param>
+    public static SocketsHttpHandler CreateHandler(string? caFile, X509Certificate2? clientCertificate = null)
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
         try
@@ -72,7 +87,44 @@ public static class FederationTrust
         {
             handler.SslOptions.CertificateChainPolicy = ChainPolicy(LoadCa(caFile));
         }
+        if (clientCertificate is not null)
+        {
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+        }
         return handler;
+    }
+
+    /// <summary>
+    /// A client certificate and its private key from PEM files (for example certs/pan-client.crt and
+    /// .key from <c>mirps certs create</c>); refuses one that does not allow client authentication, so a
+    /// wrong file fails here and not as an unexplained handshake error. Windows' TLS stack cannot use the
+    /// ephemeral key PEM loading gives, so there the pair goes through a PKCS#12 round trip in memory.
+    /// </summary>
+    public static X509Certificate2 LoadClientCertificate(string certificateFile, string keyFile)
+    {
+        foreach (var file in new[] { certificateFile, keyFile })
+        {
+            if (!File.Exists(file))
+            {
+                throw new FileNotFoundException($"The client certificate file {file} does not exist (create one with `mirps certs create`).", file);
+            }
+        }
+        var certificate = X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
+        var usages = certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault()?.EnhancedKeyUsages;
+        if (usages is not null && !usages.Cast<System.Security.Cryptography.Oid>().Any(u => u.Value == ClientAuthentication))
+        {
+            certificate.Dispose();
+            throw new InvalidDataException($"{certificateFile} does not allow TLS client authentication (extended key usage), so no server would accept it as a client certificate.");
+        }
+        if (!OperatingSystem.IsWindows())
+        {
+            return certificate;
+        }
+        using (certificate)
+        {
+            return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+        }
     }
 
     /// <summary>

@@ -81,6 +81,16 @@ public static class IdentityExtensions
                 server.AddEventHandler(TokenEndpointThrottle.CountAuthenticated.Descriptor);
                 server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
                 server.AddEventHandler(ClientAssertionReplay.Descriptor);
+                if (tls.Enabled)
+                {
+                    // Mutual TLS (RFC 8705): client certificates of the federation CA alone authenticate
+                    // tls_client_auth credentials, and every token is bound to the certificate presented
+                    // (cnf x5t#S256); MirpsApplicationManager decides which certificates a credential may use.
+                    server.EnablePublicKeyInfrastructureTlsClientAuthentication(
+                        [Mirps.Tls.FederationTrust.LoadCa(tls.CaFile)],
+                        policy => policy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck);
+                    server.UseClientCertificateBoundAccessTokens();
+                }
                 var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough();
                 if (!tls.Enabled)
                 {

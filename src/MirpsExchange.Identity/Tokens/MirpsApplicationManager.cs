@@ -1,15 +1,18 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
 using OpenIddict.EntityFrameworkCore.Models;
+using Mirps.Tls;
 using MirpsExchange.Identity.Store;
 
 namespace MirpsExchange.Identity.Tokens;
 
 /// <summary>
 /// OpenIddict's application manager, plus a rotated secret's grace period: while it lasts, the
-/// previous secret (kept hashed in the credential register) is accepted beside the new one.
+/// previous secret (kept hashed in the credential register) is accepted beside the new one; and which
+/// client certificates (mutual TLS) a credential may use.
 /// </summary>
 public sealed class MirpsApplicationManager(
     IOpenIddictApplicationCache<OpenIddictEntityFrameworkCoreApplication> cache,
@@ -37,4 +40,48 @@ public sealed class MirpsApplicationManager(
 
     /// <summary>The stored (hashed) form of a secret, as OpenIddict would store it.</summary>
     public ValueTask<string> HashSecretAsync(string secret, CancellationToken cancellationToken) => ObfuscateClientSecretAsync(secret, cancellationToken);
+
+    /// <summary>Application setting holding a tls_client_auth credential's registered certificate subject (RFC 8705 §2.1.2).</summary>
+    public const string SubjectSetting = "mirps:tls_client_auth_subject";
+
+    /// <summary>
+    /// Whether <paramref name="certificate"/>, presented in the TLS handshake of a token request, may stand
+    /// for this credential: it chains to the federation CA alone and allows client authentication
+    /// (<paramref name="policy"/>, from EnablePublicKeyInfrastructureTlsClientAuthentication), it names
+    /// the credential's own party (urn:mirps:PAN, secretariat, admin), and for a tls_client_auth
+    /// credential it also has the registered subject DN or subject alternative name. OpenIddict then
+    /// binds the token to it (cnf x5t#S256). OpenIddict's own check matches redirect URIs, which
+    /// client-credentials clients do not have.
+    /// </summary>
+    public override async ValueTask<bool> ValidatePublicKeyInfrastructureTlsClientCertificateAsync(
+        OpenIddictEntityFrameworkCoreApplication application, X509Certificate2 certificate, X509ChainPolicy policy, CancellationToken cancellationToken = default)
+    {
+        using (var chain = new X509Chain { ChainPolicy = policy })
+        {
+            try
+            {
+                if (!chain.Build(certificate) || chain.ChainElements.Count < 2)
+                {
+                    return false;
+                }
+            }
+            finally
+            {
+                foreach (var element in chain.ChainElements)
+                {
+                    element.Certificate.Dispose();
+                }
+            }
+        }
+        var credential = await db.Credentials.AsNoTracking()
+            .Where(c => c.ClientId == application.ClientId && c.RevokeTime == null)
+            .Select(c => new { c.Role, c.Country })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (credential is null || FederationIdentity.PartyOf(certificate) != FederationIdentity.PartyOf(credential.Role, credential.Country))
+        {
+            return false;
+        }
+        var settings = await GetSettingsAsync(application, cancellationToken);
+        return !settings.TryGetValue(SubjectSetting, out var subject) || CertificateSubject.Matches(certificate, subject);
+    }
 }

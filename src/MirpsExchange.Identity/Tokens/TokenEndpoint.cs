@@ -11,8 +11,9 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace MirpsExchange.Identity.Tokens;
 
 /// <summary>
-/// The token endpoint's last step, after OpenIddict has authenticated the client (secret or
-/// private_key_jwt) and checked it may use the grant and the requested scopes: build the access token.
+/// The token endpoint's last step, after OpenIddict has authenticated the client (secret,
+/// private_key_jwt or tls_client_auth) and checked it may use the grant, the requested scopes and the
+/// client certificate presented: build the access token (over TLS bound to that certificate).
 /// </summary>
 public static class TokenEndpoint
 {
@@ -28,6 +29,11 @@ public static class TokenEndpoint
         if (!request.IsClientCredentialsGrantType())
         {
             return Forbid(Errors.UnsupportedGrantType, "Only the client_credentials grant is supported.");
+        }
+        if (http.Request.IsHttps && await http.Connection.GetClientCertificateAsync(http.RequestAborted) is null)
+        {
+            // Over TLS every token is bound to the client's certificate: a client without one gets none.
+            return Forbid(Errors.InvalidClient, "Over TLS a client certificate of the federation CA is required: tokens are bound to it (RFC 8705).");
         }
         var credential = await db.Credentials.AsNoTracking().FirstOrDefaultAsync(c => c.ClientId == request.ClientId && c.RevokeTime == null, http.RequestAborted);
         if (credential is null)

@@ -31,7 +31,17 @@ public static partial class AuthenticationExtensions
             if (tls.CaFile.Length > 0)
             {
                 var trust = FederationTrust.ValidationCallback(tls.CaFile);
-                http.ConfigureHttpClientHandler(handler => handler.ServerCertificateCustomValidationCallback = trust);
+                // Over TLS the node presents its client certificate to the identity server too.
+                var certificate = node.LoadClientCertificate(tls);
+                http.ConfigureHttpClientHandler(handler =>
+                {
+                    handler.ServerCertificateCustomValidationCallback = trust;
+                    if (certificate is not null)
+                    {
+                        handler.ClientCertificateOptions = ClientCertificateOption.Manual;
+                        handler.ClientCertificates.Add(certificate);
+                    }
+                });
             }
             http.SetHttpResiliencePipeline(pipeline => pipeline
                 .AddRetry(new Polly.Retry.RetryStrategyOptions<HttpResponseMessage>

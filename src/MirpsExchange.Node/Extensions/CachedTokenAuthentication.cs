@@ -11,7 +11,8 @@ namespace MirpsExchange.Node.Extensions;
 /// The node's authentication scheme: a bearer token validated once by OpenIddict (signature, issuer,
 /// audience, lifetime) is remembered until it expires, so the many calls a client makes with one token
 /// pay for one validation. A token that failed is never cached. Tokens are short-lived and never revoked
-/// one by one, so remembering a valid one changes nothing a caller could observe.
+/// one by one, so remembering a valid one changes nothing a caller could observe. Its binding to a client
+/// certificate is checked on every call, from the cache or not.
 /// </summary>
 public sealed class CachedTokenAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -36,7 +37,7 @@ public sealed class CachedTokenAuthentication(
         var token = header["Bearer ".Length..].Trim();
         if (tokens.Cache.TryGetValue<ClaimsPrincipal>(token, out var known) && known is not null)
         {
-            return AuthenticateResult.Success(new AuthenticationTicket(known, SchemeName));
+            return await BoundToThisConnectionAsync(known);
         }
         var result = await Context.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
         if (result.Succeeded && result.Principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds))
@@ -47,7 +48,16 @@ public sealed class CachedTokenAuthentication(
                 tokens.Cache.Set(token, result.Principal, new MemoryCacheEntryOptions { AbsoluteExpiration = expires, Size = 1 });
             }
         }
-        return result.Succeeded ? AuthenticateResult.Success(new AuthenticationTicket(result.Principal, SchemeName)) : result;
+        return result.Succeeded ? await BoundToThisConnectionAsync(result.Principal) : result;
+    }
+
+    /// <summary>A valid token, remembered or not, is accepted only over the connection its binding allows (<see cref="CertificateBinding"/>).</summary>
+    private async Task<AuthenticateResult> BoundToThisConnectionAsync(ClaimsPrincipal principal)
+    {
+        var certificate = Request.IsHttps ? await Context.Connection.GetClientCertificateAsync(Context.RequestAborted) : null;
+        return CertificateBinding.Refusal(principal, certificate, Request.IsHttps) is { } refusal
+            ? AuthenticateResult.Fail(refusal)
+            : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     /// <summary>

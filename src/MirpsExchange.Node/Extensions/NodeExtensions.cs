@@ -43,6 +43,15 @@ public static class NodeExtensions
                 $"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{node.Country}'.");
         }
         var tls = builder.AddTls();
+        if (tls.Enabled && node.Peers.FindIndex(p => string.IsNullOrWhiteSpace(p.Country)) is var unnamed and >= 0)
+        {
+            throw new InvalidOperationException(
+                $"Configuration key Node:Peers:{unnamed}:Country is required over TLS: the State's ISO3 code or 'secretariat' whose node the peer is; its certificate must name it.");
+        }
+        if ((node.ClientCertificateFile.Length > 0) != (node.ClientKeyFile.Length > 0))
+        {
+            throw new InvalidOperationException("Configuration keys Node:ClientCertificateFile and Node:ClientKeyFile must be set together (or both left empty to use the Tls certificate).");
+        }
         builder.AddNodeAuthentication(node, tls);
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();

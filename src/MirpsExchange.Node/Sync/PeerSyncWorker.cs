@@ -39,22 +39,27 @@ public sealed partial class PeerSyncWorker(
         {
             return;
         }
-        using var http = new HttpClient(FederationTrust.CreateHandler(tls.Value.CaFile));
+        // Over TLS tokens are bound to the node's client certificate, which it presents to the identity server and every peer.
+        using var certificate = node.LoadClientCertificate(tls.Value);
+        using var http = new HttpClient(FederationTrust.CreateHandler(tls.Value.CaFile, certificate));
         var credential = ClientCredential.Load(node.Credential!); // required with peers (NodeOptionsValidation)
         var tokenEndpoint = new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath);
         // A token is good at one node only: one client (one cached token) per peer node, shared by its origins.
         using var tokens = new NodeTokenClients(http, tokenEndpoint, credential, MirpsAuth.ReadScope);
-        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, tokens.For(peer.Country), stoppingToken))));
+        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, tokens.For(peer.Country), certificate, stoppingToken))));
     }
 
-    private async Task PullAsync(PeerOptions peer, string origin, TokenClient tokens, CancellationToken stoppingToken)
+    private async Task PullAsync(PeerOptions peer, string origin, TokenClient tokens, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, CancellationToken stoppingToken)
     {
         var address = peer.Address;
         var state = states.Register(address, origin);
+        var handler = FederationTrust.CreateHandler(tls.Value.CaFile, certificate);
+        var identity = new PeerIdentity(peer.Country);
+        identity.Check(handler);
         using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
-            // An https peer is trusted against Tls:CaFile alone when one is configured.
-            HttpHandler = FederationTrust.CreateHandler(tls.Value.CaFile),
+            // An https peer is trusted against Tls:CaFile alone, and must prove with its certificate whose node it is.
+            HttpHandler = handler,
             DisposeHttpClient = true,
             Credentials = ChannelCredentials.Create(
                 address.StartsWith("https", StringComparison.Ordinal) ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, tokens.ToCallCredentials()),
@@ -78,8 +83,8 @@ public sealed partial class PeerSyncWorker(
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
                 }
-                // The token sent was for the configured node only; a peer that answered with it is that node
-                // (or the token was refused). What it says of itself must agree.
+                // The token sent was for the configured node only, and over TLS the handshake proved the peer's
+                // party (PeerIdentity); node_country is what the peer says, informational, and must agree.
                 var declared = status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry;
                 if (!string.Equals(peer.Country, declared, StringComparison.OrdinalIgnoreCase))
                 {
@@ -160,7 +165,7 @@ public sealed partial class PeerSyncWorker(
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException or System.Data.Common.DbException)
             {
                 failures++;
-                var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                var error = identity.Mismatch ?? (e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message);
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
             }
@@ -252,6 +257,43 @@ public sealed partial class PeerSyncWorker(
 
     [LoggerMessage(EventName = "PeerCatalogueMismatch", Level = LogLevel.Error, Message = "Not pulling {Origin} from {Peer}: {Error}")]
     private static partial void LogCatalogueMismatch(ILogger logger, string peer, string origin, string error);
+}
+
+/// <summary>
+/// A TLS peer's proven identity: the party its certificate names (urn:mirps:PAN, urn:mirps:secretariat)
+/// must be the one Node:Peers configures, or the handshake is refused, before any token or request is
+/// sent, and <see cref="Mismatch"/> says why, naming both.
+/// </summary>
+public sealed class PeerIdentity(string? configured)
+{
+    private readonly string? _expected = configured is { Length: > 0 } ? Mirps.Tls.FederationIdentity.Normalize(configured) : null;
+
+    /// <summary>The party the last handshake proved, or null (no handshake yet, or cleartext).</summary>
+    public string? Proven { get; private set; }
+
+    /// <summary>Why the last handshake was refused for naming another party, or null.</summary>
+    public string? Mismatch { get; private set; }
+
+    /// <summary>Adds the check to the handler's own certificate validation (chain to the federation CA, host name).</summary>
+    public void Check(SocketsHttpHandler handler) => handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+    {
+        if (errors != System.Net.Security.SslPolicyErrors.None || certificate is null)
+        {
+            Mismatch = null;
+            return false;
+        }
+        using var presented = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        var named = Mirps.Tls.FederationIdentity.PartyOf(presented);
+        if (named is null || named != _expected)
+        {
+            Mismatch = $"PEER_IDENTITY_MISMATCH: the peer's certificate names {named ?? "no MIRPS party"}, but Node:Peers configures it as {_expected ?? "(no Country)"}'s node; nothing is pulled from it";
+            Proven = null;
+            return false;
+        }
+        Mismatch = null;
+        Proven = named;
+        return true;
+    };
 }
 
 /// <summary>The live state of every pull, for the status call and health checks.</summary>

@@ -31,10 +31,12 @@ public sealed class TestIdentity : IAsyncDisposable
         GrpcAddress = addresses[1];
         // Started with --Tls:CaFile (its own clients' trust), the test's clients trust that CA too.
         CaFile = app.Configuration["Tls:CaFile"] is { Length: > 0 } ca ? ca : null;
-        Http = new HttpClient(FederationTrust.CreateHandler(CaFile));
+        // Over TLS the admin presents the admin client certificate made beside the CA (mutual TLS; its tokens are bound to it).
+        AdminCertificate = ClientCertificate("admin");
+        Http = new HttpClient(FederationTrust.CreateHandler(CaFile, AdminCertificate));
         Admin = ClientCredential.Load(Path.Combine(DataDirectory, AdminBootstrap.FileName));
         AdminTokens = new TokenClient(Http, TokenEndpoint, Admin, MirpsAuth.AdminScope);
-        AdminChannel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(GrpcAddress), AdminTokens, CaFile);
+        AdminChannel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(GrpcAddress), AdminTokens, new MirpsExchange.Cli.Federation.ClientTls(CaFile, AdminCertificate));
         Credentials = new CredentialService.CredentialServiceClient(AdminChannel);
     }
 
@@ -50,7 +52,27 @@ public sealed class TestIdentity : IAsyncDisposable
     public ClientCredential Admin { get; }
     /// <summary>The CA its test clients trust (the identity server's Tls:CaFile), or null: cleartext or system trust.</summary>
     public string? CaFile { get; }
+    /// <summary>HTTP to the identity server as the admin (over TLS presenting <see cref="AdminCertificate"/>).</summary>
     public HttpClient Http { get; }
+    /// <summary>Over TLS, the admin client certificate; null in cleartext.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? AdminCertificate { get; }
+
+    /// <summary>
+    /// Over TLS, the client certificate of <paramref name="party"/> ("pan", "secretariat", "admin") made by
+    /// `mirps certs create` in the CA's folder; null in cleartext.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate(string party)
+    {
+        if (CaFile is null)
+        {
+            return null;
+        }
+        var folder = Path.GetDirectoryName(CaFile)!;
+        var name = MirpsExchange.Cli.Federation.DevelopmentCertificates.ClientName(party);
+        MirpsExchange.Cli.Federation.DevelopmentCertificates.Ensure(folder, [name]);
+        return FederationTrust.LoadClientCertificate(
+            MirpsExchange.Cli.Federation.DevelopmentCertificates.CertificateFile(folder, name), MirpsExchange.Cli.Federation.DevelopmentCertificates.KeyFile(folder, name));
+    }
     public TokenClient AdminTokens { get; }
     public GrpcChannel AdminChannel { get; }
     public CredentialService.CredentialServiceClient Credentials { get; }
@@ -149,6 +171,7 @@ public sealed class TestIdentity : IAsyncDisposable
         AdminChannel.Dispose();
         AdminTokens.Dispose();
         Http.Dispose();
+        AdminCertificate?.Dispose();
         if (_folderMoved)
         {
             return; // RestartAsync stopped this server and handed its folder to the next one

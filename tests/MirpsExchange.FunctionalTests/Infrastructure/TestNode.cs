@@ -28,7 +28,10 @@ public sealed class TestNode : IAsyncDisposable
         Address = app.ListeningAddress();
         CaFile = app.Configuration["Tls:CaFile"] is { Length: > 0 } ca ? ca : null;
         Credential = credential;
-        Tokens = new TokenClient(identity.Http, identity.TokenEndpoint, credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
+        // Over TLS the node's State presents its client certificate to the identity server and the node alike.
+        ClientCertificate = identity.ClientCertificate(country);
+        Http = new HttpClient(FederationTrust.CreateHandler(identity.CaFile, ClientCertificate));
+        Tokens = new TokenClient(Http, identity.TokenEndpoint, credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
         Channel = ChannelWith(Tokens.ToCallCredentials());
         Observations = new ObservationService.ObservationServiceClient(Channel);
         Catalog = new CatalogService.CatalogServiceClient(Channel);
@@ -58,9 +61,22 @@ public sealed class TestNode : IAsyncDisposable
         {
             var file = Path.Combine(Folder, "credential.json");
             File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
-            return ["--node", Address, "--identity", Identity.Issuer, "--credential", file, .. CaFile is null ? Array.Empty<string>() : ["--ca", CaFile]];
+            if (CaFile is null)
+            {
+                return ["--node", Address, "--identity", Identity.Issuer, "--credential", file];
+            }
+            var folder = Path.GetDirectoryName(CaFile)!;
+            var name = MirpsExchange.Cli.Federation.DevelopmentCertificates.ClientName(Country);
+            return ["--node", Address, "--identity", Identity.Issuer, "--credential", file,
+                "--client-cert", MirpsExchange.Cli.Federation.DevelopmentCertificates.CertificateFile(folder, name),
+                "--client-key", MirpsExchange.Cli.Federation.DevelopmentCertificates.KeyFile(folder, name), "--ca", CaFile];
         }
     }
+
+    /// <summary>Over TLS, the client certificate of the node's own State (COUNTRY-client from the CA's folder); null in cleartext.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; }
+    /// <summary>HTTP to the identity server as the node's State (presenting <see cref="ClientCertificate"/>).</summary>
+    public HttpClient Http { get; }
 
     /// <summary>Tokens of the node's own State (read and submit).</summary>
     public TokenClient Tokens { get; }
@@ -71,10 +87,13 @@ public sealed class TestNode : IAsyncDisposable
     public string DatabasePath => Path.Combine(Folder, "data", $"node-{Country.ToLowerInvariant()}.db");
 
     /// <summary>A channel whose calls carry the given credentials (or none: anonymous calls); over TLS it trusts <see cref="CaFile"/>.</summary>
-    public GrpcChannel ChannelWith(CallCredentials? credentials)
+    public GrpcChannel ChannelWith(CallCredentials? credentials) => ChannelWith(credentials, ClientCertificate);
+
+    /// <summary>The same, presenting <paramref name="certificate"/> (or none) as client certificate over TLS.</summary>
+    public GrpcChannel ChannelWith(CallCredentials? credentials, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
     {
         var tls = Address.StartsWith("https", StringComparison.Ordinal);
-        var options = new GrpcChannelOptions { HttpHandler = FederationTrust.CreateHandler(CaFile), DisposeHttpClient = true };
+        var options = new GrpcChannelOptions { HttpHandler = FederationTrust.CreateHandler(CaFile, certificate), DisposeHttpClient = true };
         if (credentials is not null)
         {
             options.Credentials = ChannelCredentials.Create(tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, credentials);
@@ -159,6 +178,8 @@ public sealed class TestNode : IAsyncDisposable
     {
         Channel.Dispose();
         Tokens.Dispose();
+        Http.Dispose();
+        ClientCertificate?.Dispose();
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
