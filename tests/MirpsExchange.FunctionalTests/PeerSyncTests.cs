@@ -6,6 +6,7 @@ using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -23,7 +24,7 @@ public class PeerSyncTests
     private static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params string[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with that folder
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(puller));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(puller));
         string[] peerArgs = [.. peers.SelectMany((address, i) => new[] { $"--Node:Peers:{i}:Address={address}", $"--Node:Peers:{i}:Origins:0=BLZ" })];
         return await TestNode.StartAsync(country, identity, [$"--Node:Credential={file}", .. peerArgs]);
     }

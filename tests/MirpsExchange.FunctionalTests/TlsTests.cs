@@ -14,6 +14,7 @@ using MirpsExchange.Cli;
 using MirpsExchange.Cli.Federation;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -161,7 +162,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         Assert.Contains("1 inserted", submit.Output);
         // The admin API over the same TLS port, with the CLI trusting the CA.
         var credential = Path.Combine(node.Folder, "admin.json");
-        await File.WriteAllTextAsync(credential, JsonSerializer.Serialize(federation.Identity.Admin));
+        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(federation.Identity.Admin));
         var list = await CliAsync("credentials", "list", "--identity", federation.Identity.Issuer, "--admin-api", federation.Identity.GrpcAddress,
             "--credential", credential, "--ca", federation.Ca);
         Assert.True(list.Code == CliApp.Ok, list.Error);
@@ -241,7 +242,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         await federation.Node.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2016", value: 160)));
         var secretariat = await federation.Identity.IssueAsync(Role.Secretariat);
         var file = Path.Combine(federation.Folder, $"secretariat-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(secretariat));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(secretariat));
         await using var replica = await TestNode.StartAsync("PAN", federation.Identity,
         [
             .. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca),

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
-using MirpsExchange.Identity;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Cli.Federation;
 
@@ -44,7 +44,10 @@ public static partial class DevelopmentCertificates
         {
             throw new ArgumentException($"'{bad}' is not a usable service name: lower-case letters, digits and '-', not '{CaName}'.");
         }
-        Directory.CreateDirectory(folder);
+        if (!Directory.Exists(folder))
+        {
+            OwnerOnlyFile.CreateDirectory(folder); // an existing folder (certs/ beside its README) keeps its mode: the keys in it are owner-only
+        }
         var now = DateTimeOffset.UtcNow;
         var outcomes = new List<Outcome>();
 

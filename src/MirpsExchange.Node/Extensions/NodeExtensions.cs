@@ -24,7 +24,8 @@ public static class NodeExtensions
     {
         builder.AddServiceDefaults(MeterName);
         var section = builder.Configuration.GetSection(NodeOptions.Section);
-        builder.Services.AddOptions<NodeOptions>().Bind(section);
+        builder.Services.AddOptions<NodeOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<NodeOptions>, MirpsExchange.Node.Sync.PeerAddressValidation>();
         var node = section.Get<NodeOptions>() ?? new NodeOptions();
 
         // The standard catalogue built in, or a newer version from a file while States upgrade at different times.
@@ -58,10 +59,11 @@ public static class NodeExtensions
         if (string.IsNullOrEmpty(connectionString))
         {
             var folder = Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath);
-            Directory.CreateDirectory(folder);
             var file = secretariat ? "secretariat.db" : $"node-{node.Country.ToLowerInvariant()}.db";
             connectionString = $"Data Source={Path.Combine(folder, file)}";
         }
+        StoreFiles.PrepareOwnerOnly(connectionString);
+        OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
         builder.Services.AddDbContext<NodeDbContext>(options => options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas()));
         // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
         // its whole page cache when another connection wrote since it last read, so a writer that alternated with

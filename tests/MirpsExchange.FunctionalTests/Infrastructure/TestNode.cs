@@ -7,6 +7,7 @@ using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using Mirps.Tls;
 using MirpsExchange.Node.Extensions;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
 
@@ -51,7 +52,7 @@ public sealed class TestNode : IAsyncDisposable
         get
         {
             var file = Path.Combine(Folder, "credential.json");
-            File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
+            OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
             return ["--node", Address, "--identity", Identity.Issuer, "--credential", file, .. CaFile is null ? Array.Empty<string>() : ["--ca", CaFile]];
         }
     }
@@ -160,7 +161,7 @@ public static class TempFolder
     public static string Create()
     {
         var folder = Path.Combine(Path.GetTempPath(), "mirps-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
+        OwnerOnlyFile.CreateDirectory(folder); // as a service's folder should be: a node refuses a store folder others may read
         return folder;
     }
 
