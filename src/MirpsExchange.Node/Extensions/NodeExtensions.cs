@@ -103,7 +103,9 @@ public static class NodeExtensions
     public static async Task MigrateStoreAsync(this WebApplication app)
     {
         await using var scope = app.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database.MigrateAsync();
+        var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
+        await store.MigrateAsync();
+        StoreFiles.NarrowCreated(store.GetConnectionString()!);
     }
 
     /// <summary>The address the node listens on, for example http://127.0.0.1:5100, or https://127.0.0.1:5100 with TLS (after start).</summary>
