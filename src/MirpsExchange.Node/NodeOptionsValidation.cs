@@ -19,7 +19,12 @@ public sealed class NodeOptionsValidation(StandardCatalogue catalogue) : IValida
             var key = $"Node:Peers:{i}";
             if (!Uri.TryCreate(peer.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
             {
-                failures.Add($"Configuration key {key}:Address must be the peer's http:// or https:// address; got '{peer.Address}'.");
+                failures.Add($"Configuration key {key}:Address must be the peer node's address, for example https://node.blz.mirps.example:5100; got '{peer.Address}'.");
+            }
+            // The node sends its bearer token with every pull: plain http only to this machine.
+            else if (Mirps.Tls.Cleartext.Refusal($"Configuration key {key}:Address", address) is { } refusal)
+            {
+                failures.Add(refusal + ".");
             }
             if (!string.Equals(peer.Country, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)
                 && !catalogue.ReportingCountries.Contains(peer.Country.ToUpperInvariant()))

@@ -58,6 +58,8 @@ public static class TlsExtensions
                 throw new InvalidOperationException($"Configuration key {key} names {file}, which does not exist (create development certificates with `mirps certs create`).");
             }
         }
+        // Whoever reads the private key can pose as this server.
+        OwnerOnlyFile.Require(tls.KeyFile, "Tls:KeyFile");
         return tls;
     }
 

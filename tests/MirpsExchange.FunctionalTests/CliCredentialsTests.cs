@@ -7,6 +7,7 @@ using Mirps.Auth;
 using Mirps.Identity.V1;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -207,7 +208,7 @@ public class CliCredentialsTests
     {
         await using var identity = await TestIdentity.StartAsync();
         var wrong = Path.Combine(identity.Folder, "wrong-admin.json");
-        await File.WriteAllTextAsync(wrong, JsonSerializer.Serialize(identity.Admin with { ClientSecret = "not-the-secret" }));
+        OwnerOnlyFile.WriteAllText(wrong, JsonSerializer.Serialize(identity.Admin with { ClientSecret = "not-the-secret" }));
 
         var result = await CredentialsAsync(identity, "issue", ["--country", "BLZ", "--role", "state"], credential: wrong);
 

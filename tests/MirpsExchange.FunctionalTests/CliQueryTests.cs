@@ -10,6 +10,7 @@ using MirpsExchange.Cli;
 using MirpsExchange.Cli.Commands;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -22,7 +23,7 @@ public class CliQueryTests
     private static async Task<string[]> ArgsAsAsync(TestNode node, string reader, ClientCredential? credential = null)
     {
         var file = Path.Combine(node.Folder, $"reader-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(credential ?? await SharedIdentity.CredentialAsync(reader)));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(credential ?? await SharedIdentity.CredentialAsync(reader)));
         return ["--node", node.Address, "--node-country", node.Country, "--identity", node.Identity.Issuer, "--credential", file];
     }
 
@@ -198,7 +199,7 @@ public class CliQueryTests
         try
         {
             var puller = Path.Combine(folder, "puller.json");
-            await File.WriteAllTextAsync(puller, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+            OwnerOnlyFile.WriteAllText(puller, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
             await using var replica = await TestNode.StartAsync("PAN", null,
                 $"--Node:Credential={puller}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ");
             var args = await ArgsAsAsync(replica, "PAN");

@@ -5,6 +5,7 @@ using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -18,7 +19,7 @@ public class CliRegionalTests
     private static async Task<string[]> ArgsAsync(TestSecretariat secretariat)
     {
         var file = Path.Combine(secretariat.Folder, "reader.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         return ["--secretariat", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", file];
     }
 

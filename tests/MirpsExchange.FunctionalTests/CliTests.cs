@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using MirpsExchange.Catalogue.Csv;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -135,7 +136,7 @@ public class CliTests
 
         var identity = await SharedIdentity.GetAsync();
         var credential = Path.Combine(identity.Folder, $"blz-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(credential, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("BLZ")));
+        OwnerOnlyFile.WriteAllText(credential, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("BLZ")));
 
         var result = await RunAsync("submit", Sample("BLZ"), "--node", $"http://127.0.0.1:{port}", "--identity", identity.Issuer, "--credential", credential);
 

@@ -4,8 +4,11 @@ using Mirps.Auth;
 using Mirps.Identity.V1;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
+using MirpsExchange.Cli;
+using MirpsExchange.Cli.Commands;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -23,7 +26,7 @@ public class PeerSyncTests
     private static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with that folder
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(puller));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(puller));
         string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
         return await TestNode.StartAsync(country, identity, [$"--Node:Credential={file}", .. peerArgs]);
     }
@@ -179,5 +182,61 @@ public class PeerSyncTests
         Assert.Equal(20, reader.CountRows());
         var sequences = (await new SyncService.SyncServiceClient(reader.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Origins;
         Assert.Equal(20, Assert.Single(sequences, o => o.Origin == "BLZ").LatestSequence);
+    }
+
+    [Fact]
+    public async Task Peer_addresses_states_and_errors_are_shown_only_to_the_nodes_own_State_and_the_Secretariat()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230), Refugees(sex: "F", value: 120)));
+        // PAN's node pulls BLZ from BLZ's node, and from an address where nothing listens (a failing pull with an error).
+        const string Unreachable = "http://127.0.0.1:1";
+        await using var replica = await ReplicaAsync("PAN", origin.Folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer, (Unreachable, "GTM"));
+        await ConvergesAsync(origin, replica);
+
+        async Task<(GetSyncStatusResponse Status, (int Code, string Output, string Error) Cli)> StatusAsAsync(string reader)
+        {
+            var credential = await SharedIdentity.CredentialAsync(reader);
+            using var tokens = replica.TokensFor(credential);
+            using var channel = replica.ChannelWith(tokens.ToCallCredentials());
+            var file = Path.Combine(replica.Folder, $"reader-{Guid.NewGuid():N}.json");
+            OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(credential));
+            // Until the unreachable pull has failed once, so that it has an error to show (or hide).
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (true)
+            {
+                var status = await new SyncService.SyncServiceClient(channel).GetSyncStatusAsync(new GetSyncStatusRequest());
+                if (status.PeersWithheld || status.Peers.Any(p => p.State == PeerState.Failing) || DateTime.UtcNow > deadline)
+                {
+                    return (status, await CliRunner.RunAsync("sync", "status", "--node", replica.Address, "--node-country", replica.Country, "--identity", replica.Identity.Issuer, "--credential", file));
+                }
+                await Task.Delay(100);
+            }
+        }
+
+        foreach (var insider in new[] { "PAN", "" })
+        {
+            var (status, cli) = await StatusAsAsync(insider);
+            Assert.False(status.PeersWithheld);
+            Assert.Equal(new[] { origin.Address, Unreachable }.Order(StringComparer.Ordinal), status.Peers.Select(p => p.Address).Order(StringComparer.Ordinal));
+            Assert.NotEmpty(Assert.Single(status.Peers, p => p.Address == Unreachable).LastError);
+            Assert.Equal(SyncCommand.PeerUnhealthy, cli.Code);
+            Assert.Contains(origin.Address, cli.Output);
+            Assert.Contains($"error: the pull of BLZ from {Unreachable} is failing: ", cli.Error);
+        }
+
+        // Another State reads what the node holds (origins, sequences, catalogue), not where it comes from nor how its pulls fail.
+        var (other, otherCli) = await StatusAsAsync("GTM");
+        Assert.True(other.PeersWithheld);
+        Assert.Empty(other.Peers);
+        Assert.Equal(2, Assert.Single(other.Origins, o => o.Origin == "BLZ").LatestSequence);
+        Assert.Equal(origin.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>().Digest, other.CatalogDigest);
+        Assert.Equal("PAN", other.NodeCountry);
+        Assert.True(otherCli.Code == CliApp.Ok, otherCli.Error + otherCli.Output);
+        Assert.Contains($"the node of PAN at {replica.Address}/: catalogue ", otherCli.Output);
+        Assert.Matches(@"│\s*BLZ\s*│\s*2\s*│", otherCli.Output);
+        Assert.Contains("Pulls from peers: not shown to this credential (only to PAN and the Secretariat).", otherCli.Output);
+        Assert.DoesNotContain("127.0.0.1", otherCli.Output.Replace(replica.Address, "")); // no peer's address, only the node's own
+        Assert.Equal("", otherCli.Error);
     }
 }

@@ -8,6 +8,7 @@ using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.Node.Store;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -32,7 +33,7 @@ public class SharingPolicyTests
     private static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(reader)));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(reader)));
         string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
         return await TestNode.StartAsync(country, null, [$"--Node:Credential={file}", .. peerArgs]);
     }
@@ -240,7 +241,7 @@ public class SharingPolicyTests
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all")));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
         var file = Path.Combine(origin.Folder, "secretariat.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         await using var replica = await TestNode.StartAsync("PAN", null,
             $"--Node:Credential={file}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=CRI");
 

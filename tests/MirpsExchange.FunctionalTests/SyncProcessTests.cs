@@ -5,6 +5,7 @@ using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.Cli.Federation;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -19,7 +20,7 @@ public class SyncProcessTests
         try
         {
             var secretariatFile = Path.Combine(folder, "secretariat.json");
-            await File.WriteAllTextAsync(secretariatFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+            OwnerOnlyFile.WriteAllText(secretariatFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
             using var origin = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), identity.Issuer, Samples.ShareWithAll);
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             using var belize = new TokenClient(identity.Http, identity.TokenEndpoint, await SharedIdentity.CredentialAsync("BLZ"), $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");

@@ -14,6 +14,7 @@ using MirpsExchange.Cli;
 using MirpsExchange.Cli.Federation;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -173,7 +174,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         Assert.Contains("1 inserted", submit.Output);
         // The admin API over the same TLS port, with the CLI trusting the CA.
         var credential = Path.Combine(node.Folder, "admin.json");
-        await File.WriteAllTextAsync(credential, JsonSerializer.Serialize(federation.Identity.Admin));
+        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(federation.Identity.Admin));
         var list = await CliAsync("credentials", "list", "--identity", federation.Identity.Issuer, "--admin-api", federation.Identity.GrpcAddress,
             "--credential", credential, "--ca", federation.Ca, "--client-cert", DevelopmentCertificates.CertificateFile(federation.Certificates, "admin-client"),
             "--client-key", DevelopmentCertificates.KeyFile(federation.Certificates, "admin-client"));
@@ -257,7 +258,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         // Panama's node pulls with Panama's credential, its tokens bound to its own certificate (which names PAN).
         var panama = await federation.Identity.IssueAsync(Role.State, "PAN");
         var file = Path.Combine(federation.Folder, $"pan-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(panama));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(panama));
         await using var replica = await TestNode.StartAsync("PAN", federation.Identity,
         [
             .. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca),
@@ -321,7 +322,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         await costaRica.Observations.SubmitObservationsAsync(Submit(Refugees(country: "CRI", period: "2015", value: 150)));
         var salvador = await federation.Identity.IssueAsync(Role.State, "SLV");
         var file = Path.Combine(federation.Folder, $"slv-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(salvador));
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(salvador));
         await using var replica = await TestNode.StartAsync("SLV", federation.Identity,
         [
             .. TlsFederation.TlsArgs(federation.Certificates, "slv", federation.Ca),

@@ -130,19 +130,35 @@ internal static class CommonOptions
 
     public static Uri TokenEndpoint(Uri issuer) => new(new Uri(issuer.ToString().TrimEnd('/') + "/"), MirpsAuth.TokenEndpointPath);
 
-    public static Option<Uri> AddressOption(string name, string variable, string fallback, string description) => new(name)
+    /// <summary>
+    /// An address option. A plain http:// address off this machine is a parse error, so every command refuses it
+    /// before it reads a credential or sends anything (<see cref="Mirps.Tls.Cleartext"/>).
+    /// </summary>
+    public static Option<Uri> AddressOption(string name, string variable, string fallback, string description)
     {
-        Description = $"{description} (default: environment variable {variable}, else {fallback})",
-        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : fallback),
-        CustomParser = result =>
+        var option = new Option<Uri>(name)
         {
-            var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+            Description = $"{description} (default: environment variable {variable}, else {fallback})",
+            DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value ? value : fallback),
+            CustomParser = result =>
             {
-                return uri;
+                var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+                {
+                    return uri;
+                }
+                result.AddError($"{name} must be an http:// or https:// address such as {fallback}, not '{text}'");
+                return null;
+            },
+        };
+        option.Validators.Add(result =>
+        {
+            var given = result.Implicit ? $"{name} (from environment variable {variable})" : name;
+            if (result.GetValueOrDefault<Uri?>() is { } address && Mirps.Tls.Cleartext.Refusal(given, address) is { } refusal)
+            {
+                result.AddError(refusal);
             }
-            result.AddError($"{name} must be an http:// or https:// address such as {fallback}, not '{text}'");
-            return null;
-        },
-    };
+        });
+        return option;
+    }
 }

@@ -243,14 +243,7 @@ public static class CredentialsCommand
             var error = parse.InvocationConfiguration.Error;
             var identity = parse.GetRequiredValue(identityOption);
             var adminApi = parse.GetRequiredValue(adminApiOption);
-            foreach (var (name, address) in new[] { ("--identity", identity), ("--admin-api", adminApi) })
-            {
-                if (address.Scheme == "http" && !address.IsLoopback)
-                {
-                    await error.WriteLineAsync($"error: {name} {address} would carry the admin secret or tokens in cleartext; use https:// (http:// only on this machine)");
-                    return CliApp.Refused;
-                }
-            }
+            // A plain http:// address off this machine was refused when the options were parsed (CommonOptions.AddressOption).
 
             ClientCredential admin;
             ClientTls tls;
@@ -326,7 +319,7 @@ public static class CredentialsCommand
                     {
                         try
                         {
-                            MirpsExchange.Identity.OwnerOnlyFile.WriteAllText(outFile.FullName, JsonSerializer.Serialize(secret));
+                            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(outFile.FullName, JsonSerializer.Serialize(secret));
                             written = true;
                         }
                         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -44,15 +44,7 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         var error = parse.InvocationConfiguration.Error;
         var node = parse.GetRequiredValue(Node);
         var identity = parse.GetRequiredValue(Identity);
-        // A cleartext token to another machine would be readable on the way; gRPC would also silently drop it.
-        foreach (var (name, address) in new[] { ("--node", node), ("--identity", identity) })
-        {
-            if (address.Scheme == "http" && !address.IsLoopback)
-            {
-                await error.WriteLineAsync($"error: {name} {address} would carry the credential or tokens in cleartext; use https:// (http:// only on this machine)");
-                return CliApp.Refused;
-            }
-        }
+        // A plain http:// address off this machine was refused when the options were parsed (CommonOptions.AddressOption).
 
         ClientCredential credential;
         ClientTls tls;

@@ -18,7 +18,8 @@ public static class SyncCommand
     /// <summary>The status command's help text, exit codes included.</summary>
     public const string StatusDescription =
         "Show what a node holds (per origin State: the latest change sequence and when it came) and how its pulls from "
-        + "other nodes are doing (per peer: connecting, connected, failing or stopped, the sequence applied, the last error). "
+        + "other nodes are doing (per peer: connecting, connected, failing or stopped, the sequence applied, the last error; "
+        + "shown only to the node's own State and the Secretariat). "
         + "Exit codes: 0 the node answered and no pull is failing or stopped. 2 no token (missing credential file, wrong secret), "
         + "node unreachable, or another failure. 3 the node answered but a pull from a peer is failing or stopped: "
         + "each one is named on the error output.";
@@ -69,6 +70,11 @@ public static class SyncCommand
             console.Write(origins);
         }
 
+        if (status.PeersWithheld)
+        {
+            await output.WriteLineAsync($"Pulls from peers: not shown to this credential (only to {(status.NodeCountry.Length > 0 ? status.NodeCountry + " and " : "")}the Secretariat).");
+            return CliApp.Ok;
+        }
         if (status.Peers.Count == 0)
         {
             await output.WriteLineAsync("No peers configured: this node pulls from no other node.");

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
 using Mirps.Tls;
-using MirpsExchange.Identity;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Cli.Federation;
 
@@ -71,7 +71,10 @@ public static partial class DevelopmentCertificates
         {
             throw new ArgumentException($"'{bad}' is not a usable service name: lower-case letters, digits and '-', not '{CaName}'.");
         }
-        Directory.CreateDirectory(folder);
+        if (!Directory.Exists(folder))
+        {
+            OwnerOnlyFile.CreateDirectory(folder); // an existing folder (certs/ beside its README) keeps its mode: the keys in it are owner-only
+        }
         var now = DateTimeOffset.UtcNow;
         var outcomes = new List<Outcome>();
 

@@ -21,7 +21,7 @@ public static class DevnetCredentials
     public static async Task<IReadOnlyDictionary<string, ClientCredential>> EnsureAsync(
         HttpClient http, string folder, Uri issuer, Uri adminApi, IReadOnlyList<string> states, CancellationToken cancellationToken, ClientTls? tls = null)
     {
-        var directory = Directory.CreateDirectory(Path.Combine(folder, "credentials")).FullName;
+        MirpsExchange.ServiceDefaults.OwnerOnlyFile.CreateDirectory(Path.Combine(folder, "credentials"));
         var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
         using var channel = AuthenticatedChannel.Create(adminApi, tokens, tls);
@@ -43,7 +43,7 @@ public static class DevnetCredentials
                 Description = country.Length > 0 ? $"devnet: national system and node of {country}" : "devnet: the Technical Secretariat",
             }, cancellationToken: cancellationToken);
             var credential = new ClientCredential(issued.Credential.ClientId, issued.ClientSecret);
-            MirpsExchange.Identity.OwnerOnlyFile.WriteAllText(path, JsonSerializer.Serialize(credential));
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(path, JsonSerializer.Serialize(credential));
             result[country] = credential;
         }
         return result;

@@ -61,7 +61,8 @@ public sealed class ServiceProcess : IDisposable
 
     private static ServiceProcess Start(string name, string assembly, string folder, string section, string[] arguments)
     {
-        Directory.CreateDirectory(folder);
+        // The service's own folder holds its store (and the identity server's keys): its user's alone (a node refuses anything wider).
+        MirpsExchange.ServiceDefaults.OwnerOnlyFile.CreateDirectory(folder);
         var addressFile = Path.Combine(folder, "address");
         File.Delete(addressFile);
         var start = new ProcessStartInfo(DotnetHost())

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Mirps.Auth;
 using MirpsExchange.Identity.Store;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Identity.Credentials;
 

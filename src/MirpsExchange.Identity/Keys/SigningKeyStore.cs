@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.IdentityModel.Tokens;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Identity.Keys;
 

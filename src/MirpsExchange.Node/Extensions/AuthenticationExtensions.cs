@@ -73,11 +73,9 @@ public static partial class AuthenticationExtensions
             throw new InvalidOperationException(
                 $"Configuration key Node:Issuer must be the identity server's issuer URL, for example https://identity.mirps.example/; got '{value}'.");
         }
-        // Uri.IsLoopback: "localhost" or a loopback address (127.0.0.0/8, ::1), never a name that merely resolves there.
-        if (issuer.Scheme == "http" && !issuer.IsLoopback)
+        if (Cleartext.Refusal("Configuration key Node:Issuer", issuer) is { } refusal)
         {
-            throw new InvalidOperationException(
-                $"Configuration key Node:Issuer must use https unless the identity server is on this machine (127.0.0.1, ::1, localhost); got '{value}'.");
+            throw new InvalidOperationException(refusal + ".");
         }
         return issuer;
     }

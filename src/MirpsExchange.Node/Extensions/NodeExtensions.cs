@@ -68,10 +68,11 @@ public static class NodeExtensions
         if (string.IsNullOrEmpty(connectionString))
         {
             var folder = Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath);
-            Directory.CreateDirectory(folder);
             var file = secretariat ? "secretariat.db" : $"node-{node.Country.ToLowerInvariant()}.db";
             connectionString = $"Data Source={Path.Combine(folder, file)}";
         }
+        StoreFiles.PrepareOwnerOnly(connectionString);
+        OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
         builder.Services.AddDbContext<NodeDbContext>(options => options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas()));
         // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
         // its whole page cache when another connection wrote since it last read, so a writer that alternated with
@@ -111,7 +112,9 @@ public static class NodeExtensions
     public static async Task MigrateStoreAsync(this WebApplication app)
     {
         await using var scope = app.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database.MigrateAsync();
+        var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
+        await store.MigrateAsync();
+        StoreFiles.NarrowCreated(store.GetConnectionString()!);
     }
 
     /// <summary>The address the node listens on, for example http://127.0.0.1:5100, or https://127.0.0.1:5100 with TLS (after start).</summary>

@@ -97,8 +97,18 @@ public sealed class SyncGrpcService(
 
     public override async Task<GetSyncStatusResponse> GetSyncStatus(GetSyncStatusRequest request, ServerCallContext context)
     {
-        NodeAccess.RequireReader(context);
-        var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, Peers = { peers.Snapshot() }, NodeCountry = options.Value.Country };
+        var reader = NodeAccess.RequireReader(context);
+        var response = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, NodeCountry = options.Value.Country };
+        // The node's pulls (peer addresses, errors that may quote them) are for its own State and the Secretariat;
+        // another State's reader sees what the node holds, as every puller needs, but not where it comes from.
+        if (reader.IsSecretariat || reader.Owns(options.Value.Country))
+        {
+            response.Peers.Add(peers.Snapshot());
+        }
+        else
+        {
+            response.PeersWithheld = true;
+        }
         // Every origin held is a MIRPS State (the feed refuses any other): a seek per State, where a DISTINCT
         // over the store scanned every row on every call (while a peer syncs, its status is polled).
         await db.Database.OpenConnectionAsync(context.CancellationToken); // once for all the seeks (closed with the scope)

@@ -7,6 +7,7 @@ using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using Mirps.Tls;
 using MirpsExchange.Node.Extensions;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
 
@@ -60,7 +61,7 @@ public sealed class TestNode : IAsyncDisposable
         get
         {
             var file = Path.Combine(Folder, "credential.json");
-            File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
+            OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Credential));
             if (CaFile is null)
             {
                 return ["--node", Address, "--identity", Identity.Issuer, "--credential", file];
@@ -193,7 +194,7 @@ public static class TempFolder
     public static string Create()
     {
         var folder = Path.Combine(Path.GetTempPath(), "mirps-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(folder);
+        OwnerOnlyFile.CreateDirectory(folder); // as a service's folder should be: a node refuses a store folder others may read
         return folder;
     }
 

@@ -1,13 +1,17 @@
-namespace MirpsExchange.Identity;
+namespace MirpsExchange.ServiceDefaults;
 
 /// <summary>
 /// Files and folders only the current user may read (0600 / 0700 on Unix): secrets (keys, the bootstrap
-/// credential) and the store, whose tables hold secret hashes and the public keys clients sign with.
+/// credential, TLS keys) and stores (the identity server's holds secret hashes; a node's holds data its
+/// State shares with some readers only). One implementation for the identity server, the nodes and the CLI.
+/// On Windows the Unix modes do not apply: files get the folder's access control list.
 /// </summary>
 public static class OwnerOnlyFile
 {
     private const UnixFileMode OwnerFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     public static void WriteAllText(string path, string content)
     {
@@ -65,4 +69,32 @@ public static class OwnerOnlyFile
             File.SetUnixFileMode(file, OwnerFile);
         }
     }
+
+    /// <summary>
+    /// Refuses, at start-up, a file or folder that other users may read or change (any group or other
+    /// permission): the error names it, the configuration key it came from, and the chmod that fixes it.
+    /// A path that does not exist passes (whoever creates it makes it owner-only). Nothing to check on Windows.
+    /// </summary>
+    public static void Require(string path, string what)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var folder = Directory.Exists(path);
+        if (!folder && !File.Exists(path))
+        {
+            return;
+        }
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & Others) != 0)
+        {
+            var full = Path.GetFullPath(path);
+            throw new InvalidOperationException(
+                $"{what} {full}: other users of this machine can read or change it (mode {Octal(mode)}); it must be this service's user's alone: "
+                + $"run `chmod {(folder ? "700" : "600")} {full}` and start again.");
+        }
+    }
+
+    private static string Octal(UnixFileMode mode) => Convert.ToString((int)mode & 0b111_111_111, 8).PadLeft(3, '0');
 }
