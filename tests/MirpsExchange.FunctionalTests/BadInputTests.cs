@@ -28,6 +28,9 @@ public class BadInputTests
         { "not a MIRPS State", "country" },
         { "no status", "status" },
         { "note too long", "note" },
+        { "NUL in note", "note" },
+        { "control character in note", "note" },
+        { "carriage return in note", "note" },
     };
 
     private static Observation Break(string rule)
@@ -50,6 +53,9 @@ public class BadInputTests
             case "not a MIRPS State": o.Country = "USA"; break;
             case "no status": o.Status = ObservationStatus.Unspecified; break;
             case "note too long": o.Note = new string('x', 1_001); break;
+            case "NUL in note": o.Note = "Ministry\0of Immigration"; break;
+            case "control character in note": o.Note = "\u001b]8;;https://evil.example\u0007link\u001b]8;;\u0007"; break;
+            case "carriage return in note": o.Note = "first line\r\nsecond line"; break;
             default: throw new ArgumentOutOfRangeException(nameof(rule));
         }
         return o;

@@ -112,7 +112,7 @@ public sealed class CleartextTests : IAsyncLifetime
         var error = await Record.ExceptionAsync(async () =>
         {
             await using var node = await TestNode.StartAsync("PAN", null,
-                $"--Node:Credential={_credential}", $"--Node:Peers:0:Address={peer}", "--Node:Peers:0:Origins:0=BLZ");
+                $"--Node:Credential={_credential}", $"--Node:Peers:0:Address={peer}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ");
         });
 
         var refused = Assert.IsType<OptionsValidationException>(error);
@@ -125,7 +125,7 @@ public sealed class CleartextTests : IAsyncLifetime
     public async Task A_node_starts_with_an_https_peer_or_an_http_peer_on_loopback(string peer)
     {
         await using var node = await TestNode.StartAsync("PAN", null,
-            $"--Node:Credential={_credential}", $"--Node:Peers:0:Address={peer}", "--Node:Peers:0:Origins:0=BLZ");
+            $"--Node:Credential={_credential}", $"--Node:Peers:0:Address={peer}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ");
 
         Assert.StartsWith("http://127.0.0.1:", node.Address);
     }

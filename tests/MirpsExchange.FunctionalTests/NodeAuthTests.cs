@@ -135,13 +135,39 @@ public class NodeAuthTests
         try
         {
             await using var node = await TestNode.StartAsync("BLZ", identity);
-            var token = await TokenAsync(identity, await identity.IssueAsync(Role.State, "BLZ"));
-            await node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees(value: 1)));
+            var belize = await identity.IssueAsync(Role.State, "BLZ");
+            var seen = await TokenAsync(identity, belize);
+            await node.ObservationsWith(seen).SubmitObservationsAsync(Submit(Refugees(value: 1)));
+            // A second token, never shown to the node: it can only be checked against the node's cached signing keys.
+            var fresh = await TokenAsync(identity, belize);
+            var validated = node.Services.GetRequiredService<CachedTokenAuthentication.TokenCache>().Cache;
+            Assert.NotEqual(seen, fresh);
+            Assert.Equal(new JsonWebToken(seen).Kid, new JsonWebToken(fresh).Kid);
+            Assert.False(validated.TryGetValue(fresh, out _));
 
             await identity.StopAsync();
-            var response = await node.ObservationsWith(token).SubmitObservationsAsync(Submit(Refugees(value: 2)));
+            using (var down = new HttpClient())
+            {
+                await Assert.ThrowsAsync<HttpRequestException>(() => down.GetAsync(identity.Issuer + ".well-known/jwks"));
+            }
+            var withFresh = await node.ObservationsWith(fresh).SubmitObservationsAsync(Submit(Refugees(value: 2)));
+            var withSeen = await node.ObservationsWith(seen).SubmitObservationsAsync(Submit(Refugees(value: 3)));
 
-            Assert.Equal(1, response.Revised);
+            Assert.Equal(1, withFresh.Revised);
+            Assert.True(validated.TryGetValue(fresh, out _), "the fresh token was validated, from the cached keys, while the identity server was down");
+            Assert.Equal(1, withSeen.Revised); // and a token validated before stays remembered
+            // What is accepted is a token signed by a cached key, not any token: a forged one is still refused.
+            using var forger = RSA.Create(2048);
+            var forged = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = identity.Issuer,
+                Claims = new JsonWebToken(fresh).Claims.Where(c => c.Type is not ("iss" or "exp" or "nbf" or "iat")).GroupBy(c => c.Type)
+                    .ToDictionary(g => g.Key, g => g.Count() == 1 ? (object)g.Single().Value : g.Select(c => c.Value).ToArray()),
+                Expires = DateTime.UtcNow.AddMinutes(5),
+                TokenType = new JsonWebToken(fresh).Typ,
+                SigningCredentials = new SigningCredentials(new RsaSecurityKey(forger) { KeyId = new JsonWebToken(fresh).Kid }, SecurityAlgorithms.RsaSha256),
+            });
+            Assert.Equal(StatusCode.Unauthenticated, (await RefusedAsync(node, forged)).StatusCode);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using Mirps.Auth;
@@ -90,14 +91,33 @@ public class PeerSyncTests
         {
             await using var origin = await TestNode.StartAsync("BLZ", identity, ShareWithAll);
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 1)));
-            await using var replica = await ReplicaAsync(origin, await identity.IssueAsync(Role.Secretariat), identity);
+            var secretariat = await identity.IssueAsync(Role.Secretariat);
+            await using var replica = await ReplicaAsync(origin, secretariat, identity);
             await ConvergesAsync(origin, replica);
             await replica.Tokens.GetTokenAsync(); // the test's own reads of the replica reuse this token
+            // The sync worker's token is one the origin has already validated (its token cache). A second
+            // puller's token, taken now and shown to the origin only once the identity server is down,
+            // can pass only through the origin's cached signing keys.
+            var (status, body) = await identity.RequestTokenAsync(secretariat);
+            Assert.Equal(200, status);
+            var fresh = body.GetProperty("access_token").GetString()!;
 
             await identity.StopAsync();
             await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 2)));
 
             await ConvergesAsync(origin, replica);
+            using var channel = origin.ChannelWith(CallCredentials.FromInterceptor((_, metadata) =>
+            {
+                metadata.Add("Authorization", $"Bearer {fresh}");
+                return Task.CompletedTask;
+            }));
+            using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ" }, deadline: DateTime.UtcNow.AddSeconds(30));
+            var pulled = new List<StoredObservation>();
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                pulled.AddRange(message.Changes);
+            }
+            Assert.Equal([1.0, 2.0], pulled.Select(c => c.Observation.Value));
         }
         finally
         {

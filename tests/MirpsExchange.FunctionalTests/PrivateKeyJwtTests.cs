@@ -29,7 +29,9 @@ public class PrivateKeyJwtTests
         return new KeyClient(response.Credential.ClientId, key, "pan-key-1");
     }
 
-    private static string Assertion(TestIdentity identity, string clientId, RSA key, string keyId, DateTime? expires = null, string? tokenId = "")
+    /// <summary>A client assertion as RFC 7523 and OpenIddict want it; the optional arguments break one part of it.</summary>
+    private static string Assertion(TestIdentity identity, string clientId, RSA key, string keyId, DateTime? expires = null, string? tokenId = "",
+        string type = "client-authentication+jwt", string? audience = null, string? issuer = null)
     {
         var issued = (expires ?? DateTime.UtcNow.AddMinutes(2)).AddMinutes(-2);
         var claims = new Dictionary<string, object> { ["sub"] = clientId };
@@ -39,13 +41,13 @@ public class PrivateKeyJwtTests
         }
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
-            Issuer = clientId,
-            Audience = identity.Issuer,
+            Issuer = issuer ?? clientId,
+            Audience = audience ?? identity.Issuer,
             Claims = claims,
             IssuedAt = issued,
             NotBefore = issued,
             Expires = expires ?? DateTime.UtcNow.AddMinutes(2),
-            TokenType = "client-authentication+jwt",
+            TokenType = type,
             SigningCredentials = new SigningCredentials(new RsaSecurityKey(key) { KeyId = keyId }, SecurityAlgorithms.RsaSha256),
         });
     }
@@ -102,6 +104,61 @@ public class PrivateKeyJwtTests
 
         Assert.Equal((401, 401, 401), (wrongKey.Status, expired.Status, noJti.Status));
         Assert.Equal(200, good.Status);
+    }
+
+    /// <summary>
+    /// Each mistake and OpenIddict 7.8's answer. RFC 7523 §3.2 asks for invalid_client (401) whenever the
+    /// assertion does not authenticate the client; OpenIddict gives that for typ and iss, but answers a
+    /// wrong aud with invalid_token and a wrong sub with invalid_grant (both 400). Either way no token is
+    /// issued; the answers are pinned here so that a change in them is seen.
+    /// </summary>
+    public static TheoryData<string, int, string> MalformedAssertions() => new()
+    {
+        { "typ JWT", 401, "invalid_client" },
+        { "typ at+jwt", 401, "invalid_client" },
+        { "aud the token endpoint", 400, "invalid_token" },
+        { "aud a node's audience", 400, "invalid_token" },
+        { "iss another client", 401, "invalid_client" },
+        { "sub another client", 400, "invalid_grant" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedAssertions))]
+    public async Task An_assertion_with_the_wrong_typ_aud_iss_or_sub_is_refused_and_no_token_is_issued(string mistake, int expectedStatus, string expectedError)
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await IssueAsync(identity);
+        var other = await IssueAsync(identity); // a real client of the same server, whose id is no secret
+        string Make(string type = "client-authentication+jwt", string? audience = null, string? issuer = null) =>
+            Assertion(identity, client.ClientId, client.Key, client.KeyId, type: type, audience: audience, issuer: issuer);
+        var assertion = mistake switch
+        {
+            // Plain JWT: any signed JWT of the client (an ID token, another protocol's) could pass as an assertion (RFC 7523 §3, ID2089).
+            "typ JWT" => Make(type: "JWT"),
+            "typ at+jwt" => Make(type: "at+jwt"), // the type of an access token
+            // The audience must be the issuer itself (OpenIddict 7), not the endpoint URL nor anything else the client signs for.
+            "aud the token endpoint" => Make(audience: identity.TokenEndpoint.ToString()),
+            "aud a node's audience" => Make(audience: "mirps-node"),
+            // iss must equal sub and both the client id: an assertion about one client signed in another's name proves nothing.
+            "iss another client" => Make(issuer: other.ClientId),
+            "sub another client" => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = client.ClientId,
+                Audience = identity.Issuer,
+                Claims = new Dictionary<string, object> { ["sub"] = other.ClientId, ["jti"] = Guid.NewGuid().ToString() },
+                Expires = DateTime.UtcNow.AddMinutes(2),
+                TokenType = "client-authentication+jwt",
+                SigningCredentials = new SigningCredentials(new RsaSecurityKey(client.Key) { KeyId = client.KeyId }, SecurityAlgorithms.RsaSha256),
+            }),
+            _ => throw new ArgumentOutOfRangeException(nameof(mistake)),
+        };
+
+        var (status, body) = await RequestAsync(identity, client.ClientId, assertion);
+        var good = await RequestAsync(identity, client.ClientId, Make());
+
+        Assert.False(body.TryGetProperty("access_token", out _), body.ToString());
+        Assert.Equal((expectedStatus, expectedError), (status, body.GetProperty("error").GetString()));
+        Assert.Equal(200, good.Status); // the same client, key and server, with the one mistake corrected
     }
 
     [Fact]

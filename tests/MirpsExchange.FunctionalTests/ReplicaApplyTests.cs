@@ -148,6 +148,12 @@ public class ReplicaApplyTests
         notANumber.Observation.Value = double.NaN;
         var nan = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [notANumber]));
         Assert.Contains("change 3 has the value NaN", nan.Status.Detail);
+        // A note the origin would refuse (a NUL in it): forged or written by an origin that skipped its checks.
+        var nulNote = feed[2].Clone();
+        nulNote.Observation.Note = "source\0hidden";
+        var nul = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [nulNote]));
+        Assert.Equal(StatusCode.FailedPrecondition, nul.StatusCode);
+        Assert.Contains("change 3: the note holds the control character U+0000", nul.Status.Detail);
         var wrongOrigin = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
 
         Assert.Equal(StatusCode.FailedPrecondition, gap.StatusCode);

@@ -9,6 +9,7 @@ using Grpc.Net.Client;
 using Mirps.Auth;
 using Mirps.Identity.V1;
 using Mirps.Observation.V1;
+using Mirps.Sync.V1;
 using Mirps.Tls;
 using MirpsExchange.Cli;
 using MirpsExchange.Cli.Federation;
@@ -349,6 +350,49 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         var cli = await CliAsync(["sync", "status", .. replica.CliArgs]);
         Assert.Contains("failing", cli.Output + cli.Error, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("certificate names CRI, but Node:Peers configures it as PAN", cli.Error);
+    }
+
+    [Fact]
+    public async Task A_replica_refuses_to_pull_from_a_peer_whose_certificate_comes_from_another_CA()
+    {
+        // The peer is a working BLZ node with data, serving a certificate of the other CA. It trusts the
+        // federation CA for its own clients, so it validates tokens from the identity server as usual.
+        await using var origin = await TestNode.StartAsync("BLZ", federation.Identity,
+            [.. TlsFederation.TlsArgs(federation.OtherCertificates, "blz", federation.Ca), Samples.ShareWithAll]);
+        using (var trustingOther = GrpcChannel.ForAddress(origin.Address, new GrpcChannelOptions
+        {
+            HttpHandler = FederationTrust.CreateHandler(federation.OtherCa, origin.ClientCertificate),
+            DisposeHttpClient = true,
+            Credentials = ChannelCredentials.Create(ChannelCredentials.SecureSsl, origin.Tokens.ToCallCredentials()),
+        }))
+        {
+            await new ObservationService.ObservationServiceClient(trustingOther).SubmitObservationsAsync(Submit(Refugees(period: "2015", value: 150)));
+        }
+        Assert.Equal(1, origin.CountRows());
+        // The replica trusts the federation CA only (as the identity server's clients do), and gets its tokens fine.
+        var panama = await federation.Identity.IssueAsync(Role.State, "PAN");
+        var file = Path.Combine(federation.Folder, $"pan-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(panama));
+        await using var replica = await TestNode.StartAsync("PAN", federation.Identity,
+        [
+            .. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca),
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ",
+        ]);
+
+        var sync = new SyncService.SyncServiceClient(replica.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        PeerStatus peer;
+        while ((peer = Assert.Single((await sync.GetSyncStatusAsync(new GetSyncStatusRequest())).Peers)).State != PeerState.Failing && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal((origin.Address, "BLZ", PeerState.Failing), (peer.Address, peer.Origin, peer.State));
+        // The handshake with the peer failed on its certificate chain (not the token request: the replica has its token).
+        Assert.Contains("SSL connection could not be established", peer.LastError);
+        Assert.Contains("remote certificate is invalid", peer.LastError);
+        Assert.Equal(0, replica.CountRows());
+        Assert.Equal(0L, peer.AppliedSequence);
     }
 
     [Fact]

@@ -117,6 +117,11 @@ public class ObservationValidatorTests
         { "unspecified status", "status", "the status is required" },
         { "undefined status", "status", "unknown status 9" },
         { "note over 1000 characters", "note", "at most 1,000 characters; this one has 1,001" },
+        { "NUL in a note", "note", "the control character U+0000 at position 7" },
+        { "escape in a note", "note", "the control character U+001B at position 1" },
+        { "carriage return in a note", "note", "the control character U+000D at position 6; only tab and line feed" },
+        { "C1 control in a note", "note", "the control character U+0085" },
+        { "delete in a note", "note", "the control character U+007F" },
     };
 
     private static Observation Break(string rule) => rule switch
@@ -145,6 +150,11 @@ public class ObservationValidatorTests
         "unspecified status" => With(Refugees(), o => o.Status = ObservationStatus.Unspecified),
         "undefined status" => With(Refugees(), o => o.Status = (ObservationStatus)9),
         "note over 1000 characters" => With(Refugees(), o => o.Note = new string('x', ObservationValidator.MaxNoteLength + 1)),
+        "NUL in a note" => With(Refugees(), o => o.Note = "source\0; DROP"),
+        "escape in a note" => With(Refugees(), o => o.Note = "\u001b[2J cleared"),
+        "carriage return in a note" => With(Refugees(), o => o.Note = "line1\r\nline2"),
+        "C1 control in a note" => With(Refugees(), o => o.Note = "next\u0085line"),
+        "delete in a note" => With(Refugees(), o => o.Note = "rub\u007fout"),
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, null),
     };
 
@@ -201,6 +211,20 @@ public class ObservationValidatorTests
     {
         Assert.Empty(Validate(MedianDays(12.5)));
         Assert.Empty(Validate(With(MedianDays(), o => o.Period = "2023-Q3")));
+    }
+
+    [Fact]
+    public void A_note_with_tabs_line_feeds_quotes_formulas_and_any_other_text_is_accepted() =>
+        Assert.Empty(Validate(With(Refugees(), o => o.Note = "=HYPERLINK(\"x\")\tcol\nline 2 \"quoted\" 'ñandú' \u200b\u2028 😀")));
+
+    [Fact]
+    public void Every_control_character_but_tab_and_line_feed_is_refused_and_nothing_else_is()
+    {
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            var problem = ObservationValidator.NoteProblem($"a{(char)c}b");
+            Assert.True((problem is not null) == (char.IsControl((char)c) && c is not ('\t' or '\n')), $"U+{c:X4}: {problem}");
+        }
     }
 
     [Fact]

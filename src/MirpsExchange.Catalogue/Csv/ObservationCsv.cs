@@ -9,7 +9,9 @@ namespace MirpsExchange.Catalogue.Csv;
 /// The standard CSV layout national systems submit (UTF-8, RFC 4180, comma separated, header first):
 /// <c>indicator_code,country,period,sex,age,country_of_origin,value,status,note</c>.
 /// Columns may come in any order; undeclared dimensions stay empty; an empty status means NORMAL;
-/// values use a dot as decimal separator and no thousands separator.
+/// values use a dot as decimal separator and no thousands separator. A cell that starts with a quote
+/// before <c>= + - @</c>, tab, CR or another quote loses that one quote, as a spreadsheet reads it
+/// (<see cref="SpreadsheetFormula"/>): the exports write texts that way, so they read back unchanged.
 /// </summary>
 public static class ObservationCsv
 {
@@ -39,6 +41,7 @@ public static class ObservationCsv
                 result.Errors.Add(new($"line {quoteLine}", "a quoted field starts here but its closing quote is missing, so the rest of the file would be read into it (a quote inside a quoted field is written twice: \"\")"));
                 return result;
             }
+            fields = fields.ConvertAll(SpreadsheetFormula.Restore);
             if (header is null)
             {
                 header = [.. fields.Select(f => f.Trim().TrimStart('\uFEFF').ToLowerInvariant())];
@@ -126,17 +129,19 @@ public static class ObservationCsv
 
     public static string FormatStatus(ObservationStatus status) => status.ToString().ToUpperInvariant();
 
-    /// <summary>Writes observations in the standard layout, header first.</summary>
+    /// <summary>Writes observations in the standard layout, header first, texts through <see cref="SpreadsheetFormula.Neutralize"/>.</summary>
     public static void Write(TextWriter writer, IEnumerable<Observation> observations)
     {
         writer.WriteLine(string.Join(",", Columns));
         foreach (var o in observations)
         {
             writer.WriteLine(string.Join(",",
-                Quote(o.IndicatorCode), Quote(o.Country), Quote(o.Period), Quote(o.Sex), Quote(o.Age), Quote(o.CountryOfOrigin),
-                o.Value.ToString("R", CultureInfo.InvariantCulture), FormatStatus(o.Status), Quote(o.Note)));
+                Text(o.IndicatorCode), Text(o.Country), Text(o.Period), Text(o.Sex), Text(o.Age), Text(o.CountryOfOrigin),
+                o.Value.ToString("R", CultureInfo.InvariantCulture), FormatStatus(o.Status), Text(o.Note)));
         }
     }
+
+    private static string Text(string text) => Quote(SpreadsheetFormula.Neutralize(text));
 
     public static string Quote(string field) =>
         field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{field.Replace("\"", "\"\"")}\"" : field;

@@ -9,7 +9,8 @@ namespace MirpsExchange.Catalogue.Exports;
 /// Reads an export back into rows, whichever format and labels it was written with: a first header
 /// cell <c>STRUCTURE</c> means SDMX-CSV, anything else plain CSV. Labels are dropped (label columns in
 /// plain CSV; the <c>: Name</c> after a code in SDMX-CSV), <c>_Z</c> becomes an empty dimension and an
-/// empty value a withheld one. Rows come one at a time as the file is read; the first problem stops
+/// empty value a withheld one. The quote <see cref="SpreadsheetFormula.Neutralize"/> puts before a text
+/// a spreadsheet would run as a formula is dropped from every cell, so texts read back exactly. Rows come one at a time as the file is read; the first problem stops
 /// the reading with an <see cref="ExportFormatException"/> naming its line and column.
 /// </summary>
 public static class ExportReader
@@ -53,11 +54,12 @@ public static class ExportReader
     /// <summary>Reads a whole export held in a string (tests, small files).</summary>
     public static List<ExportRow> Read(string text) => [.. Read(new StringReader(text))];
 
+    /// <summary>The record's cells, each as the writer had it before <see cref="SpreadsheetFormula.Neutralize"/>.</summary>
     private static List<string> Fields((List<string> Fields, int Line, int? UnclosedQuoteLine) record) =>
         record.UnclosedQuoteLine is { } quoteLine
             ? throw new ExportFormatException(quoteLine, record.Fields.Count, "",
                 "a quoted field starts here but its closing quote is missing (a quote inside a quoted field is written twice: \"\")")
-            : record.Fields;
+            : record.Fields.ConvertAll(SpreadsheetFormula.Restore);
 
     /// <summary>Plain CSV: the import columns in any order, label columns beside them ignored.</summary>
     private static Func<List<string>, int, ExportRow> CsvTable(List<string> header, int line)

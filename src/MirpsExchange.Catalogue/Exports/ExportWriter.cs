@@ -10,7 +10,10 @@ namespace MirpsExchange.Catalogue.Exports;
 /// Writes export rows as plain CSV or SDMX-CSV 2.0.0, one row at a time, so an export of any size
 /// never sits in memory. Both formats are RFC 4180 (comma, CRLF, fields quoted only when they hold a
 /// comma, quote or line break, by <see cref="ObservationCsv.Quote"/>), numbers in the invariant culture
-/// ("1234.5"), and files UTF-8 without a byte order mark (<see cref="Utf8"/>).
+/// ("1234.5"), and files UTF-8 without a byte order mark (<see cref="Utf8"/>). Every text cell (notes,
+/// labels, codes, headers; not the values, which are numbers) goes through
+/// <see cref="SpreadsheetFormula.Neutralize"/>, so a spreadsheet never runs a note as a formula, and
+/// <see cref="ExportReader"/> gives the text back exactly.
 /// <para>
 /// Plain CSV is the import layout (<see cref="ObservationCsv.Columns"/>), so a State's export without
 /// labels reads back with <c>mirps submit</c>; labels add a <c>*_label</c> column right after each
@@ -33,7 +36,7 @@ public sealed class ExportWriter
     /// <summary>UTF-8 without a byte order mark: a BOM would become part of the first header cell for many CSV readers.</summary>
     public static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private readonly IReadOnlyList<(string Header, Func<ExportRow, string> Cell)> _columns;
+    private readonly IReadOnlyList<Column> _columns;
 
     public ExportWriter(StandardCatalogue catalogue, ExportOptions options)
     {
@@ -52,16 +55,16 @@ public sealed class ExportWriter
     /// <summary>The header cells, in order (unquoted).</summary>
     public IReadOnlyList<string> Headers => [.. _columns.Select(c => c.Header)];
 
-    public void WriteHeader(TextWriter writer) => WriteRecord(writer, column => column.Header);
+    public void WriteHeader(TextWriter writer) => WriteRecord(writer, column => SpreadsheetFormula.Neutralize(column.Header));
 
     /// <summary>Writes one row; refuses a row no reader could take back (bad period, no status, a value that is not finite).</summary>
     public void WriteRow(TextWriter writer, ExportRow row)
     {
         Check(row);
-        WriteRecord(writer, column => column.Cell(row));
+        WriteRecord(writer, column => column.Number ? column.Cell(row) : SpreadsheetFormula.Neutralize(column.Cell(row)));
     }
 
-    private void WriteRecord(TextWriter writer, Func<(string Header, Func<ExportRow, string> Cell), string> cell)
+    private void WriteRecord(TextWriter writer, Func<Column, string> cell)
     {
         for (var i = 0; i < _columns.Count; i++)
         {
@@ -139,9 +142,9 @@ public sealed class ExportWriter
     }
 
     /// <summary>The import layout's columns, each coded one followed by its label column when labels are asked for.</summary>
-    private static List<(string, Func<ExportRow, string>)> CsvColumns(ExportLabelText? labels)
+    private static List<Column> CsvColumns(ExportLabelText? labels)
     {
-        var columns = new List<(string, Func<ExportRow, string>)>();
+        var columns = new List<Column>();
         foreach (var name in ObservationCsv.Columns)
         {
             (Func<ExportRow, string> Code, Func<ExportRow, string>? Label) cell = name switch
@@ -157,10 +160,10 @@ public sealed class ExportWriter
                 "note" => (r => r.Note, null),
                 _ => throw new InvalidOperationException($"The CSV column '{name}' has no export."),
             };
-            columns.Add((name, cell.Code));
+            columns.Add(new(name, cell.Code, Number: name == "value"));
             if (labels is not null && cell.Label is not null)
             {
-                columns.Add((CsvLabelColumn(name), cell.Label));
+                columns.Add(new(CsvLabelColumn(name), cell.Label));
             }
         }
         return columns;
@@ -170,7 +173,7 @@ public sealed class ExportWriter
     internal static string CsvLabelColumn(string column) =>
         (column.EndsWith("_code", StringComparison.Ordinal) ? column[..^"_code".Length] : column) + "_label";
 
-    private static List<(string, Func<ExportRow, string>)> SdmxColumns(ExportLabelText? labels, string structureId)
+    private static List<Column> SdmxColumns(ExportLabelText? labels, string structureId)
     {
         string Labelled(string code, string label) =>
             labels is null || label.Length == 0 ? code : code + SdmxCsv.LabelSeparator + label;
@@ -184,18 +187,21 @@ public sealed class ExportWriter
         var structure = Labelled(structureId, labels?.Dataflow ?? "");
         return
         [
-            (SdmxCsv.StructureColumn, _ => SdmxCsv.DataflowStructure),
-            (SdmxCsv.StructureIdColumn, _ => structure),
-            (SdmxCsv.ActionColumn, _ => SdmxCsv.InformationAction),
-            (Header(SdmxCsv.IndicatorDimension), r => Labelled(r.IndicatorCode, labels?.Indicator(r.IndicatorCode) ?? "")),
-            (Header(SdmxCsv.ReferenceAreaDimension), r => Labelled(r.ReferenceArea, labels?.ReferenceArea(r.ReferenceArea) ?? "")),
-            (Header(StandardCatalogue.SexDimension), r => Dimension(StandardCatalogue.SexDimension, r.Sex)),
-            (Header(StandardCatalogue.AgeDimension), r => Dimension(StandardCatalogue.AgeDimension, r.Age)),
-            (Header(StandardCatalogue.CountryOfOriginDimension), r => Dimension(StandardCatalogue.CountryOfOriginDimension, r.CountryOfOrigin)),
-            (Header(SdmxCsv.TimePeriodDimension), r => r.Period),
-            (Header(SdmxCsv.ValueMeasure), r => FormatValue(r.Value)),
-            (Header(SdmxCsv.StatusAttribute), r => Labelled(SdmxCsv.StatusCode(r.Status), labels?.Status(r.Status) ?? "")),
-            (Header(SdmxCsv.CommentAttribute), r => r.Note),
+            new(SdmxCsv.StructureColumn, _ => SdmxCsv.DataflowStructure),
+            new(SdmxCsv.StructureIdColumn, _ => structure),
+            new(SdmxCsv.ActionColumn, _ => SdmxCsv.InformationAction),
+            new(Header(SdmxCsv.IndicatorDimension), r => Labelled(r.IndicatorCode, labels?.Indicator(r.IndicatorCode) ?? "")),
+            new(Header(SdmxCsv.ReferenceAreaDimension), r => Labelled(r.ReferenceArea, labels?.ReferenceArea(r.ReferenceArea) ?? "")),
+            new(Header(StandardCatalogue.SexDimension), r => Dimension(StandardCatalogue.SexDimension, r.Sex)),
+            new(Header(StandardCatalogue.AgeDimension), r => Dimension(StandardCatalogue.AgeDimension, r.Age)),
+            new(Header(StandardCatalogue.CountryOfOriginDimension), r => Dimension(StandardCatalogue.CountryOfOriginDimension, r.CountryOfOrigin)),
+            new(Header(SdmxCsv.TimePeriodDimension), r => r.Period),
+            new(Header(SdmxCsv.ValueMeasure), r => FormatValue(r.Value), Number: true),
+            new(Header(SdmxCsv.StatusAttribute), r => Labelled(SdmxCsv.StatusCode(r.Status), labels?.Status(r.Status) ?? "")),
+            new(Header(SdmxCsv.CommentAttribute), r => r.Note),
         ];
     }
+
+    /// <summary>One column: its header and its cell; a number's cell is written as it is, any other through <see cref="SpreadsheetFormula.Neutralize"/>.</summary>
+    private readonly record struct Column(string Header, Func<ExportRow, string> Cell, bool Number = false);
 }

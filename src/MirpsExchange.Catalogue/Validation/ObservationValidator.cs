@@ -1,3 +1,4 @@
+using System.Buffers;
 using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Periods;
@@ -14,6 +15,10 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     public const int MaxBatchSize = 10_000;
 
     public const int MaxNoteLength = 1_000;
+
+    /// <summary>Unicode category Cc but tab and line feed (searched vectorized: a replica checks every note it applies).</summary>
+    private static readonly SearchValues<char> RefusedInNotes = SearchValues.Create(
+        [.. Enumerable.Range(0, char.MaxValue + 1).Select(c => (char)c).Where(c => char.IsControl(c) && c is not ('\t' or '\n'))]);
 
     /// <summary>Most violations reported for one batch; the last one says how many more there were.</summary>
     public const int MaxReportedViolations = 100;
@@ -181,10 +186,28 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         {
             violations.Add($"{prefix}.status", $"unknown status {(int)o.Status}");
         }
-        if (o.Note.Length > MaxNoteLength)
+        if (NoteProblem(o.Note) is { } problem)
         {
-            violations.Add($"{prefix}.note", $"the note holds at most {MaxNoteLength:N0} characters; this one has {o.Note.Length:N0}");
+            violations.Add($"{prefix}.note", problem);
         }
+    }
+
+    /// <summary>
+    /// What is wrong with a note, or null: at most <see cref="MaxNoteLength"/> characters, and no control
+    /// character (Unicode category Cc: NUL, escape, backspace, carriage return, U+0080–U+009F…) but tab
+    /// and line feed. A NUL cuts a C string short and other controls rewrite terminals and files that
+    /// show the note; a line break is a line feed alone. Submits, files checked before sending and
+    /// replicas applying another node's changes all ask this.
+    /// </summary>
+    public static string? NoteProblem(string note)
+    {
+        if (note.Length > MaxNoteLength)
+        {
+            return $"the note holds at most {MaxNoteLength:N0} characters; this one has {note.Length:N0}";
+        }
+        var at = note.AsSpan().IndexOfAny(RefusedInNotes);
+        return at < 0 ? null
+            : $"the note holds the control character U+{(int)note[at]:X4} at position {at + 1:N0}; only tab and line feed (a line break is \\n, not \\r\\n) are allowed";
     }
 
     private static string Name(PeriodGranularity granularity) => granularity switch

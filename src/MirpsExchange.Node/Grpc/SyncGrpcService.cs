@@ -69,7 +69,14 @@ public sealed class SyncGrpcService(
             await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
             {
                 after = batch[^1].OriginSequence;
-                await responseStream.WriteAsync(new StreamChangesResponse { Changes = { batch }, LastSequence = after }, cancellation);
+                try
+                {
+                    await responseStream.WriteAsync(new StreamChangesResponse { Changes = { batch }, LastSequence = after }, cancellation);
+                }
+                catch (InvalidOperationException) when (context.CancellationToken.IsCancellationRequested)
+                {
+                    return; // the reader went away mid-message ("the request is complete"): nothing to report, it resumes from its cursor
+                }
                 sent = true;
             }
             if (sent)

