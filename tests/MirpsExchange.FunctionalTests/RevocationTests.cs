@@ -193,6 +193,50 @@ public class RevocationTests
     }
 
     [Fact]
+    public async Task Rolling_the_signing_key_under_concurrent_token_and_key_set_requests_fails_none_of_them()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        using var stop = new CancellationTokenSource();
+        var failures = new List<string>();
+        var kids = new HashSet<string>();
+        async Task LoopAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var (status, body) = await identity.RequestTokenAsync(credential, MirpsAuth.ReadScope);
+                var jwks = new JsonWebKeySet(await identity.Http.GetStringAsync(identity.Issuer + ".well-known/jwks"));
+                lock (failures)
+                {
+                    if (status != 200 || jwks.Keys.Count == 0)
+                    {
+                        failures.Add($"{status} {body} / {jwks.Keys.Count} keys");
+                    }
+                    else
+                    {
+                        kids.Add(new JsonWebToken(body.GetProperty("access_token").GetString()).Kid);
+                    }
+                }
+            }
+        }
+        var loops = Enumerable.Range(0, 4).Select(_ => Task.Run(LoopAsync)).ToList();
+
+        var first = await identity.Credentials.RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "drill" });
+        var (_, admin) = await identity.RequestTokenAsync(identity.Admin, MirpsAuth.AdminScope);
+        var second = await identity.CredentialsWith(admin.GetProperty("access_token").GetString()).RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "drill again" });
+        await Task.Delay(300);
+        await stop.CancelAsync();
+        await Task.WhenAll(loops);
+
+        Assert.Empty(failures);
+        Assert.Contains(second.SigningKeyId, kids);
+        Assert.Equal(first.SigningKeyId, second.CompromisedKeyId);
+        var list = new JsonWebToken(await identity.Http.GetStringAsync(identity.Issuer + RevocationListFormat.Path));
+        Assert.Equal(second.SigningKeyId, list.Kid);
+        Assert.Equal([first.CompromisedKeyId, second.CompromisedKeyId], list.GetPayloadValue<List<string>>(RevocationListFormat.RevokedKeysClaim));
+    }
+
+    [Fact]
     public async Task The_node_keeps_its_revocation_list_and_serves_valid_tokens_while_the_identity_server_is_down()
     {
         var identity = await TestIdentity.StartAsync();
