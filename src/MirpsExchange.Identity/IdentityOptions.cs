@@ -32,7 +32,10 @@ public sealed class IdentityOptions
     /// <summary>Optional file the server writes its two addresses to once it listens: OAuth2 first, gRPC second.</summary>
     public string? AddressFile { get; set; }
 
-    /// <summary>Lifetime of access tokens. Short: a revoked credential's tokens stay valid at nodes until they expire.</summary>
+    /// <summary>
+    /// Lifetime of access tokens. A revoked credential's tokens are refused at nodes within a minute through
+    /// the revocation list, whose entries stay for this long (plus clock skew) after each change.
+    /// </summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>

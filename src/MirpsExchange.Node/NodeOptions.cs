@@ -17,6 +17,12 @@ public sealed class NodeOptions
     /// </summary>
     public string Issuer { get; set; } = "";
 
+    /// <summary>
+    /// How often the node fetches the identity server's signed revocation list (at most 00:00:59): a revoked
+    /// credential's or compromised key's tokens are refused here within this interval plus one second.
+    /// </summary>
+    public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>TCP port on 127.0.0.1; 0 picks a free port. HTTPS when the Tls section names a certificate, else cleartext HTTP/2.</summary>
     public int Port { get; set; } = 5100;
 

@@ -13,7 +13,7 @@ using Mirps.Identity.V1;
 namespace MirpsExchange.Cli.Commands;
 
 /// <summary>
-/// <c>mirps credentials issue | list | rotate | revoke | audit</c>: the identity server's CredentialService
+/// <c>mirps credentials issue | list | rotate | revoke | roll-key | audit</c>: the identity server's CredentialService
 /// (its gRPC admin API) with a token for an admin credential, obtained from its OAuth2 token endpoint.
 /// </summary>
 public static class CredentialsCommand
@@ -42,7 +42,7 @@ public static class CredentialsCommand
         return new Command("credentials", Description)
         {
             identity, adminApi, credential, ca, clientCertificate, clientKey,
-            Issue(connection), List(connection), Rotate(connection), Revoke(connection), Audit(connection),
+            Issue(connection), List(connection), Rotate(connection), Revoke(connection), RollKey(connection), Audit(connection),
         };
     }
 
@@ -186,12 +186,28 @@ public static class CredentialsCommand
     {
         var clientId = new Argument<string>("client-id") { Description = "The credential to revoke" };
         var reason = new Option<string>("--reason") { Description = "Why, for the audit log", HelpName = "TEXT" };
-        var command = new Command("revoke", "Revoke a credential: no token is issued for it from now on (tokens already issued expire on their own)") { clientId, reason };
+        var command = new Command("revoke", "Revoke a credential: no token is issued for it from now on, and nodes refuse the tokens it holds within a minute") { clientId, reason };
         command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
         {
             var request = new RevokeCredentialRequest { ClientId = parse.GetRequiredValue(clientId), Reason = parse.GetValue(reason) ?? "" };
             var response = await client.RevokeCredentialAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
             await console.WriteLineAsync($"Revoked {response.Credential.ClientId} at {Format(response.Credential.RevokeTime)}; no token is issued for it from then on.");
+            return null;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command RollKey(Connection connection)
+    {
+        var reason = new Option<string>("--reason") { Description = "Why, for the audit log", HelpName = "TEXT" };
+        var command = new Command("roll-key",
+            "Mark the identity server's current token-signing key compromised: a new key signs from now on, and nodes refuse every token "
+            + "the old key signed within a minute (clients then need new tokens)") { reason };
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
+        {
+            var response = await client.RollSigningKeyAsync(new RollSigningKeyRequest { Reason = parse.GetValue(reason) ?? "" },
+                deadline: Deadline(), cancellationToken: cancellationToken);
+            await console.WriteLineAsync($"Marked signing key {response.CompromisedKeyId} compromised at {Format(response.RollTime)}; {response.SigningKeyId} signs from then on.");
             return null;
         }, cancellationToken));
         return command;

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Identity.Keys;
 using MirpsExchange.Identity.Store;
 using MirpsExchange.Identity.Tokens;
 using MirpsExchange.ServiceDefaults;
@@ -17,7 +18,8 @@ namespace MirpsExchange.Identity.Credentials;
 /// (what the token endpoint checks) and our register entry (who it belongs to) change together, in one
 /// transaction with the audit record.
 /// </summary>
-public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicationManager applications, StandardCatalogue catalogue, TimeProvider clock)
+public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicationManager applications, StandardCatalogue catalogue, TimeProvider clock,
+    SigningKeyRing signingKeys, SigningKeyStore keyStore)
 {
     public const string ClientSecretMethod = "client_secret";
     public const string PrivateKeyJwtMethod = "private_key_jwt";
@@ -148,11 +150,26 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
             record.PreviousSecretHash = grace > TimeSpan.Zero ? application.ClientSecret : null;
             record.PreviousSecretExpireTime = grace > TimeSpan.Zero ? now + grace : null;
             record.SecretRotateTime = now;
+            if (grace == TimeSpan.Zero)
+            {
+                record.TokenCutoffTime = CutoffAfter(now);
+            }
             await applications.UpdateAsync(application, secret, cancellationToken);
             Audit(actor, "RotateSecret", clientId, grace > TimeSpan.Zero ? $"previous secret valid until {now + grace:u}" : "previous secret revoked at once");
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         });
+        if (grace == TimeSpan.Zero)
+        {
+            // The new secret is handed out only once the cut-off has passed: the tokens it obtains then carry
+            // an iat at or after the cut-off, so the revocation list refuses the old secret's tokens, not its.
+            var cutoff = await CutOffAfterCommitAsync(record, cancellationToken);
+            var wait = cutoff - clock.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, clock, cancellationToken);
+            }
+        }
         return (record, secret, now + grace);
     }
 
@@ -192,13 +209,48 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             record.RevokeTime = clock.GetUtcNow();
+            record.TokenCutoffTime = CutoffAfter(record.RevokeTime.Value);
             record.PreviousSecretHash = null;
             await applications.DeleteAsync(application, cancellationToken);
             Audit(actor, "RevokeCredential", clientId, reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given");
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         });
+        await CutOffAfterCommitAsync(record, cancellationToken);
         return record;
+    }
+
+    /// <summary>
+    /// Marks the signing key that signs now compromised: a new key signs from this moment, the old one
+    /// leaves the JWKS at once and is named in the revocation list, so nodes refuse its tokens.
+    /// </summary>
+    public async Task<(string Compromised, string Signing, DateTimeOffset Time)> RollSigningKeyAsync(string actor, string reason)
+    {
+        var now = clock.GetUtcNow();
+        // Rolled first, then audited with what happened: the ring serializes concurrent rolls, and each
+        // record names the key it actually marked.
+        var (old, signing) = signingKeys.RollCompromised(keyStore, now);
+        Audit(actor, "RollSigningKey", "", $"signing key {old} marked compromised, {signing} signs from now on: {(reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given")}");
+        await db.SaveChangesAsync(CancellationToken.None);
+        return (old, signing, now);
+    }
+
+    /// <summary>The whole second after <paramref name="time"/>: tokens with an iat before it (iat is in whole seconds) were issued by then.</summary>
+    private static DateTimeOffset CutoffAfter(DateTimeOffset time) => DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds() + 1);
+
+    /// <summary>
+    /// The old secret (or the revoked application) kept working until the commit: when the commit ended
+    /// in a later second than the change began, the cut-off moves to the second after the commit.
+    /// </summary>
+    private async Task<DateTimeOffset> CutOffAfterCommitAsync(CredentialRecord record, CancellationToken cancellationToken)
+    {
+        var cutoff = CutoffAfter(clock.GetUtcNow());
+        if (record.TokenCutoffTime < cutoff)
+        {
+            record.TokenCutoffTime = cutoff;
+            await db.SaveChangesAsync(CancellationToken.None);
+        }
+        return record.TokenCutoffTime ?? cutoff;
     }
 
     private async Task<(CredentialRecord, OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication)> FindActiveAsync(string clientId, CancellationToken cancellationToken)

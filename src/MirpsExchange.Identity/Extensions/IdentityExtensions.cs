@@ -9,6 +9,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Grpc;
 using MirpsExchange.Identity.Keys;
+using MirpsExchange.Identity.Revocation;
 using MirpsExchange.Identity.Store;
 using MirpsExchange.Identity.Tokens;
 using MirpsExchange.ServiceDefaults;
@@ -51,6 +52,10 @@ public static class IdentityExtensions
         });
 
         var keys = new SigningKeyStore(Path.Combine(dataDirectory, "keys"), TimeProvider.System);
+        var signingKeys = keys.LoadSigningKeys(identity.SigningKeyRollover, identity.AccessTokenLifetime);
+        builder.Services.AddSingleton(keys);
+        builder.Services.AddSingleton(new SigningKeyRing(signingKeys, keys.LoadCompromised()));
+        builder.Services.AddSingleton<RevocationList>();
         builder.Services.AddOpenIddict()
             .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<IdentityDbContext>()
                 .Services.AddScoped<MirpsApplicationManager>())
@@ -71,7 +76,12 @@ public static class IdentityExtensions
                 server.SetAccessTokenLifetime(identity.AccessTokenLifetime);
                 // Nodes validate access tokens themselves from the published keys: signed JWTs, not encrypted.
                 server.DisableAccessTokenEncryption();
-                server.AddSigningKeys(keys.LoadSigningKeys(identity.SigningKeyRollover, identity.AccessTokenLifetime));
+                server.AddSigningKeys(signingKeys);
+                // The keys in use come from the SigningKeyRing, which an admin can roll while the server runs.
+                foreach (var handler in SigningKeyRingHandlers.Server)
+                {
+                    server.AddEventHandler(handler);
+                }
                 server.AddEncryptionKey(keys.LoadEncryptionKey());
                 // Client-credentials tokens are short-lived and never revoked one by one: nothing to store per token.
                 server.DisableTokenStorage();
@@ -100,6 +110,7 @@ public static class IdentityExtensions
             .AddValidation(validation =>
             {
                 validation.UseLocalServer();
+                validation.AddEventHandler(SigningKeyRingHandlers.Validation);
                 validation.AddAudiences(MirpsAuth.IdentityAudience);
                 validation.UseAspNetCore();
             });
@@ -134,6 +145,7 @@ public static class IdentityExtensions
         app.UseAuthorization();
         app.MapServiceDefaults();
         app.MapTokenEndpoint();
+        RevocationList.MapRevocationList(app);
         app.MapGrpcService<CredentialGrpcService>().RequireAuthorization();
         app.Lifetime.ApplicationStarted.Register(() =>
         {

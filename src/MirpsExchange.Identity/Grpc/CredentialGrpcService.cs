@@ -60,6 +60,13 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
         return new RevokeCredentialResponse { Credential = ToMessage(credential) };
     }
 
+    public override async Task<RollSigningKeyResponse> RollSigningKey(RollSigningKeyRequest request, ServerCallContext context)
+    {
+        var actor = Admin(context);
+        var (compromised, signing, time) = await administration.RollSigningKeyAsync(actor, request.Reason);
+        return new RollSigningKeyResponse { CompromisedKeyId = compromised, SigningKeyId = signing, RollTime = Timestamp.FromDateTimeOffset(time) };
+    }
+
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
         Admin(context);

@@ -9,10 +9,13 @@ namespace MirpsExchange.Identity.Keys;
 /// Persisted RSA keys in {DataDirectory}/keys, readable only by the server's user. The newest signing
 /// key signs; older ones stay published in the JWKS until every token they signed has expired, then
 /// are deleted. A new signing key is made when the newest is older than the rollover period.
+/// A key marked compromised (<see cref="RollCompromised"/>) leaves a marker file compromised-{kid}
+/// holding the time; its private key is deleted and never loaded again.
 /// </summary>
 public sealed class SigningKeyStore(string folder, TimeProvider clock)
 {
     private const string SigningPrefix = "signing-";
+    private const string CompromisedPrefix = "compromised-";
 
     public string Folder => folder;
 
@@ -21,7 +24,17 @@ public sealed class SigningKeyStore(string folder, TimeProvider clock)
     {
         Directory.CreateDirectory(folder);
         var now = clock.GetUtcNow();
-        var keys = Files().ToList();
+        var compromised = LoadCompromised().Select(k => k.KeyId).ToHashSet(StringComparer.Ordinal);
+        var keys = new List<(string Path, DateTimeOffset Created)>();
+        foreach (var key in Files())
+        {
+            if (compromised.Contains(Path.GetFileNameWithoutExtension(key.Path)))
+            {
+                File.Delete(key.Path); // marked compromised but not yet deleted (a stop between the two steps)
+                continue;
+            }
+            keys.Add(key);
+        }
         if (keys.Count == 0 || now - keys[0].Created >= rollover)
         {
             keys.Insert(0, (Create(now), now));
@@ -43,6 +56,33 @@ public sealed class SigningKeyStore(string folder, TimeProvider clock)
 
     /// <summary>Makes a new signing key now (an early rollover, for example after a suspected leak of the old one).</summary>
     public string Rollover() => Create(clock.GetUtcNow());
+
+    /// <summary>
+    /// Marks <paramref name="keyId"/> compromised (a marker file first, so a stop half-way leaves the key
+    /// refused, never trusted), makes a new signing key, then deletes the compromised private key.
+    /// </summary>
+    /// <returns>The new signing key.</returns>
+    public RsaSecurityKey RollCompromised(string keyId, DateTimeOffset time)
+    {
+        if (keyId.Length == 0 || keyId.IndexOfAny(['/', '\\']) >= 0 || keyId.StartsWith('.'))
+        {
+            throw new ArgumentException($"Not a signing key id: '{keyId}'.", nameof(keyId));
+        }
+        OwnerOnlyFile.WriteAllText(Path.Combine(folder, CompromisedPrefix + keyId), time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+        var created = Read(Create(time));
+        File.Delete(Path.Combine(folder, keyId + ".pem"));
+        return created;
+    }
+
+    /// <summary>The key ids marked compromised, with the time each was marked; kept for good (a marker is a few bytes).</summary>
+    public IReadOnlyList<(string KeyId, DateTimeOffset Time)> LoadCompromised()
+    {
+        Directory.CreateDirectory(folder);
+        return [.. Directory.EnumerateFiles(folder, CompromisedPrefix + "*")
+            .Select(path => (Path.GetFileName(path)[CompromisedPrefix.Length..],
+                DateTimeOffset.Parse(File.ReadAllText(path).Trim(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal)))
+            .OrderBy(k => k.Item2)];
+    }
 
     /// <summary>The key OpenIddict requires for encryption (access tokens are signed, not encrypted).</summary>
     public RsaSecurityKey LoadEncryptionKey()

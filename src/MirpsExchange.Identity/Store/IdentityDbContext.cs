@@ -52,6 +52,11 @@ public sealed class CredentialRecord
     /// <summary>The hash of the previous secret while its grace period lasts.</summary>
     public string? PreviousSecretHash { get; set; }
     public DateTimeOffset? PreviousSecretExpireTime { get; set; }
+    /// <summary>
+    /// Set when the credential is revoked or its secret rotated at once: its tokens issued (iat) before
+    /// this whole second are refused at every node (the revocation list carries it).
+    /// </summary>
+    public DateTimeOffset? TokenCutoffTime { get; set; }
 }
 
 internal sealed class CredentialRecordConfiguration : IEntityTypeConfiguration<CredentialRecord>
@@ -71,6 +76,8 @@ internal sealed class CredentialRecordConfiguration : IEntityTypeConfiguration<C
         builder.Property(c => c.RevokeTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
         builder.Property(c => c.SecretRotateTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
         builder.Property(c => c.PreviousSecretExpireTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+        builder.Property(c => c.TokenCutoffTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+        builder.HasIndex(c => c.TokenCutoffTime);
     }
 }
 

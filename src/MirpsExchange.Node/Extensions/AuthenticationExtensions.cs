@@ -58,6 +58,7 @@ public static partial class AuthenticationExtensions
             .AddScheme<AuthenticationSchemeOptions, CachedTokenAuthentication>(CachedTokenAuthentication.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddHostedService<SigningKeyWarmup>();
+        builder.AddRevocationList(node, issuer, tls);
         return builder;
     }
 

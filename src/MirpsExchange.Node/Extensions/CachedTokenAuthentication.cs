@@ -10,15 +10,17 @@ namespace MirpsExchange.Node.Extensions;
 /// <summary>
 /// The node's authentication scheme: a bearer token validated once by OpenIddict (signature, issuer,
 /// audience, lifetime) is remembered until it expires, so the many calls a client makes with one token
-/// pay for one validation. A token that failed is never cached. Tokens are short-lived and never revoked
-/// one by one, so remembering a valid one changes nothing a caller could observe. Its binding to a client
-/// certificate is checked on every call, from the cache or not.
+/// pay for one validation. A token that failed is never cached. Every call, cached or not, is checked
+/// against the identity server's revocation list (a dictionary lookup), so a revoked credential's or a
+/// compromised key's token is refused within the poll interval however long it stays cached; and its
+/// binding to a client certificate is checked on every call too.
 /// </summary>
 public sealed class CachedTokenAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     CachedTokenAuthentication.TokenCache tokens,
+    RevocationList revocations,
     TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -28,6 +30,12 @@ public sealed class CachedTokenAuthentication(
     public const int CacheSize = 10_000;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var result = await AuthenticateTokenAsync();
+        return result.Succeeded && revocations.Refuses(result.Principal) ? AuthenticateResult.Fail("The token was revoked.") : result;
+    }
+
+    private async Task<AuthenticateResult> AuthenticateTokenAsync()
     {
         var header = Request.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))

@@ -116,7 +116,12 @@ namespace MirpsExchange.Identity.Store.Migrations
                     b.Property<long?>("SecretRotateTime")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("TokenCutoffTime")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("ClientId");
+
+                    b.HasIndex("TokenCutoffTime");
 
                     b.ToTable("credentials", (string)null);
                 });

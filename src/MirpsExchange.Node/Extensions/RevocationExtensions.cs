@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+using Mirps.Tls;
+using MirpsExchange.ServiceDefaults;
+using OpenIddict.Abstractions;
+using OpenIddict.Validation;
+
+namespace MirpsExchange.Node.Extensions;
+
+/// <summary>
+/// Revocation that reaches the node within a minute: it polls the identity server's signed revocation
+/// list every Node:RevocationPollInterval (15 s by default) and refuses, through
+/// <see cref="CachedTokenAuthentication"/>, the tokens of cut-off credentials and compromised keys.
+/// </summary>
+public static partial class RevocationExtensions
+{
+    /// <summary>Longest poll interval allowed: with the identity server's one second of list caching, a revocation still arrives within a minute.</summary>
+    public static readonly TimeSpan MaxPollInterval = TimeSpan.FromSeconds(59);
+
+    public static WebApplicationBuilder AddRevocationList(this WebApplicationBuilder builder, NodeOptions node, Uri issuer, TlsOptions tls)
+    {
+        if (node.RevocationPollInterval < TimeSpan.FromSeconds(1) || node.RevocationPollInterval > MaxPollInterval)
+        {
+            throw new InvalidOperationException(
+                $"Configuration key Node:RevocationPollInterval must be between 00:00:01 and {MaxPollInterval:c}, so that a revoked credential is refused within a minute; got {node.RevocationPollInterval:c}.");
+        }
+        builder.Services.AddSingleton<RevocationList>();
+        builder.Services.AddHostedService(services => new RevocationPoller(
+            services.GetRequiredService<RevocationList>(), services.GetRequiredService<IOptionsMonitor<OpenIddictValidationOptions>>(),
+            issuer, node.RevocationPollInterval, tls.CaFile.Length > 0 ? tls.CaFile : null, services.GetRequiredService<ILogger<RevocationPoller>>()));
+        builder.Services.AddOpenIddict().AddValidation(validation =>
+        {
+            validation.AddEventHandler(ExcludeCompromisedKeys.Descriptor);
+            validation.AddEventHandler(RecordSigningKey.Descriptor);
+        });
+        return builder;
+    }
+
+    /// <summary>A compromised key verifies nothing here any more, even while OpenIddict's cached key set still holds it.</summary>
+    private sealed class ExcludeCompromisedKeys(RevocationList revocations) : IOpenIddictValidationHandler<OpenIddictValidationEvents.ValidateTokenContext>
+    {
+        public static OpenIddictValidationHandlerDescriptor Descriptor { get; } =
+            OpenIddictValidationHandlerDescriptor.CreateBuilder<OpenIddictValidationEvents.ValidateTokenContext>()
+                .UseSingletonHandler<ExcludeCompromisedKeys>()
+                .SetOrder(OpenIddictValidationHandlers.Protection.ResolveTokenValidationParameters.Descriptor.Order + 1)
+                .SetType(OpenIddictValidationHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(OpenIddictValidationEvents.ValidateTokenContext context)
+        {
+            var compromised = revocations.Current.CompromisedKeys;
+            if (compromised.Count > 0 && context.TokenValidationParameters.IssuerSigningKeys is { } keys)
+            {
+                // This request's own copy of the parameters (the step before clones them).
+                context.TokenValidationParameters.IssuerSigningKeys = [.. keys.Where(k => !compromised.Contains(k.KeyId ?? ""))];
+            }
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Remembers in the principal which key verified the token, so a cached token is refused once that key is compromised.</summary>
+    private sealed class RecordSigningKey : IOpenIddictValidationHandler<OpenIddictValidationEvents.ValidateTokenContext>
+    {
+        public static OpenIddictValidationHandlerDescriptor Descriptor { get; } =
+            OpenIddictValidationHandlerDescriptor.CreateBuilder<OpenIddictValidationEvents.ValidateTokenContext>()
+                .UseSingletonHandler<RecordSigningKey>()
+                .SetOrder(OpenIddictValidationHandlers.Protection.ValidateIdentityModelToken.Descriptor.Order + 1)
+                .SetType(OpenIddictValidationHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(OpenIddictValidationEvents.ValidateTokenContext context)
+        {
+            if (context.Principal is { } principal && context.TokenValidationResult?.SecurityToken is JsonWebToken token)
+            {
+                // The key that verified the signature (a token without a kid is tried against every key), else the header's kid.
+                principal.SetClaim(RevocationList.SigningKeyClaim, token.SigningKey?.KeyId ?? token.Kid);
+            }
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// Fetches the list and the identity server's JWKS together each interval and verifies one against the
+    /// other. While the identity server is unreachable, or when a list fails verification, the list held
+    /// stays in force (a node that starts while the identity server is down holds none until it answers).
+    /// </summary>
+    internal sealed partial class RevocationPoller(
+        RevocationList revocations, IOptionsMonitor<OpenIddictValidationOptions> validation, Uri issuer, TimeSpan interval, string? caFile,
+        ILogger<RevocationPoller> logger) : BackgroundService
+    {
+        private bool _unreachable;
+
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            using var http = new HttpClient(FederationTrust.CreateHandler(caFile)) { Timeout = TimeSpan.FromSeconds(5) };
+            using var timer = new PeriodicTimer(interval);
+            do
+            {
+                await PollAsync(http, stoppingToken);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+
+        private async Task PollAsync(HttpClient http, CancellationToken stoppingToken)
+        {
+            string jwt;
+            JsonWebKeySet jwks;
+            var manager = validation.CurrentValue.ConfigurationManager;
+            try
+            {
+                var configuration = await manager!.GetConfigurationAsync(stoppingToken);
+                jwt = await http.GetStringAsync(new Uri(issuer, RevocationListFormat.Path), stoppingToken);
+                jwks = new JsonWebKeySet(await http.GetStringAsync(configuration.JsonWebKeySetUri ?? new Uri(issuer, ".well-known/jwks"), stoppingToken));
+                if (jwks.Keys.Any(key => !configuration.SigningKeys.Any(known => known.KeyId == key.Kid)))
+                {
+                    // A key rolled in: have OpenIddict fetch the keys again now, not at a token's first failure.
+                    manager.RequestRefresh();
+                }
+                if (_unreachable)
+                {
+                    _unreachable = false;
+                    LogReachable(logger, issuer.AbsoluteUri);
+                }
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Whatever went wrong (unreachable, a timeout, an unreadable answer), the node keeps serving with the list it holds.
+                if (!_unreachable)
+                {
+                    _unreachable = true;
+                    LogUnreachable(logger, issuer.AbsoluteUri, revocations.Current.Version, e.Message);
+                }
+                return;
+            }
+            var held = revocations.Current;
+            if (await revocations.TryApplyAsync(jwt, issuer.AbsoluteUri, jwks.GetSigningKeys()) is { } refused)
+            {
+                LogRefused(logger, issuer.AbsoluteUri, refused, held.Version);
+            }
+            else if (revocations.Current.Version != held.Version)
+            {
+                LogApplied(logger, revocations.Current.Version, revocations.Current.ClientCutoffs.Count, revocations.Current.CompromisedKeys.Count);
+            }
+        }
+
+        [LoggerMessage(EventName = "RevocationListApplied", Level = LogLevel.Information,
+            Message = "Revocation list version {Version} in force: {Clients} credentials cut off, {Keys} signing keys compromised")]
+        private static partial void LogApplied(ILogger logger, long version, int clients, int keys);
+
+        [LoggerMessage(EventName = "RevocationListRefused", Level = LogLevel.Warning,
+            Message = "The revocation list from {Issuer} was refused: {Reason}; the list held (version {Version}) stays in force")]
+        private static partial void LogRefused(ILogger logger, string issuer, string reason, long version);
+
+        [LoggerMessage(EventName = "RevocationListUnreachable", Level = LogLevel.Warning,
+            Message = "Could not fetch the revocation list of {Issuer} ({Reason}); the list held (version {Version}) stays in force until it answers")]
+        private static partial void LogUnreachable(ILogger logger, string issuer, long version, string reason);
+
+        [LoggerMessage(EventName = "RevocationListReachable", Level = LogLevel.Information,
+            Message = "The revocation list of {Issuer} can be fetched again")]
+        private static partial void LogReachable(ILogger logger, string issuer);
+    }
+}

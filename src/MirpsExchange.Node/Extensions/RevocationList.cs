@@ -1,0 +1,114 @@
+using System.Collections.Frozen;
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+
+namespace MirpsExchange.Node.Extensions;
+
+/// <summary>
+/// The identity server's revocation list as this node last verified it (see <see cref="RevocationListFormat"/>):
+/// credentials cut off at a time, signing keys compromised. <see cref="Refuses"/> runs on every call,
+/// cached token or not, and costs a dictionary lookup or two; nothing at all while the list is empty.
+/// A list is taken only when it verifies against the identity server's published keys and is not older
+/// than the one held, so a replayed old list cannot bring back what a newer one cut off.
+/// </summary>
+public sealed class RevocationList
+{
+    /// <summary>Private claim the node adds to a validated token's principal: the id of the key that verified its signature.</summary>
+    public const string SigningKeyClaim = "mirps_signing_kid";
+
+    private volatile Snapshot _current = Snapshot.Empty;
+
+    public Snapshot Current => _current;
+
+    /// <summary>True when the token behind <paramref name="principal"/> must be refused: its signing key is compromised, or its client was cut off after it was issued.</summary>
+    public bool Refuses(ClaimsPrincipal principal)
+    {
+        var list = _current;
+        if (list.CompromisedKeys.Count > 0)
+        {
+            // A principal without the key claim was not verified by this node's validation: refuse it rather than guess.
+            if (principal.FindFirst(SigningKeyClaim)?.Value is not { } kid || list.CompromisedKeys.Contains(kid))
+            {
+                return true;
+            }
+        }
+        if (list.ClientCutoffs.Count > 0 && principal.FindFirst("sub")?.Value is { } subject && list.ClientCutoffs.TryGetValue(subject, out var cutoff))
+        {
+            return !(principal.FindFirst("iat")?.Value is { } iat && long.TryParse(iat, out var issued) && issued >= cutoff);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Verifies <paramref name="jwt"/> against <paramref name="keys"/> (the identity server's JWKS, fetched
+    /// now; keys the held list names compromised are not trusted) and takes it when it is not older than
+    /// the list held. Returns null when taken, else why not; the held list then stays in force.
+    /// </summary>
+    public async Task<string?> TryApplyAsync(string jwt, string issuer, IEnumerable<SecurityKey> keys)
+    {
+        var held = _current;
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(jwt, new TokenValidationParameters
+        {
+            ValidIssuer = issuer,
+            ValidTypes = [RevocationListFormat.TokenType],
+            IssuerSigningKeys = [.. keys.Where(k => !held.CompromisedKeys.Contains(k.KeyId ?? ""))],
+            ValidateAudience = false,
+            // No expiry: a node keeps the last list it verified for as long as the identity server is unreachable.
+            ValidateLifetime = false,
+            RequireExpirationTime = false,
+        });
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken token)
+        {
+            return $"it does not verify ({result.Exception?.GetType().Name ?? "no token"}: {result.Exception?.Message})";
+        }
+        Snapshot next;
+        try
+        {
+            next = Parse(Base64UrlEncoder.Decode(token.EncodedPayload), held);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            return $"its content is malformed ({e.Message})";
+        }
+        if (next.Version < held.Version || (next.Version == held.Version && next.IssuedAt < held.IssuedAt))
+        {
+            return $"it is older (version {next.Version}, issued {next.IssuedAt}) than the list held (version {held.Version}, issued {held.IssuedAt}): a replay";
+        }
+        _current = next;
+        return null;
+    }
+
+    private static Snapshot Parse(string payload, Snapshot held)
+    {
+        using var document = JsonDocument.Parse(payload);
+        var root = document.RootElement;
+        var clients = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var client in root.GetProperty(RevocationListFormat.ClientsClaim).EnumerateObject())
+        {
+            clients[client.Name] = client.Value.GetInt64();
+        }
+        // A key once compromised stays refused for the life of this process, whatever a later list says.
+        var keys = new HashSet<string>(held.CompromisedKeys, StringComparer.Ordinal);
+        foreach (var key in root.GetProperty(RevocationListFormat.RevokedKeysClaim).EnumerateArray())
+        {
+            keys.Add(key.GetString() ?? throw new FormatException("a revoked key id is not a string"));
+        }
+        return new Snapshot(
+            root.GetProperty(RevocationListFormat.VersionClaim).GetInt64(),
+            root.GetProperty("iat").GetInt64(),
+            clients.ToFrozenDictionary(StringComparer.Ordinal),
+            keys.ToFrozenSet(StringComparer.Ordinal));
+    }
+
+    /// <param name="Version">The list's version (it only grows); 0 before any list.</param>
+    /// <param name="IssuedAt">When the identity server signed it (Unix seconds).</param>
+    /// <param name="ClientCutoffs">Client id to the Unix time before which its tokens are refused.</param>
+    /// <param name="CompromisedKeys">Signing key ids whose tokens are refused.</param>
+    public sealed record Snapshot(long Version, long IssuedAt, FrozenDictionary<string, long> ClientCutoffs, FrozenSet<string> CompromisedKeys)
+    {
+        public static Snapshot Empty { get; } = new(0, 0, FrozenDictionary<string, long>.Empty, FrozenSet<string>.Empty);
+    }
+}

@@ -1,0 +1,327 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Grpc.Core;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+using Mirps.Catalog.V1;
+using Mirps.Identity.V1;
+using MirpsExchange.Cli;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node;
+using MirpsExchange.Node.Extensions;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Revocation that takes effect: a revoked credential's, a rotated-at-once secret's and a compromised
+/// signing key's tokens, already accepted and cached by nodes, are refused at every node within a minute
+/// (nodes poll the identity server's signed revocation list; here every second, 15 s by default).
+/// </summary>
+public class RevocationTests
+{
+    /// <summary>What the identity server promises: a revocation is in force at every node within this.</summary>
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    private static readonly string[] FastPolling = ["--Node:RevocationPollInterval=00:00:01"];
+
+    private static async Task<string> TokenAsync(TestIdentity identity, ClientCredential credential)
+    {
+        var (status, body) = await identity.RequestTokenAsync(credential, MirpsAuth.ReadScope);
+        Assert.True(status == 200, body.ToString());
+        return body.GetProperty("access_token").GetString()!;
+    }
+
+    /// <summary>An authorized call (the catalogue needs a valid token) with exactly this bearer token.</summary>
+    private static async Task<StatusCode> CallAsync(TestNode node, string token)
+    {
+        using var channel = node.ChannelWith(CallCredentials.FromInterceptor((_, metadata) =>
+        {
+            metadata.Add("Authorization", $"Bearer {token}");
+            return Task.CompletedTask;
+        }));
+        try
+        {
+            await new CatalogService.CatalogServiceClient(channel).GetCatalogAsync(new GetCatalogRequest());
+            return StatusCode.OK;
+        }
+        catch (RpcException e)
+        {
+            return e.StatusCode;
+        }
+    }
+
+    /// <summary>Calls until the node refuses the token; fails if it still accepts it after the bound.</summary>
+    private static async Task<TimeSpan> RefusedWithinBoundAsync(TestNode node, string token, Stopwatch since)
+    {
+        while (true)
+        {
+            var status = await CallAsync(node, token);
+            if (status == StatusCode.Unauthenticated)
+            {
+                return since.Elapsed;
+            }
+            Assert.Equal(StatusCode.OK, status);
+            Assert.True(since.Elapsed < Bound, $"{node.Country} still accepts the token {since.Elapsed.TotalSeconds:0.0} s after the revocation");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
+    public void The_default_poll_interval_keeps_revocation_within_a_minute()
+    {
+        // The identity server rebuilds its list at most once a second; a node sees it at its next poll.
+        Assert.True(new NodeOptions().RevocationPollInterval + TimeSpan.FromSeconds(1) <= Bound);
+        Assert.True(RevocationExtensions.MaxPollInterval + TimeSpan.FromSeconds(1) <= Bound);
+    }
+
+    [Fact]
+    public async Task A_revoked_credentials_tokens_already_in_use_are_refused_at_every_node_within_a_minute()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+        await using var panama = await TestNode.StartAsync("PAN", identity, FastPolling);
+        var secretariat = await identity.IssueAsync(Role.Secretariat);
+        var other = await identity.IssueAsync(Role.Secretariat);
+        var (atBelize, atPanama, untouched) = (await TokenAsync(identity, secretariat), await TokenAsync(identity, secretariat), await TokenAsync(identity, other));
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, atBelize));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, atPanama));
+
+        var since = Stopwatch.StartNew();
+        await identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = secretariat.ClientId, Reason = "leaked" });
+
+        await RefusedWithinBoundAsync(belize, atBelize, since);
+        await RefusedWithinBoundAsync(panama, atPanama, since);
+        Assert.Equal(StatusCode.Unauthenticated, await CallAsync(panama, atBelize));
+        // Another credential's tokens are untouched.
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, untouched));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, untouched));
+    }
+
+    [Fact]
+    public async Task A_secret_rotated_at_once_cuts_off_the_old_secrets_tokens_and_not_the_new_ones()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+        await using var panama = await TestNode.StartAsync("PAN", identity, FastPolling);
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        var (atBelize, atPanama) = (await TokenAsync(identity, credential), await TokenAsync(identity, credential));
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, atBelize));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, atPanama));
+
+        var since = Stopwatch.StartNew();
+        var rotated = await identity.Credentials.RotateSecretAsync(new RotateSecretRequest { ClientId = credential.ClientId });
+        // The new secret's first token, asked for the moment the new secret is known.
+        var fresh = await TokenAsync(identity, new ClientCredential(credential.ClientId, rotated.ClientSecret));
+
+        await RefusedWithinBoundAsync(belize, atBelize, since);
+        await RefusedWithinBoundAsync(panama, atPanama, since);
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, fresh));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, fresh));
+    }
+
+    [Fact]
+    public async Task A_rotation_with_a_grace_period_leaves_the_tokens_already_issued_valid()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        var token = await TokenAsync(identity, credential);
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, token));
+
+        await identity.Credentials.RotateSecretAsync(new RotateSecretRequest { ClientId = credential.ClientId, GracePeriod = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromHours(1)) });
+        await Task.Delay(TimeSpan.FromSeconds(3)); // several polls
+
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, token));
+    }
+
+    [Fact]
+    public async Task A_compromised_signing_key_rolled_by_an_admin_is_refused_within_a_minute_and_the_new_key_is_accepted()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+        await using var panama = await TestNode.StartAsync("PAN", identity, FastPolling);
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        var (atBelize, atPanama) = (await TokenAsync(identity, credential), await TokenAsync(identity, credential));
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, atBelize));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, atPanama));
+        var oldAdmin = await identity.AdminTokens.GetTokenAsync();
+        // The thief's copy of the signing key, taken before the admin notices.
+        var kid = new JsonWebToken(atBelize).Kid;
+        using var stolen = RSA.Create();
+        stolen.ImportFromPem(await File.ReadAllTextAsync(Path.Combine(identity.DataDirectory, "keys", kid + ".pem")));
+
+        var since = Stopwatch.StartNew();
+        var rolled = await identity.Credentials.RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "key file copied" });
+
+        Assert.Equal(kid, rolled.CompromisedKeyId);
+        var jwks = new JsonWebKeySet(await identity.Http.GetStringAsync(identity.Issuer + ".well-known/jwks"));
+        Assert.DoesNotContain(jwks.Keys, k => k.Kid == kid);
+        Assert.Contains(jwks.Keys, k => k.Kid == rolled.SigningKeyId);
+        Assert.False(File.Exists(Path.Combine(identity.DataDirectory, "keys", kid + ".pem")));
+        // A token the thief mints after the roll, with fresh times and the same claims.
+        var forged = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            TokenType = "at+jwt",
+            Claims = new JsonWebToken(atBelize).Claims.Where(c => c.Type is not ("exp" or "iat" or "nbf" or "jti")).ToDictionary(c => c.Type, object (c) => c.Value),
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(stolen) { KeyId = kid }, SecurityAlgorithms.RsaSha256),
+        });
+
+        await RefusedWithinBoundAsync(belize, atBelize, since);
+        await RefusedWithinBoundAsync(panama, atPanama, since);
+        Assert.Equal(StatusCode.Unauthenticated, await CallAsync(belize, forged));
+        Assert.Equal(StatusCode.Unauthenticated, await CallAsync(panama, forged));
+        // The identity server's own admin API refuses the compromised key's tokens at once.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => identity.CredentialsWith(oldAdmin).ListCredentialsAsync(new ListCredentialsRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+
+        // Tokens issued now are signed by the new key and accepted everywhere.
+        var fresh = await TokenAsync(identity, credential);
+        Assert.Equal(rolled.SigningKeyId, new JsonWebToken(fresh).Kid);
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, fresh));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, fresh));
+        var (_, adminBody) = await identity.RequestTokenAsync(identity.Admin, MirpsAuth.AdminScope);
+        var audit = await identity.CredentialsWith(adminBody.GetProperty("access_token").GetString()).ListAuditEventsAsync(new ListAuditEventsRequest());
+        Assert.Contains(audit.Events, e => e.Action == "RollSigningKey" && e.Detail.Contains(kid) && e.Detail.Contains("key file copied"));
+
+        // After a restart the compromised key is neither loaded nor published, and still listed as revoked.
+        await using var restarted = await identity.RestartAsync();
+        var list = new JsonWebToken(await restarted.Http.GetStringAsync(restarted.Issuer + RevocationListFormat.Path));
+        Assert.Contains(kid, list.GetPayloadValue<List<string>>(RevocationListFormat.RevokedKeysClaim));
+        Assert.DoesNotContain(new JsonWebKeySet(await restarted.Http.GetStringAsync(restarted.Issuer + ".well-known/jwks")).Keys, k => k.Kid == kid);
+        Assert.Equal(rolled.SigningKeyId, new JsonWebToken(await TokenAsync(restarted, credential)).Kid);
+    }
+
+    [Fact]
+    public async Task Rolling_the_signing_key_under_concurrent_token_and_key_set_requests_fails_none_of_them()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        using var stop = new CancellationTokenSource();
+        var failures = new List<string>();
+        var kids = new HashSet<string>();
+        async Task LoopAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var (status, body) = await identity.RequestTokenAsync(credential, MirpsAuth.ReadScope);
+                var jwks = new JsonWebKeySet(await identity.Http.GetStringAsync(identity.Issuer + ".well-known/jwks"));
+                lock (failures)
+                {
+                    if (status != 200 || jwks.Keys.Count == 0)
+                    {
+                        failures.Add($"{status} {body} / {jwks.Keys.Count} keys");
+                    }
+                    else
+                    {
+                        kids.Add(new JsonWebToken(body.GetProperty("access_token").GetString()).Kid);
+                    }
+                }
+            }
+        }
+        var loops = Enumerable.Range(0, 4).Select(_ => Task.Run(LoopAsync)).ToList();
+
+        var first = await identity.Credentials.RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "drill" });
+        var (_, admin) = await identity.RequestTokenAsync(identity.Admin, MirpsAuth.AdminScope);
+        var second = await identity.CredentialsWith(admin.GetProperty("access_token").GetString()).RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "drill again" });
+        await Task.Delay(300);
+        await stop.CancelAsync();
+        await Task.WhenAll(loops);
+
+        Assert.Empty(failures);
+        Assert.Contains(second.SigningKeyId, kids);
+        Assert.Equal(first.SigningKeyId, second.CompromisedKeyId);
+        var list = new JsonWebToken(await identity.Http.GetStringAsync(identity.Issuer + RevocationListFormat.Path));
+        Assert.Equal(second.SigningKeyId, list.Kid);
+        Assert.Equal([first.CompromisedKeyId, second.CompromisedKeyId], list.GetPayloadValue<List<string>>(RevocationListFormat.RevokedKeysClaim));
+    }
+
+    [Fact]
+    public async Task The_node_keeps_its_revocation_list_and_serves_valid_tokens_while_the_identity_server_is_down()
+    {
+        var identity = await TestIdentity.StartAsync();
+        try
+        {
+            await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+            var revoked = await identity.IssueAsync(Role.Secretariat);
+            var kept = await identity.IssueAsync(Role.Secretariat);
+            var revokedToken = await TokenAsync(identity, revoked);
+            Assert.Equal(StatusCode.OK, await CallAsync(belize, revokedToken));
+            await identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = revoked.ClientId });
+            await RefusedWithinBoundAsync(belize, revokedToken, Stopwatch.StartNew());
+            // Obtained now, presented only once the identity server is down: validated from the cached keys.
+            var keptToken = await TokenAsync(identity, kept);
+
+            await identity.StopAsync();
+            await Task.Delay(TimeSpan.FromSeconds(3)); // several failed polls
+
+            Assert.Equal(StatusCode.OK, await CallAsync(belize, keptToken));
+            Assert.Equal(StatusCode.Unauthenticated, await CallAsync(belize, revokedToken));
+        }
+        finally
+        {
+            await identity.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_tampered_unsigned_foreign_or_replayed_revocation_list_is_not_accepted()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var keys = new JsonWebKeySet(await identity.Http.GetStringAsync(identity.Issuer + ".well-known/jwks")).GetSigningKeys();
+        var first = await identity.Http.GetStringAsync(identity.Issuer + RevocationListFormat.Path);
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        await identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = credential.ClientId });
+        await Task.Delay(TimeSpan.FromSeconds(1.2)); // the server rebuilds its list at most once a second
+        var second = await identity.Http.GetStringAsync(identity.Issuer + RevocationListFormat.Path);
+        var parts = second.Split('.');
+        var payload = Base64UrlEncoder.Decode(parts[1]);
+        Assert.Contains(credential.ClientId, payload);
+
+        // Payload changed (the revoked credential removed), signature kept.
+        var tampered = parts[0] + "." + Base64UrlEncoder.Encode(payload.Replace(credential.ClientId, "nobody-state-0000000000")) + "." + parts[2];
+        var unsigned = Base64UrlEncoder.Encode($$"""{"alg":"none","typ":"{{RevocationListFormat.TokenType}}"}""") + "." + parts[1] + ".";
+        using var stranger = RSA.Create(2048);
+        var foreign = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            TokenType = RevocationListFormat.TokenType,
+            Issuer = identity.Issuer,
+            Claims = new Dictionary<string, object> { ["ver"] = 1_000_000L, ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), ["clients"] = new Dictionary<string, object>(), ["revoked_keys"] = new List<object>() },
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(stranger) { KeyId = new JsonWebToken(second).Kid }, SecurityAlgorithms.RsaSha256),
+        });
+        // A genuine access token, signed by the same key, is not a revocation list (typ at+jwt).
+        var accessToken = await TokenAsync(identity, await identity.IssueAsync(Role.Secretariat));
+
+        var list = new RevocationList();
+        foreach (var bad in new[] { tampered, unsigned, foreign, accessToken, "garbage" })
+        {
+            Assert.NotNull(await list.TryApplyAsync(bad, identity.Issuer, keys));
+            Assert.Equal(0, list.Current.Version);
+        }
+        // From another issuer: refused.
+        Assert.NotNull(await list.TryApplyAsync(second, "https://identity.elsewhere.example/", keys));
+
+        Assert.Null(await list.TryApplyAsync(second, identity.Issuer, keys));
+        Assert.True(list.Current.ClientCutoffs.ContainsKey(credential.ClientId));
+        // The older list, replayed, does not bring the revoked credential back.
+        var replay = await list.TryApplyAsync(first, identity.Issuer, keys);
+        Assert.NotNull(replay);
+        Assert.Contains("replay", replay);
+        Assert.True(list.Current.ClientCutoffs.ContainsKey(credential.ClientId));
+    }
+
+    [Fact]
+    public async Task Cli_roll_key_marks_the_signing_key_compromised()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var before = new JsonWebToken(await identity.AdminTokens.GetTokenAsync()).Kid;
+
+        var (code, output, error) = await CliRunner.RunAsync(["credentials", "roll-key", "--reason", "drill", "--identity", identity.Issuer,
+            "--admin-api", identity.GrpcAddress, "--credential", Path.Combine(identity.DataDirectory, "admin-credential.json")]);
+
+        Assert.True(code == CliApp.Ok, error + output);
+        Assert.Contains($"Marked signing key {before} compromised at ", output);
+        var jwks = new JsonWebKeySet(await identity.Http.GetStringAsync(identity.Issuer + ".well-known/jwks"));
+        Assert.DoesNotContain(jwks.Keys, k => k.Kid == before);
+    }
+}
