@@ -137,7 +137,7 @@ public class OwnerOnlyFilesTests
             OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
             File.SetUnixFileMode(credential, WorldReadable);
 
-            var error = await BuildNodeAsync(folder, $"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN");
+            var error = await BuildNodeAsync(folder, $"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN", "--Node:Peers:0:Country=PAN");
 
             var refused = Assert.IsType<InvalidOperationException>(error);
             Assert.Contains($"Node:Credential {credential}: other users of this machine can read or change it (mode 644)", refused.Message);
@@ -145,7 +145,7 @@ public class OwnerOnlyFilesTests
 
             // Owner-only, the same configuration starts.
             File.SetUnixFileMode(credential, OwnerFile);
-            Assert.Null(await BuildNodeAsync(folder, $"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN"));
+            Assert.Null(await BuildNodeAsync(folder, $"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN", "--Node:Peers:0:Country=PAN"));
         }
         finally
         {

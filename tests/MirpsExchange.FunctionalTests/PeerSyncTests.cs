@@ -98,7 +98,7 @@ public class PeerSyncTests
             // The sync worker's token is one the origin has already validated (its token cache). A second
             // puller's token, taken now and shown to the origin only once the identity server is down,
             // can pass only through the origin's cached signing keys.
-            var (status, body) = await identity.RequestTokenAsync(secretariat);
+            var (status, body) = await identity.RequestTokenAsync(secretariat, resource: MirpsAuth.NodeAudience(origin.Country));
             Assert.Equal(200, status);
             var fresh = body.GetProperty("access_token").GetString()!;
 

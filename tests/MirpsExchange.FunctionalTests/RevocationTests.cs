@@ -25,9 +25,10 @@ public class RevocationTests
 
     private static readonly string[] FastPolling = ["--Node:RevocationPollInterval=00:00:01"];
 
-    private static async Task<string> TokenAsync(TestIdentity identity, ClientCredential credential)
+    /// <summary>A token of <paramref name="credential"/> for <paramref name="node"/> (each node accepts only its own), or for the credential's own node.</summary>
+    private static async Task<string> TokenAsync(TestIdentity identity, ClientCredential credential, TestNode? node = null)
     {
-        var (status, body) = await identity.RequestTokenAsync(credential, MirpsAuth.ReadScope);
+        var (status, body) = await identity.RequestTokenAsync(credential, MirpsAuth.ReadScope, node is null ? null : MirpsAuth.NodeAudience(node.Country));
         Assert.True(status == 200, body.ToString());
         return body.GetProperty("access_token").GetString()!;
     }
@@ -83,7 +84,7 @@ public class RevocationTests
         await using var panama = await TestNode.StartAsync("PAN", identity, FastPolling);
         var secretariat = await identity.IssueAsync(Role.Secretariat);
         var other = await identity.IssueAsync(Role.Secretariat);
-        var (atBelize, atPanama, untouched) = (await TokenAsync(identity, secretariat), await TokenAsync(identity, secretariat), await TokenAsync(identity, other));
+        var (atBelize, atPanama, untouched) = (await TokenAsync(identity, secretariat, belize), await TokenAsync(identity, secretariat, panama), await TokenAsync(identity, other, belize));
         Assert.Equal(StatusCode.OK, await CallAsync(belize, atBelize));
         Assert.Equal(StatusCode.OK, await CallAsync(panama, atPanama));
 
@@ -95,7 +96,7 @@ public class RevocationTests
         Assert.Equal(StatusCode.Unauthenticated, await CallAsync(panama, atBelize));
         // Another credential's tokens are untouched.
         Assert.Equal(StatusCode.OK, await CallAsync(belize, untouched));
-        Assert.Equal(StatusCode.OK, await CallAsync(panama, untouched));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, await TokenAsync(identity, other, panama)));
     }
 
     [Fact]
@@ -105,19 +106,19 @@ public class RevocationTests
         await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
         await using var panama = await TestNode.StartAsync("PAN", identity, FastPolling);
         var credential = await identity.IssueAsync(Role.State, "BLZ");
-        var (atBelize, atPanama) = (await TokenAsync(identity, credential), await TokenAsync(identity, credential));
+        var (atBelize, atPanama) = (await TokenAsync(identity, credential, belize), await TokenAsync(identity, credential, panama));
         Assert.Equal(StatusCode.OK, await CallAsync(belize, atBelize));
         Assert.Equal(StatusCode.OK, await CallAsync(panama, atPanama));
 
         var since = Stopwatch.StartNew();
         var rotated = await identity.Credentials.RotateSecretAsync(new RotateSecretRequest { ClientId = credential.ClientId });
         // The new secret's first token, asked for the moment the new secret is known.
-        var fresh = await TokenAsync(identity, new ClientCredential(credential.ClientId, rotated.ClientSecret));
+        var fresh = await TokenAsync(identity, new ClientCredential(credential.ClientId, rotated.ClientSecret), belize);
 
         await RefusedWithinBoundAsync(belize, atBelize, since);
         await RefusedWithinBoundAsync(panama, atPanama, since);
         Assert.Equal(StatusCode.OK, await CallAsync(belize, fresh));
-        Assert.Equal(StatusCode.OK, await CallAsync(panama, fresh));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, await TokenAsync(identity, new ClientCredential(credential.ClientId, rotated.ClientSecret), panama)));
     }
 
     [Fact]
@@ -126,7 +127,7 @@ public class RevocationTests
         await using var identity = await TestIdentity.StartAsync();
         await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
         var credential = await identity.IssueAsync(Role.State, "BLZ");
-        var token = await TokenAsync(identity, credential);
+        var token = await TokenAsync(identity, credential, belize);
         Assert.Equal(StatusCode.OK, await CallAsync(belize, token));
 
         await identity.Credentials.RotateSecretAsync(new RotateSecretRequest { ClientId = credential.ClientId, GracePeriod = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromHours(1)) });
@@ -142,7 +143,7 @@ public class RevocationTests
         await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
         await using var panama = await TestNode.StartAsync("PAN", identity, FastPolling);
         var credential = await identity.IssueAsync(Role.State, "BLZ");
-        var (atBelize, atPanama) = (await TokenAsync(identity, credential), await TokenAsync(identity, credential));
+        var (atBelize, atPanama) = (await TokenAsync(identity, credential, belize), await TokenAsync(identity, credential, panama));
         Assert.Equal(StatusCode.OK, await CallAsync(belize, atBelize));
         Assert.Equal(StatusCode.OK, await CallAsync(panama, atPanama));
         var oldAdmin = await identity.AdminTokens.GetTokenAsync();
@@ -176,10 +177,10 @@ public class RevocationTests
         Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
 
         // Tokens issued now are signed by the new key and accepted everywhere.
-        var fresh = await TokenAsync(identity, credential);
+        var fresh = await TokenAsync(identity, credential, belize);
         Assert.Equal(rolled.SigningKeyId, new JsonWebToken(fresh).Kid);
         Assert.Equal(StatusCode.OK, await CallAsync(belize, fresh));
-        Assert.Equal(StatusCode.OK, await CallAsync(panama, fresh));
+        Assert.Equal(StatusCode.OK, await CallAsync(panama, await TokenAsync(identity, credential, panama)));
         var (_, adminBody) = await identity.RequestTokenAsync(identity.Admin, MirpsAuth.AdminScope);
         var audit = await identity.CredentialsWith(adminBody.GetProperty("access_token").GetString()).ListAuditEventsAsync(new ListAuditEventsRequest());
         Assert.Contains(audit.Events, e => e.Action == "RollSigningKey" && e.Detail.Contains(kid) && e.Detail.Contains("key file copied"));
@@ -245,12 +246,12 @@ public class RevocationTests
             await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
             var revoked = await identity.IssueAsync(Role.Secretariat);
             var kept = await identity.IssueAsync(Role.Secretariat);
-            var revokedToken = await TokenAsync(identity, revoked);
+            var revokedToken = await TokenAsync(identity, revoked, belize);
             Assert.Equal(StatusCode.OK, await CallAsync(belize, revokedToken));
             await identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = revoked.ClientId });
             await RefusedWithinBoundAsync(belize, revokedToken, Stopwatch.StartNew());
             // Obtained now, presented only once the identity server is down: validated from the cached keys.
-            var keptToken = await TokenAsync(identity, kept);
+            var keptToken = await TokenAsync(identity, kept, belize);
 
             await identity.StopAsync();
             await Task.Delay(TimeSpan.FromSeconds(3)); // several failed polls
