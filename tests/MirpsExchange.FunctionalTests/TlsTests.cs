@@ -358,7 +358,12 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         // The peer is a working BLZ node with data, serving a certificate of the other CA. It trusts the
         // federation CA for its own clients, so it validates tokens from the identity server as usual.
         await using var origin = await TestNode.StartAsync("BLZ", federation.Identity,
-            [.. TlsFederation.TlsArgs(federation.OtherCertificates, "blz", federation.Ca), Samples.ShareWithAll]);
+            [
+                .. TlsFederation.TlsArgs(federation.OtherCertificates, "blz", federation.Ca), Samples.ShareWithAll,
+                // As a client (of the identity server) it presents Belize's certificate of the federation CA.
+                $"--Node:ClientCertificateFile={DevelopmentCertificates.CertificateFile(federation.Certificates, DevelopmentCertificates.ClientName("BLZ"))}",
+                $"--Node:ClientKeyFile={DevelopmentCertificates.KeyFile(federation.Certificates, DevelopmentCertificates.ClientName("BLZ"))}",
+            ]);
         using (var trustingOther = GrpcChannel.ForAddress(origin.Address, new GrpcChannelOptions
         {
             HttpHandler = FederationTrust.CreateHandler(federation.OtherCa, origin.ClientCertificate),
