@@ -173,6 +173,25 @@ public class IdentityTests
         }).ResponseAsync, "country");
         await RpcAssert.ReasonAsync(() => identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = "nobody" }).ResponseAsync,
             StatusCode.NotFound, "CREDENTIAL_NOT_FOUND");
+        await RpcAssert.InvalidArgumentAsync(() => identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.ClientSecret, CertificateSubject = "urn:mirps:PAN",
+        }).ResponseAsync, "certificate_subject");
+    }
+
+    [Fact]
+    public async Task Without_TLS_a_tls_client_auth_credential_is_refused_as_it_could_never_authenticate()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+
+        var violation = await RpcAssert.InvalidArgumentAsync(() => identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.TlsClientAuth, CertificateSubject = "urn:mirps:PAN",
+        }).ResponseAsync, "authentication_method");
+        Assert.Contains("needs the identity server to serve TLS", violation.Description);
+        var all = await identity.Credentials.ListCredentialsAsync(new ListCredentialsRequest());
+        Assert.Single(all.Credentials); // the bootstrap admin: nothing was issued
+        Assert.DoesNotContain((await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest())).Events, e => e.Detail.Contains("tls_client_auth"));
     }
 
     [Fact]

@@ -315,6 +315,106 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
         }
     }
 
+    private X509Certificate2 Certificate(string name) => FederationTrust.LoadClientCertificate(
+        DevelopmentCertificates.CertificateFile(federation.Certificates, name), DevelopmentCertificates.KeyFile(federation.Certificates, name));
+
+    /// <summary>A token request for <paramref name="clientId"/> with no secret, over a connection presenting <paramref name="certificate"/>.</summary>
+    private async Task<string> CertificateTokenAsync(string clientId, X509Certificate2 certificate, string resource)
+    {
+        using var http = new HttpClient(FederationTrust.CreateHandler(federation.Ca, certificate));
+        using var tokens = new TokenClient(http, federation.Identity.TokenEndpoint, new ClientCredential(clientId, ""), MirpsAuth.ReadScope, resource);
+        return await tokens.GetTokenAsync();
+    }
+
+    [Fact]
+    public async Task A_tls_client_auth_credential_gets_a_bound_token_with_its_certificate_and_no_secret_and_it_works_at_its_node()
+    {
+        // Issued with the CLI: the client id is printed, and there is no secret.
+        var admin = Path.Combine(federation.Folder, $"admin-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(admin, JsonSerializer.Serialize(federation.Identity.Admin));
+        var issue = await CliAsync("credentials", "issue", "--role", "state", "--country", "PAN", "--certificate-subject", "urn:mirps:PAN",
+            "--identity", federation.Identity.Issuer, "--admin-api", federation.Identity.GrpcAddress, "--credential", admin, "--ca", federation.Ca,
+            "--client-cert", DevelopmentCertificates.CertificateFile(federation.Certificates, "admin-client"),
+            "--client-key", DevelopmentCertificates.KeyFile(federation.Certificates, "admin-client"));
+        Assert.True(issue.Code == CliApp.Ok, issue.Error);
+        Assert.DoesNotContain("client_secret:", issue.Output);
+        var clientId = issue.Output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("client_id:", StringComparison.Ordinal))["client_id:".Length..].Trim();
+        Assert.StartsWith("pan-state-", clientId);
+        var listed = (await federation.Identity.Credentials.ListCredentialsAsync(new ListCredentialsRequest { PageSize = 100 })).Credentials.Single(c => c.ClientId == clientId);
+        Assert.Equal(AuthenticationMethod.TlsClientAuth, listed.AuthenticationMethod);
+        var audit = await federation.Identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest());
+        Assert.Contains(audit.Events, e => e.Action == "IssueCredential" && e.ClientId == clientId && e.Detail.Contains("tls_client_auth") && e.Detail.Contains("uri:urn:mirps:PAN"));
+
+        // A credential file with the client id alone, and Panama's client certificate: a token, bound to that certificate.
+        var file = Path.Combine(federation.Folder, $"pan-tls-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, $"{{\"client_id\": \"{clientId}\"}}");
+        var credential = ClientCredential.Load(file);
+        using var panama = Certificate("pan-client");
+        string token;
+        using (var http = new HttpClient(FederationTrust.CreateHandler(federation.Ca, panama)))
+        using (var tokens = new TokenClient(http, federation.Identity.TokenEndpoint, credential, MirpsAuth.ReadScope, MirpsAuth.NodeAudience("PAN")))
+        {
+            token = await tokens.GetTokenAsync();
+        }
+        var payload = System.Text.Json.Nodes.JsonNode.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(token.Split('.')[1]))!;
+        Assert.Equal(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(panama.RawData)), (string?)payload["cnf"]?["x5t#S256"]);
+        Assert.Equal(clientId, (string?)payload["sub"]);
+
+        // Panama's node accepts it over a connection with that certificate, and with no other.
+        await using var node = await TestNode.StartAsync("PAN", federation.Identity, [.. TlsFederation.TlsArgs(federation.Certificates, "pan", federation.Ca)]);
+        CallCredentials Bearer() => CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; });
+        using (var own = node.ChannelWith(Bearer(), panama))
+        {
+            await new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(own).GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest());
+        }
+        using var costaRica = Certificate("cri-client");
+        using (var replay = node.ChannelWith(Bearer(), costaRica))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(replay).GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest()).ResponseAsync);
+            Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_tls_client_auth_credential_is_refused_with_another_States_certificate_another_subject_or_none()
+    {
+        var issued = await federation.Identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.TlsClientAuth,
+            CertificateSubject = "CN=pan-client, O=MirpsExchange (development only)",
+        });
+        Assert.Empty(issued.ClientSecret);
+        var clientId = issued.Credential.ClientId;
+        var resource = MirpsAuth.NodeAudience("PAN");
+
+        // Its own certificate (the registered subject DN) works.
+        using var panama = Certificate("pan-client");
+        Assert.NotEmpty(await CertificateTokenAsync(clientId, panama, resource));
+        // Costa Rica's client certificate, of the same CA: refused.
+        using var costaRica = Certificate("cri-client");
+        Assert.Equal("invalid_client", (await Assert.ThrowsAsync<TokenRequestException>(() => CertificateTokenAsync(clientId, costaRica, resource))).Error);
+        // Panama's node certificate: same CA, names urn:mirps:PAN and allows client authentication, but another subject than registered.
+        using var panamaNode = Certificate("pan");
+        Assert.Equal("invalid_client", (await Assert.ThrowsAsync<TokenRequestException>(() => CertificateTokenAsync(clientId, panamaNode, resource))).Error);
+        // No certificate at all, and no secret: refused (OpenIddict: a confidential client sent no credentials).
+        using (var bare = new HttpClient(FederationTrust.CreateHandler(federation.Ca)))
+        using (var tokens = new TokenClient(bare, federation.Identity.TokenEndpoint, new ClientCredential(clientId, ""), MirpsAuth.ReadScope, resource))
+        {
+            Assert.Contains((await Assert.ThrowsAsync<TokenRequestException>(() => tokens.GetTokenAsync().AsTask())).Error, new[] { "invalid_client", "invalid_request" });
+        }
+        // A guessed secret does not stand in for the certificate either.
+        using (var bare = new HttpClient(FederationTrust.CreateHandler(federation.Ca, costaRica)))
+        using (var tokens = new TokenClient(bare, federation.Identity.TokenEndpoint, new ClientCredential(clientId, "guess"), MirpsAuth.ReadScope, resource))
+        {
+            Assert.Equal("invalid_client", (await Assert.ThrowsAsync<TokenRequestException>(() => tokens.GetTokenAsync().AsTask())).Error);
+        }
+        // A subject that is neither a DN nor a SAN is refused by field.
+        await RpcAssert.InvalidArgumentAsync(() => federation.Identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.TlsClientAuth, CertificateSubject = "not a subject",
+        }).ResponseAsync, "certificate_subject");
+    }
+
     [Fact]
     public async Task A_peer_whose_certificate_names_another_State_than_configured_is_refused_and_nothing_is_pulled()
     {

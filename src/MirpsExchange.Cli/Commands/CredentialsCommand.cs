@@ -69,10 +69,17 @@ public static class CredentialsCommand
                 + "private_key_jwt and has no secret. Without it, a client secret is issued",
             HelpName = "FILE",
         };
+        var certificateSubject = new Option<string?>("--certificate-subject")
+        {
+            Description = "Subject of the client certificates that authenticate the credential (tls_client_auth, RFC 8705; the identity server must serve TLS): "
+                + "a SAN URI such as urn:mirps:PAN, or the subject distinguished name (\"CN=pan-client, O=...\"), or dns:NAME, ip:ADDRESS. "
+                + "The credential then has no secret",
+            HelpName = "SUBJECT",
+        };
         var output = Out("the new secret");
         var command = new Command("issue", "Issue a credential for a State, the Secretariat or an admin; its secret is shown once")
         {
-            country, role, description, publicKey, output,
+            country, role, description, publicKey, certificateSubject, output,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -90,7 +97,17 @@ public static class CredentialsCommand
                 Description = parse.GetValue(description) ?? "",
             };
             var outFile = parse.GetValue(output);
-            if (parse.GetValue(publicKey) is { } keyFile)
+            if (parse.GetValue(certificateSubject) is { } subject)
+            {
+                if (outFile is not null || parse.GetValue(publicKey) is not null)
+                {
+                    await error.WriteLineAsync("error: a --certificate-subject credential has no secret and no public key; leave out --out and --public-key");
+                    return CliApp.Refused;
+                }
+                request.AuthenticationMethod = AuthenticationMethod.TlsClientAuth;
+                request.CertificateSubject = subject;
+            }
+            else if (parse.GetValue(publicKey) is { } keyFile)
             {
                 if (outFile is not null)
                 {
@@ -113,6 +130,13 @@ public static class CredentialsCommand
                 if (request.AuthenticationMethod == AuthenticationMethod.PrivateKeyJwt)
                 {
                     await console.WriteLineAsync($"It authenticates with private_key_jwt, signing with the key '{issued.PublicKeyId}'; there is no secret.");
+                    return null;
+                }
+                if (request.AuthenticationMethod == AuthenticationMethod.TlsClientAuth)
+                {
+                    await console.WriteLineAsync($"client_id:     {issued.ClientId}");
+                    await console.WriteLineAsync($"It authenticates with tls_client_auth: a client certificate of the federation CA with the subject '{request.CertificateSubject}', "
+                        + "presented over TLS; there is no secret. Its credential file holds the client id alone: {\"client_id\": \"" + issued.ClientId + "\"}");
                     return null;
                 }
                 return new ClientCredential(issued.ClientId, response.ClientSecret);
@@ -419,6 +443,7 @@ public static class CredentialsCommand
     {
         AuthenticationMethod.ClientSecret => "client_secret",
         AuthenticationMethod.PrivateKeyJwt => "private_key_jwt",
+        AuthenticationMethod.TlsClientAuth => "tls_client_auth",
         _ => "?",
     };
 

@@ -5,12 +5,18 @@ using Grpc.Core;
 
 namespace Mirps.Auth;
 
-/// <summary>A confidential client's credential: its client id and secret.</summary>
+/// <summary>
+/// A confidential client's credential: its client id and secret; or its client id alone (an empty
+/// secret) for a tls_client_auth credential, which the client certificate presented over TLS authenticates.
+/// </summary>
 public sealed record ClientCredential(
     [property: JsonPropertyName("client_id")] string ClientId,
     [property: JsonPropertyName("client_secret")] string ClientSecret)
 {
-    /// <summary>Reads a credential file ({"client_id": ..., "client_secret": ...}), as the identity server's bootstrap writes it.</summary>
+    /// <summary>
+    /// Reads a credential file ({"client_id": ..., "client_secret": ...}), as the identity server's bootstrap writes it;
+    /// without client_secret (or with an empty one) the credential is a tls_client_auth one.
+    /// </summary>
     public static ClientCredential Load(string path)
     {
         if (!File.Exists(path))
@@ -26,11 +32,11 @@ public sealed record ClientCredential(
         {
             throw new InvalidDataException($"The credential file {path} is not JSON with client_id and client_secret: {e.Message}", e);
         }
-        if (credential is null || string.IsNullOrEmpty(credential.ClientId) || string.IsNullOrEmpty(credential.ClientSecret))
+        if (credential is null || string.IsNullOrEmpty(credential.ClientId))
         {
-            throw new InvalidDataException($"The credential file {path} needs both client_id and client_secret.");
+            throw new InvalidDataException($"The credential file {path} needs client_id (and client_secret, unless a client certificate authenticates it).");
         }
-        return credential;
+        return credential.ClientSecret is null ? credential with { ClientSecret = "" } : credential;
     }
 
     /// <summary>Never the secret: credentials reach logs and exception messages through string interpolation.</summary>
@@ -94,6 +100,11 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
                 ["client_secret"] = credential.ClientSecret,
                 ["scope"] = scope,
             };
+            if (string.IsNullOrEmpty(credential.ClientSecret))
+            {
+                // tls_client_auth (RFC 8705 §2.1): the client certificate of the TLS handshake authenticates the client id.
+                form.Remove("client_secret");
+            }
             if (!string.IsNullOrEmpty(resource))
             {
                 form["resource"] = resource;

@@ -19,10 +19,11 @@ namespace MirpsExchange.Identity.Credentials;
 /// transaction with the audit record.
 /// </summary>
 public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicationManager applications, StandardCatalogue catalogue, TimeProvider clock,
-    SigningKeyRing signingKeys, SigningKeyStore keyStore)
+    SigningKeyRing signingKeys, SigningKeyStore keyStore, Microsoft.Extensions.Options.IOptions<TlsOptions> tls)
 {
     public const string ClientSecretMethod = "client_secret";
     public const string PrivateKeyJwtMethod = "private_key_jwt";
+    public const string TlsClientAuthMethod = "tls_client_auth";
     public static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(7);
 
     /// <summary>Longest client id the token endpoint considers (issued ones have about 20 characters).</summary>
@@ -46,7 +47,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     /// </param>
     public async Task<(CredentialRecord Credential, string? Secret)> IssueAsync(
         string actor, string country, string role, string method, string? publicKeyJwk, string description, CancellationToken cancellationToken,
-        Action<CredentialRecord, string?>? beforeCommit = null)
+        Action<CredentialRecord, string?>? beforeCommit = null, string? certificateSubject = null)
     {
         var violations = new List<(string, string)>();
         if (role is not (MirpsAuth.StateRole or MirpsAuth.SecretariatRole or MirpsAuth.AdminRole))
@@ -62,17 +63,30 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
             violations.Add(("country", $"only State credentials carry a country; leave it empty for the {role} role"));
         }
         JsonWebKey? key = null;
+        string? subject = null;
         if (method == PrivateKeyJwtMethod)
         {
             key = ParsePublicKey(publicKeyJwk, violations);
         }
+        else if (method == TlsClientAuthMethod)
+        {
+            subject = ParseSubject(certificateSubject, violations);
+            if (!string.IsNullOrEmpty(publicKeyJwk))
+            {
+                violations.Add(("public_key_jwk", "a tls_client_auth credential takes no public key: its client certificate authenticates it"));
+            }
+        }
         else if (method != ClientSecretMethod)
         {
-            violations.Add(("authentication_method", "the authentication method is required: CLIENT_SECRET or PRIVATE_KEY_JWT"));
+            violations.Add(("authentication_method", "the authentication method is required: CLIENT_SECRET, PRIVATE_KEY_JWT or TLS_CLIENT_AUTH"));
         }
         else if (!string.IsNullOrEmpty(publicKeyJwk))
         {
             violations.Add(("public_key_jwk", "a client-secret credential takes no public key"));
+        }
+        if (method != TlsClientAuthMethod && !string.IsNullOrEmpty(certificateSubject))
+        {
+            violations.Add(("certificate_subject", "only a tls_client_auth credential registers a certificate subject"));
         }
         if (description.Length > 500)
         {
@@ -88,7 +102,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         {
             throw new InvalidOperationException($"Made a client id the token endpoint would refuse: '{clientId}'.");
         }
-        var secret = key is null ? NewSecret() : null;
+        var secret = method == ClientSecretMethod ? NewSecret() : null;
         var descriptor = new OpenIddictApplicationDescriptor
         {
             ClientId = clientId,
@@ -104,6 +118,12 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         {
             descriptor.JsonWebKeySet = new JsonWebKeySet();
             descriptor.JsonWebKeySet.Keys.Add(key);
+        }
+        else if (subject is not null)
+        {
+            // No secret and no key: only a client certificate with this subject, presented over TLS,
+            // authenticates it (MirpsApplicationManager.ValidatePublicKeyInfrastructureTlsClientCertificateAsync).
+            descriptor.Settings[MirpsApplicationManager.SubjectSetting] = subject;
         }
         else
         {
@@ -123,7 +143,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await applications.CreateAsync(descriptor, cancellationToken);
         db.Credentials.Add(record);
-        Audit(actor, "IssueCredential", clientId, $"role {role}{(record.Country.Length > 0 ? ", country " + record.Country : "")}, {method}{(key is null ? "" : ", key " + key.Kid)}");
+        Audit(actor, "IssueCredential", clientId, $"role {role}{(record.Country.Length > 0 ? ", country " + record.Country : "")}, {method}{(key is null ? "" : ", key " + key.Kid)}{(subject is null ? "" : ", certificate subject " + subject)}");
         await db.SaveChangesAsync(cancellationToken);
         beforeCommit?.Invoke(record, secret);
         await transaction.CommitAsync(cancellationToken);
@@ -140,7 +160,9 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         var (record, application) = await FindActiveAsync(clientId, cancellationToken);
         if (record.Method != ClientSecretMethod)
         {
-            throw RpcErrors.WithReason(Code.FailedPrecondition, "NOT_A_SECRET_CREDENTIAL", $"{clientId} authenticates with private_key_jwt; register a new public key instead");
+            throw RpcErrors.WithReason(Code.FailedPrecondition, "NOT_A_SECRET_CREDENTIAL", record.Method == PrivateKeyJwtMethod
+                ? $"{clientId} authenticates with private_key_jwt; register a new public key instead"
+                : $"{clientId} authenticates with {record.Method} and has no secret");
         }
         var now = clock.GetUtcNow();
         var secret = NewSecret();
@@ -184,7 +206,9 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         var (record, application) = await FindActiveAsync(clientId, cancellationToken);
         if (record.Method != PrivateKeyJwtMethod)
         {
-            throw RpcErrors.WithReason(Code.FailedPrecondition, "NOT_A_KEY_CREDENTIAL", $"{clientId} authenticates with a client secret; rotate its secret instead");
+            throw RpcErrors.WithReason(Code.FailedPrecondition, "NOT_A_KEY_CREDENTIAL", record.Method == ClientSecretMethod
+                ? $"{clientId} authenticates with a client secret; rotate its secret instead"
+                : $"{clientId} authenticates with {record.Method} and has no public key");
         }
         var descriptor = new OpenIddictApplicationDescriptor();
         await applications.PopulateAsync(descriptor, application, cancellationToken);
@@ -293,6 +317,28 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         ClientId = clientId,
         Detail = detail,
     });
+
+    /// <summary>A tls_client_auth credential's subject, normalised; only where the identity server serves TLS, as nothing else could ever present the certificate.</summary>
+    private string? ParseSubject(string? subject, List<(string, string)> violations)
+    {
+        if (!tls.Value.Enabled)
+        {
+            violations.Add(("authentication_method", "tls_client_auth needs the identity server to serve TLS (Tls:CertificateFile, Tls:KeyFile, Tls:CaFile): "
+                + "without it no client certificate is ever presented, so the credential could never authenticate"));
+            return null;
+        }
+        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 1000)
+        {
+            violations.Add(("certificate_subject", "a tls_client_auth credential needs the subject of its client certificate: a distinguished name or a SAN such as urn:mirps:PAN, of at most 1000 characters"));
+            return null;
+        }
+        var normalized = CertificateSubject.Normalize(subject, out var reason);
+        if (normalized is null)
+        {
+            violations.Add(("certificate_subject", reason));
+        }
+        return normalized;
+    }
 
     private static string NewSecret() => Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
 

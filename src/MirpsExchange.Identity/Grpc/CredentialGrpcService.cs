@@ -16,7 +16,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
     {
         var actor = Admin(context);
         var (credential, secret) = await administration.IssueAsync(actor, request.Country, RoleName(request.Role), MethodName(request.AuthenticationMethod),
-            request.PublicKeyJwk, request.Description, context.CancellationToken);
+            request.PublicKeyJwk, request.Description, context.CancellationToken, certificateSubject: request.CertificateSubject);
         return new IssueCredentialResponse { Credential = ToMessage(credential), ClientSecret = secret ?? "" };
     }
 
@@ -120,6 +120,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
     {
         AuthenticationMethod.ClientSecret => CredentialAdministration.ClientSecretMethod,
         AuthenticationMethod.PrivateKeyJwt => CredentialAdministration.PrivateKeyJwtMethod,
+        AuthenticationMethod.TlsClientAuth => CredentialAdministration.TlsClientAuthMethod,
         _ => "",
     };
 
@@ -136,7 +137,12 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
                 MirpsAuth.AdminRole => Role.Admin,
                 _ => Role.Unspecified,
             },
-            AuthenticationMethod = record.Method == CredentialAdministration.PrivateKeyJwtMethod ? AuthenticationMethod.PrivateKeyJwt : AuthenticationMethod.ClientSecret,
+            AuthenticationMethod = record.Method switch
+            {
+                CredentialAdministration.PrivateKeyJwtMethod => AuthenticationMethod.PrivateKeyJwt,
+                CredentialAdministration.TlsClientAuthMethod => AuthenticationMethod.TlsClientAuth,
+                _ => AuthenticationMethod.ClientSecret,
+            },
             Description = record.Description,
             CreateTime = Timestamp.FromDateTimeOffset(record.CreateTime),
             PublicKeyId = record.PublicKeyId ?? "",

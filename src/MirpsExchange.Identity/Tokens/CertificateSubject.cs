@@ -4,8 +4,8 @@ namespace MirpsExchange.Identity.Tokens;
 
 /// <summary>
 /// The certificate a tls_client_auth credential registers (RFC 8705 §2.1.2): its subject distinguished
-/// name ("CN=pan-client, O=..."), or one subject alternative name written "dns:NAME", "uri:URI" or
-/// "ip:ADDRESS". Any certificate of the federation CA with that subject (a renewed one included) then
+/// name ("CN=pan-client, O=..."), or one subject alternative name written "dns:NAME", "uri:URI" (or the
+/// bare URI, "urn:mirps:PAN") or "ip:ADDRESS". Any certificate of the federation CA with that subject (a renewed one included) then
 /// authenticates the credential; a certificate with another subject does not.
 /// </summary>
 public static class CertificateSubject
@@ -31,6 +31,11 @@ public static class CertificateSubject
                 return null;
             }
             return $"{kind}:{value}";
+        }
+        if (colon > 0 && !subject.Contains('=', StringComparison.Ordinal) && Uri.TryCreate(subject, UriKind.Absolute, out _))
+        {
+            // A bare absolute URI ("urn:mirps:PAN") names a URI subject alternative name; a distinguished name always has '='.
+            return Normalize("uri:" + subject, out reason);
         }
         try
         {

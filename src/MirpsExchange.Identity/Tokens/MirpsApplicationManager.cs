@@ -45,6 +45,30 @@ public sealed class MirpsApplicationManager(
     public const string SubjectSetting = "mirps:tls_client_auth_subject";
 
     /// <summary>
+    /// OpenIddict's checks, except that a confidential tls_client_auth application (a registered certificate
+    /// subject, no secret and no key) is valid: its client certificate authenticates it (OpenIddict 7.8 knows
+    /// only secrets and assertion keys here). Any other application is checked exactly as before.
+    /// </summary>
+    public override async IAsyncEnumerable<System.ComponentModel.DataAnnotations.ValidationResult> ValidateAsync(
+        OpenIddictEntityFrameworkCoreApplication application, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var certificateOnly = string.IsNullOrEmpty(application.ClientSecret) && string.IsNullOrEmpty(application.JsonWebKeySet)
+            && (await GetSettingsAsync(application, cancellationToken)).ContainsKey(SubjectSetting);
+        await foreach (var result in base.ValidateAsync(application, cancellationToken))
+        {
+            if (certificateOnly && result.ErrorMessage is { } message && message == NoSecretOrKeyMessage)
+            {
+                continue;
+            }
+            yield return result;
+        }
+    }
+
+    /// <summary>OpenIddict's message for a confidential application with neither a secret nor an assertion key (OpenIddictResources.ID2113).</summary>
+    private static readonly string? NoSecretOrKeyMessage = new System.Resources.ResourceManager(
+        "OpenIddict.Abstractions.OpenIddictResources", typeof(OpenIddictResources).Assembly).GetString(OpenIddictResources.ID2113);
+
+    /// <summary>
     /// Whether <paramref name="certificate"/>, presented in the TLS handshake of a token request, may stand
     /// for this credential: it chains to the federation CA alone and allows client authentication
     /// (<paramref name="policy"/>, from EnablePublicKeyInfrastructureTlsClientAuthentication), it names
