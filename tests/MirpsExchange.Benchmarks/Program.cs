@@ -3,7 +3,8 @@ using MirpsExchange.Benchmarks;
 // Usage: dotnet run -c Release --project tests/MirpsExchange.Benchmarks -- [--rows N] [--rounds N] [--batch-size N]
 //        [--concurrency N (calls in flight, default 2: the next batch is encoded and validated while one is written)]
 //        [--warmup-rows N]
-//        auth [--seconds N]: token issuance rates and the cost of token validation on a node
+//        auth [--seconds N] [--samples N (fresh-token calls per round)]: token issuance rates; on a node, health and GetCatalog
+//             without a token, with a cached one, with a fresh one per call, on cleartext loopback and over mTLS with bound tokens
 //        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
 var parsed = BenchmarkArgs.Parse(args);
