@@ -69,6 +69,58 @@ public class RevocationTests
     }
 
     [Fact]
+    public async Task After_a_key_roll_a_pulling_node_gets_a_new_token_and_sync_goes_on_within_a_minute()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var origin = await TestNode.StartAsync("BLZ", identity, [.. FastPolling, Samples.ShareWithAll]);
+        await origin.Observations.SubmitObservationsAsync(Samples.Submit(Samples.Refugees(value: 230)));
+        var file = Path.Combine(origin.Folder, "pan.json");
+        MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(await identity.IssueAsync(Role.State, "PAN")));
+        await using var replica = await TestNode.StartAsync("PAN", identity,
+            [.. FastPolling, $"--Node:Credential={file}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Country=BLZ", "--Node:Peers:0:Origins:0=BLZ"]);
+        await HoldsAsync(replica, 1, Stopwatch.StartNew());
+        var oldKey = await TokenAsync(identity, origin.Credential, origin);
+
+        await identity.Credentials.RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "key file copied" });
+        var since = Stopwatch.StartNew();
+        // Once Belize's node refuses the old key's tokens, the replica's open stream is one of them.
+        await RefusedWithinBoundAsync(origin, oldKey, since);
+        // Belize submits with a token of the new key (the old one is refused everywhere now).
+        using var belize = origin.TokensFor(origin.Credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
+        await WithinBoundAsync(since, async () =>
+        {
+            await origin.ObservationsWith(await belize.GetTokenAsync()).SubmitObservationsAsync(Samples.Submit(Samples.Refugees(value: 240)));
+            return true;
+        });
+
+        // The replica's token (old key) is refused by Belize's node; it asks for a new one and catches up.
+        await HoldsAsync(replica, 2, since);
+    }
+
+    /// <summary>Waits until the node holds <paramref name="rows"/> BLZ changes, within the bound.</summary>
+    private static Task HoldsAsync(TestNode node, long rows, Stopwatch since) => WithinBoundAsync(since, () => Task.FromResult(node.CountRows() == rows));
+
+    private static async Task WithinBoundAsync(Stopwatch since, Func<Task<bool>> done)
+    {
+        while (true)
+        {
+            try
+            {
+                if (await done())
+                {
+                    return;
+                }
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated && since.Elapsed < Bound)
+            {
+                // the node has not fetched the new key yet
+            }
+            Assert.True(since.Elapsed < Bound, $"not done {since.Elapsed.TotalSeconds:0.0} s after the roll");
+            await Task.Delay(250);
+        }
+    }
+
+    [Fact]
     public void The_default_poll_interval_keeps_revocation_within_a_minute()
     {
         // The identity server rebuilds its list at most once a second; a node sees it at its next poll.

@@ -129,6 +129,22 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
         }
     }
 
+    /// <summary>
+    /// Forgets <paramref name="token"/> if it is the one held, so the next call asks for a new one: for a
+    /// caller whose token a node refused (UNAUTHENTICATED) before it expired, because the identity server
+    /// revoked it (a secret rotated at once, a signing key rolled). A refused token is never reused.
+    /// </summary>
+    public void Invalidate(string token)
+    {
+        if (_current is { } current && current.Token == token)
+        {
+            _current = null;
+        }
+    }
+
+    /// <summary>The token held now, if any (what a caller invalidates after a refusal).</summary>
+    public string? Current => _current?.Token;
+
     /// <summary>gRPC call credentials that attach a current token to every call.</summary>
     public CallCredentials ToCallCredentials() => CallCredentials.FromInterceptor(async (context, metadata) =>
         metadata.Add("Authorization", $"Bearer {await GetTokenAsync(context.CancellationToken)}"));

@@ -53,6 +53,17 @@ public static partial class AuthenticationExtensions
                 .AddTimeout(TimeSpan.FromSeconds(5)));
             validation.UseAspNetCore();
         });
+        // After a signing key is rolled, the revocation poller asks OpenIddict to fetch the keys again
+        // (RequestRefresh), which it does at most once per refresh interval (5 minutes by default): tokens of the
+        // new key would be refused that long. 30 s keeps a roll within the minute; it also bounds how often a
+        // token naming an unknown key can make the node fetch the keys (once per 30 s).
+        builder.Services.PostConfigure<OpenIddictValidationOptions>(options =>
+        {
+            if (options.ConfigurationManager is Microsoft.IdentityModel.Protocols.ConfigurationManager<OpenIddict.Abstractions.OpenIddictConfiguration> manager)
+            {
+                manager.RefreshInterval = KeyRefreshInterval;
+            }
+        });
         builder.Services.AddSingleton<CachedTokenAuthentication.TokenCache>();
         builder.Services.AddAuthentication(CachedTokenAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, CachedTokenAuthentication>(CachedTokenAuthentication.SchemeName, null);
@@ -61,6 +72,9 @@ public static partial class AuthenticationExtensions
         builder.AddRevocationList(node, issuer, tls);
         return builder;
     }
+
+    /// <summary>The shortest time between two fetches of the identity server's signing keys.</summary>
+    public static readonly TimeSpan KeyRefreshInterval = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The issuer URL the node trusts. Over plain http anyone on the path could swap the signing keys

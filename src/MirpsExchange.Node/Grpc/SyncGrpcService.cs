@@ -21,7 +21,8 @@ public sealed class SyncGrpcService(
     MirpsExchange.Node.Sync.PeerStates peers,
     IOptions<NodeOptions> options,
     TimeProvider clock,
-    IHostApplicationLifetime lifetime) : SyncService.SyncServiceBase
+    IHostApplicationLifetime lifetime,
+    MirpsExchange.Node.Extensions.RevocationList revocations) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
@@ -55,6 +56,8 @@ public sealed class SyncGrpcService(
         var cancellation = linked.Token;
         while (!cancellation.IsCancellationRequested)
         {
+            // A follower's token was checked when the call began; the stream may outlive it (revoked, expired).
+            StillAuthorized(context);
             // Taken before reading: a commit after this read wakes the wait below.
             var committed = notifier.Next;
             var sent = false;
@@ -99,6 +102,24 @@ public sealed class SyncGrpcService(
             {
                 return; // the follower went away, or the node is stopping: the follower resumes elsewhere or later
             }
+        }
+    }
+
+    /// <summary>
+    /// Ends a stream whose token has since been revoked (the identity server's list) or has expired, with
+    /// UNAUTHENTICATED: the follower asks for a new token and resumes from its cursor. Checked before every
+    /// batch and at least every <see cref="FollowRecheck"/> while idle, so a revocation reaches open streams too.
+    /// </summary>
+    private void StillAuthorized(ServerCallContext context)
+    {
+        var user = context.GetHttpContext().User;
+        if (revocations.Refuses(user))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has been revoked; ask for a new one and resume"));
+        }
+        if (user.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds) && DateTimeOffset.FromUnixTimeSeconds(seconds) <= clock.GetUtcNow())
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has expired; ask for a new one and resume"));
         }
     }
 
