@@ -603,6 +603,36 @@ public class IdentityTests
         Assert.Equal(1, endpoint.Requests);
     }
 
+    [Fact]
+    public async Task A_refused_token_is_dropped_at_most_once_a_minute_so_a_hostile_peer_cannot_spend_the_token_allowance()
+    {
+        var endpoint = new CountingTokenEndpoint("""{"access_token":"t","token_type":"Bearer","expires_in":900}""");
+        using var http = new HttpClient(endpoint);
+        var clock = new ManualClock();
+        using var tokens = new TokenClient(http, new Uri("http://127.0.0.1:9/connect/token"), new ClientCredential("c", "s"), MirpsAuth.ReadScope, clock: clock);
+
+        // A peer answers UNAUTHENTICATED to every call: the caller drops the token after each refusal.
+        for (var i = 0; i < 30; i++)
+        {
+            tokens.Invalidate(await tokens.GetTokenAsync());
+            clock.Advance(TimeSpan.FromSeconds(1));
+        }
+        Assert.Equal(2, endpoint.Requests); // the first, and one new token after the first refusal
+        clock.Advance(TokenClient.MinInvalidationInterval);
+        tokens.Invalidate(await tokens.GetTokenAsync());
+        await tokens.GetTokenAsync();
+        Assert.Equal(3, endpoint.Requests);
+    }
+
+    private sealed class ManualClock : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 12, 6, 12, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+
     /// <summary>A token endpoint stand-in that answers every request with one JSON body and counts them.</summary>
     private sealed class CountingTokenEndpoint(string json) : HttpMessageHandler
     {

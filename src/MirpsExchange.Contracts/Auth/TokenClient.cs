@@ -130,15 +130,27 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
     }
 
     /// <summary>
+    /// At most one token thrown away per this interval: a peer that refuses every token on purpose must not
+    /// make its caller spend its per-client token allowance at the identity server (and so be refused there
+    /// for its other peers).
+    /// </summary>
+    public static readonly TimeSpan MinInvalidationInterval = TimeSpan.FromMinutes(1);
+
+    private DateTimeOffset? _lastInvalidation;
+
+    /// <summary>
     /// Forgets <paramref name="token"/> if it is the one held, so the next call asks for a new one: for a
     /// caller whose token a node refused (UNAUTHENTICATED) before it expired, because the identity server
-    /// revoked it (a secret rotated at once, a signing key rolled). A refused token is never reused.
+    /// revoked it (a secret rotated at once, a signing key rolled). At most once per
+    /// <see cref="MinInvalidationInterval"/>; otherwise the token is kept until its refresh time.
     /// </summary>
     public void Invalidate(string token)
     {
-        if (_current is { } current && current.Token == token)
+        var now = _clock.GetUtcNow();
+        if (_current is { } current && current.Token == token && (_lastInvalidation is not { } last || now - last >= MinInvalidationInterval))
         {
             _current = null;
+            _lastInvalidation = now;
         }
     }
 

@@ -165,6 +165,10 @@ public sealed partial class PeerSyncWorker(
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException or System.Data.Common.DbException)
             {
                 failures++;
+                if (e is RpcException { StatusCode: StatusCode.Unauthenticated } && tokens.Current is { } refused)
+                {
+                    tokens.Invalidate(refused); // revoked before it expired (a rotation, a rolled key): ask for a new one next time
+                }
                 var error = identity.Mismatch ?? (e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message);
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
@@ -271,7 +275,7 @@ public sealed class PeerIdentity(string? configured)
     /// <summary>The party the last handshake proved, or null (no handshake yet, or cleartext).</summary>
     public string? Proven { get; private set; }
 
-    /// <summary>Why the last handshake was refused for naming another party, or null.</summary>
+    /// <summary>Why the last handshake was refused (an invalid certificate, or one naming another party), or null.</summary>
     public string? Mismatch { get; private set; }
 
     /// <summary>Adds the check to the handler's own certificate validation (chain to the federation CA, host name).</summary>
@@ -279,7 +283,8 @@ public sealed class PeerIdentity(string? configured)
     {
         if (errors != System.Net.Security.SslPolicyErrors.None || certificate is null)
         {
-            Mismatch = null;
+            Mismatch = $"PEER_CERTIFICATE_INVALID: the peer's certificate is not valid for this federation ({errors}: it must chain to Tls:CaFile and name the address); nothing is pulled from it";
+            Proven = null;
             return false;
         }
         using var presented = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
