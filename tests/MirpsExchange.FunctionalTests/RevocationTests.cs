@@ -121,6 +121,35 @@ public class RevocationTests
     }
 
     [Fact]
+    public async Task A_revoked_or_rotated_admin_credentials_token_is_refused_by_the_admin_API_at_once()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var thief = await identity.IssueAsync(Role.Admin);
+        var rotated = await identity.IssueAsync(Role.Admin);
+        var (_, thiefBody) = await identity.RequestTokenAsync(thief, MirpsAuth.AdminScope);
+        var (_, rotatedBody) = await identity.RequestTokenAsync(rotated, MirpsAuth.AdminScope);
+        var stolen = identity.CredentialsWith(thiefBody.GetProperty("access_token").GetString());
+        var beforeRotation = identity.CredentialsWith(rotatedBody.GetProperty("access_token").GetString());
+        await stolen.ListCredentialsAsync(new ListCredentialsRequest());
+        await beforeRotation.ListCredentialsAsync(new ListCredentialsRequest());
+
+        await identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = thief.ClientId, Reason = "secret stolen" });
+        var newSecret = await identity.Credentials.RotateSecretAsync(new RotateSecretRequest { ClientId = rotated.ClientId });
+
+        // The revoked admin's token (valid another 15 minutes) can no longer issue itself a new admin credential.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => stolen.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.Admin, AuthenticationMethod = AuthenticationMethod.ClientSecret, Description = "backdoor",
+        }).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => beforeRotation.ListCredentialsAsync(new ListCredentialsRequest()).ResponseAsync)).StatusCode);
+        Assert.DoesNotContain((await identity.Credentials.ListCredentialsAsync(new ListCredentialsRequest())).Credentials, c => c.Description == "backdoor");
+        // The rotated admin's new secret works.
+        var (_, freshBody) = await identity.RequestTokenAsync(new ClientCredential(rotated.ClientId, newSecret.ClientSecret), MirpsAuth.AdminScope);
+        await identity.CredentialsWith(freshBody.GetProperty("access_token").GetString()).ListCredentialsAsync(new ListCredentialsRequest());
+    }
+
+    [Fact]
     public void The_default_poll_interval_keeps_revocation_within_a_minute()
     {
         // The identity server rebuilds its list at most once a second; a node sees it at its next poll.

@@ -14,7 +14,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
 {
     public override async Task<IssueCredentialResponse> IssueCredential(IssueCredentialRequest request, ServerCallContext context)
     {
-        var actor = Admin(context);
+        var actor = await AdminAsync(context);
         var (credential, secret) = await administration.IssueAsync(actor, request.Country, RoleName(request.Role), MethodName(request.AuthenticationMethod),
             request.PublicKeyJwk, request.Description, context.CancellationToken, certificateSubject: request.CertificateSubject);
         return new IssueCredentialResponse { Credential = ToMessage(credential), ClientSecret = secret ?? "" };
@@ -22,7 +22,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
 
     public override async Task<ListCredentialsResponse> ListCredentials(ListCredentialsRequest request, ServerCallContext context)
     {
-        Admin(context);
+        await AdminAsync(context);
         var size = PageSize(request.PageSize, 50, 100);
         var query = db.Credentials.AsNoTracking().Where(c => string.Compare(c.ClientId, request.PageToken) > 0);
         if (!request.IncludeRevoked)
@@ -40,7 +40,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
 
     public override async Task<RotateSecretResponse> RotateSecret(RotateSecretRequest request, ServerCallContext context)
     {
-        var actor = Admin(context);
+        var actor = await AdminAsync(context);
         var grace = request.GracePeriod?.ToTimeSpan() ?? TimeSpan.Zero;
         var (credential, secret, expires) = await administration.RotateSecretAsync(actor, request.ClientId, grace, context.CancellationToken);
         return new RotateSecretResponse { Credential = ToMessage(credential), ClientSecret = secret, PreviousSecretExpireTime = Timestamp.FromDateTimeOffset(expires) };
@@ -48,28 +48,28 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
 
     public override async Task<RegisterPublicKeyResponse> RegisterPublicKey(RegisterPublicKeyRequest request, ServerCallContext context)
     {
-        var actor = Admin(context);
+        var actor = await AdminAsync(context);
         var credential = await administration.RegisterPublicKeyAsync(actor, request.ClientId, request.PublicKeyJwk, context.CancellationToken);
         return new RegisterPublicKeyResponse { Credential = ToMessage(credential) };
     }
 
     public override async Task<RevokeCredentialResponse> RevokeCredential(RevokeCredentialRequest request, ServerCallContext context)
     {
-        var actor = Admin(context);
+        var actor = await AdminAsync(context);
         var credential = await administration.RevokeAsync(actor, request.ClientId, request.Reason, context.CancellationToken);
         return new RevokeCredentialResponse { Credential = ToMessage(credential) };
     }
 
     public override async Task<RollSigningKeyResponse> RollSigningKey(RollSigningKeyRequest request, ServerCallContext context)
     {
-        var actor = Admin(context);
+        var actor = await AdminAsync(context);
         var (compromised, signing, time) = await administration.RollSigningKeyAsync(actor, request.Reason);
         return new RollSigningKeyResponse { CompromisedKeyId = compromised, SigningKeyId = signing, RollTime = Timestamp.FromDateTimeOffset(time) };
     }
 
     public override async Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context)
     {
-        Admin(context);
+        await AdminAsync(context);
         var size = PageSize(request.PageSize, 100, 500);
         var before = long.TryParse(request.PageToken, out var token) ? token : long.MaxValue;
         var page = await db.AuditEvents.AsNoTracking().Where(a => a.Id < before).OrderByDescending(a => a.Id).Take(size + 1).ToListAsync(context.CancellationToken);
@@ -95,10 +95,26 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
         return response;
     }
 
-    private static string Admin(ServerCallContext context)
+    /// <summary>
+    /// The calling admin's client id, once its token has the admin scope and its credential still stands:
+    /// this server validates its own admin tokens locally (no token storage), so a credential revoked, or
+    /// whose secret was rotated at once, would otherwise keep its admin tokens until they expire. Nodes
+    /// learn of it from the revocation list; here the register is at hand, read on every call.
+    /// </summary>
+    private async Task<string> AdminAsync(ServerCallContext context)
     {
         context.RequireScope(MirpsAuth.AdminScope);
-        return context.Caller().ClientId();
+        var clientId = context.Caller().ClientId();
+        var standing = await db.Credentials.AsNoTracking()
+            .Where(c => c.ClientId == clientId)
+            .Select(c => new { c.RevokeTime, c.TokenCutoffTime })
+            .FirstOrDefaultAsync(context.CancellationToken);
+        var issued = long.TryParse(context.GetHttpContext().User.FindFirst("iat")?.Value, out var iat) ? iat : 0;
+        if (standing is null || standing.RevokeTime is not null || (standing.TokenCutoffTime is { } cutoff && issued < cutoff.ToUnixTimeSeconds()))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the admin credential behind this token was revoked, or its secret rotated since the token was issued"));
+        }
+        return clientId;
     }
 
     private static int PageSize(int requested, int fallback, int max) => requested switch
