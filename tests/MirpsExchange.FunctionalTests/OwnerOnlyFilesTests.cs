@@ -127,25 +127,36 @@ public class OwnerOnlyFilesTests
         }
     }
 
-    [Fact]
-    public async Task A_world_readable_credential_file_stops_the_node_naming_it()
+    [Theory]
+    [InlineData("Node:Credential")]
+    [InlineData("Node:ClientKeyFile")]
+    public async Task A_world_readable_credential_or_client_key_file_stops_the_node_naming_it(string key)
     {
         var folder = TempFolder.Create();
         try
         {
             var credential = Path.Combine(folder, "secretariat.json");
             OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-            File.SetUnixFileMode(credential, WorldReadable);
+            // The client key file is checked before it is read (with tls_client_auth it is the whole credential).
+            var clientKey = Path.Combine(folder, "client.key");
+            OwnerOnlyFile.WriteAllText(clientKey, "not read before the check");
+            var exposed = key == "Node:Credential" ? credential : clientKey;
+            File.SetUnixFileMode(exposed, WorldReadable);
+            string[] args = [$"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN", "--Node:Peers:0:Country=PAN",
+                .. key == "Node:ClientKeyFile" ? new[] { $"--Node:ClientCertificateFile={clientKey}.crt", $"--Node:ClientKeyFile={clientKey}" } : []];
 
-            var error = await BuildNodeAsync(folder, $"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN", "--Node:Peers:0:Country=PAN");
+            var error = await BuildNodeAsync(folder, args);
 
             var refused = Assert.IsType<InvalidOperationException>(error);
-            Assert.Contains($"Node:Credential {credential}: other users of this machine can read or change it (mode 644)", refused.Message);
-            Assert.Contains($"run `chmod 600 {credential}`", refused.Message);
+            Assert.Contains($"{key} {exposed}: other users of this machine can read or change it (mode 644)", refused.Message);
+            Assert.Contains($"run `chmod 600 {exposed}`", refused.Message);
 
             // Owner-only, the same configuration starts.
-            File.SetUnixFileMode(credential, OwnerFile);
-            Assert.Null(await BuildNodeAsync(folder, $"--Node:Credential={credential}", "--Node:Peers:0:Address=http://127.0.0.1:1", "--Node:Peers:0:Origins:0=PAN", "--Node:Peers:0:Country=PAN"));
+            File.SetUnixFileMode(exposed, OwnerFile);
+            if (key == "Node:Credential")
+            {
+                Assert.Null(await BuildNodeAsync(folder, args));
+            }
         }
         finally
         {

@@ -52,6 +52,19 @@ public class PrivateKeyJwtTests
         });
     }
 
+    private static async Task<Grpc.Core.StatusCode> StatusOfAsync(Task call)
+    {
+        try
+        {
+            await call;
+            return Grpc.Core.StatusCode.OK;
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            return e.StatusCode;
+        }
+    }
+
     private static Task<(int Status, System.Text.Json.JsonElement Body)> RequestAsync(TestIdentity identity, string clientId, string assertion) =>
         identity.RequestTokenAsync(new Dictionary<string, string>
         {
@@ -165,14 +178,29 @@ public class PrivateKeyJwtTests
     public async Task A_replaced_public_key_takes_effect_at_once()
     {
         await using var identity = await TestIdentity.StartAsync();
+        await using var panama = await TestNode.StartAsync("PAN", identity, "--Node:RevocationPollInterval=00:00:01");
         var client = await IssueAsync(identity);
         using var next = RSA.Create(2048);
+        // A token the old key obtained (the key may have leaked: a thief could hold such tokens).
+        var (_, before) = await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId));
+        var oldToken = before.GetProperty("access_token").GetString();
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, await StatusOfAsync(panama.ObservationsWith(oldToken).GetObservationHistoryAsync(
+            new Mirps.Observation.V1.GetObservationHistoryRequest { Key = Samples.KeyOf(Samples.Refugees("PAN")) }).ResponseAsync)); // accepted (nothing stored yet)
 
         var replaced = await identity.Credentials.RegisterPublicKeyAsync(new RegisterPublicKeyRequest { ClientId = client.ClientId, PublicKeyJwk = PublicJwk(next, "pan-key-2") });
 
         Assert.Equal("pan-key-2", replaced.Credential.PublicKeyId);
         Assert.Equal(401, (await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, client.Key, client.KeyId))).Status);
         Assert.Equal(200, (await RequestAsync(identity, client.ClientId, Assertion(identity, client.ClientId, next, "pan-key-2"))).Status);
+        // The old key's token is cut off at the node too, within the poll interval.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        Grpc.Core.StatusCode status;
+        while ((status = await StatusOfAsync(panama.ObservationsWith(oldToken).GetObservationHistoryAsync(new Mirps.Observation.V1.GetObservationHistoryRequest { Key = Samples.KeyOf(Samples.Refugees("PAN")) }).ResponseAsync)) != Grpc.Core.StatusCode.Unauthenticated)
+        {
+            Assert.Equal(Grpc.Core.StatusCode.NotFound, status);
+            Assert.True(DateTime.UtcNow < deadline, "the replaced key's token is still accepted a minute later");
+            await Task.Delay(200);
+        }
         var audit = await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest { PageSize = 1 });
         var last = Assert.Single(audit.Events);
         Assert.Equal(("RegisterPublicKey", client.ClientId, identity.Admin.ClientId), (last.Action, last.ClientId, last.Actor));

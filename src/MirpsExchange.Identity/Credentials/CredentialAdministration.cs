@@ -183,14 +183,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         });
         if (grace == TimeSpan.Zero)
         {
-            // The new secret is handed out only once the cut-off has passed: the tokens it obtains then carry
-            // an iat at or after the cut-off, so the revocation list refuses the old secret's tokens, not its.
-            var cutoff = await CutOffAfterCommitAsync(record, cancellationToken);
-            var wait = cutoff - clock.GetUtcNow();
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, clock, cancellationToken);
-            }
+            await WaitForCutoffAsync(record, cancellationToken);
         }
         return (record, secret, now + grace);
     }
@@ -220,10 +213,27 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
             await applications.UpdateAsync(application, descriptor, cancellationToken);
             Audit(actor, "RegisterPublicKey", clientId, $"key {key.Kid} replaces {record.PublicKeyId}");
             record.PublicKeyId = key.Kid;
+            // A key is replaced because it may have leaked: the tokens it obtained are cut off like a secret rotated at once.
+            record.TokenCutoffTime = CutoffAfter(clock.GetUtcNow());
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         });
+        await WaitForCutoffAsync(record, cancellationToken);
         return record;
+    }
+
+    /// <summary>
+    /// Returns once the cut-off has passed (at most about a second): the tokens the new secret or key
+    /// obtains then carry an iat at or after the cut-off, so the revocation list refuses the old ones' tokens, not theirs.
+    /// </summary>
+    private async Task WaitForCutoffAsync(CredentialRecord record, CancellationToken cancellationToken)
+    {
+        var cutoff = await CutOffAfterCommitAsync(record, cancellationToken);
+        var wait = cutoff - clock.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, clock, cancellationToken);
+        }
     }
 
     public async Task<CredentialRecord> RevokeAsync(string actor, string clientId, string reason, CancellationToken cancellationToken)

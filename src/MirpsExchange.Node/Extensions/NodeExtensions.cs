@@ -73,6 +73,8 @@ public static class NodeExtensions
         }
         StoreFiles.PrepareOwnerOnly(connectionString);
         OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
+        // With tls_client_auth the client key is the whole credential.
+        OwnerOnlyFile.Require(node.ClientKeyFile, "Node:ClientKeyFile");
         builder.Services.AddDbContext<NodeDbContext>(options => options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas()));
         // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
         // its whole page cache when another connection wrote since it last read, so a writer that alternated with
