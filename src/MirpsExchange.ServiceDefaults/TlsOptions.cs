@@ -101,11 +101,7 @@ public static class TlsExtensions
                 ServerCertificate = LoadServerCertificate(tls),
                 ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
                 // The machine's trust store has no say: the chain is built against the federation CA only.
-                ClientCertificateValidation = (certificate, _, _) =>
-                {
-                    using var chain = new X509Chain { ChainPolicy = policy.Clone() };
-                    return chain.Build(certificate);
-                },
+                ClientCertificateValidation = (certificate, _, _) => Mirps.Tls.FederationTrust.IssuedDirectlyByCa(certificate, policy.Clone()),
             });
         }
         return listen;

@@ -41,6 +41,31 @@ public static class FederationTrust
     /// <summary>The same trust for a client certificate: chains to <paramref name="ca"/> alone and allows client authentication.</summary>
     public static X509ChainPolicy ClientChainPolicy(X509Certificate2 ca) => ChainPolicy(ca, ClientAuthentication);
 
+    /// <summary>
+    /// Builds <paramref name="certificate"/>'s chain with <paramref name="policy"/> and accepts it only when
+    /// the federation CA issued it itself: exactly the certificate and the CA. A chain through an
+    /// intermediate CA under the federation root (a State's own, say) is refused, since such a CA could
+    /// mint any party's name (urn:mirps:secretariat).
+    /// </summary>
+    public static bool IssuedDirectlyByCa(X509Certificate2 certificate, X509ChainPolicy policy)
+    {
+        using var chain = new X509Chain { ChainPolicy = policy };
+        try
+        {
+            return chain.Build(certificate) && IssuedDirectlyByCa(chain);
+        }
+        finally
+        {
+            foreach (var element in chain.ChainElements)
+            {
+                element.Certificate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The built chain is the certificate and the CA, nothing between them.</summary>
+    public static bool IssuedDirectlyByCa(X509Chain? chain) => chain is { ChainElements.Count: 2 };
+
     private static X509ChainPolicy ChainPolicy(X509Certificate2 ca, string usage)
     {
         var policy = new X509ChainPolicy
@@ -86,6 +111,9 @@ public static class FederationTrust
         if (!string.IsNullOrEmpty(caFile))
         {
             handler.SslOptions.CertificateChainPolicy = ChainPolicy(LoadCa(caFile));
+            // Chained to the CA and named for the address, and issued by the CA itself (no intermediate).
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, _, chain, errors) =>
+                errors == System.Net.Security.SslPolicyErrors.None && IssuedDirectlyByCa(chain);
         }
         if (clientCertificate is not null)
         {
@@ -141,8 +169,7 @@ public static class FederationTrust
             {
                 return false;
             }
-            using var chain = new X509Chain { ChainPolicy = policy.Clone() };
-            return chain.Build(certificate);
+            return IssuedDirectlyByCa(certificate, policy.Clone());
         };
     }
 }

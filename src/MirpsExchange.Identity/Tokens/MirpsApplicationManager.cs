@@ -80,22 +80,9 @@ public sealed class MirpsApplicationManager(
     public override async ValueTask<bool> ValidatePublicKeyInfrastructureTlsClientCertificateAsync(
         OpenIddictEntityFrameworkCoreApplication application, X509Certificate2 certificate, X509ChainPolicy policy, CancellationToken cancellationToken = default)
     {
-        using (var chain = new X509Chain { ChainPolicy = policy })
+        if (!FederationTrust.IssuedDirectlyByCa(certificate, policy))
         {
-            try
-            {
-                if (!chain.Build(certificate) || chain.ChainElements.Count < 2)
-                {
-                    return false;
-                }
-            }
-            finally
-            {
-                foreach (var element in chain.ChainElements)
-                {
-                    element.Certificate.Dispose();
-                }
-            }
+            return false;
         }
         var credential = await db.Credentials.AsNoTracking()
             .Where(c => c.ClientId == application.ClientId && c.RevokeTime == null)

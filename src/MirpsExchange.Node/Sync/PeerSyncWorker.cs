@@ -279,9 +279,9 @@ public sealed class PeerIdentity(string? configured)
     public string? Mismatch { get; private set; }
 
     /// <summary>Adds the check to the handler's own certificate validation (chain to the federation CA, host name).</summary>
-    public void Check(SocketsHttpHandler handler) => handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+    public void Check(SocketsHttpHandler handler) => handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
     {
-        if (errors != System.Net.Security.SslPolicyErrors.None || certificate is null)
+        if (errors != System.Net.Security.SslPolicyErrors.None || certificate is null || !Mirps.Tls.FederationTrust.IssuedDirectlyByCa(chain))
         {
             Mismatch = $"PEER_CERTIFICATE_INVALID: the peer's certificate is not valid for this federation ({errors}: it must chain to Tls:CaFile and name the address); nothing is pulled from it";
             Proven = null;
