@@ -259,6 +259,9 @@ public class ObservationCsvTests
 
         Assert.StartsWith(Header + Environment.NewLine, text.ToString());
         Assert.Empty(batch.Errors);
+        // A line break in a note reads back as \n, whatever the file used (CRLF from Excel on Windows, a lone CR):
+        // the note rules accept line feeds only.
+        observations[^1].Note = "Windows lines\nand an old Mac one\nend";
         Assert.Equal(observations, batch.Observations);
         // Line numbers count the line breaks inside quoted notes: the last row starts after two of them.
         Assert.Equal([2, 3, 4, 5, 6, 8, 9], batch.Lines);

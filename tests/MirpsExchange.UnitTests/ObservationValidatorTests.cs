@@ -215,16 +215,19 @@ public class ObservationValidatorTests
 
     [Fact]
     public void A_note_with_tabs_line_feeds_quotes_formulas_and_any_other_text_is_accepted() =>
-        Assert.Empty(Validate(With(Refugees(), o => o.Note = "=HYPERLINK(\"x\")\tcol\nline 2 \"quoted\" 'ñandú' \u200b\u2028 😀")));
+        Assert.Empty(Validate(With(Refugees(), o => o.Note = "=HYPERLINK(\"x\")\tcol\nline 2 \"quoted\" 'ñandú' \u200b\u200f 😀")));
 
     [Fact]
-    public void Every_control_character_but_tab_and_line_feed_is_refused_and_nothing_else_is()
+    public void Every_control_character_but_tab_and_line_feed_and_every_text_reordering_or_line_separating_character_is_refused_and_nothing_else_is()
     {
         for (var c = 0; c <= char.MaxValue; c++)
         {
             var problem = ObservationValidator.NoteProblem($"a{(char)c}b");
-            Assert.True((problem is not null) == (char.IsControl((char)c) && c is not ('\t' or '\n')), $"U+{c:X4}: {problem}");
+            var reorders = c is (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069) or 0x2028 or 0x2029;
+            Assert.True((problem is not null) == ((char.IsControl((char)c) && c is not ('\t' or '\n')) || reorders), $"U+{c:X4}: {problem}");
         }
+        // A right-to-left override would show "tnuoc lanif" as "final count" in a table.
+        Assert.Contains("formatting character U+202E", ObservationValidator.NoteProblem("\u202Etnuoc lanif"));
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public static class ObservationCsv
         var lineNumber = 0;
         string[]? header = null;
         Dictionary<string, int> index = [];
-        while (ReadRecord(reader, ref lineNumber) is { } record)
+        while (ReadRecord(reader, ref lineNumber, lineFeedsOnly: true) is { } record)
         {
             var (fields, line, unclosedQuoteLine) = record;
             if (unclosedQuoteLine is { } quoteLine)
@@ -152,7 +152,11 @@ public static class ObservationCsv
     /// quoted field, <c>UnclosedQuoteLine</c> is the line its opening quote is on. Shared with the export
     /// reader so that both read CSV by the same rules.
     /// </summary>
-    internal static (List<string> Fields, int Line, int? UnclosedQuoteLine)? ReadRecord(TextReader reader, ref int lineNumber)
+    /// <param name="lineFeedsOnly">
+    /// A line break inside a quoted field becomes \n (a CRLF from Excel on Windows, a lone CR), as the note
+    /// rules accept line feeds only; without it the field keeps its characters exactly (reading exports back).
+    /// </param>
+    internal static (List<string> Fields, int Line, int? UnclosedQuoteLine)? ReadRecord(TextReader reader, ref int lineNumber, bool lineFeedsOnly = false)
     {
         if (reader.Peek() < 0)
         {
@@ -168,7 +172,16 @@ public static class ObservationCsv
         {
             if (quoted)
             {
-                if (c != '"')
+                if (c == '\r' && lineFeedsOnly)
+                {
+                    if (reader.Peek() == '\n')
+                    {
+                        reader.Read();
+                    }
+                    field.Append('\n');
+                    lineNumber++;
+                }
+                else if (c != '"')
                 {
                     field.Append((char)c);
                     if (c == '\n' || (c == '\r' && reader.Peek() != '\n'))

@@ -16,9 +16,14 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
 
     public const int MaxNoteLength = 1_000;
 
-    /// <summary>Unicode category Cc but tab and line feed (searched vectorized: a replica checks every note it applies).</summary>
+    /// <summary>
+    /// Unicode category Cc but tab and line feed, and the characters that reorder or break text where it is
+    /// shown (bidirectional embeddings, overrides and isolates; line and paragraph separators), which could
+    /// make a note read differently in a table than it is stored. Searched vectorized: a replica checks every note it applies.
+    /// </summary>
     private static readonly SearchValues<char> RefusedInNotes = SearchValues.Create(
-        [.. Enumerable.Range(0, char.MaxValue + 1).Select(c => (char)c).Where(c => char.IsControl(c) && c is not ('\t' or '\n'))]);
+        [.. Enumerable.Range(0, char.MaxValue + 1).Select(c => (char)c).Where(c => (char.IsControl(c) && c is not ('\t' or '\n'))
+            || c is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u2028' or '\u2029')]);
 
     /// <summary>Most violations reported for one batch; the last one says how many more there were.</summary>
     public const int MaxReportedViolations = 100;
@@ -207,7 +212,9 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         }
         var at = note.AsSpan().IndexOfAny(RefusedInNotes);
         return at < 0 ? null
-            : $"the note holds the control character U+{(int)note[at]:X4} at position {at + 1:N0}; only tab and line feed (a line break is \\n, not \\r\\n) are allowed";
+            : char.IsControl(note[at])
+                ? $"the note holds the control character U+{(int)note[at]:X4} at position {at + 1:N0}; only tab and line feed (a line break is \\n, not \\r\\n) are allowed"
+                : $"the note holds the formatting character U+{(int)note[at]:X4} at position {at + 1:N0}, which reorders or breaks text where it is shown";
     }
 
     private static string Name(PeriodGranularity granularity) => granularity switch

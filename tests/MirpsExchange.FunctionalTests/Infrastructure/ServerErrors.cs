@@ -55,7 +55,7 @@ public sealed class ServerErrors : ILoggerProvider
         {
             if (logLevel >= LogLevel.Error)
             {
-                owner._entries.Enqueue((category, eventId.Name ?? eventId.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{formatter(state, exception)} {exception?.GetType().Name}: {exception?.Message}"));
+                owner._entries.Enqueue((category, eventId.Name ?? eventId.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{formatter(state, exception)} {exception?.GetType().Name}: {exception?.Message} {exception?.GetBaseException().Message}"));
             }
         }
     }
