@@ -40,6 +40,15 @@ public class OwnerOnlyFilesTests
 
         var folder = Path.GetDirectoryName(node.DatabasePath)!;
         Assert.Equal(OwnerFolder, File.GetUnixFileMode(folder));
+        // SQLite deletes the -wal and -shm files when the last connection closes (the node's pool may have
+        // closed its own by now): a reader holds them open while they are looked at.
+        using var reader = new SqliteConnection($"Data Source={node.DatabasePath};Pooling=False");
+        reader.Open();
+        using (var read = reader.CreateCommand())
+        {
+            read.CommandText = "SELECT COUNT(*) FROM observations";
+            Assert.Equal(1L, read.ExecuteScalar());
+        }
         var files = Directory.GetFiles(folder, "node-blz.db*");
         // The store in write-ahead-log mode: SQLite gives its -wal and -shm files the database file's mode.
         Assert.Contains(node.DatabasePath + "-wal", files);
