@@ -62,10 +62,27 @@ public sealed class CachedTokenAuthentication(
     /// <summary>A valid token, remembered or not, is accepted only over the connection its binding allows (<see cref="CertificateBinding"/>).</summary>
     private async Task<AuthenticateResult> BoundToThisConnectionAsync(ClaimsPrincipal principal)
     {
-        var certificate = Request.IsHttps ? await Context.Connection.GetClientCertificateAsync(Context.RequestAborted) : null;
-        return CertificateBinding.Refusal(principal, certificate, Request.IsHttps) is { } refusal
+        var connection = Request.IsHttps ? await ConnectionCertificateAsync() : null;
+        return CertificateBinding.Refusal(principal, connection, Request.IsHttps) is { } refusal
             ? AuthenticateResult.Fail(refusal)
             : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    /// <summary>The connection's client certificate as the binding check needs it, worked out on the connection's first call.</summary>
+    private async ValueTask<CertificateBinding.ConnectionCertificate?> ConnectionCertificateAsync()
+    {
+        var items = Context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items;
+        if (items?.TryGetValue(typeof(CertificateBinding.ConnectionCertificate), out var known) == true)
+        {
+            return (CertificateBinding.ConnectionCertificate?)known;
+        }
+        var certificate = await Context.Connection.GetClientCertificateAsync(Context.RequestAborted);
+        var connection = certificate is null ? null : CertificateBinding.ConnectionCertificate.Of(certificate);
+        if (items is not null)
+        {
+            items[typeof(CertificateBinding.ConnectionCertificate)] = connection;
+        }
+        return connection;
     }
 
     /// <summary>
