@@ -41,7 +41,7 @@ public static class AuthBenchmark
         try
         {
             var seconds = TimeSpan.FromSeconds(args.Seconds);
-            double secretRate, jwtRate, tlsRate;
+            double secretRate, jwtRate, tlsRate, pkiRate;
             Measures cleartext, mutualTls;
 
             // 1. Cleartext on loopback: the identity server and a node, tokens unbound.
@@ -97,6 +97,13 @@ public static class AuthBenchmark
                 using var http = new HttpClient(blz.CreateHandler());
                 var secretForm = SecretForm(credentials["BLZ"]);
                 tlsRate = await RateAsync(seconds, 4, () => TokenAsync(http, tokenEndpoint, secretForm));
+                // tls_client_auth (RFC 8705 §2.1): a credential whose only proof is the certificate naming urn:mirps:BLZ.
+                var certificateClient = await IssueCertificateCredentialAsync(adminHttp, tlsFolder, issuer, identity.Addresses[1], admin);
+                var certificateForm = new Dictionary<string, string>
+                {
+                    ["grant_type"] = "client_credentials", ["client_id"] = certificateClient, ["scope"] = MirpsAuth.ReadScope,
+                };
+                pkiRate = await RateAsync(seconds, 4, () => TokenAsync(http, tokenEndpoint, certificateForm));
 
                 using var node = ServiceProcess.Node("BLZ", Path.Combine(tlsFolder, "BLZ"), issuer.ToString(), ["--Logging:LogLevel:Default=Warning", .. Tls("blz")]);
                 await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
@@ -109,8 +116,9 @@ public static class AuthBenchmark
             Console.WriteLine($"  client secret (PBKDF2-hashed), cleartext loopback:           {secretRate,10:N0} tokens/s");
             Console.WriteLine($"  private_key_jwt (RS256 assertion), cleartext loopback:       {jwtRate,10:N0} tokens/s");
             Console.WriteLine($"  client secret + client certificate over mTLS (bound token):  {tlsRate,10:N0} tokens/s");
-            Console.WriteLine("    (no credential authenticates by its certificate alone yet: CredentialService issues secret and private_key_jwt only;");
-            Console.WriteLine("     this figure is the secret check plus the certificate's chain and party check and the binding, new TLS connections reused)");
+            Console.WriteLine($"  client certificate alone, tls_client_auth (bound token):     {pkiRate,10:N0} tokens/s");
+            Console.WriteLine("    (over mTLS both pay the certificate's chain and party check and the binding, TLS connections reused;");
+            Console.WriteLine("     the first adds the PBKDF2 secret check, the second has no secret to check)");
             Console.WriteLine();
             Console.WriteLine($"Node unary calls ({Callers} callers, {Rounds} alternating rounds, medians; timed: {args.Seconds} s, fresh tokens: {fresh} calls per round,");
             Console.WriteLine("each with a distinct token fetched before timing, so the node's validation cache never holds it):");
@@ -233,6 +241,19 @@ public static class AuthBenchmark
             }
         }));
         return tokens.Length / watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A State credential that authenticates by its client certificate alone (its subject alternative name urn:mirps:BLZ).</summary>
+    private static async Task<string> IssueCertificateCredentialAsync(HttpClient http, string folder, Uri issuer, string adminApi, ClientTls admin)
+    {
+        var adminCredential = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
+        using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), adminCredential, MirpsAuth.AdminScope);
+        using var channel = AuthenticatedChannel.Create(new Uri(adminApi), tokens, admin);
+        var response = await new CredentialService.CredentialServiceClient(channel).IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "BLZ", AuthenticationMethod = AuthenticationMethod.TlsClientAuth, CertificateSubject = "urn:mirps:BLZ",
+        });
+        return response.Credential.ClientId;
     }
 
     private static async Task<(string ClientId, RSA Key)> IssueKeyCredentialAsync(HttpClient http, string folder, Uri issuer, string adminApi)
