@@ -5,14 +5,36 @@ using MirpsExchange.Catalogue;
 namespace MirpsExchange.Node;
 
 /// <summary>
-/// Checks the Node section at start-up (<c>ValidateOnStart</c>), so a mistake stops the node with the
-/// configuration key to fix before it listens or pulls.
+/// Every rule of the Node section, so a mistake stops the node with the configuration key to fix before
+/// it opens its store, listens or pulls: run when the section is bound (<see cref="Extensions.NodeExtensions.AddNodeOptions"/>)
+/// and again at start (<c>ValidateOnStart</c>).
 /// </summary>
-public sealed class NodeOptionsValidation(StandardCatalogue catalogue) : IValidateOptions<NodeOptions>
+/// <param name="secretariat">The Secretariat's node: it belongs to no State, so it has no Node:Country.</param>
+public sealed class NodeOptionsValidation(StandardCatalogue catalogue, bool secretariat) : IValidateOptions<NodeOptions>
 {
     public ValidateOptionsResult Validate(string? name, NodeOptions options)
     {
         var failures = new List<string>();
+        if (secretariat && !string.IsNullOrEmpty(options.Country))
+        {
+            failures.Add($"The Secretariat's node belongs to no State and writes no data: leave Node:Country empty (got '{options.Country}').");
+        }
+        if (!secretariat && !catalogue.ReportingCountries.Contains(options.Country))
+        {
+            failures.Add($"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))}); got '{options.Country}'.");
+        }
+        if ((options.ClientCertificateFile.Length > 0) != (options.ClientKeyFile.Length > 0))
+        {
+            failures.Add("Configuration keys Node:ClientCertificateFile and Node:ClientKeyFile must be set together (or both left empty to use the Tls certificate).");
+        }
+        if (options.RevocationPollInterval < TimeSpan.FromSeconds(1) || options.RevocationPollInterval > Extensions.RevocationExtensions.MaxPollInterval)
+        {
+            failures.Add($"Configuration key Node:RevocationPollInterval must be between 00:00:01 and {Extensions.RevocationExtensions.MaxPollInterval:c}, so that a revoked credential is refused within a minute; got {options.RevocationPollInterval:c}.");
+        }
+        if (Sharing.SharingPolicies.Problem(options.Sharing, catalogue) is { } sharing)
+        {
+            failures.Add(sharing);
+        }
         for (var i = 0; i < options.Peers.Count; i++)
         {
             var peer = options.Peers[i];

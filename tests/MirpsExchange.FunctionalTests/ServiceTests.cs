@@ -42,7 +42,7 @@ public class ServiceTests
     [Fact]
     public async Task A_node_refuses_to_start_for_a_country_that_is_not_a_MIRPS_State()
     {
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestNode.StartAsync("USA"));
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => TestNode.StartAsync("USA"));
 
         Assert.Contains("Node:Country", error.Message);
     }
@@ -61,9 +61,60 @@ public class ServiceTests
                 await using var app = await NodeApplication.BuildAsync([$"--contentRoot={project}", "--Node:Port=0", $"--Node:DataDirectory={folder}"]);
             });
 
-            var refused = Assert.IsType<InvalidOperationException>(error);
+            var refused = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
             Assert.Contains("Configuration key Node:Country must be the ISO3 code of a MIRPS State", refused.Message);
             Assert.Contains("got ''", refused.Message);
+            // Refused before the node opened anything: no store, not even its folder.
+            Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Theory]
+    [InlineData("Node:Sharing:Indicators:NOT_AN_INDICATOR:Readers=all", "Node:Sharing:Indicators:NOT_AN_INDICATOR: 'NOT_AN_INDICATOR' is not an indicator")]
+    [InlineData("Node:Sharing:Default:Readers=CRI,USA", "Node:Sharing:Default:Readers: 'USA' is not a MIRPS State")]
+    [InlineData("Node:Sharing:Default:SmallCountThreshold=-1", "Node:Sharing:Default:SmallCountThreshold must be 0 (none) or more")]
+    [InlineData("Node:RevocationPollInterval=00:02:00", "Node:RevocationPollInterval must be between 00:00:01 and 00:00:59")]
+    [InlineData("Node:ClientCertificateFile=client.crt", "Node:ClientCertificateFile and Node:ClientKeyFile must be set together")]
+    [InlineData("Node:Peers:0:Address=http://127.0.0.1:1", "Node:Peers:0:Country must name whose node the peer is")]
+    public async Task A_node_with_a_configuration_mistake_refuses_to_start_naming_the_key_before_it_opens_anything(string setting, string message)
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var error = await Record.ExceptionAsync(async () =>
+            {
+                await using var app = await NodeApplication.BuildAsync(["--Node:Country=PAN", "--Node:Port=0", $"--Node:DataDirectory={folder}",
+                    "--Node:Issuer=http://127.0.0.1:9/", $"--contentRoot={folder}", $"--{setting}"]);
+            });
+
+            var refused = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
+            Assert.Contains(message, refused.Message);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task The_Secretariats_node_refuses_a_country_of_its_own()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var error = await Record.ExceptionAsync(async () =>
+            {
+                await using var app = await MirpsExchange.Secretariat.Extensions.SecretariatApplication.BuildAsync(["--Node:Country=PAN", "--Node:Port=0",
+                    $"--Node:DataDirectory={folder}", "--Node:Issuer=http://127.0.0.1:9/", $"--contentRoot={folder}"]);
+            });
+
+            Assert.Contains("The Secretariat's node belongs to no State", Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error).Message);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
         }
         finally
         {

@@ -1,12 +1,12 @@
-using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Grpc;
+using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
 using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Extensions;
@@ -18,81 +18,44 @@ public static class NodeExtensions
     /// <summary>
     /// A State's node, or with <paramref name="secretariat"/> the Secretariat's: the same store, feed and
     /// sync, with no country of its own (Node:Country empty), so it writes nothing and replicates every
-    /// State as the Secretariat reader.
+    /// State as the Secretariat reader. Each step is registered next to the folder it sets up.
     /// </summary>
     public static WebApplicationBuilder AddNode(this WebApplicationBuilder builder, bool secretariat = false)
     {
         builder.AddServiceDefaults(MeterName);
-        var section = builder.Configuration.GetSection(NodeOptions.Section);
-        builder.Services.AddOptions<NodeOptions>().Bind(section).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidation>();
-        var node = section.Get<NodeOptions>() ?? new NodeOptions();
+        builder.Services.AddSingleton(TimeProvider.System);
+        var node = builder.AddNodeOptions(secretariat);
+        var tls = builder.AddTls();
+        builder.AddNodeAuthentication(node, tls);
+        builder.AddNodeStore(node, secretariat);
+        builder.AddSharing();
+        builder.AddPeerSync();
+        builder.ListenForGrpc(node, tls);
+        return builder;
+    }
 
-        // The standard catalogue built in, or a newer version from a file while States upgrade at different times.
+    /// <summary>
+    /// The Node section, validated by <see cref="NodeOptionsValidation"/> now (before anything is opened with
+    /// it) and again at start; the catalogue the node serves (the standard one built in, or a newer version
+    /// from Node:CatalogueFile while States upgrade at different times) and its validation rules.
+    /// </summary>
+    public static NodeOptions AddNodeOptions(this WebApplicationBuilder builder, bool secretariat)
+    {
+        var section = builder.Configuration.GetSection(NodeOptions.Section);
+        var node = section.Get<NodeOptions>() ?? new NodeOptions();
         var catalogue = string.IsNullOrEmpty(node.CatalogueFile)
             ? StandardCatalogue.LoadStandard()
             : StandardCatalogue.Parse(File.ReadAllText(node.CatalogueFile));
-        if (secretariat && !string.IsNullOrEmpty(node.Country))
+        var validation = new NodeOptionsValidation(catalogue, secretariat);
+        if (validation.Validate(Options.DefaultName, node) is { Failed: true } result)
         {
-            throw new InvalidOperationException(
-                $"The Secretariat's node belongs to no State and writes no data: leave Node:Country empty (got '{node.Country}').");
+            throw new OptionsValidationException(Options.DefaultName, typeof(NodeOptions), result.Failures);
         }
-        if (!secretariat && !catalogue.ReportingCountries.Contains(node.Country))
-        {
-            throw new InvalidOperationException(
-                $"Configuration key Node:Country must be the ISO3 code of a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{node.Country}'.");
-        }
-        var tls = builder.AddTls();
-        if (tls.Enabled && node.Peers.FindIndex(p => string.IsNullOrWhiteSpace(p.Country)) is var unnamed and >= 0)
-        {
-            throw new InvalidOperationException(
-                $"Configuration key Node:Peers:{unnamed}:Country is required over TLS: the State's ISO3 code or 'secretariat' whose node the peer is; its certificate must name it.");
-        }
-        if ((node.ClientCertificateFile.Length > 0) != (node.ClientKeyFile.Length > 0))
-        {
-            throw new InvalidOperationException("Configuration keys Node:ClientCertificateFile and Node:ClientKeyFile must be set together (or both left empty to use the Tls certificate).");
-        }
-        builder.AddNodeAuthentication(node, tls);
+        builder.Services.AddOptions<NodeOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<NodeOptions>>(validation);
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();
-        builder.Services.AddSingleton<MirpsExchange.Node.Sharing.SharingPolicies>();
-        builder.Services.AddSingleton(TimeProvider.System);
-
-        builder.Services.AddSingleton<WriteGate>();
-        builder.Services.AddSingleton<ChangeNotifier>();
-        builder.Services.AddSingleton<MirpsExchange.Node.Sync.PeerStates>();
-        builder.Services.AddHostedService<MirpsExchange.Node.Sync.PeerSyncWorker>();
-        builder.Services.AddHealthChecks().AddCheck<MirpsExchange.Node.Sync.PeerHealthCheck>("peers");
-        builder.Services.AddScoped<ObservationWriter>();
-        var connectionString = builder.Configuration.GetConnectionString("Store");
-        if (string.IsNullOrEmpty(connectionString))
-        {
-            var folder = Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath);
-            var file = secretariat ? "secretariat.db" : $"node-{node.Country.ToLowerInvariant()}.db";
-            connectionString = $"Data Source={Path.Combine(folder, file)}";
-        }
-        StoreFiles.PrepareOwnerOnly(connectionString);
-        OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
-        // With tls_client_auth the client key is the whole credential.
-        OwnerOnlyFile.Require(node.ClientKeyFile, "Node:ClientKeyFile");
-        builder.Services.AddDbContext<NodeDbContext>(options => options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas()));
-        // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
-        // its whole page cache when another connection wrote since it last read, so a writer that alternated with
-        // readers over one pool reloaded the key index on most batches (a peer's initial sync ran ~40% slower
-        // while its status was polled). One writer at a time (WriteGate) keeps one warm connection in this pool.
-        var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
-        var writerOptions = new DbContextOptionsBuilder<NodeDbContext>().UseSqlite(writerStore).AddInterceptors(new SqlitePragmas()).Options;
-        builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
-
-        // Loopback unless Node:ListenAddress says otherwise (with TLS only); HTTPS (still HTTP/2 only: the
-        // node speaks nothing but gRPC) when Tls:CertificateFile is set.
-        var listenAddress = TlsExtensions.ListenAddress(node.ListenAddress, "Node:ListenAddress", tls);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(listenAddress, node.Port, listen =>
-        {
-            listen.UseHttp2();
-            listen.UseTls(tls);
-        }));
-        return builder;
+        return node;
     }
 
     public static WebApplication MapNode(this WebApplication app)
@@ -105,18 +68,7 @@ public static class NodeExtensions
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
-        // The sharing policy is checked at start-up: a mistake stops the node before it writes anything.
-        app.Services.GetRequiredService<MirpsExchange.Node.Sharing.SharingPolicies>();
         return app;
-    }
-
-    /// <summary>Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations.</summary>
-    public static async Task MigrateStoreAsync(this WebApplication app)
-    {
-        await using var scope = app.Services.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
-        await store.MigrateAsync();
-        StoreFiles.NarrowCreated(store.GetConnectionString()!);
     }
 
     /// <summary>The address the node listens on, for example http://127.0.0.1:5100, or https://127.0.0.1:5100 with TLS (after start).</summary>

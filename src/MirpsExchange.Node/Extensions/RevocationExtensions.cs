@@ -21,11 +21,6 @@ public static partial class RevocationExtensions
 
     public static WebApplicationBuilder AddRevocationList(this WebApplicationBuilder builder, NodeOptions node, Uri issuer, TlsOptions tls)
     {
-        if (node.RevocationPollInterval < TimeSpan.FromSeconds(1) || node.RevocationPollInterval > MaxPollInterval)
-        {
-            throw new InvalidOperationException(
-                $"Configuration key Node:RevocationPollInterval must be between 00:00:01 and {MaxPollInterval:c}, so that a revoked credential is refused within a minute; got {node.RevocationPollInterval:c}.");
-        }
         builder.Services.AddSingleton<RevocationList>();
         builder.Services.AddHostedService(services => new RevocationPoller(
             services.GetRequiredService<RevocationList>(), services.GetRequiredService<IOptionsMonitor<OpenIddictValidationOptions>>(),

@@ -27,6 +27,20 @@ public sealed class SharingPolicies
         }
     }
 
+    /// <summary>What is wrong with <paramref name="sharing"/> (the message naming the key), or null: the options' validation.</summary>
+    public static string? Problem(SharingOptions sharing, StandardCatalogue catalogue)
+    {
+        try
+        {
+            _ = new SharingPolicies(Options.Create(new NodeOptions { Sharing = sharing }), catalogue);
+            return null;
+        }
+        catch (InvalidOperationException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>The policy a new change of <paramref name="indicatorCode"/> is written under.</summary>
     public RowPolicy For(string indicatorCode) => _byIndicator.TryGetValue(indicatorCode, out var policy) ? policy : _default;
 

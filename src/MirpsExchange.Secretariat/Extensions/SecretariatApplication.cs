@@ -1,4 +1,5 @@
 using MirpsExchange.Node.Extensions;
+using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Secretariat.Extensions;
 
