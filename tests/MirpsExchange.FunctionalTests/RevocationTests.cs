@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Grpc.Core;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Auth;
 using Mirps.Catalog.V1;
 using Mirps.Identity.V1;
@@ -147,6 +148,33 @@ public class RevocationTests
         // The rotated admin's new secret works.
         var (_, freshBody) = await identity.RequestTokenAsync(new ClientCredential(rotated.ClientId, newSecret.ClientSecret), MirpsAuth.AdminScope);
         await identity.CredentialsWith(freshBody.GetProperty("access_token").GetString()).ListCredentialsAsync(new ListCredentialsRequest());
+    }
+
+    [Fact]
+    public async Task A_node_cut_off_from_the_identity_server_reports_its_revocation_list_stale()
+    {
+        var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+        var health = belize.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>();
+        async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthReportEntry> RevocationAsync() => (await health.CheckHealthAsync()).Entries["revocation"];
+        var since = Stopwatch.StartNew();
+        while ((await RevocationAsync()).Status != Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy)
+        {
+            Assert.True(since.Elapsed < Bound, "no revocation list confirmed");
+            await Task.Delay(200);
+        }
+
+        await identity.DisposeAsync();
+        since.Restart();
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthReportEntry entry;
+        while ((entry = await RevocationAsync()).Status == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy)
+        {
+            Assert.True(since.Elapsed < Bound, "the node still reports its revocation list fresh");
+            await Task.Delay(200);
+        }
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, entry.Status);
+        Assert.Contains("revocations since then are not enforced", entry.Description);
+        belize.Errors.Expect("OpenIddict.Validation"); // its key refreshes fail while the identity server is gone
     }
 
     [Fact]

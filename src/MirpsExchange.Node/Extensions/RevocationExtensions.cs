@@ -22,6 +22,7 @@ public static partial class RevocationExtensions
     public static WebApplicationBuilder AddRevocationList(this WebApplicationBuilder builder, NodeOptions node, Uri issuer, TlsOptions tls)
     {
         builder.Services.AddSingleton<RevocationList>();
+        builder.Services.AddHealthChecks().AddCheck<RevocationHealthCheck>("revocation");
         builder.Services.AddHostedService(services => new RevocationPoller(
             services.GetRequiredService<RevocationList>(), services.GetRequiredService<IOptionsMonitor<OpenIddictValidationOptions>>(),
             issuer, node.RevocationPollInterval, tls.CaFile.Length > 0 ? tls.CaFile : null, services.GetRequiredService<ILogger<RevocationPoller>>()));

@@ -78,8 +78,12 @@ public sealed class RevocationList
             return $"it is older (version {next.Version}, issued {next.IssuedAt}) than the list held (version {held.Version}, issued {held.IssuedAt}): a replay";
         }
         _current = next;
+        ConfirmedAt = DateTimeOffset.UtcNow;
         return null;
     }
+
+    /// <summary>When a list last verified (this one or an unchanged one fetched again), or null: none since the node started.</summary>
+    public DateTimeOffset? ConfirmedAt { get; private set; }
 
     private static Snapshot Parse(string payload, Snapshot held)
     {
