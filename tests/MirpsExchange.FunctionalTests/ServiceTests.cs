@@ -53,24 +53,10 @@ public class ServiceTests
         // The node's own appsettings.json, as `dotnet run --project src/MirpsExchange.Node` reads it.
         var project = Path.Combine(RepositoryRoot(), "src", "MirpsExchange.Node");
         Assert.True(File.Exists(Path.Combine(project, "appsettings.json")));
-        var folder = TempFolder.Create();
-        try
-        {
-            var error = await Record.ExceptionAsync(async () =>
-            {
-                await using var app = await NodeApplication.BuildAsync([$"--contentRoot={project}", "--Node:Port=0", $"--Node:DataDirectory={folder}"]);
-            });
+        var refused = await RefusedBeforeOpeningAnythingAsync(folder => NodeApplication.BuildAsync([$"--contentRoot={project}", "--Node:Port=0", $"--Node:DataDirectory={folder}"]));
 
-            var refused = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
-            Assert.Contains("Configuration key Node:Country must be the ISO3 code of a MIRPS State", refused.Message);
-            Assert.Contains("got ''", refused.Message);
-            // Refused before the node opened anything: no store, not even its folder.
-            Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
-        }
-        finally
-        {
-            TempFolder.Delete(folder);
-        }
+        Assert.Contains("Configuration key Node:Country must be the ISO3 code of a MIRPS State", refused.Message);
+        Assert.Contains("got ''", refused.Message);
     }
 
     [Theory]
@@ -82,39 +68,34 @@ public class ServiceTests
     [InlineData("Node:Peers:0:Address=http://127.0.0.1:1", "Node:Peers:0:Country must name whose node the peer is")]
     public async Task A_node_with_a_configuration_mistake_refuses_to_start_naming_the_key_before_it_opens_anything(string setting, string message)
     {
-        var folder = TempFolder.Create();
-        try
-        {
-            var error = await Record.ExceptionAsync(async () =>
-            {
-                await using var app = await NodeApplication.BuildAsync(["--Node:Country=PAN", "--Node:Port=0", $"--Node:DataDirectory={folder}",
-                    "--Node:Issuer=http://127.0.0.1:9/", $"--contentRoot={folder}", $"--{setting}"]);
-            });
+        var refused = await RefusedBeforeOpeningAnythingAsync(folder => NodeApplication.BuildAsync(["--Node:Country=PAN", "--Node:Port=0",
+            $"--Node:DataDirectory={folder}", "--Node:Issuer=http://127.0.0.1:9/", $"--contentRoot={folder}", $"--{setting}"]));
 
-            var refused = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
-            Assert.Contains(message, refused.Message);
-            Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
-        }
-        finally
-        {
-            TempFolder.Delete(folder);
-        }
+        Assert.Contains(message, refused.Message);
     }
 
     [Fact]
     public async Task The_Secretariats_node_refuses_a_country_of_its_own()
+    {
+        var refused = await RefusedBeforeOpeningAnythingAsync(folder => MirpsExchange.Secretariat.Extensions.SecretariatApplication.BuildAsync(["--Node:Country=PAN",
+            "--Node:Port=0", $"--Node:DataDirectory={folder}", "--Node:Issuer=http://127.0.0.1:9/", $"--contentRoot={folder}"]));
+
+        Assert.Contains("The Secretariat's node belongs to no State", refused.Message);
+    }
+
+    /// <summary>Builds a server on a fresh folder; it must refuse its configuration before it creates anything there (no store, not even its folder).</summary>
+    private static async Task<Microsoft.Extensions.Options.OptionsValidationException> RefusedBeforeOpeningAnythingAsync(Func<string, Task<Microsoft.AspNetCore.Builder.WebApplication>> build)
     {
         var folder = TempFolder.Create();
         try
         {
             var error = await Record.ExceptionAsync(async () =>
             {
-                await using var app = await MirpsExchange.Secretariat.Extensions.SecretariatApplication.BuildAsync(["--Node:Country=PAN", "--Node:Port=0",
-                    $"--Node:DataDirectory={folder}", "--Node:Issuer=http://127.0.0.1:9/", $"--contentRoot={folder}"]);
+                await using var app = await build(folder);
             });
-
-            Assert.Contains("The Secretariat's node belongs to no State", Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error).Message);
+            var refused = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error);
             Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+            return refused;
         }
         finally
         {
