@@ -16,6 +16,11 @@ public class SpreadsheetFormulaTests
     [InlineData("''", "'''")]
     [InlineData("'", "''")]
     [InlineData("=", "'=")]
+    // Excel with the semicolon as list separator (decimal-comma locales) starts a new cell after each one.
+    [InlineData("x;=HYPERLINK(\"https://evil.example\")", "x;'=HYPERLINK(\"https://evil.example\")")]
+    [InlineData("=a;@b;c;-d", "'=a;'@b;c;'-d")]
+    [InlineData("a;'b", "a;''b")]
+    [InlineData(";", ";")]
     public void A_text_starting_with_a_trigger_or_a_quote_gets_one_quote_before_it(string text, string cell)
     {
         Assert.Equal(cell, SpreadsheetFormula.Neutralize(text));
@@ -46,7 +51,7 @@ public class SpreadsheetFormulaTests
     [Fact]
     public void Every_text_of_up_to_three_characters_from_the_interesting_ones_round_trips()
     {
-        const string Alphabet = "=+-@\t\r'a \n";
+        const string Alphabet = "=+-@\t\r'a \n;";
         var texts = new List<string> { "" };
         for (var length = 1; length <= 3; length++)
         {
@@ -57,7 +62,9 @@ public class SpreadsheetFormulaTests
         {
             var cell = SpreadsheetFormula.Neutralize(text);
             Assert.Equal(text, SpreadsheetFormula.Restore(cell));
-            Assert.False(cell.Length > 0 && SpreadsheetFormula.Triggers.Contains(cell[0]), $"'{cell}' starts with a trigger");
+            // No cell a spreadsheet makes of it, split at semicolons or not, starts with a trigger.
+            Assert.All(cell.Split(SpreadsheetFormula.LocaleSeparator), part =>
+                Assert.False(part.Length > 0 && SpreadsheetFormula.Triggers.Contains(part[0]), $"'{cell}' holds a cell starting with a trigger"));
         });
     }
 }
