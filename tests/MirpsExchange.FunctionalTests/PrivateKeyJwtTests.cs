@@ -120,19 +120,18 @@ public class PrivateKeyJwtTests
     }
 
     /// <summary>
-    /// Each mistake and OpenIddict 7.8's answer. RFC 7523 §3.2 asks for invalid_client (401) whenever the
-    /// assertion does not authenticate the client; OpenIddict gives that for typ and iss, but answers a
-    /// wrong aud with invalid_token and a wrong sub with invalid_grant (both 400). Either way no token is
-    /// issued; the answers are pinned here so that a change in them is seen.
+    /// Each mistake and the answer: RFC 7523 §3.2 asks for invalid_client (401) whenever the assertion does
+    /// not authenticate the client, with one description, so a guesser learns nothing of which part was
+    /// wrong (OpenIddict 7.8 alone answers a wrong aud with invalid_token and a wrong sub with invalid_grant).
     /// </summary>
     public static TheoryData<string, int, string> MalformedAssertions() => new()
     {
         { "typ JWT", 401, "invalid_client" },
         { "typ at+jwt", 401, "invalid_client" },
-        { "aud the token endpoint", 400, "invalid_token" },
-        { "aud a node's audience", 400, "invalid_token" },
+        { "aud the token endpoint", 401, "invalid_client" },
+        { "aud a node's audience", 401, "invalid_client" },
         { "iss another client", 401, "invalid_client" },
-        { "sub another client", 400, "invalid_grant" },
+        { "sub another client", 401, "invalid_client" },
     };
 
     [Theory]
@@ -171,6 +170,7 @@ public class PrivateKeyJwtTests
 
         Assert.False(body.TryGetProperty("access_token", out _), body.ToString());
         Assert.Equal((expectedStatus, expectedError), (status, body.GetProperty("error").GetString()));
+        Assert.Equal(MirpsExchange.Identity.Tokens.ClientAuthenticationFailures.Description, body.GetProperty("error_description").GetString());
         Assert.Equal(200, good.Status); // the same client, key and server, with the one mistake corrected
     }
 

@@ -27,6 +27,13 @@ public sealed partial class ClientAuthenticationFailures(ILogger<ClientAuthentic
 
     public ValueTask HandleAsync(ApplyTokenResponseContext context)
     {
+        // RFC 7523 §3.2: a client assertion that does not authenticate the client is invalid_client. OpenIddict 7.8
+        // answers a wrong aud with invalid_token and a wrong sub with invalid_grant, which would also tell a
+        // guesser which part of a forged assertion was wrong; the client_credentials grant has no other source of them.
+        if (!string.IsNullOrEmpty(context.Request?.ClientAssertion) && context.Response.Error is Errors.InvalidToken or Errors.InvalidGrant)
+        {
+            context.Response.Error = Errors.InvalidClient;
+        }
         if (context.Response.Error == Errors.InvalidClient)
         {
             var http = context.Transaction.GetHttpRequest()?.HttpContext;
