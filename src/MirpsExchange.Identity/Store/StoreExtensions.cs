@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Identity.Store;
+
+public static class StoreExtensions
+{
+    /// <summary>
+    /// The credential register and OpenIddict's applications: SQLite identity.db in the data folder
+    /// (owner-only), or ConnectionStrings:Identity; ASP.NET Core's data-protection keys beside it.
+    /// </summary>
+    public static WebApplicationBuilder AddIdentityStore(this WebApplicationBuilder builder, string dataDirectory)
+    {
+        var connectionString = builder.Configuration.GetConnectionString("Identity");
+        if (string.IsNullOrEmpty(connectionString))
+        {
+            var database = Path.Combine(dataDirectory, "identity.db");
+            OwnerOnlyFile.Ensure(database);
+            connectionString = $"Data Source={database}";
+        }
+        builder.Services.AddDbContext<IdentityDbContext>(options =>
+        {
+            options.UseSqlite(connectionString);
+            options.UseOpenIddict();
+        });
+        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDirectory, "data-protection")));
+        return builder;
+    }
+}
