@@ -416,6 +416,35 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
     }
 
     [Fact]
+    public async Task A_certificate_alone_gets_no_token_for_a_secret_or_key_credential_of_its_party()
+    {
+        // Panama's secret credential, and its private_key_jwt one: a holder of a certificate naming PAN (Panama's
+        // node's own, a national system's) who knows their client ids (every node sees them as sub) but not their proofs.
+        var secret = await federation.Identity.IssueAsync(Role.State, "PAN");
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var parameters = key.ExportParameters(false);
+        var keyed = await federation.Identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest
+        {
+            Role = Role.State, Country = "PAN", AuthenticationMethod = AuthenticationMethod.PrivateKeyJwt,
+            PublicKeyJwk = $$"""{"kty":"RSA","use":"sig","kid":"pan-1","n":"{{Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(parameters.Modulus)}}","e":"{{Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(parameters.Exponent)}}"}""",
+        });
+        var resource = MirpsAuth.NodeAudience("PAN");
+        using var panamaClient = Certificate("pan-client");
+        using var panamaNode = Certificate("pan");
+
+        foreach (var clientId in new[] { secret.ClientId, keyed.Credential.ClientId })
+        foreach (var certificate in new[] { panamaClient, panamaNode })
+        {
+            var error = await Assert.ThrowsAsync<TokenRequestException>(() => CertificateTokenAsync(clientId, certificate, resource));
+            Assert.Equal("invalid_client", error.Error);
+        }
+        // With its secret (and the certificate its tokens are bound to) the secret credential is served.
+        using var http = new HttpClient(FederationTrust.CreateHandler(federation.Ca, panamaClient));
+        using var tokens = new TokenClient(http, federation.Identity.TokenEndpoint, secret, MirpsAuth.ReadScope, resource);
+        Assert.NotEmpty(await tokens.GetTokenAsync());
+    }
+
+    [Fact]
     public async Task A_peer_whose_certificate_names_another_State_than_configured_is_refused_and_nothing_is_pulled()
     {
         // Costa Rica's node, with Costa Rica's certificate and data of its own, poses as Panama's.

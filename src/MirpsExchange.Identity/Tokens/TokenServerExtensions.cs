@@ -59,6 +59,7 @@ public static class TokenServerExtensions
                 server.AddEventHandler(TokenEndpointThrottle.Check.Descriptor);
                 server.AddEventHandler(TokenEndpointThrottle.CountAuthenticated.Descriptor);
                 server.AddEventHandler(ClientAuthenticationFailures.Descriptor);
+                server.AddEventHandler(CredentialProof.Descriptor);
                 server.AddEventHandler(ClientAssertionReplay.Descriptor);
                 if (tls.Enabled)
                 {

@@ -1,0 +1,46 @@
+using Microsoft.EntityFrameworkCore;
+using MirpsExchange.Identity.Credentials;
+using MirpsExchange.Identity.Store;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace MirpsExchange.Identity.Tokens;
+
+/// <summary>
+/// A credential authenticates with the proof it was issued with, and that one only. Over mutual TLS,
+/// OpenIddict 7.8 takes a confidential client that sends neither secret nor assertion as authenticated
+/// by its certificate (PKI client authentication); without this check anyone holding a certificate that
+/// names PAN (a node's own, a national system's) could get tokens for every PAN credential with its client
+/// id alone, past a secret rotated after a leak or a replaced key. Runs right after OpenIddict has
+/// checked the client's type, before the secret, the assertion or the certificate is verified, and before
+/// the token is counted against the client's allowance.
+/// </summary>
+public sealed class CredentialProof(IdentityDbContext db) : IOpenIddictServerHandler<ProcessAuthenticationContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessAuthenticationContext>()
+            .UseScopedHandler<CredentialProof>()
+            .SetOrder(OpenIddictServerHandlers.ValidateClientType.Descriptor.Order + 1)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(ProcessAuthenticationContext context)
+    {
+        if (context.EndpointType != OpenIddictServerEndpointType.Token || string.IsNullOrEmpty(context.ClientId))
+        {
+            return;
+        }
+        var method = await db.Credentials.AsNoTracking()
+            .Where(c => c.ClientId == context.ClientId)
+            .Select(c => c.Method)
+            .FirstOrDefaultAsync(context.CancellationToken);
+        var presented = !string.IsNullOrEmpty(context.Request.ClientAssertion) ? CredentialAdministration.PrivateKeyJwtMethod
+            : !string.IsNullOrEmpty(context.Request.ClientSecret) ? CredentialAdministration.ClientSecretMethod
+            : CredentialAdministration.TlsClientAuthMethod;
+        if (method is not null && method != presented)
+        {
+            context.Reject(Errors.InvalidClient, $"This credential authenticates with {method}, not {presented}.");
+        }
+    }
+}
