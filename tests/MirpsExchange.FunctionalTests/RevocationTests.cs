@@ -178,6 +178,61 @@ public class RevocationTests
     }
 
     [Fact]
+    public async Task A_slow_readers_query_stream_ends_once_its_token_is_revoked()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, [.. FastPolling, Samples.ShareWithAll]);
+        // 7 months x 3 sexes x 251 origins of WORK_PERMITS: 5,271 rows, far more than the stream's buffers hold.
+        var origins = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Codelist("CL_COUNTRY_OF_ORIGIN").Order(StringComparer.Ordinal).ToArray();
+        for (var month = 1; month <= 7; month++)
+        {
+            var request = new Mirps.Observation.V1.SubmitObservationsRequest();
+            foreach (var sex in new[] { "F", "M", "_T" })
+            foreach (var origin in origins)
+            {
+                request.Observations.Add(new Mirps.Observation.V1.Observation
+                {
+                    IndicatorCode = "WORK_PERMITS", Country = "BLZ", Period = $"2023-{month:D2}", Sex = sex, CountryOfOrigin = origin,
+                    Value = month, Status = Mirps.Observation.V1.ObservationStatus.Normal,
+                });
+            }
+            await belize.Observations.SubmitObservationsAsync(request);
+        }
+        var total = 7 * 3 * origins.Length;
+        var reader = await identity.IssueAsync(Role.State, "CRI");
+        var token = await TokenAsync(identity, reader, belize);
+        // A reader that takes its time: the smallest HTTP/2 window, one row per message.
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(belize.Address, new Grpc.Net.Client.GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { InitialHttp2StreamWindowSize = 65_535 },
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, CallCredentials.FromInterceptor((_, metadata) =>
+            {
+                metadata.Add("Authorization", $"Bearer {token}");
+                return Task.CompletedTask;
+            })),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
+        using var call = new Mirps.Observation.V1.ObservationService.ObservationServiceClient(channel)
+            .StreamObservations(new Mirps.Observation.V1.StreamObservationsRequest { IndicatorCodes = { "WORK_PERMITS" }, BatchSize = 1 });
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        await identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = reader.ClientId, Reason = "left the federation" });
+        await RefusedWithinBoundAsync(belize, token, Stopwatch.StartNew());
+
+        var received = 1;
+        var cut = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                received++;
+            }
+        });
+        Assert.Equal(StatusCode.Unauthenticated, cut.StatusCode);
+        Assert.Contains("revoked", cut.Status.Detail);
+        Assert.True(received < total, $"all {total} rows were read after the revocation");
+    }
+
+    [Fact]
     public void The_default_poll_interval_keeps_revocation_within_a_minute()
     {
         // The identity server rebuilds its list at most once a second; a node sees it at its next poll.

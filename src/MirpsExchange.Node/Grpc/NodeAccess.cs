@@ -32,6 +32,24 @@ public static class NodeAccess
     }
 
     /// <summary>
+    /// For a stream, before each message: the token it was opened with must still stand. A stream may outlive
+    /// its token (a slow reader, a follower); once the token is revoked (the identity server's list) or has
+    /// expired, the stream ends with UNAUTHENTICATED and the reader asks for a new token and resumes.
+    /// </summary>
+    public static void RequireStillValid(ServerCallContext context, Extensions.RevocationList revocations, TimeProvider clock)
+    {
+        var user = context.Caller();
+        if (revocations.Refuses(user))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has been revoked; ask for a new one and resume"));
+        }
+        if (user.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds) && DateTimeOffset.FromUnixTimeSeconds(seconds) <= clock.GetUtcNow())
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has expired; ask for a new one and resume"));
+        }
+    }
+
+    /// <summary>
     /// Reading: the read scope and a State's or the Secretariat's credential. What the reader receives is
     /// then decided change by change by the sharing policy each carries (<see cref="Sharing.SharingRules"/>).
     /// </summary>

@@ -21,6 +21,7 @@ public sealed partial class ObservationGrpcService(
     SharingPolicies policies,
     IOptions<NodeOptions> options,
     TimeProvider clock,
+    MirpsExchange.Node.Extensions.RevocationList revocations,
     ILogger<ObservationGrpcService> logger) : ObservationService.ObservationServiceBase
 {
     public const int DefaultStreamBatchSize = 1_000;
@@ -95,6 +96,8 @@ public sealed partial class ObservationGrpcService(
         var observations = query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
         await foreach (var batch in StoredObservationBatches.ChunkAsync(observations, batchSize, context.CancellationToken))
         {
+            // A slow reader's stream may outlive its token: not a batch more once it is revoked or expired.
+            NodeAccess.RequireStillValid(context, revocations, clock);
             await responseStream.WriteAsync(new StreamObservationsResponse { Observations = { batch } }, context.CancellationToken);
         }
     }

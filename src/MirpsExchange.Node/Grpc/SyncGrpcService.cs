@@ -57,7 +57,8 @@ public sealed class SyncGrpcService(
         while (!cancellation.IsCancellationRequested)
         {
             // A follower's token was checked when the call began; the stream may outlive it (revoked, expired).
-            StillAuthorized(context);
+            // Checked before every batch and at least every FollowRecheck while idle.
+            NodeAccess.RequireStillValid(context, revocations, clock);
             // Taken before reading: a commit after this read wakes the wait below.
             var committed = notifier.Next;
             var sent = false;
@@ -102,24 +103,6 @@ public sealed class SyncGrpcService(
             {
                 return; // the follower went away, or the node is stopping: the follower resumes elsewhere or later
             }
-        }
-    }
-
-    /// <summary>
-    /// Ends a stream whose token has since been revoked (the identity server's list) or has expired, with
-    /// UNAUTHENTICATED: the follower asks for a new token and resumes from its cursor. Checked before every
-    /// batch and at least every <see cref="FollowRecheck"/> while idle, so a revocation reaches open streams too.
-    /// </summary>
-    private void StillAuthorized(ServerCallContext context)
-    {
-        var user = context.GetHttpContext().User;
-        if (revocations.Refuses(user))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has been revoked; ask for a new one and resume"));
-        }
-        if (user.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds) && DateTimeOffset.FromUnixTimeSeconds(seconds) <= clock.GetUtcNow())
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has expired; ask for a new one and resume"));
         }
     }
 
