@@ -233,6 +233,32 @@ public class RevocationTests
     }
 
     [Fact]
+    public async Task A_roll_also_cuts_off_the_previous_key_still_published_after_a_scheduled_rollover()
+    {
+        var identity = await TestIdentity.StartAsync();
+        await using var belize = await TestNode.StartAsync("BLZ", identity, FastPolling);
+        var credential = await identity.IssueAsync(Role.State, "BLZ");
+        var previousKey = await TokenAsync(identity, credential, belize);
+        // A restart after the rollover period: a new key signs, the previous one stays published until its tokens expire.
+        await using var restarted = await identity.RestartAsync("--Identity:SigningKeyRollover=00:00:00.001");
+        var currentKey = await TokenAsync(restarted, credential, belize);
+        Assert.NotEqual(new JsonWebToken(previousKey).Kid, new JsonWebToken(currentKey).Kid);
+        Assert.Equal(StatusCode.OK, await CallAsync(belize, previousKey));
+
+        // Whoever copied the key folder holds both keys: the roll marks both compromised.
+        var rolled = await restarted.Credentials.RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "key folder copied" });
+        var since = Stopwatch.StartNew();
+        await RefusedWithinBoundAsync(belize, currentKey, since);
+        await RefusedWithinBoundAsync(belize, previousKey, since);
+
+        var jwks = new JsonWebKeySet(await restarted.Http.GetStringAsync(restarted.Issuer + ".well-known/jwks"));
+        Assert.Equal([rolled.SigningKeyId], jwks.Keys.Select(k => k.Kid));
+        var list = new JsonWebToken(await restarted.Http.GetStringAsync(restarted.Issuer + RevocationListFormat.Path));
+        Assert.Equal(new[] { new JsonWebToken(currentKey).Kid, new JsonWebToken(previousKey).Kid }.Order(),
+            list.GetPayloadValue<List<string>>(RevocationListFormat.RevokedKeysClaim).Order());
+    }
+
+    [Fact]
     public void The_default_poll_interval_keeps_revocation_within_a_minute()
     {
         // The identity server rebuilds its list at most once a second; a node sees it at its next poll.

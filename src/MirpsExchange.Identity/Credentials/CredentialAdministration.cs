@@ -255,16 +255,18 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     }
 
     /// <summary>
-    /// Marks the signing key that signs now compromised: a new key signs from this moment, the old one
-    /// leaves the JWKS at once and is named in the revocation list, so nodes refuse its tokens.
+    /// Marks the signing key that signs now, and any earlier key still published, compromised: a new key
+    /// signs from this moment, the old ones leave the JWKS at once and are named in the revocation list, so
+    /// nodes refuse their tokens.
     /// </summary>
     public async Task<(string Compromised, string Signing, DateTimeOffset Time)> RollSigningKeyAsync(string actor, string reason)
     {
         var now = clock.GetUtcNow();
         // Rolled first, then audited with what happened: the ring serializes concurrent rolls, and each
-        // record names the key it actually marked.
-        var (old, signing) = signingKeys.RollCompromised(keyStore, now);
-        Audit(actor, "RollSigningKey", "", $"signing key {old} marked compromised, {signing} signs from now on: {(reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given")}");
+        // record names the keys it actually marked.
+        var (old, all, signing) = signingKeys.RollCompromised(keyStore, now);
+        var also = all.Count > 1 ? $" (with the earlier published {string.Join(", ", all.Skip(1))})" : "";
+        Audit(actor, "RollSigningKey", "", $"signing key {old}{also} marked compromised, {signing} signs from now on: {(reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given")}");
         await db.SaveChangesAsync(CancellationToken.None);
         return (old, signing, now);
     }

@@ -21,18 +21,22 @@ public sealed class SigningKeyRing
     public Snapshot Current => _current;
 
     /// <summary>
-    /// Marks the key that signs now compromised: a new key signs from this moment, the old one leaves the
-    /// published keys at once and joins the compromised ones (which the revocation list names).
+    /// Marks every published key compromised, the one that signs now first: a new key signs from this
+    /// moment and is the only one published; the old ones leave the JWKS at once and join the compromised
+    /// ones (which the revocation list names). All of them, not the signing one alone: whoever took the key
+    /// folder (or a backup of it) holds the previous key too, which stays published for a while after a
+    /// scheduled rollover and would still sign tokens the nodes accept.
     /// </summary>
-    public (string Compromised, string Signing) RollCompromised(SigningKeyStore store, DateTimeOffset now)
+    /// <returns>The key that signed until now, every key marked, and the key that signs from now on.</returns>
+    public (string Compromised, IReadOnlyList<string> AllCompromised, string Signing) RollCompromised(SigningKeyStore store, DateTimeOffset now)
     {
         lock (_gate)
         {
             var old = _current;
-            var compromised = old.Signing.Kid;
+            List<string> compromised = [old.Signing.Kid, .. old.Published.Select(k => k.KeyId).Where(kid => kid != old.Signing.Kid)];
             var created = store.RollCompromised(compromised, now);
-            _current = new Snapshot(Sign(created), [created, .. old.Published.Where(k => k.KeyId != compromised)], [.. old.Compromised, (compromised, now)]);
-            return (compromised, created.KeyId);
+            _current = new Snapshot(Sign(created), [created], [.. old.Compromised, .. compromised.Select(kid => (kid, now))]);
+            return (compromised[0], compromised, created.KeyId);
         }
     }
 

@@ -62,15 +62,24 @@ public sealed class SigningKeyStore(string folder, TimeProvider clock)
     /// refused, never trusted), makes a new signing key, then deletes the compromised private key.
     /// </summary>
     /// <returns>The new signing key.</returns>
-    public RsaSecurityKey RollCompromised(string keyId, DateTimeOffset time)
+    public RsaSecurityKey RollCompromised(IReadOnlyCollection<string> keyIds, DateTimeOffset time)
     {
-        if (keyId.Length == 0 || keyId.IndexOfAny(['/', '\\']) >= 0 || keyId.StartsWith('.'))
+        foreach (var keyId in keyIds)
         {
-            throw new ArgumentException($"Not a signing key id: '{keyId}'.", nameof(keyId));
+            if (keyId.Length == 0 || keyId.IndexOfAny(['/', '\\']) >= 0 || keyId.StartsWith('.'))
+            {
+                throw new ArgumentException($"Not a signing key id: '{keyId}'.", nameof(keyIds));
+            }
         }
-        OwnerOnlyFile.WriteAllText(Path.Combine(folder, CompromisedPrefix + keyId), time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+        foreach (var keyId in keyIds)
+        {
+            OwnerOnlyFile.WriteAllText(Path.Combine(folder, CompromisedPrefix + keyId), time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+        }
         var created = Read(Create(time));
-        File.Delete(Path.Combine(folder, keyId + ".pem"));
+        foreach (var keyId in keyIds)
+        {
+            File.Delete(Path.Combine(folder, keyId + ".pem"));
+        }
         return created;
     }
 
