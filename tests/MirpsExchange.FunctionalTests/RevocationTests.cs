@@ -259,6 +259,35 @@ public class RevocationTests
     }
 
     [Fact]
+    public async Task A_list_signed_later_is_taken_even_with_a_lower_version_as_after_a_restore_and_an_earlier_one_never()
+    {
+        using var key = RSA.Create(2048);
+        var signing = new RsaSecurityKey(key) { KeyId = "identity-key" };
+        const string Issuer = "https://identity.mirps.example/";
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string List(long version, long issuedAt, string revoked) => new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            TokenType = RevocationListFormat.TokenType,
+            Issuer = Issuer,
+            Claims = new Dictionary<string, object>
+            {
+                ["ver"] = version, ["iat"] = issuedAt, ["revoked_keys"] = new List<object>(),
+                ["clients"] = new Dictionary<string, object> { [revoked] = issuedAt },
+            },
+            SigningCredentials = new SigningCredentials(signing, SecurityAlgorithms.RsaSha256),
+        });
+        var list = new RevocationList();
+
+        Assert.Null(await list.TryApplyAsync(List(version: 900, issuedAt: now - 60, "before-restore"), Issuer, [signing]));
+        // The identity server's store restored from a backup: its audit ids, and so versions, start lower.
+        Assert.Null(await list.TryApplyAsync(List(version: 12, issuedAt: now, "after-restore"), Issuer, [signing]));
+        Assert.True(list.Current.ClientCutoffs.ContainsKey("after-restore"));
+        // A list signed before the one held is a replay, whatever its version.
+        Assert.Contains("replay", await list.TryApplyAsync(List(version: 5_000, issuedAt: now - 30, "replayed"), Issuer, [signing]));
+        Assert.False(list.Current.ClientCutoffs.ContainsKey("replayed"));
+    }
+
+    [Fact]
     public void The_default_poll_interval_keeps_revocation_within_a_minute()
     {
         // The identity server rebuilds its list at most once a second; a node sees it at its next poll.

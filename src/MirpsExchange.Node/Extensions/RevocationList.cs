@@ -12,9 +12,11 @@ namespace MirpsExchange.Node.Extensions;
 /// credentials cut off at a time, signing keys compromised. <see cref="Refuses"/> runs on every call,
 /// cached token or not, and costs a dictionary lookup or two; nothing at all while the list is empty.
 /// A list is taken only when it verifies against the identity server's published keys and is not older
-/// than the one held, so a replayed old list cannot bring back what a newer one cut off.
+/// than the one held, so a replayed old list cannot bring back what a newer one cut off. "Older" is by
+/// signing time first and version second: a version (the newest audit record) starts again lower when
+/// the identity server's store is restored from a backup, and the lists it then signs must still be taken.
 /// </summary>
-public sealed class RevocationList
+public sealed class RevocationList(TimeProvider? clock = null)
 {
     /// <summary>Private claim the node adds to a validated token's principal: the id of the key that verified its signature.</summary>
     public const string SigningKeyClaim = "mirps_signing_kid";
@@ -73,12 +75,12 @@ public sealed class RevocationList
         {
             return $"its content is malformed ({e.Message})";
         }
-        if (next.Version < held.Version || (next.Version == held.Version && next.IssuedAt < held.IssuedAt))
+        if (next.IssuedAt < held.IssuedAt || (next.IssuedAt == held.IssuedAt && next.Version < held.Version))
         {
             return $"it is older (version {next.Version}, issued {next.IssuedAt}) than the list held (version {held.Version}, issued {held.IssuedAt}): a replay";
         }
         _current = next;
-        ConfirmedAt = DateTimeOffset.UtcNow;
+        ConfirmedAt = (clock ?? TimeProvider.System).GetUtcNow();
         return null;
     }
 
