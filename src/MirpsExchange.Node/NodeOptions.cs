@@ -81,8 +81,6 @@ public sealed class PeerOptions
     public string Country { get; set; } = "";
 
     /// <summary>The reader the peer is, by its configured <see cref="Country"/>.</summary>
-    internal Sharing.Reader Reader => string.Equals(Country, Mirps.Auth.MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)
-        ? Sharing.Reader.Secretariat
-        : Sharing.Reader.State(Country.ToUpperInvariant());
+    internal Sharing.Reader Reader => Sharing.Reader.OfNode(Country);
     public List<string> Origins { get; set; } = [];
 }

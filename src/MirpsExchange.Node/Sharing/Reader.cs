@@ -18,8 +18,11 @@ public sealed record Reader(string? Country, bool IsSecretariat)
         _ => null,
     };
 
-    /// <summary>The reader a node is when it pulls from its peers: its State, or the Secretariat for a node of no State.</summary>
-    public static Reader OfNode(string nodeCountry) => nodeCountry.Length == 0 ? Secretariat : State(nodeCountry);
+    /// <summary>The reader a node is: its State's (an ISO3 code), or the Secretariat for "secretariat" or a node of no State.</summary>
+    public static Reader OfNode(string nodeCountry) =>
+        nodeCountry.Length == 0 || string.Equals(nodeCountry, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)
+            ? Secretariat
+            : State(nodeCountry.ToUpperInvariant());
 
     public bool Owns(string origin) => !IsSecretariat && Country == origin;
 
