@@ -259,7 +259,7 @@ public class RevocationTests
     }
 
     [Fact]
-    public async Task A_list_signed_later_is_taken_even_with_a_lower_version_as_after_a_restore_and_an_earlier_one_never()
+    public async Task A_list_signed_later_is_taken_even_with_a_lower_version_as_after_a_restore_and_an_earlier_or_future_dated_one_never()
     {
         using var key = RSA.Create(2048);
         var signing = new RsaSecurityKey(key) { KeyId = "identity-key" };
@@ -285,6 +285,9 @@ public class RevocationTests
         // A list signed before the one held is a replay, whatever its version.
         Assert.Contains("replay", await list.TryApplyAsync(List(version: 5_000, issuedAt: now - 30, "replayed"), Issuer, [signing]));
         Assert.False(list.Current.ClientCutoffs.ContainsKey("replayed"));
+        // Nor can a list dated far ahead (signed with a key stolen before it was rolled) outrank the genuine ones to come.
+        Assert.Contains("ahead of this node's clock", await list.TryApplyAsync(List(version: 13, issuedAt: now + 86_400, "future"), Issuer, [signing]));
+        Assert.Null(await list.TryApplyAsync(List(version: 13, issuedAt: now + 1, "next"), Issuer, [signing]));
     }
 
     [Fact]

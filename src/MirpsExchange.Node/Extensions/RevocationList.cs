@@ -18,6 +18,9 @@ namespace MirpsExchange.Node.Extensions;
 /// </summary>
 public sealed class RevocationList(TimeProvider? clock = null)
 {
+    /// <summary>How far ahead of this node's clock a list's signing time may be (the identity server's clock may run ahead a little).</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
+
     /// <summary>Private claim the node adds to a validated token's principal: the id of the key that verified its signature.</summary>
     public const string SigningKeyClaim = "mirps_signing_kid";
 
@@ -75,12 +78,19 @@ public sealed class RevocationList(TimeProvider? clock = null)
         {
             return $"its content is malformed ({e.Message})";
         }
+        // Not dated ahead of this node's clock (beyond a clock skew): a list signed with a key stolen before it was
+        // rolled and dated far ahead would otherwise outrank every genuine list that follows.
+        var now = (clock ?? TimeProvider.System).GetUtcNow();
+        if (next.IssuedAt > (now + MaxClockSkew).ToUnixTimeSeconds())
+        {
+            return $"it is dated {next.IssuedAt}, ahead of this node's clock ({now.ToUnixTimeSeconds()}) by more than {MaxClockSkew.TotalMinutes:0} minutes";
+        }
         if (next.IssuedAt < held.IssuedAt || (next.IssuedAt == held.IssuedAt && next.Version < held.Version))
         {
             return $"it is older (version {next.Version}, issued {next.IssuedAt}) than the list held (version {held.Version}, issued {held.IssuedAt}): a replay";
         }
         _current = next;
-        ConfirmedAt = (clock ?? TimeProvider.System).GetUtcNow();
+        ConfirmedAt = now;
         return null;
     }
 
