@@ -13,8 +13,9 @@ namespace MirpsExchange.Identity.Tokens;
 /// by its certificate (PKI client authentication); without this check anyone holding a certificate that
 /// names PAN (a node's own, a national system's) could get tokens for every PAN credential with its client
 /// id alone, past a secret rotated after a leak or a replaced key. Runs right after OpenIddict has
-/// checked the client's type, before the secret, the assertion or the certificate is verified, and before
-/// the token is counted against the client's allowance.
+/// checked the client's type (an assertion's signature is verified earlier, the secret and the
+/// certificate later), and before the token is counted against the client's allowance. A client id
+/// with no credential in the register is refused too (every application is created with its record).
 /// </summary>
 public sealed class CredentialProof(IdentityDbContext db) : IOpenIddictServerHandler<ProcessAuthenticationContext>
 {
@@ -38,9 +39,11 @@ public sealed class CredentialProof(IdentityDbContext db) : IOpenIddictServerHan
         var presented = !string.IsNullOrEmpty(context.Request.ClientAssertion) ? CredentialAdministration.PrivateKeyJwtMethod
             : !string.IsNullOrEmpty(context.Request.ClientSecret) ? CredentialAdministration.ClientSecretMethod
             : CredentialAdministration.TlsClientAuthMethod;
-        if (method is not null && method != presented)
+        if (method is null || method != presented)
         {
-            context.Reject(Errors.InvalidClient, $"This credential authenticates with {method}, not {presented}.");
+            context.Reject(Errors.InvalidClient, method is null
+                ? "This client id has no credential in the register."
+                : $"This credential authenticates with {method}, not {presented}.");
         }
     }
 }

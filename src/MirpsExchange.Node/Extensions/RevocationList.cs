@@ -85,7 +85,10 @@ public sealed class RevocationList(TimeProvider? clock = null)
         {
             return $"it is dated {next.IssuedAt}, ahead of this node's clock ({now.ToUnixTimeSeconds()}) by more than {MaxClockSkew.TotalMinutes:0} minutes";
         }
-        if (next.IssuedAt < held.IssuedAt || (next.IssuedAt == held.IssuedAt && next.Version < held.Version))
+        // A held list dated ahead of this clock (one signed with a stolen key, within the skew allowed) must not
+        // outrank the genuine lists that follow the roll: it counts as signed a clock skew ago.
+        var heldAt = held.IssuedAt > now.ToUnixTimeSeconds() ? (now - MaxClockSkew).ToUnixTimeSeconds() : held.IssuedAt;
+        if (next.IssuedAt < heldAt || (next.IssuedAt == heldAt && next.Version < held.Version))
         {
             return $"it is older (version {next.Version}, issued {next.IssuedAt}) than the list held (version {held.Version}, issued {held.IssuedAt}): a replay";
         }
