@@ -614,12 +614,14 @@ public class IdentityTests
         // A peer answers UNAUTHENTICATED to every call: the caller drops the token after each refusal.
         for (var i = 0; i < 30; i++)
         {
-            tokens.Invalidate(await tokens.GetTokenAsync());
+            await tokens.GetTokenAsync();
+            tokens.Refused();
             clock.Advance(TimeSpan.FromSeconds(1));
         }
         Assert.Equal(2, endpoint.Requests); // the first, and one new token after the first refusal
         clock.Advance(TokenClient.MinInvalidationInterval);
-        tokens.Invalidate(await tokens.GetTokenAsync());
+        await tokens.GetTokenAsync();
+        tokens.Refused();
         await tokens.GetTokenAsync();
         Assert.Equal(3, endpoint.Requests);
     }

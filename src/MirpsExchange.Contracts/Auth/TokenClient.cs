@@ -73,9 +73,6 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
     /// </summary>
     public static readonly TimeSpan UnknownLifetime = TimeSpan.FromMinutes(1);
 
-    /// <summary>The audience asked for (null: the identity server's default).</summary>
-    public string? Resource => resource;
-
     /// <summary>How many tokens this client has obtained (a busy client should show few).</summary>
     public int TokensRequested { get; private set; }
 
@@ -139,23 +136,20 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
     private DateTimeOffset? _lastInvalidation;
 
     /// <summary>
-    /// Forgets <paramref name="token"/> if it is the one held, so the next call asks for a new one: for a
-    /// caller whose token a node refused (UNAUTHENTICATED) before it expired, because the identity server
-    /// revoked it (a secret rotated at once, a signing key rolled). At most once per
-    /// <see cref="MinInvalidationInterval"/>; otherwise the token is kept until its refresh time.
+    /// Forgets the token held, so the next call asks for a new one: for a caller whose token a node refused
+    /// (UNAUTHENTICATED) before it expired, because the identity server revoked it (a secret rotated at once,
+    /// a signing key rolled). At most once per <see cref="MinInvalidationInterval"/>; otherwise the token is
+    /// kept until its refresh time.
     /// </summary>
-    public void Invalidate(string token)
+    public void Refused()
     {
         var now = _clock.GetUtcNow();
-        if (_current is { } current && current.Token == token && (_lastInvalidation is not { } last || now - last >= MinInvalidationInterval))
+        if (_current is not null && (_lastInvalidation is not { } last || now - last >= MinInvalidationInterval))
         {
             _current = null;
             _lastInvalidation = now;
         }
     }
-
-    /// <summary>The token held now, if any (what a caller invalidates after a refusal).</summary>
-    public string? Current => _current?.Token;
 
     /// <summary>gRPC call credentials that attach a current token to every call.</summary>
     public CallCredentials ToCallCredentials() => CallCredentials.FromInterceptor(async (context, metadata) =>

@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
 using OpenIddict.Validation.AspNetCore;
 
 namespace MirpsExchange.Node.Extensions;
@@ -48,13 +49,9 @@ public sealed class CachedTokenAuthentication(
             return await BoundToThisConnectionAsync(known);
         }
         var result = await Context.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
-        if (result.Succeeded && result.Principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds))
+        if (result.Succeeded && result.Principal.GetExpirationDate() is { } expires && expires > clock.GetUtcNow())
         {
-            var expires = DateTimeOffset.FromUnixTimeSeconds(seconds);
-            if (expires > clock.GetUtcNow())
-            {
-                tokens.Cache.Set(token, result.Principal, new MemoryCacheEntryOptions { AbsoluteExpiration = expires, Size = 1 });
-            }
+            tokens.Cache.Set(token, result.Principal, new MemoryCacheEntryOptions { AbsoluteExpiration = expires, Size = 1 });
         }
         return result.Succeeded ? await BoundToThisConnectionAsync(result.Principal) : result;
     }

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Mirps.Auth;
 using MirpsExchange.ServiceDefaults;
+using OpenIddict.Abstractions;
 
 namespace MirpsExchange.Node.Grpc;
 
@@ -43,7 +44,7 @@ public static class NodeAccess
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has been revoked; ask for a new one and resume"));
         }
-        if (user.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds) && DateTimeOffset.FromUnixTimeSeconds(seconds) <= clock.GetUtcNow())
+        if (user.GetExpirationDate() is { } expires && expires <= clock.GetUtcNow())
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, "the token this stream was opened with has expired; ask for a new one and resume"));
         }

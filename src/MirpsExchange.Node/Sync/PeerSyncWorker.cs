@@ -165,9 +165,9 @@ public sealed partial class PeerSyncWorker(
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException or System.Data.Common.DbException)
             {
                 failures++;
-                if (e is RpcException { StatusCode: StatusCode.Unauthenticated } && tokens.Current is { } refused)
+                if (e is RpcException { StatusCode: StatusCode.Unauthenticated })
                 {
-                    tokens.Invalidate(refused); // revoked before it expired (a rotation, a rolled key): ask for a new one next time
+                    tokens.Refused(); // revoked before it expired (a rotation, a rolled key): ask for a new one next time
                 }
                 var error = identity.Mismatch ?? (e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message);
                 state.Set(PeerState.Failing, error);
@@ -268,12 +268,9 @@ public sealed partial class PeerSyncWorker(
 /// must be the one Node:Peers configures, or the handshake is refused, before any token or request is
 /// sent, and <see cref="Mismatch"/> says why, naming both.
 /// </summary>
-public sealed class PeerIdentity(string? configured)
+public sealed class PeerIdentity(string configured)
 {
-    private readonly string? _expected = configured is { Length: > 0 } ? Mirps.Tls.FederationIdentity.Normalize(configured) : null;
-
-    /// <summary>The party the last handshake proved, or null (no handshake yet, or cleartext).</summary>
-    public string? Proven { get; private set; }
+    private readonly string _expected = Mirps.Tls.FederationIdentity.Normalize(configured);
 
     /// <summary>Why the last handshake was refused (an invalid certificate, or one naming another party), or null.</summary>
     public string? Mismatch { get; private set; }
@@ -284,19 +281,16 @@ public sealed class PeerIdentity(string? configured)
         if (errors != System.Net.Security.SslPolicyErrors.None || certificate is null || !Mirps.Tls.FederationTrust.IssuedDirectlyByCa(chain))
         {
             Mismatch = $"PEER_CERTIFICATE_INVALID: the peer's certificate is not valid for this federation ({errors}: it must chain to Tls:CaFile and name the address); nothing is pulled from it";
-            Proven = null;
             return false;
         }
         using var presented = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         var named = Mirps.Tls.FederationIdentity.PartyOf(presented);
         if (named is null || named != _expected)
         {
-            Mismatch = $"PEER_IDENTITY_MISMATCH: the peer's certificate names {named ?? "no MIRPS party"}, but Node:Peers configures it as {_expected ?? "(no Country)"}'s node; nothing is pulled from it";
-            Proven = null;
+            Mismatch = $"PEER_IDENTITY_MISMATCH: the peer's certificate names {named ?? "no MIRPS party"}, but Node:Peers configures it as {_expected}'s node; nothing is pulled from it";
             return false;
         }
         Mismatch = null;
-        Proven = named;
         return true;
     };
 }
