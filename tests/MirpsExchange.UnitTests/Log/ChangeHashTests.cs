@@ -1,0 +1,166 @@
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Mirps.Log;
+using Mirps.Observation.V1;
+
+namespace MirpsExchange.UnitTests.Log;
+
+public class ChangeHashTests
+{
+    private static readonly byte[] Salt = [.. Enumerable.Range(1, ChangeHash.SaltSize).Select(i => (byte)i)];
+
+    private static StoredObservation Change(double value = 240, string note = "report", SharingPolicy? policy = null) => new()
+    {
+        Observation = new Observation
+        {
+            IndicatorCode = "REFUGEES", Country = "BLZ", Period = "2023", Sex = "_T", Age = "_T", CountryOfOrigin = "_T",
+            Value = value, Status = ObservationStatus.Normal, Note = note,
+        },
+        Revision = 1,
+        Origin = "BLZ",
+        OriginSequence = 7,
+        RecordedTime = new Timestamp { Seconds = 1_700_000_000, Nanos = 123_000 },
+        Policy = policy ?? new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 5 },
+        Salt = ByteString.CopyFrom(Salt),
+    };
+
+    private static byte[] LinkOf(StoredObservation change, byte[]? previous = null)
+    {
+        Span<byte> content = stackalloc byte[ChangeHash.Size];
+        Assert.True(ChangeHash.TryContentDigest(change, content, out var problem), problem);
+        var link = new byte[ChangeHash.Size];
+        ChangeHash.Link(previous ?? [], change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, link);
+        return link;
+    }
+
+    [Fact]
+    public void The_encoding_is_the_documented_one()
+    {
+        // protos/README.md gives this example: a value digest's input for value 240, NORMAL, note "report" and salt 01..10.
+        var encoder = new CanonicalEncoder(stackalloc byte[256], ChangeHash.ValueDomain);
+        encoder.Bytes(1, Salt);
+        encoder.Double(2, 240);
+        encoder.Int64(3, (long)ObservationStatus.Normal);
+        encoder.Text(4, "report");
+        var hex = Convert.ToHexString(encoder.Written).ToLowerInvariant();
+        encoder.Dispose();
+        Assert.Equal(
+            "6d697270732e76616c75652e763100" + "0110" + "0102030405060708090a0b0c0d0e0f10" + "0208" + "406e000000000000" + "0308" + "0000000000000001" + "0406" + "7265706f7274",
+            hex);
+    }
+
+    [Fact]
+    public void A_reader_that_gets_less_computes_the_same_hash()
+    {
+        var complete = Change();
+        var expected = LinkOf(complete);
+
+        Span<byte> value = stackalloc byte[ChangeHash.Size];
+        ChangeHash.ValueDigest(Salt, 240, ObservationStatus.Normal, "report", value);
+        var smallCount = Change(value: 0, note: "");
+        smallCount.Observation.Status = ObservationStatus.Confidential;
+        smallCount.Salt = ByteString.Empty;
+        smallCount.Withholding = Withholding.SmallCount;
+        smallCount.ValueDigest = ByteString.CopyFrom(value);
+        Assert.Equal(expected, LinkOf(smallCount));
+
+        Span<byte> content = stackalloc byte[ChangeHash.Size];
+        Assert.True(ChangeHash.TryContentDigest(complete, content, out _));
+        var placeholder = new StoredObservation
+        {
+            Origin = "BLZ", OriginSequence = 7, RecordedTime = complete.RecordedTime, Policy = complete.Policy,
+            Withholding = Withholding.NotShared, ContentDigest = ByteString.CopyFrom(content),
+        };
+        Assert.Equal(expected, LinkOf(placeholder));
+    }
+
+    [Fact]
+    public void Every_field_a_change_carries_changes_its_hash()
+    {
+        var expected = LinkOf(Change());
+        var variants = new List<Action<StoredObservation>>
+        {
+            c => c.Observation.Value = 241,
+            c => c.Observation.Status = ObservationStatus.Provisional,
+            c => c.Observation.Note = "report.",
+            c => c.Observation.Period = "2022",
+            c => c.Observation.Sex = "F",
+            c => c.Observation.CountryOfOrigin = "HND",
+            c => c.Revision = 2,
+            c => c.Deleted = true,
+            c => c.OriginSequence = 8,
+            c => c.RecordedTime = new Timestamp { Seconds = 1_600_000_000 },
+            c => c.Policy = new SharingPolicy { Readers = ReaderScope.SecretariatOnly, SmallCountThreshold = 5 },
+            c => c.Policy = new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 0 },
+            c => c.Policy = new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 5, ReleaseTime = new Timestamp { Seconds = 1 } },
+            c => c.Salt = ByteString.CopyFrom(new byte[ChangeHash.SaltSize]),
+        };
+        foreach (var variant in variants)
+        {
+            var changed = Change();
+            variant(changed);
+            Assert.NotEqual(expected, LinkOf(changed));
+        }
+        Assert.NotEqual(expected, LinkOf(Change(), previous: new byte[ChangeHash.Size]));
+    }
+
+    [Fact]
+    public void A_policy_hashes_as_nodes_read_it()
+    {
+        var listed = new SharingPolicy { Readers = ReaderScope.ListedStates, States = { "PAN", "CRI", "PAN" } };
+        var sorted = new SharingPolicy { Readers = ReaderScope.ListedStates, States = { "CRI", "PAN" } };
+        Assert.Equal(ChangeHash.PolicyFields(sorted), ChangeHash.PolicyFields(listed));
+        Assert.Equal(ChangeHash.PolicyFields(null), ChangeHash.PolicyFields(new SharingPolicy { Readers = ReaderScope.ListedStates }));
+        Assert.Equal(ChangeHash.PolicyFields(null), ChangeHash.PolicyFields(new SharingPolicy()));
+        Assert.NotEqual(ChangeHash.PolicyFields(sorted), ChangeHash.PolicyFields(new SharingPolicy { Readers = ReaderScope.ListedStates, States = { "CRI" } }));
+    }
+
+    [Fact]
+    public void A_change_without_what_its_kind_needs_has_no_hash()
+    {
+        var noSalt = Change();
+        noSalt.Salt = ByteString.Empty;
+        Assert.False(ChangeHash.TryContentDigest(noSalt, stackalloc byte[ChangeHash.Size], out var problem));
+        Assert.Contains("salt", problem);
+        var placeholder = new StoredObservation { Origin = "BLZ", OriginSequence = 1, Withholding = Withholding.Embargoed };
+        Assert.False(ChangeHash.TryContentDigest(placeholder, stackalloc byte[ChangeHash.Size], out problem));
+        Assert.Contains("content digest", problem);
+    }
+
+    [Fact]
+    public void A_head_verifies_only_as_signed_and_only_with_its_key()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var head = new LogHead
+        {
+            Origin = "PAN", Sequence = 42, Hash = ByteString.CopyFrom(new byte[ChangeHash.Size]),
+            SignedTime = new Timestamp { Seconds = 1_700_000_000 }, Kind = LogHeadKind.Commit,
+        };
+        LogHeadSignature.Sign(head, key, LogSigningKeys.KeyId(key));
+        Assert.Equal(43, head.KeyId.Length);
+        Assert.True(LogHeadSignature.Verify(head, key));
+        Assert.False(LogHeadSignature.Verify(head, other));
+        foreach (var tamper in new Action<LogHead>[] { h => h.Sequence = 43, h => h.Origin = "CRI", h => h.Hash = ByteString.CopyFrom(new byte[31].Append((byte)1).ToArray()), h => h.Kind = LogHeadKind.Attestation, h => h.SignedTime = new Timestamp() })
+        {
+            var changed = head.Clone();
+            tamper(changed);
+            Assert.False(LogHeadSignature.Verify(changed, key));
+        }
+    }
+
+    [Fact]
+    public void Only_P256_keys_are_log_keys()
+    {
+        using var p256 = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        using var rsa = RSA.Create(2048);
+        using var imported = LogSigningKeys.TryImport(p256.ExportSubjectPublicKeyInfo());
+        Assert.NotNull(imported);
+        Assert.Null(LogSigningKeys.TryImport(p384.ExportSubjectPublicKeyInfo()));
+        Assert.Null(LogSigningKeys.TryImport(rsa.ExportSubjectPublicKeyInfo()));
+        Assert.Null(LogSigningKeys.TryImport([1, 2, 3]));
+        Assert.Null(LogSigningKeys.TryImport([.. p256.ExportSubjectPublicKeyInfo(), 0])); // trailing bytes
+    }
+}
