@@ -12,12 +12,14 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
     public DbSet<ObservationRow> Observations => Set<ObservationRow>();
     public DbSet<RequestRecord> Requests => Set<RequestRecord>();
     public DbSet<WithheldChange> WithheldChanges => Set<WithheldChange>();
+    public DbSet<LogHeadRow> LogHeads => Set<LogHeadRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfiguration(new ObservationRowConfiguration());
         modelBuilder.ApplyConfiguration(new RequestRecordConfiguration());
         modelBuilder.ApplyConfiguration(new WithheldChangeConfiguration());
+        modelBuilder.ApplyConfiguration(new LogHeadConfiguration());
         // snake_case names, the same on SQLite and PostgreSQL, so the raw SQL of the write path is portable.
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
@@ -81,6 +83,22 @@ internal sealed class WithheldChangeConfiguration : IEntityTypeConfiguration<Wit
         builder.Property(w => w.Origin).HasMaxLength(3);
         builder.Property(w => w.Readers).HasMaxLength(64);
         builder.Property(w => w.Reason).HasConversion<int>();
+    }
+}
+
+internal sealed class LogHeadConfiguration : IEntityTypeConfiguration<LogHeadRow>
+{
+    public const string Table = "log_heads";
+
+    public void Configure(EntityTypeBuilder<LogHeadRow> builder)
+    {
+        builder.ToTable(Table);
+        // A key rotation is signed at the sequence of the commit head before it: two heads, two kinds.
+        builder.HasKey(h => new { h.Origin, h.Sequence, h.Kind });
+        builder.Property(h => h.Origin).HasMaxLength(3);
+        builder.Property(h => h.Kind).HasConversion<int>();
+        builder.Property(h => h.KeyId).HasMaxLength(64);
+        builder.HasIndex(h => new { h.Origin, h.ReceivedTime }); // the heads a figure "as of" a time was computed from
     }
 }
 

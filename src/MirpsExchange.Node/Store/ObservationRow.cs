@@ -47,6 +47,18 @@ public sealed class ObservationRow
     /// value is null and the status CONFIDENTIAL, and it never serves more than that.
     /// </summary>
     public bool ValueWithheld { get; set; }
+
+    /// <summary>The 16 random bytes the origin drew for this change, covered by its hash (null when the value was withheld from this node).</summary>
+    public byte[]? Salt { get; set; }
+    /// <summary>With <see cref="ValueWithheld"/>: the digest of the withheld value part, as received.</summary>
+    public byte[]? ValueDigest { get; set; }
+    /// <summary>The change's link in its origin's hash chain (see Mirps.Log.ChangeHash); null only for history not yet attested at an upgrade.</summary>
+    public byte[]? ChangeHash { get; set; }
+    /// <summary>
+    /// When this node received the change (microseconds since the Unix epoch): at the origin its commit time,
+    /// at a replica the time it applied it. "As of" answers what this node had received by then.
+    /// </summary>
+    public long ReceivedTime { get; set; }
 }
 
 /// <summary>
@@ -63,4 +75,30 @@ public sealed class WithheldChange
     public string Readers { get; set; } = "";
     public long? ReleaseTime { get; set; }
     public int SmallCountThreshold { get; set; }
+    /// <summary>The digest of the withheld content, as received, so the chain verifies and this node can relay the placeholder.</summary>
+    public byte[]? ContentDigest { get; set; }
+    /// <summary>The change's link in its origin's hash chain.</summary>
+    public byte[]? ChangeHash { get; set; }
+    /// <summary>When this node received the placeholder.</summary>
+    public long ReceivedTime { get; set; }
+}
+
+/// <summary>
+/// An origin's signed head (mirps.observation.v1.LogHead) as held here: the origin's own at each commit, a
+/// replica's as received with the changes it covers, so it can relay them and name them as provenance.
+/// </summary>
+public sealed class LogHeadRow
+{
+    public required string Origin { get; set; }
+    public long Sequence { get; set; }
+    public Mirps.Observation.V1.LogHeadKind Kind { get; set; }
+    public required byte[] Hash { get; set; }
+    public required string KeyId { get; set; }
+    public required byte[] Signature { get; set; }
+    /// <summary>When the origin signed it (microseconds since the Unix epoch).</summary>
+    public long SignedTime { get; set; }
+    /// <summary>A key rotation's new key (SubjectPublicKeyInfo DER).</summary>
+    public byte[]? NextPublicKey { get; set; }
+    /// <summary>When this node received (or, at the origin, signed) it.</summary>
+    public long ReceivedTime { get; set; }
 }

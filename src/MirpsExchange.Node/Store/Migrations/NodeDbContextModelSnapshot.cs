@@ -17,6 +17,56 @@ namespace MirpsExchange.Node.Store.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("MirpsExchange.Node.Store.LogHeadRow", b =>
+                {
+                    b.Property<string>("Origin")
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("origin");
+
+                    b.Property<long>("Sequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sequence");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("kind");
+
+                    b.Property<byte[]>("Hash")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key_id");
+
+                    b.Property<byte[]>("NextPublicKey")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("next_public_key");
+
+                    b.Property<long>("ReceivedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("received_time");
+
+                    b.Property<byte[]>("Signature")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("signature");
+
+                    b.Property<long>("SignedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("signed_time");
+
+                    b.HasKey("Origin", "Sequence", "Kind");
+
+                    b.HasIndex("Origin", "ReceivedTime");
+
+                    b.ToTable("log_heads", (string)null);
+                });
+
             modelBuilder.Entity("MirpsExchange.Node.Store.ObservationRow", b =>
                 {
                     b.Property<string>("Origin")
@@ -33,6 +83,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasMaxLength(8)
                         .HasColumnType("TEXT")
                         .HasColumnName("age");
+
+                    b.Property<byte[]>("ChangeHash")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("change_hash");
 
                     b.Property<string>("Country")
                         .IsRequired()
@@ -82,6 +136,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("readers");
 
+                    b.Property<long>("ReceivedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("received_time");
+
                     b.Property<long>("RecordedTime")
                         .HasColumnType("INTEGER")
                         .HasColumnName("recorded_time");
@@ -93,6 +151,10 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<long>("Revision")
                         .HasColumnType("INTEGER")
                         .HasColumnName("revision");
+
+                    b.Property<byte[]>("Salt")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("salt");
 
                     b.Property<string>("Sex")
                         .IsRequired()
@@ -115,6 +177,10 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<double?>("Value")
                         .HasColumnType("REAL")
                         .HasColumnName("value");
+
+                    b.Property<byte[]>("ValueDigest")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("value_digest");
 
                     b.Property<bool>("ValueWithheld")
                         .HasColumnType("INTEGER")
@@ -174,6 +240,14 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("origin_sequence");
 
+                    b.Property<byte[]>("ChangeHash")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("change_hash");
+
+                    b.Property<byte[]>("ContentDigest")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("content_digest");
+
                     b.Property<string>("Readers")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -183,6 +257,10 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<int>("Reason")
                         .HasColumnType("INTEGER")
                         .HasColumnName("reason");
+
+                    b.Property<long>("ReceivedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("received_time");
 
                     b.Property<long>("RecordedTime")
                         .HasColumnType("INTEGER")
