@@ -4,6 +4,7 @@ using Grpc.Core;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
 using Mirps.Auth;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
@@ -187,7 +188,7 @@ public static class SyncBenchmark
         return (Measure(StreamChangesResponse.Parser.ParseFrom), Measure(bytes => decoder.Decode(bytes)));
     }
 
-    /// <summary>ObservationWriter.ApplyChangesAsync, one transaction per message as the sync worker applies them, on a new store.</summary>
+    /// <summary>ReplicaWriter.ApplyChangesAsync, one transaction per message as the sync worker applies them, on a new store.</summary>
     private static async Task<double> ApplyAloneAsync(List<StoredObservation>[] messages, string path)
     {
         var options = new DbContextOptionsBuilder<NodeDbContext>()
@@ -202,7 +203,7 @@ public static class SyncBenchmark
         foreach (var message in messages)
         {
             await using var db = new NodeDbContext(options);
-            var (applied, _, _) = await new ObservationWriter(db, gate, notifier, TimeProvider.System).ApplyChangesAsync("BLZ", message, CancellationToken.None);
+            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier).ApplyChangesAsync("BLZ", message, CancellationToken.None);
             count += applied;
         }
         return count / watch.Elapsed.TotalSeconds;

@@ -5,6 +5,7 @@ using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -18,7 +19,7 @@ public class ReplicaApplyTests
     private static async Task<(int Applied, int Duplicates, long Last)> ApplyAsync(TestNode replica, string origin, IReadOnlyList<StoredObservation> changes)
     {
         await using var scope = replica.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ObservationWriter>().ApplyChangesAsync(origin, changes, CancellationToken.None);
+        return await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin, changes, CancellationToken.None);
     }
 
     private static async Task<TestNode> OriginWithHistoryAsync()

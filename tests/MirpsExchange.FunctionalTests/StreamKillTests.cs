@@ -8,6 +8,7 @@ using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -84,7 +85,7 @@ public class StreamKillTests
         async Task<long> CursorAsync()
         {
             await using var db = new NodeDbContext(options);
-            return (await ObservationWriter.LastChangeAsync(db, "BLZ", CancellationToken.None)).Sequence;
+            return (await OriginLog.LastChangeAsync(db, "BLZ", CancellationToken.None)).Sequence;
         }
 
         var random = new Random(20261128);
@@ -161,7 +162,7 @@ public class StreamKillTests
         async Task ApplyAsync(IReadOnlyList<StoredObservation> changes)
         {
             await using var db = new NodeDbContext(options);
-            var writer = new ObservationWriter(db, gate, notifier, clock);
+            var writer = new ReplicaWriter(db, gate, notifier);
             var (applied, duplicates, last) = await writer.ApplyChangesAsync("BLZ", changes, CancellationToken.None);
             // Resumed from the cursor, nothing arrives twice and everything is the next change.
             Assert.Equal((changes.Count, 0, changes[^1].OriginSequence), (applied, duplicates, last));

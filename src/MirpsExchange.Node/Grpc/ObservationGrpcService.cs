@@ -16,7 +16,7 @@ namespace MirpsExchange.Node.Grpc;
 
 public sealed partial class ObservationGrpcService(
     ObservationValidator validator,
-    ObservationWriter writer,
+    SubmitWriter writer,
     NodeDbContext db,
     SharingPolicies policies,
     IOptions<NodeOptions> options,
@@ -145,7 +145,7 @@ public sealed partial class ObservationGrpcService(
         }
         ThrowIfInvalid(violations, "query");
 
-        var asOf = request.AsOfTime is { } time ? ObservationWriter.ToMicros(time.ToDateTimeOffset()) : (long?)null;
+        var asOf = request.AsOfTime is { } time ? StoreTime.ToMicros(time.ToDateTimeOffset()) : (long?)null;
         var query = db.Observations.AsNoTracking().AsOf(asOf)
             .WhereIn(request.IndicatorCodes, codes => o => codes.Contains(o.IndicatorCode))
             .WhereIn(request.Countries, codes => o => codes.Contains(o.Country))
@@ -241,7 +241,7 @@ public sealed partial class ObservationGrpcService(
         }
     }
 
-    private long Now() => ObservationWriter.ToMicros(clock.GetUtcNow());
+    private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
 
     private ServedObservations Served(Reader reader) => new(reader, Now());
 

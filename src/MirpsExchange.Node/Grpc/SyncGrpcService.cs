@@ -62,7 +62,7 @@ public sealed class SyncGrpcService(
             // Taken before reading: a commit after this read wakes the wait below.
             var committed = notifier.Next;
             var sent = false;
-            var served = new ServedObservations(reader, ObservationWriter.ToMicros(clock.GetUtcNow()));
+            var served = new ServedObservations(reader, StoreTime.ToMicros(clock.GetUtcNow()));
             var placeholders = await db.WithheldChanges.AsNoTracking()
                 .Where(w => w.Origin == origin && w.OriginSequence > after)
                 .OrderBy(w => w.OriginSequence)
@@ -125,12 +125,12 @@ public sealed class SyncGrpcService(
         await db.Database.OpenConnectionAsync(context.CancellationToken); // once for all the seeks (closed with the scope)
         foreach (var origin in catalogue.ReportingCountries.Order(StringComparer.Ordinal))
         {
-            var (sequence, time) = await ObservationWriter.LastChangeAsync(db, origin, context.CancellationToken);
+            var (sequence, time) = await OriginLog.LastChangeAsync(db, origin, context.CancellationToken);
             if (sequence == 0)
             {
                 continue;
             }
-            response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = ObservationWriter.ToTimestamp(time) });
+            response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = StoreTime.ToTimestamp(time) });
         }
         return response;
     }

@@ -49,7 +49,7 @@ public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int S
         }
         if (ReleaseTime is { } release)
         {
-            message.ReleaseTime = ObservationWriter.ToTimestamp(release);
+            message.ReleaseTime = StoreTime.ToTimestamp(release);
         }
         return message;
     }
@@ -61,7 +61,7 @@ public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int S
         {
             return SecretariatOnly;
         }
-        var release = message.ReleaseTime is { } time ? ObservationWriter.ToMicros(time.ToDateTimeOffset()) : (long?)null;
+        var release = message.ReleaseTime is { } time ? StoreTime.ToMicros(time.ToDateTimeOffset()) : (long?)null;
         var threshold = Math.Max(0, message.SmallCountThreshold);
         return message.Readers switch
         {

@@ -72,7 +72,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
     {
         if (_time is not { } last || last.Micros != micros)
         {
-            _time = last = (micros, ObservationWriter.ToTimestamp(micros));
+            _time = last = (micros, StoreTime.ToTimestamp(micros));
         }
         return last.Message;
     }

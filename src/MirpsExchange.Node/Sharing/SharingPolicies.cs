@@ -53,7 +53,7 @@ public sealed class SharingPolicies
         {
             throw new InvalidOperationException($"Configuration key {key}:SmallCountThreshold must be 0 (none) or more; got {threshold}.");
         }
-        var releaseMicros = release is { } time ? ObservationWriter.ToMicros(time) : (long?)null;
+        var releaseMicros = release is { } time ? StoreTime.ToMicros(time) : (long?)null;
         if (readers.Equals("secretariat", StringComparison.OrdinalIgnoreCase) || readers.Length == 0)
         {
             return new RowPolicy("", releaseMicros, threshold);

@@ -6,7 +6,7 @@ namespace MirpsExchange.Node.Store;
 
 public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbContext(options)
 {
-    /// <summary>The service key of the context <see cref="ObservationWriter"/> writes with (its own connection pool).</summary>
+    /// <summary>The service key of the context <see cref="SubmitWriter"/> and <see cref="Sync.ReplicaWriter"/> write with (its own connection pool).</summary>
     public const string Writer = "writer";
 
     public DbSet<ObservationRow> Observations => Set<ObservationRow>();

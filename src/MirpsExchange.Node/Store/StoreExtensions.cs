@@ -32,7 +32,7 @@ public static class StoreExtensions
         builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
         builder.Services.AddSingleton<WriteGate>();
         builder.Services.AddSingleton<ChangeNotifier>();
-        builder.Services.AddScoped<ObservationWriter>();
+        builder.Services.AddScoped<SubmitWriter>();
         return builder;
     }
 

@@ -134,7 +134,7 @@ public sealed partial class PeerSyncWorker(
                 {
                     CheckMayHold(message.Changes, source, address, Now());
                     await using var scope = scopes.CreateAsyncScope();
-                    var writer = scope.ServiceProvider.GetRequiredService<ObservationWriter>();
+                    var writer = scope.ServiceProvider.GetRequiredService<ReplicaWriter>();
                     var (_, _, last) = await writer.ApplyChangesAsync(origin, message.Changes, stoppingToken);
                     state.Applied(last, message.Changes.Count > 0 ? message.Changes[^1].RecordedTime : null);
                     failures = 0;
@@ -142,7 +142,7 @@ public sealed partial class PeerSyncWorker(
                     {
                         if (change.Withholding == Withholding.Embargoed && change.Policy?.ReleaseTime is { } time)
                         {
-                            ReconnectIn(UntilReleased(ObservationWriter.ToMicros(time.ToDateTimeOffset())));
+                            ReconnectIn(UntilReleased(StoreTime.ToMicros(time.ToDateTimeOffset())));
                         }
                         else if (change.Withholding == Withholding.NotHeld && !notHeld)
                         {
@@ -199,7 +199,7 @@ public sealed partial class PeerSyncWorker(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
-        var applied = (await ObservationWriter.LastChangeAsync(db, origin, cancellationToken)).Sequence;
+        var applied = (await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence;
         var now = Now();
         var placeholders = db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin);
         var again = await placeholders
@@ -254,7 +254,7 @@ public sealed partial class PeerSyncWorker(
         }
     }
 
-    private long Now() => ObservationWriter.ToMicros(clock.GetUtcNow());
+    private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
 
     [LoggerMessage(EventName = "PeerPullFailed", Level = LogLevel.Warning, Message = "Pulling {Origin} from {Peer} failed ({Failures} in a row): {Error}")]
     private static partial void LogPullFailed(ILogger logger, string peer, string origin, int failures, string error);

@@ -110,7 +110,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
             if (summaries.TryGetValue((indicator, period, country), out var summary))
             {
                 cell.State = !summary.HasValue ? ReportingState.Missing : summary.Provisional ? ReportingState.Provisional : ReportingState.Reported;
-                cell.LastChangeTime = ObservationWriter.ToTimestamp(summary.LastChangeTime);
+                cell.LastChangeTime = StoreTime.ToTimestamp(summary.LastChangeTime);
             }
             response.Cells.Add(cell);
         }
@@ -190,5 +190,5 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
     /// </summary>
     private (Timestamp Time, long? Micros) Resolve(Timestamp? asOf) => asOf is null
         ? (Timestamp.FromDateTimeOffset(clock.GetUtcNow()), null)
-        : (asOf, ObservationWriter.ToMicros(asOf.ToDateTimeOffset()));
+        : (asOf, StoreTime.ToMicros(asOf.ToDateTimeOffset()));
 }

@@ -11,6 +11,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Cli.Federation;
 using MirpsExchange.Node.Extensions;
 using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
 using MirpsExchange.Secretariat.Extensions;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
@@ -82,7 +83,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         foreach (var origin in changes.GroupBy(c => c.Origin))
         {
             await using var scope = _app.Services.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<ObservationWriter>().ApplyChangesAsync(origin.Key, [.. origin], CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, [.. origin], CancellationToken.None);
         }
     }
 

@@ -1,0 +1,133 @@
+using System.Data.Common;
+
+namespace MirpsExchange.Node.Store;
+
+/// <summary>
+/// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write, through
+/// SQLite's own API (<see cref="SqliteStatement"/>). A submit's insert carries its commit time and does
+/// nothing for a key that exists (0 rows), row by row (<see cref="Insert"/>); a replica's carries the
+/// change's own recorded time, an existing key is an error, and its rows go <see cref="BatchRows"/> to a
+/// statement (<see cref="Add"/>, <see cref="Flush"/>): SQLite opens and closes the table's and indexes'
+/// cursors once per statement, which was a good part of a one-row insert.
+/// </summary>
+internal sealed class FirstRevisionInserts : IDisposable
+{
+    /// <summary>A replica's rows per statement (16 parameters each, beside the origin's).</summary>
+    public const int BatchRows = 16;
+
+    private const int ParametersPerRow = 16;
+
+    private readonly DbConnection _connection;
+    private readonly string _origin;
+    private readonly SqliteStatement _insert;
+    /// <summary>The statement of <see cref="BatchRows"/> rows, prepared when a replica's first batch is full.</summary>
+    private SqliteStatement? _batch;
+    private readonly (WriteRow Row, long Sequence, long Time)[] _pending = [];
+    private int _count;
+
+    public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
+    {
+        (_connection, _origin) = (connection, origin);
+        _insert = new SqliteStatement(connection, Sql(1) + (submit ? " ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING" : ""));
+        _insert.Bind(1, origin);
+        if (!submit)
+        {
+            _pending = new (WriteRow, long, long)[BatchRows];
+        }
+    }
+
+    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 16 parameters per row.</summary>
+    private static string Sql(int rows)
+    {
+        var values = Enumerable.Range(0, rows).Select(row =>
+        {
+            var p = Enumerable.Range(2 + row * ParametersPerRow, ParametersPerRow).Select(i => $"?{i}").ToArray();
+            return $"(?1, {string.Join(", ", p[..15])}, FALSE, 1, FALSE, {p[15]})";
+        });
+        return $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, " +
+            "period_start, period_end, value, status, note, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
+            $"VALUES {string.Join(", ", values)}";
+    }
+
+    /// <summary>Inserts <paramref name="row"/> at once, as change <paramref name="sequence"/> recorded at <paramref name="time"/>; false when a submit's key exists.</summary>
+    public bool Insert(in WriteRow row, long sequence, long time)
+    {
+        BindRow(_insert, 0, row, sequence, time);
+        return _insert.Execute() == 1;
+    }
+
+    /// <summary>A replica's row, inserted with the next ones (<see cref="Flush"/> before any other write and at the end).</summary>
+    public void Add(in WriteRow row, long sequence, long time)
+    {
+        _pending[_count++] = (row, sequence, time);
+        if (_count < BatchRows)
+        {
+            return;
+        }
+        if (_batch is null)
+        {
+            _batch = new SqliteStatement(_connection, Sql(BatchRows));
+            _batch.Bind(1, _origin);
+        }
+        try
+        {
+            for (var i = 0; i < BatchRows; i++)
+            {
+                ref var pending = ref _pending[i];
+                BindRow(_batch, i * ParametersPerRow, pending.Row, pending.Sequence, pending.Time);
+            }
+            _batch.Execute();
+        }
+        finally
+        {
+            _count = 0; // inserted, or the caller's transaction is rolled back with the error
+        }
+    }
+
+    /// <summary>Inserts the rows <see cref="Add"/> holds.</summary>
+    public void Flush()
+    {
+        try
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                ref var pending = ref _pending[i];
+                BindRow(_insert, 0, pending.Row, pending.Sequence, pending.Time);
+                _insert.Execute();
+            }
+        }
+        finally
+        {
+            _count = 0;
+        }
+    }
+
+    private static void BindRow(SqliteStatement insert, int offset, in WriteRow row, long sequence, long time)
+    {
+        insert.Bind(offset + 2, sequence);
+        insert.BindIfChanged(offset + 3, row.IndicatorCode);
+        insert.BindIfChanged(offset + 4, row.Country);
+        if (insert.BindIfChanged(offset + 5, row.Period))
+        {
+            // A period's first and last days change only with it.
+            insert.Bind(offset + 9, row.PeriodStart);
+            insert.Bind(offset + 10, row.PeriodEnd);
+        }
+        insert.BindIfChanged(offset + 6, row.Sex);
+        insert.BindIfChanged(offset + 7, row.Age);
+        insert.BindIfChanged(offset + 8, row.CountryOfOrigin);
+        insert.Bind(offset + 11, row.Value);
+        insert.Bind(offset + 12, (long)row.Status);
+        insert.BindIfChanged(offset + 13, row.Note);
+        insert.BindIfChanged(offset + 14, row.Policy.Readers);
+        insert.Bind(offset + 15, row.Policy.ReleaseTime);
+        insert.Bind(offset + 16, row.Policy.SmallCountThreshold);
+        insert.Bind(offset + 17, time);
+    }
+
+    public void Dispose()
+    {
+        _insert.Dispose();
+        _batch?.Dispose();
+    }
+}

@@ -1,0 +1,168 @@
+using System.Data.Common;
+using Google.Protobuf;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Node.Store;
+
+/// <summary>
+/// The origin's write path (a replica's is <see cref="Sync.ReplicaWriter"/>): a validated batch is written
+/// in one transaction on EF Core's connection (EF change tracking is ~10x slower here), sorted by the
+/// natural key. A key's first revision, nearly every row, goes through SQLite's own API
+/// (<see cref="FirstRevisionInserts"/>); revisions and deletions through parameterized SQL. The SQL is
+/// portable (ON CONFLICT ... DO NOTHING, LIMIT), but another provider (PostgreSQL later) needs its own
+/// first-revision insert (COPY): this one runs on SQLite only.
+/// </summary>
+public sealed class SubmitWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock)
+{
+    /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
+    public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
+    /// returns the stored answer (marked replayed) and a reused id with other content is refused.
+    /// </summary>
+    public async Task<TResponse> WriteAsync<TResponse>(
+        string origin,
+        WriteRow[] rows,
+        RequestTicket? ticket,
+        Func<WriteOutcome, TResponse> respond,
+        Func<byte[], TResponse> replay,
+        CancellationToken cancellationToken)
+        where TResponse : IMessage<TResponse>
+    {
+        using var _ = await gate.EnterAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (ticket is not null)
+        {
+            var expired = StoreTime.ToMicros(clock.GetUtcNow() - RequestRetention);
+            await db.Requests.Where(r => r.RecordedTime < expired).ExecuteDeleteAsync(cancellationToken);
+        }
+        if (ticket is not null && await db.Requests.AsNoTracking().FirstOrDefaultAsync(r => r.RequestId == ticket.RequestId, cancellationToken) is { } earlier)
+        {
+            if (earlier.Operation != ticket.Operation || !earlier.RequestDigest.AsSpan().SequenceEqual(ticket.Digest))
+            {
+                throw RpcErrors.WithReason(Google.Rpc.Code.AlreadyExists, "REQUEST_ID_REUSED",
+                    $"request_id '{ticket.RequestId}' was already used for a different {earlier.Operation} call; use a new request_id for new content",
+                    new Dictionary<string, string> { ["request_id"] = ticket.RequestId });
+            }
+            return replay(earlier.Response);
+        }
+
+        var outcome = await ApplyAsync(origin, rows, transaction.GetDbTransaction(), cancellationToken);
+        var response = respond(outcome);
+        if (ticket is not null)
+        {
+            db.Requests.Add(new RequestRecord
+            {
+                RequestId = ticket.RequestId,
+                Operation = ticket.Operation,
+                RequestDigest = ticket.Digest,
+                Response = response.ToByteArray(),
+                RecordedTime = StoreTime.ToMicros(clock.GetUtcNow()),
+            });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        if (outcome.Inserted + outcome.Revised + outcome.Deleted > 0)
+        {
+            notifier.Committed();
+        }
+        return response;
+    }
+
+    private async Task<WriteOutcome> ApplyAsync(string origin, WriteRow[] rows, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var connection = transaction.Connection!;
+        var (sequence, lastTime) = await OriginLog.LastChangeAsync(connection, transaction, origin, cancellationToken);
+        // Recorded times strictly increase per origin, so "as of" a commit's time sees exactly that commit.
+        var now = Math.Max(StoreTime.ToMicros(clock.GetUtcNow()), lastTime + 1);
+
+        // Sorted by the natural key, inserts walk the unique index in order (3-4x faster than random order).
+        var order = new int[rows.Length];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+        Array.Sort(order, (x, y) => WriteRow.CompareKeys(in rows[x], in rows[y]));
+
+        // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
+        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: true);
+        await using var insertNext = new RevisionInsertCommand(connection, transaction, origin) { RecordedTime = now };
+        await using var latest = new LatestRevisionQuery(connection, transaction);
+        await using var supersede = new SupersedeCommand(connection, transaction) { SupersededTime = now };
+
+        int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
+        foreach (var index in order)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var row = rows[index];
+            if (row.Value is not null)
+            {
+                if (firstInserts.Insert(row, sequence + 1, now))
+                {
+                    sequence++;
+                    inserted++;
+                    continue;
+                }
+            }
+
+            if (await latest.FindAsync(row, cancellationToken) is not { } current)
+            {
+                absent++; // only a deletion gets here without a stored revision
+                continue;
+            }
+            if (row.Value is null && current.Deleted)
+            {
+                absent++;
+                continue;
+            }
+            if (current.Same)
+            {
+                unchanged++;
+                continue;
+            }
+
+            await supersede.ExecuteAsync(row, current.Revision + 1, cancellationToken);
+            await insertNext.ExecuteAsync(row, ++sequence, current.Revision + 1, deleted: row.Value is null, cancellationToken);
+            if (row.Value is null)
+            {
+                deleted++;
+            }
+            else if (current.Deleted)
+            {
+                inserted++;
+            }
+            else
+            {
+                revised++;
+            }
+        }
+        return new WriteOutcome(inserted, revised, unchanged, deleted, absent, sequence);
+    }
+
+    /// <summary>A key's current revision: its number, whether it is a deletion, and whether the row would store the same value, status and note again.</summary>
+    private readonly record struct CurrentRevision(long Revision, bool Deleted, bool Same);
+
+    /// <summary>Reads a key's current revision (<see cref="CurrentRevision"/>), or null when the key has none.</summary>
+    private sealed class LatestRevisionQuery(DbConnection connection, DbTransaction transaction) : PositionalCommand(connection, transaction,
+        $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
+        KeyParameters)
+    {
+        public async ValueTask<CurrentRevision?> FindAsync(WriteRow row, CancellationToken cancellationToken)
+        {
+            SetKey(row);
+            await using var reader = await Command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+            var deleted = reader.GetBoolean(4);
+            // The note is read only when the rest is the same: most revisions change the value.
+            var same = row.Value is { } value && !deleted && reader.GetDouble(1) == value
+                && reader.GetInt32(2) == (int)row.Status && reader.GetString(3) == row.Note;
+            return new CurrentRevision(reader.GetInt64(0), deleted, same);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using System.Data.Common;
+using Mirps.Observation.V1;
+using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Sync;
+
+/// <summary>Holds (or updates the reason and policy of) the placeholder of a change withheld from this node.</summary>
+internal sealed class PlaceholderUpsertCommand : PositionalCommand
+{
+    public PlaceholderUpsertCommand(DbConnection connection, DbTransaction transaction, string origin) : base(connection, transaction,
+        $"INSERT INTO {WithheldChangeConfiguration.Table} (origin, origin_sequence, reason, recorded_time, readers, release_time, small_count_threshold) " +
+        "VALUES (@origin, @seq, @reason, @time, @readers, @release, @threshold) " +
+        "ON CONFLICT (origin, origin_sequence) DO UPDATE SET reason = excluded.reason, readers = excluded.readers, release_time = excluded.release_time, small_count_threshold = excluded.small_count_threshold",
+        "@origin", "@seq", "@reason", "@time", "@readers", "@release", "@threshold")
+    {
+        Parameters[0].Value = origin;
+    }
+
+    public ValueTask<int> ExecuteAsync(StoredObservation change, CancellationToken cancellationToken)
+    {
+        var policy = RowPolicy.FromMessage(change.Policy);
+        var p = Parameters;
+        p[1].Value = change.OriginSequence;
+        p[2].Value = (int)change.Withholding;
+        p[3].Value = change.RecordedTime is { } time ? StoreTime.ToMicros(time.ToDateTimeOffset()) : 0;
+        p[4].Value = policy.Readers;
+        p[5].Value = policy.ReleaseTime is { } release ? release : DBNull.Value;
+        p[6].Value = policy.SmallCountThreshold;
+        return ExecuteAsync(cancellationToken);
+    }
+}
+
+/// <summary>Removes the placeholder of a change that has arrived complete.</summary>
+internal sealed class PlaceholderRemoveCommand : PositionalCommand
+{
+    public PlaceholderRemoveCommand(DbConnection connection, DbTransaction transaction, string origin) : base(connection, transaction,
+        $"DELETE FROM {WithheldChangeConfiguration.Table} WHERE origin = @origin AND origin_sequence = @seq", "@origin", "@seq")
+    {
+        Parameters[0].Value = origin;
+    }
+
+    public ValueTask<int> ExecuteAsync(long sequence, CancellationToken cancellationToken)
+    {
+        Parameters[1].Value = sequence;
+        return ExecuteAsync(cancellationToken);
+    }
+}
+
+/// <summary>Ends, at <c>time</c>, the key's revision held just before a late revision <c>revision</c>.</summary>
+internal sealed class EndPreviousRevisionCommand(DbConnection connection, DbTransaction transaction) : PositionalCommand(connection, transaction,
+    $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = (SELECT MAX(revision) FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision < @rev)",
+    [.. KeyParameters, "@rev", "@now"])
+{
+    public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long time, CancellationToken cancellationToken)
+    {
+        SetKey(row);
+        Parameters[6].Value = revision;
+        Parameters[7].Value = time;
+        return ExecuteAsync(cancellationToken);
+    }
+}
+
+/// <summary>Ends a late revision (change <c>sequence</c>) when the key's next held revision was recorded; current when there is none.</summary>
+internal sealed class EndLateRevisionCommand : PositionalCommand
+{
+    public EndLateRevisionCommand(DbConnection connection, DbTransaction transaction, string origin) : base(connection, transaction,
+        $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = (SELECT MIN(recorded_time) FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision > @rev) " +
+        "WHERE origin = @origin AND origin_sequence = @seq",
+        [.. KeyParameters, "@rev", "@origin", "@seq"])
+    {
+        Parameters[7].Value = origin;
+    }
+
+    public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long sequence, CancellationToken cancellationToken)
+    {
+        SetKey(row);
+        Parameters[6].Value = revision;
+        Parameters[8].Value = sequence;
+        return ExecuteAsync(cancellationToken);
+    }
+}
