@@ -58,6 +58,18 @@ public sealed class NodeOptions
         : ClientCertificateFile.Length > 0 ? Mirps.Tls.FederationTrust.LoadClientCertificate(ClientCertificateFile, ClientKeyFile)
         : Mirps.Tls.FederationTrust.LoadClientCertificate(tls.CertificateFile, tls.KeyFile);
 
+    /// <summary>
+    /// The PEM file of the State's log-signing key (ECDSA P-256), which signs its change log's head at every
+    /// commit; made owner-only at the first start, its public half beside it (.pub.pem) to register at the
+    /// identity server. Empty: log-signing-key-{country}.pem in <see cref="DataDirectory"/>.
+    /// </summary>
+    public string LogSigningKeyFile { get; set; } = "";
+
+    /// <summary>The log-signing key's file, <see cref="LogSigningKeyFile"/> or its default.</summary>
+    public string LogSigningKeyPath(string contentRoot) => Path.GetFullPath(LogSigningKeyFile.Length > 0
+        ? LogSigningKeyFile
+        : Path.Combine(DataDirectory, $"log-signing-key-{Country.ToLowerInvariant()}.pem"), contentRoot);
+
     /// <summary>Peers to pull changes from: each an address and the origins to pull from it.</summary>
     public List<PeerOptions> Peers { get; set; } = [];
 

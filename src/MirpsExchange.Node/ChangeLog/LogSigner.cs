@@ -71,7 +71,7 @@ public sealed partial class LogSigner : IDisposable
             Origin = Origin,
             Sequence = sequence,
             Hash = ByteString.CopyFrom(hash),
-            SignedTime = Store.ObservationWriter.ToTimestamp(signedMicros),
+            SignedTime = Store.StoreTime.ToTimestamp(signedMicros),
             Kind = kind,
             NextPublicKey = nextPublicKey is null ? ByteString.Empty : ByteString.CopyFrom(nextPublicKey),
         };

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.Node.ChangeLog;
 using MirpsExchange.Node.Grpc;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
@@ -28,6 +29,7 @@ public static class NodeExtensions
         var tls = builder.AddTls();
         builder.AddNodeAuthentication(node, tls);
         builder.AddNodeStore(node, secretariat);
+        builder.AddChangeLog();
         builder.AddSharing();
         builder.AddPeerSync();
         builder.ListenForGrpc(node, tls);

@@ -72,10 +72,14 @@ public sealed class SyncGrpcService(
             var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
             await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
             {
+                var first = after;
                 after = batch[^1].OriginSequence;
+                var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after };
+                // The origin's signed heads for the commits that end in this message: the reader verifies the chain against them.
+                response.Heads.Add(await SignedHeadsAsync(origin, first, after, cancellation));
                 try
                 {
-                    await responseStream.WriteAsync(new StreamChangesResponse { Changes = { batch }, LastSequence = after }, cancellation);
+                    await responseStream.WriteAsync(response, cancellation);
                 }
                 catch (InvalidOperationException) when (context.CancellationToken.IsCancellationRequested)
                 {
@@ -133,6 +137,16 @@ public sealed class SyncGrpcService(
             response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = StoreTime.ToTimestamp(time) });
         }
         return response;
+    }
+
+    /// <summary>The signed heads of <paramref name="origin"/>'s log held here after <paramref name="after"/> up to <paramref name="last"/>, in sequence order.</summary>
+    private async Task<List<Mirps.Observation.V1.LogHead>> SignedHeadsAsync(string origin, long after, long last, CancellationToken cancellationToken)
+    {
+        var rows = await db.LogHeads.AsNoTracking()
+            .Where(h => h.Origin == origin && h.Sequence > after && h.Sequence <= last)
+            .OrderBy(h => h.Sequence).ThenBy(h => h.Kind)
+            .ToListAsync(cancellationToken);
+        return rows.ConvertAll(ChangeLog.LogHeads.ToMessage);
     }
 
     /// <summary>

@@ -31,6 +31,11 @@ public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int S
         return new(codes.Count == 0 ? "" : $",{string.Join(',', codes)},", releaseTime, threshold);
     }
 
+    /// <summary>The policy's fields of a change's hash (Mirps.Log.ChangeHash.PolicyFields), as from <see cref="ToMessage"/>.</summary>
+    public byte[] HashFields() => Readers == AllStates
+        ? Mirps.Log.ChangeHash.PolicyFields(Mirps.Log.ChangeHash.AllStates, null, ReleaseTime ?? 0, SmallCountThreshold)
+        : Mirps.Log.ChangeHash.PolicyFields(Mirps.Log.ChangeHash.ListedStates, Readers.Split(',', StringSplitOptions.RemoveEmptyEntries), ReleaseTime ?? 0, SmallCountThreshold);
+
     public SharingPolicy ToMessage()
     {
         var message = new SharingPolicy { SmallCountThreshold = SmallCountThreshold };

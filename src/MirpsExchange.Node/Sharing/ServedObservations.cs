@@ -1,3 +1,5 @@
+using Google.Protobuf;
+using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Node.Store;
 
@@ -25,35 +27,64 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         var withholding = SharingRules.Serve(reader, row.Origin, policy, held, !row.Deleted && policy.IsSmall(row.Value), nowMicros);
         if (withholding is not (Withholding.Unspecified or Withholding.SmallCount))
         {
-            return Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, policy, withholding);
+            var placeholder = Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, row.ReceivedTime, policy, withholding);
+            // The digest of what is withheld, so the reader still verifies the origin's chain (Mirps.Log.ChangeHash).
+            Span<byte> content = stackalloc byte[ChangeHash.Size];
+            ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Revision, row.Deleted, ValueDigest(row), content);
+            placeholder.ContentDigest = ByteString.CopyFrom(content);
+            return placeholder;
         }
         var stored = ToStored(row, Time(row.RecordedTime));
         stored.Policy = Message(policy);
+        stored.ReceivedTime = Received(row.ReceivedTime);
         if (withholding == Withholding.SmallCount)
         {
             stored.Observation.Value = 0;
             stored.Observation.Status = ObservationStatus.Confidential;
             stored.Observation.Note = ""; // a note may say the count ("3 cases at ...")
             stored.Withholding = Withholding.SmallCount;
+            stored.ValueDigest = ByteString.CopyFrom(ValueDigest(row));
+        }
+        else if (row.Salt is { } salt)
+        {
+            stored.Salt = UnsafeByteOperations.UnsafeWrap(salt); // read for this row alone, never changed
         }
         return stored;
+    }
+
+    /// <summary>The digest of a row's value part: as received when its value was withheld from this node, else from its salt.</summary>
+    private static byte[] ValueDigest(ObservationRow row)
+    {
+        if (row.ValueWithheld)
+        {
+            return row.ValueDigest ?? [];
+        }
+        var digest = new byte[ChangeHash.Size];
+        ChangeHash.ValueDigest(row.Salt, row.Value ?? 0, row.Status, row.Note, digest);
+        return digest;
     }
 
     public StoredObservation Serve(WithheldChange held)
     {
         var policy = new RowPolicy(held.Readers, held.ReleaseTime, held.SmallCountThreshold);
         var withholding = SharingRules.Serve(reader, held.Origin, policy, Held.Placeholder, small: false, nowMicros);
-        return Placeholder(held.Origin, held.OriginSequence, held.RecordedTime, policy, withholding);
+        var placeholder = Placeholder(held.Origin, held.OriginSequence, held.RecordedTime, held.ReceivedTime, policy, withholding);
+        if (held.ContentDigest is { } digest)
+        {
+            placeholder.ContentDigest = UnsafeByteOperations.UnsafeWrap(digest);
+        }
+        return placeholder;
     }
 
     /// <summary>Whether a served change is a placeholder rather than an observation (queries leave those out).</summary>
     public static bool IsPlaceholder(StoredObservation stored) => stored.Withholding is not (Withholding.Unspecified or Withholding.SmallCount);
 
-    private StoredObservation Placeholder(string origin, long sequence, long recordedTime, RowPolicy policy, Withholding withholding) => new()
+    private StoredObservation Placeholder(string origin, long sequence, long recordedTime, long receivedTime, RowPolicy policy, Withholding withholding) => new()
     {
         Origin = origin,
         OriginSequence = sequence,
         RecordedTime = Time(recordedTime),
+        ReceivedTime = Received(receivedTime),
         Policy = Message(policy),
         Withholding = withholding,
     };
@@ -66,6 +97,18 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
             _policies[policy] = message;
         }
         return message;
+    }
+
+    /// <summary>The last received time served: a replica received whole batches at once.</summary>
+    private (long Micros, Google.Protobuf.WellKnownTypes.Timestamp Message)? _received;
+
+    private Google.Protobuf.WellKnownTypes.Timestamp Received(long micros)
+    {
+        if (_received is not { } last || last.Micros != micros)
+        {
+            _received = last = (micros, StoreTime.ToTimestamp(micros));
+        }
+        return last.Message;
     }
 
     private Google.Protobuf.WellKnownTypes.Timestamp Time(long micros)

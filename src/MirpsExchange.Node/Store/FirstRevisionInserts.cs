@@ -12,17 +12,17 @@ namespace MirpsExchange.Node.Store;
 /// </summary>
 internal sealed class FirstRevisionInserts : IDisposable
 {
-    /// <summary>A replica's rows per statement (16 parameters each, beside the origin's).</summary>
+    /// <summary>A replica's rows per statement (19 parameters each, beside the origin's).</summary>
     public const int BatchRows = 16;
 
-    private const int ParametersPerRow = 16;
+    private const int ParametersPerRow = 19;
 
     private readonly DbConnection _connection;
     private readonly string _origin;
     private readonly SqliteStatement _insert;
     /// <summary>The statement of <see cref="BatchRows"/> rows, prepared when a replica's first batch is full.</summary>
     private SqliteStatement? _batch;
-    private readonly (WriteRow Row, long Sequence, long Time)[] _pending = [];
+    private readonly (WriteRow Row, long Sequence, long Time, ChangeIntegrity Integrity)[] _pending = [];
     private int _count;
 
     public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
@@ -32,34 +32,35 @@ internal sealed class FirstRevisionInserts : IDisposable
         _insert.Bind(1, origin);
         if (!submit)
         {
-            _pending = new (WriteRow, long, long)[BatchRows];
+            _pending = new (WriteRow, long, long, ChangeIntegrity)[BatchRows];
         }
     }
 
-    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 16 parameters per row.</summary>
+    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 19 parameters per row.</summary>
     private static string Sql(int rows)
     {
         var values = Enumerable.Range(0, rows).Select(row =>
         {
             var p = Enumerable.Range(2 + row * ParametersPerRow, ParametersPerRow).Select(i => $"?{i}").ToArray();
-            return $"(?1, {string.Join(", ", p[..15])}, FALSE, 1, FALSE, {p[15]})";
+            return $"(?1, {string.Join(", ", p[..15])}, FALSE, 1, FALSE, {string.Join(", ", p[15..])})";
         });
         return $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, " +
-            "period_start, period_end, value, status, note, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
+            "period_start, period_end, value, status, note, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, " +
+            "salt, change_hash, received_time) " +
             $"VALUES {string.Join(", ", values)}";
     }
 
     /// <summary>Inserts <paramref name="row"/> at once, as change <paramref name="sequence"/> recorded at <paramref name="time"/>; false when a submit's key exists.</summary>
-    public bool Insert(in WriteRow row, long sequence, long time)
+    public bool Insert(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
     {
-        BindRow(_insert, 0, row, sequence, time);
+        BindRow(_insert, 0, row, sequence, time, integrity);
         return _insert.Execute() == 1;
     }
 
     /// <summary>A replica's row, inserted with the next ones (<see cref="Flush"/> before any other write and at the end).</summary>
-    public void Add(in WriteRow row, long sequence, long time)
+    public void Add(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
     {
-        _pending[_count++] = (row, sequence, time);
+        _pending[_count++] = (row, sequence, time, integrity);
         if (_count < BatchRows)
         {
             return;
@@ -74,7 +75,7 @@ internal sealed class FirstRevisionInserts : IDisposable
             for (var i = 0; i < BatchRows; i++)
             {
                 ref var pending = ref _pending[i];
-                BindRow(_batch, i * ParametersPerRow, pending.Row, pending.Sequence, pending.Time);
+                BindRow(_batch, i * ParametersPerRow, pending.Row, pending.Sequence, pending.Time, pending.Integrity);
             }
             _batch.Execute();
         }
@@ -92,7 +93,7 @@ internal sealed class FirstRevisionInserts : IDisposable
             for (var i = 0; i < _count; i++)
             {
                 ref var pending = ref _pending[i];
-                BindRow(_insert, 0, pending.Row, pending.Sequence, pending.Time);
+                BindRow(_insert, 0, pending.Row, pending.Sequence, pending.Time, pending.Integrity);
                 _insert.Execute();
             }
         }
@@ -102,7 +103,7 @@ internal sealed class FirstRevisionInserts : IDisposable
         }
     }
 
-    private static void BindRow(SqliteStatement insert, int offset, in WriteRow row, long sequence, long time)
+    private static void BindRow(SqliteStatement insert, int offset, in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
     {
         insert.Bind(offset + 2, sequence);
         insert.BindIfChanged(offset + 3, row.IndicatorCode);
@@ -123,6 +124,9 @@ internal sealed class FirstRevisionInserts : IDisposable
         insert.Bind(offset + 15, row.Policy.ReleaseTime);
         insert.Bind(offset + 16, row.Policy.SmallCountThreshold);
         insert.Bind(offset + 17, time);
+        insert.Bind(offset + 18, integrity.Salt.Span);
+        insert.Bind(offset + 19, integrity.Hash.Span);
+        insert.Bind(offset + 20, integrity.ReceivedTime);
     }
 
     public void Dispose()

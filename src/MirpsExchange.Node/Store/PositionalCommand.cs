@@ -45,6 +45,9 @@ internal abstract class PositionalCommand : IAsyncDisposable
         p[at + 5].Value = row.CountryOfOrigin;
     }
 
+    /// <summary>A blob parameter's value: NULL when empty (revisions and deletions are the rarer writes: a copy each is fine).</summary>
+    protected static object Blob(ReadOnlyMemory<byte> bytes) => bytes.IsEmpty ? DBNull.Value : bytes.ToArray();
+
     /// <summary>A command with the named <paramref name="parameters"/>, in that order (for a statement run once).</summary>
     public static DbCommand Create(DbConnection connection, DbTransaction? transaction, string sql, params string[] parameters)
     {

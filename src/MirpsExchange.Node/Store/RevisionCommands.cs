@@ -8,14 +8,15 @@ namespace MirpsExchange.Node.Store;
 /// </summary>
 internal sealed class RevisionInsertCommand : PositionalCommand
 {
-    private const int Revision = 17, Deleted = 18, Time = 19;
+    private const int Revision = 17, Deleted = 18, Time = 19, Salt = 20, ValueDigest = 21, Hash = 22, Received = 23;
 
     public RevisionInsertCommand(DbConnection connection, DbTransaction transaction, string origin)
         : base(connection, transaction,
             $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, period_start, period_end, value, status, note, " +
-            "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time) " +
-            "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @release, @threshold, @withheld, @rev, @deleted, @now)",
-            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@readers", "@release", "@threshold", "@withheld", "@rev", "@deleted", "@now")
+            "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, salt, value_digest, change_hash, received_time) " +
+            "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @release, @threshold, @withheld, @rev, @deleted, @now, @salt, @vdigest, @hash, @received)",
+            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@readers", "@release", "@threshold", "@withheld", "@rev", "@deleted", "@now",
+            "@salt", "@vdigest", "@hash", "@received")
     {
         Parameters[0].Value = origin;
     }
@@ -27,7 +28,7 @@ internal sealed class RevisionInsertCommand : PositionalCommand
     }
 
     /// <summary>Inserts <paramref name="row"/> as change <paramref name="sequence"/>, revision <paramref name="revision"/> of its key.</summary>
-    public ValueTask<int> ExecuteAsync(in WriteRow row, long sequence, long revision, bool deleted, CancellationToken cancellationToken)
+    public ValueTask<int> ExecuteAsync(in WriteRow row, long sequence, long revision, bool deleted, in ChangeIntegrity integrity, CancellationToken cancellationToken)
     {
         var p = Parameters;
         p[1].Value = sequence;
@@ -43,6 +44,10 @@ internal sealed class RevisionInsertCommand : PositionalCommand
         p[16].Value = row.ValueWithheld;
         p[Revision].Value = revision;
         p[Deleted].Value = deleted;
+        p[Salt].Value = Blob(integrity.Salt);
+        p[ValueDigest].Value = Blob(integrity.ValueDigest);
+        p[Hash].Value = Blob(integrity.Hash);
+        p[Received].Value = integrity.ReceivedTime;
         return ExecuteAsync(cancellationToken);
     }
 }

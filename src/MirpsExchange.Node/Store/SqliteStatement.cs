@@ -68,6 +68,20 @@ internal sealed unsafe partial class SqliteStatement : IDisposable
 
     public void Bind(int position, long value) => Check(Native.BindInt64(_handle, position, value));
 
+    /// <summary>Binds a blob (SQLite copies it); an empty one binds NULL.</summary>
+    public void Bind(int position, ReadOnlySpan<byte> blob)
+    {
+        if (blob.IsEmpty)
+        {
+            Check(Native.BindNull(_handle, position));
+            return;
+        }
+        fixed (byte* bytes = blob)
+        {
+            Check(Native.BindBlob(_handle, position, bytes, blob.Length, Native.Transient));
+        }
+    }
+
     public void Bind(int position, long? value) => Check(value is { } v ? Native.BindInt64(_handle, position, v) : Native.BindNull(_handle, position));
 
     public void Bind(int position, double? value) => Check(value is { } v ? Native.BindDouble(_handle, position, v) : Native.BindNull(_handle, position));
@@ -152,6 +166,13 @@ internal sealed unsafe partial class SqliteStatement : IDisposable
 
     public double GetDouble(int column) => Native.ColumnDouble(_handle, column);
 
+    /// <summary>A blob column's bytes (null for NULL).</summary>
+    public byte[]? GetBlob(int column)
+    {
+        var blob = Native.ColumnBlob(_handle, column); // first, then its length, as for text
+        return blob is null ? null : new ReadOnlySpan<byte>(blob, Native.ColumnBytes(_handle, column)).ToArray();
+    }
+
     /// <summary>A text column, decoded through <paramref name="pool"/> (codes and periods repeat on every row).</summary>
     public string GetString(int column, Utf8StringPool pool)
     {
@@ -185,6 +206,9 @@ internal sealed unsafe partial class SqliteStatement : IDisposable
         [LibraryImport(Library, EntryPoint = "sqlite3_bind_text"), UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
         public static partial int BindText(IntPtr statement, int position, byte* text, int length, IntPtr destructor);
 
+        [LibraryImport(Library, EntryPoint = "sqlite3_bind_blob"), UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+        public static partial int BindBlob(IntPtr statement, int position, byte* blob, int length, IntPtr destructor);
+
         [LibraryImport(Library, EntryPoint = "sqlite3_bind_int64"), SuppressGCTransition, UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
         public static partial int BindInt64(IntPtr statement, int position, long value);
 
@@ -215,6 +239,9 @@ internal sealed unsafe partial class SqliteStatement : IDisposable
 
         [LibraryImport(Library, EntryPoint = "sqlite3_column_text"), SuppressGCTransition, UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
         public static partial byte* ColumnText(IntPtr statement, int column);
+
+        [LibraryImport(Library, EntryPoint = "sqlite3_column_blob"), SuppressGCTransition, UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+        public static partial byte* ColumnBlob(IntPtr statement, int column);
 
         [LibraryImport(Library, EntryPoint = "sqlite3_column_bytes"), SuppressGCTransition, UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
         public static partial int ColumnBytes(IntPtr statement, int column);

@@ -43,5 +43,6 @@ public static class StoreExtensions
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
         await store.MigrateAsync();
         StoreFiles.NarrowCreated(store.GetConnectionString()!);
+        await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
     }
 }

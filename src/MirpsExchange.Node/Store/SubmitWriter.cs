@@ -14,7 +14,8 @@ namespace MirpsExchange.Node.Store;
 /// portable (ON CONFLICT ... DO NOTHING, LIMIT), but another provider (PostgreSQL later) needs its own
 /// first-revision insert (COPY): this one runs on SQLite only.
 /// </summary>
-public sealed class SubmitWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock)
+public sealed class SubmitWriter(
+    [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ChangeLog.OriginSigning signing)
 {
     /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
     public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
@@ -75,7 +76,12 @@ public sealed class SubmitWriter([FromKeyedServices(NodeDbContext.Writer)] NodeD
     private async Task<WriteOutcome> ApplyAsync(string origin, WriteRow[] rows, DbTransaction transaction, CancellationToken cancellationToken)
     {
         var connection = transaction.Connection!;
-        var (sequence, lastTime) = await OriginLog.LastChangeAsync(connection, transaction, origin, cancellationToken);
+        var signer = signing.Signer;
+        var (sequence, lastTime, lastHash) = await OriginLog.LinkAsync(connection, transaction, origin, null, cancellationToken);
+        // Every change links onto the origin's hash chain, and the commit ends with the head signed (ChangeLog/).
+        var chain = new ChangeLog.ChainLinker(origin, lastHash ?? throw new InvalidOperationException($"{origin}'s change {sequence} has no hash: its history was not attested"));
+        var salts = Mirps.Log.ChangeHash.NewSalts(rows.Length);
+        var hashes = new byte[rows.Length * Mirps.Log.ChangeHash.Size];
         // Recorded times strictly increase per origin, so "as of" a commit's time sees exactly that commit.
         var now = Math.Max(StoreTime.ToMicros(clock.GetUtcNow()), lastTime + 1);
 
@@ -98,10 +104,15 @@ public sealed class SubmitWriter([FromKeyedServices(NodeDbContext.Writer)] NodeD
         {
             cancellationToken.ThrowIfCancellationRequested();
             var row = rows[index];
+            var salt = salts.AsMemory(index * Mirps.Log.ChangeHash.SaltSize, Mirps.Log.ChangeHash.SaltSize);
+            var hash = hashes.AsMemory(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
+            var integrity = new ChangeIntegrity(salt, default, hash, now);
             if (row.Value is not null)
             {
-                if (firstInserts.Insert(row, sequence + 1, now))
+                chain.Link(row, sequence + 1, now, revision: 1, deleted: false, salt.Span, hash.Span);
+                if (firstInserts.Insert(row, sequence + 1, now, integrity))
                 {
+                    chain.Advance(hash.Span);
                     sequence++;
                     inserted++;
                     continue;
@@ -125,7 +136,9 @@ public sealed class SubmitWriter([FromKeyedServices(NodeDbContext.Writer)] NodeD
             }
 
             await supersede.ExecuteAsync(row, current.Revision + 1, cancellationToken);
-            await insertNext.ExecuteAsync(row, ++sequence, current.Revision + 1, deleted: row.Value is null, cancellationToken);
+            chain.Link(row, ++sequence, now, current.Revision + 1, deleted: row.Value is null, salt.Span, hash.Span);
+            await insertNext.ExecuteAsync(row, sequence, current.Revision + 1, deleted: row.Value is null, integrity, cancellationToken);
+            chain.Advance(hash.Span);
             if (row.Value is null)
             {
                 deleted++;
@@ -138,6 +151,11 @@ public sealed class SubmitWriter([FromKeyedServices(NodeDbContext.Writer)] NodeD
             {
                 revised++;
             }
+        }
+        if (inserted + revised + deleted > 0)
+        {
+            await using var heads = new LogHeadInsertCommand(connection, transaction);
+            await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now), now, cancellationToken);
         }
         return new WriteOutcome(inserted, revised, unchanged, deleted, absent, sequence);
     }

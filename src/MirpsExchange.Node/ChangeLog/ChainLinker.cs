@@ -1,0 +1,46 @@
+using Mirps.Log;
+using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.ChangeLog;
+
+/// <summary>
+/// Links an origin's new changes onto its hash chain, in sequence order (see Mirps.Log.ChangeHash): the
+/// origin's writer computes each change's link before it writes it and advances once it is written.
+/// </summary>
+public sealed class ChainLinker(string origin, byte[] previous)
+{
+    private readonly byte[] _previous = previous.Length == 0 ? new byte[ChangeHash.Size] : (byte[])previous.Clone();
+    private bool _empty = previous.Length == 0;
+    private readonly Dictionary<RowPolicy, byte[]> _policies = [];
+
+    /// <summary>The last link: the hash a head signs.</summary>
+    public ReadOnlySpan<byte> Previous => _empty ? [] : _previous;
+
+    /// <summary>The link of <paramref name="row"/> as change <paramref name="sequence"/> after the last one, into <paramref name="into"/>.</summary>
+    public void Link(in WriteRow row, long sequence, long recordedMicros, long revision, bool deleted, ReadOnlySpan<byte> salt, Span<byte> into)
+    {
+        Span<byte> value = stackalloc byte[ChangeHash.Size];
+        Span<byte> content = stackalloc byte[ChangeHash.Size];
+        ChangeHash.ValueDigest(salt, row.Value ?? 0, row.Status, row.Note, value);
+        ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, revision, deleted, value, content);
+        ChangeHash.Link(Previous, origin, sequence, recordedMicros, PolicyFields(row.Policy), content, into);
+    }
+
+    /// <summary>The change whose link is <paramref name="hash"/> was written: the next links after it.</summary>
+    public void Advance(ReadOnlySpan<byte> hash)
+    {
+        hash.CopyTo(_previous);
+        _empty = false;
+    }
+
+    private byte[] PolicyFields(RowPolicy policy)
+    {
+        if (!_policies.TryGetValue(policy, out var fields))
+        {
+            fields = policy.HashFields();
+            _policies[policy] = fields;
+        }
+        return fields;
+    }
+}

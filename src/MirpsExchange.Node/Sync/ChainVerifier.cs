@@ -1,0 +1,233 @@
+using System.Security.Cryptography;
+using Mirps.Log;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+
+namespace MirpsExchange.Node.Sync;
+
+/// <summary>The public log-signing keys the identity server publishes, by origin and key id.</summary>
+public interface ILogKeys
+{
+    /// <summary><paramref name="origin"/>'s key <paramref name="keyId"/>, or null when it is not (yet) published for that origin.</summary>
+    ECDsa? Find(string origin, string keyId);
+
+    /// <summary>Asks for the published keys again soon: a head named a key not known here yet.</summary>
+    void RefreshSoon();
+}
+
+/// <summary>Changes of one origin whose chain a signed head verified, with each one's link, and the heads that verified them.</summary>
+public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Hashes, List<LogHead> Heads)
+{
+    public static readonly VerifiedChanges None = new([], [], []);
+
+    /// <summary>The link of change <paramref name="index"/> in the chain.</summary>
+    public ReadOnlyMemory<byte> Hash(int index) => Hashes.AsMemory(index * ChangeHash.Size, ChangeHash.Size);
+}
+
+/// <summary>
+/// A replica's check of an origin's signed change log (protos/README.md, "The signed change log"), one per
+/// pull, fed the peer's messages in order. Each change must be the next of the origin's log, recorded after
+/// the one before and not after this node's clock plus <see cref="MaxClockSkew"/>; its link is computed
+/// from the one before (the content a reader does not receive counts through the digests it does). A
+/// change is released to the writer only once a head of the origin's log at or after it verifies: signed
+/// with a key the identity server publishes for that origin (or one a verified rotation handed over to),
+/// over the very link computed here. Anything else refuses the message with nothing released:
+/// CHAIN_BROKEN, SIGNATURE_INVALID, UNKNOWN_SIGNING_KEY, BACKDATED or RECORDED_IN_FUTURE.
+/// </summary>
+public sealed class ChainVerifier
+{
+    /// <summary>How far ahead of this node's clock an origin's recorded time may be.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
+
+    /// <summary>Changes held waiting for their head: more than two commits of the largest submit means the head is not coming.</summary>
+    public const int MaxUnsigned = 50_000;
+
+    private readonly string _origin;
+    private readonly ILogKeys _keys;
+    private readonly Func<long> _nowMicros;
+    private readonly Dictionary<string, ECDsa> _handedOver;
+
+    /// <summary>The last change released (or held before this pull): its sequence, recorded time and link.</summary>
+    private long _sequence, _recordedTime;
+    private readonly byte[] _hash = new byte[ChangeHash.Size];
+    private bool _empty;
+
+    /// <summary>Changes computed but not yet covered by a verified head, and their links.</summary>
+    private readonly List<StoredObservation> _pending = [];
+    private byte[] _pendingHashes = new byte[1024 * ChangeHash.Size];
+    private long _pendingTime;
+    private readonly byte[] _lastPending = new byte[ChangeHash.Size];
+    private readonly Dictionary<SharingPolicy, byte[]> _policies = new(ReferenceEqualityComparer.Instance);
+
+    /// <param name="after">The sequence the pull resumes after, whose link <paramref name="hash"/> (empty at 0) and recorded time this node holds.</param>
+    /// <param name="handedOver">Keys verified rotations of this origin handed over to, by key id.</param>
+    public ChainVerifier(string origin, long after, ReadOnlySpan<byte> hash, long recordedTime, ILogKeys keys, Func<long> nowMicros, Dictionary<string, ECDsa>? handedOver = null)
+    {
+        (_origin, _keys, _nowMicros, _handedOver) = (origin, keys, nowMicros, handedOver ?? []);
+        (_sequence, _recordedTime, _empty) = (after, recordedTime, hash.IsEmpty);
+        hash.CopyTo(_hash);
+    }
+
+    /// <summary>The first and last sequence held waiting for a head, if any.</summary>
+    public (long First, long Last)? Pending => _pending.Count == 0 ? null : (_pending[0].OriginSequence, _pending[^1].OriginSequence);
+
+    /// <summary>Checks a message; returns the changes its heads now cover (none when its heads cover nothing new).</summary>
+    public VerifiedChanges Accept(StreamChangesResponse message)
+    {
+        var now = _nowMicros();
+        var latest = now + (long)MaxClockSkew.TotalMicroseconds;
+        Span<byte> content = stackalloc byte[ChangeHash.Size];
+        foreach (var change in message.Changes)
+        {
+            var expected = _sequence + _pending.Count + 1;
+            if (change.Origin != _origin)
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"a change of {change.Origin} arrived in {_origin}'s log");
+            }
+            if (change.OriginSequence != expected)
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s change {change.OriginSequence} arrived where change {expected} is next: a gap or a reorder");
+            }
+            if (change.RecordedTime is null)
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s change {change.OriginSequence} has no recorded time");
+            }
+            var time = ChangeHash.Micros(change.RecordedTime);
+            var previousTime = _pending.Count > 0 ? _pendingTime : _recordedTime;
+            if (time <= previousTime)
+            {
+                throw Refused(ReplicaRules.Backdated,
+                    $"{_origin}'s change {change.OriginSequence} is recorded at {Format(time)}, not after its change {expected - 1} ({Format(previousTime)}): an origin's recorded times only grow");
+            }
+            if (time > latest)
+            {
+                throw Refused(ReplicaRules.RecordedInFuture,
+                    $"{_origin}'s change {change.OriginSequence} is recorded at {Format(time)}, more than {MaxClockSkew.TotalMinutes:0} minutes after this node's clock ({Format(now)})");
+            }
+            if (!ChangeHash.TryContentDigest(change, content, out var problem))
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s change {change.OriginSequence} has {problem}");
+            }
+            var index = _pending.Count;
+            if ((index + 1) * ChangeHash.Size > _pendingHashes.Length)
+            {
+                if (index >= MaxUnsigned)
+                {
+                    throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s changes {_pending[0].OriginSequence}..{change.OriginSequence} arrived without a signed head of {_origin}'s log covering them");
+                }
+                Array.Resize(ref _pendingHashes, _pendingHashes.Length * 2);
+            }
+            var link = _pendingHashes.AsSpan(index * ChangeHash.Size, ChangeHash.Size);
+            ReadOnlySpan<byte> previous = index > 0 ? _lastPending : _empty ? [] : _hash;
+            ChangeHash.Link(previous, _origin, change.OriginSequence, time, PolicyFields(change.Policy), content, link);
+            link.CopyTo(_lastPending);
+            _pending.Add(change);
+            _pendingTime = time;
+        }
+
+        // The heads: each must verify, over the link computed here; the last one covers the most.
+        var covered = 0;
+        var heads = new List<LogHead>();
+        foreach (var head in message.Heads)
+        {
+            if (head.Origin != _origin)
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"a head of {head.Origin}'s log arrived in {_origin}'s");
+            }
+            var index = head.Sequence - _sequence - 1;
+            if (index < 0)
+            {
+                continue; // a head of changes held already (a pull resumed before a placeholder): nothing new to cover
+            }
+            if (index >= _pending.Count)
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s head at change {head.Sequence} arrived before that change");
+            }
+            var key = KeyOf(head);
+            if (!LogHeadSignature.Verify(head, key))
+            {
+                throw Refused(ReplicaRules.SignatureInvalid, $"{_origin}'s head at change {head.Sequence} does not verify with {_origin}'s key {head.KeyId}");
+            }
+            if (!head.Hash.Span.SequenceEqual(_pendingHashes.AsSpan((int)index * ChangeHash.Size, ChangeHash.Size)))
+            {
+                throw Refused(ReplicaRules.ChainBroken,
+                    $"{_origin}'s changes up to {head.Sequence} are not the ones {_origin} signed: a change was altered, left out or made up on the way");
+            }
+            if (head.Kind == LogHeadKind.KeyRotation)
+            {
+                HandOver(head);
+            }
+            heads.Add(head);
+            covered = (int)index + 1;
+        }
+        if (covered == 0)
+        {
+            return VerifiedChanges.None;
+        }
+
+        var changes = _pending.GetRange(0, covered);
+        var hashes = _pendingHashes.AsSpan(0, covered * ChangeHash.Size).ToArray();
+        _pendingHashes.AsSpan((covered - 1) * ChangeHash.Size, ChangeHash.Size).CopyTo(_hash);
+        _empty = false;
+        _sequence = changes[^1].OriginSequence;
+        _recordedTime = ChangeHash.Micros(changes[^1].RecordedTime);
+        _pending.RemoveRange(0, covered);
+        var rest = _pending.Count * ChangeHash.Size;
+        _pendingHashes.AsSpan(covered * ChangeHash.Size, rest).CopyTo(_pendingHashes);
+        return new VerifiedChanges(changes, hashes, heads);
+    }
+
+    /// <summary>The feed ended: changes still waiting for their head will not get it from this call.</summary>
+    public void End()
+    {
+        if (Pending is { } pending)
+        {
+            throw Refused(ReplicaRules.ChainBroken,
+                $"the feed ended before a signed head of {_origin}'s log covered changes {pending.First}..{pending.Last}; none of them was applied");
+        }
+    }
+
+    private ECDsa KeyOf(LogHead head)
+    {
+        if (_handedOver.TryGetValue(head.KeyId, out var handed))
+        {
+            return handed;
+        }
+        if (_keys.Find(_origin, head.KeyId) is { } published)
+        {
+            return published;
+        }
+        _keys.RefreshSoon();
+        throw Refused(ReplicaRules.UnknownSigningKey,
+            $"{_origin}'s head at change {head.Sequence} is signed with key {head.KeyId}, which the identity server does not publish for {_origin} (yet)");
+    }
+
+    private void HandOver(LogHead head)
+    {
+        var next = LogSigningKeys.TryImport(head.NextPublicKey.Span)
+            ?? throw Refused(ReplicaRules.SignatureInvalid, $"{_origin}'s key rotation at change {head.Sequence} names no ECDSA P-256 key");
+        _handedOver[LogSigningKeys.KeyId(head.NextPublicKey.Span)] = next;
+    }
+
+    private byte[] PolicyFields(SharingPolicy? policy)
+    {
+        if (policy is null)
+        {
+            return ChangeHash.PolicyFields(null);
+        }
+        if (!_policies.TryGetValue(policy, out var fields))
+        {
+            if (_policies.Count > 1024)
+            {
+                _policies.Clear();
+            }
+            fields = ChangeHash.PolicyFields(policy);
+            _policies[policy] = fields;
+        }
+        return fields;
+    }
+
+    private static string Format(long micros) => Store.StoreTime.ToTimestamp(micros).ToDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static PeerRefusedException Refused(string reason, string message) => new(reason, message);
+}
