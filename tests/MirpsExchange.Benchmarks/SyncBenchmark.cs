@@ -198,12 +198,13 @@ public static class SyncBenchmark
             await setup.Database.MigrateAsync();
         }
         var (gate, notifier) = (new WriteGate(), new ChangeNotifier());
+        var rules = new ReplicaRules(new MirpsExchange.Catalogue.Validation.ObservationValidator(MirpsExchange.Catalogue.StandardCatalogue.LoadStandard()), TimeProvider.System);
         var watch = Stopwatch.StartNew();
         long count = 0;
         foreach (var message in messages)
         {
             await using var db = new NodeDbContext(options);
-            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier).ApplyChangesAsync("BLZ", message, CancellationToken.None);
+            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules).ApplyChangesAsync("BLZ", message, CancellationToken.None);
             count += applied;
         }
         return count / watch.Elapsed.TotalSeconds;

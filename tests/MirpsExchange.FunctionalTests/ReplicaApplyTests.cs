@@ -136,31 +136,105 @@ public class ReplicaApplyTests
         await using var replica = await TestNode.StartAsync("PAN");
         await ApplyAsync(replica, "BLZ", feed.Take(2).ToList());
 
-        var gap = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [feed[2], feed[4]]));
+        var gap = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [feed[2], feed[4]]));
         var forged = feed[2].Clone();
         forged.Observation.Country = "CRI";
-        var otherCountry = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [forged]));
-        Assert.Contains("is an observation of CRI", otherCountry.Status.Detail);
+        var otherCountry = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [forged]));
+        Assert.Equal(ReplicaRules.MalformedChange, otherCountry.Reason);
+        Assert.Contains("is an observation of CRI", otherCountry.Message);
         var untimed = feed[2].Clone();
         untimed.RecordedTime = null;
-        var noTime = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [untimed]));
-        Assert.Contains("change 3 has no recorded time", noTime.Status.Detail);
+        var noTime = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [untimed]));
+        Assert.Contains("change 3 has no recorded time", noTime.Message);
         var notANumber = feed[2].Clone();
         notANumber.Observation.Value = double.NaN;
-        var nan = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [notANumber]));
-        Assert.Contains("change 3 has the value NaN", nan.Status.Detail);
+        var nan = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [notANumber]));
+        Assert.Contains("change 3 has the value NaN", nan.Message);
         // A note the origin would refuse (a NUL in it): forged or written by an origin that skipped its checks.
         var nulNote = feed[2].Clone();
         nulNote.Observation.Note = "source\0hidden";
-        var nul = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "BLZ", [nulNote]));
-        Assert.Equal(StatusCode.FailedPrecondition, nul.StatusCode);
-        Assert.Contains("change 3: the note holds the control character U+0000", nul.Status.Detail);
-        var wrongOrigin = await Assert.ThrowsAsync<RpcException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
+        var nul = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [nulNote]));
+        Assert.Equal(ReplicaRules.InvalidContent, nul.Reason);
+        Assert.Contains("change 3 is refused", nul.Message);
+        Assert.Contains("observation.note: the note holds the control character U+0000", nul.Message);
+        var wrongOrigin = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "CRI", [feed[2]]));
 
-        Assert.Equal(StatusCode.FailedPrecondition, gap.StatusCode);
-        Assert.Contains("change 4 is missing", gap.Status.Detail);
-        Assert.Equal(StatusCode.FailedPrecondition, wrongOrigin.StatusCode);
+        Assert.Equal(ReplicaRules.OutOfSequence, gap.Reason);
+        Assert.Contains("change 4 is missing", gap.Message);
+        Assert.Equal(ReplicaRules.WrongOrigin, wrongOrigin.Reason);
         Assert.Equal(2, replica.CountRows());
+    }
+
+    /// <summary>Content the origin's own node refuses at submit, forged into the next change of its feed (see <see cref="Forge"/>), and part of the reason.</summary>
+    public static TheoryData<string, string> InvalidContent() => new()
+    {
+        { "negative value", "observation.value: the value must not be negative (-5)" },
+        { "unknown code", "observation.sex: 'X' is not a code of the SEX dimension" },
+        { "over-long note", "observation.note: the note holds at most 1,000 characters; this one has 1,001" },
+        { "undeclared dimension filled", "observation.age: WORK_PERMITS does not declare the AGE dimension" },
+        { "undefined status", "observation.status: unknown status 9" },
+        { "period not yet started", "observation.period: period 2099 has not started yet" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidContent))]
+    public async Task A_change_whose_content_the_origin_would_refuse_at_submit_is_refused_and_nothing_of_its_batch_is_written(string forgery, string reason)
+    {
+        await using var origin = await OriginWithHistoryAsync();
+        var feed = await FeedAsync(origin);
+        await using var replica = await TestNode.StartAsync("PAN");
+        await ApplyAsync(replica, "BLZ", feed.Take(2).ToList());
+        var forged = feed[2].Clone();
+        Forge(forged.Observation, forgery);
+
+        // A valid change ahead of the forged one in the same message is not written either.
+        var refused = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [feed[1], forged, feed[3]]));
+
+        Assert.Equal(ReplicaRules.InvalidContent, refused.Reason);
+        Assert.Contains("BLZ's change 3 is refused", refused.Message);
+        Assert.Contains(reason, refused.Message);
+        Assert.Equal(2, replica.CountRows());
+        Assert.Equal(0, replica.CountRows("withheld_changes"));
+        // The genuine change is applied once the feed is right again.
+        Assert.Equal(2, (await ApplyAsync(replica, "BLZ", [feed[2], feed[3]])).Applied);
+    }
+
+    [Fact]
+    public async Task A_small_count_withheld_is_checked_for_everything_but_its_value()
+    {
+        await using var origin = await OriginWithHistoryAsync();
+        var feed = await FeedAsync(origin);
+        await using var replica = await TestNode.StartAsync("PAN");
+        await ApplyAsync(replica, "BLZ", feed.Take(2).ToList());
+        var withheld = feed[2].Clone();
+        withheld.Withholding = Withholding.SmallCount;
+        withheld.Observation.Value = -1; // not read: the value is withheld
+        withheld.Observation.Status = ObservationStatus.Confidential;
+        withheld.Observation.Note = "";
+        var badCode = withheld.Clone();
+        badCode.Observation.Age = "Y200";
+
+        var refused = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [badCode]));
+        Assert.Equal(ReplicaRules.InvalidContent, refused.Reason);
+        Assert.Contains("observation.age: 'Y200' is not a code of the AGE dimension", refused.Message);
+        Assert.Equal(2, replica.CountRows());
+
+        Assert.Equal(1, (await ApplyAsync(replica, "BLZ", [withheld])).Applied);
+        Assert.Equal(["1|"], replica.Rows("SELECT value_withheld || '|' || COALESCE(value, '') FROM observations WHERE origin_sequence = 3"));
+    }
+
+    private static void Forge(Observation o, string forgery)
+    {
+        switch (forgery)
+        {
+            case "negative value": o.Value = -5; break;
+            case "unknown code": o.Sex = "X"; break;
+            case "over-long note": o.Note = new string('n', 1_001); break;
+            case "undeclared dimension filled": o.IndicatorCode = "WORK_PERMITS"; break; // REFUGEES' age _T stays
+            case "undefined status": o.Status = (ObservationStatus)9; break;
+            case "period not yet started": o.Period = "2099"; break;
+            default: throw new ArgumentOutOfRangeException(nameof(forgery), forgery, null);
+        }
     }
 
     [Fact]

@@ -236,6 +236,22 @@ public class SharingPolicyTests
     }
 
     [Fact]
+    public async Task A_change_the_origins_own_node_would_refuse_stops_the_pull_with_INVALID_CONTENT_and_nothing_is_written()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all")));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 110)));
+        // An origin whose store was altered behind its submit checks: its second change is now negative.
+        origin.Execute("UPDATE observations SET value = -110 WHERE origin_sequence = 2");
+
+        await using var replica = await ReplicaAsync("PAN", "", origin.Folder, origin.Peer);
+        var peer = await PeerFailingAsync(replica);
+
+        Assert.StartsWith("INVALID_CONTENT: BLZ's change 2 is refused", peer.LastError);
+        Assert.Contains("observation.value: the value must not be negative (-110)", peer.LastError);
+        Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
+    }
+
+    [Fact]
     public async Task A_peer_configured_as_another_States_node_than_it_says_it_is_is_not_pulled_from()
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, Policy(("Default", "Readers", "all")));

@@ -76,7 +76,7 @@ public class StreamKillTests
             .AddInterceptors(failing).Options;
         var gate = replica.Services.GetRequiredService<WriteGate>();
         var notifier = replica.Services.GetRequiredService<ChangeNotifier>();
-        var clock = replica.Services.GetRequiredService<TimeProvider>();
+        var rules = replica.Services.GetRequiredService<ReplicaRules>();
         // The origin serves PAN as it serves any reader: under the sharing policy (here: everything shared).
         using var tokens = origin.TokensFor(replica.Credential);
         using var channel = origin.ChannelWith(tokens.ToCallCredentials());
@@ -162,7 +162,7 @@ public class StreamKillTests
         async Task ApplyAsync(IReadOnlyList<StoredObservation> changes)
         {
             await using var db = new NodeDbContext(options);
-            var writer = new ReplicaWriter(db, gate, notifier);
+            var writer = new ReplicaWriter(db, gate, notifier, rules);
             var (applied, duplicates, last) = await writer.ApplyChangesAsync("BLZ", changes, CancellationToken.None);
             // Resumed from the cursor, nothing arrives twice and everything is the next change.
             Assert.Equal((changes.Count, 0, changes[^1].OriginSequence), (applied, duplicates, last));

@@ -64,6 +64,29 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     }
 
     /// <summary>
+    /// Validates one change of another node's log with a submit's rules (a replica re-validates what it is
+    /// sent): the key's rules, the value, status and note of a complete change, the status and note of one
+    /// whose value is withheld from this node, the key alone of a deletion (as a delete call). The country
+    /// must be <paramref name="origin"/>; <paramref name="today"/> is the date a period must have started by.
+    /// Fields are named "observation.value" and so on.
+    /// </summary>
+    public IReadOnlyList<Violation> ValidateChange(Observation observation, ChangeContent content, string origin, DateOnly today)
+    {
+        const string Prefix = "observation";
+        var violations = new ViolationList(Prefix);
+        var rule = ValidateKey(Prefix, ObservationKeyOf(observation), origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out _);
+        if (content == ChangeContent.Complete)
+        {
+            ValidateValue(Prefix, observation, rule, violations);
+        }
+        else if (content == ChangeContent.ValueWithheld)
+        {
+            ValidateStatusAndNote(Prefix, observation, violations);
+        }
+        return violations.ToList();
+    }
+
+    /// <summary>
     /// The loop every batch shares: the size limit (when <paramref name="maxCount"/> is set), then per row
     /// its key (built once), the key rules, the rest of the row, and a key repeated from an earlier row.
     /// </summary>
@@ -183,6 +206,11 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         {
             violations.Add($"{prefix}.value", $"{rule.Indicator.Code} counts {rule.Indicator.UnitId.ToLowerInvariant()}: the value must be a whole number, not {o.Value}");
         }
+        ValidateStatusAndNote(prefix, o, violations);
+    }
+
+    private static void ValidateStatusAndNote(string prefix, Observation o, ViolationList violations)
+    {
         if (o.Status == ObservationStatus.Unspecified)
         {
             violations.Add($"{prefix}.status", "the status is required: NORMAL, PROVISIONAL, ESTIMATED or CONFIDENTIAL");
@@ -255,6 +283,19 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             ? _items
             : [.. _items.Take(MaxReportedViolations - 1), new Violation(collection, $"and {_more + 1:N0} more violations not listed")];
     }
+}
+
+/// <summary>What a change of a node's log carries, for <see cref="ObservationValidator.ValidateChange"/>.</summary>
+public enum ChangeContent
+{
+    /// <summary>A value, its status and note.</summary>
+    Complete,
+
+    /// <summary>A small count withheld from the reader: everything but the value.</summary>
+    ValueWithheld,
+
+    /// <summary>A deletion: the key alone.</summary>
+    Deletion,
 }
 
 /// <summary>The outcome of validating a batch: its violations (none when valid) and each row's parsed period.</summary>

@@ -12,7 +12,8 @@ namespace MirpsExchange.Node.Grpc;
 /// <summary>
 /// The change feed: every stored row is a change of its origin's log, identified by (origin, sequence).
 /// Every change goes out as the reader may receive it under the policy it carries: complete, with its
-/// value withheld, or as a placeholder that keeps the reader's copy of the log free of gaps.
+/// value withheld, or as a placeholder that keeps the reader's copy of the log free of gaps. This is the
+/// serve side of sync; every rule a replica applies to what it is sent is in Sync/ReplicaRules.
 /// </summary>
 public sealed class SyncGrpcService(
     NodeDbContext db,

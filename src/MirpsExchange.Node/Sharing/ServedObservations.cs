@@ -8,7 +8,7 @@ namespace MirpsExchange.Node.Sharing;
 /// <summary>
 /// Stored rows and placeholders as one reader receives them, under the policy each change carries:
 /// what the reader may not receive is replaced by a placeholder or has its value withheld here, so it
-/// never leaves the node.
+/// never leaves the node. A replica's checks of what it receives are in Sync/ReplicaRules.
 /// </summary>
 public sealed class ServedObservations(Reader reader, long nowMicros)
 {

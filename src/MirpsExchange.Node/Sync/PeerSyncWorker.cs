@@ -19,6 +19,7 @@ namespace MirpsExchange.Node.Sync;
 /// applies each streamed batch in one transaction (the cursor is the origin's latest sequence in the
 /// store, so it advances with the data and a batch applied twice changes nothing). Follows the peer's
 /// feed; on failure retries with exponential backoff and jitter. Refuses a peer whose catalogue differs.
+/// What it checks in what a peer sends, and what the writer checks, are <see cref="ReplicaRules"/>.
 /// </summary>
 public sealed partial class PeerSyncWorker(
     IOptions<NodeOptions> options,
@@ -83,13 +84,7 @@ public sealed partial class PeerSyncWorker(
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
                 }
-                // The token sent was for the configured node only, and over TLS the handshake proved the peer's
-                // party (PeerIdentity); node_country is what the peer says, informational, and must agree.
-                var declared = status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry;
-                if (!string.Equals(peer.Country, declared, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new InvalidOperationException($"the peer says it is {declared}'s node, but Node:Peers configures it as {peer.Country}'s; not pulling from it");
-                }
+                ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
                 var source = peer.Reader;
                 var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
                 state.Applied(applied, null);
@@ -132,7 +127,7 @@ public sealed partial class PeerSyncWorker(
                 state.Set(PeerState.Connected);
                 await foreach (var message in ReadAheadAsync(call.ResponseStream, reconnect.Token))
                 {
-                    CheckMayHold(message.Changes, source, address, Now());
+                    ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
                     await using var scope = scopes.CreateAsyncScope();
                     var writer = scope.ServiceProvider.GetRequiredService<ReplicaWriter>();
                     var (_, _, last) = await writer.ApplyChangesAsync(origin, message.Changes, stoppingToken);
@@ -161,15 +156,21 @@ public sealed partial class PeerSyncWorker(
             {
                 failures = 0; // time to ask again for withheld changes: reconnect at once
             }
-            // A store error (a change that conflicts with what is held, a full disk) fails this pull, not the node.
-            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or InvalidOperationException or System.Data.Common.DbException)
+            // A peer refused by a replica rule, the peer or identity server unreachable or refusing, a store error (a
+            // change that conflicts with what is held, a full disk): this pull fails and is tried again, the node runs on.
+            catch (Exception e) when (e is PeerRefusedException or RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException)
             {
                 failures++;
                 if (e is RpcException { StatusCode: StatusCode.Unauthenticated })
                 {
                     tokens.Refused(); // revoked before it expired (a rotation, a rolled key): ask for a new one next time
                 }
-                var error = identity.Mismatch ?? (e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message);
+                var error = identity.Mismatch ?? e switch
+                {
+                    PeerRefusedException refused => refused.Error,
+                    RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
+                    _ => e.Message,
+                };
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
             }
@@ -234,23 +235,6 @@ public sealed partial class PeerSyncWorker(
         {
             // The caller stopped early (a failed batch, a reconnect): the call's end fails the read ahead; observe it.
             _ = next.ContinueWith(static read => read.Exception, TaskContinuationOptions.OnlyOnFaulted);
-        }
-    }
-
-    /// <summary>
-    /// A replica accepts only what the serving node may hold itself: a source may not relay what the
-    /// origin's policy withheld from it (the origin itself may serve anything). What the replica may
-    /// receive is the serving node's decision, made for the token the replica presents.
-    /// </summary>
-    private static void CheckMayHold(IEnumerable<StoredObservation> changes, Reader source, string address, long now)
-    {
-        foreach (var change in changes)
-        {
-            if (!SharingRules.MayHold(source, change, now))
-            {
-                throw RpcErrors.WithReason(Google.Rpc.Code.PermissionDenied, "NOT_ALLOWED_TO_RELAY",
-                    $"{address} ({source}) served {change.Origin}'s change {change.OriginSequence}, which {change.Origin}'s sharing policy does not let {source} hold; nothing from this batch was applied");
-            }
         }
     }
 

@@ -2,10 +2,8 @@ using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Mirps.Observation.V1;
-using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
-using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Sync;
 
@@ -14,18 +12,17 @@ namespace MirpsExchange.Node.Sync;
 /// origin, applied in one transaction per message. First-revision inserts go in batches through SQLite's
 /// own API (<see cref="FirstRevisionInserts"/>), revisions through parameterized SQL, in runs of key order.
 /// </summary>
-public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier)
+public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules)
 {
     /// <summary>A replica applies a message that is at most this many runs in key order as it comes (see <see cref="ApplyChangesAsync"/>).</summary>
     private const int MaxUnsortedRuns = 16;
 
     /// <summary>
     /// Applies another node's changes of <paramref name="origin"/> (a replica's write path): in sequence
-    /// order, each exactly once. Changes already held are skipped (a batch applied twice, or arriving by
-    /// two paths, changes nothing), except that a complete change replaces the placeholder held for it
-    /// (an embargo ended, or a relay had less than this node may hold); a change that is not the next of
-    /// the origin's log is refused with nothing written. The origin's own sequence, revision, recorded time
-    /// and sharing policy are kept.
+    /// order, each exactly once, under <see cref="ReplicaRules"/>. Changes already held are skipped (a batch
+    /// applied twice, or arriving by two paths, changes nothing), except that a complete change replaces
+    /// the placeholder held for it; a change that breaks a rule (<see cref="PeerRefusedException"/>) is
+    /// refused with nothing written. The origin's own sequence, revision, recorded time and sharing policy are kept.
     /// </summary>
     public async Task<(int Applied, int Duplicates, long LastSequence)> ApplyChangesAsync(
         string origin, IReadOnlyList<StoredObservation> changes, CancellationToken cancellationToken)
@@ -39,57 +36,12 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
             ? await PlaceholdersAsync(connection, dbTransaction, origin, changes[0].OriginSequence, last, cancellationToken)
             : [];
 
-        // First the log's rules, in sequence order; then the writes, in runs of key order that walk the
+        // First the log's rules (ReplicaRules), in sequence order; then the writes, in runs of key order that walk the
         // unique index in order (several times faster than random order) and keep each key's revisions in order.
         // Changes, not their rows: 10,000 rows of large structs took a 1.3 MB array per batch, a large-object
         // allocation each time that drove full garbage collections while a replica caught up.
-        var accepted = new List<StoredObservation>(changes.Count);
-        var placeholders = new List<StoredObservation>();
-        var replacing = new List<(WriteRow Row, StoredObservation Change)>();
-        var duplicates = 0;
-        foreach (var change in changes)
-        {
-            if (change.Origin != origin)
-            {
-                throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "WRONG_ORIGIN", $"a change of {change.Origin} arrived in {origin}'s feed");
-            }
-            var isPlaceholder = change.Withholding is not (Withholding.Unspecified or Withholding.SmallCount);
-            if (change.OriginSequence <= last)
-            {
-                if (pending.TryGetValue(change.OriginSequence, out var reason) && (!isPlaceholder || change.Withholding != reason))
-                {
-                    if (isPlaceholder)
-                    {
-                        placeholders.Add(change); // the reason changed: an embargo became "not shared", say
-                    }
-                    else
-                    {
-                        CheckChange(origin, change);
-                        replacing.Add((ToWriteRow(change), change));
-                    }
-                    pending.Remove(change.OriginSequence);
-                    continue;
-                }
-                duplicates++;
-                continue;
-            }
-            if (change.OriginSequence != last + 1)
-            {
-                throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "OUT_OF_SEQUENCE",
-                    $"{origin}'s change {change.OriginSequence} arrived after {last}: " +
-                    (change.OriginSequence == last + 2 ? $"change {last + 1} is missing" : $"changes {last + 1}..{change.OriginSequence - 1} are missing"));
-            }
-            if (isPlaceholder)
-            {
-                placeholders.Add(change);
-            }
-            else
-            {
-                CheckChange(origin, change);
-                accepted.Add(change);
-            }
-            last = change.OriginSequence;
-        }
+        var admitted = rules.Admit(origin, changes, last, pending);
+        var (accepted, placeholders, replacing) = (admitted.Accepted, admitted.Placeholders, admitted.Replacing);
 
         await using var insert = new RevisionInsertCommand(connection, dbTransaction, origin);
         using var firstInserts = new FirstRevisionInserts(connection, origin, submit: false);
@@ -143,37 +95,10 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         {
             notifier.Committed();
         }
-        return (applied, duplicates, last);
+        return (applied, admitted.Duplicates, admitted.Last);
     }
 
-    /// <summary>
-    /// Refuses a change no node should have sent: no observation or recorded time, a period that is not one, a
-    /// value that is not a number (SQLite would store NaN as NULL), a note the origin itself would refuse
-    /// (<see cref="ObservationValidator.NoteProblem"/>), or another country's observation.
-    /// </summary>
-    private static void CheckChange(string origin, StoredObservation change)
-    {
-        var o = change.Observation;
-        if (o is null || change.RecordedTime is null || !MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out _) || !double.IsFinite(o.Value))
-        {
-            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
-                $"{origin}'s change {change.OriginSequence} has " +
-                (o is null ? "no observation" : change.RecordedTime is null ? "no recorded time"
-                    : !double.IsFinite(o.Value) ? $"the value {o.Value}" : $"the period '{o.Period}'"));
-        }
-        if (o.Country != origin)
-        {
-            // Only a State's own node writes its country's observations: a change of another country in this log is forged or broken.
-            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE",
-                $"{origin}'s change {change.OriginSequence} is an observation of {o.Country}: an origin writes only its own country's data");
-        }
-        if (ObservationValidator.NoteProblem(o.Note) is { } note)
-        {
-            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "MALFORMED_CHANGE", $"{origin}'s change {change.OriginSequence}: {note}");
-        }
-    }
-
-    /// <summary>The row a checked change (<see cref="CheckChange"/>) writes.</summary>
+    /// <summary>The row a change admitted by <see cref="ReplicaRules.Admit"/> writes.</summary>
     private static WriteRow ToWriteRow(StoredObservation change)
     {
         var o = change.Observation;
@@ -229,13 +154,14 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
     /// </summary>
     private static async Task ReplacePlaceholdersAsync(
         DbConnection connection, DbTransaction transaction, RevisionInsertCommand insert, string origin,
-        List<(WriteRow Row, StoredObservation Change)> replacing, CancellationToken cancellationToken)
+        List<StoredObservation> replacing, CancellationToken cancellationToken)
     {
         await using var remove = new PlaceholderRemoveCommand(connection, transaction, origin);
         await using var endPrevious = new EndPreviousRevisionCommand(connection, transaction);
         await using var endThis = new EndLateRevisionCommand(connection, transaction, origin);
-        foreach (var (row, change) in replacing)
+        foreach (var change in replacing)
         {
+            var row = ToWriteRow(change);
             var time = StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset());
             await remove.ExecuteAsync(change.OriginSequence, cancellationToken);
             await endPrevious.ExecuteAsync(row, change.Revision, time, cancellationToken);

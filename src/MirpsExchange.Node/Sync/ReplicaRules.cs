@@ -1,0 +1,190 @@
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.Node.Sharing;
+
+namespace MirpsExchange.Node.Sync;
+
+/// <summary>
+/// Every rule a replica applies to what a peer sends, in one place. What breaks one is refused with a
+/// <see cref="PeerRefusedException"/> naming the rule (the constants below) before anything of its batch
+/// is written. The pull side (<see cref="PeerSyncWorker"/>) checks the peer and what it may relay; the
+/// apply side (<see cref="ReplicaWriter"/>) asks <see cref="Admit"/> which changes to write. What a node
+/// serves to each reader is decided at the serving node (Grpc/SyncGrpcService, Sharing/ServedObservations).
+/// </summary>
+public sealed class ReplicaRules(ObservationValidator validator, TimeProvider clock)
+{
+    /// <summary>A change that is not the next of the origin's log: changes before it are missing.</summary>
+    public const string OutOfSequence = "OUT_OF_SEQUENCE";
+
+    /// <summary>A change of another origin in this origin's feed.</summary>
+    public const string WrongOrigin = "WRONG_ORIGIN";
+
+    /// <summary>A change that cannot be written: no observation or recorded time, no period, a value that is not a number, another country's observation.</summary>
+    public const string MalformedChange = "MALFORMED_CHANGE";
+
+    /// <summary>A change whose content the origin's own node would refuse at submit (<see cref="ObservationValidator"/>).</summary>
+    public const string InvalidContent = "INVALID_CONTENT";
+
+    /// <summary>A relay served what the origin's sharing policy does not let the relay itself hold.</summary>
+    public const string NotAllowedToRelay = "NOT_ALLOWED_TO_RELAY";
+
+    /// <summary>The peer says it is another party's node than Node:Peers configures.</summary>
+    public const string PeerNodeMismatch = "PEER_NODE_MISMATCH";
+
+    /// <summary>
+    /// How far an origin's clock may be ahead of this node's: a period counts as started when it had
+    /// started at the change's recorded time, but never later than this node's clock plus this.
+    /// </summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
+
+    // ---- The pull side: the peer, and what it may relay. ----
+
+    /// <summary>
+    /// The token sent was for the configured node only, and over TLS the handshake proved the peer's party
+    /// (<see cref="PeerIdentity"/>); the node country the peer declares is informational, and must agree.
+    /// </summary>
+    public static void CheckDeclaredNode(string configured, string declared)
+    {
+        if (!string.Equals(configured, declared, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new PeerRefusedException(PeerNodeMismatch, $"the peer says it is {declared}'s node, but Node:Peers configures it as {configured}'s; not pulling from it");
+        }
+    }
+
+    /// <summary>
+    /// A replica accepts only what the serving node may hold itself: a source may not relay what the
+    /// origin's policy withheld from it (the origin itself may serve anything). What the replica may
+    /// receive is the serving node's decision, made for the token the replica presents.
+    /// </summary>
+    public static void CheckMayHold(IEnumerable<StoredObservation> changes, Reader source, string address, long now)
+    {
+        foreach (var change in changes)
+        {
+            if (!SharingRules.MayHold(source, change, now))
+            {
+                throw new PeerRefusedException(NotAllowedToRelay,
+                    $"{address} ({source}) served {change.Origin}'s change {change.OriginSequence}, which {change.Origin}'s sharing policy does not let {source} hold; nothing from this batch was applied");
+            }
+        }
+    }
+
+    // ---- The apply side: the origin's log, and each change's content. ----
+
+    /// <summary>
+    /// Sorts one message of <paramref name="origin"/>'s feed, in sequence order, against the log held here
+    /// (its last change <paramref name="last"/>, and the placeholders <paramref name="held"/> from the
+    /// message's first sequence on): every change is of the origin; a change already held is a duplicate,
+    /// except that a complete change replaces the placeholder held for it (an embargo ended, or a relay had
+    /// less than this node may hold), and a placeholder with another reason replaces it too (an embargo
+    /// became "not shared", say); any other change must be the next of the log; a complete change must
+    /// pass <see cref="CheckChange"/>. The first change that breaks a rule refuses the whole message.
+    /// </summary>
+    public Admitted Admit(string origin, IReadOnlyList<StoredObservation> changes, long last, Dictionary<long, Withholding> held)
+    {
+        var admitted = new Admitted(changes.Count);
+        var latest = clock.GetUtcNow() + ClockSkew;
+        foreach (var change in changes)
+        {
+            if (change.Origin != origin)
+            {
+                throw new PeerRefusedException(WrongOrigin, $"a change of {change.Origin} arrived in {origin}'s feed");
+            }
+            var isPlaceholder = ServedObservations.IsPlaceholder(change);
+            if (change.OriginSequence <= last)
+            {
+                if (held.TryGetValue(change.OriginSequence, out var reason) && (!isPlaceholder || change.Withholding != reason))
+                {
+                    if (isPlaceholder)
+                    {
+                        admitted.Placeholders.Add(change);
+                    }
+                    else
+                    {
+                        CheckChange(origin, change, latest);
+                        admitted.Replacing.Add(change);
+                    }
+                    held.Remove(change.OriginSequence);
+                    continue;
+                }
+                admitted.Duplicates++;
+                continue;
+            }
+            if (change.OriginSequence != last + 1)
+            {
+                throw new PeerRefusedException(OutOfSequence,
+                    $"{origin}'s change {change.OriginSequence} arrived after {last}: " +
+                    (change.OriginSequence == last + 2 ? $"change {last + 1} is missing" : $"changes {last + 1}..{change.OriginSequence - 1} are missing"));
+            }
+            if (isPlaceholder)
+            {
+                admitted.Placeholders.Add(change);
+            }
+            else
+            {
+                CheckChange(origin, change, latest);
+                admitted.Accepted.Add(change);
+            }
+            last = change.OriginSequence;
+        }
+        admitted.Last = last;
+        return admitted;
+    }
+
+    /// <summary>
+    /// Refuses a complete (or small-count-withheld) change no node should have sent. Malformed: no
+    /// observation or recorded time, a period that is not one, a value that is not a number (SQLite would
+    /// store NaN as NULL), or another country's observation. Invalid content: anything a submit at the
+    /// origin refuses (<see cref="ObservationValidator.ValidateChange"/>: negative values, unknown codes,
+    /// undefined statuses, over-long notes, periods, the indicator's declared dimensions), checked for
+    /// everything but the value when the value is withheld, for the key alone in a deletion. A period must
+    /// have started by the change's recorded time (at most <paramref name="latest"/>).
+    /// </summary>
+    private void CheckChange(string origin, StoredObservation change, DateTimeOffset latest)
+    {
+        var o = change.Observation;
+        if (o is null || change.RecordedTime is null || !Period.TryParse(o.Period, out _) || !double.IsFinite(o.Value))
+        {
+            throw new PeerRefusedException(MalformedChange,
+                $"{origin}'s change {change.OriginSequence} has " +
+                (o is null ? "no observation" : change.RecordedTime is null ? "no recorded time"
+                    : !double.IsFinite(o.Value) ? $"the value {o.Value}" : $"the period '{o.Period}'"));
+        }
+        if (o.Country != origin)
+        {
+            // Only a State's own node writes its country's observations: a change of another country in this log is forged or broken.
+            throw new PeerRefusedException(MalformedChange,
+                $"{origin}'s change {change.OriginSequence} is an observation of {o.Country}: an origin writes only its own country's data");
+        }
+        var recorded = change.RecordedTime.ToDateTimeOffset();
+        var today = DateOnly.FromDateTime((recorded < latest ? recorded : latest).UtcDateTime);
+        var content = change.Deleted ? ChangeContent.Deletion
+            : change.Withholding == Withholding.SmallCount ? ChangeContent.ValueWithheld
+            : ChangeContent.Complete;
+        if (validator.ValidateChange(o, content, origin, today) is [var first, ..] violations)
+        {
+            throw new PeerRefusedException(InvalidContent,
+                $"{origin}'s change {change.OriginSequence} is refused, as {origin}'s node would refuse it: {first.Field}: {first.Description}" +
+                (violations.Count > 1 ? $" (and {violations.Count - 1} more)" : "") + "; nothing from this batch was applied");
+        }
+    }
+
+    /// <summary>A message's changes as <see cref="Admit"/> sorted them, each list in sequence order.</summary>
+    public sealed class Admitted(int capacity)
+    {
+        /// <summary>Complete changes (or small counts withheld) that are the next of the log.</summary>
+        public List<StoredObservation> Accepted { get; } = new(capacity);
+
+        /// <summary>Placeholders: the next of the log, or a new reason for one held.</summary>
+        public List<StoredObservation> Placeholders { get; } = [];
+
+        /// <summary>Complete changes in place of the placeholders held for them.</summary>
+        public List<StoredObservation> Replacing { get; } = [];
+
+        /// <summary>Changes held already.</summary>
+        public int Duplicates { get; set; }
+
+        /// <summary>The log's last change once the message is applied.</summary>
+        public long Last { get; set; }
+    }
+}
