@@ -22,6 +22,9 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
 
     /// <summary>The link of change <paramref name="index"/> in the chain.</summary>
     public ReadOnlyMemory<byte> Hash(int index) => Hashes.AsMemory(index * ChangeHash.Size, ChangeHash.Size);
+
+    /// <summary>The link of <paramref name="change"/>, one of <see cref="Changes"/> (their sequences follow each other).</summary>
+    public ReadOnlyMemory<byte> HashOf(StoredObservation change) => Hash((int)(change.OriginSequence - Changes[0].OriginSequence));
 }
 
 /// <summary>
@@ -37,7 +40,7 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
 public sealed class ChainVerifier
 {
     /// <summary>How far ahead of this node's clock an origin's recorded time may be.</summary>
-    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
+    public static TimeSpan MaxClockSkew => ReplicaRules.ClockSkew;
 
     /// <summary>Changes held waiting for their head: more than two commits of the largest submit means the head is not coming.</summary>
     public const int MaxUnsigned = 50_000;

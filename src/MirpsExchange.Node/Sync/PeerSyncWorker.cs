@@ -27,6 +27,7 @@ public sealed partial class PeerSyncWorker(
     StandardCatalogue catalogue,
     PeerStates states,
     TimeProvider clock,
+    ILogKeys logKeys,
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
@@ -88,6 +89,9 @@ public sealed partial class PeerSyncWorker(
                 var source = peer.Reader;
                 var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
                 state.Applied(applied, null);
+                // Every change is checked against the origin's signed log before it is written (ChainVerifier).
+                ChainVerifier verifier;
+                (resume, verifier) = await ChainFromAsync(origin, resume, stoppingToken);
                 // A following stream is ended to ask again: when the first embargo held here ends, and, with
                 // growing pauses, while changes a relay did not hold are still missing here.
                 reconnect = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -125,15 +129,24 @@ public sealed partial class PeerSyncWorker(
                 using var call = feed.StreamChanges(channel.CreateCallInvoker(),
                     new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192 }, reconnect.Token);
                 state.Set(PeerState.Connected);
-                await foreach (var message in ReadAheadAsync(call.ResponseStream, reconnect.Token))
+                // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
+                VerifiedChanges Check(StreamChangesResponse message)
                 {
                     ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
+                    return verifier.Accept(message);
+                }
+                await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, reconnect.Token))
+                {
+                    if (verified.Changes.Count == 0)
+                    {
+                        continue; // waiting for the head that covers them
+                    }
                     await using var scope = scopes.CreateAsyncScope();
                     var writer = scope.ServiceProvider.GetRequiredService<ReplicaWriter>();
-                    var (_, _, last) = await writer.ApplyChangesAsync(origin, message.Changes, stoppingToken);
-                    state.Applied(last, message.Changes.Count > 0 ? message.Changes[^1].RecordedTime : null);
+                    var (_, _, last) = await writer.ApplyChangesAsync(origin, verified, stoppingToken);
+                    state.Applied(last, verified.Changes[^1].RecordedTime);
                     failures = 0;
-                    foreach (var change in message.Changes)
+                    foreach (var change in verified.Changes)
                     {
                         if (change.Withholding == Withholding.Embargoed && change.Policy?.ReleaseTime is { } time)
                         {
@@ -146,6 +159,7 @@ public sealed partial class PeerSyncWorker(
                         }
                     }
                 }
+                verifier.End(); // the peer ended the feed: changes still waiting for their head will not get it
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -219,15 +233,17 @@ public sealed partial class PeerSyncWorker(
     /// The stream's messages, each next one received and parsed on another thread while the caller applies
     /// the last: a feed's message takes about as long to parse as a third of its writes.
     /// </summary>
-    private static async IAsyncEnumerable<T> ReadAheadAsync<T>(IAsyncStreamReader<T> stream, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async IAsyncEnumerable<TResult> ReadAheadAsync<T, TResult>(
+        IAsyncStreamReader<T> stream, Func<T, TResult> check, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        where TResult : class
     {
-        var next = Task.Run(() => stream.MoveNext(cancellationToken), cancellationToken);
+        async Task<TResult?> ReadAsync() => await stream.MoveNext(cancellationToken) ? check(stream.Current) : null;
+        var next = Task.Run(ReadAsync, cancellationToken);
         try
         {
-            while (await next)
+            while (await next is { } current)
             {
-                var current = stream.Current;
-                next = Task.Run(() => stream.MoveNext(cancellationToken), cancellationToken);
+                next = Task.Run(ReadAsync, cancellationToken);
                 yield return current;
             }
         }
@@ -236,6 +252,36 @@ public sealed partial class PeerSyncWorker(
             // The caller stopped early (a failed batch, a reconnect): the call's end fails the read ahead; observe it.
             _ = next.ContinueWith(static read => read.Exception, TaskContinuationOptions.OnlyOnFaulted);
         }
+    }
+
+    /// <summary>
+    /// The verifier of <paramref name="origin"/>'s log from <paramref name="resume"/> on: the link held here at
+    /// that change, and the keys rotations held here handed over to. A copy held from before logs were signed
+    /// has no links: the pull then starts from the origin's first change, and the attested log replaces it.
+    /// </summary>
+    private async Task<(long Resume, ChainVerifier Verifier)> ChainFromAsync(string origin, long resume, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        var (_, time, hash) = await OriginLog.LinkAsync(db.Database.GetDbConnection(), null, origin, resume, cancellationToken);
+        if (hash is null)
+        {
+            (resume, time, hash) = (0, 0, []);
+        }
+        var handedOver = new Dictionary<string, System.Security.Cryptography.ECDsa>();
+        var rotations = await db.LogHeads.AsNoTracking()
+            .Where(h => h.Origin == origin && h.Kind == LogHeadKind.KeyRotation && h.NextPublicKey != null)
+            .Select(h => h.NextPublicKey!)
+            .ToListAsync(cancellationToken);
+        foreach (var next in rotations)
+        {
+            if (Mirps.Auth.LogKeys.TryImport(next, out var key))
+            {
+                handedOver[Mirps.Auth.LogKeys.KeyId(next)] = key;
+            }
+        }
+        return (resume, new ChainVerifier(origin, resume, hash, time, logKeys, Now, handedOver));
     }
 
     private long Now() => StoreTime.ToMicros(clock.GetUtcNow());

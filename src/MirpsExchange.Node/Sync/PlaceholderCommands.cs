@@ -9,15 +9,16 @@ namespace MirpsExchange.Node.Sync;
 internal sealed class PlaceholderUpsertCommand : PositionalCommand
 {
     public PlaceholderUpsertCommand(DbConnection connection, DbTransaction transaction, string origin) : base(connection, transaction,
-        $"INSERT INTO {WithheldChangeConfiguration.Table} (origin, origin_sequence, reason, recorded_time, readers, release_time, small_count_threshold) " +
-        "VALUES (@origin, @seq, @reason, @time, @readers, @release, @threshold) " +
+        $"INSERT INTO {WithheldChangeConfiguration.Table} (origin, origin_sequence, reason, recorded_time, readers, release_time, small_count_threshold, content_digest, change_hash, received_time) " +
+        "VALUES (@origin, @seq, @reason, @time, @readers, @release, @threshold, @content, @hash, @received) " +
         "ON CONFLICT (origin, origin_sequence) DO UPDATE SET reason = excluded.reason, readers = excluded.readers, release_time = excluded.release_time, small_count_threshold = excluded.small_count_threshold",
-        "@origin", "@seq", "@reason", "@time", "@readers", "@release", "@threshold")
+        "@origin", "@seq", "@reason", "@time", "@readers", "@release", "@threshold", "@content", "@hash", "@received")
     {
         Parameters[0].Value = origin;
     }
 
-    public ValueTask<int> ExecuteAsync(StoredObservation change, CancellationToken cancellationToken)
+    /// <summary>Holds <paramref name="change"/>'s placeholder with its link <paramref name="hash"/>, received at <paramref name="received"/> (kept when only the reason changes).</summary>
+    public ValueTask<int> ExecuteAsync(StoredObservation change, ReadOnlyMemory<byte> hash, long received, CancellationToken cancellationToken)
     {
         var policy = RowPolicy.FromMessage(change.Policy);
         var p = Parameters;
@@ -27,6 +28,9 @@ internal sealed class PlaceholderUpsertCommand : PositionalCommand
         p[4].Value = policy.Readers;
         p[5].Value = policy.ReleaseTime is { } release ? release : DBNull.Value;
         p[6].Value = policy.SmallCountThreshold;
+        p[7].Value = Blob(change.ContentDigest.Memory);
+        p[8].Value = Blob(hash);
+        p[9].Value = received;
         return ExecuteAsync(cancellationToken);
     }
 }
@@ -47,9 +51,10 @@ internal sealed class PlaceholderRemoveCommand : PositionalCommand
     }
 }
 
-/// <summary>Ends, at <c>time</c>, the key's revision held just before a late revision <c>revision</c>.</summary>
+/// <summary>Ends, at <c>time</c>, the key's revision held just before a late revision <c>revision</c>, if it is still current.</summary>
 internal sealed class EndPreviousRevisionCommand(DbConnection connection, DbTransaction transaction) : PositionalCommand(connection, transaction,
-    $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND revision = (SELECT MAX(revision) FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision < @rev)",
+    $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND superseded_time IS NULL " +
+    $"AND revision = (SELECT MAX(revision) FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision < @rev)",
     [.. KeyParameters, "@rev", "@now"])
 {
     public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long time, CancellationToken cancellationToken)
@@ -61,22 +66,26 @@ internal sealed class EndPreviousRevisionCommand(DbConnection connection, DbTran
     }
 }
 
-/// <summary>Ends a late revision (change <c>sequence</c>) when the key's next held revision was recorded; current when there is none.</summary>
+/// <summary>
+/// Ends a late revision (change <c>sequence</c>, received at <c>now</c>) at once when a later revision of
+/// its key is held (it was never the current one here); leaves it current when there is none.
+/// </summary>
 internal sealed class EndLateRevisionCommand : PositionalCommand
 {
     public EndLateRevisionCommand(DbConnection connection, DbTransaction transaction, string origin) : base(connection, transaction,
-        $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = (SELECT MIN(recorded_time) FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision > @rev) " +
-        "WHERE origin = @origin AND origin_sequence = @seq",
-        [.. KeyParameters, "@rev", "@origin", "@seq"])
+        $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now " +
+        $"WHERE origin = @origin AND origin_sequence = @seq AND EXISTS (SELECT 1 FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision > @rev)",
+        [.. KeyParameters, "@rev", "@origin", "@seq", "@now"])
     {
         Parameters[7].Value = origin;
     }
 
-    public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long sequence, CancellationToken cancellationToken)
+    public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long sequence, long now, CancellationToken cancellationToken)
     {
         SetKey(row);
         Parameters[6].Value = revision;
         Parameters[8].Value = sequence;
+        Parameters[9].Value = now;
         return ExecuteAsync(cancellationToken);
     }
 }

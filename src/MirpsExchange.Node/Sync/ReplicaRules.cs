@@ -29,6 +29,21 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// <summary>A relay served what the origin's sharing policy does not let the relay itself hold.</summary>
     public const string NotAllowedToRelay = "NOT_ALLOWED_TO_RELAY";
 
+    /// <summary>The origin's hash chain does not hold: a change altered, left out, reordered or made up, or a head over other changes.</summary>
+    public const string ChainBroken = "CHAIN_BROKEN";
+
+    /// <summary>A head of the origin's log whose signature does not verify with the key it names.</summary>
+    public const string SignatureInvalid = "SIGNATURE_INVALID";
+
+    /// <summary>A head signed with a key the identity server does not publish for the origin.</summary>
+    public const string UnknownSigningKey = "UNKNOWN_SIGNING_KEY";
+
+    /// <summary>A change recorded before the origin's change before it.</summary>
+    public const string Backdated = "BACKDATED";
+
+    /// <summary>A change recorded later than this node's clock plus <see cref="ClockSkew"/>.</summary>
+    public const string RecordedInFuture = "RECORDED_IN_FUTURE";
+
     /// <summary>The peer says it is another party's node than Node:Peers configures.</summary>
     public const string PeerNodeMismatch = "PEER_NODE_MISMATCH";
 

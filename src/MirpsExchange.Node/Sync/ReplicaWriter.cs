@@ -12,29 +12,40 @@ namespace MirpsExchange.Node.Sync;
 /// origin, applied in one transaction per message. First-revision inserts go in batches through SQLite's
 /// own API (<see cref="FirstRevisionInserts"/>), revisions through parameterized SQL, in runs of key order.
 /// </summary>
-public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules)
+public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, TimeProvider clock)
 {
     /// <summary>A replica applies a message that is at most this many runs in key order as it comes (see <see cref="ApplyChangesAsync"/>).</summary>
     private const int MaxUnsortedRuns = 16;
 
     /// <summary>
-    /// Applies another node's changes of <paramref name="origin"/> (a replica's write path): in sequence
-    /// order, each exactly once, under <see cref="ReplicaRules"/>. Changes already held are skipped (a batch
-    /// applied twice, or arriving by two paths, changes nothing), except that a complete change replaces
-    /// the placeholder held for it; a change that breaks a rule (<see cref="PeerRefusedException"/>) is
-    /// refused with nothing written. The origin's own sequence, revision, recorded time and sharing policy are kept.
+    /// Applies another node's changes of <paramref name="origin"/> (a replica's write path), once their chain
+    /// verified against the origin's signed heads (<see cref="ChainVerifier"/>): in sequence order, each
+    /// exactly once, under <see cref="ReplicaRules"/>. Changes already held are skipped (a batch applied twice,
+    /// or arriving by two paths, changes nothing), except that a complete change replaces the placeholder held
+    /// for it, if it is the very change the placeholder's link names; a change that breaks a rule
+    /// (<see cref="PeerRefusedException"/>) is refused with nothing written. The origin's own sequence,
+    /// revision, recorded time, sharing policy and links are kept, with the time this node received them, and
+    /// so are the heads, so this node can relay the log as signed.
     /// </summary>
     public async Task<(int Applied, int Duplicates, long LastSequence)> ApplyChangesAsync(
-        string origin, IReadOnlyList<StoredObservation> changes, CancellationToken cancellationToken)
+        string origin, VerifiedChanges verified, CancellationToken cancellationToken)
     {
+        var changes = verified.Changes;
         using var _ = await gate.EnterAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var connection = transaction.GetDbTransaction().Connection!;
         var dbTransaction = transaction.GetDbTransaction();
+        var now = StoreTime.ToMicros(clock.GetUtcNow());
+        if (changes.Count > 0 && changes[0].OriginSequence == 1)
+        {
+            // The origin's log from its start: a copy held from before logs were signed gives way to it.
+            await DropUnattestedAsync(connection, dbTransaction, origin, cancellationToken);
+        }
         var (last, _) = await OriginLog.LastChangeAsync(connection, dbTransaction, origin, cancellationToken);
-        var pending = changes.Count > 0 && changes[0].OriginSequence <= last
+        var held = changes.Count > 0 && changes[0].OriginSequence <= last
             ? await PlaceholdersAsync(connection, dbTransaction, origin, changes[0].OriginSequence, last, cancellationToken)
             : [];
+        var pending = held.ToDictionary(p => p.Key, p => p.Value.Reason);
 
         // First the log's rules (ReplicaRules), in sequence order; then the writes, in runs of key order that walk the
         // unique index in order (several times faster than random order) and keep each key's revisions in order.
@@ -42,6 +53,14 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         // allocation each time that drove full garbage collections while a replica caught up.
         var admitted = rules.Admit(origin, changes, last, pending);
         var (accepted, placeholders, replacing) = (admitted.Accepted, admitted.Placeholders, admitted.Replacing);
+        foreach (var change in replacing)
+        {
+            if (held[change.OriginSequence].Hash is { } link && !link.AsSpan().SequenceEqual(verified.HashOf(change).Span))
+            {
+                throw new PeerRefusedException(ReplicaRules.ChainBroken,
+                    $"{origin}'s change {change.OriginSequence} is not the change whose placeholder is held here: its content was replaced on the way");
+            }
+        }
 
         await using var insert = new RevisionInsertCommand(connection, dbTransaction, origin);
         using var firstInserts = new FirstRevisionInserts(connection, origin, submit: false);
@@ -69,25 +88,34 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
             var change = accepted[index];
             var row = ToWriteRow(change);
             var time = StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset());
+            var integrity = Integrity(change, verified, now);
             if (change.Revision == 1 && !change.Deleted && !row.ValueWithheld)
             {
-                firstInserts.Add(row, change.OriginSequence, time);
+                firstInserts.Add(row, change.OriginSequence, time, integrity);
                 continue;
             }
             firstInserts.Flush(); // a key's first revision is in before its next one supersedes it
             if (change.Revision > 1)
             {
-                supersede.SupersededTime = time;
+                // "As of" a time is what this node had received by then: the revision before ends now.
+                supersede.SupersededTime = now;
                 await supersede.ExecuteAsync(row, change.Revision, cancellationToken);
             }
             insert.RecordedTime = time;
-            await insert.ExecuteAsync(row, change.OriginSequence, change.Revision, change.Deleted, cancellationToken);
+            await insert.ExecuteAsync(row, change.OriginSequence, change.Revision, change.Deleted, integrity, cancellationToken);
         }
         firstInserts.Flush();
         if (placeholders.Count + replacing.Count > 0)
         {
-            await WritePlaceholdersAsync(connection, dbTransaction, origin, placeholders, cancellationToken);
-            await ReplacePlaceholdersAsync(connection, dbTransaction, insert, origin, replacing, cancellationToken);
+            await WritePlaceholdersAsync(connection, dbTransaction, origin, placeholders, verified, now, cancellationToken);
+            await ReplacePlaceholdersAsync(connection, dbTransaction, insert, origin, replacing, verified, now, cancellationToken);
+        }
+        await using (var heads = new LogHeadInsertCommand(connection, dbTransaction))
+        {
+            foreach (var head in verified.Heads)
+            {
+                await heads.ExecuteAsync(head, now, cancellationToken);
+            }
         }
         var applied = accepted.Count + placeholders.Count + replacing.Count;
         await transaction.CommitAsync(cancellationToken);
@@ -96,6 +124,21 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
             notifier.Committed();
         }
         return (applied, admitted.Duplicates, admitted.Last);
+    }
+
+    /// <summary>What a change keeps of the signed log: its salt (complete) or value digest (small count), its link, when it arrived.</summary>
+    private static ChangeIntegrity Integrity(StoredObservation change, VerifiedChanges verified, long now) =>
+        new(change.Salt.Memory, change.ValueDigest.Memory, verified.HashOf(change), now);
+
+    /// <summary>Removes <paramref name="origin"/>'s changes and placeholders held from before logs were signed (no link).</summary>
+    private static async Task DropUnattestedAsync(DbConnection connection, DbTransaction transaction, string origin, CancellationToken cancellationToken)
+    {
+        foreach (var table in new[] { ObservationRowConfiguration.Table, WithheldChangeConfiguration.Table })
+        {
+            await using var drop = PositionalCommand.Create(connection, transaction, $"DELETE FROM {table} WHERE origin = @origin AND change_hash IS NULL", "@origin");
+            drop.Parameters[0].Value = origin;
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     /// <summary>The row a change admitted by <see cref="ReplicaRules.Admit"/> writes.</summary>
@@ -118,43 +161,43 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         return c != 0 ? c : items[x].Revision.CompareTo(items[y].Revision);
     }
 
-    /// <summary>The placeholders held for <paramref name="origin"/>'s changes from..to, by sequence.</summary>
-    private static async Task<Dictionary<long, Withholding>> PlaceholdersAsync(
+    /// <summary>The placeholders held for <paramref name="origin"/>'s changes from..to, by sequence: why each was withheld, and its link.</summary>
+    private static async Task<Dictionary<long, (Withholding Reason, byte[]? Hash)>> PlaceholdersAsync(
         DbConnection connection, DbTransaction transaction, string origin, long from, long to, CancellationToken cancellationToken)
     {
         await using var command = PositionalCommand.Create(connection, transaction,
-            $"SELECT origin_sequence, reason FROM {WithheldChangeConfiguration.Table} WHERE origin = @origin AND origin_sequence BETWEEN @from AND @to",
+            $"SELECT origin_sequence, reason, change_hash FROM {WithheldChangeConfiguration.Table} WHERE origin = @origin AND origin_sequence BETWEEN @from AND @to",
             "@origin", "@from", "@to");
         command.Parameters[0].Value = origin;
         command.Parameters[1].Value = from;
         command.Parameters[2].Value = to;
-        var placeholders = new Dictionary<long, Withholding>();
+        var placeholders = new Dictionary<long, (Withholding, byte[]?)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            placeholders[reader.GetInt64(0)] = (Withholding)reader.GetInt32(1);
+            placeholders[reader.GetInt64(0)] = ((Withholding)reader.GetInt32(1), reader.IsDBNull(2) ? null : (byte[])reader.GetValue(2));
         }
         return placeholders;
     }
 
     private static async Task WritePlaceholdersAsync(
-        DbConnection connection, DbTransaction transaction, string origin, List<StoredObservation> placeholders, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction transaction, string origin, List<StoredObservation> placeholders, VerifiedChanges verified, long now, CancellationToken cancellationToken)
     {
         await using var upsert = new PlaceholderUpsertCommand(connection, transaction, origin);
         foreach (var change in placeholders)
         {
-            await upsert.ExecuteAsync(change, cancellationToken);
+            await upsert.ExecuteAsync(change, verified.HashOf(change), now, cancellationToken);
         }
     }
 
     /// <summary>
-    /// Complete changes in place of their placeholders: each is an older revision of its key arriving
-    /// late, so it is fitted into the key's history by time (the revision before it ends when it was
-    /// recorded; it ends when the next held revision was recorded, or is current).
+    /// Complete changes in place of their placeholders: each is an older revision of its key arriving late,
+    /// received now. If no later revision is held, it is current from now on (the one before ends now);
+    /// otherwise it was never what this node held as current, and it ends as it begins.
     /// </summary>
     private static async Task ReplacePlaceholdersAsync(
         DbConnection connection, DbTransaction transaction, RevisionInsertCommand insert, string origin,
-        List<StoredObservation> replacing, CancellationToken cancellationToken)
+        List<StoredObservation> replacing, VerifiedChanges verified, long now, CancellationToken cancellationToken)
     {
         await using var remove = new PlaceholderRemoveCommand(connection, transaction, origin);
         await using var endPrevious = new EndPreviousRevisionCommand(connection, transaction);
@@ -164,10 +207,10 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
             var row = ToWriteRow(change);
             var time = StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset());
             await remove.ExecuteAsync(change.OriginSequence, cancellationToken);
-            await endPrevious.ExecuteAsync(row, change.Revision, time, cancellationToken);
+            await endPrevious.ExecuteAsync(row, change.Revision, now, cancellationToken);
             insert.RecordedTime = time;
-            await insert.ExecuteAsync(row, change.OriginSequence, change.Revision, change.Deleted, cancellationToken);
-            await endThis.ExecuteAsync(row, change.Revision, change.OriginSequence, cancellationToken);
+            await insert.ExecuteAsync(row, change.OriginSequence, change.Revision, change.Deleted, Integrity(change, verified, now), cancellationToken);
+            await endThis.ExecuteAsync(row, change.Revision, change.OriginSequence, now, cancellationToken);
         }
     }
 }
