@@ -8,7 +8,6 @@ using Mirps.Tls;
 using MirpsExchange.Catalogue;
 using Microsoft.EntityFrameworkCore;
 using Mirps.Observation.V1;
-using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.ServiceDefaults;
 
