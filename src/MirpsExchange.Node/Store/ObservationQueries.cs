@@ -7,13 +7,15 @@ namespace MirpsExchange.Node.Store;
 public static class ObservationQueries
 {
     /// <summary>
-    /// The value of every key as known at <paramref name="asOfMicros"/> (null: now): the revision recorded
-    /// at or before that time and not yet superseded then. Deleted keys are left out.
+    /// The value of every key as this node knew it at <paramref name="asOfMicros"/> (null: now): the revision
+    /// it had received by then and not yet superseded then. At the origin a change is received when it is
+    /// recorded; at a replica when it arrived, so an answer "as of" a date stays what this node had then,
+    /// whatever an origin later claims its recorded times were. Deleted keys are left out.
     /// </summary>
     public static IQueryable<ObservationRow> AsOf(this IQueryable<ObservationRow> rows, long? asOfMicros)
     {
         var known = asOfMicros is { } time
-            ? rows.Where(o => o.RecordedTime <= time && (o.SupersededTime == null || o.SupersededTime > time))
+            ? rows.Where(o => o.ReceivedTime <= time && (o.SupersededTime == null || o.SupersededTime > time))
             : rows.Where(o => o.SupersededTime == null);
         return known.Where(o => !o.Deleted);
     }

@@ -8,8 +8,11 @@ namespace MirpsExchange.Node.Sync;
 /// <summary>The public log-signing keys the identity server publishes, by origin and key id.</summary>
 public interface ILogKeys
 {
-    /// <summary><paramref name="origin"/>'s key <paramref name="keyId"/>, or null when it is not (yet) published for that origin.</summary>
-    ECDsa? Find(string origin, string keyId);
+    /// <summary>
+    /// <paramref name="origin"/>'s key <paramref name="keyId"/>, or null when it is not (yet) published for that
+    /// origin, or was retired before <paramref name="signedTime"/>.
+    /// </summary>
+    ECDsa? Find(string origin, string keyId, DateTimeOffset signedTime);
 
     /// <summary>Asks for the published keys again soon: a head named a key not known here yet.</summary>
     void RefreshSoon();
@@ -196,20 +199,22 @@ public sealed class ChainVerifier
         {
             return handed;
         }
-        if (_keys.Find(_origin, head.KeyId) is { } published)
+        if (_keys.Find(_origin, head.KeyId, head.SignedTime?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue) is { } published)
         {
             return published;
         }
         _keys.RefreshSoon();
         throw Refused(ReplicaRules.UnknownSigningKey,
-            $"{_origin}'s head at change {head.Sequence} is signed with key {head.KeyId}, which the identity server does not publish for {_origin} (yet)");
+            $"{_origin}'s head at change {head.Sequence} is signed with key {head.KeyId}, which the identity server does not publish for {_origin} (yet), or had retired by then");
     }
 
     private void HandOver(LogHead head)
     {
-        var next = LogSigningKeys.TryImport(head.NextPublicKey.Span)
-            ?? throw Refused(ReplicaRules.SignatureInvalid, $"{_origin}'s key rotation at change {head.Sequence} names no ECDSA P-256 key");
-        _handedOver[LogSigningKeys.KeyId(head.NextPublicKey.Span)] = next;
+        if (!Mirps.Auth.LogKeys.TryImport(head.NextPublicKey.Span, out var next) || next is null)
+        {
+            throw Refused(ReplicaRules.SignatureInvalid, $"{_origin}'s key rotation at change {head.Sequence} names no ECDSA P-256 key");
+        }
+        _handedOver[Mirps.Auth.LogKeys.KeyId(head.NextPublicKey.Span)] = next;
     }
 
     private byte[] PolicyFields(SharingPolicy? policy)
