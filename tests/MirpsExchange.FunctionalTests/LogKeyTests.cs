@@ -109,7 +109,7 @@ public class LogKeyTests
     }
 
     [Fact]
-    public async Task A_node_that_meets_an_unknown_key_fetches_the_list_at_once_instead_of_at_its_next_poll()
+    public async Task A_node_that_meets_an_unknown_key_fetches_the_list_at_once_instead_of_at_its_next_poll_but_at_most_every_2_seconds()
     {
         await using var identity = await TestIdentity.StartAsync();
         // The longest poll interval allowed: without RefreshSoon the key would arrive up to 59 s later.
@@ -130,6 +130,22 @@ public class LogKeyTests
             Assert.True(since.Elapsed < TimeSpan.FromSeconds(15), "RefreshSoon did not fetch the list");
             await Task.Delay(100);
         }
+
+        // A peer naming unknown key ids in every head cannot make the node hammer the identity server:
+        // asked without pause for 5 s, it fetches at most once every 2 s (each fetch confirms the list anew).
+        var fetches = new List<DateTimeOffset>();
+        since.Restart();
+        while (since.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            list.RefreshSoon();
+            if (list.ConfirmedAt is { } at && (fetches.Count == 0 || at != fetches[^1]))
+            {
+                fetches.Add(at);
+            }
+            await Task.Delay(5);
+        }
+        Assert.InRange(fetches.Count, 2, 4); // the one held, then one about every 2 s
+        Assert.All(fetches.Zip(fetches.Skip(1)), pair => Assert.True(pair.Second - pair.First > TimeSpan.FromSeconds(1.5), $"fetched again after {(pair.Second - pair.First).TotalSeconds:0.00} s"));
     }
 
     [Fact]
