@@ -13,7 +13,7 @@ using Mirps.Identity.V1;
 namespace MirpsExchange.Cli.Commands;
 
 /// <summary>
-/// <c>mirps credentials issue | list | rotate | revoke | roll-key | audit</c>: the identity server's CredentialService
+/// <c>mirps credentials issue | list | rotate | revoke | roll-key | audit | register-log-key | log-keys | retire-log-key</c>: the identity server's CredentialService
 /// (its gRPC admin API) with a token for an admin credential, obtained from its OAuth2 token endpoint.
 /// </summary>
 public static class CredentialsCommand
@@ -43,6 +43,7 @@ public static class CredentialsCommand
         {
             identity, adminApi, credential, ca, clientCertificate, clientKey,
             Issue(connection), List(connection), Rotate(connection), Revoke(connection), RollKey(connection), Audit(connection),
+            RegisterLogKey(connection), LogKeys(connection), RetireLogKey(connection),
         };
     }
 
@@ -262,6 +263,95 @@ public static class CredentialsCommand
             }
             while (request.PageToken.Length > 0 && rows.Count < wanted);
             await WriteTable(console, ["TIME", "ACTOR", "ACTION", "CLIENT ID", "DETAIL"], rows);
+            return null;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command RegisterLogKey(Connection connection)
+    {
+        var country = new Option<string>("--country") { Description = "ISO 3166-1 alpha-3 code of the State whose change log the key signs", HelpName = "ISO3", Required = true };
+        var publicKey = new Option<FileInfo>("--public-key")
+        {
+            Description = "PEM file with the node's log-signing PUBLIC key (\"-----BEGIN PUBLIC KEY-----\", ECDSA P-256)",
+            HelpName = "FILE",
+            Required = true,
+        };
+        var command = new Command("register-log-key",
+            "Register the public key a State's node signs its change log with; every node learns of it from the revocation list. "
+            + "Registering the same key again changes nothing") { country, publicKey };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var file = parse.GetRequiredValue(publicKey);
+            byte[] spki;
+            try
+            {
+                spki = ReadPublicKeyPem(await File.ReadAllTextAsync(file.FullName, cancellationToken));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync($"error: cannot read the public key {file.FullName}: {OneLine(e.Message)}");
+                return CliApp.Refused;
+            }
+            return await connection.RunAsync(parse, null, async (client, console) =>
+            {
+                var request = new RegisterLogKeyRequest
+                {
+                    Country = parse.GetRequiredValue(country).Trim().ToUpperInvariant(),
+                    PublicKey = Google.Protobuf.ByteString.CopyFrom(spki),
+                };
+                var response = await client.RegisterLogKeyAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+                await console.WriteLineAsync($"Registered log key {response.KeyId} of {request.Country} at {Format(response.RegisterTime)}; every node learns of it with its next revocation list.");
+                return null;
+            }, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>The DER bytes of the one PEM "PUBLIC KEY" block in <paramref name="text"/>, sent as they are (the server checks the key).</summary>
+    private static byte[] ReadPublicKeyPem(string text)
+    {
+        if (!System.Security.Cryptography.PemEncoding.TryFind(text, out var fields) || text[fields.Label] is not "PUBLIC KEY")
+        {
+            throw new InvalidDataException("it holds no PEM \"PUBLIC KEY\" block (a private key is never registered: export the public key)");
+        }
+        return Convert.FromBase64String(text[fields.Base64Data].ToString());
+    }
+
+    private static Command LogKeys(Connection connection)
+    {
+        var command = new Command("log-keys", "List the States' log-signing keys, retired ones too");
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
+        {
+            var keys = new List<LogKey>();
+            var request = new ListLogKeysRequest { PageSize = 500 };
+            do
+            {
+                var page = await client.ListLogKeysAsync(request, deadline: Deadline(), cancellationToken: cancellationToken);
+                keys.AddRange(page.LogKeys);
+                request.PageToken = page.NextPageToken;
+            }
+            while (request.PageToken.Length > 0);
+            var rows = keys.OrderBy(k => k.Country, StringComparer.Ordinal).ThenBy(k => k.RegisterTime)
+                .Select(k => new[] { k.Country, k.KeyId, Format(k.RegisterTime), Format(k.RetireTime) }).ToList();
+            await WriteTable(console, ["COUNTRY", "KEY ID", "REGISTERED", "RETIRED"], rows);
+            await console.WriteLineAsync($"{rows.Count} log key{(rows.Count == 1 ? "" : "s")}");
+            return null;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command RetireLogKey(Connection connection)
+    {
+        var keyId = new Argument<string>("key-id") { Description = "The key id of the log key to retire" };
+        var reason = new Option<string>("--reason") { Description = "Why, for the audit log", HelpName = "TEXT" };
+        var command = new Command("retire-log-key",
+            "Retire a State's log-signing key: the log heads it signed before stay verifiable, replicas refuse those it signs later") { keyId, reason };
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
+        {
+            var request = new RetireLogKeyRequest { KeyId = parse.GetRequiredValue(keyId), Reason = parse.GetValue(reason) ?? "" };
+            var key = (await client.RetireLogKeyAsync(request, deadline: Deadline(), cancellationToken: cancellationToken)).LogKey;
+            await console.WriteLineAsync($"Log key {key.KeyId} of {key.Country} is retired since {Format(key.RetireTime)}.");
             return null;
         }, cancellationToken));
         return command;

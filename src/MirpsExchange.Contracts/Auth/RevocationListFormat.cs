@@ -1,3 +1,6 @@
+using System.Buffers.Text;
+using System.Text.Json;
+
 namespace Mirps.Auth;
 
 /// <summary>
@@ -27,4 +30,92 @@ public static class RevocationListFormat
 
     /// <summary>Array of signing key ids ("kid") that are compromised: every token they signed is refused.</summary>
     public const string RevokedKeysClaim = "revoked_keys";
+
+    /// <summary>
+    /// Object: country (ISO3) to an array of that origin's log-signing keys, each
+    /// <c>{"kid": ..., "spki": base64url DER, "registered": Unix s, "retired": Unix s}</c> (<c>retired</c> only once retired).
+    /// Absent from lists of identity servers that predate it: no keys.
+    /// </summary>
+    public const string LogKeysClaim = "log_keys";
+
+    /// <summary>The <see cref="LogKeysClaim"/> claim's value for <paramref name="keys"/>.</summary>
+    public static JsonElement WriteLogKeys(IEnumerable<PublishedLogKey> keys)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var country in keys.GroupBy(k => k.Country, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                writer.WriteStartArray(country.Key);
+                foreach (var key in country.OrderBy(k => k.RegisteredTime).ThenBy(k => k.KeyId, StringComparer.Ordinal))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("kid", key.KeyId);
+                    writer.WriteString("spki", Base64Url.EncodeToString(key.Spki));
+                    writer.WriteNumber("registered", key.RegisteredTime.ToUnixTimeSeconds());
+                    if (key.RetiredTime is { } retired)
+                    {
+                        writer.WriteNumber("retired", retired.ToUnixTimeSeconds());
+                    }
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndArray();
+            }
+            writer.WriteEndObject();
+        }
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>
+    /// The keys a <see cref="LogKeysClaim"/> claim publishes. Throws <see cref="FormatException"/> when it is
+    /// malformed, or names a key that is not a P-256 key or whose kid is not its own: the identity server never
+    /// publishes such a key, so the whole list is suspect.
+    /// </summary>
+    public static IReadOnlyList<PublishedLogKey> ReadLogKeys(JsonElement claim)
+    {
+        if (claim.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException($"{LogKeysClaim} is not an object");
+        }
+        var keys = new List<PublishedLogKey>();
+        foreach (var country in claim.EnumerateObject())
+        {
+            if (country.Value.ValueKind != JsonValueKind.Array)
+            {
+                throw new FormatException($"{LogKeysClaim}.{country.Name} is not an array");
+            }
+            foreach (var entry in country.Value.EnumerateArray())
+            {
+                if (entry.ValueKind != JsonValueKind.Object
+                    || !entry.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String
+                    || !entry.TryGetProperty("spki", out var spkiText) || spkiText.ValueKind != JsonValueKind.String
+                    || !entry.TryGetProperty("registered", out var registered) || !registered.TryGetInt64(out var registeredAt))
+                {
+                    throw new FormatException($"a key of {country.Name} in {LogKeysClaim} lacks kid, spki or registered");
+                }
+                long? retiredAt = null;
+                if (entry.TryGetProperty("retired", out var retired))
+                {
+                    retiredAt = retired.TryGetInt64(out var at) ? at : throw new FormatException($"the key {kid.GetString()} has a retired time that is not a number");
+                }
+                var spki = Base64Url.DecodeFromChars(spkiText.GetString());
+                if (!LogKeys.TryImport(spki, out var key))
+                {
+                    throw new FormatException($"the key {kid.GetString()} of {country.Name} is not a P-256 public key");
+                }
+                key!.Dispose();
+                if (LogKeys.KeyId(spki) != kid.GetString())
+                {
+                    throw new FormatException($"the key {kid.GetString()} of {country.Name} has another key id ({LogKeys.KeyId(spki)})");
+                }
+                keys.Add(new PublishedLogKey(country.Name, kid.GetString()!, spki, Time(registeredAt), retiredAt is { } r ? Time(r) : null));
+            }
+        }
+        return keys;
+    }
+
+    private static DateTimeOffset Time(long unixSeconds) =>
+        unixSeconds is >= 0 and <= 253402300799 ? DateTimeOffset.FromUnixTimeSeconds(unixSeconds) : throw new FormatException($"{unixSeconds} is not a time in Unix seconds");
 }

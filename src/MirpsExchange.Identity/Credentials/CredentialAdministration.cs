@@ -321,7 +321,10 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         }
     }
 
-    private void Audit(string actor, string action, string clientId, string detail) => db.AuditEvents.Add(new AuditRecord
+    private void Audit(string actor, string action, string clientId, string detail) => Audit(db, clock, actor, action, clientId, detail);
+
+    /// <summary>Adds an audit record to <paramref name="db"/>, saved with the change it records.</summary>
+    internal static void Audit(IdentityDbContext db, TimeProvider clock, string actor, string action, string clientId, string detail) => db.AuditEvents.Add(new AuditRecord
     {
         Time = clock.GetUtcNow().UtcTicks,
         Actor = actor,

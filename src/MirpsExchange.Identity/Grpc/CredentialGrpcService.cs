@@ -10,7 +10,7 @@ using MirpsExchange.ServiceDefaults;
 namespace MirpsExchange.Identity.Grpc;
 
 /// <summary>The admin API over <see cref="CredentialAdministration"/>; every call needs the admin scope.</summary>
-public sealed class CredentialGrpcService(CredentialAdministration administration, IdentityDbContext db) : CredentialService.CredentialServiceBase
+public sealed class CredentialGrpcService(CredentialAdministration administration, LogKeyAdministration logKeys, IdentityDbContext db) : CredentialService.CredentialServiceBase
 {
     public override async Task<IssueCredentialResponse> IssueCredential(IssueCredentialRequest request, ServerCallContext context)
     {
@@ -93,6 +93,50 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
             response.NextPageToken = page[size - 1].Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         return response;
+    }
+
+    public override async Task<RegisterLogKeyResponse> RegisterLogKey(RegisterLogKeyRequest request, ServerCallContext context)
+    {
+        var actor = await AdminAsync(context);
+        var key = await logKeys.RegisterAsync(actor, request.Country, request.PublicKey.ToByteArray(), context.CancellationToken);
+        return new RegisterLogKeyResponse { KeyId = key.KeyId, RegisterTime = Timestamp.FromDateTimeOffset(key.RegisterTime) };
+    }
+
+    public override async Task<ListLogKeysResponse> ListLogKeys(ListLogKeysRequest request, ServerCallContext context)
+    {
+        await AdminAsync(context);
+        var size = PageSize(request.PageSize, 100, 500);
+        var page = await db.LogKeys.AsNoTracking().Where(k => string.Compare(k.KeyId, request.PageToken) > 0)
+            .OrderBy(k => k.KeyId).Take(size + 1).ToListAsync(context.CancellationToken);
+        var response = new ListLogKeysResponse { LogKeys = { page.Take(size).Select(ToMessage) } };
+        if (page.Count > size)
+        {
+            response.NextPageToken = page[size - 1].KeyId;
+        }
+        return response;
+    }
+
+    public override async Task<RetireLogKeyResponse> RetireLogKey(RetireLogKeyRequest request, ServerCallContext context)
+    {
+        var actor = await AdminAsync(context);
+        var key = await logKeys.RetireAsync(actor, request.KeyId, request.Reason, context.CancellationToken);
+        return new RetireLogKeyResponse { LogKey = ToMessage(key) };
+    }
+
+    private static LogKey ToMessage(LogKeyRecord record)
+    {
+        var message = new LogKey
+        {
+            Country = record.Country,
+            KeyId = record.KeyId,
+            PublicKey = Google.Protobuf.ByteString.CopyFrom(record.PublicKey),
+            RegisterTime = Timestamp.FromDateTimeOffset(record.RegisterTime),
+        };
+        if (record.RetireTime is { } retired)
+        {
+            message.RetireTime = Timestamp.FromDateTimeOffset(retired);
+        }
+        return message;
     }
 
     /// <summary>

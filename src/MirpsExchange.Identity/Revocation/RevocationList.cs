@@ -11,8 +11,9 @@ namespace MirpsExchange.Identity.Revocation;
 
 /// <summary>
 /// The signed revocation list nodes poll (format in <see cref="RevocationListFormat"/>): credentials
-/// whose tokens issued before a cut-off are dead (revoked, or secret rotated at once), and signing keys
-/// marked compromised. It is built at most once a second however often it is asked for, so the public
+/// whose tokens issued before a cut-off are dead (revoked, or secret rotated at once), signing keys
+/// marked compromised, and (not a revocation, but published to every node the same way) the States'
+/// log-signing keys. It is built at most once a second however often it is asked for, so the public
 /// endpoint costs a cached string per request, and a change shows in it within that second.
 /// </summary>
 public sealed class RevocationList(
@@ -75,7 +76,9 @@ public sealed class RevocationList(
             .Where(c => c.TokenCutoffTime != null && c.TokenCutoffTime > horizon)
             .Select(c => new { c.ClientId, c.TokenCutoffTime })
             .ToListAsync(CancellationToken.None);
-        // The newest audit event: every revocation, rotation and key roll writes one, so this only grows.
+        // Every State's log-signing keys, retired ones too (the heads they signed before stay verifiable).
+        var logKeys = await db.LogKeys.AsNoTracking().ToListAsync(CancellationToken.None);
+        // The newest audit event: every revocation, rotation, key roll and log key change writes one, so this only grows.
         var version = await db.AuditEvents.MaxAsync(a => (long?)a.Id, CancellationToken.None) ?? 0;
 
         var handler = new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false };
@@ -90,6 +93,8 @@ public sealed class RevocationList(
                 [RevocationListFormat.VersionClaim] = version,
                 [RevocationListFormat.ClientsClaim] = clients.ToDictionary(c => c.ClientId, c => (object)c.TokenCutoffTime!.Value.ToUnixTimeSeconds(), StringComparer.Ordinal),
                 [RevocationListFormat.RevokedKeysClaim] = keys.Compromised.Select(k => (object)k.KeyId).ToList(),
+                [RevocationListFormat.LogKeysClaim] = RevocationListFormat.WriteLogKeys(
+                    logKeys.Select(k => new PublishedLogKey(k.Country, k.KeyId, k.PublicKey, k.RegisterTime, k.RetireTime))),
             },
         });
     }

@@ -3,12 +3,13 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace MirpsExchange.Identity.Store;
 
-/// <summary>OpenIddict's tables (applications, scopes, authorizations, tokens) plus the credential register and the audit log.</summary>
+/// <summary>OpenIddict's tables (applications, scopes, authorizations, tokens) plus the credential register, the States' log-signing keys and the audit log.</summary>
 public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> options) : DbContext(options)
 {
     public DbSet<CredentialRecord> Credentials => Set<CredentialRecord>();
     public DbSet<AuditRecord> AuditEvents => Set<AuditRecord>();
     public DbSet<ClientAssertionRecord> ClientAssertions => Set<ClientAssertionRecord>();
+    public DbSet<LogKeyRecord> LogKeys => Set<LogKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -30,6 +31,17 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
             assertion.Property(a => a.ClientId).HasMaxLength(100);
             assertion.Property(a => a.TokenId).HasMaxLength(200);
             assertion.HasIndex(a => a.ExpireTime);
+        });
+        modelBuilder.Entity<LogKeyRecord>(key =>
+        {
+            key.ToTable("log_keys");
+            // The key id is a hash of the key: one key, one row, whichever State registered it first.
+            key.HasKey(k => k.KeyId);
+            key.Property(k => k.KeyId).HasMaxLength(Mirps.Auth.LogKeys.KeyIdLength);
+            key.Property(k => k.Country).HasMaxLength(3);
+            key.Property(k => k.PublicKey).HasMaxLength(200);
+            key.Property(k => k.RegisterTime).HasConversion(v => v.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+            key.Property(k => k.RetireTime).HasConversion(v => v!.Value.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
         });
     }
 }
@@ -90,6 +102,21 @@ public sealed class AuditRecord
     public required string Action { get; set; }
     public required string ClientId { get; set; }
     public required string Detail { get; set; }
+}
+
+/// <summary>A State's log-signing public key (ECDSA P-256), published in the revocation list.</summary>
+public sealed class LogKeyRecord
+{
+    /// <summary>base64url of SHA-256 over <see cref="PublicKey"/> (Mirps.Auth.LogKeys.KeyId).</summary>
+    public required string KeyId { get; set; }
+    /// <summary>ISO3 of the State whose change log it signs.</summary>
+    public required string Country { get; set; }
+    /// <summary>SubjectPublicKeyInfo DER bytes.</summary>
+    public required byte[] PublicKey { get; set; }
+    /// <summary>Whole seconds, as published.</summary>
+    public DateTimeOffset RegisterTime { get; set; }
+    /// <summary>Whole seconds, as published; null while it signs.</summary>
+    public DateTimeOffset? RetireTime { get; set; }
 }
 
 /// <summary>A private_key_jwt assertion already used (client id, jti), kept while it could still be accepted: replays are refused.</summary>

@@ -24,7 +24,7 @@ public sealed partial class LogSigner : IDisposable
     {
         (Origin, File, _key) = (origin, file, key);
         PublicKey = key.ExportSubjectPublicKeyInfo();
-        KeyId = LogSigningKeys.KeyId(PublicKey);
+        KeyId = Mirps.Auth.LogKeys.KeyId(PublicKey);
     }
 
     /// <summary>The public key file written beside the private one.</summary>

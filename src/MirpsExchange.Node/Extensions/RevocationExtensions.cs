@@ -12,7 +12,8 @@ namespace MirpsExchange.Node.Extensions;
 /// <summary>
 /// Revocation that reaches the node within a minute: it polls the identity server's signed revocation
 /// list every Node:RevocationPollInterval (15 s by default) and refuses, through
-/// <see cref="CachedTokenAuthentication"/>, the tokens of cut-off credentials and compromised keys.
+/// <see cref="CachedTokenAuthentication"/>, the tokens of cut-off credentials and compromised keys. The
+/// same list publishes the States' log-signing keys (<see cref="RevocationList.TryGetLogKey"/>).
 /// </summary>
 public static partial class RevocationExtensions
 {
@@ -92,11 +93,32 @@ public static partial class RevocationExtensions
         {
             using var http = new HttpClient(FederationTrust.CreateHandler(caFile)) { Timeout = TimeSpan.FromSeconds(5) };
             using var timer = new PeriodicTimer(interval);
-            do
+            var tick = Task.FromResult(true);
+            var lastRequested = DateTimeOffset.MinValue;
+            while (true)
             {
+                // Each interval, or sooner when RefreshSoon asks (a replica met an unknown log key), at most once every MinRefreshInterval.
+                var requested = revocations.RefreshRequested;
+                if (await Task.WhenAny(tick, requested) == tick)
+                {
+                    if (!await tick)
+                    {
+                        return;
+                    }
+                    tick = timer.WaitForNextTickAsync(stoppingToken).AsTask();
+                }
+                else
+                {
+                    var wait = lastRequested + RevocationList.MinRefreshInterval - TimeProvider.System.GetUtcNow();
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, stoppingToken);
+                    }
+                    lastRequested = TimeProvider.System.GetUtcNow();
+                }
+                revocations.TakeRefreshRequest();
                 await PollAsync(http, stoppingToken);
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
 
         private async Task PollAsync(HttpClient http, CancellationToken stoppingToken)
@@ -137,13 +159,13 @@ public static partial class RevocationExtensions
             }
             else if (revocations.Current.Version != held.Version)
             {
-                LogApplied(logger, revocations.Current.Version, revocations.Current.ClientCutoffs.Count, revocations.Current.CompromisedKeys.Count);
+                LogApplied(logger, revocations.Current.Version, revocations.Current.ClientCutoffs.Count, revocations.Current.CompromisedKeys.Count, revocations.Current.LogKeys.Count);
             }
         }
 
         [LoggerMessage(EventName = "RevocationListApplied", Level = LogLevel.Information,
-            Message = "Revocation list version {Version} in force: {Clients} credentials cut off, {Keys} signing keys compromised")]
-        private static partial void LogApplied(ILogger logger, long version, int clients, int keys);
+            Message = "Revocation list version {Version} in force: {Clients} credentials cut off, {Keys} signing keys compromised, {LogKeys} log-signing keys published")]
+        private static partial void LogApplied(ILogger logger, long version, int clients, int keys, int logKeys);
 
         [LoggerMessage(EventName = "RevocationListRefused", Level = LogLevel.Warning,
             Message = "The revocation list from {Issuer} was refused: {Reason}; the list held (version {Version}) stays in force")]

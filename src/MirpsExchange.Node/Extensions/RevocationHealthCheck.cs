@@ -19,7 +19,7 @@ public sealed class RevocationHealthCheck(RevocationList revocations, IOptions<N
             null => HealthCheckResult.Degraded("no revocation list since start: the identity server has not answered, so revocations are not enforced yet"),
             { } at when clock.GetUtcNow() - at > stale => HealthCheckResult.Degraded(
                 $"the revocation list was last confirmed {(clock.GetUtcNow() - at).TotalSeconds:0} s ago (identity server unreachable?): revocations since then are not enforced"),
-            _ => HealthCheckResult.Healthy($"revocation list version {revocations.Current.Version} confirmed"),
+            _ => HealthCheckResult.Healthy($"revocation list version {revocations.Current.Version} confirmed, {revocations.Current.LogKeys.Count} log keys"),
         });
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -45,6 +46,47 @@ public sealed class RevocationList(TimeProvider? clock = null)
             return !(principal.FindFirst("iat")?.Value is { } iat && long.TryParse(iat, out var issued) && issued >= cutoff);
         }
         return false;
+    }
+
+    /// <summary>
+    /// The log-signing key <paramref name="keyId"/> of the State <paramref name="origin"/> (ISO3) as last
+    /// published, retired ones included (<see cref="PublishedLogKey.RetiredTime"/>). False when no such key is
+    /// published, or when it is another State's: one State's key never verifies another State's log. A replica
+    /// that meets an unknown key id calls <see cref="RefreshSoon"/> and asks again once the list is fetched.
+    /// </summary>
+    public bool TryGetLogKey(string origin, string keyId, [MaybeNullWhen(false)] out PublishedLogKey key)
+    {
+        if (_current.LogKeys.TryGetValue(keyId, out var found) && string.Equals(found.Country, origin, StringComparison.Ordinal))
+        {
+            key = found;
+            return true;
+        }
+        key = null;
+        return false;
+    }
+
+    /// <summary>Shortest time between two fetches <see cref="RefreshSoon"/> asks for.</summary>
+    public static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(2);
+
+    private TaskCompletionSource _refreshRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Asks the poller to fetch the list now rather than at its next interval (at most one such fetch every
+    /// <see cref="MinRefreshInterval"/>, however often it is asked); returns at once. For a replica that
+    /// meets a log key id it does not know yet.
+    /// </summary>
+    public void RefreshSoon() => Volatile.Read(ref _refreshRequested).TrySetResult();
+
+    /// <summary>Completes when <see cref="RefreshSoon"/> is called after the last <see cref="TakeRefreshRequest"/>.</summary>
+    internal Task RefreshRequested => Volatile.Read(ref _refreshRequested).Task;
+
+    /// <summary>The poller is about to fetch: requests made until now are served by that fetch.</summary>
+    internal void TakeRefreshRequest()
+    {
+        if (Volatile.Read(ref _refreshRequested).Task.IsCompleted)
+        {
+            Volatile.Write(ref _refreshRequested, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
     }
 
     /// <summary>
@@ -115,19 +157,33 @@ public sealed class RevocationList(TimeProvider? clock = null)
         {
             keys.Add(key.GetString() ?? throw new FormatException("a revoked key id is not a string"));
         }
+        var logKeys = new Dictionary<string, PublishedLogKey>(StringComparer.Ordinal);
+        if (root.TryGetProperty(RevocationListFormat.LogKeysClaim, out var published))
+        {
+            foreach (var key in RevocationListFormat.ReadLogKeys(published))
+            {
+                // A key once retired stays retired from its first retirement time, whatever a later list says.
+                logKeys[key.KeyId] = held.LogKeys.TryGetValue(key.KeyId, out var was) && was.RetiredTime is { } retired && !(key.RetiredTime <= retired)
+                    ? key with { RetiredTime = retired }
+                    : key;
+            }
+        }
         return new Snapshot(
             root.GetProperty(RevocationListFormat.VersionClaim).GetInt64(),
             root.GetProperty("iat").GetInt64(),
             clients.ToFrozenDictionary(StringComparer.Ordinal),
-            keys.ToFrozenSet(StringComparer.Ordinal));
+            keys.ToFrozenSet(StringComparer.Ordinal),
+            logKeys.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
     /// <param name="Version">The list's version (it only grows); 0 before any list.</param>
     /// <param name="IssuedAt">When the identity server signed it (Unix seconds).</param>
     /// <param name="ClientCutoffs">Client id to the Unix time before which its tokens are refused.</param>
     /// <param name="CompromisedKeys">Signing key ids whose tokens are refused.</param>
-    public sealed record Snapshot(long Version, long IssuedAt, FrozenDictionary<string, long> ClientCutoffs, FrozenSet<string> CompromisedKeys)
+    /// <param name="LogKeys">The States' log-signing keys by key id (look them up with <see cref="TryGetLogKey"/>, which checks the State).</param>
+    public sealed record Snapshot(long Version, long IssuedAt, FrozenDictionary<string, long> ClientCutoffs, FrozenSet<string> CompromisedKeys,
+        FrozenDictionary<string, PublishedLogKey> LogKeys)
     {
-        public static Snapshot Empty { get; } = new(0, 0, FrozenDictionary<string, long>.Empty, FrozenSet<string>.Empty);
+        public static Snapshot Empty { get; } = new(0, 0, FrozenDictionary<string, long>.Empty, FrozenSet<string>.Empty, FrozenDictionary<string, PublishedLogKey>.Empty);
     }
 }

@@ -126,6 +126,33 @@ namespace MirpsExchange.Identity.Store.Migrations
                     b.ToTable("credentials", (string)null);
                 });
 
+            modelBuilder.Entity("MirpsExchange.Identity.Store.LogKeyRecord", b =>
+                {
+                    b.Property<string>("KeyId")
+                        .HasMaxLength(43)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Country")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("PublicKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("BLOB");
+
+                    b.Property<long>("RegisterTime")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("RetireTime")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("KeyId");
+
+                    b.ToTable("log_keys", (string)null);
+                });
+
             modelBuilder.Entity("OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication", b =>
                 {
                     b.Property<string>("Id")
