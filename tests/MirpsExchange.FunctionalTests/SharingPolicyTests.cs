@@ -19,10 +19,10 @@ namespace MirpsExchange.FunctionalTests;
 public class SharingPolicyTests
 {
     /// <summary>Node:Sharing arguments for the origin.</summary>
-    private static string[] Policy(params (string Indicator, string Field, string Value)[] rules) =>
+    internal static string[] Policy(params (string Indicator, string Field, string Value)[] rules) =>
         [.. rules.Select(r => r.Indicator == "Default" ? $"--Node:Sharing:Default:{r.Field}={r.Value}" : $"--Node:Sharing:Indicators:{r.Indicator}:{r.Field}={r.Value}")];
 
-    private static Observation Applications(string sex = "_T", double value = 100)
+    internal static Observation Applications(string sex = "_T", double value = 100)
     {
         var o = Refugees(sex: sex, value: value);
         o.IndicatorCode = "ASYLUM_APPLICATIONS";
@@ -30,7 +30,7 @@ public class SharingPolicyTests
     }
 
     /// <summary>A node of <paramref name="country"/> ("" for the Secretariat's credential on a PAN node) pulling BLZ from the peers with the reader's own credential.</summary>
-    private static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, params (string Address, string Country)[] peers)
+    internal static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(reader)));
@@ -39,7 +39,7 @@ public class SharingPolicyTests
     }
 
     /// <summary>Waits until the node holds <paramref name="changes"/> of BLZ's changes (rows and placeholders).</summary>
-    private static async Task HoldsAsync(TestNode node, int changes)
+    internal static async Task HoldsAsync(TestNode node, int changes)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (Held(node).Count < changes && DateTime.UtcNow < deadline)
