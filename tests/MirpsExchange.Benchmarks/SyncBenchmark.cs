@@ -204,7 +204,8 @@ public static class SyncBenchmark
         foreach (var message in messages)
         {
             await using var db = new NodeDbContext(options);
-            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules).ApplyChangesAsync("BLZ", message, CancellationToken.None);
+            var verified = new VerifiedChanges(message, new byte[message.Count * Mirps.Log.ChangeHash.Size], []);
+            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, TimeProvider.System).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             count += applied;
         }
         return count / watch.Elapsed.TotalSeconds;

@@ -19,7 +19,7 @@ public class ReplicaApplyTests
     private static async Task<(int Applied, int Duplicates, long Last)> ApplyAsync(TestNode replica, string origin, IReadOnlyList<StoredObservation> changes)
     {
         await using var scope = replica.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin, changes, CancellationToken.None);
+        return await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin, replica.Signed.Link(changes), CancellationToken.None);
     }
 
     private static async Task<TestNode> OriginWithHistoryAsync()
@@ -57,10 +57,7 @@ public class ReplicaApplyTests
             }
 
             Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
-            foreach (var time in feed.Select(c => c.RecordedTime).Distinct())
-            {
-                Assert.Equal(await QueryAsync(origin, time), await QueryAsync(replica, time));
-            }
+            await NodeQueries.AssertAsOfAgreesAsync(origin, replica, QueryAsync);
             Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
             Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
         }
@@ -93,10 +90,7 @@ public class ReplicaApplyTests
         Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
         Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
         Assert.All(await QueryAsync(replica, null), row => Assert.Contains("\"value\": 200", row));
-        foreach (var time in feed.Select(c => c.RecordedTime).Distinct())
-        {
-            Assert.Equal(await QueryAsync(origin, time), await QueryAsync(replica, time));
-        }
+        await NodeQueries.AssertAsOfAgreesAsync(origin, replica, QueryAsync);
         Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
     }
 
@@ -115,7 +109,7 @@ public class ReplicaApplyTests
         Assert.Equal((41, 0, 41L), await ApplyAsync(replica, "BLZ", feed));
 
         Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
-        Assert.Equal(await QueryAsync(origin, feed[0].RecordedTime), await QueryAsync(replica, feed[0].RecordedTime));
+        await NodeQueries.AssertAsOfAgreesAsync(origin, replica, QueryAsync);
         Assert.Equal(StoredPeriods(origin), StoredPeriods(replica));
         Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
         Assert.Equal(["1"], replica.Rows("SELECT COUNT(*) FROM observations WHERE period = '2023' AND superseded_time IS NULL"));
@@ -238,7 +232,7 @@ public class ReplicaApplyTests
     }
 
     [Fact]
-    public async Task A_complete_change_that_replaces_its_placeholder_is_fitted_into_the_keys_history()
+    public async Task A_complete_change_that_replaces_its_placeholder_is_kept_in_the_log_and_never_changes_what_the_replica_had()
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         foreach (var value in new[] { 100.0, 200, 300 })
@@ -248,14 +242,17 @@ public class ReplicaApplyTests
         var feed = await FeedAsync(origin);
         Assert.Equal([1L, 2, 3], feed.Select(c => c.Revision));
         await using var replica = await TestNode.StartAsync("PAN");
-        // Revision 2 first arrives as an embargo's placeholder, so revision 3 supersedes revision 1.
+        // Revision 2 first arrives as an embargo's placeholder (with the digest of its content), so revision 3 supersedes revision 1.
+        var content = new byte[Mirps.Log.ChangeHash.Size];
+        Assert.True(Mirps.Log.ChangeHash.TryContentDigest(feed[1], content, out _));
         var placeholder = new StoredObservation
         {
             Origin = "BLZ", OriginSequence = 2, RecordedTime = feed[1].RecordedTime, Policy = feed[1].Policy, Withholding = Withholding.Embargoed,
+            ContentDigest = Google.Protobuf.ByteString.CopyFrom(content),
         };
         await ApplyAsync(replica, "BLZ", [feed[0], placeholder, feed[2]]);
         Assert.Equal(["300"], replica.Rows("SELECT value FROM observations WHERE superseded_time IS NULL"));
-        Assert.Equal(100, Assert.Single(await replica.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" }, AsOfTime = feed[1].RecordedTime })).Observation.Value);
+        var before = await QueryAsync(replica, null);
 
         // A placeholder with another reason replaces the first (a relay that did not hold it, say); the same again is a duplicate.
         var notHeld = placeholder.Clone();
@@ -263,19 +260,30 @@ public class ReplicaApplyTests
         Assert.Equal((1, 0), ((await ApplyAsync(replica, "BLZ", [notHeld])).Applied, (await ApplyAsync(replica, "BLZ", [notHeld])).Applied));
         Assert.Equal([$"2|{(int)Withholding.NotHeld}"], replica.Rows("SELECT origin_sequence, reason FROM withheld_changes"));
 
-        // The complete revision 2 arrives (the embargo ended): it takes its place between 1 and 3.
+        // Content other than the placeholder's digest names is refused, with nothing written.
+        var other = feed[1].Clone();
+        other.Observation.Value = 250;
+        var refused = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [other]));
+        Assert.Equal(ReplicaRules.ChainBroken, refused.Reason);
+        Assert.Equal(1, replica.CountRows("withheld_changes"));
+
+        // The complete revision 2 arrives (the embargo ended): the log is whole, but revision 3 was already what the
+        // replica held, so revision 2 never was: as of any time, the replica answers what it had then.
         var replaced = await ApplyAsync(replica, "BLZ", [feed[1]]);
 
         Assert.Equal((1, 0), (replaced.Applied, replaced.Duplicates));
         Assert.Equal(0, replica.CountRows("withheld_changes"));
         Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
-        foreach (var change in feed)
+        Assert.Equal(before, await QueryAsync(replica, null));
+        Assert.Equal(["1"], replica.Rows("SELECT COUNT(*) FROM observations WHERE origin_sequence = 2 AND superseded_time = received_time"));
+        foreach (var received in replica.Rows("SELECT DISTINCT received_time FROM observations"))
         {
-            Assert.Equal(await QueryAsync(origin, change.RecordedTime), await QueryAsync(replica, change.RecordedTime));
+            Assert.Equal(before, await QueryAsync(replica, Node.Store.StoreTime.ToTimestamp(long.Parse(received, System.Globalization.CultureInfo.InvariantCulture))));
         }
+        Assert.Equal(feed, await FeedAsync(replica, "BLZ"));
         Assert.Equal(
-            origin.Rows("SELECT origin_sequence, revision, value, recorded_time, superseded_time FROM observations ORDER BY origin_sequence"),
-            replica.Rows("SELECT origin_sequence, revision, value, recorded_time, superseded_time FROM observations ORDER BY origin_sequence"));
+            origin.Rows("SELECT origin_sequence, revision, value, recorded_time, hex(change_hash) FROM observations ORDER BY origin_sequence"),
+            replica.Rows("SELECT origin_sequence, revision, value, recorded_time, hex(change_hash) FROM observations ORDER BY origin_sequence"));
     }
 
     [Fact]
@@ -301,7 +309,7 @@ public class ReplicaApplyTests
         var changes = new List<StoredObservation>();
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {
-            changes.AddRange(message.Changes);
+            changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
         }
         return changes;
     }

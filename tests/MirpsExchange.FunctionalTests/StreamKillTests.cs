@@ -81,6 +81,15 @@ public class StreamKillTests
         using var tokens = origin.TokensFor(replica.Credential);
         using var channel = origin.ChannelWith(tokens.ToCallCredentials());
         var feed = new SyncService.SyncServiceClient(channel);
+        // Verification on: every message goes through the replica's ChainVerifier, with the keys the replica's node has published.
+        var keys = replica.Services.GetRequiredService<ILogKeys>();
+        var kid = (string)origin.Execute("SELECT key_id FROM log_heads LIMIT 1")!;
+        for (var wait = 0; keys.Find("BLZ", kid, DateTimeOffset.UtcNow) is null; wait++)
+        {
+            Assert.True(wait < 100, "the replica never learnt BLZ's log key");
+            keys.RefreshSoon();
+            await Task.Delay(100);
+        }
 
         async Task<long> CursorAsync()
         {
@@ -96,6 +105,7 @@ public class StreamKillTests
         {
             Assert.True(++sessions < 500, "the replica does not converge");
             var cursor = await CursorAsync();
+            var verifier = await VerifierAsync(cursor);
             // A cut after 0..7 more changes of this session, of either kind; small messages, so a session spans several.
             var cutAfter = random.Next(0, 8);
             var cut = random.Next(3) == 0 ? Cut.FailCommit : Cut.CancelStream;
@@ -107,10 +117,15 @@ public class StreamKillTests
             await foreach (var message in call.ResponseStream.ReadAllAsync(stop.Token))
             {
                 Assert.Equal(message.Changes[^1].OriginSequence, message.LastSequence);
-                if (applied + message.Changes.Count <= cutAfter)
+                var verified = verifier.Accept(message);
+                if (verified.Changes.Count == 0)
                 {
-                    await ApplyAsync(message.Changes);
-                    applied += message.Changes.Count;
+                    continue; // the head that covers them is in a later message
+                }
+                if (applied + verified.Changes.Count <= cutAfter)
+                {
+                    await ApplyAsync(verified);
+                    applied += verified.Changes.Count;
                     continue;
                 }
 
@@ -120,19 +135,19 @@ public class StreamKillTests
                 if (cut == Cut.FailCommit)
                 {
                     // The rows up to one past the cut point are written, then COMMIT fails: nothing of the batch stays.
-                    var written = message.Changes.Take(kept + 1).ToList();
+                    var written = verified.Take(kept + 1);
                     failing.Armed = true;
                     await Assert.ThrowsAsync<IOException>(() => ApplyAsync(written));
                     Assert.False(failing.Armed);
                     Assert.Equal(before, await CursorAsync());
                     Assert.Equal(before, replica.CountRows());
-                    cuts.Add((Cut.FailCommit, written[^1].OriginSequence));
+                    cuts.Add((Cut.FailCommit, written.Changes[^1].OriginSequence));
                 }
                 else
                 {
                     if (kept > 0)
                     {
-                        await ApplyAsync(message.Changes.Take(kept).ToList());
+                        await ApplyAsync(verified.Take(kept));
                     }
                     cuts.Add((Cut.CancelStream, before + kept));
                 }
@@ -154,16 +169,22 @@ public class StreamKillTests
         Assert.Equal(StoredRows(origin), StoredRows(replica));
         Assert.Equal(0, replica.CountRows("withheld_changes"));
         Assert.Equal(await QueryAsync(origin, null), await QueryAsync(replica, null));
-        foreach (var time in expected.Select(c => c.RecordedTime).Distinct())
-        {
-            Assert.Equal(await QueryAsync(origin, time), await QueryAsync(replica, time));
-        }
+        await NodeQueries.AssertAsOfAgreesAsync(origin, replica, QueryAsync);
 
-        async Task ApplyAsync(IReadOnlyList<StoredObservation> changes)
+        async Task<ChainVerifier> VerifierAsync(long cursor)
         {
             await using var db = new NodeDbContext(options);
-            var writer = new ReplicaWriter(db, gate, notifier, rules);
-            var (applied, duplicates, last) = await writer.ApplyChangesAsync("BLZ", changes, CancellationToken.None);
+            await db.Database.OpenConnectionAsync();
+            var (_, time, hash) = await OriginLog.LinkAsync(db.Database.GetDbConnection(), null, "BLZ", cursor, CancellationToken.None);
+            return new ChainVerifier("BLZ", cursor, hash!, time, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
+        }
+
+        async Task ApplyAsync(VerifiedChanges verified)
+        {
+            var changes = verified.Changes;
+            await using var db = new NodeDbContext(options);
+            var writer = new ReplicaWriter(db, gate, notifier, rules, TimeProvider.System);
+            var (applied, duplicates, last) = await writer.ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             // Resumed from the cursor, nothing arrives twice and everything is the next change.
             Assert.Equal((changes.Count, 0, changes[^1].OriginSequence), (applied, duplicates, last));
         }
@@ -195,7 +216,7 @@ public class StreamKillTests
         var changes = new List<StoredObservation>();
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {
-            changes.AddRange(message.Changes);
+            changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
         }
         return changes;
     }

@@ -22,7 +22,8 @@ public class SyncProcessTests
         {
             var secretariatFile = Path.Combine(folder, "secretariat.json");
             OwnerOnlyFile.WriteAllText(secretariatFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-            using var origin = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), identity.Issuer, Samples.ShareWithAll);
+            var logKey = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, "BLZ", folder)}";
+            using var origin = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), identity.Issuer, Samples.ShareWithAll, logKey);
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             using var belize = new TokenClient(identity.Http, identity.TokenEndpoint, await SharedIdentity.CredentialAsync("BLZ"), $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
@@ -130,7 +131,7 @@ public class SyncProcessTests
         var changes = new List<StoredObservation>();
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {
-            changes.AddRange(message.Changes);
+            changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
         }
         return changes;
     }

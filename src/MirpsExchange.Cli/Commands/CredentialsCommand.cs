@@ -309,7 +309,7 @@ public static class CredentialsCommand
     }
 
     /// <summary>The DER bytes of the one PEM "PUBLIC KEY" block in <paramref name="text"/>, sent as they are (the server checks the key).</summary>
-    private static byte[] ReadPublicKeyPem(string text)
+    internal static byte[] ReadPublicKeyPem(string text)
     {
         if (!System.Security.Cryptography.PemEncoding.TryFind(text, out var fields) || text[fields.Label] is not "PUBLIC KEY")
         {

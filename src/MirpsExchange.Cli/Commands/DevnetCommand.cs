@@ -135,6 +135,12 @@ public static class DevnetCommand
                 console.MarkupLine($"  node {Relay} listening on {relay.Address} (also replicates {RelayedNeighbour})");
             }
 
+            // Each node made its log-signing key at its first start: the admin registers the public halves, so replicas verify every log.
+            await DevnetCredentials.RegisterLogKeysAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]),
+                nodes.Select(n => (n.Country, Path.Combine(folder.FullName, n.Country, $"log-signing-key-{n.Country.ToLowerInvariant()}.pub.pem"))),
+                cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
+            console.MarkupLine("  log-signing keys of the 7 States registered at the identity server");
+
             // The Secretariat pulls every State from its own node.
             secretariat = ServiceProcess.Secretariat(Path.Combine(folder.FullName, "secretariat"), issuer.ToString(),
             [

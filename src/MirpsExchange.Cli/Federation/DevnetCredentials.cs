@@ -48,4 +48,23 @@ public static class DevnetCredentials
         }
         return result;
     }
+
+    /// <summary>
+    /// Registers each State node's log-signing key (the public half its node wrote beside the key at its first
+    /// start) at the identity server, as an admin does with `mirps credentials register-log-key`; registering
+    /// the same key again changes nothing.
+    /// </summary>
+    public static async Task RegisterLogKeysAsync(
+        HttpClient http, string folder, Uri issuer, Uri adminApi, IEnumerable<(string Country, string PublicKeyFile)> keys, CancellationToken cancellationToken, ClientTls? tls = null)
+    {
+        var admin = ClientCredential.Load(Path.Combine(folder, "identity", "admin-credential.json"));
+        using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), admin, MirpsAuth.AdminScope);
+        using var channel = AuthenticatedChannel.Create(adminApi, tokens, tls);
+        var service = new CredentialService.CredentialServiceClient(channel);
+        foreach (var (country, file) in keys)
+        {
+            var spki = Commands.CredentialsCommand.ReadPublicKeyPem(await File.ReadAllTextAsync(file, cancellationToken));
+            await service.RegisterLogKeyAsync(new RegisterLogKeyRequest { Country = country, PublicKey = Google.Protobuf.ByteString.CopyFrom(spki) }, cancellationToken: cancellationToken);
+        }
+    }
 }

@@ -26,6 +26,13 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
     /// <summary>The link of change <paramref name="index"/> in the chain.</summary>
     public ReadOnlyMemory<byte> Hash(int index) => Hashes.AsMemory(index * ChangeHash.Size, ChangeHash.Size);
 
+    /// <summary>The first <paramref name="count"/> changes, with the heads among them.</summary>
+    public VerifiedChanges Take(int count)
+    {
+        var last = Changes[count - 1].OriginSequence;
+        return new([.. Changes.Take(count)], Hashes[..(count * ChangeHash.Size)], [.. Heads.Where(h => h.Sequence <= last)]);
+    }
+
     /// <summary>The link of <paramref name="change"/>, one of <see cref="Changes"/> (their sequences follow each other).</summary>
     public ReadOnlyMemory<byte> HashOf(StoredObservation change) => Hash((int)(change.OriginSequence - Changes[0].OriginSequence));
 }

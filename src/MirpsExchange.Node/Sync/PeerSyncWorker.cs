@@ -275,7 +275,7 @@ public sealed partial class PeerSyncWorker(
             .ToListAsync(cancellationToken);
         foreach (var next in rotations)
         {
-            if (Mirps.Auth.LogKeys.TryImport(next, out var key))
+            if (Mirps.Auth.LogKeys.TryImport(next, out var key) && key is not null)
             {
                 handedOver[Mirps.Auth.LogKeys.KeyId(next)] = key;
             }

@@ -55,6 +55,9 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>The node's own State's credential.</summary>
     public ClientCredential Credential { get; }
 
+    /// <summary>Links for changes a test hands to this node's replica writer directly (<see cref="SignedChanges"/>).</summary>
+    public SignedChanges Signed { get; } = new();
+
     /// <summary>The CLI options that reach this node as its own State: --node, --identity, --credential (a file in the node's folder).</summary>
     public string[] CliArgs
     {
@@ -122,8 +125,11 @@ public sealed class TestNode : IAsyncDisposable
             ? await SharedIdentity.CredentialAsync(state)
             : await identity.IssueAsync(Mirps.Identity.V1.Role.State, state);
         var folder = TempFolder.Create();
+        // The State's log-signing key, registered at the identity server before the node starts (as an admin would).
+        string[] logKey = state == country ? [$"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, country, folder)}"] : [];
         string[] args =
         [
+            .. logKey,
             $"--Node:Country={country}",
             $"--Node:DataDirectory={Path.Combine(folder, "data")}",
             "--Node:Port=0",

@@ -27,9 +27,12 @@ public sealed class TestSecretariat : IAsyncDisposable
     private readonly TokenClient _tokens;
     private readonly Dictionary<string, long> _sequences = [];
     private readonly Dictionary<string, long> _revisions = [];
+    private readonly SignedChanges _signed = new();
+    private readonly PinnableClock _clock;
 
-    private TestSecretariat(WebApplication app, string folder, TestIdentity identity, ClientCredential credential, ServerErrors errors)
+    private TestSecretariat(WebApplication app, string folder, TestIdentity identity, ClientCredential credential, ServerErrors errors, PinnableClock clock)
     {
+        _clock = clock;
         _app = app;
         Errors = errors;
         Folder = folder;
@@ -83,7 +86,16 @@ public sealed class TestSecretariat : IAsyncDisposable
         foreach (var origin in changes.GroupBy(c => c.Origin))
         {
             await using var scope = _app.Services.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, [.. origin], CancellationToken.None);
+            // Received when recorded: "as of" at the Secretariat is what it had received by then.
+            _clock.Pinned = recordedTime;
+            try
+            {
+                await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, _signed.Link([.. origin]), CancellationToken.None);
+            }
+            finally
+            {
+                _clock.Pinned = null;
+            }
         }
     }
 
@@ -95,6 +107,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         try
         {
             var errors = new ServerErrors();
+            var clock = new PinnableClock();
             var app = await SecretariatApplication.BuildAsync(
             [
                 $"--Node:DataDirectory={Path.Combine(folder, "data")}",
@@ -102,9 +115,13 @@ public sealed class TestSecretariat : IAsyncDisposable
                 $"--Node:Issuer={identity.Issuer}",
                 $"--contentRoot={folder}",
                 "--Logging:LogLevel:Default=Warning",
-            ], errors.AddTo);
+            ], builder =>
+            {
+                errors.AddTo(builder);
+                builder.Services.AddSingleton<TimeProvider>(clock);
+            });
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestSecretariat(app, folder, identity, credential, errors);
+            return new TestSecretariat(app, folder, identity, credential, errors, clock);
         }
         catch
         {
@@ -123,4 +140,12 @@ public sealed class TestSecretariat : IAsyncDisposable
         TempFolder.Delete(Folder);
         Errors.AssertNoneUnexpected();
     }
+}
+
+/// <summary>The system clock, but for a moment pinned to a chosen time (while seeding data "received" then).</summary>
+public sealed class PinnableClock : TimeProvider
+{
+    public DateTimeOffset? Pinned { get; set; }
+
+    public override DateTimeOffset GetUtcNow() => Pinned ?? base.GetUtcNow();
 }
