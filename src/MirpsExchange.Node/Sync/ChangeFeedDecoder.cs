@@ -35,6 +35,7 @@ public sealed class ChangeFeedDecoder
     private byte[] _policyBytes = [];
     private SharingPolicy? _policy;
     private Timestamp? _time;
+    private Timestamp? _received;
 
     /// <summary>How many messages went to Google.Protobuf's parser instead (tests check that the usual encoding does not).</summary>
     internal int Fallbacks { get; private set; }
@@ -109,6 +110,9 @@ public sealed class ChangeFeedDecoder
                 case (2, Varint):
                     response.LastSequence = (long)reader.Varint();
                     break;
+                case (3, LengthDelimited):
+                    response.Heads.Add(LogHead.Parser.ParseFrom(reader.Bytes())); // one per commit: Google.Protobuf's parser is fine
+                    break;
                 default:
                     return null;
             }
@@ -160,6 +164,22 @@ public sealed class ChangeFeedDecoder
                     break;
                 case (8, Varint):
                     change.Withholding = (Withholding)(int)reader.Varint();
+                    break;
+                case (9, LengthDelimited):
+                    change.Salt = ByteString.CopyFrom(reader.Bytes());
+                    break;
+                case (10, LengthDelimited):
+                    change.ValueDigest = ByteString.CopyFrom(reader.Bytes());
+                    break;
+                case (11, LengthDelimited):
+                    change.ContentDigest = ByteString.CopyFrom(reader.Bytes());
+                    break;
+                case (12, LengthDelimited) when change.ReceivedTime is null:
+                    if (ReadTime(reader.Bytes(), _received) is not { } received)
+                    {
+                        return false;
+                    }
+                    change.ReceivedTime = _received = received;
                     break;
                 default:
                     return false;

@@ -206,6 +206,8 @@ public sealed class ChangeFeedDecoderTests
                 return field.FieldNumber + seed / 4.0;
             case FieldType.Bool:
                 return true;
+            case FieldType.Bytes:
+                return Google.Protobuf.ByteString.CopyFrom([.. Enumerable.Range(0, 16).Select(i => (byte)(field.FieldNumber + seed + i))]);
             case FieldType.Enum:
                 return seed < 0 ? seed : field.EnumType.Values[^1].Number; // a value the schema does not name is kept as a number
             case FieldType.Message:
