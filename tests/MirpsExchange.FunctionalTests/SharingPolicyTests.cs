@@ -224,6 +224,7 @@ public class SharingPolicyTests
         // A relay whose store was altered: its second change now repeats the first one's key and revision.
         relay.Execute($"DROP INDEX {ObservationRowConfiguration.KeyIndex}");
         relay.Execute("UPDATE observations SET sex = 'F' WHERE origin_sequence = 2");
+        await TestLogKeys.ResignAsync(relay, "BLZ"); // and signed with BLZ's key (stolen), so the chain holds
 
         await using var victim = await ReplicaAsync("PAN", "", origin.Folder, relay.Peer);
         var peer = await PeerFailingAsync(victim);
@@ -242,6 +243,7 @@ public class SharingPolicyTests
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 110)));
         // An origin whose store was altered behind its submit checks: its second change is now negative.
         origin.Execute("UPDATE observations SET value = -110 WHERE origin_sequence = 2");
+        await TestLogKeys.ResignAsync(origin, "BLZ"); // and the State signs what it altered
 
         await using var replica = await ReplicaAsync("PAN", "", origin.Folder, origin.Peer);
         var peer = await PeerFailingAsync(replica);

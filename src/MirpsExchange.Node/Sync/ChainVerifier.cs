@@ -39,8 +39,8 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
 
 /// <summary>
 /// A replica's check of an origin's signed change log (protos/README.md, "The signed change log"), one per
-/// pull, fed the peer's messages in order. Each change must be the next of the origin's log, recorded after
-/// the one before and not after this node's clock plus <see cref="MaxClockSkew"/>; its link is computed
+/// pull, fed the peer's messages in order. Each change must be the next of the origin's log, recorded no earlier
+/// than the one before (a commit's changes share their time) and not after this node's clock plus <see cref="MaxClockSkew"/>; its link is computed
 /// from the one before (the content a reader does not receive counts through the digests it does). A
 /// change is released to the writer only once a head of the origin's log at or after it verifies: signed
 /// with a key the identity server publishes for that origin (or one a verified rotation handed over to),
@@ -107,10 +107,10 @@ public sealed class ChainVerifier
             }
             var time = ChangeHash.Micros(change.RecordedTime);
             var previousTime = _pending.Count > 0 ? _pendingTime : _recordedTime;
-            if (time <= previousTime)
+            if (time < previousTime)
             {
                 throw Refused(ReplicaRules.Backdated,
-                    $"{_origin}'s change {change.OriginSequence} is recorded at {Format(time)}, not after its change {expected - 1} ({Format(previousTime)}): an origin's recorded times only grow");
+                    $"{_origin}'s change {change.OriginSequence} is recorded at {Format(time)}, before its change {expected - 1} ({Format(previousTime)}): an origin's recorded times never go back");
             }
             if (time > latest)
             {

@@ -31,7 +31,7 @@ public static class NodeQueries
     /// <summary>
     /// A replica answers "as of" a time with what it had received by then: as of every time it received
     /// changes of <paramref name="origin"/>'s log, its answer must be the origin's as of the last change it
-    /// held then (the origin's recorded time of it). <paramref name="query"/> renders one node's answer.
+    /// held then (the origin's recorded time of it), whenever that is a whole commit. <paramref name="query"/> renders one node's answer.
     /// </summary>
     public static async Task AssertAsOfAgreesAsync(TestNode origin, TestNode replica, Func<TestNode, Google.Protobuf.WellKnownTypes.Timestamp?, Task<List<string>>> query)
     {
@@ -45,6 +45,10 @@ public static class NodeQueries
             var parts = row.Split('|');
             held = Math.Max(held, long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
             var recorded = (long)origin.Execute($"SELECT recorded_time FROM observations WHERE origin_sequence = {held}")!;
+            if (origin.Execute($"SELECT recorded_time FROM observations WHERE origin_sequence = {held + 1}") is long next && next == recorded)
+            {
+                continue; // part of a commit: a replica that pulls applies whole commits (up to a signed head), a test may not
+            }
             var at = MirpsExchange.Node.Store.StoreTime.ToTimestamp(long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture));
             Assert.Equal(await query(origin, MirpsExchange.Node.Store.StoreTime.ToTimestamp(recorded)), await query(replica, at));
         }

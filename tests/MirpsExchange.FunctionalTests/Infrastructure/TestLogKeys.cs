@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Mirps.Identity.V1;
+using Mirps.Log;
 using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
@@ -14,6 +15,77 @@ public static class TestLogKeys
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static readonly Dictionary<(TestIdentity, string), string> Keys = [];
+
+    /// <summary>
+    /// Links <paramref name="origin"/>'s changes in <paramref name="node"/>'s store again from their stored content
+    /// and signs one head over them with the origin's key: what a State that signs whatever it likes (or whoever
+    /// stole its key) serves after altering its store behind its node's checks. No placeholders in that log.
+    /// </summary>
+    public static async Task ResignAsync(TestNode node, string origin)
+    {
+        string pem;
+        await Gate.WaitAsync();
+        try
+        {
+            pem = Keys[(node.Identity, origin)];
+        }
+        finally
+        {
+            Gate.Release();
+        }
+        using var key = ECDsa.Create();
+        key.ImportFromPem(pem);
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DatabasePath};Pooling=False");
+        connection.Open();
+        using var transaction = connection.BeginTransaction();
+        var rows = new List<(long Sequence, byte[] Hash)>();
+        using (var read = connection.CreateCommand())
+        {
+            read.CommandText = "SELECT origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, recorded_time, readers, release_time, small_count_threshold, salt " +
+                $"FROM observations WHERE origin = '{origin}' ORDER BY origin_sequence";
+            using var reader = read.ExecuteReader();
+            var previous = Array.Empty<byte>();
+            while (reader.Read())
+            {
+                var (value, content) = (new byte[ChangeHash.Size], new byte[ChangeHash.Size]);
+                var link = new byte[ChangeHash.Size];
+                ChangeHash.ValueDigest((byte[])reader["salt"], reader.IsDBNull(8) ? 0 : reader.GetDouble(8), (Mirps.Observation.V1.ObservationStatus)reader.GetInt32(9), reader.GetString(10), value);
+                ChangeHash.ContentDigest(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt64(7), reader.GetBoolean(11), value, content);
+                var policy = new MirpsExchange.Node.Sharing.RowPolicy(reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetInt64(14), reader.GetInt32(15));
+                ChangeHash.Link(previous, origin, reader.GetInt64(0), reader.GetInt64(12), policy.HashFields(), content, link);
+                rows.Add((reader.GetInt64(0), link));
+                previous = link;
+            }
+        }
+        foreach (var (sequence, hash) in rows)
+        {
+            using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE observations SET change_hash = $hash WHERE origin = $origin AND origin_sequence = $seq";
+            update.Parameters.AddWithValue("$hash", hash);
+            update.Parameters.AddWithValue("$origin", origin);
+            update.Parameters.AddWithValue("$seq", sequence);
+            update.ExecuteNonQuery();
+        }
+        var head = new Mirps.Observation.V1.LogHead
+        {
+            Origin = origin, Sequence = rows[^1].Sequence, Hash = ByteString.CopyFrom(rows[^1].Hash), Kind = Mirps.Observation.V1.LogHeadKind.Commit,
+            SignedTime = MirpsExchange.Node.Store.StoreTime.ToTimestamp(MirpsExchange.Node.Store.StoreTime.ToMicros(DateTimeOffset.UtcNow)), // as stored: microseconds
+        };
+        LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
+        using (var heads = connection.CreateCommand())
+        {
+            heads.CommandText = $"DELETE FROM log_heads WHERE origin = '{origin}'; " +
+                "INSERT INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, received_time) VALUES ($origin, $seq, 1, $hash, $kid, $signature, $signed, 0)";
+            heads.Parameters.AddWithValue("$signed", ChangeHash.Micros(head.SignedTime));
+            heads.Parameters.AddWithValue("$origin", origin);
+            heads.Parameters.AddWithValue("$seq", head.Sequence);
+            heads.Parameters.AddWithValue("$hash", head.Hash.ToByteArray());
+            heads.Parameters.AddWithValue("$kid", head.KeyId);
+            heads.Parameters.AddWithValue("$signature", head.Signature.ToByteArray());
+            heads.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
 
     /// <summary>Writes <paramref name="country"/>'s key (registered at <paramref name="identity"/>) into <paramref name="folder"/>; returns the file.</summary>
     public static async Task<string> FileAsync(TestIdentity identity, string country, string folder)
