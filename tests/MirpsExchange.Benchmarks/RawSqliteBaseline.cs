@@ -225,8 +225,13 @@ public sealed class RawSqliteBaseline : IDisposable
         long sequence = 0;
         await baseline.WriteAllAsync(Prepare(warmup));
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        await baseline.WriteAllAsync(Prepare(rows));
-        return watch.Elapsed;
+        var written = await baseline.WriteAllAsync(Prepare(rows));
+        var elapsed = watch.Elapsed;
+        if (written != rows.Count || baseline.LastSequence() != warmup.Count + rows.Count)
+        {
+            throw new InvalidOperationException($"the baseline wrote {written:N0} rows of {rows.Count:N0}");
+        }
+        return elapsed;
 
         ChannelReader<BaselineBatch> Prepare(IReadOnlyList<Observation> source)
         {
@@ -260,6 +265,14 @@ public sealed class RawSqliteBaseline : IDisposable
             });
             return channel.Reader;
         }
+    }
+
+    /// <summary>The highest sequence in the store (through the primary key): a check that every row arrived.</summary>
+    public long LastSequence()
+    {
+        using var query = _connection.CreateCommand();
+        query.CommandText = $"SELECT COALESCE(MAX(origin_sequence), 0) FROM {ObservationRowConfiguration.Table}";
+        return Convert.ToInt64(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public static BaselineRow FromObservation(Observation o, long sequence, long recordedTime, RowPolicy policy)

@@ -69,6 +69,10 @@ public static class SyncBenchmark
                 // Baseline: the feed over loopback gRPC, decoded while the last message is written into the node's table, tx per message.
                 var baselineWatch = Stopwatch.StartNew();
                 var baselineRows = await RawCopyAsync(originChannel, Path.Combine(root, $"baseline-{round}.db"));
+                if (baselineRows != rows.Count)
+                {
+                    throw new InvalidOperationException($"the baseline copied {baselineRows:N0} changes of {rows.Count:N0}");
+                }
                 baselines.Add(baselineRows / baselineWatch.Elapsed.TotalSeconds);
 
                 // The node: an empty peer pulling with the Secretariat's credential (the origin shares everything: this measures the sync, not the policy).
@@ -272,6 +276,10 @@ public static class SyncBenchmark
         });
         var written = await baseline.WriteAllAsync(batches.Reader);
         await receive;
+        if (stopAfter == long.MaxValue && baseline.LastSequence() != written)
+        {
+            throw new InvalidOperationException($"the baseline holds changes up to {baseline.LastSequence():N0} after writing {written:N0}");
+        }
         return written;
     }
 }
