@@ -253,7 +253,7 @@ public static class SyncBenchmark
                             throw new InvalidOperationException($"the baseline writes first revisions only; change {change.OriginSequence} is not one");
                         }
                         rows[i] = RawSqliteBaseline.FromObservation(change.Observation, change.OriginSequence,
-                            ObservationWriter.ToMicros(change.RecordedTime.ToDateTimeOffset()), RowPolicy.FromMessage(change.Policy));
+                            StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset()), RowPolicy.FromMessage(change.Policy));
                         if (i > 0 && RawSqliteBaseline.KeyOrder.Instance.Compare(rows[i - 1], rows[i]) > 0)
                         {
                             runs++;
