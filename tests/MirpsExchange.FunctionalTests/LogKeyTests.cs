@@ -101,7 +101,7 @@ public class LogKeyTests
         Assert.Contains($"Log key {kid} of PAN is retired since ", retired.Output);
         Assert.Equal(retired.Output, retiredAgain.Output);
         Assert.Contains("node replaced", Assert.Single(await AuditAsync(identity, "RetireLogKey")).Detail);
-        var retirement = (await identity.Credentials.ListLogKeysAsync(new ListLogKeysRequest())).LogKeys.Single().RetireTime.ToDateTimeOffset();
+        var retirement = (await identity.Credentials.ListLogKeysAsync(new ListLogKeysRequest())).LogKeys.Single(k => k.KeyId == kid).RetireTime.ToDateTimeOffset();
         Assert.Equal(retirement.ToUnixTimeSeconds(), Assert.Single((await PublishedAsync(identity)).GetProperty("PAN").EnumerateArray()).GetProperty("retired").GetInt64());
         // Still published, so heads signed before stay verifiable; replicas read when it was retired.
         Assert.Equal(retirement, (await WithinBoundAsync(() => list.TryGetLogKey("PAN", kid, out var k) && k.RetiredTime is not null ? k : null, "the node knows the key is retired")).RetiredTime);

@@ -106,7 +106,13 @@ public static class TestLogKeys
         {
             Gate.Release();
         }
-        var file = Path.Combine(folder, $"log-signing-key-{country.ToLowerInvariant()}.pem");
+        // Beside the store, where a node keeps its own by default (tests list the rest of the folder).
+        var data = Path.Combine(folder, "data");
+        if (!Directory.Exists(data))
+        {
+            OwnerOnlyFile.CreateDirectory(data);
+        }
+        var file = Path.Combine(data, $"log-signing-key-{country.ToLowerInvariant()}.pem");
         if (!File.Exists(file))
         {
             OwnerOnlyFile.WriteAllText(file, pem);
