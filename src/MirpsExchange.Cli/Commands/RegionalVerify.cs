@@ -38,6 +38,9 @@ internal static class RegionalVerify
     /// <summary>Protobuf JSON of the provenance sidecar, with field names as the schema spells them.</summary>
     public static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithIndentation().WithPreserveProtoFieldNames(true));
 
+    /// <summary>A little more than the identity server's list may be served from its cache (Identity's RevocationList.MaxAge).</summary>
+    private static readonly TimeSpan ListMaxAge = TimeSpan.FromSeconds(1.2);
+
     /// <summary>Where an export's provenance is written: beside it, <c>FILE.provenance.json</c>.</summary>
     public static string ProvenanceFile(string export) => export + ".provenance.json";
 
@@ -87,6 +90,7 @@ internal static class RegionalVerify
                 }
 
                 var logs = new Dictionary<string, List<StoredObservation>>(StringComparer.Ordinal);
+                var refetched = false;
                 foreach (var head in provenance.LogHeads)
                 {
                     if (logs.ContainsKey(head.Origin))
@@ -96,7 +100,23 @@ internal static class RegionalVerify
                     }
                     try
                     {
-                        logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                        try
+                        {
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                        }
+                        catch (PeerRefusedException e) when (e.Reason == ReplicaRules.UnknownSigningKey && !refetched)
+                        {
+                            // A key registered a moment ago: the identity server builds its list at most once a second.
+                            refetched = true;
+                            await Task.Delay(ListMaxAge, cancellationToken);
+                            keys = await PublishedKeysAsync(parse, reader, cancellationToken);
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                        }
+                    }
+                    catch (Exception e) when (e is HttpRequestException or JsonException or InvalidDataException)
+                    {
+                        await error.WriteLineAsync($"error: the identity server's published log keys could not be read: {NodeReader.OneLine(e.Message)}");
+                        return CliApp.Failed;
                     }
                     catch (PeerRefusedException e)
                     {
