@@ -60,6 +60,52 @@ public class CliRegionalTests
     }
 
     [Fact]
+    public async Task Verify_passes_on_a_fresh_export_and_names_the_figure_or_the_head_that_does_not_follow_from_the_signed_logs()
+    {
+        await using var secretariat = await SecretariatWithDataAsync();
+        var file = Path.Combine(secretariat.Folder, "regional.csv");
+        var args = await ArgsAsync(secretariat);
+        string[] verifyArgs = ["--node", secretariat.Address, .. args[2..]];
+        var export = await RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2022", "--period", "2023", "--out", file, .. args]);
+        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        var provenance = Mirps.Regional.V1.ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(file + ".provenance.json"));
+        Assert.Equal(States, provenance.LogHeads.Select(h => h.Origin));
+
+        var fresh = await RunAsync(["regional", "verify", file, .. verifyArgs]);
+
+        Assert.True(fresh.Code == CliApp.Ok, fresh.Error + fresh.Output);
+        Assert.Contains("verified: 2 figures", fresh.Output);
+
+        // One figure edited: 2022's complete total 721 made 722.
+        var text = await File.ReadAllTextAsync(file);
+        Assert.Contains("REFUGEES,MIRPS,2022,_T,_T,_T,721,", text);
+        var edited = Path.Combine(secretariat.Folder, "edited.csv");
+        await File.WriteAllTextAsync(edited, text.Replace("REFUGEES,MIRPS,2022,_T,_T,_T,721,", "REFUGEES,MIRPS,2022,_T,_T,_T,722,"));
+        File.Copy(file + ".provenance.json", edited + ".provenance.json");
+
+        var figure = await RunAsync(["regional", "verify", edited, .. verifyArgs]);
+
+        Assert.Equal(CliApp.Refused, figure.Code);
+        Assert.Contains("row 1, the figure REFUGEES MIRPS 2022 _T _T _T: the export says value 722", figure.Error);
+        Assert.Contains("the signed logs give value 721", figure.Error);
+
+        // A head edited: Costa Rica's log said to end at another hash, so its signature no longer holds.
+        var forged = provenance.Clone();
+        var head = forged.LogHeads.Single(h => h.Origin == "CRI");
+        var hash = head.Hash.ToByteArray();
+        hash[0] ^= 1;
+        head.Hash = Google.Protobuf.ByteString.CopyFrom(hash);
+        var withForgedHead = Path.Combine(secretariat.Folder, "forged-head.csv");
+        File.Copy(file, withForgedHead);
+        await File.WriteAllTextAsync(withForgedHead + ".provenance.json", MirpsExchange.Cli.Commands.RegionalVerify.Json.Format(forged));
+
+        var forgedHead = await RunAsync(["regional", "verify", withForgedHead, .. verifyArgs]);
+
+        Assert.Equal(CliApp.Refused, forgedHead.Code);
+        Assert.Contains("CRI's log up to the head at change 2: SIGNATURE_INVALID", forgedHead.Error);
+    }
+
+    [Fact]
     public async Task Export_writes_regional_totals_as_SDMX_CSV_that_reads_back_and_a_partial_total_without_its_value()
     {
         await using var secretariat = await SecretariatWithDataAsync();

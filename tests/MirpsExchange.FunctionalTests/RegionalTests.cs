@@ -57,6 +57,48 @@ public class RegionalTests
     }
 
     [Fact]
+    public async Task Every_answer_names_the_signed_head_of_each_States_log_it_was_computed_from_and_an_earlier_as_of_the_earlier_head()
+    {
+        await using var secretariat = await TestSecretariat.StartAsync();
+        await secretariat.ReplicateAsync(January, States.Select((c, i) => Obs("REFUGEES", c, "2023", 100 * (i + 1))));
+        var january = await ValueAsync(secretariat, "REFUGEES", "2023");
+        // Belize revises its figure and adds one: its log grows to change 3, signed again.
+        await secretariat.ReplicateAsync(March, [Obs("REFUGEES", "BLZ", "2023", 240), Obs("REFUGEES", "BLZ", "2022", 90)]);
+        var now = await ValueAsync(secretariat, "REFUGEES", "2023");
+        var february = new DateTimeOffset(2024, 2, 15, 0, 0, 0, TimeSpan.Zero);
+        var asOfFebruary = await ValueAsync(secretariat, "REFUGEES", "2023", asOf: february);
+        var beforeAnything = await ValueAsync(secretariat, "REFUGEES", "2023", asOf: January.AddDays(-1));
+
+        // One head per State, in the catalogue's order, each over the State's last change and signed with its registered key.
+        Assert.Equal(States, january.LogHeads.Select(h => h.Origin));
+        Assert.All(january.LogHeads, h => Assert.Equal(1, h.Sequence));
+        foreach (var head in now.LogHeads)
+        {
+            using var key = await TestLogKeys.KeyAsync(secretariat.Identity, head.Origin);
+            Assert.True(Mirps.Log.LogHeadSignature.Verify(head, key), $"{head.Origin}'s head does not verify");
+            Assert.Equal(Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()), head.KeyId);
+        }
+        // New data, a new head (Belize's only); as of a time before it, the old head, with the old figure.
+        var blz = now.LogHeads.Single(h => h.Origin == "BLZ");
+        Assert.Equal(3, blz.Sequence);
+        Assert.NotEqual(january.LogHeads[0].Hash, blz.Hash);
+        Assert.Equal(january.LogHeads.Skip(1), now.LogHeads.Skip(1));
+        Assert.Equal(january.LogHeads, asOfFebruary.LogHeads);
+        Assert.Equal(january.Cells[0].Value, asOfFebruary.Cells[0].Value);
+        Assert.NotEqual(january.Cells[0].Value, now.Cells[0].Value);
+        Assert.Empty(beforeAnything.LogHeads);
+
+        // The other answers name the same heads.
+        var asOf = Timestamp.FromDateTimeOffset(february);
+        var rates = await secretariat.Regional.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = "2023", AsOfTime = asOf });
+        var change = await secretariat.Regional.GetRegionalChangeAsync(new GetRegionalChangeRequest { IndicatorCode = "REFUGEES", Period = "2023", AsOfTime = asOf });
+        var completeness = await secretariat.Regional.GetCompletenessAsync(new GetCompletenessRequest { PeriodFrom = "2023", PeriodTo = "2023", IndicatorCodes = { "REFUGEES" } });
+        Assert.Equal(january.LogHeads, rates.LogHeads);
+        Assert.Equal(january.LogHeads, change.LogHeads);
+        Assert.Equal(now.LogHeads, completeness.LogHeads);
+    }
+
+    [Fact]
     public async Task A_State_that_did_not_report_or_deleted_its_value_makes_the_total_partial_and_is_named()
     {
         await using var secretariat = await TestSecretariat.StartAsync();

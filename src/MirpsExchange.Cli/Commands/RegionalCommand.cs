@@ -27,6 +27,7 @@ public static class RegionalCommand
         command.Subcommands.Add(Show());
         command.Subcommands.Add(Completeness());
         command.Subcommands.Add(Export());
+        command.Subcommands.Add(RegionalVerify.Create());
         return command;
     }
 
@@ -205,15 +206,30 @@ public static class RegionalCommand
                 ? given
                 : [.. catalogue.Catalog.Indicators.Where(i => i.Aggregation == AggregationRule.Sum).Select(i => i.Code)];
             var asOf = connection.AsOfTime(parse);
-            var rows = parse.GetValue(states)
-                ? await StateRowsAsync(channel, codes, parse.GetRequiredValue(periods), asOf, cancellationToken)
-                : await RegionalRowsAsync(regional, catalogue, codes, parse.GetRequiredValue(periods), parse.GetValue(breakdown), asOf, cancellationToken);
+            List<ExportRow> rows;
+            ExportProvenance? provenance = null;
+            if (parse.GetValue(states))
+            {
+                rows = await StateRowsAsync(channel, codes, parse.GetRequiredValue(periods), asOf, cancellationToken);
+            }
+            else
+            {
+                (rows, provenance) = await RegionalRowsAsync((request, token) => regional.GetRegionalValueAsync(request, cancellationToken: token).ResponseAsync,
+                    catalogue, codes, parse.GetRequiredValue(periods), parse.GetValue(breakdown), asOf, cancellationToken);
+            }
             var writer = new ExportWriter(catalogue, new ExportOptions(parse.GetValue(format), parse.GetValue(labels)));
             if (parse.GetValue(output) is { } file)
             {
-                await using var stream = file.Create();
-                writer.Write(stream, rows);
+                await using (var stream = file.Create())
+                {
+                    writer.Write(stream, rows);
+                }
                 await parse.InvocationConfiguration.Error.WriteLineAsync($"{rows.Count:N0} rows written to {file.FullName}");
+                if (provenance is not null)
+                {
+                    await File.WriteAllTextAsync(RegionalVerify.ProvenanceFile(file.FullName), RegionalVerify.Json.Format(provenance), cancellationToken);
+                    await parse.InvocationConfiguration.Error.WriteLineAsync($"the log heads the figures were computed from written to {RegionalVerify.ProvenanceFile(file.FullName)}");
+                }
             }
             else
             {
@@ -224,24 +240,47 @@ public static class RegionalCommand
         return command;
     }
 
-    private static async Task<List<ExportRow>> RegionalRowsAsync(RegionalService.RegionalServiceClient regional, StandardCatalogue catalogue,
+    /// <summary>
+    /// The rows of a regional export and their provenance, from <paramref name="answer"/>: the Secretariat's
+    /// RegionalService, or (<c>regional verify</c>) the same computation over the States' verified logs. Without
+    /// <paramref name="asOf"/>, every call after the first asks as of the first answer's time, so that all figures
+    /// and the log heads named with them come from one cut of the Secretariat's store.
+    /// </summary>
+    internal static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RegionalRowsAsync(
+        Func<GetRegionalValueRequest, CancellationToken, Task<GetRegionalValueResponse>> answer, StandardCatalogue catalogue,
         IEnumerable<string> indicators, IEnumerable<string> periods, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
     {
         var rows = new List<ExportRow>();
-        foreach (var code in indicators)
+        var provenance = new ExportProvenance { Breakdown = breakdown };
+        provenance.IndicatorCodes.Add(indicators);
+        provenance.Periods.Add(periods);
+        if (asOf is not null)
         {
-            foreach (var period in periods)
+            provenance.AsOfTime = asOf;
+        }
+        foreach (var code in provenance.IndicatorCodes)
+        {
+            foreach (var period in provenance.Periods)
             {
                 if (catalogue.FindIndicator(code) is { } known && Period.TryParse(period, out var parsed) && !known.Indicator.Granularities.Contains(parsed.Granularity))
                 {
                     continue; // not reported at this granularity: nothing to export rather than an error for a mixed list
                 }
                 var request = new GetRegionalValueRequest { IndicatorCode = code, Period = period, Breakdown = breakdown };
-                if (asOf is not null)
+                if (provenance.AsOfTime is not null)
                 {
-                    request.AsOfTime = asOf;
+                    request.AsOfTime = provenance.AsOfTime;
                 }
-                var response = await regional.GetRegionalValueAsync(request, cancellationToken: cancellationToken);
+                var response = await answer(request, cancellationToken);
+                if (provenance.AsOfTime is null)
+                {
+                    provenance.AsOfTime = response.AsOfTime;
+                    provenance.LogHeads.Add(response.LogHeads);
+                }
+                else if (provenance.LogHeads.Count == 0)
+                {
+                    provenance.LogHeads.Add(response.LogHeads);
+                }
                 foreach (var cell in response.Cells.Where(c => c.ContributingCountries.Count > 0))
                 {
                     var status = cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
@@ -255,7 +294,7 @@ public static class RegionalCommand
                 }
             }
         }
-        return rows;
+        return (rows, provenance);
     }
 
     private static async Task<List<ExportRow>> StateRowsAsync(GrpcChannel channel, IEnumerable<string> indicators, IEnumerable<string> periods, Timestamp? asOf,

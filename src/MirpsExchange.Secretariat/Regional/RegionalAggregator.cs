@@ -192,6 +192,28 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         return rows;
     }
 
+    /// <summary>
+    /// The signed head of each State's log the figures as of <paramref name="asOfMicros"/> read, in <see cref="States"/>
+    /// order: the latest head this node had received by then (a replica applies changes only up to a head that
+    /// verified, so its changes received by then are exactly those up to that head). States with none are left out.
+    /// </summary>
+    public async Task<List<LogHead>> HeadsAsync(long asOfMicros, CancellationToken cancellationToken)
+    {
+        var heads = new List<LogHead>(States.Count);
+        foreach (var state in States)
+        {
+            var row = await db.LogHeads.AsNoTracking()
+                .Where(h => h.Origin == state && h.ReceivedTime <= asOfMicros)
+                .OrderByDescending(h => h.Sequence).ThenBy(h => h.Kind)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (row is not null)
+            {
+                heads.Add(Node.ChangeLog.LogHeads.ToMessage(row));
+            }
+        }
+        return heads;
+    }
+
     private const string Table = "observations";
 
     /// <summary>
@@ -207,7 +229,8 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         AppendIn(command, sql, "period", "@p", periods);
         if (asOfMicros is { } time)
         {
-            sql.Append(" AND recorded_time <= @asof AND (superseded_time IS NULL OR superseded_time > @asof)");
+            // What this node had received by then (ObservationQueries.AsOf), whatever time an origin recorded.
+            sql.Append(" AND received_time <= @asof AND (superseded_time IS NULL OR superseded_time > @asof)");
             AddParameter(command, "@asof", time);
         }
         else

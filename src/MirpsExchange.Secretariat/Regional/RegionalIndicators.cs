@@ -31,6 +31,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
             // No State reported the total: still one cell, so the answer says who is missing.
             response.Cells.Add(EmptyCell(CellFilter.Totals(indicator)));
         }
+        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
         return response;
     }
 
@@ -71,6 +72,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
             }
             response.Changes.Add(change);
         }
+        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
         return response;
     }
 
@@ -85,13 +87,15 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
             ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} lacks the rate component {code}.")).ToList();
         var values = await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken);
         var byCountry = values.ToLookup(v => v.Country);
-        return new GetProtectionRatesResponse
+        var response = new GetProtectionRatesResponse
         {
             Period = period.ToString(),
             AsOfTime = time,
             RecognitionRate = Rate(byCountry, [Recognized], [Recognized, Rejected]),
             TotalProtectionRate = Rate(byCountry, [Recognized, Complementary], [Recognized, Complementary, Rejected]),
         };
+        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
+        return response;
     }
 
     public async Task<GetCompletenessResponse> GetCompletenessAsync(
@@ -114,6 +118,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
             }
             response.Cells.Add(cell);
         }
+        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
         return response;
     }
 
@@ -184,11 +189,14 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
     private static (string Sex, string Age, string CountryOfOrigin) CellKey(CellSum sum) => (sum.Sex, sum.Age, sum.CountryOfOrigin);
 
     /// <summary>
-    /// The time figures are computed as of: the request's, or now. "Now" reads the current revisions
-    /// (no time filter, the fastest plan) and answers the time of the call, so asking again with that
-    /// time reproduces the figures.
+    /// The time figures are computed as of: the request's, or now. "Now" reads what was received by the
+    /// time of the call, as an as-of does (the same scan of the key index), and answers that time: the
+    /// figures and the log heads named with them then come from one cut of the store even while changes
+    /// arrive, and asking again with that time reproduces both.
     /// </summary>
-    private (Timestamp Time, long? Micros) Resolve(Timestamp? asOf) => asOf is null
-        ? (Timestamp.FromDateTimeOffset(clock.GetUtcNow()), null)
-        : (asOf, StoreTime.ToMicros(asOf.ToDateTimeOffset()));
+    private (Timestamp Time, long Micros) Resolve(Timestamp? asOf)
+    {
+        var time = asOf ?? Timestamp.FromDateTimeOffset(clock.GetUtcNow());
+        return (time, StoreTime.ToMicros(time.ToDateTimeOffset()));
+    }
 }

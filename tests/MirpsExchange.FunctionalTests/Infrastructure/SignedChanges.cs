@@ -16,7 +16,8 @@ public sealed class SignedChanges
 {
     private readonly Dictionary<(string Origin, long Sequence), byte[]> _links = [];
 
-    public VerifiedChanges Link(IReadOnlyList<StoredObservation> changes)
+    /// <summary>With <paramref name="signer"/>, also a head over the last change signed with it (as the origin signs a commit).</summary>
+    public VerifiedChanges Link(IReadOnlyList<StoredObservation> changes, System.Security.Cryptography.ECDsa? signer = null)
     {
         var hashes = new byte[changes.Count * ChangeHash.Size];
         Span<byte> content = stackalloc byte[ChangeHash.Size];
@@ -37,6 +38,17 @@ public sealed class SignedChanges
                 ChangeHash.PolicyFields(change.Policy), content, link);
             _links[(change.Origin, change.OriginSequence)] = link.ToArray();
         }
-        return new VerifiedChanges([.. changes], hashes, []);
+        if (signer is null || changes.Count == 0)
+        {
+            return new VerifiedChanges([.. changes], hashes, []);
+        }
+        var head = new LogHead
+        {
+            Origin = changes[^1].Origin, Sequence = changes[^1].OriginSequence, Kind = LogHeadKind.Commit,
+            Hash = ByteString.CopyFrom(hashes.AsSpan((changes.Count - 1) * ChangeHash.Size, ChangeHash.Size)),
+            SignedTime = MirpsExchange.Node.Store.StoreTime.ToTimestamp(MirpsExchange.Node.Store.StoreTime.ToMicros(DateTimeOffset.UtcNow)), // as stored: microseconds
+        };
+        LogHeadSignature.Sign(head, signer, Mirps.Auth.LogKeys.KeyId(signer.ExportSubjectPublicKeyInfo()));
+        return new VerifiedChanges([.. changes], hashes, [head]);
     }
 }

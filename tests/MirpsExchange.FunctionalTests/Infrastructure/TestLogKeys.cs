@@ -87,8 +87,33 @@ public static class TestLogKeys
         transaction.Commit();
     }
 
+    /// <summary><paramref name="country"/>'s key (registered at <paramref name="identity"/>), to sign heads with; the caller disposes it.</summary>
+    public static async Task<ECDsa> KeyAsync(TestIdentity identity, string country)
+    {
+        var key = ECDsa.Create();
+        key.ImportFromPem(await PemAsync(identity, country));
+        return key;
+    }
+
     /// <summary>Writes <paramref name="country"/>'s key (registered at <paramref name="identity"/>) into <paramref name="folder"/>; returns the file.</summary>
     public static async Task<string> FileAsync(TestIdentity identity, string country, string folder)
+    {
+        var pem = await PemAsync(identity, country);
+        // Beside the store, where a node keeps its own by default (tests list the rest of the folder).
+        var data = Path.Combine(folder, "data");
+        if (!Directory.Exists(data))
+        {
+            OwnerOnlyFile.CreateDirectory(data);
+        }
+        var file = Path.Combine(data, $"log-signing-key-{country.ToLowerInvariant()}.pem");
+        if (!File.Exists(file))
+        {
+            OwnerOnlyFile.WriteAllText(file, pem);
+        }
+        return file;
+    }
+
+    private static async Task<string> PemAsync(TestIdentity identity, string country)
     {
         string pem;
         await Gate.WaitAsync();
@@ -106,17 +131,6 @@ public static class TestLogKeys
         {
             Gate.Release();
         }
-        // Beside the store, where a node keeps its own by default (tests list the rest of the folder).
-        var data = Path.Combine(folder, "data");
-        if (!Directory.Exists(data))
-        {
-            OwnerOnlyFile.CreateDirectory(data);
-        }
-        var file = Path.Combine(data, $"log-signing-key-{country.ToLowerInvariant()}.pem");
-        if (!File.Exists(file))
-        {
-            OwnerOnlyFile.WriteAllText(file, pem);
-        }
-        return file;
+        return pem;
     }
 }

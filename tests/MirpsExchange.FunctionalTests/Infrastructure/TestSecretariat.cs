@@ -85,12 +85,15 @@ public sealed class TestSecretariat : IAsyncDisposable
         }
         foreach (var origin in changes.GroupBy(c => c.Origin))
         {
+            // Signed as the origin signs a commit, with its key registered at the identity server: the
+            // Secretariat names the head in its answers, and `mirps regional verify` checks it.
+            using var key = await TestLogKeys.KeyAsync(Identity, origin.Key);
             await using var scope = _app.Services.CreateAsyncScope();
             // Received when recorded: "as of" at the Secretariat is what it had received by then.
             _clock.Pinned = recordedTime;
             try
             {
-                await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, _signed.Link([.. origin]), CancellationToken.None);
+                await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, _signed.Link([.. origin], key), CancellationToken.None);
             }
             finally
             {

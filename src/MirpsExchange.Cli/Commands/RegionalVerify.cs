@@ -1,0 +1,285 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.Tokens;
+using Mirps.Auth;
+using Mirps.Observation.V1;
+using Mirps.Regional.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Exports;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Node.Extensions;
+using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
+using MirpsExchange.Secretariat.Regional;
+
+namespace MirpsExchange.Cli.Commands;
+
+/// <summary>
+/// <c>mirps regional verify EXPORT --node ADDRESS</c>: checks that every figure of a regional export follows
+/// from the States' signed change logs up to the heads its provenance (<see cref="ExportProvenance"/>, beside
+/// the file) names. Each State's log is read from the node (SyncService.StreamChanges) and checked by the
+/// replica's own <see cref="ChainVerifier"/> against the log keys the identity server publishes in its signed
+/// revocation list (verified with <see cref="RevocationList"/>, as a node does); the named head must verify
+/// too, over the very chain computed. The figures are then computed again by the Secretariat's own code
+/// (<see cref="RegionalIndicators"/>) over a temporary store holding exactly those changes, and written as the
+/// export writes them, row by row.
+/// </summary>
+internal static class RegionalVerify
+{
+    private const string Exits = " Exit codes: 0 every figure follows from the signed logs; 1 a figure does not, or a head or a log does not verify " +
+        "(the first one is named); 2 the export, the node or the identity server could not be read.";
+
+    /// <summary>Protobuf JSON of the provenance sidecar, with field names as the schema spells them.</summary>
+    public static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithIndentation().WithPreserveProtoFieldNames(true));
+
+    /// <summary>A little more than the identity server's list may be served from its cache (Identity's RevocationList.MaxAge).</summary>
+    private static readonly TimeSpan ListMaxAge = TimeSpan.FromSeconds(1.2);
+
+    /// <summary>Where an export's provenance is written: beside it, <c>FILE.provenance.json</c>.</summary>
+    public static string ProvenanceFile(string export) => export + ".provenance.json";
+
+    public static Command Create()
+    {
+        var reader = new NodeReader();
+        var export = new Argument<FileInfo>("export") { Description = "A regional export written by `mirps regional export --out FILE` (CSV or SDMX-CSV)" };
+        var provenanceOption = new Option<FileInfo?>("--provenance") { Description = "Its provenance (default: EXPORT.provenance.json)" };
+        var command = new Command("verify", "Check that every figure of a regional export follows from the States' signed change logs up to the log heads its " +
+            "provenance names: each log is read from --node (the Secretariat's node, or a State's node, with a credential that may read every change counted), " +
+            "its chain and signatures checked with the log keys the identity server publishes, and every figure computed again." + Exits)
+        { export, provenanceOption };
+        foreach (var option in reader.Options)
+        {
+            command.Options.Add(option);
+        }
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            var file = parse.GetRequiredValue(export);
+            var sidecar = parse.GetValue(provenanceOption)?.FullName ?? ProvenanceFile(file.FullName);
+            List<ExportRow> rows;
+            ExportProvenance provenance;
+            try
+            {
+                rows = ExportReader.Read(await File.ReadAllTextAsync(file.FullName, cancellationToken));
+                provenance = JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(sidecar, cancellationToken));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ExportFormatException or InvalidProtocolBufferException or InvalidJsonException)
+            {
+                await error.WriteLineAsync($"error: {NodeReader.OneLine(e.Message)}");
+                return CliApp.Failed;
+            }
+
+            return await reader.RunAsync(parse, async (node, channel) =>
+            {
+                PublishedLogKeys keys;
+                try
+                {
+                    keys = await PublishedKeysAsync(parse, reader, cancellationToken);
+                }
+                catch (Exception e) when (e is HttpRequestException or JsonException or InvalidDataException or IOException
+                    || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    await error.WriteLineAsync($"error: the identity server's published log keys could not be read: {NodeReader.OneLine(e.Message)}");
+                    return CliApp.Failed;
+                }
+
+                var logs = new Dictionary<string, List<StoredObservation>>(StringComparer.Ordinal);
+                var refetched = false;
+                foreach (var head in provenance.LogHeads)
+                {
+                    if (logs.ContainsKey(head.Origin))
+                    {
+                        await error.WriteLineAsync($"does not verify: the provenance names two heads of {head.Origin}'s log");
+                        return CliApp.Refused;
+                    }
+                    try
+                    {
+                        try
+                        {
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                        }
+                        catch (PeerRefusedException e) when (e.Reason == ReplicaRules.UnknownSigningKey && !refetched)
+                        {
+                            // A key registered a moment ago: the identity server builds its list at most once a second.
+                            refetched = true;
+                            await Task.Delay(ListMaxAge, cancellationToken);
+                            keys = await PublishedKeysAsync(parse, reader, cancellationToken);
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                        }
+                    }
+                    catch (Exception e) when (e is HttpRequestException or JsonException or InvalidDataException)
+                    {
+                        await error.WriteLineAsync($"error: the identity server's published log keys could not be read: {NodeReader.OneLine(e.Message)}");
+                        return CliApp.Failed;
+                    }
+                    catch (PeerRefusedException e)
+                    {
+                        await error.WriteLineAsync($"does not verify: {head.Origin}'s log up to the head at change {head.Sequence}: {e.Error}");
+                        return CliApp.Refused;
+                    }
+                }
+
+                var expected = await RecomputeAsync(logs, provenance, cancellationToken);
+                if (FirstDifference(rows, expected) is { } difference)
+                {
+                    await error.WriteLineAsync($"does not verify: {difference}");
+                    return CliApp.Refused;
+                }
+                await parse.InvocationConfiguration.Output.WriteLineAsync(
+                    $"verified: {rows.Count:N0} figures follow from the signed logs of {string.Join(" ", provenance.LogHeads.Select(h => $"{h.Origin}@{h.Sequence}"))} " +
+                    $"as of {provenance.AsOfTime?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)}");
+                return CliApp.Ok;
+            }, field => field, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// The log-signing keys in the identity server's revocation list, taken only when the list verifies against
+    /// the server's JWKS (<see cref="RevocationList.TryApplyAsync"/>, as every node takes it).
+    /// </summary>
+    private static async Task<PublishedLogKeys> PublishedKeysAsync(ParseResult parse, NodeReader reader, CancellationToken cancellationToken)
+    {
+        var issuer = parse.GetRequiredValue(reader.Identity);
+        using var tls = CommonOptions.LoadTls(parse, reader.Ca, reader.ClientCertificate, reader.ClientKey);
+        using var http = CommonOptions.HttpClient(tls);
+        http.Timeout = NodeReader.CallTimeout;
+        using var discovery = JsonDocument.Parse(await http.GetStringAsync(new Uri(issuer, ".well-known/openid-configuration"), cancellationToken));
+        var jwksUri = discovery.RootElement.TryGetProperty("jwks_uri", out var uri) && uri.GetString() is { } text ? new Uri(text) : new Uri(issuer, ".well-known/jwks");
+        var jwks = new JsonWebKeySet(await http.GetStringAsync(jwksUri, cancellationToken));
+        var jwt = await http.GetStringAsync(new Uri(issuer, RevocationListFormat.Path), cancellationToken);
+        var list = new RevocationList();
+        if (await list.TryApplyAsync(jwt, issuer.AbsoluteUri, jwks.GetSigningKeys()) is { } refused)
+        {
+            throw new InvalidDataException($"the revocation list at {new Uri(issuer, RevocationListFormat.Path)} was refused: {refused}");
+        }
+        return new PublishedLogKeys(list);
+    }
+
+    /// <summary>
+    /// <paramref name="head"/>'s origin's changes up to it, read from the node and checked by a <see cref="ChainVerifier"/>
+    /// from the log's first change: the head itself is handed to the verifier with the message that holds its change,
+    /// so its signature and its hash are checked like the node's own heads. Throws <see cref="PeerRefusedException"/>
+    /// when anything does not verify, or the node does not hold the log that far.
+    /// </summary>
+    private static async Task<List<StoredObservation>> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys, CancellationToken cancellationToken)
+    {
+        var verifier = new ChainVerifier(head.Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
+        var changes = new List<StoredObservation>();
+        if (head.Sequence <= 0)
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head names change {head.Sequence}, which no log has");
+        }
+        using var call = sync.StreamChanges(new StreamChangesRequest { Origin = head.Origin, BatchSize = 1000 }, cancellationToken: cancellationToken);
+        var last = 0L;
+        while (last < head.Sequence && await call.ResponseStream.MoveNext(cancellationToken))
+        {
+            var message = call.ResponseStream.Current;
+            if (message.Changes.Any(c => c.OriginSequence == head.Sequence))
+            {
+                var heads = message.Heads.Append(head.Clone()).OrderBy(h => h.Sequence).ToList();
+                message.Heads.Clear();
+                message.Heads.Add(heads);
+            }
+            foreach (var change in verifier.Accept(message).Changes)
+            {
+                if (change.OriginSequence <= head.Sequence)
+                {
+                    changes.Add(change);
+                    last = change.OriginSequence;
+                }
+            }
+        }
+        if (last < head.Sequence)
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken,
+                $"the node holds {head.Origin}'s signed log only up to change {last}, not up to the head's change {head.Sequence}");
+        }
+        return changes;
+    }
+
+    /// <summary>
+    /// The export's rows as the Secretariat computes them from exactly <paramref name="logs"/>: the changes go into a
+    /// temporary store of the node's schema (each key's last revision current; placeholders, which name no key, left
+    /// out as a replica leaves them out of its observations), and the Secretariat's <see cref="RegionalIndicators"/>
+    /// answers each figure as the export asked for it.
+    /// </summary>
+    private static async Task<List<ExportRow>> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs, ExportProvenance provenance, CancellationToken cancellationToken)
+    {
+        var catalogue = StandardCatalogue.LoadStandard();
+        var folder = Directory.CreateTempSubdirectory("mirps-verify-");
+        try
+        {
+            var options = new DbContextOptionsBuilder<NodeDbContext>().UseSqlite($"Data Source={Path.Combine(folder.FullName, "verify.db")};Pooling=False").Options;
+            await using var db = new NodeDbContext(options);
+            await db.Database.MigrateAsync(cancellationToken);
+            foreach (var change in logs.Values.SelectMany(log => log).Where(c => c.Observation is not null)
+                .GroupBy(c => c.Observation.Key().ToString()).SelectMany(key => key.OrderBy(c => c.Revision).Select((c, i) => (c, Current: i == key.Count() - 1))))
+            {
+                var o = change.c.Observation;
+                Period.TryParse(o.Period, out var period);
+                db.Observations.Add(new ObservationRow
+                {
+                    Origin = change.c.Origin, OriginSequence = change.c.OriginSequence,
+                    IndicatorCode = o.IndicatorCode, Country = o.Country, Period = o.Period, Sex = o.Sex, Age = o.Age, CountryOfOrigin = o.CountryOfOrigin,
+                    PeriodStart = period.Start, PeriodEnd = period.End, Revision = change.c.Revision,
+                    Value = change.c.Deleted || change.c.Withholding == Withholding.SmallCount ? null : o.Value,
+                    ValueWithheld = change.c.Withholding == Withholding.SmallCount,
+                    Status = o.Status, Note = o.Note, Deleted = change.c.Deleted,
+                    RecordedTime = Mirps.Log.ChangeHash.Micros(change.c.RecordedTime),
+                    SupersededTime = change.Current ? null : 1,
+                    ReceivedTime = 0,
+                });
+            }
+            await db.SaveChangesAsync(cancellationToken);
+            var requests = new RegionalRequests(catalogue, TimeProvider.System);
+            var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), TimeProvider.System);
+            var (rows, _) = await RegionalCommand.RegionalRowsAsync((request, token) =>
+            {
+                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null);
+                return indicators.GetValueAsync(indicator, period, breakdown, null, token);
+            }, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken);
+            return rows;
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The first row of the export that is not the figure the logs give (or a figure the export lacks), described; null when all agree.</summary>
+    private static string? FirstDifference(List<ExportRow> actual, List<ExportRow> expected)
+    {
+        for (var i = 0; i < Math.Max(actual.Count, expected.Count); i++)
+        {
+            if (i >= actual.Count)
+            {
+                return $"the figure {Name(expected[i])} ({Describe(expected[i])}) follows from the signed logs but is not in the export";
+            }
+            if (i >= expected.Count)
+            {
+                return $"row {i + 1}, the figure {Name(actual[i])} ({Describe(actual[i])}), does not follow from the signed logs: they give no such figure";
+            }
+            if (actual[i] != expected[i])
+            {
+                return Name(actual[i]) == Name(expected[i])
+                    ? $"row {i + 1}, the figure {Name(actual[i])}: the export says {Describe(actual[i])}; the signed logs give {Describe(expected[i])}"
+                    : $"row {i + 1}, the figure {Name(actual[i])} ({Describe(actual[i])}), is not the one the signed logs give there: {Name(expected[i])} ({Describe(expected[i])})";
+            }
+        }
+        return null;
+    }
+
+    private static string Name(ExportRow row) =>
+        string.Join(" ", new[] { row.IndicatorCode, row.ReferenceArea, row.Period, row.Sex, row.Age, row.CountryOfOrigin }.Where(p => p.Length > 0));
+
+    private static string Describe(ExportRow row) =>
+        $"value {(row.Value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "none")}, {row.Status.ToString().ToLowerInvariant()}{(row.Note.Length > 0 ? $", note \"{row.Note}\"" : "")}";
+}
