@@ -24,12 +24,16 @@ public class PeerSyncTests
         ReplicaAsync("PAN", origin.Folder, puller, identity, origin.Peer);
 
     /// <summary>A node of <paramref name="country"/> pulling BLZ from each peer address with <paramref name="puller"/>'s credential.</summary>
-    internal static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params (string Address, string Country)[] peers)
+    internal static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params (string Address, string Country)[] peers) =>
+        await TestNode.StartAsync(country, identity, PullArgs(folder, puller, peers));
+
+    /// <summary>A node's arguments to pull BLZ from each peer address with <paramref name="puller"/>'s credential (kept in <paramref name="folder"/>).</summary>
+    internal static string[] PullArgs(string folder, ClientCredential puller, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with that folder
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(puller));
         string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
-        return await TestNode.StartAsync(country, identity, [$"--Node:Credential={file}", .. peerArgs]);
+        return [$"--Node:Credential={file}", .. peerArgs];
     }
 
     private static async Task ConvergesAsync(List<string> expected, TestNode replica)

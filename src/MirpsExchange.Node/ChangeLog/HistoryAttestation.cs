@@ -10,12 +10,17 @@ namespace MirpsExchange.Node.ChangeLog;
 /// <summary>
 /// At the upgrade to the signed change log, a State's node signs the history it wrote before, once: each
 /// change gets its salt and link in order, and one head of kind ATTESTATION signs the lot, saying in the log
-/// that these changes were hashed at the upgrade rather than as they were committed. Replicas hold no
+/// that these changes were hashed at the upgrade rather than as they were committed (one head every
+/// <see cref="HeadEvery"/> changes, so that a replica verifies a long history as it arrives: it holds at most
+/// <see cref="Sync.ChainVerifier.MaxUnsigned"/> changes waiting for their head). Replicas hold no
 /// attestation of their own: their unsigned copies of other origins' logs are replaced by the origins'
 /// attested logs when they pull them again (<see cref="Sync.ReplicaWriter"/>).
 /// </summary>
 public static partial class HistoryAttestation
 {
+    /// <summary>Changes signed by one ATTESTATION head at most.</summary>
+    public const int HeadEvery = 10_000;
+
     public static async Task AttestAsync(IServiceProvider services, CancellationToken cancellationToken = default)
     {
         var signing = services.GetRequiredService<OriginSigning>();
@@ -47,6 +52,9 @@ public static partial class HistoryAttestation
             "@salt", "@hash", "@origin", "@seq");
         update.Parameters[2].Value = origin;
         var hash = new byte[ChangeHash.Size];
+        var now = StoreTime.ToMicros(services.GetRequiredService<TimeProvider>().GetUtcNow());
+        await using var heads = new LogHeadInsertCommand(connection, dbTransaction);
+        var signed = 0;
         foreach (var row in unsigned)
         {
             var salt = ChangeHash.NewSalts(1);
@@ -58,18 +66,18 @@ public static partial class HistoryAttestation
             update.Parameters[1].Value = hash.ToArray();
             update.Parameters[3].Value = row.OriginSequence;
             await update.ExecuteNonQueryAsync(cancellationToken);
-        }
-        var now = StoreTime.ToMicros(services.GetRequiredService<TimeProvider>().GetUtcNow());
-        var last = unsigned[^1].OriginSequence;
-        await using (var heads = new LogHeadInsertCommand(connection, dbTransaction))
-        {
-            await heads.ExecuteAsync(signer.Sign(last, chain.Previous, now, LogHeadKind.Attestation), now, cancellationToken);
+            if (++signed % HeadEvery == 0 || signed == unsigned.Count)
+            {
+                await heads.ExecuteAsync(signer.Sign(row.OriginSequence, chain.Previous, now, LogHeadKind.Attestation), now, cancellationToken);
+            }
         }
         await transaction.CommitAsync(cancellationToken);
-        LogAttested(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HistoryAttestation).FullName!), origin, unsigned.Count, unsigned[0].OriginSequence, last, signer.KeyId);
+        var last = unsigned[^1].OriginSequence;
+        LogAttested(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HistoryAttestation).FullName!), origin, unsigned.Count, unsigned[0].OriginSequence, last,
+            (unsigned.Count + HeadEvery - 1) / HeadEvery, signer.KeyId);
     }
 
     [LoggerMessage(EventName = "HistoryAttested", Level = LogLevel.Warning,
-        Message = "{Origin}'s {Count} changes {First}..{Last}, written before the change log was signed, are now hashed and attested by key {KeyId} (an ATTESTATION head in the log)")]
-    private static partial void LogAttested(ILogger logger, string origin, int count, long first, long last, string keyId);
+        Message = "{Origin}'s {Count} changes {First}..{Last}, written before the change log was signed, are now hashed and attested by key {KeyId} ({Heads} ATTESTATION heads in the log)")]
+    private static partial void LogAttested(ILogger logger, string origin, int count, long first, long last, int heads, string keyId);
 }

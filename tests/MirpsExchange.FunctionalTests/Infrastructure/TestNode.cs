@@ -115,7 +115,14 @@ public sealed class TestNode : IAsyncDisposable
         : CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; })));
 
     /// <summary>A node of <paramref name="country"/> trusting the shared identity server (or the given one).</summary>
-    public static async Task<TestNode> StartAsync(string country = "BLZ", TestIdentity? identity = null, params string[] extraArgs)
+    public static Task<TestNode> StartAsync(string country = "BLZ", TestIdentity? identity = null, params string[] extraArgs) =>
+        StartAsync(country, identity, null, extraArgs);
+
+    /// <summary>A node of <paramref name="country"/> that starts on a copy of the store file <paramref name="store"/> (made by an earlier version, say).</summary>
+    public static Task<TestNode> StartOnStoreAsync(string store, string country, TestIdentity? identity = null, params string[] extraArgs) =>
+        StartAsync(country, identity, store, extraArgs);
+
+    private static async Task<TestNode> StartAsync(string country, TestIdentity? identity, string? store, string[] extraArgs)
     {
         var shared = await SharedIdentity.GetAsync();
         identity ??= shared;
@@ -127,6 +134,16 @@ public sealed class TestNode : IAsyncDisposable
         var folder = TempFolder.Create();
         // The State's log-signing key, registered at the identity server before the node starts (as an admin would).
         string[] logKey = state == country ? [$"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, country, folder)}"] : [];
+        if (store is not null)
+        {
+            var copy = Path.Combine(folder, "data", $"node-{country.ToLowerInvariant()}.db");
+            OwnerOnlyFile.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(store, copy);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
         string[] args =
         [
             .. logKey,
