@@ -25,11 +25,10 @@ public class HistoryAttestationTests
     private static async Task<string> PreUpgradeCopyAsync(TestNode node, string folder)
     {
         var file = Path.Combine(folder, $"{node.Country}-{Guid.NewGuid():N}.db");
-        node.Execute($"VACUUM INTO '{file}'");
+        node.CopyStoreTo(file);
         await using var db = new NodeDbContext(new DbContextOptionsBuilder<NodeDbContext>().UseSqlite($"Data Source={file};Pooling=False").Options);
         await db.GetService<IMigrator>().MigrateAsync("SharingPolicy");
         Assert.DoesNotContain("20261206170936_SignedChangeLog", await db.Database.GetAppliedMigrationsAsync());
-        await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL"); // as a node's store always is (VACUUM INTO wrote a rollback-journal file)
         return file;
     }
 

@@ -201,4 +201,42 @@ public class LogKeyRotationTests
 
         await RefusedWithNothingWrittenAsync(replica, "SIGNATURE_INVALID");
     }
+
+    [Fact]
+    public async Task A_node_stopped_after_its_rotation_commit_but_before_moving_its_key_files_completes_the_rotation_at_its_next_start()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var store = Path.Combine(folder, "blz.db");
+            string old, next, nextPem;
+            await using (var first = await TestNode.StartAsync("BLZ", null, ShareWithAll))
+            {
+                old = first.Services.GetRequiredService<OriginSigning>().Signer.KeyId;
+                await first.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230)));
+                Assert.Equal(CliApp.Ok, (await CliRunner.RunAsync("node", "rotate-log-key", "--key-file", KeyFile(first))).Code);
+                nextPem = File.ReadAllText(LogSigner.NextKeyFile(KeyFile(first)));
+                await first.Observations.SubmitObservationsAsync(Submit(Refugees(value: 231)));
+                next = first.Services.GetRequiredService<OriginSigning>().Signer.KeyId;
+                first.CopyStoreTo(store);
+            }
+
+            // The store holds the rotation head; the key files are as before it: the old key in place, the next one waiting.
+            await using var again = await TestNode.StartOnStoreAsync(store,
+                data => ServiceDefaults.OwnerOnlyFile.WriteAllText(LogSigner.NextKeyFile(Path.Combine(data, "log-signing-key-blz.pem")), nextPem), "BLZ", null, ShareWithAll);
+
+            Assert.Equal(next, again.Services.GetRequiredService<OriginSigning>().Signer.KeyId);
+            Assert.Equal(next, KeyIdOfPem(KeyFile(again)));
+            Assert.Equal(old, KeyIdOfPem(LogSigner.RetiredKeyFile(KeyFile(again), old)));
+            Assert.False(File.Exists(LogSigner.NextKeyFile(KeyFile(again))));
+            await again.Observations.SubmitObservationsAsync(Submit(Refugees(value: 232)));
+            Assert.Equal(["1|1|" + old, "2|1|" + old, "2|3|" + old, "3|1|" + next], Heads(again)); // no second rotation head
+            await using var replica = await ReplicaAsync(again, await SharedIdentity.CredentialAsync(""), null);
+            await PeerSyncTests.ConvergesAsync(again, replica);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
 }

@@ -122,7 +122,11 @@ public sealed class TestNode : IAsyncDisposable
     public static Task<TestNode> StartOnStoreAsync(string store, string country, TestIdentity? identity = null, params string[] extraArgs) =>
         StartAsync(country, identity, store, extraArgs);
 
-    private static async Task<TestNode> StartAsync(string country, TestIdentity? identity, string? store, string[] extraArgs)
+    /// <summary>As <see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>, with <paramref name="prepare"/> run on the data folder before the node starts.</summary>
+    public static Task<TestNode> StartOnStoreAsync(string store, Action<string> prepare, string country, TestIdentity? identity = null, params string[] extraArgs) =>
+        StartAsync(country, identity, store, extraArgs, prepare);
+
+    private static async Task<TestNode> StartAsync(string country, TestIdentity? identity, string? store, string[] extraArgs, Action<string>? prepare = null)
     {
         var shared = await SharedIdentity.GetAsync();
         identity ??= shared;
@@ -143,6 +147,7 @@ public sealed class TestNode : IAsyncDisposable
             {
                 File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }
+            prepare?.Invoke(Path.GetDirectoryName(copy)!);
         }
         string[] args =
         [
@@ -180,6 +185,17 @@ public sealed class TestNode : IAsyncDisposable
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
+    }
+
+    /// <summary>A consistent copy of the store, taken while the node runs, that a node can start on (<see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>).</summary>
+    public void CopyStoreTo(string file)
+    {
+        Execute($"VACUUM INTO '{file}'");
+        using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL"; // as a node's store always is (VACUUM INTO writes a rollback-journal file)
+        command.ExecuteNonQuery();
     }
 
     /// <summary>Every row of a query on the store file, each as its columns joined by '|' (NULL as "null").</summary>
