@@ -109,8 +109,8 @@ public class HistoryAttestationTests
 
             var peer = await PeerSyncTests.PeerInStateAsync(replica, PeerState.Failing);
             Assert.Equal(PeerState.Failing, peer.State);
-            Assert.Contains("LOG_NOT_SIGNED", peer.LastError);
-            Assert.Contains("no signed head of BLZ's covers changes 1..4", peer.LastError);
+            Assert.Contains("CHAIN_BROKEN", peer.LastError);
+            Assert.Contains("sent no signed head of BLZ's covering changes 1..4", peer.LastError);
             Assert.Equal((4L, 4L), (replica.CountRows(), Unlinked(replica))); // its copy is kept meanwhile
 
             // The origin upgraded: its attested log replaces the replica's copy, which then follows it.
