@@ -239,4 +239,38 @@ public class LogKeyRotationTests
             TempFolder.Delete(folder);
         }
     }
+
+    [Fact]
+    public async Task A_key_a_rotation_handed_over_to_stops_verifying_once_the_admin_retires_it()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var origin = await TestNode.StartAsync("BLZ", identity, ShareWithAll);
+        var puller = await identity.IssueAsync(Role.Secretariat);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230)));
+        Assert.Equal(CliApp.Ok, (await CliRunner.RunAsync("node", "rotate-log-key", "--key-file", KeyFile(origin))).Code);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 231)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 232)));
+        var next = origin.Services.GetRequiredService<OriginSigning>().Signer.KeyId;
+        await using var replica = await TestNode.StartAsync("PAN", identity, [.. PeerSyncTests.PullArgs(origin.Folder, puller, origin.Peer), "--Node:RevocationPollInterval=00:00:01"]);
+        await PeerSyncTests.ConvergesAsync(origin, replica);
+
+        // The new key leaked: the admin registers it only to retire it. Heads it signs from then on are refused,
+        // although a verified rotation handed over to it.
+        await Task.Delay(TimeSpan.FromSeconds(1.1)); // retirement is published to the second
+        await identity.Credentials.RegisterLogKeyAsync(new RegisterLogKeyRequest { Country = "BLZ", PublicKey = ByteString.CopyFrom(Spki(KeyFile(origin))) });
+        await identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = next, Reason = "key file copied" });
+        var list = replica.Services.GetRequiredService<MirpsExchange.Node.Extensions.RevocationList>();
+        for (var wait = 0; !(list.TryGetLogKey("BLZ", next, out var known) && known.RetiredTime is not null); wait++)
+        {
+            Assert.True(wait < 200, "the replica never learnt that the key is retired");
+            await Task.Delay(100);
+        }
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 233)));
+
+        var peer = await PeerSyncTests.PeerInStateAsync(replica, PeerState.Failing);
+        Assert.Equal(PeerState.Failing, peer.State);
+        Assert.Contains("UNKNOWN_SIGNING_KEY", peer.LastError);
+        Assert.Contains(next, peer.LastError);
+        Assert.Equal(3L, replica.CountRows());
+    }
 }
