@@ -37,16 +37,17 @@ public static partial class HistoryAttestation
         var connection = db.Database.GetDbConnection();
         var dbTransaction = transaction.GetDbTransaction();
 
-        var unsigned = await db.Observations.AsNoTracking()
-            .Where(o => o.Origin == origin && o.ChangeHash == null)
+        // Unsigned history is a prefix of the log (written before the upgrade, attested in one transaction): a log
+        // whose first change is linked is attested already, found with one seek rather than a scan at every start.
+        var firstLinked = await db.Observations.AsNoTracking()
+            .Where(o => o.Origin == origin)
             .OrderBy(o => o.OriginSequence)
-            .ToListAsync(cancellationToken);
-        if (unsigned.Count == 0)
+            .Select(o => new { o.ChangeHash })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (firstLinked is null || firstLinked.ChangeHash is not null)
         {
             return;
         }
-        var (_, _, previous) = await OriginLog.LinkAsync(connection, dbTransaction, origin, unsigned[0].OriginSequence - 1, cancellationToken);
-        var chain = new ChainLinker(origin, previous ?? []);
         await using var update = PositionalCommand.Create(connection, dbTransaction,
             $"UPDATE {ObservationRowConfiguration.Table} SET salt = @salt, change_hash = @hash WHERE origin = @origin AND origin_sequence = @seq",
             "@salt", "@hash", "@origin", "@seq");
@@ -54,27 +55,41 @@ public static partial class HistoryAttestation
         var hash = new byte[ChangeHash.Size];
         var now = StoreTime.ToMicros(services.GetRequiredService<TimeProvider>().GetUtcNow());
         await using var heads = new LogHeadInsertCommand(connection, dbTransaction);
-        var signed = 0;
-        foreach (var row in unsigned)
+        ChainLinker? chain = null;
+        long first = 0, last = 0;
+        int count = 0, signed = 0;
+        // A head's worth of changes at a time: memory stays bounded however long the history.
+        while (await db.Observations.AsNoTracking()
+            .Where(o => o.Origin == origin && o.OriginSequence > last && o.ChangeHash == null)
+            .OrderBy(o => o.OriginSequence)
+            .Take(HeadEvery)
+            .ToListAsync(cancellationToken) is { Count: > 0 } page)
         {
-            var salt = ChangeHash.NewSalts(1);
-            var write = new WriteRow(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.PeriodStart, row.PeriodEnd,
-                row.Value, row.Status, row.Note, new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold));
-            chain.Link(write, row.OriginSequence, row.RecordedTime, row.Revision, row.Deleted, salt, hash);
-            chain.Advance(hash);
-            update.Parameters[0].Value = salt;
-            update.Parameters[1].Value = hash.ToArray();
-            update.Parameters[3].Value = row.OriginSequence;
-            await update.ExecuteNonQueryAsync(cancellationToken);
-            if (++signed % HeadEvery == 0 || signed == unsigned.Count)
+            if (chain is null)
             {
-                await heads.ExecuteAsync(signer.Sign(row.OriginSequence, chain.Previous, now, LogHeadKind.Attestation), now, cancellationToken);
+                first = page[0].OriginSequence;
+                var (_, _, previous) = await OriginLog.LinkAsync(connection, dbTransaction, origin, first - 1, cancellationToken);
+                chain = new ChainLinker(origin, previous ?? []);
             }
+            foreach (var row in page)
+            {
+                var salt = ChangeHash.NewSalts(1);
+                var write = new WriteRow(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.PeriodStart, row.PeriodEnd,
+                    row.Value, row.Status, row.Note, new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold));
+                chain.Link(write, row.OriginSequence, row.RecordedTime, row.Revision, row.Deleted, salt, hash);
+                chain.Advance(hash);
+                update.Parameters[0].Value = salt;
+                update.Parameters[1].Value = hash.ToArray();
+                update.Parameters[3].Value = row.OriginSequence;
+                await update.ExecuteNonQueryAsync(cancellationToken);
+            }
+            last = page[^1].OriginSequence;
+            count += page.Count;
+            await heads.ExecuteAsync(signer.Sign(last, chain.Previous, now, LogHeadKind.Attestation), now, cancellationToken);
+            signed++;
         }
         await transaction.CommitAsync(cancellationToken);
-        var last = unsigned[^1].OriginSequence;
-        LogAttested(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HistoryAttestation).FullName!), origin, unsigned.Count, unsigned[0].OriginSequence, last,
-            (unsigned.Count + HeadEvery - 1) / HeadEvery, signer.KeyId);
+        LogAttested(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HistoryAttestation).FullName!), origin, count, first, last, signed, signer.KeyId);
     }
 
     [LoggerMessage(EventName = "HistoryAttested", Level = LogLevel.Warning,
