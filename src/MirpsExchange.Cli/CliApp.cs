@@ -21,5 +21,6 @@ public static class CliApp
         CredentialsCommand.Create(),
         CertsCommand.Create(),
         RegionalCommand.Create(),
+        NodeCommand.Create(),
     };
 }

@@ -24,12 +24,16 @@ public class PeerSyncTests
         ReplicaAsync("PAN", origin.Folder, puller, identity, origin.Peer);
 
     /// <summary>A node of <paramref name="country"/> pulling BLZ from each peer address with <paramref name="puller"/>'s credential.</summary>
-    private static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params (string Address, string Country)[] peers)
+    internal static async Task<TestNode> ReplicaAsync(string country, string folder, ClientCredential puller, TestIdentity? identity, params (string Address, string Country)[] peers) =>
+        await TestNode.StartAsync(country, identity, PullArgs(folder, puller, peers));
+
+    /// <summary>A node's arguments to pull BLZ from each peer address with <paramref name="puller"/>'s credential (kept in <paramref name="folder"/>).</summary>
+    internal static string[] PullArgs(string folder, ClientCredential puller, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json"); // deleted with that folder
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(puller));
         string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
-        return await TestNode.StartAsync(country, identity, [$"--Node:Credential={file}", .. peerArgs]);
+        return [$"--Node:Credential={file}", .. peerArgs];
     }
 
     private static async Task ConvergesAsync(List<string> expected, TestNode replica)
@@ -46,7 +50,7 @@ public class PeerSyncTests
     }
 
     /// <summary>The replica's only pull once it reaches <paramref name="state"/> (or whatever it is after 20 s).</summary>
-    private static async Task<PeerStatus> PeerInStateAsync(TestNode replica, PeerState state)
+    internal static async Task<PeerStatus> PeerInStateAsync(TestNode replica, PeerState state)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
@@ -63,7 +67,7 @@ public class PeerSyncTests
     private static async Task<List<string>> StateAsync(TestNode node) =>
         [.. (await node.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" } })).Select(s => $"{s.Observation}|{s.Revision}|{s.OriginSequence}|{s.RecordedTime}")];
 
-    private static async Task ConvergesAsync(TestNode origin, TestNode replica) => await ConvergesAsync(await StateAsync(origin), replica);
+    internal static async Task ConvergesAsync(TestNode origin, TestNode replica) => await ConvergesAsync(await StateAsync(origin), replica);
 
     [Fact]
     public async Task Inserts_revisions_and_deletions_reach_a_following_replica_and_its_status_says_so()

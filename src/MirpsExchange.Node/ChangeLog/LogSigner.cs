@@ -10,6 +10,8 @@ namespace MirpsExchange.Node.ChangeLog;
 /// The origin's log-signing key (ECDSA P-256): made at the node's first start in an owner-only PEM file
 /// (Node:LogSigningKeyFile), with its public half beside it (.pub.pem) for the admin to register at the
 /// identity server (`mirps credentials register-log-key`). Signs the log head at every commit.
+/// A rotation (`mirps node rotate-log-key`) leaves the next key beside it (.next.pem) until the node's next
+/// commit hands over to it (<see cref="OriginSigning"/>).
 /// </summary>
 public sealed partial class LogSigner : IDisposable
 {
@@ -30,22 +32,90 @@ public sealed partial class LogSigner : IDisposable
     /// <summary>The public key file written beside the private one.</summary>
     public static string PublicKeyFile(string file) => Path.ChangeExtension(file, null) + ".pub.pem";
 
+    /// <summary>The next key, made by a rotation, waiting beside the key file for the node's next commit.</summary>
+    public static string NextKeyFile(string file) => Path.ChangeExtension(file, null) + ".next.pem";
+
+    /// <summary>Where a key handed over from is kept (owner-only) after the rotation.</summary>
+    public static string RetiredKeyFile(string file, string keyId) => Path.ChangeExtension(file, null) + $".retired-{keyId}.pem";
+
+    /// <summary>
+    /// Starts a rotation of the key at <paramref name="file"/>: makes the next key (owner-only) beside it, with its
+    /// public half, for the node to hand over to at its next commit. Refused when there is no key yet, or a rotation waits already.
+    /// </summary>
+    public static (string CurrentKeyId, string NextKeyId, string NextFile, string NextPublicKeyFile) PrepareRotation(string file)
+    {
+        file = Path.GetFullPath(file);
+        if (!System.IO.File.Exists(file))
+        {
+            throw new InvalidOperationException($"no log-signing key at {file} (the node makes it at its first start; see Node:LogSigningKeyFile)");
+        }
+        using var current = Load(file, "Node:LogSigningKeyFile");
+        var currentId = Mirps.Auth.LogKeys.KeyId(current.ExportSubjectPublicKeyInfo());
+        var nextFile = NextKeyFile(file);
+        if (System.IO.File.Exists(nextFile))
+        {
+            using var waiting = Load(nextFile, "the next log-signing key");
+            throw new InvalidOperationException($"a rotation from key {currentId} to key {Mirps.Auth.LogKeys.KeyId(waiting.ExportSubjectPublicKeyInfo())} ({nextFile}) is waiting already: the node makes it at its next commit");
+        }
+        using var next = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        OwnerOnlyFile.WriteAllText(nextFile, next.ExportPkcs8PrivateKeyPem());
+        var publicFile = PublicKeyFile(nextFile);
+        System.IO.File.WriteAllText(publicFile, next.ExportSubjectPublicKeyInfoPem()); // public: no secret in it
+        return (currentId, Mirps.Auth.LogKeys.KeyId(next.ExportSubjectPublicKeyInfo()), nextFile, publicFile);
+    }
+
+    /// <summary>The next key waiting at <see cref="NextKeyFile"/> (a rotation), or null when none waits.</summary>
+    public LogSigner? LoadNext()
+    {
+        var nextFile = NextKeyFile(File);
+        return System.IO.File.Exists(nextFile) ? new LogSigner(Origin, File, Load(nextFile, "the next log-signing key")) : null;
+    }
+
+    private static ECDsa Load(string file, string what)
+    {
+        OwnerOnlyFile.Require(file, what);
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(System.IO.File.ReadAllText(file));
+        }
+        catch (ArgumentException e)
+        {
+            key.Dispose();
+            throw new InvalidOperationException($"{what} {file}: no PEM key in it ({e.Message})", e);
+        }
+        if (key.KeySize != 256)
+        {
+            key.Dispose();
+            throw new InvalidOperationException($"{what} {file}: not an ECDSA P-256 key");
+        }
+        return key;
+    }
+
+    /// <summary>Writes the public key file (.pub.pem) beside <see cref="File"/> for this key, unless it says so already.</summary>
+    internal string WritePublicKeyFile()
+    {
+        var publicFile = PublicKeyFile(File);
+        var pem = PemEncoding.WriteString("PUBLIC KEY", PublicKey);
+        if (!System.IO.File.Exists(publicFile) || System.IO.File.ReadAllText(publicFile) != pem)
+        {
+            System.IO.File.WriteAllText(publicFile, pem); // public: no secret in it
+        }
+        return publicFile;
+    }
+
     /// <summary>Loads the key at <paramref name="file"/>, or makes it (owner-only) when there is none yet.</summary>
     public static LogSigner LoadOrCreate(string origin, string file, ILogger logger)
     {
         OwnerOnlyFile.Require(file, "Node:LogSigningKeyFile");
-        var key = ECDsa.Create();
+        ECDsa key;
         if (System.IO.File.Exists(file))
         {
-            key.ImportFromPem(System.IO.File.ReadAllText(file));
-            if (key.KeySize != 256)
-            {
-                throw new InvalidOperationException($"Node:LogSigningKeyFile {file}: not an ECDSA P-256 key");
-            }
+            key = Load(file, "Node:LogSigningKeyFile");
         }
         else
         {
-            key.GenerateKey(ECCurve.NamedCurves.nistP256);
+            key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
             if (!Directory.Exists(folder))
             {
@@ -54,11 +124,7 @@ public sealed partial class LogSigner : IDisposable
             OwnerOnlyFile.WriteAllText(file, key.ExportPkcs8PrivateKeyPem());
         }
         var signer = new LogSigner(origin, file, key);
-        var publicFile = PublicKeyFile(file);
-        if (!System.IO.File.Exists(publicFile) || System.IO.File.ReadAllText(publicFile) != key.ExportSubjectPublicKeyInfoPem())
-        {
-            System.IO.File.WriteAllText(publicFile, key.ExportSubjectPublicKeyInfoPem()); // public: no secret in it
-        }
+        var publicFile = signer.WritePublicKeyFile();
         LogKey(logger, origin, signer.KeyId, publicFile);
         return signer;
     }

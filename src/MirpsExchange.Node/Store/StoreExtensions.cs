@@ -43,6 +43,7 @@ public static class StoreExtensions
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
         await store.MigrateAsync();
         StoreFiles.NarrowCreated(store.GetConnectionString()!);
+        await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
     }
 }

@@ -66,12 +66,19 @@ public sealed class SubmitWriter(
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        if (_rotation is not null)
+        {
+            signing.CompleteRotation(_rotation); // still under the gate: no later head is signed with the old key
+        }
         if (outcome.Inserted + outcome.Revised + outcome.Deleted > 0)
         {
             notifier.Committed();
         }
         return response;
     }
+
+    /// <summary>The key this commit's KEY_ROTATION head hands over to, once the commit is in (a commit that fails leaves the rotation waiting).</summary>
+    private ChangeLog.LogSigner? _rotation;
 
     private async Task<WriteOutcome> ApplyAsync(string origin, WriteRow[] rows, DbTransaction transaction, CancellationToken cancellationToken)
     {
@@ -156,6 +163,13 @@ public sealed class SubmitWriter(
         {
             await using var heads = new LogHeadInsertCommand(connection, transaction);
             await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now), now, cancellationToken);
+            // A rotation waiting (`mirps node rotate-log-key`) hangs on the first commit after it: a second head at
+            // this commit, signed with the current key, names the next key, which signs every later head.
+            if (signing.PendingRotation() is { } next)
+            {
+                await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now, Mirps.Observation.V1.LogHeadKind.KeyRotation, next.PublicKey), now, cancellationToken);
+                _rotation = next;
+            }
         }
         return new WriteOutcome(inserted, revised, unchanged, deleted, absent, sequence);
     }

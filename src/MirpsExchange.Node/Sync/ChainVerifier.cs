@@ -16,6 +16,9 @@ public interface ILogKeys
 
     /// <summary>Asks for the published keys again soon: a head named a key not known here yet.</summary>
     void RefreshSoon();
+
+    /// <summary>Whether the identity server publishes <paramref name="origin"/>'s key <paramref name="keyId"/> as retired before <paramref name="signedTime"/>.</summary>
+    bool RetiredBefore(string origin, string keyId, DateTimeOffset signedTime) => false;
 }
 
 /// <summary>Changes of one origin whose chain a signed head verified, with each one's link, and the heads that verified them.</summary>
@@ -202,11 +205,12 @@ public sealed class ChainVerifier
 
     private ECDsa KeyOf(LogHead head)
     {
-        if (_handedOver.TryGetValue(head.KeyId, out var handed))
+        var signedTime = head.SignedTime?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
+        if (_handedOver.TryGetValue(head.KeyId, out var handed) && !_keys.RetiredBefore(_origin, head.KeyId, signedTime))
         {
-            return handed;
+            return handed; // a key a rotation handed over to, until the identity server retires it
         }
-        if (_keys.Find(_origin, head.KeyId, head.SignedTime?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue) is { } published)
+        if (_keys.Find(_origin, head.KeyId, signedTime) is { } published)
         {
             return published;
         }

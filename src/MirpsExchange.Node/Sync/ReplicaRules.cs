@@ -68,6 +68,24 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     }
 
     /// <summary>
+    /// A peer holds an origin's log up to the end of a commit, and sends each commit's signed head with the message that
+    /// ends it: once the changes up to <paramref name="held"/> (what it held when the pull began) arrived, changes up to
+    /// there still waiting for their head (<paramref name="pending"/>) will not get one (CHAIN_BROKEN, at once rather than
+    /// never: a following feed does not end). The head was withheld, or the log is unsigned: an origin's node not upgraded
+    /// to the signed change log yet, or a relay that has not pulled the origin's attested log. Nothing of it is applied,
+    /// and what this node holds of the origin is kept.
+    /// </summary>
+    public static void CheckHeadsCome(string origin, string address, long held, (long First, long Last)? pending)
+    {
+        if (pending is { } waiting && waiting.First <= held && waiting.Last >= held)
+        {
+            throw new PeerRefusedException(ChainBroken,
+                $"{address} holds {origin}'s log up to change {held}, but sent no signed head of {origin}'s covering changes {waiting.First}..{held}: " +
+                $"a head withheld, or a log from before changes were signed ({origin}'s node not upgraded yet, or a relay that has not pulled {origin}'s attested log); nothing of it is applied, what is held here is kept");
+        }
+    }
+
+    /// <summary>
     /// A replica accepts only what the serving node may hold itself: a source may not relay what the
     /// origin's policy withheld from it (the origin itself may serve anything). What the replica may
     /// receive is the serving node's decision, made for the token the replica presents.

@@ -115,7 +115,18 @@ public sealed class TestNode : IAsyncDisposable
         : CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; })));
 
     /// <summary>A node of <paramref name="country"/> trusting the shared identity server (or the given one).</summary>
-    public static async Task<TestNode> StartAsync(string country = "BLZ", TestIdentity? identity = null, params string[] extraArgs)
+    public static Task<TestNode> StartAsync(string country = "BLZ", TestIdentity? identity = null, params string[] extraArgs) =>
+        StartAsync(country, identity, null, extraArgs);
+
+    /// <summary>A node of <paramref name="country"/> that starts on a copy of the store file <paramref name="store"/> (made by an earlier version, say).</summary>
+    public static Task<TestNode> StartOnStoreAsync(string store, string country, TestIdentity? identity = null, params string[] extraArgs) =>
+        StartAsync(country, identity, store, extraArgs);
+
+    /// <summary>As <see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>, with <paramref name="prepare"/> run on the data folder before the node starts.</summary>
+    public static Task<TestNode> StartOnStoreAsync(string store, Action<string> prepare, string country, TestIdentity? identity = null, params string[] extraArgs) =>
+        StartAsync(country, identity, store, extraArgs, prepare);
+
+    private static async Task<TestNode> StartAsync(string country, TestIdentity? identity, string? store, string[] extraArgs, Action<string>? prepare = null)
     {
         var shared = await SharedIdentity.GetAsync();
         identity ??= shared;
@@ -127,6 +138,17 @@ public sealed class TestNode : IAsyncDisposable
         var folder = TempFolder.Create();
         // The State's log-signing key, registered at the identity server before the node starts (as an admin would).
         string[] logKey = state == country ? [$"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, country, folder)}"] : [];
+        if (store is not null)
+        {
+            var copy = Path.Combine(folder, "data", $"node-{country.ToLowerInvariant()}.db");
+            OwnerOnlyFile.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(store, copy);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+            prepare?.Invoke(Path.GetDirectoryName(copy)!);
+        }
         string[] args =
         [
             .. logKey,
@@ -163,6 +185,17 @@ public sealed class TestNode : IAsyncDisposable
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
+    }
+
+    /// <summary>A consistent copy of the store, taken while the node runs, that a node can start on (<see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>).</summary>
+    public void CopyStoreTo(string file)
+    {
+        Execute($"VACUUM INTO '{file}'");
+        using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL"; // as a node's store always is (VACUUM INTO writes a rollback-journal file)
+        command.ExecuteNonQuery();
     }
 
     /// <summary>Every row of a query on the store file, each as its columns joined by '|' (NULL as "null").</summary>
