@@ -24,7 +24,7 @@ namespace MirpsExchange.FunctionalTests;
 public class MaliciousPeerTests
 {
     private const string ChainBroken = "CHAIN_BROKEN", SignatureInvalid = "SIGNATURE_INVALID", UnknownKey = "UNKNOWN_SIGNING_KEY",
-        Backdated = "BACKDATED", InvalidContent = "INVALID_CONTENT";
+        Backdated = "BACKDATED", InvalidContent = "INVALID_CONTENT", WronglyWithheld = "WRONGLY_WITHHELD";
 
     /// <summary>Shared with every State but ASYLUM_APPLICATIONS, which only the Secretariat reads.</summary>
     private static readonly string[] PanamaPolicy = [ShareWithAll, "--Node:Sharing:Indicators:ASYLUM_APPLICATIONS:Readers=secretariat"];
@@ -193,6 +193,7 @@ public class MaliciousPeerTests
         { "a truncated chain", ChainBroken },
         { "a head with a bad signature", SignatureInvalid },
         { "heads signed by an unregistered key", UnknownKey },
+        { "a NOT_SHARED placeholder for a change the Secretariat may read", WronglyWithheld }, // it would never ask for it again
         { "nothing forged", "" }, // the control: the hostile peer's honest copy is accepted
     };
 
@@ -203,7 +204,7 @@ public class MaliciousPeerTests
     private static Log Forge(string forgery, Log relay, Log secretariat, TestNode pan)
     {
         var log = relay.Copy();
-        foreach (var change in log.Changes.Where(c => c.Withholding == Withholding.NotShared))
+        foreach (var change in log.Changes.Where(c => c.Withholding == Withholding.NotShared && !forgery.StartsWith("a NOT_SHARED", StringComparison.Ordinal)))
         {
             change.Withholding = Withholding.NotHeld;
         }
@@ -300,6 +301,29 @@ public class MaliciousPeerTests
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
         Assert.Equal(5, (await PullAsync(secretariat, gate.Address, p => p.AppliedSequence == 5)).AppliedSequence);
         Assert.Equal((5L, 0L, 4L), Held(secretariat));
+    }
+
+    [Fact]
+    public async Task A_relay_withholding_a_small_count_from_the_Secretariat_is_refused_and_the_value_comes_from_the_origin()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:SmallCountThreshold=5");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 3)));
+        // What CRI's node receives (the small count's value withheld), served to the Secretariat, which may read every
+        // value: held as it came, the value would never be asked for again.
+        var relayed = await ReadLogAsync(pan, "CRI");
+        Assert.Equal(Withholding.SmallCount, relayed.Changes[0].Withholding);
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Script = relayed.After;
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
+
+        var refused = await PullAsync(secretariat, hostile.Address, p => p.LastError.StartsWith(WronglyWithheld + ":", StringComparison.Ordinal));
+        Assert.StartsWith(WronglyWithheld + ":", refused.LastError);
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
+
+        gate.Open();
+        await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
+        Assert.Equal(3, (await ReadLogAsync(secretariat.Channel)).Changes[0].Observation.Value);
     }
 
     [Fact]
