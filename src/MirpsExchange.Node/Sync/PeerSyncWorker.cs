@@ -86,6 +86,7 @@ public sealed partial class PeerSyncWorker(
                 }
                 ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
                 var source = peer.Reader;
+                var self = Sharing.Reader.OfNode(options.Value.Country);
                 var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
                 state.Applied(applied, null);
                 // Every change is checked against the origin's signed log before it is written (ChainVerifier).
@@ -132,7 +133,9 @@ public sealed partial class PeerSyncWorker(
                 VerifiedChanges Check(StreamChangesResponse message)
                 {
                     ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
-                    return verifier.Accept(message);
+                    var verified = verifier.Accept(message);
+                    ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address); // against the policies just verified
+                    return verified;
                 }
                 await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, reconnect.Token))
                 {
