@@ -194,7 +194,8 @@ public class MaliciousPeerTests
         { "a head with a bad signature", SignatureInvalid },
         { "heads signed by an unregistered key", UnknownKey },
         { "a NOT_SHARED placeholder for a change the Secretariat may read", WronglyWithheld }, // it would never ask for it again
-        { "nothing forged", "" }, // the control: the hostile peer's honest copy is accepted
+        { "nothing forged", "" },
+        { "PAN's heads in reverse order", "" }, // all genuine: every change they cover is applied, no head above them is kept // the control: the hostile peer's honest copy is accepted
     };
 
     /// <summary>
@@ -249,6 +250,9 @@ public class MaliciousPeerTests
                 {
                     log = log with { Heads = Sign(log.Changes, key, 4) };
                 }
+                break;
+            case "PAN's heads in reverse order":
+                log.Heads.Reverse();
                 break;
             case "a truncated chain":
                 log.Heads.Clear(); // and the stream ends (HoldOpen false)
@@ -324,6 +328,35 @@ public class MaliciousPeerTests
         gate.Open();
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
         Assert.Equal(3, (await ReadLogAsync(secretariat.Channel)).Changes[0].Observation.Value);
+    }
+
+    [Fact]
+    public async Task A_relay_streaming_unsigned_changes_is_refused_before_they_fill_the_replicas_memory()
+    {
+        await using var pan = await PanamaAsync(PanamaPolicy);
+        // One change per message, each with a note of almost 4 MB (the largest message a node reads), never a head.
+        var note = new string('x', 3_900_000);
+        var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        StreamChangesResponse Unsigned(int sequence)
+        {
+            var o = Refugees("PAN", value: sequence);
+            o.Note = note;
+            return new StreamChangesResponse
+            {
+                Changes = { new StoredObservation { Observation = o, Revision = sequence, Origin = "PAN", OriginSequence = sequence, RecordedTime = now,
+                    Policy = new SharingPolicy { Readers = ReaderScope.AllStates }, Salt = ByteString.CopyFrom(ChangeHash.NewSalts(1)) } },
+                LastSequence = sequence,
+            };
+        }
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Script = _ => Enumerable.Range(1, 100).Select(Unsigned); // 390 MB
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
+
+        var refused = await PullAsync(secretariat, hostile.Address, p => p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
+        Assert.StartsWith(ChainBroken + ":", refused.LastError);
+        Assert.InRange(hostile.Written, 1, 40); // it stopped reading at about 64 MiB held waiting for a head
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
     }
 
     [Fact]

@@ -33,6 +33,11 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
+    /// <summary>How many messages it has written (a replica that stops reading stops this count).</summary>
+    public int Written => _written;
+
+    private int _written;
+
     /// <summary>The sequences replicas asked to resume after, in order.</summary>
     public List<long> Requests { get; } = [];
 
@@ -68,6 +73,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         foreach (var message in Script(request.AfterSequence))
         {
             await responseStream.WriteAsync(message, context.CancellationToken);
+            Interlocked.Increment(ref _written);
         }
         if (HoldOpen && request.Follow)
         {
