@@ -195,7 +195,7 @@ public class MaliciousPeerTests
         { "heads signed by an unregistered key", UnknownKey },
         { "a NOT_SHARED placeholder for a change the Secretariat may read", WronglyWithheld }, // it would never ask for it again
         { "nothing forged", "" },
-        { "PAN's heads in reverse order", "" }, // all genuine: every change they cover is applied, no head above them is kept // the control: the hostile peer's honest copy is accepted
+        { "PAN's heads in reverse order", ChainBroken }, // all genuine, but a later head read first was kept above the changes applied // the control: the hostile peer's honest copy is accepted
     };
 
     /// <summary>

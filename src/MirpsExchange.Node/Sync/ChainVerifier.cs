@@ -55,6 +55,12 @@ public sealed class ChainVerifier
     /// <summary>Changes held waiting for their head: more than two commits of the largest submit means the head is not coming.</summary>
     public const int MaxUnsigned = 50_000;
 
+    /// <summary>
+    /// Bytes of messages held waiting for a head. A count alone does not bound memory: a relay can send one change
+    /// per message with a note of megabytes. Two commits of the largest submit take a few MiB on the wire.
+    /// </summary>
+    public const long MaxUnsignedBytes = 64L * 1024 * 1024;
+
     private readonly string _origin;
     private readonly ILogKeys _keys;
     private readonly Func<long> _nowMicros;
@@ -71,6 +77,10 @@ public sealed class ChainVerifier
     private long _pendingTime;
     private readonly byte[] _lastPending = new byte[ChangeHash.Size];
     private readonly Dictionary<SharingPolicy, byte[]> _policies = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The messages that still have changes waiting for a head: each one's last sequence and size, oldest first.</summary>
+    private readonly Queue<(long Last, long Bytes)> _pendingMessages = new();
+    private long _pendingBytes;
 
     /// <param name="after">The sequence the pull resumes after, whose link <paramref name="hash"/> (empty at 0) and recorded time this node holds.</param>
     /// <param name="handedOver">Keys verified rotations of this origin handed over to, by key id.</param>
@@ -156,6 +166,11 @@ public sealed class ChainVerifier
             {
                 throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s head at change {head.Sequence} arrived before that change");
             }
+            if (heads.Count > 0 && head.Sequence < heads[^1].Sequence)
+            {
+                // Heads come in sequence order: a later one read first would be kept above the changes released.
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s head at change {head.Sequence} arrived after its head at {heads[^1].Sequence}: heads out of order");
+            }
             var key = KeyOf(head);
             if (!LogHeadSignature.Verify(head, key))
             {
@@ -173,6 +188,7 @@ public sealed class ChainVerifier
             heads.Add(head);
             covered = (int)index + 1;
         }
+        HoldOrRelease(message, covered);
         if (covered == 0)
         {
             return VerifiedChanges.None;
@@ -188,6 +204,31 @@ public sealed class ChainVerifier
         var rest = _pending.Count * ChangeHash.Size;
         _pendingHashes.AsSpan(covered * ChangeHash.Size, rest).CopyTo(_pendingHashes);
         return new VerifiedChanges(changes, hashes, heads);
+    }
+
+    /// <summary>
+    /// Accounts for the messages whose changes wait for a head once <paramref name="covered"/> of the pending ones are
+    /// released; refuses the feed when they exceed <see cref="MaxUnsignedBytes"/>. Only a message that leaves changes
+    /// waiting is measured (the whole message, a bound from above).
+    /// </summary>
+    private void HoldOrRelease(StreamChangesResponse message, int covered)
+    {
+        var released = covered > 0 ? _pending[covered - 1].OriginSequence : long.MinValue;
+        while (_pendingMessages.TryPeek(out var held) && held.Last <= released)
+        {
+            _pendingBytes -= _pendingMessages.Dequeue().Bytes;
+        }
+        if (_pending.Count > covered && message.Changes.Count > 0)
+        {
+            long size = message.CalculateSize();
+            _pendingMessages.Enqueue((message.Changes[^1].OriginSequence, size));
+            _pendingBytes += size;
+            if (_pendingBytes > MaxUnsignedBytes)
+            {
+                throw Refused(ReplicaRules.ChainBroken,
+                    $"{_origin}'s changes {_pending[0].OriginSequence}..{_pending[^1].OriginSequence} ({_pendingBytes / (1024 * 1024)} MiB) arrived without a signed head of {_origin}'s log covering them");
+            }
+        }
     }
 
     /// <summary>The feed ended: changes still waiting for their head will not get it from this call.</summary>
