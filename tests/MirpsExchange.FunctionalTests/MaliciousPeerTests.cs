@@ -24,7 +24,11 @@ namespace MirpsExchange.FunctionalTests;
 public class MaliciousPeerTests
 {
     private const string ChainBroken = "CHAIN_BROKEN", SignatureInvalid = "SIGNATURE_INVALID", UnknownKey = "UNKNOWN_SIGNING_KEY",
-        Backdated = "BACKDATED", InvalidContent = "INVALID_CONTENT", WronglyWithheld = "WRONGLY_WITHHELD";
+        Backdated = "BACKDATED", InvalidContent = "INVALID_CONTENT", WronglyWithheld = "WRONGLY_WITHHELD", Malformed = "MALFORMED_CHANGE",
+        NotAllowedToRelay = "NOT_ALLOWED_TO_RELAY";
+
+    /// <summary>A time a Timestamp cannot hold (after 9999-12-31) and a log time in microseconds cannot either.</summary>
+    private static readonly Timestamp Beyond = new() { Seconds = 400_000_000_000_000 };
 
     /// <summary>Shared with every State but ASYLUM_APPLICATIONS, which only the Secretariat reads.</summary>
     private static readonly string[] PanamaPolicy = [ShareWithAll, "--Node:Sharing:Indicators:ASYLUM_APPLICATIONS:Readers=secretariat"];
@@ -194,6 +198,12 @@ public class MaliciousPeerTests
         { "a head with a bad signature", SignatureInvalid },
         { "heads signed by an unregistered key", UnknownKey },
         { "a NOT_SHARED placeholder for a change the Secretariat may read", WronglyWithheld }, // it would never ask for it again
+        { "a Secretariat-only change PAN signed, relayed complete", NotAllowedToRelay },
+        // Times no node writes: refused, where they stopped the Secretariat's node (an exception its pull did not expect).
+        { "a recorded time out of range", Malformed },
+        { "a release time out of range", Malformed },
+        { "a head signed at a time out of range", Malformed },
+        { "a placeholder with a withholding reason that does not exist", WronglyWithheld },
         { "nothing forged", "" },
         { "PAN's heads in reverse order", ChainBroken }, // all genuine, but a later head read first was kept above the changes applied // the control: the hostile peer's honest copy is accepted
     };
@@ -250,6 +260,22 @@ public class MaliciousPeerTests
                 {
                     log = log with { Heads = Sign(log.Changes, key, 4) };
                 }
+                break;
+            case "a Secretariat-only change PAN signed, relayed complete":
+                log.Changes[2] = secretariat.Changes[2].Clone(); // genuine: it verifies, but CRI may not hold it
+                break;
+            case "a placeholder with a withholding reason that does not exist":
+                third.Withholding = (Withholding)99; // neither asked for again nor ever released
+                break;
+            case "a recorded time out of range":
+                fourth.RecordedTime = Beyond;
+                break;
+            case "a release time out of range":
+                first.Policy = first.Policy.Clone();
+                first.Policy.ReleaseTime = Beyond;
+                break;
+            case "a head signed at a time out of range":
+                log.Heads[0].SignedTime = Beyond;
                 break;
             case "PAN's heads in reverse order":
                 log.Heads.Reverse();
