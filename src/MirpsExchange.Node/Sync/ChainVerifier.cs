@@ -97,6 +97,7 @@ public sealed class ChainVerifier
     /// <summary>Checks a message; returns the changes its heads now cover (none when its heads cover nothing new).</summary>
     public VerifiedChanges Accept(StreamChangesResponse message)
     {
+        RequireTimesInRange(message);
         var now = _nowMicros();
         var latest = now + (long)MaxClockSkew.TotalMicroseconds;
         Span<byte> content = stackalloc byte[ChangeHash.Size];
@@ -282,6 +283,32 @@ public sealed class ChainVerifier
         }
         return fields;
     }
+
+    /// <summary>
+    /// Refuses (MALFORMED_CHANGE) a message with a recorded, release or signed time that a Timestamp cannot hold: converted,
+    /// it threw an exception the pull does not expect, which stopped the node. Callers check it before any other rule.
+    /// </summary>
+    public static void RequireTimesInRange(StreamChangesResponse message)
+    {
+        foreach (var change in message.Changes)
+        {
+            if (change.RecordedTime is { } recorded && !InRange(recorded) || change.Policy?.ReleaseTime is { } release && !InRange(release))
+            {
+                throw Refused(ReplicaRules.MalformedChange, $"{change.Origin}'s change {change.OriginSequence} has a recorded or release time out of range");
+            }
+        }
+        foreach (var head in message.Heads)
+        {
+            if (head.SignedTime is { } signed && !InRange(signed))
+            {
+                throw Refused(ReplicaRules.MalformedChange, $"{head.Origin}'s head at change {head.Sequence} has a signed time out of range");
+            }
+        }
+    }
+
+    /// <summary>A time a Timestamp may hold (0001-01-01 to 9999-12-31, as protobuf defines it), which then fits in microseconds too.</summary>
+    private static bool InRange(Google.Protobuf.WellKnownTypes.Timestamp time) =>
+        time.Seconds is >= -62_135_596_800 and <= 253_402_300_799 && time.Nanos is >= 0 and <= 999_999_999;
 
     private static string Format(long micros) => Store.StoreTime.ToTimestamp(micros).ToDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture);
 

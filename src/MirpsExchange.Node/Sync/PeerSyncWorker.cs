@@ -132,6 +132,7 @@ public sealed partial class PeerSyncWorker(
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
                 VerifiedChanges Check(StreamChangesResponse message)
                 {
+                    ChainVerifier.RequireTimesInRange(message); // before any rule converts a time
                     ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
                     var verified = verifier.Accept(message);
                     ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address); // against the policies just verified

@@ -44,7 +44,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// <summary>A change recorded later than this node's clock plus <see cref="ClockSkew"/>.</summary>
     public const string RecordedInFuture = "RECORDED_IN_FUTURE";
 
-    /// <summary>A change withheld from this node (NOT_SHARED, SMALL_COUNT) that the origin's signed policy lets it receive.</summary>
+    /// <summary>A change withheld from this node (NOT_SHARED, SMALL_COUNT, or a reason no node serves) that the origin's signed policy lets it receive.</summary>
     public const string WronglyWithheld = "WRONGLY_WITHHELD";
 
     /// <summary>The peer says it is another party's node than Node:Peers configures.</summary>
@@ -104,7 +104,8 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             {
                 Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
                 Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1,
-                _ => false,
+                Withholding.Unspecified or Withholding.Embargoed or Withholding.NotHeld => false, // complete, or asked for again
+                _ => true, // a reason no node serves: held as it came, it would never be asked for again
             };
             if (wrong)
             {
