@@ -386,6 +386,46 @@ public class MaliciousPeerTests
     }
 
     [Fact]
+    public async Task A_relay_holding_unsigned_history_sends_no_digest_a_reader_could_guess_a_withheld_value_or_key_from()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, [.. PanamaPolicy, "--Node:Sharing:Default:SmallCountThreshold=5"]);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", sex: "F", value: 3), Applications(100)));
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
+        // The Secretariat's copy as one held from before logs were signed: no salts, no links.
+        using (var connection = new SqliteConnection($"Data Source={secretariat.DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            using var legacy = connection.CreateCommand();
+            legacy.CommandText = "UPDATE observations SET salt = NULL, change_hash = NULL WHERE origin = 'PAN'";
+            Assert.Equal(2, legacy.ExecuteNonQuery());
+        }
+
+        // GTM reads PAN's log from the Secretariat: ASYLUM_APPLICATIONS is not shared with it, the count of 3 is small.
+        using var tokens = new Mirps.Auth.TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, await SharedIdentity.CredentialAsync("GTM"),
+            Mirps.Auth.MirpsAuth.ReadScope, Mirps.Auth.MirpsAuth.NodeAudience(Mirps.Auth.MirpsAuth.Secretariat));
+        using var channel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(secretariat.Address), tokens);
+        var read = await ReadLogAsync(channel);
+        var (notShared, small) = (Assert.Single(read.Changes, c => c.Withholding == Withholding.NotShared), Assert.Single(read.Changes, c => c.Withholding == Withholding.SmallCount));
+
+        // Without a salt a digest is a guess away: the few small values, the catalogue's few keys.
+        byte[] Unsalted(double value)
+        {
+            var digest = new byte[ChangeHash.Size];
+            ChangeHash.ValueDigest([], value, ObservationStatus.Normal, "", digest);
+            return digest;
+        }
+        Assert.DoesNotContain(small.ValueDigest.ToByteArray(), Enumerable.Range(1, 4).Select(v => Unsalted(v)));
+        var guess = new byte[ChangeHash.Size];
+        var o = Applications(100);
+        ChangeHash.ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, 1, false, Unsalted(100), guess);
+        Assert.NotEqual(guess, notShared.ContentDigest.ToByteArray());
+        var keyOnly = new byte[ChangeHash.Size];
+        ChangeHash.ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, 1, false, [], keyOnly);
+        Assert.NotEqual(keyOnly, notShared.ContentDigest.ToByteArray());
+    }
+
+    [Fact]
     public async Task A_relay_replacing_an_embargoed_placeholder_with_made_up_content_is_refused_and_the_real_content_comes_from_the_origin()
     {
         var release = DateTimeOffset.UtcNow.AddSeconds(10);
