@@ -386,6 +386,30 @@ public class MaliciousPeerTests
     }
 
     [Fact]
+    public async Task A_relay_streaming_more_unsigned_changes_than_two_commits_hold_is_refused()
+    {
+        await using var pan = await PanamaAsync(PanamaPolicy);
+        var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        var policy = new SharingPolicy { Readers = ReaderScope.AllStates };
+        var changes = DistinctRefugees(60_000, "PAN").Select((o, i) => new StoredObservation
+        {
+            Observation = o, Revision = 1, Origin = "PAN", OriginSequence = i + 1, RecordedTime = now, Policy = policy,
+            Salt = ByteString.CopyFrom(ChangeHash.NewSalts(1)),
+        }).ToList();
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Script = _ => changes.Chunk(8_192).Select(chunk => new StreamChangesResponse { Changes = { chunk }, LastSequence = chunk[^1].OriginSequence });
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
+
+        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
+        Assert.StartsWith(ChainBroken + ":", refused.LastError);
+        Assert.Contains($"1..{ChainVerifierLimit + 1} arrived without a signed head", refused.LastError);
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
+    }
+
+    private const int ChainVerifierLimit = MirpsExchange.Node.Sync.ChainVerifier.MaxUnsigned;
+
+    [Fact]
     public async Task A_relay_holding_unsigned_history_sends_no_digest_a_reader_could_guess_a_withheld_value_or_key_from()
     {
         await using var pan = await TestNode.StartAsync("PAN", null, [.. PanamaPolicy, "--Node:Sharing:Default:SmallCountThreshold=5"]);
