@@ -133,12 +133,12 @@ public sealed class ChainVerifier
                 throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s change {change.OriginSequence} has {problem}");
             }
             var index = _pending.Count;
+            if (index >= MaxUnsigned) // for every change: checked only when the buffer grew, it let 65,536 wait
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s changes {_pending[0].OriginSequence}..{change.OriginSequence} arrived without a signed head of {_origin}'s log covering them");
+            }
             if ((index + 1) * ChangeHash.Size > _pendingHashes.Length)
             {
-                if (index >= MaxUnsigned)
-                {
-                    throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s changes {_pending[0].OriginSequence}..{change.OriginSequence} arrived without a signed head of {_origin}'s log covering them");
-                }
                 Array.Resize(ref _pendingHashes, _pendingHashes.Length * 2);
             }
             var link = _pendingHashes.AsSpan(index * ChangeHash.Size, ChangeHash.Size);
