@@ -409,6 +409,34 @@ public class MaliciousPeerTests
 
     private const int ChainVerifierLimit = MirpsExchange.Node.Sync.ChainVerifier.MaxUnsigned;
 
+    public static TheoryData<string> Garbage => new()
+    {
+        "0AFFFFFFFF0F", // changes: a length of 4 GiB
+        "0A80808080808080808001", // changes: a length varint of ten bytes
+        "0A050A030A", // a change whose observation runs past its end
+        "0A0C22FFFFFFFFFFFFFFFF7F", // a change whose origin is 2^63 bytes long
+        "1A04" + "0A02414243", // a head running past the message
+        "FFFFFFFFFFFFFFFFFFFF01", // a tag varint too long
+    };
+
+    /// <summary>Bytes no node writes, where the replica decodes the feed with its own parser (ChangeFeedDecoder).</summary>
+    [Theory]
+    [MemberData(nameof(Garbage))]
+    public async Task A_relay_sending_bytes_no_encoder_writes_fails_the_pull_not_the_Secretariat(string hex)
+    {
+        await using var pan = await PanamaAsync(PanamaPolicy);
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.RawMessage = Convert.FromHexString(hex);
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
+
+        var failing = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.Length > 0);
+        Assert.Equal(PeerState.Failing, failing.State);
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
+        gate.Open();
+        await ConvergesAsync(secretariat, () => ReadLogAsync(pan, "")); // the node runs on
+    }
+
     [Fact]
     public async Task A_relay_holding_unsigned_history_sends_no_digest_a_reader_could_guess_a_withheld_value_or_key_from()
     {

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -38,6 +39,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
 
     private int _written;
 
+    /// <summary>When set, StreamChanges answers with this one message payload as it is, bytes no protobuf encoder writes.</summary>
+    public byte[]? RawMessage { get; set; }
+
     /// <summary>The sequences replicas asked to resume after, in order.</summary>
     public List<long> Requests { get; } = [];
 
@@ -52,6 +56,21 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(peer);
         var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            if (peer.RawMessage is { } raw && context.Request.Path.Value!.EndsWith("/StreamChanges", StringComparison.Ordinal))
+            {
+                // One gRPC frame (uncompressed, big-endian length) around the raw payload, then status OK.
+                context.Response.ContentType = "application/grpc";
+                var frame = new byte[5 + raw.Length];
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), raw.Length);
+                raw.CopyTo(frame, 5);
+                await context.Response.Body.WriteAsync(frame);
+                context.Response.AppendTrailer("grpc-status", "0");
+                return;
+            }
+            await next(context);
+        });
         app.MapGrpcService<MaliciousPeer>();
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         (peer._app, peer.Address) = (app, app.ListeningAddress());
