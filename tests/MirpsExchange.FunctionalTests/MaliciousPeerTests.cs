@@ -152,7 +152,9 @@ public class MaliciousPeerTests
     /// Links <paramref name="changes"/> from the origin's first change and signs a head at each of <paramref name="at"/>
     /// with <paramref name="key"/>: what a State signing whatever it likes (or a thief of its key) produces.
     /// </summary>
-    private static List<LogHead> Sign(IReadOnlyList<StoredObservation> changes, ECDsa key, params long[] at)
+    private static List<LogHead> Sign(IReadOnlyList<StoredObservation> changes, ECDsa key, params long[] at) => Sign(changes, key, null, at);
+
+    private static List<LogHead> Sign(IReadOnlyList<StoredObservation> changes, ECDsa key, DateTimeOffset? signedTime, params long[] at)
     {
         var heads = new List<LogHead>();
         var previous = Array.Empty<byte>();
@@ -168,7 +170,7 @@ public class MaliciousPeerTests
                 var head = new LogHead
                 {
                     Origin = change.Origin, Sequence = change.OriginSequence, Hash = ByteString.CopyFrom(link), Kind = LogHeadKind.Commit,
-                    SignedTime = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())),
+                    SignedTime = Timestamp.FromDateTimeOffset(signedTime ?? DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())),
                 };
                 LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
                 heads.Add(head);
@@ -435,6 +437,39 @@ public class MaliciousPeerTests
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
         gate.Open();
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, "")); // the node runs on
+    }
+
+    [Fact]
+    public async Task A_thief_of_a_retired_key_cannot_append_to_the_log_by_dating_its_head_before_the_retirement()
+    {
+        await using var pan = await PanamaAsync(PanamaPolicy);
+        // A second log key of PAN's, stolen, then retired; PAN commits on after the retirement (change 5).
+        using var stolen = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var identity = await SharedIdentity.GetAsync();
+        var registered = await identity.Credentials.RegisterLogKeyAsync(new Mirps.Identity.V1.RegisterLogKeyRequest { Country = "PAN", PublicKey = ByteString.CopyFrom(stolen.ExportSubjectPublicKeyInfo()) });
+        var retired = (await identity.Credentials.RetireLogKeyAsync(new Mirps.Identity.V1.RetireLogKeyRequest { KeyId = registered.KeyId, Reason = "stolen" })).LogKey.RetireTime.ToDateTimeOffset();
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 250)));
+
+        // PAN's log as a relay holds it, then change 6, made up, under a head the stolen key dates before its retirement.
+        var log = Forge("nothing forged", await ReadLogAsync(pan, "CRI"), await ReadLogAsync(pan, ""), pan);
+        var fifth = log.Changes[^1];
+        Assert.True(fifth.RecordedTime.ToDateTimeOffset() > retired);
+        log.Changes.Add(new StoredObservation
+        {
+            Observation = Refugees("PAN", value: 999), Revision = fifth.Revision + 1, Origin = "PAN", OriginSequence = 6,
+            RecordedTime = fifth.RecordedTime, Policy = fifth.Policy, Salt = ByteString.CopyFrom(ChangeHash.NewSalts(1)),
+        });
+        log.Heads.AddRange(Sign(log.Changes, stolen, retired.AddMinutes(-1), 6));
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Script = log.After;
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
+
+        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(Backdated + ":", StringComparison.Ordinal));
+        Assert.StartsWith(Backdated + ":", refused.LastError);
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
+        gate.Open();
+        await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
     }
 
     [Fact]
