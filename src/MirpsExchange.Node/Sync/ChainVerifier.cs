@@ -172,6 +172,15 @@ public sealed class ChainVerifier
                 // Heads come in sequence order: a later one read first would be kept above the changes released.
                 throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s head at change {head.Sequence} arrived after its head at {heads[^1].Sequence}: heads out of order");
             }
+            // An origin signs a head when it commits the changes the head covers, never before. The signed time is also
+            // what a retired key is judged by (ILogKeys.Find): without this, a thief of a retired key dated its heads
+            // before the retirement and appended to a log this node holds past it.
+            var recorded = ChangeHash.Micros(_pending[(int)index].RecordedTime);
+            if (head.SignedTime is null || ChangeHash.Micros(head.SignedTime) < recorded)
+            {
+                throw Refused(ReplicaRules.Backdated,
+                    $"{_origin}'s head at change {head.Sequence} is signed at {(head.SignedTime is null ? "no time" : Format(ChangeHash.Micros(head.SignedTime)))}, before that change was recorded ({Format(recorded)})");
+            }
             var key = KeyOf(head);
             if (!LogHeadSignature.Verify(head, key))
             {
