@@ -29,9 +29,12 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         {
             var placeholder = Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, row.ReceivedTime, policy, withholding);
             // The digest of what is withheld, so the reader still verifies the origin's chain (Mirps.Log.ChangeHash).
-            Span<byte> content = stackalloc byte[ChangeHash.Size];
-            ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Revision, row.Deleted, ValueDigest(row), content);
-            placeholder.ContentDigest = ByteString.CopyFrom(content);
+            if (ValueDigest(row) is { } value)
+            {
+                Span<byte> content = stackalloc byte[ChangeHash.Size];
+                ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Revision, row.Deleted, value, content);
+                placeholder.ContentDigest = ByteString.CopyFrom(content);
+            }
             return placeholder;
         }
         var stored = ToStored(row, Time(row.RecordedTime));
@@ -43,7 +46,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
             stored.Observation.Status = ObservationStatus.Confidential;
             stored.Observation.Note = ""; // a note may say the count ("3 cases at ...")
             stored.Withholding = Withholding.SmallCount;
-            stored.ValueDigest = ByteString.CopyFrom(ValueDigest(row));
+            stored.ValueDigest = ValueDigest(row) is { } digest ? ByteString.CopyFrom(digest) : ByteString.Empty;
         }
         else if (row.Salt is { } salt)
         {
@@ -52,12 +55,20 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         return stored;
     }
 
-    /// <summary>The digest of a row's value part: as received when its value was withheld from this node, else from its salt.</summary>
-    private static byte[] ValueDigest(ObservationRow row)
+    /// <summary>
+    /// The digest of a row's value part: as received when its value was withheld from this node, else from its salt.
+    /// None for history held from before logs were signed (no salt, no digest received): unsalted, a digest of a
+    /// small count or of a key from the catalogue is a few guesses away, and no head covers such a row anyway.
+    /// </summary>
+    private static byte[]? ValueDigest(ObservationRow row)
     {
         if (row.ValueWithheld)
         {
-            return row.ValueDigest ?? [];
+            return row.ValueDigest;
+        }
+        if (row.Salt is null)
+        {
+            return null;
         }
         var digest = new byte[ChangeHash.Size];
         ChangeHash.ValueDigest(row.Salt, row.Value ?? 0, row.Status, row.Note, digest);

@@ -58,6 +58,12 @@ public sealed class ChainVerifier
     /// <summary>Changes held waiting for their head: more than two commits of the largest submit means the head is not coming.</summary>
     public const int MaxUnsigned = 50_000;
 
+    /// <summary>
+    /// Bytes of messages held waiting for a head. A count alone does not bound memory: a relay can send one change
+    /// per message with a note of megabytes. Two commits of the largest submit take a few MiB on the wire.
+    /// </summary>
+    public const long MaxUnsignedBytes = 64L * 1024 * 1024;
+
     private readonly string _origin;
     private readonly ILogKeys _keys;
     private readonly Func<long> _nowMicros;
@@ -75,6 +81,10 @@ public sealed class ChainVerifier
     private readonly byte[] _lastPending = new byte[ChangeHash.Size];
     private readonly Dictionary<SharingPolicy, byte[]> _policies = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>The messages that still have changes waiting for a head: each one's last sequence and size, oldest first.</summary>
+    private readonly Queue<(long Last, long Bytes)> _pendingMessages = new();
+    private long _pendingBytes;
+
     /// <param name="after">The sequence the pull resumes after, whose link <paramref name="hash"/> (empty at 0) and recorded time this node holds.</param>
     /// <param name="handedOver">Keys verified rotations of this origin handed over to, by key id.</param>
     public ChainVerifier(string origin, long after, ReadOnlySpan<byte> hash, long recordedTime, ILogKeys keys, Func<long> nowMicros, Dictionary<string, ECDsa>? handedOver = null)
@@ -90,6 +100,7 @@ public sealed class ChainVerifier
     /// <summary>Checks a message; returns the changes its heads now cover (none when its heads cover nothing new).</summary>
     public VerifiedChanges Accept(StreamChangesResponse message)
     {
+        RequireTimesInRange(message);
         var now = _nowMicros();
         var latest = now + (long)MaxClockSkew.TotalMicroseconds;
         Span<byte> content = stackalloc byte[ChangeHash.Size];
@@ -125,12 +136,12 @@ public sealed class ChainVerifier
                 throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s change {change.OriginSequence} has {problem}");
             }
             var index = _pending.Count;
+            if (index >= MaxUnsigned) // for every change: checked only when the buffer grew, it let 65,536 wait
+            {
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s changes {_pending[0].OriginSequence}..{change.OriginSequence} arrived without a signed head of {_origin}'s log covering them");
+            }
             if ((index + 1) * ChangeHash.Size > _pendingHashes.Length)
             {
-                if (index >= MaxUnsigned)
-                {
-                    throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s changes {_pending[0].OriginSequence}..{change.OriginSequence} arrived without a signed head of {_origin}'s log covering them");
-                }
                 Array.Resize(ref _pendingHashes, _pendingHashes.Length * 2);
             }
             var link = _pendingHashes.AsSpan(index * ChangeHash.Size, ChangeHash.Size);
@@ -159,6 +170,20 @@ public sealed class ChainVerifier
             {
                 throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s head at change {head.Sequence} arrived before that change");
             }
+            if (heads.Count > 0 && head.Sequence < heads[^1].Sequence)
+            {
+                // Heads come in sequence order: a later one read first would be kept above the changes released.
+                throw Refused(ReplicaRules.ChainBroken, $"{_origin}'s head at change {head.Sequence} arrived after its head at {heads[^1].Sequence}: heads out of order");
+            }
+            // An origin signs a head when it commits the changes the head covers, never before. The signed time is also
+            // what a retired key is judged by (ILogKeys.Find): without this, a thief of a retired key dated its heads
+            // before the retirement and appended to a log this node holds past it.
+            var recorded = ChangeHash.Micros(_pending[(int)index].RecordedTime);
+            if (head.SignedTime is null || ChangeHash.Micros(head.SignedTime) < recorded)
+            {
+                throw Refused(ReplicaRules.Backdated,
+                    $"{_origin}'s head at change {head.Sequence} is signed at {(head.SignedTime is null ? "no time" : Format(ChangeHash.Micros(head.SignedTime)))}, before that change was recorded ({Format(recorded)})");
+            }
             var key = KeyOf(head);
             if (!LogHeadSignature.Verify(head, key))
             {
@@ -176,6 +201,7 @@ public sealed class ChainVerifier
             heads.Add(head);
             covered = (int)index + 1;
         }
+        HoldOrRelease(message, covered);
         if (covered == 0)
         {
             return VerifiedChanges.None;
@@ -191,6 +217,31 @@ public sealed class ChainVerifier
         var rest = _pending.Count * ChangeHash.Size;
         _pendingHashes.AsSpan(covered * ChangeHash.Size, rest).CopyTo(_pendingHashes);
         return new VerifiedChanges(changes, hashes, heads);
+    }
+
+    /// <summary>
+    /// Accounts for the messages whose changes wait for a head once <paramref name="covered"/> of the pending ones are
+    /// released; refuses the feed when they exceed <see cref="MaxUnsignedBytes"/>. Only a message that leaves changes
+    /// waiting is measured (the whole message, a bound from above).
+    /// </summary>
+    private void HoldOrRelease(StreamChangesResponse message, int covered)
+    {
+        var released = covered > 0 ? _pending[covered - 1].OriginSequence : long.MinValue;
+        while (_pendingMessages.TryPeek(out var held) && held.Last <= released)
+        {
+            _pendingBytes -= _pendingMessages.Dequeue().Bytes;
+        }
+        if (_pending.Count > covered && message.Changes.Count > 0)
+        {
+            long size = message.CalculateSize();
+            _pendingMessages.Enqueue((message.Changes[^1].OriginSequence, size));
+            _pendingBytes += size;
+            if (_pendingBytes > MaxUnsignedBytes)
+            {
+                throw Refused(ReplicaRules.ChainBroken,
+                    $"{_origin}'s changes {_pending[0].OriginSequence}..{_pending[^1].OriginSequence} ({_pendingBytes / (1024 * 1024)} MiB) arrived without a signed head of {_origin}'s log covering them");
+            }
+        }
     }
 
     /// <summary>The feed ended: changes still waiting for their head will not get it from this call.</summary>
@@ -245,6 +296,32 @@ public sealed class ChainVerifier
         }
         return fields;
     }
+
+    /// <summary>
+    /// Refuses (MALFORMED_CHANGE) a message with a recorded, release or signed time that a Timestamp cannot hold: converted,
+    /// it threw an exception the pull does not expect, which stopped the node. Callers check it before any other rule.
+    /// </summary>
+    public static void RequireTimesInRange(StreamChangesResponse message)
+    {
+        foreach (var change in message.Changes)
+        {
+            if (change.RecordedTime is { } recorded && !InRange(recorded) || change.Policy?.ReleaseTime is { } release && !InRange(release))
+            {
+                throw Refused(ReplicaRules.MalformedChange, $"{change.Origin}'s change {change.OriginSequence} has a recorded or release time out of range");
+            }
+        }
+        foreach (var head in message.Heads)
+        {
+            if (head.SignedTime is { } signed && !InRange(signed))
+            {
+                throw Refused(ReplicaRules.MalformedChange, $"{head.Origin}'s head at change {head.Sequence} has a signed time out of range");
+            }
+        }
+    }
+
+    /// <summary>A time a Timestamp may hold (0001-01-01 to 9999-12-31, as protobuf defines it), which then fits in microseconds too.</summary>
+    private static bool InRange(Google.Protobuf.WellKnownTypes.Timestamp time) =>
+        time.Seconds is >= -62_135_596_800 and <= 253_402_300_799 && time.Nanos is >= 0 and <= 999_999_999;
 
     private static string Format(long micros) => Store.StoreTime.ToTimestamp(micros).ToDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture);
 

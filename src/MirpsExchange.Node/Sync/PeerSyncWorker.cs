@@ -87,6 +87,7 @@ public sealed partial class PeerSyncWorker(
                 ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
                 var source = peer.Reader;
                 var held = status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;
+                var self = Sharing.Reader.OfNode(options.Value.Country);
                 var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
                 state.Applied(applied, null);
                 // Every change is checked against the origin's signed log before it is written (ChainVerifier).
@@ -132,9 +133,11 @@ public sealed partial class PeerSyncWorker(
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
                 VerifiedChanges Check(StreamChangesResponse message)
                 {
+                    ChainVerifier.RequireTimesInRange(message); // before any rule converts a time
                     ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
                     var verified = verifier.Accept(message);
                     ReplicaRules.CheckHeadsCome(origin, address, held, verifier.Pending);
+                    ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address); // against the policies just verified
                     return verified;
                 }
                 await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, reconnect.Token))

@@ -44,6 +44,9 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// <summary>A change recorded later than this node's clock plus <see cref="ClockSkew"/>.</summary>
     public const string RecordedInFuture = "RECORDED_IN_FUTURE";
 
+    /// <summary>A change withheld from this node (NOT_SHARED, SMALL_COUNT, or a reason no node serves) that the origin's signed policy lets it receive.</summary>
+    public const string WronglyWithheld = "WRONGLY_WITHHELD";
+
     /// <summary>The peer says it is another party's node than Node:Peers configures.</summary>
     public const string PeerNodeMismatch = "PEER_NODE_MISMATCH";
 
@@ -98,6 +101,34 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             {
                 throw new PeerRefusedException(NotAllowedToRelay,
                     $"{address} ({source}) served {change.Origin}'s change {change.OriginSequence}, which {change.Origin}'s sharing policy does not let {source} hold; nothing from this batch was applied");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why a change arrives withheld is the serving node's word: the origin signs the policy, not what a node made of
+    /// it for this reader. A NOT_SHARED placeholder or a SMALL_COUNT value is final here (only NOT_HELD and ended
+    /// embargoes are asked for again), so a relay could keep a change from this node for good by saying so. Each must
+    /// be what the origin's policy, verified by <see cref="ChainVerifier"/> first, says for <paramref name="self"/>
+    /// (the node's own party: the serving node judged the token of the node's credential).
+    /// </summary>
+    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address)
+    {
+        foreach (var change in changes)
+        {
+            var policy = RowPolicy.FromMessage(change.Policy);
+            var mayReceive = self.IsSecretariat || self.Owns(change.Origin);
+            var wrong = change.Withholding switch
+            {
+                Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
+                Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1,
+                Withholding.Unspecified or Withholding.Embargoed or Withholding.NotHeld => false, // complete, or asked for again
+                _ => true, // a reason no node serves: held as it came, it would never be asked for again
+            };
+            if (wrong)
+            {
+                throw new PeerRefusedException(WronglyWithheld,
+                    $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it; nothing from this batch was applied");
             }
         }
     }

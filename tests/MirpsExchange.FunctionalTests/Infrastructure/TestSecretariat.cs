@@ -52,6 +52,9 @@ public sealed class TestSecretariat : IAsyncDisposable
     public GrpcChannel Channel { get; }
     public RegionalService.RegionalServiceClient Regional { get; }
 
+    /// <summary>The Secretariat's store file, to count what it wrote behind its back.</summary>
+    public string DatabasePath => Path.Combine(Folder, "data", "secretariat.db");
+
     /// <summary>A regional client whose calls carry tokens of another credential and scope.</summary>
     public RegionalService.RegionalServiceClient RegionalWith(ClientCredential credential, string scope) =>
         new(AuthenticatedChannel.Create(new Uri(Address), new TokenClient(Identity.Http, Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
@@ -102,7 +105,8 @@ public sealed class TestSecretariat : IAsyncDisposable
         }
     }
 
-    public static async Task<TestSecretariat> StartAsync()
+    /// <param name="extraArgs">More configuration, such as Node:Credential and Node:Peers for a Secretariat that pulls.</param>
+    public static async Task<TestSecretariat> StartAsync(params string[] extraArgs)
     {
         var identity = await SharedIdentity.GetAsync();
         var credential = await SharedIdentity.CredentialAsync("");
@@ -118,6 +122,7 @@ public sealed class TestSecretariat : IAsyncDisposable
                 $"--Node:Issuer={identity.Issuer}",
                 $"--contentRoot={folder}",
                 "--Logging:LogLevel:Default=Warning",
+                .. extraArgs,
             ], builder =>
             {
                 errors.AddTo(builder);

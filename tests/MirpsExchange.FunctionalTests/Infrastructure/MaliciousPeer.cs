@@ -1,0 +1,187 @@
+using System.Net;
+using System.Net.Sockets;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Mirps.Sync.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Extensions;
+
+namespace MirpsExchange.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// A hostile relay: not the project's node, but a bare gRPC server on 127.0.0.1 implementing SyncService as
+/// a node would on the wire. It says it is <see cref="Country"/>'s node with the standard catalogue, accepts
+/// any caller, and answers StreamChanges with whatever <see cref="Script"/> makes of the request (the
+/// sequence the replica resumes after); then it keeps the stream open as a following node does, or ends it.
+/// </summary>
+public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    private MaliciousPeer(string country) => Country = country;
+
+    public string Country { get; }
+    public string Address { get; private set; } = "";
+
+    /// <summary>What to stream to a replica resuming after a sequence.</summary>
+    public Func<long, IEnumerable<StreamChangesResponse>> Script { get; set; } = _ => [];
+
+    /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
+    public bool HoldOpen { get; set; } = true;
+
+    /// <summary>How many messages it has written (a replica that stops reading stops this count).</summary>
+    public int Written => _written;
+
+    private int _written;
+
+    /// <summary>When set, StreamChanges answers with this one message payload as it is, bytes no protobuf encoder writes.</summary>
+    public byte[]? RawMessage { get; set; }
+
+    /// <summary>The sequences replicas asked to resume after, in order.</summary>
+    public List<long> Requests { get; } = [];
+
+    public (string Address, string Country) Peer => (Address, Country);
+
+    public static async Task<MaliciousPeer> StartAsync(string country = "CRI")
+    {
+        var peer = new MaliciousPeer(country);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(peer);
+        var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            if (peer.RawMessage is { } raw && context.Request.Path.Value!.EndsWith("/StreamChanges", StringComparison.Ordinal))
+            {
+                // One gRPC frame (uncompressed, big-endian length) around the raw payload, then status OK.
+                context.Response.ContentType = "application/grpc";
+                var frame = new byte[5 + raw.Length];
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), raw.Length);
+                raw.CopyTo(frame, 5);
+                await context.Response.Body.WriteAsync(frame);
+                context.Response.AppendTrailer("grpc-status", "0");
+                return;
+            }
+            await next(context);
+        });
+        app.MapGrpcService<MaliciousPeer>();
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        (peer._app, peer.Address) = (app, app.ListeningAddress());
+        return peer;
+    }
+
+    public override Task<GetSyncStatusResponse> GetSyncStatus(GetSyncStatusRequest request, ServerCallContext context)
+    {
+        var catalogue = StandardCatalogue.LoadStandard();
+        return Task.FromResult(new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, NodeCountry = Country });
+    }
+
+    public override async Task StreamChanges(StreamChangesRequest request, IServerStreamWriter<StreamChangesResponse> responseStream, ServerCallContext context)
+    {
+        lock (Requests)
+        {
+            Requests.Add(request.AfterSequence);
+        }
+        foreach (var message in Script(request.AfterSequence))
+        {
+            await responseStream.WriteAsync(message, context.CancellationToken);
+            Interlocked.Increment(ref _written);
+        }
+        if (HoldOpen && request.Follow)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // the replica went away (it refused what it was sent, or the test ended)
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await _app.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// A TCP relay of bytes in front of a real node that holds every connection until it is opened: the replica
+/// then talks to the node itself, byte for byte, but only once the test lets it (so a case can first show
+/// what a replica does with a hostile peer alone).
+/// </summary>
+public sealed class TcpGate : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly int _target;
+    private readonly Task _accepting;
+
+    public TcpGate(string target)
+    {
+        _target = new Uri(target).Port;
+        _listener.Start();
+        Address = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+        _accepting = AcceptAsync();
+    }
+
+    public string Address { get; }
+
+    public void Open() => _opened.TrySetResult();
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                _ = PipeAsync(client);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // stopped
+        }
+    }
+
+    private async Task PipeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                await _opened.Task.WaitAsync(_stop.Token);
+                using var server = new TcpClient();
+                await server.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
+                var (a, b) = (client.GetStream(), server.GetStream());
+                await Task.WhenAny(a.CopyToAsync(b, _stop.Token), b.CopyToAsync(a, _stop.Token));
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+                // either side went away
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        _stop.Dispose();
+    }
+}
