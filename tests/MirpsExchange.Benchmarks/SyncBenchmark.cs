@@ -244,6 +244,7 @@ public static class SyncBenchmark
                 {
                     var changes = message.Changes;
                     var rows = ArrayPool<BaselineRow>.Shared.Rent(changes.Count);
+                    var now = StoreTime.ToMicros(DateTimeOffset.UtcNow);
                     var runs = 1;
                     for (var i = 0; i < changes.Count; i++)
                     {
@@ -253,7 +254,7 @@ public static class SyncBenchmark
                             throw new InvalidOperationException($"the baseline writes first revisions only; change {change.OriginSequence} is not one");
                         }
                         rows[i] = RawSqliteBaseline.FromObservation(change.Observation, change.OriginSequence,
-                            StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset()), RowPolicy.FromMessage(change.Policy));
+                            StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset()), RowPolicy.FromMessage(change.Policy), change.Salt.Memory, now);
                         if (i > 0 && RawSqliteBaseline.KeyOrder.Instance.Compare(rows[i - 1], rows[i]) > 0)
                         {
                             runs++;

@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
+using Mirps.Log;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Node.ChangeLog;
+using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
+
+namespace MirpsExchange.Benchmarks;
+
+/// <summary>
+/// The signed change log's own cost, in process, without SQLite or the network: what the origin adds to a
+/// submit (per change a salt drawn and three SHA-256 digests in <see cref="ChainLinker"/>, per commit of
+/// 10,000 one ECDSA P-256 head signed by <see cref="LogSigner"/>) and what a replica adds to a sync
+/// (<see cref="ChainVerifier.Accept"/> over the feed as it arrives: messages of 8,192 changes served by
+/// <see cref="ServedObservations"/>, encoded, then decoded by the replica's <see cref="ChangeFeedDecoder"/>
+/// outside the timing; per change the digests and the link recomputed, per commit a head's signature checked).
+/// </summary>
+public static class SigningBenchmark
+{
+    private const int CommitSize = 10_000, MessageSize = 8_192;
+    private const string Origin = "BLZ";
+
+    public static Task<int> RunAsync(BenchmarkArgs args)
+    {
+        var catalogue = StandardCatalogue.LoadStandard();
+        var rows = Workload.Generate(catalogue, Origin, args.Rows).Select(ToWriteRow).ToArray();
+        var warmup = rows[..Math.Min(rows.Length, 100_000)];
+        var folder = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var signer = LogSigner.LoadOrCreate(Origin, Path.Combine(folder, "keys", "log-signing.pem"), NullLogger.Instance);
+            using var publicKey = ECDsa.Create();
+            publicKey.ImportSubjectPublicKeyInfo(signer.PublicKey, out _);
+            var keys = new OneKey(signer.KeyId, publicKey);
+
+            Sign(signer, warmup);
+            Verify(keys, Feed(Sign(signer, warmup)));
+            List<double> salts = [], links = [], heads = [], signTotal = [], verifyTotal = [], headChecks = [];
+            int headCount = 0;
+            for (var round = 1; round <= args.Rounds; round++)
+            {
+                var signed = Sign(signer, rows);
+                salts.Add(signed.Salts.TotalSeconds);
+                links.Add(signed.Links.TotalSeconds);
+                heads.Add(signed.Heads.TotalSeconds);
+                signTotal.Add((signed.Salts + signed.Links + signed.Heads).TotalSeconds);
+                var feed = Feed(signed);
+                headCount = signed.Log.Count;
+                var (accept, checks) = Verify(keys, feed);
+                verifyTotal.Add(accept.TotalSeconds);
+                headChecks.Add(checks.TotalSeconds);
+                Console.WriteLine($"  round {round}: signing {signTotal[^1] * 1e6 / rows.Length:0.00} µs/change (salts {salts[^1]:0.000} s, digests and links {links[^1]:0.000} s, {signed.Log.Count} heads {heads[^1]:0.000} s); " +
+                    $"verifying {verifyTotal[^1] * 1e6 / rows.Length:0.00} µs/change ({accept.TotalSeconds:0.000} s, of which {headCount} head signatures {checks.TotalSeconds:0.000} s)");
+            }
+
+            var median = SubmitBenchmark.Median;
+            var perMillion = 1_000_000.0 / rows.Length;
+            string Line(string what, List<double> seconds) =>
+                $"  {what,-58} {median(seconds) * perMillion,7:0.000} s per million changes   {median(seconds) * 1e6 / rows.Length,6:0.00} µs/change";
+            Console.WriteLine($"The signed change log's cost, in process, {rows.Length:N0} changes in commits of {CommitSize:N0}, median of {args.Rounds} round(s):");
+            Console.WriteLine("origin (signing, per submit):");
+            Console.WriteLine(Line("salts (16 random bytes per change, drawn per commit)", salts));
+            Console.WriteLine(Line("value, content and link digests (ChainLinker)", links));
+            Console.WriteLine(Line($"head signatures (ECDSA P-256, one per commit)", heads));
+            Console.WriteLine(Line("total", signTotal));
+            Console.WriteLine($"  {"",-58} {median(heads) / Math.Max(1, rows.Length / CommitSize) * 1e3,7:0.000} ms per head signed");
+            Console.WriteLine("replica (verification, per sync: ChainVerifier.Accept over the decoded feed):");
+            Console.WriteLine(Line("total (digests, links, order and time checks, heads)", verifyTotal));
+            Console.WriteLine(Line($"  of which head signatures checked ({headCount} heads)", headChecks));
+            Console.WriteLine($"  {"",-58} {median(headChecks) / Math.Max(1, headCount) * 1e3,7:0.000} ms per head verified");
+            return Task.FromResult(0);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static WriteRow ToWriteRow(Observation o)
+    {
+        var period = Period.Parse(o.Period);
+        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, RowPolicy.SecretariatOnly);
+    }
+
+    /// <summary>The origin's side of a submit's rows, commit by commit as <see cref="SubmitWriter"/> does it, each part timed.</summary>
+    private sealed record Signed(WriteRow[] Rows, byte[] SaltBytes, byte[] Hashes, long[] Times, List<LogHead> Log, TimeSpan Salts, TimeSpan Links, TimeSpan Heads);
+
+    private static Signed Sign(LogSigner signer, WriteRow[] rows)
+    {
+        var chain = new ChainLinker(Origin, []);
+        var allSalts = new byte[rows.Length * ChangeHash.SaltSize];
+        var hashes = new byte[rows.Length * ChangeHash.Size];
+        var times = new long[rows.Length];
+        var log = new List<LogHead>();
+        long saltTicks = 0, linkTicks = 0, headTicks = 0, lastTime = 0, sequence = 0;
+        for (var start = 0; start < rows.Length; start += CommitSize)
+        {
+            var count = Math.Min(CommitSize, rows.Length - start);
+            var now = Math.Max(StoreTime.ToMicros(DateTimeOffset.UtcNow), lastTime + 1);
+            lastTime = now;
+            var t0 = Stopwatch.GetTimestamp();
+            var salts = ChangeHash.NewSalts(count);
+            var t1 = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++)
+            {
+                var hash = hashes.AsSpan((start + i) * ChangeHash.Size, ChangeHash.Size);
+                chain.Link(rows[start + i], ++sequence, now, revision: 1, deleted: false, salts.AsSpan(i * ChangeHash.SaltSize, ChangeHash.SaltSize), hash);
+                chain.Advance(hash);
+            }
+            var t2 = Stopwatch.GetTimestamp();
+            log.Add(signer.Sign(sequence, chain.Previous, now));
+            var t3 = Stopwatch.GetTimestamp();
+            (saltTicks, linkTicks, headTicks) = (saltTicks + t1 - t0, linkTicks + t2 - t1, headTicks + t3 - t2);
+            salts.CopyTo(allSalts, start * ChangeHash.SaltSize);
+            times.AsSpan(start, count).Fill(now);
+        }
+        return new Signed(rows, allSalts, hashes, times, log,
+            Stopwatch.GetElapsedTime(0, saltTicks), Stopwatch.GetElapsedTime(0, linkTicks), Stopwatch.GetElapsedTime(0, headTicks));
+    }
+
+    /// <summary>The feed a replica (the Secretariat) receives of the signed rows, encoded: messages of 8,192 changes with the heads of the commits that end in each.</summary>
+    private static List<byte[]> Feed(Signed signed)
+    {
+        var served = new ServedObservations(new Reader(null, IsSecretariat: true), StoreTime.ToMicros(DateTimeOffset.UtcNow));
+        var messages = new List<byte[]>();
+        var head = 0;
+        for (var start = 0; start < signed.Rows.Length; start += MessageSize)
+        {
+            var count = Math.Min(MessageSize, signed.Rows.Length - start);
+            var response = new StreamChangesResponse { LastSequence = start + count };
+            for (var i = start; i < start + count; i++)
+            {
+                var row = signed.Rows[i];
+                response.Changes.Add(served.Serve(new ObservationRow
+                {
+                    Origin = Origin, OriginSequence = i + 1, IndicatorCode = row.IndicatorCode, Country = row.Country, Period = row.Period,
+                    Sex = row.Sex, Age = row.Age, CountryOfOrigin = row.CountryOfOrigin, PeriodStart = row.PeriodStart, PeriodEnd = row.PeriodEnd,
+                    Revision = 1, Value = row.Value, Status = row.Status, Note = row.Note, RecordedTime = signed.Times[i], ReceivedTime = signed.Times[i],
+                    Readers = row.Policy.Readers, ReleaseTime = row.Policy.ReleaseTime, SmallCountThreshold = row.Policy.SmallCountThreshold,
+                    Salt = signed.SaltBytes.AsSpan(i * ChangeHash.SaltSize, ChangeHash.SaltSize).ToArray(),
+                    ChangeHash = signed.Hashes.AsSpan(i * ChangeHash.Size, ChangeHash.Size).ToArray(),
+                }));
+            }
+            while (head < signed.Log.Count && signed.Log[head].Sequence <= start + count)
+            {
+                response.Heads.Add(signed.Log[head++]);
+            }
+            messages.Add(response.ToByteArray());
+        }
+        return messages;
+    }
+
+    /// <summary>ChainVerifier.Accept over the feed, each message decoded (not timed) as the replica decodes it; and the heads' signatures checked alone.</summary>
+    private static (TimeSpan Accept, TimeSpan Heads) Verify(OneKey keys, List<byte[]> feed)
+    {
+        var verifier = new ChainVerifier(Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
+        var decoder = new ChangeFeedDecoder();
+        long ticks = 0, released = 0, sent = 0;
+        var heads = new List<LogHead>();
+        foreach (var bytes in feed)
+        {
+            var message = decoder.Decode(bytes);
+            sent += message.Changes.Count;
+            heads.AddRange(message.Heads);
+            var start = Stopwatch.GetTimestamp();
+            var verified = verifier.Accept(message);
+            ticks += Stopwatch.GetTimestamp() - start;
+            released += verified.Changes.Count;
+        }
+        verifier.End();
+        if (released != sent)
+        {
+            throw new InvalidOperationException($"the verifier released {released:N0} changes of {sent:N0}");
+        }
+        var checks = Stopwatch.GetTimestamp();
+        foreach (var head in heads)
+        {
+            if (!LogHeadSignature.Verify(head, keys.Key))
+            {
+                throw new InvalidOperationException($"head {head.Sequence} does not verify");
+            }
+        }
+        return (Stopwatch.GetElapsedTime(0, ticks), Stopwatch.GetElapsedTime(checks));
+    }
+
+    private sealed class OneKey(string keyId, ECDsa key) : ILogKeys
+    {
+        public ECDsa Key => key;
+
+        public ECDsa? Find(string origin, string id, DateTimeOffset signedTime) => origin == Origin && id == keyId ? key : null;
+
+        public void RefreshSoon()
+        {
+        }
+    }
+}
