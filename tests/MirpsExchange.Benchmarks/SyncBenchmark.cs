@@ -41,6 +41,9 @@ public static class SyncBenchmark
 
             using var origin = ServiceProcess.PublishedNode(published, "BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all");
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            // The origin made its log-signing key at its first start: registered as an admin does, so replicas verify its log.
+            await DevnetCredentials.RegisterLogKeysAsync(http, root, issuer, new Uri(identity.Addresses[1]),
+                [("BLZ", Path.Combine(root, "BLZ", "log-signing-key-blz.pub.pem"))], CancellationToken.None);
             using var belize = new TokenClient(http, tokenEndpoint, credentials["BLZ"], $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
             Console.WriteLine($"Loading {args.Rows:N0} observations into the origin...");
@@ -86,9 +89,18 @@ public static class SyncBenchmark
                 var status = new SyncService.SyncServiceClient(statusChannel);
                 // Polled sparsely, then finely near the end: each poll is a request the replica serves (a token
                 // validated, a query per State), so polling often would add to the load it measures.
-                long held;
+                long held, lastHeld = -1;
+                var progressed = Stopwatch.StartNew();
                 while ((held = await HeldAsync(status)) < rows.Count)
                 {
+                    if (held != lastHeld)
+                    {
+                        (lastHeld, progressed) = (held, Stopwatch.StartNew());
+                    }
+                    else if (progressed.Elapsed > TimeSpan.FromSeconds(60))
+                    {
+                        throw new InvalidOperationException($"the replica holds {held:N0} of {rows.Count:N0} changes and has not advanced for a minute: {await status.GetSyncStatusAsync(new GetSyncStatusRequest())}");
+                    }
                     var perSecond = held / Math.Max(0.1, (replicaWatch.Elapsed - startUp).TotalSeconds);
                     var remaining = held == 0 ? 0.5 : (rows.Count - held) / perSecond;
                     await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(remaining / 2, 0.01, 0.5)));
