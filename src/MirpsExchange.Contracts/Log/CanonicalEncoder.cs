@@ -102,6 +102,8 @@ public ref struct CanonicalEncoder
     /// <summary>SHA-256 of what was written, into <paramref name="destination"/> (32 bytes).</summary>
     public readonly void Hash(Span<byte> destination)
     {
+        // Checked first: a context left holding appended bytes would spoil this thread's next digest.
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, SHA256.HashSizeInBytes, nameof(destination));
         var sha256 = t_sha256 ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha256.AppendData(Written);
         sha256.GetHashAndReset(destination);
