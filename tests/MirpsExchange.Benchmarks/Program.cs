@@ -8,10 +8,12 @@ using MirpsExchange.Benchmarks;
 //        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
 //        signing [--rows N] [--rounds N]: the signed change log's own cost in process: the origin's salts, digests and head
 //             signatures; the replica's ChainVerifier.Accept over the decoded feed (per million changes)
+//        apply [--rows N] [--rounds N]: the replica's apply alone (ReplicaWriter) of a signed, verified log, in process
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
 var parsed = BenchmarkArgs.Parse(args);
 return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
     : args.Contains("sync") ? await SyncBenchmark.RunAsync(parsed)
+    : args.Contains("apply") ? await SigningBenchmark.ApplyAsync(parsed)
     : args.Contains("signing") ? await SigningBenchmark.RunAsync(parsed)
     : args.Contains("regional") ? await RegionalBenchmark.RunAsync(parsed)
     : await SubmitBenchmark.RunAsync(parsed);

@@ -110,6 +110,45 @@ public static class SigningBenchmark
         return Cpu() - cpu;
     }
 
+    /// <summary>
+    /// The replica's apply alone of a verified log (the <c>apply</c> mode): the signed feed decoded and verified
+    /// (not timed), then ReplicaWriter.ApplyChangesAsync of each verified batch on a new store, rounds in a row.
+    /// </summary>
+    public static async Task<int> ApplyAsync(BenchmarkArgs args)
+    {
+        var rows = Workload.Generate(StandardCatalogue.LoadStandard(), Origin, args.Rows).Select(ToWriteRow).ToArray();
+        var folder = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var signer = LogSigner.LoadOrCreate(Origin, Path.Combine(folder, "keys", "log-signing.pem"), NullLogger.Instance);
+            using var publicKey = ECDsa.Create();
+            publicKey.ImportSubjectPublicKeyInfo(signer.PublicKey, out _);
+            var keys = new OneKey(signer.KeyId, publicKey);
+            var verifier = new ChainVerifier(Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
+            var decoder = new ChangeFeedDecoder();
+            var batches = Feed(Sign(signer, rows)).Select(bytes => verifier.Accept(decoder.Decode(bytes))).Where(v => v.Changes.Count > 0).ToList();
+            List<double> rates = [];
+            for (var round = 0; round <= args.Rounds; round++) // round 0 warms up
+            {
+                var cpu = Cpu();
+                var rate = await SyncBenchmark.ApplyAloneAsync(batches, Path.Combine(folder, $"apply-{round}.db"));
+                Console.WriteLine($"  round {round}{(round == 0 ? " (warm-up)" : "")}: {rate:N0} changes/s, CPU {(Cpu() - cpu).TotalSeconds:0.00} s");
+                if (round > 0)
+                {
+                    rates.Add(rate);
+                }
+            }
+            Console.WriteLine($"The replica's apply alone of {rows.Length:N0} verified changes ({batches.Count} batches), median of {args.Rounds}: {SubmitBenchmark.Median(rates):N0} changes/s");
+            return 0;
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static WriteRow ToWriteRow(Observation o)
     {
         var period = Period.Parse(o.Period);

@@ -211,7 +211,11 @@ public static class SyncBenchmark
     }
 
     /// <summary>ReplicaWriter.ApplyChangesAsync, one transaction per message as the sync worker applies them, on a new store.</summary>
-    private static async Task<double> ApplyAloneAsync(List<StoredObservation>[] messages, string path)
+    private static Task<double> ApplyAloneAsync(List<StoredObservation>[] messages, string path) =>
+        ApplyAloneAsync([.. messages.Select(m => new VerifiedChanges(m, new byte[m.Count * Mirps.Log.ChangeHash.Size], []))], path);
+
+    /// <summary>ReplicaWriter.ApplyChangesAsync of verified batches, one transaction each, on a new store; returns changes/s.</summary>
+    internal static async Task<double> ApplyAloneAsync(List<VerifiedChanges> batches, string path)
     {
         var options = new DbContextOptionsBuilder<NodeDbContext>()
             .UseSqlite($"Data Source={path}").AddInterceptors(new SqlitePragmas()).Options;
@@ -223,10 +227,9 @@ public static class SyncBenchmark
         var rules = new ReplicaRules(new MirpsExchange.Catalogue.Validation.ObservationValidator(MirpsExchange.Catalogue.StandardCatalogue.LoadStandard()), TimeProvider.System);
         var watch = Stopwatch.StartNew();
         long count = 0;
-        foreach (var message in messages)
+        foreach (var verified in batches)
         {
             await using var db = new NodeDbContext(options);
-            var verified = new VerifiedChanges(message, new byte[message.Count * Mirps.Log.ChangeHash.Size], []);
             var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, TimeProvider.System).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             count += applied;
         }
