@@ -6,9 +6,14 @@ using MirpsExchange.Benchmarks;
 //        auth [--seconds N] [--samples N (fresh-token calls per round)]: token issuance rates; on a node, health and GetCatalog
 //             without a token, with a cached one, with a fresh one per call, on cleartext loopback and over mTLS with bound tokens
 //        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
+//        signing [--rows N] [--rounds N]: the signed change log's own cost in process: the origin's salts, digests and head
+//             signatures; the replica's ChainVerifier.Accept over the decoded feed (per million changes)
+//        apply [--rows N] [--rounds N]: the replica's apply alone (ReplicaWriter) of a signed, verified log, in process
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
 var parsed = BenchmarkArgs.Parse(args);
 return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
     : args.Contains("sync") ? await SyncBenchmark.RunAsync(parsed)
+    : args.Contains("apply") ? await SigningBenchmark.ApplyAsync(parsed)
+    : args.Contains("signing") ? await SigningBenchmark.RunAsync(parsed)
     : args.Contains("regional") ? await RegionalBenchmark.RunAsync(parsed)
     : await SubmitBenchmark.RunAsync(parsed);

@@ -9,11 +9,15 @@ using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Benchmarks;
 
-/// <summary>One row of the observations table as the baseline writes it: a key's first revision, not deleted.</summary>
+/// <summary>
+/// One row of the observations table as the baseline writes it: a key's first revision, not deleted, with
+/// what the signed log stores per change (a 16-byte salt, a 32-byte link, the received time) as plain bytes:
+/// the baseline stores them, it neither draws, hashes nor verifies them.
+/// </summary>
 public readonly record struct BaselineRow(
     long Sequence, string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin,
     DateOnly PeriodStart, DateOnly PeriodEnd, double Value, ObservationStatus Status, string Note,
-    RowPolicy Policy, long RecordedTime);
+    RowPolicy Policy, long RecordedTime, ReadOnlyMemory<byte> Salt = default, ReadOnlyMemory<byte> ChangeHash = default, long ReceivedTime = 0);
 
 /// <summary>A batch of rows in an array rented from <see cref="ArrayPool{T}.Shared"/>, returned once written.</summary>
 public readonly record struct BaselineBatch(BaselineRow[] Rows, int Count);
@@ -42,7 +46,7 @@ public sealed class RawSqliteBaseline : IDisposable
     private enum Field
     {
         Sequence, IndicatorCode, Country, Period, Sex, Age, CountryOfOrigin, PeriodStart, PeriodEnd, Value, Status, Note,
-        Readers, ReleaseTime, SmallCountThreshold, RecordedTime,
+        Readers, ReleaseTime, SmallCountThreshold, RecordedTime, Salt, ChangeHash, ReceivedTime,
     }
 
     private static readonly Dictionary<string, Field> Bound = new(StringComparer.Ordinal)
@@ -52,6 +56,7 @@ public sealed class RawSqliteBaseline : IDisposable
         ["period_start"] = Field.PeriodStart, ["period_end"] = Field.PeriodEnd, ["value"] = Field.Value, ["status"] = Field.Status,
         ["note"] = Field.Note, ["readers"] = Field.Readers, ["release_time"] = Field.ReleaseTime,
         ["small_count_threshold"] = Field.SmallCountThreshold, ["recorded_time"] = Field.RecordedTime,
+        ["salt"] = Field.Salt, ["change_hash"] = Field.ChangeHash, ["received_time"] = Field.ReceivedTime,
     };
 
     /// <summary>The same in every row of a first revision: written as literals, as the node's own insert does.</summary>
@@ -209,6 +214,9 @@ public sealed class RawSqliteBaseline : IDisposable
                 case Field.ReleaseTime: insert.Bind(at, row.Policy.ReleaseTime); break;
                 case Field.SmallCountThreshold: insert.Bind(at, row.Policy.SmallCountThreshold); break;
                 case Field.RecordedTime: insert.Bind(at, row.RecordedTime); break;
+                case Field.Salt: insert.Bind(at, row.Salt.Span); break;
+                case Field.ChangeHash: insert.Bind(at, row.ChangeHash.Span); break;
+                case Field.ReceivedTime: insert.Bind(at, row.ReceivedTime); break;
             }
         }
     }
@@ -247,12 +255,18 @@ public sealed class RawSqliteBaseline : IDisposable
                         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
                         for (var i = 0; i < count; i++)
                         {
-                            batch[i] = FromObservation(source[start + i], 0, now, RowPolicy.SecretariatOnly);
+                            batch[i] = FromObservation(source[start + i], 0, now, RowPolicy.SecretariatOnly, default, now);
                         }
                         Array.Sort(batch, 0, count, KeyOrder.Instance);
                         for (var i = 0; i < count; i++)
                         {
-                            batch[i] = batch[i] with { Sequence = ++sequence };
+                            ++sequence;
+                            batch[i] = batch[i] with
+                            {
+                                Sequence = sequence,
+                                Salt = Filler(sequence, Mirps.Log.ChangeHash.SaltSize),
+                                ChangeHash = Filler(sequence, Mirps.Log.ChangeHash.Size, 16),
+                            };
                         }
                         await channel.Writer.WriteAsync(new BaselineBatch(batch, count));
                     }
@@ -275,11 +289,21 @@ public sealed class RawSqliteBaseline : IDisposable
         return Convert.ToInt64(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static BaselineRow FromObservation(Observation o, long sequence, long recordedTime, RowPolicy policy)
+    /// <summary>
+    /// Random bytes the baselines store as a row's salt and link (<see cref="Filler"/>): real-sized, distinct
+    /// from row to row, and free to make, since drawing salts and hashing are the node's extra work.
+    /// </summary>
+    private static readonly byte[] FillerBytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1 << 20);
+
+    /// <summary><paramref name="length"/> bytes of <see cref="FillerBytes"/> for row <paramref name="sequence"/> (a salt, or a link at another offset).</summary>
+    public static ReadOnlyMemory<byte> Filler(long sequence, int length, int offset = 0) =>
+        FillerBytes.AsMemory((int)((sequence * 48 + offset) % (FillerBytes.Length - 64)), length);
+
+    public static BaselineRow FromObservation(Observation o, long sequence, long recordedTime, RowPolicy policy, ReadOnlyMemory<byte> salt, long receivedTime)
     {
         var period = Period.Parse(o.Period);
         return new BaselineRow(sequence, o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
-            period.Start, period.End, o.Value, o.Status, o.Note, policy, recordedTime);
+            period.Start, period.End, o.Value, o.Status, o.Note, policy, recordedTime, salt, Filler(sequence, Mirps.Log.ChangeHash.Size, 16), receivedTime);
     }
 
     /// <summary>The unique key index's order: indicator, country, period, sex, age, country of origin (ordinal).</summary>

@@ -41,6 +41,9 @@ public static class SyncBenchmark
 
             using var origin = ServiceProcess.PublishedNode(published, "BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all");
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            // The origin made its log-signing key at its first start: registered as an admin does, so replicas verify its log.
+            await DevnetCredentials.RegisterLogKeysAsync(http, root, issuer, new Uri(identity.Addresses[1]),
+                [("BLZ", Path.Combine(root, "BLZ", "log-signing-key-blz.pub.pem"))], CancellationToken.None);
             using var belize = new TokenClient(http, tokenEndpoint, credentials["BLZ"], $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
             Console.WriteLine($"Loading {args.Rows:N0} observations into the origin...");
@@ -86,9 +89,18 @@ public static class SyncBenchmark
                 var status = new SyncService.SyncServiceClient(statusChannel);
                 // Polled sparsely, then finely near the end: each poll is a request the replica serves (a token
                 // validated, a query per State), so polling often would add to the load it measures.
-                long held;
+                long held, lastHeld = -1;
+                var progressed = Stopwatch.StartNew();
                 while ((held = await HeldAsync(status)) < rows.Count)
                 {
+                    if (held != lastHeld)
+                    {
+                        (lastHeld, progressed) = (held, Stopwatch.StartNew());
+                    }
+                    else if (progressed.Elapsed > TimeSpan.FromSeconds(60))
+                    {
+                        throw new InvalidOperationException($"the replica holds {held:N0} of {rows.Count:N0} changes and has not advanced for a minute: {await status.GetSyncStatusAsync(new GetSyncStatusRequest())}");
+                    }
                     var perSecond = held / Math.Max(0.1, (replicaWatch.Elapsed - startUp).TotalSeconds);
                     var remaining = held == 0 ? 0.5 : (rows.Count - held) / perSecond;
                     await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(remaining / 2, 0.01, 0.5)));
@@ -199,7 +211,11 @@ public static class SyncBenchmark
     }
 
     /// <summary>ReplicaWriter.ApplyChangesAsync, one transaction per message as the sync worker applies them, on a new store.</summary>
-    private static async Task<double> ApplyAloneAsync(List<StoredObservation>[] messages, string path)
+    private static Task<double> ApplyAloneAsync(List<StoredObservation>[] messages, string path) =>
+        ApplyAloneAsync([.. messages.Select(m => new VerifiedChanges(m, new byte[m.Count * Mirps.Log.ChangeHash.Size], []))], path);
+
+    /// <summary>ReplicaWriter.ApplyChangesAsync of verified batches, one transaction each, on a new store; returns changes/s.</summary>
+    internal static async Task<double> ApplyAloneAsync(List<VerifiedChanges> batches, string path)
     {
         var options = new DbContextOptionsBuilder<NodeDbContext>()
             .UseSqlite($"Data Source={path}").AddInterceptors(new SqlitePragmas()).Options;
@@ -211,10 +227,9 @@ public static class SyncBenchmark
         var rules = new ReplicaRules(new MirpsExchange.Catalogue.Validation.ObservationValidator(MirpsExchange.Catalogue.StandardCatalogue.LoadStandard()), TimeProvider.System);
         var watch = Stopwatch.StartNew();
         long count = 0;
-        foreach (var message in messages)
+        foreach (var verified in batches)
         {
             await using var db = new NodeDbContext(options);
-            var verified = new VerifiedChanges(message, new byte[message.Count * Mirps.Log.ChangeHash.Size], []);
             var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, TimeProvider.System).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             count += applied;
         }
@@ -244,6 +259,7 @@ public static class SyncBenchmark
                 {
                     var changes = message.Changes;
                     var rows = ArrayPool<BaselineRow>.Shared.Rent(changes.Count);
+                    var now = StoreTime.ToMicros(DateTimeOffset.UtcNow);
                     var runs = 1;
                     for (var i = 0; i < changes.Count; i++)
                     {
@@ -253,7 +269,7 @@ public static class SyncBenchmark
                             throw new InvalidOperationException($"the baseline writes first revisions only; change {change.OriginSequence} is not one");
                         }
                         rows[i] = RawSqliteBaseline.FromObservation(change.Observation, change.OriginSequence,
-                            StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset()), RowPolicy.FromMessage(change.Policy));
+                            StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset()), RowPolicy.FromMessage(change.Policy), change.Salt.Memory, now);
                         if (i > 0 && RawSqliteBaseline.KeyOrder.Instance.Compare(rows[i - 1], rows[i]) > 0)
                         {
                             runs++;

@@ -34,13 +34,21 @@ public sealed class ChainLinker(string origin, byte[] previous)
         _empty = false;
     }
 
+    /// <summary>The last policy linked and its fields: a commit's rows mostly share one (its texts compared by reference first).</summary>
+    private (RowPolicy Policy, byte[] Fields)? _last;
+
     private byte[] PolicyFields(RowPolicy policy)
     {
+        if (_last is { } last && last.Policy.Equals(policy))
+        {
+            return last.Fields;
+        }
         if (!_policies.TryGetValue(policy, out var fields))
         {
             fields = policy.HashFields();
             _policies[policy] = fields;
         }
+        _last = (policy, fields);
         return fields;
     }
 }

@@ -12,8 +12,12 @@ namespace MirpsExchange.Node.Store;
 /// </summary>
 internal sealed class FirstRevisionInserts : IDisposable
 {
-    /// <summary>A replica's rows per statement (19 parameters each, beside the origin's).</summary>
-    public const int BatchRows = 16;
+    /// <summary>
+    /// A replica's rows per statement (19 parameters each, beside the origin's): as many as the raw baseline's
+    /// writer. The replica's apply alone of a verified log (benchmark `apply`, 1 M changes, medians of 3):
+    /// 16 rows 329,080 and 331,702 changes/s; 64 342,698; 128 377,642.
+    /// </summary>
+    public const int BatchRows = 128;
 
     private const int ParametersPerRow = 19;
 

@@ -37,6 +37,10 @@ public sealed class ChangeFeedDecoder
     private Timestamp? _time;
     private Timestamp? _received;
 
+    /// <summary>Salts and digests are copied into slabs, each change's a slice of one: not an array per change.</summary>
+    private byte[] _slab = [];
+    private int _slabUsed;
+
     /// <summary>How many messages went to Google.Protobuf's parser instead (tests check that the usual encoding does not).</summary>
     internal int Fallbacks { get; private set; }
 
@@ -120,6 +124,23 @@ public sealed class ChangeFeedDecoder
         return response;
     }
 
+    /// <summary>A copy of a salt or digest, a slice of the current slab (never written again once handed out).</summary>
+    private ByteString Copy(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > 64)
+        {
+            return ByteString.CopyFrom(bytes);
+        }
+        if (_slabUsed + bytes.Length > _slab.Length)
+        {
+            (_slab, _slabUsed) = (new byte[16 * 1024], 0);
+        }
+        bytes.CopyTo(_slab.AsSpan(_slabUsed));
+        var copy = UnsafeByteOperations.UnsafeWrap(_slab.AsMemory(_slabUsed, bytes.Length));
+        _slabUsed += bytes.Length;
+        return copy;
+    }
+
     /// <summary>False for an encoding this decoder leaves to Google.Protobuf.</summary>
     private bool ReadChange(ReadOnlySpan<byte> bytes, StoredObservation change)
     {
@@ -166,13 +187,13 @@ public sealed class ChangeFeedDecoder
                     change.Withholding = (Withholding)(int)reader.Varint();
                     break;
                 case (9, LengthDelimited):
-                    change.Salt = ByteString.CopyFrom(reader.Bytes());
+                    change.Salt = Copy(reader.Bytes());
                     break;
                 case (10, LengthDelimited):
-                    change.ValueDigest = ByteString.CopyFrom(reader.Bytes());
+                    change.ValueDigest = Copy(reader.Bytes());
                     break;
                 case (11, LengthDelimited):
-                    change.ContentDigest = ByteString.CopyFrom(reader.Bytes());
+                    change.ContentDigest = Copy(reader.Bytes());
                     break;
                 case (12, LengthDelimited) when change.ReceivedTime is null:
                     if (ReadTime(reader.Bytes(), _received) is not { } received)

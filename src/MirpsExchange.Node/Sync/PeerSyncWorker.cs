@@ -140,7 +140,7 @@ public sealed partial class PeerSyncWorker(
                     ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address); // against the policies just verified
                     return verified;
                 }
-                await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, reconnect.Token))
+                await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, static v => v.Changes.Count == 0, reconnect.Token))
                 {
                     if (verified.Changes.Count == 0)
                     {
@@ -239,10 +239,23 @@ public sealed partial class PeerSyncWorker(
     /// the last: a feed's message takes about as long to parse as a third of its writes.
     /// </summary>
     private static async IAsyncEnumerable<TResult> ReadAheadAsync<T, TResult>(
-        IAsyncStreamReader<T> stream, Func<T, TResult> check, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        IAsyncStreamReader<T> stream, Func<T, TResult> check, Func<TResult, bool> isEmpty, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
         where TResult : class
     {
-        async Task<TResult?> ReadAsync() => await stream.MoveNext(cancellationToken) ? check(stream.Current) : null;
+        // A message that releases nothing (its changes wait for a head in the next one) is not handed to the
+        // writer: the read goes on at once, so the writer is not left idle for a whole read.
+        async Task<TResult?> ReadAsync()
+        {
+            while (await stream.MoveNext(cancellationToken))
+            {
+                var result = check(stream.Current);
+                if (!isEmpty(result))
+                {
+                    return result;
+                }
+            }
+            return null;
+        }
         var next = Task.Run(ReadAsync, cancellationToken);
         try
         {
