@@ -128,6 +128,18 @@ public static class SigningBenchmark
             var verifier = new ChainVerifier(Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
             var decoder = new ChangeFeedDecoder();
             var batches = Feed(Sign(signer, rows)).Select(bytes => verifier.Accept(decoder.Decode(bytes))).Where(v => v.Changes.Count > 0).ToList();
+            // The content check alone (ReplicaRules.CheckContent: a submit's rules again at the replica), which the sync
+            // worker runs on its read-ahead thread.
+            var rules = new ReplicaRules(new MirpsExchange.Catalogue.Validation.ObservationValidator(StandardCatalogue.LoadStandard()), TimeProvider.System);
+            for (var round = 0; round <= args.Rounds; round++)
+            {
+                var started = Cpu();
+                foreach (var batch in batches)
+                {
+                    rules.CheckContent(Origin, batch.Changes);
+                }
+                Console.WriteLine($"  content check{(round == 0 ? " (warm-up)" : "")}: {(Cpu() - started).TotalSeconds / rows.Length * 1e6:0.000} µs CPU per change");
+            }
             List<double> rates = [];
             for (var round = 0; round <= args.Rounds; round++) // round 0 warms up
             {

@@ -24,6 +24,9 @@ public interface ILogKeys
 /// <summary>Changes of one origin whose chain a signed head verified, with each one's link, and the heads that verified them.</summary>
 public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Hashes, List<LogHead> Heads)
 {
+    /// <summary>The changes' content passed <see cref="ReplicaRules.CheckContent"/> already (the writer need not check it again).</summary>
+    public bool ContentChecked { get; init; }
+
     public static readonly VerifiedChanges None = new([], [], []);
 
     /// <summary>The link of change <paramref name="index"/> in the chain.</summary>

@@ -27,6 +27,7 @@ public sealed partial class PeerSyncWorker(
     PeerStates states,
     TimeProvider clock,
     ILogKeys logKeys,
+    ReplicaRules rules,
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
@@ -138,7 +139,8 @@ public sealed partial class PeerSyncWorker(
                     var verified = verifier.Accept(message);
                     ReplicaRules.CheckHeadsCome(origin, address, held, verifier.Pending);
                     ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address); // against the policies just verified
-                    return verified;
+                    rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
+                    return verified with { ContentChecked = true };
                 }
                 await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, static v => v.Changes.Count == 0, reconnect.Token))
                 {

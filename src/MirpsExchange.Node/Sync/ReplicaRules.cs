@@ -144,7 +144,8 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// became "not shared", say); any other change must be the next of the log; a complete change must
     /// pass <see cref="CheckChange"/>. The first change that breaks a rule refuses the whole message.
     /// </summary>
-    public Admitted Admit(string origin, IReadOnlyList<StoredObservation> changes, long last, Dictionary<long, Withholding> held)
+    /// <param name="contentChecked">The changes passed <see cref="CheckContent"/> already (the sync worker checks them as it reads them).</param>
+    public Admitted Admit(string origin, IReadOnlyList<StoredObservation> changes, long last, Dictionary<long, Withholding> held, bool contentChecked = false)
     {
         var admitted = new Admitted(changes.Count);
         var latest = clock.GetUtcNow() + ClockSkew;
@@ -165,7 +166,10 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
                     }
                     else
                     {
-                        CheckChange(origin, change, latest);
+                        if (!contentChecked)
+                        {
+                            CheckChange(origin, change, latest);
+                        }
                         admitted.Replacing.Add(change);
                     }
                     held.Remove(change.OriginSequence);
@@ -186,13 +190,32 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             }
             else
             {
-                CheckChange(origin, change, latest);
+                if (!contentChecked)
+                {
+                    CheckChange(origin, change, latest);
+                }
                 admitted.Accepted.Add(change);
             }
             last = change.OriginSequence;
         }
         admitted.Last = last;
         return admitted;
+    }
+
+    /// <summary>
+    /// <see cref="CheckChange"/> for every complete (or small-count-withheld) change of a message: run by the sync
+    /// worker on its read-ahead thread, while the writer applies the message before, rather than under the write lock.
+    /// </summary>
+    public void CheckContent(string origin, IEnumerable<StoredObservation> changes)
+    {
+        var latest = clock.GetUtcNow() + ClockSkew;
+        foreach (var change in changes)
+        {
+            if (!ServedObservations.IsPlaceholder(change))
+            {
+                CheckChange(origin, change, latest);
+            }
+        }
     }
 
     /// <summary>

@@ -51,7 +51,7 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         // unique index in order (several times faster than random order) and keep each key's revisions in order.
         // Changes, not their rows: 10,000 rows of large structs took a 1.3 MB array per batch, a large-object
         // allocation each time that drove full garbage collections while a replica caught up.
-        var admitted = rules.Admit(origin, changes, last, pending);
+        var admitted = rules.Admit(origin, changes, last, pending, verified.ContentChecked);
         var (accepted, placeholders, replacing) = (admitted.Accepted, admitted.Placeholders, admitted.Replacing);
         foreach (var change in replacing)
         {
