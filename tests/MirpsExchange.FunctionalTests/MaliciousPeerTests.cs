@@ -206,6 +206,7 @@ public class MaliciousPeerTests
         { "a release time out of range", Malformed },
         { "a head signed at a time out of range", Malformed },
         { "a placeholder with a withholding reason that does not exist", WronglyWithheld },
+        { "an EMBARGOED placeholder for a change whose signed policy has no embargo", WronglyWithheld }, // asked for again at every reconnect
         { "nothing forged", "" },
         { "PAN's heads in reverse order", ChainBroken }, // all genuine, but a later head read first was kept above the changes applied // the control: the hostile peer's honest copy is accepted
     };
@@ -268,6 +269,9 @@ public class MaliciousPeerTests
                 break;
             case "a placeholder with a withholding reason that does not exist":
                 third.Withholding = (Withholding)99; // neither asked for again nor ever released
+                break;
+            case "an EMBARGOED placeholder for a change whose signed policy has no embargo":
+                third.Withholding = Withholding.Embargoed; // every pull of PAN would start again before it
                 break;
             case "a recorded time out of range":
                 fourth.RecordedTime = Beyond;

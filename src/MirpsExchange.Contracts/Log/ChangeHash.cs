@@ -77,7 +77,7 @@ public static class ChangeHash
     public static byte[] PolicyFields(int readers, IEnumerable<string>? states, long releaseMicros, int threshold)
     {
         var listed = readers == ListedStates && states is not null
-            ? states.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray()
+            ? states.Where(state => state.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray()
             : [];
         if (readers != AllStates)
         {

@@ -27,7 +27,7 @@ public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int S
 
     public static RowPolicy Listed(IEnumerable<string> countries, long? releaseTime, int threshold)
     {
-        var codes = countries.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var codes = countries.Where(code => code.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return new(codes.Count == 0 ? "" : $",{string.Join(',', codes)},", releaseTime, threshold);
     }
 

@@ -112,8 +112,12 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// be what the origin's policy, verified by <see cref="ChainVerifier"/> first, says for <paramref name="self"/>
     /// (the node's own party: the serving node judged the token of the node's credential).
     /// </summary>
-    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address)
+    /// <param name="nowMicros">This node's clock: an EMBARGOED placeholder is refused when the signed policy has no
+    /// release time or one more than <see cref="ClockSkew"/> before it (such a placeholder is asked for again at every
+    /// reconnect, so a relay could make every pull of the origin start over from it). Null: not checked.</param>
+    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address, long? nowMicros = null)
     {
+        var skew = (long)ClockSkew.TotalMicroseconds;
         foreach (var change in changes)
         {
             var policy = RowPolicy.FromMessage(change.Policy);
@@ -122,7 +126,8 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             {
                 Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
                 Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1,
-                Withholding.Unspecified or Withholding.Embargoed or Withholding.NotHeld => false, // complete, or asked for again
+                Withholding.Embargoed => nowMicros is { } now && (policy.ReleaseTime is not { } release || release < now - skew),
+                Withholding.Unspecified or Withholding.NotHeld => false, // complete, or asked for again
                 _ => true, // a reason no node serves: held as it came, it would never be asked for again
             };
             if (wrong)

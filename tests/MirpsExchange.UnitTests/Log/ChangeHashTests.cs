@@ -113,6 +113,9 @@ public class ChangeHashTests
         Assert.Equal(ChangeHash.PolicyFields(sorted), ChangeHash.PolicyFields(listed));
         Assert.Equal(ChangeHash.PolicyFields(null), ChangeHash.PolicyFields(new SharingPolicy { Readers = ReaderScope.ListedStates }));
         Assert.Equal(ChangeHash.PolicyFields(null), ChangeHash.PolicyFields(new SharingPolicy()));
+        Assert.Equal(ChangeHash.PolicyFields(null), ChangeHash.PolicyFields(new SharingPolicy { Readers = (ReaderScope)7 }));
+        Assert.Equal(ChangeHash.PolicyFields(null), ChangeHash.PolicyFields(new SharingPolicy { Readers = ReaderScope.ListedStates, States = { "" } }));
+        Assert.Equal(ChangeHash.PolicyFields(sorted), ChangeHash.PolicyFields(new SharingPolicy { Readers = ReaderScope.ListedStates, States = { "PAN", "", "CRI" } }));
         Assert.NotEqual(ChangeHash.PolicyFields(sorted), ChangeHash.PolicyFields(new SharingPolicy { Readers = ReaderScope.ListedStates, States = { "CRI" } }));
     }
 
