@@ -230,7 +230,7 @@ public static class SyncBenchmark
         foreach (var verified in batches)
         {
             await using var db = new NodeDbContext(options);
-            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, TimeProvider.System).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
+            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, new ReceiveStamps(TimeProvider.System)).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             count += applied;
         }
         return count / watch.Elapsed.TotalSeconds;

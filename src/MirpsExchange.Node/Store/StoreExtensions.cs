@@ -31,6 +31,7 @@ public static class StoreExtensions
         var writerOptions = new DbContextOptionsBuilder<NodeDbContext>().UseSqlite(writerStore).AddInterceptors(new SqlitePragmas()).Options;
         builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
         builder.Services.AddSingleton<WriteGate>();
+        builder.Services.AddSingleton<ReceiveStamps>();
         builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddScoped<SubmitWriter>();
         return builder;

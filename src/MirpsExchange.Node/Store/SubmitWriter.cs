@@ -15,7 +15,7 @@ namespace MirpsExchange.Node.Store;
 /// first-revision insert (COPY): this one runs on SQLite only.
 /// </summary>
 public sealed class SubmitWriter(
-    [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ChangeLog.OriginSigning signing)
+    [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ReceiveStamps stamps, ChangeLog.OriginSigning signing)
 {
     /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
     public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
@@ -34,6 +34,7 @@ public sealed class SubmitWriter(
         where TResponse : IMessage<TResponse>
     {
         using var _ = await gate.EnterAsync(cancellationToken);
+        using var __ = new EndStamp(stamps); // ApplyAsync stamps the commit's time; an answer "as of now" reads before it until it is over
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (ticket is not null)
         {
@@ -90,7 +91,7 @@ public sealed class SubmitWriter(
         var salts = Mirps.Log.ChangeHash.NewSalts(rows.Length);
         var hashes = new byte[rows.Length * Mirps.Log.ChangeHash.Size];
         // Recorded times strictly increase per origin, so "as of" a commit's time sees exactly that commit.
-        var now = Math.Max(StoreTime.ToMicros(clock.GetUtcNow()), lastTime + 1);
+        var now = stamps.Begin(atLeast: lastTime + 1); // ended by WriteAsync once the transaction is over
 
         // Sorted by the natural key, inserts walk the unique index in order (3-4x faster than random order).
         var order = new int[rows.Length];
@@ -172,6 +173,11 @@ public sealed class SubmitWriter(
             }
         }
         return new WriteOutcome(inserted, revised, unchanged, deleted, absent, sequence);
+    }
+
+    private sealed class EndStamp(ReceiveStamps stamps) : IDisposable
+    {
+        public void Dispose() => stamps.End();
     }
 
     /// <summary>A key's current revision: its number, whether it is a deletion, and whether the row would store the same value, status and note again.</summary>

@@ -12,7 +12,7 @@ namespace MirpsExchange.Node.Sync;
 /// origin, applied in one transaction per message. First-revision inserts go in batches through SQLite's
 /// own API (<see cref="FirstRevisionInserts"/>), revisions through parameterized SQL, in runs of key order.
 /// </summary>
-public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, TimeProvider clock)
+public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, ReceiveStamps stamps)
 {
     /// <summary>A replica applies a message that is at most this many runs in key order as it comes (see <see cref="ApplyChangesAsync"/>).</summary>
     private const int MaxUnsortedRuns = 16;
@@ -35,7 +35,9 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var connection = transaction.GetDbTransaction().Connection!;
         var dbTransaction = transaction.GetDbTransaction();
-        var now = StoreTime.ToMicros(clock.GetUtcNow());
+        // When this node received the changes: an answer "as of now" meanwhile reads as of before it (ReceiveStamps).
+        using var received = stamps.Receive();
+        var now = received.Time;
         if (changes.Count > 0 && changes[0].OriginSequence == 1)
         {
             // The origin's log from its start: a copy held from before logs were signed gives way to it.

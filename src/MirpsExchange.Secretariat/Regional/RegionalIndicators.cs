@@ -11,7 +11,7 @@ namespace MirpsExchange.Secretariat.Regional;
 /// The regional indicators as the schema presents them, from validated requests: sums with who
 /// contributed, rates from summed components, changes against the previous period, completeness.
 /// </summary>
-public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvider clock)
+public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveStamps stamps)
 {
     public const string Recognized = "DECISIONS_RECOGNIZED";
     public const string Complementary = "DECISIONS_COMPLEMENTARY";
@@ -196,7 +196,9 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, TimeProvid
     /// </summary>
     private (Timestamp Time, long Micros) Resolve(Timestamp? asOf)
     {
-        var time = asOf ?? Timestamp.FromDateTimeOffset(clock.GetUtcNow());
+        // Unset: now, as far as it is settled: before any write in flight, whose received time is already taken
+        // (ReceiveStamps), so the figures and heads of this answer are those asking again with its time gives.
+        var time = asOf ?? StoreTime.ToTimestamp(stamps.Settled());
         return (time, StoreTime.ToMicros(time.ToDateTimeOffset()));
     }
 }
