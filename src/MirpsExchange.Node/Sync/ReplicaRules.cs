@@ -2,6 +2,7 @@ using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Node.Sync;
 
@@ -112,7 +113,13 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// be what the origin's policy, verified by <see cref="ChainVerifier"/> first, says for <paramref name="self"/>
     /// (the node's own party: the serving node judged the token of the node's credential).
     /// </summary>
-    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address)
+    /// <param name="finalAt">
+    /// For a reader that asks nothing again (<c>mirps regional verify</c>), the time now in microseconds: then an
+    /// EMBARGOED or NOT_HELD placeholder is refused too unless the policy keeps the change from <paramref name="self"/>
+    /// now (a release time still in the future, a State it does not share with), since what is withheld would
+    /// silently leave the figures checked.
+    /// </param>
+    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address, long? finalAt = null)
     {
         foreach (var change in changes)
         {
@@ -122,13 +129,19 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             {
                 Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
                 Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1,
-                Withholding.Unspecified or Withholding.Embargoed or Withholding.NotHeld => false, // complete, or asked for again
+                Withholding.Embargoed or Withholding.NotHeld => finalAt is { } now // asked for again, unless nothing is
+                    && SharingRules.AccessOf(self, change.Origin, policy, small: false, now) == Access.Full,
+                Withholding.Unspecified => false, // complete
                 _ => true, // a reason no node serves: held as it came, it would never be asked for again
             };
             if (wrong)
             {
+                var why = change.Withholding == Withholding.Embargoed && policy.ReleaseTime is { } release
+                    ? $" (its signed release time {StoreTime.ToTimestamp(release).ToDateTimeOffset():u} has passed)"
+                    : change.Withholding == Withholding.NotHeld && finalAt is not null ? $" ({address} says it does not hold it: verify with a node that does)" : "";
                 throw new PeerRefusedException(WronglyWithheld,
-                    $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it; nothing from this batch was applied");
+                    $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it{why}" +
+                    (finalAt is null ? "; nothing from this batch was applied" : ""));
             }
         }
     }
