@@ -1,6 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Mirps.Log;
 using Mirps.Observation.V1;
+using Mirps.Sync.V1;
 using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
@@ -103,6 +107,116 @@ public class CliRegionalTests
 
         Assert.Equal(CliApp.Refused, forgedHead.Code);
         Assert.Contains("CRI's log up to the head at change 2: SIGNATURE_INVALID", forgedHead.Error);
+    }
+
+    [Fact]
+    public async Task Verify_refuses_a_change_the_node_serves_as_withheld_when_the_signed_policy_gives_it_to_the_reader()
+    {
+        await using var secretariat = await SecretariatWithDataAsync();
+        // Costa Rica revises 2022: 101 becomes 150 (its change 3), so the 2022 total is 770.
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow.AddSeconds(-30), [Refugees("CRI", "2022", 150)]);
+        var file = Path.Combine(secretariat.Folder, "regional.csv");
+        var args = await ArgsAsync(secretariat);
+        var export = await RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2022", "--out", file, .. args]);
+        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        var fresh = await RunAsync(["regional", "verify", file, "--node", secretariat.Address, .. args[2..]]);
+        Assert.True(fresh.Code == CliApp.Ok, fresh.Error + fresh.Output);
+        Assert.Contains("withheld from the Secretariat: 0 of the 14 changes read", fresh.Output);
+        // The export edited back to Costa Rica's first revision: 721.
+        var edited = Path.Combine(secretariat.Folder, "edited.csv");
+        var text = await File.ReadAllTextAsync(file);
+        Assert.Contains("REFUGEES,MIRPS,2022,_T,_T,_T,770,", text);
+        await File.WriteAllTextAsync(edited, text.Replace("REFUGEES,MIRPS,2022,_T,_T,_T,770,", "REFUGEES,MIRPS,2022,_T,_T,_T,721,"));
+        File.Copy(file + ".provenance.json", edited + ".provenance.json");
+
+        // A node serving every State's log as the Secretariat's does, but Costa Rica's revision 2 relabelled as withheld
+        // (with the digests that keep the chain whole): without it, revision 1 counts as current and 721 "follows".
+        var logs = new Dictionary<string, List<StreamChangesResponse>>();
+        foreach (var state in States)
+        {
+            using var call = new SyncService.SyncServiceClient(secretariat.Channel).StreamChanges(new StreamChangesRequest { Origin = state }, deadline: DateTime.UtcNow.AddSeconds(30));
+            logs[state] = await call.ResponseStream.ReadAllAsync().ToListAsync();
+        }
+        await using var node = await MaliciousPeer.StartAsync();
+        foreach (var withholding in new[] { Withholding.NotShared, Withholding.SmallCount, Withholding.Embargoed, Withholding.NotHeld })
+        {
+            node.RequestScript = request => request.Origin == "CRI" ? logs["CRI"].Select(m => Relabel(m, 3, withholding)) : logs[request.Origin];
+
+            var result = await RunAsync(["regional", "verify", edited, "--node", node.Address, .. args[2..]]);
+
+            Assert.True(result.Code == CliApp.Refused, $"{withholding}: {result.Code} {result.Error}{result.Output}");
+            Assert.Contains($"CRI's log up to the head at change 3: WRONGLY_WITHHELD: the node at {node.Address}", result.Error);
+            Assert.Contains($"served CRI's change 3 as {withholding}, but CRI's signed sharing policy lets the Secretariat receive it", result.Error);
+        }
+    }
+
+    /// <summary><paramref name="message"/> with the change at <paramref name="sequence"/> withheld as a node withholds it, digests kept.</summary>
+    private static StreamChangesResponse Relabel(StreamChangesResponse message, long sequence, Withholding withholding)
+    {
+        var copy = message.Clone();
+        for (var i = 0; i < copy.Changes.Count; i++)
+        {
+            var change = copy.Changes[i];
+            if (change.OriginSequence != sequence)
+            {
+                continue;
+            }
+            if (withholding == Withholding.SmallCount)
+            {
+                var value = new byte[ChangeHash.Size];
+                ChangeHash.ValueDigest(change.Salt.ToByteArray(), change.Observation.Value, change.Observation.Status, change.Observation.Note, value);
+                change.Observation.Value = 0;
+                change.Observation.Status = ObservationStatus.Confidential;
+                change.Observation.Note = "";
+                change.Salt = ByteString.Empty;
+                change.ValueDigest = ByteString.CopyFrom(value);
+                change.Withholding = Withholding.SmallCount;
+                continue;
+            }
+            var content = new byte[ChangeHash.Size];
+            Assert.True(ChangeHash.TryContentDigest(change, content, out var problem), problem);
+            copy.Changes[i] = new StoredObservation
+            {
+                Origin = change.Origin, OriginSequence = change.OriginSequence, RecordedTime = change.RecordedTime, ReceivedTime = change.ReceivedTime,
+                Policy = change.Policy, Withholding = withholding, ContentDigest = ByteString.CopyFrom(content),
+            };
+        }
+        return copy;
+    }
+
+    [Fact]
+    public async Task Verify_names_a_State_whose_log_the_node_held_by_the_as_of_time_but_the_provenance_leaves_out()
+    {
+        // Panama's first change reached the Secretariat a minute after everyone else's.
+        await using var secretariat = await TestSecretariat.StartAsync();
+        var now = DateTimeOffset.UtcNow;
+        await secretariat.ReplicateAsync(now.AddMinutes(-2), States.Where(s => s != "PAN").Select((s, i) => Refugees(s, "2022", 100 + i)));
+        await secretariat.ReplicateAsync(now.AddMinutes(-1), [Refugees("PAN", "2022", 106)]);
+        var args = await ArgsAsync(secretariat);
+        string[] verifyArgs = ["--node", secretariat.Address, .. args[2..]];
+        // As of a time before Panama's first change: the figure leaves Panama out, rightly.
+        var before = Path.Combine(secretariat.Folder, "before.csv");
+        var export = await RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2022", "--as-of", now.AddSeconds(-90).ToString("o"), "--out", before, .. args]);
+        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        var provenance = Mirps.Regional.V1.ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(before + ".provenance.json"));
+        Assert.DoesNotContain("PAN", provenance.LogHeads.Select(h => h.Origin));
+
+        var rightly = await RunAsync(["regional", "verify", before, .. verifyArgs]);
+
+        Assert.True(rightly.Code == CliApp.Ok, rightly.Error + rightly.Output);
+        Assert.Contains("withheld from the Secretariat: 0 of the 6 changes read", rightly.Output);
+
+        // The same figures and heads said to be as of now: Panama's log, held since a minute ago, is left out of them.
+        provenance.AsOfTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+        var forged = Path.Combine(secretariat.Folder, "forged.csv");
+        File.Copy(before, forged);
+        await File.WriteAllTextAsync(forged + ".provenance.json", MirpsExchange.Cli.Commands.RegionalVerify.Json.Format(provenance));
+
+        var result = await RunAsync(["regional", "verify", forged, .. verifyArgs]);
+
+        Assert.True(result.Code == CliApp.Refused, result.Error + result.Output);
+        Assert.Contains("does not verify: the provenance names no head of PAN's log, but the node holds PAN's changes up to 1", result.Error);
+        Assert.Contains("the figures leave PAN out", result.Error);
     }
 
     [Fact]

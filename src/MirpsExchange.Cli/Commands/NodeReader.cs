@@ -39,7 +39,11 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
     /// <paramref name="fieldName"/> (the option a person typed rather than the protobuf path), and returns
     /// <see cref="CliApp.Refused"/>; anything else that fails returns <see cref="CliApp.Failed"/>.
     /// </summary>
-    public async Task<int> RunAsync(ParseResult parse, Func<Uri, GrpcChannel, Task<int>> call, Func<string, string> fieldName, CancellationToken cancellationToken)
+    public Task<int> RunAsync(ParseResult parse, Func<Uri, GrpcChannel, Task<int>> call, Func<string, string> fieldName, CancellationToken cancellationToken) =>
+        RunAsync(parse, (node, channel, _) => call(node, channel), fieldName, cancellationToken);
+
+    /// <summary>As above; <paramref name="call"/> also gets the access token the node is called with (whose reader it names).</summary>
+    public async Task<int> RunAsync(ParseResult parse, Func<Uri, GrpcChannel, string, Task<int>> call, Func<string, string> fieldName, CancellationToken cancellationToken)
     {
         var error = parse.InvocationConfiguration.Error;
         var node = parse.GetRequiredValue(Node);
@@ -66,9 +70,10 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         var audience = secretariat ? MirpsAuth.NodeAudience(MirpsAuth.Secretariat)
             : parse.GetValue(NodeCountry!) is { } country ? MirpsAuth.NodeAudience(country) : null;
         using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, MirpsAuth.ReadScope, audience);
+        string token;
         try
         {
-            await tokens.GetTokenAsync(cancellationToken);
+            token = await tokens.GetTokenAsync(cancellationToken);
         }
         catch (Exception e) when (e is TokenRequestException or HttpRequestException or JsonException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -81,7 +86,7 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         using var channel = CommonOptions.AuthenticatedChannel(node, tokens, tls);
         try
         {
-            return await call(node, channel);
+            return await call(node, channel, token);
         }
         catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition)
         {

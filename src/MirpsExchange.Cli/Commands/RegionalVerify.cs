@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Security.Claims;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
 using Mirps.Observation.V1;
@@ -14,6 +16,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Node.Extensions;
+using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.Secretariat.Regional;
@@ -75,8 +78,14 @@ internal static class RegionalVerify
                 return CliApp.Failed;
             }
 
-            return await reader.RunAsync(parse, async (node, channel) =>
+            return await reader.RunAsync(parse, async (node, channel, token) =>
             {
+                if (ReaderOf(token) is not { } self)
+                {
+                    await error.WriteLineAsync("error: the access token names neither a State nor the Secretariat, so what the node may withhold from it is not known");
+                    return CliApp.Failed;
+                }
+                var address = $"the node at {node}";
                 PublishedLogKeys keys;
                 try
                 {
@@ -102,7 +111,7 @@ internal static class RegionalVerify
                     {
                         try
                         {
-                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, self, address, cancellationToken);
                         }
                         catch (PeerRefusedException e) when (e.Reason == ReplicaRules.UnknownSigningKey && !refetched)
                         {
@@ -110,7 +119,7 @@ internal static class RegionalVerify
                             refetched = true;
                             await Task.Delay(ListMaxAge, cancellationToken);
                             keys = await PublishedKeysAsync(parse, reader, cancellationToken);
-                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, cancellationToken);
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, self, address, cancellationToken);
                         }
                     }
                     catch (Exception e) when (e is HttpRequestException or JsonException or InvalidDataException)
@@ -125,6 +134,12 @@ internal static class RegionalVerify
                     }
                 }
 
+                if (await UnnamedOriginAsync(new SyncService.SyncServiceClient(channel), provenance, cancellationToken) is { } unnamed)
+                {
+                    await error.WriteLineAsync($"does not verify: {unnamed}");
+                    return CliApp.Refused;
+                }
+
                 var expected = await RecomputeAsync(logs, provenance, cancellationToken);
                 if (FirstDifference(rows, expected) is { } difference)
                 {
@@ -134,6 +149,11 @@ internal static class RegionalVerify
                 await parse.InvocationConfiguration.Output.WriteLineAsync(
                     $"verified: {rows.Count:N0} figures follow from the signed logs of {string.Join(" ", provenance.LogHeads.Select(h => $"{h.Origin}@{h.Sequence}"))} " +
                     $"as of {provenance.AsOfTime?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)}");
+                // A partial verification shows: what the signed policies withhold from this reader is not counted (as at the Secretariat).
+                var read = logs.Values.Sum(log => log.Count);
+                var withheld = logs.Values.Sum(log => log.Count(c => c.Withholding != Withholding.Unspecified));
+                await parse.InvocationConfiguration.Output.WriteLineAsync(
+                    $"withheld from {self}: {withheld:N0} of the {read:N0} changes read, as their signed sharing policies allow (not counted)");
                 return CliApp.Ok;
             }, field => field, cancellationToken);
         });
@@ -165,10 +185,14 @@ internal static class RegionalVerify
     /// <summary>
     /// <paramref name="head"/>'s origin's changes up to it, read from the node and checked by a <see cref="ChainVerifier"/>
     /// from the log's first change: the head itself is handed to the verifier with the message that holds its change,
-    /// so its signature and its hash are checked like the node's own heads. Throws <see cref="PeerRefusedException"/>
+    /// so its signature and its hash are checked like the node's own heads. Every change withheld from <paramref name="self"/>
+    /// (a placeholder, a small count) must be one the change's signed policy keeps from it now (the replica's rule,
+    /// <see cref="ReplicaRules.CheckWithheldByPolicy"/>, with nothing asked for again): otherwise a node could drop any
+    /// change from the figures, or make a key's older revision count as current. Throws <see cref="PeerRefusedException"/>
     /// when anything does not verify, or the node does not hold the log that far.
     /// </summary>
-    private static async Task<List<StoredObservation>> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys, CancellationToken cancellationToken)
+    private static async Task<List<StoredObservation>> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys, Reader self, string address,
+        CancellationToken cancellationToken)
     {
         var verifier = new ChainVerifier(head.Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
         var changes = new List<StoredObservation>();
@@ -187,7 +211,9 @@ internal static class RegionalVerify
                 message.Heads.Clear();
                 message.Heads.Add(heads);
             }
-            foreach (var change in verifier.Accept(message).Changes)
+            var released = verifier.Accept(message).Changes;
+            ReplicaRules.CheckWithheldByPolicy(released.Where(c => c.OriginSequence <= head.Sequence), self, address, StoreTime.ToMicros(DateTimeOffset.UtcNow));
+            foreach (var change in released)
             {
                 if (change.OriginSequence <= head.Sequence)
                 {
@@ -202,6 +228,64 @@ internal static class RegionalVerify
                 $"the node holds {head.Origin}'s signed log only up to change {last}, not up to the head's change {head.Sequence}");
         }
         return changes;
+    }
+
+    /// <summary>
+    /// The reader the node serves for <paramref name="token"/>, read as the node reads it (<see cref="Reader.FromCaller"/>):
+    /// the token is the one the identity server (--identity) just issued to this command, so its claims are the
+    /// server's word; the node checks its signature.
+    /// </summary>
+    private static Reader? ReaderOf(string token)
+    {
+        try
+        {
+            return Reader.FromCaller(new ClaimsPrincipal(new ClaimsIdentity(new JsonWebToken(token).Claims)));
+        }
+        catch (ArgumentException)
+        {
+            return null; // not a JWT (SecurityTokenMalformedException is one)
+        }
+    }
+
+    /// <summary>
+    /// A State whose log the node holds but the provenance names no head of, described; null when there is none. The
+    /// Secretariat names a head for every State it had received anything of by the answer's as-of time (protos/README.md):
+    /// a State left out is one whose changes were all received after the export's as-of time, which the received time
+    /// of the node's first change of it shows; without an as-of time or a received time, every State held must be named.
+    /// This takes the node's word for what it holds and when it received it: check against the Secretariat's node.
+    /// </summary>
+    private static async Task<string?> UnnamedOriginAsync(SyncService.SyncServiceClient sync, ExportProvenance provenance, CancellationToken cancellationToken)
+    {
+        var status = await sync.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.Add(NodeReader.CallTimeout), cancellationToken: cancellationToken);
+        var named = provenance.LogHeads.Select(h => h.Origin).ToHashSet(StringComparer.Ordinal);
+        var asOf = provenance.AsOfTime?.ToDateTimeOffset();
+        foreach (var origin in status.Origins.Where(o => o.LatestSequence > 0 && !named.Contains(o.Origin)))
+        {
+            var received = (await FirstChangeAsync(sync, origin.Origin, cancellationToken))?.ReceivedTime?.ToDateTimeOffset();
+            if (asOf is { } time && received > time)
+            {
+                continue;
+            }
+            return $"the provenance names no head of {origin.Origin}'s log, but the node holds {origin.Origin}'s changes up to {origin.LatestSequence}" +
+                (received is { } first && asOf is { } at
+                    ? $", the first received at {first.ToString("u", CultureInfo.InvariantCulture)}, by the export's as-of time {at.ToString("u", CultureInfo.InvariantCulture)}"
+                    : "") + $": the figures leave {origin.Origin} out";
+        }
+        return null;
+    }
+
+    /// <summary>The node's first change of <paramref name="origin"/>'s log (its received time is when the node received it), or null.</summary>
+    private static async Task<StoredObservation?> FirstChangeAsync(SyncService.SyncServiceClient sync, string origin, CancellationToken cancellationToken)
+    {
+        using var call = sync.StreamChanges(new StreamChangesRequest { Origin = origin, BatchSize = 1 }, cancellationToken: cancellationToken);
+        while (await call.ResponseStream.MoveNext(cancellationToken))
+        {
+            if (call.ResponseStream.Current.Changes.FirstOrDefault() is { } first)
+            {
+                return first;
+            }
+        }
+        return null;
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Node.Sync;
 
@@ -115,7 +116,13 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// <param name="nowMicros">This node's clock: an EMBARGOED placeholder is refused when the signed policy has no
     /// release time or one more than <see cref="ClockSkew"/> before it (such a placeholder is asked for again at every
     /// reconnect, so a relay could make every pull of the origin start over from it). Null: not checked.</param>
-    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address, long? nowMicros = null)
+    /// <param name="finalAt">
+    /// For a reader that asks nothing again (<c>mirps regional verify</c>), the time now in microseconds: then an
+    /// EMBARGOED or NOT_HELD placeholder is refused too unless the policy keeps the change from <paramref name="self"/>
+    /// now (a release time still in the future, a State it does not share with), since what is withheld would
+    /// silently leave the figures checked.
+    /// </param>
+    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address, long? nowMicros = null, long? finalAt = null)
     {
         var skew = (long)ClockSkew.TotalMicroseconds;
         foreach (var change in changes)
@@ -126,14 +133,20 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             {
                 Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
                 Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1,
-                Withholding.Embargoed => nowMicros is { } now && (policy.ReleaseTime is not { } release || release < now - skew),
-                Withholding.Unspecified or Withholding.NotHeld => false, // complete, or asked for again
+                Withholding.Embargoed when nowMicros is { } now && (policy.ReleaseTime is not { } release || release < now - skew) => true,
+                Withholding.Embargoed or Withholding.NotHeld => finalAt is { } final // asked for again, unless nothing is
+                    && SharingRules.AccessOf(self, change.Origin, policy, small: false, final) == Access.Full,
+                Withholding.Unspecified => false, // complete
                 _ => true, // a reason no node serves: held as it came, it would never be asked for again
             };
             if (wrong)
             {
+                var why = change.Withholding == Withholding.Embargoed && policy.ReleaseTime is { } release
+                    ? $" (its signed release time {StoreTime.ToTimestamp(release).ToDateTimeOffset():u} has passed)"
+                    : change.Withholding == Withholding.NotHeld && finalAt is not null ? $" ({address} says it does not hold it: verify with a node that does)" : "";
                 throw new PeerRefusedException(WronglyWithheld,
-                    $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it; nothing from this batch was applied");
+                    $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it{why}" +
+                    (finalAt is null ? "; nothing from this batch was applied" : ""));
             }
         }
     }

@@ -31,6 +31,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>What to stream to a replica resuming after a sequence.</summary>
     public Func<long, IEnumerable<StreamChangesResponse>> Script { get; set; } = _ => [];
 
+    /// <summary>When set, what to stream for each request instead of <see cref="Script"/> (a reader that asks for several origins).</summary>
+    public Func<StreamChangesRequest, IEnumerable<StreamChangesResponse>>? RequestScript { get; set; }
+
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
@@ -89,7 +92,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         {
             Requests.Add(request.AfterSequence);
         }
-        foreach (var message in Script(request.AfterSequence))
+        foreach (var message in RequestScript?.Invoke(request) ?? Script(request.AfterSequence))
         {
             await responseStream.WriteAsync(message, context.CancellationToken);
             Interlocked.Increment(ref _written);
