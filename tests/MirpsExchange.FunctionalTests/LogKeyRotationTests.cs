@@ -203,6 +203,72 @@ public class LogKeyRotationTests
     }
 
     [Fact]
+    public async Task A_head_after_the_rotation_signed_with_the_old_key_is_refused_by_fresh_and_resuming_replicas_while_the_honest_log_verifies()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        var puller = await SharedIdentity.CredentialAsync("");
+        var keyFile = KeyFile(origin);
+        var old = origin.Services.GetRequiredService<OriginSigning>().Signer.KeyId;
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230)));
+        Assert.Equal(CliApp.Ok, (await CliRunner.RunAsync("node", "rotate-log-key", "--key-file", keyFile)).Code);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 231)));
+        var folder = TempFolder.Create();
+        try
+        {
+            // A replica that holds the log up to the rotation (its rotation head in its store), stopped there.
+            var held = Path.Combine(folder, "held.db");
+            await using (var early = await ReplicaAsync(origin, puller, null))
+            {
+                await PeerSyncTests.ConvergesAsync(origin, early);
+                early.CopyStoreTo(held);
+            }
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 232)));
+            var honest = StoredHead(origin, 3, LogHeadKind.Commit);
+            Assert.NotEqual(old, honest.KeyId);
+
+            // A thief of the old key (the origin keeps it as .retired-<kid>.pem; the identity server still publishes it,
+            // not retired) signs change 3 with it, as a relay serving BLZ's log.
+            using (var thief = ECDsa.Create())
+            {
+                thief.ImportFromPem(File.ReadAllText(LogSigner.RetiredKeyFile(keyFile, old)));
+                var forged = honest.Clone();
+                LogHeadSignature.Sign(forged, thief, old);
+                WriteHead(origin, forged);
+            }
+            var refusal = $"signed with key {old}, which was handed over at change 2";
+
+            await using (var fresh = await ReplicaAsync(origin, puller, null))
+            {
+                await RefusedWithNothingWrittenAsync(fresh, "UNKNOWN_SIGNING_KEY");
+                Assert.Contains(refusal, (await PeerSyncTests.PeerInStateAsync(fresh, PeerState.Failing)).LastError);
+            }
+            File.Copy(held, Path.Combine(folder, "resumed.db"));
+            await using (var resumed = await TestNode.StartOnStoreAsync(held, "PAN", null, PeerSyncTests.PullArgs(origin.Folder, puller, origin.Peer)))
+            {
+                // The rotation is known from its store only: the pull resumes after it.
+                var peer = await PeerSyncTests.PeerInStateAsync(resumed, PeerState.Failing);
+                Assert.Contains("UNKNOWN_SIGNING_KEY", peer.LastError);
+                Assert.Contains(refusal, peer.LastError);
+                Assert.Equal(2L, resumed.CountRows());
+                Assert.Equal(3L, resumed.CountRows("log_heads"));
+            }
+
+            // The honest log verifies across the rotation, from the start and resumed after the rotation.
+            WriteHead(origin, honest);
+            await using var late = await ReplicaAsync(origin, puller, null);
+            await PeerSyncTests.ConvergesAsync(origin, late);
+            Assert.Equal(Heads(origin), Heads(late));
+            await using var again = await TestNode.StartOnStoreAsync(Path.Combine(folder, "resumed.db"), "PAN", null, PeerSyncTests.PullArgs(origin.Folder, puller, origin.Peer));
+            await PeerSyncTests.ConvergesAsync(origin, again);
+            Assert.Equal(Heads(origin), Heads(again));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
     public async Task A_node_stopped_after_its_rotation_commit_but_before_moving_its_key_files_completes_the_rotation_at_its_next_start()
     {
         var folder = TempFolder.Create();
@@ -254,11 +320,10 @@ public class LogKeyRotationTests
         await using var replica = await TestNode.StartAsync("PAN", identity, [.. PeerSyncTests.PullArgs(origin.Folder, puller, origin.Peer), "--Node:RevocationPollInterval=00:00:01"]);
         await PeerSyncTests.ConvergesAsync(origin, replica);
 
-        // The new key leaked: the admin registers it only to retire it. Heads it signs from then on are refused,
-        // although a verified rotation handed over to it.
+        // The new key leaked: the admin retires it for BLZ without registering it (which would make it verify heads
+        // signed before). Heads it signs from then on are refused, although a verified rotation handed over to it.
         await Task.Delay(TimeSpan.FromSeconds(1.1)); // retirement is published to the second
-        await identity.Credentials.RegisterLogKeyAsync(new RegisterLogKeyRequest { Country = "BLZ", PublicKey = ByteString.CopyFrom(Spki(KeyFile(origin))) });
-        await identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = next, Reason = "key file copied" });
+        await identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = next, Country = "BLZ", Reason = "key file copied" });
         var list = replica.Services.GetRequiredService<MirpsExchange.Node.Extensions.RevocationList>();
         for (var wait = 0; !(list.TryGetLogKey("BLZ", next, out var known) && known.RetiredTime is not null); wait++)
         {

@@ -27,13 +27,13 @@ public class LogKeyTests
         CliRunner.RunAsync(["credentials", .. args, "--identity", identity.Issuer, "--admin-api", identity.GrpcAddress,
             "--credential", Path.Combine(identity.DataDirectory, "admin-credential.json")]);
 
-    /// <summary>The log_keys claim of the list the identity server publishes now (it rebuilds it at most once a second).</summary>
-    private static async Task<JsonElement> PublishedAsync(TestIdentity identity)
+    /// <summary>The log_keys claim (or <paramref name="claim"/>) of the list the identity server publishes now (it rebuilds it at most once a second).</summary>
+    private static async Task<JsonElement> PublishedAsync(TestIdentity identity, string claim = RevocationListFormat.LogKeysClaim)
     {
         await Task.Delay(TimeSpan.FromSeconds(1.1));
         var jwt = await identity.Http.GetStringAsync(identity.Issuer + RevocationListFormat.Path);
         using var payload = JsonDocument.Parse(Base64UrlEncoder.Decode(new JsonWebToken(jwt).EncodedPayload));
-        return payload.RootElement.GetProperty(RevocationListFormat.LogKeysClaim).Clone();
+        return payload.RootElement.GetProperty(claim).Clone();
     }
 
     private static async Task<List<AuditEvent>> AuditAsync(TestIdentity identity, string action) =>
@@ -110,6 +110,53 @@ public class LogKeyTests
     }
 
     [Fact]
+    public async Task A_key_never_registered_is_retired_for_its_State_published_with_no_public_key_verifies_nothing_and_is_never_registered()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        await using var node = await TestNode.StartAsync("CRI", identity, "--Node:RevocationPollInterval=00:00:01");
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256); // a key a PAN rotation handed over to, then copied
+        var kid = LogKeys.KeyId(key.ExportSubjectPublicKeyInfo());
+        var pem = Path.Combine(identity.Folder, "pan-next.pem");
+        await File.WriteAllTextAsync(pem, key.ExportSubjectPublicKeyInfoPem());
+
+        var unknown = await CredentialsAsync(identity, "retire-log-key", kid);
+        var retired = await CredentialsAsync(identity, "retire-log-key", kid, "--country", "pan", "--reason", "key file copied");
+        var again = await CredentialsAsync(identity, "retire-log-key", kid);
+
+        Assert.Equal(CliApp.Failed, unknown.Code);
+        Assert.Contains("name its State", unknown.Error);
+        Assert.True(retired.Code == CliApp.Ok, retired.Error + retired.Output);
+        Assert.Contains($"Log key {kid} of PAN is retired since ", retired.Output);
+        Assert.Equal(retired.Output, again.Output);
+        var audited = Assert.Single(await AuditAsync(identity, "RetireLogKey"));
+        Assert.Contains("not registered", audited.Detail);
+        Assert.Contains("key file copied", audited.Detail);
+        var listed = Assert.Single((await identity.Credentials.ListLogKeysAsync(new ListLogKeysRequest())).LogKeys, k => k.KeyId == kid);
+        Assert.True(listed.PublicKey.IsEmpty);
+        Assert.Equal(listed.RegisterTime, listed.RetireTime);
+
+        // Published apart from the registered keys (nodes that predate it ignore it), with no public key.
+        Assert.False((await PublishedAsync(identity)).TryGetProperty("PAN", out _));
+        var published = Assert.Single((await PublishedAsync(identity, RevocationListFormat.RetiredLogKeysClaim)).GetProperty("PAN").EnumerateArray());
+        Assert.Equal(kid, published.GetProperty("kid").GetString());
+        Assert.Equal(listed.RetireTime.ToDateTimeOffset().ToUnixTimeSeconds(), published.GetProperty("retired").GetInt64());
+        Assert.False(published.TryGetProperty("spki", out _));
+
+        // The node learns it retired (a head a rotation handed over to it signs from then on is refused: LogKeyRotationTests)
+        // and verifies nothing with it, before its retirement either.
+        var list = node.Services.GetRequiredService<RevocationList>();
+        var learnt = await WithinBoundAsync(() => list.TryGetLogKey("PAN", kid, out var k) ? k : null, "the node knows the key is retired");
+        Assert.Equal(listed.RetireTime.ToDateTimeOffset(), learnt.RetiredTime);
+        var keys = new MirpsExchange.Node.Sync.PublishedLogKeys(list);
+        Assert.Null(keys.Find("PAN", kid, learnt.RetiredTime!.Value.AddDays(-1)));
+        Assert.True(keys.RetiredBefore("PAN", kid, learnt.RetiredTime.Value));
+
+        // It is never made valid by registering it.
+        await RpcAssert.ReasonAsync(() => identity.Credentials.RegisterLogKeyAsync(new RegisterLogKeyRequest { Country = "PAN", PublicKey = ByteString.CopyFrom(key.ExportSubjectPublicKeyInfo()) }).ResponseAsync,
+            StatusCode.FailedPrecondition, "LOG_KEY_RETIRED");
+    }
+
+    [Fact]
     public async Task A_node_that_meets_an_unknown_key_fetches_the_list_at_once_instead_of_at_its_next_poll_but_at_most_every_2_seconds()
     {
         await using var identity = await TestIdentity.StartAsync();
@@ -170,11 +217,16 @@ public class LogKeyTests
         await RpcAssert.InvalidArgumentAsync(() => identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest()).ResponseAsync, "key_id");
         await RpcAssert.ReasonAsync(() => identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = LogKeys.KeyId(spki.Span) }).ResponseAsync,
             StatusCode.NotFound, "LOG_KEY_NOT_FOUND");
+        // A key never registered is retired only for a MIRPS State, and only by a key id's form.
+        await RpcAssert.InvalidArgumentAsync(() => identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = LogKeys.KeyId(spki.Span), Country = "USA" }).ResponseAsync, "country");
+        await RpcAssert.InvalidArgumentAsync(() => identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = "not-a-key-id", Country = "PAN" }).ResponseAsync, "key_id");
 
         // Panama's key, then the same key claimed for Costa Rica: refused, it stays Panama's alone.
         var panama = await identity.Credentials.RegisterLogKeyAsync(new RegisterLogKeyRequest { Country = "PAN", PublicKey = spki });
         var taken = await RpcAssert.ReasonAsync(() => Register("CRI", spki), StatusCode.AlreadyExists, "LOG_KEY_OF_ANOTHER_STATE");
         Assert.Equal("PAN", taken.Metadata["country"]);
+        await RpcAssert.ReasonAsync(() => identity.Credentials.RetireLogKeyAsync(new RetireLogKeyRequest { KeyId = panama.KeyId, Country = "CRI" }).ResponseAsync,
+            StatusCode.FailedPrecondition, "LOG_KEY_OF_ANOTHER_STATE");
 
         // A State's own credential (here Costa Rica's, wanting Panama's key for itself) is no admin; nor is a token without the admin scope.
         var costaRica = await identity.IssueAsync(Role.State, "CRI");

@@ -345,11 +345,21 @@ public static class CredentialsCommand
     {
         var keyId = new Argument<string>("key-id") { Description = "The key id of the log key to retire" };
         var reason = new Option<string>("--reason") { Description = "Why, for the audit log", HelpName = "TEXT" };
+        var country = new Option<string>("--country")
+        {
+            Description = "For a key never registered (one a rotation handed over to): the State (ISO3) whose log it may sign; it is recorded retired with no public key",
+            HelpName = "ISO3",
+        };
         var command = new Command("retire-log-key",
-            "Retire a State's log-signing key: the log heads it signed before stay verifiable, replicas refuse those it signs later") { keyId, reason };
+            "Retire a State's log-signing key: the log heads it signed before stay verifiable, replicas refuse those it signs later") { keyId, reason, country };
         command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, async (client, console) =>
         {
-            var request = new RetireLogKeyRequest { KeyId = parse.GetRequiredValue(keyId), Reason = parse.GetValue(reason) ?? "" };
+            var request = new RetireLogKeyRequest
+            {
+                KeyId = parse.GetRequiredValue(keyId),
+                Reason = parse.GetValue(reason) ?? "",
+                Country = (parse.GetValue(country) ?? "").Trim().ToUpperInvariant(),
+            };
             var key = (await client.RetireLogKeyAsync(request, deadline: Deadline(), cancellationToken: cancellationToken)).LogKey;
             await console.WriteLineAsync($"Log key {key.KeyId} of {key.Country} is retired since {Format(key.RetireTime)}.");
             return null;

@@ -17,6 +17,10 @@ public static class LogKeys
     /// <summary>Key id ("kid") of a key: base64url (no padding) of SHA-256 over its SubjectPublicKeyInfo DER bytes.</summary>
     public static string KeyId(ReadOnlySpan<byte> spki) => Base64Url.EncodeToString(SHA256.HashData(spki));
 
+    /// <summary>Whether <paramref name="keyId"/> has the form of a key id: base64url (no padding) of 32 bytes.</summary>
+    public static bool IsKeyId(string keyId) =>
+        keyId.Length == KeyIdLength && Base64Url.IsValid(keyId, out var bytes) && bytes == 32;
+
     /// <summary>
     /// The key in <paramref name="spki"/> when it is an EC public key on P-256 in the one encoding
     /// <see cref="AsymmetricAlgorithm.ExportSubjectPublicKeyInfo"/> writes (named curve, uncompressed point,

@@ -38,8 +38,21 @@ public static class RevocationListFormat
     /// </summary>
     public const string LogKeysClaim = "log_keys";
 
-    /// <summary>The <see cref="LogKeysClaim"/> claim's value for <paramref name="keys"/>.</summary>
-    public static JsonElement WriteLogKeys(IEnumerable<PublishedLogKey> keys)
+    /// <summary>
+    /// Object: country (ISO3) to an array of key ids retired without ever being registered (keys a rotation head
+    /// handed over to), each <c>{"kid": ..., "retired": Unix s}</c>. They verify no head; a head signed with one at or
+    /// after <c>retired</c> is refused although a verified rotation handed over to it. Its own claim, so that
+    /// nodes that predate it ignore it rather than refuse the list. Absent: none.
+    /// </summary>
+    public const string RetiredLogKeysClaim = "retired_log_keys";
+
+    /// <summary>The <see cref="LogKeysClaim"/> claim's value for <paramref name="keys"/> (those with no public key go in <see cref="WriteRetiredLogKeys"/>).</summary>
+    public static JsonElement WriteLogKeys(IEnumerable<PublishedLogKey> keys) => Write(keys.Where(k => k.Spki.Length > 0), withKey: true);
+
+    /// <summary>The <see cref="RetiredLogKeysClaim"/> claim's value: the keys of <paramref name="keys"/> with no public key.</summary>
+    public static JsonElement WriteRetiredLogKeys(IEnumerable<PublishedLogKey> keys) => Write(keys.Where(k => k.Spki.Length == 0), withKey: false);
+
+    private static JsonElement Write(IEnumerable<PublishedLogKey> keys, bool withKey)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -52,8 +65,11 @@ public static class RevocationListFormat
                 {
                     writer.WriteStartObject();
                     writer.WriteString("kid", key.KeyId);
-                    writer.WriteString("spki", Base64Url.EncodeToString(key.Spki));
-                    writer.WriteNumber("registered", key.RegisteredTime.ToUnixTimeSeconds());
+                    if (withKey)
+                    {
+                        writer.WriteString("spki", Base64Url.EncodeToString(key.Spki));
+                        writer.WriteNumber("registered", key.RegisteredTime.ToUnixTimeSeconds());
+                    }
                     if (key.RetiredTime is { } retired)
                     {
                         writer.WriteNumber("retired", retired.ToUnixTimeSeconds());
@@ -111,6 +127,37 @@ public static class RevocationListFormat
                     throw new FormatException($"the key {kid.GetString()} of {country.Name} has another key id ({LogKeys.KeyId(spki)})");
                 }
                 keys.Add(new PublishedLogKey(country.Name, kid.GetString()!, spki, Time(registeredAt), retiredAt is { } r ? Time(r) : null));
+            }
+        }
+        return keys;
+    }
+
+    /// <summary>
+    /// The keys a <see cref="RetiredLogKeysClaim"/> claim retires, each with no public key and registered at its
+    /// retirement. Throws <see cref="FormatException"/> when it is malformed.
+    /// </summary>
+    public static IReadOnlyList<PublishedLogKey> ReadRetiredLogKeys(JsonElement claim)
+    {
+        if (claim.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException($"{RetiredLogKeysClaim} is not an object");
+        }
+        var keys = new List<PublishedLogKey>();
+        foreach (var country in claim.EnumerateObject())
+        {
+            if (country.Value.ValueKind != JsonValueKind.Array)
+            {
+                throw new FormatException($"{RetiredLogKeysClaim}.{country.Name} is not an array");
+            }
+            foreach (var entry in country.Value.EnumerateArray())
+            {
+                if (entry.ValueKind != JsonValueKind.Object
+                    || !entry.TryGetProperty("kid", out var kid) || kid.ValueKind != JsonValueKind.String
+                    || !entry.TryGetProperty("retired", out var retired) || !retired.TryGetInt64(out var retiredAt))
+                {
+                    throw new FormatException($"a key of {country.Name} in {RetiredLogKeysClaim} lacks kid or retired");
+                }
+                keys.Add(new PublishedLogKey(country.Name, kid.GetString()!, [], Time(retiredAt), Time(retiredAt)));
             }
         }
         return keys;

@@ -87,29 +87,55 @@ public sealed class LogKeyAdministration(IdentityDbContext db, StandardCatalogue
         }
     }
 
-    /// <summary>Retires a key from now on; a key already retired keeps its first retirement time, and nothing is written.</summary>
-    public async Task<LogKeyRecord> RetireAsync(string actor, string keyId, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Retires a key from now on; a key already retired keeps its first retirement time, and nothing is written.
+    /// A key id not registered is retired only with its State in <paramref name="country"/> (a key a rotation head
+    /// handed over to, known from that head only): recorded with no public key, so that it never verifies a head
+    /// and can never be registered, and published in <see cref="RevocationListFormat.RetiredLogKeysClaim"/>.
+    /// </summary>
+    public async Task<LogKeyRecord> RetireAsync(string actor, string keyId, string reason, string country, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(keyId))
         {
             throw RpcErrors.InvalidArgument("key_id", "the key id of the log key to retire is required");
         }
         var now = WholeSecond(clock.GetUtcNow());
+        var why = reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given";
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
-            var retired = await db.LogKeys.Where(k => k.KeyId == keyId && k.RetireTime == null)
-                .ExecuteUpdateAsync(set => set.SetProperty(k => k.RetireTime, now), cancellationToken);
-            if (retired == 1)
+            var known = await db.LogKeys.AsNoTracking().FirstOrDefaultAsync(k => k.KeyId == keyId, cancellationToken);
+            if (known is not null && country.Length > 0 && known.Country != country)
             {
-                var country = await db.LogKeys.Where(k => k.KeyId == keyId).Select(k => k.Country).SingleAsync(cancellationToken);
-                CredentialAdministration.Audit(db, clock, actor, "RetireLogKey", "",
-                    $"log key {keyId} of {country} retired: {(reason.Length > 0 ? reason[..Math.Min(reason.Length, 500)] : "no reason given")}");
+                throw RpcErrors.WithReason(Code.FailedPrecondition, "LOG_KEY_OF_ANOTHER_STATE",
+                    $"the key {keyId} is registered for {known.Country}, not {country}",
+                    new Dictionary<string, string> { ["key_id"] = keyId, ["country"] = known.Country });
+            }
+            if (known is null && country.Length > 0)
+            {
+                if (!catalogue.ReportingCountries.Contains(country))
+                {
+                    throw RpcErrors.InvalidArgument("country", $"a log key belongs to a MIRPS State: its ISO3 code ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{country}'");
+                }
+                if (!LogKeys.IsKeyId(keyId))
+                {
+                    throw RpcErrors.InvalidArgument("key_id", $"'{keyId}' is not a log key id (base64url of a SHA-256 digest, 43 characters)");
+                }
+                // Never registered: recorded retired, with no public key (a concurrent registration fails on the key id).
+                db.LogKeys.Add(new LogKeyRecord { KeyId = keyId, Country = country, PublicKey = [], RegisterTime = now, RetireTime = now });
+                CredentialAdministration.Audit(db, clock, actor, "RetireLogKey", "", $"log key {keyId} of {country}, not registered, retired: {why}");
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            else if (await db.LogKeys.Where(k => k.KeyId == keyId && k.RetireTime == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(k => k.RetireTime, now), cancellationToken) == 1)
+            {
+                CredentialAdministration.Audit(db, clock, actor, "RetireLogKey", "", $"log key {keyId} of {known!.Country} retired: {why}");
                 await db.SaveChangesAsync(cancellationToken);
             }
             await transaction.CommitAsync(cancellationToken);
         }
         return await db.LogKeys.AsNoTracking().FirstOrDefaultAsync(k => k.KeyId == keyId, cancellationToken)
-            ?? throw RpcErrors.WithReason(Code.NotFound, "LOG_KEY_NOT_FOUND", $"no log key has the key id '{keyId}'",
+            ?? throw RpcErrors.WithReason(Code.NotFound, "LOG_KEY_NOT_FOUND",
+                $"no log key has the key id '{keyId}'; to retire a key that was never registered (one a rotation handed over to), name its State (country)",
                 new Dictionary<string, string> { ["key_id"] = keyId });
     }
 

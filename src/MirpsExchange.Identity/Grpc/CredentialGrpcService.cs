@@ -119,7 +119,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
     public override async Task<RetireLogKeyResponse> RetireLogKey(RetireLogKeyRequest request, ServerCallContext context)
     {
         var actor = await AdminAsync(context);
-        var key = await logKeys.RetireAsync(actor, request.KeyId, request.Reason, context.CancellationToken);
+        var key = await logKeys.RetireAsync(actor, request.KeyId, request.Reason, request.Country, context.CancellationToken);
         return new RetireLogKeyResponse { LogKey = ToMessage(key) };
     }
 

@@ -78,6 +78,7 @@ public sealed class RevocationList(
             .ToListAsync(CancellationToken.None);
         // Every State's log-signing keys, retired ones too (the heads they signed before stay verifiable).
         var logKeys = await db.LogKeys.AsNoTracking().ToListAsync(CancellationToken.None);
+        var published = logKeys.Select(k => new PublishedLogKey(k.Country, k.KeyId, k.PublicKey, k.RegisterTime, k.RetireTime)).ToList();
         // The newest audit event: every revocation, rotation, key roll and log key change writes one, so this only grows.
         var version = await db.AuditEvents.MaxAsync(a => (long?)a.Id, CancellationToken.None) ?? 0;
 
@@ -93,8 +94,8 @@ public sealed class RevocationList(
                 [RevocationListFormat.VersionClaim] = version,
                 [RevocationListFormat.ClientsClaim] = clients.ToDictionary(c => c.ClientId, c => (object)c.TokenCutoffTime!.Value.ToUnixTimeSeconds(), StringComparer.Ordinal),
                 [RevocationListFormat.RevokedKeysClaim] = keys.Compromised.Select(k => (object)k.KeyId).ToList(),
-                [RevocationListFormat.LogKeysClaim] = RevocationListFormat.WriteLogKeys(
-                    logKeys.Select(k => new PublishedLogKey(k.Country, k.KeyId, k.PublicKey, k.RegisterTime, k.RetireTime))),
+                [RevocationListFormat.LogKeysClaim] = RevocationListFormat.WriteLogKeys(published),
+                [RevocationListFormat.RetiredLogKeysClaim] = RevocationListFormat.WriteRetiredLogKeys(published),
             },
         });
     }

@@ -158,15 +158,17 @@ public sealed class RevocationList(TimeProvider? clock = null)
             keys.Add(key.GetString() ?? throw new FormatException("a revoked key id is not a string"));
         }
         var logKeys = new Dictionary<string, PublishedLogKey>(StringComparer.Ordinal);
-        if (root.TryGetProperty(RevocationListFormat.LogKeysClaim, out var published))
+        IEnumerable<PublishedLogKey> listed = root.TryGetProperty(RevocationListFormat.LogKeysClaim, out var published) ? RevocationListFormat.ReadLogKeys(published) : [];
+        if (root.TryGetProperty(RevocationListFormat.RetiredLogKeysClaim, out var retiredOnly))
         {
-            foreach (var key in RevocationListFormat.ReadLogKeys(published))
-            {
-                // A key once retired stays retired from its first retirement time, whatever a later list says.
-                logKeys[key.KeyId] = held.LogKeys.TryGetValue(key.KeyId, out var was) && was.RetiredTime is { } retired && !(key.RetiredTime <= retired)
-                    ? key with { RetiredTime = retired }
-                    : key;
-            }
+            listed = listed.Concat(RevocationListFormat.ReadRetiredLogKeys(retiredOnly)); // no public key: they verify nothing, retire handed-over keys
+        }
+        foreach (var key in listed)
+        {
+            // A key once retired stays retired from its first retirement time, whatever a later list says.
+            logKeys[key.KeyId] = held.LogKeys.TryGetValue(key.KeyId, out var was) && was.RetiredTime is { } retired && !(key.RetiredTime <= retired)
+                ? key with { RetiredTime = retired }
+                : key;
         }
         return new Snapshot(
             root.GetProperty(RevocationListFormat.VersionClaim).GetInt64(),

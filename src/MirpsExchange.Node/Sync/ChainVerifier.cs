@@ -49,8 +49,9 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
 /// than the one before (a commit's changes share their time) and not after this node's clock plus <see cref="MaxClockSkew"/>; its link is computed
 /// from the one before (the content a reader does not receive counts through the digests it does). A
 /// change is released to the writer only once a head of the origin's log at or after it verifies: signed
-/// with a key the identity server publishes for that origin (or one a verified rotation handed over to),
-/// over the very link computed here. Anything else refuses the message with nothing released:
+/// with a key the identity server publishes for that origin (or one a verified rotation handed over to), and not
+/// with a key a verified rotation handed over from (it signs nothing after the rotation's change), over the very
+/// link computed here. Anything else refuses the message with nothing released:
 /// CHAIN_BROKEN, SIGNATURE_INVALID, UNKNOWN_SIGNING_KEY, BACKDATED or RECORDED_IN_FUTURE.
 /// </summary>
 public sealed class ChainVerifier
@@ -72,6 +73,9 @@ public sealed class ChainVerifier
     private readonly Func<long> _nowMicros;
     private readonly Dictionary<string, ECDsa> _handedOver;
 
+    /// <summary>Keys verified rotations handed over from, by key id: the change of the rotation, after which they sign nothing.</summary>
+    private readonly Dictionary<string, long> _rotatedAway;
+
     /// <summary>The last change released (or held before this pull): its sequence, recorded time and link.</summary>
     private long _sequence, _recordedTime;
     private readonly byte[] _hash = new byte[ChangeHash.Size];
@@ -90,9 +94,11 @@ public sealed class ChainVerifier
 
     /// <param name="after">The sequence the pull resumes after, whose link <paramref name="hash"/> (empty at 0) and recorded time this node holds.</param>
     /// <param name="handedOver">Keys verified rotations of this origin handed over to, by key id.</param>
-    public ChainVerifier(string origin, long after, ReadOnlySpan<byte> hash, long recordedTime, ILogKeys keys, Func<long> nowMicros, Dictionary<string, ECDsa>? handedOver = null)
+    /// <param name="rotatedAway">Keys verified rotations of this origin handed over from (the rotation heads' key ids), each with the rotation's change.</param>
+    public ChainVerifier(string origin, long after, ReadOnlySpan<byte> hash, long recordedTime, ILogKeys keys, Func<long> nowMicros,
+        Dictionary<string, ECDsa>? handedOver = null, Dictionary<string, long>? rotatedAway = null)
     {
-        (_origin, _keys, _nowMicros, _handedOver) = (origin, keys, nowMicros, handedOver ?? []);
+        (_origin, _keys, _nowMicros, _handedOver, _rotatedAway) = (origin, keys, nowMicros, handedOver ?? [], rotatedAway ?? []);
         (_sequence, _recordedTime, _empty) = (after, recordedTime, hash.IsEmpty);
         hash.CopyTo(_hash);
     }
@@ -259,6 +265,13 @@ public sealed class ChainVerifier
 
     private ECDsa KeyOf(LogHead head)
     {
+        if (_rotatedAway.TryGetValue(head.KeyId, out var rotation) && head.Sequence > rotation)
+        {
+            // The rotation's own COMMIT head shares its change; a later head with the old key is a thief's (the origin
+            // keeps the old private key as .retired-<kid>.pem) until the identity server retires it, and after.
+            throw Refused(ReplicaRules.UnknownSigningKey,
+                $"{_origin}'s head at change {head.Sequence} is signed with key {head.KeyId}, which was handed over at change {rotation}: {_origin}'s later heads are signed with the next key");
+        }
         var signedTime = head.SignedTime?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
         if (_handedOver.TryGetValue(head.KeyId, out var handed) && !_keys.RetiredBefore(_origin, head.KeyId, signedTime))
         {
@@ -280,6 +293,16 @@ public sealed class ChainVerifier
             throw Refused(ReplicaRules.SignatureInvalid, $"{_origin}'s key rotation at change {head.Sequence} names no ECDSA P-256 key");
         }
         _handedOver[Mirps.Auth.LogKeys.KeyId(head.NextPublicKey.Span)] = next;
+        RotatedAway(_rotatedAway, head.KeyId, head.Sequence);
+    }
+
+    /// <summary>Records that key <paramref name="keyId"/> handed the log over at change <paramref name="sequence"/> (the earliest such change counts).</summary>
+    public static void RotatedAway(Dictionary<string, long> rotatedAway, string keyId, long sequence)
+    {
+        if (!rotatedAway.TryGetValue(keyId, out var known) || sequence < known)
+        {
+            rotatedAway[keyId] = sequence;
+        }
     }
 
     private byte[] PolicyFields(SharingPolicy? policy)

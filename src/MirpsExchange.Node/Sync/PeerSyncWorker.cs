@@ -276,7 +276,7 @@ public sealed partial class PeerSyncWorker(
 
     /// <summary>
     /// The verifier of <paramref name="origin"/>'s log from <paramref name="resume"/> on: the link held here at
-    /// that change, and the keys rotations held here handed over to. A copy held from before logs were signed
+    /// that change, and the keys rotations held here handed over to and from. A copy held from before logs were signed
     /// has no links: the pull then starts from the origin's first change, and the attested log replaces it.
     /// </summary>
     private async Task<(long Resume, ChainVerifier Verifier)> ChainFromAsync(string origin, long resume, CancellationToken cancellationToken)
@@ -290,18 +290,20 @@ public sealed partial class PeerSyncWorker(
             (resume, time, hash) = (0, 0, []);
         }
         var handedOver = new Dictionary<string, System.Security.Cryptography.ECDsa>();
+        var rotatedAway = new Dictionary<string, long>();
         var rotations = await db.LogHeads.AsNoTracking()
             .Where(h => h.Origin == origin && h.Kind == LogHeadKind.KeyRotation && h.NextPublicKey != null)
-            .Select(h => h.NextPublicKey!)
+            .Select(h => new { h.Sequence, h.KeyId, Next = h.NextPublicKey! })
             .ToListAsync(cancellationToken);
-        foreach (var next in rotations)
+        foreach (var rotation in rotations)
         {
-            if (Mirps.Auth.LogKeys.TryImport(next, out var key) && key is not null)
+            if (Mirps.Auth.LogKeys.TryImport(rotation.Next, out var key) && key is not null)
             {
-                handedOver[Mirps.Auth.LogKeys.KeyId(next)] = key;
+                handedOver[Mirps.Auth.LogKeys.KeyId(rotation.Next)] = key;
             }
+            ChainVerifier.RotatedAway(rotatedAway, rotation.KeyId, rotation.Sequence);
         }
-        return (resume, new ChainVerifier(origin, resume, hash, time, logKeys, Now, handedOver));
+        return (resume, new ChainVerifier(origin, resume, hash, time, logKeys, Now, handedOver, rotatedAway));
     }
 
     private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
