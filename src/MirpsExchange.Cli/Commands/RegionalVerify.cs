@@ -212,7 +212,7 @@ internal static class RegionalVerify
                 message.Heads.Add(heads);
             }
             var released = verifier.Accept(message).Changes;
-            ReplicaRules.CheckWithheldByPolicy(released.Where(c => c.OriginSequence <= head.Sequence), self, address, StoreTime.ToMicros(DateTimeOffset.UtcNow));
+            ReplicaRules.CheckWithheldByPolicy(released.Where(c => c.OriginSequence <= head.Sequence), self, address, finalAt: StoreTime.ToMicros(DateTimeOffset.UtcNow));
             foreach (var change in released)
             {
                 if (change.OriginSequence <= head.Sequence)

@@ -14,7 +14,7 @@ public static class ChangeLogReader
 {
     private const string Columns =
         "origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
-        "recorded_time, readers, release_time, small_count_threshold, value_withheld, salt, value_digest, change_hash, received_time";
+        "recorded_time, readers, release_time, small_count_threshold, value_withheld, salt, value_digest, received_time"; // not change_hash: readers compute it
 
     /// <summary>
     /// The stored changes of <paramref name="origin"/> after sequence <paramref name="after"/>, at most
@@ -71,7 +71,6 @@ public static class ChangeLogReader
         row.ValueWithheld = query.GetInt64(16) != 0;
         row.Salt = query.GetBlob(17);
         row.ValueDigest = query.GetBlob(18);
-        row.ChangeHash = query.GetBlob(19);
-        row.ReceivedTime = query.GetInt64(20);
+        row.ReceivedTime = query.GetInt64(19);
     }
 }
