@@ -497,7 +497,8 @@ public class MaliciousPeerTests
             Mirps.Auth.MirpsAuth.ReadScope, Mirps.Auth.MirpsAuth.NodeAudience(Mirps.Auth.MirpsAuth.Secretariat));
         using var channel = MirpsExchange.Cli.Federation.AuthenticatedChannel.Create(new Uri(secretariat.Address), tokens);
         var read = await ReadLogAsync(channel);
-        var (notShared, small) = (Assert.Single(read.Changes, c => c.Withholding == Withholding.NotShared), Assert.Single(read.Changes, c => c.Withholding == Withholding.SmallCount));
+        // (A relay serves a small count as NOT_HELD: only the origin's node serves SMALL_COUNT in the feed.)
+        var (notShared, small) = (Assert.Single(read.Changes, c => c.Withholding == Withholding.NotShared), Assert.Single(read.Changes, c => c.Withholding == Withholding.NotHeld));
 
         // Without a salt a digest is a guess away: the few small values, the catalogue's few keys.
         byte[] Unsalted(double value)
@@ -506,7 +507,13 @@ public class MaliciousPeerTests
             ChangeHash.ValueDigest([], value, ObservationStatus.Normal, "", digest);
             return digest;
         }
-        Assert.DoesNotContain(small.ValueDigest.ToByteArray(), Enumerable.Range(1, 4).Select(v => Unsalted(v)));
+        var refugees = Refugees("PAN", sex: "F", value: 3);
+        Assert.DoesNotContain(small.ContentDigest.ToByteArray(), Enumerable.Range(1, 4).Select(v =>
+        {
+            var digest = new byte[ChangeHash.Size];
+            ChangeHash.ContentDigest(refugees.IndicatorCode, refugees.Country, refugees.Period, refugees.Sex, refugees.Age, refugees.CountryOfOrigin, 1, false, Unsalted(v), digest);
+            return digest;
+        }));
         var guess = new byte[ChangeHash.Size];
         var o = Applications(100);
         ChangeHash.ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, 1, false, Unsalted(100), guess);
@@ -514,6 +521,42 @@ public class MaliciousPeerTests
         var keyOnly = new byte[ChangeHash.Size];
         ChangeHash.ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, 1, false, [], keyOnly);
         Assert.NotEqual(keyOnly, notShared.ContentDigest.ToByteArray());
+    }
+
+    [Fact]
+    public async Task A_relay_calling_a_value_a_small_count_is_refused_by_a_State_replica_which_gets_small_counts_from_the_origin_only()
+    {
+        // PAN shares REFUGEES with every State and withholds counts of 1-4: 100 is not small.
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:SmallCountThreshold=5");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 100)));
+        var genuine = await ReadLogAsync(pan, "GTM");
+        Assert.Equal(Withholding.Unspecified, Assert.Single(genuine.Changes).Withholding);
+        // CRI tells GTM it is a small count: the value digest from the salt keeps PAN's chain whole, so only the
+        // withholding is a lie, and GTM, who cannot see the value, would never ask for it again.
+        var lie = genuine.Copy();
+        var change = lie.Changes[0];
+        var digest = new byte[ChangeHash.Size];
+        ChangeHash.ValueDigest(change.Salt.Span, change.Observation.Value, change.Observation.Status, change.Observation.Note, digest);
+        (change.Salt, change.ValueDigest, change.Withholding) = (ByteString.Empty, ByteString.CopyFrom(digest), Withholding.SmallCount);
+        (change.Observation.Value, change.Observation.Status, change.Observation.Note) = (0, ObservationStatus.Confidential, "");
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Script = lie.After;
+
+        var file = Path.Combine(pan.Folder, $"gtm-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("GTM")));
+        await using var guatemala = await TestNode.StartAsync("GTM", null,
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={hostile.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=PAN");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        PeerStatus peer;
+        do
+        {
+            await Task.Delay(100);
+            peer = Assert.Single((await new SyncService.SyncServiceClient(guatemala.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers);
+        }
+        while (!peer.LastError.StartsWith(WronglyWithheld, StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+
+        Assert.StartsWith($"{WronglyWithheld}: ", peer.LastError);
+        Assert.Equal(0, guatemala.CountRows() + guatemala.CountRows("withheld_changes"));
     }
 
     [Fact]

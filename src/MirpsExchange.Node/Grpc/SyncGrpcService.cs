@@ -63,7 +63,7 @@ public sealed class SyncGrpcService(
             // Taken before reading: a commit after this read wakes the wait below.
             var committed = notifier.Next;
             var sent = false;
-            var served = new ServedObservations(reader, StoreTime.ToMicros(clock.GetUtcNow()));
+            var served = new ServedObservations(reader, StoreTime.ToMicros(clock.GetUtcNow()), feedOf: options.Value.Country);
             var placeholders = await db.WithheldChanges.AsNoTracking()
                 .Where(w => w.Origin == origin && w.OriginSequence > after)
                 .OrderBy(w => w.OriginSequence)

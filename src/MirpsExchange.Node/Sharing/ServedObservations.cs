@@ -10,7 +10,11 @@ namespace MirpsExchange.Node.Sharing;
 /// what the reader may not receive is replaced by a placeholder or has its value withheld here, so it
 /// never leaves the node. A replica's checks of what it receives are in Sync/ReplicaRules.
 /// </summary>
-public sealed class ServedObservations(Reader reader, long nowMicros)
+/// <param name="feedOf">For the change feed: the State whose node serves it ("" for the Secretariat's). A small count of
+/// another origin goes out as NOT_HELD there, not SMALL_COUNT: a reader cannot tell a small count from a value a relay
+/// says is one, and a small count is final for it, so only the origin's own node serves one (ReplicaRules refuses any
+/// other); a reader asks the origin for it. Null: a query's answer, where a small count is shown withheld.</param>
+public sealed class ServedObservations(Reader reader, long nowMicros, string? feedOf = null)
 {
     /// <summary>One message per distinct policy: rows of an indicator share it, and serialising a shared message is safe.</summary>
     private readonly Dictionary<RowPolicy, SharingPolicy> _policies = [];
@@ -25,6 +29,10 @@ public sealed class ServedObservations(Reader reader, long nowMicros)
         var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
         var held = row.ValueWithheld ? Held.ValueWithheld : Held.Complete;
         var withholding = SharingRules.Serve(reader, row.Origin, policy, held, !row.Deleted && policy.IsSmall(row.Value), nowMicros);
+        if (withholding == Withholding.SmallCount && feedOf is not null && feedOf != row.Origin)
+        {
+            withholding = Withholding.NotHeld; // only the origin's own node serves a small count in the feed
+        }
         if (withholding is not (Withholding.Unspecified or Withholding.SmallCount))
         {
             var placeholder = Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, row.ReceivedTime, policy, withholding);

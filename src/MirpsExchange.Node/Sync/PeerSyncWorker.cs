@@ -138,7 +138,7 @@ public sealed partial class PeerSyncWorker(
                     ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
                     var verified = verifier.Accept(message);
                     ReplicaRules.CheckHeadsCome(origin, address, held, verifier.Pending);
-                    ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address, Now()); // against the policies just verified
+                    ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address, Now(), fromOrigin: peer.Country == origin); // against the policies just verified
                     rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
                     return verified with { ContentChecked = true };
                 }

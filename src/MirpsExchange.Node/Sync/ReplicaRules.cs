@@ -122,7 +122,10 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// now (a release time still in the future, a State it does not share with), since what is withheld would
     /// silently leave the figures checked.
     /// </param>
-    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address, long? nowMicros = null, long? finalAt = null)
+    /// <param name="fromOrigin">Whether the peer is the origin's own node: a SMALL_COUNT from any other is refused (a relay could
+    /// call any value under a threshold policy small, and the reader, who cannot see it, would never ask again); an
+    /// honest relay serves NOT_HELD instead (Sharing/ServedObservations). Null: not checked.</param>
+    public static void CheckWithheldByPolicy(IEnumerable<StoredObservation> changes, Reader self, string address, long? nowMicros = null, long? finalAt = null, bool? fromOrigin = null)
     {
         var skew = (long)ClockSkew.TotalMicroseconds;
         foreach (var change in changes)
@@ -132,7 +135,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             var wrong = change.Withholding switch
             {
                 Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
-                Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1,
+                Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1 || fromOrigin == false,
                 Withholding.Embargoed when nowMicros is { } now && (policy.ReleaseTime is not { } release || release < now - skew) => true,
                 Withholding.Embargoed or Withholding.NotHeld => finalAt is { } final // asked for again, unless nothing is
                     && SharingRules.AccessOf(self, change.Origin, policy, small: false, final) == Access.Full,
