@@ -23,6 +23,13 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How long a pull waits for the next message while the peer says it holds more of the origin's log than this
+    /// node does: then the pull is reported failing (PEER_STALLED) and tried again, so a peer that keeps its
+    /// stream open and sends nothing does not pass for a healthy one.
+    /// </summary>
+    public TimeSpan PeerStallTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>TCP port on 127.0.0.1; 0 picks a free port. HTTPS when the Tls section names a certificate, else cleartext HTTP/2.</summary>
     public int Port { get; set; } = 5100;
 

@@ -27,6 +27,10 @@ public sealed class NodeOptionsValidation(StandardCatalogue catalogue, bool secr
         {
             failures.Add("Configuration keys Node:ClientCertificateFile and Node:ClientKeyFile must be set together (or both left empty to use the Tls certificate).");
         }
+        if (options.PeerStallTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"Configuration key Node:PeerStallTimeout must be positive; got {options.PeerStallTimeout:c}.");
+        }
         if (options.RevocationPollInterval < TimeSpan.FromSeconds(1) || options.RevocationPollInterval > Extensions.RevocationExtensions.MaxPollInterval)
         {
             failures.Add($"Configuration key Node:RevocationPollInterval must be between 00:00:01 and {Extensions.RevocationExtensions.MaxPollInterval:c}, so that a revoked credential is refused within a minute; got {options.RevocationPollInterval:c}.");

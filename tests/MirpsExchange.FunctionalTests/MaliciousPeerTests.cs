@@ -24,7 +24,7 @@ namespace MirpsExchange.FunctionalTests;
 public class MaliciousPeerTests
 {
     private const string ChainBroken = "CHAIN_BROKEN", SignatureInvalid = "SIGNATURE_INVALID", UnknownKey = "UNKNOWN_SIGNING_KEY",
-        Backdated = "BACKDATED", InvalidContent = "INVALID_CONTENT", WronglyWithheld = "WRONGLY_WITHHELD", Malformed = "MALFORMED_CHANGE",
+        Backdated = "BACKDATED", InvalidContent = "INVALID_CONTENT", WronglyWithheld = "WRONGLY_WITHHELD", PeerStalled = "PEER_STALLED", Malformed = "MALFORMED_CHANGE",
         NotAllowedToRelay = "NOT_ALLOWED_TO_RELAY";
 
     /// <summary>A time a Timestamp cannot hold (after 9999-12-31) and a log time in microseconds cannot either.</summary>
@@ -521,6 +521,31 @@ public class MaliciousPeerTests
         var keyOnly = new byte[ChangeHash.Size];
         ChangeHash.ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, 1, false, [], keyOnly);
         Assert.NotEqual(keyOnly, notShared.ContentDigest.ToByteArray());
+    }
+
+    [Fact]
+    public async Task A_peer_that_says_it_holds_more_but_sends_nothing_is_reported_stalled_not_connected()
+    {
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Holds = 3; // "I hold PAN's log up to 3", then an open stream with nothing on it
+        var folder = TempFolder.Create();
+        var file = Path.Combine(folder, "secretariat.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        try
+        {
+            await using var secretariat = await TestSecretariat.StartAsync(
+                $"--Node:Credential={file}", "--Node:PeerStallTimeout=00:00:02",
+                $"--Node:Peers:0:Address={hostile.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=PAN");
+
+            var peer = await PullAsync(secretariat, hostile.Address, p => p.LastError.StartsWith(PeerStalled, StringComparison.Ordinal));
+
+            Assert.StartsWith($"{PeerStalled}: the peer says it holds PAN's log further than this node", peer.LastError);
+            Assert.True(hostile.Requests.Count >= 1);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
     }
 
     [Fact]

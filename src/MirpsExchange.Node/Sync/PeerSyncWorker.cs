@@ -71,7 +71,7 @@ public sealed partial class PeerSyncWorker(
         var feed = new ChangeFeedDecoder();
         var failures = 0;
         var notHeldPause = FirstNotHeldPause;
-        CancellationTokenSource? reconnect = null;
+        CancellationTokenSource? reconnect = null, stall = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -128,8 +128,16 @@ public sealed partial class PeerSyncWorker(
                 // Large batches: each is one transaction here, and an initial catch-up moves whole messages of about 1 MiB.
                 // 8,192 rather than 10,000: a parsed message's list of changes then stays a small object (64 KiB),
                 // where 10,000 grew it to 128 KiB, a large-object allocation per message.
+                // While the peer says it holds more than this node, a message must come within the stall timeout.
+                stall = CancellationTokenSource.CreateLinkedTokenSource(reconnect.Token);
+                var stallTimeout = options.Value.PeerStallTimeout;
+                void WatchForStall(long have)
+                {
+                    stall.CancelAfter(have < held ? stallTimeout : Timeout.InfiniteTimeSpan);
+                }
+                WatchForStall(applied);
                 using var call = feed.StreamChanges(channel.CreateCallInvoker(),
-                    new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192 }, reconnect.Token);
+                    new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192 }, stall.Token);
                 state.Set(PeerState.Connected);
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
                 VerifiedChanges Check(StreamChangesResponse message)
@@ -137,6 +145,7 @@ public sealed partial class PeerSyncWorker(
                     ChainVerifier.RequireTimesInRange(message); // before any rule converts a time
                     ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
                     var verified = verifier.Accept(message);
+                    WatchForStall(verifier.Pending?.Last ?? (verified.Changes.Count > 0 ? verified.Changes[^1].OriginSequence : applied));
                     ReplicaRules.CheckHeadsCome(origin, address, held, verifier.Pending);
                     ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address, Now(), fromOrigin: peer.Country == origin); // against the policies just verified
                     rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
@@ -177,6 +186,14 @@ public sealed partial class PeerSyncWorker(
             {
                 failures = 0; // time to ask again for withheld changes: reconnect at once
             }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested && stall?.IsCancellationRequested == true
+                && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                failures++;
+                var error = $"{ReplicaRules.PeerStalled}: the peer says it holds {origin}'s log further than this node, but sent nothing for {options.Value.PeerStallTimeout:c}; asking it again";
+                state.Set(PeerState.Failing, error);
+                LogPullFailed(logger, address, origin, failures, error);
+            }
             // A peer refused by a replica rule, the peer or identity server unreachable or refusing, a store error (a
             // change that conflicts with what is held, a full disk): this pull fails and is tried again, the node runs on.
             catch (Exception e) when (e is PeerRefusedException or RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException)
@@ -197,6 +214,8 @@ public sealed partial class PeerSyncWorker(
             }
             finally
             {
+                stall?.Dispose();
+                stall = null;
                 reconnect?.Dispose();
                 reconnect = null;
             }

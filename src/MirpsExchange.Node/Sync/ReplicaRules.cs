@@ -48,6 +48,9 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// <summary>A change withheld from this node (NOT_SHARED, SMALL_COUNT, or a reason no node serves) that the origin's signed policy lets it receive.</summary>
     public const string WronglyWithheld = "WRONGLY_WITHHELD";
 
+    /// <summary>The peer says it holds more of the origin's log than this node, but sends nothing for Node:PeerStallTimeout.</summary>
+    public const string PeerStalled = "PEER_STALLED";
+
     /// <summary>The peer says it is another party's node than Node:Peers configures.</summary>
     public const string PeerNodeMismatch = "PEER_NODE_MISMATCH";
 

@@ -37,6 +37,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
+    /// <summary>The latest sequence of PAN's log it says it holds in GetSyncStatus (0: it names no origin).</summary>
+    public long Holds { get; set; }
+
     /// <summary>How many messages it has written (a replica that stops reading stops this count).</summary>
     public int Written => _written;
 
@@ -83,7 +86,12 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     public override Task<GetSyncStatusResponse> GetSyncStatus(GetSyncStatusRequest request, ServerCallContext context)
     {
         var catalogue = StandardCatalogue.LoadStandard();
-        return Task.FromResult(new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, NodeCountry = Country });
+        var status = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, NodeCountry = Country };
+        if (Holds > 0)
+        {
+            status.Origins.Add(new OriginStatus { Origin = "PAN", LatestSequence = Holds });
+        }
+        return Task.FromResult(status);
     }
 
     public override async Task StreamChanges(StreamChangesRequest request, IServerStreamWriter<StreamChangesResponse> responseStream, ServerCallContext context)
