@@ -199,6 +199,7 @@ public class MaliciousPeerTests
         { "a truncated chain", ChainBroken },
         { "a head with a bad signature", SignatureInvalid },
         { "heads signed by an unregistered key", UnknownKey },
+        { "PAN's changes altered and signed with CRI's own registered key", UnknownKey },
         { "a NOT_SHARED placeholder for a change the Secretariat may read", WronglyWithheld }, // it would never ask for it again
         { "a Secretariat-only change PAN signed, relayed complete", NotAllowedToRelay },
         // Times no node writes: refused, where they stopped the Secretariat's node (an exception its pull did not expect).
@@ -215,7 +216,7 @@ public class MaliciousPeerTests
     /// PAN's log as a CRI relay holds it (<paramref name="relay"/>: the Secretariat-only change a NOT_SHARED placeholder,
     /// served to the Secretariat as NOT_HELD, as an honest relay does), with <paramref name="forgery"/> applied.
     /// </summary>
-    private static Log Forge(string forgery, Log relay, Log secretariat, TestNode pan)
+    private static Log Forge(string forgery, Log relay, Log secretariat, TestNode pan, ECDsa? relayKey = null)
     {
         var log = relay.Copy();
         foreach (var change in log.Changes.Where(c => c.Withholding == Withholding.NotShared && !forgery.StartsWith("a NOT_SHARED", StringComparison.Ordinal)))
@@ -294,6 +295,10 @@ public class MaliciousPeerTests
                 signature[10] ^= 1;
                 log.Heads[0].Signature = ByteString.CopyFrom(signature);
                 break;
+            case "PAN's changes altered and signed with CRI's own registered key":
+                second.Observation.Value += 1;
+                log = log with { Heads = Sign(log.Changes, relayKey ?? throw new ArgumentNullException(nameof(relayKey)), 2, 3, 4) }; // published, but for CRI: it never verifies PAN's log
+                break;
             case "heads signed by an unregistered key":
                 using (var stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256))
                 {
@@ -309,7 +314,9 @@ public class MaliciousPeerTests
     public async Task A_relay_serving_a_forgery_is_refused_with_nothing_written_and_the_Secretariat_converges_from_the_origin(string forgery, string reason)
     {
         await using var pan = await PanamaAsync(PanamaPolicy);
-        var forged = Forge(forgery, await ReadLogAsync(pan, "CRI"), await ReadLogAsync(pan, ""), pan);
+        // CRI's own log-signing key, registered for CRI: a State with valid credentials and a key of its own.
+        using var criKey = await TestLogKeys.KeyAsync(pan.Identity, "CRI");
+        var forged = Forge(forgery, await ReadLogAsync(pan, "CRI"), await ReadLogAsync(pan, ""), pan, criKey);
         await using var hostile = await MaliciousPeer.StartAsync("CRI");
         hostile.Script = forged.After;
         hostile.HoldOpen = forgery != "a truncated chain";
