@@ -23,18 +23,7 @@ public static class TestLogKeys
     /// </summary>
     public static async Task ResignAsync(TestNode node, string origin)
     {
-        string pem;
-        await Gate.WaitAsync();
-        try
-        {
-            pem = Keys[(node.Identity, origin)];
-        }
-        finally
-        {
-            Gate.Release();
-        }
-        using var key = ECDsa.Create();
-        key.ImportFromPem(pem);
+        using var key = await KeyAsync(node.Identity, origin);
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DatabasePath};Pooling=False");
         connection.Open();
         using var transaction = connection.BeginTransaction();
@@ -44,17 +33,17 @@ public static class TestLogKeys
             read.CommandText = "SELECT origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, recorded_time, readers, release_time, small_count_threshold, salt " +
                 $"FROM observations WHERE origin = '{origin}' ORDER BY origin_sequence";
             using var reader = read.ExecuteReader();
-            var previous = Array.Empty<byte>();
+            // Linked as the origin's own writer links them (ChainLinker), from the content as it now stands.
+            var chain = new MirpsExchange.Node.ChangeLog.ChainLinker(origin, []);
             while (reader.Read())
             {
-                var (value, content) = (new byte[ChangeHash.Size], new byte[ChangeHash.Size]);
-                var link = new byte[ChangeHash.Size];
-                ChangeHash.ValueDigest((byte[])reader["salt"], reader.IsDBNull(8) ? 0 : reader.GetDouble(8), (Mirps.Observation.V1.ObservationStatus)reader.GetInt32(9), reader.GetString(10), value);
-                ChangeHash.ContentDigest(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetInt64(7), reader.GetBoolean(11), value, content);
                 var policy = new MirpsExchange.Node.Sharing.RowPolicy(reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetInt64(14), reader.GetInt32(15));
-                ChangeHash.Link(previous, origin, reader.GetInt64(0), reader.GetInt64(12), policy.HashFields(), content, link);
+                var row = new MirpsExchange.Node.Store.WriteRow(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6),
+                    default, default, reader.IsDBNull(8) ? null : reader.GetDouble(8), (Mirps.Observation.V1.ObservationStatus)reader.GetInt32(9), reader.GetString(10), policy);
+                var link = new byte[ChangeHash.Size];
+                chain.Link(row, reader.GetInt64(0), reader.GetInt64(12), reader.GetInt64(7), reader.GetBoolean(11), (byte[])reader["salt"], link);
+                chain.Advance(link);
                 rows.Add((reader.GetInt64(0), link));
-                previous = link;
             }
         }
         foreach (var (sequence, hash) in rows)
