@@ -31,6 +31,9 @@ public sealed partial class PeerSyncWorker(
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
+    /// <summary>How long a pull waits at start for the published log keys' first fetch.</summary>
+    private static readonly TimeSpan KeysAtStart = TimeSpan.FromSeconds(10);
+
     /// <summary>Pauses between asking again for changes a relay did not hold: doubling from the first to the last.</summary>
     private static readonly TimeSpan FirstNotHeldPause = TimeSpan.FromSeconds(2), MaxNotHeldPause = TimeSpan.FromMinutes(5);
 
@@ -71,6 +74,12 @@ public sealed partial class PeerSyncWorker(
         var feed = new ChangeFeedDecoder();
         var failures = 0;
         var notHeldPause = FirstNotHeldPause;
+        // A node just started may not have fetched the published log keys yet: every head would look signed with an
+        // unknown key. Wait a little for them (then the verifier says UNKNOWN_SIGNING_KEY, and asks again, as ever).
+        for (var waited = TimeSpan.Zero; !logKeys.Fetched && waited < KeysAtStart && !stoppingToken.IsCancellationRequested; waited += TimeSpan.FromMilliseconds(100))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
         CancellationTokenSource? reconnect = null, stall = null;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -28,6 +28,8 @@ public sealed class PublishedLogKeys(RevocationList list) : ILogKeys
 
     public void RefreshSoon() => list.RefreshSoon();
 
+    public bool Fetched => list.ConfirmedAt is not null;
+
     public bool RetiredBefore(string origin, string keyId, DateTimeOffset signedTime) =>
         list.TryGetLogKey(origin, keyId, out var published) && published.RetiredTime is { } retired && signedTime >= retired;
 }
