@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Mirps.Log;
@@ -92,22 +91,8 @@ public ref struct CanonicalEncoder
         _buffer[_length++] = 1;
     }
 
-    /// <summary>
-    /// A SHA-256 context per thread, reused: the one-shot SHA256.HashData makes and frees a native context per
-    /// call, a good part of hashing the ~100 bytes of a change's digest.
-    /// </summary>
-    [ThreadStatic]
-    private static IncrementalHash? t_sha256;
-
     /// <summary>SHA-256 of what was written, into <paramref name="destination"/> (32 bytes).</summary>
-    public readonly void Hash(Span<byte> destination)
-    {
-        // Checked first: a context left holding appended bytes would spoil this thread's next digest.
-        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, SHA256.HashSizeInBytes, nameof(destination));
-        var sha256 = t_sha256 ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha256.AppendData(Written);
-        sha256.GetHashAndReset(destination);
-    }
+    public readonly void Hash(Span<byte> destination) => Sha256.Hash(Written, destination);
 
     /// <summary>Returns a rented buffer, if the initial one was outgrown.</summary>
     public void Dispose()
