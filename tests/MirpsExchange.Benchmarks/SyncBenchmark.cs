@@ -70,6 +70,7 @@ public static class SyncBenchmark
                 feeds.Add(feedRows / feedWatch.Elapsed.TotalSeconds);
 
                 // Baseline: the feed over loopback gRPC, decoded while the last message is written into the node's table, tx per message.
+                var (baselineCpu, originBaselineCpu) = (Process.GetCurrentProcess().TotalProcessorTime, origin.ProcessorTime);
                 var baselineWatch = Stopwatch.StartNew();
                 var baselineRows = await RawCopyAsync(originChannel, Path.Combine(root, $"baseline-{round}.db"));
                 if (baselineRows != rows.Count)
@@ -77,6 +78,7 @@ public static class SyncBenchmark
                     throw new InvalidOperationException($"the baseline copied {baselineRows:N0} changes of {rows.Count:N0}");
                 }
                 baselines.Add(baselineRows / baselineWatch.Elapsed.TotalSeconds);
+                (baselineCpu, originBaselineCpu) = (Process.GetCurrentProcess().TotalProcessorTime - baselineCpu, origin.ProcessorTime - originBaselineCpu);
 
                 // The node: an empty peer pulling with the Secretariat's credential (the origin shares everything: this measures the sync, not the policy).
                 var originCpu = origin.ProcessorTime;
@@ -109,7 +111,7 @@ public static class SyncBenchmark
                 nodes.Add(rows.Count / replicaWatch.Elapsed.TotalSeconds);
                 listening.Add(rows.Count / (replicaWatch.Elapsed - startUp).TotalSeconds);
                 ratios.Add(nodes[^1] / baselines[^1]);
-                Console.WriteLine($"  round {round}: feed {feeds[^1]:N0}, baseline {baselines[^1]:N0}, node {nodes[^1]:N0} obs/s (start-up {startUp.TotalSeconds:0.0} s), ratio {ratios[^1]:0.00}; CPU: replica {replicaCpu.TotalSeconds:0.0} s, origin {originCpuUsed.TotalSeconds:0.0} s");
+                Console.WriteLine($"  round {round}: feed {feeds[^1]:N0}, baseline {baselines[^1]:N0}, node {nodes[^1]:N0} obs/s (start-up {startUp.TotalSeconds:0.0} s), ratio {ratios[^1]:0.00}; CPU: replica {replicaCpu.TotalSeconds:0.0} s, origin {originCpuUsed.TotalSeconds:0.0} s (baseline's process {baselineCpu.TotalSeconds:0.0} s, origin {originBaselineCpu.TotalSeconds:0.0} s)");
             }
             // Where the limit is: the replica's apply alone, in this process, from messages already received and parsed.
             var messages = await ReceiveAsync(originChannel);

@@ -136,11 +136,17 @@ public sealed class RevocationList(TimeProvider? clock = null)
         }
         _current = next;
         ConfirmedAt = now;
+        _confirmed.TrySetResult();
         return null;
     }
 
     /// <summary>When a list last verified (this one or an unchanged one fetched again), or null: none since the node started.</summary>
     public DateTimeOffset? ConfirmedAt { get; private set; }
+
+    private readonly TaskCompletionSource _confirmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when a list first verifies after the node started (<see cref="ConfirmedAt"/> set).</summary>
+    public Task FirstConfirmed => _confirmed.Task;
 
     private static Snapshot Parse(string payload, Snapshot held)
     {

@@ -17,8 +17,8 @@ public interface ILogKeys
     /// <summary>Asks for the published keys again soon: a head named a key not known here yet.</summary>
     void RefreshSoon();
 
-    /// <summary>Whether the published keys were fetched at all since the node started (before that, every key is unknown).</summary>
-    bool Fetched => true;
+    /// <summary>Completes when the published keys are first fetched since the node started (before that, every key is unknown).</summary>
+    Task FirstFetch => Task.CompletedTask;
 
     /// <summary>Whether the identity server publishes <paramref name="origin"/>'s key <paramref name="keyId"/> as retired before <paramref name="signedTime"/>.</summary>
     bool RetiredBefore(string origin, string keyId, DateTimeOffset signedTime) => false;

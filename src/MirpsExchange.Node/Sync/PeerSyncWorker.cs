@@ -75,11 +75,9 @@ public sealed partial class PeerSyncWorker(
         var failures = 0;
         var notHeldPause = FirstNotHeldPause;
         // A node just started may not have fetched the published log keys yet: every head would look signed with an
-        // unknown key. Wait a little for them (then the verifier says UNKNOWN_SIGNING_KEY, and asks again, as ever).
-        for (var waited = TimeSpan.Zero; !logKeys.Fetched && waited < KeysAtStart && !stoppingToken.IsCancellationRequested; waited += TimeSpan.FromMilliseconds(100))
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
-        }
+        // unknown key. The first pull waits a little for them (then the verifier says UNKNOWN_SIGNING_KEY, and asks
+        // again, as ever) before it reads the feed, while it asks the peer's status (and a token) and opens the feed.
+        var keysAtStart = logKeys.FirstFetch.WaitAsync(KeysAtStart, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
         CancellationTokenSource? reconnect = null, stall = null;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -147,6 +145,7 @@ public sealed partial class PeerSyncWorker(
                 WatchForStall(applied);
                 using var call = feed.StreamChanges(channel.CreateCallInvoker(),
                     new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192 }, stall.Token);
+                await keysAtStart;
                 state.Set(PeerState.Connected);
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
                 VerifiedChanges Check(StreamChangesResponse message)

@@ -28,7 +28,7 @@ public sealed class PublishedLogKeys(RevocationList list) : ILogKeys
 
     public void RefreshSoon() => list.RefreshSoon();
 
-    public bool Fetched => list.ConfirmedAt is not null;
+    public Task FirstFetch => list.FirstConfirmed;
 
     public bool RetiredBefore(string origin, string keyId, DateTimeOffset signedTime) =>
         list.TryGetLogKey(origin, keyId, out var published) && published.RetiredTime is { } retired && signedTime >= retired;
