@@ -32,13 +32,17 @@ internal sealed class FirstRevisionInserts : IDisposable
     public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
         (_connection, _origin) = (connection, origin);
-        _insert = new SqliteStatement(connection, Sql(1) + (submit ? " ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING" : ""));
+        _insert = new SqliteStatement(connection, submit ? SubmitSql : OneRowSql);
         _insert.Bind(1, origin);
         if (!submit)
         {
             _pending = new (WriteRow, long, long, ChangeIntegrity)[BatchRows];
         }
     }
+
+    /// <summary>The statements' texts, made once: a replica prepares them for every message it applies.</summary>
+    private static readonly string OneRowSql = Sql(1), BatchSql = Sql(BatchRows),
+        SubmitSql = OneRowSql + " ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING";
 
     /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 19 parameters per row.</summary>
     private static string Sql(int rows)
@@ -71,7 +75,7 @@ internal sealed class FirstRevisionInserts : IDisposable
         }
         if (_batch is null)
         {
-            _batch = new SqliteStatement(_connection, Sql(BatchRows));
+            _batch = new SqliteStatement(_connection, BatchSql);
             _batch.Bind(1, _origin);
         }
         try

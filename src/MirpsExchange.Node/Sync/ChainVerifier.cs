@@ -44,6 +44,21 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
 
     /// <summary>The link of <paramref name="change"/>, one of <see cref="Changes"/> (their sequences follow each other).</summary>
     public ReadOnlyMemory<byte> HashOf(StoredObservation change) => Hash((int)(change.OriginSequence - Changes[0].OriginSequence));
+
+    /// <summary><see cref="Hashes"/> came from the shared array pool (<see cref="ChainVerifier.Accept"/>), and may go back once the changes are applied.</summary>
+    public bool Pooled { get; init; }
+
+    /// <summary>
+    /// Returns <see cref="Hashes"/> to the shared pool, if they came from it; nothing may read them after. A message's
+    /// links (8,192 x 32 bytes) are a large object: allocated anew for every message, they drove full collections.
+    /// </summary>
+    public void Release()
+    {
+        if (Pooled)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(Hashes);
+        }
+    }
 }
 
 /// <summary>
@@ -220,7 +235,8 @@ public sealed class ChainVerifier
         }
 
         var changes = _pending.GetRange(0, covered);
-        var hashes = _pendingHashes.AsSpan(0, covered * ChangeHash.Size).ToArray();
+        var hashes = System.Buffers.ArrayPool<byte>.Shared.Rent(covered * ChangeHash.Size);
+        _pendingHashes.AsSpan(0, covered * ChangeHash.Size).CopyTo(hashes);
         _pendingHashes.AsSpan((covered - 1) * ChangeHash.Size, ChangeHash.Size).CopyTo(_hash);
         _empty = false;
         _sequence = changes[^1].OriginSequence;
@@ -228,7 +244,7 @@ public sealed class ChainVerifier
         _pending.RemoveRange(0, covered);
         var rest = _pending.Count * ChangeHash.Size;
         _pendingHashes.AsSpan(covered * ChangeHash.Size, rest).CopyTo(_pendingHashes);
-        return new VerifiedChanges(changes, hashes, heads);
+        return new VerifiedChanges(changes, hashes, heads) { Pooled = true };
     }
 
     /// <summary>

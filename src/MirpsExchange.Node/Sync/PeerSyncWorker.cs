@@ -168,6 +168,7 @@ public sealed partial class PeerSyncWorker(
                     await using var scope = scopes.CreateAsyncScope();
                     var writer = scope.ServiceProvider.GetRequiredService<ReplicaWriter>();
                     var (_, _, last) = await writer.ApplyChangesAsync(origin, verified, stoppingToken);
+                    verified.Release();
                     state.Applied(last, verified.Changes[^1].RecordedTime);
                     failures = 0;
                     foreach (var change in verified.Changes)
