@@ -22,19 +22,36 @@ public static class StoreExtensions
         OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
         // With tls_client_auth the client key is the whole credential.
         OwnerOnlyFile.Require(node.ClientKeyFile, "Node:ClientKeyFile");
-        builder.Services.AddDbContext<NodeDbContext>(options => options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas()));
+        builder.Services.AddDbContext<NodeDbContext>(options => Configure(options, connectionString));
         // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
         // its whole page cache when another connection wrote since it last read, so a writer that alternated with
         // readers over one pool reloaded the key index on most batches (a peer's initial sync ran ~40% slower
         // while its status was polled). One writer at a time (WriteGate) keeps one warm connection in this pool.
         var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
-        var writerOptions = new DbContextOptionsBuilder<NodeDbContext>().UseSqlite(writerStore).AddInterceptors(new SqlitePragmas()).Options;
+        var writerOptions = Options(writerStore);
         builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
         builder.Services.AddSingleton<WriteGate>();
         builder.Services.AddSingleton<ReceiveStamps>();
         builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddScoped<SubmitWriter>();
         return builder;
+    }
+
+    /// <summary>
+    /// The store's options: SQLite with the node's pragmas. Migrating does not compare the model with the migrations'
+    /// snapshot at every start (EF Core's pending-model-changes check: a design-time model built and diffed, a good part
+    /// of a new node's start-up); a unit test does, for every build (NodeStoreModelTests).
+    /// </summary>
+    public static void Configure(DbContextOptionsBuilder options, string connectionString) =>
+        options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas())
+            .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
+
+    /// <summary>The store's options (<see cref="Configure"/>) for a context made by hand.</summary>
+    public static DbContextOptions<NodeDbContext> Options(string connectionString)
+    {
+        var options = new DbContextOptionsBuilder<NodeDbContext>();
+        Configure(options, connectionString);
+        return options.Options;
     }
 
     /// <summary>Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations.</summary>
