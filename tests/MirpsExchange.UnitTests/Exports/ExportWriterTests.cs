@@ -136,7 +136,7 @@ public class ExportWriterTests
 
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
-            "DECISIONS_RECOGNIZED: First-instance decisions: recognized as refugees,PAN: Panama,_T: Total,Y0T4: 0-4 years," +
+            "DECISIONS_RECOGNIZED: Decisions: refugee status recognized,PAN: Panama,_T: Total,Y0T4: 0-4 years," +
             "\"BES: Bonaire, Sint Eustatius and Saba\",2023,131,P: Provisional value,\"CONARE, 8 sessions\"",
             english[1]);
         Assert.Equal(
