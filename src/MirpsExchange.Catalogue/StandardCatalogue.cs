@@ -161,6 +161,12 @@ public sealed record IndicatorRule(
     /// <summary>The dimensions the indicator declares, in the catalogue's order.</summary>
     public IReadOnlyList<DimensionRule> Dimensions { get; init; } = [];
 
+    /// <summary>
+    /// The cell a headline figure (a regional total, a rate's component) reads: per declared dimension, by
+    /// dimension id, its total, or its default where it has none (COUNT_BASIS: PERSONS).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> HeadlineCodes => Dimensions.ToDictionary(d => d.Id, d => d.HeadlineCode, StringComparer.Ordinal);
+
     /// <summary>The declared dimension <paramref name="id"/>; null when the indicator does not declare it.</summary>
     public DimensionRule? Dimension(string id)
     {
