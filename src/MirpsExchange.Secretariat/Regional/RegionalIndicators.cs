@@ -1,5 +1,5 @@
-using Mirps.Catalog.V1;
 using Google.Protobuf.WellKnownTypes;
+using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using Mirps.Regional.V1;
 using MirpsExchange.Catalogue;
