@@ -2,9 +2,23 @@ using Mirps.Catalog.V1;
 
 namespace MirpsExchange.Catalogue;
 
-/// <summary>Consistency rules a catalogue must satisfy before any node may use it.</summary>
+/// <summary>
+/// Consistency rules a catalogue must satisfy before any node may use it. Catalogues 2.0.0 and later must
+/// also satisfy the rules of catalogue 2.0 (<see cref="Version2Problems"/>): temporal and cross-State rules
+/// that agree with each indicator's kind and unit, declared attributes and ratios. Catalogue 1.0.0 predates
+/// them and is still loadable, to read and map its data.
+/// </summary>
 public static class CatalogueCheck
 {
+    /// <summary>The temporal rule an indicator of a kind must have: a flow sums, a stock takes the end of the period, a statistic does not aggregate.</summary>
+    public static TemporalAggregation TemporalRuleOf(IndicatorKind kind) => kind switch
+    {
+        IndicatorKind.Flow => TemporalAggregation.Sum,
+        IndicatorKind.Stock => TemporalAggregation.EndOfPeriod,
+        IndicatorKind.Statistic => TemporalAggregation.NotAggregable,
+        _ => TemporalAggregation.Unspecified,
+    };
+
     public static IReadOnlyList<string> Problems(Catalog catalog)
     {
         var problems = new List<string>();
@@ -107,8 +121,168 @@ public static class CatalogueCheck
                 problems.Add($"{what} declares a dimension twice");
             }
         }
+        if (MajorVersion(catalog) >= 2)
+        {
+            problems.AddRange(Version2Problems(catalog));
+        }
         return problems;
     }
+
+    /// <summary>The rules of catalogue 2.0: every indicator's kind, unit, temporal rule and cross-State rule agree; defaults, attributes and ratios are sound.</summary>
+    public static IReadOnlyList<string> Version2Problems(Catalog catalog)
+    {
+        var problems = new List<string>();
+        var codelists = catalog.Codelists.GroupBy(c => c.Id).ToDictionary(g => g.Key, g => g.First().Codes.Select(c => c.Id).ToHashSet(StringComparer.Ordinal));
+        foreach (var dimension in catalog.Dimensions)
+        {
+            codelists.TryGetValue(dimension.CodelistId, out var codes);
+            if (dimension.DefaultCode.Length > 0 && codes is not null && !codes.Contains(dimension.DefaultCode))
+            {
+                problems.Add($"dimension {dimension.Id}: default '{dimension.DefaultCode}' is not a code of {dimension.CodelistId}");
+            }
+            if (dimension.DefaultCode.Length == 0 && codes is not null && !codes.Contains(StandardCatalogue.TotalCode))
+            {
+                problems.Add($"dimension {dimension.Id} has neither a total ({StandardCatalogue.TotalCode}) nor a default: a headline figure could not choose its cell");
+            }
+        }
+
+        var units = catalog.Units.GroupBy(u => u.Id).ToDictionary(g => g.Key, g => g.First());
+        foreach (var unit in units.Values.Where(u => u.Kinds.Count == 0 || u.Kinds.Contains(IndicatorKind.Unspecified)))
+        {
+            problems.Add($"unit {unit.Id} must list the kinds of indicator it measures");
+        }
+        var indicators = catalog.Indicators.GroupBy(i => i.Code).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        foreach (var indicator in catalog.Indicators)
+        {
+            var what = $"indicator {indicator.Code}";
+            var kind = Name(indicator.Kind);
+            var expected = TemporalRuleOf(indicator.Kind);
+            if (indicator.TemporalAggregation == TemporalAggregation.Unspecified)
+            {
+                problems.Add($"{what} has no temporal rule (a {kind} needs {Name(expected)})");
+            }
+            else if (expected != TemporalAggregation.Unspecified && indicator.TemporalAggregation != expected)
+            {
+                problems.Add($"{what} is a {kind} but its temporal rule is {Name(indicator.TemporalAggregation)}: a {kind} needs {Name(expected)}");
+            }
+            if (units.TryGetValue(indicator.UnitId, out var unit))
+            {
+                if (unit.Kinds.Count > 0 && !unit.Kinds.Contains(indicator.Kind))
+                {
+                    problems.Add($"{what} is a {kind} in unit {unit.Id}, which measures only {string.Join(" or ", unit.Kinds.Select(Name))}");
+                }
+                if (indicator.Kind is IndicatorKind.Stock or IndicatorKind.Flow && !unit.WholeNumbers)
+                {
+                    problems.Add($"{what} is a {kind}, a count, but its unit {unit.Id} allows fractions");
+                }
+            }
+            if (indicator.Kind == IndicatorKind.Statistic && indicator.Aggregation == AggregationRule.Sum)
+            {
+                problems.Add($"{what} is a statistic: its values cannot be added across States");
+            }
+            var reason = indicator.NotAdditiveReason;
+            if (indicator.Aggregation == AggregationRule.NotAggregable)
+            {
+                if (reason is null || string.IsNullOrWhiteSpace(reason.En) || string.IsNullOrWhiteSpace(reason.Es))
+                {
+                    problems.Add($"{what} is not additive across States but does not say why (not_additive_reason, in English and Spanish)");
+                }
+            }
+            else if (reason is not null && (reason.En.Length > 0 || reason.Es.Length > 0))
+            {
+                problems.Add($"{what} adds up across States but gives a reason it does not (not_additive_reason)");
+            }
+            if (indicator.NationalTerms is { } terms && (terms.En.Length > 0 || terms.Es.Length > 0))
+            {
+                CheckLabel(terms, $"{what} national terms", problems);
+            }
+        }
+
+        var attributes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var attribute in catalog.Attributes)
+        {
+            var what = $"attribute {attribute.Id}";
+            if (!StandardCatalogue.ObservationAttributes.ContainsKey(attribute.Id))
+            {
+                problems.Add($"{what} has no observation field (known: {string.Join(", ", StandardCatalogue.ObservationAttributes.Keys)})");
+            }
+            if (!attributes.Add(attribute.Id))
+            {
+                problems.Add($"{what} is defined twice");
+            }
+            CheckLabel(attribute.Name, what, problems);
+            CheckLabel(attribute.Description, $"{what} description", problems);
+            if (attribute.CodelistId.Length == 0)
+            {
+                if (attribute.DefaultCode is not "false")
+                {
+                    problems.Add($"{what} is a yes/no flag: its default must be 'false'");
+                }
+            }
+            else if (!codelists.TryGetValue(attribute.CodelistId, out var codes))
+            {
+                problems.Add($"{what} uses unknown codelist {attribute.CodelistId}");
+            }
+            else if (!codes.Contains(attribute.DefaultCode))
+            {
+                problems.Add($"{what}: default '{attribute.DefaultCode}' is not a code of {attribute.CodelistId}");
+            }
+        }
+
+        var ratios = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var ratio in catalog.Ratios)
+        {
+            var what = $"ratio {ratio.Id}";
+            if (string.IsNullOrWhiteSpace(ratio.Id) || !ratios.Add(ratio.Id))
+            {
+                problems.Add($"{what} is empty or defined twice");
+            }
+            CheckLabel(ratio.Name, what, problems);
+            CheckLabel(ratio.Description, $"{what} description", problems);
+            if (ratio.NumeratorIndicatorCodes.Count == 0 || ratio.DenominatorIndicatorCodes.Count == 0)
+            {
+                problems.Add($"{what} needs a numerator and a denominator");
+            }
+            foreach (var code in ratio.NumeratorIndicatorCodes.Where(c => !ratio.DenominatorIndicatorCodes.Contains(c)))
+            {
+                problems.Add($"{what}: numerator {code} is not in the denominator, so the ratio is not a share");
+            }
+            foreach (var code in ratio.DenominatorIndicatorCodes.Distinct())
+            {
+                if (!indicators.TryGetValue(code, out var component))
+                {
+                    problems.Add($"{what} reads unknown indicator {code}");
+                }
+                else if (component.Aggregation != AggregationRule.Sum)
+                {
+                    problems.Add($"{what} reads {code}, which is not additive across States: a ratio of sums needs sums");
+                }
+            }
+        }
+        return problems;
+    }
+
+    private static int MajorVersion(Catalog catalog)
+    {
+        var dot = catalog.Version.IndexOf('.');
+        return dot > 0 && int.TryParse(catalog.Version.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var major) ? major : 0;
+    }
+
+    private static string Name(IndicatorKind kind) => kind switch
+    {
+        IndicatorKind.Stock => "stock",
+        IndicatorKind.Flow => "flow",
+        IndicatorKind.Statistic => "statistic",
+        _ => "indicator of no kind",
+    };
+
+    private static string Name(TemporalAggregation rule) => rule switch
+    {
+        TemporalAggregation.Sum => "SUM (the year is the sum of its quarters and months)",
+        TemporalAggregation.EndOfPeriod => "END_OF_PERIOD (the year is its last quarter and December)",
+        TemporalAggregation.NotAggregable => "NOT_AGGREGABLE (each period computed on its own)",
+        _ => "UNSPECIFIED",
+    };
 
     private static void CheckLabel(LocalizedText? label, string what, List<string> problems)
     {

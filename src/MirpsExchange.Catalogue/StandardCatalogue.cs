@@ -8,21 +8,66 @@ namespace MirpsExchange.Catalogue;
 /// <summary>
 /// The catalogue a process works with, checked for consistency when loaded, with fast look-ups for
 /// validation. <see cref="LoadStandard"/> reads the standard catalogue shipped in this assembly
-/// (Data/catalogue-v1.json, protobuf JSON of <see cref="Catalog"/>).
+/// (Data/catalogue-v2.json, protobuf JSON of <see cref="Catalog"/>); <see cref="LoadVersion"/> reads an
+/// earlier one still shipped (Data/catalogue-v1.json, "1.0.0"), for nodes and data being upgraded.
 /// </summary>
 public sealed class StandardCatalogue
 {
     public const string SexDimension = "SEX";
     public const string AgeDimension = "AGE";
     public const string CountryOfOriginDimension = "COUNTRY_OF_ORIGIN";
+
+    // Catalogue 2.0's dimensions: each has a default, what an observation that leaves it empty means.
+    public const string ApplicationTypeDimension = "APPLICATION_TYPE";
+    public const string DecisionLevelDimension = "DECISION_LEVEL";
+    public const string ProcedureTypeDimension = "PROCEDURE_TYPE";
+    public const string CountBasisDimension = "COUNT_BASIS";
+    public const string CountryOfDestinationDimension = "COUNTRY_OF_DESTINATION";
+
     public const string ReportingCountryCodelist = "CL_MIRPS_STATE";
 
-    /// <summary>The dimensions observations carry, in the order of their fields.</summary>
-    public static readonly IReadOnlyList<string> ObservationDimensions = [SexDimension, AgeDimension, CountryOfOriginDimension];
+    /// <summary>The code of a dimension's total ("all sexes", "all ages", ...).</summary>
+    public const string TotalCode = "_T";
+
+    /// <summary>The version <see cref="LoadStandard"/> loads.</summary>
+    public const string StandardVersion = "2.0.0";
+
+    /// <summary>The catalogue versions shipped in this assembly, oldest first, with their resource names.</summary>
+    public static readonly IReadOnlyDictionary<string, string> ShippedVersions = new Dictionary<string, string>
+    {
+        ["1.0.0"] = "catalogue-v1.json",
+        ["2.0.0"] = "catalogue-v2.json",
+    };
+
+    /// <summary>
+    /// The dimensions observations carry, in the order of their fields (Observation 4..6, then 10..14).
+    /// A dimension's observation field is its id in lower case (<see cref="FieldOf"/>).
+    /// </summary>
+    public static readonly IReadOnlyList<string> ObservationDimensions =
+    [
+        SexDimension, AgeDimension, CountryOfOriginDimension,
+        ApplicationTypeDimension, DecisionLevelDimension, ProcedureTypeDimension, CountBasisDimension, CountryOfDestinationDimension,
+    ];
+
+    /// <summary>The attributes observations carry and their fields (catalogue 2.0 declares them in <see cref="Catalog.Attributes"/>).</summary>
+    public static readonly IReadOnlyDictionary<string, string> ObservationAttributes = new Dictionary<string, string>
+    {
+        ["OBS_STATUS"] = "status",
+        ["CONF_STATUS"] = "confidentiality",
+        ["LOWER_BOUND"] = "lower_bound",
+        ["SYNTHETIC"] = "synthetic",
+    };
+
+    /// <summary>The ratio of UNHCR's refugee recognition rate in catalogue 2.0.</summary>
+    public const string RecognitionRate = "REFUGEE_RECOGNITION_RATE";
+
+    /// <summary>The ratio of UNHCR's total protection rate in catalogue 2.0.</summary>
+    public const string TotalProtectionRate = "TOTAL_PROTECTION_RATE";
 
     private readonly FrozenDictionary<string, IndicatorRule> _indicators;
     private readonly FrozenDictionary<string, FrozenSet<string>> _codelists;
-    private readonly FrozenDictionary<string, FrozenSet<string>> _dimensionCodes;
+    private readonly FrozenDictionary<string, DimensionRule> _dimensions;
+    private readonly FrozenDictionary<string, Ratio> _ratios;
 
     public StandardCatalogue(Catalog catalog)
     {
@@ -35,19 +80,25 @@ public sealed class StandardCatalogue
         Catalog = catalog;
         Digest = Convert.ToHexStringLower(SHA256.HashData(catalog.ToByteArray()));
         _codelists = catalog.Codelists.ToFrozenDictionary(c => c.Id, c => c.Codes.Select(code => code.Id).ToFrozenSet(StringComparer.Ordinal));
-        var dimensionCodelists = catalog.Dimensions.ToDictionary(d => d.Id, d => _codelists[d.CodelistId]);
-        _dimensionCodes = dimensionCodelists.ToFrozenDictionary(StringComparer.Ordinal);
+        _dimensions = catalog.Dimensions.ToFrozenDictionary(
+            d => d.Id,
+            d => new DimensionRule(d, FieldOf(d.Id), _codelists[d.CodelistId], d.DefaultCode.Length == 0 ? null : d.DefaultCode),
+            StringComparer.Ordinal);
         var units = catalog.Units.ToDictionary(u => u.Id);
         _indicators = catalog.Indicators.ToFrozenDictionary(
             i => i.Code,
             i => new IndicatorRule(
                 i,
                 units[i.UnitId].WholeNumbers,
-                i.DimensionIds.Contains(SexDimension) ? dimensionCodelists[SexDimension] : null,
-                i.DimensionIds.Contains(AgeDimension) ? dimensionCodelists[AgeDimension] : null,
-                i.DimensionIds.Contains(CountryOfOriginDimension) ? dimensionCodelists[CountryOfOriginDimension] : null,
-                [.. i.Granularities]),
+                i.DimensionIds.Contains(SexDimension) ? _dimensions[SexDimension].Codes : null,
+                i.DimensionIds.Contains(AgeDimension) ? _dimensions[AgeDimension].Codes : null,
+                i.DimensionIds.Contains(CountryOfOriginDimension) ? _dimensions[CountryOfOriginDimension].Codes : null,
+                [.. i.Granularities])
+            {
+                Dimensions = [.. i.DimensionIds.Select(id => _dimensions[id])],
+            },
             StringComparer.Ordinal);
+        _ratios = catalog.Ratios.ToFrozenDictionary(r => r.Id, StringComparer.Ordinal);
         ReportingCountries = _codelists[ReportingCountryCodelist];
     }
 
@@ -63,15 +114,32 @@ public sealed class StandardCatalogue
 
     public IndicatorRule? FindIndicator(string code) => _indicators.GetValueOrDefault(code);
 
+    /// <summary>A dimension the catalogue defines, with its observation field, codes and default; null when it defines none by that id.</summary>
+    public DimensionRule? FindDimension(string id) => _dimensions.GetValueOrDefault(id);
+
+    /// <summary>A ratio the catalogue defines (<see cref="RecognitionRate"/>, ...); null when it defines none by that id (catalogue 1.0 defines none).</summary>
+    public Ratio? FindRatio(string id) => _ratios.GetValueOrDefault(id);
+
     public FrozenSet<string> Codelist(string id) => _codelists[id];
 
     /// <summary>The codes of a dimension (<see cref="SexDimension"/>, ...): its codelist's; empty when the catalogue does not define it.</summary>
-    public FrozenSet<string> DimensionCodes(string dimension) => _dimensionCodes.GetValueOrDefault(dimension) ?? FrozenSet<string>.Empty;
+    public FrozenSet<string> DimensionCodes(string dimension) => _dimensions.GetValueOrDefault(dimension)?.Codes ?? FrozenSet<string>.Empty;
 
-    public static StandardCatalogue LoadStandard()
+    /// <summary>The observation field that carries a dimension's value: SEX -> sex, COUNT_BASIS -> count_basis.</summary>
+    public static string FieldOf(string dimensionId) => dimensionId.ToLowerInvariant();
+
+    /// <summary>The standard catalogue, <see cref="StandardVersion"/>.</summary>
+    public static StandardCatalogue LoadStandard() => LoadVersion(StandardVersion);
+
+    /// <summary>A catalogue version shipped in this assembly (<see cref="ShippedVersions"/>), for example "1.0.0" to read or map data of that version.</summary>
+    public static StandardCatalogue LoadVersion(string version)
     {
-        using var stream = typeof(StandardCatalogue).Assembly.GetManifestResourceStream("catalogue-v1.json")
-            ?? throw new InvalidOperationException("The standard catalogue resource is missing from the build.");
+        if (!ShippedVersions.TryGetValue(version, out var resource))
+        {
+            throw new ArgumentException($"No catalogue {version} is shipped (shipped: {string.Join(", ", ShippedVersions.Keys)}).", nameof(version));
+        }
+        using var stream = typeof(StandardCatalogue).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The catalogue resource {resource} is missing from the build.");
         using var reader = new StreamReader(stream);
         return Parse(reader.ReadToEnd());
     }
@@ -88,4 +156,46 @@ public sealed record IndicatorRule(
     FrozenSet<string>? Sexes,
     FrozenSet<string>? Ages,
     FrozenSet<string>? CountriesOfOrigin,
-    FrozenSet<PeriodGranularity> Granularities);
+    FrozenSet<PeriodGranularity> Granularities)
+{
+    /// <summary>The dimensions the indicator declares, in the catalogue's order.</summary>
+    public IReadOnlyList<DimensionRule> Dimensions { get; init; } = [];
+
+    /// <summary>
+    /// The cell a headline figure (a regional total, a rate's component) reads: per declared dimension, by
+    /// dimension id, its total, or its default where it has none (COUNT_BASIS: PERSONS).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> HeadlineCodes => Dimensions.ToDictionary(d => d.Id, d => d.HeadlineCode, StringComparer.Ordinal);
+
+    /// <summary>The declared dimension <paramref name="id"/>; null when the indicator does not declare it.</summary>
+    public DimensionRule? Dimension(string id)
+    {
+        foreach (var dimension in Dimensions)
+        {
+            if (dimension.Id == id)
+            {
+                return dimension;
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>
+/// One dimension of the catalogue: the observation field carrying it (<see cref="Field"/>), its codes, and
+/// its default: the code an observation that leaves the field empty means and is stored with (catalogue
+/// 2.0's new dimensions: "_T", or "PERSONS" for COUNT_BASIS); null when the field must be filled.
+/// </summary>
+public sealed record DimensionRule(Dimension Dimension, string Field, FrozenSet<string> Codes, string? DefaultCode)
+{
+    public string Id => Dimension.Id;
+
+    /// <summary>The code of "all of them" (<see cref="StandardCatalogue.TotalCode"/>); null for a dimension without one (COUNT_BASIS: persons and cases never add).</summary>
+    public string? TotalCode => Codes.Contains(StandardCatalogue.TotalCode) ? StandardCatalogue.TotalCode : null;
+
+    /// <summary>The code of the cell a headline figure reads: the total, or the default of a dimension without one.</summary>
+    public string HeadlineCode => TotalCode ?? DefaultCode ?? throw new InvalidOperationException($"Dimension {Id} has neither a total nor a default.");
+
+    /// <summary>The code an empty field stands for: the default, or "" for a required dimension (which an empty field leaves invalid).</summary>
+    public string Resolve(string value) => value.Length == 0 && DefaultCode is not null ? DefaultCode : value;
+}

@@ -170,11 +170,14 @@ public class CliTests
             var refugees = SampleTotal("REFUGEES");
             var applications = SampleTotal("ASYLUM_APPLICATIONS");
             var recognized = SampleTotal("DECISIONS_RECOGNIZED");
+            var complementary = SampleTotal("DECISIONS_COMPLEMENTARY");
             var rejected = SampleTotal("DECISIONS_REJECTED");
             var invariant = System.Globalization.CultureInfo.InvariantCulture;
             Assert.Matches(string.Create(invariant, $@"Refugees\s*│\s*{refugees:#,0}\s*│\s*all 7 States\s"), first.Output);
             Assert.Matches(string.Create(invariant, $@"│\s*{applications:#,0} e\s*│\s*all 7 States; estimated: MEX"), first.Output);
-            Assert.Contains(string.Create(invariant, $"{recognized / (recognized + rejected):0.0%} ({recognized:#,0} / {recognized + rejected:#,0})"), first.Output);
+            // UNHCR's refugee recognition rate: recognized over every substantive decision (complementary protection included).
+            var substantive = recognized + complementary + rejected;
+            Assert.Contains(string.Create(invariant, $"{recognized / substantive:0.0%} ({recognized:#,0} / {substantive:#,0})"), first.Output);
             Assert.Matches(@"REFUGEES\s*│(\s*✓\s*│){7}", first.Output);
             Assert.Equal(CliApp.Ok, second.Code);
             Assert.Contains("0 inserted, 0 revised", second.Output);

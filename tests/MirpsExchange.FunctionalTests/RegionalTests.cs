@@ -168,6 +168,26 @@ public class RegionalTests
         Assert.Equal("AGGREGATION_RULE_NOT_AGGREGABLE", info.Metadata["aggregation_rule"]);
         Assert.Contains("AGGREGATION_RULE_NOT_AGGREGABLE", change.Status.Detail);
         Assert.Equal(StatusCode.FailedPrecondition, change.StatusCode);
+        Assert.Contains("median of the States' medians", info.Metadata["not_additive_reason"]);
+    }
+
+    [Fact]
+    public async Task Persons_assisted_are_not_summed_across_States_and_the_caller_is_told_why()
+    {
+        // Costa Rica and Panama both count the people crossing the Darien they assist: a sum would count them twice.
+        await using var secretariat = await TestSecretariat.StartAsync();
+        await secretariat.ReplicateAsync(January, [Obs("PERSONS_ASSISTED", "CRI", "2023", 100_000, origin: ""), Obs("PERSONS_ASSISTED", "PAN", "2023", 80_000, origin: "")]);
+
+        var info = await RpcAssert.ReasonAsync(() => ValueAsync(secretariat, "PERSONS_ASSISTED", "2023"), StatusCode.FailedPrecondition, "NOT_AGGREGABLE");
+        var change = await Assert.ThrowsAsync<RpcException>(() => secretariat.Regional.GetRegionalChangeAsync(
+            new GetRegionalChangeRequest { IndicatorCode = "PERSONS_ASSISTED", Period = "2023" }).ResponseAsync);
+
+        Assert.Equal("PERSONS_ASSISTED", info.Metadata["indicator_code"]);
+        Assert.Contains("Darién", info.Metadata["not_additive_reason"]);
+        Assert.Contains("Costa Rica", info.Metadata["not_additive_reason"]);
+        Assert.Contains("Darién", info.Metadata["not_additive_reason_es"]);
+        Assert.Equal(StatusCode.FailedPrecondition, change.StatusCode);
+        Assert.Contains("counted by both Panama and Costa Rica", change.Status.Detail);
     }
 
     [Fact]
@@ -186,16 +206,19 @@ public class RegionalTests
 
         var rates = await secretariat.Regional.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = "2023" });
 
-        // Recognition rate, States with both recognized and rejected: BLZ, CRI, SLV (GTM has no rejected).
-        //   numerator   = 240 + 1000 + 5                 = 1245
-        //   denominator = 1245 + (150 + 3500 + 15)        = 4910
-        //   rate        = 1245 / 4910                     = 0.25356...
-        // (The mean of the countries' rates, (240/390 + 1000/4500 + 5/20) / 3 = 0.362..., would be wrong.)
+        // UNHCR's refugee recognition rate, over every substantive decision, States with recognized, complementary
+        // and rejected: BLZ, CRI (SLV has no complementary, GTM only recognized).
+        //   numerator   = 240 + 1000                                  = 1240
+        //   denominator = (240 + 10 + 150) + (1000 + 500 + 3500)      = 5400
+        //   rate        = 1240 / 5400                                 = 0.22962...
+        // (Catalogue 1.0's rate left complementary protection out of the denominator: BLZ, CRI and SLV,
+        // 1245 / (1245 + 150 + 3500 + 15) = 1245 / 4910 = 0.25356..., which overstates recognition.
+        // The mean of the countries' rates, (240/400 + 1000/5000) / 2 = 0.4, would be wrong too.)
         var recognition = rates.RecognitionRate;
-        Assert.Equal((1245, 4910), (recognition.Numerator, recognition.Denominator));
-        Assert.Equal(1245.0 / 4910.0, recognition.Rate, 12);
-        Assert.Equal(["BLZ", "CRI", "SLV"], recognition.IncludedCountries);
-        Assert.Equal(["GTM", "HND", "MEX", "PAN"], recognition.ExcludedCountries);
+        Assert.Equal((1240, 5400), (recognition.Numerator, recognition.Denominator));
+        Assert.Equal(1240.0 / 5400.0, recognition.Rate, 12);
+        Assert.Equal(["BLZ", "CRI"], recognition.IncludedCountries);
+        Assert.Equal(["SLV", "GTM", "HND", "MEX", "PAN"], recognition.ExcludedCountries);
         Assert.False(recognition.Complete);
         Assert.Equal(["CRI"], recognition.ProvisionalCountries);
 
@@ -275,9 +298,9 @@ public class RegionalTests
         Assert.Equal("Missing@never", Cell(matrix, "2023", "PAN"));
         Assert.Equal("Reported@2024-01-15", Cell(matrix, "2022", "BLZ"));
         Assert.Equal("Reported@2024-01-15", Cell(asOfJanuary, "2023", "SLV"));
-        // Q2..Q4 of 2023 lie wholly between 2023-02 and 2023-12; every indicator accepts quarters.
+        // Q2..Q4 of 2023 lie wholly between 2023-02 and 2023-12; every indicator (26 in catalogue 2.0.0) accepts quarters.
         Assert.Equal(["2023-Q2", "2023-Q3", "2023-Q4"], quarters.Cells.Select(c => c.Period).Distinct());
-        Assert.Equal(20 * 3 * 7, quarters.Cells.Count);
+        Assert.Equal(26 * 3 * 7, quarters.Cells.Count);
     }
 
     [Fact]

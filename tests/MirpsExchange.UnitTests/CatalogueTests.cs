@@ -5,7 +5,7 @@ using MirpsExchange.Catalogue;
 
 namespace MirpsExchange.UnitTests;
 
-/// <summary>The standard catalogue shipped in the library: its content, its integrity and its consistency checks.</summary>
+/// <summary>The standard catalogue shipped in the library (2.0.0): its content, its integrity and its consistency checks.</summary>
 public class CatalogueTests
 {
     private static readonly StandardCatalogue Standard = StandardCatalogue.LoadStandard();
@@ -33,8 +33,8 @@ public class CatalogueTests
     private static string[] CodesOf(string codelistId) =>
         [.. Standard.Catalog.Codelists.Single(c => c.Id == codelistId).Codes.Select(c => c.Id)];
 
-    private static string CatalogueFileOnDisk() =>
-        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "catalogue-v1.json"));
+    private static string CatalogueFileOnDisk(string file = "catalogue-v2.json") =>
+        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file));
 
     private static Catalog ParseStrict(string json) =>
         new JsonParser(JsonParser.Settings.Default.WithIgnoreUnknownFields(false)).Parse<Catalog>(json);
@@ -42,14 +42,25 @@ public class CatalogueTests
     [Fact]
     public void The_embedded_catalogue_loads_with_its_indicators_and_codelists()
     {
-        Assert.Equal(20, Standard.Catalog.Indicators.Count);
-        Assert.Equal(4, Standard.Catalog.Codelists.Count);
+        Assert.Equal(26, Standard.Catalog.Indicators.Count);
+        Assert.Equal(11, Standard.Catalog.Codelists.Count);
         Assert.NotNull(Standard.FindIndicator("REFUGEES"));
         Assert.Null(Standard.FindIndicator("refugees"));
     }
 
     [Fact]
-    public void The_version_is_1_0_0() => Assert.Equal("1.0.0", Standard.Version);
+    public void The_standard_is_2_0_0_and_1_0_0_still_loads_for_the_upgrade()
+    {
+        var v1 = StandardCatalogue.LoadVersion("1.0.0");
+
+        Assert.Equal("2.0.0", Standard.Version);
+        Assert.Equal(StandardCatalogue.StandardVersion, Standard.Version);
+        Assert.Equal("1.0.0", v1.Version);
+        Assert.Equal(20, v1.Catalog.Indicators.Count);
+        Assert.NotEqual(v1.Digest, Standard.Digest);
+        Assert.Equal(v1.Catalog, ParseStrict(CatalogueFileOnDisk("catalogue-v1.json")));
+        Assert.Throws<ArgumentException>(() => StandardCatalogue.LoadVersion("3.0.0"));
+    }
 
     [Fact]
     public void The_digest_is_lowercase_hex_sha256_and_stable_across_loads()
@@ -86,10 +97,12 @@ public class CatalogueTests
         Assert.Throws<InvalidProtocolBufferException>(() => ParseStrict(withUnknownField));
     }
 
-    [Fact]
-    public void The_file_on_disk_satisfies_every_consistency_rule()
+    [Theory]
+    [InlineData("catalogue-v1.json")]
+    [InlineData("catalogue-v2.json")]
+    public void The_file_on_disk_satisfies_every_consistency_rule_of_its_version(string file)
     {
-        Assert.Empty(CatalogueCheck.Problems(ParseStrict(CatalogueFileOnDisk())));
+        Assert.Empty(CatalogueCheck.Problems(ParseStrict(CatalogueFileOnDisk(file))));
     }
 
     [Fact]
@@ -138,6 +151,16 @@ public class CatalogueTests
         Assert.Equal(["F", "M", "_T"], CodesOf("CL_SEX"));
 
     [Fact]
+    public void Countries_of_destination_are_the_ISO_codes_of_origin_with_their_own_unknown_and_total()
+    {
+        var origins = CodesOf("CL_COUNTRY_OF_ORIGIN");
+        var destinations = CodesOf("CL_COUNTRY_OF_DESTINATION");
+
+        Assert.Equal(origins, destinations);
+        Assert.Equal("All destinations", Standard.Catalog.Codelists.Single(c => c.Id == "CL_COUNTRY_OF_DESTINATION").Codes.Single(c => c.Id == "_T").Name.En);
+    }
+
+    [Fact]
     public void The_age_codelist_is_the_five_bands_unknown_and_total() =>
         Assert.Equal(["Y0T4", "Y5T11", "Y12T17", "Y18T59", "Y_GE60", "_U", "_T"], CodesOf("CL_AGE"));
 
@@ -147,8 +170,14 @@ public class CatalogueTests
         var dimensions = Standard.Catalog.Dimensions.ToDictionary(d => d.Id, d => d.CodelistId);
 
         Assert.Equal(
-            new Dictionary<string, string> { ["SEX"] = "CL_SEX", ["AGE"] = "CL_AGE", ["COUNTRY_OF_ORIGIN"] = "CL_COUNTRY_OF_ORIGIN" },
+            new Dictionary<string, string>
+            {
+                ["SEX"] = "CL_SEX", ["AGE"] = "CL_AGE", ["COUNTRY_OF_ORIGIN"] = "CL_COUNTRY_OF_ORIGIN",
+                ["APPLICATION_TYPE"] = "CL_APPLICATION_TYPE", ["DECISION_LEVEL"] = "CL_DECISION_LEVEL", ["PROCEDURE_TYPE"] = "CL_PROCEDURE_TYPE",
+                ["COUNT_BASIS"] = "CL_COUNT_BASIS", ["COUNTRY_OF_DESTINATION"] = "CL_COUNTRY_OF_DESTINATION",
+            },
             dimensions);
+        Assert.Equal(StandardCatalogue.ObservationDimensions, Standard.Catalog.Dimensions.Select(d => d.Id));
     }
 
     [Theory]
@@ -157,8 +186,14 @@ public class CatalogueTests
     [InlineData("IDPS", IndicatorKind.Stock)]
     [InlineData("STATELESS", IndicatorKind.Stock)]
     [InlineData("OTHERS_IN_NEED", IndicatorKind.Stock)]
-    [InlineData("RETURNED_REFUGEES", IndicatorKind.Stock)]
-    [InlineData("RETURNEES_PROTECTION_NEEDS", IndicatorKind.Stock)]
+    [InlineData("HOST_COMMUNITY", IndicatorKind.Stock)]
+    [InlineData("OTHERS_OF_CONCERN", IndicatorKind.Stock)]
+    [InlineData("RETURNED_REFUGEES", IndicatorKind.Flow)]
+    [InlineData("RETURNEES_PROTECTION_NEEDS", IndicatorKind.Flow)]
+    [InlineData("RETURNED_IDPS", IndicatorKind.Flow)]
+    [InlineData("IDP_NEW_DISPLACEMENTS", IndicatorKind.Flow)]
+    [InlineData("IDP_SOLUTION_EXITS", IndicatorKind.Flow)]
+    [InlineData("NATURALIZATIONS", IndicatorKind.Flow)]
     [InlineData("ASYLUM_APPLICATIONS", IndicatorKind.Flow)]
     [InlineData("DECISIONS_RECOGNIZED", IndicatorKind.Flow)]
     [InlineData("DECISIONS_COMPLEMENTARY", IndicatorKind.Flow)]
@@ -169,7 +204,6 @@ public class CatalogueTests
     [InlineData("REGULARIZATION_GRANTS", IndicatorKind.Flow)]
     [InlineData("BIRTH_REGISTRATIONS", IndicatorKind.Flow)]
     [InlineData("IDENTITY_DOCUMENTS", IndicatorKind.Flow)]
-    [InlineData("PERSONS_ASSISTED", IndicatorKind.Flow)]
     [InlineData("RESETTLEMENT_DEPARTURES", IndicatorKind.Flow)]
     public void Every_count_indicator_exists_sums_and_counts_whole_numbers(string code, IndicatorKind kind)
     {
@@ -178,6 +212,7 @@ public class CatalogueTests
         Assert.NotNull(rule);
         Assert.Equal(kind, rule.Indicator.Kind);
         Assert.Equal(AggregationRule.Sum, rule.Indicator.Aggregation);
+        Assert.Equal(CatalogueCheck.TemporalRuleOf(kind), rule.Indicator.TemporalAggregation);
         Assert.True(rule.WholeNumbers, $"{code} counts, so its unit must require whole numbers");
     }
 
@@ -189,6 +224,8 @@ public class CatalogueTests
         Assert.NotNull(rule);
         Assert.Equal(IndicatorKind.Statistic, rule.Indicator.Kind);
         Assert.Equal(AggregationRule.NotAggregable, rule.Indicator.Aggregation);
+        Assert.Equal(TemporalAggregation.NotAggregable, rule.Indicator.TemporalAggregation);
+        Assert.False(string.IsNullOrWhiteSpace(rule.Indicator.NotAdditiveReason.Es));
         Assert.False(Standard.Catalog.Units.Single(u => u.Id == rule.Indicator.UnitId).WholeNumbers);
         Assert.False(rule.WholeNumbers);
     }
@@ -202,6 +239,7 @@ public class CatalogueTests
             "ASYLUM_APPLICATIONS", "DECISIONS_RECOGNIZED", "DECISIONS_COMPLEMENTARY", "DECISIONS_REJECTED", "DECISIONS_OTHERWISE_CLOSED",
             "WORK_PERMITS", "REGULARIZATION_APPLICATIONS", "REGULARIZATION_GRANTS", "BIRTH_REGISTRATIONS", "IDENTITY_DOCUMENTS",
             "PERSONS_ASSISTED", "RESETTLEMENT_DEPARTURES", "MEDIAN_PROCESSING_DAYS",
+            "RETURNED_IDPS", "HOST_COMMUNITY", "OTHERS_OF_CONCERN", "NATURALIZATIONS", "IDP_NEW_DISPLACEMENTS", "IDP_SOLUTION_EXITS",
         ];
 
         Assert.Equal(required.Order(StringComparer.Ordinal), Standard.Catalog.Indicators.Select(i => i.Code).Order(StringComparer.Ordinal));
@@ -242,6 +280,24 @@ public class CatalogueTests
         {
             yield return ($"indicator {indicator.Code}", indicator.Name);
             yield return ($"indicator {indicator.Code} description", indicator.Description);
+            if (indicator.Aggregation == AggregationRule.NotAggregable)
+            {
+                yield return ($"indicator {indicator.Code} not-additive reason", indicator.NotAdditiveReason);
+            }
+            if (indicator.NationalTerms is not null)
+            {
+                yield return ($"indicator {indicator.Code} national terms", indicator.NationalTerms);
+            }
+        }
+        foreach (var attribute in catalog.Attributes)
+        {
+            yield return ($"attribute {attribute.Id}", attribute.Name);
+            yield return ($"attribute {attribute.Id} description", attribute.Description);
+        }
+        foreach (var ratio in catalog.Ratios)
+        {
+            yield return ($"ratio {ratio.Id}", ratio.Name);
+            yield return ($"ratio {ratio.Id} description", ratio.Description);
         }
     }
 
@@ -265,6 +321,22 @@ public class CatalogueTests
         { "no reporting States", "codelist CL_MIRPS_STATE (the reporting States) is missing" },
         { "bad version", "version '1.0' is not MAJOR.MINOR.PATCH" },
         { "no granularity", "indicator STATELESS must list its period granularities" },
+        { "stock summed over time", "indicator RETURNEES_PROTECTION_NEEDS is a stock but its temporal rule is SUM (the year is the sum of its quarters and months): a stock needs END_OF_PERIOD (the year is its last quarter and December)" },
+        { "flow taken at the end", "indicator ASYLUM_APPLICATIONS is a flow but its temporal rule is END_OF_PERIOD (the year is its last quarter and December): a flow needs SUM (the year is the sum of its quarters and months)" },
+        { "no temporal rule", "indicator REFUGEES has no temporal rule (a stock needs END_OF_PERIOD (the year is its last quarter and December))" },
+        { "stock of decisions", "indicator DECISIONS_REJECTED is a stock in unit DECISIONS, which measures only flow" },
+        { "flow in days", "indicator WORK_PERMITS is a flow in unit DAYS, which measures only statistic" },
+        { "count in fractions", "indicator IDPS is a stock, a count, but its unit PERSONS allows fractions" },
+        { "statistic summed", "indicator MEDIAN_PROCESSING_DAYS is a statistic: its values cannot be added across States" },
+        { "not additive without a reason", "indicator PERSONS_ASSISTED is not additive across States but does not say why (not_additive_reason, in English and Spanish)" },
+        { "additive with a reason", "indicator REFUGEES adds up across States but gives a reason it does not (not_additive_reason)" },
+        { "default not in codelist", "dimension COUNT_BASIS: default 'HOUSEHOLDS' is not a code of CL_COUNT_BASIS" },
+        { "no total and no default", "dimension COUNT_BASIS has neither a total (_T) nor a default: a headline figure could not choose its cell" },
+        { "unknown attribute", "attribute EMBARGO has no observation field (known: OBS_STATUS, CONF_STATUS, LOWER_BOUND, SYNTHETIC)" },
+        { "flag defaulting to true", "attribute SYNTHETIC is a yes/no flag: its default must be 'false'" },
+        { "ratio numerator outside denominator", "ratio REFUGEE_RECOGNITION_RATE: numerator DECISIONS_OTHERWISE_CLOSED is not in the denominator, so the ratio is not a share" },
+        { "ratio of a non-additive indicator", "ratio TOTAL_PROTECTION_RATE reads PERSONS_ASSISTED, which is not additive across States: a ratio of sums needs sums" },
+        { "unit without kinds", "unit DOCUMENTS must list the kinds of indicator it measures" },
     };
 
     [Theory]
@@ -295,6 +367,25 @@ public class CatalogueTests
             case "no reporting States": catalog.Codelists.Remove(Codelist("CL_MIRPS_STATE")); break;
             case "bad version": catalog.Version = "1.0"; break;
             case "no granularity": Indicator("STATELESS").Granularities.Clear(); break;
+            case "stock summed over time": Indicator("RETURNEES_PROTECTION_NEEDS").Kind = IndicatorKind.Stock; break;
+            case "flow taken at the end": Indicator("ASYLUM_APPLICATIONS").TemporalAggregation = TemporalAggregation.EndOfPeriod; break;
+            case "no temporal rule": Indicator("REFUGEES").TemporalAggregation = TemporalAggregation.Unspecified; break;
+            case "stock of decisions":
+                Indicator("DECISIONS_REJECTED").Kind = IndicatorKind.Stock;
+                Indicator("DECISIONS_REJECTED").TemporalAggregation = TemporalAggregation.EndOfPeriod;
+                break;
+            case "flow in days": Indicator("WORK_PERMITS").UnitId = "DAYS"; break;
+            case "count in fractions": catalog.Units.Single(u => u.Id == "PERSONS").WholeNumbers = false; break;
+            case "statistic summed": Indicator("MEDIAN_PROCESSING_DAYS").Aggregation = AggregationRule.Sum; break;
+            case "not additive without a reason": Indicator("PERSONS_ASSISTED").NotAdditiveReason = null; break;
+            case "additive with a reason": Indicator("REFUGEES").NotAdditiveReason = Indicator("PERSONS_ASSISTED").NotAdditiveReason.Clone(); break;
+            case "default not in codelist": catalog.Dimensions.Single(d => d.Id == "COUNT_BASIS").DefaultCode = "HOUSEHOLDS"; break;
+            case "no total and no default": catalog.Dimensions.Single(d => d.Id == "COUNT_BASIS").DefaultCode = ""; break;
+            case "unknown attribute": catalog.Attributes.Add(new Mirps.Catalog.V1.Attribute { Id = "EMBARGO", Name = catalog.Name.Clone(), Description = catalog.Name.Clone(), DefaultCode = "false" }); break;
+            case "flag defaulting to true": catalog.Attributes.Single(a => a.Id == "SYNTHETIC").DefaultCode = "true"; break;
+            case "ratio numerator outside denominator": catalog.Ratios.Single(r => r.Id == "REFUGEE_RECOGNITION_RATE").NumeratorIndicatorCodes.Add("DECISIONS_OTHERWISE_CLOSED"); break;
+            case "ratio of a non-additive indicator": catalog.Ratios.Single(r => r.Id == "TOTAL_PROTECTION_RATE").DenominatorIndicatorCodes.Add("PERSONS_ASSISTED"); break;
+            case "unit without kinds": catalog.Units.Single(u => u.Id == "DOCUMENTS").Kinds.Clear(); break;
             default: throw new ArgumentOutOfRangeException(nameof(breakage), breakage, null);
         }
         return catalog;

@@ -309,7 +309,7 @@ public static class DevnetCommand
             var indicator = catalogue.FindIndicator(code)!.Indicator;
             if (indicator.Aggregation != Mirps.Catalog.V1.AggregationRule.Sum)
             {
-                table.AddRow(Markup.Escape(indicator.Name.En), "n/a", "not additive: no regional total (see each State)");
+                table.AddRow(Markup.Escape(indicator.Name.En), "n/a", Markup.Escape($"not additive: no regional total (see each State). {indicator.NotAdditiveReason?.En}".TrimEnd()));
                 continue;
             }
             var response = await regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = code, Period = period }, cancellationToken: cancellationToken);
@@ -317,7 +317,7 @@ public static class DevnetCommand
             table.AddRow(Markup.Escape(indicator.Name.En), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Coverage(cell)));
         }
         var rates = await regional.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = period }, cancellationToken: cancellationToken);
-        table.AddRow("Recognition rate (recognized / (recognized + rejected))", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate)));
+        table.AddRow("Refugee recognition rate (recognized / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate)));
         table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.TotalProtectionRate)), Markup.Escape(RegionalText.Coverage(rates.TotalProtectionRate)));
         console.Write(table);
     }

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using Mirps.Regional.V1;
 using MirpsExchange.Catalogue;
@@ -13,12 +14,8 @@ namespace MirpsExchange.Secretariat.Regional;
 /// </summary>
 public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveStamps stamps)
 {
-    public const string Recognized = "DECISIONS_RECOGNIZED";
-    public const string Complementary = "DECISIONS_COMPLEMENTARY";
-    public const string Rejected = "DECISIONS_REJECTED";
-
-    /// <summary>The components of the rates, in the order the rates read them.</summary>
-    public static readonly IReadOnlyList<string> RateComponents = [Recognized, Complementary, Rejected];
+    /// <summary>The catalogue ratios behind the two rates of <see cref="GetRatesAsync"/>.</summary>
+    public static readonly IReadOnlyList<string> Rates = [StandardCatalogue.RecognitionRate, StandardCatalogue.TotalProtectionRate];
 
     public async Task<GetRegionalValueResponse> GetValueAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
     {
@@ -77,22 +74,25 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     }
 
     /// <summary>
-    /// Both rates from the States' totals of the decision components: per rate, only the States that
-    /// reported every component it reads count, so numerator and denominator always cover the same States.
+    /// Both rates as the catalogue defines them (UNHCR's refugee recognition rate and total protection rate,
+    /// both over every substantive decision), from the States' totals of their components: per rate, only the
+    /// States that reported every component it reads count, so numerator and denominator cover the same States.
     /// </summary>
     public async Task<GetProtectionRatesResponse> GetRatesAsync(StandardCatalogue catalogue, Period period, Timestamp? asOf, CancellationToken cancellationToken)
     {
         var (time, micros) = Resolve(asOf);
-        var components = RateComponents.Select(code => catalogue.FindIndicator(code)
-            ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} lacks the rate component {code}.")).ToList();
-        var values = await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken);
-        var byCountry = values.ToLookup(v => v.Country);
+        var ratios = Rates.Select(id => catalogue.FindRatio(id)
+            ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} does not define the ratio {id}.")).ToList();
+        var components = ratios.SelectMany(r => r.DenominatorIndicatorCodes.Concat(r.NumeratorIndicatorCodes)).Distinct(StringComparer.Ordinal)
+            .Select(code => catalogue.FindIndicator(code) ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} lacks the rate component {code}.")).ToList();
+        var values = (await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken))
+            .ToDictionary(v => (v.Country, v.IndicatorCode));
         var response = new GetProtectionRatesResponse
         {
             Period = period.ToString(),
             AsOfTime = time,
-            RecognitionRate = Rate(byCountry, [Recognized], [Recognized, Rejected]),
-            TotalProtectionRate = Rate(byCountry, [Recognized, Complementary], [Recognized, Complementary, Rejected]),
+            RecognitionRate = Rate(ratios[0], values),
+            TotalProtectionRate = Rate(ratios[1], values),
         };
         response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
         return response;
@@ -149,33 +149,27 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         _ => null,
     };
 
-    private ProtectionRate Rate(ILookup<string, CountryValue> byCountry, string[] numerator, string[] denominator)
+    private ProtectionRate Rate(Ratio ratio, Dictionary<(string Country, string IndicatorCode), CountryValue> values)
     {
-        var rate = new ProtectionRate();
-        foreach (var country in aggregator.States)
+        var result = RatioOfSums.Compute(ratio, aggregator.States, (country, code) => values.TryGetValue((country, code), out var v) ? v.Value : null);
+        var rate = new ProtectionRate { Numerator = result.Numerator, Denominator = result.Denominator, Complete = result.ExcludedStates.Count == 0 };
+        if (result.Value is { } value)
         {
-            var values = byCountry[country].ToDictionary(v => v.IndicatorCode);
-            if (!denominator.All(values.ContainsKey))
-            {
-                rate.ExcludedCountries.Add(country);
-                continue;
-            }
-            rate.IncludedCountries.Add(country);
-            rate.Numerator += numerator.Sum(code => values[code].Value);
-            rate.Denominator += denominator.Sum(code => values[code].Value);
-            if (denominator.Any(code => values[code].Status == ObservationStatus.Provisional))
+            rate.Rate = value;
+        }
+        rate.IncludedCountries.AddRange(result.IncludedStates);
+        rate.ExcludedCountries.AddRange(result.ExcludedStates);
+        foreach (var country in result.IncludedStates)
+        {
+            var statuses = ratio.DenominatorIndicatorCodes.Select(code => values[(country, code)].Status).ToList();
+            if (statuses.Contains(ObservationStatus.Provisional))
             {
                 rate.ProvisionalCountries.Add(country);
             }
-            if (denominator.Any(code => values[code].Status == ObservationStatus.Estimated))
+            if (statuses.Contains(ObservationStatus.Estimated))
             {
                 rate.EstimatedCountries.Add(country);
             }
-        }
-        rate.Complete = rate.ExcludedCountries.Count == 0;
-        if (rate.Denominator > 0)
-        {
-            rate.Rate = rate.Numerator / rate.Denominator;
         }
         return rate;
     }

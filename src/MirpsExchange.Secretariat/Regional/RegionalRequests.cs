@@ -43,10 +43,19 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
 
         if (indicator!.Indicator.Aggregation != AggregationRule.Sum)
         {
+            // The catalogue's reason (2.0) travels with the refusal, in the message and in both languages in the metadata.
+            var reason = indicator.Indicator.NotAdditiveReason;
+            var metadata = new Dictionary<string, string> { ["indicator_code"] = indicator.Indicator.Code, ["aggregation_rule"] = Name(indicator.Indicator.Aggregation) };
+            if (reason is not null)
+            {
+                metadata["not_additive_reason"] = reason.En;
+                metadata["not_additive_reason_es"] = reason.Es;
+            }
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, "NOT_AGGREGABLE",
                 $"{indicator.Indicator.Code} has the aggregation rule {Name(indicator.Indicator.Aggregation)} in catalogue {catalogue.Version}: " +
-                $"its States' values cannot be added into a regional value; only indicators with {Name(AggregationRule.Sum)} can",
-                new Dictionary<string, string> { ["indicator_code"] = indicator.Indicator.Code, ["aggregation_rule"] = Name(indicator.Indicator.Aggregation) });
+                $"its States' values cannot be added into a regional value; only indicators with {Name(AggregationRule.Sum)} can" +
+                (string.IsNullOrEmpty(reason?.En) ? "" : $". {reason.En}"),
+                metadata);
         }
         return (indicator, period!.Value, breakdown);
     }
@@ -54,7 +63,9 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
     public Period RatesQuery(GetProtectionRatesRequest request)
     {
         var violations = new List<Violation>();
-        var period = PeriodOf(request.Period, "period", catalogue.FindIndicator(RegionalIndicators.Recognized), violations);
+        // A period the rates' components accept (the recognition rate's first component stands for all of them).
+        var component = catalogue.FindRatio(StandardCatalogue.RecognitionRate)?.DenominatorIndicatorCodes.FirstOrDefault();
+        var period = PeriodOf(request.Period, "period", component is null ? null : catalogue.FindIndicator(component), violations);
         CheckAsOf(request.AsOfTime, violations);
         ThrowIfInvalid(violations);
         return period!.Value;
