@@ -50,6 +50,13 @@ public class ChangeHashTests
             hex);
     }
 
+    /// <summary>A v1 change's hash, computed before catalogue 2.0's fields were added: no existing log may change.</summary>
+    [Fact]
+    public void A_v1_change_hashes_as_before_catalogue_two()
+    {
+        Assert.Equal("033ed5805c8a40381edaef2b855866425f20bb61a82feb34c805ee3534c58e2c", Convert.ToHexStringLower(LinkOf(Change())));
+    }
+
     [Fact]
     public void A_reader_that_gets_less_computes_the_same_hash()
     {
