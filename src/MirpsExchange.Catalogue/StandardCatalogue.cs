@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Mirps.Catalog.V1;
+using Mirps.Log;
 
 namespace MirpsExchange.Catalogue;
 
@@ -17,8 +18,8 @@ public sealed class StandardCatalogue
     public const string CountryOfOriginDimension = "COUNTRY_OF_ORIGIN";
     public const string ReportingCountryCodelist = "CL_MIRPS_STATE";
 
-    /// <summary>The dimensions observations carry, in the order of their fields.</summary>
-    public static readonly IReadOnlyList<string> ObservationDimensions = [SexDimension, AgeDimension, CountryOfOriginDimension];
+    /// <summary>The dimensions observations carry, in the order of their fields (catalogue 2.0's last: <see cref="AddedDimensions.DimensionIds"/>).</summary>
+    public static readonly IReadOnlyList<string> ObservationDimensions = [SexDimension, AgeDimension, CountryOfOriginDimension, .. AddedDimensions.DimensionIds];
 
     private readonly FrozenDictionary<string, IndicatorRule> _indicators;
     private readonly FrozenDictionary<string, FrozenSet<string>> _codelists;
@@ -46,9 +47,21 @@ public sealed class StandardCatalogue
                 i.DimensionIds.Contains(SexDimension) ? dimensionCodelists[SexDimension] : null,
                 i.DimensionIds.Contains(AgeDimension) ? dimensionCodelists[AgeDimension] : null,
                 i.DimensionIds.Contains(CountryOfOriginDimension) ? dimensionCodelists[CountryOfOriginDimension] : null,
-                [.. i.Granularities]),
+                [.. i.Granularities])
+            {
+                Added = [.. AddedDimensions.DimensionIds.Select(d => i.DimensionIds.Contains(d) ? dimensionCodelists[d] : null)],
+            },
             StringComparer.Ordinal);
         ReportingCountries = _codelists[ReportingCountryCodelist];
+        for (var d = 0; d < AddedDimensions.Count; d++)
+        {
+            // An empty value of a declared dimension means its default: the default must be one of its codes.
+            if (dimensionCodelists.TryGetValue(AddedDimensions.DimensionIds[d], out var codes) && !codes.Contains(AddedDimensions.Defaults[d]))
+            {
+                throw new InvalidDataException(
+                    $"Catalogue {catalog.Version}: dimension {AddedDimensions.DimensionIds[d]}'s codelist lacks its default code '{AddedDimensions.Defaults[d]}'");
+            }
+        }
     }
 
     public Catalog Catalog { get; }
@@ -67,6 +80,13 @@ public sealed class StandardCatalogue
 
     /// <summary>The codes of a dimension (<see cref="SexDimension"/>, ...): its codelist's; empty when the catalogue does not define it.</summary>
     public FrozenSet<string> DimensionCodes(string dimension) => _dimensionCodes.GetValueOrDefault(dimension) ?? FrozenSet<string>.Empty;
+
+    /// <summary>
+    /// Catalogue 2.0's dimensions of an observation of <paramref name="indicatorCode"/> as a node stores them: a
+    /// declared dimension left empty takes its default (so a key has one spelling), the others are kept as given.
+    /// </summary>
+    public AddedDimensions Normalised(string indicatorCode, AddedDimensions given) =>
+        FindIndicator(indicatorCode) is { } rule ? rule.Normalised(given) : given;
 
     public static StandardCatalogue LoadStandard()
     {
@@ -88,4 +108,22 @@ public sealed record IndicatorRule(
     FrozenSet<string>? Sexes,
     FrozenSet<string>? Ages,
     FrozenSet<string>? CountriesOfOrigin,
-    FrozenSet<PeriodGranularity> Granularities);
+    FrozenSet<PeriodGranularity> Granularities)
+{
+    /// <summary>The codes of catalogue 2.0's dimensions (<see cref="AddedDimensions.DimensionIds"/> order), null for one the indicator does not declare.</summary>
+    public IReadOnlyList<FrozenSet<string>?> Added { get; init; } = new FrozenSet<string>?[AddedDimensions.Count];
+
+    /// <summary>A declared dimension left empty takes its default; see <see cref="StandardCatalogue.Normalised"/>.</summary>
+    public AddedDimensions Normalised(AddedDimensions given)
+    {
+        var normalised = given;
+        for (var d = 0; d < AddedDimensions.Count; d++)
+        {
+            if (Added[d] is not null && given[d].Length == 0)
+            {
+                normalised = normalised.With(d, AddedDimensions.Defaults[d]);
+            }
+        }
+        return normalised;
+    }
+}

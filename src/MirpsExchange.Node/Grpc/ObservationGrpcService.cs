@@ -45,7 +45,8 @@ public sealed partial class ObservationGrpcService(
         {
             var o = request.Observations[i];
             var period = validation.Periods[i];
-            rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
+            rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, validation.Dimensions[i], period.Start, period.End,
+                o.Value, o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o), policies.For(o.IndicatorCode));
         }
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
@@ -73,7 +74,8 @@ public sealed partial class ObservationGrpcService(
         {
             var k = request.Keys[i];
             var period = validation.Periods[i];
-            rows[i] = new WriteRow(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, period.Start, period.End, null, ObservationStatus.Unspecified, "", policies.For(k.IndicatorCode));
+            rows[i] = new WriteRow(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, validation.Dimensions[i], period.Start, period.End,
+                null, ObservationStatus.Unspecified, "", default, policies.For(k.IndicatorCode));
         }
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new DeleteObservationsResponse
@@ -107,17 +109,22 @@ public sealed partial class ObservationGrpcService(
         var served = Served(NodeAccess.RequireReader(context));
         ThrowIfInvalid(validator.ValidateKey("key", request.Key), "key");
         var k = request.Key;
+        var added = validator.Catalogue.Normalised(k.IndicatorCode, Mirps.Log.AddedDimensions.Of(k));
+        var (applicationType, decisionLevel, procedureType, countBasis, countryOfDestination) =
+            (added.ApplicationType, added.DecisionLevel, added.ProcedureType, added.CountBasis, added.CountryOfDestination);
         // The revisions this reader may receive; a key with none is "not found" alike, so withheld keys are not revealed.
         var revisions = await db.Observations.AsNoTracking()
             .Where(o => o.IndicatorCode == k.IndicatorCode && o.Country == k.Country && o.Period == k.Period
-                && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin)
+                && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin
+                && o.ApplicationType == applicationType && o.DecisionLevel == decisionLevel && o.ProcedureType == procedureType
+                && o.CountBasis == countBasis && o.CountryOfDestination == countryOfDestination)
             .VisibleTo(served.Reader, Now())
             .OrderBy(o => o.Revision)
             .ToListAsync(context.CancellationToken);
         if (revisions.Count == 0)
         {
             throw RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
-                $"no observation has the key ({k.IndicatorCode}, {k.Country}, {k.Period}, {k.Sex}, {k.Age}, {k.CountryOfOrigin}) on this node");
+                $"no observation has the key ({ObservationKeys.Describe(k)}) on this node");
         }
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }

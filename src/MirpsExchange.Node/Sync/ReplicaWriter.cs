@@ -149,8 +149,8 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         var o = change.Observation;
         var period = MirpsExchange.Catalogue.Periods.Period.Parse(o.Period);
         var withheld = change.Withholding == Withholding.SmallCount;
-        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
-            change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note,
+        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, Mirps.Log.AddedDimensions.Of(o), period.Start, period.End,
+            change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o),
             RowPolicy.FromMessage(change.Policy), withheld);
     }
 
@@ -159,7 +159,9 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
     {
         var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(changes);
         var (a, b) = (items[x].Observation, items[y].Observation);
-        var c = WriteRow.CompareKeys([a.IndicatorCode, a.Country, a.Period, a.Sex, a.Age, a.CountryOfOrigin], [b.IndicatorCode, b.Country, b.Period, b.Sex, b.Age, b.CountryOfOrigin]);
+        var c = WriteRow.CompareKeys(
+            [a.IndicatorCode, a.Country, a.Period, a.Sex, a.Age, a.CountryOfOrigin, a.ApplicationType, a.DecisionLevel, a.ProcedureType, a.CountBasis, a.CountryOfDestination],
+            [b.IndicatorCode, b.Country, b.Period, b.Sex, b.Age, b.CountryOfOrigin, b.ApplicationType, b.DecisionLevel, b.ProcedureType, b.CountBasis, b.CountryOfDestination]);
         return c != 0 ? c : items[x].Revision.CompareTo(items[y].Revision);
     }
 
