@@ -176,9 +176,10 @@ public static partial class QueryCommand
         {
             table.AddColumn(labels == ExportLabels.Spanish ? "Nombre" : "Name");
         }
-        table.AddColumns("Country", "Period", "Sex", "Age", "Country of origin");
+        table.AddColumns("Country", "Period", "Sex", "Age", "Country of origin", "Other dimensions");
         table.AddColumn(new TableColumn("Value").RightAligned());
         table.AddColumn("Status");
+        table.AddColumn("Flags");
         table.AddColumn(new TableColumn("Revision").RightAligned());
         table.AddColumn("Recorded (UTC)");
         var withheld = 0;
@@ -195,8 +196,10 @@ public static partial class QueryCommand
                 o.IndicatorCode,
                 .. labels == ExportLabels.None ? Array.Empty<string>() : [IndicatorName(catalogue, o.IndicatorCode, labels)],
                 o.Country, o.Period, Dimension(o.Sex), Dimension(o.Age), Dimension(o.CountryOfOrigin),
-                stored.Withholding == Withholding.SmallCount ? Withheld : o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
+                Mirps.Log.AddedDimensions.Of(o).ToString() is { Length: > 0 } added ? added : "-",
+                stored.Withholding == Withholding.SmallCount ? Withheld : (o.LowerBound ? "≥ " : "") + o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
                 ObservationCsv.FormatStatus(o.Status),
+                Flags(o),
                 stored.Revision.ToString(CultureInfo.InvariantCulture),
                 stored.RecordedTime?.ToDateTimeOffset().ToString(TimeFormat, CultureInfo.InvariantCulture) ?? "",
             ];
@@ -240,6 +243,15 @@ public static partial class QueryCommand
     }
 
     private static string Dimension(string code) => code.Length > 0 ? code : "-";
+
+    /// <summary>Catalogue 2.0's attributes in words: "lower bound", "synthetic", the confidentiality when not free.</summary>
+    internal static string Flags(Observation o) => string.Join(", ", new[]
+    {
+        o.LowerBound ? "lower bound" : "",
+        o.Synthetic ? "synthetic" : "",
+        o.Confidentiality is ConfidentialityStatus.NotForPublication or ConfidentialityStatus.Confidential
+            ? ObservationCsv.FormatConfidentiality(o.Confidentiality).Replace('_', ' ').ToLowerInvariant() : "",
+    }.Where(f => f.Length > 0)) is { Length: > 0 } flags ? flags : "-";
 
     private static string IndicatorName(StandardCatalogue catalogue, string code, ExportLabels labels)
     {

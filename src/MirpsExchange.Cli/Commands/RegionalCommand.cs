@@ -285,12 +285,14 @@ public static class RegionalCommand
                 {
                     var status = cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
                         : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal;
-                    var flags = RegionalText.Flags(cell.ProvisionalCountries, cell.EstimatedCountries, prefix: "; ");
+                    var flags = RegionalText.Flags(cell.ProvisionalCountries, cell.EstimatedCountries, prefix: "; ", cell.LowerBoundCountries, cell.SyntheticCountries);
                     var note = cell.Complete
                         ? flags.TrimStart(';', ' ')
                         : $"partial: {cell.ContributingCountries.Count} of {cell.ContributingCountries.Count + cell.MissingCountries.Count} States reported (missing {string.Join(" ", cell.MissingCountries)}); " +
                           $"their sum is {cell.Value.ToString("0.###", CultureInfo.InvariantCulture)}{flags}";
-                    rows.Add(new ExportRow(code, ExportRow.RegionalAggregate, period, cell.Sex, cell.Age, cell.CountryOfOrigin, cell.Complete ? cell.Value : null, status, note));
+                    rows.Add(new ExportRow(code, ExportRow.RegionalAggregate, period, cell.Sex, cell.Age, cell.CountryOfOrigin, cell.Complete ? cell.Value : null, status, note,
+                        new Mirps.Log.AddedDimensions(cell.ApplicationType, cell.DecisionLevel, cell.ProcedureType, cell.CountBasis, cell.CountryOfDestination),
+                        new Mirps.Log.ValueAttributes(cell.LowerBound, ConfidentialityStatus.Unspecified, cell.Synthetic)));
                 }
             }
         }

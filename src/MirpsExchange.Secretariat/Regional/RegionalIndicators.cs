@@ -45,7 +45,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var later = byPeriod[period.ToString()].ToDictionary(CellKey);
         var earlier = byPeriod[previous.ToString()].ToDictionary(CellKey);
         var keys = later.Keys.Union(earlier.Keys).OrderBy(k => k.Sex, StringComparer.Ordinal)
-            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ToList();
+            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ThenBy(k => k.Added.ToString(), StringComparer.Ordinal).ToList();
         if (keys.Count == 0 && breakdown == Breakdown.Unspecified)
         {
             keys.Add(CellKey(EmptySum(CellFilter.Totals(indicator))));
@@ -132,11 +132,20 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             CountryOfOrigin = sum.CountryOfOrigin,
             Value = sum.Value,
             Complete = sum.Reported == aggregator.AllStates,
+            ApplicationType = sum.Added.ApplicationType,
+            DecisionLevel = sum.Added.DecisionLevel,
+            ProcedureType = sum.Added.ProcedureType,
+            CountBasis = sum.Added.CountBasis,
+            CountryOfDestination = sum.Added.CountryOfDestination,
+            LowerBound = sum.LowerBound != 0,
+            Synthetic = sum.Synthetic != 0,
         };
         cell.ContributingCountries.AddRange(aggregator.StatesOf(sum.Reported));
         cell.MissingCountries.AddRange(aggregator.StatesOf(aggregator.AllStates & ~sum.Reported));
         cell.ProvisionalCountries.AddRange(aggregator.StatesOf(sum.Provisional));
         cell.EstimatedCountries.AddRange(aggregator.StatesOf(sum.Estimated));
+        cell.LowerBoundCountries.AddRange(aggregator.StatesOf(sum.LowerBound));
+        cell.SyntheticCountries.AddRange(aggregator.StatesOf(sum.Synthetic));
         return cell;
     }
 
@@ -171,6 +180,14 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             {
                 rate.EstimatedCountries.Add(country);
             }
+            if (denominator.Any(code => values[code].LowerBound))
+            {
+                rate.LowerBoundCountries.Add(country);
+            }
+            if (denominator.Any(code => values[code].Synthetic))
+            {
+                rate.SyntheticCountries.Add(country);
+            }
         }
         rate.Complete = rate.ExcludedCountries.Count == 0;
         if (rate.Denominator > 0)
@@ -182,11 +199,13 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
 
     private RegionalCell EmptyCell(CellFilter totals) => ToCell(EmptySum(totals));
 
-    private static CellSum EmptySum(CellFilter totals) => new("", "", totals.Sex ?? "", totals.Age ?? "", totals.CountryOfOrigin ?? "", 0, 0, 0, 0);
+    private static CellSum EmptySum(CellFilter totals) =>
+        new("", "", totals.Sex ?? "", totals.Age ?? "", totals.CountryOfOrigin ?? "", 0, 0, 0, 0, totals.Added ?? default);
 
-    private static CellSum EmptySum((string Sex, string Age, string CountryOfOrigin) key) => new("", "", key.Sex, key.Age, key.CountryOfOrigin, 0, 0, 0, 0);
+    private static CellSum EmptySum((string Sex, string Age, string CountryOfOrigin, Mirps.Log.AddedDimensions Added) key) =>
+        new("", "", key.Sex, key.Age, key.CountryOfOrigin, 0, 0, 0, 0, key.Added);
 
-    private static (string Sex, string Age, string CountryOfOrigin) CellKey(CellSum sum) => (sum.Sex, sum.Age, sum.CountryOfOrigin);
+    private static (string Sex, string Age, string CountryOfOrigin, Mirps.Log.AddedDimensions Added) CellKey(CellSum sum) => (sum.Sex, sum.Age, sum.CountryOfOrigin, sum.Added);
 
     /// <summary>
     /// The time figures are computed as of: the request's, or now. "Now" reads what was received by the
