@@ -210,7 +210,7 @@ public static partial class QueryCommand
             await writer.WriteLineAsync("No observations match the query.");
             return 0;
         }
-        CommonOptions.Console(writer, minimumWidth: 160).Write(table);
+        CommonOptions.Console(writer, minimumWidth: 200).Write(table);
         await writer.WriteLineAsync(count > TableRowLimit
             ? $"{count} observations; the first {TableRowLimit} are shown: use --format csv --out FILE for all of them"
             : $"{count} observation{(count == 1 ? "" : "s")}");
