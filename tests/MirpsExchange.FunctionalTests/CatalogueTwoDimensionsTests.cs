@@ -70,6 +70,14 @@ public sealed class CatalogueTwoDimensionsTests : IDisposable
             (lowerBound.ApplicationType, lowerBound.DecisionLevel, lowerBound.ProcedureType, lowerBound.CountBasis, lowerBound.CountryOfDestination,
              lowerBound.Value, lowerBound.Confidentiality, lowerBound.Synthetic));
         Assert.Contains(queried, o => o.CountBasis == "CASES" && o.Value == 420);
+        var cases = await origin.QueryAsync(new StreamObservationsRequest { CountBases = { "CASES" } });
+        Assert.Equal([420.0], cases.Select(s => s.Observation.Value));
+        var undeclared = await origin.QueryAsync(new StreamObservationsRequest { ApplicationTypes = { "" } });
+        Assert.Equal([CatalogueTwoShape.Resettlement], undeclared.Select(s => s.Observation.IndicatorCode));
+        var byCli = await CliRunner.RunAsync(["query", .. origin.CliArgs, "--application-type", "new", "--format", "csv"]);
+        Assert.True(byCli.Code == MirpsExchange.Cli.CliApp.Ok, byCli.Error);
+        Assert.Contains("ASYLUM_APPLICATIONS,BLZ,2023,_T,_T,_T,NEW,,_T,PERSONS,,791,NORMAL,true,NOT_FOR_PUBLICATION,true,", byCli.Output);
+        Assert.Contains("ASYLUM_APPLICATIONS,BLZ,2023,_T,_T,_T,NEW,,_T,CASES,,420,NORMAL,,,,", byCli.Output);
 
         // A key given with the new dimensions left empty finds the row stored with the defaults.
         var history = await origin.Observations.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = Applications("BLZ", 0).Key() });
