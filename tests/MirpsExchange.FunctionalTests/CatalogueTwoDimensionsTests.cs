@@ -137,5 +137,14 @@ public sealed class CatalogueTwoDimensionsTests : IDisposable
         // A breakdown by sex keeps the new dimensions at their defaults too.
         var bySex = await secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = CatalogueTwoShape.Applications, Period = "2023", Breakdown = Breakdown.Sex });
         Assert.Equal(150_000, Assert.Single(bySex.Cells).Value);
+
+        // A breakdown by a new dimension: one cell per code, its total _T among them; persons and cases have no total.
+        var byType = await secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = CatalogueTwoShape.Applications, Period = "2023", Breakdown = Breakdown.ApplicationType });
+        Assert.Equal(["REPEAT 5000 MEX", "_T 150000 GTM MEX PAN"],
+            byType.Cells.Select(c => $"{c.ApplicationType} {c.Value} {string.Join(" ", c.ContributingCountries.Order())}"));
+        var byBasis = await secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = CatalogueTwoShape.Applications, Period = "2023", Breakdown = Breakdown.CountBasis });
+        Assert.Equal(["CASES 60000 False", "PERSONS 150000 True"], byBasis.Cells.Select(c => $"{c.CountBasis} {c.Value} {c.LowerBound}"));
+        await RpcAssert.InvalidArgumentAsync(() => secretariat.Regional.GetRegionalValueAsync(
+            new GetRegionalValueRequest { IndicatorCode = CatalogueTwoShape.Applications, Period = "2023", Breakdown = Breakdown.DecisionLevel }).ResponseAsync, "breakdown");
     }
 }

@@ -10,10 +10,10 @@ namespace MirpsExchange.Secretariat.Regional;
 
 /// <summary>
 /// Which cells of an indicator to add up: a fixed code per dimension, or null for every code (the
-/// dimension a figure is broken down by). <see cref="Added"/>: catalogue 2.0's dimensions, fixed together
-/// (null: every code; a cell is still never added to one that differs in them, see <see cref="CellSum"/>).
+/// dimension a figure is broken down by). <see cref="Added"/>: catalogue 2.0's dimensions, fixed but the one at
+/// <see cref="OpenAdded"/> (null: every code; a cell is still never added to one that differs in them, see <see cref="CellSum"/>).
 /// </summary>
-public readonly record struct CellFilter(string? Sex, string? Age, string? CountryOfOrigin, AddedDimensions? Added = null)
+public readonly record struct CellFilter(string? Sex, string? Age, string? CountryOfOrigin, AddedDimensions? Added = null, int OpenAdded = -1)
 {
     /// <summary>Every key: all cells of every dimension.</summary>
     public static readonly CellFilter All = new(null, null, null);
@@ -28,7 +28,8 @@ public readonly record struct CellFilter(string? Sex, string? Age, string? Count
         breakdown == StandardCatalogue.SexDimension ? null : indicator.Sexes is null ? "" : RegionalAggregator.Total,
         breakdown == StandardCatalogue.AgeDimension ? null : indicator.Ages is null ? "" : RegionalAggregator.Total,
         breakdown == StandardCatalogue.CountryOfOriginDimension ? null : indicator.CountriesOfOrigin is null ? "" : RegionalAggregator.Total,
-        indicator.Normalised(default));
+        indicator.Normalised(default),
+        breakdown is null ? -1 : AddedDimensions.DimensionIds.ToList().IndexOf(breakdown));
 }
 
 /// <summary>
@@ -109,7 +110,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             while (await reader.ReadAsync(cancellationToken))
             {
                 // Catalogue 2.0's dimensions are part of the cell: cells that differ only in one are never added together.
-                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), filter.Added ?? ReadAdded(reader, 8));
+                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), filter is { Added: { } fixedAdded, OpenAdded: < 0 } ? fixedAdded : ReadAdded(reader, 8));
                 var bit = bits[reader.GetString(5)];
                 var value = reader.GetDouble(6);
                 var status = (ObservationStatus)reader.GetInt32(7);
@@ -272,7 +273,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         {
             for (var d = 0; d < AddedDimensions.Count; d++)
             {
-                AppendEquals(command, sql, AddedDimensions.FieldNames[d], added[d]);
+                AppendEquals(command, sql, AddedDimensions.FieldNames[d], d == filter.OpenAdded ? null : added[d]);
             }
         }
     }

@@ -45,7 +45,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var later = byPeriod[period.ToString()].ToDictionary(CellKey);
         var earlier = byPeriod[previous.ToString()].ToDictionary(CellKey);
         var keys = later.Keys.Union(earlier.Keys).OrderBy(k => k.Sex, StringComparer.Ordinal)
-            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ThenBy(k => k.Added.ToString(), StringComparer.Ordinal).ToList();
+            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ThenBy(k => k.Added, AddedOrder.Instance).ToList();
         if (keys.Count == 0 && breakdown == Breakdown.Unspecified)
         {
             keys.Add(CellKey(EmptySum(CellFilter.Totals(indicator))));
@@ -155,6 +155,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         Breakdown.Sex => StandardCatalogue.SexDimension,
         Breakdown.Age => StandardCatalogue.AgeDimension,
         Breakdown.CountryOfOrigin => StandardCatalogue.CountryOfOriginDimension,
+        Breakdown.ApplicationType or Breakdown.DecisionLevel or Breakdown.ProcedureType or Breakdown.CountBasis or Breakdown.CountryOfDestination =>
+            Mirps.Log.AddedDimensions.DimensionIds[(int)breakdown - (int)Breakdown.ApplicationType],
         _ => null,
     };
 
@@ -195,6 +197,13 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             rate.Rate = rate.Numerator / rate.Denominator;
         }
         return rate;
+    }
+
+    private sealed class AddedOrder : IComparer<Mirps.Log.AddedDimensions>
+    {
+        public static readonly AddedOrder Instance = new();
+
+        public int Compare(Mirps.Log.AddedDimensions x, Mirps.Log.AddedDimensions y) => x.CompareTo(y);
     }
 
     private RegionalCell EmptyCell(CellFilter totals) => ToCell(EmptySum(totals));
