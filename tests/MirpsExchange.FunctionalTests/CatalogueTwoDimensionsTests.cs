@@ -101,7 +101,9 @@ public sealed class CatalogueTwoDimensionsTests : IDisposable
     [Fact]
     public async Task A_v1_shaped_submit_to_a_v1_node_stores_the_new_dimensions_empty_and_refuses_them_set()
     {
-        await using var node = await TestNode.StartAsync("BLZ");
+        var v1 = Path.Combine(_folder, "catalogue-v1.json");
+        await File.WriteAllTextAsync(v1, Google.Protobuf.JsonFormatter.Default.Format(CatalogueTwoShape.V1().Catalog));
+        await using var node = await TestNode.StartAsync("BLZ", null, $"--Node:CatalogueFile={v1}");
         await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
         Assert.Equal("|||||240|0|0|0", Stored(node, "indicator_code = 'REFUGEES'"));
 

@@ -15,7 +15,7 @@ namespace MirpsExchange.UnitTests;
 public class CatalogueTwoDimensionsTests
 {
     private static readonly DateOnly Today = new(2026, 11, 26);
-    private static readonly ObservationValidator V1 = new(StandardCatalogue.LoadStandard());
+    private static readonly ObservationValidator V1 = new(CatalogueTwoShape.V1());
     private static readonly ObservationValidator V2 = new(CatalogueTwoShape.Load());
 
     private static Observation Applications(Action<Observation>? change = null)
@@ -113,6 +113,6 @@ public class CatalogueTwoDimensionsTests
         var catalog = CatalogueTwoShape.Build();
         var basis = catalog.Codelists.Single(c => c.Id == "CL_COUNT_BASIS");
         basis.Codes.Remove(basis.Codes.Single(c => c.Id == "PERSONS"));
-        Assert.Contains("lacks its default code 'PERSONS'", Assert.Throws<InvalidDataException>(() => new StandardCatalogue(catalog)).Message);
+        Assert.Contains("'PERSONS'", Assert.Throws<InvalidDataException>(() => new StandardCatalogue(catalog)).Message);
     }
 }

@@ -18,6 +18,10 @@ public static class CatalogueTwoShape
     public static Catalog Build()
     {
         var catalog = StandardCatalogue.LoadStandard().Catalog.Clone();
+        if (catalog.Dimensions.Any(d => d.Id == "APPLICATION_TYPE"))
+        {
+            return catalog; // the standard catalogue is 2.0 already: it declares them so on these indicators
+        }
         catalog.Version = "1.99.0"; // a test catalogue, not a release
         var countries = catalog.Codelists.Single(c => c.Id == "CL_COUNTRY_OF_ORIGIN").Codes;
         Add(catalog, "APPLICATION_TYPE", "CL_APPLICATION_TYPE", ["NEW", "REPEAT", "APPEAL", "_T"]);
@@ -32,6 +36,14 @@ public static class CatalogueTwoShape
     }
 
     public static StandardCatalogue Load() => new(Build());
+
+    /// <summary>Catalogue 1.0.0 as shipped (the catalogue-v1.json resource), which declares none of catalogue 2.0's dimensions.</summary>
+    public static StandardCatalogue V1()
+    {
+        using var stream = typeof(StandardCatalogue).Assembly.GetManifestResourceStream("catalogue-v1.json")!;
+        using var reader = new StreamReader(stream);
+        return StandardCatalogue.Parse(reader.ReadToEnd());
+    }
 
     /// <summary>Writes the catalogue as protobuf JSON into <paramref name="folder"/> (for Node:CatalogueFile) and returns its path.</summary>
     public static string WriteFile(string folder)
