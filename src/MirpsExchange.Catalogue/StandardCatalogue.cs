@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Mirps.Catalog.V1;
+using Mirps.Log;
 
 namespace MirpsExchange.Catalogue;
 
@@ -43,11 +44,7 @@ public sealed class StandardCatalogue
     /// The dimensions observations carry, in the order of their fields (Observation 4..6, then 10..14).
     /// A dimension's observation field is its id in lower case (<see cref="FieldOf"/>).
     /// </summary>
-    public static readonly IReadOnlyList<string> ObservationDimensions =
-    [
-        SexDimension, AgeDimension, CountryOfOriginDimension,
-        ApplicationTypeDimension, DecisionLevelDimension, ProcedureTypeDimension, CountBasisDimension, CountryOfDestinationDimension,
-    ];
+    public static readonly IReadOnlyList<string> ObservationDimensions = [SexDimension, AgeDimension, CountryOfOriginDimension, .. AddedDimensions.DimensionIds];
 
     /// <summary>The attributes observations carry and their fields (catalogue 2.0 declares them in <see cref="Catalog.Attributes"/>).</summary>
     public static readonly IReadOnlyDictionary<string, string> ObservationAttributes = new Dictionary<string, string>
@@ -96,10 +93,22 @@ public sealed class StandardCatalogue
                 [.. i.Granularities])
             {
                 Dimensions = [.. i.DimensionIds.Select(id => _dimensions[id])],
+                Added = [.. AddedDimensions.DimensionIds.Select(d => i.DimensionIds.Contains(d) ? _dimensions[d].Codes : null)],
             },
             StringComparer.Ordinal);
         _ratios = catalog.Ratios.ToFrozenDictionary(r => r.Id, StringComparer.Ordinal);
         ReportingCountries = _codelists[ReportingCountryCodelist];
+        for (var d = 0; d < AddedDimensions.Count; d++)
+        {
+            // An empty value of a declared dimension means its default, which the change log's encoding fixes
+            // (AddedDimensions.Defaults): the catalogue must declare that very default, one of the dimension's codes.
+            if (_dimensions.TryGetValue(AddedDimensions.DimensionIds[d], out var dimension)
+                && (!dimension.Codes.Contains(AddedDimensions.Defaults[d]) || dimension.DefaultCode is { } declared && declared != AddedDimensions.Defaults[d]))
+            {
+                throw new InvalidDataException(
+                    $"Catalogue {catalog.Version}: dimension {AddedDimensions.DimensionIds[d]}'s default must be '{AddedDimensions.Defaults[d]}', one of its codes");
+            }
+        }
     }
 
     public Catalog Catalog { get; }
@@ -127,6 +136,13 @@ public sealed class StandardCatalogue
 
     /// <summary>The observation field that carries a dimension's value: SEX -> sex, COUNT_BASIS -> count_basis.</summary>
     public static string FieldOf(string dimensionId) => dimensionId.ToLowerInvariant();
+
+    /// <summary>
+    /// Catalogue 2.0's dimensions of an observation of <paramref name="indicatorCode"/> as a node stores them: a
+    /// declared dimension left empty takes its default (so a key has one spelling), the others are kept as given.
+    /// </summary>
+    public AddedDimensions Normalised(string indicatorCode, AddedDimensions given) =>
+        FindIndicator(indicatorCode) is { } rule ? rule.Normalised(given) : given;
 
     /// <summary>The standard catalogue, <see cref="StandardVersion"/>.</summary>
     public static StandardCatalogue LoadStandard() => LoadVersion(StandardVersion);
@@ -166,6 +182,23 @@ public sealed record IndicatorRule(
     /// dimension id, its total, or its default where it has none (COUNT_BASIS: PERSONS).
     /// </summary>
     public IReadOnlyDictionary<string, string> HeadlineCodes => Dimensions.ToDictionary(d => d.Id, d => d.HeadlineCode, StringComparer.Ordinal);
+
+    /// <summary>The codes of catalogue 2.0's dimensions (<see cref="AddedDimensions.DimensionIds"/> order), null for one the indicator does not declare.</summary>
+    public IReadOnlyList<FrozenSet<string>?> Added { get; init; } = new FrozenSet<string>?[AddedDimensions.Count];
+
+    /// <summary>A declared dimension left empty takes its default; see <see cref="StandardCatalogue.Normalised"/>.</summary>
+    public AddedDimensions Normalised(AddedDimensions given)
+    {
+        var normalised = given;
+        for (var d = 0; d < AddedDimensions.Count; d++)
+        {
+            if (Added[d] is not null && given[d].Length == 0)
+            {
+                normalised = normalised.With(d, AddedDimensions.Defaults[d]);
+            }
+        }
+        return normalised;
+    }
 
     /// <summary>The declared dimension <paramref name="id"/>; null when the indicator does not declare it.</summary>
     public DimensionRule? Dimension(string id)

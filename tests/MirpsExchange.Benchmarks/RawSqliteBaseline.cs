@@ -17,7 +17,8 @@ namespace MirpsExchange.Benchmarks;
 public readonly record struct BaselineRow(
     long Sequence, string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin,
     DateOnly PeriodStart, DateOnly PeriodEnd, double Value, ObservationStatus Status, string Note,
-    RowPolicy Policy, long RecordedTime, ReadOnlyMemory<byte> Salt = default, ReadOnlyMemory<byte> ChangeHash = default, long ReceivedTime = 0);
+    RowPolicy Policy, long RecordedTime, ReadOnlyMemory<byte> Salt = default, ReadOnlyMemory<byte> ChangeHash = default, long ReceivedTime = 0,
+    Mirps.Log.AddedDimensions Added = default, Mirps.Log.ValueAttributes Attributes = default);
 
 /// <summary>A batch of rows in an array rented from <see cref="ArrayPool{T}.Shared"/>, returned once written.</summary>
 public readonly record struct BaselineBatch(BaselineRow[] Rows, int Count);
@@ -47,6 +48,7 @@ public sealed class RawSqliteBaseline : IDisposable
     {
         Sequence, IndicatorCode, Country, Period, Sex, Age, CountryOfOrigin, PeriodStart, PeriodEnd, Value, Status, Note,
         Readers, ReleaseTime, SmallCountThreshold, RecordedTime, Salt, ChangeHash, ReceivedTime,
+        ApplicationType, DecisionLevel, ProcedureType, CountBasis, CountryOfDestination, LowerBound, Confidentiality, Synthetic,
     }
 
     private static readonly Dictionary<string, Field> Bound = new(StringComparer.Ordinal)
@@ -57,6 +59,9 @@ public sealed class RawSqliteBaseline : IDisposable
         ["note"] = Field.Note, ["readers"] = Field.Readers, ["release_time"] = Field.ReleaseTime,
         ["small_count_threshold"] = Field.SmallCountThreshold, ["recorded_time"] = Field.RecordedTime,
         ["salt"] = Field.Salt, ["change_hash"] = Field.ChangeHash, ["received_time"] = Field.ReceivedTime,
+        ["application_type"] = Field.ApplicationType, ["decision_level"] = Field.DecisionLevel, ["procedure_type"] = Field.ProcedureType,
+        ["count_basis"] = Field.CountBasis, ["country_of_destination"] = Field.CountryOfDestination,
+        ["lower_bound"] = Field.LowerBound, ["confidentiality"] = Field.Confidentiality, ["synthetic"] = Field.Synthetic,
     };
 
     /// <summary>The same in every row of a first revision: written as literals, as the node's own insert does.</summary>
@@ -217,6 +222,14 @@ public sealed class RawSqliteBaseline : IDisposable
                 case Field.Salt: insert.Bind(at, row.Salt.Span); break;
                 case Field.ChangeHash: insert.Bind(at, row.ChangeHash.Span); break;
                 case Field.ReceivedTime: insert.Bind(at, row.ReceivedTime); break;
+                case Field.ApplicationType: insert.BindIfChanged(at, row.Added.ApplicationType); break;
+                case Field.DecisionLevel: insert.BindIfChanged(at, row.Added.DecisionLevel); break;
+                case Field.ProcedureType: insert.BindIfChanged(at, row.Added.ProcedureType); break;
+                case Field.CountBasis: insert.BindIfChanged(at, row.Added.CountBasis); break;
+                case Field.CountryOfDestination: insert.BindIfChanged(at, row.Added.CountryOfDestination); break;
+                case Field.LowerBound: insert.Bind(at, row.Attributes.LowerBound ? 1L : 0L); break;
+                case Field.Confidentiality: insert.Bind(at, (long)row.Attributes.Confidentiality); break;
+                case Field.Synthetic: insert.Bind(at, row.Attributes.Synthetic ? 1L : 0L); break;
             }
         }
     }
@@ -303,10 +316,11 @@ public sealed class RawSqliteBaseline : IDisposable
     {
         var period = Period.Parse(o.Period);
         return new BaselineRow(sequence, o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
-            period.Start, period.End, o.Value, o.Status, o.Note, policy, recordedTime, salt, Filler(sequence, Mirps.Log.ChangeHash.Size, 16), receivedTime);
+            period.Start, period.End, o.Value, o.Status, o.Note, policy, recordedTime, salt, Filler(sequence, Mirps.Log.ChangeHash.Size, 16), receivedTime,
+            Mirps.Log.AddedDimensions.Of(o), Mirps.Log.ValueAttributes.Of(o));
     }
 
-    /// <summary>The unique key index's order: indicator, country, period, sex, age, country of origin (ordinal).</summary>
+    /// <summary>The unique key index's order: indicator, country, period, sex, age, country of origin, catalogue 2.0's dimensions (ordinal).</summary>
     public sealed class KeyOrder : IComparer<BaselineRow>
     {
         public static readonly KeyOrder Instance = new();
@@ -319,6 +333,7 @@ public sealed class RawSqliteBaseline : IDisposable
             if (c == 0) c = string.CompareOrdinal(x.Sex, y.Sex);
             if (c == 0) c = string.CompareOrdinal(x.Age, y.Age);
             if (c == 0) c = string.CompareOrdinal(x.CountryOfOrigin, y.CountryOfOrigin);
+            if (c == 0) c = x.Added.CompareTo(y.Added);
             return c;
         }
     }

@@ -175,7 +175,8 @@ public static class SigningBenchmark
     private static WriteRow ToWriteRow(Observation o)
     {
         var period = Period.Parse(o.Period);
-        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, RowPolicy.SecretariatOnly);
+        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, Mirps.Log.AddedDimensions.Of(o), period.Start, period.End,
+            o.Value, o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o), RowPolicy.SecretariatOnly);
     }
 
     /// <summary>The origin's side of a submit's rows, commit by commit as <see cref="SubmitWriter"/> does it, each part timed.</summary>

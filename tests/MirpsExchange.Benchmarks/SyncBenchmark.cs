@@ -226,13 +226,14 @@ public static class SyncBenchmark
             await setup.Database.MigrateAsync();
         }
         var (gate, notifier) = (new WriteGate(), new ChangeNotifier());
-        var rules = new ReplicaRules(new MirpsExchange.Catalogue.Validation.ObservationValidator(MirpsExchange.Catalogue.StandardCatalogue.LoadStandard()), TimeProvider.System);
+        var catalogue = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard();
+        var rules = new ReplicaRules(new MirpsExchange.Catalogue.Validation.ObservationValidator(catalogue), TimeProvider.System);
         var watch = Stopwatch.StartNew();
         long count = 0;
         foreach (var verified in batches)
         {
             await using var db = new NodeDbContext(options);
-            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, new ReceiveStamps(TimeProvider.System)).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
+            var (applied, _, _) = await new ReplicaWriter(db, gate, notifier, rules, new ReceiveStamps(TimeProvider.System), catalogue).ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             count += applied;
         }
         return count / watch.Elapsed.TotalSeconds;

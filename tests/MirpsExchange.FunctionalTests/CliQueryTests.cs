@@ -48,9 +48,9 @@ public class CliQueryTests
         var result = await RunAsync(["query", .. node.CliArgs, "--indicator", "refugees,WORK_PERMITS", "--labels", "es"]);
 
         Assert.True(result.Code == CliApp.Ok, result.Error + result.Output);
-        Assert.Matches(@"REFUGEES\s*│\s*Personas refugiadas\s*│\s*BLZ\s*│\s*2023\s*│\s*_T\s*│\s*_T\s*│\s*_T\s*│\s*240\s*│\s*NORMAL\s*│\s*1\s*│", result.Output);
-        Assert.Matches(@"REFUGEES\s*│\s*Personas refugiadas\s*│\s*BLZ\s*│\s*2023\s*│\s*F\s*│\s*_T\s*│\s*_T\s*│\s*120\s*│", result.Output);
-        Assert.Matches(@"WORK_PERMITS\s*│.*│\s*BLZ\s*│\s*2023\s*│\s*M\s*│\s*-\s*│\s*_T\s*│\s*1,234,567\s*│", result.Output);
+        Assert.Matches(@"REFUGEES\s*│\s*Personas refugiadas\s*│\s*BLZ\s*│\s*2023\s*│\s*_T\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*240\s*│\s*NORMAL\s*│\s*-\s*│\s*1\s*│", result.Output);
+        Assert.Matches(@"REFUGEES\s*│\s*Personas refugiadas\s*│\s*BLZ\s*│\s*2023\s*│\s*F\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*120\s*│", result.Output);
+        Assert.Matches(@"WORK_PERMITS\s*│.*│\s*BLZ\s*│\s*2023\s*│\s*M\s*│\s*-\s*│\s*_T\s*│\s*-\s*│\s*1,234,567\s*│", result.Output);
         Assert.Contains("3 observations", result.Output);
         Assert.DoesNotContain("withheld", result.Output);
         Assert.DoesNotContain('\u001b', result.Output);
@@ -156,10 +156,10 @@ public class CliQueryTests
         var owner = await RunAsync(["query", .. node.CliArgs, "--format", "csv"]);
 
         Assert.True(table.Code == CliApp.Ok, table.Error);
-        Assert.Matches(@"│\s*F\s*│\s*_T\s*│\s*_T\s*│\s*\(withheld\)\s*│\s*CONFIDENTIAL\s*│", table.Output);
-        Assert.Matches(@"│\s*_T\s*│\s*_T\s*│\s*_T\s*│\s*9\s*│\s*NORMAL\s*│", table.Output);
+        Assert.Matches(@"│\s*F\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*\(withheld\)\s*│\s*CONFIDENTIAL\s*│", table.Output);
+        Assert.Matches(@"│\s*_T\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*9\s*│\s*NORMAL\s*│", table.Output);
         Assert.Contains("(withheld): 1 value the node withholds", table.Output);
-        Assert.Contains("REFUGEES,BLZ,2023,F,_T,_T,,CONFIDENTIAL,", csv.Output);
+        Assert.Contains("REFUGEES,BLZ,2023,F,_T,_T,,,,,,,CONFIDENTIAL,", csv.Output);
         Assert.Contains(",BLZ,F,_T,_T,2023,,C,", sdmx.Output);
         foreach (var export in new[] { csv.Output, sdmx.Output })
         {

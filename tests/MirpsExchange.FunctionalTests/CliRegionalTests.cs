@@ -82,9 +82,9 @@ public class CliRegionalTests
 
         // One figure edited: 2022's complete total 721 made 722.
         var text = await File.ReadAllTextAsync(file);
-        Assert.Contains("REFUGEES,MIRPS,2022,_T,_T,_T,721,", text);
+        Assert.Contains("REFUGEES,MIRPS,2022,_T,_T,_T,,,,,,721,", text);
         var edited = Path.Combine(secretariat.Folder, "edited.csv");
-        await File.WriteAllTextAsync(edited, text.Replace("REFUGEES,MIRPS,2022,_T,_T,_T,721,", "REFUGEES,MIRPS,2022,_T,_T,_T,722,"));
+        await File.WriteAllTextAsync(edited, text.Replace("REFUGEES,MIRPS,2022,_T,_T,_T,,,,,,721,", "REFUGEES,MIRPS,2022,_T,_T,_T,,,,,,722,"));
         File.Copy(file + ".provenance.json", edited + ".provenance.json");
 
         var figure = await RunAsync(["regional", "verify", edited, .. verifyArgs]);
@@ -125,8 +125,8 @@ public class CliRegionalTests
         // The export edited back to Costa Rica's first revision: 721.
         var edited = Path.Combine(secretariat.Folder, "edited.csv");
         var text = await File.ReadAllTextAsync(file);
-        Assert.Contains("REFUGEES,MIRPS,2022,_T,_T,_T,770,", text);
-        await File.WriteAllTextAsync(edited, text.Replace("REFUGEES,MIRPS,2022,_T,_T,_T,770,", "REFUGEES,MIRPS,2022,_T,_T,_T,721,"));
+        Assert.Contains("REFUGEES,MIRPS,2022,_T,_T,_T,,,,,,770,", text);
+        await File.WriteAllTextAsync(edited, text.Replace("REFUGEES,MIRPS,2022,_T,_T,_T,,,,,,770,", "REFUGEES,MIRPS,2022,_T,_T,_T,,,,,,721,"));
         File.Copy(file + ".provenance.json", edited + ".provenance.json");
 
         // A node serving every State's log as the Secretariat's does, but Costa Rica's revision 2 relabelled as withheld

@@ -185,7 +185,7 @@ public class StreamKillTests
         {
             var changes = verified.Changes;
             await using var db = new NodeDbContext(options);
-            var writer = new ReplicaWriter(db, gate, notifier, rules, replica.Services.GetRequiredService<ReceiveStamps>());
+            var writer = new ReplicaWriter(db, gate, notifier, rules, replica.Services.GetRequiredService<ReceiveStamps>(), replica.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>());
             var (applied, duplicates, last) = await writer.ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             // Resumed from the cursor, nothing arrives twice and everything is the next change.
             Assert.Equal((changes.Count, 0, changes[^1].OriginSequence), (applied, duplicates, last));

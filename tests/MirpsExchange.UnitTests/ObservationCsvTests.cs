@@ -8,7 +8,11 @@ namespace MirpsExchange.UnitTests;
 /// <summary>The standard CSV layout: reading, form errors by line, writing, and the CLI's sample files.</summary>
 public class ObservationCsvTests
 {
+    /// <summary>A v1 file's header (without catalogue 2.0's columns, which may be left out).</summary>
     private const string Header = "indicator_code,country,period,sex,age,country_of_origin,value,status,note";
+
+    private const string FullHeader = "indicator_code,country,period,sex,age,country_of_origin," +
+        "application_type,decision_level,procedure_type,count_basis,country_of_destination,value,status,lower_bound,confidentiality,synthetic,note";
     private static readonly DateOnly Today = new(2026, 11, 26);
     private static readonly StandardCatalogue Catalogue = StandardCatalogue.LoadStandard();
 
@@ -252,12 +256,19 @@ public class ObservationCsvTests
             Obs("REFUGEES", "GTM", "2023", "_T", "_T", "_T", 1e15, note: "\"quoted\" note ending in a quote\""),
             Obs("REFUGEES", "SLV", "2023", "_T", "_T", "_T", 58, note: "Windows lines\r\nand an old Mac one\rend"),
         ];
+        observations[2].ApplicationType = "NEW";
+        observations[2].CountBasis = "CASES";
+        observations[2].LowerBound = true;
+        observations[2].Synthetic = true;
+        observations[3].Confidentiality = ConfidentialityStatus.NotForPublication;
+        observations[0].CountryOfDestination = "_U";
         var text = new StringWriter();
 
         ObservationCsv.Write(text, observations);
         var batch = ObservationCsv.Read(new StringReader(text.ToString()));
 
-        Assert.StartsWith(Header + Environment.NewLine, text.ToString());
+        Assert.StartsWith(FullHeader + Environment.NewLine, text.ToString());
+        Assert.Contains("ASYLUM_APPLICATIONS,MEX,2023,_T,_T,_T,NEW,,,CASES,,140000,ESTIMATED,true,,true,\"more than 140,000\"", text.ToString());
         Assert.Empty(batch.Errors);
         // A line break in a note reads back as \n, whatever the file used (CRLF from Excel on Windows, a lone CR):
         // the note rules accept line feeds only.
@@ -322,5 +333,21 @@ public class ObservationCsvTests
         return Assert.Single(observations, o =>
             o.IndicatorCode == indicator && o.Period == period
             && o.Sex == Total(rule.Sexes) && o.Age == Total(rule.Ages) && o.CountryOfOrigin == Total(rule.CountriesOfOrigin));
+    }
+
+    [Fact]
+    public void Catalogue_two_columns_are_read_and_may_be_left_out()
+    {
+        var v2 = Read("indicator_code,country,period,application_type,count_basis,value,lower_bound,confidentiality,synthetic",
+            "ASYLUM_APPLICATIONS,MEX,2023,APPEAL,cases,140000,TRUE,confidential,false",
+            "ASYLUM_APPLICATIONS,MEX,2022,,,1,,,");
+        Assert.Empty(v2.Errors);
+        var first = v2.Observations[0];
+        Assert.Equal(("APPEAL", "cases", true, ConfidentialityStatus.Confidential, false),
+            (first.ApplicationType, first.CountBasis, first.LowerBound, first.Confidentiality, first.Synthetic));
+        Assert.Equal(new Observation { IndicatorCode = "ASYLUM_APPLICATIONS", Country = "MEX", Period = "2022", Value = 1, Status = ObservationStatus.Normal }, v2.Observations[1]);
+
+        var bad = Read("indicator_code,country,period,value,lower_bound,confidentiality", "REFUGEES,BLZ,2023,1,yes,SECRET");
+        Assert.Equal(["line 2, lower_bound", "line 2, confidentiality"], bad.Errors.Select(e => e.Field));
     }
 }

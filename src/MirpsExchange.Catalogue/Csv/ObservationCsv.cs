@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Validation;
 
@@ -7,8 +8,12 @@ namespace MirpsExchange.Catalogue.Csv;
 
 /// <summary>
 /// The standard CSV layout national systems submit (UTF-8, RFC 4180, comma separated, header first):
-/// <c>indicator_code,country,period,sex,age,country_of_origin,value,status,note</c>.
-/// Columns may come in any order; undeclared dimensions stay empty; an empty status means NORMAL;
+/// <c>indicator_code,country,period,sex,age,country_of_origin,application_type,decision_level,procedure_type,
+/// count_basis,country_of_destination,value,status,lower_bound,confidentiality,synthetic,note</c>.
+/// Columns may come in any order and all but indicator_code, country, period and value may be left out (a v1 file
+/// has none of catalogue 2.0's); undeclared dimensions stay empty (a declared catalogue 2.0 dimension left empty
+/// means its default); an empty status means NORMAL; lower_bound and synthetic are <c>true</c>, <c>false</c> or
+/// empty (false); confidentiality is FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (free);
 /// values use a dot as decimal separator and no thousands separator. A cell that starts with a quote
 /// before <c>= + - @</c>, tab, CR or another quote loses that one quote, as a spreadsheet reads it
 /// (<see cref="SpreadsheetFormula"/>): the exports write texts that way, so they read back unchanged.
@@ -16,7 +21,10 @@ namespace MirpsExchange.Catalogue.Csv;
 public static class ObservationCsv
 {
     public static readonly IReadOnlyList<string> Columns =
-        ["indicator_code", "country", "period", "sex", "age", "country_of_origin", "value", "status", "note"];
+        ["indicator_code", "country", "period", "sex", "age", "country_of_origin", .. AddedDimensions.FieldNames, "value", "status", .. AttributeColumns, "note"];
+
+    /// <summary>Catalogue 2.0's attributes, between the status and the note (free text stays last).</summary>
+    public static IReadOnlyList<string> AttributeColumns => ["lower_bound", "confidentiality", "synthetic"];
 
     /// <summary>The columns a file must have; the export reader asks the same of plain CSV exports.</summary>
     internal static readonly IReadOnlyList<string> Required = ["indicator_code", "country", "period", "value"];
@@ -84,8 +92,31 @@ public static class ObservationCsv
                 Sex = Field("sex"),
                 Age = Field("age"),
                 CountryOfOrigin = Field("country_of_origin"),
+                ApplicationType = Field("application_type"),
+                DecisionLevel = Field("decision_level"),
+                ProcedureType = Field("procedure_type"),
+                CountBasis = Field("count_basis"),
+                CountryOfDestination = Field("country_of_destination"),
                 Note = index.TryGetValue("note", out var n) ? fields[n] : "",
             };
+            bool Flag(string column)
+            {
+                if (!TryParseFlag(Field(column), out var flag))
+                {
+                    result.Errors.Add(new($"line {line}, {column}", $"'{Field(column)}' is not true, false or empty (false)"));
+                }
+                return flag;
+            }
+            observation.LowerBound = Flag("lower_bound");
+            observation.Synthetic = Flag("synthetic");
+            if (TryParseConfidentiality(Field("confidentiality"), out var confidentiality))
+            {
+                observation.Confidentiality = confidentiality;
+            }
+            else
+            {
+                result.Errors.Add(new($"line {line}, confidentiality", $"'{Field("confidentiality")}' is not FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (free)"));
+            }
             var value = Field("value");
             if (double.TryParse(value, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
             {
@@ -129,6 +160,49 @@ public static class ObservationCsv
 
     public static string FormatStatus(ObservationStatus status) => status.ToString().ToUpperInvariant();
 
+    /// <summary>A flag attribute's cell: <c>true</c>, <c>false</c> or empty (false), any case.</summary>
+    public static bool TryParseFlag(string text, out bool flag)
+    {
+        var trimmed = text.Trim();
+        flag = trimmed.Equals("true", StringComparison.OrdinalIgnoreCase);
+        return flag || trimmed.Length == 0 || trimmed.Equals("false", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>A flag as written: <c>true</c>, or empty for false (most rows).</summary>
+    public static string FormatFlag(bool flag) => flag ? "true" : "";
+
+    /// <summary>A confidentiality cell: FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (UNSPECIFIED: free).</summary>
+    public static bool TryParseConfidentiality(string text, out ConfidentialityStatus confidentiality)
+    {
+        confidentiality = ConfidentialityStatus.Unspecified;
+        switch (text.Trim().ToUpperInvariant())
+        {
+            case "":
+                return true;
+            case "FREE":
+                confidentiality = ConfidentialityStatus.Free;
+                return true;
+            case "NOT_FOR_PUBLICATION":
+                confidentiality = ConfidentialityStatus.NotForPublication;
+                return true;
+            case "CONFIDENTIAL":
+                confidentiality = ConfidentialityStatus.Confidential;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A confidentiality as written: empty when unspecified.</summary>
+    public static string FormatConfidentiality(ConfidentialityStatus confidentiality) => confidentiality switch
+    {
+        ConfidentialityStatus.Unspecified => "",
+        ConfidentialityStatus.Free => "FREE",
+        ConfidentialityStatus.NotForPublication => "NOT_FOR_PUBLICATION",
+        ConfidentialityStatus.Confidential => "CONFIDENTIAL",
+        _ => ((int)confidentiality).ToString(CultureInfo.InvariantCulture),
+    };
+
     /// <summary>Writes observations in the standard layout, header first, texts through <see cref="SpreadsheetFormula.Neutralize"/>.</summary>
     public static void Write(TextWriter writer, IEnumerable<Observation> observations)
     {
@@ -137,7 +211,9 @@ public static class ObservationCsv
         {
             writer.WriteLine(string.Join(",",
                 Text(o.IndicatorCode), Text(o.Country), Text(o.Period), Text(o.Sex), Text(o.Age), Text(o.CountryOfOrigin),
-                o.Value.ToString("R", CultureInfo.InvariantCulture), FormatStatus(o.Status), Text(o.Note)));
+                Text(o.ApplicationType), Text(o.DecisionLevel), Text(o.ProcedureType), Text(o.CountBasis), Text(o.CountryOfDestination),
+                o.Value.ToString("R", CultureInfo.InvariantCulture), FormatStatus(o.Status),
+                FormatFlag(o.LowerBound), FormatConfidentiality(o.Confidentiality), FormatFlag(o.Synthetic), Text(o.Note)));
         }
     }
 

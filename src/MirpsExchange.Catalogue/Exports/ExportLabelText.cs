@@ -20,6 +20,9 @@ internal sealed class ExportLabelText
         [SdmxCsv.ValueMeasure] = Text("Observation value", "Valor de la observación"),
         [SdmxCsv.StatusAttribute] = Text("Observation status", "Estado de la observación"),
         [SdmxCsv.CommentAttribute] = Text("Observation comment", "Comentario de la observación"),
+        [SdmxCsv.ConfidentialityAttribute] = Text("Confidentiality status", "Estado de confidencialidad"),
+        [SdmxCsv.LowerBoundAttribute] = Text("Lower bound (the figure is at least the value)", "Cota inferior (la cifra es al menos el valor)"),
+        [SdmxCsv.SyntheticAttribute] = Text("Illustrative figure (not an official statistic)", "Cifra ilustrativa (no una estadística oficial)"),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<ObservationStatus, LocalizedText> Statuses = new Dictionary<ObservationStatus, LocalizedText>

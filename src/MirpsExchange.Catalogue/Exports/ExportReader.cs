@@ -1,4 +1,5 @@
 using System.Globalization;
+using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Csv;
 using MirpsExchange.Catalogue.Periods;
@@ -82,7 +83,11 @@ public static class ExportReader
                 cells.Code("country_of_origin"),
                 cells.Value("value"),
                 cells.Status("status", ObservationCsv.TryParseStatus, "NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, or empty for NORMAL"),
-                cells.Text("note"));
+                cells.Text("note"),
+                new AddedDimensions(cells.Code("application_type"), cells.Code("decision_level"), cells.Code("procedure_type"), cells.Code("count_basis"), cells.Code("country_of_destination")),
+                new ValueAttributes(cells.Flag("lower_bound"),
+                    cells.Confidentiality("confidentiality", ObservationCsv.TryParseConfidentiality, "FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty"),
+                    cells.Flag("synthetic")));
         };
     }
 
@@ -132,6 +137,7 @@ public static class ExportReader
                     : code.Length > 0 ? code
                     : cells.Fail<string>(id, $"the dimension is empty; a dimension the indicator does not declare is {SdmxCsv.NotApplicable}");
             }
+            var added = AddedDimensions.DimensionIds.Select(Dimension).ToArray();
             return new ExportRow(
                 cells.Required(SdmxCsv.IndicatorDimension),
                 cells.Required(SdmxCsv.ReferenceAreaDimension),
@@ -141,7 +147,11 @@ public static class ExportReader
                 Dimension(StandardCatalogue.CountryOfOriginDimension),
                 cells.Value(SdmxCsv.ValueMeasure),
                 cells.Status(SdmxCsv.StatusAttribute, SdmxCsv.TryParseStatusCode, "A, P, E, C, or empty for A"),
-                cells.Text(SdmxCsv.CommentAttribute));
+                cells.Text(SdmxCsv.CommentAttribute),
+                new AddedDimensions(added[0], added[1], added[2], added[3], added[4]),
+                new ValueAttributes(cells.Flag(SdmxCsv.LowerBoundAttribute),
+                    cells.Confidentiality(SdmxCsv.ConfidentialityAttribute, SdmxCsv.TryParseConfidentialityCode, "F, N, C or empty"),
+                    cells.Flag(SdmxCsv.SyntheticAttribute)));
         };
     }
 
@@ -219,6 +229,15 @@ public static class ExportReader
             var code = Code(column);
             return parse(code, out var status) ? status : Fail<ObservationStatus>(column, $"'{code}' is not a status ({expected})");
         }
+
+        /// <summary>A flag attribute: <c>true</c>, <c>false</c> or empty (false); false when the column is absent.</summary>
+        public bool Flag(string column) =>
+            ObservationCsv.TryParseFlag(Code(column), out var flag) ? flag : Fail<bool>(column, $"'{Code(column)}' is not true, false or empty (false)");
+
+        public delegate bool ConfidentialityParser(string text, out ConfidentialityStatus confidentiality);
+
+        public ConfidentialityStatus Confidentiality(string column, ConfidentialityParser parse, string expected) =>
+            parse(Code(column), out var confidentiality) ? confidentiality : Fail<ConfidentialityStatus>(column, $"'{Code(column)}' is not a confidentiality ({expected})");
 
         /// <summary>Throws; typed so that it can stand where a cell's value is expected.</summary>
         public T Fail<T>(string column, string message)

@@ -1,3 +1,4 @@
+using Mirps.Log;
 using Mirps.Observation.V1;
 
 namespace MirpsExchange.Catalogue.Exports;
@@ -20,6 +21,11 @@ namespace MirpsExchange.Catalogue.Exports;
 /// <param name="Value">The figure; null when it is withheld or missing.</param>
 /// <param name="Status">Normal, provisional, estimated or confidential (never unspecified).</param>
 /// <param name="Note">Free text; empty when there is none.</param>
+/// <param name="Added">Catalogue 2.0's dimensions; each empty when the indicator does not declare it.</param>
+/// <param name="Attributes">
+/// Catalogue 2.0's attributes: a lower bound ("more than"), the confidentiality (CONF_STATUS), a synthetic
+/// (illustrative) figure. A regional row is a lower bound, or synthetic, when any figure it adds up is.
+/// </param>
 public sealed record ExportRow(
     string IndicatorCode,
     string ReferenceArea,
@@ -29,7 +35,9 @@ public sealed record ExportRow(
     string CountryOfOrigin,
     double? Value,
     ObservationStatus Status,
-    string Note = "")
+    string Note = "",
+    AddedDimensions Added = default,
+    ValueAttributes Attributes = default)
 {
     /// <summary>
     /// The reference area of the regional aggregate. It is not an ISO 3166 code, so it cannot collide
@@ -40,7 +48,8 @@ public sealed record ExportRow(
     /// <summary>A State's observation as a row (its value is always present).</summary>
     public static ExportRow From(Observation observation) => new(
         observation.IndicatorCode, observation.Country, observation.Period, observation.Sex, observation.Age,
-        observation.CountryOfOrigin, observation.Value, observation.Status, observation.Note);
+        observation.CountryOfOrigin, observation.Value, observation.Status, observation.Note,
+        AddedDimensions.Of(observation), ValueAttributes.Of(observation));
 }
 
 /// <summary>The file layouts an export can take.</summary>

@@ -45,7 +45,7 @@ public sealed class ExportWriter
         _columns = options.Format switch
         {
             ExportFormat.Csv => CsvColumns(labels),
-            ExportFormat.SdmxCsv => SdmxColumns(labels, options.StructureId(catalogue)),
+            ExportFormat.SdmxCsv => SdmxColumns(labels, options.StructureId(catalogue), SdmxCsv.ComponentsOf(catalogue)),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Format, "Unknown export format."),
         };
     }
@@ -158,6 +158,10 @@ public sealed class ExportWriter
                 "value" => (r => FormatValue(r.Value), null),
                 "status" => (r => ObservationCsv.FormatStatus(r.Status), r => labels!.Status(r.Status)),
                 "note" => (r => r.Note, null),
+                "application_type" or "decision_level" or "procedure_type" or "count_basis" or "country_of_destination" => AddedCell(name, labels),
+                "lower_bound" => (r => ObservationCsv.FormatFlag(r.Attributes.LowerBound), null),
+                "confidentiality" => (r => ObservationCsv.FormatConfidentiality(r.Attributes.Confidentiality), null),
+                "synthetic" => (r => ObservationCsv.FormatFlag(r.Attributes.Synthetic), null),
                 _ => throw new InvalidOperationException($"The CSV column '{name}' has no export."),
             };
             columns.Add(new(name, cell.Code, Number: name == "value"));
@@ -169,11 +173,19 @@ public sealed class ExportWriter
         return columns;
     }
 
+    /// <summary>A catalogue 2.0 dimension's cell and label, by its field name.</summary>
+    private static (Func<ExportRow, string>, Func<ExportRow, string>?) AddedCell(string field, ExportLabelText? labels)
+    {
+        var d = Mirps.Log.AddedDimensions.FieldNames.ToList().IndexOf(field);
+        var dimension = Mirps.Log.AddedDimensions.DimensionIds[d];
+        return (r => r.Added[d], r => labels!.DimensionCode(dimension, r.Added[d]));
+    }
+
     /// <summary>The label column beside a coded plain-CSV column: <c>indicator_code</c> → <c>indicator_label</c>, <c>sex</c> → <c>sex_label</c>.</summary>
     internal static string CsvLabelColumn(string column) =>
         (column.EndsWith("_code", StringComparison.Ordinal) ? column[..^"_code".Length] : column) + "_label";
 
-    private static List<Column> SdmxColumns(ExportLabelText? labels, string structureId)
+    private static List<Column> SdmxColumns(ExportLabelText? labels, string structureId, IReadOnlyList<string> components)
     {
         string Labelled(string code, string label) =>
             labels is null || label.Length == 0 ? code : code + SdmxCsv.LabelSeparator + label;
@@ -185,21 +197,35 @@ public sealed class ExportWriter
         string Header(string id) => Labelled(id, labels?.Component(id) ?? "");
 
         var structure = Labelled(structureId, labels?.Dataflow ?? "");
-        return
-        [
+        var columns = new List<Column>
+        {
             new(SdmxCsv.StructureColumn, _ => SdmxCsv.DataflowStructure),
             new(SdmxCsv.StructureIdColumn, _ => structure),
             new(SdmxCsv.ActionColumn, _ => SdmxCsv.InformationAction),
-            new(Header(SdmxCsv.IndicatorDimension), r => Labelled(r.IndicatorCode, labels?.Indicator(r.IndicatorCode) ?? "")),
-            new(Header(SdmxCsv.ReferenceAreaDimension), r => Labelled(r.ReferenceArea, labels?.ReferenceArea(r.ReferenceArea) ?? "")),
-            new(Header(StandardCatalogue.SexDimension), r => Dimension(StandardCatalogue.SexDimension, r.Sex)),
-            new(Header(StandardCatalogue.AgeDimension), r => Dimension(StandardCatalogue.AgeDimension, r.Age)),
-            new(Header(StandardCatalogue.CountryOfOriginDimension), r => Dimension(StandardCatalogue.CountryOfOriginDimension, r.CountryOfOrigin)),
-            new(Header(SdmxCsv.TimePeriodDimension), r => r.Period),
-            new(Header(SdmxCsv.ValueMeasure), r => FormatValue(r.Value), Number: true),
-            new(Header(SdmxCsv.StatusAttribute), r => Labelled(SdmxCsv.StatusCode(r.Status), labels?.Status(r.Status) ?? "")),
-            new(Header(SdmxCsv.CommentAttribute), r => r.Note),
-        ];
+        };
+        foreach (var id in components)
+        {
+            var added = Mirps.Log.AddedDimensions.DimensionIds.ToList().IndexOf(id);
+            Func<ExportRow, string> cell = id switch
+            {
+                SdmxCsv.IndicatorDimension => r => Labelled(r.IndicatorCode, labels?.Indicator(r.IndicatorCode) ?? ""),
+                SdmxCsv.ReferenceAreaDimension => r => Labelled(r.ReferenceArea, labels?.ReferenceArea(r.ReferenceArea) ?? ""),
+                StandardCatalogue.SexDimension => r => Dimension(StandardCatalogue.SexDimension, r.Sex),
+                StandardCatalogue.AgeDimension => r => Dimension(StandardCatalogue.AgeDimension, r.Age),
+                StandardCatalogue.CountryOfOriginDimension => r => Dimension(StandardCatalogue.CountryOfOriginDimension, r.CountryOfOrigin),
+                _ when added >= 0 => r => Dimension(id, r.Added[added]),
+                SdmxCsv.TimePeriodDimension => r => r.Period,
+                SdmxCsv.ValueMeasure => r => FormatValue(r.Value),
+                SdmxCsv.StatusAttribute => r => Labelled(SdmxCsv.StatusCode(r.Status), labels?.Status(r.Status) ?? ""),
+                SdmxCsv.CommentAttribute => r => r.Note,
+                SdmxCsv.ConfidentialityAttribute => r => SdmxCsv.ConfidentialityCode(r.Attributes.Confidentiality),
+                SdmxCsv.LowerBoundAttribute => r => ObservationCsv.FormatFlag(r.Attributes.LowerBound),
+                SdmxCsv.SyntheticAttribute => r => ObservationCsv.FormatFlag(r.Attributes.Synthetic),
+                _ => throw new InvalidOperationException($"The SDMX component '{id}' has no export."),
+            };
+            columns.Add(new(Header(id), cell, Number: id == SdmxCsv.ValueMeasure));
+        }
+        return columns;
     }
 
     /// <summary>One column: its header and its cell; a number's cell is written as it is, any other through <see cref="SpreadsheetFormula.Neutralize"/>.</summary>

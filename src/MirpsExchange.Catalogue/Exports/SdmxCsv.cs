@@ -1,3 +1,4 @@
+using Mirps.Log;
 using Mirps.Observation.V1;
 
 namespace MirpsExchange.Catalogue.Exports;
@@ -27,6 +28,12 @@ public static class SdmxCsv
     /// <summary>The SDMX cross-domain concept for a free-text comment on one observation.</summary>
     public const string CommentAttribute = "COMMENT_OBS";
 
+    /// <summary>The SDMX cross-domain confidentiality status (CL_CONF_STATUS: F free, N not for publication, C confidential); empty when unspecified.</summary>
+    public const string ConfidentialityAttribute = "CONF_STATUS";
+
+    /// <summary>This dataflow's own attributes (no SDMX cross-domain concept): <c>true</c>, or empty for false.</summary>
+    public const string LowerBoundAttribute = "LOWER_BOUND", SyntheticAttribute = "SYNTHETIC";
+
     /// <summary>
     /// "Not applicable" in the SDMX cross-domain code lists: what a dimension the indicator does not
     /// declare holds. SDMX-CSV leaves a dimension cell empty only to wildcard it (partial-key rows and
@@ -40,13 +47,39 @@ public static class SdmxCsv
     /// <summary>
     /// The component columns in the order a data structure lists them: dimensions with the time
     /// dimension last (SDMX 3.0 places it after the other dimensions), the measure, the attributes.
+    /// Catalogue 2.0's dimensions (<see cref="AddedDimensions.DimensionIds"/>) are written only when the
+    /// catalogue defines them (<see cref="ComponentsOf"/>).
     /// </summary>
     public static readonly IReadOnlyList<string> Components =
     [
         IndicatorDimension, ReferenceAreaDimension,
-        StandardCatalogue.SexDimension, StandardCatalogue.AgeDimension, StandardCatalogue.CountryOfOriginDimension,
-        TimePeriodDimension, ValueMeasure, StatusAttribute, CommentAttribute,
+        StandardCatalogue.SexDimension, StandardCatalogue.AgeDimension, StandardCatalogue.CountryOfOriginDimension, .. AddedDimensions.DimensionIds,
+        TimePeriodDimension, ValueMeasure, StatusAttribute, ConfidentialityAttribute, LowerBoundAttribute, SyntheticAttribute, CommentAttribute,
     ];
+
+    /// <summary>The components of a dataflow of <paramref name="catalogue"/>: all but the dimensions it does not define.</summary>
+    public static IReadOnlyList<string> ComponentsOf(StandardCatalogue catalogue) =>
+        [.. Components.Where(c => !AddedDimensions.DimensionIds.Contains(c) || catalogue.Catalog.Dimensions.Any(d => d.Id == c))];
+
+    public static string ConfidentialityCode(ConfidentialityStatus confidentiality) => confidentiality switch
+    {
+        ConfidentialityStatus.Free => "F",
+        ConfidentialityStatus.NotForPublication => "N",
+        ConfidentialityStatus.Confidential => "C",
+        _ => "",
+    };
+
+    public static bool TryParseConfidentialityCode(string code, out ConfidentialityStatus confidentiality)
+    {
+        confidentiality = code switch
+        {
+            "F" => ConfidentialityStatus.Free,
+            "N" => ConfidentialityStatus.NotForPublication,
+            "C" => ConfidentialityStatus.Confidential,
+            _ => ConfidentialityStatus.Unspecified,
+        };
+        return code.Length == 0 || confidentiality != ConfidentialityStatus.Unspecified;
+    }
 
     /// <summary>
     /// The SDMX observation status code (CL_OBS_STATUS: A normal, P provisional, E estimated; C for

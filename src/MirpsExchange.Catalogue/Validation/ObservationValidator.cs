@@ -1,5 +1,6 @@
 using System.Buffers;
 using Mirps.Catalog.V1;
+using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Periods;
 
@@ -33,7 +34,8 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// <summary>
     /// Validates a batch of observations for one submit call: more than <see cref="MaxBatchSize"/> is refused
     /// with the single violation "observations". <paramref name="nodeCountry"/> is the only reporting country
-    /// accepted (null: any MIRPS State). The parsed period of each valid row is returned for the writer.
+    /// accepted (null: any MIRPS State). The parsed period of each valid row, and its catalogue 2.0 dimensions as
+    /// the node stores them (a declared one sent empty at its default), are returned for the writer.
     /// </summary>
     public BatchValidation ValidateObservations(IReadOnlyList<Observation> observations, string? nodeCountry, DateOnly today) =>
         Validate(observations, "observations", MaxBatchSize, ObservationKeyOf, ValidateValue, nodeCountry, today);
@@ -59,7 +61,8 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             violations.Add(prefix, "the key is required");
             return violations.ToList();
         }
-        ValidateKey(prefix, KeyTuple.From(key), nodeCountry: null, today: DateOnly.MaxValue, violations, out _);
+        var tuple = KeyTuple.From(key);
+        ValidateKey(prefix, ref tuple, nodeCountry: null, today: DateOnly.MaxValue, violations, out _);
         return violations.ToList();
     }
 
@@ -74,7 +77,8 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     {
         const string Prefix = "observation";
         var violations = new ViolationList(Prefix);
-        var rule = ValidateKey(Prefix, ObservationKeyOf(observation), origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out _);
+        var key = ObservationKeyOf(observation);
+        var rule = ValidateKey(Prefix, ref key, origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out _);
         if (content == ChangeContent.Complete)
         {
             ValidateValue(Prefix, observation, rule, violations);
@@ -98,29 +102,32 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         if (maxCount is { } max && items.Count > max)
         {
             violations.Add(collection, $"a batch holds at most {max:N0} {collection}; this one has {items.Count:N0}. Split it into several calls.");
-            return new BatchValidation(violations.ToList(), []);
+            return new BatchValidation(violations.ToList(), [], []);
         }
         var once = maxCount is null ? "each key appears once among all the rows, whatever batches they are sent in" : "a batch holds each key once";
         var periods = new Period[items.Count];
+        var added = new AddedDimensions[items.Count];
         var seen = new Dictionary<KeyTuple, int>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
             var prefix = $"{collection}[{i}]";
             var key = keyOf(item);
-            var rule = ValidateKey(prefix, key, nodeCountry, today, violations, out periods[i]);
+            var rule = ValidateKey(prefix, ref key, nodeCountry, today, violations, out periods[i]);
+            added[i] = key.Added;
             validateRest?.Invoke(prefix, item, rule, violations);
             if (!seen.TryAdd(key, i))
             {
                 violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): {once}");
             }
         }
-        return new BatchValidation(violations.ToList(), periods);
+        return new BatchValidation(violations.ToList(), periods, added);
     }
 
-    private static KeyTuple ObservationKeyOf(Observation o) => new(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin);
+    private static KeyTuple ObservationKeyOf(Observation o) => new(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, AddedDimensions.Of(o));
 
-    private IndicatorRule? ValidateKey(string prefix, KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period)
+    /// <summary>Checks a key; a declared catalogue 2.0 dimension left empty is set to its default in <paramref name="key"/> (one spelling per key).</summary>
+    private IndicatorRule? ValidateKey(string prefix, ref KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period)
     {
         period = default;
         IndicatorRule? rule = null;
@@ -168,6 +175,11 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             CheckDimension(prefix, "sex", StandardCatalogue.SexDimension, key.Sex, rule.Sexes, rule, violations);
             CheckDimension(prefix, "age", StandardCatalogue.AgeDimension, key.Age, rule.Ages, rule, violations);
             CheckDimension(prefix, "country_of_origin", StandardCatalogue.CountryOfOriginDimension, key.CountryOfOrigin, rule.CountriesOfOrigin, rule, violations);
+            key = key with { Added = rule.Normalised(key.Added) };
+            for (var d = 0; d < AddedDimensions.Count; d++)
+            {
+                CheckDimension(prefix, AddedDimensions.FieldNames[d], AddedDimensions.DimensionIds[d], key.Added[d], rule.Added[d], rule, violations);
+            }
         }
         return rule;
     }
@@ -223,6 +235,10 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         {
             violations.Add($"{prefix}.note", problem);
         }
+        if (!Enum.IsDefined(o.Confidentiality))
+        {
+            violations.Add($"{prefix}.confidentiality", $"unknown confidentiality {(int)o.Confidentiality}: FREE, NOT_FOR_PUBLICATION or CONFIDENTIAL (UNSPECIFIED means free)");
+        }
     }
 
     /// <summary>
@@ -253,11 +269,13 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         _ => "unspecified period",
     };
 
-    private readonly record struct KeyTuple(string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin)
+    private readonly record struct KeyTuple(string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin, AddedDimensions Added)
     {
-        public static KeyTuple From(ObservationKey k) => new(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin);
+        public static KeyTuple From(ObservationKey k) => new(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, AddedDimensions.Of(k));
 
-        public override string ToString() => string.Join(", ", IndicatorCode, Country, Period, Sex, Age, CountryOfOrigin);
+        public override string ToString() => Added.ToString() is { Length: > 0 } added
+            ? string.Join(", ", IndicatorCode, Country, Period, Sex, Age, CountryOfOrigin, added)
+            : string.Join(", ", IndicatorCode, Country, Period, Sex, Age, CountryOfOrigin);
     }
 
     /// <summary>Collects violations up to <see cref="MaxReportedViolations"/>, then counts the rest.</summary>
@@ -298,8 +316,11 @@ public enum ChangeContent
     Deletion,
 }
 
-/// <summary>The outcome of validating a batch: its violations (none when valid) and each row's parsed period.</summary>
-public sealed record BatchValidation(IReadOnlyList<Violation> Violations, Period[] Periods)
+/// <summary>
+/// The outcome of validating a batch: its violations (none when valid), each row's parsed period, and each row's
+/// catalogue 2.0 dimensions as stored (a declared one sent empty at its default).
+/// </summary>
+public sealed record BatchValidation(IReadOnlyList<Violation> Violations, Period[] Periods, AddedDimensions[] Dimensions)
 {
     public bool IsValid => Violations.Count == 0;
 }

@@ -282,9 +282,11 @@ public static class DevnetCommand
             foreach (var stored in call.ResponseStream.Current.Observations)
             {
                 var o = stored.Observation;
-                if (o.Period == period && o.Sex is "" or "_T" && o.Age is "" or "_T" && o.CountryOfOrigin is "" or "_T")
+                var added = Mirps.Log.AddedDimensions.Of(o);
+                if (o.Period == period && o.Sex is "" or "_T" && o.Age is "" or "_T" && o.CountryOfOrigin is "" or "_T"
+                    && Enumerable.Range(0, Mirps.Log.AddedDimensions.Count).All(added.IsEmptyOrDefault))
                 {
-                    cells[(o.IndicatorCode, o.Country)] = RegionalText.Figure(o.Value, o.Status);
+                    cells[(o.IndicatorCode, o.Country)] = (o.LowerBound ? "≥ " : "") + RegionalText.Figure(o.Value, o.Status) + (o.Synthetic ? " synthetic" : "");
                 }
             }
         }

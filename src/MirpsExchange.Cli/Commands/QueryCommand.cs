@@ -48,6 +48,11 @@ public static partial class QueryCommand
         var sexes = Codes("--sex", "CODE", "Sex: F, M or _T (total)", dimension: true);
         var ages = Codes("--age", "CODE", "Age band: Y0T4, Y5T11, Y12T17, Y18T59, Y_GE60, _U (unknown) or _T (total)", dimension: true);
         var origins = Codes("--origin", "CODE", "Country of origin: ISO3 (such as VEN), _U (unknown) or _T (total)", dimension: true);
+        var applicationTypes = Codes("--application-type", "CODE", "Application type (catalogue 2.0): NEW, REPEAT, APPEAL or _T (total)", dimension: true);
+        var decisionLevels = Codes("--decision-level", "CODE", "Decision level (catalogue 2.0): FIRST_INSTANCE, APPEAL or _T (total)", dimension: true);
+        var procedureTypes = Codes("--procedure-type", "CODE", "Procedure type (catalogue 2.0): GOVERNMENT, JOINT, UNHCR or _T (total)", dimension: true);
+        var countBases = Codes("--count-basis", "CODE", "What is counted (catalogue 2.0): PERSONS or CASES", dimension: true);
+        var destinations = Codes("--destination", "CODE", "Country of destination (catalogue 2.0): ISO3, _U (unknown) or _T (total)", dimension: true);
         var asOf = AsOf();
         var format = new Option<string>("--format")
         {
@@ -67,7 +72,11 @@ public static partial class QueryCommand
             Description = "Write to this file instead of the screen; an existing file is replaced only once the whole result has arrived",
             HelpName = "FILE",
         };
-        var command = new Command("query", Description) { indicators, countries, periodFrom, periodTo, sexes, ages, origins, asOf, format, labels, output };
+        var command = new Command("query", Description)
+        {
+            indicators, countries, periodFrom, periodTo, sexes, ages, origins, applicationTypes, decisionLevels, procedureTypes, countBases, destinations,
+            asOf, format, labels, output,
+        };
         foreach (var option in reader.Options)
         {
             command.Options.Add(option);
@@ -84,6 +93,11 @@ public static partial class QueryCommand
                 Sexes = { Split(parse.GetValue(sexes)) },
                 Ages = { Split(parse.GetValue(ages)) },
                 CountriesOfOrigin = { Split(parse.GetValue(origins)) },
+                ApplicationTypes = { Split(parse.GetValue(applicationTypes)) },
+                DecisionLevels = { Split(parse.GetValue(decisionLevels)) },
+                ProcedureTypes = { Split(parse.GetValue(procedureTypes)) },
+                CountBases = { Split(parse.GetValue(countBases)) },
+                CountriesOfDestination = { Split(parse.GetValue(destinations)) },
                 AsOfTime = parse.GetValue(asOf) is { } time ? Timestamp.FromDateTimeOffset(time) : null,
             };
             var language = parse.GetValue(labels) switch
@@ -176,9 +190,10 @@ public static partial class QueryCommand
         {
             table.AddColumn(labels == ExportLabels.Spanish ? "Nombre" : "Name");
         }
-        table.AddColumns("Country", "Period", "Sex", "Age", "Country of origin");
+        table.AddColumns("Country", "Period", "Sex", "Age", "Country of origin", "Other dimensions");
         table.AddColumn(new TableColumn("Value").RightAligned());
         table.AddColumn("Status");
+        table.AddColumn("Flags");
         table.AddColumn(new TableColumn("Revision").RightAligned());
         table.AddColumn("Recorded (UTC)");
         var withheld = 0;
@@ -195,8 +210,10 @@ public static partial class QueryCommand
                 o.IndicatorCode,
                 .. labels == ExportLabels.None ? Array.Empty<string>() : [IndicatorName(catalogue, o.IndicatorCode, labels)],
                 o.Country, o.Period, Dimension(o.Sex), Dimension(o.Age), Dimension(o.CountryOfOrigin),
-                stored.Withholding == Withholding.SmallCount ? Withheld : o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
+                Mirps.Log.AddedDimensions.Of(o).ToString() is { Length: > 0 } added ? added : "-",
+                stored.Withholding == Withholding.SmallCount ? Withheld : (o.LowerBound ? "≥ " : "") + o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
                 ObservationCsv.FormatStatus(o.Status),
+                Flags(o),
                 stored.Revision.ToString(CultureInfo.InvariantCulture),
                 stored.RecordedTime?.ToDateTimeOffset().ToString(TimeFormat, CultureInfo.InvariantCulture) ?? "",
             ];
@@ -207,7 +224,7 @@ public static partial class QueryCommand
             await writer.WriteLineAsync("No observations match the query.");
             return 0;
         }
-        CommonOptions.Console(writer, minimumWidth: 160).Write(table);
+        CommonOptions.Console(writer, minimumWidth: 200).Write(table);
         await writer.WriteLineAsync(count > TableRowLimit
             ? $"{count} observations; the first {TableRowLimit} are shown: use --format csv --out FILE for all of them"
             : $"{count} observation{(count == 1 ? "" : "s")}");
@@ -240,6 +257,15 @@ public static partial class QueryCommand
     }
 
     private static string Dimension(string code) => code.Length > 0 ? code : "-";
+
+    /// <summary>Catalogue 2.0's attributes in words: "lower bound", "synthetic", the confidentiality when not free.</summary>
+    internal static string Flags(Observation o) => string.Join(", ", new[]
+    {
+        o.LowerBound ? "lower bound" : "",
+        o.Synthetic ? "synthetic" : "",
+        o.Confidentiality is ConfidentialityStatus.NotForPublication or ConfidentialityStatus.Confidential
+            ? ObservationCsv.FormatConfidentiality(o.Confidentiality).Replace('_', ' ').ToLowerInvariant() : "",
+    }.Where(f => f.Length > 0)) is { Length: > 0 } flags ? flags : "-";
 
     private static string IndicatorName(StandardCatalogue catalogue, string code, ExportLabels labels)
     {
@@ -312,6 +338,11 @@ public static partial class QueryCommand
             "sexes" => ("--sex", request.Sexes),
             "ages" => ("--age", request.Ages),
             "countries_of_origin" => ("--origin", request.CountriesOfOrigin),
+            "application_types" => ("--application-type", request.ApplicationTypes),
+            "decision_levels" => ("--decision-level", request.DecisionLevels),
+            "procedure_types" => ("--procedure-type", request.ProcedureTypes),
+            "count_bases" => ("--count-basis", request.CountBases),
+            "countries_of_destination" => ("--destination", request.CountriesOfDestination),
             "period_from" => ("--period-from", null),
             "period_to" => ("--period-to", null),
             "as_of_time" => ("--as-of", (IList<string>?)null),

@@ -60,14 +60,19 @@ public static class RegionalCommand
 
     private static Option<Breakdown> BreakdownOption() => new("--breakdown")
     {
-        Description = "Cells by sex, age or origin (country of origin); default: the total only",
+        Description = "Cells by sex, age or origin (country of origin), or catalogue 2.0's application-type, decision-level, procedure-type, count-basis or destination; default: the total only",
         CustomParser = result => (result.Tokens.Count == 1 ? result.Tokens[0].Value : "") switch
         {
             "sex" => Breakdown.Sex,
             "age" => Breakdown.Age,
             "origin" or "country-of-origin" => Breakdown.CountryOfOrigin,
+            "application-type" => Breakdown.ApplicationType,
+            "decision-level" => Breakdown.DecisionLevel,
+            "procedure-type" => Breakdown.ProcedureType,
+            "count-basis" => Breakdown.CountBasis,
+            "destination" or "country-of-destination" => Breakdown.CountryOfDestination,
             "" or "none" => Breakdown.Unspecified,
-            var other => Invalid(result, $"--breakdown must be sex, age, origin or none, not '{other}'", Breakdown.Unspecified),
+            var other => Invalid(result, $"--breakdown must be sex, age, origin, application-type, decision-level, procedure-type, count-basis, destination or none, not '{other}'", Breakdown.Unspecified),
         },
     };
 
@@ -285,12 +290,14 @@ public static class RegionalCommand
                 {
                     var status = cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
                         : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal;
-                    var flags = RegionalText.Flags(cell.ProvisionalCountries, cell.EstimatedCountries, prefix: "; ");
+                    var flags = RegionalText.Flags(cell.ProvisionalCountries, cell.EstimatedCountries, prefix: "; ", cell.LowerBoundCountries, cell.SyntheticCountries);
                     var note = cell.Complete
                         ? flags.TrimStart(';', ' ')
                         : $"partial: {cell.ContributingCountries.Count} of {cell.ContributingCountries.Count + cell.MissingCountries.Count} States reported (missing {string.Join(" ", cell.MissingCountries)}); " +
                           $"their sum is {cell.Value.ToString("0.###", CultureInfo.InvariantCulture)}{flags}";
-                    rows.Add(new ExportRow(code, ExportRow.RegionalAggregate, period, cell.Sex, cell.Age, cell.CountryOfOrigin, cell.Complete ? cell.Value : null, status, note));
+                    rows.Add(new ExportRow(code, ExportRow.RegionalAggregate, period, cell.Sex, cell.Age, cell.CountryOfOrigin, cell.Complete ? cell.Value : null, status, note,
+                        new Mirps.Log.AddedDimensions(cell.ApplicationType, cell.DecisionLevel, cell.ProcedureType, cell.CountBasis, cell.CountryOfDestination),
+                        new Mirps.Log.ValueAttributes(cell.LowerBound, ConfidentialityStatus.Unspecified, cell.Synthetic)));
                 }
             }
         }
@@ -326,7 +333,8 @@ public static class RegionalCommand
     private static PeriodGranularity GranularityOf(string period) => Period.TryParse(period, out var parsed) ? parsed.Granularity : PeriodGranularity.Year;
 
     private static string CellName(RegionalCell cell) =>
-        string.Join(" ", new[] { cell.Sex, cell.Age, cell.CountryOfOrigin }.Where(c => c.Length > 0 && c != "_T")) is { Length: > 0 } name ? name : "total";
+        string.Join(" ", new[] { cell.Sex, cell.Age, cell.CountryOfOrigin, cell.ApplicationType, cell.DecisionLevel, cell.ProcedureType, cell.CountryOfDestination }
+            .Append(cell.CountBasis == Mirps.Log.AddedDimensions.Persons ? "" : cell.CountBasis).Where(c => c.Length > 0 && c != "_T")) is { Length: > 0 } name ? name : "total";
 
     private static string Change(RegionalChange change) =>
         change.Current is null || change.Previous is null || !change.Current.Complete || !change.Previous.Complete

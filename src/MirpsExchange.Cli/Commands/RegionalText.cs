@@ -17,38 +17,45 @@ internal static class RegionalText
             _ => "",
         };
 
-    /// <summary>A regional value, "partial" when a State is missing, flagged provisional or estimated when any contributor's is; "-" when nobody reported.</summary>
+    /// <summary>
+    /// A regional value, "partial" when a State is missing, "≥" when a contributor's value is a lower bound (so the sum is
+    /// one), flagged provisional or estimated when any contributor's is, and "synthetic" when any contributor's value is an
+    /// illustrative figure; "-" when nobody reported.
+    /// </summary>
     public static string Value(RegionalCell? cell) => cell is null || cell.ContributingCountries.Count == 0
         ? "-"
-        : (cell.Complete ? "" : "partial ") + Figure(cell.Value, cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
-            : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal);
+        : (cell.Complete ? "" : "partial ") + (cell.LowerBound ? "≥ " : "") + Figure(cell.Value, cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
+            : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal) + (cell.Synthetic ? " synthetic" : "");
 
     public static string Coverage(RegionalCell cell) =>
-        Coverage(cell.Complete, cell.ContributingCountries, cell.MissingCountries, cell.ProvisionalCountries, cell.EstimatedCountries);
+        Coverage(cell.Complete, cell.ContributingCountries, cell.MissingCountries, cell.ProvisionalCountries, cell.EstimatedCountries,
+            cell.LowerBoundCountries, cell.SyntheticCountries);
 
     public static string Coverage(ProtectionRate rate) =>
-        Coverage(rate.Complete, rate.IncludedCountries, rate.ExcludedCountries, rate.ProvisionalCountries, rate.EstimatedCountries);
+        Coverage(rate.Complete, rate.IncludedCountries, rate.ExcludedCountries, rate.ProvisionalCountries, rate.EstimatedCountries,
+            rate.LowerBoundCountries, rate.SyntheticCountries);
 
-    /// <summary>"all 7 States", or "6 of 7 States; missing PAN", then "; provisional: ..." and "; estimated: ..." when any.</summary>
+    /// <summary>"all 7 States", or "6 of 7 States; missing PAN", then "; provisional: ...", "; estimated: ...", "; lower bound: ..." and "; synthetic: ..." when any.</summary>
     public static string Coverage(bool complete, IReadOnlyCollection<string> included, IReadOnlyCollection<string> missing,
-        IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated)
+        IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated,
+        IReadOnlyCollection<string>? lowerBound = null, IReadOnlyCollection<string>? synthetic = null)
     {
         var states = included.Count + missing.Count;
         var text = complete ? $"all {states} States" : $"{included.Count} of {states} States; missing {string.Join(", ", missing)}";
-        return text + Flags(provisional, estimated, prefix: "; ");
+        return text + Flags(provisional, estimated, prefix: "; ", lowerBound, synthetic);
     }
 
-    /// <summary>"provisional: CRI, MEX; estimated: MEX" (empty when none), after <paramref name="prefix"/>.</summary>
-    public static string Flags(IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated, string prefix = "")
+    /// <summary>"provisional: CRI, MEX; estimated: MEX; lower bound: MEX; synthetic: BLZ" (empty when none), after <paramref name="prefix"/>.</summary>
+    public static string Flags(IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated, string prefix = "",
+        IReadOnlyCollection<string>? lowerBound = null, IReadOnlyCollection<string>? synthetic = null)
     {
         var text = "";
-        if (provisional.Count > 0)
+        foreach (var (name, states) in new[] { ("provisional", provisional), ("estimated", estimated), ("lower bound", lowerBound ?? []), ("synthetic", synthetic ?? []) })
         {
-            text += $"{prefix}provisional: {string.Join(", ", provisional)}";
-        }
-        if (estimated.Count > 0)
-        {
-            text += $"{(text.Length > 0 ? "; " : prefix)}estimated: {string.Join(", ", estimated)}";
+            if (states.Count > 0)
+            {
+                text += $"{(text.Length > 0 ? "; " : prefix)}{name}: {string.Join(", ", states)}";
+            }
         }
         return text;
     }

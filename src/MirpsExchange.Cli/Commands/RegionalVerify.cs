@@ -312,6 +312,8 @@ internal static class RegionalVerify
                 {
                     Origin = change.c.Origin, OriginSequence = change.c.OriginSequence,
                     IndicatorCode = o.IndicatorCode, Country = o.Country, Period = o.Period, Sex = o.Sex, Age = o.Age, CountryOfOrigin = o.CountryOfOrigin,
+                    ApplicationType = o.ApplicationType, DecisionLevel = o.DecisionLevel, ProcedureType = o.ProcedureType, CountBasis = o.CountBasis,
+                    CountryOfDestination = o.CountryOfDestination, LowerBound = o.LowerBound, Confidentiality = o.Confidentiality, Synthetic = o.Synthetic,
                     PeriodStart = period.Start, PeriodEnd = period.End, Revision = change.c.Revision,
                     Value = change.c.Deleted || change.c.Withholding == Withholding.SmallCount ? null : o.Value,
                     ValueWithheld = change.c.Withholding == Withholding.SmallCount,
@@ -362,8 +364,8 @@ internal static class RegionalVerify
     }
 
     private static string Name(ExportRow row) =>
-        string.Join(" ", new[] { row.IndicatorCode, row.ReferenceArea, row.Period, row.Sex, row.Age, row.CountryOfOrigin }.Where(p => p.Length > 0));
+        string.Join(" ", new[] { row.IndicatorCode, row.ReferenceArea, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added.ToString() }.Where(p => p.Length > 0));
 
     private static string Describe(ExportRow row) =>
-        $"value {(row.Value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "none")}, {row.Status.ToString().ToLowerInvariant()}{(row.Note.Length > 0 ? $", note \"{row.Note}\"" : "")}";
+        $"value {(row.Value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "none")}, {row.Status.ToString().ToLowerInvariant()}{(row.Attributes.LowerBound ? ", lower bound" : "")}{(row.Attributes.Synthetic ? ", synthetic" : "")}{(row.Note.Length > 0 ? $", note \"{row.Note}\"" : "")}";
 }

@@ -21,7 +21,7 @@ public static partial class SubmitCommand
 
     public static Command Create()
     {
-        var file = new Argument<FileInfo>("file") { Description = "CSV file in the standard layout (protos/README.md): indicator_code,country,period,sex,age,country_of_origin,value,status,note" };
+        var file = new Argument<FileInfo>("file") { Description = "CSV file in the standard layout (protos/README.md): indicator_code,country,period,sex,age,country_of_origin,value,status,note, and catalogue 2.0's application_type,decision_level,procedure_type,count_basis,country_of_destination,lower_bound,confidentiality,synthetic when used" };
         var node = CommonOptions.Node();
         var identity = CommonOptions.Identity();
         var credential = CommonOptions.Credential();

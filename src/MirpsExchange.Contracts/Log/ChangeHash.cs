@@ -8,12 +8,14 @@ namespace Mirps.Log;
 /// The hashes of the origin-signed change log (protos/README.md, "The signed change log"), three nested
 /// SHA-256 digests per change so that a reader verifies the chain without seeing what it may not see:
 /// <list type="bullet">
-/// <item>the value digest covers what a small count withholds: the salt, value, status and note;</item>
-/// <item>the content digest covers what a placeholder withholds: the key, revision, deletion and the value digest;</item>
+/// <item>the value digest covers what a small count withholds: the salt, value, status, note and catalogue 2.0's attributes;</item>
+/// <item>the content digest covers what a placeholder withholds: the key (catalogue 2.0's dimensions included), revision, deletion and the value digest;</item>
 /// <item>the change's hash (a link of the chain) covers the previous change's hash, the origin, sequence,
 /// recorded time, the sharing policy and the content digest.</item>
 /// </list>
-/// Field numbers of each encoding are part of the contract: catalogue 2.0's dimensions and attributes get new ones.
+/// Field numbers of each encoding are part of the contract. Catalogue 2.0's dimensions (content fields 10 to 14) are
+/// left out when empty or at their default, and its attributes (value fields 5 to 7) at their default, so a v1
+/// change hashes as it always did and a v1 change mapped to v2 (its new dimensions at their defaults) verifies.
 /// </summary>
 public static class ChangeHash
 {
@@ -28,7 +30,11 @@ public static class ChangeHash
     /// <summary>Fresh salts for <paramref name="count"/> changes, drawn at once.</summary>
     public static byte[] NewSalts(int count) => RandomNumberGenerator.GetBytes(count * SaltSize);
 
-    public static void ValueDigest(ReadOnlySpan<byte> salt, double value, ObservationStatus status, string note, Span<byte> into)
+    /// <summary>The value digest of a value with catalogue 2.0's attributes at their defaults (a v1 value).</summary>
+    public static void ValueDigest(ReadOnlySpan<byte> salt, double value, ObservationStatus status, string note, Span<byte> into) =>
+        ValueDigest(salt, value, status, note, default, into);
+
+    public static void ValueDigest(ReadOnlySpan<byte> salt, double value, ObservationStatus status, string note, in ValueAttributes attributes, Span<byte> into)
     {
         var encoder = new CanonicalEncoder(stackalloc byte[256], ValueDomain);
         try
@@ -37,6 +43,9 @@ public static class ChangeHash
             encoder.Double(2, value);
             encoder.Int64(3, (long)status);
             encoder.Text(4, note);
+            encoder.Bool(5, attributes.LowerBound);
+            encoder.Int64(6, (long)attributes.Confidentiality);
+            encoder.Bool(7, attributes.Synthetic);
             encoder.Hash(into);
         }
         finally
@@ -45,8 +54,14 @@ public static class ChangeHash
         }
     }
 
+    /// <summary>The content digest of a key without catalogue 2.0's dimensions (or with them at their defaults: the same digest).</summary>
     public static void ContentDigest(
         string indicatorCode, string country, string period, string sex, string age, string countryOfOrigin,
+        long revision, bool deleted, ReadOnlySpan<byte> valueDigest, Span<byte> into) =>
+        ContentDigest(indicatorCode, country, period, sex, age, countryOfOrigin, default, revision, deleted, valueDigest, into);
+
+    public static void ContentDigest(
+        string indicatorCode, string country, string period, string sex, string age, string countryOfOrigin, in AddedDimensions added,
         long revision, bool deleted, ReadOnlySpan<byte> valueDigest, Span<byte> into)
     {
         var encoder = new CanonicalEncoder(stackalloc byte[256], ContentDomain);
@@ -61,6 +76,13 @@ public static class ChangeHash
             encoder.Int64(7, revision);
             encoder.Bool(8, deleted);
             encoder.Bytes(9, valueDigest);
+            for (var i = 0; i < AddedDimensions.Count; i++)
+            {
+                if (!added.IsEmptyOrDefault(i))
+                {
+                    encoder.Text(10 + i, added[i]);
+                }
+            }
             encoder.Hash(into);
         }
         finally
@@ -148,7 +170,7 @@ public static class ChangeHash
                 }
                 Span<byte> value = stackalloc byte[Size];
                 var o = change.Observation;
-                ValueDigest(change.Salt.Span, o.Value, o.Status, o.Note, value);
+                ValueDigest(change.Salt.Span, o.Value, o.Status, o.Note, ValueAttributes.Of(o), value);
                 Content(change, value, into);
                 return true;
             case Withholding.SmallCount:
@@ -173,7 +195,7 @@ public static class ChangeHash
     private static void Content(StoredObservation change, ReadOnlySpan<byte> valueDigest, Span<byte> into)
     {
         var o = change.Observation;
-        ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, change.Revision, change.Deleted, valueDigest, into);
+        ContentDigest(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, AddedDimensions.Of(o), change.Revision, change.Deleted, valueDigest, into);
     }
 
     /// <summary>A timestamp in microseconds since the Unix epoch, as the log encodes times.</summary>

@@ -22,8 +22,8 @@ public sealed class ChainLinker(string origin, byte[] previous)
     {
         Span<byte> value = stackalloc byte[ChangeHash.Size];
         Span<byte> content = stackalloc byte[ChangeHash.Size];
-        ChangeHash.ValueDigest(salt, row.Value ?? 0, row.Status, row.Note, value);
-        ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, revision, deleted, value, content);
+        ChangeHash.ValueDigest(salt, row.Value ?? 0, row.Status, row.Note, row.Attributes, value);
+        ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added, revision, deleted, value, content);
         ChangeHash.Link(Previous, origin, sequence, recordedMicros, PolicyFields(row.Policy), content, into);
     }
 

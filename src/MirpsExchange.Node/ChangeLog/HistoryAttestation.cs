@@ -74,8 +74,8 @@ public static partial class HistoryAttestation
             foreach (var row in page)
             {
                 var salt = ChangeHash.NewSalts(1);
-                var write = new WriteRow(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.PeriodStart, row.PeriodEnd,
-                    row.Value, row.Status, row.Note, new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold));
+                var write = new WriteRow(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added(), row.PeriodStart, row.PeriodEnd,
+                    row.Value, row.Status, row.Note, row.Attributes(), new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold));
                 chain.Link(write, row.OriginSequence, row.RecordedTime, row.Revision, row.Deleted, salt, hash);
                 chain.Advance(hash);
                 update.Parameters[0].Value = salt;

@@ -45,7 +45,8 @@ public sealed partial class ObservationGrpcService(
         {
             var o = request.Observations[i];
             var period = validation.Periods[i];
-            rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
+            rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, validation.Dimensions[i], period.Start, period.End,
+                o.Value, o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o), policies.For(o.IndicatorCode));
         }
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
@@ -73,7 +74,8 @@ public sealed partial class ObservationGrpcService(
         {
             var k = request.Keys[i];
             var period = validation.Periods[i];
-            rows[i] = new WriteRow(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, period.Start, period.End, null, ObservationStatus.Unspecified, "", policies.For(k.IndicatorCode));
+            rows[i] = new WriteRow(k.IndicatorCode, k.Country, k.Period, k.Sex, k.Age, k.CountryOfOrigin, validation.Dimensions[i], period.Start, period.End,
+                null, ObservationStatus.Unspecified, "", default, policies.For(k.IndicatorCode));
         }
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new DeleteObservationsResponse
@@ -107,17 +109,22 @@ public sealed partial class ObservationGrpcService(
         var served = Served(NodeAccess.RequireReader(context));
         ThrowIfInvalid(validator.ValidateKey("key", request.Key), "key");
         var k = request.Key;
+        var added = validator.Catalogue.Normalised(k.IndicatorCode, Mirps.Log.AddedDimensions.Of(k));
+        var (applicationType, decisionLevel, procedureType, countBasis, countryOfDestination) =
+            (added.ApplicationType, added.DecisionLevel, added.ProcedureType, added.CountBasis, added.CountryOfDestination);
         // The revisions this reader may receive; a key with none is "not found" alike, so withheld keys are not revealed.
         var revisions = await db.Observations.AsNoTracking()
             .Where(o => o.IndicatorCode == k.IndicatorCode && o.Country == k.Country && o.Period == k.Period
-                && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin)
+                && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin
+                && o.ApplicationType == applicationType && o.DecisionLevel == decisionLevel && o.ProcedureType == procedureType
+                && o.CountBasis == countBasis && o.CountryOfDestination == countryOfDestination)
             .VisibleTo(served.Reader, Now())
             .OrderBy(o => o.Revision)
             .ToListAsync(context.CancellationToken);
         if (revisions.Count == 0)
         {
             throw RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
-                $"no observation has the key ({k.IndicatorCode}, {k.Country}, {k.Period}, {k.Sex}, {k.Age}, {k.CountryOfOrigin}) on this node");
+                $"no observation has the key ({ObservationKeys.Describe(k)}) on this node");
         }
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }
@@ -133,6 +140,11 @@ public sealed partial class ObservationGrpcService(
         CheckDimensionFilter(request.Sexes, "sexes", StandardCatalogue.SexDimension, violations);
         CheckDimensionFilter(request.Ages, "ages", StandardCatalogue.AgeDimension, violations);
         CheckDimensionFilter(request.CountriesOfOrigin, "countries_of_origin", StandardCatalogue.CountryOfOriginDimension, violations);
+        var added = AddedFilters(request);
+        for (var d = 0; d < Mirps.Log.AddedDimensions.Count; d++)
+        {
+            CheckDimensionFilter(added[d], AddedFilterFields[d], Mirps.Log.AddedDimensions.DimensionIds[d], violations);
+        }
         var from = ParseBound(request.PeriodFrom, "period_from", violations);
         var to = ParseBound(request.PeriodTo, "period_to", violations);
         if (from is { } start && to is { } end && start.Start > end.End)
@@ -151,7 +163,12 @@ public sealed partial class ObservationGrpcService(
             .WhereIn(request.Countries, codes => o => codes.Contains(o.Country))
             .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))
             .WhereIn(request.Ages, codes => o => codes.Contains(o.Age))
-            .WhereIn(request.CountriesOfOrigin, codes => o => codes.Contains(o.CountryOfOrigin));
+            .WhereIn(request.CountriesOfOrigin, codes => o => codes.Contains(o.CountryOfOrigin))
+            .WhereIn(request.ApplicationTypes, codes => o => codes.Contains(o.ApplicationType))
+            .WhereIn(request.DecisionLevels, codes => o => codes.Contains(o.DecisionLevel))
+            .WhereIn(request.ProcedureTypes, codes => o => codes.Contains(o.ProcedureType))
+            .WhereIn(request.CountBases, codes => o => codes.Contains(o.CountBasis))
+            .WhereIn(request.CountriesOfDestination, codes => o => codes.Contains(o.CountryOfDestination));
         if (from is { } first)
         {
             query = query.Where(o => o.PeriodStart >= first.Start);
@@ -162,6 +179,12 @@ public sealed partial class ObservationGrpcService(
         }
         return query.OrderByKey();
     }
+
+    /// <summary>The request's filter fields of catalogue 2.0's dimensions, in field order.</summary>
+    private static readonly string[] AddedFilterFields = ["application_types", "decision_levels", "procedure_types", "count_bases", "countries_of_destination"];
+
+    private static IReadOnlyList<string>[] AddedFilters(StreamObservationsRequest request) =>
+        [request.ApplicationTypes, request.DecisionLevels, request.ProcedureTypes, request.CountBases, request.CountriesOfDestination];
 
     /// <summary>At most <see cref="MaxFilterValues"/> entries, each of which <paramref name="problem"/> accepts (null) or describes.</summary>
     private static void CheckFilter(IReadOnlyList<string> values, string field, List<Violation> violations, Func<string, string?> problem)
@@ -184,7 +207,8 @@ public sealed partial class ObservationGrpcService(
     private void CheckDimensionFilter(IReadOnlyList<string> values, string field, string dimension, List<Violation> violations)
     {
         var codes = validator.Catalogue.DimensionCodes(dimension);
-        var allowed = codes.Count <= 12 ? string.Join(", ", codes) : "ISO 3166-1 alpha-3, _U for unknown, _T for total";
+        var allowed = codes.Count == 0 ? $"catalogue {validator.Catalogue.Version} does not define it"
+            : codes.Count <= 12 ? string.Join(", ", codes) : "ISO 3166-1 alpha-3, _U for unknown, _T for total";
         CheckFilter(values, field, violations, code => code.Length == 0 || codes.Contains(code)
             ? null
             : $"'{code}' is not a code of the {dimension} dimension ({allowed}), nor empty (the observations of indicators that do not declare it)");

@@ -40,7 +40,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
             if (ValueDigest(row) is { } value)
             {
                 Span<byte> content = stackalloc byte[ChangeHash.Size];
-                ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Revision, row.Deleted, value, content);
+                ChangeHash.ContentDigest(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added(), row.Revision, row.Deleted, value, content);
                 placeholder.ContentDigest = ByteString.CopyFrom(content);
             }
             return placeholder;
@@ -53,6 +53,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
             stored.Observation.Value = 0;
             stored.Observation.Status = ObservationStatus.Confidential;
             stored.Observation.Note = ""; // a note may say the count ("3 cases at ...")
+            default(ValueAttributes).CopyTo(stored.Observation); // covered by the value digest, withheld with the value (a lower bound says something of it)
             stored.Withholding = Withholding.SmallCount;
             stored.ValueDigest = ValueDigest(row) is { } digest ? ByteString.CopyFrom(digest) : ByteString.Empty;
         }
@@ -79,7 +80,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
             return null;
         }
         var digest = new byte[ChangeHash.Size];
-        ChangeHash.ValueDigest(row.Salt, row.Value ?? 0, row.Status, row.Note, digest);
+        ChangeHash.ValueDigest(row.Salt, row.Value ?? 0, row.Status, row.Note, row.Attributes(), digest);
         return digest;
     }
 
@@ -150,9 +151,17 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
             Sex = row.Sex,
             Age = row.Age,
             CountryOfOrigin = row.CountryOfOrigin,
+            ApplicationType = row.ApplicationType,
+            DecisionLevel = row.DecisionLevel,
+            ProcedureType = row.ProcedureType,
+            CountBasis = row.CountBasis,
+            CountryOfDestination = row.CountryOfDestination,
             Value = row.Value ?? 0,
             Status = row.Status,
             Note = row.Note,
+            LowerBound = row.LowerBound,
+            Confidentiality = row.Confidentiality,
+            Synthetic = row.Synthetic,
         },
         Revision = row.Revision,
         Origin = row.Origin,

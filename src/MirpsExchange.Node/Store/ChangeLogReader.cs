@@ -14,7 +14,8 @@ public static class ChangeLogReader
 {
     private const string Columns =
         "origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
-        "recorded_time, readers, release_time, small_count_threshold, value_withheld, salt, value_digest, received_time"; // not change_hash: readers compute it
+        "recorded_time, readers, release_time, small_count_threshold, value_withheld, salt, value_digest, received_time, " + // not change_hash: readers compute it
+        "application_type, decision_level, procedure_type, count_basis, country_of_destination, lower_bound, confidentiality, synthetic";
 
     /// <summary>
     /// The stored changes of <paramref name="origin"/> after sequence <paramref name="after"/>, at most
@@ -72,5 +73,13 @@ public static class ChangeLogReader
         row.Salt = query.GetBlob(17);
         row.ValueDigest = query.GetBlob(18);
         row.ReceivedTime = query.GetInt64(19);
+        row.ApplicationType = query.GetString(20, strings);
+        row.DecisionLevel = query.GetString(21, strings);
+        row.ProcedureType = query.GetString(22, strings);
+        row.CountBasis = query.GetString(23, strings);
+        row.CountryOfDestination = query.GetString(24, strings);
+        row.LowerBound = query.GetInt64(25) != 0;
+        row.Confidentiality = (ConfidentialityStatus)query.GetInt64(26);
+        row.Synthetic = query.GetInt64(27) != 0;
     }
 }

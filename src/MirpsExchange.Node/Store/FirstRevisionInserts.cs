@@ -13,13 +13,13 @@ namespace MirpsExchange.Node.Store;
 internal sealed class FirstRevisionInserts : IDisposable
 {
     /// <summary>
-    /// A replica's rows per statement (19 parameters each, beside the origin's): as many as the raw baseline's
+    /// A replica's rows per statement (27 parameters each, beside the origin's): as many as the raw baseline's
     /// writer. The replica's apply alone of a verified log (benchmark `apply`, 1 M changes, medians of 3):
     /// 16 rows 329,080 and 331,702 changes/s; 64 342,698; 128 377,642.
     /// </summary>
     public const int BatchRows = 128;
 
-    private const int ParametersPerRow = 19;
+    private const int ParametersPerRow = 27;
 
     private readonly DbConnection _connection;
     private readonly string _origin;
@@ -42,18 +42,18 @@ internal sealed class FirstRevisionInserts : IDisposable
 
     /// <summary>The statements' texts, made once: a replica prepares them for every message it applies.</summary>
     private static readonly string OneRowSql = Sql(1), BatchSql = Sql(BatchRows),
-        SubmitSql = OneRowSql + " ON CONFLICT (indicator_code, country, period, sex, age, country_of_origin, revision) DO NOTHING";
+        SubmitSql = OneRowSql + $" ON CONFLICT ({PositionalCommand.KeyColumns}, revision) DO NOTHING";
 
-    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 19 parameters per row.</summary>
+    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 27 parameters per row.</summary>
     private static string Sql(int rows)
     {
         var values = Enumerable.Range(0, rows).Select(row =>
         {
             var p = Enumerable.Range(2 + row * ParametersPerRow, ParametersPerRow).Select(i => $"?{i}").ToArray();
-            return $"(?1, {string.Join(", ", p[..15])}, FALSE, 1, FALSE, {string.Join(", ", p[15..])})";
+            return $"(?1, {string.Join(", ", p[..23])}, FALSE, 1, FALSE, {string.Join(", ", p[23..])})";
         });
-        return $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, " +
-            "period_start, period_end, value, status, note, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, " +
+        return $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {PositionalCommand.KeyColumns}, " +
+            "period_start, period_end, value, status, note, lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, " +
             "salt, change_hash, received_time) " +
             $"VALUES {string.Join(", ", values)}";
     }
@@ -119,22 +119,31 @@ internal sealed class FirstRevisionInserts : IDisposable
         if (insert.BindIfChanged(offset + 5, row.Period))
         {
             // A period's first and last days change only with it.
-            insert.Bind(offset + 9, row.PeriodStart);
-            insert.Bind(offset + 10, row.PeriodEnd);
+            insert.Bind(offset + 14, row.PeriodStart);
+            insert.Bind(offset + 15, row.PeriodEnd);
         }
         insert.BindIfChanged(offset + 6, row.Sex);
         insert.BindIfChanged(offset + 7, row.Age);
         insert.BindIfChanged(offset + 8, row.CountryOfOrigin);
-        insert.Bind(offset + 11, row.Value);
-        insert.Bind(offset + 12, (long)row.Status);
-        insert.BindIfChanged(offset + 13, row.Note);
-        insert.BindIfChanged(offset + 14, row.Policy.Readers);
-        insert.Bind(offset + 15, row.Policy.ReleaseTime);
-        insert.Bind(offset + 16, row.Policy.SmallCountThreshold);
-        insert.Bind(offset + 17, time);
-        insert.Bind(offset + 18, integrity.Salt.Span);
-        insert.Bind(offset + 19, integrity.Hash.Span);
-        insert.Bind(offset + 20, integrity.ReceivedTime);
+        var added = row.Added;
+        insert.BindIfChanged(offset + 9, added.ApplicationType);
+        insert.BindIfChanged(offset + 10, added.DecisionLevel);
+        insert.BindIfChanged(offset + 11, added.ProcedureType);
+        insert.BindIfChanged(offset + 12, added.CountBasis);
+        insert.BindIfChanged(offset + 13, added.CountryOfDestination);
+        insert.Bind(offset + 16, row.Value);
+        insert.Bind(offset + 17, (long)row.Status);
+        insert.BindIfChanged(offset + 18, row.Note);
+        insert.Bind(offset + 19, row.Attributes.LowerBound ? 1L : 0L);
+        insert.Bind(offset + 20, (long)row.Attributes.Confidentiality);
+        insert.Bind(offset + 21, row.Attributes.Synthetic ? 1L : 0L);
+        insert.BindIfChanged(offset + 22, row.Policy.Readers);
+        insert.Bind(offset + 23, row.Policy.ReleaseTime);
+        insert.Bind(offset + 24, row.Policy.SmallCountThreshold);
+        insert.Bind(offset + 25, time);
+        insert.Bind(offset + 26, integrity.Salt.Span);
+        insert.Bind(offset + 27, integrity.Hash.Span);
+        insert.Bind(offset + 28, integrity.ReceivedTime);
     }
 
     public void Dispose()

@@ -55,7 +55,12 @@ internal sealed class ObservationRowConfiguration : IEntityTypeConfiguration<Obs
         builder.ToTable(Table);
         builder.HasKey(o => new { o.Origin, o.OriginSequence });
         builder.Property(o => o.OriginSequence).ValueGeneratedNever();
-        builder.HasIndex(o => new { o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, o.Revision })
+        // Catalogue 2.0's dimensions are part of the key: cells that differ only in one are different cells.
+        builder.HasIndex(o => new
+            {
+                o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
+                o.ApplicationType, o.DecisionLevel, o.ProcedureType, o.CountBasis, o.CountryOfDestination, o.Revision,
+            })
             .IsUnique()
             .HasDatabaseName(KeyIndex);
         builder.Property(o => o.Origin).HasMaxLength(3);
@@ -65,6 +70,12 @@ internal sealed class ObservationRowConfiguration : IEntityTypeConfiguration<Obs
         builder.Property(o => o.Sex).HasMaxLength(8);
         builder.Property(o => o.Age).HasMaxLength(8);
         builder.Property(o => o.CountryOfOrigin).HasMaxLength(8);
+        builder.Property(o => o.ApplicationType).HasMaxLength(16);
+        builder.Property(o => o.DecisionLevel).HasMaxLength(16);
+        builder.Property(o => o.ProcedureType).HasMaxLength(16);
+        builder.Property(o => o.CountBasis).HasMaxLength(16);
+        builder.Property(o => o.CountryOfDestination).HasMaxLength(8);
+        builder.Property(o => o.Confidentiality).HasConversion<int>();
         builder.Property(o => o.Note).HasMaxLength(1000);
         builder.Property(o => o.Status).HasConversion<int>();
         builder.Property(o => o.Readers).HasMaxLength(64);

@@ -50,5 +50,6 @@ public static class ObservationQueries
     /// <summary>The order of the natural key, which the unique index serves.</summary>
     public static IOrderedQueryable<ObservationRow> OrderByKey(this IQueryable<ObservationRow> rows) => rows
         .OrderBy(o => o.IndicatorCode).ThenBy(o => o.Country).ThenBy(o => o.Period)
-        .ThenBy(o => o.Sex).ThenBy(o => o.Age).ThenBy(o => o.CountryOfOrigin);
+        .ThenBy(o => o.Sex).ThenBy(o => o.Age).ThenBy(o => o.CountryOfOrigin)
+        .ThenBy(o => o.ApplicationType).ThenBy(o => o.DecisionLevel).ThenBy(o => o.ProcedureType).ThenBy(o => o.CountBasis).ThenBy(o => o.CountryOfDestination);
 }

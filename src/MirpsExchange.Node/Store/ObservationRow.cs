@@ -20,6 +20,12 @@ public sealed class ObservationRow
     public required string Sex { get; set; }
     public required string Age { get; set; }
     public required string CountryOfOrigin { get; set; }
+    /// <summary>Catalogue 2.0's dimensions (Mirps.Log.AddedDimensions): empty when undeclared, the code (its default when sent empty) when declared.</summary>
+    public string ApplicationType { get; set; } = "";
+    public string DecisionLevel { get; set; } = "";
+    public string ProcedureType { get; set; } = "";
+    public string CountBasis { get; set; } = "";
+    public string CountryOfDestination { get; set; } = "";
 
     /// <summary>First and last day of <see cref="Period"/>, for range queries across granularities.</summary>
     public DateOnly PeriodStart { get; set; }
@@ -30,6 +36,10 @@ public sealed class ObservationRow
     public double? Value { get; set; }
     public ObservationStatus Status { get; set; }
     public required string Note { get; set; }
+    /// <summary>Catalogue 2.0's attributes of the value (Mirps.Log.ValueAttributes).</summary>
+    public bool LowerBound { get; set; }
+    public ConfidentialityStatus Confidentiality { get; set; }
+    public bool Synthetic { get; set; }
     public bool Deleted { get; set; }
 
     /// <summary>When the origin committed this revision, in microseconds since the Unix epoch (portable and ordered on every provider).</summary>
@@ -59,6 +69,10 @@ public sealed class ObservationRow
     /// at a replica the time it applied it. "As of" answers what this node had received by then.
     /// </summary>
     public long ReceivedTime { get; set; }
+
+    public Mirps.Log.AddedDimensions Added() => new(ApplicationType, DecisionLevel, ProcedureType, CountBasis, CountryOfDestination);
+
+    public Mirps.Log.ValueAttributes Attributes() => new(LowerBound, Confidentiality, Synthetic);
 }
 
 /// <summary>

@@ -9,10 +9,17 @@ namespace MirpsExchange.Node.Store;
 /// </summary>
 internal abstract class PositionalCommand : IAsyncDisposable
 {
-    /// <summary>The six key parameters, in <see cref="SetKey"/>'s order, and the SQL that matches a key with them.</summary>
-    public static readonly string[] KeyParameters = ["@i", "@c", "@p", "@s", "@a", "@o"];
+    /// <summary>The key parameters (<see cref="KeyCount"/>), in <see cref="SetKey"/>'s order, and the SQL that matches a key with them.</summary>
+    public static readonly string[] KeyParameters = ["@i", "@c", "@p", "@s", "@a", "@o", "@at", "@dl", "@pt", "@cb", "@cd"];
 
-    public const string KeyMatch = "indicator_code = @i AND country = @c AND period = @p AND sex = @s AND age = @a AND country_of_origin = @o";
+    public const int KeyCount = 11;
+
+    public const string KeyMatch = "indicator_code = @i AND country = @c AND period = @p AND sex = @s AND age = @a AND country_of_origin = @o " +
+        "AND application_type = @at AND decision_level = @dl AND procedure_type = @pt AND count_basis = @cb AND country_of_destination = @cd";
+
+    /// <summary>The key's columns, in the unique index's order (an ON CONFLICT target adds revision).</summary>
+    public const string KeyColumns = "indicator_code, country, period, sex, age, country_of_origin, " +
+        "application_type, decision_level, procedure_type, count_basis, country_of_destination";
 
     protected readonly DbCommand Command;
 
@@ -33,7 +40,7 @@ internal abstract class PositionalCommand : IAsyncDisposable
     protected ValueTask<int> ExecuteAsync(CancellationToken cancellationToken) =>
         _synchronous ? new(Command.ExecuteNonQuery()) : new(Command.ExecuteNonQueryAsync(cancellationToken));
 
-    /// <summary>Sets the six key parameters, which start at <paramref name="at"/>.</summary>
+    /// <summary>Sets the <see cref="KeyCount"/> key parameters, which start at <paramref name="at"/>.</summary>
     protected void SetKey(in WriteRow row, int at = 0)
     {
         var p = Command.Parameters;
@@ -43,6 +50,12 @@ internal abstract class PositionalCommand : IAsyncDisposable
         p[at + 3].Value = row.Sex;
         p[at + 4].Value = row.Age;
         p[at + 5].Value = row.CountryOfOrigin;
+        var added = row.Added;
+        p[at + 6].Value = added.ApplicationType;
+        p[at + 7].Value = added.DecisionLevel;
+        p[at + 8].Value = added.ProcedureType;
+        p[at + 9].Value = added.CountBasis;
+        p[at + 10].Value = added.CountryOfDestination;
     }
 
     /// <summary>A blob parameter's value: NULL when empty (revisions and deletions are the rarer writes: a copy each is fine).</summary>

@@ -8,15 +8,18 @@ namespace MirpsExchange.Node.Store;
 /// </summary>
 internal sealed class RevisionInsertCommand : PositionalCommand
 {
-    private const int Revision = 17, Deleted = 18, Time = 19, Salt = 20, ValueDigest = 21, Hash = 22, Received = 23;
+    private const int Key = 2, Start = Key + KeyCount, End = Start + 1, Value = End + 1, Status = Value + 1, Note = Status + 1, LowerBound = Note + 1,
+        Confidentiality = LowerBound + 1, Synthetic = Confidentiality + 1, Readers = Synthetic + 1, Release = Readers + 1, Threshold = Release + 1,
+        Withheld = Threshold + 1, Revision = Withheld + 1, Deleted = Revision + 1, Time = Deleted + 1, Salt = Time + 1, ValueDigest = Salt + 1,
+        Hash = ValueDigest + 1, Received = Hash + 1;
 
     public RevisionInsertCommand(DbConnection connection, DbTransaction transaction, string origin)
         : base(connection, transaction,
-            $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, period_start, period_end, value, status, note, " +
-            "readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, salt, value_digest, change_hash, received_time) " +
-            "VALUES (@origin, @seq, @i, @c, @p, @s, @a, @o, @start, @end, @value, @status, @note, @readers, @release, @threshold, @withheld, @rev, @deleted, @now, @salt, @vdigest, @hash, @received)",
-            "@origin", "@seq", "@i", "@c", "@p", "@s", "@a", "@o", "@start", "@end", "@value", "@status", "@note", "@readers", "@release", "@threshold", "@withheld", "@rev", "@deleted", "@now",
-            "@salt", "@vdigest", "@hash", "@received")
+            $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, " +
+            "lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, salt, value_digest, change_hash, received_time) " +
+            $"VALUES (@origin, @seq, {string.Join(", ", KeyParameters)}, @start, @end, @value, @status, @note, @lower, @conf, @synthetic, @readers, @release, @threshold, @withheld, @rev, @deleted, @now, @salt, @vdigest, @hash, @received)",
+            ["@origin", "@seq", .. KeyParameters, "@start", "@end", "@value", "@status", "@note", "@lower", "@conf", "@synthetic", "@readers", "@release", "@threshold", "@withheld", "@rev", "@deleted", "@now",
+            "@salt", "@vdigest", "@hash", "@received"])
     {
         Parameters[0].Value = origin;
     }
@@ -32,16 +35,19 @@ internal sealed class RevisionInsertCommand : PositionalCommand
     {
         var p = Parameters;
         p[1].Value = sequence;
-        SetKey(row, at: 2);
-        p[8].Value = row.PeriodStart;
-        p[9].Value = row.PeriodEnd;
-        p[10].Value = row.Value is { } value ? value : DBNull.Value;
-        p[11].Value = (int)row.Status;
-        p[12].Value = row.Note;
-        p[13].Value = row.Policy.Readers;
-        p[14].Value = row.Policy.ReleaseTime is { } release ? release : DBNull.Value;
-        p[15].Value = row.Policy.SmallCountThreshold;
-        p[16].Value = row.ValueWithheld;
+        SetKey(row, at: Key);
+        p[Start].Value = row.PeriodStart;
+        p[End].Value = row.PeriodEnd;
+        p[Value].Value = row.Value is { } value ? value : DBNull.Value;
+        p[Status].Value = (int)row.Status;
+        p[Note].Value = row.Note;
+        p[LowerBound].Value = row.Attributes.LowerBound;
+        p[Confidentiality].Value = (int)row.Attributes.Confidentiality;
+        p[Synthetic].Value = row.Attributes.Synthetic;
+        p[Readers].Value = row.Policy.Readers;
+        p[Release].Value = row.Policy.ReleaseTime is { } release ? release : DBNull.Value;
+        p[Threshold].Value = row.Policy.SmallCountThreshold;
+        p[Withheld].Value = row.ValueWithheld;
         p[Revision].Value = revision;
         p[Deleted].Value = deleted;
         p[Salt].Value = Blob(integrity.Salt);
@@ -60,7 +66,7 @@ internal sealed class SupersedeCommand(DbConnection connection, DbTransaction tr
     $"UPDATE {ObservationRowConfiguration.Table} SET superseded_time = @now WHERE {KeyMatch} AND superseded_time IS NULL AND revision < @rev",
     [.. KeyParameters, "@rev", "@now"])
 {
-    private const int Revision = 6, Time = 7;
+    private const int Revision = KeyCount, Time = KeyCount + 1;
 
     /// <summary>When the next revisions arrive: a submit's commit time, set once; a replica's change's own, set per change.</summary>
     public long SupersededTime

@@ -180,12 +180,12 @@ public sealed class SubmitWriter(
         public void Dispose() => stamps.End();
     }
 
-    /// <summary>A key's current revision: its number, whether it is a deletion, and whether the row would store the same value, status and note again.</summary>
+    /// <summary>A key's current revision: its number, whether it is a deletion, and whether the row would store the same value, status, note and attributes again.</summary>
     private readonly record struct CurrentRevision(long Revision, bool Deleted, bool Same);
 
     /// <summary>Reads a key's current revision (<see cref="CurrentRevision"/>), or null when the key has none.</summary>
     private sealed class LatestRevisionQuery(DbConnection connection, DbTransaction transaction) : PositionalCommand(connection, transaction,
-        $"SELECT revision, value, status, note, deleted FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
+        $"SELECT revision, value, status, note, deleted, lower_bound, confidentiality, synthetic FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND superseded_time IS NULL",
         KeyParameters)
     {
         public async ValueTask<CurrentRevision?> FindAsync(WriteRow row, CancellationToken cancellationToken)
@@ -199,7 +199,9 @@ public sealed class SubmitWriter(
             var deleted = reader.GetBoolean(4);
             // The note is read only when the rest is the same: most revisions change the value.
             var same = row.Value is { } value && !deleted && reader.GetDouble(1) == value
-                && reader.GetInt32(2) == (int)row.Status && reader.GetString(3) == row.Note;
+                && reader.GetInt32(2) == (int)row.Status && reader.GetString(3) == row.Note
+                && reader.GetBoolean(5) == row.Attributes.LowerBound && reader.GetInt32(6) == (int)row.Attributes.Confidentiality
+                && reader.GetBoolean(7) == row.Attributes.Synthetic;
             return new CurrentRevision(reader.GetInt64(0), deleted, same);
         }
     }

@@ -244,6 +244,30 @@ public sealed class ChangeFeedDecoder
                 case (9, LengthDelimited):
                     observation.Note = Text(TextField.Note, reader.Bytes());
                     break;
+                case (10, LengthDelimited):
+                    observation.ApplicationType = Text(TextField.ApplicationType, reader.Bytes());
+                    break;
+                case (11, LengthDelimited):
+                    observation.DecisionLevel = Text(TextField.DecisionLevel, reader.Bytes());
+                    break;
+                case (12, LengthDelimited):
+                    observation.ProcedureType = Text(TextField.ProcedureType, reader.Bytes());
+                    break;
+                case (13, LengthDelimited):
+                    observation.CountBasis = Text(TextField.CountBasis, reader.Bytes());
+                    break;
+                case (14, LengthDelimited):
+                    observation.CountryOfDestination = Text(TextField.CountryOfDestination, reader.Bytes());
+                    break;
+                case (15, Varint):
+                    observation.LowerBound = reader.Varint() != 0;
+                    break;
+                case (16, Varint):
+                    observation.Confidentiality = (ConfidentialityStatus)(int)reader.Varint();
+                    break;
+                case (17, Varint):
+                    observation.Synthetic = reader.Varint() != 0;
+                    break;
                 default:
                     return false;
             }
@@ -313,7 +337,7 @@ public sealed class ChangeFeedDecoder
         return policy;
     }
 
-    private enum TextField { Origin, Indicator, Country, Period, Sex, Age, CountryOfOrigin, Note, Count }
+    private enum TextField { Origin, Indicator, Country, Period, Sex, Age, CountryOfOrigin, Note, ApplicationType, DecisionLevel, ProcedureType, CountBasis, CountryOfDestination, Count }
 
     /// <summary>A text field's value: the last one when the bytes are the same, else from the pool.</summary>
     private string Text(TextField field, ReadOnlySpan<byte> bytes)

@@ -60,8 +60,8 @@ internal sealed class EndPreviousRevisionCommand(DbConnection connection, DbTran
     public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long time, CancellationToken cancellationToken)
     {
         SetKey(row);
-        Parameters[6].Value = revision;
-        Parameters[7].Value = time;
+        Parameters[KeyCount].Value = revision;
+        Parameters[KeyCount + 1].Value = time;
         return ExecuteAsync(cancellationToken);
     }
 }
@@ -77,15 +77,15 @@ internal sealed class EndLateRevisionCommand : PositionalCommand
         $"WHERE origin = @origin AND origin_sequence = @seq AND EXISTS (SELECT 1 FROM {ObservationRowConfiguration.Table} WHERE {KeyMatch} AND revision > @rev)",
         [.. KeyParameters, "@rev", "@origin", "@seq", "@now"])
     {
-        Parameters[7].Value = origin;
+        Parameters[KeyCount + 1].Value = origin;
     }
 
     public ValueTask<int> ExecuteAsync(in WriteRow row, long revision, long sequence, long now, CancellationToken cancellationToken)
     {
         SetKey(row);
-        Parameters[6].Value = revision;
-        Parameters[8].Value = sequence;
-        Parameters[9].Value = now;
+        Parameters[KeyCount].Value = revision;
+        Parameters[KeyCount + 2].Value = sequence;
+        Parameters[KeyCount + 3].Value = now;
         return ExecuteAsync(cancellationToken);
     }
 }

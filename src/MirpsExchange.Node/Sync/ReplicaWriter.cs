@@ -12,7 +12,9 @@ namespace MirpsExchange.Node.Sync;
 /// origin, applied in one transaction per message. First-revision inserts go in batches through SQLite's
 /// own API (<see cref="FirstRevisionInserts"/>), revisions through parameterized SQL, in runs of key order.
 /// </summary>
-public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, ReceiveStamps stamps)
+public sealed class ReplicaWriter(
+    [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, ReceiveStamps stamps,
+    MirpsExchange.Catalogue.StandardCatalogue catalogue)
 {
     /// <summary>A replica applies a message that is at most this many runs in key order as it comes (see <see cref="ApplyChangesAsync"/>).</summary>
     private const int MaxUnsortedRuns = 16;
@@ -143,14 +145,19 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
         }
     }
 
-    /// <summary>The row a change admitted by <see cref="ReplicaRules.Admit"/> writes.</summary>
-    private static WriteRow ToWriteRow(StoredObservation change)
+    /// <summary>
+    /// The row a change admitted by <see cref="ReplicaRules.Admit"/> writes. A declared catalogue 2.0 dimension left empty
+    /// (a v1 origin's change mapped to v2) is stored with its default, as the origin stores it: one spelling per key, and
+    /// the same hash (the change log leaves a dimension out when empty or at its default).
+    /// </summary>
+    private WriteRow ToWriteRow(StoredObservation change)
     {
         var o = change.Observation;
         var period = MirpsExchange.Catalogue.Periods.Period.Parse(o.Period);
         var withheld = change.Withholding == Withholding.SmallCount;
-        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End,
-            change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note,
+        return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
+            catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)), period.Start, period.End,
+            change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o),
             RowPolicy.FromMessage(change.Policy), withheld);
     }
 
@@ -159,7 +166,9 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
     {
         var items = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(changes);
         var (a, b) = (items[x].Observation, items[y].Observation);
-        var c = WriteRow.CompareKeys([a.IndicatorCode, a.Country, a.Period, a.Sex, a.Age, a.CountryOfOrigin], [b.IndicatorCode, b.Country, b.Period, b.Sex, b.Age, b.CountryOfOrigin]);
+        var c = WriteRow.CompareKeys(
+            [a.IndicatorCode, a.Country, a.Period, a.Sex, a.Age, a.CountryOfOrigin, a.ApplicationType, a.DecisionLevel, a.ProcedureType, a.CountBasis, a.CountryOfDestination],
+            [b.IndicatorCode, b.Country, b.Period, b.Sex, b.Age, b.CountryOfOrigin, b.ApplicationType, b.DecisionLevel, b.ProcedureType, b.CountBasis, b.CountryOfDestination]);
         return c != 0 ? c : items[x].Revision.CompareTo(items[y].Revision);
     }
 
@@ -197,7 +206,7 @@ public sealed class ReplicaWriter([FromKeyedServices(NodeDbContext.Writer)] Node
     /// received now. If no later revision is held, it is current from now on (the one before ends now);
     /// otherwise it was never what this node held as current, and it ends as it begins.
     /// </summary>
-    private static async Task ReplacePlaceholdersAsync(
+    private async Task ReplacePlaceholdersAsync(
         DbConnection connection, DbTransaction transaction, RevisionInsertCommand insert, string origin,
         List<StoredObservation> replacing, VerifiedChanges verified, long now, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
+using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Node.Store;
@@ -9,9 +10,10 @@ namespace MirpsExchange.Secretariat.Regional;
 
 /// <summary>
 /// Which cells of an indicator to add up: a fixed code per dimension, or null for every code (the
-/// dimension a figure is broken down by).
+/// dimension a figure is broken down by). <see cref="Added"/>: catalogue 2.0's dimensions, fixed but the one at
+/// <see cref="OpenAdded"/> (null: every code; a cell is still never added to one that differs in them, see <see cref="CellSum"/>).
 /// </summary>
-public readonly record struct CellFilter(string? Sex, string? Age, string? CountryOfOrigin)
+public readonly record struct CellFilter(string? Sex, string? Age, string? CountryOfOrigin, AddedDimensions? Added = null, int OpenAdded = -1)
 {
     /// <summary>Every key: all cells of every dimension.</summary>
     public static readonly CellFilter All = new(null, null, null);
@@ -19,23 +21,28 @@ public readonly record struct CellFilter(string? Sex, string? Age, string? Count
     /// <summary>
     /// The cells of <paramref name="indicator"/> at the total ("_T") of every dimension it declares and
     /// "" for the others, except <paramref name="breakdown"/> (a <see cref="StandardCatalogue"/> dimension id), left open.
+    /// Catalogue 2.0's dimensions it declares are at their default (the total, and PERSONS for COUNT_BASIS:
+    /// persons and cases have no total), the others "".
     /// </summary>
     public static CellFilter Totals(IndicatorRule indicator, string? breakdown = null) => new(
         breakdown == StandardCatalogue.SexDimension ? null : indicator.Sexes is null ? "" : RegionalAggregator.Total,
         breakdown == StandardCatalogue.AgeDimension ? null : indicator.Ages is null ? "" : RegionalAggregator.Total,
-        breakdown == StandardCatalogue.CountryOfOriginDimension ? null : indicator.CountriesOfOrigin is null ? "" : RegionalAggregator.Total);
+        breakdown == StandardCatalogue.CountryOfOriginDimension ? null : indicator.CountriesOfOrigin is null ? "" : RegionalAggregator.Total,
+        indicator.Normalised(default),
+        breakdown is null ? -1 : AddedDimensions.DimensionIds.ToList().IndexOf(breakdown));
 }
 
 /// <summary>
 /// The sum over States of one cell (indicator, period, dimension values), with who reported it as
-/// bit masks over <see cref="RegionalAggregator.States"/> (bit i = the i-th State).
+/// bit masks over <see cref="RegionalAggregator.States"/> (bit i = the i-th State): <see cref="LowerBound"/> and
+/// <see cref="Synthetic"/> are the States whose value is a lower bound or synthetic (any: the sum is one too).
 /// </summary>
 public readonly record struct CellSum(
     string IndicatorCode, string Period, string Sex, string Age, string CountryOfOrigin,
-    double Value, int Reported, int Provisional, int Estimated);
+    double Value, int Reported, int Provisional, int Estimated, AddedDimensions Added = default, int LowerBound = 0, int Synthetic = 0);
 
 /// <summary>One State's current value of one cell.</summary>
-public readonly record struct CountryValue(string IndicatorCode, string Country, double Value, ObservationStatus Status);
+public readonly record struct CountryValue(string IndicatorCode, string Country, double Value, ObservationStatus Status, bool LowerBound = false, bool Synthetic = false);
 
 /// <summary>What one State holds for one indicator and period: any value, any provisional value, its last change.</summary>
 public readonly record struct ReportingSummary(string IndicatorCode, string Period, string Country, bool HasValue, bool Provisional, long LastChangeTime);
@@ -82,13 +89,11 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     public async Task<List<CellSum>> SumAsync(
         IReadOnlyList<string> indicators, IReadOnlyList<string> periods, CellFilter filter, long? asOfMicros, CancellationToken cancellationToken)
     {
-        var sql = new StringBuilder($"SELECT indicator_code, period, sex, age, country_of_origin, country, value, status FROM {Table} WHERE ");
+        var sql = new StringBuilder($"SELECT indicator_code, period, sex, age, country_of_origin, country, value, status, {AddedColumns}, lower_bound, synthetic FROM {Table} WHERE ");
         await using var command = await CommandAsync(cancellationToken);
         AppendKeyRange(command, sql, indicators, periods, asOfMicros);
         sql.Append(" AND deleted = 0 AND value_withheld = 0");
-        AppendEquals(command, sql, "sex", filter.Sex);
-        AppendEquals(command, sql, "age", filter.Age);
-        AppendEquals(command, sql, "country_of_origin", filter.CountryOfOrigin);
+        AppendEquals(command, sql, filter);
         command.CommandText = sql.ToString();
 
         var bits = new Dictionary<string, int>(States.Count, StringComparer.Ordinal);
@@ -96,7 +101,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         {
             bits[States[i]] = 1 << i;
         }
-        var cells = new Dictionary<(string, string, string, string, string), int>();
+        var cells = new Dictionary<(string, string, string, string, string, AddedDimensions), int>();
         var sums = new List<CellSum>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -104,14 +109,15 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             // cell's bits are added at most once each.
             while (await reader.ReadAsync(cancellationToken))
             {
-                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4));
+                // Catalogue 2.0's dimensions are part of the cell: cells that differ only in one are never added together.
+                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), filter is { Added: { } fixedAdded, OpenAdded: < 0 } ? fixedAdded : ReadAdded(reader, 8));
                 var bit = bits[reader.GetString(5)];
                 var value = reader.GetDouble(6);
                 var status = (ObservationStatus)reader.GetInt32(7);
                 if (!cells.TryGetValue(key, out var at))
                 {
                     cells.Add(key, at = sums.Count);
-                    sums.Add(new CellSum(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, 0, 0, 0, 0));
+                    sums.Add(new CellSum(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, 0, 0, 0, 0, key.Item6));
                 }
                 var sum = sums[at];
                 sums[at] = sum with
@@ -120,6 +126,8 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
                     Reported = sum.Reported | bit,
                     Provisional = status == ObservationStatus.Provisional ? sum.Provisional | bit : sum.Provisional,
                     Estimated = status == ObservationStatus.Estimated ? sum.Estimated | bit : sum.Estimated,
+                    LowerBound = reader.GetBoolean(13) ? sum.LowerBound | bit : sum.LowerBound,
+                    Synthetic = reader.GetBoolean(14) ? sum.Synthetic | bit : sum.Synthetic,
                 };
             }
         }
@@ -134,8 +142,15 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         if (c == 0) c = string.CompareOrdinal(x.Sex, y.Sex);
         if (c == 0) c = string.CompareOrdinal(x.Age, y.Age);
         if (c == 0) c = string.CompareOrdinal(x.CountryOfOrigin, y.CountryOfOrigin);
+        if (c == 0) c = x.Added.CompareTo(y.Added);
         return c;
     }
+
+    /// <summary>Catalogue 2.0's dimension columns, in field order.</summary>
+    private const string AddedColumns = "application_type, decision_level, procedure_type, count_basis, country_of_destination";
+
+    private static AddedDimensions ReadAdded(DbDataReader reader, int first) =>
+        new(reader.GetString(first), reader.GetString(first + 1), reader.GetString(first + 2), reader.GetString(first + 3), reader.GetString(first + 4));
 
     /// <summary>
     /// Each State's value of the total cell (<see cref="CellFilter.Totals"/>) of each of <paramref name="indicators"/>
@@ -148,19 +163,17 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         await using var command = await CommandAsync(cancellationToken);
         foreach (var indicator in indicators)
         {
-            var sql = new StringBuilder($"SELECT indicator_code, country, value, status FROM {Table} WHERE ");
+            var sql = new StringBuilder($"SELECT indicator_code, country, value, status, lower_bound, synthetic FROM {Table} WHERE ");
             command.Parameters.Clear();
             AppendKeyRange(command, sql, [indicator.Indicator.Code], [period], asOfMicros);
             sql.Append(" AND deleted = 0 AND value_withheld = 0");
-            var totals = CellFilter.Totals(indicator);
-            AppendEquals(command, sql, "sex", totals.Sex);
-            AppendEquals(command, sql, "age", totals.Age);
-            AppendEquals(command, sql, "country_of_origin", totals.CountryOfOrigin);
+            AppendEquals(command, sql, CellFilter.Totals(indicator));
             command.CommandText = sql.ToString();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                values.Add(new CountryValue(reader.GetString(0), reader.GetString(1), reader.GetDouble(2), (ObservationStatus)reader.GetInt32(3)));
+                values.Add(new CountryValue(reader.GetString(0), reader.GetString(1), reader.GetDouble(2), (ObservationStatus)reader.GetInt32(3),
+                    reader.GetBoolean(4), reader.GetBoolean(5)));
             }
         }
         return values;
@@ -248,6 +261,21 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             AddParameter(command, $"{prefix}{i}", values[i]);
         }
         sql.Append(')');
+    }
+
+    /// <summary>The filter's fixed codes: each dimension it does not leave open (catalogue 2.0's together).</summary>
+    private static void AppendEquals(DbCommand command, StringBuilder sql, CellFilter filter)
+    {
+        AppendEquals(command, sql, "sex", filter.Sex);
+        AppendEquals(command, sql, "age", filter.Age);
+        AppendEquals(command, sql, "country_of_origin", filter.CountryOfOrigin);
+        if (filter.Added is { } added)
+        {
+            for (var d = 0; d < AddedDimensions.Count; d++)
+            {
+                AppendEquals(command, sql, AddedDimensions.FieldNames[d], d == filter.OpenAdded ? null : added[d]);
+            }
+        }
     }
 
     private static void AppendEquals(DbCommand command, StringBuilder sql, string column, string? value)

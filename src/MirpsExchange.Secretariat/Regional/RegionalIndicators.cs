@@ -42,7 +42,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var later = byPeriod[period.ToString()].ToDictionary(CellKey);
         var earlier = byPeriod[previous.ToString()].ToDictionary(CellKey);
         var keys = later.Keys.Union(earlier.Keys).OrderBy(k => k.Sex, StringComparer.Ordinal)
-            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ToList();
+            .ThenBy(k => k.Age, StringComparer.Ordinal).ThenBy(k => k.CountryOfOrigin, StringComparer.Ordinal).ThenBy(k => k.Added, AddedOrder.Instance).ToList();
         if (keys.Count == 0 && breakdown == Breakdown.Unspecified)
         {
             keys.Add(CellKey(EmptySum(CellFilter.Totals(indicator))));
@@ -132,11 +132,20 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             CountryOfOrigin = sum.CountryOfOrigin,
             Value = sum.Value,
             Complete = sum.Reported == aggregator.AllStates,
+            ApplicationType = sum.Added.ApplicationType,
+            DecisionLevel = sum.Added.DecisionLevel,
+            ProcedureType = sum.Added.ProcedureType,
+            CountBasis = sum.Added.CountBasis,
+            CountryOfDestination = sum.Added.CountryOfDestination,
+            LowerBound = sum.LowerBound != 0,
+            Synthetic = sum.Synthetic != 0,
         };
         cell.ContributingCountries.AddRange(aggregator.StatesOf(sum.Reported));
         cell.MissingCountries.AddRange(aggregator.StatesOf(aggregator.AllStates & ~sum.Reported));
         cell.ProvisionalCountries.AddRange(aggregator.StatesOf(sum.Provisional));
         cell.EstimatedCountries.AddRange(aggregator.StatesOf(sum.Estimated));
+        cell.LowerBoundCountries.AddRange(aggregator.StatesOf(sum.LowerBound));
+        cell.SyntheticCountries.AddRange(aggregator.StatesOf(sum.Synthetic));
         return cell;
     }
 
@@ -146,6 +155,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         Breakdown.Sex => StandardCatalogue.SexDimension,
         Breakdown.Age => StandardCatalogue.AgeDimension,
         Breakdown.CountryOfOrigin => StandardCatalogue.CountryOfOriginDimension,
+        Breakdown.ApplicationType or Breakdown.DecisionLevel or Breakdown.ProcedureType or Breakdown.CountBasis or Breakdown.CountryOfDestination =>
+            Mirps.Log.AddedDimensions.DimensionIds[(int)breakdown - (int)Breakdown.ApplicationType],
         _ => null,
     };
 
@@ -161,7 +172,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         rate.ExcludedCountries.AddRange(result.ExcludedStates);
         foreach (var country in result.IncludedStates)
         {
-            var statuses = ratio.DenominatorIndicatorCodes.Select(code => values[(country, code)].Status).ToList();
+            var components = ratio.DenominatorIndicatorCodes.Select(code => values[(country, code)]).ToList();
+            var statuses = components.Select(value => value.Status).ToList();
             if (statuses.Contains(ObservationStatus.Provisional))
             {
                 rate.ProvisionalCountries.Add(country);
@@ -170,17 +182,34 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             {
                 rate.EstimatedCountries.Add(country);
             }
+            if (components.Any(value => value.LowerBound))
+            {
+                rate.LowerBoundCountries.Add(country);
+            }
+            if (components.Any(value => value.Synthetic))
+            {
+                rate.SyntheticCountries.Add(country);
+            }
         }
         return rate;
     }
 
+    private sealed class AddedOrder : IComparer<Mirps.Log.AddedDimensions>
+    {
+        public static readonly AddedOrder Instance = new();
+
+        public int Compare(Mirps.Log.AddedDimensions x, Mirps.Log.AddedDimensions y) => x.CompareTo(y);
+    }
+
     private RegionalCell EmptyCell(CellFilter totals) => ToCell(EmptySum(totals));
 
-    private static CellSum EmptySum(CellFilter totals) => new("", "", totals.Sex ?? "", totals.Age ?? "", totals.CountryOfOrigin ?? "", 0, 0, 0, 0);
+    private static CellSum EmptySum(CellFilter totals) =>
+        new("", "", totals.Sex ?? "", totals.Age ?? "", totals.CountryOfOrigin ?? "", 0, 0, 0, 0, totals.Added ?? default);
 
-    private static CellSum EmptySum((string Sex, string Age, string CountryOfOrigin) key) => new("", "", key.Sex, key.Age, key.CountryOfOrigin, 0, 0, 0, 0);
+    private static CellSum EmptySum((string Sex, string Age, string CountryOfOrigin, Mirps.Log.AddedDimensions Added) key) =>
+        new("", "", key.Sex, key.Age, key.CountryOfOrigin, 0, 0, 0, 0, key.Added);
 
-    private static (string Sex, string Age, string CountryOfOrigin) CellKey(CellSum sum) => (sum.Sex, sum.Age, sum.CountryOfOrigin);
+    private static (string Sex, string Age, string CountryOfOrigin, Mirps.Log.AddedDimensions Added) CellKey(CellSum sum) => (sum.Sex, sum.Age, sum.CountryOfOrigin, sum.Added);
 
     /// <summary>
     /// The time figures are computed as of: the request's, or now. "Now" reads what was received by the

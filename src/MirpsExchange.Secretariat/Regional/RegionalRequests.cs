@@ -32,7 +32,7 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
         var period = PeriodOf(periodText, "period", indicator, violations);
         if (!System.Enum.IsDefined(breakdown))
         {
-            violations.Add(new("breakdown", $"{(int)breakdown} is not a Breakdown value (0 none, 1 sex, 2 age, 3 country of origin)"));
+            violations.Add(new("breakdown", $"{(int)breakdown} is not a Breakdown value (0 none, 1 sex, 2 age, 3 country of origin, 4 application type, 5 decision level, 6 procedure type, 7 count basis, 8 country of destination)"));
         }
         else if (indicator is not null && RegionalIndicators.DimensionOf(breakdown) is { } dimension && !indicator.Indicator.DimensionIds.Contains(dimension))
         {

@@ -30,7 +30,8 @@ public static class TestLogKeys
         var rows = new List<(long Sequence, byte[] Hash)>();
         using (var read = connection.CreateCommand())
         {
-            read.CommandText = "SELECT origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, recorded_time, readers, release_time, small_count_threshold, salt " +
+            read.CommandText = "SELECT origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, recorded_time, readers, release_time, small_count_threshold, salt, " +
+                "application_type, decision_level, procedure_type, count_basis, country_of_destination, lower_bound, confidentiality, synthetic " +
                 $"FROM observations WHERE origin = '{origin}' ORDER BY origin_sequence";
             using var reader = read.ExecuteReader();
             // Linked as the origin's own writer links them (ChainLinker), from the content as it now stands.
@@ -38,8 +39,10 @@ public static class TestLogKeys
             while (reader.Read())
             {
                 var policy = new MirpsExchange.Node.Sharing.RowPolicy(reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetInt64(14), reader.GetInt32(15));
-                var row = new MirpsExchange.Node.Store.WriteRow(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6),
-                    default, default, reader.IsDBNull(8) ? null : reader.GetDouble(8), (Mirps.Observation.V1.ObservationStatus)reader.GetInt32(9), reader.GetString(10), policy);
+                var added = new AddedDimensions(reader.GetString(17), reader.GetString(18), reader.GetString(19), reader.GetString(20), reader.GetString(21));
+                var attributes = new ValueAttributes(reader.GetBoolean(22), (Mirps.Observation.V1.ConfidentialityStatus)reader.GetInt32(23), reader.GetBoolean(24));
+                var row = new MirpsExchange.Node.Store.WriteRow(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), added,
+                    default, default, reader.IsDBNull(8) ? null : reader.GetDouble(8), (Mirps.Observation.V1.ObservationStatus)reader.GetInt32(9), reader.GetString(10), attributes, policy);
                 var link = new byte[ChangeHash.Size];
                 chain.Link(row, reader.GetInt64(0), reader.GetInt64(12), reader.GetInt64(7), reader.GetBoolean(11), (byte[])reader["salt"], link);
                 chain.Advance(link);

@@ -46,10 +46,11 @@ public class ExportWriterTests
             Row("REFUGEES", ExportRow.RegionalAggregate, "2023-01", "_T", "_T", "_T", null, ObservationStatus.Confidential));
 
         Assert.Equal(
-            "indicator_code,country,period,sex,age,country_of_origin,value,status,note\r\n" +
-            "REFUGEES,BLZ,2023,_T,_T,_T,240,NORMAL,annual report\r\n" +
-            "WORK_PERMITS,GTM,2023-Q2,F,,_T,270,PROVISIONAL,\r\n" +
-            "REFUGEES,MIRPS,2023-01,_T,_T,_T,,CONFIDENTIAL,\r\n",
+            "indicator_code,country,period,sex,age,country_of_origin,application_type,decision_level,procedure_type,count_basis,country_of_destination," +
+            "value,status,lower_bound,confidentiality,synthetic,note\r\n" +
+            "REFUGEES,BLZ,2023,_T,_T,_T,,,,,,240,NORMAL,,,,annual report\r\n" +
+            "WORK_PERMITS,GTM,2023-Q2,F,,_T,,,,,,270,PROVISIONAL,,,,\r\n" +
+            "REFUGEES,MIRPS,2023-01,_T,_T,_T,,,,,,,CONFIDENTIAL,,,,\r\n",
             text);
         Assert.Equal(string.Join(",", ObservationCsv.Columns), Lines(text)[0]);
     }
@@ -63,13 +64,15 @@ public class ExportWriterTests
             Row("WORK_PERMITS", "PAN", "2023", "M", "", "BES", 12, ObservationStatus.Estimated)));
 
         const string Header = "indicator_code,indicator_label,country,country_label,period,sex,sex_label,age,age_label," +
-            "country_of_origin,country_of_origin_label,value,status,status_label,note";
+            "country_of_origin,country_of_origin_label,application_type,application_type_label,decision_level,decision_level_label," +
+            "procedure_type,procedure_type_label,count_basis,count_basis_label,country_of_destination,country_of_destination_label," +
+            "value,status,status_label,lower_bound,confidentiality,synthetic,note";
         Assert.Equal(Header, english[0]);
         Assert.Equal(Header, spanish[0]);
         Assert.Equal("WORK_PERMITS,Work permits issued to refugees and asylum-seekers,PAN,Panama,2023,M,Male,,,VEN," +
-            "Venezuela,12,ESTIMATED,Estimated value,", english[1]);
+            "Venezuela,,,,,,,,,,,12,ESTIMATED,Estimated value,,,,", english[1]);
         Assert.Equal("WORK_PERMITS,Permisos de trabajo otorgados a personas refugiadas y solicitantes de asilo,PAN,Panamá,2023,M,Masculino,,,BES," +
-            "\"Bonaire, San Eustaquio y Saba\",12,ESTIMATED,Valor estimado,", spanish[1]);
+            "\"Bonaire, San Eustaquio y Saba\",,,,,,,,,,,12,ESTIMATED,Valor estimado,,,,", spanish[1]);
     }
 
     [Fact]
@@ -91,17 +94,19 @@ public class ExportWriterTests
     public void Sdmx_header_is_structure_structure_id_action_then_the_components()
     {
         Assert.Equal(
-            "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,TIME_PERIOD,OBS_VALUE,OBS_STATUS,COMMENT_OBS",
+            "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,LOWER_BOUND,SYNTHETIC,COMMENT_OBS",
             Lines(Export(Sdmx))[0]);
         Assert.Equal(
             "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR: Indicator,REF_AREA: Reference area,SEX: Sex,AGE: Age group," +
             "COUNTRY_OF_ORIGIN: Country of origin,TIME_PERIOD: Time period,OBS_VALUE: Observation value," +
-            "OBS_STATUS: Observation status,COMMENT_OBS: Observation comment",
+            "OBS_STATUS: Observation status,CONF_STATUS: Confidentiality status,LOWER_BOUND: Lower bound (the figure is at least the value)," +
+            "SYNTHETIC: Illustrative figure (not an official statistic),COMMENT_OBS: Observation comment",
             Lines(Export(Sdmx with { Labels = ExportLabels.English }))[0]);
         Assert.Equal(
             "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR: Indicador,REF_AREA: Área de referencia,SEX: Sexo,AGE: Grupo de edad," +
             "COUNTRY_OF_ORIGIN: País de origen,TIME_PERIOD: Período,OBS_VALUE: Valor de la observación," +
-            "OBS_STATUS: Estado de la observación,COMMENT_OBS: Comentario de la observación",
+            "OBS_STATUS: Estado de la observación,CONF_STATUS: Estado de confidencialidad,LOWER_BOUND: Cota inferior (la cifra es al menos el valor)," +
+            "SYNTHETIC: Cifra ilustrativa (no una estadística oficial),COMMENT_OBS: Comentario de la observación",
             Lines(Export(Sdmx with { Labels = ExportLabels.Spanish }))[0]);
     }
 
@@ -112,8 +117,8 @@ public class ExportWriterTests
             Row("WORK_PERMITS", "GTM", "2023-Q2", "F", "", "_T", 270),
             Row("MEDIAN_PROCESSING_DAYS", ExportRow.RegionalAggregate, "2023", "", "", "VEN", 87.5, ObservationStatus.Estimated, "median")));
 
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,WORK_PERMITS,GTM,F,_Z,_T,2023-Q2,270,A,", lines[1]);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,MEDIAN_PROCESSING_DAYS,MIRPS,_Z,_Z,VEN,2023,87.5,E,median", lines[2]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,WORK_PERMITS,GTM,F,_Z,_T,2023-Q2,270,A,,,,", lines[1]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,MEDIAN_PROCESSING_DAYS,MIRPS,_Z,_Z,VEN,2023,87.5,E,,,,median", lines[2]);
         Assert.Equal("2.0.0", Catalogue.Version);
     }
 
@@ -137,15 +142,15 @@ public class ExportWriterTests
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
             "DECISIONS_RECOGNIZED: Decisions: refugee status recognized,PAN: Panama,_T: Total,Y0T4: 0-4 years," +
-            "\"BES: Bonaire, Sint Eustatius and Saba\",2023,131,P: Provisional value,\"CONARE, 8 sessions\"",
+            "\"BES: Bonaire, Sint Eustatius and Saba\",2023,131,P: Provisional value,,,,\"CONARE, 8 sessions\"",
             english[1]);
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
-            "IDPS: Internally displaced persons,MIRPS: MIRPS region,F: Female,_U: Unknown age,_Z: Not applicable,2023-03,,C: Confidential value,",
+            "IDPS: Internally displaced persons,MIRPS: MIRPS region,F: Female,_U: Unknown age,_Z: Not applicable,2023-03,,C: Confidential value,,,,",
             english[2]);
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): Catálogo estándar MIRPS de estadísticas de protección,I," +
-            "IDPS: Personas desplazadas internas,MIRPS: Región MIRPS,F: Femenino,_U: Edad desconocida,_Z: No aplicable,2023-03,,C: Valor confidencial,",
+            "IDPS: Personas desplazadas internas,MIRPS: Región MIRPS,F: Femenino,_U: Edad desconocida,_Z: No aplicable,2023-03,,C: Valor confidencial,,,,",
             spanish[1]);
     }
 
@@ -166,8 +171,8 @@ public class ExportWriterTests
     {
         var row = Row("REFUGEES", "CRI", "2023", "_T", "_T", "_T", 5, status);
 
-        Assert.EndsWith($",5,{sdmx},", Lines(Export(Sdmx, row))[1]);
-        Assert.EndsWith($",5,{csv},", Lines(Export(Csv, row))[1]);
+        Assert.EndsWith($",5,{sdmx},,,,", Lines(Export(Sdmx, row))[1]);
+        Assert.EndsWith($",5,{csv},,,,", Lines(Export(Csv, row))[1]);
         Assert.Equal(sdmx, SdmxCsv.StatusCode(status));
         Assert.True(SdmxCsv.TryParseStatusCode(sdmx, out var parsed));
         Assert.Equal(status, parsed);
@@ -178,8 +183,8 @@ public class ExportWriterTests
     {
         var row = Row("REFUGEES", "HND", "2023", "F", "Y0T4", "SLV", null, ObservationStatus.Confidential);
 
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,REFUGEES,HND,F,Y0T4,SLV,2023,,C,", Lines(Export(Sdmx, row))[1]);
-        Assert.Equal("REFUGEES,HND,2023,F,Y0T4,SLV,,CONFIDENTIAL,", Lines(Export(Csv, row))[1]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,REFUGEES,HND,F,Y0T4,SLV,2023,,C,,,,", Lines(Export(Sdmx, row))[1]);
+        Assert.Equal("REFUGEES,HND,2023,F,Y0T4,SLV,,,,,,,CONFIDENTIAL,,,,", Lines(Export(Csv, row))[1]);
     }
 
     [Theory]
@@ -238,8 +243,8 @@ public class ExportWriterTests
         var csv = Lines(Export(Csv, row))[1];
         var sdmx = Lines(Export(Sdmx, row))[1];
 
-        Assert.Equal("'=1+1,'@A1,2023,'+X,'-Y,'=Z,-5,NORMAL,'-minus", csv);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,2023,-5,A,'-minus", sdmx);
+        Assert.Equal("'=1+1,'@A1,2023,'+X,'-Y,'=Z,,,,,,-5,NORMAL,,,,'-minus", csv);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,2023,-5,A,,,,'-minus", sdmx);
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Csv, row))));
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx, row))));
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx with { Labels = ExportLabels.Spanish }, row))));
@@ -282,9 +287,9 @@ public class ExportWriterTests
                 Row("ASYLUM_APPLICATIONS", "MEX", "2023", "_T", "_T", "_T", 140_981),
                 Row("MEDIAN_PROCESSING_DAYS", "MEX", "2024", "", "", "_T", 0.1)));
 
-            Assert.EndsWith(",1234.5,A,", lines[1]);
-            Assert.EndsWith(",140981,A,", lines[2]);
-            Assert.EndsWith(",0.1,A,", lines[3]);
+            Assert.EndsWith(",1234.5,A,,,,", lines[1]);
+            Assert.EndsWith(",140981,A,,,,", lines[2]);
+            Assert.EndsWith(",0.1,A,,,,", lines[3]);
         }
         finally
         {
@@ -359,5 +364,30 @@ public class ExportWriterTests
         Assert.Contains("status", Assert.Throws<ArgumentException>(() => writer.WriteRow(TextWriter.Null, good with { Status = ObservationStatus.Unspecified })).Message);
         Assert.Contains("not a finite number", Assert.Throws<ArgumentException>(() => writer.WriteRow(TextWriter.Null, good with { Value = double.NaN })).Message);
         writer.WriteRow(TextWriter.Null, good);
+    }
+
+    [Fact]
+    public void Catalogue_two_dimensions_and_attributes_are_written_and_read_back_in_both_formats()
+    {
+        var catalogue = MirpsExchange.TestShared.CatalogueTwoShape.Load();
+        var row = Row("ASYLUM_APPLICATIONS", "MEX", "2023", "_T", "_T", "_T", 140_000, ObservationStatus.Estimated, "more than 140,000") with
+        {
+            Added = new Mirps.Log.AddedDimensions("NEW", "", "GOVERNMENT", "PERSONS", ""),
+            Attributes = new Mirps.Log.ValueAttributes(true, ConfidentialityStatus.Free, true),
+        };
+        foreach (var options in new[] { Csv, Sdmx, Csv with { Labels = ExportLabels.English }, Sdmx with { Labels = ExportLabels.Spanish } })
+        {
+            var writer = new StringWriter();
+            new ExportWriter(catalogue, options).Write(writer, [row]);
+            Assert.Equal(row, Assert.Single(ExportReader.Read(writer.ToString())));
+        }
+        var sdmx = new StringWriter();
+        new ExportWriter(catalogue, Sdmx).Write(sdmx, [row]);
+        var lines = Lines(sdmx.ToString());
+        // The catalogue defines the new dimensions, so the dataflow has them; an undeclared one is _Z.
+        Assert.Equal("STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,APPLICATION_TYPE,DECISION_LEVEL,PROCEDURE_TYPE," +
+            "COUNT_BASIS,COUNTRY_OF_DESTINATION,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,LOWER_BOUND,SYNTHETIC,COMMENT_OBS", lines[0]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(1.99.0),I,ASYLUM_APPLICATIONS,MEX,_T,_T,_T,NEW,_Z,GOVERNMENT,PERSONS,_Z,2023,140000,E,F,true,true," +
+            "\"more than 140,000\"", lines[1]);
     }
 }

@@ -50,6 +50,79 @@ public class ChangeHashTests
             hex);
     }
 
+    /// <summary>A v1 change's hash, computed before catalogue 2.0's fields were added: no existing log may change.</summary>
+    [Fact]
+    public void A_v1_change_hashes_as_before_catalogue_two()
+    {
+        Assert.Equal("033ed5805c8a40381edaef2b855866425f20bb61a82feb34c805ee3534c58e2c", Convert.ToHexStringLower(LinkOf(Change())));
+    }
+
+    /// <summary>
+    /// Catalogue 2.0's dimensions at their default (or empty) are left out of the encoding: a v1 change mapped to v2 (its new
+    /// dimensions at their defaults) hashes as the v1 change, and a v2 node's key stored with the defaults verifies against it.
+    /// </summary>
+    [Fact]
+    public void A_new_dimension_at_its_default_hashes_as_the_change_without_it()
+    {
+        var v1 = LinkOf(Change());
+        var mapped = Change();
+        AddedDimensions.Defaults.CopyTo(mapped.Observation);
+        Assert.Equal("PERSONS", mapped.Observation.CountBasis);
+        Assert.Equal(v1, LinkOf(mapped));
+        for (var d = 0; d < AddedDimensions.Count; d++)
+        {
+            var one = Change();
+            AddedDimensions.Defaults.With(d, d == 3 ? "CASES" : "APPEAL").CopyTo(one.Observation);
+            Assert.NotEqual(v1, LinkOf(one));
+        }
+        // The defaults belong to their own dimension: "_T" is not COUNT_BASIS's default.
+        var totalBasis = Change();
+        totalBasis.Observation.CountBasis = "_T";
+        Assert.NotEqual(v1, LinkOf(totalBasis));
+        // The attributes at their defaults too.
+        var attributes = Change();
+        default(ValueAttributes).CopyTo(attributes.Observation);
+        Assert.Equal(v1, LinkOf(attributes));
+    }
+
+    /// <summary>Catalogue 2.0's fields are encoded after the v1 fields, with the field numbers protos/README.md gives.</summary>
+    [Fact]
+    public void New_fields_are_encoded_with_their_documented_numbers()
+    {
+        Span<byte> plain = stackalloc byte[ChangeHash.Size];
+        Span<byte> flagged = stackalloc byte[ChangeHash.Size];
+        ChangeHash.ValueDigest(Salt, 240, ObservationStatus.Normal, "report", plain);
+        ChangeHash.ValueDigest(Salt, 240, ObservationStatus.Normal, "report", new ValueAttributes(true, ConfidentialityStatus.Confidential, true), flagged);
+        var encoder = new CanonicalEncoder(stackalloc byte[256], ChangeHash.ValueDomain);
+        encoder.Bytes(1, Salt);
+        encoder.Double(2, 240);
+        encoder.Int64(3, (long)ObservationStatus.Normal);
+        encoder.Text(4, "report");
+        encoder.Bool(5, true);
+        encoder.Int64(6, (long)ConfidentialityStatus.Confidential);
+        encoder.Bool(7, true);
+        Span<byte> expected = stackalloc byte[ChangeHash.Size];
+        encoder.Hash(expected);
+        encoder.Dispose();
+        Assert.Equal(expected.ToArray(), flagged.ToArray());
+        Assert.NotEqual(plain.ToArray(), flagged.ToArray());
+
+        Span<byte> content = stackalloc byte[ChangeHash.Size];
+        ChangeHash.ContentDigest("ASYLUM_APPLICATIONS", "MEX", "2023", "_T", "_T", "_T", new AddedDimensions("NEW", "_T", "", "CASES", "_T"), 1, false, plain, content);
+        encoder = new CanonicalEncoder(stackalloc byte[256], ChangeHash.ContentDomain);
+        foreach (var (field, text) in new[] { (1, "ASYLUM_APPLICATIONS"), (2, "MEX"), (3, "2023"), (4, "_T"), (5, "_T"), (6, "_T") })
+        {
+            encoder.Text(field, text);
+        }
+        encoder.Int64(7, 1);
+        encoder.Bytes(9, plain);
+        encoder.Text(10, "NEW");
+        encoder.Text(13, "CASES");
+        encoder.Hash(expected);
+        encoder.Dispose();
+        Assert.Equal(expected.ToArray(), content.ToArray());
+    }
+
     [Fact]
     public void A_reader_that_gets_less_computes_the_same_hash()
     {
@@ -95,6 +168,15 @@ public class ChangeHashTests
             c => c.Policy = new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 0 },
             c => c.Policy = new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 5, ReleaseTime = new Timestamp { Seconds = 1 } },
             c => c.Salt = ByteString.CopyFrom(new byte[ChangeHash.SaltSize]),
+            c => c.Observation.ApplicationType = "NEW",
+            c => c.Observation.DecisionLevel = "APPEAL",
+            c => c.Observation.ProcedureType = "UNHCR",
+            c => c.Observation.CountBasis = "CASES",
+            c => c.Observation.CountryOfDestination = "CAN",
+            c => c.Observation.LowerBound = true,
+            c => c.Observation.Confidentiality = ConfidentialityStatus.NotForPublication,
+            c => c.Observation.Confidentiality = ConfidentialityStatus.Free,
+            c => c.Observation.Synthetic = true,
         };
         foreach (var variant in variants)
         {

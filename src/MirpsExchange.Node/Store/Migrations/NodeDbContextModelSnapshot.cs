@@ -84,9 +84,25 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("age");
 
+                    b.Property<string>("ApplicationType")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("application_type");
+
                     b.Property<byte[]>("ChangeHash")
                         .HasColumnType("BLOB")
                         .HasColumnName("change_hash");
+
+                    b.Property<int>("Confidentiality")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("confidentiality");
+
+                    b.Property<string>("CountBasis")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("count_basis");
 
                     b.Property<string>("Country")
                         .IsRequired()
@@ -94,11 +110,23 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("country");
 
+                    b.Property<string>("CountryOfDestination")
+                        .IsRequired()
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("country_of_destination");
+
                     b.Property<string>("CountryOfOrigin")
                         .IsRequired()
                         .HasMaxLength(8)
                         .HasColumnType("TEXT")
                         .HasColumnName("country_of_origin");
+
+                    b.Property<string>("DecisionLevel")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decision_level");
 
                     b.Property<bool>("Deleted")
                         .HasColumnType("INTEGER")
@@ -109,6 +137,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT")
                         .HasColumnName("indicator_code");
+
+                    b.Property<bool>("LowerBound")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("lower_bound");
 
                     b.Property<string>("Note")
                         .IsRequired()
@@ -129,6 +161,12 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<DateOnly>("PeriodStart")
                         .HasColumnType("TEXT")
                         .HasColumnName("period_start");
+
+                    b.Property<string>("ProcedureType")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("procedure_type");
 
                     b.Property<string>("Readers")
                         .IsRequired()
@@ -174,6 +212,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("superseded_time");
 
+                    b.Property<bool>("Synthetic")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("synthetic");
+
                     b.Property<double?>("Value")
                         .HasColumnType("REAL")
                         .HasColumnName("value");
@@ -188,7 +230,7 @@ namespace MirpsExchange.Node.Store.Migrations
 
                     b.HasKey("Origin", "OriginSequence");
 
-                    b.HasIndex("IndicatorCode", "Country", "Period", "Sex", "Age", "CountryOfOrigin", "Revision")
+                    b.HasIndex("IndicatorCode", "Country", "Period", "Sex", "Age", "CountryOfOrigin", "ApplicationType", "DecisionLevel", "ProcedureType", "CountBasis", "CountryOfDestination", "Revision")
                         .IsUnique()
                         .HasDatabaseName("ux_observations_key_revision");
 
