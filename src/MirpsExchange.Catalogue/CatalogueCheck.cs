@@ -140,6 +140,12 @@ public static class CatalogueCheck
             {
                 problems.Add($"dimension {dimension.Id}: default '{dimension.DefaultCode}' is not a code of {dimension.CodelistId}");
             }
+            // The change log leaves a new dimension out at its default (Mirps.Log.AddedDimensions): the contract fixes it, the catalogue declares that one.
+            var added = Mirps.Log.AddedDimensions.DimensionIds.ToList().IndexOf(dimension.Id);
+            if (added >= 0 && dimension.DefaultCode != Mirps.Log.AddedDimensions.Defaults[added])
+            {
+                problems.Add($"dimension {dimension.Id}: its default must be '{Mirps.Log.AddedDimensions.Defaults[added]}', the one the change log's encoding leaves out (protos/README.md)");
+            }
             if (dimension.DefaultCode.Length == 0 && codes is not null && !codes.Contains(StandardCatalogue.TotalCode))
             {
                 problems.Add($"dimension {dimension.Id} has neither a total ({StandardCatalogue.TotalCode}) nor a default: a headline figure could not choose its cell");

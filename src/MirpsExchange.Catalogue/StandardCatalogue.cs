@@ -98,17 +98,6 @@ public sealed class StandardCatalogue
             StringComparer.Ordinal);
         _ratios = catalog.Ratios.ToFrozenDictionary(r => r.Id, StringComparer.Ordinal);
         ReportingCountries = _codelists[ReportingCountryCodelist];
-        for (var d = 0; d < AddedDimensions.Count; d++)
-        {
-            // An empty value of a declared dimension means its default, which the change log's encoding fixes
-            // (AddedDimensions.Defaults): the catalogue must declare that very default, one of the dimension's codes.
-            if (_dimensions.TryGetValue(AddedDimensions.DimensionIds[d], out var dimension)
-                && (!dimension.Codes.Contains(AddedDimensions.Defaults[d]) || dimension.DefaultCode is { } declared && declared != AddedDimensions.Defaults[d]))
-            {
-                throw new InvalidDataException(
-                    $"Catalogue {catalog.Version}: dimension {AddedDimensions.DimensionIds[d]}'s default must be '{AddedDimensions.Defaults[d]}', one of its codes");
-            }
-        }
     }
 
     public Catalog Catalog { get; }
@@ -176,12 +165,6 @@ public sealed record IndicatorRule(
 {
     /// <summary>The dimensions the indicator declares, in the catalogue's order.</summary>
     public IReadOnlyList<DimensionRule> Dimensions { get; init; } = [];
-
-    /// <summary>
-    /// The cell a headline figure (a regional total, a rate's component) reads: per declared dimension, by
-    /// dimension id, its total, or its default where it has none (COUNT_BASIS: PERSONS).
-    /// </summary>
-    public IReadOnlyDictionary<string, string> HeadlineCodes => Dimensions.ToDictionary(d => d.Id, d => d.HeadlineCode, StringComparer.Ordinal);
 
     /// <summary>The codes of catalogue 2.0's dimensions (<see cref="AddedDimensions.DimensionIds"/> order), null for one the indicator does not declare.</summary>
     public IReadOnlyList<FrozenSet<string>?> Added { get; init; } = new FrozenSet<string>?[AddedDimensions.Count];

@@ -337,6 +337,7 @@ public class CatalogueTests
         { "ratio numerator outside denominator", "ratio REFUGEE_RECOGNITION_RATE: numerator DECISIONS_OTHERWISE_CLOSED is not in the denominator, so the ratio is not a share" },
         { "ratio of a non-additive indicator", "ratio TOTAL_PROTECTION_RATE reads PERSONS_ASSISTED, which is not additive across States: a ratio of sums needs sums" },
         { "unit without kinds", "unit DOCUMENTS must list the kinds of indicator it measures" },
+        { "count basis defaulting to cases", "dimension COUNT_BASIS: its default must be 'PERSONS', the one the change log's encoding leaves out (protos/README.md)" },
     };
 
     [Theory]
@@ -358,6 +359,7 @@ public class CatalogueTests
         switch (breakage)
         {
             case "unknown unit": Indicator("REFUGEES").UnitId = "FURLONGS"; break;
+            case "count basis defaulting to cases": catalog.Dimensions.Single(d => d.Id == "COUNT_BASIS").DefaultCode = "CASES"; break;
             case "duplicate code": Codelist("CL_SEX").Codes.Add(Codelist("CL_SEX").Codes[0].Clone()); break;
             case "duplicate indicator": catalog.Indicators.Add(Indicator("IDPS").Clone()); break;
             case "duplicate codelist": catalog.Codelists.Add(Codelist("CL_AGE").Clone()); break;

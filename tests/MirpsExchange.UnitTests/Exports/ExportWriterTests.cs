@@ -94,17 +94,20 @@ public class ExportWriterTests
     public void Sdmx_header_is_structure_structure_id_action_then_the_components()
     {
         Assert.Equal(
-            "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,LOWER_BOUND,SYNTHETIC,COMMENT_OBS",
+            "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,APPLICATION_TYPE,DECISION_LEVEL,PROCEDURE_TYPE,COUNT_BASIS," +
+            "COUNTRY_OF_DESTINATION,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,LOWER_BOUND,SYNTHETIC,COMMENT_OBS",
             Lines(Export(Sdmx))[0]);
         Assert.Equal(
             "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR: Indicator,REF_AREA: Reference area,SEX: Sex,AGE: Age group," +
-            "COUNTRY_OF_ORIGIN: Country of origin,TIME_PERIOD: Time period,OBS_VALUE: Observation value," +
+            "COUNTRY_OF_ORIGIN: Country of origin,APPLICATION_TYPE: Application type,DECISION_LEVEL: Decision level,PROCEDURE_TYPE: Procedure type," +
+            "COUNT_BASIS: Count basis,COUNTRY_OF_DESTINATION: Country of destination,TIME_PERIOD: Time period,OBS_VALUE: Observation value," +
             "OBS_STATUS: Observation status,CONF_STATUS: Confidentiality status,LOWER_BOUND: Lower bound (the figure is at least the value)," +
             "SYNTHETIC: Illustrative figure (not an official statistic),COMMENT_OBS: Observation comment",
             Lines(Export(Sdmx with { Labels = ExportLabels.English }))[0]);
         Assert.Equal(
             "STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR: Indicador,REF_AREA: Área de referencia,SEX: Sexo,AGE: Grupo de edad," +
-            "COUNTRY_OF_ORIGIN: País de origen,TIME_PERIOD: Período,OBS_VALUE: Valor de la observación," +
+            "COUNTRY_OF_ORIGIN: País de origen,APPLICATION_TYPE: Tipo de solicitud,DECISION_LEVEL: Instancia de decisión,PROCEDURE_TYPE: Tipo de procedimiento," +
+            "COUNT_BASIS: Unidad de conteo,COUNTRY_OF_DESTINATION: País de destino,TIME_PERIOD: Período,OBS_VALUE: Valor de la observación," +
             "OBS_STATUS: Estado de la observación,CONF_STATUS: Estado de confidencialidad,LOWER_BOUND: Cota inferior (la cifra es al menos el valor)," +
             "SYNTHETIC: Cifra ilustrativa (no una estadística oficial),COMMENT_OBS: Comentario de la observación",
             Lines(Export(Sdmx with { Labels = ExportLabels.Spanish }))[0]);
@@ -117,8 +120,8 @@ public class ExportWriterTests
             Row("WORK_PERMITS", "GTM", "2023-Q2", "F", "", "_T", 270),
             Row("MEDIAN_PROCESSING_DAYS", ExportRow.RegionalAggregate, "2023", "", "", "VEN", 87.5, ObservationStatus.Estimated, "median")));
 
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,WORK_PERMITS,GTM,F,_Z,_T,2023-Q2,270,A,,,,", lines[1]);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,MEDIAN_PROCESSING_DAYS,MIRPS,_Z,_Z,VEN,2023,87.5,E,,,,median", lines[2]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,WORK_PERMITS,GTM,F,_Z,_T,_Z,_Z,_Z,_Z,_Z,2023-Q2,270,A,,,,", lines[1]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,MEDIAN_PROCESSING_DAYS,MIRPS,_Z,_Z,VEN,_Z,_Z,_Z,_Z,_Z,2023,87.5,E,,,,median", lines[2]);
         Assert.Equal("2.0.0", Catalogue.Version);
     }
 
@@ -142,15 +145,15 @@ public class ExportWriterTests
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
             "DECISIONS_RECOGNIZED: Decisions: refugee status recognized,PAN: Panama,_T: Total,Y0T4: 0-4 years," +
-            "\"BES: Bonaire, Sint Eustatius and Saba\",2023,131,P: Provisional value,,,,\"CONARE, 8 sessions\"",
+            "\"BES: Bonaire, Sint Eustatius and Saba\",_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,2023,131,P: Provisional value,,,,\"CONARE, 8 sessions\"",
             english[1]);
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
-            "IDPS: Internally displaced persons,MIRPS: MIRPS region,F: Female,_U: Unknown age,_Z: Not applicable,2023-03,,C: Confidential value,,,,",
+            "IDPS: Internally displaced persons,MIRPS: MIRPS region,F: Female,_U: Unknown age,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,2023-03,,C: Confidential value,,,,",
             english[2]);
         Assert.Equal(
             "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): Catálogo estándar MIRPS de estadísticas de protección,I," +
-            "IDPS: Personas desplazadas internas,MIRPS: Región MIRPS,F: Femenino,_U: Edad desconocida,_Z: No aplicable,2023-03,,C: Valor confidencial,,,,",
+            "IDPS: Personas desplazadas internas,MIRPS: Región MIRPS,F: Femenino,_U: Edad desconocida,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,2023-03,,C: Valor confidencial,,,,",
             spanish[1]);
     }
 
@@ -159,7 +162,7 @@ public class ExportWriterTests
     {
         var line = Lines(Export(Sdmx with { Labels = ExportLabels.English }, Row("NEW_INDICATOR", "USA", "2023", "X", "_T", "_T", 1)))[1];
 
-        Assert.Contains(",I,NEW_INDICATOR,USA,X,_T: All ages,_T: All origins,2023,1,", line);
+        Assert.Contains(",I,NEW_INDICATOR,USA,X,_T: All ages,_T: All origins,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,2023,1,", line);
     }
 
     [Theory]
@@ -183,7 +186,7 @@ public class ExportWriterTests
     {
         var row = Row("REFUGEES", "HND", "2023", "F", "Y0T4", "SLV", null, ObservationStatus.Confidential);
 
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,REFUGEES,HND,F,Y0T4,SLV,2023,,C,,,,", Lines(Export(Sdmx, row))[1]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,REFUGEES,HND,F,Y0T4,SLV,_Z,_Z,_Z,_Z,_Z,2023,,C,,,,", Lines(Export(Sdmx, row))[1]);
         Assert.Equal("REFUGEES,HND,2023,F,Y0T4,SLV,,,,,,,CONFIDENTIAL,,,,", Lines(Export(Csv, row))[1]);
     }
 
@@ -244,7 +247,7 @@ public class ExportWriterTests
         var sdmx = Lines(Export(Sdmx, row))[1];
 
         Assert.Equal("'=1+1,'@A1,2023,'+X,'-Y,'=Z,,,,,,-5,NORMAL,,,,'-minus", csv);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,2023,-5,A,,,,'-minus", sdmx);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,_Z,_Z,_Z,_Z,_Z,2023,-5,A,,,,'-minus", sdmx);
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Csv, row))));
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx, row))));
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx with { Labels = ExportLabels.Spanish }, row))));
@@ -387,7 +390,7 @@ public class ExportWriterTests
         // The catalogue defines the new dimensions, so the dataflow has them; an undeclared one is _Z.
         Assert.Equal("STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,APPLICATION_TYPE,DECISION_LEVEL,PROCEDURE_TYPE," +
             "COUNT_BASIS,COUNTRY_OF_DESTINATION,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,LOWER_BOUND,SYNTHETIC,COMMENT_OBS", lines[0]);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(1.99.0),I,ASYLUM_APPLICATIONS,MEX,_T,_T,_T,NEW,_Z,GOVERNMENT,PERSONS,_Z,2023,140000,E,F,true,true," +
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,ASYLUM_APPLICATIONS,MEX,_T,_T,_T,NEW,_Z,GOVERNMENT,PERSONS,_Z,2023,140000,E,F,true,true," +
             "\"more than 140,000\"", lines[1]);
     }
 }
