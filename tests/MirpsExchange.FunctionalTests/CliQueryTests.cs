@@ -160,7 +160,7 @@ public class CliQueryTests
         Assert.Matches(@"│\s*_T\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*9\s*│\s*NORMAL\s*│", table.Output);
         Assert.Contains("(withheld): 1 value the node withholds", table.Output);
         Assert.Contains("REFUGEES,BLZ,2023,F,_T,_T,,,,,,,CONFIDENTIAL,", csv.Output);
-        Assert.Contains(",BLZ,F,_T,_T,2023,,C,", sdmx.Output);
+        Assert.Contains(",BLZ,F,_T,_T,_Z,_Z,_Z,_Z,_Z,2023,,C,", sdmx.Output);
         foreach (var export in new[] { csv.Output, sdmx.Output })
         {
             var withheld = Assert.Single(ExportReader.Read(export), r => r.Sex == "F");

@@ -143,11 +143,13 @@ public class SharingWireTests
         Assert.Equal(5, change.Policy.SmallCountThreshold);
     }
 
-    /// <summary>A complete change: the observation exactly as submitted, nothing withheld.</summary>
+    /// <summary>A complete change: the observation exactly as submitted (its declared catalogue 2.0 dimensions at their defaults, as stored), nothing withheld.</summary>
     private static void Complete(StoredObservation change, long sequence, Observation submitted)
     {
         Assert.Equal(("BLZ", sequence, Withholding.Unspecified, 1L, false), (change.Origin, change.OriginSequence, change.Withholding, change.Revision, change.Deleted));
-        Assert.Equal(submitted, change.Observation);
+        var stored = submitted.Clone();
+        MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Normalised(stored.IndicatorCode, Mirps.Log.AddedDimensions.Of(stored)).CopyTo(stored);
+        Assert.Equal(stored, change.Observation);
         Assert.NotNull(change.RecordedTime);
         Assert.NotNull(change.Policy);
     }
