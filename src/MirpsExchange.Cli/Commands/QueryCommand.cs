@@ -184,7 +184,7 @@ public static partial class QueryCommand
         var withheld = 0;
         await foreach (var stored in rows)
         {
-            withheld += stored.Withholding == Withholding.SmallCount ? 1 : 0;
+            withheld += stored.Withholding.IsValueWithheld() ? 1 : 0;
             if (++count > TableRowLimit)
             {
                 continue; // counted, so the note below can say how many were left out
@@ -195,7 +195,7 @@ public static partial class QueryCommand
                 o.IndicatorCode,
                 .. labels == ExportLabels.None ? Array.Empty<string>() : [IndicatorName(catalogue, o.IndicatorCode, labels)],
                 o.Country, o.Period, Dimension(o.Sex), Dimension(o.Age), Dimension(o.CountryOfOrigin),
-                stored.Withholding == Withholding.SmallCount ? Withheld : o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
+                stored.Withholding.IsValueWithheld() ? Withheld : o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
                 ObservationCsv.FormatStatus(o.Status),
                 stored.Revision.ToString(CultureInfo.InvariantCulture),
                 stored.RecordedTime?.ToDateTimeOffset().ToString(TimeFormat, CultureInfo.InvariantCulture) ?? "",
@@ -213,13 +213,13 @@ public static partial class QueryCommand
             : $"{count} observation{(count == 1 ? "" : "s")}");
         if (withheld > 0)
         {
-            await writer.WriteLineAsync($"{Withheld}: {withheld} value{(withheld == 1 ? "" : "s")} the node withholds from this credential under the owner State's sharing policy (small counts)");
+            await writer.WriteLineAsync($"{Withheld}: {withheld} value{(withheld == 1 ? "" : "s")} the node withholds from this credential under the owner State's sharing policy (small counts, and values that would give one away by subtraction)");
         }
         return count;
     }
 
     /// <summary>An observation as an export row; a withheld value stays missing (empty), never the 0 the message carries.</summary>
-    private static ExportRow Row(StoredObservation stored) => stored.Withholding == Withholding.SmallCount
+    private static ExportRow Row(StoredObservation stored) => stored.Withholding.IsValueWithheld()
         ? ExportRow.From(stored.Observation) with { Value = null, Status = ObservationStatus.Confidential }
         : ExportRow.From(stored.Observation);
 

@@ -90,8 +90,15 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task StreamObservations(StreamObservationsRequest request, IServerStreamWriter<StreamObservationsResponse> responseStream, ServerCallContext context)
     {
-        var served = Served(NodeAccess.RequireReader(context));
-        var query = ObservationQuery(request).VisibleTo(served.Reader, Now());
+        var reader = NodeAccess.RequireReader(context);
+        var now = Now();
+        var (tables, query) = ObservationQuery(request);
+        query = query.VisibleTo(reader, now);
+        // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
+        var served = new ServedObservations(reader, now)
+        {
+            Complementary = await ComplementaryWithholding.ForTablesAsync(tables, reader, validator.Catalogue, now, context.CancellationToken),
+        };
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
         var observations = query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
         await foreach (var batch in StoredObservationBatches.ChunkAsync(observations, batchSize, context.CancellationToken))
@@ -104,14 +111,15 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task<GetObservationHistoryResponse> GetObservationHistory(GetObservationHistoryRequest request, ServerCallContext context)
     {
-        var served = Served(NodeAccess.RequireReader(context));
+        var reader = NodeAccess.RequireReader(context);
+        var now = Now();
         ThrowIfInvalid(validator.ValidateKey("key", request.Key), "key");
         var k = request.Key;
         // The revisions this reader may receive; a key with none is "not found" alike, so withheld keys are not revealed.
         var revisions = await db.Observations.AsNoTracking()
             .Where(o => o.IndicatorCode == k.IndicatorCode && o.Country == k.Country && o.Period == k.Period
                 && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin)
-            .VisibleTo(served.Reader, Now())
+            .VisibleTo(reader, now)
             .OrderBy(o => o.Revision)
             .ToListAsync(context.CancellationToken);
         if (revisions.Count == 0)
@@ -119,10 +127,16 @@ public sealed partial class ObservationGrpcService(
             throw RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
                 $"no observation has the key ({k.IndicatorCode}, {k.Country}, {k.Period}, {k.Sex}, {k.Age}, {k.CountryOfOrigin}) on this node");
         }
+        var served = new ServedObservations(reader, now)
+        {
+            Complementary = await ComplementaryWithholding.ForTablesAsync(
+                db.Observations.AsNoTracking(), [new(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken),
+        };
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }
 
-    private IQueryable<ObservationRow> ObservationQuery(StreamObservationsRequest request)
+    /// <summary>The query's answer, and every revision of the tables (indicator, country, period) it reads from.</summary>
+    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request)
     {
         var catalogue = validator.Catalogue;
         var violations = new List<Violation>();
@@ -146,21 +160,22 @@ public sealed partial class ObservationGrpcService(
         ThrowIfInvalid(violations, "query");
 
         var asOf = request.AsOfTime is { } time ? StoreTime.ToMicros(time.ToDateTimeOffset()) : (long?)null;
-        var query = db.Observations.AsNoTracking().AsOf(asOf)
+        var tables = db.Observations.AsNoTracking()
             .WhereIn(request.IndicatorCodes, codes => o => codes.Contains(o.IndicatorCode))
-            .WhereIn(request.Countries, codes => o => codes.Contains(o.Country))
-            .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))
-            .WhereIn(request.Ages, codes => o => codes.Contains(o.Age))
-            .WhereIn(request.CountriesOfOrigin, codes => o => codes.Contains(o.CountryOfOrigin));
+            .WhereIn(request.Countries, codes => o => codes.Contains(o.Country));
         if (from is { } first)
         {
-            query = query.Where(o => o.PeriodStart >= first.Start);
+            tables = tables.Where(o => o.PeriodStart >= first.Start);
         }
         if (to is { } last)
         {
-            query = query.Where(o => o.PeriodEnd <= last.End);
+            tables = tables.Where(o => o.PeriodEnd <= last.End);
         }
-        return query.OrderByKey();
+        var query = tables.AsOf(asOf)
+            .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))
+            .WhereIn(request.Ages, codes => o => codes.Contains(o.Age))
+            .WhereIn(request.CountriesOfOrigin, codes => o => codes.Contains(o.CountryOfOrigin));
+        return (tables, query.OrderByKey());
     }
 
     /// <summary>At most <see cref="MaxFilterValues"/> entries, each of which <paramref name="problem"/> accepts (null) or describes.</summary>
@@ -242,8 +257,6 @@ public sealed partial class ObservationGrpcService(
     }
 
     private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
-
-    private ServedObservations Served(Reader reader) => new(reader, Now());
 
     private DateOnly Today() => DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
 

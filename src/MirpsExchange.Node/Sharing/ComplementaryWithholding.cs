@@ -1,0 +1,98 @@
+using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Sharing;
+
+/// <summary>
+/// The revisions a node serves to a reader as WITHHOLDING_COMPLEMENTARY (<see cref="ComplementarySuppression"/>), computed
+/// from the stored rows when they are served: for queries, histories, as-of answers and the change feed alike, so a
+/// revision is withheld in every answer or in none. Only tables that hold a value withheld from the reader and something
+/// it may read are read again. The owner and the Secretariat see everything: nothing is computed for them.
+/// </summary>
+public static class ComplementaryWithholding
+{
+    /// <summary>The dimension values of a row, in <see cref="StandardCatalogue.ObservationDimensions"/> order.</summary>
+    public static string[] DimensionValues(ObservationRow row) => [row.Sex, row.Age, row.CountryOfOrigin];
+
+    /// <summary>The dimension values of an observation, as <see cref="DimensionValues(ObservationRow)"/>.</summary>
+    public static string[] DimensionValues(Mirps.Observation.V1.Observation o) => [o.Sex, o.Age, o.CountryOfOrigin];
+
+    /// <summary>A table: one indicator, country (the origin) and period.</summary>
+    public readonly record struct Table(string IndicatorCode, string Country, string Period);
+
+    /// <summary>
+    /// The revisions (origin, sequence) to withhold as complementary from <paramref name="reader"/>, of the tables (indicator,
+    /// country, period) that <paramref name="tableRows"/> reaches: every revision of a whole table, not filtered by dimension
+    /// or time. Null for a reader that is never suppressed (the Secretariat); the owner's own tables are left out.
+    /// </summary>
+    public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> tableRows, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+    {
+        if (reader.IsSecretariat)
+        {
+            return null;
+        }
+        var others = tableRows.Where(o => o.Origin != reader.Country);
+        var tables = await WithheldFrom(others, reader, nowMicros).Select(o => new { o.IndicatorCode, o.Country, o.Period })
+            .Intersect(others.Where(ObservationQueries.Visible(reader, nowMicros)).Select(o => new { o.IndicatorCode, o.Country, o.Period }))
+            .ToListAsync(cancellationToken);
+        return await ForTablesAsync(tableRows, tables.Select(t => new Table(t.IndicatorCode, t.Country, t.Period)), reader, catalogue, nowMicros, cancellationToken);
+    }
+
+    /// <summary>
+    /// The revisions to withhold as complementary from <paramref name="reader"/> in <paramref name="tables"/>, whose rows
+    /// <paramref name="rows"/> holds (the store's observations): each table is read whole.
+    /// </summary>
+    public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+    {
+        if (reader.IsSecretariat)
+        {
+            return null;
+        }
+        var complements = new HashSet<(string, long)>();
+        foreach (var table in tables)
+        {
+            if (reader.Owns(table.Country))
+            {
+                continue;
+            }
+            var history = await rows
+                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && o.Period == table.Period && o.Origin == table.Country)
+                .ToListAsync(cancellationToken);
+            var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
+                row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros)));
+            foreach (var sequence in ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, table.IndicatorCode)))
+            {
+                complements.Add((table.Country, sequence));
+            }
+        }
+        return complements;
+    }
+
+    /// <summary>
+    /// The rows whose value <paramref name="reader"/> does not receive for a reason of its own (as <see cref="WithheldFrom(Reader, ObservationRow, long)"/>
+    /// says, in SQL): a small count, a value this node holds withheld, a change not shared with it or embargoed. Deletions carry no value.
+    /// </summary>
+    public static IQueryable<ObservationRow> WithheldFrom(IQueryable<ObservationRow> rows, Reader reader, long nowMicros)
+    {
+        var visible = ObservationQueries.Visible(reader, nowMicros);
+        var hidden = Expression.Lambda<Func<ObservationRow, bool>>(Expression.Not(visible.Body), visible.Parameters);
+        var others = rows.Where(o => !o.Deleted && o.Origin != reader.Country);
+        return others.Where(o => o.ValueWithheld || (o.SmallCountThreshold > 1 && o.Value >= 1 && o.Value < o.SmallCountThreshold))
+            .Union(others.Where(hidden));
+    }
+
+    /// <summary>Whether <paramref name="reader"/> does not receive the row's value for a reason of its own: a small count, not shared, embargoed, not held here.</summary>
+    public static bool WithheldFrom(Reader reader, ObservationRow row, long nowMicros)
+    {
+        if (row.Deleted)
+        {
+            return false;
+        }
+        var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
+        return row.ValueWithheld || SharingRules.AccessOf(reader, row.Origin, policy, policy.IsSmall(row.Value), nowMicros) != Access.Full;
+    }
+}

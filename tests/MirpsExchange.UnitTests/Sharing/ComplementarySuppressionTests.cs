@@ -1,0 +1,229 @@
+using Google.Protobuf.WellKnownTypes;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
+using Revision = MirpsExchange.Node.Sharing.ComplementarySuppression.Revision;
+
+namespace MirpsExchange.UnitTests.Sharing;
+
+/// <summary>The complementary suppression rule on hand-made tables, and the replica's check of it.</summary>
+public class ComplementarySuppressionTests
+{
+    private static readonly StandardCatalogue Catalogue = StandardCatalogue.LoadStandard();
+    private static readonly bool[] SexOnly = [true, false, false];
+
+    /// <summary>A revision of REFUGEES's cell (sex, _T, _T) at commit time <paramref name="time"/>.</summary>
+    private static Revision Cell(long sequence, long time, string sex, bool withheld = false, bool deleted = false) =>
+        new(sequence, time, [sex, "_T", "_T"], deleted, withheld);
+
+    [Fact]
+    public void With_F_127_and_M_3_withheld_the_rule_withholds_a_sibling_so_M_is_not_total_minus_F()
+    {
+        // Sequences in key order, as an origin writes a commit: F, M, _T.
+        var complements = ComplementarySuppression.Complements([Cell(1, 10, "F"), Cell(2, 10, "M", withheld: true), Cell(3, 10, "_T")], SexOnly);
+
+        Assert.Equal([1L], complements); // F, a breakdown, rather than the total
+    }
+
+    [Fact]
+    public void A_table_with_nothing_withheld_or_without_a_total_needs_no_complement()
+    {
+        Assert.Empty(ComplementarySuppression.Complements([Cell(1, 10, "F"), Cell(2, 10, "M"), Cell(3, 10, "_T")], SexOnly));
+        Assert.Empty(ComplementarySuppression.Complements([Cell(1, 10, "F"), Cell(2, 10, "M", withheld: true)], SexOnly));
+        Assert.Empty(ComplementarySuppression.Complements([Cell(1, 10, "F"), Cell(2, 10, "M", withheld: true), Cell(3, 10, "_T")], [false, false, false]));
+    }
+
+    [Fact]
+    public void Additive_dimensions_are_the_declared_ones_with_a_total_of_an_indicator_that_adds_up()
+    {
+        Assert.Equal([true, true, true], ComplementarySuppression.AdditiveDimensions(Catalogue, "REFUGEES"));
+        Assert.Equal([true, true, false], ComplementarySuppression.AdditiveDimensions(Catalogue, "IDPS"));
+        Assert.Equal([false, false, false], ComplementarySuppression.AdditiveDimensions(Catalogue, "MEDIAN_PROCESSING_DAYS")); // a median does not add up
+    }
+
+    [Fact]
+    public void A_revision_made_small_is_protected_by_a_revision_of_the_same_commit_never_by_one_already_served()
+    {
+        // Commit 10: F 127, M 5, _T 132, all served. Commit 20: M 2 (small) and _T 129; F's 127 was served already.
+        var complements = ComplementarySuppression.Complements(
+            [Cell(1, 10, "F"), Cell(2, 10, "M"), Cell(3, 10, "_T"), Cell(4, 20, "M", withheld: true), Cell(5, 20, "_T")], SexOnly);
+
+        Assert.Equal([5L], complements);
+    }
+
+    [Fact]
+    public void A_complement_stays_withheld_and_later_commits_protect_the_old_withheld_value_too()
+    {
+        // Commit 10: M small, F its complement. Commit 20: F and _T revised, M unchanged: served, F' and _T' give M = _T' - F'.
+        var complements = ComplementarySuppression.Complements(
+            [Cell(1, 10, "F"), Cell(2, 10, "M", withheld: true), Cell(3, 10, "_T"), Cell(4, 20, "F"), Cell(5, 20, "_T")], SexOnly);
+
+        Assert.Equal([1L, 4L], complements.Order());
+    }
+
+    [Fact]
+    public void In_two_dimensions_one_complement_per_line_is_not_enough_and_the_rule_withholds_until_nothing_is_determined()
+    {
+        // Sex x age, every cell present: a withheld (F, Y0T4) needs complements on its sex line and its age line, and those
+        // need more, until the withheld cells form a pattern no combination of lines isolates.
+        var revisions = new List<Revision>();
+        var sequence = 0L;
+        foreach (var sex in new[] { "F", "M", "_T" })
+        {
+            foreach (var age in new[] { "Y0T4", "Y5T11", "_T" })
+            {
+                revisions.Add(new(++sequence, 10, [sex, age, "_T"], false, sex == "F" && age == "Y0T4"));
+            }
+        }
+        var complements = ComplementarySuppression.Complements(revisions, [true, true, false]);
+
+        Assert.True(complements.Count >= 3, $"withheld {complements.Count}");
+        var withheld = revisions.Where(r => r.Withheld || complements.Contains(r.Sequence)).Select(r => r.Key).ToList();
+        Assert.Empty(DeterminedAmong(withheld, revisions.Select(r => r.Key).ToList()));
+    }
+
+    [Fact]
+    public void The_rule_reads_keys_and_the_pattern_only_whatever_the_order_rows_come_in()
+    {
+        var random = new Random(13);
+        var revisions = new List<Revision>();
+        var sequence = 0L;
+        foreach (var sex in new[] { "F", "M", "_T" })
+        {
+            foreach (var age in new[] { "Y0T4", "Y5T11", "Y18T59", "_T" })
+            {
+                foreach (var origin in new[] { "VEN", "NIC", "_T" })
+                {
+                    revisions.Add(new(++sequence, 10, [sex, age, origin], false, sex != "_T" && age != "_T" && origin != "_T" && random.Next(6) == 0));
+                }
+            }
+        }
+        var expected = ComplementarySuppression.Complements(revisions, [true, true, true]);
+        var shuffled = revisions.OrderBy(_ => random.Next()).ToList();
+
+        Assert.Equal(expected.Order(), ComplementarySuppression.Complements(shuffled, [true, true, true]).Order());
+    }
+
+    [Fact]
+    public void The_exact_solver_finds_a_value_determined_only_through_a_combination_of_constraints()
+    {
+        // x0 + x1 = a, x1 + x2 = b, x0 - x2 = c: none alone, but also x0 + x1 + x2... not determined; add x1 = d: all three are.
+        int[][] rows = [[1, 1, 0], [0, 1, 1], [1, 0, -1]];
+        Assert.Empty(ComplementarySuppression.Determined(rows, 3));
+        Assert.Equal([0, 1, 2], ComplementarySuppression.Determined([.. rows, [0, 1, 0]], 3).Order());
+        // x0 - x1 = a and x0 + x1 = b determine both (over the rationals: 2 x0 = a + b).
+        Assert.Equal([0, 1], ComplementarySuppression.Determined([[1, -1], [1, 1]], 2).Order());
+    }
+
+    // ---- The replica's check. ----
+
+    private static readonly ReplicaRules Rules = new(new ObservationValidator(Catalogue), TimeProvider.System);
+
+    private static StoredObservation Change(long sequence, string sex, Withholding withholding) => new()
+    {
+        Observation = new Observation
+        {
+            IndicatorCode = "REFUGEES", Country = "BLZ", Period = "2023", Sex = sex, Age = "_T", CountryOfOrigin = "_T",
+            Value = withholding == Withholding.Unspecified ? 127 : 0,
+            Status = withholding == Withholding.Unspecified ? ObservationStatus.Normal : ObservationStatus.Confidential,
+        },
+        Revision = 1,
+        Origin = "BLZ",
+        OriginSequence = sequence,
+        RecordedTime = Timestamp.FromDateTimeOffset(new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero)),
+        Withholding = withholding,
+    };
+
+    [Fact]
+    public void A_replica_accepts_the_complement_the_rule_produces()
+    {
+        Rules.CheckComplements("BLZ", [Change(1, "F", Withholding.Complementary), Change(2, "M", Withholding.SmallCount), Change(3, "_T", Withholding.Unspecified)], [], null);
+    }
+
+    [Fact]
+    public void A_replica_refuses_a_complement_the_rule_does_not_produce_as_wrongly_withheld()
+    {
+        // The total, where the rule withholds F: a node that withholds the total instead withholds what it should serve.
+        var refused = Assert.Throws<PeerRefusedException>(() => Rules.CheckComplements("BLZ",
+            [Change(1, "F", Withholding.Unspecified), Change(2, "M", Withholding.SmallCount), Change(3, "_T", Withholding.Complementary)], [], null));
+        Assert.Equal(ReplicaRules.WronglyWithheld, refused.Reason);
+
+        // And with no small count at all, nothing is complementary.
+        refused = Assert.Throws<PeerRefusedException>(() => Rules.CheckComplements("BLZ",
+            [Change(1, "F", Withholding.Complementary), Change(2, "M", Withholding.Unspecified), Change(3, "_T", Withholding.Unspecified)], [], null));
+        Assert.Equal(ReplicaRules.WronglyWithheld, refused.Reason);
+    }
+
+    [Fact]
+    public void A_replica_checks_a_complement_against_the_small_counts_it_already_holds()
+    {
+        // M arrived earlier as a small count (held withheld, status CONFIDENTIAL); F and _T arrive now in the same commit.
+        ObservationRow[] held =
+        [
+            new()
+            {
+                Origin = "BLZ", OriginSequence = 2, IndicatorCode = "REFUGEES", Country = "BLZ", Period = "2023", Sex = "M", Age = "_T", CountryOfOrigin = "_T",
+                Note = "", Revision = 1, ValueWithheld = true, Status = ObservationStatus.Confidential,
+                RecordedTime = StoreTime.ToMicros(new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero)),
+            },
+        ];
+        Rules.CheckComplements("BLZ", [Change(1, "F", Withholding.Complementary), Change(3, "_T", Withholding.Unspecified)], held, null);
+        Assert.Throws<PeerRefusedException>(() => Rules.CheckComplements("BLZ", [Change(1, "F", Withholding.Unspecified), Change(3, "_T", Withholding.Complementary)], held, null));
+        // Held as a complementary withholding (status UNSPECIFIED), M is not a small count: then F has nothing to protect.
+        held[0].Status = ObservationStatus.Unspecified;
+        Assert.Throws<PeerRefusedException>(() => Rules.CheckComplements("BLZ", [Change(1, "F", Withholding.Complementary), Change(3, "_T", Withholding.Unspecified)], held, null));
+    }
+
+    /// <summary>
+    /// The withheld keys whose value the table's constraints determine given the others, checked by a rank test
+    /// (independent of the rule's own elimination): x is determined when dropping its column lowers the rank.
+    /// </summary>
+    private static List<string[]> DeterminedAmong(List<string[]> withheld, List<string[]> cells)
+    {
+        var rows = new List<int[]>();
+        for (var d = 0; d < 3; d++)
+        {
+            foreach (var line in cells.GroupBy(c => string.Join('|', c.Select((code, i) => i == d ? "*" : code))))
+            {
+                if (!line.Any(c => c[d] == "_T") || line.Count() < 2)
+                {
+                    continue;
+                }
+                rows.Add([.. withheld.Select(w => line.Any(c => c.SequenceEqual(w)) ? (w[d] == "_T" ? 1 : -1) : 0)]);
+            }
+        }
+        var rank = Rank(rows, withheld.Count);
+        return [.. withheld.Where((_, i) => Rank([.. rows.Select(r => r.Where((_, k) => k != i).ToArray())], withheld.Count - 1) < rank)];
+    }
+
+    private static int Rank(List<int[]> rows, int columns)
+    {
+        var m = rows.Select(r => r.Select(v => (double)v).ToArray()).ToList();
+        var rank = 0;
+        for (var c = 0; c < columns && rank < m.Count; c++)
+        {
+            var p = m.FindIndex(rank, r => Math.Abs(r[c]) > 1e-9);
+            if (p < 0)
+            {
+                continue;
+            }
+            (m[rank], m[p]) = (m[p], m[rank]);
+            for (var r = 0; r < m.Count; r++)
+            {
+                if (r != rank && Math.Abs(m[r][c]) > 1e-9)
+                {
+                    var f = m[r][c] / m[rank][c];
+                    for (var k = 0; k < columns; k++)
+                    {
+                        m[r][k] -= f * m[rank][k];
+                    }
+                }
+            }
+            rank++;
+        }
+        return rank;
+    }
+}
