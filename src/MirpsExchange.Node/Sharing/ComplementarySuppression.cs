@@ -63,8 +63,7 @@ public static class ComplementarySuppression
         }
         var ordered = revisions.OrderBy(r => r.RecordedTime).ThenBy(r => r.Sequence).ToArray();
         var table = new TableState(ordered, additive);
-        var unknown = new List<int>(); // revisions whose value the reader does not have, by index into ordered
-        var isUnknown = new HashSet<int>();
+        var isUnknown = new HashSet<int>(); // revisions whose value the reader does not have, by index into ordered
         var lines = new List<Line>(); // the constraints of every state so far that involve an unknown
         for (var start = 0; start < ordered.Length;)
         {
@@ -74,174 +73,185 @@ public static class ComplementarySuppression
                 end++;
             }
             var (fresh, stateLines) = table.Apply(start, end);
-            foreach (var index in fresh.Where(i => ordered[i].Withheld))
-            {
-                Add(index);
-            }
+            isUnknown.UnionWith(fresh.Where(i => ordered[i].Withheld));
             lines.AddRange(stateLines);
-            while (true)
+            while (Choose(lines, stateLines, fresh, isUnknown, ordered) is { Count: > 0 } chosen)
             {
-                var determined = Determined(lines, unknown);
-                if (determined.Count == 0)
-                {
-                    break;
-                }
-                if (Choose(determined.Select(c => unknown[c]).Order().ToList(), stateLines, fresh, isUnknown, ordered) is not { } chosen)
-                {
-                    break; // nothing of this commit left to withhold: the values were given away earlier (see the README's limits)
-                }
-                Add(chosen);
-                complements.Add(ordered[chosen].Sequence);
+                isUnknown.UnionWith(chosen);
+                complements.UnionWith(chosen.Select(i => ordered[i].Sequence));
             }
             lines.RemoveAll(line => !line.Members.Any(isUnknown.Contains)); // later commits add unknowns of their own only
             start = end;
         }
         return complements;
-
-        void Add(int index)
-        {
-            if (isUnknown.Add(index))
-            {
-                unknown.Add(index);
-            }
-        }
     }
 
     /// <summary>
-    /// The revision to withhold next: for the first determined value, a revision of this commit in one of this commit's
-    /// constraints on it (the constraint with the fewest unknowns first), preferring cells with the fewest totals in their
-    /// key (a breakdown rather than a total), then by key. Null when no constraint on a determined value has one.
+    /// The revisions to withhold next, among this commit's revisions still served (the candidates); none when no withheld
+    /// value is determined (or none is left to withhold: the values were given away earlier, see the README's limits).
+    /// One elimination over the unknowns, the candidates' columns carried along without being pivots, tells for each
+    /// determined value t which candidates c would make it undetermined alone: c's column lies in the span of the
+    /// unknowns' columns (no row without an unknown has an entry for c) and t's reduced row has an entry for c. Among those,
+    /// for each determined value in turn that the ones chosen before it do not cover, the preferred: the one on most constraints of this commit that hold an unknown
+    /// already, then cells with the fewest totals in their key (a breakdown rather than a total), then by key. When no candidate is enough alone (a pair is needed), the preferred member of this commit's
+    /// constraints on the determined values, else of the commit.
     /// </summary>
-    private static int? Choose(List<int> determined, List<Line> stateLines, List<int> fresh, HashSet<int> isUnknown, Revision[] ordered)
+    private static List<int> Choose(List<Line> lines, List<Line> stateLines, List<int> fresh, HashSet<int> isUnknown, Revision[] ordered)
     {
         var candidates = fresh.Where(i => !isUnknown.Contains(i)).ToHashSet();
-        foreach (var target in determined)
+        // A constraint with no unknown puts its candidates outside the unknowns' span at once; only the others are reduced.
+        var involved = lines.Where(line => line.Members.Any(isUnknown.Contains)).ToList();
+        var reduced = Reduce(Rows(involved, i => isUnknown.Contains(i) || candidates.Contains(i)), isUnknown.Contains);
+        var determined = reduced.Where(row => row.Pivot is not null && row.Columns.Count(isUnknown.Contains) == 1).OrderBy(row => row.Pivot).ToList();
+        if (determined.Count == 0 || candidates.Count == 0)
         {
-            var best = stateLines
-                .Where(line => line.Members.Contains(target))
-                .OrderBy(line => line.Members.Count(isUnknown.Contains)).ThenBy(line => line.Id, StringComparer.Ordinal)
-                .Select(line => line.Members.Where(candidates.Contains)
-                    .OrderBy(i => ordered[i].Key.Count(code => code == Total))
-                    .ThenBy(i => string.Join('\u001f', ordered[i].Key), StringComparer.Ordinal)
-                    .Cast<int?>()
-                    .FirstOrDefault())
-                .FirstOrDefault(candidate => candidate is not null);
-            if (best is not null)
+            return [];
+        }
+        var outside = reduced.Where(row => row.Pivot is null).SelectMany(row => row.Columns)
+            .Concat(stateLines.Where(line => !line.Members.Any(isUnknown.Contains)).SelectMany(line => line.Members))
+            .ToHashSet();
+        // How many of this commit's constraints through a candidate hold an unknown already: withholding it there closes a
+        // pattern (a rectangle, a box) rather than opening a new constraint with a single unknown.
+        var joined = stateLines.Where(line => line.Members.Any(isUnknown.Contains)).SelectMany(line => line.Members)
+            .Where(candidates.Contains).GroupBy(i => i).ToDictionary(g => g.Key, g => g.Count());
+        // One for each determined value in turn that those chosen before it in this round do not already cover.
+        var chosen = new List<int>();
+        foreach (var row in determined)
+        {
+            var enough = row.Columns.Where(c => candidates.Contains(c) && !outside.Contains(c)).ToList();
+            if (!enough.Any(chosen.Contains) && Preferred(enough) is { } next)
             {
-                return best;
+                chosen.Add(next);
             }
         }
-        return null;
+        if (chosen.Count > 0)
+        {
+            return chosen;
+        }
+        var targets = determined.Select(row => row.Pivot!.Value).ToHashSet();
+        return [(Preferred(stateLines.Where(line => line.Members.Any(targets.Contains)).SelectMany(line => line.Members).Where(candidates.Contains))
+            ?? Preferred(candidates))!.Value];
+
+        int? Preferred(IEnumerable<int> revisions) => revisions
+            .OrderByDescending(i => joined.GetValueOrDefault(i))
+            .ThenBy(i => ordered[i].Key.Count(code => code == Total)).ThenBy(i => CellKey(ordered[i].Key), StringComparer.Ordinal)
+            .Cast<int?>().FirstOrDefault();
     }
+
+    private static string CellKey(string[] key) => string.Join('\u001f', key);
 
     /// <summary>One constraint: +1 for the total's revision, -1 for each part's (<see cref="Members"/>[0] is the total).</summary>
     private sealed record Line(string Id, int[] Members);
 
     /// <summary>
-    /// The positions in <paramref name="unknown"/> of the values the constraints determine: x is determined when it is
-    /// a pivot of the reduced row echelon form of the constraints restricted to the unknowns and its row has no other
-    /// (free) column, that is when the unit vector of x lies in their row space. Exact: integers, checked for overflow,
-    /// and arbitrary precision when a long would overflow.
+    /// The columns whose value dense rows of integer coefficients (over <paramref name="columns"/> unknowns, each row equal
+    /// to a known amount) determine: x is determined when the unit vector of x lies in the rows' span.
     /// </summary>
-    public static List<int> Determined(IReadOnlyList<int[]> rows, int columns)
-    {
-        try
-        {
-            return Determined<long>(rows, columns);
-        }
-        catch (OverflowException)
-        {
-            return Determined<BigInteger>(rows, columns);
-        }
-    }
+    public static List<int> Determined(IReadOnlyList<int[]> rows, int columns) =>
+        [.. Reduce([.. rows.Select(row => Enumerable.Range(0, columns).Where(c => row[c] != 0).ToDictionary(c => c, c => (long)row[c]))], _ => true)
+            .Where(row => row.Pivot is not null && row.Columns.Length == 1).Select(row => row.Pivot!.Value)];
 
-    private static List<int> Determined(List<Line> lines, List<int> unknown)
+    /// <summary>The constraints' rows over the revisions <paramref name="kept"/> (sparse: revision → coefficient); rows with none left out.</summary>
+    private static List<Dictionary<int, long>> Rows(List<Line> lines, Func<int, bool> kept)
     {
-        var column = new Dictionary<int, int>(unknown.Count);
-        for (var c = 0; c < unknown.Count; c++)
-        {
-            column[unknown[c]] = c;
-        }
-        var rows = new List<int[]>();
+        var rows = new List<Dictionary<int, long>>();
         foreach (var line in lines)
         {
-            var row = new int[unknown.Count];
-            var any = false;
+            Dictionary<int, long>? row = null;
             for (var m = 0; m < line.Members.Length; m++)
             {
-                if (column.TryGetValue(line.Members[m], out var c))
+                if (kept(line.Members[m]))
                 {
-                    row[c] += m == 0 ? 1 : -1;
-                    any = true;
+                    row ??= [];
+                    row[line.Members[m]] = row.GetValueOrDefault(line.Members[m]) + (m == 0 ? 1 : -1);
                 }
             }
-            if (any)
+            if (row is not null)
             {
                 rows.Add(row);
             }
         }
-        return Determined(rows, unknown.Count);
+        return rows;
     }
 
-    private static List<int> Determined<T>(IReadOnlyList<int[]> input, int columns) where T : IBinaryInteger<T>
+    /// <summary>
+    /// The reduced row echelon form of sparse integer rows, pivoting only on columns <paramref name="pivotable"/> accepts
+    /// (the others are carried along, as right-hand sides): each nonzero row's pivot (null for a row left with no pivotable
+    /// column) and columns. Exact: Gauss-Jordan elimination over the integers (each row divided by the gcd of its entries) in
+    /// checked longs, and again in arbitrary precision should a long overflow. Sparse, so a large table costs what its
+    /// withheld cells touch. The pivot of a row is its pivotable column in the fewest rows, ties by column: deterministic.
+    /// </summary>
+    private static List<(int? Pivot, int[] Columns)> Reduce(IReadOnlyList<Dictionary<int, long>> rows, Func<int, bool> pivotable)
     {
-        var rows = input.Select(r => r.Select(T.CreateChecked).ToArray()).ToList();
-        var pivotOf = new int[rows.Count];
-        var pivotColumns = new bool[columns];
-        var rank = 0;
-        for (var c = 0; c < columns && rank < rows.Count; c++)
+        try
         {
-            var p = rank;
-            while (p < rows.Count && T.IsZero(rows[p][c]))
+            return Reduce<long>(rows, pivotable);
+        }
+        catch (OverflowException)
+        {
+            return Reduce<BigInteger>(rows, pivotable);
+        }
+    }
+
+    private static List<(int? Pivot, int[] Columns)> Reduce<T>(IReadOnlyList<Dictionary<int, long>> input, Func<int, bool> pivotable) where T : IBinaryInteger<T>
+    {
+        var rows = input.Select(r => r.Where(e => e.Value != 0).ToDictionary(e => e.Key, e => T.CreateChecked(e.Value))).ToList();
+        var rowsOf = new Dictionary<int, HashSet<int>>(); // column → the rows with an entry in it
+        for (var r = 0; r < rows.Count; r++)
+        {
+            foreach (var c in rows[r].Keys)
             {
-                p++;
+                (rowsOf.TryGetValue(c, out var set) ? set : rowsOf[c] = []).Add(r);
             }
-            if (p == rows.Count)
+        }
+        var pivotOf = new int?[rows.Count];
+        var pivots = new HashSet<int>();
+        for (var r = 0; r < rows.Count; r++)
+        {
+            var row = rows[r];
+            var choices = row.Keys.Where(k => pivotable(k) && !pivots.Contains(k)).ToList();
+            if (choices.Count == 0)
             {
                 continue;
             }
-            (rows[rank], rows[p]) = (rows[p], rows[rank]);
-            var pivot = rows[rank];
-            for (var r = 0; r < rows.Count; r++)
+            var c = choices.OrderBy(k => rowsOf[k].Count).ThenBy(k => k).First();
+            pivots.Add(c);
+            pivotOf[r] = c;
+            var p = row[c];
+            foreach (var s in rowsOf[c].Where(s => s != r).ToList())
             {
-                if (r == rank || T.IsZero(rows[r][c]))
+                var other = rows[s];
+                var f = other[c];
+                foreach (var k in other.Keys.Union(row.Keys).ToList())
                 {
-                    continue;
+                    var value = checked((other.GetValueOrDefault(k, T.Zero) * p) - (row.GetValueOrDefault(k, T.Zero) * f));
+                    if (T.IsZero(value))
+                    {
+                        if (other.Remove(k))
+                        {
+                            rowsOf[k].Remove(s);
+                        }
+                    }
+                    else
+                    {
+                        if (!other.ContainsKey(k))
+                        {
+                            (rowsOf.TryGetValue(k, out var set) ? set : rowsOf[k] = []).Add(s);
+                        }
+                        other[k] = value;
+                    }
                 }
-                var factor = rows[r][c];
-                var row = rows[r];
-                var divisor = T.Zero;
-                for (var k = 0; k < columns; k++)
-                {
-                    row[k] = checked((row[k] * pivot[c]) - (pivot[k] * factor));
-                    divisor = Gcd(divisor, row[k]);
-                }
+                var divisor = other.Values.Aggregate(T.Zero, Gcd);
                 if (divisor > T.One)
                 {
-                    for (var k = 0; k < columns; k++)
+                    foreach (var k in other.Keys.ToList())
                     {
-                        row[k] /= divisor;
+                        other[k] /= divisor;
                     }
                 }
             }
-            pivotOf[rank] = c;
-            pivotColumns[c] = true;
-            rank++;
         }
-        var determined = new List<int>();
-        for (var r = 0; r < rank; r++)
-        {
-            var free = false;
-            for (var k = 0; k < columns && !free; k++)
-            {
-                free = !pivotColumns[k] && !T.IsZero(rows[r][k]);
-            }
-            if (!free)
-            {
-                determined.Add(pivotOf[r]);
-            }
-        }
-        return determined;
+        return [.. rows.Select((row, r) => (pivotOf[r], row.Keys.ToArray())).Where(row => row.Item2.Length > 0)];
     }
 
     private static T Gcd<T>(T a, T b) where T : IBinaryInteger<T>
@@ -334,8 +344,6 @@ public static class ComplementarySuppression
             fresh.Sort();
             return (fresh, lines);
         }
-
-        private static string CellKey(string[] key) => string.Join('\u001f', key);
 
         /// <summary>The line through <paramref name="cell"/> along dimension <paramref name="d"/>: every other dimension fixed.</summary>
         private static string LineId(string[] cell, int d)

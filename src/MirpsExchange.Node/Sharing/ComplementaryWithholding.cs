@@ -64,11 +64,36 @@ public static class ComplementaryWithholding
                 .ToListAsync(cancellationToken);
             var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
                 row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros)));
-            foreach (var sequence in ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, table.IndicatorCode)))
+            foreach (var sequence in Complements(table, revisions, catalogue))
             {
                 complements.Add((table.Country, sequence));
             }
         }
+        return complements;
+    }
+
+    /// <summary>Most tables whose complements are kept (<see cref="Complements"/>); the cache starts over beyond.</summary>
+    private const int CachedTables = 4_096;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, HashSet<long>> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// <see cref="ComplementarySuppression.Complements"/>, kept for the table's exact input (its revisions and which are withheld),
+    /// so that the histories, as-of answers and feed batches that read a table again do not compute it again.
+    /// </summary>
+    private static HashSet<long> Complements(Table table, List<ComplementarySuppression.Revision> revisions, StandardCatalogue catalogue)
+    {
+        var key = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Period}|{revisions.Count}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
+        if (Cache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, table.IndicatorCode));
+        if (Cache.Count >= CachedTables)
+        {
+            Cache.Clear();
+        }
+        Cache[key] = complements;
         return complements;
     }
 
