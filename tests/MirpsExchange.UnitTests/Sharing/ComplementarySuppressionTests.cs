@@ -177,6 +177,25 @@ public class ComplementarySuppressionTests
         Assert.Throws<PeerRefusedException>(() => Rules.CheckComplements("BLZ", [Change(1, "F", Withholding.Complementary), Change(3, "_T", Withholding.Unspecified)], held, null));
     }
 
+    [Fact]
+    public void A_complementary_withholding_comes_from_the_origin_only_and_never_to_the_owner_or_the_Secretariat()
+    {
+        var change = Change(1, "F", Withholding.Complementary);
+        change.Policy = RowPolicy.Listed(["CRI"], null, 5).ToMessage();
+
+        ReplicaRules.CheckWithheldByPolicy([change], Reader.State("CRI"), "origin", fromOrigin: true);
+        // A relay could call any value complementary, and the reader would never ask again: it serves NOT_HELD instead.
+        Assert.Equal(ReplicaRules.WronglyWithheld, Assert.Throws<PeerRefusedException>(() =>
+            ReplicaRules.CheckWithheldByPolicy([change], Reader.State("CRI"), "relay", fromOrigin: false)).Reason);
+        Assert.Equal(ReplicaRules.WronglyWithheld, Assert.Throws<PeerRefusedException>(() =>
+            ReplicaRules.CheckWithheldByPolicy([change], Reader.Secretariat, "origin", fromOrigin: true)).Reason);
+        Assert.Equal(ReplicaRules.WronglyWithheld, Assert.Throws<PeerRefusedException>(() =>
+            ReplicaRules.CheckWithheldByPolicy([change], Reader.State("BLZ"), "origin", fromOrigin: true)).Reason);
+        // A withheld value is something a relay may hold, as a small count is.
+        Assert.True(SharingRules.MayHold(Reader.State("CRI"), change, 0));
+        Assert.False(SharingRules.MayHold(Reader.State("PAN"), change, 0));
+    }
+
     /// <summary>
     /// The withheld keys whose value the table's constraints determine given the others, checked by a rank test
     /// (independent of the rule's own elimination): x is determined when dropping its column lowers the rank.
