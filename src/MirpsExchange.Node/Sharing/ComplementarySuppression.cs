@@ -92,9 +92,10 @@ public static class ComplementarySuppression
     /// One elimination over the unknowns, the candidates' columns carried along without being pivots, tells for each
     /// determined value t which candidates c would make it undetermined alone: c's column lies in the span of the
     /// unknowns' columns (no row without an unknown has an entry for c) and t's reduced row has an entry for c. Among those,
-    /// for each determined value in turn that the ones chosen before it do not cover, the preferred: the one on most constraints of this commit that hold an unknown
-    /// already, then cells with the fewest totals in their key (a breakdown rather than a total), then by key. When no candidate is enough alone (a pair is needed), the preferred member of this commit's
-    /// constraints on the determined values, else of the commit.
+    /// for each determined value in turn that the ones chosen before it do not cover, the preferred: the one on most
+    /// constraints of this commit that hold an unknown already, then cells with the fewest totals in their key (a
+    /// breakdown rather than a total), then by key. When no candidate is enough alone (a pair is needed), the preferred
+    /// member of this commit's constraints on the determined values, else of the commit.
     /// </summary>
     private static List<int> Choose(List<Line> lines, List<Line> stateLines, List<int> fresh, HashSet<int> isUnknown, Revision[] ordered)
     {
@@ -296,7 +297,7 @@ public static class ComplementarySuppression
                     _current[key] = index;
                     fresh.Add(index);
                 }
-                for (var d = 0; d < additive.Count; d++)
+                for (var d = 0; d < Math.Min(additive.Count, cell.Length); d++)
                 {
                     if (!additive[d] || cell[d].Length == 0)
                     {

@@ -13,7 +13,10 @@ namespace MirpsExchange.Node.Sharing;
 /// </summary>
 public static class ComplementaryWithholding
 {
-    /// <summary>The dimension values of a row, in <see cref="StandardCatalogue.ObservationDimensions"/> order.</summary>
+    /// <summary>
+    /// The dimension values of a row, in <see cref="StandardCatalogue.ObservationDimensions"/> order: a dimension added to
+    /// observations (catalogue 2.0) is added here and below, and the rule treats it as every other.
+    /// </summary>
     public static string[] DimensionValues(ObservationRow row) => [row.Sex, row.Age, row.CountryOfOrigin];
 
     /// <summary>The dimension values of an observation, as <see cref="DimensionValues(ObservationRow)"/>.</summary>
