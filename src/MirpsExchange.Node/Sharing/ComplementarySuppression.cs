@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Mirps.Catalog.V1;
 using MirpsExchange.Catalogue;
 
@@ -194,7 +195,7 @@ public static class ComplementarySuppression
         }
     }
 
-    private static List<(int? Pivot, int[] Columns)> Reduce<T>(IReadOnlyList<Dictionary<int, long>> input, Func<int, bool> pivotable) where T : IBinaryInteger<T>
+    private static List<(int? Pivot, int[] Columns)> Reduce<T>(IReadOnlyList<Dictionary<int, long>> input, Func<int, bool> pivotable) where T : struct, IBinaryInteger<T>
     {
         var rows = input.Select(r => r.Where(e => e.Value != 0).ToDictionary(e => e.Key, e => T.CreateChecked(e.Value))).ToList();
         var rowsOf = new Dictionary<int, HashSet<int>>(); // column → the rows with an entry in it
@@ -210,44 +211,63 @@ public static class ComplementarySuppression
         for (var r = 0; r < rows.Count; r++)
         {
             var row = rows[r];
-            var choices = row.Keys.Where(k => pivotable(k) && !pivots.Contains(k)).ToList();
-            if (choices.Count == 0)
+            int? chosen = null;
+            foreach (var k in row.Keys)
+            {
+                if (pivotable(k) && !pivots.Contains(k)
+                    && (chosen is not { } best || rowsOf[k].Count < rowsOf[best].Count || (rowsOf[k].Count == rowsOf[best].Count && k < best)))
+                {
+                    chosen = k;
+                }
+            }
+            if (chosen is not { } c)
             {
                 continue;
             }
-            var c = choices.OrderBy(k => rowsOf[k].Count).ThenBy(k => k).First();
             pivots.Add(c);
             pivotOf[r] = c;
             var p = row[c];
             foreach (var s in rowsOf[c].Where(s => s != r).ToList())
             {
+                // other = other * p - row * f: the column c cancels.
                 var other = rows[s];
                 var f = other[c];
-                foreach (var k in other.Keys.Union(row.Keys).ToList())
+                if (p != T.One)
                 {
-                    var value = checked((other.GetValueOrDefault(k, T.Zero) * p) - (row.GetValueOrDefault(k, T.Zero) * f));
+                    foreach (var k in other.Keys)
+                    {
+                        ref var value = ref CollectionsMarshal.GetValueRefOrNullRef(other, k);
+                        value = checked(value * p);
+                    }
+                }
+                foreach (var (k, v) in row)
+                {
+                    ref var value = ref CollectionsMarshal.GetValueRefOrAddDefault(other, k, out var existed);
+                    value = checked(value - (v * f));
                     if (T.IsZero(value))
                     {
-                        if (other.Remove(k))
+                        other.Remove(k);
+                        if (existed)
                         {
                             rowsOf[k].Remove(s);
                         }
                     }
-                    else
+                    else if (!existed)
                     {
-                        if (!other.ContainsKey(k))
-                        {
-                            (rowsOf.TryGetValue(k, out var set) ? set : rowsOf[k] = []).Add(s);
-                        }
-                        other[k] = value;
+                        (rowsOf.TryGetValue(k, out var set) ? set : rowsOf[k] = []).Add(s);
                     }
                 }
-                var divisor = other.Values.Aggregate(T.Zero, Gcd);
+                var divisor = T.Zero;
+                foreach (var v in other.Values)
+                {
+                    divisor = Gcd(divisor, v);
+                }
                 if (divisor > T.One)
                 {
-                    foreach (var k in other.Keys.ToList())
+                    foreach (var k in other.Keys)
                     {
-                        other[k] /= divisor;
+                        ref var value = ref CollectionsMarshal.GetValueRefOrNullRef(other, k);
+                        value /= divisor;
                     }
                 }
             }
