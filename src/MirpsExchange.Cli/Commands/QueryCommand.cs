@@ -24,7 +24,7 @@ public static partial class QueryCommand
     /// <summary>The command's help text, exit codes included.</summary>
     public const string Description =
         "Read observations from a node, filtered by indicator, country, period and dimensions, as they are now or as they were "
-        + "at a past time (--as-of). Values the node withholds from you under the owner State's sharing policy (small counts) "
+        + "at a past time (--as-of). Values the node withholds from you under the owner State's sharing policy (small counts, and values that would give one away by subtraction) "
         + "are shown as withheld, never as 0. Exit codes: 0 done (also when nothing matches). 1 query refused (a filter the node "
         + "does not accept, each one named; or --out in a folder that does not exist). 2 no token (missing credential file, "
         + "wrong secret), node unreachable, this credential may not read the node, or another failure.";
