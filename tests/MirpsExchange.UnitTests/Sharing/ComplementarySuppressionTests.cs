@@ -39,9 +39,10 @@ public class ComplementarySuppressionTests
     [Fact]
     public void Additive_dimensions_are_the_declared_ones_with_a_total_of_an_indicator_that_adds_up()
     {
-        Assert.Equal([true, true, true], ComplementarySuppression.AdditiveDimensions(Catalogue, "REFUGEES"));
-        Assert.Equal([true, true, false], ComplementarySuppression.AdditiveDimensions(Catalogue, "IDPS"));
-        Assert.Equal([false, false, false], ComplementarySuppression.AdditiveDimensions(Catalogue, "MEDIAN_PROCESSING_DAYS")); // a median does not add up
+        // Sex, age and country of origin first (StandardCatalogue.ObservationDimensions); catalogue 2.0 adds more after them.
+        Assert.Equal([true, true, true], ComplementarySuppression.AdditiveDimensions(Catalogue, "REFUGEES")[..3]);
+        Assert.Equal([true, true, false], ComplementarySuppression.AdditiveDimensions(Catalogue, "IDPS")[..3]);
+        Assert.DoesNotContain(true, ComplementarySuppression.AdditiveDimensions(Catalogue, "MEDIAN_PROCESSING_DAYS")); // a median does not add up
     }
 
     [Fact]
