@@ -86,7 +86,10 @@ public static class ComplementaryWithholding
     /// </summary>
     private static HashSet<long> Complements(Table table, List<ComplementarySuppression.Revision> revisions, StandardCatalogue catalogue)
     {
-        var key = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Period}|{revisions.Count}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
+        // A revision (origin, sequence) never changes, so the sequences and which are withheld identify the input; hashed, so
+        // a large table's key stays small.
+        var input = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Period}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(input)));
         if (Cache.TryGetValue(key, out var cached))
         {
             return cached;
