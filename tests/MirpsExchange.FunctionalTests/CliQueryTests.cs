@@ -147,7 +147,8 @@ public class CliQueryTests
     public async Task Values_withheld_by_the_sharing_policy_show_as_withheld_never_as_zero()
     {
         await using var node = await TestNode.StartAsync("BLZ", null, ShareWithAll, "--Node:Sharing:Default:SmallCountThreshold=5");
-        await node.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 3), Refugees(value: 9)));
+        // M is withheld too, or _T - M would give F away (complementary suppression).
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 3), Refugees(sex: "M", value: 6), Refugees(value: 9)));
         var costaRica = await ArgsAsAsync(node, "CRI");
 
         var table = await RunAsync(["query", .. costaRica]);
@@ -158,7 +159,8 @@ public class CliQueryTests
         Assert.True(table.Code == CliApp.Ok, table.Error);
         Assert.Matches(@"│\s*F\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*\(withheld\)\s*│\s*CONFIDENTIAL\s*│", table.Output);
         Assert.Matches(@"│\s*_T\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*9\s*│\s*NORMAL\s*│", table.Output);
-        Assert.Contains("(withheld): 1 value the node withholds", table.Output);
+        Assert.Matches(@"│\s*M\s*│\s*_T\s*│\s*_T\s*│\s*-\s*│\s*\(withheld\)\s*│\s*CONFIDENTIAL\s*│", table.Output);
+        Assert.Contains("(withheld): 2 values the node withholds", table.Output);
         Assert.Contains("REFUGEES,BLZ,2023,F,_T,_T,,,,,,,CONFIDENTIAL,", csv.Output);
         Assert.Contains(",BLZ,F,_T,_T,_Z,_Z,_Z,_Z,_Z,2023,,C,", sdmx.Output);
         foreach (var export in new[] { csv.Output, sdmx.Output })

@@ -556,7 +556,21 @@ public class MaliciousPeerTests
     }
 
     [Fact]
-    public async Task A_relay_calling_a_value_a_small_count_is_refused_by_a_State_replica_which_gets_small_counts_from_the_origin_only()
+    public Task A_relay_calling_a_value_a_small_count_is_refused_by_a_State_replica_which_gets_small_counts_from_the_origin_only() =>
+        WithheldLieIsRefusedAsync(Withholding.SmallCount, "CRI");
+
+    /// <summary>
+    /// A value called COMPLEMENTARY (withheld so that no subtraction gives a small count away) is refused from a relay, as a
+    /// small count is, and from the origin's own node when the suppression rule, recomputed by the replica, does not produce
+    /// it: here PAN's table has no small count at all, so nothing in it is complementary.
+    /// </summary>
+    [Theory]
+    [InlineData("CRI")]
+    [InlineData("PAN")]
+    public Task A_value_called_complementary_by_a_relay_or_against_the_rule_is_refused_as_wrongly_withheld(string servedAs) =>
+        WithheldLieIsRefusedAsync(Withholding.Complementary, servedAs);
+
+    private static async Task WithheldLieIsRefusedAsync(Withholding withholding, string servedAs)
     {
         // PAN shares REFUGEES with every State and withholds counts of 1-4: 100 is not small.
         await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:SmallCountThreshold=5");
@@ -569,15 +583,15 @@ public class MaliciousPeerTests
         var change = lie.Changes[0];
         var digest = new byte[ChangeHash.Size];
         ChangeHash.ValueDigest(change.Salt.Span, change.Observation.Value, change.Observation.Status, change.Observation.Note, digest);
-        (change.Salt, change.ValueDigest, change.Withholding) = (ByteString.Empty, ByteString.CopyFrom(digest), Withholding.SmallCount);
+        (change.Salt, change.ValueDigest, change.Withholding) = (ByteString.Empty, ByteString.CopyFrom(digest), withholding);
         (change.Observation.Value, change.Observation.Status, change.Observation.Note) = (0, ObservationStatus.Confidential, "");
-        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        await using var hostile = await MaliciousPeer.StartAsync(servedAs);
         hostile.Script = lie.After;
 
         var file = Path.Combine(pan.Folder, $"gtm-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("GTM")));
         await using var guatemala = await TestNode.StartAsync("GTM", null,
-            $"--Node:Credential={file}", $"--Node:Peers:0:Address={hostile.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=PAN");
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={hostile.Address}", $"--Node:Peers:0:Country={servedAs}", "--Node:Peers:0:Origins:0=PAN");
         var deadline = DateTime.UtcNow.AddSeconds(30);
         PeerStatus peer;
         do

@@ -161,18 +161,20 @@ public class SharingPolicyTests
         await HoldsAsync(costaRica, 3);
         await HoldsAsync(secretariat, 3);
 
-        // Keys sort F, M, _T. Status 4 is CONFIDENTIAL; the withheld value is not stored at all.
-        Assert.Equal(["row|REFUGEES|F|4|1", "row|REFUGEES|M|5|1|0", "row|REFUGEES|_T|9|1|0"], Held(costaRica));
+        // Keys sort F, M, _T. Status 4 is CONFIDENTIAL; the withheld value is not stored at all. M = _T - F would give F
+        // away, so M is withheld too (complementary: held with status 0, UNSPECIFIED, which says why).
+        Assert.Equal(["row|REFUGEES|F|4|1", "row|REFUGEES|M|0|1", "row|REFUGEES|_T|9|1|0"], Held(costaRica));
         Assert.Equal(["row|REFUGEES|F|4|1|0", "row|REFUGEES|M|5|1|0", "row|REFUGEES|_T|9|1|0"], Held(secretariat));
-        Assert.Equal(["REFUGEES|F|0|Confidential|SmallCount", "REFUGEES|M|5|Normal|Unspecified", "REFUGEES|_T|9|Normal|Unspecified"],
+        Assert.Equal(["REFUGEES|F|0|Confidential|SmallCount", "REFUGEES|M|0|Confidential|Complementary", "REFUGEES|_T|9|Normal|Unspecified"],
             (await QueryAsAsync(origin, "CRI")).Select(Show));
         Assert.Equal(["REFUGEES|F|4|Normal|Unspecified", "REFUGEES|M|5|Normal|Unspecified", "REFUGEES|_T|9|Normal|Unspecified"],
             (await QueryAsAsync(origin, "")).Select(Show));
         // The note could give the count away: it is withheld with the value.
         Assert.Equal(["", "4 women at the northern border"], [costaRica.Rows("SELECT note FROM observations WHERE sex = 'F'")[0], secretariat.Rows("SELECT note FROM observations WHERE sex = 'F'")[0]]);
         Assert.Equal("", (await QueryAsAsync(origin, "CRI"))[0].Observation.Note);
-        // Costa Rica's own node serves what it holds: the value stays withheld there too.
-        Assert.Equal("REFUGEES|F|0|Confidential|SmallCount", Show((await QueryAsAsync(costaRica, "CRI"))[0]));
+        // Costa Rica's own node serves what it holds: the values stay withheld there too, for the same reasons.
+        Assert.Equal(["REFUGEES|F|0|Confidential|SmallCount", "REFUGEES|M|0|Confidential|Complementary", "REFUGEES|_T|9|Normal|Unspecified"],
+            (await QueryAsAsync(costaRica, "CRI")).Select(Show));
     }
 
     [Fact]

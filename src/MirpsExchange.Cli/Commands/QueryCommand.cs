@@ -24,7 +24,7 @@ public static partial class QueryCommand
     /// <summary>The command's help text, exit codes included.</summary>
     public const string Description =
         "Read observations from a node, filtered by indicator, country, period and dimensions, as they are now or as they were "
-        + "at a past time (--as-of). Values the node withholds from you under the owner State's sharing policy (small counts) "
+        + "at a past time (--as-of). Values the node withholds from you under the owner State's sharing policy (small counts, and values that would give one away by subtraction) "
         + "are shown as withheld, never as 0. Exit codes: 0 done (also when nothing matches). 1 query refused (a filter the node "
         + "does not accept, each one named; or --out in a folder that does not exist). 2 no token (missing credential file, "
         + "wrong secret), node unreachable, this credential may not read the node, or another failure.";
@@ -199,7 +199,7 @@ public static partial class QueryCommand
         var withheld = 0;
         await foreach (var stored in rows)
         {
-            withheld += stored.Withholding == Withholding.SmallCount ? 1 : 0;
+            withheld += stored.Withholding.IsValueWithheld() ? 1 : 0;
             if (++count > TableRowLimit)
             {
                 continue; // counted, so the note below can say how many were left out
@@ -211,7 +211,7 @@ public static partial class QueryCommand
                 .. labels == ExportLabels.None ? Array.Empty<string>() : [IndicatorName(catalogue, o.IndicatorCode, labels)],
                 o.Country, o.Period, Dimension(o.Sex), Dimension(o.Age), Dimension(o.CountryOfOrigin),
                 Mirps.Log.AddedDimensions.Of(o).ToString() is { Length: > 0 } added ? added : "-",
-                stored.Withholding == Withholding.SmallCount ? Withheld : (o.LowerBound ? "≥ " : "") + o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
+                stored.Withholding.IsValueWithheld() ? Withheld : (o.LowerBound ? "≥ " : "") + o.Value.ToString("#,0.###", CultureInfo.InvariantCulture),
                 ObservationCsv.FormatStatus(o.Status),
                 Flags(o),
                 stored.Revision.ToString(CultureInfo.InvariantCulture),
@@ -230,13 +230,13 @@ public static partial class QueryCommand
             : $"{count} observation{(count == 1 ? "" : "s")}");
         if (withheld > 0)
         {
-            await writer.WriteLineAsync($"{Withheld}: {withheld} value{(withheld == 1 ? "" : "s")} the node withholds from this credential under the owner State's sharing policy (small counts)");
+            await writer.WriteLineAsync($"{Withheld}: {withheld} value{(withheld == 1 ? "" : "s")} the node withholds from this credential under the owner State's sharing policy (small counts, and values that would give one away by subtraction)");
         }
         return count;
     }
 
     /// <summary>An observation as an export row; a withheld value stays missing (empty), never the 0 the message carries.</summary>
-    private static ExportRow Row(StoredObservation stored) => stored.Withholding == Withholding.SmallCount
+    private static ExportRow Row(StoredObservation stored) => stored.Withholding.IsValueWithheld()
         ? ExportRow.From(stored.Observation) with { Value = null, Status = ObservationStatus.Confidential }
         : ExportRow.From(stored.Observation);
 

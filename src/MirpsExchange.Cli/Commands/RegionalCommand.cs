@@ -323,7 +323,7 @@ public static class RegionalCommand
                 foreach (var stored in call.ResponseStream.Current.Observations.Where(s => s.Observation.Period == period))
                 {
                     var row = ExportRow.From(stored.Observation);
-                    rows.Add(stored.Withholding == Withholding.SmallCount ? row with { Value = null, Status = ObservationStatus.Confidential } : row);
+                    rows.Add(stored.Withholding.IsValueWithheld() ? row with { Value = null, Status = ObservationStatus.Confidential } : row);
                 }
             }
         }

@@ -151,7 +151,7 @@ public static class ChangeHash
 
     /// <summary>
     /// The content digest of a change as a reader received it: computed from a complete change (with its
-    /// salt) or a small count (with its value digest), taken as sent from a placeholder. Null, with
+    /// salt) or a withheld value (small count or complementary, with its value digest), taken as sent from a placeholder. Null, with
     /// <paramref name="problem"/> saying why, when the change lacks what its kind needs.
     /// </summary>
     public static bool TryContentDigest(StoredObservation change, Span<byte> into, out string? problem)
@@ -159,7 +159,7 @@ public static class ChangeHash
         problem = null;
         switch (change.Withholding)
         {
-            case Withholding.Unspecified or Withholding.SmallCount when change.Observation is null:
+            case Withholding.Unspecified or Withholding.SmallCount or Withholding.Complementary when change.Observation is null:
                 problem = "no observation";
                 return false;
             case Withholding.Unspecified:
@@ -173,10 +173,10 @@ public static class ChangeHash
                 ValueDigest(change.Salt.Span, o.Value, o.Status, o.Note, ValueAttributes.Of(o), value);
                 Content(change, value, into);
                 return true;
-            case Withholding.SmallCount:
+            case Withholding.SmallCount or Withholding.Complementary:
                 if (change.ValueDigest.Length != Size)
                 {
-                    problem = $"a value digest of {change.ValueDigest.Length} bytes (a small count carries {Size})";
+                    problem = $"a value digest of {change.ValueDigest.Length} bytes (a withheld value carries {Size})";
                     return false;
                 }
                 Content(change, change.ValueDigest.Span, into);

@@ -92,8 +92,15 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task StreamObservations(StreamObservationsRequest request, IServerStreamWriter<StreamObservationsResponse> responseStream, ServerCallContext context)
     {
-        var served = Served(NodeAccess.RequireReader(context));
-        var query = ObservationQuery(request).VisibleTo(served.Reader, Now());
+        var reader = NodeAccess.RequireReader(context);
+        var now = Now();
+        var (tables, query) = ObservationQuery(request);
+        query = query.VisibleTo(reader, now);
+        // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
+        var served = new ServedObservations(reader, now)
+        {
+            Complementary = await ComplementaryWithholding.ForTablesAsync(tables, reader, validator.Catalogue, now, context.CancellationToken),
+        };
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
         var observations = query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
         await foreach (var batch in StoredObservationBatches.ChunkAsync(observations, batchSize, context.CancellationToken))
@@ -106,7 +113,8 @@ public sealed partial class ObservationGrpcService(
 
     public override async Task<GetObservationHistoryResponse> GetObservationHistory(GetObservationHistoryRequest request, ServerCallContext context)
     {
-        var served = Served(NodeAccess.RequireReader(context));
+        var reader = NodeAccess.RequireReader(context);
+        var now = Now();
         ThrowIfInvalid(validator.ValidateKey("key", request.Key), "key");
         var k = request.Key;
         var added = validator.Catalogue.Normalised(k.IndicatorCode, Mirps.Log.AddedDimensions.Of(k));
@@ -118,7 +126,7 @@ public sealed partial class ObservationGrpcService(
                 && o.Sex == k.Sex && o.Age == k.Age && o.CountryOfOrigin == k.CountryOfOrigin
                 && o.ApplicationType == applicationType && o.DecisionLevel == decisionLevel && o.ProcedureType == procedureType
                 && o.CountBasis == countBasis && o.CountryOfDestination == countryOfDestination)
-            .VisibleTo(served.Reader, Now())
+            .VisibleTo(reader, now)
             .OrderBy(o => o.Revision)
             .ToListAsync(context.CancellationToken);
         if (revisions.Count == 0)
@@ -126,10 +134,16 @@ public sealed partial class ObservationGrpcService(
             throw RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
                 $"no observation has the key ({ObservationKeys.Describe(k)}) on this node");
         }
+        var served = new ServedObservations(reader, now)
+        {
+            Complementary = await ComplementaryWithholding.ForTablesAsync(
+                db.Observations.AsNoTracking(), [new(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken),
+        };
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }
 
-    private IQueryable<ObservationRow> ObservationQuery(StreamObservationsRequest request)
+    /// <summary>The query's answer, and every revision of the tables (indicator, country, period) it reads from.</summary>
+    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request)
     {
         var catalogue = validator.Catalogue;
         var violations = new List<Violation>();
@@ -158,9 +172,18 @@ public sealed partial class ObservationGrpcService(
         ThrowIfInvalid(violations, "query");
 
         var asOf = request.AsOfTime is { } time ? StoreTime.ToMicros(time.ToDateTimeOffset()) : (long?)null;
-        var query = db.Observations.AsNoTracking().AsOf(asOf)
+        var tables = db.Observations.AsNoTracking()
             .WhereIn(request.IndicatorCodes, codes => o => codes.Contains(o.IndicatorCode))
-            .WhereIn(request.Countries, codes => o => codes.Contains(o.Country))
+            .WhereIn(request.Countries, codes => o => codes.Contains(o.Country));
+        if (from is { } first)
+        {
+            tables = tables.Where(o => o.PeriodStart >= first.Start);
+        }
+        if (to is { } last)
+        {
+            tables = tables.Where(o => o.PeriodEnd <= last.End);
+        }
+        var query = tables.AsOf(asOf)
             .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))
             .WhereIn(request.Ages, codes => o => codes.Contains(o.Age))
             .WhereIn(request.CountriesOfOrigin, codes => o => codes.Contains(o.CountryOfOrigin))
@@ -169,15 +192,7 @@ public sealed partial class ObservationGrpcService(
             .WhereIn(request.ProcedureTypes, codes => o => codes.Contains(o.ProcedureType))
             .WhereIn(request.CountBases, codes => o => codes.Contains(o.CountBasis))
             .WhereIn(request.CountriesOfDestination, codes => o => codes.Contains(o.CountryOfDestination));
-        if (from is { } first)
-        {
-            query = query.Where(o => o.PeriodStart >= first.Start);
-        }
-        if (to is { } last)
-        {
-            query = query.Where(o => o.PeriodEnd <= last.End);
-        }
-        return query.OrderByKey();
+        return (tables, query.OrderByKey());
     }
 
     /// <summary>The request's filter fields of catalogue 2.0's dimensions, in field order.</summary>
@@ -266,8 +281,6 @@ public sealed partial class ObservationGrpcService(
     }
 
     private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
-
-    private ServedObservations Served(Reader reader) => new(reader, Now());
 
     private DateOnly Today() => DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
 

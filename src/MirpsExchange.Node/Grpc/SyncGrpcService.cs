@@ -55,6 +55,8 @@ public sealed class SyncGrpcService(
         // A follower ends with the call or when the node shuts down (a graceful stop waits for open calls).
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var cancellation = linked.Token;
+        // Whether the log up to checkedUpTo holds a value withheld from this reader: until it does, no table needs complements.
+        var (withheldSeen, checkedUpTo) = (false, 0L);
         while (!cancellation.IsCancellationRequested)
         {
             // A follower's token was checked when the call began; the stream may outlive it (revoked, expired).
@@ -63,7 +65,18 @@ public sealed class SyncGrpcService(
             // Taken before reading: a commit after this read wakes the wait below.
             var committed = notifier.Next;
             var sent = false;
-            var served = new ServedObservations(reader, StoreTime.ToMicros(clock.GetUtcNow()), feedOf: options.Value.Country);
+            var now = StoreTime.ToMicros(clock.GetUtcNow());
+            if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
+            {
+                withheldSeen = await ComplementaryWithholding.WithheldFrom(
+                    db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= after + batchSize), reader, now)
+                    .AnyAsync(cancellation);
+                checkedUpTo = after + batchSize;
+            }
+            var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
+            {
+                Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, cancellation) : null,
+            };
             var placeholders = await db.WithheldChanges.AsNoTracking()
                 .Where(w => w.Origin == origin && w.OriginSequence > after)
                 .OrderBy(w => w.OriginSequence)
@@ -138,6 +151,22 @@ public sealed class SyncGrpcService(
             response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = StoreTime.ToTimestamp(time) });
         }
         return response;
+    }
+
+    /// <summary>
+    /// The complementary withholdings among <paramref name="origin"/>'s next <paramref name="count"/> changes after
+    /// <paramref name="after"/>: the tables they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
+    /// serves them NOT_HELD, as it serves small counts.
+    /// </summary>
+    private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(Reader reader, string origin, long after, int count, long now, CancellationToken cancellationToken)
+    {
+        var tables = await db.Observations.AsNoTracking()
+            .Where(o => o.Origin == origin && o.OriginSequence > after && o.OriginSequence <= after + count)
+            .Select(o => new { o.IndicatorCode, o.Country, o.Period })
+            .Distinct()
+            .ToListAsync(cancellationToken);
+        return await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(),
+            tables.Select(t => new ComplementaryWithholding.Table(t.IndicatorCode, t.Country, t.Period)), reader, catalogue, now, cancellationToken);
     }
 
     /// <summary>The signed heads of <paramref name="origin"/>'s log held here after <paramref name="after"/> up to <paramref name="last"/>, in sequence order.</summary>

@@ -10,8 +10,8 @@ namespace MirpsExchange.Node.Sharing;
 /// what the reader may not receive is replaced by a placeholder or has its value withheld here, so it
 /// never leaves the node. A replica's checks of what it receives are in Sync/ReplicaRules.
 /// </summary>
-/// <param name="feedOf">For the change feed: the State whose node serves it ("" for the Secretariat's). A small count of
-/// another origin goes out as NOT_HELD there, not SMALL_COUNT: a reader cannot tell a small count from a value a relay
+/// <param name="feedOf">For the change feed: the State whose node serves it ("" for the Secretariat's). A small count (or a
+/// complementary withholding) of another origin goes out as NOT_HELD there, not SMALL_COUNT: a reader cannot tell a small count from a value a relay
 /// says is one, and a small count is final for it, so only the origin's own node serves one (ReplicaRules refuses any
 /// other); a reader asks the origin for it. Null: a query's answer, where a small count is shown withheld.</param>
 public sealed class ServedObservations(Reader reader, long nowMicros, string? feedOf = null)
@@ -24,16 +24,30 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
 
     public Reader Reader => reader;
 
+    /// <summary>
+    /// The revisions (origin, sequence) to serve as WITHHOLDING_COMPLEMENTARY: <see cref="ComplementaryWithholding.ForTablesAsync"/>
+    /// for the tables served. Null: none (the Secretariat, the owner, or no table with a value withheld from the reader).
+    /// </summary>
+    public IReadOnlySet<(string Origin, long Sequence)>? Complementary { get; init; }
+
     public StoredObservation Serve(ObservationRow row)
     {
         var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
         var held = row.ValueWithheld ? Held.ValueWithheld : Held.Complete;
         var withholding = SharingRules.Serve(reader, row.Origin, policy, held, !row.Deleted && policy.IsSmall(row.Value), nowMicros);
-        if (withholding == Withholding.SmallCount && feedOf is not null && feedOf != row.Origin)
+        if (withholding == Withholding.Unspecified && Complementary is { } complementary && complementary.Contains((row.Origin, row.OriginSequence)))
         {
-            withholding = Withholding.NotHeld; // only the origin's own node serves a small count in the feed
+            withholding = Withholding.Complementary;
         }
-        if (withholding is not (Withholding.Unspecified or Withholding.SmallCount))
+        else if (withholding == Withholding.SmallCount && row.ValueWithheld && row.Status != ObservationStatus.Confidential)
+        {
+            withholding = Withholding.Complementary; // a relay's copy of a value withheld from it as complementary (the status keeps why: ReplicaWriter)
+        }
+        if (withholding.IsValueWithheld() && feedOf is not null && feedOf != row.Origin)
+        {
+            withholding = Withholding.NotHeld; // only the origin's own node serves a withheld value in the feed
+        }
+        if (withholding != Withholding.Unspecified && !withholding.IsValueWithheld())
         {
             var placeholder = Placeholder(row.Origin, row.OriginSequence, row.RecordedTime, row.ReceivedTime, policy, withholding);
             // The digest of what is withheld, so the reader still verifies the origin's chain (Mirps.Log.ChangeHash).
@@ -48,13 +62,13 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
         var stored = ToStored(row, Time(row.RecordedTime));
         stored.Policy = Message(policy);
         stored.ReceivedTime = Received(row.ReceivedTime);
-        if (withholding == Withholding.SmallCount)
+        if (withholding.IsValueWithheld())
         {
             stored.Observation.Value = 0;
             stored.Observation.Status = ObservationStatus.Confidential;
             stored.Observation.Note = ""; // a note may say the count ("3 cases at ...")
             default(ValueAttributes).CopyTo(stored.Observation); // covered by the value digest, withheld with the value (a lower bound says something of it)
-            stored.Withholding = Withholding.SmallCount;
+            stored.Withholding = withholding;
             stored.ValueDigest = ValueDigest(row) is { } digest ? ByteString.CopyFrom(digest) : ByteString.Empty;
         }
         else if (row.Salt is { } salt)
@@ -97,7 +111,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
     }
 
     /// <summary>Whether a served change is a placeholder rather than an observation (queries leave those out).</summary>
-    public static bool IsPlaceholder(StoredObservation stored) => stored.Withholding is not (Withholding.Unspecified or Withholding.SmallCount);
+    public static bool IsPlaceholder(StoredObservation stored) => stored.Withholding != Withholding.Unspecified && !stored.Withholding.IsValueWithheld();
 
     private StoredObservation Placeholder(string origin, long sequence, long recordedTime, long receivedTime, RowPolicy policy, Withholding withholding) => new()
     {

@@ -63,11 +63,11 @@ public static class SharingRules
 
     /// <summary>
     /// Whether <paramref name="reader"/> may hold what a change carries: a complete change, or one with
-    /// its value withheld. Placeholders carry nothing and are always allowed.
+    /// its value withheld (a small count, or a complementary withholding: less than the value, never more). Placeholders carry nothing and are always allowed.
     /// </summary>
     public static bool MayHold(Reader reader, StoredObservation change, long nowMicros)
     {
-        if (change.Withholding is not (Withholding.Unspecified or Withholding.SmallCount))
+        if (change.Withholding != Withholding.Unspecified && !change.Withholding.IsValueWithheld())
         {
             return true;
         }
@@ -76,7 +76,7 @@ public static class SharingRules
         return AccessOf(reader, change.Origin, policy, small, nowMicros) switch
         {
             Access.Full => true,
-            Access.SmallCount => change.Withholding == Withholding.SmallCount,
+            Access.SmallCount => change.Withholding.IsValueWithheld(),
             _ => false,
         };
     }

@@ -35,16 +35,20 @@ public static class ObservationQueries
     /// of others' those shared with it and not under embargo (the Secretariat: all but embargoed ones).
     /// Values still to withhold (small counts) are withheld by <see cref="ServedObservations"/>.
     /// </summary>
-    public static IQueryable<ObservationRow> VisibleTo(this IQueryable<ObservationRow> rows, Reader reader, long nowMicros)
+    public static IQueryable<ObservationRow> VisibleTo(this IQueryable<ObservationRow> rows, Reader reader, long nowMicros) =>
+        rows.Where(Visible(reader, nowMicros));
+
+    /// <summary>The condition of <see cref="VisibleTo"/>.</summary>
+    public static Expression<Func<ObservationRow, bool>> Visible(Reader reader, long nowMicros)
     {
         if (reader.IsSecretariat)
         {
-            return rows.Where(o => o.ReleaseTime == null || o.ReleaseTime <= nowMicros);
+            return o => o.ReleaseTime == null || o.ReleaseTime <= nowMicros;
         }
         var country = reader.Country!;
         var entry = RowPolicy.ListEntry(country);
-        return rows.Where(o => o.Origin == country
-            || ((o.Readers == RowPolicy.AllStates || o.Readers.Contains(entry)) && (o.ReleaseTime == null || o.ReleaseTime <= nowMicros)));
+        return o => o.Origin == country
+            || ((o.Readers == RowPolicy.AllStates || o.Readers.Contains(entry)) && (o.ReleaseTime == null || o.ReleaseTime <= nowMicros));
     }
 
     /// <summary>The order of the natural key, which the unique index serves.</summary>

@@ -54,7 +54,9 @@ public sealed class ObservationRow
     public int SmallCountThreshold { get; set; }
     /// <summary>
     /// This node received the change with its value withheld (a small count it may not read): the
-    /// value is null and the status CONFIDENTIAL, and it never serves more than that.
+    /// value is null and the status CONFIDENTIAL, and it never serves more than that. A value withheld from it as
+    /// complementary (Sharing/ComplementarySuppression) is held alike with the status UNSPECIFIED instead: the status keeps
+    /// why, so this node relays the same pattern and checks the next complements against the rule.
     /// </summary>
     public bool ValueWithheld { get; set; }
 

@@ -139,6 +139,8 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             {
                 Withholding.NotShared => mayReceive || policy.SharesWith(self.Country),
                 Withholding.SmallCount => mayReceive || policy.SmallCountThreshold <= 1 || fromOrigin == false,
+                // Checked against the rule by CheckComplements, with what this node holds of the table.
+                Withholding.Complementary => mayReceive || fromOrigin == false,
                 Withholding.Embargoed when nowMicros is { } now && (policy.ReleaseTime is not { } release || release < now - skew) => true,
                 Withholding.Embargoed or Withholding.NotHeld => finalAt is { } final // asked for again, unless nothing is
                     && SharingRules.AccessOf(self, change.Origin, policy, small: false, final) == Access.Full,
@@ -153,6 +155,42 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
                 throw new PeerRefusedException(WronglyWithheld,
                     $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it{why}" +
                     (finalAt is null ? "; nothing from this batch was applied" : ""));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A COMPLEMENTARY withholding (from the origin's node only: <see cref="CheckWithheldByPolicy"/>) must be one the rule
+    /// produces (<see cref="ComplementarySuppression"/>), recomputed here over what this node holds of the change's table
+    /// (<paramref name="held"/>: its rows of the tables of <paramref name="changes"/>, every revision) and the changes of this
+    /// message: the small counts (SMALL_COUNT here, or held with the status CONFIDENTIAL) are the pattern the rule reads, and
+    /// a complementary withholding the rule does not produce is WRONGLY_WITHHELD, final as a small count is. The rule needs
+    /// every revision of the table: when <paramref name="keysUnknownBefore"/> (the first sequence of a change this node holds
+    /// only as a placeholder, whose key it does not know) comes before a change, that change is the origin's word.
+    /// </summary>
+    public void CheckComplements(string origin, IReadOnlyList<StoredObservation> changes, IReadOnlyList<ObservationRow> held, long? keysUnknownBefore)
+    {
+        var catalogue = validator.Catalogue;
+        foreach (var table in changes.Where(c => c.Withholding == Withholding.Complementary && !(c.OriginSequence > keysUnknownBefore))
+            .GroupBy(c => (c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period)))
+        {
+            var (indicator, country, period) = table.Key;
+            var arriving = changes.Where(c => !ServedObservations.IsPlaceholder(c)
+                && (c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period) == table.Key).ToList();
+            var sequences = arriving.Select(c => c.OriginSequence).ToHashSet();
+            var revisions = held
+                .Where(r => r.Origin == origin && r.IndicatorCode == indicator && r.Country == country && r.Period == period && !sequences.Contains(r.OriginSequence))
+                .Select(r => new ComplementarySuppression.Revision(r.OriginSequence, r.RecordedTime, ComplementaryWithholding.DimensionValues(r), r.Deleted,
+                    !r.Deleted && r.ValueWithheld && r.Status == ObservationStatus.Confidential))
+                .Concat(arriving.Select(c => new ComplementarySuppression.Revision(c.OriginSequence, StoreTime.ToMicros(c.RecordedTime.ToDateTimeOffset()),
+                    ComplementaryWithholding.DimensionValues(c.Observation, catalogue), c.Deleted, !c.Deleted && c.Withholding == Withholding.SmallCount)))
+                .ToList();
+            var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, indicator));
+            if (table.FirstOrDefault(c => !complements.Contains(c.OriginSequence)) is { } wrong)
+            {
+                throw new PeerRefusedException(WronglyWithheld,
+                    $"{origin}'s change {wrong.OriginSequence} arrived as COMPLEMENTARY, but complementary suppression over what this node holds of " +
+                    $"({indicator}, {country}, {period}) does not withhold it; nothing from this batch was applied");
             }
         }
     }
@@ -270,7 +308,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
         var recorded = change.RecordedTime.ToDateTimeOffset();
         var today = DateOnly.FromDateTime((recorded < latest ? recorded : latest).UtcDateTime);
         var content = change.Deleted ? ChangeContent.Deletion
-            : change.Withholding == Withholding.SmallCount ? ChangeContent.ValueWithheld
+            : change.Withholding.IsValueWithheld() ? ChangeContent.ValueWithheld
             : ChangeContent.Complete;
         if (validator.ValidateChange(o, content, origin, today) is [var first, ..] violations)
         {

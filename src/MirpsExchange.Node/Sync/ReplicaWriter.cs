@@ -57,6 +57,10 @@ public sealed class ReplicaWriter(
         // allocation each time that drove full garbage collections while a replica caught up.
         var admitted = rules.Admit(origin, changes, last, pending, verified.ContentChecked);
         var (accepted, placeholders, replacing) = (admitted.Accepted, admitted.Placeholders, admitted.Replacing);
+        if (accepted.Any(c => c.Withholding == Withholding.Complementary) || replacing.Any(c => c.Withholding == Withholding.Complementary))
+        {
+            await CheckComplementsAsync(origin, changes, replacing, cancellationToken);
+        }
         foreach (var change in replacing)
         {
             if (held[change.OriginSequence].Hash is { } link && !link.AsSpan().SequenceEqual(verified.HashOf(change).Span))
@@ -134,6 +138,28 @@ public sealed class ReplicaWriter(
     private static ChangeIntegrity Integrity(StoredObservation change, VerifiedChanges verified, long now) =>
         new(change.Salt.Memory, change.ValueDigest.Memory, verified.HashOf(change), now);
 
+    /// <summary>
+    /// <see cref="ReplicaRules.CheckComplements"/> with what this node holds of the tables of the message's complementary
+    /// withholdings, and the first placeholder of the origin's log it keeps (whose key it does not know) after the message.
+    /// </summary>
+    private async Task CheckComplementsAsync(string origin, IReadOnlyList<StoredObservation> changes, List<StoredObservation> replacing, CancellationToken cancellationToken)
+    {
+        var held = new List<ObservationRow>();
+        foreach (var table in changes.Where(c => c.Withholding == Withholding.Complementary)
+            .Select(c => (c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period)).Distinct())
+        {
+            held.AddRange(await db.Observations.AsNoTracking()
+                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && o.Period == table.Period && o.Origin == origin)
+                .ToListAsync(cancellationToken));
+        }
+        var replaced = replacing.Select(c => c.OriginSequence).ToList();
+        var kept = await db.WithheldChanges.AsNoTracking()
+            .Where(w => w.Origin == origin && !replaced.Contains(w.OriginSequence))
+            .OrderBy(w => w.OriginSequence).Select(w => (long?)w.OriginSequence).FirstOrDefaultAsync(cancellationToken);
+        var arriving = changes.Where(ServedObservations.IsPlaceholder).Select(c => (long?)c.OriginSequence).Min();
+        rules.CheckComplements(origin, changes, held, kept is null ? arriving : arriving is null ? kept : Math.Min(kept.Value, arriving.Value));
+    }
+
     /// <summary>Removes <paramref name="origin"/>'s changes and placeholders held from before logs were signed (no link).</summary>
     private static async Task DropUnattestedAsync(DbConnection connection, DbTransaction transaction, string origin, CancellationToken cancellationToken)
     {
@@ -154,10 +180,13 @@ public sealed class ReplicaWriter(
     {
         var o = change.Observation;
         var period = MirpsExchange.Catalogue.Periods.Period.Parse(o.Period);
-        var withheld = change.Withholding == Withholding.SmallCount;
+        var withheld = change.Withholding.IsValueWithheld();
+        // A withheld value's status says why, so this node can relay the pattern and check the next complements
+        // (ComplementarySuppression): CONFIDENTIAL for a small count, UNSPECIFIED for a complementary withholding.
+        var status = !withheld ? o.Status : change.Withholding == Withholding.SmallCount ? ObservationStatus.Confidential : ObservationStatus.Unspecified;
         return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
             catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)), period.Start, period.End,
-            change.Deleted || withheld ? null : o.Value, withheld ? ObservationStatus.Confidential : o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o),
+            change.Deleted || withheld ? null : o.Value, status, o.Note, Mirps.Log.ValueAttributes.Of(o),
             RowPolicy.FromMessage(change.Policy), withheld);
     }
 

@@ -1,0 +1,377 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Mirps.Catalog.V1;
+using MirpsExchange.Catalogue;
+
+namespace MirpsExchange.Node.Sharing;
+
+/// <summary>
+/// Complementary suppression: which further values of a table to withhold from a reader so that no value withheld
+/// from it (a small count, a change not shared with it) can be worked out from what it receives, by adding and
+/// subtracting cells of the table's additive hierarchies (a total _T = the sum of its breakdown, in every dimension
+/// that has a total). protos/README.md, "Disclosure control", explains the method and its limits.
+/// </summary>
+/// <remarks>
+/// A table is one indicator, country and period; its cells are the keys' dimension values. The rule reads the
+/// table's whole history, one commit at a time (revisions sharing a recorded time), and decides each revision once,
+/// in the commit that writes it: a revision served in clear was, or can be, received already and is never withheld
+/// later; a revision withheld stays withheld. In each commit it withholds, among the commit's own revisions that
+/// would be served in clear, one after another until exact linear algebra over every state of the table so far
+/// (integer Gauss-Jordan elimination) finds no withheld value determined. It reads keys and which revisions are
+/// withheld, never a value, so every node that holds the same pattern (the origin, a relay, a replica checking
+/// what it receives) computes the same.
+/// </remarks>
+public static class ComplementarySuppression
+{
+    /// <summary>The code of a dimension's total.</summary>
+    public const string Total = "_T";
+
+    /// <summary>
+    /// One revision of one cell: <paramref name="Key"/> holds the dimension values (in <see cref="StandardCatalogue.ObservationDimensions"/>
+    /// order), <paramref name="Withheld"/> whether the reader does not receive its value for a reason of its own (a small
+    /// count, not shared, embargoed, not held): those are the values to protect.
+    /// </summary>
+    public readonly record struct Revision(long Sequence, long RecordedTime, string[] Key, bool Deleted, bool Withheld);
+
+    /// <summary>
+    /// Which dimensions of <paramref name="indicatorCode"/> are additive: declared by the indicator, with a total in their
+    /// codelist, for an indicator whose values add up (not a median or a rate). Positions as in <see cref="StandardCatalogue.ObservationDimensions"/>.
+    /// </summary>
+    public static bool[] AdditiveDimensions(StandardCatalogue catalogue, string indicatorCode)
+    {
+        var dimensions = StandardCatalogue.ObservationDimensions;
+        var additive = new bool[dimensions.Count];
+        if (catalogue.FindIndicator(indicatorCode)?.Indicator is not { } indicator || indicator.Aggregation == AggregationRule.NotAggregable)
+        {
+            return additive;
+        }
+        for (var d = 0; d < additive.Length; d++)
+        {
+            additive[d] = indicator.DimensionIds.Contains(dimensions[d]) && catalogue.DimensionCodes(dimensions[d]).Contains(Total);
+        }
+        return additive;
+    }
+
+    /// <summary>
+    /// The sequences of the revisions of one table to withhold besides the <see cref="Revision.Withheld"/> ones.
+    /// </summary>
+    public static HashSet<long> Complements(IReadOnlyList<Revision> revisions, IReadOnlyList<bool> additive)
+    {
+        var complements = new HashSet<long>();
+        if (!revisions.Any(r => r.Withheld && !r.Deleted) || !additive.Contains(true))
+        {
+            return complements;
+        }
+        var ordered = revisions.OrderBy(r => r.RecordedTime).ThenBy(r => r.Sequence).ToArray();
+        var table = new TableState(ordered, additive);
+        var isUnknown = new HashSet<int>(); // revisions whose value the reader does not have, by index into ordered
+        var lines = new List<Line>(); // the constraints of every state so far that involve an unknown
+        for (var start = 0; start < ordered.Length;)
+        {
+            var end = start;
+            while (end < ordered.Length && ordered[end].RecordedTime == ordered[start].RecordedTime)
+            {
+                end++;
+            }
+            var (fresh, stateLines) = table.Apply(start, end);
+            isUnknown.UnionWith(fresh.Where(i => ordered[i].Withheld));
+            lines.AddRange(stateLines);
+            while (Choose(lines, stateLines, fresh, isUnknown, ordered) is { Count: > 0 } chosen)
+            {
+                isUnknown.UnionWith(chosen);
+                complements.UnionWith(chosen.Select(i => ordered[i].Sequence));
+            }
+            lines.RemoveAll(line => !line.Members.Any(isUnknown.Contains)); // later commits add unknowns of their own only
+            start = end;
+        }
+        return complements;
+    }
+
+    /// <summary>
+    /// The revisions to withhold next, among this commit's revisions still served (the candidates); none when no withheld
+    /// value is determined (or none is left to withhold: the values were given away earlier, see the README's limits).
+    /// One elimination over the unknowns, the candidates' columns carried along without being pivots, tells for each
+    /// determined value t which candidates c would make it undetermined alone: c's column lies in the span of the
+    /// unknowns' columns (no row without an unknown has an entry for c) and t's reduced row has an entry for c. Among those,
+    /// for each determined value in turn that the ones chosen before it do not cover, the preferred: the one on most
+    /// constraints of this commit that hold an unknown already, then cells with the fewest totals in their key (a
+    /// breakdown rather than a total), then by key. When no candidate is enough alone (a pair is needed), the preferred
+    /// member of this commit's constraints on the determined values, else of the commit.
+    /// </summary>
+    private static List<int> Choose(List<Line> lines, List<Line> stateLines, List<int> fresh, HashSet<int> isUnknown, Revision[] ordered)
+    {
+        var candidates = fresh.Where(i => !isUnknown.Contains(i)).ToHashSet();
+        // A constraint with no unknown puts its candidates outside the unknowns' span at once; only the others are reduced.
+        var involved = lines.Where(line => line.Members.Any(isUnknown.Contains)).ToList();
+        var reduced = Reduce(Rows(involved, i => isUnknown.Contains(i) || candidates.Contains(i)), isUnknown.Contains);
+        var determined = reduced.Where(row => row.Pivot is not null && row.Columns.Count(isUnknown.Contains) == 1).OrderBy(row => row.Pivot).ToList();
+        if (determined.Count == 0 || candidates.Count == 0)
+        {
+            return [];
+        }
+        var outside = reduced.Where(row => row.Pivot is null).SelectMany(row => row.Columns)
+            .Concat(stateLines.Where(line => !line.Members.Any(isUnknown.Contains)).SelectMany(line => line.Members))
+            .ToHashSet();
+        // How many of this commit's constraints through a candidate hold an unknown already: withholding it there closes a
+        // pattern (a rectangle, a box) rather than opening a new constraint with a single unknown.
+        var joined = stateLines.Where(line => line.Members.Any(isUnknown.Contains)).SelectMany(line => line.Members)
+            .Where(candidates.Contains).GroupBy(i => i).ToDictionary(g => g.Key, g => g.Count());
+        // One for each determined value in turn that those chosen before it in this round do not already cover.
+        var chosen = new List<int>();
+        foreach (var row in determined)
+        {
+            var enough = row.Columns.Where(c => candidates.Contains(c) && !outside.Contains(c)).ToList();
+            if (!enough.Any(chosen.Contains) && Preferred(enough) is { } next)
+            {
+                chosen.Add(next);
+            }
+        }
+        if (chosen.Count > 0)
+        {
+            return chosen;
+        }
+        var targets = determined.Select(row => row.Pivot!.Value).ToHashSet();
+        return [(Preferred(stateLines.Where(line => line.Members.Any(targets.Contains)).SelectMany(line => line.Members).Where(candidates.Contains))
+            ?? Preferred(candidates))!.Value];
+
+        int? Preferred(IEnumerable<int> revisions) => revisions
+            .OrderByDescending(i => joined.GetValueOrDefault(i))
+            .ThenBy(i => ordered[i].Key.Count(code => code == Total)).ThenBy(i => CellKey(ordered[i].Key), StringComparer.Ordinal)
+            .Cast<int?>().FirstOrDefault();
+    }
+
+    private static string CellKey(string[] key) => string.Join('\u001f', key);
+
+    /// <summary>One constraint: +1 for the total's revision, -1 for each part's (<see cref="Members"/>[0] is the total).</summary>
+    private sealed record Line(string Id, int[] Members);
+
+    /// <summary>
+    /// The columns whose value dense rows of integer coefficients (over <paramref name="columns"/> unknowns, each row equal
+    /// to a known amount) determine: x is determined when the unit vector of x lies in the rows' span.
+    /// </summary>
+    public static List<int> Determined(IReadOnlyList<int[]> rows, int columns) =>
+        [.. Reduce([.. rows.Select(row => Enumerable.Range(0, columns).Where(c => row[c] != 0).ToDictionary(c => c, c => (long)row[c]))], _ => true)
+            .Where(row => row.Pivot is not null && row.Columns.Length == 1).Select(row => row.Pivot!.Value)];
+
+    /// <summary>The constraints' rows over the revisions <paramref name="kept"/> (sparse: revision → coefficient); rows with none left out.</summary>
+    private static List<Dictionary<int, long>> Rows(List<Line> lines, Func<int, bool> kept)
+    {
+        var rows = new List<Dictionary<int, long>>();
+        foreach (var line in lines)
+        {
+            Dictionary<int, long>? row = null;
+            for (var m = 0; m < line.Members.Length; m++)
+            {
+                if (kept(line.Members[m]))
+                {
+                    row ??= [];
+                    row[line.Members[m]] = row.GetValueOrDefault(line.Members[m]) + (m == 0 ? 1 : -1);
+                }
+            }
+            if (row is not null)
+            {
+                rows.Add(row);
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// The reduced row echelon form of sparse integer rows, pivoting only on columns <paramref name="pivotable"/> accepts
+    /// (the others are carried along, as right-hand sides): each nonzero row's pivot (null for a row left with no pivotable
+    /// column) and columns. Exact: Gauss-Jordan elimination over the integers (each row divided by the gcd of its entries) in
+    /// checked longs, and again in arbitrary precision should a long overflow. Sparse, so a large table costs what its
+    /// withheld cells touch. The pivot of a row is its pivotable column in the fewest rows, ties by column: deterministic.
+    /// </summary>
+    private static List<(int? Pivot, int[] Columns)> Reduce(IReadOnlyList<Dictionary<int, long>> rows, Func<int, bool> pivotable)
+    {
+        try
+        {
+            return Reduce<long>(rows, pivotable);
+        }
+        catch (OverflowException)
+        {
+            return Reduce<BigInteger>(rows, pivotable);
+        }
+    }
+
+    private static List<(int? Pivot, int[] Columns)> Reduce<T>(IReadOnlyList<Dictionary<int, long>> input, Func<int, bool> pivotable) where T : struct, IBinaryInteger<T>
+    {
+        var rows = input.Select(r => r.Where(e => e.Value != 0).ToDictionary(e => e.Key, e => T.CreateChecked(e.Value))).ToList();
+        var rowsOf = new Dictionary<int, HashSet<int>>(); // column → the rows with an entry in it
+        for (var r = 0; r < rows.Count; r++)
+        {
+            foreach (var c in rows[r].Keys)
+            {
+                (rowsOf.TryGetValue(c, out var set) ? set : rowsOf[c] = []).Add(r);
+            }
+        }
+        var pivotOf = new int?[rows.Count];
+        var pivots = new HashSet<int>();
+        for (var r = 0; r < rows.Count; r++)
+        {
+            var row = rows[r];
+            int? chosen = null;
+            foreach (var k in row.Keys)
+            {
+                if (pivotable(k) && !pivots.Contains(k)
+                    && (chosen is not { } best || rowsOf[k].Count < rowsOf[best].Count || (rowsOf[k].Count == rowsOf[best].Count && k < best)))
+                {
+                    chosen = k;
+                }
+            }
+            if (chosen is not { } c)
+            {
+                continue;
+            }
+            pivots.Add(c);
+            pivotOf[r] = c;
+            var p = row[c];
+            foreach (var s in rowsOf[c].Where(s => s != r).ToList())
+            {
+                // other = other * p - row * f: the column c cancels.
+                var other = rows[s];
+                var f = other[c];
+                if (p != T.One)
+                {
+                    foreach (var k in other.Keys)
+                    {
+                        ref var value = ref CollectionsMarshal.GetValueRefOrNullRef(other, k);
+                        value = checked(value * p);
+                    }
+                }
+                foreach (var (k, v) in row)
+                {
+                    ref var value = ref CollectionsMarshal.GetValueRefOrAddDefault(other, k, out var existed);
+                    value = checked(value - (v * f));
+                    if (T.IsZero(value))
+                    {
+                        other.Remove(k);
+                        if (existed)
+                        {
+                            rowsOf[k].Remove(s);
+                        }
+                    }
+                    else if (!existed)
+                    {
+                        (rowsOf.TryGetValue(k, out var set) ? set : rowsOf[k] = []).Add(s);
+                    }
+                }
+                var divisor = T.Zero;
+                foreach (var v in other.Values)
+                {
+                    divisor = Gcd(divisor, v);
+                }
+                if (divisor > T.One)
+                {
+                    foreach (var k in other.Keys)
+                    {
+                        ref var value = ref CollectionsMarshal.GetValueRefOrNullRef(other, k);
+                        value /= divisor;
+                    }
+                }
+            }
+        }
+        return [.. rows.Select((row, r) => (pivotOf[r], row.Keys.ToArray())).Where(row => row.Item2.Length > 0)];
+    }
+
+    private static T Gcd<T>(T a, T b) where T : IBinaryInteger<T>
+    {
+        a = T.Abs(a);
+        b = T.Abs(b);
+        while (!T.IsZero(b))
+        {
+            (a, b) = (b, a % b);
+        }
+        return a;
+    }
+
+    /// <summary>The table's cells as commits are applied, and the constraints each commit's state adds.</summary>
+    private sealed class TableState(Revision[] ordered, IReadOnlyList<bool> additive)
+    {
+        /// <summary>Cell key → the index of its current revision (deleted cells are absent).</summary>
+        private readonly Dictionary<string, int> _current = new(StringComparer.Ordinal);
+
+        /// <summary>Line id → the keys of the present cells on that line.</summary>
+        private readonly Dictionary<string, SortedSet<string>> _lines = new(StringComparer.Ordinal);
+
+        /// <summary>Applies revisions [start, end) (one commit): its new present revisions, and the constraints of the new state they touch.</summary>
+        public (List<int> Fresh, List<Line> Lines) Apply(int start, int end)
+        {
+            var touched = new Dictionary<string, int>(StringComparer.Ordinal); // key → last revision in this commit
+            for (var i = start; i < end; i++)
+            {
+                touched[CellKey(ordered[i].Key)] = i;
+            }
+            var fresh = new List<int>();
+            var lineIds = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var (key, index) in touched)
+            {
+                var cell = ordered[index].Key;
+                if (ordered[index].Deleted)
+                {
+                    _current.Remove(key);
+                }
+                else
+                {
+                    _current[key] = index;
+                    fresh.Add(index);
+                }
+                for (var d = 0; d < Math.Min(additive.Count, cell.Length); d++)
+                {
+                    if (!additive[d] || cell[d].Length == 0)
+                    {
+                        continue;
+                    }
+                    var id = LineId(cell, d);
+                    lineIds.Add(id);
+                    if (!_lines.TryGetValue(id, out var members))
+                    {
+                        _lines[id] = members = new SortedSet<string>(StringComparer.Ordinal);
+                    }
+                    if (ordered[index].Deleted)
+                    {
+                        members.Remove(key);
+                    }
+                    else
+                    {
+                        members.Add(key);
+                    }
+                }
+            }
+            var lines = new List<Line>();
+            foreach (var id in lineIds)
+            {
+                var d = int.Parse(id.AsSpan(0, id.IndexOf('|', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+                int? total = null;
+                var parts = new List<int>();
+                foreach (var key in _lines[id])
+                {
+                    var index = _current[key];
+                    if (ordered[index].Key[d] == Total)
+                    {
+                        total = index;
+                    }
+                    else
+                    {
+                        parts.Add(index);
+                    }
+                }
+                if (total is { } t && parts.Count > 0)
+                {
+                    lines.Add(new Line(id, [t, .. parts]));
+                }
+            }
+            fresh.Sort();
+            return (fresh, lines);
+        }
+
+        /// <summary>The line through <paramref name="cell"/> along dimension <paramref name="d"/>: every other dimension fixed.</summary>
+        private static string LineId(string[] cell, int d)
+        {
+            var rest = (string[])cell.Clone();
+            rest[d] = "*";
+            return $"{d}|{string.Join('\u001f', rest)}";
+        }
+    }
+}

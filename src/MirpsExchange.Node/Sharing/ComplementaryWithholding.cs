@@ -1,0 +1,137 @@
+using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Sharing;
+
+/// <summary>
+/// The revisions a node serves to a reader as WITHHOLDING_COMPLEMENTARY (<see cref="ComplementarySuppression"/>), computed
+/// from the stored rows when they are served: for queries, histories, as-of answers and the change feed alike, so a
+/// revision is withheld in every answer or in none. Only tables that hold a value withheld from the reader and something
+/// it may read are read again. The owner and the Secretariat see everything: nothing is computed for them.
+/// </summary>
+public static class ComplementaryWithholding
+{
+    /// <summary>
+    /// The dimension values of a row, in <see cref="StandardCatalogue.ObservationDimensions"/> order: a dimension added to
+    /// observations (catalogue 2.0) is added here and below, and the rule treats it as every other.
+    /// </summary>
+    public static string[] DimensionValues(ObservationRow row) =>
+        [row.Sex, row.Age, row.CountryOfOrigin, row.ApplicationType, row.DecisionLevel, row.ProcedureType, row.CountBasis, row.CountryOfDestination];
+
+    /// <summary>
+    /// The dimension values of an observation, as <see cref="DimensionValues(ObservationRow)"/>: catalogue 2.0's dimensions as
+    /// stored (a declared one left empty at its default, <see cref="StandardCatalogue.Normalised"/>).
+    /// </summary>
+    public static string[] DimensionValues(Mirps.Observation.V1.Observation o, StandardCatalogue catalogue)
+    {
+        var added = catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o));
+        return [o.Sex, o.Age, o.CountryOfOrigin, added.ApplicationType, added.DecisionLevel, added.ProcedureType, added.CountBasis, added.CountryOfDestination];
+    }
+
+    /// <summary>A table: one indicator, country (the origin) and period.</summary>
+    public readonly record struct Table(string IndicatorCode, string Country, string Period);
+
+    /// <summary>
+    /// The revisions (origin, sequence) to withhold as complementary from <paramref name="reader"/>, of the tables (indicator,
+    /// country, period) that <paramref name="tableRows"/> reaches: every revision of a whole table, not filtered by dimension
+    /// or time. Null for a reader that is never suppressed (the Secretariat); the owner's own tables are left out.
+    /// </summary>
+    public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> tableRows, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+    {
+        if (reader.IsSecretariat)
+        {
+            return null;
+        }
+        var others = tableRows.Where(o => o.Origin != reader.Country);
+        var tables = await WithheldFrom(others, reader, nowMicros).Select(o => new { o.IndicatorCode, o.Country, o.Period })
+            .Intersect(others.Where(ObservationQueries.Visible(reader, nowMicros)).Select(o => new { o.IndicatorCode, o.Country, o.Period }))
+            .ToListAsync(cancellationToken);
+        return await ForTablesAsync(tableRows, tables.Select(t => new Table(t.IndicatorCode, t.Country, t.Period)), reader, catalogue, nowMicros, cancellationToken);
+    }
+
+    /// <summary>
+    /// The revisions to withhold as complementary from <paramref name="reader"/> in <paramref name="tables"/>, whose rows
+    /// <paramref name="rows"/> holds (the store's observations): each table is read whole.
+    /// </summary>
+    public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+    {
+        if (reader.IsSecretariat)
+        {
+            return null;
+        }
+        var complements = new HashSet<(string, long)>();
+        foreach (var table in tables)
+        {
+            if (reader.Owns(table.Country))
+            {
+                continue;
+            }
+            var history = await rows
+                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && o.Period == table.Period && o.Origin == table.Country)
+                .ToListAsync(cancellationToken);
+            var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
+                row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros)));
+            foreach (var sequence in Complements(table, revisions, catalogue))
+            {
+                complements.Add((table.Country, sequence));
+            }
+        }
+        return complements;
+    }
+
+    /// <summary>Most tables whose complements are kept (<see cref="Complements"/>); the cache starts over beyond.</summary>
+    private const int CachedTables = 4_096;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, HashSet<long>> Cache = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// <see cref="ComplementarySuppression.Complements"/>, kept for the table's exact input (its revisions and which are withheld),
+    /// so that the histories, as-of answers and feed batches that read a table again do not compute it again.
+    /// </summary>
+    private static HashSet<long> Complements(Table table, List<ComplementarySuppression.Revision> revisions, StandardCatalogue catalogue)
+    {
+        // A revision (origin, sequence) never changes, so the sequences and which are withheld identify the input; hashed, so
+        // a large table's key stays small.
+        var input = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Period}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(input)));
+        if (Cache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, table.IndicatorCode));
+        if (Cache.Count >= CachedTables)
+        {
+            Cache.Clear();
+        }
+        Cache[key] = complements;
+        return complements;
+    }
+
+    /// <summary>
+    /// The rows whose value <paramref name="reader"/> does not receive for a reason of its own (as <see cref="WithheldFrom(Reader, ObservationRow, long)"/>
+    /// says, in SQL): a small count, a value this node holds withheld, a change not shared with it or embargoed. Deletions carry no value.
+    /// </summary>
+    public static IQueryable<ObservationRow> WithheldFrom(IQueryable<ObservationRow> rows, Reader reader, long nowMicros)
+    {
+        var visible = ObservationQueries.Visible(reader, nowMicros);
+        var hidden = Expression.Lambda<Func<ObservationRow, bool>>(Expression.Not(visible.Body), visible.Parameters);
+        var others = rows.Where(o => !o.Deleted && o.Origin != reader.Country);
+        return others.Where(o => o.ValueWithheld || (o.SmallCountThreshold > 1 && o.Value >= 1 && o.Value < o.SmallCountThreshold))
+            .Union(others.Where(hidden));
+    }
+
+    /// <summary>Whether <paramref name="reader"/> does not receive the row's value for a reason of its own: a small count, not shared, embargoed, not held here.</summary>
+    public static bool WithheldFrom(Reader reader, ObservationRow row, long nowMicros)
+    {
+        if (row.Deleted)
+        {
+            return false;
+        }
+        var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
+        return row.ValueWithheld || SharingRules.AccessOf(reader, row.Origin, policy, policy.IsSmall(row.Value), nowMicros) != Access.Full;
+    }
+}

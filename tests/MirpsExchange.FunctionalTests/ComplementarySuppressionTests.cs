@@ -1,0 +1,386 @@
+using System.Numerics;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Complementary suppression (issue 13, part 3) against real node processes: everything one reader receives (queries,
+/// as-of answers, histories and the change feed) is collected, the table's additive constraints (a total _T = the sum
+/// of its breakdown, in sex, age and country of origin) are written over it as a linear system, and an exact solver
+/// (integer elimination, no floating point) checks that no withheld value is determined.
+/// </summary>
+public class ComplementarySuppressionTests
+{
+    private const string Threshold = "5";
+
+    private static readonly string[] Sexes = ["F", "M"];
+    private static readonly string[] Ages = ["Y0T4", "Y12T17", "Y18T59"];
+    private static readonly string[] Origins = ["VEN", "NIC", "HTI"];
+
+    private static Task<TestNode> OriginAsync() => TestNode.StartAsync("BLZ", null,
+        SharingPolicyTests.Policy(("Default", "Readers", "all"), ("Default", "SmallCountThreshold", Threshold)));
+
+    [Fact]
+    public async Task Subtraction_does_not_recover_M_3_from_F_127_and_the_total_130()
+    {
+        await using var origin = await OriginAsync();
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3), Refugees(value: 130)));
+
+        var query = await QueryAsync(origin, "CRI");
+        Assert.Equal(["F|Complementary|0", "M|SmallCount|0", "_T|Unspecified|130"], query.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+        var history = await HistoryAsync(origin, "CRI", KeyOf(Refugees(sex: "F")));
+        Assert.Equal([(Withholding.Complementary, 0.0)], history.Select(s => (s.Withholding, s.Observation.Value)));
+        // In the feed: the key and the value digest (the chain still verifies), never the salt that would let the value be guessed.
+        var feed = await FeedAsync(origin, "CRI");
+        var f = Assert.Single(feed, c => c.Observation.Sex == "F");
+        Assert.Equal((Withholding.Complementary, 0.0, ObservationStatus.Confidential, 32, 0), (f.Withholding, f.Observation.Value, f.Observation.Status, f.ValueDigest.Length, f.Salt.Length));
+        Assert.Empty(Determined(Collect(query, [], history, feed)));
+
+        // The owner and the Secretariat still read everything.
+        Assert.Equal([127.0, 3, 130], (await QueryAsync(origin, "BLZ")).Select(s => s.Observation.Value));
+        Assert.Equal([127.0, 3, 130], (await QueryAsync(origin, "")).Select(s => s.Observation.Value));
+    }
+
+    [Fact]
+    public async Task No_withheld_value_of_random_tables_is_determined_by_everything_one_reader_receives_and_relays_withhold_the_same()
+    {
+        await using var origin = await OriginAsync();
+        var random = new Random(20261206);
+        var tables = new[] { ("REFUGEES", "2023"), ("REFUGEES", "2022"), ("ASYLUM_SEEKERS", "2023"), ("OTHERS_IN_NEED", "2023") }
+            .Select(t => new GeneratedTable(t.Item1, t.Item2, random)).ToList();
+        var asOf = new List<Timestamp>();
+        for (var round = 0; round < 4; round++)
+        {
+            if (round > 0)
+            {
+                tables.ForEach(t => t.Revise(random));
+            }
+            // One commit per round, so every state a reader sees is a whole table (README, "Disclosure control": limits).
+            await origin.Observations.SubmitObservationsAsync(Submit([.. tables.SelectMany(t => t.Observations())]));
+            await Task.Delay(20);
+            asOf.Add(Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow));
+        }
+
+        // Everything Costa Rica can ask the origin for.
+        var current = await QueryAsync(origin, "CRI");
+        var snapshots = new List<List<StoredObservation>>();
+        foreach (var time in asOf)
+        {
+            snapshots.Add(await QueryAsync(origin, "CRI", time));
+        }
+        var histories = new List<StoredObservation>();
+        foreach (var key in snapshots.SelectMany(s => s).Select(s => KeyOf(s.Observation)).DistinctBy(k => k.ToString()))
+        {
+            histories.AddRange(await HistoryAsync(origin, "CRI", key));
+        }
+        var feed = await FeedAsync(origin, "CRI");
+        var received = Collect(current, snapshots, histories, feed);
+
+        Assert.True(received.Withheld.Count(v => v.Reason == Withholding.SmallCount) >= 8, "the generated tables hold few small counts");
+        Assert.Contains(received.Withheld, v => v.Reason == Withholding.Complementary);
+        Assert.Empty(Determined(received));
+        // The test can fail: cell by cell (the complements served in clear), small counts are given away.
+        Assert.NotEmpty(Determined(received with { Withheld = [.. received.Withheld.Where(v => v.Reason == Withholding.SmallCount)] }));
+
+        // Deterministic: the Secretariat's node and Costa Rica's, relaying BLZ, withhold the same cells from Guatemala.
+        await using var secretariat = await SharingPolicyTests.ReplicaAsync("PAN", "", origin.Folder, origin.Peer);
+        await using var costaRica = await SharingPolicyTests.ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
+        var changes = (int)origin.CountRows();
+        await SharingPolicyTests.HoldsAsync(secretariat, changes);
+        await SharingPolicyTests.HoldsAsync(costaRica, changes); // the replica's check accepted every complement
+        var expected = (await QueryAsync(origin, "GTM")).Select(Show).ToList();
+        Assert.Equal(current.Select(Show), expected); // every State but the owner alike
+        Assert.Equal(expected, (await QueryAsync(secretariat, "GTM")).Select(Show));
+        Assert.Equal(expected, (await QueryAsync(costaRica, "GTM")).Select(Show));
+        await NodeQueries.AssertAsOfAgreesAsync(origin, costaRica, async (node, time) => [.. (await QueryAsync(node, "GTM", time)).Select(Show)]);
+        // A relay serves a withheld value in the feed as NOT_HELD: only the origin says why.
+        var relayed = await FeedAsync(secretariat, "GTM");
+        Assert.Equal(feed.Where(c => c.Withholding.IsValueWithheld()).Select(c => c.OriginSequence),
+            relayed.Where(c => c.Withholding == Withholding.NotHeld).Select(c => c.OriginSequence));
+    }
+
+    private static string Show(StoredObservation s) =>
+        $"{s.Observation.IndicatorCode}|{s.Observation.Period}|{s.Observation.Sex}|{s.Observation.Age}|{s.Observation.CountryOfOrigin}|{s.Revision}|{s.Withholding}|{s.Observation.Value}";
+
+    // ---- What one reader receives. ----
+
+    /// <summary>One token per node and reader, as a reader keeps it (the identity server issues ~100 a second).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), string> Tokens = new();
+
+    private static async Task<string> TokenAsync(TestNode node, string reader)
+    {
+        if (!Tokens.TryGetValue((node.Address, reader), out var token))
+        {
+            using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
+            Tokens[(node.Address, reader)] = token = await tokens.GetTokenAsync();
+        }
+        return token;
+    }
+
+    private static async Task<List<StoredObservation>> QueryAsync(TestNode node, string reader, Timestamp? asOf = null)
+    {
+        var client = node.ObservationsWith(await TokenAsync(node, reader));
+        var request = new StreamObservationsRequest();
+        if (asOf is not null)
+        {
+            request.AsOfTime = asOf;
+        }
+        var result = new List<StoredObservation>();
+        using var call = client.StreamObservations(request, deadline: DateTime.UtcNow.AddSeconds(30));
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            result.AddRange(message.Observations);
+        }
+        return result;
+    }
+
+    private static async Task<List<StoredObservation>> HistoryAsync(TestNode node, string reader, ObservationKey key)
+    {
+        var response = await node.ObservationsWith(await TokenAsync(node, reader)).GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = key });
+        return [.. response.Revisions];
+    }
+
+    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader)
+    {
+        using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
+        using var channel = node.ChannelWith(tokens.ToCallCredentials());
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var changes = new List<StoredObservation>();
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            changes.AddRange(message.Changes);
+        }
+        return changes;
+    }
+
+    // ---- The linear system. ----
+
+    /// <summary>One revision of one cell: the unknowns and knowns of the system.</summary>
+    private sealed record Variable(string Table, string[] Cell, long Revision, Withholding Reason);
+
+    /// <summary>
+    /// What a reader knows: the revisions whose value it received in clear somewhere, the ones it received only withheld,
+    /// and the states of each table it saw (each a set of (cell, revision) present at once).
+    /// </summary>
+    private sealed record Received(HashSet<string> Known, List<Variable> Withheld, List<List<(string Table, string[] Cell, long Revision)>> States);
+
+    private static string Id(string table, string[] cell, long revision) => $"{table}|{string.Join('|', cell)}|{revision}";
+
+    private static (string Table, string[] Cell) TableCell(Observation o) => ($"{o.IndicatorCode}|{o.Country}|{o.Period}", [o.Sex, o.Age, o.CountryOfOrigin]);
+
+    private static Received Collect(List<StoredObservation> current, List<List<StoredObservation>> snapshots, List<StoredObservation> histories, List<StoredObservation> feed)
+    {
+        var everything = current.Concat(snapshots.SelectMany(s => s)).Concat(histories).Concat(feed).Where(s => s.Observation is not null && !s.Deleted).ToList();
+        var known = new HashSet<string>();
+        var withheld = new Dictionary<string, Variable>();
+        foreach (var s in everything)
+        {
+            var (table, cell) = TableCell(s.Observation);
+            var id = Id(table, cell, s.Revision);
+            if (s.Withholding == Withholding.Unspecified)
+            {
+                known.Add(id);
+            }
+            else
+            {
+                Assert.True(s.Withholding.IsValueWithheld(), $"a placeholder in a query: {s}");
+                withheld.TryAdd(id, new Variable(table, cell, s.Revision, s.Withholding));
+            }
+        }
+        // A revision withheld in one answer and served in another is given away.
+        Assert.Empty(withheld.Keys.Intersect(known));
+
+        var states = new List<List<(string, string[], long)>>();
+        foreach (var answer in snapshots.Append(current))
+        {
+            states.Add([.. answer.Select(s => { var (t, c) = TableCell(s.Observation); return (t, c, s.Revision); })]);
+        }
+        // The feed's own states: each commit (one recorded time) applied in sequence order.
+        var state = new Dictionary<string, (string, string[], long)>();
+        foreach (var commit in feed.Where(c => c.Observation is not null).GroupBy(c => c.RecordedTime))
+        {
+            foreach (var change in commit)
+            {
+                var (table, cell) = TableCell(change.Observation);
+                var key = $"{table}|{string.Join('|', cell)}";
+                if (change.Deleted)
+                {
+                    state.Remove(key);
+                }
+                else
+                {
+                    state[key] = (table, cell, change.Revision);
+                }
+            }
+            states.Add([.. state.Values]);
+        }
+        foreach (var (table, cell, revision) in states.SelectMany(s => s))
+        {
+            var id = Id(table, cell, revision);
+            Assert.True(known.Contains(id) || withheld.ContainsKey(id), $"{id} is in a state the reader saw, but neither known nor withheld");
+        }
+        return new Received(known, [.. withheld.Values], states);
+    }
+
+    /// <summary>
+    /// The withheld revisions whose value the constraints of every state determine from the known ones: x is determined
+    /// exactly when the unit vector of x lies in the row space of the constraints restricted to the unknowns, that is when
+    /// dropping x's column lowers their rank. Ranks by fraction-free elimination over BigInteger.
+    /// </summary>
+    private static List<Variable> Determined(Received received)
+    {
+        var determined = new List<Variable>();
+        foreach (var table in received.Withheld.GroupBy(v => v.Table))
+        {
+            var unknowns = table.ToList();
+            var column = unknowns.Select((v, i) => (Id(v.Table, v.Cell, v.Revision), i)).ToDictionary(p => p.Item1, p => p.i);
+            var rows = new List<BigInteger[]>();
+            foreach (var state in received.States)
+            {
+                var cells = state.Where(c => c.Table == table.Key).ToList();
+                for (var d = 0; d < 3; d++)
+                {
+                    foreach (var line in cells.GroupBy(c => string.Join('|', c.Cell.Select((code, i) => i == d ? "*" : code))))
+                    {
+                        var total = line.Where(c => c.Cell[d] == "_T").ToList();
+                        if (total.Count != 1 || line.Count() < 2)
+                        {
+                            continue;
+                        }
+                        var row = new BigInteger[unknowns.Count];
+                        var any = false;
+                        foreach (var c in line)
+                        {
+                            var id = Id(c.Table, c.Cell, c.Revision);
+                            if (column.TryGetValue(id, out var k))
+                            {
+                                row[k] += c.Cell[d] == "_T" ? 1 : -1;
+                                any = true;
+                            }
+                        }
+                        if (any)
+                        {
+                            rows.Add(row);
+                        }
+                    }
+                }
+            }
+            var rank = Rank(rows, unknowns.Count, skip: -1);
+            determined.AddRange(unknowns.Where((_, k) => Rank(rows, unknowns.Count, skip: k) < rank));
+        }
+        return determined;
+    }
+
+    private static int Rank(List<BigInteger[]> input, int columns, int skip)
+    {
+        var rows = input.Select(r => (BigInteger[])r.Clone()).ToList();
+        var rank = 0;
+        for (var c = 0; c < columns && rank < rows.Count; c++)
+        {
+            if (c == skip)
+            {
+                continue;
+            }
+            var p = rows.FindIndex(rank, r => !r[c].IsZero);
+            if (p < 0)
+            {
+                continue;
+            }
+            (rows[rank], rows[p]) = (rows[p], rows[rank]);
+            var pivot = rows[rank];
+            for (var r = rank + 1; r < rows.Count; r++)
+            {
+                if (rows[r][c].IsZero)
+                {
+                    continue;
+                }
+                var factor = rows[r][c];
+                var gcd = BigInteger.Zero;
+                for (var k = 0; k < columns; k++)
+                {
+                    rows[r][k] = (rows[r][k] * pivot[c]) - (pivot[k] * factor);
+                    gcd = BigInteger.GreatestCommonDivisor(gcd, rows[r][k]);
+                }
+                if (gcd > 1)
+                {
+                    for (var k = 0; k < columns; k++)
+                    {
+                        rows[r][k] /= gcd;
+                    }
+                }
+            }
+            rank++;
+        }
+        return rank;
+    }
+
+    // ---- Generated tables. ----
+
+    /// <summary>
+    /// A table of one indicator and period: counts for every sex, age band and origin, and every total over them, so
+    /// that each total is the sum of its breakdown in every dimension. About a third of the counts are small.
+    /// </summary>
+    private sealed class GeneratedTable
+    {
+        private readonly string _indicator;
+        private readonly string _period;
+        private readonly Dictionary<(string Sex, string Age, string Origin), double> _leaves = [];
+
+        public GeneratedTable(string indicator, string period, Random random)
+        {
+            (_indicator, _period) = (indicator, period);
+            foreach (var sex in Sexes)
+            {
+                foreach (var age in Ages)
+                {
+                    foreach (var origin in Origins)
+                    {
+                        _leaves[(sex, age, origin)] = Count(random);
+                    }
+                }
+            }
+        }
+
+        private static double Count(Random random) => random.Next(3) == 0 ? random.Next(1, 5) : random.Next(5, 300);
+
+        /// <summary>A few counts change: small ones appear and go, and the totals over them follow.</summary>
+        public void Revise(Random random)
+        {
+            var keys = _leaves.Keys.Order().ToList();
+            for (var i = 0; i < 3; i++)
+            {
+                _leaves[keys[random.Next(keys.Count)]] = Count(random);
+            }
+        }
+
+        public IEnumerable<Observation> Observations()
+        {
+            foreach (var sex in Sexes.Append("_T"))
+            {
+                foreach (var age in Ages.Append("_T"))
+                {
+                    foreach (var origin in Origins.Append("_T"))
+                    {
+                        var parts = _leaves.Where(l => (sex == "_T" || l.Key.Sex == sex) && (age == "_T" || l.Key.Age == age) && (origin == "_T" || l.Key.Origin == origin)).ToList();
+                        if (parts.Count > 0)
+                        {
+                            yield return Refugees(_indicator, sex, age, origin, parts.Sum(p => p.Value));
+                        }
+                    }
+                }
+            }
+        }
+
+        private Observation Refugees(string indicator, string sex, string age, string origin, double value)
+        {
+            var o = Samples.Refugees(period: _period, value: value, sex: sex, age: age, origin: origin);
+            o.IndicatorCode = indicator;
+            return o;
+        }
+    }
+}
