@@ -22,6 +22,7 @@ public sealed partial class ObservationGrpcService(
     IOptions<NodeOptions> options,
     TimeProvider clock,
     MirpsExchange.Node.Extensions.RevocationList revocations,
+    MirpsExchange.Node.Rules.StoredRuleCells rules,
     ILogger<ObservationGrpcService> logger) : ObservationService.ObservationServiceBase
 {
     public const int DefaultStreamBatchSize = 1_000;
@@ -47,6 +48,7 @@ public sealed partial class ObservationGrpcService(
             var period = validation.Periods[i];
             rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
         }
+        List<MirpsExchange.Catalogue.Validation.Rules.RuleFinding> warnings = [];
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
             {
@@ -54,11 +56,47 @@ public sealed partial class ObservationGrpcService(
                 Revised = outcome.Revised,
                 Unchanged = outcome.Unchanged,
                 LastOriginSequence = outcome.LastOriginSequence,
+                Warnings = { Rules.RuleReports.Listed(warnings) },
+                WarningCount = warnings.Count,
             },
             stored => Replayed(SubmitObservationsResponse.Parser.ParseFrom(stored), r => r.Replayed = true),
-            context.CancellationToken);
+            context.CancellationToken,
+            // The rules judge the batch over the store as this write finds it, under the write gate.
+            judge: async (transaction, cancellationToken) =>
+            {
+                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, Country, request.Observations, validation.Periods, cancellationToken);
+                if (Rules.RuleReports.Refusal(findings) is { } refusal)
+                {
+                    LogRefusedByRules(findings.Count(f => f.IsError), findings[0].Rule.Id);
+                    throw refusal;
+                }
+                warnings = findings;
+            });
         LogSubmitted(rows.Length, response.Inserted, response.Revised, response.Unchanged, response.Replayed);
         return response;
+    }
+
+    public override async Task<ValidateObservationsResponse> ValidateObservations(ValidateObservationsRequest request, ServerCallContext context)
+    {
+        NodeAccess.RequireWriter(context, Country);
+        var validation = validator.ValidateObservations(request.Observations, Country, Today());
+        ThrowIfInvalid(validation.Violations, "observations");
+        await db.Database.OpenConnectionAsync(context.CancellationToken);
+        try
+        {
+            var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), null, Country, request.Observations, validation.Periods, context.CancellationToken);
+            var errors = findings.Count(f => f.IsError);
+            return new ValidateObservationsResponse
+            {
+                Results = { Rules.RuleReports.Listed(findings) },
+                ErrorCount = errors,
+                WarningCount = findings.Count - errors,
+            };
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     public override async Task<DeleteObservationsResponse> DeleteObservations(DeleteObservationsRequest request, ServerCallContext context)
@@ -250,6 +288,10 @@ public sealed partial class ObservationGrpcService(
     [LoggerMessage(EventName = "ObservationsSubmitted", Level = LogLevel.Information,
         Message = "Submitted {Count} observations: {Inserted} inserted, {Revised} revised, {Unchanged} unchanged (replayed: {Replayed})")]
     private partial void LogSubmitted(int count, int inserted, int revised, int unchanged, bool replayed);
+
+    [LoggerMessage(EventName = "ObservationsRefusedByRules", Level = LogLevel.Information,
+        Message = "Refused a batch that breaks {Errors} validation rule(s), first {Rule}; nothing written")]
+    private partial void LogRefusedByRules(int errors, string rule);
 
     [LoggerMessage(EventName = "ObservationsDeleted", Level = LogLevel.Information,
         Message = "Deleted {Count} keys: {Deleted} deleted, {Absent} absent (replayed: {Replayed})")]

@@ -1,0 +1,90 @@
+using System.Data.Common;
+using Google.Protobuf.Collections;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Catalogue.Validation.Rules;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Rules;
+
+/// <summary>
+/// The catalogue's validation rules over the store: a request's observations judged over the current values of
+/// the tables the rules need (read table by table, one statement each, on the caller's connection and, for a
+/// submit, inside its write transaction), or every current value of a State (the Secretariat's report).
+/// </summary>
+public sealed class StoredRuleCells(StandardCatalogue catalogue)
+{
+    private static readonly string Columns = string.Join(", ", ObservationDimensionFields.ColumnNames) + ", value";
+
+    public CatalogueRules Rules { get; } = new(catalogue);
+
+    /// <summary>The broken rules that involve an observation of the request, its values over the stored ones.</summary>
+    public async Task<List<RuleFinding>> JudgeAsync(
+        DbConnection connection, DbTransaction? transaction, string country, RepeatedField<Observation> observations, Period[] periods, CancellationToken cancellationToken)
+    {
+        var cells = new RuleCells(country);
+        for (var i = 0; i < observations.Count; i++)
+        {
+            var o = observations[i];
+            cells.AddRequest(o.IndicatorCode, periods[i], ObservationDimensionFields.Values(o), o.Value, i);
+        }
+        var tables = Rules.TablesFor(cells.RequestTables);
+        await LoadTablesAsync(connection, transaction, cells, tables, cancellationToken);
+        var within = Rules.SubTablesFor(cells, tables);
+        if (within.Count > 0)
+        {
+            await LoadTablesAsync(connection, transaction, cells, within, cancellationToken);
+        }
+        return Rules.Evaluate(cells, requestOnly: true);
+    }
+
+    /// <summary>Every current value of <paramref name="country"/> this node may use (not embargoed at <paramref name="nowMicros"/>, value held).</summary>
+    public static async Task<RuleCells> LoadCountryAsync(DbConnection connection, string country, long nowMicros, CancellationToken cancellationToken)
+    {
+        var cells = new RuleCells(country);
+        await using var command = PositionalCommand.Create(connection, null,
+            $"SELECT indicator_code, period, {Columns} FROM {ObservationRowConfiguration.Table} " +
+            "WHERE country = @c AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL AND (release_time IS NULL OR release_time <= @now)",
+            "@c", "@now");
+        command.Parameters[0].Value = country;
+        command.Parameters[1].Value = nowMicros;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var dimensions = ReadDimensions(reader, 2);
+            cells.AddStored(reader.GetString(0), Period.Parse(reader.GetString(1)), dimensions, reader.GetDouble(2 + dimensions.Length));
+        }
+        return cells;
+    }
+
+    private static async Task LoadTablesAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, IEnumerable<RuleTable> tables, CancellationToken cancellationToken)
+    {
+        await using var command = PositionalCommand.Create(connection, transaction,
+            $"SELECT {Columns} FROM {ObservationRowConfiguration.Table} " +
+            "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL",
+            "@i", "@c", "@p");
+        command.Parameters[1].Value = cells.Country;
+        foreach (var (indicator, period) in tables)
+        {
+            command.Parameters[0].Value = indicator;
+            command.Parameters[2].Value = period.ToString();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var dimensions = ReadDimensions(reader, 0);
+                cells.AddStored(indicator, period, dimensions, reader.GetDouble(dimensions.Length));
+            }
+        }
+    }
+
+    private static string[] ReadDimensions(DbDataReader reader, int first)
+    {
+        var dimensions = new string[ObservationDimensionFields.Count];
+        for (var d = 0; d < dimensions.Length; d++)
+        {
+            dimensions[d] = reader.GetString(first + d);
+        }
+        return dimensions;
+    }
+}
