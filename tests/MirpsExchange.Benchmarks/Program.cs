@@ -9,6 +9,7 @@ using MirpsExchange.Benchmarks;
 //        signing [--rows N] [--rounds N]: the signed change log's own cost in process: the origin's salts, digests and head
 //             signatures; the replica's ChainVerifier.Accept over the decoded feed (per million changes)
 //        apply [--rows N] [--rounds N]: the replica's apply alone (ReplicaWriter) of a signed, verified log, in process
+//        rules [--rows N] [--rounds N]: the validation rules' engine alone in process over the submit workload (no store)
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
 var parsed = BenchmarkArgs.Parse(args);
 return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
@@ -16,4 +17,5 @@ return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
     : args.Contains("apply") ? await SigningBenchmark.ApplyAsync(parsed)
     : args.Contains("signing") ? await SigningBenchmark.RunAsync(parsed)
     : args.Contains("regional") ? await RegionalBenchmark.RunAsync(parsed)
+    : args.Contains("rules") ? await RulesBenchmark.RunAsync(parsed)
     : await SubmitBenchmark.RunAsync(parsed);

@@ -29,13 +29,25 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
             var o = observations[i];
             cells.AddRequest(o.IndicatorCode, periods[i], ObservationDimensionFields.Values(o), o.Value, i);
         }
-        var tables = Rules.TablesFor(cells.RequestTables);
-        await LoadTablesAsync(connection, transaction, cells, tables, cancellationToken);
-        var within = Rules.SubTablesFor(cells, tables);
-        if (within.Count > 0)
+        // Which tables the rules need; a need whose required tables hold nothing judges nothing, so only the
+        // tables of needs met are read (an index seek each to ask, then one range read per table).
+        var needs = Rules.TablesFor(cells.RequestTables);
+        var existing = new HashSet<RuleTable>();
+        await using (var exists = PositionalCommand.Create(connection, transaction, $"SELECT 1 FROM {ObservationRowConfiguration.Table} " +
+            "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL LIMIT 1", "@i", "@c", "@p"))
         {
-            await LoadTablesAsync(connection, transaction, cells, within, cancellationToken);
+            exists.Parameters[1].Value = country;
+            foreach (var table in CatalogueRules.ToCheck(needs, cells.RequestTables))
+            {
+                exists.Parameters[0].Value = table.Indicator;
+                exists.Parameters[2].Value = table.Period.ToString();
+                if (await exists.ExecuteScalarAsync(cancellationToken) is not null)
+                {
+                    existing.Add(table);
+                }
+            }
         }
+        await LoadTablesAsync(connection, transaction, cells, CatalogueRules.ToRead(needs, cells.RequestTables, existing), cancellationToken);
         return Rules.Evaluate(cells, requestOnly: true);
     }
 

@@ -51,27 +51,31 @@ public sealed class CatalogueRules
     // ---- which tables a request needs ----
 
     /// <summary>
-    /// The tables the rules read for a request's tables: each itself, the components' and the total's of the same
-    /// period, a balance's stock before and after and its flows, and the quarter and year a month or quarter
-    /// belongs to, and the quarters and months of a year or quarter sent. After loading them, ask
-    /// <see cref="SubTablesFor"/> for the periods within an aggregate that turned out to be held.
+    /// The tables the rules read for a request's tables, as needs: each request table itself; the total's and
+    /// components' of the same period; a balance's stock before (and after) and its flows; the quarter and year a
+    /// month or quarter lies in with their quarters and months, and those of a year or quarter sent. A need's
+    /// <see cref="TableNeed.Required"/> tables must each hold a value (or be the request's) for its rule to judge
+    /// anything (by the rule's missing-value strategy), so a node first asks which exist and reads only the needs met.
     /// </summary>
-    public HashSet<RuleTable> TablesFor(IEnumerable<RuleTable> requestTables)
+    public List<TableNeed> TablesFor(IReadOnlySet<RuleTable> requestTables)
     {
-        var tables = new HashSet<RuleTable>();
+        var needs = new List<TableNeed>();
         foreach (var table in requestTables)
         {
-            tables.Add(table);
+            needs.Add(new TableNeed([], [table]));
             var (indicator, period) = table;
             foreach (var rule in _active)
             {
+                var strategy = rule.MissingValueStrategy;
                 switch (rule.CheckCase)
                 {
                     case ValidationRule.CheckOneofCase.Components:
                         var components = rule.Components;
                         if (components.TotalIndicatorCode == indicator || components.ComponentIndicatorCodes.Contains(indicator))
                         {
-                            AddAt(tables, [components.TotalIndicatorCode, .. components.ComponentIndicatorCodes], period);
+                            RuleTable total = new(components.TotalIndicatorCode, period);
+                            RuleTable[] parts = [.. components.ComponentIndicatorCodes.Select(c => new RuleTable(c, period))];
+                            needs.Add(Need(strategy, [total], parts));
                         }
                         break;
                     case ValidationRule.CheckOneofCase.Balance:
@@ -79,16 +83,14 @@ public sealed class CatalogueRules
                         string[] flows = [.. balance.InflowIndicatorCodes, .. balance.OutflowIndicatorCodes];
                         if (balance.StockIndicatorCode == indicator)
                         {
-                            tables.Add(new(indicator, period.Previous()));
-                            tables.Add(new(indicator, Next(period)));
-                            AddAt(tables, flows, period);
-                            AddAt(tables, flows, Next(period));
+                            needs.Add(Need(strategy, [table], [new(indicator, period.Previous()), .. flows.Select(f => new RuleTable(f, period))]));
+                            var next = Next(period);
+                            needs.Add(Need(strategy, [new(indicator, next)], [table, .. flows.Select(f => new RuleTable(f, next))]));
                         }
                         else if (flows.Contains(indicator))
                         {
-                            tables.Add(new(balance.StockIndicatorCode, period));
-                            tables.Add(new(balance.StockIndicatorCode, period.Previous()));
-                            AddAt(tables, flows, period);
+                            needs.Add(Need(strategy, [new(balance.StockIndicatorCode, period)],
+                                [new(balance.StockIndicatorCode, period.Previous()), .. flows.Select(f => new RuleTable(f, period))]));
                         }
                         break;
                     case ValidationRule.CheckOneofCase.Temporal:
@@ -96,54 +98,45 @@ public sealed class CatalogueRules
                         {
                             foreach (var aggregate in Aggregates(period))
                             {
-                                tables.Add(new(indicator, aggregate));
+                                needs.Add(Need(strategy, [new(indicator, aggregate)], [.. SubPeriods(indicator, aggregate).Select(p => new RuleTable(indicator, p))]));
                             }
-                            foreach (var sub in SubPeriods(indicator, period))
-                            {
-                                tables.Add(new(indicator, sub));
-                            }
+                            needs.Add(new TableNeed([], [.. SubPeriods(indicator, period).Select(p => new RuleTable(indicator, p))]));
                         }
                         break;
                 }
             }
         }
-        return tables;
+        return needs;
     }
 
-    /// <summary>The quarters and months (not yet in <paramref name="loaded"/>) of every year or quarter of a temporal rule's indicator the cells hold.</summary>
-    public HashSet<RuleTable> SubTablesFor(RuleCells cells, IReadOnlySet<RuleTable> loaded)
+    /// <summary>
+    /// With SKIP_IF_ANY_VALUE_MISSING every table is required; with SKIP_IF_ALL_VALUES_MISSING the single-cell side's
+    /// (<paramref name="side"/>: the total, the stock, the longer period); with NEVER_SKIP none.
+    /// </summary>
+    private static TableNeed Need(MissingValueStrategy strategy, RuleTable[] side, RuleTable[] others) => strategy switch
     {
-        var tables = new HashSet<RuleTable>();
-        var aggregates = new HashSet<RuleTable>();
-        foreach (var cell in cells.All)
-        {
-            if (cell.Period.Granularity != PeriodGranularity.Month)
-            {
-                aggregates.Add(new(cell.Indicator, cell.Period));
-            }
-        }
-        foreach (var (indicator, period) in aggregates)
-        {
-            if (_active.Any(r => r.CheckCase == ValidationRule.CheckOneofCase.Temporal && InTemporalScope(r, indicator)))
-            {
-                foreach (var sub in SubPeriods(indicator, period))
-                {
-                    if (!loaded.Contains(new(indicator, sub)))
-                    {
-                        tables.Add(new(indicator, sub));
-                    }
-                }
-            }
-        }
-        return tables;
-    }
+        MissingValueStrategy.SkipIfAnyValueMissing => new([.. side, .. others], []),
+        MissingValueStrategy.SkipIfAllValuesMissing => new(side, others),
+        _ => new([], [.. side, .. others]),
+    };
 
-    private static void AddAt(HashSet<RuleTable> tables, IEnumerable<string> indicators, Period period)
+    /// <summary>The required tables of <paramref name="needs"/> that are not the request's: whether each holds a value is asked first.</summary>
+    public static HashSet<RuleTable> ToCheck(IEnumerable<TableNeed> needs, IReadOnlySet<RuleTable> requestTables) =>
+        [.. needs.SelectMany(n => n.Required).Where(t => !requestTables.Contains(t))];
+
+    /// <summary>The tables to read: those of every need whose required tables are the request's or in <paramref name="existing"/>.</summary>
+    public static HashSet<RuleTable> ToRead(IEnumerable<TableNeed> needs, IReadOnlySet<RuleTable> requestTables, IReadOnlySet<RuleTable> existing)
     {
-        foreach (var code in indicators)
+        var read = new HashSet<RuleTable>();
+        foreach (var need in needs)
         {
-            tables.Add(new(code, period));
+            if (need.Required.All(t => requestTables.Contains(t) || existing.Contains(t)))
+            {
+                read.UnionWith(need.Required);
+                read.UnionWith(need.Optional);
+            }
         }
+        return read;
     }
 
     // ---- evaluation ----
@@ -151,31 +144,41 @@ public sealed class CatalogueRules
     /// <summary>
     /// Every broken active rule over <paramref name="cells"/>, in <see cref="RuleFinding.Compare"/>'s order. With
     /// <paramref name="requestOnly"/>, only findings that involve an observation of the request (a stored table's
-    /// own inconsistencies do not refuse a later request that does not touch them).
+    /// own inconsistencies do not refuse a later request that does not touch them), and judgements start from the
+    /// request's observations and tables only, so the stored tables read to compare with cost a look-up each.
     /// </summary>
     public List<RuleFinding> Evaluate(RuleCells cells, bool requestOnly)
     {
-        var byIndicator = cells.All.GroupBy(c => c.Indicator).ToDictionary(g => g.Key, g => g.ToList());
+        var seeds = new Dictionary<string, List<RuleCell>>(StringComparer.Ordinal);
+        foreach (var cell in requestOnly ? cells.Request : cells.All)
+        {
+            if (!seeds.TryGetValue(cell.Indicator, out var list))
+            {
+                seeds[cell.Indicator] = list = [];
+            }
+            list.Add(cell);
+        }
         var findings = new List<RuleFinding>();
         var judge = new Judge(cells, requestOnly, findings);
+        Dictionary<(RuleTable, int), List<BreakdownGroup>>? breakdowns = null; // shared by the breakdown rules
         foreach (var rule in _active)
         {
             switch (rule.CheckCase)
             {
                 case ValidationRule.CheckOneofCase.Breakdown:
-                    EvaluateBreakdown(rule, byIndicator, judge);
+                    EvaluateBreakdown(rule, breakdowns ??= BreakdownGroups(cells, requestOnly), judge);
                     break;
                 case ValidationRule.CheckOneofCase.Components:
-                    EvaluateComponents(rule, byIndicator, judge);
+                    EvaluateComponents(rule, seeds, judge);
                     break;
                 case ValidationRule.CheckOneofCase.Balance:
-                    EvaluateBalance(rule, byIndicator, judge);
+                    EvaluateBalance(rule, seeds, judge);
                     break;
                 case ValidationRule.CheckOneofCase.Temporal:
-                    EvaluateTemporal(rule, byIndicator, judge);
+                    EvaluateTemporal(rule, seeds, judge);
                     break;
                 case ValidationRule.CheckOneofCase.OriginNotReportingCountry:
-                    EvaluateOrigin(rule, byIndicator, judge);
+                    EvaluateOrigin(rule, seeds, judge);
                     break;
             }
         }
@@ -183,48 +186,130 @@ public sealed class CatalogueRules
         return findings;
     }
 
-    private void EvaluateBreakdown(ValidationRule rule, Dictionary<string, List<RuleCell>> byIndicator, Judge judge)
+    /// <summary>A breakdown: the cells of one table with the same codes but in one dimension, that dimension's total among them or not.</summary>
+    private sealed class BreakdownGroup
     {
-        var check = rule.Breakdown;
-        foreach (var (code, indicatorCells) in byIndicator)
+        public RuleCell? Total;
+        public readonly List<RuleCell> Parts = [];
+        public bool InRequest;
+    }
+
+    /// <summary>Cells alike in every dimension but one.</summary>
+    private sealed class AlikeButOne(int d) : IEqualityComparer<RuleCell>
+    {
+        public bool Equals(RuleCell? x, RuleCell? y)
         {
-            if (_catalogue.FindIndicator(code) is not { } indicator || !(check.IndicatorCodes.Count == 0 ? IsAdditive(indicator.Indicator) : check.IndicatorCodes.Contains(code)))
+            for (var i = 0; i < x!.Dimensions.Length; i++)
+            {
+                if (i != d && !string.Equals(x.Dimensions[i], y!.Dimensions[i], StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        public int GetHashCode(RuleCell cell)
+        {
+            var hash = new HashCode();
+            for (var i = 0; i < cell.Dimensions.Length; i++)
+            {
+                if (i != d)
+                {
+                    hash.Add(cell.Dimensions[i], StringComparer.Ordinal);
+                }
+            }
+            return hash.ToHashCode();
+        }
+    }
+
+    /// <summary>Every breakdown of every additive dimension (with a total code) of the tables judged: the request's, or all.</summary>
+    private Dictionary<(RuleTable, int), List<BreakdownGroup>> BreakdownGroups(RuleCells cells, bool requestOnly)
+    {
+        var result = new Dictionary<(RuleTable, int), List<BreakdownGroup>>();
+        foreach (var (table, tableCells) in cells.Tables)
+        {
+            if ((requestOnly && !cells.RequestTables.Contains(table)) || _catalogue.FindIndicator(table.Indicator) is not { } indicator)
             {
                 continue;
             }
             foreach (var dimension in indicator.Indicator.DimensionIds)
             {
-                var codes = _catalogue.DimensionCodes(dimension);
-                if (!codes.Contains(Total) || (check.DimensionIds.Count > 0 && !check.DimensionIds.Contains(dimension)))
+                if (!_catalogue.DimensionCodes(dimension).Contains(Total))
                 {
                     continue;
                 }
                 var d = DimensionIndex(dimension);
-                var groups = new Dictionary<(Period, string), List<RuleCell>>();
-                foreach (var cell in indicatorCells)
+                var groups = new Dictionary<RuleCell, BreakdownGroup>(new AlikeButOne(d));
+                foreach (var cell in tableCells.Values)
                 {
+                    if (!groups.TryGetValue(cell, out var group))
+                    {
+                        groups[cell] = group = new BreakdownGroup();
+                    }
                     if (cell.Dimensions[d] == Total)
                     {
-                        continue;
+                        group.Total = cell;
                     }
-                    var totalKey = RuleCells.Join(RuleCells.With(cell.Dimensions, d, Total));
-                    if (!groups.TryGetValue((cell.Period, totalKey), out var parts))
+                    else
                     {
-                        groups[(cell.Period, totalKey)] = parts = [];
+                        group.Parts.Add(cell);
                     }
-                    parts.Add(cell);
+                    group.InRequest |= cell.InRequest;
                 }
-                foreach (var ((period, totalKey), parts) in groups)
-                {
-                    var total = judge.Cells.Find(code, period, totalKey);
-                    var missingParts = codes.Count - 1 - parts.Count;
-                    var totalTerm = total is not null ? RuleTerm.Of(total) : new RuleTerm(code, period, RuleCells.With(parts[0].Dimensions, d, Total), null);
-                    parts.Sort((x, y) => string.CompareOrdinal(x.Dimensions[d], y.Dimensions[d]));
-                    judge.Compare(rule, code, period, [.. parts.Select(p => RuleTerm.Of(p))], missingParts, [totalTerm], 0,
-                        (l, r) => $"{code} {judge.Cells.Country} {period} by {dimension} ({parts.Count} of {codes.Count - 1} codes{Except(d, parts[0].Dimensions)}): the breakdown sums to {RuleFinding.Number(l)}, {Failed(rule)} the total {RuleFinding.Number(r)}");
-                }
+                result[(table, d)] = [.. groups.Values];
             }
         }
+        return result;
+    }
+
+    private void EvaluateBreakdown(ValidationRule rule, Dictionary<(RuleTable, int), List<BreakdownGroup>> breakdowns, Judge judge)
+    {
+        var check = rule.Breakdown;
+        var never = rule.MissingValueStrategy == MissingValueStrategy.NeverSkip;
+        foreach (var ((table, d), groups) in breakdowns)
+        {
+            var code = table.Indicator;
+            var dimension = StandardCatalogue.ObservationDimensions[d];
+            if (!(check.IndicatorCodes.Count == 0 ? IsAdditive(_catalogue.FindIndicator(code)!.Indicator) : check.IndicatorCodes.Contains(code))
+                || (check.DimensionIds.Count > 0 && !check.DimensionIds.Contains(dimension)))
+            {
+                continue;
+            }
+            var codes = _catalogue.DimensionCodes(dimension).Count - 1;
+            foreach (var group in groups)
+            {
+                if ((judge.RequestOnly && !group.InRequest) || group.Parts.Count == 0 || (group.Total is null && !never))
+                {
+                    continue;
+                }
+                var missing = codes - group.Parts.Count;
+                if (rule.MissingValueStrategy == MissingValueStrategy.SkipIfAnyValueMissing && missing > 0)
+                {
+                    continue;
+                }
+                var sum = 0.0;
+                foreach (var part in group.Parts)
+                {
+                    sum += part.Value;
+                }
+                var total = group.Total?.Value ?? 0;
+                if (Holds(rule, sum, total))
+                {
+                    continue;
+                }
+                var parts = group.Parts.OrderBy(p => p.Dimensions[d], StringComparer.Ordinal).Select(p => RuleTerm.Of(p)).ToList();
+                var totalTerm = group.Total is { } t ? RuleTerm.Of(t) : new RuleTerm(code, table.Period, RuleCells.With(group.Parts[0].Dimensions, d, Total), null);
+                judge.Report(rule, code, table.Period, sum, total, parts, [totalTerm],
+                    $"{code} {judge.Cells.Country} {table.Period} by {dimension} ({group.Parts.Count} of {codes} codes{Except(d, group.Parts[0].Dimensions)}): the breakdown sums to {RuleFinding.Number(sum)}, {Failed(rule)} the total {RuleFinding.Number(total)}");
+            }
+        }
+    }
+
+    private static bool Holds(ValidationRule rule, double left, double right)
+    {
+        var tolerance = 1e-9 * Math.Max(1, Math.Max(Math.Abs(left), Math.Abs(right)));
+        return rule.Operator == RuleOperator.LessThanOrEqual ? left <= right + tolerance : Math.Abs(left - right) <= tolerance;
     }
 
     private static void EvaluateComponents(ValidationRule rule, Dictionary<string, List<RuleCell>> byIndicator, Judge judge)
@@ -245,8 +330,13 @@ public sealed class CatalogueRules
         foreach (var (period, key) in keys)
         {
             var dimensions = dimensionsOf[(period, key)];
+            var total = judge.Cells.Find(check.TotalIndicatorCode, period, key);
+            if (total is null && rule.MissingValueStrategy != MissingValueStrategy.NeverSkip)
+            {
+                continue;
+            }
             var left = check.ComponentIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, judge.Cells.Find(c, period, key))).ToList();
-            RuleTerm[] right = [new(check.TotalIndicatorCode, period, dimensions, judge.Cells.Find(check.TotalIndicatorCode, period, key))];
+            RuleTerm[] right = [new(check.TotalIndicatorCode, period, dimensions, total)];
             judge.Compare(rule, check.TotalIndicatorCode, period, left, 0, right, 0,
                 (l, r) => $"{string.Join(" + ", check.ComponentIndicatorCodes)} {judge.Cells.Country} {period}{Dims(dimensions)} = {RuleFinding.Number(l)}, {Failed(rule)} {check.TotalIndicatorCode} {RuleFinding.Number(r)}");
         }
@@ -272,7 +362,12 @@ public sealed class CatalogueRules
         foreach (var ((period, key), dimensions) in keys)
         {
             var previous = period.Previous();
-            RuleTerm[] left = [new(stock, period, dimensions, judge.Cells.Find(stock, period, key))];
+            var current = judge.Cells.Find(stock, period, key);
+            if (current is null && rule.MissingValueStrategy != MissingValueStrategy.NeverSkip)
+            {
+                continue;
+            }
+            RuleTerm[] left = [new(stock, period, dimensions, current)];
             List<RuleTerm> right =
             [
                 new(stock, previous, dimensions, judge.Cells.Find(stock, previous, key)),
@@ -299,11 +394,15 @@ public sealed class CatalogueRules
             }
             // Every (longer period, dimensions, granularity of its parts) a cell of the indicator belongs to.
             var groups = new Dictionary<(Period, string, PeriodGranularity), string[]>();
+            var never = rule.MissingValueStrategy == MissingValueStrategy.NeverSkip;
             foreach (var cell in indicatorCells)
             {
                 foreach (var aggregate in Aggregates(cell.Period))
                 {
-                    groups.TryAdd((aggregate, cell.DimensionKey, cell.Period.Granularity), cell.Dimensions);
+                    if (never || judge.Cells.HasTable(code, aggregate)) // no quarter or year held: nothing to compare with
+                    {
+                        groups.TryAdd((aggregate, cell.DimensionKey, cell.Period.Granularity), cell.Dimensions);
+                    }
                 }
                 if (cell.Period.Granularity != PeriodGranularity.Month)
                 {
@@ -315,13 +414,18 @@ public sealed class CatalogueRules
             }
             foreach (var ((aggregate, key, granularity), dimensions) in groups)
             {
+                var whole = judge.Cells.Find(code, aggregate, key);
+                if (whole is null && rule.MissingValueStrategy != MissingValueStrategy.NeverSkip)
+                {
+                    continue;
+                }
                 var parts = Parts(aggregate, granularity).ToList();
                 if (aggregation == TemporalAggregation.Last)
                 {
                     parts = [parts[^1]];
                 }
                 var left = parts.Select(p => new RuleTerm(code, p, dimensions, judge.Cells.Find(code, p, key))).ToList();
-                RuleTerm[] right = [new(code, aggregate, dimensions, judge.Cells.Find(code, aggregate, key))];
+                RuleTerm[] right = [new(code, aggregate, dimensions, whole)];
                 var what = aggregation == TemporalAggregation.Sum
                     ? $"the sum of its {Plural(granularity)}"
                     : $"its last {Singular(granularity)} ({parts[0]})";
@@ -375,9 +479,7 @@ public sealed class CatalogueRules
             }
             var l = Sum(left);
             var r = Sum(right);
-            var tolerance = 1e-9 * Math.Max(1, Math.Max(Math.Abs(l), Math.Abs(r)));
-            var holds = rule.Operator == RuleOperator.LessThanOrEqual ? l <= r + tolerance : Math.Abs(l - r) <= tolerance;
-            if (!holds)
+            if (!Holds(rule, l, r))
             {
                 Report(rule, indicator, period, l, r, left, right, message(l, r));
             }

@@ -24,40 +24,70 @@ public sealed class RuleCell(string indicator, Period period, string[] dimension
 public readonly record struct RuleTable(string Indicator, Period Period);
 
 /// <summary>
-/// The values the rules judge for one reporting country: the stored current values of the tables they need,
-/// with the request's observations over them (a request's value replaces the stored one of its key).
+/// Tables a rule reads for a request: useful only when each <paramref name="Required"/> table holds a value or is
+/// the request's; then the <paramref name="Optional"/> ones are read too.
+/// </summary>
+public sealed record TableNeed(RuleTable[] Required, RuleTable[] Optional);
+
+/// <summary>
+/// The values the rules judge for one reporting country, table by table: the stored current values of the tables
+/// they need, with the request's observations over them (a request's value replaces the stored one of its key).
 /// </summary>
 public sealed class RuleCells(string country)
 {
     private const char Separator = '\u001f';
-    private readonly Dictionary<(string Indicator, Period Period, string Dimensions), RuleCell> _cells = [];
-    private readonly HashSet<RuleTable> _tables = [];
+    private readonly Dictionary<RuleTable, Dictionary<string, RuleCell>> _tables = [];
+    private readonly HashSet<RuleTable> _requestTables = [];
+    private readonly List<RuleCell> _request = [];
 
     public string Country { get; } = country;
 
-    public int Count => _cells.Count;
+    public int Count => _tables.Values.Sum(t => t.Count);
 
-    public IEnumerable<RuleCell> All => _cells.Values;
+    public IEnumerable<RuleCell> All => _tables.Values.SelectMany(t => t.Values);
+
+    /// <summary>The tables that hold at least one value.</summary>
+    public IEnumerable<KeyValuePair<RuleTable, Dictionary<string, RuleCell>>> Tables => _tables;
+
+    /// <summary>The request's observations, in its order.</summary>
+    public IReadOnlyList<RuleCell> Request => _request;
 
     /// <summary>The tables the request's observations belong to.</summary>
-    public IReadOnlySet<RuleTable> RequestTables => _tables;
+    public IReadOnlySet<RuleTable> RequestTables => _requestTables;
 
     public void AddRequest(string indicator, Period period, string[] dimensions, double value, int index)
     {
         var cell = new RuleCell(indicator, period, dimensions, value, index);
-        _cells[(indicator, period, cell.DimensionKey)] = cell;
-        _tables.Add(new RuleTable(indicator, period));
+        var table = new RuleTable(indicator, period);
+        TableOf(table)[cell.DimensionKey] = cell;
+        _request.Add(cell);
+        _requestTables.Add(table);
     }
 
     /// <summary>A stored value, unless the request sends its key.</summary>
     public void AddStored(string indicator, Period period, string[] dimensions, double value)
     {
         var cell = new RuleCell(indicator, period, dimensions, value, -1);
-        _cells.TryAdd((indicator, period, cell.DimensionKey), cell);
+        TableOf(new RuleTable(indicator, period)).TryAdd(cell.DimensionKey, cell);
     }
 
     public RuleCell? Find(string indicator, Period period, string dimensionKey) =>
-        _cells.GetValueOrDefault((indicator, period, dimensionKey));
+        _tables.TryGetValue(new RuleTable(indicator, period), out var table) ? table.GetValueOrDefault(dimensionKey) : null;
+
+    /// <summary>Whether any value of the table is held or sent.</summary>
+    public bool HasTable(string indicator, Period period) => _tables.ContainsKey(new RuleTable(indicator, period));
+
+    public IReadOnlyCollection<RuleCell> CellsOf(RuleTable table) =>
+        _tables.TryGetValue(table, out var cells) ? cells.Values : [];
+
+    private Dictionary<string, RuleCell> TableOf(RuleTable table)
+    {
+        if (!_tables.TryGetValue(table, out var cells))
+        {
+            _tables[table] = cells = new Dictionary<string, RuleCell>(StringComparer.Ordinal);
+        }
+        return cells;
+    }
 
     internal static string Join(string[] dimensions) => string.Join(Separator, dimensions);
 
