@@ -27,6 +27,8 @@ public static class RulesBenchmark
         }
         var rules = new CatalogueRules(catalogue);
         var evaluate = new Stopwatch();
+        using var process = Process.GetCurrentProcess();
+        var cpu = TimeSpan.Zero;
         for (var round = 1; round <= args.Rounds; round++)
         {
             var stored = new Dictionary<RuleTable, List<Mirps.Observation.V1.Observation>>();
@@ -50,7 +52,10 @@ public static class RulesBenchmark
                     }
                 }
                 evaluate.Start();
+                var cpuBefore = process.TotalProcessorTime;
                 var result = rules.Evaluate(cells, requestOnly: true);
+                process.Refresh();
+                cpu += process.TotalProcessorTime - cpuBefore;
                 evaluate.Stop();
                 findings += result.Count;
                 if (result.Any(f => f.IsError))
@@ -67,8 +72,9 @@ public static class RulesBenchmark
                     list.Add(o);
                 }
             }
-            Console.WriteLine($"round {round}: {rows.Count / watch.Elapsed.TotalSeconds,12:N0} obs/s through the rules ({watch.Elapsed.TotalMilliseconds / rows.Count * 1_000_000 / 1000:N2} s per million; {loaded:N0} stored cells read, {findings:N0} warnings; evaluation {evaluate.Elapsed.TotalSeconds:N2} s)");
+            Console.WriteLine($"round {round}: {rows.Count / watch.Elapsed.TotalSeconds,12:N0} obs/s through the rules ({watch.Elapsed.TotalMilliseconds / rows.Count * 1_000_000 / 1000:N2} s per million; {loaded:N0} stored cells read, {findings:N0} warnings; evaluation {evaluate.Elapsed.TotalSeconds:N2} s, {cpu.TotalSeconds:N2} s of CPU)");
             evaluate.Reset();
+            cpu = TimeSpan.Zero;
         }
         return Task.FromResult(0);
     }

@@ -49,6 +49,7 @@ public sealed partial class ObservationGrpcService(
             rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
         }
         List<MirpsExchange.Catalogue.Validation.Rules.RuleFinding> warnings = [];
+        var cells = Rules.StoredRuleCells.RequestCells(Country, request.Observations, validation.Periods);
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
             {
@@ -64,7 +65,7 @@ public sealed partial class ObservationGrpcService(
             // The rules judge the batch over the store as this write finds it, under the write gate.
             judge: async (transaction, cancellationToken) =>
             {
-                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, Country, request.Observations, validation.Periods, cancellationToken);
+                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells, cancellationToken);
                 if (Rules.RuleReports.Refusal(findings) is { } refusal)
                 {
                     LogRefusedByRules(findings.Count(f => f.IsError), findings[0].Rule.Id);
@@ -84,7 +85,8 @@ public sealed partial class ObservationGrpcService(
         await db.Database.OpenConnectionAsync(context.CancellationToken);
         try
         {
-            var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), null, Country, request.Observations, validation.Periods, context.CancellationToken);
+            var cells = Rules.StoredRuleCells.RequestCells(Country, request.Observations, validation.Periods);
+            var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), null, cells, context.CancellationToken);
             var errors = findings.Count(f => f.IsError);
             return new ValidateObservationsResponse
             {

@@ -19,9 +19,8 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
 
     public CatalogueRules Rules { get; } = new(catalogue);
 
-    /// <summary>The broken rules that involve an observation of the request, its values over the stored ones.</summary>
-    public async Task<List<RuleFinding>> JudgeAsync(
-        DbConnection connection, DbTransaction? transaction, string country, RepeatedField<Observation> observations, Period[] periods, CancellationToken cancellationToken)
+    /// <summary>The request's observations as the rules read them (done before the write gate: it needs nothing stored).</summary>
+    public static RuleCells RequestCells(string country, RepeatedField<Observation> observations, Period[] periods)
     {
         var cells = new RuleCells(country);
         for (var i = 0; i < observations.Count; i++)
@@ -29,6 +28,16 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
             var o = observations[i];
             cells.AddRequest(o.IndicatorCode, periods[i], ObservationDimensionFields.Values(o), o.Value, i);
         }
+        return cells;
+    }
+
+    /// <summary>
+    /// The broken rules that involve an observation of the request (<paramref name="cells"/>, from <see cref="RequestCells"/>),
+    /// its values over the stored ones, which are added to <paramref name="cells"/>.
+    /// </summary>
+    public async Task<List<RuleFinding>> JudgeAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, CancellationToken cancellationToken)
+    {
+        var country = cells.Country;
         // Which tables the rules need; a need whose required tables hold nothing judges nothing, so only the
         // tables of needs met are read (an index seek each to ask, then one range read per table).
         var needs = Rules.TablesFor(cells.RequestTables);

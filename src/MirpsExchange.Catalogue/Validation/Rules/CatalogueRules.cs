@@ -15,10 +15,12 @@ public sealed class CatalogueRules
 
     private readonly StandardCatalogue _catalogue;
     private readonly List<ValidationRule> _active = [];
+    private readonly CodePacking _packing;
 
     public CatalogueRules(StandardCatalogue catalogue)
     {
         _catalogue = catalogue;
+        _packing = new CodePacking(catalogue);
         foreach (var rule in catalogue.Catalog.ValidationRules)
         {
             if (NamedIndicators(rule).All(code => catalogue.FindIndicator(code) is not null))
@@ -194,36 +196,11 @@ public sealed class CatalogueRules
         public bool InRequest;
     }
 
-    /// <summary>Cells alike in every dimension but one.</summary>
-    private sealed class AlikeButOne(int d) : IEqualityComparer<RuleCell>
-    {
-        public bool Equals(RuleCell? x, RuleCell? y)
-        {
-            for (var i = 0; i < x!.Dimensions.Length; i++)
-            {
-                if (i != d && !string.Equals(x.Dimensions[i], y!.Dimensions[i], StringComparison.Ordinal))
-                {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        public int GetHashCode(RuleCell cell)
-        {
-            var hash = new HashCode();
-            for (var i = 0; i < cell.Dimensions.Length; i++)
-            {
-                if (i != d)
-                {
-                    hash.Add(cell.Dimensions[i], StringComparer.Ordinal);
-                }
-            }
-            return hash.ToHashCode();
-        }
-    }
-
-    /// <summary>Every breakdown of every additive dimension (with a total code) of the tables judged: the request's, or all.</summary>
+    /// <summary>
+    /// Every breakdown of every additive dimension (with a total code) of the tables judged: the request's, or all.
+    /// Each cell's codes are packed into one number (a few bits per dimension, its code's place in the codelist), so a
+    /// breakdown is found by that number with one dimension's bits cleared, without building a key per dimension.
+    /// </summary>
     private Dictionary<(RuleTable, int), List<BreakdownGroup>> BreakdownGroups(RuleCells cells, bool requestOnly)
     {
         var result = new Dictionary<(RuleTable, int), List<BreakdownGroup>>();
@@ -233,19 +210,26 @@ public sealed class CatalogueRules
             {
                 continue;
             }
-            foreach (var dimension in indicator.Indicator.DimensionIds)
+            var dimensions = indicator.Indicator.DimensionIds.Where(d => _catalogue.DimensionCodes(d).Contains(Total)).Select(DimensionIndex).ToArray();
+            if (dimensions.Length == 0)
             {
-                if (!_catalogue.DimensionCodes(dimension).Contains(Total))
+                continue;
+            }
+            var groups = new Dictionary<long, BreakdownGroup>[dimensions.Length];
+            for (var i = 0; i < groups.Length; i++)
+            {
+                groups[i] = [];
+            }
+            foreach (var cell in tableCells.Values)
+            {
+                var packed = _packing.Pack(cell.Dimensions);
+                for (var i = 0; i < dimensions.Length; i++)
                 {
-                    continue;
-                }
-                var d = DimensionIndex(dimension);
-                var groups = new Dictionary<RuleCell, BreakdownGroup>(new AlikeButOne(d));
-                foreach (var cell in tableCells.Values)
-                {
-                    if (!groups.TryGetValue(cell, out var group))
+                    var d = dimensions[i];
+                    var key = packed & ~_packing.Mask(d);
+                    if (!groups[i].TryGetValue(key, out var group))
                     {
-                        groups[cell] = group = new BreakdownGroup();
+                        groups[i][key] = group = new BreakdownGroup();
                     }
                     if (cell.Dimensions[d] == Total)
                     {
@@ -257,10 +241,59 @@ public sealed class CatalogueRules
                     }
                     group.InRequest |= cell.InRequest;
                 }
-                result[(table, d)] = [.. groups.Values];
+            }
+            for (var i = 0; i < dimensions.Length; i++)
+            {
+                result[(table, dimensions[i])] = [.. groups[i].Values];
             }
         }
         return result;
+    }
+
+    /// <summary>A cell's codes packed into one number: per dimension, the code's place in its codelist (0: empty or unknown) in its own bits.</summary>
+    private sealed class CodePacking
+    {
+        private readonly Dictionary<string, int>[] _places;
+        private readonly int[] _shifts;
+        private readonly long[] _masks;
+
+        public CodePacking(StandardCatalogue catalogue)
+        {
+            var count = StandardCatalogue.ObservationDimensions.Count;
+            _places = new Dictionary<string, int>[count];
+            _shifts = new int[count];
+            _masks = new long[count];
+            var shift = 0;
+            for (var d = 0; d < count; d++)
+            {
+                var codes = catalogue.DimensionCodes(StandardCatalogue.ObservationDimensions[d]).Order(StringComparer.Ordinal).ToList();
+                _places[d] = codes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i + 1, StringComparer.Ordinal);
+                var bits = 1;
+                while ((1L << bits) <= codes.Count + 1)
+                {
+                    bits++;
+                }
+                _shifts[d] = shift;
+                _masks[d] = ((1L << bits) - 1) << shift;
+                shift += bits;
+            }
+            if (shift > 62)
+            {
+                throw new InvalidOperationException($"the dimensions' codelists need {shift} bits to pack a cell's codes; at most 62 fit");
+            }
+        }
+
+        public long Mask(int d) => _masks[d];
+
+        public long Pack(string[] dimensions)
+        {
+            var packed = 0L;
+            for (var d = 0; d < dimensions.Length; d++)
+            {
+                packed |= (long)_places[d].GetValueOrDefault(dimensions[d]) << _shifts[d];
+            }
+            return packed;
+        }
     }
 
     private void EvaluateBreakdown(ValidationRule rule, Dictionary<(RuleTable, int), List<BreakdownGroup>> breakdowns, Judge judge)
@@ -300,8 +333,10 @@ public sealed class CatalogueRules
                 }
                 var parts = group.Parts.OrderBy(p => p.Dimensions[d], StringComparer.Ordinal).Select(p => RuleTerm.Of(p)).ToList();
                 var totalTerm = group.Total is { } t ? RuleTerm.Of(t) : new RuleTerm(code, table.Period, RuleCells.With(group.Parts[0].Dimensions, d, Total), null);
+                var first = group.Parts[0].Dimensions;
+                var count = group.Parts.Count;
                 judge.Report(rule, code, table.Period, sum, total, parts, [totalTerm],
-                    $"{code} {judge.Cells.Country} {table.Period} by {dimension} ({group.Parts.Count} of {codes} codes{Except(d, group.Parts[0].Dimensions)}): the breakdown sums to {RuleFinding.Number(sum)}, {Failed(rule)} the total {RuleFinding.Number(total)}");
+                    () => $"{code} {judge.Cells.Country} {table.Period} by {dimension} ({count} of {codes} codes{Except(d, first)}): the breakdown sums to {RuleFinding.Number(sum)}, {Failed(rule)} the total {RuleFinding.Number(total)}");
             }
         }
     }
@@ -446,7 +481,7 @@ public sealed class CatalogueRules
                 if (cell.Dimensions[d] == judge.Cells.Country && cell.Value != 0 && (!judge.RequestOnly || cell.InRequest))
                 {
                     judge.Report(rule, code, cell.Period, cell.Value, 0, [RuleTerm.Of(cell)], [],
-                        $"{code} {judge.Cells.Country} {cell.Period}{Dims(cell.Dimensions)}: {check.DimensionId} is the reporting country itself ({RuleFinding.Number(cell.Value)}); a State does not count its own nationals here");
+                        () => $"{code} {judge.Cells.Country} {cell.Period}{Dims(cell.Dimensions)}: {check.DimensionId} is the reporting country itself ({RuleFinding.Number(cell.Value)}); a State does not count its own nationals here");
                 }
             }
         }
@@ -461,12 +496,14 @@ public sealed class CatalogueRules
         public void Compare(ValidationRule rule, string indicator, Period period, IReadOnlyList<RuleTerm> left, int leftAbsent,
             IReadOnlyList<RuleTerm> right, int rightAbsent, Func<double, double, string> message)
         {
-            if (requestOnly && !left.Any(t => t.Cell is { InRequest: true }) && !right.Any(t => t.Cell is { InRequest: true }))
+            var (leftMissing, leftInRequest) = Count(left);
+            var (rightMissing, rightInRequest) = Count(right);
+            if (requestOnly && !leftInRequest && !rightInRequest)
             {
                 return;
             }
-            var leftMissing = leftAbsent + left.Count(t => t.Cell is null);
-            var rightMissing = rightAbsent + right.Count(t => t.Cell is null);
+            leftMissing += leftAbsent;
+            rightMissing += rightAbsent;
             var skip = rule.MissingValueStrategy switch
             {
                 MissingValueStrategy.SkipIfAnyValueMissing => leftMissing > 0 || rightMissing > 0,
@@ -481,12 +518,31 @@ public sealed class CatalogueRules
             var r = Sum(right);
             if (!Holds(rule, l, r))
             {
-                Report(rule, indicator, period, l, r, left, right, message(l, r));
+                Report(rule, indicator, period, l, r, left, right, () => message(l, r));
             }
         }
 
-        public void Report(ValidationRule rule, string indicator, Period period, double left, double right, IReadOnlyList<RuleTerm> leftTerms, IReadOnlyList<RuleTerm> rightTerms, string message) =>
-            findings.Add(new RuleFinding(rule, cells.Country, indicator, period, left, right, leftTerms, rightTerms, $"{rule.Id}: {message}"));
+        public void Report(ValidationRule rule, string indicator, Period period, double left, double right, IReadOnlyList<RuleTerm> leftTerms, IReadOnlyList<RuleTerm> rightTerms, Func<string> describe) =>
+            findings.Add(new RuleFinding(rule, cells.Country, indicator, period, left, right, leftTerms, rightTerms, describe));
+
+        /// <summary>How many terms are missing, and whether one is the request's.</summary>
+        private static (int Missing, bool InRequest) Count(IReadOnlyList<RuleTerm> terms)
+        {
+            var missing = 0;
+            var inRequest = false;
+            for (var i = 0; i < terms.Count; i++)
+            {
+                if (terms[i].Cell is not { } cell)
+                {
+                    missing++;
+                }
+                else
+                {
+                    inRequest |= cell.InRequest;
+                }
+            }
+            return (missing, inRequest);
+        }
 
         private static double Sum(IReadOnlyList<RuleTerm> terms)
         {

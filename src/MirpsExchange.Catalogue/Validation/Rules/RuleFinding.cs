@@ -13,11 +13,28 @@ public readonly record struct RuleTerm(string Indicator, Period Period, string[]
     public double Value => Cell?.Value ?? 0;
 }
 
-/// <summary>A broken rule: both sides' terms and sums, and the right side's cell it is reported under.</summary>
-public sealed record RuleFinding(
-    ValidationRule Rule, string Country, string Indicator, Period Period,
-    double Left, double Right, IReadOnlyList<RuleTerm> LeftTerms, IReadOnlyList<RuleTerm> RightTerms, string Message)
+/// <summary>
+/// A broken rule: both sides' terms and sums, and the right side's cell it is reported under. Its sentence is
+/// written only when asked for (a report lists the first findings; the others are counted).
+/// </summary>
+public sealed class RuleFinding(
+    ValidationRule rule, string country, string indicator, Period period,
+    double left, double right, IReadOnlyList<RuleTerm> leftTerms, IReadOnlyList<RuleTerm> rightTerms, Func<string> describe)
 {
+    private string? _message;
+
+    public ValidationRule Rule { get; } = rule;
+    public string Country { get; } = country;
+    public string Indicator { get; } = indicator;
+    public Period Period { get; } = period;
+    public double Left { get; } = left;
+    public double Right { get; } = right;
+    public IReadOnlyList<RuleTerm> LeftTerms { get; } = leftTerms;
+    public IReadOnlyList<RuleTerm> RightTerms { get; } = rightTerms;
+
+    /// <summary>The finding in one English sentence, starting with the rule's id.</summary>
+    public string Message => _message ??= $"{Rule.Id}: {describe()}";
+
     public bool IsError => Rule.Severity == RuleSeverity.Error;
 
     /// <summary>Errors first, then by period, rule and indicator: the order reports list them in.</summary>
@@ -29,8 +46,24 @@ public sealed record RuleFinding(
         if (c == 0) c = x.Period.Granularity.CompareTo(y.Period.Granularity);
         if (c == 0) c = string.CompareOrdinal(x.Rule.Id, y.Rule.Id);
         if (c == 0) c = string.CompareOrdinal(x.Indicator, y.Indicator);
-        if (c == 0) c = string.CompareOrdinal(x.Message, y.Message);
+        if (c == 0) c = CompareDimensions(Anchor(x), Anchor(y));
         return c;
+    }
+
+    /// <summary>The cell a finding is about: the right side's first (a total, a stock, a year), else the left side's.</summary>
+    private static string[] Anchor(RuleFinding f) => f.RightTerms.Count > 0 ? f.RightTerms[0].Dimensions : f.LeftTerms[0].Dimensions;
+
+    private static int CompareDimensions(string[] x, string[] y)
+    {
+        for (var i = 0; i < x.Length && i < y.Length; i++)
+        {
+            var c = string.CompareOrdinal(x[i], y[i]);
+            if (c != 0)
+            {
+                return c;
+            }
+        }
+        return x.Length.CompareTo(y.Length);
     }
 
     public ValidationResult ToResult()
