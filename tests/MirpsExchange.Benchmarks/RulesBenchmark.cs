@@ -36,7 +36,7 @@ public static class RulesBenchmark
             var watch = Stopwatch.StartNew();
             foreach (var batch in rows.Chunk(args.BatchSize))
             {
-                var cells = new RuleCells("BLZ");
+                var cells = rules.NewCells("BLZ");
                 for (var i = 0; i < batch.Length; i++)
                 {
                     cells.AddRequest(batch[i].IndicatorCode, Period.Parse(batch[i].Period), ObservationDimensionFields.Values(batch[i]), batch[i].Value, i);

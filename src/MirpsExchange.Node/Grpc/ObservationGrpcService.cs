@@ -49,7 +49,7 @@ public sealed partial class ObservationGrpcService(
             rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
         }
         List<MirpsExchange.Catalogue.Validation.Rules.RuleFinding> warnings = [];
-        var cells = Rules.StoredRuleCells.RequestCells(Country, request.Observations, validation.Periods);
+        var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
             {
@@ -85,7 +85,7 @@ public sealed partial class ObservationGrpcService(
         await db.Database.OpenConnectionAsync(context.CancellationToken);
         try
         {
-            var cells = Rules.StoredRuleCells.RequestCells(Country, request.Observations, validation.Periods);
+            var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
             var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), null, cells, context.CancellationToken);
             var errors = findings.Count(f => f.IsError);
             return new ValidateObservationsResponse

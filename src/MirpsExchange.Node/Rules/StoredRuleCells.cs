@@ -20,9 +20,9 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
     public CatalogueRules Rules { get; } = new(catalogue);
 
     /// <summary>The request's observations as the rules read them (done before the write gate: it needs nothing stored).</summary>
-    public static RuleCells RequestCells(string country, RepeatedField<Observation> observations, Period[] periods)
+    public RuleCells RequestCells(string country, RepeatedField<Observation> observations, Period[] periods)
     {
-        var cells = new RuleCells(country);
+        var cells = Rules.NewCells(country);
         for (var i = 0; i < observations.Count; i++)
         {
             var o = observations[i];
@@ -61,9 +61,9 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
     }
 
     /// <summary>Every current value of <paramref name="country"/> this node may use (not embargoed at <paramref name="nowMicros"/>, value held).</summary>
-    public static async Task<RuleCells> LoadCountryAsync(DbConnection connection, string country, long nowMicros, CancellationToken cancellationToken)
+    public async Task<RuleCells> LoadCountryAsync(DbConnection connection, string country, long nowMicros, CancellationToken cancellationToken)
     {
-        var cells = new RuleCells(country);
+        var cells = Rules.NewCells(country);
         await using var command = PositionalCommand.Create(connection, null,
             $"SELECT indicator_code, period, {Columns} FROM {ObservationRowConfiguration.Table} " +
             "WHERE country = @c AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL AND (release_time IS NULL OR release_time <= @now)",

@@ -53,7 +53,7 @@ public sealed partial class RegionalGrpcService(
     {
         RequireRegionalReader(context);
         var (countries, from, to) = requests.ValidationReportQuery(request);
-        var response = await indicators.GetValidationReportAsync(rules.Rules, countries, from, to, context.CancellationToken);
+        var response = await indicators.GetValidationReportAsync(rules, countries, from, to, context.CancellationToken);
         LogComputed(logger, nameof(GetValidationReport), "", $"{from}..{to}", response.Results.Count);
         return response;
     }

@@ -268,10 +268,10 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     }
 
     /// <summary>Every current value of one State the Secretariat holds (not embargoed at <paramref name="nowMicros"/>), for the validation rules.</summary>
-    public async Task<Catalogue.Validation.Rules.RuleCells> CurrentCellsAsync(string country, long nowMicros, CancellationToken cancellationToken)
+    public async Task<Catalogue.Validation.Rules.RuleCells> CurrentCellsAsync(Node.Rules.StoredRuleCells rules, string country, long nowMicros, CancellationToken cancellationToken)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
-        return await Node.Rules.StoredRuleCells.LoadCountryAsync(db.Database.GetDbConnection(), country, nowMicros, cancellationToken);
+        return await rules.LoadCountryAsync(db.Database.GetDbConnection(), country, nowMicros, cancellationToken);
     }
 
     /// <summary>A command on the context's connection, opened if needed (EF Core closes it with the context).</summary>

@@ -128,14 +128,14 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     /// The catalogue's validation rules over each State's current values (as held now), every finding listed
     /// under its State and the period of its right side, within [<paramref name="from"/>, <paramref name="to"/>] when given.
     /// </summary>
-    public async Task<GetValidationReportResponse> GetValidationReportAsync(MirpsExchange.Catalogue.Validation.Rules.CatalogueRules rules, IReadOnlyList<string> countries, Period? from, Period? to, CancellationToken cancellationToken)
+    public async Task<GetValidationReportResponse> GetValidationReportAsync(MirpsExchange.Node.Rules.StoredRuleCells rules, IReadOnlyList<string> countries, Period? from, Period? to, CancellationToken cancellationToken)
     {
         var (_, micros) = Resolve(null);
         var findings = new List<MirpsExchange.Catalogue.Validation.Rules.RuleFinding>();
         foreach (var country in aggregator.States.Where(s => countries.Count == 0 || countries.Contains(s)))
         {
-            var cells = await aggregator.CurrentCellsAsync(country, micros, cancellationToken);
-            findings.AddRange(rules.Evaluate(cells, requestOnly: false)
+            var cells = await aggregator.CurrentCellsAsync(rules, country, micros, cancellationToken);
+            findings.AddRange(rules.Rules.Evaluate(cells, requestOnly: false)
                 .Where(f => (from is not { } start || f.Period.Start >= start.Start) && (to is not { } end || f.Period.End <= end.End)));
         }
         // By State in the catalogue's order, then period, rule and indicator.

@@ -33,7 +33,7 @@ public class CatalogueRulesTests
     /// <summary>The request's observations over the stored ones; the rule ids broken (findings involving the request).</summary>
     private static List<RuleFinding> Judge(IEnumerable<Observation> request, IEnumerable<Observation>? stored = null, CatalogueRules? rules = null, string country = "BLZ")
     {
-        var cells = new RuleCells(country);
+        var cells = (rules ?? Rules).NewCells(country);
         var i = 0;
         foreach (var o in request)
         {

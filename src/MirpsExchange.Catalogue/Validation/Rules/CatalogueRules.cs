@@ -15,12 +15,11 @@ public sealed class CatalogueRules
 
     private readonly StandardCatalogue _catalogue;
     private readonly List<ValidationRule> _active = [];
-    private readonly CodePacking _packing;
 
     public CatalogueRules(StandardCatalogue catalogue)
     {
         _catalogue = catalogue;
-        _packing = new CodePacking(catalogue);
+        Codes = new CellCodes(catalogue);
         foreach (var rule in catalogue.Catalog.ValidationRules)
         {
             if (NamedIndicators(rule).All(code => catalogue.FindIndicator(code) is not null))
@@ -35,6 +34,12 @@ public sealed class CatalogueRules
     }
 
     public IReadOnlyList<ValidationRule> Active => _active;
+
+    /// <summary>How cells' codes are packed into their keys.</summary>
+    public CellCodes Codes { get; }
+
+    /// <summary>An empty set of cells of one reporting country, to fill with a request's observations and stored values.</summary>
+    public RuleCells NewCells(string country) => new(country, Codes);
 
     /// <summary>Rules naming an indicator the catalogue does not hold (yet).</summary>
     public List<ValidationRule> Dormant { get; } = [];
@@ -222,11 +227,10 @@ public sealed class CatalogueRules
             }
             foreach (var cell in tableCells.Values)
             {
-                var packed = _packing.Pack(cell.Dimensions);
                 for (var i = 0; i < dimensions.Length; i++)
                 {
                     var d = dimensions[i];
-                    var key = packed & ~_packing.Mask(d);
+                    var key = cell.Key & ~Codes.Mask(d);
                     if (!groups[i].TryGetValue(key, out var group))
                     {
                         groups[i][key] = group = new BreakdownGroup();
@@ -248,52 +252,6 @@ public sealed class CatalogueRules
             }
         }
         return result;
-    }
-
-    /// <summary>A cell's codes packed into one number: per dimension, the code's place in its codelist (0: empty or unknown) in its own bits.</summary>
-    private sealed class CodePacking
-    {
-        private readonly Dictionary<string, int>[] _places;
-        private readonly int[] _shifts;
-        private readonly long[] _masks;
-
-        public CodePacking(StandardCatalogue catalogue)
-        {
-            var count = StandardCatalogue.ObservationDimensions.Count;
-            _places = new Dictionary<string, int>[count];
-            _shifts = new int[count];
-            _masks = new long[count];
-            var shift = 0;
-            for (var d = 0; d < count; d++)
-            {
-                var codes = catalogue.DimensionCodes(StandardCatalogue.ObservationDimensions[d]).Order(StringComparer.Ordinal).ToList();
-                _places[d] = codes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i + 1, StringComparer.Ordinal);
-                var bits = 1;
-                while ((1L << bits) <= codes.Count + 1)
-                {
-                    bits++;
-                }
-                _shifts[d] = shift;
-                _masks[d] = ((1L << bits) - 1) << shift;
-                shift += bits;
-            }
-            if (shift > 62)
-            {
-                throw new InvalidOperationException($"the dimensions' codelists need {shift} bits to pack a cell's codes; at most 62 fit");
-            }
-        }
-
-        public long Mask(int d) => _masks[d];
-
-        public long Pack(string[] dimensions)
-        {
-            var packed = 0L;
-            for (var d = 0; d < dimensions.Length; d++)
-            {
-                packed |= (long)_places[d].GetValueOrDefault(dimensions[d]) << _shifts[d];
-            }
-            return packed;
-        }
     }
 
     private void EvaluateBreakdown(ValidationRule rule, Dictionary<(RuleTable, int), List<BreakdownGroup>> breakdowns, Judge judge)
@@ -350,15 +308,15 @@ public sealed class CatalogueRules
     private static void EvaluateComponents(ValidationRule rule, Dictionary<string, List<RuleCell>> byIndicator, Judge judge)
     {
         var check = rule.Components;
-        var keys = new HashSet<(Period, string)>();
-        var dimensionsOf = new Dictionary<(Period, string), string[]>();
+        var keys = new HashSet<(Period, long)>();
+        var dimensionsOf = new Dictionary<(Period, long), string[]>();
         foreach (var code in check.ComponentIndicatorCodes.Append(check.TotalIndicatorCode))
         {
             foreach (var cell in byIndicator.GetValueOrDefault(code) ?? [])
             {
-                if (keys.Add((cell.Period, cell.DimensionKey)))
+                if (keys.Add((cell.Period, cell.Key)))
                 {
-                    dimensionsOf[(cell.Period, cell.DimensionKey)] = cell.Dimensions;
+                    dimensionsOf[(cell.Period, cell.Key)] = cell.Dimensions;
                 }
             }
         }
@@ -381,17 +339,17 @@ public sealed class CatalogueRules
     {
         var check = rule.Balance;
         var stock = check.StockIndicatorCode;
-        var keys = new Dictionary<(Period, string), string[]>();
+        var keys = new Dictionary<(Period, long), string[]>();
         foreach (var cell in byIndicator.GetValueOrDefault(stock) ?? [])
         {
-            keys.TryAdd((cell.Period, cell.DimensionKey), cell.Dimensions);
-            keys.TryAdd((Next(cell.Period), cell.DimensionKey), cell.Dimensions);
+            keys.TryAdd((cell.Period, cell.Key), cell.Dimensions);
+            keys.TryAdd((Next(cell.Period), cell.Key), cell.Dimensions);
         }
         foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes))
         {
             foreach (var cell in byIndicator.GetValueOrDefault(code) ?? [])
             {
-                keys.TryAdd((cell.Period, cell.DimensionKey), cell.Dimensions);
+                keys.TryAdd((cell.Period, cell.Key), cell.Dimensions);
             }
         }
         foreach (var ((period, key), dimensions) in keys)
@@ -428,7 +386,7 @@ public sealed class CatalogueRules
                 continue; // "the last part is at most the year" says nothing of a stock
             }
             // Every (longer period, dimensions, granularity of its parts) a cell of the indicator belongs to.
-            var groups = new Dictionary<(Period, string, PeriodGranularity), string[]>();
+            var groups = new Dictionary<(Period, long, PeriodGranularity), string[]>();
             var never = rule.MissingValueStrategy == MissingValueStrategy.NeverSkip;
             foreach (var cell in indicatorCells)
             {
@@ -436,14 +394,14 @@ public sealed class CatalogueRules
                 {
                     if (never || judge.Cells.HasTable(code, aggregate)) // no quarter or year held: nothing to compare with
                     {
-                        groups.TryAdd((aggregate, cell.DimensionKey, cell.Period.Granularity), cell.Dimensions);
+                        groups.TryAdd((aggregate, cell.Key, cell.Period.Granularity), cell.Dimensions);
                     }
                 }
                 if (cell.Period.Granularity != PeriodGranularity.Month)
                 {
                     foreach (var granularity in PartGranularities(code, cell.Period))
                     {
-                        groups.TryAdd((cell.Period, cell.DimensionKey, granularity), cell.Dimensions);
+                        groups.TryAdd((cell.Period, cell.Key, granularity), cell.Dimensions);
                     }
                 }
             }

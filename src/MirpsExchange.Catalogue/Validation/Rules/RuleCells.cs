@@ -3,7 +3,7 @@ using MirpsExchange.Catalogue.Periods;
 namespace MirpsExchange.Catalogue.Validation.Rules;
 
 /// <summary>One value a rule may compare: a stored current value, or an observation of the request.</summary>
-public sealed class RuleCell(string indicator, Period period, string[] dimensions, double value, int observationIndex)
+public sealed class RuleCell(string indicator, Period period, string[] dimensions, long key, double value, int observationIndex)
 {
     public string Indicator { get; } = indicator;
     public Period Period { get; } = period;
@@ -11,7 +11,8 @@ public sealed class RuleCell(string indicator, Period period, string[] dimension
     /// <summary>Dimension values in the order of <see cref="StandardCatalogue.ObservationDimensions"/> ("" where not declared).</summary>
     public string[] Dimensions { get; } = dimensions;
 
-    public string DimensionKey { get; } = RuleCells.Join(dimensions);
+    /// <summary>The dimension codes packed (<see cref="CellCodes"/>): the cell's key in its table.</summary>
+    public long Key { get; } = key;
     public double Value { get; } = value;
 
     /// <summary>The request's observations[i]; -1 for a stored value.</summary>
@@ -33,10 +34,9 @@ public sealed record TableNeed(RuleTable[] Required, RuleTable[] Optional);
 /// The values the rules judge for one reporting country, table by table: the stored current values of the tables
 /// they need, with the request's observations over them (a request's value replaces the stored one of its key).
 /// </summary>
-public sealed class RuleCells(string country)
+public sealed class RuleCells(string country, CellCodes codes)
 {
-    private const char Separator = '\u001f';
-    private readonly Dictionary<RuleTable, Dictionary<string, RuleCell>> _tables = [];
+    private readonly Dictionary<RuleTable, Dictionary<long, RuleCell>> _tables = [];
     private readonly HashSet<RuleTable> _requestTables = [];
     private readonly List<RuleCell> _request = [];
 
@@ -47,7 +47,7 @@ public sealed class RuleCells(string country)
     public IEnumerable<RuleCell> All => _tables.Values.SelectMany(t => t.Values);
 
     /// <summary>The tables that hold at least one value.</summary>
-    public IEnumerable<KeyValuePair<RuleTable, Dictionary<string, RuleCell>>> Tables => _tables;
+    public IEnumerable<KeyValuePair<RuleTable, Dictionary<long, RuleCell>>> Tables => _tables;
 
     /// <summary>The request's observations, in its order.</summary>
     public IReadOnlyList<RuleCell> Request => _request;
@@ -55,24 +55,31 @@ public sealed class RuleCells(string country)
     /// <summary>The tables the request's observations belong to.</summary>
     public IReadOnlySet<RuleTable> RequestTables => _requestTables;
 
+    /// <summary>An observation of the request (a code outside its codelist, which validation refuses first, leaves it out).</summary>
     public void AddRequest(string indicator, Period period, string[] dimensions, double value, int index)
     {
-        var cell = new RuleCell(indicator, period, dimensions, value, index);
+        if (!codes.TryPack(dimensions, out var key))
+        {
+            return;
+        }
+        var cell = new RuleCell(indicator, period, dimensions, key, value, index);
         var table = new RuleTable(indicator, period);
-        TableOf(table)[cell.DimensionKey] = cell;
+        TableOf(table)[key] = cell;
         _request.Add(cell);
         _requestTables.Add(table);
     }
 
-    /// <summary>A stored value, unless the request sends its key.</summary>
+    /// <summary>A stored value, unless the request sends its key (or a code is outside its codelist: not judged).</summary>
     public void AddStored(string indicator, Period period, string[] dimensions, double value)
     {
-        var cell = new RuleCell(indicator, period, dimensions, value, -1);
-        TableOf(new RuleTable(indicator, period)).TryAdd(cell.DimensionKey, cell);
+        if (codes.TryPack(dimensions, out var key))
+        {
+            TableOf(new RuleTable(indicator, period)).TryAdd(key, new RuleCell(indicator, period, dimensions, key, value, -1));
+        }
     }
 
-    public RuleCell? Find(string indicator, Period period, string dimensionKey) =>
-        _tables.TryGetValue(new RuleTable(indicator, period), out var table) ? table.GetValueOrDefault(dimensionKey) : null;
+    public RuleCell? Find(string indicator, Period period, long key) =>
+        _tables.TryGetValue(new RuleTable(indicator, period), out var table) ? table.GetValueOrDefault(key) : null;
 
     /// <summary>Whether any value of the table is held or sent.</summary>
     public bool HasTable(string indicator, Period period) => _tables.ContainsKey(new RuleTable(indicator, period));
@@ -80,16 +87,14 @@ public sealed class RuleCells(string country)
     public IReadOnlyCollection<RuleCell> CellsOf(RuleTable table) =>
         _tables.TryGetValue(table, out var cells) ? cells.Values : [];
 
-    private Dictionary<string, RuleCell> TableOf(RuleTable table)
+    private Dictionary<long, RuleCell> TableOf(RuleTable table)
     {
         if (!_tables.TryGetValue(table, out var cells))
         {
-            _tables[table] = cells = new Dictionary<string, RuleCell>(StringComparer.Ordinal);
+            _tables[table] = cells = [];
         }
         return cells;
     }
-
-    internal static string Join(string[] dimensions) => string.Join(Separator, dimensions);
 
     /// <summary>The dimension key with dimension <paramref name="d"/> set to <paramref name="value"/>.</summary>
     internal static string[] With(string[] dimensions, int d, string value)
