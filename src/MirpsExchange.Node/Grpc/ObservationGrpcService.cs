@@ -82,11 +82,13 @@ public sealed partial class ObservationGrpcService(
         NodeAccess.RequireWriter(context, Country);
         var validation = validator.ValidateObservations(request.Observations, Country, Today());
         ThrowIfInvalid(validation.Violations, "observations");
+        var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
         await db.Database.OpenConnectionAsync(context.CancellationToken);
         try
         {
-            var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
-            var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), null, cells, context.CancellationToken);
+            // One read transaction: every table is read from the same committed state of the store.
+            await using var snapshot = await db.Database.GetDbConnection().BeginTransactionAsync(context.CancellationToken);
+            var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), snapshot, cells, context.CancellationToken);
             var errors = findings.Count(f => f.IsError);
             return new ValidateObservationsResponse
             {
