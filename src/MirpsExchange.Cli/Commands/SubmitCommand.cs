@@ -197,7 +197,8 @@ public static partial class SubmitCommand
             {
                 var k = cell.Key;
                 var where = cell.Missing ? "missing, counted as 0" : cell.HasObservationIndex ? $"line {lines[offset + cell.ObservationIndex]}" : "stored";
-                await output.WriteLineAsync($"    {side,-5} {(cell.Subtracted ? "-" : " ")}{k.IndicatorCode},{k.Country},{k.Period},{k.Sex},{k.Age},{k.CountryOfOrigin} = {cell.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({where})");
+                var key = string.Join(",", [k.IndicatorCode, k.Country, k.Period, .. MirpsExchange.Catalogue.Validation.Rules.ObservationDimensionFields.Values(k)]);
+                await output.WriteLineAsync($"    {side,-5} {(cell.Subtracted ? "-" : " ")}{key} = {cell.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({where})");
             }
         }
     }

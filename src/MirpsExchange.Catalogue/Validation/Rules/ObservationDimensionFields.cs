@@ -28,6 +28,16 @@ public static class ObservationDimensionFields
         return values;
     }
 
+    public static string[] Values(ObservationKey key)
+    {
+        var values = new string[KeyFields.Length];
+        for (var d = 0; d < values.Length; d++)
+        {
+            values[d] = (string)KeyFields[d].Accessor.GetValue(key);
+        }
+        return values;
+    }
+
     public static ObservationKey Key(string indicator, string country, string period, string[] dimensions)
     {
         var key = new ObservationKey { IndicatorCode = indicator, Country = country, Period = period };
