@@ -48,8 +48,9 @@ public sealed partial class ObservationGrpcService(
             var period = validation.Periods[i];
             rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, period.Start, period.End, o.Value, o.Status, o.Note, policies.For(o.IndicatorCode));
         }
-        List<MirpsExchange.Catalogue.Validation.Rules.RuleFinding> warnings = [];
-        var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
+        List<ValidationResult> warnings = [];
+        var warningCount = 0;
+        MirpsExchange.Catalogue.Validation.Rules.RuleCells? cells = rules.RequestCells(Country, request.Observations, validation.Periods);
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
             {
@@ -57,21 +58,23 @@ public sealed partial class ObservationGrpcService(
                 Revised = outcome.Revised,
                 Unchanged = outcome.Unchanged,
                 LastOriginSequence = outcome.LastOriginSequence,
-                Warnings = { Rules.RuleReports.Listed(warnings) },
-                WarningCount = warnings.Count,
+                Warnings = { warnings },
+                WarningCount = warningCount,
             },
             stored => Replayed(SubmitObservationsResponse.Parser.ParseFrom(stored), r => r.Replayed = true),
             context.CancellationToken,
             // The rules judge the batch over the store as this write finds it, under the write gate.
             judge: async (transaction, cancellationToken) =>
             {
-                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells, cancellationToken);
+                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells!, cancellationToken);
+                cells = null; // the cells and findings die here, before the write allocates (kept alive, they would reach the oldest GC generation)
                 if (Rules.RuleReports.Refusal(findings) is { } refusal)
                 {
                     LogRefusedByRules(findings.Count(f => f.IsError), findings[0].Rule.Id);
                     throw refusal;
                 }
-                warnings = findings;
+                warnings = [.. Rules.RuleReports.Listed(findings)];
+                warningCount = findings.Count;
             });
         LogSubmitted(rows.Length, response.Inserted, response.Revised, response.Unchanged, response.Replayed);
         return response;
