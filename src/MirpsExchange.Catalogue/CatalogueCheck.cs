@@ -121,6 +121,7 @@ public static class CatalogueCheck
                 problems.Add($"{what} declares a dimension twice");
             }
         }
+        CheckValidationRules(catalog, dimensions, problems);
         if (MajorVersion(catalog) >= 2)
         {
             problems.AddRange(Version2Problems(catalog));
@@ -289,6 +290,70 @@ public static class CatalogueCheck
         TemporalAggregation.NotAggregable => "NOT_AGGREGABLE (each period computed on its own)",
         _ => "UNSPECIFIED",
     };
+
+    /// <summary>
+    /// Each rule: a unique UPPER_SNAKE_CASE id, labels, a severity, a missing-value strategy, an operator and a
+    /// check with what it needs, over declared dimensions. An indicator code a rule names need not be in the
+    /// catalogue: the rule applies once it is (Validation/Rules/CatalogueRules lists such dormant rules).
+    /// </summary>
+    private static void CheckValidationRules(Catalog catalog, HashSet<string> dimensions, List<string> problems)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var rule in catalog.ValidationRules)
+        {
+            var what = $"validation rule {rule.Id}";
+            if (!System.Text.RegularExpressions.Regex.IsMatch(rule.Id, "^[A-Z][A-Z0-9_]*$") || !ids.Add(rule.Id))
+            {
+                problems.Add($"{what}: the id must be UPPER_SNAKE_CASE and unique");
+            }
+            CheckLabel(rule.Name, what, problems);
+            CheckLabel(rule.Description, $"{what} description", problems);
+            if (rule.Severity == RuleSeverity.Unspecified || !Enum.IsDefined(rule.Severity))
+            {
+                problems.Add($"{what} has no severity (ERROR or WARNING)");
+            }
+            if (rule.MissingValueStrategy == MissingValueStrategy.Unspecified || !Enum.IsDefined(rule.MissingValueStrategy))
+            {
+                problems.Add($"{what} has no missing value strategy");
+            }
+            if (rule.Operator == RuleOperator.Unspecified || !Enum.IsDefined(rule.Operator))
+            {
+                problems.Add($"{what} has no operator");
+            }
+            switch (rule.CheckCase)
+            {
+                case ValidationRule.CheckOneofCase.Breakdown:
+                    foreach (var dimension in rule.Breakdown.DimensionIds.Where(d => !dimensions.Contains(d)))
+                    {
+                        problems.Add($"{what} names unknown dimension {dimension}");
+                    }
+                    break;
+                case ValidationRule.CheckOneofCase.Components:
+                    if (rule.Components.ComponentIndicatorCodes.Count == 0 || rule.Components.TotalIndicatorCode.Length == 0)
+                    {
+                        problems.Add($"{what} needs component indicators and a total indicator");
+                    }
+                    break;
+                case ValidationRule.CheckOneofCase.Balance:
+                    if (rule.Balance.StockIndicatorCode.Length == 0 || rule.Balance.InflowIndicatorCodes.Count + rule.Balance.OutflowIndicatorCodes.Count == 0)
+                    {
+                        problems.Add($"{what} needs a stock indicator and flows");
+                    }
+                    break;
+                case ValidationRule.CheckOneofCase.Temporal:
+                    break;
+                case ValidationRule.CheckOneofCase.OriginNotReportingCountry:
+                    if (rule.OriginNotReportingCountry.IndicatorCodes.Count == 0 || !dimensions.Contains(rule.OriginNotReportingCountry.DimensionId))
+                    {
+                        problems.Add($"{what} needs indicators and a declared dimension");
+                    }
+                    break;
+                default:
+                    problems.Add($"{what} has no check");
+                    break;
+            }
+        }
+    }
 
     private static void CheckLabel(LocalizedText? label, string what, List<string> problems)
     {

@@ -13,7 +13,20 @@ public static class RpcErrors
     public const string Domain = "mirps.exchange";
 
     /// <summary>INVALID_ARGUMENT with one BadRequest field violation per problem.</summary>
-    public static RpcException InvalidArgument(string message, IEnumerable<(string Field, string Description)> violations)
+    public static RpcException InvalidArgument(string message, IEnumerable<(string Field, string Description)> violations) =>
+        InvalidArgumentStatus(message, violations).ToRpcException();
+
+    /// <summary>INVALID_ARGUMENT with a machine-readable <see cref="ErrorInfo"/> reason beside the field violations.</summary>
+    public static RpcException InvalidArgument(string message, IEnumerable<(string Field, string Description)> violations, string reason, IDictionary<string, string> metadata)
+    {
+        var status = InvalidArgumentStatus(message, violations);
+        var info = new ErrorInfo { Reason = reason, Domain = Domain };
+        info.Metadata.Add(metadata);
+        status.Details.Insert(0, Any.Pack(info));
+        return status.ToRpcException();
+    }
+
+    private static Google.Rpc.Status InvalidArgumentStatus(string message, IEnumerable<(string Field, string Description)> violations)
     {
         var badRequest = new BadRequest();
         foreach (var (field, description) in violations)
@@ -25,7 +38,7 @@ public static class RpcErrors
             Code = (int)Code.InvalidArgument,
             Message = message,
             Details = { Any.Pack(badRequest) },
-        }.ToRpcException();
+        };
     }
 
     public static RpcException InvalidArgument(string field, string description) =>

@@ -2,13 +2,15 @@ using MirpsExchange.Benchmarks;
 
 // Usage: dotnet run -c Release --project tests/MirpsExchange.Benchmarks -- [--rows N] [--rounds N] [--batch-size N]
 //        [--concurrency N (calls in flight, default 2: the next batch is encoded and validated while one is written)]
-//        [--warmup-rows N]
+//        [--warmup-rows N]   (MIRPS_BENCH_NODE_ARGS="--Node:CatalogueFile=FILE ...": extra arguments for the node, e.g. a
+//                             catalogue without validationRules to measure the rules' cost)
 //        auth [--seconds N] [--samples N (fresh-token calls per round)]: token issuance rates; on a node, health and GetCatalog
 //             without a token, with a cached one, with a fresh one per call, on cleartext loopback and over mTLS with bound tokens
 //        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
 //        signing [--rows N] [--rounds N]: the signed change log's own cost in process: the origin's salts, digests and head
 //             signatures; the replica's ChainVerifier.Accept over the decoded feed (per million changes)
 //        apply [--rows N] [--rounds N]: the replica's apply alone (ReplicaWriter) of a signed, verified log, in process
+//        rules [--rows N] [--rounds N]: the validation rules' engine alone in process over the submit workload (no store)
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
 var parsed = BenchmarkArgs.Parse(args);
 return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
@@ -16,4 +18,5 @@ return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
     : args.Contains("apply") ? await SigningBenchmark.ApplyAsync(parsed)
     : args.Contains("signing") ? await SigningBenchmark.RunAsync(parsed)
     : args.Contains("regional") ? await RegionalBenchmark.RunAsync(parsed)
+    : args.Contains("rules") ? await RulesBenchmark.RunAsync(parsed)
     : await SubmitBenchmark.RunAsync(parsed);

@@ -67,7 +67,7 @@ public static class SubmitBenchmark
         var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
         using var http = new HttpClient();
         var credentials = await DevnetCredentials.EnsureAsync(http, folder, issuer, new Uri(identity.Addresses[1]), ["BLZ"], CancellationToken.None);
-        using var node = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning");
+        using var node = ServiceProcess.Node("BLZ", Path.Combine(folder, "BLZ"), issuer.ToString(), ["--Logging:LogLevel:Default=Warning", .. (Environment.GetEnvironmentVariable("MIRPS_BENCH_NODE_ARGS") is { } extra ? extra.Split(" ") : [])]);
         await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
         using var tokens = new TokenClient(http, new Uri(issuer, MirpsAuth.TokenEndpointPath), credentials["BLZ"], MirpsAuth.SubmitScope);
         using var channel = AuthenticatedChannel.Create(new Uri(node.Address), tokens);

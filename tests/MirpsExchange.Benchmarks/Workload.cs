@@ -5,10 +5,14 @@ namespace MirpsExchange.Benchmarks;
 
 /// <summary>
 /// Valid observations with distinct keys, in the order a national system produces them: month by
-/// month, indicator by indicator, every combination of the dimensions each indicator declares.
+/// month, indicator by indicator, every combination of the dimensions each indicator declares. Values keep
+/// the catalogue's ERROR rules, as a State's real tables do: each cell of specific codes gets a random count
+/// (0 where the country of origin is the reporting country), and each total is the sum of what it covers.
 /// </summary>
 public static class Workload
 {
+    private const string Total = "_T";
+
     public static List<Observation> Generate(StandardCatalogue catalogue, string country, int count, int firstYear = 2000, int seed = 7)
     {
         var random = new Random(seed);
@@ -24,19 +28,21 @@ public static class Workload
             foreach (var indicator in monthly)
             {
                 var dims = indicator.DimensionIds;
-                foreach (var sex in dims.Contains("SEX") ? sexes : none)
-                foreach (var age in dims.Contains("AGE") ? ages : none)
-                foreach (var origin in dims.Contains("COUNTRY_OF_ORIGIN") ? origins : none)
+                string[][] codes = [dims.Contains("SEX") ? sexes : none, dims.Contains("AGE") ? ages : none, dims.Contains("COUNTRY_OF_ORIGIN") ? origins : none];
+                var table = new Table(codes, country, random);
+                for (var s = 0; s < codes[0].Length; s++)
+                for (var a = 0; a < codes[1].Length; a++)
+                for (var o = 0; o < codes[2].Length; o++)
                 {
                     rows.Add(new Observation
                     {
                         IndicatorCode = indicator.Code,
                         Country = country,
                         Period = period,
-                        Sex = sex,
-                        Age = age,
-                        CountryOfOrigin = origin,
-                        Value = random.Next(0, 50_000),
+                        Sex = codes[0][s],
+                        Age = codes[1][a],
+                        CountryOfOrigin = codes[2][o],
+                        Value = table.Value(s, a, o),
                         Status = ObservationStatus.Normal,
                     });
                     if (rows.Count == count)
@@ -47,5 +53,40 @@ public static class Workload
             }
         }
         return rows;
+    }
+
+    /// <summary>One indicator's month: a random count per cell of specific codes, totals summed from them.</summary>
+    private sealed class Table
+    {
+        private readonly string[][] _codes;
+        private readonly double[,,] _leaves;
+
+        public Table(string[][] codes, string country, Random random)
+        {
+            _codes = codes;
+            _leaves = new double[codes[0].Length, codes[1].Length, codes[2].Length];
+            for (var s = 0; s < codes[0].Length; s++)
+            for (var a = 0; a < codes[1].Length; a++)
+            for (var o = 0; o < codes[2].Length; o++)
+            {
+                _leaves[s, a, o] = codes[0][s] == Total || codes[1][a] == Total || codes[2][o] == Total || codes[2][o] == country ? 0 : random.Next(0, 50_000);
+            }
+        }
+
+        /// <summary>The cell's count: its own for specific codes; a total adds every code of its dimension.</summary>
+        public double Value(int s, int a, int o)
+        {
+            var sum = 0.0;
+            foreach (var ss in Covered(0, s))
+            foreach (var aa in Covered(1, a))
+            foreach (var oo in Covered(2, o))
+            {
+                sum += _leaves[ss, aa, oo];
+            }
+            return sum;
+        }
+
+        private IEnumerable<int> Covered(int dimension, int index) =>
+            _codes[dimension][index] == Total ? Enumerable.Range(0, _codes[dimension].Length) : [index];
     }
 }

@@ -53,7 +53,7 @@ public class HistoryAttestationTests
                 {
                     await old.Observations.SubmitObservationsAsync(Submit(batch));
                 }
-                await old.Observations.SubmitObservationsAsync(Submit(Refugees(value: 230)));
+                await old.Observations.SubmitObservationsAsync(Submit(Refugees(period: "1990", value: 230))); // a year without a breakdown: revised alone below
                 await old.Observations.DeleteObservationsAsync(new DeleteObservationsRequest { Keys = { KeyOf(Refugees(sex: "F")) } });
                 store = await PreUpgradeCopyAsync(old, folder);
             }
@@ -66,7 +66,7 @@ public class HistoryAttestationTests
             Assert.Equal(0L, (long)origin.Execute("SELECT COUNT(*) FROM observations WHERE salt IS NULL")!);
             await HistoryAttestation.AttestAsync(origin.Services); // once: nothing is left to attest
             Assert.Equal(attested, Heads(origin));
-            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+            await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "1990", value: 240)));
             Assert.Equal($"{count + 3}|1", Heads(origin)[^1]); // later commits link onto the attested chain
 
             await using var replica = await PeerSyncTests.ReplicaAsync("PAN", origin.Folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);

@@ -193,7 +193,8 @@ public class RevocationTests
                 request.Observations.Add(new Mirps.Observation.V1.Observation
                 {
                     IndicatorCode = "WORK_PERMITS", Country = "BLZ", Period = $"2023-{month:D2}", Sex = sex, CountryOfOrigin = origin,
-                    Value = month, Status = Mirps.Observation.V1.ObservationStatus.Normal,
+                    // month permits per sex and origin; each total the sum of its breakdown (the validation rules)
+                    Value = month * (sex == "_T" ? 2 : 1) * (origin == "_T" ? origins.Length - 1 : 1), Status = Mirps.Observation.V1.ObservationStatus.Normal,
                 });
             }
             await belize.Observations.SubmitObservationsAsync(request);

@@ -43,7 +43,9 @@ public class SyncProcessTests
                     request.Observations.Add(new Observation
                     {
                         IndicatorCode = "WORK_PERMITS", Country = "BLZ", Period = $"{2000 + year}-{month:D2}",
-                        Sex = sex, CountryOfOrigin = origin_, Value = month, Status = ObservationStatus.Normal,
+                        Sex = sex, CountryOfOrigin = origin_, Status = ObservationStatus.Normal,
+                        // month permits per sex and origin; each total the sum of its breakdown (the validation rules)
+                        Value = month * (sex == "_T" ? 2 : 1) * (origin_ == "_T" ? origins.Length - 1 : 1),
                     });
                 }
                 await submit.SubmitObservationsAsync(request);

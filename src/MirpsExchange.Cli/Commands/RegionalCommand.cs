@@ -27,6 +27,7 @@ public static class RegionalCommand
         command.Subcommands.Add(Show());
         command.Subcommands.Add(Completeness());
         command.Subcommands.Add(Export());
+        command.Subcommands.Add(Validate());
         command.Subcommands.Add(RegionalVerify.Create());
         return command;
     }
@@ -43,13 +44,16 @@ public static class RegionalCommand
 
         public static Connection Create() => new();
 
-        public void AddTo(Command command)
+        public void AddTo(Command command, bool asOf = true)
         {
             foreach (var option in _reader.Options)
             {
                 command.Options.Add(option);
             }
-            command.Options.Add(_asOf);
+            if (asOf)
+            {
+                command.Options.Add(_asOf);
+            }
         }
 
         public Timestamp? AsOfTime(ParseResult parse) => parse.GetValue(_asOf) is { } time ? Timestamp.FromDateTimeOffset(time) : null;
@@ -164,6 +168,34 @@ public static class RegionalCommand
                 table.AddRow([row.Key.IndicatorCode, row.Key.Period, .. states.Select(s => RegionalText.Mark(byState.GetValueOrDefault(s)))]);
             }
             CommonOptions.Console(parse.InvocationConfiguration.Output, 140).Write(table);
+            return CliApp.Ok;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static Command Validate()
+    {
+        var connection = Connection.Create();
+        var countries = new Option<string[]>("--country") { Description = "Reporting States (repeatable, ISO3); default: every State", AllowMultipleArgumentsPerToken = true };
+        var from = new Option<string?>("--from") { Description = "Only results for periods from this one, e.g. 2022" };
+        var to = new Option<string?>("--to") { Description = "Only results for periods up to this one" };
+        var command = new Command("validate", "The catalogue's validation rules over every State's current figures at the Secretariat: each broken rule by State and period, " +
+            "with both sides' values and cells. Exit code 0 also when rules are broken (the report is the answer)." + Exits)
+        { countries, from, to };
+        connection.AddTo(command, asOf: false);
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, _) =>
+        {
+            var request = new GetValidationReportRequest { PeriodFrom = parse.GetValue(from) ?? "", PeriodTo = parse.GetValue(to) ?? "" };
+            request.Countries.Add(parse.GetValue(countries) ?? []);
+            var response = await regional.GetValidationReportAsync(request, cancellationToken: cancellationToken);
+            var output = parse.InvocationConfiguration.Output;
+            foreach (var result in response.Results)
+            {
+                var severity = result.Severity == Mirps.Catalog.V1.RuleSeverity.Error ? "error" : "warning";
+                await output.WriteLineAsync($"{result.Country} {result.Period} {severity}: {result.Message}");
+            }
+            var listed = response.Results.Count < response.ErrorCount + response.WarningCount ? $" ({response.Results.Count} listed)" : "";
+            await output.WriteLineAsync($"Validation rules over the Secretariat's data: {response.ErrorCount} error(s), {response.WarningCount} warning(s){listed}");
             return CliApp.Ok;
         }, cancellationToken));
         return command;

@@ -29,25 +29,22 @@ public static partial class SubmitCommand
         var clientCertificate = CommonOptions.ClientCertificate();
         var clientKey = CommonOptions.ClientKey();
         var batchSize = new Option<int>("--batch-size") { Description = "Observations per call (1 to 10000)", DefaultValueFactory = _ => ObservationValidator.MaxBatchSize };
-        var dryRun = new Option<bool>("--dry-run") { Description = "Only validate the file against the catalogue; send nothing" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Validate the file against the catalogue, then have the node judge its validation rules over its current values (ValidateObservations) and print the report; write nothing" };
         var command = new Command("submit", Description) { file, node, identity, credential, ca, clientCertificate, clientKey, batchSize, dryRun };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
-            ClientCredential? access = null;
-            var tls = ClientTls.None;
-            if (!parse.GetValue(dryRun))
+            ClientCredential? access;
+            ClientTls tls;
+            try
             {
-                try
-                {
-                    access = CommonOptions.LoadCredential(parse.GetValue(credential));
-                    tls = CommonOptions.LoadTls(parse, ca, clientCertificate, clientKey);
-                }
-                catch (Exception e) when (e is IOException or InvalidDataException)
-                {
-                    await error.WriteLineAsync($"error: {e.Message}");
-                    return CliApp.Failed;
-                }
+                access = CommonOptions.LoadCredential(parse.GetValue(credential));
+                tls = CommonOptions.LoadTls(parse, ca, clientCertificate, clientKey);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                await error.WriteLineAsync($"error: {e.Message}");
+                return CliApp.Failed;
             }
             using (tls)
             {
@@ -96,11 +93,6 @@ public static partial class SubmitCommand
             await Report(error, file.Name, validation.Violations.Select(v => Describe(v.Field, v.Description, csv.Lines, 0)));
             return CliApp.Refused;
         }
-        if (dryRun)
-        {
-            await output.WriteLineAsync($"{file.Name}: {csv.Observations.Count} observations are valid against catalogue {validator.Catalogue.Version}");
-            return CliApp.Ok;
-        }
 
         using var http = CommonOptions.HttpClient(tls);
         using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential!, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
@@ -115,7 +107,11 @@ public static partial class SubmitCommand
         }
         using var channel = CommonOptions.AuthenticatedChannel(node, tokens, tls);
         var client = new ObservationService.ObservationServiceClient(channel);
-        int inserted = 0, revised = 0, unchanged = 0;
+        if (dryRun)
+        {
+            return await DryRunAsync(client, csv, file.Name, node, batchSize, validator.Catalogue.Version, output, error, cancellationToken);
+        }
+        int inserted = 0, revised = 0, unchanged = 0, warnings = 0;
         for (var start = 0; start < csv.Observations.Count; start += batchSize)
         {
             var request = new SubmitObservationsRequest
@@ -129,6 +125,12 @@ public static partial class SubmitCommand
                 inserted += response.Inserted;
                 revised += response.Revised;
                 unchanged += response.Unchanged;
+                warnings += response.WarningCount;
+                await PrintResultsAsync(output, file.Name, response.Warnings, csv.Lines, start);
+                if (response.WarningCount > response.Warnings.Count)
+                {
+                    await output.WriteLineAsync($"{file.Name}: and {response.WarningCount - response.Warnings.Count} more warnings in lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]} (mirps submit --dry-run lists them)");
+                }
             }
             catch (RpcException e)
             {
@@ -142,8 +144,63 @@ public static partial class SubmitCommand
                 return e.StatusCode == StatusCode.InvalidArgument ? CliApp.Refused : CliApp.Failed;
             }
         }
-        await output.WriteLineAsync($"{file.Name}: {csv.Observations.Count} observations submitted to {node}: {inserted} inserted, {revised} revised, {unchanged} unchanged");
+        await output.WriteLineAsync($"{file.Name}: {csv.Observations.Count} observations submitted to {node}: {inserted} inserted, {revised} revised, {unchanged} unchanged" +
+            (warnings > 0 ? $"; {warnings} validation warning(s)" : ""));
         return CliApp.Ok;
+    }
+
+    /// <summary>
+    /// Each batch judged by the node (ValidateObservations: the catalogue's rules over its current values with the
+    /// batch applied), the report printed, nothing written. Batches of a file over one batch are judged each over
+    /// the node's values as they are, without the file's earlier batches (which a submit would have written).
+    /// </summary>
+    private static async Task<int> DryRunAsync(ObservationService.ObservationServiceClient client, CsvBatch csv, string fileName, Uri node, int batchSize,
+        string catalogueVersion, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        int errors = 0, warnings = 0;
+        for (var start = 0; start < csv.Observations.Count; start += batchSize)
+        {
+            var request = new ValidateObservationsRequest { Observations = { csv.Observations.Skip(start).Take(batchSize) } };
+            ValidateObservationsResponse response;
+            try
+            {
+                response = await client.ValidateObservationsAsync(request, deadline: DateTime.UtcNow.AddMinutes(2), cancellationToken: cancellationToken);
+            }
+            catch (RpcException e)
+            {
+                await error.WriteLineAsync($"error: {node} refused to judge lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]} ({e.StatusCode}): {e.Status.Detail}");
+                var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
+                await Report(error, fileName, violations.Select(v => Describe(v.Field, v.Description, csv.Lines, start)));
+                return e.StatusCode == StatusCode.InvalidArgument ? CliApp.Refused : CliApp.Failed;
+            }
+            await PrintResultsAsync(output, fileName, response.Results, csv.Lines, start);
+            if (response.ErrorCount + response.WarningCount > response.Results.Count)
+            {
+                await output.WriteLineAsync($"{fileName}: and {response.ErrorCount + response.WarningCount - response.Results.Count} more results not listed for lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]}");
+            }
+            errors += response.ErrorCount;
+            warnings += response.WarningCount;
+        }
+        await output.WriteLineAsync($"{fileName}: {csv.Observations.Count} observations are valid against catalogue {catalogueVersion}; " +
+            $"validation rules at {node}: {errors} error(s), {warnings} warning(s). Dry run: nothing was written.");
+        return errors > 0 ? CliApp.Refused : CliApp.Ok;
+    }
+
+    /// <summary>Each broken rule: its severity and sentence, then its cells, the file's by line.</summary>
+    private static async Task PrintResultsAsync(TextWriter output, string fileName, IEnumerable<ValidationResult> results, IReadOnlyList<int> lines, int offset)
+    {
+        foreach (var result in results)
+        {
+            var severity = result.Severity == Mirps.Catalog.V1.RuleSeverity.Error ? "error" : "warning";
+            await output.WriteLineAsync($"{fileName}: {severity}: {RowReference().Replace(result.Message, m => $"line {lines[offset + int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)]}")}");
+            foreach (var (cell, side) in result.LeftCells.Select(c => (c, "left")).Concat(result.RightCells.Select(c => (c, "right"))))
+            {
+                var k = cell.Key;
+                var where = cell.Missing ? "missing, counted as 0" : cell.HasObservationIndex ? $"line {lines[offset + cell.ObservationIndex]}" : "stored";
+                var key = string.Join(",", [k.IndicatorCode, k.Country, k.Period, .. MirpsExchange.Catalogue.Validation.Rules.ObservationDimensionFields.Values(k)]);
+                await output.WriteLineAsync($"    {side,-5} {(cell.Subtracted ? "-" : " ")}{key} = {cell.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({where})");
+            }
+        }
     }
 
     /// <summary>Sends one batch, retrying a transient failure with the same request_id so the node applies it once.</summary>

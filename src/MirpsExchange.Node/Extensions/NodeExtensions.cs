@@ -57,6 +57,7 @@ public static class NodeExtensions
         builder.Services.AddSingleton<IValidateOptions<NodeOptions>>(validation);
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();
+        builder.Services.AddSingleton<Rules.StoredRuleCells>();
         return node;
     }
 

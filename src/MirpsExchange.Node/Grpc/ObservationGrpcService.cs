@@ -22,6 +22,7 @@ public sealed partial class ObservationGrpcService(
     IOptions<NodeOptions> options,
     TimeProvider clock,
     MirpsExchange.Node.Extensions.RevocationList revocations,
+    MirpsExchange.Node.Rules.StoredRuleCells rules,
     ILogger<ObservationGrpcService> logger) : ObservationService.ObservationServiceBase
 {
     public const int DefaultStreamBatchSize = 1_000;
@@ -48,6 +49,9 @@ public sealed partial class ObservationGrpcService(
             rows[i] = new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, validation.Dimensions[i], period.Start, period.End,
                 o.Value, o.Status, o.Note, Mirps.Log.ValueAttributes.Of(o), policies.For(o.IndicatorCode));
         }
+        List<ValidationResult> warnings = [];
+        var warningCount = 0;
+        MirpsExchange.Catalogue.Validation.Rules.RuleCells? cells = rules.RequestCells(Country, request.Observations, validation.Periods);
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
             {
@@ -55,11 +59,52 @@ public sealed partial class ObservationGrpcService(
                 Revised = outcome.Revised,
                 Unchanged = outcome.Unchanged,
                 LastOriginSequence = outcome.LastOriginSequence,
+                Warnings = { warnings },
+                WarningCount = warningCount,
             },
             stored => Replayed(SubmitObservationsResponse.Parser.ParseFrom(stored), r => r.Replayed = true),
-            context.CancellationToken);
+            context.CancellationToken,
+            // The rules judge the batch over the store as this write finds it, under the write gate.
+            judge: async (transaction, cancellationToken) =>
+            {
+                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells!, cancellationToken);
+                cells = null; // the cells and findings die here, before the write allocates (kept alive, they would reach the oldest GC generation)
+                if (Rules.RuleReports.Refusal(findings) is { } refusal)
+                {
+                    LogRefusedByRules(findings.Count(f => f.IsError), findings[0].Rule.Id);
+                    throw refusal;
+                }
+                warnings = [.. Rules.RuleReports.Listed(findings)];
+                warningCount = findings.Count;
+            });
         LogSubmitted(rows.Length, response.Inserted, response.Revised, response.Unchanged, response.Replayed);
         return response;
+    }
+
+    public override async Task<ValidateObservationsResponse> ValidateObservations(ValidateObservationsRequest request, ServerCallContext context)
+    {
+        NodeAccess.RequireWriter(context, Country);
+        var validation = validator.ValidateObservations(request.Observations, Country, Today());
+        ThrowIfInvalid(validation.Violations, "observations");
+        var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
+        await db.Database.OpenConnectionAsync(context.CancellationToken);
+        try
+        {
+            // One read transaction: every table is read from the same committed state of the store.
+            await using var snapshot = await db.Database.GetDbConnection().BeginTransactionAsync(context.CancellationToken);
+            var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), snapshot, cells, context.CancellationToken);
+            var errors = findings.Count(f => f.IsError);
+            return new ValidateObservationsResponse
+            {
+                Results = { Rules.RuleReports.Listed(findings) },
+                ErrorCount = errors,
+                WarningCount = findings.Count - errors,
+            };
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     public override async Task<DeleteObservationsResponse> DeleteObservations(DeleteObservationsRequest request, ServerCallContext context)
@@ -287,6 +332,10 @@ public sealed partial class ObservationGrpcService(
     [LoggerMessage(EventName = "ObservationsSubmitted", Level = LogLevel.Information,
         Message = "Submitted {Count} observations: {Inserted} inserted, {Revised} revised, {Unchanged} unchanged (replayed: {Replayed})")]
     private partial void LogSubmitted(int count, int inserted, int revised, int unchanged, bool replayed);
+
+    [LoggerMessage(EventName = "ObservationsRefusedByRules", Level = LogLevel.Information,
+        Message = "Refused a batch that breaks {Errors} validation rule(s), first {Rule}; nothing written")]
+    private partial void LogRefusedByRules(int errors, string rule);
 
     [LoggerMessage(EventName = "ObservationsDeleted", Level = LogLevel.Information,
         Message = "Deleted {Count} keys: {Deleted} deleted, {Absent} absent (replayed: {Replayed})")]

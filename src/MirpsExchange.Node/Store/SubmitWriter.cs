@@ -23,6 +23,8 @@ public sealed class SubmitWriter(
     /// <summary>
     /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
     /// returns the stored answer (marked replayed) and a reused id with other content is refused.
+    /// <paramref name="judge"/> (the catalogue's validation rules) runs inside the transaction before anything is
+    /// written, over the store as this write will find it; it refuses the write by throwing.
     /// </summary>
     public async Task<TResponse> WriteAsync<TResponse>(
         string origin,
@@ -30,7 +32,8 @@ public sealed class SubmitWriter(
         RequestTicket? ticket,
         Func<WriteOutcome, TResponse> respond,
         Func<byte[], TResponse> replay,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<DbTransaction, CancellationToken, Task>? judge = null)
         where TResponse : IMessage<TResponse>
     {
         using var _ = await gate.EnterAsync(cancellationToken);
@@ -52,6 +55,10 @@ public sealed class SubmitWriter(
             return replay(earlier.Response);
         }
 
+        if (judge is not null)
+        {
+            await judge(transaction.GetDbTransaction(), cancellationToken);
+        }
         var outcome = await ApplyAsync(origin, rows, transaction.GetDbTransaction(), cancellationToken);
         var response = respond(outcome);
         if (ticket is not null)

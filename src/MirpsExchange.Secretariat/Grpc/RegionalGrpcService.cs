@@ -14,6 +14,7 @@ namespace MirpsExchange.Secretariat.Grpc;
 public sealed partial class RegionalGrpcService(
     RegionalRequests requests,
     RegionalIndicators indicators,
+    MirpsExchange.Node.Rules.StoredRuleCells rules,
     ILogger<RegionalGrpcService> logger) : RegionalService.RegionalServiceBase
 {
     public override async Task<GetRegionalValueResponse> GetRegionalValue(GetRegionalValueRequest request, ServerCallContext context)
@@ -46,6 +47,15 @@ public sealed partial class RegionalGrpcService(
         RequireRegionalReader(context);
         var (codes, periods) = requests.CompletenessQuery(request);
         return await indicators.GetCompletenessAsync(codes, periods, request.AsOfTime, context.CancellationToken);
+    }
+
+    public override async Task<GetValidationReportResponse> GetValidationReport(GetValidationReportRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        var (countries, from, to) = requests.ValidationReportQuery(request);
+        var response = await indicators.GetValidationReportAsync(rules, countries, from, to, context.CancellationToken);
+        LogComputed(logger, nameof(GetValidationReport), "", $"{from}..{to}", response.Results.Count);
+        return response;
     }
 
     /// <summary>

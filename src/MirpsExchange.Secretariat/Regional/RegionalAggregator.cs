@@ -295,6 +295,13 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         command.Parameters.Add(parameter);
     }
 
+    /// <summary>Every current value of one State the Secretariat holds (not embargoed at <paramref name="nowMicros"/>), for the validation rules.</summary>
+    public async Task<Catalogue.Validation.Rules.RuleCells> CurrentCellsAsync(Node.Rules.StoredRuleCells rules, string country, long nowMicros, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        return await rules.LoadCountryAsync(db.Database.GetDbConnection(), country, nowMicros, cancellationToken);
+    }
+
     /// <summary>A command on the context's connection, opened if needed (EF Core closes it with the context).</summary>
     private async Task<DbCommand> CommandAsync(CancellationToken cancellationToken)
     {

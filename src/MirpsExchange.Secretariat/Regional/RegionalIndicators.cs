@@ -17,6 +17,9 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     /// <summary>The catalogue ratios behind the two rates of <see cref="GetRatesAsync"/>.</summary>
     public static readonly IReadOnlyList<string> Rates = [StandardCatalogue.RecognitionRate, StandardCatalogue.TotalProtectionRate];
 
+    /// <summary>Most results one validation report lists (the counts cover them all).</summary>
+    public const int MaxReportResults = 1_000;
+
     public async Task<GetRegionalValueResponse> GetValueAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
     {
         var (time, micros) = Resolve(asOf);
@@ -120,6 +123,37 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         }
         response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
         return response;
+    }
+
+    /// <summary>
+    /// The catalogue's validation rules over each State's current values (as held now), every finding listed
+    /// under its State and the period of its right side, within [<paramref name="from"/>, <paramref name="to"/>] when given.
+    /// </summary>
+    public async Task<GetValidationReportResponse> GetValidationReportAsync(MirpsExchange.Node.Rules.StoredRuleCells rules, IReadOnlyList<string> countries, Period? from, Period? to, CancellationToken cancellationToken)
+    {
+        var (_, micros) = Resolve(null);
+        var findings = new List<MirpsExchange.Catalogue.Validation.Rules.RuleFinding>();
+        foreach (var country in aggregator.States.Where(s => countries.Count == 0 || countries.Contains(s)))
+        {
+            var cells = await aggregator.CurrentCellsAsync(rules, country, micros, cancellationToken);
+            findings.AddRange(rules.Rules.Evaluate(cells, requestOnly: false)
+                .Where(f => (from is not { } start || f.Period.Start >= start.Start) && (to is not { } end || f.Period.End <= end.End)));
+        }
+        // By State in the catalogue's order, then period, rule and indicator.
+        var order = aggregator.States.Select((s, i) => (s, i)).ToDictionary(x => x.s, x => x.i);
+        findings.Sort((x, y) => order[x.Country] != order[y.Country] ? order[x.Country].CompareTo(order[y.Country]) : CompareWithinState(x, y));
+        var errors = findings.Count(f => f.IsError);
+        var response = new GetValidationReportResponse { ErrorCount = errors, WarningCount = findings.Count - errors };
+        response.Results.AddRange(findings.Take(MaxReportResults).Select(f => f.ToResult()));
+        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
+        return response;
+
+        static int CompareWithinState(MirpsExchange.Catalogue.Validation.Rules.RuleFinding x, MirpsExchange.Catalogue.Validation.Rules.RuleFinding y)
+        {
+            var c = x.Period.Start.CompareTo(y.Period.Start);
+            if (c == 0) c = x.Period.Granularity.CompareTo(y.Period.Granularity);
+            return c != 0 ? c : MirpsExchange.Catalogue.Validation.Rules.RuleFinding.Compare(x, y);
+        }
     }
 
     /// <summary>A sum as the schema presents it: the value with who contributed, who is missing, and the flags.</summary>

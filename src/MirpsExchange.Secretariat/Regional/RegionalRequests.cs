@@ -71,6 +71,27 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
         return period!.Value;
     }
 
+    /// <summary>The States (empty: all) and the optional period range of a validation report.</summary>
+    public (List<string> Countries, Period? From, Period? To) ValidationReportQuery(GetValidationReportRequest request)
+    {
+        var violations = new List<Violation>();
+        for (var i = 0; i < request.Countries.Count; i++)
+        {
+            if (!catalogue.ReportingCountries.Contains(request.Countries[i]))
+            {
+                violations.Add(new($"countries[{i}]", $"'{request.Countries[i]}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))})"));
+            }
+        }
+        var from = request.PeriodFrom.Length == 0 ? null : PeriodOf(request.PeriodFrom, "period_from", null, violations);
+        var to = request.PeriodTo.Length == 0 ? null : PeriodOf(request.PeriodTo, "period_to", null, violations);
+        if (from is { } start && to is { } end && start.Start > end.End)
+        {
+            violations.Add(new("period_to", $"period_to {end} ends on {end.End:yyyy-MM-dd}, before period_from {start} starts ({start.Start:yyyy-MM-dd})"));
+        }
+        ThrowIfInvalid(violations);
+        return ([.. request.Countries.Distinct()], from, to);
+    }
+
     /// <summary>The indicators (ordered) and the periods of a completeness matrix.</summary>
     public (List<string> Indicators, List<Period> Periods) CompletenessQuery(GetCompletenessRequest request)
     {

@@ -28,16 +28,23 @@ public static class Samples
     /// <summary>
     /// <paramref name="count"/> valid REFUGEES observations with distinct keys, in key order within each year:
     /// every sex, age and country of origin of the catalogue (5,250 keys a year) for 2023, then 2022, and so on.
+    /// Values keep the catalogue's validation rules: 1 person per sex, age band and origin other than the reporting
+    /// country (0 from it), each total the sum of its breakdown (a total sex counts 2, a total age 6, ...).
     /// </summary>
     public static List<Observation> DistinctRefugees(int count, string country = "BLZ")
     {
         var catalogue = StandardCatalogue.LoadStandard();
+        var sexes = catalogue.DimensionCodes(StandardCatalogue.SexDimension);
+        var ages = catalogue.DimensionCodes(StandardCatalogue.AgeDimension);
+        var origins = catalogue.DimensionCodes(StandardCatalogue.CountryOfOriginDimension);
         var rows =
             from year in Enumerable.Range(0, 100).Select(i => $"{2023 - i}")
-            from sex in catalogue.DimensionCodes(StandardCatalogue.SexDimension).Order(StringComparer.Ordinal)
-            from age in catalogue.DimensionCodes(StandardCatalogue.AgeDimension).Order(StringComparer.Ordinal)
-            from origin in catalogue.DimensionCodes(StandardCatalogue.CountryOfOriginDimension).Order(StringComparer.Ordinal)
-            select Refugees(country, year, value: 1, sex, age, origin);
+            from sex in sexes.Order(StringComparer.Ordinal)
+            from age in ages.Order(StringComparer.Ordinal)
+            from origin in origins.Order(StringComparer.Ordinal)
+            let value = (sex == "_T" ? sexes.Count - 1 : 1) * (age == "_T" ? ages.Count - 1 : 1)
+                * (origin == country ? 0 : origin == "_T" ? origins.Count - 2 : 1)
+            select Refugees(country, year, value, sex, age, origin);
         return [.. rows.Take(count)];
     }
 }

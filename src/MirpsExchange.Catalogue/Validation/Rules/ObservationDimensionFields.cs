@@ -1,0 +1,56 @@
+using Google.Protobuf.Reflection;
+using Mirps.Observation.V1;
+
+namespace MirpsExchange.Catalogue.Validation.Rules;
+
+/// <summary>
+/// The dimension fields of <see cref="Observation"/> and <see cref="ObservationKey"/> by dimension id (SEX -> sex),
+/// in the order of <see cref="StandardCatalogue.ObservationDimensions"/>: a dimension added there (and to the
+/// messages) is read and written here without another line of code.
+/// </summary>
+public static class ObservationDimensionFields
+{
+    private static readonly FieldDescriptor[] ObservationFields = Fields(Observation.Descriptor);
+    private static readonly FieldDescriptor[] KeyFields = Fields(ObservationKey.Descriptor);
+
+    public static int Count => ObservationFields.Length;
+
+    /// <summary>The store's column of each dimension (its field name), in the same order.</summary>
+    public static IReadOnlyList<string> ColumnNames { get; } = [.. ObservationFields.Select(f => f.Name)];
+
+    public static string[] Values(Observation observation)
+    {
+        var values = new string[ObservationFields.Length];
+        for (var d = 0; d < values.Length; d++)
+        {
+            values[d] = (string)ObservationFields[d].Accessor.GetValue(observation);
+        }
+        return values;
+    }
+
+    public static string[] Values(ObservationKey key)
+    {
+        var values = new string[KeyFields.Length];
+        for (var d = 0; d < values.Length; d++)
+        {
+            values[d] = (string)KeyFields[d].Accessor.GetValue(key);
+        }
+        return values;
+    }
+
+    public static ObservationKey Key(string indicator, string country, string period, string[] dimensions)
+    {
+        var key = new ObservationKey { IndicatorCode = indicator, Country = country, Period = period };
+        for (var d = 0; d < dimensions.Length; d++)
+        {
+            KeyFields[d].Accessor.SetValue(key, dimensions[d]);
+        }
+        return key;
+    }
+
+    private static FieldDescriptor[] Fields(MessageDescriptor message) =>
+    [
+        .. StandardCatalogue.ObservationDimensions.Select(id => message.FindFieldByName(id.ToLowerInvariant())
+            ?? throw new InvalidOperationException($"{message.Name} has no field for the dimension {id}")),
+    ];
+}
