@@ -124,8 +124,8 @@ public class ValidationRuleTests
 
             Assert.Equal(CliApp.Refused, dryRun.Code);
             Assert.Contains("breakdown.csv: error: BREAKDOWN_NOT_ABOVE_TOTAL", dryRun.Output);
-            Assert.Contains("REFUGEES,BLZ,2023,F,_T,_T = 250 (line 2)", dryRun.Output);
-            Assert.Contains("REFUGEES,BLZ,2023,_T,_T,_T = 240 (stored)", dryRun.Output);
+            Assert.Contains("REFUGEES, BLZ, 2023, F, _T, _T = 250 (line 2)", dryRun.Output);
+            Assert.Contains("REFUGEES, BLZ, 2023, _T, _T, _T = 240 (stored)", dryRun.Output);
             Assert.Contains("breakdown.csv: error: ORIGIN_NOT_REPORTING_COUNTRY", dryRun.Output);
             Assert.Contains("2 error(s), 0 warning(s). Dry run: nothing was written.", dryRun.Output);
             Assert.Equal(before, Count(store));

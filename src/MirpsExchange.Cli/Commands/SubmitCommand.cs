@@ -197,7 +197,7 @@ public static partial class SubmitCommand
             {
                 var k = cell.Key;
                 var where = cell.Missing ? "missing, counted as 0" : cell.HasObservationIndex ? $"line {lines[offset + cell.ObservationIndex]}" : "stored";
-                var key = string.Join(",", [k.IndicatorCode, k.Country, k.Period, .. MirpsExchange.Catalogue.Validation.Rules.ObservationDimensionFields.Values(k)]);
+                var key = MirpsExchange.Catalogue.ObservationKeys.Describe(k);
                 await output.WriteLineAsync($"    {side,-5} {(cell.Subtracted ? "-" : " ")}{key} = {cell.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({where})");
             }
         }

@@ -51,7 +51,7 @@ public sealed partial class ObservationGrpcService(
         }
         List<ValidationResult> warnings = [];
         var warningCount = 0;
-        MirpsExchange.Catalogue.Validation.Rules.RuleCells? cells = rules.RequestCells(Country, request.Observations, validation.Periods);
+        MirpsExchange.Catalogue.Validation.Rules.RuleCells? cells = rules.RequestCells(Country, request.Observations, validation.Periods, validation.Dimensions);
         var response = await writer.WriteAsync(Country, rows, ticket,
             outcome => new SubmitObservationsResponse
             {
@@ -86,7 +86,7 @@ public sealed partial class ObservationGrpcService(
         NodeAccess.RequireWriter(context, Country);
         var validation = validator.ValidateObservations(request.Observations, Country, Today());
         ThrowIfInvalid(validation.Violations, "observations");
-        var cells = rules.RequestCells(Country, request.Observations, validation.Periods);
+        var cells = rules.RequestCells(Country, request.Observations, validation.Periods, validation.Dimensions);
         await db.Database.OpenConnectionAsync(context.CancellationToken);
         try
         {

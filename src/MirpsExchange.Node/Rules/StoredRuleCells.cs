@@ -20,13 +20,14 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
     public CatalogueRules Rules { get; } = new(catalogue);
 
     /// <summary>The request's observations as the rules read them (done before the write gate: it needs nothing stored).</summary>
-    public RuleCells RequestCells(string country, RepeatedField<Observation> observations, Period[] periods)
+    /// <param name="dimensions">Each observation's catalogue 2.0 dimensions as stored (a declared one sent empty at its default), from the validation.</param>
+    public RuleCells RequestCells(string country, RepeatedField<Observation> observations, Period[] periods, Mirps.Log.AddedDimensions[] dimensions)
     {
         var cells = Rules.NewCells(country);
         for (var i = 0; i < observations.Count; i++)
         {
             var o = observations[i];
-            cells.AddRequest(o.IndicatorCode, periods[i], ObservationDimensionFields.Values(o), o.Value, i);
+            cells.AddRequest(o.IndicatorCode, periods[i], ObservationDimensionFields.Values(o, dimensions[i]), o.Value, i);
         }
         return cells;
     }

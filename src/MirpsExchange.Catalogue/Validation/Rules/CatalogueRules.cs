@@ -335,27 +335,74 @@ public sealed class CatalogueRules
         }
     }
 
-    private static void EvaluateBalance(ValidationRule rule, Dictionary<string, List<RuleCell>> byIndicator, Judge judge)
+    /// <summary>
+    /// A stock against its flows: pending(t) = pending(t-1) + inflows - outflows, cell by cell of the stock's dimensions. A flow
+    /// may declare dimensions the stock does not (catalogue 2.0: applications by type, decisions by level): its cell at their
+    /// totals is the one that counts, and its breakdowns by them are not judged here.
+    /// </summary>
+    private void EvaluateBalance(ValidationRule rule, Dictionary<string, List<RuleCell>> byIndicator, Judge judge)
     {
         var check = rule.Balance;
         var stock = check.StockIndicatorCode;
-        var keys = new Dictionary<(Period, long), string[]>();
-        foreach (var cell in byIndicator.GetValueOrDefault(stock) ?? [])
+        if (_catalogue.FindIndicator(stock) is not { } stockIndicator)
         {
-            keys.TryAdd((cell.Period, cell.Key), cell.Dimensions);
-            keys.TryAdd((Next(cell.Period), cell.Key), cell.Dimensions);
+            return;
         }
-        foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes))
+        var stockDimensions = stockIndicator.Indicator.DimensionIds.Select(DimensionIndex).ToHashSet();
+        // The cell's dimensions as the stock reads them: another dimension at its total dropped; null for a breakdown by one.
+        string[]? Projected(string[] dimensions)
+        {
+            var projected = (string[])dimensions.Clone();
+            for (var d = 0; d < projected.Length; d++)
+            {
+                if (!stockDimensions.Contains(d) && projected[d].Length > 0)
+                {
+                    if (projected[d] != Total)
+                    {
+                        return null;
+                    }
+                    projected[d] = "";
+                }
+            }
+            return projected;
+        }
+        var cells = new Dictionary<(string Indicator, Period Period, string Key), RuleCell>();
+        var keys = new Dictionary<(Period, string), string[]>();
+        foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes).Prepend(stock))
         {
             foreach (var cell in byIndicator.GetValueOrDefault(code) ?? [])
             {
-                keys.TryAdd((cell.Period, cell.Key), cell.Dimensions);
+                if (Projected(cell.Dimensions) is not { } dimensions)
+                {
+                    continue;
+                }
+                var key = string.Join("\u001f", dimensions);
+                keys.TryAdd((cell.Period, key), dimensions);
+                if (code == stock)
+                {
+                    keys.TryAdd((Next(cell.Period), key), dimensions);
+                }
             }
         }
+        // Every cell of the indicators the balance reads, found by its dimensions as the stock reads them.
+        foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes).Prepend(stock).Distinct())
+        {
+            foreach (var (table, tableCells) in judge.Cells.Tables.Where(t => t.Key.Indicator == code))
+            {
+                foreach (var cell in tableCells.Values)
+                {
+                    if (Projected(cell.Dimensions) is { } dimensions)
+                    {
+                        cells.TryAdd((code, table.Period, string.Join("\u001f", dimensions)), cell);
+                    }
+                }
+            }
+        }
+        RuleCell? Find(string code, Period period, string key) => cells.GetValueOrDefault((code, period, key));
         foreach (var ((period, key), dimensions) in keys)
         {
             var previous = period.Previous();
-            var current = judge.Cells.Find(stock, period, key);
+            var current = Find(stock, period, key);
             if (current is null && rule.MissingValueStrategy != MissingValueStrategy.NeverSkip)
             {
                 continue;
@@ -363,9 +410,9 @@ public sealed class CatalogueRules
             RuleTerm[] left = [new(stock, period, dimensions, current)];
             List<RuleTerm> right =
             [
-                new(stock, previous, dimensions, judge.Cells.Find(stock, previous, key)),
-                .. check.InflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, judge.Cells.Find(c, period, key))),
-                .. check.OutflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, judge.Cells.Find(c, period, key), Subtracted: true)),
+                new(stock, previous, dimensions, Find(stock, previous, key)),
+                .. check.InflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, Find(c, period, key))),
+                .. check.OutflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, Find(c, period, key), Subtracted: true)),
             ];
             judge.Compare(rule, stock, period, left, 0, right, 0,
                 (l, r) => $"{stock} {judge.Cells.Country} {period}{Dims(dimensions)} is {RuleFinding.Number(l)}, {Failed(rule)} {stock} {previous} + {string.Join(" + ", check.InflowIndicatorCodes)} - {string.Join(" - ", check.OutflowIndicatorCodes)} = {RuleFinding.Number(r)}");

@@ -28,6 +28,27 @@ public static class ObservationDimensionFields
         return values;
     }
 
+    /// <summary>
+    /// An observation's dimension values as the node stores them: catalogue 2.0's dimensions as
+    /// <paramref name="stored"/> (a declared one sent empty at its default: ObservationValidator's BatchValidation.Dimensions).
+    /// </summary>
+    public static string[] Values(Observation observation, Mirps.Log.AddedDimensions stored)
+    {
+        var values = Values(observation);
+        for (var a = 0; a < Mirps.Log.AddedDimensions.Count; a++)
+        {
+            var d = AddedPositions[a];
+            if (d >= 0)
+            {
+                values[d] = stored[a];
+            }
+        }
+        return values;
+    }
+
+    /// <summary>Where each of catalogue 2.0's dimensions is among <see cref="ColumnNames"/> (-1: absent).</summary>
+    private static readonly int[] AddedPositions = [.. Mirps.Log.AddedDimensions.FieldNames.Select(name => Array.FindIndex(ObservationFields, f => f.Name == name))];
+
     public static string[] Values(ObservationKey key)
     {
         var values = new string[KeyFields.Length];
