@@ -215,13 +215,13 @@ public static class DevnetCommand
 
     /// <summary>
     /// Each State shares every indicator with every MIRPS State and withholds counts of 1 to 4 from other
-    /// States; Guatemala keeps its figures of internally displaced people for the Secretariat only.
+    /// States; Honduras keeps its figures of internally displaced people (in its sample data) for the Secretariat only.
     /// </summary>
     private static string[] SharingPolicy(string state) =>
     [
         "--Node:Sharing:Default:Readers=all",
         "--Node:Sharing:Default:SmallCountThreshold=5",
-        .. state == "GTM" ? new[] { "--Node:Sharing:Indicators:IDPS:Readers=secretariat" } : [],
+        .. state == "HND" ? new[] { "--Node:Sharing:Indicators:IDPS:Readers=secretariat" } : [],
     ];
 
     /// <summary>Waits until the Secretariat holds every State's latest change, saying so State by State.</summary>
