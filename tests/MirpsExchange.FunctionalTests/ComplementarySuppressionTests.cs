@@ -47,6 +47,40 @@ public class ComplementarySuppressionTests
     }
 
     [Fact]
+    public async Task A_feed_read_one_change_at_a_time_withholds_the_complement_that_comes_before_its_small_count()
+    {
+        await using var origin = await OriginAsync();
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3), Refugees(value: 130)));
+
+        // Keys in order within the commit: F (the complement) is change 1, M (the small count) change 2. A feed checked only
+        // up to the end of its first batch served F whole before it saw M.
+        var feed = await FeedAsync(origin, "CRI", batchSize: 1);
+
+        Assert.Equal(["F|Complementary|0", "M|SmallCount|0", "_T|Unspecified|130"], feed.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+        Assert.Empty(Determined(Collect([], [], [], feed)));
+    }
+
+    [Fact]
+    public async Task An_indicator_not_additive_across_States_still_adds_up_within_one_and_is_protected()
+    {
+        // PERSONS_ASSISTED is not summed across States (the Darién: two States count the same people), but its breakdown by
+        // sex within one State adds up to its total like any other.
+        await using var origin = await OriginAsync();
+        Observation Assisted(string sex, double value)
+        {
+            var o = Refugees(sex: sex, value: value);
+            o.IndicatorCode = "PERSONS_ASSISTED";
+            o.CountryOfOrigin = "";
+            return o;
+        }
+        await origin.Observations.SubmitObservationsAsync(Submit(Assisted("F", 127), Assisted("M", 3), Assisted("_T", 130)));
+
+        var query = await QueryAsync(origin, "CRI");
+
+        Assert.Equal(["F|Complementary|0", "M|SmallCount|0", "_T|Unspecified|130"], query.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+    }
+
+    [Fact]
     public async Task No_withheld_value_of_random_tables_is_determined_by_everything_one_reader_receives_and_relays_withhold_the_same()
     {
         await using var origin = await OriginAsync();
@@ -145,11 +179,11 @@ public class ComplementarySuppressionTests
         return [.. response.Revisions];
     }
 
-    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader)
+    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader, int batchSize = 0)
     {
         using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
         using var channel = node.ChannelWith(tokens.ToCallCredentials());
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ", BatchSize = batchSize }, deadline: DateTime.UtcNow.AddSeconds(30));
         var changes = new List<StoredObservation>();
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {

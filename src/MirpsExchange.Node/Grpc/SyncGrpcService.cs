@@ -68,10 +68,14 @@ public sealed class SyncGrpcService(
             var now = StoreTime.ToMicros(clock.GetUtcNow());
             if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
             {
+                // Up to the end of the commit the batch ends in: a commit's complements protect its own withheld values, which
+                // may come after the complement in sequence (keys in order: F before M), so a batch ending mid-commit must
+                // not serve F before it sees M.
+                var upTo = await EndOfCommitAsync(origin, after + batchSize, cancellation);
                 withheldSeen = await ComplementaryWithholding.WithheldFrom(
-                    db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= after + batchSize), reader, now)
+                    db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= upTo), reader, now)
                     .AnyAsync(cancellation);
-                checkedUpTo = after + batchSize;
+                checkedUpTo = upTo;
             }
             var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
             {
@@ -158,6 +162,30 @@ public sealed class SyncGrpcService(
     /// <paramref name="after"/>: the tables they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
     /// serves them NOT_HELD, as it serves small counts.
     /// </summary>
+    /// <summary>
+    /// The last sequence of the commit of <paramref name="origin"/>'s change <paramref name="sequence"/> (a commit's changes share
+    /// their recorded time and follow each other); <paramref name="sequence"/> itself when the log holds no such change.
+    /// </summary>
+    private async Task<long> EndOfCommitAsync(string origin, long sequence, CancellationToken cancellationToken)
+    {
+        var time = await db.Observations.AsNoTracking()
+            .Where(o => o.Origin == origin && o.OriginSequence == sequence)
+            .Select(o => (long?)o.RecordedTime)
+            .FirstOrDefaultAsync(cancellationToken);
+        if (time is null)
+        {
+            return sequence;
+        }
+        var next = await db.Observations.AsNoTracking()
+            .Where(o => o.Origin == origin && o.OriginSequence > sequence && o.RecordedTime != time)
+            .OrderBy(o => o.OriginSequence)
+            .Select(o => (long?)o.OriginSequence)
+            .FirstOrDefaultAsync(cancellationToken);
+        return next is { } first
+            ? first - 1
+            : await db.Observations.AsNoTracking().Where(o => o.Origin == origin).MaxAsync(o => (long?)o.OriginSequence, cancellationToken) ?? sequence;
+    }
+
     private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(Reader reader, string origin, long after, int count, long now, CancellationToken cancellationToken)
     {
         var tables = await db.Observations.AsNoTracking()

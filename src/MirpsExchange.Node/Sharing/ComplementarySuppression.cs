@@ -35,13 +35,15 @@ public static class ComplementarySuppression
 
     /// <summary>
     /// Which dimensions of <paramref name="indicatorCode"/> are additive: declared by the indicator, with a total in their
-    /// codelist, for an indicator whose values add up (not a median or a rate). Positions as in <see cref="StandardCatalogue.ObservationDimensions"/>.
+    /// codelist, for an indicator whose values add up within a State (a stock or a flow; not a statistic: a median, a rate).
+    /// An indicator not additive across States (PERSONS_ASSISTED: the same people counted by two States) still adds up
+    /// within one: its cross-State rule says nothing here. Positions as in <see cref="StandardCatalogue.ObservationDimensions"/>.
     /// </summary>
     public static bool[] AdditiveDimensions(StandardCatalogue catalogue, string indicatorCode)
     {
         var dimensions = StandardCatalogue.ObservationDimensions;
         var additive = new bool[dimensions.Count];
-        if (catalogue.FindIndicator(indicatorCode)?.Indicator is not { } indicator || indicator.Aggregation == AggregationRule.NotAggregable)
+        if (catalogue.FindIndicator(indicatorCode)?.Indicator is not { } indicator || indicator.Kind is not (IndicatorKind.Stock or IndicatorKind.Flow))
         {
             return additive;
         }
