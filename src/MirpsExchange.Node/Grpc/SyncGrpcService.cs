@@ -57,74 +57,81 @@ public sealed class SyncGrpcService(
         var cancellation = linked.Token;
         // Whether the log up to checkedUpTo holds a value withheld from this reader: until it does, no table needs complements.
         var (withheldSeen, checkedUpTo) = (false, 0L);
-        while (!cancellation.IsCancellationRequested)
+        try
         {
-            // A follower's token was checked when the call began; the stream may outlive it (revoked, expired).
-            // Checked before every batch and at least every FollowRecheck while idle.
-            NodeAccess.RequireStillValid(context, revocations, clock);
-            // Taken before reading: a commit after this read wakes the wait below.
-            var committed = notifier.Next;
-            var sent = false;
-            var now = StoreTime.ToMicros(clock.GetUtcNow());
-            if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
+            while (!cancellation.IsCancellationRequested)
             {
-                // Up to the end of the commit the batch ends in: a commit's complements protect its own withheld values, which
-                // may come after the complement in sequence (keys in order: F before M), so a batch ending mid-commit must
-                // not serve F before it sees M.
-                var upTo = await EndOfCommitAsync(origin, after + batchSize, cancellation);
-                withheldSeen = await ComplementaryWithholding.WithheldFrom(
-                    db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= upTo), reader, now)
-                    .AnyAsync(cancellation);
-                checkedUpTo = upTo;
-            }
-            var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
-            {
-                Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, cancellation) : null,
-            };
-            var placeholders = await db.WithheldChanges.AsNoTracking()
-                .Where(w => w.Origin == origin && w.OriginSequence > after)
-                .OrderBy(w => w.OriginSequence)
-                .Take(batchSize)
-                .ToListAsync(cancellation);
-            var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
-            var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
-            await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
-            {
-                var first = after;
-                after = batch[^1].OriginSequence;
-                var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after };
-                // The origin's signed heads for the commits that end in this message: the reader verifies the chain against them.
-                response.Heads.Add(await SignedHeadsAsync(origin, first, after, cancellation));
+                // A follower's token was checked when the call began; the stream may outlive it (revoked, expired).
+                // Checked before every batch and at least every FollowRecheck while idle.
+                NodeAccess.RequireStillValid(context, revocations, clock);
+                // Taken before reading: a commit after this read wakes the wait below.
+                var committed = notifier.Next;
+                var sent = false;
+                var now = StoreTime.ToMicros(clock.GetUtcNow());
+                if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
+                {
+                    // Up to the end of the commit the batch ends in: a commit's complements protect its own withheld values, which
+                    // may come after the complement in sequence (keys in order: F before M), so a batch ending mid-commit must
+                    // not serve F before it sees M.
+                    var upTo = await EndOfCommitAsync(origin, after + batchSize, cancellation);
+                    withheldSeen = await ComplementaryWithholding.WithheldFrom(
+                        db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= upTo), reader, now)
+                        .AnyAsync(cancellation);
+                    checkedUpTo = upTo;
+                }
+                var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
+                {
+                    Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, cancellation) : null,
+                };
+                var placeholders = await db.WithheldChanges.AsNoTracking()
+                    .Where(w => w.Origin == origin && w.OriginSequence > after)
+                    .OrderBy(w => w.OriginSequence)
+                    .Take(batchSize)
+                    .ToListAsync(cancellation);
+                var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
+                var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
+                await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
+                {
+                    var first = after;
+                    after = batch[^1].OriginSequence;
+                    var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after };
+                    // The origin's signed heads for the commits that end in this message: the reader verifies the chain against them.
+                    response.Heads.Add(await SignedHeadsAsync(origin, first, after, cancellation));
+                    try
+                    {
+                        await responseStream.WriteAsync(response, cancellation);
+                    }
+                    catch (InvalidOperationException) when (context.CancellationToken.IsCancellationRequested)
+                    {
+                        return; // the reader went away mid-message ("the request is complete"): nothing to report, it resumes from its cursor
+                    }
+                    sent = true;
+                }
+                if (sent)
+                {
+                    continue; // there may be more right away
+                }
+                if (!request.Follow)
+                {
+                    return;
+                }
                 try
                 {
-                    await responseStream.WriteAsync(response, cancellation);
+                    await committed.WaitAsync(FollowRecheck, cancellation);
                 }
-                catch (InvalidOperationException) when (context.CancellationToken.IsCancellationRequested)
+                catch (TimeoutException)
                 {
-                    return; // the reader went away mid-message ("the request is complete"): nothing to report, it resumes from its cursor
+                    // nothing committed for a while: look again anyway
                 }
-                sent = true;
+                catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+                {
+                    return; // the follower went away, or the node is stopping: the follower resumes elsewhere or later
+                }
             }
-            if (sent)
-            {
-                continue; // there may be more right away
-            }
-            if (!request.Follow)
-            {
-                return;
-            }
-            try
-            {
-                await committed.WaitAsync(FollowRecheck, cancellation);
-            }
-            catch (TimeoutException)
-            {
-                // nothing committed for a while: look again anyway
-            }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-            {
-                return; // the follower went away, or the node is stopping: the follower resumes elsewhere or later
-            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The reader went away (or the node is stopping) while a batch was read or its complements computed: it resumes from its cursor.
         }
     }
 
