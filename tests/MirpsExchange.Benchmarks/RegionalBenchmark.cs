@@ -117,16 +117,20 @@ public static class RegionalBenchmark
             return string.Join(", ", values.Select((_, i) => $"{prefix}{i}"));
         }
         command.CommandText = $"""
-            SELECT indicator_code, period, sex, age, country_of_origin, SUM(value) FROM observations
+            SELECT indicator_code, period, sex, age, country_of_origin,
+                   application_type, decision_level, procedure_type, count_basis, country_of_destination, SUM(value) FROM observations
             WHERE indicator_code IN ({In("@i", indicators)}) AND country IN ({In("@c", states)}) AND period IN ({In("@p", periods)})
-              AND superseded_time IS NULL AND deleted = 0
-            GROUP BY indicator_code, period, sex, age, country_of_origin
+              AND superseded_time IS NULL AND deleted = 0 AND value_withheld = 0
+            GROUP BY indicator_code, period, sex, age, country_of_origin,
+                     application_type, decision_level, procedure_type, count_basis, country_of_destination
             """;
-        var rows = new List<(string, string, string, string, string, double)>();
+        // The same cells as the aggregator's: catalogue 2.0's dimensions are part of a cell (never added across).
+        var rows = new List<(string, string, string, string, string, Mirps.Log.AddedDimensions, double)>();
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetDouble(5)));
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                new Mirps.Log.AddedDimensions(reader.GetString(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), reader.GetString(9)), reader.GetDouble(10)));
         }
         return rows.Count;
     }

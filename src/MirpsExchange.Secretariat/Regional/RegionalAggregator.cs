@@ -103,14 +103,23 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         }
         var cells = new Dictionary<(string, string, string, string, string, AddedDimensions), int>();
         var sums = new List<CellSum>();
+        // Rows come indicator by indicator (the key index's order): whether the indicator declares any of catalogue 2.0's
+        // dimensions is looked up once per indicator, and an indicator that declares none has them all empty.
+        var (indicatorCode, declaresAdded) = ("", false);
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             // Rows come in the key index's order; each key has at most one current revision per State, so a
             // cell's bits are added at most once each.
             while (await reader.ReadAsync(cancellationToken))
             {
+                var code = reader.GetString(0);
+                if (code != indicatorCode)
+                {
+                    (indicatorCode, declaresAdded) = (code, catalogue.FindIndicator(code)?.Added.Any(codes => codes is not null) ?? true);
+                }
                 // Catalogue 2.0's dimensions are part of the cell: cells that differ only in one are never added together.
-                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), filter is { Added: { } fixedAdded, OpenAdded: < 0 } ? fixedAdded : ReadAdded(reader, 8));
+                var added = filter is { Added: { } fixedAdded, OpenAdded: < 0 } ? fixedAdded : declaresAdded ? ReadAdded(reader, 8) : Empty;
+                var key = (indicatorCode, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), added);
                 var bit = bits[reader.GetString(5)];
                 var value = reader.GetDouble(6);
                 var status = (ObservationStatus)reader.GetInt32(7);
@@ -148,6 +157,9 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
 
     /// <summary>Catalogue 2.0's dimension columns, in field order.</summary>
     private const string AddedColumns = "application_type, decision_level, procedure_type, count_basis, country_of_destination";
+
+    /// <summary>The dimensions of an indicator that declares none of catalogue 2.0's: all empty, as stored.</summary>
+    private static readonly AddedDimensions Empty = new("", "", "", "", "");
 
     private static AddedDimensions ReadAdded(DbDataReader reader, int first) =>
         new(reader.GetString(first), reader.GetString(first + 1), reader.GetString(first + 2), reader.GetString(first + 3), reader.GetString(first + 4));
