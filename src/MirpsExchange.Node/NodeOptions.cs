@@ -45,6 +45,13 @@ public sealed class NodeOptions
     /// </summary>
     public string? CatalogueFile { get; set; }
 
+    /// <summary>
+    /// The shipped catalogue version the node runs on when no <see cref="CatalogueFile"/> is given: the standard
+    /// one (2.0.0) by default, or "1.0.0" for a State that has installed this release but not yet moved to
+    /// catalogue 2.0 (it validates, accepts and reports exactly as a 1.0 node). Only shipped versions are accepted.
+    /// </summary>
+    public string CatalogueVersion { get; set; } = MirpsExchange.Catalogue.StandardCatalogue.StandardVersion;
+
     /// <summary>The node's own credential (JSON with client_id and client_secret), used to pull from peers.</summary>
     public string? Credential { get; set; }
 

@@ -1,0 +1,109 @@
+using Grpc.Core;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// An upgrade the federation survives (issue 13 item 4): a State that has not moved to catalogue 2.0 runs its node
+/// on 1.0.0 (Node:CatalogueVersion) and keeps syncing both ways with nodes on 2.0.0, which declares how 1.0 maps to it.
+/// </summary>
+public sealed class CatalogueUpgradeTests : IDisposable
+{
+    private const string OnVersionOne = "--Node:CatalogueVersion=1.0.0";
+
+    private readonly string _folder = TempFolder.Create();
+
+    public void Dispose() => TempFolder.Delete(_folder);
+
+    private static Observation Applications(double value, string applicationType = "") => new()
+    {
+        IndicatorCode = "ASYLUM_APPLICATIONS", Country = "BLZ", Period = "2023", Sex = "_T", Age = "_T", CountryOfOrigin = "_T",
+        Value = value, Status = ObservationStatus.Normal, ApplicationType = applicationType,
+    };
+
+    private static Task<GetSyncStatusResponse> StatusAsync(TestNode node) =>
+        new SyncService.SyncServiceClient(node.Channel).GetSyncStatusAsync(new GetSyncStatusRequest()).ResponseAsync;
+
+    private static string Stored(TestNode node) => string.Join("; ", node.Rows(
+        "SELECT indicator_code, sex, application_type, procedure_type, count_basis, value FROM observations WHERE superseded_time IS NULL ORDER BY origin_sequence"));
+
+    private static async Task HoldsAsync(TestNode node, long rows)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (node.CountRows() < rows && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(rows, node.CountRows());
+    }
+
+    [Fact]
+    public async Task A_node_on_catalogue_1_reports_it_and_accepts_only_what_1_0_holds()
+    {
+        await using var node = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne);
+
+        var status = await StatusAsync(node);
+        Assert.Equal("1.0.0", status.CatalogVersion);
+        Assert.Equal(StandardCatalogue.LoadVersion("1.0.0").Digest, status.CatalogDigest);
+        Assert.Equal("1.0.0", (await node.Catalog.GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest())).Catalog.Version);
+        // 1.0 has no APPLICATION_TYPE: a submit that sets it is refused, as the 1.0 node refused it; one that leaves it empty is taken.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => node.Observations.SubmitObservationsAsync(Submit(Applications(10, "NEW"))).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("application_type", refused.Status.Detail);
+        await node.Observations.SubmitObservationsAsync(Submit(Applications(10)));
+        Assert.Equal("ASYLUM_APPLICATIONS|_T||||10", Stored(node));
+    }
+
+    [Fact]
+    public async Task A_catalogue_version_that_is_not_shipped_stops_the_node_at_start_naming_the_key()
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestNode.StartAsync("BLZ", null, "--Node:CatalogueVersion=1.5.0"));
+        Assert.Contains("Node:CatalogueVersion", failure.ToString());
+        Assert.Contains("1.0.0, 2.0.0", failure.ToString());
+    }
+
+    [Fact]
+    public async Task A_node_on_catalogue_2_pulls_from_a_node_on_1_and_maps_what_it_receives()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne);
+        await origin.Observations.SubmitObservationsAsync(Submit(Applications(120), Refugees(value: 240)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Applications(125)));
+        await using var replica = await PeerSyncTests.ReplicaAsync("PAN", _folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);
+
+        await HoldsAsync(replica, 3);
+
+        Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(replica, PeerState.Connected)).State);
+        // The 1.0 changes verified against BLZ's signed chain unchanged, and are held with 2.0's dimensions at their defaults.
+        Assert.Equal("REFUGEES|_T||||240; ASYLUM_APPLICATIONS|_T|_T|_T|PERSONS|125", Stored(replica));
+        var answer = Assert.Single(await replica.QueryAsync(new StreamObservationsRequest { IndicatorCodes = { "ASYLUM_APPLICATIONS" } }));
+        Assert.Equal(("_T", "PERSONS", 125.0, 2), (answer.Observation.ApplicationType, answer.Observation.CountBasis, answer.Observation.Value, answer.Revision));
+    }
+
+    [Fact]
+    public async Task A_node_on_catalogue_1_pulls_what_1_0_holds_from_a_node_on_2_and_stops_at_the_first_change_it_cannot_hold()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Applications(120), Refugees(value: 240)));
+        await using var v1 = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnVersionOne]);
+
+        // Stored at 2.0's defaults at the origin, served as 1.0 expresses them (no such dimensions), verified against the chain.
+        await HoldsAsync(v1, 2);
+        Assert.Equal("ASYLUM_APPLICATIONS|_T||||120; REFUGEES|_T||||240", Stored(v1));
+        Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(v1, PeerState.Connected)).State);
+
+        // A change only 2.0 holds: the feed stops before it, naming it and what 1.0 lacks; nothing of it is written.
+        await origin.Observations.SubmitObservationsAsync(Submit(Applications(30, "REPEAT"), Refugees(value: 241)));
+        var peer = await PeerSyncTests.PeerInStateAsync(v1, PeerState.Stopped);
+        v1.Errors.Expect("PeerCatalogueMismatch");
+
+        Assert.Equal(PeerState.Stopped, peer.State);
+        Assert.StartsWith("FAILED_PRECONDITION", peer.LastError);
+        Assert.Matches("BLZ's change [34] cannot be held in catalogue 1.0.0", peer.LastError);
+        Assert.Contains("APPLICATION_TYPE = REPEAT", peer.LastError);
+        Assert.Equal(2, v1.CountRows());
+    }
+}
