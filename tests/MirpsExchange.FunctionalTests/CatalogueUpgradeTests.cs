@@ -3,6 +3,7 @@ using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -105,5 +106,40 @@ public sealed class CatalogueUpgradeTests : IDisposable
         Assert.Matches("BLZ's change [34] cannot be held in catalogue 1.0.0", peer.LastError);
         Assert.Contains("APPLICATION_TYPE = REPEAT", peer.LastError);
         Assert.Equal(2, v1.CountRows());
+    }
+
+    [Fact]
+    public async Task The_secretariats_regional_figures_over_a_mixed_federation_name_the_catalogue_each_state_reported_in()
+    {
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne);
+        await using var cri = await TestNode.StartAsync("CRI", null, ShareWithAll);
+        await blz.Observations.SubmitObservationsAsync(Submit(Applications(120)));
+        var costaRica = Applications(300);
+        costaRica.Country = "CRI";
+        await cri.Observations.SubmitObservationsAsync(Submit(costaRica));
+        var puller = Path.Combine(_folder, "secretariat.json");
+        OwnerOnlyFile.WriteAllText(puller, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync($"--Node:Credential={puller}",
+            $"--Node:Peers:0:Address={blz.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ",
+            $"--Node:Peers:1:Address={cri.Address}", "--Node:Peers:1:Origins:0=CRI", "--Node:Peers:1:Country=CRI");
+
+        var request = new Mirps.Regional.V1.GetRegionalValueRequest { IndicatorCode = "ASYLUM_APPLICATIONS", Period = "2023" };
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var answer = await secretariat.Regional.GetRegionalValueAsync(request);
+        while (answer.Cells.Single().ContributingCountries.Count < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            answer = await secretariat.Regional.GetRegionalValueAsync(request);
+        }
+
+        // BLZ's 1.0 figure counts as the total of 2.0's new dimensions (its declared mapping), and the answer says so.
+        Assert.Equal(420, answer.Cells.Single().Value);
+        Assert.Equal(["BLZ 1.0.0", "CRI 2.0.0"], answer.ReportingCatalogs.Select(c => $"{c.Country} {c.CatalogVersion}"));
+        var file = Path.Combine(_folder, "reader.json");
+        OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        var shown = await CliRunner.RunAsync(["regional", "show", "ASYLUM_APPLICATIONS", "--period", "2023",
+            "--secretariat", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", file]);
+        Assert.Equal(0, shown.Code);
+        Assert.Contains("Catalogue versions reported in: 1.0.0 BLZ; 2.0.0 CRI", shown.Output);
     }
 }

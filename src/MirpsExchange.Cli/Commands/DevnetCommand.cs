@@ -322,6 +322,7 @@ public static class DevnetCommand
         table.AddRow("Refugee recognition rate (recognized / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate)));
         table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.TotalProtectionRate)), Markup.Escape(RegionalText.Coverage(rates.TotalProtectionRate)));
         console.Write(table);
+        console.MarkupLine(Markup.Escape(RegionalText.Catalogues(rates.ReportingCatalogs)));
     }
 
     /// <summary>Who reported each headline indicator for the period: reported, provisional or missing, State by State.</summary>

@@ -29,6 +29,7 @@ public sealed partial class PeerSyncWorker(
     TimeProvider clock,
     ILogKeys logKeys,
     ReplicaRules rules,
+    OriginCatalogues originCatalogues,
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
@@ -98,6 +99,10 @@ public sealed partial class PeerSyncWorker(
                     return;
                 }
                 ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
+                if (string.Equals(peer.Country, origin, StringComparison.OrdinalIgnoreCase))
+                {
+                    originCatalogues.Seen(origin, status.CatalogVersion); // the origin's own node: the version its State reports in
+                }
                 var source = peer.Reader;
                 var held = status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;
                 var self = Sharing.Reader.OfNode(options.Value.Country);
