@@ -142,4 +142,55 @@ public sealed class CatalogueUpgradeTests : IDisposable
         Assert.Equal(0, shown.Code);
         Assert.Contains("Catalogue versions reported in: 1.0.0 BLZ; 2.0.0 CRI", shown.Output);
     }
+
+    /// <summary>One answer row without catalogue 2.0's dimensions (empty in 1.0, at their defaults in 2.0): what the figures and their history are.</summary>
+    private static string Render(StoredObservation s) =>
+        $"{s.Observation.IndicatorCode} {s.Observation.Period} {s.Observation.Sex} {s.Observation.Value} r{s.Revision} #{s.OriginSequence} deleted={s.Deleted} {s.RecordedTime}";
+
+    private static async Task<List<string>> HistoryAsync(TestNode node, Observation o) =>
+        [.. (await node.Observations.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = KeyOf(o) })).Revisions.Select(Render)];
+
+    private static async Task<List<string>> AsOfAsync(TestNode node, Google.Protobuf.WellKnownTypes.Timestamp? asOf) =>
+        [.. (await node.QueryAsync(asOf is null ? new StreamObservationsRequest() : new StreamObservationsRequest { AsOfTime = asOf })).Select(Render).Order(StringComparer.Ordinal)];
+
+    [Fact]
+    public async Task A_store_made_before_catalogue_2_upgrades_in_place_with_its_history_and_as_of_answers()
+    {
+        var store = Path.Combine(_folder, "before-2.0.db");
+        Google.Protobuf.WellKnownTypes.Timestamp between;
+        List<string> history, asOf, current;
+        await using (var before = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne))
+        {
+            await before.Observations.SubmitObservationsAsync(Submit(Applications(120), Refugees(value: 240)));
+            await Task.Delay(20);
+            between = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+            await Task.Delay(20);
+            await before.Observations.SubmitObservationsAsync(Submit(Applications(125)));
+            await before.Observations.DeleteObservationsAsync(new DeleteObservationsRequest { Keys = { KeyOf(Refugees()) } });
+            (history, asOf, current) = (await HistoryAsync(before, Applications(0)), await AsOfAsync(before, between), await AsOfAsync(before, null));
+            before.CopyStoreTo(store);
+        }
+        // The store as the node before catalogue 2.0 left it: the schema of the migration before CatalogueTwoDimensions, with its signed log.
+        await using (var db = new MirpsExchange.Node.Store.NodeDbContext(MirpsExchange.Node.Store.StoreExtensions.Options($"Data Source={store};Pooling=False")))
+        {
+            await Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db)
+                .MigrateAsync("20261206170936_SignedChangeLog");
+        }
+        Assert.Equal(2, history.Count);
+        Assert.Equal(3, asOf.Count + current.Count);
+
+        await using var upgraded = await TestNode.StartOnStoreAsync(store, "BLZ", null, ShareWithAll);
+
+        Assert.Equal(history, await HistoryAsync(upgraded, Applications(0)));
+        Assert.Equal(asOf, await AsOfAsync(upgraded, between));
+        Assert.Equal(current, await AsOfAsync(upgraded, null));
+        // Its 1.0 rows read as 2.0 expresses them, and a new figure for the same cell revises them (one cell, not two).
+        var held = Assert.Single(await upgraded.QueryAsync(new StreamObservationsRequest { IndicatorCodes = { "ASYLUM_APPLICATIONS" } }));
+        Assert.Equal(("_T", "PERSONS"), (held.Observation.ApplicationType, held.Observation.CountBasis));
+        await upgraded.Observations.SubmitObservationsAsync(Submit(Applications(130)));
+        var revised = await HistoryAsync(upgraded, Applications(0));
+        Assert.Equal([.. history, ..revised[2..]], revised);
+        Assert.Contains(" 130 r3 ", revised[2]);
+        Assert.Single(await upgraded.QueryAsync(new StreamObservationsRequest { IndicatorCodes = { "ASYLUM_APPLICATIONS" } }));
+    }
 }
