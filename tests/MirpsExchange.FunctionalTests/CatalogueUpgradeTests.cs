@@ -55,6 +55,10 @@ public sealed class CatalogueUpgradeTests : IDisposable
         var refused = await Assert.ThrowsAsync<RpcException>(() => node.Observations.SubmitObservationsAsync(Submit(Applications(10, "NEW"))).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
         Assert.Contains("application_type", refused.Status.Detail);
+        var synthetic = Refugees(value: 5);
+        synthetic.Synthetic = true; // an attribute catalogue 2.0 added
+        var attribute = await Assert.ThrowsAsync<RpcException>(() => node.Observations.SubmitObservationsAsync(Submit(synthetic)).ResponseAsync);
+        Assert.Contains("catalogue 1.0.0 has no attribute synthetic", attribute.Status.Detail);
         await node.Observations.SubmitObservationsAsync(Submit(Applications(10)));
         Assert.Equal("ASYLUM_APPLICATIONS|_T||||10", Stored(node));
     }
@@ -192,5 +196,35 @@ public sealed class CatalogueUpgradeTests : IDisposable
         Assert.Equal([.. history, ..revised[2..]], revised);
         Assert.Contains(" 130 r3 ", revised[2]);
         Assert.Single(await upgraded.QueryAsync(new StreamObservationsRequest { IndicatorCodes = { "ASYLUM_APPLICATIONS" } }));
+    }
+
+    [Fact]
+    public async Task Devnet_once_runs_a_mixed_federation_with_the_states_named_on_catalogue_1_and_every_sample_reaches_the_secretariat()
+    {
+        var result = await CliRunner.RunAsync("devnet", "--once", "--dir", _folder, "--catalogue-v1", "blz,CRI").WaitAsync(TimeSpan.FromMinutes(3));
+
+        Assert.True(result.Code == MirpsExchange.Cli.CliApp.Ok, result.Error + result.Output);
+        Assert.Contains("node BLZ listening on http://127.0.0.1:", result.Output);
+        Assert.Matches(@"node BLZ listening on \S+ on catalogue 1\.0\.0", result.Output);
+        Assert.Matches(@"node CRI listening on \S+ on catalogue 1\.0\.0 \(also replicates PAN\)", result.Output);
+        Assert.Matches(@"node PAN listening on \S+\r?\n", result.Output);
+        foreach (var state in new[] { "BLZ", "CRI", "SLV", "GTM", "HND", "MEX", "PAN" })
+        {
+            Assert.Contains($"secretariat holds {state}'s", result.Output);
+        }
+        Assert.Contains("Catalogue versions reported in: 1.0.0 BLZ CRI; 2.0.0 GTM HND MEX PAN SLV", result.Output);
+        Assert.Matches(@"REFUGEES\s*│(\s*✓\s*│){7}", result.Output);
+    }
+
+    [Theory]
+    [InlineData("XYZ")]
+    [InlineData("BLZ,USA")]
+    public async Task Devnet_refuses_a_catalogue_v1_list_that_names_no_mirps_state(string list)
+    {
+        var result = await CliRunner.RunAsync("devnet", "--once", "--dir", _folder, "--catalogue-v1", list);
+
+        Assert.NotEqual(MirpsExchange.Cli.CliApp.Ok, result.Code);
+        Assert.Contains("--catalogue-v1 lists MIRPS States", result.Error + result.Output);
+        Assert.False(Directory.EnumerateFileSystemEntries(_folder).Any()); // nothing started
     }
 }
