@@ -48,4 +48,28 @@ public class CatalogueUpgradeTests
         local.Name.En = "A State's own edit";
         Assert.Equal(CatalogueUpgrade.Relation.Unrelated, CatalogueUpgrade.RelationTo(new StandardCatalogue(local), "1.0.0", V1.Digest));
     }
+
+    [Fact]
+    public void Catalogue_1_0_holds_none_of_catalogue_2_attributes()
+    {
+        var validator = new MirpsExchange.Catalogue.Validation.ObservationValidator(V1);
+        var o = new Mirps.Observation.V1.Observation
+        {
+            IndicatorCode = "REFUGEES", Country = "BLZ", Period = "2023", Sex = "_T", Age = "_T", CountryOfOrigin = "_T", Value = 5,
+            Status = Mirps.Observation.V1.ObservationStatus.Normal,
+        };
+        Assert.True(validator.ValidateObservations([o], "BLZ", new DateOnly(2026, 12, 6)).IsValid);
+        foreach (var (field, set) in new (string, Action<Mirps.Observation.V1.Observation>)[]
+        {
+            ("lower_bound", x => x.LowerBound = true),
+            ("synthetic", x => x.Synthetic = true),
+            ("confidentiality", x => x.Confidentiality = Mirps.Observation.V1.ConfidentialityStatus.Free),
+        })
+        {
+            var attributed = o.Clone();
+            set(attributed);
+            Assert.Equal($"observations[0].{field}", Assert.Single(validator.ValidateObservations([attributed], "BLZ", new DateOnly(2026, 12, 6)).Violations).Field);
+            Assert.True(new MirpsExchange.Catalogue.Validation.ObservationValidator(V2).ValidateObservations([attributed], "BLZ", new DateOnly(2026, 12, 6)).IsValid);
+        }
+    }
 }

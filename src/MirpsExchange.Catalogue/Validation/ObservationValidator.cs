@@ -243,7 +243,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             violations.Add($"{prefix}.confidentiality", $"unknown confidentiality {(int)o.Confidentiality}: FREE, NOT_FOR_PUBLICATION or CONFIDENTIAL (UNSPECIFIED means free)");
         }
         // Catalogue 2.0's attributes exist only where the catalogue declares them: a node on catalogue 1.0.0 holds none.
-        if (!_declaresAttributes && (o.LowerBound || o.Confidentiality != ConfidentialityStatus.Unspecified || o.Synthetic))
+        else if (!_declaresAttributes && (o.LowerBound || o.Confidentiality != ConfidentialityStatus.Unspecified || o.Synthetic))
         {
             var field = o.LowerBound ? "lower_bound" : o.Synthetic ? "synthetic" : "confidentiality";
             violations.Add($"{prefix}.{field}", $"catalogue {catalogue.Version} has no attribute {field} (catalogue 2.0 added LOWER_BOUND, CONF_STATUS and SYNTHETIC): leave it unset, or use a node on catalogue 2.0");
