@@ -41,7 +41,8 @@ public sealed class NodeOptions
 
     /// <summary>
     /// A catalogue file (protobuf JSON of mirps.catalog.v1.Catalog) to use instead of the standard catalogue
-    /// built in; checked at start-up. Peers sync only when their catalogue digests are equal.
+    /// built in; checked at start-up. Peers sync when their catalogue digests are equal, or when one shipped
+    /// catalogue declares it maps the other (MirpsExchange.Catalogue.CatalogueUpgrade), which a catalogue of a State's own never does.
     /// </summary>
     public string? CatalogueFile { get; set; }
 

@@ -227,4 +227,25 @@ public sealed class CatalogueUpgradeTests : IDisposable
         Assert.Contains("--catalogue-v1 lists MIRPS States", result.Error + result.Output);
         Assert.False(Directory.EnumerateFileSystemEntries(_folder).Any()); // nothing started
     }
+
+    [Theory]
+    [InlineData("9.9.9")]
+    [InlineData("2.1.0")]
+    public async Task The_feed_serves_no_change_to_a_reader_whose_catalogue_neither_maps_nor_is_mapped(string version)
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+        var sync = new SyncService.SyncServiceClient(origin.Channel);
+
+        using var call = sync.StreamChanges(new StreamChangesRequest { Origin = "BLZ", CatalogVersion = version });
+        var refused = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Equal("CATALOGUE_NOT_MAPPED", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
+        Assert.Contains($"reader's catalogue {version}", refused.Status.Detail);
+        // The reader's own version, or none named (a reader of the same catalogue), is served.
+        using var same = sync.StreamChanges(new StreamChangesRequest { Origin = "BLZ", CatalogVersion = "2.0.0" });
+        Assert.True(await same.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Single(same.ResponseStream.Current.Changes);
+    }
 }
