@@ -41,9 +41,17 @@ public sealed class NodeOptions
 
     /// <summary>
     /// A catalogue file (protobuf JSON of mirps.catalog.v1.Catalog) to use instead of the standard catalogue
-    /// built in; checked at start-up. Peers sync only when their catalogue digests are equal.
+    /// built in; checked at start-up. Peers sync when their catalogue digests are equal, or when one shipped
+    /// catalogue declares it maps the other (MirpsExchange.Catalogue.CatalogueUpgrade), which a catalogue of a State's own never does.
     /// </summary>
     public string? CatalogueFile { get; set; }
+
+    /// <summary>
+    /// The shipped catalogue version the node runs on when no <see cref="CatalogueFile"/> is given: the standard
+    /// one (2.0.0) by default, or "1.0.0" for a State that has installed this release but not yet moved to
+    /// catalogue 2.0 (it validates, accepts and reports exactly as a 1.0 node). Only shipped versions are accepted.
+    /// </summary>
+    public string CatalogueVersion { get; set; } = MirpsExchange.Catalogue.StandardCatalogue.StandardVersion;
 
     /// <summary>The node's own credential (JSON with client_id and client_secret), used to pull from peers.</summary>
     public string? Credential { get; set; }

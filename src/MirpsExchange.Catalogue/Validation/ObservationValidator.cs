@@ -17,6 +17,9 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
 
     public const int MaxNoteLength = 1_000;
 
+    /// <summary>Whether the catalogue declares catalogue 2.0's attributes (1.0.0 declares none).</summary>
+    private readonly bool _declaresAttributes = catalogue.Catalog.Attributes.Count > 0;
+
     /// <summary>
     /// Unicode category Cc but tab and line feed, and the characters that reorder or break text where it is
     /// shown (bidirectional embeddings, overrides and isolates; line and paragraph separators), which could
@@ -204,7 +207,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         }
     }
 
-    private static void ValidateValue(string prefix, Observation o, IndicatorRule? rule, ViolationList violations)
+    private void ValidateValue(string prefix, Observation o, IndicatorRule? rule, ViolationList violations)
     {
         if (!double.IsFinite(o.Value))
         {
@@ -221,7 +224,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         ValidateStatusAndNote(prefix, o, violations);
     }
 
-    private static void ValidateStatusAndNote(string prefix, Observation o, ViolationList violations)
+    private void ValidateStatusAndNote(string prefix, Observation o, ViolationList violations)
     {
         if (o.Status == ObservationStatus.Unspecified)
         {
@@ -238,6 +241,12 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         if (!Enum.IsDefined(o.Confidentiality))
         {
             violations.Add($"{prefix}.confidentiality", $"unknown confidentiality {(int)o.Confidentiality}: FREE, NOT_FOR_PUBLICATION or CONFIDENTIAL (UNSPECIFIED means free)");
+        }
+        // Catalogue 2.0's attributes exist only where the catalogue declares them: a node on catalogue 1.0.0 holds none.
+        else if (!_declaresAttributes && (o.LowerBound || o.Confidentiality != ConfidentialityStatus.Unspecified || o.Synthetic))
+        {
+            var field = o.LowerBound ? "lower_bound" : o.Synthetic ? "synthetic" : "confidentiality";
+            violations.Add($"{prefix}.{field}", $"catalogue {catalogue.Version} has no attribute {field} (catalogue 2.0 added LOWER_BOUND, CONF_STATUS and SYNTHETIC): leave it unset, or use a node on catalogue 2.0");
         }
     }
 

@@ -45,16 +45,42 @@ public static class DevnetCommand
         {
             Description = "Serve every process over TLS with development certificates (made in DIR/certs/ if missing); every client trusts only their CA",
         };
-        var command = new Command("devnet", "Start the local federation (identity server, a node per MIRPS State and the Secretariat on loopback), load the sample data, sync it to the Secretariat and print the regional figures") { folder, once, reset, period, tls };
+        var catalogueV1 = CatalogueV1Option();
+        var command = new Command("devnet", "Start the local federation (identity server, a node per MIRPS State and the Secretariat on loopback), load the sample data, sync it to the Secretariat and print the regional figures") { folder, once, reset, period, tls, catalogueV1 };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetRequiredValue(folder), parse.GetValue(once), parse.GetValue(reset), parse.GetRequiredValue(period),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken, parse.GetValue(tls)));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken, parse.GetValue(tls), parse.GetValue(catalogueV1)));
         return command;
     }
 
-    public static async Task<int> RunAsync(DirectoryInfo folder, bool once, bool reset, string period, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken, bool tls = false)
+    /// <summary>
+    /// --catalogue-v1 BLZ,CRI: the States whose nodes run on catalogue 1.0.0 (Node:CatalogueVersion), a mixed federation as
+    /// while States upgrade on different days. Comma- or space-separated MIRPS States, case-insensitive.
+    /// </summary>
+    public static Option<string[]> CatalogueV1Option() => new("--catalogue-v1")
     {
+        Description = "States whose nodes run on catalogue 1.0.0 (a mixed federation, as while States upgrade on different days), e.g. BLZ,CRI",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = true,
+        CustomParser = result =>
+        {
+            var states = StandardCatalogue.LoadStandard().ReportingCountries;
+            var named = result.Tokens.SelectMany(t => t.Value.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Select(s => s.ToUpperInvariant()).Distinct().ToArray();
+            if (named.Length == 0 || named.Any(s => !states.Contains(s)))
+            {
+                result.AddError($"--catalogue-v1 lists MIRPS States ({string.Join(",", states.Order(StringComparer.Ordinal))}), for example BLZ,CRI; got '{string.Join(" ", result.Tokens.Select(t => t.Value))}'");
+            }
+            return named;
+        },
+    };
+
+    public static async Task<int> RunAsync(DirectoryInfo folder, bool once, bool reset, string period, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken, bool tls = false, IReadOnlyCollection<string>? catalogueV1 = null)
+    {
+        catalogueV1 ??= [];
+        string[] CatalogueArguments(string state) => catalogueV1.Contains(state) ? ["--Node:CatalogueVersion=1.0.0"] : [];
+        string OnCatalogue(string state) => catalogueV1.Contains(state) ? " on catalogue 1.0.0" : "";
         var console = CommonOptions.Console(output, minimumWidth: 140);
         var catalogue = StandardCatalogue.LoadStandard();
         var states = catalogue.Catalog.Codelists.Single(c => c.Id == StandardCatalogue.ReportingCountryCodelist).Codes.Select(c => c.Id).ToList();
@@ -114,25 +140,25 @@ public static class DevnetCommand
             // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
             foreach (var state in states.Where(s => s != Relay))
             {
-                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), [.. SharingPolicy(state), .. TlsArguments(state.ToLowerInvariant())])));
+                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), [.. SharingPolicy(state), .. TlsArguments(state.ToLowerInvariant()), .. CatalogueArguments(state)])));
             }
             foreach (var (country, node) in nodes)
             {
                 await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {country} listening on {node.Address}");
+                console.MarkupLine($"  node {country} listening on {node.Address}{OnCatalogue(country)}");
             }
             if (states.Contains(Relay))
             {
                 var neighbour = nodes.Single(n => n.Country == RelayedNeighbour).Process;
                 var relay = ServiceProcess.Node(Relay, Path.Combine(folder.FullName, Relay), issuer.ToString(),
                 [
-                    .. SharingPolicy(Relay), .. TlsArguments(Relay.ToLowerInvariant()),
+                    .. SharingPolicy(Relay), .. TlsArguments(Relay.ToLowerInvariant()), .. CatalogueArguments(Relay),
                     $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, Relay)}",
                     $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}", $"--Node:Peers:0:Country={RelayedNeighbour}",
                 ]);
                 nodes.Insert(states.IndexOf(Relay), (Relay, relay));
                 await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {Relay} listening on {relay.Address} (also replicates {RelayedNeighbour})");
+                console.MarkupLine($"  node {Relay} listening on {relay.Address}{OnCatalogue(Relay)} (also replicates {RelayedNeighbour})");
             }
 
             // Each node made its log-signing key at its first start: the admin registers the public halves, so replicas verify every log.
@@ -322,6 +348,7 @@ public static class DevnetCommand
         table.AddRow("Refugee recognition rate (recognized / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate)));
         table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.TotalProtectionRate)), Markup.Escape(RegionalText.Coverage(rates.TotalProtectionRate)));
         console.Write(table);
+        console.MarkupLine(Markup.Escape(RegionalText.Catalogues(rates.ReportingCatalogs)));
     }
 
     /// <summary>Who reported each headline indicator for the period: reported, provisional or missing, State by State.</summary>

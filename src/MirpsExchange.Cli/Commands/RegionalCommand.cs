@@ -119,6 +119,7 @@ public static class RegionalCommand
                     Markup.Escape(Change(change)), Markup.Escape(RegionalText.Coverage(cell)));
             }
             console.Write(table);
+            console.MarkupLine(Markup.Escape(RegionalText.Catalogues(response.ReportingCatalogs)));
             if (response.IndicatorCode.StartsWith("DECISIONS_", StringComparison.Ordinal))
             {
                 var ratesRequest = new GetProtectionRatesRequest { Period = response.Period };

@@ -73,4 +73,17 @@ internal static class RegionalText
         ReportingState.Provisional => "p",
         _ => "-",
     };
+
+    /// <summary>
+    /// Which catalogue version each State reported in, grouped: "Catalogue versions reported in: 1.0.0 BLZ CRI; 2.0.0 GTM HND"
+    /// (a State whose node the Secretariat has not seen directly: "not seen"). States upgrade on different days.
+    /// </summary>
+    public static string Catalogues(IEnumerable<Mirps.Regional.V1.ReportingCatalog> catalogs)
+    {
+        var listed = string.Join("; ", catalogs
+            .GroupBy(c => c.CatalogVersion.Length == 0 ? "not seen" : c.CatalogVersion)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} {string.Join(" ", g.Select(c => c.Country).Order(StringComparer.Ordinal))}"));
+        return $"Catalogue versions reported in: {(listed.Length == 0 ? "(no State)" : listed)}";
+    }
 }

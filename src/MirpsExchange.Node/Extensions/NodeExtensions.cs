@@ -39,14 +39,19 @@ public static class NodeExtensions
     /// <summary>
     /// The Node section, validated by <see cref="NodeOptionsValidation"/> now (before anything is opened with
     /// it) and again at start; the catalogue the node serves (the standard one built in, or a newer version
-    /// from Node:CatalogueFile while States upgrade at different times) and its validation rules.
+    /// from Node:CatalogueFile, or the earlier shipped one Node:CatalogueVersion names while States upgrade at different times) and its validation rules.
     /// </summary>
     public static NodeOptions AddNodeOptions(this WebApplicationBuilder builder, bool secretariat)
     {
         var section = builder.Configuration.GetSection(NodeOptions.Section);
         var node = section.Get<NodeOptions>() ?? new NodeOptions();
+        if (!StandardCatalogue.ShippedVersions.ContainsKey(node.CatalogueVersion))
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(NodeOptions),
+                [$"Configuration key Node:CatalogueVersion must be a catalogue version shipped with this release ({string.Join(", ", StandardCatalogue.ShippedVersions.Keys)}); got '{node.CatalogueVersion}'."]);
+        }
         var catalogue = string.IsNullOrEmpty(node.CatalogueFile)
-            ? StandardCatalogue.LoadStandard()
+            ? StandardCatalogue.LoadVersion(node.CatalogueVersion)
             : StandardCatalogue.Parse(File.ReadAllText(node.CatalogueFile));
         var validation = new NodeOptionsValidation(catalogue, secretariat);
         if (validation.Validate(Options.DefaultName, node) is { Failed: true } result)

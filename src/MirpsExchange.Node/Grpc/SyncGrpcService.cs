@@ -48,6 +48,16 @@ public sealed class SyncGrpcService(
         {
             throw RpcErrors.InvalidArgument($"invalid change feed request: {violations[0].Item2}", violations);
         }
+        // A reader on another catalogue version is served only when one catalogue maps the other; an earlier one
+        // receives each change as its version expresses it, up to the first it cannot hold (EarlierCatalogueFeed).
+        var relation = request.CatalogVersion.Length == 0 ? CatalogueUpgrade.Relation.Same : CatalogueUpgrade.RelationTo(catalogue, request.CatalogVersion, null);
+        if (relation == CatalogueUpgrade.Relation.Unrelated)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, Sync.PeerSyncWorker.CatalogueNotMapped,
+                $"this node runs catalogue {catalogue.Version}, which neither maps nor is mapped by the reader's catalogue {request.CatalogVersion}: no change is served",
+                new Dictionary<string, string> { ["served_version"] = catalogue.Version, ["reader_version"] = request.CatalogVersion });
+        }
+        var earlier = relation == CatalogueUpgrade.Relation.ReaderEarlier ? new Sync.EarlierCatalogueFeed(catalogue, request.CatalogVersion) : null;
 
         var origin = request.Origin;
         var after = request.AfterSequence;
@@ -90,6 +100,10 @@ public sealed class SyncGrpcService(
                     .ToListAsync(cancellation);
                 var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
                 var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
+                if (earlier is not null)
+                {
+                    changes = earlier.Mapped(changes, cancellation);
+                }
                 await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
                 {
                     var first = after;
@@ -106,6 +120,12 @@ public sealed class SyncGrpcService(
                         return; // the reader went away mid-message ("the request is complete"): nothing to report, it resumes from its cursor
                     }
                     sent = true;
+                }
+                if (earlier?.Refusal is { } refusal)
+                {
+                    // Everything before the change was sent; the reader learns which change its catalogue cannot hold, and why.
+                    throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, Sync.EarlierCatalogueFeed.Reason, refusal,
+                        new Dictionary<string, string> { ["served_version"] = catalogue.Version, ["reader_version"] = request.CatalogVersion });
                 }
                 if (sent)
                 {

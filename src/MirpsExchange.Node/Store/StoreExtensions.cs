@@ -54,12 +54,17 @@ public static class StoreExtensions
         return options.Options;
     }
 
-    /// <summary>Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations.</summary>
+    /// <summary>
+    /// Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations; then rows an
+    /// earlier catalogue wrote take the running catalogue's dimension defaults (<see cref="StoredDimensions"/>).
+    /// </summary>
     public static async Task MigrateStoreAsync(this WebApplication app)
     {
         await using var scope = app.Services.CreateAsyncScope();
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
         await store.MigrateAsync();
+        // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0).
+        await StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>());
         StoreFiles.NarrowCreated(store.GetConnectionString()!);
         await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);

@@ -17,7 +17,8 @@ namespace MirpsExchange.Node.Sync;
 /// Pulls, for every configured peer and origin, the origin's changes after the last one held here and
 /// applies each streamed batch in one transaction (the cursor is the origin's latest sequence in the
 /// store, so it advances with the data and a batch applied twice changes nothing). Follows the peer's
-/// feed; on failure retries with exponential backoff and jitter. Refuses a peer whose catalogue differs.
+/// feed; on failure retries with exponential backoff and jitter. Refuses a peer whose catalogue differs, unless one
+/// catalogue maps the other (<see cref="CatalogueUpgrade"/>): then it names its own version in every feed request.
 /// What it checks in what a peer sends, and what the writer checks, are <see cref="ReplicaRules"/>.
 /// </summary>
 public sealed partial class PeerSyncWorker(
@@ -28,9 +29,13 @@ public sealed partial class PeerSyncWorker(
     TimeProvider clock,
     ILogKeys logKeys,
     ReplicaRules rules,
+    OriginCatalogues originCatalogues,
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
+    /// <summary>The feed's reason when the reader's catalogue version is neither mapped by the peer's nor maps it (Grpc/SyncGrpcService).</summary>
+    public const string CatalogueNotMapped = "CATALOGUE_NOT_MAPPED";
+
     /// <summary>How long a pull waits at start for the published log keys' first fetch.</summary>
     private static readonly TimeSpan KeysAtStart = TimeSpan.FromSeconds(10);
 
@@ -85,14 +90,19 @@ public sealed partial class PeerSyncWorker(
             {
                 state.Set(PeerState.Connecting);
                 var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stoppingToken);
-                if (status.CatalogDigest != catalogue.Digest)
+                // Another version syncs when one catalogue declares it maps the other (CatalogueUpgrade): States upgrade on different days.
+                if (CatalogueUpgrade.RelationTo(catalogue, status.CatalogVersion, status.CatalogDigest) == CatalogueUpgrade.Relation.Unrelated)
                 {
-                    var message = $"FAILED_PRECONDITION: the peer's catalogue {status.CatalogVersion} ({status.CatalogDigest[..Math.Min(12, status.CatalogDigest.Length)]}) differs from ours {catalogue.Version} ({catalogue.Digest[..12]}); sync with this peer is stopped";
+                    var message = $"FAILED_PRECONDITION: the peer's catalogue {status.CatalogVersion} ({status.CatalogDigest[..Math.Min(12, status.CatalogDigest.Length)]}) differs from ours {catalogue.Version} ({catalogue.Digest[..12]}) and neither maps the other; sync with this peer is stopped";
                     state.Set(PeerState.Stopped, message);
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
                 }
                 ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
+                if (string.Equals(peer.Country, origin, StringComparison.OrdinalIgnoreCase))
+                {
+                    originCatalogues.Seen(origin, status.CatalogVersion); // the origin's own node: the version its State reports in
+                }
                 var source = peer.Reader;
                 var held = status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;
                 var self = Sharing.Reader.OfNode(options.Value.Country);
@@ -144,7 +154,7 @@ public sealed partial class PeerSyncWorker(
                 }
                 WatchForStall(applied);
                 using var call = feed.StreamChanges(channel.CreateCallInvoker(),
-                    new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192 }, stall.Token);
+                    new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192, CatalogVersion = catalogue.Version }, stall.Token);
                 await keysAtStart;
                 state.Set(PeerState.Connected);
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
@@ -202,6 +212,16 @@ public sealed partial class PeerSyncWorker(
                 var error = $"{ReplicaRules.PeerStalled}: the peer says it holds {origin}'s log further than this node, but sent nothing for {options.Value.PeerStallTimeout:c}; asking it again";
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition
+                && e.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason is EarlierCatalogueFeed.Reason or CatalogueNotMapped)
+            {
+                // The peer's catalogue maps this one's, but a change this catalogue cannot hold comes next: nothing
+                // further can be pulled until this node upgrades its catalogue; an operator must act.
+                var message = $"FAILED_PRECONDITION: {e.Status.Detail}; sync with this peer is stopped";
+                state.Set(PeerState.Stopped, message);
+                LogCatalogueMismatch(logger, address, origin, message);
+                return;
             }
             // A peer refused by a replica rule, the peer or identity server unreachable or refusing, a store error (a
             // change that conflicts with what is held, a full disk): this pull fails and is tried again, the node runs on.
