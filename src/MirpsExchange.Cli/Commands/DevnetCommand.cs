@@ -57,6 +57,27 @@ public static class DevnetCommand
     /// --catalogue-v1 BLZ,CRI: the States whose nodes run on catalogue 1.0.0 (Node:CatalogueVersion), a mixed federation as
     /// while States upgrade on different days. Comma- or space-separated MIRPS States, case-insensitive.
     /// </summary>
+    /// <summary>
+    /// The sample file as a State not yet on catalogue 2.0 holds it: the same rows without catalogue 2.0's attributes
+    /// (a 1.0 node refuses them), written to the devnet folder.
+    /// </summary>
+    private static FileInfo CatalogueOneCopy(FileInfo sample, DirectoryInfo folder)
+    {
+        using var reader = sample.OpenText();
+        var rows = MirpsExchange.Catalogue.Csv.ObservationCsv.Read(reader).Observations;
+        foreach (var row in rows)
+        {
+            default(Mirps.Log.ValueAttributes).CopyTo(row);
+        }
+        var copy = new FileInfo(Path.Combine(folder.FullName, "samples-catalogue-1.0.0", sample.Name));
+        copy.Directory!.Create();
+        using (var writer = copy.CreateText())
+        {
+            MirpsExchange.Catalogue.Csv.ObservationCsv.Write(writer, rows);
+        }
+        return copy;
+    }
+
     public static Option<string[]> CatalogueV1Option() => new("--catalogue-v1")
     {
         Description = "States whose nodes run on catalogue 1.0.0 (a mixed federation, as while States upgrade on different days), e.g. BLZ,CRI",
@@ -180,6 +201,11 @@ public static class DevnetCommand
             foreach (var (country, node) in nodes)
             {
                 var sample = new FileInfo(Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv"));
+                if (catalogueV1.Contains(country))
+                {
+                    sample = CatalogueOneCopy(sample, folder);
+                    console.MarkupLine($"  {country} is on catalogue 1.0.0, which has no lower-bound, synthetic or confidentiality attribute: its samples go without them (their notes still say so)");
+                }
                 var log = new StringWriter();
                 var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ClientOf(country));
                 console.WriteLine($"  {log.ToString().Trim()}");
