@@ -70,8 +70,17 @@ public static class ComplementaryWithholding
             {
                 continue;
             }
+            // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
             var history = await rows
                 .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && o.Period == table.Period && o.Origin == table.Country)
+                .Select(o => new ObservationRow
+                {
+                    Origin = o.Origin, OriginSequence = o.OriginSequence, IndicatorCode = o.IndicatorCode, Country = o.Country, Period = o.Period,
+                    Sex = o.Sex, Age = o.Age, CountryOfOrigin = o.CountryOfOrigin, ApplicationType = o.ApplicationType, DecisionLevel = o.DecisionLevel,
+                    ProcedureType = o.ProcedureType, CountBasis = o.CountBasis, CountryOfDestination = o.CountryOfDestination, Note = "",
+                    Value = o.Value, Deleted = o.Deleted, ValueWithheld = o.ValueWithheld, RecordedTime = o.RecordedTime,
+                    Readers = o.Readers, ReleaseTime = o.ReleaseTime, SmallCountThreshold = o.SmallCountThreshold,
+                })
                 .ToListAsync(cancellationToken);
             var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
                 row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros)));
