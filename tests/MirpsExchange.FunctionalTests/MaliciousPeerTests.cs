@@ -370,6 +370,28 @@ public class MaliciousPeerTests
     }
 
     [Fact]
+    public async Task A_relay_on_the_same_catalogue_that_says_a_change_is_not_in_the_readers_catalogue_is_retried_not_followed_for_good()
+    {
+        // Only a peer on a later catalogue can honestly refuse a change this node's catalogue cannot hold (and stop the pull until
+        // the node upgrades). A relay on the same catalogue saying so once must not stop the Secretariat's pull of PAN for good.
+        await using var pan = await PanamaAsync(PanamaPolicy);
+        // What CRI's node holds and serves honestly as a relay: the change not shared with CRI as NOT_HELD.
+        var log = Forge("", await ReadLogAsync(pan, "CRI"), await ReadLogAsync(pan, ""), pan);
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        var refusals = 0;
+        hostile.Script = after => Interlocked.Increment(ref refusals) == 1
+            ? throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, MirpsExchange.Node.Sync.EarlierCatalogueFeed.Reason,
+                "PAN's change 1 has APPLICATION_TYPE = REPEAT, which catalogue 1.0.0 cannot hold", new Dictionary<string, string>())
+            : log.After(after);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer);
+
+        var followed = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Connected && p.AppliedSequence == 4);
+
+        Assert.Equal((PeerState.Connected, 4L), (followed.State, followed.AppliedSequence));
+        Assert.True(refusals >= 2, "the pull was asked again after the refusal");
+    }
+
+    [Fact]
     public async Task A_relay_streaming_unsigned_changes_is_refused_before_they_fill_the_replicas_memory()
     {
         await using var pan = await PanamaAsync(PanamaPolicy);

@@ -84,6 +84,8 @@ public sealed partial class PeerSyncWorker(
         // again, as ever) before it reads the feed, while it asks the peer's status (and a token) and opens the feed.
         var keysAtStart = logKeys.FirstFetch.WaitAsync(KeysAtStart, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
         CancellationTokenSource? reconnect = null, stall = null;
+        // How the peer's catalogue relates to this node's, as its status last said (null before it answered).
+        CatalogueUpgrade.Relation? peerCatalogue = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -91,7 +93,8 @@ public sealed partial class PeerSyncWorker(
                 state.Set(PeerState.Connecting);
                 var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stoppingToken);
                 // Another version syncs when one catalogue declares it maps the other (CatalogueUpgrade): States upgrade on different days.
-                if (CatalogueUpgrade.RelationTo(catalogue, status.CatalogVersion, status.CatalogDigest) == CatalogueUpgrade.Relation.Unrelated)
+                peerCatalogue = CatalogueUpgrade.RelationTo(catalogue, status.CatalogVersion, status.CatalogDigest);
+                if (peerCatalogue == CatalogueUpgrade.Relation.Unrelated)
                 {
                     var message = $"FAILED_PRECONDITION: the peer's catalogue {status.CatalogVersion} ({status.CatalogDigest[..Math.Min(12, status.CatalogDigest.Length)]}) differs from ours {catalogue.Version} ({catalogue.Digest[..12]}) and neither maps the other; sync with this peer is stopped";
                     state.Set(PeerState.Stopped, message);
@@ -213,11 +216,13 @@ public sealed partial class PeerSyncWorker(
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition
-                && e.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason is EarlierCatalogueFeed.Reason or CatalogueNotMapped)
+            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition && peerCatalogue == CatalogueUpgrade.Relation.ReaderLater
+                && e.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason is EarlierCatalogueFeed.Reason)
             {
                 // The peer's catalogue maps this one's, but a change this catalogue cannot hold comes next: nothing
-                // further can be pulled until this node upgrades its catalogue; an operator must act.
+                // further can be pulled until this node upgrades its catalogue; an operator must act. Only a peer on a later
+                // catalogue (as its status said) can say so: from any other, the same answer is a failure retried as ever, or a
+                // relay could stop this node's pull for good with one forged status.
                 var message = $"FAILED_PRECONDITION: {e.Status.Detail}; sync with this peer is stopped";
                 state.Set(PeerState.Stopped, message);
                 LogCatalogueMismatch(logger, address, origin, message);
