@@ -185,11 +185,6 @@ public sealed class SyncGrpcService(
     }
 
     /// <summary>
-    /// The complementary withholdings among <paramref name="origin"/>'s next <paramref name="count"/> changes after
-    /// <paramref name="after"/>: the tables they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
-    /// serves them NOT_HELD, as it serves small counts.
-    /// </summary>
-    /// <summary>
     /// The last sequence of the commit of <paramref name="origin"/>'s change <paramref name="sequence"/> (a commit's changes share
     /// their recorded time and follow each other); <paramref name="sequence"/> itself when the log holds no such change.
     /// </summary>
@@ -210,9 +205,14 @@ public sealed class SyncGrpcService(
             .FirstOrDefaultAsync(cancellationToken);
         return next is { } first
             ? first - 1
-            : await db.Observations.AsNoTracking().Where(o => o.Origin == origin).MaxAsync(o => (long?)o.OriginSequence, cancellationToken) ?? sequence;
+            : Math.Max(sequence, (await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence);
     }
 
+    /// <summary>
+    /// The complementary withholdings among <paramref name="origin"/>'s next <paramref name="count"/> changes after
+    /// <paramref name="after"/>: the tables they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
+    /// serves them NOT_HELD, as it serves small counts.
+    /// </summary>
     private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(Reader reader, string origin, long after, int count, long now, CancellationToken cancellationToken)
     {
         var tables = await db.Observations.AsNoTracking()

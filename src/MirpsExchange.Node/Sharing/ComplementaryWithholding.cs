@@ -24,11 +24,8 @@ public static class ComplementaryWithholding
     /// The dimension values of an observation, as <see cref="DimensionValues(ObservationRow)"/>: catalogue 2.0's dimensions as
     /// stored (a declared one left empty at its default, <see cref="StandardCatalogue.Normalised"/>).
     /// </summary>
-    public static string[] DimensionValues(Mirps.Observation.V1.Observation o, StandardCatalogue catalogue)
-    {
-        var added = catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o));
-        return [o.Sex, o.Age, o.CountryOfOrigin, added.ApplicationType, added.DecisionLevel, added.ProcedureType, added.CountBasis, added.CountryOfDestination];
-    }
+    public static string[] DimensionValues(Mirps.Observation.V1.Observation o, StandardCatalogue catalogue) =>
+        MirpsExchange.Catalogue.Validation.Rules.ObservationDimensionFields.Values(o, catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)));
 
     /// <summary>A table: one indicator, country (the origin) and period.</summary>
     public readonly record struct Table(string IndicatorCode, string Country, string Period);
