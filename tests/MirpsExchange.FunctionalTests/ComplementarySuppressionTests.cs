@@ -61,6 +61,19 @@ public class ComplementarySuppressionTests
     }
 
     [Fact]
+    public async Task A_reader_claiming_the_earlier_catalogue_receives_the_same_withholdings()
+    {
+        // The feed maps changes for a reader on catalogue 1.0.0 after withholding: claiming the older version undoes nothing.
+        await using var origin = await OriginAsync();
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3), Refugees(value: 130)));
+
+        var feed = await FeedAsync(origin, "CRI", catalogVersion: "1.0.0");
+
+        Assert.Equal(["F|Complementary|0", "M|SmallCount|0", "_T|Unspecified|130"], feed.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+        Assert.All(feed.Where(c => c.Withholding != Withholding.Unspecified), c => Assert.Equal(0, c.Salt.Length));
+    }
+
+    [Fact]
     public async Task An_indicator_not_additive_across_States_still_adds_up_within_one_and_is_protected()
     {
         // PERSONS_ASSISTED is not summed across States (the Darién: two States count the same people), but its breakdown by
@@ -179,11 +192,12 @@ public class ComplementarySuppressionTests
         return [.. response.Revisions];
     }
 
-    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader, int batchSize = 0)
+    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader, int batchSize = 0, string catalogVersion = "")
     {
         using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
         using var channel = node.ChannelWith(tokens.ToCallCredentials());
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ", BatchSize = batchSize }, deadline: DateTime.UtcNow.AddSeconds(30));
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(
+            new StreamChangesRequest { Origin = "BLZ", BatchSize = batchSize, CatalogVersion = catalogVersion }, deadline: DateTime.UtcNow.AddSeconds(30));
         var changes = new List<StoredObservation>();
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {
