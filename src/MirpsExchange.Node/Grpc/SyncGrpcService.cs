@@ -53,7 +53,7 @@ public sealed class SyncGrpcService(
         var relation = request.CatalogVersion.Length == 0 ? CatalogueUpgrade.Relation.Same : CatalogueUpgrade.RelationTo(catalogue, request.CatalogVersion, null);
         if (relation == CatalogueUpgrade.Relation.Unrelated)
         {
-            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, Sync.PeerSyncWorker.CatalogueNotMapped,
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, Sync.EarlierCatalogueFeed.CatalogueNotMapped,
                 $"this node runs catalogue {catalogue.Version}, which neither maps nor is mapped by the reader's catalogue {request.CatalogVersion}: no change is served",
                 new Dictionary<string, string> { ["served_version"] = catalogue.Version, ["reader_version"] = request.CatalogVersion });
         }

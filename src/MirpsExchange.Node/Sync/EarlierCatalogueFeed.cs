@@ -22,6 +22,9 @@ public sealed class EarlierCatalogueFeed(StandardCatalogue served, string reader
     /// <summary>The reason the feed stops <see cref="Mapped"/> uses in its error, for machines.</summary>
     public const string Reason = "CHANGE_NOT_IN_READER_CATALOGUE";
 
+    /// <summary>The feed's reason when the reader's catalogue version is neither mapped by this node's nor maps it: nothing is served.</summary>
+    public const string CatalogueNotMapped = "CATALOGUE_NOT_MAPPED";
+
     private readonly StandardCatalogue _earlier = CatalogueUpgrade.Shipped(readerVersion);
     private readonly ObservationValidator _validator = new(CatalogueUpgrade.Shipped(readerVersion));
 

@@ -33,9 +33,6 @@ public sealed partial class PeerSyncWorker(
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
-    /// <summary>The feed's reason when the reader's catalogue version is neither mapped by the peer's nor maps it (Grpc/SyncGrpcService).</summary>
-    public const string CatalogueNotMapped = "CATALOGUE_NOT_MAPPED";
-
     /// <summary>How long a pull waits at start for the published log keys' first fetch.</summary>
     private static readonly TimeSpan KeysAtStart = TimeSpan.FromSeconds(10);
 
