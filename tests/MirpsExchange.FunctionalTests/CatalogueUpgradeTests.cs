@@ -121,24 +121,13 @@ public sealed class CatalogueUpgradeTests : IDisposable
         var costaRica = Applications(300);
         costaRica.Country = "CRI";
         await cri.Observations.SubmitObservationsAsync(Submit(costaRica));
-        var puller = Path.Combine(_folder, "secretariat.json");
-        OwnerOnlyFile.WriteAllText(puller, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        await using var secretariat = await TestSecretariat.StartAsync($"--Node:Credential={puller}",
-            $"--Node:Peers:0:Address={blz.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ",
-            $"--Node:Peers:1:Address={cri.Address}", "--Node:Peers:1:Origins:0=CRI", "--Node:Peers:1:Country=CRI");
+        await using var secretariat = await PullingSecretariatAsync(null, blz, cri);
 
-        var request = new Mirps.Regional.V1.GetRegionalValueRequest { IndicatorCode = "ASYLUM_APPLICATIONS", Period = "2023" };
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        var answer = await secretariat.Regional.GetRegionalValueAsync(request);
-        while (answer.Cells.Single().ContributingCountries.Count < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-            answer = await secretariat.Regional.GetRegionalValueAsync(request);
-        }
+        var answer = await RegionalAsync(secretariat, 2);
 
         // BLZ's 1.0 figure counts as the total of 2.0's new dimensions (its declared mapping), and the answer says so.
         Assert.Equal(420, answer.Cells.Single().Value);
-        Assert.Equal(["BLZ 1.0.0", "CRI 2.0.0"], answer.ReportingCatalogs.Select(c => $"{c.Country} {c.CatalogVersion}"));
+        Assert.Equal(["BLZ 1.0.0", "CRI 2.0.0"], Catalogues(answer));
         var file = Path.Combine(_folder, "reader.json");
         OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         var shown = await CliRunner.RunAsync(["regional", "show", "ASYLUM_APPLICATIONS", "--period", "2023",
@@ -146,6 +135,90 @@ public sealed class CatalogueUpgradeTests : IDisposable
         Assert.Equal(0, shown.Code);
         Assert.Contains("Catalogue versions reported in: 1.0.0 BLZ; 2.0.0 CRI", shown.Output);
     }
+
+    [Fact]
+    public async Task The_secretariat_keeps_the_catalogue_each_state_reported_in_across_its_restart_and_names_it_as_of_an_earlier_time()
+    {
+        var secretariatStore = $"--ConnectionStrings:Store=Data Source={Path.Combine(_folder, "secretariat.db")}";
+        var blzStore = Path.Combine(_folder, "blz.db");
+        Google.Protobuf.WellKnownTypes.Timestamp beforeUpgrade;
+        await using (var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne))
+        {
+            await blz.Observations.SubmitObservationsAsync(Submit(Applications(120)));
+            await using (var secretariat = await PullingSecretariatAsync(secretariatStore, blz))
+            {
+                Assert.Equal(["BLZ 1.0.0"], Catalogues(await RegionalAsync(secretariat, 1)));
+            }
+            beforeUpgrade = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+            await Task.Delay(20);
+            blz.CopyStoreTo(blzStore);
+        }
+
+        // BLZ upgrades its node to catalogue 2.0 on its store; the Secretariat restarts on its own store and pulls it again.
+        await using var upgraded = await TestNode.StartOnStoreAsync(blzStore, "BLZ", null, ShareWithAll);
+        await using var restarted = await PullingSecretariatAsync(secretariatStore, upgraded);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (Catalogues(await RegionalAsync(restarted, 1)).Single() != "BLZ 2.0.0" && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(["BLZ 2.0.0"], Catalogues(await RegionalAsync(restarted, 1)));
+        // The figure as of before the upgrade was reported in 1.0.0, and says so after the restart too.
+        Assert.Equal(["BLZ 1.0.0"], Catalogues(await RegionalAsync(restarted, 1, beforeUpgrade)));
+    }
+
+    [Fact]
+    public async Task A_store_last_run_on_catalogue_2_refuses_to_start_on_catalogue_1()
+    {
+        var store = Path.Combine(_folder, "blz.db");
+        var upgradedStore = Path.Combine(_folder, "blz-upgraded.db");
+        await using (var v1 = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne))
+        {
+            await v1.Observations.SubmitObservationsAsync(Submit(Applications(120)));
+            v1.CopyStoreTo(store);
+        }
+        await using (var v2 = await TestNode.StartOnStoreAsync(store, "BLZ", null, ShareWithAll))
+        {
+            await v2.Observations.SubmitObservationsAsync(Submit(Applications(100, "REPEAT")));
+            v2.CopyStoreTo(upgradedStore);
+        }
+
+        // Its rows may hold what 1.0 cannot express (APPLICATION_TYPE = REPEAT here): the node says so and does not start.
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestNode.StartOnStoreAsync(upgradedStore, "BLZ", null, ShareWithAll, OnVersionOne));
+        Assert.Contains("This store was last run on catalogue 2.0.0; a node on catalogue 1.0.0 (Node:CatalogueVersion)", failure.ToString());
+        await using var again = await TestNode.StartOnStoreAsync(upgradedStore, "BLZ", null, ShareWithAll);
+        Assert.Equal(2, again.CountRows());
+    }
+
+    /// <summary>A Secretariat (on <paramref name="store"/>'s connection string when given) pulling each State from its own node.</summary>
+    private async Task<TestSecretariat> PullingSecretariatAsync(string? store, params TestNode[] states)
+    {
+        var puller = Path.Combine(_folder, "secretariat.json");
+        OwnerOnlyFile.WriteAllText(puller, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        string[] peers = [.. states.SelectMany((state, i) => new[]
+        {
+            $"--Node:Peers:{i}:Address={state.Address}", $"--Node:Peers:{i}:Origins:0={state.Country}", $"--Node:Peers:{i}:Country={state.Country}",
+        })];
+        return await TestSecretariat.StartAsync([$"--Node:Credential={puller}", .. peers, .. store is null ? [] : new[] { store }]);
+    }
+
+    /// <summary>The regional applications of 2023 (as of <paramref name="asOf"/>), once <paramref name="states"/> States contribute (20 s at most).</summary>
+    private static async Task<Mirps.Regional.V1.GetRegionalValueResponse> RegionalAsync(TestSecretariat secretariat, int states, Google.Protobuf.WellKnownTypes.Timestamp? asOf = null)
+    {
+        var request = new Mirps.Regional.V1.GetRegionalValueRequest { IndicatorCode = "ASYLUM_APPLICATIONS", Period = "2023", AsOfTime = asOf };
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var answer = await secretariat.Regional.GetRegionalValueAsync(request);
+        while (answer.Cells.Sum(c => c.ContributingCountries.Count) < states && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            answer = await secretariat.Regional.GetRegionalValueAsync(request);
+        }
+        return answer;
+    }
+
+    private static List<string> Catalogues(Mirps.Regional.V1.GetRegionalValueResponse answer) =>
+        [.. answer.ReportingCatalogs.Select(c => $"{c.Country} {c.CatalogVersion}")];
 
     /// <summary>One answer row without catalogue 2.0's dimensions (empty in 1.0, at their defaults in 2.0): what the figures and their history are.</summary>
     private static string Render(StoredObservation s) =>

@@ -13,6 +13,7 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
     public DbSet<RequestRecord> Requests => Set<RequestRecord>();
     public DbSet<WithheldChange> WithheldChanges => Set<WithheldChange>();
     public DbSet<LogHeadRow> LogHeads => Set<LogHeadRow>();
+    public DbSet<CatalogueVersionRow> CatalogueVersions => Set<CatalogueVersionRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -20,6 +21,7 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
         modelBuilder.ApplyConfiguration(new RequestRecordConfiguration());
         modelBuilder.ApplyConfiguration(new WithheldChangeConfiguration());
         modelBuilder.ApplyConfiguration(new LogHeadConfiguration());
+        modelBuilder.ApplyConfiguration(new CatalogueVersionConfiguration());
         // snake_case names, the same on SQLite and PostgreSQL, so the raw SQL of the write path is portable.
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
@@ -110,6 +112,17 @@ internal sealed class LogHeadConfiguration : IEntityTypeConfiguration<LogHeadRow
         builder.Property(h => h.Kind).HasConversion<int>();
         builder.Property(h => h.KeyId).HasMaxLength(64);
         builder.HasIndex(h => new { h.Origin, h.ReceivedTime }); // the heads a figure "as of" a time was computed from
+    }
+}
+
+internal sealed class CatalogueVersionConfiguration : IEntityTypeConfiguration<CatalogueVersionRow>
+{
+    public void Configure(EntityTypeBuilder<CatalogueVersionRow> builder)
+    {
+        builder.ToTable("catalogue_versions");
+        builder.HasKey(v => new { v.Holder, v.SeenTime });
+        builder.Property(v => v.Holder).HasMaxLength(3);
+        builder.Property(v => v.Version).HasMaxLength(32);
     }
 }
 

@@ -34,6 +34,7 @@ public static class StoreExtensions
         builder.Services.AddSingleton<ReceiveStamps>();
         builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddScoped<SubmitWriter>();
+        builder.Services.AddSingleton<CatalogueVersions>();
         return builder;
     }
 
@@ -55,7 +56,8 @@ public static class StoreExtensions
     }
 
     /// <summary>
-    /// Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations; then rows an
+    /// Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations; refuses a
+    /// catalogue earlier than the one the store was last run on (<see cref="CatalogueVersions"/>); then rows an
     /// earlier catalogue wrote take the running catalogue's dimension defaults (<see cref="StoredDimensions"/>).
     /// </summary>
     public static async Task MigrateStoreAsync(this WebApplication app)
@@ -63,8 +65,10 @@ public static class StoreExtensions
         await using var scope = app.Services.CreateAsyncScope();
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
         await store.MigrateAsync();
+        var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
+        await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version);
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0).
-        await StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>());
+        await StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue);
         StoreFiles.NarrowCreated(store.GetConnectionString()!);
         await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);

@@ -29,7 +29,7 @@ public sealed partial class PeerSyncWorker(
     TimeProvider clock,
     ILogKeys logKeys,
     ReplicaRules rules,
-    OriginCatalogues originCatalogues,
+    MirpsExchange.Node.Store.CatalogueVersions originCatalogues,
     ILogger<PeerSyncWorker> logger,
     IOptions<TlsOptions> tls) : BackgroundService
 {
@@ -101,7 +101,7 @@ public sealed partial class PeerSyncWorker(
                 ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
                 if (string.Equals(peer.Country, origin, StringComparison.OrdinalIgnoreCase))
                 {
-                    originCatalogues.Seen(origin, status.CatalogVersion); // the origin's own node: the version its State reports in
+                    await originCatalogues.SeenAsync(origin, status.CatalogVersion, stoppingToken); // the origin's own node: the version its State reports in
                 }
                 var source = peer.Reader;
                 var held = status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;

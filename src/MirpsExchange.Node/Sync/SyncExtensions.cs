@@ -6,7 +6,6 @@ public static class SyncExtensions
     public static WebApplicationBuilder AddPeerSync(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<PeerStates>();
-        builder.Services.AddSingleton<OriginCatalogues>();
         builder.Services.AddSingleton<ReplicaRules>();
         builder.Services.AddScoped<ReplicaWriter>();
         builder.Services.AddSingleton<ILogKeys, PublishedLogKeys>();

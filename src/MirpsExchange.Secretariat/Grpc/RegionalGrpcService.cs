@@ -15,7 +15,7 @@ public sealed partial class RegionalGrpcService(
     RegionalRequests requests,
     RegionalIndicators indicators,
     MirpsExchange.Node.Rules.StoredRuleCells rules,
-    MirpsExchange.Node.Sync.OriginCatalogues catalogues,
+    MirpsExchange.Node.Store.CatalogueVersions catalogues,
     ILogger<RegionalGrpcService> logger) : RegionalService.RegionalServiceBase
 {
     public override async Task<GetRegionalValueResponse> GetRegionalValue(GetRegionalValueRequest request, ServerCallContext context)
@@ -23,7 +23,7 @@ public sealed partial class RegionalGrpcService(
         RequireRegionalReader(context);
         var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
         var response = await indicators.GetValueAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken);
-        response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads));
+        response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         LogComputed(logger, nameof(GetRegionalValue), indicator.Indicator.Code, response.Period, response.Cells.Count);
         return response;
     }
@@ -33,7 +33,7 @@ public sealed partial class RegionalGrpcService(
         RequireRegionalReader(context);
         var period = requests.RatesQuery(request);
         var response = await indicators.GetRatesAsync(requests.Catalogue, period, request.AsOfTime, context.CancellationToken);
-        response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads));
+        response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         return response;
     }
 
@@ -42,15 +42,15 @@ public sealed partial class RegionalGrpcService(
         RequireRegionalReader(context);
         var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
         var response = await indicators.GetChangeAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken);
-        response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads));
+        response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         LogComputed(logger, nameof(GetRegionalChange), indicator.Indicator.Code, response.Period, response.Changes.Count);
         return response;
     }
 
-    /// <summary>The catalogue version each State the figures read reported in (one per State of <paramref name="heads"/>), while States upgrade on different days.</summary>
-    private IEnumerable<ReportingCatalog> ReportingCatalogs(IEnumerable<Mirps.Observation.V1.LogHead> heads) =>
+    /// <summary>The catalogue version each State the figures read reported in (one per State of <paramref name="heads"/>) as of <paramref name="asOf"/>, while States upgrade on different days.</summary>
+    private IEnumerable<ReportingCatalog> ReportingCatalogs(IEnumerable<Mirps.Observation.V1.LogHead> heads, Google.Protobuf.WellKnownTypes.Timestamp? asOf) =>
         heads.Select(h => h.Origin).Distinct().Order(StringComparer.Ordinal)
-            .Select(origin => new ReportingCatalog { Country = origin, CatalogVersion = catalogues.VersionOf(origin) });
+            .Select(origin => new ReportingCatalog { Country = origin, CatalogVersion = catalogues.VersionOf(origin, asOf) });
 
     public override async Task<GetCompletenessResponse> GetCompleteness(GetCompletenessRequest request, ServerCallContext context)
     {

@@ -17,6 +17,28 @@ namespace MirpsExchange.Node.Store.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("MirpsExchange.Node.Store.CatalogueVersionRow", b =>
+                {
+                    b.Property<string>("Holder")
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("holder");
+
+                    b.Property<long>("SeenTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seen_time");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Holder", "SeenTime");
+
+                    b.ToTable("catalogue_versions", (string)null);
+                });
+
             modelBuilder.Entity("MirpsExchange.Node.Store.LogHeadRow", b =>
                 {
                     b.Property<string>("Origin")
