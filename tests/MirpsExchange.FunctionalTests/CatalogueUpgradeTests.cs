@@ -113,6 +113,28 @@ public sealed class CatalogueUpgradeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_on_catalogue_1_receives_nothing_of_a_commit_holding_a_change_it_cannot_hold()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Applications(120)));
+        await using var v1 = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnVersionOne]);
+        await HoldsAsync(v1, 1);
+
+        // One commit: a revision 1.0 holds (change 2), then a synthetic figure it cannot (change 3). The feed serves change 2
+        // and stops; the reader writes nothing of a commit whose signed head it never received (ChainVerifier), so a
+        // complementary withholding is never judged without the withheld values of its commit.
+        var synthetic = Refugees(value: 241);
+        synthetic.Synthetic = true;
+        await origin.Observations.SubmitObservationsAsync(Submit(Applications(125), synthetic));
+        var peer = await PeerSyncTests.PeerInStateAsync(v1, PeerState.Stopped);
+        v1.Errors.Expect("PeerCatalogueMismatch");
+
+        Assert.Contains("BLZ's change 3 cannot be held in catalogue 1.0.0", peer.LastError);
+        Assert.Equal("ASYLUM_APPLICATIONS|_T||||120", Stored(v1));
+        Assert.Equal(1, v1.CountRows());
+    }
+
+    [Fact]
     public async Task The_secretariats_regional_figures_over_a_mixed_federation_name_the_catalogue_each_state_reported_in()
     {
         await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne);
