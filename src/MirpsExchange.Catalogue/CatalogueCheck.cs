@@ -83,6 +83,16 @@ public static class CatalogueCheck
             CheckLabel(unit.Name, $"unit {unit.Id}", problems);
         }
 
+        var groups = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var group in catalog.IndicatorGroups)
+        {
+            if (string.IsNullOrWhiteSpace(group.Id) || !groups.Add(group.Id))
+            {
+                problems.Add($"indicator group '{group.Id}' is empty or defined twice");
+            }
+            CheckLabel(group.Name, $"indicator group {group.Id}", problems);
+        }
+
         var indicators = new HashSet<string>(StringComparer.Ordinal);
         foreach (var indicator in catalog.Indicators)
         {
@@ -90,6 +100,10 @@ public static class CatalogueCheck
             if (string.IsNullOrWhiteSpace(indicator.Code) || !indicators.Add(indicator.Code))
             {
                 problems.Add($"{what} is empty or defined twice");
+            }
+            if (groups.Count > 0 ? !groups.Contains(indicator.GroupId) : indicator.GroupId.Length > 0)
+            {
+                problems.Add($"{what} is in group '{indicator.GroupId}', which is not declared (groups: {string.Join(", ", groups)})");
             }
             CheckLabel(indicator.Name, what, problems);
             CheckLabel(indicator.Description, $"{what} description", problems);

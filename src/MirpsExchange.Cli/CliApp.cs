@@ -15,6 +15,7 @@ public static class CliApp
     public static RootCommand BuildRootCommand() => new("mirps: the MirpsExchange command line (submit and query data, check sync, run the local federation, administer credentials)")
     {
         SubmitCommand.Create(),
+        TemplateCommand.Create(),
         QueryCommand.Create(),
         SyncCommand.Create(),
         DevnetCommand.Create(),

@@ -126,6 +126,38 @@ public class CliTests
     }
 
     [Fact]
+    public async Task The_excel_template_filled_in_is_submitted_and_a_bad_cell_is_refused_by_sheet_row_and_column_with_nothing_written()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        var template = Path.Combine(node.Folder, "blz-2023.xlsx");
+        var made = await RunAsync("template", "--country", "BLZ", "--period", "2023", "--out", template);
+        Assert.Equal(CliApp.Ok, made.Code);
+        using var blank = new MemoryStream(await File.ReadAllBytesAsync(template));
+        var value = MirpsExchange.TestShared.XlsxCells.ColumnOf(blank, "Procedimientos de asilo", "value");
+
+        // One cell refused: nothing of the workbook is written, and the error names the sheet, the row and the column.
+        var bad = Path.Combine(node.Folder, "bad.xlsx");
+        using (var filled = MirpsExchange.TestShared.XlsxCells.Fill(blank, "Procedimientos de asilo", ($"{value}4", "130"), ($"{value}5", "-3")))
+        {
+            await File.WriteAllBytesAsync(bad, filled.ToArray());
+        }
+        var refused = await RunAsync(["submit", bad, .. node.CliArgs]);
+        Assert.Equal(CliApp.Refused, refused.Code);
+        Assert.Contains("bad.xlsx: sheet 'Procedimientos de asilo', row 5, value: the value must not be negative", refused.Error);
+        Assert.Equal(0, node.CountRows());
+
+        var good = Path.Combine(node.Folder, "good.xlsx");
+        using (var filled = MirpsExchange.TestShared.XlsxCells.Fill(blank, "Procedimientos de asilo", ($"{value}4", "130"), ($"{value}5", "40")))
+        {
+            await File.WriteAllBytesAsync(good, filled.ToArray());
+        }
+        var submitted = await RunAsync(["submit", good, .. node.CliArgs]);
+        Assert.Equal(CliApp.Ok, submitted.Code);
+        Assert.Matches(@"good\.xlsx: 2 observations submitted to .*: 2 inserted, 0 revised, 0 unchanged; \d+ row\(s\) without a value skipped", submitted.Output);
+        Assert.Equal("ASYLUM_APPLICATIONS|130; DECISIONS_RECOGNIZED|40", string.Join("; ", node.Rows("SELECT indicator_code, value FROM observations ORDER BY indicator_code")));
+    }
+
+    [Fact]
     public async Task Submit_to_an_unreachable_node_fails_with_a_clear_error()
     {
         // A port that was free a moment ago: nothing listens on it.

@@ -16,9 +16,9 @@ public class ObservationCsvTests
     private static readonly DateOnly Today = new(2026, 11, 26);
     private static readonly StandardCatalogue Catalogue = StandardCatalogue.LoadStandard();
 
-    private static CsvBatch Read(params string[] lines) => ObservationCsv.Read(new StringReader(string.Join("\n", lines) + "\n"));
+    private static ObservationFile Read(params string[] lines) => ObservationCsv.Read(new StringReader(string.Join("\n", lines) + "\n"));
 
-    private static CsvBatch ReadSample(string country)
+    private static ObservationFile ReadSample(string country)
     {
         using var reader = File.OpenText(Path.Combine(AppContext.BaseDirectory, "Samples", $"{country}.csv"));
         return ObservationCsv.Read(reader);
@@ -39,7 +39,7 @@ public class ObservationCsvTests
         Note = note,
     };
 
-    private static Violation OnlyError(CsvBatch batch) => Assert.Single(batch.Errors);
+    private static Violation OnlyError(ObservationFile batch) => Assert.Single(batch.Errors);
 
     [Fact]
     public void A_well_formed_file_reads_into_observations_with_their_lines()

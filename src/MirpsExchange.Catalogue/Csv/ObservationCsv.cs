@@ -34,9 +34,9 @@ public static class ObservationCsv
     /// count, a quote never closed) are returned as violations naming the line; catalogue rules are the
     /// validator's job.
     /// </summary>
-    public static CsvBatch Read(TextReader reader)
+    public static ObservationFile Read(TextReader reader)
     {
-        var result = new CsvBatch();
+        var result = new ObservationFile();
         var lineNumber = 0;
         string[]? header = null;
         Dictionary<string, int> index = [];
@@ -53,21 +53,7 @@ public static class ObservationCsv
             if (header is null)
             {
                 header = [.. fields.Select(f => f.Trim().TrimStart('\uFEFF').ToLowerInvariant())];
-                for (var i = 0; i < header.Length; i++)
-                {
-                    if (!Columns.Contains(header[i]))
-                    {
-                        result.Errors.Add(new($"line {line}", $"unknown column '{header[i]}' (columns: {string.Join(",", Columns)})"));
-                    }
-                    else if (!index.TryAdd(header[i], i))
-                    {
-                        result.Errors.Add(new($"line {line}", $"column '{header[i]}' appears twice"));
-                    }
-                }
-                foreach (var column in Required.Where(c => !index.ContainsKey(c)))
-                {
-                    result.Errors.Add(new($"line {line}", $"the required column '{column}' is missing"));
-                }
+                index = ReadHeader(header, $"line {line}", result.Errors);
                 if (result.Errors.Count > 0)
                 {
                     return result;
@@ -83,66 +69,106 @@ public static class ObservationCsv
                 result.Errors.Add(new($"line {line}", $"{fields.Count} fields where the header has {header.Length}"));
                 continue;
             }
-            string Field(string name) => index.TryGetValue(name, out var i) ? fields[i].Trim() : "";
-            var observation = new Observation
-            {
-                IndicatorCode = Field("indicator_code"),
-                Country = Field("country"),
-                Period = Field("period"),
-                Sex = Field("sex"),
-                Age = Field("age"),
-                CountryOfOrigin = Field("country_of_origin"),
-                ApplicationType = Field("application_type"),
-                DecisionLevel = Field("decision_level"),
-                ProcedureType = Field("procedure_type"),
-                CountBasis = Field("count_basis"),
-                CountryOfDestination = Field("country_of_destination"),
-                Note = index.TryGetValue("note", out var n) ? fields[n] : "",
-            };
-            bool Flag(string column)
-            {
-                if (!TryParseFlag(Field(column), out var flag))
-                {
-                    result.Errors.Add(new($"line {line}, {column}", $"'{Field(column)}' is not true, false or empty (false)"));
-                }
-                return flag;
-            }
-            observation.LowerBound = Flag("lower_bound");
-            observation.Synthetic = Flag("synthetic");
-            if (TryParseConfidentiality(Field("confidentiality"), out var confidentiality))
-            {
-                observation.Confidentiality = confidentiality;
-            }
-            else
-            {
-                result.Errors.Add(new($"line {line}, confidentiality", $"'{Field("confidentiality")}' is not FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (free)"));
-            }
-            var value = Field("value");
-            if (double.TryParse(value, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
-            {
-                observation.Value = number;
-            }
-            else
-            {
-                result.Errors.Add(new($"line {line}, value", $"'{value}' is not a number (use a dot for decimals and no thousands separator)"));
-            }
-            var status = Field("status");
-            if (TryParseStatus(status, out var parsed))
-            {
-                observation.Status = parsed;
-            }
-            else
-            {
-                result.Errors.Add(new($"line {line}, status", $"'{status}' is not a status (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, or empty for NORMAL)"));
-            }
-            result.Observations.Add(observation);
-            result.Lines.Add(line);
+            var observation = FromFields(name => index.TryGetValue(name, out var i) ? fields[i] : null, $"line {line}", result.Errors);
+            result.Add(observation, line, $"line {line}");
         }
         if (header is null)
         {
             result.Errors.Add(new("line 1", $"the file is empty; it needs the header {string.Join(",", Columns)}"));
         }
         return result;
+    }
+
+    /// <summary>
+    /// The header's columns (lower case) by position; an unknown, repeated or missing required column is a problem at
+    /// <paramref name="place"/>. Shared by the CSV and xlsx readers; a spreadsheet's blank header cells are
+    /// columns it does not use (<paramref name="blankIgnored"/>).
+    /// </summary>
+    internal static Dictionary<string, int> ReadHeader(IReadOnlyList<string> header, string place, List<Violation> errors, bool blankIgnored = false)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < header.Count; i++)
+        {
+            if (blankIgnored && header[i].Length == 0)
+            {
+                continue;
+            }
+            if (!Columns.Contains(header[i]))
+            {
+                errors.Add(new(place, $"unknown column '{header[i]}' (columns: {string.Join(",", Columns)})"));
+            }
+            else if (!index.TryAdd(header[i], i))
+            {
+                errors.Add(new(place, $"column '{header[i]}' appears twice"));
+            }
+        }
+        foreach (var column in Required.Where(c => !index.ContainsKey(c)))
+        {
+            errors.Add(new(place, $"the required column '{column}' is missing"));
+        }
+        return index;
+    }
+
+    /// <summary>
+    /// One row of the standard layout as an observation: <paramref name="cell"/> gives a column's text (null when the file
+    /// has no such column). Problems of form are added to <paramref name="errors"/> at <paramref name="place"/> and the column.
+    /// Shared by the CSV and xlsx readers.
+    /// </summary>
+    internal static Observation FromFields(Func<string, string?> cell, string place, List<Violation> errors)
+    {
+        string Field(string name) => cell(name)?.Trim() ?? "";
+        var observation = new Observation
+        {
+            IndicatorCode = Field("indicator_code"),
+            Country = Field("country"),
+            Period = Field("period"),
+            Sex = Field("sex"),
+            Age = Field("age"),
+            CountryOfOrigin = Field("country_of_origin"),
+            ApplicationType = Field("application_type"),
+            DecisionLevel = Field("decision_level"),
+            ProcedureType = Field("procedure_type"),
+            CountBasis = Field("count_basis"),
+            CountryOfDestination = Field("country_of_destination"),
+            Note = cell("note") ?? "",
+        };
+        bool Flag(string column)
+        {
+            if (!TryParseFlag(Field(column), out var flag))
+            {
+                errors.Add(new($"{place}, {column}", $"'{Field(column)}' is not true, false or empty (false)"));
+            }
+            return flag;
+        }
+        observation.LowerBound = Flag("lower_bound");
+        observation.Synthetic = Flag("synthetic");
+        if (TryParseConfidentiality(Field("confidentiality"), out var confidentiality))
+        {
+            observation.Confidentiality = confidentiality;
+        }
+        else
+        {
+            errors.Add(new($"{place}, confidentiality", $"'{Field("confidentiality")}' is not FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (free)"));
+        }
+        var value = Field("value");
+        if (double.TryParse(value, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+        {
+            observation.Value = number;
+        }
+        else
+        {
+            errors.Add(new($"{place}, value", $"'{value}' is not a number (use a dot for decimals and no thousands separator)"));
+        }
+        var status = Field("status");
+        if (TryParseStatus(status, out var parsed))
+        {
+            observation.Status = parsed;
+        }
+        else
+        {
+            errors.Add(new($"{place}, status", $"'{status}' is not a status (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, or empty for NORMAL)"));
+        }
+        return observation;
     }
 
     public static bool TryParseStatus(string text, out ObservationStatus status)
@@ -302,10 +328,26 @@ public static class ObservationCsv
     }
 }
 
-/// <summary>Rows read from a CSV file, the line each row started on, and problems of form.</summary>
-public sealed class CsvBatch
+/// <summary>Rows read from a file (CSV or xlsx), where each one is (its line or row, and the place named in messages), and problems of form.</summary>
+public sealed class ObservationFile
 {
     public List<Observation> Observations { get; } = [];
+
+    /// <summary>The line each row started on (CSV), or its row number on its sheet (xlsx).</summary>
     public List<int> Lines { get; } = [];
+
+    /// <summary>Where each row is, as messages name it: "line 4", or "sheet 'Poblaciones', row 5".</summary>
+    public List<string> Places { get; } = [];
+
     public List<Violation> Errors { get; } = [];
+
+    /// <summary>Rows left without a value (an xlsx template's rows not filled in), not read.</summary>
+    public int Skipped { get; set; }
+
+    public void Add(Observation observation, int line, string place)
+    {
+        Observations.Add(observation);
+        Lines.Add(line);
+        Places.Add(place);
+    }
 }

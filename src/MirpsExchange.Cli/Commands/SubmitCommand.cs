@@ -16,12 +16,12 @@ public static partial class SubmitCommand
 {
     /// <summary>The command's help text, exit codes included.</summary>
     public const string Description =
-        "Validate a CSV file of observations and submit it to a node in batches. Exit codes: 0 done. "
+        "Validate a CSV file or xlsx workbook of observations and submit it to a node in batches. Exit codes: 0 done. "
         + "1 input refused; batches before the refused one were written, as the error says. 2 node unreachable or failed.";
 
     public static Command Create()
     {
-        var file = new Argument<FileInfo>("file") { Description = "CSV file in the standard layout (protos/README.md): indicator_code,country,period,sex,age,country_of_origin,value,status,note, and catalogue 2.0's application_type,decision_level,procedure_type,count_basis,country_of_destination,lower_bound,confidentiality,synthetic when used" };
+        var file = new Argument<FileInfo>("file") { Description = "CSV file, or xlsx workbook (.xlsx, as mirps template makes it), in the standard layout (protos/README.md): indicator_code,country,period,sex,age,country_of_origin,value,status,note, and catalogue 2.0's application_type,decision_level,procedure_type,count_basis,country_of_destination,lower_bound,confidentiality,synthetic when used" };
         var node = CommonOptions.Node();
         var identity = CommonOptions.Identity();
         var credential = CommonOptions.Credential();
@@ -72,11 +72,7 @@ public static partial class SubmitCommand
             await error.WriteLineAsync($"error: --batch-size must be between 1 and {ObservationValidator.MaxBatchSize}");
             return CliApp.Refused;
         }
-        CsvBatch csv;
-        using (var reader = file.OpenText())
-        {
-            csv = ObservationCsv.Read(reader);
-        }
+        var csv = ReadFile(file);
         if (csv.Errors.Count > 0)
         {
             await Report(error, file.Name, csv.Errors.Select(e => e.ToString()));
@@ -90,7 +86,7 @@ public static partial class SubmitCommand
         var validation = validator.ValidateAllObservations(csv.Observations, nodeCountry: null, DateOnly.FromDateTime(DateTime.UtcNow));
         if (!validation.IsValid)
         {
-            await Report(error, file.Name, validation.Violations.Select(v => Describe(v.Field, v.Description, csv.Lines, 0)));
+            await Report(error, file.Name, validation.Violations.Select(v => Describe(v.Field, v.Description, csv.Places, 0)));
             return CliApp.Refused;
         }
 
@@ -126,27 +122,46 @@ public static partial class SubmitCommand
                 revised += response.Revised;
                 unchanged += response.Unchanged;
                 warnings += response.WarningCount;
-                await PrintResultsAsync(output, file.Name, response.Warnings, csv.Lines, start);
+                await PrintResultsAsync(output, file.Name, response.Warnings, csv.Places, start);
                 if (response.WarningCount > response.Warnings.Count)
                 {
-                    await output.WriteLineAsync($"{file.Name}: and {response.WarningCount - response.Warnings.Count} more warnings in lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]} (mirps submit --dry-run lists them)");
+                    await output.WriteLineAsync($"{file.Name}: and {response.WarningCount - response.Warnings.Count} more warnings in {Span(csv, start, batchSize)} (mirps submit --dry-run lists them)");
                 }
             }
             catch (RpcException e)
             {
-                await error.WriteLineAsync($"error: {node} refused lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]} ({e.StatusCode}): {e.Status.Detail}");
+                await error.WriteLineAsync($"error: {node} refused {Span(csv, start, batchSize)} ({e.StatusCode}): {e.Status.Detail}");
                 var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
-                await Report(error, file.Name, violations.Select(v => Describe(v.Field, v.Description, csv.Lines, start)));
+                await Report(error, file.Name, violations.Select(v => Describe(v.Field, v.Description, csv.Places, start)));
                 if (start > 0)
                 {
-                    await error.WriteLineAsync($"note: the {start} observations before line {csv.Lines[start]} were written; the refused batch and the rest were not");
+                    await error.WriteLineAsync($"note: the {start} observations before {csv.Places[start]} were written; the refused batch and the rest were not");
                 }
                 return e.StatusCode == StatusCode.InvalidArgument ? CliApp.Refused : CliApp.Failed;
             }
         }
         await output.WriteLineAsync($"{file.Name}: {csv.Observations.Count} observations submitted to {node}: {inserted} inserted, {revised} revised, {unchanged} unchanged" +
-            (warnings > 0 ? $"; {warnings} validation warning(s)" : ""));
+            (warnings > 0 ? $"; {warnings} validation warning(s)" : "") + Skipped(csv));
         return CliApp.Ok;
+    }
+
+    /// <summary>What the reader left out: an xlsx template's rows without a value.</summary>
+    private static string Skipped(ObservationFile file) => file.Skipped > 0 ? $"; {file.Skipped} row(s) without a value skipped" : "";
+
+    /// <summary>The rows of the batch from <paramref name="start"/>: "line 2 to line 9", or "sheet 'Poblaciones', row 4 to sheet 'Poblaciones', row 9".</summary>
+    private static string Span(ObservationFile file, int start, int batchSize) =>
+        $"{file.Places[start]} to {file.Places[Math.Min(start + batchSize, file.Observations.Count) - 1]}";
+
+    /// <summary>Reads a CSV file in the standard layout, or an xlsx workbook (by its extension: the template of <c>mirps template</c>).</summary>
+    public static ObservationFile ReadFile(FileInfo file)
+    {
+        if (file.Extension.Equals(".xlsx", StringComparison.OrdinalIgnoreCase))
+        {
+            using var stream = file.OpenRead();
+            return MirpsExchange.Catalogue.Spreadsheets.ObservationXlsx.Read(stream);
+        }
+        using var reader = file.OpenText();
+        return ObservationCsv.Read(reader);
     }
 
     /// <summary>
@@ -154,7 +169,7 @@ public static partial class SubmitCommand
     /// batch applied), the report printed, nothing written. Batches of a file over one batch are judged each over
     /// the node's values as they are, without the file's earlier batches (which a submit would have written).
     /// </summary>
-    private static async Task<int> DryRunAsync(ObservationService.ObservationServiceClient client, CsvBatch csv, string fileName, Uri node, int batchSize,
+    private static async Task<int> DryRunAsync(ObservationService.ObservationServiceClient client, ObservationFile csv, string fileName, Uri node, int batchSize,
         string catalogueVersion, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         int errors = 0, warnings = 0;
@@ -168,35 +183,35 @@ public static partial class SubmitCommand
             }
             catch (RpcException e)
             {
-                await error.WriteLineAsync($"error: {node} refused to judge lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]} ({e.StatusCode}): {e.Status.Detail}");
+                await error.WriteLineAsync($"error: {node} refused to judge {Span(csv, start, batchSize)} ({e.StatusCode}): {e.Status.Detail}");
                 var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
-                await Report(error, fileName, violations.Select(v => Describe(v.Field, v.Description, csv.Lines, start)));
+                await Report(error, fileName, violations.Select(v => Describe(v.Field, v.Description, csv.Places, start)));
                 return e.StatusCode == StatusCode.InvalidArgument ? CliApp.Refused : CliApp.Failed;
             }
-            await PrintResultsAsync(output, fileName, response.Results, csv.Lines, start);
+            await PrintResultsAsync(output, fileName, response.Results, csv.Places, start);
             if (response.ErrorCount + response.WarningCount > response.Results.Count)
             {
-                await output.WriteLineAsync($"{fileName}: and {response.ErrorCount + response.WarningCount - response.Results.Count} more results not listed for lines {csv.Lines[start]}-{csv.Lines[Math.Min(start + batchSize, csv.Observations.Count) - 1]}");
+                await output.WriteLineAsync($"{fileName}: and {response.ErrorCount + response.WarningCount - response.Results.Count} more results not listed for {Span(csv, start, batchSize)}");
             }
             errors += response.ErrorCount;
             warnings += response.WarningCount;
         }
         await output.WriteLineAsync($"{fileName}: {csv.Observations.Count} observations are valid against catalogue {catalogueVersion}; " +
-            $"validation rules at {node}: {errors} error(s), {warnings} warning(s). Dry run: nothing was written.");
+            $"validation rules at {node}: {errors} error(s), {warnings} warning(s). Dry run: nothing was written{Skipped(csv)}.");
         return errors > 0 ? CliApp.Refused : CliApp.Ok;
     }
 
     /// <summary>Each broken rule: its severity and sentence, then its cells, the file's by line.</summary>
-    private static async Task PrintResultsAsync(TextWriter output, string fileName, IEnumerable<ValidationResult> results, IReadOnlyList<int> lines, int offset)
+    private static async Task PrintResultsAsync(TextWriter output, string fileName, IEnumerable<ValidationResult> results, IReadOnlyList<string> lines, int offset)
     {
         foreach (var result in results)
         {
             var severity = result.Severity == Mirps.Catalog.V1.RuleSeverity.Error ? "error" : "warning";
-            await output.WriteLineAsync($"{fileName}: {severity}: {RowReference().Replace(result.Message, m => $"line {lines[offset + int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)]}")}");
+            await output.WriteLineAsync($"{fileName}: {severity}: {RowReference().Replace(result.Message, m => lines[offset + int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)])}");
             foreach (var (cell, side) in result.LeftCells.Select(c => (c, "left")).Concat(result.RightCells.Select(c => (c, "right"))))
             {
                 var k = cell.Key;
-                var where = cell.Missing ? "missing, counted as 0" : cell.HasObservationIndex ? $"line {lines[offset + cell.ObservationIndex]}" : "stored";
+                var where = cell.Missing ? "missing, counted as 0" : cell.HasObservationIndex ? lines[offset + cell.ObservationIndex] : "stored";
                 var key = MirpsExchange.Catalogue.ObservationKeys.Describe(k);
                 await output.WriteLineAsync($"    {side,-5} {(cell.Subtracted ? "-" : " ")}{key} = {cell.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({where})");
             }
@@ -224,10 +239,10 @@ public static partial class SubmitCommand
     /// counted from <paramref name="offset"/>); a row named in the description ("the same key as
     /// observations[0]") becomes its line too.
     /// </summary>
-    private static string Describe(string field, string description, IReadOnlyList<int> lines, int offset)
+    private static string Describe(string field, string description, IReadOnlyList<string> lines, int offset)
     {
         string? Line(string index) =>
-            int.TryParse(index, out var row) && offset + row < lines.Count ? $"line {lines[offset + row]}" : null;
+            int.TryParse(index, out var row) && offset + row < lines.Count ? lines[offset + row] : null;
 
         description = RowReference().Replace(description, m => Line(m.Groups[1].Value) ?? m.Value);
         var match = RowField().Match(field);
