@@ -270,3 +270,41 @@ public class HttpJsonTests
             .SelectMany(path => path.Value.EnumerateObject().Where(o => o.Name is "get" or "post" or "put" or "patch" or "delete").Select(o => $"{o.Name} {path.Name}"))];
     }
 }
+
+/// <summary>HTTP/JSON over TLS: one port serves gRPC and JSON (ALPN), and a token is worth something only with the client certificate it is bound to.</summary>
+public class HttpJsonTlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
+{
+    [Fact]
+    public async Task Over_TLS_the_node_serves_json_on_its_one_port_over_HTTP_1_1_and_2_only_with_the_certificate_the_token_is_bound_to()
+    {
+        var node = federation.Node;
+        var token = await node.Tokens.GetTokenAsync();
+        var catalog = new Uri(new Uri(node.Address), "/v1/catalog");
+        Assert.Equal(node.Address, node.HttpJsonAddress);
+
+        foreach (var version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
+        {
+            using var own = Client(token, node.ClientCertificate);
+            using var response = await own.SendAsync(new HttpRequestMessage(HttpMethod.Get, catalog) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(version, response.Version);
+            Assert.Equal((await node.Catalog.GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest())).Digest,
+                Mirps.Catalog.V1.GetCatalogResponse.Parser.ParseJson(await response.Content.ReadAsStringAsync()).Digest);
+        }
+        // The same token replayed over JSON by someone holding Panama's certificate, or none: refused, as over gRPC.
+        using var panama = federation.Identity.ClientCertificate("PAN");
+        foreach (var certificate in new[] { panama, null })
+        {
+            using var replay = Client(token, certificate);
+            using var response = await replay.GetAsync(catalog);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+    }
+
+    private HttpClient Client(string token, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
+    {
+        var http = new HttpClient(Mirps.Tls.FederationTrust.CreateHandler(federation.Ca, certificate)) { Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+}
