@@ -45,6 +45,13 @@ public static class HttpJson
             };
             options.AddSecurityDefinition("bearer", bearer);
             options.AddSecurityRequirement(new OpenApiSecurityRequirement { [bearer] = [] });
+            // Each route and field described with its comment in protos/ (compiled into the contracts' XML documentation).
+            var comments = Path.Combine(AppContext.BaseDirectory, typeof(Mirps.Auth.MirpsAuth).Assembly.GetName().Name + ".xml");
+            if (File.Exists(comments))
+            {
+                options.IncludeXmlComments(comments);
+                options.IncludeGrpcXmlComments(comments, includeControllerXmlComments: true);
+            }
         });
         return grpc;
     }

@@ -205,6 +205,9 @@ public class HttpJsonTests
         Assert.Contains("get /v1/credentials", identityRoutes);
         Assert.Contains("post /v1/log-keys/{keyId}:retire", identityRoutes);
         Assert.Equal(10, identityRoutes.Count);
+        // Each route described with its comment in protos/.
+        var document = await http.GetStringAsync(new Uri(new Uri(node.HttpJsonAddress), HttpJson.DocumentPath));
+        Assert.Contains("Validates a batch against the catalogue and writes it in one transaction", document);
     }
 
     [Fact]
