@@ -30,13 +30,24 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan PeerStallTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>TCP port on 127.0.0.1; 0 picks a free port. HTTPS when the Tls section names a certificate, else cleartext HTTP/2.</summary>
+    /// <summary>
+    /// TCP port on 127.0.0.1; 0 picks a free port. HTTPS (HTTP/2 and HTTP/1.1) when the Tls section names a certificate,
+    /// else cleartext HTTP/2 only (see <see cref="HttpPort"/>).
+    /// </summary>
     public int Port { get; set; } = 5100;
+
+    /// <summary>
+    /// Cleartext only: a second TCP port, HTTP/1.1, for the HTTP/JSON routes (0 picks a free port; unset: none). A
+    /// cleartext port cannot offer both HTTP versions (gRPC clients reach <see cref="Port"/> with HTTP/2 prior
+    /// knowledge), so HTTP/1.1 clients get their own; the JSON routes answer on <see cref="Port"/> too, over HTTP/2.
+    /// With TLS, <see cref="Port"/> serves both versions (ALPN) and this key must stay unset.
+    /// </summary>
+    public int? HttpPort { get; set; }
 
     /// <summary>The IP address to listen on: 127.0.0.1 by default; another (0.0.0.0 for every interface) only with TLS.</summary>
     public string? ListenAddress { get; set; }
 
-    /// <summary>Optional file the node writes its address to once it listens (for scripts and the local federation).</summary>
+    /// <summary>Optional file the node writes its address to once it listens, then its HTTP/1.1 address on a second line when <see cref="HttpPort"/> opens one (for scripts and the local federation).</summary>
     public string? AddressFile { get; set; }
 
     /// <summary>

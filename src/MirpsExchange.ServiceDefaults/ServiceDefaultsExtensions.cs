@@ -20,7 +20,7 @@ public static class ServiceDefaultsExtensions
         {
             options.MaxReceiveMessageSize = builder.Configuration.GetValue("Grpc:MaxReceiveMessageBytes", MaxReceiveMessageBytes);
             options.EnableDetailedErrors = builder.Environment.IsDevelopment();
-        });
+        }).AddHttpJson();
         builder.Services.AddGrpcHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         builder.Services.AddGrpcReflection();
 
@@ -44,9 +44,13 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Maps gRPC health checking (grpc.health.v1) and server reflection; both stay open to every caller.</summary>
+    /// <summary>
+    /// Maps gRPC health checking (grpc.health.v1) and server reflection, and the OpenAPI document of the HTTP/JSON
+    /// routes (<see cref="HttpJson.DocumentPath"/>); all three stay open to every caller.
+    /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
+        app.MapHttpJsonDocument();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

@@ -130,6 +130,9 @@ public static class DevnetCommand
             }
             return client;
         }
+        // A node's HTTP/JSON routes: with TLS on its one port; in cleartext also on an HTTP/1.1 port of its own (curl's default).
+        string[] NodeListenArguments(string name) => [.. TlsArguments(name), .. tls ? Array.Empty<string>() : ["--Node:HttpPort=0"]];
+        static string HttpJson(ServiceProcess node) => node.Addresses.Count > 1 ? $", HTTP/1.1 JSON on {node.Addresses[1]}" : "";
         string[] TlsArguments(string name) => tls
             ?
             [
@@ -161,25 +164,25 @@ public static class DevnetCommand
             // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
             foreach (var state in states.Where(s => s != Relay))
             {
-                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), [.. SharingPolicy(state), .. TlsArguments(state.ToLowerInvariant()), .. CatalogueArguments(state)])));
+                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), [.. SharingPolicy(state), .. NodeListenArguments(state.ToLowerInvariant()), .. CatalogueArguments(state)])));
             }
             foreach (var (country, node) in nodes)
             {
                 await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {country} listening on {node.Address}{OnCatalogue(country)}");
+                console.MarkupLine($"  node {country} listening on {node.Address}{HttpJson(node)}{OnCatalogue(country)}");
             }
             if (states.Contains(Relay))
             {
                 var neighbour = nodes.Single(n => n.Country == RelayedNeighbour).Process;
                 var relay = ServiceProcess.Node(Relay, Path.Combine(folder.FullName, Relay), issuer.ToString(),
                 [
-                    .. SharingPolicy(Relay), .. TlsArguments(Relay.ToLowerInvariant()), .. CatalogueArguments(Relay),
+                    .. SharingPolicy(Relay), .. NodeListenArguments(Relay.ToLowerInvariant()), .. CatalogueArguments(Relay),
                     $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, Relay)}",
                     $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}", $"--Node:Peers:0:Country={RelayedNeighbour}",
                 ]);
                 nodes.Insert(states.IndexOf(Relay), (Relay, relay));
                 await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {Relay} listening on {relay.Address}{OnCatalogue(Relay)} (also replicates {RelayedNeighbour})");
+                console.MarkupLine($"  node {Relay} listening on {relay.Address}{HttpJson(relay)}{OnCatalogue(Relay)} (also replicates {RelayedNeighbour})");
             }
 
             // Each node made its log-signing key at its first start: the admin registers the public halves, so replicas verify every log.
@@ -193,10 +196,10 @@ public static class DevnetCommand
             [
                 $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, "")}",
                 .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}", $"--Node:Peers:{i}:Country={n.Country}" }),
-                .. TlsArguments("secretariat"),
+                .. NodeListenArguments("secretariat"),
             ]);
             await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-            console.MarkupLine($"  secretariat listening on {secretariat.Address}");
+            console.MarkupLine($"  secretariat listening on {secretariat.Address}{HttpJson(secretariat)}");
 
             foreach (var (country, node) in nodes)
             {

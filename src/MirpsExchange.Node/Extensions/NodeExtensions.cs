@@ -80,8 +80,16 @@ public static class NodeExtensions
     }
 
     /// <summary>The address the node listens on, for example http://127.0.0.1:5100, or https://127.0.0.1:5100 with TLS (after start).</summary>
-    public static string ListeningAddress(this WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+    public static string ListeningAddress(this WebApplication app) => Addresses(app)[0];
+
+    /// <summary>
+    /// Where HTTP/1.1 clients reach the HTTP/JSON routes (after start): the Node:HttpPort address in cleartext, else
+    /// (TLS, or no HTTP/1.1 port) the one address, which serves JSON over HTTP/2 too.
+    /// </summary>
+    public static string HttpJsonAddress(this WebApplication app) => Addresses(app)[^1];
+
+    private static IReadOnlyList<string> Addresses(WebApplication app) =>
+        [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
 
     private static void WriteAddressFile(WebApplication app)
     {
@@ -89,7 +97,8 @@ public static class NodeExtensions
         if (!string.IsNullOrEmpty(file))
         {
             var temporary = file + ".tmp";
-            File.WriteAllText(temporary, app.ListeningAddress());
+            // The gRPC address, then the HTTP/1.1 address of the JSON routes when Node:HttpPort opens one.
+            File.WriteAllLines(temporary, Addresses(app));
             File.Move(temporary, file, overwrite: true);
         }
     }

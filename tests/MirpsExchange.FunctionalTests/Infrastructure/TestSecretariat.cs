@@ -38,6 +38,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         Folder = folder;
         Identity = identity;
         Address = app.ListeningAddress();
+        HttpJsonAddress = app.HttpJsonAddress();
         _tokens = new TokenClient(identity.Http, identity.TokenEndpoint, credential, MirpsAuth.ReadScope);
         Channel = AuthenticatedChannel.Create(new Uri(Address), _tokens);
         Regional = new RegionalService.RegionalServiceClient(Channel);
@@ -48,6 +49,11 @@ public sealed class TestSecretariat : IAsyncDisposable
     /// <summary>The Secretariat's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
     public ServerErrors Errors { get; }
     public string Address { get; }
+    /// <summary>Where HTTP/1.1 clients reach the JSON routes: the Node:HttpPort address (a test passes --Node:HttpPort=0), else <see cref="Address"/>.</summary>
+    public string HttpJsonAddress { get; }
+
+    /// <summary>The Secretariat's own read token for itself, as its calls carry it.</summary>
+    public ValueTask<string> TokenAsync() => _tokens.GetTokenAsync();
     public TestIdentity Identity { get; }
     public GrpcChannel Channel { get; }
     public RegionalService.RegionalServiceClient Regional { get; }
