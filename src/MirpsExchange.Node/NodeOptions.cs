@@ -33,6 +33,12 @@ public sealed class NodeOptions
     /// <summary>TCP port on 127.0.0.1; 0 picks a free port. HTTPS when the Tls section names a certificate, else cleartext HTTP/2.</summary>
     public int Port { get; set; } = 5100;
 
+    /// <summary>
+    /// A second TCP port (same address; 0 picks a free one) for HTTP/1.1 clients such as SDMX REST readers (R's rsdmx): in
+    /// cleartext the main port speaks HTTP/2 only. Unset: no second endpoint (over TLS the main port serves HTTP/1.1 too).
+    /// </summary>
+    public int? HttpPort { get; set; }
+
     /// <summary>The IP address to listen on: 127.0.0.1 by default; another (0.0.0.0 for every interface) only with TLS.</summary>
     public string? ListenAddress { get; set; }
 

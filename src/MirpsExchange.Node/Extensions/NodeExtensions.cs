@@ -5,6 +5,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.ChangeLog;
 using MirpsExchange.Node.Grpc;
+using MirpsExchange.Node.Sdmx;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
@@ -75,9 +76,15 @@ public static class NodeExtensions
         app.MapGrpcService<CatalogGrpcService>().RequireAuthorization();
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
+        app.MapSdmxRest();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
         return app;
     }
+
+    /// <summary>The address of the endpoint Node:HttpPort adds for HTTP/1.1 clients (after start), or null when there is none.</summary>
+    public static string? HttpListeningAddress(this WebApplication app) =>
+        app.Services.GetRequiredService<IOptions<NodeOptions>>().Value.HttpPort is null ? null
+            : app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ElementAtOrDefault(1);
 
     /// <summary>The address the node listens on, for example http://127.0.0.1:5100, or https://127.0.0.1:5100 with TLS (after start).</summary>
     public static string ListeningAddress(this WebApplication app) =>
