@@ -27,6 +27,7 @@ public sealed class TestNode : IAsyncDisposable
         Country = country;
         Identity = identity;
         Address = app.ListeningAddress();
+        HttpAddress = app.HttpListeningAddress();
         CaFile = app.Configuration["Tls:CaFile"] is { Length: > 0 } ca ? ca : null;
         Credential = credential;
         // Over TLS the node's State presents its client certificate to the identity server and the node alike.
@@ -47,6 +48,8 @@ public sealed class TestNode : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
     public string Country { get; }
     public string Address { get; }
+    /// <summary>The HTTP/1.1 endpoint a node started with --Node:HttpPort=0 adds (SDMX REST readers), or null.</summary>
+    public string? HttpAddress { get; }
     /// <summary>The node as another node's configured peer: its address and whose node it is.</summary>
     public (string Address, string Country) Peer => (Address, Country);
     /// <summary>The CA its test clients trust (the node's own Tls:CaFile), or null: cleartext or system trust.</summary>
