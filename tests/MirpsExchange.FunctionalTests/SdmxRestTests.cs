@@ -37,10 +37,13 @@ public class SdmxRestTests
     }
 
     /// <summary>A GET over HTTP/1.1 exactly (as R's client), with the token (or none) and Accept header given.</summary>
-    internal static async Task<(HttpStatusCode Status, string Type, string Body, HttpResponseMessage Response)> GetAsync(TestNode node, string path, string? token, string? accept = null)
+    internal static Task<(HttpStatusCode Status, string Type, string Body, HttpResponseMessage Response)> GetAsync(TestNode node, string path, string? token, string? accept = null) =>
+        GetAsync(node.HttpAddress!, path, token, accept);
+
+    internal static async Task<(HttpStatusCode Status, string Type, string Body, HttpResponseMessage Response)> GetAsync(string address, string path, string? token, string? accept = null)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, node.HttpAddress + path) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Get, address + path) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -355,6 +358,32 @@ public class SdmxRestTests
             Assert.Equal(count, theirs.Count);
             Assert.Equal(theirs, ReadGeneric((await GetAsync(belize, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all", token)).Body));
         }
+    }
+
+    [Fact]
+    public async Task The_Secretariat_serves_the_same_SDMX_REST_over_every_State_it_replicates()
+    {
+        await using var secretariat = await TestSecretariat.StartAsync(HttpPort);
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow.AddMinutes(-1), [Refugees("BLZ", value: 240), Refugees("PAN", value: 131), Refugees("MEX", period: "2022", value: 140000)]);
+        var token = await secretariat.TokenAsync();
+        var grpc = new List<StoredObservation>();
+        using (var call = new ObservationService.ObservationServiceClient(secretariat.Channel).StreamObservations(new StreamObservationsRequest()))
+        {
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                grpc.AddRange(message.Observations);
+            }
+        }
+        var expected = grpc.Select(Expected).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(3, expected.Count);
+
+        var (status, _, body, _) = await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/data/MIRPS,DF_MIRPS_PROTECTION,latest/REFUGEES.BLZ+MEX+PAN........", token);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(expected, ReadGeneric(body));
+        Assert.Equal(expected, ReadJson((await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all?format=jsondata", token)).Body));
+        var flow = await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/dataflow/all/all/latest", token);
+        Assert.Equal("DF_MIRPS_PROTECTION", (string)XDocument.Parse(flow.Body).Descendants(Structure + "Dataflow").Single().Attribute("id")!);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all", null)).Status);
     }
 
     // ---- Authentication. ----

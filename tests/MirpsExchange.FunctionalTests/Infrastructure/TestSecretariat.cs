@@ -38,6 +38,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         Folder = folder;
         Identity = identity;
         Address = app.ListeningAddress();
+        HttpAddress = app.HttpListeningAddress();
         _tokens = new TokenClient(identity.Http, identity.TokenEndpoint, credential, MirpsAuth.ReadScope);
         Channel = AuthenticatedChannel.Create(new Uri(Address), _tokens);
         Regional = new RegionalService.RegionalServiceClient(Channel);
@@ -48,6 +49,11 @@ public sealed class TestSecretariat : IAsyncDisposable
     /// <summary>The Secretariat's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
     public ServerErrors Errors { get; }
     public string Address { get; }
+    /// <summary>The HTTP/1.1 endpoint of a Secretariat started with --Node:HttpPort=0 (SDMX REST readers), or null.</summary>
+    public string? HttpAddress { get; }
+
+    /// <summary>A read token of the Secretariat's credential, for its own node.</summary>
+    public ValueTask<string> TokenAsync() => _tokens.GetTokenAsync();
     public TestIdentity Identity { get; }
     public GrpcChannel Channel { get; }
     public RegionalService.RegionalServiceClient Regional { get; }
