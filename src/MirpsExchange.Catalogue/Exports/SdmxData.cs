@@ -256,15 +256,17 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
     {
         var keyDimensions = Flat ? [] : structure.KeyDimensions;
         var observationDimensions = Flat ? structure.Dimensions : [SdmxCsv.TimePeriodDimension];
+        // Each component's values in the order first met, and their positions: what the keys and observations point into.
         var values = structure.Components.ToDictionary(c => c, _ => new List<string>());
+        var positions = structure.Components.ToDictionary(c => c, _ => new Dictionary<string, int>(StringComparer.Ordinal));
         int Position(string component, string value)
         {
-            var list = values[component];
-            var i = list.IndexOf(value);
-            if (i < 0)
+            var known = positions[component];
+            if (!known.TryGetValue(value, out var i))
             {
+                var list = values[component];
+                known[value] = i = list.Count;
                 list.Add(value);
-                i = list.Count - 1;
             }
             return i;
         }
