@@ -500,3 +500,43 @@ public class SdmxRestTests
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(node, "/sdmx/rest/data/DF_MIRPS_PROTECTION/REFUGEES..F+M.......", token)).Status);
     }
 }
+
+/// <summary>SDMX REST over TLS: the node's one HTTPS port serves gRPC and HTTP/1.1 (ALPN), and a token bound to a certificate works only with it, as for gRPC.</summary>
+public class SdmxTlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
+{
+    [Fact]
+    public async Task Over_TLS_the_main_port_serves_SDMX_over_HTTP_1_1_beside_gRPC_and_a_bound_token_needs_its_certificate()
+    {
+        var node = federation.Node;
+        Assert.StartsWith("https://", node.Address);
+        var token = await node.Tokens.GetTokenAsync();
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240))); // gRPC on the same port
+        var expected = (await SdmxRestTests.GrpcAsync(node, token)).Select(SdmxRestTests.Expected).ToList();
+
+        async Task<(HttpStatusCode Status, string Body)> GetAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
+        {
+            using var http = new HttpClient(Mirps.Tls.FederationTrust.CreateHandler(federation.Ca, certificate));
+            using var request = new HttpRequestMessage(HttpMethod.Get, node.Address + "/sdmx/rest/data/DF_MIRPS_PROTECTION/REFUGEES.BLZ........")
+            {
+                Version = HttpVersion.Version11,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpVersion.Version11, response.Version);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var own = await GetAsync(node.ClientCertificate);
+        Assert.Equal(HttpStatusCode.OK, own.Status);
+        Assert.Equal(expected, SdmxRestTests.ReadGeneric(own.Body));
+        // The same token replayed with Panama's certificate, or with none: refused, and nothing of the data in the answer.
+        using var panama = federation.Identity.ClientCertificate("PAN");
+        foreach (var certificate in new[] { panama, null })
+        {
+            var replay = await GetAsync(certificate);
+            Assert.Equal(HttpStatusCode.Unauthorized, replay.Status);
+            Assert.DoesNotContain("240", replay.Body);
+        }
+    }
+}
