@@ -69,9 +69,18 @@ public static partial class SdmxRestExtensions
         SdmxFormats.RequireStructureXml(context.Request);
         var clock = context.RequestServices.GetRequiredService<TimeProvider>();
         context.Response.ContentType = SdmxFormats.StructureMediaType + "; charset=utf-8";
-        using var buffer = new MemoryStream();
-        structure.Write(buffer, parts, MessageId(context), clock.GetUtcNow(), codelists);
-        return context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted).AsTask();
+        return SendAsync(context, buffer => structure.Write(buffer, parts, MessageId(context), clock.GetUtcNow(), codelists));
+    }
+
+    /// <summary>
+    /// Writes a message with a synchronous writer into pooled memory pages (never a temporary file: the data must not land in a
+    /// folder other users may read; no large contiguous array either), then copies it to the response asynchronously.
+    /// </summary>
+    private static async Task SendAsync(HttpContext context, Action<Stream> write)
+    {
+        await using var buffer = new Microsoft.AspNetCore.WebUtilities.FileBufferingWriteStream(memoryThreshold: int.MaxValue);
+        write(buffer);
+        await buffer.DrainBufferAsync(context.Response.Body, context.RequestAborted);
     }
 
     private static async Task DataAsync(HttpContext context, SdmxStructure structure, string flowRef, string? key, string? providerRef, int maxObservations)
@@ -119,14 +128,14 @@ public static partial class SdmxRestExtensions
         var prepared = clock.GetUtcNow();
         var id = MessageId(context);
         context.Response.ContentType = SdmxFormats.MediaType(format) + "; charset=utf-8";
-        using var buffer = new MemoryStream();
-        if (format is SdmxDataFormat.Csv1 or SdmxDataFormat.Csv2)
+        await SendAsync(context, buffer =>
         {
-            var writer = new ExportWriter(structure.Catalogue, new ExportOptions(format == SdmxDataFormat.Csv1 ? ExportFormat.SdmxCsv1 : ExportFormat.SdmxCsv));
-            writer.Write(buffer, dataSets.SelectMany(d => d.Rows));
-        }
-        else
-        {
+            if (format is SdmxDataFormat.Csv1 or SdmxDataFormat.Csv2)
+            {
+                var writer = new ExportWriter(structure.Catalogue, new ExportOptions(format == SdmxDataFormat.Csv1 ? ExportFormat.SdmxCsv1 : ExportFormat.SdmxCsv));
+                writer.Write(buffer, dataSets.SelectMany(d => d.Rows));
+                return;
+            }
             var data = new SdmxData(structure, dataSets, query.DimensionAtObservation, query.WithAttributes);
             switch (format)
             {
@@ -140,8 +149,7 @@ public static partial class SdmxRestExtensions
                     data.WriteJson(buffer, id, prepared);
                     break;
             }
-        }
-        await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted);
+        });
     }
 
     /// <summary>
