@@ -33,7 +33,7 @@ public class HttpJsonTests
         using var http = Client(await node.Tokens.GetTokenAsync());
 
         // As a national system without gRPC tooling writes it: lowerCamelCase fields, enums by name.
-        using var submit = await http.PostAsync(new Uri(new Uri(node.HttpJsonAddress), "/v1/observations:submit"), Json("""
+        using var submit = await http.PostAsync(new Uri(new Uri(node.HttpAddress), "/v1/observations:submit"), Json("""
             {"requestId": "0e4b3a52-6f0e-4d7c-9a57-1f7c1b2f7a11", "observations": [
               {"indicatorCode": "REFUGEES", "country": "BLZ", "period": "2023", "sex": "_T", "age": "_T", "countryOfOrigin": "_T", "value": 240, "status": "OBSERVATION_STATUS_NORMAL", "note": "Ministry of Immigration"},
               {"indicatorCode": "REFUGEES", "country": "BLZ", "period": "2023", "sex": "F", "age": "_T", "countryOfOrigin": "_T", "value": 128, "status": "OBSERVATION_STATUS_PROVISIONAL"}]}
@@ -45,13 +45,13 @@ public class HttpJsonTests
         Assert.Equal((2, 0, 0, 2L), (submitted.Inserted, submitted.Revised, submitted.Unchanged, submitted.LastOriginSequence));
 
         var grpc = await node.StreamAsync(new StreamObservationsRequest { IndicatorCodes = { "REFUGEES" }, Sexes = { "F", "_T" } });
-        var json = await StreamAsync(http, new Uri(node.HttpJsonAddress), "/v1/observations?indicatorCodes=REFUGEES&sexes=F&sexes=_T");
+        var json = await StreamAsync(http, new Uri(node.HttpAddress), "/v1/observations?indicatorCodes=REFUGEES&sexes=F&sexes=_T");
         Assert.Equal(2, grpc.SelectMany(m => m.Observations).Count());
         Assert.Equal(grpc, json);
 
         var key = KeyOf(Refugees());
         var history = await node.Observations.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = key });
-        using var historyJson = await http.GetAsync(new Uri(new Uri(node.HttpJsonAddress),
+        using var historyJson = await http.GetAsync(new Uri(new Uri(node.HttpAddress),
             "/v1/observations:history?key.indicatorCode=REFUGEES&key.country=BLZ&key.period=2023&key.sex=_T&key.age=_T&key.countryOfOrigin=_T"));
         Assert.Equal(HttpStatusCode.OK, historyJson.StatusCode);
         Assert.Equal(history, GetObservationHistoryResponse.Parser.ParseJson(await historyJson.Content.ReadAsStringAsync()));
@@ -71,7 +71,7 @@ public class HttpJsonTests
     public async Task Without_a_valid_token_for_this_node_every_json_route_is_401_and_nothing_is_written()
     {
         await using var node = await TestNode.StartAsync("BLZ", null, HttpPort);
-        var address = new Uri(node.HttpJsonAddress);
+        var address = new Uri(node.HttpAddress);
         // A genuine token of the node's own State, but for another node's audience (Panama's).
         using var panamaTokens = new TokenClient(node.Identity.Http, node.Identity.TokenEndpoint, node.Credential,
             $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}", MirpsAuth.NodeAudience("PAN"));
@@ -107,7 +107,7 @@ public class HttpJsonTests
         using var panama = Client(await panamaTokens.GetTokenAsync());
         using var costaRicaTokens = node.TokensFor(await SharedIdentity.CredentialAsync("CRI"));
         using var costaRica = Client(await costaRicaTokens.GetTokenAsync());
-        var address = new Uri(node.HttpJsonAddress);
+        var address = new Uri(node.HttpAddress);
 
         // Panama asks for everything, for REFUGEES by name, for its history and for the change feed.
         var panamaAll = await StreamAsync(panama, address, "/v1/observations");
@@ -144,7 +144,7 @@ public class HttpJsonTests
         var bad = Refugees(sex: "F", value: 128);
         bad.Period = "2023-13";
 
-        using var response = await http.PostAsync(new Uri(new Uri(node.HttpJsonAddress), "/v1/observations:submit"),
+        using var response = await http.PostAsync(new Uri(new Uri(node.HttpAddress), "/v1/observations:submit"),
             Json(JsonFormatter.Default.Format(Submit(Refugees(), bad))));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -169,7 +169,7 @@ public class HttpJsonTests
 
         var asOf = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         var grpc = await secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023", Breakdown = Breakdown.Sex, AsOfTime = asOf });
-        using var response = await http.GetAsync(new Uri(new Uri(secretariat.HttpJsonAddress),
+        using var response = await http.GetAsync(new Uri(new Uri(secretariat.HttpAddress),
             $"/v1/regional/indicators/REFUGEES/periods/2023/value?breakdown=BREAKDOWN_SEX&asOfTime={Uri.EscapeDataString(asOf.ToDateTime().ToString("O"))}"));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -186,8 +186,8 @@ public class HttpJsonTests
         var identity = await SharedIdentity.GetAsync();
         using var http = Client(null);
 
-        var nodeRoutes = await RoutesAsync(http, new Uri(node.HttpJsonAddress));
-        var secretariatRoutes = await RoutesAsync(http, new Uri(secretariat.HttpJsonAddress));
+        var nodeRoutes = await RoutesAsync(http, new Uri(node.HttpAddress));
+        var secretariatRoutes = await RoutesAsync(http, new Uri(secretariat.HttpAddress));
         var identityRoutes = await RoutesAsync(http, new Uri(identity.Issuer));
 
         string[] nodeExpected =
@@ -206,7 +206,7 @@ public class HttpJsonTests
         Assert.Contains("post /v1/log-keys/{keyId}:retire", identityRoutes);
         Assert.Equal(10, identityRoutes.Count);
         // Each route described with its comment in protos/.
-        var document = await http.GetStringAsync(new Uri(new Uri(node.HttpJsonAddress), HttpJson.DocumentPath));
+        var document = await http.GetStringAsync(new Uri(new Uri(node.HttpAddress), HttpJson.DocumentPath));
         Assert.Contains("Validates a batch against the catalogue and writes it in one transaction", document);
     }
 
@@ -283,7 +283,7 @@ public class HttpJsonTlsTests(TlsFederation federation) : IClassFixture<TlsFeder
         var node = federation.Node;
         var token = await node.Tokens.GetTokenAsync();
         var catalog = new Uri(new Uri(node.Address), "/v1/catalog");
-        Assert.Equal(node.Address, node.HttpJsonAddress);
+        Assert.Equal(node.Address, node.HttpAddress);
 
         foreach (var version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
         {

@@ -33,8 +33,8 @@ public static class ExportReader
         }
         var header = Fields(first);
         header[0] = header[0].TrimStart('\uFEFF');
-        var table = header[0].StartsWith(SdmxCsv.StructureColumn, StringComparison.Ordinal)
-            ? SdmxTable(header, first.Line)
+        var table = header[0].StartsWith(SdmxCsv.StructureColumn, StringComparison.Ordinal) ? SdmxTable(header, first.Line)
+            : header[0] == SdmxCsv.DataflowColumn ? SdmxTable(header, first.Line, version1: true)
             : CsvTable(header, first.Line);
         while (ObservationCsv.ReadRecord(reader, ref lineNumber) is { } record)
         {
@@ -91,10 +91,10 @@ public static class ExportReader
         };
     }
 
-    /// <summary>SDMX-CSV 2.0: components in any order, with or without labels; action I, A or R.</summary>
-    private static Func<List<string>, int, ExportRow> SdmxTable(List<string> header, int line)
+    /// <summary>SDMX-CSV 2.0: components in any order, with or without labels; action I, A or R. 1.0.0 (<paramref name="version1"/>): DATAFLOW, then the components.</summary>
+    private static Func<List<string>, int, ExportRow> SdmxTable(List<string> header, int line, bool version1 = false)
     {
-        if (header[0] != SdmxCsv.StructureColumn && !(header[0].StartsWith(SdmxCsv.StructureColumn + "[", StringComparison.Ordinal) && header[0].EndsWith(']')))
+        if (!version1 && header[0] != SdmxCsv.StructureColumn && !(header[0].StartsWith(SdmxCsv.StructureColumn + "[", StringComparison.Ordinal) && header[0].EndsWith(']')))
         {
             throw new ExportFormatException(line, 1, header[0],
                 $"the first header cell must be {SdmxCsv.StructureColumn}; only the comma is read as separator");
@@ -102,22 +102,23 @@ public static class ExportReader
         var labelled = header.Any(h => h.Contains(SdmxCsv.LabelSeparator, StringComparison.Ordinal));
         var known = new HashSet<string>([SdmxCsv.StructureIdColumn, SdmxCsv.ActionColumn, .. SdmxCsv.Components], StringComparer.Ordinal);
         var index = Index(header, line, Id, (i, name) =>
-            i == 0 ? SdmxCsv.StructureColumn
+            i == 0 ? (version1 ? SdmxCsv.DataflowColumn : SdmxCsv.StructureColumn)
             : known.Contains(name) ? name
             : throw new ExportFormatException(line, i + 1, name,
                 $"unknown column (columns: {SdmxCsv.StructureColumn},{SdmxCsv.StructureIdColumn},{SdmxCsv.ActionColumn},{string.Join(",", SdmxCsv.Components)})"));
-        Require(index, SdmxRequired, line);
+        Require(index, version1 ? [SdmxCsv.DataflowColumn, .. SdmxRequired.Skip(2)] : SdmxRequired, line);
         return (fields, row) =>
         {
             var cells = new Cells(fields, index, row, header, labelled);
-            var structure = cells.Code(SdmxCsv.StructureColumn);
+            var structure = version1 ? SdmxCsv.DataflowStructure : cells.Code(SdmxCsv.StructureColumn);
             if (!StructureTypes.Contains(structure))
             {
                 cells.Fail<string>(SdmxCsv.StructureColumn, $"'{structure}' is not a structure type ({string.Join(", ", StructureTypes)})");
             }
-            if (cells.Code(SdmxCsv.StructureIdColumn).Length == 0)
+            var structureColumn = version1 ? SdmxCsv.DataflowColumn : SdmxCsv.StructureIdColumn;
+            if (cells.Code(structureColumn).Length == 0)
             {
-                cells.Fail<string>(SdmxCsv.StructureIdColumn, "the structure id (AGENCY:ID(VERSION)) is missing");
+                cells.Fail<string>(structureColumn, "the structure id (AGENCY:ID(VERSION)) is missing");
             }
             var action = index.ContainsKey(SdmxCsv.ActionColumn) ? cells.Code(SdmxCsv.ActionColumn) : SdmxCsv.InformationAction;
             if (action is not ("I" or "A" or "R"))

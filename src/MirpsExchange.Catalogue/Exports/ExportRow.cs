@@ -26,6 +26,7 @@ namespace MirpsExchange.Catalogue.Exports;
 /// Catalogue 2.0's attributes: a lower bound ("more than"), the confidentiality (CONF_STATUS), a synthetic
 /// (illustrative) figure. A regional row is a lower bound, or synthetic, when any figure it adds up is.
 /// </param>
+/// <param name="Deleted">The key was deleted (SDMX action D; no value, no status): in SDMX REST answers that list changes.</param>
 public sealed record ExportRow(
     string IndicatorCode,
     string ReferenceArea,
@@ -37,7 +38,8 @@ public sealed record ExportRow(
     ObservationStatus Status,
     string Note = "",
     AddedDimensions Added = default,
-    ValueAttributes Attributes = default)
+    ValueAttributes Attributes = default,
+    bool Deleted = false)
 {
     /// <summary>
     /// The reference area of the regional aggregate. It is not an ISO 3166 code, so it cannot collide
@@ -60,6 +62,9 @@ public enum ExportFormat
 
     /// <summary>SDMX-CSV 2.0.0 (SDMX 3.0), one row per observation of a dataflow.</summary>
     SdmxCsv,
+
+    /// <summary>SDMX-CSV 1.0.0 (SDMX 2.1): a <c>DATAFLOW</c> column, then the components as in <see cref="SdmxCsv"/>.</summary>
+    SdmxCsv1,
 }
 
 /// <summary>Whether labels from the catalogue accompany the codes, and in which of the MIRPS working languages.</summary>

@@ -46,6 +46,7 @@ public sealed class ExportWriter
         {
             ExportFormat.Csv => CsvColumns(labels),
             ExportFormat.SdmxCsv => SdmxColumns(labels, options.StructureId(catalogue), SdmxCsv.ComponentsOf(catalogue)),
+            ExportFormat.SdmxCsv1 => SdmxColumns(labels, options.StructureId(catalogue), SdmxCsv.ComponentsOf(catalogue), version1: true),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Format, "Unknown export format."),
         };
     }
@@ -131,7 +132,7 @@ public sealed class ExportWriter
         {
             throw new ArgumentException($"Row {row}: the period '{row.Period}' is not {Period.Format}.", nameof(row));
         }
-        if (row.Status == ObservationStatus.Unspecified || !Enum.IsDefined(row.Status))
+        if (!row.Deleted && (row.Status == ObservationStatus.Unspecified || !Enum.IsDefined(row.Status)))
         {
             throw new ArgumentException($"Row {row}: the status must be normal, provisional, estimated or confidential.", nameof(row));
         }
@@ -185,43 +186,32 @@ public sealed class ExportWriter
     internal static string CsvLabelColumn(string column) =>
         (column.EndsWith("_code", StringComparison.Ordinal) ? column[..^"_code".Length] : column) + "_label";
 
-    private static List<Column> SdmxColumns(ExportLabelText? labels, string structureId, IReadOnlyList<string> components)
+    private static List<Column> SdmxColumns(ExportLabelText? labels, string structureId, IReadOnlyList<string> components, bool version1 = false)
     {
         string Labelled(string code, string label) =>
             labels is null || label.Length == 0 ? code : code + SdmxCsv.LabelSeparator + label;
-        string Dimension(string dimension, string code)
-        {
-            var written = code.Length == 0 ? SdmxCsv.NotApplicable : code;
-            return Labelled(written, labels?.DimensionCode(dimension, written) ?? "");
-        }
+        string Dimension(string dimension, string code) => Labelled(code, labels?.DimensionCode(dimension, code) ?? "");
         string Header(string id) => Labelled(id, labels?.Component(id) ?? "");
 
         var structure = Labelled(structureId, labels?.Dataflow ?? "");
-        var columns = new List<Column>
-        {
-            new(SdmxCsv.StructureColumn, _ => SdmxCsv.DataflowStructure),
-            new(SdmxCsv.StructureIdColumn, _ => structure),
-            new(SdmxCsv.ActionColumn, _ => SdmxCsv.InformationAction),
-        };
+        var columns = version1
+            ? new List<Column> { new(SdmxCsv.DataflowColumn, _ => structure) }
+            : new List<Column>
+            {
+                new(SdmxCsv.StructureColumn, _ => SdmxCsv.DataflowStructure),
+                new(SdmxCsv.StructureIdColumn, _ => structure),
+                new(SdmxCsv.ActionColumn, r => r.Deleted ? SdmxCsv.DeleteAction : SdmxCsv.InformationAction),
+            };
         foreach (var id in components)
         {
-            var added = Mirps.Log.AddedDimensions.DimensionIds.ToList().IndexOf(id);
             Func<ExportRow, string> cell = id switch
             {
                 SdmxCsv.IndicatorDimension => r => Labelled(r.IndicatorCode, labels?.Indicator(r.IndicatorCode) ?? ""),
                 SdmxCsv.ReferenceAreaDimension => r => Labelled(r.ReferenceArea, labels?.ReferenceArea(r.ReferenceArea) ?? ""),
-                StandardCatalogue.SexDimension => r => Dimension(StandardCatalogue.SexDimension, r.Sex),
-                StandardCatalogue.AgeDimension => r => Dimension(StandardCatalogue.AgeDimension, r.Age),
-                StandardCatalogue.CountryOfOriginDimension => r => Dimension(StandardCatalogue.CountryOfOriginDimension, r.CountryOfOrigin),
-                _ when added >= 0 => r => Dimension(id, r.Added[added]),
-                SdmxCsv.TimePeriodDimension => r => r.Period,
-                SdmxCsv.ValueMeasure => r => FormatValue(r.Value),
-                SdmxCsv.StatusAttribute => r => Labelled(SdmxCsv.StatusCode(r.Status), labels?.Status(r.Status) ?? ""),
-                SdmxCsv.CommentAttribute => r => r.Note,
-                SdmxCsv.ConfidentialityAttribute => r => SdmxCsv.ConfidentialityCode(r.Attributes.Confidentiality),
-                SdmxCsv.LowerBoundAttribute => r => ObservationCsv.FormatFlag(r.Attributes.LowerBound),
-                SdmxCsv.SyntheticAttribute => r => ObservationCsv.FormatFlag(r.Attributes.Synthetic),
-                _ => throw new InvalidOperationException($"The SDMX component '{id}' has no export."),
+                SdmxCsv.TimePeriodDimension or SdmxCsv.ValueMeasure or SdmxCsv.CommentAttribute or SdmxCsv.ConfidentialityAttribute
+                    or SdmxCsv.LowerBoundAttribute or SdmxCsv.SyntheticAttribute => r => SdmxCsv.Code(id, r),
+                SdmxCsv.StatusAttribute => r => r.Deleted ? "" : Labelled(SdmxCsv.StatusCode(r.Status), labels?.Status(r.Status) ?? ""),
+                _ => r => Dimension(id, SdmxCsv.Code(id, r)),
             };
             columns.Add(new(Header(id), cell, Number: id == SdmxCsv.ValueMeasure));
         }

@@ -19,6 +19,12 @@ public static class SdmxCsv
     /// <summary>Action "I" (Information): the rows inform; loaded into an SDMX database they are appended.</summary>
     public const string InformationAction = "I";
 
+    /// <summary>Action "D" (Delete): the row's key was deleted (<see cref="ExportRow.Deleted"/>; SDMX REST's updatedAfter and includeHistory).</summary>
+    public const string DeleteAction = "D";
+
+    /// <summary>SDMX-CSV 1.0.0 (SDMX 2.1)'s one leading column: the dataflow as <c>AGENCY:ID(VERSION)</c>.</summary>
+    public const string DataflowColumn = "DATAFLOW";
+
     public const string IndicatorDimension = "INDICATOR";
     public const string ReferenceAreaDimension = "REF_AREA";
     public const string TimePeriodDimension = "TIME_PERIOD";
@@ -60,6 +66,56 @@ public static class SdmxCsv
     /// <summary>The components of a dataflow of <paramref name="catalogue"/>: all but the dimensions it does not define.</summary>
     public static IReadOnlyList<string> ComponentsOf(StandardCatalogue catalogue) =>
         [.. Components.Where(c => !AddedDimensions.DimensionIds.Contains(c) || catalogue.Catalog.Dimensions.Any(d => d.Id == c))];
+
+    /// <summary>The dimensions among <paramref name="components"/>, time last (the key of a data query is the others, in this order).</summary>
+    public static IReadOnlyList<string> DimensionsOf(IReadOnlyList<string> components) => [.. components.Take(PositionOf(components, TimePeriodDimension) + 1)];
+
+    /// <summary>The attributes among <paramref name="components"/> (those after the measure).</summary>
+    public static IReadOnlyList<string> AttributesOf(IReadOnlyList<string> components) => [.. components.Skip(PositionOf(components, ValueMeasure) + 1)];
+
+    private static int PositionOf(IReadOnlyList<string> list, string id) =>
+        Find(list, id) is var i and >= 0 ? i : throw new ArgumentException($"The components do not include {id}.", nameof(list));
+
+    private static int Find(IReadOnlyList<string> list, string id)
+    {
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (list[i] == id)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// The id-only cell of component <paramref name="id"/> of a row, as every SDMX format writes it (SDMX-CSV, SDMX-ML, SDMX-JSON):
+    /// a dimension's code (<see cref="NotApplicable"/> for one the indicator does not declare), the time period, the value
+    /// (empty when withheld or deleted), an attribute's code or text (empty when it has none: left out of XML and JSON).
+    /// </summary>
+    public static string Code(string id, ExportRow row)
+    {
+        var added = Find(AddedDimensions.DimensionIds, id);
+        return id switch
+        {
+            IndicatorDimension => row.IndicatorCode,
+            ReferenceAreaDimension => row.ReferenceArea,
+            StandardCatalogue.SexDimension => Dimension(row.Sex),
+            StandardCatalogue.AgeDimension => Dimension(row.Age),
+            StandardCatalogue.CountryOfOriginDimension => Dimension(row.CountryOfOrigin),
+            _ when added >= 0 => Dimension(row.Added[added]),
+            TimePeriodDimension => row.Period,
+            ValueMeasure => ExportWriter.FormatValue(row.Value),
+            StatusAttribute => row.Deleted ? "" : StatusCode(row.Status),
+            CommentAttribute => row.Note,
+            ConfidentialityAttribute => row.Deleted ? "" : ConfidentialityCode(row.Attributes.Confidentiality),
+            LowerBoundAttribute => Csv.ObservationCsv.FormatFlag(row.Attributes.LowerBound),
+            SyntheticAttribute => Csv.ObservationCsv.FormatFlag(row.Attributes.Synthetic),
+            _ => throw new InvalidOperationException($"The SDMX component '{id}' has no export."),
+        };
+    }
+
+    private static string Dimension(string code) => code.Length == 0 ? NotApplicable : code;
 
     public static string ConfidentialityCode(ConfidentialityStatus confidentiality) => confidentiality switch
     {

@@ -5,6 +5,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.ChangeLog;
 using MirpsExchange.Node.Grpc;
+using MirpsExchange.Node.Sdmx;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
@@ -75,6 +76,7 @@ public static class NodeExtensions
         app.MapGrpcService<CatalogGrpcService>().RequireAuthorization();
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
+        app.MapSdmxRest();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
         return app;
     }
@@ -86,7 +88,7 @@ public static class NodeExtensions
     /// Where HTTP/1.1 clients reach the HTTP/JSON routes (after start): the Node:HttpPort address in cleartext, else
     /// (TLS, or no HTTP/1.1 port) the one address, which serves JSON over HTTP/2 too.
     /// </summary>
-    public static string HttpJsonAddress(this WebApplication app) => Addresses(app)[^1];
+    public static string HttpAddress(this WebApplication app) => Addresses(app)[^1];
 
     private static IReadOnlyList<string> Addresses(WebApplication app) =>
         [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];

@@ -27,7 +27,7 @@ public sealed class TestNode : IAsyncDisposable
         Country = country;
         Identity = identity;
         Address = app.ListeningAddress();
-        HttpJsonAddress = app.HttpJsonAddress();
+        HttpAddress = app.HttpAddress();
         CaFile = app.Configuration["Tls:CaFile"] is { Length: > 0 } ca ? ca : null;
         Credential = credential;
         // Over TLS the node's State presents its client certificate to the identity server and the node alike.
@@ -49,7 +49,7 @@ public sealed class TestNode : IAsyncDisposable
     public string Country { get; }
     public string Address { get; }
     /// <summary>Where HTTP/1.1 clients reach the JSON routes: the Node:HttpPort address (a test passes --Node:HttpPort=0), else <see cref="Address"/>.</summary>
-    public string HttpJsonAddress { get; }
+    public string HttpAddress { get; }
     /// <summary>The node as another node's configured peer: its address and whose node it is.</summary>
     public (string Address, string Country) Peer => (Address, Country);
     /// <summary>The CA its test clients trust (the node's own Tls:CaFile), or null: cleartext or system trust.</summary>

@@ -38,7 +38,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         Folder = folder;
         Identity = identity;
         Address = app.ListeningAddress();
-        HttpJsonAddress = app.HttpJsonAddress();
+        HttpAddress = app.HttpAddress();
         _tokens = new TokenClient(identity.Http, identity.TokenEndpoint, credential, MirpsAuth.ReadScope);
         Channel = AuthenticatedChannel.Create(new Uri(Address), _tokens);
         Regional = new RegionalService.RegionalServiceClient(Channel);
@@ -50,7 +50,7 @@ public sealed class TestSecretariat : IAsyncDisposable
     public ServerErrors Errors { get; }
     public string Address { get; }
     /// <summary>Where HTTP/1.1 clients reach the JSON routes: the Node:HttpPort address (a test passes --Node:HttpPort=0), else <see cref="Address"/>.</summary>
-    public string HttpJsonAddress { get; }
+    public string HttpAddress { get; }
 
     /// <summary>The Secretariat's own read token for itself, as its calls carry it.</summary>
     public ValueTask<string> TokenAsync() => _tokens.GetTokenAsync();

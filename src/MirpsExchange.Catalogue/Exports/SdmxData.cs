@@ -1,0 +1,448 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Xml;
+using MirpsExchange.Catalogue.Periods;
+
+namespace MirpsExchange.Catalogue.Exports;
+
+/// <summary>
+/// One data set of an SDMX data message: its rows, its action (Information for a plain answer; Replace and Delete for
+/// an answer with history or changes, as SDMX REST's includeHistory describes) and, with history, from when (or until
+/// when) its values held.
+/// </summary>
+public sealed record SdmxDataSet(IReadOnlyList<ExportRow> Rows, SdmxAction Action = SdmxAction.Information, DateTimeOffset? ValidFrom = null, DateTimeOffset? ValidTo = null);
+
+public enum SdmxAction
+{
+    Information,
+    Replace,
+    Delete,
+}
+
+/// <summary>
+/// Writes data messages of the dataflow <see cref="SdmxStructure"/> describes: SDMX-ML 2.1 generic and structure-specific
+/// data, and SDMX-JSON 1.0.0, with the observation at the time period (series: <see cref="TimeSeries"/>) or at every dimension
+/// (<see cref="AllDimensions"/>, flat). Cells are <see cref="SdmxCsv.Code"/>'s, the same as the SDMX-CSV exports'; a row without
+/// a value (withheld from the reader, or deleted) has no OBS_VALUE; an attribute without a value is left out.
+/// </summary>
+public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet> dataSets, string dimensionAtObservation, bool withAttributes = true)
+{
+    public const string TimeSeries = SdmxCsv.TimePeriodDimension;
+    public const string AllDimensions = "AllDimensions";
+
+    public const string GenericNamespace = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/data/generic";
+    public const string StructureSpecificNamespace = "http://www.sdmx.org/resources/sdmxml/schemas/v2_1/data/structurespecific";
+    private const string InstanceNamespace = "http://www.w3.org/2001/XMLSchema-instance";
+
+    /// <summary>The id a data message's header gives the structure its data sets name.</summary>
+    public const string StructureRef = "MIRPS_PROTECTION";
+
+    private bool Flat => dimensionAtObservation == AllDimensions;
+
+    private IReadOnlyList<string> Attributes => withAttributes ? structure.Attributes : [];
+
+    /// <summary>The structure-specific namespace of the DSD at this observation level (SDMX 2.1: URN + ObsLevelDim).</summary>
+    private string DataSetNamespace => $"{SdmxStructure.DataStructureUrn(structure.Version)}:ObsLevelDim:{dimensionAtObservation}";
+
+    public int Count => dataSets.Sum(d => d.Rows.Count);
+
+    /// <summary>The header every message shares; with a structure, the reference data messages need.</summary>
+    internal static void WriteHeader(XmlWriter xml, string id, DateTimeOffset prepared, Action<XmlWriter>? structure)
+    {
+        var message = SdmxStructure.MessageNamespace;
+        xml.WriteStartElement("Header", message);
+        xml.WriteElementString("ID", message, id);
+        xml.WriteElementString("Test", message, "false");
+        xml.WriteElementString("Prepared", message, prepared.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+        xml.WriteStartElement("Sender", message);
+        xml.WriteAttributeString("id", SdmxStructure.Agency);
+        xml.WriteEndElement();
+        structure?.Invoke(xml);
+        xml.WriteEndElement();
+    }
+
+    private void WriteStructureReference(XmlWriter xml, bool structureSpecific)
+    {
+        xml.WriteStartElement("Structure", SdmxStructure.MessageNamespace);
+        xml.WriteAttributeString("structureID", StructureRef);
+        if (structureSpecific)
+        {
+            xml.WriteAttributeString("namespace", DataSetNamespace);
+        }
+        xml.WriteAttributeString("dimensionAtObservation", dimensionAtObservation);
+        xml.WriteStartElement("Structure", SdmxStructure.CommonNamespace);
+        xml.WriteStartElement("Ref");
+        xml.WriteAttributeString("agencyID", SdmxStructure.Agency);
+        xml.WriteAttributeString("id", SdmxStructure.DataStructureId);
+        xml.WriteAttributeString("version", structure.Version);
+        xml.WriteEndElement();
+        xml.WriteEndElement();
+        xml.WriteEndElement();
+    }
+
+    private static XmlWriter Open(Stream stream) =>
+        XmlWriter.Create(stream, new XmlWriterSettings { Encoding = ExportWriter.Utf8, Indent = true, CloseOutput = false });
+
+    private void DataSetAttributes(XmlWriter xml, SdmxDataSet set)
+    {
+        xml.WriteAttributeString("action", set.Action.ToString());
+        if (set.ValidFrom is { } from)
+        {
+            xml.WriteAttributeString("validFromDate", XmlTime(from));
+        }
+        if (set.ValidTo is { } to)
+        {
+            xml.WriteAttributeString("validToDate", XmlTime(to));
+        }
+    }
+
+    private static string XmlTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>SDMX-ML 2.1 generic data (the default of SDMX REST 2.1's data queries).</summary>
+    public void WriteGeneric(Stream stream, string messageId, DateTimeOffset prepared)
+    {
+        using var xml = Open(stream);
+        xml.WriteStartDocument();
+        xml.WriteStartElement("message", "GenericData", SdmxStructure.MessageNamespace);
+        xml.WriteAttributeString("xmlns", "generic", null, GenericNamespace);
+        xml.WriteAttributeString("xmlns", "common", null, SdmxStructure.CommonNamespace);
+        WriteHeader(xml, messageId, prepared, x => WriteStructureReference(x, structureSpecific: false));
+        foreach (var set in dataSets)
+        {
+            xml.WriteStartElement("DataSet", SdmxStructure.MessageNamespace);
+            xml.WriteAttributeString("structureRef", StructureRef);
+            DataSetAttributes(xml, set);
+            if (Flat)
+            {
+                foreach (var row in set.Rows)
+                {
+                    xml.WriteStartElement("Obs", GenericNamespace);
+                    GenericValues(xml, "ObsKey", structure.Dimensions, row);
+                    GenericObservation(xml, row);
+                    xml.WriteEndElement();
+                }
+            }
+            else
+            {
+                foreach (var series in Series(set.Rows))
+                {
+                    xml.WriteStartElement("Series", GenericNamespace);
+                    GenericValues(xml, "SeriesKey", structure.KeyDimensions, series[0]);
+                    foreach (var row in series)
+                    {
+                        xml.WriteStartElement("Obs", GenericNamespace);
+                        xml.WriteStartElement("ObsDimension", GenericNamespace);
+                        xml.WriteAttributeString("value", row.Period);
+                        xml.WriteEndElement();
+                        GenericObservation(xml, row);
+                        xml.WriteEndElement();
+                    }
+                    xml.WriteEndElement();
+                }
+            }
+            xml.WriteEndElement();
+        }
+        xml.WriteEndElement();
+        xml.WriteEndDocument();
+    }
+
+    private void GenericObservation(XmlWriter xml, ExportRow row)
+    {
+        if (row.Value is not null)
+        {
+            xml.WriteStartElement("ObsValue", GenericNamespace);
+            xml.WriteAttributeString("value", SdmxCsv.Code(SdmxCsv.ValueMeasure, row));
+            xml.WriteEndElement();
+        }
+        if (Attributes.Any(a => SdmxCsv.Code(a, row).Length > 0))
+        {
+            GenericValues(xml, "Attributes", Attributes, row);
+        }
+    }
+
+    private static void GenericValues(XmlWriter xml, string element, IReadOnlyList<string> components, ExportRow row)
+    {
+        xml.WriteStartElement(element, GenericNamespace);
+        foreach (var id in components)
+        {
+            var value = SdmxCsv.Code(id, row);
+            if (value.Length > 0)
+            {
+                xml.WriteStartElement("Value", GenericNamespace);
+                xml.WriteAttributeString("id", id);
+                xml.WriteAttributeString("value", value);
+                xml.WriteEndElement();
+            }
+        }
+        xml.WriteEndElement();
+    }
+
+    /// <summary>SDMX-ML 2.1 structure-specific data: components as XML attributes named by their ids.</summary>
+    public void WriteStructureSpecific(Stream stream, string messageId, DateTimeOffset prepared)
+    {
+        using var xml = Open(stream);
+        xml.WriteStartDocument();
+        xml.WriteStartElement("message", "StructureSpecificData", SdmxStructure.MessageNamespace);
+        xml.WriteAttributeString("xmlns", "ss", null, StructureSpecificNamespace);
+        xml.WriteAttributeString("xmlns", "ns1", null, DataSetNamespace);
+        xml.WriteAttributeString("xmlns", "xsi", null, InstanceNamespace);
+        xml.WriteAttributeString("xmlns", "common", null, SdmxStructure.CommonNamespace);
+        WriteHeader(xml, messageId, prepared, x => WriteStructureReference(x, structureSpecific: true));
+        foreach (var set in dataSets)
+        {
+            xml.WriteStartElement("DataSet", SdmxStructure.MessageNamespace);
+            xml.WriteAttributeString("ss", "structureRef", StructureSpecificNamespace, StructureRef);
+            xml.WriteAttributeString("xsi", "type", InstanceNamespace, "ns1:DataSetType");
+            xml.WriteAttributeString("ss", "dataScope", StructureSpecificNamespace, "DataStructure");
+            DataSetAttributes(xml, set);
+            if (Flat)
+            {
+                foreach (var row in set.Rows)
+                {
+                    xml.WriteStartElement("Obs");
+                    SpecificValues(xml, structure.Dimensions, row);
+                    SpecificObservation(xml, row);
+                    xml.WriteEndElement();
+                }
+            }
+            else
+            {
+                foreach (var series in Series(set.Rows))
+                {
+                    xml.WriteStartElement("Series");
+                    SpecificValues(xml, structure.KeyDimensions, series[0]);
+                    foreach (var row in series)
+                    {
+                        xml.WriteStartElement("Obs");
+                        xml.WriteAttributeString(SdmxCsv.TimePeriodDimension, row.Period);
+                        SpecificObservation(xml, row);
+                        xml.WriteEndElement();
+                    }
+                    xml.WriteEndElement();
+                }
+            }
+            xml.WriteEndElement();
+        }
+        xml.WriteEndElement();
+        xml.WriteEndDocument();
+    }
+
+    private void SpecificObservation(XmlWriter xml, ExportRow row)
+    {
+        if (row.Value is not null)
+        {
+            xml.WriteAttributeString(SdmxCsv.ValueMeasure, SdmxCsv.Code(SdmxCsv.ValueMeasure, row));
+        }
+        SpecificValues(xml, Attributes, row);
+    }
+
+    private static void SpecificValues(XmlWriter xml, IReadOnlyList<string> components, ExportRow row)
+    {
+        foreach (var id in components)
+        {
+            var value = SdmxCsv.Code(id, row);
+            if (value.Length > 0)
+            {
+                xml.WriteAttributeString(id, value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// SDMX-JSON 1.0.0 data: each data set's series (or observations, flat) keyed by the positions of their values in
+    /// <c>structure.dimensions</c>; an observation is <c>[value, attribute positions...]</c> with null where there is none.
+    /// </summary>
+    public void WriteJson(Stream stream, string messageId, DateTimeOffset prepared)
+    {
+        var keyDimensions = Flat ? [] : structure.KeyDimensions;
+        var observationDimensions = Flat ? structure.Dimensions : [SdmxCsv.TimePeriodDimension];
+        // Each component's values in the order first met, and their positions: what the keys and observations point into.
+        var values = structure.Components.ToDictionary(c => c, _ => new List<string>());
+        var positions = structure.Components.ToDictionary(c => c, _ => new Dictionary<string, int>(StringComparer.Ordinal));
+        int Position(string component, string value)
+        {
+            var known = positions[component];
+            if (!known.TryGetValue(value, out var i))
+            {
+                var list = values[component];
+                known[value] = i = list.Count;
+                list.Add(value);
+            }
+            return i;
+        }
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false });
+        json.WriteStartObject();
+        json.WriteStartObject("header");
+        json.WriteString("id", messageId);
+        json.WriteBoolean("test", false);
+        json.WriteString("prepared", prepared.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+        json.WriteStartObject("sender");
+        json.WriteString("id", SdmxStructure.Agency);
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteStartArray("dataSets");
+        foreach (var set in dataSets)
+        {
+            json.WriteStartObject();
+            json.WriteString("action", set.Action.ToString());
+            if (set.ValidFrom is { } from)
+            {
+                json.WriteString("validFrom", XmlTime(from));
+            }
+            if (set.ValidTo is { } to)
+            {
+                json.WriteString("validTo", XmlTime(to));
+            }
+            void Observation(ExportRow row, IReadOnlyList<string> dimensions)
+            {
+                json.WritePropertyName(string.Join(':', dimensions.Select(d => Position(d, SdmxCsv.Code(d, row)))));
+                json.WriteStartArray();
+                if (row.Value is { } value)
+                {
+                    json.WriteNumberValue(value);
+                }
+                else
+                {
+                    json.WriteNullValue();
+                }
+                foreach (var attribute in Attributes)
+                {
+                    var code = SdmxCsv.Code(attribute, row);
+                    if (code.Length == 0)
+                    {
+                        json.WriteNullValue();
+                    }
+                    else
+                    {
+                        json.WriteNumberValue(Position(attribute, code));
+                    }
+                }
+                json.WriteEndArray();
+            }
+            if (Flat)
+            {
+                json.WriteStartObject("observations");
+                foreach (var row in set.Rows)
+                {
+                    Observation(row, observationDimensions);
+                }
+                json.WriteEndObject();
+            }
+            else
+            {
+                json.WriteStartObject("series");
+                foreach (var series in Series(set.Rows))
+                {
+                    json.WritePropertyName(string.Join(':', keyDimensions.Select(d => Position(d, SdmxCsv.Code(d, series[0])))));
+                    json.WriteStartObject();
+                    json.WriteStartArray("attributes");
+                    json.WriteEndArray();
+                    json.WriteStartObject("observations");
+                    foreach (var row in series)
+                    {
+                        Observation(row, observationDimensions);
+                    }
+                    json.WriteEndObject();
+                    json.WriteEndObject();
+                }
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        var english = new ExportLabelText(structure.Catalogue, ExportLabels.English);
+        json.WriteStartObject("structure");
+        json.WriteString("name", english.Dataflow);
+        json.WriteStartArray("links");
+        json.WriteStartObject();
+        json.WriteString("rel", "datastructure");
+        json.WriteString("urn", SdmxStructure.DataStructureUrn(structure.Version));
+        json.WriteEndObject();
+        json.WriteEndArray();
+        void Components(string property, IReadOnlyList<string> ids, bool dimensions)
+        {
+            json.WriteStartArray(property);
+            foreach (var id in ids)
+            {
+                json.WriteStartObject();
+                json.WriteString("id", id);
+                json.WriteString("name", english.Component(id));
+                if (dimensions)
+                {
+                    json.WriteNumber("keyPosition", structure.Dimensions.ToList().IndexOf(id));
+                    if (id == SdmxCsv.TimePeriodDimension)
+                    {
+                        json.WriteString("role", "time");
+                    }
+                }
+                json.WriteStartArray("values");
+                foreach (var value in values[id])
+                {
+                    json.WriteStartObject();
+                    json.WriteString("id", value);
+                    var name = Label(english, id, value);
+                    json.WriteString("name", name.Length > 0 ? name : value);
+                    if (id == SdmxCsv.TimePeriodDimension && Period.TryParse(value, out var period))
+                    {
+                        json.WriteString("start", period.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T00:00:00");
+                        json.WriteString("end", period.End.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T23:59:59");
+                    }
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        json.WriteStartObject("dimensions");
+        Components("dataSet", [], true);
+        Components("series", keyDimensions, true);
+        Components("observation", observationDimensions, true);
+        json.WriteEndObject();
+        json.WriteStartObject("attributes");
+        Components("dataSet", [], false);
+        Components("series", [], false);
+        Components("observation", Attributes, false);
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.Flush();
+    }
+
+    private string Label(ExportLabelText labels, string component, string code) => component switch
+    {
+        SdmxCsv.IndicatorDimension => labels.Indicator(code),
+        SdmxCsv.ReferenceAreaDimension => labels.ReferenceArea(code),
+        _ when structure.CodelistOf(component) is { } list => list.Codes.FirstOrDefault(c => c.Id == code)?.Name.En ?? "",
+        _ => "",
+    };
+
+    /// <summary>SDMX's firstNObservations and lastNObservations: of each series, the first <paramref name="first"/> and the last <paramref name="last"/> observations in time.</summary>
+    public static IReadOnlyList<ExportRow> Trim(SdmxStructure structure, IReadOnlyList<ExportRow> rows, int? first, int? last) =>
+        [.. new SdmxData(structure, [], TimeSeries).Series(rows).SelectMany(series =>
+        {
+            IEnumerable<ExportRow> kept = series;
+            if (first is { } f)
+            {
+                kept = kept.Take(f);
+            }
+            if (last is { } l)
+            {
+                kept = kept.TakeLast(l);
+            }
+            return kept;
+        })];
+
+    /// <summary>The rows grouped into series (same key but time), each in time order; series in key order.</summary>
+    private List<List<ExportRow>> Series(IReadOnlyList<ExportRow> rows)
+    {
+        var key = structure.KeyDimensions;
+        string SeriesKey(ExportRow row) => string.Join('.', key.Select(d => SdmxCsv.Code(d, row)));
+        return [.. rows
+            .Select((row, index) => (row, index, key: SeriesKey(row), start: Period.TryParse(row.Period, out var p) ? p.Start : DateOnly.MinValue))
+            .GroupBy(r => r.key, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => g.OrderBy(r => r.start).ThenBy(r => r.index).Select(r => r.row).ToList())];
+    }
+}

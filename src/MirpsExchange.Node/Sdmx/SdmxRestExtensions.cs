@@ -1,0 +1,206 @@
+using Grpc.Core;
+using Mirps.Auth;
+using Mirps.Log;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Exports;
+using MirpsExchange.Node.Grpc;
+using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Node.Sdmx;
+
+/// <summary>
+/// SDMX REST 2.1 at every node and at the Secretariat, under <see cref="Root"/>: the structures of the catalogue
+/// (<see cref="SdmxStructure"/>) and its data as ObservationService.StreamObservations serves them to the same caller
+/// (<see cref="ObservationReads"/>: same token checks, sharing policy, small-count and complementary withholding, as-of read).
+/// A value withheld from the caller appears as gRPC serves it: its key without a value, OBS_STATUS C and CONF_STATUS C; what gRPC
+/// leaves out (not shared, embargoed) is left out. Refusals are SDMX errors (<see cref="SdmxError"/>). docs/sdmx.md has the mapping.
+/// </summary>
+public static partial class SdmxRestExtensions
+{
+    public const string Root = "/sdmx/rest";
+
+    /// <summary>Most observations one data answer holds (Sdmx:MaxObservations); a larger one is refused with 413 (SDMX 510).</summary>
+    public const int DefaultMaxObservations = 1_000_000;
+
+    public static WebApplication MapSdmxRest(this WebApplication app)
+    {
+        var structure = new SdmxStructure(app.Services.GetRequiredService<StandardCatalogue>());
+        var maxObservations = app.Configuration.GetValue("Sdmx:MaxObservations", DefaultMaxObservations);
+        var group = app.MapGroup(Root);
+        group.MapGet("/data/{flowRef}/{key?}/{providerRef?}", (HttpContext context, string flowRef, string? key, string? providerRef) =>
+            Answer(context, () => DataAsync(context, structure, flowRef, key, providerRef, maxObservations)));
+        group.MapGet("/{resource}/{agencyId?}/{resourceId?}/{version?}", (HttpContext context, string resource, string? agencyId, string? resourceId, string? version) =>
+            Answer(context, () => StructureAsync(context, structure, resource, agencyId, resourceId, version)));
+        group.MapFallback((HttpContext context) =>
+            Answer(context, () => throw SdmxError.Syntax($"'{context.Request.Path}' is not a query of the SDMX RESTful API (structure: {Root}/dataflow/{SdmxStructure.Agency}/{SdmxStructure.DataflowId}/latest; data: {Root}/data/{SdmxStructure.DataflowId}/all)")));
+        return app;
+    }
+
+    private static async Task Answer(HttpContext context, Func<Task> answer)
+    {
+        context.Response.Headers.Vary = "Accept";
+        try
+        {
+            await answer();
+        }
+        catch (SdmxError error)
+        {
+            LogRefused(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SdmxRestExtensions)), context.Request.Path, error.Status, error.Message);
+            await error.WriteAsync(context);
+        }
+    }
+
+    /// <summary>A token for this node (as for gRPC: the authentication scheme checks signature, audience, lifetime, revocation and certificate binding).</summary>
+    private static void RequireAuthenticated(HttpContext context)
+    {
+        if (context.User.Identity?.IsAuthenticated != true)
+        {
+            throw SdmxError.Unauthorized("this query needs a valid bearer token for this node (Authorization: Bearer ...)");
+        }
+    }
+
+    private static Task StructureAsync(HttpContext context, SdmxStructure structure, string resource, string? agency, string? id, string? version)
+    {
+        RequireAuthenticated(context);
+        var (parts, codelists) = SdmxStructureQuery.Resolve(structure, resource, agency, id, version, context.Request.Query);
+        SdmxFormats.RequireStructureXml(context.Request);
+        var clock = context.RequestServices.GetRequiredService<TimeProvider>();
+        context.Response.ContentType = SdmxFormats.StructureMediaType + "; charset=utf-8";
+        return SendAsync(context, buffer => structure.Write(buffer, parts, MessageId(context), clock.GetUtcNow(), codelists));
+    }
+
+    /// <summary>
+    /// Writes a message with a synchronous writer into pooled memory pages (never a temporary file: the data must not land in a
+    /// folder other users may read; no large contiguous array either), then copies it to the response asynchronously.
+    /// </summary>
+    private static async Task SendAsync(HttpContext context, Action<Stream> write)
+    {
+        await using var buffer = new Microsoft.AspNetCore.WebUtilities.FileBufferingWriteStream(memoryThreshold: int.MaxValue);
+        write(buffer);
+        await buffer.DrainBufferAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    private static async Task DataAsync(HttpContext context, SdmxStructure structure, string flowRef, string? key, string? providerRef, int maxObservations)
+    {
+        RequireAuthenticated(context);
+        // The same reader as StreamObservations: the read scope and a State's or the Secretariat's credential.
+        if (!context.User.HasScope(MirpsAuth.ReadScope))
+        {
+            throw SdmxError.Forbidden($"data queries need a token with the '{MirpsAuth.ReadScope}' scope");
+        }
+        var reader = Reader.FromCaller(context.User) ?? throw SdmxError.Forbidden("only a State's or the Secretariat's credential reads observations");
+        var query = SdmxDataQuery.Parse(structure, flowRef, key, providerRef, context.Request.Query);
+        var format = SdmxFormats.DataFormat(context.Request);
+
+        var reads = context.RequestServices.GetRequiredService<ObservationReads>();
+        IAsyncEnumerable<StoredObservation> served;
+        try
+        {
+            served = await reads.ServeAsync(query.Request, reader, query.Revisions, context.RequestAborted);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            throw SdmxError.Syntax(e.Status.Detail);
+        }
+        var rows = new List<(ExportRow Row, long Received)>();
+        await foreach (var stored in served.WithCancellation(context.RequestAborted))
+        {
+            if (rows.Count == maxObservations)
+            {
+                throw SdmxError.TooLarge($"the answer holds more than {maxObservations:N0} observations, this service's limit; narrow the key or the periods");
+            }
+            rows.Add((Row(stored), StoreTime.ToMicros(stored.ReceivedTime.ToDateTimeOffset())));
+        }
+        if (rows.Count == 0)
+        {
+            throw SdmxError.NoResults("no data match the query (or none that this credential may read)");
+        }
+        var dataSets = DataSets(query, rows);
+        if (query.FirstN is not null || query.LastN is not null)
+        {
+            dataSets = [.. dataSets.Select(d => d with { Rows = SdmxData.Trim(structure, d.Rows, query.FirstN, query.LastN) })];
+        }
+
+        var clock = context.RequestServices.GetRequiredService<TimeProvider>();
+        var prepared = clock.GetUtcNow();
+        var id = MessageId(context);
+        context.Response.ContentType = SdmxFormats.MediaType(format) + "; charset=utf-8";
+        await SendAsync(context, buffer =>
+        {
+            if (format is SdmxDataFormat.Csv1 or SdmxDataFormat.Csv2)
+            {
+                var writer = new ExportWriter(structure.Catalogue, new ExportOptions(format == SdmxDataFormat.Csv1 ? ExportFormat.SdmxCsv1 : ExportFormat.SdmxCsv));
+                writer.Write(buffer, dataSets.SelectMany(d => d.Rows));
+                return;
+            }
+            var data = new SdmxData(structure, dataSets, query.DimensionAtObservation, query.WithAttributes);
+            switch (format)
+            {
+                case SdmxDataFormat.GenericXml:
+                    data.WriteGeneric(buffer, id, prepared);
+                    break;
+                case SdmxDataFormat.StructureSpecificXml:
+                    data.WriteStructureSpecific(buffer, id, prepared);
+                    break;
+                default:
+                    data.WriteJson(buffer, id, prepared);
+                    break;
+            }
+        });
+    }
+
+    /// <summary>
+    /// The data sets of an answer: one (Information) for the values now or as of a time; for updatedAfter the revisions received
+    /// since (Replace) and the deletions (Delete); for includeHistory one data set per time this node received changes of the
+    /// answer (Replace, valid from then; Delete, valid until then), oldest first.
+    /// </summary>
+    private static List<SdmxDataSet> DataSets(SdmxDataQuery query, List<(ExportRow Row, long Received)> rows)
+    {
+        switch (query.Revisions)
+        {
+            case ObservationReads.Revisions.History:
+                return [.. rows.GroupBy(r => (r.Received, r.Row.Deleted)).OrderBy(g => g.Key.Received).ThenBy(g => g.Key.Deleted)
+                    .Select(g => g.Key.Deleted
+                        ? new SdmxDataSet([.. g.Select(r => r.Row)], SdmxAction.Delete, ValidTo: StoreTime.ToTimestamp(g.Key.Received).ToDateTimeOffset())
+                        : new SdmxDataSet([.. g.Select(r => r.Row)], SdmxAction.Replace, ValidFrom: StoreTime.ToTimestamp(g.Key.Received).ToDateTimeOffset()))];
+            case ObservationReads.Revisions.UpdatedAfter:
+                List<SdmxDataSet> sets = [];
+                if (rows.Where(r => !r.Row.Deleted).Select(r => r.Row).ToList() is { Count: > 0 } replaced)
+                {
+                    sets.Add(new(replaced, SdmxAction.Replace));
+                }
+                if (rows.Where(r => r.Row.Deleted).Select(r => r.Row).ToList() is { Count: > 0 } deleted)
+                {
+                    sets.Add(new(deleted, SdmxAction.Delete));
+                }
+                return sets;
+            default:
+                return [new([.. rows.Select(r => r.Row)])];
+        }
+    }
+
+    /// <summary>
+    /// A served observation as an SDMX row: a value withheld from the reader (small count, complementary) keeps its key and loses
+    /// its value, note and attributes, with OBS_STATUS C and CONF_STATUS C, as gRPC serves it (value 0 there, status CONFIDENTIAL).
+    /// </summary>
+    private static ExportRow Row(StoredObservation stored)
+    {
+        var o = stored.Observation;
+        var withheld = stored.Withholding.IsValueWithheld();
+        return new ExportRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
+            withheld || stored.Deleted ? null : o.Value,
+            withheld ? ObservationStatus.Confidential : o.Status,
+            withheld ? "" : o.Note,
+            AddedDimensions.Of(o),
+            withheld ? new ValueAttributes(false, ConfidentialityStatus.Confidential, false) : ValueAttributes.Of(o),
+            stored.Deleted);
+    }
+
+    private static string MessageId(HttpContext context) => "IREF" + context.TraceIdentifier.Replace(":", "", StringComparison.Ordinal);
+
+    [LoggerMessage(EventName = "SdmxQueryRefused", Level = LogLevel.Information, Message = "SDMX REST {Path} refused with {Status}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string path, int status, string reason);
+}
