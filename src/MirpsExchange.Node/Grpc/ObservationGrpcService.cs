@@ -144,7 +144,7 @@ public sealed partial class ObservationGrpcService(
         // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
         var served = new ServedObservations(reader, now)
         {
-            Complementary = await ComplementaryWithholding.ForTablesAsync(tables, reader, validator.Catalogue, now, context.CancellationToken),
+            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, context.CancellationToken),
         };
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
         var observations = query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
@@ -182,12 +182,12 @@ public sealed partial class ObservationGrpcService(
         var served = new ServedObservations(reader, now)
         {
             Complementary = await ComplementaryWithholding.ForTablesAsync(
-                db.Observations.AsNoTracking(), [new(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken),
+                db.Observations.AsNoTracking(), [ComplementaryWithholding.Table.Of(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken),
         };
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }
 
-    /// <summary>The query's answer, and every revision of the tables (indicator, country, period) it reads from.</summary>
+    /// <summary>The query's answer, and every revision of the periods (indicator, country, period) it reads from.</summary>
     private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request)
     {
         var catalogue = validator.Catalogue;

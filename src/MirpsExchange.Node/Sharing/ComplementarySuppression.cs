@@ -2,6 +2,8 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using Mirps.Catalog.V1;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Catalogue.Validation.Rules;
 
 namespace MirpsExchange.Node.Sharing;
 
@@ -9,10 +11,12 @@ namespace MirpsExchange.Node.Sharing;
 /// Complementary suppression: which further values of a table to withhold from a reader so that no value withheld
 /// from it (a small count, a change not shared with it) can be worked out from what it receives, by adding and
 /// subtracting cells of the table's additive hierarchies (a total _T = the sum of its breakdown, in every dimension
-/// that has a total). protos/README.md, "Disclosure control", explains the method and its limits.
+/// that has a total) and of its periods (a flow's year = the sum of its quarters = the sum of its months; a stock's year =
+/// its last quarter = December). protos/README.md, "Disclosure control", explains the method and its limits.
 /// </summary>
 /// <remarks>
-/// A table is one indicator, country and period; its cells are the keys' dimension values. The rule reads the
+/// A table is one indicator, country and calendar year (the year, its quarters and its months); its cells are the keys'
+/// periods and dimension values. The rule reads the
 /// table's whole history, one commit at a time (revisions sharing a recorded time), and decides each revision once,
 /// in the commit that writes it: a revision served in clear was, or can be, received already and is never withheld
 /// later; a revision withheld stays withheld. In each commit it withholds, among the commit's own revisions that
@@ -29,9 +33,32 @@ public static class ComplementarySuppression
     /// <summary>
     /// One revision of one cell: <paramref name="Key"/> holds the dimension values (in <see cref="StandardCatalogue.ObservationDimensions"/>
     /// order), <paramref name="Withheld"/> whether the reader does not receive its value for a reason of its own (a small
-    /// count, not shared, embargoed, not held): those are the values to protect.
+    /// count, not shared, embargoed, not held): those are the values to protect. <paramref name="Period"/> is the cell's period
+    /// ("2023", "2023-Q1", "2023-01"); cells of different periods lie on the temporal lines of <see cref="Rule.Temporal"/>.
     /// </summary>
-    public readonly record struct Revision(long Sequence, long RecordedTime, string[] Key, bool Deleted, bool Withheld);
+    public readonly record struct Revision(long Sequence, long RecordedTime, string[] Key, bool Deleted, bool Withheld, string Period = "");
+
+    /// <summary>
+    /// The lines of an indicator's table: its <paramref name="Additive"/> dimensions (<see cref="AdditiveDimensions"/>) and its
+    /// temporal rule (<see cref="TemporalLines"/>: SUM or END_OF_PERIOD; anything else adds no line).
+    /// </summary>
+    public readonly record struct Rule(IReadOnlyList<bool> Additive, TemporalAggregation Temporal);
+
+    /// <summary>The lines <paramref name="indicatorCode"/>'s tables lie on.</summary>
+    public static Rule RuleOf(StandardCatalogue catalogue, string indicatorCode) =>
+        new(AdditiveDimensions(catalogue, indicatorCode), TemporalLines(catalogue, indicatorCode));
+
+    /// <summary>
+    /// The temporal rule that makes <paramref name="indicatorCode"/>'s periods of one year exact against each other, as the
+    /// catalogue's TEMPORAL_CONSISTENCY rule reads it (<see cref="TemporalAggregations.Of"/>): SUM for a flow (the year = the sum of
+    /// its quarters = the sum of its months; a quarter = the sum of its months), END_OF_PERIOD for a stock (the year = Q4 =
+    /// December; a quarter = its last month); NOT_AGGREGABLE (no line) for a statistic or an unknown indicator.
+    /// </summary>
+    public static TemporalAggregation TemporalLines(StandardCatalogue catalogue, string indicatorCode) =>
+        catalogue.FindIndicator(indicatorCode)?.Indicator is { } indicator && TemporalAggregations.Of(indicator) is var rule
+            && rule is TemporalAggregation.Sum or TemporalAggregation.EndOfPeriod
+            ? rule
+            : TemporalAggregation.NotAggregable;
 
     /// <summary>
     /// Which dimensions of <paramref name="indicatorCode"/> are additive: declared by the indicator, with a total in their
@@ -55,17 +82,24 @@ public static class ComplementarySuppression
     }
 
     /// <summary>
+    /// The sequences of the revisions of one table to withhold besides the <see cref="Revision.Withheld"/> ones, with the
+    /// additive lines only (no temporal line).
+    /// </summary>
+    public static HashSet<long> Complements(IReadOnlyList<Revision> revisions, IReadOnlyList<bool> additive) =>
+        Complements(revisions, new Rule(additive, TemporalAggregation.NotAggregable));
+
+    /// <summary>
     /// The sequences of the revisions of one table to withhold besides the <see cref="Revision.Withheld"/> ones.
     /// </summary>
-    public static HashSet<long> Complements(IReadOnlyList<Revision> revisions, IReadOnlyList<bool> additive)
+    public static HashSet<long> Complements(IReadOnlyList<Revision> revisions, Rule rule)
     {
         var complements = new HashSet<long>();
-        if (!revisions.Any(r => r.Withheld && !r.Deleted) || !additive.Contains(true))
+        if (!revisions.Any(r => r.Withheld && !r.Deleted) || (!rule.Additive.Contains(true) && rule.Temporal == TemporalAggregation.NotAggregable))
         {
             return complements;
         }
         var ordered = revisions.OrderBy(r => r.RecordedTime).ThenBy(r => r.Sequence).ToArray();
-        var table = new TableState(ordered, additive);
+        var table = new TableState(ordered, rule);
         var isUnknown = new HashSet<int>(); // revisions whose value the reader does not have, by index into ordered
         var lines = new List<Line>(); // the constraints of every state so far that involve an unknown
         for (var start = 0; start < ordered.Length;)
@@ -97,7 +131,7 @@ public static class ComplementarySuppression
     /// unknowns' columns (no row without an unknown has an entry for c) and t's reduced row has an entry for c. Among those,
     /// for each determined value in turn that the ones chosen before it do not cover, the preferred: the one on most
     /// constraints of this commit that hold an unknown already, then cells with the fewest totals in their key (a
-    /// breakdown rather than a total), then by key. When no candidate is enough alone (a pair is needed), the preferred
+    /// breakdown rather than a total; a quarter counts as one total, a year as two), then by period and key. When no candidate is enough alone (a pair is needed), the preferred
     /// member of this commit's constraints on the determined values, else of the commit.
     /// </summary>
     private static List<int> Choose(List<Line> lines, List<Line> stateLines, List<int> fresh, HashSet<int> isUnknown, Revision[] ordered)
@@ -138,11 +172,16 @@ public static class ComplementarySuppression
 
         int? Preferred(IEnumerable<int> revisions) => revisions
             .OrderByDescending(i => joined.GetValueOrDefault(i))
-            .ThenBy(i => ordered[i].Key.Count(code => code == Total)).ThenBy(i => CellKey(ordered[i].Key), StringComparer.Ordinal)
+            .ThenBy(i => Totals(ordered[i])).ThenBy(i => CellKey(ordered[i]), StringComparer.Ordinal)
             .Cast<int?>().FirstOrDefault();
     }
 
-    private static string CellKey(string[] key) => string.Join('\u001f', key);
+    /// <summary>A cell's period and dimension values: its identity within a table.</summary>
+    private static string CellKey(Revision revision) => $"{revision.Period}\u001f{string.Join('\u001f', revision.Key)}";
+
+    /// <summary>How many totals a cell's key holds: its dimensions' _T, and its period's length (a quarter one, a year two).</summary>
+    private static int Totals(Revision revision) => revision.Key.Count(code => code == Total)
+        + (Period.TryParse(revision.Period, out var period) ? period.Granularity switch { PeriodGranularity.Year => 2, PeriodGranularity.Quarter => 1, _ => 0 } : 0);
 
     /// <summary>One constraint: +1 for the total's revision, -1 for each part's (<see cref="Members"/>[0] is the total).</summary>
     private sealed record Line(string Id, int[] Members);
@@ -289,13 +328,16 @@ public static class ComplementarySuppression
     }
 
     /// <summary>The table's cells as commits are applied, and the constraints each commit's state adds.</summary>
-    private sealed class TableState(Revision[] ordered, IReadOnlyList<bool> additive)
+    private sealed class TableState(Revision[] ordered, Rule rule)
     {
-        /// <summary>Cell key → the index of its current revision (deleted cells are absent).</summary>
+        /// <summary>Cell key (period and dimension values) → the index of its current revision (deleted cells are absent).</summary>
         private readonly Dictionary<string, int> _current = new(StringComparer.Ordinal);
 
-        /// <summary>Line id → the keys of the present cells on that line.</summary>
-        private readonly Dictionary<string, SortedSet<string>> _lines = new(StringComparer.Ordinal);
+        /// <summary>
+        /// Line id → the keys of the present cells on that line, which of them is the line's total, and for a temporal line how
+        /// many parts it has (it holds only once every one is present).
+        /// </summary>
+        private readonly Dictionary<string, (SortedSet<string> Members, Func<Revision, bool> IsTotal, int? Parts)> _lines = new(StringComparer.Ordinal);
 
         /// <summary>Applies revisions [start, end) (one commit): its new present revisions, and the constraints of the new state they touch.</summary>
         public (List<int> Fresh, List<Line> Lines) Apply(int start, int end)
@@ -303,14 +345,14 @@ public static class ComplementarySuppression
             var touched = new Dictionary<string, int>(StringComparer.Ordinal); // key → last revision in this commit
             for (var i = start; i < end; i++)
             {
-                touched[CellKey(ordered[i].Key)] = i;
+                touched[CellKey(ordered[i])] = i;
             }
             var fresh = new List<int>();
             var lineIds = new SortedSet<string>(StringComparer.Ordinal);
             foreach (var (key, index) in touched)
             {
-                var cell = ordered[index].Key;
-                if (ordered[index].Deleted)
+                var revision = ordered[index];
+                if (revision.Deleted)
                 {
                     _current.Remove(key);
                 }
@@ -319,38 +361,33 @@ public static class ComplementarySuppression
                     _current[key] = index;
                     fresh.Add(index);
                 }
-                for (var d = 0; d < Math.Min(additive.Count, cell.Length); d++)
+                foreach (var (id, isTotal, count) in LinesThrough(revision))
                 {
-                    if (!additive[d] || cell[d].Length == 0)
-                    {
-                        continue;
-                    }
-                    var id = LineId(cell, d);
                     lineIds.Add(id);
-                    if (!_lines.TryGetValue(id, out var members))
+                    if (!_lines.TryGetValue(id, out var line))
                     {
-                        _lines[id] = members = new SortedSet<string>(StringComparer.Ordinal);
+                        _lines[id] = line = (new SortedSet<string>(StringComparer.Ordinal), isTotal, count);
                     }
-                    if (ordered[index].Deleted)
+                    if (revision.Deleted)
                     {
-                        members.Remove(key);
+                        line.Members.Remove(key);
                     }
                     else
                     {
-                        members.Add(key);
+                        line.Members.Add(key);
                     }
                 }
             }
             var lines = new List<Line>();
             foreach (var id in lineIds)
             {
-                var d = int.Parse(id.AsSpan(0, id.IndexOf('|', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+                var (members, isTotal, count) = _lines[id];
                 int? total = null;
                 var parts = new List<int>();
-                foreach (var key in _lines[id])
+                foreach (var key in members)
                 {
                     var index = _current[key];
-                    if (ordered[index].Key[d] == Total)
+                    if (isTotal(ordered[index]))
                     {
                         total = index;
                     }
@@ -359,7 +396,7 @@ public static class ComplementarySuppression
                         parts.Add(index);
                     }
                 }
-                if (total is { } t && parts.Count > 0)
+                if (total is { } t && parts.Count > 0 && (count is null || parts.Count == count))
                 {
                     lines.Add(new Line(id, [t, .. parts]));
                 }
@@ -368,12 +405,65 @@ public static class ComplementarySuppression
             return (fresh, lines);
         }
 
-        /// <summary>The line through <paramref name="cell"/> along dimension <paramref name="d"/>: every other dimension fixed.</summary>
-        private static string LineId(string[] cell, int d)
+        /// <summary>
+        /// The lines through a cell, each with the test of its total. Additive: every other dimension (and the period) fixed, the
+        /// total the cell with _T there; it holds over the parts present (the worst case: a complete breakdown). Temporal
+        /// (<see cref="Rule.Temporal"/>), every dimension fixed: a year with its quarters and with its months, a quarter with its
+        /// months, the total the longer period; for a flow every part lies on the line, for a stock only the last one (Q4,
+        /// December, a quarter's last month). A temporal line holds once all its parts are present, as the catalogue's
+        /// TEMPORAL_CONSISTENCY rule judges it (a year and some of its quarters only bound each other: not modelled).
+        /// </summary>
+        private IEnumerable<(string Id, Func<Revision, bool> IsTotal, int? Parts)> LinesThrough(Revision revision)
         {
-            var rest = (string[])cell.Clone();
-            rest[d] = "*";
-            return $"{d}|{string.Join('\u001f', rest)}";
+            var cell = revision.Key;
+            for (var d = 0; d < Math.Min(rule.Additive.Count, cell.Length); d++)
+            {
+                if (rule.Additive[d] && cell[d].Length > 0)
+                {
+                    var rest = (string[])cell.Clone();
+                    rest[d] = "*";
+                    var dimension = d;
+                    yield return ($"{d}|{revision.Period}\u001f{string.Join('\u001f', rest)}", r => r.Key[dimension] == Total, null);
+                }
+            }
+            if (rule.Temporal == TemporalAggregation.NotAggregable || !Period.TryParse(revision.Period, out var period))
+            {
+                yield break;
+            }
+            var values = string.Join('\u001f', cell);
+            var stock = rule.Temporal == TemporalAggregation.EndOfPeriod;
+            var year = new Period(PeriodGranularity.Year, period.Year, 0);
+            var lines = new List<(Period Aggregate, PeriodGranularity Parts)>();
+            switch (period.Granularity)
+            {
+                case PeriodGranularity.Year:
+                    lines.Add((period, PeriodGranularity.Quarter));
+                    lines.Add((period, PeriodGranularity.Month));
+                    break;
+                case PeriodGranularity.Quarter:
+                    lines.Add((period, PeriodGranularity.Month));
+                    if (!stock || period.Number == 4)
+                    {
+                        lines.Add((year, PeriodGranularity.Quarter));
+                    }
+                    break;
+                case PeriodGranularity.Month:
+                    if (!stock || period.Number == 12)
+                    {
+                        lines.Add((year, PeriodGranularity.Month));
+                    }
+                    if (!stock || period.Number % 3 == 0)
+                    {
+                        lines.Add((new Period(PeriodGranularity.Quarter, period.Year, (period.Number + 2) / 3), PeriodGranularity.Month));
+                    }
+                    break;
+            }
+            foreach (var (aggregate, parts) in lines)
+            {
+                var whole = aggregate.ToString();
+                var count = stock ? 1 : parts == PeriodGranularity.Quarter ? 4 : aggregate.Granularity == PeriodGranularity.Year ? 12 : 3;
+                yield return ($"t|{whole}|{parts}\u001f{values}", r => r.Period == whole, count);
+            }
         }
     }
 }
