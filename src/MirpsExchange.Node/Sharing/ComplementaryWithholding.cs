@@ -74,15 +74,20 @@ public static class ComplementaryWithholding
                 .Select(o => new { o.IndicatorCode, o.Country, Year = o.Period.Substring(0, 4) }).Distinct().ToListAsync(cancellationToken);
             tables.AddRange(visible.Intersect(withheld).Select(t => new Table(t.IndicatorCode, t.Country, t.Year)));
         }
-        return await ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken);
+        return await ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: true);
     }
 
     /// <summary>
     /// The revisions to withhold as complementary from <paramref name="reader"/> in <paramref name="tables"/>, whose rows
     /// <paramref name="rows"/> holds (the store's observations): each table is read whole.
     /// </summary>
-    public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+    public static Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken) =>
+        ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false);
+
+    /// <param name="known">Whether every table is known to hold a value withheld from the reader; otherwise a table is read only when it does.</param>
+    private static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken, bool known)
     {
         if (reader.IsSecretariat)
         {
@@ -95,10 +100,15 @@ public static class ComplementaryWithholding
             {
                 continue;
             }
-            // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
             var periods = table.Periods();
-            var history = await rows
-                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == table.Country)
+            var tableRows = rows.Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == table.Country);
+            // A year's table holds up to 17 periods: it is read only when the reader has something to protect in it.
+            if (!known && !await WithheldFrom(tableRows, reader, nowMicros).AnyAsync(cancellationToken))
+            {
+                continue;
+            }
+            // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
+            var history = await tableRows
                 .Select(o => new ObservationRow
                 {
                     Origin = o.Origin, OriginSequence = o.OriginSequence, IndicatorCode = o.IndicatorCode, Country = o.Country, Period = o.Period,
