@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using MirpsExchange.Catalogue;
+using Periods = MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Node.Sharing;
@@ -68,7 +69,7 @@ public static class ComplementaryWithholding
         {
             var indicators = visible.Select(t => t.IndicatorCode).Distinct().ToList();
             var countries = visible.Select(t => t.Country).Distinct().ToList();
-            var years = visible.Select(t => int.Parse(t.Year, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            var years = visible.Select(t => Periods.Period.TryParse(t.Year, out var year) ? year.Year : (int?)null).OfType<int>().DefaultIfEmpty(1900).ToList();
             var (from, to) = (new DateOnly(years.Min(), 1, 1), new DateOnly(years.Max(), 12, 31));
             var withheld = await WithheldFrom(rows.Where(o => indicators.Contains(o.IndicatorCode) && countries.Contains(o.Country) && o.PeriodStart >= from && o.PeriodEnd <= to), reader, nowMicros)
                 .Select(o => new { o.IndicatorCode, o.Country, Year = o.Period.Substring(0, 4) }).Distinct().ToListAsync(cancellationToken);
