@@ -11,7 +11,8 @@ namespace MirpsExchange.FunctionalTests;
 /// <summary>
 /// Complementary suppression (issue 13, part 3) against real node processes: everything one reader receives (queries,
 /// as-of answers, histories and the change feed) is collected, the table's additive constraints (a total _T = the sum
-/// of its breakdown, in sex, age and country of origin) are written over it as a linear system, and an exact solver
+/// of its breakdown, in sex, age and country of origin) and temporal ones (a flow's year = the sum of its quarters, a stock's
+/// year = its Q4, as the catalogue's temporal rule says) are written over it as a linear system, and an exact solver
 /// (integer elimination, no floating point) checks that no withheld value is determined.
 /// </summary>
 public class ComplementarySuppressionTests
@@ -151,6 +152,109 @@ public class ComplementarySuppressionTests
             relayed.Where(c => c.Withholding == Withholding.NotHeld).Select(c => c.OriginSequence));
     }
 
+    /// <summary>ASYLUM_APPLICATIONS, a flow (its year is the sum of its quarters), of <paramref name="period"/>.</summary>
+    private static Observation Applications(string period, double value)
+    {
+        var o = Refugees(period: period, value: value);
+        o.IndicatorCode = "ASYLUM_APPLICATIONS";
+        return o;
+    }
+
+    [Fact]
+    public async Task A_small_quarter_of_a_flow_is_not_its_year_minus_the_other_quarters_and_a_replica_of_the_reader_checks_the_complement()
+    {
+        await using var origin = await OriginAsync();
+        // The year = Q1 + Q2 + Q3 + Q4 (submit checks it: TEMPORAL_CONSISTENCY); Q4's 3 is a small count for every other State.
+        await origin.Observations.SubmitObservationsAsync(Submit(
+            Applications("2023", 130), Applications("2023-Q1", 40), Applications("2023-Q2", 45), Applications("2023-Q3", 42), Applications("2023-Q4", 3)));
+        await Task.Delay(20);
+        var asOf = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+
+        // Q1 (a quarter, not the year) is withheld too, in every answer: the whole year, a query of Q1 alone (Q4 lies outside
+        // it), as of a time, a key's history and the change feed, read whole and one change at a time.
+        string[] expected = ["2023|Unspecified|130", "2023-Q1|Complementary|0", "2023-Q2|Unspecified|45", "2023-Q3|Unspecified|42", "2023-Q4|SmallCount|0"];
+        var query = await QueryAsync(origin, "CRI");
+        Assert.Equal(expected, query.Select(s => $"{s.Observation.Period}|{s.Withholding}|{s.Observation.Value}"));
+        var firstQuarter = await QueryAsync(origin, "CRI", request: new StreamObservationsRequest { PeriodFrom = "2023-Q1", PeriodTo = "2023-Q1" });
+        Assert.Equal(["2023-Q1|Complementary|0"], firstQuarter.Select(s => $"{s.Observation.Period}|{s.Withholding}|{s.Observation.Value}"));
+        var snapshot = await QueryAsync(origin, "CRI", asOf);
+        var histories = new List<StoredObservation>();
+        foreach (var o in query)
+        {
+            histories.AddRange(await HistoryAsync(origin, "CRI", KeyOf(o.Observation)));
+        }
+        Assert.Equal((Withholding.Complementary, 0.0), histories.Where(h => h.Observation.Period == "2023-Q1").Select(h => (h.Withholding, h.Observation.Value)).Single());
+        var feed = await FeedAsync(origin, "CRI");
+        Assert.Equal(expected, feed.Select(s => $"{s.Observation.Period}|{s.Withholding}|{s.Observation.Value}"));
+        Assert.Equal(expected, (await FeedAsync(origin, "CRI", batchSize: 1)).Select(s => $"{s.Observation.Period}|{s.Withholding}|{s.Observation.Value}"));
+        var received = Collect(query, [snapshot, firstQuarter], histories, feed);
+        Assert.Empty(Determined(received));
+        // The test can fail: with Q1 served, Q4 = 130 - 40 - 45 - 42.
+        Assert.NotEmpty(Determined(received with { Withheld = [.. received.Withheld.Where(v => v.Reason == Withholding.SmallCount)] }));
+
+        // A replica of Costa Rica's accepts the origin's complementary withholding (its check recomputes it over the year) ...
+        await using var costaRica = await SharingPolicyTests.ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
+        await SharingPolicyTests.HoldsAsync(costaRica, 5);
+        Assert.Equal("", (await PeerAsync(costaRica, origin.Address)).LastError);
+        var expectedForGuatemala = (await QueryAsync(origin, "GTM")).Select(Show).ToList();
+        Assert.Equal(expectedForGuatemala, (await QueryAsync(costaRica, "GTM")).Select(Show));
+        // The Secretariat's node, relaying BLZ, withholds the same cells over the year.
+        await using var secretariat = await SharingPolicyTests.ReplicaAsync("PAN", "", origin.Folder, origin.Peer);
+        await SharingPolicyTests.HoldsAsync(secretariat, 5);
+        Assert.Equal(expectedForGuatemala, (await QueryAsync(secretariat, "GTM")).Select(Show));
+
+        // ... and still refuses one the rule does not produce: Q2 called complementary as well, its value digest kept so the
+        // chain verifies, by a peer that says it is the origin's node.
+        var log = await LogAsync(origin, "CRI");
+        var forged = log.Changes.Single(c => c.Observation.Period == "2023-Q2");
+        var digest = new byte[Mirps.Log.ChangeHash.Size];
+        Mirps.Log.ChangeHash.ValueDigest(forged.Salt.Span, forged.Observation.Value, forged.Observation.Status, forged.Observation.Note, digest);
+        (forged.Salt, forged.ValueDigest, forged.Withholding) = (Google.Protobuf.ByteString.Empty, Google.Protobuf.ByteString.CopyFrom(digest), Withholding.Complementary);
+        (forged.Observation.Value, forged.Observation.Status, forged.Observation.Note) = (0, ObservationStatus.Confidential, "");
+        await using var hostile = await MaliciousPeer.StartAsync("BLZ");
+        hostile.Script = after => log.After(after);
+        await using var misled = await SharingPolicyTests.ReplicaAsync("CRI", "CRI", origin.Folder, hostile.Peer);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        PeerStatus peer;
+        while (!(peer = await PeerAsync(misled, hostile.Address)).LastError.StartsWith("WRONGLY_WITHHELD", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.StartsWith("WRONGLY_WITHHELD: ", peer.LastError);
+        Assert.Equal(0, misled.CountRows() + misled.CountRows("withheld_changes"));
+    }
+
+    private static async Task<PeerStatus> PeerAsync(TestNode node, string address) =>
+        (await new SyncService.SyncServiceClient(node.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address) ?? new PeerStatus();
+
+    /// <summary>BLZ's feed as <paramref name="reader"/> receives it from BLZ's node: changes (without the received time) and heads.</summary>
+    private static async Task<Log> LogAsync(TestNode node, string reader)
+    {
+        using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
+        using var channel = node.ChannelWith(tokens.ToCallCredentials());
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var log = new Log([], []);
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            log.Changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
+            log.Heads.AddRange(message.Heads);
+        }
+        return log;
+    }
+
+    /// <summary>One origin's feed: what a node serves a replica resuming after a sequence, in one message.</summary>
+    private sealed record Log(List<StoredObservation> Changes, List<LogHead> Heads)
+    {
+        public IEnumerable<StreamChangesResponse> After(long after)
+        {
+            var changes = Changes.Where(c => c.OriginSequence > after).ToList();
+            if (changes.Count > 0)
+            {
+                yield return new StreamChangesResponse { Changes = { changes }, Heads = { Heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence };
+            }
+        }
+    }
+
     private static string Show(StoredObservation s) =>
         $"{s.Observation.IndicatorCode}|{s.Observation.Period}|{s.Observation.Sex}|{s.Observation.Age}|{s.Observation.CountryOfOrigin}|{s.Revision}|{s.Withholding}|{s.Observation.Value}";
 
@@ -169,10 +273,10 @@ public class ComplementarySuppressionTests
         return token;
     }
 
-    private static async Task<List<StoredObservation>> QueryAsync(TestNode node, string reader, Timestamp? asOf = null)
+    private static async Task<List<StoredObservation>> QueryAsync(TestNode node, string reader, Timestamp? asOf = null, StreamObservationsRequest? request = null)
     {
         var client = node.ObservationsWith(await TokenAsync(node, reader));
-        var request = new StreamObservationsRequest();
+        request ??= new StreamObservationsRequest();
         if (asOf is not null)
         {
             request.AsOfTime = asOf;
@@ -219,7 +323,39 @@ public class ComplementarySuppressionTests
 
     private static string Id(string table, string[] cell, long revision) => $"{table}|{string.Join('|', cell)}|{revision}";
 
-    private static (string Table, string[] Cell) TableCell(Observation o) => ($"{o.IndicatorCode}|{o.Country}|{o.Period}", [o.Sex, o.Age, o.CountryOfOrigin]);
+    /// <summary>A cell of the system: its table (indicator, country, year) and its sex, age, origin and period.</summary>
+    private static (string Table, string[] Cell) TableCell(Observation o) => ($"{o.IndicatorCode}|{o.Country}|{o.Period[..4]}", [o.Sex, o.Age, o.CountryOfOrigin, o.Period]);
+
+    private static readonly MirpsExchange.Catalogue.StandardCatalogue Catalogue = MirpsExchange.Catalogue.StandardCatalogue.LoadStandard();
+
+    /// <summary>
+    /// The temporal lines among a series' periods (one cell's sex, age and origin), as the indicator's temporal rule in the
+    /// catalogue makes them exact once every part is reported: (the longer period, its parts on the line).
+    /// </summary>
+    private static IEnumerable<(string Whole, string[] Parts)> TemporalLines(string indicator, IEnumerable<string> periods)
+    {
+        var rule = MirpsExchange.Catalogue.Validation.Rules.TemporalAggregations.Of(Catalogue.FindIndicator(indicator)!.Indicator);
+        if (rule is not (Mirps.Catalog.V1.TemporalAggregation.Sum or Mirps.Catalog.V1.TemporalAggregation.EndOfPeriod))
+        {
+            yield break;
+        }
+        var stock = rule == Mirps.Catalog.V1.TemporalAggregation.EndOfPeriod;
+        foreach (var period in periods)
+        {
+            if (period.Length == 4)
+            {
+                string[] quarters = [.. Enumerable.Range(1, 4).Select(q => $"{period}-Q{q}")];
+                string[] months = [.. Enumerable.Range(1, 12).Select(m => $"{period}-{m:D2}")];
+                yield return (period, stock ? [quarters[^1]] : quarters);
+                yield return (period, stock ? [months[^1]] : months);
+            }
+            else if (period[5] == 'Q')
+            {
+                string[] months = [.. Enumerable.Range((period[6] - '1') * 3 + 1, 3).Select(m => $"{period[..4]}-{m:D2}")];
+                yield return (period, stock ? [months[^1]] : months);
+            }
+        }
+    }
 
     private static Received Collect(List<StoredObservation> current, List<List<StoredObservation>> snapshots, List<StoredObservation> histories, List<StoredObservation> feed)
     {
@@ -291,6 +427,30 @@ public class ComplementarySuppressionTests
             foreach (var state in received.States)
             {
                 var cells = state.Where(c => c.Table == table.Key).ToList();
+                // A year against its quarters and months (cell[3] is the period), every other dimension fixed.
+                foreach (var series in cells.GroupBy(c => string.Join('|', c.Cell[..3])))
+                {
+                    var byPeriod = series.ToDictionary(c => c.Cell[3]);
+                    foreach (var (whole, parts) in TemporalLines(table.Key.Split('|')[0], byPeriod.Keys))
+                    {
+                        if (!byPeriod.ContainsKey(whole) || !parts.All(byPeriod.ContainsKey))
+                        {
+                            continue;
+                        }
+                        var row = new BigInteger[unknowns.Count];
+                        foreach (var (c, sign) in parts.Select(p => (byPeriod[p], -1)).Append((byPeriod[whole], 1)))
+                        {
+                            if (column.TryGetValue(Id(c.Table, c.Cell, c.Revision), out var k))
+                            {
+                                row[k] += sign;
+                            }
+                        }
+                        if (row.Any(v => !v.IsZero))
+                        {
+                            rows.Add(row);
+                        }
+                    }
+                }
                 for (var d = 0; d < 3; d++)
                 {
                     foreach (var line in cells.GroupBy(c => string.Join('|', c.Cell.Select((code, i) => i == d ? "*" : code))))

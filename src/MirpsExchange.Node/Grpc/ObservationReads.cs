@@ -53,12 +53,12 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
         // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
         var served = new ServedObservations(reader, now)
         {
-            Complementary = await ComplementaryWithholding.ForTablesAsync(tables, reader, validator.Catalogue, now, cancellationToken),
+            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken),
         };
         return query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
     }
 
-    /// <summary>The query's answer, and every revision of the tables (indicator, country, period) it reads from.</summary>
+    /// <summary>The query's answer, and every revision of the periods (indicator, country, period) it reads from.</summary>
     private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions)
     {
         var catalogue = validator.Catalogue;

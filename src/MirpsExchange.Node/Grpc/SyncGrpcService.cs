@@ -210,7 +210,7 @@ public sealed class SyncGrpcService(
 
     /// <summary>
     /// The complementary withholdings among <paramref name="origin"/>'s next <paramref name="count"/> changes after
-    /// <paramref name="after"/>: the tables they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
+    /// <paramref name="after"/>: the tables (indicator, country, year) they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
     /// serves them NOT_HELD, as it serves small counts.
     /// </summary>
     private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(Reader reader, string origin, long after, int count, long now, CancellationToken cancellationToken)
@@ -221,7 +221,7 @@ public sealed class SyncGrpcService(
             .Distinct()
             .ToListAsync(cancellationToken);
         return await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(),
-            tables.Select(t => new ComplementaryWithholding.Table(t.IndicatorCode, t.Country, t.Period)), reader, catalogue, now, cancellationToken);
+            tables.Select(t => ComplementaryWithholding.Table.Of(t.IndicatorCode, t.Country, t.Period)).Distinct(), reader, catalogue, now, cancellationToken);
     }
 
     /// <summary>The signed heads of <paramref name="origin"/>'s log held here after <paramref name="after"/> up to <paramref name="last"/>, in sequence order.</summary>

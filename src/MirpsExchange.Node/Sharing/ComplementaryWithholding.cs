@@ -1,6 +1,7 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using MirpsExchange.Catalogue;
+using Periods = MirpsExchange.Catalogue.Periods;
 using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Node.Sharing;
@@ -27,34 +28,67 @@ public static class ComplementaryWithholding
     public static string[] DimensionValues(Mirps.Observation.V1.Observation o, StandardCatalogue catalogue) =>
         MirpsExchange.Catalogue.Validation.Rules.ObservationDimensionFields.Values(o, catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)));
 
-    /// <summary>A table: one indicator, country (the origin) and period.</summary>
-    public readonly record struct Table(string IndicatorCode, string Country, string Period);
+    /// <summary>
+    /// A table: one indicator, country (the origin) and calendar year, all of its periods (the year, its quarters, its months), so
+    /// that the temporal lines (a year against its quarters and months) lie in one system with the additive ones.
+    /// </summary>
+    public readonly record struct Table(string IndicatorCode, string Country, string Year)
+    {
+        /// <summary>The table of an observation of <paramref name="period"/> ("2023", "2023-Q1", "2023-01": its first four characters).</summary>
+        public static Table Of(string indicatorCode, string country, string period) => new(indicatorCode, country, YearOf(period));
+
+        /// <summary>Every period of the table, as stored: the year, its four quarters, its twelve months.</summary>
+        public string[] Periods()
+        {
+            var year = Year;
+            return [year, .. Enumerable.Range(1, 4).Select(q => $"{year}-Q{q}"), .. Enumerable.Range(1, 12).Select(m => $"{year}-{m:D2}")];
+        }
+    }
+
+    /// <summary>The calendar year of a stored period (its first four characters: periods are stored in their canonical form).</summary>
+    public static string YearOf(string period) => period.Length >= 4 ? period[..4] : period;
 
     /// <summary>
     /// The revisions (origin, sequence) to withhold as complementary from <paramref name="reader"/>, of the tables (indicator,
-    /// country, period) that <paramref name="tableRows"/> reaches: every revision of a whole table, not filtered by dimension
-    /// or time. Null for a reader that is never suppressed (the Secretariat); the owner's own tables are left out.
+    /// country, year) that <paramref name="tableRows"/> reaches: every revision of a whole table, not filtered by dimension,
+    /// period of the year or time; <paramref name="rows"/> holds the store's observations. Null for a reader that is never suppressed (the Secretariat); the owner's own tables are left out.
     /// </summary>
     public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> tableRows, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+        IQueryable<ObservationRow> rows, IQueryable<ObservationRow> tableRows, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
     {
         if (reader.IsSecretariat)
         {
             return null;
         }
-        var others = tableRows.Where(o => o.Origin != reader.Country);
-        var tables = await WithheldFrom(others, reader, nowMicros).Select(o => new { o.IndicatorCode, o.Country, o.Period })
-            .Intersect(others.Where(ObservationQueries.Visible(reader, nowMicros)).Select(o => new { o.IndicatorCode, o.Country, o.Period }))
-            .ToListAsync(cancellationToken);
-        return await ForTablesAsync(tableRows, tables.Select(t => new Table(t.IndicatorCode, t.Country, t.Period)), reader, catalogue, nowMicros, cancellationToken);
+        // The tables the query serves a value of, and among them those that hold a value withheld from the reader in any period
+        // of the year (the query may read only some of them): read from the store, within the years reached.
+        var visible = await tableRows.Where(o => o.Origin != reader.Country).Where(ObservationQueries.Visible(reader, nowMicros))
+            .Select(o => new { o.IndicatorCode, o.Country, Year = o.Period.Substring(0, 4) }).Distinct().ToListAsync(cancellationToken);
+        var tables = new List<Table>();
+        if (visible.Count > 0)
+        {
+            var indicators = visible.Select(t => t.IndicatorCode).Distinct().ToList();
+            var countries = visible.Select(t => t.Country).Distinct().ToList();
+            var years = visible.Select(t => Periods.Period.TryParse(t.Year, out var year) ? year.Year : (int?)null).OfType<int>().DefaultIfEmpty(1900).ToList();
+            var (from, to) = (new DateOnly(years.Min(), 1, 1), new DateOnly(years.Max(), 12, 31));
+            var withheld = await WithheldFrom(rows.Where(o => indicators.Contains(o.IndicatorCode) && countries.Contains(o.Country) && o.PeriodStart >= from && o.PeriodEnd <= to), reader, nowMicros)
+                .Select(o => new { o.IndicatorCode, o.Country, Year = o.Period.Substring(0, 4) }).Distinct().ToListAsync(cancellationToken);
+            tables.AddRange(visible.Intersect(withheld).Select(t => new Table(t.IndicatorCode, t.Country, t.Year)));
+        }
+        return await ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: true);
     }
 
     /// <summary>
     /// The revisions to withhold as complementary from <paramref name="reader"/> in <paramref name="tables"/>, whose rows
     /// <paramref name="rows"/> holds (the store's observations): each table is read whole.
     /// </summary>
-    public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+    public static Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken) =>
+        ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false);
+
+    /// <param name="known">Whether every table is known to hold a value withheld from the reader; otherwise a table is read only when it does.</param>
+    private static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken, bool known)
     {
         if (reader.IsSecretariat)
         {
@@ -67,9 +101,15 @@ public static class ComplementaryWithholding
             {
                 continue;
             }
+            var periods = table.Periods();
+            var tableRows = rows.Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == table.Country);
+            // A year's table holds up to 17 periods: it is read only when the reader has something to protect in it.
+            if (!known && !await WithheldFrom(tableRows, reader, nowMicros).AnyAsync(cancellationToken))
+            {
+                continue;
+            }
             // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
-            var history = await rows
-                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && o.Period == table.Period && o.Origin == table.Country)
+            var history = await tableRows
                 .Select(o => new ObservationRow
                 {
                     Origin = o.Origin, OriginSequence = o.OriginSequence, IndicatorCode = o.IndicatorCode, Country = o.Country, Period = o.Period,
@@ -80,7 +120,7 @@ public static class ComplementaryWithholding
                 })
                 .ToListAsync(cancellationToken);
             var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
-                row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros)));
+                row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros), row.Period));
             foreach (var sequence in Complements(table, revisions, catalogue))
             {
                 complements.Add((table.Country, sequence));
@@ -102,13 +142,13 @@ public static class ComplementaryWithholding
     {
         // A revision (origin, sequence) never changes, so the sequences and which are withheld identify the input; hashed, so
         // a large table's key stays small.
-        var input = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Period}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
+        var input = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Year}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
         var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(input)));
         if (Cache.TryGetValue(key, out var cached))
         {
             return cached;
         }
-        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, table.IndicatorCode));
+        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(catalogue, table.IndicatorCode));
         if (Cache.Count >= CachedTables)
         {
             Cache.Clear();

@@ -172,25 +172,26 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     {
         var catalogue = validator.Catalogue;
         foreach (var table in changes.Where(c => c.Withholding == Withholding.Complementary && !(c.OriginSequence > keysUnknownBefore))
-            .GroupBy(c => (c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period)))
+            .GroupBy(c => ComplementaryWithholding.Table.Of(c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period)))
         {
-            var (indicator, country, period) = table.Key;
+            var (indicator, country, year) = table.Key;
             var arriving = changes.Where(c => !ServedObservations.IsPlaceholder(c)
-                && (c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period) == table.Key).ToList();
+                && ComplementaryWithholding.Table.Of(c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period) == table.Key).ToList();
             var sequences = arriving.Select(c => c.OriginSequence).ToHashSet();
             var revisions = held
-                .Where(r => r.Origin == origin && r.IndicatorCode == indicator && r.Country == country && r.Period == period && !sequences.Contains(r.OriginSequence))
+                .Where(r => r.Origin == origin && r.IndicatorCode == indicator && r.Country == country && ComplementaryWithholding.YearOf(r.Period) == year
+                    && !sequences.Contains(r.OriginSequence))
                 .Select(r => new ComplementarySuppression.Revision(r.OriginSequence, r.RecordedTime, ComplementaryWithholding.DimensionValues(r), r.Deleted,
-                    !r.Deleted && r.ValueWithheld && r.Status == ObservationStatus.Confidential))
+                    !r.Deleted && r.ValueWithheld && r.Status == ObservationStatus.Confidential, r.Period))
                 .Concat(arriving.Select(c => new ComplementarySuppression.Revision(c.OriginSequence, StoreTime.ToMicros(c.RecordedTime.ToDateTimeOffset()),
-                    ComplementaryWithholding.DimensionValues(c.Observation, catalogue), c.Deleted, !c.Deleted && c.Withholding == Withholding.SmallCount)))
+                    ComplementaryWithholding.DimensionValues(c.Observation, catalogue), c.Deleted, !c.Deleted && c.Withholding == Withholding.SmallCount, c.Observation.Period)))
                 .ToList();
-            var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(catalogue, indicator));
+            var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(catalogue, indicator));
             if (table.FirstOrDefault(c => !complements.Contains(c.OriginSequence)) is { } wrong)
             {
                 throw new PeerRefusedException(WronglyWithheld,
-                    $"{origin}'s change {wrong.OriginSequence} arrived as COMPLEMENTARY, but complementary suppression over what this node holds of " +
-                    $"({indicator}, {country}, {period}) does not withhold it; nothing from this batch was applied");
+                    $"{origin}'s change {wrong.OriginSequence} ({wrong.Observation.Period}) arrived as COMPLEMENTARY, but complementary suppression over what this node holds of " +
+                    $"({indicator}, {country}, {year} and its quarters and months) does not withhold it; nothing from this batch was applied");
             }
         }
     }

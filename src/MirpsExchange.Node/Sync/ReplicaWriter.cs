@@ -146,10 +146,11 @@ public sealed class ReplicaWriter(
     {
         var held = new List<ObservationRow>();
         foreach (var table in changes.Where(c => c.Withholding == Withholding.Complementary)
-            .Select(c => (c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period)).Distinct())
+            .Select(c => ComplementaryWithholding.Table.Of(c.Observation.IndicatorCode, c.Observation.Country, c.Observation.Period)).Distinct())
         {
+            var periods = table.Periods();
             held.AddRange(await db.Observations.AsNoTracking()
-                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && o.Period == table.Period && o.Origin == origin)
+                .Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == origin)
                 .ToListAsync(cancellationToken));
         }
         var replaced = replacing.Select(c => c.OriginSequence).ToList();

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
@@ -179,19 +180,193 @@ public class ComplementarySuppressionTests
         int Count() => random.Next(4) == 0 ? random.Next(1, 5) : random.Next(5, 200);
     }
 
+    [Fact]
+    public void A_flows_year_and_three_quarters_served_do_not_give_its_fourth_quarter_away()
+    {
+        // RETURNED_REFUGEES, a flow: 2023 = Q1 + Q2 + Q3 + Q4, so a withheld Q4 of 3 is the year minus the three others.
+        Revision Flow(long sequence, string period, bool withheld = false) => new(sequence, 10, ["_T", "_T"], false, withheld, period);
+        Revision[] revisions = [Flow(1, "2023"), Flow(2, "2023-Q1"), Flow(3, "2023-Q2"), Flow(4, "2023-Q3"), Flow(5, "2023-Q4", withheld: true)];
+
+        Assert.Empty(ComplementarySuppression.Complements(revisions, [true, true])); // one period at a time: given away
+        Assert.Equal([2L], ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(Catalogue, "RETURNED_REFUGEES"))); // a quarter, not the year
+        // A median's periods do not add up: nothing to protect across them.
+        Assert.Empty(ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(Catalogue, "MEDIAN_PROCESSING_DAYS")));
+    }
+
+    [Fact]
+    public void A_stocks_year_is_its_last_quarter_and_its_December_and_its_other_quarters_say_nothing_of_it()
+    {
+        // IDPS, a stock: 2023 = 2023-Q4 = 2023-12. A Q4 withheld (for a reason of its own) is served as the year unless the year
+        // is withheld too; Q1 to Q3 are not on the year's line.
+        Revision Stock(long sequence, string period, bool withheld = false) => new(sequence, 10, ["_T", "_T"], false, withheld, period);
+        var rule = ComplementarySuppression.RuleOf(Catalogue, "IDPS");
+        Assert.Equal(TemporalAggregation.EndOfPeriod, rule.Temporal);
+
+        Assert.Equal([1L, 6L], ComplementarySuppression.Complements(
+            [Stock(1, "2023"), Stock(2, "2023-Q1"), Stock(3, "2023-Q2"), Stock(4, "2023-Q3"), Stock(5, "2023-Q4", withheld: true), Stock(6, "2023-12")], rule).Order());
+        Assert.Empty(ComplementarySuppression.Complements([Stock(1, "2023"), Stock(2, "2023-Q1", withheld: true), Stock(3, "2023-Q4")], rule));
+    }
+
+    [Theory]
+    [InlineData("RETURNED_REFUGEES", 1)]
+    [InlineData("RETURNED_REFUGEES", 2)]
+    [InlineData("RETURNED_REFUGEES", 3)]
+    [InlineData("RETURNED_REFUGEES", 4)]
+    [InlineData("RETURNED_REFUGEES", 5)]
+    [InlineData("RETURNED_REFUGEES", 6)]
+    [InlineData("IDPS", 1)]
+    [InlineData("IDPS", 2)]
+    [InlineData("IDPS", 3)]
+    [InlineData("IDPS", 4)]
+    [InlineData("IDPS", 5)]
+    [InlineData("IDPS", 6)]
+    public void Random_years_with_their_quarters_and_months_leave_no_withheld_revision_determined(string indicator, int seed)
+    {
+        var (revisions, states, temporal) = GeneratedYear(indicator, seed);
+
+        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(Catalogue, indicator));
+
+        var withheld = revisions.Where(r => r.Withheld || complements.Contains(r.Sequence)).Select(r => r.Sequence).ToList();
+        Assert.Empty(DeterminedOverStates(states, withheld, temporal));
+        // Cell by cell, something is given away: the test can fail.
+        Assert.NotEmpty(DeterminedOverStates(states, [.. revisions.Where(r => r.Withheld).Select(r => r.Sequence)], temporal));
+        // Keys, periods and the pattern only, whatever the order rows come in.
+        var shuffle = new Random(seed);
+        Assert.Equal(complements.Order(), ComplementarySuppression.Complements([.. revisions.OrderBy(_ => shuffle.Next())], ComplementarySuppression.RuleOf(Catalogue, indicator)).Order());
+    }
+
+    [Theory]
+    [InlineData("RETURNED_REFUGEES", 2)]
+    [InlineData("IDPS", 5)]
+    public void Complements_chosen_one_period_at_a_time_leave_values_the_periods_of_the_year_determine(string indicator, int seed)
+    {
+        // The rule without the temporal lines (a table per period): each period is safe alone, the year and its quarters are not.
+        var (revisions, states, temporal) = GeneratedYear(indicator, seed);
+
+        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.AdditiveDimensions(Catalogue, indicator));
+
+        Assert.Empty(DeterminedOverStates(states, [.. revisions.Where(r => r.Withheld || complements.Contains(r.Sequence)).Select(r => r.Sequence)], TemporalAggregation.NotAggregable));
+        Assert.NotEmpty(DeterminedOverStates(states, [.. revisions.Where(r => r.Withheld || complements.Contains(r.Sequence)).Select(r => r.Sequence)], temporal));
+    }
+
+    /// <summary>
+    /// <paramref name="indicator"/>'s table of one generated year: its revisions, the state after each commit, and its temporal rule.
+    /// </summary>
+    private static (List<Revision> Revisions, List<List<(string Period, string[] Cell, long Sequence)>> States, TemporalAggregation Temporal) GeneratedYear(string indicator, int seed)
+    {
+        // A year of monthly counts by sex and age, about one in four small, with every total, each quarter and the year as the
+        // indicator's temporal rule makes them (a flow sums its months, a stock is its last month), revised three times (each
+        // commit a consistent table), some periods with less of a breakdown than others. Odd seeds report months, even seeds
+        // the year and its quarters only (counts by quarter).
+        var random = new Random(seed);
+        var stock = indicator == "IDPS";
+        var monthly = seed % 2 == 1;
+        string[][] codes = [["F", "M"], new[] { "Y0T4", "Y12T17", "Y18T59" }[..(2 + (seed / 2 % 2))]];
+        var months = Enumerable.Range(1, monthly ? 12 : 4).ToArray(); // the periods counted: months, or quarters
+        var leaves = new Dictionary<string, int>();
+        foreach (var month in months)
+        {
+            foreach (var sex in codes[0])
+            {
+                foreach (var age in codes[1])
+                {
+                    leaves[$"{month}|{sex}|{age}"] = Count();
+                }
+            }
+        }
+        string[] periods = ["2023", .. Enumerable.Range(1, 4).Select(q => $"2023-Q{q}"), .. monthly ? months.Select(m => $"2023-{m:D2}") : []];
+        int[] MonthsOf(string period) => period.Length == 4 ? months
+            : period[5] != 'Q' ? [int.Parse(period[5..], System.Globalization.CultureInfo.InvariantCulture)]
+            : monthly ? [.. Enumerable.Range((period[6] - '1') * 3 + 1, 3)] : [period[6] - '0'];
+        var revisions = new List<Revision>();
+        var current = new Dictionary<string, (int Value, long Revision)>();
+        var states = new List<List<(string Period, string[] Cell, long Sequence)>>();
+        for (var commit = 0; commit < 4; commit++)
+        {
+            if (commit > 0)
+            {
+                var keys = leaves.Keys.Order().ToList();
+                for (var i = 0; i < 3; i++)
+                {
+                    leaves[keys[random.Next(keys.Count)]] = Count();
+                }
+            }
+            foreach (var period in periods)
+            {
+                var covered = MonthsOf(period);
+                foreach (var sex in codes[0].Append("_T"))
+                {
+                    // The second and fourth quarters, March and December, by sex only: a breakdown that differs between periods.
+                    foreach (var age in period is "2023-Q2" or "2023-Q4" or "2023-03" or "2023-12" ? ["_T"] : codes[1].Append("_T"))
+                    {
+                        string[] cell = [sex, age];
+                        var value = leaves.Where(l => l.Key.Split('|') is var p && int.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture) is var t
+                            && (stock ? t == covered[^1] : covered.Contains(t))
+                            && (sex == "_T" || p[1] == sex) && (age == "_T" || p[2] == age)).Sum(l => l.Value);
+                        var key = $"{period}|{sex}|{age}";
+                        if (current.TryGetValue(key, out var held) && held.Value == value)
+                        {
+                            continue;
+                        }
+                        var sequence = revisions.Count + 1L;
+                        revisions.Add(new(sequence, commit, cell, false, value is >= 1 and < 5, period));
+                        current[key] = (value, sequence);
+                    }
+                }
+            }
+            states.Add([.. current.Select(c => c.Key.Split('|') is var k ? (k[0], new[] { k[1], k[2] }, c.Value.Revision) : default)]);
+        }
+        return (revisions, states, stock ? TemporalAggregation.EndOfPeriod : TemporalAggregation.Sum);
+
+        int Count() => random.Next(4) == 0 ? random.Next(1, 5) : random.Next(5, 200);
+    }
+
     /// <summary>
     /// The withheld revisions (by sequence) that the lines of every state determine, by an exact rank test over BigInteger
     /// (dropping a determined revision's column lowers the rank): independent of the rule's own elimination.
     /// </summary>
-    private static List<long> DeterminedOverStates(List<List<(string[] Cell, long Sequence)>> states, List<long> withheld)
+    private static List<long> DeterminedOverStates(List<List<(string[] Cell, long Sequence)>> states, List<long> withheld) =>
+        DeterminedOverStates([.. states.Select(state => state.Select(c => ("", c.Cell, c.Sequence)).ToList())], withheld, TemporalAggregation.NotAggregable);
+
+    /// <summary>
+    /// As above over cells of several periods of one year: the additive lines within each period, and the temporal lines of
+    /// <paramref name="temporal"/> between periods (every dimension fixed), once every part is present: for SUM, the year
+    /// against its quarters, the year against its months, each quarter against its months; for END_OF_PERIOD, the year = Q4,
+    /// the year = December, each quarter = its last month.
+    /// </summary>
+    private static List<long> DeterminedOverStates(List<List<(string Period, string[] Cell, long Sequence)>> states, List<long> withheld, TemporalAggregation temporal)
     {
         var column = withheld.Select((sequence, i) => (sequence, i)).ToDictionary(p => p.sequence, p => p.i);
         var rows = new List<System.Numerics.BigInteger[]>();
         foreach (var state in states)
         {
-            for (var d = 0; d < 3; d++)
+            if (temporal != TemporalAggregation.NotAggregable)
             {
-                foreach (var line in state.GroupBy(c => string.Join('|', c.Cell.Select((code, i) => i == d ? "*" : code))))
+                foreach (var series in state.GroupBy(c => string.Join('|', c.Cell)))
+                {
+                    var byPeriod = series.ToDictionary(c => c.Period, c => c.Sequence);
+                    foreach (var (whole, parts) in TemporalLines(byPeriod.Keys, temporal))
+                    {
+                        var present = parts.Where(byPeriod.ContainsKey).ToList();
+                        if (!byPeriod.TryGetValue(whole, out var total) || present.Count < parts.Length)
+                        {
+                            continue;
+                        }
+                        var row = new System.Numerics.BigInteger[withheld.Count];
+                        foreach (var (sequence, sign) in present.Select(p => (byPeriod[p], -1)).Append((total, 1)))
+                        {
+                            if (column.TryGetValue(sequence, out var k))
+                            {
+                                row[k] += sign;
+                            }
+                        }
+                        rows.Add(row);
+                    }
+                }
+            }
+            for (var d = 0; d < (state.Count == 0 ? 0 : state[0].Cell.Length); d++)
+            {
+                foreach (var line in state.GroupBy(c => c.Period + "/" + string.Join('|', c.Cell.Select((code, i) => i == d ? "*" : code))))
                 {
                     if (line.Count(c => c.Cell[d] == "_T") != 1 || line.Count() < 2)
                     {
@@ -208,6 +383,28 @@ public class ComplementarySuppressionTests
         }
         var rank = ExactRank(rows, -1);
         return [.. withheld.Where((_, k) => ExactRank(rows, k) < rank)];
+    }
+
+    /// <summary>The temporal lines among the years and quarters of <paramref name="periods"/>: (the longer period, its parts on the line).</summary>
+    private static IEnumerable<(string Whole, string[] Parts)> TemporalLines(IEnumerable<string> periods, TemporalAggregation temporal)
+    {
+        var stock = temporal == TemporalAggregation.EndOfPeriod;
+        foreach (var period in periods.ToList())
+        {
+            if (period.Length == 4)
+            {
+                string[] quarters = [.. Enumerable.Range(1, 4).Select(q => $"{period}-Q{q}")];
+                string[] months = [.. Enumerable.Range(1, 12).Select(m => $"{period}-{m:D2}")];
+                yield return (period, stock ? [quarters[^1]] : quarters);
+                yield return (period, stock ? [months[^1]] : months);
+            }
+            else if (period[5] == 'Q')
+            {
+                var first = (period[6] - '1') * 3 + 1;
+                string[] months = [.. Enumerable.Range(first, 3).Select(m => $"{period[..4]}-{m:D2}")];
+                yield return (period, stock ? [months[^1]] : months);
+            }
+        }
     }
 
     private static int ExactRank(List<System.Numerics.BigInteger[]> input, int skip)
