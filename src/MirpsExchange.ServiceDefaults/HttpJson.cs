@@ -62,7 +62,7 @@ public static class HttpJson
     /// (<paramref name="maxRequestBytes"/>, Grpc:MaxReceiveMessageBytes) instead. gRPC calls keep their own check
     /// (RESOURCE_EXHAUSTED), untouched.
     /// </summary>
-    public static WebApplication MapHttpJsonDocument(this WebApplication app, int maxRequestBytes)
+    public static WebApplication UseHttpJson(this WebApplication app, int maxRequestBytes)
     {
         app.Use((context, next) =>
         {
@@ -73,7 +73,7 @@ public static class HttpJson
             }
             return next(context);
         });
-        app.UseSwagger(options => options.RouteTemplate = DocumentPath.TrimStart('/').Replace("v1", "{documentName}"));
+        app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json"); // the "v1" document: DocumentPath
         return app;
     }
 }

@@ -52,7 +52,7 @@ public static class ServiceDefaultsExtensions
     /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
-        app.MapHttpJsonDocument(MaxReceiveBytes(app.Configuration));
+        app.UseHttpJson(MaxReceiveBytes(app.Configuration));
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;
