@@ -56,9 +56,24 @@ public static class HttpJson
         return grpc;
     }
 
-    public static WebApplication MapHttpJsonDocument(this WebApplication app)
+    /// <summary>
+    /// The OpenAPI document, and the receive limit for every request that is not gRPC: transcoding reads a JSON body
+    /// whole, bounded only by Kestrel's request body limit (about 28.6 MiB by default), so it gets gRPC's receive limit
+    /// (<paramref name="maxRequestBytes"/>, Grpc:MaxReceiveMessageBytes) instead. gRPC calls keep their own check
+    /// (RESOURCE_EXHAUSTED), untouched.
+    /// </summary>
+    public static WebApplication UseHttpJson(this WebApplication app, int maxRequestBytes)
     {
-        app.UseSwagger(options => options.RouteTemplate = DocumentPath.TrimStart('/').Replace("v1", "{documentName}"));
+        app.Use((context, next) =>
+        {
+            if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) != true
+                && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = maxRequestBytes;
+            }
+            return next(context);
+        });
+        app.UseSwagger(options => options.RouteTemplate = "openapi/{documentName}.json"); // the "v1" document: DocumentPath
         return app;
     }
 }

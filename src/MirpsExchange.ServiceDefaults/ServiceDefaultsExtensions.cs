@@ -14,11 +14,13 @@ public static class ServiceDefaultsExtensions
     /// <summary>Largest message a server accepts; larger ones are refused with RESOURCE_EXHAUSTED before they are buffered.</summary>
     public const int MaxReceiveMessageBytes = 16 * 1024 * 1024;
 
+    private static int MaxReceiveBytes(IConfiguration configuration) => configuration.GetValue("Grpc:MaxReceiveMessageBytes", MaxReceiveMessageBytes);
+
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder, params string[] meterNames)
     {
         builder.Services.AddGrpc(options =>
         {
-            options.MaxReceiveMessageSize = builder.Configuration.GetValue("Grpc:MaxReceiveMessageBytes", MaxReceiveMessageBytes);
+            options.MaxReceiveMessageSize = MaxReceiveBytes(builder.Configuration);
             options.EnableDetailedErrors = builder.Environment.IsDevelopment();
         }).AddHttpJson();
         builder.Services.AddGrpcHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
@@ -50,7 +52,7 @@ public static class ServiceDefaultsExtensions
     /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
-        app.MapHttpJsonDocument();
+        app.UseHttpJson(MaxReceiveBytes(app.Configuration));
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

@@ -161,6 +161,30 @@ public class HttpJsonTests
     }
 
     [Fact]
+    public async Task A_json_body_over_the_receive_limit_is_refused_before_it_is_read_whole_and_gRPC_keeps_its_own_limit()
+    {
+        // A 64 KiB limit, and 2,000 valid observations over it (in protobuf too): a State cannot make the node read a
+        // larger body over JSON than over gRPC (without the limit, Kestrel's default of about 28.6 MiB would apply).
+        await using var node = await TestNode.StartAsync("BLZ", null, HttpPort, "--Grpc:MaxReceiveMessageBytes=65536");
+        using var http = Client(await node.Tokens.GetTokenAsync());
+        var large = Submit([.. DistinctRefugees(2_000)]);
+        Assert.True(large.CalculateSize() > 65536);
+
+        using var response = await http.PostAsync(new Uri(new Uri(node.HttpJsonAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(large)));
+
+        var refusal = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {refusal}");
+        Assert.Contains("too large", refusal, StringComparison.Ordinal);
+        Assert.Equal(0, node.CountRows());
+        // Under the limit both ways work; gRPC's own limit still refuses a large message with RESOURCE_EXHAUSTED.
+        using var small = await http.PostAsync(new Uri(new Uri(node.HttpJsonAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(Submit(Refugees()))));
+        Assert.Equal(HttpStatusCode.OK, small.StatusCode);
+        var grpc = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => node.Observations.SubmitObservationsAsync(large).ResponseAsync);
+        Assert.Equal(Grpc.Core.StatusCode.ResourceExhausted, grpc.StatusCode);
+        Assert.Equal(1, node.CountRows());
+    }
+
+    [Fact]
     public async Task The_Secretariats_regional_figures_over_json_equal_its_gRPC_answer()
     {
         await using var secretariat = await TestSecretariat.StartAsync(HttpPort);

@@ -132,7 +132,6 @@ public static class DevnetCommand
         }
         // A node's HTTP/JSON routes: with TLS on its one port; in cleartext also on an HTTP/1.1 port of its own (curl's default).
         string[] NodeListenArguments(string name) => [.. TlsArguments(name), .. tls ? Array.Empty<string>() : ["--Node:HttpPort=0"]];
-        static string HttpJson(ServiceProcess node) => node.Addresses.Count > 1 ? $", HTTP/1.1 JSON on {node.Addresses[1]}" : "";
         string[] TlsArguments(string name) => tls
             ?
             [
@@ -169,7 +168,7 @@ public static class DevnetCommand
             foreach (var (country, node) in nodes)
             {
                 await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {country} listening on {node.Address}{HttpJson(node)}{OnCatalogue(country)}");
+                console.MarkupLine($"  node {country} listening on {node.Address}{OnCatalogue(country)}");
             }
             if (states.Contains(Relay))
             {
@@ -182,7 +181,13 @@ public static class DevnetCommand
                 ]);
                 nodes.Insert(states.IndexOf(Relay), (Relay, relay));
                 await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-                console.MarkupLine($"  node {Relay} listening on {relay.Address}{HttpJson(relay)}{OnCatalogue(Relay)} (also replicates {RelayedNeighbour})");
+                console.MarkupLine($"  node {Relay} listening on {relay.Address}{OnCatalogue(Relay)} (also replicates {RelayedNeighbour})");
+            }
+
+            if (!tls)
+            {
+                // With TLS every address above serves HTTP/JSON too; in cleartext each node has an HTTP/1.1 port for it.
+                console.MarkupLine($"  HTTP/1.1 JSON (curl) on {string.Join(", ", nodes.Select(n => $"{n.Country} {n.Process.Addresses[1]}"))}");
             }
 
             // Each node made its log-signing key at its first start: the admin registers the public halves, so replicas verify every log.
@@ -199,7 +204,11 @@ public static class DevnetCommand
                 .. NodeListenArguments("secretariat"),
             ]);
             await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
-            console.MarkupLine($"  secretariat listening on {secretariat.Address}{HttpJson(secretariat)}");
+            console.MarkupLine($"  secretariat listening on {secretariat.Address}");
+            if (!tls)
+            {
+                console.MarkupLine($"  secretariat HTTP/1.1 JSON on {secretariat.Addresses[1]}");
+            }
 
             foreach (var (country, node) in nodes)
             {
