@@ -170,14 +170,14 @@ public class HttpJsonTests
         var large = Submit([.. DistinctRefugees(2_000)]);
         Assert.True(large.CalculateSize() > 65536);
 
-        using var response = await http.PostAsync(new Uri(new Uri(node.HttpJsonAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(large)));
+        using var response = await http.PostAsync(new Uri(new Uri(node.HttpAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(large)));
 
         var refusal = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {refusal}");
         Assert.Contains("too large", refusal, StringComparison.Ordinal);
         Assert.Equal(0, node.CountRows());
         // Under the limit both ways work; gRPC's own limit still refuses a large message with RESOURCE_EXHAUSTED.
-        using var small = await http.PostAsync(new Uri(new Uri(node.HttpJsonAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(Submit(Refugees()))));
+        using var small = await http.PostAsync(new Uri(new Uri(node.HttpAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(Submit(Refugees()))));
         Assert.Equal(HttpStatusCode.OK, small.StatusCode);
         var grpc = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => node.Observations.SubmitObservationsAsync(large).ResponseAsync);
         Assert.Equal(Grpc.Core.StatusCode.ResourceExhausted, grpc.StatusCode);
