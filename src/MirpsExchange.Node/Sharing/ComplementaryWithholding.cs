@@ -83,12 +83,28 @@ public static class ComplementaryWithholding
     /// <paramref name="rows"/> holds (the store's observations): each table is read whole.
     /// </summary>
     public static Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken) =>
-        ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false);
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken,
+        Memo? memo = null) =>
+        ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false, memo);
+
+    /// <summary>
+    /// One reader's tables already computed, kept by a change feed from batch to batch (a year's table is read by every batch
+    /// that reaches it): valid while <see cref="Version"/> (what the store holds of the origin: its last change and its
+    /// placeholders) stays the same and until the first release time ahead of the computation (an embargo ending changes
+    /// what is withheld).
+    /// </summary>
+    public sealed class Memo
+    {
+        /// <summary>Set by the caller before each use: anything that changes when the store's rows of the origin change.</summary>
+        public (long, long) Version { get; set; }
+
+        internal Dictionary<Table, ((long, long) Version, long ValidUntil, HashSet<long> Complements)> Tables { get; } = [];
+    }
 
     /// <param name="known">Whether every table is known to hold a value withheld from the reader; otherwise a table is read only when it does.</param>
     private static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken, bool known)
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken,
+        bool known, Memo? memo = null)
     {
         if (reader.IsSecretariat)
         {
@@ -101,11 +117,18 @@ public static class ComplementaryWithholding
             {
                 continue;
             }
+            if (memo is not null && memo.Tables.TryGetValue(table, out var kept) && kept.Version == memo.Version && nowMicros < kept.ValidUntil)
+            {
+                complements.UnionWith(kept.Complements.Select(sequence => (table.Country, sequence)));
+                continue;
+            }
             var periods = table.Periods();
             var tableRows = rows.Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == table.Country);
             // A year's table holds up to 17 periods: it is read only when the reader has something to protect in it.
             if (!known && !await WithheldFrom(tableRows, reader, nowMicros).AnyAsync(cancellationToken))
             {
+                // Nothing withheld now stays so while the rows stay the same (an embargo only ends).
+                memo?.Tables[table] = (memo.Version, long.MaxValue, []);
                 continue;
             }
             // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
@@ -121,10 +144,12 @@ public static class ComplementaryWithholding
                 .ToListAsync(cancellationToken);
             var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
                 row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros), row.Period));
-            foreach (var sequence in Complements(table, revisions, catalogue))
+            var computed = Complements(table, revisions, catalogue);
+            foreach (var sequence in computed)
             {
                 complements.Add((table.Country, sequence));
             }
+            memo?.Tables[table] = (memo.Version, history.Select(row => row.ReleaseTime).Where(release => release > nowMicros).Min() ?? long.MaxValue, computed);
         }
         return complements;
     }
