@@ -144,7 +144,8 @@ public sealed partial class ObservationGrpcService(
         // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
         var served = new ServedObservations(reader, now)
         {
-            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, context.CancellationToken),
+            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, context.CancellationToken,
+                (ComplementaryWithholding.MemoOf(db, reader), db)),
         };
         var batchSize = request.BatchSize == 0 ? DefaultStreamBatchSize : request.BatchSize;
         var observations = query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
@@ -182,7 +183,8 @@ public sealed partial class ObservationGrpcService(
         var served = new ServedObservations(reader, now)
         {
             Complementary = await ComplementaryWithholding.ForTablesAsync(
-                db.Observations.AsNoTracking(), [ComplementaryWithholding.Table.Of(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken),
+                db.Observations.AsNoTracking(), [ComplementaryWithholding.Table.Of(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken,
+                (ComplementaryWithholding.MemoOf(db, reader), db)),
         };
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }

@@ -67,7 +67,7 @@ public sealed class SyncGrpcService(
         var cancellation = linked.Token;
         // Whether the log up to checkedUpTo holds a value withheld from this reader: until it does, no table needs complements.
         var (withheldSeen, checkedUpTo) = (false, 0L);
-        var memo = new ComplementaryWithholding.Memo(); // the tables this reader's batches computed, kept from batch to batch
+        var memo = ComplementaryWithholding.MemoOf(db, reader); // the tables computed for this reader, kept from batch to batch
         try
         {
             while (!cancellation.IsCancellationRequested)
@@ -217,16 +217,13 @@ public sealed class SyncGrpcService(
     private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(
         Reader reader, string origin, long after, int count, long now, ComplementaryWithholding.Memo memo, CancellationToken cancellationToken)
     {
-        // What the store holds of the origin: a new change, a placeholder replaced or added, changes it.
-        memo.Version = ((await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence,
-            await db.WithheldChanges.AsNoTracking().CountAsync(w => w.Origin == origin, cancellationToken));
         var tables = await db.Observations.AsNoTracking()
             .Where(o => o.Origin == origin && o.OriginSequence > after && o.OriginSequence <= after + count)
             .Select(o => new { o.IndicatorCode, o.Country, o.Period })
             .Distinct()
             .ToListAsync(cancellationToken);
         return await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(),
-            tables.Select(t => ComplementaryWithholding.Table.Of(t.IndicatorCode, t.Country, t.Period)).Distinct(), reader, catalogue, now, cancellationToken, memo);
+            tables.Select(t => ComplementaryWithholding.Table.Of(t.IndicatorCode, t.Country, t.Period)).Distinct(), reader, catalogue, now, cancellationToken, (memo, db));
     }
 
     /// <summary>The signed heads of <paramref name="origin"/>'s log held here after <paramref name="after"/> up to <paramref name="last"/>, in sequence order.</summary>
