@@ -172,7 +172,8 @@ public sealed partial class ObservationGrpcService(
         var served = new ServedObservations(reader, now)
         {
             Complementary = await ComplementaryWithholding.ForTablesAsync(
-                db.Observations.AsNoTracking(), [ComplementaryWithholding.Table.Of(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken),
+                db.Observations.AsNoTracking(), [ComplementaryWithholding.Table.Of(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken,
+                (ComplementaryWithholding.MemoOf(db, reader), db)),
         };
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }

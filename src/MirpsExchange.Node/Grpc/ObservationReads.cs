@@ -53,7 +53,8 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
         // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
         var served = new ServedObservations(reader, now)
         {
-            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken),
+            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken,
+                (ComplementaryWithholding.MemoOf(db, reader), db)),
         };
         return query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
     }

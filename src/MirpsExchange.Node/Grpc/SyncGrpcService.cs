@@ -67,6 +67,7 @@ public sealed class SyncGrpcService(
         var cancellation = linked.Token;
         // Whether the log up to checkedUpTo holds a value withheld from this reader: until it does, no table needs complements.
         var (withheldSeen, checkedUpTo) = (false, 0L);
+        var memo = ComplementaryWithholding.MemoOf(db, reader); // the tables computed for this reader, kept from batch to batch
         try
         {
             while (!cancellation.IsCancellationRequested)
@@ -91,7 +92,7 @@ public sealed class SyncGrpcService(
                 }
                 var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
                 {
-                    Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, cancellation) : null,
+                    Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, memo, cancellation) : null,
                 };
                 var placeholders = await db.WithheldChanges.AsNoTracking()
                     .Where(w => w.Origin == origin && w.OriginSequence > after)
@@ -213,7 +214,8 @@ public sealed class SyncGrpcService(
     /// <paramref name="after"/>: the tables (indicator, country, year) they belong to, each read whole (Sharing/ComplementaryWithholding). A relay
     /// serves them NOT_HELD, as it serves small counts.
     /// </summary>
-    private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(Reader reader, string origin, long after, int count, long now, CancellationToken cancellationToken)
+    private async Task<HashSet<(string Origin, long Sequence)>?> ComplementsAsync(
+        Reader reader, string origin, long after, int count, long now, ComplementaryWithholding.Memo memo, CancellationToken cancellationToken)
     {
         var tables = await db.Observations.AsNoTracking()
             .Where(o => o.Origin == origin && o.OriginSequence > after && o.OriginSequence <= after + count)
@@ -221,7 +223,7 @@ public sealed class SyncGrpcService(
             .Distinct()
             .ToListAsync(cancellationToken);
         return await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(),
-            tables.Select(t => ComplementaryWithholding.Table.Of(t.IndicatorCode, t.Country, t.Period)).Distinct(), reader, catalogue, now, cancellationToken);
+            tables.Select(t => ComplementaryWithholding.Table.Of(t.IndicatorCode, t.Country, t.Period)).Distinct(), reader, catalogue, now, cancellationToken, (memo, db));
     }
 
     /// <summary>The signed heads of <paramref name="origin"/>'s log held here after <paramref name="after"/> up to <paramref name="last"/>, in sequence order.</summary>

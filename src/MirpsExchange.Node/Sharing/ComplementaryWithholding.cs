@@ -54,7 +54,8 @@ public static class ComplementaryWithholding
     /// period of the year or time; <paramref name="rows"/> holds the store's observations. Null for a reader that is never suppressed (the Secretariat); the owner's own tables are left out.
     /// </summary>
     public static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IQueryable<ObservationRow> tableRows, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken)
+        IQueryable<ObservationRow> rows, IQueryable<ObservationRow> tableRows, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken,
+        (Memo Memo, NodeDbContext Db)? memo = null)
     {
         if (reader.IsSecretariat)
         {
@@ -75,7 +76,7 @@ public static class ComplementaryWithholding
                 .Select(o => new { o.IndicatorCode, o.Country, Year = o.Period.Substring(0, 4) }).Distinct().ToListAsync(cancellationToken);
             tables.AddRange(visible.Intersect(withheld).Select(t => new Table(t.IndicatorCode, t.Country, t.Year)));
         }
-        return await ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: true);
+        return await ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: true, memo);
     }
 
     /// <summary>
@@ -83,29 +84,94 @@ public static class ComplementaryWithholding
     /// <paramref name="rows"/> holds (the store's observations): each table is read whole.
     /// </summary>
     public static Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken) =>
-        ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false);
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken,
+        (Memo Memo, NodeDbContext Db)? memo = null) =>
+        ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false, memo);
+
+    /// <summary>
+    /// One reader's tables already computed (a year's table is read again by every feed batch, history and query that reaches
+    /// it): each valid while what the store holds of its origin (<see cref="VersionAsync"/>) stays the same and until the first
+    /// release time ahead of the computation (an embargo ending changes what is withheld).
+    /// </summary>
+    public sealed class Memo
+    {
+        /// <summary>Most tables kept; the memo starts over beyond.</summary>
+        private const int Kept = 4_096;
+
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<Table, ((long, long) Version, long ValidUntil, HashSet<long> Complements)> _tables = new();
+
+        internal bool TryGet(Table table, (long, long) version, long nowMicros, out HashSet<long> complements)
+        {
+            var found = _tables.TryGetValue(table, out var kept) && kept.Version == version && nowMicros < kept.ValidUntil;
+            complements = found ? kept.Complements : [];
+            return found;
+        }
+
+        internal void Keep(Table table, (long, long) version, long validUntil, HashSet<long> complements)
+        {
+            if (_tables.Count >= Kept)
+            {
+                _tables.Clear();
+            }
+            _tables[table] = (version, validUntil, complements);
+        }
+    }
+
+    /// <summary>Each store's memos, by reader: queries and histories of one reader share what they computed.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Store, string Reader), Memo> Memos = new();
+
+    /// <summary>The memo of <paramref name="reader"/>'s answers from the store <paramref name="db"/>.</summary>
+    public static Memo MemoOf(NodeDbContext db, Reader reader)
+    {
+        if (Memos.Count >= 1_024)
+        {
+            Memos.Clear();
+        }
+        return Memos.GetOrAdd((db.Database.GetConnectionString() ?? "", reader.IsSecretariat ? "" : reader.Country ?? ""), _ => new Memo());
+    }
+
+    /// <summary>What the store holds of <paramref name="origin"/>: its last change and how many placeholders (a new change, a placeholder replaced or added, changes it).</summary>
+    public static async Task<(long, long)> VersionAsync(NodeDbContext db, string origin, CancellationToken cancellationToken) =>
+        ((await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence,
+            await db.WithheldChanges.AsNoTracking().CountAsync(w => w.Origin == origin, cancellationToken));
 
     /// <param name="known">Whether every table is known to hold a value withheld from the reader; otherwise a table is read only when it does.</param>
     private static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
-        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken, bool known)
+        IQueryable<ObservationRow> rows, IEnumerable<Table> tables, Reader reader, StandardCatalogue catalogue, long nowMicros, CancellationToken cancellationToken,
+        bool known, (Memo Memo, NodeDbContext Db)? memo = null)
     {
         if (reader.IsSecretariat)
         {
             return null;
         }
         var complements = new HashSet<(string, long)>();
+        var versions = new Dictionary<string, (long, long)>(StringComparer.Ordinal); // by origin, once per answer
         foreach (var table in tables)
         {
             if (reader.Owns(table.Country))
             {
                 continue;
             }
+            (long, long) version = default;
+            if (memo is { } m)
+            {
+                if (!versions.TryGetValue(table.Country, out version))
+                {
+                    versions[table.Country] = version = await VersionAsync(m.Db, table.Country, cancellationToken);
+                }
+                if (m.Memo.TryGet(table, version, nowMicros, out var kept))
+                {
+                    complements.UnionWith(kept.Select(sequence => (table.Country, sequence)));
+                    continue;
+                }
+            }
             var periods = table.Periods();
             var tableRows = rows.Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == table.Country);
             // A year's table holds up to 17 periods: it is read only when the reader has something to protect in it.
             if (!known && !await WithheldFrom(tableRows, reader, nowMicros).AnyAsync(cancellationToken))
             {
+                // Nothing withheld now stays so while the rows stay the same (an embargo only ends).
+                memo?.Memo.Keep(table, version, long.MaxValue, []);
                 continue;
             }
             // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
@@ -121,10 +187,12 @@ public static class ComplementaryWithholding
                 .ToListAsync(cancellationToken);
             var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
                 row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros), row.Period));
-            foreach (var sequence in Complements(table, revisions, catalogue))
+            var computed = Complements(table, revisions, catalogue);
+            foreach (var sequence in computed)
             {
                 complements.Add((table.Country, sequence));
             }
+            memo?.Memo.Keep(table, version, history.Select(row => row.ReleaseTime).Where(release => release > nowMicros).Min() ?? long.MaxValue, computed);
         }
         return complements;
     }
