@@ -348,57 +348,84 @@ public sealed class CatalogueRules
         {
             return;
         }
+        // A cell as the stock reads it: its key with every other dimension cleared, which must each be empty or at
+        // its total (a breakdown by one is left out). Codes are packed (CellCodes): no string built per cell.
         var stockDimensions = stockIndicator.Indicator.DimensionIds.Select(DimensionIndex).ToHashSet();
-        // The cell's dimensions as the stock reads them: another dimension at its total dropped; null for a breakdown by one.
-        string[]? Projected(string[] dimensions)
+        var others = new List<(long Mask, long Total)>();
+        var othersMask = 0L;
+        for (var d = 0; d < StandardCatalogue.ObservationDimensions.Count; d++)
+        {
+            if (!stockDimensions.Contains(d))
+            {
+                others.Add((Codes.Mask(d), Codes.TryBits(d, Total, out var bits) ? bits : -1));
+                othersMask |= Codes.Mask(d);
+            }
+        }
+        bool TryProject(RuleCell cell, out long key)
+        {
+            key = cell.Key & ~othersMask;
+            foreach (var (mask, total) in others)
+            {
+                var bits = cell.Key & mask;
+                if (bits != 0 && bits != total)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+        string[] Projected(string[] dimensions)
         {
             var projected = (string[])dimensions.Clone();
             for (var d = 0; d < projected.Length; d++)
             {
-                if (!stockDimensions.Contains(d) && projected[d].Length > 0)
+                if (!stockDimensions.Contains(d))
                 {
-                    if (projected[d] != Total)
-                    {
-                        return null;
-                    }
                     projected[d] = "";
                 }
             }
             return projected;
         }
-        var cells = new Dictionary<(string Indicator, Period Period, string Key), RuleCell>();
-        var keys = new Dictionary<(Period, string), string[]>();
+        var keys = new Dictionary<(Period, long), string[]>();
         foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes).Prepend(stock))
         {
             foreach (var cell in byIndicator.GetValueOrDefault(code) ?? [])
             {
-                if (Projected(cell.Dimensions) is not { } dimensions)
+                if (!TryProject(cell, out var key))
                 {
                     continue;
                 }
-                var key = string.Join("\u001f", dimensions);
-                keys.TryAdd((cell.Period, key), dimensions);
+                if (!keys.ContainsKey((cell.Period, key)))
+                {
+                    keys[(cell.Period, key)] = Projected(cell.Dimensions);
+                }
                 if (code == stock)
                 {
-                    keys.TryAdd((Next(cell.Period), key), dimensions);
+                    keys.TryAdd((Next(cell.Period), key), keys[(cell.Period, key)]);
                 }
             }
         }
-        // Every cell of the indicators the balance reads, found by its dimensions as the stock reads them.
-        foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes).Prepend(stock).Distinct())
+        // Each table the balance reads, its cells found by their key as the stock reads them (the first of a key kept),
+        // indexed when first asked for: only the tables a judged cell needs are walked.
+        var indexes = new Dictionary<RuleTable, Dictionary<long, RuleCell>>();
+        RuleCell? Find(string code, Period period, long key)
         {
-            foreach (var (table, tableCells) in judge.Cells.Tables.Where(t => t.Key.Indicator == code))
+            var table = new RuleTable(code, period);
+            if (!indexes.TryGetValue(table, out var index))
             {
-                foreach (var cell in tableCells.Values)
+                var tableCells = judge.Cells.CellsOf(table);
+                index = new Dictionary<long, RuleCell>(tableCells.Count);
+                foreach (var cell in tableCells)
                 {
-                    if (Projected(cell.Dimensions) is { } dimensions)
+                    if (TryProject(cell, out var projected))
                     {
-                        cells.TryAdd((code, table.Period, string.Join("\u001f", dimensions)), cell);
+                        index.TryAdd(projected, cell);
                     }
                 }
+                indexes[table] = index;
             }
+            return index.GetValueOrDefault(key);
         }
-        RuleCell? Find(string code, Period period, string key) => cells.GetValueOrDefault((code, period, key));
         foreach (var ((period, key), dimensions) in keys)
         {
             var previous = period.Previous();
