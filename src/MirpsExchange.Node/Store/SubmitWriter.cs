@@ -24,7 +24,8 @@ public sealed class SubmitWriter(
     /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
     /// returns the stored answer (marked replayed) and a reused id with other content is refused.
     /// <paramref name="judge"/> (the catalogue's validation rules) runs inside the transaction before anything is
-    /// written, over the store as this write will find it; it refuses the write by throwing.
+    /// written, over the store as this write will find it; it refuses the write by throwing. What it returns is run
+    /// once the transaction is committed, still under the write gate.
     /// </summary>
     public async Task<TResponse> WriteAsync<TResponse>(
         string origin,
@@ -33,7 +34,7 @@ public sealed class SubmitWriter(
         Func<WriteOutcome, TResponse> respond,
         Func<byte[], TResponse> replay,
         CancellationToken cancellationToken,
-        Func<DbTransaction, CancellationToken, Task>? judge = null)
+        Func<DbTransaction, CancellationToken, Task<Action?>>? judge = null)
         where TResponse : IMessage<TResponse>
     {
         using var _ = await gate.EnterAsync(cancellationToken);
@@ -55,9 +56,10 @@ public sealed class SubmitWriter(
             return replay(earlier.Response);
         }
 
+        Action? committed = null;
         if (judge is not null)
         {
-            await judge(transaction.GetDbTransaction(), cancellationToken);
+            committed = await judge(transaction.GetDbTransaction(), cancellationToken);
         }
         var outcome = await ApplyAsync(origin, rows, transaction.GetDbTransaction(), cancellationToken);
         var response = respond(outcome);
@@ -74,6 +76,7 @@ public sealed class SubmitWriter(
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        committed?.Invoke();
         if (_rotation is not null)
         {
             signing.CompleteRotation(_rotation); // still under the gate: no later head is signed with the old key
