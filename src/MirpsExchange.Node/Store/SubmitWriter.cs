@@ -37,6 +37,8 @@ public sealed class SubmitWriter(
         Func<DbTransaction, CancellationToken, Task<Action?>>? judge = null)
         where TResponse : IMessage<TResponse>
     {
+        // What needs nothing stored is done before the gate, while the write in flight holds it.
+        var prepared = new PreparedRows(rows);
         using var _ = await gate.EnterAsync(cancellationToken);
         using var __ = new EndStamp(stamps); // ApplyAsync stamps the commit's time; an answer "as of now" reads before it until it is over
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -61,7 +63,7 @@ public sealed class SubmitWriter(
         {
             committed = await judge(transaction.GetDbTransaction(), cancellationToken);
         }
-        var outcome = await ApplyAsync(origin, rows, transaction.GetDbTransaction(), cancellationToken);
+        var outcome = await ApplyAsync(origin, prepared, transaction.GetDbTransaction(), cancellationToken);
         var response = respond(outcome);
         if (ticket is not null)
         {
@@ -91,25 +93,54 @@ public sealed class SubmitWriter(
     /// <summary>The key this commit's KEY_ROTATION head hands over to, once the commit is in (a commit that fails leaves the rotation waiting).</summary>
     private ChangeLog.LogSigner? _rotation;
 
-    private async Task<WriteOutcome> ApplyAsync(string origin, WriteRow[] rows, DbTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// A batch as far as it is made before the write gate: its rows in natural key order (inserts then walk the unique
+    /// index in order, 3-4x faster than random order), a salt per row, and the content digest (value digest inside) of
+    /// each row as its key's first revision, which is what nearly every row turns out to be (ChangeHash, ChainLinker).
+    /// </summary>
+    private sealed class PreparedRows
     {
+        public readonly WriteRow[] Rows;
+        public readonly int[] Order;
+        public readonly byte[] Salts;
+        public readonly byte[] FirstContents;
+
+        public PreparedRows(WriteRow[] rows)
+        {
+            Rows = rows;
+            Order = new int[rows.Length];
+            for (var i = 0; i < Order.Length; i++)
+            {
+                Order[i] = i;
+            }
+            Array.Sort(Order, (x, y) => WriteRow.CompareKeys(in rows[x], in rows[y]));
+            Salts = Mirps.Log.ChangeHash.NewSalts(rows.Length);
+            FirstContents = new byte[rows.Length * Mirps.Log.ChangeHash.Size];
+            for (var i = 0; i < rows.Length; i++)
+            {
+                if (rows[i].Value is not null)
+                {
+                    ChangeLog.ChainLinker.Content(rows[i], revision: 1, deleted: false, Salt(i).Span, FirstContents.AsSpan(i * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size));
+                }
+            }
+        }
+
+        public ReadOnlyMemory<byte> Salt(int index) => Salts.AsMemory(index * Mirps.Log.ChangeHash.SaltSize, Mirps.Log.ChangeHash.SaltSize);
+
+        public ReadOnlySpan<byte> FirstContent(int index) => FirstContents.AsSpan(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
+    }
+
+    private async Task<WriteOutcome> ApplyAsync(string origin, PreparedRows prepared, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var rows = prepared.Rows;
         var connection = transaction.Connection!;
         var signer = signing.Signer;
         var (sequence, lastTime, lastHash) = await OriginLog.LinkAsync(connection, transaction, origin, null, cancellationToken);
         // Every change links onto the origin's hash chain, and the commit ends with the head signed (ChangeLog/).
         var chain = new ChangeLog.ChainLinker(origin, lastHash ?? throw new InvalidOperationException($"{origin}'s change {sequence} has no hash: its history was not attested"));
-        var salts = Mirps.Log.ChangeHash.NewSalts(rows.Length);
         var hashes = new byte[rows.Length * Mirps.Log.ChangeHash.Size];
         // Recorded times strictly increase per origin, so "as of" a commit's time sees exactly that commit.
         var now = stamps.Begin(atLeast: lastTime + 1); // ended by WriteAsync once the transaction is over
-
-        // Sorted by the natural key, inserts walk the unique index in order (3-4x faster than random order).
-        var order = new int[rows.Length];
-        for (var i = 0; i < order.Length; i++)
-        {
-            order[i] = i;
-        }
-        Array.Sort(order, (x, y) => WriteRow.CompareKeys(in rows[x], in rows[y]));
 
         // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
         using var firstInserts = new FirstRevisionInserts(connection, origin, submit: true);
@@ -118,16 +149,16 @@ public sealed class SubmitWriter(
         await using var supersede = new SupersedeCommand(connection, transaction) { SupersededTime = now };
 
         int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
-        foreach (var index in order)
+        foreach (var index in prepared.Order)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var row = rows[index];
-            var salt = salts.AsMemory(index * Mirps.Log.ChangeHash.SaltSize, Mirps.Log.ChangeHash.SaltSize);
+            var salt = prepared.Salt(index);
             var hash = hashes.AsMemory(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
             var integrity = new ChangeIntegrity(salt, default, hash, now);
             if (row.Value is not null)
             {
-                chain.Link(row, sequence + 1, now, revision: 1, deleted: false, salt.Span, hash.Span);
+                chain.Link(row, sequence + 1, now, prepared.FirstContent(index), hash.Span);
                 if (firstInserts.Insert(row, sequence + 1, now, integrity))
                 {
                     chain.Advance(hash.Span);
