@@ -47,6 +47,16 @@ public sealed class ChainLinker(string origin, byte[] previous)
         _empty = false;
     }
 
+    /// <summary>Where the chain stands, to go back to (<see cref="Restore"/>) when changes linked after it are not written after all.</summary>
+    public byte[] Mark() => Previous.ToArray();
+
+    /// <summary>The chain as it stood at <paramref name="mark"/>.</summary>
+    public void Restore(byte[] mark)
+    {
+        mark.CopyTo(_previous, 0);
+        _empty = mark.Length == 0;
+    }
+
     /// <summary>The last policy linked and its fields: a commit's rows mostly share one (its texts compared by reference first).</summary>
     private (RowPolicy Policy, byte[] Fields)? _last;
 

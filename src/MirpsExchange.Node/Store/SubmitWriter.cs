@@ -127,6 +127,23 @@ public sealed class SubmitWriter(
 
         public ReadOnlyMemory<byte> Salt(int index) => Salts.AsMemory(index * Mirps.Log.ChangeHash.SaltSize, Mirps.Log.ChangeHash.SaltSize);
 
+        /// <summary>Whether the <paramref name="count"/> rows from place <paramref name="at"/> of <see cref="Order"/> all store a value (none is a deletion).</summary>
+        public bool AllValued(int at, int count)
+        {
+            if (at + count > Order.Length)
+            {
+                return false;
+            }
+            for (var k = at; k < at + count; k++)
+            {
+                if (Rows[Order[k]].Value is null)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
         public ReadOnlySpan<byte> FirstContent(int index) => FirstContents.AsSpan(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
     }
 
@@ -148,10 +165,45 @@ public sealed class SubmitWriter(
         await using var latest = new LatestRevisionQuery(connection, transaction);
         await using var supersede = new SupersedeCommand(connection, transaction) { SupersededTime = now };
 
+        await using var undo = PositionalCommand.Create(connection, transaction,
+            $"DELETE FROM {ObservationRowConfiguration.Table} WHERE origin = @o AND origin_sequence > @s", "@o", "@s");
+        undo.Parameters[0].Value = origin;
+
+        const int batch = FirstRevisionInserts.BatchRows;
+        var order = prepared.Order;
+        var oneByOne = 0; // rows before this place go one by one: a statement just before met a key that exists
         int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
-        foreach (var index in prepared.Order)
+        for (var at = 0; at < order.Length; at++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (at >= oneByOne && prepared.AllValued(at, batch))
+            {
+                // The next rows as their keys' first revisions, in one statement.
+                var mark = chain.Mark();
+                for (var k = 0; k < batch; k++)
+                {
+                    var i = order[at + k];
+                    var h = hashes.AsMemory(i * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
+                    chain.Link(rows[i], sequence + 1 + k, now, prepared.FirstContent(i), h.Span);
+                    chain.Advance(h.Span);
+                    firstInserts.Stage(k, rows[i], sequence + 1 + k, now, new ChangeIntegrity(prepared.Salt(i), default, h, now));
+                }
+                if (firstInserts.TryInsertStaged())
+                {
+                    sequence += batch;
+                    inserted += batch;
+                    at += batch - 1;
+                    continue;
+                }
+                // A key among them exists (a revision, or the same value again): the statement's rows come out, and they
+                // and the next few statements' rows go one by one (a batch of revisions does not pay for each statement twice).
+                undo.Parameters[1].Value = sequence;
+                await undo.ExecuteNonQueryAsync(cancellationToken);
+                chain.Restore(mark);
+                oneByOne = at + 4 * batch;
+            }
+
+            var index = order[at];
             var row = rows[index];
             var salt = prepared.Salt(index);
             var hash = hashes.AsMemory(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
