@@ -19,8 +19,11 @@ namespace MirpsExchange.Node.Rules;
 /// </summary>
 public sealed class WrittenRuleTables(WriteGate gate)
 {
-    /// <summary>Most cells kept; beyond them the tables the longest unused go first.</summary>
-    public const int MaxCells = 200_000;
+    /// <summary>
+    /// Most cells kept; beyond them the tables the longest unused go first. A month of every monthly indicator by sex,
+    /// age and origin is about 60,000 cells, and the pending balance reads the month before's stock again.
+    /// </summary>
+    public const int MaxCells = 100_000;
 
     private readonly Dictionary<RuleTable, Table> _tables = [];
     private long _entry = -1;

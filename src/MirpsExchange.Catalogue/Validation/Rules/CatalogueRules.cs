@@ -194,10 +194,10 @@ public sealed class CatalogueRules
     }
 
     /// <summary>A breakdown: the cells of one table with the same codes but in one dimension, that dimension's total among them or not.</summary>
-    private sealed class BreakdownGroup
+    private sealed class BreakdownGroup(int codes)
     {
         public RuleCell? Total;
-        public readonly List<RuleCell> Parts = [];
+        public readonly List<RuleCell> Parts = new(codes);
         public bool InRequest;
     }
 
@@ -221,9 +221,11 @@ public sealed class CatalogueRules
                 continue;
             }
             var groups = new Dictionary<long, BreakdownGroup>[dimensions.Length];
+            var codes = new int[dimensions.Length]; // each breakdown's parts at most: its dimension's codes but the total
             for (var i = 0; i < groups.Length; i++)
             {
-                groups[i] = [];
+                codes[i] = _catalogue.DimensionCodes(StandardCatalogue.ObservationDimensions[dimensions[i]]).Count - 1;
+                groups[i] = new(tableCells.Count / (codes[i] + 1) + 1);
             }
             foreach (var cell in tableCells.Values)
             {
@@ -233,7 +235,7 @@ public sealed class CatalogueRules
                     var key = cell.Key & ~Codes.Mask(d);
                     if (!groups[i].TryGetValue(key, out var group))
                     {
-                        groups[i][key] = group = new BreakdownGroup();
+                        groups[i][key] = group = new BreakdownGroup(codes[i]);
                     }
                     if (cell.Dimensions[d] == Total)
                     {
@@ -408,7 +410,7 @@ public sealed class CatalogueRules
         // Each table the balance reads, its cells found by their key as the stock reads them (the first of a key kept),
         // indexed when first asked for: only the tables a judged cell needs are walked.
         var indexes = new Dictionary<RuleTable, Dictionary<long, RuleCell>>();
-        RuleCell? Find(string code, Period period, long key)
+        Dictionary<long, RuleCell> Index(string code, Period period)
         {
             var table = new RuleTable(code, period);
             if (!indexes.TryGetValue(table, out var index))
@@ -424,23 +426,36 @@ public sealed class CatalogueRules
                 }
                 indexes[table] = index;
             }
-            return index.GetValueOrDefault(key);
+            return index;
         }
+        string[] flows = [.. check.InflowIndicatorCodes, .. check.OutflowIndicatorCodes];
+        var inflows = check.InflowIndicatorCodes.Count;
+        // The indexes a key reads: its period's stock, the stock before, each flow of its period (keys come period by period).
+        Period? at = null;
+        var read = new Dictionary<long, RuleCell>[2 + flows.Length];
         foreach (var ((period, key), dimensions) in keys)
         {
             var previous = period.Previous();
-            var current = Find(stock, period, key);
+            if (at != period)
+            {
+                (at, read[0], read[1]) = (period, Index(stock, period), Index(stock, previous));
+                for (var f = 0; f < flows.Length; f++)
+                {
+                    read[2 + f] = Index(flows[f], period);
+                }
+            }
+            var current = read[0].GetValueOrDefault(key);
             if (current is null && rule.MissingValueStrategy != MissingValueStrategy.NeverSkip)
             {
                 continue;
             }
             RuleTerm[] left = [new(stock, period, dimensions, current)];
-            List<RuleTerm> right =
-            [
-                new(stock, previous, dimensions, Find(stock, previous, key)),
-                .. check.InflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, Find(c, period, key))),
-                .. check.OutflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, Find(c, period, key), Subtracted: true)),
-            ];
+            var right = new RuleTerm[1 + flows.Length];
+            right[0] = new(stock, previous, dimensions, read[1].GetValueOrDefault(key));
+            for (var f = 0; f < flows.Length; f++)
+            {
+                right[1 + f] = new(flows[f], period, dimensions, read[2 + f].GetValueOrDefault(key), Subtracted: f >= inflows);
+            }
             judge.Compare(rule, stock, period, left, 0, right, 0,
                 (l, r) => $"{stock} {judge.Cells.Country} {period}{Dims(dimensions)} is {RuleFinding.Number(l)}, {Failed(rule)} {stock} {previous} + {string.Join(" + ", check.InflowIndicatorCodes)} - {string.Join(" - ", check.OutflowIndicatorCodes)} = {RuleFinding.Number(r)}");
         }
