@@ -477,14 +477,26 @@ public sealed class CatalogueRules
             // Every (longer period, dimensions, granularity of its parts) a cell of the indicator belongs to.
             var groups = new Dictionary<(Period, long, PeriodGranularity), string[]>();
             var never = rule.MissingValueStrategy == MissingValueStrategy.NeverSkip;
+            // The longer periods a cell's period lies in that hold a value, asked once per period (an indicator's cells mostly share one).
+            Period? at = null;
+            List<Period> held = [];
             foreach (var cell in indicatorCells)
             {
-                foreach (var aggregate in Aggregates(cell.Period))
+                if (at != cell.Period)
                 {
-                    if (never || judge.Cells.HasTable(code, aggregate)) // no quarter or year held: nothing to compare with
+                    at = cell.Period;
+                    held.Clear();
+                    foreach (var aggregate in Aggregates(cell.Period))
                     {
-                        groups.TryAdd((aggregate, cell.Key, cell.Period.Granularity), cell.Dimensions);
+                        if (never || judge.Cells.HasTable(code, aggregate)) // no quarter or year held: nothing to compare with
+                        {
+                            held.Add(aggregate);
+                        }
                     }
+                }
+                foreach (var aggregate in held)
+                {
+                    groups.TryAdd((aggregate, cell.Key, cell.Period.Granularity), cell.Dimensions);
                 }
                 if (cell.Period.Granularity != PeriodGranularity.Month)
                 {
