@@ -88,6 +88,26 @@ public class PeerSyncTests
     }
 
     [Fact]
+    public async Task First_revisions_written_many_to_a_statement_and_a_statement_undone_for_an_existing_key_link_into_a_log_a_replica_verifies()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        var rows = DistinctRefugees(1000);
+        await origin.Observations.SubmitObservationsAsync(Submit([.. rows.Skip(200).Take(300)]));
+        // In key order (the rows' own): the first statement of 128 new keys goes in whole; the second meets a stored key
+        // after 72 new ones, which come out again and go one by one with the next rows (one stored key revised); later
+        // statements of new keys go in whole again.
+        rows[300].Note = "corrected source";
+
+        var response = await origin.Observations.SubmitObservationsAsync(Submit([.. rows]));
+
+        Assert.Equal((700, 1, 299, 1001L), (response.Inserted, response.Revised, response.Unchanged, response.LastOriginSequence));
+        Assert.Equal(1001, origin.CountRows());
+        Assert.Equal(1001L, origin.Execute("SELECT COUNT(DISTINCT origin_sequence) FROM observations WHERE origin_sequence BETWEEN 1 AND 1001"));
+        await using var replica = await ReplicaAsync(origin, await SharedIdentity.CredentialAsync(""));
+        await ConvergesAsync(origin, replica); // every change's link and every head verified before it is applied
+    }
+
+    [Fact]
     public async Task Sync_goes_on_with_cached_tokens_and_keys_while_the_identity_server_is_stopped()
     {
         var identity = await TestIdentity.StartAsync();

@@ -74,6 +74,38 @@ public class ValidationRuleTests
     }
 
     [Fact]
+    public async Task A_submit_is_judged_over_a_deletion_made_since_the_last_submit_not_over_the_tables_that_submit_left()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240), Refugees(value: 130, sex: "F"), Refugees(value: 110, sex: "M")));
+        await node.Observations.DeleteObservationsAsync(new DeleteObservationsRequest { Keys = { KeyOf(Refugees(sex: "M")) } });
+
+        // F alone is an incomplete breakdown, at most the total: 250 holds. Over the table as the first submit left it
+        // (F + M = 240, complete) it would be refused.
+        var response = await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 250)));
+
+        Assert.Equal((1, 0), (response.Revised, response.WarningCount));
+    }
+
+    [Fact]
+    public async Task A_submit_is_judged_over_a_write_by_another_connection_since_the_last_submit()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240), Refugees(value: 130, sex: "F"), Refugees(value: 110, sex: "M")));
+        // Behind the node's back (another process on the store file): M becomes 200, through no write gate.
+        node.Execute("UPDATE observations SET value = 200 WHERE indicator_code = 'REFUGEES' AND sex = 'M' AND superseded_time IS NULL");
+
+        // 130 + 200 = 330: the new total holds over the store as it is, not over the table the first submit left (240).
+        var response = await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 330)));
+        Assert.Equal((1, 0), (response.Revised, response.WarningCount));
+
+        // The submit just made left the table as it is now: the next one is judged over 130 + 200 too.
+        var call = () => node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240))).ResponseAsync;
+        var error = await Assert.ThrowsAsync<RpcException>(call);
+        Assert.Contains("BREAKDOWN_COMPLETE_EQUALS_TOTAL", error.GetRpcStatus()!.GetDetail<ErrorInfo>().Metadata["rules"]);
+    }
+
+    [Fact]
     public async Task A_warning_is_returned_by_a_submit_that_writes()
     {
         await using var node = await TestNode.StartAsync("PAN");

@@ -64,6 +64,7 @@ public static class NodeExtensions
         builder.Services.AddSingleton(catalogue);
         builder.Services.AddSingleton<ObservationValidator>();
         builder.Services.AddSingleton<Rules.StoredRuleCells>();
+        builder.Services.AddSingleton<Rules.WrittenRuleTables>();
         return node;
     }
 

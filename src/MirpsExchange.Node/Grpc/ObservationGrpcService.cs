@@ -24,6 +24,7 @@ public sealed partial class ObservationGrpcService(
     MirpsExchange.Node.Extensions.RevocationList revocations,
     MirpsExchange.Node.Rules.StoredRuleCells rules,
     ObservationReads reads,
+    MirpsExchange.Node.Rules.WrittenRuleTables written,
     ILogger<ObservationGrpcService> logger) : ObservationService.ObservationServiceBase
 {
     public const int DefaultStreamBatchSize = 1_000;
@@ -65,7 +66,10 @@ public sealed partial class ObservationGrpcService(
             // The rules judge the batch over the store as this write finds it, under the write gate.
             judge: async (transaction, cancellationToken) =>
             {
-                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells!, cancellationToken);
+                // The tables the last submits left, unless anything else wrote since; every row must be among the cells for
+                // the tables this one leaves to be whole (validation refuses a code the rules cannot pack first).
+                var session = cells!.Request.Count == rows.Length ? await written.BeginAsync(transaction.Connection!, transaction, Country, cancellationToken) : null;
+                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells, cancellationToken, session);
                 cells = null; // the cells and findings die here, before the write allocates (kept alive, they would reach the oldest GC generation)
                 if (Rules.RuleReports.Refusal(findings) is { } refusal)
                 {
@@ -74,6 +78,7 @@ public sealed partial class ObservationGrpcService(
                 }
                 warnings = [.. Rules.RuleReports.Listed(findings)];
                 warningCount = findings.Count;
+                return session is null ? null : session.Committed;
             });
         LogSubmitted(rows.Length, response.Inserted, response.Revised, response.Unchanged, response.Replayed);
         return response;

@@ -34,31 +34,86 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
 
     /// <summary>
     /// The broken rules that involve an observation of the request (<paramref name="cells"/>, from <see cref="RequestCells"/>),
-    /// its values over the stored ones, which are added to <paramref name="cells"/>.
+    /// its values over the stored ones, which are added to <paramref name="cells"/>. A submit passes <paramref name="written"/>:
+    /// the tables its predecessor left are taken from there rather than read, and those this one leaves are handed to it
+    /// (<paramref name="cells"/> is spent then: its request's cells become stored ones).
     /// </summary>
-    public async Task<List<RuleFinding>> JudgeAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, CancellationToken cancellationToken)
+    public async Task<List<RuleFinding>> JudgeAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, CancellationToken cancellationToken,
+        WrittenRuleTables.Session? written = null)
     {
         var country = cells.Country;
         // Which tables the rules need; a need whose required tables hold nothing judges nothing, so only the
         // tables of needs met are read (an index seek each to ask, then one range read per table).
         var needs = Rules.TablesFor(cells.RequestTables);
         var existing = new HashSet<RuleTable>();
+        var checkedEmpty = new List<RuleTable>();
         await using (var exists = PositionalCommand.Create(connection, transaction, $"SELECT 1 FROM {ObservationRowConfiguration.Table} " +
             "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL LIMIT 1", "@i", "@c", "@p"))
         {
             exists.Parameters[1].Value = country;
             foreach (var table in CatalogueRules.ToCheck(needs, cells.RequestTables))
             {
-                exists.Parameters[0].Value = table.Indicator;
-                exists.Parameters[2].Value = table.Period.ToString();
-                if (await exists.ExecuteScalarAsync(cancellationToken) is not null)
+                bool holds;
+                if (written is not null && written.TryFind(table, out var known))
+                {
+                    holds = known.Exists;
+                }
+                else
+                {
+                    exists.Parameters[0].Value = table.Indicator;
+                    exists.Parameters[2].Value = table.Period.ToString();
+                    holds = await exists.ExecuteScalarAsync(cancellationToken) is not null;
+                }
+                if (holds)
                 {
                     existing.Add(table);
                 }
+                else
+                {
+                    checkedEmpty.Add(table);
+                }
             }
         }
-        await LoadTablesAsync(connection, transaction, cells, CatalogueRules.ToRead(needs, cells.RequestTables, existing), cancellationToken);
-        return Rules.Evaluate(cells, requestOnly: true);
+        var toRead = CatalogueRules.ToRead(needs, cells.RequestTables, existing);
+        var held = new HashSet<RuleTable>();
+        var fromStore = new List<RuleTable>();
+        foreach (var table in toRead)
+        {
+            if (written is not null && written.TryFind(table, out var known))
+            {
+                if (known.Exists)
+                {
+                    held.Add(table);
+                }
+                if (known.Cells is { } stored)
+                {
+                    cells.AddStored(table, stored);
+                }
+            }
+            else
+            {
+                fromStore.Add(table);
+            }
+        }
+        await LoadTablesAsync(connection, transaction, cells, fromStore, held, cancellationToken);
+        var findings = Rules.Evaluate(cells, requestOnly: true);
+        if (written is not null)
+        {
+            // Each table read (whole) and each found empty, as the store holds it once the request is written.
+            var tables = cells.Written();
+            foreach (var table in toRead)
+            {
+                written.Leave(table, new WrittenRuleTables.Table(held.Contains(table) || cells.RequestTables.Contains(table), tables.GetValueOrDefault(table)));
+            }
+            foreach (var table in checkedEmpty)
+            {
+                if (!toRead.Contains(table))
+                {
+                    written.Leave(table, new WrittenRuleTables.Table(false, null));
+                }
+            }
+        }
+        return findings;
     }
 
     /// <summary>Every current value of <paramref name="country"/> this node may use (not embargoed at <paramref name="nowMicros"/>, value held).</summary>
@@ -80,7 +135,8 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
         return cells;
     }
 
-    private static async Task LoadTablesAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, IEnumerable<RuleTable> tables, CancellationToken cancellationToken)
+    /// <summary>Reads each table's current values into <paramref name="cells"/>; a table holding any (judged or not) is added to <paramref name="held"/>.</summary>
+    private static async Task LoadTablesAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, IEnumerable<RuleTable> tables, HashSet<RuleTable> held, CancellationToken cancellationToken)
     {
         await using var command = PositionalCommand.Create(connection, transaction,
             $"SELECT {Columns} FROM {ObservationRowConfiguration.Table} " +
@@ -92,10 +148,16 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
             command.Parameters[0].Value = indicator;
             command.Parameters[2].Value = period.ToString();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var any = false;
             while (await reader.ReadAsync(cancellationToken))
             {
                 var dimensions = ReadDimensions(reader, 0);
                 cells.AddStored(indicator, period, dimensions, reader.GetDouble(dimensions.Length));
+                any = true;
+            }
+            if (any)
+            {
+                held.Add(new RuleTable(indicator, period));
             }
         }
     }

@@ -5,10 +5,12 @@ namespace MirpsExchange.Node.Store;
 /// <summary>
 /// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write, through
 /// SQLite's own API (<see cref="SqliteStatement"/>). A submit's insert carries its commit time and does
-/// nothing for a key that exists (0 rows), row by row (<see cref="Insert"/>); a replica's carries the
-/// change's own recorded time, an existing key is an error, and its rows go <see cref="BatchRows"/> to a
-/// statement (<see cref="Add"/>, <see cref="Flush"/>): SQLite opens and closes the table's and indexes'
-/// cursors once per statement, which was a good part of a one-row insert.
+/// nothing for a key that exists (0 rows): <see cref="BatchRows"/> rows to a statement (<see cref="Stage"/>,
+/// <see cref="TryInsertStaged"/>), which tells only how many were inserted, so a statement that met an existing
+/// key is undone and its rows taken one by one (<see cref="Insert"/>). A replica's carries the change's own
+/// recorded time, an existing key is an error, and its rows go <see cref="BatchRows"/> to a statement
+/// (<see cref="Add"/>, <see cref="Flush"/>): SQLite opens and closes the table's and indexes' cursors once per
+/// statement, which was a good part of a one-row insert.
 /// </summary>
 internal sealed class FirstRevisionInserts : IDisposable
 {
@@ -26,23 +28,23 @@ internal sealed class FirstRevisionInserts : IDisposable
     private readonly SqliteStatement _insert;
     /// <summary>The statement of <see cref="BatchRows"/> rows, prepared when a replica's first batch is full.</summary>
     private SqliteStatement? _batch;
-    private readonly (WriteRow Row, long Sequence, long Time, ChangeIntegrity Integrity)[] _pending = [];
+    private readonly (WriteRow Row, long Sequence, long Time, ChangeIntegrity Integrity)[] _pending;
     private int _count;
+    private readonly bool _submit;
 
     public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
-        (_connection, _origin) = (connection, origin);
+        (_connection, _origin, _submit) = (connection, origin, submit);
         _insert = new SqliteStatement(connection, submit ? SubmitSql : OneRowSql);
         _insert.Bind(1, origin);
-        if (!submit)
-        {
-            _pending = new (WriteRow, long, long, ChangeIntegrity)[BatchRows];
-        }
+        _pending = new (WriteRow, long, long, ChangeIntegrity)[BatchRows];
     }
 
     /// <summary>The statements' texts, made once: a replica prepares them for every message it applies.</summary>
     private static readonly string OneRowSql = Sql(1), BatchSql = Sql(BatchRows),
-        SubmitSql = OneRowSql + $" ON CONFLICT ({PositionalCommand.KeyColumns}, revision) DO NOTHING";
+        SubmitSql = OneRowSql + DoNothingOnConflict, SubmitBatchSql = BatchSql + DoNothingOnConflict;
+
+    private const string DoNothingOnConflict = $" ON CONFLICT ({PositionalCommand.KeyColumns}, revision) DO NOTHING";
 
     /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 27 parameters per row.</summary>
     private static string Sql(int rows)
@@ -65,6 +67,29 @@ internal sealed class FirstRevisionInserts : IDisposable
         return _insert.Execute() == 1;
     }
 
+    /// <summary>A submit's row, the <paramref name="at"/>th of the next statement of <see cref="BatchRows"/> (<see cref="TryInsertStaged"/>).</summary>
+    public void Stage(int at, in WriteRow row, long sequence, long time, in ChangeIntegrity integrity) =>
+        _pending[at] = (row, sequence, time, integrity);
+
+    /// <summary>
+    /// Inserts the <see cref="BatchRows"/> rows staged in one statement; false when a key existed (that row was not
+    /// inserted, the others were: the caller removes them and takes the rows one by one).
+    /// </summary>
+    public bool TryInsertStaged()
+    {
+        if (_batch is null)
+        {
+            _batch = new SqliteStatement(_connection, _submit ? SubmitBatchSql : BatchSql);
+            _batch.Bind(1, _origin);
+        }
+        for (var i = 0; i < BatchRows; i++)
+        {
+            ref var pending = ref _pending[i];
+            BindRow(_batch, i * ParametersPerRow, pending.Row, pending.Sequence, pending.Time, pending.Integrity);
+        }
+        return _batch.Execute() == BatchRows;
+    }
+
     /// <summary>A replica's row, inserted with the next ones (<see cref="Flush"/> before any other write and at the end).</summary>
     public void Add(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
     {
@@ -73,19 +98,9 @@ internal sealed class FirstRevisionInserts : IDisposable
         {
             return;
         }
-        if (_batch is null)
-        {
-            _batch = new SqliteStatement(_connection, BatchSql);
-            _batch.Bind(1, _origin);
-        }
         try
         {
-            for (var i = 0; i < BatchRows; i++)
-            {
-                ref var pending = ref _pending[i];
-                BindRow(_batch, i * ParametersPerRow, pending.Row, pending.Sequence, pending.Time, pending.Integrity);
-            }
-            _batch.Execute();
+            TryInsertStaged();
         }
         finally
         {

@@ -24,7 +24,8 @@ public sealed class SubmitWriter(
     /// Writes the rows of one origin as one transaction: all or nothing. With a ticket, a retried call
     /// returns the stored answer (marked replayed) and a reused id with other content is refused.
     /// <paramref name="judge"/> (the catalogue's validation rules) runs inside the transaction before anything is
-    /// written, over the store as this write will find it; it refuses the write by throwing.
+    /// written, over the store as this write will find it; it refuses the write by throwing. What it returns is run
+    /// once the transaction is committed, still under the write gate.
     /// </summary>
     public async Task<TResponse> WriteAsync<TResponse>(
         string origin,
@@ -33,9 +34,11 @@ public sealed class SubmitWriter(
         Func<WriteOutcome, TResponse> respond,
         Func<byte[], TResponse> replay,
         CancellationToken cancellationToken,
-        Func<DbTransaction, CancellationToken, Task>? judge = null)
+        Func<DbTransaction, CancellationToken, Task<Action?>>? judge = null)
         where TResponse : IMessage<TResponse>
     {
+        // What needs nothing stored is done before the gate, while the write in flight holds it.
+        var prepared = new PreparedRows(rows);
         using var _ = await gate.EnterAsync(cancellationToken);
         using var __ = new EndStamp(stamps); // ApplyAsync stamps the commit's time; an answer "as of now" reads before it until it is over
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -55,11 +58,12 @@ public sealed class SubmitWriter(
             return replay(earlier.Response);
         }
 
+        Action? committed = null;
         if (judge is not null)
         {
-            await judge(transaction.GetDbTransaction(), cancellationToken);
+            committed = await judge(transaction.GetDbTransaction(), cancellationToken);
         }
-        var outcome = await ApplyAsync(origin, rows, transaction.GetDbTransaction(), cancellationToken);
+        var outcome = await ApplyAsync(origin, prepared, transaction.GetDbTransaction(), cancellationToken);
         var response = respond(outcome);
         if (ticket is not null)
         {
@@ -74,6 +78,7 @@ public sealed class SubmitWriter(
             await db.SaveChangesAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        committed?.Invoke();
         if (_rotation is not null)
         {
             signing.CompleteRotation(_rotation); // still under the gate: no later head is signed with the old key
@@ -88,25 +93,133 @@ public sealed class SubmitWriter(
     /// <summary>The key this commit's KEY_ROTATION head hands over to, once the commit is in (a commit that fails leaves the rotation waiting).</summary>
     private ChangeLog.LogSigner? _rotation;
 
-    private async Task<WriteOutcome> ApplyAsync(string origin, WriteRow[] rows, DbTransaction transaction, CancellationToken cancellationToken)
+    /// <summary>
+    /// A batch as far as it is made before the write gate: its rows in natural key order (inserts then walk the unique
+    /// index in order, 3-4x faster than random order), a salt per row, and the content digest (value digest inside) of
+    /// each row as its key's first revision, which is what nearly every row turns out to be (ChangeHash, ChainLinker).
+    /// </summary>
+    private sealed class PreparedRows
     {
+        public readonly WriteRow[] Rows;
+        public readonly int[] Order;
+        public readonly byte[] Salts;
+        public readonly byte[] FirstContents;
+
+        public PreparedRows(WriteRow[] rows)
+        {
+            Rows = rows;
+            Order = KeyOrder(rows);
+            Salts = Mirps.Log.ChangeHash.NewSalts(rows.Length);
+            FirstContents = new byte[rows.Length * Mirps.Log.ChangeHash.Size];
+            for (var i = 0; i < rows.Length; i++)
+            {
+                if (rows[i].Value is not null)
+                {
+                    ChangeLog.ChainLinker.Content(rows[i], revision: 1, deleted: false, Salt(i).Span, FirstContents.AsSpan(i * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size));
+                }
+            }
+        }
+
+        /// <summary>
+        /// The rows' places in natural key order. Each key field's distinct values in the batch are ranked (ordinal order),
+        /// the ranks packed into one number per row, most significant field first, and the numbers sorted: comparing the
+        /// strings field by field for each pair cost several times more. A batch whose ranks need more than 63 bits is
+        /// sorted by comparison.
+        /// </summary>
+        private static int[] KeyOrder(WriteRow[] rows)
+        {
+            var order = new int[rows.Length];
+            for (var i = 0; i < order.Length; i++)
+            {
+                order[i] = i;
+            }
+            const int fields = 6 + Mirps.Log.AddedDimensions.Count;
+            var ranks = new Dictionary<string, int>[fields];
+            for (var f = 0; f < fields; f++)
+            {
+                ranks[f] = new Dictionary<string, int>(StringComparer.Ordinal);
+                foreach (var row in rows)
+                {
+                    ranks[f].TryAdd(Field(row, f), 0);
+                }
+            }
+            var shifts = new int[fields];
+            var bits = 0;
+            for (var f = fields - 1; f >= 0; f--)
+            {
+                var distinct = ranks[f].Keys.ToArray();
+                Array.Sort(distinct, StringComparer.Ordinal);
+                for (var r = 0; r < distinct.Length; r++)
+                {
+                    ranks[f][distinct[r]] = r;
+                }
+                shifts[f] = bits;
+                bits += 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(distinct.Length - 1));
+            }
+            if (bits > 63)
+            {
+                Array.Sort(order, (x, y) => WriteRow.CompareKeys(in rows[x], in rows[y]));
+                return order;
+            }
+            var keys = new long[rows.Length];
+            for (var i = 0; i < rows.Length; i++)
+            {
+                var key = 0L;
+                for (var f = 0; f < fields; f++)
+                {
+                    key |= (long)ranks[f][Field(rows[i], f)] << shifts[f];
+                }
+                keys[i] = key;
+            }
+            Array.Sort(keys, order);
+            return order;
+        }
+
+        /// <summary>The <paramref name="f"/>th field of the natural key, in <see cref="WriteRow.CompareKeys(in WriteRow, in WriteRow)"/>'s order.</summary>
+        private static string Field(in WriteRow row, int f) => f switch
+        {
+            0 => row.IndicatorCode,
+            1 => row.Country,
+            2 => row.Period,
+            3 => row.Sex,
+            4 => row.Age,
+            5 => row.CountryOfOrigin,
+            _ => row.Added[f - 6],
+        };
+
+        public ReadOnlyMemory<byte> Salt(int index) => Salts.AsMemory(index * Mirps.Log.ChangeHash.SaltSize, Mirps.Log.ChangeHash.SaltSize);
+
+        /// <summary>Whether the <paramref name="count"/> rows from place <paramref name="at"/> of <see cref="Order"/> all store a value (none is a deletion).</summary>
+        public bool AllValued(int at, int count)
+        {
+            if (at + count > Order.Length)
+            {
+                return false;
+            }
+            for (var k = at; k < at + count; k++)
+            {
+                if (Rows[Order[k]].Value is null)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        public ReadOnlySpan<byte> FirstContent(int index) => FirstContents.AsSpan(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
+    }
+
+    private async Task<WriteOutcome> ApplyAsync(string origin, PreparedRows prepared, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var rows = prepared.Rows;
         var connection = transaction.Connection!;
         var signer = signing.Signer;
         var (sequence, lastTime, lastHash) = await OriginLog.LinkAsync(connection, transaction, origin, null, cancellationToken);
         // Every change links onto the origin's hash chain, and the commit ends with the head signed (ChangeLog/).
         var chain = new ChangeLog.ChainLinker(origin, lastHash ?? throw new InvalidOperationException($"{origin}'s change {sequence} has no hash: its history was not attested"));
-        var salts = Mirps.Log.ChangeHash.NewSalts(rows.Length);
         var hashes = new byte[rows.Length * Mirps.Log.ChangeHash.Size];
         // Recorded times strictly increase per origin, so "as of" a commit's time sees exactly that commit.
         var now = stamps.Begin(atLeast: lastTime + 1); // ended by WriteAsync once the transaction is over
-
-        // Sorted by the natural key, inserts walk the unique index in order (3-4x faster than random order).
-        var order = new int[rows.Length];
-        for (var i = 0; i < order.Length; i++)
-        {
-            order[i] = i;
-        }
-        Array.Sort(order, (x, y) => WriteRow.CompareKeys(in rows[x], in rows[y]));
 
         // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
         using var firstInserts = new FirstRevisionInserts(connection, origin, submit: true);
@@ -114,17 +227,52 @@ public sealed class SubmitWriter(
         await using var latest = new LatestRevisionQuery(connection, transaction);
         await using var supersede = new SupersedeCommand(connection, transaction) { SupersededTime = now };
 
+        await using var undo = PositionalCommand.Create(connection, transaction,
+            $"DELETE FROM {ObservationRowConfiguration.Table} WHERE origin = @o AND origin_sequence > @s", "@o", "@s");
+        undo.Parameters[0].Value = origin;
+
+        const int batch = FirstRevisionInserts.BatchRows;
+        var order = prepared.Order;
+        var oneByOne = 0; // rows before this place go one by one: a statement just before met a key that exists
         int inserted = 0, revised = 0, unchanged = 0, deleted = 0, absent = 0;
-        foreach (var index in order)
+        for (var at = 0; at < order.Length; at++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (at >= oneByOne && prepared.AllValued(at, batch))
+            {
+                // The next rows as their keys' first revisions, in one statement.
+                var mark = chain.Mark();
+                for (var k = 0; k < batch; k++)
+                {
+                    var i = order[at + k];
+                    var h = hashes.AsMemory(i * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
+                    chain.Link(rows[i], sequence + 1 + k, now, prepared.FirstContent(i), h.Span);
+                    chain.Advance(h.Span);
+                    firstInserts.Stage(k, rows[i], sequence + 1 + k, now, new ChangeIntegrity(prepared.Salt(i), default, h, now));
+                }
+                if (firstInserts.TryInsertStaged())
+                {
+                    sequence += batch;
+                    inserted += batch;
+                    at += batch - 1;
+                    continue;
+                }
+                // A key among them exists (a revision, or the same value again): the statement's rows come out, and they
+                // and the next few statements' rows go one by one (a batch of revisions does not pay for each statement twice).
+                undo.Parameters[1].Value = sequence;
+                await undo.ExecuteNonQueryAsync(cancellationToken);
+                chain.Restore(mark);
+                oneByOne = at + 4 * batch;
+            }
+
+            var index = order[at];
             var row = rows[index];
-            var salt = salts.AsMemory(index * Mirps.Log.ChangeHash.SaltSize, Mirps.Log.ChangeHash.SaltSize);
+            var salt = prepared.Salt(index);
             var hash = hashes.AsMemory(index * Mirps.Log.ChangeHash.Size, Mirps.Log.ChangeHash.Size);
             var integrity = new ChangeIntegrity(salt, default, hash, now);
             if (row.Value is not null)
             {
-                chain.Link(row, sequence + 1, now, revision: 1, deleted: false, salt.Span, hash.Span);
+                chain.Link(row, sequence + 1, now, prepared.FirstContent(index), hash.Span);
                 if (firstInserts.Insert(row, sequence + 1, now, integrity))
                 {
                     chain.Advance(hash.Span);

@@ -7,10 +7,18 @@ namespace MirpsExchange.Node.Store;
 public sealed class WriteGate
 {
     private readonly SemaphoreSlim _semaphore = new(1, 1);
+    private long _entries;
+
+    /// <summary>
+    /// How many times the gate was entered: its holder's own number while it holds it. A holder that finds the number
+    /// its predecessor had, plus one, knows nobody else wrote in between (<see cref="Rules.WrittenRuleTables"/>).
+    /// </summary>
+    public long Entries => Interlocked.Read(ref _entries);
 
     public async Task<IDisposable> EnterAsync(CancellationToken cancellationToken)
     {
         await _semaphore.WaitAsync(cancellationToken);
+        Interlocked.Increment(ref _entries);
         return new Release(_semaphore);
     }
 

@@ -107,6 +107,22 @@ public class CatalogueRulesTests
     }
 
     [Fact]
+    public void Pending_balance_counts_a_flows_cell_at_the_total_of_a_dimension_the_stock_lacks_not_its_breakdowns()
+    {
+        // ASYLUM_APPLICATIONS declares APPLICATION_TYPE, which ASYLUM_SEEKERS does not: its _T cell is the inflow; NEW (stored first) is not.
+        var lodgedNew = Obs("ASYLUM_APPLICATIONS", "2023", 3000);
+        lodgedNew.ApplicationType = "NEW";
+        var lodged = Obs("ASYLUM_APPLICATIONS", "2023", 3400);
+        lodged.ApplicationType = "_T";
+        Observation[] stored = [Obs("ASYLUM_SEEKERS", "2022", 9800), lodgedNew, lodged,
+            Obs("DECISIONS_RECOGNIZED", "2023", 131), Obs("DECISIONS_COMPLEMENTARY", "2023", 0), Obs("DECISIONS_REJECTED", "2023", 960)];
+        Assert.Empty(Judge([Obs("ASYLUM_SEEKERS", "2023", 10659), Obs("DECISIONS_OTHERWISE_CLOSED", "2023", 1450)], stored));
+        var finding = Assert.Single(Judge([Obs("ASYLUM_SEEKERS", "2023", 10000), Obs("DECISIONS_OTHERWISE_CLOSED", "2023", 1450)], stored));
+        Assert.Equal((10000, 10659), (finding.Left, finding.Right));
+        Assert.Contains(finding.RightTerms, t => t.Cell?.Value == 3400);
+    }
+
+    [Fact]
     public void A_flows_year_is_the_sum_of_its_quarters_and_months()
     {
         Observation[] quarters = [Obs("ASYLUM_APPLICATIONS", "2023-Q1", 820), Obs("ASYLUM_APPLICATIONS", "2023-Q2", 880), Obs("ASYLUM_APPLICATIONS", "2023-Q3", 910)];

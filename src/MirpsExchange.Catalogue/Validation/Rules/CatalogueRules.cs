@@ -194,10 +194,10 @@ public sealed class CatalogueRules
     }
 
     /// <summary>A breakdown: the cells of one table with the same codes but in one dimension, that dimension's total among them or not.</summary>
-    private sealed class BreakdownGroup
+    private sealed class BreakdownGroup(int codes)
     {
         public RuleCell? Total;
-        public readonly List<RuleCell> Parts = [];
+        public readonly List<RuleCell> Parts = new(codes);
         public bool InRequest;
     }
 
@@ -221,9 +221,11 @@ public sealed class CatalogueRules
                 continue;
             }
             var groups = new Dictionary<long, BreakdownGroup>[dimensions.Length];
+            var codes = new int[dimensions.Length]; // each breakdown's parts at most: its dimension's codes but the total
             for (var i = 0; i < groups.Length; i++)
             {
-                groups[i] = [];
+                codes[i] = _catalogue.DimensionCodes(StandardCatalogue.ObservationDimensions[dimensions[i]]).Count - 1;
+                groups[i] = new(tableCells.Count / (codes[i] + 1) + 1);
             }
             foreach (var cell in tableCells.Values)
             {
@@ -233,7 +235,7 @@ public sealed class CatalogueRules
                     var key = cell.Key & ~Codes.Mask(d);
                     if (!groups[i].TryGetValue(key, out var group))
                     {
-                        groups[i][key] = group = new BreakdownGroup();
+                        groups[i][key] = group = new BreakdownGroup(codes[i]);
                     }
                     if (cell.Dimensions[d] == Total)
                     {
@@ -348,72 +350,112 @@ public sealed class CatalogueRules
         {
             return;
         }
+        // A cell as the stock reads it: its key with every other dimension cleared, which must each be empty or at
+        // its total (a breakdown by one is left out). Codes are packed (CellCodes): no string built per cell.
         var stockDimensions = stockIndicator.Indicator.DimensionIds.Select(DimensionIndex).ToHashSet();
-        // The cell's dimensions as the stock reads them: another dimension at its total dropped; null for a breakdown by one.
-        string[]? Projected(string[] dimensions)
+        var others = new List<(long Mask, long Total)>();
+        var othersMask = 0L;
+        for (var d = 0; d < StandardCatalogue.ObservationDimensions.Count; d++)
+        {
+            if (!stockDimensions.Contains(d))
+            {
+                others.Add((Codes.Mask(d), Codes.TryBits(d, Total, out var bits) ? bits : -1));
+                othersMask |= Codes.Mask(d);
+            }
+        }
+        bool TryProject(RuleCell cell, out long key)
+        {
+            key = cell.Key & ~othersMask;
+            foreach (var (mask, total) in others)
+            {
+                var bits = cell.Key & mask;
+                if (bits != 0 && bits != total)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+        string[] Projected(string[] dimensions)
         {
             var projected = (string[])dimensions.Clone();
             for (var d = 0; d < projected.Length; d++)
             {
-                if (!stockDimensions.Contains(d) && projected[d].Length > 0)
+                if (!stockDimensions.Contains(d))
                 {
-                    if (projected[d] != Total)
-                    {
-                        return null;
-                    }
                     projected[d] = "";
                 }
             }
             return projected;
         }
-        var cells = new Dictionary<(string Indicator, Period Period, string Key), RuleCell>();
-        var keys = new Dictionary<(Period, string), string[]>();
+        var keys = new Dictionary<(Period, long), string[]>();
         foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes).Prepend(stock))
         {
             foreach (var cell in byIndicator.GetValueOrDefault(code) ?? [])
             {
-                if (Projected(cell.Dimensions) is not { } dimensions)
+                if (!TryProject(cell, out var key))
                 {
                     continue;
                 }
-                var key = string.Join("\u001f", dimensions);
-                keys.TryAdd((cell.Period, key), dimensions);
+                if (!keys.ContainsKey((cell.Period, key)))
+                {
+                    keys[(cell.Period, key)] = Projected(cell.Dimensions);
+                }
                 if (code == stock)
                 {
-                    keys.TryAdd((Next(cell.Period), key), dimensions);
+                    keys.TryAdd((Next(cell.Period), key), keys[(cell.Period, key)]);
                 }
             }
         }
-        // Every cell of the indicators the balance reads, found by its dimensions as the stock reads them.
-        foreach (var code in check.InflowIndicatorCodes.Concat(check.OutflowIndicatorCodes).Prepend(stock).Distinct())
+        // Each table the balance reads, its cells found by their key as the stock reads them (the first of a key kept),
+        // indexed when first asked for: only the tables a judged cell needs are walked.
+        var indexes = new Dictionary<RuleTable, Dictionary<long, RuleCell>>();
+        Dictionary<long, RuleCell> Index(string code, Period period)
         {
-            foreach (var (table, tableCells) in judge.Cells.Tables.Where(t => t.Key.Indicator == code))
+            var table = new RuleTable(code, period);
+            if (!indexes.TryGetValue(table, out var index))
             {
-                foreach (var cell in tableCells.Values)
+                var tableCells = judge.Cells.CellsOf(table);
+                index = new Dictionary<long, RuleCell>(tableCells.Count);
+                foreach (var cell in tableCells)
                 {
-                    if (Projected(cell.Dimensions) is { } dimensions)
+                    if (TryProject(cell, out var projected))
                     {
-                        cells.TryAdd((code, table.Period, string.Join("\u001f", dimensions)), cell);
+                        index.TryAdd(projected, cell);
                     }
                 }
+                indexes[table] = index;
             }
+            return index;
         }
-        RuleCell? Find(string code, Period period, string key) => cells.GetValueOrDefault((code, period, key));
+        string[] flows = [.. check.InflowIndicatorCodes, .. check.OutflowIndicatorCodes];
+        var inflows = check.InflowIndicatorCodes.Count;
+        // The indexes a key reads: its period's stock, the stock before, each flow of its period (keys come period by period).
+        Period? at = null;
+        var read = new Dictionary<long, RuleCell>[2 + flows.Length];
         foreach (var ((period, key), dimensions) in keys)
         {
             var previous = period.Previous();
-            var current = Find(stock, period, key);
+            if (at != period)
+            {
+                (at, read[0], read[1]) = (period, Index(stock, period), Index(stock, previous));
+                for (var f = 0; f < flows.Length; f++)
+                {
+                    read[2 + f] = Index(flows[f], period);
+                }
+            }
+            var current = read[0].GetValueOrDefault(key);
             if (current is null && rule.MissingValueStrategy != MissingValueStrategy.NeverSkip)
             {
                 continue;
             }
             RuleTerm[] left = [new(stock, period, dimensions, current)];
-            List<RuleTerm> right =
-            [
-                new(stock, previous, dimensions, Find(stock, previous, key)),
-                .. check.InflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, Find(c, period, key))),
-                .. check.OutflowIndicatorCodes.Select(c => new RuleTerm(c, period, dimensions, Find(c, period, key), Subtracted: true)),
-            ];
+            var right = new RuleTerm[1 + flows.Length];
+            right[0] = new(stock, previous, dimensions, read[1].GetValueOrDefault(key));
+            for (var f = 0; f < flows.Length; f++)
+            {
+                right[1 + f] = new(flows[f], period, dimensions, read[2 + f].GetValueOrDefault(key), Subtracted: f >= inflows);
+            }
             judge.Compare(rule, stock, period, left, 0, right, 0,
                 (l, r) => $"{stock} {judge.Cells.Country} {period}{Dims(dimensions)} is {RuleFinding.Number(l)}, {Failed(rule)} {stock} {previous} + {string.Join(" + ", check.InflowIndicatorCodes)} - {string.Join(" - ", check.OutflowIndicatorCodes)} = {RuleFinding.Number(r)}");
         }
@@ -435,14 +477,26 @@ public sealed class CatalogueRules
             // Every (longer period, dimensions, granularity of its parts) a cell of the indicator belongs to.
             var groups = new Dictionary<(Period, long, PeriodGranularity), string[]>();
             var never = rule.MissingValueStrategy == MissingValueStrategy.NeverSkip;
+            // The longer periods a cell's period lies in that hold a value, asked once per period (an indicator's cells mostly share one).
+            Period? at = null;
+            List<Period> held = [];
             foreach (var cell in indicatorCells)
             {
-                foreach (var aggregate in Aggregates(cell.Period))
+                if (at != cell.Period)
                 {
-                    if (never || judge.Cells.HasTable(code, aggregate)) // no quarter or year held: nothing to compare with
+                    at = cell.Period;
+                    held.Clear();
+                    foreach (var aggregate in Aggregates(cell.Period))
                     {
-                        groups.TryAdd((aggregate, cell.Key, cell.Period.Granularity), cell.Dimensions);
+                        if (never || judge.Cells.HasTable(code, aggregate)) // no quarter or year held: nothing to compare with
+                        {
+                            held.Add(aggregate);
+                        }
                     }
+                }
+                foreach (var aggregate in held)
+                {
+                    groups.TryAdd((aggregate, cell.Key, cell.Period.Granularity), cell.Dimensions);
                 }
                 if (cell.Period.Granularity != PeriodGranularity.Month)
                 {

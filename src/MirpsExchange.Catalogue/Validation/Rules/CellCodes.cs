@@ -42,6 +42,18 @@ public sealed class CellCodes
     /// <summary>The bits of dimension <paramref name="d"/>.</summary>
     public long Mask(int d) => _masks[d];
 
+    /// <summary>The bits of <paramref name="code"/> in dimension <paramref name="d"/>; false when the code is not in its codelist.</summary>
+    public bool TryBits(int d, string code, out long bits)
+    {
+        if (_places[d].TryGetValue(code, out var place))
+        {
+            bits = (long)place << _shifts[d];
+            return true;
+        }
+        bits = 0;
+        return false;
+    }
+
     /// <summary>
     /// The key of <paramref name="dimensions"/>, whose codes are replaced by the catalogue's own instances (a value read
     /// from the store is dropped at once); false when a code is not in its codelist (such a cell cannot be judged).

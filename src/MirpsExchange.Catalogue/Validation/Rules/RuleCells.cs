@@ -19,6 +19,9 @@ public sealed class RuleCell(string indicator, Period period, string[] dimension
     public int ObservationIndex { get; } = observationIndex;
 
     public bool InRequest => ObservationIndex >= 0;
+
+    /// <summary>The cell as a stored value (once its request is written).</summary>
+    public RuleCell AsStored() => InRequest ? new(Indicator, Period, Dimensions, Key, Value, -1) : this;
 }
 
 /// <summary>The table of one indicator and one period of one reporting country: what a rule reads at once.</summary>
@@ -76,6 +79,39 @@ public sealed class RuleCells(string country, CellCodes codes)
         {
             TableOf(new RuleTable(indicator, period)).TryAdd(key, new RuleCell(indicator, period, dimensions, key, value, -1));
         }
+    }
+
+    /// <summary>
+    /// A table's stored cells, known already (read for an earlier request, none of them the request's): those whose key the
+    /// request does not send. The dictionary is copied, not kept.
+    /// </summary>
+    public void AddStored(RuleTable table, IReadOnlyDictionary<long, RuleCell> stored)
+    {
+        if (_tables.TryGetValue(table, out var cells))
+        {
+            foreach (var (key, cell) in stored)
+            {
+                cells.TryAdd(key, cell);
+            }
+        }
+        else if (stored.Count > 0)
+        {
+            _tables[table] = stored is Dictionary<long, RuleCell> dictionary ? new(dictionary) : new(stored);
+        }
+    }
+
+    /// <summary>
+    /// The cells of each table as they stand once the request is written: its observations become stored values, in
+    /// place (call it after the judgement: the request's cells are no longer told apart).
+    /// </summary>
+    public IReadOnlyDictionary<RuleTable, Dictionary<long, RuleCell>> Written()
+    {
+        foreach (var cell in _request)
+        {
+            _tables[new RuleTable(cell.Indicator, cell.Period)][cell.Key] = cell.AsStored();
+        }
+        _request.Clear();
+        return _tables;
     }
 
     public RuleCell? Find(string indicator, Period period, long key) =>
