@@ -219,7 +219,9 @@ public sealed class TokenEndpointThrottle
         public async ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
             var http = context.Transaction.GetHttpRequest()?.HttpContext;
-            if (http is not null && throttle.RecordAuthenticated(context.Request.ClientId ?? "") is { } refusal)
+            // A public client's code grants are people's sign-ins (each already paid for by a password and its
+            // lockout): one web app serves everyone, so they are not counted against its client id.
+            if (http is not null && !context.Request.IsAuthorizationCodeGrantType() && throttle.RecordAuthenticated(context.Request.ClientId ?? "") is { } refusal)
             {
                 await RespondAsync(http, StatusCodes.Status429TooManyRequests, refusal.Error, refusal.Description, refusal.RetryAfter);
                 context.HandleRequest();
