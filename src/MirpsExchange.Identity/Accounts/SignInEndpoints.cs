@@ -335,7 +335,7 @@ public static partial class SignInEndpoints
     private static IResult ChangePasswordForm(HttpContext http, IAntiforgery antiforgery, string? error, int status = 200) =>
         Form(http, antiforgery, "change-password", "/account/change-password", ReturnUrl(http),
             [("new_password", "new_password", "password", "new-password"), ("confirm_password", "confirm_password", "password", "new-password")], "submit.change", error,
-            $"<p>{System.Net.WebUtility.HtmlEncode(SignInPage.Text(SignInPage.Language(http.Request), "change.why"))}</p>\n", status);
+            $"<p>{SignInPage.Encode(SignInPage.Text(SignInPage.Language(http.Request), "change.why"))}</p>\n", status);
 
     private static IResult Form(HttpContext http, IAntiforgery antiforgery, string page, string action, string returnUrl,
         IEnumerable<(string, string, string, string)> fields, string submit, string? error, string? preface, int status)
@@ -348,8 +348,8 @@ public static partial class SignInEndpoints
     {
         var key = await users.GetAuthenticatorKeyAsync(account) ?? "";
         var uri = $"otpauth://totp/MIRPS:{Uri.EscapeDataString(account.UserName ?? "")}?secret={key}&issuer=MIRPS&digits=6&period=30";
-        return $"<p>{System.Net.WebUtility.HtmlEncode(SignInPage.Text(language, "enrol.key"))}</p>\n<p><code id=\"key\">{System.Net.WebUtility.HtmlEncode(key)}</code></p>\n"
-            + $"<p>{System.Net.WebUtility.HtmlEncode(SignInPage.Text(language, "enrol.uri"))} <code>{System.Net.WebUtility.HtmlEncode(uri)}</code></p>\n";
+        return $"<p>{SignInPage.Encode(SignInPage.Text(language, "enrol.key"))}</p>\n<p><code id=\"key\">{SignInPage.Encode(key)}</code></p>\n"
+            + $"<p>{SignInPage.Encode(SignInPage.Text(language, "enrol.uri"))} <code>{SignInPage.Encode(uri)}</code></p>\n";
     }
 
     private static IResult Forbid(string error, string description) => Results.Forbid(

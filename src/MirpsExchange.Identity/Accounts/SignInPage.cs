@@ -41,6 +41,11 @@ internal static class SignInPage
         ["switch"] = ("English", "Español"),
     };
 
+    /// <summary>Encodes markup characters only: Spanish letters stay as typed (the page is UTF-8).</summary>
+    public static readonly HtmlEncoder Html = HtmlEncoder.Create(System.Text.Unicode.UnicodeRanges.All);
+
+    public static string Encode(string text) => Html.Encode(text);
+
     public static string Language(HttpRequest request) =>
         string.Equals(request.Query["lang"], English, StringComparison.OrdinalIgnoreCase) || string.Equals(request.HasFormContentType ? request.Form["lang"].ToString() : "", English, StringComparison.OrdinalIgnoreCase)
             ? English
@@ -53,7 +58,7 @@ internal static class SignInPage
         HttpContext http, string language, string page, string action, string antiforgeryField, string antiforgeryToken, string returnUrl,
         IEnumerable<(string Name, string Label, string Type, string Autocomplete)> fields, string submit, string? error = null, string? preface = null, int status = 200)
     {
-        var html = HtmlEncoder.Default;
+        var html = Html;
         var other = language == English ? Spanish : English;
         var body = new StringBuilder();
         body.Append("<!DOCTYPE html>\n<html lang=\"").Append(language).Append("\">\n<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
