@@ -32,6 +32,9 @@ public static partial class SignInEndpoints
     public static readonly TimeSpan SignInLifetime = TimeSpan.FromMinutes(10);
 
     private const string StampClaim = "mirps_stamp";
+
+    private static readonly AccountUser NoAccount = new();
+    private static readonly Lazy<string> NoAccountHash = new(() => new PasswordHasher<AccountUser>().HashPassword(NoAccount, Guid.NewGuid().ToString()));
     private const string SecondFactorClaim = "mirps_2fa";
 
     public static IEndpointRouteBuilder MapSignIn(this IEndpointRouteBuilder app)
@@ -125,6 +128,8 @@ public static partial class SignInEndpoints
         var account = name.Length is > 0 and <= AccountAdministration.MaxUserNameLength ? await users.FindByNameAsync(name) : null;
         if (account is null)
         {
+            // As long as for a wrong password: the answer's time does not tell which user names exist.
+            users.PasswordHasher.VerifyHashedPassword(NoAccount, NoAccountHash.Value, password);
             return LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized);
         }
         if (await users.IsLockedOutAsync(account))

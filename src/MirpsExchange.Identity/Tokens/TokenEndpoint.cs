@@ -27,6 +27,12 @@ public static class TokenEndpoint
     private static async Task<IResult> IssueAsync(HttpContext http, IdentityDbContext db, MirpsExchange.Catalogue.StandardCatalogue catalogue)
     {
         var request = http.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("Not an OpenIddict token request.");
+        if (http.Request.IsHttps && await http.Connection.GetClientCertificateAsync(http.RequestAborted) is null)
+        {
+            // Over TLS every token is bound to the client's certificate (a person's too, redeemed by its
+            // public client): a client without one gets none, as nodes over TLS refuse unbound tokens.
+            return Forbid(Errors.InvalidClient, "Over TLS a client certificate of the federation CA is required: tokens are bound to it (RFC 8705).");
+        }
         if (request.IsAuthorizationCodeGrantType())
         {
             return await RedeemCodeAsync(http, request, db);
@@ -34,11 +40,6 @@ public static class TokenEndpoint
         if (!request.IsClientCredentialsGrantType())
         {
             return Forbid(Errors.UnsupportedGrantType, "Only the client_credentials and authorization_code grants are supported.");
-        }
-        if (http.Request.IsHttps && await http.Connection.GetClientCertificateAsync(http.RequestAborted) is null)
-        {
-            // Over TLS every token is bound to the client's certificate: a client without one gets none.
-            return Forbid(Errors.InvalidClient, "Over TLS a client certificate of the federation CA is required: tokens are bound to it (RFC 8705).");
         }
         var credential = await db.Credentials.AsNoTracking().FirstOrDefaultAsync(c => c.ClientId == request.ClientId && c.RevokeTime == null, http.RequestAborted);
         if (credential is null)
