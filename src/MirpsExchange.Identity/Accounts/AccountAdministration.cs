@@ -201,7 +201,7 @@ public sealed class AccountAdministration(
             if (cutOff)
             {
                 account.TokenCutoffTime = CutoffAfter(clock.GetUtcNow());
-                await users.UpdateSecurityStampAsync(account);
+                Check(await users.UpdateSecurityStampAsync(account));
             }
             Audit(actor, action, account, detail);
             Check(await users.UpdateAsync(account));
@@ -233,6 +233,12 @@ public sealed class AccountAdministration(
 
     private static void Check(IdentityResult result)
     {
+        if (result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.ConcurrencyFailure)))
+        {
+            // Two admins changing one account at once: the later write fails on the concurrency stamp and rolls back.
+            throw RpcErrors.WithReason(Code.Aborted, "CONCURRENT_CHANGE",
+                "the account was changed by another request at the same time; this request changed nothing: read it again and retry");
+        }
         if (!result.Succeeded)
         {
             throw RpcErrors.InvalidArgument($"the account change was refused: {string.Join("; ", result.Errors.Select(e => e.Description))}",
