@@ -136,6 +136,15 @@ public class PersonSignInTests
             using var forged = await browser.PostFormAsync(html, ("user_name", "eva.cri"), ("password", temporary));
             Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
         }
+        // The login page sends nowhere but this server's authorization endpoint, whatever return_url says (no open redirect).
+        using (var redirected = await browser.SubmitFormAsync("/account/login?return_url=" + Uri.EscapeDataString("https://evil.example/connect/authorize?x=1"),
+            ("user_name", "eva.cri"), ("password", temporary), ("return_url", "https://evil.example/connect/authorize?x=1")))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, redirected.StatusCode);
+            var location = redirected.Headers.Location!.ToString();
+            Assert.StartsWith("/account/change-password", location, StringComparison.Ordinal);
+            Assert.DoesNotContain("evil", Uri.UnescapeDataString(location), StringComparison.Ordinal);
+        }
         // English is one link away.
         using (var english = await browser.GetAsync("/account/login?lang=en"))
         {

@@ -191,7 +191,7 @@ public sealed class AccountAdministration(
     /// <summary>
     /// Applies <paramref name="change"/> with its audit record in one transaction; with <paramref name="cutOff"/>,
     /// the account's earlier tokens are refused at every node from the whole second after the commit (the
-    /// revocation list), and its sign-in in progress ends (a new security stamp).
+    /// revocation list), and its sign-in in progress ends (a new security stamp). Returns once the cut-off has passed.
     /// </summary>
     private async Task<AccountUser> ChangeAsync(string actor, string action, AccountUser account, string detail, bool cutOff, CancellationToken cancellationToken, Func<Task> change)
     {
@@ -213,6 +213,12 @@ public sealed class AccountAdministration(
             // The commit ended in a later second: tokens issued until then are cut off too.
             account.TokenCutoffTime = CutoffAfter(clock.GetUtcNow());
             await db.SaveChangesAsync(CancellationToken.None);
+        }
+        // Returns once the cut-off has passed (at most about a second), as a secret rotated at once: a sign-in
+        // after an enable or a reset gets a code and tokens dated at or after it, which it does not refuse.
+        if (account.TokenCutoffTime is { } until && until - clock.GetUtcNow() is { Ticks: > 0 } wait)
+        {
+            await Task.Delay(wait, clock, cancellationToken);
         }
         return account;
     }
