@@ -17,16 +17,16 @@ public sealed partial class PersonSignIn : IDisposable
     public const string RedirectUri = "http://127.0.0.1:9/callback";
 
     private readonly HttpClient _http;
-    private readonly TestIdentity _identity;
 
-    public PersonSignIn(TestIdentity identity, string clientId)
+    /// <param name="certificate">Over TLS, the client certificate the browser's client presents (the token is bound to it).</param>
+    public PersonSignIn(TestIdentity identity, string clientId, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
-        _identity = identity;
         ClientId = clientId;
-        _http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), UseCookies = true, AllowAutoRedirect = false })
-        {
-            BaseAddress = new Uri(identity.Issuer),
-        };
+        var handler = Mirps.Tls.FederationTrust.CreateHandler(identity.CaFile, certificate);
+        handler.CookieContainer = new CookieContainer();
+        handler.UseCookies = true;
+        handler.AllowAutoRedirect = false;
+        _http = new HttpClient(handler) { BaseAddress = new Uri(identity.Issuer) };
     }
 
     public string ClientId { get; }
