@@ -20,6 +20,7 @@ public static class CliApp
         SyncCommand.Create(),
         DevnetCommand.Create(),
         CredentialsCommand.Create(),
+        AccountsCommand.Create(),
         CertsCommand.Create(),
         RegionalCommand.Create(),
         NodeCommand.Create(),

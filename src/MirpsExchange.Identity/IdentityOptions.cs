@@ -57,6 +57,12 @@ public sealed class IdentityOptions
     /// </summary>
     public int TokensPerClientPerMinute { get; set; } = 60;
 
+    /// <summary>Wrong passwords or TOTP codes in a row before a person's account is locked out for <see cref="SignInLockout"/> (ASP.NET Core Identity's lockout).</summary>
+    public int SignInFailuresBeforeLockout { get; set; } = 5;
+
+    /// <summary>How long a person's account stays locked out after <see cref="SignInFailuresBeforeLockout"/> failures.</summary>
+    public TimeSpan SignInLockout { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>A new signing key is made when the newest one is older than this; the previous one stays published until its tokens have expired.</summary>
     public TimeSpan SigningKeyRollover { get; set; } = TimeSpan.FromDays(90);
 }
@@ -72,6 +78,7 @@ public sealed class IdentityOptionsValidation : IValidateOptions<IdentityOptions
             (nameof(IdentityOptions.FailedAuthenticationsPerClientAndAddress), options.FailedAuthenticationsPerClientAndAddress),
             (nameof(IdentityOptions.FailedAuthenticationsPerAddress), options.FailedAuthenticationsPerAddress),
             (nameof(IdentityOptions.TokensPerClientPerMinute), options.TokensPerClientPerMinute),
+            (nameof(IdentityOptions.SignInFailuresBeforeLockout), options.SignInFailuresBeforeLockout),
         })
         {
             if (value < 1)

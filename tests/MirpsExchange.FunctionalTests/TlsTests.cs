@@ -376,6 +376,39 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
     }
 
     [Fact]
+    public async Task Over_TLS_a_persons_code_is_redeemed_only_with_a_client_certificate_and_the_token_works_only_with_it()
+    {
+        var clientId = await PersonSignIn.RegisterClientAsync(federation.Identity);
+        var (_, temporary) = await PersonSignIn.CreateAccountAsync(federation.Identity, "tls.blz", AccountKind.Analyst, "BLZ");
+        using var belize = Certificate("blz-client");
+        using var withCertificate = new PersonSignIn(federation.Identity, clientId, belize);
+        using var without = new PersonSignIn(federation.Identity, clientId);
+
+        var (verifier, challenge) = PersonSignIn.Pkce();
+        var (signedIn, _) = await withCertificate.SignInAsync(withCertificate.AuthorizeUrl(challenge), "tls.blz", temporary, "a long new passphrase");
+        var code = PersonSignIn.CodeOf(signedIn);
+        // Without a client certificate: no token (nodes over TLS refuse unbound tokens).
+        var (refused, refusal) = await without.RedeemAsync(code, verifier);
+        Assert.NotEqual(200, refused);
+        Assert.Equal("invalid_client", refusal.GetProperty("error").GetString());
+        var (status, body) = await withCertificate.RedeemAsync(code, verifier);
+        Assert.True(status == 200, body.ToString());
+        var token = body.GetProperty("access_token").GetString()!;
+        var payload = System.Text.Json.Nodes.JsonNode.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(token.Split('.')[1]))!;
+        Assert.Equal(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(belize.RawData)), (string?)payload["cnf"]?["x5t#S256"]);
+
+        CallCredentials Bearer() => CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; });
+        using (var own = federation.Node.ChannelWith(Bearer(), belize))
+        {
+            await new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(own).GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest());
+        }
+        using var panama = Certificate("pan-client");
+        using var replay = federation.Node.ChannelWith(Bearer(), panama);
+        var error = await Assert.ThrowsAsync<RpcException>(() => new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(replay).GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+    }
+
+    [Fact]
     public async Task A_tls_client_auth_credential_is_refused_with_another_States_certificate_another_subject_or_none()
     {
         var issued = await federation.Identity.Credentials.IssueCredentialAsync(new IssueCredentialRequest

@@ -29,6 +29,22 @@ public static class CredentialsCommand
 
     public static Command Create()
     {
+        var (connection, options) = AdminConnection();
+        var command = new Command("credentials", Description)
+        {
+            Issue(connection), List(connection), Rotate(connection), Revoke(connection), RollKey(connection), Audit(connection),
+            RegisterLogKey(connection), LogKeys(connection), RetireLogKey(connection),
+        };
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+        }
+        return command;
+    }
+
+    /// <summary>The admin API's connection and its options (identity, admin API, admin credential, TLS), for every command that administers the identity server.</summary>
+    internal static (Connection Connection, System.CommandLine.Option[] Options) AdminConnection()
+    {
         var identity = CommonOptions.Identity();
         var adminApi = AdminApi();
         var credential = CommonOptions.Credential();
@@ -37,14 +53,7 @@ public static class CredentialsCommand
         var clientCertificate = CommonOptions.ClientCertificate();
         var clientKey = CommonOptions.ClientKey();
         identity.Recursive = adminApi.Recursive = credential.Recursive = ca.Recursive = clientCertificate.Recursive = clientKey.Recursive = true;
-        var connection = new Connection(identity, adminApi, credential, ca, clientCertificate, clientKey);
-
-        return new Command("credentials", Description)
-        {
-            identity, adminApi, credential, ca, clientCertificate, clientKey,
-            Issue(connection), List(connection), Rotate(connection), Revoke(connection), RollKey(connection), Audit(connection),
-            RegisterLogKey(connection), LogKeys(connection), RetireLogKey(connection),
-        };
+        return (new Connection(identity, adminApi, credential, ca, clientCertificate, clientKey), [identity, adminApi, credential, ca, clientCertificate, clientKey]);
     }
 
     /// <summary>--admin-api: the identity server's gRPC address (a port of its own, next to the OAuth2 one).</summary>
@@ -372,12 +381,17 @@ public static class CredentialsCommand
     /// admin token, call the admin API, write the secret the call returned (if any) to --out or the output, and
     /// turn each failure into a one-line error and an exit code.
     /// </summary>
-    private sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> caOption,
+    internal sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> caOption,
         Option<FileInfo?> certificateOption, Option<FileInfo?> keyOption)
     {
         /// <summary><paramref name="call"/> returns the secret to hand over, or null when there is none.</summary>
-        public async Task<int> RunAsync(ParseResult parse, FileInfo? outFile,
-            Func<CredentialService.CredentialServiceClient, TextWriter, Task<ClientCredential?>> call, CancellationToken cancellationToken)
+        public Task<int> RunAsync(ParseResult parse, FileInfo? outFile,
+            Func<CredentialService.CredentialServiceClient, TextWriter, Task<ClientCredential?>> call, CancellationToken cancellationToken) =>
+            RunAsync(parse, outFile, channel => new CredentialService.CredentialServiceClient(channel), call, cancellationToken);
+
+        /// <summary>The same with another service of the admin API, made by <paramref name="makeClient"/> on the authenticated channel.</summary>
+        public async Task<int> RunAsync<TClient>(ParseResult parse, FileInfo? outFile, Func<Grpc.Net.Client.GrpcChannel, TClient> makeClient,
+            Func<TClient, TextWriter, Task<ClientCredential?>> call, CancellationToken cancellationToken)
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
@@ -424,7 +438,7 @@ public static class CredentialsCommand
                 }
 
                 using var channel = CommonOptions.AuthenticatedChannel(adminApi, tokens, tls);
-                var client = new CredentialService.CredentialServiceClient(channel);
+                var client = makeClient(channel);
                 ClientCredential? secret;
                 try
                 {
@@ -526,7 +540,7 @@ public static class CredentialsCommand
         }
     }
 
-    private static DateTime Deadline() => DateTime.UtcNow.Add(CallTimeout);
+    internal static DateTime Deadline() => DateTime.UtcNow.Add(CallTimeout);
 
     private static string Describe(Credential c) =>
         $"role {RoleName(c.Role)}{(c.Country.Length > 0 ? ", country " + c.Country : "")}, {MethodName(c.AuthenticationMethod)}, scopes {string.Join(" ", c.Scopes)}";
@@ -547,13 +561,13 @@ public static class CredentialsCommand
         _ => "?",
     };
 
-    private static string Format(Timestamp? time) =>
+    internal static string Format(Timestamp? time) =>
         time is null ? "-" : time.ToDateTimeOffset().ToString(TimeFormat, CultureInfo.InvariantCulture);
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+    internal static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
     /// <summary>Plain text in aligned columns (the last one unpadded), easy to read and to grep.</summary>
-    private static async Task WriteTable(TextWriter output, string[] header, List<string[]> rows)
+    internal static async Task WriteTable(TextWriter output, string[] header, List<string[]> rows)
     {
         var widths = header.Select((h, i) => rows.Select(r => OneLine(r[i]).Length).Append(h.Length).Max()).ToArray();
         foreach (var row in rows.Prepend(header))

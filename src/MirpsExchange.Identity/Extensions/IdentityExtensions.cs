@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Identity.Accounts;
 using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Grpc;
 using MirpsExchange.Identity.Revocation;
@@ -29,6 +30,7 @@ public static class IdentityExtensions
         builder.AddIdentityStore(dataDirectory);
         builder.AddTokenServer(identity, tls, dataDirectory, catalogue);
         builder.AddCredentialAdministration(catalogue);
+        builder.AddAccounts(identity);
         builder.ListenForOAuthAndGrpc(identity, tls);
         return builder;
     }
@@ -81,6 +83,8 @@ public static class IdentityExtensions
         app.MapTokenEndpoint();
         RevocationList.MapRevocationList(app);
         app.MapGrpcService<CredentialGrpcService>().RequireAuthorization();
+        app.MapGrpcService<AccountGrpcService>().RequireAuthorization();
+        app.MapSignIn();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var options = app.Services.GetRequiredService<IOptions<IdentityOptions>>().Value;

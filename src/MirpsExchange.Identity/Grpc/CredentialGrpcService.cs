@@ -139,29 +139,36 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
         return message;
     }
 
+    private Task<string> AdminAsync(ServerCallContext context) => AdminAsync(context, db);
+
     /// <summary>
-    /// The calling admin's client id, once its token has the admin scope and its credential still stands:
-    /// this server validates its own admin tokens locally (no token storage), so a credential revoked, or
-    /// whose secret was rotated at once, would otherwise keep its admin tokens until they expire. Nodes
-    /// learn of it from the revocation list; here the register is at hand, read on every call.
+    /// The calling admin's client id (or admin account's id), once its token has the admin scope and its
+    /// credential or account still stands: this server validates its own admin tokens locally (no token
+    /// storage), so a credential revoked, or whose secret was rotated at once, or an account disabled,
+    /// would otherwise keep its admin tokens until they expire. Nodes learn of it from the revocation list;
+    /// here the register is at hand, read on every call.
     /// </summary>
-    private async Task<string> AdminAsync(ServerCallContext context)
+    internal static async Task<string> AdminAsync(ServerCallContext context, IdentityDbContext db)
     {
         context.RequireScope(MirpsAuth.AdminScope);
         var clientId = context.Caller().ClientId();
         var standing = await db.Credentials.AsNoTracking()
             .Where(c => c.ClientId == clientId)
-            .Select(c => new { c.RevokeTime, c.TokenCutoffTime })
-            .FirstOrDefaultAsync(context.CancellationToken);
+            .Select(c => new { Gone = c.RevokeTime != null, c.TokenCutoffTime })
+            .FirstOrDefaultAsync(context.CancellationToken)
+            ?? await db.Users.AsNoTracking()
+                .Where(a => a.Id == clientId && a.Kind == Accounts.AccountUser.AdminKind)
+                .Select(a => new { Gone = a.DisableTime != null, a.TokenCutoffTime })
+                .FirstOrDefaultAsync(context.CancellationToken);
         var issued = long.TryParse(context.GetHttpContext().User.FindFirst("iat")?.Value, out var iat) ? iat : 0;
-        if (standing is null || standing.RevokeTime is not null || (standing.TokenCutoffTime is { } cutoff && issued < cutoff.ToUnixTimeSeconds()))
+        if (standing is null || standing.Gone || (standing.TokenCutoffTime is { } cutoff && issued < cutoff.ToUnixTimeSeconds()))
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "the admin credential behind this token was revoked, or its secret rotated since the token was issued"));
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "the admin credential or account behind this token was revoked or disabled, or its secret or password replaced since the token was issued"));
         }
         return clientId;
     }
 
-    private static int PageSize(int requested, int fallback, int max) => requested switch
+    internal static int PageSize(int requested, int fallback, int max) => requested switch
     {
         0 => fallback,
         < 0 => throw RpcErrors.InvalidArgument("page_size", "the page size must not be negative"),

@@ -76,6 +76,11 @@ public sealed class RevocationList(
             .Where(c => c.TokenCutoffTime != null && c.TokenCutoffTime > horizon)
             .Select(c => new { c.ClientId, c.TokenCutoffTime })
             .ToListAsync(CancellationToken.None);
+        // People's accounts disabled or reset, by account id (their tokens' sub, as a credential's client id is).
+        clients.AddRange(await db.Users.AsNoTracking()
+            .Where(a => a.TokenCutoffTime != null && a.TokenCutoffTime > horizon)
+            .Select(a => new { ClientId = a.Id, a.TokenCutoffTime })
+            .ToListAsync(CancellationToken.None));
         // Every State's log-signing keys, retired ones too (the heads they signed before stay verifiable).
         var logKeys = await db.LogKeys.AsNoTracking().ToListAsync(CancellationToken.None);
         var published = logKeys.Select(k => new PublishedLogKey(k.Country, k.KeyId, k.PublicKey, k.RegisterTime, k.RetireTime)).ToList();

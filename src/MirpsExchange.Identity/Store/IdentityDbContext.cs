@@ -3,8 +3,13 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace MirpsExchange.Identity.Store;
 
-/// <summary>OpenIddict's tables (applications, scopes, authorizations, tokens) plus the credential register, the States' log-signing keys and the audit log.</summary>
-public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> options) : DbContext(options)
+/// <summary>
+/// OpenIddict's tables (applications, scopes, authorizations, tokens) plus the credential register, the
+/// States' log-signing keys and the audit log; and people's accounts (ASP.NET Core Identity's user tables,
+/// renamed accounts, account_claims, account_logins, account_tokens).
+/// </summary>
+public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> options)
+    : Microsoft.AspNetCore.Identity.EntityFrameworkCore.IdentityUserContext<Accounts.AccountUser>(options)
 {
     public DbSet<CredentialRecord> Credentials => Set<CredentialRecord>();
     public DbSet<AuditRecord> AuditEvents => Set<AuditRecord>();
@@ -15,6 +20,7 @@ public sealed class IdentityDbContext(DbContextOptions<IdentityDbContext> option
     {
         base.OnModelCreating(modelBuilder);
         modelBuilder.ApplyConfiguration(new CredentialRecordConfiguration());
+        Accounts.AccountUser.Configure(modelBuilder);
         modelBuilder.Entity<AuditRecord>(audit =>
         {
             audit.ToTable("audit_events");

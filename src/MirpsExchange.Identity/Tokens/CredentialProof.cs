@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Store;
 using OpenIddict.Server;
+using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 
@@ -39,6 +40,14 @@ public sealed class CredentialProof(IdentityDbContext db) : IOpenIddictServerHan
         var presented = !string.IsNullOrEmpty(context.Request.ClientAssertion) ? CredentialAdministration.PrivateKeyJwtMethod
             : !string.IsNullOrEmpty(context.Request.ClientSecret) ? CredentialAdministration.ClientSecretMethod
             : CredentialAdministration.TlsClientAuthMethod;
+        if (method is null && presented == CredentialAdministration.TlsClientAuthMethod && context.Request.IsAuthorizationCodeGrantType()
+            && await db.Set<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
+                .AnyAsync(a => a.ClientId == context.ClientId && a.ClientType == ClientTypes.Public, context.CancellationToken))
+        {
+            // A public client an admin registered for people (AccountService.RegisterPublicClient): no proof but
+            // the code and its PKCE verifier, which OpenIddict checks; it can use no other grant.
+            return;
+        }
         if (method is null || method != presented)
         {
             context.Reject(Errors.InvalidClient, method is null

@@ -84,6 +84,13 @@ public sealed class MirpsApplicationManager(
         {
             return false;
         }
+        if (application.ClientType == OpenIddictConstants.ClientTypes.Public)
+        {
+            // A public client people sign in through (no credential): any certificate of the federation CA, to
+            // which the person's token is then bound. Nodes accept the token only with a certificate of the
+            // account's own party (CertificateBinding), so the one that redeems the code must hold that one.
+            return true;
+        }
         var credential = await db.Credentials.AsNoTracking()
             .Where(c => c.ClientId == application.ClientId && c.RevokeTime == null)
             .Select(c => new { c.Role, c.Country })

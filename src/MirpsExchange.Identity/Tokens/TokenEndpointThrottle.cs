@@ -219,7 +219,12 @@ public sealed class TokenEndpointThrottle
         public async ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
             var http = context.Transaction.GetHttpRequest()?.HttpContext;
-            if (http is not null && throttle.RecordAuthenticated(context.Request.ClientId ?? "") is { } refusal)
+            // A public client's code grants (no secret, no assertion: nothing hashed or verified) are people's sign-ins,
+            // each already paid for by a password and its lockout: one web app serves everyone, so they are not
+            // counted against its client id.
+            var publicCodeGrant = context.Request.IsAuthorizationCodeGrantType()
+                && string.IsNullOrEmpty(context.Request.ClientSecret) && string.IsNullOrEmpty(context.Request.ClientAssertion);
+            if (http is not null && !publicCodeGrant && throttle.RecordAuthenticated(context.Request.ClientId ?? "") is { } refusal)
             {
                 await RespondAsync(http, StatusCodes.Status429TooManyRequests, refusal.Error, refusal.Description, refusal.RetryAfter);
                 context.HandleRequest();

@@ -32,6 +32,13 @@ public static class TokenServerExtensions
             {
                 server.SetTokenEndpointUris(MirpsAuth.TokenEndpointPath);
                 server.AllowClientCredentialsFlow();
+                // People: the authorization code flow through public clients an admin registers, PKCE required
+                // with S256 only (plain would hand the verifier to whoever sees the authorization request).
+                server.SetAuthorizationEndpointUris(Accounts.SignInEndpoints.AuthorizeEndpointPath);
+                server.AllowAuthorizationCodeFlow();
+                server.RequireProofKeyForCodeExchange();
+                server.Configure(options => options.CodeChallengeMethods.Remove(OpenIddict.Abstractions.OpenIddictConstants.CodeChallengeMethods.Plain));
+                server.SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(2));
                 server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.AdminScope);
                 // RFC 8707 resource indicators: a token is for one node, named by its audience. Every
                 // credential may ask for any node's (what a node then serves it is that node's sharing
@@ -53,6 +60,7 @@ public static class TokenServerExtensions
                 }
                 server.AddEncryptionKey(keys.LoadEncryptionKey());
                 // Client-credentials tokens are short-lived and never revoked one by one: nothing to store per token.
+                // Authorization codes are made single-use by the token endpoint itself (TokenEndpoint.RedeemCodeAsync).
                 server.DisableTokenStorage();
                 server.DisableAuthorizationStorage();
                 server.AddEventHandler(TokenEndpointThrottle.LimitBody.Descriptor);
@@ -71,7 +79,7 @@ public static class TokenServerExtensions
                         policy => policy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck);
                     server.UseClientCertificateBoundAccessTokens();
                 }
-                var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough();
+                var aspNetCore = server.UseAspNetCore().EnableTokenEndpointPassthrough().EnableAuthorizationEndpointPassthrough();
                 if (!tls.Enabled)
                 {
                     aspNetCore.DisableTransportSecurityRequirement(); // cleartext on loopback only

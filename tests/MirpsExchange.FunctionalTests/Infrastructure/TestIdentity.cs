@@ -152,7 +152,10 @@ public sealed class TestIdentity : IAsyncDisposable
     }
 
     /// <summary>A channel to the admin API whose calls carry <paramref name="token"/> (or nothing).</summary>
-    public CredentialService.CredentialServiceClient CredentialsWith(string? token)
+    public CredentialService.CredentialServiceClient CredentialsWith(string? token) => new(ChannelWith(token));
+
+    /// <summary>A channel to the admin API (any of its services) whose calls carry <paramref name="token"/> (or nothing).</summary>
+    public GrpcChannel ChannelWith(string? token)
     {
         var options = new GrpcChannelOptions();
         if (token is not null)
@@ -161,7 +164,7 @@ public sealed class TestIdentity : IAsyncDisposable
                 CallCredentials.FromInterceptor((_, metadata) => { metadata.Add("Authorization", $"Bearer {token}"); return Task.CompletedTask; }));
             options.UnsafeUseInsecureChannelCallCredentials = true;
         }
-        return new CredentialService.CredentialServiceClient(GrpcChannel.ForAddress(GrpcAddress, options));
+        return GrpcChannel.ForAddress(GrpcAddress, options);
     }
 
     public async Task StopAsync() => await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));

@@ -1,0 +1,59 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Mirps.Identity.V1;
+using MirpsExchange.Cli;
+using MirpsExchange.FunctionalTests.Infrastructure;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary><c>mirps accounts</c> against a real identity server, with its bootstrap admin credential.</summary>
+public class CliAccountsTests
+{
+    private static Task<(int Code, string Output, string Error)> AccountsAsync(TestIdentity identity, params string[] args) =>
+        CliRunner.RunAsync(["accounts", .. args, "--identity", identity.Issuer, "--admin-api", identity.GrpcAddress,
+            "--credential", Path.Combine(identity.DataDirectory, "admin-credential.json")]);
+
+    private static string Printed(string name, string output) => Regex.Match(output, $@"^{name}:\s+(\S+)\s*$", RegexOptions.Multiline) is { Success: true } m
+        ? m.Groups[1].Value
+        : throw new Xunit.Sdk.XunitException($"no {name} line in: {output}");
+
+    [Fact]
+    public async Task An_admin_creates_lists_disables_enables_and_resets_accounts_from_the_CLI_and_each_action_is_audited()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var client = await AccountsAsync(identity, "register-client", "--redirect-uri", PersonSignIn.RedirectUri, "--description", "web app");
+        Assert.True(client.Code == CliApp.Ok, client.Error + client.Output);
+        using var browser = new PersonSignIn(identity, Printed("client_id", client.Output));
+
+        var created = await AccountsAsync(identity, "create", "maria.slv", "--kind", "submitter", "--country", "slv", "--display-name", "María");
+        Assert.True(created.Code == CliApp.Ok, created.Error + created.Output);
+        var (first, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "maria.slv", Printed("temporary_password", created.Output), "a long new passphrase");
+        Assert.NotEmpty(PersonSignIn.CodeOf(first));
+
+        var listed = await AccountsAsync(identity, "list");
+        Assert.True(listed.Code == CliApp.Ok, listed.Error);
+        var row = Assert.Single(listed.Output.Split('\n'), l => l.Contains("maria.slv", StringComparison.Ordinal));
+        Assert.Contains("submitter", row, StringComparison.Ordinal);
+        Assert.Contains("SLV", row, StringComparison.Ordinal);
+        Assert.Contains("active", row, StringComparison.Ordinal);
+        var id = row.Trim().Split(' ')[0];
+
+        Assert.Equal(CliApp.Ok, (await AccountsAsync(identity, "disable", id, "--reason", "left")).Code);
+        var (disabled, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "maria.slv", "a long new passphrase");
+        Assert.Equal(HttpStatusCode.Forbidden, disabled.StatusCode);
+        Assert.Equal(CliApp.Ok, (await AccountsAsync(identity, "enable", id)).Code);
+        var reset = await AccountsAsync(identity, "reset-password", id, "--reason", "forgot it");
+        Assert.Equal(CliApp.Ok, reset.Code);
+        var (again, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "maria.slv", Printed("temporary_password", reset.Output), "another long passphrase");
+        Assert.NotEmpty(PersonSignIn.CodeOf(again));
+        Assert.Equal(CliApp.Ok, (await AccountsAsync(identity, "reset-2fa", id)).Code);
+
+        // Refused before anything is created: a submitter needs a State.
+        var refused = await AccountsAsync(identity, "create", "nobody", "--kind", "submitter");
+        Assert.Equal(CliApp.Refused, refused.Code);
+        Assert.Contains("country", refused.Error, StringComparison.Ordinal);
+
+        var actions = (await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest())).Events.Where(e => e.ClientId == id).Select(e => e.Action).ToHashSet();
+        Assert.Superset(new HashSet<string> { "CreateAccount", "DisableAccount", "EnableAccount", "ResetPassword", "ResetTwoFactor" }, actions);
+    }
+}
