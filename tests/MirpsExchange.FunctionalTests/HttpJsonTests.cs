@@ -227,8 +227,9 @@ public class HttpJsonTests
         ]).Order(), secretariatRoutes.Order());
         Assert.Contains("post /v1/credentials", identityRoutes);
         Assert.Contains("get /v1/credentials", identityRoutes);
+        Assert.Contains("get /v1/accounts", identityRoutes);
         Assert.Contains("post /v1/log-keys/{keyId}:retire", identityRoutes);
-        Assert.Equal(10, identityRoutes.Count);
+        Assert.Equal(17, identityRoutes.Count); // CredentialService 10, AccountService 7
         // Each route described with its comment in protos/.
         var document = await http.GetStringAsync(new Uri(new Uri(node.HttpAddress), HttpJson.DocumentPath));
         Assert.Contains("Validates a batch against the catalogue and writes it in one transaction", document);
@@ -249,6 +250,12 @@ public class HttpJsonTests
         var credentials = ListCredentialsResponse.Parser.ParseJson(await listed.Content.ReadAsStringAsync());
         Assert.NotEmpty(credentials.Credentials);
         Assert.True(refused.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden, $"a State's token got {refused.StatusCode}");
+        // People's accounts too (AccountService): listed with the admin token, refused with a State's.
+        using var accounts = await admin.GetAsync(new Uri(address, "/v1/accounts"));
+        using var accountsRefused = await state.GetAsync(new Uri(address, "/v1/accounts"));
+        Assert.Equal(HttpStatusCode.OK, accounts.StatusCode);
+        Mirps.Identity.V1.ListAccountsResponse.Parser.ParseJson(await accounts.Content.ReadAsStringAsync());
+        Assert.True(accountsRefused.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden, $"a State's token got {accountsRefused.StatusCode}");
 
         static async Task<string> node_token(TestIdentity identity)
         {
