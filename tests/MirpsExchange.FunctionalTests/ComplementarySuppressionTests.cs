@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Numerics;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -25,6 +26,26 @@ public class ComplementarySuppressionTests
 
     private static Task<TestNode> OriginAsync() => TestNode.StartAsync("BLZ", null,
         SharingPolicyTests.Policy(("Default", "Readers", "all"), ("Default", "SmallCountThreshold", Threshold)));
+
+    [Fact]
+    public async Task A_commit_between_deciding_the_withholdings_and_reading_the_rows_is_not_served_against_the_stale_decision()
+    {
+        await using var origin = await OriginAsync();
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 130)));
+        await using var scope = origin.Services.CreateAsyncScope();
+        var reads = scope.ServiceProvider.GetRequiredService<MirpsExchange.Node.Grpc.ObservationReads>();
+
+        // The answer decides what Costa Rica may not have (nothing yet), then the breakdown commits before its rows are read.
+        var answer = await reads.ServeAsync(new StreamObservationsRequest(), MirpsExchange.Node.Sharing.Reader.State("CRI"),
+            MirpsExchange.Node.Grpc.ObservationReads.Revisions.Current, CancellationToken.None);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3)));
+        var served = await answer.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}").ToListAsync();
+
+        // One view of the store: the total alone, as it stood; never F = 127 in clear beside the total (M = 130 - 127).
+        Assert.Equal(["_T|Unspecified|130"], served);
+        Assert.Equal(["F|Complementary|0", "M|SmallCount|0", "_T|Unspecified|130"],
+            (await QueryAsync(origin, "CRI")).Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+    }
 
     [Fact]
     public async Task Subtraction_does_not_recover_M_3_from_F_127_and_the_total_130()

@@ -50,13 +50,26 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
         var now = StoreTime.ToMicros(clock.GetUtcNow());
         var (tables, query) = ObservationQuery(request, revisions);
         query = query.VisibleTo(reader, now);
-        // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
-        var served = new ServedObservations(reader, now)
+        // The withholdings and the rows from one snapshot: a commit between the two would be served against a stale decision.
+        var snapshot = await ReadSnapshot.BeginAsync(db, cancellationToken);
+        try
         {
-            Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken,
-                (ComplementaryWithholding.MemoOf(db, reader), db)),
-        };
-        return query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o));
+            // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
+            var served = new ServedObservations(reader, now)
+            {
+                Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken,
+                    (ComplementaryWithholding.MemoOf(db, reader), db)),
+            };
+            return ReadSnapshot.Within(query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)), snapshot, cancellationToken);
+        }
+        catch
+        {
+            if (snapshot is not null)
+            {
+                await snapshot.DisposeAsync();
+            }
+            throw;
+        }
     }
 
     /// <summary>The query's answer, and every revision of the periods (indicator, country, period) it reads from.</summary>

@@ -1,18 +1,19 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace MirpsExchange.Node.Store;
 
 /// <summary>Where an origin's change log stands in this store.</summary>
 public static class OriginLog
 {
-    /// <summary>The origin's latest sequence number and recorded time in the store behind <paramref name="db"/>, outside any transaction.</summary>
+    /// <summary>The origin's latest sequence number and recorded time in the store behind <paramref name="db"/>, in its transaction if it has one (a read snapshot).</summary>
     public static async Task<(long Sequence, long RecordedTime)> LastChangeAsync(NodeDbContext db, string origin, CancellationToken cancellationToken)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            return await LastChangeAsync(db.Database.GetDbConnection(), null, origin, cancellationToken);
+            return await LastChangeAsync(db.Database.GetDbConnection(), db.Database.CurrentTransaction?.GetDbTransaction(), origin, cancellationToken);
         }
         finally
         {
