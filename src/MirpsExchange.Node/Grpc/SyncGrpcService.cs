@@ -78,49 +78,61 @@ public sealed class SyncGrpcService(
                 // Taken before reading: a commit after this read wakes the wait below.
                 var committed = notifier.Next;
                 var sent = false;
-                var now = StoreTime.ToMicros(clock.GetUtcNow());
-                if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
+                // What is withheld and the rows served come from one read snapshot: a commit in between would be served against a stale decision.
+                var snapshot = await ReadSnapshot.BeginAsync(db, cancellation);
+                try
                 {
-                    // Up to the end of the commit the batch ends in: a commit's complements protect its own withheld values, which
-                    // may come after the complement in sequence (keys in order: F before M), so a batch ending mid-commit must
-                    // not serve F before it sees M.
-                    var upTo = await EndOfCommitAsync(origin, after + batchSize, cancellation);
-                    withheldSeen = await ComplementaryWithholding.WithheldFrom(
-                        db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= upTo), reader, now)
-                        .AnyAsync(cancellation);
-                    checkedUpTo = upTo;
-                }
-                var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
-                {
-                    Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, memo, cancellation) : null,
-                };
-                var placeholders = await db.WithheldChanges.AsNoTracking()
-                    .Where(w => w.Origin == origin && w.OriginSequence > after)
-                    .OrderBy(w => w.OriginSequence)
-                    .Take(batchSize)
-                    .ToListAsync(cancellation);
-                var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
-                var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
-                if (earlier is not null)
-                {
-                    changes = earlier.Mapped(changes, cancellation);
-                }
-                await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
-                {
-                    var first = after;
-                    after = batch[^1].OriginSequence;
-                    var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after };
-                    // The origin's signed heads for the commits that end in this message: the reader verifies the chain against them.
-                    response.Heads.Add(await SignedHeadsAsync(origin, first, after, cancellation));
-                    try
+                    var now = StoreTime.ToMicros(clock.GetUtcNow());
+                    if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
                     {
-                        await responseStream.WriteAsync(response, cancellation);
+                        // Up to the end of the commit the batch ends in: a commit's complements protect its own withheld values, which
+                        // may come after the complement in sequence (keys in order: F before M), so a batch ending mid-commit must
+                        // not serve F before it sees M.
+                        var upTo = await EndOfCommitAsync(origin, after + batchSize, cancellation);
+                        withheldSeen = await ComplementaryWithholding.WithheldFrom(
+                            db.Observations.AsNoTracking().Where(o => o.Origin == origin && o.OriginSequence > checkedUpTo && o.OriginSequence <= upTo), reader, now)
+                            .AnyAsync(cancellation);
+                        checkedUpTo = upTo;
                     }
-                    catch (InvalidOperationException) when (context.CancellationToken.IsCancellationRequested)
+                    var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
                     {
-                        return; // the reader went away mid-message ("the request is complete"): nothing to report, it resumes from its cursor
+                        Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, memo, cancellation) : null,
+                    };
+                    var placeholders = await db.WithheldChanges.AsNoTracking()
+                        .Where(w => w.Origin == origin && w.OriginSequence > after)
+                        .OrderBy(w => w.OriginSequence)
+                        .Take(batchSize)
+                        .ToListAsync(cancellation);
+                    var rows = ChangeLogReader.ReadAsync(db, origin, after, batchSize, cancellation);
+                    var changes = InSequence(rows, placeholders, served, after, batchSize, cancellation);
+                    if (earlier is not null)
+                    {
+                        changes = earlier.Mapped(changes, cancellation);
                     }
-                    sent = true;
+                    await foreach (var batch in StoredObservationBatches.ChunkAsync(changes, batchSize, cancellation))
+                    {
+                        var first = after;
+                        after = batch[^1].OriginSequence;
+                        var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after };
+                        // The origin's signed heads for the commits that end in this message: the reader verifies the chain against them.
+                        response.Heads.Add(await SignedHeadsAsync(origin, first, after, cancellation));
+                        try
+                        {
+                            await responseStream.WriteAsync(response, cancellation);
+                        }
+                        catch (InvalidOperationException) when (context.CancellationToken.IsCancellationRequested)
+                        {
+                            return; // the reader went away mid-message ("the request is complete"): nothing to report, it resumes from its cursor
+                        }
+                        sent = true;
+                    }
+                }
+                finally
+                {
+                    if (snapshot is not null)
+                    {
+                        await snapshot.DisposeAsync();
+                    }
                 }
                 if (earlier?.Refusal is { } refusal)
                 {
