@@ -248,7 +248,10 @@ public class PersonSignInTests
         var since = Stopwatch.StartNew();
 
         var (signIn, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "juan.pan", NewPassword);
-        Assert.Equal(HttpStatusCode.Forbidden, signIn.StatusCode);
+        var (wrong, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "juan.pan", NewPassword + "x");
+        // Refused as a wrong password is: the answer does not confirm a disabled account's password.
+        Assert.Equal(HttpStatusCode.Unauthorized, signIn.StatusCode);
+        Assert.Equal(wrong.StatusCode, signIn.StatusCode);
         Assert.Equal(400, (await browser.RedeemAsync(code, verifier)).Status);
         while (true)
         {

@@ -136,16 +136,18 @@ public static partial class SignInEndpoints
         {
             return LoginForm(http, antiforgery, returnUrl, "error.locked", StatusCodes.Status423Locked);
         }
+        if (account.DisableTime is not null)
+        {
+            // Answered as a wrong password, whatever the password: a disabled account's password is not confirmed to anyone.
+            users.PasswordHasher.VerifyHashedPassword(NoAccount, NoAccountHash.Value, password);
+            return LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized);
+        }
         if (!await users.CheckPasswordAsync(account, password))
         {
             return await FailedAsync(http, users, db, clock, account, "password", () => LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized),
                 () => LoginForm(http, antiforgery, returnUrl, "error.locked", StatusCodes.Status423Locked));
         }
         await users.ResetAccessFailedCountAsync(account);
-        if (account.DisableTime is not null)
-        {
-            return LoginForm(http, antiforgery, returnUrl, "error.disabled", StatusCodes.Status403Forbidden);
-        }
         await SignInStepAsync(http, account, secondFactor: false);
         return Next(http, account, secondFactor: false, returnUrl);
     }
