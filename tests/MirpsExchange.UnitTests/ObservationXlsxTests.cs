@@ -104,6 +104,20 @@ public class ObservationXlsxTests
     }
 
     [Fact]
+    public void A_cell_beyond_excels_last_column_is_refused_without_reading_on()
+    {
+        using var template = Template();
+        // One cell far to the right on the header row: read as is, a header of 321 million columns.
+        using var crafted = XlsxCells.Fill(template, "Poblaciones", ("ZZZZZZ3", "note"));
+
+        var file = ObservationXlsx.Read(crafted);
+
+        Assert.Equal("file", Assert.Single(file.Errors).Field);
+        Assert.Contains("beyond Excel's last column", file.Errors[0].Description);
+        Assert.Empty(file.Observations);
+    }
+
+    [Fact]
     public void A_template_for_a_state_or_period_the_catalogue_does_not_have_is_refused()
     {
         Assert.Contains("not a reporting State", Assert.Throws<ArgumentException>(() => XlsxTemplate.Write(new MemoryStream(), Catalogue, "USA", "2023")).Message);

@@ -20,7 +20,10 @@ public static class ObservationXlsx
     private const int HeaderRows = 10;
 
     /// <summary>A workbook's parts may not unpack beyond this (a small file that expands to gigabytes is refused).</summary>
-    private const long MaxCharactersInPart = 256L * 1024 * 1024;
+    private const long MaxCharactersInPart = 32L * 1024 * 1024;
+
+    /// <summary>Excel's last column (XFD): a reference beyond it is refused, not allocated for.</summary>
+    private const int MaxColumns = 16_384;
 
     public static ObservationFile Read(Stream stream)
     {
@@ -37,26 +40,35 @@ public static class ObservationXlsx
         }
         using (document)
         {
-            var workbook = document.WorkbookPart;
-            var strings = workbook?.SharedStringTablePart?.SharedStringTable?.Elements<SharedStringItem>().Select(i => i.InnerText).ToList() ?? [];
-            var sheets = 0;
-            foreach (var sheet in workbook?.Workbook.Sheets?.Elements<Sheet>() ?? [])
+            try
             {
-                if (sheet.State is not null && sheet.State.Value != SheetStateValues.Visible || sheet.Id?.Value is not { } id
-                    || workbook!.GetPartById(id) is not WorksheetPart part)
+                var workbook = document.WorkbookPart;
+                var strings = workbook?.SharedStringTablePart?.SharedStringTable?.Elements<SharedStringItem>().Select(i => i.InnerText).ToList() ?? [];
+                var sheets = 0;
+                foreach (var sheet in workbook?.Workbook.Sheets?.Elements<Sheet>() ?? [])
                 {
-                    continue; // the template's hidden lists, a chart sheet
+                    if (sheet.State is not null && sheet.State.Value != SheetStateValues.Visible || sheet.Id?.Value is not { } id
+                        || workbook!.GetPartById(id) is not WorksheetPart part)
+                    {
+                        continue; // the template's hidden lists, a chart sheet
+                    }
+                    sheets++;
+                    if (!ReadSheet(sheet.Name?.Value ?? "", part, strings, result))
+                    {
+                        // Its rows would be lost unread: say so (a sheet of notes can be hidden).
+                        result.Errors.Add(new($"sheet '{sheet.Name?.Value}'", $"no header row: none of its first {HeaderRows} rows holds the standard layout's column names ({string.Join(",", ObservationCsv.Columns)}); every visible sheet is read"));
+                    }
                 }
-                sheets++;
-                if (!ReadSheet(sheet.Name?.Value ?? "", part, strings, result))
+                if (sheets == 0)
                 {
-                    // Its rows would be lost unread: say so (a sheet of notes can be hidden).
-                    result.Errors.Add(new($"sheet '{sheet.Name?.Value}'", $"no header row: none of its first {HeaderRows} rows holds the standard layout's column names ({string.Join(",", ObservationCsv.Columns)}); every visible sheet is read"));
+                    result.Errors.Add(new("file", "the workbook has no visible sheet"));
                 }
             }
-            if (sheets == 0)
+            catch (Exception e) when (e is InvalidDataException or System.Xml.XmlException or OpenXmlPackageException or InvalidOperationException)
             {
-                result.Errors.Add(new("file", "the workbook has no visible sheet"));
+                // A part larger than the limit, a cell beyond the last column, XML that does not parse: nothing is read.
+                result.Observations.Clear();
+                result.Errors.Add(new("file", $"the workbook cannot be read: {e.Message}"));
             }
         }
         return result;
@@ -115,6 +127,10 @@ public static class ObservationXlsx
         foreach (var cell in row.Elements<Cell>())
         {
             var column = cell.CellReference?.Value is { } reference ? ColumnIndex(reference) : next;
+            if (column is < 0 or >= MaxColumns)
+            {
+                throw new InvalidDataException($"row {row.RowIndex?.Value}: cell reference '{cell.CellReference?.Value}' is beyond Excel's last column (XFD)");
+            }
             next = column + 1;
             var raw = cell.CellValue?.Text ?? "";
             var type = cell.DataType?.Value;
@@ -133,7 +149,7 @@ public static class ObservationXlsx
         var index = 0;
         foreach (var c in reference)
         {
-            if (c is < 'A' or > 'Z')
+            if (c is < 'A' or > 'Z' || index > MaxColumns)
             {
                 break;
             }
