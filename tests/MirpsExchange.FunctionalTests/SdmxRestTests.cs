@@ -499,6 +499,20 @@ public class SdmxRestTests
         Assert.Equal((HttpStatusCode.RequestEntityTooLarge, "510"), (large.Status, ErrorCode(large.Body)));
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(node, "/sdmx/rest/data/DF_MIRPS_PROTECTION/REFUGEES..F+M.......", token)).Status);
     }
+
+    [Fact]
+    public async Task A_party_with_its_data_answers_in_progress_at_the_limit_is_refused_429_and_structures_still_answer()
+    {
+        // A limit of 0 answers in progress: every data query is one too many (the limit itself is SdmxDataLimitTests').
+        await using var node = await TestNode.StartAsync("BLZ", null, HttpPort, ShareWithAll, "--Sdmx:MaxConcurrentDataRequests=0");
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+        var token = await TokenAsync(node, "PAN");
+
+        var refused = await GetAsync(node, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all", token);
+
+        Assert.Equal((HttpStatusCode.TooManyRequests, "503"), (refused.Status, ErrorCode(refused.Body)));
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(node, "/sdmx/rest/dataflow/all/all/latest", token)).Status);
+    }
 }
 
 /// <summary>SDMX REST over TLS: the node's one HTTPS port serves gRPC and HTTP/1.1 (ALPN), and a token bound to a certificate works only with it, as for gRPC.</summary>

@@ -7,7 +7,7 @@ namespace MirpsExchange.Node.Sdmx;
 /// A refused SDMX REST query: the HTTP status and the SDMX error code of the SDMX REST 2.1 specification (sdmx-twg/sdmx-rest v1.5.0,
 /// "Error handling"): 100 no results found (404), 110 unauthorized (401; 403 when the token is valid but may not read), 140 syntax
 /// error (400), 150 semantic error (403), 406 not acceptable (no SDMX code: 1000), 501 not implemented, 510 response size exceeds
-/// the service limit (413). The body is an SDMX-ML 2.1 Error message.
+/// the service limit (413), 503 service unavailable (429: too many answers in progress for the caller's party). The body is an SDMX-ML 2.1 Error message.
 /// </summary>
 public sealed class SdmxError(int status, int code, string message) : Exception(message)
 {
@@ -28,6 +28,9 @@ public sealed class SdmxError(int status, int code, string message) : Exception(
     public static SdmxError NotImplemented(string message) => new(StatusCodes.Status501NotImplemented, 501, message);
 
     public static SdmxError TooLarge(string message) => new(StatusCodes.Status413PayloadTooLarge, 510, message);
+
+    /// <summary>Too many answers in progress for the caller's party: 429, SDMX 503 (service unavailable), to be asked again later.</summary>
+    public static SdmxError TooManyRequests(string message) => new(StatusCodes.Status429TooManyRequests, 503, message);
 
     /// <summary>Writes the error as the response: its status and an SDMX-ML 2.1 Error message.</summary>
     public async Task WriteAsync(HttpContext context)

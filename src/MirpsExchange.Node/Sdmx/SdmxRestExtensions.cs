@@ -29,9 +29,10 @@ public static partial class SdmxRestExtensions
     {
         var structure = new SdmxStructure(app.Services.GetRequiredService<StandardCatalogue>());
         var maxObservations = app.Configuration.GetValue("Sdmx:MaxObservations", DefaultMaxObservations);
+        var limit = new SdmxDataLimit(app.Configuration.GetValue("Sdmx:MaxConcurrentDataRequests", SdmxDataLimit.DefaultLimit));
         var group = app.MapGroup(Root);
         group.MapGet("/data/{flowRef}/{key?}/{providerRef?}", (HttpContext context, string flowRef, string? key, string? providerRef) =>
-            Answer(context, () => DataAsync(context, structure, flowRef, key, providerRef, maxObservations)));
+            Answer(context, () => DataAsync(context, structure, flowRef, key, providerRef, maxObservations, limit)));
         group.MapGet("/{resource}/{agencyId?}/{resourceId?}/{version?}", (HttpContext context, string resource, string? agencyId, string? resourceId, string? version) =>
             Answer(context, () => StructureAsync(context, structure, resource, agencyId, resourceId, version)));
         group.MapFallback((HttpContext context) =>
@@ -83,7 +84,7 @@ public static partial class SdmxRestExtensions
         await buffer.DrainBufferAsync(context.Response.Body, context.RequestAborted);
     }
 
-    private static async Task DataAsync(HttpContext context, SdmxStructure structure, string flowRef, string? key, string? providerRef, int maxObservations)
+    private static async Task DataAsync(HttpContext context, SdmxStructure structure, string flowRef, string? key, string? providerRef, int maxObservations, SdmxDataLimit limit)
     {
         RequireAuthenticated(context);
         // The same reader as StreamObservations: the read scope and a State's or the Secretariat's credential.
@@ -92,6 +93,8 @@ public static partial class SdmxRestExtensions
             throw SdmxError.Forbidden($"data queries need a token with the '{MirpsAuth.ReadScope}' scope");
         }
         var reader = Reader.FromCaller(context.User) ?? throw SdmxError.Forbidden("only a State's or the Secretariat's credential reads observations");
+        using var inProgress = limit.TryEnter(reader.IsSecretariat ? "SECRETARIAT" : reader.Country ?? "")
+            ?? throw SdmxError.TooManyRequests("too many data queries of your State (or the Secretariat) are in progress at this node (Sdmx:MaxConcurrentDataRequests); ask again once one has finished");
         var query = SdmxDataQuery.Parse(structure, flowRef, key, providerRef, context.Request.Query);
         var format = SdmxFormats.DataFormat(context.Request);
 
