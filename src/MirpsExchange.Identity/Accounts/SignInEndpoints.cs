@@ -7,6 +7,7 @@ using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
 using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Store;
+using MirpsExchange.Identity.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -66,27 +67,12 @@ public static partial class SignInEndpoints
         {
             return Results.Redirect($"/account/{step}" + SignInPage.Query(returnUrl, language));
         }
-        var resources = request.GetResources();
-        string audience;
-        if (account.Kind == AccountUser.AdminKind)
+        var (audience, refusal) = TokenGrant.Audience(account.Kind == AccountUser.AdminKind, account.Country, request.GetResources());
+        if (refusal is not null)
         {
-            if (!resources.IsDefaultOrEmpty)
-            {
-                return Forbid(Errors.InvalidTarget, "Admin tokens are for the identity server's admin API only; ask without a resource.");
-            }
-            audience = MirpsAuth.IdentityAudience;
+            return Forbid(Errors.InvalidTarget, refusal);
         }
-        else if (resources.Length > 1)
-        {
-            return Forbid(Errors.InvalidTarget, "A token is for one node: ask for one resource (mirps-node:<ISO3> or mirps-node:secretariat).");
-        }
-        else
-        {
-            // OpenIddict has refused a resource that is not a registered node audience; without one, the account's own node.
-            audience = resources.IsDefaultOrEmpty ? MirpsAuth.NodeAudience(account.Country) : resources[0];
-        }
-        var requested = request.GetScopes();
-        var scopes = requested.IsDefaultOrEmpty ? account.Scopes : [.. requested.Intersect(account.Scopes)];
+        var scopes = TokenGrant.Scopes(request, account.Scopes);
         // One sign-in, one code: the cookie goes, so the next authorization asks for the password again.
         await http.SignOutAsync(Scheme);
         CredentialAdministration.Audit(db, clock, account.UserName ?? "", "SignIn", account.Id,
@@ -99,21 +85,8 @@ public static partial class SignInEndpoints
     /// What an account's tokens carry: its id as sub (the key of its revocation-list entry), the role and
     /// country claims of a credential of the same kind, the scopes granted and one audience.
     /// </summary>
-    public static ClaimsPrincipal TokenPrincipal(AccountUser account, IEnumerable<string> scopes, string audience)
-    {
-        var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
-        identity.SetClaim(Claims.Subject, account.Id);
-        identity.SetClaim(MirpsAuth.RoleClaim, account.Role);
-        if (account.Country.Length > 0)
-        {
-            identity.SetClaim(MirpsAuth.CountryClaim, account.Country);
-        }
-        identity.SetClaim(Claims.PreferredUsername, account.UserName);
-        identity.SetScopes(scopes);
-        identity.SetResources(audience);
-        identity.SetDestinations(_ => [Destinations.AccessToken]);
-        return new ClaimsPrincipal(identity);
-    }
+    public static ClaimsPrincipal TokenPrincipal(AccountUser account, IEnumerable<string> scopes, string audience) =>
+        TokenGrant.Principal(account.Id, account.Role, account.Country, scopes, audience, account.UserName);
 
     private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock)
     {
@@ -359,11 +332,5 @@ public static partial class SignInEndpoints
             + $"<p>{SignInPage.Encode(SignInPage.Text(language, "enrol.uri"))} <code>{SignInPage.Encode(uri)}</code></p>\n";
     }
 
-    private static IResult Forbid(string error, string description) => Results.Forbid(
-        new AuthenticationProperties(new Dictionary<string, string?>
-        {
-            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
-            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
-        }),
-        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    private static IResult Forbid(string error, string description) => TokenGrant.Forbid(error, description);
 }

@@ -48,40 +48,14 @@ public static class TokenEndpoint
             return Forbid(Errors.InvalidClient, "The client credentials are invalid.");
         }
 
-        var allowed = Scopes(credential.Role);
-        var requested = request.GetScopes();
-        var granted = requested.IsDefaultOrEmpty ? allowed : [.. requested.Intersect(allowed)];
-        var resources = request.GetResources();
-        string audience;
-        if (credential.Role == MirpsAuth.AdminRole)
+        var granted = TokenGrant.Scopes(request, Scopes(credential.Role));
+        var (audience, refusal) = TokenGrant.Audience(credential.Role == MirpsAuth.AdminRole, credential.Country, request.GetResources());
+        if (refusal is not null)
         {
-            if (!resources.IsDefaultOrEmpty)
-            {
-                return Forbid(Errors.InvalidTarget, "Admin tokens are for the identity server's admin API only; ask without a resource.");
-            }
-            audience = MirpsAuth.IdentityAudience;
+            return Forbid(Errors.InvalidTarget, refusal);
         }
-        else if (resources.Length > 1)
-        {
-            return Forbid(Errors.InvalidTarget, "A token is for one node: ask for one resource (mirps-node:<ISO3> or mirps-node:secretariat).");
-        }
-        else
-        {
-            // OpenIddict has already refused a resource that is not a registered node audience. Without one, the
-            // credential's own node: its State's, or the Secretariat's.
-            audience = resources.IsDefaultOrEmpty ? MirpsAuth.NodeAudience(credential.Country) : resources[0];
-        }
-        var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
-        identity.SetClaim(Claims.Subject, credential.ClientId);
-        identity.SetClaim(MirpsAuth.RoleClaim, credential.Role);
-        if (credential.Country.Length > 0)
-        {
-            identity.SetClaim(MirpsAuth.CountryClaim, credential.Country);
-        }
-        identity.SetScopes(granted);
-        identity.SetResources(audience);
-        identity.SetDestinations(_ => [Destinations.AccessToken]);
-        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        return Results.SignIn(TokenGrant.Principal(credential.ClientId, credential.Role, credential.Country, granted, audience),
+            properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
     /// <summary>
@@ -133,11 +107,5 @@ public static class TokenEndpoint
     public static IEnumerable<string> NodeAudiences(MirpsExchange.Catalogue.StandardCatalogue catalogue) =>
         catalogue.ReportingCountries.Order().Select(MirpsAuth.NodeAudience).Append(MirpsAuth.NodeAudience(MirpsAuth.Secretariat));
 
-    private static IResult Forbid(string error, string description) => Results.Forbid(
-        new Microsoft.AspNetCore.Authentication.AuthenticationProperties(new Dictionary<string, string?>
-        {
-            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
-            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
-        }),
-        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    private static IResult Forbid(string error, string description) => TokenGrant.Forbid(error, description);
 }
