@@ -353,30 +353,13 @@ public class ComplementarySuppressionTests
     /// The temporal lines among a series' periods (one cell's sex, age and origin), as the indicator's temporal rule in the
     /// catalogue makes them exact once every part is reported: (the longer period, its parts on the line).
     /// </summary>
-    private static IEnumerable<(string Whole, string[] Parts)> TemporalLines(string indicator, IEnumerable<string> periods)
-    {
-        var rule = MirpsExchange.Catalogue.Validation.Rules.TemporalAggregations.Of(Catalogue.FindIndicator(indicator)!.Indicator);
-        if (rule is not (Mirps.Catalog.V1.TemporalAggregation.Sum or Mirps.Catalog.V1.TemporalAggregation.EndOfPeriod))
+    private static IEnumerable<(string Whole, string[] Parts)> TemporalLines(string indicator, IEnumerable<string> periods) =>
+        MirpsExchange.Catalogue.Validation.Rules.TemporalAggregations.Of(Catalogue.FindIndicator(indicator)!.Indicator) switch
         {
-            yield break;
-        }
-        var stock = rule == Mirps.Catalog.V1.TemporalAggregation.EndOfPeriod;
-        foreach (var period in periods)
-        {
-            if (period.Length == 4)
-            {
-                string[] quarters = [.. Enumerable.Range(1, 4).Select(q => $"{period}-Q{q}")];
-                string[] months = [.. Enumerable.Range(1, 12).Select(m => $"{period}-{m:D2}")];
-                yield return (period, stock ? [quarters[^1]] : quarters);
-                yield return (period, stock ? [months[^1]] : months);
-            }
-            else if (period[5] == 'Q')
-            {
-                string[] months = [.. Enumerable.Range((period[6] - '1') * 3 + 1, 3).Select(m => $"{period[..4]}-{m:D2}")];
-                yield return (period, stock ? [months[^1]] : months);
-            }
-        }
-    }
+            Mirps.Catalog.V1.TemporalAggregation.Sum => MirpsExchange.TestShared.LinearDisclosure.TemporalLines(periods, stock: false),
+            Mirps.Catalog.V1.TemporalAggregation.EndOfPeriod => MirpsExchange.TestShared.LinearDisclosure.TemporalLines(periods, stock: true),
+            _ => [],
+        };
 
     private static Received Collect(List<StoredObservation> current, List<List<StoredObservation>> snapshots, List<StoredObservation> histories, List<StoredObservation> feed)
     {
@@ -499,54 +482,11 @@ public class ComplementarySuppressionTests
                     }
                 }
             }
-            var rank = Rank(rows, unknowns.Count, skip: -1);
-            determined.AddRange(unknowns.Where((_, k) => Rank(rows, unknowns.Count, skip: k) < rank));
+            determined.AddRange(MirpsExchange.TestShared.LinearDisclosure.Determined(rows, unknowns.Count).Select(k => unknowns[k]));
         }
         return determined;
     }
 
-    private static int Rank(List<BigInteger[]> input, int columns, int skip)
-    {
-        var rows = input.Select(r => (BigInteger[])r.Clone()).ToList();
-        var rank = 0;
-        for (var c = 0; c < columns && rank < rows.Count; c++)
-        {
-            if (c == skip)
-            {
-                continue;
-            }
-            var p = rows.FindIndex(rank, r => !r[c].IsZero);
-            if (p < 0)
-            {
-                continue;
-            }
-            (rows[rank], rows[p]) = (rows[p], rows[rank]);
-            var pivot = rows[rank];
-            for (var r = rank + 1; r < rows.Count; r++)
-            {
-                if (rows[r][c].IsZero)
-                {
-                    continue;
-                }
-                var factor = rows[r][c];
-                var gcd = BigInteger.Zero;
-                for (var k = 0; k < columns; k++)
-                {
-                    rows[r][k] = (rows[r][k] * pivot[c]) - (pivot[k] * factor);
-                    gcd = BigInteger.GreatestCommonDivisor(gcd, rows[r][k]);
-                }
-                if (gcd > 1)
-                {
-                    for (var k = 0; k < columns; k++)
-                    {
-                        rows[r][k] /= gcd;
-                    }
-                }
-            }
-            rank++;
-        }
-        return rank;
-    }
 
     // ---- Generated tables. ----
 

@@ -5,6 +5,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
+using MirpsExchange.TestShared;
 using MirpsExchange.Node.Sync;
 using Revision = MirpsExchange.Node.Sharing.ComplementarySuppression.Revision;
 
@@ -345,7 +346,7 @@ public class ComplementarySuppressionTests
                 foreach (var series in state.GroupBy(c => string.Join('|', c.Cell)))
                 {
                     var byPeriod = series.ToDictionary(c => c.Period, c => c.Sequence);
-                    foreach (var (whole, parts) in TemporalLines(byPeriod.Keys, temporal))
+                    foreach (var (whole, parts) in LinearDisclosure.TemporalLines(byPeriod.Keys, temporal == TemporalAggregation.EndOfPeriod))
                     {
                         var present = parts.Where(byPeriod.ContainsKey).ToList();
                         if (!byPeriod.TryGetValue(whole, out var total) || present.Count < parts.Length)
@@ -381,58 +382,7 @@ public class ComplementarySuppressionTests
                 }
             }
         }
-        var rank = ExactRank(rows, -1);
-        return [.. withheld.Where((_, k) => ExactRank(rows, k) < rank)];
-    }
-
-    /// <summary>The temporal lines among the years and quarters of <paramref name="periods"/>: (the longer period, its parts on the line).</summary>
-    private static IEnumerable<(string Whole, string[] Parts)> TemporalLines(IEnumerable<string> periods, TemporalAggregation temporal)
-    {
-        var stock = temporal == TemporalAggregation.EndOfPeriod;
-        foreach (var period in periods.ToList())
-        {
-            if (period.Length == 4)
-            {
-                string[] quarters = [.. Enumerable.Range(1, 4).Select(q => $"{period}-Q{q}")];
-                string[] months = [.. Enumerable.Range(1, 12).Select(m => $"{period}-{m:D2}")];
-                yield return (period, stock ? [quarters[^1]] : quarters);
-                yield return (period, stock ? [months[^1]] : months);
-            }
-            else if (period[5] == 'Q')
-            {
-                var first = (period[6] - '1') * 3 + 1;
-                string[] months = [.. Enumerable.Range(first, 3).Select(m => $"{period[..4]}-{m:D2}")];
-                yield return (period, stock ? [months[^1]] : months);
-            }
-        }
-    }
-
-    private static int ExactRank(List<System.Numerics.BigInteger[]> input, int skip)
-    {
-        var rows = input.Select(r => (System.Numerics.BigInteger[])r.Clone()).ToList();
-        var rank = 0;
-        for (var c = 0; c < (rows.Count == 0 ? 0 : rows[0].Length) && rank < rows.Count; c++)
-        {
-            var p = c == skip ? -1 : rows.FindIndex(rank, r => !r[c].IsZero);
-            if (p < 0)
-            {
-                continue;
-            }
-            (rows[rank], rows[p]) = (rows[p], rows[rank]);
-            for (var r = rank + 1; r < rows.Count; r++)
-            {
-                var factor = rows[r][c];
-                if (!factor.IsZero)
-                {
-                    for (var k = 0; k < rows[r].Length; k++)
-                    {
-                        rows[r][k] = (rows[r][k] * rows[rank][c]) - (rows[rank][k] * factor);
-                    }
-                }
-            }
-            rank++;
-        }
-        return rank;
+        return [.. LinearDisclosure.Determined(rows, withheld.Count).Select(k => withheld[k])];
     }
 
     [Fact]
@@ -530,7 +480,7 @@ public class ComplementarySuppressionTests
     /// </summary>
     private static List<string[]> DeterminedAmong(List<string[]> withheld, List<string[]> cells)
     {
-        var rows = new List<int[]>();
+        var rows = new List<System.Numerics.BigInteger[]>();
         for (var d = 0; d < 3; d++)
         {
             foreach (var line in cells.GroupBy(c => string.Join('|', c.Select((code, i) => i == d ? "*" : code))))
@@ -539,38 +489,9 @@ public class ComplementarySuppressionTests
                 {
                     continue;
                 }
-                rows.Add([.. withheld.Select(w => line.Any(c => c.SequenceEqual(w)) ? (w[d] == "_T" ? 1 : -1) : 0)]);
+                rows.Add([.. withheld.Select(w => new System.Numerics.BigInteger(line.Any(c => c.SequenceEqual(w)) ? (w[d] == "_T" ? 1 : -1) : 0))]);
             }
         }
-        var rank = Rank(rows, withheld.Count);
-        return [.. withheld.Where((_, i) => Rank([.. rows.Select(r => r.Where((_, k) => k != i).ToArray())], withheld.Count - 1) < rank)];
-    }
-
-    private static int Rank(List<int[]> rows, int columns)
-    {
-        var m = rows.Select(r => r.Select(v => (double)v).ToArray()).ToList();
-        var rank = 0;
-        for (var c = 0; c < columns && rank < m.Count; c++)
-        {
-            var p = m.FindIndex(rank, r => Math.Abs(r[c]) > 1e-9);
-            if (p < 0)
-            {
-                continue;
-            }
-            (m[rank], m[p]) = (m[p], m[rank]);
-            for (var r = 0; r < m.Count; r++)
-            {
-                if (r != rank && Math.Abs(m[r][c]) > 1e-9)
-                {
-                    var f = m[r][c] / m[rank][c];
-                    for (var k = 0; k < columns; k++)
-                    {
-                        m[r][k] -= f * m[rank][k];
-                    }
-                }
-            }
-            rank++;
-        }
-        return rank;
+        return [.. LinearDisclosure.Determined(rows, withheld.Count).Select(k => withheld[k])];
     }
 }
