@@ -191,6 +191,25 @@ public sealed class CatalogueUpgradeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_relay_cannot_set_the_catalogue_version_another_state_reported_in()
+    {
+        // Belize on 1.0.0; Costa Rica's node (2.0.0) relays Belize's log to the Secretariat, which never reaches Belize's own node.
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne);
+        await blz.Observations.SubmitObservationsAsync(Submit(Applications(120)));
+        await using var cri = await TestNode.StartAsync("CRI", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync("CRI"), blz.Peer), ShareWithAll]);
+        var puller = Path.Combine(_folder, "secretariat.json");
+        OwnerOnlyFile.WriteAllText(puller, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync($"--Node:Credential={puller}",
+            $"--Node:Peers:0:Address={cri.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=CRI");
+
+        var answer = await RegionalAsync(secretariat, 1);
+
+        // Belize's figure arrived, but the relay's status speaks for the relay only: Belize's version stays unknown, never CRI's 2.0.0.
+        Assert.Equal(120, answer.Cells.Single().Value);
+        Assert.Equal(["BLZ "], Catalogues(answer));
+    }
+
+    [Fact]
     public async Task A_store_last_run_on_catalogue_2_refuses_to_start_on_catalogue_1()
     {
         var store = Path.Combine(_folder, "blz.db");
