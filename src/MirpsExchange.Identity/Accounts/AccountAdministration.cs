@@ -28,12 +28,16 @@ public sealed class AccountAdministration(
     /// <summary>Characters of a user name (lower case: user names are compared as typed, after lower-casing).</summary>
     public const string UserNameCharacters = "abcdefghijklmnopqrstuvwxyz0123456789._-@";
 
+    /// <summary>Whether <paramref name="userName"/> (trimmed and lower-cased) is one an account can have.</summary>
+    public static bool IsWellFormedUserName(string userName) =>
+        userName.Length is >= MinUserNameLength and <= MaxUserNameLength && !userName.AsSpan().ContainsAnyExcept(UserNameCharacters);
+
     public async Task<(AccountUser Account, string TemporaryPassword)> CreateAsync(
         string actor, string userName, string kind, string country, string displayName, bool requireTwoFactor, CancellationToken cancellationToken)
     {
         userName = userName.Trim().ToLowerInvariant();
         var violations = new List<(string, string)>();
-        if (userName.Length is < MinUserNameLength or > MaxUserNameLength || userName.AsSpan().ContainsAnyExcept(UserNameCharacters))
+        if (!IsWellFormedUserName(userName))
         {
             violations.Add(("user_name", $"a user name has {MinUserNameLength} to {MaxUserNameLength} characters of a-z, 0-9, '.', '_', '-' and '@'"));
         }
