@@ -217,7 +217,7 @@ public class PersonSignInTests
         await using var identity = await TestIdentity.StartAsync();
         var clientId = await PersonSignIn.RegisterClientAsync(identity);
         using var browser = new PersonSignIn(identity, clientId);
-        var (id, temporary) = await PersonSignIn.CreateAccountAsync(identity, "sec.analyst", AccountKind.Analyst, twoFactor: true);
+        var (id, temporary) = await PersonSignIn.CreateAccountAsync(identity, "sec.analyst", AccountKind.Analyst, twoFactor: true, secretariat: true);
 
         // First sign-in: new password, then enrol an authenticator (the page shows its key; a code from it confirms).
         var (first, key) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "sec.analyst", temporary, NewPassword);

@@ -68,13 +68,15 @@ public sealed partial class PersonSignIn : IDisposable
         })).ClientId;
 
     /// <summary>Creates an account through the admin API: its id and temporary password.</summary>
-    public static async Task<(string Id, string Password)> CreateAccountAsync(TestIdentity identity, string userName, AccountKind kind, string country = "", bool twoFactor = false)
+    public static async Task<(string Id, string Password)> CreateAccountAsync(TestIdentity identity, string userName, AccountKind kind, string country = "", bool twoFactor = false,
+        bool secretariat = false)
     {
         var response = await new AccountService.AccountServiceClient(identity.AdminChannel).CreateAccountAsync(new CreateAccountRequest
         {
             UserName = userName,
             Kind = kind,
             Country = country,
+            Secretariat = secretariat,
             RequireTwoFactor = twoFactor,
         });
         return (response.Account.AccountId, response.TemporaryPassword);
