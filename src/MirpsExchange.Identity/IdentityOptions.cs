@@ -57,11 +57,32 @@ public sealed class IdentityOptions
     /// </summary>
     public int TokensPerClientPerMinute { get; set; } = 60;
 
-    /// <summary>Wrong passwords or TOTP codes in a row before a person's account is locked out for <see cref="SignInLockout"/> (ASP.NET Core Identity's lockout).</summary>
+    /// <summary>
+    /// Wrong TOTP codes in a row before a person's account is locked out for <see cref="SignInLockout"/>
+    /// (ASP.NET Core Identity's lockout). Only someone who knows the password reaches the code, so only
+    /// they can lock an account; wrong passwords never lock it (see <see cref="SignInFailuresPerAccountAndAddress"/>).
+    /// </summary>
     public int SignInFailuresBeforeLockout { get; set; } = 5;
 
-    /// <summary>How long a person's account stays locked out after <see cref="SignInFailuresBeforeLockout"/> failures.</summary>
+    /// <summary>
+    /// How long a person's account stays locked out after <see cref="SignInFailuresBeforeLockout"/> wrong codes,
+    /// and the window over which wrong passwords are counted per (user name, address) and per address.
+    /// </summary>
     public TimeSpan SignInLockout { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// Wrong passwords (unknown user names and disabled accounts alike) for one user name from one remote
+    /// address within <see cref="SignInLockout"/> before that address's logins for that name are answered 429.
+    /// Nothing is counted per account over all addresses: a user name is no secret, and such a count would
+    /// let anyone lock the owner out.
+    /// </summary>
+    public int SignInFailuresPerAccountAndAddress { get; set; } = 5;
+
+    /// <summary>Wrong passwords from one remote address (IPv6: per /64), whatever the user name, within <see cref="SignInLockout"/> before its logins are answered 429.</summary>
+    public int SignInFailuresPerAddress { get; set; } = 30;
+
+    /// <summary>Sign-in forms (login, code, enrolment, password change) posted from one remote address per minute before it is answered 429.</summary>
+    public int SignInPostsPerAddressPerMinute { get; set; } = 60;
 
     /// <summary>A new signing key is made when the newest one is older than this; the previous one stays published until its tokens have expired.</summary>
     public TimeSpan SigningKeyRollover { get; set; } = TimeSpan.FromDays(90);
@@ -79,6 +100,9 @@ public sealed class IdentityOptionsValidation : IValidateOptions<IdentityOptions
             (nameof(IdentityOptions.FailedAuthenticationsPerAddress), options.FailedAuthenticationsPerAddress),
             (nameof(IdentityOptions.TokensPerClientPerMinute), options.TokensPerClientPerMinute),
             (nameof(IdentityOptions.SignInFailuresBeforeLockout), options.SignInFailuresBeforeLockout),
+            (nameof(IdentityOptions.SignInFailuresPerAccountAndAddress), options.SignInFailuresPerAccountAndAddress),
+            (nameof(IdentityOptions.SignInFailuresPerAddress), options.SignInFailuresPerAddress),
+            (nameof(IdentityOptions.SignInPostsPerAddressPerMinute), options.SignInPostsPerAddressPerMinute),
         })
         {
             if (value < 1)

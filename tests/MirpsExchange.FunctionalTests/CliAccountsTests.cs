@@ -56,4 +56,49 @@ public class CliAccountsTests
         var actions = (await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest())).Events.Where(e => e.ClientId == id).Select(e => e.Action).ToHashSet();
         Assert.Superset(new HashSet<string> { "CreateAccount", "DisableAccount", "EnableAccount", "ResetPassword", "ResetTwoFactor" }, actions);
     }
+
+    [Fact]
+    public async Task An_analyst_without_a_country_is_refused_unless_the_Secretariat_is_chosen_and_only_then_reads_as_the_Secretariat()
+    {
+        await using var identity = await TestIdentity.StartAsync();
+        var accounts = new AccountService.AccountServiceClient(identity.AdminChannel);
+
+        // An admin forgets --country for a State's analyst: no Secretariat reader is made by omission.
+        var violation = await RpcAssert.InvalidArgumentAsync(() => accounts.CreateAccountAsync(new CreateAccountRequest { UserName = "ana.pan", Kind = AccountKind.Analyst }).ResponseAsync, "country");
+        Assert.Contains("Secretariat", violation.Description, StringComparison.Ordinal);
+        var cli = await AccountsAsync(identity, "create", "ana.pan", "--kind", "analyst");
+        Assert.Equal(CliApp.Refused, cli.Code);
+        Assert.Contains("country", cli.Error, StringComparison.Ordinal);
+        // The flag with a country, or on another kind, is refused too.
+        await RpcAssert.InvalidArgumentAsync(() => accounts.CreateAccountAsync(new CreateAccountRequest
+        {
+            UserName = "ana.pan", Kind = AccountKind.Analyst, Country = "PAN", Secretariat = true,
+        }).ResponseAsync, "secretariat");
+        await RpcAssert.InvalidArgumentAsync(() => accounts.CreateAccountAsync(new CreateAccountRequest
+        {
+            UserName = "ana.pan", Kind = AccountKind.Submitter, Secretariat = true,
+        }).ResponseAsync, "country");
+        await RpcAssert.InvalidArgumentAsync(() => accounts.CreateAccountAsync(new CreateAccountRequest
+        {
+            UserName = "ana.pan", Kind = AccountKind.Admin, Secretariat = true,
+        }).ResponseAsync, "secretariat");
+        Assert.Empty((await accounts.ListAccountsAsync(new ListAccountsRequest())).Accounts);
+
+        // Chosen explicitly, it is the Secretariat's analyst; with a country, that State's.
+        var client = await AccountsAsync(identity, "register-client", "--redirect-uri", PersonSignIn.RedirectUri, "--description", "web app");
+        using var browser = new PersonSignIn(identity, Printed("client_id", client.Output));
+        foreach (var (name, args, role) in new[]
+        {
+            ("luis.sec", new[] { "--secretariat" }, Mirps.Auth.MirpsAuth.SecretariatRole),
+            ("ana.pan", new[] { "--country", "PAN" }, Mirps.Auth.MirpsAuth.StateRole),
+        })
+        {
+            var created = await AccountsAsync(identity, ["create", name, "--kind", "analyst", .. args]);
+            Assert.True(created.Code == CliApp.Ok, created.Error + created.Output);
+            var (first, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), name, Printed("temporary_password", created.Output), "a long new passphrase");
+            Assert.NotEmpty(PersonSignIn.CodeOf(first));
+            var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(await browser.AccessTokenAsync(name, "a long new passphrase"));
+            Assert.Equal(role, token.GetClaim(Mirps.Auth.MirpsAuth.RoleClaim).Value);
+        }
+    }
 }

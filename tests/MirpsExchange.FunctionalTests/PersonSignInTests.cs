@@ -153,33 +153,62 @@ public class PersonSignInTests
     }
 
     [Fact]
-    public async Task Wrong_passwords_lock_the_account_out_even_against_the_right_one_and_the_lockout_is_audited()
+    public async Task Wrong_TOTP_codes_lock_the_account_out_even_against_the_right_one_the_password_does_not_reset_their_count_and_the_lockout_is_audited()
     {
         await using var identity = await TestIdentity.StartAsync("--Identity:SignInFailuresBeforeLockout=3");
         var clientId = await PersonSignIn.RegisterClientAsync(identity);
         using var browser = new PersonSignIn(identity, clientId);
-        var (id, temporary) = await PersonSignIn.CreateAccountAsync(identity, "rosa.gtm", AccountKind.Analyst, "GTM");
+        var (id, temporary) = await PersonSignIn.CreateAccountAsync(identity, "rosa.gtm", AccountKind.Analyst, "GTM", twoFactor: true);
+        var (first, key) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "rosa.gtm", temporary, NewPassword);
+        Assert.NotEmpty(PersonSignIn.CodeOf(first));
         var url = browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge);
+        var staleCode = Totp.Code(key!, DateTimeOffset.UtcNow.AddMinutes(-10));
 
-        for (var attempt = 1; attempt <= 3; attempt++)
+        // Two wrong codes, then the password again (which must not buy more guesses), then a third wrong code: locked.
+        var twoFactor = await PasswordStepAsync(browser, url, "rosa.gtm", NewPassword);
+        for (var attempt = 1; attempt <= 2; attempt++)
         {
-            var (wrong, _) = await browser.SignInAsync(url, "rosa.gtm", $"wrong password {attempt}");
-            Assert.Equal(attempt < 3 ? HttpStatusCode.Unauthorized : HttpStatusCode.Locked, wrong.StatusCode);
+            using var wrong = await browser.SubmitFormAsync(twoFactor, ("code", staleCode));
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
         }
-        var (locked, _) = await browser.SignInAsync(url, "rosa.gtm", temporary, NewPassword);
-        Assert.Equal(HttpStatusCode.Locked, locked.StatusCode);
-        Assert.Contains("role=\"alert\"", await locked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var again = new PersonSignIn(identity, clientId); // a new browser: the login form again, not the code page
+        twoFactor = await PasswordStepAsync(again, url, "rosa.gtm", NewPassword);
+        using (var third = await again.SubmitFormAsync(twoFactor, ("code", staleCode)))
+        {
+            Assert.Equal(HttpStatusCode.Locked, third.StatusCode);
+        }
+        // Locked even against the right password and code; only the one who gave the right password learns it.
+        using var fresh = new PersonSignIn(identity, clientId);
+        using (var authorize = await fresh.GetAsync(url))
+        {
+            using var locked = await fresh.SubmitFormAsync(authorize.Headers.Location!.ToString(), ("user_name", "rosa.gtm"), ("password", NewPassword));
+            Assert.Equal(HttpStatusCode.Locked, locked.StatusCode);
+            Assert.Contains("role=\"alert\"", await locked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        var (wrongPassword, _) = await fresh.SignInAsync(url, "rosa.gtm", "a wrong password!");
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongPassword.StatusCode);
 
         var account = (await Accounts(identity).ListAccountsAsync(new ListAccountsRequest())).Accounts.Single(a => a.AccountId == id);
         Assert.NotNull(account.LockoutEndTime);
         var audit = (await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest())).Events;
         Assert.Contains(audit, e => e.Action == "AccountLockedOut" && e.ClientId == id);
 
-        // An admin's password reset ends the lockout: the new temporary password signs in.
+        // An admin's password reset ends the lockout: the new temporary password (then the code) signs in.
         var reset = await Accounts(identity).ResetPasswordAsync(new ResetPasswordRequest { AccountId = id, Reason = "locked out" });
-        var (after, _) = await browser.SignInAsync(url, "rosa.gtm", reset.TemporaryPassword, NewPassword);
+        var (after, _) = await fresh.SignInAsync(url, "rosa.gtm", reset.TemporaryPassword, NewPassword + " again", totpKey: key);
         Assert.NotEmpty(PersonSignIn.CodeOf(after));
         Assert.Contains((await identity.Credentials.ListAuditEventsAsync(new ListAuditEventsRequest())).Events, e => e.Action == "ResetPassword" && e.ClientId == id);
+    }
+
+    /// <summary>The authorization request, then the password: the address of the TOTP page it leads to.</summary>
+    private static async Task<string> PasswordStepAsync(PersonSignIn browser, string url, string userName, string password)
+    {
+        using var authorize = await browser.GetAsync(url);
+        using var response = await browser.SubmitFormAsync(authorize.Headers.Location!.ToString(), ("user_name", userName), ("password", password));
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var location = response.Headers.Location!.ToString();
+        Assert.StartsWith("/account/two-factor", location, StringComparison.Ordinal);
+        return location;
     }
 
     [Fact]
@@ -188,7 +217,7 @@ public class PersonSignInTests
         await using var identity = await TestIdentity.StartAsync();
         var clientId = await PersonSignIn.RegisterClientAsync(identity);
         using var browser = new PersonSignIn(identity, clientId);
-        var (id, temporary) = await PersonSignIn.CreateAccountAsync(identity, "sec.analyst", AccountKind.Analyst, twoFactor: true);
+        var (id, temporary) = await PersonSignIn.CreateAccountAsync(identity, "sec.analyst", AccountKind.Analyst, twoFactor: true, secretariat: true);
 
         // First sign-in: new password, then enrol an authenticator (the page shows its key; a code from it confirms).
         var (first, key) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "sec.analyst", temporary, NewPassword);

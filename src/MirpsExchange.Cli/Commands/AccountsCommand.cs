@@ -43,12 +43,13 @@ public static class AccountsCommand
         var userName = new Argument<string>("user-name") { Description = "What the person types to sign in (3 to 64 of a-z, 0-9, . _ - @)" };
         var kind = new Option<string>("--kind") { Description = "analyst (reads), submitter (reads and submits a State's data) or admin", Required = true };
         kind.AcceptOnlyFromAmong("analyst", "submitter", "admin");
-        var country = new Option<string>("--country") { Description = "ISO3 of the State (analyst or submitter of a State); none: the Secretariat's analyst, or an admin", HelpName = "ISO3" };
+        var country = new Option<string>("--country") { Description = "ISO3 of the State (analyst or submitter of a State); none for an admin", HelpName = "ISO3" };
+        var secretariat = new Option<bool>("--secretariat") { Description = "An analyst of the Secretariat (no --country): always stated, never implied by a missing country" };
         var displayName = new Option<string>("--display-name") { Description = "The person's name, for people" };
         var twoFactor = new Option<bool>("--require-2fa") { Description = "The person enrols a TOTP authenticator at the first sign-in (always for admins)" };
         var command = new Command("create", "Create an account; its temporary password is shown once and must be changed at the first sign-in")
         {
-            userName, kind, country, displayName, twoFactor,
+            userName, kind, country, secretariat, displayName, twoFactor,
         };
         command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, null, Client, async (client, console) =>
         {
@@ -62,6 +63,7 @@ public static class AccountsCommand
                     _ => AccountKind.Admin,
                 },
                 Country = (parse.GetValue(country) ?? "").Trim().ToUpperInvariant(),
+                Secretariat = parse.GetValue(secretariat),
                 DisplayName = parse.GetValue(displayName) ?? "",
                 RequireTwoFactor = parse.GetValue(twoFactor),
             }, deadline: CredentialsCommand.Deadline(), cancellationToken: cancellationToken);

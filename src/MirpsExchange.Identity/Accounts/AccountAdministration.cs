@@ -28,12 +28,16 @@ public sealed class AccountAdministration(
     /// <summary>Characters of a user name (lower case: user names are compared as typed, after lower-casing).</summary>
     public const string UserNameCharacters = "abcdefghijklmnopqrstuvwxyz0123456789._-@";
 
+    /// <summary>Whether <paramref name="userName"/> (trimmed and lower-cased) is one an account can have.</summary>
+    public static bool IsWellFormedUserName(string userName) =>
+        userName.Length is >= MinUserNameLength and <= MaxUserNameLength && !userName.AsSpan().ContainsAnyExcept(UserNameCharacters);
+
     public async Task<(AccountUser Account, string TemporaryPassword)> CreateAsync(
-        string actor, string userName, string kind, string country, string displayName, bool requireTwoFactor, CancellationToken cancellationToken)
+        string actor, string userName, string kind, string country, bool secretariat, string displayName, bool requireTwoFactor, CancellationToken cancellationToken)
     {
         userName = userName.Trim().ToLowerInvariant();
         var violations = new List<(string, string)>();
-        if (userName.Length is < MinUserNameLength or > MaxUserNameLength || userName.AsSpan().ContainsAnyExcept(UserNameCharacters))
+        if (!IsWellFormedUserName(userName))
         {
             violations.Add(("user_name", $"a user name has {MinUserNameLength} to {MaxUserNameLength} characters of a-z, 0-9, '.', '_', '-' and '@'"));
         }
@@ -50,6 +54,17 @@ public sealed class AccountAdministration(
         else if (kind == AccountUser.SubmitterKind && country.Length == 0)
         {
             violations.Add(("country", "a submitter submits a State's data: the country is required"));
+        }
+        else if (secretariat && (kind != AccountUser.AnalystKind || country.Length > 0))
+        {
+            violations.Add(("secretariat", kind != AccountUser.AnalystKind
+                ? "only an analyst belongs to the Secretariat"
+                : "an analyst belongs to a State (country) or to the Secretariat (secretariat), not both"));
+        }
+        else if (kind == AccountUser.AnalystKind && country.Length == 0 && !secretariat)
+        {
+            // An empty country would make a Secretariat reader: the Secretariat is chosen, never a default.
+            violations.Add(("country", "an analyst belongs to a State (the country) or to the Secretariat (secretariat = true): choose one"));
         }
         if (displayName.Length > 200)
         {

@@ -43,6 +43,7 @@ public static class AccountExtensions
             options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
         });
         builder.Services.AddScoped<AccountAdministration>();
+        builder.Services.AddSingleton<SignInThrottle>();
         return builder;
     }
 }

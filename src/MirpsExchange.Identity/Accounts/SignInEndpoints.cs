@@ -17,8 +17,9 @@ namespace MirpsExchange.Identity.Accounts;
 /// <summary>
 /// People sign in: OpenIddict's authorization endpoint (passthrough) sends a person without a finished
 /// sign-in to the login page; the password, then the TOTP code (or enrolling an authenticator, or changing
-/// a temporary password) are checked by ASP.NET Core Identity's user manager, its lockout counting every
-/// wrong password or code; a short-lived cookie carries the sign-in from step to step. A finished sign-in
+/// a temporary password) are checked by ASP.NET Core Identity's user manager. Wrong passwords are throttled
+/// per (user name, address) and per address (<see cref="SignInThrottle"/>), never per account; Identity's
+/// lockout counts only wrong codes. A short-lived cookie carries the sign-in from step to step. A finished sign-in
 /// yields one authorization code (the cookie is then removed: no single sign-on session), whose access
 /// token carries the account's role, country, scopes and one node's audience, as a credential's.
 /// </summary>
@@ -88,8 +89,13 @@ public static partial class SignInEndpoints
     public static ClaimsPrincipal TokenPrincipal(AccountUser account, IEnumerable<string> scopes, string audience) =>
         TokenGrant.Principal(account.Id, account.Role, account.Country, scopes, audience, account.UserName);
 
-    private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock)
+    private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, SignInThrottle throttle)
     {
+        var address = TokenEndpointThrottle.Address(http);
+        if (throttle.CountPost(address) is { } busy)
+        {
+            return Throttled(http, antiforgery, busy);
+        }
         if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
         {
             return refusal;
@@ -98,35 +104,49 @@ public static partial class SignInEndpoints
         var returnUrl = ReturnUrl(http);
         var name = form["user_name"].ToString().Trim().ToLowerInvariant();
         var password = form["password"].ToString();
-        var account = name.Length is > 0 and <= AccountAdministration.MaxUserNameLength ? await users.FindByNameAsync(name) : null;
-        if (account is null)
+        // Counted per (user name, address) and per address, never per account: no one can lock the owner out
+        // from elsewhere, and an unknown name is throttled and answered exactly as a wrong password.
+        if (throttle.RefusalFor(name, address) is { } wait)
         {
-            // As long as for a wrong password: the answer's time does not tell which user names exist.
-            users.PasswordHasher.VerifyHashedPassword(NoAccount, NoAccountHash.Value, password);
-            return LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized);
+            return Throttled(http, antiforgery, wait);
         }
-        if (await users.IsLockedOutAsync(account))
+        var account = AccountAdministration.IsWellFormedUserName(name) ? await users.FindByNameAsync(name) : null;
+        if (account is null || account.DisableTime is not null)
         {
-            return LoginForm(http, antiforgery, returnUrl, "error.locked", StatusCodes.Status423Locked);
-        }
-        if (account.DisableTime is not null)
-        {
-            // Answered as a wrong password, whatever the password: a disabled account's password is not confirmed to anyone.
+            // As long as for a wrong password: the answer's time does not tell which user names exist, and a
+            // disabled account's password is not confirmed to anyone.
             users.PasswordHasher.VerifyHashedPassword(NoAccount, NoAccountHash.Value, password);
+            throttle.RecordFailure(name, address);
             return LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized);
         }
         if (!await users.CheckPasswordAsync(account, password))
         {
-            return await FailedAsync(http, users, db, clock, account, "password", () => LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized),
-                () => LoginForm(http, antiforgery, returnUrl, "error.locked", StatusCodes.Status423Locked));
+            throttle.RecordFailure(name, address);
+            return LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized);
         }
-        await users.ResetAccessFailedCountAsync(account);
+        // Locked by wrong TOTP codes, which only someone with the password can send; told only to them. The count of
+        // wrong codes is not reset here (only by a right code): the password alone must not buy more guesses.
+        if (await users.IsLockedOutAsync(account))
+        {
+            return LoginForm(http, antiforgery, returnUrl, "error.locked", StatusCodes.Status423Locked);
+        }
         await SignInStepAsync(http, account, secondFactor: false);
         return Next(http, account, secondFactor: false, returnUrl);
     }
 
-    private static async Task<IResult> TwoFactorAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock)
+    /// <summary>429 with Retry-After, on the login page: too many forms or wrong passwords from this address.</summary>
+    private static IResult Throttled(HttpContext http, IAntiforgery antiforgery, TimeSpan wait)
     {
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return LoginForm(http, antiforgery, ReturnUrl(http), "error.throttled", StatusCodes.Status429TooManyRequests);
+    }
+
+    private static async Task<IResult> TwoFactorAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, SignInThrottle throttle)
+    {
+        if (throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy)
+        {
+            return Throttled(http, antiforgery, busy);
+        }
         if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
         {
             return refusal;
@@ -167,8 +187,12 @@ public static partial class SignInEndpoints
         return CodeForm(http, antiforgery, "enrol", null, preface: await EnrolPrefaceAsync(users, account, SignInPage.Language(http.Request)));
     }
 
-    private static async Task<IResult> EnrolAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock)
+    private static async Task<IResult> EnrolAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, SignInThrottle throttle)
     {
+        if (throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy)
+        {
+            return Throttled(http, antiforgery, busy);
+        }
         if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
         {
             return refusal;
@@ -193,8 +217,12 @@ public static partial class SignInEndpoints
         return Next(http, account, secondFactor: true, ReturnUrl(http));
     }
 
-    private static async Task<IResult> ChangePasswordAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock)
+    private static async Task<IResult> ChangePasswordAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, SignInThrottle throttle)
     {
+        if (throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy)
+        {
+            return Throttled(http, antiforgery, busy);
+        }
         if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
         {
             return refusal;
@@ -227,7 +255,7 @@ public static partial class SignInEndpoints
         return Next(http, account, SecondFactor(signIn), ReturnUrl(http));
     }
 
-    /// <summary>A wrong password or code: counted by Identity's lockout; the lockout it may start is audited.</summary>
+    /// <summary>A wrong TOTP code: counted by Identity's lockout (reached only with the password); the lockout it may start is audited.</summary>
     private static async Task<IResult> FailedAsync(HttpContext http, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, AccountUser account, string what,
         Func<IResult> wrong, Func<IResult> locked)
     {

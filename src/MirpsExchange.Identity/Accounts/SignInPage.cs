@@ -32,6 +32,8 @@ internal static class SignInPage
         ["error.credentials"] = ("Usuario o contraseña incorrectos.", "Wrong user name or password."),
         ["error.locked"] = ("Demasiados intentos fallidos: la cuenta está bloqueada por un tiempo. Inténtelo más tarde o pida ayuda a un administrador.",
             "Too many failed attempts: the account is locked for a while. Try again later or ask an administrator."),
+        ["error.throttled"] = ("Demasiados intentos desde esta dirección: espere unos minutos e inténtelo de nuevo.",
+            "Too many attempts from this address: wait a few minutes and try again."),
         ["error.code"] = ("El código no es válido.", "The code is not valid."),
         ["error.mismatch"] = ("Las contraseñas no coinciden.", "The passwords do not match."),
         ["error.same"] = ("La nueva contraseña debe ser distinta de la temporal.", "The new password must differ from the temporary one."),

@@ -13,7 +13,7 @@ public sealed class AccountGrpcService(AccountAdministration administration, Ide
     public override async Task<CreateAccountResponse> CreateAccount(CreateAccountRequest request, ServerCallContext context)
     {
         var actor = await CredentialGrpcService.AdminAsync(context, db);
-        var (account, password) = await administration.CreateAsync(actor, request.UserName, KindName(request.Kind), request.Country,
+        var (account, password) = await administration.CreateAsync(actor, request.UserName, KindName(request.Kind), request.Country, request.Secretariat,
             request.DisplayName, request.RequireTwoFactor, context.CancellationToken);
         return new CreateAccountResponse { Account = ToMessage(account), TemporaryPassword = password };
     }

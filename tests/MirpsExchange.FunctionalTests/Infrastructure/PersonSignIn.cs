@@ -19,10 +19,29 @@ public sealed partial class PersonSignIn : IDisposable
     private readonly HttpClient _http;
 
     /// <param name="certificate">Over TLS, the client certificate the browser's client presents (the token is bound to it).</param>
-    public PersonSignIn(TestIdentity identity, string clientId, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
+    /// <param name="sourceAddress">A loopback address (127.0.0.x) the browser connects from, as another machine would.</param>
+    public PersonSignIn(TestIdentity identity, string clientId, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, string? sourceAddress = null)
     {
         ClientId = clientId;
         var handler = Mirps.Tls.FederationTrust.CreateHandler(identity.CaFile, certificate);
+        if (sourceAddress is not null)
+        {
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(sourceAddress), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
         handler.CookieContainer = new CookieContainer();
         handler.UseCookies = true;
         handler.AllowAutoRedirect = false;
@@ -49,13 +68,15 @@ public sealed partial class PersonSignIn : IDisposable
         })).ClientId;
 
     /// <summary>Creates an account through the admin API: its id and temporary password.</summary>
-    public static async Task<(string Id, string Password)> CreateAccountAsync(TestIdentity identity, string userName, AccountKind kind, string country = "", bool twoFactor = false)
+    public static async Task<(string Id, string Password)> CreateAccountAsync(TestIdentity identity, string userName, AccountKind kind, string country = "", bool twoFactor = false,
+        bool secretariat = false)
     {
         var response = await new AccountService.AccountServiceClient(identity.AdminChannel).CreateAccountAsync(new CreateAccountRequest
         {
             UserName = userName,
             Kind = kind,
             Country = country,
+            Secretariat = secretariat,
             RequireTwoFactor = twoFactor,
         });
         return (response.Account.AccountId, response.TemporaryPassword);
