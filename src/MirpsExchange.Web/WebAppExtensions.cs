@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Mirps.Auth;
 using MirpsExchange.Web.Components;
 using MirpsExchange.Web.SignIn;
+using MirpsExchange.Web.Secretariat;
 
 namespace MirpsExchange.Web;
 
@@ -37,6 +38,7 @@ public static class WebAppExtensions
         builder.Services.AddSingleton<IAuthorizationHandler, WebPolicies.ProcessHandler>();
         builder.Services.AddSingleton<NodeChannel>();
         builder.Services.AddScoped<NodeCalls>();
+        builder.Services.AddScoped<Secretariat.RegionalView>();
         return builder;
     }
 
@@ -46,6 +48,7 @@ public static class WebAppExtensions
         app.UseAntiforgery();
         app.MapWebAssets();
         app.MapWebSignIn();
+        app.MapRegionalDownloads();
         app.MapGet("/language", (HttpContext http, string? to, string? returnUrl) =>
         {
             http.Response.Cookies.Append(Texts.CookieName, to == Texts.English ? Texts.English : Texts.Spanish, new CookieOptions
