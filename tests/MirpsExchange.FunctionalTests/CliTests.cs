@@ -214,6 +214,14 @@ public class CliTests
             Assert.Matches(@"REFUGEES\s*│(\s*✓\s*│){7}", first.Output);
             Assert.Equal(CliApp.Ok, second.Code);
             Assert.Contains("0 inserted, 0 revised", second.Output);
+            // The web app's address per process, and a demo account per role whose temporary password is printed once (the first run only).
+            Assert.Matches(@"web app: blz http://127\.0\.0\.1:\d+, cri http://127\.0\.0\.1:\d+,.* secretariat http://127\.0\.0\.1:\d+", first.Output.ReplaceLineEndings(" ").ToLowerInvariant());
+            foreach (var (userName, _, _, _) in MirpsExchange.Cli.Federation.DevnetWebApp.DemoAccounts)
+            {
+                Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(userName)} \(.*\): \S{{12,}}", first.Output);
+                Assert.DoesNotMatch($@"{System.Text.RegularExpressions.Regex.Escape(userName)} \(.*\): \S{{12,}}", second.Output);
+            }
+            Assert.Contains("exist from an earlier run", second.Output);
         }
         finally
         {

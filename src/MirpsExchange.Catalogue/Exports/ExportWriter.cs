@@ -65,6 +65,16 @@ public sealed class ExportWriter
         WriteRecord(writer, column => column.Number ? column.Cell(row) : SpreadsheetFormula.Neutralize(column.Cell(row)));
     }
 
+    /// <summary>One row's cells as <see cref="WriteRow"/> writes them (unquoted), for a spreadsheet of the same columns.</summary>
+    public IReadOnlyList<string> Cells(ExportRow row)
+    {
+        Check(row);
+        return [.. _columns.Select(column => column.Number ? column.Cell(row) : SpreadsheetFormula.Neutralize(column.Cell(row)))];
+    }
+
+    /// <summary>The header cells as <see cref="WriteHeader"/> writes them (unquoted).</summary>
+    public IReadOnlyList<string> HeaderCells => [.. _columns.Select(column => SpreadsheetFormula.Neutralize(column.Header))];
+
     private void WriteRecord(TextWriter writer, Func<Column, string> cell)
     {
         for (var i = 0; i < _columns.Count; i++)

@@ -137,6 +137,21 @@ public static class XlsxTemplate
         return dimension is null ? null : catalogue.Catalog.Codelists.First(l => l.Id == dimension.CodelistId).Codes.Select(c => c.Id).ToList();
     }
 
+    /// <summary>
+    /// A workbook of one sheet holding a table: <paramref name="header"/> (bold, kept in view) then <paramref name="rows"/>,
+    /// every cell text, in the template's styles (an export's columns, for people who open it in Excel).
+    /// </summary>
+    public static void WriteTable(Stream stream, string sheetName, IReadOnlyList<string> header, IEnumerable<IReadOnlyList<string>> rows)
+    {
+        using var document = SpreadsheetDocument.Create(stream, SpreadsheetDocumentType.Workbook);
+        var workbook = document.AddWorkbookPart();
+        workbook.Workbook = new Workbook();
+        AddStyles(workbook);
+        var sheets = workbook.Workbook.AppendChild(new Sheets());
+        AddSheet(workbook, sheets, 1, SheetName(sheetName), [header, .. rows], header.Count, [], hidden: false, headerRows: 1);
+        workbook.Workbook.Save();
+    }
+
     /// <summary>A sheet name Excel accepts: at most 31 characters, none of : \ / ? * [ ].</summary>
     private static string SheetName(string name)
     {
@@ -152,7 +167,8 @@ public static class XlsxTemplate
         Formula1 = new Formula1(source),
     };
 
-    private static void AddSheet(WorkbookPart workbook, Sheets sheets, uint id, string name, List<IReadOnlyList<string>> rows, int width, List<DataValidation> validations, bool hidden)
+    private static void AddSheet(WorkbookPart workbook, Sheets sheets, uint id, string name, List<IReadOnlyList<string>> rows, int width, List<DataValidation> validations, bool hidden,
+        int headerRows = FirstDataRow - 1)
     {
         var part = workbook.AddNewPart<WorksheetPart>();
         var data = new SheetData();
@@ -168,7 +184,8 @@ public static class XlsxTemplate
                         CellReference = $"{ColumnName(c)}{r + 1}",
                         DataType = CellValues.InlineString,
                         InlineString = new InlineString(new Text(rows[r][c])),
-                        StyleIndex = hidden ? 0u : r < 2 ? 1u : r == 2 ? 2u : 3u,
+                        // The template's Spanish and English rows bold, its column names italic; a table's one header row bold.
+                        StyleIndex = hidden ? 0u : r < Math.Min(headerRows, 2) ? 1u : r < headerRows ? 2u : 3u,
                     });
                 }
             }
@@ -180,7 +197,7 @@ public static class XlsxTemplate
             // The three header rows stay in view.
             worksheet.Append(new SheetViews(new SheetView(new Pane
             {
-                VerticalSplit = FirstDataRow - 1, TopLeftCell = $"A{FirstDataRow}", ActivePane = PaneValues.BottomLeft, State = PaneStateValues.Frozen,
+                VerticalSplit = headerRows, TopLeftCell = $"A{headerRows + 1}", ActivePane = PaneValues.BottomLeft, State = PaneStateValues.Frozen,
             }) { WorkbookViewId = 0 }));
             // Every column is text (codes such as "2023-01" must not turn into dates) but the value.
             worksheet.Append(new Columns(Enumerable.Range(1, width).Select(c => new Column { Min = (uint)c, Max = (uint)c, Width = 22, CustomWidth = true, Style = 3 })));

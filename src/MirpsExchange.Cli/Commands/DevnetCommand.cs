@@ -130,8 +130,16 @@ public static class DevnetCommand
             }
             return client;
         }
-        // A node's HTTP/JSON routes: with TLS on its one port; in cleartext also on an HTTP/1.1 port of its own (curl's default).
-        string[] NodeListenArguments(string name) => [.. TlsArguments(name), .. tls ? Array.Empty<string>() : ["--Node:HttpPort=0"]];
+        // A node's HTTP/JSON routes and web app: with TLS on its one port; in cleartext also on an HTTP/1.1 port of its own
+        // (curl's default). That port is chosen before the process starts, so the web app's redirect URIs can be registered.
+        var webPorts = states.Append("secretariat").ToDictionary(name => name.ToLowerInvariant(), _ => DevnetWebApp.FreePort());
+        var webClientId = "";
+        string[] NodeListenArguments(string name) =>
+        [
+            .. TlsArguments(name),
+            tls ? $"--Node:Port={webPorts[name]}" : $"--Node:HttpPort={webPorts[name]}",
+            $"--Web:ClientId={webClientId}",
+        ];
         string[] TlsArguments(string name) => tls
             ?
             [
@@ -159,6 +167,9 @@ public static class DevnetCommand
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
             var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
             console.MarkupLine($"  credentials of the 7 States and the Secretariat in {Markup.Escape(Path.Combine(folder.FullName, "credentials"))}");
+            var (clientId, demoAccounts) = await DevnetWebApp.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]),
+                webPorts.Values.Select(port => DevnetWebApp.Address(port, tls)), cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
+            webClientId = clientId;
 
             // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
             foreach (var state in states.Where(s => s != Relay))
@@ -208,6 +219,20 @@ public static class DevnetCommand
             if (!tls)
             {
                 console.MarkupLine($"  secretariat HTTP/1.1 JSON on {secretariat.Addresses[1]}");
+            }
+
+            console.MarkupLine($"  web app: {string.Join(", ", webPorts.Select(p => $"{(p.Key == "secretariat" ? p.Key : p.Key.ToUpperInvariant())} {DevnetWebApp.Address(p.Value, tls)}"))}");
+            if (demoAccounts.Count > 0)
+            {
+                console.MarkupLine("  demo accounts, created now (temporary passwords shown this once; each is changed at its first sign-in):");
+                foreach (var (userName, role, password) in demoAccounts)
+                {
+                    console.MarkupLine(Markup.Escape($"    {userName} ({role}): {password}"));
+                }
+            }
+            else
+            {
+                console.MarkupLine(Markup.Escape($"  demo accounts {string.Join(", ", DevnetWebApp.DemoAccounts.Select(a => a.UserName))} exist from an earlier run (mirps accounts reset-password gives a new temporary password)"));
             }
 
             foreach (var (country, node) in nodes)

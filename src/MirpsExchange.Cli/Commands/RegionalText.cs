@@ -45,20 +45,10 @@ internal static class RegionalText
         return text + Flags(provisional, estimated, prefix: "; ", lowerBound, synthetic);
     }
 
-    /// <summary>"provisional: CRI, MEX; estimated: MEX; lower bound: MEX; synthetic: BLZ" (empty when none), after <paramref name="prefix"/>.</summary>
+    /// <summary>"provisional: CRI, MEX; ..." (<see cref="MirpsExchange.Catalogue.Exports.RegionalExport.Flags"/>).</summary>
     public static string Flags(IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated, string prefix = "",
-        IReadOnlyCollection<string>? lowerBound = null, IReadOnlyCollection<string>? synthetic = null)
-    {
-        var text = "";
-        foreach (var (name, states) in new[] { ("provisional", provisional), ("estimated", estimated), ("lower bound", lowerBound ?? []), ("synthetic", synthetic ?? []) })
-        {
-            if (states.Count > 0)
-            {
-                text += $"{(text.Length > 0 ? "; " : prefix)}{name}: {string.Join(", ", states)}";
-            }
-        }
-        return text;
-    }
+        IReadOnlyCollection<string>? lowerBound = null, IReadOnlyCollection<string>? synthetic = null) =>
+        MirpsExchange.Catalogue.Exports.RegionalExport.Flags(provisional, estimated, prefix, lowerBound, synthetic);
 
     /// <summary>"48.6% (25,274 / 52,045)", "partial ..." when a State is left out, "-" when none reported every component.</summary>
     public static string Rate(ProtectionRate rate) => rate.HasRate

@@ -107,8 +107,24 @@ internal static class SignInPage
         body.Append("<button type=\"submit\">").Append(html.Encode(Text(language, submit))).Append("</button>\n</form>\n</main>\n</body>\n</html>\n");
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers["X-Frame-Options"] = "DENY";
-        http.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+        http.Response.Headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'; form-action {FormAction(returnUrl)}; frame-ancestors 'none'";
         return Results.Content(body.ToString(), "text/html; charset=utf-8", Encoding.UTF8, status);
+    }
+
+    /// <summary>
+    /// Where the form may lead: this server, and the origin of the client's redirect URI that the sign-in
+    /// returns to (browsers apply form-action to the redirects after a post too, and the last step of a
+    /// sign-in redirects to the client with the code). The authorization endpoint still accepts only the
+    /// client's registered redirect URIs, so a crafted return URL widens nothing.
+    /// </summary>
+    private static string FormAction(string returnUrl)
+    {
+        var query = returnUrl.IndexOf('?', StringComparison.Ordinal) is var at and >= 0 ? returnUrl[at..] : "";
+        var redirect = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(query).GetValueOrDefault("redirect_uri").ToString();
+        return Uri.TryCreate(redirect, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            && uri.GetLeftPart(UriPartial.Authority) is var origin && !origin.Contains(';', StringComparison.Ordinal) && !origin.Contains('\'', StringComparison.Ordinal)
+            ? $"'self' {origin}"
+            : "'self'";
     }
 
     /// <summary>The query string carrying a sign-in's return URL and language from page to page.</summary>

@@ -10,6 +10,7 @@ using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.ServiceDefaults;
+using MirpsExchange.Web;
 
 namespace MirpsExchange.Node.Extensions;
 
@@ -34,6 +35,7 @@ public static class NodeExtensions
         builder.AddSharing();
         builder.AddPeerSync();
         builder.ListenForGrpc(node, tls);
+        builder.AddNodeWebApp(node, tls, secretariat);
         return builder;
     }
 
@@ -78,6 +80,7 @@ public static class NodeExtensions
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
         app.MapSdmxRest();
+        app.MapWebApp();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));
         return app;
     }

@@ -1,0 +1,121 @@
+using System.Collections.Frozen;
+using Microsoft.AspNetCore.Http;
+using Mirps.Catalog.V1;
+
+namespace MirpsExchange.Web;
+
+/// <summary>
+/// The web app's own strings in its two languages, in one place (catalogue labels come from the
+/// catalogue's LocalizedText, never from here). Spanish first: a request without the language cookie, or
+/// with an unknown value, is answered in Spanish.
+/// </summary>
+public sealed class Texts
+{
+    public const string Spanish = "es";
+    public const string English = "en";
+
+    /// <summary>The cookie that remembers the language a person chose (a year).</summary>
+    public const string CookieName = "mirps-lang";
+
+    public static readonly Texts Es = new(Spanish);
+    public static readonly Texts En = new(English);
+
+    private static readonly FrozenDictionary<string, (string Es, string En)> Strings = new Dictionary<string, (string, string)>
+    {
+        ["app.name"] = ("Intercambio de información MIRPS", "MIRPS information exchange"),
+        ["app.secretariat"] = ("Secretaría Técnica", "Technical Secretariat"),
+        ["app.node"] = ("Nodo de {0}", "{0}'s node"),
+        ["skip"] = ("Saltar al contenido principal", "Skip to main content"),
+        ["language.switch"] = ("English", "Español"),
+        ["language.switch.label"] = ("Read this page in English", "Leer esta página en español"),
+        ["nav.label"] = ("Navegación principal", "Main navigation"),
+        ["nav.home"] = ("Inicio", "Home"),
+        ["nav.regional"] = ("Indicadores regionales", "Regional indicators"),
+        ["nav.completeness"] = ("Completitud", "Completeness"),
+        ["nav.own"] = ("Datos propios", "Own data"),
+        ["nav.shared"] = ("Datos compartidos", "Shared with us"),
+        ["nav.upload"] = ("Cargar datos", "Upload"),
+        ["nav.sync"] = ("Sincronización", "Sync status"),
+        ["nav.admin"] = ("Administración", "Administration"),
+        ["user.signedin"] = ("Sesión de {0}", "Signed in as {0}"),
+        ["user.signout"] = ("Cerrar sesión", "Sign out"),
+        ["user.signin"] = ("Iniciar sesión", "Sign in"),
+        ["role.state"] = ("Estado", "State"),
+        ["role.secretariat"] = ("Secretaría", "Secretariat"),
+        ["role.admin"] = ("Administración", "Administrator"),
+        ["home.title"] = ("Inicio", "Home"),
+        ["home.welcome"] = ("Bienvenida", "Welcome"),
+        ["home.intro"] = ("Plataforma de los Estados MIRPS para compartir cifras de protección, con el catálogo común {0}.",
+            "The MIRPS States' platform for sharing protection figures, on the common catalogue {0}."),
+        ["home.account"] = ("Su cuenta", "Your account"),
+        ["home.role"] = ("Perfil", "Role"),
+        ["home.country"] = ("Estado", "State"),
+        ["home.user"] = ("Usuario", "User"),
+        ["home.indicators"] = ("Indicadores del catálogo", "Catalogue indicators"),
+        ["home.indicators.caption"] = ("Indicadores del catálogo {0} que este nodo sirve", "Indicators of catalogue {0} this node serves"),
+        ["col.code"] = ("Código", "Code"),
+        ["col.indicator"] = ("Indicador", "Indicator"),
+        ["signin.unconfigured"] = ("Este sitio aún no tiene un cliente registrado en el servidor de identidad (Web:ClientId).",
+            "This site has no client registered at the identity server yet (Web:ClientId)."),
+        ["signin.failed"] = ("No se pudo iniciar la sesión: {0}", "Signing in failed: {0}"),
+        ["signin.again"] = ("Volver a intentarlo", "Try again"),
+        ["denied.title"] = ("Acceso denegado", "Access denied"),
+        ["denied.text"] = ("Su cuenta no puede abrir esta página.", "Your account cannot open this page."),
+        ["notfound.title"] = ("Página no encontrada", "Page not found"),
+        ["error.service"] = ("El servicio respondió: {0}", "The service answered: {0}"),
+        ["regional.title"] = ("Indicadores regionales", "Regional indicators"),
+        ["regional.intro"] = ("Sumas de lo que reportaron los Estados MIRPS, calculadas por la Secretaría a partir de sus registros firmados. Un total parcial (falta un Estado) no es el total regional.",
+            "Sums of what the MIRPS States reported, computed by the Secretariat from their signed logs. A partial total (a State missing) is not the regional total."),
+        ["regional.period"] = ("Período (2023, 2023-Q1 o 2023-01)", "Period (2023, 2023-Q1 or 2023-01)"),
+        ["regional.asof"] = ("Datos a la fecha (UTC; vacío: ahora)", "Data as of (UTC; empty: now)"),
+        ["regional.show"] = ("Mostrar", "Show"),
+        ["regional.caption"] = ("Indicadores regionales, región MIRPS, {0}, datos al {1} UTC", "Regional indicators, MIRPS region, {0}, data as of {1} UTC"),
+        ["regional.value"] = ("Valor regional", "Regional value"),
+        ["regional.coverage"] = ("Cobertura", "Coverage"),
+        ["regional.flags"] = ("Señales", "Flags"),
+        ["regional.none"] = ("sin datos", "no data"),
+        ["regional.partial"] = ("parcial", "partial"),
+        ["regional.complete"] = ("completo: {0} de {1} Estados", "complete: {0} of {1} States"),
+        ["regional.missing"] = ("parcial: {0} de {1} Estados; faltan {2}", "partial: {0} of {1} States; missing {2}"),
+        ["regional.badperiod"] = ("«{0}» no es un período: use 2023, 2023-Q1 o 2023-01.", "'{0}' is not a period: use 2023, 2023-Q1 or 2023-01."),
+        ["regional.downloads"] = ("Descargar lo que se muestra", "Download what is shown"),
+        ["regional.link"] = ("Enlace a esta vista", "Link to this view"),
+        ["flag.provisional"] = ("provisional", "provisional"),
+        ["flag.estimated"] = ("estimado", "estimated"),
+        ["flag.lowerbound"] = ("cota inferior (al menos)", "lower bound (at least)"),
+        ["flag.synthetic"] = ("ilustrativo (no oficial)", "illustrative (not official)"),
+        ["rates.title"] = ("Tasas de protección", "Protection rates"),
+        ["rates.caption"] = ("Tasas de protección de las decisiones de primera instancia, {0}, a partir de las sumas regionales", "Protection rates of first-instance decisions, {0}, from the regional sums"),
+        ["rates.rate"] = ("Tasa", "Rate"),
+        ["rates.components"] = ("Numerador / denominador", "Numerator / denominator"),
+        ["rates.rrr"] = ("Tasa de reconocimiento de la condición de refugiado (RRR)", "Refugee recognition rate (RRR)"),
+        ["rates.tpr"] = ("Tasa de protección total (TPR)", "Total protection rate (TPR)"),
+        ["rates.none"] = ("Las decisiones no se reportan con esta periodicidad.", "Decisions are not reported at this granularity."),
+        ["footer"] = ("MIRPS: Marco Integral Regional para la Protección y Soluciones", "MIRPS: Comprehensive Regional Protection and Solutions Framework"),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    private Texts(string language) => Language = language;
+
+    /// <summary>es or en.</summary>
+    public string Language { get; }
+
+    public bool IsEnglish => Language == English;
+
+    /// <summary>The other language, offered on every page.</summary>
+    public string Other => IsEnglish ? Spanish : English;
+
+    public string this[string key] => Strings.TryGetValue(key, out var text) ? (IsEnglish ? text.En : text.Es)
+        : throw new KeyNotFoundException($"No web text '{key}'.");
+
+    public string Format(string key, params object?[] values) => string.Format(System.Globalization.CultureInfo.InvariantCulture, this[key], values);
+
+    /// <summary>A catalogue label in this language (the other language when this one is empty).</summary>
+    public string Label(LocalizedText? text) => text is null ? "" : IsEnglish ? (text.En.Length > 0 ? text.En : text.Es) : (text.Es.Length > 0 ? text.Es : text.En);
+
+    /// <summary>The language of a request: its cookie, else Spanish.</summary>
+    public static Texts Of(HttpContext? http) =>
+        http?.Request.Cookies[CookieName] == English ? En : Es;
+
+    /// <summary>Every key, for the test that both languages are filled.</summary>
+    internal static IEnumerable<(string Key, string Es, string En)> All => Strings.Select(s => (s.Key, s.Value.Es, s.Value.En));
+}

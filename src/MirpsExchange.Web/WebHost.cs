@@ -1,0 +1,51 @@
+using System.Security.Claims;
+using System.Security.Cryptography.X509Certificates;
+
+namespace MirpsExchange.Web;
+
+/// <summary>
+/// What the hosting process tells the web app about itself: whose process it is, the identity server it
+/// trusts, where its own gRPC services listen and how to reach them (the people's pages read data only
+/// through those services, with the person's token), and how it validates a token as its services do.
+/// </summary>
+public sealed class WebHost
+{
+    /// <summary>The Secretariat's process (true) or a State's node.</summary>
+    public required bool Secretariat { get; init; }
+
+    /// <summary>The node's State (ISO3); empty at the Secretariat.</summary>
+    public required string Country { get; init; }
+
+    /// <summary>The identity server's issuer URL, with its trailing slash.</summary>
+    public required Uri Issuer { get; init; }
+
+    /// <summary>The audience this process's services accept (mirps-node:ISO3 or mirps-node:secretariat).</summary>
+    public required string Audience { get; init; }
+
+    /// <summary>This process's own gRPC address, known once it has started.</summary>
+    public required Func<IServiceProvider, string> GrpcAddress { get; init; }
+
+    /// <summary>The federation CA file (TLS), or null: cleartext or system trust.</summary>
+    public string? CaFile { get; init; }
+
+    /// <summary>Over TLS, the process's client certificate: presented to the identity server when redeeming a code (the token is bound to it) and to its own services.</summary>
+    public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>The process's own token validation (signature, issuer, audience, lifetime, revocation): null when the token is refused.</summary>
+    public required Func<IServiceProvider, string, CancellationToken, Task<ClaimsPrincipal?>> ValidateToken { get; init; }
+}
+
+/// <summary>The web app's configuration section (Web:).</summary>
+public sealed class WebOptions
+{
+    public const string Section = "Web";
+
+    /// <summary>
+    /// The public client registered at the identity server for this web app (mirps accounts register-client
+    /// --redirect-uri ADDRESS/signin-callback). Empty: nobody can sign in, and the pages say so.
+    /// </summary>
+    public string ClientId { get; set; } = "";
+
+    /// <summary>The address people reach the web app at (for the redirect URI), when it differs from the request's own (a proxy in front).</summary>
+    public string PublicAddress { get; set; } = "";
+}

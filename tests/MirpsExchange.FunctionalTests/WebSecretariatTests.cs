@@ -1,0 +1,202 @@
+using System.Globalization;
+using DocumentFormat.OpenXml.Packaging;
+using DocumentFormat.OpenXml.Spreadsheet;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Playwright;
+using Mirps.Identity.V1;
+using Mirps.Observation.V1;
+using Mirps.Regional.V1;
+using MirpsExchange.Catalogue.Csv;
+using MirpsExchange.Catalogue.Exports;
+using MirpsExchange.FunctionalTests.Infrastructure;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// The Secretariat's pages in real Chromium: the regional indicators table as RegionalService answers it,
+/// an earlier "as of" view, downloads of what is shown parsed back, and a State's account kept out.
+/// </summary>
+public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private static readonly string[] States = ["BLZ", "CRI", "SLV", "GTM", "HND", "MEX", "PAN"];
+    private static readonly DateTimeOffset January = new(2024, 1, 15, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset February = new(2024, 2, 15, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset March = new(2024, 3, 15, 0, 0, 0, TimeSpan.Zero);
+
+    private static Observation Obs(string indicator, string country, string period, double value, ObservationStatus status = ObservationStatus.Normal, bool lowerBound = false) => new()
+    {
+        IndicatorCode = indicator, Country = country, Period = period, Sex = "_T", Age = "_T", CountryOfOrigin = "_T", Value = value, Status = status, LowerBound = lowerBound,
+    };
+
+    /// <summary>A Secretariat with a web port and figures received in January, one revised in March.</summary>
+    private static async Task<(TestSecretariat Secretariat, string ClientId)> StartAsync()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        var secretariat = await TestSecretariat.StartAsync($"--Node:HttpPort={port}", $"--Web:ClientId={clientId}");
+        // Refugees of every State (Mexico's provisional); applications of all but Honduras, Mexico's a lower bound; decisions for the rates.
+        await secretariat.ReplicateAsync(January,
+        [
+            .. States.Select((c, i) => Obs("REFUGEES", c, "2023", 100 * (i + 1), c == "MEX" ? ObservationStatus.Provisional : ObservationStatus.Normal)),
+            .. States.Where(c => c != "HND").Select(c => Obs("ASYLUM_APPLICATIONS", c, "2023", 1000, lowerBound: c == "MEX")),
+            .. States.Select(c => Obs("DECISIONS_RECOGNIZED", c, "2023", 30)),
+            .. States.Select(c => Obs("DECISIONS_COMPLEMENTARY", c, "2023", 10)),
+            .. States.Select(c => Obs("DECISIONS_REJECTED", c, "2023", 60)),
+        ]);
+        // Belize revises its refugees 100 -> 240 in March.
+        await secretariat.ReplicateAsync(March, [Obs("REFUGEES", "BLZ", "2023", 240)]);
+        return (secretariat, clientId);
+    }
+
+    /// <summary>The page's "as of" (from its link to the view).</summary>
+    private static async Task<DateTimeOffset> AsOfOfAsync(IPage page)
+    {
+        var link = await page.GetAttributeAsync("#permalink", "href");
+        var asOf = System.Web.HttpUtility.ParseQueryString(new Uri(new Uri("http://x"), link).Query)["asOf"];
+        return DateTimeOffset.Parse(asOf!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+    }
+
+    private static async Task<string> CellAsync(IPage page, string indicator, int column) =>
+        (await page.InnerTextAsync($"#regional tr[data-indicator={indicator}] td:nth-of-type({column})")).Trim();
+
+    [Fact]
+    public async Task A_Secretariat_analyst_sees_the_regional_table_as_RegionalService_answers_it_switches_language_picks_an_earlier_as_of_and_downloads_each_format()
+    {
+        var (secretariat, clientId) = await StartAsync();
+        await using var _ = secretariat;
+        var analyst = await WebApp.ReadyAccountAsync(secretariat.Identity, clientId, "sec.web", AccountKind.Analyst);
+        await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{secretariat.HttpAddress}/regional?period=2023", analyst);
+
+        // Every row is RegionalService's answer for the same period and "as of" (asked here with the Secretariat's credential).
+        var asOf = await AsOfOfAsync(page);
+        var rows = await page.Locator("#regional tbody tr").AllAsync();
+        Assert.True(rows.Count > 10, $"only {rows.Count} indicators");
+        var codes = new List<string>();
+        foreach (var row in rows)
+        {
+            var code = (await row.GetAttributeAsync("data-indicator"))!;
+            codes.Add(code);
+            var answer = await secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = code, Period = "2023", AsOfTime = Timestamp.FromDateTimeOffset(asOf) });
+            var cell = Assert.Single(answer.Cells);
+            var shown = cell.ContributingCountries.Count == 0 ? "sin datos"
+                : (cell.Complete ? "" : "parcial ") + (cell.LowerBound ? "≥ " : "") + cell.Value.ToString("#,0.##", CultureInfo.InvariantCulture);
+            Assert.Equal(shown, (await row.Locator("td").First.InnerTextAsync()).Trim());
+            foreach (var missing in cell.MissingCountries)
+            {
+                Assert.Contains($"({missing})", await row.Locator("td").Nth(1).InnerTextAsync(), StringComparison.Ordinal);
+            }
+        }
+        // 240 + 200 + ... + 700, Mexico's provisional; applications partial without Honduras, at least 6,000 (Mexico's lower bound).
+        Assert.Equal("2,940", await CellAsync(page, "REFUGEES", 1));
+        Assert.Contains("provisional: MEX", await CellAsync(page, "REFUGEES", 3), StringComparison.Ordinal);
+        Assert.Equal("parcial ≥ 6,000", await CellAsync(page, "ASYLUM_APPLICATIONS", 1));
+        Assert.Contains("faltan Honduras (HND)", await CellAsync(page, "ASYLUM_APPLICATIONS", 2), StringComparison.Ordinal);
+        Assert.Contains("cota inferior (al menos): MEX", await CellAsync(page, "ASYLUM_APPLICATIONS", 3), StringComparison.Ordinal);
+        // Protection rates from the regional sums: 210 recognized, 70 complementary, 420 rejected.
+        var rates = await page.InnerTextAsync("#rates");
+        Assert.Contains("30.0%", rates, StringComparison.Ordinal);
+        Assert.Contains("40.0%", rates, StringComparison.Ordinal);
+        Assert.Contains("210 / 700", rates, StringComparison.Ordinal);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-regional-es");
+
+        await page.ClickAsync("a.language");
+        Assert.Equal("Regional indicators", await page.InnerTextAsync("h1"));
+        Assert.Equal("partial ≥ 6,000", await CellAsync(page, "ASYLUM_APPLICATIONS", 1));
+        Assert.Contains("Refugees", await page.InnerTextAsync("#regional tr[data-indicator=REFUGEES] th"), StringComparison.Ordinal);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-regional-en");
+
+        // As of February, before Belize's revision: the earlier figure, and a URL that reproduces it.
+        await page.FillAsync("#asOf", "2024-02-15T00:00");
+        await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("asOf=", StringComparison.Ordinal)), page.ClickAsync("form.query button"));
+        Assert.Equal("2,800", await CellAsync(page, "REFUGEES", 1));
+        Assert.Equal(February, await AsOfOfAsync(page));
+        var shared = await context.NewPageAsync();
+        await shared.GotoAsync(page.Url);
+        Assert.Equal("2,800", await CellAsync(shared, "REFUGEES", 1));
+        await WebApp.AssertAccessibleAsync(page, "secretariat-regional-asof-en");
+
+        // Downloads of what is shown (as of February), each parsed back: the same rows in CSV, SDMX-CSV and xlsx.
+        var expected = (await RegionalExport.RowsAsync((request, token) => secretariat.Regional.GetRegionalValueAsync(request, cancellationToken: token).ResponseAsync,
+            MirpsExchange.Catalogue.StandardCatalogue.LoadStandard(), codes, ["2023"], Breakdown.Unspecified, Timestamp.FromDateTimeOffset(February), CancellationToken.None)).Rows;
+        Assert.Contains(expected, r => r.IndicatorCode == "REFUGEES" && r.Value == 2800);
+        foreach (var (link, name) in new[] { ("CSV", "csv"), ("SDMX-CSV", "sdmx-csv"), ("Excel (xlsx)", "xlsx") })
+        {
+            var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = link, Exact = true }).ClickAsync());
+            var file = Path.Combine(Path.GetTempPath(), $"{Guid.NewGuid():N}-{download.SuggestedFilename}");
+            await download.SaveAsAsync(file);
+            try
+            {
+                var text = name == "xlsx" ? XlsxAsCsv(file) : await File.ReadAllTextAsync(file);
+                if (name == "sdmx-csv")
+                {
+                    Assert.StartsWith("STRUCTURE,", text, StringComparison.Ordinal);
+                }
+                Assert.Equal(expected, ExportReader.Read(text));
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    /// <summary>The first sheet of an xlsx as CSV text (every cell an inline string, as the download writes them).</summary>
+    private static string XlsxAsCsv(string file)
+    {
+        using var document = SpreadsheetDocument.Open(file, false);
+        var workbook = document.WorkbookPart!;
+        var part = (WorksheetPart)workbook.GetPartById(workbook.Workbook.Sheets!.Elements<Sheet>().First().Id!);
+        var lines = new List<string>();
+        var width = 0;
+        foreach (var row in part.Worksheet.GetFirstChild<SheetData>()!.Elements<Row>())
+        {
+            var cells = new List<string>();
+            foreach (var cell in row.Elements<Cell>())
+            {
+                var column = new string([.. cell.CellReference!.Value!.TakeWhile(char.IsLetter)]).Aggregate(0, (n, c) => n * 26 + c - 'A' + 1) - 1;
+                while (cells.Count < column)
+                {
+                    cells.Add("");
+                }
+                cells.Add(cell.InlineString?.InnerText ?? cell.CellValue?.Text ?? "");
+            }
+            // Empty cells are not written: a row is as wide as the header.
+            width = Math.Max(width, cells.Count);
+            while (cells.Count < width)
+            {
+                cells.Add("");
+            }
+            lines.Add(string.Join(',', cells.Select(ObservationCsv.Quote)));
+        }
+        return string.Join("\r\n", lines) + "\r\n";
+    }
+
+    [Fact]
+    public async Task A_State_account_signed_in_at_the_Secretariat_cannot_open_its_regional_page_or_downloads()
+    {
+        var (secretariat, clientId) = await StartAsync();
+        await using var _ = secretariat;
+        // A Guatemalan analyst: the identity server issues a token for the Secretariat's audience (role state), so sign-in succeeds.
+        var stateAnalyst = await WebApp.ReadyAccountAsync(secretariat.Identity, clientId, "gtm.web", AccountKind.Analyst, "GTM");
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{secretariat.HttpAddress}/", stateAnalyst);
+        Assert.DoesNotContain("Indicadores regionales", await page.InnerTextAsync("nav"), StringComparison.Ordinal);
+
+        var regional = await page.GotoAsync($"{secretariat.HttpAddress}/regional?period=2023");
+        Assert.Contains("/denied", page.Url, StringComparison.Ordinal);
+        Assert.Equal("Acceso denegado", await page.InnerTextAsync("h1"));
+        Assert.Equal(0, await page.Locator("#regional").CountAsync());
+        Assert.DoesNotContain("2,940", await page.ContentAsync(), StringComparison.Ordinal);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-denied-es");
+
+        // The download of the same figures, asked directly: refused, no file.
+        var download = await context.APIRequest.GetAsync($"{secretariat.HttpAddress}{MirpsExchange.Web.Secretariat.RegionalDownloads.Url("csv", "2023", January)}",
+            new() { MaxRedirects = 0 });
+        Assert.NotEqual(200, download.Status);
+        Assert.DoesNotContain("REFUGEES", await download.TextAsync(), StringComparison.Ordinal);
+    }
+}
