@@ -48,6 +48,50 @@ public class ComplementarySuppressionTests
     }
 
     [Fact]
+    public async Task A_commit_between_deciding_a_feed_batch_s_withholdings_and_reading_its_changes_is_not_served_against_the_stale_decision()
+    {
+        await using var origin = await OriginAsync();
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 130)));
+        // Costa Rica's feed batch decides what it may not have (nothing withheld in the log so far: no complements), then reads its
+        // placeholders and its changes; the breakdown commits just before the placeholders are read, so between the decision
+        // and the changes.
+        using var commit = new BeforeStoreCommand(origin.DatabasePath, "\"withheld_changes\"",
+            () => origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3))).ResponseAsync);
+
+        var feed = await FeedAsync(origin, "CRI");
+
+        Assert.True(commit.Fired);
+        // One view of the store per batch: the total alone as it stood, then the breakdown with its complement in the next
+        // batch; never F = 127 in clear beside the total (M = 130 - 127).
+        Assert.Equal(["_T|Unspecified|130", "F|Complementary|0", "M|SmallCount|0"], feed.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+        Assert.Empty(Determined(Collect([], [], [], feed)));
+    }
+
+    [Fact]
+    public async Task A_following_feed_withholds_the_complement_of_a_small_count_committed_after_it_began()
+    {
+        await using var origin = await OriginAsync();
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 130)));
+        using var tokens = origin.TokensFor(await SharedIdentity.CredentialAsync("CRI"));
+        using var channel = origin.ChannelWith(tokens.ToCallCredentials());
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(
+            new StreamChangesRequest { Origin = "BLZ", Follow = true }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var feed = new List<StoredObservation>();
+        Assert.True(await call.ResponseStream.MoveNext());
+        feed.AddRange(call.ResponseStream.Current.Changes);
+
+        // Costa Rica's replica follows the log; Belize then commits a breakdown with a small count.
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3)));
+        while (feed.Count < 3 && await call.ResponseStream.MoveNext())
+        {
+            feed.AddRange(call.ResponseStream.Current.Changes);
+        }
+
+        // The batch that served the total had checked the log for withheld values only as far as it then reached.
+        Assert.Equal(["_T|Unspecified|130", "F|Complementary|0", "M|SmallCount|0"], feed.Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+    }
+
+    [Fact]
     public async Task Subtraction_does_not_recover_M_3_from_F_127_and_the_total_130()
     {
         await using var origin = await OriginAsync();

@@ -48,7 +48,7 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
     public async Task<IAsyncEnumerable<StoredObservation>> ServeAsync(StreamObservationsRequest request, Reader reader, Revisions revisions, CancellationToken cancellationToken)
     {
         var now = StoreTime.ToMicros(clock.GetUtcNow());
-        var (tables, query) = ObservationQuery(request, revisions);
+        var (tables, query) = ObservationQuery(request, revisions, reader, now);
         query = query.VisibleTo(reader, now);
         // The withholdings and the rows from one snapshot: a commit between the two would be served against a stale decision.
         var snapshot = await ReadSnapshot.BeginAsync(db, cancellationToken);
@@ -73,7 +73,7 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
     }
 
     /// <summary>The query's answer, and every revision of the periods (indicator, country, period) it reads from.</summary>
-    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions)
+    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions, Reader reader, long nowMicros)
     {
         var catalogue = validator.Catalogue;
         var violations = new List<Violation>();
@@ -118,7 +118,8 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
             Revisions.History => asOf is { } until ? tables.Where(o => o.ReceivedTime <= until) : tables,
             Revisions.UpdatedAfter after => tables.Where(o => o.ReceivedTime > after.Micros && (asOf == null ? o.SupersededTime == null
                 : o.ReceivedTime <= asOf && (o.SupersededTime == null || o.SupersededTime > asOf))),
-            _ => tables.AsOf(asOf),
+            // An embargoed revision does not replace the one the reader could read: current and as-of answers agree.
+            _ => tables.AsOfFor(db.Observations.AsNoTracking(), reader, asOf, nowMicros),
         };
         var query = chosen
             .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))

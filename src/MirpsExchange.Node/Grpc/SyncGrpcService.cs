@@ -199,7 +199,10 @@ public sealed class SyncGrpcService(
 
     /// <summary>
     /// The last sequence of the commit of <paramref name="origin"/>'s change <paramref name="sequence"/> (a commit's changes share
-    /// their recorded time and follow each other); <paramref name="sequence"/> itself when the log holds no such change.
+    /// their recorded time and follow each other); when the log holds no such change, <paramref name="sequence"/> itself, but
+    /// never beyond the log's last change: what is checked up to here is never checked again, and a later commit may still
+    /// bring a value to withhold (a following feed that counted the log as checked up to its batch size served the
+    /// complement of a small count committed after the stream began in clear).
     /// </summary>
     private async Task<long> EndOfCommitAsync(string origin, long sequence, CancellationToken cancellationToken)
     {
@@ -209,7 +212,7 @@ public sealed class SyncGrpcService(
             .FirstOrDefaultAsync(cancellationToken);
         if (time is null)
         {
-            return sequence;
+            return Math.Min(sequence, (await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence);
         }
         var next = await db.Observations.AsNoTracking()
             .Where(o => o.Origin == origin && o.OriginSequence > sequence && o.RecordedTime != time)

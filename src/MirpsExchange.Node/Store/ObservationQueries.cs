@@ -7,18 +7,47 @@ namespace MirpsExchange.Node.Store;
 public static class ObservationQueries
 {
     /// <summary>
-    /// The value of every key as this node knew it at <paramref name="asOfMicros"/> (null: now): the revision
-    /// it had received by then and not yet superseded then. At the origin a change is received when it is
-    /// recorded; at a replica when it arrived, so an answer "as of" a date stays what this node had then,
-    /// whatever an origin later claims its recorded times were. Deleted keys are left out.
+    /// The value of every key as <paramref name="reader"/> may know it at <paramref name="asOfMicros"/> (null: now): the
+    /// revision this node had received by then and not yet superseded then (at the origin a change is received when it is
+    /// recorded; at a replica when it arrived, so an answer "as of" a date stays what this node had then, whatever an
+    /// origin later claims its recorded times were), deleted keys left out; except that a revision under embargo for the reader at <paramref name="nowMicros"/> does not
+    /// replace the one before it. During an embargo a reader keeps the revision it could read before (as a replica
+    /// does, which holds only a placeholder of the embargoed change), so an answer now and an answer as of an earlier
+    /// time agree and neither shows that an embargoed revision exists; once released, the new revision replaces it in
+    /// every answer. Only an embargo is passed over: a revision no longer shared with the reader (its owner narrowed
+    /// the readers) ends the key for it. Apply <see cref="VisibleTo"/> after this.
     /// </summary>
-    public static IQueryable<ObservationRow> AsOf(this IQueryable<ObservationRow> rows, long? asOfMicros)
+    public static IQueryable<ObservationRow> AsOfFor(this IQueryable<ObservationRow> rows, IQueryable<ObservationRow> store, Reader reader, long? asOfMicros, long nowMicros)
     {
+        // The revisions that replace earlier ones for this reader: all but those under embargo for it.
+        var replacing = store.Where(Not(Embargoed(reader, nowMicros)));
         var known = asOfMicros is { } time
-            ? rows.Where(o => o.ReceivedTime <= time && (o.SupersededTime == null || o.SupersededTime > time))
-            : rows.Where(o => o.SupersededTime == null);
+            ? rows.Where(o => o.ReceivedTime <= time && (o.SupersededTime == null || o.SupersededTime > time
+                || !replacing.Any(s => s.IndicatorCode == o.IndicatorCode && s.Country == o.Country && s.Period == o.Period
+                    && s.Sex == o.Sex && s.Age == o.Age && s.CountryOfOrigin == o.CountryOfOrigin && s.ApplicationType == o.ApplicationType
+                    && s.DecisionLevel == o.DecisionLevel && s.ProcedureType == o.ProcedureType && s.CountBasis == o.CountBasis
+                    && s.CountryOfDestination == o.CountryOfDestination && s.Revision > o.Revision && s.ReceivedTime <= time)))
+            : rows.Where(o => o.SupersededTime == null
+                || !replacing.Any(s => s.IndicatorCode == o.IndicatorCode && s.Country == o.Country && s.Period == o.Period
+                    && s.Sex == o.Sex && s.Age == o.Age && s.CountryOfOrigin == o.CountryOfOrigin && s.ApplicationType == o.ApplicationType
+                    && s.DecisionLevel == o.DecisionLevel && s.ProcedureType == o.ProcedureType && s.CountBasis == o.CountBasis
+                    && s.CountryOfDestination == o.CountryOfDestination && s.Revision > o.Revision));
         return known.Where(o => !o.Deleted);
     }
+
+    /// <summary>The rows under embargo for <paramref name="reader"/> at <paramref name="nowMicros"/> (its own State's never are).</summary>
+    private static Expression<Func<ObservationRow, bool>> Embargoed(Reader reader, long nowMicros)
+    {
+        if (reader.IsSecretariat)
+        {
+            return o => o.ReleaseTime != null && o.ReleaseTime > nowMicros;
+        }
+        var country = reader.Country!;
+        return o => o.Origin != country && o.ReleaseTime != null && o.ReleaseTime > nowMicros;
+    }
+
+    private static Expression<Func<ObservationRow, bool>> Not(Expression<Func<ObservationRow, bool>> condition) =>
+        Expression.Lambda<Func<ObservationRow, bool>>(Expression.Not(condition.Body), condition.Parameters);
 
     /// <summary>
     /// Keeps the rows <paramref name="predicate"/> accepts given a copy of <paramref name="values"/>; no filter

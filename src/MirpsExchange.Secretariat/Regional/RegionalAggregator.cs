@@ -254,7 +254,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         AppendIn(command, sql, "period", "@p", periods);
         if (asOfMicros is { } time)
         {
-            // What this node had received by then (ObservationQueries.AsOf), whatever time an origin recorded.
+            // What this node had received by then (ObservationQueries.AsOfFor), whatever time an origin recorded.
             sql.Append(" AND received_time <= @asof AND (superseded_time IS NULL OR superseded_time > @asof)");
             AddParameter(command, "@asof", time);
         }
