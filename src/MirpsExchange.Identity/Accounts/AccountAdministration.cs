@@ -37,9 +37,9 @@ public sealed class AccountAdministration(
         {
             violations.Add(("user_name", $"a user name has {MinUserNameLength} to {MaxUserNameLength} characters of a-z, 0-9, '.', '_', '-' and '@'"));
         }
-        if (kind is not (AccountUser.AnalystKind or AccountUser.SubmitterKind or AccountUser.AdminKind))
+        if (kind is not (AccountUser.AnalystKind or AccountUser.SubmitterKind or AccountUser.ApproverKind or AccountUser.AdminKind))
         {
-            violations.Add(("kind", "the kind is required: ANALYST, SUBMITTER or ADMIN"));
+            violations.Add(("kind", "the kind is required: ANALYST, SUBMITTER, APPROVER or ADMIN"));
         }
         else if (country.Length > 0 && (kind == AccountUser.AdminKind || !catalogue.ReportingCountries.Contains(country)))
         {
@@ -172,7 +172,7 @@ public sealed class AccountAdministration(
                 Permissions.Endpoints.Authorization, Permissions.Endpoints.Token,
                 Permissions.GrantTypes.AuthorizationCode, Permissions.ResponseTypes.Code,
                 Permissions.Prefixes.Scope + MirpsAuth.ReadScope, Permissions.Prefixes.Scope + MirpsAuth.SubmitScope,
-                Permissions.Prefixes.Scope + MirpsAuth.AdminScope,
+                Permissions.Prefixes.Scope + MirpsAuth.ApproveScope, Permissions.Prefixes.Scope + MirpsAuth.AdminScope,
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };
