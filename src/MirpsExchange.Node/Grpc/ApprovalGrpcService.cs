@@ -63,7 +63,7 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
                 violations.Add(($"countries[{i}]", $"'{request.Countries[i]}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())})"));
             }
         }
-        ApprovalCells.Parse(catalogue, request.GroupIds, request.Periods, DateOnly.MaxValue, violations, required: false);
+        var named = ApprovalCells.Parse(catalogue, request.GroupIds, request.Periods, DateOnly.MaxValue, violations, required: false);
         if (violations.Count > 0)
         {
             throw RpcErrors.InvalidArgument($"invalid approval status request: {violations[0].Item2}", violations);
@@ -75,7 +75,8 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         {
             // The keys changed since approval are the State's and the Secretariat's business; other States see the states only.
             var withKeys = reader.IsSecretariat || reader.Owns(country);
-            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, null, request.GroupIds, request.Periods, withKeys, context.CancellationToken));
+            // Groups and periods both named: every cell they name, drafts included; otherwise the cells with a lifecycle entry.
+            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, withKeys, context.CancellationToken));
         }
         return response;
     }
