@@ -248,6 +248,64 @@ public class ApprovalTests
         }
     }
 
+    /// <summary>
+    /// PAN's policy holds drafts back until approval (Node:Sharing:Default:HoldDrafts): Belize (a reader PAN shares with) and
+    /// the Secretariat receive nothing of a draft, from queries or the feed, until PAN approves; a revision after the approval
+    /// is a draft again, while the approved revision stays where it was received.
+    /// </summary>
+    [Fact]
+    public async Task A_policy_holds_drafts_back_from_other_States_and_the_Secretariat_until_approval()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true");
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        using var belizeTokens = pan.TokensFor(await SharedIdentity.CredentialAsync("BLZ"));
+        var belize = new ObservationService.ObservationServiceClient(pan.ChannelWith(belizeTokens.ToCallCredentials()));
+        async Task<List<double>> BelizeReadsAsync()
+        {
+            using var call = belize.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" } });
+            var values = new List<double>();
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                values.AddRange(message.Observations.Select(o => o.Observation.Value));
+            }
+            return [.. values.Order()];
+        }
+        async Task<long> SecretariatHoldsAsync(long sequence, long observations)
+        {
+            var client = new SyncService.SyncServiceClient(secretariat.Channel);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence < sequence
+                || secretariat.CountRows("observations") < observations)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    break;
+                }
+                await Task.Delay(100);
+            }
+            return secretariat.CountRows("observations");
+        }
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 120)));
+        Assert.Empty(await BelizeReadsAsync());
+        Assert.Equal(0L, await SecretariatHoldsAsync(2, 0)); // the Secretariat holds PAN's log to change 2, as placeholders
+        Assert.Equal(2L, secretariat.CountRows("withheld_changes"));
+
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal([120, 230], await BelizeReadsAsync());
+        Assert.Equal(2L, await SecretariatHoldsAsync(2, 2));
+
+        // A revision after the approval is a draft: Belize no longer reads the key, the Secretariat keeps the approved value.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+        Assert.Equal([120], await BelizeReadsAsync());
+        await SecretariatHoldsAsync(3, 2);
+        Assert.Equal(2L, secretariat.CountRows("observations"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal([120, 240], await BelizeReadsAsync());
+        Assert.Equal(3L, await SecretariatHoldsAsync(3, 3));
+    }
+
     private static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> ReadLogAsync(GrpcChannel channel)
     {
         using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));

@@ -179,6 +179,10 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
         return verified.Count;
     }
 
+    /// <summary>Whether this node holds a change of <paramref name="origin"/> as a NOT_HELD placeholder (a draft held back, say): asked for again.</summary>
+    public Task<bool> HoldsNotHeldAsync(string origin, CancellationToken cancellationToken) =>
+        db.WithheldChanges.AsNoTracking().AnyAsync(w => w.Origin == origin && w.Reason == Withholding.NotHeld, cancellationToken);
+
     private static LifecycleEntryRow ToRow(LifecycleEntry entry, byte[] hash, long received) => new()
     {
         Origin = entry.Origin,

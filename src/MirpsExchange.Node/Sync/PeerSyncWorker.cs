@@ -73,8 +73,6 @@ public sealed partial class PeerSyncWorker(
             UnsafeUseInsecureChannelCallCredentials = new Uri(address).IsLoopback,
         });
         var client = new SyncService.SyncServiceClient(channel);
-        // The origin's lifecycle log (approvals) from the same peer, beside its changes; stopped before the channel is disposed.
-        using var lifecycle = new BackgroundLoop(cancellation => PullLifecycleAsync(channel, origin, address, state, cancellation), stoppingToken);
         var feed = new ChangeFeedDecoder();
         var failures = 0;
         var notHeldPause = FirstNotHeldPause;
@@ -83,6 +81,19 @@ public sealed partial class PeerSyncWorker(
         // again, as ever) before it reads the feed, while it asks the peer's status (and a token) and opens the feed.
         var keysAtStart = logKeys.FirstFetch.WaitAsync(KeysAtStart, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
         CancellationTokenSource? reconnect = null, stall = null;
+        // The origin's lifecycle log (approvals) from the same peer, beside its changes; stopped before the channel is disposed.
+        // An approval applied may release drafts the origin held back (NOT_HELD placeholders here): the feed is asked again at once.
+        using var lifecycle = new BackgroundLoop(cancellation => PullLifecycleAsync(channel, origin, address, state, () =>
+        {
+            try
+            {
+                reconnect?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // between two connections: the next one reads from the first placeholder anyway
+            }
+        }, cancellation), stoppingToken);
         // How the peer's catalogue relates to this node's, as its status last said (null before it answered).
         CatalogueUpgrade.Relation? peerCatalogue = null;
         while (!stoppingToken.IsCancellationRequested)
@@ -352,7 +363,7 @@ public sealed partial class PeerSyncWorker(
     /// and stores those <see cref="Approval.LifecycleLog.VerifyAsync"/> passes. A refused entry reports the peer Failing with
     /// the reason (nothing of the answer is written); a peer that predates approvals (UNIMPLEMENTED) is asked again later.
     /// </summary>
-    private async Task PullLifecycleAsync(GrpcChannel channel, string origin, string address, PeerStates.Entry state, CancellationToken cancellationToken)
+    private async Task PullLifecycleAsync(GrpcChannel channel, string origin, string address, PeerStates.Entry state, Action approved, CancellationToken cancellationToken)
     {
         var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel);
         while (!cancellationToken.IsCancellationRequested)
@@ -367,6 +378,10 @@ public sealed partial class PeerSyncWorker(
                     deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
                 var verified = await log.VerifyAsync(origin, page.Entries, catalogue, logKeys, cancellationToken);
                 more = await log.ApplyAsync(origin, verified, cancellationToken) == Approval.LifecycleLog.MaxPage;
+                if (verified.Any(v => v.Entry.Action == LifecycleAction.Approve) && await log.HoldsNotHeldAsync(origin, cancellationToken))
+                {
+                    approved();
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
