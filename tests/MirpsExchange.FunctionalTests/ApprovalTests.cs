@@ -306,6 +306,64 @@ public class ApprovalTests
         Assert.Equal(3L, await SecretariatHoldsAsync(3, 3));
     }
 
+    /// <summary>
+    /// The Secretariat's regional value says per cell which lifecycle state each contributing State's figures are in, and can be
+    /// asked for approved-only or accepted-only figures; the completeness matrix shows draft / approved / accepted / changed.
+    /// </summary>
+    [Fact]
+    public async Task Regional_figures_follow_the_lifecycle_approved_only_accepted_only_and_the_completeness_matrix()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            $"--Node:Peers:1:Address={blz.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ");
+        var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await blz.Observations.SubmitObservationsAsync(Submit(Refugees("BLZ", value: 240)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+        async Task<Mirps.Regional.V1.RegionalCell> ValueAsync(Mirps.Regional.V1.LifecycleFilter filter, double expected)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                var cell = Assert.Single((await secretariat.Regional.GetRegionalValueAsync(new Mirps.Regional.V1.GetRegionalValueRequest
+                    { IndicatorCode = "REFUGEES", Period = "2023", Lifecycle = filter })).Cells);
+                if (cell.Value == expected || DateTime.UtcNow > deadline)
+                {
+                    Assert.Equal(expected, cell.Value);
+                    return cell;
+                }
+                await Task.Delay(100);
+            }
+        }
+
+        var all = await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Unspecified, 470);
+        Assert.Equal([("BLZ", ApprovalState.Draft), ("PAN", ApprovalState.Approved)], all.LifecycleStates.Select(l => (l.Country, l.State)).OrderBy(x => x.Country));
+        var approvedOnly = await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Approved, 230);
+        Assert.Equal(["PAN"], approvedOnly.ContributingCountries);
+        Assert.Contains("BLZ", approvedOnly.MissingCountries);
+        Assert.Empty((await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Accepted, 0)).ContributingCountries);
+
+        await Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal(["PAN"], (await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Accepted, 230)).ContributingCountries);
+        var matrix = (await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = "2023", PeriodTo = "2023" })).Cells.ToDictionary(c => c.Country);
+        Assert.Equal((ApprovalState.Accepted, ApprovalState.Draft), (matrix["PAN"].ApprovalState, matrix["BLZ"].ApprovalState));
+
+        // PAN revises: its figure no longer counts as approved or accepted, and the matrix says why.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 250)));
+        await WhenAsync(secretariatView, ApprovalState.ChangedSinceApproval);
+        Assert.Empty((await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Approved, 0)).ContributingCountries);
+        matrix = (await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = "2023", PeriodTo = "2023" })).Cells.ToDictionary(c => c.Country);
+        Assert.Equal(ApprovalState.ChangedSinceApproval, matrix["PAN"].ApprovalState);
+    }
+
     private static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> ReadLogAsync(GrpcChannel channel)
     {
         using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));

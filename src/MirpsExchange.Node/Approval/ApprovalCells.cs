@@ -61,6 +61,27 @@ public static class ApprovalCells
         return [.. groups.Distinct().SelectMany(g => periods.Distinct().Select(p => (g, p)))];
     }
 
+    /// <summary>
+    /// Where each State's figures of <paramref name="cells"/> stand as known at <paramref name="asOfMicros"/> (null: now), by
+    /// State, group and period: the Secretariat's regional answers.
+    /// </summary>
+    public static async Task<Dictionary<(string Country, string Group, string Period), ApprovalState>> StatesAsync(NodeDbContext db, StandardCatalogue catalogue,
+        IEnumerable<string> countries, IReadOnlyCollection<(string Group, string Period)> cells, long? asOfMicros, CancellationToken cancellationToken)
+    {
+        var states = new Dictionary<(string, string, string), ApprovalState>();
+        foreach (var country in countries)
+        {
+            foreach (var cell in await StatusAsync(db, catalogue, country, cells, [], [], false, cancellationToken, asOfMicros))
+            {
+                states[(country, cell.GroupId, cell.Period)] = cell.State;
+            }
+        }
+        return states;
+    }
+
+    /// <summary>The group of <paramref name="indicatorCode"/> ("" for none, catalogue 1.0).</summary>
+    public static string GroupOf(StandardCatalogue catalogue, string indicatorCode) => catalogue.FindIndicator(indicatorCode)?.Indicator.GroupId ?? "";
+
     /// <summary>The codes of the indicators of <paramref name="group"/>.</summary>
     public static List<string> Indicators(StandardCatalogue catalogue, string group) =>
         [.. catalogue.Catalog.Indicators.Where(i => i.GroupId == group).Select(i => i.Code)];
@@ -71,10 +92,12 @@ public static class ApprovalCells
     /// With <paramref name="withKeys"/>, a cell changed since its approval lists the keys changed.
     /// </summary>
     public static async Task<List<ApprovalCell>> StatusAsync(NodeDbContext db, StandardCatalogue catalogue, string country,
-        IReadOnlyCollection<(string Group, string Period)>? cells, IList<string> groups, IList<string> periods, bool withKeys, CancellationToken cancellationToken)
+        IReadOnlyCollection<(string Group, string Period)>? cells, IList<string> groups, IList<string> periods, bool withKeys, CancellationToken cancellationToken,
+        long? asOfMicros = null)
     {
-        var entries = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country);
-        var acceptances = db.Acceptances.AsNoTracking().Where(a => a.Country == country);
+        var asOf = asOfMicros ?? long.MaxValue; // what this node had received (and decided) by then
+        var entries = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country && e.ReceivedTime <= asOf);
+        var acceptances = db.Acceptances.AsNoTracking().Where(a => a.Country == country && a.RecordedTime <= asOf);
         if (groups.Count > 0)
         {
             entries = entries.Where(e => groups.Contains(e.GroupId));
@@ -111,7 +134,7 @@ public static class ApprovalCells
             cell.State = ApprovalState.Approved;
             var indicators = Indicators(catalogue, group);
             var changed = db.Observations.AsNoTracking()
-                .Where(o => o.Origin == country && o.OriginSequence > entry.LogSequence && o.Period == period && indicators.Contains(o.IndicatorCode));
+                .Where(o => o.Origin == country && o.OriginSequence > entry.LogSequence && o.Period == period && indicators.Contains(o.IndicatorCode) && o.ReceivedTime <= asOf);
             if (await changed.AnyAsync(cancellationToken))
             {
                 cell.State = ApprovalState.ChangedSinceApproval;
