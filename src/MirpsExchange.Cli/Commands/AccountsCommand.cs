@@ -41,8 +41,12 @@ public static class AccountsCommand
     private static Command CreateAccount(CredentialsCommand.Connection connection)
     {
         var userName = new Argument<string>("user-name") { Description = "What the person types to sign in (3 to 64 of a-z, 0-9, . _ - @)" };
-        var kind = new Option<string>("--kind") { Description = "analyst (reads), submitter (reads and submits a State's data) or admin", Required = true };
-        kind.AcceptOnlyFromAmong("analyst", "submitter", "admin");
+        var kind = new Option<string>("--kind")
+        {
+            Description = "analyst (reads), submitter (reads and submits a State's data), approver (also approves a State's data; at the Secretariat, accepts it) or admin",
+            Required = true,
+        };
+        kind.AcceptOnlyFromAmong("analyst", "submitter", "approver", "admin");
         var country = new Option<string>("--country") { Description = "ISO3 of the State (analyst or submitter of a State); none: the Secretariat's analyst, or an admin", HelpName = "ISO3" };
         var displayName = new Option<string>("--display-name") { Description = "The person's name, for people" };
         var twoFactor = new Option<bool>("--require-2fa") { Description = "The person enrols a TOTP authenticator at the first sign-in (always for admins)" };
@@ -59,6 +63,7 @@ public static class AccountsCommand
                 {
                     "analyst" => AccountKind.Analyst,
                     "submitter" => AccountKind.Submitter,
+                    "approver" => AccountKind.Approver,
                     _ => AccountKind.Admin,
                 },
                 Country = (parse.GetValue(country) ?? "").Trim().ToUpperInvariant(),
