@@ -24,5 +24,10 @@ public static class CliApp
         CertsCommand.Create(),
         RegionalCommand.Create(),
         NodeCommand.Create(),
+        ApprovalCommand.Approve(),
+        ApprovalCommand.Unapprove(),
+        ApprovalCommand.Accept(),
+        ApprovalCommand.Reject(),
+        ApprovalCommand.Status(),
     };
 }

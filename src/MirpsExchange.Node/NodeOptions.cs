@@ -30,6 +30,9 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan PeerStallTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>How often a pull asks its peer for the origin's new lifecycle entries (approvals; ApprovalService.ListLifecycleEntries).</summary>
+    public TimeSpan LifecyclePollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// TCP port on 127.0.0.1; 0 picks a free port. HTTPS (HTTP/2 and HTTP/1.1) when the Tls section names a certificate,
     /// else cleartext HTTP/2 only (see <see cref="HttpPort"/>).

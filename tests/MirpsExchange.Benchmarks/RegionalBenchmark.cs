@@ -63,7 +63,7 @@ public static class RegionalBenchmark
             {
                 await using (var db = new NodeDbContext(options))
                 {
-                    var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System));
+                    var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
                     var aggregator = new RegionalAggregator(db, catalogue);
                     var cpu = Cpu();
                     var watch = Stopwatch.StartNew();

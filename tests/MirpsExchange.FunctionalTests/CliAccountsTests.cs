@@ -66,6 +66,8 @@ public class CliAccountsTests
         // An admin forgets --country for a State's analyst: no Secretariat reader is made by omission.
         var violation = await RpcAssert.InvalidArgumentAsync(() => accounts.CreateAccountAsync(new CreateAccountRequest { UserName = "ana.pan", Kind = AccountKind.Analyst }).ResponseAsync, "country");
         Assert.Contains("Secretariat", violation.Description, StringComparison.Ordinal);
+        // Nor a Secretariat acceptor: an approver without a country is refused alike.
+        await RpcAssert.InvalidArgumentAsync(() => accounts.CreateAccountAsync(new CreateAccountRequest { UserName = "ana.pan", Kind = AccountKind.Approver }).ResponseAsync, "country");
         var cli = await AccountsAsync(identity, "create", "ana.pan", "--kind", "analyst");
         Assert.Equal(CliApp.Refused, cli.Code);
         Assert.Contains("country", cli.Error, StringComparison.Ordinal);

@@ -41,10 +41,14 @@ public static class AccountsCommand
     private static Command CreateAccount(CredentialsCommand.Connection connection)
     {
         var userName = new Argument<string>("user-name") { Description = "What the person types to sign in (3 to 64 of a-z, 0-9, . _ - @)" };
-        var kind = new Option<string>("--kind") { Description = "analyst (reads), submitter (reads and submits a State's data) or admin", Required = true };
-        kind.AcceptOnlyFromAmong("analyst", "submitter", "admin");
-        var country = new Option<string>("--country") { Description = "ISO3 of the State (analyst or submitter of a State); none for an admin", HelpName = "ISO3" };
-        var secretariat = new Option<bool>("--secretariat") { Description = "An analyst of the Secretariat (no --country): always stated, never implied by a missing country" };
+        var kind = new Option<string>("--kind")
+        {
+            Description = "analyst (reads), submitter (reads and submits a State's data), approver (also approves a State's data; at the Secretariat, accepts it) or admin",
+            Required = true,
+        };
+        kind.AcceptOnlyFromAmong("analyst", "submitter", "approver", "admin");
+        var country = new Option<string>("--country") { Description = "ISO3 of the State (analyst, submitter or approver of a State); none for an admin", HelpName = "ISO3" };
+        var secretariat = new Option<bool>("--secretariat") { Description = "An analyst or approver (acceptor) of the Secretariat (no --country): always stated, never implied by a missing country" };
         var displayName = new Option<string>("--display-name") { Description = "The person's name, for people" };
         var twoFactor = new Option<bool>("--require-2fa") { Description = "The person enrols a TOTP authenticator at the first sign-in (always for admins)" };
         var command = new Command("create", "Create an account; its temporary password is shown once and must be changed at the first sign-in")
@@ -60,6 +64,7 @@ public static class AccountsCommand
                 {
                     "analyst" => AccountKind.Analyst,
                     "submitter" => AccountKind.Submitter,
+                    "approver" => AccountKind.Approver,
                     _ => AccountKind.Admin,
                 },
                 Country = (parse.GetValue(country) ?? "").Trim().ToUpperInvariant(),

@@ -87,9 +87,13 @@ public static class CredentialsCommand
             HelpName = "SUBJECT",
         };
         var output = Out("the new secret");
+        var approve = new Option<bool>("--approve")
+        {
+            Description = "The credential may also approve its State's figures (state role: `mirps approve`) or accept and reject them (secretariat role: `mirps accept`); its tokens carry mirps.approve when asked",
+        };
         var command = new Command("issue", "Issue a credential for a State, the Secretariat or an admin; its secret is shown once")
         {
-            country, role, description, publicKey, certificateSubject, output,
+            country, role, description, publicKey, certificateSubject, output, approve,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -105,6 +109,7 @@ public static class CredentialsCommand
                 },
                 AuthenticationMethod = AuthenticationMethod.ClientSecret,
                 Description = parse.GetValue(description) ?? "",
+                Approve = parse.GetValue(approve),
             };
             var outFile = parse.GetValue(output);
             if (parse.GetValue(certificateSubject) is { } subject)

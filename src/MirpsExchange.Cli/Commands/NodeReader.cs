@@ -14,7 +14,7 @@ namespace MirpsExchange.Cli.Commands;
 /// every failure turned into a short error on the error output and an exit code, so each command only
 /// writes its call and its output.
 /// </summary>
-internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = false)
+internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = false, string scope = MirpsAuth.ReadScope)
 {
     /// <summary>How long the identity server and a unary node call may take before the command gives up.</summary>
     public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
@@ -69,7 +69,7 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         // A token for the one node called: the Secretariat's, the one --node-country names, or else the credential's own.
         var audience = secretariat ? MirpsAuth.NodeAudience(MirpsAuth.Secretariat)
             : parse.GetValue(NodeCountry!) is { } country ? MirpsAuth.NodeAudience(country) : null;
-        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, MirpsAuth.ReadScope, audience);
+        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, scope, audience);
         string token;
         try
         {
@@ -112,7 +112,7 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         {
             StatusCode.Unavailable => "could not be reached or is unavailable",
             StatusCode.Unauthenticated => "did not accept the token (is --identity the issuer the node trusts?)",
-            StatusCode.PermissionDenied => "does not let this credential read it",
+            StatusCode.PermissionDenied => "does not let this credential do that",
             StatusCode.DeadlineExceeded => $"did not answer within {CallTimeout.TotalSeconds:0} seconds",
             _ => "failed the request",
         };

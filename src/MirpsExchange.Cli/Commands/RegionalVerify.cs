@@ -325,7 +325,7 @@ internal static class RegionalVerify
             }
             await db.SaveChangesAsync(cancellationToken);
             var requests = new RegionalRequests(catalogue, TimeProvider.System);
-            var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System));
+            var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
             var (rows, _) = await RegionalCommand.RegionalRowsAsync((request, token) =>
             {
                 var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null);

@@ -12,6 +12,13 @@ public static class MirpsAuth
     /// <summary>Submit and delete one's own country's observations.</summary>
     public const string SubmitScope = "mirps.submit";
 
+    /// <summary>
+    /// Approve one's own State's figures (a State's credential or account) or accept and reject them (the Secretariat's):
+    /// the reporting cycle (ApprovalService). Only credentials issued with it (IssueCredentialRequest.approve) and
+    /// approver accounts hold it; asked for explicitly, never granted by default.
+    /// </summary>
+    public const string ApproveScope = "mirps.approve";
+
     /// <summary>Administer credentials at the identity server.</summary>
     public const string AdminScope = "mirps.admin";
 

@@ -41,9 +41,9 @@ public sealed class AccountAdministration(
         {
             violations.Add(("user_name", $"a user name has {MinUserNameLength} to {MaxUserNameLength} characters of a-z, 0-9, '.', '_', '-' and '@'"));
         }
-        if (kind is not (AccountUser.AnalystKind or AccountUser.SubmitterKind or AccountUser.AdminKind))
+        if (kind is not (AccountUser.AnalystKind or AccountUser.SubmitterKind or AccountUser.ApproverKind or AccountUser.AdminKind))
         {
-            violations.Add(("kind", "the kind is required: ANALYST, SUBMITTER or ADMIN"));
+            violations.Add(("kind", "the kind is required: ANALYST, SUBMITTER, APPROVER or ADMIN"));
         }
         else if (country.Length > 0 && (kind == AccountUser.AdminKind || !catalogue.ReportingCountries.Contains(country)))
         {
@@ -55,16 +55,16 @@ public sealed class AccountAdministration(
         {
             violations.Add(("country", "a submitter submits a State's data: the country is required"));
         }
-        else if (secretariat && (kind != AccountUser.AnalystKind || country.Length > 0))
+        else if (secretariat && (kind is not (AccountUser.AnalystKind or AccountUser.ApproverKind) || country.Length > 0))
         {
-            violations.Add(("secretariat", kind != AccountUser.AnalystKind
-                ? "only an analyst belongs to the Secretariat"
-                : "an analyst belongs to a State (country) or to the Secretariat (secretariat), not both"));
+            violations.Add(("secretariat", kind is not (AccountUser.AnalystKind or AccountUser.ApproverKind)
+                ? "only an analyst or an approver (the acceptor) belongs to the Secretariat"
+                : "an account belongs to a State (country) or to the Secretariat (secretariat), not both"));
         }
-        else if (kind == AccountUser.AnalystKind && country.Length == 0 && !secretariat)
+        else if (kind is AccountUser.AnalystKind or AccountUser.ApproverKind && country.Length == 0 && !secretariat)
         {
-            // An empty country would make a Secretariat reader: the Secretariat is chosen, never a default.
-            violations.Add(("country", "an analyst belongs to a State (the country) or to the Secretariat (secretariat = true): choose one"));
+            // An empty country would make a Secretariat reader (or acceptor): the Secretariat is chosen, never a default.
+            violations.Add(("country", $"an {kind} belongs to a State (the country) or to the Secretariat (secretariat = true): choose one"));
         }
         if (displayName.Length > 200)
         {
@@ -187,7 +187,7 @@ public sealed class AccountAdministration(
                 Permissions.Endpoints.Authorization, Permissions.Endpoints.Token,
                 Permissions.GrantTypes.AuthorizationCode, Permissions.ResponseTypes.Code,
                 Permissions.Prefixes.Scope + MirpsAuth.ReadScope, Permissions.Prefixes.Scope + MirpsAuth.SubmitScope,
-                Permissions.Prefixes.Scope + MirpsAuth.AdminScope,
+                Permissions.Prefixes.Scope + MirpsAuth.ApproveScope, Permissions.Prefixes.Scope + MirpsAuth.AdminScope,
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };

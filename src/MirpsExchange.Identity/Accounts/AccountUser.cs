@@ -13,6 +13,8 @@ public sealed class AccountUser : IdentityUser
 {
     public const string AnalystKind = "analyst";
     public const string SubmitterKind = "submitter";
+    /// <summary>A State's head of unit (country): submits and approves its figures; at the Secretariat (no country): accepts them.</summary>
+    public const string ApproverKind = "approver";
     public const string AdminKind = "admin";
 
     /// <summary>"analyst", "submitter" or "admin".</summary>
@@ -48,6 +50,7 @@ public sealed class AccountUser : IdentityUser
     {
         AdminKind => [MirpsAuth.AdminScope],
         SubmitterKind => [MirpsAuth.ReadScope, MirpsAuth.SubmitScope],
+        ApproverKind => Country.Length > 0 ? [MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.ApproveScope] : [MirpsAuth.ReadScope, MirpsAuth.ApproveScope],
         AnalystKind => [MirpsAuth.ReadScope],
         _ => [],
     };

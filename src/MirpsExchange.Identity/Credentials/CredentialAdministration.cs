@@ -47,7 +47,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     /// </param>
     public async Task<(CredentialRecord Credential, string? Secret)> IssueAsync(
         string actor, string country, string role, string method, string? publicKeyJwk, string description, CancellationToken cancellationToken,
-        Action<CredentialRecord, string?>? beforeCommit = null, string? certificateSubject = null)
+        Action<CredentialRecord, string?>? beforeCommit = null, string? certificateSubject = null, bool approve = false)
     {
         var violations = new List<(string, string)>();
         if (role is not (MirpsAuth.StateRole or MirpsAuth.SecretariatRole or MirpsAuth.AdminRole))
@@ -92,6 +92,10 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
         {
             violations.Add(("description", "the description holds at most 500 characters"));
         }
+        if (approve && role == MirpsAuth.AdminRole)
+        {
+            violations.Add(("approve", "only a State's or the Secretariat's credential approves (a State its own figures, the Secretariat by accepting them)"));
+        }
         if (violations.Count > 0)
         {
             throw RpcErrors.InvalidArgument($"invalid credential request: {violations[0].Item2}", violations);
@@ -110,7 +114,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
             DisplayName = description.Length > 0 ? description : clientId,
             Permissions = { Permissions.Endpoints.Token, Permissions.GrantTypes.ClientCredentials },
         };
-        foreach (var scope in TokenEndpoint.Scopes(role))
+        foreach (var scope in TokenEndpoint.Scopes(role, approve))
         {
             descriptor.Permissions.Add(Permissions.Prefixes.Scope + scope);
         }
@@ -137,6 +141,7 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
             Role = role,
             Method = method,
             Description = description,
+            Approve = approve,
             CreateTime = clock.GetUtcNow(),
             PublicKeyId = key?.Kid,
         };

@@ -68,6 +68,7 @@ public sealed class AccountGrpcService(AccountAdministration administration, Ide
     {
         AccountKind.Analyst => AccountUser.AnalystKind,
         AccountKind.Submitter => AccountUser.SubmitterKind,
+        AccountKind.Approver => AccountUser.ApproverKind,
         AccountKind.Admin => AccountUser.AdminKind,
         _ => "",
     };
@@ -82,6 +83,7 @@ public sealed class AccountGrpcService(AccountAdministration administration, Ide
             {
                 AccountUser.AnalystKind => AccountKind.Analyst,
                 AccountUser.SubmitterKind => AccountKind.Submitter,
+                AccountUser.ApproverKind => AccountKind.Approver,
                 AccountUser.AdminKind => AccountKind.Admin,
                 _ => AccountKind.Unspecified,
             },

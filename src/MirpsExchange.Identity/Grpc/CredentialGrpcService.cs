@@ -16,7 +16,7 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
     {
         var actor = await AdminAsync(context);
         var (credential, secret) = await administration.IssueAsync(actor, request.Country, RoleName(request.Role), MethodName(request.AuthenticationMethod),
-            request.PublicKeyJwk, request.Description, context.CancellationToken, certificateSubject: request.CertificateSubject);
+            request.PublicKeyJwk, request.Description, context.CancellationToken, certificateSubject: request.CertificateSubject, approve: request.Approve);
         return new IssueCredentialResponse { Credential = ToMessage(credential), ClientSecret = secret ?? "" };
     }
 
@@ -213,7 +213,8 @@ public sealed class CredentialGrpcService(CredentialAdministration administratio
             Description = record.Description,
             CreateTime = Timestamp.FromDateTimeOffset(record.CreateTime),
             PublicKeyId = record.PublicKeyId ?? "",
-            Scopes = { Tokens.TokenEndpoint.Scopes(record.Role) },
+            Approve = record.Approve,
+            Scopes = { Tokens.TokenEndpoint.Scopes(record.Role, record.Approve) },
         };
         if (record.RevokeTime is { } revoked)
         {

@@ -75,6 +75,8 @@ public sealed class CredentialRecord
     /// this whole second are refused at every node (the revocation list carries it).
     /// </summary>
     public DateTimeOffset? TokenCutoffTime { get; set; }
+    /// <summary>Its tokens may carry the approve scope: a State's approver, or the Secretariat's acceptor (the reporting cycle).</summary>
+    public bool Approve { get; set; }
 }
 
 internal sealed class CredentialRecordConfiguration : IEntityTypeConfiguration<CredentialRecord>

@@ -48,7 +48,7 @@ public static class TokenEndpoint
             return Forbid(Errors.InvalidClient, "The client credentials are invalid.");
         }
 
-        var granted = TokenGrant.Scopes(request, Scopes(credential.Role));
+        var granted = TokenGrant.Scopes(request, Scopes(credential.Role, credential.Approve));
         var (audience, refusal) = TokenGrant.Audience(credential.Role == MirpsAuth.AdminRole, credential.Country, request.GetResources());
         if (refusal is not null)
         {
@@ -94,11 +94,11 @@ public static class TokenEndpoint
         return Results.SignIn(Accounts.SignInEndpoints.TokenPrincipal(account, scopes, audience), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
-    /// <summary>The scopes a role's tokens may carry.</summary>
-    public static string[] Scopes(string role) => role switch
+    /// <summary>The scopes a role's tokens may carry; <paramref name="approve"/>: also the approve scope (a State's or the Secretariat's approver).</summary>
+    public static string[] Scopes(string role, bool approve = false) => role switch
     {
-        MirpsAuth.StateRole => [MirpsAuth.ReadScope, MirpsAuth.SubmitScope],
-        MirpsAuth.SecretariatRole => [MirpsAuth.ReadScope],
+        MirpsAuth.StateRole => approve ? [MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.ApproveScope] : [MirpsAuth.ReadScope, MirpsAuth.SubmitScope],
+        MirpsAuth.SecretariatRole => approve ? [MirpsAuth.ReadScope, MirpsAuth.ApproveScope] : [MirpsAuth.ReadScope],
         MirpsAuth.AdminRole => [MirpsAuth.AdminScope],
         _ => [],
     };

@@ -39,7 +39,7 @@ public static class TokenServerExtensions
                 server.RequireProofKeyForCodeExchange();
                 server.Configure(options => options.CodeChallengeMethods.Remove(OpenIddict.Abstractions.OpenIddictConstants.CodeChallengeMethods.Plain));
                 server.SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(2));
-                server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.AdminScope);
+                server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.ApproveScope, MirpsAuth.AdminScope);
                 // RFC 8707 resource indicators: a token is for one node, named by its audience. Every
                 // credential may ask for any node's (what a node then serves it is that node's sharing
                 // policy), so there are no per-client resource permissions; TokenEndpoint picks the audience.

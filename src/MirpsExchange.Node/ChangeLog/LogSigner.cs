@@ -145,6 +145,9 @@ public sealed partial class LogSigner : IDisposable
         return head;
     }
 
+    /// <summary>Signs a lifecycle entry (an approval) of this origin with the key that signs its heads.</summary>
+    public void Sign(LifecycleEntry entry) => LifecycleEntrySignature.Sign(entry, _key, KeyId);
+
     public void Dispose() => _key.Dispose();
 
     [LoggerMessage(EventName = "LogSigningKey", Level = LogLevel.Information,

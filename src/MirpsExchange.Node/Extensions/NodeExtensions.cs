@@ -79,6 +79,7 @@ public static class NodeExtensions
         app.MapGrpcService<CatalogGrpcService>().RequireAuthorization();
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
+        app.MapGrpcService<ApprovalGrpcService>().RequireAuthorization();
         app.MapSdmxRest();
         app.MapWebApp();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));

@@ -179,6 +179,7 @@ public sealed partial class ObservationGrpcService(
             Complementary = await ComplementaryWithholding.ForTablesAsync(
                 db.Observations.AsNoTracking(), [ComplementaryWithholding.Table.Of(k.IndicatorCode, k.Country, k.Period)], reader, validator.Catalogue, now, context.CancellationToken,
                 (ComplementaryWithholding.MemoOf(db, reader), db)),
+            Drafts = await Approval.DraftHold.ForAsync(db, options.Value.Country, policies, validator.Catalogue, reader, context.CancellationToken),
         };
         return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
     }

@@ -14,7 +14,8 @@ namespace MirpsExchange.Node.Grpc;
 /// sharing (<see cref="ObservationQueries.VisibleTo"/>, <see cref="ServedObservations"/> with <see cref="ComplementaryWithholding"/>),
 /// so neither can serve what the other withholds.
 /// </summary>
-public sealed class ObservationReads(NodeDbContext db, ObservationValidator validator, TimeProvider clock)
+public sealed class ObservationReads(NodeDbContext db, ObservationValidator validator, TimeProvider clock, SharingPolicies policies,
+    Microsoft.Extensions.Options.IOptions<NodeOptions> options)
 {
     /// <summary>Most entries in one filter list of a query (indicator_codes, countries, sexes, ages, countries_of_origin).</summary>
     public const int MaxFilterValues = 300;
@@ -59,6 +60,7 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
             {
                 Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken,
                     (ComplementaryWithholding.MemoOf(db, reader), db)),
+                Drafts = await Approval.DraftHold.ForAsync(db, options.Value.Country, policies, validator.Catalogue, reader, cancellationToken),
             };
             return ReadSnapshot.Within(query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)), snapshot, cancellationToken);
         }

@@ -23,7 +23,8 @@ public sealed class SyncGrpcService(
     IOptions<NodeOptions> options,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
-    MirpsExchange.Node.Extensions.RevocationList revocations) : SyncService.SyncServiceBase
+    MirpsExchange.Node.Extensions.RevocationList revocations,
+    SharingPolicies policies) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
@@ -97,6 +98,7 @@ public sealed class SyncGrpcService(
                     var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
                     {
                         Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, memo, cancellation) : null,
+                        Drafts = origin == options.Value.Country ? await Approval.DraftHold.ForAsync(db, origin, policies, catalogue, reader, cancellation) : null,
                     };
                     var placeholders = await db.WithheldChanges.AsNoTracking()
                         .Where(w => w.Origin == origin && w.OriginSequence > after)

@@ -30,6 +30,9 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
     /// </summary>
     public IReadOnlySet<(string Origin, long Sequence)>? Complementary { get; init; }
 
+    /// <summary>Drafts the origin holds back from this reader until approval (<see cref="Approval.DraftHold"/>): served NOT_HELD. Null: none.</summary>
+    public Approval.DraftHold? Drafts { get; init; }
+
     public StoredObservation Serve(ObservationRow row)
     {
         var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
@@ -46,6 +49,10 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
         if (withholding.IsValueWithheld() && feedOf is not null && feedOf != row.Origin)
         {
             withholding = Withholding.NotHeld; // only the origin's own node serves a withheld value in the feed
+        }
+        if (withholding is Withholding.Unspecified or Withholding.SmallCount or Withholding.Complementary && Drafts?.Holds(row) == true)
+        {
+            withholding = Withholding.NotHeld; // a draft: asked for again, and served once approved
         }
         if (withholding != Withholding.Unspecified && !withholding.IsValueWithheld())
         {

@@ -27,4 +27,11 @@ public sealed class SharingRule
 
     /// <summary>Values 1..threshold-1 are withheld from readers other than the owner and the Secretariat; 0 turns it off.</summary>
     public int? SmallCountThreshold { get; set; }
+
+    /// <summary>
+    /// Hold drafts back until approval: a change of the indicator is served to nobody but the owner (other States and the
+    /// Secretariat alike) until the State approves its group and period as of that change (ApprovalService). Enforced by the
+    /// origin's node, which serves a held draft as a NOT_HELD placeholder, asked for again; so no relay ever holds a draft.
+    /// </summary>
+    public bool? HoldDrafts { get; set; }
 }

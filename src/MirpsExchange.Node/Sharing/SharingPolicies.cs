@@ -12,6 +12,7 @@ public sealed class SharingPolicies
 {
     private readonly Dictionary<string, RowPolicy> _byIndicator = new(StringComparer.Ordinal);
     private readonly RowPolicy _default;
+    private readonly HashSet<string> _holdingDrafts = new(StringComparer.Ordinal);
 
     public SharingPolicies(IOptions<NodeOptions> options, StandardCatalogue catalogue)
     {
@@ -25,7 +26,17 @@ public sealed class SharingPolicies
             }
             _byIndicator[code] = Resolve(rule, sharing.Default, $"Node:Sharing:Indicators:{code}", catalogue);
         }
+        foreach (var indicator in catalogue.Catalog.Indicators)
+        {
+            if ((sharing.Indicators.GetValueOrDefault(indicator.Code)?.HoldDrafts ?? sharing.Default.HoldDrafts) == true)
+            {
+                _holdingDrafts.Add(indicator.Code);
+            }
+        }
     }
+
+    /// <summary>The indicators whose drafts this origin holds back until approval (Node:Sharing:...:HoldDrafts).</summary>
+    public IReadOnlySet<string> HoldingDrafts => _holdingDrafts;
 
     /// <summary>What is wrong with <paramref name="sharing"/> (the message naming the key), or null: the options' validation.</summary>
     public static string? Problem(SharingOptions sharing, StandardCatalogue catalogue)

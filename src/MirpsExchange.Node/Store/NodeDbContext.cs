@@ -14,6 +14,8 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
     public DbSet<WithheldChange> WithheldChanges => Set<WithheldChange>();
     public DbSet<LogHeadRow> LogHeads => Set<LogHeadRow>();
     public DbSet<CatalogueVersionRow> CatalogueVersions => Set<CatalogueVersionRow>();
+    public DbSet<LifecycleEntryRow> LifecycleEntries => Set<LifecycleEntryRow>();
+    public DbSet<AcceptanceRow> Acceptances => Set<AcceptanceRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -22,6 +24,8 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
         modelBuilder.ApplyConfiguration(new WithheldChangeConfiguration());
         modelBuilder.ApplyConfiguration(new LogHeadConfiguration());
         modelBuilder.ApplyConfiguration(new CatalogueVersionConfiguration());
+        modelBuilder.ApplyConfiguration(new LifecycleEntryConfiguration());
+        modelBuilder.ApplyConfiguration(new AcceptanceConfiguration());
         // snake_case names, the same on SQLite and PostgreSQL, so the raw SQL of the write path is portable.
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {

@@ -34,6 +34,7 @@ public static class StoreExtensions
         builder.Services.AddSingleton<ReceiveStamps>();
         builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddScoped<SubmitWriter>();
+        builder.Services.AddScoped<Approval.LifecycleLog>();
         builder.Services.AddSingleton<CatalogueVersions>();
         return builder;
     }

@@ -282,27 +282,60 @@ public sealed class ChainVerifier
         }
     }
 
-    private ECDsa KeyOf(LogHead head)
+    private ECDsa KeyOf(LogHead head) =>
+        KeyFor(_origin, head.KeyId, head.Sequence, head.SignedTime, _keys, _handedOver, _rotatedAway, $"{_origin}'s head at change {head.Sequence}");
+
+    /// <summary>
+    /// The key <paramref name="origin"/>'s statement <paramref name="what"/> (a head, a lifecycle entry) at change <paramref name="sequence"/>,
+    /// signed at <paramref name="signed"/> with key <paramref name="keyId"/>, verifies with: published for the origin and not
+    /// retired by then, or handed over to by a verified rotation (until retired), and never one a verified rotation handed over
+    /// from at an earlier change. Refuses (UNKNOWN_SIGNING_KEY) any other.
+    /// </summary>
+    public static ECDsa KeyFor(string origin, string keyId, long sequence, Google.Protobuf.WellKnownTypes.Timestamp? signed, ILogKeys keys,
+        Dictionary<string, ECDsa> handedOver, Dictionary<string, long> rotatedAway, string what)
     {
-        if (_rotatedAway.TryGetValue(head.KeyId, out var rotation) && head.Sequence > rotation)
+        if (rotatedAway.TryGetValue(keyId, out var rotation) && sequence > rotation)
         {
             // The rotation's own COMMIT head shares its change; a later head with the old key is a thief's (the origin
             // keeps the old private key as .retired-<kid>.pem) until the identity server retires it, and after.
             throw Refused(ReplicaRules.UnknownSigningKey,
-                $"{_origin}'s head at change {head.Sequence} is signed with key {head.KeyId}, which was handed over at change {rotation}: {_origin}'s later heads are signed with the next key");
+                $"{what} is signed with key {keyId}, which was handed over at change {rotation}: {origin}'s later heads are signed with the next key");
         }
-        var signedTime = head.SignedTime?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
-        if (_handedOver.TryGetValue(head.KeyId, out var handed) && !_keys.RetiredBefore(_origin, head.KeyId, signedTime))
+        var signedTime = signed?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
+        if (handedOver.TryGetValue(keyId, out var handed) && !keys.RetiredBefore(origin, keyId, signedTime))
         {
             return handed; // a key a rotation handed over to, until the identity server retires it
         }
-        if (_keys.Find(_origin, head.KeyId, signedTime) is { } published)
+        if (keys.Find(origin, keyId, signedTime) is { } published)
         {
             return published;
         }
-        _keys.RefreshSoon();
+        keys.RefreshSoon();
         throw Refused(ReplicaRules.UnknownSigningKey,
-            $"{_origin}'s head at change {head.Sequence} is signed with key {head.KeyId}, which the identity server does not publish for {_origin} (yet), or had retired by then");
+            $"{what} is signed with key {keyId}, which the identity server does not publish for {origin} (yet), or had retired by then");
+    }
+
+    /// <summary>
+    /// The keys verified rotations of <paramref name="origin"/> held in <paramref name="db"/> handed over to (by key id) and from
+    /// (each with the rotation's change): what a verifier of the origin's heads and lifecycle entries starts from.
+    /// </summary>
+    public static async Task<(Dictionary<string, ECDsa> HandedOver, Dictionary<string, long> RotatedAway)> HandoversAsync(
+        Store.NodeDbContext db, string origin, CancellationToken cancellationToken)
+    {
+        var handedOver = new Dictionary<string, ECDsa>();
+        var rotatedAway = new Dictionary<string, long>();
+        var rotations = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(
+            db.LogHeads.Where(h => h.Origin == origin && h.Kind == LogHeadKind.KeyRotation && h.NextPublicKey != null)
+                .Select(h => new { h.Sequence, h.KeyId, Next = h.NextPublicKey! }), cancellationToken);
+        foreach (var rotation in rotations)
+        {
+            if (Mirps.Auth.LogKeys.TryImport(rotation.Next, out var key) && key is not null)
+            {
+                handedOver[Mirps.Auth.LogKeys.KeyId(rotation.Next)] = key;
+            }
+            RotatedAway(rotatedAway, rotation.KeyId, rotation.Sequence);
+        }
+        return (handedOver, rotatedAway);
     }
 
     private void HandOver(LogHead head)

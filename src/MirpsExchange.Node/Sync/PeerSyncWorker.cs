@@ -81,6 +81,19 @@ public sealed partial class PeerSyncWorker(
         // again, as ever) before it reads the feed, while it asks the peer's status (and a token) and opens the feed.
         var keysAtStart = logKeys.FirstFetch.WaitAsync(KeysAtStart, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
         CancellationTokenSource? reconnect = null, stall = null;
+        // The origin's lifecycle log (approvals) from the same peer, beside its changes; stopped before the channel is disposed.
+        // An approval applied may release drafts the origin held back (NOT_HELD placeholders here): the feed is asked again at once.
+        using var lifecycle = new BackgroundLoop(cancellation => PullLifecycleAsync(channel, origin, address, state, () =>
+        {
+            try
+            {
+                reconnect?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // between two connections: the next one reads from the first placeholder anyway
+            }
+        }, cancellation), stoppingToken);
         // How the peer's catalogue relates to this node's, as its status last said (null before it answered).
         CatalogueUpgrade.Relation? peerCatalogue = null;
         while (!stoppingToken.IsCancellationRequested)
@@ -339,24 +352,82 @@ public sealed partial class PeerSyncWorker(
         {
             (resume, time, hash) = (0, 0, []);
         }
-        var handedOver = new Dictionary<string, System.Security.Cryptography.ECDsa>();
-        var rotatedAway = new Dictionary<string, long>();
-        var rotations = await db.LogHeads.AsNoTracking()
-            .Where(h => h.Origin == origin && h.Kind == LogHeadKind.KeyRotation && h.NextPublicKey != null)
-            .Select(h => new { h.Sequence, h.KeyId, Next = h.NextPublicKey! })
-            .ToListAsync(cancellationToken);
-        foreach (var rotation in rotations)
-        {
-            if (Mirps.Auth.LogKeys.TryImport(rotation.Next, out var key) && key is not null)
-            {
-                handedOver[Mirps.Auth.LogKeys.KeyId(rotation.Next)] = key;
-            }
-            ChainVerifier.RotatedAway(rotatedAway, rotation.KeyId, rotation.Sequence);
-        }
+        var (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(db, origin, cancellationToken);
         return (resume, new ChainVerifier(origin, resume, hash, time, logKeys, Now, handedOver, rotatedAway));
     }
 
     private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
+
+    /// <summary>
+    /// Asks the peer every Node:LifecyclePollInterval for <paramref name="origin"/>'s lifecycle entries after the last held here,
+    /// and stores those <see cref="Approval.LifecycleLog.VerifyAsync"/> passes. A refused entry reports the peer Failing with
+    /// the reason (nothing of the answer is written); a peer that predates approvals (UNIMPLEMENTED) is asked again later.
+    /// </summary>
+    private async Task PullLifecycleAsync(GrpcChannel channel, string origin, string address, PeerStates.Entry state, Action approved, CancellationToken cancellationToken)
+    {
+        var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var more = false;
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var log = scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>();
+                var (after, _, _) = await log.LastAsync(origin, cancellationToken);
+                var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = after },
+                    deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
+                var verified = await log.VerifyAsync(origin, page.Entries, catalogue, logKeys, cancellationToken);
+                more = await log.ApplyAsync(origin, verified, cancellationToken) == Approval.LifecycleLog.MaxPage;
+                if (verified.Any(v => v.Entry.Action == LifecycleAction.Approve) && await log.HoldsNotHeldAsync(origin, cancellationToken))
+                {
+                    approved();
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (PeerRefusedException refused)
+            {
+                state.Set(PeerState.Failing, refused.Error);
+                LogLifecycleRefused(logger, address, origin, refused.Error);
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException or ObjectDisposedException)
+            {
+                // Asked again next round: the change pull reports the peer's reachability.
+            }
+            if (more)
+            {
+                continue;
+            }
+            try
+            {
+                await Task.Delay(options.Value.LifecyclePollInterval, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>A loop run beside the caller until it is disposed (or its stopping token fires).</summary>
+    private sealed class BackgroundLoop : IDisposable
+    {
+        private readonly CancellationTokenSource _stop;
+
+        public BackgroundLoop(Func<CancellationToken, Task> loop, CancellationToken stoppingToken)
+        {
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var token = _stop.Token;
+            _ = Task.Run(() => loop(token), CancellationToken.None);
+        }
+
+        public void Dispose() => _stop.Cancel();
+    }
+
+    [LoggerMessage(EventName = "LifecycleEntryRefused", Level = LogLevel.Warning, Message = "Refused {Origin}'s lifecycle entries from {Peer}: {Error}")]
+    private static partial void LogLifecycleRefused(ILogger logger, string peer, string origin, string error);
 
     [LoggerMessage(EventName = "PeerPullFailed", Level = LogLevel.Warning, Message = "Pulling {Origin} from {Peer} failed ({Failures} in a row): {Error}")]
     private static partial void LogPullFailed(ILogger logger, string peer, string origin, int failures, string error);

@@ -22,7 +22,11 @@ public sealed partial class RegionalGrpcService(
     {
         RequireRegionalReader(context);
         var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
-        var response = await indicators.GetValueAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken);
+        if (!Enum.IsDefined(request.Lifecycle))
+        {
+            throw RpcErrors.InvalidArgument("lifecycle", "lifecycle is UNSPECIFIED (every figure), APPROVED or ACCEPTED");
+        }
+        var response = await indicators.GetValueAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken, request.Lifecycle);
         response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         LogComputed(logger, nameof(GetRegionalValue), indicator.Indicator.Code, response.Period, response.Cells.Count);
         return response;

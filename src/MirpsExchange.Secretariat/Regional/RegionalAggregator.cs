@@ -87,11 +87,12 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// period and dimension codes (ordinal).
     /// </summary>
     public async Task<List<CellSum>> SumAsync(
-        IReadOnlyList<string> indicators, IReadOnlyList<string> periods, CellFilter filter, long? asOfMicros, CancellationToken cancellationToken)
+        IReadOnlyList<string> indicators, IReadOnlyList<string> periods, CellFilter filter, long? asOfMicros, CancellationToken cancellationToken,
+        IReadOnlyList<string>? countries = null)
     {
         var sql = new StringBuilder($"SELECT indicator_code, period, sex, age, country_of_origin, country, value, status, {AddedColumns}, lower_bound, synthetic FROM {Table} WHERE ");
         await using var command = await CommandAsync(cancellationToken);
-        AppendKeyRange(command, sql, indicators, periods, asOfMicros);
+        AppendKeyRange(command, sql, indicators, periods, asOfMicros, countries);
         sql.Append(" AND deleted = 0 AND value_withheld = 0");
         AppendEquals(command, sql, filter);
         command.CommandText = sql.ToString();
@@ -245,11 +246,12 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// The indicator, State and period prefix of the key index (all three as IN lists, so the store seeks
     /// the index instead of scanning the table) and the revision known at the time.
     /// </summary>
-    private void AppendKeyRange(DbCommand command, StringBuilder sql, IReadOnlyList<string> indicators, IReadOnlyList<string> periods, long? asOfMicros)
+    private void AppendKeyRange(DbCommand command, StringBuilder sql, IReadOnlyList<string> indicators, IReadOnlyList<string> periods, long? asOfMicros,
+        IReadOnlyList<string>? countries = null)
     {
         AppendIn(command, sql, "indicator_code", "@i", indicators);
         sql.Append(" AND ");
-        AppendIn(command, sql, "country", "@c", States);
+        AppendIn(command, sql, "country", "@c", countries ?? States);
         sql.Append(" AND ");
         AppendIn(command, sql, "period", "@p", periods);
         if (asOfMicros is { } time)

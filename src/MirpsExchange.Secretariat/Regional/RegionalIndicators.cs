@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Mirps.Approval.V1;
 using Mirps.Catalog.V1;
 using Mirps.Observation.V1;
 using Mirps.Regional.V1;
@@ -12,7 +13,7 @@ namespace MirpsExchange.Secretariat.Regional;
 /// The regional indicators as the schema presents them, from validated requests: sums with who
 /// contributed, rates from summed components, changes against the previous period, completeness.
 /// </summary>
-public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveStamps stamps)
+public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveStamps stamps, NodeDbContext db, StandardCatalogue catalogue)
 {
     /// <summary>The catalogue ratios behind the two rates of <see cref="GetRatesAsync"/>.</summary>
     public static readonly IReadOnlyList<string> Rates = [StandardCatalogue.RecognitionRate, StandardCatalogue.TotalProtectionRate];
@@ -20,12 +21,28 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     /// <summary>Most results one validation report lists (the counts cover them all).</summary>
     public const int MaxReportResults = 1_000;
 
-    public async Task<GetRegionalValueResponse> GetValueAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
+    public async Task<GetRegionalValueResponse> GetValueAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken,
+        LifecycleFilter lifecycle = LifecycleFilter.Unspecified)
     {
         var (time, micros) = Resolve(asOf);
-        var sums = await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString()], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cancellationToken);
+        // Where each State's figures of the indicator's group and period stand (the reporting cycle), as known then.
+        var group = Node.Approval.ApprovalCells.GroupOf(catalogue, indicator.Indicator.Code);
+        var states = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, aggregator.States, [(group, period.ToString())], micros, cancellationToken);
+        var lifecycleOf = aggregator.States.ToDictionary(s => s, s => states.GetValueOrDefault((s, group, period.ToString()), ApprovalState.Draft));
+        IReadOnlyList<string>? counted = lifecycle switch
+        {
+            LifecycleFilter.Approved => [.. aggregator.States.Where(s => lifecycleOf[s] is ApprovalState.Approved or ApprovalState.Accepted)],
+            LifecycleFilter.Accepted => [.. aggregator.States.Where(s => lifecycleOf[s] == ApprovalState.Accepted)],
+            _ => null,
+        };
+        var sums = counted is { Count: 0 } ? []
+            : await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString()], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cancellationToken, counted);
         var response = new GetRegionalValueResponse { IndicatorCode = indicator.Indicator.Code, Period = period.ToString(), Breakdown = breakdown, AsOfTime = time };
         response.Cells.AddRange(sums.Select(ToCell));
+        foreach (var cell in response.Cells)
+        {
+            cell.LifecycleStates.AddRange(cell.ContributingCountries.Select(c => new CountryLifecycle { Country = c, State = lifecycleOf[c] }));
+        }
         if (breakdown == Breakdown.Unspecified && response.Cells.Count == 0)
         {
             // No State reported the total: still one cell, so the answer says who is missing.
@@ -109,11 +126,18 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var summaries = (await aggregator.ReportingAsync(indicators, periodCodes, micros, cancellationToken))
             .ToDictionary(s => (s.IndicatorCode, s.Period, s.Country));
         var response = new GetCompletenessResponse { AsOfTime = time };
+        var groups = indicators.ToDictionary(i => i, i => Node.Approval.ApprovalCells.GroupOf(catalogue, i));
+        var lifecycle = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, aggregator.States,
+            [.. groups.Values.Distinct().SelectMany(g => periodCodes.Select(p => (g, p)))], micros, cancellationToken);
         foreach (var indicator in indicators.Order(StringComparer.Ordinal))
         foreach (var period in periodCodes)
         foreach (var country in aggregator.States)
         {
-            var cell = new CompletenessCell { IndicatorCode = indicator, Period = period, Country = country, State = ReportingState.Missing };
+            var cell = new CompletenessCell
+            {
+                IndicatorCode = indicator, Period = period, Country = country, State = ReportingState.Missing,
+                ApprovalState = lifecycle.GetValueOrDefault((country, groups[indicator], period), ApprovalState.Draft),
+            };
             if (summaries.TryGetValue((indicator, period, country), out var summary))
             {
                 cell.State = !summary.HasValue ? ReportingState.Missing : summary.Provisional ? ReportingState.Provisional : ReportingState.Reported;

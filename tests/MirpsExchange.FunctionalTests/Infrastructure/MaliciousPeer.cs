@@ -34,6 +34,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>When set, what to stream for each request instead of <see cref="Script"/> (a reader that asks for several origins).</summary>
     public Func<StreamChangesRequest, IEnumerable<StreamChangesResponse>>? RequestScript { get; set; }
 
+    /// <summary>What ListLifecycleEntries answers to a replica asking after an entry sequence (the lifecycle log it relays).</summary>
+    public Func<long, IEnumerable<Mirps.Observation.V1.LifecycleEntry>> Lifecycle { get; set; } = _ => [];
+
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
@@ -78,6 +81,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
             await next(context);
         });
         app.MapGrpcService<MaliciousPeer>();
+        app.MapGrpcService<MaliciousApproval>();
         await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
         (peer._app, peer.Address) = (app, app.ListeningAddress());
         return peer;
@@ -126,6 +130,13 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
             await _app.DisposeAsync();
         }
     }
+}
+
+/// <summary>The hostile relay's ApprovalService: it answers ListLifecycleEntries with <see cref="MaliciousPeer.Lifecycle"/>.</summary>
+public sealed class MaliciousApproval(MaliciousPeer peer) : Mirps.Approval.V1.ApprovalService.ApprovalServiceBase
+{
+    public override Task<Mirps.Approval.V1.ListLifecycleEntriesResponse> ListLifecycleEntries(Mirps.Approval.V1.ListLifecycleEntriesRequest request, ServerCallContext context) =>
+        Task.FromResult(new Mirps.Approval.V1.ListLifecycleEntriesResponse { Entries = { peer.Lifecycle(request.AfterEntrySequence) } });
 }
 
 /// <summary>

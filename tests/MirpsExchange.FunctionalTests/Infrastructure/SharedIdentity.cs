@@ -33,16 +33,22 @@ public static class SharedIdentity
     }
 
     /// <summary>The shared credential of a State ("BLZ") or, for "", of the Secretariat.</summary>
-    public static async Task<ClientCredential> CredentialAsync(string country)
+    public static Task<ClientCredential> CredentialAsync(string country) => CredentialAsync(country, approve: false);
+
+    /// <summary>The shared approver credential of a State ("BLZ"), or for "" the Secretariat's (accepts and rejects): issued with the approve permission.</summary>
+    public static Task<ClientCredential> ApproverAsync(string country) => CredentialAsync(country, approve: true);
+
+    private static async Task<ClientCredential> CredentialAsync(string country, bool approve)
     {
         var identity = await GetAsync();
         await Gate.WaitAsync();
         try
         {
-            if (!Issued.TryGetValue(country, out var credential))
+            var name = approve ? $"approver:{country}" : country;
+            if (!Issued.TryGetValue(name, out var credential))
             {
-                credential = await identity.IssueAsync(country.Length == 0 ? Role.Secretariat : Role.State, country);
-                Issued[country] = credential;
+                credential = await identity.IssueAsync(country.Length == 0 ? Role.Secretariat : Role.State, country, approve);
+                Issued[name] = credential;
             }
             return credential;
         }

@@ -114,8 +114,8 @@ public sealed class TestIdentity : IAsyncDisposable
         }
     }
 
-    /// <summary>Issues a secret-based credential through the admin API.</summary>
-    public async Task<ClientCredential> IssueAsync(Role role, string country = "")
+    /// <summary>Issues a secret-based credential through the admin API; <paramref name="approve"/>: with the approve permission.</summary>
+    public async Task<ClientCredential> IssueAsync(Role role, string country = "", bool approve = false)
     {
         var response = await Credentials.IssueCredentialAsync(new IssueCredentialRequest
         {
@@ -123,6 +123,7 @@ public sealed class TestIdentity : IAsyncDisposable
             Country = country,
             AuthenticationMethod = AuthenticationMethod.ClientSecret,
             Description = $"test {role} {country}",
+            Approve = approve,
         });
         return new ClientCredential(response.Credential.ClientId, response.ClientSecret);
     }

@@ -61,6 +61,16 @@ public sealed class TestSecretariat : IAsyncDisposable
     /// <summary>The Secretariat's store file, to count what it wrote behind its back.</summary>
     public string DatabasePath => Path.Combine(Folder, "data", "secretariat.db");
 
+    /// <summary>Counts rows straight from the store file: what a test asserts was (not) written.</summary>
+    public long CountRows(string table)
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {table}";
+        return (long)command.ExecuteScalar()!;
+    }
+
     /// <summary>A regional client whose calls carry tokens of another credential and scope.</summary>
     public RegionalService.RegionalServiceClient RegionalWith(ClientCredential credential, string scope) =>
         new(AuthenticatedChannel.Create(new Uri(Address), new TokenClient(Identity.Http, Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));

@@ -17,6 +17,62 @@ namespace MirpsExchange.Node.Store.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("MirpsExchange.Node.Store.AcceptanceRow", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Accepted")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("accepted");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("Country")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("country");
+
+                    b.Property<long>("EntrySequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("entry_sequence");
+
+                    b.Property<string>("GroupId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("group_id");
+
+                    b.Property<string>("Period")
+                        .IsRequired()
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<long>("RecordedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("recorded_time");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Country", "GroupId", "Period", "Id");
+
+                    b.ToTable("acceptances", (string)null);
+                });
+
             modelBuilder.Entity("MirpsExchange.Node.Store.CatalogueVersionRow", b =>
                 {
                     b.Property<string>("Holder")
@@ -37,6 +93,88 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.HasKey("Holder", "SeenTime");
 
                     b.ToTable("catalogue_versions", (string)null);
+                });
+
+            modelBuilder.Entity("MirpsExchange.Node.Store.LifecycleEntryRow", b =>
+                {
+                    b.Property<string>("Origin")
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("origin");
+
+                    b.Property<long>("EntrySequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("entry_sequence");
+
+                    b.Property<int>("Action")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor");
+
+                    b.Property<byte[]>("EntryHash")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("entry_hash");
+
+                    b.Property<string>("GroupId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("group_id");
+
+                    b.Property<string>("KeyId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key_id");
+
+                    b.Property<byte[]>("LogHash")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("log_hash");
+
+                    b.Property<long>("LogSequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("log_sequence");
+
+                    b.Property<string>("Period")
+                        .IsRequired()
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<byte[]>("PreviousHash")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("previous_hash");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<long>("ReceivedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("received_time");
+
+                    b.Property<long>("RecordedTime")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("recorded_time");
+
+                    b.Property<byte[]>("Signature")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("signature");
+
+                    b.HasKey("Origin", "EntrySequence");
+
+                    b.HasIndex("Origin", "GroupId", "Period", "EntrySequence");
+
+                    b.ToTable("lifecycle_entries", (string)null);
                 });
 
             modelBuilder.Entity("MirpsExchange.Node.Store.LogHeadRow", b =>

@@ -1,0 +1,51 @@
+using Microsoft.EntityFrameworkCore;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Sharing;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Approval;
+
+/// <summary>
+/// The drafts an origin's node holds back from a reader (Node:Sharing:...:HoldDrafts): a change of an indicator that holds
+/// drafts, not yet covered by an approval of its group and period (an APPROVE entry of this node's lifecycle log whose
+/// log_sequence is at or after the change). An unapproval does not take back what an approval released: it was served.
+/// </summary>
+public sealed class DraftHold
+{
+    private readonly string _origin;
+    private readonly IReadOnlySet<string> _indicators;
+    private readonly Dictionary<string, string> _groupOf;
+    private readonly Dictionary<(string Group, string Period), long> _approvedUpTo;
+
+    private DraftHold(string origin, IReadOnlySet<string> indicators, Dictionary<string, string> groupOf, Dictionary<(string, string), long> approvedUpTo) =>
+        (_origin, _indicators, _groupOf, _approvedUpTo) = (origin, indicators, groupOf, approvedUpTo);
+
+    /// <summary>Whether <paramref name="row"/> is a draft held back.</summary>
+    public bool Holds(ObservationRow row) =>
+        row.Origin == _origin && _indicators.Contains(row.IndicatorCode)
+        && row.OriginSequence > _approvedUpTo.GetValueOrDefault((_groupOf.GetValueOrDefault(row.IndicatorCode, ""), row.Period));
+
+    /// <summary>
+    /// What this node (of <paramref name="nodeCountry"/>) holds back from <paramref name="reader"/>, read in the caller's snapshot:
+    /// null when nothing (the Secretariat's node, the owner reading, or no indicator holding drafts).
+    /// </summary>
+    public static async Task<DraftHold?> ForAsync(NodeDbContext db, string nodeCountry, SharingPolicies policies, StandardCatalogue catalogue, Reader reader,
+        CancellationToken cancellationToken)
+    {
+        if (nodeCountry.Length == 0 || reader.Owns(nodeCountry) || policies.HoldingDrafts.Count == 0)
+        {
+            return null;
+        }
+        var approvals = await db.LifecycleEntries.AsNoTracking()
+            .Where(e => e.Origin == nodeCountry && e.Action == LifecycleAction.Approve)
+            .Select(e => new { e.GroupId, e.Period, e.LogSequence })
+            .ToListAsync(cancellationToken);
+        var approvedUpTo = new Dictionary<(string, string), long>();
+        foreach (var approval in approvals)
+        {
+            approvedUpTo[(approval.GroupId, approval.Period)] = Math.Max(approvedUpTo.GetValueOrDefault((approval.GroupId, approval.Period)), approval.LogSequence);
+        }
+        return new DraftHold(nodeCountry, policies.HoldingDrafts, catalogue.Catalog.Indicators.ToDictionary(i => i.Code, i => i.GroupId), approvedUpTo);
+    }
+}

@@ -1,0 +1,223 @@
+using Google.Protobuf;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Mirps.Log;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
+
+namespace MirpsExchange.Node.Approval;
+
+/// <summary>
+/// An origin's lifecycle log (protos/README.md, "Approval"): the origin's node records its State's approvals and
+/// unapprovals as entries signed with its log-signing key, chained to each other and anchored to its change log; a
+/// replica stores an entry only once <see cref="VerifyAsync"/> passed it. Writes take the node's <see cref="WriteGate"/>,
+/// so an entry's anchor is the change log as it stands between two commits.
+/// </summary>
+public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock)
+{
+    /// <summary>Entries one ListLifecycleEntries answer holds at most.</summary>
+    public const int MaxPage = 1_000;
+
+    /// <summary>
+    /// Records <paramref name="action"/> on every cell of <paramref name="origin"/> (this node's own State) in one transaction,
+    /// after <paramref name="judge"/> (run inside it, under the gate) found nothing to refuse.
+    /// </summary>
+    public async Task<List<LifecycleEntry>> RecordAsync(string origin, IReadOnlyCollection<(string Group, string Period)> cells, LifecycleAction action,
+        string reason, string actor, Func<CancellationToken, Task>? judge, CancellationToken cancellationToken)
+    {
+        using var held = await gate.EnterAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (judge is not null)
+        {
+            await judge(cancellationToken);
+        }
+        var (logSequence, logTime, logHash) = await OriginLog.LinkAsync(db.Database.GetDbConnection(), transaction.GetDbTransaction(), origin, null, cancellationToken);
+        var last = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin).OrderByDescending(e => e.EntrySequence).FirstOrDefaultAsync(cancellationToken);
+        var now = StoreTime.ToMicros(clock.GetUtcNow());
+        // Never before the entry before it, nor before the change it is anchored to (a clock set back).
+        var time = Math.Max(now, Math.Max(last?.RecordedTime ?? 0, logTime));
+        var (sequence, previous) = (last?.EntrySequence ?? 0, last?.EntryHash ?? []);
+        var entries = new List<LifecycleEntry>();
+        foreach (var (group, period) in cells)
+        {
+            var entry = new LifecycleEntry
+            {
+                Origin = origin,
+                EntrySequence = ++sequence,
+                PreviousHash = ByteString.CopyFrom(previous),
+                GroupId = group,
+                Period = period,
+                Action = action,
+                LogSequence = logSequence,
+                LogHash = ByteString.CopyFrom(logHash ?? []),
+                Reason = reason,
+                Actor = actor,
+                RecordedTime = StoreTime.ToTimestamp(time),
+            };
+            signing.Signer.Sign(entry);
+            previous = LifecycleEntrySignature.Hash(entry);
+            db.LifecycleEntries.Add(ToRow(entry, previous, now));
+            entries.Add(entry);
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return entries;
+    }
+
+    /// <summary>The entries of <paramref name="origin"/> held here after <paramref name="after"/>, oldest first.</summary>
+    public async Task<List<LifecycleEntry>> ListAsync(string origin, long after, int count, CancellationToken cancellationToken) =>
+        (await db.LifecycleEntries.AsNoTracking()
+            .Where(e => e.Origin == origin && e.EntrySequence > after)
+            .OrderBy(e => e.EntrySequence)
+            .Take(count)
+            .ToListAsync(cancellationToken)).ConvertAll(ToMessage);
+
+    /// <summary>The last entry of <paramref name="origin"/> held here: its sequence, hash and recorded time ((0, empty, 0) before the first).</summary>
+    public async Task<(long Sequence, byte[] Hash, long RecordedTime)> LastAsync(string origin, CancellationToken cancellationToken) =>
+        await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin).OrderByDescending(e => e.EntrySequence)
+            .Select(e => new { e.EntrySequence, e.EntryHash, e.RecordedTime }).FirstOrDefaultAsync(cancellationToken) is { } last
+            ? (last.EntrySequence, last.EntryHash, last.RecordedTime)
+            : (0, [], 0);
+
+    /// <summary>
+    /// A peer's entries of <paramref name="origin"/>, checked in order after the last one held here: each must be the next
+    /// of the origin's lifecycle log (its sequence and previous hash), recorded no earlier than the one before and not in the
+    /// future, name a group and period of the catalogue, be signed by the origin's key (published, or handed over by a
+    /// verified rotation) and be anchored to a change whose link this node holds as the entry says. Returns the entries that
+    /// passed, with their hashes; stops, without refusing, at the first entry anchored beyond the change log held here (the
+    /// changes come first). Refuses (<see cref="PeerRefusedException"/>, nothing written) anything else.
+    /// </summary>
+    public async Task<List<(LifecycleEntry Entry, byte[] Hash)>> VerifyAsync(string origin, IReadOnlyList<LifecycleEntry> entries, StandardCatalogue catalogue,
+        ILogKeys keys, CancellationToken cancellationToken)
+    {
+        var verified = new List<(LifecycleEntry, byte[])>();
+        if (entries.Count == 0)
+        {
+            return verified;
+        }
+        var (sequence, hash, time) = await LastAsync(origin, cancellationToken);
+        var (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(db, origin, cancellationToken);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var connection = db.Database.GetDbConnection();
+            var (held, _, _) = await OriginLog.LinkAsync(connection, null, origin, null, cancellationToken);
+            var groups = catalogue.Catalog.IndicatorGroups.Select(g => g.Id).ToHashSet();
+            var latest = StoreTime.ToMicros(clock.GetUtcNow()) + (long)ReplicaRules.ClockSkew.TotalMicroseconds;
+            foreach (var entry in entries)
+            {
+                var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
+                if (entry.Origin != origin)
+                {
+                    throw Refused(ReplicaRules.ChainBroken, $"a lifecycle entry of {entry.Origin} arrived in {origin}'s lifecycle log");
+                }
+                if (entry.EntrySequence != sequence + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
+                {
+                    throw Refused(ReplicaRules.ChainBroken, $"{what} does not follow entry {sequence} held here: an entry was left out, reordered or altered on the way");
+                }
+                if (entry.RecordedTime is not { } recorded || recorded.Seconds is < 0 or > 253_402_300_799 || recorded.Nanos is < 0 or > 999_999_999)
+                {
+                    throw Refused(ReplicaRules.MalformedChange, $"{what} has no recorded time, or one out of range");
+                }
+                var micros = ChangeHash.Micros(recorded);
+                if (micros < time)
+                {
+                    throw Refused(ReplicaRules.Backdated, $"{what} is recorded before the entry before it: an origin's recorded times never go back");
+                }
+                if (micros > latest)
+                {
+                    throw Refused(ReplicaRules.RecordedInFuture, $"{what} is recorded more than {ReplicaRules.ClockSkew.TotalMinutes:0} minutes after this node's clock");
+                }
+                if (entry.Action is not (LifecycleAction.Approve or LifecycleAction.Unapprove) || !groups.Contains(entry.GroupId)
+                    || !Catalogue.Periods.Period.TryParse(entry.Period, out var period) || period.ToString() != entry.Period || entry.Reason.Length > 1_000 || entry.Actor.Length > 200)
+                {
+                    throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({entry.GroupId}) or period ({entry.Period}) of catalogue {catalogue.Version}");
+                }
+                var key = ChainVerifier.KeyFor(origin, entry.KeyId, entry.LogSequence, recorded, keys, handedOver, rotatedAway, what);
+                if (!LifecycleEntrySignature.Verify(entry, key))
+                {
+                    throw Refused(ReplicaRules.SignatureInvalid, $"{what} does not verify with {origin}'s key {entry.KeyId}");
+                }
+                if (entry.LogSequence > held)
+                {
+                    break; // anchored to changes not held here yet: asked for again once they are
+                }
+                var (_, _, link) = await OriginLog.LinkAsync(connection, null, origin, entry.LogSequence, cancellationToken);
+                if (link is not null && !entry.LogHash.Span.SequenceEqual(link))
+                {
+                    throw Refused(ReplicaRules.ChainBroken, $"{what} approves {origin}'s log at change {entry.LogSequence} as a log that is not the one held here");
+                }
+                (sequence, hash, time) = (entry.EntrySequence, LifecycleEntrySignature.Hash(entry), micros);
+                verified.Add((entry, hash));
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+        return verified;
+    }
+
+    /// <summary>Stores verified entries of <paramref name="origin"/> (those not held here meanwhile); returns how many.</summary>
+    public async Task<int> ApplyAsync(string origin, List<(LifecycleEntry Entry, byte[] Hash)> verified, CancellationToken cancellationToken)
+    {
+        if (verified.Count == 0)
+        {
+            return 0;
+        }
+        using var held = await gate.EnterAsync(cancellationToken);
+        var (last, _, _) = await LastAsync(origin, cancellationToken);
+        if (verified[0].Entry.EntrySequence != last + 1)
+        {
+            return 0; // another pull of the origin wrote them first; the next round starts from there
+        }
+        var now = StoreTime.ToMicros(clock.GetUtcNow());
+        db.LifecycleEntries.AddRange(verified.Select(v => ToRow(v.Entry, v.Hash, now)));
+        await db.SaveChangesAsync(cancellationToken);
+        return verified.Count;
+    }
+
+    /// <summary>Whether this node holds a change of <paramref name="origin"/> as a NOT_HELD placeholder (a draft held back, say): asked for again.</summary>
+    public Task<bool> HoldsNotHeldAsync(string origin, CancellationToken cancellationToken) =>
+        db.WithheldChanges.AsNoTracking().AnyAsync(w => w.Origin == origin && w.Reason == Withholding.NotHeld, cancellationToken);
+
+    private static LifecycleEntryRow ToRow(LifecycleEntry entry, byte[] hash, long received) => new()
+    {
+        Origin = entry.Origin,
+        EntrySequence = entry.EntrySequence,
+        PreviousHash = entry.PreviousHash.IsEmpty ? null : entry.PreviousHash.ToByteArray(),
+        GroupId = entry.GroupId,
+        Period = entry.Period,
+        Action = entry.Action,
+        LogSequence = entry.LogSequence,
+        LogHash = entry.LogHash.IsEmpty ? null : entry.LogHash.ToByteArray(),
+        Reason = entry.Reason,
+        Actor = entry.Actor,
+        RecordedTime = ChangeHash.Micros(entry.RecordedTime),
+        KeyId = entry.KeyId,
+        Signature = entry.Signature.ToByteArray(),
+        EntryHash = hash,
+        ReceivedTime = received,
+    };
+
+    public static LifecycleEntry ToMessage(LifecycleEntryRow row) => new()
+    {
+        Origin = row.Origin,
+        EntrySequence = row.EntrySequence,
+        PreviousHash = row.PreviousHash is { } previous ? ByteString.CopyFrom(previous) : ByteString.Empty,
+        GroupId = row.GroupId,
+        Period = row.Period,
+        Action = row.Action,
+        LogSequence = row.LogSequence,
+        LogHash = row.LogHash is { } log ? ByteString.CopyFrom(log) : ByteString.Empty,
+        Reason = row.Reason,
+        Actor = row.Actor,
+        RecordedTime = StoreTime.ToTimestamp(row.RecordedTime),
+        KeyId = row.KeyId,
+        Signature = ByteString.CopyFrom(row.Signature),
+    };
+
+    private static PeerRefusedException Refused(string reason, string message) => new(reason, message);
+}

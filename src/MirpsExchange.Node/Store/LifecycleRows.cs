@@ -1,0 +1,83 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace MirpsExchange.Node.Store;
+
+/// <summary>
+/// One entry of an origin's lifecycle log (Mirps.Observation.V1.LifecycleEntry): written by the origin's node when
+/// its State approves or unapproves, and by replicas once they verified it (Approval/LifecycleVerifier).
+/// </summary>
+public sealed class LifecycleEntryRow
+{
+    public required string Origin { get; set; }
+    public long EntrySequence { get; set; }
+    public byte[]? PreviousHash { get; set; }
+    public required string GroupId { get; set; }
+    public required string Period { get; set; }
+    public Mirps.Observation.V1.LifecycleAction Action { get; set; }
+    public long LogSequence { get; set; }
+    public byte[]? LogHash { get; set; }
+    public required string Reason { get; set; }
+    public required string Actor { get; set; }
+    /// <summary>When the origin recorded it (microseconds since the Unix epoch).</summary>
+    public long RecordedTime { get; set; }
+    public required string KeyId { get; set; }
+    public required byte[] Signature { get; set; }
+    /// <summary>SHA-256 over the entry's canonical encoding: the next entry's previous hash.</summary>
+    public required byte[] EntryHash { get; set; }
+    /// <summary>When this node recorded (the origin) or received (a replica) it.</summary>
+    public long ReceivedTime { get; set; }
+}
+
+/// <summary>
+/// The Secretariat's decision on a State's approval, in the Secretariat's own store: it accepts or rejects exactly
+/// the approval entry <see cref="EntrySequence"/> of <see cref="Country"/>'s lifecycle log (protos/README.md, "Approval").
+/// </summary>
+public sealed class AcceptanceRow
+{
+    public long Id { get; set; }
+    public required string Country { get; set; }
+    public required string GroupId { get; set; }
+    public required string Period { get; set; }
+    /// <summary>The State's approval entry decided on; a later entry of the cell supersedes the decision.</summary>
+    public long EntrySequence { get; set; }
+    public bool Accepted { get; set; }
+    public required string Reason { get; set; }
+    public required string Actor { get; set; }
+    public long RecordedTime { get; set; }
+}
+
+internal sealed class LifecycleEntryConfiguration : IEntityTypeConfiguration<LifecycleEntryRow>
+{
+    public const string Table = "lifecycle_entries";
+
+    public void Configure(EntityTypeBuilder<LifecycleEntryRow> builder)
+    {
+        builder.ToTable(Table);
+        builder.HasKey(e => new { e.Origin, e.EntrySequence });
+        builder.Property(e => e.EntrySequence).ValueGeneratedNever();
+        builder.Property(e => e.Origin).HasMaxLength(3);
+        builder.Property(e => e.GroupId).HasMaxLength(64);
+        builder.Property(e => e.Period).HasMaxLength(7);
+        builder.Property(e => e.Action).HasConversion<int>();
+        builder.Property(e => e.Reason).HasMaxLength(1000);
+        builder.Property(e => e.Actor).HasMaxLength(200);
+        builder.Property(e => e.KeyId).HasMaxLength(64);
+        builder.HasIndex(e => new { e.Origin, e.GroupId, e.Period, e.EntrySequence });
+    }
+}
+
+internal sealed class AcceptanceConfiguration : IEntityTypeConfiguration<AcceptanceRow>
+{
+    public void Configure(EntityTypeBuilder<AcceptanceRow> builder)
+    {
+        builder.ToTable("acceptances");
+        builder.HasKey(a => a.Id);
+        builder.Property(a => a.Country).HasMaxLength(3);
+        builder.Property(a => a.GroupId).HasMaxLength(64);
+        builder.Property(a => a.Period).HasMaxLength(7);
+        builder.Property(a => a.Reason).HasMaxLength(1000);
+        builder.Property(a => a.Actor).HasMaxLength(200);
+        builder.HasIndex(a => new { a.Country, a.GroupId, a.Period, a.Id });
+    }
+}

@@ -1,0 +1,393 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mirps.Approval.V1;
+using Mirps.Auth;
+using Mirps.Log;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.Cli.Federation;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// The reporting cycle (issue 15, item 1) across real processes: PAN's node, where PAN's approver approves, and the
+/// Secretariat's node, which pulls PAN's changes and signed lifecycle entries from it and where the Secretariat's
+/// approver accepts or rejects. Draft, approved, accepted, changed since approval, approved again, rejected, unapproved;
+/// bulk approval; bad input; and the attacks: a State approving or accepting for another, a relay forging an entry.
+/// </summary>
+public class ApprovalTests
+{
+    private const string Populations = "POPULATIONS", Asylum = "ASYLUM_PROCEDURES";
+    private const string ApproveScopes = $"{MirpsAuth.ReadScope} {MirpsAuth.ApproveScope}";
+
+    private static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
+        new(node.ChannelWith(node.TokensFor(credential, scope).ToCallCredentials()));
+
+    private static ApprovalService.ApprovalServiceClient Approvals(TestSecretariat secretariat, ClientCredential credential, string scope = ApproveScopes) =>
+        new(AuthenticatedChannel.Create(new Uri(secretariat.Address),
+            new TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
+
+    /// <summary>The Secretariat pulling PAN (changes and lifecycle entries) from each peer with its own credential.</summary>
+    private static async Task<TestSecretariat> SecretariatAsync(string folder, params (string Address, string Country)[] peers)
+    {
+        var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        return await TestSecretariat.StartAsync(
+        [
+            $"--Node:Credential={file}",
+            "--Node:LifecyclePollInterval=00:00:00.200",
+            .. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Country={peer.Country}", $"--Node:Peers:{i}:Origins:0=PAN" }),
+        ]);
+    }
+
+    private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023") => new() { Countries = { "PAN" }, GroupIds = { group }, Periods = { period } };
+
+    /// <summary>PAN's cell as <paramref name="client"/>'s node answers, once it is in <paramref name="state"/> (or after 30 s, as it stands).</summary>
+    private static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var cell = Assert.Single((await client.GetApprovalStatusAsync(Cell(group, period))).Cells);
+            if (cell.State == state || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(state, cell.State);
+                return cell;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_State_approves_the_Secretariat_accepts_a_revision_marks_the_cell_changed_until_approved_again()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
+        var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 120)));
+
+        // A draft, then approved on PAN's node: one signed entry anchored to PAN's log as it stands (changes 1 and 2).
+        Assert.Equal(ApprovalState.Draft, Assert.Single((await state.GetApprovalStatusAsync(Cell())).Cells).State);
+        var approved = await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        var cell = Assert.Single(approved.Cells);
+        Assert.Equal(ApprovalState.Approved, cell.State);
+        Assert.Equal(2, cell.LogSequence);
+        var entry = Assert.Single(approved.Entries);
+        Assert.Equal((1, LifecycleAction.Approve, 64), (entry.EntrySequence, entry.Action, entry.Signature.Length));
+
+        // It replicates like data: the Secretariat verifies it and sees the cell approved, then accepts it.
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+        var accepted = Assert.Single((await acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Cells);
+        Assert.Equal(ApprovalState.Accepted, accepted.State);
+        Assert.Equal(ApprovalState.Accepted, (await WhenAsync(secretariatView, ApprovalState.Accepted)).State);
+
+        // A revision after the approval: changed since approval, at the origin and at the Secretariat, naming the key changed.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+        var changed = await WhenAsync(state, ApprovalState.ChangedSinceApproval);
+        var key = Assert.Single(changed.ChangedKeys);
+        Assert.Equal(("REFUGEES", "_T"), (key.IndicatorCode, key.Sex));
+        Assert.Single((await WhenAsync(secretariatView, ApprovalState.ChangedSinceApproval)).ChangedKeys);
+        // ... which the Secretariat cannot accept, nothing recorded.
+        var acceptances = secretariat.CountRows("acceptances");
+        await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync,
+            StatusCode.FailedPrecondition, "CHANGED_SINCE_APPROVAL");
+        Assert.Equal(acceptances, secretariat.CountRows("acceptances"));
+
+        // Approved again: the earlier acceptance was of the earlier approval, so the cell is approved, not accepted.
+        var again = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Cells);
+        Assert.Equal((ApprovalState.Approved, 3L, 0), (again.State, again.LogSequence, again.ChangedKeys.Count));
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+
+        // The Secretariat rejects it with a reason; the State withdraws its approval with one.
+        var rejected = Assert.Single((await acceptor.RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the breakdown by age is missing" })).Cells);
+        Assert.Equal((ApprovalState.Rejected, "the breakdown by age is missing"), (rejected.State, rejected.Reason));
+        var unapproved = await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "adding the age breakdown" });
+        Assert.Equal((ApprovalState.Draft, "adding the age breakdown"), (Assert.Single(unapproved.Cells).State, Assert.Single(unapproved.Cells).Reason));
+        Assert.Equal("adding the age breakdown", (await WhenAsync(secretariatView, ApprovalState.Draft)).Reason);
+        Assert.Equal(3L, secretariat.CountRows("lifecycle_entries"));
+    }
+
+    [Fact]
+    public async Task Bulk_approval_of_many_groups_and_periods_is_one_call_and_one_signed_entry_per_cell()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+
+        var response = await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations, Asylum }, Periods = { "2022", "2023", "2023-Q1" } });
+
+        Assert.Equal(6, response.Cells.Count);
+        Assert.All(response.Cells, c => Assert.Equal(ApprovalState.Approved, c.State));
+        Assert.Equal([1L, 2, 3, 4, 5, 6], response.Entries.Select(e => e.EntrySequence));
+        // A chain: each entry names the hash of the one before.
+        for (var i = 1; i < response.Entries.Count; i++)
+        {
+            Assert.Equal(LifecycleEntrySignature.Hash(response.Entries[i - 1]), response.Entries[i].PreviousHash.ToByteArray());
+        }
+        Assert.Equal(6L, pan.CountRows("lifecycle_entries"));
+        var listed = await state.GetApprovalStatusAsync(new GetApprovalStatusRequest());
+        Assert.Equal(6, listed.Cells.Count(c => c.State == ApprovalState.Approved));
+    }
+
+    [Fact]
+    public async Task Bad_input_is_refused_with_a_field_violation_and_nothing_changes()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
+
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations, "DECISIONS" }, Periods = { "2023" } }).ResponseAsync, "group_ids[1]");
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023-13" } }).ResponseAsync, "periods[0]");
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023", "2999" } }).ResponseAsync, "periods[1]");
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { Periods = { "2023" } }).ResponseAsync, "group_ids");
+        await RpcAssert.InvalidArgumentAsync(() => state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync, "reason");
+        // Unapproving, accepting or rejecting a draft.
+        await RpcAssert.ReasonAsync(() => state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "r" }).ResponseAsync,
+            StatusCode.FailedPrecondition, "NOT_APPROVED");
+        await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync,
+            StatusCode.FailedPrecondition, "NOT_APPROVED");
+        await RpcAssert.InvalidArgumentAsync(() => acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "XXX", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync, "country");
+        await RpcAssert.InvalidArgumentAsync(() => acceptor.RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync, "reason");
+        // One good cell beside a bad one: nothing of the call is written.
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023", "2023-Q5" } }).ResponseAsync, "periods[1]");
+
+        Assert.Equal(0L, pan.CountRows("lifecycle_entries"));
+        Assert.Equal(0L, secretariat.CountRows("acceptances"));
+    }
+
+    [Fact]
+    public async Task A_State_cannot_approve_for_another_nor_accept_and_approving_needs_the_approve_permission()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var request = new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } };
+        var (blzApprover, panApprover, secretariatApprover) = (await SharedIdentity.ApproverAsync("BLZ"), await SharedIdentity.ApproverAsync("PAN"), await SharedIdentity.ApproverAsync(""));
+        var accept = new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } };
+
+        // Belize's approver, with a token for PAN's node, approving PAN's figures.
+        await RpcAssert.ReasonAsync(() => Approvals(pan, blzApprover).ApproveDataAsync(request).ResponseAsync,
+            StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
+        // PAN's own submitting credential: no approve permission, so no token with the scope, and its usual token is refused.
+        var (status, _) = await pan.Identity.RequestTokenAsync(pan.Credential, ApproveScopes, MirpsAuth.NodeAudience("PAN"));
+        Assert.Equal(400, status);
+        await RpcAssert.ReasonAsync(() => Approvals(pan, pan.Credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}").ApproveDataAsync(request).ResponseAsync,
+            StatusCode.PermissionDenied, "MISSING_SCOPE");
+        // The Secretariat approving for PAN.
+        await RpcAssert.ReasonAsync(() => Approvals(pan, secretariatApprover).ApproveDataAsync(request).ResponseAsync,
+            StatusCode.PermissionDenied, "ROLE_NOT_ALLOWED");
+        Assert.Equal(0L, pan.CountRows("lifecycle_entries"));
+
+        // PAN approves; then PAN's approver accepting its own approval, at the Secretariat and on its own node.
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(request);
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        await RpcAssert.ReasonAsync(() => Approvals(secretariat, panApprover).AcceptDataAsync(accept).ResponseAsync,
+            StatusCode.PermissionDenied, "ROLE_NOT_ALLOWED");
+        await RpcAssert.ReasonAsync(() => Approvals(pan, panApprover).AcceptDataAsync(accept).ResponseAsync,
+            StatusCode.PermissionDenied, "ROLE_NOT_ALLOWED");
+        // The Secretariat's approver accepting on PAN's node, where its decision does not live.
+        await RpcAssert.ReasonAsync(() => Approvals(pan, secretariatApprover).AcceptDataAsync(accept).ResponseAsync,
+            StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
+        Assert.Equal(0L, secretariat.CountRows("acceptances"));
+        Assert.Equal(0L, pan.CountRows("acceptances"));
+    }
+
+    /// <summary>
+    /// A relay (saying it is CRI's node) serves PAN's true change log and a forged lifecycle log: an entry altered, one made up
+    /// with Belize's own registered key, one left out in the middle. The Secretariat stores none of it and reports the peer
+    /// failing with the reason; served PAN's true entries, it stores them.
+    /// </summary>
+    [Fact]
+    public async Task A_relay_cannot_forge_alter_or_leave_out_an_approval()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } });
+        var asSecretariat = pan.ChannelWith(pan.TokensFor(await SharedIdentity.CredentialAsync("")).ToCallCredentials());
+        var (changes, heads) = await ReadLogAsync(asSecretariat);
+        var truth = (await new ApprovalService.ApprovalServiceClient(asSecretariat).ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries.ToList();
+        Assert.Equal(2, truth.Count);
+        using var blz = await TestLogKeys.KeyAsync(pan.Identity, "BLZ");
+
+        var altered = truth.Select(e => e.Clone()).ToList();
+        altered[0].Period = "2022"; // approving a period PAN did not
+        var madeUp = truth.Select(e => e.Clone()).ToList();
+        madeUp[0].Action = LifecycleAction.Unapprove;
+        madeUp[0].Reason = "withdrawn";
+        LifecycleEntrySignature.Sign(madeUp[0], blz, LogKeys.KeyId(blz.ExportSubjectPublicKeyInfo()));
+        var leftOut = truth.Skip(1).ToList();
+
+        foreach (var (forged, reason) in new[] { (altered, "SIGNATURE_INVALID"), (madeUp, "UNKNOWN_SIGNING_KEY"), (leftOut, "CHAIN_BROKEN") })
+        {
+            await using var relay = await MaliciousPeer.StartAsync("CRI");
+            relay.Holds = changes[^1].OriginSequence;
+            relay.Script = after => after >= changes[^1].OriginSequence ? [] :
+                [new StreamChangesResponse { Changes = { changes.Where(c => c.OriginSequence > after) }, Heads = { heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence }];
+            relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
+            await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
+
+            var peer = await PeerAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            Assert.StartsWith(reason, peer.LastError);
+            Assert.Equal(0L, secretariat.CountRows("lifecycle_entries"));
+            Assert.Equal(1L, secretariat.CountRows("observations")); // the changes themselves were PAN's own, and verified
+
+            relay.Lifecycle = after => truth.Where(e => e.EntrySequence > after);
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Asylum);
+            Assert.Equal(2L, secretariat.CountRows("lifecycle_entries"));
+        }
+    }
+
+    /// <summary>
+    /// PAN's policy holds drafts back until approval (Node:Sharing:Default:HoldDrafts): Belize (a reader PAN shares with) and
+    /// the Secretariat receive nothing of a draft, from queries or the feed, until PAN approves; a revision after the approval
+    /// is a draft again, while the approved revision stays where it was received.
+    /// </summary>
+    [Fact]
+    public async Task A_policy_holds_drafts_back_from_other_States_and_the_Secretariat_until_approval()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true");
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        using var belizeTokens = pan.TokensFor(await SharedIdentity.CredentialAsync("BLZ"));
+        var belize = new ObservationService.ObservationServiceClient(pan.ChannelWith(belizeTokens.ToCallCredentials()));
+        async Task<List<double>> BelizeReadsAsync()
+        {
+            using var call = belize.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" } });
+            var values = new List<double>();
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                values.AddRange(message.Observations.Select(o => o.Observation.Value));
+            }
+            return [.. values.Order()];
+        }
+        async Task<long> SecretariatHoldsAsync(long sequence, long observations)
+        {
+            var client = new SyncService.SyncServiceClient(secretariat.Channel);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence < sequence
+                || secretariat.CountRows("observations") < observations)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    break;
+                }
+                await Task.Delay(100);
+            }
+            return secretariat.CountRows("observations");
+        }
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 120)));
+        Assert.Empty(await BelizeReadsAsync());
+        Assert.Equal(0L, await SecretariatHoldsAsync(2, 0)); // the Secretariat holds PAN's log to change 2, as placeholders
+        Assert.Equal(2L, secretariat.CountRows("withheld_changes"));
+
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal([120, 230], await BelizeReadsAsync());
+        Assert.Equal(2L, await SecretariatHoldsAsync(2, 2));
+
+        // A revision after the approval is a draft: Belize no longer reads the key, the Secretariat keeps the approved value.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+        Assert.Equal([120], await BelizeReadsAsync());
+        await SecretariatHoldsAsync(3, 2);
+        Assert.Equal(2L, secretariat.CountRows("observations"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal([120, 240], await BelizeReadsAsync());
+        Assert.Equal(3L, await SecretariatHoldsAsync(3, 3));
+    }
+
+    /// <summary>
+    /// The Secretariat's regional value says per cell which lifecycle state each contributing State's figures are in, and can be
+    /// asked for approved-only or accepted-only figures; the completeness matrix shows draft / approved / accepted / changed.
+    /// </summary>
+    [Fact]
+    public async Task Regional_figures_follow_the_lifecycle_approved_only_accepted_only_and_the_completeness_matrix()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            $"--Node:Peers:1:Address={blz.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ");
+        var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await blz.Observations.SubmitObservationsAsync(Submit(Refugees("BLZ", value: 240)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+        async Task<Mirps.Regional.V1.RegionalCell> ValueAsync(Mirps.Regional.V1.LifecycleFilter filter, double expected)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                var cell = Assert.Single((await secretariat.Regional.GetRegionalValueAsync(new Mirps.Regional.V1.GetRegionalValueRequest
+                    { IndicatorCode = "REFUGEES", Period = "2023", Lifecycle = filter })).Cells);
+                if (cell.Value == expected || DateTime.UtcNow > deadline)
+                {
+                    Assert.Equal(expected, cell.Value);
+                    return cell;
+                }
+                await Task.Delay(100);
+            }
+        }
+
+        var all = await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Unspecified, 470);
+        Assert.Equal([("BLZ", ApprovalState.Draft), ("PAN", ApprovalState.Approved)], all.LifecycleStates.Select(l => (l.Country, l.State)).OrderBy(x => x.Country));
+        var approvedOnly = await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Approved, 230);
+        Assert.Equal(["PAN"], approvedOnly.ContributingCountries);
+        Assert.Contains("BLZ", approvedOnly.MissingCountries);
+        Assert.Empty((await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Accepted, 0)).ContributingCountries);
+
+        await Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal(["PAN"], (await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Accepted, 230)).ContributingCountries);
+        var matrix = (await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = "2023", PeriodTo = "2023" })).Cells.ToDictionary(c => c.Country);
+        Assert.Equal((ApprovalState.Accepted, ApprovalState.Draft), (matrix["PAN"].ApprovalState, matrix["BLZ"].ApprovalState));
+
+        // PAN revises: its figure no longer counts as approved or accepted, and the matrix says why.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 250)));
+        await WhenAsync(secretariatView, ApprovalState.ChangedSinceApproval);
+        Assert.Empty((await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Approved, 0)).ContributingCountries);
+        matrix = (await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = "2023", PeriodTo = "2023" })).Cells.ToDictionary(c => c.Country);
+        Assert.Equal(ApprovalState.ChangedSinceApproval, matrix["PAN"].ApprovalState);
+    }
+
+    private static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> ReadLogAsync(GrpcChannel channel)
+    {
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var (changes, heads) = (new List<StoredObservation>(), new List<LogHead>());
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
+            heads.AddRange(message.Heads);
+        }
+        return (changes, heads);
+    }
+
+    private static async Task<PeerStatus> PeerAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
+    {
+        var client = new SyncService.SyncServiceClient(secretariat.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var status = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address);
+            if (status is not null && done(status) || DateTime.UtcNow > deadline)
+            {
+                return status ?? new PeerStatus();
+            }
+            await Task.Delay(100);
+        }
+    }
+}
