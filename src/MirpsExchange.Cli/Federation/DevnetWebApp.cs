@@ -61,7 +61,11 @@ public static class DevnetWebApp
         var created = new List<(string, string, string)>();
         foreach (var (userName, kind, country, role) in DemoAccounts.Where(a => !existing.Contains(a.UserName)))
         {
-            var response = await accounts.CreateAccountAsync(new CreateAccountRequest { UserName = userName, Kind = kind, Country = country, DisplayName = role },
+            var response = await accounts.CreateAccountAsync(new CreateAccountRequest
+            {
+                UserName = userName, Kind = kind, Country = country, DisplayName = role,
+                Secretariat = country.Length == 0 && kind is AccountKind.Analyst or AccountKind.Approver,
+            },
                 cancellationToken: cancellationToken);
             created.Add((userName, role, response.TemporaryPassword));
         }

@@ -66,7 +66,8 @@ public static class WebApp
     public static async Task<string> ReadyAccountAsync(TestIdentity identity, string clientId, string name, AccountKind kind, string country = "")
     {
         var userName = $"{name}.{Guid.NewGuid():N}"[..24];
-        var (_, temporary) = await PersonSignIn.CreateAccountAsync(identity, userName, kind, country);
+        var (_, temporary) = await PersonSignIn.CreateAccountAsync(identity, userName, kind, country,
+            secretariat: country.Length == 0 && kind is AccountKind.Analyst or AccountKind.Approver);
         using var browser = new PersonSignIn(identity, clientId);
         var (response, _) = await browser.SignInAsync(browser.AuthorizeUrl(PersonSignIn.Pkce().Challenge), userName, temporary, Password);
         PersonSignIn.CodeOf(response);
