@@ -99,6 +99,8 @@ public sealed class Texts
         ["completeness.to"] = ("Hasta el período", "To period"),
         ["completeness.caption"] = ("Completitud por indicador, período y Estado, {0} a {1}, datos al {2} UTC", "Completeness by indicator, period and State, {0} to {1}, data as of {2} UTC"),
         ["completeness.legend"] = ("Leyenda: ✓ reportado; p provisional; — falta.", "Legend: ✓ reported; p provisional; — missing."),
+        ["completeness.chart"] = ("Mapa de calor de la completitud, {0}: indicadores por Estado (la tabla siguiente da las mismas cifras)",
+            "Completeness heatmap, {0}: indicators by State (the table below gives the same figures)"),
         ["completeness.period"] = ("Período", "Period"),
         ["completeness.summary"] = ("Reportado", "Reported"),
         ["state.reported"] = ("reportado", "reported"),

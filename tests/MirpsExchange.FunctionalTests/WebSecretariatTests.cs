@@ -163,6 +163,8 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
         }
         Assert.Equal("p provisional", (await page.InnerTextAsync("#completeness tr[data-indicator=REFUGEES] td[data-state=MEX]")).Trim().Replace('\n', ' '));
         Assert.Equal("— falta", (await page.InnerTextAsync("#completeness tr[data-indicator=ASYLUM_APPLICATIONS] td[data-state=HND]")).Trim().Replace('\n', ' '));
+        // The same matrix as a heatmap drawn by ECharts (from the NuGet package's script) beside the table.
+        await page.WaitForSelectorAsync("#completeness-chart[data-chart-drawn] svg");
         await WebApp.AssertAccessibleAsync(page, "secretariat-completeness-es");
 
         // Before anything was received, every State is missing.
