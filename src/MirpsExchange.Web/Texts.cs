@@ -24,7 +24,7 @@ public sealed class Texts
     {
         ["app.name"] = ("Intercambio de información MIRPS", "MIRPS information exchange"),
         ["app.secretariat"] = ("Secretaría Técnica", "Technical Secretariat"),
-        ["app.node"] = ("Nodo de {0}", "{0}'s node"),
+        ["app.node"] = ("Nodo de {0}", "{0} node"),
         ["skip"] = ("Saltar al contenido principal", "Skip to main content"),
         ["language.switch"] = ("English", "Español"),
         ["language.switch.label"] = ("Read this page in English", "Leer esta página en español"),

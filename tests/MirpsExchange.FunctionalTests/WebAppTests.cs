@@ -30,6 +30,7 @@ public class WebAppTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
             Assert.Equal("es", await page.GetAttributeAsync("html", "lang"));
             Assert.Equal("Bienvenida", await page.InnerTextAsync("h1"));
             Assert.Contains("Costa Rica", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+            Assert.Contains("Nodo de Costa Rica", await page.InnerTextAsync("header"), StringComparison.Ordinal);
             Assert.Contains("Personas refugiadas", await page.InnerTextAsync("main table"), StringComparison.Ordinal);
             Assert.Contains("Datos propios", await page.InnerTextAsync("nav"), StringComparison.Ordinal);
             Assert.DoesNotContain("Indicadores regionales", await page.InnerTextAsync("nav"), StringComparison.Ordinal);
