@@ -1,12 +1,11 @@
-using System.Security.Claims;
 using System.Security.Cryptography.X509Certificates;
 
 namespace MirpsExchange.Web;
 
 /// <summary>
 /// What the hosting process tells the web app about itself: whose process it is, the identity server it
-/// trusts, where its own gRPC services listen and how to reach them (the people's pages read data only
-/// through those services, with the person's token), and how it validates a token as its services do.
+/// trusts, where its own gRPC services listen and how to reach them: the people's pages read data only
+/// through those services, with the person's token, and a new token is checked by calling them too.
 /// </summary>
 public sealed class WebHost
 {
@@ -30,9 +29,6 @@ public sealed class WebHost
 
     /// <summary>Over TLS, the process's client certificate: presented to the identity server when redeeming a code (the token is bound to it) and to its own services.</summary>
     public X509Certificate2? ClientCertificate { get; init; }
-
-    /// <summary>The process's own token validation (signature, issuer, audience, lifetime, revocation): null when the token is refused.</summary>
-    public required Func<IServiceProvider, string, CancellationToken, Task<ClaimsPrincipal?>> ValidateToken { get; init; }
 }
 
 /// <summary>The web app's configuration section (Web:).</summary>

@@ -30,6 +30,7 @@ public class WebAppTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
             Assert.Equal("es", await page.GetAttributeAsync("html", "lang"));
             Assert.Equal("Bienvenida", await page.InnerTextAsync("h1"));
             Assert.Contains("Costa Rica", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+            Assert.Contains("Nodo de Costa Rica", await page.InnerTextAsync("header"), StringComparison.Ordinal);
             Assert.Contains("Personas refugiadas", await page.InnerTextAsync("main table"), StringComparison.Ordinal);
             Assert.Contains("Datos propios", await page.InnerTextAsync("nav"), StringComparison.Ordinal);
             Assert.DoesNotContain("Indicadores regionales", await page.InnerTextAsync("nav"), StringComparison.Ordinal);
@@ -57,6 +58,38 @@ public class WebAppTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
             Assert.Contains("Secretaría Técnica", await page.InnerTextAsync("header"), StringComparison.Ordinal);
             Assert.Contains("Indicadores regionales", await page.InnerTextAsync("nav"), StringComparison.Ordinal);
             await WebApp.AssertAccessibleAsync(page, "secretariat-home-es");
+        }
+    }
+
+    [Fact]
+    public async Task Over_TLS_a_person_signs_in_at_a_node_whose_pages_read_with_the_token_bound_to_the_node_certificate_and_the_session_cookie_is_secure()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var certificates = Path.Combine(folder, "certs");
+            var ca = MirpsExchange.Cli.Federation.DevelopmentCertificates.CertificateFile(certificates, MirpsExchange.Cli.Federation.DevelopmentCertificates.CaName);
+            MirpsExchange.Cli.Federation.DevelopmentCertificates.Ensure(certificates, ["identity", "blz", "admin-client", "blz-client"]);
+            await using var identity = await TestIdentity.StartAsync(TlsFederation.TlsArgs(certificates, "identity", ca));
+            var port = WebApp.FreePort();
+            var clientId = await WebApp.RegisterClientAsync(identity, $"https://127.0.0.1:{port}");
+            await using var node = await TestNode.StartAsync("BLZ", identity, [.. TlsFederation.TlsArgs(certificates, "blz", ca), $"--Node:Port={port}", $"--Web:ClientId={clientId}"]);
+            Assert.Equal($"https://127.0.0.1:{port}", node.HttpAddress.TrimEnd('/'));
+            var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "ana.blz", AccountKind.Analyst, "BLZ");
+
+            // The browser does not know the development CA (the processes trust only it).
+            await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { IgnoreHTTPSErrors = true });
+            var page = await context.NewPageAsync();
+            await WebApp.SignInAsync(page, $"{node.HttpAddress}/", analyst);
+            Assert.Equal("Bienvenida", await page.InnerTextAsync("h1"));
+            Assert.Contains("Personas refugiadas", await page.InnerTextAsync("main table"), StringComparison.Ordinal);
+            var session = Assert.Single(await context.CookiesAsync(), c => c.Name == "mirps-web");
+            Assert.True(session.Secure && session.HttpOnly);
+            await WebApp.AssertAccessibleAsync(page, "node-home-tls-es");
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
         }
     }
 }

@@ -84,9 +84,14 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
             var shown = cell.ContributingCountries.Count == 0 ? "sin datos"
                 : (cell.Complete ? "" : "parcial ") + (cell.LowerBound ? "≥ " : "") + cell.Value.ToString("#,0.##", CultureInfo.InvariantCulture);
             Assert.Equal(shown, (await row.Locator("td").First.InnerTextAsync()).Trim());
-            foreach (var missing in cell.MissingCountries)
+            var coverage = await row.Locator("td").Nth(1).InnerTextAsync();
+            if (cell.ContributingCountries.Count == 0)
             {
-                Assert.Contains($"({missing})", await row.Locator("td").Nth(1).InnerTextAsync(), StringComparison.Ordinal);
+                Assert.Equal("ningún Estado reportó", coverage.Trim());
+            }
+            foreach (var missing in cell.ContributingCountries.Count == 0 ? [] : cell.MissingCountries)
+            {
+                Assert.Contains($"({missing})", coverage, StringComparison.Ordinal);
             }
         }
         // 240 + 200 + ... + 700, Mexico's provisional; applications partial without Honduras, at least 6,000 (Mexico's lower bound).
@@ -141,6 +146,35 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
                 File.Delete(file);
             }
         }
+    }
+
+    [Fact]
+    public async Task A_Secretariat_analyst_sees_the_completeness_heatmap_as_RegionalService_answers_it_and_as_of_an_earlier_time()
+    {
+        var (secretariat, clientId) = await StartAsync();
+        await using var _ = secretariat;
+        var analyst = await WebApp.ReadyAccountAsync(secretariat.Identity, clientId, "sec.heat", AccountKind.Analyst);
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{secretariat.HttpAddress}/completeness?from=2023", analyst);
+
+        var answer = await secretariat.Regional.GetCompletenessAsync(new GetCompletenessRequest { PeriodFrom = "2023", PeriodTo = "2023", Granularity = Mirps.Catalog.V1.PeriodGranularity.Year });
+        Assert.Equal(answer.Cells.Select(c => (c.IndicatorCode, c.Period)).Distinct().Count(), await page.Locator("#completeness tbody tr").CountAsync());
+        foreach (var cell in answer.Cells.Where(c => c.IndicatorCode is "REFUGEES" or "ASYLUM_APPLICATIONS" or "IDPS"))
+        {
+            var shown = (await page.InnerTextAsync($"#completeness tr[data-indicator={cell.IndicatorCode}] td[data-state={cell.Country}]")).Trim();
+            var expected = cell.State switch { ReportingState.Reported => "✓ reportado", ReportingState.Provisional => "p provisional", _ => "— falta" };
+            Assert.Equal(expected, shown.Replace('\n', ' '));
+        }
+        Assert.Equal("p provisional", (await page.InnerTextAsync("#completeness tr[data-indicator=REFUGEES] td[data-state=MEX]")).Trim().Replace('\n', ' '));
+        Assert.Equal("— falta", (await page.InnerTextAsync("#completeness tr[data-indicator=ASYLUM_APPLICATIONS] td[data-state=HND]")).Trim().Replace('\n', ' '));
+        // The same matrix as a heatmap drawn by ECharts (from the NuGet package's script) beside the table.
+        await page.WaitForSelectorAsync("#completeness-chart[data-chart-drawn] svg");
+        await WebApp.AssertAccessibleAsync(page, "secretariat-completeness-es");
+
+        // Before anything was received, every State is missing.
+        await page.GotoAsync($"{secretariat.HttpAddress}/completeness?from=2023&asOf=2024-01-01T00:00:00");
+        Assert.Equal("— falta", (await page.InnerTextAsync("#completeness tr[data-indicator=REFUGEES] td[data-state=BLZ]")).Trim().Replace('\n', ' '));
     }
 
     /// <summary>The first sheet of an xlsx as CSV text (every cell an inline string, as the download writes them).</summary>

@@ -1,17 +1,15 @@
-using System.Security.Claims;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Mirps.Auth;
 using MirpsExchange.ServiceDefaults;
 using MirpsExchange.Web;
-using OpenIddict.Validation;
 
 namespace MirpsExchange.Node.Extensions;
 
 /// <summary>
 /// The web app (src/MirpsExchange.Web) in a node's or the Secretariat's process: it learns the process's
-/// audience, issuer, gRPC address and client certificate, and validates a person's token as the services
-/// do (OpenIddict's validation of signature, issuer, audience and lifetime, then the revocation list).
+/// audience, issuer, gRPC address and client certificate (over TLS the person's token is bound to it, and the
+/// pages call the process's services presenting it).
 /// </summary>
 public static class WebAppHosting
 {
@@ -26,21 +24,7 @@ public static class WebAppHosting
             GrpcAddress = services => services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(),
             CaFile = tls.CaFile.Length > 0 ? tls.CaFile : null,
             ClientCertificate = node.LoadClientCertificate(tls),
-            ValidateToken = ValidateAsync,
         });
         return builder;
-    }
-
-    private static async Task<ClaimsPrincipal?> ValidateAsync(IServiceProvider services, string token, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var principal = await services.GetRequiredService<OpenIddictValidationService>().ValidateAccessTokenAsync(token, cancellationToken);
-            return services.GetRequiredService<RevocationList>().Refuses(principal) ? null : principal;
-        }
-        catch (OpenIddict.Abstractions.OpenIddictExceptions.ValidationException)
-        {
-            return null;
-        }
     }
 }

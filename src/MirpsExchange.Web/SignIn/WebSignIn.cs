@@ -160,12 +160,20 @@ public static partial class WebSignIn
             LogRefused(logger, $"the token request failed: {reason}");
             return Message(texts, texts.Format("signin.failed", reason), StatusCodes.Status403Forbidden);
         }
-        var principal = await host.ValidateToken(http.RequestServices, token, http.RequestAborted);
-        if (principal is null)
+        // The token is checked by this process's own services, exactly as every page's calls will be (signature, issuer,
+        // audience, lifetime, revocation, and over TLS its binding to the certificate the code was redeemed with).
+        try
         {
-            LogRefused(logger, "the access token was not valid for this process");
-            return Message(texts, texts.Format("signin.failed", "token"), StatusCodes.Status403Forbidden);
+            var check = new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(http.RequestServices.GetRequiredService<NodeChannel>().Channel);
+            await check.GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest(), new Grpc.Core.Metadata { { "Authorization", $"Bearer {token}" } },
+                cancellationToken: http.RequestAborted);
         }
+        catch (Grpc.Core.RpcException e)
+        {
+            LogRefused(logger, $"this process refused the access token ({e.StatusCode}: {e.Status.Detail})");
+            return Message(texts, texts.Format("signin.failed", e.Status.Detail), StatusCodes.Status403Forbidden);
+        }
+        var principal = TokenClaims(token);
         var expires = principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : DateTimeOffset.UtcNow.AddMinutes(5);
@@ -186,6 +194,27 @@ public static partial class WebSignIn
         await http.SignInAsync(Scheme, new ClaimsPrincipal(identity), properties);
         LogSignedIn(logger, identity.Name ?? "", identity.FindFirst(MirpsAuth.RoleClaim)?.Value ?? "", identity.FindFirst(MirpsAuth.CountryClaim)?.Value ?? "");
         return Results.Redirect(flow.ReturnUrl);
+    }
+
+    /// <summary>The claims of a JWT access token this process's services just accepted (its payload, read as it is).</summary>
+    private static ClaimsPrincipal TokenClaims(string token)
+    {
+        var payload = token.Split('.')[1].Replace('-', '+').Replace('_', '/');
+        payload = payload.PadRight(payload.Length + (4 - payload.Length % 4) % 4, '=');
+        using var json = JsonDocument.Parse(Convert.FromBase64String(payload));
+        var identity = new ClaimsIdentity("token");
+        foreach (var property in json.RootElement.EnumerateObject())
+        {
+            if (property.Value.ValueKind == JsonValueKind.Array)
+            {
+                identity.AddClaims(property.Value.EnumerateArray().Select(v => new Claim(property.Name, v.ToString())));
+            }
+            else if (property.Value.ValueKind != JsonValueKind.Object)
+            {
+                identity.AddClaim(new Claim(property.Name, property.Value.ToString()));
+            }
+        }
+        return new ClaimsPrincipal(identity);
     }
 
     /// <summary>The redirect URI registered for this web app: its public address (or the request's) and the callback path.</summary>
