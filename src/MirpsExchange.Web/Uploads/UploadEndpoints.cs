@@ -217,7 +217,11 @@ public static partial class UploadEndpoints
     {
         var cell = result.LeftCells.Concat(result.RightCells).FirstOrDefault(c => c.HasObservationIndex);
         var field = cell is null ? "file" : $"observations[{cell.ObservationIndex}].value";
-        return new UploadProblem(file.Locate(new Violation(field, $"{result.RuleId}: {result.Message}")), result.Severity == Mirps.Catalog.V1.RuleSeverity.Error);
+        // The rule's sentence, then the cells it compared, the file's by their place ("line 3"), the others stored or missing.
+        var cells = result.LeftCells.Concat(result.RightCells).Select(c =>
+            $"{(c.Subtracted ? "-" : "")}{MirpsExchange.Catalogue.ObservationKeys.Describe(c.Key)} = {c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} "
+            + $"({(c.Missing ? "missing" : c.HasObservationIndex ? $"observations[{c.ObservationIndex}]" : "stored")})");
+        return new UploadProblem(file.Locate(new Violation(field, $"{result.Message}. Cells: {string.Join("; ", cells)}")), result.Severity == Mirps.Catalog.V1.RuleSeverity.Error);
     }
 
     /// <summary>A node's refusal: its field violations located in the file, or its message.</summary>
