@@ -8,6 +8,7 @@ using Mirps.Auth;
 using MirpsExchange.Web.Components;
 using MirpsExchange.Web.SignIn;
 using MirpsExchange.Web.Secretariat;
+using MirpsExchange.Web.Uploads;
 
 namespace MirpsExchange.Web;
 
@@ -34,11 +35,17 @@ public static class WebAppExtensions
                 .AddRequirements(new WebPolicies.ProcessRequirement(secretariat: true)))
             .AddPolicy(WebPolicies.State, policy => policy.AddAuthenticationSchemes(WebSignIn.Scheme).RequireAuthenticatedUser()
                 .RequireClaim(MirpsAuth.RoleClaim, MirpsAuth.StateRole)
+                .AddRequirements(new WebPolicies.ProcessRequirement(secretariat: false)))
+            .AddPolicy(WebPolicies.StateSubmitter, policy => policy.AddAuthenticationSchemes(WebSignIn.Scheme).RequireAuthenticatedUser()
+                .RequireClaim(MirpsAuth.RoleClaim, MirpsAuth.StateRole)
+                .RequireClaim("scope", MirpsAuth.SubmitScope)
                 .AddRequirements(new WebPolicies.ProcessRequirement(secretariat: false)));
         builder.Services.AddSingleton<IAuthorizationHandler, WebPolicies.ProcessHandler>();
         builder.Services.AddSingleton<NodeChannel>();
         builder.Services.AddScoped<NodeCalls>();
         builder.Services.AddScoped<Secretariat.RegionalView>();
+        builder.Services.AddSingleton<CatalogueLabels>();
+        builder.Services.AddSingleton<Uploads.PendingUploads>();
         return builder;
     }
 
@@ -49,6 +56,7 @@ public static class WebAppExtensions
         app.MapWebAssets();
         app.MapWebSignIn();
         app.MapRegionalDownloads();
+        app.MapUploads();
         app.MapGet("/language", (HttpContext http, string? to, string? returnUrl) =>
         {
             http.Response.Cookies.Append(Texts.CookieName, to == Texts.English ? Texts.English : Texts.Spanish, new CookieOptions
@@ -77,6 +85,8 @@ public static class WebPolicies
     public const string Secretariat = "web-secretariat";
     /// <summary>A State account, in a State's node.</summary>
     public const string State = "web-state";
+    /// <summary>A State account that may submit (the mirps.submit scope: a submitter), in a State's node: the upload.</summary>
+    public const string StateSubmitter = "web-state-submitter";
 
     public sealed class ProcessRequirement(bool secretariat) : IAuthorizationRequirement
     {

@@ -44,4 +44,7 @@ public sealed class WebOptions
 
     /// <summary>The address people reach the web app at (for the redirect URI), when it differs from the request's own (a proxy in front).</summary>
     public string PublicAddress { get; set; } = "";
+
+    /// <summary>The largest file the upload page accepts, in bytes (8 MiB by default); a larger one is refused with a message, unread.</summary>
+    public long MaxUploadBytes { get; set; } = 8 * 1024 * 1024;
 }

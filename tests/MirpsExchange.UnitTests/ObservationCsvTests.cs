@@ -42,6 +42,23 @@ public class ObservationCsvTests
     private static Violation OnlyError(ObservationFile batch) => Assert.Single(batch.Errors);
 
     [Fact]
+    public void A_problem_is_located_by_line_and_column_whether_the_reader_or_the_validator_found_it()
+    {
+        var batch = Read(Header, "REFUGEES,BLZ,2023,_T,_T,_T,240,NORMAL,", "", "REFUGEES,BLZ,2023,F,_T,_T,1.5x,,");
+
+        Assert.Equal(new FileProblem(null, 4, "value", "line 4", "'1.5x' is not a number (use a dot for decimals and no thousands separator)"), batch.Locate(OnlyError(batch)));
+        // The validator's and a node's field paths: the row's line (a batch's rows counted from its offset), and rows named in the text.
+        Assert.Equal(new FileProblem(null, 2, "period", "line 2", "the same key as line 2"),
+            batch.Locate(new Violation("observations[0].period", "the same key as observations[0]")));
+        Assert.Equal("line 4: repeated", batch.Locate(new Violation("observations[0]", "repeated"), offset: 1).ToString());
+        Assert.Equal("observations: too many", batch.Locate(new Violation("observations", "too many")).ToString());
+        Assert.Equal(new FileProblem("Poblaciones", 5, "status", "sheet 'Poblaciones', row 5", "bad"),
+            batch.Locate(new Violation("sheet 'Poblaciones', row 5, status", "bad")));
+        Assert.Equal(new FileProblem("Poblaciones", null, "", "sheet 'Poblaciones'", "no header row"),
+            batch.Locate(new Violation("sheet 'Poblaciones'", "no header row")));
+    }
+
+    [Fact]
     public void A_well_formed_file_reads_into_observations_with_their_lines()
     {
         var batch = Read(

@@ -329,7 +329,7 @@ public static class ObservationCsv
 }
 
 /// <summary>Rows read from a file (CSV or xlsx), where each one is (its line or row, and the place named in messages), and problems of form.</summary>
-public sealed class ObservationFile
+public sealed partial class ObservationFile
 {
     public List<Observation> Observations { get; } = [];
 
@@ -350,4 +350,59 @@ public sealed class ObservationFile
         Lines.Add(line);
         Places.Add(place);
     }
+
+    /// <summary>
+    /// Where a problem is in the file, for people: its sheet (xlsx; null for CSV), its line or row (null for the whole file or
+    /// sheet), its column (empty for the whole row) and its description with every row it names ("observations[3]") given as
+    /// its place. Reads both the readers' problems ("line 4, value", "sheet 'Poblaciones', row 5, status") and the validator's
+    /// and a node's ("observations[3].period", the rows of a batch counted from <paramref name="offset"/>).
+    /// </summary>
+    public FileProblem Locate(Violation violation, int offset = 0)
+    {
+        string? Place(string index) =>
+            int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row) && offset + row < Places.Count ? Places[offset + row] : null;
+
+        var description = RowReference().Replace(violation.Description, m => Place(m.Groups[1].Value) ?? m.Value);
+        var field = violation.Field;
+        var column = "";
+        var row = RowField().Match(field);
+        if (row.Success && int.TryParse(row.Groups[1].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i)
+            && offset + i < Places.Count)
+        {
+            field = Places[offset + i];
+            column = row.Groups[2].Value.TrimStart('.');
+        }
+        var place = PlaceText().Match(field);
+        if (!place.Success)
+        {
+            return new FileProblem(null, null, "", field, description);
+        }
+        var sheet = place.Groups["sheet"].Success ? place.Groups["sheet"].Value : null;
+        int? number = place.Groups["row"].Success ? int.Parse(place.Groups["row"].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+        if (place.Groups["column"].Success)
+        {
+            column = place.Groups["column"].Value;
+            field = field[..place.Groups["column"].Index].TrimEnd(' ', ',');
+        }
+        return new FileProblem(sheet, number, column, field, description);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^observations\[(\d+)\](.*)$")]
+    private static partial System.Text.RegularExpressions.Regex RowField();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\bobservations\[(\d+)\]")]
+    private static partial System.Text.RegularExpressions.Regex RowReference();
+
+    /// <summary>The places the readers write: "line 4", "sheet 'S', row 5", "sheet 'S'", each optionally followed by ", column".</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?:line (?<row>\d+)|sheet '(?<sheet>.*)'(?:, row (?<row>\d+))?)(?:, (?<column>[a-z_]+))?$")]
+    private static partial System.Text.RegularExpressions.Regex PlaceText();
+}
+
+/// <summary>
+/// One problem located in a file (<see cref="ObservationFile.Locate"/>): the sheet (xlsx) or null, the line or row or null
+/// (the whole file or sheet), the column or empty (the whole row), the place as the messages name it, and what is wrong.
+/// </summary>
+public sealed record FileProblem(string? Sheet, int? Row, string Column, string Place, string Description)
+{
+    public override string ToString() => Column.Length > 0 ? $"{Place}, {Column}: {Description}" : $"{Place}: {Description}";
 }

@@ -86,7 +86,7 @@ public static partial class SubmitCommand
         var validation = validator.ValidateAllObservations(csv.Observations, nodeCountry: null, DateOnly.FromDateTime(DateTime.UtcNow));
         if (!validation.IsValid)
         {
-            await Report(error, file.Name, validation.Violations.Select(v => Describe(v.Field, v.Description, csv.Places, 0)));
+            await Report(error, file.Name, validation.Violations.Select(v => csv.Locate(v).ToString()));
             return CliApp.Refused;
         }
 
@@ -132,7 +132,7 @@ public static partial class SubmitCommand
             {
                 await error.WriteLineAsync($"error: {node} refused {Span(csv, start, batchSize)} ({e.StatusCode}): {e.Status.Detail}");
                 var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
-                await Report(error, file.Name, violations.Select(v => Describe(v.Field, v.Description, csv.Places, start)));
+                await Report(error, file.Name, violations.Select(v => csv.Locate(new Violation(v.Field, v.Description), start).ToString()));
                 if (start > 0)
                 {
                     await error.WriteLineAsync($"note: the {start} observations before {csv.Places[start]} were written; the refused batch and the rest were not");
@@ -185,7 +185,7 @@ public static partial class SubmitCommand
             {
                 await error.WriteLineAsync($"error: {node} refused to judge {Span(csv, start, batchSize)} ({e.StatusCode}): {e.Status.Detail}");
                 var violations = e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [];
-                await Report(error, fileName, violations.Select(v => Describe(v.Field, v.Description, csv.Places, start)));
+                await Report(error, fileName, violations.Select(v => csv.Locate(new Violation(v.Field, v.Description), start).ToString()));
                 return e.StatusCode == StatusCode.InvalidArgument ? CliApp.Refused : CliApp.Failed;
             }
             await PrintResultsAsync(output, fileName, response.Results, csv.Places, start);
@@ -234,26 +234,6 @@ public static partial class SubmitCommand
         }
     }
 
-    /// <summary>
-    /// "observations[3].period" becomes "line 5, period" using the line each row started on (rows of a batch
-    /// counted from <paramref name="offset"/>); a row named in the description ("the same key as
-    /// observations[0]") becomes its line too.
-    /// </summary>
-    private static string Describe(string field, string description, IReadOnlyList<string> lines, int offset)
-    {
-        string? Line(string index) =>
-            int.TryParse(index, out var row) && offset + row < lines.Count ? lines[offset + row] : null;
-
-        description = RowReference().Replace(description, m => Line(m.Groups[1].Value) ?? m.Value);
-        var match = RowField().Match(field);
-        if (match.Success && Line(match.Groups[1].Value) is { } line)
-        {
-            var column = match.Groups[2].Value.TrimStart('.');
-            return $"{line}{(column.Length > 0 ? ", " + column : "")}: {description}";
-        }
-        return $"{field}: {description}";
-    }
-
     private static async Task Report(TextWriter error, string fileName, IEnumerable<string> problems)
     {
         foreach (var problem in problems)
@@ -261,9 +241,6 @@ public static partial class SubmitCommand
             await error.WriteLineAsync($"{fileName}: {problem}");
         }
     }
-
-    [GeneratedRegex(@"^observations\[(\d+)\](.*)$")]
-    private static partial Regex RowField();
 
     [GeneratedRegex(@"\bobservations\[(\d+)\]")]
     private static partial Regex RowReference();
