@@ -111,7 +111,13 @@ public static class LoginCommand
                 }
                 var expires = DateTimeOffset.UtcNow.AddSeconds(body.TryGetProperty("expires_in", out var seconds) ? seconds.GetInt32() : 0);
                 var file = parse.GetValue(tokenFile)?.FullName ?? DefaultTokenFile();
-                OwnerOnlyFile.CreateDirectory(Path.GetDirectoryName(file)!);
+                var folder = Path.GetDirectoryName(file)!;
+                if (parse.GetValue(tokenFile) is null || !Directory.Exists(folder))
+                {
+                    // The profile's mirps folder, or a new one, owner-only; a folder the person named that exists already
+                    // (their working folder, say) keeps its mode: the file itself is owner-only.
+                    OwnerOnlyFile.CreateDirectory(folder);
+                }
                 OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(new Dictionary<string, string>
                 {
                     ["issuer"] = issuer.ToString(),
