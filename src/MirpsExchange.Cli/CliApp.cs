@@ -21,6 +21,7 @@ public static class CliApp
         DevnetCommand.Create(),
         CredentialsCommand.Create(),
         AccountsCommand.Create(),
+        LoginCommand.Create(),
         CertsCommand.Create(),
         RegionalCommand.Create(),
         NodeCommand.Create(),

@@ -501,6 +501,49 @@ public class SdmxRestTests
     }
 
     [Fact]
+    public async Task A_large_answer_is_written_as_it_is_read_in_every_streamed_format_and_one_over_the_limit_after_its_first_bytes_is_cut()
+    {
+        // 5,250 observations (a year of REFUGEES by sex, age and origin); the limit, 4,000, is met long after the first 64 KiB.
+        await using var node = await TestNode.StartAsync("BLZ", null, HttpPort, "--Sdmx:MaxObservations=4000");
+        await node.Observations.SubmitObservationsAsync(Submit([.. DistinctRefugees(5_250)]));
+        var token = await TokenAsync(node, "BLZ");
+        var expected = (await GrpcAsync(node, token)).Select(Expected).Order(StringComparer.Ordinal).ToList();
+        var formats = new (string Accept, string Query, string Start)[]
+        {
+            ("application/vnd.sdmx.data+csv;version=2.0.0", "", "STRUCTURE,"),
+            ("application/vnd.sdmx.data+csv;version=1.0.0", "", "DATAFLOW,"),
+            ("application/vnd.sdmx.genericdata+xml;version=2.1", "", "<?xml"),
+            ("application/vnd.sdmx.structurespecificdata+xml;version=2.1", "", "<?xml"),
+            ("application/vnd.sdmx.genericdata+xml;version=2.1", "?dimensionAtObservation=AllDimensions", "<?xml"),
+        };
+        foreach (var (accept, query, start) in formats)
+        {
+            // Over the limit: the answer began (200, its first bytes) before the node had read the rows that exceed it, so the
+            // node cannot refuse it any more and cuts the transfer: the client never holds an answer that looks complete.
+            using var http = new HttpClient();
+            using var request = new HttpRequestMessage(HttpMethod.Get, node.HttpAddress + "/sdmx/rest/data/DF_MIRPS_PROTECTION/all" + query);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await using var body = await response.Content.ReadAsStreamAsync();
+            var received = new MemoryStream();
+            await Assert.ThrowsAnyAsync<IOException>(() => body.CopyToAsync(received));
+            Assert.True(received.Length >= 64 * 1024, $"{accept}{query}: {received.Length} bytes before the cut");
+            Assert.StartsWith(start, System.Text.Encoding.UTF8.GetString(received.GetBuffer(), 0, 64), StringComparison.Ordinal);
+        }
+
+        // Within the limit (by key), each streamed format holds exactly what gRPC serves, in series for time series.
+        var males = expected.Where(line => line.StartsWith("REFUGEES.BLZ.M.", StringComparison.Ordinal)).ToList();
+        const string Males = "/sdmx/rest/data/DF_MIRPS_PROTECTION/REFUGEES.BLZ.M.......";
+        Assert.Equal(males, ReadCsv((await GetAsync(node, Males, token, formats[0].Accept)).Body, "STRUCTURE").Order(StringComparer.Ordinal));
+        Assert.Equal(males, ReadGeneric((await GetAsync(node, Males, token)).Body));
+        Assert.Equal(males, ReadStructureSpecific((await GetAsync(node, Males, token, formats[3].Accept)).Body));
+        var series = XDocument.Parse((await GetAsync(node, Males, token)).Body).Descendants(Generic + "Series").ToList();
+        Assert.Equal(series.Count, series.Select(s => string.Join('.', s.Element(Generic + "SeriesKey")!.Elements().Select(v => v.Attribute("value")!.Value))).Distinct().Count());
+    }
+
+    [Fact]
     public async Task A_party_with_its_data_answers_in_progress_at_the_limit_is_refused_429_and_structures_still_answer()
     {
         // A limit of 0 answers in progress: every data query is one too many (the limit itself is SdmxDataLimitTests').

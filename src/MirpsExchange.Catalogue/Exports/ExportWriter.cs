@@ -133,6 +133,33 @@ public sealed class ExportWriter
         await WriteAsync(writer, rows, cancellationToken);
     }
 
+    /// <summary>
+    /// The header, then every row as it is read, sent to <paramref name="output"/> in chunks of about <paramref name="chunkBytes"/>:
+    /// memory holds one chunk whatever the answer's size. When reading the rows fails, what was not sent yet is dropped, never
+    /// flushed, so a failure before the first chunk leaves <paramref name="output"/> untouched (an HTTP answer can still be an error).
+    /// </summary>
+    public async Task StreamAsync(Stream output, IAsyncEnumerable<ExportRow> rows, int chunkBytes, CancellationToken cancellationToken = default)
+    {
+        using var buffer = new MemoryStream();
+        using var text = new StreamWriter(buffer, Utf8, leaveOpen: true);
+        async Task SendAsync()
+        {
+            await text.FlushAsync(cancellationToken);
+            await output.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken);
+            buffer.SetLength(0);
+        }
+        WriteHeader(text);
+        await foreach (var row in rows.WithCancellation(cancellationToken))
+        {
+            WriteRow(text, row);
+            if (buffer.Length >= chunkBytes)
+            {
+                await SendAsync();
+            }
+        }
+        await SendAsync();
+    }
+
     /// <summary>A value in the invariant culture, shortest form that reads back to the same double; empty when withheld.</summary>
     public static string FormatValue(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
 

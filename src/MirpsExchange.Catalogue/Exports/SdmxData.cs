@@ -99,51 +99,179 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
     private static string XmlTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>SDMX-ML 2.1 generic data (the default of SDMX REST 2.1's data queries).</summary>
-    public void WriteGeneric(Stream stream, string messageId, DateTimeOffset prepared)
+    public void WriteGeneric(Stream stream, string messageId, DateTimeOffset prepared) => WriteXml(stream, structureSpecific: false, messageId, prepared);
+
+    /// <summary>SDMX-ML 2.1 structure-specific data: components as XML attributes named by their ids.</summary>
+    public void WriteStructureSpecific(Stream stream, string messageId, DateTimeOffset prepared) => WriteXml(stream, structureSpecific: true, messageId, prepared);
+
+    private void WriteXml(Stream stream, bool structureSpecific, string messageId, DateTimeOffset prepared)
     {
         using var xml = Open(stream);
-        xml.WriteStartDocument();
-        xml.WriteStartElement("message", "GenericData", SdmxStructure.MessageNamespace);
-        xml.WriteAttributeString("xmlns", "generic", null, GenericNamespace);
-        xml.WriteAttributeString("xmlns", "common", null, SdmxStructure.CommonNamespace);
-        WriteHeader(xml, messageId, prepared, x => WriteStructureReference(x, structureSpecific: false));
+        StartMessage(xml, structureSpecific, messageId, prepared);
         foreach (var set in dataSets)
         {
-            xml.WriteStartElement("DataSet", SdmxStructure.MessageNamespace);
-            xml.WriteAttributeString("structureRef", StructureRef);
-            DataSetAttributes(xml, set);
+            StartDataSet(xml, structureSpecific, set);
             if (Flat)
             {
                 foreach (var row in set.Rows)
                 {
-                    xml.WriteStartElement("Obs", GenericNamespace);
-                    GenericValues(xml, "ObsKey", structure.Dimensions, row);
-                    GenericObservation(xml, row);
-                    xml.WriteEndElement();
+                    WriteFlat(xml, structureSpecific, row);
                 }
             }
             else
             {
                 foreach (var series in Series(set.Rows))
                 {
-                    xml.WriteStartElement("Series", GenericNamespace);
-                    GenericValues(xml, "SeriesKey", structure.KeyDimensions, series[0]);
-                    foreach (var row in series)
-                    {
-                        xml.WriteStartElement("Obs", GenericNamespace);
-                        xml.WriteStartElement("ObsDimension", GenericNamespace);
-                        xml.WriteAttributeString("value", row.Period);
-                        xml.WriteEndElement();
-                        GenericObservation(xml, row);
-                        xml.WriteEndElement();
-                    }
-                    xml.WriteEndElement();
+                    WriteSeries(xml, structureSpecific, series);
                 }
             }
             xml.WriteEndElement();
         }
         xml.WriteEndElement();
         xml.WriteEndDocument();
+    }
+
+    /// <summary>Bytes an answer written as it is read holds before they go to the client.</summary>
+    public const int StreamChunkBytes = 64 * 1024;
+
+    /// <summary>
+    /// Writes SDMX-ML 2.1 (generic or structure-specific) of one Information data set from rows as they are read, sending it to
+    /// <paramref name="output"/> every <see cref="StreamChunkBytes"/>: memory holds one chunk and one series, whatever the answer's
+    /// size. With the observation at the time period, <paramref name="rows"/> must come in series order (the key without the time
+    /// period, then the time): a series is the run of rows that share their key. The data sets given to the constructor are not used.
+    /// </summary>
+    public async Task StreamXmlAsync(Stream output, bool structureSpecific, string messageId, DateTimeOffset prepared, IAsyncEnumerable<ExportRow> rows,
+        CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        async Task SendAsync(XmlWriter xml)
+        {
+            xml.Flush();
+            await output.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken);
+            buffer.SetLength(0);
+        }
+        using var xml = Open(buffer);
+        StartMessage(xml, structureSpecific, messageId, prepared);
+        StartDataSet(xml, structureSpecific, new SdmxDataSet([]));
+        var series = new List<ExportRow>();
+        string? seriesKey = null;
+        await foreach (var row in rows.WithCancellation(cancellationToken))
+        {
+            if (Flat)
+            {
+                WriteFlat(xml, structureSpecific, row);
+            }
+            else
+            {
+                var key = SeriesKey(row);
+                if (seriesKey is not null && key != seriesKey)
+                {
+                    WriteSeries(xml, structureSpecific, InTime(series));
+                    series.Clear();
+                }
+                seriesKey = key;
+                series.Add(row);
+            }
+            if (buffer.Length >= StreamChunkBytes)
+            {
+                await SendAsync(xml);
+            }
+        }
+        if (series.Count > 0)
+        {
+            WriteSeries(xml, structureSpecific, InTime(series));
+        }
+        xml.WriteEndElement();
+        xml.WriteEndElement();
+        xml.WriteEndDocument();
+        await SendAsync(xml);
+    }
+
+    private void StartMessage(XmlWriter xml, bool structureSpecific, string messageId, DateTimeOffset prepared)
+    {
+        xml.WriteStartDocument();
+        if (structureSpecific)
+        {
+            xml.WriteStartElement("message", "StructureSpecificData", SdmxStructure.MessageNamespace);
+            xml.WriteAttributeString("xmlns", "ss", null, StructureSpecificNamespace);
+            xml.WriteAttributeString("xmlns", "ns1", null, DataSetNamespace);
+            xml.WriteAttributeString("xmlns", "xsi", null, InstanceNamespace);
+        }
+        else
+        {
+            xml.WriteStartElement("message", "GenericData", SdmxStructure.MessageNamespace);
+            xml.WriteAttributeString("xmlns", "generic", null, GenericNamespace);
+        }
+        xml.WriteAttributeString("xmlns", "common", null, SdmxStructure.CommonNamespace);
+        WriteHeader(xml, messageId, prepared, x => WriteStructureReference(x, structureSpecific));
+    }
+
+    private void StartDataSet(XmlWriter xml, bool structureSpecific, SdmxDataSet set)
+    {
+        xml.WriteStartElement("DataSet", SdmxStructure.MessageNamespace);
+        if (structureSpecific)
+        {
+            xml.WriteAttributeString("ss", "structureRef", StructureSpecificNamespace, StructureRef);
+            xml.WriteAttributeString("xsi", "type", InstanceNamespace, "ns1:DataSetType");
+            xml.WriteAttributeString("ss", "dataScope", StructureSpecificNamespace, "DataStructure");
+        }
+        else
+        {
+            xml.WriteAttributeString("structureRef", StructureRef);
+        }
+        DataSetAttributes(xml, set);
+    }
+
+    /// <summary>An observation at every dimension (flat).</summary>
+    private void WriteFlat(XmlWriter xml, bool structureSpecific, ExportRow row)
+    {
+        if (structureSpecific)
+        {
+            xml.WriteStartElement("Obs");
+            SpecificValues(xml, structure.Dimensions, row);
+            SpecificObservation(xml, row);
+        }
+        else
+        {
+            xml.WriteStartElement("Obs", GenericNamespace);
+            GenericValues(xml, "ObsKey", structure.Dimensions, row);
+            GenericObservation(xml, row);
+        }
+        xml.WriteEndElement();
+    }
+
+    /// <summary>One series: its key, then its observations at the time period, in the order given.</summary>
+    private void WriteSeries(XmlWriter xml, bool structureSpecific, List<ExportRow> series)
+    {
+        if (structureSpecific)
+        {
+            xml.WriteStartElement("Series");
+            SpecificValues(xml, structure.KeyDimensions, series[0]);
+        }
+        else
+        {
+            xml.WriteStartElement("Series", GenericNamespace);
+            GenericValues(xml, "SeriesKey", structure.KeyDimensions, series[0]);
+        }
+        foreach (var row in series)
+        {
+            if (structureSpecific)
+            {
+                xml.WriteStartElement("Obs");
+                xml.WriteAttributeString(SdmxCsv.TimePeriodDimension, row.Period);
+                SpecificObservation(xml, row);
+            }
+            else
+            {
+                xml.WriteStartElement("Obs", GenericNamespace);
+                xml.WriteStartElement("ObsDimension", GenericNamespace);
+                xml.WriteAttributeString("value", row.Period);
+                xml.WriteEndElement();
+                GenericObservation(xml, row);
+            }
+            xml.WriteEndElement();
+        }
+        xml.WriteEndElement();
     }
 
     private void GenericObservation(XmlWriter xml, ExportRow row)
@@ -175,56 +303,6 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
             }
         }
         xml.WriteEndElement();
-    }
-
-    /// <summary>SDMX-ML 2.1 structure-specific data: components as XML attributes named by their ids.</summary>
-    public void WriteStructureSpecific(Stream stream, string messageId, DateTimeOffset prepared)
-    {
-        using var xml = Open(stream);
-        xml.WriteStartDocument();
-        xml.WriteStartElement("message", "StructureSpecificData", SdmxStructure.MessageNamespace);
-        xml.WriteAttributeString("xmlns", "ss", null, StructureSpecificNamespace);
-        xml.WriteAttributeString("xmlns", "ns1", null, DataSetNamespace);
-        xml.WriteAttributeString("xmlns", "xsi", null, InstanceNamespace);
-        xml.WriteAttributeString("xmlns", "common", null, SdmxStructure.CommonNamespace);
-        WriteHeader(xml, messageId, prepared, x => WriteStructureReference(x, structureSpecific: true));
-        foreach (var set in dataSets)
-        {
-            xml.WriteStartElement("DataSet", SdmxStructure.MessageNamespace);
-            xml.WriteAttributeString("ss", "structureRef", StructureSpecificNamespace, StructureRef);
-            xml.WriteAttributeString("xsi", "type", InstanceNamespace, "ns1:DataSetType");
-            xml.WriteAttributeString("ss", "dataScope", StructureSpecificNamespace, "DataStructure");
-            DataSetAttributes(xml, set);
-            if (Flat)
-            {
-                foreach (var row in set.Rows)
-                {
-                    xml.WriteStartElement("Obs");
-                    SpecificValues(xml, structure.Dimensions, row);
-                    SpecificObservation(xml, row);
-                    xml.WriteEndElement();
-                }
-            }
-            else
-            {
-                foreach (var series in Series(set.Rows))
-                {
-                    xml.WriteStartElement("Series");
-                    SpecificValues(xml, structure.KeyDimensions, series[0]);
-                    foreach (var row in series)
-                    {
-                        xml.WriteStartElement("Obs");
-                        xml.WriteAttributeString(SdmxCsv.TimePeriodDimension, row.Period);
-                        SpecificObservation(xml, row);
-                        xml.WriteEndElement();
-                    }
-                    xml.WriteEndElement();
-                }
-            }
-            xml.WriteEndElement();
-        }
-        xml.WriteEndElement();
-        xml.WriteEndDocument();
     }
 
     private void SpecificObservation(XmlWriter xml, ExportRow row)
@@ -435,14 +513,18 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
         })];
 
     /// <summary>The rows grouped into series (same key but time), each in time order; series in key order.</summary>
-    private List<List<ExportRow>> Series(IReadOnlyList<ExportRow> rows)
-    {
-        var key = structure.KeyDimensions;
-        string SeriesKey(ExportRow row) => string.Join('.', key.Select(d => SdmxCsv.Code(d, row)));
-        return [.. rows
-            .Select((row, index) => (row, index, key: SeriesKey(row), start: Period.TryParse(row.Period, out var p) ? p.Start : DateOnly.MinValue))
+    private List<List<ExportRow>> Series(IReadOnlyList<ExportRow> rows) =>
+        [.. rows
+            .Select((row, index) => (row, index, key: SeriesKey(row)))
             .GroupBy(r => r.key, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => g.OrderBy(r => r.start).ThenBy(r => r.index).Select(r => r.row).ToList())];
-    }
+            .Select(g => InTime([.. g.Select(r => r.row)]))];
+
+    /// <summary>A row's series key: its codes of the key dimensions (all but the time period).</summary>
+    private string SeriesKey(ExportRow row) => string.Join('.', structure.KeyDimensions.Select(d => SdmxCsv.Code(d, row)));
+
+    /// <summary>A series' rows in time order (by the first day of their periods; rows starting the same day keep their order).</summary>
+    private static List<ExportRow> InTime(List<ExportRow> series) =>
+        [.. series.Select((row, index) => (row, index, start: Period.TryParse(row.Period, out var p) ? p.Start : DateOnly.MinValue))
+            .OrderBy(r => r.start).ThenBy(r => r.index).Select(r => r.row)];
 }

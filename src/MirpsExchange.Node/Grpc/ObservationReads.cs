@@ -46,10 +46,12 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
     /// field violations), in key order (<see cref="Revisions.History"/>: each key's revisions in order), without placeholders;
     /// a value withheld from the reader comes as ServedObservations serves it (value 0, status CONFIDENTIAL, its withholding).
     /// </summary>
-    public async Task<IAsyncEnumerable<StoredObservation>> ServeAsync(StreamObservationsRequest request, Reader reader, Revisions revisions, CancellationToken cancellationToken)
+    /// <param name="seriesOrder">Current revisions in series order (<see cref="ObservationQueries.OrderBySeries"/>) instead of key order.</param>
+    public async Task<IAsyncEnumerable<StoredObservation>> ServeAsync(StreamObservationsRequest request, Reader reader, Revisions revisions, CancellationToken cancellationToken,
+        bool seriesOrder = false)
     {
         var now = StoreTime.ToMicros(clock.GetUtcNow());
-        var (tables, query) = ObservationQuery(request, revisions, reader, now);
+        var (tables, query) = ObservationQuery(request, revisions, reader, now, seriesOrder);
         query = query.VisibleTo(reader, now);
         // The withholdings and the rows from one snapshot: a commit between the two would be served against a stale decision.
         var snapshot = await ReadSnapshot.BeginAsync(db, cancellationToken);
@@ -75,7 +77,7 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
     }
 
     /// <summary>The query's answer, and every revision of the periods (indicator, country, period) it reads from.</summary>
-    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions, Reader reader, long nowMicros)
+    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions, Reader reader, long nowMicros, bool seriesOrder)
     {
         var catalogue = validator.Catalogue;
         var violations = new List<Violation>();
@@ -132,7 +134,8 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
             .WhereIn(request.ProcedureTypes, codes => o => codes.Contains(o.ProcedureType))
             .WhereIn(request.CountBases, codes => o => codes.Contains(o.CountBasis))
             .WhereIn(request.CountriesOfDestination, codes => o => codes.Contains(o.CountryOfDestination));
-        return (tables, revisions is Revisions.History ? query.OrderByKey().ThenBy(o => o.ReceivedTime).ThenBy(o => o.Revision) : query.OrderByKey());
+        return (tables, revisions is Revisions.History ? query.OrderByKey().ThenBy(o => o.ReceivedTime).ThenBy(o => o.Revision)
+            : seriesOrder ? query.OrderBySeries() : query.OrderByKey());
     }
 
     /// <summary>The request's filter fields of catalogue 2.0's dimensions, in field order.</summary>

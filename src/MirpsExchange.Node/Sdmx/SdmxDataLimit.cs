@@ -2,8 +2,9 @@ namespace MirpsExchange.Node.Sdmx;
 
 /// <summary>
 /// At most <paramref name="limit"/> SDMX data answers in progress at once per reading party (a State, whatever credentials it
-/// uses, or the Secretariat): each answer is built in memory up to Sdmx:MaxObservations, so one member asking for many at once
-/// could exhaust the node's memory and stop it serving everyone (Sdmx:MaxConcurrentDataRequests; more are refused with 429).
+/// uses, or the Secretariat): an answer streamed costs a read of the store, and one built in memory (history, updatedAfter,
+/// trimmed series, SDMX-JSON) holds up to Sdmx:MaxObservations rows, so one member asking for many at once could take the node's
+/// memory or reads and stop it serving everyone (Sdmx:MaxConcurrentDataRequests; more are refused with 429).
 /// </summary>
 public sealed class SdmxDataLimit(int limit)
 {

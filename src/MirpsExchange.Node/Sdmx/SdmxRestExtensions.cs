@@ -22,8 +22,14 @@ public static partial class SdmxRestExtensions
 {
     public const string Root = "/sdmx/rest";
 
-    /// <summary>Most observations one data answer holds (Sdmx:MaxObservations); a larger one is refused with 413 (SDMX 510).</summary>
-    public const int DefaultMaxObservations = 1_000_000;
+    /// <summary>
+    /// Most observations one data answer holds (Sdmx:MaxObservations). An answer written as it is read (<see cref="Streams"/>)
+    /// holds little in memory whatever its size, but costs the node a read and the client a download in proportion: one found
+    /// larger before its first bytes are sent is refused with 413 (SDMX 510), after them the transfer is cut (never a complete-
+    /// looking partial answer). An answer built in memory (history, updatedAfter, first/lastNObservations, SDMX-JSON) is refused
+    /// with 413 alike, and holds at most this many rows.
+    /// </summary>
+    public const int DefaultMaxObservations = 250_000;
 
     public static WebApplication MapSdmxRest(this WebApplication app)
     {
@@ -49,7 +55,16 @@ public static partial class SdmxRestExtensions
         }
         catch (SdmxError error)
         {
-            LogRefused(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SdmxRestExtensions)), context.Request.Path, error.Status, error.Message);
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SdmxRestExtensions));
+            LogRefused(logger, context.Request.Path, error.Status, error.Message);
+            if (context.Response.HasStarted)
+            {
+                // Part of a streamed answer was sent already: cut the transfer, so the client sees a failed download rather
+                // than an answer that looks complete.
+                LogCut(logger, context.Request.Path);
+                context.Abort();
+                return;
+            }
             await error.WriteAsync(context);
         }
     }
@@ -99,14 +114,23 @@ public static partial class SdmxRestExtensions
         var format = SdmxFormats.DataFormat(context.Request);
 
         var reads = context.RequestServices.GetRequiredService<ObservationReads>();
+        var streams = Streams(query, format);
         IAsyncEnumerable<StoredObservation> served;
         try
         {
-            served = await reads.ServeAsync(query.Request, reader, query.Revisions, context.RequestAborted);
+            served = await reads.ServeAsync(query.Request, reader, query.Revisions, context.RequestAborted,
+                seriesOrder: streams && query.DimensionAtObservation != SdmxData.AllDimensions);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
         {
             throw SdmxError.Syntax(e.Status.Detail);
+        }
+        var clock = context.RequestServices.GetRequiredService<TimeProvider>();
+        var id = MessageId(context);
+        if (streams)
+        {
+            await StreamAsync(context, structure, query, format, served, maxObservations, id, clock.GetUtcNow());
+            return;
         }
         var rows = new List<(ExportRow Row, long Received)>();
         await foreach (var stored in served.WithCancellation(context.RequestAborted))
@@ -127,9 +151,7 @@ public static partial class SdmxRestExtensions
             dataSets = [.. dataSets.Select(d => d with { Rows = SdmxData.Trim(structure, d.Rows, query.FirstN, query.LastN) })];
         }
 
-        var clock = context.RequestServices.GetRequiredService<TimeProvider>();
         var prepared = clock.GetUtcNow();
-        var id = MessageId(context);
         context.Response.ContentType = SdmxFormats.MediaType(format) + "; charset=utf-8";
         await SendAsync(context, buffer =>
         {
@@ -153,6 +175,52 @@ public static partial class SdmxRestExtensions
                     break;
             }
         });
+    }
+
+    /// <summary>
+    /// Whether the answer is written as it is read: the values now or as of a time (one data set), in SDMX-CSV or SDMX-ML, without
+    /// first/lastNObservations. The others (history and updatedAfter, whose data sets group the rows; trimmed series; SDMX-JSON,
+    /// whose series are objects keyed by position) are built in memory, up to Sdmx:MaxObservations.
+    /// </summary>
+    private static bool Streams(SdmxDataQuery query, SdmxDataFormat format) =>
+        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && format != SdmxDataFormat.Json;
+
+    /// <summary>
+    /// Writes the answer as its rows are read (in series order for time series): memory holds a chunk of output and one series.
+    /// What can be refused is refused before the first byte (an empty answer: 404, SDMX 100); an answer found larger than
+    /// <paramref name="maxObservations"/> once its first bytes were sent is cut (see <see cref="Answer"/>).
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, SdmxStructure structure, SdmxDataQuery query, SdmxDataFormat format,
+        IAsyncEnumerable<StoredObservation> served, int maxObservations, string id, DateTimeOffset prepared)
+    {
+        var cancellation = context.RequestAborted;
+        await using var rows = served.GetAsyncEnumerator(cancellation);
+        if (!await rows.MoveNextAsync())
+        {
+            throw SdmxError.NoResults("no data match the query (or none that this credential may read)");
+        }
+        async IAsyncEnumerable<ExportRow> Rows()
+        {
+            var count = 0;
+            do
+            {
+                if (++count > maxObservations)
+                {
+                    throw SdmxError.TooLarge($"the answer holds more than {maxObservations:N0} observations, this service's limit; narrow the key or the periods");
+                }
+                yield return Row(rows.Current);
+            }
+            while (await rows.MoveNextAsync());
+        }
+        context.Response.ContentType = SdmxFormats.MediaType(format) + "; charset=utf-8";
+        if (format is SdmxDataFormat.Csv1 or SdmxDataFormat.Csv2)
+        {
+            var writer = new ExportWriter(structure.Catalogue, new ExportOptions(format == SdmxDataFormat.Csv1 ? ExportFormat.SdmxCsv1 : ExportFormat.SdmxCsv));
+            await writer.StreamAsync(context.Response.Body, Rows(), SdmxData.StreamChunkBytes, cancellation);
+            return;
+        }
+        await new SdmxData(structure, [], query.DimensionAtObservation, query.WithAttributes)
+            .StreamXmlAsync(context.Response.Body, format == SdmxDataFormat.StructureSpecificXml, id, prepared, Rows(), cancellation);
     }
 
     /// <summary>
@@ -203,6 +271,9 @@ public static partial class SdmxRestExtensions
     }
 
     private static string MessageId(HttpContext context) => "IREF" + context.TraceIdentifier.Replace(":", "", StringComparison.Ordinal);
+
+    [LoggerMessage(EventName = "SdmxAnswerCut", Level = LogLevel.Warning, Message = "SDMX REST {Path}: the answer was refused after its first bytes were sent; the transfer was cut")]
+    private static partial void LogCut(ILogger logger, string path);
 
     [LoggerMessage(EventName = "SdmxQueryRefused", Level = LogLevel.Information, Message = "SDMX REST {Path} refused with {Status}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string path, int status, string reason);

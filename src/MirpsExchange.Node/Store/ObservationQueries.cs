@@ -80,6 +80,17 @@ public static class ObservationQueries
             || ((o.Readers == RowPolicy.AllStates || o.Readers.Contains(entry)) && (o.ReleaseTime == null || o.ReleaseTime <= nowMicros));
     }
 
+    /// <summary>
+    /// Series order: the key without the period (a series), then the period's first day; SDMX's time series are written as they
+    /// are read in this order. The key index serves its (indicator, country) prefix, so the store sorts one indicator and
+    /// country at a time.
+    /// </summary>
+    public static IOrderedQueryable<ObservationRow> OrderBySeries(this IQueryable<ObservationRow> rows) => rows
+        .OrderBy(o => o.IndicatorCode).ThenBy(o => o.Country)
+        .ThenBy(o => o.Sex).ThenBy(o => o.Age).ThenBy(o => o.CountryOfOrigin)
+        .ThenBy(o => o.ApplicationType).ThenBy(o => o.DecisionLevel).ThenBy(o => o.ProcedureType).ThenBy(o => o.CountBasis).ThenBy(o => o.CountryOfDestination)
+        .ThenBy(o => o.PeriodStart).ThenBy(o => o.Period);
+
     /// <summary>The order of the natural key, which the unique index serves.</summary>
     public static IOrderedQueryable<ObservationRow> OrderByKey(this IQueryable<ObservationRow> rows) => rows
         .OrderBy(o => o.IndicatorCode).ThenBy(o => o.Country).ThenBy(o => o.Period)
