@@ -429,6 +429,15 @@ public class ApprovalTests
             { IndicatorCodes = { "REFUGEES" }, PeriodFrom = earlier.ToString(), PeriodTo = earlier.ToString(), Granularity = Mirps.Catalog.V1.PeriodGranularity.Quarter })).Cells.ToDictionary(c => c.Country);
         Assert.Equal((Mirps.Regional.V1.Timeliness.Late, Mirps.Regional.V1.Timeliness.Overdue), (matrix["PAN"].Timeliness, matrix["BLZ"].Timeliness));
 
+        // mirps regional timeliness prints the same.
+        var (code, output, error) = await CliRunner.RunAsync("regional", "timeliness", "--from", earlier.ToString(), "--country", "PAN", "--country", "BLZ",
+            "--secretariat", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", file);
+        Assert.True(code == MirpsExchange.Cli.CliApp.Ok, error);
+        Assert.Contains("PAN: timeliness 0", output);
+        Assert.Contains($"  PAN POPULATIONS {earlier} due {earlier.End.AddDays(45):yyyy-MM-dd}: late by ", output);
+        Assert.Contains($"  BLZ POPULATIONS {earlier} due ", output);
+        Assert.Contains("overdue by ", output);
+
         // A group the calendar has no due date for, and a range holding none of its periods.
         await RpcAssert.InvalidArgumentAsync(() => secretariat.Regional.GetTimelinessAsync(new Mirps.Regional.V1.GetTimelinessRequest
             { GroupIds = { Asylum }, PeriodFrom = "2023", PeriodTo = "2023" }).ResponseAsync, "group_ids[0]");
