@@ -364,6 +364,87 @@ public class ApprovalTests
         Assert.Equal(ApprovalState.ChangedSinceApproval, matrix["PAN"].ApprovalState);
     }
 
+    /// <summary>
+    /// The Secretariat's calendar (POPULATIONS by quarter, due 45 days after the quarter, Belize 30 more): PAN approved two
+    /// quarters ago's figures late and this quarter's on time; Belize approved nothing: overdue two quarters ago, not due yet
+    /// this quarter until a test clock moves past its extended due date. Timeliness rates per State; the completeness matrix
+    /// says the same; a group or range the calendar lacks is refused.
+    /// </summary>
+    [Fact]
+    public async Task The_reporting_calendar_judges_each_State_on_time_late_or_overdue()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var current = new MirpsExchange.Catalogue.Periods.Period(Mirps.Catalog.V1.PeriodGranularity.Quarter, today.Year, (today.Month - 1) / 3 + 1);
+        var earlier = current.Previous().Previous(); // ended at least three months ago: due 45 days after, long passed
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            $"--Node:Peers:1:Address={blz.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ",
+            "--Calendar:Rules:0:GroupId=POPULATIONS", "--Calendar:Rules:0:Granularity=quarter", "--Calendar:Rules:0:DueDays=45", "--Calendar:Rules:0:Extensions:BLZ=30");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", earlier.ToString(), 230), Refugees("PAN", current.ToString(), 231)));
+        await blz.Observations.SubmitObservationsAsync(Submit(Refugees("BLZ", earlier.ToString(), 240)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { earlier.ToString(), current.ToString() } });
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Populations, current.ToString());
+
+        var calendar = await secretariat.Regional.GetReportingCalendarAsync(new Mirps.Regional.V1.GetReportingCalendarRequest());
+        var rule = Assert.Single(calendar.Rules);
+        Assert.Equal((Populations, 45, "BLZ", 30), (rule.GroupId, rule.DueDays, Assert.Single(rule.Extensions).Country, rule.Extensions[0].ExtraDays));
+
+        async Task<Mirps.Regional.V1.GetTimelinessResponse> TimelinessAsync(MirpsExchange.Catalogue.Periods.Period period) =>
+            await secretariat.Regional.GetTimelinessAsync(new Mirps.Regional.V1.GetTimelinessRequest { Countries = { "PAN", "BLZ" }, PeriodFrom = period.ToString(), PeriodTo = period.ToString() });
+        var before = await TimelinessAsync(earlier);
+        var cells = before.Cells.ToDictionary(c => c.Country);
+        Assert.Equal(Mirps.Regional.V1.Timeliness.Late, cells["PAN"].Timeliness);
+        Assert.Equal((today.ToDateTime(TimeOnly.MinValue) - earlier.End.AddDays(46).ToDateTime(TimeOnly.MinValue)).Days + 1, cells["PAN"].DaysLate);
+        Assert.Equal(earlier.End.AddDays(45).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), cells["PAN"].DueDate);
+        Assert.Equal((Mirps.Regional.V1.Timeliness.Overdue, earlier.End.AddDays(75).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
+            (cells["BLZ"].Timeliness, cells["BLZ"].DueDate));
+        Assert.All(before.States, s => Assert.Equal((1, 0.0), (s.DueCount, s.Rate)));
+
+        var now = await TimelinessAsync(current);
+        cells = now.Cells.ToDictionary(c => c.Country);
+        Assert.Equal((Mirps.Regional.V1.Timeliness.OnTime, Mirps.Regional.V1.Timeliness.NotDue), (cells["PAN"].Timeliness, cells["BLZ"].Timeliness));
+        var states = now.States.ToDictionary(s => s.Country);
+        Assert.Equal(1.0, states["PAN"].Rate);
+        Assert.False(states["BLZ"].HasRate); // nothing due yet
+
+        // A test clock past Belize's extended due date (this quarter's end + 75 days): overdue by 2 days; PAN stays on time.
+        secretariat.Clock.Pinned = new DateTimeOffset(current.End.AddDays(77).ToDateTime(new TimeOnly(12, 0)), TimeSpan.Zero);
+        try
+        {
+            cells = (await TimelinessAsync(current)).Cells.ToDictionary(c => c.Country);
+        }
+        finally
+        {
+            secretariat.Clock.Pinned = null;
+        }
+        Assert.Equal((Mirps.Regional.V1.Timeliness.OnTime, Mirps.Regional.V1.Timeliness.Overdue, 2), (cells["PAN"].Timeliness, cells["BLZ"].Timeliness, cells["BLZ"].DaysLate));
+
+        // The completeness matrix says the same per indicator.
+        var matrix = (await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = earlier.ToString(), PeriodTo = earlier.ToString(), Granularity = Mirps.Catalog.V1.PeriodGranularity.Quarter })).Cells.ToDictionary(c => c.Country);
+        Assert.Equal((Mirps.Regional.V1.Timeliness.Late, Mirps.Regional.V1.Timeliness.Overdue), (matrix["PAN"].Timeliness, matrix["BLZ"].Timeliness));
+
+        // mirps regional timeliness prints the same.
+        var (code, output, error) = await CliRunner.RunAsync("regional", "timeliness", "--from", earlier.ToString(), "--country", "PAN", "--country", "BLZ",
+            "--secretariat", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", file);
+        Assert.True(code == MirpsExchange.Cli.CliApp.Ok, error);
+        Assert.Contains("PAN: timeliness 0", output);
+        Assert.Contains($"  PAN POPULATIONS {earlier} due {earlier.End.AddDays(45):yyyy-MM-dd}: late by ", output);
+        Assert.Contains($"  BLZ POPULATIONS {earlier} due ", output);
+        Assert.Contains("overdue by ", output);
+
+        // A group the calendar has no due date for, and a range holding none of its periods.
+        await RpcAssert.InvalidArgumentAsync(() => secretariat.Regional.GetTimelinessAsync(new Mirps.Regional.V1.GetTimelinessRequest
+            { GroupIds = { Asylum }, PeriodFrom = "2023", PeriodTo = "2023" }).ResponseAsync, "group_ids[0]");
+        await RpcAssert.InvalidArgumentAsync(() => secretariat.Regional.GetTimelinessAsync(new Mirps.Regional.V1.GetTimelinessRequest
+            { PeriodFrom = "2023-01", PeriodTo = "2023-02" }).ResponseAsync, "period_from");
+    }
+
     private static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> ReadLogAsync(GrpcChannel channel)
     {
         using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));

@@ -29,6 +29,48 @@ public static class RegionalCommand
         command.Subcommands.Add(Export());
         command.Subcommands.Add(Validate());
         command.Subcommands.Add(RegionalVerify.Create());
+        command.Subcommands.Add(Timeliness());
+        return command;
+    }
+
+    /// <summary><c>mirps regional timeliness --from 2023-Q1 --to 2023-Q4</c>: each State's approvals against the reporting calendar, and its timeliness rate.</summary>
+    private static Command Timeliness()
+    {
+        var connection = Connection.Create();
+        var countries = new Option<string[]>("--country") { Description = "States (ISO3, repeatable); default: every State", AllowMultipleArgumentsPerToken = true };
+        var groups = new Option<string[]>("--group") { Description = "Indicator groups (repeatable); default: every group the calendar has", AllowMultipleArgumentsPerToken = true };
+        var from = new Option<string>("--from") { Description = "First period, e.g. 2023-Q1", Required = true };
+        var to = new Option<string?>("--to") { Description = "Last period (default: --from)" };
+        var command = new Command("timeliness", "Each State's approvals against the Secretariat's reporting calendar: on time, late by N days, overdue or not due, " +
+            "and its timeliness rate (on time / due)." + Exits) { countries, groups, from, to };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, _) =>
+        {
+            var first = parse.GetRequiredValue(from);
+            var response = await regional.GetTimelinessAsync(new GetTimelinessRequest
+            {
+                Countries = { parse.GetValue(countries) ?? [] }, GroupIds = { parse.GetValue(groups) ?? [] }, PeriodFrom = first, PeriodTo = parse.GetValue(to) ?? first,
+                AsOfTime = connection.AsOfTime(parse),
+            }, cancellationToken: cancellationToken);
+            var output = parse.InvocationConfiguration.Output;
+            foreach (var state in response.States)
+            {
+                var rate = state.HasRate ? $"{state.Rate:P0}" : "nothing due";
+                await output.WriteLineAsync($"{state.Country}: timeliness {rate} ({state.OnTimeCount} on time, {state.LateCount} late, {state.OverdueCount} overdue of {state.DueCount} due)");
+            }
+            foreach (var cell in response.Cells)
+            {
+                var judged = cell.Timeliness switch
+                {
+                    Mirps.Regional.V1.Timeliness.OnTime => "on time",
+                    Mirps.Regional.V1.Timeliness.Late => $"late by {cell.DaysLate} days",
+                    Mirps.Regional.V1.Timeliness.Overdue => $"overdue by {cell.DaysLate} days",
+                    _ => "not due yet",
+                };
+                await output.WriteLineAsync($"  {cell.Country} {cell.GroupId} {cell.Period} due {cell.DueDate}: {judged}");
+            }
+            return CliApp.Ok;
+        }, cancellationToken));
         return command;
     }
 

@@ -144,10 +144,15 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 {
                     break; // anchored to changes not held here yet: asked for again once they are
                 }
-                var (_, _, link) = await OriginLog.LinkAsync(connection, null, origin, entry.LogSequence, cancellationToken);
+                var (_, anchoredTime, link) = await OriginLog.LinkAsync(connection, null, origin, entry.LogSequence, cancellationToken);
                 if (link is not null && !entry.LogHash.Span.SequenceEqual(link))
                 {
                     throw Refused(ReplicaRules.ChainBroken, $"{what} approves {origin}'s log at change {entry.LogSequence} as a log that is not the one held here");
+                }
+                if (micros < anchoredTime)
+                {
+                    // The reporting calendar judges a State by when it approved: an approval is never recorded before the figures it approves.
+                    throw Refused(ReplicaRules.Backdated, $"{what} is recorded before change {entry.LogSequence}, which it approves");
                 }
                 (sequence, hash, time) = (entry.EntrySequence, LifecycleEntrySignature.Hash(entry), micros);
                 verified.Add((entry, hash));

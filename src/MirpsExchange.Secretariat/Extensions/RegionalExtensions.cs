@@ -14,6 +14,8 @@ public static class RegionalExtensions
         builder.Services.AddScoped<RegionalAggregator>();
         builder.Services.AddScoped<RegionalIndicators>();
         builder.Services.AddSingleton<RegionalRequests>();
+        builder.Services.AddOptions<CalendarOptions>().Bind(builder.Configuration.GetSection(CalendarOptions.Section));
+        builder.Services.AddSingleton<ReportingCalendar>();
         return builder;
     }
 

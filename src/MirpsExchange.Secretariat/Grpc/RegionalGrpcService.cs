@@ -16,6 +16,7 @@ public sealed partial class RegionalGrpcService(
     RegionalIndicators indicators,
     MirpsExchange.Node.Rules.StoredRuleCells rules,
     MirpsExchange.Node.Store.CatalogueVersions catalogues,
+    ReportingCalendar calendar,
     ILogger<RegionalGrpcService> logger) : RegionalService.RegionalServiceBase
 {
     public override async Task<GetRegionalValueResponse> GetRegionalValue(GetRegionalValueRequest request, ServerCallContext context)
@@ -55,6 +56,19 @@ public sealed partial class RegionalGrpcService(
     private IEnumerable<ReportingCatalog> ReportingCatalogs(IEnumerable<Mirps.Observation.V1.LogHead> heads, Google.Protobuf.WellKnownTypes.Timestamp? asOf) =>
         heads.Select(h => h.Origin).Distinct().Order(StringComparer.Ordinal)
             .Select(origin => new ReportingCatalog { Country = origin, CatalogVersion = catalogues.VersionOf(origin, asOf) });
+
+    public override Task<GetReportingCalendarResponse> GetReportingCalendar(GetReportingCalendarRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        return Task.FromResult(new GetReportingCalendarResponse { Rules = { calendar.Rules } });
+    }
+
+    public override async Task<GetTimelinessResponse> GetTimeliness(GetTimelinessRequest request, ServerCallContext context)
+    {
+        RequireRegionalReader(context);
+        var (countries, groups, from, to) = requests.TimelinessQuery(request, calendar);
+        return await indicators.GetTimelinessAsync(countries, groups, from, to, request.AsOfTime, context.CancellationToken);
+    }
 
     public override async Task<GetCompletenessResponse> GetCompleteness(GetCompletenessRequest request, ServerCallContext context)
     {

@@ -13,7 +13,7 @@ namespace MirpsExchange.Secretariat.Regional;
 /// The regional indicators as the schema presents them, from validated requests: sums with who
 /// contributed, rates from summed components, changes against the previous period, completeness.
 /// </summary>
-public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveStamps stamps, NodeDbContext db, StandardCatalogue catalogue)
+public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveStamps stamps, NodeDbContext db, StandardCatalogue catalogue, ReportingCalendar? calendar = null)
 {
     /// <summary>The catalogue ratios behind the two rates of <see cref="GetRatesAsync"/>.</summary>
     public static readonly IReadOnlyList<string> Rates = [StandardCatalogue.RecognitionRate, StandardCatalogue.TotalProtectionRate];
@@ -129,6 +129,11 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var groups = indicators.ToDictionary(i => i, i => Node.Approval.ApprovalCells.GroupOf(catalogue, i));
         var lifecycle = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, aggregator.States,
             [.. groups.Values.Distinct().SelectMany(g => periodCodes.Select(p => (g, p)))], micros, cancellationToken);
+        var firstApprovals = (await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.LifecycleEntries
+            .Where(e => e.Action == LifecycleAction.Approve && e.ReceivedTime <= micros && periodCodes.Contains(e.Period))
+            .GroupBy(e => new { e.Origin, e.GroupId, e.Period })
+            .Select(g => new { g.Key.Origin, g.Key.GroupId, g.Key.Period, First = g.Min(e => e.RecordedTime) }), cancellationToken))
+            .ToDictionary(x => (x.Origin, x.GroupId, x.Period), x => x.First);
         foreach (var indicator in indicators.Order(StringComparer.Ordinal))
         foreach (var period in periodCodes)
         foreach (var country in aggregator.States)
@@ -138,6 +143,10 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
                 IndicatorCode = indicator, Period = period, Country = country, State = ReportingState.Missing,
                 ApprovalState = lifecycle.GetValueOrDefault((country, groups[indicator], period), ApprovalState.Draft),
             };
+            if (calendar?.DueDate(country, groups[indicator], Period.Parse(period)) is { } due)
+            {
+                (cell.Timeliness, cell.DaysLate) = ReportingCalendar.Judge(due, firstApprovals.TryGetValue((country, groups[indicator], period), out var at) ? at : null, micros);
+            }
             if (summaries.TryGetValue((indicator, period, country), out var summary))
             {
                 cell.State = !summary.HasValue ? ReportingState.Missing : summary.Provisional ? ReportingState.Provisional : ReportingState.Reported;
@@ -275,6 +284,56 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     /// figures and the log heads named with them then come from one cut of the store even while changes
     /// arrive, and asking again with that time reproduces both.
     /// </summary>
+    /// <summary>
+    /// Per State and every group x period of the calendar within [<paramref name="from"/>, <paramref name="to"/>]: on time, late,
+    /// overdue or not due, judged from the time each State's first approval of the cell was recorded, as known at <paramref name="asOf"/>.
+    /// </summary>
+    public async Task<GetTimelinessResponse> GetTimelinessAsync(IReadOnlyList<string> countries, IReadOnlyList<string> groups, Period from, Period to, Timestamp? asOf,
+        CancellationToken cancellationToken)
+    {
+        var (time, micros) = Resolve(asOf);
+        var reporting = calendar ?? throw new InvalidOperationException("no reporting calendar");
+        var cells = reporting.Rules.Where(r => groups.Count == 0 || groups.Contains(r.GroupId))
+            .SelectMany(r => RegionalRequests.Within(r.Granularity, from.Start, to.End).Select(p => (r.GroupId, Period: p))).ToList();
+        var first = (await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.LifecycleEntries
+            .Where(e => countries.Contains(e.Origin) && e.Action == LifecycleAction.Approve && e.ReceivedTime <= micros)
+            .GroupBy(e => new { e.Origin, e.GroupId, e.Period })
+            .Select(g => new { g.Key.Origin, g.Key.GroupId, g.Key.Period, First = g.Min(e => e.RecordedTime) }), cancellationToken))
+            .ToDictionary(x => (x.Origin, x.GroupId, x.Period), x => x.First);
+        var states = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, countries, [.. cells.Select(c => (c.GroupId, c.Period.ToString()))], micros, cancellationToken);
+        var response = new GetTimelinessResponse { AsOfTime = time };
+        foreach (var country in countries)
+        {
+            var summary = new StateTimeliness { Country = country };
+            foreach (var (group, period) in cells)
+            {
+                var due = reporting.DueDate(country, group, period)!.Value;
+                long? approved = first.TryGetValue((country, group, period.ToString()), out var at) ? at : null;
+                var (timeliness, daysLate) = ReportingCalendar.Judge(due, approved, micros);
+                var cell = new TimelinessCell
+                {
+                    Country = country, GroupId = group, Period = period.ToString(), DueDate = due.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+                    Timeliness = timeliness, DaysLate = daysLate, ApprovalState = states.GetValueOrDefault((country, group, period.ToString()), ApprovalState.Draft),
+                };
+                if (approved is { } recorded)
+                {
+                    cell.ApproveTime = StoreTime.ToTimestamp(recorded);
+                }
+                response.Cells.Add(cell);
+                summary.OnTimeCount += timeliness == Timeliness.OnTime ? 1 : 0;
+                summary.LateCount += timeliness == Timeliness.Late ? 1 : 0;
+                summary.OverdueCount += timeliness == Timeliness.Overdue ? 1 : 0;
+            }
+            summary.DueCount = summary.OnTimeCount + summary.LateCount + summary.OverdueCount;
+            if (summary.DueCount > 0)
+            {
+                summary.Rate = (double)summary.OnTimeCount / summary.DueCount;
+            }
+            response.States.Add(summary);
+        }
+        return response;
+    }
+
     private (Timestamp Time, long Micros) Resolve(Timestamp? asOf)
     {
         // Unset: now, as far as it is settled: before any write in flight, whose received time is already taken

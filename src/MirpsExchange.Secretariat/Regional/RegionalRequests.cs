@@ -151,6 +151,56 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
         return (indicators, periods);
     }
 
+    /// <summary>
+    /// A timeliness request, checked: MIRPS States (none: all), groups the calendar has (none: all of them), a range holding at
+    /// least one period the calendar has a due date for, at most <see cref="MaxTimelinessCells"/> cells.
+    /// </summary>
+    public (IReadOnlyList<string> Countries, IReadOnlyList<string> Groups, Period From, Period To) TimelinessQuery(GetTimelinessRequest request, ReportingCalendar calendar)
+    {
+        var violations = new List<Violation>();
+        var states = catalogue.ReportingCountries.Order(StringComparer.Ordinal).ToList();
+        for (var i = 0; i < request.Countries.Count; i++)
+        {
+            if (!catalogue.ReportingCountries.Contains(request.Countries[i]))
+            {
+                violations.Add(new($"countries[{i}]", $"'{request.Countries[i]}' is not a MIRPS State ({string.Join(", ", states)})"));
+            }
+        }
+        var calendarGroups = calendar.Rules.Select(r => r.GroupId).Distinct().ToList();
+        for (var i = 0; i < request.GroupIds.Count; i++)
+        {
+            if (!calendarGroups.Contains(request.GroupIds[i]))
+            {
+                violations.Add(new($"group_ids[{i}]", $"the reporting calendar has no due date for '{request.GroupIds[i]}' (it has: {(calendarGroups.Count == 0 ? "none" : string.Join(", ", calendarGroups))})"));
+            }
+        }
+        var from = PeriodOf(request.PeriodFrom, "period_from", null, violations);
+        var to = PeriodOf(request.PeriodTo, "period_to", null, violations);
+        if (from is { } start && to is { } end && violations.Count == 0)
+        {
+            var rules = calendar.Rules.Where(r => request.GroupIds.Count == 0 || request.GroupIds.Contains(r.GroupId)).ToList();
+            var cells = rules.Sum(r => Within(r.Granularity, start.Start, end.End).Count) * (request.Countries.Count == 0 ? states.Count : request.Countries.Count);
+            if (start.Start > end.End)
+            {
+                violations.Add(new("period_to", $"period_to {end} ends on {end.End:yyyy-MM-dd}, before period_from {start} starts ({start.Start:yyyy-MM-dd})"));
+            }
+            else if (cells == 0)
+            {
+                violations.Add(new("period_from", $"the reporting calendar has no period between {start} and {end} ({string.Join(", ", rules.Select(r => $"{r.GroupId} by {Name(r.Granularity)}"))})"));
+            }
+            else if (cells > MaxTimelinessCells)
+            {
+                violations.Add(new("period_to", $"the range holds {cells:N0} State x group x period cells; at most {MaxTimelinessCells:N0}"));
+            }
+        }
+        CheckAsOf(request.AsOfTime, violations);
+        ThrowIfInvalid(violations);
+        return (request.Countries.Count == 0 ? states : [.. request.Countries.Distinct()], [.. request.GroupIds.Distinct()], from!.Value, to!.Value);
+    }
+
+    /// <summary>Most cells one timeliness answer holds.</summary>
+    public const int MaxTimelinessCells = 10_000;
+
     /// <summary>The periods of one granularity whose days all lie between <paramref name="first"/> and <paramref name="last"/>, in order.</summary>
     public static List<Period> Within(PeriodGranularity granularity, DateOnly first, DateOnly last)
     {

@@ -46,6 +46,9 @@ public sealed class TestSecretariat : IAsyncDisposable
 
     public string Folder { get; }
 
+    /// <summary>The Secretariat's clock: a test pins it to judge what is overdue at another time.</summary>
+    public PinnableClock Clock => _clock;
+
     /// <summary>The Secretariat's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
     public ServerErrors Errors { get; }
     public string Address { get; }
