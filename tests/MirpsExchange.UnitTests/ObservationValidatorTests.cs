@@ -384,4 +384,46 @@ public class ObservationValidatorTests
         Assert.Empty(Validator.ValidateKey("key", KeyOf(Refugees())));
         Assert.Equal("key.sex", Assert.Single(Validator.ValidateKey("key", KeyOf(Refugees(sex: "X")))).Field);
     }
+
+    /// <summary>
+    /// A replica's memo of the last valid key (ValidKeyMemo) changes no outcome: every change of a sequence that alternates
+    /// valid keys with keys broken in one part (a code, the period, its start, the country, the indicator, a catalogue 2.0
+    /// dimension), each sharing every other part with the valid key before it, is judged exactly as without the memo.
+    /// </summary>
+    [Fact]
+    public void A_memo_of_the_last_valid_key_changes_no_outcome()
+    {
+        var v2 = new ObservationValidator(StandardCatalogue.LoadStandard());
+        Observation Applications(Action<Observation>? change = null)
+        {
+            var o = new Observation
+            {
+                IndicatorCode = "ASYLUM_APPLICATIONS", Country = Node, Period = "2023-05", Sex = "F", Age = "_T", CountryOfOrigin = "VEN",
+                Value = 12, Status = ObservationStatus.Normal,
+            };
+            change?.Invoke(o);
+            return o;
+        }
+        Observation[] sequence =
+        [
+            Refugees(), Refugees(sex: "M"), Refugees(sex: "X"), Refugees(sex: "F"), Refugees(period: "2023-Q1"), Refugees(period: "2027"),
+            Refugees(period: "2023"), With(Refugees(), o => o.Country = "PAN"), With(Refugees(), o => o.Country = "XXX"), Refugees(),
+            With(Refugees(), o => o.CountryOfOrigin = "ZZZ"), With(Refugees(), o => o.IndicatorCode = "NOT_AN_INDICATOR"), Refugees(),
+            WorkPermits(), With(WorkPermits(), o => o.Age = "_T"), WorkPermits(), MedianDays(), With(MedianDays(), o => o.Period = "2023-05"),
+            Applications(), Applications(o => o.ApplicationType = "OTHER"), Applications(o => o.ApplicationType = "_T"), Applications(o => o.CountBasis = "CASES"),
+            Applications(o => o.CountBasis = "NONE"), Applications(o => o.Period = "2026-12"), Applications(o => o.Value = -1), Applications(),
+        ];
+        var memo = new ValidKeyMemo();
+        var judged = sequence.Select(o => (
+            Without: v2.ValidateChange(o, ChangeContent.Complete, Node, Today).Select(v => v.Field).ToList(),
+            With: v2.ValidateChange(o, ChangeContent.Complete, Node, Today, memo).Select(v => v.Field).ToList())).ToList();
+
+        Assert.All(judged, j => Assert.Equal(j.Without, j.With));
+        Assert.Contains(judged, j => j.With.Count == 0);
+        Assert.Equal(["observation.sex"], judged[2].With);
+        Assert.Equal(["observation.period"], judged[5].With); // not started yet: the start is checked whatever the memo holds
+        Assert.Equal(["observation.country"], judged[7].With); // another State's, at BLZ's node
+        Assert.Equal(["observation.application_type"], judged[19].With);
+        Assert.Equal(["observation.period"], judged[23].With);
+    }
 }

@@ -76,12 +76,15 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// must be <paramref name="origin"/>; <paramref name="today"/> is the date a period must have started by.
     /// Fields are named "observation.value" and so on.
     /// </summary>
-    public IReadOnlyList<Violation> ValidateChange(Observation observation, ChangeContent content, string origin, DateOnly today)
+    /// <param name="memo">The key last found valid by this caller (one per thread), or null: a part of the key equal to that
+    /// key's, under the same indicator, is not looked up again. The outcome is the same either way.</param>
+    public IReadOnlyList<Violation> ValidateChange(Observation observation, ChangeContent content, string origin, DateOnly today, ValidKeyMemo? memo = null)
     {
         const string Prefix = "observation";
         var violations = new ViolationList(Prefix);
         var key = ObservationKeyOf(observation);
-        var rule = ValidateKey(Prefix, ref key, origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out _);
+        var rule = ValidateKey(Prefix, ref key, origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out var period,
+            memo is not null && memo.Holds(key.IndicatorCode, origin) ? memo : null);
         if (content == ChangeContent.Complete)
         {
             ValidateValue(Prefix, observation, rule, violations);
@@ -89,6 +92,10 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         else if (content == ChangeContent.ValueWithheld)
         {
             ValidateStatusAndNote(Prefix, observation, violations);
+        }
+        if (memo is not null && violations.IsEmpty && rule is not null)
+        {
+            memo.Remember(rule, origin, key.Country, key.Period, period, key.Sex, key.Age, key.CountryOfOrigin, key.Added);
         }
         return violations.ToList();
     }
@@ -129,12 +136,20 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
 
     private static KeyTuple ObservationKeyOf(Observation o) => new(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin, AddedDimensions.Of(o));
 
-    /// <summary>Checks a key; a declared catalogue 2.0 dimension left empty is set to its default in <paramref name="key"/> (one spelling per key).</summary>
-    private IndicatorRule? ValidateKey(string prefix, ref KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period)
+    /// <summary>
+    /// Checks a key; a declared catalogue 2.0 dimension left empty is set to its default in <paramref name="key"/> (one spelling per key).
+    /// <paramref name="memo"/>: a valid key of the same indicator and node country (<see cref="ValidKeyMemo.Holds"/>), whose equal parts are valid.
+    /// </summary>
+    private IndicatorRule? ValidateKey(string prefix, ref KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period,
+        ValidKeyMemo? memo = null)
     {
         period = default;
         IndicatorRule? rule = null;
-        if (string.IsNullOrEmpty(key.IndicatorCode))
+        if (memo is not null)
+        {
+            rule = memo.Rule;
+        }
+        else if (string.IsNullOrEmpty(key.IndicatorCode))
         {
             violations.Add($"{prefix}.indicator_code", "the indicator code is required");
         }
@@ -143,7 +158,11 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             violations.Add($"{prefix}.indicator_code", $"unknown indicator '{key.IndicatorCode}' (catalogue {catalogue.Version}; CatalogService.GetCatalog lists the indicators)");
         }
 
-        if (string.IsNullOrEmpty(key.Country))
+        if (memo is not null && string.Equals(key.Country, memo.Country, StringComparison.Ordinal))
+        {
+            // a reporting country, and the node's, as the remembered key's
+        }
+        else if (string.IsNullOrEmpty(key.Country))
         {
             violations.Add($"{prefix}.country", "the reporting country is required (ISO 3166-1 alpha-3 of a MIRPS State)");
         }
@@ -156,7 +175,19 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             violations.Add($"{prefix}.country", $"this node holds {nodeCountry}'s data and accepts only observations reported by {nodeCountry}; {key.Country}'s figures go to {key.Country}'s own node");
         }
 
-        if (string.IsNullOrEmpty(key.Period))
+        var knownPeriod = memo is not null && string.Equals(key.Period, memo.Period, StringComparison.Ordinal);
+        if (knownPeriod)
+        {
+            period = memo!.Parsed; // a period of one of the indicator's granularities, as the remembered key's
+        }
+        if (knownPeriod)
+        {
+            if (period.Start > today)
+            {
+                violations.Add($"{prefix}.period", $"period {key.Period} has not started yet (it starts on {period.Start:yyyy-MM-dd})");
+            }
+        }
+        else if (string.IsNullOrEmpty(key.Period))
         {
             violations.Add($"{prefix}.period", $"the period is required: {Period.Format}");
         }
@@ -175,13 +206,25 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
 
         if (rule is not null)
         {
-            CheckDimension(prefix, "sex", StandardCatalogue.SexDimension, key.Sex, rule.Sexes, rule, violations);
-            CheckDimension(prefix, "age", StandardCatalogue.AgeDimension, key.Age, rule.Ages, rule, violations);
-            CheckDimension(prefix, "country_of_origin", StandardCatalogue.CountryOfOriginDimension, key.CountryOfOrigin, rule.CountriesOfOrigin, rule, violations);
+            if (memo is null || !string.Equals(key.Sex, memo.Sex, StringComparison.Ordinal))
+            {
+                CheckDimension(prefix, "sex", StandardCatalogue.SexDimension, key.Sex, rule.Sexes, rule, violations);
+            }
+            if (memo is null || !string.Equals(key.Age, memo.Age, StringComparison.Ordinal))
+            {
+                CheckDimension(prefix, "age", StandardCatalogue.AgeDimension, key.Age, rule.Ages, rule, violations);
+            }
+            if (memo is null || !string.Equals(key.CountryOfOrigin, memo.CountryOfOrigin, StringComparison.Ordinal))
+            {
+                CheckDimension(prefix, "country_of_origin", StandardCatalogue.CountryOfOriginDimension, key.CountryOfOrigin, rule.CountriesOfOrigin, rule, violations);
+            }
             key = key with { Added = rule.Normalised(key.Added) };
             for (var d = 0; d < AddedDimensions.Count; d++)
             {
-                CheckDimension(prefix, AddedDimensions.FieldNames[d], AddedDimensions.DimensionIds[d], key.Added[d], rule.Added[d], rule, violations);
+                if (memo is null || !string.Equals(key.Added[d], memo.Added[d], StringComparison.Ordinal))
+                {
+                    CheckDimension(prefix, AddedDimensions.FieldNames[d], AddedDimensions.DimensionIds[d], key.Added[d], rule.Added[d], rule, violations);
+                }
             }
         }
         return rule;
@@ -305,10 +348,42 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             }
         }
 
+        public bool IsEmpty => _items.Count == 0;
+
         /// <summary>All violations when they fit; otherwise the first ones and a last line counting the rest.</summary>
         public List<Violation> ToList() => _more == 0
             ? _items
             : [.. _items.Take(MaxReportedViolations - 1), new Violation(collection, $"and {_more + 1:N0} more violations not listed")];
+    }
+}
+
+/// <summary>
+/// The key a caller of <see cref="ObservationValidator.ValidateChange"/> last found valid: a replica re-validates every change
+/// of a feed, and consecutive changes mostly repeat the indicator, country, period and most codes of the one before. A part
+/// equal to the remembered key's, under the same indicator and node country, is valid as it was (whether a code, a period's
+/// granularity or a country is allowed depends on nothing else), so it is not looked up again; a period's start is still
+/// checked against the change's own date. Not thread-safe: one per thread.
+/// </summary>
+public sealed class ValidKeyMemo
+{
+    internal IndicatorRule? Rule { get; private set; }
+    internal string? NodeCountry { get; private set; }
+    internal string? Country { get; private set; }
+    internal string? Period { get; private set; }
+    internal Period Parsed { get; private set; }
+    internal string? Sex { get; private set; }
+    internal string? Age { get; private set; }
+    internal string? CountryOfOrigin { get; private set; }
+    internal AddedDimensions Added { get; private set; }
+
+    /// <summary>Whether a key of <paramref name="indicatorCode"/> at the node of <paramref name="nodeCountry"/> may use what is remembered.</summary>
+    internal bool Holds(string indicatorCode, string nodeCountry) =>
+        Rule is not null && string.Equals(indicatorCode, Rule.Indicator.Code, StringComparison.Ordinal) && string.Equals(nodeCountry, NodeCountry, StringComparison.Ordinal);
+
+    internal void Remember(IndicatorRule rule, string nodeCountry, string country, string period, Period parsed, string sex, string age, string countryOfOrigin, AddedDimensions added)
+    {
+        (Rule, NodeCountry, Country, Period, Parsed) = (rule, nodeCountry, country, period, parsed);
+        (Sex, Age, CountryOfOrigin, Added) = (sex, age, countryOfOrigin, added);
     }
 }
 

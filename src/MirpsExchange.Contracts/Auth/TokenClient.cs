@@ -26,7 +26,8 @@ public sealed record ClientCredential(
         ClientCredential? credential;
         try
         {
-            credential = JsonSerializer.Deserialize<ClientCredential>(File.ReadAllText(path));
+            // Source-generated: reflection-based deserialization took a good part of a node's start-up CPU for this one file.
+            credential = JsonSerializer.Deserialize(File.ReadAllText(path), CredentialJson.Default.ClientCredential);
         }
         catch (JsonException e)
         {
@@ -42,6 +43,10 @@ public sealed record ClientCredential(
     /// <summary>Never the secret: credentials reach logs and exception messages through string interpolation.</summary>
     public override string ToString() => $"ClientCredential {{ ClientId = {ClientId} }}";
 }
+
+/// <summary>The credential file's JSON, source-generated (<see cref="ClientCredential.Load"/>).</summary>
+[JsonSerializable(typeof(ClientCredential))]
+internal sealed partial class CredentialJson : JsonSerializerContext;
 
 /// <summary>The token endpoint refused the client: error and description as OAuth2 returns them.</summary>
 public sealed class TokenRequestException(string error, string description)

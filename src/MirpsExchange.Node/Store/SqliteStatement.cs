@@ -180,6 +180,38 @@ internal sealed unsafe partial class SqliteStatement : IDisposable
         return pool.Get(new ReadOnlySpan<byte>(text, Native.ColumnBytes(_handle, column)));
     }
 
+    /// <summary>
+    /// A text column, as <paramref name="last"/> (this column's value on the row before) when its bytes are the same, else
+    /// through <paramref name="pool"/>: rows read in key order repeat most of their key from one row to the next.
+    /// </summary>
+    public string GetString(int column, Utf8StringPool pool, RepeatedText last)
+    {
+        var text = Native.ColumnText(_handle, column);
+        return last.Get(new ReadOnlySpan<byte>(text, Native.ColumnBytes(_handle, column)), pool);
+    }
+
+    /// <summary>Binds a command's parameters by position: its <c>?NNN</c> or named parameters, each named once, in the order the SQL first names them.</summary>
+    public void Bind(DbParameterCollection parameters)
+    {
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            switch (parameters[i].Value)
+            {
+                case string text:
+                    Bind(i + 1, text);
+                    break;
+                case long number:
+                    Bind(i + 1, number);
+                    break;
+                case int number:
+                    Bind(i + 1, number);
+                    break;
+                default:
+                    throw new NotSupportedException($"parameter {parameters[i].ParameterName} is a {parameters[i].Value?.GetType().Name ?? "null"}: bind a string or an integer");
+            }
+        }
+    }
+
     public void Dispose() => _statement.Dispose();
 
     private void Check(int result)
@@ -285,5 +317,32 @@ internal sealed class Utf8StringPool
             _strings.Add(decoded);
         }
         return decoded;
+    }
+}
+
+/// <summary>A text column's value on the last row read and its UTF-8 bytes (<see cref="SqliteStatement.GetString(int, Utf8StringPool, RepeatedText)"/>).</summary>
+internal sealed class RepeatedText
+{
+    private readonly byte[] _bytes = new byte[64];
+    private int _length = -1;
+    private string _value = "";
+
+    public string Get(ReadOnlySpan<byte> utf8, Utf8StringPool pool)
+    {
+        if (utf8.Length == _length && utf8.SequenceEqual(_bytes.AsSpan(0, _length)))
+        {
+            return _value;
+        }
+        _value = pool.Get(utf8);
+        if (utf8.Length <= _bytes.Length)
+        {
+            utf8.CopyTo(_bytes);
+            _length = utf8.Length;
+        }
+        else
+        {
+            _length = -1;
+        }
+        return _value;
     }
 }

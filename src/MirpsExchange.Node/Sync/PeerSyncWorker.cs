@@ -101,6 +101,11 @@ public sealed partial class PeerSyncWorker(
             try
             {
                 state.Set(PeerState.Connecting);
+                // Where to resume, and the chain held there, are read from the store while the peer is asked its status
+                // (with a token fetched first): neither waits for the other, and a node just started takes a while over its
+                // store's first queries. Observed here, so a pull that stops before it awaits them leaves no failure unobserved.
+                var local = HeldHereAsync(origin, stoppingToken);
+                _ = local.ContinueWith(static held => held.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stoppingToken);
                 // Another version syncs when one catalogue declares it maps the other (CatalogueUpgrade): States upgrade on different days.
                 peerCatalogue = CatalogueUpgrade.RelationTo(catalogue, status.CatalogVersion, status.CatalogDigest);
@@ -119,11 +124,9 @@ public sealed partial class PeerSyncWorker(
                 var source = peer.Reader;
                 var held = status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;
                 var self = Sharing.Reader.OfNode(options.Value.Country);
-                var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, stoppingToken);
-                state.Applied(applied, null);
                 // Every change is checked against the origin's signed log before it is written (ChainVerifier).
-                ChainVerifier verifier;
-                (resume, verifier) = await ChainFromAsync(origin, resume, stoppingToken);
+                var (applied, resume, nextRelease, notHeld, verifier) = await local;
+                state.Applied(applied, null);
                 // A following stream is ended to ask again: when the first embargo held here ends, and, with
                 // growing pauses, while changes a relay did not hold are still missing here.
                 reconnect = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -274,6 +277,14 @@ public sealed partial class PeerSyncWorker(
                 return;
             }
         }
+    }
+
+    /// <summary>What this node holds of <paramref name="origin"/>'s log: where to resume (<see cref="ResumePointAsync"/>) and the verifier from there on (<see cref="ChainFromAsync"/>).</summary>
+    private async Task<(long Applied, long Resume, long? NextRelease, bool NotHeld, ChainVerifier Verifier)> HeldHereAsync(string origin, CancellationToken cancellationToken)
+    {
+        var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, cancellationToken);
+        var (from, verifier) = await ChainFromAsync(origin, resume, cancellationToken);
+        return (applied, from, nextRelease, notHeld, verifier);
     }
 
     /// <summary>

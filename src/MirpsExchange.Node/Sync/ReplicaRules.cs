@@ -272,11 +272,12 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     public void CheckContent(string origin, IEnumerable<StoredObservation> changes)
     {
         var latest = clock.GetUtcNow() + ClockSkew;
+        var memo = new ValidKeyMemo(); // a message's changes mostly repeat the key parts of the one before
         foreach (var change in changes)
         {
             if (!ServedObservations.IsPlaceholder(change))
             {
-                CheckChange(origin, change, latest);
+                CheckChange(origin, change, latest, memo);
             }
         }
     }
@@ -290,7 +291,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// everything but the value when the value is withheld, for the key alone in a deletion. A period must
     /// have started by the change's recorded time (at most <paramref name="latest"/>).
     /// </summary>
-    private void CheckChange(string origin, StoredObservation change, DateTimeOffset latest)
+    private void CheckChange(string origin, StoredObservation change, DateTimeOffset latest, ValidKeyMemo? memo = null)
     {
         var o = change.Observation;
         if (o is null || change.RecordedTime is null || !Period.TryParse(o.Period, out _) || !double.IsFinite(o.Value))
@@ -311,7 +312,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
         var content = change.Deleted ? ChangeContent.Deletion
             : change.Withholding.IsValueWithheld() ? ChangeContent.ValueWithheld
             : ChangeContent.Complete;
-        if (validator.ValidateChange(o, content, origin, today) is [var first, ..] violations)
+        if (validator.ValidateChange(o, content, origin, today, memo) is [var first, ..] violations)
         {
             throw new PeerRefusedException(InvalidContent,
                 $"{origin}'s change {change.OriginSequence} is refused, as {origin}'s node would refuse it: {first.Field}: {first.Description}" +

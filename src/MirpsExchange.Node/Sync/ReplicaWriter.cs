@@ -90,12 +90,13 @@ public sealed class ReplicaWriter(
         {
             Array.Sort(order, (x, y) => CompareChanges(accepted, x, y));
         }
+        var rows = new RowMemo();
         foreach (var index in order)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var change = accepted[index];
-            var row = ToWriteRow(change);
-            var time = StoreTime.ToMicros(change.RecordedTime.ToDateTimeOffset());
+            var row = ToWriteRow(change, rows);
+            var time = rows.Micros(change.RecordedTime);
             var integrity = Integrity(change, verified, now);
             if (change.Revision == 1 && !change.Deleted && !row.ValueWithheld)
             {
@@ -177,18 +178,61 @@ public sealed class ReplicaWriter(
     /// (a v1 origin's change mapped to v2) is stored with its default, as the origin stores it: one spelling per key, and
     /// the same hash (the change log leaves a dimension out when empty or at its default).
     /// </summary>
-    private WriteRow ToWriteRow(StoredObservation change)
+    private WriteRow ToWriteRow(StoredObservation change, RowMemo? memo = null)
     {
         var o = change.Observation;
-        var period = MirpsExchange.Catalogue.Periods.Period.Parse(o.Period);
+        var period = memo is null ? MirpsExchange.Catalogue.Periods.Period.Parse(o.Period) : memo.Period(o.Period);
         var withheld = change.Withholding.IsValueWithheld();
         // A withheld value's status says why, so this node can relay the pattern and check the next complements
         // (ComplementarySuppression): CONFIDENTIAL for a small count, UNSPECIFIED for a complementary withholding.
         var status = !withheld ? o.Status : change.Withholding == Withholding.SmallCount ? ObservationStatus.Confidential : ObservationStatus.Unspecified;
         return new WriteRow(o.IndicatorCode, o.Country, o.Period, o.Sex, o.Age, o.CountryOfOrigin,
-            catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)), period.Start, period.End,
+            memo is null ? catalogue.Normalised(o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)) : memo.Normalised(catalogue, o.IndicatorCode, Mirps.Log.AddedDimensions.Of(o)),
+            period.Start, period.End,
             change.Deleted || withheld ? null : o.Value, status, o.Note, Mirps.Log.ValueAttributes.Of(o),
             RowPolicy.FromMessage(change.Policy), withheld);
+    }
+
+    /// <summary>
+    /// What the rows of one message repeat from change to change, worked out once per value: a period's dates, an indicator's
+    /// rule, a recorded time (a commit's changes share one time, and the feed decoder one instance of it).
+    /// </summary>
+    private sealed class RowMemo
+    {
+        private string? _period;
+        private MirpsExchange.Catalogue.Periods.Period _parsed;
+        private string? _indicator;
+        private MirpsExchange.Catalogue.IndicatorRule? _rule;
+        private Google.Protobuf.WellKnownTypes.Timestamp? _time;
+        private long _micros;
+
+        public MirpsExchange.Catalogue.Periods.Period Period(string period)
+        {
+            if (!string.Equals(period, _period, StringComparison.Ordinal))
+            {
+                (_parsed, _period) = (MirpsExchange.Catalogue.Periods.Period.Parse(period), period);
+            }
+            return _parsed;
+        }
+
+        /// <summary><see cref="MirpsExchange.Catalogue.StandardCatalogue.Normalised(string, Mirps.Log.AddedDimensions)"/>, the indicator looked up once while it repeats.</summary>
+        public Mirps.Log.AddedDimensions Normalised(MirpsExchange.Catalogue.StandardCatalogue catalogue, string indicator, Mirps.Log.AddedDimensions given)
+        {
+            if (!string.Equals(indicator, _indicator, StringComparison.Ordinal))
+            {
+                (_rule, _indicator) = (catalogue.FindIndicator(indicator), indicator);
+            }
+            return _rule is { } rule ? rule.Normalised(given) : given;
+        }
+
+        public long Micros(Google.Protobuf.WellKnownTypes.Timestamp time)
+        {
+            if (!ReferenceEquals(time, _time))
+            {
+                (_micros, _time) = (StoreTime.ToMicros(time.ToDateTimeOffset()), time);
+            }
+            return _micros;
+        }
     }
 
     /// <summary>By key, then revision: the order that walks the unique index and keeps a key's revisions in order.</summary>

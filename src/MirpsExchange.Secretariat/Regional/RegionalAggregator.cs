@@ -102,47 +102,119 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         {
             bits[States[i]] = 1 << i;
         }
-        var cells = new Dictionary<(string, string, string, string, string, AddedDimensions), int>();
-        var sums = new List<CellSum>();
+        var cells = new Cells();
         // Rows come indicator by indicator (the key index's order): whether the indicator declares any of catalogue 2.0's
         // dimensions is looked up once per indicator, and an indicator that declares none has them all empty.
         var (indicatorCode, declaresAdded) = ("", false);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        // Catalogue 2.0's dimensions are part of the cell: cells that differ only in one are never added together.
+        AddedDimensions? fixedAdded = filter is { Added: { } given, OpenAdded: < 0 } ? given : null;
+        bool ReadsAdded(string code)
         {
-            // Rows come in the key index's order; each key has at most one current revision per State, so a
-            // cell's bits are added at most once each.
+            if (!string.Equals(code, indicatorCode, StringComparison.Ordinal))
+            {
+                (indicatorCode, declaresAdded) = (code, catalogue.FindIndicator(code)?.Added.Any(codes => codes is not null) ?? true);
+            }
+            return fixedAdded is null && declaresAdded;
+        }
+        // Rows come in the key index's order; each key has at most one current revision per State, so a cell's bits are
+        // added at most once each.
+        if (command.Connection is Microsoft.Data.Sqlite.SqliteConnection connection)
+        {
+            // SQLite's own API (Node's SqliteStatement): a row's texts as the row before's when they are the same bytes, else
+            // decoded once per query (Utf8StringPool), where Microsoft.Data.Sqlite allocates a string per column and row.
+            using var statement = new SqliteStatement(connection, command.CommandText);
+            statement.Bind(command.Parameters);
+            var pool = new Utf8StringPool();
+            var last = Enumerable.Range(0, 13).Select(_ => new RepeatedText()).ToArray();
+            while (statement.Read())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var code = statement.GetString(0, pool, last[0]);
+                var added = ReadsAdded(code)
+                    ? new AddedDimensions(statement.GetString(8, pool, last[8]), statement.GetString(9, pool, last[9]),
+                        statement.GetString(10, pool, last[10]), statement.GetString(11, pool, last[11]), statement.GetString(12, pool, last[12]))
+                    : fixedAdded ?? Empty;
+                cells.Add(code, statement.GetString(1, pool, last[1]), statement.GetString(2, pool, last[2]), statement.GetString(3, pool, last[3]),
+                    statement.GetString(4, pool, last[4]), added, bits[statement.GetString(5, pool, last[5])], statement.GetDouble(6),
+                    (ObservationStatus)statement.GetInt64(7), statement.GetInt64(13) != 0, statement.GetInt64(14) != 0);
+            }
+        }
+        else
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var code = reader.GetString(0);
-                if (code != indicatorCode)
-                {
-                    (indicatorCode, declaresAdded) = (code, catalogue.FindIndicator(code)?.Added.Any(codes => codes is not null) ?? true);
-                }
-                // Catalogue 2.0's dimensions are part of the cell: cells that differ only in one are never added together.
-                var added = filter is { Added: { } fixedAdded, OpenAdded: < 0 } ? fixedAdded : declaresAdded ? ReadAdded(reader, 8) : Empty;
-                var key = (indicatorCode, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), added);
-                var bit = bits[reader.GetString(5)];
-                var value = reader.GetDouble(6);
-                var status = (ObservationStatus)reader.GetInt32(7);
-                if (!cells.TryGetValue(key, out var at))
-                {
-                    cells.Add(key, at = sums.Count);
-                    sums.Add(new CellSum(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, 0, 0, 0, 0, key.Item6));
-                }
-                var sum = sums[at];
-                sums[at] = sum with
-                {
-                    Value = sum.Value + value,
-                    Reported = sum.Reported | bit,
-                    Provisional = status == ObservationStatus.Provisional ? sum.Provisional | bit : sum.Provisional,
-                    Estimated = status == ObservationStatus.Estimated ? sum.Estimated | bit : sum.Estimated,
-                    LowerBound = reader.GetBoolean(13) ? sum.LowerBound | bit : sum.LowerBound,
-                    Synthetic = reader.GetBoolean(14) ? sum.Synthetic | bit : sum.Synthetic,
-                };
+                var added = ReadsAdded(code) ? ReadAdded(reader, 8) : fixedAdded ?? Empty;
+                cells.Add(code, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), added,
+                    bits[reader.GetString(5)], reader.GetDouble(6), (ObservationStatus)reader.GetInt32(7), reader.GetBoolean(13), reader.GetBoolean(14));
             }
         }
+        var sums = cells.Sums;
         sums.Sort(static (x, y) => CompareCells(in x, in y));
         return sums;
+    }
+
+    /// <summary>
+    /// The cells of one sum, each State's row added to its cell. Rows come in the key index's order (indicator, State, period,
+    /// codes), so each State after the first of an indicator walks the indicator's cells in the order the first made them:
+    /// a row is first compared with the cell after the one the row before went to, and looked up (hashing ten texts) only
+    /// when it is not that one. Every cell is in the lookup, so a row in any other order still finds its cell.
+    /// </summary>
+    private sealed class Cells
+    {
+        private readonly Dictionary<(string, string, string, string, string, AddedDimensions), int> _index = [];
+        private int _next, _indicatorStart;
+        private int _lastBit;
+        private string _indicator = "";
+
+        public List<CellSum> Sums { get; } = [];
+
+        public void Add(string indicator, string period, string sex, string age, string origin, AddedDimensions added, int bit, double value,
+            ObservationStatus status, bool lowerBound, bool synthetic)
+        {
+            if (!string.Equals(indicator, _indicator, StringComparison.Ordinal))
+            {
+                (_indicator, _indicatorStart, _next) = (indicator, Sums.Count, Sums.Count);
+            }
+            else if (bit != _lastBit)
+            {
+                _next = _indicatorStart; // the next State of the indicator starts from its first cell
+            }
+            _lastBit = bit;
+            var sums = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Sums);
+            int at;
+            if (_next < sums.Length && Same(in sums[_next], indicator, period, sex, age, origin, in added))
+            {
+                at = _next;
+            }
+            else
+            {
+                var key = (indicator, period, sex, age, origin, added);
+                if (!_index.TryGetValue(key, out at))
+                {
+                    _index.Add(key, at = Sums.Count);
+                    Sums.Add(new CellSum(indicator, period, sex, age, origin, 0, 0, 0, 0, added));
+                    sums = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Sums);
+                }
+            }
+            _next = at + 1;
+            ref var sum = ref sums[at];
+            sum = sum with
+            {
+                Value = sum.Value + value,
+                Reported = sum.Reported | bit,
+                Provisional = status == ObservationStatus.Provisional ? sum.Provisional | bit : sum.Provisional,
+                Estimated = status == ObservationStatus.Estimated ? sum.Estimated | bit : sum.Estimated,
+                LowerBound = lowerBound ? sum.LowerBound | bit : sum.LowerBound,
+                Synthetic = synthetic ? sum.Synthetic | bit : sum.Synthetic,
+            };
+        }
+
+        private static bool Same(in CellSum cell, string indicator, string period, string sex, string age, string origin, in AddedDimensions added) =>
+            string.Equals(cell.IndicatorCode, indicator, StringComparison.Ordinal) && string.Equals(cell.Period, period, StringComparison.Ordinal)
+            && string.Equals(cell.Sex, sex, StringComparison.Ordinal) && string.Equals(cell.Age, age, StringComparison.Ordinal)
+            && string.Equals(cell.CountryOfOrigin, origin, StringComparison.Ordinal) && cell.Added.Equals(added);
     }
 
     private static int CompareCells(in CellSum x, in CellSum y)
