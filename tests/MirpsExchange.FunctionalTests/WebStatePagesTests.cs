@@ -209,7 +209,12 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
             var (cri, clientId, identity) = await NodeAsync("CRI",
                 [.. PeerSyncTests.PullArgs(folder, await SharedIdentity.CredentialAsync("CRI"), pan.Peer), "--Node:Peers:0:Origins:0=PAN"]);
             await using var _ = cri;
+            // Costa Rica's figure, revised later: the page reproduces the earlier one as of a time between the two.
             await cri.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 1500)));
+            await Task.Delay(1100);
+            var between = DateTimeOffset.UtcNow;
+            await Task.Delay(1100);
+            await cri.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 1600)));
             var latest = (await new SyncService.SyncServiceClient(pan.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.Single(o => o.Origin == "PAN").LatestSequence;
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while ((await new SyncService.SyncServiceClient(cri.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence != latest)
@@ -226,10 +231,18 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
             Assert.Equal("Datos propios", await page.InnerTextAsync("h1"));
             var own = await page.InnerTextAsync("table.observations");
             Assert.Contains("Personas refugiadas", own, StringComparison.Ordinal);
-            Assert.Contains("1,500", own, StringComparison.Ordinal);
+            Assert.Contains("1,600", own, StringComparison.Ordinal);
             Assert.DoesNotContain("230", own, StringComparison.Ordinal);
             Assert.Contains("Cifras actuales", await page.InnerTextAsync("#asof"), StringComparison.Ordinal);
             await WebApp.AssertAccessibleAsync(page, "state-own-data-es");
+            // As of a time between the submission and its revision: the earlier figure.
+            await page.FillAsync("input[name=asof]", between.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+            await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("asof=", StringComparison.Ordinal)), page.ClickAsync("form.query button[type=submit]"));
+            var earlier = await page.InnerTextAsync("table.observations");
+            Assert.Contains("1,500", earlier, StringComparison.Ordinal);
+            Assert.DoesNotContain("1,600", earlier, StringComparison.Ordinal);
+            Assert.Contains("Cifras al", await page.InnerTextAsync("#asof"), StringComparison.Ordinal);
+            await WebApp.AssertAccessibleAsync(page, "state-own-data-asof-es");
             // Filtered by sex: no row (the figure is a total).
             await page.GotoAsync($"{cri.HttpAddress}/data?sex=F");
             Assert.Contains("Ninguna observación", await page.InnerTextAsync("main"), StringComparison.Ordinal);
