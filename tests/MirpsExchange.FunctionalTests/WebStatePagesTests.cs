@@ -103,6 +103,27 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
         await WebApp.AssertAccessibleAsync(page, "state-upload-valid-es");
         var confirm = await page.GetAttributeAsync("form[action$='/submit']", "action");
         var token = await page.GetAttributeAsync("form[action$='/submit'] input[name=__RequestVerificationToken]", "value");
+
+        // The confirmation without the form's anti-forgery token (a cross-site post) is refused; so is another person's,
+        // who cannot see this upload either: nothing is written.
+        var forged = await page.APIRequest.PostAsync($"{node.HttpAddress}{confirm}", new APIRequestContextOptions { Form = page.APIRequest.CreateFormData(), MaxRedirects = 0 });
+        Assert.Equal(400, forged.Status);
+        var other = await WebApp.ReadyAccountAsync(identity, clientId, "sub2.cri", AccountKind.Submitter, "CRI");
+        await using (var otherContext = await browser.Browser.NewContextAsync())
+        {
+            var otherPage = await otherContext.NewPageAsync();
+            await WebApp.SignInAsync(otherPage, page.Url, other);
+            Assert.Contains("no existe o ha caducado", await otherPage.InnerTextAsync("main"), StringComparison.Ordinal);
+            Assert.Equal(0, await otherPage.Locator("form[action$='/submit']").CountAsync());
+            var otherToken = await otherPage.GetAttributeAsync("form.upload input[name=__RequestVerificationToken]", "value");
+            var stolen = await otherPage.APIRequest.PostAsync($"{node.HttpAddress}{confirm}", new APIRequestContextOptions
+            {
+                Form = otherPage.APIRequest.CreateFormData().Append("__RequestVerificationToken", otherToken!),
+            });
+            Assert.True(stolen.Ok, $"{stolen.Status}");
+            Assert.Contains("no existe o ha caducado", System.Net.WebUtility.HtmlDecode(await stolen.TextAsync()), StringComparison.Ordinal);
+        }
+        Assert.Empty(await StoredAsync(node));
         await Task.WhenAll(page.WaitForURLAsync(u => !u.EndsWith("/submit", StringComparison.Ordinal)), page.ClickAsync("form[action$='/submit'] button"));
         Assert.Contains("Enviado: 2 nuevas, 0 revisadas, 0 sin cambios", await page.InnerTextAsync("main"), StringComparison.Ordinal);
         await WebApp.AssertAccessibleAsync(page, "state-upload-written-es");
