@@ -103,6 +103,27 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
         await WebApp.AssertAccessibleAsync(page, "state-upload-valid-es");
         var confirm = await page.GetAttributeAsync("form[action$='/submit']", "action");
         var token = await page.GetAttributeAsync("form[action$='/submit'] input[name=__RequestVerificationToken]", "value");
+
+        // The confirmation without the form's anti-forgery token (a cross-site post) is refused; so is another person's,
+        // who cannot see this upload either: nothing is written.
+        var forged = await page.APIRequest.PostAsync($"{node.HttpAddress}{confirm}", new APIRequestContextOptions { Form = page.APIRequest.CreateFormData(), MaxRedirects = 0 });
+        Assert.Equal(400, forged.Status);
+        var other = await WebApp.ReadyAccountAsync(identity, clientId, "sub2.cri", AccountKind.Submitter, "CRI");
+        await using (var otherContext = await browser.Browser.NewContextAsync())
+        {
+            var otherPage = await otherContext.NewPageAsync();
+            await WebApp.SignInAsync(otherPage, page.Url, other);
+            Assert.Contains("no existe o ha caducado", await otherPage.InnerTextAsync("main"), StringComparison.Ordinal);
+            Assert.Equal(0, await otherPage.Locator("form[action$='/submit']").CountAsync());
+            var otherToken = await otherPage.GetAttributeAsync("form.upload input[name=__RequestVerificationToken]", "value");
+            var stolen = await otherPage.APIRequest.PostAsync($"{node.HttpAddress}{confirm}", new APIRequestContextOptions
+            {
+                Form = otherPage.APIRequest.CreateFormData().Append("__RequestVerificationToken", otherToken!),
+            });
+            Assert.True(stolen.Ok, $"{stolen.Status}");
+            Assert.Contains("no existe o ha caducado", System.Net.WebUtility.HtmlDecode(await stolen.TextAsync()), StringComparison.Ordinal);
+        }
+        Assert.Empty(await StoredAsync(node));
         await Task.WhenAll(page.WaitForURLAsync(u => !u.EndsWith("/submit", StringComparison.Ordinal)), page.ClickAsync("form[action$='/submit'] button"));
         Assert.Contains("Enviado: 2 nuevas, 0 revisadas, 0 sin cambios", await page.InnerTextAsync("main"), StringComparison.Ordinal);
         await WebApp.AssertAccessibleAsync(page, "state-upload-written-es");
@@ -209,7 +230,12 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
             var (cri, clientId, identity) = await NodeAsync("CRI",
                 [.. PeerSyncTests.PullArgs(folder, await SharedIdentity.CredentialAsync("CRI"), pan.Peer), "--Node:Peers:0:Origins:0=PAN"]);
             await using var _ = cri;
+            // Costa Rica's figure, revised later: the page reproduces the earlier one as of a time between the two.
             await cri.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 1500)));
+            await Task.Delay(1100);
+            var between = DateTimeOffset.UtcNow;
+            await Task.Delay(1100);
+            await cri.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 1600)));
             var latest = (await new SyncService.SyncServiceClient(pan.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.Single(o => o.Origin == "PAN").LatestSequence;
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while ((await new SyncService.SyncServiceClient(cri.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence != latest)
@@ -226,10 +252,18 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
             Assert.Equal("Datos propios", await page.InnerTextAsync("h1"));
             var own = await page.InnerTextAsync("table.observations");
             Assert.Contains("Personas refugiadas", own, StringComparison.Ordinal);
-            Assert.Contains("1,500", own, StringComparison.Ordinal);
+            Assert.Contains("1,600", own, StringComparison.Ordinal);
             Assert.DoesNotContain("230", own, StringComparison.Ordinal);
             Assert.Contains("Cifras actuales", await page.InnerTextAsync("#asof"), StringComparison.Ordinal);
             await WebApp.AssertAccessibleAsync(page, "state-own-data-es");
+            // As of a time between the submission and its revision: the earlier figure.
+            await page.FillAsync("input[name=asof]", between.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+            await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("asof=", StringComparison.Ordinal)), page.ClickAsync("form.query button[type=submit]"));
+            var earlier = await page.InnerTextAsync("table.observations");
+            Assert.Contains("1,500", earlier, StringComparison.Ordinal);
+            Assert.DoesNotContain("1,600", earlier, StringComparison.Ordinal);
+            Assert.Contains("Cifras al", await page.InnerTextAsync("#asof"), StringComparison.Ordinal);
+            await WebApp.AssertAccessibleAsync(page, "state-own-data-asof-es");
             // Filtered by sex: no row (the figure is a total).
             await page.GotoAsync($"{cri.HttpAddress}/data?sex=F");
             Assert.Contains("Ninguna observación", await page.InnerTextAsync("main"), StringComparison.Ordinal);
