@@ -27,7 +27,6 @@ public sealed class Texts
         ["app.node"] = ("Nodo de {0}", "{0} node"),
         ["skip"] = ("Saltar al contenido principal", "Skip to main content"),
         ["language.switch"] = ("English", "Español"),
-        ["language.switch.label"] = ("Read this page in English", "Leer esta página en español"),
         ["nav.label"] = ("Navegación principal", "Main navigation"),
         ["nav.home"] = ("Inicio", "Home"),
         ["nav.regional"] = ("Indicadores regionales", "Regional indicators"),

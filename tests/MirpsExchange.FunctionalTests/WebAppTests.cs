@@ -92,4 +92,15 @@ public class WebAppTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
             TempFolder.Delete(folder);
         }
     }
+
+    [Fact]
+    public void Every_web_text_is_written_in_Spanish_and_English_with_the_same_placeholders()
+    {
+        foreach (var (key, es, en) in MirpsExchange.Web.Texts.All)
+        {
+            Assert.False(string.IsNullOrWhiteSpace(es) || string.IsNullOrWhiteSpace(en), key);
+            Assert.Equal(System.Text.RegularExpressions.Regex.Matches(es, @"\{\d\}").Select(m => m.Value).Order(),
+                System.Text.RegularExpressions.Regex.Matches(en, @"\{\d\}").Select(m => m.Value).Order());
+        }
+    }
 }
