@@ -218,12 +218,15 @@ public class HttpJsonTests
         [
             "get /v1/catalog", "post /v1/observations:submit", "post /v1/observations:validate", "get /v1/observations",
             "get /v1/observations:history", "post /v1/observations:delete", "get /v1/origins/{origin}/changes", "get /v1/sync-status",
+            "post /v1/approvals:approve", "post /v1/approvals:unapprove", "post /v1/approvals:accept", "post /v1/approvals:reject",
+            "get /v1/approvals", "get /v1/origins/{origin}/lifecycle-entries",
         ];
         Assert.Equal(nodeExpected.Order(), nodeRoutes.Order());
         Assert.Equal(nodeExpected.Concat(
         [
             "get /v1/regional/indicators/{indicatorCode}/periods/{period}/value", "get /v1/regional/periods/{period}/protection-rates",
             "get /v1/regional/indicators/{indicatorCode}/periods/{period}/change", "get /v1/regional/completeness", "get /v1/regional/validation-report",
+            "get /v1/regional/reporting-calendar", "get /v1/regional/timeliness",
         ]).Order(), secretariatRoutes.Order());
         Assert.Contains("post /v1/credentials", identityRoutes);
         Assert.Contains("get /v1/credentials", identityRoutes);

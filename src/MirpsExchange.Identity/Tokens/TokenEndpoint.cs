@@ -48,7 +48,9 @@ public static class TokenEndpoint
             return Forbid(Errors.InvalidClient, "The client credentials are invalid.");
         }
 
-        var granted = TokenGrant.Scopes(request, Scopes(credential.Role, credential.Approve));
+        // The approve scope only when asked for (OpenIddict has checked the credential's permission): a request naming no
+        // scope gets the role's usual ones, so a system's everyday token never carries the power to approve.
+        var granted = request.GetScopes().IsDefaultOrEmpty ? Scopes(credential.Role) : TokenGrant.Scopes(request, Scopes(credential.Role, credential.Approve));
         var (audience, refusal) = TokenGrant.Audience(credential.Role == MirpsAuth.AdminRole, credential.Country, request.GetResources());
         if (refusal is not null)
         {
