@@ -9,7 +9,7 @@ namespace MirpsExchange.Web;
 /// catalogue's LocalizedText, never from here). Spanish first: a request without the language cookie, or
 /// with an unknown value, is answered in Spanish.
 /// </summary>
-public sealed class Texts
+public sealed partial class Texts
 {
     public const string Spanish = "es";
     public const string English = "en";
@@ -25,6 +25,7 @@ public sealed class Texts
         ["app.name"] = ("Intercambio de información MIRPS", "MIRPS information exchange"),
         ["app.secretariat"] = ("Secretaría Técnica", "Technical Secretariat"),
         ["app.node"] = ("Nodo de {0}", "{0}'s node"),
+        ["app.identity"] = ("Servidor de identidad", "Identity server"),
         ["skip"] = ("Saltar al contenido principal", "Skip to main content"),
         ["language.switch"] = ("English", "Español"),
         ["language.switch.label"] = ("Read this page in English", "Leer esta página en español"),
@@ -64,7 +65,7 @@ public sealed class Texts
         ["notfound.title"] = ("Página no encontrada", "Page not found"),
         ["error.service"] = ("El servicio respondió: {0}", "The service answered: {0}"),
         ["footer"] = ("MIRPS: Marco Integral Regional para la Protección y Soluciones", "MIRPS: Comprehensive Regional Protection and Solutions Framework"),
-    }.ToFrozenDictionary(StringComparer.Ordinal);
+    }.Concat(AdminStrings()).ToFrozenDictionary(StringComparer.Ordinal);
 
     private Texts(string language) => Language = language;
 

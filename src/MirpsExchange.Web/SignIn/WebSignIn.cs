@@ -100,7 +100,7 @@ public static partial class WebSignIn
             MaxAge = FlowLifetime,
             Path = CallbackPath,
         });
-        var query = QueryString.Create(new KeyValuePair<string, string?>[]
+        var parameters = new List<KeyValuePair<string, string?>>
         {
             new("response_type", "code"),
             new("client_id", options.Value.ClientId),
@@ -108,10 +108,20 @@ public static partial class WebSignIn
             new("code_challenge", challenge),
             new("code_challenge_method", "S256"),
             new("state", state),
-            new("resource", host.Audience),
-            new("scope", $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}"),
             new("ui_locales", texts.Language),
-        });
+        };
+        // A node's web app asks for its node's audience; the identity server's (admin pages) asks for the admin API,
+        // whose tokens name no resource and carry only the admin scope.
+        if (host.IdentityServer)
+        {
+            parameters.Add(new("scope", MirpsAuth.AdminScope));
+        }
+        else
+        {
+            parameters.Add(new("resource", host.Audience));
+            parameters.Add(new("scope", $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}"));
+        }
+        var query = QueryString.Create(parameters);
         return Results.Redirect(new Uri(host.Issuer, "connect/authorize").ToString() + query);
     }
 
