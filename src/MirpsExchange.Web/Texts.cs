@@ -33,6 +33,7 @@ public sealed partial class Texts
         ["nav.home"] = ("Inicio", "Home"),
         ["nav.regional"] = ("Indicadores regionales", "Regional indicators"),
         ["nav.completeness"] = ("Completitud", "Completeness"),
+        ["nav.charts"] = ("Gráficos", "Charts"),
         ["nav.own"] = ("Datos propios", "Own data"),
         ["nav.shared"] = ("Datos compartidos", "Shared with us"),
         ["nav.upload"] = ("Cargar datos", "Upload"),
@@ -65,7 +66,7 @@ public sealed partial class Texts
         ["notfound.title"] = ("Página no encontrada", "Page not found"),
         ["error.service"] = ("El servicio respondió: {0}", "The service answered: {0}"),
         ["footer"] = ("MIRPS: Marco Integral Regional para la Protección y Soluciones", "MIRPS: Comprehensive Regional Protection and Solutions Framework"),
-    }.Concat(AdminStrings()).ToFrozenDictionary(StringComparer.Ordinal);
+    }.Concat(AdminStrings()).Concat(ChartStrings()).ToFrozenDictionary(StringComparer.Ordinal);
 
     private Texts(string language) => Language = language;
 
