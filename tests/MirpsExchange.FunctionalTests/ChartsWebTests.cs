@@ -97,6 +97,17 @@ public class ChartsWebTests(BrowserFixture browser) : IClassFixture<BrowserFixtu
         await page.ClickAsync("a.language");
         Assert.Equal("Costa Rica: detail", await page.InnerTextAsync("h1"));
         await WebApp.AssertAccessibleAsync(page, "secretariat-charts-state-en");
+
+        // A State's person may sign in at the Secretariat (a token for its audience), but its charts are the Secretariat's own:
+        // refused, overview and drill-down alike.
+        var state = await WebApp.ReadyAccountAsync(identity, clientId, "ana.pan.charts", AccountKind.Analyst, "PAN");
+        await using var stateContext = await browser.Browser.NewContextAsync();
+        var statePage = await stateContext.NewPageAsync();
+        await WebApp.SignInAsync(statePage, $"{secretariat.HttpAddress}/charts", state);
+        Assert.Contains("/denied", statePage.Url, StringComparison.Ordinal);
+        await statePage.GotoAsync($"{secretariat.HttpAddress}/charts/state/CRI");
+        Assert.Contains("/denied", statePage.Url, StringComparison.Ordinal);
+        Assert.Equal(0, await statePage.Locator("div.chart").CountAsync());
     }
 
     private static double?[] Values(params double[] values) => [.. values.Select(v => (double?)v)];
