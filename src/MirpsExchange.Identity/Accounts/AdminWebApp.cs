@@ -1,9 +1,7 @@
 using System.Security.Claims;
 using Microsoft.Extensions.Options;
 using Mirps.Auth;
-using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Extensions;
-using MirpsExchange.Identity.Store;
 using MirpsExchange.Identity.Tokens;
 using MirpsExchange.ServiceDefaults;
 using MirpsExchange.Web;
@@ -72,20 +70,17 @@ public static partial class AdminWebApp
         return app;
     }
 
-    /// <summary>Creates the public client, or points it at <paramref name="redirectUri"/> when the address changed (ports picked at start); audited.</summary>
+    /// <summary>Creates the public client, or points it at <paramref name="redirectUri"/> when the address changed (ports picked at start).</summary>
     public static async Task EnsureClientAsync(IServiceProvider services, Uri redirectUri, CancellationToken cancellationToken = default)
     {
         await using var scope = services.CreateAsyncScope();
         var applications = scope.ServiceProvider.GetRequiredService<MirpsApplicationManager>();
-        var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
-        var clock = scope.ServiceProvider.GetRequiredService<TimeProvider>();
         var descriptor = AccountAdministration.PublicClient(ClientId, "the identity server's admin pages", [redirectUri], [MirpsAuth.AdminScope]);
         var existing = await applications.FindByClientIdAsync(ClientId, cancellationToken);
         if (existing is not null && (await applications.GetRedirectUrisAsync(existing, cancellationToken)).SequenceEqual([redirectUri.AbsoluteUri]))
         {
             return;
         }
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (existing is null)
         {
             await applications.CreateAsync(descriptor, cancellationToken);
@@ -94,10 +89,12 @@ public static partial class AdminWebApp
         {
             await applications.UpdateAsync(existing, descriptor, cancellationToken);
         }
-        CredentialAdministration.Audit(db, clock, "start", "RegisterPublicClient", ClientId, $"the admin pages' redirect URI {redirectUri.AbsoluteUri}");
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        // The server's own configuration, not an admin's action: logged, not audited (the audit log lists what admins did).
+        LogClientPointed(scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminWebApp)), ClientId, redirectUri.AbsoluteUri);
     }
+
+    [LoggerMessage(EventName = "AdminWebClientPointed", Level = LogLevel.Information, Message = "The admin pages' public client {ClientId} now redirects to {RedirectUri}")]
+    private static partial void LogClientPointed(ILogger logger, string clientId, string redirectUri);
 
     /// <summary>A person's token as the admin API validates it: this server's signature, issuer and lifetime, and its own audience.</summary>
     private static async Task<ClaimsPrincipal?> ValidateAsync(IServiceProvider services, string token, CancellationToken cancellationToken)
