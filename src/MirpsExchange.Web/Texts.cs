@@ -9,7 +9,7 @@ namespace MirpsExchange.Web;
 /// catalogue's LocalizedText, never from here). Spanish first: a request without the language cookie, or
 /// with an unknown value, is answered in Spanish.
 /// </summary>
-public sealed class Texts
+public sealed partial class Texts
 {
     public const string Spanish = "es";
     public const string English = "en";
@@ -25,12 +25,14 @@ public sealed class Texts
         ["app.name"] = ("Intercambio de información MIRPS", "MIRPS information exchange"),
         ["app.secretariat"] = ("Secretaría Técnica", "Technical Secretariat"),
         ["app.node"] = ("Nodo de {0}", "{0} node"),
+        ["app.identity"] = ("Servidor de identidad", "Identity server"),
         ["skip"] = ("Saltar al contenido principal", "Skip to main content"),
         ["language.switch"] = ("English", "Español"),
         ["nav.label"] = ("Navegación principal", "Main navigation"),
         ["nav.home"] = ("Inicio", "Home"),
         ["nav.regional"] = ("Indicadores regionales", "Regional indicators"),
         ["nav.completeness"] = ("Completitud", "Completeness"),
+        ["nav.charts"] = ("Gráficos", "Charts"),
         ["nav.own"] = ("Datos propios", "Own data"),
         ["nav.shared"] = ("Datos compartidos", "Shared with us"),
         ["nav.upload"] = ("Cargar datos", "Upload"),
@@ -192,7 +194,7 @@ public sealed class Texts
         ["state.provisional"] = ("provisional", "provisional"),
         ["state.missing"] = ("falta", "missing"),
         ["footer"] = ("MIRPS: Marco Integral Regional para la Protección y Soluciones", "MIRPS: Comprehensive Regional Protection and Solutions Framework"),
-    }.ToFrozenDictionary(StringComparer.Ordinal);
+    }.Concat(AdminStrings()).Concat(ChartStrings()).ToFrozenDictionary(StringComparer.Ordinal);
 
     private Texts(string language) => Language = language;
 

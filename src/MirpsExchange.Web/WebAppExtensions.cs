@@ -19,7 +19,10 @@ namespace MirpsExchange.Web;
 /// </summary>
 public static class WebAppExtensions
 {
-    public static IHostApplicationBuilder AddWebApp(this IHostApplicationBuilder builder, WebHost host)
+    public static IHostApplicationBuilder AddWebApp(this IHostApplicationBuilder builder, WebHost host) => builder.AddWebApp(_ => host);
+
+    /// <summary>The web app with a host made on first use (when it needs what is known only once the process listens, such as its own address).</summary>
+    public static IHostApplicationBuilder AddWebApp(this IHostApplicationBuilder builder, Func<IServiceProvider, WebHost> host)
     {
         builder.Services.AddSingleton(host);
         builder.Services.AddOptions<WebOptions>().Bind(builder.Configuration.GetSection(WebOptions.Section));
@@ -39,8 +42,13 @@ public static class WebAppExtensions
             .AddPolicy(WebPolicies.StateSubmitter, policy => policy.AddAuthenticationSchemes(WebSignIn.Scheme).RequireAuthenticatedUser()
                 .RequireClaim(MirpsAuth.RoleClaim, MirpsAuth.StateRole)
                 .RequireClaim("scope", MirpsAuth.SubmitScope)
-                .AddRequirements(new WebPolicies.ProcessRequirement(secretariat: false)));
+                .AddRequirements(new WebPolicies.ProcessRequirement(secretariat: false)))
+            .AddPolicy(WebPolicies.Admin, policy => policy.AddAuthenticationSchemes(WebSignIn.Scheme).RequireAuthenticatedUser()
+                .RequireClaim(MirpsAuth.RoleClaim, MirpsAuth.AdminRole)
+                .RequireClaim("scope", MirpsAuth.AdminScope)
+                .AddRequirements(new WebPolicies.IdentityServerRequirement()));
         builder.Services.AddSingleton<IAuthorizationHandler, WebPolicies.ProcessHandler>();
+        builder.Services.AddSingleton<IAuthorizationHandler, WebPolicies.IdentityServerHandler>();
         builder.Services.AddSingleton<NodeChannel>();
         builder.Services.AddScoped<NodeCalls>();
         builder.Services.AddScoped<Secretariat.RegionalView>();
@@ -87,6 +95,8 @@ public static class WebPolicies
     public const string State = "web-state";
     /// <summary>A State account that may submit (the mirps.submit scope: a submitter), in a State's node: the upload.</summary>
     public const string StateSubmitter = "web-state-submitter";
+    /// <summary>An admin account with the admin scope, in the identity server's process (the only one whose services administer).</summary>
+    public const string Admin = "web-admin";
 
     public sealed class ProcessRequirement(bool secretariat) : IAuthorizationRequirement
     {
@@ -98,7 +108,22 @@ public static class WebPolicies
     {
         protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ProcessRequirement requirement)
         {
-            if (requirement.Secretariat == host.Secretariat)
+            if (requirement.Secretariat == host.Secretariat && !host.IdentityServer)
+            {
+                context.Succeed(requirement);
+            }
+            return Task.CompletedTask;
+        }
+    }
+
+    public sealed class IdentityServerRequirement : IAuthorizationRequirement;
+
+    /// <summary>The admin pages only in the identity server's process: a node's services do not administer, and a node's session is not an admin's.</summary>
+    public sealed class IdentityServerHandler(WebHost host) : AuthorizationHandler<IdentityServerRequirement>
+    {
+        protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, IdentityServerRequirement requirement)
+        {
+            if (host.IdentityServer)
             {
                 context.Succeed(requirement);
             }

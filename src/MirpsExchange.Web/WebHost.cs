@@ -12,13 +12,19 @@ public sealed class WebHost
     /// <summary>The Secretariat's process (true) or a State's node.</summary>
     public required bool Secretariat { get; init; }
 
-    /// <summary>The node's State (ISO3); empty at the Secretariat.</summary>
+    /// <summary>
+    /// The identity server's process: it serves the admin pages (credentials and accounts) only, as its admin API
+    /// takes tokens for its own audience alone. Its people sign in there with the admin scope and no resource.
+    /// </summary>
+    public bool IdentityServer { get; init; }
+
+    /// <summary>The node's State (ISO3); empty at the Secretariat and the identity server.</summary>
     public required string Country { get; init; }
 
-    /// <summary>The identity server's issuer URL, with its trailing slash.</summary>
+    /// <summary>The identity server's issuer URL, with its trailing slash (at the identity server itself, known once it listens: see the factory overload of AddWebApp).</summary>
     public required Uri Issuer { get; init; }
 
-    /// <summary>The audience this process's services accept (mirps-node:ISO3 or mirps-node:secretariat).</summary>
+    /// <summary>The audience this process's services accept (mirps-node:ISO3, mirps-node:secretariat, or mirps-identity at the identity server).</summary>
     public required string Audience { get; init; }
 
     /// <summary>This process's own gRPC address, known once it has started.</summary>
@@ -29,6 +35,13 @@ public sealed class WebHost
 
     /// <summary>Over TLS, the process's client certificate: presented to the identity server when redeeming a code (the token is bound to it) and to its own services.</summary>
     public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>
+    /// How a new token is checked where this process serves no CatalogService (the identity server: its own validation,
+    /// as its admin API validates): the principal, or null when refused. Null here: the token is checked by calling
+    /// this process's CatalogService with it, as every page's calls will be.
+    /// </summary>
+    public Func<IServiceProvider, string, CancellationToken, Task<System.Security.Claims.ClaimsPrincipal?>>? ValidateToken { get; init; }
 }
 
 /// <summary>The web app's configuration section (Web:).</summary>

@@ -222,6 +222,7 @@ public static class DevnetCommand
             }
 
             console.MarkupLine($"  web app: {string.Join(", ", webPorts.Select(p => $"{(p.Key == "secretariat" ? p.Key : p.Key.ToUpperInvariant())} {DevnetWebApp.Address(p.Value, tls)}"))}");
+            console.MarkupLine(Markup.Escape($"  admin pages (admin accounts, at the identity server): {new Uri(issuer, "admin")}"));
             if (demoAccounts.Count > 0)
             {
                 console.MarkupLine("  demo accounts, created now (temporary passwords shown this once; each is changed at its first sign-in):");

@@ -177,30 +177,40 @@ public sealed class AccountAdministration(
             throw RpcErrors.InvalidArgument("description", "the description holds at most 500 characters");
         }
         var clientId = $"public-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}";
-        var descriptor = new OpenIddictApplicationDescriptor
-        {
-            ClientId = clientId,
-            ClientType = ClientTypes.Public,
-            DisplayName = description.Length > 0 ? description : clientId,
-            Permissions =
-            {
-                Permissions.Endpoints.Authorization, Permissions.Endpoints.Token,
-                Permissions.GrantTypes.AuthorizationCode, Permissions.ResponseTypes.Code,
-                Permissions.Prefixes.Scope + MirpsAuth.ReadScope, Permissions.Prefixes.Scope + MirpsAuth.SubmitScope,
-                Permissions.Prefixes.Scope + MirpsAuth.ApproveScope, Permissions.Prefixes.Scope + MirpsAuth.AdminScope,
-            },
-            Requirements = { Requirements.Features.ProofKeyForCodeExchange },
-        };
-        foreach (var uri in uris)
-        {
-            descriptor.RedirectUris.Add(uri);
-        }
+        var descriptor = PublicClient(clientId, description.Length > 0 ? description : clientId, uris,
+            [MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.ApproveScope, MirpsAuth.AdminScope]);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await applications.CreateAsync(descriptor, cancellationToken);
         CredentialAdministration.Audit(db, clock, actor, "RegisterPublicClient", clientId, $"redirect URIs {string.Join(", ", uris.Select(u => u.AbsoluteUri))}");
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (clientId, [.. uris.Select(u => u.AbsoluteUri)]);
+    }
+
+    /// <summary>A public client's registration: the code flow with PKCE only, to exactly <paramref name="redirectUris"/>, with <paramref name="scopes"/>.</summary>
+    internal static OpenIddictApplicationDescriptor PublicClient(string clientId, string displayName, IEnumerable<Uri> redirectUris, IEnumerable<string> scopes)
+    {
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientType = ClientTypes.Public,
+            DisplayName = displayName,
+            Permissions =
+            {
+                Permissions.Endpoints.Authorization, Permissions.Endpoints.Token,
+                Permissions.GrantTypes.AuthorizationCode, Permissions.ResponseTypes.Code,
+            },
+            Requirements = { Requirements.Features.ProofKeyForCodeExchange },
+        };
+        foreach (var scope in scopes)
+        {
+            descriptor.Permissions.Add(Permissions.Prefixes.Scope + scope);
+        }
+        foreach (var uri in redirectUris)
+        {
+            descriptor.RedirectUris.Add(uri);
+        }
+        return descriptor;
     }
 
     /// <summary>

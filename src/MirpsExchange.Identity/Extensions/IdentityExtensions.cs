@@ -31,6 +31,7 @@ public static class IdentityExtensions
         builder.AddTokenServer(identity, tls, dataDirectory, catalogue);
         builder.AddCredentialAdministration(catalogue);
         builder.AddAccounts(identity);
+        builder.AddAdminWebApp(tls);
         builder.ListenForOAuthAndGrpc(identity, tls);
         return builder;
     }
@@ -85,6 +86,7 @@ public static class IdentityExtensions
         app.MapGrpcService<CredentialGrpcService>().RequireAuthorization();
         app.MapGrpcService<AccountGrpcService>().RequireAuthorization();
         app.MapSignIn();
+        app.MapAdminWebApp();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var options = app.Services.GetRequiredService<IOptions<IdentityOptions>>().Value;
@@ -110,9 +112,12 @@ public static class IdentityExtensions
     /// The OAuth2 address, then the gRPC address, for example http://127.0.0.1:5000 and http://127.0.0.1:5001
     /// (after start); with TLS both are the one https address, so callers need not know which mode runs.
     /// </summary>
-    public static IReadOnlyList<string> ListeningAddresses(this WebApplication app)
+    public static IReadOnlyList<string> ListeningAddresses(this WebApplication app) => ListeningAddresses(app.Services);
+
+    /// <inheritdoc cref="ListeningAddresses(WebApplication)"/>
+    public static IReadOnlyList<string> ListeningAddresses(IServiceProvider services)
     {
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         return addresses.Count == 1 ? [addresses[0], addresses[0]] : addresses;
     }
 }

@@ -100,7 +100,7 @@ public static partial class WebSignIn
             MaxAge = FlowLifetime,
             Path = CallbackPath,
         });
-        var query = QueryString.Create(new KeyValuePair<string, string?>[]
+        var parameters = new List<KeyValuePair<string, string?>>
         {
             new("response_type", "code"),
             new("client_id", options.Value.ClientId),
@@ -108,10 +108,20 @@ public static partial class WebSignIn
             new("code_challenge", challenge),
             new("code_challenge_method", "S256"),
             new("state", state),
-            new("resource", host.Audience),
-            new("scope", $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}"),
             new("ui_locales", texts.Language),
-        });
+        };
+        // A node's web app asks for its node's audience; the identity server's (admin pages) asks for the admin API,
+        // whose tokens name no resource and carry only the admin scope.
+        if (host.IdentityServer)
+        {
+            parameters.Add(new("scope", MirpsAuth.AdminScope));
+        }
+        else
+        {
+            parameters.Add(new("resource", host.Audience));
+            parameters.Add(new("scope", $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}"));
+        }
+        var query = QueryString.Create(parameters);
         return Results.Redirect(new Uri(host.Issuer, "connect/authorize").ToString() + query);
     }
 
@@ -162,16 +172,27 @@ public static partial class WebSignIn
         }
         // The token is checked by this process's own services, exactly as every page's calls will be (signature, issuer,
         // audience, lifetime, revocation, and over TLS its binding to the certificate the code was redeemed with).
-        try
+        if (host.ValidateToken is { } validate)
         {
-            var check = new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(http.RequestServices.GetRequiredService<NodeChannel>().Channel);
-            await check.GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest(), new Grpc.Core.Metadata { { "Authorization", $"Bearer {token}" } },
-                cancellationToken: http.RequestAborted);
+            if (await validate(http.RequestServices, token, http.RequestAborted) is null)
+            {
+                LogRefused(logger, "this process refused the access token");
+                return Message(texts, texts.Format("signin.failed", "invalid token"), StatusCodes.Status403Forbidden);
+            }
         }
-        catch (Grpc.Core.RpcException e)
+        else
         {
-            LogRefused(logger, $"this process refused the access token ({e.StatusCode}: {e.Status.Detail})");
-            return Message(texts, texts.Format("signin.failed", e.Status.Detail), StatusCodes.Status403Forbidden);
+            try
+            {
+                var check = new Mirps.Catalog.V1.CatalogService.CatalogServiceClient(http.RequestServices.GetRequiredService<NodeChannel>().Channel);
+                await check.GetCatalogAsync(new Mirps.Catalog.V1.GetCatalogRequest(), new Grpc.Core.Metadata { { "Authorization", $"Bearer {token}" } },
+                    cancellationToken: http.RequestAborted);
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                LogRefused(logger, $"this process refused the access token ({e.StatusCode}: {e.Status.Detail})");
+                return Message(texts, texts.Format("signin.failed", e.Status.Detail), StatusCodes.Status403Forbidden);
+            }
         }
         var principal = TokenClaims(token);
         var expires = principal.FindFirst("exp")?.Value is { } exp && long.TryParse(exp, out var seconds)

@@ -1,20 +1,19 @@
-// Draws every chart of the page with Apache ECharts (the script Vizor.ECharts ships, served at /web-assets/echarts/).
-// A chart is <div data-chart-options="ID"> beside <script type="application/json" id="ID"> holding the options the
-// server serialized: no charting code here, only the hand-over. Each chart also has a table with the same figures.
+// Draws each chart the server described: <div class="chart" data-options="..."> holds Apache ECharts options as JSON
+// (the script Vizor.ECharts ships, served at /web-assets/echarts/), serialized on the server with the same figures as
+// the table beside it (the accessible alternative). Nothing is fetched or computed here, only handed over.
+"use strict";
 (function () {
   function draw() {
-    document.querySelectorAll('[data-chart-options]').forEach(function (element) {
-      if (element.dataset.chartDrawn) { return; }
-      var source = document.getElementById(element.dataset.chartOptions);
-      if (!source || !window.echarts) { return; }
-      var chart = window.echarts.init(element, null, { renderer: 'svg' });
-      chart.setOption(JSON.parse(source.textContent));
-      element.dataset.chartDrawn = 'true';
-      window.addEventListener('resize', function () { chart.resize(); });
+    document.querySelectorAll("div.chart[data-options]").forEach(function (element) {
+      if (element.dataset.chartDrawn || !window.echarts) { return; }
+      var chart = window.echarts.init(element, null, { renderer: "svg" });
+      chart.setOption(JSON.parse(element.getAttribute("data-options")));
+      element.dataset.chartDrawn = "true";
+      window.addEventListener("resize", function () { chart.resize(); });
     });
   }
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', draw);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", draw);
   } else {
     draw();
   }

@@ -1,0 +1,104 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.AspNetCore.Components;
+using Mirps.Observation.V1;
+using MirpsExchange.Catalogue;
+
+namespace MirpsExchange.Web.Components.Pages.Charts;
+
+/// <summary>
+/// A Secretariat chart page: the indicator and the as-of time come from the query string (so any view can be linked
+/// and reproduced later), the figures from this process's ObservationService and RegionalService with the person's
+/// token, the labels from the catalogue.
+/// </summary>
+public abstract class ChartPage : WebPage
+{
+    private static readonly string[] AsOfFormats = ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"];
+
+    [Inject] protected NodeCalls Calls { get; set; } = default!;
+
+    [Inject] protected StandardCatalogue Catalogue { get; set; } = default!;
+
+    [SupplyParameterFromQuery(Name = "indicator")] protected string? IndicatorParameter { get; set; }
+
+    [SupplyParameterFromQuery(Name = "asOf")] protected string? AsOfParameter { get; set; }
+
+    protected string? Error { get; set; }
+
+    protected string Indicator => Catalogue.Catalog.Indicators.Any(i => i.Code == IndicatorParameter) ? IndicatorParameter! : Catalogue.Catalog.Indicators[0].Code;
+
+    /// <summary>The as-of time asked for (UTC), or null: now (also when the text is not a date: <see cref="AsOfInvalid"/>).</summary>
+    protected DateTimeOffset? AsOf => DateTime.TryParseExact(AsOfParameter, AsOfFormats, System.Globalization.CultureInfo.InvariantCulture,
+        System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var time)
+        ? new DateTimeOffset(time, TimeSpan.Zero) : null;
+
+    protected bool AsOfInvalid => !string.IsNullOrEmpty(AsOfParameter) && AsOf is null;
+
+    protected Timestamp? AsOfTime => AsOf is { } time ? Timestamp.FromDateTimeOffset(time) : null;
+
+    /// <summary>The query string that keeps this view's indicator and as-of time on a link.</summary>
+    protected string ViewQuery => $"?indicator={Uri.EscapeDataString(Indicator)}" + (AsOf is not null ? $"&asOf={Uri.EscapeDataString(AsOfParameter!)}" : "");
+
+    protected string IndicatorName(string code) => Catalogue.Catalog.Indicators.FirstOrDefault(i => i.Code == code) is { } indicator ? T.Label(indicator.Name) : code;
+
+    /// <summary>The MIRPS States in the catalogue's order, with their names.</summary>
+    protected IReadOnlyList<(string Code, string Name)> States => [.. Catalogue.Catalog.Codelists.First(c => c.Id == StandardCatalogue.ReportingCountryCodelist).Codes.Select(c => (c.Id, T.Label(c.Name)))];
+
+    protected string StateName(string code) => States.FirstOrDefault(s => s.Code == code) is { Name.Length: > 0 } state ? state.Name : code;
+
+    /// <summary>A code's label in the codelist of <paramref name="dimension"/>.</summary>
+    protected string CodeName(string dimension, string code)
+    {
+        var codelist = Catalogue.Catalog.Dimensions.FirstOrDefault(d => d.Id == dimension)?.CodelistId;
+        return Catalogue.Catalog.Codelists.FirstOrDefault(c => c.Id == codelist)?.Codes.FirstOrDefault(c => c.Id == code) is { } known ? T.Label(known.Name) : code;
+    }
+
+    /// <summary>
+    /// The observations of one indicator (all States, or <paramref name="country"/>), as of the view's time: the totals of
+    /// every dimension not asked for (catalogue 2.0's added dimensions at their defaults).
+    /// </summary>
+    protected async Task<List<Observation>> ObservationsAsync(string? country = null, string[]? sexes = null, string[]? ages = null)
+    {
+        var request = new StreamObservationsRequest
+        {
+            IndicatorCodes = { Indicator },
+            Sexes = { sexes ?? [StandardCatalogue.TotalCode, ""] },
+            Ages = { ages ?? [StandardCatalogue.TotalCode, ""] },
+            CountriesOfOrigin = { StandardCatalogue.TotalCode, "" },
+            ApplicationTypes = { StandardCatalogue.TotalCode, "" },
+            DecisionLevels = { StandardCatalogue.TotalCode, "" },
+            ProcedureTypes = { StandardCatalogue.TotalCode, "" },
+            CountBases = { "PERSONS", "" },
+            CountriesOfDestination = { StandardCatalogue.TotalCode, "" },
+            AsOfTime = AsOfTime,
+        };
+        if (country is not null)
+        {
+            request.Countries.Add(country);
+        }
+        var options = await Calls.OptionsAsync();
+        using var call = new ObservationService.ObservationServiceClient(Calls.Invoker).StreamObservations(request, options);
+        var all = new List<Observation>();
+        await foreach (var batch in call.ResponseStream.ReadAllAsync(options.CancellationToken))
+        {
+            all.AddRange(batch.Observations.Where(o => !o.Deleted).Select(o => o.Observation));
+        }
+        return all;
+    }
+
+    /// <summary>The periods in order (ISO 8601 periods of one granularity sort as text).</summary>
+    protected static List<string> Periods(IEnumerable<Observation> observations) => [.. observations.Select(o => o.Period).Distinct().Order(StringComparer.Ordinal)];
+
+    /// <summary>Runs the page's reads; a refusal of a service becomes <see cref="Error"/>.</summary>
+    protected async Task LoadAsync(Func<Task> load)
+    {
+        try
+        {
+            await load();
+        }
+        catch (RpcException e)
+        {
+            Error = e.Status.Detail;
+        }
+    }
+}
