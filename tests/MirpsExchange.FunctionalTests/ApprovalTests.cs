@@ -237,7 +237,7 @@ public class ApprovalTests
             relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
             await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
 
-            var peer = await PeerAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
             Assert.StartsWith(reason, peer.LastError);
             Assert.Equal(0L, secretariat.CountRows("lifecycle_entries"));
             Assert.Equal(1L, secretariat.CountRows("observations")); // the changes themselves were PAN's own, and verified
@@ -455,20 +455,5 @@ public class ApprovalTests
             heads.AddRange(message.Heads);
         }
         return (changes, heads);
-    }
-
-    private static async Task<PeerStatus> PeerAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
-    {
-        var client = new SyncService.SyncServiceClient(secretariat.Channel);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var status = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address);
-            if (status is not null && done(status) || DateTime.UtcNow > deadline)
-            {
-                return status ?? new PeerStatus();
-            }
-            await Task.Delay(100);
-        }
     }
 }

@@ -102,7 +102,7 @@ public class MaliciousPeerTests
     }
 
     /// <summary>The Secretariat's pull of PAN from <paramref name="address"/>, once <paramref name="done"/> says so (or after 30 s).</summary>
-    private static async Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
+    internal static async Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
     {
         var client = new SyncService.SyncServiceClient(secretariat.Channel);
         var deadline = DateTime.UtcNow.AddSeconds(30);
