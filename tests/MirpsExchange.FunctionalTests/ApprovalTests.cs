@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Log;
@@ -244,6 +245,79 @@ public class ApprovalTests
 
             relay.Lifecycle = after => truth.Where(e => e.EntrySequence > after);
             await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Asylum);
+            Assert.Equal(2L, secretariat.CountRows("lifecycle_entries"));
+        }
+    }
+
+    /// <summary>
+    /// Whoever holds PAN's rotated-away log key (kept on disk as .retired-&lt;kid&gt;.pem, published until the admin retires it),
+    /// relaying PAN, appends entries to PAN's lifecycle log anchored to a change before the rotation, where that key still
+    /// signed: one right after PAN's last old-key entry, dated after the rotation; one after PAN's first new-key entry,
+    /// anchored back before it; one anchored at the rotation's own change, dated after it. The Secretariat, holding the
+    /// rotation, stores none of them; served PAN's true log, it stores PAN's own next entry (not CHAIN_BROKEN).
+    /// </summary>
+    [Fact]
+    public async Task A_thief_of_a_rotated_away_log_key_cannot_append_to_the_lifecycle_log()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        var keyFile = Path.Combine(pan.Folder, "data", "log-signing-key-pan.pem");
+        var old = pan.Services.GetRequiredService<MirpsExchange.Node.ChangeLog.OriginSigning>().Signer.KeyId;
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } }); // entry 1, old key, change 1
+        var rotate = await CliRunner.RunAsync("node", "rotate-log-key", "--key-file", keyFile);
+        Assert.True(rotate.Code == MirpsExchange.Cli.CliApp.Ok, rotate.Error + rotate.Output);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", sex: "F", value: 120))); // change 2 and the rotation head
+        using var stolen = ECDsa.Create();
+        stolen.ImportFromPem(File.ReadAllText(MirpsExchange.Node.ChangeLog.LogSigner.RetiredKeyFile(keyFile, old)));
+        var asSecretariat = pan.ChannelWith(pan.TokensFor(await SharedIdentity.CredentialAsync("")).ToCallCredentials());
+        var (changes, heads) = await ReadLogAsync(asSecretariat);
+        Assert.Contains(heads, h => h.Kind == LogHeadKind.KeyRotation && h.Sequence == 2 && h.KeyId == old);
+        var lifecycle = new ApprovalService.ApprovalServiceClient(asSecretariat);
+        var first = Assert.Single((await lifecycle.ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries);
+        LifecycleEntry Forge(LifecycleEntry previous, long anchor, ByteString anchorHash, Google.Protobuf.WellKnownTypes.Timestamp time)
+        {
+            var entry = new LifecycleEntry
+            {
+                Origin = "PAN", EntrySequence = previous.EntrySequence + 1, PreviousHash = ByteString.CopyFrom(LifecycleEntrySignature.Hash(previous)),
+                GroupId = Populations, Period = "2023", Action = LifecycleAction.Unapprove, LogSequence = anchor, LogHash = anchorHash,
+                Reason = "withdrawn", Actor = previous.Actor, RecordedTime = time,
+            };
+            LifecycleEntrySignature.Sign(entry, stolen, old);
+            return entry;
+        }
+        var afterOld = Forge(first, 1, first.LogHash, Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow));
+
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } }); // entry 2, new key, change 2
+        var truth = (await lifecycle.ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries.ToList();
+        Assert.Equal((2, 2L), (truth.Count, truth[1].LogSequence));
+        Assert.NotEqual(old, truth[1].KeyId);
+        var anchoredBack = Forge(truth[1], 1, first.LogHash, truth[1].RecordedTime);
+        var atRotation = Forge(truth[1], 2, truth[1].LogHash, truth[1].RecordedTime);
+
+        foreach (var (forged, reason) in new[]
+        {
+            (new List<LifecycleEntry> { first, afterOld }, "UNKNOWN_SIGNING_KEY"),
+            ([.. truth, anchoredBack], "CHAIN_BROKEN"),
+            ([.. truth, atRotation], "UNKNOWN_SIGNING_KEY"),
+        })
+        {
+            await using var relay = await MaliciousPeer.StartAsync("CRI");
+            relay.Holds = changes[^1].OriginSequence;
+            relay.Script = after => after >= changes[^1].OriginSequence ? [] :
+                [new StreamChangesResponse { Changes = { changes.Where(c => c.OriginSequence > after) }, Heads = { heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence }];
+            relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
+            await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
+
+            var peer = await PeerAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            Assert.StartsWith(reason, peer.LastError);
+            Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // nothing of a page that holds a forgery
+            Assert.Equal(2L, secretariat.CountRows("observations"));
+
+            relay.Lifecycle = after => truth.Where(e => e.EntrySequence > after);
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Asylum);
+            // Approved at change 1, revised at change 2: changed since approval, not unapproved as the thief wrote.
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.ChangedSinceApproval);
             Assert.Equal(2L, secretariat.CountRows("lifecycle_entries"));
         }
     }
