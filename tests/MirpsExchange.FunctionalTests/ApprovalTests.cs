@@ -323,6 +323,43 @@ public class ApprovalTests
     }
 
     /// <summary>
+    /// Costa Rica approves its released 2023 figures, then revises them under embargo. Guatemala and the Secretariat, polling
+    /// Costa Rica's approval status at its node, still read the cell approved (as their queries still read the released
+    /// figure): "changed since approval" would tell them which group and period was revised, and when. Costa Rica reads it changed.
+    /// </summary>
+    [Fact]
+    public async Task Another_State_polling_the_approval_status_learns_nothing_of_an_embargoed_revision()
+    {
+        var store = Path.Combine(Path.GetTempPath(), $"mirps-approval-embargo-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using (var released = await TestNode.StartAsync("CRI", null, ShareWithAll))
+            {
+                await released.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 240)));
+                await Approvals(released, await SharedIdentity.ApproverAsync("CRI")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+                released.CopyStoreTo(store);
+            }
+            await using var cri = await TestNode.StartOnStoreAsync(store, "CRI", null,
+                SharingPolicyTests.Policy(("Default", "Readers", "all"), ("REFUGEES", "ReleaseTime", DateTimeOffset.UtcNow.AddDays(1).ToString("O"))));
+            var request = new GetApprovalStatusRequest { Countries = { "CRI" }, GroupIds = { Populations }, Periods = { "2023" } };
+            await cri.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 300))); // the revision under embargo
+
+            foreach (var reader in new[] { "GTM", "" })
+            {
+                var cell = Assert.Single((await Approvals(cri, await SharedIdentity.CredentialAsync(reader), MirpsAuth.ReadScope).GetApprovalStatusAsync(request)).Cells);
+                Assert.Equal((ApprovalState.Approved, 0), (cell.State, cell.ChangedKeys.Count));
+            }
+            var own = Assert.Single((await Approvals(cri, await SharedIdentity.ApproverAsync("CRI")).GetApprovalStatusAsync(request)).Cells);
+            Assert.Equal(ApprovalState.ChangedSinceApproval, own.State);
+            Assert.Equal("REFUGEES", Assert.Single(own.ChangedKeys).IndicatorCode);
+        }
+        finally
+        {
+            File.Delete(store);
+        }
+    }
+
+    /// <summary>
     /// PAN's policy holds drafts back until approval (Node:Sharing:Default:HoldDrafts): Belize (a reader PAN shares with) and
     /// the Secretariat receive nothing of a draft, from queries or the feed, until PAN approves; a revision after the approval
     /// is a draft again, while the approved revision stays where it was received.

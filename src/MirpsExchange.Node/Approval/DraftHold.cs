@@ -27,6 +27,16 @@ public sealed class DraftHold
         && row.OriginSequence > _approvedUpTo.GetValueOrDefault((_groupOf.GetValueOrDefault(row.IndicatorCode, ""), row.Period));
 
     /// <summary>
+    /// The rows of <paramref name="rows"/> of <paramref name="group"/> and <paramref name="period"/> not held back: those of
+    /// indicators that hold no drafts, and those an approval released.
+    /// </summary>
+    public IQueryable<ObservationRow> Released(IQueryable<ObservationRow> rows, string group, string period)
+    {
+        var (origin, held, upTo) = (_origin, _indicators.ToList(), _approvedUpTo.GetValueOrDefault((group, period)));
+        return rows.Where(o => o.Origin != origin || !held.Contains(o.IndicatorCode) || o.OriginSequence <= upTo);
+    }
+
+    /// <summary>
     /// What this node (of <paramref name="nodeCountry"/>) holds back from <paramref name="reader"/>, read in the caller's snapshot:
     /// null when nothing (the Secretariat's node, the owner reading, or no indicator holding drafts).
     /// </summary>

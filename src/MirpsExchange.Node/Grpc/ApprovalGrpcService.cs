@@ -16,7 +16,8 @@ namespace MirpsExchange.Node.Grpc;
 /// (signed entries of its lifecycle log, <see cref="LifecycleLog"/>), the Secretariat accepts and rejects them on its
 /// node (recorded in its own store), and every node answers where each State x group x period stands from what it holds.
 /// </summary>
-public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle, StandardCatalogue catalogue, IOptions<NodeOptions> options, TimeProvider clock)
+public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle, StandardCatalogue catalogue, IOptions<NodeOptions> options, TimeProvider clock,
+    Sharing.SharingPolicies policies)
     : ApprovalService.ApprovalServiceBase
 {
     /// <summary>ErrorInfo reason: a cell to unapprove, accept or reject is not approved (or changed since).</summary>
@@ -71,12 +72,17 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         IEnumerable<string> countries = request.Countries.Count > 0 ? request.Countries.Distinct()
             : NodeCountry.Length > 0 ? [NodeCountry] : catalogue.ReportingCountries.Order(StringComparer.Ordinal);
         var response = new GetApprovalStatusResponse();
+        // Changed since approval counts only the changes the reader may see: an embargoed revision, a held draft or an
+        // indicator not shared with it would otherwise show which cell was revised, and when.
+        var seenBy = new CellReader(reader, StoreTime.ToMicros(clock.GetUtcNow()),
+            await DraftHold.ForAsync(db, NodeCountry, policies, catalogue, reader, context.CancellationToken));
         foreach (var country in countries)
         {
             // The keys changed since approval are the State's and the Secretariat's business; other States see the states only.
             var withKeys = reader.IsSecretariat || reader.Owns(country);
             // Groups and periods both named: every cell they name, drafts included; otherwise the cells with a lifecycle entry.
-            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, withKeys, context.CancellationToken));
+            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, withKeys,
+                context.CancellationToken, seenBy: seenBy));
         }
         return response;
     }
