@@ -372,9 +372,9 @@ public class ApprovalTests
         var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
         using var belizeTokens = pan.TokensFor(await SharedIdentity.CredentialAsync("BLZ"));
         var belize = new ObservationService.ObservationServiceClient(pan.ChannelWith(belizeTokens.ToCallCredentials()));
-        async Task<List<double>> BelizeReadsAsync()
+        async Task<List<double>> BelizeReadsAsync(Google.Protobuf.WellKnownTypes.Timestamp? asOf = null)
         {
-            using var call = belize.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" } });
+            using var call = belize.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" }, AsOfTime = asOf });
             var values = new List<double>();
             await foreach (var message in call.ResponseStream.ReadAllAsync())
             {
@@ -407,14 +407,21 @@ public class ApprovalTests
         Assert.Equal([120, 230], await BelizeReadsAsync());
         Assert.Equal(2L, await SecretariatHoldsAsync(2, 2));
 
-        // A revision after the approval is a draft: Belize no longer reads the key, the Secretariat keeps the approved value.
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
-        Assert.Equal([120], await BelizeReadsAsync());
-        await SecretariatHoldsAsync(3, 2);
+        // A revision after the approval is a draft: Belize keeps reading the approved value, now and as of now, as its history
+        // shows it (the key vanishing would tell that a held revision exists); a new key held back is not found. The Secretariat
+        // keeps the approved value.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240), Refugees("PAN", age: "Y0T4", value: 110)));
+        Assert.Equal([120, 230], await BelizeReadsAsync());
+        Assert.Equal([120, 230], await BelizeReadsAsync(Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow)));
+        Assert.Equal([230.0], (await belize.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = KeyOf(Refugees("PAN")) })).Revisions.Select(r => r.Observation.Value));
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(async () =>
+            await belize.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = KeyOf(Refugees("PAN", age: "Y0T4")) }))).StatusCode);
+        Assert.Equal(ApprovalState.Approved, Assert.Single((await Approvals(pan, await SharedIdentity.CredentialAsync("BLZ"), MirpsAuth.ReadScope).GetApprovalStatusAsync(Cell())).Cells).State);
+        await SecretariatHoldsAsync(4, 2);
         Assert.Equal(2L, secretariat.CountRows("observations"));
         await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
-        Assert.Equal([120, 240], await BelizeReadsAsync());
-        Assert.Equal(3L, await SecretariatHoldsAsync(3, 3));
+        Assert.Equal([110, 120, 240], await BelizeReadsAsync());
+        Assert.Equal(4L, await SecretariatHoldsAsync(4, 4));
     }
 
     /// <summary>
