@@ -138,6 +138,33 @@ public class ApprovalTests
         Assert.Equal(6, listed.Cells.Count(c => c.State == ApprovalState.Approved));
     }
 
+    /// <summary>
+    /// The approver reviews PAN's figures at change 1; a revision is committed before the approval (another clerk, a national
+    /// system). Approving with the sequence reviewed is refused, naming the cell, with nothing approved (a cell unchanged since
+    /// is not approved either: all or nothing); approving at the sequence now reviewed approves, and without it approves as before.
+    /// </summary>
+    [Fact]
+    public async Task An_approval_names_the_change_reviewed_and_a_change_slipped_in_since_is_not_approved_silently()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        const long reviewed = 1;
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 250))); // slipped in: change 2
+
+        var refused = await RpcAssert.ReasonAsync(() => state.ApproveDataAsync(new ApproveDataRequest
+            { GroupIds = { Populations, Asylum }, Periods = { "2023" }, ReviewedLogSequence = reviewed }).ResponseAsync, StatusCode.FailedPrecondition, "CHANGED_SINCE_REVIEW");
+        Assert.Equal("PAN/POPULATIONS/2023", refused.Metadata["cells"]);
+        Assert.Equal(0L, pan.CountRows("lifecycle_entries"));
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest
+            { GroupIds = { Populations }, Periods = { "2023" }, ReviewedLogSequence = -1 }).ResponseAsync, "reviewed_log_sequence");
+
+        var approved = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, ReviewedLogSequence = 2 })).Cells);
+        Assert.Equal((ApprovalState.Approved, 2L), (approved.State, approved.LogSequence));
+        Assert.Equal(ApprovalState.Approved, Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } })).Cells).State);
+        Assert.Equal(2L, pan.CountRows("lifecycle_entries"));
+    }
+
     [Fact]
     public async Task Bad_input_is_refused_with_a_field_violation_and_nothing_changes()
     {

@@ -26,13 +26,25 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
     /// <summary>ErrorInfo reason: a cell to accept was revised since its approval.</summary>
     public const string ChangedSinceApproval = "CHANGED_SINCE_APPROVAL";
 
+    /// <summary>ErrorInfo reason: a cell to approve has a change recorded after the log sequence its approver reviewed.</summary>
+    public const string ChangedSinceReview = "CHANGED_SINCE_REVIEW";
+
     private string NodeCountry => options.Value.Country;
 
     public override async Task<ApproveDataResponse> ApproveData(ApproveDataRequest request, ServerCallContext context)
     {
         var actor = RequireStateApprover(context);
-        var cells = Cells(request.GroupIds, request.Periods, null);
-        var entries = await lifecycle.RecordAsync(NodeCountry, cells, LifecycleAction.Approve, "", actor, null, context.CancellationToken);
+        var violations = new List<(string, string)>();
+        if (request.HasReviewedLogSequence && request.ReviewedLogSequence < 0)
+        {
+            violations.Add(("reviewed_log_sequence", "must not be negative (0: reviewed before the first change)"));
+        }
+        var cells = Cells(request.GroupIds, request.Periods, null, violations);
+        // Judged under the write gate, in the transaction that records the entries: no change slips in between.
+        Func<CancellationToken, Task>? judge = request.HasReviewedLogSequence
+            ? cancellationToken => RequireUnchangedSinceAsync(cells, request.ReviewedLogSequence, cancellationToken)
+            : null;
+        var entries = await lifecycle.RecordAsync(NodeCountry, cells, LifecycleAction.Approve, "", actor, judge, context.CancellationToken);
         return new ApproveDataResponse { Entries = { entries }, Cells = { await StatusAsync(NodeCountry, cells, true, context.CancellationToken) } };
     }
 
@@ -156,6 +168,32 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             throw RpcErrors.InvalidArgument($"invalid approval request: {violations[0].Item2}", violations);
         }
         return cells;
+    }
+
+    /// <summary>
+    /// FAILED_PRECONDITION (<see cref="ChangedSinceReview"/>), naming every cell of <paramref name="cells"/> with a change of this
+    /// node's State recorded after change <paramref name="reviewed"/>: what the approver reviewed is not what would be approved.
+    /// </summary>
+    private async Task RequireUnchangedSinceAsync(List<(string Group, string Period)> cells, long reviewed, CancellationToken cancellationToken)
+    {
+        var origin = NodeCountry;
+        var changed = new List<(string Group, string Period)>();
+        foreach (var (group, period) in cells)
+        {
+            var indicators = ApprovalCells.Indicators(catalogue, group);
+            if (await db.Observations.AsNoTracking().AnyAsync(o => o.Origin == origin && o.OriginSequence > reviewed && o.Period == period && indicators.Contains(o.IndicatorCode),
+                cancellationToken))
+            {
+                changed.Add((group, period));
+            }
+        }
+        if (changed.Count > 0)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, ChangedSinceReview,
+                $"{changed.Count} of the cells changed after change {reviewed}, which was reviewed; nothing was approved: "
+                + string.Join(", ", changed.Take(20).Select(c => $"{origin} {c.Group} {c.Period}")),
+                new Dictionary<string, string> { ["cells"] = string.Join(",", changed.Select(c => $"{origin}/{c.Group}/{c.Period}")) });
+        }
     }
 
     /// <summary>FAILED_PRECONDITION, naming every cell in none of <paramref name="allowed"/>, unless all are.</summary>
