@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Log;
@@ -137,6 +138,33 @@ public class ApprovalTests
         Assert.Equal(6, listed.Cells.Count(c => c.State == ApprovalState.Approved));
     }
 
+    /// <summary>
+    /// The approver reviews PAN's figures at change 1; a revision is committed before the approval (another clerk, a national
+    /// system). Approving with the sequence reviewed is refused, naming the cell, with nothing approved (a cell unchanged since
+    /// is not approved either: all or nothing); approving at the sequence now reviewed approves, and without it approves as before.
+    /// </summary>
+    [Fact]
+    public async Task An_approval_names_the_change_reviewed_and_a_change_slipped_in_since_is_not_approved_silently()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        const long reviewed = 1;
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 250))); // slipped in: change 2
+
+        var refused = await RpcAssert.ReasonAsync(() => state.ApproveDataAsync(new ApproveDataRequest
+            { GroupIds = { Populations, Asylum }, Periods = { "2023" }, ReviewedLogSequence = reviewed }).ResponseAsync, StatusCode.FailedPrecondition, "CHANGED_SINCE_REVIEW");
+        Assert.Equal("PAN/POPULATIONS/2023", refused.Metadata["cells"]);
+        Assert.Equal(0L, pan.CountRows("lifecycle_entries"));
+        await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest
+            { GroupIds = { Populations }, Periods = { "2023" }, ReviewedLogSequence = -1 }).ResponseAsync, "reviewed_log_sequence");
+
+        var approved = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, ReviewedLogSequence = 2 })).Cells);
+        Assert.Equal((ApprovalState.Approved, 2L), (approved.State, approved.LogSequence));
+        Assert.Equal(ApprovalState.Approved, Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } })).Cells).State);
+        Assert.Equal(2L, pan.CountRows("lifecycle_entries"));
+    }
+
     [Fact]
     public async Task Bad_input_is_refused_with_a_field_violation_and_nothing_changes()
     {
@@ -249,6 +277,116 @@ public class ApprovalTests
     }
 
     /// <summary>
+    /// Whoever holds PAN's rotated-away log key (kept on disk as .retired-&lt;kid&gt;.pem, published until the admin retires it),
+    /// relaying PAN, appends entries to PAN's lifecycle log anchored to a change before the rotation, where that key still
+    /// signed: one right after PAN's last old-key entry, dated after the rotation; one after PAN's first new-key entry,
+    /// anchored back before it; one anchored at the rotation's own change, dated after it. The Secretariat, holding the
+    /// rotation, stores none of them; served PAN's true log, it stores PAN's own next entry (not CHAIN_BROKEN).
+    /// </summary>
+    [Fact]
+    public async Task A_thief_of_a_rotated_away_log_key_cannot_append_to_the_lifecycle_log()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        var keyFile = Path.Combine(pan.Folder, "data", "log-signing-key-pan.pem");
+        var old = pan.Services.GetRequiredService<MirpsExchange.Node.ChangeLog.OriginSigning>().Signer.KeyId;
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } }); // entry 1, old key, change 1
+        var rotate = await CliRunner.RunAsync("node", "rotate-log-key", "--key-file", keyFile);
+        Assert.True(rotate.Code == MirpsExchange.Cli.CliApp.Ok, rotate.Error + rotate.Output);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", sex: "F", value: 120))); // change 2 and the rotation head
+        using var stolen = ECDsa.Create();
+        stolen.ImportFromPem(File.ReadAllText(MirpsExchange.Node.ChangeLog.LogSigner.RetiredKeyFile(keyFile, old)));
+        var asSecretariat = pan.ChannelWith(pan.TokensFor(await SharedIdentity.CredentialAsync("")).ToCallCredentials());
+        var (changes, heads) = await ReadLogAsync(asSecretariat);
+        Assert.Contains(heads, h => h.Kind == LogHeadKind.KeyRotation && h.Sequence == 2 && h.KeyId == old);
+        var lifecycle = new ApprovalService.ApprovalServiceClient(asSecretariat);
+        var first = Assert.Single((await lifecycle.ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries);
+        LifecycleEntry Forge(LifecycleEntry previous, long anchor, ByteString anchorHash, Google.Protobuf.WellKnownTypes.Timestamp time)
+        {
+            var entry = new LifecycleEntry
+            {
+                Origin = "PAN", EntrySequence = previous.EntrySequence + 1, PreviousHash = ByteString.CopyFrom(LifecycleEntrySignature.Hash(previous)),
+                GroupId = Populations, Period = "2023", Action = LifecycleAction.Unapprove, LogSequence = anchor, LogHash = anchorHash,
+                Reason = "withdrawn", Actor = previous.Actor, RecordedTime = time,
+            };
+            LifecycleEntrySignature.Sign(entry, stolen, old);
+            return entry;
+        }
+        var afterOld = Forge(first, 1, first.LogHash, Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow));
+
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } }); // entry 2, new key, change 2
+        var truth = (await lifecycle.ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries.ToList();
+        Assert.Equal((2, 2L), (truth.Count, truth[1].LogSequence));
+        Assert.NotEqual(old, truth[1].KeyId);
+        var anchoredBack = Forge(truth[1], 1, first.LogHash, truth[1].RecordedTime);
+        var atRotation = Forge(truth[1], 2, truth[1].LogHash, truth[1].RecordedTime);
+
+        foreach (var (forged, reason) in new[]
+        {
+            (new List<LifecycleEntry> { first, afterOld }, "UNKNOWN_SIGNING_KEY"),
+            ([.. truth, anchoredBack], "CHAIN_BROKEN"),
+            ([.. truth, atRotation], "UNKNOWN_SIGNING_KEY"),
+        })
+        {
+            await using var relay = await MaliciousPeer.StartAsync("CRI");
+            relay.Holds = changes[^1].OriginSequence;
+            relay.Script = after => after >= changes[^1].OriginSequence ? [] :
+                [new StreamChangesResponse { Changes = { changes.Where(c => c.OriginSequence > after) }, Heads = { heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence }];
+            relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
+            await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
+
+            var peer = await PeerAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            Assert.StartsWith(reason, peer.LastError);
+            Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // nothing of a page that holds a forgery
+            Assert.Equal(2L, secretariat.CountRows("observations"));
+
+            relay.Lifecycle = after => truth.Where(e => e.EntrySequence > after);
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Asylum);
+            // Approved at change 1, revised at change 2: changed since approval, not unapproved as the thief wrote.
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.ChangedSinceApproval);
+            Assert.Equal(2L, secretariat.CountRows("lifecycle_entries"));
+        }
+    }
+
+    /// <summary>
+    /// Costa Rica approves its released 2023 figures, then revises them under embargo. Guatemala and the Secretariat, polling
+    /// Costa Rica's approval status at its node, still read the cell approved (as their queries still read the released
+    /// figure): "changed since approval" would tell them which group and period was revised, and when. Costa Rica reads it changed.
+    /// </summary>
+    [Fact]
+    public async Task Another_State_polling_the_approval_status_learns_nothing_of_an_embargoed_revision()
+    {
+        var store = Path.Combine(Path.GetTempPath(), $"mirps-approval-embargo-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using (var released = await TestNode.StartAsync("CRI", null, ShareWithAll))
+            {
+                await released.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 240)));
+                await Approvals(released, await SharedIdentity.ApproverAsync("CRI")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+                released.CopyStoreTo(store);
+            }
+            await using var cri = await TestNode.StartOnStoreAsync(store, "CRI", null,
+                SharingPolicyTests.Policy(("Default", "Readers", "all"), ("REFUGEES", "ReleaseTime", DateTimeOffset.UtcNow.AddDays(1).ToString("O"))));
+            var request = new GetApprovalStatusRequest { Countries = { "CRI" }, GroupIds = { Populations }, Periods = { "2023" } };
+            await cri.Observations.SubmitObservationsAsync(Submit(Refugees("CRI", value: 300))); // the revision under embargo
+
+            foreach (var reader in new[] { "GTM", "" })
+            {
+                var cell = Assert.Single((await Approvals(cri, await SharedIdentity.CredentialAsync(reader), MirpsAuth.ReadScope).GetApprovalStatusAsync(request)).Cells);
+                Assert.Equal((ApprovalState.Approved, 0), (cell.State, cell.ChangedKeys.Count));
+            }
+            var own = Assert.Single((await Approvals(cri, await SharedIdentity.ApproverAsync("CRI")).GetApprovalStatusAsync(request)).Cells);
+            Assert.Equal(ApprovalState.ChangedSinceApproval, own.State);
+            Assert.Equal("REFUGEES", Assert.Single(own.ChangedKeys).IndicatorCode);
+        }
+        finally
+        {
+            File.Delete(store);
+        }
+    }
+
+    /// <summary>
     /// PAN's policy holds drafts back until approval (Node:Sharing:Default:HoldDrafts): Belize (a reader PAN shares with) and
     /// the Secretariat receive nothing of a draft, from queries or the feed, until PAN approves; a revision after the approval
     /// is a draft again, while the approved revision stays where it was received.
@@ -261,9 +399,9 @@ public class ApprovalTests
         var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
         using var belizeTokens = pan.TokensFor(await SharedIdentity.CredentialAsync("BLZ"));
         var belize = new ObservationService.ObservationServiceClient(pan.ChannelWith(belizeTokens.ToCallCredentials()));
-        async Task<List<double>> BelizeReadsAsync()
+        async Task<List<double>> BelizeReadsAsync(Google.Protobuf.WellKnownTypes.Timestamp? asOf = null)
         {
-            using var call = belize.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" } });
+            using var call = belize.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" }, AsOfTime = asOf });
             var values = new List<double>();
             await foreach (var message in call.ResponseStream.ReadAllAsync())
             {
@@ -296,14 +434,21 @@ public class ApprovalTests
         Assert.Equal([120, 230], await BelizeReadsAsync());
         Assert.Equal(2L, await SecretariatHoldsAsync(2, 2));
 
-        // A revision after the approval is a draft: Belize no longer reads the key, the Secretariat keeps the approved value.
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
-        Assert.Equal([120], await BelizeReadsAsync());
-        await SecretariatHoldsAsync(3, 2);
+        // A revision after the approval is a draft: Belize keeps reading the approved value, now and as of now, as its history
+        // shows it (the key vanishing would tell that a held revision exists); a new key held back is not found. The Secretariat
+        // keeps the approved value.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240), Refugees("PAN", age: "Y0T4", value: 110)));
+        Assert.Equal([120, 230], await BelizeReadsAsync());
+        Assert.Equal([120, 230], await BelizeReadsAsync(Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow)));
+        Assert.Equal([230.0], (await belize.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = KeyOf(Refugees("PAN")) })).Revisions.Select(r => r.Observation.Value));
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(async () =>
+            await belize.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = KeyOf(Refugees("PAN", age: "Y0T4")) }))).StatusCode);
+        Assert.Equal(ApprovalState.Approved, Assert.Single((await Approvals(pan, await SharedIdentity.CredentialAsync("BLZ"), MirpsAuth.ReadScope).GetApprovalStatusAsync(Cell())).Cells).State);
+        await SecretariatHoldsAsync(4, 2);
         Assert.Equal(2L, secretariat.CountRows("observations"));
         await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
-        Assert.Equal([120, 240], await BelizeReadsAsync());
-        Assert.Equal(3L, await SecretariatHoldsAsync(3, 3));
+        Assert.Equal([110, 120, 240], await BelizeReadsAsync());
+        Assert.Equal(4L, await SecretariatHoldsAsync(4, 4));
     }
 
     /// <summary>

@@ -53,6 +53,11 @@ public class CliApprovalTests
         Assert.True(code == CliApp.Ok, error);
         Assert.Contains("PAN POPULATIONS 2023 CHANGED_SINCE_APPROVAL", output);
         Assert.Contains("  changed: ", output);
+        // Approving what was reviewed at change 1 is refused: change 2 came after it.
+        (code, _, error) = await CliRunner.RunAsync(["approve", "--group", "POPULATIONS", "--period", "2023", "--reviewed-sequence", "1", .. atPan]);
+        Assert.Equal(CliApp.Refused, code);
+        Assert.Contains("changed after change 1, which was reviewed", error);
+        Assert.Contains("PAN POPULATIONS 2023", error);
 
         // Bad input names the option typed; an unapproval needs a reason.
         (code, _, error) = await CliRunner.RunAsync(["approve", "--group", "DECISIONS", "--period", "2023", .. atPan]);

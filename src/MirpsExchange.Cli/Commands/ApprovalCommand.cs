@@ -18,13 +18,22 @@ internal static class ApprovalCommand
     {
         var reader = new NodeReader(scope: ApproveScopes);
         var (groups, periods) = (Groups(), Periods());
+        var reviewed = new Option<long?>("--reviewed-sequence")
+        {
+            Description = "The change of your State's log you reviewed the figures at (mirps approvals shows 'log to change N'): a cell changed after it is refused, nothing approved",
+            HelpName = "N",
+        };
         var command = new Command("approve", "Approve your State's figures of every indicator group x period named, in one call (a signed entry of its log each); "
-            + "needs a credential issued with the approve permission." + Exits) { groups, periods };
+            + "needs a credential issued with the approve permission." + Exits) { groups, periods, reviewed };
         Add(command, reader.Options);
         command.SetAction((parse, cancellationToken) => reader.RunAsync(parse, async (_, channel) =>
         {
-            var response = await new ApprovalService.ApprovalServiceClient(channel).ApproveDataAsync(
-                new ApproveDataRequest { GroupIds = { parse.GetRequiredValue(groups) }, Periods = { parse.GetRequiredValue(periods) } }, cancellationToken: cancellationToken);
+            var request = new ApproveDataRequest { GroupIds = { parse.GetRequiredValue(groups) }, Periods = { parse.GetRequiredValue(periods) } };
+            if (parse.GetValue(reviewed) is { } sequence)
+            {
+                request.ReviewedLogSequence = sequence;
+            }
+            var response = await new ApprovalService.ApprovalServiceClient(channel).ApproveDataAsync(request, cancellationToken: cancellationToken);
             await WriteAsync(parse.InvocationConfiguration.Output, response.Cells);
             return CliApp.Ok;
         }, FieldName, cancellationToken));
@@ -147,6 +156,7 @@ internal static class ApprovalCommand
         _ when field.StartsWith("countries", StringComparison.Ordinal) => "--country" + field["countries".Length..],
         "country" => "--country",
         "reason" => "--reason",
+        "reviewed_log_sequence" => "--reviewed-sequence",
         _ => field,
     };
 

@@ -89,11 +89,13 @@ public static class ApprovalCells
     /// <summary>
     /// Where <paramref name="country"/>'s cells stand: those named in <paramref name="cells"/>, or (null) every cell with a
     /// lifecycle entry held here, narrowed to <paramref name="groups"/> and <paramref name="periods"/> when they name any.
-    /// With <paramref name="withKeys"/>, a cell changed since its approval lists the keys changed.
+    /// With <paramref name="withKeys"/>, a cell changed since its approval lists the keys changed. With <paramref name="seenBy"/>,
+    /// only the changes that reader may see count (<see cref="CellReader"/>): another State, or the Secretariat, polling the
+    /// status learns nothing of a revision under embargo, a draft held back or an indicator not shared with it.
     /// </summary>
     public static async Task<List<ApprovalCell>> StatusAsync(NodeDbContext db, StandardCatalogue catalogue, string country,
         IReadOnlyCollection<(string Group, string Period)>? cells, IList<string> groups, IList<string> periods, bool withKeys, CancellationToken cancellationToken,
-        long? asOfMicros = null)
+        long? asOfMicros = null, CellReader? seenBy = null)
     {
         var asOf = asOfMicros ?? long.MaxValue; // what this node had received (and decided) by then
         var entries = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country && e.ReceivedTime <= asOf);
@@ -135,6 +137,11 @@ public static class ApprovalCells
             var indicators = Indicators(catalogue, group);
             var changed = db.Observations.AsNoTracking()
                 .Where(o => o.Origin == country && o.OriginSequence > entry.LogSequence && o.Period == period && indicators.Contains(o.IndicatorCode) && o.ReceivedTime <= asOf);
+            if (seenBy is { } viewer && !viewer.Reader.Owns(country))
+            {
+                changed = changed.VisibleTo(viewer.Reader, viewer.NowMicros);
+                changed = viewer.Drafts?.Released(changed, group, period) ?? changed;
+            }
             if (await changed.AnyAsync(cancellationToken))
             {
                 cell.State = ApprovalState.ChangedSinceApproval;
@@ -164,3 +171,9 @@ public static class ApprovalCells
         return answer;
     }
 }
+
+/// <summary>
+/// Who reads a cell's status, and what it may see of the changes behind it: the rows visible to <paramref name="Reader"/> at
+/// <paramref name="NowMicros"/> (<see cref="ObservationQueries.VisibleTo"/>), less the drafts this node holds back from it.
+/// </summary>
+public sealed record CellReader(Sharing.Reader Reader, long NowMicros, DraftHold? Drafts);

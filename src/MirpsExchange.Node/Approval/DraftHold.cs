@@ -1,4 +1,6 @@
+using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Query;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Node.Sharing;
@@ -25,6 +27,45 @@ public sealed class DraftHold
     public bool Holds(ObservationRow row) =>
         row.Origin == _origin && _indicators.Contains(row.IndicatorCode)
         && row.OriginSequence > _approvedUpTo.GetValueOrDefault((_groupOf.GetValueOrDefault(row.IndicatorCode, ""), row.Period));
+
+    /// <summary>
+    /// <see cref="Holds"/> as a condition the store evaluates, over <paramref name="entries"/> (this node's lifecycle log, read
+    /// in the same snapshot): a row of this origin, of an indicator holding drafts, that no APPROVE entry of its group and
+    /// period anchored at or after it released.
+    /// </summary>
+    public Expression<Func<ObservationRow, bool>> Held(IQueryable<LifecycleEntryRow> entries)
+    {
+        var origin = _origin;
+        var approvals = entries.Where(e => e.Origin == origin && e.Action == LifecycleAction.Approve);
+        Expression<Func<ObservationRow, bool>>? any = null;
+        foreach (var group in _indicators.GroupBy(code => _groupOf.GetValueOrDefault(code, "")))
+        {
+            var (id, codes) = (group.Key, group.ToList());
+            Expression<Func<ObservationRow, bool>> held = o =>
+                codes.Contains(o.IndicatorCode) && !approvals.Any(e => e.GroupId == id && e.Period == o.Period && e.LogSequence >= o.OriginSequence);
+            any = any is null ? held : Expression.Lambda<Func<ObservationRow, bool>>(
+                Expression.OrElse(any.Body, ReplacingExpressionVisitor.Replace(held.Parameters[0], any.Parameters[0], held.Body)),
+                any.Parameters);
+        }
+        if (any is null)
+        {
+            return o => false;
+        }
+        Expression<Func<ObservationRow, bool>> ofOrigin = o => o.Origin == origin;
+        return Expression.Lambda<Func<ObservationRow, bool>>(
+            Expression.AndAlso(ofOrigin.Body, ReplacingExpressionVisitor.Replace(any.Parameters[0], ofOrigin.Parameters[0], any.Body)),
+            ofOrigin.Parameters);
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="rows"/> of <paramref name="group"/> and <paramref name="period"/> not held back: those of
+    /// indicators that hold no drafts, and those an approval released.
+    /// </summary>
+    public IQueryable<ObservationRow> Released(IQueryable<ObservationRow> rows, string group, string period)
+    {
+        var (origin, held, upTo) = (_origin, _indicators.ToList(), _approvedUpTo.GetValueOrDefault((group, period)));
+        return rows.Where(o => o.Origin != origin || !held.Contains(o.IndicatorCode) || o.OriginSequence <= upTo);
+    }
 
     /// <summary>
     /// What this node (of <paramref name="nodeCountry"/>) holds back from <paramref name="reader"/>, read in the caller's snapshot:

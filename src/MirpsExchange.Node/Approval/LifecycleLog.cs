@@ -99,6 +99,11 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
         }
         var (sequence, hash, time) = await LastAsync(origin, cancellationToken);
         var (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(db, origin, cancellationToken);
+        var rotations = await RotationsAsync(origin, cancellationToken);
+        var (anchor, lastKey) = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin).OrderByDescending(e => e.EntrySequence)
+            .Select(e => new { e.LogSequence, e.KeyId }).FirstOrDefaultAsync(cancellationToken) is { } previousEntry
+            ? (previousEntry.LogSequence, previousEntry.KeyId)
+            : (0L, "");
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
@@ -135,6 +140,13 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 {
                     throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({entry.GroupId}) or period ({entry.Period}) of catalogue {catalogue.Version}");
                 }
+                if (entry.LogSequence < anchor)
+                {
+                    // The origin anchors each entry to its change log as it stands: an anchor never goes back. Without this, a
+                    // thief of a rotated-away key anchored its entry before the rotation, where that key still signed.
+                    throw Refused(ReplicaRules.ChainBroken, $"{what} is anchored to change {entry.LogSequence}, before change {anchor} the entry before it is anchored to");
+                }
+                RequireNotRotatedAway(entry, micros, lastKey, rotations, what);
                 var key = ChainVerifier.KeyFor(origin, entry.KeyId, entry.LogSequence, recorded, keys, handedOver, rotatedAway, what);
                 if (!LifecycleEntrySignature.Verify(entry, key))
                 {
@@ -155,6 +167,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                     throw Refused(ReplicaRules.Backdated, $"{what} is recorded before change {entry.LogSequence}, which it approves");
                 }
                 (sequence, hash, time) = (entry.EntrySequence, LifecycleEntrySignature.Hash(entry), micros);
+                (anchor, lastKey) = (entry.LogSequence, entry.KeyId);
                 verified.Add((entry, hash));
             }
         }
@@ -163,6 +176,45 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
             await db.Database.CloseConnectionAsync();
         }
         return verified;
+    }
+
+    /// <summary>A verified KEY_ROTATION head of an origin held here: its change, the key it handed over from, when it was signed, the key it handed over to.</summary>
+    private readonly record struct Rotation(long Sequence, string From, long SignedTime, string To);
+
+    /// <summary>The verified rotations of <paramref name="origin"/>'s log held here (their heads are stored only once verified), earliest first.</summary>
+    private async Task<List<Rotation>> RotationsAsync(string origin, CancellationToken cancellationToken) =>
+        (await db.LogHeads.AsNoTracking()
+            .Where(h => h.Origin == origin && h.Kind == LogHeadKind.KeyRotation && h.NextPublicKey != null)
+            .OrderBy(h => h.Sequence)
+            .Select(h => new { h.Sequence, h.KeyId, h.SignedTime, Next = h.NextPublicKey! })
+            .ToListAsync(cancellationToken))
+            .ConvertAll(h => new Rotation(h.Sequence, h.KeyId, h.SignedTime, Mirps.Auth.LogKeys.KeyId(h.Next)));
+
+    /// <summary>
+    /// Refuses (UNKNOWN_SIGNING_KEY) <paramref name="entry"/>, recorded at <paramref name="micros"/>, when a rotation held here
+    /// handed its key over and the entry is dated after that rotation was signed, or follows an entry signed with the key that
+    /// rotation (or a later one) handed over to. The origin signs every entry after its rotation with the next key; the old one
+    /// stays on disk (.retired-&lt;kid&gt;.pem) and is published until the admin retires it, so a thief of it otherwise appended
+    /// entries to the origin's lifecycle log, anchored before the rotation, that every replica accepted.
+    /// </summary>
+    private static void RequireNotRotatedAway(LifecycleEntry entry, long micros, string previousKey, List<Rotation> rotations, string what)
+    {
+        var from = rotations.FindIndex(r => r.From == entry.KeyId);
+        if (from < 0)
+        {
+            return;
+        }
+        var rotation = rotations[from];
+        if (micros > rotation.SignedTime)
+        {
+            throw Refused(ReplicaRules.UnknownSigningKey,
+                $"{what} is signed with key {entry.KeyId}, which {entry.Origin} handed over at change {rotation.Sequence}, and dated after that rotation was signed");
+        }
+        if (previousKey != entry.KeyId && rotations.Skip(from).Any(r => r.To == previousKey))
+        {
+            throw Refused(ReplicaRules.UnknownSigningKey,
+                $"{what} is signed with key {entry.KeyId}, which {entry.Origin} handed over at change {rotation.Sequence}, after an entry signed with a later key");
+        }
     }
 
     /// <summary>Stores verified entries of <paramref name="origin"/> (those not held here meanwhile); returns how many.</summary>

@@ -16,7 +16,8 @@ namespace MirpsExchange.Node.Grpc;
 /// (signed entries of its lifecycle log, <see cref="LifecycleLog"/>), the Secretariat accepts and rejects them on its
 /// node (recorded in its own store), and every node answers where each State x group x period stands from what it holds.
 /// </summary>
-public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle, StandardCatalogue catalogue, IOptions<NodeOptions> options, TimeProvider clock)
+public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle, StandardCatalogue catalogue, IOptions<NodeOptions> options, TimeProvider clock,
+    Sharing.SharingPolicies policies)
     : ApprovalService.ApprovalServiceBase
 {
     /// <summary>ErrorInfo reason: a cell to unapprove, accept or reject is not approved (or changed since).</summary>
@@ -25,13 +26,25 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
     /// <summary>ErrorInfo reason: a cell to accept was revised since its approval.</summary>
     public const string ChangedSinceApproval = "CHANGED_SINCE_APPROVAL";
 
+    /// <summary>ErrorInfo reason: a cell to approve has a change recorded after the log sequence its approver reviewed.</summary>
+    public const string ChangedSinceReview = "CHANGED_SINCE_REVIEW";
+
     private string NodeCountry => options.Value.Country;
 
     public override async Task<ApproveDataResponse> ApproveData(ApproveDataRequest request, ServerCallContext context)
     {
         var actor = RequireStateApprover(context);
-        var cells = Cells(request.GroupIds, request.Periods, null);
-        var entries = await lifecycle.RecordAsync(NodeCountry, cells, LifecycleAction.Approve, "", actor, null, context.CancellationToken);
+        var violations = new List<(string, string)>();
+        if (request.HasReviewedLogSequence && request.ReviewedLogSequence < 0)
+        {
+            violations.Add(("reviewed_log_sequence", "must not be negative (0: reviewed before the first change)"));
+        }
+        var cells = Cells(request.GroupIds, request.Periods, null, violations);
+        // Judged under the write gate, in the transaction that records the entries: no change slips in between.
+        Func<CancellationToken, Task>? judge = request.HasReviewedLogSequence
+            ? cancellationToken => RequireUnchangedSinceAsync(cells, request.ReviewedLogSequence, cancellationToken)
+            : null;
+        var entries = await lifecycle.RecordAsync(NodeCountry, cells, LifecycleAction.Approve, "", actor, judge, context.CancellationToken);
         return new ApproveDataResponse { Entries = { entries }, Cells = { await StatusAsync(NodeCountry, cells, true, context.CancellationToken) } };
     }
 
@@ -71,12 +84,17 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         IEnumerable<string> countries = request.Countries.Count > 0 ? request.Countries.Distinct()
             : NodeCountry.Length > 0 ? [NodeCountry] : catalogue.ReportingCountries.Order(StringComparer.Ordinal);
         var response = new GetApprovalStatusResponse();
+        // Changed since approval counts only the changes the reader may see: an embargoed revision, a held draft or an
+        // indicator not shared with it would otherwise show which cell was revised, and when.
+        var seenBy = new CellReader(reader, StoreTime.ToMicros(clock.GetUtcNow()),
+            await DraftHold.ForAsync(db, NodeCountry, policies, catalogue, reader, context.CancellationToken));
         foreach (var country in countries)
         {
             // The keys changed since approval are the State's and the Secretariat's business; other States see the states only.
             var withKeys = reader.IsSecretariat || reader.Owns(country);
             // Groups and periods both named: every cell they name, drafts included; otherwise the cells with a lifecycle entry.
-            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, withKeys, context.CancellationToken));
+            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, withKeys,
+                context.CancellationToken, seenBy: seenBy));
         }
         return response;
     }
@@ -150,6 +168,32 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             throw RpcErrors.InvalidArgument($"invalid approval request: {violations[0].Item2}", violations);
         }
         return cells;
+    }
+
+    /// <summary>
+    /// FAILED_PRECONDITION (<see cref="ChangedSinceReview"/>), naming every cell of <paramref name="cells"/> with a change of this
+    /// node's State recorded after change <paramref name="reviewed"/>: what the approver reviewed is not what would be approved.
+    /// </summary>
+    private async Task RequireUnchangedSinceAsync(List<(string Group, string Period)> cells, long reviewed, CancellationToken cancellationToken)
+    {
+        var origin = NodeCountry;
+        var changed = new List<(string Group, string Period)>();
+        foreach (var (group, period) in cells)
+        {
+            var indicators = ApprovalCells.Indicators(catalogue, group);
+            if (await db.Observations.AsNoTracking().AnyAsync(o => o.Origin == origin && o.OriginSequence > reviewed && o.Period == period && indicators.Contains(o.IndicatorCode),
+                cancellationToken))
+            {
+                changed.Add((group, period));
+            }
+        }
+        if (changed.Count > 0)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, ChangedSinceReview,
+                $"{changed.Count} of the cells changed after change {reviewed}, which was reviewed; nothing was approved: "
+                + string.Join(", ", changed.Take(20).Select(c => $"{origin} {c.Group} {c.Period}")),
+                new Dictionary<string, string> { ["cells"] = string.Join(",", changed.Select(c => $"{origin}/{c.Group}/{c.Period}")) });
+        }
     }
 
     /// <summary>FAILED_PRECONDITION, naming every cell in none of <paramref name="allowed"/>, unless all are.</summary>

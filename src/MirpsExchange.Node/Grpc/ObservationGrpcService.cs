@@ -169,10 +169,11 @@ public sealed partial class ObservationGrpcService(
             .VisibleTo(reader, now)
             .OrderBy(o => o.Revision)
             .ToListAsync(context.CancellationToken);
+        RpcException NotFound() => RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
+            $"no observation has the key ({ObservationKeys.Describe(k)}) on this node");
         if (revisions.Count == 0)
         {
-            throw RpcErrors.WithReason(Google.Rpc.Code.NotFound, "OBSERVATION_NOT_FOUND",
-                $"no observation has the key ({ObservationKeys.Describe(k)}) on this node");
+            throw NotFound();
         }
         var served = new ServedObservations(reader, now)
         {
@@ -181,7 +182,9 @@ public sealed partial class ObservationGrpcService(
                 (ComplementaryWithholding.MemoOf(db, reader), db)),
             Drafts = await Approval.DraftHold.ForAsync(db, options.Value.Country, policies, validator.Catalogue, reader, context.CancellationToken),
         };
-        return new GetObservationHistoryResponse { Revisions = { revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)) } };
+        var history = revisions.Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)).ToList();
+        // A key whose every revision is a draft held back is not found, as a key never written (not an empty history).
+        return history.Count > 0 ? new GetObservationHistoryResponse { Revisions = { history } } : throw NotFound();
     }
 
     private static RequestTicket? Ticket(string requestId, string operation, IMessage request)

@@ -51,18 +51,19 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
         bool seriesOrder = false)
     {
         var now = StoreTime.ToMicros(clock.GetUtcNow());
-        var (tables, query) = ObservationQuery(request, revisions, reader, now, seriesOrder);
-        query = query.VisibleTo(reader, now);
         // The withholdings and the rows from one snapshot: a commit between the two would be served against a stale decision.
         var snapshot = await ReadSnapshot.BeginAsync(db, cancellationToken);
         try
         {
+            var drafts = await Approval.DraftHold.ForAsync(db, options.Value.Country, policies, validator.Catalogue, reader, cancellationToken);
+            var (tables, query) = ObservationQuery(request, revisions, reader, now, seriesOrder, drafts);
+            query = query.VisibleTo(reader, now);
             // Values that would give a withheld one away by subtraction are withheld too, in every answer alike (as of any time).
             var served = new ServedObservations(reader, now)
             {
                 Complementary = await ComplementaryWithholding.ForTablesAsync(db.Observations.AsNoTracking(), tables, reader, validator.Catalogue, now, cancellationToken,
                     (ComplementaryWithholding.MemoOf(db, reader), db)),
-                Drafts = await Approval.DraftHold.ForAsync(db, options.Value.Country, policies, validator.Catalogue, reader, cancellationToken),
+                Drafts = drafts,
             };
             return ReadSnapshot.Within(query.AsAsyncEnumerable().Select(served.Serve).Where(o => !ServedObservations.IsPlaceholder(o)), snapshot, cancellationToken);
         }
@@ -77,7 +78,8 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
     }
 
     /// <summary>The query's answer, and every revision of the periods (indicator, country, period) it reads from.</summary>
-    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions, Reader reader, long nowMicros, bool seriesOrder)
+    private (IQueryable<ObservationRow> Tables, IQueryable<ObservationRow> Query) ObservationQuery(StreamObservationsRequest request, Revisions revisions, Reader reader, long nowMicros, bool seriesOrder,
+        Approval.DraftHold? drafts)
     {
         var catalogue = validator.Catalogue;
         var violations = new List<Violation>();
@@ -122,8 +124,8 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
             Revisions.History => asOf is { } until ? tables.Where(o => o.ReceivedTime <= until) : tables,
             Revisions.UpdatedAfter after => tables.Where(o => o.ReceivedTime > after.Micros && (asOf == null ? o.SupersededTime == null
                 : o.ReceivedTime <= asOf && (o.SupersededTime == null || o.SupersededTime > asOf))),
-            // An embargoed revision does not replace the one the reader could read: current and as-of answers agree.
-            _ => tables.AsOfFor(db.Observations.AsNoTracking(), reader, asOf, nowMicros),
+            // An embargoed revision, or a draft held back, does not replace the one the reader could read: current and as-of answers agree.
+            _ => tables.AsOfFor(db.Observations.AsNoTracking(), reader, asOf, nowMicros, drafts?.Held(db.LifecycleEntries.AsNoTracking())),
         };
         var query = chosen
             .WhereIn(request.Sexes, codes => o => codes.Contains(o.Sex))

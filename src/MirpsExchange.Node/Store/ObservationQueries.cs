@@ -15,12 +15,19 @@ public static class ObservationQueries
     /// does, which holds only a placeholder of the embargoed change), so an answer now and an answer as of an earlier
     /// time agree and neither shows that an embargoed revision exists; once released, the new revision replaces it in
     /// every answer. Only an embargo is passed over: a revision no longer shared with the reader (its owner narrowed
-    /// the readers) ends the key for it. Apply <see cref="VisibleTo"/> after this.
+    /// the readers) ends the key for it. Apply <see cref="VisibleTo"/> after this. A draft the origin's node holds back from the
+    /// reader (<paramref name="heldDraft"/>, <see cref="Approval.DraftHold.Held"/>) does not replace the approved revision
+    /// either, for the same reason.
     /// </summary>
-    public static IQueryable<ObservationRow> AsOfFor(this IQueryable<ObservationRow> rows, IQueryable<ObservationRow> store, Reader reader, long? asOfMicros, long nowMicros)
+    public static IQueryable<ObservationRow> AsOfFor(this IQueryable<ObservationRow> rows, IQueryable<ObservationRow> store, Reader reader, long? asOfMicros, long nowMicros,
+        Expression<Func<ObservationRow, bool>>? heldDraft = null)
     {
-        // The revisions that replace earlier ones for this reader: all but those under embargo for it.
+        // The revisions that replace earlier ones for this reader: all but those under embargo for it (or held back from it).
         var replacing = store.Where(Not(Embargoed(reader, nowMicros)));
+        if (heldDraft is not null)
+        {
+            replacing = replacing.Where(Not(heldDraft));
+        }
         var known = asOfMicros is { } time
             ? rows.Where(o => o.ReceivedTime <= time && (o.SupersededTime == null || o.SupersededTime > time
                 || !replacing.Any(s => s.IndicatorCode == o.IndicatorCode && s.Country == o.Country && s.Period == o.Period
