@@ -336,7 +336,7 @@ public class ApprovalTests
             relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
             await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
 
-            var peer = await PeerAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
             Assert.StartsWith(reason, peer.LastError);
             Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // nothing of a page that holds a forgery
             Assert.Equal(2L, secretariat.CountRows("observations"));
