@@ -221,9 +221,13 @@ public static partial class WebSignIn
     private static string RedirectUri(HttpContext http, WebOptions options) =>
         (options.PublicAddress.Length > 0 ? options.PublicAddress.TrimEnd('/') : $"{http.Request.Scheme}://{http.Request.Host}") + CallbackPath;
 
-    /// <summary>A return URL only on this site (a path, never another host: no open redirect).</summary>
+    /// <summary>
+    /// The one check of every return URL in the web app (sign-in, language switch): a path on this site, or "/".
+    /// ASP.NET Core's local-URL test refuses "//host", "/\\host" and any control character (browsers strip tabs
+    /// and newlines, so "/\t/host" would land on //host); "~/" paths are refused too, being no plain path.
+    /// </summary>
     internal static string LocalUrl(string? url) =>
-        url is { Length: > 0 } && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) ? url : "/";
+        url is { Length: > 0 } && url[0] == '/' && Microsoft.AspNetCore.Http.HttpResults.RedirectHttpResult.IsLocalUrl(url) ? url : "/";
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 

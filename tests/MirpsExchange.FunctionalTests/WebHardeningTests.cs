@@ -1,0 +1,76 @@
+using System.Net;
+using Mirps.Identity.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// The web app against a hostile visitor, with plain HTTP clients (no browser, no automatic redirects) on real
+/// processes on 127.0.0.1: no return URL sends a browser off-site, signed-in answers are never stored by a
+/// cache, and the cookies stay Secure behind a TLS-terminating proxy.
+/// </summary>
+public class WebHardeningTests
+{
+    /// <summary>Return URLs (URL-encoded, as an attacker's link carries them) that a browser would follow to another site if echoed.</summary>
+    public static readonly string[] OffSiteReturnUrls =
+    [
+        "%2F%09%2Fevil.example",        // "/\t/evil.example": browsers strip the tab, landing on //evil.example
+        "%2F%0A%2Fevil.example",
+        "%2F%0D%2Fevil.example",
+        "%2F%09%5Cevil.example",
+        "%2F%5C%09evil.example",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%5C%5Cevil.example",
+        "%09%2F%2Fevil.example",
+        "%20%2F%2Fevil.example",
+        "~%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%00%2Fevil.example",
+    ];
+
+    /// <summary>The Location header as sent (raw), resolved as a browser does (tabs and newlines removed, C0 and spaces trimmed, \ read as /): still this site.</summary>
+    private static void AssertStaysOnSite(string site, HttpResponseMessage response, string input)
+    {
+        Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"returnUrl={input}: {(int)response.StatusCode}");
+        var raw = string.Join("", response.Headers.NonValidated["Location"]);
+        var seen = new string([.. raw.Where(c => c is not ('\t' or '\n' or '\r'))]).Trim([.. Enumerable.Range(0, 33).Select(i => (char)i)]).Replace('\\', '/');
+        var target = new Uri(new Uri(site.TrimEnd('/') + "/"), seen);
+        Assert.True(target.Authority == new Uri(site).Authority && !raw.Any(char.IsControl),
+            $"returnUrl={input} redirected to {raw.Replace("\t", "\\t", StringComparison.Ordinal)} ({target})");
+    }
+
+    [Fact]
+    public async Task No_return_url_sends_a_browser_off_site_neither_from_the_language_switch_nor_after_a_genuine_sign_in()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}");
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "redir.cri", AccountKind.Analyst, "CRI");
+
+        // Anyone, not signed in: the language switch.
+        using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false });
+        foreach (var input in OffSiteReturnUrls)
+        {
+            using var response = await anonymous.GetAsync($"{node.HttpAddress.TrimEnd('/')}/language?to=en&returnUrl={input}");
+            AssertStaysOnSite(node.HttpAddress, response, input);
+        }
+        using (var local = await anonymous.GetAsync($"{node.HttpAddress.TrimEnd('/')}/language?to=en&returnUrl=%2Fshared%3Fperiod%3D2023"))
+        {
+            Assert.Equal("/shared?period=2023", local.Headers.Location?.OriginalString);
+        }
+
+        // A genuine sign-in started from an attacker's link: the person lands on this site, never on the attacker's.
+        using var person = new PersonSignIn(identity, clientId);
+        foreach (var input in OffSiteReturnUrls)
+        {
+            using var response = await person.WebSignInAsync(node.HttpAddress, input, analyst, WebApp.Password);
+            AssertStaysOnSite(node.HttpAddress, response, input);
+        }
+        using (var local = await person.WebSignInAsync(node.HttpAddress, "%2Fshared%3Fperiod%3D2023", analyst, WebApp.Password))
+        {
+            Assert.Equal("/shared?period=2023", local.Headers.Location?.OriginalString);
+        }
+    }
+}
