@@ -73,4 +73,69 @@ public class WebHardeningTests
             Assert.Equal("/shared?period=2023", local.Headers.Location?.OriginalString);
         }
     }
+
+    [Fact]
+    public async Task Signed_in_pages_and_the_Secretariats_downloads_are_never_stored_by_a_cache()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        await using var secretariat = await TestSecretariat.StartAsync($"--Node:HttpPort={port}", $"--Web:ClientId={clientId}");
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "nostore.sec", AccountKind.Analyst);
+        using var person = new PersonSignIn(identity, clientId);
+        using (var signedIn = await person.WebSignInAsync(secretariat.HttpAddress, "%2F", analyst, WebApp.Password))
+        {
+            Assert.Equal("/", signedIn.Headers.Location?.OriginalString);
+        }
+        var address = secretariat.HttpAddress.TrimEnd('/');
+        foreach (var url in new[]
+        {
+            "/",
+            "/regional?period=2023",
+            MirpsExchange.Web.Secretariat.RegionalDownloads.Url("csv", "2023", DateTimeOffset.UtcNow),
+            MirpsExchange.Web.Secretariat.RegionalDownloads.Url("xlsx", "2023", DateTimeOffset.UtcNow),
+        })
+        {
+            using var response = await person.GetAsync(address + url);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode}");
+            Assert.True(response.Headers.CacheControl?.NoStore == true, $"{url}: Cache-Control {response.Headers.CacheControl}");
+        }
+    }
+
+    [Fact]
+    public async Task Behind_a_TLS_terminating_proxy_the_sign_in_and_session_cookies_are_secure()
+    {
+        const string publicAddress = "https://mirps-web.example";
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, publicAddress);
+        // The proxy forwards to the node's cleartext loopback port; the browser only ever sees the https address.
+        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", $"--Web:PublicAddress={publicAddress}");
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "proxy.cri", AccountKind.Analyst, "CRI");
+        var address = node.HttpAddress.TrimEnd('/');
+
+        using var person = new PersonSignIn(identity, clientId);
+        using var start = await person.GetAsync($"{address}/signin?returnUrl=%2F");
+        Assert.Equal(HttpStatusCode.Redirect, start.StatusCode);
+        var flowCookie = Assert.Single(start.Headers.GetValues("Set-Cookie"), c => c.StartsWith("mirps-web-signin=", StringComparison.Ordinal));
+        Assert.Contains("; secure", flowCookie, StringComparison.OrdinalIgnoreCase);
+
+        // The identity server sends the browser to the public address; the proxy hands the callback to the node as it is.
+        var (toCallback, _) = await person.SignInAsync(start.Headers.Location!.ToString(), analyst, WebApp.Password, stopAt: $"{publicAddress}/signin-callback");
+        using (toCallback)
+        {
+            using var proxy = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false });
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"{address}/signin-callback{toCallback.Headers.Location!.Query}");
+            request.Headers.Add("Cookie", flowCookie.Split(';')[0]);
+            using var callback = await proxy.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Redirect, callback.StatusCode);
+            var cookies = callback.Headers.GetValues("Set-Cookie").ToList();
+            Assert.Contains(cookies, c => c.StartsWith("mirps-web=", StringComparison.Ordinal));
+            Assert.All(cookies, c => Assert.Contains("; secure", c, StringComparison.OrdinalIgnoreCase));
+
+            // The language cookie too.
+            using var language = await proxy.GetAsync($"{address}/language?to=en&returnUrl=%2F");
+            Assert.Contains("; secure", Assert.Single(language.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
+        }
+    }
 }

@@ -36,6 +36,7 @@ public static partial class WebSignIn
     public const string SignOutPath = "/signout";
     public const string AccessTokenName = "access_token";
 
+    private const string SessionCookie = "mirps-web";
     private const string FlowCookie = "mirps-web-signin";
     private const string FlowPurpose = "MirpsExchange.Web.SignIn.v1";
     private static readonly TimeSpan FlowLifetime = TimeSpan.FromMinutes(10);
@@ -44,11 +45,21 @@ public static partial class WebSignIn
     {
         services.AddAuthentication().AddCookie(Scheme, cookie =>
         {
-            cookie.Cookie.Name = "mirps-web";
+            cookie.Cookie.Name = SessionCookie;
             cookie.Cookie.HttpOnly = true;
             cookie.Cookie.SameSite = SameSiteMode.Lax;
-            // Secure over TLS (the cookie then never travels in clear); cleartext is allowed on loopback only (tests, devnet).
+            // Secure unless the web app is reached in clear on loopback (tests, devnet): see SecureCookies.
             cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            cookie.Events.OnSigningIn = context =>
+            {
+                context.CookieOptions.Secure |= SecureCookies(context.HttpContext);
+                return Task.CompletedTask;
+            };
+            cookie.Events.OnSigningOut = context =>
+            {
+                context.CookieOptions.Secure |= SecureCookies(context.HttpContext);
+                return Task.CompletedTask;
+            };
             cookie.LoginPath = SignInPath;
             cookie.AccessDeniedPath = "/denied";
             cookie.ReturnUrlParameter = "returnUrl";
@@ -78,6 +89,46 @@ public static partial class WebSignIn
         return app;
     }
 
+    /// <summary>
+    /// Whether the web app's cookies are Secure: always, unless people reach it in clear on loopback (tests, a
+    /// devnet). The address people reach it at is Web:PublicAddress when set (behind a TLS-terminating proxy the
+    /// request itself arrives in clear, yet the browser is on https), else the request's own.
+    /// </summary>
+    internal static bool SecureCookies(HttpContext http)
+    {
+        if (http.Request.IsHttps)
+        {
+            return true;
+        }
+        var configured = http.RequestServices.GetRequiredService<IOptions<WebOptions>>().Value.PublicAddress;
+        var address = configured.Length > 0 && Uri.TryCreate(configured, UriKind.Absolute, out var parsed) ? parsed
+            : Uri.TryCreate($"{http.Request.Scheme}://{http.Request.Host}", UriKind.Absolute, out var own) ? own : null;
+        return address is null || address.Scheme != Uri.UriSchemeHttp || !address.IsLoopback;
+    }
+
+    /// <summary>
+    /// Every answer to a signed-in person (pages, downloads, redirects) carries Cache-Control: no-store, so no
+    /// browser or proxy cache keeps what only that person may read. Call after UseAuthorization (which reads the
+    /// person from the web app's cookie for the web app's endpoints).
+    /// </summary>
+    public static WebApplication UseNoStoreWhenSignedIn(this WebApplication app)
+    {
+        app.Use((http, next) =>
+        {
+            http.Response.OnStarting(() =>
+            {
+                if (http.Request.Cookies.ContainsKey(SessionCookie) || http.User.Identities.Any(i => i.IsAuthenticated && i.AuthenticationType == Scheme))
+                {
+                    http.Response.Headers.CacheControl = "no-store";
+                    http.Response.Headers.Pragma = "no-cache";
+                }
+                return Task.CompletedTask;
+            });
+            return next(http);
+        });
+        return app;
+    }
+
     private sealed record Flow(string State, string Verifier, string ReturnUrl, long Expires);
 
     private static IResult SignInAsync(HttpContext http, WebHost host, IOptions<WebOptions> options, IDataProtectionProvider protection, string? returnUrl)
@@ -94,7 +145,7 @@ public static partial class WebSignIn
         http.Response.Cookies.Append(FlowCookie, protection.CreateProtector(FlowPurpose).Protect(JsonSerializer.Serialize(flow)), new CookieOptions
         {
             HttpOnly = true,
-            Secure = http.Request.IsHttps,
+            Secure = SecureCookies(http),
             // Lax: the identity server's redirect back is a top-level GET navigation, which carries it.
             SameSite = SameSiteMode.Lax,
             MaxAge = FlowLifetime,
@@ -132,7 +183,7 @@ public static partial class WebSignIn
                 flow = null;
             }
         }
-        http.Response.Cookies.Delete(FlowCookie, new CookieOptions { Path = CallbackPath, Secure = http.Request.IsHttps });
+        http.Response.Cookies.Delete(FlowCookie, new CookieOptions { Path = CallbackPath, Secure = SecureCookies(http) });
         if (flow is null || flow.Expires < DateTimeOffset.UtcNow.ToUnixTimeSeconds() || state is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(state), Encoding.UTF8.GetBytes(flow.State)))
         {
