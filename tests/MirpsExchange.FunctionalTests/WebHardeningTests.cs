@@ -138,4 +138,112 @@ public class WebHardeningTests
             Assert.Contains("; secure", Assert.Single(language.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
         }
     }
+
+    /// <summary>A request body sent in two parts: the first at once, the rest when <paramref name="resume"/> completes (a slow connection).</summary>
+    private sealed class StalledContent : HttpContent
+    {
+        private readonly byte[] _body;
+        private readonly Task _resume;
+
+        public StalledContent(byte[] body, Task resume, System.Net.Http.Headers.MediaTypeHeaderValue type)
+        {
+            (_body, _resume) = (body, resume);
+            Headers.ContentType = type;
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(_body.AsMemory(0, _body.Length / 2));
+            await stream.FlushAsync();
+            await _resume;
+            await stream.WriteAsync(_body.AsMemory(_body.Length / 2));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _body.Length;
+            return true;
+        }
+    }
+
+    private static async Task<(byte[] Body, System.Net.Http.Headers.MediaTypeHeaderValue Type)> UploadFormAsync(PersonSignIn person, string address, string name, byte[] file)
+    {
+        using var page = await person.GetAsync($"{address}/upload");
+        var html = await page.Content.ReadAsStringAsync();
+        var token = System.Text.RegularExpressions.Regex.Match(html, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        Assert.False(string.IsNullOrEmpty(token), "no anti-forgery token on the upload page");
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(WebUtility.HtmlDecode(token)), "__RequestVerificationToken" },
+            { new ByteArrayContent(file), "file", name },
+        };
+        return (await form.ReadAsByteArrayAsync(), form.Headers.ContentType!);
+    }
+
+    [Fact]
+    public async Task A_node_reads_a_bounded_number_of_uploads_at_once_and_refuses_an_xlsx_bomb_by_its_zip_directory()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", "--Web:MaxConcurrentUploads=1");
+        var submitter = await WebApp.ReadyAccountAsync(identity, clientId, "bomb.cri", AccountKind.Submitter, "CRI");
+        using var person = new PersonSignIn(identity, clientId);
+        (await person.WebSignInAsync(node.HttpAddress, "%2Fupload", submitter, WebApp.Password)).Dispose();
+        var address = node.HttpAddress.TrimEnd('/');
+
+        // A workbook of 64 KiB that unpacks to more than 64 MiB (a part of zeros beside the template's).
+        using var bomb = new MemoryStream();
+        MirpsExchange.Catalogue.Spreadsheets.XlsxTemplate.Write(bomb, MirpsExchange.Catalogue.StandardCatalogue.LoadStandard(), "CRI", "2024");
+        using (var zip = new System.IO.Compression.ZipArchive(bomb, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
+        {
+            using var part = zip.CreateEntry("xl/media/zeros.bin", System.IO.Compression.CompressionLevel.Fastest).Open();
+            var zeros = new byte[1024 * 1024];
+            for (var i = 0; i <= 64; i++)
+            {
+                part.Write(zeros);
+            }
+        }
+
+        var (body, type) = await UploadFormAsync(person, address, "bomba.xlsx", bomb.ToArray());
+
+        // One upload on a slow connection holds the node's only reading slot while its body arrives.
+        var resume = new TaskCompletionSource();
+        var (slowBody, slowType) = await UploadFormAsync(person, address, "lenta.csv", "indicator_code,country,period,value\n"u8.ToArray());
+        var slow = person.PostAsync($"{address}/upload/validate", new StalledContent(slowBody, resume.Task, slowType));
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            Assert.False(slow.IsCompleted);
+
+            // Another upload meanwhile: 429, Retry-After and a message that says why, the file unread.
+            using (var content = new ByteArrayContent(body))
+            {
+                content.Headers.ContentType = type;
+                using var busy = await person.PostAsync($"{address}/upload/validate", content);
+                Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
+                Assert.NotNull(busy.Headers.RetryAfter);
+                Assert.Contains("a la vez", WebUtility.HtmlDecode(await busy.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            // The slow upload's body always ends (else the node would log an aborted request).
+            resume.TrySetResult();
+        }
+        using (var first = await slow)
+        {
+            Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        }
+
+        // Once the slot is free, the bomb is read, and refused by its zip directory with the limit named.
+        using (var content = new ByteArrayContent(body))
+        {
+            content.Headers.ContentType = type;
+            using var refused = await person.PostAsync($"{address}/upload/validate", content);
+            Assert.Equal(HttpStatusCode.Redirect, refused.StatusCode);
+            using var page = await person.GetAsync(address + refused.Headers.Location!.OriginalString);
+            Assert.Contains("unpacks to more than 64 MiB", WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+        }
+    }
 }

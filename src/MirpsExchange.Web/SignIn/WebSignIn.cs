@@ -282,15 +282,15 @@ public static partial class WebSignIn
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    /// <summary>A small page of its own (the sign-in endpoints answer before any component renders).</summary>
-    private static IResult Message(Texts texts, string message, int status)
+    /// <summary>A small page of its own (the sign-in and upload endpoints answer before any component renders), with a link onwards (by default, to sign in again).</summary>
+    internal static IResult Message(Texts texts, string message, int status, string link = SignInPath, string linkKey = "signin.again")
     {
         var html = $"""
             <!DOCTYPE html>
             <html lang="{texts.Language}"><head><meta charset="utf-8"><title>{Encode(texts["app.name"])}</title>
             <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="{WebAssets.Path("app.css")}"></head>
             <body><main id="main"><h1>{Encode(texts["app.name"])}</h1><p role="alert">{Encode(message)}</p>
-            <p><a href="{SignInPath}">{Encode(texts["signin.again"])}</a></p></main></body></html>
+            <p><a href="{link}">{Encode(texts[linkKey])}</a></p></main></body></html>
             """;
         return Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, status);
     }

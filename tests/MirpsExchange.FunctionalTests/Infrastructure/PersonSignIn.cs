@@ -104,6 +104,8 @@ public sealed partial class PersonSignIn : IDisposable
 
     public Task<HttpResponseMessage> GetAsync(string url) => _http.GetAsync(url.TrimStart('/'));
 
+    public Task<HttpResponseMessage> PostAsync(string url, HttpContent content) => _http.PostAsync(url, content);
+
     /// <summary>GETs <paramref name="url"/>, then posts its form with the anti-forgery token and return URL it carries, plus <paramref name="fields"/>.</summary>
     public async Task<HttpResponseMessage> SubmitFormAsync(string url, params (string Name, string Value)[] fields)
     {
