@@ -58,11 +58,11 @@ public sealed class PendingUploads(Microsoft.Extensions.Options.IOptions<WebOpti
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
 
-    /// <summary>The uploads being received, read and judged now: at most Web:MaxConcurrentUploads (each may take a file's memory and a core).</summary>
-    public SemaphoreSlim Reading { get; } = new(Math.Max(1, options.Value.MaxConcurrentUploads));
-
-    /// <summary>How many uploads may be read at once.</summary>
+    /// <summary>How many uploads may be received, read and judged at once (Web:MaxConcurrentUploads): each may take a file's memory and a core.</summary>
     public int MaxReading { get; } = Math.Max(1, options.Value.MaxConcurrentUploads);
+
+    /// <summary>The uploads being received, read and judged now (at most <see cref="MaxReading"/>).</summary>
+    public SemaphoreSlim Reading { get; } = new(Math.Max(1, options.Value.MaxConcurrentUploads));
 
     private readonly ConcurrentDictionary<string, PendingUpload> _uploads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _latest = new(StringComparer.Ordinal);
