@@ -73,10 +73,15 @@ public sealed class IdentityOptions
     /// <summary>
     /// Wrong passwords (unknown user names and disabled accounts alike) for one user name from one remote
     /// address within <see cref="SignInLockout"/> before that address's logins for that name are answered 429.
-    /// Nothing is counted per account over all addresses: a user name is no secret, and such a count would
-    /// let anyone lock the owner out.
     /// </summary>
     public int SignInFailuresPerAccountAndAddress { get; set; } = 5;
+
+    /// <summary>
+    /// Wrong passwords for one user name from all addresses together within <see cref="SignInLockout"/> before
+    /// its logins are answered 429 from every address that has not given its right password in the last 30 days.
+    /// It slows guesses spread over many addresses; it never locks the owner out of an address they used before.
+    /// </summary>
+    public int SignInFailuresPerAccount { get; set; } = 20;
 
     /// <summary>Wrong passwords from one remote address (IPv6: per /64), whatever the user name, within <see cref="SignInLockout"/> before its logins are answered 429.</summary>
     public int SignInFailuresPerAddress { get; set; } = 30;
@@ -102,6 +107,7 @@ public sealed class IdentityOptionsValidation : IValidateOptions<IdentityOptions
             (nameof(IdentityOptions.SignInFailuresBeforeLockout), options.SignInFailuresBeforeLockout),
             (nameof(IdentityOptions.SignInFailuresPerAccountAndAddress), options.SignInFailuresPerAccountAndAddress),
             (nameof(IdentityOptions.SignInFailuresPerAddress), options.SignInFailuresPerAddress),
+            (nameof(IdentityOptions.SignInFailuresPerAccount), options.SignInFailuresPerAccount),
             (nameof(IdentityOptions.SignInPostsPerAddressPerMinute), options.SignInPostsPerAddressPerMinute),
         })
         {

@@ -60,6 +60,7 @@ public static class WebAppExtensions
     /// <summary>Maps the pages, sign-in, language switch and files; call after UseAuthentication/UseAuthorization.</summary>
     public static WebApplication MapWebApp(this WebApplication app)
     {
+        app.UseNoStoreWhenSignedIn();
         app.UseAntiforgery();
         app.MapWebAssets();
         app.MapWebSignIn();
@@ -71,7 +72,7 @@ public static class WebAppExtensions
             {
                 MaxAge = TimeSpan.FromDays(365),
                 HttpOnly = true,
-                Secure = http.Request.IsHttps,
+                Secure = WebSignIn.SecureCookies(http),
                 SameSite = SameSiteMode.Lax,
             });
             return Results.Redirect(WebSignIn.LocalUrl(returnUrl));

@@ -60,4 +60,7 @@ public sealed class WebOptions
 
     /// <summary>The largest file the upload page accepts, in bytes (8 MiB by default); a larger one is refused with a message, unread.</summary>
     public long MaxUploadBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>How many uploads the process reads and judges at once (2 by default); another one meanwhile is answered 429 with Retry-After.</summary>
+    public int MaxConcurrentUploads { get; set; } = 2;
 }

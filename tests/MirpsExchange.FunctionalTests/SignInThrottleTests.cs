@@ -53,6 +53,52 @@ public partial class SignInThrottleTests
     }
 
     [Fact]
+    public async Task Guesses_spread_over_many_addresses_are_slowed_per_account_while_the_owner_keeps_signing_in_from_a_known_address()
+    {
+        // Small limits to keep the test short: 2 wrong passwords per (name, address), 6 per name over all addresses, a 20 s window.
+        await using var identity = await TestIdentity.StartAsync("--Identity:SignInFailuresPerAccountAndAddress=2", "--Identity:SignInFailuresPerAccount=6",
+            "--Identity:SignInLockout=00:00:20");
+        var clientId = await PersonSignIn.RegisterClientAsync(identity);
+        using var owner = new PersonSignIn(identity, clientId, sourceAddress: "127.0.0.1");
+        var id = await ReadyAccountAsync(identity, owner, "lucia.gtm");
+
+        // An attacker with many addresses (as many IPv6 /64s) makes 2 guesses from each of 10 of them.
+        var statuses = new List<HttpStatusCode>();
+        string? retryAfter = null;
+        for (var source = 10; source < 20; source++)
+        {
+            using var attacker = new PersonSignIn(identity, clientId, sourceAddress: $"127.0.0.{source}");
+            var url = attacker.AuthorizeUrl(PersonSignIn.Pkce().Challenge);
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                var (response, _) = await attacker.SignInAsync(url, "lucia.gtm", $"guess {source}.{attempt}");
+                statuses.Add(response.StatusCode);
+                retryAfter ??= response.StatusCode == HttpStatusCode.TooManyRequests ? response.Headers.RetryAfter?.ToString() : null;
+            }
+        }
+        // 6 guesses in all, then 429 with Retry-After from every address that never signed in to that account.
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.Unauthorized, 6), .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 14)], statuses);
+        Assert.NotNull(retryAfter);
+        // Before any password is checked: the right password from a new address waits too.
+        using var newAddress = new PersonSignIn(identity, clientId, sourceAddress: "127.0.0.50");
+        var (fromNewAddress, _) = await newAddress.SignInAsync(newAddress.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "lucia.gtm", Password);
+        Assert.Equal(HttpStatusCode.TooManyRequests, fromNewAddress.StatusCode);
+        var wait = fromNewAddress.Headers.RetryAfter?.Delta;
+        Assert.True(wait > TimeSpan.Zero && wait <= TimeSpan.FromSeconds(20), $"Retry-After {fromNewAddress.Headers.RetryAfter}");
+
+        // The owner, from the address they signed in from before, is not slowed and the account is not locked.
+        var (signIn, _) = await owner.SignInAsync(owner.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "lucia.gtm", Password);
+        Assert.NotEmpty(PersonSignIn.CodeOf(signIn));
+        var account = (await new AccountService.AccountServiceClient(identity.AdminChannel).ListAccountsAsync(new ListAccountsRequest())).Accounts.Single(a => a.AccountId == id);
+        Assert.Null(account.LockoutEndTime);
+
+        // Slowed, never locked: after the time it was told to wait, the new address signs in with the right password.
+        await Task.Delay(wait!.Value + TimeSpan.FromSeconds(1));
+        var (later, _) = await newAddress.SignInAsync(newAddress.AuthorizeUrl(PersonSignIn.Pkce().Challenge), "lucia.gtm", Password);
+        Assert.NotEmpty(PersonSignIn.CodeOf(later));
+    }
+
+    [Fact]
     public async Task Unknown_user_names_disabled_accounts_and_wrong_passwords_get_the_same_answers_in_comparable_time()
     {
         await using var identity = await TestIdentity.StartAsync();

@@ -104,6 +104,74 @@ public class ObservationXlsxTests
     }
 
     [Fact]
+    public void A_workbook_that_unpacks_beyond_the_limit_is_refused_from_its_zip_directory_before_parsing()
+    {
+        using var crafted = new MemoryStream();
+        using (var template = Template())
+        {
+            template.CopyTo(crafted);
+        }
+        // A bomb: a part of zeros that compresses to little and unpacks past the limit.
+        using (var zip = new System.IO.Compression.ZipArchive(crafted, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
+        {
+            using var part = zip.CreateEntry("xl/media/zeros.bin", System.IO.Compression.CompressionLevel.Fastest).Open();
+            var zeros = new byte[1024 * 1024];
+            for (var i = 0; i <= ObservationXlsx.MaxUnpackedBytes / zeros.Length; i++)
+            {
+                part.Write(zeros);
+            }
+        }
+        Assert.True(crafted.Length < 1024 * 1024, $"{crafted.Length} bytes");
+        crafted.Position = 0;
+
+        var file = ObservationXlsx.Read(crafted);
+
+        Assert.Equal("file", Assert.Single(file.Errors).Field);
+        Assert.Equal("the workbook unpacks to more than 64 MiB, the limit; nothing was read", file.Errors[0].Description);
+        Assert.Empty(file.Observations);
+    }
+
+    [Fact]
+    public void A_workbook_listing_more_sheets_than_the_limit_is_refused_before_any_sheet_is_read()
+    {
+        using var crafted = new MemoryStream();
+        using (var document = SpreadsheetDocument.Create(crafted, DocumentFormat.OpenXml.SpreadsheetDocumentType.Workbook))
+        {
+            var workbook = document.AddWorkbookPart();
+            workbook.Workbook = new Workbook(new Sheets());
+            var part = workbook.AddNewPart<WorksheetPart>();
+            part.Worksheet = new Worksheet(new SheetData());
+            var id = workbook.GetIdOfPart(part);
+            // Every sheet of the list points to the same part: a small file that would make the reader read it again and again.
+            for (uint i = 1; i <= ObservationXlsx.MaxSheets + 1; i++)
+            {
+                workbook.Workbook.Sheets!.Append(new Sheet { Name = $"s{i}", SheetId = i, Id = id });
+            }
+        }
+        crafted.Position = 0;
+
+        var file = ObservationXlsx.Read(crafted);
+
+        Assert.Equal("the workbook lists more than 64 sheets, the limit; nothing was read", Assert.Single(file.Errors).Description);
+    }
+
+    [Fact]
+    public void Reading_stops_at_the_observation_limit_with_an_error_naming_it()
+    {
+        using var template = Template();
+        var value = XlsxCells.ColumnOf(template, "Procedimientos de asilo", "value");
+        using var filled = XlsxCells.Fill(template, "Procedimientos de asilo", ($"{value}4", "130"), ($"{value}5", "131"), ($"{value}6", "132"));
+
+        var file = ObservationXlsx.Read(filled, maxObservations: 2);
+
+        Assert.Equal("more than 2 observations, the most one upload holds: reading stopped at sheet 'Procedimientos de asilo', row 6 (send larger files in batches: mirps submit)",
+            Assert.Single(file.Errors).Description);
+        Assert.Equal(2, file.Observations.Count);
+        filled.Position = 0;
+        Assert.Equal(3, ObservationXlsx.Read(filled).Observations.Count);
+    }
+
+    [Fact]
     public void A_cell_beyond_excels_last_column_is_refused_without_reading_on()
     {
         using var template = Template();

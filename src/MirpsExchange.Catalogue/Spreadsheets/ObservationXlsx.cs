@@ -1,4 +1,5 @@
 using System.Globalization;
+using DocumentFormat.OpenXml;
 using DocumentFormat.OpenXml.Packaging;
 using DocumentFormat.OpenXml.Spreadsheet;
 using MirpsExchange.Catalogue.Csv;
@@ -13,6 +14,10 @@ namespace MirpsExchange.Catalogue.Spreadsheets;
 /// (its rows would go unread). A row whose value is empty is not
 /// read (a template row not filled in) and is counted in <see cref="ObservationFile.Skipped"/>. Problems name the sheet,
 /// the row and the column, as a CSV's name its line; the catalogue's rules are the validator's job, as for CSV.
+/// A small file must not make the reader spend much memory or time: before parsing, the zip directory's parts and their
+/// total unpacked size (<see cref="MaxUnpackedBytes"/>) and the number of sheets (<see cref="MaxSheets"/>) are checked;
+/// sheets and shared strings are streamed (one row in memory at a time, never a sheet's tree), and reading stops at
+/// the caller's observation limit.
 /// </summary>
 public static class ObservationXlsx
 {
@@ -25,9 +30,31 @@ public static class ObservationXlsx
     /// <summary>Excel's last column (XFD): a reference beyond it is refused, not allocated for.</summary>
     private const int MaxColumns = 16_384;
 
-    public static ObservationFile Read(Stream stream)
+    /// <summary>The most a workbook may unpack to, over all its parts, as its zip directory declares (which the unzipping holds each part to).</summary>
+    public const long MaxUnpackedBytes = 64L * 1024 * 1024;
+
+    /// <summary>The most parts (zip entries) a workbook may hold.</summary>
+    public const int MaxParts = 1_000;
+
+    /// <summary>The most sheets a workbook may list (the template has five).</summary>
+    public const int MaxSheets = 64;
+
+    /// <summary>Reads every observation of the workbook; over <paramref name="maxObservations"/>, reading stops with an error naming the limit.</summary>
+    public static ObservationFile Read(Stream stream, int maxObservations = int.MaxValue)
     {
         var result = new ObservationFile();
+        if (!stream.CanSeek)
+        {
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            stream = copy;
+        }
+        if (PackageRefusal(stream) is { } refusal)
+        {
+            result.Errors.Add(new("file", refusal));
+            return result;
+        }
         SpreadsheetDocument document;
         try
         {
@@ -43,9 +70,15 @@ public static class ObservationXlsx
             try
             {
                 var workbook = document.WorkbookPart;
-                var strings = workbook?.SharedStringTablePart?.SharedStringTable?.Elements<SharedStringItem>().Select(i => i.InnerText).ToList() ?? [];
+                var listed = workbook is null ? [] : Elements<Sheet>(workbook).Take(MaxSheets + 1).ToList();
+                if (listed.Count > MaxSheets)
+                {
+                    result.Errors.Add(new("file", $"the workbook lists more than {MaxSheets} sheets, the limit; nothing was read"));
+                    return result;
+                }
+                var strings = workbook?.SharedStringTablePart is { } stringsPart ? Elements<SharedStringItem>(stringsPart).Select(i => i.InnerText).ToList() : [];
                 var sheets = 0;
-                foreach (var sheet in workbook?.Workbook.Sheets?.Elements<Sheet>() ?? [])
+                foreach (var sheet in listed)
                 {
                     if (sheet.State is not null && sheet.State.Value != SheetStateValues.Visible || sheet.Id?.Value is not { } id
                         || workbook!.GetPartById(id) is not WorksheetPart part)
@@ -53,7 +86,12 @@ public static class ObservationXlsx
                         continue; // the template's hidden lists, a chart sheet
                     }
                     sheets++;
-                    if (!ReadSheet(sheet.Name?.Value ?? "", part, strings, result))
+                    var outcome = ReadSheet(sheet.Name?.Value ?? "", part, strings, result, maxObservations);
+                    if (outcome == SheetOutcome.Full)
+                    {
+                        break;
+                    }
+                    if (outcome == SheetOutcome.NoHeader)
                     {
                         // Its rows would be lost unread: say so (a sheet of notes can be hidden).
                         result.Errors.Add(new($"sheet '{sheet.Name?.Value}'", $"no header row: none of its first {HeaderRows} rows holds the standard layout's column names ({string.Join(",", ObservationCsv.Columns)}); every visible sheet is read"));
@@ -74,20 +112,121 @@ public static class ObservationXlsx
         return result;
     }
 
-    /// <summary>Reads one sheet's rows; false when it has no header row (a sheet of notes, say).</summary>
-    private static bool ReadSheet(string name, WorksheetPart part, List<string> strings, ObservationFile result)
+    /// <summary>
+    /// The zip directory's refusal of a package too large to unpack (too many parts, or more than <see cref="MaxUnpackedBytes"/>
+    /// in all), or null; a stream that is no zip is left to the package reader to refuse.
+    /// </summary>
+    private static string? PackageRefusal(Stream stream)
+    {
+        var start = stream.Position;
+        try
+        {
+            using var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
+            if (zip.Entries.Count > MaxParts)
+            {
+                return $"the workbook holds {zip.Entries.Count:N0} parts, more than the limit of {MaxParts:N0}; nothing was read";
+            }
+            long total = 0;
+            foreach (var entry in zip.Entries)
+            {
+                total += entry.Length;
+                if (total > MaxUnpackedBytes)
+                {
+                    return $"the workbook unpacks to more than {MaxUnpackedBytes / (1024 * 1024)} MiB, the limit; nothing was read";
+                }
+            }
+            return null;
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+        finally
+        {
+            stream.Position = start;
+        }
+    }
+
+    /// <summary>A part's elements of type <typeparamref name="T"/>, streamed: one in memory at a time, never the part's whole tree.</summary>
+    private static IEnumerable<T> Elements<T>(OpenXmlPart part) where T : OpenXmlElement
+    {
+        using var reader = OpenXmlReader.Create(part);
+        var more = reader.Read();
+        while (more)
+        {
+            if (reader.IsStartElement && reader.ElementType == typeof(T))
+            {
+                yield return (T)reader.LoadCurrentElement()!;
+                more = !reader.EOF;
+            }
+            else
+            {
+                more = reader.Read();
+            }
+        }
+    }
+
+    /// <summary>A sheet's rows, streamed: each row's number and its cells (at most <see cref="MaxColumns"/>), one row in memory at a time.</summary>
+    private static IEnumerable<(uint? Number, List<Cell> Cells)> Rows(WorksheetPart part)
+    {
+        using var reader = OpenXmlReader.Create(part);
+        List<Cell>? cells = null;
+        uint? number = null;
+        var more = reader.Read();
+        while (more)
+        {
+            if (reader.ElementType == typeof(Row))
+            {
+                if (reader.IsStartElement)
+                {
+                    cells = [];
+                    number = reader.Attributes.FirstOrDefault(a => a.LocalName == "r").Value is { } r
+                        && uint.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+                }
+                if (reader.IsEndElement && cells is not null)
+                {
+                    yield return (number, cells);
+                    cells = null;
+                }
+                more = reader.Read();
+            }
+            else if (cells is not null && reader.IsStartElement && reader.ElementType == typeof(Cell))
+            {
+                if (cells.Count >= MaxColumns)
+                {
+                    throw new InvalidDataException($"row {number}: more cells than Excel's {MaxColumns:N0} columns");
+                }
+                cells.Add((Cell)reader.LoadCurrentElement()!);
+                more = !reader.EOF;
+            }
+            else
+            {
+                more = reader.Read();
+            }
+        }
+    }
+
+    private enum SheetOutcome
+    {
+        Read,
+        NoHeader,
+        Full,
+    }
+
+    /// <summary>Reads one sheet's rows: NoHeader when it has no header row (a sheet of notes, say), Full when the observation limit was passed.</summary>
+    private static SheetOutcome ReadSheet(string name, WorksheetPart part, List<string> strings, ObservationFile result, int maxObservations)
     {
         Dictionary<string, int>? index = null;
-        foreach (var row in part.Worksheet.Descendants<Row>())
+        foreach (var (rowNumber, rowCells) in Rows(part))
         {
-            var number = (int)(row.RowIndex?.Value ?? 0);
-            var cells = Cells(row, strings);
+            var number = (int)(rowNumber ?? 0);
+            var cells = Cells(rowNumber, rowCells, strings);
             var place = $"sheet '{name}', row {number}";
             if (index is null)
             {
                 if (number > HeaderRows)
                 {
-                    return false;
+                    return SheetOutcome.NoHeader;
                 }
                 if (!cells.Values.Any(v => v.Trim().Equals("indicator_code", StringComparison.OrdinalIgnoreCase)))
                 {
@@ -100,7 +239,7 @@ public static class ObservationXlsx
                 result.Errors.AddRange(errors);
                 if (errors.Count > 0)
                 {
-                    return true;
+                    return SheetOutcome.Read;
                 }
                 continue;
             }
@@ -114,22 +253,27 @@ public static class ObservationXlsx
                 result.Skipped++;
                 continue;
             }
+            if (result.Observations.Count >= maxObservations)
+            {
+                result.Errors.Add(new("file", $"more than {maxObservations:N0} observations, the most one upload holds: reading stopped at {place} (send larger files in batches: mirps submit)"));
+                return SheetOutcome.Full;
+            }
             result.Add(ObservationCsv.FromFields(Cell, place, result.Errors), number, place);
         }
-        return index is not null;
+        return index is not null ? SheetOutcome.Read : SheetOutcome.NoHeader;
     }
 
     /// <summary>A row's cells as text by column (0 is A): shared and inline strings, numbers as written, booleans as true/false.</summary>
-    private static Dictionary<int, string> Cells(Row row, List<string> strings)
+    private static Dictionary<int, string> Cells(uint? rowNumber, List<Cell> row, List<string> strings)
     {
         var cells = new Dictionary<int, string>();
         var next = 0;
-        foreach (var cell in row.Elements<Cell>())
+        foreach (var cell in row)
         {
             var column = cell.CellReference?.Value is { } reference ? ColumnIndex(reference) : next;
             if (column is < 0 or >= MaxColumns)
             {
-                throw new InvalidDataException($"row {row.RowIndex?.Value}: cell reference '{cell.CellReference?.Value}' is beyond Excel's last column (XFD)");
+                throw new InvalidDataException($"row {rowNumber}: cell reference '{cell.CellReference?.Value}' is beyond Excel's last column (XFD)");
             }
             next = column + 1;
             var raw = cell.CellValue?.Text ?? "";

@@ -18,7 +18,7 @@ namespace MirpsExchange.Identity.Accounts;
 /// People sign in: OpenIddict's authorization endpoint (passthrough) sends a person without a finished
 /// sign-in to the login page; the password, then the TOTP code (or enrolling an authenticator, or changing
 /// a temporary password) are checked by ASP.NET Core Identity's user manager. Wrong passwords are throttled
-/// per (user name, address) and per address (<see cref="SignInThrottle"/>), never per account; Identity's
+/// per (user name, address), per address and, sparing addresses the owner used before, per account (<see cref="SignInThrottle"/>); Identity's
 /// lockout counts only wrong codes. A short-lived cookie carries the sign-in from step to step. A finished sign-in
 /// yields one authorization code (the cookie is then removed: no single sign-on session), whose access
 /// token carries the account's role, country, scopes and one node's audience, as a credential's.
@@ -104,8 +104,8 @@ public static partial class SignInEndpoints
         var returnUrl = ReturnUrl(http);
         var name = form["user_name"].ToString().Trim().ToLowerInvariant();
         var password = form["password"].ToString();
-        // Counted per (user name, address) and per address, never per account: no one can lock the owner out
-        // from elsewhere, and an unknown name is throttled and answered exactly as a wrong password.
+        // Counted per (user name, address), per address and per name (that budget spares addresses that signed in to it
+        // before): no one can lock the owner out from elsewhere, and an unknown name is throttled and answered exactly as a wrong password.
         if (throttle.RefusalFor(name, address) is { } wait)
         {
             return Throttled(http, antiforgery, wait);
@@ -124,6 +124,7 @@ public static partial class SignInEndpoints
             throttle.RecordFailure(name, address);
             return LoginForm(http, antiforgery, returnUrl, "error.credentials", StatusCodes.Status401Unauthorized);
         }
+        throttle.RecordSuccess(name, address);
         // Locked by wrong TOTP codes, which only someone with the password can send; told only to them. The count of
         // wrong codes is not reset here (only by a right code): the password alone must not buy more guesses.
         if (await users.IsLockedOutAsync(account))

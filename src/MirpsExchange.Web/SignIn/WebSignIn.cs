@@ -36,6 +36,7 @@ public static partial class WebSignIn
     public const string SignOutPath = "/signout";
     public const string AccessTokenName = "access_token";
 
+    private const string SessionCookie = "mirps-web";
     private const string FlowCookie = "mirps-web-signin";
     private const string FlowPurpose = "MirpsExchange.Web.SignIn.v1";
     private static readonly TimeSpan FlowLifetime = TimeSpan.FromMinutes(10);
@@ -44,11 +45,21 @@ public static partial class WebSignIn
     {
         services.AddAuthentication().AddCookie(Scheme, cookie =>
         {
-            cookie.Cookie.Name = "mirps-web";
+            cookie.Cookie.Name = SessionCookie;
             cookie.Cookie.HttpOnly = true;
             cookie.Cookie.SameSite = SameSiteMode.Lax;
-            // Secure over TLS (the cookie then never travels in clear); cleartext is allowed on loopback only (tests, devnet).
+            // Secure unless the web app is reached in clear on loopback (tests, devnet): see SecureCookies.
             cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            cookie.Events.OnSigningIn = context =>
+            {
+                context.CookieOptions.Secure |= SecureCookies(context.HttpContext);
+                return Task.CompletedTask;
+            };
+            cookie.Events.OnSigningOut = context =>
+            {
+                context.CookieOptions.Secure |= SecureCookies(context.HttpContext);
+                return Task.CompletedTask;
+            };
             cookie.LoginPath = SignInPath;
             cookie.AccessDeniedPath = "/denied";
             cookie.ReturnUrlParameter = "returnUrl";
@@ -78,6 +89,46 @@ public static partial class WebSignIn
         return app;
     }
 
+    /// <summary>
+    /// Whether the web app's cookies are Secure: always, unless people reach it in clear on loopback (tests, a
+    /// devnet). The address people reach it at is Web:PublicAddress when set (behind a TLS-terminating proxy the
+    /// request itself arrives in clear, yet the browser is on https), else the request's own.
+    /// </summary>
+    internal static bool SecureCookies(HttpContext http)
+    {
+        if (http.Request.IsHttps)
+        {
+            return true;
+        }
+        var configured = http.RequestServices.GetRequiredService<IOptions<WebOptions>>().Value.PublicAddress;
+        var address = configured.Length > 0 && Uri.TryCreate(configured, UriKind.Absolute, out var parsed) ? parsed
+            : Uri.TryCreate($"{http.Request.Scheme}://{http.Request.Host}", UriKind.Absolute, out var own) ? own : null;
+        return address is null || address.Scheme != Uri.UriSchemeHttp || !address.IsLoopback;
+    }
+
+    /// <summary>
+    /// Every answer to a signed-in person (pages, downloads, redirects) carries Cache-Control: no-store, so no
+    /// browser or proxy cache keeps what only that person may read. Call after UseAuthorization (which reads the
+    /// person from the web app's cookie for the web app's endpoints).
+    /// </summary>
+    public static WebApplication UseNoStoreWhenSignedIn(this WebApplication app)
+    {
+        app.Use((http, next) =>
+        {
+            http.Response.OnStarting(() =>
+            {
+                if (http.Request.Cookies.ContainsKey(SessionCookie) || http.User.Identities.Any(i => i.IsAuthenticated && i.AuthenticationType == Scheme))
+                {
+                    http.Response.Headers.CacheControl = "no-store";
+                    http.Response.Headers.Pragma = "no-cache";
+                }
+                return Task.CompletedTask;
+            });
+            return next(http);
+        });
+        return app;
+    }
+
     private sealed record Flow(string State, string Verifier, string ReturnUrl, long Expires);
 
     private static IResult SignInAsync(HttpContext http, WebHost host, IOptions<WebOptions> options, IDataProtectionProvider protection, string? returnUrl)
@@ -94,7 +145,7 @@ public static partial class WebSignIn
         http.Response.Cookies.Append(FlowCookie, protection.CreateProtector(FlowPurpose).Protect(JsonSerializer.Serialize(flow)), new CookieOptions
         {
             HttpOnly = true,
-            Secure = http.Request.IsHttps,
+            Secure = SecureCookies(http),
             // Lax: the identity server's redirect back is a top-level GET navigation, which carries it.
             SameSite = SameSiteMode.Lax,
             MaxAge = FlowLifetime,
@@ -142,7 +193,7 @@ public static partial class WebSignIn
                 flow = null;
             }
         }
-        http.Response.Cookies.Delete(FlowCookie, new CookieOptions { Path = CallbackPath, Secure = http.Request.IsHttps });
+        http.Response.Cookies.Delete(FlowCookie, new CookieOptions { Path = CallbackPath, Secure = SecureCookies(http) });
         if (flow is null || flow.Expires < DateTimeOffset.UtcNow.ToUnixTimeSeconds() || state is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(state), Encoding.UTF8.GetBytes(flow.State)))
         {
@@ -242,21 +293,25 @@ public static partial class WebSignIn
     private static string RedirectUri(HttpContext http, WebOptions options) =>
         (options.PublicAddress.Length > 0 ? options.PublicAddress.TrimEnd('/') : $"{http.Request.Scheme}://{http.Request.Host}") + CallbackPath;
 
-    /// <summary>A return URL only on this site (a path, never another host: no open redirect).</summary>
+    /// <summary>
+    /// The one check of every return URL in the web app (sign-in, language switch): a path on this site, or "/".
+    /// ASP.NET Core's local-URL test refuses "//host", "/\\host" and any control character (browsers strip tabs
+    /// and newlines, so "/\t/host" would land on //host); "~/" paths are refused too, being no plain path.
+    /// </summary>
     internal static string LocalUrl(string? url) =>
-        url is { Length: > 0 } && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) ? url : "/";
+        url is { Length: > 0 } && url[0] == '/' && Microsoft.AspNetCore.Http.HttpResults.RedirectHttpResult.IsLocalUrl(url) ? url : "/";
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    /// <summary>A small page of its own (the sign-in endpoints answer before any component renders).</summary>
-    private static IResult Message(Texts texts, string message, int status)
+    /// <summary>A small page of its own (the sign-in and upload endpoints answer before any component renders), with a link onwards (by default, to sign in again).</summary>
+    internal static IResult Message(Texts texts, string message, int status, string link = SignInPath, string linkKey = "signin.again")
     {
         var html = $"""
             <!DOCTYPE html>
             <html lang="{texts.Language}"><head><meta charset="utf-8"><title>{Encode(texts["app.name"])}</title>
             <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="{WebAssets.Path("app.css")}"></head>
             <body><main id="main"><h1>{Encode(texts["app.name"])}</h1><p role="alert">{Encode(message)}</p>
-            <p><a href="{SignInPath}">{Encode(texts["signin.again"])}</a></p></main></body></html>
+            <p><a href="{link}">{Encode(texts[linkKey])}</a></p></main></body></html>
             """;
         return Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, status);
     }

@@ -54,9 +54,15 @@ public sealed record UploadProblem(FileProblem Where, bool IsError, string? Mess
 /// The uploads waiting for their owner's confirmation, in memory: one per person (a new upload replaces the person's
 /// earlier one), each for an hour. A restart forgets them; the person uploads the file again.
 /// </summary>
-public sealed class PendingUploads
+public sealed class PendingUploads(Microsoft.Extensions.Options.IOptions<WebOptions> options)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
+
+    /// <summary>How many uploads may be received, read and judged at once (Web:MaxConcurrentUploads): each may take a file's memory and a core.</summary>
+    public int MaxReading { get; } = Math.Max(1, options.Value.MaxConcurrentUploads);
+
+    /// <summary>The uploads being received, read and judged now (at most <see cref="MaxReading"/>).</summary>
+    public SemaphoreSlim Reading { get; } = new(Math.Max(1, options.Value.MaxConcurrentUploads));
 
     private readonly ConcurrentDictionary<string, PendingUpload> _uploads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _latest = new(StringComparer.Ordinal);

@@ -12,6 +12,7 @@ using Mirps.Observation.V1;
 using MirpsExchange.Catalogue.Csv;
 using MirpsExchange.Catalogue.Spreadsheets;
 using MirpsExchange.Catalogue.Validation;
+using MirpsExchange.Web.SignIn;
 
 namespace MirpsExchange.Web.Uploads;
 
@@ -51,6 +52,27 @@ public static partial class UploadEndpoints
         WebHost host, ObservationValidator validator, NodeCalls calls, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(UploadEndpoints));
+        // A bounded number of uploads are received, read and judged at once (a workbook can take much memory and time to read).
+        if (!uploads.Reading.Wait(0))
+        {
+            LogBusy(logger, http.User.Identity?.Name ?? "", uploads.MaxReading);
+            var texts = Texts.Of(http);
+            http.Response.Headers.RetryAfter = "10";
+            return WebSignIn.Message(texts, texts.Format("upload.busy", uploads.MaxReading), StatusCodes.Status429TooManyRequests, Path, "upload.title");
+        }
+        try
+        {
+            return await ReceiveAsync(http, antiforgery, uploads, options, host, validator, calls, logger);
+        }
+        finally
+        {
+            uploads.Reading.Release();
+        }
+    }
+
+    private static async Task<IResult> ReceiveAsync(HttpContext http, IAntiforgery antiforgery, PendingUploads uploads, IOptions<WebOptions> options,
+        WebHost host, ObservationValidator validator, NodeCalls calls, ILogger logger)
+    {
         var owner = http.User.FindFirst("sub")?.Value ?? "";
         var limit = options.Value.MaxUploadBytes;
         IFormFile? file = null;
@@ -157,7 +179,8 @@ public static partial class UploadEndpoints
             using var memory = new MemoryStream((int)file.Length);
             await file.CopyToAsync(memory, cancellationToken);
             memory.Position = 0;
-            return ObservationXlsx.Read(memory);
+            // Reading stops past what one upload may hold (the validator's batch): a workbook of millions of rows is not read to the end.
+            return ObservationXlsx.Read(memory, ObservationValidator.MaxBatchSize);
         }
         if (!IsCsv(file.FileName))
         {
@@ -243,6 +266,10 @@ public static partial class UploadEndpoints
 
     [LoggerMessage(EventName = "WebUploadRefused", Level = LogLevel.Warning, Message = "A web upload post was refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventName = "WebUploadBusy", Level = LogLevel.Warning,
+        Message = "An upload by {UserName} was answered 429: {MaxReading} uploads are already being read")]
+    private static partial void LogBusy(ILogger logger, string userName, int maxReading);
 
     [LoggerMessage(EventName = "WebUploadJudged", Level = LogLevel.Information,
         Message = "{UserName} uploaded {FileName}: {Rows} rows, {Problems} problems, {Warnings} warnings; nothing written")]

@@ -104,6 +104,8 @@ public sealed partial class PersonSignIn : IDisposable
 
     public Task<HttpResponseMessage> GetAsync(string url) => _http.GetAsync(url.TrimStart('/'));
 
+    public Task<HttpResponseMessage> PostAsync(string url, HttpContent content) => _http.PostAsync(url, content);
+
     /// <summary>GETs <paramref name="url"/>, then posts its form with the anti-forgery token and return URL it carries, plus <paramref name="fields"/>.</summary>
     public async Task<HttpResponseMessage> SubmitFormAsync(string url, params (string Name, string Value)[] fields)
     {
@@ -130,7 +132,7 @@ public sealed partial class PersonSignIn : IDisposable
     /// to the client with the code, or the page that refused) and the authenticator key if one was enrolled.
     /// </summary>
     public async Task<(HttpResponseMessage Response, string? EnrolledKey)> SignInAsync(string authorizeUrl, string userName, string password,
-        string? newPassword = null, string? totpKey = null)
+        string? newPassword = null, string? totpKey = null, string? stopAt = null)
     {
         var response = await GetAsync(authorizeUrl);
         string? enrolled = null;
@@ -141,7 +143,7 @@ public sealed partial class PersonSignIn : IDisposable
                 return (response, enrolled);
             }
             var location = response.Headers.Location!.ToString();
-            if (location.StartsWith(RedirectUri, StringComparison.Ordinal))
+            if (location.StartsWith(stopAt ?? RedirectUri, StringComparison.Ordinal))
             {
                 return (response, enrolled);
             }
@@ -171,6 +173,24 @@ public sealed partial class PersonSignIn : IDisposable
             }
         }
         return (response, enrolled);
+    }
+
+    /// <summary>
+    /// Signs in to a web app as a browser does: GET /signin with <paramref name="encodedReturnUrl"/> (already
+    /// URL-encoded, sent as it is), the identity server's pages, then the web app's callback, whose answer (a
+    /// redirect to the return URL, with the session cookie, kept in this client) is returned.
+    /// </summary>
+    public async Task<HttpResponseMessage> WebSignInAsync(string webAddress, string encodedReturnUrl, string userName, string password)
+    {
+        webAddress = webAddress.TrimEnd('/');
+        using var start = await _http.GetAsync($"{webAddress}/signin?returnUrl={encodedReturnUrl}");
+        Assert.Equal(HttpStatusCode.Redirect, start.StatusCode);
+        var (response, _) = await SignInAsync(start.Headers.Location!.ToString(), userName, password, stopAt: $"{webAddress}/signin-callback");
+        using (response)
+        {
+            Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+            return await _http.GetAsync(response.Headers.Location!);
+        }
     }
 
     /// <summary>The code in a redirect to the client.</summary>
