@@ -257,7 +257,8 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
             Assert.Contains("Cifras actuales", await page.InnerTextAsync("#asof"), StringComparison.Ordinal);
             await WebApp.AssertAccessibleAsync(page, "state-own-data-es");
             // As of a time between the submission and its revision: the earlier figure.
-            await page.FillAsync("input[name=asof]", between.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+            // Chromium keeps a datetime-local value without its seconds when they are 0 (and Playwright then calls the typed value malformed).
+            await page.FillAsync("input[name=asof]", between.UtcDateTime.ToString(between.Second == 0 ? "yyyy-MM-ddTHH:mm" : "yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
             await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("asof=", StringComparison.Ordinal)), page.ClickAsync("form.query button[type=submit]"));
             var earlier = await page.InnerTextAsync("table.observations");
             Assert.Contains("1,500", earlier, StringComparison.Ordinal);
