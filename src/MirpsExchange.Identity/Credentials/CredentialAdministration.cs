@@ -234,10 +234,11 @@ public sealed class CredentialAdministration(IdentityDbContext db, MirpsApplicat
     private async Task WaitForCutoffAsync(CredentialRecord record, CancellationToken cancellationToken)
     {
         var cutoff = await CutOffAfterCommitAsync(record, cancellationToken);
-        var wait = cutoff - clock.GetUtcNow();
-        if (wait > TimeSpan.Zero)
+        // A timer may fire up to a millisecond before the wall clock reaches its time (it counts whole
+        // milliseconds of another clock): a token issued then would carry the second before the cut-off.
+        for (var wait = cutoff - clock.GetUtcNow(); wait > TimeSpan.Zero; wait = cutoff - clock.GetUtcNow())
         {
-            await Task.Delay(wait, clock, cancellationToken);
+            await Task.Delay(wait + TimeSpan.FromMilliseconds(1), clock, cancellationToken);
         }
     }
 
