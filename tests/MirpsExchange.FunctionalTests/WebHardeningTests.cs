@@ -75,6 +75,34 @@ public class WebHardeningTests
     }
 
     [Fact]
+    public async Task A_session_made_at_one_States_node_is_no_session_at_another_States_node_on_the_same_machine()
+    {
+        // Browsers send a cookie to every port of a host: on one machine (devnet, or two nodes behind one name) Panama's
+        // session cookie reaches Costa Rica's web app, which must not take it for a session of its own.
+        var identity = await SharedIdentity.GetAsync();
+        var (panPort, criPort) = (WebApp.FreePort(), WebApp.FreePort());
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{panPort}", $"http://127.0.0.1:{criPort}");
+        // Installed once and run twice (as devnet runs every node from one build): one content root for both.
+        var install = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "mirps-tests", Guid.NewGuid().ToString("N"))).FullName;
+        await using var pan = await TestNode.StartAsync("PAN", null, $"--Node:HttpPort={panPort}", $"--Web:ClientId={clientId}", $"--contentRoot={install}");
+        await using var cri = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={criPort}", $"--Web:ClientId={clientId}", $"--contentRoot={install}");
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "cookie.pan", AccountKind.Analyst, "PAN");
+
+        using var person = new PersonSignIn(identity, clientId);
+        using (var callback = await person.WebSignInAsync(pan.HttpAddress, "%2Fdata", analyst, WebApp.Password))
+        {
+            Assert.Equal("/data", callback.Headers.Location?.OriginalString);
+        }
+        using (var atPanama = await person.GetAsync($"{pan.HttpAddress.TrimEnd('/')}/data"))
+        {
+            Assert.Equal(HttpStatusCode.OK, atPanama.StatusCode); // signed in at Panama's node: its own data page
+        }
+        using var atCostaRica = await person.GetAsync($"{cri.HttpAddress.TrimEnd('/')}/data");
+        Assert.Equal(HttpStatusCode.Redirect, atCostaRica.StatusCode);
+        Assert.StartsWith("/signin", atCostaRica.Headers.Location?.AbsolutePath ?? atCostaRica.Headers.Location?.OriginalString ?? "", StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Signed_in_pages_and_the_Secretariats_downloads_are_never_stored_by_a_cache()
     {
         var identity = await SharedIdentity.GetAsync();

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Mirps.Auth;
@@ -25,6 +26,10 @@ public static class WebAppHosting
             CaFile = tls.CaFile.Length > 0 ? tls.CaFile : null,
             ClientCertificate = node.LoadClientCertificate(tls),
         });
+        // Cookies (the person's session, the sign-in flow, anti-forgery) are protected for this node alone. By default the
+        // purpose is the install's content root, which every node run from one build shares (devnet), while a browser
+        // sends a host's cookies to all its ports: another State's node would take the session for one of its own.
+        builder.Services.AddDataProtection().SetApplicationName($"mirps-web {MirpsAuth.NodeAudience(node.Country)}");
         return builder;
     }
 }
