@@ -92,11 +92,7 @@ public static partial class SignInEndpoints
     private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, SignInThrottle throttle)
     {
         var address = TokenEndpointThrottle.Address(http);
-        if (throttle.CountPost(address) is { } busy)
-        {
-            return Throttled(http, antiforgery, busy);
-        }
-        if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
+        if (await PostRefusalAsync(http, antiforgery, throttle) is { } refusal)
         {
             return refusal;
         }
@@ -144,11 +140,7 @@ public static partial class SignInEndpoints
 
     private static async Task<IResult> TwoFactorAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, SignInThrottle throttle)
     {
-        if (throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy)
-        {
-            return Throttled(http, antiforgery, busy);
-        }
-        if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
+        if (await PostRefusalAsync(http, antiforgery, throttle) is { } refusal)
         {
             return refusal;
         }
@@ -190,11 +182,7 @@ public static partial class SignInEndpoints
 
     private static async Task<IResult> EnrolAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, SignInThrottle throttle)
     {
-        if (throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy)
-        {
-            return Throttled(http, antiforgery, busy);
-        }
-        if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
+        if (await PostRefusalAsync(http, antiforgery, throttle) is { } refusal)
         {
             return refusal;
         }
@@ -220,11 +208,7 @@ public static partial class SignInEndpoints
 
     private static async Task<IResult> ChangePasswordAsync(HttpContext http, IAntiforgery antiforgery, UserManager<AccountUser> users, IdentityDbContext db, TimeProvider clock, SignInThrottle throttle)
     {
-        if (throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy)
-        {
-            return Throttled(http, antiforgery, busy);
-        }
-        if (await AntiforgeryRefusalAsync(http, antiforgery) is { } refusal)
+        if (await PostRefusalAsync(http, antiforgery, throttle) is { } refusal)
         {
             return refusal;
         }
@@ -324,6 +308,10 @@ public static partial class SignInEndpoints
         var value = http.Request.HasFormContentType ? http.Request.Form["return_url"].ToString() : http.Request.Query["return_url"].ToString();
         return value.StartsWith("/" + AuthorizeEndpointPath + "?", StringComparison.Ordinal) && !value.Contains('\\', StringComparison.Ordinal) ? value : "/" + AuthorizeEndpointPath;
     }
+
+    /// <summary>What every sign-in form posted goes through first: the per-address limit on forms posted, then the anti-forgery check.</summary>
+    private static async Task<IResult?> PostRefusalAsync(HttpContext http, IAntiforgery antiforgery, SignInThrottle throttle) =>
+        throttle.CountPost(TokenEndpointThrottle.Address(http)) is { } busy ? Throttled(http, antiforgery, busy) : await AntiforgeryRefusalAsync(http, antiforgery);
 
     private static async Task<IResult?> AntiforgeryRefusalAsync(HttpContext http, IAntiforgery antiforgery)
     {
