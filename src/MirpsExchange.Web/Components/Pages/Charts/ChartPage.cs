@@ -19,6 +19,8 @@ public abstract class ChartPage : WebPage
 
     [Inject] protected StandardCatalogue Catalogue { get; set; } = default!;
 
+    [Inject] protected CatalogueLabels Labels { get; set; } = default!;
+
     [SupplyParameterFromQuery(Name = "indicator")] protected string? IndicatorParameter { get; set; }
 
     [SupplyParameterFromQuery(Name = "asOf")] protected string? AsOfParameter { get; set; }
@@ -39,19 +41,15 @@ public abstract class ChartPage : WebPage
     /// <summary>The query string that keeps this view's indicator and as-of time on a link.</summary>
     protected string ViewQuery => $"?indicator={Uri.EscapeDataString(Indicator)}" + (AsOf is not null ? $"&asOf={Uri.EscapeDataString(AsOfParameter!)}" : "");
 
-    protected string IndicatorName(string code) => Catalogue.Catalog.Indicators.FirstOrDefault(i => i.Code == code) is { } indicator ? T.Label(indicator.Name) : code;
+    protected string IndicatorName(string code) => Labels.Indicator(T, code);
 
     /// <summary>The MIRPS States in the catalogue's order, with their names.</summary>
     protected IReadOnlyList<(string Code, string Name)> States => [.. Catalogue.Catalog.Codelists.First(c => c.Id == StandardCatalogue.ReportingCountryCodelist).Codes.Select(c => (c.Id, T.Label(c.Name)))];
 
-    protected string StateName(string code) => States.FirstOrDefault(s => s.Code == code) is { Name.Length: > 0 } state ? state.Name : code;
+    protected string StateName(string code) => Labels.Country(T, code);
 
     /// <summary>A code's label in the codelist of <paramref name="dimension"/>.</summary>
-    protected string CodeName(string dimension, string code)
-    {
-        var codelist = Catalogue.Catalog.Dimensions.FirstOrDefault(d => d.Id == dimension)?.CodelistId;
-        return Catalogue.Catalog.Codelists.FirstOrDefault(c => c.Id == codelist)?.Codes.FirstOrDefault(c => c.Id == code) is { } known ? T.Label(known.Name) : code;
-    }
+    protected string CodeName(string dimension, string code) => Labels.DimensionCode(T, dimension, code);
 
     /// <summary>
     /// The observations of one indicator (all States, or <paramref name="country"/>), as of the view's time: the totals of
