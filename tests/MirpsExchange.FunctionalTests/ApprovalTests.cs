@@ -336,7 +336,9 @@ public class ApprovalTests
             relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
             await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
 
-            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            // Changes and lifecycle entries are pulled by two loops: wait for both, the refusal and PAN's own changes.
+            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address,
+                p => p.LastError.StartsWith(reason, StringComparison.Ordinal) && secretariat.CountRows("observations") == 2L);
             Assert.StartsWith(reason, peer.LastError);
             Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // nothing of a page that holds a forgery
             Assert.Equal(2L, secretariat.CountRows("observations"));
