@@ -17,6 +17,7 @@ public sealed class CatalogueLabels
     private readonly FrozenDictionary<string, FrozenDictionary<string, LocalizedText>> _codelists;
     private readonly FrozenDictionary<string, Dimension> _dimensions;
     private readonly FrozenDictionary<string, Mirps.Catalog.V1.Attribute> _attributes;
+    private readonly FrozenDictionary<string, IndicatorGroup> _groups;
 
     public CatalogueLabels(StandardCatalogue catalogue)
     {
@@ -25,6 +26,7 @@ public sealed class CatalogueLabels
         _codelists = catalogue.Catalog.Codelists.ToFrozenDictionary(c => c.Id, c => c.Codes.ToFrozenDictionary(code => code.Id, code => code.Name, StringComparer.Ordinal), StringComparer.Ordinal);
         _dimensions = catalogue.Catalog.Dimensions.ToFrozenDictionary(d => d.Id, StringComparer.Ordinal);
         _attributes = catalogue.Catalog.Attributes.ToFrozenDictionary(a => a.Id, StringComparer.Ordinal);
+        _groups = catalogue.Catalog.IndicatorGroups.ToFrozenDictionary(g => g.Id, StringComparer.Ordinal);
     }
 
     public StandardCatalogue Catalogue { get; }
@@ -35,6 +37,9 @@ public sealed class CatalogueLabels
     public IEnumerable<Indicator> Indicators => Catalogue.Catalog.Indicators;
 
     public string Indicator(Texts t, string code) => _indicators.TryGetValue(code, out var i) ? t.Label(i.Name) : code;
+
+    /// <summary>An indicator group's name ("Poblaciones"), the unit a State approves and the calendar dates; its id when unnamed.</summary>
+    public string Group(Texts t, string id) => _groups.TryGetValue(id, out var g) ? t.Label(g.Name) : id;
 
     public string Country(Texts t, string code) => Code(t, StandardCatalogue.ReportingCountryCodelist, code);
 

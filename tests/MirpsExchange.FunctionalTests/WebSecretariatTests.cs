@@ -171,10 +171,72 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
         // The same matrix as a heatmap drawn by ECharts (from the NuGet package's script) beside the table.
         await page.WaitForSelectorAsync("#completeness-chart[data-chart-drawn] svg");
         await WebApp.AssertAccessibleAsync(page, "secretariat-completeness-es");
+        // This Secretariat published no reporting calendar: the cycle section says so rather than judging anyone late.
+        Assert.Contains("no ha publicado un calendario", await page.InnerTextAsync("#cycle-note"));
 
         // Before anything was received, every State is missing.
         await page.GotoAsync($"{secretariat.HttpAddress}/completeness?from=2023&asOf=2024-01-01T00:00:00");
         Assert.Equal("— falta", (await page.InnerTextAsync("#completeness tr[data-indicator=REFUGEES] td[data-state=BLZ]")).Trim().Replace('\n', ' '));
+    }
+
+    /// <summary>
+    /// The completeness page's reporting cycle, as GetTimeliness answers it: PAN approved two quarters ago's refugees late and
+    /// this quarter's on time; Belize approved nothing (overdue two quarters ago, its extension not run out this quarter).
+    /// Each cell shows the approval state and the timeliness; the rates per State follow. Without a calendar, the page says so.
+    /// </summary>
+    [Fact]
+    public async Task A_Secretariat_analyst_sees_approval_and_timeliness_per_State_as_GetTimeliness_answers_them()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var current = new MirpsExchange.Catalogue.Periods.Period(Mirps.Catalog.V1.PeriodGranularity.Quarter, today.Year, (today.Month - 1) / 3 + 1);
+        var earlier = current.Previous().Previous();
+        await using var pan = await TestNode.StartAsync("PAN", null, Samples.ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, Samples.ShareWithAll);
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            $"--Node:Peers:1:Address={blz.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ",
+            "--Calendar:Rules:0:GroupId=POPULATIONS", "--Calendar:Rules:0:Granularity=quarter", "--Calendar:Rules:0:DueDays=45", "--Calendar:Rules:0:Extensions:BLZ=30");
+        await pan.Observations.SubmitObservationsAsync(Samples.Submit(Samples.Refugees("PAN", earlier.ToString(), 230), Samples.Refugees("PAN", current.ToString(), 231)));
+        await blz.Observations.SubmitObservationsAsync(Samples.Submit(Samples.Refugees("BLZ", earlier.ToString(), 240)));
+        await new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(pan.ChannelWith(pan.TokensFor(await SharedIdentity.ApproverAsync("PAN"),
+                $"{Mirps.Auth.MirpsAuth.ReadScope} {Mirps.Auth.MirpsAuth.ApproveScope}").ToCallCredentials()))
+            .ApproveDataAsync(new Mirps.Approval.V1.ApproveDataRequest { GroupIds = { "POPULATIONS" }, Periods = { earlier.ToString(), current.ToString() } });
+        var request = new GetTimelinessRequest { PeriodFrom = earlier.ToString(), PeriodTo = current.ToString() };
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var answer = await secretariat.Regional.GetTimelinessAsync(request);
+        while (!answer.Cells.Any(c => c.Country == "PAN" && c.Period == current.ToString() && c.Timeliness == Timeliness.OnTime) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            answer = await secretariat.Regional.GetTimelinessAsync(request);
+        }
+
+        var analyst = await WebApp.ReadyAccountAsync(secretariat.Identity, clientId, "sec.cycle", AccountKind.Analyst);
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{secretariat.HttpAddress}/completeness?from={earlier}&to={current}", analyst);
+
+        async Task<string> ShownAsync(string period, string state) =>
+            (await page.InnerTextAsync($"#cycle tr[data-group=POPULATIONS][data-period='{period}'] td[data-state={state}]")).Trim().Replace('\n', ' ');
+        var cells = answer.Cells.ToDictionary(c => (c.Country, c.Period));
+        Assert.Equal($"aprobado tarde por {cells[("PAN", earlier.ToString())].DaysLate} días", await ShownAsync(earlier.ToString(), "PAN"));
+        Assert.Equal($"borrador vencido hace {cells[("BLZ", earlier.ToString())].DaysLate} días", await ShownAsync(earlier.ToString(), "BLZ"));
+        Assert.Equal("aprobado a tiempo", await ShownAsync(current.ToString(), "PAN"));
+        Assert.Equal($"borrador vence el {cells[("BLZ", current.ToString())].DueDate}", await ShownAsync(current.ToString(), "BLZ"));
+        Assert.Equal(current.End.AddDays(75).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), cells[("BLZ", current.ToString())].DueDate);
+        // Rates as GetTimeliness counts them (PAN: this quarter on time, two quarters ago late, the quarter between overdue
+        // once its due date passed); Belize approved nothing: 0 %; a State with nothing at all has no rate.
+        var states = answer.States.ToDictionary(r => r.Country);
+        Assert.Equal(1, states["PAN"].OnTimeCount);
+        Assert.Equal($"{100.0 / states["PAN"].DueCount:0} %", (await page.InnerTextAsync("#timeliness tr[data-state=PAN] td:nth-of-type(5)")).Trim());
+        Assert.Equal("0 %", (await page.InnerTextAsync("#timeliness tr[data-state=BLZ] td:nth-of-type(5)")).Trim());
+        Assert.Equal(answer.States.Count, await page.Locator("#timeliness tbody tr").CountAsync());
+        await WebApp.AssertAccessibleAsync(page, "secretariat-completeness-cycle-es");
     }
 
     /// <summary>The first sheet of an xlsx as CSV text (every cell an inline string, as the download writes them).</summary>
