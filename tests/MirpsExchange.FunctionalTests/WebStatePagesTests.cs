@@ -215,6 +215,49 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
         Assert.Empty(await StoredAsync(node));
     }
 
+    /// <summary>
+    /// 2,500 observations read 1,000 a page: each page names its rows, the pages hold every row once, and a figure submitted
+    /// while the person pages (read "now" on the first page) neither shifts nor joins the later pages: they are read as of the first.
+    /// </summary>
+    [Fact]
+    public async Task A_State_account_pages_through_more_observations_than_a_page_holds_each_row_once()
+    {
+        var (cri, clientId, identity) = await NodeAsync("CRI");
+        await using var _ = cri;
+        var rows = DistinctRefugees(2600, "CRI");
+        await cri.Observations.SubmitObservationsAsync(Submit([.. rows.Take(2500)]));
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "ana.pages", AccountKind.Analyst, "CRI");
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{cri.HttpAddress}/data?indicator=REFUGEES", analyst);
+        Assert.Equal(0, await page.Locator("#page-previous").CountAsync());
+        await Task.Delay(1100); // past the second the next pages are pinned to
+        await cri.Observations.SubmitObservationsAsync(Submit([.. rows.Skip(2500)]));
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (first, last) in new[] { (1, 1000), (1001, 2000), (2001, 2500) })
+        {
+            Assert.Equal($"Observaciones {first:#,0} a {last:#,0} (1,000 por página).", (await page.InnerTextAsync("#page-range")).Trim());
+            var shown = await page.Locator("table.observations tbody tr").AllInnerTextsAsync();
+            Assert.Equal(last - first + 1, shown.Count);
+            Assert.All(shown, row => Assert.True(seen.Add(row), $"shown twice: {row}"));
+            if (last < 2500)
+            {
+                await Task.WhenAll(page.WaitForURLAsync(u => u.Contains($"page={last / 1000 + 1}", StringComparison.Ordinal)), page.ClickAsync("#page-next"));
+                Assert.Contains("indicator=REFUGEES", page.Url, StringComparison.Ordinal);
+            }
+        }
+        Assert.Equal(0, await page.Locator("#page-next").CountAsync());
+        Assert.Equal(2500, seen.Count);
+        await WebApp.AssertAccessibleAsync(page, "state-own-data-paged-es");
+        // Back one page: the same rows as before.
+        await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("page=2", StringComparison.Ordinal)), page.ClickAsync("#page-previous"));
+        Assert.Equal("Observaciones 1,001 a 2,000 (1,000 por página).", (await page.InnerTextAsync("#page-range")).Trim());
+        // Read now, the same filter holds the new figures too.
+        await page.GotoAsync($"{cri.HttpAddress}/data?indicator=REFUGEES&page=3");
+        Assert.Equal("Observaciones 2,001 a 2,600 (1,000 por página).", (await page.InnerTextAsync("#page-range")).Trim());
+    }
+
     [Fact]
     public async Task A_State_account_sees_its_own_data_what_others_shared_with_withheld_values_named_never_another_States_Secretariat_only_figures_and_its_sync_status()
     {
