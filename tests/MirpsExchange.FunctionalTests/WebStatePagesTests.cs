@@ -72,27 +72,36 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
         Assert.Equal(2, problems.Count);
         Assert.Equal(["Error", "3"], problems[0][..2]);
         Assert.Contains("value", problems[0][2], StringComparison.Ordinal);
-        Assert.Contains("'1.200,5' is not a number", problems[0][3], StringComparison.Ordinal);
+        Assert.Contains("'1.200,5' no es un número (use punto para los decimales", problems[0][3], StringComparison.Ordinal);
         Assert.Equal(["Error", "4"], problems[1][..2]);
         Assert.Contains("status", problems[1][2], StringComparison.Ordinal);
+        Assert.Contains("'FINAL' no es un estado", problems[1][3], StringComparison.Ordinal);
         Assert.Contains("No se escribió nada", await page.InnerTextAsync("[role=alert]"), StringComparison.Ordinal);
         await WebApp.AssertAccessibleAsync(page, "state-upload-errors-es");
+        // The same problems in English, one click away.
+        await page.ClickAsync("a.language");
+        await page.WaitForSelectorAsync("html[lang=en]");
+        Assert.Contains("'1.200,5' is not a number (use a dot for decimals", (await ProblemsAsync(page))[0][3], StringComparison.Ordinal);
+        await page.ClickAsync("a.language");
+        await page.WaitForSelectorAsync("html[lang=es]");
+        Assert.Contains("no es un número", (await ProblemsAsync(page))[0][3], StringComparison.Ordinal);
 
         // The catalogue's rules (the node's validator): an unknown sex code on line 2, another State's figure on line 3, and
         // a breakdown above its total (the node's ValidateObservations) in a file that is otherwise well formed.
         var invalid = $"{Header}\nREFUGEES,CRI,2023,X,_T,_T,5,,\nREFUGEES,PAN,2023,_T,_T,_T,5,,\n";
         await UploadAsync(page, "invalid.csv", Encoding.UTF8.GetBytes(invalid));
         problems = await ProblemsAsync(page);
-        Assert.Contains(problems, p => p[1] == "2" && p[2].Contains("sex", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p[1] == "3" && p[2].Contains("country", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p[1] == "2" && p[2].Contains("sex", StringComparison.Ordinal) && p[3].Contains("'X' no es un código de la dimensión SEX", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p[1] == "3" && p[2].Contains("country", StringComparison.Ordinal) && p[3].StartsWith("este nodo guarda los datos de CRI", StringComparison.Ordinal));
         var aboveTotal = $"{Header}\nREFUGEES,CRI,2023,_T,_T,_T,100,,\nREFUGEES,CRI,2023,F,_T,_T,150,,\n";
         await UploadAsync(page, "above-total.csv", Encoding.UTF8.GetBytes(aboveTotal));
         problems = await ProblemsAsync(page);
         var rule = Assert.Single(problems);
         Assert.Equal(["Error", "3"], rule[..2]);
-        Assert.Contains("BREAKDOWN_NOT_ABOVE_TOTAL", rule[3], StringComparison.Ordinal);
-        Assert.Contains("= 150 (line 3)", rule[3], StringComparison.Ordinal);
-        Assert.Contains("= 100 (line 2)", rule[3], StringComparison.Ordinal);
+        Assert.StartsWith("regla «", rule[3], StringComparison.Ordinal);
+        Assert.Contains("(BREAKDOWN_NOT_ABOVE_TOTAL): REFUGEES CRI 2023, 150 ≤ 100 no se cumple", rule[3], StringComparison.Ordinal);
+        Assert.Contains("= 150 (línea 3)", rule[3], StringComparison.Ordinal);
+        Assert.Contains("= 100 (línea 2)", rule[3], StringComparison.Ordinal);
         Assert.Empty(await StoredAsync(node));
 
         // A good file: valid, nothing written until the person confirms; then written, and a second confirmation writes nothing.

@@ -41,6 +41,32 @@ public class ObservationCsvTests
 
     private static Violation OnlyError(ObservationFile batch) => Assert.Single(batch.Errors);
 
+    /// <summary>
+    /// The web app's Spanish pages show the readers' and the validator's problems in Spanish, the rows they name as Spanish places
+    /// ("línea 3"); the English description stays what the API says. Every violation of a thoroughly bad file has its Spanish.
+    /// </summary>
+    [Fact]
+    public void Every_problem_of_a_file_is_told_in_Spanish_with_its_rows_named_in_Spanish()
+    {
+        var batch = Read(Header, "REFUGEES,BLZ,2023,_T,_T,_T,240,NORMAL,", "REFUGEES,BLZ,2023,F,_T,_T,1.5x,FINAL,");
+        Assert.Equal(["'1.5x' no es un número (use punto para los decimales y ningún separador de miles)", "'FINAL' no es un estado (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, o vacío para NORMAL)"],
+            batch.Errors.Select(e => batch.Locate(e).DescriptionIn("es")));
+        Assert.Equal("'1.5x' is not a number (use a dot for decimals and no thousands separator)", batch.Locate(batch.Errors[0]).DescriptionIn("en"));
+
+        var rows = Read(Header, "REFUGEES,BLZ,2023,_T,_T,_T,240,NORMAL,", "REFUGEES,BLZ,2023,_T,_T,_T,241,NORMAL,", "NOPE,PAN,2023-13,X,_T,_T,-1,NORMAL,",
+            "REFUGEES,BLZ,2023,Q,_T,_T,2.5,NORMAL,", "REFUGEES,,,_T,_T,_T,1,NORMAL,");
+        rows.Observations[3].Note = new string('n', 1_001);
+        var violations = new ObservationValidator(Catalogue).ValidateObservations(rows.Observations, "BLZ", Today).Violations;
+        Assert.True(violations.Count >= 8, string.Join("\n", violations));
+        Assert.All(violations, v => Assert.False(string.IsNullOrEmpty(v.Spanish), $"no Spanish for {v}"));
+        Assert.Equal("la misma clave que línea 2 (REFUGEES, BLZ, 2023, _T, _T, _T): un envío contiene cada clave una sola vez",
+            rows.Locate(violations.Single(v => v.Field == "observations[1]")).DescriptionIn("es"));
+        Assert.Equal("the same key as line 2 (REFUGEES, BLZ, 2023, _T, _T, _T): a batch holds each key once",
+            rows.Locate(violations.Single(v => v.Field == "observations[1]")).DescriptionIn("en"));
+        Assert.Equal("hoja 'Poblaciones', fila 5, status", ObservationFile.SpanishPlace("sheet 'Poblaciones', row 5, status"));
+        Assert.Equal("línea 4", ObservationFile.SpanishPlace("line 4"));
+    }
+
     [Fact]
     public void A_problem_is_located_by_line_and_column_whether_the_reader_or_the_validator_found_it()
     {

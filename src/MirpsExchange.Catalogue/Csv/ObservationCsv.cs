@@ -46,7 +46,8 @@ public static class ObservationCsv
             if (unclosedQuoteLine is { } quoteLine)
             {
                 // The quote took every following line into one field; reading on would only mislead.
-                result.Errors.Add(new($"line {quoteLine}", "a quoted field starts here but its closing quote is missing, so the rest of the file would be read into it (a quote inside a quoted field is written twice: \"\")"));
+                result.Errors.Add(new($"line {quoteLine}", "a quoted field starts here but its closing quote is missing, so the rest of the file would be read into it (a quote inside a quoted field is written twice: \"\")",
+                    "aquí empieza un campo entre comillas sin comilla de cierre, de modo que el resto del archivo se leería dentro de él (una comilla dentro de un campo entre comillas se escribe dos veces: \"\")"));
                 return result;
             }
             fields = fields.ConvertAll(SpreadsheetFormula.Restore);
@@ -66,7 +67,7 @@ public static class ObservationCsv
             }
             if (fields.Count != header.Length)
             {
-                result.Errors.Add(new($"line {line}", $"{fields.Count} fields where the header has {header.Length}"));
+                result.Errors.Add(new($"line {line}", $"{fields.Count} fields where the header has {header.Length}", $"{fields.Count} campos donde el encabezado tiene {header.Length}"));
                 continue;
             }
             var observation = FromFields(name => index.TryGetValue(name, out var i) ? fields[i] : null, $"line {line}", result.Errors);
@@ -74,7 +75,7 @@ public static class ObservationCsv
         }
         if (header is null)
         {
-            result.Errors.Add(new("line 1", $"the file is empty; it needs the header {string.Join(",", Columns)}"));
+            result.Errors.Add(new("line 1", $"the file is empty; it needs the header {string.Join(",", Columns)}", $"el archivo está vacío; necesita el encabezado {string.Join(",", Columns)}"));
         }
         return result;
     }
@@ -95,16 +96,16 @@ public static class ObservationCsv
             }
             if (!Columns.Contains(header[i]))
             {
-                errors.Add(new(place, $"unknown column '{header[i]}' (columns: {string.Join(",", Columns)})"));
+                errors.Add(new(place, $"unknown column '{header[i]}' (columns: {string.Join(",", Columns)})", $"columna desconocida '{header[i]}' (columnas: {string.Join(",", Columns)})"));
             }
             else if (!index.TryAdd(header[i], i))
             {
-                errors.Add(new(place, $"column '{header[i]}' appears twice"));
+                errors.Add(new(place, $"column '{header[i]}' appears twice", $"la columna '{header[i]}' aparece dos veces"));
             }
         }
         foreach (var column in Required.Where(c => !index.ContainsKey(c)))
         {
-            errors.Add(new(place, $"the required column '{column}' is missing"));
+            errors.Add(new(place, $"the required column '{column}' is missing", $"falta la columna obligatoria '{column}'"));
         }
         return index;
     }
@@ -136,7 +137,7 @@ public static class ObservationCsv
         {
             if (!TryParseFlag(Field(column), out var flag))
             {
-                errors.Add(new($"{place}, {column}", $"'{Field(column)}' is not true, false or empty (false)"));
+                errors.Add(new($"{place}, {column}", $"'{Field(column)}' is not true, false or empty (false)", $"'{Field(column)}' no es true, false ni vacío (false)"));
             }
             return flag;
         }
@@ -148,7 +149,8 @@ public static class ObservationCsv
         }
         else
         {
-            errors.Add(new($"{place}, confidentiality", $"'{Field("confidentiality")}' is not FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (free)"));
+            errors.Add(new($"{place}, confidentiality", $"'{Field("confidentiality")}' is not FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL or empty (free)",
+                $"'{Field("confidentiality")}' no es FREE, NOT_FOR_PUBLICATION, CONFIDENTIAL ni vacío (libre)"));
         }
         var value = Field("value");
         if (double.TryParse(value, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
@@ -157,7 +159,8 @@ public static class ObservationCsv
         }
         else
         {
-            errors.Add(new($"{place}, value", $"'{value}' is not a number (use a dot for decimals and no thousands separator)"));
+            errors.Add(new($"{place}, value", $"'{value}' is not a number (use a dot for decimals and no thousands separator)",
+                $"'{value}' no es un número (use punto para los decimales y ningún separador de miles)"));
         }
         var status = Field("status");
         if (TryParseStatus(status, out var parsed))
@@ -166,7 +169,8 @@ public static class ObservationCsv
         }
         else
         {
-            errors.Add(new($"{place}, status", $"'{status}' is not a status (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, or empty for NORMAL)"));
+            errors.Add(new($"{place}, status", $"'{status}' is not a status (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, or empty for NORMAL)",
+                $"'{status}' no es un estado (NORMAL, PROVISIONAL, ESTIMATED, CONFIDENTIAL, o vacío para NORMAL)"));
         }
         return observation;
     }
@@ -363,6 +367,7 @@ public sealed partial class ObservationFile
             int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var row) && offset + row < Places.Count ? Places[offset + row] : null;
 
         var description = RowReference().Replace(violation.Description, m => Place(m.Groups[1].Value) ?? m.Value);
+        var spanish = violation.Spanish is { } es ? RowReference().Replace(es, m => Place(m.Groups[1].Value) is { } p ? SpanishPlace(p) : m.Value) : null;
         var field = violation.Field;
         var column = "";
         var row = RowField().Match(field);
@@ -375,7 +380,7 @@ public sealed partial class ObservationFile
         var place = PlaceText().Match(field);
         if (!place.Success)
         {
-            return new FileProblem(null, null, "", field, description);
+            return new FileProblem(null, null, "", field, description) { Spanish = spanish };
         }
         var sheet = place.Groups["sheet"].Success ? place.Groups["sheet"].Value : null;
         int? number = place.Groups["row"].Success ? int.Parse(place.Groups["row"].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
@@ -384,7 +389,21 @@ public sealed partial class ObservationFile
             column = place.Groups["column"].Value;
             field = field[..place.Groups["column"].Index].TrimEnd(' ', ',');
         }
-        return new FileProblem(sheet, number, column, field, description);
+        return new FileProblem(sheet, number, column, field, description) { Spanish = spanish };
+    }
+
+    /// <summary>A place as the readers write it ("line 4", "sheet 'S', row 5, value") in Spanish ("línea 4", "hoja 'S', fila 5, value").</summary>
+    public static string SpanishPlace(string place)
+    {
+        var match = PlaceText().Match(place);
+        if (!match.Success)
+        {
+            return place == "file" ? "archivo" : place;
+        }
+        var text = match.Groups["sheet"].Success
+            ? $"hoja '{match.Groups["sheet"].Value}'" + (match.Groups["row"].Success ? $", fila {match.Groups["row"].Value}" : "")
+            : $"línea {match.Groups["row"].Value}";
+        return match.Groups["column"].Success ? $"{text}, {match.Groups["column"].Value}" : text;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^observations\[(\d+)\](.*)$")]
@@ -404,5 +423,18 @@ public sealed partial class ObservationFile
 /// </summary>
 public sealed record FileProblem(string? Sheet, int? Row, string Column, string Place, string Description)
 {
+    /// <summary>The description in Spanish, its rows named in Spanish ("línea 4"), where the problem's was written; else null.</summary>
+    public string? Spanish { get; init; }
+
+    /// <summary>The description in <paramref name="language"/> ("es": Spanish where written), else English.</summary>
+    public string DescriptionIn(string language) => language == "es" && Spanish is { } spanish ? spanish : Description;
+
+    /// <summary>Equal when sheet, row, column, place and English description are (the Spanish says the same).</summary>
+    public bool Equals(FileProblem? other) => other is not null && Sheet == other.Sheet && Row == other.Row
+        && string.Equals(Column, other.Column, StringComparison.Ordinal) && string.Equals(Place, other.Place, StringComparison.Ordinal)
+        && string.Equals(Description, other.Description, StringComparison.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Sheet, Row, Column, Place, Description);
+
     public override string ToString() => Column.Length > 0 ? $"{Place}, {Column}: {Description}" : $"{Place}: {Description}";
 }

@@ -52,7 +52,7 @@ public static class ObservationXlsx
         }
         if (PackageRefusal(stream) is { } refusal)
         {
-            result.Errors.Add(new("file", refusal));
+            result.Errors.Add(new("file", refusal.English, refusal.Spanish));
             return result;
         }
         SpreadsheetDocument document;
@@ -62,7 +62,7 @@ public static class ObservationXlsx
         }
         catch (Exception e) when (e is DocumentFormat.OpenXml.Packaging.OpenXmlPackageException or InvalidDataException or System.IO.FileFormatException or System.Xml.XmlException)
         {
-            result.Errors.Add(new("file", $"not an xlsx workbook: {e.Message}"));
+            result.Errors.Add(new("file", $"not an xlsx workbook: {e.Message}", $"no es un libro xlsx: {e.Message}"));
             return result;
         }
         using (document)
@@ -73,7 +73,7 @@ public static class ObservationXlsx
                 var listed = workbook is null ? [] : Elements<Sheet>(workbook).Take(MaxSheets + 1).ToList();
                 if (listed.Count > MaxSheets)
                 {
-                    result.Errors.Add(new("file", $"the workbook lists more than {MaxSheets} sheets, the limit; nothing was read"));
+                    result.Errors.Add(new("file", $"the workbook lists more than {MaxSheets} sheets, the limit; nothing was read", $"el libro tiene más de {MaxSheets} hojas, el límite; no se leyó nada"));
                     return result;
                 }
                 var strings = workbook?.SharedStringTablePart is { } stringsPart ? Elements<SharedStringItem>(stringsPart).Select(i => i.InnerText).ToList() : [];
@@ -94,19 +94,20 @@ public static class ObservationXlsx
                     if (outcome == SheetOutcome.NoHeader)
                     {
                         // Its rows would be lost unread: say so (a sheet of notes can be hidden).
-                        result.Errors.Add(new($"sheet '{sheet.Name?.Value}'", $"no header row: none of its first {HeaderRows} rows holds the standard layout's column names ({string.Join(",", ObservationCsv.Columns)}); every visible sheet is read"));
+                        result.Errors.Add(new($"sheet '{sheet.Name?.Value}'", $"no header row: none of its first {HeaderRows} rows holds the standard layout's column names ({string.Join(",", ObservationCsv.Columns)}); every visible sheet is read",
+                            $"sin fila de encabezado: ninguna de sus primeras {HeaderRows} filas tiene los nombres de columna del formato estándar ({string.Join(",", ObservationCsv.Columns)}); se leen todas las hojas visibles"));
                     }
                 }
                 if (sheets == 0)
                 {
-                    result.Errors.Add(new("file", "the workbook has no visible sheet"));
+                    result.Errors.Add(new("file", "the workbook has no visible sheet", "el libro no tiene ninguna hoja visible"));
                 }
             }
             catch (Exception e) when (e is InvalidDataException or System.Xml.XmlException or OpenXmlPackageException or InvalidOperationException)
             {
                 // A part larger than the limit, a cell beyond the last column, XML that does not parse: nothing is read.
                 result.Observations.Clear();
-                result.Errors.Add(new("file", $"the workbook cannot be read: {e.Message}"));
+                result.Errors.Add(new("file", $"the workbook cannot be read: {e.Message}", $"no se puede leer el libro: {e.Message}"));
             }
         }
         return result;
@@ -116,7 +117,7 @@ public static class ObservationXlsx
     /// The zip directory's refusal of a package too large to unpack (too many parts, or more than <see cref="MaxUnpackedBytes"/>
     /// in all), or null; a stream that is no zip is left to the package reader to refuse.
     /// </summary>
-    private static string? PackageRefusal(Stream stream)
+    private static (string English, string Spanish)? PackageRefusal(Stream stream)
     {
         var start = stream.Position;
         try
@@ -124,7 +125,8 @@ public static class ObservationXlsx
             using var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
             if (zip.Entries.Count > MaxParts)
             {
-                return $"the workbook holds {zip.Entries.Count:N0} parts, more than the limit of {MaxParts:N0}; nothing was read";
+                return ($"the workbook holds {zip.Entries.Count:N0} parts, more than the limit of {MaxParts:N0}; nothing was read",
+                    $"el libro contiene {zip.Entries.Count:N0} partes, más que el límite de {MaxParts:N0}; no se leyó nada");
             }
             long total = 0;
             foreach (var entry in zip.Entries)
@@ -132,7 +134,8 @@ public static class ObservationXlsx
                 total += entry.Length;
                 if (total > MaxUnpackedBytes)
                 {
-                    return $"the workbook unpacks to more than {MaxUnpackedBytes / (1024 * 1024)} MiB, the limit; nothing was read";
+                    return ($"the workbook unpacks to more than {MaxUnpackedBytes / (1024 * 1024)} MiB, the limit; nothing was read",
+                        $"el libro se descomprime en más de {MaxUnpackedBytes / (1024 * 1024)} MiB, el límite; no se leyó nada");
                 }
             }
             return null;
@@ -255,7 +258,8 @@ public static class ObservationXlsx
             }
             if (result.Observations.Count >= maxObservations)
             {
-                result.Errors.Add(new("file", $"more than {maxObservations:N0} observations, the most one upload holds: reading stopped at {place} (send larger files in batches: mirps submit)"));
+                result.Errors.Add(new("file", $"more than {maxObservations:N0} observations, the most one upload holds: reading stopped at {place} (send larger files in batches: mirps submit)",
+                    $"más de {maxObservations:N0} observaciones, lo máximo que admite una carga: la lectura se detuvo en {place} (envíe archivos más grandes por partes: mirps submit)"));
                 return SheetOutcome.Full;
             }
             result.Add(ObservationCsv.FromFields(Cell, place, result.Errors), number, place);

@@ -61,7 +61,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         var violations = new ViolationList(prefix);
         if (key is null)
         {
-            violations.Add(prefix, "the key is required");
+            violations.Add(prefix, "the key is required", "falta la clave");
             return violations.ToList();
         }
         var tuple = KeyTuple.From(key);
@@ -111,10 +111,12 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         var violations = new ViolationList(collection);
         if (maxCount is { } max && items.Count > max)
         {
-            violations.Add(collection, $"a batch holds at most {max:N0} {collection}; this one has {items.Count:N0}. Split it into several calls.");
+            violations.Add(collection, $"a batch holds at most {max:N0} {collection}; this one has {items.Count:N0}. Split it into several calls.",
+                $"un envío admite como máximo {max:N0} filas; este tiene {items.Count:N0}. Divídalo en varios envíos.");
             return new BatchValidation(violations.ToList(), [], []);
         }
         var once = maxCount is null ? "each key appears once among all the rows, whatever batches they are sent in" : "a batch holds each key once";
+        var onceEs = maxCount is null ? "cada clave aparece una sola vez entre todas las filas, sin importar en qué envíos lleguen" : "un envío contiene cada clave una sola vez";
         var periods = new Period[items.Count];
         var added = new AddedDimensions[items.Count];
         var seen = new Dictionary<KeyTuple, int>(items.Count);
@@ -128,7 +130,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             validateRest?.Invoke(prefix, item, rule, violations);
             if (!seen.TryAdd(key, i))
             {
-                violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): {once}");
+                violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): {once}", $"la misma clave que {collection}[{seen[key]}] ({key}): {onceEs}");
             }
         }
         return new BatchValidation(violations.ToList(), periods, added);
@@ -151,11 +153,12 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         }
         else if (string.IsNullOrEmpty(key.IndicatorCode))
         {
-            violations.Add($"{prefix}.indicator_code", "the indicator code is required");
+            violations.Add($"{prefix}.indicator_code", "the indicator code is required", "falta el código del indicador");
         }
         else if ((rule = catalogue.FindIndicator(key.IndicatorCode)) is null)
         {
-            violations.Add($"{prefix}.indicator_code", $"unknown indicator '{key.IndicatorCode}' (catalogue {catalogue.Version}; CatalogService.GetCatalog lists the indicators)");
+            violations.Add($"{prefix}.indicator_code", $"unknown indicator '{key.IndicatorCode}' (catalogue {catalogue.Version}; CatalogService.GetCatalog lists the indicators)",
+                $"indicador desconocido '{key.IndicatorCode}' (catálogo {catalogue.Version}; la plantilla y el catálogo listan los indicadores)");
         }
 
         if (memo is not null && string.Equals(key.Country, memo.Country, StringComparison.Ordinal))
@@ -164,15 +167,17 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         }
         else if (string.IsNullOrEmpty(key.Country))
         {
-            violations.Add($"{prefix}.country", "the reporting country is required (ISO 3166-1 alpha-3 of a MIRPS State)");
+            violations.Add($"{prefix}.country", "the reporting country is required (ISO 3166-1 alpha-3 of a MIRPS State)", "falta el país que reporta (ISO 3166-1 alfa-3 de un Estado MIRPS)");
         }
         else if (!catalogue.ReportingCountries.Contains(key.Country))
         {
-            violations.Add($"{prefix}.country", $"'{key.Country}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))})");
+            violations.Add($"{prefix}.country", $"'{key.Country}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))})",
+                $"'{key.Country}' no es un Estado MIRPS ({string.Join(", ", catalogue.ReportingCountries.Order(StringComparer.Ordinal))})");
         }
         else if (nodeCountry is not null && key.Country != nodeCountry)
         {
-            violations.Add($"{prefix}.country", $"this node holds {nodeCountry}'s data and accepts only observations reported by {nodeCountry}; {key.Country}'s figures go to {key.Country}'s own node");
+            violations.Add($"{prefix}.country", $"this node holds {nodeCountry}'s data and accepts only observations reported by {nodeCountry}; {key.Country}'s figures go to {key.Country}'s own node",
+                $"este nodo guarda los datos de {nodeCountry} y solo acepta observaciones reportadas por {nodeCountry}; las cifras de {key.Country} van al nodo de {key.Country}");
         }
 
         var knownPeriod = memo is not null && string.Equals(key.Period, memo.Period, StringComparison.Ordinal);
@@ -184,24 +189,27 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         {
             if (period.Start > today)
             {
-                violations.Add($"{prefix}.period", $"period {key.Period} has not started yet (it starts on {period.Start:yyyy-MM-dd})");
+                violations.Add($"{prefix}.period", $"period {key.Period} has not started yet (it starts on {period.Start:yyyy-MM-dd})",
+                    $"el período {key.Period} aún no ha comenzado (comienza el {period.Start:yyyy-MM-dd})");
             }
         }
         else if (string.IsNullOrEmpty(key.Period))
         {
-            violations.Add($"{prefix}.period", $"the period is required: {Period.Format}");
+            violations.Add($"{prefix}.period", $"the period is required: {Period.Format}", $"falta el período: {Period.Format}");
         }
         else if (!Period.TryParse(key.Period, out period))
         {
-            violations.Add($"{prefix}.period", $"'{key.Period}' is not {Period.Format}");
+            violations.Add($"{prefix}.period", $"'{key.Period}' is not {Period.Format}", $"'{key.Period}' no es un período válido: {Period.Format}");
         }
         else if (rule is not null && !rule.Granularities.Contains(period.Granularity))
         {
-            violations.Add($"{prefix}.period", $"{rule.Indicator.Code} is reported by {string.Join(" or ", rule.Indicator.Granularities.Select(Name))}; '{key.Period}' is a {Name(period.Granularity)}");
+            violations.Add($"{prefix}.period", $"{rule.Indicator.Code} is reported by {string.Join(" or ", rule.Indicator.Granularities.Select(Name))}; '{key.Period}' is a {Name(period.Granularity)}",
+                $"{rule.Indicator.Code} se reporta por {string.Join(" o ", rule.Indicator.Granularities.Select(NameEs))}; '{key.Period}' es un {NameEs(period.Granularity)}");
         }
         else if (period.Start > today)
         {
-            violations.Add($"{prefix}.period", $"period {key.Period} has not started yet (it starts on {period.Start:yyyy-MM-dd})");
+            violations.Add($"{prefix}.period", $"period {key.Period} has not started yet (it starts on {period.Start:yyyy-MM-dd})",
+                    $"el período {key.Period} aún no ha comenzado (comienza el {period.Start:yyyy-MM-dd})");
         }
 
         if (rule is not null)
@@ -236,17 +244,20 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         {
             if (value.Length > 0)
             {
-                violations.Add($"{prefix}.{field}", $"{rule.Indicator.Code} does not declare the {dimension} dimension; leave {field} empty (got '{value}')");
+                violations.Add($"{prefix}.{field}", $"{rule.Indicator.Code} does not declare the {dimension} dimension; leave {field} empty (got '{value}')",
+                    $"{rule.Indicator.Code} no declara la dimensión {dimension}; deje {field} vacío (tiene '{value}')");
             }
         }
         else if (value.Length == 0)
         {
-            violations.Add($"{prefix}.{field}", $"{rule.Indicator.Code} declares the {dimension} dimension: {field} is required (use _T for the total)");
+            violations.Add($"{prefix}.{field}", $"{rule.Indicator.Code} declares the {dimension} dimension: {field} is required (use _T for the total)",
+                $"{rule.Indicator.Code} declara la dimensión {dimension}: {field} es obligatorio (use _T para el total)");
         }
         else if (!codes.Contains(value))
         {
             var allowed = codes.Count <= 12 ? $" ({string.Join(", ", codes)})" : " (ISO 3166-1 alpha-3, _U for unknown, _T for total)";
-            violations.Add($"{prefix}.{field}", $"'{value}' is not a code of the {dimension} dimension{allowed}");
+            var allowedEs = codes.Count <= 12 ? allowed : " (ISO 3166-1 alfa-3, _U si se desconoce, _T para el total)";
+            violations.Add($"{prefix}.{field}", $"'{value}' is not a code of the {dimension} dimension{allowed}", $"'{value}' no es un código de la dimensión {dimension}{allowedEs}");
         }
     }
 
@@ -254,15 +265,16 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     {
         if (!double.IsFinite(o.Value))
         {
-            violations.Add($"{prefix}.value", $"the value must be a finite number, not {o.Value}");
+            violations.Add($"{prefix}.value", $"the value must be a finite number, not {o.Value}", $"el valor debe ser un número finito, no {o.Value}");
         }
         else if (o.Value < 0)
         {
-            violations.Add($"{prefix}.value", $"the value must not be negative ({o.Value})");
+            violations.Add($"{prefix}.value", $"the value must not be negative ({o.Value})", $"el valor no puede ser negativo ({o.Value})");
         }
         else if (rule is { WholeNumbers: true } && o.Value != Math.Floor(o.Value))
         {
-            violations.Add($"{prefix}.value", $"{rule.Indicator.Code} counts {rule.Indicator.UnitId.ToLowerInvariant()}: the value must be a whole number, not {o.Value}");
+            violations.Add($"{prefix}.value", $"{rule.Indicator.Code} counts {rule.Indicator.UnitId.ToLowerInvariant()}: the value must be a whole number, not {o.Value}",
+                $"{rule.Indicator.Code} cuenta {rule.Indicator.UnitId.ToLowerInvariant()}: el valor debe ser un número entero, no {o.Value}");
         }
         ValidateStatusAndNote(prefix, o, violations);
     }
@@ -271,25 +283,27 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     {
         if (o.Status == ObservationStatus.Unspecified)
         {
-            violations.Add($"{prefix}.status", "the status is required: NORMAL, PROVISIONAL, ESTIMATED or CONFIDENTIAL");
+            violations.Add($"{prefix}.status", "the status is required: NORMAL, PROVISIONAL, ESTIMATED or CONFIDENTIAL", "falta el estado: NORMAL, PROVISIONAL, ESTIMATED o CONFIDENTIAL");
         }
         else if (!Enum.IsDefined(o.Status))
         {
-            violations.Add($"{prefix}.status", $"unknown status {(int)o.Status}");
+            violations.Add($"{prefix}.status", $"unknown status {(int)o.Status}", $"estado desconocido {(int)o.Status}");
         }
-        if (NoteProblem(o.Note) is { } problem)
+        if (NoteProblems(o.Note) is { } problem)
         {
-            violations.Add($"{prefix}.note", problem);
+            violations.Add($"{prefix}.note", problem.English, problem.Spanish);
         }
         if (!Enum.IsDefined(o.Confidentiality))
         {
-            violations.Add($"{prefix}.confidentiality", $"unknown confidentiality {(int)o.Confidentiality}: FREE, NOT_FOR_PUBLICATION or CONFIDENTIAL (UNSPECIFIED means free)");
+            violations.Add($"{prefix}.confidentiality", $"unknown confidentiality {(int)o.Confidentiality}: FREE, NOT_FOR_PUBLICATION or CONFIDENTIAL (UNSPECIFIED means free)",
+                $"confidencialidad desconocida {(int)o.Confidentiality}: FREE, NOT_FOR_PUBLICATION o CONFIDENTIAL (UNSPECIFIED significa libre)");
         }
         // Catalogue 2.0's attributes exist only where the catalogue declares them: a node on catalogue 1.0.0 holds none.
         else if (!_declaresAttributes && (o.LowerBound || o.Confidentiality != ConfidentialityStatus.Unspecified || o.Synthetic))
         {
             var field = o.LowerBound ? "lower_bound" : o.Synthetic ? "synthetic" : "confidentiality";
-            violations.Add($"{prefix}.{field}", $"catalogue {catalogue.Version} has no attribute {field} (catalogue 2.0 added LOWER_BOUND, CONF_STATUS and SYNTHETIC): leave it unset, or use a node on catalogue 2.0");
+            violations.Add($"{prefix}.{field}", $"catalogue {catalogue.Version} has no attribute {field} (catalogue 2.0 added LOWER_BOUND, CONF_STATUS and SYNTHETIC): leave it unset, or use a node on catalogue 2.0",
+                $"el catálogo {catalogue.Version} no tiene el atributo {field} (el catálogo 2.0 agregó LOWER_BOUND, CONF_STATUS y SYNTHETIC): déjelo vacío, o use un nodo con el catálogo 2.0");
         }
     }
 
@@ -300,17 +314,23 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// show the note; a line break is a line feed alone. Submits, files checked before sending and
     /// replicas applying another node's changes all ask this.
     /// </summary>
-    public static string? NoteProblem(string note)
+    public static string? NoteProblem(string note) => NoteProblems(note)?.English;
+
+    /// <summary><see cref="NoteProblem"/> in English and in Spanish.</summary>
+    private static (string English, string Spanish)? NoteProblems(string note)
     {
         if (note.Length > MaxNoteLength)
         {
-            return $"the note holds at most {MaxNoteLength:N0} characters; this one has {note.Length:N0}";
+            return ($"the note holds at most {MaxNoteLength:N0} characters; this one has {note.Length:N0}",
+                $"la nota admite como máximo {MaxNoteLength:N0} caracteres; esta tiene {note.Length:N0}");
         }
         var at = note.AsSpan().IndexOfAny(RefusedInNotes);
         return at < 0 ? null
             : char.IsControl(note[at])
-                ? $"the note holds the control character U+{(int)note[at]:X4} at position {at + 1:N0}; only tab and line feed (a line break is \\n, not \\r\\n) are allowed"
-                : $"the note holds the formatting character U+{(int)note[at]:X4} at position {at + 1:N0}, which reorders or breaks text where it is shown";
+                ? ($"the note holds the control character U+{(int)note[at]:X4} at position {at + 1:N0}; only tab and line feed (a line break is \\n, not \\r\\n) are allowed",
+                    $"la nota contiene el carácter de control U+{(int)note[at]:X4} en la posición {at + 1:N0}; solo se admiten el tabulador y el salto de línea (\\n, no \\r\\n)")
+                : ($"the note holds the formatting character U+{(int)note[at]:X4} at position {at + 1:N0}, which reorders or breaks text where it is shown",
+                    $"la nota contiene el carácter de formato U+{(int)note[at]:X4} en la posición {at + 1:N0}, que reordena o corta el texto donde se muestra");
     }
 
     private static string Name(PeriodGranularity granularity) => granularity switch
@@ -319,6 +339,14 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         PeriodGranularity.Quarter => "quarter",
         PeriodGranularity.Month => "month",
         _ => "unspecified period",
+    };
+
+    private static string NameEs(PeriodGranularity granularity) => granularity switch
+    {
+        PeriodGranularity.Year => "año",
+        PeriodGranularity.Quarter => "trimestre",
+        PeriodGranularity.Month => "mes",
+        _ => "período sin especificar",
     };
 
     private readonly record struct KeyTuple(string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin, AddedDimensions Added)
@@ -336,11 +364,11 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         private readonly List<Violation> _items = [];
         private int _more;
 
-        public void Add(string field, string description)
+        public void Add(string field, string description, string spanish)
         {
             if (_items.Count < MaxReportedViolations)
             {
-                _items.Add(new Violation(field, description));
+                _items.Add(new Violation(field, description, spanish));
             }
             else
             {
@@ -353,7 +381,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         /// <summary>All violations when they fit; otherwise the first ones and a last line counting the rest.</summary>
         public List<Violation> ToList() => _more == 0
             ? _items
-            : [.. _items.Take(MaxReportedViolations - 1), new Violation(collection, $"and {_more + 1:N0} more violations not listed")];
+            : [.. _items.Take(MaxReportedViolations - 1), new Violation(collection, $"and {_more + 1:N0} more violations not listed", $"y {_more + 1:N0} problemas más no listados")];
     }
 }
 

@@ -130,7 +130,8 @@ public static partial class UploadEndpoints
         return Results.Redirect(PageOf(upload.Id));
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext http, string id, IAntiforgery antiforgery, PendingUploads uploads, NodeCalls calls, ILoggerFactory loggers)
+    private static async Task<IResult> SubmitAsync(HttpContext http, string id, IAntiforgery antiforgery, PendingUploads uploads, NodeCalls calls, ObservationValidator validator,
+        ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(UploadEndpoints));
         if (!await antiforgery.IsRequestValidAsync(http))
@@ -155,7 +156,7 @@ public static partial class UploadEndpoints
                 upload.Result = response;
                 upload.Stage = UploadStage.Submitted;
                 upload.Warnings.Clear();
-                upload.Warnings.AddRange(response.Warnings.Select(w => RuleProblem(upload.File, w)));
+                upload.Warnings.AddRange(response.Warnings.Select(w => RuleProblem(upload.File, w, validator.Catalogue)));
             }
             LogSubmitted(logger, http.User.Identity?.Name ?? "", upload.FileName, response.Inserted, response.Revised, response.Unchanged, response.Replayed);
         }
@@ -220,13 +221,14 @@ public static partial class UploadEndpoints
             var report = await client.ValidateObservationsAsync(new ValidateObservationsRequest { Observations = { file.Observations } }, await calls.OptionsAsync());
             foreach (var result in report.Results)
             {
-                var problem = RuleProblem(file, result);
+                var problem = RuleProblem(file, result, validator.Catalogue);
                 (problem.IsError ? upload.Problems : upload.Warnings).Add(problem);
             }
             var unlisted = report.ErrorCount + report.WarningCount - report.Results.Count;
             if (unlisted > 0)
             {
-                upload.Problems.Add(new UploadProblem(new FileProblem(null, null, "", "file", $"and {unlisted} more validation rule results not listed"), report.ErrorCount > 0));
+                upload.Problems.Add(new UploadProblem(new FileProblem(null, null, "", "file", $"and {unlisted} more validation rule results not listed")
+                    { Spanish = $"y {unlisted} resultados más de las reglas de validación no listados" }, report.ErrorCount > 0));
             }
         }
         catch (RpcException e)
@@ -236,16 +238,23 @@ public static partial class UploadEndpoints
     }
 
     /// <summary>A broken rule, at the first row of the file it involves, its message naming the file's rows.</summary>
-    private static UploadProblem RuleProblem(ObservationFile file, ValidationResult result)
+    private static UploadProblem RuleProblem(ObservationFile file, ValidationResult result, MirpsExchange.Catalogue.StandardCatalogue catalogue)
     {
         var cell = result.LeftCells.Concat(result.RightCells).FirstOrDefault(c => c.HasObservationIndex);
         var field = cell is null ? "file" : $"observations[{cell.ObservationIndex}].value";
         // The rule's sentence, then the cells it compared, the file's by their place ("line 3"), the others stored or missing.
-        var cells = result.LeftCells.Concat(result.RightCells).Select(c =>
+        string Cells(string missing, string stored) => string.Join("; ", result.LeftCells.Concat(result.RightCells).Select(c =>
             $"{(c.Subtracted ? "-" : "")}{MirpsExchange.Catalogue.ObservationKeys.Describe(c.Key)} = {c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)} "
-            + $"({(c.Missing ? "missing" : c.HasObservationIndex ? $"observations[{c.ObservationIndex}]" : "stored")})");
-        return new UploadProblem(file.Locate(new Violation(field, $"{result.Message}. Cells: {string.Join("; ", cells)}")), result.Severity == Mirps.Catalog.V1.RuleSeverity.Error);
+            + $"({(c.Missing ? missing : c.HasObservationIndex ? $"observations[{c.ObservationIndex}]" : stored)})"));
+        // In Spanish: the catalogue's name of the rule and the comparison that failed (the English sentence is the node's).
+        var name = catalogue.Catalog.ValidationRules.FirstOrDefault(r => r.Id == result.RuleId)?.Name.Es is { Length: > 0 } es ? $"«{es}» ({result.RuleId})" : result.RuleId;
+        var comparison = result.Operator == Mirps.Catalog.V1.RuleOperator.LessThanOrEqual ? "≤" : "=";
+        var spanish = $"regla {name}: {result.IndicatorCode} {result.Country} {result.Period}, {Number(result.LeftValue)} {comparison} {Number(result.RightValue)} no se cumple. "
+            + $"Celdas: {Cells("falta", "ya almacenada")}";
+        return new UploadProblem(file.Locate(new Violation(field, $"{result.Message}. Cells: {Cells("missing", "stored")}", spanish)), result.Severity == Mirps.Catalog.V1.RuleSeverity.Error);
     }
+
+    private static string Number(double value) => value.ToString("#,0.##", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A node's refusal: its field violations located in the file, or its message.</summary>
     private static IEnumerable<UploadProblem> Refusal(ObservationFile file, RpcException e)
