@@ -337,4 +337,45 @@ public class WebhookTests
         Assert.DoesNotContain(receiver.Accepted, e => e.Country != "BLZ");
         Assert.Equal(receiver.Accepted.Count, blz.CountRows("webhook_events")); // none about PAN was even derived
     }
+
+    /// <summary>
+    /// PAN holds drafts back (HoldDrafts), from the Secretariat too. The Secretariat's receiver hears nothing of a draft: no data
+    /// received while its changes are placeholders, and no change since approval for a revision held back, although PAN's own
+    /// receiver hears of it; once PAN approves, the data arrives and is heard of.
+    /// </summary>
+    [Fact]
+    public async Task The_Secretariat_hears_nothing_of_a_draft_a_State_holds_back()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var own = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var hooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat);
+        await hooks.CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived, EventType.Approved, EventType.ChangedSinceApproval));
+        await Notifications(pan, await SharedIdentity.ApproverAsync("PAN")).CreateSubscriptionAsync(Subscribe(own.Url, EventType.ChangedSinceApproval));
+        var sync = new Mirps.Sync.V1.SyncService.SyncServiceClient(secretariat.Channel);
+        async Task SecretariatHoldsLogToAsync(long sequence)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await sync.GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence < sequence)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the Secretariat never held PAN's log to change {sequence}");
+                await Task.Delay(100);
+            }
+            await Task.Delay(500); // several derivation rounds
+        }
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await SecretariatHoldsLogToAsync(1);
+        Assert.Empty(central.Requests);
+
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.DataReceived) && e.Any(x => x.Type == EventType.Approved), "PAN's approved data");
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240))); // a draft again
+        await own.WhenAsync(e => e.Any(x => x.Type == EventType.ChangedSinceApproval), "PAN hears its own revision");
+        await SecretariatHoldsLogToAsync(2);
+        Assert.DoesNotContain(central.Accepted, e => e.Type == EventType.ChangedSinceApproval || e.ToSequence == 2);
+        Assert.Equal(2, central.Accepted.Count);
+    }
 }
