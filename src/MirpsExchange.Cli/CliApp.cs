@@ -30,5 +30,6 @@ public static class CliApp
         ApprovalCommand.Accept(),
         ApprovalCommand.Reject(),
         ApprovalCommand.Status(),
+        WebhooksCommand.Create(),
     };
 }

@@ -220,6 +220,7 @@ public class HttpJsonTests
             "get /v1/observations:history", "post /v1/observations:delete", "get /v1/origins/{origin}/changes", "get /v1/sync-status",
             "post /v1/approvals:approve", "post /v1/approvals:unapprove", "post /v1/approvals:accept", "post /v1/approvals:reject",
             "get /v1/approvals", "get /v1/origins/{origin}/lifecycle-entries",
+            "post /v1/webhooks", "get /v1/webhooks", "delete /v1/webhooks/{subscriptionId}", "get /v1/webhooks/{subscriptionId}/deliveries",
         ];
         Assert.Equal(nodeExpected.Order(), nodeRoutes.Order());
         Assert.Equal(nodeExpected.Concat(

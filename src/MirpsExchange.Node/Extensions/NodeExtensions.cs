@@ -5,6 +5,7 @@ using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.ChangeLog;
 using MirpsExchange.Node.Grpc;
+using MirpsExchange.Node.Notifications;
 using MirpsExchange.Node.Sdmx;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
@@ -34,6 +35,7 @@ public static class NodeExtensions
         builder.AddChangeLog();
         builder.AddSharing();
         builder.AddPeerSync();
+        builder.AddWebhooks(node);
         builder.ListenForGrpc(node, tls);
         builder.AddNodeWebApp(node, tls, secretariat);
         return builder;
@@ -80,6 +82,7 @@ public static class NodeExtensions
         app.MapGrpcService<ObservationGrpcService>().RequireAuthorization();
         app.MapGrpcService<SyncGrpcService>().RequireAuthorization();
         app.MapGrpcService<ApprovalGrpcService>().RequireAuthorization();
+        app.MapWebhooks();
         app.MapSdmxRest();
         app.MapWebApp();
         app.Lifetime.ApplicationStarted.Register(() => WriteAddressFile(app));

@@ -16,6 +16,11 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
     public DbSet<CatalogueVersionRow> CatalogueVersions => Set<CatalogueVersionRow>();
     public DbSet<LifecycleEntryRow> LifecycleEntries => Set<LifecycleEntryRow>();
     public DbSet<AcceptanceRow> Acceptances => Set<AcceptanceRow>();
+    public DbSet<WebhookSubscriptionRow> WebhookSubscriptions => Set<WebhookSubscriptionRow>();
+    public DbSet<WebhookEventRow> WebhookEvents => Set<WebhookEventRow>();
+    public DbSet<WebhookDeliveryRow> WebhookDeliveries => Set<WebhookDeliveryRow>();
+    public DbSet<WebhookAttemptRow> WebhookAttempts => Set<WebhookAttemptRow>();
+    public DbSet<WebhookCursorRow> WebhookCursors => Set<WebhookCursorRow>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -26,6 +31,12 @@ public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbC
         modelBuilder.ApplyConfiguration(new CatalogueVersionConfiguration());
         modelBuilder.ApplyConfiguration(new LifecycleEntryConfiguration());
         modelBuilder.ApplyConfiguration(new AcceptanceConfiguration());
+        var webhooks = new WebhookConfiguration();
+        modelBuilder.ApplyConfiguration<WebhookSubscriptionRow>(webhooks);
+        modelBuilder.ApplyConfiguration<WebhookEventRow>(webhooks);
+        modelBuilder.ApplyConfiguration<WebhookDeliveryRow>(webhooks);
+        modelBuilder.ApplyConfiguration<WebhookAttemptRow>(webhooks);
+        modelBuilder.ApplyConfiguration<WebhookCursorRow>(webhooks);
         // snake_case names, the same on SQLite and PostgreSQL, so the raw SQL of the write path is portable.
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {

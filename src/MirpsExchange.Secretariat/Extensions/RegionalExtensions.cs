@@ -16,6 +16,8 @@ public static class RegionalExtensions
         builder.Services.AddSingleton<RegionalRequests>();
         builder.Services.AddOptions<CalendarOptions>().Bind(builder.Configuration.GetSection(CalendarOptions.Section));
         builder.Services.AddSingleton<ReportingCalendar>();
+        // DUE_SOON and OVERDUE webhooks, beside the node's own events.
+        builder.Services.AddSingleton<Node.Notifications.IWebhookEventSource, CalendarEvents>();
         return builder;
     }
 

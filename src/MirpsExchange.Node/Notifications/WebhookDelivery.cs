@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using MirpsExchange.Node.Store;
+
+namespace MirpsExchange.Node.Notifications;
+
+/// <summary>
+/// Sends the outbox (docs/webhooks.md): per subscription, the oldest undelivered event and nothing after it until it is
+/// delivered (order per subscription), signed (<see cref="WebhookSigning"/>), POSTed with no redirect followed and only to
+/// allowed addresses (<see cref="WebhookUrls"/>). A 2xx answer delivers it; anything else is logged as an attempt and
+/// tried again after a backoff that doubles up to <see cref="WebhookOptions.MaxBackoff"/>, forever: nothing is dropped.
+/// Subscriptions are served side by side, so one receiver that is down does not hold the others back.
+/// </summary>
+public sealed partial class WebhookDelivery : BackgroundService
+{
+    private readonly IServiceScopeFactory _scopes;
+    private readonly WebhookSignal _signal;
+    private readonly WebhookSigning _signing;
+    private readonly WriteGate _gate;
+    private readonly IOptions<WebhookOptions> _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<WebhookDelivery> _logger;
+    private readonly HttpClient _http;
+
+    public WebhookDelivery(IServiceScopeFactory scopes, WebhookSignal signal, WebhookSigning signing, WebhookUrls urls, WriteGate gate,
+        IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger)
+    {
+        (_scopes, _signal, _signing, _gate, _options, _clock, _logger) = (scopes, signal, signing, gate, options, clock, logger);
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseProxy = false,
+            UseCookies = false,
+            ConnectCallback = urls.ConnectAsync,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        })
+        { Timeout = options.Value.Timeout };
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("MirpsExchange-Webhooks", "1"));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var more = false;
+            try
+            {
+                more = await SendDueAsync(stoppingToken) > 0;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                LogDeliveryRoundFailed(_logger, e.Message);
+            }
+            if (!more)
+            {
+                try
+                {
+                    await _signal.WaitAsync(_options.Value.DeliveryInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private sealed record Due(long DeliveryId, string SubscriptionId, string Url, int Attempts, string EventId, string Body);
+
+    private sealed record Outcome(Due Due, int StatusCode, string Error, int DurationMs)
+    {
+        public bool Delivered => StatusCode is >= 200 and < 300;
+    }
+
+    /// <summary>One round: the head of every subscription's queue that is due; returns how many were delivered.</summary>
+    public async Task<int> SendDueAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = _scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        var now = StoreTime.ToMicros(_clock.GetUtcNow());
+        var heads = await db.WebhookDeliveries.AsNoTracking().Where(d => !d.Delivered)
+            .GroupBy(d => d.SubscriptionId).Select(g => g.Min(d => d.Id)).ToListAsync(cancellationToken);
+        if (heads.Count == 0)
+        {
+            return 0;
+        }
+        var due = await (from d in db.WebhookDeliveries.AsNoTracking()
+                         join s in db.WebhookSubscriptions.AsNoTracking() on d.SubscriptionId equals s.Id
+                         join e in db.WebhookEvents.AsNoTracking() on d.EventId equals e.Id
+                         where heads.Contains(d.Id) && d.NextAttemptTime <= now
+                         select new Due(d.Id, s.Id, s.Url, d.Attempts, e.EventKey, e.Body)).ToListAsync(cancellationToken);
+        if (due.Count == 0)
+        {
+            return 0;
+        }
+        var outcomes = await Task.WhenAll(due.Select(d => SendAsync(d, cancellationToken)));
+        await RecordAsync(db, outcomes, cancellationToken);
+        return outcomes.Count(o => o.Delivered);
+    }
+
+    private async Task<Outcome> SendAsync(Due due, CancellationToken cancellationToken)
+    {
+        var timestamp = _clock.GetUtcNow().ToUnixTimeSeconds();
+        using var request = new HttpRequestMessage(HttpMethod.Post, due.Url) { Content = new StringContent(due.Body, Encoding.UTF8, "application/json") };
+        request.Headers.Add(WebhookSigning.IdHeader, due.EventId);
+        request.Headers.Add(WebhookSigning.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add(WebhookSigning.SignatureHeader, WebhookSigning.Sign(_signing.Secret(due.SubscriptionId), due.EventId, timestamp, due.Body));
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var code = (int)response.StatusCode;
+            return new Outcome(due, code, code is >= 200 and < 300 ? "" : $"HTTP {code}", (int)watch.ElapsedMilliseconds);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            var error = e is TaskCanceledException ? $"no answer within {_options.Value.Timeout.TotalSeconds:0.#} s" : e.InnerException?.Message ?? e.Message;
+            return new Outcome(due, 0, error.Length > 500 ? error[..500] : error, (int)watch.ElapsedMilliseconds);
+        }
+    }
+
+    private async Task RecordAsync(NodeDbContext db, Outcome[] outcomes, CancellationToken cancellationToken)
+    {
+        var options = _options.Value;
+        using var held = await _gate.EnterAsync(cancellationToken);
+        var now = StoreTime.ToMicros(_clock.GetUtcNow());
+        foreach (var outcome in outcomes)
+        {
+            var delivery = await db.WebhookDeliveries.FindAsync([outcome.Due.DeliveryId], cancellationToken);
+            var subscription = await db.WebhookSubscriptions.FindAsync([outcome.Due.SubscriptionId], cancellationToken);
+            if (delivery is null || subscription is null)
+            {
+                continue; // removed meanwhile
+            }
+            delivery.Attempts++;
+            db.WebhookAttempts.Add(new WebhookAttemptRow
+            {
+                DeliveryId = delivery.Id, AttemptTime = now, StatusCode = outcome.StatusCode, Error = outcome.Error, DurationMs = outcome.DurationMs,
+            });
+            if (outcome.Delivered)
+            {
+                (delivery.Delivered, delivery.DeliveredTime) = (true, now);
+                (subscription.ConsecutiveFailures, subscription.LastSuccessTime) = (0, now);
+                continue;
+            }
+            var backoff = options.InitialBackoff * Math.Pow(2, Math.Min(delivery.Attempts - 1, 30));
+            delivery.NextAttemptTime = now + (long)(backoff < options.MaxBackoff ? backoff : options.MaxBackoff).TotalMicroseconds;
+            subscription.ConsecutiveFailures++;
+            (subscription.LastFailureTime, subscription.LastError) = (now, outcome.Error);
+            LogAttemptFailed(_logger, outcome.Due.EventId, subscription.Id, outcome.Error, delivery.Attempts);
+        }
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _http.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(EventName = "WebhookAttemptFailed", Level = LogLevel.Information,
+        Message = "Webhook event {EventId} to subscription {SubscriptionId} failed ({Error}), attempt {Attempts}; tried again after a backoff")]
+    private static partial void LogAttemptFailed(ILogger logger, string eventId, string subscriptionId, string error, int attempts);
+
+    [LoggerMessage(EventName = "WebhookDeliveryRoundFailed", Level = LogLevel.Warning, Message = "A webhook delivery round failed (tried again): {Error}")]
+    private static partial void LogDeliveryRoundFailed(ILogger logger, string error);
+}

@@ -1,0 +1,42 @@
+namespace MirpsExchange.Node.Notifications;
+
+/// <summary>Configuration section "Webhooks": how this node derives and delivers signed webhooks (docs/webhooks.md).</summary>
+public sealed class WebhookOptions
+{
+    public const string Section = "Webhooks";
+
+    /// <summary>How often the store is read for new events.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the outbox is looked at for deliveries due (a new event wakes it at once).</summary>
+    public TimeSpan DeliveryInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The wait after a first failed attempt; it doubles with every failure up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a receiver has to answer.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Consecutive failed attempts after which a subscription lists as FAILING.</summary>
+    public int FailingAfter { get; set; } = 3;
+
+    /// <summary>Subscriptions one node holds at most.</summary>
+    public int MaxSubscriptions { get; set; } = 50;
+
+    /// <summary>DUE_SOON fires this many days before a due date (Secretariat).</summary>
+    public int DueSoonDays { get; set; } = 7;
+
+    /// <summary>DUE_SOON and OVERDUE look at due dates at most this many days back (Secretariat).</summary>
+    public int LookbackDays { get; set; } = 30;
+
+    /// <summary>Development only: receivers on a loopback address (http or https). Off, a loopback URL is refused.</summary>
+    public bool AllowLoopback { get; set; }
+
+    /// <summary>Receivers on link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services answer. Off by default (SSRF).</summary>
+    public bool AllowLinkLocal { get; set; }
+
+    /// <summary>The file of the key every subscription's secret is derived from; empty: webhook-secrets.key in Node:DataDirectory (created owner-only).</summary>
+    public string SecretKeyFile { get; set; } = "";
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Mirps.Approval.V1;
+using Mirps.Auth;
+using MirpsExchange.Cli;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary><c>mirps webhooks add|list|deliveries|remove</c> against PAN's node with PAN's approver credential.</summary>
+public class CliWebhooksTests
+{
+    [Fact]
+    public async Task A_State_adds_lists_reads_the_delivery_log_and_removes_a_webhook_and_bad_input_names_the_option()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, WebhookTests.WebhookArgs);
+        var file = Path.Combine(pan.Folder, "approver-PAN.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.ApproverAsync("PAN")));
+        string[] atPan = ["--node", pan.Address, "--identity", pan.Identity.Issuer, "--credential", file];
+
+        var (code, output, error) = await CliRunner.RunAsync(["webhooks", "add", "--url", receiver.Url, "--event", "approved", "--event", "changed-since-approval",
+            "--description", "national dashboard", .. atPan]);
+        Assert.True(code == CliApp.Ok, error);
+        var id = output.Split(' ')[0];
+        Assert.StartsWith("wh_", id);
+        var secret = output.Split('\n').Single(l => l.StartsWith("secret: ", StringComparison.Ordinal))["secret: ".Length..].Trim();
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await new ApprovalService.ApprovalServiceClient(pan.ChannelWith(pan.TokensFor(await SharedIdentity.ApproverAsync("PAN"), $"{MirpsAuth.ReadScope} {MirpsAuth.ApproveScope}")
+            .ToCallCredentials())).ApproveDataAsync(new ApproveDataRequest { GroupIds = { "POPULATIONS" }, Periods = { "2023" } });
+        await receiver.WhenAsync(e => e.Count == 1, "the approval");
+        Assert.True(receiver.AllVerified(secret), "the secret the CLI printed does not verify the deliveries");
+
+        (code, output, error) = await CliRunner.RunAsync(["webhooks", "list", .. atPan]);
+        Assert.True(code == CliApp.Ok, error);
+        Assert.Contains($"{id} {receiver.Url} [approved, changed-since-approval] HEALTHY, 0 pending: national dashboard", output);
+        (code, output, error) = await CliRunner.RunAsync(["webhooks", "deliveries", id, .. atPan]);
+        Assert.True(code == CliApp.Ok, error);
+        Assert.Contains("PAN.lifecycle.1 approved PAN POPULATIONS 2023 DELIVERED", output);
+        Assert.Contains("HTTP 200", output);
+
+        // Bad input names the option; nothing is added.
+        (code, _, error) = await CliRunner.RunAsync(["webhooks", "add", "--url", receiver.Url, "--event", "approvd", .. atPan]);
+        Assert.Equal(CliApp.Refused, code);
+        Assert.Contains("--event[0]: unknown event type", error);
+        (code, _, error) = await CliRunner.RunAsync(["webhooks", "add", "--url", "http://hooks.example.org/x", "--event", "approved", .. atPan]);
+        Assert.Equal(CliApp.Refused, code);
+        Assert.Contains("--url: ", error);
+        Assert.Equal(1L, pan.CountRows("webhook_subscriptions"));
+
+        (code, output, error) = await CliRunner.RunAsync(["webhooks", "remove", id, .. atPan]);
+        Assert.True(code == CliApp.Ok, error);
+        Assert.Equal(0L, pan.CountRows("webhook_subscriptions"));
+        (code, _, error) = await CliRunner.RunAsync(["webhooks", "remove", id, .. atPan]);
+        Assert.Equal(CliApp.Failed, code);
+        Assert.Contains("SUBSCRIPTION_NOT_FOUND", error);
+    }
+}

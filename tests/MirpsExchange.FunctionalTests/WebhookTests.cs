@@ -1,0 +1,381 @@
+using System.Text.Json;
+using Grpc.Core;
+using Mirps.Approval.V1;
+using Mirps.Auth;
+using Mirps.Notification.V1;
+using Mirps.Observation.V1;
+using MirpsExchange.Cli.Federation;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Notifications;
+using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Signed webhooks (issue 15, item 4) across real processes: a receiver in the test (Kestrel on 127.0.0.1) checks every
+/// signature; events after approve, accept, reject, revise; retries after 500s and a failing subscription shown as such;
+/// order per subscription; the outbox surviving a kill -9 of the sender; due soon and overdue with the test clock; bad input;
+/// and the hostile State, who must never manage another node's webhooks nor hear of another State's figures.
+/// </summary>
+public class WebhookTests
+{
+    private const string Populations = "POPULATIONS";
+    private const string ApproveScopes = $"{MirpsAuth.ReadScope} {MirpsAuth.ApproveScope}";
+
+    /// <summary>Short intervals and backoff, receivers on loopback (development).</summary>
+    public static readonly string[] WebhookArgs =
+    [
+        "--Webhooks:AllowLoopback=true", "--Webhooks:PollInterval=00:00:00.100", "--Webhooks:DeliveryInterval=00:00:00.100",
+        "--Webhooks:InitialBackoff=00:00:00.200", "--Webhooks:MaxBackoff=00:00:00.800", "--Webhooks:FailingAfter=2",
+    ];
+
+    private static NotificationService.NotificationServiceClient Notifications(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
+        new(node.ChannelWith(node.TokensFor(credential, scope).ToCallCredentials()));
+
+    private static NotificationService.NotificationServiceClient Notifications(string address, TestIdentity identity, ClientCredential credential, string audience,
+        string scope = ApproveScopes) =>
+        new(AuthenticatedChannel.Create(new Uri(address), new TokenClient(identity.Http, identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(audience))));
+
+    private static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential) =>
+        new(node.ChannelWith(node.TokensFor(credential, ApproveScopes).ToCallCredentials()));
+
+    private static ApproveDataRequest Approve(string period = "2023") => new() { GroupIds = { Populations }, Periods = { period } };
+
+    private static CreateSubscriptionRequest Subscribe(string url, params EventType[] types) => new() { Url = url, EventTypes = { types }, Description = "test receiver" };
+
+    private static async Task<TestSecretariat> SecretariatAsync(string folder, (string Address, string Country) peer, params string[] more)
+    {
+        var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        return await TestSecretariat.StartAsync(
+        [
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={peer.Address}", $"--Node:Peers:0:Country={peer.Country}", $"--Node:Peers:0:Origins:0={peer.Country}",
+            .. WebhookArgs, .. more,
+        ]);
+    }
+
+    [Fact]
+    public async Task Receivers_get_signed_events_in_order_for_approve_accept_revise_reject_and_unapprove()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var panHooks = Notifications(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var secretariatApprover = await SharedIdentity.ApproverAsync("");
+        var centralHooks = Notifications(secretariat.Address, secretariat.Identity, secretariatApprover, MirpsAuth.Secretariat);
+        var created = await panHooks.CreateSubscriptionAsync(Subscribe(receiver.Url, EventType.Approved, EventType.Unapproved, EventType.ChangedSinceApproval));
+        Assert.Equal(44, created.Secret.Length); // 32 bytes, base64, shown once
+        Assert.StartsWith("wh_", created.Subscription.SubscriptionId);
+        var centralSecret = (await centralHooks.CreateSubscriptionAsync(Subscribe(central.Url,
+            EventType.DataReceived, EventType.Approved, EventType.Accepted, EventType.Rejected, EventType.ChangedSinceApproval, EventType.Unapproved))).Secret;
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await state.ApproveDataAsync(Approve());
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.Approved), "the Secretariat hears of PAN's approval");
+        var acceptor = new ApprovalService.ApprovalServiceClient(AuthenticatedChannel.Create(new Uri(secretariat.Address),
+            new TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, secretariatApprover, ApproveScopes, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
+        await acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } });
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240))); // revised after the approval
+        await receiver.WhenAsync(e => e.Any(x => x.Type == EventType.ChangedSinceApproval), "PAN hears its cell changed since approval");
+        await state.ApproveDataAsync(Approve());
+        await central.WhenAsync(e => e.Count(x => x.Type == EventType.Approved) == 2, "the Secretariat hears of the second approval");
+        await acceptor.RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the age breakdown is missing" });
+        await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "adding the age breakdown" });
+
+        // PAN's receiver: its own cycle, in the order it happened, each event once, each signed with its secret.
+        var events = await receiver.WhenAsync(e => e.Any(x => x.Type == EventType.Unapproved), "PAN hears of its unapproval");
+        Assert.Equal([EventType.Approved, EventType.ChangedSinceApproval, EventType.Approved, EventType.Unapproved], events.Select(e => e.Type));
+        Assert.All(events, e => Assert.Equal(("PAN", Populations, "2023"), (e.Country, e.GroupId, e.Period)));
+        Assert.Equal([1L, 1, 2, 3], events.Select(e => e.EntrySequence));
+        Assert.Equal(2L, events[1].FromSequence); // the revision: PAN's change 2
+        Assert.Equal("adding the age breakdown", events[3].Reason);
+        Assert.True(receiver.AllVerified(created.Secret), "a delivery's signature does not verify with the subscription's secret");
+        Assert.False(receiver.AllVerified(centralSecret), "another subscription's secret verified PAN's deliveries");
+        var first = receiver.Requests.First();
+        Assert.False(WebhookSigning.Verify(Convert.FromBase64String(created.Secret), first.Id, first.Timestamp, first.Body.Replace("PAN", "BLZ"), first.Signature,
+            DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)), "an altered body verified");
+        Assert.False(WebhookSigning.Verify(Convert.FromBase64String(created.Secret), first.Id, first.Timestamp, first.Body, first.Signature,
+            DateTimeOffset.UtcNow.AddMinutes(10), TimeSpan.FromMinutes(5)), "a replay ten minutes later verified");
+
+        // The Secretariat's receiver: data received, the approvals, its acceptance and rejection, the change since approval.
+        var seen = await central.WhenAsync(e => e.Any(x => x.Type == EventType.Unapproved) && e.Any(x => x.Type == EventType.Rejected), "the Secretariat's whole cycle");
+        Assert.True(central.AllVerified(centralSecret));
+        Assert.Contains(seen, e => e.Type == EventType.DataReceived && e.Country == "PAN" && e.FromSequence == 1);
+        Assert.Contains(seen, e => e.Type == EventType.Accepted && e.EntrySequence == 1);
+        Assert.Contains(seen, e => e.Type == EventType.Rejected && e.EntrySequence == 2 && e.Reason == "the age breakdown is missing");
+        Assert.Contains(seen, e => e.Type == EventType.ChangedSinceApproval && e.EntrySequence == 1);
+        Assert.Equal(seen.Count, seen.Select(e => e.EventId).Distinct().Count());
+
+        // The delivery log: every event delivered at the first attempt, newest first.
+        var log = await panHooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = created.Subscription.SubscriptionId });
+        Assert.Equal(4, log.Deliveries.Count);
+        Assert.All(log.Deliveries, d => Assert.Equal((true, 200), (d.Delivered, Assert.Single(d.Attempts).StatusCode)));
+        Assert.Equal(EventType.Unapproved, log.Deliveries[0].Event.Type);
+    }
+
+    [Fact]
+    public async Task A_receiver_answering_500_sees_retries_in_order_and_the_subscription_lists_as_failing_until_it_recovers()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, WebhookArgs);
+        var hooks = Notifications(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var id = (await hooks.CreateSubscriptionAsync(Subscribe(receiver.Url, EventType.Approved))).Subscription.SubscriptionId;
+        receiver.DefaultStatus = 500;
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", period: "2022", value: 200)));
+        await state.ApproveDataAsync(Approve("2022"));
+        await state.ApproveDataAsync(Approve("2023"));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (receiver.Requests.Count < 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        // Only the first event is tried while it fails: the second waits its turn.
+        Assert.True(receiver.Requests.Count >= 3, "no retries");
+        Assert.All(receiver.Requests, r => Assert.Equal("PAN.lifecycle.1", r.Id));
+        var failing = Assert.Single((await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
+        Assert.Equal((SubscriptionHealth.Failing, "HTTP 500", 2L), (failing.Health, failing.LastError, failing.PendingCount));
+        Assert.True(failing.ConsecutiveFailures >= 2);
+
+        receiver.DefaultStatus = 204;
+        var events = await receiver.WhenAsync(e => e.Count == 2, "both approvals once the receiver recovers");
+        Assert.Equal(["2022", "2023"], events.Select(e => e.Period));
+        var healthy = Assert.Single((await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
+        Assert.Equal((SubscriptionHealth.Healthy, 0, 0L), (healthy.Health, healthy.ConsecutiveFailures, healthy.PendingCount));
+        var log = await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id });
+        var retried = log.Deliveries.Single(d => d.Event.Period == "2022");
+        Assert.True(retried.Attempts.Count >= 4);
+        Assert.All(retried.Attempts.SkipLast(1), a => Assert.Equal((500, "HTTP 500"), (a.StatusCode, a.Error)));
+        Assert.Equal(204, retried.Attempts[^1].StatusCode);
+        // Backoff: the waits between attempts do not shrink.
+        var gaps = retried.Attempts.Zip(retried.Attempts.Skip(1), (a, b) => (b.AttemptTime.ToDateTimeOffset() - a.AttemptTime.ToDateTimeOffset()).TotalMilliseconds).ToList();
+        Assert.True(gaps[0] >= 150, $"retried after {gaps[0]} ms, before the backoff");
+    }
+
+    [Fact]
+    public async Task The_outbox_survives_a_kill_9_of_the_sender_and_delivers_after_the_restart()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var folder = TempFolder.Create();
+        try
+        {
+            var logKey = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, "PAN", folder)}";
+            string[] args = [logKey, .. WebhookArgs, "--Webhooks:InitialBackoff=00:00:00.100"];
+            var store = Path.Combine(folder, "PAN");
+            var approver = await SharedIdentity.ApproverAsync("PAN");
+            await using var receiver = await WebhookReceiver.StartAsync();
+            string url = receiver.Url, secret;
+            receiver.DefaultStatus = 503; // down for maintenance while events happen
+            using (var first = ServiceProcess.Node("PAN", store, identity.Issuer, args))
+            {
+                await first.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+                var hooks = Notifications(first.Address, identity, approver, "PAN");
+                secret = (await hooks.CreateSubscriptionAsync(Subscribe(url, EventType.Approved, EventType.ChangedSinceApproval))).Secret;
+                using var submitTokens = new TokenClient(identity.Http, identity.TokenEndpoint, await SharedIdentity.CredentialAsync("PAN"),
+                    $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}", MirpsAuth.NodeAudience("PAN"));
+                var observations = new ObservationService.ObservationServiceClient(AuthenticatedChannel.Create(new Uri(first.Address), submitTokens));
+                var approvals = new ApprovalService.ApprovalServiceClient(AuthenticatedChannel.Create(new Uri(first.Address),
+                    new TokenClient(identity.Http, identity.TokenEndpoint, approver, ApproveScopes, MirpsAuth.NodeAudience("PAN"))));
+                await observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+                await approvals.ApproveDataAsync(Approve());
+                await observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (DateTime.UtcNow < deadline && Assert.Single((await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions).PendingCount < 2)
+                {
+                    await Task.Delay(50);
+                }
+                Assert.Equal(2L, Assert.Single((await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions).PendingCount);
+                Assert.NotEmpty(receiver.Requests); // tried, refused
+            } // kill -9 (Process.Kill sends SIGKILL): nothing flushed, nothing said goodbye
+
+            // The receiver back up, the node restarted on the same store: both events arrive, in order.
+            var refused = receiver.Requests.Count;
+            receiver.DefaultStatus = 200;
+            using var second = ServiceProcess.Node("PAN", store, identity.Issuer, args);
+            await second.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            var events = await receiver.WhenAsync(e => e.Count >= 2, "the events held in the outbox across the kill");
+            Assert.Equal([EventType.Approved, EventType.ChangedSinceApproval], events.Select(e => e.Type));
+            Assert.True(receiver.AllVerified(secret), "the restarted node signs with another secret");
+            Assert.All(receiver.Requests.Take(refused), r => Assert.Equal("PAN.lifecycle.1", r.Id)); // in order, before and after the kill
+            await Task.Delay(500);
+            Assert.Equal(2, receiver.Accepted.Count); // nothing derived twice
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task Due_soon_and_overdue_fire_once_per_State_group_and_period_with_the_test_clock()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var secretariat = await TestSecretariat.StartAsync(
+        [
+            .. WebhookArgs, "--Calendar:Rules:0:GroupId=POPULATIONS", "--Calendar:Rules:0:Granularity=year", "--Calendar:Rules:0:DueDays=45",
+            "--Calendar:Rules:0:Extensions:PAN=15", "--Webhooks:DueSoonDays=7",
+        ]);
+        var hooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat);
+        // 2023 is due 2024-02-14 (PAN: 2024-02-29). On 2024-02-10 it is due soon for six States, not yet for Panama.
+        secretariat.Clock.Pinned = new DateTimeOffset(2024, 2, 10, 12, 0, 0, TimeSpan.Zero);
+        await hooks.CreateSubscriptionAsync(Subscribe(receiver.Url, EventType.DueSoon, EventType.Overdue));
+        var soon = await receiver.WhenAsync(e => e.Count >= 6, "due soon for six States");
+        Assert.All(soon, e => Assert.Equal((EventType.DueSoon, Populations, "2023", "2024-02-14"), (e.Type, e.GroupId, e.Period, e.DueDate)));
+        Assert.DoesNotContain(soon, e => e.Country == "PAN");
+
+        // 2024-02-23: overdue for the six, due soon for Panama. Each once, however many rounds pass.
+        secretariat.Clock.Pinned = new DateTimeOffset(2024, 2, 23, 12, 0, 0, TimeSpan.Zero);
+        var all = await receiver.WhenAsync(e => e.Count >= 13, "overdue for six, due soon for Panama");
+        await Task.Delay(500);
+        Assert.Equal(13, receiver.Accepted.Count);
+        Assert.Equal(6, all.Count(e => e.Type == EventType.Overdue && e.Country != "PAN"));
+        Assert.Single(all, e => e.Type == EventType.DueSoon && e.Country == "PAN" && e.DueDate == "2024-02-29");
+        secretariat.Clock.Pinned = null;
+    }
+
+    [Fact]
+    public async Task Bad_input_gets_a_clear_error_and_changes_nothing()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, WebhookArgs);
+        await using var production = await TestNode.StartAsync("BLZ");
+        var hooks = Notifications(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var belize = Notifications(production, await SharedIdentity.ApproverAsync("BLZ"));
+        const string Good = "https://hooks.example.org/mirps";
+
+        await RpcAssert.InvalidArgumentAsync(() => hooks.CreateSubscriptionAsync(new CreateSubscriptionRequest { Url = Good, EventTypes = { (EventType)99 } }).ResponseAsync, "event_types[0]");
+        await RpcAssert.InvalidArgumentAsync(() => hooks.CreateSubscriptionAsync(new CreateSubscriptionRequest { Url = Good, EventTypes = { EventType.Unspecified } }).ResponseAsync, "event_types[0]");
+        await RpcAssert.InvalidArgumentAsync(() => hooks.CreateSubscriptionAsync(new CreateSubscriptionRequest { Url = Good }).ResponseAsync, "event_types");
+        // The calendar's events come from the Secretariat: a State's node does not emit them.
+        await RpcAssert.InvalidArgumentAsync(() => hooks.CreateSubscriptionAsync(Subscribe(Good, EventType.Approved, EventType.Overdue)).ResponseAsync, "event_types[1]");
+        foreach (var url in new[]
+        {
+            "", "not a url", "ftp://hooks.example.org/x", "http://hooks.example.org/mirps", "https://user:pw@hooks.example.org/x",
+            "https://169.254.169.254/latest/meta-data/", "https://[fe80::1]/x", "https://0.0.0.0/x", "https://[fd00:ec2::254]/x", "https://[::ffff:169.254.169.254]/x",
+        })
+        {
+            await RpcAssert.InvalidArgumentAsync(() => hooks.CreateSubscriptionAsync(Subscribe(url, EventType.Approved)).ResponseAsync, "url");
+        }
+        // Loopback only where the node allows it (development): BLZ's does not.
+        foreach (var url in new[] { "http://127.0.0.1:9/x", "https://localhost/x", "https://[::1]/x" })
+        {
+            await RpcAssert.InvalidArgumentAsync(() => belize.CreateSubscriptionAsync(Subscribe(url, EventType.Approved)).ResponseAsync, "url");
+        }
+        Assert.Equal(0L, pan.CountRows("webhook_subscriptions"));
+        Assert.Equal(0L, production.CountRows("webhook_subscriptions"));
+
+        // Another node's subscription id is unknown here, as is a made-up one; nothing removed.
+        var blzId = (await belize.CreateSubscriptionAsync(Subscribe(Good, EventType.Approved))).Subscription.SubscriptionId;
+        await hooks.CreateSubscriptionAsync(Subscribe(Good, EventType.Approved));
+        await RpcAssert.ReasonAsync(() => hooks.DeleteSubscriptionAsync(new DeleteSubscriptionRequest { SubscriptionId = blzId }).ResponseAsync, StatusCode.NotFound, "SUBSCRIPTION_NOT_FOUND");
+        await RpcAssert.ReasonAsync(() => hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = blzId }).ResponseAsync, StatusCode.NotFound, "SUBSCRIPTION_NOT_FOUND");
+        await RpcAssert.ReasonAsync(() => hooks.DeleteSubscriptionAsync(new DeleteSubscriptionRequest { SubscriptionId = "wh_0000" }).ResponseAsync, StatusCode.NotFound, "SUBSCRIPTION_NOT_FOUND");
+        await RpcAssert.InvalidArgumentAsync(() => hooks.DeleteSubscriptionAsync(new DeleteSubscriptionRequest()).ResponseAsync, "subscription_id");
+        Assert.Equal((1L, 1L), (pan.CountRows("webhook_subscriptions"), production.CountRows("webhook_subscriptions")));
+        await belize.DeleteSubscriptionAsync(new DeleteSubscriptionRequest { SubscriptionId = blzId });
+        Assert.Equal(0L, production.CountRows("webhook_subscriptions"));
+    }
+
+    /// <summary>
+    /// Think as a hostile State. Belize's approver calls PAN's node: it may not create, list or remove PAN's subscriptions (nor
+    /// may PAN's submit-only credential, nor the Secretariat). Belize's own node replicates PAN's figures and signed approvals:
+    /// Belize's receiver, subscribed to every event its node emits, hears nothing of PAN, whose approval and revision it holds.
+    /// </summary>
+    [Fact]
+    public async Task A_State_can_neither_manage_another_nodes_webhooks_nor_hear_of_another_States_figures_it_replicates()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. WebhookArgs]);
+        var credentialFile = Path.Combine(pan.Folder, "blz-credential.json");
+        OwnerOnlyFile.WriteAllText(credentialFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("BLZ")));
+        await using var blz = await TestNode.StartAsync("BLZ", null,
+        [
+            .. WebhookArgs, $"--Node:Credential={credentialFile}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+        ]);
+        var panHooks = Notifications(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var panId = (await panHooks.CreateSubscriptionAsync(Subscribe("https://hooks.pan.example/mirps", EventType.Approved))).Subscription.SubscriptionId;
+
+        foreach (var (intruder, reason) in new[]
+        {
+            (Notifications(pan, await SharedIdentity.ApproverAsync("BLZ")), "COUNTRY_MISMATCH"),
+            (Notifications(pan, await SharedIdentity.ApproverAsync("")), "COUNTRY_MISMATCH"),
+            (Notifications(pan, pan.Credential, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}"), "MISSING_SCOPE"),
+        })
+        {
+            await RpcAssert.ReasonAsync(() => intruder.CreateSubscriptionAsync(Subscribe(receiver.Url, EventType.Approved)).ResponseAsync, StatusCode.PermissionDenied, reason);
+            await RpcAssert.ReasonAsync(() => intruder.ListSubscriptionsAsync(new ListSubscriptionsRequest()).ResponseAsync, StatusCode.PermissionDenied, reason);
+            await RpcAssert.ReasonAsync(() => intruder.DeleteSubscriptionAsync(new DeleteSubscriptionRequest { SubscriptionId = panId }).ResponseAsync, StatusCode.PermissionDenied, reason);
+            await RpcAssert.ReasonAsync(() => intruder.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = panId }).ResponseAsync, StatusCode.PermissionDenied, reason);
+        }
+        Assert.Equal(1L, pan.CountRows("webhook_subscriptions"));
+
+        // Belize subscribes on its own node to everything it emits, then PAN approves and revises its figures.
+        var blzHooks = Notifications(blz, await SharedIdentity.ApproverAsync("BLZ"));
+        await blzHooks.CreateSubscriptionAsync(Subscribe(receiver.Url, [.. WebhookSubscriptions.StateEvents]));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+        // Belize's node holds PAN's approval and revision...
+        var blzView = new ApprovalService.ApprovalServiceClient(blz.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await blzView.GetApprovalStatusAsync(new GetApprovalStatusRequest { Countries = { "PAN" }, GroupIds = { Populations }, Periods = { "2023" } })).Cells[0].State
+            != ApprovalState.ChangedSinceApproval)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Belize's node never held PAN's approval and revision");
+            await Task.Delay(100);
+        }
+        // ... and Belize's own approval is heard, after several rounds in which PAN's would have been.
+        await blz.Observations.SubmitObservationsAsync(Submit(Refugees("BLZ", value: 240)));
+        await Approvals(blz, await SharedIdentity.ApproverAsync("BLZ")).ApproveDataAsync(Approve());
+        await receiver.WhenAsync(e => e.Any(x => x.Country == "BLZ"), "Belize's own approval");
+        await Task.Delay(500);
+        Assert.DoesNotContain(receiver.Accepted, e => e.Country != "BLZ");
+        Assert.Equal(receiver.Accepted.Count, blz.CountRows("webhook_events")); // none about PAN was even derived
+    }
+
+    /// <summary>
+    /// PAN holds drafts back (HoldDrafts), from the Secretariat too. The Secretariat's receiver hears nothing of a draft: no data
+    /// received while its changes are placeholders, and no change since approval for a revision held back, although PAN's own
+    /// receiver hears of it; once PAN approves, the data arrives and is heard of.
+    /// </summary>
+    [Fact]
+    public async Task The_Secretariat_hears_nothing_of_a_draft_a_State_holds_back()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var own = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var hooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat);
+        await hooks.CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived, EventType.Approved, EventType.ChangedSinceApproval));
+        await Notifications(pan, await SharedIdentity.ApproverAsync("PAN")).CreateSubscriptionAsync(Subscribe(own.Url, EventType.ChangedSinceApproval));
+        var sync = new Mirps.Sync.V1.SyncService.SyncServiceClient(secretariat.Channel);
+        async Task SecretariatHoldsLogToAsync(long sequence)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((await sync.GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence < sequence)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the Secretariat never held PAN's log to change {sequence}");
+                await Task.Delay(100);
+            }
+            await Task.Delay(500); // several derivation rounds
+        }
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await SecretariatHoldsLogToAsync(1);
+        Assert.Empty(central.Requests);
+
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.DataReceived) && e.Any(x => x.Type == EventType.Approved), "PAN's approved data");
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240))); // a draft again
+        await own.WhenAsync(e => e.Any(x => x.Type == EventType.ChangedSinceApproval), "PAN hears its own revision");
+        await SecretariatHoldsLogToAsync(2);
+        Assert.DoesNotContain(central.Accepted, e => e.Type == EventType.ChangedSinceApproval || e.ToSequence == 2);
+        Assert.Equal(2, central.Accepted.Count);
+    }
+}
