@@ -177,7 +177,7 @@ public static class ComplementaryWithholding
     /// as an expression (origin || ''), which SQLite cannot look up in an index: compared as a column, SQLite (with no
     /// statistics) took the primary key's index (origin, sequence) instead, and read every row of the origin for each table.
     /// </summary>
-    private static IQueryable<ObservationRow> RowsOf(IQueryable<ObservationRow> rows, Table table)
+    internal static IQueryable<ObservationRow> RowsOf(IQueryable<ObservationRow> rows, Table table)
     {
         var (indicator, country, periods) = (table.IndicatorCode, table.Country, table.Periods());
         return rows.Where(o => o.IndicatorCode == indicator && o.Country == country && periods.Contains(o.Period) && o.Origin + "" == country);
