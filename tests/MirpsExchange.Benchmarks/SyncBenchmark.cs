@@ -39,7 +39,7 @@ public static class SyncBenchmark
             var credentials = await DevnetCredentials.EnsureAsync(http, root, issuer, new Uri(identity.Addresses[1]), ["BLZ", "PAN"], CancellationToken.None);
             var tokenEndpoint = new Uri(issuer, MirpsAuth.TokenEndpointPath);
 
-            using var origin = ServiceProcess.PublishedNode(published, "BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), "--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all");
+            using var origin = ServiceProcess.PublishedNode(published, "BLZ", Path.Combine(root, "BLZ"), issuer.ToString(), ["--Logging:LogLevel:Default=Warning", "--Node:Sharing:Default:Readers=all", .. NodeArguments()]);
             await origin.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             // The origin made its log-signing key at its first start: registered as an admin does, so replicas verify its log.
             await DevnetCredentials.RegisterLogKeysAsync(http, root, issuer, new Uri(identity.Addresses[1]),
@@ -84,7 +84,7 @@ public static class SyncBenchmark
                 var originCpu = origin.ProcessorTime;
                 var replicaWatch = Stopwatch.StartNew();
                 replica = ServiceProcess.PublishedNode(published, "PAN", Path.Combine(root, $"PAN-{round}"), issuer.ToString(),
-                    "--Logging:LogLevel:Default=Warning", $"--Node:Credential={puller}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ");
+                    ["--Logging:LogLevel:Default=Warning", $"--Node:Credential={puller}", $"--Node:Peers:0:Address={origin.Address}", "--Node:Peers:0:Origins:0=BLZ", "--Node:Peers:0:Country=BLZ", .. NodeArguments()]);
                 await replica.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
                 var startUp = replicaWatch.Elapsed;
                 using var statusChannel = AuthenticatedChannel.Create(new Uri(replica.Address), panama);
@@ -122,7 +122,7 @@ public static class SyncBenchmark
 
             // Latency (on the last round's replica): single-observation submits at the origin until each is queryable on the following peer.
             var history = new ObservationService.ObservationServiceClient(replicaChannel);
-            var latencies = new List<double>();
+            List<double> latencies = [], submits = [], reads = [], polls = [];
             for (var i = 0; i < args.Samples; i++)
             {
                 // A revision of the note (a new value would break the catalogue's rules on the workload's complete breakdowns).
@@ -130,17 +130,24 @@ public static class SyncBenchmark
                 observation.Note = $"latency sample {i}";
                 var watch = Stopwatch.StartNew();
                 await submit.SubmitObservationsAsync(new SubmitObservationsRequest { Observations = { observation } });
-                while (true)
+                submits.Add(watch.Elapsed.TotalMilliseconds);
+                for (var poll = 1; ; poll++)
                 {
+                    var read = Stopwatch.StartNew();
                     var revisions = await history.GetObservationHistoryAsync(new GetObservationHistoryRequest { Key = observation.Key() });
+                    reads.Add(read.Elapsed.TotalMilliseconds);
                     if (revisions.Revisions[^1].Observation.Note == observation.Note)
                     {
+                        polls.Add(poll);
                         break;
                     }
                 }
                 latencies.Add(watch.Elapsed.TotalMilliseconds);
             }
             latencies.Sort();
+            submits.Sort();
+            reads.Sort();
+            polls.Sort();
 
             var median = SubmitBenchmark.Median;
             Console.WriteLine($"Initial sync of {rows.Count:N0} observations to an empty peer (node processes, loopback), median of {args.Rounds} round(s):");
@@ -153,14 +160,25 @@ public static class SyncBenchmark
             Console.WriteLine($"  ratio node / baseline:                               {median(ratios),10:0.00}   (goal >= 0.70 and >= 150,000 obs/s)");
             Console.WriteLine($"Submit-to-queryable latency on a following peer, {latencies.Count} single-observation submits:");
             Console.WriteLine($"  p50 {latencies[latencies.Count / 2]:0.0} ms, p99 {latencies[(int)(latencies.Count * 0.99)]:0.0} ms   (goal p50 < 50 ms, p99 < 250 ms)");
+            Console.WriteLine($"  of which the submit at the origin p50 {submits[submits.Count / 2]:0.0} ms; a history read at the replica p50 {reads[reads.Count / 2]:0.0} ms, p99 {reads[(int)(reads.Count * 0.99)]:0.0} ms; reads per sample p50 {polls[polls.Count / 2]:0}, p99 {polls[(int)(polls.Count * 0.99)]:0}");
             return 0;
         }
         finally
         {
             SqliteConnection.ClearAllPools();
-            Directory.Delete(root, recursive: true);
+            if (Environment.GetEnvironmentVariable("MIRPS_BENCH_KEEP") is null)
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            else
+            {
+                Console.WriteLine($"Kept {root} (MIRPS_BENCH_KEEP): each process's service.log");
+            }
         }
     }
+
+    /// <summary>Extra arguments for both nodes (MIRPS_BENCH_NODE_ARGS, space-separated), e.g. a log level to profile with.</summary>
+    private static string[] NodeArguments() => Environment.GetEnvironmentVariable("MIRPS_BENCH_NODE_ARGS") is { Length: > 0 } extra ? extra.Split(' ') : [];
 
     /// <summary>The latest sequence of BLZ the replica holds; 0 while it holds nothing of BLZ.</summary>
     private static async Task<long> HeldAsync(SyncService.SyncServiceClient status) =>

@@ -226,6 +226,34 @@ public class ComplementarySuppressionTests
     }
 
     [Fact]
+    public async Task A_table_decided_for_a_reader_is_decided_again_when_a_later_commit_makes_one_of_its_values_derivable()
+    {
+        // The node keeps each table's decision per reader and carries it over commits that add nothing to the table (or, in a
+        // table where nothing was withheld, only values the reader receives). Each commit below must undo that.
+        await using var origin = await OriginAsync();
+        string Served(List<StoredObservation> history) => string.Join(",", history.Select(s => $"{s.Withholding}|{s.Observation.Value}"));
+
+        // 2023: nothing withheld yet (the total alone); then F = 127 and M = 3, a small count, in one commit: F = 130 - 3.
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 130)));
+        Assert.Equal("Unspecified|130", Served(await HistoryAsync(origin, "CRI", KeyOf(Refugees()))));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3)));
+        Assert.Equal("Complementary|0", Served(await HistoryAsync(origin, "CRI", KeyOf(Refugees(sex: "F")))));
+
+        // 2022: M = 3 withheld, but no total yet, so nothing derives it and nothing else is withheld; a commit elsewhere
+        // changes nothing; then the total arrives, a value the reader would receive, and total - F would give M away: the
+        // total (the later commit's revision) is withheld, F stays as it was served.
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", sex: "F", value: 127), Refugees(period: "2022", sex: "M", value: 3)));
+        Assert.Equal("Unspecified|127", Served(await HistoryAsync(origin, "CRI", KeyOf(Refugees(period: "2022", sex: "F")))));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2021", value: 40)));
+        Assert.Equal("Unspecified|127", Served(await HistoryAsync(origin, "CRI", KeyOf(Refugees(period: "2022", sex: "F")))));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 130)));
+        Assert.Equal("Complementary|0", Served(await HistoryAsync(origin, "CRI", KeyOf(Refugees(period: "2022")))));
+        Assert.Equal(["F|Unspecified|127", "M|SmallCount|0", "_T|Complementary|0"],
+            (await QueryAsync(origin, "CRI", request: new StreamObservationsRequest { PeriodFrom = "2022", PeriodTo = "2022" }))
+                .Select(s => $"{s.Observation.Sex}|{s.Withholding}|{s.Observation.Value}"));
+    }
+
+    [Fact]
     public async Task A_small_quarter_of_a_flow_is_not_its_year_minus_the_other_quarters_and_a_replica_of_the_reader_checks_the_complement()
     {
         await using var origin = await OriginAsync();

@@ -89,33 +89,65 @@ public static class ComplementaryWithholding
         ForTablesAsync(rows, tables, reader, catalogue, nowMicros, cancellationToken, known: false, memo);
 
     /// <summary>
+    /// What the store holds of an origin, as far as the tables' withholdings go: its last change (a commit adds changes after
+    /// it), its placeholders (a placeholder replaced by its change adds a row with an earlier sequence, and removes the
+    /// placeholder: their number and the sum of their sequences change, as changes added after the last never restore both)
+    /// and <see cref="Rewrites"/> (rows removed).
+    /// </summary>
+    public readonly record struct Version(long LastSequence, long Placeholders, long PlaceholderSequences, long Rewrites);
+
+    /// <summary>
     /// One reader's tables already computed (a year's table is read again by every feed batch, history and query that reaches
-    /// it): each valid while what the store holds of its origin (<see cref="VersionAsync"/>) stays the same and until the first
-    /// release time ahead of the computation (an embargo ending changes what is withheld).
+    /// it): each valid until the first release time ahead of the computation (an embargo ending changes what is withheld), at
+    /// the <see cref="Version"/> it was computed at, and after it while the origin's changes since then (read by sequence,
+    /// in proportion to what they are) add no row to the table, or, where nothing in the table was withheld from the reader,
+    /// only rows the reader receives. So a commit costs the tables it touches, not every table of the origin (on a replica of
+    /// 1 M rows, a table of 63,000 rows was read again for every answer after each commit: 0.2-0.9 s each).
     /// </summary>
     public sealed class Memo
     {
         /// <summary>Most tables kept; the memo starts over beyond.</summary>
         private const int Kept = 4_096;
 
-        private readonly System.Collections.Concurrent.ConcurrentDictionary<Table, ((long, long) Version, long ValidUntil, HashSet<long> Complements)> _tables = new();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<Table, Entry> _tables = new();
 
-        internal bool TryGet(Table table, (long, long) version, long nowMicros, out HashSet<long> complements)
+        /// <summary>A table's complements, computed at <paramref name="Version"/>; <paramref name="NothingWithheld"/>: no value of it was withheld from the reader.</summary>
+        internal readonly record struct Entry(Version Version, long ValidUntil, HashSet<long> Complements, bool NothingWithheld);
+
+        /// <summary>The table's entry, at any version, while its release time is ahead.</summary>
+        internal bool TryGet(Table table, long nowMicros, out Entry entry) =>
+            _tables.TryGetValue(table, out entry) && nowMicros < entry.ValidUntil;
+
+        /// <summary>The table's entry, whose release time is ahead, carried to <paramref name="version"/> (nothing it reads changed).</summary>
+        internal void Carry(Table table, Version from, Version version)
         {
-            var found = _tables.TryGetValue(table, out var kept) && kept.Version == version && nowMicros < kept.ValidUntil;
-            complements = found ? kept.Complements : [];
-            return found;
+            if (_tables.TryGetValue(table, out var kept) && kept.Version == from)
+            {
+                _tables.TryUpdate(table, kept with { Version = version }, kept);
+            }
         }
 
-        internal void Keep(Table table, (long, long) version, long validUntil, HashSet<long> complements)
+        internal void Keep(Table table, Entry entry)
         {
             if (_tables.Count >= Kept)
             {
                 _tables.Clear();
             }
-            _tables[table] = (version, validUntil, complements);
+            _tables[table] = entry;
         }
     }
+
+    /// <summary>How many times a node removed an origin's rows (<see cref="RowsRemoved"/>): part of every <see cref="Version"/>.</summary>
+    private static long _rewrites;
+
+    /// <summary>
+    /// Tells the memos that rows were removed from a store (a replica's copy of history from before logs were signed gives way
+    /// to the signed log): a removal adds no change after the last, so no table computed before it is carried over.
+    /// </summary>
+    public static void RowsRemoved() => Interlocked.Increment(ref _rewrites);
+
+    /// <summary>Most changes read to carry a memo's tables to the current version; beyond, the tables are read again.</summary>
+    private const int MostChangesSince = 4_096;
 
     /// <summary>Each store's memos, by reader: queries and histories of one reader share what they computed.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Store, string Reader), Memo> Memos = new();
@@ -130,10 +162,78 @@ public static class ComplementaryWithholding
         return Memos.GetOrAdd((db.Database.GetConnectionString() ?? "", reader.IsSecretariat ? "" : reader.Country ?? ""), _ => new Memo());
     }
 
-    /// <summary>What the store holds of <paramref name="origin"/>: its last change and how many placeholders (a new change, a placeholder replaced or added, changes it).</summary>
-    public static async Task<(long, long)> VersionAsync(NodeDbContext db, string origin, CancellationToken cancellationToken) =>
-        ((await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence,
-            await db.WithheldChanges.AsNoTracking().CountAsync(w => w.Origin == origin, cancellationToken));
+    /// <summary>What the store holds of <paramref name="origin"/> (<see cref="Version"/>).</summary>
+    public static async Task<Version> VersionAsync(NodeDbContext db, string origin, CancellationToken cancellationToken)
+    {
+        var rewrites = Interlocked.Read(ref _rewrites); // before the rows: a removal after it makes the next version differ
+        var last = (await OriginLog.LastChangeAsync(db, origin, cancellationToken)).Sequence;
+        var placeholders = await db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin).GroupBy(w => w.Origin)
+            .Select(g => new { Count = g.LongCount(), Sum = g.Sum(w => w.OriginSequence) }).FirstOrDefaultAsync(cancellationToken);
+        return new Version(last, placeholders?.Count ?? 0, placeholders?.Sum ?? 0, rewrites);
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="table"/>: found through the key index (indicator, country, period). The origin is compared
+    /// as an expression (origin || ''), which SQLite cannot look up in an index: compared as a column, SQLite (with no
+    /// statistics) took the primary key's index (origin, sequence) instead, and read every row of the origin for each table.
+    /// </summary>
+    internal static IQueryable<ObservationRow> RowsOf(IQueryable<ObservationRow> rows, Table table)
+    {
+        var (indicator, country, periods) = (table.IndicatorCode, table.Country, table.Periods());
+        return rows.Where(o => o.IndicatorCode == indicator && o.Country == country && periods.Contains(o.Period) && o.Origin + "" == country);
+    }
+
+    /// <summary>
+    /// <paramref name="origin"/>'s changes held after <paramref name="after"/> up to <paramref name="upTo"/> (the primary key's
+    /// range), with what tells whether each falls in a table and whether the reader receives its value; null when they are
+    /// more than <see cref="MostChangesSince"/>.
+    /// </summary>
+    private static async Task<List<ObservationRow>?> ChangesSinceAsync(NodeDbContext db, string origin, long after, long upTo, CancellationToken cancellationToken)
+    {
+        if (upTo - after > MostChangesSince)
+        {
+            return null;
+        }
+        return await db.Observations.AsNoTracking()
+            .Where(o => o.Origin == origin && o.OriginSequence > after && o.OriginSequence <= upTo)
+            .Select(o => new ObservationRow
+            {
+                Origin = o.Origin, OriginSequence = o.OriginSequence, IndicatorCode = o.IndicatorCode, Country = o.Country, Period = o.Period,
+                Sex = "", Age = "", CountryOfOrigin = "", Note = "", Value = o.Value, Deleted = o.Deleted, ValueWithheld = o.ValueWithheld,
+                Readers = o.Readers, ReleaseTime = o.ReleaseTime, SmallCountThreshold = o.SmallCountThreshold,
+            })
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether a table's memo entry at <paramref name="kept"/> holds at <paramref name="current"/>: only changes were added since
+    /// (no placeholder replaced, no row removed), and those of the table, if any, are received by the reader in a table where
+    /// nothing was withheld from it (no withheld value, so no complement: it stays so).
+    /// </summary>
+    private static async Task<bool> StillHoldsAsync(Table table, Version kept, Version current, bool nothingWithheld, Reader reader, long nowMicros,
+        NodeDbContext db, Dictionary<(string, long, long), List<ObservationRow>?> since, CancellationToken cancellationToken)
+    {
+        if (kept == current)
+        {
+            return true;
+        }
+        if (kept with { LastSequence = current.LastSequence } != current || kept.LastSequence > current.LastSequence)
+        {
+            return false;
+        }
+        var range = (table.Country, kept.LastSequence, current.LastSequence);
+        if (!since.TryGetValue(range, out var changes))
+        {
+            since[range] = changes = await ChangesSinceAsync(db, table.Country, kept.LastSequence, current.LastSequence, cancellationToken);
+        }
+        if (changes is null)
+        {
+            return false;
+        }
+        var year = table.Year;
+        var inTable = changes.Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && YearOf(o.Period) == year);
+        return nothingWithheld ? !inTable.Any(o => WithheldFrom(reader, o, nowMicros)) : !inTable.Any();
+    }
 
     /// <param name="known">Whether every table is known to hold a value withheld from the reader; otherwise a table is read only when it does.</param>
     private static async Task<HashSet<(string Origin, long Sequence)>?> ForTablesAsync(
@@ -145,33 +245,35 @@ public static class ComplementaryWithholding
             return null;
         }
         var complements = new HashSet<(string, long)>();
-        var versions = new Dictionary<string, (long, long)>(StringComparer.Ordinal); // by origin, once per answer
+        var versions = new Dictionary<string, Version>(StringComparer.Ordinal); // by origin, once per answer
+        var since = new Dictionary<(string, long, long), List<ObservationRow>?>(); // an origin's changes after a memo's version, once per answer
         foreach (var table in tables)
         {
             if (reader.Owns(table.Country))
             {
                 continue;
             }
-            (long, long) version = default;
+            Version version = default;
             if (memo is { } m)
             {
                 if (!versions.TryGetValue(table.Country, out version))
                 {
                     versions[table.Country] = version = await VersionAsync(m.Db, table.Country, cancellationToken);
                 }
-                if (m.Memo.TryGet(table, version, nowMicros, out var kept))
+                if (m.Memo.TryGet(table, nowMicros, out var kept)
+                    && await StillHoldsAsync(table, kept.Version, version, kept.NothingWithheld, reader, nowMicros, m.Db, since, cancellationToken))
                 {
-                    complements.UnionWith(kept.Select(sequence => (table.Country, sequence)));
+                    m.Memo.Carry(table, kept.Version, version);
+                    complements.UnionWith(kept.Complements.Select(sequence => (table.Country, sequence)));
                     continue;
                 }
             }
-            var periods = table.Periods();
-            var tableRows = rows.Where(o => o.IndicatorCode == table.IndicatorCode && o.Country == table.Country && periods.Contains(o.Period) && o.Origin == table.Country);
+            var tableRows = RowsOf(rows, table);
             // A year's table holds up to 17 periods: it is read only when the reader has something to protect in it.
             if (!known && !await WithheldFrom(tableRows, reader, nowMicros).AnyAsync(cancellationToken))
             {
                 // Nothing withheld now stays so while the rows stay the same (an embargo only ends).
-                memo?.Memo.Keep(table, version, long.MaxValue, []);
+                memo?.Memo.Keep(table, new Memo.Entry(version, long.MaxValue, [], NothingWithheld: true));
                 continue;
             }
             // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
@@ -192,7 +294,8 @@ public static class ComplementaryWithholding
             {
                 complements.Add((table.Country, sequence));
             }
-            memo?.Memo.Keep(table, version, history.Select(row => row.ReleaseTime).Where(release => release > nowMicros).Min() ?? long.MaxValue, computed);
+            memo?.Memo.Keep(table, new Memo.Entry(version, history.Select(row => row.ReleaseTime).Where(release => release > nowMicros).Min() ?? long.MaxValue, computed,
+                NothingWithheld: !revisions.Any(r => r.Withheld)));
         }
         return complements;
     }

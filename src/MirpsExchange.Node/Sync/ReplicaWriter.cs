@@ -40,10 +40,11 @@ public sealed class ReplicaWriter(
         // When this node received the changes: an answer "as of now" meanwhile reads as of before it (ReceiveStamps).
         using var received = stamps.Receive();
         var now = received.Time;
+        var removed = false;
         if (changes.Count > 0 && changes[0].OriginSequence == 1)
         {
             // The origin's log from its start: a copy held from before logs were signed gives way to it.
-            await DropUnattestedAsync(connection, dbTransaction, origin, cancellationToken);
+            removed = await DropUnattestedAsync(connection, dbTransaction, origin, cancellationToken);
         }
         var (last, _) = await OriginLog.LastChangeAsync(connection, dbTransaction, origin, cancellationToken);
         var held = changes.Count > 0 && changes[0].OriginSequence <= last
@@ -128,6 +129,10 @@ public sealed class ReplicaWriter(
         }
         var applied = accepted.Count + placeholders.Count + replacing.Count;
         await transaction.CommitAsync(cancellationToken);
+        if (removed)
+        {
+            Sharing.ComplementaryWithholding.RowsRemoved(); // once committed: no table computed before is carried over
+        }
         if (applied > 0)
         {
             notifier.Committed();
@@ -163,14 +168,16 @@ public sealed class ReplicaWriter(
     }
 
     /// <summary>Removes <paramref name="origin"/>'s changes and placeholders held from before logs were signed (no link).</summary>
-    private static async Task DropUnattestedAsync(DbConnection connection, DbTransaction transaction, string origin, CancellationToken cancellationToken)
+    private static async Task<bool> DropUnattestedAsync(DbConnection connection, DbTransaction transaction, string origin, CancellationToken cancellationToken)
     {
+        var removed = 0;
         foreach (var table in new[] { ObservationRowConfiguration.Table, WithheldChangeConfiguration.Table })
         {
             await using var drop = PositionalCommand.Create(connection, transaction, $"DELETE FROM {table} WHERE origin = @origin AND change_hash IS NULL", "@origin");
             drop.Parameters[0].Value = origin;
-            await drop.ExecuteNonQueryAsync(cancellationToken);
+            removed += await drop.ExecuteNonQueryAsync(cancellationToken);
         }
+        return removed > 0;
     }
 
     /// <summary>
