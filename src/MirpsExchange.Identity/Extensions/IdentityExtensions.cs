@@ -117,7 +117,7 @@ public static class IdentityExtensions
     /// <inheritdoc cref="ListeningAddresses(WebApplication)"/>
     public static IReadOnlyList<string> ListeningAddresses(IServiceProvider services)
     {
-        var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        var addresses = ServerAddresses.Of(services);
         return addresses.Count == 1 ? [addresses[0], addresses[0]] : addresses;
     }
 }
