@@ -135,7 +135,9 @@ public static class IdentityApplication
         app.MapIdentityServer();
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<IdentityDbContext>().Database.MigrateAsync();
+            var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
+            await db.Database.MigrateAsync();
+            await StoreExtensions.UseWriteAheadLogAsync(db);
         }
         var options = app.Services.GetRequiredService<IOptions<IdentityOptions>>().Value;
         await AdminBootstrap.EnsureAdminAsync(app.Services, Path.GetFullPath(options.DataDirectory, app.Environment.ContentRootPath));
