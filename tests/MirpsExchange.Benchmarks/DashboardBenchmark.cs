@@ -72,6 +72,8 @@ public static class DashboardBenchmark
             [
                 $"--Node:DataDirectory={data}", "--Node:Port=0", $"--Node:HttpPort={port}", $"--Node:Issuer={identity.Issuer}",
                 $"--Web:ClientId={clientId}", $"--contentRoot={root}", "--Logging:LogLevel:Default=Warning",
+                // MIRPS_BENCH_NODE_ARGS: extra arguments for the Secretariat (--Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command=Information times each query)
+                .. (Environment.GetEnvironmentVariable("MIRPS_BENCH_NODE_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
             ]);
             await secretariat.StartAsync();
 
