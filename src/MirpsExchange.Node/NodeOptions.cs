@@ -30,6 +30,12 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan PeerStallTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// How long the oldest change a peer holds may wait, not yet applied here, before the node's "peers" health check
+    /// reports it degraded (the lag is also in `mirps sync status` and the mirps.sync.peer.lag.* metrics).
+    /// </summary>
+    public TimeSpan PeerLagThreshold { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How often a pull asks its peer for the origin's new lifecycle entries (approvals; ApprovalService.ListLifecycleEntries).</summary>
     public TimeSpan LifecyclePollInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -35,23 +35,24 @@ public static class ServiceDefaultsExtensions
             options.SingleLine = true;
             options.TimestampFormat = "HH:mm:ss.fff ";
         });
+        // Exporters (console, OTLP, Prometheus): all off unless the Telemetry section turns them on (TelemetryOptions).
+        var telemetry = TelemetryOptions.From(builder.Configuration);
         builder.Services.AddOpenTelemetry().WithMetrics(m =>
         {
             m.AddAspNetCoreInstrumentation().AddMeter(meterNames);
-            if (builder.Configuration.GetValue("Telemetry:ConsoleExporter", false))
-            {
-                m.AddConsoleExporter();
-            }
+            TelemetryExporters.Add(builder, m, telemetry);
         });
         return builder;
     }
 
     /// <summary>
     /// Maps gRPC health checking (grpc.health.v1) and server reflection, and the OpenAPI document of the HTTP/JSON
-    /// routes (<see cref="HttpJson.DocumentPath"/>); all three stay open to every caller.
+    /// routes (<see cref="HttpJson.DocumentPath"/>); all three stay open to every caller. The Prometheus scrape path,
+    /// when configured, answers on its own port only (<see cref="TelemetryOptions"/>).
     /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
+        TelemetryExporters.Use(app);
         app.UseHttpJson(MaxReceiveBytes(app.Configuration));
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();

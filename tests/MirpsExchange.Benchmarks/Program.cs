@@ -12,11 +12,15 @@ using MirpsExchange.Benchmarks;
 //        apply [--rows N] [--rounds N]: the replica's apply alone (ReplicaWriter) of a signed, verified log, in process
 //        rules [--rows N] [--rounds N]: the validation rules' engine alone in process over the submit workload (no store)
 //        regional [--rows N (per State, default 1,000,000)] [--rounds N]: the Secretariat's regional sums for one year beside a raw GROUP BY
+//        dashboard [--rows N (per State, default 1,000,000)] [--rounds N (samples per view, at least 20)]: the Secretariat's web pages
+//             (regional table of one period, 10-year series of one indicator by State), the SDMX data queries and the gRPC calls
+//             for the same figures: p50 / p95 of each
 var parsed = BenchmarkArgs.Parse(args);
 return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
     : args.Contains("sync") ? await SyncBenchmark.RunAsync(parsed)
     : args.Contains("apply") ? await SigningBenchmark.ApplyAsync(parsed)
     : args.Contains("signing") ? await SigningBenchmark.RunAsync(parsed)
+    : args.Contains("dashboard") ? await DashboardBenchmark.RunAsync(parsed)
     : args.Contains("regional") ? await RegionalBenchmark.RunAsync(parsed)
     : args.Contains("rules") ? await RulesBenchmark.RunAsync(parsed)
     : await SubmitBenchmark.RunAsync(parsed);

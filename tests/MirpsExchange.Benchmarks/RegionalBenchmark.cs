@@ -24,7 +24,7 @@ public static class RegionalBenchmark
         "PER", "BRA", "CHN", "IND", "AFG", "CMR", "AGO", "COD", "SEN", "GHA", "ERI", "SOM", "BGD", "NPL", "ARG", "_U", "_T",
     ];
 
-    private const int Year = 2023;
+    internal const int Year = 2023;
 
     public static async Task<int> RunAsync(BenchmarkArgs args)
     {
@@ -141,7 +141,7 @@ public static class RegionalBenchmark
     /// every indicator at every granularity it accepts and every combination of its dimensions; one key in
     /// 20 also carries a superseded first revision, 5% of values are provisional and 2% estimated.
     /// </summary>
-    private static long Load(string path, StandardCatalogue catalogue, string[] states, int perState)
+    internal static long Load(string path, StandardCatalogue catalogue, string[] states, int perState)
     {
         string[] none = [""];
         var sexes = catalogue.DimensionCodes(StandardCatalogue.SexDimension).Order(StringComparer.Ordinal).ToArray();

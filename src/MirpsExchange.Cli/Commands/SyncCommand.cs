@@ -18,7 +18,8 @@ public static class SyncCommand
     /// <summary>The status command's help text, exit codes included.</summary>
     public const string StatusDescription =
         "Show what a node holds (per origin State: the latest change sequence and when it came) and how its pulls from "
-        + "other nodes are doing (per peer: connecting, connected, failing or stopped, the sequence applied, the last error; "
+        + "other nodes are doing (per peer: connecting, connected, failing or stopped, the sequence applied, the sequence the peer "
+        + "holds, how far behind the pull is in changes and in seconds since the oldest change not yet applied was recorded, the last error; "
         + "shown only to the node's own State and the Secretariat). "
         + "Exit codes: 0 the node answered and no pull is failing or stopped. 2 no token (missing credential file, wrong secret), "
         + "node unreachable, or another failure. 3 the node answered but a pull from a peer is failing or stopped: "
@@ -86,6 +87,8 @@ public static class SyncCommand
         peers.AddColumn("Origin");
         peers.AddColumn("State");
         peers.AddColumn(new TableColumn("Applied sequence").RightAligned());
+        peers.AddColumn(new TableColumn("Peer holds").RightAligned());
+        peers.AddColumn(new TableColumn("Behind").RightAligned());
         peers.AddColumn("Last change (UTC)");
         peers.AddColumn("Last error");
         foreach (var peer in status.Peers)
@@ -93,6 +96,7 @@ public static class SyncCommand
             peers.AddRow([.. new[]
             {
                 peer.Address, peer.Origin, StateName(peer.State), peer.AppliedSequence.ToString(CultureInfo.InvariantCulture),
+                peer.PeerSequence.ToString(CultureInfo.InvariantCulture), Behind(peer),
                 Format(peer.LastChangeTime), peer.LastError.Length > 0 ? peer.LastError : "-",
             }.Select(Markup.Escape)]);
         }
@@ -105,6 +109,11 @@ public static class SyncCommand
         }
         return unhealthy.Count > 0 ? PeerUnhealthy : CliApp.Ok;
     }
+
+    /// <summary>"0", or "12 changes, 4 s" (how many changes the peer holds that are not here, and how long the oldest has waited).</summary>
+    private static string Behind(PeerStatus peer) => peer.SequencesBehind == 0
+        ? "0"
+        : string.Create(CultureInfo.InvariantCulture, $"{peer.SequencesBehind} changes, {Math.Floor((peer.TimeBehind?.ToTimeSpan() ?? TimeSpan.Zero).TotalSeconds)} s");
 
     private static string StateName(PeerState state) => state switch
     {

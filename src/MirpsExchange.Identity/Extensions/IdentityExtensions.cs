@@ -117,7 +117,7 @@ public static class IdentityExtensions
     /// <inheritdoc cref="ListeningAddresses(WebApplication)"/>
     public static IReadOnlyList<string> ListeningAddresses(IServiceProvider services)
     {
-        var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        var addresses = ServerAddresses.Of(services);
         return addresses.Count == 1 ? [addresses[0], addresses[0]] : addresses;
     }
 }
@@ -135,7 +135,9 @@ public static class IdentityApplication
         app.MapIdentityServer();
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<IdentityDbContext>().Database.MigrateAsync();
+            var db = scope.ServiceProvider.GetRequiredService<IdentityDbContext>();
+            await db.Database.MigrateAsync();
+            await StoreExtensions.UseWriteAheadLogAsync(db);
         }
         var options = app.Services.GetRequiredService<IOptions<IdentityOptions>>().Value;
         await AdminBootstrap.EnsureAdminAsync(app.Services, Path.GetFullPath(options.DataDirectory, app.Environment.ContentRootPath));

@@ -98,8 +98,7 @@ public static class NodeExtensions
     /// </summary>
     public static string HttpAddress(this WebApplication app) => Addresses(app)[^1];
 
-    private static IReadOnlyList<string> Addresses(WebApplication app) =>
-        [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+    private static IReadOnlyList<string> Addresses(WebApplication app) => ServerAddresses.Of(app.Services);
 
     private static void WriteAddressFile(WebApplication app)
     {

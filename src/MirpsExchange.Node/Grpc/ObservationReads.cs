@@ -119,6 +119,14 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
         {
             tables = tables.Where(o => o.PeriodEnd <= last.End);
         }
+        if (from is { } low && to is { } high && KeyPrefixes(request, low, high) is { } prefixes)
+        {
+            // The store's one index leads with (indicator, country, period): a time-bounded query that names no indicator or State
+            // would read every row (a dashboard's regional table of one year over SDMX: seconds at 7 × 1 M rows). It seeks every key
+            // prefix the bounds allow instead; the answer is the same (the period bounds above still apply).
+            var (indicators, countries, periods) = prefixes;
+            tables = tables.Where(o => indicators.Contains(o.IndicatorCode) && countries.Contains(o.Country) && periods.Contains(o.Period));
+        }
         var chosen = revisions switch
         {
             Revisions.History => asOf is { } until ? tables.Where(o => o.ReceivedTime <= until) : tables,
@@ -141,6 +149,42 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
     }
 
     /// <summary>The request's filter fields of catalogue 2.0's dimensions, in field order.</summary>
+    /// <summary>Every indicator code of the catalogue versions shipped (a replica may hold rows of an earlier one), read once.</summary>
+    private static readonly Lazy<string[]> ShippedIndicators = new(() =>
+        [.. StandardCatalogue.ShippedVersions.Keys.SelectMany(version => StandardCatalogue.LoadVersion(version).Catalog.Indicators.Select(i => i.Code))]);
+
+    /// <summary>Above this many (indicator, country, period) seeks a scan of the store is cheaper.</summary>
+    private const int MaxKeyPrefixes = 50_000;
+
+    /// <summary>
+    /// The indicators (asked for, else every one the served catalogue or a shipped version knows), States (asked for, else every
+    /// one) and periods of every granularity within [<paramref name="from"/>, <paramref name="to"/>] a row of the answer can have;
+    /// null when there would be more than <see cref="MaxKeyPrefixes"/> combinations.
+    /// </summary>
+    private (List<string> Indicators, List<string> Countries, List<string> Periods)? KeyPrefixes(StreamObservationsRequest request, Period from, Period to)
+    {
+        var catalogue = validator.Catalogue;
+        List<string> indicators = request.IndicatorCodes.Count > 0 ? [.. request.IndicatorCodes]
+            : [.. catalogue.Catalog.Indicators.Select(i => i.Code).Concat(ShippedIndicators.Value).Distinct(StringComparer.Ordinal)];
+        List<string> countries = request.Countries.Count > 0 ? [.. request.Countries] : [.. catalogue.ReportingCountries];
+        var periods = new List<string>();
+        for (var year = from.Start.Year; year <= to.End.Year && (long)indicators.Count * countries.Count * periods.Count <= MaxKeyPrefixes; year++)
+        {
+            foreach (var (granularity, count) in new[] { (Mirps.Catalog.V1.PeriodGranularity.Year, 1), (Mirps.Catalog.V1.PeriodGranularity.Quarter, 4), (Mirps.Catalog.V1.PeriodGranularity.Month, 12) })
+            {
+                for (var number = 1; number <= count; number++)
+                {
+                    var period = new Period(granularity, year, count == 1 ? 0 : number);
+                    if (period.Start >= from.Start && period.End <= to.End)
+                    {
+                        periods.Add(period.ToString());
+                    }
+                }
+            }
+        }
+        return (long)indicators.Count * countries.Count * periods.Count <= MaxKeyPrefixes ? (indicators, countries, periods) : null;
+    }
+
     private static readonly string[] AddedFilterFields = ["application_types", "decision_levels", "procedure_types", "count_bases", "countries_of_destination"];
 
     private static IReadOnlyList<string>[] AddedFilters(StreamObservationsRequest request) =>

@@ -122,7 +122,9 @@ public sealed partial class PeerSyncWorker(
                     await originCatalogues.SeenAsync(origin, status.CatalogVersion, stoppingToken); // the origin's own node: the version its State reports in
                 }
                 var source = peer.Reader;
-                var held = status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;
+                var peerHolds = status.Origins.FirstOrDefault(o => o.Origin == origin);
+                var held = peerHolds?.LatestSequence ?? 0;
+                state.PeerHolds(held, peerHolds?.LastChangeTime);
                 var self = Sharing.Reader.OfNode(options.Value.Country);
                 // Every change is checked against the origin's signed log before it is written (ChainVerifier).
                 var (applied, resume, nextRelease, notHeld, verifier) = await local;
@@ -183,6 +185,7 @@ public sealed partial class PeerSyncWorker(
                     ReplicaRules.CheckHeadsCome(origin, address, held, verifier.Pending);
                     ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address, Now(), fromOrigin: peer.Country == origin); // against the policies just verified
                     rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
+                    state.Received(message.Changes); // what the peer holds, once its message passed every check (the lag metrics)
                     return verified with { ContentChecked = true };
                 }
                 await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, static v => v.Changes.Count == 0, reconnect.Token))
@@ -479,16 +482,35 @@ public sealed class PeerIdentity(string configured)
     };
 }
 
-/// <summary>The live state of every pull, for the status call and health checks.</summary>
+/// <summary>
+/// The live state of every pull, for the status call, health checks and metrics: its state, what is applied here,
+/// and how far it lags behind what the peer holds (sequences, and how long the oldest change not yet here has waited).
+/// </summary>
 public sealed class PeerStates
 {
     private readonly ConcurrentDictionary<(string Address, string Origin), Entry> _entries = new();
+    private readonly TimeProvider _clock;
 
-    public Entry Register(string address, string origin) => _entries.GetOrAdd((address, origin), key => new Entry(key.Address, key.Origin));
+    public PeerStates(TimeProvider clock, System.Diagnostics.Metrics.IMeterFactory meters)
+    {
+        _clock = clock;
+        var meter = System.Diagnostics.Metrics.MeterFactoryExtensions.Create(meters, MirpsExchange.Node.Extensions.NodeExtensions.MeterName);
+        meter.CreateObservableGauge("mirps.sync.peer.lag.changes", () => Measure(s => s.SequencesBehind), "{change}",
+            "How many of the origin's changes the peer holds that are not applied here yet, per peer and origin.");
+        meter.CreateObservableGauge("mirps.sync.peer.lag.time", () => Measure(s => s.TimeBehind?.ToTimeSpan().TotalSeconds ?? 0), "s",
+            "How long the oldest change held by the peer and not applied here has waited since the origin recorded it, per peer and origin.");
+        meter.CreateObservableGauge("mirps.sync.peer.applied", () => Measure(s => s.AppliedSequence), "{change}",
+            "The last sequence of the origin applied here, per peer and origin.");
+    }
+
+    public Entry Register(string address, string origin) => _entries.GetOrAdd((address, origin), key => new Entry(key.Address, key.Origin, _clock));
 
     public IReadOnlyList<PeerStatus> Snapshot() => [.. _entries.Values.OrderBy(e => e.Address).ThenBy(e => e.Origin).Select(e => e.ToMessage())];
 
-    public sealed class Entry(string address, string origin)
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<T>> Measure<T>(Func<PeerStatus, T> value) where T : struct =>
+        Snapshot().Select(s => new System.Diagnostics.Metrics.Measurement<T>(value(s), new KeyValuePair<string, object?>("peer", s.Address), new KeyValuePair<string, object?>("origin", s.Origin)));
+
+    public sealed class Entry(string address, string origin, TimeProvider clock)
     {
         public string Address => address;
         public string Origin => origin;
@@ -498,6 +520,11 @@ public sealed class PeerStates
         private string _error = "";
         private long _applied;
         private Google.Protobuf.WellKnownTypes.Timestamp? _lastChange;
+        // What the peer is known to hold: its latest sequence and that change's recorded time.
+        private long _peerSequence;
+        private Google.Protobuf.WellKnownTypes.Timestamp? _peerTime;
+        // The first change of each message received and not yet applied (a few: one is read ahead of the writer), in sequence order.
+        private readonly List<(long Sequence, Google.Protobuf.WellKnownTypes.Timestamp Time)> _pending = [];
 
         public void Set(PeerState state, string? error = null)
         {
@@ -514,6 +541,39 @@ public sealed class PeerStates
             {
                 _applied = sequence;
                 _lastChange = time ?? _lastChange;
+                _pending.RemoveAll(p => p.Sequence <= sequence);
+            }
+        }
+
+        /// <summary>The peer's status: it holds the origin's log up to <paramref name="sequence"/>, last recorded at <paramref name="time"/>.</summary>
+        public void PeerHolds(long sequence, Google.Protobuf.WellKnownTypes.Timestamp? time)
+        {
+            lock (_lock)
+            {
+                _peerSequence = sequence;
+                _peerTime = time;
+                _pending.Clear(); // a new connection: what was read ahead on the last one is asked for again
+            }
+        }
+
+        /// <summary>A message of the feed, received (not yet applied): the peer holds at least its changes.</summary>
+        public void Received(IReadOnlyList<Mirps.Observation.V1.StoredObservation> changes)
+        {
+            if (changes.Count == 0)
+            {
+                return;
+            }
+            lock (_lock)
+            {
+                var (first, last) = (changes[0], changes[^1]);
+                if (last.OriginSequence > _peerSequence)
+                {
+                    (_peerSequence, _peerTime) = (last.OriginSequence, last.RecordedTime);
+                }
+                if (first.OriginSequence > _applied && first.RecordedTime is not null && (_pending.Count == 0 || _pending[^1].Sequence < first.OriginSequence))
+                {
+                    _pending.Add((first.OriginSequence, first.RecordedTime));
+                }
             }
         }
 
@@ -521,10 +581,27 @@ public sealed class PeerStates
         {
             lock (_lock)
             {
-                var status = new PeerStatus { Address = address, Origin = origin, State = _state, AppliedSequence = _applied, LastError = _error };
+                var behind = Math.Max(0, _peerSequence - _applied);
+                var status = new PeerStatus
+                {
+                    Address = address, Origin = origin, State = _state, AppliedSequence = _applied, LastError = _error,
+                    PeerSequence = _peerSequence, SequencesBehind = behind,
+                };
                 if (_lastChange is not null)
                 {
                     status.LastChangeTime = _lastChange;
+                }
+                if (behind > 0)
+                {
+                    // The oldest change known not to be here: the first of a message received, else (known from the status
+                    // alone) the peer's latest, which is no older than the first missing one: a lower bound.
+                    var oldest = _pending.Count > 0 ? _pending[0].Time : _peerTime;
+                    var waited = oldest is null ? TimeSpan.Zero : clock.GetUtcNow() - oldest.ToDateTimeOffset();
+                    status.TimeBehind = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(waited > TimeSpan.Zero ? waited : TimeSpan.Zero);
+                }
+                else
+                {
+                    status.TimeBehind = new Google.Protobuf.WellKnownTypes.Duration();
                 }
                 return status;
             }
