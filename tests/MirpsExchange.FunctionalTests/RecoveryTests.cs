@@ -195,4 +195,108 @@ public class RecoveryTests
             TempFolder.Delete(folder);
         }
     }
+
+    /// <summary>PAN's log as PAN's own node serves it to PAN (every change whole, with its heads): what a relay may serve it back.</summary>
+    internal static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> OwnLogAsync(TestNode pan)
+    {
+        using var call = new SyncService.SyncServiceClient(pan.Channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var (changes, heads) = (new List<StoredObservation>(), new List<LogHead>());
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
+            heads.AddRange(message.Heads);
+        }
+        return (changes, heads);
+    }
+
+    private static IEnumerable<StreamChangesResponse> Serve(StreamChangesRequest request, List<StoredObservation> changes, List<LogHead> heads)
+    {
+        var after = changes.Where(c => c.OriginSequence > request.AfterSequence).ToList();
+        if (request.Origin == "PAN" && after.Count > 0)
+        {
+            yield return new StreamChangesResponse { Changes = { after }, Heads = { heads.Where(h => h.Sequence > request.AfterSequence) }, LastSequence = after[^1].OriginSequence };
+        }
+    }
+
+    [Fact]
+    public async Task A_recovery_source_that_serves_a_forged_history_is_refused_with_nothing_written_and_writes_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (changes, heads) = await OwnLogAsync(pan);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // CRI's node holds PAN's whole log, it says, but serves change 2 with another value.
+            changes[1].Observation.Value = 2300;
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = 4;
+            hostile.RequestScript = request => Serve(request, changes, heads);
+
+            await using var recovering = await TestNode.StartAsync("PAN", null,
+            [
+                ShareWithAll, $"--Node:Port={port}", "--Node:Recover=true", $"--Node:RecoverFrom={hostile.Address}",
+                .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"), hostile.Peer),
+            ]);
+            recovering.Errors.Expect("OriginRecovery");
+            recovering.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(recovering);
+            Assert.Equal(0, recovering.CountRows());
+            Assert.Equal(0, recovering.CountRows("log_heads"));
+            var state = recovering.Services.GetRequiredService<RecoveryState>().Refusal!;
+            Assert.StartsWith(OriginRecovery.NoSource, state, StringComparison.Ordinal);
+            Assert.Contains("CHAIN_BROKEN", state, StringComparison.Ordinal);
+            await RpcAssert.ReasonAsync(() => recovering.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_that_claims_more_of_the_log_than_it_can_prove_is_passed_over_and_the_node_recovers_from_the_Secretariat()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (changes, heads) = await OwnLogAsync(pan);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // CRI's node says it holds PAN's log up to change 5: the true four, and a fifth it made up, signed with a key of its own.
+            var forged = changes[^1].Clone();
+            (forged.OriginSequence, forged.Revision, forged.Observation.Value) = (5, 3, 999);
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var head = heads[^1].Clone();
+            head.Sequence = 5;
+            Mirps.Log.LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = 5;
+            hostile.RequestScript = request => Serve(request, [.. changes, forged], [.. heads, head]);
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            recovered.Errors.Expect("OriginRecoverySourceRefused");
+            recovered.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(recovered);
+            Assert.Contains(0L, hostile.Requests); // it was asked first (it claimed most), and refused
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5); // the Secretariat verifies change 5 on PAN's chain: no fork
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
 }
