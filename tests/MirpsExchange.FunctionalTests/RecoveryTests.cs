@@ -299,4 +299,44 @@ public class RecoveryTests
             TempFolder.Delete(folder);
         }
     }
+
+    [Fact]
+    public async Task A_node_that_lost_its_log_key_too_recovers_with_the_published_key_and_signs_on_with_a_new_one_once_registered()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // No key file: the node makes a new key at start. The log it recovers is verified with the published (lost) key.
+            var keyFolder = Path.Combine(folder, "new-key");
+            var newKey = Path.Combine(keyFolder, "log-signing-key-pan.pem");
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", $"--Node:LogSigningKeyFile={newKey}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+
+            // The admin registers the new key (`mirps credentials register-log-key`): the Secretariat then verifies change 5, signed with it.
+            secretariat.Errors.Expect("PeerPullFailed"); // UNKNOWN_SIGNING_KEY until the key is registered
+            var publicKey = System.Security.Cryptography.PemEncoding.Find(await File.ReadAllTextAsync(Path.Combine(keyFolder, "log-signing-key-pan.pub.pem")));
+            var pem = await File.ReadAllTextAsync(Path.Combine(keyFolder, "log-signing-key-pan.pub.pem"));
+            await recovered.Identity.Credentials.RegisterLogKeyAsync(new Mirps.Identity.V1.RegisterLogKeyRequest
+            {
+                Country = "PAN",
+                PublicKey = Google.Protobuf.ByteString.CopyFrom(Convert.FromBase64String(pem[publicKey.Base64Data])),
+            });
+            await SecretariatHoldsAsync(secretariat, 5);
+            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
 }
