@@ -44,6 +44,13 @@ public sealed class NodeOptions
     /// </summary>
     public string RecoverFrom { get; set; } = "";
 
+    /// <summary>
+    /// SQLite's synchronous setting for the State's own commits: FULL (the default) syncs the WAL at every commit, so an
+    /// acknowledged submit survives power loss; NORMAL survives a process crash only (an OS crash may lose the last commits,
+    /// which the node then recovers from its replicas at its next start, if they hold them). For measuring FULL's cost.
+    /// </summary>
+    public string SubmitSynchronous { get; set; } = "FULL";
+
     /// <summary>How long the start-up check waits for each peer's answer.</summary>
     public TimeSpan RecoveryCheckTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

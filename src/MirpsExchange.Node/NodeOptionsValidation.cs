@@ -27,6 +27,10 @@ public sealed class NodeOptionsValidation(StandardCatalogue catalogue, bool secr
         {
             failures.Add("Configuration keys Node:ClientCertificateFile and Node:ClientKeyFile must be set together (or both left empty to use the Tls certificate).");
         }
+        if (options.SubmitSynchronous is not ("FULL" or "NORMAL"))
+        {
+            failures.Add($"Configuration key Node:SubmitSynchronous must be FULL (acknowledged submits survive power loss) or NORMAL; got '{options.SubmitSynchronous}'.");
+        }
         if (options.PeerStallTimeout <= TimeSpan.Zero)
         {
             failures.Add($"Configuration key Node:PeerStallTimeout must be positive; got {options.PeerStallTimeout:c}.");

@@ -34,9 +34,10 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
     /// whose sequence numbers a replica may hold, and the origin would then reuse them for other content (a fork).
     /// Another provider keeps its own durable commits (PostgreSQL: synchronous_commit=on, its default): nothing is set.
     /// </summary>
-    public static async Task<IAsyncDisposable> DurableCommitAsync(DbConnection connection, CancellationToken cancellationToken)
+    /// <param name="synchronous">Node:SubmitSynchronous: FULL, or NORMAL (nothing set: the node's default).</param>
+    public static async Task<IAsyncDisposable> DurableCommitAsync(DbConnection connection, string synchronous, CancellationToken cancellationToken)
     {
-        if (connection is not Microsoft.Data.Sqlite.SqliteConnection)
+        if (connection is not Microsoft.Data.Sqlite.SqliteConnection || synchronous != "FULL")
         {
             return NoScope.Instance;
         }

@@ -16,12 +16,15 @@ namespace MirpsExchange.Node.Sync;
 /// Whether the node's own write path may write: not while it is behind what its replicas hold of its own log
 /// (<see cref="OriginRecovery"/>), since its next sequence numbers are then already taken by changes it lost.
 /// </summary>
-public sealed class RecoveryState
+public sealed class RecoveryState(IOptions<NodeOptions> options)
 {
     /// <summary>The reason submits are refused with while the node recovers (UNAVAILABLE).</summary>
     public const string Recovering = "RECOVERING";
 
-    private volatile string? _refusal;
+    // A State's node with peers writes nothing until the start-up check (OriginRecovery) says it may, even if a submit came first.
+    private volatile string? _refusal = options.Value is { Country.Length: > 0, Peers.Count: > 0 } node
+        ? $"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly"
+        : null;
 
     /// <summary>Refuses a write (UNAVAILABLE, RECOVERING, saying why) while the node recovers its log or could not.</summary>
     public void RequireWritable()
@@ -97,7 +100,6 @@ public sealed partial class OriginRecovery(
             }
             return;
         }
-        state.Refuse($"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly");
         var session = new Session(this);
         try
         {
@@ -174,10 +176,14 @@ public sealed partial class OriginRecovery(
 
         private SyncService.SyncServiceClient Client(PeerOptions peer, out PeerIdentity identity)
         {
-            if (!_channels.TryGetValue(peer.Address, out var open))
+            (global::Grpc.Net.Client.GrpcChannel Channel, PeerIdentity Identity) open;
+            lock (_channels)
             {
-                var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made);
-                _channels[peer.Address] = open = (channel, made);
+                if (!_channels.TryGetValue(peer.Address, out open))
+                {
+                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made);
+                    _channels[peer.Address] = open = (channel, made);
+                }
             }
             identity = open.Identity;
             return new SyncService.SyncServiceClient(open.Channel);
@@ -319,7 +325,11 @@ public sealed partial class OriginRecovery(
         private async Task PullAsync(PeerOptions peer, long until, CancellationToken cancellationToken)
         {
             Client(peer, out _);
-            var invoker = _channels[peer.Address].Channel.CreateCallInvoker();
+            CallInvoker invoker;
+            lock (_channels)
+            {
+                invoker = _channels[peer.Address].Channel.CreateCallInvoker();
+            }
             var origin = Country;
             var (resume, verifier) = await PeerSyncWorker.ChainFromAsync(_owner.ScopesP, _owner.LogKeysP, () => _owner.Now(), origin, await OwnHeadAsync(cancellationToken), cancellationToken);
             var self = Sharing.Reader.OfNode(origin);
