@@ -25,6 +25,8 @@ public static class CliApp
         CertsCommand.Create(),
         RegionalCommand.Create(),
         NodeCommand.Create(),
+        BackupCommand.Backup(),
+        BackupCommand.Restore(),
         ApprovalCommand.Approve(),
         ApprovalCommand.Unapprove(),
         ApprovalCommand.Accept(),

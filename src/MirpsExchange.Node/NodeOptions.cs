@@ -36,6 +36,30 @@ public sealed class NodeOptions
     /// </summary>
     public TimeSpan PeerLagThreshold { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Recovery from the federation required at start (README, "Backup and recovery"): the node asks Node:Peers what they
+    /// hold of its own log and takes what it lacks (verified against its published log keys) before it accepts a write;
+    /// with no peer answering it keeps refusing writes. Without it the same check runs anyway, but a peer that does not
+    /// answer is passed over.
+    /// </summary>
+    public bool Recover { get; set; }
+
+    /// <summary>
+    /// The one peer (a Node:Peers address) to recover the node's own log from; refused (RECOVERY_SOURCE_BEHIND, nothing
+    /// written) when another peer holds more of it. Empty: the peer that holds most.
+    /// </summary>
+    public string RecoverFrom { get; set; } = "";
+
+    /// <summary>
+    /// SQLite's synchronous setting for the State's own commits: FULL (the default) syncs the WAL at every commit, so an
+    /// acknowledged submit survives power loss; NORMAL survives a process crash only (an OS crash may lose the last commits,
+    /// which the node then recovers from its replicas at its next start, if they hold them). For measuring FULL's cost.
+    /// </summary>
+    public string SubmitSynchronous { get; set; } = "FULL";
+
+    /// <summary>How long the start-up check waits for each peer's answer.</summary>
+    public TimeSpan RecoveryCheckTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often a pull asks its peer for the origin's new lifecycle entries (approvals; ApprovalService.ListLifecycleEntries).</summary>
     public TimeSpan LifecyclePollInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -31,6 +31,10 @@ public sealed class NodeOptionsValidation(StandardCatalogue catalogue, bool secr
         {
             failures.Add($"Configuration key Node:PeerLagThreshold must be positive; got {options.PeerLagThreshold:c}.");
         }
+        if (options.SubmitSynchronous is not ("FULL" or "NORMAL"))
+        {
+            failures.Add($"Configuration key Node:SubmitSynchronous must be FULL (acknowledged submits survive power loss) or NORMAL; got '{options.SubmitSynchronous}'.");
+        }
         if (options.PeerStallTimeout <= TimeSpan.Zero)
         {
             failures.Add($"Configuration key Node:PeerStallTimeout must be positive; got {options.PeerStallTimeout:c}.");

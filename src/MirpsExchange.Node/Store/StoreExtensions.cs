@@ -22,6 +22,8 @@ public static class StoreExtensions
         OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
         // With tls_client_auth the client key is the whole credential.
         OwnerOnlyFile.Require(node.ClientKeyFile, "Node:ClientKeyFile");
+        // One node per store, and `mirps restore` refuses a running node's store: the node holds STORE.lock while it runs.
+        builder.Services.AddSingleton(_ => StoreLock.ForNode(connectionString));
         builder.Services.AddDbContext<NodeDbContext>(options => Configure(options, connectionString));
         // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
         // its whole page cache when another connection wrote since it last read, so a writer that alternated with
@@ -63,9 +65,20 @@ public static class StoreExtensions
     /// </summary>
     public static async Task MigrateStoreAsync(this WebApplication app)
     {
+        app.Services.GetRequiredService<StoreLock>(); // taken before the store is opened, held until the node is disposed
         await using var scope = app.Services.CreateAsyncScope();
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
         await store.MigrateAsync();
+        // The store says whose node's it is (a backup carries it; a restore, or a start on another State's store, is refused).
+        await store.OpenConnectionAsync();
+        try
+        {
+            await StoreBackup.StampAsync(store.GetDbConnection(), app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NodeOptions>>().Value.Country);
+        }
+        finally
+        {
+            await store.CloseConnectionAsync();
+        }
         var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
         await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version);
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0).

@@ -15,7 +15,8 @@ namespace MirpsExchange.Node.Store;
 /// first-revision insert (COPY): this one runs on SQLite only.
 /// </summary>
 public sealed class SubmitWriter(
-    [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ReceiveStamps stamps, ChangeLog.OriginSigning signing)
+    [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ReceiveStamps stamps, ChangeLog.OriginSigning signing,
+    Sync.RecoveryState recovery, Microsoft.Extensions.Options.IOptions<NodeOptions> node)
 {
     /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
     public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
@@ -41,6 +42,10 @@ public sealed class SubmitWriter(
         var prepared = new PreparedRows(rows);
         using var _ = await gate.EnterAsync(cancellationToken);
         using var __ = new EndStamp(stamps); // ApplyAsync stamps the commit's time; an answer "as of now" reads before it until it is over
+        recovery.RequireWritable(); // a node behind what its replicas hold of its log recovers first (Sync/OriginRecovery)
+        // What is acknowledged survives power loss (synchronous=FULL for this commit); the connection stays open to the commit.
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        await using var durable = await SqlitePragmas.DurableCommitAsync(db.Database.GetDbConnection(), node.Value.SubmitSynchronous, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (ticket is not null)
         {

@@ -60,18 +60,7 @@ public sealed partial class PeerSyncWorker(
     {
         var address = peer.Address;
         var state = states.Register(address, origin);
-        var handler = FederationTrust.CreateHandler(tls.Value.CaFile, certificate);
-        var identity = new PeerIdentity(peer.Country);
-        identity.Check(handler);
-        using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
-        {
-            // An https peer is trusted against Tls:CaFile alone, and must prove with its certificate whose node it is.
-            HttpHandler = handler,
-            DisposeHttpClient = true,
-            Credentials = ChannelCredentials.Create(
-                address.StartsWith("https", StringComparison.Ordinal) ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, tokens.ToCallCredentials()),
-            UnsafeUseInsecureChannelCallCredentials = new Uri(address).IsLoopback,
-        });
+        using var channel = OpenChannel(peer, tokens, certificate, tls.Value, out var identity);
         var client = new SyncService.SyncServiceClient(channel);
         var feed = new ChangeFeedDecoder();
         var failures = 0;
@@ -121,7 +110,6 @@ public sealed partial class PeerSyncWorker(
                 {
                     await originCatalogues.SeenAsync(origin, status.CatalogVersion, stoppingToken); // the origin's own node: the version its State reports in
                 }
-                var source = peer.Reader;
                 var peerHolds = status.Origins.FirstOrDefault(o => o.Origin == origin);
                 var held = peerHolds?.LatestSequence ?? 0;
                 state.PeerHolds(held, peerHolds?.LastChangeTime);
@@ -178,15 +166,10 @@ public sealed partial class PeerSyncWorker(
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
                 VerifiedChanges Check(StreamChangesResponse message)
                 {
-                    ChainVerifier.RequireTimesInRange(message); // before any rule converts a time
-                    ReplicaRules.CheckMayHold(message.Changes, source, address, Now());
-                    var verified = verifier.Accept(message);
-                    WatchForStall(verifier.Pending?.Last ?? (verified.Changes.Count > 0 ? verified.Changes[^1].OriginSequence : applied));
-                    ReplicaRules.CheckHeadsCome(origin, address, held, verifier.Pending);
-                    ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, address, Now(), fromOrigin: peer.Country == origin); // against the policies just verified
-                    rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
+                    var verified = CheckMessage(message, verifier, rules, origin, peer, self, Now(), held, accepted =>
+                        WatchForStall(verifier.Pending?.Last ?? (accepted.Changes.Count > 0 ? accepted.Changes[^1].OriginSequence : applied)));
                     state.Received(message.Changes); // what the peer holds, once its message passed every check (the lag metrics)
-                    return verified with { ContentChecked = true };
+                    return verified;
                 }
                 await foreach (var verified in ReadAheadAsync(call.ResponseStream, Check, static v => v.Changes.Count == 0, reconnect.Token))
                 {
@@ -282,12 +265,51 @@ public sealed partial class PeerSyncWorker(
         }
     }
 
+    /// <summary>
+    /// A channel to <paramref name="peer"/> whose calls carry the node's token for it; an https peer is trusted against
+    /// Tls:CaFile alone, and must prove with its certificate whose node it is (<paramref name="identity"/> says why not).
+    /// </summary>
+    internal static GrpcChannel OpenChannel(PeerOptions peer, TokenClient tokens, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate,
+        TlsOptions tls, out PeerIdentity identity)
+    {
+        var handler = FederationTrust.CreateHandler(tls.CaFile, certificate);
+        identity = new PeerIdentity(peer.Country);
+        identity.Check(handler);
+        return GrpcChannel.ForAddress(peer.Address, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            DisposeHttpClient = true,
+            Credentials = ChannelCredentials.Create(
+                peer.Address.StartsWith("https", StringComparison.Ordinal) ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure, tokens.ToCallCredentials()),
+            UnsafeUseInsecureChannelCallCredentials = new Uri(peer.Address).IsLoopback,
+        });
+    }
+
     /// <summary>What this node holds of <paramref name="origin"/>'s log: where to resume (<see cref="ResumePointAsync"/>) and the verifier from there on (<see cref="ChainFromAsync"/>).</summary>
     private async Task<(long Applied, long Resume, long? NextRelease, bool NotHeld, ChainVerifier Verifier)> HeldHereAsync(string origin, CancellationToken cancellationToken)
     {
         var (applied, resume, nextRelease, notHeld) = await ResumePointAsync(origin, cancellationToken);
         var (from, verifier) = await ChainFromAsync(origin, resume, cancellationToken);
         return (applied, from, nextRelease, notHeld, verifier);
+    }
+
+    /// <summary>
+    /// A message of <paramref name="origin"/>'s feed from <paramref name="peer"/>, checked and verified before anything of it
+    /// is written: times in range, changes the peer may hold, the chain against the signed heads (<paramref name="verifier"/>),
+    /// heads that come while the peer says it holds up to <paramref name="held"/>, what is withheld against the verified
+    /// policies, and the content. <paramref name="accepted"/> runs once the chain is verified.
+    /// </summary>
+    internal static VerifiedChanges CheckMessage(StreamChangesResponse message, ChainVerifier verifier, ReplicaRules rules, string origin, PeerOptions peer,
+        Sharing.Reader self, long now, long held, Action<VerifiedChanges>? accepted = null)
+    {
+        ChainVerifier.RequireTimesInRange(message); // before any rule converts a time
+        ReplicaRules.CheckMayHold(message.Changes, peer.Reader, peer.Address, now);
+        var verified = verifier.Accept(message);
+        accepted?.Invoke(verified);
+        ReplicaRules.CheckHeadsCome(origin, peer.Address, held, verifier.Pending);
+        ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, peer.Address, now, fromOrigin: peer.Country == origin); // against the policies just verified
+        rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
+        return verified with { ContentChecked = true };
     }
 
     /// <summary>
@@ -356,7 +378,12 @@ public sealed partial class PeerSyncWorker(
     /// that change, and the keys rotations held here handed over to and from. A copy held from before logs were signed
     /// has no links: the pull then starts from the origin's first change, and the attested log replaces it.
     /// </summary>
-    private async Task<(long Resume, ChainVerifier Verifier)> ChainFromAsync(string origin, long resume, CancellationToken cancellationToken)
+    private Task<(long Resume, ChainVerifier Verifier)> ChainFromAsync(string origin, long resume, CancellationToken cancellationToken) =>
+        ChainFromAsync(scopes, logKeys, Now, origin, resume, cancellationToken);
+
+    /// <summary>As <see cref="ChainFromAsync(string, long, CancellationToken)"/>, for any puller of the log (<see cref="OriginRecovery"/>).</summary>
+    internal static async Task<(long Resume, ChainVerifier Verifier)> ChainFromAsync(
+        IServiceScopeFactory scopes, ILogKeys logKeys, Func<long> Now, string origin, long resume, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();

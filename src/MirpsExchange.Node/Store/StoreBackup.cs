@@ -1,0 +1,402 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace MirpsExchange.Node.Store;
+
+/// <summary>What a backup says of itself (manifest.json beside store.db in the backup file).</summary>
+/// <param name="Country">Whose node's store it is: a State's ISO3, or "secretariat".</param>
+/// <param name="HeadSequence">The node's own log's last change in it (0 for the Secretariat, which writes none).</param>
+/// <param name="HeadHash">That change's link in the hash chain (hex; empty at 0).</param>
+/// <param name="CatalogueVersion">The catalogue the store was last run on.</param>
+/// <param name="Sha256">The SHA-256 of store.db (hex).</param>
+public sealed record BackupManifest(int Format, string Country, long HeadSequence, string HeadHash, string CatalogueVersion, DateTimeOffset Created, string Sha256)
+{
+    public const int CurrentFormat = 1;
+}
+
+[JsonSerializable(typeof(BackupManifest))]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+internal sealed partial class BackupManifestJson : JsonSerializerContext;
+
+/// <summary>A backup or restore refused: the message says why; nothing was overwritten.</summary>
+public sealed class BackupRefusedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// <c>mirps backup</c> and <c>mirps restore</c> of a node's SQLite store (README, "Backup and recovery"). A backup is one
+/// file: a zip of the store copied with SQLite's online backup API (consistent while the node writes; the copy reads
+/// one snapshot) and a manifest naming whose store it is, its own log's head and its catalogue version, with the copy's
+/// SHA-256. A restore checks all of it (the hash, SQLite's integrity check, the State stamped in the store, the head
+/// held there) before it replaces anything, refuses while a node runs on the store (<see cref="StoreLock"/>), and keeps
+/// the store it replaces beside it (.replaced-TIME). On PostgreSQL the store is backed up with pg_dump instead
+/// (<see cref="PostgreSqlHook"/>).
+/// </summary>
+public static class StoreBackup
+{
+    private const string StoreEntry = "store.db", ManifestEntry = "manifest.json";
+
+    /// <summary>
+    /// Where a PostgreSQL store's backup goes: pg_dump / pg_restore (README, "Backup and recovery"), not SQLite's backup API.
+    /// The PostgreSQL provider sets this hook; until it does, a connection string that is not a SQLite file is refused.
+    /// </summary>
+    public static Func<string, string, CancellationToken, Task<BackupManifest>>? PostgreSqlHook { get; set; }
+
+    /// <summary>The party a store belongs to, as SQLite's application_id in the store's header: 'M' and the three letters.</summary>
+    public static int ApplicationId(string country)
+    {
+        var code = Party(country);
+        return ('M' << 24) | (code[0] << 16) | (code[1] << 8) | code[2];
+    }
+
+    /// <summary>The party <see cref="ApplicationId"/> names ("secretariat" for SEC), or null when the store carries none.</summary>
+    public static string? PartyOf(long applicationId)
+    {
+        if (applicationId >> 24 != 'M')
+        {
+            return null;
+        }
+        var code = new string([(char)((applicationId >> 16) & 0xFF), (char)((applicationId >> 8) & 0xFF), (char)(applicationId & 0xFF)]);
+        return code == "SEC" ? Mirps.Auth.MirpsAuth.Secretariat : code;
+    }
+
+    private static string Party(string country) =>
+        country.Length == 0 || string.Equals(country, Mirps.Auth.MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase) ? "SEC" : country.ToUpperInvariant();
+
+    /// <summary>
+    /// At the node's start: stamps the store with the node's party when it carries none, and refuses a store another
+    /// party's node wrote (a backup of another State restored by hand).
+    /// </summary>
+    public static async Task StampAsync(System.Data.Common.DbConnection connection, string country, CancellationToken cancellationToken = default)
+    {
+        if (connection is not SqliteConnection)
+        {
+            return;
+        }
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA application_id";
+        var stamped = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        var expected = ApplicationId(country);
+        if (stamped == expected)
+        {
+            return;
+        }
+        if (PartyOf(stamped) is { } other)
+        {
+            throw new InvalidOperationException($"This store ({connection.DataSource}) is {other}'s node's store; this node is {Party(country)}'s (Node:Country). Restore the node's own backup (mirps restore).");
+        }
+        command.CommandText = $"PRAGMA application_id = {expected}";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Backs up the store at <paramref name="store"/> (a running node's or a stopped one's) into the new file <paramref name="output"/>.</summary>
+    public static async Task<BackupManifest> BackupAsync(string store, string output, CancellationToken cancellationToken = default)
+    {
+        if (!LooksLikeSqliteFile(store))
+        {
+            if (PostgreSqlHook is { } hook && store.Contains('=', StringComparison.Ordinal))
+            {
+                return await hook(store, output, cancellationToken);
+            }
+            throw new BackupRefusedException($"{store} is not a node's SQLite store (Node:DataDirectory/node-COUNTRY.db, or ConnectionStrings:Store's Data Source); a PostgreSQL store is backed up with pg_dump");
+        }
+        output = Path.GetFullPath(output);
+        if (File.Exists(output))
+        {
+            throw new BackupRefusedException($"{output} exists already; a backup never overwrites a file");
+        }
+        var copy = output + $".{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var source = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = store, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString()))
+            using (var destination = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Pooling = false }.ToString()))
+            {
+                source.Open();
+                using (var busy = source.CreateCommand())
+                {
+                    busy.CommandText = "PRAGMA busy_timeout=30000";
+                    busy.ExecuteNonQuery();
+                }
+                destination.Open();
+                OwnerOnly(copy);
+                source.BackupDatabase(destination); // one step: the whole store as of one read snapshot, while the node writes on
+                Execute(destination, "PRAGMA journal_mode=DELETE"); // one self-contained file
+            }
+            var manifest = Describe(copy, await Sha256Async(copy, cancellationToken));
+            var zip = output + $".{Guid.NewGuid():N}.zip.tmp";
+            try
+            {
+                await using (var file = new FileStream(zip, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
+                using (var archive = new ZipArchive(file, ZipArchiveMode.Create))
+                {
+                    await using (var entry = archive.CreateEntry(ManifestEntry, CompressionLevel.Fastest).Open())
+                    {
+                        await JsonSerializer.SerializeAsync(entry, manifest, BackupManifestJson.Default.BackupManifest, cancellationToken);
+                    }
+                    await using var data = archive.CreateEntry(StoreEntry, CompressionLevel.Fastest).Open();
+                    await using var read = File.OpenRead(copy);
+                    await read.CopyToAsync(data, cancellationToken);
+                }
+                File.Move(zip, output);
+            }
+            finally
+            {
+                File.Delete(zip);
+            }
+            return manifest;
+        }
+        catch (SqliteException e)
+        {
+            throw new BackupRefusedException($"the store {store} could not be backed up: {e.Message}", e);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    /// <summary>
+    /// Reads and checks the backup <paramref name="backup"/> without restoring it: refuses a file that is not a backup,
+    /// is corrupt, or is another party's than <paramref name="country"/>.
+    /// </summary>
+    public static async Task<BackupManifest> VerifyAsync(string backup, string country, CancellationToken cancellationToken = default)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(backup))!;
+        var copy = Path.Combine(folder, $".verify-{Guid.NewGuid():N}.db");
+        try
+        {
+            return await ExtractAsync(backup, country, copy, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    /// <summary>
+    /// Restores <paramref name="backup"/> as the store at <paramref name="store"/> of <paramref name="country"/>'s node, which
+    /// must be stopped. Everything is checked first; the store replaced (and its -wal, -shm files) is kept beside it, renamed
+    /// .replaced-TIME. A node started on it recovers from its peers what the backup lacks of its log (Sync/OriginRecovery).
+    /// </summary>
+    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string store, string country, CancellationToken cancellationToken = default)
+    {
+        store = Path.GetFullPath(store);
+        var folder = Path.GetDirectoryName(store)!;
+        if (!Directory.Exists(folder))
+        {
+            ServiceDefaults.OwnerOnlyFile.CreateDirectory(folder);
+        }
+        using var held = StoreLock.TryAcquire(store)
+            ?? throw new BackupRefusedException($"a node is running on {store} (it holds {StoreLock.FileOf(store)}): stop it first; nothing was restored");
+        var incoming = Path.Combine(folder, $".restore-{Guid.NewGuid():N}.db");
+        try
+        {
+            var manifest = await ExtractAsync(backup, country, incoming, cancellationToken);
+            if (File.Exists(store) && ReadPartyOf(store) is { } owner && owner != manifest.Country)
+            {
+                throw new BackupRefusedException($"the store at {store} is {owner}'s node's, not {manifest.Country}'s; nothing was restored");
+            }
+            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = incoming, Pooling = false }.ToString()))
+            {
+                connection.Open();
+                Execute(connection, "PRAGMA journal_mode=WAL"); // as a node's store always is
+            }
+            string? replaced = null;
+            if (File.Exists(store))
+            {
+                replaced = $"{store}.replaced-{DateTime.UtcNow:yyyyMMddTHHmmssZ}";
+                foreach (var suffix in new[] { "", "-wal", "-shm", "-journal" })
+                {
+                    if (File.Exists(store + suffix))
+                    {
+                        File.Move(store + suffix, replaced + suffix);
+                    }
+                }
+            }
+            File.Move(incoming, store);
+            OwnerOnly(store);
+            return (manifest, replaced);
+        }
+        finally
+        {
+            File.Delete(incoming);
+        }
+    }
+
+    /// <summary>Extracts the backup's store to <paramref name="copy"/> and checks it against its manifest and <paramref name="country"/>.</summary>
+    private static async Task<BackupManifest> ExtractAsync(string backup, string country, string copy, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(backup))
+        {
+            throw new BackupRefusedException($"no backup file at {backup}");
+        }
+        BackupManifest manifest;
+        try
+        {
+            await using var file = File.OpenRead(backup);
+            using var archive = new ZipArchive(file, ZipArchiveMode.Read);
+            var manifestEntry = archive.GetEntry(ManifestEntry);
+            var storeEntry = archive.GetEntry(StoreEntry);
+            if (manifestEntry is null || storeEntry is null)
+            {
+                throw new BackupRefusedException($"{backup} is not a node's backup (no {ManifestEntry} and {StoreEntry} in it); nothing was restored");
+            }
+            await using (var read = manifestEntry.Open())
+            {
+                manifest = await JsonSerializer.DeserializeAsync(read, BackupManifestJson.Default.BackupManifest, cancellationToken)
+                    ?? throw new BackupRefusedException($"{backup}: its manifest is empty; nothing was restored");
+            }
+            if (manifest.Format != BackupManifest.CurrentFormat)
+            {
+                throw new BackupRefusedException($"{backup} is a backup of format {manifest.Format}, which this release does not read (it reads {BackupManifest.CurrentFormat}); nothing was restored");
+            }
+            if (Party(manifest.Country) != Party(country))
+            {
+                throw new BackupRefusedException($"{backup} is a backup of {manifest.Country}'s node, not {Party(country)}'s; nothing was restored");
+            }
+            await using (var read = storeEntry.Open())
+            await using (var write = new FileStream(copy, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
+            {
+                await read.CopyToAsync(write, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or EndOfStreamException)
+        {
+            throw new BackupRefusedException($"{backup} is corrupt or not a node's backup ({e.Message}); nothing was restored", e);
+        }
+        if (!string.Equals(await Sha256Async(copy, cancellationToken), manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new BackupRefusedException($"{backup} is corrupt: its store's SHA-256 is not the one its manifest names; nothing was restored");
+        }
+        BackupManifest found;
+        try
+        {
+            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString()))
+            {
+                connection.Open();
+                using var check = connection.CreateCommand();
+                check.CommandText = "PRAGMA integrity_check";
+                if (check.ExecuteScalar() is not "ok" and var problem)
+                {
+                    throw new BackupRefusedException($"{backup} is corrupt: SQLite's integrity check says {problem}; nothing was restored");
+                }
+            }
+            found = Describe(copy, manifest.Sha256) with { Created = manifest.Created };
+        }
+        catch (SqliteException e)
+        {
+            throw new BackupRefusedException($"{backup} is corrupt: its store does not open ({e.Message}); nothing was restored", e);
+        }
+        if (found != manifest)
+        {
+            throw new BackupRefusedException($"{backup} is corrupt: its store holds {found.Country}'s log up to change {found.HeadSequence} ({found.HeadHash}), catalogue {found.CatalogueVersion}, " +
+                $"but its manifest says {manifest.Country}, change {manifest.HeadSequence} ({manifest.HeadHash}), catalogue {manifest.CatalogueVersion}; nothing was restored");
+        }
+        return manifest;
+    }
+
+    /// <summary>The manifest of the store file <paramref name="copy"/>: whose it is, its own log's head, its catalogue.</summary>
+    private static BackupManifest Describe(string copy, string sha256)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA application_id";
+        var party = PartyOf((long)command.ExecuteScalar()!)
+            ?? throw new BackupRefusedException($"the store does not say whose node's it is (no MIRPS stamp): start the node on it once with this release, then back it up");
+        var (sequence, hash) = (0L, "");
+        if (party != Mirps.Auth.MirpsAuth.Secretariat)
+        {
+            var (last, _, link) = OriginLog.LinkAsync(connection, null, party, null, CancellationToken.None).GetAwaiter().GetResult();
+            (sequence, hash) = (last, link is null ? "" : Convert.ToHexStringLower(link));
+        }
+        command.CommandText = "SELECT version FROM catalogue_versions WHERE holder = '' ORDER BY seen_time DESC LIMIT 1";
+        var catalogue = command.ExecuteScalar() as string ?? "";
+        return new BackupManifest(BackupManifest.CurrentFormat, party, sequence, hash, catalogue, DateTimeOffset.UtcNow, sha256);
+    }
+
+    /// <summary>The party stamped in a store file's header (application_id, bytes 68-71), read without opening it (a read-only open of a WAL store leaves files behind).</summary>
+    private static string? ReadPartyOf(string store)
+    {
+        Span<byte> header = stackalloc byte[72];
+        using var file = new FileStream(store, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length
+            ? null
+            : PartyOf(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(header[68..]));
+    }
+
+    private static bool LooksLikeSqliteFile(string store) => !store.Contains('=', StringComparison.Ordinal) && File.Exists(store);
+
+    private static async Task<string> Sha256Async(string file, CancellationToken cancellationToken)
+    {
+        await using var read = File.OpenRead(file);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(read, cancellationToken));
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void OwnerOnly(string file)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+}
+
+/// <summary>
+/// The lock a node holds on its store while it runs (an exclusive lock on STORE.lock, released when the process ends,
+/// even by kill -9): a second node on the same store refuses to start, and <c>mirps restore</c> refuses a running node's store.
+/// </summary>
+public sealed class StoreLock : IDisposable
+{
+    private readonly FileStream? _file;
+
+    private StoreLock(FileStream? file) => _file = file;
+
+    public static string FileOf(string store) => Path.GetFullPath(store) + ".lock";
+
+    /// <summary>The lock on <paramref name="store"/>, or null when another holds it.</summary>
+    public static StoreLock? TryAcquire(string store)
+    {
+        try
+        {
+            return new StoreLock(new FileStream(FileOf(store), OwnerOnlyCreate(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
+    public static StoreLock ForNode(string connectionString)
+    {
+        var store = new SqliteConnectionStringBuilder(connectionString);
+        if (store.Mode == SqliteOpenMode.Memory || store.DataSource is "" or ":memory:")
+        {
+            return new StoreLock(null); // nothing on disk to share
+        }
+        return TryAcquire(store.DataSource)
+            ?? throw new InvalidOperationException($"Another node is running on the store {Path.GetFullPath(store.DataSource)} (it holds {FileOf(store.DataSource)}); one node per store.");
+    }
+
+    public void Dispose() => _file?.Dispose();
+
+    /// <summary>Options that create a file owner-only (0600) where the platform has modes.</summary>
+    internal static FileStreamOptions OwnerOnlyCreate(FileMode mode, FileAccess access, FileShare share)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        return options;
+    }
+}

@@ -1,0 +1,422 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Mirps.Auth;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using Mirps.Tls;
+using MirpsExchange.Catalogue;
+using MirpsExchange.Node.Store;
+using MirpsExchange.ServiceDefaults;
+
+namespace MirpsExchange.Node.Sync;
+
+/// <summary>
+/// Whether the node's own write path may write: not while it is behind what its replicas hold of its own log
+/// (<see cref="OriginRecovery"/>), since its next sequence numbers are then already taken by changes it lost.
+/// </summary>
+public sealed class RecoveryState(IOptions<NodeOptions> options)
+{
+    /// <summary>The reason submits are refused with while the node recovers (UNAVAILABLE).</summary>
+    public const string Recovering = "RECOVERING";
+
+    // A State's node with peers writes nothing until the start-up check (OriginRecovery) says it may, even if a submit came first.
+    private volatile string? _refusal = options.Value is { Country.Length: > 0, Peers.Count: > 0 } node
+        ? $"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly"
+        : null;
+
+    /// <summary>Refuses a write (UNAVAILABLE, RECOVERING, saying why) while the node recovers its log or could not.</summary>
+    public void RequireWritable()
+    {
+        if (_refusal is { } refusal)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.Unavailable, Recovering, refusal);
+        }
+    }
+
+    /// <summary>Null when the node writes; otherwise why it does not.</summary>
+    public string? Refusal => _refusal;
+
+    internal void Refuse(string why) => _refusal = why;
+
+    internal void Ready() => _refusal = null;
+}
+
+/// <summary>
+/// A State's node that lost its disk, or was restored from an old backup, recovers its own history from its replicas.
+/// At start (before the node listens) it asks every Node:Peers node what it holds of the State's own log; when one holds
+/// more than the store, the node takes the rest from the peer that holds most, exactly as a replica pulls (the origin's
+/// signed heads verified with its published log keys, <see cref="ChainVerifier"/>, then <see cref="ReplicaRules"/> and
+/// <see cref="ReplicaWriter"/>), so a replica cannot feed it invented history; its next submit then continues the
+/// sequence, with no gap and no reuse. Submits are refused (UNAVAILABLE, <see cref="RecoveryState.Recovering"/>) until it
+/// is done. A peer that serves a history the keys do not verify is passed over (its claim proven false), with an error;
+/// with Node:RecoverFrom only that peer is used, and refused when another holds more (RECOVERY_SOURCE_BEHIND).
+/// Changes a source holds only as placeholders (withheld from it, an embargo not yet ended) come back as placeholders:
+/// their sequence is taken, their content is not recovered.
+/// </summary>
+public sealed partial class OriginRecovery(
+    IOptions<NodeOptions> options,
+    IOptions<TlsOptions> tls,
+    IServiceScopeFactory scopes,
+    StandardCatalogue catalogue,
+    ILogKeys logKeys,
+    ReplicaRules rules,
+    RecoveryState state,
+    TimeProvider clock,
+    ILogger<OriginRecovery> logger) : IHostedService, IDisposable
+{
+    /// <summary>A recovery source holds less of the log than another peer (Node:RecoverFrom).</summary>
+    public const string SourceBehind = "RECOVERY_SOURCE_BEHIND";
+
+    /// <summary>No peer answered (Node:Recover), or every one that holds more served a history that does not verify.</summary>
+    public const string NoSource = "RECOVERY_NO_SOURCE";
+
+    // The session reads the host's services through these.
+    private IOptions<NodeOptions> OptionsP => options;
+    private IOptions<TlsOptions> TlsP => tls;
+    private IServiceScopeFactory ScopesP => scopes;
+    private StandardCatalogue CatalogueP => catalogue;
+    private ILogKeys LogKeysP => logKeys;
+    private ReplicaRules RulesP => rules;
+    private RecoveryState StateP => state;
+    private TimeProvider ClockP => clock;
+    private ILogger<OriginRecovery> LoggerP => logger;
+
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _recovery = Task.CompletedTask;
+
+    /// <summary>Completes when the node's recovery is over (at once when there was nothing to recover).</summary>
+    public Task Completion => _recovery;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var node = options.Value;
+        if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
+        {
+            if (node.Recover)
+            {
+                Fail($"{NoSource}: Node:Recover is set, but Node:Peers names no node to recover {node.Country}'s log from; writes are refused");
+            }
+            return;
+        }
+        var session = new Session(this);
+        try
+        {
+            var behind = await session.CheckAsync(cancellationToken);
+            if (behind is null)
+            {
+                session.Dispose();
+                state.Ready();
+                return;
+            }
+            _recovery = Task.Run(async () =>
+            {
+                using (session)
+                {
+                    await session.RecoverAsync(behind, _stopping.Token);
+                }
+            }, CancellationToken.None);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        try
+        {
+            await _recovery.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // stopped mid-recovery: the next start compares again
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private void Fail(string why)
+    {
+        state.Refuse(why);
+        LogRecoveryFailed(logger, options.Value.Country, why);
+    }
+
+    private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
+
+    /// <summary>What a peer said it holds of the node's log (null: it did not answer, <see cref="Error"/> says why).</summary>
+    private sealed record PeerHolding(PeerOptions Peer, long? Latest, string? Error);
+
+    /// <summary>The node's own head and the peers that hold more, most first.</summary>
+    private sealed record Behind(long Own, List<PeerHolding> Sources);
+
+    /// <summary>The connections of one check and recovery: the client certificate, the tokens, one channel per peer.</summary>
+    private sealed class Session : IDisposable
+    {
+        private readonly OriginRecovery _owner;
+        private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _certificate;
+        private readonly HttpClient _http;
+        private readonly NodeTokenClients _tokens;
+        private readonly Dictionary<string, (global::Grpc.Net.Client.GrpcChannel Channel, PeerIdentity Identity)> _channels = new(StringComparer.Ordinal);
+
+        public Session(OriginRecovery owner)
+        {
+            _owner = owner;
+            var node = owner.OptionsP.Value;
+            _certificate = node.LoadClientCertificate(owner.TlsP.Value);
+            _http = new HttpClient(FederationTrust.CreateHandler(owner.TlsP.Value.CaFile, _certificate));
+            _tokens = new NodeTokenClients(_http, new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath), ClientCredential.Load(node.Credential!), MirpsAuth.ReadScope);
+        }
+
+        private string Country => _owner.OptionsP.Value.Country;
+
+        private SyncService.SyncServiceClient Client(PeerOptions peer, out PeerIdentity identity)
+        {
+            (global::Grpc.Net.Client.GrpcChannel Channel, PeerIdentity Identity) open;
+            lock (_channels)
+            {
+                if (!_channels.TryGetValue(peer.Address, out open))
+                {
+                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made);
+                    _channels[peer.Address] = open = (channel, made);
+                }
+            }
+            identity = open.Identity;
+            return new SyncService.SyncServiceClient(open.Channel);
+        }
+
+        /// <summary>
+        /// Asks every peer what it holds of the node's log, beside the store's own head: null when none holds more
+        /// (or, without Node:Recover, none answered), else where to recover from. Refuses (RECOVERY_SOURCE_BEHIND,
+        /// RECOVERY_NO_SOURCE) with writes left refused.
+        /// </summary>
+        public async Task<Behind?> CheckAsync(CancellationToken cancellationToken)
+        {
+            var node = _owner.OptionsP.Value;
+            var own = await OwnHeadAsync(cancellationToken);
+            var holdings = await Task.WhenAll(node.Peers.Select(peer => HoldingAsync(peer, cancellationToken)));
+            foreach (var silent in holdings.Where(h => h.Latest is null))
+            {
+                LogPeerUnanswered(_owner.LoggerP, Country, silent.Peer.Address, silent.Error!);
+            }
+            var answered = holdings.Where(h => h.Latest is not null).OrderByDescending(h => h.Latest).ToList();
+            if (answered.Count == 0)
+            {
+                if (node.Recover)
+                {
+                    _owner.Fail($"{NoSource}: Node:Recover is set, but none of Node:Peers answered what it holds of {Country}'s log " +
+                        $"({string.Join("; ", holdings.Select(h => $"{h.Peer.Address}: {h.Error}"))}); writes are refused until the node is restarted with a peer that answers");
+                    return new Behind(own, []); // nothing to recover from: writes stay refused
+                }
+                return null;
+            }
+            if (node.RecoverFrom.Length > 0)
+            {
+                var source = holdings.FirstOrDefault(h => string.Equals(h.Peer.Address.TrimEnd('/'), node.RecoverFrom.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+                if (source is null)
+                {
+                    _owner.Fail($"{NoSource}: Node:RecoverFrom ({node.RecoverFrom}) is not one of Node:Peers; writes are refused");
+                    return new Behind(own, []);
+                }
+                if (source.Latest is null)
+                {
+                    _owner.Fail($"{NoSource}: the recovery source {source.Peer.Address} did not answer ({source.Error}); writes are refused");
+                    return new Behind(own, []);
+                }
+                if (answered[0].Latest > source.Latest)
+                {
+                    _owner.Fail($"{SourceBehind}: the recovery source {source.Peer.Address} holds {Country}'s log up to change {source.Latest}, but " +
+                        $"{answered[0].Peer.Address} holds it up to change {answered[0].Latest}: recover from the one that holds most (or leave Node:RecoverFrom empty); nothing was written, writes are refused");
+                    return new Behind(own, []);
+                }
+                answered = [source];
+            }
+            var sources = answered.Where(h => h.Latest > own).ToList();
+            if (sources.Count == 0)
+            {
+                return null;
+            }
+            _owner.StateP.Refuse($"{Country}'s node is recovering its log from its peers: its store holds it up to change {own}, {sources[0].Peer.Address} up to change {sources[0].Latest}; writes resume once it is recovered");
+            LogRecovering(_owner.LoggerP, Country, own, sources[0].Peer.Address, sources[0].Latest!.Value);
+            return new Behind(own, sources);
+        }
+
+        private async Task<PeerHolding> HoldingAsync(PeerOptions peer, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var client = Client(peer, out var identity);
+                try
+                {
+                    var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(),
+                        deadline: DateTime.UtcNow.Add(_owner.OptionsP.Value.RecoveryCheckTimeout), cancellationToken: cancellationToken);
+                    ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
+                    return new PeerHolding(peer, status.Origins.FirstOrDefault(o => o.Origin == Country)?.LatestSequence ?? 0, null);
+                }
+                catch (Exception e) when (identity.Mismatch is { } mismatch && e is RpcException or HttpRequestException)
+                {
+                    return new PeerHolding(peer, null, mismatch);
+                }
+            }
+            catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or PeerRefusedException)
+            {
+                return new PeerHolding(peer, null, e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message);
+            }
+        }
+
+        /// <summary>
+        /// Takes what the node lacks of its log from the sources, most first. A source whose history does not verify, or
+        /// whose feed ends short of what it said it holds, is passed over: its claim is disproven. A source that cannot be
+        /// reached is asked again (writes stay refused: it may hold what the node must not reuse). Writes resume once a
+        /// source's history is recovered, or, without Node:Recover and Node:RecoverFrom, once every claim above the store's
+        /// head was disproven.
+        /// </summary>
+        public async Task RecoverAsync(Behind behind, CancellationToken cancellationToken)
+        {
+            if (behind.Sources.Count == 0)
+            {
+                return; // refused in the check
+            }
+            var node = _owner.OptionsP.Value;
+            var disproven = new List<string>();
+            var pending = new List<PeerHolding>(behind.Sources);
+            var failures = 0;
+            await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+            while (pending.Count > 0)
+            {
+                var source = pending[0];
+                try
+                {
+                    await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
+                    LogRecovered(_owner.LoggerP, Country, behind.Own, await OwnHeadAsync(cancellationToken), source.Peer.Address);
+                    _owner.StateP.Ready();
+                    return;
+                }
+                catch (PeerRefusedException refused)
+                {
+                    disproven.Add($"{source.Peer.Address}: {refused.Error}");
+                    LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, refused.Error);
+                    pending.RemoveAt(0);
+                }
+                catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException)
+                {
+                    var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                    _owner.StateP.Refuse($"{Country}'s node is recovering its log from {source.Peer.Address}, which failed ({error}); asking it again; writes resume once it is recovered");
+                    LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, error);
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(++failures, 10)))), _owner.ClockP, cancellationToken);
+                }
+            }
+            var head = await OwnHeadAsync(cancellationToken);
+            var why = $"{Country}'s log could not be recovered beyond change {head}: {string.Join("; ", disproven)}; nothing a source could not prove was written";
+            if (node.Recover || node.RecoverFrom.Length > 0)
+            {
+                _owner.Fail($"{NoSource}: {why}, and writes are refused until the node is restarted with a source that holds the log");
+                return;
+            }
+            LogRecoveryFailed(_owner.LoggerP, Country, why + "; every claim above the store's head was disproven, so writes resume");
+            _owner.StateP.Ready();
+        }
+
+        /// <summary>Pulls the node's own log from <paramref name="peer"/> after the store's head, as a replica pulls, up to <paramref name="until"/>.</summary>
+        private async Task PullAsync(PeerOptions peer, long until, CancellationToken cancellationToken)
+        {
+            Client(peer, out _);
+            CallInvoker invoker;
+            lock (_channels)
+            {
+                invoker = _channels[peer.Address].Channel.CreateCallInvoker();
+            }
+            var origin = Country;
+            var (resume, verifier) = await PeerSyncWorker.ChainFromAsync(_owner.ScopesP, _owner.LogKeysP, () => _owner.Now(), origin, await OwnHeadAsync(cancellationToken), cancellationToken);
+            var self = Sharing.Reader.OfNode(origin);
+            var feed = new ChangeFeedDecoder();
+            using var call = feed.StreamChanges(invoker,
+                new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version }, cancellationToken);
+            while (await call.ResponseStream.MoveNext(cancellationToken))
+            {
+                var verified = PeerSyncWorker.CheckMessage(call.ResponseStream.Current, verifier, _owner.RulesP, origin, peer, self, _owner.Now(), until);
+                if (verified.Changes.Count == 0)
+                {
+                    continue;
+                }
+                await using var scope = _owner.ScopesP.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin, verified, cancellationToken);
+                verified.Release();
+            }
+            verifier.End();
+            await AsOwnAsync(origin, cancellationToken);
+            var head = await OwnHeadAsync(cancellationToken);
+            if (head < until)
+            {
+                throw new PeerRefusedException(ReplicaRules.PeerStalled,
+                    $"{peer.Address} said it holds {origin}'s log up to change {until}, but its feed ended at change {head}");
+            }
+        }
+
+        /// <summary>
+        /// The recovered log as the origin's own writer keeps it: a replica dates what it holds by when it received it
+        /// (received_time, and a revision's end by when the next one arrived), the origin by when it recorded it, so its
+        /// answers "as of" a time before the loss read as they did.
+        /// </summary>
+        private async Task AsOwnAsync(string origin, CancellationToken cancellationToken)
+        {
+            await using var scope = _owner.ScopesP.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
+            using var _ = await scope.ServiceProvider.GetRequiredService<WriteGate>().EnterAsync(cancellationToken);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var key = string.Join(" AND ", new[] { "indicator_code", "country", "period", "sex", "age", "country_of_origin", "application_type", "decision_level",
+                "procedure_type", "count_basis", "country_of_destination" }.Select(c => $"n.{c} = o.{c}"));
+            var table = ObservationRowConfiguration.Table;
+            await using var update = PositionalCommand.Create(db.Database.GetDbConnection(), transaction.GetDbTransaction(),
+                $"UPDATE {table} SET received_time = recorded_time WHERE origin = @o AND received_time <> recorded_time; " +
+                $"UPDATE {table} AS o SET superseded_time = COALESCE((SELECT n.recorded_time FROM {table} n WHERE n.origin = o.origin AND {key} AND n.revision = o.revision + 1), o.superseded_time) " +
+                "WHERE o.origin = @o AND o.superseded_time IS NOT NULL; " +
+                $"UPDATE {WithheldChangeConfiguration.Table} SET received_time = recorded_time WHERE origin = @o; " +
+                $"UPDATE {LogHeadConfiguration.Table} SET received_time = signed_time WHERE origin = @o;",
+                "@o");
+            update.Parameters[0].Value = origin;
+            await update.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        private async Task<long> OwnHeadAsync(CancellationToken cancellationToken)
+        {
+            await using var scope = _owner.ScopesP.CreateAsyncScope();
+            return (await OriginLog.LastChangeAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), Country, cancellationToken)).Sequence;
+        }
+
+        public void Dispose()
+        {
+            foreach (var (channel, _) in _channels.Values)
+            {
+                channel.Dispose();
+            }
+            _tokens.Dispose();
+            _http.Dispose();
+            _certificate?.Dispose();
+        }
+    }
+
+    [LoggerMessage(EventName = "OriginRecovering", Level = LogLevel.Warning,
+        Message = "{Origin}'s store holds its log up to change {Own}, but {Peer} holds it up to change {Latest}: recovering it before accepting writes")]
+    private static partial void LogRecovering(ILogger logger, string origin, long own, string peer, long latest);
+
+    [LoggerMessage(EventName = "OriginRecovered", Level = LogLevel.Warning,
+        Message = "{Origin}'s log recovered from {Peer}: change {From} to change {To}, verified against its published log keys; writes resume")]
+    private static partial void LogRecovered(ILogger logger, string origin, long from, long to, string peer);
+
+    [LoggerMessage(EventName = "OriginRecoverySourceRefused", Level = LogLevel.Error,
+        Message = "{Origin}'s log from {Peer} was refused while recovering: {Error}")]
+    private static partial void LogSourceRefused(ILogger logger, string origin, string peer, string error);
+
+    [LoggerMessage(EventName = "OriginRecoveryFailed", Level = LogLevel.Error, Message = "{Origin}'s node cannot accept writes: {Error}")]
+    private static partial void LogRecoveryFailed(ILogger logger, string origin, string error);
+
+    [LoggerMessage(EventName = "OriginRecoveryPeerUnanswered", Level = LogLevel.Warning,
+        Message = "{Origin}'s start-up check: {Peer} did not say what it holds of the log ({Error}); it is passed over")]
+    private static partial void LogPeerUnanswered(ILogger logger, string origin, string peer, string error);
+}

@@ -1,0 +1,121 @@
+using MirpsExchange.FunctionalTests.Infrastructure;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using static MirpsExchange.FunctionalTests.RecoveryTests;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Issue 16, item 4: `mirps backup` of a running node's store and `mirps restore` of it; an old backup restored, then
+/// recovered from the Secretariat, gives the log the node had; a corrupt file, another State's backup and a running
+/// node's store are each refused with a clear error and nothing overwritten.
+/// </summary>
+public class BackupTests
+{
+    [Fact]
+    public async Task An_old_backup_restored_then_recovered_from_the_Secretariat_gives_the_log_the_node_had()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup); // while the node runs
+            Assert.True(code == 0, error);
+            Assert.Contains("PAN's node's store: its log up to change 4", output, StringComparison.Ordinal);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(backup));
+            }
+
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5, after the backup
+            await SecretariatHoldsAsync(secretariat, 5);
+            var before = PanLog(pan.DatabasePath, asOwn: true);
+            await pan.DisposeAsync(); // the disk is lost
+
+            var restored = Path.Combine(folder, "restored", "node-pan.db");
+            (code, output, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+            Assert.Contains("its log up to change 4", output, StringComparison.Ordinal);
+            Assert.Equal(4, PanLog(restored).Count);
+
+            await using var recovered = await TestNode.StartOnStoreAsync(restored, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Equal(before, PanLog(recovered.DatabasePath, asOwn: true));
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
+            Assert.Equal(6, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 6);
+            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task A_corrupt_backup_another_States_backup_and_a_running_nodes_store_are_refused_with_nothing_overwritten()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            Assert.Equal(0, (await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup)).Code);
+
+            // A backup never overwrites a file.
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.Equal(1, code);
+            Assert.Contains("exists already", error, StringComparison.Ordinal);
+
+            // The target: another store of PAN's, whose bytes must not change.
+            var target = Path.Combine(folder, "target", "node-pan.db");
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            pan.CopyStoreTo(target);
+            var bytes = await File.ReadAllBytesAsync(target);
+
+            async Task RefusedAsync(string file, string country, string expected)
+            {
+                var (code, _, error) = await CliRunner.RunAsync("restore", "--from", file, "--store", target, "--country", country);
+                Assert.Equal(1, code);
+                Assert.Contains(expected, error, StringComparison.Ordinal);
+                Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+                Assert.Equal(bytes, await File.ReadAllBytesAsync(target));
+                Assert.Equal(["node-pan.db"], Directory.GetFiles(Path.GetDirectoryName(target)!).Select(Path.GetFileName).Where(f => !f!.EndsWith(".lock", StringComparison.Ordinal)));
+            }
+
+            // A corrupt backup: one byte changed inside it.
+            var corrupt = Path.Combine(folder, "corrupt.backup");
+            var content = await File.ReadAllBytesAsync(backup);
+            content[content.Length / 2] ^= 0x5A;
+            await File.WriteAllBytesAsync(corrupt, content);
+            await RefusedAsync(corrupt, "PAN", "corrupt");
+
+            // Not a backup at all, and a truncated one.
+            var text = Path.Combine(folder, "notes.backup");
+            await File.WriteAllTextAsync(text, "not a backup");
+            await RefusedAsync(text, "PAN", "corrupt or not a node's backup");
+            var truncated = Path.Combine(folder, "truncated.backup");
+            await File.WriteAllBytesAsync(truncated, (await File.ReadAllBytesAsync(backup))[..(content.Length / 3)]);
+            await RefusedAsync(truncated, "PAN", "corrupt");
+
+            // Another State's backup: PAN's restored as CRI's node's store.
+            await RefusedAsync(backup, "CRI", "a backup of PAN's node, not CRI's");
+
+            // A running node's store.
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.DatabasePath, "--country", "PAN");
+            Assert.Equal(1, code);
+            Assert.Contains("a node is running on", error, StringComparison.Ordinal);
+            Assert.Equal(4, PanLog(pan.DatabasePath).Count);
+
+            // A node refuses to start on another State's store (restored by hand, without mirps restore).
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartOnStoreAsync(target, "CRI", null, ShareWithAll));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+}

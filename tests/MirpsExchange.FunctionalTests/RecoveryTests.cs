@@ -1,0 +1,342 @@
+using System.Text.Json;
+using Grpc.Core;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Mirps.Observation.V1;
+using Mirps.Sync.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Sync;
+using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Issue 16, items 4 and 5: a State's node that lost its store, or was restored from an old backup, recovers its own
+/// log from the Secretariat (verified against its published log keys) before it accepts a write, and its next submit
+/// continues the sequence, which the Secretariat verifies and applies. Sources that hold less than another peer, or
+/// that serve a forged history, are refused with nothing written.
+/// </summary>
+public class RecoveryTests
+{
+    /// <summary>The columns of PAN's log that every copy holds alike (a replica's received and superseded times are its own).</summary>
+    internal const string LogColumns = "origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
+        "recorded_time, readers, release_time, small_count_threshold, hex(salt), hex(change_hash)";
+
+    /// <summary>PAN's log in a store, one row a change; <paramref name="asOwn"/> adds the times by which the origin's own node answers "as of".</summary>
+    internal static List<string> PanLog(string database, bool asOwn = false)
+    {
+        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {LogColumns}{(asOwn ? ", received_time, superseded_time" : "")} FROM observations WHERE origin = 'PAN' ORDER BY origin_sequence";
+        using var reader = command.ExecuteReader();
+        var rows = new List<string>();
+        while (reader.Read())
+        {
+            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+        }
+        return rows;
+    }
+
+    /// <summary>PAN's node with its log: 1 REFUGEES F 120, 2 REFUGEES _T 230; 3 ASYLUM_APPLICATIONS 100; 4 REFUGEES _T 240 (revision 2).</summary>
+    internal static async Task<TestNode> PanamaAsync(params string[] args)
+    {
+        var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. args]);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 120)));
+        var applications = Refugees("PAN", value: 100);
+        applications.IndicatorCode = "ASYLUM_APPLICATIONS";
+        await pan.Observations.SubmitObservationsAsync(Submit(applications));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+        return pan;
+    }
+
+    /// <summary>The Secretariat pulling PAN's log from PAN's node at <paramref name="address"/>.</summary>
+    internal static async Task<TestSecretariat> SecretariatAsync(string folder, string address)
+    {
+        var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        return await TestSecretariat.StartAsync($"--Node:Credential={file}", $"--Node:Peers:0:Address={address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN");
+    }
+
+    /// <summary>PAN's node's own arguments to pull from (and recover from) <paramref name="peers"/>: its credential, and each peer.</summary>
+    internal static async Task<string[]> PeersArgsAsync(string folder, params (string Address, string Country)[] peers)
+    {
+        var file = Path.Combine(folder, $"pan-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("PAN")));
+        return
+        [
+            $"--Node:Credential={file}",
+            .. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Country={peer.Country}", $"--Node:Peers:{i}:Origins:0=BLZ" }),
+        ];
+    }
+
+    internal static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    internal static Task RecoveredAsync(TestNode node) => node.Services.GetRequiredService<OriginRecovery>().Completion.WaitAsync(TimeSpan.FromSeconds(60));
+
+    /// <summary>Waits until the Secretariat holds PAN's log up to <paramref name="sequence"/> (or 45 s).</summary>
+    internal static async Task SecretariatHoldsAsync(TestSecretariat secretariat, long sequence)
+    {
+        var client = new SyncService.SyncServiceClient(secretariat.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(45);
+        while (true)
+        {
+            var held = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0;
+            if (held >= sequence || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(sequence, held);
+                return;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_that_lost_its_store_recovers_its_log_from_the_Secretariat_and_its_next_submit_continues_the_sequence()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var address = $"http://127.0.0.1:{port}";
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, address);
+            await SecretariatHoldsAsync(secretariat, 4);
+            var before = PanLog(pan.DatabasePath, asOwn: true);
+            Assert.Equal(4, before.Count);
+            await pan.DisposeAsync(); // its folder, store included, is gone: the disk is lost (the admin kept the log key's file)
+
+            // A new, empty store, in recovery mode, on the same address; the Secretariat is its peer.
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:Recover=true", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            Assert.Equal(before, PanLog(recovered.DatabasePath, asOwn: true)); // its answers "as of" an earlier time read as before
+
+            // The next submit continues the sequence: change 5, which the Secretariat verifies (its chain, its head) and applies.
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task Without_recovery_mode_a_node_behind_its_peers_at_start_recovers_before_it_accepts_a_write()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // No Node:Recover: the start-up check finds the Secretariat ahead, and the node recovers first.
+            await using var restarted = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(restarted);
+            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence); // not 1: no sequence the Secretariat holds is reused
+            await SecretariatHoldsAsync(secretariat, 5);
+            Assert.Equal(PanLog(restarted.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task A_recovery_source_that_holds_less_than_another_peer_is_refused_with_nothing_written_and_writes_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+            await using var behind = await MaliciousPeer.StartAsync("CRI");
+            behind.Holds = 2; // CRI's node holds PAN's log up to change 2 only
+
+            await using var recovering = await TestNode.StartAsync("PAN", null,
+            [
+                ShareWithAll, $"--Node:Port={port}", "--Node:Recover=true", $"--Node:RecoverFrom={behind.Address}",
+                .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"), behind.Peer),
+            ]);
+            recovering.Errors.Expect("OriginRecoveryFailed");
+            recovering.Errors.Expect("PeerPullFailed"); // its pull of BLZ from the hostile peer
+            await RecoveredAsync(recovering);
+            Assert.Equal(0, recovering.CountRows());
+            await RpcAssert.ReasonAsync(() => recovering.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+            var state = recovering.Services.GetRequiredService<RecoveryState>().Refusal!;
+            Assert.StartsWith(OriginRecovery.SourceBehind, state, StringComparison.Ordinal);
+            Assert.Contains(secretariat.Address, state, StringComparison.Ordinal);
+            Assert.Equal(0, recovering.CountRows());
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>PAN's log as PAN's own node serves it to PAN (every change whole, with its heads): what a relay may serve it back.</summary>
+    internal static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> OwnLogAsync(TestNode pan)
+    {
+        using var call = new SyncService.SyncServiceClient(pan.Channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var (changes, heads) = (new List<StoredObservation>(), new List<LogHead>());
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
+            heads.AddRange(message.Heads);
+        }
+        return (changes, heads);
+    }
+
+    private static IEnumerable<StreamChangesResponse> Serve(StreamChangesRequest request, List<StoredObservation> changes, List<LogHead> heads)
+    {
+        var after = changes.Where(c => c.OriginSequence > request.AfterSequence).ToList();
+        if (request.Origin == "PAN" && after.Count > 0)
+        {
+            yield return new StreamChangesResponse { Changes = { after }, Heads = { heads.Where(h => h.Sequence > request.AfterSequence) }, LastSequence = after[^1].OriginSequence };
+        }
+    }
+
+    [Fact]
+    public async Task A_recovery_source_that_serves_a_forged_history_is_refused_with_nothing_written_and_writes_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (changes, heads) = await OwnLogAsync(pan);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // CRI's node holds PAN's whole log, it says, but serves change 2 with another value.
+            changes[1].Observation.Value = 2300;
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = 4;
+            hostile.RequestScript = request => Serve(request, changes, heads);
+
+            await using var recovering = await TestNode.StartAsync("PAN", null,
+            [
+                ShareWithAll, $"--Node:Port={port}", "--Node:Recover=true", $"--Node:RecoverFrom={hostile.Address}",
+                .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"), hostile.Peer),
+            ]);
+            recovering.Errors.Expect("OriginRecovery");
+            recovering.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(recovering);
+            Assert.Equal(0, recovering.CountRows());
+            Assert.Equal(0, recovering.CountRows("log_heads"));
+            var state = recovering.Services.GetRequiredService<RecoveryState>().Refusal!;
+            Assert.StartsWith(OriginRecovery.NoSource, state, StringComparison.Ordinal);
+            Assert.Contains("CHAIN_BROKEN", state, StringComparison.Ordinal);
+            await RpcAssert.ReasonAsync(() => recovering.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_that_claims_more_of_the_log_than_it_can_prove_is_passed_over_and_the_node_recovers_from_the_Secretariat()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (changes, heads) = await OwnLogAsync(pan);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // CRI's node says it holds PAN's log up to change 5: the true four, and a fifth it made up, signed with a key of its own.
+            var forged = changes[^1].Clone();
+            (forged.OriginSequence, forged.Revision, forged.Observation.Value) = (5, 3, 999);
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var head = heads[^1].Clone();
+            head.Sequence = 5;
+            Mirps.Log.LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = 5;
+            hostile.RequestScript = request => Serve(request, [.. changes, forged], [.. heads, head]);
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            recovered.Errors.Expect("OriginRecoverySourceRefused");
+            recovered.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(recovered);
+            Assert.Contains(0L, hostile.Requests); // it was asked first (it claimed most), and refused
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5); // the Secretariat verifies change 5 on PAN's chain: no fork
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_that_lost_its_log_key_too_recovers_with_the_published_key_and_signs_on_with_a_new_one_once_registered()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // No key file: the node makes a new key at start. The log it recovers is verified with the published (lost) key.
+            var keyFolder = Path.Combine(folder, "new-key");
+            var newKey = Path.Combine(keyFolder, "log-signing-key-pan.pem");
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", $"--Node:LogSigningKeyFile={newKey}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+
+            // The admin registers the new key (`mirps credentials register-log-key`): the Secretariat then verifies change 5, signed with it.
+            secretariat.Errors.Expect("PeerPullFailed"); // UNKNOWN_SIGNING_KEY until the key is registered
+            var publicKey = System.Security.Cryptography.PemEncoding.Find(await File.ReadAllTextAsync(Path.Combine(keyFolder, "log-signing-key-pan.pub.pem")));
+            var pem = await File.ReadAllTextAsync(Path.Combine(keyFolder, "log-signing-key-pan.pub.pem"));
+            await recovered.Identity.Credentials.RegisterLogKeyAsync(new Mirps.Identity.V1.RegisterLogKeyRequest
+            {
+                Country = "PAN",
+                PublicKey = Google.Protobuf.ByteString.CopyFrom(Convert.FromBase64String(pem[publicKey.Base64Data])),
+            });
+            await SecretariatHoldsAsync(secretariat, 5);
+            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+}
