@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Store;
@@ -116,7 +117,14 @@ public static class StoreExtensions
     public static async Task MigrateStoreAsync(this WebApplication app)
     {
         await using var scope = app.Services.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        var store = db.Database;
+        if (!store.IsSqlite())
+        {
+            // On PostgreSQL, migrating a new database first reads a history table that is not there, and EF Core logs that
+            // failed read as an error: the table is made first (as migrating would), so a node's first start logs none.
+            await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IHistoryRepository>().CreateIfNotExistsAsync();
+        }
         await store.MigrateAsync();
         var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
         await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version);

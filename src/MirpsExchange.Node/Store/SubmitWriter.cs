@@ -222,7 +222,7 @@ public sealed class SubmitWriter(
         var now = stamps.Begin(atLeast: lastTime + 1); // ended by WriteAsync once the transaction is over
 
         // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
-        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: true);
+        using var firstInserts = FirstRevisionInserts.Create(connection, origin, submit: true);
         await using var insertNext = new RevisionInsertCommand(connection, transaction, origin) { RecordedTime = now };
         await using var latest = new LatestRevisionQuery(connection, transaction);
         await using var supersede = new SupersedeCommand(connection, transaction) { SupersededTime = now };

@@ -71,7 +71,7 @@ public sealed class ReplicaWriter(
         }
 
         await using var insert = new RevisionInsertCommand(connection, dbTransaction, origin);
-        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: false);
+        using var firstInserts = FirstRevisionInserts.Create(connection, origin, submit: false);
         await using var supersede = new SupersedeCommand(connection, dbTransaction);
         // An origin assigns sequences in key order within each of its commits, so a message is a few runs
         // in key order (one per commit it spans), and each run walks the index in order as it is: sorting
