@@ -87,13 +87,28 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
     }.ToString();
 
     /// <summary>Creates an empty database (a store's) and returns its connection string.</summary>
-    public async Task<string> CreateDatabaseAsync(string database, CancellationToken cancellationToken = default)
+    public Task<string> CreateDatabaseAsync(string database, CancellationToken cancellationToken = default) =>
+        EnsureDatabaseAsync(ConnectionString("postgres"), database, cancellationToken);
+
+    /// <summary>
+    /// The connection string of <paramref name="database"/> on the server <paramref name="server"/> names, created when
+    /// it is missing (the role needs CREATEDB for that; an existing one is used as it is).
+    /// </summary>
+    public static async Task<string> EnsureDatabaseAsync(string server, string database, CancellationToken cancellationToken = default)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{Checked(database)}\"", connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        return ConnectionString(database);
+        var administration = new NpgsqlConnectionStringBuilder(server) { Database = "postgres", Pooling = false };
+        await using (var connection = new NpgsqlConnection(administration.ToString()))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
+            exists.Parameters.AddWithValue("name", database);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{Checked(database)}\"", connection);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        return new NpgsqlConnectionStringBuilder(server) { Database = database }.ToString();
     }
 
     /// <summary>Drops a database, closing what is still connected to it.</summary>

@@ -10,7 +10,8 @@ namespace MirpsExchange.Node.Store;
 /// (<see cref="SqliteStatement"/>): EF's materialisation of <see cref="ObservationRow"/> capped the feed
 /// near 110,000 rows/s here, and ADO.NET's reader converted every value again; codes, periods and
 /// policies repeat on every row and are decoded once (<see cref="Utf8StringPool"/>). Another provider (PostgreSQL) reads
-/// the same columns through ADO.NET.
+/// the same columns through ADO.NET, the whole page before the first row is handed on: a PostgreSQL connection runs one
+/// command at a time, and the feed queries the same connection (signed heads) between rows.
 /// </summary>
 public static class ChangeLogReader
 {
@@ -32,7 +33,7 @@ public static class ChangeLogReader
         {
             if (db.Database.GetDbConnection() is not Microsoft.Data.Sqlite.SqliteConnection)
             {
-                await foreach (var read in ReadAdoAsync(db, origin, after, count, cancellationToken))
+                foreach (var read in await ReadAdoAsync(db, origin, after, count, cancellationToken))
                 {
                     yield return read;
                 }
@@ -62,9 +63,9 @@ public static class ChangeLogReader
     }
 
     /// <summary>The same read through ADO.NET, on the context's open connection and in its transaction if it has one.</summary>
-    private static async IAsyncEnumerable<ObservationRow> ReadAdoAsync(
-        NodeDbContext db, string origin, long after, int count, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private static async Task<List<ObservationRow>> ReadAdoAsync(NodeDbContext db, string origin, long after, int count, CancellationToken cancellationToken)
     {
+        var rows = new List<ObservationRow>(Math.Min(count, 4096));
         await using var command = PositionalCommand.Create(db.Database.GetDbConnection(), db.Database.CurrentTransaction?.GetDbTransaction(),
             $"SELECT {Columns} FROM {ObservationRowConfiguration.Table} WHERE origin = @origin AND origin_sequence > @after ORDER BY origin_sequence LIMIT @count",
             "@origin", "@after", "@count");
@@ -72,12 +73,12 @@ public static class ChangeLogReader
         command.Parameters[1].Value = after;
         command.Parameters[2].Value = (long)count;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var row = new ObservationRow
-        {
-            Origin = origin, IndicatorCode = "", Country = "", Period = "", Sex = "", Age = "", CountryOfOrigin = "", Note = "",
-        };
         while (await reader.ReadAsync(cancellationToken))
         {
+            var row = new ObservationRow
+            {
+                Origin = origin, IndicatorCode = "", Country = "", Period = "", Sex = "", Age = "", CountryOfOrigin = "", Note = "",
+            };
             row.OriginSequence = reader.GetInt64(0);
             row.IndicatorCode = reader.GetString(1);
             row.Country = reader.GetString(2);
@@ -106,8 +107,9 @@ public static class ChangeLogReader
             row.LowerBound = reader.GetBoolean(25);
             row.Confidentiality = (ConfidentialityStatus)reader.GetInt32(26);
             row.Synthetic = reader.GetBoolean(27);
-            yield return row;
+            rows.Add(row);
         }
+        return rows;
     }
 
     private static void Fill(ObservationRow row, SqliteStatement query, Utf8StringPool strings)

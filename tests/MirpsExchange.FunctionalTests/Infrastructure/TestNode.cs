@@ -44,6 +44,9 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>The node's PostgreSQL database when the run's store is PostgreSQL (<see cref="TestStores"/>); null on SQLite.</summary>
     public TestStore? Store { get; private init; }
 
+    /// <summary>What names the node's store to <see cref="BeforeStoreCommand"/>: its PostgreSQL database, else its SQLite file.</summary>
+    public string StoreName => Store?.Database ?? DatabasePath;
+
     /// <summary>The node's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
     public ServerErrors Errors { get; }
 
@@ -224,7 +227,7 @@ public sealed class TestNode : IAsyncDisposable
         var rows = new List<string>();
         while (reader.Read())
         {
-            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : TestStores.Text(reader.GetValue(i)))));
         }
         return rows;
     }

@@ -56,6 +56,26 @@ public static class TestStores
         }
     }
 
+    /// <summary>
+    /// A value a test reads from either store, written as SQLite gives it: booleans as 1 and 0 (SQLite stores integers),
+    /// blobs as upper-case hex (SQLite's hex()), numbers in the invariant culture.
+    /// </summary>
+    public static string Text(object value) => value switch
+    {
+        bool flag => flag ? "1" : "0",
+        byte[] bytes => Convert.ToHexString(bytes),
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
+    };
+
+    /// <summary>Adds a parameter (either provider's command).</summary>
+    public static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
     /// <summary>An open connection to a store: <paramref name="store"/>'s database, or the SQLite file at <paramref name="sqliteFile"/>.</summary>
     public static DbConnection Open(TestStore? store, string sqliteFile)
     {
@@ -70,6 +90,9 @@ public static class TestStores
 /// <summary>One node's database on the run's PostgreSQL server.</summary>
 public sealed class TestStore(ThrowawayPostgres server, string database, string connectionString)
 {
+    /// <summary>The database's name (what a connection to it reports as its Database).</summary>
+    public string Database => database;
+
     public string ConnectionString { get; } = connectionString;
 
     /// <summary>The node's configuration for this store.</summary>
