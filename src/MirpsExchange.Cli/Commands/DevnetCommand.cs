@@ -178,7 +178,7 @@ public static class DevnetCommand
                 }
                 throwaway = await ThrowawayPostgres.StartAsync(pgFolder, cancellationToken);
                 postgres = throwaway.ConnectionString("postgres");
-                console.MarkupLine($"  PostgreSQL: a throwaway server on 127.0.0.1:{throwaway.Port} in {Markup.Escape(pgFolder)}, a database per process");
+                console.MarkupLine($"  PostgreSQL: a throwaway server on 127.0.0.1:{throwaway.Port} in {Markup.Escape(throwaway.Folder)}, a database per process");
             }
             // With PostgreSQL, a database per process (mirps_pan, mirps_secretariat), its connection string in the environment.
             async Task<Dictionary<string, string>> StoreOf(string name) => postgres is null ? [] : new()

@@ -11,7 +11,9 @@ namespace MirpsExchange.Cli.Federation;
 /// folder, <c>pg_ctl</c> on an ephemeral port of 127.0.0.1 (its unix socket in that folder), no system service. Its one
 /// role (mirps, superuser) signs in with a password made at start (SCRAM), so other users of the machine cannot read
 /// the stores. PostgreSQL refuses to run as root: as root, the server runs as the <c>postgres</c> user, which then owns
-/// the folder. Each store is a database of its own (<see cref="CreateDatabaseAsync"/>).
+/// the folder; that user may not reach a folder inside root's own (a home folder), so the cluster then lives in a new
+/// owner-only folder of the temporary folder instead, deleted when the server stops (<see cref="Folder"/> says where).
+/// Each store is a database of its own (<see cref="CreateDatabaseAsync"/>).
 /// </summary>
 public sealed class ThrowawayPostgres : IAsyncDisposable
 {
@@ -27,6 +29,9 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         (_bin, Folder, _asPostgresUser, _password, Port) = (bin, folder, asPostgresUser, password, port);
         _data = Path.Combine(folder, "data");
     }
+
+    /// <summary>Whether the cluster's folder is a temporary one of its own, deleted at <see cref="DisposeAsync"/>.</summary>
+    private bool _temporary;
 
     public string Folder { get; }
 
@@ -46,11 +51,16 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
             : null;
     }
 
-    /// <summary>Creates a cluster in <paramref name="folder"/> (made here; it must not exist) and starts it.</summary>
-    public static async Task<ThrowawayPostgres> StartAsync(string folder, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Creates a cluster in <paramref name="folder"/> (made here; it must not exist) and starts it; with no folder, or as
+    /// root, in a new folder of the temporary folder, deleted when the server stops.
+    /// </summary>
+    public static async Task<ThrowawayPostgres> StartAsync(string? folder, CancellationToken cancellationToken = default)
     {
         var bin = FindBin() ?? throw new InvalidOperationException("PostgreSQL's programs (initdb, pg_ctl) were not found: install PostgreSQL or set MIRPS_PG_BIN");
         var asPostgresUser = !OperatingSystem.IsWindows() && Environment.UserName == "root";
+        var temporary = folder is null || asPostgresUser;
+        folder = temporary ? Path.Combine(Path.GetTempPath(), "mirps-postgres-" + Guid.NewGuid().ToString("N")) : folder!;
         Directory.CreateDirectory(folder);
         if (!OperatingSystem.IsWindows())
         {
@@ -64,7 +74,7 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
             await RunAsync("chown", ["-R", "postgres", folder], cancellationToken);
         }
         var port = FreePort();
-        var server = new ThrowawayPostgres(bin, folder, asPostgresUser, password, port);
+        var server = new ThrowawayPostgres(bin, folder, asPostgresUser, password, port) { _temporary = temporary };
         try
         {
             await server.RunToolAsync("initdb", ["-D", server._data, "-U", Role, "-A", "scram-sha-256", "--pwfile", passwordFile, "-E", "UTF8", "--locale=C", "--no-sync"], cancellationToken);
@@ -121,13 +131,40 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Stops the server (fast shutdown); the folder stays for the caller to delete or reuse.</summary>
+    /// <summary>Stops the server (fast shutdown); a temporary folder is deleted, a given one stays for the caller.</summary>
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
         if (File.Exists(Path.Combine(_data, "postmaster.pid")))
         {
             await RunToolAsync("pg_ctl", ["-D", _data, "-m", "fast", "-w", "stop"], CancellationToken.None);
+        }
+        if (_temporary && Directory.Exists(Folder))
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Deletes temporary clusters (<see cref="StartAsync"/> with no folder) left by processes killed before they could:
+    /// those with no server running (no postmaster.pid) and untouched for <paramref name="age"/>. A test host is killed
+    /// soon after its last test, often between stopping its server and deleting the folder.
+    /// </summary>
+    public static void DeleteStale(TimeSpan age)
+    {
+        foreach (var folder in Directory.GetDirectories(Path.GetTempPath(), "mirps-postgres-*"))
+        {
+            try
+            {
+                if (!File.Exists(Path.Combine(folder, "data", "postmaster.pid")) && Directory.GetLastWriteTimeUtc(folder) < DateTime.UtcNow - age)
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // another user's, or going away: left alone
+            }
         }
     }
 

@@ -40,13 +40,9 @@ public static class TestStores
         {
             if (_server is null)
             {
-                var folder = Path.Combine(Path.GetTempPath(), "mirps-postgres-" + Guid.NewGuid().ToString("N"));
-                _server = await ThrowawayPostgres.StartAsync(folder);
-                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-                {
-                    _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                    Directory.Delete(folder, recursive: true);
-                };
+                ThrowawayPostgres.DeleteStale(TimeSpan.FromHours(1));
+                _server = await ThrowawayPostgres.StartAsync(folder: null); // a temporary folder, deleted when it stops
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
             return _server;
         }
