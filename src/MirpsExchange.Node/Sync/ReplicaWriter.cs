@@ -9,8 +9,9 @@ namespace MirpsExchange.Node.Sync;
 
 /// <summary>
 /// A replica's write path (the origin's is <see cref="SubmitWriter"/>): another node's changes of one
-/// origin, applied in one transaction per message. First-revision inserts go in batches through SQLite's
-/// own API (<see cref="FirstRevisionInserts"/>), revisions through parameterized SQL, in runs of key order.
+/// origin, applied in one transaction per message. First-revision inserts go in batches through the provider's bulk
+/// step (<see cref="FirstRevisionInserts"/>: SQLite's own API, or binary COPY on PostgreSQL), revisions through
+/// parameterized SQL, in runs of key order.
 /// </summary>
 public sealed class ReplicaWriter(
     [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, ReceiveStamps stamps,
