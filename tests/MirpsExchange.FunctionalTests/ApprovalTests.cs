@@ -265,7 +265,9 @@ public class ApprovalTests
             relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
             await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
 
-            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address, p => p.LastError.StartsWith(reason, StringComparison.Ordinal));
+            // Changes and lifecycle entries are pulled by two loops: wait for both, the refusal and PAN's own change.
+            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address,
+                p => p.LastError.StartsWith(reason, StringComparison.Ordinal) && secretariat.CountRows("observations") == 1L);
             Assert.StartsWith(reason, peer.LastError);
             Assert.Equal(0L, secretariat.CountRows("lifecycle_entries"));
             Assert.Equal(1L, secretariat.CountRows("observations")); // the changes themselves were PAN's own, and verified
