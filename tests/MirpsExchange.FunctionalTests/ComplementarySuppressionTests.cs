@@ -55,7 +55,7 @@ public class ComplementarySuppressionTests
         // Costa Rica's feed batch decides what it may not have (nothing withheld in the log so far: no complements), then reads its
         // placeholders and its changes; the breakdown commits just before the placeholders are read, so between the decision
         // and the changes.
-        using var commit = new BeforeStoreCommand(origin.DatabasePath, "\"withheld_changes\"",
+        using var commit = new BeforeStoreCommand(origin.StoreName, TestStores.Postgres ? "FROM withheld_changes AS w" : "\"withheld_changes\"",
             () => origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 127), Refugees(sex: "M", value: 3))).ResponseAsync);
 
         var feed = await FeedAsync(origin, "CRI");

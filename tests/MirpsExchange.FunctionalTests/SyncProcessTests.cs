@@ -114,7 +114,7 @@ public class SyncProcessTests
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*), COUNT(DISTINCT origin_sequence), " +
-            "(SELECT COUNT(*) FROM (SELECT DISTINCT indicator_code, country, period, sex, age, country_of_origin FROM observations WHERE origin = 'BLZ')), " +
+            "(SELECT COUNT(*) FROM (SELECT DISTINCT indicator_code, country, period, sex, age, country_of_origin FROM observations WHERE origin = 'BLZ') AS cells), " +
             "COALESCE(MAX(origin_sequence), 0) FROM observations WHERE origin = 'BLZ'";
         using var reader = command.ExecuteReader();
         Assert.True(reader.Read());

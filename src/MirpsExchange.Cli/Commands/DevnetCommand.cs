@@ -46,10 +46,23 @@ public static class DevnetCommand
             Description = "Serve every process over TLS with development certificates (made in DIR/certs/ if missing); every client trusts only their CA",
         };
         var catalogueV1 = CatalogueV1Option();
-        var command = new Command("devnet", "Start the local federation (identity server, a node per MIRPS State and the Secretariat on loopback), load the sample data, sync it to the Secretariat and print the regional figures") { folder, once, reset, period, tls, catalogueV1 };
+        var store = new Option<string>("--store")
+        {
+            Description = "The nodes' and the Secretariat's store: sqlite (a file each, the default) or postgres (a database each: on --postgres, "
+                + "else on a throwaway PostgreSQL server started in DIR/postgres for this run, its stores empty at every run)",
+            DefaultValueFactory = _ => "sqlite",
+        };
+        store.AcceptOnlyFromAmong("sqlite", "postgres");
+        var postgres = new Option<string>("--postgres")
+        {
+            Description = "With --store postgres: a connection string of an existing server (Host=...;Username=...;Password=...); "
+                + "a database mirps_<name> is made per process when missing (the role needs CREATEDB). Also read from MIRPS_DEVNET_POSTGRES",
+        };
+        var command = new Command("devnet", "Start the local federation (identity server, a node per MIRPS State and the Secretariat on loopback), load the sample data, sync it to the Secretariat and print the regional figures") { folder, once, reset, period, tls, catalogueV1, store, postgres };
         command.SetAction((parse, cancellationToken) => RunAsync(
             parse.GetRequiredValue(folder), parse.GetValue(once), parse.GetValue(reset), parse.GetRequiredValue(period),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken, parse.GetValue(tls), parse.GetValue(catalogueV1)));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, cancellationToken, parse.GetValue(tls), parse.GetValue(catalogueV1),
+            parse.GetValue(store) == "postgres" ? parse.GetValue(postgres) ?? Environment.GetEnvironmentVariable("MIRPS_DEVNET_POSTGRES") ?? "" : null));
         return command;
     }
 
@@ -96,8 +109,9 @@ public static class DevnetCommand
         },
     };
 
+    /// <param name="postgres">null: SQLite stores; "": PostgreSQL on a throwaway server in DIR/postgres; else the connection string of a server to use.</param>
     public static async Task<int> RunAsync(DirectoryInfo folder, bool once, bool reset, string period, TextWriter output, TextWriter error,
-        CancellationToken cancellationToken, bool tls = false, IReadOnlyCollection<string>? catalogueV1 = null)
+        CancellationToken cancellationToken, bool tls = false, IReadOnlyCollection<string>? catalogueV1 = null, string? postgres = null)
     {
         catalogueV1 ??= [];
         string[] CatalogueArguments(string state) => catalogueV1.Contains(state) ? ["--Node:CatalogueVersion=1.0.0"] : [];
@@ -152,8 +166,26 @@ public static class DevnetCommand
         var nodes = new List<(string Country, ServiceProcess Process)>();
         ServiceProcess? identity = null;
         ServiceProcess? secretariat = null;
+        ThrowawayPostgres? throwaway = null;
         try
         {
+            if (postgres == "")
+            {
+                var pgFolder = Path.Combine(folder.FullName, "postgres");
+                if (Directory.Exists(pgFolder))
+                {
+                    Directory.Delete(pgFolder, recursive: true);
+                }
+                throwaway = await ThrowawayPostgres.StartAsync(pgFolder, cancellationToken);
+                postgres = throwaway.ConnectionString("postgres");
+                console.MarkupLine($"  PostgreSQL: a throwaway server on 127.0.0.1:{throwaway.Port} in {Markup.Escape(throwaway.Folder)}, a database per process");
+            }
+            // With PostgreSQL, a database per process (mirps_pan, mirps_secretariat), its connection string in the environment.
+            async Task<Dictionary<string, string>> StoreOf(string name) => postgres is null ? [] : new()
+            {
+                ["Store__Provider"] = "postgres",
+                ["ConnectionStrings__Store"] = await ThrowawayPostgres.EnsureDatabaseAsync(postgres, $"mirps_{name.ToLowerInvariant()}", cancellationToken),
+            };
             console.MarkupLine($"[bold]MirpsExchange local federation[/] in {Markup.Escape(folder.FullName)}");
             if (tls)
             {
@@ -174,7 +206,8 @@ public static class DevnetCommand
             // Costa Rica starts last: it also replicates its neighbour Panama, whose address it needs.
             foreach (var state in states.Where(s => s != Relay))
             {
-                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), [.. SharingPolicy(state), .. NodeListenArguments(state.ToLowerInvariant()), .. CatalogueArguments(state)])));
+                nodes.Add((state, ServiceProcess.Node(state, Path.Combine(folder.FullName, state), issuer.ToString(), await StoreOf(state),
+                    [.. SharingPolicy(state), .. NodeListenArguments(state.ToLowerInvariant()), .. CatalogueArguments(state)])));
             }
             foreach (var (country, node) in nodes)
             {
@@ -184,7 +217,7 @@ public static class DevnetCommand
             if (states.Contains(Relay))
             {
                 var neighbour = nodes.Single(n => n.Country == RelayedNeighbour).Process;
-                var relay = ServiceProcess.Node(Relay, Path.Combine(folder.FullName, Relay), issuer.ToString(),
+                var relay = ServiceProcess.Node(Relay, Path.Combine(folder.FullName, Relay), issuer.ToString(), await StoreOf(Relay),
                 [
                     .. SharingPolicy(Relay), .. NodeListenArguments(Relay.ToLowerInvariant()), .. CatalogueArguments(Relay),
                     $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, Relay)}",
@@ -208,7 +241,7 @@ public static class DevnetCommand
             console.MarkupLine("  log-signing keys of the 7 States registered at the identity server");
 
             // The Secretariat pulls every State from its own node.
-            secretariat = ServiceProcess.Secretariat(Path.Combine(folder.FullName, "secretariat"), issuer.ToString(),
+            secretariat = ServiceProcess.Secretariat(Path.Combine(folder.FullName, "secretariat"), issuer.ToString(), await StoreOf("secretariat"),
             [
                 $"--Node:Credential={DevnetCredentials.PathOf(folder.FullName, "")}",
                 .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}", $"--Node:Peers:{i}:Country={n.Country}" }),
@@ -296,6 +329,10 @@ public static class DevnetCommand
             foreach (var client in clients.Values)
             {
                 client.Dispose();
+            }
+            if (throwaway is not null)
+            {
+                await throwaway.DisposeAsync();
             }
         }
     }

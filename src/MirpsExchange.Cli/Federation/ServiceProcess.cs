@@ -44,6 +44,14 @@ public sealed class ServiceProcess : IDisposable
     public static ServiceProcess Node(string country, string folder, string issuer, params string[] extraArguments) =>
         PublishedNode(AppContext.BaseDirectory, country, folder, issuer, extraArguments);
 
+    /// <summary>
+    /// As <see cref="Node(string, string, string, string[])"/>, with configuration in <paramref name="environment"/> too
+    /// (ConnectionStrings__Store: a connection string with a password stays off the command line others may read).
+    /// </summary>
+    public static ServiceProcess Node(string country, string folder, string issuer, IReadOnlyDictionary<string, string> environment, params string[] extraArguments) =>
+        Start($"node {country}", Path.Combine(AppContext.BaseDirectory, "MirpsExchange.Node.dll"), folder, "Node",
+            [$"--Node:Country={country}", "--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments], environment);
+
     /// <summary>A State's node run from <paramref name="directory"/>, where it was published (dotnet publish), as a State deploys it.</summary>
     public static ServiceProcess PublishedNode(string directory, string country, string folder, string issuer, params string[] extraArguments) =>
         Start($"node {country}", Path.Combine(directory, "MirpsExchange.Node.dll"), folder, "Node",
@@ -51,15 +59,19 @@ public sealed class ServiceProcess : IDisposable
 
     /// <summary>The Secretariat: a node of no State that replicates the States and serves the regional indicators.</summary>
     public static ServiceProcess Secretariat(string folder, string issuer, params string[] extraArguments) =>
+        Secretariat(folder, issuer, new Dictionary<string, string>(), extraArguments);
+
+    /// <summary>The Secretariat, with configuration in <paramref name="environment"/> too (as for <see cref="Node(string, string, string, IReadOnlyDictionary{string, string}, string[])"/>).</summary>
+    public static ServiceProcess Secretariat(string folder, string issuer, IReadOnlyDictionary<string, string> environment, params string[] extraArguments) =>
         Start("secretariat", Path.Combine(AppContext.BaseDirectory, "MirpsExchange.Secretariat.dll"), folder, "Node",
-            ["--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments]);
+            ["--Node:Port=0", $"--Node:DataDirectory={folder}", $"--Node:Issuer={issuer}", .. extraArguments], environment);
 
     /// <summary>The identity server; its addresses are the OAuth2 endpoints (the issuer) then the gRPC admin API.</summary>
     public static ServiceProcess Identity(string folder, params string[] extraArguments) =>
         Start("identity server", Path.Combine(AppContext.BaseDirectory, "MirpsExchange.Identity.dll"), folder, "Identity",
             ["--Identity:Port=0", "--Identity:GrpcPort=0", $"--Identity:DataDirectory={folder}", .. extraArguments]);
 
-    private static ServiceProcess Start(string name, string assembly, string folder, string section, string[] arguments)
+    private static ServiceProcess Start(string name, string assembly, string folder, string section, string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         // The service's own folder holds its store (and the identity server's keys): its user's alone (a node refuses anything wider).
         MirpsExchange.ServiceDefaults.OwnerOnlyFile.CreateDirectory(folder);
@@ -72,6 +84,10 @@ public sealed class ServiceProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = folder,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
         start.ArgumentList.Add(assembly);
         foreach (var argument in arguments)
         {

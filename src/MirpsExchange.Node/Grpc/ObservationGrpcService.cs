@@ -93,8 +93,11 @@ public sealed partial class ObservationGrpcService(
         await db.Database.OpenConnectionAsync(context.CancellationToken);
         try
         {
-            // One read transaction: every table is read from the same committed state of the store.
-            await using var snapshot = await db.Database.GetDbConnection().BeginTransactionAsync(context.CancellationToken);
+            // One read transaction: every table is read from the same committed state of the store (PostgreSQL: one snapshot).
+            var connection = db.Database.GetDbConnection();
+            await using var snapshot = connection is Microsoft.Data.Sqlite.SqliteConnection
+                ? await connection.BeginTransactionAsync(context.CancellationToken)
+                : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, context.CancellationToken);
             var findings = await rules.JudgeAsync(db.Database.GetDbConnection(), snapshot, cells, context.CancellationToken);
             var errors = findings.Count(f => f.IsError);
             return new ValidateObservationsResponse

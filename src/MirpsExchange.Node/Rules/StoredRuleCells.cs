@@ -48,7 +48,7 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
         var existing = new HashSet<RuleTable>();
         var checkedEmpty = new List<RuleTable>();
         await using (var exists = PositionalCommand.Create(connection, transaction, $"SELECT 1 FROM {ObservationRowConfiguration.Table} " +
-            "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL LIMIT 1", "@i", "@c", "@p"))
+            "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = FALSE AND value IS NOT NULL LIMIT 1", "@i", "@c", "@p"))
         {
             exists.Parameters[1].Value = country;
             foreach (var table in CatalogueRules.ToCheck(needs, cells.RequestTables))
@@ -122,7 +122,7 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
         var cells = Rules.NewCells(country);
         await using var command = PositionalCommand.Create(connection, null,
             $"SELECT indicator_code, period, {Columns} FROM {ObservationRowConfiguration.Table} " +
-            "WHERE country = @c AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL AND (release_time IS NULL OR release_time <= @now)",
+            "WHERE country = @c AND superseded_time IS NULL AND deleted = FALSE AND value IS NOT NULL AND (release_time IS NULL OR release_time <= @now)",
             "@c", "@now");
         command.Parameters[0].Value = country;
         command.Parameters[1].Value = nowMicros;
@@ -140,7 +140,7 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
     {
         await using var command = PositionalCommand.Create(connection, transaction,
             $"SELECT {Columns} FROM {ObservationRowConfiguration.Table} " +
-            "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = 0 AND value IS NOT NULL",
+            "WHERE indicator_code = @i AND country = @c AND period = @p AND superseded_time IS NULL AND deleted = FALSE AND value IS NOT NULL",
             "@i", "@c", "@p");
         command.Parameters[1].Value = cells.Country;
         foreach (var (indicator, period) in tables)

@@ -47,9 +47,11 @@ public sealed class WrittenRuleTables(WriteGate gate)
     {
         // Run in the transaction, this also starts its read snapshot: a commit by another connection after it makes this
         // transaction's write fail, so a write that commits saw no other commit since this version.
-        long version;
-        await using (var pragma = connection.CreateCommand())
+        // Another provider (PostgreSQL) has no data version: its tables are never kept from one submit to the next.
+        long version = 0;
+        if (connection is SqliteConnection)
         {
+            await using var pragma = connection.CreateCommand();
             pragma.Transaction = transaction;
             pragma.CommandText = "PRAGMA data_version";
             version = Convert.ToInt64(await pragma.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Mirps.Observation.V1;
 
 namespace MirpsExchange.Node.Store;
@@ -8,7 +9,9 @@ namespace MirpsExchange.Node.Store;
 /// Reads an origin's log in sequence order for the change feed, through SQLite's own API
 /// (<see cref="SqliteStatement"/>): EF's materialisation of <see cref="ObservationRow"/> capped the feed
 /// near 110,000 rows/s here, and ADO.NET's reader converted every value again; codes, periods and
-/// policies repeat on every row and are decoded once (<see cref="Utf8StringPool"/>).
+/// policies repeat on every row and are decoded once (<see cref="Utf8StringPool"/>). Another provider (PostgreSQL) reads
+/// the same columns through ADO.NET, the whole page before the first row is handed on: a PostgreSQL connection runs one
+/// command at a time, and the feed queries the same connection (signed heads) between rows.
 /// </summary>
 public static class ChangeLogReader
 {
@@ -28,6 +31,14 @@ public static class ChangeLogReader
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
+            if (db.Database.GetDbConnection() is not Microsoft.Data.Sqlite.SqliteConnection)
+            {
+                foreach (var read in await ReadAdoAsync(db, origin, after, count, cancellationToken))
+                {
+                    yield return read;
+                }
+                yield break;
+            }
             using var query = new SqliteStatement(db.Database.GetDbConnection(),
                 $"SELECT {Columns} FROM {ObservationRowConfiguration.Table} WHERE origin = ?1 AND origin_sequence > ?2 ORDER BY origin_sequence LIMIT ?3");
             query.Bind(1, origin);
@@ -49,6 +60,56 @@ public static class ChangeLogReader
         {
             await db.Database.CloseConnectionAsync();
         }
+    }
+
+    /// <summary>The same read through ADO.NET, on the context's open connection and in its transaction if it has one.</summary>
+    private static async Task<List<ObservationRow>> ReadAdoAsync(NodeDbContext db, string origin, long after, int count, CancellationToken cancellationToken)
+    {
+        var rows = new List<ObservationRow>(Math.Min(count, 4096));
+        await using var command = PositionalCommand.Create(db.Database.GetDbConnection(), db.Database.CurrentTransaction?.GetDbTransaction(),
+            $"SELECT {Columns} FROM {ObservationRowConfiguration.Table} WHERE origin = @origin AND origin_sequence > @after ORDER BY origin_sequence LIMIT @count",
+            "@origin", "@after", "@count");
+        command.Parameters[0].Value = origin;
+        command.Parameters[1].Value = after;
+        command.Parameters[2].Value = (long)count;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var row = new ObservationRow
+            {
+                Origin = origin, IndicatorCode = "", Country = "", Period = "", Sex = "", Age = "", CountryOfOrigin = "", Note = "",
+            };
+            row.OriginSequence = reader.GetInt64(0);
+            row.IndicatorCode = reader.GetString(1);
+            row.Country = reader.GetString(2);
+            row.Period = reader.GetString(3);
+            row.Sex = reader.GetString(4);
+            row.Age = reader.GetString(5);
+            row.CountryOfOrigin = reader.GetString(6);
+            row.Revision = reader.GetInt64(7);
+            row.Value = reader.IsDBNull(8) ? null : reader.GetDouble(8);
+            row.Status = (ObservationStatus)reader.GetInt32(9);
+            row.Note = reader.GetString(10);
+            row.Deleted = reader.GetBoolean(11);
+            row.RecordedTime = reader.GetInt64(12);
+            row.Readers = reader.GetString(13);
+            row.ReleaseTime = reader.IsDBNull(14) ? null : reader.GetInt64(14);
+            row.SmallCountThreshold = reader.GetInt32(15);
+            row.ValueWithheld = reader.GetBoolean(16);
+            row.Salt = reader.IsDBNull(17) ? null : (byte[])reader.GetValue(17);
+            row.ValueDigest = reader.IsDBNull(18) ? null : (byte[])reader.GetValue(18);
+            row.ReceivedTime = reader.GetInt64(19);
+            row.ApplicationType = reader.GetString(20);
+            row.DecisionLevel = reader.GetString(21);
+            row.ProcedureType = reader.GetString(22);
+            row.CountBasis = reader.GetString(23);
+            row.CountryOfDestination = reader.GetString(24);
+            row.LowerBound = reader.GetBoolean(25);
+            row.Confidentiality = (ConfidentialityStatus)reader.GetInt32(26);
+            row.Synthetic = reader.GetBoolean(27);
+            rows.Add(row);
+        }
+        return rows;
     }
 
     private static void Fill(ObservationRow row, SqliteStatement query, Utf8StringPool strings)

@@ -3,8 +3,52 @@ using System.Data.Common;
 namespace MirpsExchange.Node.Store;
 
 /// <summary>
-/// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write, through
-/// SQLite's own API (<see cref="SqliteStatement"/>). A submit's insert carries its commit time and does
+/// Inserts of a key's first revision (not a deletion, nothing withheld), the commonest write: the bulk step of the one
+/// submit writer and the one replica writer, which is all that differs per provider (<see cref="Create"/>). SQLite's
+/// runs through SQLite's own API (<see cref="SqliteFirstRevisionInserts"/>); PostgreSQL's through binary COPY for a
+/// replica and multi-row INSERT ... ON CONFLICT DO NOTHING for a submit (<see cref="PostgresFirstRevisionInserts"/>).
+/// </summary>
+internal abstract class FirstRevisionInserts : IDisposable
+{
+    /// <summary>A submit's rows per statement (<see cref="Stage"/>, <see cref="TryInsertStaged"/>).</summary>
+    public const int BatchRows = SqliteFirstRevisionInserts.BatchRows;
+
+    /// <summary>The columns every first revision fills, in the order the inserts give them (the others keep their defaults: NULL).</summary>
+    protected const string Columns = $"origin, origin_sequence, {PositionalCommand.KeyColumns}, " +
+        "period_start, period_end, value, status, note, lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, " +
+        "salt, change_hash, received_time";
+
+    /// <summary>What a submit's insert adds: a key that exists is not inserted (0 rows), where a replica's is an error.</summary>
+    protected const string DoNothingOnConflict = $" ON CONFLICT ({PositionalCommand.KeyColumns}, revision) DO NOTHING";
+
+    /// <summary>The bulk step for <paramref name="connection"/>'s provider, in the transaction open on it.</summary>
+    public static FirstRevisionInserts Create(DbConnection connection, string origin, bool submit) => connection is Npgsql.NpgsqlConnection postgres
+        ? new PostgresFirstRevisionInserts(postgres, origin, submit)
+        : new SqliteFirstRevisionInserts(connection, origin, submit);
+
+    /// <summary>Inserts <paramref name="row"/> at once, as change <paramref name="sequence"/> recorded at <paramref name="time"/>; false when a submit's key exists.</summary>
+    public abstract bool Insert(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity);
+
+    /// <summary>A submit's row, the <paramref name="at"/>th of the next statement of <see cref="BatchRows"/> (<see cref="TryInsertStaged"/>).</summary>
+    public abstract void Stage(int at, in WriteRow row, long sequence, long time, in ChangeIntegrity integrity);
+
+    /// <summary>
+    /// Inserts the <see cref="BatchRows"/> rows staged in one statement; false when a key existed (that row was not
+    /// inserted, the others were: the caller removes them and takes the rows one by one).
+    /// </summary>
+    public abstract bool TryInsertStaged();
+
+    /// <summary>A replica's row, inserted with the next ones (<see cref="Flush"/> before any other write and at the end).</summary>
+    public abstract void Add(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity);
+
+    /// <summary>Inserts the rows <see cref="Add"/> holds.</summary>
+    public abstract void Flush();
+
+    public abstract void Dispose();
+}
+
+/// <summary>
+/// SQLite's first-revision inserts, through SQLite's own API (<see cref="SqliteStatement"/>). A submit's insert carries its commit time and does
 /// nothing for a key that exists (0 rows): <see cref="BatchRows"/> rows to a statement (<see cref="Stage"/>,
 /// <see cref="TryInsertStaged"/>), which tells only how many were inserted, so a statement that met an existing
 /// key is undone and its rows taken one by one (<see cref="Insert"/>). A replica's carries the change's own
@@ -12,14 +56,14 @@ namespace MirpsExchange.Node.Store;
 /// (<see cref="Add"/>, <see cref="Flush"/>): SQLite opens and closes the table's and indexes' cursors once per
 /// statement, which was a good part of a one-row insert.
 /// </summary>
-internal sealed class FirstRevisionInserts : IDisposable
+internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
 {
     /// <summary>
     /// A replica's rows per statement (27 parameters each, beside the origin's): as many as the raw baseline's
     /// writer. The replica's apply alone of a verified log (benchmark `apply`, 1 M changes, medians of 3):
     /// 16 rows 329,080 and 331,702 changes/s; 64 342,698; 128 377,642.
     /// </summary>
-    public const int BatchRows = 128;
+    public new const int BatchRows = 128;
 
     private const int ParametersPerRow = 27;
 
@@ -32,7 +76,7 @@ internal sealed class FirstRevisionInserts : IDisposable
     private int _count;
     private readonly bool _submit;
 
-    public FirstRevisionInserts(DbConnection connection, string origin, bool submit)
+    public SqliteFirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
         (_connection, _origin, _submit) = (connection, origin, submit);
         _insert = new SqliteStatement(connection, submit ? SubmitSql : OneRowSql);
@@ -44,8 +88,6 @@ internal sealed class FirstRevisionInserts : IDisposable
     private static readonly string OneRowSql = Sql(1), BatchSql = Sql(BatchRows),
         SubmitSql = OneRowSql + DoNothingOnConflict, SubmitBatchSql = BatchSql + DoNothingOnConflict;
 
-    private const string DoNothingOnConflict = $" ON CONFLICT ({PositionalCommand.KeyColumns}, revision) DO NOTHING";
-
     /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 27 parameters per row.</summary>
     private static string Sql(int rows)
     {
@@ -54,28 +96,22 @@ internal sealed class FirstRevisionInserts : IDisposable
             var p = Enumerable.Range(2 + row * ParametersPerRow, ParametersPerRow).Select(i => $"?{i}").ToArray();
             return $"(?1, {string.Join(", ", p[..23])}, FALSE, 1, FALSE, {string.Join(", ", p[23..])})";
         });
-        return $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {PositionalCommand.KeyColumns}, " +
-            "period_start, period_end, value, status, note, lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, " +
-            "salt, change_hash, received_time) " +
-            $"VALUES {string.Join(", ", values)}";
+        return $"INSERT INTO {ObservationRowConfiguration.Table} ({Columns}) VALUES {string.Join(", ", values)}";
     }
 
-    /// <summary>Inserts <paramref name="row"/> at once, as change <paramref name="sequence"/> recorded at <paramref name="time"/>; false when a submit's key exists.</summary>
-    public bool Insert(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
+    /// <inheritdoc />
+    public override bool Insert(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
     {
         BindRow(_insert, 0, row, sequence, time, integrity);
         return _insert.Execute() == 1;
     }
 
-    /// <summary>A submit's row, the <paramref name="at"/>th of the next statement of <see cref="BatchRows"/> (<see cref="TryInsertStaged"/>).</summary>
-    public void Stage(int at, in WriteRow row, long sequence, long time, in ChangeIntegrity integrity) =>
+    /// <inheritdoc />
+    public override void Stage(int at, in WriteRow row, long sequence, long time, in ChangeIntegrity integrity) =>
         _pending[at] = (row, sequence, time, integrity);
 
-    /// <summary>
-    /// Inserts the <see cref="BatchRows"/> rows staged in one statement; false when a key existed (that row was not
-    /// inserted, the others were: the caller removes them and takes the rows one by one).
-    /// </summary>
-    public bool TryInsertStaged()
+    /// <inheritdoc />
+    public override bool TryInsertStaged()
     {
         if (_batch is null)
         {
@@ -90,8 +126,8 @@ internal sealed class FirstRevisionInserts : IDisposable
         return _batch.Execute() == BatchRows;
     }
 
-    /// <summary>A replica's row, inserted with the next ones (<see cref="Flush"/> before any other write and at the end).</summary>
-    public void Add(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
+    /// <inheritdoc />
+    public override void Add(in WriteRow row, long sequence, long time, in ChangeIntegrity integrity)
     {
         _pending[_count++] = (row, sequence, time, integrity);
         if (_count < BatchRows)
@@ -108,8 +144,8 @@ internal sealed class FirstRevisionInserts : IDisposable
         }
     }
 
-    /// <summary>Inserts the rows <see cref="Add"/> holds.</summary>
-    public void Flush()
+    /// <inheritdoc />
+    public override void Flush()
     {
         try
         {
@@ -161,7 +197,7 @@ internal sealed class FirstRevisionInserts : IDisposable
         insert.Bind(offset + 28, integrity.ReceivedTime);
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         _insert.Dispose();
         _batch?.Dispose();

@@ -4,8 +4,21 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace MirpsExchange.Node.Store;
 
-public sealed class NodeDbContext(DbContextOptions<NodeDbContext> options) : DbContext(options)
+/// <summary>
+/// The node's store. On PostgreSQL the context is <see cref="PostgresNodeDbContext"/>, the same model with a migrations
+/// history of its own (Store/PostgresMigrations); SQLite's is Store/Migrations.
+/// </summary>
+public class NodeDbContext : DbContext
 {
+    public NodeDbContext(DbContextOptions<NodeDbContext> options) : base(options)
+    {
+    }
+
+    /// <summary>For <see cref="PostgresNodeDbContext"/>, whose options (and so migrations) are its own.</summary>
+    protected NodeDbContext(DbContextOptions options) : base(options)
+    {
+    }
+
     /// <summary>The service key of the context <see cref="SubmitWriter"/> and <see cref="Sync.ReplicaWriter"/> write with (its own connection pool).</summary>
     public const string Writer = "writer";
 

@@ -45,8 +45,8 @@ public static class OriginLog
         }
         var where = sequence is null ? "origin = @origin" : "origin = @origin AND origin_sequence = @seq";
         await using var command = PositionalCommand.Create(connection, transaction,
-            $"SELECT origin_sequence, recorded_time, change_hash FROM (SELECT origin_sequence, recorded_time, change_hash FROM {ObservationRowConfiguration.Table} WHERE {where} ORDER BY origin_sequence DESC LIMIT 1) " +
-            $"UNION ALL SELECT origin_sequence, recorded_time, change_hash FROM (SELECT origin_sequence, recorded_time, change_hash FROM {WithheldChangeConfiguration.Table} WHERE {where} ORDER BY origin_sequence DESC LIMIT 1) " +
+            $"SELECT origin_sequence, recorded_time, change_hash FROM (SELECT origin_sequence, recorded_time, change_hash FROM {ObservationRowConfiguration.Table} WHERE {where} ORDER BY origin_sequence DESC LIMIT 1) AS held " +
+            $"UNION ALL SELECT origin_sequence, recorded_time, change_hash FROM (SELECT origin_sequence, recorded_time, change_hash FROM {WithheldChangeConfiguration.Table} WHERE {where} ORDER BY origin_sequence DESC LIMIT 1) AS withheld " +
             "ORDER BY origin_sequence DESC LIMIT 1",
             "@origin", "@seq");
         command.Parameters[0].Value = origin;

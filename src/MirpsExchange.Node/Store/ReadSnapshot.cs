@@ -1,3 +1,5 @@
+using System.Data;
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -9,7 +11,8 @@ namespace MirpsExchange.Node.Store;
 /// lock until the first read, then that read's snapshot for every later one; in WAL mode writers go on meanwhile). An
 /// answer that decides which values to withhold (complementary suppression) in one read and reads the rows in another
 /// must see the same commits in both: otherwise a commit in between is served against a stale decision (a breakdown in
-/// clear beside its small count). A context that already has a transaction keeps it.
+/// clear beside its small count). On PostgreSQL, a REPEATABLE READ transaction: one snapshot, taken at its first read.
+/// A context that already has a transaction keeps it.
 /// </summary>
 public static class ReadSnapshot
 {
@@ -21,7 +24,10 @@ public static class ReadSnapshot
             return null;
         }
         await db.Database.OpenConnectionAsync(cancellationToken);
-        var transaction = ((SqliteConnection)db.Database.GetDbConnection()).BeginTransaction(deferred: true);
+        var connection = db.Database.GetDbConnection();
+        DbTransaction transaction = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         await db.Database.UseTransactionAsync(transaction, cancellationToken);
         return new Snapshot(db, transaction);
     }
@@ -39,7 +45,7 @@ public static class ReadSnapshot
         }
     }
 
-    private sealed class Snapshot(NodeDbContext db, SqliteTransaction transaction) : IAsyncDisposable
+    private sealed class Snapshot(NodeDbContext db, DbTransaction transaction) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

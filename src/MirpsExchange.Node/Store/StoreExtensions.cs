@@ -1,37 +1,70 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Store;
+
+/// <summary>Where the node keeps its store (<c>Store:Provider</c>).</summary>
+public enum StoreProvider
+{
+    Sqlite,
+    Postgres,
+}
 
 public static class StoreExtensions
 {
     /// <summary>
     /// The node's store: SQLite at Node:DataDirectory (node-pan.db, secretariat.db) or ConnectionStrings:Store,
-    /// owner-only; the EF Core contexts (one pool for readers, one for the single writer) and the write path.
+    /// owner-only; or PostgreSQL (<c>Store:Provider</c> = postgres) at ConnectionStrings:Store. The EF Core contexts
+    /// (one pool for readers, one for the single writer) and the write path.
     /// </summary>
     public static WebApplicationBuilder AddNodeStore(this WebApplicationBuilder builder, NodeOptions node, bool secretariat)
     {
+        var provider = ProviderOf(builder.Configuration);
         var connectionString = builder.Configuration.GetConnectionString("Store");
-        if (string.IsNullOrEmpty(connectionString))
+        if (provider == StoreProvider.Postgres)
+        {
+            if (string.IsNullOrEmpty(connectionString))
+            {
+                throw new InvalidOperationException("Store:Provider is postgres: set ConnectionStrings:Store (Host=...;Database=...;Username=...)");
+            }
+        }
+        else if (string.IsNullOrEmpty(connectionString))
         {
             var folder = Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath);
             var file = secretariat ? "secretariat.db" : $"node-{node.Country.ToLowerInvariant()}.db";
             connectionString = $"Data Source={Path.Combine(folder, file)}";
         }
-        StoreFiles.PrepareOwnerOnly(connectionString);
+        if (provider == StoreProvider.Sqlite)
+        {
+            StoreFiles.PrepareOwnerOnly(connectionString);
+        }
         OwnerOnlyFile.Require(node.Credential ?? "", "Node:Credential");
         // With tls_client_auth the client key is the whole credential.
         OwnerOnlyFile.Require(node.ClientKeyFile, "Node:ClientKeyFile");
-        // One node per store, and `mirps restore` refuses a running node's store: the node holds STORE.lock while it runs.
-        builder.Services.AddSingleton(_ => StoreLock.ForNode(connectionString));
-        builder.Services.AddDbContext<NodeDbContext>(options => Configure(options, connectionString));
-        // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
-        // its whole page cache when another connection wrote since it last read, so a writer that alternated with
-        // readers over one pool reloaded the key index on most batches (a peer's initial sync ran ~40% slower
-        // while its status was polled). One writer at a time (WriteGate) keeps one warm connection in this pool.
-        var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
-        var writerOptions = Options(writerStore);
-        builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
+        if (provider == StoreProvider.Postgres)
+        {
+            // No store file to lock (PostgreSQL's own locks and roles keep stores apart); mirps backup/restore are SQLite's.
+            builder.Services.AddSingleton(_ => StoreLock.None());
+            builder.Services.AddDbContext<NodeDbContext, PostgresNodeDbContext>(options => ConfigurePostgres(options, connectionString));
+            // The writer's connections are a pool of their own (Npgsql pools per connection string), as on SQLite.
+            var writerStore = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "mirps-writer" }.ToString();
+            var writerOptions = PostgresOptions(writerStore);
+            builder.Services.AddKeyedScoped<NodeDbContext>(NodeDbContext.Writer, (_, _) => new PostgresNodeDbContext(writerOptions));
+        }
+        else
+        {
+            // One node per store, and `mirps restore` refuses a running node's store: the node holds STORE.lock while it runs.
+            builder.Services.AddSingleton(_ => StoreLock.ForNode(connectionString));
+            builder.Services.AddDbContext<NodeDbContext>(options => Configure(options, connectionString));
+            // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
+            // its whole page cache when another connection wrote since it last read, so a writer that alternated with
+            // readers over one pool reloaded the key index on most batches (a peer's initial sync ran ~40% slower
+            // while its status was polled). One writer at a time (WriteGate) keeps one warm connection in this pool.
+            var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
+            var writerOptions = Options(writerStore);
+            builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
+        }
         builder.Services.AddSingleton<WriteGate>();
         builder.Services.AddSingleton<ReceiveStamps>();
         builder.Services.AddSingleton<ChangeNotifier>();
@@ -40,6 +73,15 @@ public static class StoreExtensions
         builder.Services.AddSingleton<CatalogueVersions>();
         return builder;
     }
+
+    /// <summary><c>Store:Provider</c>: sqlite (the default) or postgres.</summary>
+    public static StoreProvider ProviderOf(IConfiguration configuration) => configuration["Store:Provider"] switch
+    {
+        null or "" => StoreProvider.Sqlite,
+        var name when name.Equals("sqlite", StringComparison.OrdinalIgnoreCase) => StoreProvider.Sqlite,
+        var name when name.Equals("postgres", StringComparison.OrdinalIgnoreCase) || name.Equals("postgresql", StringComparison.OrdinalIgnoreCase) => StoreProvider.Postgres,
+        var name => throw new InvalidOperationException($"Store:Provider is '{name}': use sqlite or postgres"),
+    };
 
     /// <summary>
     /// The store's options: SQLite with the node's pragmas. Migrating does not compare the model with the migrations'
@@ -50,11 +92,24 @@ public static class StoreExtensions
         options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas())
             .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
 
+    /// <summary>The store's options on PostgreSQL (<see cref="PostgresNodeDbContext"/>).</summary>
+    public static void ConfigurePostgres(DbContextOptionsBuilder options, string connectionString) =>
+        options.UseNpgsql(connectionString)
+            .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
+
     /// <summary>The store's options (<see cref="Configure"/>) for a context made by hand.</summary>
     public static DbContextOptions<NodeDbContext> Options(string connectionString)
     {
         var options = new DbContextOptionsBuilder<NodeDbContext>();
         Configure(options, connectionString);
+        return options.Options;
+    }
+
+    /// <summary>The store's options on PostgreSQL (<see cref="ConfigurePostgres"/>) for a context made by hand.</summary>
+    public static DbContextOptions<PostgresNodeDbContext> PostgresOptions(string connectionString)
+    {
+        var options = new DbContextOptionsBuilder<PostgresNodeDbContext>();
+        ConfigurePostgres(options, connectionString);
         return options.Options;
     }
 
@@ -67,7 +122,14 @@ public static class StoreExtensions
     {
         app.Services.GetRequiredService<StoreLock>(); // taken before the store is opened, held until the node is disposed
         await using var scope = app.Services.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>().Database;
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        var store = db.Database;
+        if (!store.IsSqlite())
+        {
+            // On PostgreSQL, migrating a new database first reads a history table that is not there, and EF Core logs that
+            // failed read as an error: the table is made first (as migrating would), so a node's first start logs none.
+            await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IHistoryRepository>().CreateIfNotExistsAsync();
+        }
         await store.MigrateAsync();
         // The store says whose node's it is (a backup carries it; a restore, or a start on another State's store, is refused).
         await store.OpenConnectionAsync();
@@ -83,7 +145,10 @@ public static class StoreExtensions
         await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version);
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0).
         await StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue);
-        StoreFiles.NarrowCreated(store.GetConnectionString()!);
+        if (store.IsSqlite())
+        {
+            StoreFiles.NarrowCreated(store.GetConnectionString()!);
+        }
         await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
     }

@@ -9,10 +9,9 @@ namespace MirpsExchange.Node.Store;
 /// <summary>
 /// The origin's write path (a replica's is <see cref="Sync.ReplicaWriter"/>): a validated batch is written
 /// in one transaction on EF Core's connection (EF change tracking is ~10x slower here), sorted by the
-/// natural key. A key's first revision, nearly every row, goes through SQLite's own API
-/// (<see cref="FirstRevisionInserts"/>); revisions and deletions through parameterized SQL. The SQL is
-/// portable (ON CONFLICT ... DO NOTHING, LIMIT), but another provider (PostgreSQL later) needs its own
-/// first-revision insert (COPY): this one runs on SQLite only.
+/// natural key. A key's first revision, nearly every row, goes through the provider's bulk step
+/// (<see cref="FirstRevisionInserts"/>: SQLite's own API, or multi-row inserts on PostgreSQL); revisions and
+/// deletions through parameterized SQL that is the same on both (ON CONFLICT ... DO NOTHING, LIMIT).
 /// </summary>
 public sealed class SubmitWriter(
     [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ReceiveStamps stamps, ChangeLog.OriginSigning signing,
@@ -227,7 +226,7 @@ public sealed class SubmitWriter(
         var now = stamps.Begin(atLeast: lastTime + 1); // ended by WriteAsync once the transaction is over
 
         // The first revision of a key; an existing key is a no-op the caller sees as 0 rows.
-        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: true);
+        using var firstInserts = FirstRevisionInserts.Create(connection, origin, submit: true);
         await using var insertNext = new RevisionInsertCommand(connection, transaction, origin) { RecordedTime = now };
         await using var latest = new LatestRevisionQuery(connection, transaction);
         await using var supersede = new SupersedeCommand(connection, transaction) { SupersededTime = now };

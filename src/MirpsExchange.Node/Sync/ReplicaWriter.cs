@@ -9,8 +9,9 @@ namespace MirpsExchange.Node.Sync;
 
 /// <summary>
 /// A replica's write path (the origin's is <see cref="SubmitWriter"/>): another node's changes of one
-/// origin, applied in one transaction per message. First-revision inserts go in batches through SQLite's
-/// own API (<see cref="FirstRevisionInserts"/>), revisions through parameterized SQL, in runs of key order.
+/// origin, applied in one transaction per message. First-revision inserts go in batches through the provider's bulk
+/// step (<see cref="FirstRevisionInserts"/>: SQLite's own API, or binary COPY on PostgreSQL), revisions through
+/// parameterized SQL, in runs of key order.
 /// </summary>
 public sealed class ReplicaWriter(
     [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, ReceiveStamps stamps,
@@ -72,7 +73,7 @@ public sealed class ReplicaWriter(
         }
 
         await using var insert = new RevisionInsertCommand(connection, dbTransaction, origin);
-        using var firstInserts = new FirstRevisionInserts(connection, origin, submit: false);
+        using var firstInserts = FirstRevisionInserts.Create(connection, origin, submit: false);
         await using var supersede = new SupersedeCommand(connection, dbTransaction);
         // An origin assigns sequences in key order within each of its commits, so a message is a few runs
         // in key order (one per commit it spans), and each run walks the index in order as it is: sorting

@@ -93,7 +93,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         var sql = new StringBuilder($"SELECT indicator_code, period, sex, age, country_of_origin, country, value, status, {AddedColumns}, lower_bound, synthetic FROM {Table} WHERE ");
         await using var command = await CommandAsync(cancellationToken);
         AppendKeyRange(command, sql, indicators, periods, asOfMicros, countries);
-        sql.Append(" AND deleted = 0 AND value_withheld = 0");
+        sql.Append(" AND deleted = FALSE AND value_withheld = FALSE");
         AppendEquals(command, sql, filter);
         command.CommandText = sql.ToString();
 
@@ -251,7 +251,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             var sql = new StringBuilder($"SELECT indicator_code, country, value, status, lower_bound, synthetic FROM {Table} WHERE ");
             command.Parameters.Clear();
             AppendKeyRange(command, sql, [indicator.Indicator.Code], [period], asOfMicros);
-            sql.Append(" AND deleted = 0 AND value_withheld = 0");
+            sql.Append(" AND deleted = FALSE AND value_withheld = FALSE");
             AppendEquals(command, sql, CellFilter.Totals(indicator));
             command.CommandText = sql.ToString();
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -273,8 +273,8 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         IReadOnlyList<string> indicators, IReadOnlyList<string> periods, long? asOfMicros, CancellationToken cancellationToken)
     {
         var sql = new StringBuilder(
-            "SELECT indicator_code, period, country, MAX(CASE WHEN deleted = 0 THEN 1 ELSE 0 END), " +
-            $"MAX(CASE WHEN deleted = 0 AND status = {(int)ObservationStatus.Provisional} THEN 1 ELSE 0 END), MAX(recorded_time) FROM {Table} WHERE ");
+            "SELECT indicator_code, period, country, MAX(CASE WHEN deleted = FALSE THEN 1 ELSE 0 END), " +
+            $"MAX(CASE WHEN deleted = FALSE AND status = {(int)ObservationStatus.Provisional} THEN 1 ELSE 0 END), MAX(recorded_time) FROM {Table} WHERE ");
         await using var command = await CommandAsync(cancellationToken);
         // The current revision of a deleted key is its deletion: kept here, it is the cell's last change.
         AppendKeyRange(command, sql, indicators, periods, asOfMicros);

@@ -19,7 +19,7 @@ public sealed class BeforeStoreCommand : IObserver<DiagnosticListener>, IObserve
 
     public BeforeStoreCommand(string databasePath, string marker, Func<Task> action)
     {
-        (_databasePath, _marker, _action) = (Path.GetFullPath(databasePath), marker, action);
+        (_databasePath, _marker, _action) = (TestStores.Postgres ? databasePath : Path.GetFullPath(databasePath), marker, action);
         _subscription = DiagnosticListener.AllListeners.Subscribe(this);
     }
 
@@ -41,12 +41,20 @@ public sealed class BeforeStoreCommand : IObserver<DiagnosticListener>, IObserve
     {
         if (value.Value is CommandEventData { Command: { } command }
             && command.CommandText.Contains(_marker, StringComparison.Ordinal)
-            && command.Connection?.DataSource is { Length: > 0 } source && Path.GetFullPath(source) == _databasePath
+            && IsTheStore(command.Connection)
             && Interlocked.Exchange(ref _fired, 1) == 0)
         {
             _action().GetAwaiter().GetResult();
         }
     }
+
+    /// <summary>Whether <paramref name="connection"/> is the node's store: its SQLite file, or its PostgreSQL database (<see cref="TestNode.StoreName"/>).</summary>
+    private bool IsTheStore(System.Data.Common.DbConnection? connection) => connection switch
+    {
+        Npgsql.NpgsqlConnection postgres => postgres.Database == _databasePath,
+        { DataSource: { Length: > 0 } source } => Path.GetFullPath(source) == _databasePath,
+        _ => false,
+    };
 
     void IObserver<DiagnosticListener>.OnCompleted()
     {

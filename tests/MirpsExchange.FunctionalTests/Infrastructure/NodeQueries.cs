@@ -37,7 +37,7 @@ public static class NodeQueries
     {
         var received = replica.Rows(
             $"SELECT received_time, MAX(origin_sequence) FROM (SELECT received_time, origin_sequence FROM observations WHERE origin = '{origin.Country}' " +
-            $"UNION ALL SELECT received_time, origin_sequence FROM withheld_changes WHERE origin = '{origin.Country}') GROUP BY received_time ORDER BY received_time");
+            $"UNION ALL SELECT received_time, origin_sequence FROM withheld_changes WHERE origin = '{origin.Country}') AS changes GROUP BY received_time ORDER BY received_time");
         Assert.NotEmpty(received);
         long held = 0;
         foreach (var row in received)

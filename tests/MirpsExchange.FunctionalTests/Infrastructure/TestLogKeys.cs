@@ -24,12 +24,12 @@ public static class TestLogKeys
     public static async Task ResignAsync(TestNode node, string origin)
     {
         using var key = await KeyAsync(node.Identity, origin);
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = TestStores.Open(node.Store, node.DatabasePath);
         using var transaction = connection.BeginTransaction();
         var rows = new List<(long Sequence, byte[] Hash)>();
         using (var read = connection.CreateCommand())
         {
+            read.Transaction = transaction;
             read.CommandText = "SELECT origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, recorded_time, readers, release_time, small_count_threshold, salt, " +
                 "application_type, decision_level, procedure_type, count_basis, country_of_destination, lower_bound, confidentiality, synthetic " +
                 $"FROM observations WHERE origin = '{origin}' ORDER BY origin_sequence";
@@ -52,10 +52,11 @@ public static class TestLogKeys
         foreach (var (sequence, hash) in rows)
         {
             using var update = connection.CreateCommand();
-            update.CommandText = "UPDATE observations SET change_hash = $hash WHERE origin = $origin AND origin_sequence = $seq";
-            update.Parameters.AddWithValue("$hash", hash);
-            update.Parameters.AddWithValue("$origin", origin);
-            update.Parameters.AddWithValue("$seq", sequence);
+            update.Transaction = transaction;
+            update.CommandText = "UPDATE observations SET change_hash = @hash WHERE origin = @origin AND origin_sequence = @seq";
+            TestStores.Add(update, "@hash", hash);
+            TestStores.Add(update, "@origin", origin);
+            TestStores.Add(update, "@seq", sequence);
             update.ExecuteNonQuery();
         }
         var head = new Mirps.Observation.V1.LogHead
@@ -66,14 +67,15 @@ public static class TestLogKeys
         LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
         using (var heads = connection.CreateCommand())
         {
+            heads.Transaction = transaction;
             heads.CommandText = $"DELETE FROM log_heads WHERE origin = '{origin}'; " +
-                "INSERT INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, received_time) VALUES ($origin, $seq, 1, $hash, $kid, $signature, $signed, 0)";
-            heads.Parameters.AddWithValue("$signed", ChangeHash.Micros(head.SignedTime));
-            heads.Parameters.AddWithValue("$origin", origin);
-            heads.Parameters.AddWithValue("$seq", head.Sequence);
-            heads.Parameters.AddWithValue("$hash", head.Hash.ToByteArray());
-            heads.Parameters.AddWithValue("$kid", head.KeyId);
-            heads.Parameters.AddWithValue("$signature", head.Signature.ToByteArray());
+                "INSERT INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, received_time) VALUES (@origin, @seq, 1, @hash, @kid, @signature, @signed, 0)";
+            TestStores.Add(heads, "@signed", ChangeHash.Micros(head.SignedTime));
+            TestStores.Add(heads, "@origin", origin);
+            TestStores.Add(heads, "@seq", head.Sequence);
+            TestStores.Add(heads, "@hash", head.Hash.ToByteArray());
+            TestStores.Add(heads, "@kid", head.KeyId);
+            TestStores.Add(heads, "@signature", head.Signature.ToByteArray());
             heads.ExecuteNonQuery();
         }
         transaction.Commit();

@@ -41,6 +41,12 @@ public sealed class TestNode : IAsyncDisposable
 
     public string Folder { get; }
 
+    /// <summary>The node's PostgreSQL database when the run's store is PostgreSQL (<see cref="TestStores"/>); null on SQLite.</summary>
+    public TestStore? Store { get; private init; }
+
+    /// <summary>What names the node's store to <see cref="BeforeStoreCommand"/>: its PostgreSQL database, else its SQLite file.</summary>
+    public string StoreName => Store?.Database ?? DatabasePath;
+
     /// <summary>The node's Error log entries: any the test did not <see cref="ServerErrors.Expect"/> fails it at dispose.</summary>
     public ServerErrors Errors { get; }
 
@@ -139,6 +145,8 @@ public sealed class TestNode : IAsyncDisposable
             ? await SharedIdentity.CredentialAsync(state)
             : await identity.IssueAsync(Mirps.Identity.V1.Role.State, state);
         var folder = TempFolder.Create();
+        // A node started on a store file (made by an earlier version, say) runs on SQLite whatever the run's store.
+        var database = store is null ? await TestStores.CreateAsync() : null;
         // The State's log-signing key, registered at the identity server before the node starts (as an admin would).
         string[] logKey = state == country ? [$"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, country, folder)}"] : [];
         if (store is not null)
@@ -161,6 +169,7 @@ public sealed class TestNode : IAsyncDisposable
             $"--Node:Issuer={identity.Issuer}",
             $"--contentRoot={folder}",
             "--Logging:LogLevel:Default=Warning",
+            .. database?.Args ?? [],
             .. extraArgs,
         ];
         try
@@ -168,10 +177,14 @@ public sealed class TestNode : IAsyncDisposable
             var errors = new ServerErrors();
             var app = await NodeApplication.BuildAsync(args, errors.AddTo);
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestNode(app, folder, country, identity, credential, errors);
+            return new TestNode(app, folder, country, identity, credential, errors) { Store = database };
         }
         catch
         {
+            if (database is not null)
+            {
+                await database.DropAsync();
+            }
             TempFolder.Delete(folder);
             throw;
         }
@@ -180,11 +193,10 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>Counts rows straight from the store file: what a test asserts was (not) written.</summary>
     public long CountRows(string table = "observations") => (long)Execute($"SELECT COUNT(*) FROM {table}")!;
 
-    /// <summary>Runs SQL on the store file directly, behind the node's back (to age or inspect rows).</summary>
+    /// <summary>Runs SQL on the store directly, behind the node's back (to age or inspect rows).</summary>
     public object? Execute(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = TestStores.Open(Store, DatabasePath);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar();
@@ -193,6 +205,10 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>A consistent copy of the store, taken while the node runs, that a node can start on (<see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>).</summary>
     public void CopyStoreTo(string file)
     {
+        if (Store is not null)
+        {
+            throw new NotSupportedException("a copy of the store file: SQLite only");
+        }
         Execute($"VACUUM INTO '{file}'");
         using var connection = new SqliteConnection($"Data Source={file};Pooling=False");
         connection.Open();
@@ -201,18 +217,17 @@ public sealed class TestNode : IAsyncDisposable
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Every row of a query on the store file, each as its columns joined by '|' (NULL as "null").</summary>
+    /// <summary>Every row of a query on the store, each as its columns joined by '|' (NULL as "null").</summary>
     public List<string> Rows(string sql)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = TestStores.Open(Store, DatabasePath);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
         using var reader = command.ExecuteReader();
         var rows = new List<string>();
         while (reader.Read())
         {
-            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : TestStores.Text(reader.GetValue(i)))));
         }
         return rows;
     }
@@ -226,6 +241,10 @@ public sealed class TestNode : IAsyncDisposable
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
+        if (Store is not null)
+        {
+            await Store.DropAsync();
+        }
         TempFolder.Delete(Folder);
         Errors.AssertNoneUnexpected();
     }

@@ -46,6 +46,9 @@ public sealed class TestSecretariat : IAsyncDisposable
 
     public string Folder { get; }
 
+    /// <summary>The Secretariat's PostgreSQL database when the run's store is PostgreSQL (<see cref="TestStores"/>); null on SQLite.</summary>
+    public TestStore? Store { get; private init; }
+
     /// <summary>The Secretariat's clock: a test pins it to judge what is overdue at another time.</summary>
     public PinnableClock Clock => _clock;
 
@@ -67,8 +70,7 @@ public sealed class TestSecretariat : IAsyncDisposable
     /// <summary>Counts rows straight from the store file: what a test asserts was (not) written.</summary>
     public long CountRows(string table)
     {
-        using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = TestStores.Open(Store, DatabasePath);
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT COUNT(*) FROM {table}";
         return (long)command.ExecuteScalar()!;
@@ -130,6 +132,7 @@ public sealed class TestSecretariat : IAsyncDisposable
         var identity = await SharedIdentity.GetAsync();
         var credential = await SharedIdentity.CredentialAsync("");
         var folder = TempFolder.Create();
+        var database = await TestStores.CreateAsync();
         try
         {
             var errors = new ServerErrors();
@@ -141,6 +144,7 @@ public sealed class TestSecretariat : IAsyncDisposable
                 $"--Node:Issuer={identity.Issuer}",
                 $"--contentRoot={folder}",
                 "--Logging:LogLevel:Default=Warning",
+                .. database?.Args ?? [],
                 .. extraArgs,
             ], builder =>
             {
@@ -148,10 +152,14 @@ public sealed class TestSecretariat : IAsyncDisposable
                 builder.Services.AddSingleton<TimeProvider>(clock);
             });
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            return new TestSecretariat(app, folder, identity, credential, errors, clock);
+            return new TestSecretariat(app, folder, identity, credential, errors, clock) { Store = database };
         }
         catch
         {
+            if (database is not null)
+            {
+                await database.DropAsync();
+            }
             TempFolder.Delete(folder);
             throw;
         }
@@ -164,6 +172,10 @@ public sealed class TestSecretariat : IAsyncDisposable
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
+        if (Store is not null)
+        {
+            await Store.DropAsync();
+        }
         TempFolder.Delete(Folder);
         Errors.AssertNoneUnexpected();
     }

@@ -17,6 +17,15 @@ public class NodeStoreModelTests
             "the store's model differs from the migrations' snapshot: add a migration (dotnet ef migrations add <Name> -o Store/Migrations in src/MirpsExchange.Node)");
     }
 
+    /// <summary>PostgreSQL's migrations are generated from the same model (docs/storage.md): a model change needs both.</summary>
+    [Fact]
+    public void Every_model_change_has_its_PostgreSQL_migration()
+    {
+        using var db = new PostgresNodeDbContext(StoreExtensions.PostgresOptions("Host=localhost;Database=model_check"));
+        Assert.False(db.Database.HasPendingModelChanges(),
+            "the store's model differs from PostgreSQL's migrations: add one (docs/storage.md: dotnet ef migrations add <Name> --context PostgresNodeDbContext -o Store/PostgresMigrations)");
+    }
+
     [Fact]
     public async Task A_new_store_migrates_to_the_latest_migration()
     {

@@ -1,0 +1,98 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using MirpsExchange.Cli.Federation;
+using Npgsql;
+
+namespace MirpsExchange.FunctionalTests.Infrastructure;
+
+/// <summary>
+/// Which store the test run's nodes and Secretariats use: SQLite files (the default), or, with MIRPS_TEST_STORE=postgres,
+/// a database each on one throwaway PostgreSQL server started for the whole run (<see cref="ThrowawayPostgres"/>) and
+/// stopped when the test process exits. `.ci/run` runs the core suites a second time with it.
+/// </summary>
+public static class TestStores
+{
+    public static bool Postgres { get; } = string.Equals(Environment.GetEnvironmentVariable("MIRPS_TEST_STORE"), "postgres", StringComparison.OrdinalIgnoreCase);
+
+    private static readonly SemaphoreSlim Starting = new(1, 1);
+    private static ThrowawayPostgres? _server;
+
+    /// <summary>
+    /// A new store for a node or Secretariat: for PostgreSQL, its database and the configuration that points the node at it
+    /// (null on SQLite, where the node makes its file under Node:DataDirectory).
+    /// </summary>
+    public static async Task<TestStore?> CreateAsync()
+    {
+        if (!Postgres)
+        {
+            return null;
+        }
+        var server = await ServerAsync();
+        var database = "store_" + Guid.NewGuid().ToString("N");
+        var connectionString = await server.CreateDatabaseAsync(database);
+        return new TestStore(server, database, connectionString);
+    }
+
+    private static async Task<ThrowawayPostgres> ServerAsync()
+    {
+        await Starting.WaitAsync();
+        try
+        {
+            if (_server is null)
+            {
+                ThrowawayPostgres.DeleteStale(TimeSpan.FromHours(1));
+                _server = await ThrowawayPostgres.StartAsync(folder: null); // a temporary folder, deleted when it stops
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            return _server;
+        }
+        finally
+        {
+            Starting.Release();
+        }
+    }
+
+    /// <summary>
+    /// A value a test reads from either store, written as SQLite gives it: booleans as 1 and 0 (SQLite stores integers),
+    /// blobs as upper-case hex (SQLite's hex()), numbers in the invariant culture.
+    /// </summary>
+    public static string Text(object value) => value switch
+    {
+        bool flag => flag ? "1" : "0",
+        byte[] bytes => Convert.ToHexString(bytes),
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
+    };
+
+    /// <summary>Adds a parameter (either provider's command).</summary>
+    public static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
+    /// <summary>An open connection to a store: <paramref name="store"/>'s database, or the SQLite file at <paramref name="sqliteFile"/>.</summary>
+    public static DbConnection Open(TestStore? store, string sqliteFile)
+    {
+        DbConnection connection = store is null
+            ? new SqliteConnection($"Data Source={sqliteFile};Pooling=False")
+            : new NpgsqlConnection(store.ConnectionString);
+        connection.Open();
+        return connection;
+    }
+}
+
+/// <summary>One node's database on the run's PostgreSQL server.</summary>
+public sealed class TestStore(ThrowawayPostgres server, string database, string connectionString)
+{
+    /// <summary>The database's name (what a connection to it reports as its Database).</summary>
+    public string Database => database;
+
+    public string ConnectionString { get; } = connectionString;
+
+    /// <summary>The node's configuration for this store.</summary>
+    public string[] Args => ["--Store:Provider=postgres", $"--ConnectionStrings:Store={ConnectionString}"];
+
+    public Task DropAsync() => server.DropDatabaseAsync(database);
+}
