@@ -148,6 +148,91 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "webhook_attempts",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    delivery_id = table.Column<long>(type: "bigint", nullable: false),
+                    attempt_time = table.Column<long>(type: "bigint", nullable: false),
+                    status_code = table.Column<int>(type: "integer", nullable: false),
+                    error = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: false, collation: "C"),
+                    duration_ms = table.Column<int>(type: "integer", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_webhook_attempts", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "webhook_cursors",
+                columns: table => new
+                {
+                    source = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false, collation: "C"),
+                    position = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_webhook_cursors", x => x.source);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "webhook_deliveries",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    subscription_id = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false, collation: "C"),
+                    event_id = table.Column<long>(type: "bigint", nullable: false),
+                    delivered = table.Column<bool>(type: "boolean", nullable: false),
+                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    next_attempt_time = table.Column<long>(type: "bigint", nullable: false),
+                    delivered_time = table.Column<long>(type: "bigint", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_webhook_deliveries", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "webhook_events",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    event_key = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false, collation: "C"),
+                    type = table.Column<int>(type: "integer", nullable: false),
+                    country = table.Column<string>(type: "character varying(3)", maxLength: 3, nullable: false, collation: "C"),
+                    body = table.Column<string>(type: "text", nullable: false, collation: "C"),
+                    occur_time = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_webhook_events", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "webhook_subscriptions",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false, collation: "C"),
+                    owner = table.Column<string>(type: "character varying(3)", maxLength: 3, nullable: false, collation: "C"),
+                    url = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false, collation: "C"),
+                    event_types = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false, collation: "C"),
+                    description = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false, collation: "C"),
+                    created_by = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false, collation: "C"),
+                    created_time = table.Column<long>(type: "bigint", nullable: false),
+                    consecutive_failures = table.Column<int>(type: "integer", nullable: false),
+                    last_success_time = table.Column<long>(type: "bigint", nullable: true),
+                    last_failure_time = table.Column<long>(type: "bigint", nullable: true),
+                    last_error = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: false, collation: "C")
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_webhook_subscriptions", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "withheld_changes",
                 columns: table => new
                 {
@@ -192,6 +277,28 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                 name: "IX_requests_recorded_time",
                 table: "requests",
                 column: "recorded_time");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_webhook_attempts_delivery_id_id",
+                table: "webhook_attempts",
+                columns: new[] { "delivery_id", "id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_webhook_deliveries_subscription_id_delivered_id",
+                table: "webhook_deliveries",
+                columns: new[] { "subscription_id", "delivered", "id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_webhook_deliveries_subscription_id_event_id",
+                table: "webhook_deliveries",
+                columns: new[] { "subscription_id", "event_id" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_webhook_events_event_key",
+                table: "webhook_events",
+                column: "event_key",
+                unique: true);
         }
 
         /// <inheritdoc />
@@ -214,6 +321,21 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
 
             migrationBuilder.DropTable(
                 name: "requests");
+
+            migrationBuilder.DropTable(
+                name: "webhook_attempts");
+
+            migrationBuilder.DropTable(
+                name: "webhook_cursors");
+
+            migrationBuilder.DropTable(
+                name: "webhook_deliveries");
+
+            migrationBuilder.DropTable(
+                name: "webhook_events");
+
+            migrationBuilder.DropTable(
+                name: "webhook_subscriptions");
 
             migrationBuilder.DropTable(
                 name: "withheld_changes");
