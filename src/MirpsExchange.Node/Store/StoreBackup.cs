@@ -378,7 +378,15 @@ public sealed class StoreLock : IDisposable
     /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
     public static StoreLock ForNode(string connectionString)
     {
-        var store = new SqliteConnectionStringBuilder(connectionString);
+        SqliteConnectionStringBuilder store;
+        try
+        {
+            store = new SqliteConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException)
+        {
+            return new StoreLock(null); // not a SQLite store (PostgreSQL): its server keeps its own clients apart
+        }
         if (store.Mode == SqliteOpenMode.Memory || store.DataSource is "" or ":memory:")
         {
             return new StoreLock(null); // nothing on disk to share
