@@ -381,7 +381,15 @@ public sealed class StoreLock : IDisposable
 
     public static StoreLock ForNode(string connectionString)
     {
-        var store = new SqliteConnectionStringBuilder(connectionString);
+        SqliteConnectionStringBuilder store;
+        try
+        {
+            store = new SqliteConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException)
+        {
+            return new StoreLock(null); // not a SQLite store (PostgreSQL): its server keeps its own clients apart
+        }
         if (store.Mode == SqliteOpenMode.Memory || store.DataSource is "" or ":memory:")
         {
             return new StoreLock(null); // nothing on disk to share

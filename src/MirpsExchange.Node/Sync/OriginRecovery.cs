@@ -114,7 +114,14 @@ public sealed partial class OriginRecovery(
             {
                 using (session)
                 {
-                    await session.RecoverAsync(behind, _stopping.Token);
+                    try
+                    {
+                        await session.RecoverAsync(behind, _stopping.Token);
+                    }
+                    catch (Exception e) when (!_stopping.IsCancellationRequested)
+                    {
+                        Fail($"{NoSource}: recovering {node.Country}'s log failed ({e.GetType().Name}: {e.Message}); writes are refused until the node is restarted");
+                    }
                 }
             }, CancellationToken.None);
         }
