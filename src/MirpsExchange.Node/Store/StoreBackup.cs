@@ -375,10 +375,10 @@ public sealed class StoreLock : IDisposable
         }
     }
 
-    /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
     /// <summary>No lock: a store that is no file (PostgreSQL).</summary>
     public static StoreLock None() => new(null);
 
+    /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
     public static StoreLock ForNode(string connectionString)
     {
         SqliteConnectionStringBuilder store;
