@@ -126,6 +126,8 @@ public sealed partial class WebhookDelivery : BackgroundService
     {
         var options = _options.Value;
         using var held = await _gate.EnterAsync(cancellationToken);
+        // The attempts made are recorded even at shutdown (a cancelled save would be logged as an error, and the attempts lost).
+        cancellationToken = CancellationToken.None;
         var now = StoreTime.ToMicros(_clock.GetUtcNow());
         foreach (var outcome in outcomes)
         {

@@ -69,6 +69,8 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         var owner = node.Value.Country;
         var added = 0;
         using var held = await gate.EnterAsync(cancellationToken);
+        // A write begun is finished (it is short): a commit cancelled at shutdown would be logged as a transaction error.
+        cancellationToken = CancellationToken.None;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var subscriptions = await db.WebhookSubscriptions.AsNoTracking().ToListAsync(cancellationToken);
         var now = StoreTime.ToMicros(clock.GetUtcNow());

@@ -192,11 +192,17 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
     {
         const string cursor = "embargo";
         var now = StoreTime.ToMicros(clock.GetUtcNow());
-        if (events is null || !cursors.TryGetValue(cursor, out var after))
+        if (events is null)
         {
-            moved[cursor] = now; // from the first subscription on
+            if (!cursors.ContainsKey(cursor))
+            {
+                moved[cursor] = now; // written once, not every round while nobody subscribes
+            }
             return;
         }
+        // Releases from the first subscription on: nobody hears of embargoes lifted before anyone subscribed.
+        var since = await db.WebhookSubscriptions.MinAsync(s => (long?)s.CreatedTime, cancellationToken) ?? now;
+        var after = Math.Max(cursors.GetValueOrDefault(cursor), since);
         var origin = Country;
         var lifted = await db.Observations.AsNoTracking()
             .Where(o => o.Origin == origin && o.ReleaseTime > after && o.ReleaseTime <= now)
