@@ -266,7 +266,7 @@ public class ApprovalTests
             await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
 
             // Changes and lifecycle entries are pulled by two loops: wait for both, the refusal and PAN's own change.
-            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address,
+            var peer = await MaliciousPeer.PullAsync(secretariat, relay.Address,
                 p => p.LastError.StartsWith(reason, StringComparison.Ordinal) && secretariat.CountRows("observations") == 1L);
             Assert.StartsWith(reason, peer.LastError);
             Assert.Equal(0L, secretariat.CountRows("lifecycle_entries"));
@@ -339,7 +339,7 @@ public class ApprovalTests
             await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
 
             // Changes and lifecycle entries are pulled by two loops: wait for both, the refusal and PAN's own changes.
-            var peer = await MaliciousPeerTests.PullAsync(secretariat, relay.Address,
+            var peer = await MaliciousPeer.PullAsync(secretariat, relay.Address,
                 p => p.LastError.StartsWith(reason, StringComparison.Ordinal) && secretariat.CountRows("observations") == 2L);
             Assert.StartsWith(reason, peer.LastError);
             Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // nothing of a page that holds a forgery

@@ -101,22 +101,6 @@ public class MaliciousPeerTests
         ]);
     }
 
-    /// <summary>The Secretariat's pull of PAN from <paramref name="address"/>, once <paramref name="done"/> says so (or after 30 s).</summary>
-    internal static async Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
-    {
-        var client = new SyncService.SyncServiceClient(secretariat.Channel);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var status = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address);
-            if (status is not null && done(status) || DateTime.UtcNow > deadline)
-            {
-                return status ?? new PeerStatus();
-            }
-            await Task.Delay(100);
-        }
-    }
-
     /// <summary>What the Secretariat holds of PAN's log: rows, placeholders and heads, straight from its store.</summary>
     private static (long Rows, long Placeholders, long Heads) Held(TestSecretariat secretariat)
     {
@@ -325,13 +309,13 @@ public class MaliciousPeerTests
 
         if (reason.Length == 0)
         {
-            var followed = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Connected && p.AppliedSequence == 4);
+            var followed = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Connected && p.AppliedSequence == 4);
             Assert.Equal((PeerState.Connected, 4L, ""), (followed.State, followed.AppliedSequence, followed.LastError));
             Assert.Equal((3L, 1L, 3L), Held(secretariat)); // the Secretariat-only change as a NOT_HELD placeholder, to ask for again
         }
         else
         {
-            var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(reason + ":", StringComparison.Ordinal));
+            var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(reason + ":", StringComparison.Ordinal));
             Assert.Equal(PeerState.Failing, refused.State);
             Assert.StartsWith(reason + ":", refused.LastError);
             Assert.Equal(0, refused.AppliedSequence);
@@ -342,7 +326,7 @@ public class MaliciousPeerTests
         await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 250)));
         gate.Open();
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
-        Assert.Equal(5, (await PullAsync(secretariat, gate.Address, p => p.AppliedSequence == 5)).AppliedSequence);
+        Assert.Equal(5, (await MaliciousPeer.PullAsync(secretariat, gate.Address, p => p.AppliedSequence == 5)).AppliedSequence);
         Assert.Equal((5L, 0L, 4L), Held(secretariat));
     }
 
@@ -360,7 +344,7 @@ public class MaliciousPeerTests
         await using var gate = new TcpGate(pan.Address);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
 
-        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(WronglyWithheld + ":", StringComparison.Ordinal));
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(WronglyWithheld + ":", StringComparison.Ordinal));
         Assert.StartsWith(WronglyWithheld + ":", refused.LastError);
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
 
@@ -385,7 +369,7 @@ public class MaliciousPeerTests
             : log.After(after);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer);
 
-        var followed = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Connected && p.AppliedSequence == 4);
+        var followed = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Connected && p.AppliedSequence == 4);
 
         Assert.Equal((PeerState.Connected, 4L), (followed.State, followed.AppliedSequence));
         Assert.True(refusals >= 2, "the pull was asked again after the refusal");
@@ -414,7 +398,7 @@ public class MaliciousPeerTests
         await using var gate = new TcpGate(pan.Address);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
 
-        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
         Assert.StartsWith(ChainBroken + ":", refused.LastError);
         Assert.InRange(hostile.Written, 1, 40); // it stopped reading at about 64 MiB held waiting for a head
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
@@ -436,7 +420,7 @@ public class MaliciousPeerTests
         await using var gate = new TcpGate(pan.Address);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
 
-        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
         Assert.StartsWith(ChainBroken + ":", refused.LastError);
         Assert.Contains($"1..{ChainVerifierLimit + 1} arrived without a signed head", refused.LastError);
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
@@ -465,7 +449,7 @@ public class MaliciousPeerTests
         await using var gate = new TcpGate(pan.Address);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
 
-        var failing = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.Length > 0);
+        var failing = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.Length > 0);
         Assert.Equal(PeerState.Failing, failing.State);
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
         gate.Open();
@@ -498,7 +482,7 @@ public class MaliciousPeerTests
         await using var gate = new TcpGate(pan.Address);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
 
-        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(Backdated + ":", StringComparison.Ordinal));
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(Backdated + ":", StringComparison.Ordinal));
         Assert.StartsWith(Backdated + ":", refused.LastError);
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
         gate.Open();
@@ -566,7 +550,7 @@ public class MaliciousPeerTests
                 $"--Node:Credential={file}", "--Node:PeerStallTimeout=00:00:02",
                 $"--Node:Peers:0:Address={hostile.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=PAN");
 
-            var peer = await PullAsync(secretariat, hostile.Address, p => p.LastError.StartsWith(PeerStalled, StringComparison.Ordinal));
+            var peer = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.LastError.StartsWith(PeerStalled, StringComparison.Ordinal));
 
             Assert.StartsWith($"{PeerStalled}: the peer says it holds PAN's log further than this node", peer.LastError);
             Assert.True(hostile.Requests.Count >= 1);
@@ -647,11 +631,11 @@ public class MaliciousPeerTests
         await using var gate = new TcpGate(pan.Address);
         await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
 
-        await PullAsync(secretariat, hostile.Address, p => p.AppliedSequence == 4);
+        await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.AppliedSequence == 4);
         Assert.True(DateTimeOffset.UtcNow < release, "the test machine was too slow to look before the release time");
         Assert.Equal((3L, 1L, 3L), Held(secretariat));
 
-        var refused = await PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
         Assert.StartsWith(ChainBroken + ":", refused.LastError);
         Assert.Contains(2L, hostile.Requests); // it was asked again from before the placeholder
         Assert.Equal((3L, 1L, 3L), Held(secretariat)); // still the placeholder
@@ -684,7 +668,7 @@ public class MaliciousPeerTests
             await using var secretariat = await SecretariatAsync(folder, relay.Peer, (panAddress, "PAN"));
 
             await ConvergesAsync(secretariat, () => Task.FromResult(truth));
-            var status = await PullAsync(secretariat, relay.Address, p => p.AppliedSequence == 4);
+            var status = await MaliciousPeer.PullAsync(secretariat, relay.Address, p => p.AppliedSequence == 4);
             Assert.Equal((PeerState.Connected, 4L), (status.State, status.AppliedSequence));
             Assert.Equal((4L, 0L, 3L), Held(secretariat));
         }

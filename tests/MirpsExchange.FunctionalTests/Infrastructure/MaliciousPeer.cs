@@ -56,6 +56,22 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
 
     public (string Address, string Country) Peer => (Address, Country);
 
+    /// <summary>The Secretariat's pull of PAN from <paramref name="address"/>, once <paramref name="done"/> says so (or after 30 s).</summary>
+    public static async Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
+    {
+        var client = new SyncService.SyncServiceClient(secretariat.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var status = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address);
+            if (status is not null && done(status) || DateTime.UtcNow > deadline)
+            {
+                return status ?? new PeerStatus();
+            }
+            await Task.Delay(100);
+        }
+    }
+
     public static async Task<MaliciousPeer> StartAsync(string country = "CRI")
     {
         var peer = new MaliciousPeer(country);

@@ -8,11 +8,20 @@ namespace MirpsExchange.FunctionalTests.Infrastructure;
 /// <summary>
 /// Which store the test run's nodes and Secretariats use: SQLite files (the default), or, with MIRPS_TEST_STORE=postgres,
 /// a database each on one throwaway PostgreSQL server started for the whole run (<see cref="ThrowawayPostgres"/>) and
-/// stopped when the test process exits. `.ci/run` runs the core suites a second time with it.
+/// stopped when the test process exits. The core suites run a second time with it (MirpsExchange.FunctionalTests.Postgres).
 /// </summary>
 public static class TestStores
 {
-    public static bool Postgres { get; } = string.Equals(Environment.GetEnvironmentVariable("MIRPS_TEST_STORE"), "postgres", StringComparison.OrdinalIgnoreCase);
+    /// <summary>
+    /// PostgreSQL in the MirpsExchange.FunctionalTests.Postgres assembly (compiled with MIRPS_TEST_POSTGRES: the core suites,
+    /// run by `dotnet test MirpsExchange.sln`), or for any suite with MIRPS_TEST_STORE=postgres.
+    /// </summary>
+    public static bool Postgres { get; } =
+#if MIRPS_TEST_POSTGRES
+        true;
+#else
+        string.Equals(Environment.GetEnvironmentVariable("MIRPS_TEST_STORE"), "postgres", StringComparison.OrdinalIgnoreCase);
+#endif
 
     private static readonly SemaphoreSlim Starting = new(1, 1);
     private static ThrowawayPostgres? _server;
