@@ -99,6 +99,22 @@ public sealed class NodeOptions
         ? LogSigningKeyFile
         : Path.Combine(DataDirectory, $"log-signing-key-{Country.ToLowerInvariant()}.pem"), contentRoot);
 
+    /// <summary>
+    /// A test and operations aid, unset in production: the SQLite store's size limit in pages (SQLite's max_page_count, applied
+    /// to every connection). Once the store holds that many pages every write fails as on a full disk (SQLITE_FULL), reads go on;
+    /// a value below the store's size means its size now. The chaos harness (docs/chaos.md) fills a node's "disk" with it.
+    /// </summary>
+    public long? StoreMaxPageCount { get; set; }
+
+    /// <summary>
+    /// A test and operations aid, unset in production: shifts the node's clock (its TimeProvider: recorded and received times,
+    /// token and revocation-list checks) by this much, as a host whose clock drifted (the chaos harness skews nodes with it).
+    /// It gives the node's operator nothing the host's own clock would not: an origin's recorded times never go back
+    /// (each commit is stamped after the last), replicas refuse changes more than 5 minutes ahead of their own clock, and
+    /// embargoes are enforced by the origin's node, so a skewed replica cannot release anything early.
+    /// </summary>
+    public TimeSpan ClockOffset { get; set; }
+
     /// <summary>Peers to pull changes from: each an address and the origins to pull from it.</summary>
     public List<PeerOptions> Peers { get; set; } = [];
 
