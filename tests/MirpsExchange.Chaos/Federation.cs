@@ -114,10 +114,6 @@ public sealed class Federation : IAsyncDisposable
             });
             _arguments[state] = [.. CommonNodeArguments(state), .. SharingPolicy(state), .. peers];
         }
-        await Task.WhenAll(States.Select(state => StartProcessAsync(state, cancellationToken)));
-        // Each node made its log-signing key at its first start: the admin registers the public halves (as devnet does).
-        await DevnetCredentials.RegisterLogKeysAsync(Http, _folder, Issuer, adminApi,
-            States.Select(s => (s, Path.Combine(_folder, s, $"log-signing-key-{s.ToLowerInvariant()}.pub.pem"))), cancellationToken);
 
         // The Secretariat pulls every State from its own node, and its neighbour's origin through it (a relay).
         _arguments[Secretariat] =
@@ -129,7 +125,11 @@ public sealed class Federation : IAsyncDisposable
                 $"--Node:Peers:{i}:Origins:0={state}", $"--Node:Peers:{i}:Origins:1={States.Single(o => RelayOf(o) == state)}",
             }),
         ];
-        await StartProcessAsync(Secretariat, cancellationToken);
+        // All four at once (the Secretariat's pulls are refused until the States' log keys are registered, and tried again).
+        await Task.WhenAll(Nodes.Select(node => StartProcessAsync(node, cancellationToken)));
+        // Each node made its log-signing key at its first start: the admin registers the public halves (as devnet does).
+        await DevnetCredentials.RegisterLogKeysAsync(Http, _folder, Issuer, adminApi,
+            States.Select(s => (s, Path.Combine(_folder, s, $"log-signing-key-{s.ToLowerInvariant()}.pub.pem"))), cancellationToken);
         _supervisor = SuperviseAsync();
     }
 

@@ -15,6 +15,12 @@ public sealed class Workload(Federation federation, Invariants invariants, long 
 {
     /// <summary>Indicators the writers fill: additive counts with no rule between them; IDPS is PAN's Secretariat-only one.</summary>
     public static readonly string[] Indicators = ["REFUGEES", "WORK_PERMITS", "IDPS"];
+    /// <summary>The total cell of each: _T in every dimension the indicator declares, the others left empty.</summary>
+    private static readonly Dictionary<string, (string Sex, string Age, string Origin)> Totals = new(StringComparer.Ordinal)
+    {
+        ["REFUGEES"] = ("_T", "_T", "_T"), ["WORK_PERMITS"] = ("_T", "", "_T"), ["IDPS"] = ("_T", "_T", ""),
+    };
+
     public static readonly string[] Periods = [.. Enumerable.Range(1995, 30).Select(y => y.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     /// <summary>Per origin, the last acknowledged value of each (indicator, period) total; null: deleted.</summary>
@@ -50,7 +56,10 @@ public sealed class Workload(Federation federation, Invariants invariants, long 
                 if (delete)
                 {
                     var request = new DeleteObservationsRequest { RequestId = requestId };
-                    request.Keys.Add(keys.Select(k => new ObservationKey { IndicatorCode = k.Item1, Country = state, Period = k.Item2, Sex = "_T", Age = "_T", CountryOfOrigin = "_T" }));
+                    request.Keys.Add(keys.Select(k => new ObservationKey
+                    {
+                        IndicatorCode = k.Item1, Country = state, Period = k.Item2, Sex = Totals[k.Item1].Sex, Age = Totals[k.Item1].Age, CountryOfOrigin = Totals[k.Item1].Origin,
+                    }));
                     await client.DeleteObservationsAsync(request, deadline: deadline, cancellationToken: CancellationToken.None);
                 }
                 else
@@ -58,7 +67,7 @@ public sealed class Workload(Federation federation, Invariants invariants, long 
                     var request = new SubmitObservationsRequest { RequestId = requestId };
                     request.Observations.Add(keys.Select((k, i) => new Observation
                     {
-                        IndicatorCode = k.Item1, Country = state, Period = k.Item2, Sex = "_T", Age = "_T", CountryOfOrigin = "_T",
+                        IndicatorCode = k.Item1, Country = state, Period = k.Item2, Sex = Totals[k.Item1].Sex, Age = Totals[k.Item1].Age, CountryOfOrigin = Totals[k.Item1].Origin,
                         Value = values[i], Status = ObservationStatus.Normal,
                     }));
                     await client.SubmitObservationsAsync(request, deadline: deadline, cancellationToken: CancellationToken.None);
