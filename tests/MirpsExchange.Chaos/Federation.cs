@@ -213,18 +213,9 @@ public sealed class Federation : IAsyncDisposable
     public async Task RestartWithAsync(string name, string[] faultArguments, CancellationToken cancellationToken)
     {
         Kill(name);
-        await RestartDownWithAsync(name, faultArguments, cancellationToken);
-    }
-
-    /// <summary>A process the harness killed, started again with other fault arguments.</summary>
-    public async Task RestartDownWithAsync(string name, string[] faultArguments, CancellationToken cancellationToken)
-    {
         _faultArguments[name] = faultArguments;
         await RestartAsync(name, cancellationToken);
     }
-
-    /// <summary>A node's SQLite store file.</summary>
-    public string StoreOf(string node) => Path.Combine(_folder, node, node == Secretariat ? "secretariat.db" : $"node-{node.ToLowerInvariant()}.db");
 
     public void Pause(string name)
     {

@@ -137,6 +137,10 @@ public sealed class Invariants(Federation federation, Action<string> violation, 
         return status.Origins.FirstOrDefault(o => o.Origin == origin)?.LatestSequence ?? 0;
     }
 
+    /// <summary>How many of <paramref name="origin"/>'s changes <paramref name="node"/> holds only as placeholders (what it serves the Secretariat withheld).</summary>
+    public async Task<int> PlaceholdersAsync(string node, string origin, CancellationToken cancellationToken) =>
+        (await FeedAsync(node, origin, 0, long.MaxValue, cancellationToken)).Count(c => c.Withholding != Withholding.Unspecified);
+
     /// <summary>Why <paramref name="node"/> has not caught up, from its own status: its pulls and their last errors.</summary>
     public async Task<string> PeersAsync(string node, CancellationToken cancellationToken)
     {
