@@ -26,7 +26,8 @@ public sealed class NodeOptions
     /// <summary>
     /// How long a pull waits for the next message while the peer says it holds more of the origin's log than this
     /// node does: then the pull is reported failing (PEER_STALLED) and tried again, so a peer that keeps its
-    /// stream open and sends nothing does not pass for a healthy one.
+    /// stream open and sends nothing does not pass for a healthy one. A pull's connection is also pinged (HTTP/2 PING) after this
+    /// long without traffic, and given up when the ping goes unanswered this long: a half-open connection is left within twice this.
     /// </summary>
     public TimeSpan PeerStallTimeout { get; set; } = TimeSpan.FromMinutes(2);
 

@@ -283,7 +283,7 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output, bool
         {
             foreach (var period in Workload.Periods)
             {
-                await invariants.CheckRegionalAsync(indicator, period, cancellationToken);
+                await invariants.CheckRegionalAsync(indicator, period, cancellationToken, final: true);
             }
         }
         Say($"final checks done: {workload.Acknowledged.Count} acknowledged keys ({workload.Unknown.Count} left unknown), {Workload.Indicators.Length * Workload.Periods.Length} regional figures");

@@ -61,6 +61,12 @@ public sealed partial class PeerSyncWorker(
         var address = peer.Address;
         var state = states.Register(address, origin);
         var handler = FederationTrust.CreateHandler(tls.Value.CaFile, certificate);
+        // A pull that has caught up follows the feed on one long-lived connection and expects nothing, so no stall timeout
+        // is running: HTTP/2 pings find out when that connection went half-open (the peer's answers lost on the way, a
+        // middlebox that dropped its state), and the pull connects again instead of following a dead connection for good.
+        handler.KeepAlivePingDelay = options.Value.PeerStallTimeout;
+        handler.KeepAlivePingTimeout = options.Value.PeerStallTimeout;
+        handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests;
         var identity = new PeerIdentity(peer.Country);
         identity.Check(handler);
         using var channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
