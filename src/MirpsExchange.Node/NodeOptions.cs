@@ -26,7 +26,8 @@ public sealed class NodeOptions
     /// <summary>
     /// How long a pull waits for the next message while the peer says it holds more of the origin's log than this
     /// node does: then the pull is reported failing (PEER_STALLED) and tried again, so a peer that keeps its
-    /// stream open and sends nothing does not pass for a healthy one.
+    /// stream open and sends nothing does not pass for a healthy one. A pull's connection is also pinged (HTTP/2 PING) after this
+    /// long without traffic, and given up when the ping goes unanswered this long: a half-open connection is left within twice this.
     /// </summary>
     public TimeSpan PeerStallTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -128,6 +129,22 @@ public sealed class NodeOptions
     public string LogSigningKeyPath(string contentRoot) => Path.GetFullPath(LogSigningKeyFile.Length > 0
         ? LogSigningKeyFile
         : Path.Combine(DataDirectory, $"log-signing-key-{Country.ToLowerInvariant()}.pem"), contentRoot);
+
+    /// <summary>
+    /// A test and operations aid, unset in production: the SQLite store's size limit in pages (SQLite's max_page_count, applied
+    /// to every connection). Once the store holds that many pages every write fails as on a full disk (SQLITE_FULL), reads go on;
+    /// a value below the store's size means its size now. The chaos harness (docs/chaos.md) fills a node's "disk" with it.
+    /// </summary>
+    public long? StoreMaxPageCount { get; set; }
+
+    /// <summary>
+    /// A test and operations aid, unset in production: shifts the node's clock (its TimeProvider: recorded and received times,
+    /// token and revocation-list checks) by this much, as a host whose clock drifted (the chaos harness skews nodes with it).
+    /// It gives the node's operator nothing the host's own clock would not: an origin's recorded times never go back
+    /// (each commit is stamped after the last), replicas refuse changes more than 5 minutes ahead of their own clock, and
+    /// embargoes are enforced by the origin's node, so a skewed replica cannot release anything early.
+    /// </summary>
+    public TimeSpan ClockOffset { get; set; }
 
     /// <summary>Peers to pull changes from: each an address and the origins to pull from it.</summary>
     public List<PeerOptions> Peers { get; set; } = [];

@@ -30,6 +30,17 @@ public sealed class ServiceProcess : IDisposable
 
     public string Address => Addresses[0];
 
+    /// <summary>The operating system's process id (the chaos harness stops and continues it with signals).</summary>
+    public int Id => _process.Id;
+
+    /// <summary>Whether it has exited (crashed, or was killed), and then its exit code.</summary>
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Where its output goes.</summary>
+    public string LogFile => _log;
+
     /// <summary>The CPU time the process has used so far (user and system), for benchmarks.</summary>
     public TimeSpan ProcessorTime
     {

@@ -27,8 +27,8 @@ public static class NodeExtensions
     public static WebApplicationBuilder AddNode(this WebApplicationBuilder builder, bool secretariat = false)
     {
         builder.AddServiceDefaults(MeterName);
-        builder.Services.AddSingleton(TimeProvider.System);
         var node = builder.AddNodeOptions(secretariat);
+        builder.Services.AddSingleton(node.ClockOffset == TimeSpan.Zero ? TimeProvider.System : new OffsetClock(node.ClockOffset));
         var tls = builder.AddTls();
         builder.AddNodeAuthentication(node, tls);
         builder.AddNodeStore(node, secretariat);

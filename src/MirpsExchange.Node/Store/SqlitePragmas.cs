@@ -13,17 +13,20 @@ namespace MirpsExchange.Node.Store;
 /// A State's own commits are the exception to NORMAL (<see cref="DurableCommitAsync"/>): what its node acknowledged must
 /// survive an OS crash or power loss, since replicas may already hold its sequence numbers.
 /// </summary>
-internal sealed class SqlitePragmas : DbConnectionInterceptor
+/// <param name="maxPageCount">Node:StoreMaxPageCount (a test and operations aid: the store behaves as on a full disk once it holds this many pages), or null.</param>
+internal sealed class SqlitePragmas(long? maxPageCount = null) : DbConnectionInterceptor
 {
-    private const string Pragmas =
+    private const string Defaults =
         "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000; PRAGMA cache_size=-131072; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;";
 
-    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+    private readonly string _pragmas = maxPageCount is { } pages ? $"{Defaults} PRAGMA max_page_count={pages};" : Defaults;
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection, _pragmas);
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = Pragmas;
+        command.CommandText = _pragmas;
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -70,10 +73,14 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    public static void Apply(DbConnection connection)
+
+    /// <summary>The node's default pragmas on a connection opened by hand.</summary>
+    public static void Apply(DbConnection connection) => Apply(connection, Defaults);
+
+    private static void Apply(DbConnection connection, string pragmas)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = Pragmas;
+        command.CommandText = pragmas;
         command.ExecuteNonQuery();
     }
 }

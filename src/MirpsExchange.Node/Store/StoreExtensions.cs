@@ -56,13 +56,13 @@ public static class StoreExtensions
         {
             // One node per store, and `mirps restore` refuses a running node's store: the node holds STORE.lock while it runs.
             builder.Services.AddSingleton(_ => StoreLock.ForNode(connectionString));
-            builder.Services.AddDbContext<NodeDbContext>(options => Configure(options, connectionString));
+            builder.Services.AddDbContext<NodeDbContext>(options => Configure(options, connectionString, node.StoreMaxPageCount));
             // Writes use a connection pool of their own (pools are per connection string). A SQLite connection drops
             // its whole page cache when another connection wrote since it last read, so a writer that alternated with
             // readers over one pool reloaded the key index on most batches (a peer's initial sync ran ~40% slower
             // while its status was polled). One writer at a time (WriteGate) keeps one warm connection in this pool.
             var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
-            var writerOptions = Options(writerStore);
+            var writerOptions = Options(writerStore, node.StoreMaxPageCount);
             builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
         }
         builder.Services.AddSingleton<WriteGate>();
@@ -88,8 +88,9 @@ public static class StoreExtensions
     /// snapshot at every start (EF Core's pending-model-changes check: a design-time model built and diffed, a good part
     /// of a new node's start-up); a unit test does, for every build (NodeStoreModelTests).
     /// </summary>
-    public static void Configure(DbContextOptionsBuilder options, string connectionString) =>
-        options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas())
+    /// <param name="maxPageCount">Node:StoreMaxPageCount, the SQLite store's size limit in pages (a full disk, for tests), or null.</param>
+    public static void Configure(DbContextOptionsBuilder options, string connectionString, long? maxPageCount = null) =>
+        options.UseSqlite(connectionString).AddInterceptors(new SqlitePragmas(maxPageCount))
             .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
 
     /// <summary>The store's options on PostgreSQL (<see cref="PostgresNodeDbContext"/>).</summary>
@@ -98,10 +99,10 @@ public static class StoreExtensions
             .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
 
     /// <summary>The store's options (<see cref="Configure"/>) for a context made by hand.</summary>
-    public static DbContextOptions<NodeDbContext> Options(string connectionString)
+    public static DbContextOptions<NodeDbContext> Options(string connectionString, long? maxPageCount = null)
     {
         var options = new DbContextOptionsBuilder<NodeDbContext>();
-        Configure(options, connectionString);
+        Configure(options, connectionString, maxPageCount);
         return options.Options;
     }
 

@@ -13,9 +13,9 @@ namespace MirpsExchange.Node.Store;
 /// (<see cref="FirstRevisionInserts"/>: SQLite's own API, or multi-row inserts on PostgreSQL); revisions and
 /// deletions through parameterized SQL that is the same on both (ON CONFLICT ... DO NOTHING, LIMIT).
 /// </summary>
-public sealed class SubmitWriter(
+public sealed partial class SubmitWriter(
     [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ReceiveStamps stamps, ChangeLog.OriginSigning signing,
-    Sync.RecoveryState recovery, Microsoft.Extensions.Options.IOptions<NodeOptions> node)
+    Sync.RecoveryState recovery, Microsoft.Extensions.Options.IOptions<NodeOptions> node, ILogger<SubmitWriter> logger)
 {
     /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
     public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
@@ -27,6 +27,7 @@ public sealed class SubmitWriter(
     /// written, over the store as this write will find it; it refuses the write by throwing. What it returns is run
     /// once the transaction is committed, still under the write gate.
     /// </summary>
+    /// <remarks>A store with no room for the write refuses it whole with RESOURCE_EXHAUSTED (<see cref="StoreFull"/>).</remarks>
     public async Task<TResponse> WriteAsync<TResponse>(
         string origin,
         WriteRow[] rows,
@@ -35,6 +36,30 @@ public sealed class SubmitWriter(
         Func<byte[], TResponse> replay,
         CancellationToken cancellationToken,
         Func<DbTransaction, CancellationToken, Task<Action?>>? judge = null)
+        where TResponse : IMessage<TResponse>
+    {
+        try
+        {
+            return await WriteOnceAsync(origin, rows, ticket, respond, replay, cancellationToken, judge);
+        }
+        catch (Exception e) when (StoreFull.Is(e))
+        {
+            LogStoreFull(logger, origin, rows.Length);
+            throw StoreFull.Refusal();
+        }
+    }
+
+    [LoggerMessage(EventName = "StoreFull", Level = LogLevel.Warning, Message = "A write of {Rows} rows of {Origin} was refused: the store is full (its disk, or Node:StoreMaxPageCount)")]
+    private static partial void LogStoreFull(ILogger logger, string origin, int rows);
+
+    private async Task<TResponse> WriteOnceAsync<TResponse>(
+        string origin,
+        WriteRow[] rows,
+        RequestTicket? ticket,
+        Func<WriteOutcome, TResponse> respond,
+        Func<byte[], TResponse> replay,
+        CancellationToken cancellationToken,
+        Func<DbTransaction, CancellationToken, Task<Action?>>? judge)
         where TResponse : IMessage<TResponse>
     {
         // What needs nothing stored is done before the gate, while the write in flight holds it.

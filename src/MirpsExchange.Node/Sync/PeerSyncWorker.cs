@@ -60,7 +60,7 @@ public sealed partial class PeerSyncWorker(
     {
         var address = peer.Address;
         var state = states.Register(address, origin);
-        using var channel = OpenChannel(peer, tokens, certificate, tls.Value, out var identity);
+        using var channel = OpenChannel(peer, tokens, certificate, tls.Value, out var identity, options.Value.PeerStallTimeout);
         var client = new SyncService.SyncServiceClient(channel);
         var feed = new ChangeFeedDecoder();
         var failures = 0;
@@ -269,10 +269,20 @@ public sealed partial class PeerSyncWorker(
     /// A channel to <paramref name="peer"/> whose calls carry the node's token for it; an https peer is trusted against
     /// Tls:CaFile alone, and must prove with its certificate whose node it is (<paramref name="identity"/> says why not).
     /// </summary>
+    /// <param name="pingAfter">When set: a pull that has caught up follows the feed on one long-lived connection and expects
+    /// nothing, so no stall timeout is running: HTTP/2 pings after this long without traffic find out when that connection went
+    /// half-open (the peer's answers lost on the way, a middlebox that dropped its state), and the pull connects again instead
+    /// of following a dead connection for good.</param>
     internal static GrpcChannel OpenChannel(PeerOptions peer, TokenClient tokens, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate,
-        TlsOptions tls, out PeerIdentity identity)
+        TlsOptions tls, out PeerIdentity identity, TimeSpan? pingAfter = null)
     {
         var handler = FederationTrust.CreateHandler(tls.CaFile, certificate);
+        if (pingAfter is { } after)
+        {
+            handler.KeepAlivePingDelay = after;
+            handler.KeepAlivePingTimeout = after;
+            handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests;
+        }
         identity = new PeerIdentity(peer.Country);
         identity.Check(handler);
         return GrpcChannel.ForAddress(peer.Address, new GrpcChannelOptions
