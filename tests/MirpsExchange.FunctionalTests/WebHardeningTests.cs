@@ -271,7 +271,7 @@ public class WebHardeningTests
             using var refused = await person.PostAsync($"{address}/upload/validate", content);
             Assert.Equal(HttpStatusCode.Redirect, refused.StatusCode);
             using var page = await person.GetAsync(address + refused.Headers.Location!.OriginalString);
-            Assert.Contains("unpacks to more than 64 MiB", WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+            Assert.Contains("se descomprime en más de 64 MiB, el límite", WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync()), StringComparison.Ordinal);
         }
     }
 }
