@@ -35,6 +35,7 @@ public class ChartsWebTests(BrowserFixture browser) : IClassFixture<BrowserFixtu
             Obs("CRI", "2023", 80, sex: "F"), Obs("CRI", "2023", 70, sex: "M"), Obs("CRI", "2022", 60, sex: "F"), Obs("CRI", "2022", 40, sex: "M"),
             Obs("CRI", "2023", 30, age: "Y0T4"), Obs("CRI", "2023", 120, age: "Y18T59"),
             Obs("CRI", "2023", 100, origin: "NIC"), Obs("CRI", "2023", 50, origin: "VEN"),
+            Obs("CRI", "2023-Q1", 140), Obs("CRI", "2023-Q2", 145),
         ]);
         // Costa Rica revises 2023 in March: as of February the charts show the January figures.
         await secretariat.ReplicateAsync(March, [Obs("CRI", "2023", 200)]);
@@ -63,6 +64,17 @@ public class ChartsWebTests(BrowserFixture browser) : IClassFixture<BrowserFixtu
         Assert.Equal("states", stacked.GetProperty("series").EnumerateArray().First(s => s.GetProperty("name").GetString() == "Costa Rica").GetProperty("stack").GetString());
         // The table beside the chart lists the same figures.
         Assert.Contains("270", await page.InnerTextAsync("#stacked table"), StringComparison.Ordinal);
+        // One frequency per chart (years by default, Costa Rica's quarters one choice away), never years and quarters on one axis.
+        Assert.Equal(["A", "Q"], await page.Locator("select#freq option").EvaluateAllAsync<string[]>("options => options.map(o => o.value)"));
+        await page.GotoAsync($"{secretariat.HttpAddress}/charts?indicator=REFUGEES&freq=Q");
+        await page.WaitForSelectorAsync("#stacked .chart[data-chart-drawn] svg");
+        var quarters = await OptionsAsync(page, "by-state");
+        Assert.Equal(["2023-Q1", "2023-Q2"], quarters.GetProperty("xAxis").GetProperty("data").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(Values(140.0, 145.0), Series(quarters, "Costa Rica"));
+        Assert.Equal("Q", await page.InputValueAsync("select#freq"));
+        Assert.Contains("freq=Q", await page.GetAttributeAsync("nav.drill a", "href") ?? "", StringComparison.Ordinal);
+        await page.GotoAsync($"{secretariat.HttpAddress}/charts");
+        await page.WaitForSelectorAsync("#stacked .chart[data-chart-drawn] svg");
 
         // Breakdowns of the latest period: RegionalService's cells.
         var sex = await secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023", Breakdown = Breakdown.Sex });

@@ -25,6 +25,15 @@ public abstract class ChartPage : WebPage
 
     [SupplyParameterFromQuery(Name = "asOf")] protected string? AsOfParameter { get; set; }
 
+    /// <summary>The frequency asked for, as SDMX's FREQ codes it: A (years), Q (quarters), M (months); else the coarsest held.</summary>
+    [SupplyParameterFromQuery(Name = "freq")] protected string? FrequencyParameter { get; set; }
+
+    /// <summary>The frequency shown (<see cref="OfFrequency"/>): one granularity per chart, never years and months on one axis.</summary>
+    protected Mirps.Catalog.V1.PeriodGranularity Frequency { get; private set; } = Mirps.Catalog.V1.PeriodGranularity.Year;
+
+    /// <summary>The frequencies the indicator's figures hold, coarsest first (the form offers them).</summary>
+    protected IReadOnlyList<Mirps.Catalog.V1.PeriodGranularity> Frequencies { get; private set; } = [];
+
     protected string? Error { get; set; }
 
     protected string Indicator => Catalogue.Catalog.Indicators.Any(i => i.Code == IndicatorParameter) ? IndicatorParameter! : Catalogue.Catalog.Indicators[0].Code;
@@ -39,7 +48,35 @@ public abstract class ChartPage : WebPage
     protected Timestamp? AsOfTime => AsOf is { } time ? Timestamp.FromDateTimeOffset(time) : null;
 
     /// <summary>The query string that keeps this view's indicator and as-of time on a link.</summary>
-    protected string ViewQuery => $"?indicator={Uri.EscapeDataString(Indicator)}" + (AsOf is not null ? $"&asOf={Uri.EscapeDataString(AsOfParameter!)}" : "");
+    protected string ViewQuery => $"?indicator={Uri.EscapeDataString(Indicator)}" + (AsOf is not null ? $"&asOf={Uri.EscapeDataString(AsOfParameter!)}" : "")
+        + (FrequencyParameter is "A" or "Q" or "M" ? $"&freq={FrequencyParameter}" : "");
+
+    /// <summary>SDMX's FREQ code of a granularity (A, Q, M).</summary>
+    public static string FrequencyCode(Mirps.Catalog.V1.PeriodGranularity granularity) => granularity switch
+    {
+        Mirps.Catalog.V1.PeriodGranularity.Quarter => "Q",
+        Mirps.Catalog.V1.PeriodGranularity.Month => "M",
+        _ => "A",
+    };
+
+    /// <summary>
+    /// The observations of one frequency: the one asked for (freq=A, Q or M) when the figures hold it, else the coarsest they
+    /// hold (a decade of years rather than 170 years, quarters and months on one axis). Sets <see cref="Frequency"/> and
+    /// <see cref="Frequencies"/>.
+    /// </summary>
+    protected List<Observation> OfFrequency(List<Observation> observations)
+    {
+        var held = observations.Select(o => MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var p) ? p.Granularity : Mirps.Catalog.V1.PeriodGranularity.Unspecified)
+            .Where(g => g != Mirps.Catalog.V1.PeriodGranularity.Unspecified).Distinct().Order().ToList();
+        Frequencies = held;
+        if (held.Count == 0)
+        {
+            return [];
+        }
+        Frequency = held.FirstOrDefault(g => FrequencyCode(g) == FrequencyParameter, held[0]);
+        var code = FrequencyCode(Frequency);
+        return [.. observations.Where(o => MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var p) && FrequencyCode(p.Granularity) == code)];
+    }
 
     protected string IndicatorName(string code) => Labels.Indicator(T, code);
 
