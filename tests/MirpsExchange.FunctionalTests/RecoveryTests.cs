@@ -339,4 +339,44 @@ public class RecoveryTests
             TempFolder.Delete(folder);
         }
     }
+
+    /// <summary>
+    /// A peer that says it holds far more of PAN's log than anyone (nothing signed backs it), then fails (UNAVAILABLE) or stays
+    /// silent on every pull, does not keep PAN's writes refused: the next source, the Secretariat with the true log, is tried.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_peer_claiming_more_than_it_proves_and_failing_every_pull_does_not_keep_writes_refused(bool silent)
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = long.MaxValue;
+            (hostile.FailStreams, hostile.Silent) = (!silent, silent);
+
+            await using var restarted = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:PeerStallTimeout=00:00:03",
+                 .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            restarted.Errors.Expect("OriginRecoverySourceRefused");
+            restarted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(restarted);
+            Assert.Contains(0L, hostile.Requests); // it was asked first (it claimed most)
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(restarted.DatabasePath));
+            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
 }

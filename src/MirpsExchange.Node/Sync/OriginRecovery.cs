@@ -188,7 +188,8 @@ public sealed partial class OriginRecovery(
             {
                 if (!_channels.TryGetValue(peer.Address, out open))
                 {
-                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made);
+                    // Pinged like a pull's channel: a source that keeps a connection open and silent is found out.
+                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made, _owner.OptionsP.Value.PeerStallTimeout);
                     _channels[peer.Address] = open = (channel, made);
                 }
             }
@@ -309,12 +310,20 @@ public sealed partial class OriginRecovery(
                     LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, refused.Error);
                     pending.RemoveAt(0);
                 }
-                catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException)
+                catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException or SourceStalledException)
                 {
+                    // A claim its holder does not serve proves nothing: the next source is tried before this one is asked again
+                    // (it stays pending: an honest source briefly down may hold what the node must not reuse).
                     var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
-                    _owner.StateP.Refuse($"{Country}'s node is recovering its log from {source.Peer.Address}, which failed ({error}); asking it again; writes resume once it is recovered");
+                    pending.RemoveAt(0);
+                    pending.Add(source);
+                    _owner.StateP.Refuse($"{Country}'s node is recovering its log; {source.Peer.Address} failed ({error}); {(pending.Count > 1 ? $"trying {pending[0].Peer.Address}" : "asking it again")}; writes resume once it is recovered");
                     LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, error);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(++failures, 10)))), _owner.ClockP, cancellationToken);
+                    if (++failures % pending.Count == 0)
+                    {
+                        // every pending source failed once more: wait before the next round
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(failures / pending.Count, 10)))), _owner.ClockP, cancellationToken);
+                    }
                 }
             }
             var head = await OwnHeadAsync(cancellationToken);
@@ -341,9 +350,13 @@ public sealed partial class OriginRecovery(
             var (resume, verifier) = await PeerSyncWorker.ChainFromAsync(_owner.ScopesP, _owner.LogKeysP, () => _owner.Now(), origin, await OwnHeadAsync(cancellationToken), cancellationToken);
             var self = Sharing.Reader.OfNode(origin);
             var feed = new ChangeFeedDecoder();
+            // Each message must come within Node:PeerStallTimeout: a source that keeps the stream open and silent is passed over.
+            var stallTimeout = _owner.OptionsP.Value.PeerStallTimeout;
+            using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            stall.CancelAfter(stallTimeout);
             using var call = feed.StreamChanges(invoker,
-                new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version }, cancellationToken);
-            while (await call.ResponseStream.MoveNext(cancellationToken))
+                new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version }, stall.Token);
+            while (await NextAsync(call, stall, peer, stallTimeout, cancellationToken))
             {
                 var verified = PeerSyncWorker.CheckMessage(call.ResponseStream.Current, verifier, _owner.RulesP, origin, peer, self, _owner.Now(), until);
                 if (verified.Changes.Count == 0)
@@ -361,6 +374,21 @@ public sealed partial class OriginRecovery(
             {
                 throw new PeerRefusedException(ReplicaRules.PeerStalled,
                     $"{peer.Address} said it holds {origin}'s log up to change {until}, but its feed ended at change {head}");
+            }
+        }
+
+        /// <summary>The next message of a recovery pull, within the stall timeout (<see cref="SourceStalledException"/> when none came).</summary>
+        private static async Task<bool> NextAsync(AsyncServerStreamingCall<StreamChangesResponse> call, CancellationTokenSource stall, PeerOptions peer, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var more = await call.ResponseStream.MoveNext(stall.Token);
+                stall.CancelAfter(timeout);
+                return more;
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException && stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new SourceStalledException($"{ReplicaRules.PeerStalled}: {peer.Address} sent nothing for {timeout}");
             }
         }
 
@@ -407,6 +435,9 @@ public sealed partial class OriginRecovery(
             _certificate?.Dispose();
         }
     }
+
+    /// <summary>A recovery source kept its feed open and sent nothing within Node:PeerStallTimeout.</summary>
+    private sealed class SourceStalledException(string message) : Exception(message);
 
     [LoggerMessage(EventName = "OriginRecovering", Level = LogLevel.Warning,
         Message = "{Origin}'s store holds its log up to change {Own}, but {Peer} holds it up to change {Latest}: recovering it before accepting writes")]
