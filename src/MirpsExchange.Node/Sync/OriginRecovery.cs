@@ -300,6 +300,7 @@ public sealed partial class OriginRecovery(
                 try
                 {
                     await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
+                    await PullLifecycleAsync(source.Peer, cancellationToken);
                     LogRecovered(_owner.LoggerP, Country, behind.Own, await OwnHeadAsync(cancellationToken), source.Peer.Address);
                     _owner.StateP.Ready();
                     return;
@@ -374,6 +375,34 @@ public sealed partial class OriginRecovery(
             {
                 throw new PeerRefusedException(ReplicaRules.PeerStalled,
                     $"{peer.Address} said it holds {origin}'s log up to change {until}, but its feed ended at change {head}");
+            }
+        }
+
+        /// <summary>
+        /// Takes the node's own lifecycle log (approvals) that <paramref name="peer"/> holds beyond the store's, verified as a
+        /// replica verifies it, so the next approval continues its sequence rather than signing one the federation holds.
+        /// </summary>
+        private async Task PullLifecycleAsync(PeerOptions peer, CancellationToken cancellationToken)
+        {
+            Client(peer, out _);
+            global::Grpc.Net.Client.GrpcChannel channel;
+            lock (_channels)
+            {
+                channel = _channels[peer.Address].Channel;
+            }
+            var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel);
+            while (true)
+            {
+                await using var scope = _owner.ScopesP.CreateAsyncScope();
+                var log = scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>();
+                var (after, _, _) = await log.LastAsync(Country, cancellationToken);
+                var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = Country, AfterEntrySequence = after },
+                    deadline: DateTime.UtcNow.Add(_owner.OptionsP.Value.PeerStallTimeout), cancellationToken: cancellationToken);
+                var verified = await log.VerifyAsync(Country, page.Entries, _owner.CatalogueP, _owner.LogKeysP, cancellationToken);
+                if (await log.ApplyAsync(Country, verified, cancellationToken) < Approval.LifecycleLog.MaxPage)
+                {
+                    return;
+                }
             }
         }
 
