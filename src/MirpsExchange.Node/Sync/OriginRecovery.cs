@@ -92,11 +92,13 @@ public sealed partial class OriginRecovery(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var node = options.Value;
+        // A store restored from a backup (mirps restore) must recover as with Node:Recover, until a recovery succeeds.
+        _restored = node.Country.Length > 0 && await StoreAsync(StoreBackup.RecoveryRequiredAsync, cancellationToken);
         if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
         {
-            if (node.Recover)
+            if (MustRecover)
             {
-                Fail($"{NoSource}: Node:Recover is set, but Node:Peers names no node to recover {node.Country}'s log from; writes are refused");
+                Fail($"{NoSource}: {Why}, but Node:Peers names no node to recover {node.Country}'s log from; writes are refused");
             }
             return;
         }
@@ -107,7 +109,7 @@ public sealed partial class OriginRecovery(
             if (behind is null)
             {
                 session.Dispose();
-                state.Ready();
+                await RecoveredAsync(cancellationToken);
                 return;
             }
             _recovery = Task.Run(async () =>
@@ -146,6 +148,39 @@ public sealed partial class OriginRecovery(
     }
 
     public void Dispose() => _stopping.Dispose();
+
+    private bool _restored;
+
+    /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
+    private bool MustRecover => options.Value.Recover || _restored;
+
+    private string Why => _restored ? "the store was restored from a backup (mirps restore), so it must recover" : "Node:Recover is set";
+
+    /// <summary>The node holds its log as its peers do: writes resume, and a restored store's mark is cleared.</summary>
+    private async Task RecoveredAsync(CancellationToken cancellationToken)
+    {
+        if (_restored)
+        {
+            await StoreAsync(async (connection, token) => { await StoreBackup.ClearRecoveryRequiredAsync(connection, token); return false; }, cancellationToken);
+            _restored = false;
+        }
+        state.Ready();
+    }
+
+    private async Task<bool> StoreAsync(Func<System.Data.Common.DbConnection, CancellationToken, Task<bool>> action, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await action(db.Database.GetDbConnection(), cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
 
     private void Fail(string why)
     {
@@ -214,9 +249,9 @@ public sealed partial class OriginRecovery(
             var answered = holdings.Where(h => h.Latest is not null).OrderByDescending(h => h.Latest).ToList();
             if (answered.Count == 0)
             {
-                if (node.Recover)
+                if (_owner.MustRecover)
                 {
-                    _owner.Fail($"{NoSource}: Node:Recover is set, but none of Node:Peers answered what it holds of {Country}'s log " +
+                    _owner.Fail($"{NoSource}: {_owner.Why}, but none of Node:Peers answered what it holds of {Country}'s log " +
                         $"({string.Join("; ", holdings.Select(h => $"{h.Peer.Address}: {h.Error}"))}); writes are refused until the node is restarted with a peer that answers");
                     return new Behind(own, []); // nothing to recover from: writes stay refused
                 }
@@ -302,7 +337,7 @@ public sealed partial class OriginRecovery(
                     await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
                     await PullLifecycleAsync(source.Peer, cancellationToken);
                     LogRecovered(_owner.LoggerP, Country, behind.Own, await OwnHeadAsync(cancellationToken), source.Peer.Address);
-                    _owner.StateP.Ready();
+                    await _owner.RecoveredAsync(cancellationToken);
                     return;
                 }
                 catch (PeerRefusedException refused)
@@ -329,7 +364,7 @@ public sealed partial class OriginRecovery(
             }
             var head = await OwnHeadAsync(cancellationToken);
             var why = $"{Country}'s log could not be recovered beyond change {head}: {string.Join("; ", disproven)}; nothing a source could not prove was written";
-            if (node.Recover || node.RecoverFrom.Length > 0)
+            if (_owner.MustRecover || node.RecoverFrom.Length > 0)
             {
                 _owner.Fail($"{NoSource}: {why}, and writes are refused until the node is restarted with a source that holds the log");
                 return;
