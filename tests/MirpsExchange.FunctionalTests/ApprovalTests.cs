@@ -27,7 +27,7 @@ public class ApprovalTests
     private const string Populations = "POPULATIONS", Asylum = "ASYLUM_PROCEDURES";
     private const string ApproveScopes = $"{MirpsAuth.ReadScope} {MirpsAuth.ApproveScope}";
 
-    private static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
+    internal static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
         new(node.ChannelWith(node.TokensFor(credential, scope).ToCallCredentials()));
 
     private static ApprovalService.ApprovalServiceClient Approvals(TestSecretariat secretariat, ClientCredential credential, string scope = ApproveScopes) =>

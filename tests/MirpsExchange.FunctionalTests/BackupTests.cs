@@ -1,3 +1,6 @@
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using MirpsExchange.Node.Sync;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 using static MirpsExchange.FunctionalTests.RecoveryTests;
@@ -43,6 +46,7 @@ public class BackupTests
             await using var recovered = await TestNode.StartOnStoreAsync(restored, "PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
             await RecoveredAsync(recovered);
+            Assert.Equal(0L, UserVersion(recovered.DatabasePath)); // recovered: the restore's mark is cleared
             Assert.Equal(before, PanLog(recovered.DatabasePath, asOwn: true));
             var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
             Assert.Equal(6, next.LastOriginSequence);
@@ -53,6 +57,56 @@ public class BackupTests
         {
             TempFolder.Delete(folder);
         }
+    }
+
+    /// <summary>
+    /// A restored backup (log up to change 4) while the federation holds change 5, and no peer answering at start: the node
+    /// must not take change 5 again for a new submit (a fork). The restore marks the store; the node refuses writes
+    /// (RECOVERY_NO_SOURCE) as with Node:Recover until a recovery succeeds.
+    /// </summary>
+    [Fact]
+    public async Task A_restored_store_refuses_writes_until_recovered_even_when_no_peer_answers()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.True(code == 0, error);
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5, which peers would hold
+            await pan.DisposeAsync();
+
+            var restored = Path.Combine(folder, "restored", "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, UserVersion(restored));
+            var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
+            await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
+            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(started);
+            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+            Assert.StartsWith(OriginRecovery.NoSource, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+            Assert.Equal(4, PanLog(restored).Count);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    private static long UserVersion(string database)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version";
+        return (long)command.ExecuteScalar()!;
     }
 
     [Fact]

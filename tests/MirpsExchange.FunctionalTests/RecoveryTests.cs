@@ -52,11 +52,11 @@ public class RecoveryTests
     }
 
     /// <summary>The Secretariat pulling PAN's log from PAN's node at <paramref name="address"/>.</summary>
-    internal static async Task<TestSecretariat> SecretariatAsync(string folder, string address)
+    internal static async Task<TestSecretariat> SecretariatAsync(string folder, string address, params string[] args)
     {
         var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        return await TestSecretariat.StartAsync($"--Node:Credential={file}", $"--Node:Peers:0:Address={address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN");
+        return await TestSecretariat.StartAsync([$"--Node:Credential={file}", $"--Node:Peers:0:Address={address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN", .. args]);
     }
 
     /// <summary>PAN's node's own arguments to pull from (and recover from) <paramref name="peers"/>: its credential, and each peer.</summary>
@@ -189,6 +189,11 @@ public class RecoveryTests
             Assert.StartsWith(OriginRecovery.SourceBehind, state, StringComparison.Ordinal);
             Assert.Contains(secretariat.Address, state, StringComparison.Ordinal);
             Assert.Equal(0, recovering.CountRows());
+            // Nor an approval: its entry sequence could be one the federation holds (equivocation).
+            var approvals = ApprovalTests.Approvals(recovering, await SharedIdentity.ApproverAsync("PAN"));
+            await RpcAssert.ReasonAsync(() => approvals.ApproveDataAsync(
+                new Mirps.Approval.V1.ApproveDataRequest { GroupIds = { "POPULATIONS" }, Periods = { "2023" } }).ResponseAsync, StatusCode.Unavailable, RecoveryState.Recovering);
+            Assert.Equal(0, recovering.CountRows("lifecycle_entries"));
         }
         finally
         {
@@ -333,6 +338,99 @@ public class RecoveryTests
             });
             await SecretariatHoldsAsync(secretariat, 5);
             Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// A peer that says it holds far more of PAN's log than anyone (nothing signed backs it), then fails (UNAVAILABLE) or stays
+    /// silent on every pull, does not keep PAN's writes refused: the next source, the Secretariat with the true log, is tried.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_peer_claiming_more_than_it_proves_and_failing_every_pull_does_not_keep_writes_refused(bool silent)
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = long.MaxValue;
+            (hostile.FailStreams, hostile.Silent) = (!silent, silent);
+
+            await using var restarted = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:PeerStallTimeout=00:00:03",
+                 .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            restarted.Errors.Expect("OriginRecoverySourceRefused");
+            restarted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(restarted);
+            Assert.Contains(0L, hostile.Requests); // it was asked first (it claimed most)
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(restarted.DatabasePath));
+            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>The entries of PAN's lifecycle log the Secretariat holds, once it holds <paramref name="count"/> (or after 30 s, as they stand).</summary>
+    private static async Task<List<Mirps.Observation.V1.LifecycleEntry>> SecretariatEntriesAsync(TestSecretariat secretariat, int count)
+    {
+        var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(secretariat.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var entries = (await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = "PAN" })).Entries.ToList();
+            if (entries.Count >= count || DateTime.UtcNow > deadline)
+            {
+                return entries;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// PAN approved (entry 1, held by the Secretariat), then lost its store: recovery brings back its lifecycle log with its
+    /// data, so its next approval is entry 2 on the same chain, which the Secretariat verifies and stores; not a second entry 1.
+    /// </summary>
+    [Fact]
+    public async Task Approving_after_a_restore_continues_the_lifecycle_log_and_reaches_the_Secretariat()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}", "--Node:LifecyclePollInterval=00:00:00.200");
+            var approver = await SharedIdentity.ApproverAsync("PAN");
+            var first = Assert.Single((await ApprovalTests.Approvals(pan, approver).ApproveDataAsync(
+                new Mirps.Approval.V1.ApproveDataRequest { GroupIds = { "POPULATIONS" }, Periods = { "2023" } })).Entries);
+            Assert.Equal(1, first.EntrySequence);
+            await SecretariatHoldsAsync(secretariat, 4);
+            Assert.Single(await SecretariatEntriesAsync(secretariat, 1));
+            await pan.DisposeAsync();
+
+            await using var restarted = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(restarted);
+            var next = Assert.Single((await ApprovalTests.Approvals(restarted, approver).ApproveDataAsync(
+                new Mirps.Approval.V1.ApproveDataRequest { GroupIds = { "ASYLUM_PROCEDURES" }, Periods = { "2023" } })).Entries);
+            Assert.Equal(2, next.EntrySequence);
+            var held = await SecretariatEntriesAsync(secretariat, 2);
+            Assert.Equal([1L, 2L], held.Select(e => e.EntrySequence));
+            Assert.Equal(next.Signature, held[1].Signature);
         }
         finally
         {

@@ -15,7 +15,7 @@ namespace MirpsExchange.Node.Approval;
 /// replica stores an entry only once <see cref="VerifyAsync"/> passed it. Writes take the node's <see cref="WriteGate"/>,
 /// so an entry's anchor is the change log as it stands between two commits.
 /// </summary>
-public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock)
+public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock, RecoveryState recovery)
 {
     /// <summary>Entries one ListLifecycleEntries answer holds at most.</summary>
     public const int MaxPage = 1_000;
@@ -27,6 +27,8 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
     public async Task<List<LifecycleEntry>> RecordAsync(string origin, IReadOnlyCollection<(string Group, string Period)> cells, LifecycleAction action,
         string reason, string actor, Func<CancellationToken, Task>? judge, CancellationToken cancellationToken)
     {
+        // Not while the node recovers its log: its next entry sequence may be one the federation already holds (equivocation).
+        recovery.RequireWritable();
         using var held = await gate.EnterAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (judge is not null)

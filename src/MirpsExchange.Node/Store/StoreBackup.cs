@@ -65,6 +65,36 @@ public static class StoreBackup
         country.Length == 0 || string.Equals(country, Mirps.Auth.MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase) ? "SEC" : country.ToUpperInvariant();
 
     /// <summary>
+    /// SQLite's user_version of a store <see cref="RestoreAsync"/> wrote: the node must recover from its peers before it
+    /// writes (as with Node:Recover), since the federation may hold changes after the backup; cleared once it has recovered.
+    /// </summary>
+    public const int RecoveryRequiredMark = 0x4D524543;
+
+    /// <summary>Whether the store was restored from a backup and has not recovered since (<see cref="RecoveryRequiredMark"/>; a PostgreSQL store: false).</summary>
+    public static async Task<bool> RecoveryRequiredAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken = default)
+    {
+        if (connection is not SqliteConnection)
+        {
+            return false;
+        }
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) == RecoveryRequiredMark;
+    }
+
+    /// <summary>Clears <see cref="RecoveryRequiredMark"/> once the node recovered.</summary>
+    public static async Task ClearRecoveryRequiredAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken = default)
+    {
+        if (connection is not SqliteConnection)
+        {
+            return;
+        }
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version = 0";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// At the node's start: stamps the store with the node's party when it carries none, and refuses a store another
     /// party's node wrote (a backup of another State restored by hand).
     /// </summary>
@@ -201,6 +231,7 @@ public static class StoreBackup
             {
                 connection.Open();
                 Execute(connection, "PRAGMA journal_mode=WAL"); // as a node's store always is
+                Execute(connection, $"PRAGMA user_version = {RecoveryRequiredMark}"); // the node recovers before it writes
             }
             string? replaced = null;
             if (File.Exists(store))

@@ -92,11 +92,13 @@ public sealed partial class OriginRecovery(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var node = options.Value;
+        // A store restored from a backup (mirps restore) must recover as with Node:Recover, until a recovery succeeds.
+        _restored = node.Country.Length > 0 && await StoreAsync(StoreBackup.RecoveryRequiredAsync, cancellationToken);
         if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
         {
-            if (node.Recover)
+            if (MustRecover)
             {
-                Fail($"{NoSource}: Node:Recover is set, but Node:Peers names no node to recover {node.Country}'s log from; writes are refused");
+                Fail($"{NoSource}: {Why}, but Node:Peers names no node to recover {node.Country}'s log from; writes are refused");
             }
             return;
         }
@@ -107,7 +109,7 @@ public sealed partial class OriginRecovery(
             if (behind is null)
             {
                 session.Dispose();
-                state.Ready();
+                await RecoveredAsync(cancellationToken);
                 return;
             }
             _recovery = Task.Run(async () =>
@@ -146,6 +148,39 @@ public sealed partial class OriginRecovery(
     }
 
     public void Dispose() => _stopping.Dispose();
+
+    private bool _restored;
+
+    /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
+    private bool MustRecover => options.Value.Recover || _restored;
+
+    private string Why => _restored ? "the store was restored from a backup (mirps restore), so it must recover" : "Node:Recover is set";
+
+    /// <summary>The node holds its log as its peers do: writes resume, and a restored store's mark is cleared.</summary>
+    private async Task RecoveredAsync(CancellationToken cancellationToken)
+    {
+        if (_restored)
+        {
+            await StoreAsync(async (connection, token) => { await StoreBackup.ClearRecoveryRequiredAsync(connection, token); return false; }, cancellationToken);
+            _restored = false;
+        }
+        state.Ready();
+    }
+
+    private async Task<bool> StoreAsync(Func<System.Data.Common.DbConnection, CancellationToken, Task<bool>> action, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await action(db.Database.GetDbConnection(), cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
 
     private void Fail(string why)
     {
@@ -188,7 +223,8 @@ public sealed partial class OriginRecovery(
             {
                 if (!_channels.TryGetValue(peer.Address, out open))
                 {
-                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made);
+                    // Pinged like a pull's channel: a source that keeps a connection open and silent is found out.
+                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made, _owner.OptionsP.Value.PeerStallTimeout);
                     _channels[peer.Address] = open = (channel, made);
                 }
             }
@@ -213,9 +249,9 @@ public sealed partial class OriginRecovery(
             var answered = holdings.Where(h => h.Latest is not null).OrderByDescending(h => h.Latest).ToList();
             if (answered.Count == 0)
             {
-                if (node.Recover)
+                if (_owner.MustRecover)
                 {
-                    _owner.Fail($"{NoSource}: Node:Recover is set, but none of Node:Peers answered what it holds of {Country}'s log " +
+                    _owner.Fail($"{NoSource}: {_owner.Why}, but none of Node:Peers answered what it holds of {Country}'s log " +
                         $"({string.Join("; ", holdings.Select(h => $"{h.Peer.Address}: {h.Error}"))}); writes are refused until the node is restarted with a peer that answers");
                     return new Behind(own, []); // nothing to recover from: writes stay refused
                 }
@@ -299,8 +335,9 @@ public sealed partial class OriginRecovery(
                 try
                 {
                     await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
+                    await PullLifecycleAsync(source.Peer, cancellationToken);
                     LogRecovered(_owner.LoggerP, Country, behind.Own, await OwnHeadAsync(cancellationToken), source.Peer.Address);
-                    _owner.StateP.Ready();
+                    await _owner.RecoveredAsync(cancellationToken);
                     return;
                 }
                 catch (PeerRefusedException refused)
@@ -309,17 +346,25 @@ public sealed partial class OriginRecovery(
                     LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, refused.Error);
                     pending.RemoveAt(0);
                 }
-                catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException)
+                catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException or SourceStalledException)
                 {
+                    // A claim its holder does not serve proves nothing: the next source is tried before this one is asked again
+                    // (it stays pending: an honest source briefly down may hold what the node must not reuse).
                     var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
-                    _owner.StateP.Refuse($"{Country}'s node is recovering its log from {source.Peer.Address}, which failed ({error}); asking it again; writes resume once it is recovered");
+                    pending.RemoveAt(0);
+                    pending.Add(source);
+                    _owner.StateP.Refuse($"{Country}'s node is recovering its log; {source.Peer.Address} failed ({error}); {(pending.Count > 1 ? $"trying {pending[0].Peer.Address}" : "asking it again")}; writes resume once it is recovered");
                     LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, error);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(++failures, 10)))), _owner.ClockP, cancellationToken);
+                    if (++failures % pending.Count == 0)
+                    {
+                        // every pending source failed once more: wait before the next round
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(failures / pending.Count, 10)))), _owner.ClockP, cancellationToken);
+                    }
                 }
             }
             var head = await OwnHeadAsync(cancellationToken);
             var why = $"{Country}'s log could not be recovered beyond change {head}: {string.Join("; ", disproven)}; nothing a source could not prove was written";
-            if (node.Recover || node.RecoverFrom.Length > 0)
+            if (_owner.MustRecover || node.RecoverFrom.Length > 0)
             {
                 _owner.Fail($"{NoSource}: {why}, and writes are refused until the node is restarted with a source that holds the log");
                 return;
@@ -341,9 +386,13 @@ public sealed partial class OriginRecovery(
             var (resume, verifier) = await PeerSyncWorker.ChainFromAsync(_owner.ScopesP, _owner.LogKeysP, () => _owner.Now(), origin, await OwnHeadAsync(cancellationToken), cancellationToken);
             var self = Sharing.Reader.OfNode(origin);
             var feed = new ChangeFeedDecoder();
+            // Each message must come within Node:PeerStallTimeout: a source that keeps the stream open and silent is passed over.
+            var stallTimeout = _owner.OptionsP.Value.PeerStallTimeout;
+            using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            stall.CancelAfter(stallTimeout);
             using var call = feed.StreamChanges(invoker,
-                new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version }, cancellationToken);
-            while (await call.ResponseStream.MoveNext(cancellationToken))
+                new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version }, stall.Token);
+            while (await NextAsync(call, stall, peer, stallTimeout, cancellationToken))
             {
                 var verified = PeerSyncWorker.CheckMessage(call.ResponseStream.Current, verifier, _owner.RulesP, origin, peer, self, _owner.Now(), until);
                 if (verified.Changes.Count == 0)
@@ -361,6 +410,49 @@ public sealed partial class OriginRecovery(
             {
                 throw new PeerRefusedException(ReplicaRules.PeerStalled,
                     $"{peer.Address} said it holds {origin}'s log up to change {until}, but its feed ended at change {head}");
+            }
+        }
+
+        /// <summary>
+        /// Takes the node's own lifecycle log (approvals) that <paramref name="peer"/> holds beyond the store's, verified as a
+        /// replica verifies it, so the next approval continues its sequence rather than signing one the federation holds.
+        /// </summary>
+        private async Task PullLifecycleAsync(PeerOptions peer, CancellationToken cancellationToken)
+        {
+            Client(peer, out _);
+            global::Grpc.Net.Client.GrpcChannel channel;
+            lock (_channels)
+            {
+                channel = _channels[peer.Address].Channel;
+            }
+            var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel);
+            while (true)
+            {
+                await using var scope = _owner.ScopesP.CreateAsyncScope();
+                var log = scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>();
+                var (after, _, _) = await log.LastAsync(Country, cancellationToken);
+                var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = Country, AfterEntrySequence = after },
+                    deadline: DateTime.UtcNow.Add(_owner.OptionsP.Value.PeerStallTimeout), cancellationToken: cancellationToken);
+                var verified = await log.VerifyAsync(Country, page.Entries, _owner.CatalogueP, _owner.LogKeysP, cancellationToken);
+                if (await log.ApplyAsync(Country, verified, cancellationToken) < Approval.LifecycleLog.MaxPage)
+                {
+                    return;
+                }
+            }
+        }
+
+        /// <summary>The next message of a recovery pull, within the stall timeout (<see cref="SourceStalledException"/> when none came).</summary>
+        private static async Task<bool> NextAsync(AsyncServerStreamingCall<StreamChangesResponse> call, CancellationTokenSource stall, PeerOptions peer, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var more = await call.ResponseStream.MoveNext(stall.Token);
+                stall.CancelAfter(timeout);
+                return more;
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException && stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new SourceStalledException($"{ReplicaRules.PeerStalled}: {peer.Address} sent nothing for {timeout}");
             }
         }
 
@@ -407,6 +499,9 @@ public sealed partial class OriginRecovery(
             _certificate?.Dispose();
         }
     }
+
+    /// <summary>A recovery source kept its feed open and sent nothing within Node:PeerStallTimeout.</summary>
+    private sealed class SourceStalledException(string message) : Exception(message);
 
     [LoggerMessage(EventName = "OriginRecovering", Level = LogLevel.Warning,
         Message = "{Origin}'s store holds its log up to change {Own}, but {Peer} holds it up to change {Latest}: recovering it before accepting writes")]

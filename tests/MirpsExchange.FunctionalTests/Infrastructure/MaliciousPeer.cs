@@ -40,6 +40,12 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
+    /// <summary>StreamChanges answers UNAVAILABLE every time (a claim it will not serve).</summary>
+    public bool FailStreams { get; set; }
+
+    /// <summary>StreamChanges keeps every stream open and sends nothing, whether or not the caller follows.</summary>
+    public bool Silent { get; set; }
+
     /// <summary>The latest sequence of PAN's log it says it holds in GetSyncStatus (0: it names no origin).</summary>
     public long Holds { get; set; }
 
@@ -119,6 +125,22 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         lock (Requests)
         {
             Requests.Add(request.AfterSequence);
+        }
+        if (FailStreams)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "not now"));
+        }
+        if (Silent)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // the caller gave up
+            }
+            return;
         }
         foreach (var message in RequestScript?.Invoke(request) ?? Script(request.AfterSequence))
         {
