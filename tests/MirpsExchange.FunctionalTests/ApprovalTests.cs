@@ -193,6 +193,28 @@ public class ApprovalTests
     }
 
     [Fact]
+    public async Task An_unapproval_reason_with_a_control_character_is_refused()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+
+        // A NUL (which PostgreSQL text cannot hold, stalling every node that receives the entry), another control
+        // character, or a bidi override: the note rule, refused before anything is signed.
+        foreach (var reason in new[] { "figures\0revised", "figures\u001b[2Jrevised", "figures \u202Edesiver", "figures\r\nrevised" })
+        {
+            var violation = await RpcAssert.InvalidArgumentAsync(
+                () => state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = reason }).ResponseAsync, "reason");
+            Assert.Contains("U+", violation.Description);
+        }
+        Assert.Equal(1L, pan.CountRows("lifecycle_entries"));
+        // Tab and line feed stay allowed.
+        await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "figures\trevised\nby the ministry" });
+        Assert.Equal(2L, pan.CountRows("lifecycle_entries"));
+    }
+
+    [Fact]
     public async Task A_State_cannot_approve_for_another_nor_accept_and_approving_needs_the_approve_permission()
     {
         await using var pan = await TestNode.StartAsync("PAN");
