@@ -543,6 +543,38 @@ public class ApprovalTests
     /// this quarter until a test clock moves past its extended due date. Timeliness rates per State; the completeness matrix
     /// says the same; a group or range the calendar lacks is refused.
     /// </summary>
+    /// <summary>
+    /// PAN's node signs its entries with its own clock: set 30 days back (Node:ClockOffset), an approval made after the due
+    /// date carries a recorded time before it. The Secretariat judges it by when it received the entry, not by that claim.
+    /// </summary>
+    [Fact]
+    public async Task A_backdated_approval_is_judged_by_when_the_Secretariat_received_it()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var current = new MirpsExchange.Catalogue.Periods.Period(Mirps.Catalog.V1.PeriodGranularity.Quarter, today.Year, (today.Month - 1) / 3 + 1);
+        var earlier = current.Previous().Previous(); // ended at least three months ago
+        var dueDays = today.DayNumber - earlier.End.DayNumber - 10; // due ten days ago: within the 30 days PAN's clock is set back
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:ClockOffset=-30.00:00:00");
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            "--Calendar:Rules:0:GroupId=POPULATIONS", "--Calendar:Rules:0:Granularity=quarter", $"--Calendar:Rules:0:DueDays={dueDays}");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", earlier.ToString(), 230)));
+        var approved = await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { earlier.ToString() } });
+        Assert.True(Assert.Single(approved.Entries).RecordedTime.ToDateTime() < earlier.End.AddDays(dueDays).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)); // the claim: on time
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Populations, earlier.ToString());
+
+        var cell = Assert.Single((await secretariat.Regional.GetTimelinessAsync(new Mirps.Regional.V1.GetTimelinessRequest
+            { Countries = { "PAN" }, PeriodFrom = earlier.ToString(), PeriodTo = earlier.ToString() })).Cells);
+        Assert.Equal(Mirps.Regional.V1.Timeliness.Late, cell.Timeliness);
+        Assert.InRange(cell.DaysLate, 10, 11);
+        var matrix = Assert.Single((await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = earlier.ToString(), PeriodTo = earlier.ToString(), Granularity = Mirps.Catalog.V1.PeriodGranularity.Quarter })).Cells, c => c.Country == "PAN");
+        Assert.Equal(Mirps.Regional.V1.Timeliness.Late, matrix.Timeliness);
+    }
+
     [Fact]
     public async Task The_reporting_calendar_judges_each_State_on_time_late_or_overdue()
     {
