@@ -214,6 +214,40 @@ public class ApprovalTests
         Assert.Equal(2L, pan.CountRows("lifecycle_entries"));
     }
 
+    /// <summary>
+    /// The receiving side of the rule above: an entry signed with PAN's own key (a State whose node skipped the check, or a
+    /// thief of its key) carrying a NUL in its reason is refused by the Secretariat as invalid content, and the page holding it does not apply.
+    /// </summary>
+    [Fact]
+    public async Task A_signed_entry_whose_reason_holds_a_control_character_is_refused_by_receivers()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } });
+        var asSecretariat = pan.ChannelWith(pan.TokensFor(await SharedIdentity.CredentialAsync("")).ToCallCredentials());
+        var (changes, heads) = await ReadLogAsync(asSecretariat);
+        var truth = (await new ApprovalService.ApprovalServiceClient(asSecretariat).ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries.ToList();
+        using var panKey = await TestLogKeys.KeyAsync(pan.Identity, "PAN");
+        var forged = truth.Select(e => e.Clone()).ToList();
+        forged[1].Action = LifecycleAction.Unapprove;
+        forged[1].GroupId = Populations;
+        forged[1].Reason = "withdrawn\0";
+        LifecycleEntrySignature.Sign(forged[1], panKey, forged[1].KeyId);
+
+        await using var relay = await MaliciousPeer.StartAsync("CRI");
+        relay.Holds = changes[^1].OriginSequence;
+        relay.Script = after => after >= changes[^1].OriginSequence ? [] :
+            [new StreamChangesResponse { Changes = { changes.Where(c => c.OriginSequence > after) }, Heads = { heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence }];
+        relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
+        await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
+        var peer = await MaliciousPeer.PullAsync(secretariat, relay.Address,
+            p => p.LastError.StartsWith("INVALID_CONTENT", StringComparison.Ordinal));
+        Assert.StartsWith("INVALID_CONTENT", peer.LastError);
+        Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // the page is verified whole before any of it applies
+    }
+
     [Fact]
     public async Task A_State_cannot_approve_for_another_nor_accept_and_approving_needs_the_approve_permission()
     {
