@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -132,6 +133,9 @@ internal static class TelemetryExporters
                 _ = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value; // runs the Listen above
                 return new PrometheusScrapeEndpoint(listen!, telemetry.Prometheus.Path);
             });
+            // First in the pipeline: the scrape port is plain HTTP without client certificates, so it serves the scrape
+            // path and nothing else (no HTTP/JSON, SDMX, web app or health over it, token or not).
+            builder.Services.AddSingleton<IStartupFilter, ScrapePortOnlyFilter>();
         }
     }
 
@@ -143,6 +147,24 @@ internal static class TelemetryExporters
             app.UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider: null, predicate: scrape.Serves, path: null, configureBranchedPipeline: null, optionsName: null);
         }
     }
+}
+
+/// <summary>On the scrape port, anything but the scrape path is 404, before any other middleware runs.</summary>
+internal sealed class ScrapePortOnlyFilter(PrometheusScrapeEndpoint scrape) : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use((context, following) =>
+        {
+            if (context.Connection.LocalPort == scrape.Port && !scrape.Serves(context))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+            return following(context);
+        });
+        next(app);
+    };
 }
 
 /// <summary>The addresses a server listens on for its clients (after start), in the order they were configured: the Prometheus scrape port left out.</summary>

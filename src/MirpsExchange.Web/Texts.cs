@@ -79,6 +79,8 @@ public sealed partial class Texts
         ["page.nav"] = ("Páginas de observaciones", "Pages of observations"),
         ["page.previous"] = ("← Página anterior", "← Previous page"),
         ["page.next"] = ("Página siguiente →", "Next page →"),
+        ["page.beyond"] = ("Se muestran como máximo {0} páginas de {1} observaciones: acote el filtro (indicador, periodos, desgloses) para ver las demás.",
+            "At most {0} pages of {1} observations are shown: narrow the filter (indicator, periods, breakdowns) to see the rest."),
         ["table.count"] = ("{0} observaciones", "{0} observations"),
         ["withheld.small"] = ("Reservado (cifra pequeña)", "Withheld (small count)"),
         ["withheld.complementary"] = ("Reservado (supresión complementaria)", "Withheld (complementary suppression)"),

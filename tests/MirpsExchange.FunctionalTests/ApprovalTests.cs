@@ -193,6 +193,62 @@ public class ApprovalTests
     }
 
     [Fact]
+    public async Task An_unapproval_reason_with_a_control_character_is_refused()
+    {
+        await using var pan = await TestNode.StartAsync("PAN");
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+
+        // A NUL (which PostgreSQL text cannot hold, stalling every node that receives the entry), another control
+        // character, or a bidi override: the note rule, refused before anything is signed.
+        foreach (var reason in new[] { "figures\0revised", "figures\u001b[2Jrevised", "figures \u202Edesiver", "figures\r\nrevised" })
+        {
+            var violation = await RpcAssert.InvalidArgumentAsync(
+                () => state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = reason }).ResponseAsync, "reason");
+            Assert.Contains("U+", violation.Description);
+        }
+        Assert.Equal(1L, pan.CountRows("lifecycle_entries"));
+        // Tab and line feed stay allowed.
+        await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "figures\trevised\nby the ministry" });
+        Assert.Equal(2L, pan.CountRows("lifecycle_entries"));
+    }
+
+    /// <summary>
+    /// The receiving side of the rule above: an entry signed with PAN's own key (a State whose node skipped the check, or a
+    /// thief of its key) carrying a NUL in its reason is refused by the Secretariat as invalid content, and the page holding it does not apply.
+    /// </summary>
+    [Fact]
+    public async Task A_signed_entry_whose_reason_holds_a_control_character_is_refused_by_receivers()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum }, Periods = { "2023" } });
+        var asSecretariat = pan.ChannelWith(pan.TokensFor(await SharedIdentity.CredentialAsync("")).ToCallCredentials());
+        var (changes, heads) = await ReadLogAsync(asSecretariat);
+        var truth = (await new ApprovalService.ApprovalServiceClient(asSecretariat).ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = "PAN" })).Entries.ToList();
+        using var panKey = await TestLogKeys.KeyAsync(pan.Identity, "PAN");
+        var forged = truth.Select(e => e.Clone()).ToList();
+        forged[1].Action = LifecycleAction.Unapprove;
+        forged[1].GroupId = Populations;
+        forged[1].Reason = "withdrawn\0";
+        LifecycleEntrySignature.Sign(forged[1], panKey, forged[1].KeyId);
+
+        await using var relay = await MaliciousPeer.StartAsync("CRI");
+        relay.Holds = changes[^1].OriginSequence;
+        relay.Script = after => after >= changes[^1].OriginSequence ? [] :
+            [new StreamChangesResponse { Changes = { changes.Where(c => c.OriginSequence > after) }, Heads = { heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence }];
+        relay.Lifecycle = after => forged.Where(e => e.EntrySequence > after);
+        await using var secretariat = await SecretariatAsync(pan.Folder, relay.Peer);
+        var peer = await MaliciousPeer.PullAsync(secretariat, relay.Address,
+            p => p.LastError.StartsWith("INVALID_CONTENT", StringComparison.Ordinal));
+        Assert.StartsWith("INVALID_CONTENT", peer.LastError);
+        Assert.Equal(0L, secretariat.CountRows("lifecycle_entries")); // the page is verified whole before any of it applies
+    }
+
+    [Fact]
     public async Task A_State_cannot_approve_for_another_nor_accept_and_approving_needs_the_approve_permission()
     {
         await using var pan = await TestNode.StartAsync("PAN");
@@ -521,6 +577,38 @@ public class ApprovalTests
     /// this quarter until a test clock moves past its extended due date. Timeliness rates per State; the completeness matrix
     /// says the same; a group or range the calendar lacks is refused.
     /// </summary>
+    /// <summary>
+    /// PAN's node signs its entries with its own clock: set 30 days back (Node:ClockOffset), an approval made after the due
+    /// date carries a recorded time before it. The Secretariat judges it by when it received the entry, not by that claim.
+    /// </summary>
+    [Fact]
+    public async Task A_backdated_approval_is_judged_by_when_the_Secretariat_received_it()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var current = new MirpsExchange.Catalogue.Periods.Period(Mirps.Catalog.V1.PeriodGranularity.Quarter, today.Year, (today.Month - 1) / 3 + 1);
+        var earlier = current.Previous().Previous(); // ended at least three months ago
+        var dueDays = today.DayNumber - earlier.End.DayNumber - 10; // due ten days ago: within the 30 days PAN's clock is set back
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:ClockOffset=-30.00:00:00");
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            "--Calendar:Rules:0:GroupId=POPULATIONS", "--Calendar:Rules:0:Granularity=quarter", $"--Calendar:Rules:0:DueDays={dueDays}");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", earlier.ToString(), 230)));
+        var approved = await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { earlier.ToString() } });
+        Assert.True(Assert.Single(approved.Entries).RecordedTime.ToDateTime() < earlier.End.AddDays(dueDays).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc)); // the claim: on time
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved, Populations, earlier.ToString());
+
+        var cell = Assert.Single((await secretariat.Regional.GetTimelinessAsync(new Mirps.Regional.V1.GetTimelinessRequest
+            { Countries = { "PAN" }, PeriodFrom = earlier.ToString(), PeriodTo = earlier.ToString() })).Cells);
+        Assert.Equal(Mirps.Regional.V1.Timeliness.Late, cell.Timeliness);
+        Assert.InRange(cell.DaysLate, 10, 11);
+        var matrix = Assert.Single((await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = earlier.ToString(), PeriodTo = earlier.ToString(), Granularity = Mirps.Catalog.V1.PeriodGranularity.Quarter })).Cells, c => c.Country == "PAN");
+        Assert.Equal(Mirps.Regional.V1.Timeliness.Late, matrix.Timeliness);
+    }
+
     [Fact]
     public async Task The_reporting_calendar_judges_each_State_on_time_late_or_overdue()
     {

@@ -103,6 +103,41 @@ public partial class OperationsTests
         }
     }
 
+    [Fact]
+    public async Task The_scrape_port_serves_only_metrics()
+    {
+        await using var node = await TestNode.StartAsync("BLZ", null, "--Telemetry:Prometheus:Port=0", "--Node:HttpPort=0");
+        var scrape = node.Services.GetRequiredService<PrometheusScrapeEndpoint>();
+        var port = new Uri($"http://{scrape.Address.Authority}");
+        using var http = new HttpClient();
+        Assert.Contains("# TYPE", await http.GetStringAsync(scrape.Address));
+
+        // Plain HTTP/1.1 on the scrape port: nothing of the application, with or without a token.
+        foreach (var path in new[] { "/", "/health", "/v1/webhooks", "/v1/catalog", "/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/latest", "/data", scrape.Address.AbsolutePath + "/x" })
+        {
+            using var anonymous = await http.GetAsync(new Uri(port, path));
+            Assert.True(anonymous.StatusCode == System.Net.HttpStatusCode.NotFound, $"{path}: {anonymous.StatusCode}");
+        }
+        var token = await node.Tokens.GetTokenAsync();
+        foreach (var path in new[] { "/v1/catalog", "/v1/webhooks", "/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/latest" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(port, path));
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var withToken = await http.SendAsync(request);
+            Assert.True(withToken.StatusCode == System.Net.HttpStatusCode.NotFound, $"{path} with a token: {withToken.StatusCode}");
+        }
+        using var submit = new HttpRequestMessage(HttpMethod.Post, new Uri(port, "/v1/observations:submit")) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        submit.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var submitted = await http.SendAsync(submit);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, submitted.StatusCode);
+
+        // The client ports still serve the application.
+        using var client = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(node.HttpAddress), "/v1/catalog"));
+        client.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var served = await http.SendAsync(client);
+        Assert.Equal(System.Net.HttpStatusCode.OK, served.StatusCode);
+    }
+
     private static Regex LagLine(string metric, string peer, string value) =>
         new($@"(?m)^{metric}\{{[^}}]*(origin=""BLZ""[^}}]*peer=""{Regex.Escape(peer)}""|peer=""{Regex.Escape(peer)}""[^}}]*origin=""BLZ"")[^}}]*\}} {value}( |$)");
 

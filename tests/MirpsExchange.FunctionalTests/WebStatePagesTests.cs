@@ -267,6 +267,30 @@ public class WebStatePagesTests(BrowserFixture browser) : IClassFixture<BrowserF
         Assert.Equal("Observaciones 2,001 a 2,600 (1,000 por página).", (await page.InnerTextAsync("#page-range")).Trim());
     }
 
+    /// <summary>
+    /// A page far past the last allowed (/data?page=2147483647 would have the node stream every row the reader can see and
+    /// throw them away): refused with a message asking for a narrower filter, no table, nothing read.
+    /// </summary>
+    [Fact]
+    public async Task A_page_beyond_the_last_allowed_is_refused_without_reading()
+    {
+        var (cri, clientId, identity) = await NodeAsync("CRI");
+        await using var _ = cri;
+        await cri.Observations.SubmitObservationsAsync(Submit([.. DistinctRefugees(3, "CRI")]));
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "ana.far", AccountKind.Analyst, "CRI");
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{cri.HttpAddress}/data?page=2147483647", analyst);
+        Assert.Contains("100 páginas de 1,000", await page.InnerTextAsync("#page-beyond"), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("table.observations").CountAsync());
+        await page.GotoAsync($"{cri.HttpAddress}/shared?page=101");
+        Assert.Contains("100 páginas de 1,000", await page.InnerTextAsync("#page-beyond"), StringComparison.Ordinal);
+        // The last allowed page is read as any other.
+        await page.GotoAsync($"{cri.HttpAddress}/data?page=100");
+        Assert.Equal(0, await page.Locator("#page-beyond").CountAsync());
+        Assert.Contains("Ninguna observación coincide", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_State_account_sees_its_own_data_what_others_shared_with_withheld_values_named_never_another_States_Secretariat_only_figures_and_its_sync_status()
     {

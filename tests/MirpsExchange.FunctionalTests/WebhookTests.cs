@@ -282,6 +282,40 @@ public class WebhookTests
     }
 
     /// <summary>
+    /// Internal networks are not receivers (SSRF): RFC 1918, unique local (fc00::/7), shared CGNAT (100.64.0.0/10), and an
+    /// IPv4 address wrapped in IPv6 (NAT64 64:ff9b::/96, 6to4 2002::/16) is judged as the IPv4 address it reaches. A node
+    /// whose receivers are on its private network says so (Webhooks:AllowPrivate); wrapped metadata and loopback stay refused.
+    /// </summary>
+    [Fact]
+    public async Task Private_and_nat64_receivers_are_refused()
+    {
+        await using var blz = await TestNode.StartAsync("BLZ");
+        await using var internalOnly = await TestNode.StartAsync("PAN", null, "--Webhooks:AllowPrivate=true");
+        var hooks = Notifications(blz, await SharedIdentity.ApproverAsync("BLZ"));
+        var allowing = Notifications(internalOnly, await SharedIdentity.ApproverAsync("PAN"));
+        string[] privateUrls =
+        [
+            "https://10.0.0.5/x", "https://172.16.3.4/x", "https://172.31.255.1/x", "https://192.168.1.1/x", "https://100.64.0.1/x", "https://100.127.255.254/x",
+            "https://[fd12:3456::1]/x", "https://[fc00::1]/x", "https://[64:ff9b::a00:5]/x", "https://[2002:c0a8:101::1]/x", "https://[64:ff9b:1::a00:5]/x",
+        ];
+        string[] wrappedSpecial = ["https://[64:ff9b::a9fe:a9fe]/latest/meta-data/", "https://[2002:a9fe:a9fe::]/x", "https://[64:ff9b::7f00:1]/x", "https://[2002:7f00:1::1]/x"];
+        foreach (var url in privateUrls.Concat(wrappedSpecial))
+        {
+            await RpcAssert.InvalidArgumentAsync(() => hooks.CreateSubscriptionAsync(Subscribe(url, EventType.Approved)).ResponseAsync, "url");
+        }
+        foreach (var url in wrappedSpecial)
+        {
+            await RpcAssert.InvalidArgumentAsync(() => allowing.CreateSubscriptionAsync(Subscribe(url, EventType.Approved)).ResponseAsync, "url");
+        }
+        Assert.Equal((0L, 0L), (blz.CountRows("webhook_subscriptions"), internalOnly.CountRows("webhook_subscriptions")));
+        // Public addresses stay receivers, and a private one where the node allows it.
+        await hooks.CreateSubscriptionAsync(Subscribe("https://172.32.0.1/x", EventType.Approved));
+        await hooks.CreateSubscriptionAsync(Subscribe("https://[64:ff9b::808:808]/x", EventType.Approved));
+        await allowing.CreateSubscriptionAsync(Subscribe("https://10.0.0.5/x", EventType.Approved));
+        Assert.Equal((2L, 1L), (blz.CountRows("webhook_subscriptions"), internalOnly.CountRows("webhook_subscriptions")));
+    }
+
+    /// <summary>
     /// Think as a hostile State. Belize's approver calls PAN's node: it may not create, list or remove PAN's subscriptions (nor
     /// may PAN's submit-only credential, nor the Secretariat). Belize's own node replicates PAN's figures and signed approvals:
     /// Belize's receiver, subscribed to every event its node emits, hears nothing of PAN, whose approval and revision it holds.

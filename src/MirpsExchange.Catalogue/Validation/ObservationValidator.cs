@@ -316,6 +316,12 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// </summary>
     public static string? NoteProblem(string note) => NoteProblems(note)?.English;
 
+    /// <summary>
+    /// Where <paramref name="text"/> holds a character the note rule refuses (a control character but tab and line feed,
+    /// or a bidi formatting character), or -1. Free texts other than notes (approval reasons, actors) follow it too.
+    /// </summary>
+    public static int RefusedCharacterAt(string text) => text.AsSpan().IndexOfAny(RefusedInNotes);
+
     /// <summary><see cref="NoteProblem"/> in English and in Spanish.</summary>
     private static (string English, string Spanish)? NoteProblems(string note)
     {
@@ -324,7 +330,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             return ($"the note holds at most {MaxNoteLength:N0} characters; this one has {note.Length:N0}",
                 $"la nota admite como máximo {MaxNoteLength:N0} caracteres; esta tiene {note.Length:N0}");
         }
-        var at = note.AsSpan().IndexOfAny(RefusedInNotes);
+        var at = RefusedCharacterAt(note);
         return at < 0 ? null
             : char.IsControl(note[at])
                 ? ($"the note holds the control character U+{(int)note[at]:X4} at position {at + 1:N0}; only tab and line feed (a line break is \\n, not \\r\\n) are allowed",

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 
@@ -138,9 +139,10 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                     throw Refused(ReplicaRules.RecordedInFuture, $"{what} is recorded more than {ReplicaRules.ClockSkew.TotalMinutes:0} minutes after this node's clock");
                 }
                 if (entry.Action is not (LifecycleAction.Approve or LifecycleAction.Unapprove) || !groups.Contains(entry.GroupId)
-                    || !Catalogue.Periods.Period.TryParse(entry.Period, out var period) || period.ToString() != entry.Period || entry.Reason.Length > 1_000 || entry.Actor.Length > 200)
+                    || !Catalogue.Periods.Period.TryParse(entry.Period, out var period) || period.ToString() != entry.Period || entry.Reason.Length > 1_000 || entry.Actor.Length > 200
+                    || ObservationValidator.RefusedCharacterAt(entry.Reason) >= 0 || ObservationValidator.RefusedCharacterAt(entry.Actor) >= 0)
                 {
-                    throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({entry.GroupId}) or period ({entry.Period}) of catalogue {catalogue.Version}");
+                    throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({entry.GroupId}) or period ({entry.Period}) of catalogue {catalogue.Version}, or a reason or actor too long or holding a control character");
                 }
                 if (entry.LogSequence < anchor)
                 {

@@ -5,6 +5,7 @@ using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
+using MirpsExchange.Catalogue.Validation;
 using MirpsExchange.Node.Approval;
 using MirpsExchange.Node.Store;
 using MirpsExchange.ServiceDefaults;
@@ -162,6 +163,10 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         else if (reason?.Length > 1_000)
         {
             violations.Add(("reason", "a reason holds at most 1,000 characters"));
+        }
+        else if (reason is not null && ObservationValidator.RefusedCharacterAt(reason) is >= 0 and var at)
+        {
+            violations.Add(("reason", $"the reason holds the character U+{(int)reason[at]:X4} at position {at + 1:N0}: as in a note, no control character but tab and line feed (a line break is \\n), no bidi formatting"));
         }
         if (violations.Count > 0)
         {

@@ -37,6 +37,12 @@ public sealed class WebhookOptions
     /// <summary>Receivers on link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services answer. Off by default (SSRF).</summary>
     public bool AllowLinkLocal { get; set; }
 
+    /// <summary>
+    /// Receivers on private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, local-use NAT64), for a node whose
+    /// receivers are internal systems. Off by default (SSRF: a subscriber reaching the node's internal network).
+    /// </summary>
+    public bool AllowPrivate { get; set; }
+
     /// <summary>The file of the key every subscription's secret is derived from; empty: webhook-secrets.key in Node:DataDirectory (created owner-only).</summary>
     public string SecretKeyFile { get; set; } = "";
 }

@@ -129,10 +129,12 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var groups = indicators.ToDictionary(i => i, i => Node.Approval.ApprovalCells.GroupOf(catalogue, i));
         var lifecycle = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, aggregator.States,
             [.. groups.Values.Distinct().SelectMany(g => periodCodes.Select(p => (g, p)))], micros, cancellationToken);
+        // When each cell was first approved: the later of the time the State signed (its own clock, which it can set back)
+        // and the time this node received the entry; the same in GetTimeliness below.
         var firstApprovals = (await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.LifecycleEntries
             .Where(e => e.Action == LifecycleAction.Approve && e.ReceivedTime <= micros && periodCodes.Contains(e.Period))
             .GroupBy(e => new { e.Origin, e.GroupId, e.Period })
-            .Select(g => new { g.Key.Origin, g.Key.GroupId, g.Key.Period, First = g.Min(e => e.RecordedTime) }), cancellationToken))
+            .Select(g => new { g.Key.Origin, g.Key.GroupId, g.Key.Period, First = g.Min(e => e.ReceivedTime > e.RecordedTime ? e.ReceivedTime : e.RecordedTime) }), cancellationToken))
             .ToDictionary(x => (x.Origin, x.GroupId, x.Period), x => x.First);
         foreach (var indicator in indicators.Order(StringComparer.Ordinal))
         foreach (var period in periodCodes)
@@ -298,7 +300,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var first = (await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(db.LifecycleEntries
             .Where(e => countries.Contains(e.Origin) && e.Action == LifecycleAction.Approve && e.ReceivedTime <= micros)
             .GroupBy(e => new { e.Origin, e.GroupId, e.Period })
-            .Select(g => new { g.Key.Origin, g.Key.GroupId, g.Key.Period, First = g.Min(e => e.RecordedTime) }), cancellationToken))
+            .Select(g => new { g.Key.Origin, g.Key.GroupId, g.Key.Period, First = g.Min(e => e.ReceivedTime > e.RecordedTime ? e.ReceivedTime : e.RecordedTime) }), cancellationToken))
             .ToDictionary(x => (x.Origin, x.GroupId, x.Period), x => x.First);
         var states = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, countries, [.. cells.Select(c => (c.GroupId, c.Period.ToString()))], micros, cancellationToken);
         var response = new GetTimelinessResponse { AsOfTime = time };
