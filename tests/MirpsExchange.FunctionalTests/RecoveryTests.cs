@@ -385,6 +385,43 @@ public class RecoveryTests
         }
     }
 
+    /// <summary>
+    /// PAN restarts on its own, whole store (the Secretariat holds what it holds); a peer claims far more of PAN's log and
+    /// fails every pull: it is passed over after a few tries, and PAN's writes resume with change 5, not refused forever.
+    /// </summary>
+    [Fact]
+    public async Task A_peer_claiming_more_than_it_proves_cannot_hold_an_up_to_date_nodes_writes_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            var store = Path.Combine(folder, "pan.db");
+            pan.CopyStoreTo(store);
+            await pan.DisposeAsync();
+
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            (hostile.Holds, hostile.FailStreams) = (long.MaxValue, true);
+            await using var restarted = await TestNode.StartOnStoreAsync(store, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            restarted.Errors.Expect("OriginRecoverySourceRefused");
+            restarted.Errors.Expect("OriginRecoveryFailed");
+            restarted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(restarted);
+            Assert.NotEmpty(hostile.Requests);
+            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     /// <summary>The entries of PAN's lifecycle log the Secretariat holds, once it holds <paramref name="count"/> (or after 30 s, as they stand).</summary>
     private static async Task<List<Mirps.Observation.V1.LifecycleEntry>> SecretariatEntriesAsync(TestSecretariat secretariat, int count)
     {

@@ -313,8 +313,9 @@ public sealed partial class OriginRecovery(
 
         /// <summary>
         /// Takes what the node lacks of its log from the sources, most first. A source whose history does not verify, or
-        /// whose feed ends short of what it said it holds, is passed over: its claim is disproven. A source that cannot be
-        /// reached is asked again (writes stay refused: it may hold what the node must not reuse). Writes resume once a
+        /// whose feed ends short of what it said it holds, is passed over: its claim is disproven. A source that fails or
+        /// stalls is asked again after the others, and passed over after <see cref="MaxSourceAttempts"/> tries (a claim it
+        /// does not serve cannot hold writes refused). Writes resume once a
         /// source's history is recovered, or, without Node:Recover and Node:RecoverFrom, once every claim above the store's
         /// head was disproven.
         /// </summary>
@@ -328,6 +329,7 @@ public sealed partial class OriginRecovery(
             var disproven = new List<string>();
             var pending = new List<PeerHolding>(behind.Sources);
             var failures = 0;
+            var failed = new Dictionary<string, int>(StringComparer.Ordinal);
             await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
             while (pending.Count > 0)
             {
@@ -348,14 +350,22 @@ public sealed partial class OriginRecovery(
                 }
                 catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or System.Data.Common.DbException or SourceStalledException)
                 {
-                    // A claim its holder does not serve proves nothing: the next source is tried before this one is asked again
-                    // (it stays pending: an honest source briefly down may hold what the node must not reuse).
+                    // A claim its holder does not serve proves nothing: the next source is tried before this one is asked again,
+                    // and after MaxSourceAttempts failures it is passed over like a peer that did not answer the check.
                     var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
                     pending.RemoveAt(0);
-                    pending.Add(source);
-                    _owner.StateP.Refuse($"{Country}'s node is recovering its log; {source.Peer.Address} failed ({error}); {(pending.Count > 1 ? $"trying {pending[0].Peer.Address}" : "asking it again")}; writes resume once it is recovered");
+                    var attempts = failed[source.Peer.Address] = failed.GetValueOrDefault(source.Peer.Address) + 1;
+                    if (attempts < MaxSourceAttempts)
+                    {
+                        pending.Add(source);
+                    }
+                    else
+                    {
+                        disproven.Add($"{source.Peer.Address}: did not serve what it said it holds ({error})");
+                    }
+                    _owner.StateP.Refuse($"{Country}'s node is recovering its log; {source.Peer.Address} failed ({error}); writes resume once it is recovered");
                     LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, error);
-                    if (++failures % pending.Count == 0)
+                    if (pending.Count > 0 && ++failures % pending.Count == 0)
                     {
                         // every pending source failed once more: wait before the next round
                         await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, Math.Min(failures / pending.Count, 10)))), _owner.ClockP, cancellationToken);
@@ -499,6 +509,9 @@ public sealed partial class OriginRecovery(
             _certificate?.Dispose();
         }
     }
+
+    /// <summary>How often a source that claims more of the log is asked to serve it (failing or stalling) before it is passed over.</summary>
+    private const int MaxSourceAttempts = 5;
 
     /// <summary>A recovery source kept its feed open and sent nothing within Node:PeerStallTimeout.</summary>
     private sealed class SourceStalledException(string message) : Exception(message);
