@@ -12,13 +12,30 @@ public sealed class ReceiveStamps(TimeProvider clock)
     private readonly Lock _lock = new();
     private long _inFlight = long.MaxValue;
 
-    /// <summary>Under the write gate: the received time of the write about to happen (at least <paramref name="atLeast"/>), in flight until <see cref="End"/>.</summary>
+    /// <summary>
+    /// The latest received time given (or found in the store at start, <see cref="Observe"/>). Stamps never go back: a clock
+    /// set back (an NTP correction, a clock that ran ahead) would otherwise stamp later writes before earlier ones, and an
+    /// answer "as of now" would not read what was received while the clock was ahead until the clock caught up again.
+    /// </summary>
+    private long _latest = long.MinValue;
+
+    /// <summary>Under the write gate: the received time of the write about to happen (at least <paramref name="atLeast"/>, and never before an earlier one), in flight until <see cref="End"/>.</summary>
     public long Begin(long atLeast = long.MinValue)
     {
         lock (_lock)
         {
-            _inFlight = Math.Max(StoreTime.ToMicros(clock.GetUtcNow()), atLeast);
+            _inFlight = Math.Max(Math.Max(StoreTime.ToMicros(clock.GetUtcNow()), atLeast), _latest);
+            _latest = _inFlight;
             return _inFlight;
+        }
+    }
+
+    /// <summary>A received time already in the store (the latest, read at start): later stamps come after it, and "now" is not before it.</summary>
+    public void Observe(long received)
+    {
+        lock (_lock)
+        {
+            _latest = Math.Max(_latest, received);
         }
     }
 
@@ -42,12 +59,15 @@ public sealed class ReceiveStamps(TimeProvider clock)
         }
     }
 
-    /// <summary>The latest time an answer can read now and read the same again later: before now, and before any write in flight.</summary>
+    /// <summary>
+    /// The latest time an answer can read now and read the same again later: before any write in flight, before now, but not
+    /// before the latest write received (whose stamp may be ahead of a clock set back since).
+    /// </summary>
     public long Settled()
     {
         lock (_lock)
         {
-            return Math.Min(StoreTime.ToMicros(clock.GetUtcNow()) - 1, _inFlight - 1);
+            return Math.Min(Math.Max(StoreTime.ToMicros(clock.GetUtcNow()) - 1, _latest), _inFlight - 1);
         }
     }
 }

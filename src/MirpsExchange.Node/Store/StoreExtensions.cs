@@ -142,6 +142,11 @@ public static class StoreExtensions
         {
             await store.CloseConnectionAsync();
         }
+        // Received times go on from the latest in the store, even when this start's clock is behind the one that stamped it.
+        var stamps = app.Services.GetRequiredService<ReceiveStamps>();
+        stamps.Observe(await db.Observations.MaxAsync(o => (long?)o.ReceivedTime) ?? long.MinValue);
+        stamps.Observe(await db.WithheldChanges.MaxAsync(w => (long?)w.ReceivedTime) ?? long.MinValue);
+        stamps.Observe(await db.LogHeads.MaxAsync(h => (long?)h.ReceivedTime) ?? long.MinValue);
         var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
         await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version);
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0).
