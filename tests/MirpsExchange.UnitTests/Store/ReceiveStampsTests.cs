@@ -36,4 +36,32 @@ public class ReceiveStampsTests
         Assert.True(next.Time > settled);
         Assert.Equal(next.Time + 5, stamps.Begin(atLeast: next.Time + 5)); // an origin's commit is never before its last
     }
+
+    /// <summary>
+    /// A clock that ran ahead and was set back (an NTP correction; the chaos harness's skewed Secretariat, seed 551350344):
+    /// stamps never go back, and "now" never reads as of before what was received while the clock ran ahead, also after a
+    /// restart that finds the latest stamp in the store.
+    /// </summary>
+    [Fact]
+    public void A_clock_set_back_neither_stamps_backwards_nor_hides_what_was_received_while_it_ran_ahead()
+    {
+        var clock = new FixedClock(DateTimeOffset.UnixEpoch.AddDays(20_000).AddMinutes(2));
+        var stamps = new ReceiveStamps(clock);
+        long ahead;
+        using (var write = stamps.Receive())
+        {
+            ahead = write.Time;
+        }
+        clock.Now = clock.Now.AddMinutes(-2);
+        Assert.Equal(ahead, stamps.Settled()); // the write received two minutes "ahead" is read now
+        using (var later = stamps.Receive())
+        {
+            Assert.True(later.Time >= ahead, "a later write stamped before an earlier one");
+        }
+
+        var restarted = new ReceiveStamps(clock);
+        restarted.Observe(ahead);
+        Assert.Equal(ahead, restarted.Settled());
+        Assert.True(restarted.Begin() >= ahead);
+    }
 }
