@@ -321,11 +321,11 @@ public class ComplementarySuppressionTests
         (await new SyncService.SyncServiceClient(node.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address) ?? new PeerStatus();
 
     /// <summary>BLZ's feed as <paramref name="reader"/> receives it from BLZ's node: changes (without the received time) and heads.</summary>
-    internal static async Task<Log> LogAsync(TestNode node, string reader)
+    internal static async Task<Log> LogAsync(TestNode node, string reader, params uint[] suppressionMethods)
     {
         using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
         using var channel = node.ChannelWith(tokens.ToCallCredentials());
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ", SuppressionMethods = { suppressionMethods } }, deadline: DateTime.UtcNow.AddSeconds(30));
         var log = new Log([], []);
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {

@@ -113,8 +113,10 @@ public class SuppressionMethodTests
         // Belize declares method 2 (an origin whose federation is not on method 3 yet).
         await using var origin = await TestNode.StartAsync("BLZ", null, [.. SharedWithAll, "--Node:Sharing:SuppressionMethod=2"]);
         await origin.Observations.SubmitObservationsAsync(Table());
-        var log = await LogAsync(origin, "CRI");
+        var log = await LogAsync(origin, "CRI", 2, 3);
         Assert.All(log.Heads, h => Assert.Equal(2u, h.SuppressionMethod)); // signed in every head
+        // A reader from before methods were versioned (method 3 only) is told so, rather than served what it would check with method 3.
+        Assert.Equal(StatusCode.FailedPrecondition, (await Assert.ThrowsAsync<RpcException>(() => LogAsync(origin, "CRI"))).StatusCode);
 
         // Method 2: Q4's small count withheld, Q1 served (its year's temporal line is method 3's); F withheld beside M.
         var atOrigin = (await QueryAsync(origin, "GTM")).Select(Show).ToList();
