@@ -107,6 +107,37 @@ public class SuppressionMethodTests
         Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
     }
 
+#if !MIRPS_TEST_POSTGRES // copies the store file (SQLite only)
+    [Fact]
+    public async Task An_origin_set_back_to_an_older_method_keeps_signing_and_serving_the_method_its_log_holds_in_force()
+    {
+        var store = Path.Combine(Path.GetTempPath(), $"mirps-method-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using (var before = await TestNode.StartAsync("BLZ", null, SharedWithAll)) // method 3
+            {
+                await before.Observations.SubmitObservationsAsync(Table());
+                before.CopyStoreTo(store);
+            }
+            // Restarted on its store, configured to declare method 2: its log already holds method 3 in force.
+            await using var origin = await TestNode.StartOnStoreAsync(store, "BLZ", null, [.. SharedWithAll, "--Node:Sharing:SuppressionMethod=2"]);
+            await origin.Observations.SubmitObservationsAsync(Submit(Applications("2023-Q2", 46), Applications("2023", 131)));
+
+            var log = await LogAsync(origin, "CRI");
+            Assert.Equal(2, log.Heads.Count);
+            Assert.All(log.Heads, h => Assert.Equal(0u, h.SuppressionMethod)); // both method 3
+            // Served with method 3: Q1 withheld beside the small Q4, as before the restart.
+            Assert.Equal(["2023|Unspecified|131", "2023-Q1|Complementary|0", "2023-Q2|Unspecified|46", "2023-Q3|Unspecified|42", "2023-Q4|SmallCount|0"],
+                (await QueryAsync(origin, "GTM", request: new StreamObservationsRequest { IndicatorCodes = { "ASYLUM_APPLICATIONS" } }))
+                    .Select(s => $"{s.Observation.Period}|{s.Withholding}|{s.Observation.Value}"));
+        }
+        finally
+        {
+            File.Delete(store);
+        }
+    }
+#endif
+
     [Fact]
     public async Task Nodes_serving_an_origin_that_declares_method_2_withhold_what_it_declares_and_the_same_cells()
     {

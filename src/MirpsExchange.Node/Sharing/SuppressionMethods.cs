@@ -151,6 +151,10 @@ public sealed class SuppressionMethods
     {
         var key = (db.Database.GetConnectionString() ?? "", origin);
         var (after, highest) = Read.TryGetValue(key, out var read) ? read : (-1L, 0);
+        if (after >= 0 && !await db.LogHeads.AsNoTracking().AnyAsync(h => h.Origin == origin && h.Sequence == after, cancellationToken))
+        {
+            (after, highest) = (-1L, 0); // the store was replaced under this process (a restore): read its heads again
+        }
         // The heads after the last read (the primary key's range): a commit adds one or two.
         var newer = await db.LogHeads.AsNoTracking().Where(h => h.Origin == origin && h.Sequence > after).GroupBy(h => h.Origin)
             .Select(g => new { Last = g.Max(h => h.Sequence), Method = g.Max(h => h.SuppressionMethod) }).FirstOrDefaultAsync(cancellationToken);
