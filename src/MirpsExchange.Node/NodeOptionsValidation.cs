@@ -47,6 +47,10 @@ public sealed class NodeOptionsValidation(StandardCatalogue catalogue, bool secr
         {
             failures.Add(sharing);
         }
+        if (Sharing.SuppressionMethods.Problem(options.Sharing) is { } methods)
+        {
+            failures.Add(methods);
+        }
         for (var i = 0; i < options.Peers.Count; i++)
         {
             var peer = options.Peers[i];

@@ -218,7 +218,7 @@ public class ComplementarySuppressionTests
     }
 
     /// <summary>ASYLUM_APPLICATIONS, a flow (its year is the sum of its quarters), of <paramref name="period"/>.</summary>
-    private static Observation Applications(string period, double value)
+    internal static Observation Applications(string period, double value)
     {
         var o = Refugees(period: period, value: value);
         o.IndicatorCode = "ASYLUM_APPLICATIONS";
@@ -317,15 +317,15 @@ public class ComplementarySuppressionTests
         Assert.Equal(0, misled.CountRows() + misled.CountRows("withheld_changes"));
     }
 
-    private static async Task<PeerStatus> PeerAsync(TestNode node, string address) =>
+    internal static async Task<PeerStatus> PeerAsync(TestNode node, string address) =>
         (await new SyncService.SyncServiceClient(node.Channel).GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address) ?? new PeerStatus();
 
     /// <summary>BLZ's feed as <paramref name="reader"/> receives it from BLZ's node: changes (without the received time) and heads.</summary>
-    private static async Task<Log> LogAsync(TestNode node, string reader)
+    internal static async Task<Log> LogAsync(TestNode node, string reader, params uint[] suppressionMethods)
     {
         using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
         using var channel = node.ChannelWith(tokens.ToCallCredentials());
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "BLZ", SuppressionMethods = { suppressionMethods } }, deadline: DateTime.UtcNow.AddSeconds(30));
         var log = new Log([], []);
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {
@@ -336,7 +336,7 @@ public class ComplementarySuppressionTests
     }
 
     /// <summary>One origin's feed: what a node serves a replica resuming after a sequence, in one message.</summary>
-    private sealed record Log(List<StoredObservation> Changes, List<LogHead> Heads)
+    internal sealed record Log(List<StoredObservation> Changes, List<LogHead> Heads)
     {
         public IEnumerable<StreamChangesResponse> After(long after)
         {
@@ -348,7 +348,7 @@ public class ComplementarySuppressionTests
         }
     }
 
-    private static string Show(StoredObservation s) =>
+    internal static string Show(StoredObservation s) =>
         $"{s.Observation.IndicatorCode}|{s.Observation.Period}|{s.Observation.Sex}|{s.Observation.Age}|{s.Observation.CountryOfOrigin}|{s.Revision}|{s.Withholding}|{s.Observation.Value}";
 
     // ---- What one reader receives. ----
@@ -366,7 +366,7 @@ public class ComplementarySuppressionTests
         return token;
     }
 
-    private static async Task<List<StoredObservation>> QueryAsync(TestNode node, string reader, Timestamp? asOf = null, StreamObservationsRequest? request = null)
+    internal static async Task<List<StoredObservation>> QueryAsync(TestNode node, string reader, Timestamp? asOf = null, StreamObservationsRequest? request = null)
     {
         var client = node.ObservationsWith(await TokenAsync(node, reader));
         request ??= new StreamObservationsRequest();
@@ -389,7 +389,7 @@ public class ComplementarySuppressionTests
         return [.. response.Revisions];
     }
 
-    private static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader, int batchSize = 0, string catalogVersion = "")
+    internal static async Task<List<StoredObservation>> FeedAsync(TestNode node, string reader, int batchSize = 0, string catalogVersion = "")
     {
         using var tokens = node.TokensFor(await SharedIdentity.CredentialAsync(reader));
         using var channel = node.ChannelWith(tokens.ToCallCredentials());

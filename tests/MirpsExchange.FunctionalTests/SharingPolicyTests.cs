@@ -30,12 +30,16 @@ public class SharingPolicyTests
     }
 
     /// <summary>A node of <paramref name="country"/> ("" for the Secretariat's credential on a PAN node) pulling BLZ from the peers with the reader's own credential.</summary>
-    internal static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, params (string Address, string Country)[] peers)
+    internal static Task<TestNode> ReplicaAsync(string country, string reader, string folder, params (string Address, string Country)[] peers) =>
+        ReplicaAsync(country, reader, folder, [], peers);
+
+    /// <summary>As <see cref="ReplicaAsync(string, string, string, ValueTuple{string, string}[])"/>, with more configuration (<paramref name="extraArgs"/>).</summary>
+    internal static async Task<TestNode> ReplicaAsync(string country, string reader, string folder, string[] extraArgs, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"puller-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(reader)));
         string[] peerArgs = [.. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Origins:0=BLZ", $"--Node:Peers:{i}:Country={peer.Country}" })];
-        return await TestNode.StartAsync(country, null, [$"--Node:Credential={file}", .. peerArgs]);
+        return await TestNode.StartAsync(country, null, [$"--Node:Credential={file}", .. peerArgs, .. extraArgs]);
     }
 
     /// <summary>Waits until the node holds <paramref name="changes"/> of BLZ's changes (rows and placeholders).</summary>

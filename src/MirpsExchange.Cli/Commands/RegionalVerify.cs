@@ -200,7 +200,10 @@ internal static class RegionalVerify
         {
             throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head names change {head.Sequence}, which no log has");
         }
-        using var call = sync.StreamChanges(new StreamChangesRequest { Origin = head.Origin, BatchSize = 1000 }, cancellationToken: cancellationToken);
+        // Every complementary-suppression method this software knows: the verifier checks the chain and the policies, not the complements.
+        using var call = sync.StreamChanges(
+            new StreamChangesRequest { Origin = head.Origin, BatchSize = 1000, SuppressionMethods = { MirpsExchange.Node.Sharing.SuppressionMethods.InSoftware } },
+            cancellationToken: cancellationToken);
         var last = 0L;
         while (last < head.Sequence && await call.ResponseStream.MoveNext(cancellationToken))
         {
@@ -277,7 +280,9 @@ internal static class RegionalVerify
     /// <summary>The node's first change of <paramref name="origin"/>'s log (its received time is when the node received it), or null.</summary>
     private static async Task<StoredObservation?> FirstChangeAsync(SyncService.SyncServiceClient sync, string origin, CancellationToken cancellationToken)
     {
-        using var call = sync.StreamChanges(new StreamChangesRequest { Origin = origin, BatchSize = 1 }, cancellationToken: cancellationToken);
+        using var call = sync.StreamChanges(
+            new StreamChangesRequest { Origin = origin, BatchSize = 1, SuppressionMethods = { MirpsExchange.Node.Sharing.SuppressionMethods.InSoftware } },
+            cancellationToken: cancellationToken);
         while (await call.ResponseStream.MoveNext(cancellationToken))
         {
             if (call.ResponseStream.Current.Changes.FirstOrDefault() is { } first)

@@ -25,6 +25,7 @@ public static class LogHeadSignature
             encoder.Int64(6, head.SignedTime is { } time ? ChangeHash.Micros(time) : 0);
             encoder.Int64(7, (long)head.Kind);
             encoder.Bytes(8, head.NextPublicKey.Span);
+            encoder.Int64(9, SuppressionMethod.Encoded(head.SuppressionMethod)); // left out at the default (3), as before the field
             return encoder.Written.ToArray();
         }
         finally

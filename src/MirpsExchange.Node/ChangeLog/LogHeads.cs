@@ -17,5 +17,7 @@ public static class LogHeads
         SignedTime = StoreTime.ToTimestamp(row.SignedTime),
         Kind = row.Kind,
         NextPublicKey = row.NextPublicKey is { } next ? UnsafeByteOperations.UnsafeWrap(next) : ByteString.Empty,
+        // The default (3) as 0, as it was signed and as a node from before methods were versioned sends it.
+        SuppressionMethod = (uint)Mirps.Log.SuppressionMethod.Encoded((uint)row.SuppressionMethod),
     };
 }

@@ -130,7 +130,8 @@ public sealed partial class LogSigner : IDisposable
     }
 
     /// <summary>A head of this origin's log at <paramref name="sequence"/>, whose change hash is <paramref name="hash"/>, signed now.</summary>
-    public LogHead Sign(long sequence, ReadOnlySpan<byte> hash, long signedMicros, LogHeadKind kind = LogHeadKind.Commit, byte[]? nextPublicKey = null)
+    /// <param name="suppressionMethod">The complementary-suppression method the head declares in force (Sharing/SuppressionMethods.ToSign); 0: method 3.</param>
+    public LogHead Sign(long sequence, ReadOnlySpan<byte> hash, long signedMicros, LogHeadKind kind = LogHeadKind.Commit, byte[]? nextPublicKey = null, uint suppressionMethod = 0)
     {
         var head = new LogHead
         {
@@ -140,6 +141,7 @@ public sealed partial class LogSigner : IDisposable
             SignedTime = Store.StoreTime.ToTimestamp(signedMicros),
             Kind = kind,
             NextPublicKey = nextPublicKey is null ? ByteString.Empty : ByteString.CopyFrom(nextPublicKey),
+            SuppressionMethod = (uint)Mirps.Log.SuppressionMethod.Encoded(suppressionMethod),
         };
         LogHeadSignature.Sign(head, _key, KeyId);
         return head;

@@ -62,6 +62,7 @@ public sealed class SyncGrpcService(
 
         var origin = request.Origin;
         var after = request.AfterSequence;
+        var readerMethods = SuppressionMethods.ReaderImplements(request.SuppressionMethods);
         var batchSize = request.BatchSize == 0 ? ObservationGrpcService.DefaultStreamBatchSize : request.BatchSize;
         // A follower ends with the call or when the node shuts down (a graceful stop waits for open calls).
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
@@ -84,6 +85,18 @@ public sealed class SyncGrpcService(
                 try
                 {
                     var now = StoreTime.ToMicros(clock.GetUtcNow());
+                    // The complementary-suppression method in force for the origin (its signed heads): a reader that does not
+                    // implement it could neither check the withholdings nor serve the figures as every other node does.
+                    var method = await SuppressionMethods.ServingAsync(db, origin, cancellation);
+                    if (SuppressionMethods.Unmet(origin, method, readerMethods, "the reader") is { } unmet)
+                    {
+                        throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, SuppressionMethods.NotImplemented, $"{unmet}; no further change is served",
+                            new Dictionary<string, string>
+                            {
+                                ["origin"] = origin, ["suppression_method"] = method.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                                ["reader_methods"] = SuppressionMethods.Names(readerMethods),
+                            });
+                    }
                     if (!reader.IsSecretariat && !reader.Owns(origin) && !withheldSeen)
                     {
                         // Up to the end of the commit the batch ends in: a commit's complements protect its own withheld values, which
@@ -115,7 +128,7 @@ public sealed class SyncGrpcService(
                     {
                         var first = after;
                         after = batch[^1].OriginSequence;
-                        var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after };
+                        var response = new StreamChangesResponse { Changes = { batch }, LastSequence = after, SuppressionMethod = method };
                         // The origin's signed heads for the commits that end in this message: the reader verifies the chain against them.
                         response.Heads.Add(await SignedHeadsAsync(origin, first, after, cancellation));
                         try

@@ -111,12 +111,15 @@ public static class ComplementaryWithholding
 
         private readonly System.Collections.Concurrent.ConcurrentDictionary<Table, Entry> _tables = new();
 
-        /// <summary>A table's complements, computed at <paramref name="Version"/>; <paramref name="NothingWithheld"/>: no value of it was withheld from the reader.</summary>
-        internal readonly record struct Entry(Version Version, long ValidUntil, HashSet<long> Complements, bool NothingWithheld);
+        /// <summary>
+        /// A table's complements, computed at <paramref name="Version"/> with the origin's <paramref name="Method"/> in force
+        /// (<see cref="SuppressionMethods"/>); <paramref name="NothingWithheld"/>: no value of it was withheld from the reader.
+        /// </summary>
+        internal readonly record struct Entry(Version Version, long ValidUntil, HashSet<long> Complements, bool NothingWithheld, uint Method);
 
-        /// <summary>The table's entry, at any version, while its release time is ahead.</summary>
-        internal bool TryGet(Table table, long nowMicros, out Entry entry) =>
-            _tables.TryGetValue(table, out entry) && nowMicros < entry.ValidUntil;
+        /// <summary>The table's entry, at any version, while its release time is ahead, computed with <paramref name="method"/>.</summary>
+        internal bool TryGet(Table table, long nowMicros, uint method, out Entry entry) =>
+            _tables.TryGetValue(table, out entry) && nowMicros < entry.ValidUntil && entry.Method == method;
 
         /// <summary>The table's entry, whose release time is ahead, carried to <paramref name="version"/> (nothing it reads changed).</summary>
         internal void Carry(Table table, Version from, Version version)
@@ -246,6 +249,7 @@ public static class ComplementaryWithholding
         }
         var complements = new HashSet<(string, long)>();
         var versions = new Dictionary<string, Version>(StringComparer.Ordinal); // by origin, once per answer
+        var methods = new Dictionary<string, uint>(StringComparer.Ordinal); // the method in force, by origin, once per answer
         var since = new Dictionary<(string, long, long), List<ObservationRow>?>(); // an origin's changes after a memo's version, once per answer
         foreach (var table in tables)
         {
@@ -254,13 +258,20 @@ public static class ComplementaryWithholding
                 continue;
             }
             Version version = default;
+            var method = Mirps.Log.SuppressionMethod.Default;
             if (memo is { } m)
             {
                 if (!versions.TryGetValue(table.Country, out version))
                 {
                     versions[table.Country] = version = await VersionAsync(m.Db, table.Country, cancellationToken);
                 }
-                if (m.Memo.TryGet(table, nowMicros, out var kept)
+                // The method the origin's signed heads put in force (the table is the origin's: its country): every node that holds
+                // the log serves the table with it, so they withhold the same cells.
+                if (!methods.TryGetValue(table.Country, out method))
+                {
+                    methods[table.Country] = method = await SuppressionMethods.ServingAsync(m.Db, table.Country, cancellationToken);
+                }
+                if (m.Memo.TryGet(table, nowMicros, method, out var kept)
                     && await StillHoldsAsync(table, kept.Version, version, kept.NothingWithheld, reader, nowMicros, m.Db, since, cancellationToken))
                 {
                     m.Memo.Carry(table, kept.Version, version);
@@ -273,7 +284,7 @@ public static class ComplementaryWithholding
             if (!known && !await WithheldFrom(tableRows, reader, nowMicros).AnyAsync(cancellationToken))
             {
                 // Nothing withheld now stays so while the rows stay the same (an embargo only ends).
-                memo?.Memo.Keep(table, new Memo.Entry(version, long.MaxValue, [], NothingWithheld: true));
+                memo?.Memo.Keep(table, new Memo.Entry(version, long.MaxValue, [], NothingWithheld: true, method));
                 continue;
             }
             // Only what the rule reads (no note, salt or links): a table of a few thousand revisions is read for every answer.
@@ -289,13 +300,13 @@ public static class ComplementaryWithholding
                 .ToListAsync(cancellationToken);
             var revisions = history.ConvertAll(row => new ComplementarySuppression.Revision(
                 row.OriginSequence, row.RecordedTime, DimensionValues(row), row.Deleted, WithheldFrom(reader, row, nowMicros), row.Period));
-            var computed = Complements(table, revisions, catalogue);
+            var computed = Complements(table, revisions, catalogue, method);
             foreach (var sequence in computed)
             {
                 complements.Add((table.Country, sequence));
             }
             memo?.Memo.Keep(table, new Memo.Entry(version, history.Select(row => row.ReleaseTime).Where(release => release > nowMicros).Min() ?? long.MaxValue, computed,
-                NothingWithheld: !revisions.Any(r => r.Withheld)));
+                NothingWithheld: !revisions.Any(r => r.Withheld), method));
         }
         return complements;
     }
@@ -309,17 +320,17 @@ public static class ComplementaryWithholding
     /// <see cref="ComplementarySuppression.Complements"/>, kept for the table's exact input (its revisions and which are withheld),
     /// so that the histories, as-of answers and feed batches that read a table again do not compute it again.
     /// </summary>
-    private static HashSet<long> Complements(Table table, List<ComplementarySuppression.Revision> revisions, StandardCatalogue catalogue)
+    private static HashSet<long> Complements(Table table, List<ComplementarySuppression.Revision> revisions, StandardCatalogue catalogue, uint method)
     {
         // A revision (origin, sequence) never changes, so the sequences and which are withheld identify the input; hashed, so
         // a large table's key stays small.
-        var input = $"{catalogue.Digest}|{table.IndicatorCode}|{table.Country}|{table.Year}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
+        var input = $"{catalogue.Digest}|{method}|{table.IndicatorCode}|{table.Country}|{table.Year}|{string.Join(',', revisions.Select(r => r.Withheld ? -r.Sequence : r.Sequence).Order())}";
         var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(input)));
         if (Cache.TryGetValue(key, out var cached))
         {
             return cached;
         }
-        var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(catalogue, table.IndicatorCode));
+        var complements = ComplementarySuppression.Complements(revisions, SuppressionMethods.RuleOf(catalogue, table.IndicatorCode, method));
         if (Cache.Count >= CachedTables)
         {
             Cache.Clear();

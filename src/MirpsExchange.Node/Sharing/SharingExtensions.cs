@@ -6,6 +6,7 @@ public static class SharingExtensions
     public static WebApplicationBuilder AddSharing(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<SharingPolicies>();
+        builder.Services.AddSingleton<SuppressionMethods>(); // the complementary-suppression methods this node implements and declares
         builder.Services.AddScoped<Grpc.ObservationReads>(); // a query's answer as a reader receives it: gRPC and SDMX REST alike
         return builder;
     }

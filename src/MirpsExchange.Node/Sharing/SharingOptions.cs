@@ -12,6 +12,20 @@ public sealed class SharingOptions
 
     /// <summary>Rules by indicator code; fields left out come from <see cref="Default"/>.</summary>
     public Dictionary<string, SharingRule> Indicators { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The complementary-suppression method this State declares for its figures, signed in each commit's head (protos/README.md,
+    /// "Disclosure control", "Method versions"); by default method 3. Raise it only once every node that replicates this State
+    /// implements the new method: a node that does not stops pulling this State with FAILED_PRECONDITION naming it. Once a head
+    /// names a method, later heads never name a lower one (a lower setting is ignored).
+    /// </summary>
+    public int? SuppressionMethod { get; set; }
+
+    /// <summary>
+    /// The methods this node implements, a subset of those its software implements (all of them by default): for a node that
+    /// must not take on a method yet, and for tests of a federation on mixed software versions.
+    /// </summary>
+    public List<int>? SuppressionMethods { get; set; }
 }
 
 public sealed class SharingRule

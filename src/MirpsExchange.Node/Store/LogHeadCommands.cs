@@ -5,9 +5,9 @@ namespace MirpsExchange.Node.Store;
 
 /// <summary>Stores a signed head of an origin's log (the origin's own at a commit, or one a replica verified); a head held already is kept.</summary>
 internal sealed class LogHeadInsertCommand(DbConnection connection, DbTransaction transaction) : PositionalCommand(connection, transaction,
-    $"INSERT INTO {LogHeadConfiguration.Table} (origin, sequence, kind, hash, key_id, signature, signed_time, next_public_key, received_time) " +
-    "VALUES (@origin, @seq, @kind, @hash, @kid, @signature, @signed, @next, @received) ON CONFLICT (origin, sequence, kind) DO NOTHING",
-    "@origin", "@seq", "@kind", "@hash", "@kid", "@signature", "@signed", "@next", "@received")
+    $"INSERT INTO {LogHeadConfiguration.Table} (origin, sequence, kind, hash, key_id, signature, signed_time, next_public_key, received_time, suppression_method) " +
+    "VALUES (@origin, @seq, @kind, @hash, @kid, @signature, @signed, @next, @received, @method) ON CONFLICT (origin, sequence, kind) DO NOTHING",
+    "@origin", "@seq", "@kind", "@hash", "@kid", "@signature", "@signed", "@next", "@received", "@method")
 {
     public ValueTask<int> ExecuteAsync(LogHead head, long receivedMicros, CancellationToken cancellationToken)
     {
@@ -21,6 +21,7 @@ internal sealed class LogHeadInsertCommand(DbConnection connection, DbTransactio
         p[6].Value = head.SignedTime is { } signed ? Mirps.Log.ChangeHash.Micros(signed) : 0L;
         p[7].Value = head.NextPublicKey.IsEmpty ? DBNull.Value : head.NextPublicKey.ToByteArray();
         p[8].Value = receivedMicros;
+        p[9].Value = (int)Mirps.Log.SuppressionMethod.Of(head.SuppressionMethod);
         return ExecuteAsync(cancellationToken);
     }
 }

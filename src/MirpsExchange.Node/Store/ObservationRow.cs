@@ -115,6 +115,8 @@ public sealed class LogHeadRow
     public long SignedTime { get; set; }
     /// <summary>A key rotation's new key (SubjectPublicKeyInfo DER).</summary>
     public byte[]? NextPublicKey { get; set; }
+    /// <summary>The complementary-suppression method the head declares (its wire 0 stored as 3: Mirps.Log.SuppressionMethod).</summary>
+    public int SuppressionMethod { get; set; } = (int)Mirps.Log.SuppressionMethod.Default;
     /// <summary>When this node received (or, at the origin, signed) it.</summary>
     public long ReceivedTime { get; set; }
 }

@@ -15,7 +15,7 @@ namespace MirpsExchange.Node.Store;
 /// </summary>
 public sealed partial class SubmitWriter(
     [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, TimeProvider clock, ReceiveStamps stamps, ChangeLog.OriginSigning signing,
-    Sync.RecoveryState recovery, Microsoft.Extensions.Options.IOptions<NodeOptions> node, ILogger<SubmitWriter> logger)
+    Sync.RecoveryState recovery, Microsoft.Extensions.Options.IOptions<NodeOptions> node, ILogger<SubmitWriter> logger, Sharing.SuppressionMethods methods)
 {
     /// <summary>How long a request_id is remembered: a retry within this time is answered, not applied again.</summary>
     public static readonly TimeSpan RequestRetention = TimeSpan.FromDays(7);
@@ -347,12 +347,15 @@ public sealed partial class SubmitWriter(
         if (inserted + revised + deleted > 0)
         {
             await using var heads = new LogHeadInsertCommand(connection, transaction);
-            await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now), now, cancellationToken);
+            // The complementary-suppression method in force for this State's figures from this commit on: the one it declares, never
+            // lower than its log holds in force already (Sharing/SuppressionMethods).
+            var method = Sharing.SuppressionMethods.ToSign(methods.Declared, await Sharing.SuppressionMethods.LogInForceAsync(db, origin, cancellationToken));
+            await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now, suppressionMethod: method), now, cancellationToken);
             // A rotation waiting (`mirps node rotate-log-key`) hangs on the first commit after it: a second head at
             // this commit, signed with the current key, names the next key, which signs every later head.
             if (signing.PendingRotation() is { } next)
             {
-                await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now, Mirps.Observation.V1.LogHeadKind.KeyRotation, next.PublicKey), now, cancellationToken);
+                await heads.ExecuteAsync(signer.Sign(sequence, chain.Previous, now, Mirps.Observation.V1.LogHeadKind.KeyRotation, next.PublicKey, method), now, cancellationToken);
                 _rotation = next;
             }
         }

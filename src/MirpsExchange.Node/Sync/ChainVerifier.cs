@@ -30,6 +30,12 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
     /// <summary>The changes' content passed <see cref="ReplicaRules.CheckContent"/> already (the writer need not check it again).</summary>
     public bool ContentChecked { get; init; }
 
+    /// <summary>
+    /// The complementary-suppression method the serving node says it computed the withholdings with (StreamChangesResponse.suppression_method
+    /// of the message that completed them; 0: method 3): checked against the origin's signed heads (Sharing/SuppressionMethods.ToCheck).
+    /// </summary>
+    public uint SuppressionMethod { get; init; }
+
     public static readonly VerifiedChanges None = new([], [], []);
 
     /// <summary>The link of change <paramref name="index"/> in the chain.</summary>
@@ -39,7 +45,7 @@ public sealed record VerifiedChanges(List<StoredObservation> Changes, byte[] Has
     public VerifiedChanges Take(int count)
     {
         var last = Changes[count - 1].OriginSequence;
-        return new([.. Changes.Take(count)], Hashes[..(count * ChangeHash.Size)], [.. Heads.Where(h => h.Sequence <= last)]);
+        return new([.. Changes.Take(count)], Hashes[..(count * ChangeHash.Size)], [.. Heads.Where(h => h.Sequence <= last)]) { SuppressionMethod = SuppressionMethod };
     }
 
     /// <summary>The link of <paramref name="change"/>, one of <see cref="Changes"/> (their sequences follow each other).</summary>
@@ -244,7 +250,7 @@ public sealed class ChainVerifier
         _pending.RemoveRange(0, covered);
         var rest = _pending.Count * ChangeHash.Size;
         _pendingHashes.AsSpan(covered * ChangeHash.Size, rest).CopyTo(_pendingHashes);
-        return new VerifiedChanges(changes, hashes, heads) { Pooled = true };
+        return new VerifiedChanges(changes, hashes, heads) { Pooled = true, SuppressionMethod = message.SuppressionMethod };
     }
 
     /// <summary>

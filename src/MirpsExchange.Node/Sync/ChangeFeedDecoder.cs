@@ -117,6 +117,9 @@ public sealed class ChangeFeedDecoder
                 case (3, LengthDelimited):
                     response.Heads.Add(LogHead.Parser.ParseFrom(reader.Bytes())); // one per commit: Google.Protobuf's parser is fine
                     break;
+                case (4, Varint):
+                    response.SuppressionMethod = (uint)reader.Varint();
+                    break;
                 default:
                     return null;
             }

@@ -401,7 +401,11 @@ public sealed partial class OriginRecovery(
             using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             stall.CancelAfter(stallTimeout);
             using var call = feed.StreamChanges(invoker,
-                new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version }, stall.Token);
+                new StreamChangesRequest
+                {
+                    Origin = origin, AfterSequence = resume, Follow = false, BatchSize = 8_192, CatalogVersion = _owner.CatalogueP.Version,
+                    SuppressionMethods = { MirpsExchange.Node.Sharing.SuppressionMethods.ImplementedBy(_owner.OptionsP.Value.Sharing) },
+                }, stall.Token);
             while (await NextAsync(call, stall, peer, stallTimeout, cancellationToken))
             {
                 var verified = PeerSyncWorker.CheckMessage(call.ResponseStream.Current, verifier, _owner.RulesP, origin, peer, self, _owner.Now(), until);

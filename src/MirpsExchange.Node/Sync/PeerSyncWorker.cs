@@ -160,7 +160,11 @@ public sealed partial class PeerSyncWorker(
                 }
                 WatchForStall(applied);
                 using var call = feed.StreamChanges(channel.CreateCallInvoker(),
-                    new StreamChangesRequest { Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192, CatalogVersion = catalogue.Version }, stall.Token);
+                    new StreamChangesRequest
+                    {
+                        Origin = origin, AfterSequence = resume, Follow = true, BatchSize = 8_192, CatalogVersion = catalogue.Version,
+                        SuppressionMethods = { MirpsExchange.Node.Sharing.SuppressionMethods.ImplementedBy(options.Value.Sharing) },
+                    }, stall.Token);
                 await keysAtStart;
                 state.Set(PeerState.Connected);
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.

@@ -166,9 +166,11 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// message: the small counts (SMALL_COUNT here, or held with the status CONFIDENTIAL) are the pattern the rule reads, and
     /// a complementary withholding the rule does not produce is WRONGLY_WITHHELD, final as a small count is. The rule needs
     /// every revision of the table: when <paramref name="keysUnknownBefore"/> (the first sequence of a change this node holds
-    /// only as a placeholder, whose key it does not know) comes before a change, that change is the origin's word.
+    /// only as a placeholder, whose key it does not know) comes before a change, that change is the origin's word. The rule is
+    /// complementary-suppression method <paramref name="method"/>, the one in force for the origin (<see cref="SuppressionMethods.ToCheck"/>).
     /// </summary>
-    public void CheckComplements(string origin, IReadOnlyList<StoredObservation> changes, IReadOnlyList<ObservationRow> held, long? keysUnknownBefore)
+    public void CheckComplements(string origin, IReadOnlyList<StoredObservation> changes, IReadOnlyList<ObservationRow> held, long? keysUnknownBefore,
+        uint method = Mirps.Log.SuppressionMethod.Default)
     {
         var catalogue = validator.Catalogue;
         foreach (var table in changes.Where(c => c.Withholding == Withholding.Complementary && !(c.OriginSequence > keysUnknownBefore))
@@ -186,11 +188,11 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
                 .Concat(arriving.Select(c => new ComplementarySuppression.Revision(c.OriginSequence, StoreTime.ToMicros(c.RecordedTime.ToDateTimeOffset()),
                     ComplementaryWithholding.DimensionValues(c.Observation, catalogue), c.Deleted, !c.Deleted && c.Withholding == Withholding.SmallCount, c.Observation.Period)))
                 .ToList();
-            var complements = ComplementarySuppression.Complements(revisions, ComplementarySuppression.RuleOf(catalogue, indicator));
+            var complements = ComplementarySuppression.Complements(revisions, SuppressionMethods.RuleOf(catalogue, indicator, method));
             if (table.FirstOrDefault(c => !complements.Contains(c.OriginSequence)) is { } wrong)
             {
                 throw new PeerRefusedException(WronglyWithheld,
-                    $"{origin}'s change {wrong.OriginSequence} ({wrong.Observation.Period}) arrived as COMPLEMENTARY, but complementary suppression over what this node holds of " +
+                    $"{origin}'s change {wrong.OriginSequence} ({wrong.Observation.Period}) arrived as COMPLEMENTARY, but complementary suppression (method {method}) over what this node holds of " +
                     $"({indicator}, {country}, {year} and its quarters and months) does not withhold it; nothing from this batch was applied");
             }
         }

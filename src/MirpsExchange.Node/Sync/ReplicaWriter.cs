@@ -15,7 +15,7 @@ namespace MirpsExchange.Node.Sync;
 /// </summary>
 public sealed class ReplicaWriter(
     [FromKeyedServices(NodeDbContext.Writer)] NodeDbContext db, WriteGate gate, ChangeNotifier notifier, ReplicaRules rules, ReceiveStamps stamps,
-    MirpsExchange.Catalogue.StandardCatalogue catalogue)
+    MirpsExchange.Catalogue.StandardCatalogue catalogue, SuppressionMethods? methods = null)
 {
     /// <summary>A replica applies a message that is at most this many runs in key order as it comes (see <see cref="ApplyChangesAsync"/>).</summary>
     private const int MaxUnsortedRuns = 16;
@@ -59,9 +59,15 @@ public sealed class ReplicaWriter(
         // allocation each time that drove full garbage collections while a replica caught up.
         var admitted = rules.Admit(origin, changes, last, pending, verified.ContentChecked);
         var (accepted, placeholders, replacing) = (admitted.Accepted, admitted.Placeholders, admitted.Replacing);
+        // The complementary-suppression method in force for the origin: the highest its signed heads held here and arriving name. One
+        // this node does not implement stops the pull (FAILED_PRECONDITION naming it), before anything is written: it could not serve
+        // the figures withholding what other nodes withhold, nor tell the origin's complements from forged ones.
+        var method = SuppressionMethods.ToCheck(origin, "the serving node", verified.SuppressionMethod,
+            SuppressionMethods.InForce([.. verified.Heads.Select(h => h.SuppressionMethod), .. await SuppressionMethods.LogInForceAsync(db, origin, cancellationToken) is { } heldInForce ? [heldInForce] : Array.Empty<uint>()]),
+            (methods ?? SuppressionMethods.All).Implemented);
         if (accepted.Any(c => c.Withholding == Withholding.Complementary) || replacing.Any(c => c.Withholding == Withholding.Complementary))
         {
-            await CheckComplementsAsync(origin, changes, replacing, cancellationToken);
+            await CheckComplementsAsync(origin, changes, replacing, method, cancellationToken);
         }
         foreach (var change in replacing)
         {
@@ -149,7 +155,7 @@ public sealed class ReplicaWriter(
     /// <see cref="ReplicaRules.CheckComplements"/> with what this node holds of the tables of the message's complementary
     /// withholdings, and the first placeholder of the origin's log it keeps (whose key it does not know) after the message.
     /// </summary>
-    private async Task CheckComplementsAsync(string origin, IReadOnlyList<StoredObservation> changes, List<StoredObservation> replacing, CancellationToken cancellationToken)
+    private async Task CheckComplementsAsync(string origin, IReadOnlyList<StoredObservation> changes, List<StoredObservation> replacing, uint method, CancellationToken cancellationToken)
     {
         var held = new List<ObservationRow>();
         foreach (var table in changes.Where(c => c.Withholding == Withholding.Complementary)
@@ -165,7 +171,7 @@ public sealed class ReplicaWriter(
             .Where(w => w.Origin == origin && !replaced.Contains(w.OriginSequence))
             .OrderBy(w => w.OriginSequence).Select(w => (long?)w.OriginSequence).FirstOrDefaultAsync(cancellationToken);
         var arriving = changes.Where(ServedObservations.IsPlaceholder).Select(c => (long?)c.OriginSequence).Min();
-        rules.CheckComplements(origin, changes, held, kept is null ? arriving : arriving is null ? kept : Math.Min(kept.Value, arriving.Value));
+        rules.CheckComplements(origin, changes, held, kept is null ? arriving : arriving is null ? kept : Math.Min(kept.Value, arriving.Value), method);
     }
 
     /// <summary>Removes <paramref name="origin"/>'s changes and placeholders held from before logs were signed (no link).</summary>

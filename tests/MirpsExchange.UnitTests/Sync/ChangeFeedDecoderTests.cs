@@ -202,6 +202,8 @@ public sealed class ChangeFeedDecoderTests
                 return (long)(field.FieldNumber * 1000 + seed);
             case FieldType.Int32 or FieldType.SInt32 or FieldType.SFixed32:
                 return field.FieldNumber * 10 + seed;
+            case FieldType.UInt32 or FieldType.Fixed32:
+                return unchecked((uint)(field.FieldNumber * 10 + seed));
             case FieldType.Double:
                 return field.FieldNumber + seed / 4.0;
             case FieldType.Bool:

@@ -220,6 +220,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("signed_time");
 
+                    b.Property<int>("SuppressionMethod")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("suppression_method");
+
                     b.HasKey("Origin", "Sequence", "Kind");
 
                     b.HasIndex("Origin", "ReceivedTime");

@@ -242,6 +242,10 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                         .HasColumnType("bigint")
                         .HasColumnName("signed_time");
 
+                    b.Property<int>("SuppressionMethod")
+                        .HasColumnType("integer")
+                        .HasColumnName("suppression_method");
+
                     b.HasKey("Origin", "Sequence", "Kind");
 
                     b.HasIndex("Origin", "ReceivedTime");
