@@ -39,6 +39,25 @@ public sealed class IdentityOptions
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>
+    /// How long a person's sign-in may be kept alive by refresh tokens (asked for with the offline_access scope, as
+    /// `mirps login` does), counted from the sign-in, not from the last refresh: after it, the person signs in again.
+    /// Each refresh token is used once (a new one comes with each refresh); a replayed one revokes every refresh token
+    /// of that sign-in, and disabling the account or resetting its password revokes them too.
+    /// </summary>
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// With TLS, the PEM client certificate (of the admin party, for example certs/admin-client.crt from `mirps certs create`)
+    /// the admin pages (/admin) present to this server: an admin's token is redeemed over mutual TLS and bound to it, and the
+    /// pages call the admin API with it. Empty with TLS: no one can sign in to the admin pages (the token endpoint refuses a
+    /// redemption without a client certificate); `mirps devnet --tls` sets it.
+    /// </summary>
+    public string AdminWebCertificateFile { get; set; } = "";
+
+    /// <summary>Private key (PEM) of <see cref="AdminWebCertificateFile"/>, readable only by the service's user.</summary>
+    public string AdminWebKeyFile { get; set; } = "";
+
+    /// <summary>
     /// Refused client authentications per client id from one remote address per minute before the token
     /// endpoint answers 429 to that address for that id. Nothing is counted per client id over all
     /// addresses: a client id is no secret, and such a count would let outsiders lock the client out.
@@ -115,6 +134,10 @@ public sealed class IdentityOptionsValidation : IValidateOptions<IdentityOptions
             {
                 failures.Add($"{IdentityOptions.Section}:{key} must be at least 1; got {value}.");
             }
+        }
+        if (options.RefreshTokenLifetime <= TimeSpan.Zero)
+        {
+            failures.Add($"{IdentityOptions.Section}:{nameof(IdentityOptions.RefreshTokenLifetime)} must be positive; got {options.RefreshTokenLifetime}.");
         }
         return failures.Count > 0 ? ValidateOptionsResult.Fail(failures) : ValidateOptionsResult.Success;
     }

@@ -97,6 +97,50 @@ public class AdminWebTests(BrowserFixture browser) : IClassFixture<BrowserFixtur
     }
 
     [Fact]
+    public async Task Over_TLS_an_admin_signs_in_to_the_admin_pages_and_creates_an_account_with_a_token_bound_to_the_admin_certificate()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var certificates = Path.Combine(folder, "certs");
+            var ca = MirpsExchange.Cli.Federation.DevelopmentCertificates.CertificateFile(certificates, MirpsExchange.Cli.Federation.DevelopmentCertificates.CaName);
+            var adminClient = MirpsExchange.Cli.Federation.DevelopmentCertificates.ClientName(Mirps.Tls.FederationIdentity.Admin);
+            MirpsExchange.Cli.Federation.DevelopmentCertificates.Ensure(certificates, ["identity", adminClient]);
+            await using var identity = await TestIdentity.StartAsync(
+            [
+                .. TlsFederation.TlsArgs(certificates, "identity", ca),
+                $"--Identity:AdminWebCertificateFile={MirpsExchange.Cli.Federation.DevelopmentCertificates.CertificateFile(certificates, adminClient)}",
+                $"--Identity:AdminWebKeyFile={MirpsExchange.Cli.Federation.DevelopmentCertificates.KeyFile(certificates, adminClient)}",
+            ]);
+            Assert.StartsWith("https://", identity.Issuer, StringComparison.Ordinal);
+            var (adminName, _, totpKey) = await ReadyAdminAsync(identity);
+
+            // The browser does not know the development CA (the processes trust only it).
+            await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { IgnoreHTTPSErrors = true });
+            var page = await context.NewPageAsync();
+            await SignInAsAdminAsync(page, identity, adminName, totpKey);
+            Assert.Equal("Administración", await page.InnerTextAsync("h1"));
+            var session = Assert.Single(await context.CookiesAsync(), c => c.Name == "mirps-web");
+            Assert.True(session.Secure && session.HttpOnly);
+
+            // The pages call the admin API over mutual TLS with the admin's bound token: an account is created, and the audit names the admin.
+            await page.ClickAsync("nav.admin-nav >> text=Cuentas de personas");
+            var userName = $"tls.{Guid.NewGuid():N}"[..16];
+            await page.FillAsync("#user-name", userName);
+            await page.SelectOptionAsync("#kind", AccountKind.Analyst.ToString());
+            await page.SelectOptionAsync("#country", "PAN");
+            await page.ClickAsync("form.admin-form button[type=submit]");
+            Assert.True((await page.InnerTextAsync("#temporary-password")).Length >= 20, await page.InnerTextAsync("main"));
+            Assert.Contains(await AccountsAsync(identity), a => a.UserName == userName && a.Country == "PAN");
+            await WebApp.AssertAccessibleAsync(page, "admin-accounts-tls-es");
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
     public async Task A_person_who_is_not_an_admin_cannot_reach_or_post_to_the_admin_pages_at_a_node_or_at_the_identity_server()
     {
         await using var identity = await TestIdentity.StartAsync();

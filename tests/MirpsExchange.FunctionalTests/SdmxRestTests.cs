@@ -107,13 +107,15 @@ public class SdmxRestTests
         var document = XDocument.Parse(body);
         Assert.Equal(Message + "GenericData", document.Root!.Name);
         var lines = new List<string>();
+        // The dimension at the observation, as the header states it: TIME_PERIOD (time series) or another one (cross-sections).
+        var atObservation = (string)document.Root.Element(Message + "Header")!.Element(Message + "Structure")!.Attribute("dimensionAtObservation")!;
         foreach (var series in document.Descendants(Generic + "Series"))
         {
             var key = series.Element(Generic + "SeriesKey")!.Elements(Generic + "Value").ToDictionary(v => (string)v.Attribute("id")!, v => (string)v.Attribute("value")!);
             foreach (var obs in series.Elements(Generic + "Obs"))
             {
                 var attributes = obs.Element(Generic + "Attributes")?.Elements(Generic + "Value").ToDictionary(v => (string)v.Attribute("id")!, v => (string)v.Attribute("value")!) ?? [];
-                var values = new Dictionary<string, string>(key) { ["TIME_PERIOD"] = (string)obs.Element(Generic + "ObsDimension")!.Attribute("value")! };
+                var values = new Dictionary<string, string>(key) { [atObservation] = (string)obs.Element(Generic + "ObsDimension")!.Attribute("value")! };
                 lines.Add(Line(Dimensions.Select(d => values[d]), (string?)obs.Element(Generic + "ObsValue")?.Attribute("value") ?? "",
                     attributes.GetValueOrDefault("OBS_STATUS", ""), attributes.GetValueOrDefault("CONF_STATUS", "")));
             }
@@ -291,6 +293,76 @@ public class SdmxRestTests
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(node, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all", token)).Status);
     }
 
+    /// <summary>A line's series key for time series: its codes but the time period.</summary>
+    private static string SeriesKeyOf(string line) => line[..line.LastIndexOf('.', line.IndexOf('=', StringComparison.Ordinal))];
+
+    [Fact]
+    public async Task Cross_sections_series_keys_and_the_history_since_a_time_are_the_gRPC_answer_laid_out_as_the_standard_says()
+    {
+        await using var node = await TestNode.StartAsync("BLZ", null, HttpPort, ShareWithAll);
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 120), Refugees(sex: "M", value: 120), Refugees(value: 240),
+            Refugees(period: "2022", value: 200), Applications(100)));
+        var token = await TokenAsync(node, "BLZ");
+        var expected = (await GrpcAsync(node, token)).Select(Expected).Order(StringComparer.Ordinal).ToList();
+        const string All = "/sdmx/rest/data/DF_MIRPS_PROTECTION/all";
+
+        // Cross-sections at SEX: every format holds the same observations; a series is keyed by every other dimension, the time period included.
+        var generic = await GetAsync(node, All + "?dimensionAtObservation=SEX", token);
+        Assert.Equal(HttpStatusCode.OK, generic.Status);
+        Assert.Equal(expected, ReadGeneric(generic.Body));
+        var document = XDocument.Parse(generic.Body);
+        Assert.All(document.Descendants(Generic + "SeriesKey"), key =>
+        {
+            var ids = key.Elements(Generic + "Value").Select(v => (string)v.Attribute("id")!).ToList();
+            Assert.Contains("TIME_PERIOD", ids);
+            Assert.DoesNotContain("SEX", ids);
+        });
+        var specific = await GetAsync(node, All + "?dimensionAtObservation=SEX", token, "application/vnd.sdmx.structurespecificdata+xml;version=2.1");
+        Assert.Equal(expected, ReadStructureSpecific(specific.Body));
+        Assert.EndsWith(":ObsLevelDim:SEX", (string)XDocument.Parse(specific.Body).Root!.Element(Message + "Header")!.Element(Message + "Structure")!.Attribute("namespace")!,
+            StringComparison.Ordinal);
+        Assert.Equal(expected, ReadJson((await GetAsync(node, All + "?dimensionAtObservation=SEX", token, "application/vnd.sdmx.data+json;version=1.0.0")).Body));
+        // One cross-section: Belize's refugees in 2023 by sex, one series of three observations in code order.
+        var section = XDocument.Parse((await GetAsync(node, "/sdmx/rest/data/DF_MIRPS_PROTECTION/REFUGEES.BLZ........?startPeriod=2023&dimensionAtObservation=SEX", token)).Body);
+        var series = Assert.Single(section.Descendants(Generic + "Series"));
+        Assert.Equal(["F", "M", "_T"], series.Elements(Generic + "Obs").Select(o => (string)o.Element(Generic + "ObsDimension")!.Attribute("value")!));
+
+        // serieskeysonly and nodata: the time series' keys and no observation, in SDMX-ML and SDMX-JSON.
+        var keys = expected.Select(SeriesKeyOf).Distinct().Order(StringComparer.Ordinal).ToList();
+        foreach (var detail in new[] { "serieskeysonly", "nodata" })
+        {
+            var onlyKeys = XDocument.Parse((await GetAsync(node, $"{All}?detail={detail}", token)).Body);
+            Assert.Empty(onlyKeys.Descendants(Generic + "Obs"));
+            Assert.Equal(keys, onlyKeys.Descendants(Generic + "SeriesKey")
+                .Select(k => string.Join('.', Dimensions[..^1].Select(d => (string)k.Elements(Generic + "Value").Single(v => (string)v.Attribute("id")! == d).Attribute("value")!)))
+                .Order(StringComparer.Ordinal));
+            var specificKeys = XDocument.Parse((await GetAsync(node, $"{All}?detail={detail}", token, "application/vnd.sdmx.structurespecificdata+xml;version=2.1")).Body);
+            Assert.Equal(keys.Count, specificKeys.Descendants("Series").Count());
+            Assert.Empty(specificKeys.Descendants("Obs"));
+            using var json = JsonDocument.Parse((await GetAsync(node, $"{All}?detail={detail}", token, "application/vnd.sdmx.data+json;version=1.0.0")).Body);
+            var jsonSeries = json.RootElement.GetProperty("dataSets")[0].GetProperty("series").EnumerateObject().ToList();
+            Assert.Equal(keys.Count, jsonSeries.Count);
+            Assert.All(jsonSeries, s => Assert.Empty(s.Value.GetProperty("observations").EnumerateObject()));
+        }
+
+        // includeHistory with updatedAfter: every revision received since that time (not only the latest), nothing received before.
+        await Task.Delay(50);
+        var since = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
+        // (2022 has no breakdown by sex, so its total may change alone.)
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 210)));
+        await node.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 220)));
+        var after = Uri.EscapeDataString(since.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+        var history = XDocument.Parse((await GetAsync(node, $"{All}?includeHistory=true&updatedAfter={after}", token)).Body);
+        var sets = history.Root!.Elements(Message + "DataSet").ToList();
+        Assert.Equal(["Replace", "Replace"], sets.Select(s => (string)s.Attribute("action")!));
+        Assert.Equal(["210", "220"], sets.Select(s => (string)s.Descendants(Generic + "ObsValue").Single().Attribute("value")!));
+        Assert.All(sets, s => Assert.True(DateTimeOffset.Parse((string)s.Attribute("validFromDate")!, CultureInfo.InvariantCulture) > since));
+        // Nothing since a later time: no results.
+        var later = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddSeconds(1).ToString("O", CultureInfo.InvariantCulture));
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync(node, $"{All}?includeHistory=true&updatedAfter={later}", token)).Status);
+    }
+
     // ---- The sharing policy: what another State may see. ----
 
     [Fact]
@@ -319,7 +391,8 @@ public class SdmxRestTests
             "application/vnd.sdmx.data+csv;version=2.0.0", "application/vnd.sdmx.data+csv;version=1.0.0" })
         {
             foreach (var query in new[] { "all", "REFUGEES.BLZ.F+M+_T.......", "ASYLUM_APPLICATIONS+IDPS+REFUGEES.........", "all?includeHistory=true",
-                "all?updatedAfter=2000-01-01T00:00:00Z", "all?dimensionAtObservation=AllDimensions" })
+                "all?updatedAfter=2000-01-01T00:00:00Z", "all?dimensionAtObservation=AllDimensions", "all?dimensionAtObservation=SEX",
+                "REFUGEES.BLZ........?dimensionAtObservation=COUNTRY_OF_ORIGIN", "all?includeHistory=true&updatedAfter=2000-01-01T00:00:00Z" })
             {
                 var (status, _, body, _) = await GetAsync(belize, "/sdmx/rest/data/DF_MIRPS_PROTECTION/" + query, costaRica, accept);
                 Assert.Equal(HttpStatusCode.OK, status);
@@ -339,6 +412,16 @@ public class SdmxRestTests
                         _ => ReadStructureSpecific(body),
                     };
                     Assert.Equal(expected, read);
+                }
+            }
+            // Series keys only: the keys of what the reader may see (a withheld cell's key too, as over gRPC), never a value; SDMX-CSV cannot say it.
+            foreach (var detail in new[] { "serieskeysonly", "nodata" })
+            {
+                var (status, _, body, _) = await GetAsync(belize, $"/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail={detail}", costaRica, accept);
+                Assert.Equal(accept.Contains("csv", StringComparison.Ordinal) ? HttpStatusCode.NotAcceptable : HttpStatusCode.OK, status);
+                foreach (var secret in new[] { "98761", "98764", "3 men", "4242424", "7777777", "ASYLUM_APPLICATIONS", "IDPS" })
+                {
+                    Assert.DoesNotContain(secret, body);
                 }
             }
             // Asking for the Secretariat-only or the embargoed indicator alone: no results, as if nothing were there.
@@ -464,8 +547,10 @@ public class SdmxRestTests
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?includeHistory=maybe", null, HttpStatusCode.BadRequest, "140")]
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?dimensionAtObservation=COLOUR", null, HttpStatusCode.BadRequest, "140")]
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?firstNObservations=0", null, HttpStatusCode.BadRequest, "140")]
-    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?dimensionAtObservation=SEX", null, HttpStatusCode.NotImplemented, "501")]
-    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail=nodata", null, HttpStatusCode.NotImplemented, "501")]
+    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?dimensionAtObservation=TIME", null, HttpStatusCode.BadRequest, "140")]
+    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail=nodata&dimensionAtObservation=AllDimensions", null, HttpStatusCode.NotImplemented, "501")]
+    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail=serieskeysonly", "application/vnd.sdmx.data+csv;version=2.0.0", HttpStatusCode.NotAcceptable, "1000")]
+    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail=everything", null, HttpStatusCode.BadRequest, "140")]
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all/BLZ", null, HttpStatusCode.NotImplemented, "501")]
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all", "application/pdf", HttpStatusCode.NotAcceptable, "1000")]
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all", "application/vnd.sdmx.data+json;version=9.9.9", HttpStatusCode.NotAcceptable, "1000")]

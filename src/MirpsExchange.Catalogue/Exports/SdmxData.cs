@@ -21,11 +21,14 @@ public enum SdmxAction
 
 /// <summary>
 /// Writes data messages of the dataflow <see cref="SdmxStructure"/> describes: SDMX-ML 2.1 generic and structure-specific
-/// data, and SDMX-JSON 1.0.0, with the observation at the time period (series: <see cref="TimeSeries"/>) or at every dimension
-/// (<see cref="AllDimensions"/>, flat). Cells are <see cref="SdmxCsv.Code"/>'s, the same as the SDMX-CSV exports'; a row without
+/// data, and SDMX-JSON 1.0.0, with the observation at the time period (series: <see cref="TimeSeries"/>), at another dimension
+/// (cross-sections: a series per key of every other dimension, the time period included) or at every dimension
+/// (<see cref="AllDimensions"/>, flat). Without observations (<paramref name="withObservations"/> false: SDMX REST's
+/// detail=serieskeysonly or nodata) only the series and their keys are written (every attribute here is an observation's). Cells are <see cref="SdmxCsv.Code"/>'s, the same as the SDMX-CSV exports'; a row without
 /// a value (withheld from the reader, or deleted) has no OBS_VALUE; an attribute without a value is left out.
 /// </summary>
-public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet> dataSets, string dimensionAtObservation, bool withAttributes = true)
+public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet> dataSets, string dimensionAtObservation, bool withAttributes = true,
+    bool withObservations = true)
 {
     public const string TimeSeries = SdmxCsv.TimePeriodDimension;
     public const string AllDimensions = "AllDimensions";
@@ -38,6 +41,12 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
     public const string StructureRef = "MIRPS_PROTECTION";
 
     private bool Flat => dimensionAtObservation == AllDimensions;
+
+    /// <summary>The dimensions of a series key: every dimension but the one at the observation (none when flat).</summary>
+    private IReadOnlyList<string> SeriesDimensions => Flat ? [] : [.. structure.Dimensions.Where(d => d != dimensionAtObservation)];
+
+    /// <summary>The dimensions of an observation: the one at the observation, or every dimension when flat.</summary>
+    private IReadOnlyList<string> ObservationDimensions => Flat ? structure.Dimensions : [dimensionAtObservation];
 
     private IReadOnlyList<string> Attributes => withAttributes ? structure.Attributes : [];
 
@@ -143,6 +152,10 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
     public async Task StreamXmlAsync(Stream output, bool structureSpecific, string messageId, DateTimeOffset prepared, IAsyncEnumerable<ExportRow> rows,
         CancellationToken cancellationToken)
     {
+        if (!Flat && dimensionAtObservation != TimeSeries)
+        {
+            throw new InvalidOperationException("Cross-sections are grouped in memory (WriteGeneric, WriteStructureSpecific), not streamed.");
+        }
         using var buffer = new MemoryStream();
         async Task SendAsync(XmlWriter xml)
         {
@@ -240,32 +253,32 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
         xml.WriteEndElement();
     }
 
-    /// <summary>One series: its key, then its observations at the time period, in the order given.</summary>
+    /// <summary>One series: its key, then (unless without observations) its observations at the observation dimension, in the order given.</summary>
     private void WriteSeries(XmlWriter xml, bool structureSpecific, List<ExportRow> series)
     {
         if (structureSpecific)
         {
             xml.WriteStartElement("Series");
-            SpecificValues(xml, structure.KeyDimensions, series[0]);
+            SpecificValues(xml, SeriesDimensions, series[0]);
         }
         else
         {
             xml.WriteStartElement("Series", GenericNamespace);
-            GenericValues(xml, "SeriesKey", structure.KeyDimensions, series[0]);
+            GenericValues(xml, "SeriesKey", SeriesDimensions, series[0]);
         }
-        foreach (var row in series)
+        foreach (var row in withObservations ? series : [])
         {
             if (structureSpecific)
             {
                 xml.WriteStartElement("Obs");
-                xml.WriteAttributeString(SdmxCsv.TimePeriodDimension, row.Period);
+                xml.WriteAttributeString(dimensionAtObservation, SdmxCsv.Code(dimensionAtObservation, row));
                 SpecificObservation(xml, row);
             }
             else
             {
                 xml.WriteStartElement("Obs", GenericNamespace);
                 xml.WriteStartElement("ObsDimension", GenericNamespace);
-                xml.WriteAttributeString("value", row.Period);
+                xml.WriteAttributeString("value", SdmxCsv.Code(dimensionAtObservation, row));
                 xml.WriteEndElement();
                 GenericObservation(xml, row);
             }
@@ -332,8 +345,8 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
     /// </summary>
     public void WriteJson(Stream stream, string messageId, DateTimeOffset prepared)
     {
-        var keyDimensions = Flat ? [] : structure.KeyDimensions;
-        var observationDimensions = Flat ? structure.Dimensions : [SdmxCsv.TimePeriodDimension];
+        var keyDimensions = SeriesDimensions;
+        var observationDimensions = ObservationDimensions;
         // Each component's values in the order first met, and their positions: what the keys and observations point into.
         var values = structure.Components.ToDictionary(c => c, _ => new List<string>());
         var positions = structure.Components.ToDictionary(c => c, _ => new Dictionary<string, int>(StringComparer.Ordinal));
@@ -416,7 +429,7 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
                     json.WriteStartArray("attributes");
                     json.WriteEndArray();
                     json.WriteStartObject("observations");
-                    foreach (var row in series)
+                    foreach (var row in withObservations ? series : [])
                     {
                         Observation(row, observationDimensions);
                     }
@@ -512,16 +525,21 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
             return kept;
         })];
 
-    /// <summary>The rows grouped into series (same key but time), each in time order; series in key order.</summary>
+    /// <summary>The rows grouped into series (same key but the observation dimension), each in order along it; series in key order.</summary>
     private List<List<ExportRow>> Series(IReadOnlyList<ExportRow> rows) =>
         [.. rows
             .Select((row, index) => (row, index, key: SeriesKey(row)))
             .GroupBy(r => r.key, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => InTime([.. g.Select(r => r.row)]))];
+            .Select(g => Along([.. g.Select(r => r.row)]))];
 
-    /// <summary>A row's series key: its codes of the key dimensions (all but the time period).</summary>
-    private string SeriesKey(ExportRow row) => string.Join('.', structure.KeyDimensions.Select(d => SdmxCsv.Code(d, row)));
+    /// <summary>A row's series key: its codes of the series dimensions (all but the one at the observation).</summary>
+    private string SeriesKey(ExportRow row) => string.Join('.', SeriesDimensions.Select(d => SdmxCsv.Code(d, row)));
+
+    /// <summary>A series' rows in order along the observation dimension: time for time series, codes (ordinal) for cross-sections.</summary>
+    private List<ExportRow> Along(List<ExportRow> series) => dimensionAtObservation == TimeSeries ? InTime(series)
+        : [.. series.Select((row, index) => (row, index)).OrderBy(r => SdmxCsv.Code(dimensionAtObservation, r.row), StringComparer.Ordinal)
+            .ThenBy(r => r.index).Select(r => r.row)];
 
     /// <summary>A series' rows in time order (by the first day of their periods; rows starting the same day keep their order).</summary>
     private static List<ExportRow> InTime(List<ExportRow> series) =>

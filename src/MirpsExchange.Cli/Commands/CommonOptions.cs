@@ -95,6 +95,52 @@ internal static class CommonOptions
     public static Federation.ClientTls LoadTls(System.CommandLine.ParseResult parse, Option<FileInfo?> ca, Option<FileInfo?> certificate, Option<FileInfo?> key) =>
         Federation.ClientTls.Load(parse.GetValue(ca), parse.GetValue(certificate), parse.GetValue(key));
 
+    /// <summary>--token-file: the person's login token (mirps login) a command uses when no client credential is given.</summary>
+    public static Option<FileInfo?> TokenFile() => new("--token-file")
+    {
+        Description = "The login token mirps login kept, used when no client credential is given (default: environment variable MIRPS_TOKEN_FILE, "
+            + "else mirps/token.json under your profile's application data when it exists)",
+        HelpName = "FILE",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_TOKEN_FILE") is { Length: > 0 } path ? new FileInfo(path) : null,
+    };
+
+    /// <summary>
+    /// Who a command calls as. The first of: --credential given on the command line; --token-file given on the command line;
+    /// a credential from the environment (MIRPS_CREDENTIAL, or MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET); the login token named
+    /// by MIRPS_TOKEN_FILE; the login token mirps login keeps under the profile, when it exists. A clear error otherwise.
+    /// </summary>
+    public static Caller ResolveCaller(ParseResult parse, Option<FileInfo?> credential, Option<FileInfo?> tokenFile)
+    {
+        static bool Typed(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+        if (Typed(parse, credential))
+        {
+            return new Caller(LoadCredential(parse.GetValue(credential)), null);
+        }
+        if (Typed(parse, tokenFile))
+        {
+            return Login(parse.GetValue(tokenFile)!.FullName);
+        }
+        if (parse.GetValue(credential) is not null
+            || (Environment.GetEnvironmentVariable("MIRPS_CLIENT_ID") is { Length: > 0 } && Environment.GetEnvironmentVariable("MIRPS_CLIENT_SECRET") is { Length: > 0 }))
+        {
+            return new Caller(LoadCredential(parse.GetValue(credential)), null);
+        }
+        if (parse.GetValue(tokenFile) is { } named)
+        {
+            return Login(named.FullName);
+        }
+        var profile = LoginCommand.DefaultTokenFile();
+        if (File.Exists(profile))
+        {
+            return new Caller(null, profile);
+        }
+        throw new InvalidDataException("No credential and no login: sign in with mirps login, or pass --credential FILE (or --token-file FILE), "
+            + "or set MIRPS_CREDENTIAL, or MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET.");
+
+        static Caller Login(string file) => File.Exists(file) ? new Caller(null, file)
+            : throw new FileNotFoundException($"The login token file {file} does not exist: sign in with mirps login (--token-file {file}).", file);
+    }
+
     /// <summary>The credential from the file given, or from MIRPS_CLIENT_ID and MIRPS_CLIENT_SECRET; a clear error otherwise.</summary>
     public static ClientCredential LoadCredential(FileInfo? file)
     {
@@ -112,7 +158,7 @@ internal static class CommonOptions
     }
 
     /// <summary>A gRPC channel whose calls carry tokens from <paramref name="tokens"/> (cleartext only to a loopback address; https verified and the client certificate presented as <paramref name="tls"/> says).</summary>
-    public static GrpcChannel AuthenticatedChannel(Uri address, TokenClient tokens, Federation.ClientTls? tls = null) => Federation.AuthenticatedChannel.Create(address, tokens, tls);
+    public static GrpcChannel AuthenticatedChannel(Uri address, IAccessTokenSource tokens, Federation.ClientTls? tls = null) => Federation.AuthenticatedChannel.Create(address, tokens, tls);
 
     /// <summary>An HttpClient for the identity server: https verified, and the client certificate presented, as <paramref name="tls"/> says.</summary>
     public static HttpClient HttpClient(Federation.ClientTls? tls) => new((tls ?? Federation.ClientTls.None).CreateHandler());
@@ -161,4 +207,19 @@ internal static class CommonOptions
         });
         return option;
     }
+}
+
+/// <summary>Who a command calls as: a system's client credential, or a person's login token file (<see cref="CommonOptions.ResolveCaller"/>).</summary>
+public sealed record Caller(ClientCredential? Credential, string? LoginFile)
+{
+    /// <summary>The caller named in errors: the client id, or the login token file.</summary>
+    public string Name => Credential?.ClientId ?? $"the login token in {LoginFile}";
+
+    /// <summary>
+    /// The caller's tokens for <paramref name="audience"/> (null: the credential's own node, or whatever node the login token is for):
+    /// client_credentials tokens with <paramref name="scope"/>, or the login token, refreshed as needed (its scopes are the account's).
+    /// </summary>
+    public IAccessTokenSource Tokens(HttpClient http, Uri identity, string scope, string? audience) => Credential is { } credential
+        ? new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, scope, audience)
+        : new Federation.LoginTokens(LoginFile!, identity, audience, http);
 }

@@ -48,12 +48,13 @@ public static class CredentialsCommand
         var identity = CommonOptions.Identity();
         var adminApi = AdminApi();
         var credential = CommonOptions.Credential();
+        var tokenFile = CommonOptions.TokenFile();
         credential.Description = "The ADMIN credential: " + credential.Description;
         var ca = CommonOptions.Ca();
         var clientCertificate = CommonOptions.ClientCertificate();
         var clientKey = CommonOptions.ClientKey();
-        identity.Recursive = adminApi.Recursive = credential.Recursive = ca.Recursive = clientCertificate.Recursive = clientKey.Recursive = true;
-        return (new Connection(identity, adminApi, credential, ca, clientCertificate, clientKey), [identity, adminApi, credential, ca, clientCertificate, clientKey]);
+        identity.Recursive = adminApi.Recursive = credential.Recursive = tokenFile.Recursive = ca.Recursive = clientCertificate.Recursive = clientKey.Recursive = true;
+        return (new Connection(identity, adminApi, credential, tokenFile, ca, clientCertificate, clientKey), [identity, adminApi, credential, tokenFile, ca, clientCertificate, clientKey]);
     }
 
     /// <summary>--admin-api: the identity server's gRPC address (a port of its own, next to the OAuth2 one).</summary>
@@ -386,7 +387,7 @@ public static class CredentialsCommand
     /// admin token, call the admin API, write the secret the call returned (if any) to --out or the output, and
     /// turn each failure into a one-line error and an exit code.
     /// </summary>
-    internal sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> caOption,
+    internal sealed class Connection(Option<Uri> identityOption, Option<Uri> adminApiOption, Option<FileInfo?> credentialOption, Option<FileInfo?> tokenFileOption, Option<FileInfo?> caOption,
         Option<FileInfo?> certificateOption, Option<FileInfo?> keyOption)
     {
         /// <summary><paramref name="call"/> returns the secret to hand over, or null when there is none.</summary>
@@ -404,11 +405,11 @@ public static class CredentialsCommand
             var adminApi = parse.GetRequiredValue(adminApiOption);
             // A plain http:// address off this machine was refused when the options were parsed (CommonOptions.AddressOption).
 
-            ClientCredential admin;
+            Caller admin;
             ClientTls tls;
             try
             {
-                admin = CommonOptions.LoadCredential(parse.GetValue(credentialOption));
+                admin = CommonOptions.ResolveCaller(parse, credentialOption, tokenFileOption);
                 tls = CommonOptions.LoadTls(parse, caOption, certificateOption, keyOption);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
@@ -429,16 +430,22 @@ public static class CredentialsCommand
             {
                 using var http = CommonOptions.HttpClient(tls);
                 http.Timeout = CallTimeout;
-                using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), admin, MirpsAuth.AdminScope);
+                // An admin's login token is for the admin API (its sign-in names no node).
+                using var tokens = admin.Tokens(http, identity, MirpsAuth.AdminScope, audience: null);
                 try
                 {
                     await tokens.GetTokenAsync(cancellationToken);
+                }
+                catch (LoginTokenException e)
+                {
+                    await error.WriteLineAsync($"error: {OneLine(e.Message)}");
+                    return CliApp.Failed;
                 }
                 catch (Exception e) when (e is TokenRequestException or HttpRequestException or JsonException or NotSupportedException
                     || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
                     var reason = e is OperationCanceledException ? $"no answer within {CallTimeout.TotalSeconds:0} seconds" : e.Message;
-                    await error.WriteLineAsync($"error: no admin token from the identity server at {identity} for {admin.ClientId}: {OneLine(reason)}");
+                    await error.WriteLineAsync($"error: no admin token from the identity server at {identity} for {admin.Name}: {OneLine(reason)}");
                     return CliApp.Failed;
                 }
 

@@ -193,7 +193,16 @@ public static class DevnetCommand
                 console.MarkupLine($"  TLS: CA {Markup.Escape(ca!.FullName)} ({made.Count(m => m.Created)} of {made.Count} certificates made now, the rest kept)");
             }
             using var http = CommonOptions.HttpClient(ClientOf(Mirps.Tls.FederationIdentity.Admin));
-            identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"), TlsArguments("identity"));
+            // Over TLS the admin pages (/admin) present the admin's client certificate: people's tokens are bound to it.
+            var adminClient = DevelopmentCertificates.ClientName(Mirps.Tls.FederationIdentity.Admin);
+            identity = ServiceProcess.Identity(Path.Combine(folder.FullName, "identity"), tls
+                ?
+                [
+                    .. TlsArguments("identity"),
+                    $"--Identity:AdminWebCertificateFile={DevelopmentCertificates.CertificateFile(certificates, adminClient)}",
+                    $"--Identity:AdminWebKeyFile={DevelopmentCertificates.KeyFile(certificates, adminClient)}",
+                ]
+                : []);
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
@@ -278,7 +287,7 @@ public static class DevnetCommand
                     console.MarkupLine($"  {country} is on catalogue 1.0.0, which has no lower-bound, synthetic or confidentiality attribute: its samples go without them (their notes still say so)");
                 }
                 var log = new StringWriter();
-                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, credentials[country], 10_000, dryRun: false, log, log, cancellationToken, ClientOf(country));
+                var code = await SubmitCommand.RunAsync(sample, new Uri(node.Address), issuer, new Caller(credentials[country], null), 10_000, dryRun: false, log, log, cancellationToken, ClientOf(country));
                 console.WriteLine($"  {log.ToString().Trim()}");
                 if (code != CliApp.Ok)
                 {

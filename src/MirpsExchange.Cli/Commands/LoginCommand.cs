@@ -13,14 +13,17 @@ namespace MirpsExchange.Cli.Commands;
 /// <summary>
 /// <c>mirps login</c>: a person signs in from the command line with the authorization code flow and PKCE (RFC 8252, native apps):
 /// the command listens on a loopback port, prints the address of the identity server's sign-in page for the person's browser,
-/// takes the code the browser brings back to the loopback address, redeems it with its PKCE verifier and keeps the access token in
-/// an owner-only file under the user's profile.
+/// takes the code the browser brings back to the loopback address, redeems it with its PKCE verifier and keeps the access token
+/// and the refresh token (offline_access) in an owner-only file under the user's profile. Every command that calls a node, the
+/// Secretariat or the identity server uses it when no client credential is given (<see cref="CommonOptions.ResolveCaller"/>),
+/// refreshing it silently (<see cref="Federation.LoginTokens"/>).
 /// </summary>
 public static class LoginCommand
 {
     public const string Description =
         "Sign in as a person (your account, not a credential): opens nothing itself, prints the sign-in address for your browser and waits for it "
-        + "on a loopback address, then keeps the access token owner-only under your profile. The admin registers the client once: "
+        + "on a loopback address, then keeps the access and refresh tokens owner-only under your profile; other commands use them when given no "
+        + "credential, and refresh them silently until the sign-in's refresh lifetime (12 hours by default) ends. The admin registers the client once: "
         + "mirps accounts register-client --redirect-uri http://127.0.0.1:PORT/callback. Exit codes: 0 signed in. 1 refused (the sign-in or the code). "
         + "2 the identity server unreachable, or no sign-in before the timeout.";
 
@@ -33,7 +36,11 @@ public static class LoginCommand
         var clientId = new Option<string>("--client-id") { Description = "The public client an admin registered for the command line (mirps accounts register-client)", Required = true };
         var port = new Option<int>("--port") { Description = "The loopback port the redirect URI names (http://127.0.0.1:PORT/callback)", DefaultValueFactory = _ => DefaultPort };
         var resource = new Option<string?>("--resource") { Description = "The node the token is for (its audience); default: your State's node, or the Secretariat's" };
-        var tokenFile = new Option<FileInfo?>("--token-file") { Description = "Where to keep the token (default: mirps/token.json under your profile's application data, owner-only)" };
+        var tokenFile = new Option<FileInfo?>("--token-file")
+        {
+            Description = "Where to keep the token (default: environment variable MIRPS_TOKEN_FILE, else mirps/token.json under your profile's application data, owner-only)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MIRPS_TOKEN_FILE") is { Length: > 0 } path ? new FileInfo(path) : null,
+        };
         var timeout = new Option<TimeSpan>("--timeout") { Description = "How long to wait for the browser", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };
         var command = new Command("login", Description) { identity, clientId, port, resource, tokenFile, timeout };
         command.SetAction(async (parse, cancellationToken) =>
@@ -49,6 +56,8 @@ public static class LoginCommand
             {
                 "response_type=code", $"client_id={Uri.EscapeDataString(parse.GetRequiredValue(clientId))}", $"redirect_uri={Uri.EscapeDataString(redirectUri)}",
                 $"state={state}", $"code_challenge={challenge}", "code_challenge_method=S256",
+                // A refresh token too, so the commands that use this sign-in can renew its short-lived access token silently.
+                "scope=offline_access",
             };
             if (parse.GetValue(resource) is { Length: > 0 } audience)
             {
@@ -109,7 +118,6 @@ public static class LoginCommand
                     await error.WriteLineAsync($"error: the code was refused: {(body.TryGetProperty("error_description", out var why) ? why.GetString() : (int)response.StatusCode)}");
                     return CliApp.Refused;
                 }
-                var expires = DateTimeOffset.UtcNow.AddSeconds(body.TryGetProperty("expires_in", out var seconds) ? seconds.GetInt32() : 0);
                 var file = parse.GetValue(tokenFile)?.FullName ?? DefaultTokenFile();
                 var folder = Path.GetDirectoryName(file)!;
                 if (parse.GetValue(tokenFile) is null || !Directory.Exists(folder))
@@ -118,12 +126,10 @@ public static class LoginCommand
                     // (their working folder, say) keeps its mode: the file itself is owner-only.
                     OwnerOnlyFile.CreateDirectory(folder);
                 }
-                OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(new Dictionary<string, string>
-                {
-                    ["issuer"] = issuer.ToString(),
-                    ["access_token"] = token.GetString() ?? "",
-                    ["expires_at"] = expires.ToString("O"),
-                }));
+                var accessToken = token.GetString() ?? "";
+                Federation.LoginTokens.Save(file, issuer, parse.GetRequiredValue(clientId), accessToken,
+                    body.TryGetProperty("refresh_token", out var refresh) ? refresh.GetString() : null);
+                var expires = Federation.LoginTokens.Claims(accessToken).Expires;
                 await output.WriteLineAsync($"Signed in; the token (valid until {expires:u}) is in {file} (owner-only).");
                 return CliApp.Ok;
             }

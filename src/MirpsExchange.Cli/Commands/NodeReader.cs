@@ -22,6 +22,7 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
     public Option<Uri> Node { get; } = node ?? CommonOptions.Node();
     public Option<Uri> Identity { get; } = CommonOptions.Identity();
     public Option<FileInfo?> Credential { get; } = CommonOptions.Credential();
+    public Option<FileInfo?> TokenFile { get; } = CommonOptions.TokenFile();
     public Option<FileInfo?> Ca { get; } = CommonOptions.Ca();
     public Option<FileInfo?> ClientCertificate { get; } = CommonOptions.ClientCertificate();
     public Option<FileInfo?> ClientKey { get; } = CommonOptions.ClientKey();
@@ -30,11 +31,11 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
     public Option<string?>? NodeCountry { get; } = secretariat ? null : CommonOptions.NodeCountry();
 
     public IEnumerable<Option> Options => NodeCountry is null
-        ? [Node, Identity, Credential, Ca, ClientCertificate, ClientKey]
-        : [Node, NodeCountry, Identity, Credential, Ca, ClientCertificate, ClientKey];
+        ? [Node, Identity, Credential, TokenFile, Ca, ClientCertificate, ClientKey]
+        : [Node, NodeCountry, Identity, Credential, TokenFile, Ca, ClientCertificate, ClientKey];
 
     /// <summary>
-    /// Loads the credential, gets a <c>mirps.read</c> token, and runs <paramref name="call"/> on a channel to the
+    /// Finds the caller (<see cref="CommonOptions.ResolveCaller"/>: a credential or the login token), gets a <c>mirps.read</c> token, and runs <paramref name="call"/> on a channel to the
     /// node. A refused request (INVALID_ARGUMENT, FAILED_PRECONDITION) prints each field violation, its field named through
     /// <paramref name="fieldName"/> (the option a person typed rather than the protobuf path), and returns
     /// <see cref="CliApp.Refused"/>; anything else that fails returns <see cref="CliApp.Failed"/>.
@@ -50,11 +51,11 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         var identity = parse.GetRequiredValue(Identity);
         // A plain http:// address off this machine was refused when the options were parsed (CommonOptions.AddressOption).
 
-        ClientCredential credential;
+        Caller caller;
         ClientTls tls;
         try
         {
-            credential = CommonOptions.LoadCredential(parse.GetValue(Credential));
+            caller = CommonOptions.ResolveCaller(parse, Credential, TokenFile);
             tls = CommonOptions.LoadTls(parse, Ca, ClientCertificate, ClientKey);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
@@ -69,17 +70,22 @@ internal sealed class NodeReader(Option<Uri>? node = null, bool secretariat = fa
         // A token for the one node called: the Secretariat's, the one --node-country names, or else the credential's own.
         var audience = secretariat ? MirpsAuth.NodeAudience(MirpsAuth.Secretariat)
             : parse.GetValue(NodeCountry!) is { } country ? MirpsAuth.NodeAudience(country) : null;
-        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential, scope, audience);
+        using var tokens = caller.Tokens(http, identity, scope, audience);
         string token;
         try
         {
             token = await tokens.GetTokenAsync(cancellationToken);
         }
+        catch (LoginTokenException e)
+        {
+            await error.WriteLineAsync($"error: {OneLine(e.Message)}");
+            return CliApp.Failed;
+        }
         catch (Exception e) when (e is TokenRequestException or HttpRequestException or JsonException
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             var reason = e is OperationCanceledException ? $"no answer within {CallTimeout.TotalSeconds:0} seconds" : e.Message;
-            await error.WriteLineAsync($"error: no token from the identity server at {identity} for {credential.ClientId}: {OneLine(reason)}");
+            await error.WriteLineAsync($"error: no token from the identity server at {identity} for {caller.Name}: {OneLine(reason)}");
             return CliApp.Failed;
         }
 

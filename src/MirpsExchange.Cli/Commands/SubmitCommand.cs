@@ -25,20 +25,21 @@ public static partial class SubmitCommand
         var node = CommonOptions.Node();
         var identity = CommonOptions.Identity();
         var credential = CommonOptions.Credential();
+        var tokenFile = CommonOptions.TokenFile();
         var ca = CommonOptions.Ca();
         var clientCertificate = CommonOptions.ClientCertificate();
         var clientKey = CommonOptions.ClientKey();
         var batchSize = new Option<int>("--batch-size") { Description = "Observations per call (1 to 10000)", DefaultValueFactory = _ => ObservationValidator.MaxBatchSize };
         var dryRun = new Option<bool>("--dry-run") { Description = "Validate the file against the catalogue, then have the node judge its validation rules over its current values (ValidateObservations) and print the report; write nothing" };
-        var command = new Command("submit", Description) { file, node, identity, credential, ca, clientCertificate, clientKey, batchSize, dryRun };
+        var command = new Command("submit", Description) { file, node, identity, credential, tokenFile, ca, clientCertificate, clientKey, batchSize, dryRun };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var error = parse.InvocationConfiguration.Error;
-            ClientCredential? access;
+            Caller access;
             ClientTls tls;
             try
             {
-                access = CommonOptions.LoadCredential(parse.GetValue(credential));
+                access = CommonOptions.ResolveCaller(parse, credential, tokenFile);
                 tls = CommonOptions.LoadTls(parse, ca, clientCertificate, clientKey);
             }
             catch (Exception e) when (e is IOException or InvalidDataException)
@@ -56,10 +57,10 @@ public static partial class SubmitCommand
     }
 
     /// <summary>
-    /// Validates <paramref name="file"/>, then (unless a dry run) submits it with tokens for <paramref name="credential"/> from the
-    /// identity server; https servers are verified, and the client certificate presented, as <paramref name="tls"/> says.
+    /// Validates <paramref name="file"/>, then (unless a dry run) submits it with tokens for <paramref name="caller"/> (a credential's
+    /// from the identity server, or a person's login token); https servers are verified, and the client certificate presented, as <paramref name="tls"/> says.
     /// </summary>
-    public static async Task<int> RunAsync(FileInfo file, Uri node, Uri identity, ClientCredential? credential, int batchSize, bool dryRun,
+    public static async Task<int> RunAsync(FileInfo file, Uri node, Uri identity, Caller caller, int batchSize, bool dryRun,
         TextWriter output, TextWriter error, CancellationToken cancellationToken, ClientTls? tls = null)
     {
         if (!file.Exists)
@@ -91,14 +92,19 @@ public static partial class SubmitCommand
         }
 
         using var http = CommonOptions.HttpClient(tls);
-        using var tokens = new TokenClient(http, CommonOptions.TokenEndpoint(identity), credential!, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}");
+        using var tokens = caller.Tokens(http, identity, $"{MirpsAuth.ReadScope} {MirpsAuth.SubmitScope}", audience: null);
         try
         {
             await tokens.GetTokenAsync(cancellationToken);
         }
+        catch (LoginTokenException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return CliApp.Failed;
+        }
         catch (Exception e) when (e is TokenRequestException or HttpRequestException or System.Text.Json.JsonException)
         {
-            await error.WriteLineAsync($"error: no token from the identity server at {identity} for {credential!.ClientId}: {e.Message}");
+            await error.WriteLineAsync($"error: no token from the identity server at {identity} for {caller.Name}: {e.Message}");
             return CliApp.Failed;
         }
         using var channel = CommonOptions.AuthenticatedChannel(node, tokens, tls);

@@ -4,14 +4,14 @@ using Mirps.Auth;
 
 namespace MirpsExchange.Cli.Federation;
 
-/// <summary>gRPC channels whose calls carry a current access token from a <see cref="TokenClient"/>.</summary>
+/// <summary>gRPC channels whose calls carry a current access token from a <see cref="TokenClient"/> or a person's login (<see cref="LoginTokens"/>).</summary>
 public static class AuthenticatedChannel
 {
     /// <summary>
     /// TLS for https addresses, the server verified against the CA of <paramref name="tls"/> alone when given (else the
     /// machine's trust store) and its client certificate presented; cleartext (tokens included) is allowed only to a loopback address.
     /// </summary>
-    public static GrpcChannel Create(Uri address, TokenClient tokens, ClientTls? tls = null) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    public static GrpcChannel Create(Uri address, IAccessTokenSource tokens, ClientTls? tls = null) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
         HttpHandler = (tls ?? ClientTls.None).CreateHandler(),
         DisposeHttpClient = true,

@@ -55,6 +55,20 @@ public sealed class TokenRequestException(string error, string description)
     public string Error { get; } = error;
 }
 
+/// <summary>Where a client's calls get their access token: a credential's <see cref="TokenClient"/>, or a person's sign-in (the CLI's login token).</summary>
+public interface IAccessTokenSource : IDisposable
+{
+    /// <summary>A current access token (asked for, or refreshed, when the one held is about to expire).</summary>
+    ValueTask<string> GetTokenAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>gRPC call credentials that attach a current token to every call.</summary>
+    CallCredentials ToCallCredentials() => BearerCredentials(this);
+
+    /// <summary>Call credentials that attach a current token of <paramref name="tokens"/> to every call.</summary>
+    static CallCredentials BearerCredentials(IAccessTokenSource tokens) => CallCredentials.FromInterceptor(async (context, metadata) =>
+        metadata.Add("Authorization", $"Bearer {await tokens.GetTokenAsync(context.CancellationToken)}"));
+}
+
 /// <summary>
 /// Gets access tokens with the client_credentials grant and reuses each until shortly before it
 /// expires, so a busy client asks for a token once per lifetime, not once per call. Thread-safe: one
@@ -66,7 +80,7 @@ public sealed class TokenRequestException(string error, string description)
 /// calls several nodes keeps one TokenClient per node. Null: the identity server's default, the
 /// credential's own State's node (the Secretariat's node for a Secretariat credential).
 /// </param>
-public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCredential credential, string scope, string? resource = null, TimeProvider? clock = null) : IDisposable
+public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCredential credential, string scope, string? resource = null, TimeProvider? clock = null) : IAccessTokenSource, IDisposable
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly SemaphoreSlim _refresh = new(1, 1);
@@ -157,8 +171,7 @@ public sealed class TokenClient(HttpClient http, Uri tokenEndpoint, ClientCreden
     }
 
     /// <summary>gRPC call credentials that attach a current token to every call.</summary>
-    public CallCredentials ToCallCredentials() => CallCredentials.FromInterceptor(async (context, metadata) =>
-        metadata.Add("Authorization", $"Bearer {await GetTokenAsync(context.CancellationToken)}"));
+    public CallCredentials ToCallCredentials() => IAccessTokenSource.BearerCredentials(this);
 
     public void Dispose() => _refresh.Dispose();
 

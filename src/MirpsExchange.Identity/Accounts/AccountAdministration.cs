@@ -154,7 +154,7 @@ public sealed class AccountAdministration(
         });
     }
 
-    /// <summary>A public client (no secret): the authorization code flow with PKCE only, to exactly these redirect URIs.</summary>
+    /// <summary>A public client (no secret): the authorization code flow with PKCE only, to exactly these redirect URIs (and the refresh of what it got).</summary>
     public async Task<(string ClientId, IReadOnlyList<string> RedirectUris)> RegisterPublicClientAsync(
         string actor, IReadOnlyList<string> redirectUris, string description, CancellationToken cancellationToken)
     {
@@ -199,6 +199,8 @@ public sealed class AccountAdministration(
             {
                 Permissions.Endpoints.Authorization, Permissions.Endpoints.Token,
                 Permissions.GrantTypes.AuthorizationCode, Permissions.ResponseTypes.Code,
+                // A refresh token only when the person's sign-in asks for offline_access (mirps login does).
+                Permissions.GrantTypes.RefreshToken,
             },
             Requirements = { Requirements.Features.ProofKeyForCodeExchange },
         };

@@ -23,8 +23,24 @@ public static partial class AdminWebApp
     /// <summary>The public client of this server's own web app (admin scope only, redirect URI: this server's address).</summary>
     public const string ClientId = "mirps-admin-web";
 
-    public static WebApplicationBuilder AddAdminWebApp(this WebApplicationBuilder builder, TlsOptions tls)
+    /// <remarks>
+    /// Over TLS every token is bound to the client certificate that redeemed it (RFC 8705), so the pages present one of
+    /// their own, Identity:AdminWebCertificateFile (the admin party's client certificate), both to the token endpoint and
+    /// to the admin API.
+    /// </remarks>
+    public static WebApplicationBuilder AddAdminWebApp(this WebApplicationBuilder builder, IdentityOptions identity, TlsOptions tls)
     {
+        if (identity.AdminWebCertificateFile.Length > 0 != identity.AdminWebKeyFile.Length > 0)
+        {
+            throw new InvalidOperationException("Configuration keys Identity:AdminWebCertificateFile and Identity:AdminWebKeyFile must be set together.");
+        }
+        if (identity.AdminWebKeyFile.Length > 0)
+        {
+            OwnerOnlyFile.Require(identity.AdminWebKeyFile, "Identity:AdminWebKeyFile");
+        }
+        var certificate = tls.Enabled && identity.AdminWebCertificateFile.Length > 0
+            ? Mirps.Tls.FederationTrust.LoadClientCertificate(identity.AdminWebCertificateFile, identity.AdminWebKeyFile)
+            : null;
         builder.AddWebApp(services => new WebHost
         {
             Secretariat = false,
@@ -36,8 +52,9 @@ public static partial class AdminWebApp
             Audience = MirpsAuth.IdentityAudience,
             GrpcAddress = services => IdentityExtensions.ListeningAddresses(services)[1],
             CaFile = tls.Enabled && tls.CaFile.Length > 0 ? tls.CaFile : null,
-            ClientCertificate = null,
-            ValidateToken = ValidateAsync,
+            ClientCertificate = certificate,
+            ValidateToken = certificate is null ? ValidateAsync
+                : (services, token, cancellationToken) => ValidateOverTlsAsync(services, token, tls.CaFile, certificate, cancellationToken),
         });
         builder.Services.PostConfigure<WebOptions>(options =>
         {
@@ -95,6 +112,32 @@ public static partial class AdminWebApp
 
     [LoggerMessage(EventName = "AdminWebClientPointed", Level = LogLevel.Information, Message = "The admin pages' public client {ClientId} now redirects to {RedirectUri}")]
     private static partial void LogClientPointed(ILogger logger, string clientId, string redirectUri);
+
+    /// <summary>
+    /// Over TLS, a person's token as the admin API takes it from these pages: one call (the first page of one account) over
+    /// mutual TLS presenting the pages' certificate, which checks everything the pages' calls will meet (signature, issuer,
+    /// lifetime, audience, revocation, the binding to that certificate, the admin role). OpenIddict's local validation cannot
+    /// do it here: outside a request it has no client certificate to prove the token's binding against.
+    /// </summary>
+    private static async Task<ClaimsPrincipal?> ValidateOverTlsAsync(IServiceProvider services, string token, string caFile,
+        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, CancellationToken cancellationToken)
+    {
+        using var channel = global::Grpc.Net.Client.GrpcChannel.ForAddress(IdentityExtensions.ListeningAddresses(services)[1], new global::Grpc.Net.Client.GrpcChannelOptions
+        {
+            HttpHandler = Mirps.Tls.FederationTrust.CreateHandler(caFile, certificate),
+            DisposeHttpClient = true,
+        });
+        try
+        {
+            await new Mirps.Identity.V1.AccountService.AccountServiceClient(channel).ListAccountsAsync(new Mirps.Identity.V1.ListAccountsRequest { PageSize = 1 },
+                new global::Grpc.Core.Metadata { { "Authorization", $"Bearer {token}" } }, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
+            return new ClaimsPrincipal(new ClaimsIdentity(OpenIddict.Validation.AspNetCore.OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme));
+        }
+        catch (global::Grpc.Core.RpcException e) when (e.StatusCode is global::Grpc.Core.StatusCode.Unauthenticated or global::Grpc.Core.StatusCode.PermissionDenied)
+        {
+            return null;
+        }
+    }
 
     /// <summary>A person's token as the admin API validates it: this server's signature, issuer and lifetime, and its own audience.</summary>
     private static async Task<ClaimsPrincipal?> ValidateAsync(IServiceProvider services, string token, CancellationToken cancellationToken)

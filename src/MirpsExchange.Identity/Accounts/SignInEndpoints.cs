@@ -73,7 +73,7 @@ public static partial class SignInEndpoints
         {
             return Forbid(Errors.InvalidTarget, refusal);
         }
-        var scopes = TokenGrant.Scopes(request, account.Scopes);
+        var scopes = TokenGrant.PersonScopes(request, account.Scopes);
         // One sign-in, one code: the cookie goes, so the next authorization asks for the password again.
         await http.SignOutAsync(Scheme);
         CredentialAdministration.Audit(db, clock, account.UserName ?? "", "SignIn", account.Id,

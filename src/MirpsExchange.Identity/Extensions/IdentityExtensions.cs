@@ -31,7 +31,7 @@ public static class IdentityExtensions
         builder.AddTokenServer(identity, tls, dataDirectory, catalogue);
         builder.AddCredentialAdministration(catalogue);
         builder.AddAccounts(identity);
-        builder.AddAdminWebApp(tls);
+        builder.AddAdminWebApp(identity, tls);
         builder.ListenForOAuthAndGrpc(identity, tls);
         return builder;
     }

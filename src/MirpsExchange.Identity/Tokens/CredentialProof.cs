@@ -40,12 +40,14 @@ public sealed class CredentialProof(IdentityDbContext db) : IOpenIddictServerHan
         var presented = !string.IsNullOrEmpty(context.Request.ClientAssertion) ? CredentialAdministration.PrivateKeyJwtMethod
             : !string.IsNullOrEmpty(context.Request.ClientSecret) ? CredentialAdministration.ClientSecretMethod
             : CredentialAdministration.TlsClientAuthMethod;
-        if (method is null && presented == CredentialAdministration.TlsClientAuthMethod && context.Request.IsAuthorizationCodeGrantType()
+        if (method is null && presented == CredentialAdministration.TlsClientAuthMethod
+            && (context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType())
             && await db.Set<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
                 .AnyAsync(a => a.ClientId == context.ClientId && a.ClientType == ClientTypes.Public, context.CancellationToken))
         {
             // A public client an admin registered for people (AccountService.RegisterPublicClient): no proof but
-            // the code and its PKCE verifier, which OpenIddict checks; it can use no other grant.
+            // the code and its PKCE verifier, or the refresh token issued to it, which OpenIddict checks (and
+            // TokenEndpoint makes single-use); it can use no other grant.
             return;
         }
         if (method is null || method != presented)

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
+using MirpsExchange.Identity.Credentials;
 using MirpsExchange.Identity.Store;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -37,9 +38,13 @@ public static class TokenEndpoint
         {
             return await RedeemCodeAsync(http, request, db);
         }
+        if (request.IsRefreshTokenGrantType())
+        {
+            return await RefreshAsync(http, request, db);
+        }
         if (!request.IsClientCredentialsGrantType())
         {
-            return Forbid(Errors.UnsupportedGrantType, "Only the client_credentials and authorization_code grants are supported.");
+            return Forbid(Errors.UnsupportedGrantType, "Only the client_credentials, authorization_code and refresh_token grants are supported.");
         }
         var credential = await db.Credentials.AsNoTracking().FirstOrDefaultAsync(c => c.ClientId == request.ClientId && c.RevokeTime == null, http.RequestAborted);
         if (credential is null)
@@ -74,27 +79,122 @@ public static class TokenEndpoint
         {
             return Forbid(Errors.InvalidGrant, "The authorization code is invalid.");
         }
-        var clock = http.RequestServices.GetRequiredService<TimeProvider>();
-        var now = clock.GetUtcNow();
-        var codeHash = "code:" + Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(request.Code ?? "")));
-        var keepUntil = ((code.GetExpirationDate() ?? now) + TokenValidationParameters.DefaultClockSkew).UtcTicks;
-        var clientId = request.ClientId ?? "";
-        await db.ClientAssertions.Where(a => a.ExpireTime < now.UtcTicks).ExecuteDeleteAsync(http.RequestAborted);
-        if (await db.Database.ExecuteSqlAsync(
-            $"INSERT INTO client_assertions (ClientId, TokenId, ExpireTime) VALUES ({clientId}, {codeHash}, {keepUntil}) ON CONFLICT DO NOTHING", http.RequestAborted) == 0)
+        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        var keepUntil = (code.GetExpirationDate() ?? now) + TokenValidationParameters.DefaultClockSkew;
+        if (!await UseOnceAsync(db, request.ClientId ?? "", "code:" + Hash(request.Code), keepUntil, now, http.RequestAborted))
         {
             return Forbid(Errors.InvalidGrant, "The authorization code was already used.");
         }
         var account = await db.Users.AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, http.RequestAborted);
         var issued = code.GetCreationDate() ?? DateTimeOffset.MinValue;
-        if (account is null || account.DisableTime is not null || (account.TokenCutoffTime is { } cutoff && issued < cutoff))
+        if (!Usable(account, issued))
         {
             return Forbid(Errors.InvalidGrant, "The account behind the authorization code is disabled or was reset since.");
         }
-        var scopes = code.GetScopes().Intersect(account.Scopes);
-        var audience = code.GetResources().FirstOrDefault() ?? MirpsAuth.NodeAudience(account.Country);
-        return Results.SignIn(Accounts.SignInEndpoints.TokenPrincipal(account, scopes, audience), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        var audience = code.GetResources().FirstOrDefault() ?? MirpsAuth.NodeAudience(account!.Country);
+        var principal = PersonPrincipal(account!, code.GetScopes(), audience);
+        if (principal.HasScope(OpenIddictConstants.Scopes.OfflineAccess))
+        {
+            // The sign-in's refresh tokens form one family: its id and the sign-in time travel in every refresh token
+            // (never in an access token: the claims have no destination).
+            var identity = (ClaimsIdentity)principal.Identity!;
+            identity.AddClaim(new Claim(FamilyClaim, Base64UrlEncoder.Encode(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))));
+            identity.AddClaim(new Claim(SignInTimeClaim, issued.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        return Results.SignIn(principal, properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
+
+    /// <summary>The refresh token family a person's sign-in starts (a claim refresh tokens carry, access tokens never).</summary>
+    public const string FamilyClaim = "mirps_family";
+
+    /// <summary>When the person signed in (Unix seconds): the family ends <see cref="IdentityOptions.RefreshTokenLifetime"/> after it.</summary>
+    public const string SignInTimeClaim = "mirps_signin";
+
+    /// <summary>
+    /// A person's refresh token, after OpenIddict has checked it (signature, expiry, the public client it was issued to). Used
+    /// once: its hash is recorded as a code's is, and a second use (a stolen copy, or the real client after the thief) revokes
+    /// the whole family, so neither the thief nor the person can refresh again without signing in (OAuth 2.0 Security BCP,
+    /// refresh token rotation). Refused too once the family's lifetime from the sign-in has passed, or when the account has
+    /// been disabled or its password reset since the sign-in. The access token is built again from the account as it stands,
+    /// for the node the request names (resource) or else the one of the sign-in; a new refresh token of the family comes with it.
+    /// </summary>
+    private static async Task<IResult> RefreshAsync(HttpContext http, OpenIddictRequest request, IdentityDbContext db)
+    {
+        var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (result.Principal is not { } refresh || refresh.GetClaim(Claims.Subject) is not { } accountId
+            || refresh.GetClaim(FamilyClaim) is not { Length: > 0 } family
+            || !long.TryParse(refresh.GetClaim(SignInTimeClaim), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var signInSeconds))
+        {
+            return Forbid(Errors.InvalidGrant, "The refresh token is invalid.");
+        }
+        var lifetime = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<IdentityOptions>>().Value.RefreshTokenLifetime;
+        var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        var signedIn = DateTimeOffset.FromUnixTimeSeconds(signInSeconds);
+        var familyEnd = signedIn + lifetime;
+        if (now >= familyEnd)
+        {
+            return Forbid(Errors.InvalidGrant, $"The sign-in of {signedIn:u} can no longer be refreshed (after {lifetime}): sign in again.");
+        }
+        var clientId = request.ClientId ?? "";
+        var familyKey = "family:" + family;
+        var keepUntil = familyEnd + TokenValidationParameters.DefaultClockSkew;
+        if (await db.ClientAssertions.AsNoTracking().AnyAsync(a => a.ClientId == clientId && a.TokenId == familyKey, http.RequestAborted))
+        {
+            return Forbid(Errors.InvalidGrant, "The refresh tokens of this sign-in were revoked (one was used twice): sign in again.");
+        }
+        if (!await UseOnceAsync(db, clientId, "refresh:" + Hash(request.RefreshToken), keepUntil, now, http.RequestAborted))
+        {
+            // A replay: one of the two holders is not the person. Revoke the family; both must sign in again.
+            await UseOnceAsync(db, clientId, familyKey, keepUntil, now, http.RequestAborted);
+            CredentialAdministration.Audit(db, http.RequestServices.GetRequiredService<TimeProvider>(), clientId, "RefreshTokenReplayed", accountId,
+                $"a refresh token of the sign-in of {signedIn:u} through {clientId} was used twice: every refresh token of that sign-in is revoked");
+            await db.SaveChangesAsync(http.RequestAborted);
+            return Forbid(Errors.InvalidGrant, "The refresh token was already used: every refresh token of this sign-in is revoked; sign in again.");
+        }
+        var account = await db.Users.AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, http.RequestAborted);
+        if (!Usable(account, signedIn))
+        {
+            return Forbid(Errors.InvalidGrant, "The account is disabled or its password was reset since the sign-in: sign in again.");
+        }
+        var resources = request.GetResources();
+        var (audience, refusal) = resources.IsDefaultOrEmpty
+            ? (refresh.GetResources().FirstOrDefault() ?? MirpsAuth.NodeAudience(account!.Country), null)
+            : TokenGrant.Audience(account!.Kind == Accounts.AccountUser.AdminKind, account.Country, resources);
+        if (refusal is not null)
+        {
+            return Forbid(Errors.InvalidTarget, refusal);
+        }
+        var principal = PersonPrincipal(account!, refresh.GetScopes(), audience);
+        var identity = (ClaimsIdentity)principal.Identity!;
+        identity.AddClaim(new Claim(FamilyClaim, family));
+        identity.AddClaim(new Claim(SignInTimeClaim, signInSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return Results.SignIn(principal, properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>A person's token principal: the scopes among the account's (as it stands now), offline_access kept when granted.</summary>
+    private static ClaimsPrincipal PersonPrincipal(Accounts.AccountUser account, IEnumerable<string> granted, string audience)
+    {
+        var scopes = granted.Where(s => account.Scopes.Contains(s) || s == OpenIddictConstants.Scopes.OfflineAccess);
+        return Accounts.SignInEndpoints.TokenPrincipal(account, scopes, audience);
+    }
+
+    /// <summary>Whether an account may still get tokens from a sign-in (or code) of <paramref name="since"/>: it exists, is enabled and was not cut off since.</summary>
+    private static bool Usable(Accounts.AccountUser? account, DateTimeOffset since) =>
+        account is not null && account.DisableTime is null && !(account.TokenCutoffTime is { } cutoff && since < cutoff);
+
+    /// <summary>
+    /// Records (<paramref name="clientId"/>, <paramref name="key"/>) until <paramref name="keepUntil"/> with an insert that fails on a
+    /// second use: true the first time only, however many requests race (expired records are cleared first).
+    /// </summary>
+    private static async Task<bool> UseOnceAsync(IdentityDbContext db, string clientId, string key, DateTimeOffset keepUntil, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await db.ClientAssertions.Where(a => a.ExpireTime < now.UtcTicks).ExecuteDeleteAsync(cancellationToken);
+        var until = keepUntil.UtcTicks;
+        return await db.Database.ExecuteSqlAsync(
+            $"INSERT INTO client_assertions (ClientId, TokenId, ExpireTime) VALUES ({clientId}, {key}, {until}) ON CONFLICT DO NOTHING", cancellationToken) > 0;
+    }
+
+    private static string Hash(string? token) => Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token ?? "")));
 
     /// <summary>The scopes a role's tokens may carry; <paramref name="approve"/>: also the approve scope (a State's or the Secretariat's approver).</summary>
     public static string[] Scopes(string role, bool approve = false) => role switch

@@ -35,6 +35,19 @@ internal static class TokenGrant
         return requested.IsDefaultOrEmpty ? allowed : [.. requested.Intersect(allowed)];
     }
 
+    /// <summary>
+    /// A person's scopes: those asked for among <paramref name="allowed"/> (all of them when none is asked for), plus
+    /// offline_access when asked for: the person's public client then also gets a refresh token (TokenEndpoint.RefreshAsync).
+    /// </summary>
+    public static string[] PersonScopes(OpenIddictRequest request, string[] allowed)
+    {
+        var requested = request.GetScopes();
+        var offline = !requested.IsDefaultOrEmpty && requested.Contains(OpenIddictConstants.Scopes.OfflineAccess);
+        var asked = requested.IsDefaultOrEmpty ? [] : requested.Remove(OpenIddictConstants.Scopes.OfflineAccess);
+        string[] granted = asked.IsEmpty ? allowed : [.. asked.Intersect(allowed)];
+        return offline ? [.. granted, OpenIddictConstants.Scopes.OfflineAccess] : granted;
+    }
+
     /// <summary>The access token's principal: sub, role, country (when the party has one), the user name of a person, scopes and audience.</summary>
     public static ClaimsPrincipal Principal(string subject, string role, string country, IEnumerable<string> scopes, string audience, string? userName = null)
     {

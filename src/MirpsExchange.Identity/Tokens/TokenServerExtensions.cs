@@ -39,7 +39,13 @@ public static class TokenServerExtensions
                 server.RequireProofKeyForCodeExchange();
                 server.Configure(options => options.CodeChallengeMethods.Remove(OpenIddict.Abstractions.OpenIddictConstants.CodeChallengeMethods.Plain));
                 server.SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(2));
-                server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.ApproveScope, MirpsAuth.AdminScope);
+                // A person's public client may refresh what it got (offline_access): each refresh token is used once and
+                // the sign-in's refresh tokens end RefreshTokenLifetime after it (TokenEndpoint.RefreshAsync).
+                server.AllowRefreshTokenFlow();
+                server.SetRefreshTokenLifetime(identity.RefreshTokenLifetime);
+                server.DisableSlidingRefreshTokenExpiration();
+                server.RegisterScopes(MirpsAuth.ReadScope, MirpsAuth.SubmitScope, MirpsAuth.ApproveScope, MirpsAuth.AdminScope,
+                    OpenIddict.Abstractions.OpenIddictConstants.Scopes.OfflineAccess);
                 // RFC 8707 resource indicators: a token is for one node, named by its audience. Every
                 // credential may ask for any node's (what a node then serves it is that node's sharing
                 // policy), so there are no per-client resource permissions; TokenEndpoint picks the audience.
@@ -60,7 +66,7 @@ public static class TokenServerExtensions
                 }
                 server.AddEncryptionKey(keys.LoadEncryptionKey());
                 // Client-credentials tokens are short-lived and never revoked one by one: nothing to store per token.
-                // Authorization codes are made single-use by the token endpoint itself (TokenEndpoint.RedeemCodeAsync).
+                // Authorization codes and refresh tokens are made single-use by the token endpoint itself (TokenEndpoint).
                 server.DisableTokenStorage();
                 server.DisableAuthorizationStorage();
                 server.AddEventHandler(TokenEndpointThrottle.LimitBody.Descriptor);

@@ -14,7 +14,9 @@ namespace MirpsExchange.Node.Sdmx;
 /// StreamObservations request it asks the same thing as. The key has one part per dimension of
 /// <see cref="SdmxStructure.KeyDimensions"/> (indicator, reference area, sex, age, country of origin, then catalogue 2.0's),
 /// each empty (any code) or codes joined by <c>+</c>; <c>_Z</c> asks for the observations of indicators that do not declare the
-/// dimension. Periods are the catalogue's (2023, 2023-Q1, 2023-01).
+/// dimension. Periods are the catalogue's (2023, 2023-Q1, 2023-01). includeHistory with updatedAfter: every revision received after
+/// that time (<paramref name="ReceivedAfter"/>, store microseconds). detail=serieskeysonly or nodata: the series without observations
+/// (<paramref name="WithObservations"/>; every attribute here is an observation's, so both give the series keys).
 /// </summary>
 public sealed record SdmxDataQuery(
     StreamObservationsRequest Request,
@@ -22,7 +24,9 @@ public sealed record SdmxDataQuery(
     string DimensionAtObservation,
     bool WithAttributes,
     int? FirstN,
-    int? LastN)
+    int? LastN,
+    long? ReceivedAfter = null,
+    bool WithObservations = true)
 {
     private static readonly string[] DetailValues = ["full", "dataonly", "serieskeysonly", "nodata"];
     private static readonly string[] Flags = ["true", "false"];
@@ -70,24 +74,22 @@ public sealed record SdmxDataQuery(
         ObservationReads.Revisions revisions = history ? new ObservationReads.Revisions.History()
             : updatedAfter is { } after ? new ObservationReads.Revisions.UpdatedAfter(StoreTime.ToMicros(after))
             : ObservationReads.Revisions.Current;
-        if (history && updatedAfter is not null)
-        {
-            throw SdmxError.NotImplemented("includeHistory with updatedAfter is not implemented here; ask for one of them");
-        }
+        // Both: the history, kept to the revisions received after that time (every one, not only the latest of each key).
+        long? receivedAfter = history && updatedAfter is { } since ? StoreTime.ToMicros(since) : null;
 
         var atObservation = query.TryGetValue("dimensionAtObservation", out var asked) ? asked.ToString() : SdmxData.TimeSeries;
-        if (atObservation is not (SdmxData.TimeSeries or SdmxData.AllDimensions))
+        if (atObservation is not (SdmxData.TimeSeries or SdmxData.AllDimensions) && !structure.KeyDimensions.Contains(atObservation))
         {
-            throw structure.KeyDimensions.Contains(atObservation)
-                ? SdmxError.NotImplemented($"cross-sectional data (dimensionAtObservation={atObservation}) are not implemented here; ask for {SdmxData.TimeSeries} (the default) or {SdmxData.AllDimensions}")
-                : SdmxError.Syntax($"dimensionAtObservation must be {SdmxData.TimeSeries}, {SdmxData.AllDimensions} or a dimension of the dataflow ({string.Join(", ", structure.KeyDimensions)}); got '{atObservation}'");
+            throw SdmxError.Syntax($"dimensionAtObservation must be {SdmxData.TimeSeries}, {SdmxData.AllDimensions} or a dimension of the dataflow ({string.Join(", ", structure.KeyDimensions)}); got '{atObservation}'");
         }
         var detail = SdmxStructureQuery.One(query, "detail", DetailValues) ?? "full";
-        if (detail is "serieskeysonly" or "nodata")
+        var withObservations = detail is not ("serieskeysonly" or "nodata");
+        if (!withObservations && atObservation == SdmxData.AllDimensions)
         {
-            throw SdmxError.NotImplemented($"detail={detail} is not implemented here; ask for full (the default) or dataonly");
+            throw SdmxError.NotImplemented($"detail={detail} lists series, and dimensionAtObservation={SdmxData.AllDimensions} has none; ask for {SdmxData.TimeSeries} (the default) or a dimension");
         }
-        return new(request, revisions, atObservation, detail == "full", Count(query, "firstNObservations"), Count(query, "lastNObservations"));
+        return new(request, revisions, atObservation, detail == "full", Count(query, "firstNObservations"), Count(query, "lastNObservations"),
+            receivedAfter, withObservations);
     }
 
     /// <summary>The dataflow a flowRef names: <c>ID</c>, <c>AGENCY,ID</c> or <c>AGENCY,ID,VERSION</c> (all and latest allowed); 404 otherwise.</summary>

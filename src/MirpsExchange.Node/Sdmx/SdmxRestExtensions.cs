@@ -112,6 +112,11 @@ public static partial class SdmxRestExtensions
             ?? throw SdmxError.TooManyRequests("too many data queries of your State (or the Secretariat) are in progress at this node (Sdmx:MaxConcurrentDataRequests); ask again once one has finished");
         var query = SdmxDataQuery.Parse(structure, flowRef, key, providerRef, context.Request.Query);
         var format = SdmxFormats.DataFormat(context.Request);
+        if (!query.WithObservations && format is SdmxDataFormat.Csv1 or SdmxDataFormat.Csv2)
+        {
+            // SDMX-CSV has a row per observation and nothing else: series without observations cannot be written in it.
+            throw SdmxError.NotAcceptable("detail=serieskeysonly and nodata are written in SDMX-ML or SDMX-JSON, not SDMX-CSV (a row per observation)");
+        }
 
         var reads = context.RequestServices.GetRequiredService<ObservationReads>();
         var streams = Streams(query, format);
@@ -135,6 +140,10 @@ public static partial class SdmxRestExtensions
         var rows = new List<(ExportRow Row, long Received)>();
         await foreach (var stored in served.WithCancellation(context.RequestAborted))
         {
+            if (query.ReceivedAfter is { } after && StoreTime.ToMicros(stored.ReceivedTime.ToDateTimeOffset()) <= after)
+            {
+                continue; // includeHistory with updatedAfter: only what was received since
+            }
             if (rows.Count == maxObservations)
             {
                 throw SdmxError.TooLarge($"the answer holds more than {maxObservations:N0} observations, this service's limit; narrow the key or the periods");
@@ -161,7 +170,7 @@ public static partial class SdmxRestExtensions
                 writer.Write(buffer, dataSets.SelectMany(d => d.Rows));
                 return;
             }
-            var data = new SdmxData(structure, dataSets, query.DimensionAtObservation, query.WithAttributes);
+            var data = new SdmxData(structure, dataSets, query.DimensionAtObservation, query.WithAttributes, query.WithObservations);
             switch (format)
             {
                 case SdmxDataFormat.GenericXml:
@@ -178,12 +187,14 @@ public static partial class SdmxRestExtensions
     }
 
     /// <summary>
-    /// Whether the answer is written as it is read: the values now or as of a time (one data set), in SDMX-CSV or SDMX-ML, without
-    /// first/lastNObservations. The others (history and updatedAfter, whose data sets group the rows; trimmed series; SDMX-JSON,
-    /// whose series are objects keyed by position) are built in memory, up to Sdmx:MaxObservations.
+    /// Whether the answer is written as it is read: the values now or as of a time (one data set), in SDMX-CSV or SDMX-ML, as time
+    /// series or flat, without first/lastNObservations. The others (history and updatedAfter, whose data sets group the rows; trimmed
+    /// series; cross-sections, whose series cut across the read order; SDMX-JSON, whose series are objects keyed by position) are
+    /// built in memory, up to Sdmx:MaxObservations.
     /// </summary>
     private static bool Streams(SdmxDataQuery query, SdmxDataFormat format) =>
-        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && format != SdmxDataFormat.Json;
+        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && format != SdmxDataFormat.Json
+        && query.DimensionAtObservation is SdmxData.TimeSeries or SdmxData.AllDimensions;
 
     /// <summary>
     /// Writes the answer as its rows are read (in series order for time series): memory holds a chunk of output and one series.
@@ -219,7 +230,7 @@ public static partial class SdmxRestExtensions
             await writer.StreamAsync(context.Response.Body, Rows(), SdmxData.StreamChunkBytes, cancellation);
             return;
         }
-        await new SdmxData(structure, [], query.DimensionAtObservation, query.WithAttributes)
+        await new SdmxData(structure, [], query.DimensionAtObservation, query.WithAttributes, query.WithObservations)
             .StreamXmlAsync(context.Response.Body, format == SdmxDataFormat.StructureSpecificXml, id, prepared, Rows(), cancellation);
     }
 
