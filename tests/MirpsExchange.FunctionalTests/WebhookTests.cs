@@ -633,4 +633,32 @@ public class WebhookTests
         Assert.Empty((await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = waiting })).Deliveries);
         Assert.Single(up.Accepted);
     }
+
+    /// <summary>
+    /// Issue 15's late-data gap: PAN holds drafts back; its 2023 figure (change 1) waits at the Secretariat as a placeholder
+    /// while its 2022 figure (change 2) is approved and arrives, which moves the Secretariat's cursor past change 1. When PAN
+    /// approves 2023, change 1 arrives late, with a lower sequence, and the Secretariat's receiver hears of it, once.
+    /// </summary>
+    [Fact]
+    public async Task Data_received_late_with_a_lower_sequence_is_announced()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        var approvals = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230))); // change 1 (2023), a draft held back
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2022", value: 200))); // change 2 (2022)
+        await approvals.ApproveDataAsync(Approve("2022"));
+        var first = Assert.Single(await central.WhenAsync(e => e.Count >= 1, "PAN's approved 2022"));
+        Assert.Equal((2L, 2L), (first.FromSequence, first.ToSequence));
+
+        await approvals.ApproveDataAsync(Approve("2023"));
+        var all = await central.WhenAsync(e => e.Count >= 2, "PAN's 2023, arrived after its 2022 with a lower sequence");
+        Assert.Equal((EventType.DataReceived, "PAN", 1L, 1L), (all[1].Type, all[1].Country, all[1].FromSequence, all[1].ToSequence));
+        await Task.Delay(500);
+        Assert.Equal(2, central.Accepted.Count);
+        Assert.Equal(0L, secretariat.CountRows("webhook_cursors WHERE source LIKE 'late:%'")); // nothing left waiting
+    }
 }

@@ -95,9 +95,16 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         {
             if (await db.WebhookCursors.FindAsync([source], cancellationToken) is { } cursor)
             {
-                cursor.Position = position;
+                if (position < 0)
+                {
+                    db.WebhookCursors.Remove(cursor); // a source's cursor it no longer needs (a late change arrived)
+                }
+                else
+                {
+                    cursor.Position = position;
+                }
             }
-            else
+            else if (position >= 0)
             {
                 db.WebhookCursors.Add(new WebhookCursorRow { Source = source, Position = position });
             }
