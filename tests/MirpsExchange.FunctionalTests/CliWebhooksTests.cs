@@ -57,4 +57,29 @@ public class CliWebhooksTests
         Assert.Equal(CliApp.Failed, code);
         Assert.Contains("SUBSCRIPTION_NOT_FOUND", error);
     }
+
+    /// <summary>
+    /// PAN's approver subscribes at the Secretariat's node (<c>--node-country secretariat</c>) to hear of the Secretariat's
+    /// decisions on its figures; it lists its own subscription there only, and may not name the Secretariat's other events.
+    /// </summary>
+    [Fact]
+    public async Task A_State_adds_and_lists_its_own_webhook_at_the_Secretariat()
+    {
+        await using var secretariat = await TestSecretariat.StartAsync(WebhookTests.WebhookArgs);
+        var file = Path.Combine(secretariat.Folder, "approver-PAN.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.ApproverAsync("PAN")));
+        string[] atSecretariat = ["--node", secretariat.Address, "--node-country", "secretariat", "--identity", secretariat.Identity.Issuer, "--credential", file];
+
+        var (code, output, error) = await CliRunner.RunAsync(["webhooks", "add", "--url", "https://hooks.pan.example/mirps", "--event", "accepted", "--event", "rejected",
+            .. atSecretariat]);
+        Assert.True(code == CliApp.Ok, error);
+        var id = output.Split(' ')[0];
+        (code, output, error) = await CliRunner.RunAsync(["webhooks", "list", .. atSecretariat]);
+        Assert.True(code == CliApp.Ok, error);
+        Assert.Equal($"{id} https://hooks.pan.example/mirps [accepted, rejected] HEALTHY, 0 pending", output.Trim());
+        (code, _, error) = await CliRunner.RunAsync(["webhooks", "add", "--url", "https://hooks.pan.example/mirps", "--event", "approved", .. atSecretariat]);
+        Assert.Equal(CliApp.Refused, code);
+        Assert.Contains("--event[0]: ", error);
+        Assert.Equal(1L, secretariat.CountRows("webhook_subscriptions WHERE owner = 'PAN'"));
+    }
 }
