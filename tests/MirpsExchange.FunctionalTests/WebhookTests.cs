@@ -433,4 +433,232 @@ public class WebhookTests
         await Task.Delay(500);
         Assert.Single(receiver.Requests);
     }
+
+    /// <summary>
+    /// A State's approver subscribes at the Secretariat's node and hears what the Secretariat received and decided about its
+    /// own figures (data received, accepted, rejected). Think as a hostile State: Belize's approver at the Secretariat sees
+    /// neither Panama's nor the Secretariat's subscriptions, can neither remove them nor read their deliveries (NOT_FOUND),
+    /// hears nothing of Panama, may not name the Secretariat's own event types nor point a subscription at a private or
+    /// metadata address, and filling its own quota leaves the others theirs.
+    /// </summary>
+    [Fact]
+    public async Task A_State_subscribes_at_the_Secretariat_and_hears_only_of_its_own_figures()
+    {
+        await using var panReceiver = await WebhookReceiver.StartAsync();
+        await using var blzReceiver = await WebhookReceiver.StartAsync();
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer, "--Webhooks:MaxSubscriptions=2");
+        NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential, string scope = ApproveScopes) =>
+            Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat, scope);
+        var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
+        var blzHooks = AtSecretariat(await SharedIdentity.ApproverAsync("BLZ"));
+        var secretariatApprover = await SharedIdentity.ApproverAsync("");
+        var centralHooks = AtSecretariat(secretariatApprover);
+        var panCreated = await panHooks.CreateSubscriptionAsync(Subscribe(panReceiver.Url, EventType.DataReceived, EventType.Accepted, EventType.Rejected, EventType.DueSoon, EventType.Overdue));
+        Assert.Equal("PAN", panCreated.Subscription.Owner);
+        var panId = panCreated.Subscription.SubscriptionId;
+        var blzCreated = await blzHooks.CreateSubscriptionAsync(Subscribe(blzReceiver.Url, EventType.DataReceived, EventType.Accepted, EventType.Rejected, EventType.DueSoon, EventType.Overdue));
+        var centralId = (await centralHooks.CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived, EventType.Approved, EventType.Accepted)))
+            .Subscription.SubscriptionId;
+
+        // Each owner lists its own only; another's id is as unknown as a made-up one, and nothing is removed.
+        Assert.Equal([blzCreated.Subscription.SubscriptionId], (await blzHooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Select(s => s.SubscriptionId));
+        Assert.Equal([centralId], (await centralHooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Select(s => s.SubscriptionId));
+        foreach (var id in new[] { panId, centralId })
+        {
+            await RpcAssert.ReasonAsync(() => blzHooks.DeleteSubscriptionAsync(new DeleteSubscriptionRequest { SubscriptionId = id }).ResponseAsync, StatusCode.NotFound, "SUBSCRIPTION_NOT_FOUND");
+            await RpcAssert.ReasonAsync(() => blzHooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id }).ResponseAsync, StatusCode.NotFound, "SUBSCRIPTION_NOT_FOUND");
+        }
+        await RpcAssert.ReasonAsync(() => centralHooks.DeleteSubscriptionAsync(new DeleteSubscriptionRequest { SubscriptionId = panId }).ResponseAsync, StatusCode.NotFound,
+            "SUBSCRIPTION_NOT_FOUND");
+        // A State hears of approvals on its own node: the Secretariat's other event types are not a State's there.
+        foreach (var type in new[] { EventType.Approved, EventType.Unapproved, EventType.ChangedSinceApproval, EventType.EmbargoLifted })
+        {
+            await RpcAssert.InvalidArgumentAsync(() => blzHooks.CreateSubscriptionAsync(Subscribe(blzReceiver.Url, EventType.Accepted, type)).ResponseAsync, "event_types[1]");
+        }
+        // The SSRF rules hold at the Secretariat for a State's receiver too.
+        foreach (var url in new[] { "https://10.0.0.5/x", "https://169.254.169.254/latest/meta-data/", "https://[64:ff9b::a9fe:a9fe]/x", "https://[fd12::1]/x", "http://hooks.example.org/x" })
+        {
+            await RpcAssert.InvalidArgumentAsync(() => blzHooks.CreateSubscriptionAsync(Subscribe(url, EventType.Accepted)).ResponseAsync, "url");
+        }
+        // Without the approve scope, nothing.
+        var reader = AtSecretariat(await SharedIdentity.CredentialAsync("BLZ"), MirpsAuth.ReadScope);
+        await RpcAssert.ReasonAsync(() => reader.ListSubscriptionsAsync(new ListSubscriptionsRequest()).ResponseAsync, StatusCode.PermissionDenied, "MISSING_SCOPE");
+        await RpcAssert.ReasonAsync(() => reader.CreateSubscriptionAsync(Subscribe(blzReceiver.Url, EventType.Accepted)).ResponseAsync, StatusCode.PermissionDenied, "MISSING_SCOPE");
+        // Quotas are per owner: Belize fills its own, and the Secretariat and Panama keep theirs.
+        await blzHooks.CreateSubscriptionAsync(Subscribe("https://hooks.blz.example/mirps", EventType.Overdue));
+        await RpcAssert.ReasonAsync(() => blzHooks.CreateSubscriptionAsync(Subscribe("https://hooks.blz.example/more", EventType.Overdue)).ResponseAsync,
+            StatusCode.ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS");
+        await centralHooks.CreateSubscriptionAsync(Subscribe("https://hooks.example.org/mirps", EventType.Overdue));
+        await panHooks.CreateSubscriptionAsync(Subscribe("https://hooks.pan.example/mirps", EventType.Overdue));
+        Assert.Equal(6L, secretariat.CountRows("webhook_subscriptions"));
+
+        // Panama's figures arrive and are approved, accepted, then rejected; Belize's arrive too.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.Approved) && e.Any(x => x.Type == EventType.DataReceived), "the Secretariat holds PAN's data and approval");
+        var acceptor = new ApprovalService.ApprovalServiceClient(AuthenticatedChannel.Create(new Uri(secretariat.Address),
+            new TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, secretariatApprover, ApproveScopes, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
+        await acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } });
+        await acceptor.RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the age breakdown is missing" });
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", value: 240)]);
+
+        var heard = await panReceiver.WhenAsync(e => e.Any(x => x.Type == EventType.Rejected), "PAN hears the Secretariat rejected its figures");
+        Assert.Equal([EventType.DataReceived, EventType.Accepted, EventType.Rejected], heard.Select(e => e.Type));
+        Assert.All(heard, e => Assert.Equal("PAN", e.Country));
+        Assert.Equal("the age breakdown is missing", heard[2].Reason);
+        Assert.True(panReceiver.AllVerified(panCreated.Secret), "PAN's deliveries do not verify with its secret");
+        var blzHeard = await blzReceiver.WhenAsync(e => e.Any(x => x.Type == EventType.DataReceived), "BLZ hears the Secretariat received its figures");
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.DataReceived && x.Country == "BLZ") && e.Any(x => x.Type == EventType.Accepted), "the Secretariat hears of both");
+        await Task.Delay(500); // several rounds in which PAN's events would reach Belize
+        Assert.All(blzReceiver.Accepted, e => Assert.Equal("BLZ", e.Country));
+        Assert.Equal([EventType.DataReceived], blzReceiver.Accepted.Select(e => e.Type));
+        Assert.True(blzReceiver.AllVerified(blzCreated.Secret));
+        Assert.Equal(3, panReceiver.Accepted.Count);
+        Assert.Equal(3, (await panHooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = panId })).Deliveries.Count);
+        Assert.Single(blzHeard);
+    }
+
+    /// <summary>
+    /// Issue 15's CalendarEvents defect: a cell once approved, then unapproved, was still treated as approved, so its due
+    /// date passed in silence. PAN approves 2023, and the due-soon round names the six other States only; PAN withdraws its
+    /// approval, and 2023 is due soon for PAN too.
+    /// </summary>
+    [Fact]
+    public async Task A_cell_approved_then_unapproved_is_due_soon_again_with_the_test_clock()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer,
+            "--Calendar:Rules:0:GroupId=POPULATIONS", "--Calendar:Rules:0:Granularity=year", "--Calendar:Rules:0:DueDays=45", "--Webhooks:DueSoonDays=7");
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        async Task SecretariatHoldsEntriesAsync(long count)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (secretariat.CountRows("lifecycle_entries") < count)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the Secretariat never held {count} lifecycle entries of PAN");
+                await Task.Delay(100);
+            }
+        }
+        // 2023 is due 2024-02-14; on 2024-02-10 it is due soon for every State without an approval standing.
+        var dueSoon = new DateTimeOffset(2024, 2, 10, 12, 0, 0, TimeSpan.Zero);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await state.ApproveDataAsync(Approve());
+        await SecretariatHoldsEntriesAsync(1);
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(receiver.Url, EventType.DueSoon, EventType.Overdue));
+        secretariat.Clock.Pinned = dueSoon;
+        await receiver.WhenAsync(e => e.Count >= 6, "due soon for the six States without an approval");
+        await Task.Delay(500);
+        secretariat.Clock.Pinned = null;
+        Assert.Equal(6, receiver.Accepted.Count);
+        Assert.DoesNotContain(receiver.Accepted, e => e.Country == "PAN");
+
+        await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "a correction" });
+        await SecretariatHoldsEntriesAsync(2);
+        secretariat.Clock.Pinned = dueSoon;
+        var all = await receiver.WhenAsync(e => e.Any(x => x.Country == "PAN"), "PAN due soon again once it withdrew its approval");
+        secretariat.Clock.Pinned = null;
+        var panDue = Assert.Single(all, e => e.Country == "PAN");
+        Assert.Equal((EventType.DueSoon, Populations, "2023", "2024-02-14"), (panDue.Type, panDue.GroupId, panDue.Period, panDue.DueDate));
+    }
+
+    /// <summary>
+    /// Webhooks:Retention (here 10 days) with the test clock: nine days on, nothing is pruned; eleven days on, a delivered
+    /// event's delivery and attempts are gone, while an undelivered one (its receiver down) keeps its delivery, its attempts
+    /// and its event; once that one is delivered too and the retention has passed, nothing of either is left but the
+    /// subscriptions.
+    /// </summary>
+    [Fact]
+    public async Task Delivered_events_are_pruned_after_the_retention_and_undelivered_ones_kept_with_the_test_clock()
+    {
+        await using var up = await WebhookReceiver.StartAsync();
+        await using var down = await WebhookReceiver.StartAsync();
+        down.DefaultStatus = 503;
+        await using var secretariat = await TestSecretariat.StartAsync(
+            [.. WebhookArgs, "--Webhooks:Retention=10.00:00:00", "--Webhooks:PruneInterval=00:00:00.100", "--Webhooks:LookbackDays=3", "--Webhooks:DueSoonDays=1"]);
+        var hooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat);
+        var delivered = (await hooks.CreateSubscriptionAsync(Subscribe(up.Url, EventType.DataReceived))).Subscription.SubscriptionId;
+        var waiting = (await hooks.CreateSubscriptionAsync(Subscribe(down.Url, EventType.DataReceived))).Subscription.SubscriptionId;
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", value: 240)]);
+        await up.WhenAsync(e => e.Count == 1, "the data received");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (down.Requests.Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the receiver that is down was not tried twice");
+            await Task.Delay(50);
+        }
+        async Task UntilAsync(Func<bool> done, string what)
+        {
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (!done())
+            {
+                Assert.True(DateTime.UtcNow < until, what);
+                await Task.Delay(50);
+            }
+        }
+        long Rows(string table) => secretariat.CountRows(table);
+        const string Orphans = "webhook_attempts WHERE delivery_id NOT IN (SELECT id FROM webhook_deliveries)";
+        Assert.Equal((2L, 1L), (Rows("webhook_deliveries"), Rows("webhook_events")));
+
+        var start = DateTimeOffset.UtcNow;
+        secretariat.Clock.Pinned = start.AddDays(9);
+        await Task.Delay(600); // a prune round ran: within the retention, nothing goes
+        Assert.Equal((2L, 1L), (Rows("webhook_deliveries"), Rows("webhook_events")));
+
+        secretariat.Clock.Pinned = start.AddDays(11);
+        await UntilAsync(() => Rows("webhook_deliveries") == 1, "the delivered event was not pruned after the retention");
+        Assert.Equal(1L, Rows("webhook_events")); // the undelivered delivery still sends it
+        Assert.Equal(0L, Rows(Orphans));
+        Assert.True(Rows("webhook_attempts") >= 2, "the undelivered event's attempts were pruned");
+        Assert.Equal(1L, Rows("webhook_deliveries WHERE delivered = FALSE"));
+
+        down.DefaultStatus = 200; // the receiver is back: the event goes out at its next attempt, delivered at day 11
+        var resumed = DateTimeOffset.UtcNow;
+        await UntilAsync(() =>
+        {
+            secretariat.Clock.Pinned = start.AddDays(11) + (DateTimeOffset.UtcNow - resumed); // the clock runs on from day 11
+            return Rows("webhook_deliveries WHERE delivered = FALSE") == 0;
+        }, "the waiting event was not delivered once its receiver was back");
+        Assert.Single(down.Accepted);
+        secretariat.Clock.Pinned = start.AddDays(22);
+        await UntilAsync(() => Rows("webhook_deliveries") == 0 && Rows("webhook_events") == 0, "the last delivery and its event were not pruned");
+        Assert.Equal(0L, Rows("webhook_attempts"));
+        secretariat.Clock.Pinned = null;
+
+        Assert.Equal(2, (await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Count);
+        Assert.Empty((await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = delivered })).Deliveries);
+        Assert.Empty((await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = waiting })).Deliveries);
+        Assert.Single(up.Accepted);
+    }
+
+    /// <summary>
+    /// Issue 15's late-data gap: PAN holds drafts back; its 2023 figure (change 1) waits at the Secretariat as a placeholder
+    /// while its 2022 figure (change 2) is approved and arrives, which moves the Secretariat's cursor past change 1. When PAN
+    /// approves 2023, change 1 arrives late, with a lower sequence, and the Secretariat's receiver hears of it, once.
+    /// </summary>
+    [Fact]
+    public async Task Data_received_late_with_a_lower_sequence_is_announced()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        var approvals = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230))); // change 1 (2023), a draft held back
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2022", value: 200))); // change 2 (2022)
+        await approvals.ApproveDataAsync(Approve("2022"));
+        var first = Assert.Single(await central.WhenAsync(e => e.Count >= 1, "PAN's approved 2022"));
+        Assert.Equal((2L, 2L), (first.FromSequence, first.ToSequence));
+
+        await approvals.ApproveDataAsync(Approve("2023"));
+        var all = await central.WhenAsync(e => e.Count >= 2, "PAN's 2023, arrived after its 2022 with a lower sequence");
+        Assert.Equal((EventType.DataReceived, "PAN", 1L, 1L), (all[1].Type, all[1].Country, all[1].FromSequence, all[1].ToSequence));
+        await Task.Delay(500);
+        Assert.Equal(2, central.Accepted.Count);
+        Assert.Equal(0L, secretariat.CountRows("webhook_cursors WHERE source LIKE 'late:%'")); // nothing left waiting
+    }
 }

@@ -7,7 +7,7 @@ namespace MirpsExchange.Cli.Commands;
 /// <summary>
 /// <c>mirps webhooks add|list|remove|deliveries</c>: the signed webhooks of a node (protos/README.md "Webhooks", docs/webhooks.md),
 /// managed with the node owner's approver credential: a State's on its node, the Secretariat's on the Secretariat's
-/// (<c>--node-country secretariat</c>).
+/// (<c>--node-country secretariat</c>); and a State's approver's own at the Secretariat's, about that State only.
 /// </summary>
 internal static class WebhooksCommand
 {
@@ -26,7 +26,7 @@ internal static class WebhooksCommand
         var events = new Option<string[]>("--event")
         {
             Description = "An event type, repeatable: approved, unapproved, changed-since-approval, embargo-lifted (a State's node); "
-                + "data-received, accepted, rejected, due-soon, overdue too (the Secretariat's)",
+                + "data-received, accepted, rejected, due-soon, overdue too (the Secretariat's; a State's approver there names only these five, about its own figures)",
             HelpName = "TYPE",
             Required = true,
             AllowMultipleArgumentsPerToken = true,

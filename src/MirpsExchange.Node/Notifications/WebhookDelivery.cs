@@ -12,7 +12,8 @@ namespace MirpsExchange.Node.Notifications;
 /// delivered (order per subscription), signed (<see cref="WebhookSigning"/>), POSTed with no redirect followed and only to
 /// allowed addresses (<see cref="WebhookUrls"/>). A 2xx answer delivers it; anything else is logged as an attempt and
 /// tried again after a backoff that doubles up to <see cref="WebhookOptions.MaxBackoff"/>, forever: nothing is dropped.
-/// Subscriptions are served side by side, so one receiver that is down does not hold the others back.
+/// Subscriptions are served side by side, so one receiver that is down does not hold the others back. Every
+/// <see cref="WebhookOptions.PruneInterval"/> it prunes the delivery log (<see cref="PruneAsync"/>).
 /// </summary>
 public sealed partial class WebhookDelivery : BackgroundService
 {
@@ -24,6 +25,7 @@ public sealed partial class WebhookDelivery : BackgroundService
     private readonly TimeProvider _clock;
     private readonly ILogger<WebhookDelivery> _logger;
     private readonly HttpClient _http;
+    private DateTimeOffset? _lastPrune;
 
     public WebhookDelivery(IServiceScopeFactory scopes, WebhookSignal signal, WebhookSigning signing, WebhookUrls urls, WriteGate gate,
         IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger)
@@ -48,6 +50,7 @@ public sealed partial class WebhookDelivery : BackgroundService
             var more = false;
             try
             {
+                await PruneWhenDueAsync(stoppingToken);
                 more = await SendDueAsync(stoppingToken) > 0;
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
@@ -99,6 +102,49 @@ public sealed partial class WebhookDelivery : BackgroundService
         var outcomes = await Task.WhenAll(due.Select(d => SendAsync(d, cancellationToken)));
         await RecordAsync(db, outcomes, cancellationToken);
         return outcomes.Count(o => o.Delivered);
+    }
+
+    private async Task PruneWhenDueAsync(CancellationToken cancellationToken)
+    {
+        var now = _clock.GetUtcNow();
+        // Due after an interval, or at once when the clock was set back (a prune far "in the future" would never come).
+        if (_lastPrune is { } last && now >= last && now - last < _options.Value.PruneInterval)
+        {
+            return;
+        }
+        _lastPrune = now;
+        var (deliveries, attempts, events) = await PruneAsync(cancellationToken);
+        if (deliveries + attempts + events > 0)
+        {
+            LogPruned(_logger, deliveries, attempts, events);
+        }
+    }
+
+    /// <summary>
+    /// Removes what <see cref="WebhookOptions.Retention"/> lets go: deliveries delivered longer ago, with their attempts, and
+    /// events no delivery refers to any more that were derived longer ago (and at least LookbackDays + DueSoonDays + 2 days
+    /// ago: until then the calendar could find a DUE_SOON or OVERDUE again, and the stored id is what stops it being sent
+    /// twice). An undelivered event, its delivery and its attempts are never removed: nothing waiting is lost.
+    /// </summary>
+    public async Task<(int Deliveries, int Attempts, int Events)> PruneAsync(CancellationToken cancellationToken)
+    {
+        var options = _options.Value;
+        var now = _clock.GetUtcNow();
+        var rederive = TimeSpan.FromDays(options.LookbackDays + options.DueSoonDays + 2);
+        var delivered = StoreTime.ToMicros(now - options.Retention);
+        var derived = StoreTime.ToMicros(now - (options.Retention > rederive ? options.Retention : rederive));
+        await using var scope = _scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        using var held = await _gate.EnterAsync(cancellationToken);
+        cancellationToken = CancellationToken.None; // short; finished once begun
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var old = db.WebhookDeliveries.Where(d => d.Delivered && d.DeliveredTime < delivered);
+        var attempts = await db.WebhookAttempts.Where(a => old.Select(d => d.Id).Contains(a.DeliveryId)).ExecuteDeleteAsync(cancellationToken);
+        var deliveries = await old.ExecuteDeleteAsync(cancellationToken);
+        var events = await db.WebhookEvents.Where(e => e.OccurTime < derived && !db.WebhookDeliveries.Select(d => d.EventId).Contains(e.Id))
+            .ExecuteDeleteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (deliveries, attempts, events);
     }
 
     private async Task<Outcome> SendAsync(Due due, CancellationToken cancellationToken)
@@ -166,6 +212,10 @@ public sealed partial class WebhookDelivery : BackgroundService
     [LoggerMessage(EventName = "WebhookAttemptFailed", Level = LogLevel.Information,
         Message = "Webhook event {EventId} to subscription {SubscriptionId} failed ({Error}), attempt {Attempts}; tried again after a backoff")]
     private static partial void LogAttemptFailed(ILogger logger, string eventId, string subscriptionId, string error, int attempts);
+
+    [LoggerMessage(EventName = "WebhookPruned", Level = LogLevel.Information,
+        Message = "Pruned the webhook delivery log past Webhooks:Retention: {Deliveries} deliveries, {Attempts} attempts, {Events} events")]
+    private static partial void LogPruned(ILogger logger, int deliveries, int attempts, int events);
 
     [LoggerMessage(EventName = "WebhookDeliveryRoundFailed", Level = LogLevel.Warning, Message = "A webhook delivery round failed (tried again): {Error}")]
     private static partial void LogDeliveryRoundFailed(ILogger logger, string error);

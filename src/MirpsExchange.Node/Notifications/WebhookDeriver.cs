@@ -83,8 +83,9 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
             var row = new WebhookEventRow { EventKey = e.EventId, Type = (int)e.Type, Country = e.Country, Body = JsonFormatter.Default.Format(e), OccurTime = now };
             db.WebhookEvents.Add(row);
             await db.SaveChangesAsync(cancellationToken);
-            // A State's node tells its own State of its own figures only, whatever a source found.
-            foreach (var subscription in subscriptions.Where(s => WebhookSubscriptions.Types(s).Contains(e.Type) && (owner.Length == 0 || e.Country == owner)))
+            // A State's node tells its own State of its own figures only, whatever a source found; and the Secretariat's node
+            // tells a State's subscription of that State only.
+            foreach (var subscription in subscriptions.Where(s => WebhookSubscriptions.Hears(s, e, owner)))
             {
                 db.WebhookDeliveries.Add(new WebhookDeliveryRow { SubscriptionId = subscription.Id, EventId = row.Id, NextAttemptTime = now });
                 added++;
@@ -94,9 +95,16 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         {
             if (await db.WebhookCursors.FindAsync([source], cancellationToken) is { } cursor)
             {
-                cursor.Position = position;
+                if (position < 0)
+                {
+                    db.WebhookCursors.Remove(cursor); // a source's cursor it no longer needs (a late change arrived)
+                }
+                else
+                {
+                    cursor.Position = position;
+                }
             }
-            else
+            else if (position >= 0)
             {
                 db.WebhookCursors.Add(new WebhookCursorRow { Source = source, Position = position });
             }

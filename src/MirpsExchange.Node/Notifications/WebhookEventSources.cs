@@ -46,6 +46,10 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
         foreach (var origin in Origins)
         {
             await LifecycleAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
+            if (Country.Length == 0)
+            {
+                await LateChangesAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
+            }
             await ChangesAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
         }
         if (Country.Length == 0)
@@ -107,6 +111,16 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
             return;
         }
         var upto = Math.Min(last, after + ChangeWindow);
+        if (Country.Length == 0)
+        {
+            // The window's placeholders (a draft held back, an embargoed change): their content may arrive after the cursor
+            // moved on. Read before the window's changes, so one replaced meanwhile is announced here, or later, not lost.
+            foreach (var sequence in await db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin && w.OriginSequence > after && w.OriginSequence <= upto)
+                .Select(w => w.OriginSequence).ToListAsync(cancellationToken))
+            {
+                moved[LateKey(origin, sequence)] = sequence;
+            }
+        }
         var cells = await db.Observations.AsNoTracking()
             .Where(o => o.Origin == origin && o.OriginSequence > after && o.OriginSequence <= upto)
             .GroupBy(o => new { o.IndicatorCode, o.Period })
@@ -138,6 +152,45 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
             }
         }
         moved[cursor] = upto;
+    }
+
+    private static string LatePrefix(string origin) => $"late:{origin}:";
+
+    private static string LateKey(string origin, long sequence) => LatePrefix(origin) + sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// DATA_RECEIVED (the Secretariat's node) for changes that arrive after the cursor passed them: each placeholder the
+    /// cursor passed is a cursor of its own (<see cref="LateKey"/>) until its content is here (one event for those that
+    /// arrived since the last round) or its placeholder is gone without it; then its cursor is removed (a position below 0,
+    /// <see cref="WebhookDeriver"/>).
+    /// </summary>
+    private static async Task LateChangesAsync(NodeDbContext db, string origin, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
+        List<WebhookEvent>? events, CancellationToken cancellationToken)
+    {
+        var prefix = LatePrefix(origin);
+        var waiting = cursors.Where(c => c.Key.StartsWith(prefix, StringComparison.Ordinal) && c.Value > 0).Select(c => c.Value).Order().Take(Page).ToList();
+        if (waiting.Count == 0)
+        {
+            return;
+        }
+        var arrived = await db.Observations.AsNoTracking().Where(o => o.Origin == origin && waiting.Contains(o.OriginSequence))
+            .Select(o => new { o.OriginSequence, o.RecordedTime }).ToListAsync(cancellationToken);
+        var still = (await db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin && waiting.Contains(w.OriginSequence))
+            .Select(w => w.OriginSequence).ToListAsync(cancellationToken)).ToHashSet();
+        if (arrived.Count > 0 && events is not null)
+        {
+            var (from, to) = (arrived.Min(a => a.OriginSequence), arrived.Max(a => a.OriginSequence));
+            events.Add(new WebhookEvent
+            {
+                EventId = $"{origin}.received-late.{from}-{to}.{arrived.Count}", Type = EventType.DataReceived,
+                OccurTime = StoreTime.ToTimestamp(arrived.Max(a => a.RecordedTime)), Country = origin, FromSequence = from, ToSequence = to,
+            });
+        }
+        var done = arrived.Select(a => a.OriginSequence).ToHashSet();
+        foreach (var sequence in waiting.Where(w => done.Contains(w) || !still.Contains(w)))
+        {
+            moved[LateKey(origin, sequence)] = -1;
+        }
     }
 
     /// <summary>The first change of <paramref name="entry"/>'s cell after it, while it is the cell's latest entry; or null.</summary>

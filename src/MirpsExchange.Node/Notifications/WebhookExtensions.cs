@@ -11,10 +11,11 @@ public static class WebhookExtensions
         var section = builder.Configuration.GetSection(WebhookOptions.Section);
         var options = section.Get<WebhookOptions>() ?? new WebhookOptions();
         if (options.PollInterval <= TimeSpan.Zero || options.DeliveryInterval <= TimeSpan.Zero || options.InitialBackoff <= TimeSpan.Zero
-            || options.MaxBackoff < options.InitialBackoff || options.Timeout <= TimeSpan.Zero || options.DueSoonDays < 0 || options.LookbackDays < 0)
+            || options.MaxBackoff < options.InitialBackoff || options.Timeout <= TimeSpan.Zero || options.DueSoonDays < 0 || options.LookbackDays < 0
+            || options.Retention <= TimeSpan.Zero || options.PruneInterval <= TimeSpan.Zero)
         {
             throw new OptionsValidationException(Options.DefaultName, typeof(WebhookOptions),
-                ["Webhooks: PollInterval, DeliveryInterval, InitialBackoff and Timeout must be positive, MaxBackoff at least InitialBackoff, DueSoonDays and LookbackDays 0 or more."]);
+                ["Webhooks: PollInterval, DeliveryInterval, InitialBackoff, Timeout, Retention and PruneInterval must be positive, MaxBackoff at least InitialBackoff, DueSoonDays and LookbackDays 0 or more."]);
         }
         builder.Services.AddOptions<WebhookOptions>().Bind(section);
         var keyFile = options.SecretKeyFile.Length > 0

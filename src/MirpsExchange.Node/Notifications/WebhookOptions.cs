@@ -31,6 +31,16 @@ public sealed class WebhookOptions
     /// <summary>DUE_SOON and OVERDUE look at due dates at most this many days back (Secretariat).</summary>
     public int LookbackDays { get; set; } = 30;
 
+    /// <summary>
+    /// How long a delivered event stays in the delivery log (with its attempts) before the delivery worker prunes it.
+    /// Undelivered events are never pruned. An event's id is kept at least as long as a calendar event could be found again
+    /// (<see cref="LookbackDays"/> + <see cref="DueSoonDays"/> + 2 days), so nothing is sent twice.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the delivery worker prunes what <see cref="Retention"/> lets go.</summary>
+    public TimeSpan PruneInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Development only: receivers on a loopback address (http or https). Off, a loopback URL is refused.</summary>
     public bool AllowLoopback { get; set; }
 

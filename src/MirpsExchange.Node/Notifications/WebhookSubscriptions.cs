@@ -17,7 +17,28 @@ public static class WebhookSubscriptions
         EventType.DueSoon, EventType.Overdue,
     ];
 
-    public static EventType[] Emitted(string nodeCountry) => nodeCountry.Length > 0 ? StateEvents : SecretariatEvents;
+    /// <summary>
+    /// The event types a State subscribes to at the Secretariat's node: what the Secretariat did or noticed about that State's
+    /// own figures (its approvals it hears of on its own node).
+    /// </summary>
+    public static readonly EventType[] StateEventsAtSecretariat =
+        [EventType.DataReceived, EventType.Accepted, EventType.Rejected, EventType.DueSoon, EventType.Overdue];
+
+    /// <summary>
+    /// What a subscription of <paramref name="owner"/> (a State's ISO3, or empty: the Secretariat) may name on the node of
+    /// <paramref name="nodeCountry"/> (empty: the Secretariat's).
+    /// </summary>
+    public static EventType[] Emitted(string nodeCountry, string owner) =>
+        nodeCountry.Length > 0 ? StateEvents : owner.Length > 0 ? StateEventsAtSecretariat : SecretariatEvents;
+
+    /// <summary>
+    /// Whether <paramref name="subscription"/> hears of <paramref name="e"/> on the node of <paramref name="nodeCountry"/>: a
+    /// type it subscribed to, and, on a State's node or for a State's subscription at the Secretariat, an event about that
+    /// State only.
+    /// </summary>
+    public static bool Hears(WebhookSubscriptionRow subscription, WebhookEvent e, string nodeCountry) =>
+        (nodeCountry.Length == 0 || e.Country == nodeCountry) && (subscription.Owner.Length == 0 || e.Country == subscription.Owner)
+        && Types(subscription).Contains(e.Type);
 
     public static List<EventType> Types(WebhookSubscriptionRow row) =>
         [.. row.EventTypes.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(t => (EventType)int.Parse(t, System.Globalization.CultureInfo.InvariantCulture))];

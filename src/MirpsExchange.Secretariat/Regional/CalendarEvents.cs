@@ -11,7 +11,7 @@ namespace MirpsExchange.Secretariat.Regional;
 
 /// <summary>
 /// DUE_SOON and OVERDUE webhooks from the reporting calendar (<see cref="ReportingCalendar"/>): a State's group x period with no
-/// approval recorded whose due date is at most Webhooks:DueSoonDays ahead, or has passed (judged as timeliness judges it), within
+/// approval standing (none recorded, or the last one withdrawn) whose due date is at most Webhooks:DueSoonDays ahead, or has passed (judged as timeliness judges it), within
 /// Webhooks:LookbackDays. Each fires once per State, group and period (its id says which).
 /// </summary>
 public sealed class CalendarEvents(ReportingCalendar calendar, StandardCatalogue catalogue, IOptions<WebhookOptions> options, TimeProvider clock) : IWebhookEventSource
@@ -30,10 +30,11 @@ public sealed class CalendarEvents(ReportingCalendar calendar, StandardCatalogue
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var (soon, lookback) = (options.Value.DueSoonDays, options.Value.LookbackDays);
         var groups = rules.Select(r => r.GroupId).Distinct().ToList();
-        var approved = (await db.LifecycleEntries.AsNoTracking()
-            .Where(e => e.Action == LifecycleAction.Approve && groups.Contains(e.GroupId))
-            .Select(e => new { e.Origin, e.GroupId, e.Period }).Distinct().ToListAsync(cancellationToken))
-            .Select(e => (e.Origin, e.GroupId, e.Period)).ToHashSet();
+        // A cell stands approved while its last lifecycle entry is an approval (as ApprovalCells judges it): one approved,
+        // then unapproved, is due (or overdue) again.
+        var approved = (await db.LifecycleEntries.AsNoTracking().Where(e => groups.Contains(e.GroupId)).OrderBy(e => e.EntrySequence)
+            .Select(e => new { e.Origin, e.GroupId, e.Period, e.Action }).ToListAsync(cancellationToken))
+            .GroupBy(e => (e.Origin, e.GroupId, e.Period)).Where(g => g.Last().Action == LifecycleAction.Approve).Select(g => g.Key).ToHashSet();
         foreach (var rule in rules)
         {
             var longest = rule.DueDays + rule.Extensions.Select(e => e.ExtraDays).DefaultIfEmpty(0).Max();
