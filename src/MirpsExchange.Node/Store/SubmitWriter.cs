@@ -188,12 +188,20 @@ public sealed partial class SubmitWriter(
             }
             const int fields = 6 + Mirps.Log.AddedDimensions.Count;
             var ranks = new Dictionary<string, int>[fields];
+            // A value equal to the row before's is not looked up again: rows come grouped (a table's rows share all but a
+            // field or two), so most fields repeat.
             for (var f = 0; f < fields; f++)
             {
                 ranks[f] = new Dictionary<string, int>(StringComparer.Ordinal);
+                string? last = null;
                 foreach (var row in rows)
                 {
-                    ranks[f].TryAdd(Field(row, f), 0);
+                    var value = Field(row, f);
+                    if (!string.Equals(value, last, StringComparison.Ordinal))
+                    {
+                        ranks[f].TryAdd(value, 0);
+                        last = value;
+                    }
                 }
             }
             var shifts = new int[fields];
@@ -215,14 +223,20 @@ public sealed partial class SubmitWriter(
                 return order;
             }
             var keys = new long[rows.Length];
-            for (var i = 0; i < rows.Length; i++)
+            for (var f = 0; f < fields; f++)
             {
-                var key = 0L;
-                for (var f = 0; f < fields; f++)
+                string? last = null;
+                var ranked = 0L;
+                for (var i = 0; i < rows.Length; i++)
                 {
-                    key |= (long)ranks[f][Field(rows[i], f)] << shifts[f];
+                    var value = Field(rows[i], f);
+                    if (!string.Equals(value, last, StringComparison.Ordinal))
+                    {
+                        ranked = (long)ranks[f][value] << shifts[f];
+                        last = value;
+                    }
+                    keys[i] |= ranked;
                 }
-                keys[i] = key;
             }
             Array.Sort(keys, order);
             return order;
