@@ -1,6 +1,6 @@
 namespace MirpsExchange.Benchmarks;
 
-public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples)
+public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples, string[] Synchronous)
 {
     public static BenchmarkArgs Parse(string[] args)
     {
@@ -9,6 +9,11 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             var i = Array.IndexOf(args, name);
             return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
         }
+        string Text(string name, string fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        }
         return new BenchmarkArgs(
             Rows: Value("--rows", 1_000_000),
             Rounds: Value("--rounds", 1),
@@ -16,6 +21,8 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Concurrency: Value("--concurrency", 2),
             WarmupRows: Value("--warmup-rows", 300_000),
             Seconds: Value("--seconds", 5),
-            Samples: Value("--samples", 1_000));
+            Samples: Value("--samples", 1_000),
+            // submit: the origin's commit settings measured, each with a baseline committing the same way (FULL, the node's default, and NORMAL)
+            Synchronous: Text("--synchronous", "FULL,NORMAL").ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 }

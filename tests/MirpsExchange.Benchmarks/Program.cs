@@ -2,7 +2,9 @@ using MirpsExchange.Benchmarks;
 
 // Usage: dotnet run -c Release --project tests/MirpsExchange.Benchmarks -- [--rows N] [--rounds N] [--batch-size N]
 //        [--concurrency N (calls in flight, default 2: the next batch is encoded and validated while one is written)]
-//        [--warmup-rows N]   (MIRPS_BENCH_NODE_ARGS="--Node:CatalogueFile=FILE ...": extra arguments for the node, e.g. a
+//        [--warmup-rows N] [--synchronous FULL,NORMAL (the commit settings measured, each node beside a baseline committing
+//                             the same way; default both, back to back per round)]
+//                            (MIRPS_BENCH_NODE_ARGS="--Node:CatalogueFile=FILE ...": extra arguments for the node, e.g. a
 //                             catalogue without validationRules to measure the rules' cost)
 //        auth [--seconds N] [--samples N (fresh-token calls per round)]: token issuance rates; on a node, health and GetCatalog
 //             without a token, with a cached one, with a fresh one per call, on cleartext loopback and over mTLS with bound tokens

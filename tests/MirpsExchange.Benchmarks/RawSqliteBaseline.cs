@@ -238,21 +238,26 @@ public sealed class RawSqliteBaseline : IDisposable
     /// The submit baseline: <paramref name="warmup"/> (not timed), then <paramref name="rows"/> into a new
     /// store, in batches of <paramref name="batchSize"/>, each sorted by the unique key (periods parsed,
     /// sequences and commit time assigned) on another thread while the previous batch is written; returns
-    /// the time the latter took.
+    /// the time the latter took and this process's processor time meanwhile (both threads: the writer and the preparer).
+    /// Its commits are made as durable as the node's own submits under <paramref name="synchronous"/> (Node:SubmitSynchronous:
+    /// FULL syncs the WAL at every commit), through the node's own <see cref="SqlitePragmas.DurableCommitAsync"/>.
     /// </summary>
-    public static async Task<TimeSpan> InsertAsync(string path, IReadOnlyList<Observation> warmup, IReadOnlyList<Observation> rows, int batchSize)
+    public static async Task<(TimeSpan Elapsed, TimeSpan Cpu)> InsertAsync(string path, IReadOnlyList<Observation> warmup, IReadOnlyList<Observation> rows, int batchSize, string synchronous)
     {
         using var baseline = await CreateAsync(path, rows[0].Country);
+        await using var durable = await SqlitePragmas.DurableCommitAsync(baseline._connection, synchronous, CancellationToken.None);
         long sequence = 0;
         await baseline.WriteAllAsync(Prepare(warmup));
+        var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var written = await baseline.WriteAllAsync(Prepare(rows));
         var elapsed = watch.Elapsed;
+        cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
         if (written != rows.Count || baseline.LastSequence() != warmup.Count + rows.Count)
         {
             throw new InvalidOperationException($"the baseline wrote {written:N0} rows of {rows.Count:N0}");
         }
-        return elapsed;
+        return (elapsed, cpu);
 
         ChannelReader<BaselineBatch> Prepare(IReadOnlyList<Observation> source)
         {

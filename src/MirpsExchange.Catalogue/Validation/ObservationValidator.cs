@@ -120,12 +120,21 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         var periods = new Period[items.Count];
         var added = new AddedDimensions[items.Count];
         var seen = new Dictionary<KeyTuple, int>(items.Count);
+        // The last valid key of the batch, as a replica's feed remembers it (ValidKeyMemo): rows come table by table, so a
+        // row's parts equal to the row before's, under the same indicator, are not looked up again. The outcome is the same.
+        var memo = nodeCountry is null ? null : new ValidKeyMemo();
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
             var prefix = $"{collection}[{i}]";
             var key = keyOf(item);
-            var rule = ValidateKey(prefix, ref key, nodeCountry, today, violations, out periods[i]);
+            var before = violations.Count;
+            var rule = ValidateKey(prefix, ref key, nodeCountry, today, violations, out periods[i],
+                memo is not null && memo.Holds(key.IndicatorCode, nodeCountry!) ? memo : null);
+            if (memo is not null && rule is not null && violations.Count == before)
+            {
+                memo.Remember(rule, nodeCountry!, key.Country, key.Period, periods[i], key.Sex, key.Age, key.CountryOfOrigin, key.Added);
+            }
             added[i] = key.Added;
             validateRest?.Invoke(prefix, item, rule, violations);
             if (!seen.TryAdd(key, i))
@@ -383,6 +392,9 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         }
 
         public bool IsEmpty => _items.Count == 0;
+
+        /// <summary>Every violation added, listed or not.</summary>
+        public int Count => _items.Count + _more;
 
         /// <summary>All violations when they fit; otherwise the first ones and a last line counting the rest.</summary>
         public List<Violation> ToList() => _more == 0

@@ -67,8 +67,32 @@ public sealed partial class SubmitWriter(
         using var _ = await gate.EnterAsync(cancellationToken);
         using var __ = new EndStamp(stamps); // ApplyAsync stamps the commit's time; an answer "as of now" reads before it until it is over
         recovery.RequireWritable(); // a node behind what its replicas hold of its log recovers first (Sync/OriginRecovery)
-        // What is acknowledged survives power loss (synchronous=FULL for this commit); the connection stays open to the commit.
+        // The connection is opened under the gate and closed before it is left: back in the writer's pool, it is the one the
+        // next writer takes. Kept open to the end of the call (its scope), it made the next submit, already waiting at the
+        // gate, open a second one; the two alternated, each dropping its page cache at every batch (the other had written)
+        // and finding the tables the rules read last time invalid (WrittenRuleTables: another connection wrote).
         await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await WriteOpenAsync(origin, prepared, ticket, respond, replay, cancellationToken, judge);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private async Task<TResponse> WriteOpenAsync<TResponse>(
+        string origin,
+        PreparedRows prepared,
+        RequestTicket? ticket,
+        Func<WriteOutcome, TResponse> respond,
+        Func<byte[], TResponse> replay,
+        CancellationToken cancellationToken,
+        Func<DbTransaction, CancellationToken, Task<Action?>>? judge)
+        where TResponse : IMessage<TResponse>
+    {
+        // What is acknowledged survives power loss (synchronous=FULL for this commit).
         await using var durable = await SqlitePragmas.DurableCommitAsync(db.Database.GetDbConnection(), node.Value.SubmitSynchronous, cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         if (ticket is not null)
@@ -164,12 +188,20 @@ public sealed partial class SubmitWriter(
             }
             const int fields = 6 + Mirps.Log.AddedDimensions.Count;
             var ranks = new Dictionary<string, int>[fields];
+            // A value equal to the row before's is not looked up again: rows come grouped (a table's rows share all but a
+            // field or two), so most fields repeat.
             for (var f = 0; f < fields; f++)
             {
                 ranks[f] = new Dictionary<string, int>(StringComparer.Ordinal);
+                string? last = null;
                 foreach (var row in rows)
                 {
-                    ranks[f].TryAdd(Field(row, f), 0);
+                    var value = Field(row, f);
+                    if (!string.Equals(value, last, StringComparison.Ordinal))
+                    {
+                        ranks[f].TryAdd(value, 0);
+                        last = value;
+                    }
                 }
             }
             var shifts = new int[fields];
@@ -191,14 +223,20 @@ public sealed partial class SubmitWriter(
                 return order;
             }
             var keys = new long[rows.Length];
-            for (var i = 0; i < rows.Length; i++)
+            for (var f = 0; f < fields; f++)
             {
-                var key = 0L;
-                for (var f = 0; f < fields; f++)
+                string? last = null;
+                var ranked = 0L;
+                for (var i = 0; i < rows.Length; i++)
                 {
-                    key |= (long)ranks[f][Field(rows[i], f)] << shifts[f];
+                    var value = Field(rows[i], f);
+                    if (!string.Equals(value, last, StringComparison.Ordinal))
+                    {
+                        ranked = (long)ranks[f][value] << shifts[f];
+                        last = value;
+                    }
+                    keys[i] |= ranked;
                 }
-                keys[i] = key;
             }
             Array.Sort(keys, order);
             return order;

@@ -193,11 +193,19 @@ public sealed class CatalogueRules
         return findings;
     }
 
-    /// <summary>A breakdown: the cells of one table with the same codes but in one dimension, that dimension's total among them or not.</summary>
-    private sealed class BreakdownGroup(int codes)
+    /// <summary>
+    /// A breakdown: the cells of one table with the same codes but in one dimension (<see cref="Key"/>: their packed codes with
+    /// that dimension's bits cleared), that dimension's total among them or not. Its parts are summed as they are grouped, and
+    /// listed again only for a finding (<see cref="PartsOf"/>): most breakdowns hold, and a list per breakdown was most of
+    /// the grouping's time and garbage.
+    /// </summary>
+    private sealed class BreakdownGroup(long key, RuleCell first)
     {
+        public readonly long Key = key;
         public RuleCell? Total;
-        public readonly List<RuleCell> Parts = new(codes);
+        public RuleCell FirstPart = first;
+        public double Sum;
+        public int Parts;
         public bool InRequest;
     }
 
@@ -221,39 +229,62 @@ public sealed class CatalogueRules
                 continue;
             }
             var groups = new Dictionary<long, BreakdownGroup>[dimensions.Length];
-            var codes = new int[dimensions.Length]; // each breakdown's parts at most: its dimension's codes but the total
+            var lists = new List<BreakdownGroup>[dimensions.Length];
+            var masks = new long[dimensions.Length];
             for (var i = 0; i < groups.Length; i++)
             {
-                codes[i] = _catalogue.DimensionCodes(StandardCatalogue.ObservationDimensions[dimensions[i]]).Count - 1;
-                groups[i] = new(tableCells.Count / (codes[i] + 1) + 1);
+                var codes = _catalogue.DimensionCodes(StandardCatalogue.ObservationDimensions[dimensions[i]]).Count;
+                groups[i] = new(tableCells.Count / codes + 1);
+                lists[i] = new(tableCells.Count / codes + 1);
+                masks[i] = ~Codes.Mask(dimensions[i]);
             }
             foreach (var cell in tableCells.Values)
             {
                 for (var i = 0; i < dimensions.Length; i++)
                 {
-                    var d = dimensions[i];
-                    var key = cell.Key & ~Codes.Mask(d);
+                    var key = cell.Key & masks[i];
                     if (!groups[i].TryGetValue(key, out var group))
                     {
-                        groups[i][key] = group = new BreakdownGroup(codes[i]);
+                        groups[i][key] = group = new BreakdownGroup(key, cell);
+                        lists[i].Add(group);
                     }
-                    if (cell.Dimensions[d] == Total)
+                    if (cell.Dimensions[dimensions[i]] == Total)
                     {
                         group.Total = cell;
                     }
                     else
                     {
-                        group.Parts.Add(cell);
+                        if (group.Parts == 0)
+                        {
+                            group.FirstPart = cell;
+                        }
+                        group.Sum += cell.Value;
+                        group.Parts++;
                     }
                     group.InRequest |= cell.InRequest;
                 }
             }
             for (var i = 0; i < dimensions.Length; i++)
             {
-                result[(table, dimensions[i])] = [.. groups[i].Values];
+                result[(table, dimensions[i])] = lists[i];
             }
         }
         return result;
+    }
+
+    /// <summary>A breakdown's parts, in the order they were grouped (for a finding).</summary>
+    private List<RuleCell> PartsOf(RuleCells cells, RuleTable table, int d, BreakdownGroup group)
+    {
+        var mask = ~Codes.Mask(d);
+        var parts = new List<RuleCell>(group.Parts);
+        foreach (var cell in cells.CellsOf(table))
+        {
+            if ((cell.Key & mask) == group.Key && cell.Dimensions[d] != Total)
+            {
+                parts.Add(cell);
+            }
+        }
+        return parts;
     }
 
     private void EvaluateBreakdown(ValidationRule rule, Dictionary<(RuleTable, int), List<BreakdownGroup>> breakdowns, Judge judge)
@@ -272,29 +303,25 @@ public sealed class CatalogueRules
             var codes = _catalogue.DimensionCodes(dimension).Count - 1;
             foreach (var group in groups)
             {
-                if ((judge.RequestOnly && !group.InRequest) || group.Parts.Count == 0 || (group.Total is null && !never))
+                if ((judge.RequestOnly && !group.InRequest) || group.Parts == 0 || (group.Total is null && !never))
                 {
                     continue;
                 }
-                var missing = codes - group.Parts.Count;
+                var missing = codes - group.Parts;
                 if (rule.MissingValueStrategy == MissingValueStrategy.SkipIfAnyValueMissing && missing > 0)
                 {
                     continue;
                 }
-                var sum = 0.0;
-                foreach (var part in group.Parts)
-                {
-                    sum += part.Value;
-                }
+                var sum = group.Sum;
                 var total = group.Total?.Value ?? 0;
                 if (Holds(rule, sum, total))
                 {
                     continue;
                 }
-                var parts = group.Parts.OrderBy(p => p.Dimensions[d], StringComparer.Ordinal).Select(p => RuleTerm.Of(p)).ToList();
-                var totalTerm = group.Total is { } t ? RuleTerm.Of(t) : new RuleTerm(code, table.Period, RuleCells.With(group.Parts[0].Dimensions, d, Total), null);
-                var first = group.Parts[0].Dimensions;
-                var count = group.Parts.Count;
+                var first = group.FirstPart.Dimensions;
+                var parts = PartsOf(judge.Cells, table, d, group).OrderBy(p => p.Dimensions[d], StringComparer.Ordinal).Select(p => RuleTerm.Of(p)).ToList();
+                var totalTerm = group.Total is { } t ? RuleTerm.Of(t) : new RuleTerm(code, table.Period, RuleCells.With(first, d, Total), null);
+                var count = group.Parts;
                 judge.Report(rule, code, table.Period, sum, total, parts, [totalTerm],
                     () => $"{code} {judge.Cells.Country} {table.Period} by {dimension} ({count} of {codes} codes{Except(d, first)}): the breakdown sums to {RuleFinding.Number(sum)}, {Failed(rule)} the total {RuleFinding.Number(total)}");
             }

@@ -58,18 +58,40 @@ public sealed class CellCodes
     /// The key of <paramref name="dimensions"/>, whose codes are replaced by the catalogue's own instances (a value read
     /// from the store is dropped at once); false when a code is not in its codelist (such a cell cannot be judged).
     /// </summary>
-    public bool TryPack(string[] dimensions, out long key)
+    public bool TryPack(string[] dimensions, out long key) => TryPack(dimensions, out key, null);
+
+    /// <summary>
+    /// <see cref="TryPack(string[], out long)"/>, where a code equal to the one <paramref name="recent"/> last packed in its
+    /// dimension is not looked up again (cells come table by table, so most of their codes repeat the cell before's).
+    /// </summary>
+    public bool TryPack(string[] dimensions, out long key, Recent? recent)
     {
         key = 0;
         for (var d = 0; d < dimensions.Length; d++)
         {
-            if (!_places[d].TryGetValue(dimensions[d], out var place))
+            int place;
+            if (recent is not null && string.Equals(dimensions[d], recent.Codes[d], StringComparison.Ordinal))
+            {
+                place = recent.Places[d];
+            }
+            else if (!_places[d].TryGetValue(dimensions[d], out place))
             {
                 return false;
+            }
+            else if (recent is not null)
+            {
+                (recent.Codes[d], recent.Places[d]) = (_codes[d][place], place);
             }
             dimensions[d] = _codes[d][place];
             key |= (long)place << _shifts[d];
         }
         return true;
+    }
+
+    /// <summary>The codes one caller packed last, one per dimension (not shared between threads).</summary>
+    public sealed class Recent
+    {
+        internal readonly string?[] Codes = new string?[StandardCatalogue.ObservationDimensions.Count];
+        internal readonly int[] Places = new int[StandardCatalogue.ObservationDimensions.Count];
     }
 }

@@ -42,6 +42,7 @@ public sealed class RuleCells(string country, CellCodes codes)
     private readonly Dictionary<RuleTable, Dictionary<long, RuleCell>> _tables = [];
     private readonly HashSet<RuleTable> _requestTables = [];
     private readonly List<RuleCell> _request = [];
+    private readonly CellCodes.Recent _recent = new();
 
     public string Country { get; } = country;
 
@@ -61,7 +62,7 @@ public sealed class RuleCells(string country, CellCodes codes)
     /// <summary>An observation of the request (a code outside its codelist, which validation refuses first, leaves it out).</summary>
     public void AddRequest(string indicator, Period period, string[] dimensions, double value, int index)
     {
-        if (!codes.TryPack(dimensions, out var key))
+        if (!codes.TryPack(dimensions, out var key, _recent))
         {
             return;
         }
@@ -75,7 +76,7 @@ public sealed class RuleCells(string country, CellCodes codes)
     /// <summary>A stored value, unless the request sends its key (or a code is outside its codelist: not judged).</summary>
     public void AddStored(string indicator, Period period, string[] dimensions, double value)
     {
-        if (codes.TryPack(dimensions, out var key))
+        if (codes.TryPack(dimensions, out var key, _recent))
         {
             TableOf(new RuleTable(indicator, period)).TryAdd(key, new RuleCell(indicator, period, dimensions, key, value, -1));
         }
