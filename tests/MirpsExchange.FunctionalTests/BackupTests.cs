@@ -100,7 +100,7 @@ public class BackupTests
         }
     }
 
-    private static long UserVersion(string database)
+    internal static long UserVersion(string database)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
         connection.Open();

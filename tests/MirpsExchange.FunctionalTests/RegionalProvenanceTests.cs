@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Mirps.Regional.V1;
@@ -33,8 +31,8 @@ public class RegionalProvenanceTests
         await using var relay = await SharingPolicyTests.ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
         await SharingPolicyTests.HoldsAsync(relay, 3);
 
-        // BLZ's own node stays out of reach (every connection cut) until the Secretariat has pulled through the relay.
-        await using var gate = new Gate(origin.Address);
+        // BLZ's own node stays out of reach (every connection held) until the Secretariat has pulled through the relay.
+        await using var gate = new TcpGate(origin.Address);
         var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         await using var secretariat = await TestSecretariat.StartAsync(
@@ -85,76 +83,6 @@ public class RegionalProvenanceTests
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
             await Task.Delay(100);
-        }
-    }
-
-    /// <summary>A TCP forwarder to a node that cuts every connection until <see cref="Open"/>.</summary>
-    private sealed class Gate : IAsyncDisposable
-    {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _accepting;
-        private readonly int _upstream;
-        private volatile bool _open;
-
-        public Gate(string upstream)
-        {
-            _upstream = new Uri(upstream).Port;
-            _listener.Start();
-            Address = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
-            _accepting = AcceptAsync();
-        }
-
-        public string Address { get; }
-
-        public void Open() => _open = true;
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var client = await _listener.AcceptSocketAsync(_stop.Token);
-                    if (!_open)
-                    {
-                        client.Dispose();
-                        continue;
-                    }
-                    var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    await server.ConnectAsync(IPAddress.Loopback, _upstream, _stop.Token);
-                    _ = Task.WhenAll(PumpAsync(client, server), PumpAsync(server, client))
-                        .ContinueWith(_ => { client.Dispose(); server.Dispose(); }, TaskScheduler.Default);
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
-        }
-
-        private async Task PumpAsync(Socket from, Socket to)
-        {
-            var buffer = new byte[16384];
-            try
-            {
-                int read;
-                while ((read = await from.ReceiveAsync(buffer, _stop.Token)) > 0)
-                {
-                    await to.SendAsync(buffer.AsMemory(0, read), _stop.Token);
-                }
-                to.Shutdown(SocketShutdown.Send);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _accepting;
-            _stop.Dispose();
         }
     }
 }
