@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using static MirpsExchange.FunctionalTests.Infrastructure.RecoveryFederation;
 using static MirpsExchange.FunctionalTests.RecoveryTests;
 
 namespace MirpsExchange.FunctionalTests;
