@@ -10,7 +10,7 @@ namespace MirpsExchange.Chaos;
 /// reads, every fault undone, then the federation must converge without a hand and the final invariants hold.
 /// It prints the seed, the schedule and every violation (with the time into the chaos it was seen).
 /// </summary>
-public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output, bool strictHeads = false)
+public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output)
 {
     /// <summary>
     /// How long the healed federation has to converge: a failing pull's longest backoff (30 s, +50% jitter), a pull's stall
@@ -36,17 +36,6 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output, bool
         }
     }
 
-    private int _notes;
-
-    /// <summary>What is printed (the first few times) but is not a violation: a known defect, reported.</summary>
-    private void Note(string text)
-    {
-        if (Interlocked.Increment(ref _notes) <= 5)
-        {
-            Say($"NOTE {text}");
-        }
-    }
-
     private void Say(string text)
     {
         lock (output)
@@ -69,7 +58,7 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output, bool
         Say($"starting the federation in {folder}");
         await using (var federation = await Federation.StartAsync(folder, Violation, cancellationToken))
         {
-            using var invariants = new Invariants(federation, Violation, Note, strictHeads);
+            using var invariants = new Invariants(federation, Violation);
             var workload = new Workload(federation, invariants, seed, Violation);
             using var stopWriting = new CancellationTokenSource();
             using var stopReading = new CancellationTokenSource();
@@ -96,10 +85,6 @@ public sealed class ChaosRun(long seed, TimeSpan length, TextWriter output, bool
                     // A node that answered while converging and then refuses or fails a check has not recovered on its own.
                     Violation($"a final check failed after convergence: {e}");
                 }
-            }
-            if (invariants.HeadsBeyondFigures > 0)
-            {
-                Say($"NOTE {invariants.HeadsBeyondFigures} regional figure(s) named heads beyond the changes they were computed from (known defect, docs/chaos.md; --strict-heads makes it a violation)");
             }
             Say($"{invariants.ChecksPassed} checks passed; starts per process: {string.Join(", ", federation.Starts.Select(s => $"{s.Key} {s.Value}"))}");
         }

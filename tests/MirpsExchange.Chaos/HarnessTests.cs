@@ -66,7 +66,7 @@ public class HarnessTests
     public void The_leak_check_flags_what_a_State_may_not_read()
     {
         var violations = new List<string>();
-        using var invariants = new Invariants(null!, violations.Add, _ => { }, strictHeads: false);
+        using var invariants = new Invariants(null!, violations.Add);
         StoredObservation Served(string origin, string indicator, double value, Withholding withholding = Withholding.Unspecified) => new()
         {
             Origin = origin, OriginSequence = 7, Withholding = withholding,

@@ -15,7 +15,7 @@ namespace MirpsExchange.Chaos;
 /// fork); every acknowledged write is in it; every regional figure is the sum of the origins' values at the heads it
 /// names; nothing withheld from a State reaches that State.
 /// </summary>
-public sealed class Invariants(Federation federation, Action<string> violation, Action<string> note, bool strictHeads) : IDisposable
+public sealed class Invariants(Federation federation, Action<string> violation) : IDisposable
 {
     private readonly Dictionary<string, List<StoredObservation>> _reference = Federation.States.ToDictionary(s => s, _ => new List<StoredObservation>());
     private readonly Dictionary<string, SemaphoreSlim> _referenceGates = Federation.States.ToDictionary(s => s, _ => new SemaphoreSlim(1));
@@ -158,8 +158,8 @@ public sealed class Invariants(Federation federation, Action<string> violation, 
 
     /// <summary>
     /// A regional figure at the Secretariat against the reference: the sum of each origin's value at the head the
-    /// answer names (an origin with no head there contributes nothing). <paramref name="final"/>: once converged, where the
-    /// Secretariat holds every change whole, the known defect of heads named beyond the figure is no excuse either.
+    /// answer names (an origin with no head there contributes nothing): each figure follows from exactly the logs up to its heads,
+    /// also while the Secretariat holds some changes only as a relay's placeholders. <paramref name="final"/>: once converged.
     /// </summary>
     public async Task CheckRegionalAsync(string indicator, string period, CancellationToken cancellationToken, bool final = false)
     {
@@ -199,51 +199,8 @@ public sealed class Invariants(Federation federation, Action<string> violation, 
         var text = string.Create(CultureInfo.InvariantCulture,
             $"regional {indicator} {period} at the Secretariat is {actual} from [{string.Join(",", actualContributing)}]; the origins' values at its heads " +
             $"({string.Join(", ", heads.Select(h => $"{h.Key}@{h.Value}"))}) add up to {expected} from [{string.Join(",", contributing)}]");
-        if (!strictHeads && !final && ExplainedByEarlierRevisions(indicator, period, heads, actual, actualContributing))
-        {
-            // Known defect (docs/chaos.md): a figure names a head it holds some changes under only as a relay's placeholders.
-            Interlocked.Increment(ref HeadsBeyondFigures);
-            note(text + " (each origin's figure is one of its values at or before its head: the heads named run ahead of the figure)");
-            return;
-        }
         violation(text);
     }
-
-    /// <summary>
-    /// Whether <paramref name="actual"/> is the sum of, for each origin, one of the values the cell had in its log at or before
-    /// the head named (or none), with the contributing States those that have one: a figure computed from fewer changes than
-    /// its heads name, rather than from values that never were.
-    /// </summary>
-    private bool ExplainedByEarlierRevisions(string indicator, string period, Dictionary<string, long> heads, double actual, List<string> contributing)
-    {
-        var choices = Federation.States.Select(origin =>
-        {
-            var values = new List<double?> { null };
-            if (heads.TryGetValue(origin, out var head))
-            {
-                lock (_reference[origin])
-                {
-                    var log = _reference[origin];
-                    for (var i = 0; i < Math.Min(head, log.Count); i++)
-                    {
-                        var o = log[i].Observation;
-                        if (o is not null && o.IndicatorCode == indicator && o.Period == period)
-                        {
-                            values.Add(log[i].Deleted ? null : o.Value);
-                        }
-                    }
-                }
-            }
-            return (Origin: origin, Values: values.Distinct().ToList());
-        }).ToList();
-        bool Search(int index, double sum, List<string> chosen) => index == choices.Count
-            ? sum == actual && chosen.Order(StringComparer.Ordinal).SequenceEqual(contributing)
-            : choices[index].Values.Any(v => Search(index + 1, sum + (v ?? 0), v is null ? chosen : [.. chosen, choices[index].Origin]));
-        return Search(0, 0, []);
-    }
-
-    /// <summary>Regional figures whose named heads ran ahead of the changes they were computed from (a known defect, docs/chaos.md).</summary>
-    public long HeadsBeyondFigures;
 
     /// <summary>The origin's value of a total cell after its first <paramref name="head"/> changes; null if none or deleted.</summary>
     public double? ValueAt(string origin, string indicator, string period, long head)

@@ -12,8 +12,6 @@ public static class Program
     {
         long? seed = null;
         var length = TimeSpan.FromMinutes(10);
-        var strictHeads = args.Contains("--strict-heads");
-        args = [.. args.Where(a => a != "--strict-heads")];
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -28,16 +26,16 @@ public static class Program
                     length = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
                     break;
                 default:
-                    await Console.Error.WriteLineAsync($"unknown option {args[i]}; usage: [--seed N] [--minutes M | --seconds S] [--strict-heads]");
+                    await Console.Error.WriteLineAsync($"unknown option {args[i]}; usage: [--seed N] [--minutes M | --seconds S]");
                     return 2;
             }
         }
         if (args.Length % 2 != 0)
         {
-            await Console.Error.WriteLineAsync("usage: [--seed N] [--minutes M | --seconds S] [--strict-heads]");
+            await Console.Error.WriteLineAsync("usage: [--seed N] [--minutes M | --seconds S]");
             return 2;
         }
-        var run = new ChaosRun(seed ?? Random.Shared.NextInt64(1, 1_000_000_000), length, Console.Out, strictHeads);
+        var run = new ChaosRun(seed ?? Random.Shared.NextInt64(1, 1_000_000_000), length, Console.Out);
         var violations = await run.RunAsync();
         Console.WriteLine(violations.Count == 0 ? "no violation" : $"{violations.Count} violation(s)");
         return violations.Count == 0 ? 0 : 1;

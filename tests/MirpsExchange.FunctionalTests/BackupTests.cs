@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using static MirpsExchange.FunctionalTests.Infrastructure.RecoveryFederation;
 using static MirpsExchange.FunctionalTests.RecoveryTests;
 
 namespace MirpsExchange.FunctionalTests;
@@ -100,7 +101,7 @@ public class BackupTests
         }
     }
 
-    private static long UserVersion(string database)
+    internal static long UserVersion(string database)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
         connection.Open();

@@ -7,6 +7,7 @@ using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.RecoveryFederation;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 
 namespace MirpsExchange.FunctionalTests;
@@ -37,66 +38,6 @@ public class RecoveryTests
             rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
         }
         return rows;
-    }
-
-    /// <summary>PAN's node with its log: 1 REFUGEES F 120, 2 REFUGEES _T 230; 3 ASYLUM_APPLICATIONS 100; 4 REFUGEES _T 240 (revision 2).</summary>
-    internal static async Task<TestNode> PanamaAsync(params string[] args)
-    {
-        var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. args]);
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 120)));
-        var applications = Refugees("PAN", value: 100);
-        applications.IndicatorCode = "ASYLUM_APPLICATIONS";
-        await pan.Observations.SubmitObservationsAsync(Submit(applications));
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
-        return pan;
-    }
-
-    /// <summary>The Secretariat pulling PAN's log from PAN's node at <paramref name="address"/>.</summary>
-    internal static async Task<TestSecretariat> SecretariatAsync(string folder, string address, params string[] args)
-    {
-        var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        return await TestSecretariat.StartAsync([$"--Node:Credential={file}", $"--Node:Peers:0:Address={address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN", .. args]);
-    }
-
-    /// <summary>PAN's node's own arguments to pull from (and recover from) <paramref name="peers"/>: its credential, and each peer.</summary>
-    internal static async Task<string[]> PeersArgsAsync(string folder, params (string Address, string Country)[] peers)
-    {
-        var file = Path.Combine(folder, $"pan-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("PAN")));
-        return
-        [
-            $"--Node:Credential={file}",
-            .. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Country={peer.Country}", $"--Node:Peers:{i}:Origins:0=BLZ" }),
-        ];
-    }
-
-    internal static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
-    internal static Task RecoveredAsync(TestNode node) => node.Services.GetRequiredService<OriginRecovery>().Completion.WaitAsync(TimeSpan.FromSeconds(60));
-
-    /// <summary>Waits until the Secretariat holds PAN's log up to <paramref name="sequence"/> (or 45 s).</summary>
-    internal static async Task SecretariatHoldsAsync(TestSecretariat secretariat, long sequence)
-    {
-        var client = new SyncService.SyncServiceClient(secretariat.Channel);
-        var deadline = DateTime.UtcNow.AddSeconds(45);
-        while (true)
-        {
-            var held = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0;
-            if (held >= sequence || DateTime.UtcNow > deadline)
-            {
-                Assert.Equal(sequence, held);
-                return;
-            }
-            await Task.Delay(100);
-        }
     }
 
     [Fact]
@@ -168,11 +109,12 @@ public class RecoveryTests
         {
             var port = FreePort();
             var pan = await PanamaAsync($"--Node:Port={port}");
+            var (_, heads) = await OwnLogAsync(pan);
             await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
             await SecretariatHoldsAsync(secretariat, 4);
             await pan.DisposeAsync();
             await using var behind = await MaliciousPeer.StartAsync("CRI");
-            behind.Holds = 2; // CRI's node holds PAN's log up to change 2 only
+            (behind.Holds, behind.Head) = (2, heads.First(h => h.Sequence == 2)); // CRI's node holds PAN's log up to change 2 only
 
             await using var recovering = await TestNode.StartAsync("PAN", null,
             [
@@ -239,7 +181,7 @@ public class RecoveryTests
             // CRI's node holds PAN's whole log, it says, but serves change 2 with another value.
             changes[1].Observation.Value = 2300;
             await using var hostile = await MaliciousPeer.StartAsync("CRI");
-            hostile.Holds = 4;
+            (hostile.Holds, hostile.Head) = (4, heads[^1]); // PAN's true head: the claim is proven, the history served is not
             hostile.RequestScript = request => Serve(request, changes, heads);
 
             await using var recovering = await TestNode.StartAsync("PAN", null,
@@ -285,7 +227,7 @@ public class RecoveryTests
             head.Sequence = 5;
             Mirps.Log.LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
             await using var hostile = await MaliciousPeer.StartAsync("CRI");
-            hostile.Holds = 5;
+            (hostile.Holds, hostile.Head) = (5, head);
             hostile.RequestScript = request => Serve(request, [.. changes, forged], [.. heads, head]);
 
             await using var recovered = await TestNode.StartAsync("PAN", null,
@@ -293,7 +235,7 @@ public class RecoveryTests
             recovered.Errors.Expect("OriginRecoverySourceRefused");
             recovered.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(recovered);
-            Assert.Contains(0L, hostile.Requests); // it was asked first (it claimed most), and refused
+            Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // its head does not verify with PAN's published key: not believed
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
             var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
             Assert.Equal(5, next.LastOriginSequence);
@@ -346,8 +288,8 @@ public class RecoveryTests
     }
 
     /// <summary>
-    /// A peer that says it holds far more of PAN's log than anyone (nothing signed backs it), then fails (UNAVAILABLE) or stays
-    /// silent on every pull, does not keep PAN's writes refused: the next source, the Secretariat with the true log, is tried.
+    /// A peer that says it holds far more of PAN's log than anyone (nothing signed backs it), and would fail (UNAVAILABLE) or stay
+    /// silent on every pull, does not keep PAN's writes refused: it is not believed, and the Secretariat's proven log is recovered.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -373,7 +315,7 @@ public class RecoveryTests
             restarted.Errors.Expect("OriginRecoverySourceRefused");
             restarted.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(restarted);
-            Assert.Contains(0L, hostile.Requests); // it was asked first (it claimed most)
+            Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // no head signed by PAN backs its claim: it is not asked
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(restarted.DatabasePath));
             var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
             Assert.Equal(5, next.LastOriginSequence);
@@ -386,8 +328,8 @@ public class RecoveryTests
     }
 
     /// <summary>
-    /// PAN restarts on its own, whole store (the Secretariat holds what it holds); a peer claims far more of PAN's log and
-    /// fails every pull: it is passed over after a few tries, and PAN's writes resume with change 5, not refused forever.
+    /// PAN restarts on its own, whole store (the Secretariat holds what it holds); a peer claims far more of PAN's log, with no
+    /// head signed by PAN, and would fail every pull: it is not believed (not even asked), and PAN's writes resume with change 5.
     /// </summary>
     [Fact]
     public async Task A_peer_claiming_more_than_it_proves_cannot_hold_an_up_to_date_nodes_writes_refused()
@@ -411,10 +353,104 @@ public class RecoveryTests
             restarted.Errors.Expect("OriginRecoveryFailed");
             restarted.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(restarted);
-            Assert.NotEmpty(hostile.Requests);
+            Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN");
             var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
             Assert.Equal(5, next.LastOriginSequence);
             await SecretariatHoldsAsync(secretariat, 5);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Under Node:Recover, PAN restarts on its whole store (log to change 4, as the Secretariat holds it). A peer claims to hold
+    /// PAN's log far beyond, showing a genuine head of PAN's, but one at change 2, and fails every pull: a claim counts only as
+    /// far as a head signed with PAN's published key covers it, so the peer is no source and cannot hold PAN's writes refused
+    /// (before, it was tried until passed over, and under Node:Recover writes then stayed refused until a restart).
+    /// </summary>
+    [Fact]
+    public async Task Under_recovery_mode_a_claim_beyond_the_signed_head_shown_neither_holds_writes_refused_nor_is_pulled()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (_, heads) = await OwnLogAsync(pan);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            var store = Path.Combine(folder, "pan.db");
+            pan.CopyStoreTo(store);
+            await pan.DisposeAsync();
+
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            (hostile.Holds, hostile.Head, hostile.FailStreams) = (long.MaxValue, heads.First(h => h.Sequence == 2), true);
+            await using var restarted = await TestNode.StartOnStoreAsync(store, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:Recover=true", .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            restarted.Errors.Expect("OriginRecoverySourceRefused");
+            restarted.Errors.Expect("OriginRecoveryFailed");
+            restarted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(restarted);
+            Assert.Null(restarted.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // never asked for PAN's log
+            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// A restored backup (log to change 4) while the federation holds change 5. The Secretariat is out of reach at start; the
+    /// only peer that answers says it holds PAN's log up to change 4, with no head signed by PAN (or one signed with a key of its
+    /// own). Its word must not clear the restore mark: PAN would take change 5 again for a new submit (a fork). The node keeps
+    /// refusing writes (RECOVERY_NO_SOURCE) and the store keeps its mark.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_peer_without_a_signed_head_cannot_clear_a_restored_stores_mark(bool forgedHead)
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (_, heads) = await OwnLogAsync(pan);
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.True(code == 0, error);
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5, which peers would hold
+            await pan.DisposeAsync();
+            var restored = Path.Combine(folder, "restored", "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            hostile.Holds = 4;
+            if (forgedHead)
+            {
+                using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+                var head = heads[^1].Clone();
+                Mirps.Log.LogHeadSignature.Sign(head, key, Mirps.Auth.LogKeys.KeyId(key.ExportSubjectPublicKeyInfo()));
+                hostile.Head = head;
+            }
+            var down = $"http://127.0.0.1:{FreePort()}"; // the Secretariat, out of reach
+            await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, hostile.Peer, (down, "secretariat"))]);
+            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(started);
+            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+            Assert.StartsWith(OriginRecovery.NoSource, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+            Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(restored));
+            Assert.Equal(4, PanLog(restored).Count);
         }
         finally
         {

@@ -207,7 +207,15 @@ public sealed class SyncGrpcService(
             {
                 continue;
             }
-            response.Origins.Add(new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = StoreTime.ToTimestamp(time) });
+            var status = new OriginStatus { Origin = origin, LatestSequence = sequence, LastChangeTime = StoreTime.ToTimestamp(time) };
+            // The origin's own word for how far its log reached (a recovering origin believes nothing less: OriginRecovery).
+            var head = await db.LogHeads.AsNoTracking().Where(h => h.Origin == origin)
+                .OrderByDescending(h => h.Sequence).ThenBy(h => h.Kind).FirstOrDefaultAsync(context.CancellationToken);
+            if (head is not null)
+            {
+                status.Head = ChangeLog.LogHeads.ToMessage(head);
+            }
+            response.Origins.Add(status);
         }
         return response;
     }

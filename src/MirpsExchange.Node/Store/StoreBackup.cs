@@ -70,12 +70,23 @@ public static class StoreBackup
     /// </summary>
     public const int RecoveryRequiredMark = 0x4D524543;
 
-    /// <summary>Whether the store was restored from a backup and has not recovered since (<see cref="RecoveryRequiredMark"/>; a PostgreSQL store: false).</summary>
+    /// <summary>
+    /// Whether the store was restored from a backup and has not recovered since: on SQLite, <see cref="RecoveryRequiredMark"/>;
+    /// on PostgreSQL, <see cref="PostgresTableMark"/> naming another table than the store's observations table (pg_restore
+    /// makes the tables anew, and restores the comment that named the ones the dump was taken from). A PostgreSQL store that
+    /// carries no mark yet (its first start, or a dump of a store from before the mark) is marked as it is, and is not restored.
+    /// </summary>
     public static async Task<bool> RecoveryRequiredAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken = default)
     {
         if (connection is not SqliteConnection)
         {
-            return false;
+            var (mark, current) = await PostgresMarkAsync(connection, cancellationToken);
+            if (mark is null)
+            {
+                await MarkPostgresAsync(connection, current, cancellationToken);
+                return false;
+            }
+            return mark != current;
         }
         await using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA user_version";
@@ -87,10 +98,37 @@ public static class StoreBackup
     {
         if (connection is not SqliteConnection)
         {
+            await MarkPostgresAsync(connection, (await PostgresMarkAsync(connection, cancellationToken)).Current, cancellationToken);
             return;
         }
         await using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA user_version = 0";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A PostgreSQL store's mark: the comment on its observations table names that table's object id. A dump keeps the
+    /// comment; a restore (pg_restore, psql) makes the table anew with another id, so the mark no longer names it.
+    /// </summary>
+    public const string PostgresTableMark = "mirps:store-table=";
+
+    /// <summary>The object id the PostgreSQL store's mark names (null: no mark), and its observations table's own.</summary>
+    private static async Task<(string? Mark, string Current)> PostgresMarkAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT obj_description('{ObservationRowConfiguration.Table}'::regclass, 'pg_class'), CAST(CAST('{ObservationRowConfiguration.Table}'::regclass AS oid) AS bigint)";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var comment = reader.IsDBNull(0) ? null : reader.GetString(0);
+        var current = reader.GetInt64(1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return (comment is not null && comment.StartsWith(PostgresTableMark, StringComparison.Ordinal) ? comment[PostgresTableMark.Length..] : null, current);
+    }
+
+    private static async Task MarkPostgresAsync(System.Data.Common.DbConnection connection, string current, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        // COMMENT takes no parameter; the text is a number the server gave.
+        command.CommandText = $"COMMENT ON TABLE {ObservationRowConfiguration.Table} IS '{PostgresTableMark}{long.Parse(current, System.Globalization.CultureInfo.InvariantCulture)}'";
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

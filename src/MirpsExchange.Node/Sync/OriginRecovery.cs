@@ -46,7 +46,9 @@ public sealed class RecoveryState(IOptions<NodeOptions> options)
 /// <summary>
 /// A State's node that lost its disk, or was restored from an old backup, recovers its own history from its replicas.
 /// At start (before the node listens) it asks every Node:Peers node what it holds of the State's own log; when one holds
-/// more than the store, the node takes the rest from the peer that holds most, exactly as a replica pulls (the origin's
+/// more than the store (as far as a head of the log it shows, signed with the State's published log key, covers: a claim
+/// without one is passed over like a silent peer, so it can neither hold writes refused nor clear a restored store's mark),
+/// the node takes the rest from the peer that holds most, exactly as a replica pulls (the origin's
 /// signed heads verified with its published log keys, <see cref="ChainVerifier"/>, then <see cref="ReplicaRules"/> and
 /// <see cref="ReplicaWriter"/>), so a replica cannot feed it invented history; its next submit then continues the
 /// sequence, with no gap and no reuse. Submits are refused (UNAVAILABLE, <see cref="RecoveryState.Recovering"/>) until it
@@ -241,7 +243,13 @@ public sealed partial class OriginRecovery(
         {
             var node = _owner.OptionsP.Value;
             var own = await OwnHeadAsync(cancellationToken);
-            var holdings = await Task.WhenAll(node.Peers.Select(peer => HoldingAsync(peer, cancellationToken)));
+            Dictionary<string, System.Security.Cryptography.ECDsa> handedOver;
+            Dictionary<string, long> rotatedAway;
+            await using (var scope = _owner.ScopesP.CreateAsyncScope())
+            {
+                (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), Country, cancellationToken);
+            }
+            var holdings = await Task.WhenAll(node.Peers.Select(peer => HoldingAsync(peer, handedOver, rotatedAway, cancellationToken)));
             foreach (var silent in holdings.Where(h => h.Latest is null))
             {
                 LogPeerUnanswered(_owner.LoggerP, Country, silent.Peer.Address, silent.Error!);
@@ -288,7 +296,15 @@ public sealed partial class OriginRecovery(
             return new Behind(own, sources);
         }
 
-        private async Task<PeerHolding> HoldingAsync(PeerOptions peer, CancellationToken cancellationToken)
+        /// <summary>
+        /// What <paramref name="peer"/> holds of the node's log, as far as it proves it: its claim counts only up to a head of the
+        /// log it shows signed with the State's published log key (or one a rotation this store holds handed over to). A claim
+        /// without such a head (none, a head of another origin, a key the identity server does not publish, a bad signature) is
+        /// the peer's word alone: it is passed over like a peer that did not answer, so it can neither hold the node's writes
+        /// refused nor count as the federation's answer that clears a restored store's mark.
+        /// </summary>
+        private async Task<PeerHolding> HoldingAsync(PeerOptions peer, Dictionary<string, System.Security.Cryptography.ECDsa> handedOver,
+            Dictionary<string, long> rotatedAway, CancellationToken cancellationToken)
         {
             try
             {
@@ -298,7 +314,27 @@ public sealed partial class OriginRecovery(
                     var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(),
                         deadline: DateTime.UtcNow.Add(_owner.OptionsP.Value.RecoveryCheckTimeout), cancellationToken: cancellationToken);
                     ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
-                    return new PeerHolding(peer, status.Origins.FirstOrDefault(o => o.Origin == Country)?.LatestSequence ?? 0, null);
+                    var held = status.Origins.FirstOrDefault(o => o.Origin == Country);
+                    if (held is not { LatestSequence: > 0, Head: { } head })
+                    {
+                        return new PeerHolding(peer, null, held is { LatestSequence: > 0 }
+                            ? $"it says it holds {Country}'s log up to change {held.LatestSequence} but shows no head of it signed by {Country}: not believed"
+                            : $"it holds nothing of {Country}'s log signed by {Country}");
+                    }
+                    if (head.Origin != Country || head.Sequence <= 0)
+                    {
+                        return new PeerHolding(peer, null, $"it shows a head of {head.Origin}'s log at change {head.Sequence} for {Country}'s: not believed");
+                    }
+                    // Before the published keys are first fetched every key is unknown (as in RecoverAsync).
+                    await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+                    var key = ChainVerifier.KeyFor(Country, head.KeyId, head.Sequence, head.SignedTime, _owner.LogKeysP, handedOver, rotatedAway,
+                        $"the head of {Country}'s log at change {head.Sequence} {peer.Address} shows");
+                    if (!Mirps.Log.LogHeadSignature.Verify(head, key))
+                    {
+                        throw new PeerRefusedException(ReplicaRules.SignatureInvalid,
+                            $"the head of {Country}'s log at change {head.Sequence} it shows does not verify with {Country}'s key {head.KeyId}: not believed");
+                    }
+                    return new PeerHolding(peer, Math.Min(held.LatestSequence, head.Sequence), null);
                 }
                 catch (Exception e) when (identity.Mismatch is { } mismatch && e is RpcException or HttpRequestException)
                 {
@@ -536,6 +572,6 @@ public sealed partial class OriginRecovery(
     private static partial void LogRecoveryFailed(ILogger logger, string origin, string error);
 
     [LoggerMessage(EventName = "OriginRecoveryPeerUnanswered", Level = LogLevel.Warning,
-        Message = "{Origin}'s start-up check: {Peer} did not say what it holds of the log ({Error}); it is passed over")]
+        Message = "{Origin}'s start-up check: {Peer} did not prove what it holds of the log ({Error}); it is passed over")]
     private static partial void LogPeerUnanswered(ILogger logger, string origin, string peer, string error);
 }

@@ -83,26 +83,154 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// <summary>
     /// The sum over States of every cell of <paramref name="indicators"/> × <paramref name="periods"/> that
     /// <paramref name="filter"/> selects, from each key's revision as known at <paramref name="asOfMicros"/>
-    /// (null: now); deleted keys do not count. Cells no State holds are absent. Ordered by indicator,
-    /// period and dimension codes (ordinal).
+    /// (null: now, every change held); deleted keys do not count. As of a time, each State's changes are read up to
+    /// what <paramref name="cut"/> says (<see cref="CutAsync"/>; computed here when not given), and the cut learns of any
+    /// change this figure would read that was held then only as a placeholder. Cells no State holds are absent.
+    /// Ordered by indicator, period and dimension codes (ordinal).
     /// </summary>
     public async Task<List<CellSum>> SumAsync(
         IReadOnlyList<string> indicators, IReadOnlyList<string> periods, CellFilter filter, long? asOfMicros, CancellationToken cancellationToken,
-        IReadOnlyList<string>? countries = null)
+        IReadOnlyList<string>? countries = null, RegionalCut? cut = null)
     {
-        var sql = new StringBuilder($"SELECT indicator_code, period, sex, age, country_of_origin, country, value, status, {AddedColumns}, lower_bound, synthetic FROM {Table} WHERE ");
-        await using var command = await CommandAsync(cancellationToken);
-        AppendKeyRange(command, sql, indicators, periods, asOfMicros, countries);
-        sql.Append(" AND deleted = FALSE AND value_withheld = FALSE");
-        AppendEquals(command, sql, filter);
-        command.CommandText = sql.ToString();
-
+        if (asOfMicros is { } asOf)
+        {
+            cut ??= await CutAsync(asOf, cancellationToken);
+        }
         var bits = new Dictionary<string, int>(States.Count, StringComparer.Ordinal);
         for (var i = 0; i < States.Count; i++)
         {
             bits[States[i]] = 1 << i;
         }
         var cells = new Cells();
+        await ReadAsync(indicators, periods, filter, cut, countries, () => cells = new Cells(), (in CurrentRow row) =>
+        {
+            if (!row.Deleted)
+            {
+                cells.Add(row.Indicator, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added, bits[row.Country], row.Value, row.Status, row.LowerBound, row.Synthetic);
+            }
+        }, cancellationToken);
+        var sums = cells.Sums;
+        sums.Sort(static (x, y) => CompareCells(in x, in y));
+        return sums;
+    }
+
+    /// <summary>One key's revision as an answer reads it (<see cref="ReadAsync"/>).</summary>
+    private readonly record struct CurrentRow(
+        string Indicator, string Period, string Sex, string Age, string CountryOfOrigin, AddedDimensions Added, string Country,
+        double Value, ObservationStatus Status, bool LowerBound, bool Synthetic, bool Deleted, long RecordedTime);
+
+    private delegate void RowAction(in CurrentRow row);
+
+    /// <summary>The columns <see cref="ReadAsync"/> reads, in its positions.</summary>
+    private const string RowColumns = "indicator_code, period, sex, age, country_of_origin, country, value, status, " + AddedColumns +
+        ", lower_bound, synthetic, deleted, recorded_time, origin_sequence, received_time, release_time, revision";
+
+    /// <summary>
+    /// Hands <paramref name="add"/> each key's revision (deletions included) in the range and <paramref name="filter"/> as
+    /// <paramref name="cut"/> reads it: the one current at its time for a State it leaves whole, the last up to its cap for a
+    /// State it caps (null: every current revision). Rows of the main scan come in the key index's order. A revision this node
+    /// received after the time, of a change at or below the latest head it held then, was held then only as a placeholder: the
+    /// cut is capped below it and the whole read starts again (<paramref name="reset"/>), so what was handed out follows
+    /// from exactly the log up to the heads the cut names.
+    /// </summary>
+    private async Task ReadAsync(IReadOnlyList<string> indicators, IReadOnlyList<string> periods, CellFilter filter, RegionalCut? cut,
+        IReadOnlyList<string>? countries, Action reset, RowAction add, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var asOf = cut?.AsOf;
+            var whole = (countries ?? States).Where(c => cut is null || !cut.Caps.ContainsKey(c)).ToList();
+            var late = new Dictionary<string, long>(StringComparer.Ordinal);
+            if (whole.Count > 0)
+            {
+                await using var command = await CommandAsync(cancellationToken);
+                var sql = new StringBuilder($"SELECT {RowColumns} FROM {Table} WHERE ");
+                AppendIn(command, sql, "indicator_code", "@i", indicators);
+                sql.Append(" AND ");
+                AppendIn(command, sql, "country", "@c", whole);
+                sql.Append(" AND ");
+                AppendIn(command, sql, "period", "@p", periods);
+                if (asOf is { } time)
+                {
+                    // Current then, or received since (superseded later still): the latter are read only to see whether any
+                    // was held then as a placeholder.
+                    sql.Append(" AND (superseded_time IS NULL OR superseded_time > @asof)");
+                    AddParameter(command, "@asof", time);
+                }
+                else
+                {
+                    sql.Append(" AND superseded_time IS NULL");
+                }
+                sql.Append(" AND value_withheld = FALSE");
+                AppendEquals(command, sql, filter);
+                command.CommandText = sql.ToString();
+                await ScanAsync(command, filter, (in CurrentRow row, long sequence, long received, long? release, long _) =>
+                {
+                    if (asOf is { } time && received > time)
+                    {
+                        // Held then as a placeholder if the latest head then covers it, and this node could have read it then.
+                        if (cut!.Latest.TryGetValue(row.Country, out var latest) && sequence <= latest && (release is null || release <= time)
+                            && (!late.TryGetValue(row.Country, out var first) || sequence < first))
+                        {
+                            late[row.Country] = sequence;
+                        }
+                        return;
+                    }
+                    add(in row);
+                }, cancellationToken);
+            }
+            if (late.Count > 0)
+            {
+                await cut!.CapAsync(late, cancellationToken);
+                reset();
+                continue;
+            }
+            if (cut is null)
+            {
+                return;
+            }
+            foreach (var (country, cap) in cut.Caps)
+            {
+                if (cap <= 0 || (countries is not null && !countries.Contains(country)))
+                {
+                    continue;
+                }
+                // The last revision of each key up to the cap, every one of them held whole then (the cut's rule).
+                await using var command = await CommandAsync(cancellationToken);
+                var sql = new StringBuilder($"SELECT {RowColumns} FROM {Table} WHERE ");
+                AppendIn(command, sql, "indicator_code", "@i", indicators);
+                sql.Append(" AND ");
+                AppendIn(command, sql, "country", "@c", [country]);
+                sql.Append(" AND ");
+                AppendIn(command, sql, "period", "@p", periods);
+                sql.Append(" AND origin_sequence <= @cap AND received_time <= @asof AND value_withheld = FALSE");
+                AddParameter(command, "@cap", cap);
+                AddParameter(command, "@asof", cut.AsOf);
+                AppendEquals(command, sql, filter);
+                command.CommandText = sql.ToString();
+                var last = new Dictionary<(string, string, string, string, string, AddedDimensions), (long Revision, CurrentRow Row)>();
+                await ScanAsync(command, filter, (in CurrentRow row, long _, long _, long? _, long revision) =>
+                {
+                    var key = (row.Indicator, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added);
+                    if (!last.TryGetValue(key, out var held) || held.Revision < revision)
+                    {
+                        last[key] = (revision, row);
+                    }
+                }, cancellationToken);
+                foreach (var (_, row) in last.Values.OrderBy(r => r.Row.Indicator, StringComparer.Ordinal).ThenBy(r => r.Row.Period, StringComparer.Ordinal))
+                {
+                    add(in row);
+                }
+            }
+            return;
+        }
+    }
+
+    private delegate void ScannedRow(in CurrentRow row, long sequence, long received, long? release, long revision);
+
+    /// <summary>Runs <paramref name="command"/> (<see cref="RowColumns"/>) and hands over each row.</summary>
+    private async Task ScanAsync(DbCommand command, CellFilter filter, ScannedRow scanned, CancellationToken cancellationToken)
+    {
         // Rows come indicator by indicator (the key index's order): whether the indicator declares any of catalogue 2.0's
         // dimensions is looked up once per indicator, and an indicator that declares none has them all empty.
         var (indicatorCode, declaresAdded) = ("", false);
@@ -116,8 +244,6 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             }
             return fixedAdded is null && declaresAdded;
         }
-        // Rows come in the key index's order; each key has at most one current revision per State, so a cell's bits are
-        // added at most once each.
         if (command.Connection is Microsoft.Data.Sqlite.SqliteConnection connection)
         {
             // SQLite's own API (Node's SqliteStatement): a row's texts as the row before's when they are the same bytes, else
@@ -134,9 +260,10 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
                     ? new AddedDimensions(statement.GetString(8, pool, last[8]), statement.GetString(9, pool, last[9]),
                         statement.GetString(10, pool, last[10]), statement.GetString(11, pool, last[11]), statement.GetString(12, pool, last[12]))
                     : fixedAdded ?? Empty;
-                cells.Add(code, statement.GetString(1, pool, last[1]), statement.GetString(2, pool, last[2]), statement.GetString(3, pool, last[3]),
-                    statement.GetString(4, pool, last[4]), added, bits[statement.GetString(5, pool, last[5])], statement.GetDouble(6),
-                    (ObservationStatus)statement.GetInt64(7), statement.GetInt64(13) != 0, statement.GetInt64(14) != 0);
+                var row = new CurrentRow(code, statement.GetString(1, pool, last[1]), statement.GetString(2, pool, last[2]), statement.GetString(3, pool, last[3]),
+                    statement.GetString(4, pool, last[4]), added, statement.GetString(5, pool, last[5]), statement.GetDouble(6),
+                    (ObservationStatus)statement.GetInt64(7), statement.GetInt64(13) != 0, statement.GetInt64(14) != 0, statement.GetInt64(15) != 0, statement.GetInt64(16));
+                scanned(in row, statement.GetInt64(17), statement.GetInt64(18), statement.IsNull(19) ? null : statement.GetInt64(19), statement.GetInt64(20));
             }
         }
         else
@@ -146,13 +273,12 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             {
                 var code = reader.GetString(0);
                 var added = ReadsAdded(code) ? ReadAdded(reader, 8) : fixedAdded ?? Empty;
-                cells.Add(code, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), added,
-                    bits[reader.GetString(5)], reader.GetDouble(6), (ObservationStatus)reader.GetInt32(7), reader.GetBoolean(13), reader.GetBoolean(14));
+                var row = new CurrentRow(code, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), added, reader.GetString(5),
+                    reader.IsDBNull(6) ? 0 : reader.GetDouble(6), (ObservationStatus)reader.GetInt32(7), reader.GetBoolean(13), reader.GetBoolean(14),
+                    reader.GetBoolean(15), reader.GetInt64(16));
+                scanned(in row, reader.GetInt64(17), reader.GetInt64(18), reader.IsDBNull(19) ? null : reader.GetInt64(19), reader.GetInt64(20));
             }
         }
-        var sums = cells.Sums;
-        sums.Sort(static (x, y) => CompareCells(in x, in y));
-        return sums;
     }
 
     /// <summary>
@@ -242,24 +368,25 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// for one period, as known at <paramref name="asOfMicros"/>: what a rate needs to keep only the States
     /// that reported every component.
     /// </summary>
-    public async Task<List<CountryValue>> TotalsByCountryAsync(IReadOnlyList<IndicatorRule> indicators, string period, long? asOfMicros, CancellationToken cancellationToken)
+    public async Task<List<CountryValue>> TotalsByCountryAsync(IReadOnlyList<IndicatorRule> indicators, string period, long? asOfMicros, CancellationToken cancellationToken,
+        RegionalCut? cut = null)
     {
+        if (asOfMicros is { } asOf)
+        {
+            cut ??= await CutAsync(asOf, cancellationToken);
+        }
         var values = new List<CountryValue>();
-        await using var command = await CommandAsync(cancellationToken);
         foreach (var indicator in indicators)
         {
-            var sql = new StringBuilder($"SELECT indicator_code, country, value, status, lower_bound, synthetic FROM {Table} WHERE ");
-            command.Parameters.Clear();
-            AppendKeyRange(command, sql, [indicator.Indicator.Code], [period], asOfMicros);
-            sql.Append(" AND deleted = FALSE AND value_withheld = FALSE");
-            AppendEquals(command, sql, CellFilter.Totals(indicator));
-            command.CommandText = sql.ToString();
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                values.Add(new CountryValue(reader.GetString(0), reader.GetString(1), reader.GetDouble(2), (ObservationStatus)reader.GetInt32(3),
-                    reader.GetBoolean(4), reader.GetBoolean(5)));
-            }
+            var start = values.Count;
+            await ReadAsync([indicator.Indicator.Code], [period], CellFilter.Totals(indicator), cut, null, () => values.RemoveRange(start, values.Count - start),
+                (in CurrentRow row) =>
+                {
+                    if (!row.Deleted)
+                    {
+                        values.Add(new CountryValue(row.Indicator, row.Country, row.Value, row.Status, row.LowerBound, row.Synthetic));
+                    }
+                }, cancellationToken);
         }
         return values;
     }
@@ -270,47 +397,66 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// no row at all, ever, are absent.
     /// </summary>
     public async Task<List<ReportingSummary>> ReportingAsync(
-        IReadOnlyList<string> indicators, IReadOnlyList<string> periods, long? asOfMicros, CancellationToken cancellationToken)
+        IReadOnlyList<string> indicators, IReadOnlyList<string> periods, long? asOfMicros, CancellationToken cancellationToken, RegionalCut? cut = null)
     {
-        var sql = new StringBuilder(
-            "SELECT indicator_code, period, country, MAX(CASE WHEN deleted = FALSE THEN 1 ELSE 0 END), " +
-            $"MAX(CASE WHEN deleted = FALSE AND status = {(int)ObservationStatus.Provisional} THEN 1 ELSE 0 END), MAX(recorded_time) FROM {Table} WHERE ");
-        await using var command = await CommandAsync(cancellationToken);
-        // The current revision of a deleted key is its deletion: kept here, it is the cell's last change.
-        AppendKeyRange(command, sql, indicators, periods, asOfMicros);
-        sql.Append(" GROUP BY indicator_code, country, period");
-        command.CommandText = sql.ToString();
-        var rows = new List<ReportingSummary>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        if (asOfMicros is { } asOf)
         {
-            rows.Add(new ReportingSummary(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                reader.GetInt64(3) == 1, reader.GetInt64(4) == 1, reader.GetInt64(5)));
+            cut ??= await CutAsync(asOf, cancellationToken);
         }
-        return rows;
+        // The current revision of a deleted key is its deletion: kept here, it is the cell's last change. Summed here rather than
+        // by a GROUP BY, so a State the cut caps is read as of its cap (ReadAsync).
+        var rows = new Dictionary<(string, string, string), ReportingSummary>();
+        await ReadAsync(indicators, periods, CellFilter.All, cut, null, rows.Clear, (in CurrentRow row) =>
+        {
+            var key = (row.Indicator, row.Period, row.Country);
+            var summary = rows.TryGetValue(key, out var held) ? held : new ReportingSummary(row.Indicator, row.Period, row.Country, false, false, long.MinValue);
+            rows[key] = summary with
+            {
+                HasValue = summary.HasValue || !row.Deleted,
+                Provisional = summary.Provisional || (!row.Deleted && row.Status == ObservationStatus.Provisional),
+                LastChangeTime = Math.Max(summary.LastChangeTime, row.RecordedTime),
+            };
+        }, cancellationToken);
+        return [.. rows.Values];
     }
 
     /// <summary>
-    /// The signed head of each State's log the figures as of <paramref name="asOfMicros"/> read, in <see cref="States"/>
-    /// order: the latest head this node had received by then (a replica applies changes only up to a head that
-    /// verified, so its changes received by then are exactly those up to that head). States with none are left out.
+    /// What an answer as of <paramref name="asOfMicros"/> reads of each State's log, and the signed heads it names
+    /// (<see cref="RegionalCut"/>). A replica applies changes only up to a head that verified, so what this node received of
+    /// a State by then is exactly its log up to the latest head received by then, except for the changes it held then
+    /// only as placeholders although it may read them (a relay's NOT_HELD, a draft held back, an ended embargo): the cut
+    /// then stops at the last head before the first of them.
     /// </summary>
-    public async Task<List<LogHead>> HeadsAsync(long asOfMicros, CancellationToken cancellationToken)
+    public async Task<RegionalCut> CutAsync(long asOfMicros, CancellationToken cancellationToken)
     {
-        var heads = new List<LogHead>(States.Count);
+        var cut = new RegionalCut(asOfMicros, db);
         foreach (var state in States)
         {
-            var row = await db.LogHeads.AsNoTracking()
-                .Where(h => h.Origin == state && h.ReceivedTime <= asOfMicros)
-                .OrderByDescending(h => h.Sequence).ThenBy(h => h.Kind)
-                .FirstOrDefaultAsync(cancellationToken);
-            if (row is not null)
+            if (await cut.HeadBeforeAsync(state, long.MaxValue, cancellationToken) is not { } latest)
             {
-                heads.Add(Node.ChangeLog.LogHeads.ToMessage(row));
+                continue;
+            }
+            cut.Latest[state] = latest.Sequence;
+            cut.Named[state] = latest;
+            // Placeholders held then (and still) of changes this node may read once their embargo, if any, has ended.
+            var first = await db.WithheldChanges.AsNoTracking()
+                .Where(w => w.Origin == state && w.ReceivedTime <= asOfMicros && w.OriginSequence <= latest.Sequence
+                    && (w.Reason == Withholding.NotHeld || w.Reason == Withholding.Embargoed) && (w.ReleaseTime == null || w.ReleaseTime <= asOfMicros))
+                .OrderBy(w => w.OriginSequence).Select(w => (long?)w.OriginSequence).FirstOrDefaultAsync(cancellationToken);
+            if (first is { } gap)
+            {
+                await cut.CapAsync(new Dictionary<string, long> { [state] = gap }, cancellationToken);
             }
         }
-        return heads;
+        return cut;
     }
+
+    /// <summary>The signed heads <paramref name="cut"/> names, in <see cref="States"/> order; States with none are left out.</summary>
+    public List<LogHead> HeadsOf(RegionalCut cut) =>
+        [.. States.Where(cut.Named.ContainsKey).Select(s => Node.ChangeLog.LogHeads.ToMessage(cut.Named[s]))];
+
+    /// <summary>The signed heads an answer as of <paramref name="asOfMicros"/> that reads no figure names (<see cref="CutAsync"/>).</summary>
+    public async Task<List<LogHead>> HeadsAsync(long asOfMicros, CancellationToken cancellationToken) => HeadsOf(await CutAsync(asOfMicros, cancellationToken));
 
     private const string Table = "observations";
 
@@ -394,4 +540,62 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
         await db.Database.OpenConnectionAsync(cancellationToken);
         return db.Database.GetDbConnection().CreateCommand();
     }
+}
+
+/// <summary>
+/// What a regional answer as of <see cref="AsOf"/> reads of each State's log, and the signed head it names for it: the provenance
+/// rule. A figure must follow from exactly the log up to the heads it names (<c>mirps regional verify</c>). Per State, that is the
+/// latest head this node received by then, unless by then it held some change up to that head only as a placeholder although it
+/// may read it (pulled through a relay that did not hold it, a draft held back, an embargo ended): then the last head before the
+/// first such change, and only the changes up to it are read (<see cref="Caps"/>). No head before it: the State counts nothing.
+/// Built by <see cref="RegionalAggregator.CutAsync"/>; a read that finds such a change among the keys it reads caps it further.
+/// </summary>
+public sealed class RegionalCut
+{
+    private readonly NodeDbContext _db;
+
+    internal RegionalCut(long asOf, NodeDbContext db) => (AsOf, _db) = (asOf, db);
+
+    /// <summary>The time of the answer (microseconds): what this node had received by then.</summary>
+    public long AsOf { get; }
+
+    /// <summary>Per State, the sequence of the latest head received by then.</summary>
+    internal Dictionary<string, long> Latest { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Per State, the head named.</summary>
+    internal Dictionary<string, LogHeadRow> Named { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The States read only up to a change before the latest head (0: none of it): the head named's sequence.</summary>
+    public IReadOnlyDictionary<string, long> Caps => _caps;
+
+    private readonly Dictionary<string, long> _caps = new(StringComparer.Ordinal);
+
+    /// <summary>Caps each State of <paramref name="gaps"/> below the change there, held then only as a placeholder.</summary>
+    internal async Task CapAsync(IReadOnlyDictionary<string, long> gaps, CancellationToken cancellationToken)
+    {
+        foreach (var (state, gap) in gaps)
+        {
+            if (_caps.TryGetValue(state, out var cap) && cap < gap)
+            {
+                continue;
+            }
+            var head = await HeadBeforeAsync(state, gap, cancellationToken);
+            _caps[state] = head?.Sequence ?? 0;
+            if (head is null)
+            {
+                Named.Remove(state);
+            }
+            else
+            {
+                Named[state] = head;
+            }
+        }
+    }
+
+    /// <summary>The last head of <paramref name="state"/>'s log received by <see cref="AsOf"/> below change <paramref name="before"/>.</summary>
+    internal Task<LogHeadRow?> HeadBeforeAsync(string state, long before, CancellationToken cancellationToken) =>
+        _db.LogHeads.AsNoTracking()
+            .Where(h => h.Origin == state && h.ReceivedTime <= AsOf && h.Sequence < before)
+            .OrderByDescending(h => h.Sequence).ThenBy(h => h.Kind)
+            .FirstOrDefaultAsync(cancellationToken);
 }

@@ -25,6 +25,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         LifecycleFilter lifecycle = LifecycleFilter.Unspecified)
     {
         var (time, micros) = Resolve(asOf);
+        var cut = await aggregator.CutAsync(micros, cancellationToken);
         // Where each State's figures of the indicator's group and period stand (the reporting cycle), as known then.
         var group = Node.Approval.ApprovalCells.GroupOf(catalogue, indicator.Indicator.Code);
         var states = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, aggregator.States, [(group, period.ToString())], micros, cancellationToken);
@@ -36,7 +37,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             _ => null,
         };
         var sums = counted is { Count: 0 } ? []
-            : await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString()], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cancellationToken, counted);
+            : await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString()], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cancellationToken, counted, cut);
         var response = new GetRegionalValueResponse { IndicatorCode = indicator.Indicator.Code, Period = period.ToString(), Breakdown = breakdown, AsOfTime = time };
         response.Cells.AddRange(sums.Select(ToCell));
         foreach (var cell in response.Cells)
@@ -48,7 +49,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             // No State reported the total: still one cell, so the answer says who is missing.
             response.Cells.Add(EmptyCell(CellFilter.Totals(indicator)));
         }
-        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
+        response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         return response;
     }
 
@@ -57,7 +58,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var (time, micros) = Resolve(asOf);
         var previous = period.Previous();
         var filter = CellFilter.Totals(indicator, DimensionOf(breakdown));
-        var sums = await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString(), previous.ToString()], filter, micros, cancellationToken);
+        var cut = await aggregator.CutAsync(micros, cancellationToken);
+        var sums = await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString(), previous.ToString()], filter, micros, cancellationToken, cut: cut);
         var byPeriod = sums.ToLookup(s => s.Period);
         var later = byPeriod[period.ToString()].ToDictionary(CellKey);
         var earlier = byPeriod[previous.ToString()].ToDictionary(CellKey);
@@ -89,7 +91,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             }
             response.Changes.Add(change);
         }
-        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
+        response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         return response;
     }
 
@@ -105,7 +107,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} does not define the ratio {id}.")).ToList();
         var components = ratios.SelectMany(r => r.DenominatorIndicatorCodes.Concat(r.NumeratorIndicatorCodes)).Distinct(StringComparer.Ordinal)
             .Select(code => catalogue.FindIndicator(code) ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} lacks the rate component {code}.")).ToList();
-        var values = (await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken))
+        var cut = await aggregator.CutAsync(micros, cancellationToken);
+        var values = (await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken, cut))
             .ToDictionary(v => (v.Country, v.IndicatorCode));
         var response = new GetProtectionRatesResponse
         {
@@ -114,7 +117,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             RecognitionRate = Rate(ratios[0], values),
             TotalProtectionRate = Rate(ratios[1], values),
         };
-        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
+        response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         return response;
     }
 
@@ -123,7 +126,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     {
         var (time, micros) = Resolve(asOf);
         var periodCodes = periods.Select(p => p.ToString()).ToList();
-        var summaries = (await aggregator.ReportingAsync(indicators, periodCodes, micros, cancellationToken))
+        var cut = await aggregator.CutAsync(micros, cancellationToken);
+        var summaries = (await aggregator.ReportingAsync(indicators, periodCodes, micros, cancellationToken, cut))
             .ToDictionary(s => (s.IndicatorCode, s.Period, s.Country));
         var response = new GetCompletenessResponse { AsOfTime = time };
         var groups = indicators.ToDictionary(i => i, i => Node.Approval.ApprovalCells.GroupOf(catalogue, i));
@@ -156,7 +160,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             }
             response.Cells.Add(cell);
         }
-        response.LogHeads.AddRange(await aggregator.HeadsAsync(micros, cancellationToken));
+        response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         return response;
     }
 

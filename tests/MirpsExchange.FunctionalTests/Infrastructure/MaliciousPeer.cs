@@ -49,6 +49,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>The latest sequence of PAN's log it says it holds in GetSyncStatus (0: it names no origin).</summary>
     public long Holds { get; set; }
 
+    /// <summary>The head of PAN's log its status shows beside <see cref="Holds"/> (null: none).</summary>
+    public Mirps.Observation.V1.LogHead? Head { get; set; }
+
     /// <summary>How many messages it has written (a replica that stops reading stops this count).</summary>
     public int Written => _written;
 
@@ -59,6 +62,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
 
     /// <summary>The sequences replicas asked to resume after, in order.</summary>
     public List<long> Requests { get; } = [];
+
+    /// <summary>Each StreamChanges call's origin and after_sequence, in the order they came (guarded by <see cref="Requests"/>).</summary>
+    public List<(string Origin, long After)> Streams { get; } = [];
 
     public (string Address, string Country) Peer => (Address, Country);
 
@@ -115,7 +121,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         var status = new GetSyncStatusResponse { CatalogVersion = catalogue.Version, CatalogDigest = catalogue.Digest, NodeCountry = Country };
         if (Holds > 0)
         {
-            status.Origins.Add(new OriginStatus { Origin = "PAN", LatestSequence = Holds });
+            status.Origins.Add(new OriginStatus { Origin = "PAN", LatestSequence = Holds, Head = Head });
         }
         return Task.FromResult(status);
     }
@@ -125,6 +131,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         lock (Requests)
         {
             Requests.Add(request.AfterSequence);
+            Streams.Add((request.Origin, request.AfterSequence));
         }
         if (FailStreams)
         {

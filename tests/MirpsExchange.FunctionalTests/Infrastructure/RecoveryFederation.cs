@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Mirps.Sync.V1;
+using MirpsExchange.Node.Sync;
+using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests.Infrastructure;
+
+/// <summary>PAN's node, its log and the Secretariat replicating it: what the recovery and backup tests start from (either store).</summary>
+public static class RecoveryFederation
+{
+    /// <summary>PAN's node with its log: 1 REFUGEES F 120, 2 REFUGEES _T 230; 3 ASYLUM_APPLICATIONS 100; 4 REFUGEES _T 240 (revision 2).</summary>
+    internal static async Task<TestNode> PanamaAsync(params string[] args)
+    {
+        var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. args]);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", sex: "F", value: 120)));
+        var applications = Refugees("PAN", value: 100);
+        applications.IndicatorCode = "ASYLUM_APPLICATIONS";
+        await pan.Observations.SubmitObservationsAsync(Submit(applications));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240)));
+        return pan;
+    }
+
+    /// <summary>The Secretariat pulling PAN's log from PAN's node at <paramref name="address"/>.</summary>
+    internal static async Task<TestSecretariat> SecretariatAsync(string folder, string address, params string[] args)
+    {
+        var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        return await TestSecretariat.StartAsync([$"--Node:Credential={file}", $"--Node:Peers:0:Address={address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN", .. args]);
+    }
+
+    /// <summary>PAN's node's own arguments to pull from (and recover from) <paramref name="peers"/>: its credential, and each peer.</summary>
+    internal static async Task<string[]> PeersArgsAsync(string folder, params (string Address, string Country)[] peers)
+    {
+        var file = Path.Combine(folder, $"pan-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("PAN")));
+        return
+        [
+            $"--Node:Credential={file}",
+            .. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Country={peer.Country}", $"--Node:Peers:{i}:Origins:0=BLZ" }),
+        ];
+    }
+
+    internal static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    internal static Task RecoveredAsync(TestNode node) => node.Services.GetRequiredService<OriginRecovery>().Completion.WaitAsync(TimeSpan.FromSeconds(60));
+
+    /// <summary>Waits until the Secretariat holds PAN's log up to <paramref name="sequence"/> (or 45 s).</summary>
+    internal static async Task SecretariatHoldsAsync(TestSecretariat secretariat, long sequence)
+    {
+        var client = new SyncService.SyncServiceClient(secretariat.Channel);
+        var deadline = DateTime.UtcNow.AddSeconds(45);
+        while (true)
+        {
+            var held = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0;
+            if (held >= sequence || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(sequence, held);
+                return;
+            }
+            await Task.Delay(100);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Mirps.Regional.V1;
+using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Every regional figure names the signed log heads it follows from (DESIGN.md, trust model): here when the Secretariat
+/// pulls a State's log through a relay that holds part of it only as placeholders (a small count the origin withholds
+/// from other States), the chaos harness's relay-heads defect (docs/chaos.md).
+/// </summary>
+public class RegionalProvenanceTests
+{
+    /// <summary>
+    /// BLZ's log: 1 REFUGEES 2023 = 100; 2 the same key revised to 3 (a small count, withheld from CRI); 3 REFUGEES 2022 = 70.
+    /// The Secretariat pulls BLZ through CRI, which holds change 2 without its value, so the Secretariat holds a placeholder for
+    /// it, and BLZ's heads up to 3. Its figure for 2023 can only be 100, which is BLZ's log at its head 1, not at 3 (where it
+    /// is 3): the answer must name head 1. Once BLZ's own node is reachable and sends change 2, the answer now names head 3
+    /// and sums 3, and the answer as of the earlier time is still 100 at head 1.
+    /// </summary>
+    [Fact]
+    public async Task A_figure_pulled_through_a_relay_names_no_head_beyond_a_change_held_only_as_a_placeholder()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, SharingPolicyTests.Policy(("Default", "Readers", "all"), ("Default", "SmallCountThreshold", "5")));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 100)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 3)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 70)));
+        await using var relay = await SharingPolicyTests.ReplicaAsync("CRI", "CRI", origin.Folder, origin.Peer);
+        await SharingPolicyTests.HoldsAsync(relay, 3);
+
+        // BLZ's own node stays out of reach (every connection held) until the Secretariat has pulled through the relay.
+        await using var gate = new TcpGate(origin.Address);
+        var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}",
+            $"--Node:Peers:0:Address={relay.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=BLZ",
+            $"--Node:Peers:1:Address={gate.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ");
+        await WaitAsync(() => secretariat.CountRows("withheld_changes") == 1 && secretariat.CountRows("observations") == 2
+            && secretariat.CountRows("log_heads") >= 3, "the Secretariat holds BLZ's log to change 3 through the relay, change 2 as a placeholder");
+
+        var relayed = await ValueAsync(secretariat, null);
+        Assert.Equal("100.0 from BLZ", Figure(relayed));
+        Assert.Equal(["BLZ@1"], Heads(relayed)); // not BLZ@3, where the figure would be 3
+        // The regional change reads the same cut: 2022's value (change 3) is beyond head 1, so it is not counted yet.
+        var change = await secretariat.Regional.GetRegionalChangeAsync(new GetRegionalChangeRequest { IndicatorCode = "REFUGEES", Period = "2023", AsOfTime = relayed.AsOfTime });
+        Assert.Equal((100.0, 0.0, 0), (change.Changes.Single().Current.Value, change.Changes.Single().Previous.Value, change.Changes.Single().Previous.ContributingCountries.Count));
+        Assert.Equal(["BLZ@1"], change.LogHeads.Select(h => $"{h.Origin}@{h.Sequence}"));
+
+        // BLZ's node sends change 2: now the whole log to head 3 is held.
+        gate.Open();
+        await WaitAsync(() => secretariat.CountRows("withheld_changes") == 0, "the Secretariat receives change 2 from BLZ's own node");
+        var whole = await ValueAsync(secretariat, null);
+        Assert.Equal("3.0 from BLZ", Figure(whole));
+        Assert.Equal(["BLZ@3"], Heads(whole));
+        change = await secretariat.Regional.GetRegionalChangeAsync(new GetRegionalChangeRequest { IndicatorCode = "REFUGEES", Period = "2023" });
+        Assert.Equal((3.0, 70.0), (change.Changes.Single().Current.Value, change.Changes.Single().Previous.Value));
+
+        // As of the first answer's time, the Secretariat held change 2 only as a placeholder: the same figure and heads again.
+        var before = await ValueAsync(secretariat, relayed.AsOfTime);
+        Assert.Equal("100.0 from BLZ", Figure(before));
+        Assert.Equal(["BLZ@1"], Heads(before));
+    }
+
+    private static Task<GetRegionalValueResponse> ValueAsync(TestSecretariat secretariat, Timestamp? asOf) =>
+        secretariat.Regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023", AsOfTime = asOf }).ResponseAsync;
+
+    private static string Figure(GetRegionalValueResponse answer)
+    {
+        var cell = Assert.Single(answer.Cells);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{cell.Value:0.0} from {string.Join(",", cell.ContributingCountries)}");
+    }
+
+    private static List<string> Heads(GetRegionalValueResponse answer) => [.. answer.LogHeads.Select(h => $"{h.Origin}@{h.Sequence}")];
+
+    private static async Task WaitAsync(Func<bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(100);
+        }
+    }
+}
