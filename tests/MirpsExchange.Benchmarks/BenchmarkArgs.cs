@@ -1,6 +1,6 @@
 namespace MirpsExchange.Benchmarks;
 
-public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples)
+public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples, string Store)
 {
     public static BenchmarkArgs Parse(string[] args)
     {
@@ -16,6 +16,7 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Concurrency: Value("--concurrency", 2),
             WarmupRows: Value("--warmup-rows", 300_000),
             Seconds: Value("--seconds", 5),
-            Samples: Value("--samples", 1_000));
+            Samples: Value("--samples", 1_000),
+            Store: Array.IndexOf(args, "--store") is var s && s >= 0 && s + 1 < args.Length ? args[s + 1] : "sqlite");
     }
 }
