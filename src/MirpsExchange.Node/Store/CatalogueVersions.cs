@@ -18,9 +18,11 @@ public sealed class CatalogueVersions(IServiceScopeFactory scopes, TimeProvider 
 
     /// <summary>
     /// At start, after the migrations: refuses a catalogue <paramref name="running"/> earlier than the one the store
-    /// was last run on, records <paramref name="running"/> when it is new to the store, and loads the record.
+    /// was last run on, records <paramref name="running"/> when it is new to the store, and loads the record. Returns
+    /// whether the store was last run on another catalogue (or on none recorded): only then may it hold rows the running
+    /// catalogue reads differently (<see cref="StoredDimensions"/>).
     /// </summary>
-    public async Task StartAsync(string running, CancellationToken cancellationToken = default)
+    public async Task<bool> StartAsync(string running, CancellationToken cancellationToken = default)
     {
         await using var scope = scopes.CreateAsyncScope();
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
@@ -38,6 +40,7 @@ public sealed class CatalogueVersions(IServiceScopeFactory scopes, TimeProvider 
                 .ToDictionary(g => g.Key, g => g.Select(v => (v.SeenTime, v.Version)).ToList(), StringComparer.Ordinal);
         }
         await RecordAsync("", running, cancellationToken);
+        return own != running;
     }
 
     /// <summary>Records <paramref name="origin"/>'s own node's catalogue version, as this node sees it now (a row only when it changed).</summary>
