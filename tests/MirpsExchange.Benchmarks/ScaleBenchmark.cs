@@ -45,6 +45,7 @@ public static class ScaleBenchmark
                 postgres = await ThrowawayPostgres.StartAsync(null);
                 Console.WriteLine($"PostgreSQL: a throwaway server on 127.0.0.1:{postgres.Port} ({postgres.Folder})");
             }
+            Task<double> StoreSizeAsync(string service) => ScaleBenchmark.StoreSizeAsync(root, service, postgres);
             async Task<Dictionary<string, string>> StoreOf(string name) => postgres is null ? [] : new()
             {
                 ["Store__Provider"] = "postgres",
@@ -92,7 +93,7 @@ public static class ScaleBenchmark
                 throw new InvalidOperationException($"the origin inserted {loaded:N0} of {args.Rows:N0} observations");
             }
             var loadTime = load.Elapsed;
-            Console.WriteLine($"  loaded in {loadTime.TotalSeconds:0.0} s ({args.Rows / loadTime.TotalSeconds:N0} obs/s); origin store {StoreSize(root, Origin, postgres is not null):0.0} GB; origin peak RSS {PeakRss(origin.Id) / 1024.0:N0} MiB");
+            Console.WriteLine($"  loaded in {loadTime.TotalSeconds:0.0} s ({args.Rows / loadTime.TotalSeconds:N0} obs/s); origin store {await StoreSizeAsync("origin"):0.0} GB; origin peak RSS {PeakRss(origin.Id) / 1024.0:N0} MiB");
 
             async Task<int> SendAsync(SubmitObservationsRequest request)
             {
@@ -210,8 +211,9 @@ public static class ScaleBenchmark
             Console.WriteLine($"    over its last million:                               {lastMillion,10:N0} obs/s");
             Console.WriteLine($"  ratio sync / baseline:                                 {rate / baselineRate,10:0.00}   (goal on PostgreSQL >= 0.70)");
             Console.WriteLine($"  regional figures, {additive.Count} additive indicators, {Year}:    {regionalYear.TotalMilliseconds,8:N0} ms ({yearCells:N0} cells); {Year}-06: {regionalMonth.TotalMilliseconds:N0} ms ({monthCells:N0} cells)");
-            Console.WriteLine($"  Secretariat peak RSS (VmHWM):                {peak / 1024.0,8:N0} MiB   (goal < 1 GiB; after the regional figures {peakAfterRegional / 1024.0:N0} MiB)");
-            Console.WriteLine($"  Secretariat store:                           {StoreSize(root, "secretariat", postgres is not null):0.0} GB");
+            Console.WriteLine($"  Secretariat peak RSS (VmHWM):                {peak / 1024.0,8:N0} MiB   (goal < 1 GiB; after the regional figures {peakAfterRegional / 1024.0:N0} MiB; " +
+                $"now anonymous {Rss(secretariat.Id, "RssAnon") / 1024.0:N0} MiB, file-backed (SQLite's mmap) {Rss(secretariat.Id, "RssFile") / 1024.0:N0} MiB)");
+            Console.WriteLine($"  stores: origin {await StoreSizeAsync("origin"):0.0} GB, Secretariat {await StoreSizeAsync("secretariat"):0.0} GB");
             Console.WriteLine($"  goals: 50 M in under 5 minutes (>= 167,000 obs/s) on SQLite; the 10 M rate within 20% of the 1 M rate");
             return 0;
         }
@@ -266,7 +268,16 @@ public static class ScaleBenchmark
         return line is null ? 0 : long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
-    /// <summary>A SQLite store's files in GB (0 on PostgreSQL: the server's folder holds every database).</summary>
-    private static double StoreSize(string root, string service, bool postgres) =>
-        postgres ? 0 : new DirectoryInfo(Path.Combine(root, service)).EnumerateFiles("*.db*").Sum(f => f.Length) / 1e9;
+    /// <summary>A SQLite store's files in GB, or its PostgreSQL database's size.</summary>
+    private static async Task<double> StoreSizeAsync(string root, string service, ThrowawayPostgres? postgres)
+    {
+        if (postgres is null)
+        {
+            return new DirectoryInfo(Path.Combine(root, service == "origin" ? Origin : service)).EnumerateFiles("*.db*").Sum(f => f.Length) / 1e9;
+        }
+        await using var connection = new Npgsql.NpgsqlConnection(postgres.ConnectionString("postgres"));
+        await connection.OpenAsync();
+        await using var size = new Npgsql.NpgsqlCommand($"SELECT pg_database_size('mirps_{service}')", connection);
+        return Convert.ToInt64(await size.ExecuteScalarAsync(), CultureInfo.InvariantCulture) / 1e9;
+    }
 }
