@@ -212,7 +212,7 @@ public static class ScaleBenchmark
             Console.WriteLine($"  ratio sync / baseline:                                 {rate / baselineRate,10:0.00}   (goal on PostgreSQL >= 0.70)");
             Console.WriteLine($"  regional figures, {additive.Count} additive indicators, {Year}:    {regionalYear.TotalMilliseconds,8:N0} ms ({yearCells:N0} cells); {Year}-06: {regionalMonth.TotalMilliseconds:N0} ms ({monthCells:N0} cells)");
             Console.WriteLine($"  Secretariat peak RSS (VmHWM):                {peak / 1024.0,8:N0} MiB   (goal < 1 GiB; after the regional figures {peakAfterRegional / 1024.0:N0} MiB; " +
-                $"now anonymous {Rss(secretariat.Id, "RssAnon") / 1024.0:N0} MiB, file-backed (SQLite's mmap) {Rss(secretariat.Id, "RssFile") / 1024.0:N0} MiB)");
+                $"now anonymous {Rss(secretariat.Id, "RssAnon") / 1024.0:N0} MiB, file-backed (mapped files: SQLite's mmap, the runtime) {Rss(secretariat.Id, "RssFile") / 1024.0:N0} MiB)");
             Console.WriteLine($"  stores: origin {await StoreSizeAsync("origin"):0.0} GB, Secretariat {await StoreSizeAsync("secretariat"):0.0} GB");
             Console.WriteLine($"  goals: 50 M in under 5 minutes (>= 167,000 obs/s) on SQLite; the 10 M rate within 20% of the 1 M rate");
             return 0;
