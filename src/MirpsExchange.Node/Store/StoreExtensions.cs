@@ -152,10 +152,8 @@ public static class StoreExtensions
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0). Rows
         // written under the running catalogue already hold its defaults, so a store last run on it is not read again: that
         // walk of the declaring indicators' index entries grew with the store.
-        if (await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version))
-        {
-            await StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue);
-        }
+        await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version,
+            () => StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue));
         if (store.IsSqlite())
         {
             StoreFiles.NarrowCreated(store.GetConnectionString()!);
