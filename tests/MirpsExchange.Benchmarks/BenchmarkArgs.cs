@@ -1,6 +1,6 @@
 namespace MirpsExchange.Benchmarks;
 
-public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples, string[] Synchronous)
+public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples, string[] Synchronous, string Store)
 {
     public static BenchmarkArgs Parse(string[] args)
     {
@@ -23,6 +23,7 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Seconds: Value("--seconds", 5),
             Samples: Value("--samples", 1_000),
             // submit: the origin's commit settings measured, each with a baseline committing the same way (FULL, the node's default, and NORMAL)
-            Synchronous: Text("--synchronous", "FULL,NORMAL").ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            Synchronous: Text("--synchronous", "FULL,NORMAL").ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            Store: Text("--store", "sqlite"));
     }
 }

@@ -8,6 +8,9 @@ using MirpsExchange.Benchmarks;
 //                             catalogue without validationRules to measure the rules' cost)
 //        auth [--seconds N] [--samples N (fresh-token calls per round)]: token issuance rates; on a node, health and GetCatalog
 //             without a token, with a cached one, with a fresh one per call, on cleartext loopback and over mTLS with bound tokens
+//        scale [--rows N (10,000,000 and 50,000,000)] [--store sqlite|postgres] [--batch-size N]: N observations loaded into an origin
+//             through its submit path (timed), then in the same run a raw baseline copy of its feed (SQLite plain writer, or
+//             PostgreSQL binary COPY), the initial sync to an empty Secretariat, regional figures over it, the Secretariat's peak RSS
 //        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
 //        signing [--rows N] [--rounds N]: the signed change log's own cost in process: the origin's salts, digests and head
 //             signatures; the replica's ChainVerifier.Accept over the decoded feed (per million changes)
@@ -18,7 +21,8 @@ using MirpsExchange.Benchmarks;
 //             (regional table of one period, 10-year series of one indicator by State), the SDMX data queries and the gRPC calls
 //             for the same figures: p50 / p95 of each
 var parsed = BenchmarkArgs.Parse(args);
-return args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
+return args.Contains("scale") ? await ScaleBenchmark.RunAsync(parsed)
+    : args.Contains("auth") ? await AuthBenchmark.RunAsync(parsed)
     : args.Contains("sync") ? await SyncBenchmark.RunAsync(parsed)
     : args.Contains("apply") ? await SigningBenchmark.ApplyAsync(parsed)
     : args.Contains("signing") ? await SigningBenchmark.RunAsync(parsed)

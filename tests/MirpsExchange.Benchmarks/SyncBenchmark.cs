@@ -178,10 +178,10 @@ public static class SyncBenchmark
     }
 
     /// <summary>Extra arguments for both nodes (MIRPS_BENCH_NODE_ARGS, space-separated), e.g. a log level to profile with.</summary>
-    private static string[] NodeArguments() => Environment.GetEnvironmentVariable("MIRPS_BENCH_NODE_ARGS") is { Length: > 0 } extra ? extra.Split(' ') : [];
+    internal static string[] NodeArguments() => Environment.GetEnvironmentVariable("MIRPS_BENCH_NODE_ARGS") is { Length: > 0 } extra ? extra.Split(' ') : [];
 
     /// <summary>The latest sequence of BLZ the replica holds; 0 while it holds nothing of BLZ.</summary>
-    private static async Task<long> HeldAsync(SyncService.SyncServiceClient status) =>
+    internal static async Task<long> HeldAsync(SyncService.SyncServiceClient status) =>
         (await status.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.FirstOrDefault(o => o.Origin == "BLZ")?.LatestSequence ?? 0;
 
     private static async Task<long> DrainAsync(Grpc.Net.Client.GrpcChannel channel)
@@ -268,6 +268,20 @@ public static class SyncBenchmark
     private static async Task<long> RawCopyAsync(Grpc.Net.Client.GrpcChannel channel, string path, long stopAfter = long.MaxValue)
     {
         using var baseline = await RawSqliteBaseline.CreateAsync(path, "BLZ");
+        var written = await RawCopyAsync(channel, baseline.WriteAllAsync, stopAfter);
+        if (stopAfter == long.MaxValue && baseline.LastSequence() != written)
+        {
+            throw new InvalidOperationException($"the baseline holds changes up to {baseline.LastSequence():N0} after writing {written:N0}");
+        }
+        return written;
+    }
+
+    /// <summary>
+    /// BLZ's feed received and decoded as the replica does it, turned into rows on one thread while
+    /// <paramref name="writeAll"/> writes the previous message's (a plain writer of SQLite or PostgreSQL); returns the rows written.
+    /// </summary>
+    internal static async Task<long> RawCopyAsync(Grpc.Net.Client.GrpcChannel channel, Func<ChannelReader<BaselineBatch>, Task<long>> writeAll, long stopAfter = long.MaxValue)
+    {
         var batches = Channel.CreateBounded<BaselineBatch>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = new CancellationTokenSource();
         var receive = Task.Run(async () =>
@@ -314,12 +328,8 @@ public static class SyncBenchmark
                 batches.Writer.Complete(e);
             }
         });
-        var written = await baseline.WriteAllAsync(batches.Reader);
+        var written = await writeAll(batches.Reader);
         await receive;
-        if (stopAfter == long.MaxValue && baseline.LastSequence() != written)
-        {
-            throw new InvalidOperationException($"the baseline holds changes up to {baseline.LastSequence():N0} after writing {written:N0}");
-        }
         return written;
     }
 }

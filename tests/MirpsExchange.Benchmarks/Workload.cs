@@ -15,14 +15,22 @@ public static class Workload
 
     public static List<Observation> Generate(StandardCatalogue catalogue, string country, int count, int firstYear = 2000, int seed = 7)
     {
-        var random = new Random(seed);
         var rows = new List<Observation>(count);
+        rows.AddRange(Stream(catalogue, country, count, firstYear, seed));
+        return rows;
+    }
+
+    /// <summary>The same observations as <see cref="Generate"/>, made as they are read (the scale benchmark's tens of millions are never all in memory).</summary>
+    public static IEnumerable<Observation> Stream(StandardCatalogue catalogue, string country, long count, int firstYear = 2000, int seed = 7)
+    {
+        var random = new Random(seed);
+        long made = 0;
         var sexes = catalogue.Codelist("CL_SEX").Order(StringComparer.Ordinal).ToArray();
         var ages = catalogue.Codelist("CL_AGE").Order(StringComparer.Ordinal).ToArray();
         var origins = catalogue.Codelist("CL_COUNTRY_OF_ORIGIN").Order(StringComparer.Ordinal).ToArray();
         var monthly = catalogue.Catalog.Indicators.Where(i => i.Granularities.Contains(Mirps.Catalog.V1.PeriodGranularity.Month)).ToList();
         string[] none = [""];
-        for (var month = 0; rows.Count < count; month++)
+        for (var month = 0; made < count; month++)
         {
             var period = $"{firstYear + month / 12:D4}-{month % 12 + 1:D2}";
             foreach (var indicator in monthly)
@@ -34,7 +42,7 @@ public static class Workload
                 for (var a = 0; a < codes[1].Length; a++)
                 for (var o = 0; o < codes[2].Length; o++)
                 {
-                    rows.Add(new Observation
+                    yield return new Observation
                     {
                         IndicatorCode = indicator.Code,
                         Country = country,
@@ -44,15 +52,14 @@ public static class Workload
                         CountryOfOrigin = codes[2][o],
                         Value = table.Value(s, a, o),
                         Status = ObservationStatus.Normal,
-                    });
-                    if (rows.Count == count)
+                    };
+                    if (++made == count)
                     {
-                        return rows;
+                        yield break;
                     }
                 }
             }
         }
-        return rows;
     }
 
     /// <summary>One indicator's month: a random count per cell of specific codes, totals summed from them.</summary>

@@ -18,9 +18,12 @@ public sealed class CatalogueVersions(IServiceScopeFactory scopes, TimeProvider 
 
     /// <summary>
     /// At start, after the migrations: refuses a catalogue <paramref name="running"/> earlier than the one the store
-    /// was last run on, records <paramref name="running"/> when it is new to the store, and loads the record.
+    /// was last run on, loads the record, and when <paramref name="running"/> is new to the store (last run on another
+    /// catalogue, or on none recorded: only then may it hold rows the running catalogue reads differently) runs
+    /// <paramref name="upgrade"/> (<see cref="StoredDimensions"/>) before recording it, so a start that stops in between
+    /// runs it again.
     /// </summary>
-    public async Task StartAsync(string running, CancellationToken cancellationToken = default)
+    public async Task StartAsync(string running, Func<Task>? upgrade = null, CancellationToken cancellationToken = default)
     {
         await using var scope = scopes.CreateAsyncScope();
         var store = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
@@ -36,6 +39,10 @@ public sealed class CatalogueVersions(IServiceScopeFactory scopes, TimeProvider 
         {
             _history = rows.GroupBy(v => v.Holder, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => g.Select(v => (v.SeenTime, v.Version)).ToList(), StringComparer.Ordinal);
+        }
+        if (own != running && upgrade is not null)
+        {
+            await upgrade();
         }
         await RecordAsync("", running, cancellationToken);
     }

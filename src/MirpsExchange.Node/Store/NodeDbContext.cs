@@ -93,6 +93,8 @@ internal sealed class ObservationRowConfiguration : IEntityTypeConfiguration<Obs
             })
             .IsUnique()
             .HasDatabaseName(KeyIndex);
+        // The latest received time, read at every start (ReceiveStamps): a seek at the index's end, not a scan of the log.
+        builder.HasIndex(o => o.ReceivedTime);
         builder.Property(o => o.Origin).HasMaxLength(3);
         builder.Property(o => o.IndicatorCode).HasMaxLength(64);
         builder.Property(o => o.Country).HasMaxLength(3);
@@ -121,6 +123,7 @@ internal sealed class WithheldChangeConfiguration : IEntityTypeConfiguration<Wit
         builder.ToTable(Table);
         builder.HasKey(w => new { w.Origin, w.OriginSequence });
         builder.Property(w => w.OriginSequence).ValueGeneratedNever();
+        builder.HasIndex(w => w.ReceivedTime); // as the observations' (ReceiveStamps at start)
         builder.Property(w => w.Origin).HasMaxLength(3);
         builder.Property(w => w.Readers).HasMaxLength(64);
         builder.Property(w => w.Reason).HasConversion<int>();

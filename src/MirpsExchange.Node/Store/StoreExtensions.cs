@@ -142,15 +142,18 @@ public static class StoreExtensions
         {
             await store.CloseConnectionAsync();
         }
-        // Received times go on from the latest in the store, even when this start's clock is behind the one that stamped it.
+        // Received times go on from the latest in the store, even when this start's clock is behind the one that stamped it
+        // (each MAX a seek at the end of a received_time index: a scan of the observations grew with the store).
         var stamps = app.Services.GetRequiredService<ReceiveStamps>();
         stamps.Observe(await db.Observations.MaxAsync(o => (long?)o.ReceivedTime) ?? long.MinValue);
         stamps.Observe(await db.WithheldChanges.MaxAsync(w => (long?)w.ReceivedTime) ?? long.MinValue);
         stamps.Observe(await db.LogHeads.MaxAsync(h => (long?)h.ReceivedTime) ?? long.MinValue);
         var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
-        await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version);
-        // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0).
-        await StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue);
+        // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0). Rows
+        // written under the running catalogue already hold its defaults, so a store last run on it is not read again: that
+        // walk of the declaring indicators' index entries grew with the store.
+        await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version,
+            () => StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue));
         if (store.IsSqlite())
         {
             StoreFiles.NarrowCreated(store.GetConnectionString()!);

@@ -394,6 +394,8 @@ namespace MirpsExchange.Node.Store.Migrations
 
                     b.HasKey("Origin", "OriginSequence");
 
+                    b.HasIndex("ReceivedTime");
+
                     b.HasIndex("IndicatorCode", "Country", "Period", "Sex", "Age", "CountryOfOrigin", "ApplicationType", "DecisionLevel", "ProcedureType", "CountBasis", "CountryOfDestination", "Revision")
                         .IsUnique()
                         .HasDatabaseName("ux_observations_key_revision");
@@ -680,6 +682,8 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnName("small_count_threshold");
 
                     b.HasKey("Origin", "OriginSequence");
+
+                    b.HasIndex("ReceivedTime");
 
                     b.ToTable("withheld_changes", (string)null);
                 });

@@ -430,6 +430,8 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
 
                     b.HasKey("Origin", "OriginSequence");
 
+                    b.HasIndex("ReceivedTime");
+
                     b.HasIndex("IndicatorCode", "Country", "Period", "Sex", "Age", "CountryOfOrigin", "ApplicationType", "DecisionLevel", "ProcedureType", "CountBasis", "CountryOfDestination", "Revision")
                         .IsUnique()
                         .HasDatabaseName("ux_observations_key_revision");
@@ -739,6 +741,8 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                         .HasColumnName("small_count_threshold");
 
                     b.HasKey("Origin", "OriginSequence");
+
+                    b.HasIndex("ReceivedTime");
 
                     b.ToTable("withheld_changes", (string)null);
                 });
