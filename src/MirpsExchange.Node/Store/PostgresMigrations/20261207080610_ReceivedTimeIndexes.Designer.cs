@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace MirpsExchange.Node.Store.PostgresMigrations
 {
     [DbContext(typeof(PostgresNodeDbContext))]
-    [Migration("20261207065138_ReceivedTimeIndexes")]
+    [Migration("20261207080610_ReceivedTimeIndexes")]
     partial class ReceivedTimeIndexes
     {
         /// <inheritdoc />
@@ -244,6 +244,10 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                     b.Property<long>("SignedTime")
                         .HasColumnType("bigint")
                         .HasColumnName("signed_time");
+
+                    b.Property<int>("SuppressionMethod")
+                        .HasColumnType("integer")
+                        .HasColumnName("suppression_method");
 
                     b.HasKey("Origin", "Sequence", "Kind");
 

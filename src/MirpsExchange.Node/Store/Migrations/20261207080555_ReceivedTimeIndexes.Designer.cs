@@ -11,7 +11,7 @@ using MirpsExchange.Node.Store;
 namespace MirpsExchange.Node.Store.Migrations
 {
     [DbContext(typeof(NodeDbContext))]
-    [Migration("20261207065126_ReceivedTimeIndexes")]
+    [Migration("20261207080555_ReceivedTimeIndexes")]
     partial class ReceivedTimeIndexes
     {
         /// <inheritdoc />
@@ -222,6 +222,10 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<long>("SignedTime")
                         .HasColumnType("INTEGER")
                         .HasColumnName("signed_time");
+
+                    b.Property<int>("SuppressionMethod")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("suppression_method");
 
                     b.HasKey("Origin", "Sequence", "Kind");
 
