@@ -9,11 +9,14 @@ public static class SyncExtensions
         builder.Services.AddSingleton<ReplicaRules>();
         builder.Services.AddScoped<ReplicaWriter>();
         builder.Services.AddSingleton<ILogKeys, PublishedLogKeys>();
-        // Before the pulls: a State's node behind what its peers hold of its own log recovers it first (writes refused meanwhile).
         builder.Services.AddSingleton<RecoveryState>();
         builder.Services.AddSingleton<OriginRecovery>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<OriginRecovery>());
+        // The pulls start first: each waits for the network at once (a token, the peer's status), so they are under way
+        // while the start-up waits for the recovery check below. A State's node behind what its peers hold of its own log
+        // recovers it (in the background, writes refused meanwhile); the pulls write other origins' logs. The check runs
+        // before the node listens, so a node that listens has checked; a replica's initial sync no longer waits for it.
         builder.Services.AddHostedService<PeerSyncWorker>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OriginRecovery>());
         builder.Services.AddHealthChecks().AddCheck<PeerHealthCheck>("peers");
         return builder;
     }
