@@ -9,14 +9,14 @@ public static class SyncExtensions
         builder.Services.AddSingleton<ReplicaRules>();
         builder.Services.AddScoped<ReplicaWriter>();
         builder.Services.AddSingleton<ILogKeys, PublishedLogKeys>();
+        // Before the pulls: a State's node behind what its peers hold of its own log recovers it first (writes refused meanwhile).
+        // (Starting the pulls first, so a replica's initial sync does not wait for this check, was tried on 2026-12-07 and taken
+        // back: in its one 1 M-row run, at load ~65, the replica did not listen within 60 s while the check ran beside its
+        // catching-up pull; the cause was not found. docs/performance.md.)
         builder.Services.AddSingleton<RecoveryState>();
         builder.Services.AddSingleton<OriginRecovery>();
-        // The pulls start first: each waits for the network at once (a token, the peer's status), so they are under way
-        // while the start-up waits for the recovery check below. A State's node behind what its peers hold of its own log
-        // recovers it (in the background, writes refused meanwhile); the pulls write other origins' logs. The check runs
-        // before the node listens, so a node that listens has checked; a replica's initial sync no longer waits for it.
-        builder.Services.AddHostedService<PeerSyncWorker>();
         builder.Services.AddHostedService(services => services.GetRequiredService<OriginRecovery>());
+        builder.Services.AddHostedService<PeerSyncWorker>();
         builder.Services.AddHealthChecks().AddCheck<PeerHealthCheck>("peers");
         return builder;
     }
