@@ -96,9 +96,9 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
     }
 
     /// <summary>
-    /// A replica's inserts, prepared once per connection rather than once per message: SQLite parses and plans the
-    /// 128-row insert (3,457 parameters) in about as long as it takes to write a tenth of the message (the profile of a
-    /// replica catching up put sqlite3_prepare_v2 at 2-3% of its CPU). Kept beside the connection's SQLite handle, so a
+    /// A replica's inserts, prepared once per connection rather than once per message: SQLite parsed and planned the
+    /// 128-row insert (3,457 parameters) for every message (sqlite3_prepare_v2 was about 3% of a catching-up replica's
+    /// running samples, docs/performance.md). Kept beside the connection's SQLite handle, so a
     /// pooled connection keeps them from one message to the next; a handle closed since (the pool cleared) gets new ones.
     /// Used only by the one writer that holds the connection (under the write gate), and reset after every run
     /// (<see cref="SqliteStatement.Execute"/>); the values bound stay, which <see cref="SqliteStatement.BindIfChanged"/> relies on.
