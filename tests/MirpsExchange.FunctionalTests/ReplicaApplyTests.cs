@@ -124,6 +124,35 @@ public class ReplicaApplyTests
     }
 
     [Fact]
+    public async Task Full_statements_kept_prepared_on_the_writers_connection_write_each_origin_as_its_own_and_outlive_a_refused_message()
+    {
+        // The replica keeps its 128-row insert prepared on the writer's pooled connection from one message to the next
+        // (FirstRevisionInserts): each message must bind its own origin, and a statement that failed must be usable again.
+        await using var replica = await TestNode.StartAsync("PAN");
+        var recorded = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(-1));
+        // Key i: a year of 1900-2023, then the same years for women, then for men (the replica checks each change's content, not totals).
+        List<StoredObservation> Changes(string origin, int from, int count) => [.. Enumerable.Range(from, count).Select(sequence => new StoredObservation
+        {
+            Origin = origin, OriginSequence = sequence, Revision = 1, RecordedTime = recorded,
+            Policy = new SharingPolicy { Readers = ReaderScope.AllStates },
+            Observation = Refugees(country: origin, period: (1900 + (sequence - 1) % 124).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                sex: ((sequence - 1) / 124) switch { 0 => "_T", 1 => "F", _ => "M" }, value: sequence),
+        })];
+
+        Assert.Equal((200, 0, 200L), await ApplyAsync(replica, "BLZ", Changes("BLZ", 1, 200)));
+        Assert.Equal((200, 0, 200L), await ApplyAsync(replica, "CRI", Changes("CRI", 1, 200)));
+        // A key twice in a full statement: the statement fails, nothing of the message stays, and the next message is written whole.
+        var forged = Changes("BLZ", 201, 150);
+        (forged[100].Observation.Period, forged[100].Observation.Sex) = (forged[10].Observation.Period, forged[10].Observation.Sex);
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => ApplyAsync(replica, "BLZ", forged));
+        Assert.Equal((150, 0, 350L), await ApplyAsync(replica, "BLZ", Changes("BLZ", 201, 150)));
+
+        Assert.Equal(["BLZ|350|350|BLZ|BLZ", "CRI|200|200|CRI|CRI"],
+            replica.Rows("SELECT origin, COUNT(*), MAX(origin_sequence), MIN(country), MAX(country) FROM observations GROUP BY origin ORDER BY origin"));
+        Assert.Equal(["0"], replica.Rows("SELECT COUNT(*) FROM observations WHERE value <> origin_sequence"));
+    }
+
+    [Fact]
     public async Task A_change_out_of_sequence_is_refused_and_nothing_of_its_batch_is_written()
     {
         await using var origin = await OriginWithHistoryAsync();

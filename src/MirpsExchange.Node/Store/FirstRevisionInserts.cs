@@ -74,14 +74,59 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
     private SqliteStatement? _batch;
     private readonly (WriteRow Row, long Sequence, long Time, ChangeIntegrity Integrity)[] _pending;
     private int _count;
-    private readonly bool _submit;
+
+    /// <summary>A replica's statements, kept prepared on their connection (<see cref="ReplicaStatements"/>); null for a submit's.</summary>
+    private readonly ReplicaStatements? _kept;
 
     public SqliteFirstRevisionInserts(DbConnection connection, string origin, bool submit)
     {
-        (_connection, _origin, _submit) = (connection, origin, submit);
-        _insert = new SqliteStatement(connection, submit ? SubmitSql : OneRowSql);
+        (_connection, _origin) = (connection, origin);
+        if (submit)
+        {
+            _insert = new SqliteStatement(connection, SubmitSql);
+        }
+        else
+        {
+            _kept = ReplicaStatements.Of(connection);
+            (_insert, _batch) = (_kept.One, _kept.Batch);
+            _batch.Bind(1, origin);
+        }
         _insert.Bind(1, origin);
         _pending = new (WriteRow, long, long, ChangeIntegrity)[BatchRows];
+    }
+
+    /// <summary>
+    /// A replica's inserts, prepared once per connection rather than once per message: SQLite parsed and planned the
+    /// 128-row insert (3,457 parameters) for every message (sqlite3_prepare_v2 was about 3% of a catching-up replica's
+    /// running samples, docs/performance.md). Kept beside the connection's SQLite handle, so a
+    /// pooled connection keeps them from one message to the next; a handle closed since (the pool cleared) gets new ones.
+    /// Used only by the one writer that holds the connection (under the write gate), and reset after every run
+    /// (<see cref="SqliteStatement.Execute"/>); the values bound stay, which <see cref="SqliteStatement.BindIfChanged"/> relies on.
+    /// </summary>
+    private sealed class ReplicaStatements
+    {
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, ReplicaStatements> Kept = new();
+
+        public required SqliteStatement One { get; init; }
+
+        public required SqliteStatement Batch { get; init; }
+
+        public static ReplicaStatements Of(DbConnection connection)
+        {
+            var handle = ((Microsoft.Data.Sqlite.SqliteConnection)connection).Handle!;
+            if (Kept.TryGetValue(handle, out var kept))
+            {
+                if (!handle.IsClosed)
+                {
+                    return kept;
+                }
+                kept.One.Dispose(); // the connection was closed since: SQLite keeps it until its statements are finalized
+                kept.Batch.Dispose();
+            }
+            var made = new ReplicaStatements { One = new SqliteStatement(connection, OneRowSql), Batch = new SqliteStatement(connection, BatchSql) };
+            Kept.AddOrUpdate(handle, made);
+            return made;
+        }
     }
 
     /// <summary>The statements' texts, made once: a replica prepares them for every message it applies.</summary>
@@ -115,7 +160,7 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
     {
         if (_batch is null)
         {
-            _batch = new SqliteStatement(_connection, _submit ? SubmitBatchSql : BatchSql);
+            _batch = new SqliteStatement(_connection, SubmitBatchSql);
             _batch.Bind(1, _origin);
         }
         for (var i = 0; i < BatchRows; i++)
@@ -199,7 +244,10 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
 
     public override void Dispose()
     {
-        _insert.Dispose();
-        _batch?.Dispose();
+        if (_kept is null) // a replica's stay prepared on the connection
+        {
+            _insert.Dispose();
+            _batch?.Dispose();
+        }
     }
 }

@@ -92,8 +92,9 @@ public sealed partial class PeerSyncWorker(
                 state.Set(PeerState.Connecting);
                 // Where to resume, and the chain held there, are read from the store while the peer is asked its status
                 // (with a token fetched first): neither waits for the other, and a node just started takes a while over its
-                // store's first queries. Observed here, so a pull that stops before it awaits them leaves no failure unobserved.
-                var local = HeldHereAsync(origin, stoppingToken);
+                // store's first queries (on another thread: SQLite's queries complete synchronously, so called here they ran
+                // before the status was even asked). Observed here, so a pull that stops before it awaits them leaves no failure unobserved.
+                var local = Task.Run(() => HeldHereAsync(origin, stoppingToken), CancellationToken.None);
                 _ = local.ContinueWith(static held => held.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stoppingToken);
                 // Another version syncs when one catalogue declares it maps the other (CatalogueUpgrade): States upgrade on different days.
