@@ -13,7 +13,8 @@ public class SdmxRsdmxTests
 {
     /// <summary>
     /// Prints what rsdmx read, one fact a line: DIM id codelist, TIME id, ATTRIBUTE id, CODE codelist code, then OBS key=value|OBS_STATUS|CONF_STATUS
-    /// (the key's dimensions in the order the data structure lists them, then the time period).
+    /// (the key's dimensions in the order the data structure lists them, then the time period), then XOBS the same from the
+    /// cross-sections at SEX (rsdmx names the observation's dimension obsTime whichever it is; the time period is a series column).
     /// </summary>
     private const string Script = """
         suppressPackageStartupMessages(library(rsdmx))
@@ -42,6 +43,17 @@ public class SdmxRsdmxTests
           key <- paste(c(sapply(dimensions, function(d) cell(i, d)), cell(i, "obsTime")), collapse = ".")
           value <- if (is.na(data[i, "obsValue"])) "" else format(data[i, "obsValue"], scientific = FALSE)
           cat("OBS ", key, "=", value, "|", cell(i, "OBS_STATUS"), "|", cell(i, "CONF_STATUS"), "\n", sep = "")
+        }
+        cross <- as.data.frame(readSDMX(paste0(base, "/data/DF_MIRPS_PROTECTION/all?dimensionAtObservation=SEX"), headers = h))
+        xcell <- function(row, column) {
+          if (!(column %in% names(cross))) return("")
+          value <- cross[row, column]
+          if (is.na(value)) "" else as.character(value)
+        }
+        for (i in seq_len(nrow(cross))) {
+          key <- paste(c(sapply(dimensions, function(d) if (d == "SEX") xcell(i, "obsTime") else xcell(i, d)), xcell(i, "TIME_PERIOD")), collapse = ".")
+          value <- if (is.na(cross[i, "obsValue"])) "" else format(cross[i, "obsValue"], scientific = FALSE)
+          cat("XOBS ", key, "=", value, "|", xcell(i, "OBS_STATUS"), "|", xcell(i, "CONF_STATUS"), "\n", sep = "")
         }
         """;
 
@@ -113,6 +125,8 @@ public class SdmxRsdmxTests
         Assert.Contains("ASYLUM_APPLICATIONS.BLZ._T._T._T._T._Z._T.PERSONS._Z.2023=100100|A|", read);
         Assert.Contains("REFUGEES.BLZ.M._T._T._Z._Z._Z._Z._Z.2023=|C|C", read);
         Assert.Contains("REFUGEES.BLZ._T._T._T._Z._Z._Z._Z._Z.2022=200|E|F", read);
+        // The cross-sections at SEX: the same observations, read by R from series keyed by the time period.
+        Assert.Equal(expected, Facts("XOBS").Order(StringComparer.Ordinal));
         Assert.DoesNotContain("1237", output);
         Assert.DoesNotContain("5555", output);
     }
