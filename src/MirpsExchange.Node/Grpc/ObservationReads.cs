@@ -32,8 +32,11 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
 
         private sealed record CurrentRevisions : Revisions;
 
-        /// <summary>Every revision this node had received (by the request's as_of_time, if any), deletions included, in the order received.</summary>
-        public sealed record History : Revisions;
+        /// <summary>
+        /// Every revision this node had received (by the request's as_of_time, if any), deletions included, in the order received;
+        /// with <paramref name="ReceivedAfter"/> (store time), only those received after it, chosen by the store's query.
+        /// </summary>
+        public sealed record History(long? ReceivedAfter = null) : Revisions;
 
         /// <summary>The latest revision of each key this node received after <paramref name="Micros"/> (store time), a deletion included.</summary>
         public sealed record UpdatedAfter(long Micros) : Revisions;
@@ -129,7 +132,8 @@ public sealed class ObservationReads(NodeDbContext db, ObservationValidator vali
         }
         var chosen = revisions switch
         {
-            Revisions.History => asOf is { } until ? tables.Where(o => o.ReceivedTime <= until) : tables,
+            Revisions.History history => (asOf is { } until ? tables.Where(o => o.ReceivedTime <= until) : tables)
+                .Where(o => history.ReceivedAfter == null || o.ReceivedTime > history.ReceivedAfter),
             Revisions.UpdatedAfter after => tables.Where(o => o.ReceivedTime > after.Micros && (asOf == null ? o.SupersededTime == null
                 : o.ReceivedTime <= asOf && (o.SupersededTime == null || o.SupersededTime > asOf))),
             // An embargoed revision, or a draft held back, does not replace the one the reader could read: current and as-of answers agree.

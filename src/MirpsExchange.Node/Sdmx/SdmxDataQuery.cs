@@ -15,7 +15,7 @@ namespace MirpsExchange.Node.Sdmx;
 /// <see cref="SdmxStructure.KeyDimensions"/> (indicator, reference area, sex, age, country of origin, then catalogue 2.0's),
 /// each empty (any code) or codes joined by <c>+</c>; <c>_Z</c> asks for the observations of indicators that do not declare the
 /// dimension. Periods are the catalogue's (2023, 2023-Q1, 2023-01). includeHistory with updatedAfter: every revision received after
-/// that time (<paramref name="ReceivedAfter"/>, store microseconds). detail=serieskeysonly or nodata: the series without observations
+/// that time (<see cref="ObservationReads.Revisions.History.ReceivedAfter"/>). detail=serieskeysonly or nodata: the series without observations
 /// (<paramref name="WithObservations"/>; every attribute here is an observation's, so both give the series keys).
 /// </summary>
 public sealed record SdmxDataQuery(
@@ -25,7 +25,6 @@ public sealed record SdmxDataQuery(
     bool WithAttributes,
     int? FirstN,
     int? LastN,
-    long? ReceivedAfter = null,
     bool WithObservations = true)
 {
     private static readonly string[] DetailValues = ["full", "dataonly", "serieskeysonly", "nodata"];
@@ -71,11 +70,11 @@ public sealed record SdmxDataQuery(
         }
         var history = SdmxStructureQuery.One(query, "includeHistory", Flags) == "true";
         var updatedAfter = Time(query, "updatedAfter");
-        ObservationReads.Revisions revisions = history ? new ObservationReads.Revisions.History()
+        // Both: the history, kept to the revisions received after that time (every one, not only the latest of each key), chosen by
+        // the store's query, so the revisions before it are neither read nor counted against the answer's limit.
+        ObservationReads.Revisions revisions = history ? new ObservationReads.Revisions.History(updatedAfter is { } since ? StoreTime.ToMicros(since) : null)
             : updatedAfter is { } after ? new ObservationReads.Revisions.UpdatedAfter(StoreTime.ToMicros(after))
             : ObservationReads.Revisions.Current;
-        // Both: the history, kept to the revisions received after that time (every one, not only the latest of each key).
-        long? receivedAfter = history && updatedAfter is { } since ? StoreTime.ToMicros(since) : null;
 
         var atObservation = query.TryGetValue("dimensionAtObservation", out var asked) ? asked.ToString() : SdmxData.TimeSeries;
         if (atObservation is not (SdmxData.TimeSeries or SdmxData.AllDimensions) && !structure.KeyDimensions.Contains(atObservation))
@@ -89,7 +88,7 @@ public sealed record SdmxDataQuery(
             throw SdmxError.NotImplemented($"detail={detail} lists series, and dimensionAtObservation={SdmxData.AllDimensions} has none; ask for {SdmxData.TimeSeries} (the default) or a dimension");
         }
         return new(request, revisions, atObservation, detail == "full", Count(query, "firstNObservations"), Count(query, "lastNObservations"),
-            receivedAfter, withObservations);
+            withObservations);
     }
 
     /// <summary>The dataflow a flowRef names: <c>ID</c>, <c>AGENCY,ID</c> or <c>AGENCY,ID,VERSION</c> (all and latest allowed); 404 otherwise.</summary>

@@ -140,10 +140,6 @@ public static partial class SdmxRestExtensions
         var rows = new List<(ExportRow Row, long Received)>();
         await foreach (var stored in served.WithCancellation(context.RequestAborted))
         {
-            if (query.ReceivedAfter is { } after && StoreTime.ToMicros(stored.ReceivedTime.ToDateTimeOffset()) <= after)
-            {
-                continue; // includeHistory with updatedAfter: only what was received since
-            }
             if (rows.Count == maxObservations)
             {
                 throw SdmxError.TooLarge($"the answer holds more than {maxObservations:N0} observations, this service's limit; narrow the key or the periods");
