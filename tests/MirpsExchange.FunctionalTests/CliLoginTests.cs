@@ -175,6 +175,25 @@ public class CliLoginTests
     }
 
     [Fact]
+    public async Task Two_commands_refreshing_one_sign_in_at_once_both_run_and_the_sign_in_is_not_revoked()
+    {
+        await using var identity = await TestIdentity.StartAsync("--Identity:AccessTokenLifetime=00:00:02");
+        await using var node = await TestNode.StartAsync("BLZ", identity);
+        await node.Observations.SubmitObservationsAsync(Samples.Submit(Samples.Refugees(value: 240)));
+        var tokenFile = Path.Combine(identity.Folder, "profile", "token.json");
+        await LoginAsync(identity, "fay.blz", AccountKind.Analyst, "BLZ", tokenFile);
+        string[] query = ["query", "--node", node.Address, "--node-country", "BLZ", "--identity", identity.Issuer, "--token-file", tokenFile, "--indicator", "REFUGEES"];
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        // Both find the access token expired; the refresh token is good once, and a second use would revoke the sign-in.
+        var together = await Task.WhenAll(CliRunner.RunAsync(query), CliRunner.RunAsync(query), CliRunner.RunAsync(query));
+        Assert.All(together, run => Assert.True(run.Code == CliApp.Ok, run.Error + run.Output));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var (code, output, error) = await CliRunner.RunAsync(query);
+        Assert.True(code == CliApp.Ok, error + output); // the sign-in still refreshes
+    }
+
+    [Fact]
     public async Task An_expired_login_token_without_a_refresh_token_says_so_and_calls_nothing()
     {
         await using var identity = await TestIdentity.StartAsync("--Identity:AccessTokenLifetime=00:00:02");

@@ -46,14 +46,21 @@ public sealed class LoginTokens : IAccessTokenSource
         await _refresh.WaitAsync(cancellationToken);
         try
         {
+            if (Usable(Read()) is { } current)
+            {
+                return current;
+            }
+            // Another mirps command may be refreshing the same sign-in: a refresh token is good once, and a second use revokes
+            // the sign-in, so one process at a time refreshes, and the next reads what the first wrote.
+            using var held = await LockAsync(cancellationToken);
             var saved = Read();
+            if (Usable(saved) is { } refreshed)
+            {
+                return refreshed;
+            }
             var token = saved.GetValueOrDefault("access_token") ?? "";
             var (audiences, expires) = Claims(token);
             var forThisNode = _audience is null || audiences.Contains(_audience);
-            if (forThisNode && _clock.GetUtcNow() < expires - Margin)
-            {
-                return token;
-            }
             if (saved.GetValueOrDefault("refresh_token") is not { Length: > 0 } refreshToken || saved.GetValueOrDefault("client_id") is not { Length: > 0 } clientId)
             {
                 throw new LoginTokenException(forThisNode
@@ -78,6 +85,39 @@ public sealed class LoginTokens : IAccessTokenSource
         finally
         {
             _refresh.Release();
+        }
+    }
+
+    /// <summary>The saved access token when it is for the node called and not about to expire; else null.</summary>
+    private string? Usable(Dictionary<string, string> saved)
+    {
+        var token = saved.GetValueOrDefault("access_token") ?? "";
+        var (audiences, expires) = Claims(token);
+        return (_audience is null || audiences.Contains(_audience)) && _clock.GetUtcNow() < expires - Margin ? token : null;
+    }
+
+    /// <summary>How long a command waits for another one's refresh of the same sign-in.</summary>
+    public static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>An exclusive lock on the token file's owner-only lock file, held while a refresh is asked for and written.</summary>
+    private async Task<FileStream> LockAsync(CancellationToken cancellationToken)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        while (true)
+        {
+            try
+            {
+                return new FileStream(_file + ".lock", options);
+            }
+            catch (IOException) when (waited.Elapsed < LockWait)
+            {
+                await Task.Delay(50, cancellationToken);
+            }
         }
     }
 
