@@ -45,6 +45,15 @@ public sealed class ServerErrors : ILoggerProvider
     {
     }
 
+    /// <summary>
+    /// A client that went away while its request was read (a peer's pull cancelled, or its connection dropped, as its node
+    /// stops at a test's end) is the client's doing: grpc-dotnet logs it as an error of the method before the method runs,
+    /// but nothing on the server failed.
+    /// </summary>
+    private static bool ClientWentAway(Exception? exception) => exception is IOException io
+        && (io.Message.Contains("The client reset the request stream", StringComparison.Ordinal)
+            || io.Message.Contains("The request stream was aborted", StringComparison.Ordinal));
+
     private sealed class Logger(ServerErrors owner, string category) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
@@ -53,9 +62,7 @@ public sealed class ServerErrors : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            // A client that went away while its request was read (a peer's pull cancelled as its node stops, at a test's end) is
-            // the client's doing: grpc-dotnet logs it as an error of the method, but nothing on the server failed.
-            if (logLevel >= LogLevel.Error && !(exception is IOException && exception.Message.Contains("The client reset the request stream", StringComparison.Ordinal)))
+            if (logLevel >= LogLevel.Error && !ClientWentAway(exception))
             {
                 owner._entries.Enqueue((category, eventId.Name ?? eventId.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{formatter(state, exception)} {exception?.GetType().Name}: {exception?.Message} {exception?.GetBaseException().Message}"));
             }
