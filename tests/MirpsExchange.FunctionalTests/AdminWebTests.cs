@@ -238,8 +238,9 @@ public class AdminWebTests(BrowserFixture browser) : IClassFixture<BrowserFixtur
         await page.FillAsync("input[name=password]", WebApp.Password);
         await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("/account/two-factor", StringComparison.Ordinal)), page.ClickAsync("button[type=submit]"));
         await page.FillAsync("input[name=code]", Totp.Code(totpKey));
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForLoadStateAsync(LoadState.Load);
+        // The code's answer goes through the authorization redirect to /admin: wait for that page, not for a load event that
+        // can be missed between the redirects (a CI run timed out on it once at 30 s).
+        await Task.WhenAll(page.WaitForURLAsync(u => u.EndsWith("/admin", StringComparison.Ordinal), new() { Timeout = 60_000 }), page.ClickAsync("button[type=submit]"));
         Assert.True(page.Url.EndsWith("/admin", StringComparison.Ordinal), $"{page.Url}: {await page.InnerTextAsync("body")}");
     }
 
