@@ -476,7 +476,7 @@ public class ApprovalTests
         {
             var client = new SyncService.SyncServiceClient(secretariat.Channel);
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while ((await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence < sequence
+            while (((await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0) < sequence
                 || secretariat.CountRows("observations") < observations)
             {
                 if (DateTime.UtcNow > deadline)

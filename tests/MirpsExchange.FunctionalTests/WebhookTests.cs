@@ -145,7 +145,12 @@ public class WebhookTests
         receiver.DefaultStatus = 204;
         var events = await receiver.WhenAsync(e => e.Count == 2, "both approvals once the receiver recovers");
         Assert.Equal(["2022", "2023"], events.Select(e => e.Period));
+        // The receiver answers before the node records the delivery: wait for the record, not only the request.
         var healthy = Assert.Single((await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
+        for (var until = DateTime.UtcNow.AddSeconds(30); healthy.PendingCount > 0 && DateTime.UtcNow < until; await Task.Delay(50))
+        {
+            healthy = Assert.Single((await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
+        }
         Assert.Equal((SubscriptionHealth.Healthy, 0, 0L), (healthy.Health, healthy.ConsecutiveFailures, healthy.PendingCount));
         var log = await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id });
         var retried = log.Deliveries.Single(d => d.Event.Period == "2022");
@@ -392,7 +397,7 @@ public class WebhookTests
         async Task SecretariatHoldsLogToAsync(long sequence)
         {
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while ((await sync.GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence < sequence)
+            while (((await sync.GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0) < sequence)
             {
                 Assert.True(DateTime.UtcNow < deadline, $"the Secretariat never held PAN's log to change {sequence}");
                 await Task.Delay(100);
