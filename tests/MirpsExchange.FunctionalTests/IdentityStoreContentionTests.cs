@@ -14,6 +14,8 @@ namespace MirpsExchange.FunctionalTests;
 /// </summary>
 public class IdentityStoreContentionTests
 {
+    private static readonly TimeSpan ReaderHeld = TimeSpan.FromSeconds(20);
+
     [Fact]
     public async Task An_admin_change_commits_while_a_reader_holds_the_store_open()
     {
@@ -32,15 +34,16 @@ public class IdentityStoreContentionTests
         }
         var watch = Stopwatch.StartNew();
         var revoked = identity.Credentials.RevokeCredentialAsync(new RevokeCredentialRequest { ClientId = credential.ClientId }).ResponseAsync;
-        // Without WAL the commit waits for the reader (up to the 30-second busy timeout, then fails): give it 5 seconds.
-        var finished = await Task.WhenAny(revoked, Task.Delay(TimeSpan.FromSeconds(5))) == revoked;
+        // Without WAL the commit waits for the reader (up to the 30-second busy timeout, then fails) as long as the reader
+        // holds it, which is the whole wait: 20 seconds tell the two apart even on a loaded machine (a key roll took over 5 s at load 70).
+        var finished = await Task.WhenAny(revoked, Task.Delay(ReaderHeld)) == revoked;
         Assert.True(finished, $"the revocation waited for a reader ({watch.Elapsed.TotalSeconds:0.0} s)");
         await revoked;
         // The key roll of RevocationTests (its audit record), beside the same reader.
         var (_, admin) = await identity.RequestTokenAsync(identity.Admin, MirpsAuth.AdminScope);
         watch.Restart();
         var rolled = identity.CredentialsWith(admin.GetProperty("access_token").GetString()).RollSigningKeyAsync(new RollSigningKeyRequest { Reason = "drill" }).ResponseAsync;
-        finished = await Task.WhenAny(rolled, Task.Delay(TimeSpan.FromSeconds(5))) == rolled;
+        finished = await Task.WhenAny(rolled, Task.Delay(ReaderHeld)) == rolled;
         await transaction.RollbackAsync();
         Assert.True(finished, $"the key roll waited for a reader ({watch.Elapsed.TotalSeconds:0.0} s)");
         Assert.NotEmpty((await rolled).SigningKeyId);
