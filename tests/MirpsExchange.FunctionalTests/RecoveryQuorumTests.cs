@@ -70,6 +70,8 @@ public class RecoveryQuorumTests
             var refusal = started.Services.GetRequiredService<RecoveryState>().Refusal!;
             Assert.StartsWith(OriginRecovery.QuorumMissing, refusal, StringComparison.Ordinal);
             Assert.Contains("Secretariat", refusal, StringComparison.Ordinal);
+            var status = await new Mirps.Sync.V1.SyncService.SyncServiceClient(started.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest());
+            Assert.StartsWith(OriginRecovery.QuorumMissing, status.WriteRefusal, StringComparison.Ordinal); // PAN's own status says so
             var health = (await started.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["recovery"];
             Assert.Equal(HealthStatus.Degraded, health.Status);
             Assert.Contains(OriginRecovery.QuorumMissing, health.Description, StringComparison.Ordinal);
@@ -84,6 +86,7 @@ public class RecoveryQuorumTests
                 await Task.Delay(100);
             }
             Assert.Null(started.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Empty((await new Mirps.Sync.V1.SyncService.SyncServiceClient(started.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).WriteRefusal);
             Assert.Equal(0L, BackupTests.UserVersion(started.DatabasePath));
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(started.DatabasePath));
             var next = await started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));

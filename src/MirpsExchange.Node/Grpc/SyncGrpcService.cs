@@ -24,7 +24,8 @@ public sealed class SyncGrpcService(
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
     MirpsExchange.Node.Extensions.RevocationList revocations,
-    SharingPolicies policies) : SyncService.SyncServiceBase
+    SharingPolicies policies,
+    MirpsExchange.Node.Sync.RecoveryState recovery) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
@@ -192,6 +193,7 @@ public sealed class SyncGrpcService(
         if (reader.IsSecretariat || reader.Owns(options.Value.Country))
         {
             response.Peers.Add(peers.Snapshot());
+            response.WriteRefusal = recovery.Refusal ?? ""; // why its State's writes are refused (restored, recovering), if they are
         }
         else
         {

@@ -79,6 +79,11 @@ public sealed class RecoveryHealthCheck(RecoveryState state) : Microsoft.Extensi
 /// with Node:RecoverFrom only that peer is used, and refused when another holds more (RECOVERY_SOURCE_BEHIND).
 /// Changes a source holds only as placeholders (withheld from it, an embargo not yet ended) come back as placeholders:
 /// their sequence is taken, their content is not recovered.
+/// When writes wait for a recovery (Node:Recover, or a store restored from a backup: the restore mark), the peers' answers
+/// count only from a quorum that proves the State's head (the configured Secretariat with a signed head, and a majority of
+/// the peers that answered: <see cref="QuorumMissing"/>), and writes never resume below the highest signed head shown, so
+/// one peer showing a genuine but stale head cannot make the node reuse a sequence the federation holds (a fork).
+/// Node:AcceptLocalHead is the operator's way out for a State whose log no peer holds (<see cref="NoSignedHead"/>).
 /// </summary>
 public sealed partial class OriginRecovery(
     IOptions<NodeOptions> options,
