@@ -4,6 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
+using MirpsExchange.ServiceDefaults;
 using static MirpsExchange.FunctionalTests.Infrastructure.RecoveryFederation;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 using static MirpsExchange.FunctionalTests.RecoveryTests;
@@ -72,6 +73,10 @@ public class RecoveryQuorumTests
             Assert.Contains("Secretariat", refusal, StringComparison.Ordinal);
             var status = await new Mirps.Sync.V1.SyncService.SyncServiceClient(started.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest());
             Assert.StartsWith(OriginRecovery.QuorumMissing, status.WriteRefusal, StringComparison.Ordinal); // PAN's own status says so
+            var file = Path.Combine(folder, $"reader-{Guid.NewGuid():N}.json");
+            OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("PAN")));
+            var cli = await CliRunner.RunAsync("sync", "status", "--node", started.Address, "--node-country", "PAN", "--identity", started.Identity.Issuer, "--credential", file);
+            Assert.Contains($"It refuses PAN's writes: {OriginRecovery.QuorumMissing}", cli.Output, StringComparison.Ordinal); // and so does mirps sync status
             var health = (await started.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["recovery"];
             Assert.Equal(HealthStatus.Degraded, health.Status);
             Assert.Contains(OriginRecovery.QuorumMissing, health.Description, StringComparison.Ordinal);
@@ -100,6 +105,39 @@ public class RecoveryQuorumTests
         }
     }
 
+    /// <summary>
+    /// The Secretariat proves PAN's head (change 5), but it is one of three peers that answered: the two others say they hold
+    /// PAN's log with no head signed by PAN to back it. A majority of the peers that answered must show what they hold, so
+    /// writes stay refused (RECOVERY_QUORUM_MISSING, naming them) with nothing recovered.
+    /// </summary>
+    [Fact]
+    public async Task The_Secretariat_alone_is_no_quorum_when_most_peers_that_answered_show_no_signed_head()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var (restored, secretariat, _, port) = await RestoredBehindTheSecretariatAsync(folder);
+            await using var held = secretariat;
+            await using var cri = await MaliciousPeer.StartAsync("CRI");
+            await using var gtm = await MaliciousPeer.StartAsync("GTM");
+            (cri.Holds, gtm.Holds) = (9, 9); // no head: their word alone
+            await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, cri.Peer, gtm.Peer, (secretariat.Address, "secretariat"))]);
+            started.Errors.Expect("OriginRecoveryQuorumMissing");
+            started.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(started);
+            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+            Assert.Contains("only 1 of the 3 peers", started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+            Assert.Equal(4, PanLog(started.DatabasePath).Count);
+            Assert.Equal(StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(started.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     /// <summary>PAN's node (log to change 4) that never shared anything (no Secretariat pulls it), backed up and restored.</summary>
     private static async Task<string> RestoredNeverSharedAsync(string folder, int port)
     {
@@ -116,7 +154,8 @@ public class RecoveryQuorumTests
 
     /// <summary>
     /// PAN never shared its log: the Secretariat and CRI's node hold none of it, so nothing signed proves its head and the
-    /// restored store stays write-refused (FAILED_PRECONDITION, RECOVERY_NO_SIGNED_HEAD), restart after restart. With
+    /// restored store stays write-refused (FAILED_PRECONDITION, RECOVERY_NO_SIGNED_HEAD), check after check: it does not serve
+    /// its own log to the Secretariat meanwhile, whose copy would otherwise prove the store's head back to it. With
     /// Node:AcceptLocalHead, the quorum (the Secretariat and CRI) answered that none holds a head beyond the store's: the
     /// mark is cleared, it is logged, and the next submit continues the store's sequence (change 5).
     /// </summary>
@@ -128,10 +167,12 @@ public class RecoveryQuorumTests
         {
             var port = FreePort();
             var restored = await RestoredNeverSharedAsync(folder, port);
-            await using var secretariat = await TestSecretariat.StartAsync(); // pulls nobody: holds none of PAN's log
+            // The Secretariat pulls PAN from its node's address, but has held none of PAN's log (PAN's node was never up while it ran).
+            var address = $"http://127.0.0.1:{port}";
+            await using var secretariat = await SecretariatAsync(folder, address);
             await using var cri = await MaliciousPeer.StartAsync("CRI"); // holds none of it either
 
-            string[] args = [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, cri.Peer, (secretariat.Address, "secretariat"))];
+            string[] args = [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryRetryInterval=00:00:01", .. await PeersArgsAsync(folder, cri.Peer, (secretariat.Address, "secretariat"))];
             await using (var refused = await TestNode.StartOnStoreAsync(restored, "PAN", null, args))
             {
                 refused.Errors.Expect("OriginRecoveryQuorumMissing");
@@ -140,6 +181,14 @@ public class RecoveryQuorumTests
                 await RpcAssert.ReasonAsync(() => refused.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
                     StatusCode.FailedPrecondition, OriginRecovery.NoSignedHead);
                 Assert.Contains("Node:AcceptLocalHead", refused.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+
+                // The restored node does not serve its own log meanwhile: the Secretariat, had it taken the store's log now, would show
+                // its head back as the proof the next check asks for, and the mark would clear with no one's say.
+                var pull = await MaliciousPeer.PullAsync(secretariat, address, p => p.LastError.Contains(OriginRecovery.NoSignedHead, StringComparison.Ordinal));
+                Assert.Contains(OriginRecovery.NoSignedHead, pull.LastError, StringComparison.Ordinal);
+                await Task.Delay(TimeSpan.FromSeconds(3)); // three more checks
+                Assert.Equal(OriginRecovery.NoSignedHead, refused.Services.GetRequiredService<RecoveryState>().Reason);
+                Assert.Empty(PanLog(secretariat.DatabasePath));
                 Assert.Equal(StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(refused.DatabasePath));
             }
 

@@ -50,6 +50,13 @@ public sealed class SyncGrpcService(
         {
             throw RpcErrors.InvalidArgument($"invalid change feed request: {violations[0].Item2}", violations);
         }
+        if (request.Origin == options.Value.Country && recovery.Reason is Sync.OriginRecovery.QuorumMissing or Sync.OriginRecovery.NoSignedHead)
+        {
+            // A restored store waiting for a quorum to prove its log's head: a peer (the Secretariat) that took the log from it now
+            // would show that head back as the federation's proof. The pull is tried again, and served once the node has recovered.
+            throw RpcErrors.WithReason(Google.Rpc.Code.Unavailable, recovery.Reason,
+                $"{options.Value.Country}'s node does not serve its own log while its restored store waits for the federation to prove its head ({recovery.Reason}); try again later");
+        }
         // A reader on another catalogue version is served only when one catalogue maps the other; an earlier one
         // receives each change as its version expresses it, up to the first it cannot hold (EarlierCatalogueFeed).
         var relation = request.CatalogVersion.Length == 0 ? CatalogueUpgrade.Relation.Same : CatalogueUpgrade.RelationTo(catalogue, request.CatalogVersion, null);

@@ -502,8 +502,8 @@ public sealed partial class OriginRecovery(
         /// <summary>
         /// Takes what the node lacks of its log from the sources, most first. A source whose history does not verify, or
         /// whose feed ends short of what it said it holds, is passed over: its claim is disproven. A source that fails or
-        /// stalls is asked again after the others, and passed over after <see cref="MaxSourceAttempts"/> tries. Writes resume once the store holds the log up to the highest head any
-        /// source proved (signed by the State: its sequences are taken), from one source or several; never below it, so when
+        /// stalls is asked again after the others, and passed over after <see cref="MaxSourceAttempts"/> tries. Writes resume
+        /// once the store holds the log up to the highest head any source proved (signed by the State: its sequences are taken), from one source or several; never below it, so when
         /// no source serves that far, writes stay refused (RECOVERY_NO_SOURCE).
         /// </summary>
         public async Task RecoverAsync(Behind behind, CancellationToken cancellationToken)
@@ -527,9 +527,9 @@ public sealed partial class OriginRecovery(
                     await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
                     await PullLifecycleAsync(source.Peer, cancellationToken);
                     var now = await OwnHeadAsync(cancellationToken);
-                    LogRecovered(_owner.LoggerP, Country, behind.Own, now, source.Peer.Address);
                     if (now >= target)
                     {
+                        LogRecovered(_owner.LoggerP, Country, behind.Own, now, source.Peer.Address);
                         await _owner.RecoveredAsync(cancellationToken);
                         return;
                     }
