@@ -61,6 +61,20 @@ public sealed class NodeOptions
     /// <summary>How long the start-up check waits for each peer's answer.</summary>
     public TimeSpan RecoveryCheckTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often a node whose writes wait for a recovery (Node:Recover, a restored store) asks its peers again while no quorum
+    /// proves its log's head (the Secretariat unreachable, or holding none of the log: RECOVERY_QUORUM_MISSING, RECOVERY_NO_SIGNED_HEAD).
+    /// </summary>
+    public TimeSpan RecoveryRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The operator's way out for a restored store (or Node:Recover) of a State whose log no peer holds any of (it never shared
+    /// anything, so nothing signed can prove its head): accept the store's own head. Still only once a quorum answered (the
+    /// Secretariat among them) and none of them shows a head of the State's log signed beyond the store's; refused, logged,
+    /// when one does (the node then recovers up to it). Set it for the one start after the restore, then remove it.
+    /// </summary>
+    public bool AcceptLocalHead { get; set; }
+
     /// <summary>How often a pull asks its peer for the origin's new lifecycle entries (approvals; ApprovalService.ListLifecycleEntries).</summary>
     public TimeSpan LifecyclePollInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -63,7 +63,7 @@ public class BackupTests
     /// <summary>
     /// A restored backup (log up to change 4) while the federation holds change 5, and no peer answering at start: the node
     /// must not take change 5 again for a new submit (a fork). The restore marks the store; the node refuses writes
-    /// (RECOVERY_NO_SOURCE) as with Node:Recover until a recovery succeeds.
+    /// (FAILED_PRECONDITION, RECOVERY_QUORUM_MISSING: the Secretariat did not answer) until a recovery succeeds.
     /// </summary>
     [Fact]
     public async Task A_restored_store_refuses_writes_until_recovered_even_when_no_peer_answers()
@@ -87,13 +87,14 @@ public class BackupTests
             var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
             await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
-            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("OriginRecoveryQuorumMissing");
             started.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(started);
             await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
-                StatusCode.Unavailable, RecoveryState.Recovering);
-            Assert.StartsWith(OriginRecovery.NoSource, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
-            Assert.Equal(4, PanLog(restored).Count);
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+            Assert.StartsWith(OriginRecovery.QuorumMissing, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+            Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, UserVersion(started.DatabasePath));
+            Assert.Equal(4, PanLog(started.DatabasePath).Count);
         }
         finally
         {

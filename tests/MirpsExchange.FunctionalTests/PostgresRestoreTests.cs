@@ -20,7 +20,7 @@ public class PostgresRestoreTests
     /// <summary>
     /// PAN's store dumped with pg_dump at change 4; PAN then writes change 5 (which peers would hold), and its store is lost.
     /// The dump is restored with pg_restore into a new database, and the node started on it with no peer answering: it must
-    /// not take change 5 again for a new submit. Writes stay refused (RECOVERY_NO_SOURCE), as with Node:Recover.
+    /// not take change 5 again for a new submit. Writes stay refused (RECOVERY_QUORUM_MISSING: the Secretariat did not answer).
     /// </summary>
     [Fact]
     public async Task A_store_restored_with_pg_restore_refuses_writes_until_recovered_even_when_no_peer_answers()
@@ -45,12 +45,12 @@ public class PostgresRestoreTests
             await using var started = await TestNode.StartAsync("PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}",
                  .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
-            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("OriginRecoveryQuorumMissing");
             started.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(started);
             await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
-                StatusCode.Unavailable, RecoveryState.Recovering);
-            Assert.StartsWith(OriginRecovery.NoSource, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+            Assert.StartsWith(OriginRecovery.QuorumMissing, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
         }
         finally
         {

@@ -409,7 +409,7 @@ public class RecoveryTests
     /// A restored backup (log to change 4) while the federation holds change 5. The Secretariat is out of reach at start; the
     /// only peer that answers says it holds PAN's log up to change 4, with no head signed by PAN (or one signed with a key of its
     /// own). Its word must not clear the restore mark: PAN would take change 5 again for a new submit (a fork). The node keeps
-    /// refusing writes (RECOVERY_NO_SOURCE) and the store keeps its mark.
+    /// refusing writes (RECOVERY_QUORUM_MISSING) and the store keeps its mark.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -443,14 +443,14 @@ public class RecoveryTests
             var down = $"http://127.0.0.1:{FreePort()}"; // the Secretariat, out of reach
             await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, hostile.Peer, (down, "secretariat"))]);
-            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("OriginRecoveryQuorumMissing");
             started.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(started);
             await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
-                StatusCode.Unavailable, RecoveryState.Recovering);
-            Assert.StartsWith(OriginRecovery.NoSource, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
-            Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(restored));
-            Assert.Equal(4, PanLog(restored).Count);
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+            Assert.StartsWith(OriginRecovery.QuorumMissing, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+            Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(started.DatabasePath));
+            Assert.Equal(4, PanLog(started.DatabasePath).Count);
         }
         finally
         {

@@ -51,6 +51,11 @@ public static class SyncCommand
         var console = CommonOptions.Console(output, minimumWidth: 140);
         var owner = status.NodeCountry.Length > 0 ? $"the node of {status.NodeCountry}" : "the Secretariat's node";
         await output.WriteLineAsync($"{owner} at {node}: catalogue {status.CatalogVersion} (digest {status.CatalogDigest})");
+        if (status.WriteRefusal.Length > 0)
+        {
+            // A restored store waiting for a quorum to prove its log's head, or a node recovering its log (README, "Backup and recovery").
+            await output.WriteLineAsync($"It refuses {status.NodeCountry}'s writes: {status.WriteRefusal}");
+        }
 
         if (status.Origins.Count == 0)
         {

@@ -24,7 +24,8 @@ public sealed class SyncGrpcService(
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
     MirpsExchange.Node.Extensions.RevocationList revocations,
-    SharingPolicies policies) : SyncService.SyncServiceBase
+    SharingPolicies policies,
+    MirpsExchange.Node.Sync.RecoveryState recovery) : SyncService.SyncServiceBase
 {
     /// <summary>How long a following stream sleeps without a commit before it looks at the log again anyway.</summary>
     public static readonly TimeSpan FollowRecheck = TimeSpan.FromSeconds(30);
@@ -48,6 +49,13 @@ public sealed class SyncGrpcService(
         if (violations.Count > 0)
         {
             throw RpcErrors.InvalidArgument($"invalid change feed request: {violations[0].Item2}", violations);
+        }
+        if (request.Origin == options.Value.Country && recovery.Reason is Sync.OriginRecovery.QuorumMissing or Sync.OriginRecovery.NoSignedHead)
+        {
+            // A restored store waiting for a quorum to prove its log's head: a peer (the Secretariat) that took the log from it now
+            // would show that head back as the federation's proof. The pull is tried again, and served once the node has recovered.
+            throw RpcErrors.WithReason(Google.Rpc.Code.Unavailable, recovery.Reason,
+                $"{options.Value.Country}'s node does not serve its own log while its restored store waits for the federation to prove its head ({recovery.Reason}); try again later");
         }
         // A reader on another catalogue version is served only when one catalogue maps the other; an earlier one
         // receives each change as its version expresses it, up to the first it cannot hold (EarlierCatalogueFeed).
@@ -192,6 +200,7 @@ public sealed class SyncGrpcService(
         if (reader.IsSecretariat || reader.Owns(options.Value.Country))
         {
             response.Peers.Add(peers.Snapshot());
+            response.WriteRefusal = recovery.Refusal ?? ""; // why its State's writes are refused (restored, recovering), if they are
         }
         else
         {

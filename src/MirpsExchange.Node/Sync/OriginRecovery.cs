@@ -21,26 +21,49 @@ public sealed class RecoveryState(IOptions<NodeOptions> options)
     /// <summary>The reason submits are refused with while the node recovers (UNAVAILABLE).</summary>
     public const string Recovering = "RECOVERING";
 
+    /// <summary>The refusal of a write, and the status code it is refused with.</summary>
+    private sealed record Refused(Google.Rpc.Code Code, string Reason, string Why);
+
     // A State's node with peers writes nothing until the start-up check (OriginRecovery) says it may, even if a submit came first.
-    private volatile string? _refusal = options.Value is { Country.Length: > 0, Peers.Count: > 0 } node
-        ? $"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly"
+    private volatile Refused? _refusal = options.Value is { Country.Length: > 0, Peers.Count: > 0 } node
+        ? new(Google.Rpc.Code.Unavailable, Recovering, $"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly")
         : null;
 
-    /// <summary>Refuses a write (UNAVAILABLE, RECOVERING, saying why) while the node recovers its log or could not.</summary>
+    /// <summary>
+    /// Refuses a write while the node recovers its log or could not: UNAVAILABLE, RECOVERING (try again shortly), or
+    /// FAILED_PRECONDITION with the reason (<see cref="OriginRecovery.QuorumMissing"/>, <see cref="OriginRecovery.NoSignedHead"/>)
+    /// when it waits for the federation to prove its log's head; the message says why.
+    /// </summary>
     public void RequireWritable()
     {
         if (_refusal is { } refusal)
         {
-            throw RpcErrors.WithReason(Google.Rpc.Code.Unavailable, Recovering, refusal);
+            throw RpcErrors.WithReason(refusal.Code, refusal.Reason, refusal.Why);
         }
     }
 
     /// <summary>Null when the node writes; otherwise why it does not.</summary>
-    public string? Refusal => _refusal;
+    public string? Refusal => _refusal?.Why;
 
-    internal void Refuse(string why) => _refusal = why;
+    /// <summary>The reason writes are refused with (null when the node writes).</summary>
+    public string? Reason => _refusal?.Reason;
+
+    internal void Refuse(string why) => _refusal = new(Google.Rpc.Code.Unavailable, Recovering, why);
+
+    /// <summary>Refuses writes until the federation proves the log's head (FAILED_PRECONDITION with <paramref name="reason"/>).</summary>
+    internal void Await(string reason, string why) => _refusal = new(Google.Rpc.Code.FailedPrecondition, reason, why);
 
     internal void Ready() => _refusal = null;
+}
+
+/// <summary>The node's "recovery" health: degraded while it refuses writes (recovering its log, or waiting for the federation to prove it), saying why.</summary>
+public sealed class RecoveryHealthCheck(RecoveryState state) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+{
+    public Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(state.Refusal is { } why
+            ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Degraded($"writes refused ({state.Reason}): {why}")
+            : Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy("the node's own log is as the federation holds it; writes accepted"));
 }
 
 /// <summary>
@@ -56,6 +79,11 @@ public sealed class RecoveryState(IOptions<NodeOptions> options)
 /// with Node:RecoverFrom only that peer is used, and refused when another holds more (RECOVERY_SOURCE_BEHIND).
 /// Changes a source holds only as placeholders (withheld from it, an embargo not yet ended) come back as placeholders:
 /// their sequence is taken, their content is not recovered.
+/// When writes wait for a recovery (Node:Recover, or a store restored from a backup: the restore mark), the peers' answers
+/// count only from a quorum that proves the State's head (the configured Secretariat with a signed head, and a majority of
+/// the peers that answered: <see cref="QuorumMissing"/>), and writes never resume below the highest signed head shown, so
+/// one peer showing a genuine but stale head cannot make the node reuse a sequence the federation holds (a fork).
+/// Node:AcceptLocalHead is the operator's way out for a State whose log no peer holds (<see cref="NoSignedHead"/>).
 /// </summary>
 public sealed partial class OriginRecovery(
     IOptions<NodeOptions> options,
@@ -74,6 +102,19 @@ public sealed partial class OriginRecovery(
     /// <summary>No peer answered (Node:Recover), or every one that holds more served a history that does not verify.</summary>
     public const string NoSource = "RECOVERY_NO_SOURCE";
 
+    /// <summary>
+    /// A node whose writes wait for a recovery (Node:Recover, a restored store) has no quorum that proves its log's head: the
+    /// Secretariat did not answer with a head signed by the State, or not a majority of the peers that answered did.
+    /// Submits get FAILED_PRECONDITION with this reason; the check is made again every Node:RecoveryRetryInterval.
+    /// </summary>
+    public const string QuorumMissing = "RECOVERY_QUORUM_MISSING";
+
+    /// <summary>
+    /// As <see cref="QuorumMissing"/>, but the Secretariat answered that it holds none of the State's log: nothing proves
+    /// the head. Node:AcceptLocalHead accepts the store's head once a quorum confirms that no peer holds more.
+    /// </summary>
+    public const string NoSignedHead = "RECOVERY_NO_SIGNED_HEAD";
+
     // The session reads the host's services through these.
     private IOptions<NodeOptions> OptionsP => options;
     private IOptions<TlsOptions> TlsP => tls;
@@ -87,6 +128,7 @@ public sealed partial class OriginRecovery(
 
     private readonly CancellationTokenSource _stopping = new();
     private Task _recovery = Task.CompletedTask;
+    private Task _retrying = Task.CompletedTask;
 
     /// <summary>Completes when the node's recovery is over (at once when there was nothing to recover).</summary>
     public Task Completion => _recovery;
@@ -96,6 +138,10 @@ public sealed partial class OriginRecovery(
         var node = options.Value;
         // A store restored from a backup (mirps restore) must recover as with Node:Recover, until a recovery succeeds.
         _restored = node.Country.Length > 0 && await StoreAsync(StoreBackup.RecoveryRequiredAsync, cancellationToken);
+        if (node.AcceptLocalHead && !MustRecover)
+        {
+            LogAcceptLocalHeadIgnored(logger, node.Country);
+        }
         if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
         {
             if (MustRecover)
@@ -118,13 +164,34 @@ public sealed partial class OriginRecovery(
             {
                 using (session)
                 {
+                    await RoundAsync(session, behind);
+                }
+            }, CancellationToken.None);
+            // Without a quorum that proves the log's head, the check is made again until one answers (the node keeps serving reads meanwhile).
+            _retrying = Task.Run(async () =>
+            {
+                await _recovery;
+                while (state.Reason is QuorumMissing or NoSignedHead && !_stopping.IsCancellationRequested)
+                {
                     try
                     {
-                        await session.RecoverAsync(behind, _stopping.Token);
+                        await Task.Delay(node.RecoveryRetryInterval, clock, _stopping.Token);
+                        using var again = new Session(this);
+                        var next = await again.CheckAsync(_stopping.Token);
+                        if (next is null)
+                        {
+                            await RecoveredAsync(_stopping.Token);
+                            return;
+                        }
+                        await RoundAsync(again, next);
                     }
-                    catch (Exception e) when (!_stopping.IsCancellationRequested)
+                    catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
                     {
-                        Fail($"{NoSource}: recovering {node.Country}'s log failed ({e.GetType().Name}: {e.Message}); writes are refused until the node is restarted");
+                        return;
+                    }
+                    catch (Exception e) when (e is RpcException or HttpRequestException or System.Data.Common.DbException or InvalidOperationException)
+                    {
+                        LogRecoveryFailed(logger, node.Country, $"the check of what the peers hold failed ({e.GetType().Name}: {e.Message}); it is made again");
                     }
                 }
             }, CancellationToken.None);
@@ -136,12 +203,25 @@ public sealed partial class OriginRecovery(
         }
     }
 
+    /// <summary>Recovers what <paramref name="behind"/> names (nothing when the check refused writes).</summary>
+    private async Task RoundAsync(Session session, Behind behind)
+    {
+        try
+        {
+            await session.RecoverAsync(behind, _stopping.Token);
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            Fail($"{NoSource}: recovering {options.Value.Country}'s log failed ({e.GetType().Name}: {e.Message}); writes are refused until the node is restarted");
+        }
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
         try
         {
-            await _recovery.WaitAsync(cancellationToken);
+            await Task.WhenAll(_recovery, _retrying).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -192,8 +272,12 @@ public sealed partial class OriginRecovery(
 
     private long Now() => StoreTime.ToMicros(clock.GetUtcNow());
 
-    /// <summary>What a peer said it holds of the node's log (null: it did not answer, <see cref="Error"/> says why).</summary>
-    private sealed record PeerHolding(PeerOptions Peer, long? Latest, string? Error);
+    /// <summary>
+    /// What a peer proved it holds of the node's log (0: it holds none of it; null: it did not answer, or showed no signed head
+    /// that backs its claim, <see cref="Error"/> says why), and whether it answered at all (<see cref="Reached"/>: as the peer
+    /// configured, whatever it answered).
+    /// </summary>
+    private sealed record PeerHolding(PeerOptions Peer, long? Latest, string? Error, bool Reached);
 
     /// <summary>The node's own head and the peers that hold more, most first.</summary>
     private sealed record Behind(long Own, List<PeerHolding> Sources);
@@ -237,7 +321,9 @@ public sealed partial class OriginRecovery(
         /// <summary>
         /// Asks every peer what it holds of the node's log, beside the store's own head: null when none holds more
         /// (or, without Node:Recover, none answered), else where to recover from. Refuses (RECOVERY_SOURCE_BEHIND,
-        /// RECOVERY_NO_SOURCE) with writes left refused.
+        /// RECOVERY_NO_SOURCE) with writes left refused. When writes wait for a recovery (Node:Recover, a restored store), the
+        /// answer counts only from a quorum (<see cref="Quorum"/>); without one, writes stay refused (FAILED_PRECONDITION,
+        /// <see cref="QuorumMissing"/> or <see cref="NoSignedHead"/>) and the check is made again later.
         /// </summary>
         public async Task<Behind?> CheckAsync(CancellationToken cancellationToken)
         {
@@ -254,16 +340,15 @@ public sealed partial class OriginRecovery(
             {
                 LogPeerUnanswered(_owner.LoggerP, Country, silent.Peer.Address, silent.Error!);
             }
-            var answered = holdings.Where(h => h.Latest is not null).OrderByDescending(h => h.Latest).ToList();
+            if (_owner.MustRecover && !Quorum(own, holdings))
+            {
+                return new Behind(own, []); // writes stay refused until a quorum answers
+            }
+            // A peer that holds nothing of the log answers too (for the quorum), but is no source.
+            var answered = holdings.Where(h => h.Latest > 0).OrderByDescending(h => h.Latest).ToList();
             if (answered.Count == 0)
             {
-                if (_owner.MustRecover)
-                {
-                    _owner.Fail($"{NoSource}: {_owner.Why}, but none of Node:Peers answered what it holds of {Country}'s log " +
-                        $"({string.Join("; ", holdings.Select(h => $"{h.Peer.Address}: {h.Error}"))}); writes are refused until the node is restarted with a peer that answers");
-                    return new Behind(own, []); // nothing to recover from: writes stay refused
-                }
-                return null;
+                return null; // none holds any of the log (with writes waiting for a recovery, the quorum accepted the store's head)
             }
             if (node.RecoverFrom.Length > 0)
             {
@@ -297,6 +382,69 @@ public sealed partial class OriginRecovery(
         }
 
         /// <summary>
+        /// Whether the answers make a quorum that proves the State's head, for a node whose writes wait for a recovery: the
+        /// configured Secretariat peer (Node:Peers with Country "secretariat", whose certificate names it over TLS: its identity,
+        /// not what a peer says) answered with a head of the State's log signed with its published key, and so did more than
+        /// half of the peers that answered at all (a peer that holds none of the log counts as answering; one whose claim no
+        /// signed head backs does not). With Node:AcceptLocalHead the Secretariat may answer that it holds none of the log,
+        /// and the store's head is accepted when no answer proves a head beyond it. Otherwise writes stay refused, saying why.
+        /// </summary>
+        private bool Quorum(long own, PeerHolding[] holdings)
+        {
+            var node = _owner.OptionsP.Value;
+            var reached = holdings.Count(h => h.Reached);
+            var answers = holdings.Count(h => h.Latest is not null);
+            var secretariat = holdings.Where(h => string.Equals(h.Peer.Country, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)).ToList();
+            var beyond = holdings.Where(h => h.Latest > own).OrderByDescending(h => h.Latest).FirstOrDefault();
+            var accept = node.AcceptLocalHead && beyond is null;
+            string? missing = null;
+            var reason = QuorumMissing;
+            if (secretariat.Count == 0)
+            {
+                missing = $"Node:Peers names no Secretariat (a peer with Country=secretariat), whose answer must be among those that prove {Country}'s head";
+            }
+            else if (!secretariat.Any(h => h.Latest > 0 || (accept && h.Latest == 0)))
+            {
+                var held = secretariat.Where(h => h.Latest == 0).ToList();
+                if (held.Count > 0)
+                {
+                    reason = NoSignedHead;
+                    missing = $"the Secretariat ({held[0].Peer.Address}) holds no head of {Country}'s log signed by {Country}, so nothing proves its head; " +
+                        $"if {Country} never shared its log, set Node:AcceptLocalHead=true for one start to accept the store's head (change {own}) once a quorum confirms no peer holds more";
+                }
+                else
+                {
+                    missing = $"the Secretariat did not answer with a head of {Country}'s log signed by {Country} ({string.Join("; ", secretariat.Select(h => $"{h.Peer.Address}: {h.Error}"))})";
+                }
+            }
+            else if (answers * 2 <= reached)
+            {
+                missing = $"only {answers} of the {reached} peers that answered showed what they hold of {Country}'s log (a head signed by {Country}, or none of it): a majority must " +
+                    $"({string.Join("; ", holdings.Where(h => h.Reached && h.Latest is null).Select(h => $"{h.Peer.Address}: {h.Error}"))})";
+            }
+            if (missing is not null)
+            {
+                var why = $"{reason}: {_owner.Why}, and writes resume only once the federation proves {Country}'s log's head, but {missing}. " +
+                    $"Writes are refused; the check is made again every {node.RecoveryRetryInterval}";
+                _owner.StateP.Await(reason, why);
+                LogQuorumMissing(_owner.LoggerP, Country, why);
+                return false;
+            }
+            if (node.AcceptLocalHead)
+            {
+                if (beyond is null)
+                {
+                    LogLocalHeadAccepted(_owner.LoggerP, Country, own, answers, reached);
+                }
+                else
+                {
+                    LogLocalHeadRefused(_owner.LoggerP, Country, own, beyond.Peer.Address, beyond.Latest!.Value);
+                }
+            }
+            return true;
+        }
+
+        /// <summary>
         /// What <paramref name="peer"/> holds of the node's log, as far as it proves it: its claim counts only up to a head of the
         /// log it shows signed with the State's published log key (or one a rotation this store holds handed over to). A claim
         /// without such a head (none, a head of another origin, a key the identity server does not publish, a bad signature) is
@@ -306,6 +454,7 @@ public sealed partial class OriginRecovery(
         private async Task<PeerHolding> HoldingAsync(PeerOptions peer, Dictionary<string, System.Security.Cryptography.ECDsa> handedOver,
             Dictionary<string, long> rotatedAway, CancellationToken cancellationToken)
         {
+            var reached = false;
             try
             {
                 var client = Client(peer, out var identity);
@@ -314,16 +463,19 @@ public sealed partial class OriginRecovery(
                     var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(),
                         deadline: DateTime.UtcNow.Add(_owner.OptionsP.Value.RecoveryCheckTimeout), cancellationToken: cancellationToken);
                     ReplicaRules.CheckDeclaredNode(peer.Country, status.NodeCountry.Length == 0 ? MirpsAuth.Secretariat : status.NodeCountry);
+                    reached = true;
                     var held = status.Origins.FirstOrDefault(o => o.Origin == Country);
-                    if (held is not { LatestSequence: > 0, Head: { } head })
+                    if (held is not { LatestSequence: > 0 })
                     {
-                        return new PeerHolding(peer, null, held is { LatestSequence: > 0 }
-                            ? $"it says it holds {Country}'s log up to change {held.LatestSequence} but shows no head of it signed by {Country}: not believed"
-                            : $"it holds nothing of {Country}'s log signed by {Country}");
+                        return new PeerHolding(peer, 0, $"it holds none of {Country}'s log", Reached: true);
+                    }
+                    if (held.Head is not { } head)
+                    {
+                        return new PeerHolding(peer, null, $"it says it holds {Country}'s log up to change {held.LatestSequence} but shows no head of it signed by {Country}: not believed", Reached: true);
                     }
                     if (head.Origin != Country || head.Sequence <= 0)
                     {
-                        return new PeerHolding(peer, null, $"it shows a head of {head.Origin}'s log at change {head.Sequence} for {Country}'s: not believed");
+                        return new PeerHolding(peer, null, $"it shows a head of {head.Origin}'s log at change {head.Sequence} for {Country}'s: not believed", Reached: true);
                     }
                     // Before the published keys are first fetched every key is unknown (as in RecoverAsync).
                     await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
@@ -334,26 +486,25 @@ public sealed partial class OriginRecovery(
                         throw new PeerRefusedException(ReplicaRules.SignatureInvalid,
                             $"the head of {Country}'s log at change {head.Sequence} it shows does not verify with {Country}'s key {head.KeyId}: not believed");
                     }
-                    return new PeerHolding(peer, Math.Min(held.LatestSequence, head.Sequence), null);
+                    return new PeerHolding(peer, Math.Min(held.LatestSequence, head.Sequence), null, Reached: true);
                 }
                 catch (Exception e) when (identity.Mismatch is { } mismatch && e is RpcException or HttpRequestException)
                 {
-                    return new PeerHolding(peer, null, mismatch);
+                    return new PeerHolding(peer, null, mismatch, Reached: false);
                 }
             }
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or PeerRefusedException)
             {
-                return new PeerHolding(peer, null, e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message);
+                return new PeerHolding(peer, null, e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message, reached);
             }
         }
 
         /// <summary>
         /// Takes what the node lacks of its log from the sources, most first. A source whose history does not verify, or
         /// whose feed ends short of what it said it holds, is passed over: its claim is disproven. A source that fails or
-        /// stalls is asked again after the others, and passed over after <see cref="MaxSourceAttempts"/> tries (a claim it
-        /// does not serve cannot hold writes refused). Writes resume once a
-        /// source's history is recovered, or, without Node:Recover and Node:RecoverFrom, once every claim above the store's
-        /// head was disproven.
+        /// stalls is asked again after the others, and passed over after <see cref="MaxSourceAttempts"/> tries. Writes resume
+        /// once the store holds the log up to the highest head any source proved (signed by the State: its sequences are taken), from one source or several; never below it, so when
+        /// no source serves that far, writes stay refused (RECOVERY_NO_SOURCE).
         /// </summary>
         public async Task RecoverAsync(Behind behind, CancellationToken cancellationToken)
         {
@@ -361,11 +512,12 @@ public sealed partial class OriginRecovery(
             {
                 return; // refused in the check
             }
-            var node = _owner.OptionsP.Value;
             var disproven = new List<string>();
             var pending = new List<PeerHolding>(behind.Sources);
             var failures = 0;
             var failed = new Dictionary<string, int>(StringComparer.Ordinal);
+            // The highest head of the log a peer proved (signed by the State): writes never resume below it, since its sequences are taken.
+            var target = behind.Sources.Max(h => h.Latest!.Value);
             await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
             while (pending.Count > 0)
             {
@@ -374,9 +526,16 @@ public sealed partial class OriginRecovery(
                 {
                     await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
                     await PullLifecycleAsync(source.Peer, cancellationToken);
-                    LogRecovered(_owner.LoggerP, Country, behind.Own, await OwnHeadAsync(cancellationToken), source.Peer.Address);
-                    await _owner.RecoveredAsync(cancellationToken);
-                    return;
+                    var now = await OwnHeadAsync(cancellationToken);
+                    if (now >= target)
+                    {
+                        LogRecovered(_owner.LoggerP, Country, behind.Own, now, source.Peer.Address);
+                        await _owner.RecoveredAsync(cancellationToken);
+                        return;
+                    }
+                    // A source that holds less served its part (one that holds more failed before): the rest from those that hold more.
+                    pending.RemoveAll(p => p.Latest <= now);
+                    continue;
                 }
                 catch (PeerRefusedException refused)
                 {
@@ -408,15 +567,11 @@ public sealed partial class OriginRecovery(
                     }
                 }
             }
+            // Every source above the store's head showed a head signed by the State there: the log reached it, so a write below it
+            // would take a sequence the federation holds (a fork). Writes stay refused.
             var head = await OwnHeadAsync(cancellationToken);
-            var why = $"{Country}'s log could not be recovered beyond change {head}: {string.Join("; ", disproven)}; nothing a source could not prove was written";
-            if (_owner.MustRecover || node.RecoverFrom.Length > 0)
-            {
-                _owner.Fail($"{NoSource}: {why}, and writes are refused until the node is restarted with a source that holds the log");
-                return;
-            }
-            LogRecoveryFailed(_owner.LoggerP, Country, why + "; every claim above the store's head was disproven, so writes resume");
-            _owner.StateP.Ready();
+            _owner.Fail($"{NoSource}: {Country}'s log could not be recovered beyond change {head}, though a peer showed a head of it signed by {Country} at change {target}: " +
+                $"{string.Join("; ", disproven)}; nothing a source could not prove was written, and writes are refused until the node is restarted with a source that serves the log");
         }
 
         /// <summary>Pulls the node's own log from <paramref name="peer"/> after the store's head, as a replica pulls, up to <paramref name="until"/>.</summary>
@@ -570,6 +725,23 @@ public sealed partial class OriginRecovery(
 
     [LoggerMessage(EventName = "OriginRecoveryFailed", Level = LogLevel.Error, Message = "{Origin}'s node cannot accept writes: {Error}")]
     private static partial void LogRecoveryFailed(ILogger logger, string origin, string error);
+
+    [LoggerMessage(EventName = "OriginRecoveryQuorumMissing", Level = LogLevel.Error, Message = "{Origin}'s node cannot accept writes: {Error}")]
+    private static partial void LogQuorumMissing(ILogger logger, string origin, string error);
+
+    [LoggerMessage(EventName = "OriginLocalHeadAccepted", Level = LogLevel.Warning,
+        Message = "{Origin}'s restored store's head (change {Own}) accepted (Node:AcceptLocalHead): the Secretariat and {Answers} of the {Reached} peers that answered " +
+            "hold no head of its log signed beyond it; writes resume. Remove Node:AcceptLocalHead from the configuration")]
+    private static partial void LogLocalHeadAccepted(ILogger logger, string origin, long own, int answers, int reached);
+
+    [LoggerMessage(EventName = "OriginLocalHeadRefused", Level = LogLevel.Error,
+        Message = "Node:AcceptLocalHead refused: {Origin}'s store holds its log up to change {Own}, but {Peer} shows a head of it signed by {Origin} at change {Latest}; " +
+            "the node recovers up to there instead. Remove Node:AcceptLocalHead from the configuration")]
+    private static partial void LogLocalHeadRefused(ILogger logger, string origin, long own, string peer, long latest);
+
+    [LoggerMessage(EventName = "OriginAcceptLocalHeadIgnored", Level = LogLevel.Warning,
+        Message = "Node:AcceptLocalHead is set, but {Origin}'s store is not a restored one waiting for its recovery: the setting does nothing. Remove it from the configuration")]
+    private static partial void LogAcceptLocalHeadIgnored(ILogger logger, string origin);
 
     [LoggerMessage(EventName = "OriginRecoveryPeerUnanswered", Level = LogLevel.Warning,
         Message = "{Origin}'s start-up check: {Peer} did not prove what it holds of the log ({Error}); it is passed over")]

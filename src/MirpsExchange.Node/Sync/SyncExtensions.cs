@@ -17,7 +17,7 @@ public static class SyncExtensions
         builder.Services.AddSingleton<OriginRecovery>();
         builder.Services.AddHostedService(services => services.GetRequiredService<OriginRecovery>());
         builder.Services.AddHostedService<PeerSyncWorker>();
-        builder.Services.AddHealthChecks().AddCheck<PeerHealthCheck>("peers");
+        builder.Services.AddHealthChecks().AddCheck<PeerHealthCheck>("peers").AddCheck<RecoveryHealthCheck>("recovery");
         return builder;
     }
 }
