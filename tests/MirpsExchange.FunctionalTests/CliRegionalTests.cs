@@ -151,7 +151,7 @@ public class CliRegionalTests
     }
 
     /// <summary><paramref name="message"/> with the change at <paramref name="sequence"/> withheld as a node withholds it, digests kept.</summary>
-    private static StreamChangesResponse Relabel(StreamChangesResponse message, long sequence, Withholding withholding)
+    internal static StreamChangesResponse Relabel(StreamChangesResponse message, long sequence, Withholding withholding)
     {
         var copy = message.Clone();
         for (var i = 0; i < copy.Changes.Count; i++)

@@ -54,7 +54,7 @@ public class MaliciousPeerTests
     }
 
     /// <summary>One origin's feed as a reader received it: its changes (without the serving node's received time) and heads.</summary>
-    private sealed record Log(List<StoredObservation> Changes, List<LogHead> Heads)
+    internal sealed record Log(List<StoredObservation> Changes, List<LogHead> Heads)
     {
         public Log Copy() => new([.. Changes.Select(c => c.Clone())], [.. Heads.Select(h => h.Clone())]);
 
@@ -69,9 +69,9 @@ public class MaliciousPeerTests
         }
     }
 
-    private static async Task<Log> ReadLogAsync(GrpcChannel channel)
+    internal static async Task<Log> ReadLogAsync(GrpcChannel channel, string origin = "PAN")
     {
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = origin }, deadline: DateTime.UtcNow.AddSeconds(30));
         var log = new Log([], []);
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {
@@ -81,12 +81,12 @@ public class MaliciousPeerTests
         return log;
     }
 
-    /// <summary>PAN's log as <paramref name="reader"/> ("" the Secretariat) receives it from PAN's node.</summary>
-    private static async Task<Log> ReadLogAsync(TestNode pan, string reader)
+    /// <summary>The log of <paramref name="origin"/>'s node as <paramref name="reader"/> ("" the Secretariat) receives it from that node.</summary>
+    internal static async Task<Log> ReadLogAsync(TestNode origin, string reader)
     {
-        using var tokens = pan.TokensFor(await SharedIdentity.CredentialAsync(reader));
-        using var channel = pan.ChannelWith(tokens.ToCallCredentials());
-        return await ReadLogAsync(channel);
+        using var tokens = origin.TokensFor(await SharedIdentity.CredentialAsync(reader));
+        using var channel = origin.ChannelWith(tokens.ToCallCredentials());
+        return await ReadLogAsync(channel, origin.Country);
     }
 
     /// <summary>The Secretariat pulling PAN from each peer with its own credential (the file goes in <paramref name="folder"/>).</summary>

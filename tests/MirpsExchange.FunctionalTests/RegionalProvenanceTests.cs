@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
+using Mirps.Observation.V1;
 using Mirps.Regional.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.ServiceDefaults;
@@ -63,6 +64,49 @@ public class RegionalProvenanceTests
         var before = await ValueAsync(secretariat, relayed.AsOfTime);
         Assert.Equal("100.0 from BLZ", Figure(before));
         Assert.Equal(["BLZ@1"], Heads(before));
+    }
+
+    /// <summary>
+    /// BLZ's log: 1 REFUGEES 2023 = 100; 2 the same key revised to 200; 3 REFUGEES 2022 = 70, all shared with every State. A
+    /// hostile relay (saying it is CRI's node) serves changes 2 and 3 as NOT_HELD placeholders with BLZ's genuine heads, and
+    /// later change 2 in full, 3 still NOT_HELD. As of the first answer's time the Secretariat held change 2 only as a
+    /// placeholder, so the figure of that time must name a head no later than 1 with 100, not head 2 (where the value is 200):
+    /// the capped read also finds revisions at or below the cap that arrived after the time, and lowers the cap below them.
+    /// </summary>
+    [Fact]
+    public async Task An_as_of_figure_names_no_head_at_or_beyond_a_revision_that_arrived_after_its_time()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 100)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 200)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 70)));
+        var log = await MaliciousPeerTests.ReadLogAsync(origin, "CRI");
+        Assert.Equal([1L, 2L, 3L], log.Heads.Select(h => h.Sequence));
+        await using var relay = await MaliciousPeer.StartAsync("CRI");
+        var withheld = new[] { 2L, 3L };
+        relay.Script = after => log.After(after).Select(m => withheld.Aggregate(m, (message, sequence) => CliRegionalTests.Relabel(message, sequence, Withholding.NotHeld)));
+        var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        await using var secretariat = await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", $"--Node:Peers:0:Address={relay.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=BLZ");
+        await WaitAsync(() => secretariat.CountRows("withheld_changes") == 2 && secretariat.CountRows("observations") == 1
+            && secretariat.CountRows("log_heads") == 3, "the Secretariat holds BLZ's log to change 3 through the relay, 2 and 3 as placeholders");
+        var first = await ValueAsync(secretariat, null);
+        Assert.Equal("100.0 from BLZ", Figure(first));
+        Assert.Equal(["BLZ@1"], Heads(first));
+
+        // The relay, asked again for what it did not hold, now serves change 2 (received after the first answer's time).
+        withheld = [3L];
+        await WaitAsync(() => secretariat.CountRows("withheld_changes") == 1 && secretariat.CountRows("observations") == 2,
+            "the Secretariat receives change 2 from the relay, change 3 still a placeholder");
+        var now = await ValueAsync(secretariat, null);
+        Assert.Equal("200.0 from BLZ", Figure(now));
+        Assert.Equal(["BLZ@2"], Heads(now));
+
+        // As of the first answer's time: the same figure and head as then, not head 2 with the value from before change 2.
+        var then = await ValueAsync(secretariat, first.AsOfTime);
+        Assert.Equal("100.0 from BLZ", Figure(then));
+        Assert.Equal(["BLZ@1"], Heads(then));
     }
 
     private static Task<GetRegionalValueResponse> ValueAsync(TestSecretariat secretariat, Timestamp? asOf) =>
