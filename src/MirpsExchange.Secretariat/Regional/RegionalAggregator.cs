@@ -468,10 +468,10 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             var first = await db.WithheldChanges.AsNoTracking()
                 .Where(w => w.Origin == state && w.ReceivedTime <= asOfMicros && w.OriginSequence <= latest.Sequence
                     && (w.Reason == Withholding.NotHeld || w.Reason == Withholding.Embargoed) && (w.ReleaseTime == null || w.ReleaseTime <= asOfMicros))
-                .OrderBy(w => w.OriginSequence).Select(w => (long?)w.OriginSequence).FirstOrDefaultAsync(cancellationToken);
-            if (first is { } gap)
+                .OrderBy(w => w.OriginSequence).Select(w => new { w.OriginSequence, w.Reason }).FirstOrDefaultAsync(cancellationToken);
+            if (first is not null)
             {
-                await cut.CapAsync(new Dictionary<string, long> { [state] = gap }, cancellationToken);
+                await cut.CapAsync(new Dictionary<string, long> { [state] = first.OriginSequence }, cancellationToken, first.Reason);
             }
         }
         return cut;
@@ -480,6 +480,16 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// <summary>The signed heads <paramref name="cut"/> names, in <see cref="States"/> order; States with none are left out.</summary>
     public List<LogHead> HeadsOf(RegionalCut cut) =>
         [.. States.Where(cut.Named.ContainsKey).Select(s => Node.ChangeLog.LogHeads.ToMessage(cut.Named[s]))];
+
+    /// <summary>
+    /// The States <paramref name="cut"/> reads only up to an earlier head than their latest because a change was pending (held only as a
+    /// placeholder by then), in <see cref="States"/> order: from which change, up to which head, and why, while it still is.
+    /// </summary>
+    public List<Mirps.Regional.V1.PendingChanges> PendingOf(RegionalCut cut) =>
+        [.. States.Where(cut.Pending.ContainsKey).Select(s => new Mirps.Regional.V1.PendingChanges
+        {
+            Country = s, FromSequence = cut.Pending[s].Sequence, ReadSequence = cut.Caps[s], LatestSequence = cut.Latest[s], Reason = cut.Pending[s].Reason,
+        })];
 
     /// <summary>The signed heads an answer as of <paramref name="asOfMicros"/> that reads no figure names (<see cref="CutAsync"/>).</summary>
     public async Task<List<LogHead>> HeadsAsync(long asOfMicros, CancellationToken cancellationToken) => HeadsOf(await CutAsync(asOfMicros, cancellationToken));
@@ -596,11 +606,24 @@ public sealed class RegionalCut
 
     private readonly Dictionary<string, long> _caps = new(StringComparer.Ordinal);
 
-    /// <summary>Caps each State of <paramref name="gaps"/> below the change there, held then only as a placeholder.</summary>
-    internal async Task CapAsync(IReadOnlyDictionary<string, long> gaps, CancellationToken cancellationToken)
+    /// <summary>
+    /// Per State it caps, the first change held then only as a placeholder (pending), and why while it still is one
+    /// (<see cref="Withholding.Unspecified"/>: it has arrived since the time).
+    /// </summary>
+    internal Dictionary<string, (long Sequence, Withholding Reason)> Pending { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Caps each State of <paramref name="gaps"/> below the change there, held then only as a placeholder (<paramref name="reason"/>:
+    /// the placeholder's, still held; none: a change received since).
+    /// </summary>
+    internal async Task CapAsync(IReadOnlyDictionary<string, long> gaps, CancellationToken cancellationToken, Withholding reason = Withholding.Unspecified)
     {
         foreach (var (state, gap) in gaps)
         {
+            if (!Pending.TryGetValue(state, out var pending) || gap < pending.Sequence)
+            {
+                Pending[state] = (gap, reason);
+            }
             if (_caps.TryGetValue(state, out var cap) && cap < gap)
             {
                 continue;
