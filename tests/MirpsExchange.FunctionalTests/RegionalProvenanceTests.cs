@@ -81,20 +81,16 @@ public class RegionalProvenanceTests
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 100)));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 200)));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 70)));
-        var log = await MaliciousPeerTests.ReadLogAsync(origin, "CRI");
-        Assert.Equal([1L, 2L, 3L], log.Heads.Select(h => h.Sequence));
-        await using var relay = await MaliciousPeer.StartAsync("CRI");
         var withheld = new[] { 2L, 3L };
-        relay.Script = after => log.After(after).Select(m => withheld.Aggregate(m, (message, sequence) => CliRegionalTests.Relabel(message, sequence, Withholding.NotHeld)));
-        var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        await using var secretariat = await TestSecretariat.StartAsync(
-            $"--Node:Credential={file}", $"--Node:Peers:0:Address={relay.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=BLZ");
+        var (relay, secretariat) = await RelayedAsync(origin, sequence => withheld.Contains(sequence));
+        await using var _ = relay;
+        await using var __ = secretariat;
         await WaitAsync(() => secretariat.CountRows("withheld_changes") == 2 && secretariat.CountRows("observations") == 1
             && secretariat.CountRows("log_heads") == 3, "the Secretariat holds BLZ's log to change 3 through the relay, 2 and 3 as placeholders");
         var first = await ValueAsync(secretariat, null);
         Assert.Equal("100.0 from BLZ", Figure(first));
         Assert.Equal(["BLZ@1"], Heads(first));
+        Assert.Equal(["BLZ from 2, read 1 of 3: NotHeld"], PendingOf(first.PendingChanges));
 
         // The relay, asked again for what it did not hold, now serves change 2 (received after the first answer's time).
         withheld = [3L];
@@ -103,11 +99,13 @@ public class RegionalProvenanceTests
         var now = await ValueAsync(secretariat, null);
         Assert.Equal("200.0 from BLZ", Figure(now));
         Assert.Equal(["BLZ@2"], Heads(now));
+        Assert.Equal(["BLZ from 3, read 2 of 3: NotHeld"], PendingOf(now.PendingChanges));
 
         // As of the first answer's time: the same figure and head as then, not head 2 with the value from before change 2.
         var then = await ValueAsync(secretariat, first.AsOfTime);
         Assert.Equal("100.0 from BLZ", Figure(then));
         Assert.Equal(["BLZ@1"], Heads(then));
+        Assert.Equal(["BLZ from 2, read 1 of 3: Unspecified"], PendingOf(then.PendingChanges)); // pending then, arrived since
     }
 
     /// <summary>
@@ -123,14 +121,9 @@ public class RegionalProvenanceTests
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 100)));
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(period: "2022", value: 70)));
-        var log = await MaliciousPeerTests.ReadLogAsync(origin, "CRI");
-        await using var relay = await MaliciousPeer.StartAsync("CRI");
-        relay.Script = after => log.After(after).Select(m => CliRegionalTests.Relabel(m, 1, Withholding.NotHeld));
-        var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        await using var secretariat = await TestSecretariat.StartAsync(
-            $"--Node:Credential={file}", $"--Node:Peers:0:Address={relay.Address}", "--Node:Peers:0:Country=CRI", "--Node:Peers:0:Origins:0=BLZ",
-            "--Telemetry:Prometheus:Port=0");
+        var (relay, secretariat) = await RelayedAsync(origin, sequence => sequence == 1, "--Telemetry:Prometheus:Port=0");
+        await using var _ = relay;
+        await using var __ = secretariat;
         await WaitAsync(() => secretariat.CountRows("withheld_changes") == 1 && secretariat.CountRows("observations") == 1
             && secretariat.CountRows("log_heads") == 2, "the Secretariat holds BLZ's log to change 2 through the relay, change 1 as a placeholder");
         const string Pending = "BLZ from 1, read 0 of 2: NotHeld";
@@ -168,6 +161,34 @@ public class RegionalProvenanceTests
         Assert.Matches(new System.Text.RegularExpressions.Regex(
             $@"(?m)^mirps_sync_peer_not_held_total\{{[^}}]*peer=""{System.Text.RegularExpressions.Regex.Escape(relay.Address)}""[^}}]*\}} [1-9][0-9]*( |$)"), metrics);
         Assert.Matches(new System.Text.RegularExpressions.Regex(@"(?m)^mirps_sync_peer_not_held_total\{[^}]*origin=""BLZ"""), metrics);
+    }
+
+    /// <summary>
+    /// A Secretariat that pulls <paramref name="origin"/>'s log only from a hostile relay saying it is CRI's node: it serves the
+    /// origin's genuine log and heads (as CRI reads them), each change <paramref name="withheld"/> says as a NOT_HELD placeholder
+    /// (asked each time the Secretariat asks again).
+    /// </summary>
+    internal static async Task<(MaliciousPeer Relay, TestSecretariat Secretariat)> RelayedAsync(TestNode origin, Func<long, bool> withheld, params string[] args)
+    {
+        var log = await MaliciousPeerTests.ReadLogAsync(origin, "CRI");
+        var relay = await MaliciousPeer.StartAsync("CRI");
+        try
+        {
+            relay.Script = after => log.After(after).Select(m => m.Changes.Select(c => c.OriginSequence).Where(withheld)
+                .Aggregate(m, (message, sequence) => CliRegionalTests.Relabel(message, sequence, Withholding.NotHeld)));
+            var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+            OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+            return (relay, await TestSecretariat.StartAsync(
+            [
+                $"--Node:Credential={file}", $"--Node:Peers:0:Address={relay.Address}", "--Node:Peers:0:Country=CRI", $"--Node:Peers:0:Origins:0={origin.Country}",
+                .. args,
+            ]));
+        }
+        catch
+        {
+            await relay.DisposeAsync();
+            throw;
+        }
     }
 
     private static List<string> PendingOf(IEnumerable<PendingChanges> pending) =>
