@@ -170,12 +170,12 @@ public class RegionalProvenanceTests
     /// </summary>
     internal static async Task<(MaliciousPeer Relay, TestSecretariat Secretariat)> RelayedAsync(TestNode origin, Func<long, bool> withheld, params string[] args)
     {
-        var log = await MaliciousPeerTests.ReadLogAsync(origin, "CRI");
+        var log = await OriginFeeds.ReadLogAsync(origin, "CRI");
         var relay = await MaliciousPeer.StartAsync("CRI");
         try
         {
             relay.Script = after => log.After(after).Select(m => m.Changes.Select(c => c.OriginSequence).Where(withheld)
-                .Aggregate(m, (message, sequence) => CliRegionalTests.Relabel(message, sequence, Withholding.NotHeld)));
+                .Aggregate(m, (message, sequence) => OriginFeeds.Relabel(message, sequence, Withholding.NotHeld)));
             var file = Path.Combine(origin.Folder, $"secretariat-{Guid.NewGuid():N}.json");
             OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
             return (relay, await TestSecretariat.StartAsync(
