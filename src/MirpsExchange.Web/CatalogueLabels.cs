@@ -43,6 +43,9 @@ public sealed class CatalogueLabels
 
     public string Country(Texts t, string code) => Code(t, StandardCatalogue.ReportingCountryCodelist, code);
 
+    /// <summary>A MIRPS State's name with its code ("Belice (BLZ)"), or the code alone when the catalogue lacks the name.</summary>
+    public string CountryWithCode(Texts t, string code) => Country(t, code) is var name && name != code ? $"{name} ({code})" : code;
+
     /// <summary>A dimension's name ("Sexo"), or its field name when the catalogue lacks it.</summary>
     public string Dimension(Texts t, string id) => _dimensions.TryGetValue(id, out var d) ? t.Label(d.Name) : StandardCatalogue.FieldOf(id);
 

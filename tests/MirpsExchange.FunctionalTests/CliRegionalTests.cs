@@ -8,6 +8,7 @@ using Mirps.Sync.V1;
 using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using static MirpsExchange.FunctionalTests.Infrastructure.OriginFeeds;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 using MirpsExchange.ServiceDefaults;
 
@@ -148,40 +149,6 @@ public class CliRegionalTests
             Assert.Contains($"CRI's log up to the head at change 3: WRONGLY_WITHHELD: the node at {node.Address}", result.Error);
             Assert.Contains($"served CRI's change 3 as {withholding}, but CRI's signed sharing policy lets the Secretariat receive it", result.Error);
         }
-    }
-
-    /// <summary><paramref name="message"/> with the change at <paramref name="sequence"/> withheld as a node withholds it, digests kept.</summary>
-    private static StreamChangesResponse Relabel(StreamChangesResponse message, long sequence, Withholding withholding)
-    {
-        var copy = message.Clone();
-        for (var i = 0; i < copy.Changes.Count; i++)
-        {
-            var change = copy.Changes[i];
-            if (change.OriginSequence != sequence)
-            {
-                continue;
-            }
-            if (withholding == Withholding.SmallCount)
-            {
-                var value = new byte[ChangeHash.Size];
-                ChangeHash.ValueDigest(change.Salt.ToByteArray(), change.Observation.Value, change.Observation.Status, change.Observation.Note, value);
-                change.Observation.Value = 0;
-                change.Observation.Status = ObservationStatus.Confidential;
-                change.Observation.Note = "";
-                change.Salt = ByteString.Empty;
-                change.ValueDigest = ByteString.CopyFrom(value);
-                change.Withholding = Withholding.SmallCount;
-                continue;
-            }
-            var content = new byte[ChangeHash.Size];
-            Assert.True(ChangeHash.TryContentDigest(change, content, out var problem), problem);
-            copy.Changes[i] = new StoredObservation
-            {
-                Origin = change.Origin, OriginSequence = change.OriginSequence, RecordedTime = change.RecordedTime, ReceivedTime = change.ReceivedTime,
-                Policy = change.Policy, Withholding = withholding, ContentDigest = ByteString.CopyFrom(content),
-            };
-        }
-        return copy;
     }
 
     [Fact]

@@ -10,7 +10,9 @@ using Mirps.Observation.V1;
 using Mirps.Sync.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using MirpsExchange.ServiceDefaults;
+using static MirpsExchange.FunctionalTests.Infrastructure.OriginFeeds;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
+using Log = MirpsExchange.FunctionalTests.Infrastructure.OriginFeed;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -51,42 +53,6 @@ public class MaliciousPeerTests
         var o = Refugees("PAN", value: value);
         o.IndicatorCode = "ASYLUM_APPLICATIONS";
         return o;
-    }
-
-    /// <summary>One origin's feed as a reader received it: its changes (without the serving node's received time) and heads.</summary>
-    private sealed record Log(List<StoredObservation> Changes, List<LogHead> Heads)
-    {
-        public Log Copy() => new([.. Changes.Select(c => c.Clone())], [.. Heads.Select(h => h.Clone())]);
-
-        /// <summary>What a node serves a replica resuming after <paramref name="after"/>: one message (nothing when there is nothing after).</summary>
-        public IEnumerable<StreamChangesResponse> After(long after)
-        {
-            var changes = Changes.Where(c => c.OriginSequence > after).ToList();
-            if (changes.Count > 0)
-            {
-                yield return new StreamChangesResponse { Changes = { changes }, Heads = { Heads.Where(h => h.Sequence > after) }, LastSequence = changes[^1].OriginSequence };
-            }
-        }
-    }
-
-    private static async Task<Log> ReadLogAsync(GrpcChannel channel)
-    {
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
-        var log = new Log([], []);
-        await foreach (var message in call.ResponseStream.ReadAllAsync())
-        {
-            log.Changes.AddRange(message.Changes.Select(NodeQueries.AsSigned));
-            log.Heads.AddRange(message.Heads);
-        }
-        return log;
-    }
-
-    /// <summary>PAN's log as <paramref name="reader"/> ("" the Secretariat) receives it from PAN's node.</summary>
-    private static async Task<Log> ReadLogAsync(TestNode pan, string reader)
-    {
-        using var tokens = pan.TokensFor(await SharedIdentity.CredentialAsync(reader));
-        using var channel = pan.ChannelWith(tokens.ToCallCredentials());
-        return await ReadLogAsync(channel);
     }
 
     /// <summary>The Secretariat pulling PAN from each peer with its own credential (the file goes in <paramref name="folder"/>).</summary>

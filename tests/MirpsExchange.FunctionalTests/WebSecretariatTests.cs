@@ -180,6 +180,46 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
     }
 
     /// <summary>
+    /// BLZ's log reaches the Secretariat only through a relay that did not hold its first change (a NOT_HELD placeholder): no
+    /// figure can read any of BLZ's log, so BLZ is missing everywhere. The regional and completeness pages say why: change 1
+    /// is pending, and none of BLZ's log (held up to change 2) is read (RegionalProvenanceTests has the answers themselves).
+    /// </summary>
+    [Fact]
+    public async Task A_Secretariat_analyst_sees_why_a_State_is_missing_when_its_first_change_is_pending()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, Samples.ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Samples.Submit(Obs("REFUGEES", "BLZ", "2023", 100)));
+        await origin.Observations.SubmitObservationsAsync(Samples.Submit(Obs("REFUGEES", "BLZ", "2022", 70)));
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        var (relay, secretariat) = await RegionalProvenanceTests.RelayedAsync(origin, sequence => sequence == 1, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}");
+        await using var _ = relay;
+        await using var __ = secretariat;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (secretariat.CountRows("withheld_changes") != 1 || secretariat.CountRows("log_heads") != 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for BLZ's log through the relay");
+            await Task.Delay(100);
+        }
+        var analyst = await WebApp.ReadyAccountAsync(secretariat.Identity, clientId, "sec.pending", AccountKind.Analyst);
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await WebApp.SignInAsync(page, $"{secretariat.HttpAddress}/regional?period=2023", analyst);
+
+        Assert.Equal("sin datos", await CellAsync(page, "REFUGEES", 1));
+        Assert.Contains("pendiente: Belice (BLZ) desde el cambio 1", await CellAsync(page, "REFUGEES", 2), StringComparison.Ordinal);
+        var pending = await page.InnerTextAsync("#pending li[data-state=BLZ]");
+        Assert.Contains("Belice (BLZ): el cambio 1 de su registro está pendiente (el nodo que lo retransmitió no lo tenía", pending, StringComparison.Ordinal);
+        Assert.Contains("no leen nada de su registro (recibido hasta el cambio 2)", pending, StringComparison.Ordinal);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-regional-pending-es");
+
+        await page.GotoAsync($"{secretariat.HttpAddress}/completeness?from=2023");
+        Assert.Equal("— falta", (await page.InnerTextAsync("#completeness tr[data-indicator=REFUGEES] td[data-state=BLZ]")).Trim().Replace('\n', ' '));
+        Assert.Contains("el cambio 1 de su registro está pendiente", await page.InnerTextAsync("#pending li[data-state=BLZ]"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The completeness page's reporting cycle, as GetTimeliness answers it: PAN approved two quarters ago's refugees late and
     /// this quarter's on time; Belize approved nothing (overdue two quarters ago, its extension not run out this quarter).
     /// Each cell shows the approval state and the timeliness; the rates per State follow. Without a calendar, the page says so.

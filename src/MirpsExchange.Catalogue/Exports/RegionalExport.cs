@@ -49,10 +49,12 @@ public static class RegionalExport
                 {
                     provenance.AsOfTime = response.AsOfTime;
                     provenance.LogHeads.Add(response.LogHeads);
+                    provenance.PendingChanges.Add(response.PendingChanges);
                 }
-                else if (provenance.LogHeads.Count == 0)
+                else if (provenance.LogHeads.Count == 0 && provenance.PendingChanges.Count == 0)
                 {
                     provenance.LogHeads.Add(response.LogHeads);
+                    provenance.PendingChanges.Add(response.PendingChanges);
                 }
                 foreach (var cell in response.Cells.Where(c => c.ContributingCountries.Count > 0))
                 {

@@ -452,12 +452,16 @@ public static class DevnetCommand
             }
             var response = await regional.GetRegionalValueAsync(new GetRegionalValueRequest { IndicatorCode = code, Period = period }, cancellationToken: cancellationToken);
             var cell = response.Cells.Single();
-            table.AddRow(Markup.Escape(indicator.Name.En), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Coverage(cell)));
+            table.AddRow(Markup.Escape(indicator.Name.En), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Coverage(cell, response.PendingChanges)));
         }
         var rates = await regional.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = period }, cancellationToken: cancellationToken);
-        table.AddRow("Refugee recognition rate (recognized / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate)));
-        table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.TotalProtectionRate)), Markup.Escape(RegionalText.Coverage(rates.TotalProtectionRate)));
+        table.AddRow("Refugee recognition rate (recognized / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.RecognitionRate)), Markup.Escape(RegionalText.Coverage(rates.RecognitionRate, rates.PendingChanges)));
+        table.AddRow("Total protection rate ((recognized + complementary) / substantive decisions)", Markup.Escape(RegionalText.Rate(rates.TotalProtectionRate)), Markup.Escape(RegionalText.Coverage(rates.TotalProtectionRate, rates.PendingChanges)));
         console.Write(table);
+        foreach (var line in RegionalText.Pending(rates.PendingChanges))
+        {
+            console.MarkupLine(Markup.Escape(line));
+        }
         console.MarkupLine(Markup.Escape(RegionalText.Catalogues(rates.ReportingCatalogs)));
     }
 

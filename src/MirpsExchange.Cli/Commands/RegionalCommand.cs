@@ -158,9 +158,13 @@ public static class RegionalCommand
             {
                 var cell = change.Current;
                 table.AddRow(Markup.Escape(CellName(cell)), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Value(change.Previous)),
-                    Markup.Escape(Change(change)), Markup.Escape(RegionalText.Coverage(cell)));
+                    Markup.Escape(Change(change)), Markup.Escape(RegionalText.Coverage(cell, response.PendingChanges)));
             }
             console.Write(table);
+            foreach (var line in RegionalText.Pending(response.PendingChanges))
+            {
+                console.MarkupLine(Markup.Escape(line));
+            }
             console.MarkupLine(Markup.Escape(RegionalText.Catalogues(response.ReportingCatalogs)));
             if (response.IndicatorCode.StartsWith("DECISIONS_", StringComparison.Ordinal))
             {
@@ -170,8 +174,8 @@ public static class RegionalCommand
                     ratesRequest.AsOfTime = asOf;
                 }
                 var rates = await regional.GetProtectionRatesAsync(ratesRequest, cancellationToken: cancellationToken);
-                console.MarkupLine(Markup.Escape($"Recognition rate: {RegionalText.Rate(rates.RecognitionRate)}; {RegionalText.Coverage(rates.RecognitionRate)}"));
-                console.MarkupLine(Markup.Escape($"Total protection rate: {RegionalText.Rate(rates.TotalProtectionRate)}; {RegionalText.Coverage(rates.TotalProtectionRate)}"));
+                console.MarkupLine(Markup.Escape($"Recognition rate: {RegionalText.Rate(rates.RecognitionRate)}; {RegionalText.Coverage(rates.RecognitionRate, rates.PendingChanges)}"));
+                console.MarkupLine(Markup.Escape($"Total protection rate: {RegionalText.Rate(rates.TotalProtectionRate)}; {RegionalText.Coverage(rates.TotalProtectionRate, rates.PendingChanges)}"));
             }
             return CliApp.Ok;
         }, cancellationToken));
@@ -210,7 +214,12 @@ public static class RegionalCommand
                 var byState = row.ToDictionary(c => c.Country, c => c.State);
                 table.AddRow([row.Key.IndicatorCode, row.Key.Period, .. states.Select(s => RegionalText.Mark(byState.GetValueOrDefault(s)))]);
             }
-            CommonOptions.Console(parse.InvocationConfiguration.Output, 140).Write(table);
+            var console = CommonOptions.Console(parse.InvocationConfiguration.Output, 140);
+            console.Write(table);
+            foreach (var line in RegionalText.Pending(response.PendingChanges))
+            {
+                console.MarkupLine(Markup.Escape(line));
+            }
             return CliApp.Ok;
         }, cancellationToken));
         return command;

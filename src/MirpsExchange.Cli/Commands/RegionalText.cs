@@ -27,23 +27,53 @@ internal static class RegionalText
         : (cell.Complete ? "" : "partial ") + (cell.LowerBound ? "≥ " : "") + Figure(cell.Value, cell.ProvisionalCountries.Count > 0 ? ObservationStatus.Provisional
             : cell.EstimatedCountries.Count > 0 ? ObservationStatus.Estimated : ObservationStatus.Normal) + (cell.Synthetic ? " synthetic" : "");
 
-    public static string Coverage(RegionalCell cell) =>
+    public static string Coverage(RegionalCell cell, IEnumerable<PendingChanges>? pending = null) =>
         Coverage(cell.Complete, cell.ContributingCountries, cell.MissingCountries, cell.ProvisionalCountries, cell.EstimatedCountries,
-            cell.LowerBoundCountries, cell.SyntheticCountries);
+            cell.LowerBoundCountries, cell.SyntheticCountries, pending);
 
-    public static string Coverage(ProtectionRate rate) =>
+    public static string Coverage(ProtectionRate rate, IEnumerable<PendingChanges>? pending = null) =>
         Coverage(rate.Complete, rate.IncludedCountries, rate.ExcludedCountries, rate.ProvisionalCountries, rate.EstimatedCountries,
-            rate.LowerBoundCountries, rate.SyntheticCountries);
+            rate.LowerBoundCountries, rate.SyntheticCountries, pending);
 
-    /// <summary>"all 7 States", or "6 of 7 States; missing PAN", then "; provisional: ...", "; estimated: ...", "; lower bound: ..." and "; synthetic: ..." when any.</summary>
+    /// <summary>
+    /// "all 7 States", or "6 of 7 States; missing PAN", then "; provisional: ...", "; estimated: ...", "; lower bound: ..." and
+    /// "; synthetic: ..." when any; a State whose log is read only up to a change pending (<paramref name="pending"/>) is named
+    /// so: "missing BLZ (change 1 pending)", or, contributing, "; pending: CRI from change 3".
+    /// </summary>
     public static string Coverage(bool complete, IReadOnlyCollection<string> included, IReadOnlyCollection<string> missing,
         IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated,
-        IReadOnlyCollection<string>? lowerBound = null, IReadOnlyCollection<string>? synthetic = null)
+        IReadOnlyCollection<string>? lowerBound = null, IReadOnlyCollection<string>? synthetic = null, IEnumerable<PendingChanges>? pending = null)
     {
+        var from = (pending ?? []).ToDictionary(p => p.Country, p => p.FromSequence, StringComparer.Ordinal);
         var states = included.Count + missing.Count;
-        var text = complete ? $"all {states} States" : $"{included.Count} of {states} States; missing {string.Join(", ", missing)}";
+        var text = complete ? $"all {states} States"
+            : $"{included.Count} of {states} States; missing {string.Join(", ", missing.Select(s => from.TryGetValue(s, out var first) ? $"{s} (change {first} pending)" : s))}";
+        var capped = included.Where(from.ContainsKey).ToList();
+        if (capped.Count > 0)
+        {
+            text += $"; pending: {string.Join(", ", capped.Select(s => $"{s} from change {from[s]}"))}";
+        }
         return text + Flags(provisional, estimated, prefix: "; ", lowerBound, synthetic);
     }
+
+    /// <summary>
+    /// Two lines per State an answer reads only up to an earlier head because a change of its log is pending (PendingChanges):
+    /// which change and why, then up to where its log is read and how far it is held. None when nothing is pending.
+    /// </summary>
+    public static IEnumerable<string> Pending(IEnumerable<PendingChanges> pending) => pending.SelectMany(p => new[]
+    {
+        $"Pending: {p.Country}'s change {p.FromSequence} ({Why(p.Reason)})",
+        p.ReadSequence > 0
+            ? $"  {p.Country}'s figures are read up to its head at change {p.ReadSequence}, of {p.LatestSequence} held"
+            : $"  none of {p.Country}'s log is read (held up to change {p.LatestSequence}): {p.Country} is counted as missing",
+    });
+
+    private static string Why(Withholding reason) => reason switch
+    {
+        Withholding.NotHeld => "NOT_HELD: the relay it came through did not hold it, or a draft held back; asked for again",
+        Withholding.Embargoed => "EMBARGOED: its embargo has ended, its value not fetched yet",
+        _ => "held only as a placeholder at the as-of time, received since",
+    };
 
     /// <summary>"provisional: CRI, MEX; ..." (<see cref="MirpsExchange.Catalogue.Exports.RegionalExport.Flags"/>).</summary>
     public static string Flags(IReadOnlyCollection<string> provisional, IReadOnlyCollection<string> estimated, string prefix = "",

@@ -543,16 +543,21 @@ public sealed class PeerStates
             "How long the oldest change held by the peer and not applied here has waited since the origin recorded it, per peer and origin.");
         meter.CreateObservableGauge("mirps.sync.peer.applied", () => Measure(s => s.AppliedSequence), "{change}",
             "The last sequence of the origin applied here, per peer and origin.");
+        _notHeld = meter.CreateCounter<long>("mirps.sync.peer.not_held", "{change}",
+            "NOT_HELD placeholders received from the peer (a relay that does not hold a change this node may read, or a draft its origin holds back), " +
+            "per peer and origin, each time the peer sends one: regional figures read the origin's log only up to the head before the first.");
     }
 
-    public Entry Register(string address, string origin) => _entries.GetOrAdd((address, origin), key => new Entry(key.Address, key.Origin, _clock));
+    private readonly System.Diagnostics.Metrics.Counter<long> _notHeld;
+
+    public Entry Register(string address, string origin) => _entries.GetOrAdd((address, origin), key => new Entry(key.Address, key.Origin, _clock, _notHeld));
 
     public IReadOnlyList<PeerStatus> Snapshot() => [.. _entries.Values.OrderBy(e => e.Address).ThenBy(e => e.Origin).Select(e => e.ToMessage())];
 
     private IEnumerable<System.Diagnostics.Metrics.Measurement<T>> Measure<T>(Func<PeerStatus, T> value) where T : struct =>
         Snapshot().Select(s => new System.Diagnostics.Metrics.Measurement<T>(value(s), new KeyValuePair<string, object?>("peer", s.Address), new KeyValuePair<string, object?>("origin", s.Origin)));
 
-    public sealed class Entry(string address, string origin, TimeProvider clock)
+    public sealed class Entry(string address, string origin, TimeProvider clock, System.Diagnostics.Metrics.Counter<long>? notHeld = null)
     {
         public string Address => address;
         public string Origin => origin;
@@ -598,12 +603,21 @@ public sealed class PeerStates
             }
         }
 
-        /// <summary>A message of the feed, received (not yet applied): the peer holds at least its changes.</summary>
+        /// <summary>A message of the feed, received (not yet applied): the peer holds at least its changes, and says it does not hold its NOT_HELD ones.</summary>
         public void Received(IReadOnlyList<Mirps.Observation.V1.StoredObservation> changes)
         {
             if (changes.Count == 0)
             {
                 return;
+            }
+            var notHeldCount = 0;
+            foreach (var change in changes)
+            {
+                notHeldCount += change.Withholding == Mirps.Observation.V1.Withholding.NotHeld ? 1 : 0;
+            }
+            if (notHeldCount > 0)
+            {
+                notHeld?.Add(notHeldCount, new KeyValuePair<string, object?>("peer", address), new KeyValuePair<string, object?>("origin", origin));
             }
             lock (_lock)
             {

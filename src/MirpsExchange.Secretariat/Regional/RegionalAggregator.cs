@@ -129,9 +129,9 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// Hands <paramref name="add"/> each key's revision (deletions included) in the range and <paramref name="filter"/> as
     /// <paramref name="cut"/> reads it: the one current at its time for a State it leaves whole, the last up to its cap for a
     /// State it caps (null: every current revision). Rows of the main scan come in the key index's order. A revision this node
-    /// received after the time, of a change at or below the latest head it held then, was held then only as a placeholder: the
-    /// cut is capped below it and the whole read starts again (<paramref name="reset"/>), so what was handed out follows
-    /// from exactly the log up to the heads the cut names.
+    /// received after the time, of a change at or below the latest head it held then (or, for a State already capped, at or
+    /// below its cap), was held then only as a placeholder: the cut is capped below it and the whole read starts again
+    /// (<paramref name="reset"/>), so what was handed out follows from exactly the log up to the heads the cut names.
     /// </summary>
     private async Task ReadAsync(IReadOnlyList<string> indicators, IReadOnlyList<string> periods, CellFilter filter, RegionalCut? cut,
         IReadOnlyList<string>? countries, Action reset, RowAction add, CancellationToken cancellationToken)
@@ -169,7 +169,7 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
                     if (asOf is { } time && received > time)
                     {
                         // Held then as a placeholder if the latest head then covers it, and this node could have read it then.
-                        if (cut!.Latest.TryGetValue(row.Country, out var latest) && sequence <= latest && (release is null || release <= time)
+                        if (cut!.Latest.TryGetValue(row.Country, out var latest) && LateAt(cut, sequence, release, latest)
                             && (!late.TryGetValue(row.Country, out var first) || sequence < first))
                         {
                             late[row.Country] = sequence;
@@ -195,7 +195,9 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
                 {
                     continue;
                 }
-                // The last revision of each key up to the cap, every one of them held whole then (the cut's rule).
+                // The last revision of each key up to the cap, every one of them held whole then (the cut's rule). A revision up to
+                // the cap received after the time was held then only as a placeholder (its placeholder since replaced, so the cut
+                // did not see it): read too, only to cap the State below it, as the main scan does.
                 await using var command = await CommandAsync(cancellationToken);
                 var sql = new StringBuilder($"SELECT {RowColumns} FROM {Table} WHERE ");
                 AppendIn(command, sql, "indicator_code", "@i", indicators);
@@ -203,28 +205,52 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
                 AppendIn(command, sql, "country", "@c", [country]);
                 sql.Append(" AND ");
                 AppendIn(command, sql, "period", "@p", periods);
-                sql.Append(" AND origin_sequence <= @cap AND received_time <= @asof AND value_withheld = FALSE");
+                sql.Append(" AND origin_sequence <= @cap AND value_withheld = FALSE");
                 AddParameter(command, "@cap", cap);
-                AddParameter(command, "@asof", cut.AsOf);
                 AppendEquals(command, sql, filter);
                 command.CommandText = sql.ToString();
                 var last = new Dictionary<(string, string, string, string, string, AddedDimensions), (long Revision, CurrentRow Row)>();
-                await ScanAsync(command, filter, (in CurrentRow row, long _, long _, long? _, long revision) =>
+                await ScanAsync(command, filter, (in CurrentRow row, long sequence, long received, long? release, long revision) =>
                 {
+                    if (received > cut.AsOf)
+                    {
+                        if (LateAt(cut, sequence, release, cap) && (!late.TryGetValue(row.Country, out var earliest) || sequence < earliest))
+                        {
+                            late[row.Country] = sequence;
+                        }
+                        return;
+                    }
                     var key = (row.Indicator, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added);
                     if (!last.TryGetValue(key, out var held) || held.Revision < revision)
                     {
                         last[key] = (revision, row);
                     }
                 }, cancellationToken);
+                if (late.Count > 0)
+                {
+                    break; // the cut is lowered and everything read again
+                }
                 foreach (var (_, row) in last.Values.OrderBy(r => r.Row.Indicator, StringComparer.Ordinal).ThenBy(r => r.Row.Period, StringComparer.Ordinal))
                 {
                     add(in row);
                 }
             }
+            if (late.Count > 0)
+            {
+                await cut.CapAsync(late, cancellationToken);
+                reset();
+                continue;
+            }
             return;
         }
     }
+
+    /// <summary>
+    /// Whether a revision this node received after <paramref name="cut"/>'s time, of change <paramref name="sequence"/>, was held then
+    /// only as a placeholder although this node could read it then (no embargo beyond the time): a change at or below
+    /// <paramref name="upTo"/>, the head the cut reads the State up to.
+    /// </summary>
+    private static bool LateAt(RegionalCut cut, long sequence, long? release, long upTo) => sequence <= upTo && (release is null || release <= cut.AsOf);
 
     private delegate void ScannedRow(in CurrentRow row, long sequence, long received, long? release, long revision);
 
@@ -442,10 +468,10 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
             var first = await db.WithheldChanges.AsNoTracking()
                 .Where(w => w.Origin == state && w.ReceivedTime <= asOfMicros && w.OriginSequence <= latest.Sequence
                     && (w.Reason == Withholding.NotHeld || w.Reason == Withholding.Embargoed) && (w.ReleaseTime == null || w.ReleaseTime <= asOfMicros))
-                .OrderBy(w => w.OriginSequence).Select(w => (long?)w.OriginSequence).FirstOrDefaultAsync(cancellationToken);
-            if (first is { } gap)
+                .OrderBy(w => w.OriginSequence).Select(w => new { w.OriginSequence, w.Reason }).FirstOrDefaultAsync(cancellationToken);
+            if (first is not null)
             {
-                await cut.CapAsync(new Dictionary<string, long> { [state] = gap }, cancellationToken);
+                await cut.CapAsync(new Dictionary<string, long> { [state] = first.OriginSequence }, cancellationToken, first.Reason);
             }
         }
         return cut;
@@ -454,6 +480,16 @@ public sealed class RegionalAggregator(NodeDbContext db, StandardCatalogue catal
     /// <summary>The signed heads <paramref name="cut"/> names, in <see cref="States"/> order; States with none are left out.</summary>
     public List<LogHead> HeadsOf(RegionalCut cut) =>
         [.. States.Where(cut.Named.ContainsKey).Select(s => Node.ChangeLog.LogHeads.ToMessage(cut.Named[s]))];
+
+    /// <summary>
+    /// The States <paramref name="cut"/> reads only up to an earlier head than their latest because a change was pending (held only as a
+    /// placeholder by then), in <see cref="States"/> order: from which change, up to which head, and why, while it still is.
+    /// </summary>
+    public List<Mirps.Regional.V1.PendingChanges> PendingOf(RegionalCut cut) =>
+        [.. States.Where(cut.Pending.ContainsKey).Select(s => new Mirps.Regional.V1.PendingChanges
+        {
+            Country = s, FromSequence = cut.Pending[s].Sequence, ReadSequence = cut.Caps[s], LatestSequence = cut.Latest[s], Reason = cut.Pending[s].Reason,
+        })];
 
     /// <summary>The signed heads an answer as of <paramref name="asOfMicros"/> that reads no figure names (<see cref="CutAsync"/>).</summary>
     public async Task<List<LogHead>> HeadsAsync(long asOfMicros, CancellationToken cancellationToken) => HeadsOf(await CutAsync(asOfMicros, cancellationToken));
@@ -570,11 +606,24 @@ public sealed class RegionalCut
 
     private readonly Dictionary<string, long> _caps = new(StringComparer.Ordinal);
 
-    /// <summary>Caps each State of <paramref name="gaps"/> below the change there, held then only as a placeholder.</summary>
-    internal async Task CapAsync(IReadOnlyDictionary<string, long> gaps, CancellationToken cancellationToken)
+    /// <summary>
+    /// Per State it caps, the first change held then only as a placeholder (pending), and why while it still is one
+    /// (<see cref="Withholding.Unspecified"/>: it has arrived since the time).
+    /// </summary>
+    internal Dictionary<string, (long Sequence, Withholding Reason)> Pending { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Caps each State of <paramref name="gaps"/> below the change there, held then only as a placeholder (<paramref name="reason"/>:
+    /// the placeholder's, still held; none: a change received since).
+    /// </summary>
+    internal async Task CapAsync(IReadOnlyDictionary<string, long> gaps, CancellationToken cancellationToken, Withholding reason = Withholding.Unspecified)
     {
         foreach (var (state, gap) in gaps)
         {
+            if (!Pending.TryGetValue(state, out var pending) || gap < pending.Sequence)
+            {
+                Pending[state] = (gap, reason);
+            }
             if (_caps.TryGetValue(state, out var cap) && cap < gap)
             {
                 continue;

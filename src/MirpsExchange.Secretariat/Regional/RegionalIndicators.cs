@@ -50,6 +50,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             response.Cells.Add(EmptyCell(CellFilter.Totals(indicator)));
         }
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
+        response.PendingChanges.AddRange(aggregator.PendingOf(cut));
         return response;
     }
 
@@ -92,6 +93,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             response.Changes.Add(change);
         }
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
+        response.PendingChanges.AddRange(aggregator.PendingOf(cut));
         return response;
     }
 
@@ -118,6 +120,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             TotalProtectionRate = Rate(ratios[1], values),
         };
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
+        response.PendingChanges.AddRange(aggregator.PendingOf(cut));
         return response;
     }
 
@@ -161,6 +164,7 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             response.Cells.Add(cell);
         }
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
+        response.PendingChanges.AddRange(aggregator.PendingOf(cut));
         return response;
     }
 

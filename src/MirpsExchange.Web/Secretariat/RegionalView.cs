@@ -18,8 +18,9 @@ namespace MirpsExchange.Web.Secretariat;
 /// </summary>
 public sealed class RegionalView(NodeCalls calls, StandardCatalogue catalogue)
 {
+    /// <param name="Pending">The States the figures read only up to an earlier head, a change of theirs pending (all answers are as of one time).</param>
     public sealed record Result(string Period, DateTimeOffset AsOf, IReadOnlyList<(Indicator Indicator, RegionalCell? Cell)> Indicators,
-        List<ExportRow> Rows, GetProtectionRatesResponse? Rates);
+        List<ExportRow> Rows, GetProtectionRatesResponse? Rates, IReadOnlyList<PendingChanges> Pending);
 
     public StandardCatalogue Catalogue => catalogue;
 
@@ -51,7 +52,8 @@ public sealed class RegionalView(NodeCalls calls, StandardCatalogue catalogue)
             rates = null; // decisions are not reported at this granularity
         }
         return new Result(period.ToString(), at,
-            [.. indicators.Select(i => (i, answers.GetValueOrDefault(i.Code)?.Cells.FirstOrDefault()))], rows, rates);
+            [.. indicators.Select(i => (i, answers.GetValueOrDefault(i.Code)?.Cells.FirstOrDefault()))], rows, rates,
+            [.. answers.Values.SelectMany(a => a.PendingChanges).Concat(rates?.PendingChanges ?? []).DistinctBy(p => p.Country)]);
     }
 
     /// <summary>An "as of" from a query string: ISO 8601, UTC unless it names an offset; null when absent or unreadable.</summary>

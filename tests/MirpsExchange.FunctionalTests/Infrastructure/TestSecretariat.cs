@@ -46,6 +46,9 @@ public sealed class TestSecretariat : IAsyncDisposable
 
     public string Folder { get; }
 
+    /// <summary>The Secretariat's services (its metrics scrape endpoint, say).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The Secretariat's PostgreSQL database when the run's store is PostgreSQL (<see cref="TestStores"/>); null on SQLite.</summary>
     public TestStore? Store { get; private init; }
 
