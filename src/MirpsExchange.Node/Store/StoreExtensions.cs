@@ -64,6 +64,7 @@ public static class StoreExtensions
             var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
             var writerOptions = Options(writerStore, node.StoreMaxPageCount);
             builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
+            builder.Services.AddHostedService<SqliteMemory>();
         }
         builder.Services.AddSingleton<WriteGate>();
         builder.Services.AddSingleton<ReceiveStamps>();
