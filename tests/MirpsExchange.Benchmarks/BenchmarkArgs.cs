@@ -2,6 +2,12 @@ namespace MirpsExchange.Benchmarks;
 
 public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Concurrency, int WarmupRows, int Seconds, int Samples, string[] Synchronous, string Store)
 {
+    /// <summary>scale: a folder kept between runs (--keep DIR): the identity server's and the origin's stores are loaded once and reused.</summary>
+    public string? Keep { get; init; }
+
+    /// <summary>scale: --no-baseline skips the raw baseline (a run that measures the Secretariat's memory and CPU only).</summary>
+    public bool Baseline { get; init; } = true;
+
     public static BenchmarkArgs Parse(string[] args)
     {
         int Value(string name, int fallback)
@@ -24,6 +30,10 @@ public sealed record BenchmarkArgs(int Rows, int Rounds, int BatchSize, int Conc
             Samples: Value("--samples", 1_000),
             // submit: the origin's commit settings measured, each with a baseline committing the same way (FULL, the node's default, and NORMAL)
             Synchronous: Text("--synchronous", "FULL,NORMAL").ToUpperInvariant().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Store: Text("--store", "sqlite"));
+            Store: Text("--store", "sqlite"))
+        {
+            Keep = Text("--keep", "") is { Length: > 0 } keep ? Path.GetFullPath(keep) : null,
+            Baseline = !args.Contains("--no-baseline"),
+        };
     }
 }

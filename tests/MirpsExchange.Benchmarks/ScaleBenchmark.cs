@@ -46,8 +46,14 @@ public static class ScaleBenchmark
             _ => throw new ArgumentException($"--store {args.Store}: sqlite or postgres"),
         };
         var catalogue = StandardCatalogue.LoadStandard();
-        var root = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
+        if (args.Keep is not null && postgresStore)
+        {
+            throw new ArgumentException("--keep: SQLite stores only");
+        }
+        // --keep DIR: the identity server's and the origin's stores stay there, so a later run skips the load.
+        var root = args.Keep ?? Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
+        DeleteSecretariat(root);
         ThrowawayPostgres? postgres = null;
         try
         {
@@ -79,13 +85,20 @@ public static class ScaleBenchmark
             using var originChannel = AuthenticatedChannel.Create(new Uri(origin.Address), belize);
 
             // Loading (not the figure measured, but timed): the origin's own submit path, batches of 10,000, two in flight.
-            Console.WriteLine($"Loading {args.Rows:N0} observations into the origin ({args.Store}) through SubmitObservations...");
+            var kept = await SyncBenchmark.HeldAsync(new SyncService.SyncServiceClient(originChannel));
+            if (kept != 0 && kept != args.Rows)
+            {
+                throw new InvalidOperationException($"the origin kept in {root} holds {kept:N0} changes, not {args.Rows:N0}: use another --keep folder");
+            }
+            Console.WriteLine(kept == args.Rows
+                ? $"The origin kept in {root} holds {kept:N0} changes: not loaded again"
+                : $"Loading {args.Rows:N0} observations into the origin ({args.Store}) through SubmitObservations...");
             var submit = new ObservationService.ObservationServiceClient(originChannel);
             var load = Stopwatch.StartNew();
-            var loaded = 0L;
+            var loaded = kept;
             Task<SubmitObservationsResponse>? inFlight = null;
             var batch = new SubmitObservationsRequest();
-            foreach (var observation in Workload.Stream(catalogue, Origin, args.Rows, FirstYear(catalogue, args.Rows)))
+            foreach (var observation in Workload.Stream(catalogue, Origin, args.Rows - kept, FirstYear(catalogue, args.Rows)))
             {
                 batch.Observations.Add(observation);
                 if (batch.Observations.Count == args.BatchSize)
@@ -117,39 +130,48 @@ public static class ScaleBenchmark
             // The raw baseline, in the same run: the same feed received and decoded, written by a plain writer into the node's schema.
             Console.WriteLine("Raw baseline: the origin's feed copied into the node's schema by a plain writer...");
             // Its warm-up first (the JIT of this process and the feed's path; the Secretariat is a fresh process, as deployed).
-            using (var warmup = await RawSqliteBaseline.CreateAsync(Path.Combine(root, "baseline-warmup.db"), Origin))
+            var baselineTime = TimeSpan.Zero;
+            var baselineRate = double.NaN;
+            if (!args.Baseline)
             {
-                await SyncBenchmark.RawCopyAsync(originChannel, warmup.WriteAllAsync, stopAfter: 200_000);
-            }
-            var baselineWatch = Stopwatch.StartNew();
-            long baselineRows;
-            if (postgres is null)
-            {
-                var path = Path.Combine(root, "baseline.db");
-                using (var baseline = await RawSqliteBaseline.CreateAsync(path, Origin))
-                {
-                    baselineRows = await SyncBenchmark.RawCopyAsync(originChannel, baseline.WriteAllAsync);
-                    Check(baseline.LastSequence(), baselineRows, args.Rows);
-                }
-                SqliteConnection.ClearAllPools();
-                foreach (var file in Directory.GetFiles(root, "baseline.db*"))
-                {
-                    File.Delete(file); // its disk is the replica's next (50 M rows are tens of GB each)
-                }
+                Console.WriteLine("  skipped (--no-baseline)");
             }
             else
             {
-                var connection = await postgres.CreateDatabaseAsync("mirps_baseline");
-                await using (var baseline = await RawPostgresBaseline.CreateAsync(connection, Origin))
+                using (var warmup = await RawSqliteBaseline.CreateAsync(Path.Combine(root, "baseline-warmup.db"), Origin))
                 {
-                    baselineRows = await SyncBenchmark.RawCopyAsync(originChannel, baseline.WriteAllAsync);
-                    Check(await baseline.LastSequenceAsync(), baselineRows, args.Rows);
+                    await SyncBenchmark.RawCopyAsync(originChannel, warmup.WriteAllAsync, stopAfter: 200_000);
                 }
-                await postgres.DropDatabaseAsync("mirps_baseline");
+                var baselineWatch = Stopwatch.StartNew();
+                long baselineRows;
+                if (postgres is null)
+                {
+                    var path = Path.Combine(root, "baseline.db");
+                    using (var baseline = await RawSqliteBaseline.CreateAsync(path, Origin))
+                    {
+                        baselineRows = await SyncBenchmark.RawCopyAsync(originChannel, baseline.WriteAllAsync);
+                        Check(baseline.LastSequence(), baselineRows, args.Rows);
+                    }
+                    SqliteConnection.ClearAllPools();
+                    foreach (var file in Directory.GetFiles(root, "baseline.db*"))
+                    {
+                        File.Delete(file); // its disk is the replica's next (50 M rows are tens of GB each)
+                    }
+                }
+                else
+                {
+                    var connection = await postgres.CreateDatabaseAsync("mirps_baseline");
+                    await using (var baseline = await RawPostgresBaseline.CreateAsync(connection, Origin))
+                    {
+                        baselineRows = await SyncBenchmark.RawCopyAsync(originChannel, baseline.WriteAllAsync);
+                        Check(await baseline.LastSequenceAsync(), baselineRows, args.Rows);
+                    }
+                    await postgres.DropDatabaseAsync("mirps_baseline");
+                }
+                baselineTime = baselineWatch.Elapsed;
+                baselineRate = baselineRows / baselineTime.TotalSeconds;
+                Console.WriteLine($"  {baselineRows:N0} rows in {baselineTime.TotalSeconds:0.0} s: {baselineRate:N0} obs/s");
             }
-            var baselineTime = baselineWatch.Elapsed;
-            var baselineRate = baselineRows / baselineTime.TotalSeconds;
-            Console.WriteLine($"  {baselineRows:N0} rows in {baselineTime.TotalSeconds:0.0} s: {baselineRate:N0} obs/s");
 
             // The initial sync: an empty Secretariat pulling the origin's whole log.
             Console.WriteLine("Initial sync of the whole log to an empty Secretariat...");
@@ -187,6 +209,7 @@ public static class ScaleBenchmark
                 await Task.Delay(held < 1_000_000 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1));
             }
             var syncTime = syncWatch.Elapsed;
+            var syncCpu = secretariat.ProcessorTime;
             progress.Add((syncTime, held));
             var peak = PeakRss(secretariat.Id);
             var rate = args.Rows / syncTime.TotalSeconds;
@@ -218,6 +241,7 @@ public static class ScaleBenchmark
             Console.WriteLine($"  load through the origin's submit path:      {loadTime.TotalSeconds,8:0.0} s  {args.Rows / loadTime.TotalSeconds,10:N0} obs/s");
             Console.WriteLine($"  raw baseline ({(postgres is null ? "SQLite, plain writer" : "PostgreSQL binary COPY")}):  {baselineTime.TotalSeconds,8:0.0} s  {baselineRate,10:N0} obs/s");
             Console.WriteLine($"  initial sync to an empty Secretariat:        {syncTime.TotalSeconds,8:0.0} s  {rate,10:N0} obs/s   (start-up {startUp.TotalSeconds:0.0} s; from listening {listening:N0} obs/s)");
+            Console.WriteLine($"    the Secretariat's CPU, start-up included:           {syncCpu.TotalSeconds,10:0.0} s   ({syncCpu.TotalSeconds * 1e6 / args.Rows:0.00} s per million changes)");
             Console.WriteLine($"    over its first million:                              {firstMillion,10:N0} obs/s");
             Console.WriteLine($"    over its last million:                               {lastMillion,10:N0} obs/s");
             Console.WriteLine($"  ratio sync / baseline:                                 {rate / baselineRate,10:0.00}   (goal on PostgreSQL >= 0.70)");
@@ -235,7 +259,12 @@ public static class ScaleBenchmark
             {
                 await postgres.DisposeAsync();
             }
-            if (Environment.GetEnvironmentVariable("MIRPS_BENCH_KEEP") is null)
+            if (args.Keep is not null)
+            {
+                DeleteSecretariat(root);
+                Console.WriteLine($"Kept the identity server and the origin in {root} (--keep)");
+            }
+            else if (Environment.GetEnvironmentVariable("MIRPS_BENCH_KEEP") is null)
             {
                 Directory.Delete(root, recursive: true);
             }
@@ -247,6 +276,20 @@ public static class ScaleBenchmark
     }
 
     private static int Inserted(SubmitObservationsResponse response) => response.Inserted;
+
+    /// <summary>The Secretariat's store (and the baseline's): every run starts the sync from an empty store.</summary>
+    private static void DeleteSecretariat(string root)
+    {
+        var secretariat = Path.Combine(root, "secretariat");
+        if (Directory.Exists(secretariat))
+        {
+            Directory.Delete(secretariat, recursive: true);
+        }
+        foreach (var file in Directory.GetFiles(root, "baseline*.db*"))
+        {
+            File.Delete(file);
+        }
+    }
 
     private static void Check(long lastSequence, long written, long expected)
     {

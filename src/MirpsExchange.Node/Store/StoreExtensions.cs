@@ -64,6 +64,9 @@ public static class StoreExtensions
             var writerStore = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(connectionString) { Pooling = true }.ToString();
             var writerOptions = Options(writerStore, node.StoreMaxPageCount);
             builder.Services.AddKeyedScoped(NodeDbContext.Writer, (_, _) => new NodeDbContext(writerOptions));
+            builder.Services.AddHostedService<SqliteMemory>();
+            // SQLite's readers free and allocate their page caches all the time: what malloc keeps of it is given back (MallocArenas).
+            builder.Services.AddHostedService<Extensions.MallocArenas.Trimmer>();
         }
         builder.Services.AddSingleton<WriteGate>();
         builder.Services.AddSingleton<ReceiveStamps>();
