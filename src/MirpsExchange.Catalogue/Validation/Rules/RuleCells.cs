@@ -115,9 +115,15 @@ public sealed class RuleCells(string country, CellCodes codes)
     /// </summary>
     public IReadOnlyDictionary<RuleTable, Dictionary<long, RuleCell>> Written()
     {
+        (RuleTable Table, Dictionary<long, RuleCell> Cells)? last = null;
         foreach (var cell in _request)
         {
-            _tables[new RuleTable(cell.Indicator, cell.Period)][cell.Key] = cell.AsStored();
+            var table = new RuleTable(cell.Indicator, cell.Period);
+            if (last is not { } known || !known.Table.Equals(table))
+            {
+                last = known = (table, _tables[table]); // the request comes table by table: looked up when the table changes
+            }
+            known.Cells[cell.Key] = cell.AsStored();
         }
         _request.Clear();
         return _tables;
