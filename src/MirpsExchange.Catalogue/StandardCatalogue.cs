@@ -172,10 +172,11 @@ public sealed record IndicatorRule(
     /// <summary>A declared dimension left empty takes its default; see <see cref="StandardCatalogue.Normalised"/>.</summary>
     public AddedDimensions Normalised(AddedDimensions given)
     {
+        var added = Added;
         var normalised = given;
         for (var d = 0; d < AddedDimensions.Count; d++)
         {
-            if (Added[d] is not null && given[d].Length == 0)
+            if (added[d] is not null && given[d].Length == 0)
             {
                 normalised = normalised.With(d, AddedDimensions.Defaults[d]);
             }

@@ -65,7 +65,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             return violations.ToList();
         }
         var tuple = KeyTuple.From(key);
-        ValidateKey(prefix, ref tuple, nodeCountry: null, today: DateOnly.MaxValue, violations, out _);
+        ValidateKey(new RowName(prefix), ref tuple, nodeCountry: null, today: DateOnly.MaxValue, violations, out _);
         return violations.ToList();
     }
 
@@ -80,18 +80,19 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// key's, under the same indicator, is not looked up again. The outcome is the same either way.</param>
     public IReadOnlyList<Violation> ValidateChange(Observation observation, ChangeContent content, string origin, DateOnly today, ValidKeyMemo? memo = null)
     {
-        const string Prefix = "observation";
-        var violations = new ViolationList(Prefix);
+        const string Name = "observation";
+        var violations = new ViolationList(Name);
+        var prefix = new RowName(Name);
         var key = ObservationKeyOf(observation);
-        var rule = ValidateKey(Prefix, ref key, origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out var period,
+        var rule = ValidateKey(prefix, ref key, origin, content == ChangeContent.Deletion ? DateOnly.MaxValue : today, violations, out var period,
             memo is not null && memo.Holds(key.IndicatorCode, origin) ? memo : null);
         if (content == ChangeContent.Complete)
         {
-            ValidateValue(Prefix, observation, rule, violations);
+            ValidateValue(prefix, observation, rule, violations);
         }
         else if (content == ChangeContent.ValueWithheld)
         {
-            ValidateStatusAndNote(Prefix, observation, violations);
+            ValidateStatusAndNote(prefix, observation, violations);
         }
         if (memo is not null && violations.IsEmpty && rule is not null)
         {
@@ -106,7 +107,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// </summary>
     private BatchValidation Validate<T>(
         IReadOnlyList<T> items, string collection, int? maxCount, Func<T, KeyTuple> keyOf,
-        Action<string, T, IndicatorRule?, ViolationList>? validateRest, string? nodeCountry, DateOnly today)
+        Action<RowName, T, IndicatorRule?, ViolationList>? validateRest, string? nodeCountry, DateOnly today)
     {
         var violations = new ViolationList(collection);
         if (maxCount is { } max && items.Count > max)
@@ -126,7 +127,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
-            var prefix = $"{collection}[{i}]";
+            var prefix = new RowName(collection, i); // spelled out only for a violation
             var key = keyOf(item);
             var before = violations.Count;
             var rule = ValidateKey(prefix, ref key, nodeCountry, today, violations, out periods[i],
@@ -139,7 +140,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
             validateRest?.Invoke(prefix, item, rule, violations);
             if (!seen.TryAdd(key, i))
             {
-                violations.Add(prefix, $"the same key as {collection}[{seen[key]}] ({key}): {once}", $"la misma clave que {collection}[{seen[key]}] ({key}): {onceEs}");
+                violations.Add(prefix.ToString(), $"the same key as {collection}[{seen[key]}] ({key}): {once}", $"la misma clave que {collection}[{seen[key]}] ({key}): {onceEs}");
             }
         }
         return new BatchValidation(violations.ToList(), periods, added);
@@ -151,7 +152,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
     /// Checks a key; a declared catalogue 2.0 dimension left empty is set to its default in <paramref name="key"/> (one spelling per key).
     /// <paramref name="memo"/>: a valid key of the same indicator and node country (<see cref="ValidKeyMemo.Holds"/>), whose equal parts are valid.
     /// </summary>
-    private IndicatorRule? ValidateKey(string prefix, ref KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period,
+    private IndicatorRule? ValidateKey(RowName prefix, ref KeyTuple key, string? nodeCountry, DateOnly today, ViolationList violations, out Period period,
         ValidKeyMemo? memo = null)
     {
         period = default;
@@ -247,7 +248,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         return rule;
     }
 
-    private static void CheckDimension(string prefix, string field, string dimension, string value, IReadOnlySet<string>? codes, IndicatorRule rule, ViolationList violations)
+    private static void CheckDimension(RowName prefix, string field, string dimension, string value, IReadOnlySet<string>? codes, IndicatorRule rule, ViolationList violations)
     {
         if (codes is null)
         {
@@ -270,7 +271,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         }
     }
 
-    private void ValidateValue(string prefix, Observation o, IndicatorRule? rule, ViolationList violations)
+    private void ValidateValue(RowName prefix, Observation o, IndicatorRule? rule, ViolationList violations)
     {
         if (!double.IsFinite(o.Value))
         {
@@ -288,7 +289,7 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         ValidateStatusAndNote(prefix, o, violations);
     }
 
-    private void ValidateStatusAndNote(string prefix, Observation o, ViolationList violations)
+    private void ValidateStatusAndNote(RowName prefix, Observation o, ViolationList violations)
     {
         if (o.Status == ObservationStatus.Unspecified)
         {
@@ -363,6 +364,22 @@ public sealed class ObservationValidator(StandardCatalogue catalogue)
         PeriodGranularity.Month => "mes",
         _ => "período sin especificar",
     };
+
+    /// <summary>
+    /// A row's name in a violation ("observations[12]", or a plain prefix), spelled out only when a violation names it: a
+    /// valid batch of 10,000 rows made 10,000 such strings for nothing.
+    /// </summary>
+    private readonly struct RowName(string collection, int index = -1) : ISpanFormattable
+    {
+        public override string ToString() => index < 0 ? collection : $"{collection}[{index}]";
+
+        public string ToString(string? format, IFormatProvider? formatProvider) => ToString();
+
+        public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+            index < 0
+                ? destination.TryWrite(provider, $"{collection}", out charsWritten)
+                : destination.TryWrite(provider, $"{collection}[{index}]", out charsWritten);
+    }
 
     private readonly record struct KeyTuple(string IndicatorCode, string Country, string Period, string Sex, string Age, string CountryOfOrigin, AddedDimensions Added)
     {

@@ -390,13 +390,14 @@ public sealed class CatalogueRules
                 othersMask |= Codes.Mask(d);
             }
         }
+        var otherBits = others.ToArray(); // an array walked per cell, not a list's enumerator
         bool TryProject(RuleCell cell, out long key)
         {
             key = cell.Key & ~othersMask;
-            foreach (var (mask, total) in others)
+            for (var o = 0; o < otherBits.Length; o++)
             {
-                var bits = cell.Key & mask;
-                if (bits != 0 && bits != total)
+                var bits = cell.Key & otherBits[o].Mask;
+                if (bits != 0 && bits != otherBits[o].Total)
                 {
                     return false;
                 }

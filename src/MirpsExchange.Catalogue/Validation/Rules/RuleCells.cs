@@ -68,10 +68,18 @@ public sealed class RuleCells(string country, CellCodes codes)
         }
         var cell = new RuleCell(indicator, period, dimensions, key, value, index);
         var table = new RuleTable(indicator, period);
-        TableOf(table)[key] = cell;
+        if (_lastRequestTable is not { } last || !last.Table.Equals(table))
+        {
+            // A request comes table by table: its table is looked up (and listed) when it changes, not per observation.
+            _lastRequestTable = last = (table, TableOf(table));
+            _requestTables.Add(table);
+        }
+        last.Cells[key] = cell;
         _request.Add(cell);
-        _requestTables.Add(table);
     }
+
+    /// <summary>The table of the request's observation added last, and its cells.</summary>
+    private (RuleTable Table, Dictionary<long, RuleCell> Cells)? _lastRequestTable;
 
     /// <summary>A stored value, unless the request sends its key (or a code is outside its codelist: not judged).</summary>
     public void AddStored(string indicator, Period period, string[] dimensions, double value)
@@ -107,9 +115,15 @@ public sealed class RuleCells(string country, CellCodes codes)
     /// </summary>
     public IReadOnlyDictionary<RuleTable, Dictionary<long, RuleCell>> Written()
     {
+        (RuleTable Table, Dictionary<long, RuleCell> Cells)? last = null;
         foreach (var cell in _request)
         {
-            _tables[new RuleTable(cell.Indicator, cell.Period)][cell.Key] = cell.AsStored();
+            var table = new RuleTable(cell.Indicator, cell.Period);
+            if (last is not { } known || !known.Table.Equals(table))
+            {
+                last = known = (table, _tables[table]); // the request comes table by table: looked up when the table changes
+            }
+            known.Cells[cell.Key] = cell.AsStored();
         }
         _request.Clear();
         return _tables;
