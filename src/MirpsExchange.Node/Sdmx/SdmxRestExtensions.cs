@@ -175,6 +175,9 @@ public static partial class SdmxRestExtensions
                 case SdmxDataFormat.StructureSpecificXml:
                     data.WriteStructureSpecific(buffer, id, prepared);
                     break;
+                case SdmxDataFormat.Json2:
+                    data.WriteJson(buffer, id, prepared, SdmxJsonVersion.V2);
+                    break;
                 default:
                     data.WriteJson(buffer, id, prepared);
                     break;
@@ -189,7 +192,7 @@ public static partial class SdmxRestExtensions
     /// built in memory, up to Sdmx:MaxObservations.
     /// </summary>
     private static bool Streams(SdmxDataQuery query, SdmxDataFormat format) =>
-        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && format != SdmxDataFormat.Json
+        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && !SdmxFormats.IsJson(format)
         && query.DimensionAtObservation is SdmxData.TimeSeries or SdmxData.AllDimensions;
 
     /// <summary>
