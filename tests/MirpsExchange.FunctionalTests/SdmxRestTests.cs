@@ -646,7 +646,7 @@ public class SdmxRestTests
     [Fact]
     public async Task A_party_with_its_data_answers_in_progress_at_the_limit_is_refused_429_and_structures_still_answer()
     {
-        // A limit of 0 answers in progress: every data query is one too many (the limit itself is SdmxDataLimitTests').
+        // A limit of 0 answers in progress: every data query is one too many (the limit itself is PartyLimitTests').
         await using var node = await TestNode.StartAsync("BLZ", null, HttpPort, ShareWithAll, "--Sdmx:MaxConcurrentDataRequests=0");
         await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
         var token = await TokenAsync(node, "PAN");

@@ -168,7 +168,7 @@ public class WebHardeningTests
     }
 
     /// <summary>A request body sent in two parts: the first at once, the rest when <paramref name="resume"/> completes (a slow connection).</summary>
-    private sealed class StalledContent : HttpContent
+    internal sealed class StalledContent : HttpContent
     {
         private readonly byte[] _body;
         private readonly Task _resume;
@@ -194,7 +194,7 @@ public class WebHardeningTests
         }
     }
 
-    private static async Task<(byte[] Body, System.Net.Http.Headers.MediaTypeHeaderValue Type)> UploadFormAsync(PersonSignIn person, string address, string name, byte[] file)
+    internal static async Task<(byte[] Body, System.Net.Http.Headers.MediaTypeHeaderValue Type)> UploadFormAsync(PersonSignIn person, string address, string name, byte[] file)
     {
         using var page = await person.GetAsync($"{address}/upload");
         var html = await page.Content.ReadAsStringAsync();
