@@ -81,14 +81,26 @@ public sealed partial class SlowClients
             {
                 await next(context);
             }
-            catch (Exception e) when (!body.Ended && (Volatile.Read(ref cut) == 1 || context.RequestAborted.IsCancellationRequested
-                || e is Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: StatusCodes.Status408RequestTimeout }))
+            catch (Exception e) when (!body.Ended && (Volatile.Read(ref cut) == 1 || context.RequestAborted.IsCancellationRequested || TooSlow(e)))
             {
                 // The client stopped sending (cut here, by Kestrel's minimum rate, or gone): nothing more to answer.
                 LogGaveUp(logger, context.Request.Method, context.Request.Path.Value ?? "", body.Received, e.GetType().Name);
                 context.Abort();
             }
         });
+    }
+
+    /// <summary>Whether a failure is Kestrel's minimum rate cutting the body (408), whatever wrapped it (the anti-forgery check of a form does).</summary>
+    private static bool TooSlow(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: StatusCodes.Status408RequestTimeout })
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>A request body that notes how much has arrived and whether it has all arrived (its end read, or its Content-Length).</summary>

@@ -214,7 +214,8 @@ public class WebHardeningTests
         var identity = await SharedIdentity.GetAsync();
         var port = WebApp.FreePort();
         var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
-        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", "--Web:MaxConcurrentUploads=1");
+        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", "--Web:MaxConcurrentUploads=1",
+            "--Web:MaxConcurrentUploadsPerAccount=2"); // the process's limit here (one account's own: SlowClientTests)
         var submitter = await WebApp.ReadyAccountAsync(identity, clientId, "bomb.cri", AccountKind.Submitter, "CRI");
         using var person = new PersonSignIn(identity, clientId);
         (await person.WebSignInAsync(node.HttpAddress, "%2Fupload", submitter, WebApp.Password)).Dispose();
