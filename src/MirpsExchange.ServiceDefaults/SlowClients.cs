@@ -55,8 +55,11 @@ public sealed partial class SlowClients
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<SlowClients>();
         app.Use(async (context, next) =>
         {
+            // Not gRPC (its own rules), not a request without a body, not a connection upgrade (a WebSocket lives on).
             if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
-                || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
+                || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true }
+                || context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+                || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true })
             {
                 await next(context);
                 return;
