@@ -64,7 +64,9 @@ public sealed partial class SlowClients
                 await next(context);
                 return;
             }
-            if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+            // Kestrel takes a request's own minimum rate over HTTP/1.x only (HTTP/2 and 3 refuse one): there the deadline bounds it.
+            if ((HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
+                && context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
             {
                 rate.MinDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, GracePeriod);
             }

@@ -392,33 +392,29 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
             }
         }
         json.WriteStartObject();
+        // 1.0.0's header is 2.0.0's meta, which also names its schema and languages; 2.0.0 puts the rest in data.
+        json.WriteStartObject(v2 ? "meta" : "header");
         if (v2)
         {
-            json.WriteStartObject("meta");
             json.WriteString("schema", Json2Schema);
-            json.WriteString("id", messageId);
-            json.WriteBoolean("test", false);
-            json.WriteString("prepared", preparedText);
+        }
+        json.WriteString("id", messageId);
+        json.WriteBoolean("test", false);
+        json.WriteString("prepared", preparedText);
+        if (v2)
+        {
             json.WriteStartArray("contentLanguages");
             json.WriteStringValue("en");
             json.WriteStringValue("es");
             json.WriteEndArray();
-            json.WriteStartObject("sender");
-            json.WriteString("id", SdmxStructure.Agency);
-            json.WriteEndObject();
-            json.WriteEndObject();
-            json.WriteStartObject("data");
         }
-        else
+        json.WriteStartObject("sender");
+        json.WriteString("id", SdmxStructure.Agency);
+        json.WriteEndObject();
+        json.WriteEndObject();
+        if (v2)
         {
-            json.WriteStartObject("header");
-            json.WriteString("id", messageId);
-            json.WriteBoolean("test", false);
-            json.WriteString("prepared", preparedText);
-            json.WriteStartObject("sender");
-            json.WriteString("id", SdmxStructure.Agency);
-            json.WriteEndObject();
-            json.WriteEndObject();
+            json.WriteStartObject("data");
         }
         json.WriteStartArray("dataSets");
         foreach (var set in dataSets)
