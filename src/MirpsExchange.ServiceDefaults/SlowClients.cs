@@ -14,7 +14,8 @@ namespace MirpsExchange.ServiceDefaults;
 /// Bounds on a client that sends its request slowly (a slow-loris), in every server process (the Http: section). A request's
 /// headers must arrive within <see cref="RequestHeadersTimeout"/> (Kestrel's limit, 30 s by default, made shorter). A request
 /// body that is not gRPC (the web upload page's file, an HTTP/JSON call, a token request) must arrive at
-/// <see cref="MinRequestBodyBytesPerSecond"/> at least (Kestrel measures it after a grace of 5 s; its default is 240 B/s) and
+/// <see cref="MinRequestBodyBytesPerSecond"/> at least over HTTP/1.x (Kestrel measures it after a grace of 5 s; its default is
+/// 240 B/s; it takes no per-request rate over HTTP/2) and
 /// whole within <see cref="RequestBodyTimeout"/>, however fast it trickles: else the connection is cut (logged as a warning), so
 /// a trickle cannot keep a reading slot or a buffer for longer. gRPC calls keep gRPC's own rules (a stream may last).
 /// </summary>
