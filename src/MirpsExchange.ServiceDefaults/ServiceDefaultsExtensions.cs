@@ -25,6 +25,7 @@ public static class ServiceDefaultsExtensions
         }).AddHttpJson();
         builder.Services.AddGrpcHealthChecks().AddCheck("self", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         builder.Services.AddGrpcReflection();
+        SlowClients.Configure(builder);
 
         // Framework chatter stays at Warning even when no appsettings.json sits beside the process.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
@@ -46,13 +47,14 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// Maps gRPC health checking (grpc.health.v1) and server reflection, and the OpenAPI document of the HTTP/JSON
-    /// routes (<see cref="HttpJson.DocumentPath"/>); all three stay open to every caller. The Prometheus scrape path,
+    /// Bounds slow request bodies that are not gRPC (<see cref="SlowClients"/>), and maps gRPC health checking (grpc.health.v1) and
+    /// server reflection, and the OpenAPI document of the HTTP/JSON routes (<see cref="HttpJson.DocumentPath"/>); all three stay open to every caller. The Prometheus scrape path,
     /// when configured, answers on its own port only (<see cref="TelemetryOptions"/>).
     /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
         TelemetryExporters.Use(app);
+        SlowClients.Use(app);
         app.UseHttpJson(MaxReceiveBytes(app.Configuration));
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();

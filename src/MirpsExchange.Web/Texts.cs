@@ -125,6 +125,7 @@ public sealed partial class Texts
         ["upload.skipped"] = ("{0} filas sin valor no se leyeron.", "{0} rows without a value were not read."),
         ["upload.too.large"] = ("El archivo supera el límite de {0}. Divídalo en archivos más pequeños.", "The file is over the {0} limit. Split it into smaller files."),
         ["upload.busy"] = ("El nodo ya está leyendo {0} archivos a la vez, su máximo. Vuelva a intentarlo en unos segundos.", "The node is already reading {0} files at once, its most. Try again in a few seconds."),
+        ["upload.busy.account"] = ("Ya tiene {0} archivo(s) enviándose o en lectura, su máximo. Espere a que termine y vuelva a intentarlo.", "You already have {0} file(s) being sent or read, your most. Wait for it to finish and try again."),
         ["upload.no.file"] = ("Elija un archivo.", "Choose a file."),
         ["upload.bad.type"] = ("Solo se aceptan archivos .csv o .xlsx.", "Only .csv or .xlsx files are accepted."),
         ["upload.empty"] = ("El archivo no tiene ninguna observación.", "The file holds no observation."),

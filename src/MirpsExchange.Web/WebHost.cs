@@ -63,4 +63,11 @@ public sealed class WebOptions
 
     /// <summary>How many uploads the process reads and judges at once (2 by default); another one meanwhile is answered 429 with Retry-After.</summary>
     public int MaxConcurrentUploads { get; set; } = 2;
+
+    /// <summary>
+    /// How many of those one account may have at once (1 by default): an upload holds a reading slot while its file arrives, so one
+    /// person (or a stolen session) sending slowly cannot take every slot; another one meanwhile is answered 429 with Retry-After.
+    /// How slowly a file may arrive is bounded for every request body (Http:MinRequestBodyBytesPerSecond, Http:RequestBodyTimeout).
+    /// </summary>
+    public int MaxConcurrentUploadsPerAccount { get; set; } = 1;
 }

@@ -173,6 +173,13 @@ public class SdmxRestTests
         return [.. lines.Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>SDMX-JSON 2.0.0, checked against the standard's schema first.</summary>
+    internal static List<string> ReadJson2Valid(string body)
+    {
+        SdmxJson2Tests.AssertValid(body);
+        return SdmxJson2Tests.ReadJson2(body);
+    }
+
     /// <summary>SDMX-CSV (1.0.0: DATAFLOW first; 2.0.0: STRUCTURE, STRUCTURE_ID, ACTION first), by header names.</summary>
     internal static List<string> ReadCsv(string body, string firstHeader)
     {
@@ -388,7 +395,7 @@ public class SdmxRestTests
             expected);
 
         foreach (var accept in new[] { "application/xml", "application/vnd.sdmx.structurespecificdata+xml;version=2.1", "application/vnd.sdmx.data+json;version=1.0.0",
-            "application/vnd.sdmx.data+csv;version=2.0.0", "application/vnd.sdmx.data+csv;version=1.0.0" })
+            SdmxJson2Tests.Json2, "application/vnd.sdmx.data+csv;version=2.0.0", "application/vnd.sdmx.data+csv;version=1.0.0" })
         {
             foreach (var query in new[] { "all", "REFUGEES.BLZ.F+M+_T.......", "ASYLUM_APPLICATIONS+IDPS+REFUGEES.........", "all?includeHistory=true",
                 "all?updatedAfter=2000-01-01T00:00:00Z", "all?dimensionAtObservation=AllDimensions", "all?dimensionAtObservation=SEX",
@@ -407,6 +414,7 @@ public class SdmxRestTests
                     {
                         "application/xml" => ReadGeneric(body),
                         "application/vnd.sdmx.data+json;version=1.0.0" => ReadJson(body),
+                        SdmxJson2Tests.Json2 => ReadJson2Valid(body),
                         "application/vnd.sdmx.data+csv;version=2.0.0" => ReadCsv(body, "STRUCTURE"),
                         "application/vnd.sdmx.data+csv;version=1.0.0" => ReadCsv(body, "DATAFLOW"),
                         _ => ReadStructureSpecific(body),
@@ -419,6 +427,10 @@ public class SdmxRestTests
             {
                 var (status, _, body, _) = await GetAsync(belize, $"/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail={detail}", costaRica, accept);
                 Assert.Equal(accept.Contains("csv", StringComparison.Ordinal) ? HttpStatusCode.NotAcceptable : HttpStatusCode.OK, status);
+                if (accept == SdmxJson2Tests.Json2)
+                {
+                    SdmxJson2Tests.AssertValid(body);
+                }
                 foreach (var secret in new[] { "98761", "98764", "3 men", "4242424", "7777777", "ASYLUM_APPLICATIONS", "IDPS" })
                 {
                     Assert.DoesNotContain(secret, body);
@@ -464,6 +476,7 @@ public class SdmxRestTests
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(expected, ReadGeneric(body));
         Assert.Equal(expected, ReadJson((await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all?format=jsondata", token)).Body));
+        Assert.Equal(expected, ReadJson2Valid((await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all", token, SdmxJson2Tests.Json2)).Body));
         var flow = await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/dataflow/all/all/latest", token);
         Assert.Equal("DF_MIRPS_PROTECTION", (string)XDocument.Parse(flow.Body).Descendants(Structure + "Dataflow").Single().Attribute("id")!);
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(secretariat.HttpAddress!, "/sdmx/rest/data/DF_MIRPS_PROTECTION/all", null)).Status);
@@ -556,6 +569,8 @@ public class SdmxRestTests
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all", "application/vnd.sdmx.data+json;version=9.9.9", HttpStatusCode.NotAcceptable, "1000")]
     [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?format=pdf", null, HttpStatusCode.NotAcceptable, "1000")]
     [InlineData("/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/latest", "application/vnd.sdmx.data+json;version=1.0.0", HttpStatusCode.NotAcceptable, "1000")]
+    [InlineData("/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/latest", "application/vnd.sdmx.structure+json;version=2.0.0", HttpStatusCode.NotAcceptable, "1000")]
+    [InlineData("/sdmx/rest/data/DF_MIRPS_PROTECTION/all?detail=nodata", "application/vnd.sdmx.data+csv;version=2.0.0", HttpStatusCode.NotAcceptable, "1000")]
     [InlineData("/sdmx/rest/dataflow/MIRPS/DF_OTHER/latest", null, HttpStatusCode.NotFound, "100")]
     [InlineData("/sdmx/rest/dataflow/ECB/all/latest", null, HttpStatusCode.NotFound, "100")]
     [InlineData("/sdmx/rest/dataflow/MIRPS/all/9.9", null, HttpStatusCode.NotFound, "100")]
@@ -631,7 +646,7 @@ public class SdmxRestTests
     [Fact]
     public async Task A_party_with_its_data_answers_in_progress_at_the_limit_is_refused_429_and_structures_still_answer()
     {
-        // A limit of 0 answers in progress: every data query is one too many (the limit itself is SdmxDataLimitTests').
+        // A limit of 0 answers in progress: every data query is one too many (the limit itself is PartyLimitTests').
         await using var node = await TestNode.StartAsync("BLZ", null, HttpPort, ShareWithAll, "--Sdmx:MaxConcurrentDataRequests=0");
         await node.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
         var token = await TokenAsync(node, "PAN");

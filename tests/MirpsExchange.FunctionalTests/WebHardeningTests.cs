@@ -168,7 +168,7 @@ public class WebHardeningTests
     }
 
     /// <summary>A request body sent in two parts: the first at once, the rest when <paramref name="resume"/> completes (a slow connection).</summary>
-    private sealed class StalledContent : HttpContent
+    internal sealed class StalledContent : HttpContent
     {
         private readonly byte[] _body;
         private readonly Task _resume;
@@ -194,7 +194,7 @@ public class WebHardeningTests
         }
     }
 
-    private static async Task<(byte[] Body, System.Net.Http.Headers.MediaTypeHeaderValue Type)> UploadFormAsync(PersonSignIn person, string address, string name, byte[] file)
+    internal static async Task<(byte[] Body, System.Net.Http.Headers.MediaTypeHeaderValue Type)> UploadFormAsync(PersonSignIn person, string address, string name, byte[] file)
     {
         using var page = await person.GetAsync($"{address}/upload");
         var html = await page.Content.ReadAsStringAsync();
@@ -214,7 +214,8 @@ public class WebHardeningTests
         var identity = await SharedIdentity.GetAsync();
         var port = WebApp.FreePort();
         var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
-        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", "--Web:MaxConcurrentUploads=1");
+        await using var node = await TestNode.StartAsync("CRI", null, $"--Node:HttpPort={port}", $"--Web:ClientId={clientId}", "--Web:MaxConcurrentUploads=1",
+            "--Web:MaxConcurrentUploadsPerAccount=2"); // the process's limit here (one account's own: SlowClientTests)
         var submitter = await WebApp.ReadyAccountAsync(identity, clientId, "bomb.cri", AccountKind.Submitter, "CRI");
         using var person = new PersonSignIn(identity, clientId);
         (await person.WebSignInAsync(node.HttpAddress, "%2Fupload", submitter, WebApp.Password)).Dispose();

@@ -12,6 +12,13 @@ namespace MirpsExchange.Catalogue.Exports;
 /// </summary>
 public sealed record SdmxDataSet(IReadOnlyList<ExportRow> Rows, SdmxAction Action = SdmxAction.Information, DateTimeOffset? ValidFrom = null, DateTimeOffset? ValidTo = null);
 
+/// <summary>The SDMX-JSON data message versions written: 1.0.0 (SDMX 2.1) and 2.0.0 (SDMX 3.0).</summary>
+public enum SdmxJsonVersion
+{
+    V1,
+    V2,
+}
+
 public enum SdmxAction
 {
     Information,
@@ -340,11 +347,17 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
     }
 
     /// <summary>
-    /// SDMX-JSON 1.0.0 data: each data set's series (or observations, flat) keyed by the positions of their values in
-    /// <c>structure.dimensions</c>; an observation is <c>[value, attribute positions...]</c> with null where there is none.
+    /// SDMX-JSON data, 1.0.0 (<see cref="SdmxJsonVersion.V1"/>: <c>header</c>, <c>dataSets</c>, <c>structure</c>) or 2.0.0
+    /// (<see cref="SdmxJsonVersion.V2"/>: <c>meta</c>, then <c>data</c> with its <c>structures</c> and <c>dataSets</c>). Both key each
+    /// data set's series (or observations, flat) by the positions of their values in the structure's dimensions; an observation
+    /// is <c>[value, attribute positions...]</c> with null where there is none. 2.0.0 also names every component and value in
+    /// English and Spanish (<c>names</c>), gives OBS_VALUE as its measure, links each data set to the dataflow, lists a non-coded
+    /// attribute's values as <c>{"value": ...}</c>, and leaves out what its schema forbids empty: an attribute's <c>values</c> when
+    /// no observation has it, and the observation dimension when there are no observations (detail=serieskeysonly or nodata).
     /// </summary>
-    public void WriteJson(Stream stream, string messageId, DateTimeOffset prepared)
+    public void WriteJson(Stream stream, string messageId, DateTimeOffset prepared, SdmxJsonVersion version = SdmxJsonVersion.V1)
     {
+        var v2 = version == SdmxJsonVersion.V2;
         var keyDimensions = SeriesDimensions;
         var observationDimensions = ObservationDimensions;
         // Each component's values in the order first met, and their positions: what the keys and observations point into.
@@ -361,20 +374,56 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
             }
             return i;
         }
+        var english = new ExportLabelText(structure.Catalogue, ExportLabels.English);
+        var spanish = new ExportLabelText(structure.Catalogue, ExportLabels.Spanish);
+        var preparedText = prepared.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
         using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false });
+        // A name (English, as 1.0.0 has it), and in 2.0.0 the localised names too.
+        void Names(string inEnglish, string inSpanish)
+        {
+            json.WriteString("name", inEnglish);
+            if (v2)
+            {
+                json.WriteStartObject("names");
+                json.WriteString("en", inEnglish);
+                json.WriteString("es", inSpanish);
+                json.WriteEndObject();
+            }
+        }
         json.WriteStartObject();
-        json.WriteStartObject("header");
+        // 1.0.0's header is 2.0.0's meta, which also names its schema and languages; 2.0.0 puts the rest in data.
+        json.WriteStartObject(v2 ? "meta" : "header");
+        if (v2)
+        {
+            json.WriteString("schema", Json2Schema);
+        }
         json.WriteString("id", messageId);
         json.WriteBoolean("test", false);
-        json.WriteString("prepared", prepared.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+        json.WriteString("prepared", preparedText);
+        if (v2)
+        {
+            json.WriteStartArray("contentLanguages");
+            json.WriteStringValue("en");
+            json.WriteStringValue("es");
+            json.WriteEndArray();
+        }
         json.WriteStartObject("sender");
         json.WriteString("id", SdmxStructure.Agency);
         json.WriteEndObject();
         json.WriteEndObject();
+        if (v2)
+        {
+            json.WriteStartObject("data");
+        }
         json.WriteStartArray("dataSets");
         foreach (var set in dataSets)
         {
             json.WriteStartObject();
+            if (v2)
+            {
+                json.WriteNumber("structure", 0);
+            }
             json.WriteString("action", set.Action.ToString());
             if (set.ValidFrom is { } from)
             {
@@ -383,6 +432,13 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
             if (set.ValidTo is { } to)
             {
                 json.WriteString("validTo", XmlTime(to));
+            }
+            if (v2)
+            {
+                // The 2.0.0 schema requires a data set's links: the dataflow it belongs to.
+                json.WriteStartArray("links");
+                Link("dataflow", SdmxStructure.DataflowUrn(structure.Version));
+                json.WriteEndArray();
             }
             void Observation(ExportRow row, IReadOnlyList<string> dimensions)
             {
@@ -442,42 +498,107 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
         }
         json.WriteEndArray();
 
-        var english = new ExportLabelText(structure.Catalogue, ExportLabels.English);
-        json.WriteStartObject("structure");
-        json.WriteString("name", english.Dataflow);
+        void Link(string rel, string urn)
+        {
+            json.WriteStartObject();
+            json.WriteString("rel", rel);
+            json.WriteString("urn", urn);
+            json.WriteEndObject();
+        }
+        if (v2)
+        {
+            json.WriteStartArray("structures");
+            json.WriteStartObject();
+        }
+        else
+        {
+            json.WriteStartObject("structure");
+        }
+        Names(english.Dataflow, spanish.Dataflow);
         json.WriteStartArray("links");
-        json.WriteStartObject();
-        json.WriteString("rel", "datastructure");
-        json.WriteString("urn", SdmxStructure.DataStructureUrn(structure.Version));
-        json.WriteEndObject();
+        if (v2)
+        {
+            Link("dataflow", SdmxStructure.DataflowUrn(structure.Version));
+        }
+        Link("datastructure", SdmxStructure.DataStructureUrn(structure.Version));
         json.WriteEndArray();
         void Components(string property, IReadOnlyList<string> ids, bool dimensions)
         {
             json.WriteStartArray(property);
             foreach (var id in ids)
             {
+                var coded = dimensions || structure.CodelistOf(id) is not null;
+                if (v2 && dimensions && values[id].Count == 0)
+                {
+                    // A dimension must list its values (at least one): without observations the observation dimension has none.
+                    continue;
+                }
                 json.WriteStartObject();
                 json.WriteString("id", id);
-                json.WriteString("name", english.Component(id));
+                Names(english.Component(id), spanish.Component(id));
                 if (dimensions)
                 {
                     json.WriteNumber("keyPosition", structure.Dimensions.ToList().IndexOf(id));
                     if (id == SdmxCsv.TimePeriodDimension)
                     {
-                        json.WriteString("role", "time");
+                        if (v2)
+                        {
+                            json.WriteStartArray("roles");
+                            json.WriteStringValue(SdmxCsv.TimePeriodDimension);
+                            json.WriteEndArray();
+                        }
+                        else
+                        {
+                            json.WriteString("role", "time");
+                        }
                     }
+                }
+                else if (v2)
+                {
+                    json.WriteStartObject("relationship");
+                    json.WriteStartObject("observation");
+                    json.WriteEndObject();
+                    json.WriteEndObject();
+                    if (!coded)
+                    {
+                        json.WriteStartObject("format");
+                        json.WriteString("dataType", id is SdmxCsv.LowerBoundAttribute or SdmxCsv.SyntheticAttribute ? "Boolean" : "String");
+                        json.WriteEndObject();
+                    }
+                }
+                if (v2 && values[id].Count == 0)
+                {
+                    // An attribute no observation has: no values (the schema wants at least one when they are listed).
+                    json.WriteEndObject();
+                    continue;
                 }
                 json.WriteStartArray("values");
                 foreach (var value in values[id])
                 {
                     json.WriteStartObject();
+                    if (v2 && !coded)
+                    {
+                        // Free text or a flag (not coded): the value itself.
+                        if (id is SdmxCsv.LowerBoundAttribute or SdmxCsv.SyntheticAttribute)
+                        {
+                            json.WriteBoolean("value", value == "true");
+                        }
+                        else
+                        {
+                            json.WriteString("value", value);
+                        }
+                        json.WriteEndObject();
+                        continue;
+                    }
                     json.WriteString("id", value);
                     var name = Label(english, id, value);
-                    json.WriteString("name", name.Length > 0 ? name : value);
+                    var spanishName = Label(spanish, id, value);
+                    Names(name.Length > 0 ? name : value, spanishName.Length > 0 ? spanishName : value);
                     if (id == SdmxCsv.TimePeriodDimension && Period.TryParse(value, out var period))
                     {
-                        json.WriteString("start", period.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T00:00:00");
-                        json.WriteString("end", period.End.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T23:59:59");
+                        var zone = v2 ? "Z" : "";
+                        json.WriteString("start", period.Start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T00:00:00" + zone);
+                        json.WriteString("end", period.End.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + "T23:59:59" + zone);
                     }
                     json.WriteEndObject();
                 }
@@ -491,15 +612,34 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
         Components("series", keyDimensions, true);
         Components("observation", observationDimensions, true);
         json.WriteEndObject();
+        if (v2)
+        {
+            json.WriteStartObject("measures");
+            json.WriteStartArray("observation");
+            json.WriteStartObject();
+            json.WriteString("id", SdmxCsv.ValueMeasure);
+            Names(english.Component(SdmxCsv.ValueMeasure), spanish.Component(SdmxCsv.ValueMeasure));
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
         json.WriteStartObject("attributes");
         Components("dataSet", [], false);
         Components("series", [], false);
         Components("observation", Attributes, false);
         json.WriteEndObject();
         json.WriteEndObject();
+        if (v2)
+        {
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
         json.WriteEndObject();
         json.Flush();
     }
+
+    /// <summary>The SDMX-JSON 2.0.0 data message schema a 2.0.0 message names in <c>meta.schema</c>.</summary>
+    public const string Json2Schema = "https://raw.githubusercontent.com/sdmx-twg/sdmx-json/master/data-message/tools/schemas/2.0.0/sdmx-json-data-schema.json";
 
     private string Label(ExportLabelText labels, string component, string code) => component switch
     {

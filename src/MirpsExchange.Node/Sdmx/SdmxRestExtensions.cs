@@ -31,11 +31,17 @@ public static partial class SdmxRestExtensions
     /// </summary>
     public const int DefaultMaxObservations = 250_000;
 
+    /// <summary>
+    /// SDMX data answers in progress at once per reading party, a State (whatever credentials it uses) or the Secretariat
+    /// (Sdmx:MaxConcurrentDataRequests, <see cref="PartyLimit"/>): more are refused with 429.
+    /// </summary>
+    public const int DefaultMaxConcurrentDataRequests = 2;
+
     public static WebApplication MapSdmxRest(this WebApplication app)
     {
         var structure = new SdmxStructure(app.Services.GetRequiredService<StandardCatalogue>());
         var maxObservations = app.Configuration.GetValue("Sdmx:MaxObservations", DefaultMaxObservations);
-        var limit = new SdmxDataLimit(app.Configuration.GetValue("Sdmx:MaxConcurrentDataRequests", SdmxDataLimit.DefaultLimit));
+        var limit = new PartyLimit(app.Configuration.GetValue("Sdmx:MaxConcurrentDataRequests", DefaultMaxConcurrentDataRequests));
         var group = app.MapGroup(Root);
         group.MapGet("/data/{flowRef}/{key?}/{providerRef?}", (HttpContext context, string flowRef, string? key, string? providerRef) =>
             Answer(context, () => DataAsync(context, structure, flowRef, key, providerRef, maxObservations, limit)));
@@ -99,7 +105,7 @@ public static partial class SdmxRestExtensions
         await buffer.DrainBufferAsync(context.Response.Body, context.RequestAborted);
     }
 
-    private static async Task DataAsync(HttpContext context, SdmxStructure structure, string flowRef, string? key, string? providerRef, int maxObservations, SdmxDataLimit limit)
+    private static async Task DataAsync(HttpContext context, SdmxStructure structure, string flowRef, string? key, string? providerRef, int maxObservations, PartyLimit limit)
     {
         RequireAuthenticated(context);
         // The same reader as StreamObservations: the read scope and a State's or the Secretariat's credential.
@@ -175,6 +181,9 @@ public static partial class SdmxRestExtensions
                 case SdmxDataFormat.StructureSpecificXml:
                     data.WriteStructureSpecific(buffer, id, prepared);
                     break;
+                case SdmxDataFormat.Json2:
+                    data.WriteJson(buffer, id, prepared, SdmxJsonVersion.V2);
+                    break;
                 default:
                     data.WriteJson(buffer, id, prepared);
                     break;
@@ -189,7 +198,7 @@ public static partial class SdmxRestExtensions
     /// built in memory, up to Sdmx:MaxObservations.
     /// </summary>
     private static bool Streams(SdmxDataQuery query, SdmxDataFormat format) =>
-        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && format != SdmxDataFormat.Json
+        query.Revisions == ObservationReads.Revisions.Current && query.FirstN is null && query.LastN is null && !SdmxFormats.IsJson(format)
         && query.DimensionAtObservation is SdmxData.TimeSeries or SdmxData.AllDimensions;
 
     /// <summary>

@@ -64,6 +64,12 @@ public sealed class PendingUploads(Microsoft.Extensions.Options.IOptions<WebOpti
     /// <summary>The uploads being received, read and judged now (at most <see cref="MaxReading"/>).</summary>
     public SemaphoreSlim Reading { get; } = new(Math.Max(1, options.Value.MaxConcurrentUploads));
 
+    /// <summary>How many uploads one account may have received, read and judged at once (Web:MaxConcurrentUploadsPerAccount).</summary>
+    public int MaxPerAccount { get; } = Math.Max(1, options.Value.MaxConcurrentUploadsPerAccount);
+
+    /// <summary>The uploads in progress per account (at most <see cref="MaxPerAccount"/> each).</summary>
+    public MirpsExchange.ServiceDefaults.PartyLimit PerAccount { get; } = new(Math.Max(1, options.Value.MaxConcurrentUploadsPerAccount));
+
     private readonly ConcurrentDictionary<string, PendingUpload> _uploads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _latest = new(StringComparer.Ordinal);
 

@@ -52,6 +52,15 @@ public static partial class UploadEndpoints
         WebHost host, ObservationValidator validator, NodeCalls calls, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(UploadEndpoints));
+        // One account has a bounded number of uploads in progress (one by default), so a slow sender cannot hold every slot.
+        using var ofAccount = uploads.PerAccount.TryEnter(http.User.FindFirst("sub")?.Value ?? "");
+        if (ofAccount is null)
+        {
+            LogBusyAccount(logger, http.User.Identity?.Name ?? "", uploads.MaxPerAccount);
+            var texts = Texts.Of(http);
+            http.Response.Headers.RetryAfter = "10";
+            return WebSignIn.Message(texts, texts.Format("upload.busy.account", uploads.MaxPerAccount), StatusCodes.Status429TooManyRequests, Path, "upload.title");
+        }
         // A bounded number of uploads are received, read and judged at once (a workbook can take much memory and time to read).
         if (!uploads.Reading.Wait(0))
         {
@@ -279,6 +288,10 @@ public static partial class UploadEndpoints
     [LoggerMessage(EventName = "WebUploadBusy", Level = LogLevel.Warning,
         Message = "An upload by {UserName} was answered 429: {MaxReading} uploads are already being read")]
     private static partial void LogBusy(ILogger logger, string userName, int maxReading);
+
+    [LoggerMessage(EventName = "WebUploadBusyAccount", Level = LogLevel.Warning,
+        Message = "An upload by {UserName} was answered 429: the account already has {MaxPerAccount} uploads in progress")]
+    private static partial void LogBusyAccount(ILogger logger, string userName, int maxPerAccount);
 
     [LoggerMessage(EventName = "WebUploadJudged", Level = LogLevel.Information,
         Message = "{UserName} uploaded {FileName}: {Rows} rows, {Problems} problems, {Warnings} warnings; nothing written")]

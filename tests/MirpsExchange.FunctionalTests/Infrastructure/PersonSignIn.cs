@@ -17,6 +17,10 @@ public sealed partial class PersonSignIn : IDisposable
     public const string RedirectUri = "http://127.0.0.1:9/callback";
 
     private readonly HttpClient _http;
+    private readonly CookieContainer _cookies = new();
+
+    /// <summary>The Cookie header this person's client sends to <paramref name="address"/> (for a raw-socket request as the same person).</summary>
+    public string CookieHeader(string address) => _cookies.GetCookieHeader(new Uri(address));
 
     /// <param name="certificate">Over TLS, the client certificate the browser's client presents (the token is bound to it).</param>
     /// <param name="sourceAddress">A loopback address (127.0.0.x) the browser connects from, as another machine would.</param>
@@ -42,7 +46,7 @@ public sealed partial class PersonSignIn : IDisposable
                 }
             };
         }
-        handler.CookieContainer = new CookieContainer();
+        handler.CookieContainer = _cookies;
         handler.UseCookies = true;
         handler.AllowAutoRedirect = false;
         _http = new HttpClient(handler) { BaseAddress = new Uri(identity.Issuer) };

@@ -1,14 +1,14 @@
-using MirpsExchange.Node.Sdmx;
+using MirpsExchange.ServiceDefaults;
 
-namespace MirpsExchange.UnitTests.Sdmx;
+namespace MirpsExchange.UnitTests;
 
-/// <summary>SDMX data answers in progress per reading party: a State cannot hold more than its share of the node's memory.</summary>
-public class SdmxDataLimitTests
+/// <summary>Requests in progress per party (SDMX data answers per State, uploads per account): a party cannot hold more than its share of the process.</summary>
+public class PartyLimitTests
 {
     [Fact]
     public void A_party_gets_at_most_the_limit_in_progress_others_are_not_held_back_and_a_finished_answer_frees_its_place()
     {
-        var limit = new SdmxDataLimit(2);
+        var limit = new PartyLimit(2);
         using var first = limit.TryEnter("PAN");
         var second = limit.TryEnter("PAN");
 
