@@ -94,8 +94,10 @@ public sealed partial class OriginRecovery(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var node = options.Value;
-        // A store restored from a backup (mirps restore) must recover as with Node:Recover, until a recovery succeeds.
-        _restored = node.Country.Length > 0 && await StoreAsync(StoreBackup.RecoveryRequiredAsync, cancellationToken);
+        // A store restored from a backup (mirps restore), or put back below how far the node signed its log (any restore
+        // method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
+        _restoredWhy = node.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
+        _restored = _restoredWhy is not null;
         if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
         {
             if (MustRecover)
@@ -152,31 +154,32 @@ public sealed partial class OriginRecovery(
     public void Dispose() => _stopping.Dispose();
 
     private bool _restored;
+    private string? _restoredWhy;
 
     /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
     private bool MustRecover => options.Value.Recover || _restored;
 
-    private string Why => _restored ? "the store was restored from a backup (mirps restore), so it must recover" : "Node:Recover is set";
+    private string Why => _restored ? $"{_restoredWhy}, so it must recover" : "Node:Recover is set";
 
     /// <summary>The node holds its log as its peers do: writes resume, and a restored store's mark is cleared.</summary>
     private async Task RecoveredAsync(CancellationToken cancellationToken)
     {
         if (_restored)
         {
-            await StoreAsync(async (connection, token) => { await StoreBackup.ClearRecoveryRequiredAsync(connection, token); return false; }, cancellationToken);
+            await StoreAsync(async (detection, connection, token) => { await detection.ClearAsync(connection, token); return (string?)null; }, cancellationToken);
             _restored = false;
         }
         state.Ready();
     }
 
-    private async Task<bool> StoreAsync(Func<System.Data.Common.DbConnection, CancellationToken, Task<bool>> action, CancellationToken cancellationToken)
+    private async Task<string?> StoreAsync(Func<RestoreDetection, System.Data.Common.DbConnection, CancellationToken, Task<string?>> action, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            return await action(db.Database.GetDbConnection(), cancellationToken);
+            return await action(scope.ServiceProvider.GetRequiredService<RestoreDetection>(), db.Database.GetDbConnection(), cancellationToken);
         }
         finally
         {
