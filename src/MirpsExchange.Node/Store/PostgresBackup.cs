@@ -104,12 +104,12 @@ internal static class PostgresBackup
             {
                 throw new BackupRefusedException($"{backup} is corrupt: its dump does not read ({e.Message}); nothing was restored", e);
             }
-            var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmss}".ToLowerInvariant();
+            var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmssfff}".ToLowerInvariant();
             try
             {
                 await using (var connection = await OpenAsync(store, cancellationToken))
                 {
-                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection))
+                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'", connection))
                     {
                         if ((long)(await others.ExecuteScalarAsync(cancellationToken))! is var count and > 0)
                         {
