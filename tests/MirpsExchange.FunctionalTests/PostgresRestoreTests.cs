@@ -60,12 +60,15 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
-    /// F8: the same dump restored with <c>pg_restore --no-comments</c> (the table comment mark lost) while the node's log-signing
-    /// key folder stayed: the node signed its log up to change 5 (its high-water mark beside the key), the store holds it up to
-    /// change 4, so it must recover first; with no peer answering, writes stay refused.
+    /// F8: the same dump restored with <c>pg_restore --no-comments</c>, or as a data-only restore into tables made beforehand
+    /// (no comment mark either way), while the node's log-signing key folder stayed: the node signed its log up to change 5
+    /// (its high-water mark beside the key), the store holds it up to change 4, so it must recover first; with no peer
+    /// answering, writes stay refused.
     /// </summary>
-    [Fact]
-    public async Task A_store_restored_with_pg_restore_no_comments_is_found_by_how_far_the_node_signed_and_refuses_writes()
+    [Theory]
+    [InlineData("--no-comments")]
+    [InlineData("--data-only")]
+    public async Task A_store_restored_by_hand_without_its_mark_is_found_by_how_far_the_node_signed_and_refuses_writes(string how)
     {
         var folder = TempFolder.Create();
         string? restored = null;
@@ -81,7 +84,12 @@ public class PostgresRestoreTests
             restored = await DatabaseAsync(pan.Store);
             await pan.DisposeAsync();
 
-            await PgAsync("pg_restore", store, "--no-owner", "--no-comments", $"--dbname={new NpgsqlConnectionStringBuilder(restored).Database}", dump);
+            var database = $"--dbname={new NpgsqlConnectionStringBuilder(restored).Database}";
+            if (how == "--data-only")
+            {
+                await PgAsync("pg_restore", store, "--no-owner", "--schema-only", "--no-comments", database, dump); // the tables, as migrations make them
+            }
+            await PgAsync("pg_restore", store, "--no-owner", how, database, dump);
 
             var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
             await using var started = await TestNode.StartAsync("PAN", null,
