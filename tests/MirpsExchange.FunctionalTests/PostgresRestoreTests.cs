@@ -112,6 +112,65 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// F8: COMMENT needs the role to own the table. PAN's store restored by an administrator (pg_restore as the superuser,
+    /// without comments), which the node's own role may read and write but does not own: the node still starts, finds the
+    /// store put back by how far it signed its log, recovers change 5 from the Secretariat and writes change 6.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_role_does_not_own_its_tables_starts_finds_its_store_put_back_and_recovers()
+    {
+        var folder = TempFolder.Create();
+        string? restored = null;
+        var role = "pan_" + Guid.NewGuid().ToString("N");
+        NpgsqlConnectionStringBuilder? server = null;
+        try
+        {
+            var port = FreePort();
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            server = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
+            var dump = Path.Combine(folder, "pan.dump");
+            await PgAsync("pg_dump", server, "--format=custom", $"--file={dump}", server.Database!);
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+            await SecretariatHoldsAsync(secretariat, 5);
+            restored = await DatabaseAsync(pan.Store);
+            await pan.DisposeAsync();
+
+            var database = new NpgsqlConnectionStringBuilder(restored).Database!;
+            await PgAsync("pg_restore", server, "--no-owner", "--no-comments", $"--dbname={database}", dump); // the tables are the administrator's
+            var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            await using (var administrator = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(restored) { Pooling = false }.ToString()))
+            {
+                await administrator.OpenAsync();
+                await using var grant = new NpgsqlCommand($"CREATE ROLE {role} LOGIN PASSWORD '{password}'; GRANT USAGE, CREATE ON SCHEMA public TO {role}; " +
+                    $"GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO {role}; GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public TO {role};", administrator);
+                await grant.ExecuteNonQueryAsync();
+            }
+            var asRole = new NpgsqlConnectionStringBuilder(restored) { Username = role, Password = password }.ToString();
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", key, "--Store:Provider=postgres", $"--ConnectionStrings:Store={asRole}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Equal(6, (await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 6);
+        }
+        finally
+        {
+            await DropAsync(restored);
+            if (server is not null)
+            {
+                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server.ToString()) { Database = "postgres", Pooling = false }.ToString());
+                await connection.OpenAsync();
+                await using var drop = new NpgsqlCommand($"DROP ROLE IF EXISTS {role}", connection);
+                await drop.ExecuteNonQueryAsync();
+            }
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// Issue 16 item 4 on PostgreSQL: <c>mirps backup</c> of a running node's PostgreSQL store (pg_dump) at change 4; change 5
     /// reaches the Secretariat; the store is lost (a new, empty database). <c>mirps restore</c> into it; the node started on it
     /// recovers change 5 from the Secretariat and continues with change 6.
