@@ -288,6 +288,14 @@ public class PostgresRestoreTests
             empty = await DatabaseAsync(pan.Store); // a new database says nothing: the dump's own stamp is checked in the transaction
             await RefusedAsync(otherState, empty, "CRI", "the dump is the store of mirps:party=PAN, not of CRI");
 
+            // A backup of a store restored before holds the store alone (not the schema that restore kept), and restores again.
+            var again = Path.Combine(folder, "again.backup");
+            (code, _, error) = await CliRunner.RunAsync("backup", "--store", target, "--out", again);
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", again, "--store", target, "--country", "PAN");
+            Assert.True(code == 0, error);
+            Assert.Equal(2, (await FingerprintAsync(target)).Split('|')[0].Split(',').Count(schema => schema.StartsWith("mirps_replaced_", StringComparison.Ordinal)));
+
             // The database of a running node.
             (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.Store.ConnectionString, "--country", "PAN");
             Assert.Equal(1, code);

@@ -56,7 +56,8 @@ internal static class PostgresBackup
                 catalogue = await version.ExecuteScalarAsync(cancellationToken) as string ?? "";
             }
             new FileStream(dump, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)).Dispose(); // owner-only before pg_dump writes it
-            await PostgresTools.RunAsync("pg_dump", bin, store, ["--format=custom", $"--snapshot={snapshot}", $"--file={dump}", $"--dbname={store.Database}"], cancellationToken);
+            // The store is the schema public (a schema a restore kept, mirps_replaced_TIME, is not part of it).
+            await PostgresTools.RunAsync("pg_dump", bin, store, ["--format=custom", "--schema=public", $"--snapshot={snapshot}", $"--file={dump}", $"--dbname={store.Database}"], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             var manifest = new BackupManifest(BackupManifest.CurrentFormat, party, sequence, hash, catalogue, DateTimeOffset.UtcNow, await StoreBackup.Sha256Async(dump, cancellationToken), Provider);
             await using (var file = new FileStream(zip, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
@@ -95,9 +96,10 @@ internal static class PostgresBackup
             var manifest = await StoreBackup.ExtractAsync(backup, country, Provider, DumpEntry, dump, cancellationToken);
             // The whole archive is read before the target is touched: a damaged one fails here.
             var script = Path.Combine(folder, "restore.sql");
+            string contents;
             try
             {
-                await PostgresTools.RunAsync("pg_restore", bin, store, ["--list", dump], cancellationToken);
+                contents = await PostgresTools.RunAsync("pg_restore", bin, store, ["--list", dump], cancellationToken);
                 await PostgresTools.RunAsync("pg_restore", bin, store, ["--no-owner", "--no-privileges", $"--file={script}", dump], cancellationToken);
             }
             catch (BackupRefusedException e)
@@ -122,7 +124,9 @@ internal static class PostgresBackup
                     }
                 }
                 var before = Path.Combine(folder, "before.sql");
-                await File.WriteAllTextAsync(before, $"ALTER SCHEMA public RENAME TO {replaced};\nCREATE SCHEMA public;\n", cancellationToken);
+                // A dump of the schema public (mirps backup's) creates it; one of the whole database does not.
+                var createsPublic = contents.Split('\n').Any(line => (line.TrimEnd() + " ").Contains(" SCHEMA - public ", StringComparison.Ordinal));
+                await File.WriteAllTextAsync(before, $"ALTER SCHEMA public RENAME TO {replaced};\n{(createsPublic ? "" : "CREATE SCHEMA public;\n")}", cancellationToken);
                 var after = Path.Combine(folder, "after.sql");
                 await File.WriteAllTextAsync(after, Checks(manifest), cancellationToken);
                 await PostgresTools.RunAsync("psql", bin, store,

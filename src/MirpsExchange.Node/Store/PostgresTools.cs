@@ -78,7 +78,15 @@ public static class PostgresTools
         using var process = Process.Start(start) ?? throw new BackupRefusedException($"{tool} did not start");
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true); // a psql stopped mid-restore rolls its transaction back
+            throw;
+        }
         if (process.ExitCode != 0)
         {
             throw new BackupRefusedException($"{tool} failed (exit code {process.ExitCode}): {(await error).Trim()}");
