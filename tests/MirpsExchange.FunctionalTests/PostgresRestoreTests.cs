@@ -296,6 +296,9 @@ public class PostgresRestoreTests
             Assert.True(code == 0, error);
             Assert.Equal(2, (await FingerprintAsync(target)).Split('|')[0].Split(',').Count(schema => schema.StartsWith("mirps_replaced_", StringComparison.Ordinal)));
 
+            // A node refuses to start on another State's store (restored by hand, without mirps restore): the store says whose it is.
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("CRI", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={target}"]));
+
             // The database of a running node.
             (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.Store.ConnectionString, "--country", "PAN");
             Assert.Equal(1, code);

@@ -45,6 +45,8 @@ public sealed class RecoveryState(IOptions<NodeOptions> options)
 
 /// <summary>
 /// A State's node that lost its disk, or was restored from an old backup, recovers its own history from its replicas.
+/// A store restored with `mirps restore`, or put back below how far the node signed its logs by any other means
+/// (<see cref="RestoreDetection"/>), must recover as with Node:Recover.
 /// At start (before the node listens) it asks every Node:Peers node what it holds of the State's own log; when one holds
 /// more than the store (as far as a head of the log it shows, signed with the State's published log key, covers: a claim
 /// without one is passed over like a silent peer, so it can neither hold writes refused nor clear a restored store's mark),
