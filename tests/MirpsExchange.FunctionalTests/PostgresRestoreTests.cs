@@ -299,10 +299,12 @@ public class PostgresRestoreTests
             // A node refuses to start on another State's store (restored by hand, without mirps restore): the store says whose it is.
             await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("CRI", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={target}"]));
 
-            // The database of a running node.
+            // The database of a running node (whatever its connection pools hold: the pools were just cleared above): nor does a
+            // second node start on it.
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={pan.Store.ConnectionString}"]));
             (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.Store.ConnectionString, "--country", "PAN");
             Assert.Equal(1, code);
-            Assert.Contains("stop the node first", error, StringComparison.Ordinal);
+            Assert.Contains("a node is running on the database", error, StringComparison.Ordinal);
             Assert.Equal(5, (await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)))).LastOriginSequence); // still writing on its own store
         }
         finally

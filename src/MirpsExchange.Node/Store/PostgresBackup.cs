@@ -109,9 +109,12 @@ internal static class PostgresBackup
             var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmssfff}".ToLowerInvariant();
             try
             {
+                // Held to the end: no node starts on the database while it is restored.
+                using var held = await StoreLock.TryAcquirePostgresAsync(store.ToString(), cancellationToken)
+                    ?? throw new BackupRefusedException($"a node is running on the database {store.Database} (it holds the store's advisory lock): stop it first; nothing was restored");
                 await using (var connection = await OpenAsync(store, cancellationToken))
                 {
-                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'", connection))
+                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name <> 'mirps-store-lock'", connection))
                     {
                         if ((long)(await others.ExecuteScalarAsync(cancellationToken))! is var count and > 0)
                         {

@@ -521,9 +521,45 @@ public static class StoreBackup
 /// </summary>
 public sealed class StoreLock : IDisposable
 {
-    private readonly FileStream? _file;
+    private readonly IDisposable? _held;
 
-    private StoreLock(FileStream? file) => _file = file;
+    private StoreLock(IDisposable? held) => _held = held;
+
+    /// <summary>
+    /// The key of the PostgreSQL advisory lock a node holds on its database while it runs (advisory locks are per database):
+    /// the PostgreSQL store's STORE.lock.
+    /// </summary>
+    private const long PostgresLockKey = 0x4D49_5250_5353_544F; // "MIRPSSTO"
+
+    /// <summary>
+    /// The lock on the PostgreSQL store <paramref name="connectionString"/> names (a session-level advisory lock on a connection
+    /// of its own, outside the pools, held until disposed), or null when another session holds it (a node runs on it).
+    /// </summary>
+    public static async Task<StoreLock?> TryAcquirePostgresAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "mirps-store-lock" }.ToString());
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new Npgsql.NpgsqlCommand($"SELECT pg_try_advisory_lock({PostgresLockKey})", connection);
+            if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return new StoreLock(connection);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        await connection.DisposeAsync();
+        return null;
+    }
+
+    /// <summary>The lock on the PostgreSQL store a node is about to open: refuses the start when another node holds it.</summary>
+    public static StoreLock ForPostgresNode(string connectionString) =>
+        TryAcquirePostgresAsync(connectionString).GetAwaiter().GetResult()
+            ?? throw new InvalidOperationException($"Another node is running on the store (database {new Npgsql.NpgsqlConnectionStringBuilder(connectionString).Database}: it holds the store's advisory lock); one node per store.");
 
     public static string FileOf(string store) => Path.GetFullPath(store) + ".lock";
 
@@ -539,9 +575,6 @@ public sealed class StoreLock : IDisposable
             return null;
         }
     }
-
-    /// <summary>No lock: a store that is no file (PostgreSQL).</summary>
-    public static StoreLock None() => new(null);
 
     /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
     public static StoreLock ForNode(string connectionString)
@@ -563,7 +596,7 @@ public sealed class StoreLock : IDisposable
             ?? throw new InvalidOperationException($"Another node is running on the store {Path.GetFullPath(store.DataSource)} (it holds {FileOf(store.DataSource)}); one node per store.");
     }
 
-    public void Dispose() => _file?.Dispose();
+    public void Dispose() => _held?.Dispose();
 
     /// <summary>Options that create a file owner-only (0600) where the platform has modes.</summary>
     internal static FileStreamOptions OwnerOnlyCreate(FileMode mode, FileAccess access, FileShare share)
