@@ -13,7 +13,9 @@ public static class OwnerOnlyFile
     private const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
-    public static void WriteAllText(string path, string content)
+    /// <summary>Writes <paramref name="content"/> to <paramref name="path"/>, owner-only, whole or not at all (a temporary file moved into place).</summary>
+    /// <param name="flushToDisk">Whether the content reaches the disk before it takes the path's place (survives power loss).</param>
+    public static void WriteAllText(string path, string content, bool flushToDisk = false)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
@@ -24,9 +26,12 @@ public static class OwnerOnlyFile
         var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using (var writer = new StreamWriter(new FileStream(temporary, options)))
+            using (var file = new FileStream(temporary, options))
+            using (var writer = new StreamWriter(file))
             {
                 writer.Write(content);
+                writer.Flush();
+                file.Flush(flushToDisk);
             }
             File.Move(temporary, path, overwrite: true);
         }

@@ -102,6 +102,55 @@ public class BackupTests
         }
     }
 
+    /// <summary>
+    /// F8: a store put back behind the node's back, with no mirps restore and so no mark in it (here an old copy of the store
+    /// file over it; a disk snapshot, a copy from another machine), while the node's log-signing key folder stayed. The node
+    /// signed its log further than the store holds (its high-water mark beside the key): it must recover before it writes,
+    /// and with no peer answering, writes stay refused. A store that is not behind (a plain restart) writes on.
+    /// </summary>
+    [Fact]
+    public async Task A_store_file_put_back_behind_the_nodes_back_is_found_and_refuses_writes_until_recovered()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            // The key, and so the high-water mark beside it, in a folder that outlives each node (as a node's data folder does).
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            var old = Path.Combine(folder, "old-node-pan.db");
+            pan.CopyStoreTo(old); // the store at change 4
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+            var latest = Path.Combine(folder, "latest-node-pan.db");
+            pan.CopyStoreTo(latest);
+            await pan.DisposeAsync();
+
+            // Not behind: a restart on the store as the node left it writes on, change 6.
+            await using (var restarted = await TestNode.StartOnStoreAsync(latest, "PAN", null, [ShareWithAll, $"--Node:Port={port}", key]))
+            {
+                Assert.Equal(6, (await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+            }
+
+            Assert.Equal(0L, UserVersion(old)); // no restore mark in the old store
+            var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
+            await using var started = await TestNode.StartOnStoreAsync(old, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
+            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(started);
+            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 320))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+            var refusal = started.Services.GetRequiredService<RecoveryState>().Refusal!;
+            Assert.StartsWith(OriginRecovery.NoSource, refusal, StringComparison.Ordinal);
+            Assert.Contains("up to change 4 and its lifecycle log up to entry 0, but this node signed them up to change 6", refusal, StringComparison.Ordinal);
+            Assert.Equal(4, PanLog(started.DatabasePath).Count);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     internal static long UserVersion(string database)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");

@@ -1,9 +1,9 @@
 #if MIRPS_TEST_POSTGRES
-using System.Diagnostics;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using MirpsExchange.Cli.Federation;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 using Npgsql;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
@@ -54,32 +54,320 @@ public class PostgresRestoreTests
         }
         finally
         {
-            if (restored is not null)
+            await DropAsync(restored);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// F8: the same dump restored with <c>pg_restore --no-comments</c>, or as a data-only restore into tables made beforehand
+    /// (no comment mark either way), while the node's log-signing key folder stayed: the node signed its log up to change 5
+    /// (its high-water mark beside the key), the store holds it up to change 4, so it must recover first; with no peer
+    /// answering, writes stay refused.
+    /// </summary>
+    [Theory]
+    [InlineData("--no-comments")]
+    [InlineData("--data-only")]
+    public async Task A_store_restored_by_hand_without_its_mark_is_found_by_how_far_the_node_signed_and_refuses_writes(string how)
+    {
+        var folder = TempFolder.Create();
+        string? restored = null;
+        try
+        {
+            var port = FreePort();
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            var store = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
+            var dump = Path.Combine(folder, "pan.dump");
+            await PgAsync("pg_dump", store, "--format=custom", $"--file={dump}", store.Database!);
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+            restored = await DatabaseAsync(pan.Store);
+            await pan.DisposeAsync();
+
+            var database = $"--dbname={new NpgsqlConnectionStringBuilder(restored).Database}";
+            if (how == "--data-only")
             {
-                NpgsqlConnection.ClearAllPools();
-                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(restored) { Database = "postgres" }.ToString());
+                await PgAsync("pg_restore", store, "--no-owner", "--schema-only", "--no-comments", database, dump); // the tables, as migrations make them
+            }
+            await PgAsync("pg_restore", store, "--no-owner", how, database, dump);
+
+            var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
+            await using var started = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryCheckTimeout=00:00:02", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}",
+                 .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
+            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(started);
+            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                StatusCode.Unavailable, RecoveryState.Recovering);
+            var refusal = started.Services.GetRequiredService<RecoveryState>().Refusal!;
+            Assert.StartsWith(OriginRecovery.NoSource, refusal, StringComparison.Ordinal);
+            Assert.Contains("but this node signed them up to change 5", refusal, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await DropAsync(restored);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// F8: COMMENT needs the role to own the table. PAN's store restored by an administrator (pg_restore as the superuser,
+    /// without comments), which the node's own role may read and write but does not own: the node still starts, finds the
+    /// store put back by how far it signed its log, recovers change 5 from the Secretariat and writes change 6.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_role_does_not_own_its_tables_starts_finds_its_store_put_back_and_recovers()
+    {
+        var folder = TempFolder.Create();
+        string? restored = null;
+        var role = "pan_" + Guid.NewGuid().ToString("N");
+        NpgsqlConnectionStringBuilder? server = null;
+        try
+        {
+            var port = FreePort();
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            server = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
+            var dump = Path.Combine(folder, "pan.dump");
+            await PgAsync("pg_dump", server, "--format=custom", $"--file={dump}", server.Database!);
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+            await SecretariatHoldsAsync(secretariat, 5);
+            restored = await DatabaseAsync(pan.Store);
+            await pan.DisposeAsync();
+
+            var database = new NpgsqlConnectionStringBuilder(restored).Database!;
+            await PgAsync("pg_restore", server, "--no-owner", "--no-comments", $"--dbname={database}", dump); // the tables are the administrator's
+            var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            await using (var administrator = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(restored) { Pooling = false }.ToString()))
+            {
+                await administrator.OpenAsync();
+                await using var grant = new NpgsqlCommand($"CREATE ROLE {role} LOGIN PASSWORD '{password}'; GRANT USAGE, CREATE ON SCHEMA public TO {role}; " +
+                    $"GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO {role}; GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public TO {role};", administrator);
+                await grant.ExecuteNonQueryAsync();
+            }
+            var asRole = new NpgsqlConnectionStringBuilder(restored) { Username = role, Password = password }.ToString();
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", key, "--Store:Provider=postgres", $"--ConnectionStrings:Store={asRole}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Equal(6, (await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 6);
+        }
+        finally
+        {
+            await DropAsync(restored);
+            if (server is not null)
+            {
+                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server.ToString()) { Database = "postgres", Pooling = false }.ToString());
                 await connection.OpenAsync();
-                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{new NpgsqlConnectionStringBuilder(restored).Database}\" WITH (FORCE)", connection);
+                await using var drop = new NpgsqlCommand($"DROP ROLE IF EXISTS {role}", connection);
                 await drop.ExecuteNonQueryAsync();
             }
             TempFolder.Delete(folder);
         }
     }
 
-    /// <summary>Runs PostgreSQL's <paramref name="tool"/> against <paramref name="server"/>'s server (the password in the environment).</summary>
-    private static async Task PgAsync(string tool, NpgsqlConnectionStringBuilder server, params string[] args)
+    /// <summary>
+    /// Issue 16 item 4 on PostgreSQL: <c>mirps backup</c> of a running node's PostgreSQL store (pg_dump) at change 4; change 5
+    /// reaches the Secretariat; the store is lost (a new, empty database). <c>mirps restore</c> into it; the node started on it
+    /// recovers change 5 from the Secretariat and continues with change 6.
+    /// </summary>
+    [Fact]
+    public async Task Mirps_backup_and_restore_of_a_PostgreSQL_store_then_recovery_from_the_Secretariat_give_the_log_the_node_had()
     {
-        var start = new ProcessStartInfo(Path.Combine(ThrowawayPostgres.FindBin()!, tool)) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in (string[])[$"--host={server.Host}", $"--port={server.Port}", $"--username={server.Username}", .. args])
+        var folder = TempFolder.Create();
+        string? restored = null;
+        try
         {
-            start.ArgumentList.Add(arg);
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup); // while the node runs
+            Assert.True(code == 0, error);
+            Assert.Contains("PAN's node's store: its log up to change 4", output, StringComparison.Ordinal);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(backup));
+            }
+
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5, after the backup
+            await SecretariatHoldsAsync(secretariat, 5);
+            restored = await DatabaseAsync(pan.Store);
+            await pan.DisposeAsync(); // the store is lost
+
+            (code, output, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+            Assert.Contains("its log up to change 4", output, StringComparison.Ordinal);
+            Assert.Contains("schema mirps_replaced_", output, StringComparison.Ordinal);
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await RecoveredAsync(recovered);
+            Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
+            Assert.Equal(6, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 6);
         }
-        start.Environment["PGPASSWORD"] = server.Password;
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(process.ExitCode == 0, $"{tool}: {await error}");
+        finally
+        {
+            await DropAsync(restored);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// The restore's bad input on PostgreSQL, each refused with a clear error and the target database left as it was: a
+    /// corrupt backup, a truncated one, not a backup at all, another State's backup, a SQLite store's backup, this backup
+    /// into a SQLite store, a dump whose content is not what its manifest says, and a database a node is running on.
+    /// </summary>
+    [Fact]
+    public async Task A_corrupt_backup_another_States_another_providers_and_a_running_nodes_database_are_refused_with_nothing_overwritten()
+    {
+        var folder = TempFolder.Create();
+        string? target = null, empty = null;
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            Assert.True(code == 0, error);
+
+            // The target: another database holding PAN's store (restored once), which must not change.
+            target = await DatabaseAsync(pan.Store);
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", target, "--country", "PAN");
+            Assert.True(code == 0, error);
+            Assert.Contains("mirps_replaced_", await FingerprintAsync(target), StringComparison.Ordinal);
+
+            async Task RefusedAsync(string file, string store, string country, string expected)
+            {
+                var before = await FingerprintAsync(store);
+                var (code, _, error) = await CliRunner.RunAsync("restore", "--from", file, "--store", store, "--country", country);
+                Assert.Equal(1, code);
+                Assert.Contains(expected, error, StringComparison.Ordinal);
+                Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+                Assert.Equal(before, await FingerprintAsync(store));
+            }
+
+            var content = await File.ReadAllBytesAsync(backup);
+            var corrupt = Path.Combine(folder, "corrupt.backup");
+            var damaged = content.ToArray();
+            damaged[damaged.Length / 2] ^= 0x5A;
+            await File.WriteAllBytesAsync(corrupt, damaged);
+            await RefusedAsync(corrupt, target, "PAN", "corrupt");
+            var truncated = Path.Combine(folder, "truncated.backup");
+            await File.WriteAllBytesAsync(truncated, content[..(content.Length / 3)]);
+            await RefusedAsync(truncated, target, "PAN", "corrupt");
+            var text = Path.Combine(folder, "notes.backup");
+            await File.WriteAllTextAsync(text, "not a backup");
+            await RefusedAsync(text, target, "PAN", "corrupt or not a node's backup");
+
+            // Another State's backup.
+            await RefusedAsync(backup, target, "CRI", "a backup of PAN's node, not CRI's");
+
+            // A SQLite store's backup into this PostgreSQL store, and this backup into a SQLite store.
+            var sqlite = Path.Combine(folder, "sqlite.backup");
+            await RewriteManifestAsync(backup, sqlite, manifest => manifest with { Provider = null });
+            await RefusedAsync(sqlite, target, "PAN", "a backup of a SQLite store, and the store to restore is a PostgreSQL one");
+            var file = Path.Combine(folder, "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", file, "--country", "PAN");
+            Assert.Equal(1, code);
+            Assert.Contains("a backup of a PostgreSQL store, and the store to restore is a SQLite one", error, StringComparison.Ordinal);
+            Assert.False(File.Exists(file));
+
+            // A manifest that does not say what the dump holds (its SHA-256 made to match): the restore's transaction is rolled back.
+            var lying = Path.Combine(folder, "lying.backup");
+            await RewriteManifestAsync(backup, lying, manifest => manifest with { HeadSequence = 3 });
+            await RefusedAsync(lying, target, "PAN", "its manifest says change 3");
+            var otherState = Path.Combine(folder, "cri.backup");
+            await RewriteManifestAsync(backup, otherState, manifest => manifest with { Country = "CRI" });
+            await RefusedAsync(otherState, target, "CRI", "is PAN's node's, not CRI's"); // the target says whose it is
+            empty = await DatabaseAsync(pan.Store); // a new database says nothing: the dump's own stamp is checked in the transaction
+            await RefusedAsync(otherState, empty, "CRI", "the dump is the store of mirps:party=PAN, not of CRI");
+
+            // A backup of a store restored before holds the store alone (not the schema that restore kept), and restores again.
+            var again = Path.Combine(folder, "again.backup");
+            (code, _, error) = await CliRunner.RunAsync("backup", "--store", target, "--out", again);
+            Assert.True(code == 0, error);
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", again, "--store", target, "--country", "PAN");
+            Assert.True(code == 0, error);
+            Assert.Equal(2, (await FingerprintAsync(target)).Split('|')[0].Split(',').Count(schema => schema.StartsWith("mirps_replaced_", StringComparison.Ordinal)));
+
+            // A node refuses to start on another State's store (restored by hand, without mirps restore): the store says whose it is.
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("CRI", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={target}"]));
+
+            // The database of a running node (whatever its connection pools hold: the pools were just cleared above): nor does a
+            // second node start on it.
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={pan.Store.ConnectionString}"]));
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.Store.ConnectionString, "--country", "PAN");
+            Assert.Equal(1, code);
+            Assert.Contains("a node is running on the database", error, StringComparison.Ordinal);
+            Assert.Equal(5, (await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)))).LastOriginSequence); // still writing on its own store
+        }
+        finally
+        {
+            await DropAsync(target);
+            await DropAsync(empty);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>Copies a backup with its manifest changed by <paramref name="change"/> (its SHA-256 kept: it covers the dump only).</summary>
+    private static async Task RewriteManifestAsync(string backup, string copy, Func<BackupManifest, BackupManifest> change)
+    {
+        File.Copy(backup, copy);
+        using var archive = System.IO.Compression.ZipFile.Open(copy, System.IO.Compression.ZipArchiveMode.Update);
+        var entry = archive.GetEntry("manifest.json")!;
+        var options = new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };
+        BackupManifest manifest;
+        await using (var read = entry.Open())
+        {
+            manifest = (await System.Text.Json.JsonSerializer.DeserializeAsync<BackupManifest>(read, options))!;
+        }
+        entry.Delete();
+        await using var write = archive.CreateEntry("manifest.json").Open();
+        await System.Text.Json.JsonSerializer.SerializeAsync(write, change(manifest), options);
+    }
+
+    /// <summary>Runs PostgreSQL's <paramref name="tool"/> against <paramref name="server"/>'s server (the password in the environment), as mirps does.</summary>
+    private static Task PgAsync(string tool, NpgsqlConnectionStringBuilder server, params string[] args) =>
+        PostgresTools.RunAsync(tool, null, server, args, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+
+    /// <summary>A database of the run's server, dropped by <see cref="DropAsync"/>.</summary>
+    private static Task<string> DatabaseAsync(TestStore like) => ThrowawayPostgres.EnsureDatabaseAsync(like.ConnectionString, "restored_" + Guid.NewGuid().ToString("N"));
+
+    private static async Task DropAsync(string? database)
+    {
+        if (database is null)
+        {
+            return;
+        }
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database) { Database = "postgres" }.ToString());
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{new NpgsqlConnectionStringBuilder(database).Database}\" WITH (FORCE)", connection);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>What a restore must leave as it was: the database's schemas, its tables' comments and PAN's log in it.</summary>
+    private static async Task<string> FingerprintAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database) { Pooling = false }.ToString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema') || '|' || " +
+            "COALESCE((SELECT string_agg(c.relname || '=' || COALESCE(obj_description(c.oid, 'pg_class'), ''), ',' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'), '') || '|' || " +
+            "COALESCE(to_regclass('public.observations')::text, '')", connection);
+        var fingerprint = (string)(await command.ExecuteScalarAsync())!;
+        if (fingerprint.EndsWith("|observations", StringComparison.Ordinal))
+        {
+            command.CommandText = "SELECT COALESCE(string_agg(origin_sequence::text || ':' || encode(change_hash, 'hex'), ',' ORDER BY origin_sequence), '') FROM public.observations WHERE origin = 'PAN'";
+            fingerprint += "|" + (string)(await command.ExecuteScalarAsync())!;
+        }
+        return fingerprint;
     }
 }
 #endif

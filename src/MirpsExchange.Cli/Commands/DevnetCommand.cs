@@ -176,6 +176,12 @@ public static class DevnetCommand
                 {
                     Directory.Delete(pgFolder, recursive: true);
                 }
+                // New, empty stores: how far the nodes signed their old ones' logs (beside their kept log keys) no longer
+                // applies, and would hold them in recovery as stores put back (Node/Store/RestoreDetection).
+                foreach (var mark in Directory.GetFiles(folder.FullName, "log-signing-key-*.high-water", SearchOption.AllDirectories))
+                {
+                    File.Delete(mark);
+                }
                 throwaway = await ThrowawayPostgres.StartAsync(pgFolder, cancellationToken);
                 postgres = throwaway.ConnectionString("postgres");
                 console.MarkupLine($"  PostgreSQL: a throwaway server on 127.0.0.1:{throwaway.Port} in {Markup.Escape(throwaway.Folder)}, a database per process");

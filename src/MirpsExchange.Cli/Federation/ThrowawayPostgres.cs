@@ -37,19 +37,8 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>The folder of PostgreSQL's programs: MIRPS_PG_BIN, else the newest /usr/lib/postgresql/N/bin, else null (initdb on the PATH).</summary>
-    public static string? FindBin()
-    {
-        if (Environment.GetEnvironmentVariable("MIRPS_PG_BIN") is { Length: > 0 } bin)
-        {
-            return bin;
-        }
-        const string Debian = "/usr/lib/postgresql";
-        return Directory.Exists(Debian)
-            ? Directory.GetDirectories(Debian).Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb")))
-                .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0).FirstOrDefault()
-            : null;
-    }
+    /// <summary>The folder of PostgreSQL's programs (initdb): MIRPS_PG_BIN, the PATH, else the newest /usr/lib/postgresql/N/bin (Node.Store.PostgresTools), or null.</summary>
+    public static string? FindBin() => MirpsExchange.Node.Store.PostgresTools.FindFolder("initdb");
 
     /// <summary>
     /// Creates a cluster in <paramref name="folder"/> (made here; it must not exist) and starts it; with no folder, or as

@@ -66,6 +66,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
         }
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        signing.HighWater?.SignedEntries(sequence); // as the change log's (ChangeLog/SignedHighWater)
         return entries;
     }
 

@@ -9,11 +9,15 @@ namespace MirpsExchange.Node.ChangeLog;
 /// A rotation (`mirps node rotate-log-key`) leaves the next key waiting beside it: the next commit ends with a
 /// KEY_ROTATION head signed with the current key that names the next one (<see cref="PendingRotation"/>), and
 /// once that commit is in, the next key signs every later head (<see cref="CompleteRotation"/>). Both happen
-/// under the <see cref="Store.WriteGate"/>, which every signer's user holds.
+/// under the <see cref="Store.WriteGate"/>, which every signer's user holds. How far the node has signed is kept
+/// beside the key (<see cref="HighWater"/>), outside the store.
 /// </summary>
-public sealed partial class OriginSigning(LogSigner? signer, ILogger? logger = null) : IDisposable
+public sealed partial class OriginSigning(LogSigner? signer, ILogger? logger = null, SignedHighWater? highWater = null) : IDisposable
 {
     private LogSigner? _signer = signer;
+
+    /// <summary>How far this node has signed its logs (null: no log of its own, or a signer made without one, in tests).</summary>
+    public SignedHighWater? HighWater => highWater;
 
     public LogSigner Signer => _signer ?? throw new InvalidOperationException("this node has no change log of its own (the Secretariat's node writes no data)");
 
@@ -92,7 +96,11 @@ public sealed partial class OriginSigning(LogSigner? signer, ILogger? logger = n
 
     private ILogger Logger => logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
-    public void Dispose() => _signer?.Dispose();
+    public void Dispose()
+    {
+        highWater?.Dispose(); // what was signed since the last background write, before the process ends
+        _signer?.Dispose();
+    }
 
     [LoggerMessage(EventName = "LogSigningKeyRotated", Level = LogLevel.Warning,
         Message = "{Origin}'s change log hands over from key {OldKeyId} to key {KeyId} (a KEY_ROTATION head signed with the old key, which is kept in {RetiredFile}); replicas accept the new key from that head on. Register it: `mirps credentials register-log-key --country {Origin} --public-key {PublicKeyFile}`, then retire the old one: `mirps credentials retire-log-key {OldKeyId}`")]
@@ -128,9 +136,12 @@ public static class ChangeLogExtensions
             }
             var environment = services.GetRequiredService<IHostEnvironment>();
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<LogSigner>();
-            return new OriginSigning(LogSigner.LoadOrCreate(options.Country, options.LogSigningKeyPath(environment.ContentRootPath), logger),
-                services.GetRequiredService<ILoggerFactory>().CreateLogger<OriginSigning>());
+            var keyFile = options.LogSigningKeyPath(environment.ContentRootPath);
+            var signing = services.GetRequiredService<ILoggerFactory>().CreateLogger<OriginSigning>();
+            return new OriginSigning(LogSigner.LoadOrCreate(options.Country, keyFile, logger), signing,
+                new SignedHighWater(options.Country, SignedHighWater.FileOf(keyFile), signing));
         });
+        builder.Services.AddSingleton<Store.RestoreDetection>();
         return builder;
     }
 }

@@ -11,9 +11,15 @@ namespace MirpsExchange.Node.Store;
 /// <param name="HeadSequence">The node's own log's last change in it (0 for the Secretariat, which writes none).</param>
 /// <param name="HeadHash">That change's link in the hash chain (hex; empty at 0).</param>
 /// <param name="CatalogueVersion">The catalogue the store was last run on.</param>
-/// <param name="Sha256">The SHA-256 of store.db (hex).</param>
-public sealed record BackupManifest(int Format, string Country, long HeadSequence, string HeadHash, string CatalogueVersion, DateTimeOffset Created, string Sha256)
+/// <param name="Sha256">The SHA-256 of store.db (hex), or of store.dump on PostgreSQL.</param>
+/// <param name="Provider">The store's provider: sqlite (store.db; a backup from before this field says none) or postgres (store.dump, pg_dump's custom format).</param>
+public sealed record BackupManifest(int Format, string Country, long HeadSequence, string HeadHash, string CatalogueVersion, DateTimeOffset Created, string Sha256, string? Provider = null)
 {
+    public const string Sqlite = "sqlite";
+
+    /// <summary>The store's provider (<see cref="Provider"/>; none: sqlite).</summary>
+    public string ProviderName => Provider ?? Sqlite;
+
     public const int CurrentFormat = 1;
 }
 
@@ -30,18 +36,39 @@ public sealed class BackupRefusedException(string message, Exception? inner = nu
 /// one snapshot) and a manifest naming whose store it is, its own log's head and its catalogue version, with the copy's
 /// SHA-256. A restore checks all of it (the hash, SQLite's integrity check, the State stamped in the store, the head
 /// held there) before it replaces anything, refuses while a node runs on the store (<see cref="StoreLock"/>), and keeps
-/// the store it replaces beside it (.replaced-TIME). On PostgreSQL the store is backed up with pg_dump instead
-/// (<see cref="PostgreSqlHook"/>).
+/// the store it replaces beside it (.replaced-TIME). A PostgreSQL store (a connection string) is backed up with pg_dump
+/// and restored with pg_restore, with the same manifest and checks (<see cref="PostgresBackup"/>).
 /// </summary>
 public static class StoreBackup
 {
-    private const string StoreEntry = "store.db", ManifestEntry = "manifest.json";
+    private const string StoreEntry = "store.db";
+    internal const string ManifestEntry = "manifest.json";
 
     /// <summary>
-    /// Where a PostgreSQL store's backup goes: pg_dump / pg_restore (README, "Backup and recovery"), not SQLite's backup API.
-    /// The PostgreSQL provider sets this hook; until it does, a connection string that is not a SQLite file is refused.
+    /// The PostgreSQL store's connection string that <paramref name="store"/> is, or null when it names a SQLite store (a
+    /// file, or a SQLite connection string, whose file <paramref name="sqliteFile"/> gives).
     /// </summary>
-    public static Func<string, string, CancellationToken, Task<BackupManifest>>? PostgreSqlHook { get; set; }
+    public static string? PostgresStore(string store, out string sqliteFile)
+    {
+        sqliteFile = store;
+        if (!store.Contains('=', StringComparison.Ordinal))
+        {
+            return null;
+        }
+        try
+        {
+            if (new SqliteConnectionStringBuilder(store).DataSource is { Length: > 0 } file)
+            {
+                sqliteFile = file;
+                return null;
+            }
+        }
+        catch (ArgumentException)
+        {
+            // not SQLite's keywords (Host=...): PostgreSQL's
+        }
+        return store;
+    }
 
     /// <summary>The party a store belongs to, as SQLite's application_id in the store's header: 'M' and the three letters.</summary>
     public static int ApplicationId(string country)
@@ -60,6 +87,9 @@ public static class StoreBackup
         var code = new string([(char)((applicationId >> 16) & 0xFF), (char)((applicationId >> 8) & 0xFF), (char)(applicationId & 0xFF)]);
         return code == "SEC" ? Mirps.Auth.MirpsAuth.Secretariat : code;
     }
+
+    /// <summary>The three letters a store is stamped with: the State's ISO3, or SEC for the Secretariat.</summary>
+    internal static string PartyCode(string country) => Party(country);
 
     private static string Party(string country) =>
         country.Length == 0 || string.Equals(country, Mirps.Auth.MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase) ? "SEC" : country.ToUpperInvariant();
@@ -126,10 +156,41 @@ public static class StoreBackup
 
     private static async Task MarkPostgresAsync(System.Data.Common.DbConnection connection, string current, CancellationToken cancellationToken)
     {
-        await using var command = connection.CreateCommand();
         // COMMENT takes no parameter; the text is a number the server gave.
-        command.CommandText = $"COMMENT ON TABLE {ObservationRowConfiguration.Table} IS '{PostgresTableMark}{long.Parse(current, System.Globalization.CultureInfo.InvariantCulture)}'";
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await CommentAsync(connection, ObservationRowConfiguration.Table, $"{PostgresTableMark}{long.Parse(current, System.Globalization.CultureInfo.InvariantCulture)}", cancellationToken);
+    }
+
+    /// <summary>
+    /// Comments a table of the store. COMMENT needs the role to own the table: a role that does not (tables restored by
+    /// another role) leaves it as it is, and the log's high-water mark (<see cref="RestoreDetection"/>) still finds a store
+    /// put back.
+    /// </summary>
+    private static async Task CommentAsync(System.Data.Common.DbConnection connection, string table, string text, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"COMMENT ON TABLE {table} IS '{text}'";
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.InsufficientPrivilege)
+        {
+            // not the table's owner
+        }
+    }
+
+    /// <summary>A PostgreSQL store's party stamp: the comment on its catalogue_versions table, this and the three letters (<see cref="ApplicationId"/> on SQLite).</summary>
+    public const string PostgresPartyMark = "mirps:party=";
+
+    /// <summary>The party a PostgreSQL store is stamped with (<see cref="PostgresPartyMark"/>), or null when it carries none.</summary>
+    internal static async Task<string?> PostgresPartyAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT obj_description(to_regclass('catalogue_versions'), 'pg_class')";
+        return await command.ExecuteScalarAsync(cancellationToken) is string comment && comment.StartsWith(PostgresPartyMark, StringComparison.Ordinal)
+            && comment[PostgresPartyMark.Length..] is { Length: 3 } code
+            ? code == "SEC" ? Mirps.Auth.MirpsAuth.Secretariat : code
+            : null;
     }
 
     /// <summary>
@@ -140,6 +201,15 @@ public static class StoreBackup
     {
         if (connection is not SqliteConnection)
         {
+            var party = await PostgresPartyAsync(connection, cancellationToken);
+            if (party is null)
+            {
+                await CommentAsync(connection, "catalogue_versions", PostgresPartyMark + Party(country), cancellationToken);
+            }
+            else if (Party(party) != Party(country))
+            {
+                throw new InvalidOperationException($"This store (database {connection.Database}) is {party}'s node's store; this node is {Party(country)}'s (Node:Country). Restore the node's own backup (mirps restore).");
+            }
             return;
         }
         await using var command = connection.CreateCommand();
@@ -158,16 +228,19 @@ public static class StoreBackup
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Backs up the store at <paramref name="store"/> (a running node's or a stopped one's) into the new file <paramref name="output"/>.</summary>
-    public static async Task<BackupManifest> BackupAsync(string store, string output, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Backs up the store at <paramref name="store"/> (a running node's or a stopped one's) into the new file <paramref name="output"/>:
+    /// a SQLite file, or a PostgreSQL connection string (pg_dump, found as <see cref="PostgresTools"/> says, <paramref name="postgresBin"/> first).
+    /// </summary>
+    public static async Task<BackupManifest> BackupAsync(string store, string output, CancellationToken cancellationToken = default, string? postgresBin = null)
     {
-        if (!LooksLikeSqliteFile(store))
+        if (PostgresStore(store, out store) is { } postgres)
         {
-            if (PostgreSqlHook is { } hook && store.Contains('=', StringComparison.Ordinal))
-            {
-                return await hook(store, output, cancellationToken);
-            }
-            throw new BackupRefusedException($"{store} is not a node's SQLite store (Node:DataDirectory/node-COUNTRY.db, or ConnectionStrings:Store's Data Source); a PostgreSQL store is backed up with pg_dump");
+            return await PostgresBackup.BackupAsync(postgres, output, postgresBin, cancellationToken);
+        }
+        if (!File.Exists(store))
+        {
+            throw new BackupRefusedException($"{store} is not a node's store: a SQLite file (Node:DataDirectory/node-COUNTRY.db, or ConnectionStrings:Store's Data Source) or a PostgreSQL connection string (Host=...;Database=...;Username=...)");
         }
         output = Path.GetFullPath(output);
         if (File.Exists(output))
@@ -191,7 +264,7 @@ public static class StoreBackup
                 source.BackupDatabase(destination); // one step: the whole store as of one read snapshot, while the node writes on
                 Execute(destination, "PRAGMA journal_mode=DELETE"); // one self-contained file
             }
-            var manifest = Describe(copy, await Sha256Async(copy, cancellationToken));
+            var manifest = Describe(copy, await Sha256Async(copy, cancellationToken)) with { Provider = BackupManifest.Sqlite };
             var zip = output + $".{Guid.NewGuid():N}.zip.tmp";
             try
             {
@@ -234,7 +307,7 @@ public static class StoreBackup
         var copy = Path.Combine(folder, $".verify-{Guid.NewGuid():N}.db");
         try
         {
-            return await ExtractAsync(backup, country, copy, cancellationToken);
+            return await ExtractSqliteAsync(backup, country, copy, cancellationToken);
         }
         finally
         {
@@ -247,8 +320,17 @@ public static class StoreBackup
     /// must be stopped. Everything is checked first; the store replaced (and its -wal, -shm files) is kept beside it, renamed
     /// .replaced-TIME. A node started on it recovers from its peers what the backup lacks of its log (Sync/OriginRecovery).
     /// </summary>
-    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string store, string country, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// A PostgreSQL store (<paramref name="store"/> a connection string) is restored with pg_restore into its database, whose
+    /// schema public is kept renamed (<see cref="PostgresBackup"/>); Replaced then names that schema.
+    /// </remarks>
+    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string store, string country, CancellationToken cancellationToken = default,
+        string? postgresBin = null)
     {
+        if (PostgresStore(store, out store) is { } postgres)
+        {
+            return await PostgresBackup.RestoreAsync(backup, postgres, country, postgresBin, cancellationToken);
+        }
         store = Path.GetFullPath(store);
         var folder = Path.GetDirectoryName(store)!;
         if (!Directory.Exists(folder))
@@ -260,7 +342,7 @@ public static class StoreBackup
         var incoming = Path.Combine(folder, $".restore-{Guid.NewGuid():N}.db");
         try
         {
-            var manifest = await ExtractAsync(backup, country, incoming, cancellationToken);
+            var manifest = await ExtractSqliteAsync(backup, country, incoming, cancellationToken);
             if (File.Exists(store) && ReadPartyOf(store) is { } owner && owner != manifest.Country)
             {
                 throw new BackupRefusedException($"the store at {store} is {owner}'s node's, not {manifest.Country}'s; nothing was restored");
@@ -293,8 +375,43 @@ public static class StoreBackup
         }
     }
 
-    /// <summary>Extracts the backup's store to <paramref name="copy"/> and checks it against its manifest and <paramref name="country"/>.</summary>
-    private static async Task<BackupManifest> ExtractAsync(string backup, string country, string copy, CancellationToken cancellationToken)
+    /// <summary>Extracts the backup's SQLite store to <paramref name="copy"/> and checks it against its manifest and <paramref name="country"/>.</summary>
+    private static async Task<BackupManifest> ExtractSqliteAsync(string backup, string country, string copy, CancellationToken cancellationToken)
+    {
+        var manifest = await ExtractAsync(backup, country, BackupManifest.Sqlite, StoreEntry, copy, cancellationToken);
+        BackupManifest found;
+        try
+        {
+            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString()))
+            {
+                connection.Open();
+                using var check = connection.CreateCommand();
+                check.CommandText = "PRAGMA integrity_check";
+                if (check.ExecuteScalar() is not "ok" and var problem)
+                {
+                    throw new BackupRefusedException($"{backup} is corrupt: SQLite's integrity check says {problem}; nothing was restored");
+                }
+            }
+            found = Describe(copy, manifest.Sha256) with { Created = manifest.Created, Provider = manifest.Provider };
+        }
+        catch (SqliteException e)
+        {
+            throw new BackupRefusedException($"{backup} is corrupt: its store does not open ({e.Message}); nothing was restored", e);
+        }
+        if (found != manifest)
+        {
+            throw new BackupRefusedException($"{backup} is corrupt: its store holds {found.Country}'s log up to change {found.HeadSequence} ({found.HeadHash}), catalogue {found.CatalogueVersion}, " +
+                $"but its manifest says {manifest.Country}, change {manifest.HeadSequence} ({manifest.HeadHash}), catalogue {manifest.CatalogueVersion}; nothing was restored");
+        }
+        return manifest;
+    }
+
+    /// <summary>
+    /// Reads the backup's manifest and extracts its <paramref name="entry"/> (the store) to <paramref name="copy"/>, checked
+    /// against the manifest's SHA-256; refuses a file that is not a backup, is corrupt, is another party's than
+    /// <paramref name="country"/>, or is a backup of another provider's store than <paramref name="provider"/>.
+    /// </summary>
+    internal static async Task<BackupManifest> ExtractAsync(string backup, string country, string provider, string entry, string copy, CancellationToken cancellationToken)
     {
         if (!File.Exists(backup))
         {
@@ -305,12 +422,8 @@ public static class StoreBackup
         {
             await using var file = File.OpenRead(backup);
             using var archive = new ZipArchive(file, ZipArchiveMode.Read);
-            var manifestEntry = archive.GetEntry(ManifestEntry);
-            var storeEntry = archive.GetEntry(StoreEntry);
-            if (manifestEntry is null || storeEntry is null)
-            {
-                throw new BackupRefusedException($"{backup} is not a node's backup (no {ManifestEntry} and {StoreEntry} in it); nothing was restored");
-            }
+            var manifestEntry = archive.GetEntry(ManifestEntry)
+                ?? throw new BackupRefusedException($"{backup} is not a node's backup (no {ManifestEntry} in it); nothing was restored");
             await using (var read = manifestEntry.Open())
             {
                 manifest = await JsonSerializer.DeserializeAsync(read, BackupManifestJson.Default.BackupManifest, cancellationToken)
@@ -320,10 +433,17 @@ public static class StoreBackup
             {
                 throw new BackupRefusedException($"{backup} is a backup of format {manifest.Format}, which this release does not read (it reads {BackupManifest.CurrentFormat}); nothing was restored");
             }
+            if (manifest.ProviderName != provider)
+            {
+                throw new BackupRefusedException($"{backup} is a backup of a {ProviderLabel(manifest.ProviderName)} store, and the store to restore is a {ProviderLabel(provider)} one: " +
+                    "restore it into a store of its own kind (--store: a SQLite file, or a PostgreSQL connection string); nothing was restored");
+            }
             if (Party(manifest.Country) != Party(country))
             {
                 throw new BackupRefusedException($"{backup} is a backup of {manifest.Country}'s node, not {Party(country)}'s; nothing was restored");
             }
+            var storeEntry = archive.GetEntry(entry)
+                ?? throw new BackupRefusedException($"{backup} is not a node's backup (no {entry} in it); nothing was restored");
             await using (var read = storeEntry.Open())
             await using (var write = new FileStream(copy, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
             {
@@ -338,32 +458,10 @@ public static class StoreBackup
         {
             throw new BackupRefusedException($"{backup} is corrupt: its store's SHA-256 is not the one its manifest names; nothing was restored");
         }
-        BackupManifest found;
-        try
-        {
-            using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = copy, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString()))
-            {
-                connection.Open();
-                using var check = connection.CreateCommand();
-                check.CommandText = "PRAGMA integrity_check";
-                if (check.ExecuteScalar() is not "ok" and var problem)
-                {
-                    throw new BackupRefusedException($"{backup} is corrupt: SQLite's integrity check says {problem}; nothing was restored");
-                }
-            }
-            found = Describe(copy, manifest.Sha256) with { Created = manifest.Created };
-        }
-        catch (SqliteException e)
-        {
-            throw new BackupRefusedException($"{backup} is corrupt: its store does not open ({e.Message}); nothing was restored", e);
-        }
-        if (found != manifest)
-        {
-            throw new BackupRefusedException($"{backup} is corrupt: its store holds {found.Country}'s log up to change {found.HeadSequence} ({found.HeadHash}), catalogue {found.CatalogueVersion}, " +
-                $"but its manifest says {manifest.Country}, change {manifest.HeadSequence} ({manifest.HeadHash}), catalogue {manifest.CatalogueVersion}; nothing was restored");
-        }
         return manifest;
     }
+
+    private static string ProviderLabel(string provider) => provider == BackupManifest.Sqlite ? "SQLite" : "PostgreSQL";
 
     /// <summary>The manifest of the store file <paramref name="copy"/>: whose it is, its own log's head, its catalogue.</summary>
     private static BackupManifest Describe(string copy, string sha256)
@@ -395,9 +493,7 @@ public static class StoreBackup
             : PartyOf(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(header[68..]));
     }
 
-    private static bool LooksLikeSqliteFile(string store) => !store.Contains('=', StringComparison.Ordinal) && File.Exists(store);
-
-    private static async Task<string> Sha256Async(string file, CancellationToken cancellationToken)
+    internal static async Task<string> Sha256Async(string file, CancellationToken cancellationToken)
     {
         await using var read = File.OpenRead(file);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(read, cancellationToken));
@@ -425,9 +521,45 @@ public static class StoreBackup
 /// </summary>
 public sealed class StoreLock : IDisposable
 {
-    private readonly FileStream? _file;
+    private readonly IDisposable? _held;
 
-    private StoreLock(FileStream? file) => _file = file;
+    private StoreLock(IDisposable? held) => _held = held;
+
+    /// <summary>
+    /// The key of the PostgreSQL advisory lock a node holds on its database while it runs (advisory locks are per database):
+    /// the PostgreSQL store's STORE.lock.
+    /// </summary>
+    private const long PostgresLockKey = 0x4D49_5250_5353_544F; // "MIRPSSTO"
+
+    /// <summary>
+    /// The lock on the PostgreSQL store <paramref name="connectionString"/> names (a session-level advisory lock on a connection
+    /// of its own, outside the pools, held until disposed), or null when another session holds it (a node runs on it).
+    /// </summary>
+    public static async Task<StoreLock?> TryAcquirePostgresAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "mirps-store-lock" }.ToString());
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new Npgsql.NpgsqlCommand($"SELECT pg_try_advisory_lock({PostgresLockKey})", connection);
+            if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return new StoreLock(connection);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        await connection.DisposeAsync();
+        return null;
+    }
+
+    /// <summary>The lock on the PostgreSQL store a node is about to open: refuses the start when another node holds it.</summary>
+    public static StoreLock ForPostgresNode(string connectionString) =>
+        TryAcquirePostgresAsync(connectionString).GetAwaiter().GetResult()
+            ?? throw new InvalidOperationException($"Another node is running on the store (database {new Npgsql.NpgsqlConnectionStringBuilder(connectionString).Database}: it holds the store's advisory lock); one node per store.");
 
     public static string FileOf(string store) => Path.GetFullPath(store) + ".lock";
 
@@ -443,9 +575,6 @@ public sealed class StoreLock : IDisposable
             return null;
         }
     }
-
-    /// <summary>No lock: a store that is no file (PostgreSQL).</summary>
-    public static StoreLock None() => new(null);
 
     /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
     public static StoreLock ForNode(string connectionString)
@@ -467,7 +596,7 @@ public sealed class StoreLock : IDisposable
             ?? throw new InvalidOperationException($"Another node is running on the store {Path.GetFullPath(store.DataSource)} (it holds {FileOf(store.DataSource)}); one node per store.");
     }
 
-    public void Dispose() => _file?.Dispose();
+    public void Dispose() => _held?.Dispose();
 
     /// <summary>Options that create a file owner-only (0600) where the platform has modes.</summary>
     internal static FileStreamOptions OwnerOnlyCreate(FileMode mode, FileAccess access, FileShare share)

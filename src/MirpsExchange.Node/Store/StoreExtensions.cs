@@ -44,8 +44,8 @@ public static class StoreExtensions
         OwnerOnlyFile.Require(node.ClientKeyFile, "Node:ClientKeyFile");
         if (provider == StoreProvider.Postgres)
         {
-            // No store file to lock (PostgreSQL's own locks and roles keep stores apart); mirps backup/restore are SQLite's.
-            builder.Services.AddSingleton(_ => StoreLock.None());
+            // One node per store, and `mirps restore` refuses a running node's database: the node holds an advisory lock on it while it runs.
+            builder.Services.AddSingleton(_ => StoreLock.ForPostgresNode(connectionString));
             builder.Services.AddDbContext<NodeDbContext, PostgresNodeDbContext>(options => ConfigurePostgres(options, connectionString));
             // The writer's connections are a pool of their own (Npgsql pools per connection string), as on SQLite.
             var writerStore = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "mirps-writer" }.ToString();

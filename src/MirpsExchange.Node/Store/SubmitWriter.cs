@@ -138,6 +138,7 @@ public sealed partial class SubmitWriter(
         }
         if (outcome.Inserted + outcome.Revised + outcome.Deleted > 0)
         {
+            signing.HighWater?.SignedChanges(outcome.LastOriginSequence); // kept outside the store: a store put back below it is found at the next start
             notifier.Committed();
         }
         return response;

@@ -68,6 +68,8 @@ public sealed class RecoveryHealthCheck(RecoveryState state) : Microsoft.Extensi
 
 /// <summary>
 /// A State's node that lost its disk, or was restored from an old backup, recovers its own history from its replicas.
+/// A store restored with `mirps restore`, or put back below how far the node signed its logs by any other means
+/// (<see cref="RestoreDetection"/>), must recover as with Node:Recover.
 /// At start (before the node listens) it asks every Node:Peers node what it holds of the State's own log; when one holds
 /// more than the store (as far as a head of the log it shows, signed with the State's published log key, covers: a claim
 /// without one is passed over like a silent peer, so it can neither hold writes refused nor clear a restored store's mark),
@@ -136,8 +138,10 @@ public sealed partial class OriginRecovery(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var node = options.Value;
-        // A store restored from a backup (mirps restore) must recover as with Node:Recover, until a recovery succeeds.
-        _restored = node.Country.Length > 0 && await StoreAsync(StoreBackup.RecoveryRequiredAsync, cancellationToken);
+        // A store restored from a backup (mirps restore), or put back below how far the node signed its log (any restore
+        // method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
+        _restoredWhy = node.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
+        _restored = _restoredWhy is not null;
         if (node.AcceptLocalHead && !MustRecover)
         {
             LogAcceptLocalHeadIgnored(logger, node.Country);
@@ -232,31 +236,32 @@ public sealed partial class OriginRecovery(
     public void Dispose() => _stopping.Dispose();
 
     private bool _restored;
+    private string? _restoredWhy;
 
     /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
     private bool MustRecover => options.Value.Recover || _restored;
 
-    private string Why => _restored ? "the store was restored from a backup (mirps restore), so it must recover" : "Node:Recover is set";
+    private string Why => _restored ? $"{_restoredWhy}, so it must recover" : "Node:Recover is set";
 
     /// <summary>The node holds its log as its peers do: writes resume, and a restored store's mark is cleared.</summary>
     private async Task RecoveredAsync(CancellationToken cancellationToken)
     {
         if (_restored)
         {
-            await StoreAsync(async (connection, token) => { await StoreBackup.ClearRecoveryRequiredAsync(connection, token); return false; }, cancellationToken);
+            await StoreAsync(async (detection, connection, token) => { await detection.ClearAsync(connection, token); return (string?)null; }, cancellationToken);
             _restored = false;
         }
         state.Ready();
     }
 
-    private async Task<bool> StoreAsync(Func<System.Data.Common.DbConnection, CancellationToken, Task<bool>> action, CancellationToken cancellationToken)
+    private async Task<string?> StoreAsync(Func<RestoreDetection, System.Data.Common.DbConnection, CancellationToken, Task<string?>> action, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            return await action(db.Database.GetDbConnection(), cancellationToken);
+            return await action(scope.ServiceProvider.GetRequiredService<RestoreDetection>(), db.Database.GetDbConnection(), cancellationToken);
         }
         finally
         {

@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+
+namespace MirpsExchange.Node.Store;
+
+/// <summary>
+/// <c>mirps backup</c> and <c>mirps restore</c> of a node's PostgreSQL store (README, "Backup and recovery"), the same
+/// file and the same checks as SQLite's (<see cref="StoreBackup"/>): a zip of the store's pg_dump (custom format) and the
+/// manifest. The dump and the manifest read one snapshot: the manifest's head is read in a REPEATABLE READ transaction
+/// whose snapshot pg_dump takes (<c>--snapshot</c>), while the node writes on. A restore reads the whole dump first
+/// (<c>pg_restore</c> into a script, so a damaged archive is refused before anything is touched), refuses while anyone
+/// is connected to the database (the node must be stopped), then, in one transaction (psql <c>--single-transaction</c>):
+/// renames the schema public to mirps_replaced_TIME (kept, as SQLite keeps the file it replaces), creates public anew,
+/// runs the script, checks that what it restored is the manifest's State and log head, and marks the store restored. Any
+/// failure rolls all of it back: nothing is overwritten.
+/// </summary>
+internal static class PostgresBackup
+{
+    public const string Provider = "postgres";
+    private const string DumpEntry = "store.dump";
+
+    public static async Task<BackupManifest> BackupAsync(string connectionString, string output, string? bin, CancellationToken cancellationToken)
+    {
+        output = Path.GetFullPath(output);
+        if (File.Exists(output))
+        {
+            throw new BackupRefusedException($"{output} exists already; a backup never overwrites a file");
+        }
+        var store = Builder(connectionString);
+        var dump = output + $".{Guid.NewGuid():N}.dump.tmp";
+        var zip = output + $".{Guid.NewGuid():N}.zip.tmp";
+        try
+        {
+            await using var connection = await OpenAsync(store, cancellationToken);
+            // The manifest reads the snapshot pg_dump dumps: the transaction that exported it stays open until pg_dump is done.
+            await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            string snapshot;
+            await using (var export = new NpgsqlCommand("SELECT pg_export_snapshot()", connection, transaction))
+            {
+                snapshot = (string)(await export.ExecuteScalarAsync(cancellationToken))!;
+            }
+            var party = await StoreBackup.PostgresPartyAsync(connection, cancellationToken)
+                ?? throw new BackupRefusedException($"the store in database {store.Database} does not say whose node's it is (no MIRPS stamp): start the node on it once with this release, then back it up");
+            var (sequence, hash) = (0L, "");
+            if (party != Mirps.Auth.MirpsAuth.Secretariat)
+            {
+                var (last, _, link) = await OriginLog.LinkAsync(connection, transaction, party, null, cancellationToken);
+                (sequence, hash) = (last, link is null ? "" : Convert.ToHexStringLower(link));
+            }
+            string catalogue;
+            await using (var version = new NpgsqlCommand("SELECT version FROM catalogue_versions WHERE holder = '' ORDER BY seen_time DESC LIMIT 1", connection, transaction))
+            {
+                catalogue = await version.ExecuteScalarAsync(cancellationToken) as string ?? "";
+            }
+            new FileStream(dump, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)).Dispose(); // owner-only before pg_dump writes it
+            // The store is the schema public (a schema a restore kept, mirps_replaced_TIME, is not part of it).
+            await PostgresTools.RunAsync("pg_dump", bin, store, ["--format=custom", "--schema=public", $"--snapshot={snapshot}", $"--file={dump}", $"--dbname={store.Database}"], cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            var manifest = new BackupManifest(BackupManifest.CurrentFormat, party, sequence, hash, catalogue, DateTimeOffset.UtcNow, await StoreBackup.Sha256Async(dump, cancellationToken), Provider);
+            await using (var file = new FileStream(zip, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
+            using (var archive = new ZipArchive(file, ZipArchiveMode.Create))
+            {
+                await using (var entry = archive.CreateEntry(StoreBackup.ManifestEntry, CompressionLevel.Fastest).Open())
+                {
+                    await JsonSerializer.SerializeAsync(entry, manifest, BackupManifestJson.Default.BackupManifest, cancellationToken);
+                }
+                await using var data = archive.CreateEntry(DumpEntry, CompressionLevel.NoCompression).Open(); // pg_dump's custom format is compressed already
+                await using var read = File.OpenRead(dump);
+                await read.CopyToAsync(data, cancellationToken);
+            }
+            File.Move(zip, output);
+            return manifest;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new BackupRefusedException($"the store in database {store.Database} could not be backed up: {e.Message}", e);
+        }
+        finally
+        {
+            File.Delete(dump);
+            File.Delete(zip);
+        }
+    }
+
+    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string connectionString, string country, string? bin, CancellationToken cancellationToken)
+    {
+        var store = Builder(connectionString);
+        var folder = Path.Combine(Path.GetTempPath(), $"mirps-restore-{Guid.NewGuid():N}");
+        ServiceDefaults.OwnerOnlyFile.CreateDirectory(folder); // the dump and its script hold the store's figures
+        try
+        {
+            var dump = Path.Combine(folder, DumpEntry);
+            var manifest = await StoreBackup.ExtractAsync(backup, country, Provider, DumpEntry, dump, cancellationToken);
+            // The whole archive is read before the target is touched: a damaged one fails here.
+            var script = Path.Combine(folder, "restore.sql");
+            string contents;
+            try
+            {
+                contents = await PostgresTools.RunAsync("pg_restore", bin, store, ["--list", dump], cancellationToken);
+                await PostgresTools.RunAsync("pg_restore", bin, store, ["--no-owner", "--no-privileges", $"--file={script}", dump], cancellationToken);
+            }
+            catch (BackupRefusedException e)
+            {
+                throw new BackupRefusedException($"{backup} is corrupt: its dump does not read ({e.Message}); nothing was restored", e);
+            }
+            var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmssfff}".ToLowerInvariant();
+            try
+            {
+                // Held to the end: no node starts on the database while it is restored.
+                using var held = await StoreLock.TryAcquirePostgresAsync(store.ToString(), cancellationToken)
+                    ?? throw new BackupRefusedException($"a node is running on the database {store.Database} (it holds the store's advisory lock): stop it first; nothing was restored");
+                await using (var connection = await OpenAsync(store, cancellationToken))
+                {
+                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name <> 'mirps-store-lock'", connection))
+                    {
+                        if ((long)(await others.ExecuteScalarAsync(cancellationToken))! is var count and > 0)
+                        {
+                            throw new BackupRefusedException($"{count} other session(s) are connected to the database {store.Database} (is the node running on it?): stop the node first; nothing was restored");
+                        }
+                    }
+                    if (await StoreBackup.PostgresPartyAsync(connection, cancellationToken) is { } owner && owner != manifest.Country)
+                    {
+                        throw new BackupRefusedException($"the store in database {store.Database} is {owner}'s node's, not {manifest.Country}'s; nothing was restored");
+                    }
+                }
+                var before = Path.Combine(folder, "before.sql");
+                // A dump of the schema public (mirps backup's) creates it; one of the whole database does not.
+                var createsPublic = contents.Split('\n').Any(line => (line.TrimEnd() + " ").Contains(" SCHEMA - public ", StringComparison.Ordinal));
+                await File.WriteAllTextAsync(before, $"ALTER SCHEMA public RENAME TO {replaced};\n{(createsPublic ? "" : "CREATE SCHEMA public;\n")}", cancellationToken);
+                var after = Path.Combine(folder, "after.sql");
+                await File.WriteAllTextAsync(after, Checks(manifest), cancellationToken);
+                await PostgresTools.RunAsync("psql", bin, store,
+                    ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", $"--dbname={store.Database}", $"--file={before}", $"--file={script}", $"--file={after}"],
+                    cancellationToken);
+            }
+            catch (NpgsqlException e)
+            {
+                throw new BackupRefusedException($"the database {store.Database} could not be reached: {e.Message}; nothing was restored", e);
+            }
+            catch (BackupRefusedException e) when (e.Message.StartsWith("psql failed", StringComparison.Ordinal))
+            {
+                throw new BackupRefusedException($"{backup} could not be restored into the database {store.Database}, and its transaction was rolled back ({e.Message}); nothing was restored", e);
+            }
+            return (manifest, replaced);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The end of the restore's transaction: what the script restored must be the manifest's party and log head (else the
+    /// transaction fails and nothing is restored); then the store is marked restored (the explicit mark, <see cref="StoreBackup.RecoveryRequiredAsync"/>).
+    /// </summary>
+    private static string Checks(BackupManifest manifest)
+    {
+        var party = StoreBackup.PartyCode(manifest.Country);
+        if (!party.All(char.IsAsciiLetterUpper) || party.Length != 3 || !manifest.HeadHash.All(char.IsAsciiHexDigit))
+        {
+            throw new BackupRefusedException($"the backup's manifest names {manifest.Country} and head {manifest.HeadHash}: not a node's backup; nothing was restored");
+        }
+        var sql = new StringBuilder();
+        sql.Append(CultureInfo.InvariantCulture, $"""
+            DO $$
+            DECLARE stamp text := obj_description('public.catalogue_versions'::regclass, 'pg_class');
+            DECLARE s bigint; h bytea;
+            BEGIN
+              IF stamp IS DISTINCT FROM '{StoreBackup.PostgresPartyMark}{party}' THEN
+                RAISE EXCEPTION 'mirps: the dump is the store of %, not of {party} as its manifest says', COALESCE(stamp, 'no party');
+              END IF;
+            """);
+        if (party != "SEC")
+        {
+            var origin = manifest.Country;
+            sql.Append(CultureInfo.InvariantCulture, $"""
+
+                  SELECT origin_sequence, change_hash INTO s, h FROM (
+                    SELECT origin_sequence, change_hash FROM public.observations WHERE origin = '{origin}'
+                    UNION ALL SELECT origin_sequence, change_hash FROM public.withheld_changes WHERE origin = '{origin}') AS held
+                  ORDER BY origin_sequence DESC LIMIT 1;
+                  IF COALESCE(s, 0) <> {manifest.HeadSequence} OR COALESCE(encode(h, 'hex'), '') <> '{manifest.HeadHash.ToLowerInvariant()}' THEN
+                    RAISE EXCEPTION 'mirps: the dump holds {origin}''s log up to change %, but its manifest says change {manifest.HeadSequence}', COALESCE(s, 0);
+                  END IF;
+                """);
+        }
+        sql.Append(CultureInfo.InvariantCulture, $"""
+
+            END $$;
+            COMMENT ON TABLE public.{ObservationRowConfiguration.Table} IS '{StoreBackup.PostgresTableMark}0';
+
+            """);
+        return sql.ToString();
+    }
+
+    private static NpgsqlConnectionStringBuilder Builder(string connectionString)
+    {
+        try
+        {
+            var store = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
+            return store.Database is { Length: > 0 } ? store : throw new BackupRefusedException("the store's connection string names no Database");
+        }
+        catch (ArgumentException e)
+        {
+            throw new BackupRefusedException($"the store's connection string is not a PostgreSQL one ({e.Message})", e);
+        }
+    }
+
+    private static async Task<NpgsqlConnection> OpenAsync(NpgsqlConnectionStringBuilder store, CancellationToken cancellationToken)
+    {
+        var connection = new NpgsqlConnection(store.ToString());
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+}
