@@ -135,13 +135,13 @@ public class BackupTests
             var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
             await using var started = await TestNode.StartOnStoreAsync(old, "PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
-            started.Errors.Expect("OriginRecoveryFailed");
+            started.Errors.Expect("OriginRecoveryQuorumMissing"); // the Secretariat, down, proves no head: no quorum
             started.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(started);
             await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 320))).ResponseAsync,
-                StatusCode.Unavailable, RecoveryState.Recovering);
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
             var refusal = started.Services.GetRequiredService<RecoveryState>().Refusal!;
-            Assert.StartsWith(OriginRecovery.NoSource, refusal, StringComparison.Ordinal);
+            Assert.StartsWith(OriginRecovery.QuorumMissing, refusal, StringComparison.Ordinal);
             Assert.Contains("up to change 4 and its lifecycle log up to entry 0, but this node signed them up to change 6", refusal, StringComparison.Ordinal);
             Assert.Equal(4, PanLog(started.DatabasePath).Count);
         }
