@@ -638,8 +638,8 @@ public sealed class SdmxData(SdmxStructure structure, IReadOnlyList<SdmxDataSet>
         json.Flush();
     }
 
-    /// <summary>The SDMX-JSON 2.0.0 data message schema a 2.0.0 message names in <c>meta.schema</c>.</summary>
-    public const string Json2Schema = "https://raw.githubusercontent.com/sdmx-twg/sdmx-json/master/data-message/tools/schemas/2.0.0/sdmx-json-data-schema.json";
+    /// <summary>The published SDMX-JSON 2.0.0 data message schema a 2.0.0 message names in <c>meta.schema</c> (at the v2.0.0 tag: master no longer holds it).</summary>
+    public const string Json2Schema = "https://raw.githubusercontent.com/sdmx-twg/sdmx-json/v2.0.0/data-message/tools/schemas/2.0.0/sdmx-json-data-schema.json";
 
     private string Label(ExportLabelText labels, string component, string code) => component switch
     {
