@@ -25,6 +25,7 @@ public static class WebhookExtensions
         builder.Services.AddSingleton(services => new WebhookUrls(services.GetRequiredService<IOptions<WebhookOptions>>().Value));
         builder.Services.AddSingleton<WebhookSignal>();
         builder.Services.AddSingleton<IWebhookEventSource, NodeEventSource>();
+        builder.Services.AddSingleton<WebhookCursors>();
         builder.Services.AddHostedService<WebhookDeriver>();
         builder.Services.AddHostedService<WebhookDelivery>();
         return builder;

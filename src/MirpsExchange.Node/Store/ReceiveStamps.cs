@@ -70,4 +70,17 @@ public sealed class ReceiveStamps(TimeProvider clock)
             return Math.Min(Math.Max(StoreTime.ToMicros(clock.GetUtcNow()) - 1, _latest), _inFlight - 1);
         }
     }
+
+    /// <summary>
+    /// A cursor over received times (webhooks read what arrived in slices of them): every write stamped at or before it has
+    /// ended, and no write stamped later is at or before it. Before any write in flight and before now; and before the
+    /// latest stamp given, since a write while the clock is behind it gets that same stamp again (<see cref="Begin"/>).
+    /// </summary>
+    public long Passed()
+    {
+        lock (_lock)
+        {
+            return Math.Min(Math.Max(StoreTime.ToMicros(clock.GetUtcNow()) - 1, _latest == long.MinValue ? long.MinValue : _latest - 1), _inFlight - 1);
+        }
+    }
 }

@@ -109,21 +109,29 @@ public sealed class TestSecretariat : IAsyncDisposable
         }
         foreach (var origin in changes.GroupBy(c => c.Origin))
         {
-            // Signed as the origin signs a commit, with its key registered at the identity server: the
-            // Secretariat names the head in its answers, and `mirps regional verify` checks it.
-            using var key = await TestLogKeys.KeyAsync(Identity, origin.Key);
-            await using var scope = _app.Services.CreateAsyncScope();
             // Received when recorded: "as of" at the Secretariat is what it had received by then.
             _clock.Pinned = recordedTime;
             try
             {
-                await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, _signed.Link([.. origin], key), CancellationToken.None);
+                await ApplyAsync(origin.Key, [.. origin]);
             }
             finally
             {
                 _clock.Pinned = null;
             }
         }
+    }
+
+    /// <summary>
+    /// Applies changes of <paramref name="origin"/> built by the test (placeholders, say, then the content they stand for)
+    /// through the replica write path, linked and signed as the origin signs a commit, with its key registered at the
+    /// identity server: the Secretariat names the head in its answers, and `mirps regional verify` checks it.
+    /// </summary>
+    public async Task ApplyAsync(string origin, IReadOnlyList<StoredObservation> changes)
+    {
+        using var key = await TestLogKeys.KeyAsync(Identity, origin);
+        await using var scope = _app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin, _signed.Link(changes, key), CancellationToken.None);
     }
 
     /// <param name="extraArgs">More configuration, such as Node:Credential and Node:Peers for a Secretariat that pulls.</param>
