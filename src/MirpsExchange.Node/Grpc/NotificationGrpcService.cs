@@ -27,7 +27,7 @@ public sealed class NotificationGrpcService(NodeDbContext db, WebhookUrls urls, 
     {
         var (actor, owner) = RequireManager(context);
         var violations = new List<(string, string)>();
-        if (urls.Refusal(request.Url, out _) is { } refused)
+        if (urls.Refusal(request.Url, owner, out _) is { } refused)
         {
             violations.Add(("url", refused));
         }

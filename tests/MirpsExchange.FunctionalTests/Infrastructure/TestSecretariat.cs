@@ -135,7 +135,11 @@ public sealed class TestSecretariat : IAsyncDisposable
     }
 
     /// <param name="extraArgs">More configuration, such as Node:Credential and Node:Peers for a Secretariat that pulls.</param>
-    public static async Task<TestSecretariat> StartAsync(params string[] extraArgs)
+    public static Task<TestSecretariat> StartAsync(params string[] extraArgs) => StartAsync(null, extraArgs);
+
+    /// <param name="configure">More services (a test's own answers for a dependency outside the process, say).</param>
+    /// <param name="extraArgs">More configuration.</param>
+    public static async Task<TestSecretariat> StartAsync(Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         var identity = await SharedIdentity.GetAsync();
         var credential = await SharedIdentity.CredentialAsync("");
@@ -158,6 +162,7 @@ public sealed class TestSecretariat : IAsyncDisposable
             {
                 errors.AddTo(builder);
                 builder.Services.AddSingleton<TimeProvider>(clock);
+                configure?.Invoke(builder);
             });
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
             return new TestSecretariat(app, folder, identity, credential, errors, clock) { Store = database };
