@@ -764,4 +764,45 @@ public class WebhookTests
         var both = await slow.WhenAsync(e => e.Count == 2, "both approvals, in order, at the slow receiver's pace");
         Assert.Equal(["2022", "2023"], both.Select(e => e.Period));
     }
+
+    /// <summary>
+    /// Issue 15's limit "no CHANGED_SINCE_APPROVAL for late arrivals": PAN's REFUGEES are embargoed, so the Secretariat holds
+    /// PAN's figure (change 1) and its revision after the approval (change 2) as placeholders while the approval arrives.
+    /// When the embargo lifts, both arrive late, in one round: one DATA_RECEIVED names them, and the revision is a change since
+    /// the approval, heard of once.
+    /// </summary>
+    [Fact]
+    public async Task A_change_since_approval_that_arrives_late_is_announced_once()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        var release = DateTimeOffset.UtcNow.AddSeconds(40); // time to start both nodes and hold the placeholders, on a loaded machine too
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, $"--Node:Sharing:Indicators:REFUGEES:ReleaseTime={release:O}", .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var started = DateTimeOffset.UtcNow;
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived, EventType.Approved, EventType.ChangedSinceApproval));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240))); // revised after the approval
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.Approved), "PAN's approval");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (secretariat.CountRows("withheld_changes") < 2 && DateTimeOffset.UtcNow < release)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the Secretariat never held PAN's embargoed changes");
+            await Task.Delay(100);
+        }
+        Assert.True(DateTimeOffset.UtcNow < release,
+            $"the test was too slow: the embargo lifted before the Secretariat held both placeholders ({(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s after start, {secretariat.CountRows("withheld_changes")} held, {secretariat.CountRows("observations")} observations)");
+        Assert.Single(central.Accepted); // nothing of the embargoed figures yet
+
+        var all = await central.WhenAsync(e => e.Any(x => x.Type == EventType.ChangedSinceApproval), "the change since approval, once the embargo lifted");
+        Assert.True(DateTimeOffset.UtcNow >= release);
+        await Task.Delay(500);
+        var heard = central.Accepted;
+        Assert.Equal(heard.Count, heard.Select(e => e.EventId).Distinct().Count());
+        var changed = Assert.Single(heard, e => e.Type == EventType.ChangedSinceApproval);
+        Assert.Equal(("PAN", 1L, 2L), (changed.Country, changed.EntrySequence, changed.FromSequence));
+        var received = Assert.Single(heard, e => e.Type == EventType.DataReceived);
+        Assert.Equal((1L, 2L), (received.FromSequence, received.ToSequence));
+    }
 }
