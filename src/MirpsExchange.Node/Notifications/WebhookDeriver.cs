@@ -51,6 +51,7 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
     /// <summary>One round; returns the deliveries added.</summary>
     public async Task<int> DeriveAsync(CancellationToken cancellationToken) => (await RoundAsync(cancellationToken)).Added;
 
+    /// <summary>One round: the deliveries added, and the events stored (not found again: a calendar's are found every round).</summary>
     private async Task<(int Added, int Derived)> RoundAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -92,7 +93,7 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         // In the order things happened, so a receiver hears of an approval before the change that followed it.
         events = [.. events.DistinctBy(e => e.EventId).OrderBy(e => e.OccurTime.ToDateTimeOffset()).ThenBy(e => e.EventId, StringComparer.Ordinal)];
         var owner = node.Value.Country;
-        var added = 0;
+        var (added, stored) = (0, 0);
         using var held = await gate.EnterAsync(cancellationToken);
         // A write begun is finished (it is short): a commit cancelled at shutdown would be logged as a transaction error.
         cancellationToken = CancellationToken.None;
@@ -114,6 +115,7 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
             var row = new WebhookEventRow { EventKey = e.EventId, Type = (int)e.Type, Country = e.Country, Body = JsonFormatter.Default.Format(e), OccurTime = time };
             db.WebhookEvents.Add(row);
             await db.SaveChangesAsync(cancellationToken);
+            stored++;
             // A State's node tells its own State of its own figures only, whatever a source found; and the Secretariat's node
             // tells a State's subscription of that State only.
             foreach (var subscription in subscriptions.Where(s => WebhookSubscriptions.Hears(s, e, owner)))
@@ -142,7 +144,7 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         }
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (added, events.Count);
+        return (added, stored);
     }
 
     [LoggerMessage(EventName = "WebhookDeriveFailed", Level = LogLevel.Warning, Message = "Reading webhook events from the store failed (tried again next round): {Error}")]

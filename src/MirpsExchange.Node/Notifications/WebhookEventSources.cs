@@ -40,6 +40,9 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
     /// <summary>The cursor over the times this node received changes (<see cref="ReceiveStamps.Passed"/>).</summary>
     public const string ReceivedCursor = "received";
 
+    /// <summary>How many changes held the cursor's own received time when it was read (see <see cref="ReceivedAsync"/>).</summary>
+    public const string ReceivedAtCursor = "received:rows";
+
     private string Country => options.Value.Country;
 
     private IEnumerable<string> Origins => Country.Length > 0 ? [Country] : catalogue.ReportingCountries.Order(StringComparer.Ordinal);
@@ -116,31 +119,48 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
         var upto = stamps.Passed();
         if (events is null || !cursors.TryGetValue(ReceivedCursor, out var after))
         {
-            moved[ReceivedCursor] = upto; // from now on: nobody hears of what arrived before they subscribed
+            // From now on: nobody hears of what arrived before they subscribed (0: an empty store; a cursor below 0 is removed).
+            upto = Math.Max(upto, 0);
+            moved[ReceivedCursor] = upto;
+            moved[ReceivedAtCursor] = await db.Observations.LongCountAsync(o => o.ReceivedTime == upto, cancellationToken);
             return;
         }
-        if (upto <= after)
+        // A write while the node's clock is behind its latest stamp (a clock set back) is stamped with that same time again:
+        // the cursor's own time is read again when it holds more changes than were read (a seek and a count of one write's).
+        var atAfter = await db.Observations.LongCountAsync(o => o.ReceivedTime == after, cancellationToken);
+        var again = atAfter != cursors.GetValueOrDefault(ReceivedAtCursor);
+        if (upto <= after && !again)
         {
             return;
         }
+        var from = again ? after - 1 : after;
+        upto = Math.Max(upto, after);
         // At most a slice's changes (and the rest of the write at its end: one write's changes share their stamp).
-        var cap = await db.Observations.Where(o => o.ReceivedTime > after).OrderBy(o => o.ReceivedTime).Select(o => (long?)o.ReceivedTime)
+        var cap = await db.Observations.Where(o => o.ReceivedTime > from).OrderBy(o => o.ReceivedTime).Select(o => (long?)o.ReceivedTime)
             .Skip(Slice).FirstOrDefaultAsync(cancellationToken);
         if (cap is { } capped && capped < upto)
         {
             upto = capped;
         }
-        var received = db.Observations.AsNoTracking().Where(o => o.ReceivedTime > after && o.ReceivedTime <= upto);
+        var received = db.Observations.AsNoTracking().Where(o => o.ReceivedTime > from && o.ReceivedTime <= upto);
         if (Country.Length > 0)
         {
             var own = Country; // a State's node tells of its own figures only
             received = received.Where(o => o.Origin == own);
         }
         var cells = await received.GroupBy(o => new { o.Origin, o.IndicatorCode, o.Period })
-            .Select(g => new { g.Key.Origin, g.Key.IndicatorCode, g.Key.Period, First = g.Min(o => o.OriginSequence), Last = g.Max(o => o.OriginSequence), Time = g.Max(o => o.RecordedTime) })
+            .Select(g => new
+            {
+                g.Key.Origin, g.Key.IndicatorCode, g.Key.Period, First = g.Min(o => o.OriginSequence), Last = g.Max(o => o.OriginSequence),
+                Time = g.Max(o => o.RecordedTime), Rows = g.LongCount(),
+            })
             .ToListAsync(cancellationToken);
         if (cells.Count == 0)
         {
+            if (again)
+            {
+                moved[ReceivedAtCursor] = atAfter; // fewer than read (a copy of the log dropped): nothing to tell
+            }
             return; // nothing arrived: the cursor stays (reading the same empty slice again is a seek)
         }
         foreach (var byOrigin in cells.GroupBy(c => c.Origin).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -148,11 +168,12 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
             var origin = byOrigin.Key;
             if (Country.Length == 0)
             {
-                var (from, to) = (byOrigin.Min(c => c.First), byOrigin.Max(c => c.Last));
+                var (lowest, highest) = (byOrigin.Min(c => c.First), byOrigin.Max(c => c.Last));
                 events.Add(new WebhookEvent
                 {
-                    EventId = $"{origin}.received.{from}-{to}", Type = EventType.DataReceived,
-                    OccurTime = StoreTime.ToTimestamp(byOrigin.Max(c => c.Time)), Country = origin, FromSequence = from, ToSequence = to,
+                    // The range and how many changes in it: a round that reads a time again (above) names the changes added to it.
+                    EventId = $"{origin}.received.{lowest}-{highest}.{byOrigin.Sum(c => c.Rows)}", Type = EventType.DataReceived,
+                    OccurTime = StoreTime.ToTimestamp(byOrigin.Max(c => c.Time)), Country = origin, FromSequence = lowest, ToSequence = highest,
                 });
             }
             foreach (var cell in byOrigin.GroupBy(c => (Group: ApprovalCells.GroupOf(catalogue, c.IndicatorCode), c.Period)).Where(g => g.Key.Group.Length > 0))
@@ -174,6 +195,7 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
             }
         }
         moved[ReceivedCursor] = upto;
+        moved[ReceivedAtCursor] = upto == after ? atAfter : await db.Observations.LongCountAsync(o => o.ReceivedTime == upto, cancellationToken);
     }
 
     /// <summary>The first change of <paramref name="entry"/>'s cell after it, while it is the cell's latest entry; or null.</summary>

@@ -73,14 +73,14 @@ public sealed class ReceiveStamps(TimeProvider clock)
 
     /// <summary>
     /// A cursor over received times (webhooks read what arrived in slices of them): every write stamped at or before it has
-    /// ended, and no write stamped later is at or before it. Before any write in flight and before now; and before the
-    /// latest stamp given, since a write while the clock is behind it gets that same stamp again (<see cref="Begin"/>).
+    /// ended, and no later write is stamped before it, whatever the clock does. A later write may get this very stamp again
+    /// (a clock behind the latest stamp, <see cref="Begin"/>): a reader of the slice at the cursor counts its rows.
     /// </summary>
     public long Passed()
     {
         lock (_lock)
         {
-            return Math.Min(Math.Max(StoreTime.ToMicros(clock.GetUtcNow()) - 1, _latest == long.MinValue ? long.MinValue : _latest - 1), _inFlight - 1);
+            return Math.Min(_latest, _inFlight - 1);
         }
     }
 }
