@@ -31,6 +31,11 @@ public sealed partial class WebhookDelivery : BackgroundService
     private readonly HttpClient _trusted, _untrusted;
     /// <summary>The subscriptions whose delivery is in flight, and its task.</summary>
     private readonly ConcurrentDictionary<string, Task> _inFlight = new();
+    /// <summary>
+    /// Held while the due heads are read and started, and while an attempt is recorded and its subscription freed: a head read
+    /// before its attempt was recorded is never started again once the subscription is free.
+    /// </summary>
+    private readonly SemaphoreSlim _dispatch = new(1, 1);
     private DateTimeOffset? _lastPrune;
 
     public WebhookDelivery(IServiceScopeFactory scopes, WebhookSignal signal, WebhookSigning signing, WebhookUrls urls, WriteGate gate,
@@ -101,6 +106,19 @@ public sealed partial class WebhookDelivery : BackgroundService
     /// </summary>
     private async Task<int> DispatchAsync(CancellationToken cancellationToken)
     {
+        await _dispatch.WaitAsync(cancellationToken);
+        try
+        {
+            return await DispatchHeldAsync(cancellationToken);
+        }
+        finally
+        {
+            _dispatch.Release();
+        }
+    }
+
+    private async Task<int> DispatchHeldAsync(CancellationToken cancellationToken)
+    {
         var room = _options.Value.MaxConcurrentDeliveries - _inFlight.Count;
         if (room <= 0)
         {
@@ -137,9 +155,12 @@ public sealed partial class WebhookDelivery : BackgroundService
     /// <summary>One attempt of one subscription's head: sent, recorded; the subscription is free again when it ends.</summary>
     private async Task RunAsync(Due due, TaskCompletionSource run, CancellationToken cancellationToken)
     {
+        var held = false;
         try
         {
             var outcome = await SendAsync(due, cancellationToken);
+            await _dispatch.WaitAsync(CancellationToken.None);
+            held = true;
             await RecordAsync(outcome);
             if (outcome.Delivered)
             {
@@ -157,6 +178,10 @@ public sealed partial class WebhookDelivery : BackgroundService
         finally
         {
             _inFlight.TryRemove(due.SubscriptionId, out _);
+            if (held)
+            {
+                _dispatch.Release();
+            }
             run.SetResult();
         }
     }
@@ -266,6 +291,7 @@ public sealed partial class WebhookDelivery : BackgroundService
     {
         _trusted.Dispose();
         _untrusted.Dispose();
+        _dispatch.Dispose();
         base.Dispose();
     }
     [LoggerMessage(EventName = "WebhookAttemptFailed", Level = LogLevel.Information,
