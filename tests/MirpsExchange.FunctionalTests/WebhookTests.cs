@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Notification.V1;
@@ -423,6 +424,11 @@ public class WebhookTests
     public async Task An_embargo_lifting_is_heard_once_at_its_release_time_and_not_before()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
+        if (await TestStores.CreateAsync() is { } warm)
+        {
+            await warm.DropAsync(); // the run's PostgreSQL server started (it takes seconds the first time), before the release time is set
+        }
+        await SharedIdentity.ApproverAsync("PAN");
         var release = DateTimeOffset.UtcNow.AddSeconds(6);
         await using var pan = await TestNode.StartAsync("PAN", null,
             [ShareWithAll, $"--Node:Sharing:Indicators:REFUGEES:ReleaseTime={release:O}", .. WebhookArgs]);
@@ -453,7 +459,9 @@ public class WebhookTests
         await using var blzReceiver = await WebhookReceiver.StartAsync();
         await using var central = await WebhookReceiver.StartAsync();
         await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. WebhookArgs]);
-        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer, "--Webhooks:MaxSubscriptions=2");
+        // The States' receivers here are on loopback, as the test's are: the Secretariat lets PAN's and BLZ's subscriptions reach it.
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer, "--Webhooks:MaxSubscriptions=2", "--Webhooks:TrustedOwners:0=PAN",
+            "--Webhooks:TrustedOwners:1=BLZ");
         NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential, string scope = ApproveScopes) =>
             Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat, scope);
         var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
@@ -665,5 +673,169 @@ public class WebhookTests
         await Task.Delay(500);
         Assert.Equal(2, central.Accepted.Count);
         Assert.Equal(0L, secretariat.CountRows("webhook_cursors WHERE source LIKE 'late:%'")); // nothing left waiting
+    }
+
+    /// <summary>Host names with the test's own answers, as a DNS server inside the Secretariat's network would give them.</summary>
+    private sealed class InternalDns(Dictionary<string, System.Net.IPAddress[]> answers) : WebhookHostResolver
+    {
+        public override Task<System.Net.IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+            answers.TryGetValue(host, out var addresses) ? Task.FromResult(addresses) : base.ResolveAsync(host, cancellationToken);
+    }
+
+    /// <summary>
+    /// Hostile-review finding F6 (a, b). The Secretariat's receivers are on its internal network, so its node allows loopback
+    /// and private addresses; a State subscribing there must not reach that network through them. PAN's approver may not
+    /// point a subscription at a private or loopback address, and a host name that resolves to one (hooks.pan.example, in the
+    /// Secretariat's DNS) is refused when a delivery connects, with an error that names neither address: the delivery log
+    /// does not answer a State's questions about the Secretariat's DNS. The Secretariat's own receiver on loopback is heard.
+    /// </summary>
+    [Fact]
+    public async Task At_the_Secretariat_only_its_own_receivers_may_be_internal_and_a_refusal_names_no_address()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        var internalAnswers = new Dictionary<string, System.Net.IPAddress[]>
+        {
+            ["hooks.pan.example"] = [System.Net.IPAddress.Parse("10.20.30.40"), System.Net.IPAddress.Parse("127.0.0.1"), System.Net.IPAddress.Parse("fd12:3456::7")],
+        };
+        await using var secretariat = await TestSecretariat.StartAsync(builder => builder.Services.AddSingleton<WebhookHostResolver>(new InternalDns(internalAnswers)),
+            [.. WebhookArgs, "--Webhooks:AllowPrivate=true", "--Webhooks:AllowLinkLocal=true"]);
+        NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential) =>
+            Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat);
+        var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
+        var centralHooks = AtSecretariat(await SharedIdentity.ApproverAsync(""));
+
+        // PAN: no private, loopback or link-local receiver, although the node allows them for the Secretariat's own.
+        foreach (var url in new[] { "https://10.0.0.5/x", "https://192.168.1.1/x", "https://[fd12::1]/x", "http://127.0.0.1:9/x", "https://localhost/x", "https://169.254.169.254/x", central.Url })
+        {
+            await RpcAssert.InvalidArgumentAsync(() => panHooks.CreateSubscriptionAsync(Subscribe(url, EventType.DataReceived)).ResponseAsync, "url");
+        }
+        Assert.Equal(0L, secretariat.CountRows("webhook_subscriptions"));
+        // The Secretariat: its own receivers, on loopback and on its private network.
+        await centralHooks.CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        await centralHooks.CreateSubscriptionAsync(Subscribe("https://10.0.0.5/x", EventType.Overdue));
+        // PAN names a host that resolves inside the Secretariat's network: accepted (a name), refused when a delivery connects.
+        var panId = (await panHooks.CreateSubscriptionAsync(Subscribe("https://hooks.pan.example/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("PAN", value: 230)]);
+        Assert.Equal("PAN", Assert.Single(await central.WhenAsync(e => e.Count >= 1, "the Secretariat hears of PAN's data")).Country);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        Delivery? refused = null;
+        while (refused is null || refused.Attempts.Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "PAN's delivery was never tried twice");
+            await Task.Delay(100);
+            refused = (await panHooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = panId })).Deliveries.SingleOrDefault();
+        }
+        Assert.False(refused.Delivered);
+        var listed = Assert.Single((await panHooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
+        foreach (var error in refused.Attempts.Select(a => a.Error).Append(listed.LastError))
+        {
+            Assert.StartsWith("refused: hooks.pan.example", error);
+            foreach (var address in new[] { "10.20.30.40", "127.0.0.1", "fd12:3456::7", "10.", "fd12" })
+            {
+                Assert.DoesNotContain(address, error, StringComparison.Ordinal);
+            }
+        }
+        Assert.Equal(1L, secretariat.CountRows("webhook_deliveries WHERE delivered = TRUE"));
+    }
+
+    /// <summary>
+    /// Hostile-review finding F6 (c): a receiver that takes its time (here 8 s of a 20 s Webhooks:Timeout) held every
+    /// delivery round, so every other subscription's events waited for it. Now each subscription's delivery runs on its own:
+    /// the other receiver hears of the second approval within a few seconds while the slow one still holds the first.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_that_stalls_does_not_delay_another_subscriptions_deliveries()
+    {
+        await using var slow = await WebhookReceiver.StartAsync();
+        await using var fast = await WebhookReceiver.StartAsync();
+        slow.Stall = TimeSpan.FromSeconds(8);
+        await using var pan = await TestNode.StartAsync("PAN", null, [.. WebhookArgs, "--Webhooks:Timeout=00:00:20"]);
+        var hooks = Notifications(pan, await SharedIdentity.ApproverAsync("PAN"));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await hooks.CreateSubscriptionAsync(Subscribe(slow.Url, EventType.Approved));
+        await hooks.CreateSubscriptionAsync(Subscribe(fast.Url, EventType.Approved));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", period: "2022", value: 200)));
+
+        await state.ApproveDataAsync(Approve("2022"));
+        await fast.WhenAsync(e => e.Count == 1, "the first approval");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (slow.Requests.IsEmpty)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the slow receiver was never called");
+            await Task.Delay(20);
+        }
+        var approved = System.Diagnostics.Stopwatch.StartNew();
+        await state.ApproveDataAsync(Approve("2023"));
+        await fast.WhenAsync(e => e.Count == 2, "the second approval, while the slow receiver still holds the first", seconds: 20);
+        Assert.True(approved.Elapsed < TimeSpan.FromSeconds(4), $"the second approval reached the other receiver after {approved.Elapsed.TotalSeconds:0.0} s");
+        Assert.Single(slow.Requests); // still answering the first
+
+        var both = await slow.WhenAsync(e => e.Count == 2, "both approvals, in order, at the slow receiver's pace");
+        Assert.Equal(["2022", "2023"], both.Select(e => e.Period));
+    }
+
+    /// <summary>
+    /// Issue 15's limit "no CHANGED_SINCE_APPROVAL for late arrivals": PAN's REFUGEES are embargoed, so the Secretariat holds
+    /// PAN's figure (change 1) and its revision after the approval (change 2) as placeholders while the approval arrives.
+    /// When the embargo lifts, both arrive late, in one round: one DATA_RECEIVED names them, and the revision is a change since
+    /// the approval, heard of once.
+    /// </summary>
+    [Fact]
+    public async Task A_change_since_approval_that_arrives_late_is_announced_once()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        var release = DateTimeOffset.UtcNow.AddSeconds(40); // time to start both nodes and hold the placeholders, on a loaded machine too
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, $"--Node:Sharing:Indicators:REFUGEES:ReleaseTime={release:O}", .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var started = DateTimeOffset.UtcNow;
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived, EventType.Approved, EventType.ChangedSinceApproval));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 240))); // revised after the approval
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.Approved), "PAN's approval");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (secretariat.CountRows("withheld_changes") < 2 && DateTimeOffset.UtcNow < release)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the Secretariat never held PAN's embargoed changes");
+            await Task.Delay(100);
+        }
+        Assert.True(DateTimeOffset.UtcNow < release,
+            $"the test was too slow: the embargo lifted before the Secretariat held both placeholders ({(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s after start, {secretariat.CountRows("withheld_changes")} held, {secretariat.CountRows("observations")} observations)");
+        Assert.Single(central.Accepted); // nothing of the embargoed figures yet
+
+        var all = await central.WhenAsync(e => e.Any(x => x.Type == EventType.ChangedSinceApproval), "the change since approval, once the embargo lifted",
+            seconds: 30 + (int)Math.Max(0, (release - DateTimeOffset.UtcNow).TotalSeconds));
+        Assert.True(DateTimeOffset.UtcNow >= release);
+        await Task.Delay(500);
+        var heard = central.Accepted;
+        Assert.Equal(heard.Count, heard.Select(e => e.EventId).Distinct().Count());
+        var changed = Assert.Single(heard, e => e.Type == EventType.ChangedSinceApproval);
+        Assert.Equal(("PAN", 1L, 2L), (changed.Country, changed.EntrySequence, changed.FromSequence));
+        var received = Assert.Single(heard, e => e.Type == EventType.DataReceived);
+        Assert.Equal((1L, 2L), (received.FromSequence, received.ToSequence));
+    }
+
+    /// <summary>
+    /// Changes are read by the time the node received them. A write while the node's clock is behind its latest stamp (here
+    /// the test's clock, pinned to an hour ago for both writes) gets that same stamp again, after the deriver read it: the
+    /// second write is still heard of.
+    /// </summary>
+    [Fact]
+    public async Task Changes_stamped_with_the_time_already_read_are_heard_of()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var secretariat = await TestSecretariat.StartAsync(WebhookArgs);
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        var anHourAgo = DateTimeOffset.UtcNow.AddHours(-1);
+        await secretariat.ReplicateAsync(anHourAgo, [Refugees("BLZ", value: 240)]);
+        await central.WhenAsync(e => e.Count >= 1, "BLZ's first change");
+        await Task.Delay(500); // rounds that read up to its time
+        await secretariat.ReplicateAsync(anHourAgo, [Refugees("BLZ", period: "2022", value: 200)]);
+        Assert.Equal(1L, secretariat.CountRows("(SELECT DISTINCT received_time FROM observations) AS times"));
+        var all = await central.WhenAsync(e => e.Count >= 2, "BLZ's second change, stamped with the time of the first");
+        Assert.Equal(("BLZ", 2L), (all[1].Country, all[1].ToSequence));
     }
 }

@@ -16,8 +16,8 @@ namespace MirpsExchange.Node.Grpc;
 /// own State's subscriptions there, which hear of that State only. Every subscription has an owner (a State, or the
 /// Secretariat), and nobody but its owner sees or touches it: another owner's id is NOT_FOUND.
 /// </summary>
-public sealed class NotificationGrpcService(NodeDbContext db, WebhookUrls urls, WebhookSigning signing, WriteGate gate, IOptions<NodeOptions> node,
-    IOptions<WebhookOptions> options, StandardCatalogue catalogue, TimeProvider clock)
+public sealed class NotificationGrpcService(NodeDbContext db, WebhookUrls urls, WebhookSigning signing, WebhookCursors cursors, WriteGate gate,
+    IOptions<NodeOptions> node, IOptions<WebhookOptions> options, StandardCatalogue catalogue, TimeProvider clock)
     : NotificationService.NotificationServiceBase
 {
     /// <summary>The State whose node this is, or empty: the Secretariat's.</summary>
@@ -27,7 +27,7 @@ public sealed class NotificationGrpcService(NodeDbContext db, WebhookUrls urls, 
     {
         var (actor, owner) = RequireManager(context);
         var violations = new List<(string, string)>();
-        if (urls.Refusal(request.Url, out _) is { } refused)
+        if (urls.Refusal(request.Url, owner, out _) is { } refused)
         {
             violations.Add(("url", refused));
         }
@@ -60,6 +60,12 @@ public sealed class NotificationGrpcService(NodeDbContext db, WebhookUrls urls, 
             throw RpcErrors.WithReason(Google.Rpc.Code.ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS",
                 $"this node holds {options.Value.MaxSubscriptions} subscriptions of {(owner.Length > 0 ? owner : "the Secretariat")} already (Webhooks:MaxSubscriptions): remove one first");
         }
+        await using var transaction = await db.Database.BeginTransactionAsync(context.CancellationToken);
+        if (!await db.WebhookSubscriptions.AnyAsync(context.CancellationToken))
+        {
+            // The first subscription: the events start here (a node with none derives nothing, and keeps no cursor moving).
+            await cursors.StartAsync(db, context.CancellationToken);
+        }
         var row = new WebhookSubscriptionRow
         {
             Id = "wh_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)),
@@ -68,6 +74,7 @@ public sealed class NotificationGrpcService(NodeDbContext db, WebhookUrls urls, 
         };
         db.WebhookSubscriptions.Add(row);
         await db.SaveChangesAsync(context.CancellationToken);
+        await transaction.CommitAsync(context.CancellationToken);
         return new CreateSubscriptionResponse { Subscription = ToMessage(row, 0), Secret = Convert.ToBase64String(signing.Secret(row.Id)) };
     }
 

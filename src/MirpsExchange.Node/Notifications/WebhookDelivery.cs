@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
@@ -12,7 +13,8 @@ namespace MirpsExchange.Node.Notifications;
 /// delivered (order per subscription), signed (<see cref="WebhookSigning"/>), POSTed with no redirect followed and only to
 /// allowed addresses (<see cref="WebhookUrls"/>). A 2xx answer delivers it; anything else is logged as an attempt and
 /// tried again after a backoff that doubles up to <see cref="WebhookOptions.MaxBackoff"/>, forever: nothing is dropped.
-/// Subscriptions are served side by side, so one receiver that is down does not hold the others back. Every
+/// Each subscription's delivery runs on its own, up to <see cref="WebhookOptions.MaxConcurrentDeliveries"/> at once, each
+/// within <see cref="WebhookOptions.Timeout"/>: a receiver that stalls holds its own queue, never another's. Every
 /// <see cref="WebhookOptions.PruneInterval"/> it prunes the delivery log (<see cref="PruneAsync"/>).
 /// </summary>
 public sealed partial class WebhookDelivery : BackgroundService
@@ -20,67 +22,108 @@ public sealed partial class WebhookDelivery : BackgroundService
     private readonly IServiceScopeFactory _scopes;
     private readonly WebhookSignal _signal;
     private readonly WebhookSigning _signing;
+    private readonly WebhookUrls _urls;
     private readonly WriteGate _gate;
     private readonly IOptions<WebhookOptions> _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<WebhookDelivery> _logger;
-    private readonly HttpClient _http;
+    /// <summary>For subscriptions the internal allowances apply to, and for the others: two connection pools, so neither reuses a connection of the other.</summary>
+    private readonly HttpClient _trusted, _untrusted;
+    /// <summary>The subscriptions whose delivery is in flight, and its task.</summary>
+    private readonly ConcurrentDictionary<string, Task> _inFlight = new();
+    /// <summary>
+    /// Held while the due heads are read and started, and while an attempt is recorded and its subscription freed: a head read
+    /// before its attempt was recorded is never started again once the subscription is free.
+    /// </summary>
+    private readonly SemaphoreSlim _dispatch = new(1, 1);
     private DateTimeOffset? _lastPrune;
 
     public WebhookDelivery(IServiceScopeFactory scopes, WebhookSignal signal, WebhookSigning signing, WebhookUrls urls, WriteGate gate,
         IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger)
     {
-        (_scopes, _signal, _signing, _gate, _options, _clock, _logger) = (scopes, signal, signing, gate, options, clock, logger);
-        _http = new HttpClient(new SocketsHttpHandler
+        (_scopes, _signal, _signing, _urls, _gate, _options, _clock, _logger) = (scopes, signal, signing, urls, gate, options, clock, logger);
+        (_trusted, _untrusted) = (Client(urls.Connector(trusted: true), options.Value), Client(urls.Connector(trusted: false), options.Value));
+    }
+
+    private static HttpClient Client(Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> connect, WebhookOptions options)
+    {
+        var http = new HttpClient(new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             UseProxy = false,
             UseCookies = false,
-            ConnectCallback = urls.ConnectAsync,
+            ConnectCallback = connect,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         })
-        { Timeout = options.Value.Timeout };
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("MirpsExchange-Webhooks", "1"));
+        { Timeout = options.Timeout };
+        http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("MirpsExchange-Webhooks", "1"));
+        return http;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            var more = false;
             try
             {
                 await PruneWhenDueAsync(stoppingToken);
-                more = await SendDueAsync(stoppingToken) > 0;
+                await DispatchAsync(stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 LogDeliveryRoundFailed(_logger, e.Message);
             }
-            if (!more)
+            try
             {
-                try
-                {
-                    await _signal.WaitAsync(_options.Value.DeliveryInterval, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                await _signal.WaitAsync(_options.Value.DeliveryInterval, stoppingToken);
             }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        try
+        {
+            await Task.WhenAll(_inFlight.Values); // the attempts in flight end (cancelled) before the store closes
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
         }
     }
 
-    private sealed record Due(long DeliveryId, string SubscriptionId, string Url, int Attempts, string EventId, string Body);
+    private sealed record Due(long DeliveryId, string SubscriptionId, string Owner, string Url, int Attempts, string EventId, string Body);
 
     private sealed record Outcome(Due Due, int StatusCode, string Error, int DurationMs)
     {
         public bool Delivered => StatusCode is >= 200 and < 300;
     }
 
-    /// <summary>One round: the head of every subscription's queue that is due; returns how many were delivered.</summary>
-    public async Task<int> SendDueAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the head of every subscription's queue that is due and not in flight already, as many as
+    /// <see cref="WebhookOptions.MaxConcurrentDeliveries"/> leaves room for; each records its outcome when it ends, and a
+    /// delivered one wakes this loop for the next event. Returns how many were started.
+    /// </summary>
+    private async Task<int> DispatchAsync(CancellationToken cancellationToken)
     {
+        await _dispatch.WaitAsync(cancellationToken);
+        try
+        {
+            return await DispatchHeldAsync(cancellationToken);
+        }
+        finally
+        {
+            _dispatch.Release();
+        }
+    }
+
+    private async Task<int> DispatchHeldAsync(CancellationToken cancellationToken)
+    {
+        var room = _options.Value.MaxConcurrentDeliveries - _inFlight.Count;
+        if (room <= 0)
+        {
+            return 0;
+        }
         await using var scope = _scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
         var now = StoreTime.ToMicros(_clock.GetUtcNow());
@@ -94,14 +137,53 @@ public sealed partial class WebhookDelivery : BackgroundService
                          join s in db.WebhookSubscriptions.AsNoTracking() on d.SubscriptionId equals s.Id
                          join e in db.WebhookEvents.AsNoTracking() on d.EventId equals e.Id
                          where heads.Contains(d.Id) && d.NextAttemptTime <= now
-                         select new Due(d.Id, s.Id, s.Url, d.Attempts, e.EventKey, e.Body)).ToListAsync(cancellationToken);
-        if (due.Count == 0)
+                         orderby d.NextAttemptTime, d.Id
+                         select new Due(d.Id, s.Id, s.Owner, s.Url, d.Attempts, e.EventKey, e.Body)).ToListAsync(cancellationToken);
+        var started = 0;
+        foreach (var next in due.Where(d => !_inFlight.ContainsKey(d.SubscriptionId)).Take(room))
         {
-            return 0;
+            var run = new TaskCompletionSource();
+            if (_inFlight.TryAdd(next.SubscriptionId, run.Task))
+            {
+                _ = RunAsync(next, run, cancellationToken);
+                started++;
+            }
         }
-        var outcomes = await Task.WhenAll(due.Select(d => SendAsync(d, cancellationToken)));
-        await RecordAsync(db, outcomes, cancellationToken);
-        return outcomes.Count(o => o.Delivered);
+        return started;
+    }
+
+    /// <summary>One attempt of one subscription's head: sent, recorded; the subscription is free again when it ends.</summary>
+    private async Task RunAsync(Due due, TaskCompletionSource run, CancellationToken cancellationToken)
+    {
+        var held = false;
+        try
+        {
+            var outcome = await SendAsync(due, cancellationToken);
+            await _dispatch.WaitAsync(CancellationToken.None);
+            held = true;
+            await RecordAsync(outcome);
+            if (outcome.Delivered)
+            {
+                _signal.Wake(); // the subscription's next event, at once
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogDeliveryRoundFailed(_logger, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping: the attempt is made again after the restart
+        }
+        finally
+        {
+            _inFlight.TryRemove(due.SubscriptionId, out _);
+            if (held)
+            {
+                _dispatch.Release();
+            }
+            run.SetResult();
+        }
     }
 
     private async Task PruneWhenDueAsync(CancellationToken cancellationToken)
@@ -157,43 +239,45 @@ public sealed partial class WebhookDelivery : BackgroundService
         var watch = Stopwatch.StartNew();
         try
         {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            using var response = await (_urls.Trusted(due.Owner) ? _trusted : _untrusted).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var code = (int)response.StatusCode;
             return new Outcome(due, code, code is >= 200 and < 300 ? "" : $"HTTP {code}", (int)watch.ElapsedMilliseconds);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            var error = e is TaskCanceledException ? $"no answer within {_options.Value.Timeout.TotalSeconds:0.#} s" : e.InnerException?.Message ?? e.Message;
+            // What the subscriber reads (ListDeliveries, its last error): no address its host resolved to (WebhookUrls.Describe).
+            var error = e is HttpRequestException failed ? WebhookUrls.Describe(failed, request.RequestUri!) : $"no answer within {_options.Value.Timeout.TotalSeconds:0.#} s";
             return new Outcome(due, 0, error.Length > 500 ? error[..500] : error, (int)watch.ElapsedMilliseconds);
         }
     }
 
-    private async Task RecordAsync(NodeDbContext db, Outcome[] outcomes, CancellationToken cancellationToken)
+    private async Task RecordAsync(Outcome outcome)
     {
         var options = _options.Value;
+        await using var scope = _scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        // The attempt made is recorded even at shutdown (a cancelled save would be logged as an error, and the attempt lost).
+        var cancellationToken = CancellationToken.None;
         using var held = await _gate.EnterAsync(cancellationToken);
-        // The attempts made are recorded even at shutdown (a cancelled save would be logged as an error, and the attempts lost).
-        cancellationToken = CancellationToken.None;
         var now = StoreTime.ToMicros(_clock.GetUtcNow());
-        foreach (var outcome in outcomes)
+        var delivery = await db.WebhookDeliveries.FindAsync([outcome.Due.DeliveryId], cancellationToken);
+        var subscription = await db.WebhookSubscriptions.FindAsync([outcome.Due.SubscriptionId], cancellationToken);
+        if (delivery is null || subscription is null)
         {
-            var delivery = await db.WebhookDeliveries.FindAsync([outcome.Due.DeliveryId], cancellationToken);
-            var subscription = await db.WebhookSubscriptions.FindAsync([outcome.Due.SubscriptionId], cancellationToken);
-            if (delivery is null || subscription is null)
-            {
-                continue; // removed meanwhile
-            }
-            delivery.Attempts++;
-            db.WebhookAttempts.Add(new WebhookAttemptRow
-            {
-                DeliveryId = delivery.Id, AttemptTime = now, StatusCode = outcome.StatusCode, Error = outcome.Error, DurationMs = outcome.DurationMs,
-            });
-            if (outcome.Delivered)
-            {
-                (delivery.Delivered, delivery.DeliveredTime) = (true, now);
-                (subscription.ConsecutiveFailures, subscription.LastSuccessTime) = (0, now);
-                continue;
-            }
+            return; // removed meanwhile
+        }
+        delivery.Attempts++;
+        db.WebhookAttempts.Add(new WebhookAttemptRow
+        {
+            DeliveryId = delivery.Id, AttemptTime = now, StatusCode = outcome.StatusCode, Error = outcome.Error, DurationMs = outcome.DurationMs,
+        });
+        if (outcome.Delivered)
+        {
+            (delivery.Delivered, delivery.DeliveredTime) = (true, now);
+            (subscription.ConsecutiveFailures, subscription.LastSuccessTime) = (0, now);
+        }
+        else
+        {
             var backoff = options.InitialBackoff * Math.Pow(2, Math.Min(delivery.Attempts - 1, 30));
             delivery.NextAttemptTime = now + (long)(backoff < options.MaxBackoff ? backoff : options.MaxBackoff).TotalMicroseconds;
             subscription.ConsecutiveFailures++;
@@ -205,10 +289,11 @@ public sealed partial class WebhookDelivery : BackgroundService
 
     public override void Dispose()
     {
-        _http.Dispose();
+        _trusted.Dispose();
+        _untrusted.Dispose();
+        _dispatch.Dispose();
         base.Dispose();
     }
-
     [LoggerMessage(EventName = "WebhookAttemptFailed", Level = LogLevel.Information,
         Message = "Webhook event {EventId} to subscription {SubscriptionId} failed ({Error}), attempt {Attempts}; tried again after a backoff")]
     private static partial void LogAttemptFailed(ILogger logger, string eventId, string subscriptionId, string error, int attempts);

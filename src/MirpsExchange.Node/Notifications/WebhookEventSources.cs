@@ -16,8 +16,9 @@ namespace MirpsExchange.Node.Notifications;
 public interface IWebhookEventSource
 {
     /// <summary>
-    /// The events after <paramref name="cursors"/> and the cursors' new positions; with <paramref name="skip"/> (no
-    /// subscription) only the new positions, read cheaply: nobody is told of what happened before they subscribed.
+    /// The events after <paramref name="cursors"/> and the cursors' new positions; with <paramref name="skip"/> (the first
+    /// subscription is being created, <see cref="WebhookCursors"/>) only the positions of the store's present, read cheaply:
+    /// nobody is told of what happened before they subscribed.
     /// </summary>
     Task<(List<WebhookEvent> Events, Dictionary<string, long> Cursors)> CollectAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, bool skip,
         CancellationToken cancellationToken);
@@ -29,10 +30,18 @@ public interface IWebhookEventSource
 /// Secretariat's node: every State's approvals, unapprovals and changes since approval as they arrive, data received, and
 /// its own acceptances and rejections. No event holds a figure.
 /// </summary>
-public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatalogue catalogue, TimeProvider clock) : IWebhookEventSource
+public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatalogue catalogue, ReceiveStamps stamps, TimeProvider clock) : IWebhookEventSource
 {
     private const int Page = 500;
-    private const long ChangeWindow = 100_000;
+
+    /// <summary>Changes read in one round at most (a round that reaches it is followed by another at once).</summary>
+    private const int Slice = 100_000;
+
+    /// <summary>The cursor over the times this node received changes (<see cref="ReceiveStamps.Passed"/>).</summary>
+    public const string ReceivedCursor = "received";
+
+    /// <summary>How many changes held the cursor's own received time when it was read (see <see cref="ReceivedAsync"/>).</summary>
+    public const string ReceivedAtCursor = "received:rows";
 
     private string Country => options.Value.Country;
 
@@ -46,12 +55,8 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
         foreach (var origin in Origins)
         {
             await LifecycleAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
-            if (Country.Length == 0)
-            {
-                await LateChangesAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
-            }
-            await ChangesAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
         }
+        await ReceivedAsync(db, cursors, moved, skip ? null : events, cancellationToken);
         if (Country.Length == 0)
         {
             await DecisionsAsync(db, cursors, moved, skip ? null : events, cancellationToken);
@@ -59,6 +64,11 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
         else
         {
             await EmbargoesAsync(db, cursors, moved, skip ? null : events, cancellationToken);
+        }
+        // Cursors of an earlier version (a sequence per origin, one per placeholder passed): the received times replace them.
+        foreach (var old in cursors.Keys.Where(k => k.StartsWith("changes:", StringComparison.Ordinal) || k.StartsWith("late:", StringComparison.Ordinal)))
+        {
+            moved[old] = -1;
         }
         return (events, moved);
     }
@@ -96,101 +106,96 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
     }
 
     /// <summary>
-    /// DATA_RECEIVED (the Secretariat's node) and CHANGED_SINCE_APPROVAL: the changes of <paramref name="origin"/> after the
-    /// cursor, by group and period, against each cell's latest lifecycle entry.
+    /// DATA_RECEIVED (the Secretariat's node) and CHANGED_SINCE_APPROVAL: the changes this node stored since the cursor, a
+    /// slice of received times (<see cref="ReceiveStamps.Passed"/>: every write in it has ended, and none later lands in it),
+    /// by origin, group and period, against each cell's latest lifecycle entry. A change that arrives late (a placeholder
+    /// the Secretariat held, a draft held back, an embargoed change, one a relay did not hold, replaced by its content) is
+    /// in the slice it arrived in, like any other: each change is read in exactly one round, and nothing is kept per
+    /// placeholder.
     /// </summary>
-    private async Task ChangesAsync(NodeDbContext db, string origin, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
+    private async Task ReceivedAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
         List<WebhookEvent>? events, CancellationToken cancellationToken)
     {
-        var cursor = $"changes:{origin}";
-        var after = cursors.GetValueOrDefault(cursor);
-        var last = await db.Observations.Where(o => o.Origin == origin).MaxAsync(o => (long?)o.OriginSequence, cancellationToken) ?? 0;
-        if (last <= after || events is null)
+        var upto = stamps.Passed();
+        if (events is null || !cursors.TryGetValue(ReceivedCursor, out var after))
         {
-            moved[cursor] = Math.Max(last, after);
+            // From now on: nobody hears of what arrived before they subscribed (0: an empty store; a cursor below 0 is removed).
+            upto = Math.Max(upto, 0);
+            moved[ReceivedCursor] = upto;
+            moved[ReceivedAtCursor] = await db.Observations.LongCountAsync(o => o.ReceivedTime == upto, cancellationToken);
             return;
         }
-        var upto = Math.Min(last, after + ChangeWindow);
-        if (Country.Length == 0)
+        // A write while the node's clock is behind its latest stamp (a clock set back) is stamped with that same time again:
+        // the cursor's own time is read again when it holds more changes than were read (a seek and a count of one write's).
+        var atAfter = await db.Observations.LongCountAsync(o => o.ReceivedTime == after, cancellationToken);
+        var again = atAfter != cursors.GetValueOrDefault(ReceivedAtCursor);
+        if (upto <= after && !again)
         {
-            // The window's placeholders (a draft held back, an embargoed change): their content may arrive after the cursor
-            // moved on. Read before the window's changes, so one replaced meanwhile is announced here, or later, not lost.
-            foreach (var sequence in await db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin && w.OriginSequence > after && w.OriginSequence <= upto)
-                .Select(w => w.OriginSequence).ToListAsync(cancellationToken))
-            {
-                moved[LateKey(origin, sequence)] = sequence;
-            }
+            return;
         }
-        var cells = await db.Observations.AsNoTracking()
-            .Where(o => o.Origin == origin && o.OriginSequence > after && o.OriginSequence <= upto)
-            .GroupBy(o => new { o.IndicatorCode, o.Period })
-            .Select(g => new { g.Key.IndicatorCode, g.Key.Period, First = g.Min(o => o.OriginSequence), Time = g.Max(o => o.RecordedTime) })
+        var from = again ? after - 1 : after;
+        upto = Math.Max(upto, after);
+        // At most a slice's changes (and the rest of the write at its end: one write's changes share their stamp).
+        var cap = await db.Observations.Where(o => o.ReceivedTime > from).OrderBy(o => o.ReceivedTime).Select(o => (long?)o.ReceivedTime)
+            .Skip(Slice).FirstOrDefaultAsync(cancellationToken);
+        if (cap is { } capped && capped < upto)
+        {
+            upto = capped;
+        }
+        var received = db.Observations.AsNoTracking().Where(o => o.ReceivedTime > from && o.ReceivedTime <= upto);
+        if (Country.Length > 0)
+        {
+            var own = Country; // a State's node tells of its own figures only
+            received = received.Where(o => o.Origin == own);
+        }
+        var cells = await received.GroupBy(o => new { o.Origin, o.IndicatorCode, o.Period })
+            .Select(g => new
+            {
+                g.Key.Origin, g.Key.IndicatorCode, g.Key.Period, First = g.Min(o => o.OriginSequence), Last = g.Max(o => o.OriginSequence),
+                Time = g.Max(o => o.RecordedTime), Rows = g.LongCount(),
+            })
             .ToListAsync(cancellationToken);
         if (cells.Count == 0)
         {
-            moved[cursor] = upto;
-            return;
-        }
-        if (Country.Length == 0)
-        {
-            var from = cells.Min(c => c.First);
-            events.Add(new WebhookEvent
+            if (again)
             {
-                EventId = $"{origin}.received.{from}-{upto}", Type = EventType.DataReceived,
-                OccurTime = StoreTime.ToTimestamp(cells.Max(c => c.Time)), Country = origin, FromSequence = from, ToSequence = upto,
-            });
+                moved[ReceivedAtCursor] = atAfter; // fewer than read (a copy of the log dropped): nothing to tell
+            }
+            return; // nothing arrived: the cursor stays (reading the same empty slice again is a seek)
         }
-        foreach (var cell in cells.GroupBy(c => (Group: ApprovalCells.GroupOf(catalogue, c.IndicatorCode), c.Period)).Where(g => g.Key.Group.Length > 0))
+        foreach (var byOrigin in cells.GroupBy(c => c.Origin).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            var latest = await db.LifecycleEntries.AsNoTracking()
-                .Where(e => e.Origin == origin && e.GroupId == cell.Key.Group && e.Period == cell.Key.Period)
-                .OrderByDescending(e => e.EntrySequence).FirstOrDefaultAsync(cancellationToken);
-            var first = cell.Min(c => c.First);
-            if (latest is { Action: LifecycleAction.Approve } && latest.LogSequence < first)
+            var origin = byOrigin.Key;
+            if (Country.Length == 0)
             {
+                var (lowest, highest) = (byOrigin.Min(c => c.First), byOrigin.Max(c => c.Last));
+                events.Add(new WebhookEvent
+                {
+                    // The range and how many changes in it: a round that reads a time again (above) names the changes added to it.
+                    EventId = $"{origin}.received.{lowest}-{highest}.{byOrigin.Sum(c => c.Rows)}", Type = EventType.DataReceived,
+                    OccurTime = StoreTime.ToTimestamp(byOrigin.Max(c => c.Time)), Country = origin, FromSequence = lowest, ToSequence = highest,
+                });
+            }
+            foreach (var cell in byOrigin.GroupBy(c => (Group: ApprovalCells.GroupOf(catalogue, c.IndicatorCode), c.Period)).Where(g => g.Key.Group.Length > 0))
+            {
+                var latest = await db.LifecycleEntries.AsNoTracking()
+                    .Where(e => e.Origin == origin && e.GroupId == cell.Key.Group && e.Period == cell.Key.Period)
+                    .OrderByDescending(e => e.EntrySequence).FirstOrDefaultAsync(cancellationToken);
+                if (latest is not { Action: LifecycleAction.Approve } || cell.Max(c => c.Last) <= latest.LogSequence)
+                {
+                    continue;
+                }
+                // The first change after the approval: this slice's first, unless the slice also holds one from before it (arrived late).
+                var first = cell.Min(c => c.First);
+                if (first <= latest.LogSequence)
+                {
+                    first = (await ChangedAfterAsync(db, origin, latest, cancellationToken))?.Sequence ?? first;
+                }
                 events.Add(Changed(origin, latest, first, cell.Max(c => c.Time)));
             }
         }
-        moved[cursor] = upto;
-    }
-
-    private static string LatePrefix(string origin) => $"late:{origin}:";
-
-    private static string LateKey(string origin, long sequence) => LatePrefix(origin) + sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// DATA_RECEIVED (the Secretariat's node) for changes that arrive after the cursor passed them: each placeholder the
-    /// cursor passed is a cursor of its own (<see cref="LateKey"/>) until its content is here (one event for those that
-    /// arrived since the last round) or its placeholder is gone without it; then its cursor is removed (a position below 0,
-    /// <see cref="WebhookDeriver"/>).
-    /// </summary>
-    private static async Task LateChangesAsync(NodeDbContext db, string origin, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
-        List<WebhookEvent>? events, CancellationToken cancellationToken)
-    {
-        var prefix = LatePrefix(origin);
-        var waiting = cursors.Where(c => c.Key.StartsWith(prefix, StringComparison.Ordinal) && c.Value > 0).Select(c => c.Value).Order().Take(Page).ToList();
-        if (waiting.Count == 0)
-        {
-            return;
-        }
-        var arrived = await db.Observations.AsNoTracking().Where(o => o.Origin == origin && waiting.Contains(o.OriginSequence))
-            .Select(o => new { o.OriginSequence, o.RecordedTime }).ToListAsync(cancellationToken);
-        var still = (await db.WithheldChanges.AsNoTracking().Where(w => w.Origin == origin && waiting.Contains(w.OriginSequence))
-            .Select(w => w.OriginSequence).ToListAsync(cancellationToken)).ToHashSet();
-        if (arrived.Count > 0 && events is not null)
-        {
-            var (from, to) = (arrived.Min(a => a.OriginSequence), arrived.Max(a => a.OriginSequence));
-            events.Add(new WebhookEvent
-            {
-                EventId = $"{origin}.received-late.{from}-{to}.{arrived.Count}", Type = EventType.DataReceived,
-                OccurTime = StoreTime.ToTimestamp(arrived.Max(a => a.RecordedTime)), Country = origin, FromSequence = from, ToSequence = to,
-            });
-        }
-        var done = arrived.Select(a => a.OriginSequence).ToHashSet();
-        foreach (var sequence in waiting.Where(w => done.Contains(w) || !still.Contains(w)))
-        {
-            moved[LateKey(origin, sequence)] = -1;
-        }
+        moved[ReceivedCursor] = upto;
+        moved[ReceivedAtCursor] = upto == after ? atAfter : await db.Observations.LongCountAsync(o => o.ReceivedTime == upto, cancellationToken);
     }
 
     /// <summary>The first change of <paramref name="entry"/>'s cell after it, while it is the cell's latest entry; or null.</summary>

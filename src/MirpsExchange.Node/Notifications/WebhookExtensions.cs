@@ -12,19 +12,22 @@ public static class WebhookExtensions
         var options = section.Get<WebhookOptions>() ?? new WebhookOptions();
         if (options.PollInterval <= TimeSpan.Zero || options.DeliveryInterval <= TimeSpan.Zero || options.InitialBackoff <= TimeSpan.Zero
             || options.MaxBackoff < options.InitialBackoff || options.Timeout <= TimeSpan.Zero || options.DueSoonDays < 0 || options.LookbackDays < 0
-            || options.Retention <= TimeSpan.Zero || options.PruneInterval <= TimeSpan.Zero)
+            || options.Retention <= TimeSpan.Zero || options.PruneInterval <= TimeSpan.Zero || options.MaxConcurrentDeliveries < 1)
         {
             throw new OptionsValidationException(Options.DefaultName, typeof(WebhookOptions),
-                ["Webhooks: PollInterval, DeliveryInterval, InitialBackoff, Timeout, Retention and PruneInterval must be positive, MaxBackoff at least InitialBackoff, DueSoonDays and LookbackDays 0 or more."]);
+                ["Webhooks: PollInterval, DeliveryInterval, InitialBackoff, Timeout, Retention and PruneInterval must be positive, MaxBackoff at least InitialBackoff, DueSoonDays and LookbackDays 0 or more, MaxConcurrentDeliveries at least 1."]);
         }
         builder.Services.AddOptions<WebhookOptions>().Bind(section);
         var keyFile = options.SecretKeyFile.Length > 0
             ? Path.GetFullPath(options.SecretKeyFile, builder.Environment.ContentRootPath)
             : Path.Combine(Path.GetFullPath(node.DataDirectory, builder.Environment.ContentRootPath), "webhook-secrets.key");
         builder.Services.AddSingleton(_ => WebhookSigning.FromFile(keyFile));
-        builder.Services.AddSingleton(services => new WebhookUrls(services.GetRequiredService<IOptions<WebhookOptions>>().Value));
+        builder.Services.AddSingleton<WebhookHostResolver>();
+        builder.Services.AddSingleton(services => new WebhookUrls(services.GetRequiredService<IOptions<WebhookOptions>>().Value, services.GetRequiredService<IOptions<NodeOptions>>().Value.Country,
+            services.GetRequiredService<WebhookHostResolver>(), services.GetRequiredService<ILogger<WebhookUrls>>()));
         builder.Services.AddSingleton<WebhookSignal>();
         builder.Services.AddSingleton<IWebhookEventSource, NodeEventSource>();
+        builder.Services.AddSingleton<WebhookCursors>();
         builder.Services.AddHostedService<WebhookDeriver>();
         builder.Services.AddHostedService<WebhookDelivery>();
         return builder;

@@ -41,7 +41,10 @@ public sealed class WebhookOptions
     /// <summary>How often the delivery worker prunes what <see cref="Retention"/> lets go.</summary>
     public TimeSpan PruneInterval { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>Development only: receivers on a loopback address (http or https). Off, a loopback URL is refused.</summary>
+    /// <summary>
+    /// Development only: receivers on a loopback address (http or https), for the node's own party and <see cref="TrustedOwners"/>.
+    /// Off, a loopback URL is refused.
+    /// </summary>
     public bool AllowLoopback { get; set; }
 
     /// <summary>Receivers on link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services answer. Off by default (SSRF).</summary>
@@ -52,6 +55,16 @@ public sealed class WebhookOptions
     /// receivers are internal systems. Off by default (SSRF: a subscriber reaching the node's internal network).
     /// </summary>
     public bool AllowPrivate { get; set; }
+
+    /// <summary>
+    /// The owners (States' ISO3 codes; "*" for all, development only) whose subscriptions the internal allowances above apply
+    /// to, besides the node's own party (its State; at the Secretariat's node, the Secretariat), to which they always apply.
+    /// Empty by default: at the Secretariat's node, a State's receiver is never on the Secretariat's internal network.
+    /// </summary>
+    public string[] TrustedOwners { get; set; } = [];
+
+    /// <summary>Deliveries in flight at once at most (each to another subscription): one slow receiver holds one of them, never the others.</summary>
+    public int MaxConcurrentDeliveries { get; set; } = 16;
 
     /// <summary>The file of the key every subscription's secret is derived from; empty: webhook-secrets.key in Node:DataDirectory (created owner-only).</summary>
     public string SecretKeyFile { get; set; } = "";

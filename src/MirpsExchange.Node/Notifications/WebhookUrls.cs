@@ -6,15 +6,22 @@ namespace MirpsExchange.Node.Notifications;
 /// <summary>
 /// Which receivers a node may call (SSRF): https, or http to loopback only where the node allows loopback (development);
 /// never the unspecified, multicast or broadcast address; loopback, link-local (cloud metadata at 169.254.169.254,
-/// fd00:ec2::254) and private networks only where configured; an IPv4 address wrapped in IPv6 (mapped, NAT64, 6to4) is
-/// judged as that IPv4 address. Checked on the URL at subscription and again on every address a host name
-/// resolves to when a delivery connects (a name that resolves to a refused address later is refused then).
+/// fd00:ec2::254) and private networks only where configured, and then only for the subscriptions of the node's own party
+/// (its State, or the Secretariat at the Secretariat's node) and the owners <see cref="WebhookOptions.TrustedOwners"/>
+/// names: another State's subscription at the Secretariat's node never reaches the Secretariat's internal network. An IPv4
+/// address wrapped in IPv6 (mapped, NAT64, 6to4) is judged as that IPv4 address. Checked on the URL at subscription and
+/// again on every address a host name resolves to when a delivery connects (a name that resolves to a refused address
+/// later is refused then). What a subscriber reads of a refusal names no address its host resolved to.
 /// </summary>
-public sealed class WebhookUrls(WebhookOptions options)
+public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner, WebhookHostResolver resolver, ILogger<WebhookUrls> logger)
 {
+    /// <summary>Whether the internal allowances (Webhooks:AllowLoopback, :AllowLinkLocal, :AllowPrivate) apply to a subscription of <paramref name="owner"/>.</summary>
+    public bool Trusted(string owner) => owner == nodeOwner || options.TrustedOwners.Contains(owner, StringComparer.Ordinal) || options.TrustedOwners.Contains("*");
+
     /// <summary>Why <paramref name="text"/> is refused as a receiver's URL, or null: accepted.</summary>
-    public string? Refusal(string text, out Uri? uri)
+    public string? Refusal(string text, string owner, out Uri? uri)
     {
+        var trusted = Trusted(owner);
         uri = null;
         if (text.Length is 0 or > 2_000)
         {
@@ -29,13 +36,15 @@ public sealed class WebhookUrls(WebhookOptions options)
             return "a receiver's URL holds no user name, password or fragment";
         }
         var loopbackName = parsed.IsLoopback;
-        if (IPAddress.TryParse(parsed.DnsSafeHost, out var address) && AddressRefusal(address) is { } refused)
+        if (IPAddress.TryParse(parsed.DnsSafeHost, out var address) && AddressRefusal(address, trusted) is { } refused)
         {
             return refused;
         }
-        if (loopbackName && !options.AllowLoopback)
+        if (loopbackName && !(options.AllowLoopback && trusted))
         {
-            return "a receiver on this machine (loopback) is refused: Webhooks:AllowLoopback is for development only";
+            return options.AllowLoopback
+                ? "a receiver on this machine (loopback) is for the node's own party's subscriptions only (Webhooks:TrustedOwners)"
+                : "a receiver on this machine (loopback) is refused: Webhooks:AllowLoopback is for development only";
         }
         if (parsed.Scheme == "http" && !loopbackName)
         {
@@ -45,36 +54,38 @@ public sealed class WebhookUrls(WebhookOptions options)
         return null;
     }
 
-    /// <summary>Why a delivery may not connect to <paramref name="address"/>, or null.</summary>
-    public string? AddressRefusal(IPAddress address)
+    /// <summary>Why a delivery may not connect to <paramref name="address"/>, or null; <paramref name="trusted"/>: for a subscription the internal allowances apply to (<see cref="Trusted"/>).</summary>
+    public string? AddressRefusal(IPAddress address, bool trusted)
     {
         var given = address;
         address = Unwrapped(address);
         if (!address.Equals(given))
         {
-            return AddressRefusal(address) is { } wrapped ? $"{given} reaches {address}: {wrapped}" : null;
+            return AddressRefusal(address, trusted) is { } wrapped ? $"{given} reaches {address}: {wrapped}" : null;
         }
+        var (allowLoopback, allowLinkLocal, allowPrivate) = trusted ? (options.AllowLoopback, options.AllowLinkLocal, options.AllowPrivate) : (false, false, false);
+        var only = trusted ? "" : " (and then only for the node's own party and Webhooks:TrustedOwners)";
         if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast) || address.IsIPv6Multicast
             || (address.AddressFamily == AddressFamily.InterNetwork && address.GetAddressBytes()[0] is >= 224))
         {
             return $"{address} is not a receiver's address (unspecified, multicast or broadcast)";
         }
-        if (IPAddress.IsLoopback(address) && !options.AllowLoopback)
+        if (IPAddress.IsLoopback(address) && !allowLoopback)
         {
-            return $"{address} is this machine (loopback): refused unless Webhooks:AllowLoopback (development)";
+            return $"{address} is this machine (loopback): refused unless Webhooks:AllowLoopback (development){only}";
         }
         var bytes = address.GetAddressBytes();
         var linkLocal = address.IsIPv6LinkLocal
             || (address.AddressFamily == AddressFamily.InterNetwork && bytes[0] == 169 && bytes[1] == 254)
             // Cloud metadata outside link-local: AWS's IPv6 endpoint, Alibaba's.
             || address.Equals(IPAddress.Parse("fd00:ec2::254")) || address.Equals(IPAddress.Parse("100.100.100.200"));
-        if (linkLocal && !options.AllowLinkLocal)
+        if (linkLocal && !allowLinkLocal)
         {
-            return $"{address} is link-local or a cloud metadata address: refused unless Webhooks:AllowLinkLocal";
+            return $"{address} is link-local or a cloud metadata address: refused unless Webhooks:AllowLinkLocal{only}";
         }
-        if (IsPrivate(address) && !options.AllowPrivate)
+        if (IsPrivate(address) && !allowPrivate)
         {
-            return $"{address} is on a private network (RFC 1918, unique local fc00::/7, shared 100.64.0.0/10, local-use NAT64): refused unless Webhooks:AllowPrivate";
+            return $"{address} is on a private network (RFC 1918, unique local fc00::/7, shared 100.64.0.0/10, local-use NAT64): refused unless Webhooks:AllowPrivate{only}";
         }
         return null;
     }
@@ -113,17 +124,34 @@ public sealed class WebhookUrls(WebhookOptions options)
     }
 
     /// <summary>
-    /// The connection a delivery opens: the host resolved here, every address checked (<see cref="AddressRefusal"/>), the
-    /// first allowed one connected, so a name cannot be pointed at a refused address between the check and the connect.
+    /// The connection a delivery opens for a subscription <paramref name="trusted"/> or not (<see cref="Trusted"/>; each kind
+    /// has its own connection pool, so one never reuses a connection the other was allowed): the host resolved here, every
+    /// address checked (<see cref="AddressRefusal"/>), the first allowed one connected, so a name cannot be pointed at a
+    /// refused address between the check and the connect. A refusal names no address (the subscriber reads it in its delivery
+    /// log); the node's log has them.
     /// </summary>
-    public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    public Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Connector(bool trusted) => async (context, cancellationToken) =>
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
-        var allowed = addresses.Where(a => AddressRefusal(a) is null).ToArray();
+        IPAddress[] addresses;
+        try
+        {
+            addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await resolver.ResolveAsync(host, cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw new WebhookConnectException($"{host} does not resolve ({e.SocketErrorCode})");
+        }
+        var allowed = addresses.Where(a => AddressRefusal(a, trusted) is null).ToArray();
         if (allowed.Length == 0)
         {
-            throw new HttpRequestException(addresses.Length == 0 ? $"{host} does not resolve" : $"refused: {AddressRefusal(addresses[0])}");
+            if (addresses.Length == 0)
+            {
+                throw new WebhookConnectException($"{host} does not resolve");
+            }
+            LogRefused(logger, host, string.Join(", ", addresses.Select(a => AddressRefusal(a, trusted))));
+            throw new WebhookConnectException(
+                $"refused: {host} resolves only to addresses this node does not call for this subscription (loopback, link-local, private or special; the node's log names them)");
         }
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -131,10 +159,49 @@ public sealed class WebhookUrls(WebhookOptions options)
             await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
             return new NetworkStream(socket, ownsSocket: true);
         }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new WebhookConnectException($"could not connect to {host}: {e.SocketErrorCode}");
+        }
         catch
         {
             socket.Dispose();
             throw;
         }
-    }
+    };
+
+    /// <summary>
+    /// What a subscriber reads of a failed attempt (its delivery log, its subscription's last error): the HTTP-level cause and
+    /// the receiver's host as given, never an address it resolved to, an internal exception's text, or the node's paths.
+    /// </summary>
+    public static string Describe(HttpRequestException e, Uri url) =>
+        e.InnerException as WebhookConnectException is { } connect ? connect.Message
+        : e.HttpRequestError switch
+        {
+            HttpRequestError.NameResolutionError => $"{url.Host} does not resolve",
+            HttpRequestError.ConnectionError => $"could not connect to {url.Host}",
+            HttpRequestError.SecureConnectionError => $"the TLS connection to {url.Host} failed (its certificate is not trusted, or names another host)",
+            HttpRequestError.ResponseEnded => "the receiver closed the connection before it answered",
+            HttpRequestError.InvalidResponse => "the receiver's answer is not valid HTTP",
+            HttpRequestError.HttpProtocolError => "HTTP protocol error",
+            HttpRequestError.ProxyTunnelError => "proxy error",
+            HttpRequestError.ConfigurationLimitExceeded => "the receiver's answer exceeds a limit",
+            HttpRequestError.UserAuthenticationError => "authentication error",
+            HttpRequestError.VersionNegotiationError => "HTTP version negotiation failed",
+            _ => "the request failed",
+        };
+
+    [LoggerMessage(EventName = "WebhookAddressRefused", Level = LogLevel.Information,
+        Message = "A webhook delivery to {Host} was refused: {Refusals}")]
+    private static partial void LogRefused(ILogger logger, string host, string refusals);
+}
+
+/// <summary>Why a delivery's connection was not made, in words a subscriber may read (no resolved address).</summary>
+public sealed class WebhookConnectException(string message) : IOException(message);
+
+/// <summary>How a delivery resolves a receiver's host name (the system's DNS; a test gives its own answers).</summary>
+public class WebhookHostResolver
+{
+    public virtual Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) => Dns.GetHostAddressesAsync(host, cancellationToken);
 }

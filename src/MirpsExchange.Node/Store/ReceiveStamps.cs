@@ -70,4 +70,17 @@ public sealed class ReceiveStamps(TimeProvider clock)
             return Math.Min(Math.Max(StoreTime.ToMicros(clock.GetUtcNow()) - 1, _latest), _inFlight - 1);
         }
     }
+
+    /// <summary>
+    /// A cursor over received times (webhooks read what arrived in slices of them): every write stamped at or before it has
+    /// ended, and no later write is stamped before it, whatever the clock does. A later write may get this very stamp again
+    /// (a clock behind the latest stamp, <see cref="Begin"/>): a reader of the slice at the cursor counts its rows.
+    /// </summary>
+    public long Passed()
+    {
+        lock (_lock)
+        {
+            return Math.Min(_latest, _inFlight - 1);
+        }
+    }
 }

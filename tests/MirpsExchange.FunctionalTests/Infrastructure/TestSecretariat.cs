@@ -112,15 +112,11 @@ public sealed class TestSecretariat : IAsyncDisposable
         }
         foreach (var origin in changes.GroupBy(c => c.Origin))
         {
-            // Signed as the origin signs a commit, with its key registered at the identity server: the
-            // Secretariat names the head in its answers, and `mirps regional verify` checks it.
-            using var key = await TestLogKeys.KeyAsync(Identity, origin.Key);
-            await using var scope = _app.Services.CreateAsyncScope();
             // Received when recorded: "as of" at the Secretariat is what it had received by then.
             _clock.Pinned = recordedTime;
             try
             {
-                await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin.Key, _signed.Link([.. origin], key), CancellationToken.None);
+                await ApplyAsync(origin.Key, [.. origin]);
             }
             finally
             {
@@ -129,8 +125,24 @@ public sealed class TestSecretariat : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Applies changes of <paramref name="origin"/> built by the test (placeholders, say, then the content they stand for)
+    /// through the replica write path, linked and signed as the origin signs a commit, with its key registered at the
+    /// identity server: the Secretariat names the head in its answers, and `mirps regional verify` checks it.
+    /// </summary>
+    public async Task ApplyAsync(string origin, IReadOnlyList<StoredObservation> changes)
+    {
+        using var key = await TestLogKeys.KeyAsync(Identity, origin);
+        await using var scope = _app.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<ReplicaWriter>().ApplyChangesAsync(origin, _signed.Link(changes, key), CancellationToken.None);
+    }
+
     /// <param name="extraArgs">More configuration, such as Node:Credential and Node:Peers for a Secretariat that pulls.</param>
-    public static async Task<TestSecretariat> StartAsync(params string[] extraArgs)
+    public static Task<TestSecretariat> StartAsync(params string[] extraArgs) => StartAsync(null, extraArgs);
+
+    /// <param name="configure">More services (a test's own answers for a dependency outside the process, say).</param>
+    /// <param name="extraArgs">More configuration.</param>
+    public static async Task<TestSecretariat> StartAsync(Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         var identity = await SharedIdentity.GetAsync();
         var credential = await SharedIdentity.CredentialAsync("");
@@ -153,6 +165,7 @@ public sealed class TestSecretariat : IAsyncDisposable
             {
                 errors.AddTo(builder);
                 builder.Services.AddSingleton<TimeProvider>(clock);
+                configure?.Invoke(builder);
             });
             await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
             return new TestSecretariat(app, folder, identity, credential, errors, clock) { Store = database };

@@ -34,6 +34,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>What the receiver answers once the queued answers are used up.</summary>
     public int DefaultStatus { get; set; } = 200;
 
+    /// <summary>How long the receiver stalls before it answers (a slow receiver).</summary>
+    public TimeSpan Stall { get; set; }
+
     /// <summary>Every request, answered or not, in arrival order.</summary>
     public ConcurrentQueue<Received> Requests { get; } = new();
 
@@ -87,6 +90,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var status = receiver!._answers.TryDequeue(out var queued) ? queued : receiver.DefaultStatus;
             receiver.Requests.Enqueue(new Received(request.Headers[WebhookSigning.IdHeader].ToString(), request.Headers[WebhookSigning.TimestampHeader].ToString(),
                 request.Headers[WebhookSigning.SignatureHeader].ToString(), body, status));
+            if (receiver.Stall > TimeSpan.Zero)
+            {
+                await Task.Delay(receiver.Stall);
+            }
             return Results.StatusCode(status);
         });
         await app.StartAsync();
