@@ -63,13 +63,7 @@ public class RecoveryQuorumTests
                 ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", "--Node:RecoveryRetryInterval=00:00:01",
                 .. await PeersArgsAsync(folder, stale.Peer, (gate.Address, "secretariat")),
             ]);
-            started.Errors.Expect("OriginRecoveryQuorumMissing");
-            started.Errors.Expect("PeerPullFailed");
-            await RecoveredAsync(started);
-            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
-                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
-            var refusal = started.Services.GetRequiredService<RecoveryState>().Refusal!;
-            Assert.StartsWith(OriginRecovery.QuorumMissing, refusal, StringComparison.Ordinal);
+            var refusal = await RefusedForWantOfQuorumAsync(started);
             Assert.Contains("Secretariat", refusal, StringComparison.Ordinal);
             var status = await new Mirps.Sync.V1.SyncService.SyncServiceClient(started.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest());
             Assert.StartsWith(OriginRecovery.QuorumMissing, status.WriteRefusal, StringComparison.Ordinal); // PAN's own status says so

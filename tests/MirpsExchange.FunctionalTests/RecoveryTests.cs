@@ -443,12 +443,7 @@ public class RecoveryTests
             var down = $"http://127.0.0.1:{FreePort()}"; // the Secretariat, out of reach
             await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", .. await PeersArgsAsync(folder, hostile.Peer, (down, "secretariat"))]);
-            started.Errors.Expect("OriginRecoveryQuorumMissing");
-            started.Errors.Expect("PeerPullFailed");
-            await RecoveredAsync(started);
-            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
-                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
-            Assert.StartsWith(OriginRecovery.QuorumMissing, started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
+            await RefusedForWantOfQuorumAsync(started);
             Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(started.DatabasePath));
             Assert.Equal(4, PanLog(started.DatabasePath).Count);
         }

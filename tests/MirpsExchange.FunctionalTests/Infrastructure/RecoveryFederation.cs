@@ -53,6 +53,22 @@ public static class RecoveryFederation
 
     internal static Task RecoveredAsync(TestNode node) => node.Services.GetRequiredService<OriginRecovery>().Completion.WaitAsync(TimeSpan.FromSeconds(60));
 
+    /// <summary>
+    /// PAN's <paramref name="node"/> (restored, or recovering) after its recovery check, its Secretariat out of reach: it logged
+    /// that no quorum proved PAN's head and refuses a submit with FAILED_PRECONDITION RECOVERY_QUORUM_MISSING. The refusal's text.
+    /// </summary>
+    internal static async Task<string> RefusedForWantOfQuorumAsync(TestNode node)
+    {
+        node.Errors.Expect("OriginRecoveryQuorumMissing");
+        node.Errors.Expect("PeerPullFailed");
+        await RecoveredAsync(node);
+        await RpcAssert.ReasonAsync(() => node.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+            Grpc.Core.StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+        var refusal = node.Services.GetRequiredService<RecoveryState>().Refusal!;
+        Assert.StartsWith(OriginRecovery.QuorumMissing, refusal, StringComparison.Ordinal);
+        return refusal;
+    }
+
     /// <summary>Waits until the Secretariat holds PAN's log up to <paramref name="sequence"/> (or 45 s).</summary>
     internal static async Task SecretariatHoldsAsync(TestSecretariat secretariat, long sequence)
     {
