@@ -302,7 +302,7 @@ public sealed partial class SubmitWriter(
 
         public void Dispose()
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(Salts);
+            System.Buffers.ArrayPool<byte>.Shared.Return(Salts, clearArray: true); // a salt is what keeps a withheld value from being guessed from its hash: not left in a shared pool
             System.Buffers.ArrayPool<byte>.Shared.Return(FirstContents);
             System.Buffers.ArrayPool<byte>.Shared.Return(Hashes);
         }
