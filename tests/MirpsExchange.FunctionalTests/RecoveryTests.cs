@@ -207,6 +207,45 @@ public class RecoveryTests
     }
 
     [Fact]
+    public async Task A_peer_that_serves_the_States_own_changes_as_placeholders_is_passed_over_and_the_node_recovers_their_content_from_the_Secretariat()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (changes, heads) = await OwnLogAsync(pan);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            await pan.DisposeAsync();
+
+            // CRI's node, tried first, proves PAN's true head but serves every change of PAN's log as NOT_HELD: the chain verifies
+            // (a placeholder carries its content digest), and a node that took them would hold sequences without content for good.
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            (hostile.Holds, hostile.Head) = (4, heads[^1]);
+            hostile.RequestScript = request => Serve(request, changes, heads)
+                .Select(m => m.Changes.Select(c => c.OriginSequence).ToList().Aggregate(m, (message, sequence) => OriginFeeds.Relabel(message, sequence, Withholding.NotHeld)));
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:Recover=true", .. await PeersArgsAsync(folder, hostile.Peer, (secretariat.Address, "secretariat"))]);
+            recovered.Errors.Expect("OriginRecoverySourceRefused");
+            recovered.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(recovered);
+            Assert.Contains(hostile.Streams, s => s.Origin == "PAN"); // it was asked first, and its answer refused
+            Assert.Equal(0, recovered.CountRows("withheld_changes"));
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath)); // the content, as the Secretariat holds it
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    [Fact]
     public async Task A_peer_that_claims_more_of_the_log_than_it_can_prove_is_passed_over_and_the_node_recovers_from_the_Secretariat()
     {
         var folder = TempFolder.Create();

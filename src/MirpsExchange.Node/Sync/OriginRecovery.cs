@@ -79,8 +79,10 @@ public sealed class RecoveryHealthCheck(RecoveryState state) : Microsoft.Extensi
 /// sequence, with no gap and no reuse. Submits are refused (UNAVAILABLE, <see cref="RecoveryState.Recovering"/>) until it
 /// is done. A peer that serves a history the keys do not verify is passed over (its claim proven false), with an error;
 /// with Node:RecoverFrom only that peer is used, and refused when another holds more (RECOVERY_SOURCE_BEHIND).
-/// Changes a source holds only as placeholders (withheld from it, an embargo not yet ended) come back as placeholders:
-/// their sequence is taken, their content is not recovered.
+/// Every change must come with its content (the origin may read all of its own data): a source that serves one as a placeholder
+/// is refused for it (OWN_CHANGE_NOT_HELD) and the next is asked, so a peer cannot leave the node sequence numbers without content
+/// that another holds. Only when no source serves some change whole (a draft or an embargo every replica holds as a placeholder)
+/// do its placeholders come back: their sequence is taken, their content is not recovered.
 /// When writes wait for a recovery (Node:Recover, or a store restored from a backup: the restore mark), the peers' answers
 /// count only from a quorum that proves the State's head (the configured Secretariat with a signed head, and a majority of
 /// the peers that answered: <see cref="QuorumMissing"/>), and writes never resume below the highest signed head shown, so
@@ -524,12 +526,23 @@ public sealed partial class OriginRecovery(
             // The highest head of the log a peer proved (signed by the State): writes never resume below it, since its sequences are taken.
             var target = behind.Sources.Max(h => h.Latest!.Value);
             await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
-            while (pending.Count > 0)
+            // First every change whole: a source that serves one of the State's own changes as a placeholder gave the wrong answer
+            // (OWN_CHANGE_NOT_HELD) and the next is asked. Only when no source serves the content of some change (a draft or an
+            // embargo every replica holds as a placeholder) are the sources refused for that alone asked again, taking the
+            // placeholders: their sequences are taken, their content is lost.
+            var placeholdersOnly = new List<PeerHolding>();
+            var whole = true;
+            while (pending.Count > 0 || (whole && placeholdersOnly.Count > 0))
             {
+                if (pending.Count == 0)
+                {
+                    (whole, pending) = (false, placeholdersOnly);
+                    LogTakingPlaceholders(_owner.LoggerP, Country, string.Join(", ", pending.Select(p => p.Peer.Address)));
+                }
                 var source = pending[0];
                 try
                 {
-                    await PullAsync(source.Peer, source.Latest!.Value, cancellationToken);
+                    await PullAsync(source.Peer, source.Latest!.Value, whole, cancellationToken);
                     await PullLifecycleAsync(source.Peer, cancellationToken);
                     var now = await OwnHeadAsync(cancellationToken);
                     if (now >= target)
@@ -544,6 +557,10 @@ public sealed partial class OriginRecovery(
                 }
                 catch (PeerRefusedException refused)
                 {
+                    if (refused.Reason == ReplicaRules.OwnChangeNotHeld)
+                    {
+                        placeholdersOnly.Add(source);
+                    }
                     disproven.Add($"{source.Peer.Address}: {refused.Error}");
                     LogSourceRefused(_owner.LoggerP, Country, source.Peer.Address, refused.Error);
                     pending.RemoveAt(0);
@@ -580,7 +597,8 @@ public sealed partial class OriginRecovery(
         }
 
         /// <summary>Pulls the node's own log from <paramref name="peer"/> after the store's head, as a replica pulls, up to <paramref name="until"/>.</summary>
-        private async Task PullAsync(PeerOptions peer, long until, CancellationToken cancellationToken)
+        /// <param name="whole">Every change must come with its content (<see cref="ReplicaRules.CheckWhole"/>).</param>
+        private async Task PullAsync(PeerOptions peer, long until, bool whole, CancellationToken cancellationToken)
         {
             Client(peer, out _);
             CallInvoker invoker;
@@ -604,7 +622,7 @@ public sealed partial class OriginRecovery(
                 }, stall.Token);
             while (await NextAsync(call, stall, peer, stallTimeout, cancellationToken))
             {
-                var verified = PeerSyncWorker.CheckMessage(call.ResponseStream.Current, verifier, _owner.RulesP, origin, peer, self, _owner.Now(), until);
+                var verified = PeerSyncWorker.CheckMessage(call.ResponseStream.Current, verifier, _owner.RulesP, origin, peer, self, _owner.Now(), until, whole: whole);
                 if (verified.Changes.Count == 0)
                 {
                     continue;
@@ -727,6 +745,10 @@ public sealed partial class OriginRecovery(
     [LoggerMessage(EventName = "OriginRecoverySourceRefused", Level = LogLevel.Error,
         Message = "{Origin}'s log from {Peer} was refused while recovering: {Error}")]
     private static partial void LogSourceRefused(ILogger logger, string origin, string peer, string error);
+
+    [LoggerMessage(EventName = "OriginRecoveryTakingPlaceholders", Level = LogLevel.Warning,
+        Message = "{Origin}'s log: no source serves every change of it with its content; taking what {Peers} hold, placeholders included (those changes' content is not recovered)")]
+    private static partial void LogTakingPlaceholders(ILogger logger, string origin, string peers);
 
     [LoggerMessage(EventName = "OriginRecoveryFailed", Level = LogLevel.Error, Message = "{Origin}'s node cannot accept writes: {Error}")]
     private static partial void LogRecoveryFailed(ILogger logger, string origin, string error);

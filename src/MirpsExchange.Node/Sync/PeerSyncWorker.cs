@@ -312,10 +312,11 @@ public sealed partial class PeerSyncWorker(
     /// A message of <paramref name="origin"/>'s feed from <paramref name="peer"/>, checked and verified before anything of it
     /// is written: times in range, changes the peer may hold, the chain against the signed heads (<paramref name="verifier"/>),
     /// heads that come while the peer says it holds up to <paramref name="held"/>, what is withheld against the verified
-    /// policies, and the content. <paramref name="accepted"/> runs once the chain is verified.
+    /// policies, and the content. <paramref name="accepted"/> runs once the chain is verified. <paramref name="whole"/>: the node
+    /// pulls its own State's log (recovery), and every change must come with its content (<see cref="ReplicaRules.CheckWhole"/>).
     /// </summary>
     internal static VerifiedChanges CheckMessage(StreamChangesResponse message, ChainVerifier verifier, ReplicaRules rules, string origin, PeerOptions peer,
-        Sharing.Reader self, long now, long held, Action<VerifiedChanges>? accepted = null)
+        Sharing.Reader self, long now, long held, Action<VerifiedChanges>? accepted = null, bool whole = false)
     {
         ChainVerifier.RequireTimesInRange(message); // before any rule converts a time
         ReplicaRules.CheckMayHold(message.Changes, peer.Reader, peer.Address, now);
@@ -323,6 +324,10 @@ public sealed partial class PeerSyncWorker(
         accepted?.Invoke(verified);
         ReplicaRules.CheckHeadsCome(origin, peer.Address, held, verifier.Pending);
         ReplicaRules.CheckWithheldByPolicy(verified.Changes, self, peer.Address, now, fromOrigin: peer.Country == origin); // against the policies just verified
+        if (whole)
+        {
+            ReplicaRules.CheckWhole(verified.Changes, origin, peer.Address);
+        }
         rules.CheckContent(origin, verified.Changes); // here rather than under the write lock: it overlaps the last message's writes
         return verified with { ContentChecked = true };
     }

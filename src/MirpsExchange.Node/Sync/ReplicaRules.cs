@@ -48,6 +48,13 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     /// <summary>A change withheld from this node (NOT_SHARED, SMALL_COUNT, or a reason no node serves) that the origin's signed policy lets it receive.</summary>
     public const string WronglyWithheld = "WRONGLY_WITHHELD";
 
+    /// <summary>
+    /// A node recovering its own State's log (<see cref="OriginRecovery"/>) got one of its own changes as a placeholder (NOT_HELD,
+    /// EMBARGOED, any reason): the origin may read all of its own data, so that source's answer is wrong for it (a copy without the
+    /// content would take the sequence for good: a node never pulls its own log again), and the next source is asked.
+    /// </summary>
+    public const string OwnChangeNotHeld = "OWN_CHANGE_NOT_HELD";
+
     /// <summary>The peer says it holds more of the origin's log than this node, but sends nothing for Node:PeerStallTimeout.</summary>
     public const string PeerStalled = "PEER_STALLED";
 
@@ -155,6 +162,24 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
                 throw new PeerRefusedException(WronglyWithheld,
                     $"{address} served {change.Origin}'s change {change.OriginSequence} as {change.Withholding}, but {change.Origin}'s signed sharing policy lets {self} receive it{why}" +
                     (finalAt is null ? "; nothing from this batch was applied" : ""));
+            }
+        }
+    }
+
+    /// <summary>
+    /// For a node pulling its own State's log (recovery): every change must come whole, since the origin may read all of its own
+    /// data; the first placeholder refuses the batch (<see cref="OwnChangeNotHeld"/>), nothing of it written. A withheld value
+    /// (SMALL_COUNT, COMPLEMENTARY) is refused already by <see cref="CheckWithheldByPolicy"/>: the owner may receive it.
+    /// </summary>
+    public static void CheckWhole(IEnumerable<StoredObservation> changes, string origin, string address)
+    {
+        foreach (var change in changes)
+        {
+            if (ServedObservations.IsPlaceholder(change))
+            {
+                throw new PeerRefusedException(OwnChangeNotHeld,
+                    $"{address} served {origin}'s own change {change.OriginSequence} as {change.Withholding}, without its content: {origin}'s node recovers its own log " +
+                    "only whole (it may read all of its own data); nothing from this batch was applied, and the next source is asked");
             }
         }
     }
