@@ -245,6 +245,42 @@ public class RecoveryTests
         }
     }
 
+    /// <summary>
+    /// The other side of the rule above: a change no source holds whole (here embargoed, so the Secretariat holds it as a
+    /// placeholder) is still taken as a placeholder once every source was asked for it whole, so the node does not stay
+    /// write-refused for want of content nobody has; its sequence stays taken.
+    /// </summary>
+    [Fact]
+    public async Task A_change_no_source_holds_whole_is_recovered_as_a_placeholder_and_the_next_submit_continues_the_sequence()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var embargo = $"--Node:Sharing:Indicators:ASYLUM_APPLICATIONS:ReleaseTime={DateTimeOffset.UtcNow.AddDays(30):O}";
+            var pan = await PanamaAsync($"--Node:Port={port}", embargo);
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            await SecretariatHoldsAsync(secretariat, 4);
+            Assert.Equal(1L, secretariat.CountRows("withheld_changes")); // change 3, embargoed
+            await pan.DisposeAsync();
+
+            await using var recovered = await TestNode.StartAsync("PAN", null,
+                [ShareWithAll, embargo, $"--Node:Port={port}", "--Node:Recover=true", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            recovered.Errors.Expect("OriginRecoverySourceRefused"); // asked whole first
+            await RecoveredAsync(recovered);
+            Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Equal(["3"], recovered.Rows("SELECT origin_sequence FROM withheld_changes"));
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
+            Assert.Equal(5, next.LastOriginSequence);
+            await SecretariatHoldsAsync(secretariat, 5);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     [Fact]
     public async Task A_peer_that_claims_more_of_the_log_than_it_can_prove_is_passed_over_and_the_node_recovers_from_the_Secretariat()
     {
