@@ -776,6 +776,47 @@ public class WebhookTests
     }
 
     /// <summary>
+    /// Hostile-review finding E: the delivery slots (Webhooks:MaxConcurrentDeliveries) were shared by all owners, so a State
+    /// pointing its subscriptions at the Secretariat's node to a receiver that stalls held every slot, and the Secretariat's own
+    /// notifications waited behind its backlog. Now one owner holds at most Webhooks:MaxConcurrentDeliveriesPerOwner (4 by
+    /// default) of them: PAN's six stalled deliveries hold four of the six slots, and the Secretariat hears of an approval at once.
+    /// </summary>
+    [Fact]
+    public async Task One_owners_stalled_receivers_do_not_hold_every_delivery_slot_from_another_owner()
+    {
+        await using var stalled = await WebhookReceiver.StartAsync();
+        await using var central = await WebhookReceiver.StartAsync();
+        stalled.Stall = TimeSpan.FromSeconds(20);
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. WebhookArgs]);
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer, "--Webhooks:TrustedOwners:0=PAN", "--Webhooks:Timeout=00:00:30",
+            "--Webhooks:MaxConcurrentDeliveries=6");
+        var panHooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync("PAN"), MirpsAuth.Secretariat);
+        for (var i = 0; i < 6; i++)
+        {
+            await panHooks.CreateSubscriptionAsync(Subscribe($"{stalled.Url}?n={i}", EventType.DataReceived));
+        }
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.Approved));
+
+        // PAN's figures reach the Secretariat: each of PAN's six subscriptions has its DATA_RECEIVED in flight to the stalled receiver.
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (stalled.Requests.Count < 4)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the stalled receiver was called {stalled.Requests.Count} times");
+            await Task.Delay(20);
+        }
+        await Task.Delay(500); // the other two of PAN's deliveries take their slots too, when the per-owner cap does not stop them
+        var inFlight = stalled.Requests.Count;
+
+        var approved = System.Diagnostics.Stopwatch.StartNew();
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(Approve());
+        await central.WhenAsync(e => e.Any(x => x.Type == EventType.Approved), "PAN's approval, while PAN's receiver holds its deliveries", seconds: 25);
+        Assert.True(approved.Elapsed < TimeSpan.FromSeconds(6), $"the Secretariat heard of the approval after {approved.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal((4, 4), (inFlight, stalled.Requests.Count)); // PAN's other two wait for a slot of PAN's own
+    }
+
+    /// <summary>
     /// Issue 15's limit "no CHANGED_SINCE_APPROVAL for late arrivals": PAN's REFUGEES are embargoed, so the Secretariat holds
     /// PAN's figure (change 1) and its revision after the approval (change 2) as placeholders while the approval arrives.
     /// When the embargo lifts, both arrive late, in one round: one DATA_RECEIVED names them, and the revision is a change since

@@ -13,8 +13,10 @@ namespace MirpsExchange.Node.Notifications;
 /// delivered (order per subscription), signed (<see cref="WebhookSigning"/>), POSTed with no redirect followed and only to
 /// allowed addresses (<see cref="WebhookUrls"/>). A 2xx answer delivers it; anything else is logged as an attempt and
 /// tried again after a backoff that doubles up to <see cref="WebhookOptions.MaxBackoff"/>, forever: nothing is dropped.
-/// Each subscription's delivery runs on its own, up to <see cref="WebhookOptions.MaxConcurrentDeliveries"/> at once, each
-/// within <see cref="WebhookOptions.Timeout"/>: a receiver that stalls holds its own queue, never another's. Every
+/// Each subscription's delivery runs on its own, up to <see cref="WebhookOptions.MaxConcurrentDeliveries"/> at once and
+/// <see cref="WebhookOptions.MaxConcurrentDeliveriesPerOwner"/> per owner, each within <see cref="WebhookOptions.Timeout"/>: a
+/// receiver that stalls holds its own queue, never another's, and one owner's stalled receivers hold at most its share of the
+/// slots, which go round the owners in turn (<see cref="Fair"/>). Every
 /// <see cref="WebhookOptions.PruneInterval"/> it prunes the delivery log (<see cref="PruneAsync"/>).
 /// </summary>
 public sealed partial class WebhookDelivery : BackgroundService
@@ -29,8 +31,10 @@ public sealed partial class WebhookDelivery : BackgroundService
     private readonly ILogger<WebhookDelivery> _logger;
     /// <summary>For subscriptions the internal allowances apply to, and for the others: two connection pools, so neither reuses a connection of the other.</summary>
     private readonly HttpClient _trusted, _untrusted;
-    /// <summary>The subscriptions whose delivery is in flight, and its task.</summary>
-    private readonly ConcurrentDictionary<string, Task> _inFlight = new();
+    /// <summary>The subscriptions whose delivery is in flight, with their owner and the delivery's task.</summary>
+    private readonly ConcurrentDictionary<string, (string Owner, Task Task)> _inFlight = new();
+    /// <summary>The owner whose delivery was started last: the next round starts with the owner after it.</summary>
+    private string _lastOwner = "";
     /// <summary>
     /// Held while the due heads are read and started, and while an attempt is recorded and its subscription freed: a head read
     /// before its attempt was recorded is never started again once the subscription is free.
@@ -84,7 +88,7 @@ public sealed partial class WebhookDelivery : BackgroundService
         }
         try
         {
-            await Task.WhenAll(_inFlight.Values); // the attempts in flight end (cancelled) before the store closes
+            await Task.WhenAll(_inFlight.Values.Select(f => f.Task)); // the attempts in flight end (cancelled) before the store closes
         }
         catch (OperationCanceledException)
         {
@@ -140,16 +144,40 @@ public sealed partial class WebhookDelivery : BackgroundService
                          orderby d.NextAttemptTime, d.Id
                          select new Due(d.Id, s.Id, s.Owner, s.Url, d.Attempts, e.EventKey, e.Body)).ToListAsync(cancellationToken);
         var started = 0;
-        foreach (var next in due.Where(d => !_inFlight.ContainsKey(d.SubscriptionId)).Take(room))
+        var inFlight = _inFlight.Values.GroupBy(f => f.Owner, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        foreach (var next in Fair(due.Where(d => !_inFlight.ContainsKey(d.SubscriptionId)), inFlight, _options.Value.MaxConcurrentDeliveriesPerOwner, _lastOwner).Take(room))
         {
             var run = new TaskCompletionSource();
-            if (_inFlight.TryAdd(next.SubscriptionId, run.Task))
+            if (_inFlight.TryAdd(next.SubscriptionId, (next.Owner, run.Task)))
             {
+                _lastOwner = next.Owner;
                 _ = RunAsync(next, run, cancellationToken);
                 started++;
             }
         }
         return started;
+    }
+
+    /// <summary>
+    /// The due heads to start, in turn across owners: each owner's in order of when they fell due, at most
+    /// <paramref name="perOwner"/> in flight per owner (<paramref name="inFlight"/> counts those already), one owner's next after
+    /// one of every other owner's, starting with the owner after <paramref name="lastOwner"/> (ordinal order, wrapping round),
+    /// so when slots free up no owner's backlog goes before another owner's first.
+    /// </summary>
+    private static IEnumerable<Due> Fair(IEnumerable<Due> due, Dictionary<string, int> inFlight, int perOwner, string lastOwner)
+    {
+        var queues = due.GroupBy(d => d.Owner, StringComparer.Ordinal)
+            .Select(g => (Owner: g.Key, Queue: g.Take(Math.Max(0, perOwner - inFlight.GetValueOrDefault(g.Key))).ToList()))
+            .Where(q => q.Queue.Count > 0)
+            .OrderBy(q => string.CompareOrdinal(q.Owner, lastOwner) > 0 ? 0 : 1).ThenBy(q => q.Owner, StringComparer.Ordinal)
+            .ToList();
+        for (var round = 0; queues.Any(q => q.Queue.Count > round); round++)
+        {
+            foreach (var (_, queue) in queues.Where(q => q.Queue.Count > round))
+            {
+                yield return queue[round];
+            }
+        }
     }
 
     /// <summary>One attempt of one subscription's head: sent, recorded; the subscription is free again when it ends.</summary>

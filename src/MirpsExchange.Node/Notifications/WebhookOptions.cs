@@ -66,6 +66,12 @@ public sealed class WebhookOptions
     /// <summary>Deliveries in flight at once at most (each to another subscription): one slow receiver holds one of them, never the others.</summary>
     public int MaxConcurrentDeliveries { get; set; } = 16;
 
+    /// <summary>
+    /// Deliveries in flight at once at most for one owner's subscriptions (a State may hold up to 50): one owner's stalled
+    /// receivers hold this many of <see cref="MaxConcurrentDeliveries"/>, never every slot; freed slots go round the owners in turn.
+    /// </summary>
+    public int MaxConcurrentDeliveriesPerOwner { get; set; } = 4;
+
     /// <summary>The file of the key every subscription's secret is derived from; empty: webhook-secrets.key in Node:DataDirectory (created owner-only).</summary>
     public string SecretKeyFile { get; set; } = "";
 }
