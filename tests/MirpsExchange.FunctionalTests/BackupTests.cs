@@ -212,4 +212,81 @@ public class BackupTests
             TempFolder.Delete(folder);
         }
     }
+
+    /// <summary>
+    /// Hostile review A: a backup whose store holds a trigger the node's migrations do not create (another party's, or an
+    /// altered copy: the trigger sets every row's readers to everyone, so the node would serve its withheld figures) is
+    /// refused before anything is overwritten, even with its manifest's SHA-256 made to match.
+    /// </summary>
+    [Fact]
+    public async Task A_backup_whose_store_holds_a_trigger_the_migrations_do_not_make_is_refused_with_nothing_overwritten()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            Assert.Equal(0, (await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup)).Code);
+            var target = Path.Combine(folder, "target", "node-pan.db");
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            pan.CopyStoreTo(target);
+            var bytes = await File.ReadAllBytesAsync(target);
+
+            // The untouched backup restores (its schema is the migrations').
+            var clean = Path.Combine(folder, "clean", "node-pan.db");
+            var (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", clean, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            foreach (var (name, sql) in new[]
+            {
+                ("trigger", "CREATE TRIGGER everyone AFTER INSERT ON observations BEGIN UPDATE observations SET readers = '*'; END"),
+                ("view", "CREATE VIEW everything AS SELECT * FROM observations"),
+                ("table", "CREATE TABLE notes (x TEXT)"),
+            })
+            {
+                var altered = Path.Combine(folder, $"{name}.backup");
+                await AlterBackupAsync(backup, altered, sql);
+                (code, _, error) = await CliRunner.RunAsync("restore", "--from", altered, "--store", target, "--country", "PAN");
+                Assert.Equal(1, code);
+                Assert.Contains("the node's migrations do not create", error, StringComparison.Ordinal);
+                Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+                Assert.Equal(bytes, await File.ReadAllBytesAsync(target));
+                Assert.Equal(["node-pan.db"], Directory.GetFiles(Path.GetDirectoryName(target)!).Select(Path.GetFileName).Where(f => !f!.EndsWith(".lock", StringComparison.Ordinal)));
+            }
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>A copy of <paramref name="backup"/> whose store ran <paramref name="sql"/>, with its manifest's SHA-256 made to match (as whoever altered it would).</summary>
+    internal static async Task AlterBackupAsync(string backup, string altered, string sql)
+    {
+        var work = TempFolder.Create();
+        try
+        {
+            System.IO.Compression.ZipFile.ExtractToDirectory(backup, work);
+            var store = Path.Combine(work, "store.db");
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.ExecuteNonQuery();
+            }
+            var manifestFile = Path.Combine(work, "manifest.json");
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestFile))!;
+            await using (var read = File.OpenRead(store))
+            {
+                manifest["sha256"] = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(read));
+            }
+            await File.WriteAllTextAsync(manifestFile, manifest.ToJsonString());
+            System.IO.Compression.ZipFile.CreateFromDirectory(work, altered);
+        }
+        finally
+        {
+            TempFolder.Delete(work);
+        }
+    }
 }
