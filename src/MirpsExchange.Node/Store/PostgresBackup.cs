@@ -106,6 +106,7 @@ internal static class PostgresBackup
             {
                 throw new BackupRefusedException($"{backup} is corrupt: its dump does not read ({e.Message}); nothing was restored", e);
             }
+            RefuseForeignEntries(contents, backup);
             var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmssfff}".ToLowerInvariant();
             try
             {
@@ -151,6 +152,83 @@ internal static class PostgresBackup
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The kinds of entry a dump of a store the migrations made holds (pg_restore --list): tables, their rows, indexes,
+    /// constraints, identity sequences and column defaults, the comments that stamp the store, and the schema public (and its privileges, which a restore leaves out). A
+    /// FUNCTION, TRIGGER, PROCEDURE, RULE, POLICY, EXTENSION, VIEW or any other kind is not one of them. Longest first
+    /// (TABLE DATA before TABLE).
+    /// </summary>
+    private static readonly string[] KnownEntryTypes =
+        ["SEQUENCE OWNED BY", "SEQUENCE SET", "SEQUENCE", "TABLE DATA", "TABLE", "INDEX", "FK CONSTRAINT", "CONSTRAINT", "DEFAULT", "COMMENT", "SCHEMA", "ACL"];
+
+    /// <summary>
+    /// Refuses a dump that holds an entry the node's migrations do not create (hostile review A): pg_restore writes every
+    /// entry into the script psql runs as the node's role, so a function, trigger or rule another party added would run
+    /// inside the store. Each entry of the dump's list (<paramref name="list"/>, pg_restore --list: "ID; OID OID TYPE SCHEMA
+    /// NAME OWNER") must be of a kind <see cref="KnownEntryTypes"/> names, in the schema public, and name the model's
+    /// tables, columns, indexes, keys and identity sequences only.
+    /// </summary>
+    internal static void RefuseForeignEntries(string list, string backup)
+    {
+        var names = ModelNames.Value;
+        var foreign = new List<string>();
+        foreach (var line in list.Split('\n'))
+        {
+            var entry = line.Trim();
+            if (entry.Length == 0 || entry.StartsWith(';'))
+            {
+                continue; // the list's header
+            }
+            var id = entry.IndexOf(';', StringComparison.Ordinal);
+            var fields = id < 0 ? [] : entry[(id + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // fields: the catalogue's OID, the object's OID, the type (one word or more), the schema, the name, the owner
+            var rest = fields.Length > 2 ? string.Join(' ', fields[2..]) : "";
+            var type = KnownEntryTypes.FirstOrDefault(known => rest.StartsWith(known + " ", StringComparison.Ordinal));
+            var words = type is null ? [] : rest[(type.Length + 1)..].Split(' ');
+            // the schema, then the name's words; the owner last (when the dump names one)
+            var known = type switch
+            {
+                null => false,
+                "SCHEMA" => words is ["-", "public", ..] && words.Length <= 3,
+                "ACL" => words is ["-", "SCHEMA", "public", ..] && words.Length <= 4, // a schema public made anew by a restore; the restore leaves privileges out (--no-privileges)
+                "COMMENT" => words is ["-", "SCHEMA", "public", ..] && words.Length <= 4
+                    || words is ["public", "TABLE", var table, ..] && words.Length <= 4 && names.Contains(table),
+                _ => words.Length is >= 2 and <= 4 && words[0] == "public" && words[1..^(words.Length > 2 ? 1 : 0)].All(names.Contains),
+            };
+            if (!known)
+            {
+                foreign.Add(entry.Length > 120 ? entry[..120] : entry);
+            }
+        }
+        if (foreign.Count > 0)
+        {
+            throw new BackupRefusedException($"{backup} holds what the node's migrations do not create ({string.Join("; ", foreign)}): " +
+                "it is not a store this release made, and may have been altered; nothing was restored");
+        }
+    }
+
+    /// <summary>The names a store the migrations made gives its objects: tables, columns, indexes, keys, foreign keys, identity sequences.</summary>
+    private static readonly Lazy<HashSet<string>> ModelNames = new(() =>
+    {
+        using var db = new PostgresNodeDbContext(StoreExtensions.PostgresOptions("Host=localhost;Database=mirps"));
+        var model = Microsoft.EntityFrameworkCore.RelationalModelExtensions.GetRelationalModel(
+            Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Metadata.IDesignTimeModel>(db).Model);
+        var names = new HashSet<string>(StringComparer.Ordinal) { "__EFMigrationsHistory", "PK___EFMigrationsHistory", "MigrationId", "ProductVersion" };
+        foreach (var table in model.Tables)
+        {
+            names.Add(table.Name);
+            foreach (var column in table.Columns)
+            {
+                names.Add(column.Name);
+                names.Add($"{table.Name}_{column.Name}_seq");
+            }
+            names.UnionWith(table.Indexes.Select(index => index.Name));
+            names.UnionWith(table.UniqueConstraints.Select(key => key.Name));
+            names.UnionWith(table.ForeignKeyConstraints.Select(key => key.Name));
+        }
+        return names;
+    });
 
     /// <summary>
     /// The end of the restore's transaction: what the script restored must be the manifest's party and log head (else the
