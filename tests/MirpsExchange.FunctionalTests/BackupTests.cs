@@ -140,6 +140,69 @@ public class BackupTests
         }
     }
 
+    /// <summary>
+    /// Hostile review C: the high-water mark is a floor, not only a detector. PAN signed changes 5 to 7 after its backup (CRI
+    /// pulled them, say, and is out of reach); the Secretariat holds PAN's log only up to change 4. The backup is restored: the
+    /// quorum proves change 4, but the node had signed up to 7, so writing 5 again would fork the log. Before the fix the
+    /// mark was lowered to 4 with a warning and the next submit took change 5; now writes stay refused (FAILED_PRECONDITION,
+    /// RECOVERY_BELOW_HIGH_WATER, naming the mark), check after check, until the operator accepts the loss
+    /// (Node:AcceptLocalHead), which is logged at Error level naming changes 5 to 7.
+    /// </summary>
+    [Fact]
+    public async Task A_restored_store_stays_refused_below_how_far_the_node_signed_until_the_operator_accepts_the_loss()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            // The key, and so the high-water mark beside it, in a folder that outlives each node (as a node's data folder does).
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            var (_, heads) = await OwnLogAsync(pan);
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.True(code == 0, error);
+            foreach (var period in new[] { "2022", "2023", "2024" })
+            {
+                await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: period, value: 300))); // changes 5, 6, 7
+            }
+            await pan.DisposeAsync(); // the disk is lost
+            var restored = Path.Combine(folder, "restored", "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            // The Secretariat holds PAN's log up to change 4 (PAN's own signed head there); CRI, which holds 5 to 7, is not among those that answer.
+            await using var secretariat = await MaliciousPeer.StartAsync("secretariat");
+            (secretariat.Holds, secretariat.Head) = (4, heads.Single(h => h.Sequence == 4));
+            string[] args = [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryRetryInterval=00:00:01", .. await PeersArgsAsync(folder, secretariat.Peer)];
+            await using (var refused = await TestNode.StartOnStoreAsync(restored, "PAN", null, args))
+            {
+                refused.Errors.Expect("OriginRecoveryBelowHighWater");
+                refused.Errors.Expect("PeerPullFailed");
+                await RecoveredAsync(refused);
+                await Task.Delay(TimeSpan.FromSeconds(2)); // two more checks
+                await RpcAssert.ReasonAsync(() => refused.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                    StatusCode.FailedPrecondition, OriginRecovery.BelowHighWater);
+                var refusal = refused.Services.GetRequiredService<RecoveryState>().Refusal!;
+                Assert.Contains("signed PAN's log up to change 7", refusal, StringComparison.Ordinal);
+                Assert.Contains("changes 5 to 7", refusal, StringComparison.Ordinal);
+                Assert.Contains("Node:AcceptLocalHead", refusal, StringComparison.Ordinal);
+                Assert.Equal(4, PanLog(refused.DatabasePath).Count);
+            }
+
+            await using var accepted = await TestNode.StartOnStoreAsync(restored, "PAN", null, [.. args, "--Node:AcceptLocalHead=true"]);
+            accepted.Errors.Expect("OriginHighWaterLossAccepted");
+            accepted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(accepted);
+            Assert.Null(accepted.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Equal(5, (await accepted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     internal static long UserVersion(string database)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
