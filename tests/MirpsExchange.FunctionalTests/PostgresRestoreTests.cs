@@ -364,6 +364,47 @@ public class PostgresRestoreTests
         }
     }
 
+    /// <summary>
+    /// Hostile review A, a crafted archive: an entry of a kind the list allows (TABLE) whose text creates a function, a
+    /// psql meta-command, or a COPY to a program. The restore reads the script psql would run and refuses them; a clean
+    /// dump's script passes.
+    /// </summary>
+    [Fact]
+    public async Task A_restore_script_that_hides_a_function_a_meta_command_or_a_program_is_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            Assert.True(code == 0, error);
+            System.IO.Compression.ZipFile.ExtractToDirectory(backup, Path.Combine(folder, "x"));
+            var script = Path.Combine(folder, "restore.sql");
+            await PgAsync("pg_restore", new NpgsqlConnectionStringBuilder(pan.Store.ConnectionString), "--no-owner", "--no-privileges", $"--file={script}", Path.Combine(folder, "x", "store.dump"));
+            var lines = await File.ReadAllLinesAsync(script);
+            PostgresBackup.RefuseForeignStatements(lines, backup); // the real script passes
+            var table = Array.FindIndex(lines, line => line.StartsWith("CREATE TABLE public.observations", StringComparison.Ordinal));
+            Assert.True(table > 0);
+            foreach (var hidden in new[]
+            {
+                "CREATE\n  FUNCTION public.f() RETURNS int LANGUAGE sql AS 'select 1';",
+                "COMMENT ON TABLE public.observations IS '--'; CREATE/**/TRIGGER t BEFORE INSERT ON public.observations FOR EACH ROW EXECUTE FUNCTION public.f();",
+                "\\! touch /tmp/mirps-owned",
+                "COPY public.observations (id) TO PROGRAM 'sh -c id';",
+            })
+            {
+                string[] altered = [.. lines[..table], .. hidden.Split('\n'), .. lines[table..]];
+                var refused = Assert.Throws<BackupRefusedException>(() => PostgresBackup.RefuseForeignStatements(altered, backup));
+                Assert.Contains("nothing was restored", refused.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     /// <summary>Copies a backup with its manifest changed by <paramref name="change"/> (its SHA-256 kept: it covers the dump only).</summary>
     private static async Task RewriteManifestAsync(string backup, string copy, Func<BackupManifest, BackupManifest> change)
     {

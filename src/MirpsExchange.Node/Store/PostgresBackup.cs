@@ -107,6 +107,7 @@ internal static class PostgresBackup
                 throw new BackupRefusedException($"{backup} is corrupt: its dump does not read ({e.Message}); nothing was restored", e);
             }
             RefuseForeignEntries(contents, backup);
+            RefuseForeignStatements(File.ReadLines(script), backup);
             var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmssfff}".ToLowerInvariant();
             try
             {
@@ -205,6 +206,77 @@ internal static class PostgresBackup
         {
             throw new BackupRefusedException($"{backup} holds what the node's migrations do not create ({string.Join("; ", foreign)}): " +
                 "it is not a store this release made, and may have been altered; nothing was restored");
+        }
+    }
+
+    /// <summary>
+    /// Statements a script of the store's schema never holds (outside the rows COPY reads): what would create code that runs
+    /// inside the database, read or write files or programs, or change roles and privileges.
+    /// </summary>
+    private static readonly System.Text.RegularExpressions.Regex ForeignStatement = new(
+        @"\bCREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|(CONSTRAINT\s+|EVENT\s+)?TRIGGER|RULE|POLICY|EXTENSION|(MATERIALIZED\s+)?VIEW|AGGREGATE|OPERATOR|CAST|" +
+        @"(TRUSTED\s+)?(PROCEDURAL\s+)?LANGUAGE|SERVER|FOREIGN|PUBLICATION|SUBSCRIPTION|ROLE|USER|TRANSFORM|CONVERSION|TYPE|DOMAIN|SCHEMA\s+(?!public\b)|TABLESPACE|DATABASE)\b" +
+        @"|\bPROGRAM\b|\bALTER\s+(SYSTEM|ROLE|USER|DEFAULT\s+PRIVILEGES|DATABASE|FUNCTION|PROCEDURE|EXTENSION|SCHEMA|LANGUAGE)\b|\bGRANT\b|\bREVOKE\b|\bDO\b" +
+        @"|\bSECURITY\s+DEFINER\b|\bLO_(IMPORT|EXPORT)\b|\bSET\s+(SESSION\s+|LOCAL\s+)?(ROLE|SESSION\s+AUTHORIZATION)\b|\bLOAD\b|\bCALL\b|\bEXECUTE\b|\bPREPARE\b" +
+        @"|\bPG_(READ|WRITE|LS_DIR|STAT_FILE|FILE)|\bDBLINK|\bROW\s+LEVEL\s+SECURITY\b",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A COPY that reads the rows that follow it in the script into one of the store's tables (the only COPY a dump's script holds).</summary>
+    private static readonly System.Text.RegularExpressions.Regex CopyFromScript = new(@"^COPY public\.([a-z_]+|""[A-Za-z_]+"") \([^;]*\) FROM stdin;$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Refuses a restore script (pg_restore's, <paramref name="lines"/>) that holds, outside the rows COPY reads, a statement
+    /// <see cref="ForeignStatement"/> names, another COPY than one from the script into a table, or a psql meta-command (a
+    /// line starting with a backslash, but pg_restore's own \restrict and \unrestrict). The list of entries
+    /// (<see cref="RefuseForeignEntries"/>) says what kind each entry claims to be; a crafted archive could give an entry of
+    /// a kind the list allows the text of another, and this reads the text psql would run.
+    /// </summary>
+    internal static void RefuseForeignStatements(IEnumerable<string> lines, string backup)
+    {
+        var schema = new StringBuilder();
+        var rows = false;
+        var foreign = new List<string>();
+        foreach (var line in lines)
+        {
+            if (rows)
+            {
+                rows = line != "\\.";
+                continue;
+            }
+            if (line.StartsWith("--", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (line.StartsWith('\\'))
+            {
+                if (!line.StartsWith("\\restrict ", StringComparison.Ordinal) && !line.StartsWith("\\unrestrict ", StringComparison.Ordinal))
+                {
+                    foreign.Add(line.Length > 80 ? line[..80] : line);
+                }
+                continue;
+            }
+            if (line.TrimStart().StartsWith("COPY", StringComparison.OrdinalIgnoreCase))
+            {
+                if (CopyFromScript.IsMatch(line))
+                {
+                    rows = true;
+                    continue;
+                }
+                foreign.Add(line.Length > 80 ? line[..80] : line);
+                rows = line.EndsWith("FROM stdin;", StringComparison.Ordinal);
+                continue;
+            }
+            schema.Append(line).Append('\n');
+        }
+        // As written, and with comments removed, so that none hides a keyword's parts (CREATE/**/FUNCTION); the text as written
+        // too, since what looks like a comment may lie inside a string ('--'), and psql runs what follows it.
+        var text = schema.ToString();
+        var bare = System.Text.RegularExpressions.Regex.Replace(text, @"/\*.*?\*/|--[^\n]*", " ", System.Text.RegularExpressions.RegexOptions.Singleline);
+        foreign.AddRange(ForeignStatement.Matches(text).Concat(ForeignStatement.Matches(bare)).Select(match => match.Value));
+        if (foreign.Count > 0)
+        {
+            throw new BackupRefusedException($"{backup} holds statements a store the node's migrations made does not ({string.Join("; ", foreign.Distinct().Take(10))}): " +
+                "it may have been altered; nothing was restored");
         }
     }
 
