@@ -140,6 +140,69 @@ public class BackupTests
         }
     }
 
+    /// <summary>
+    /// Hostile review C: the high-water mark is a floor, not only a detector. PAN signed changes 5 to 7 after its backup (CRI
+    /// pulled them, say, and is out of reach); the Secretariat holds PAN's log only up to change 4. The backup is restored: the
+    /// quorum proves change 4, but the node had signed up to 7, so writing 5 again would fork the log. Before the fix the
+    /// mark was lowered to 4 with a warning and the next submit took change 5; now writes stay refused (FAILED_PRECONDITION,
+    /// RECOVERY_BELOW_HIGH_WATER, naming the mark), check after check, until the operator accepts the loss
+    /// (Node:AcceptLocalHead), which is logged at Error level naming changes 5 to 7.
+    /// </summary>
+    [Fact]
+    public async Task A_restored_store_stays_refused_below_how_far_the_node_signed_until_the_operator_accepts_the_loss()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            // The key, and so the high-water mark beside it, in a folder that outlives each node (as a node's data folder does).
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            var (_, heads) = await OwnLogAsync(pan);
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.True(code == 0, error);
+            foreach (var period in new[] { "2022", "2023", "2024" })
+            {
+                await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: period, value: 300))); // changes 5, 6, 7
+            }
+            await pan.DisposeAsync(); // the disk is lost
+            var restored = Path.Combine(folder, "restored", "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            // The Secretariat holds PAN's log up to change 4 (PAN's own signed head there); CRI, which holds 5 to 7, is not among those that answer.
+            await using var secretariat = await MaliciousPeer.StartAsync("secretariat");
+            (secretariat.Holds, secretariat.Head) = (4, heads.Single(h => h.Sequence == 4));
+            string[] args = [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryRetryInterval=00:00:01", .. await PeersArgsAsync(folder, secretariat.Peer)];
+            await using (var refused = await TestNode.StartOnStoreAsync(restored, "PAN", null, args))
+            {
+                refused.Errors.Expect("OriginRecoveryBelowHighWater");
+                refused.Errors.Expect("PeerPullFailed");
+                await RecoveredAsync(refused);
+                await Task.Delay(TimeSpan.FromSeconds(2)); // two more checks
+                await RpcAssert.ReasonAsync(() => refused.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                    StatusCode.FailedPrecondition, OriginRecovery.BelowHighWater);
+                var refusal = refused.Services.GetRequiredService<RecoveryState>().Refusal!;
+                Assert.Contains("signed PAN's log up to change 7", refusal, StringComparison.Ordinal);
+                Assert.Contains("changes 5 to 7", refusal, StringComparison.Ordinal);
+                Assert.Contains("Node:AcceptLocalHead", refusal, StringComparison.Ordinal);
+                Assert.Equal(4, PanLog(refused.DatabasePath).Count);
+            }
+
+            await using var accepted = await TestNode.StartOnStoreAsync(restored, "PAN", null, [.. args, "--Node:AcceptLocalHead=true"]);
+            accepted.Errors.Expect("OriginHighWaterLossAccepted");
+            accepted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(accepted);
+            Assert.Null(accepted.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Equal(5, (await accepted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     internal static long UserVersion(string database)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
@@ -210,6 +273,83 @@ public class BackupTests
         finally
         {
             TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Hostile review A: a backup whose store holds a trigger the node's migrations do not create (another party's, or an
+    /// altered copy: the trigger sets every row's readers to everyone, so the node would serve its withheld figures) is
+    /// refused before anything is overwritten, even with its manifest's SHA-256 made to match.
+    /// </summary>
+    [Fact]
+    public async Task A_backup_whose_store_holds_a_trigger_the_migrations_do_not_make_is_refused_with_nothing_overwritten()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            Assert.Equal(0, (await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup)).Code);
+            var target = Path.Combine(folder, "target", "node-pan.db");
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            pan.CopyStoreTo(target);
+            var bytes = await File.ReadAllBytesAsync(target);
+
+            // The untouched backup restores (its schema is the migrations').
+            var clean = Path.Combine(folder, "clean", "node-pan.db");
+            var (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", clean, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            foreach (var (name, sql) in new[]
+            {
+                ("trigger", "CREATE TRIGGER everyone AFTER INSERT ON observations BEGIN UPDATE observations SET readers = '*'; END"),
+                ("view", "CREATE VIEW everything AS SELECT * FROM observations"),
+                ("table", "CREATE TABLE notes (x TEXT)"),
+            })
+            {
+                var altered = Path.Combine(folder, $"{name}.backup");
+                await AlterBackupAsync(backup, altered, sql);
+                (code, _, error) = await CliRunner.RunAsync("restore", "--from", altered, "--store", target, "--country", "PAN");
+                Assert.Equal(1, code);
+                Assert.Contains("the node's migrations do not create", error, StringComparison.Ordinal);
+                Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+                Assert.Equal(bytes, await File.ReadAllBytesAsync(target));
+                Assert.Equal(["node-pan.db"], Directory.GetFiles(Path.GetDirectoryName(target)!).Select(Path.GetFileName).Where(f => !f!.EndsWith(".lock", StringComparison.Ordinal)));
+            }
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>A copy of <paramref name="backup"/> whose store ran <paramref name="sql"/>, with its manifest's SHA-256 made to match (as whoever altered it would).</summary>
+    internal static async Task AlterBackupAsync(string backup, string altered, string sql)
+    {
+        var work = TempFolder.Create();
+        try
+        {
+            System.IO.Compression.ZipFile.ExtractToDirectory(backup, work);
+            var store = Path.Combine(work, "store.db");
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store};Pooling=False"))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                command.ExecuteNonQuery();
+            }
+            var manifestFile = Path.Combine(work, "manifest.json");
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestFile))!;
+            await using (var read = File.OpenRead(store))
+            {
+                manifest["sha256"] = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(read));
+            }
+            await File.WriteAllTextAsync(manifestFile, manifest.ToJsonString());
+            System.IO.Compression.ZipFile.CreateFromDirectory(work, altered);
+        }
+        finally
+        {
+            TempFolder.Delete(work);
         }
     }
 }

@@ -304,6 +304,107 @@ public class PostgresRestoreTests
         }
     }
 
+    /// <summary>
+    /// Hostile review A: a dump that holds a function and a trigger the node's migrations do not create (the trigger sets
+    /// every row's readers to everyone, so the node would serve its withheld figures; psql would run both as the node's
+    /// role) is refused from its list of entries before anything runs; the database is unchanged. A clean dump restores.
+    /// </summary>
+    [Fact]
+    public async Task A_dump_that_holds_a_function_and_a_trigger_the_migrations_do_not_make_is_refused_with_nothing_overwritten()
+    {
+        var folder = TempFolder.Create();
+        string? target = null;
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            Assert.True(code == 0, error);
+            target = await DatabaseAsync(pan.Store);
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", target, "--country", "PAN");
+            Assert.True(code == 0, error); // the dump of a store the migrations made passes
+
+            // Another store of PAN's, altered, then backed up as mirps backup does.
+            var altered = await DatabaseAsync(pan.Store);
+            try
+            {
+                (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", altered, "--country", "PAN");
+                Assert.True(code == 0, error);
+                await using (var connection = new NpgsqlConnection(altered))
+                {
+                    await connection.OpenAsync();
+                    await using var command = new NpgsqlCommand("""
+                        CREATE FUNCTION public.everyone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.readers := '*'; RETURN NEW; END $$;
+                        CREATE TRIGGER everyone BEFORE INSERT OR UPDATE ON public.observations FOR EACH ROW EXECUTE FUNCTION public.everyone();
+                        """, connection);
+                    await command.ExecuteNonQueryAsync();
+                }
+                var hostile = Path.Combine(folder, "hostile.backup");
+                (code, _, error) = await CliRunner.RunAsync("backup", "--store", altered, "--out", hostile);
+                Assert.True(code == 0, error);
+
+                var before = await FingerprintAsync(target);
+                (code, _, error) = await CliRunner.RunAsync("restore", "--from", hostile, "--store", target, "--country", "PAN");
+                Assert.Equal(1, code);
+                Assert.Contains("the node's migrations do not create", error, StringComparison.Ordinal);
+                Assert.Contains("FUNCTION public everyone()", error, StringComparison.Ordinal);
+                Assert.Contains("TRIGGER public observations everyone", error, StringComparison.Ordinal);
+                Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+                Assert.Equal(before, await FingerprintAsync(target));
+            }
+            finally
+            {
+                await DropAsync(altered);
+            }
+        }
+        finally
+        {
+            await DropAsync(target);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Hostile review A, a crafted archive: an entry of a kind the list allows (TABLE) whose text creates a function, a
+    /// psql meta-command, or a COPY to a program. The restore reads the script psql would run and refuses them; a clean
+    /// dump's script passes.
+    /// </summary>
+    [Fact]
+    public async Task A_restore_script_that_hides_a_function_a_meta_command_or_a_program_is_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            Assert.True(code == 0, error);
+            System.IO.Compression.ZipFile.ExtractToDirectory(backup, Path.Combine(folder, "x"));
+            var script = Path.Combine(folder, "restore.sql");
+            await PgAsync("pg_restore", new NpgsqlConnectionStringBuilder(pan.Store.ConnectionString), "--no-owner", "--no-privileges", $"--file={script}", Path.Combine(folder, "x", "store.dump"));
+            var lines = await File.ReadAllLinesAsync(script);
+            PostgresBackup.RefuseForeignStatements(lines, backup); // the real script passes
+            var table = Array.FindIndex(lines, line => line.StartsWith("CREATE TABLE public.observations", StringComparison.Ordinal));
+            Assert.True(table > 0);
+            foreach (var hidden in new[]
+            {
+                "CREATE\n  FUNCTION public.f() RETURNS int LANGUAGE sql AS 'select 1';",
+                "COMMENT ON TABLE public.observations IS '--'; CREATE/**/TRIGGER t BEFORE INSERT ON public.observations FOR EACH ROW EXECUTE FUNCTION public.f();",
+                "\\! touch /tmp/mirps-owned",
+                "COPY public.observations (id) TO PROGRAM 'sh -c id';",
+            })
+            {
+                string[] altered = [.. lines[..table], .. hidden.Split('\n'), .. lines[table..]];
+                var refused = Assert.Throws<BackupRefusedException>(() => PostgresBackup.RefuseForeignStatements(altered, backup));
+                Assert.Contains("nothing was restored", refused.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     /// <summary>Copies a backup with its manifest changed by <paramref name="change"/> (its SHA-256 kept: it covers the dump only).</summary>
     private static async Task RewriteManifestAsync(string backup, string copy, Func<BackupManifest, BackupManifest> change)
     {

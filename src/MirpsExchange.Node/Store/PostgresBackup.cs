@@ -106,6 +106,8 @@ internal static class PostgresBackup
             {
                 throw new BackupRefusedException($"{backup} is corrupt: its dump does not read ({e.Message}); nothing was restored", e);
             }
+            RefuseForeignEntries(contents, backup);
+            RefuseForeignStatements(File.ReadLines(script), backup);
             var replaced = $"mirps_replaced_{DateTime.UtcNow:yyyyMMddTHHmmssfff}".ToLowerInvariant();
             try
             {
@@ -151,6 +153,154 @@ internal static class PostgresBackup
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    /// <summary>
+    /// The kinds of entry a dump of a store the migrations made holds (pg_restore --list): tables, their rows, indexes,
+    /// constraints, identity sequences and column defaults, the comments that stamp the store, and the schema public (and its privileges, which a restore leaves out). A
+    /// FUNCTION, TRIGGER, PROCEDURE, RULE, POLICY, EXTENSION, VIEW or any other kind is not one of them. Longest first
+    /// (TABLE DATA before TABLE).
+    /// </summary>
+    private static readonly string[] KnownEntryTypes =
+        ["SEQUENCE OWNED BY", "SEQUENCE SET", "SEQUENCE", "TABLE DATA", "TABLE", "INDEX", "FK CONSTRAINT", "CONSTRAINT", "DEFAULT", "COMMENT", "SCHEMA", "ACL"];
+
+    /// <summary>
+    /// Refuses a dump that holds an entry the node's migrations do not create (hostile review A): pg_restore writes every
+    /// entry into the script psql runs as the node's role, so a function, trigger or rule another party added would run
+    /// inside the store. Each entry of the dump's list (<paramref name="list"/>, pg_restore --list: "ID; OID OID TYPE SCHEMA
+    /// NAME OWNER") must be of a kind <see cref="KnownEntryTypes"/> names, in the schema public, and name the model's
+    /// tables, columns, indexes, keys and identity sequences only.
+    /// </summary>
+    internal static void RefuseForeignEntries(string list, string backup)
+    {
+        var names = ModelNames.Value;
+        var foreign = new List<string>();
+        foreach (var line in list.Split('\n'))
+        {
+            var entry = line.Trim();
+            if (entry.Length == 0 || entry.StartsWith(';'))
+            {
+                continue; // the list's header
+            }
+            var id = entry.IndexOf(';', StringComparison.Ordinal);
+            var fields = id < 0 ? [] : entry[(id + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // fields: the catalogue's OID, the object's OID, the type (one word or more), the schema, the name, the owner
+            var rest = fields.Length > 2 ? string.Join(' ', fields[2..]) : "";
+            var type = KnownEntryTypes.FirstOrDefault(known => rest.StartsWith(known + " ", StringComparison.Ordinal));
+            var words = type is null ? [] : rest[(type.Length + 1)..].Split(' ');
+            // the schema, then the name's words; the owner last (when the dump names one)
+            var known = type switch
+            {
+                null => false,
+                "SCHEMA" => words is ["-", "public", ..] && words.Length <= 3,
+                "ACL" => words is ["-", "SCHEMA", "public", ..] && words.Length <= 4, // a schema public made anew by a restore; the restore leaves privileges out (--no-privileges)
+                "COMMENT" => words is ["-", "SCHEMA", "public", ..] && words.Length <= 4
+                    || words is ["public", "TABLE", var table, ..] && words.Length <= 4 && names.Contains(table),
+                _ => words.Length is >= 2 and <= 4 && words[0] == "public" && words[1..^(words.Length > 2 ? 1 : 0)].All(names.Contains),
+            };
+            if (!known)
+            {
+                foreign.Add(entry.Length > 120 ? entry[..120] : entry);
+            }
+        }
+        if (foreign.Count > 0)
+        {
+            throw new BackupRefusedException($"{backup} holds what the node's migrations do not create ({string.Join("; ", foreign)}): " +
+                "it is not a store this release made, and may have been altered; nothing was restored");
+        }
+    }
+
+    /// <summary>
+    /// Statements a script of the store's schema never holds (outside the rows COPY reads): what would create code that runs
+    /// inside the database, read or write files or programs, or change roles and privileges.
+    /// </summary>
+    private static readonly System.Text.RegularExpressions.Regex ForeignStatement = new(
+        @"\bCREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|(CONSTRAINT\s+|EVENT\s+)?TRIGGER|RULE|POLICY|EXTENSION|(MATERIALIZED\s+)?VIEW|AGGREGATE|OPERATOR|CAST|" +
+        @"(TRUSTED\s+)?(PROCEDURAL\s+)?LANGUAGE|SERVER|FOREIGN|PUBLICATION|SUBSCRIPTION|ROLE|USER|TRANSFORM|CONVERSION|TYPE|DOMAIN|SCHEMA\s+(?!public\b)|TABLESPACE|DATABASE)\b" +
+        @"|\bPROGRAM\b|\bALTER\s+(SYSTEM|ROLE|USER|DEFAULT\s+PRIVILEGES|DATABASE|FUNCTION|PROCEDURE|EXTENSION|SCHEMA|LANGUAGE)\b|\bGRANT\b|\bREVOKE\b|\bDO\b" +
+        @"|\bSECURITY\s+DEFINER\b|\bLO_(IMPORT|EXPORT)\b|\bSET\s+(SESSION\s+|LOCAL\s+)?(ROLE|SESSION\s+AUTHORIZATION)\b|\bLOAD\b|\bCALL\b|\bEXECUTE\b|\bPREPARE\b" +
+        @"|\bPG_(READ|WRITE|LS_DIR|STAT_FILE|FILE)|\bDBLINK|\bROW\s+LEVEL\s+SECURITY\b",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A COPY that reads the rows that follow it in the script into one of the store's tables (the only COPY a dump's script holds).</summary>
+    private static readonly System.Text.RegularExpressions.Regex CopyFromScript = new(@"^COPY public\.([a-z_]+|""[A-Za-z_]+"") \([^;]*\) FROM stdin;$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Refuses a restore script (pg_restore's, <paramref name="lines"/>) that holds, outside the rows COPY reads, a statement
+    /// <see cref="ForeignStatement"/> names, another COPY than one from the script into a table, or a psql meta-command (a
+    /// line starting with a backslash, but pg_restore's own \restrict and \unrestrict). The list of entries
+    /// (<see cref="RefuseForeignEntries"/>) says what kind each entry claims to be; a crafted archive could give an entry of
+    /// a kind the list allows the text of another, and this reads the text psql would run.
+    /// </summary>
+    internal static void RefuseForeignStatements(IEnumerable<string> lines, string backup)
+    {
+        var schema = new StringBuilder();
+        var rows = false;
+        var foreign = new List<string>();
+        foreach (var line in lines)
+        {
+            if (rows)
+            {
+                rows = line != "\\.";
+                continue;
+            }
+            if (line.StartsWith("--", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (line.StartsWith('\\'))
+            {
+                if (!line.StartsWith("\\restrict ", StringComparison.Ordinal) && !line.StartsWith("\\unrestrict ", StringComparison.Ordinal))
+                {
+                    foreign.Add(line.Length > 80 ? line[..80] : line);
+                }
+                continue;
+            }
+            if (line.TrimStart().StartsWith("COPY", StringComparison.OrdinalIgnoreCase))
+            {
+                if (CopyFromScript.IsMatch(line))
+                {
+                    rows = true;
+                    continue;
+                }
+                foreign.Add(line.Length > 80 ? line[..80] : line);
+                rows = line.EndsWith("FROM stdin;", StringComparison.Ordinal);
+                continue;
+            }
+            schema.Append(line).Append('\n');
+        }
+        // As written, and with comments removed, so that none hides a keyword's parts (CREATE/**/FUNCTION); the text as written
+        // too, since what looks like a comment may lie inside a string ('--'), and psql runs what follows it.
+        var text = schema.ToString();
+        var bare = System.Text.RegularExpressions.Regex.Replace(text, @"/\*.*?\*/|--[^\n]*", " ", System.Text.RegularExpressions.RegexOptions.Singleline);
+        foreign.AddRange(ForeignStatement.Matches(text).Concat(ForeignStatement.Matches(bare)).Select(match => match.Value));
+        if (foreign.Count > 0)
+        {
+            throw new BackupRefusedException($"{backup} holds statements a store the node's migrations made does not ({string.Join("; ", foreign.Distinct().Take(10))}): " +
+                "it may have been altered; nothing was restored");
+        }
+    }
+
+    /// <summary>The names a store the migrations made gives its objects: tables, columns, indexes, keys, foreign keys, identity sequences.</summary>
+    private static readonly Lazy<HashSet<string>> ModelNames = new(() =>
+    {
+        using var db = new PostgresNodeDbContext(StoreExtensions.PostgresOptions("Host=localhost;Database=mirps"));
+        var model = Microsoft.EntityFrameworkCore.RelationalModelExtensions.GetRelationalModel(
+            Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Metadata.IDesignTimeModel>(db).Model);
+        var names = new HashSet<string>(StringComparer.Ordinal) { "__EFMigrationsHistory", "PK___EFMigrationsHistory", "MigrationId", "ProductVersion" };
+        foreach (var table in model.Tables)
+        {
+            names.Add(table.Name);
+            foreach (var column in table.Columns)
+            {
+                names.Add(column.Name);
+                names.Add($"{table.Name}_{column.Name}_seq");
+            }
+            names.UnionWith(table.Indexes.Select(index => index.Name));
+            names.UnionWith(table.UniqueConstraints.Select(key => key.Name));
+            names.UnionWith(table.ForeignKeyConstraints.Select(key => key.Name));
+        }
+        return names;
+    });
 
     /// <summary>
     /// The end of the restore's transaction: what the script restored must be the manifest's party and log head (else the

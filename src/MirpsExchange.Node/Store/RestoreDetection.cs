@@ -60,8 +60,25 @@ public sealed partial class RestoreDetection(IOptions<NodeOptions> options, Orig
     }
 
     /// <summary>
+    /// How far this node has signed its change log (the high-water mark, <see cref="SignedHighWater"/>), or null when it keeps
+    /// no mark or the mark cannot be read. A restored store recovers at least this far: those sequences are taken (a peer may
+    /// hold them even when the quorum does not), so writes stay refused below it unless the operator accepts the loss.
+    /// </summary>
+    public long? SignedChanges()
+    {
+        try
+        {
+            return signing.HighWater?.Read()?.Changes;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The node has recovered (the federation holds no more of its log than the store): the explicit mark is cleared and the
-    /// high-water mark set to the store's heads (lowered, with a warning, when the node had signed changes no peer holds).
+    /// high-water mark set to the store's heads (lowered, with a warning, only when the operator accepted the loss of changes the node had signed: Node:AcceptLocalHead).
     /// </summary>
     public async Task ClearAsync(DbConnection connection, CancellationToken cancellationToken)
     {

@@ -391,6 +391,7 @@ public static class StoreBackup
                 {
                     throw new BackupRefusedException($"{backup} is corrupt: SQLite's integrity check says {problem}; nothing was restored");
                 }
+                RefuseForeignSchema(connection, backup);
             }
             found = Describe(copy, manifest.Sha256) with { Created = manifest.Created, Provider = manifest.Provider };
         }
@@ -405,6 +406,77 @@ public static class StoreBackup
         }
         return manifest;
     }
+
+    /// <summary>
+    /// Refuses a backup whose store holds a schema object (table, index, trigger, view) that the node's migrations do not
+    /// create, or a table or index whose definition is not one a migration gave it: a trigger or view another party added
+    /// would run inside the node (a trigger could widen every row's readers, so the node served its withheld figures).
+    /// The known objects are read from stores made by the migrations, one migration at a time (a backup of an earlier
+    /// release holds an earlier schema, which the node migrates at its start).
+    /// </summary>
+    private static void RefuseForeignSchema(SqliteConnection connection, string backup)
+    {
+        var known = MigratedSchema.Value;
+        var foreign = new List<string>();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name";
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var (type, name, sql) = (reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+            if (type == "table" && name.StartsWith("sqlite_stat", StringComparison.Ordinal))
+            {
+                continue; // ANALYZE's statistics: SQLite's own, read by its query planner only
+            }
+            if (!known.Contains(SchemaObject(type, name, sql)))
+            {
+                foreign.Add($"{type} {name}");
+            }
+        }
+        if (foreign.Count > 0)
+        {
+            throw new BackupRefusedException($"{backup} holds what the node's migrations do not create ({string.Join(", ", foreign)}): " +
+                "it is not a store this release made, and may have been altered; nothing was restored");
+        }
+    }
+
+    private static string SchemaObject(string type, string name, string? sql) => $"{type}\n{name}\n{sql}";
+
+    /// <summary>Every schema object (type, name, SQL) a store made by the node's migrations holds after any one of them.</summary>
+    private static readonly Lazy<HashSet<string>> MigratedSchema = new(() =>
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"mirps-schema-{Guid.NewGuid():N}.db");
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            var store = new SqliteConnectionStringBuilder { DataSource = file, Pooling = false }.ToString();
+            using (var db = new NodeDbContext(StoreExtensions.Options(store)))
+            {
+                var migrator = Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db);
+                foreach (var migration in Microsoft.EntityFrameworkCore.RelationalDatabaseFacadeExtensions.GetMigrations(db.Database))
+                {
+                    migrator.Migrate(migration);
+                    using var connection = new SqliteConnection(store);
+                    connection.Open();
+                    using var command = connection.CreateCommand();
+                    command.CommandText = "SELECT type, name, sql FROM sqlite_master";
+                    using var reader = command.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        known.Add(SchemaObject(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)));
+                    }
+                }
+            }
+            return known;
+        }
+        finally
+        {
+            foreach (var suffix in new[] { "", "-wal", "-shm", "-journal" })
+            {
+                File.Delete(file + suffix);
+            }
+        }
+    });
 
     /// <summary>
     /// Reads the backup's manifest and extracts its <paramref name="entry"/> (the store) to <paramref name="copy"/>, checked

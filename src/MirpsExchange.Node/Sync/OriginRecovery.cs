@@ -119,6 +119,14 @@ public sealed partial class OriginRecovery(
     /// </summary>
     public const string NoSignedHead = "RECOVERY_NO_SIGNED_HEAD";
 
+    /// <summary>
+    /// A restored store's node had signed its log further (its high-water mark, kept beside its log-signing key) than any
+    /// source proves: those sequences are taken (a peer out of reach may hold them), so the node writes none of them again.
+    /// Writes stay refused, the check made again every Node:RecoveryRetryInterval, until a source serves the log up to the
+    /// mark; Node:AcceptLocalHead accepts the loss (logged at Error level, naming the sequences signed again).
+    /// </summary>
+    public const string BelowHighWater = "RECOVERY_BELOW_HIGH_WATER";
+
     // The session reads the host's services through these.
     private IOptions<NodeOptions> OptionsP => options;
     private IOptions<TlsOptions> TlsP => tls;
@@ -144,6 +152,7 @@ public sealed partial class OriginRecovery(
         // method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
         _restoredWhy = node.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
         _restored = _restoredWhy is not null;
+        _signedMark = _restored ? await StoreAsync((detection, _, _) => Task.FromResult(detection.SignedChanges() ?? 0), cancellationToken) : 0;
         if (node.AcceptLocalHead && !MustRecover)
         {
             LogAcceptLocalHeadIgnored(logger, node.Country);
@@ -177,7 +186,7 @@ public sealed partial class OriginRecovery(
             _retrying = Task.Run(async () =>
             {
                 await _recovery;
-                while (state.Reason is QuorumMissing or NoSignedHead && !_stopping.IsCancellationRequested)
+                while (state.Reason is QuorumMissing or NoSignedHead or BelowHighWater && !_stopping.IsCancellationRequested)
                 {
                     try
                     {
@@ -240,6 +249,9 @@ public sealed partial class OriginRecovery(
     private bool _restored;
     private string? _restoredWhy;
 
+    /// <summary>How far the node signed its log (its high-water mark) when its store must recover: the recovery's floor (0: none, or the loss accepted).</summary>
+    private long _signedMark;
+
     /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
     private bool MustRecover => options.Value.Recover || _restored;
 
@@ -256,7 +268,7 @@ public sealed partial class OriginRecovery(
         state.Ready();
     }
 
-    private async Task<string?> StoreAsync(Func<RestoreDetection, System.Data.Common.DbConnection, CancellationToken, Task<string?>> action, CancellationToken cancellationToken)
+    private async Task<T> StoreAsync<T>(Func<RestoreDetection, System.Data.Common.DbConnection, CancellationToken, Task<T>> action, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
@@ -350,6 +362,10 @@ public sealed partial class OriginRecovery(
             if (_owner.MustRecover && !Quorum(own, holdings))
             {
                 return new Behind(own, []); // writes stay refused until a quorum answers
+            }
+            if (_owner.MustRecover && !AboveHighWater(own, holdings))
+            {
+                return new Behind(own, []); // writes stay refused until a source proves the log up to the mark
             }
             // A peer that holds nothing of the log answers too (for the quorum), but is no source.
             var answered = holdings.Where(h => h.Latest > 0).OrderByDescending(h => h.Latest).ToList();
@@ -449,6 +465,36 @@ public sealed partial class OriginRecovery(
                 }
             }
             return true;
+        }
+
+        /// <summary>
+        /// Whether the recovery may end at the highest head the answers prove: not below how far this node signed its log (its
+        /// high-water mark), since those sequences are taken, whatever the quorum holds (a peer out of reach may hold them, and
+        /// would prove a fork). Below the mark, writes stay refused (<see cref="BelowHighWater"/>) unless Node:AcceptLocalHead
+        /// accepts the loss, logged at Error level with the sequences that will be signed again.
+        /// </summary>
+        private bool AboveHighWater(long own, PeerHolding[] holdings)
+        {
+            var mark = _owner._signedMark;
+            var proven = Math.Max(own, holdings.Max(h => h.Latest ?? 0));
+            if (mark <= proven)
+            {
+                return true;
+            }
+            var node = _owner.OptionsP.Value;
+            if (node.AcceptLocalHead)
+            {
+                LogHighWaterLossAccepted(_owner.LoggerP, Country, mark, proven, proven + 1, mark);
+                _owner._signedMark = 0;
+                return true;
+            }
+            var why = $"{BelowHighWater}: {_owner.Why}, and this node signed {Country}'s log up to change {mark} (its high-water mark, beside its log-signing key), " +
+                $"but no peer that answered proves it beyond change {proven}: changes {proven + 1} to {mark} are taken (a peer out of reach may hold them), and writing them again " +
+                $"would fork the log. Writes are refused until a peer serves the log up to change {mark}; the check is made again every {node.RecoveryRetryInterval}. " +
+                $"If those changes are lost everywhere, set Node:AcceptLocalHead=true for one start to accept the loss (changes {proven + 1} to {mark} are then signed again)";
+            _owner.StateP.Await(BelowHighWater, why);
+            LogBelowHighWater(_owner.LoggerP, Country, why);
+            return false;
         }
 
         /// <summary>
@@ -755,6 +801,14 @@ public sealed partial class OriginRecovery(
 
     [LoggerMessage(EventName = "OriginRecoveryQuorumMissing", Level = LogLevel.Error, Message = "{Origin}'s node cannot accept writes: {Error}")]
     private static partial void LogQuorumMissing(ILogger logger, string origin, string error);
+
+    [LoggerMessage(EventName = "OriginRecoveryBelowHighWater", Level = LogLevel.Error, Message = "{Origin}'s node cannot accept writes: {Error}")]
+    private static partial void LogBelowHighWater(ILogger logger, string origin, string error);
+
+    [LoggerMessage(EventName = "OriginHighWaterLossAccepted", Level = LogLevel.Error,
+        Message = "Node:AcceptLocalHead: {Origin}'s node had signed its log up to change {Mark}, but its peers prove it only up to change {Proven}; the loss is accepted, " +
+            "and changes {From} to {To} will be signed again (a peer that holds the lost ones will refuse them as a fork). Remove Node:AcceptLocalHead from the configuration")]
+    private static partial void LogHighWaterLossAccepted(ILogger logger, string origin, long mark, long proven, long from, long to);
 
     [LoggerMessage(EventName = "OriginLocalHeadAccepted", Level = LogLevel.Warning,
         Message = "{Origin}'s restored store's head (change {Own}) accepted (Node:AcceptLocalHead): the Secretariat and {Answers} of the {Reached} peers that answered " +
