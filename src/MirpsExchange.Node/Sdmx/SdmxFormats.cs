@@ -126,7 +126,7 @@ public static class SdmxFormats
 
     /// <summary>
     /// The languages of a message's localised texts, best first, among the catalogue's (<see cref="SdmxStructure.Languages"/>): by the
-    /// <c>lang</c> query parameter (the SDMX REST extension: a language, or <c>all</c>; one not served is 406), else by Accept-Language
+    /// <c>lang</c> query parameter (the SDMX REST extension: that language alone, or <c>all</c>; one not served is 406), else by Accept-Language
     /// (RFC 4647 lookup by primary subtag: es-MX asks for es; <c>*</c> for the rest). No preference, or none served: all, English first.
     /// </summary>
     public static IReadOnlyList<string> Languages(HttpRequest request)
@@ -140,7 +140,7 @@ public static class SdmxFormats
             }
             var primary = asked.Split('-')[0];
             return SdmxStructure.Languages.Contains(primary)
-                ? [primary, .. SdmxStructure.Languages.Where(l => l != primary)]
+                ? [primary]
                 : throw SdmxError.NotAcceptable($"lang '{lang}' is not served: the catalogue's texts are in {string.Join(" and ", SdmxStructure.Languages)} (or all)");
         }
         if (!StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptLanguage, out var ranges))
