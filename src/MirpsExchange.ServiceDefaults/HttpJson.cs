@@ -60,13 +60,13 @@ public static class HttpJson
     /// The OpenAPI document, and the receive limit for every request that is not gRPC: transcoding reads a JSON body
     /// whole, bounded only by Kestrel's request body limit (about 28.6 MiB by default), so it gets gRPC's receive limit
     /// (<paramref name="maxRequestBytes"/>, Grpc:MaxReceiveMessageBytes) instead. gRPC calls keep their own check
-    /// (RESOURCE_EXHAUSTED), untouched.
+    /// (RESOURCE_EXHAUSTED), untouched: a request is one by the endpoint matched (<see cref="GrpcCalls.IsGrpcMethod"/>), not its Content-Type.
     /// </summary>
     public static WebApplication UseHttpJson(this WebApplication app, int maxRequestBytes)
     {
         app.Use((context, next) =>
         {
-            if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) != true
+            if (!GrpcCalls.IsGrpcMethod(context)
                 && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             {
                 limit.MaxRequestBodySize = maxRequestBytes;

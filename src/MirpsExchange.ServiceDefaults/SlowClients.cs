@@ -17,7 +17,8 @@ namespace MirpsExchange.ServiceDefaults;
 /// <see cref="MinRequestBodyBytesPerSecond"/> at least over HTTP/1.x (Kestrel measures it after a grace of 5 s; its default is
 /// 240 B/s; it takes no per-request rate over HTTP/2) and
 /// whole within <see cref="RequestBodyTimeout"/>, however fast it trickles: else the connection is cut (logged as a warning), so
-/// a trickle cannot keep a reading slot or a buffer for longer. gRPC calls keep gRPC's own rules (a stream may last).
+/// a trickle cannot keep a reading slot or a buffer for longer. gRPC calls keep gRPC's own rules (a stream may last): a request is one
+/// when routing matched a gRPC method (<see cref="GrpcCalls.IsGrpcMethod"/>), whatever Content-Type the client sent.
 /// </summary>
 public sealed partial class SlowClients
 {
@@ -56,8 +57,9 @@ public sealed partial class SlowClients
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<SlowClients>();
         app.Use(async (context, next) =>
         {
-            // Not gRPC (its own rules), not a request without a body, not a connection upgrade (a WebSocket lives on).
-            if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+            // Not a gRPC method (its own rules; by the endpoint matched, not the client's Content-Type), not a request without a body,
+            // not a connection upgrade (a WebSocket lives on).
+            if (GrpcCalls.IsGrpcMethod(context)
                 || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true }
                 || context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
                 || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true })

@@ -176,6 +176,17 @@ public class HttpJsonTests
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {refusal}");
         Assert.Contains("too large", refusal, StringComparison.Ordinal);
         Assert.Equal(0, node.CountRows());
+        // A gRPC content type does not lift the limit: transcoding reads application/grpc+json as JSON ("+json"), and the limit is
+        // decided by the endpoint matched (an HTTP/JSON route), not by what the client calls its body.
+        using (var disguised = Json(JsonFormatter.Default.Format(large)))
+        {
+            disguised.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc+json");
+            using var refused = await http.PostAsync(new Uri(new Uri(node.HttpAddress), "/v1/observations:submit"), disguised);
+            var why = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, $"{refused.StatusCode}: {why}");
+            Assert.Contains("too large", why, StringComparison.Ordinal);
+            Assert.Equal(0, node.CountRows());
+        }
         // Under the limit both ways work; gRPC's own limit still refuses a large message with RESOURCE_EXHAUSTED.
         using var small = await http.PostAsync(new Uri(new Uri(node.HttpAddress), "/v1/observations:submit"), Json(JsonFormatter.Default.Format(Submit(Refugees()))));
         Assert.Equal(HttpStatusCode.OK, small.StatusCode);

@@ -129,6 +129,7 @@ public class SdmxJson2Tests
         var series = await Json2Async(node, All, token);
         Assert.Equal(expected, ReadJson2(series));
         Assert.Equal(expected, ReadJson2(await Json2Async(node, All + "?format=jsondata2", token, accept: null)));
+        Assert.Equal(expected, ReadJson2(await Json2Async(node, All + "?format=jsondata&formatVersion=2.0.0", token, accept: null)));
         var section = await Json2Async(node, All + "?dimensionAtObservation=SEX", token);
         Assert.Equal(expected, ReadJson2(section));
         Assert.Equal(expected, ReadJson2(await Json2Async(node, All + "?dimensionAtObservation=AllDimensions", token)));

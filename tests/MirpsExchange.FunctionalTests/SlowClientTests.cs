@@ -169,6 +169,28 @@ public class SlowClientTests
     }
 
     [Fact]
+    public async Task A_gRPC_content_type_on_an_HTTP_JSON_route_does_not_lift_the_body_bound()
+    {
+        // The bounds are lifted for gRPC calls only, decided by the endpoint routing matched, not by what the client says.
+        // application/grpc+json is a gRPC content type (gRPC with a JSON codec), and JSON transcoding reads it as JSON (a "+json"
+        // suffix): a client that sent it to an HTTP/JSON route was once exempt and could trickle its body for as long as it liked.
+        await using var node = await TestNode.StartAsync("BLZ", null, "--Node:HttpPort=0", "--Http:RequestBodyTimeout=00:00:04");
+        var port = new Uri(node.HttpAddress).Port;
+        var token = await node.Tokens.GetTokenAsync();
+        var json = Encoding.UTF8.GetBytes("""{"observations": []}""" + new string(' ', 256 * 1024));
+        foreach (var type in new[] { "application/grpc+json", "application/grpc" })
+        {
+            var head = Head("POST", "/v1/observations:submit", port, $"Authorization: Bearer {token}\r\nContent-Type: {type}\r\n", json.Length);
+            var held = await TrickleAsync(port, head, json, piece: 512, TimeSpan.FromMilliseconds(250), Bound);
+            Assert.True(held < Bound, $"a JSON body sent as {type} and trickled at 2 KB/s was held for {held}");
+        }
+
+        // A real gRPC call keeps gRPC's own rules: a submit over gRPC still works on the node's gRPC port.
+        await node.Observations.SubmitObservationsAsync(Samples.Submit(Samples.Refugees()));
+        Assert.Equal(1, node.CountRows());
+    }
+
+    [Fact]
     public async Task An_HTTP_JSON_body_or_request_headers_trickled_in_are_cut_within_the_bound()
     {
         await using var node = await TestNode.StartAsync("BLZ", null, "--Node:HttpPort=0", "--Http:RequestBodyTimeout=00:00:04", "--Http:RequestHeadersTimeout=00:00:02");

@@ -12,7 +12,7 @@ namespace MirpsExchange.Catalogue.Exports;
 /// indicator with one structure. The components are <see cref="SdmxCsv.ComponentsOf"/>'s, in that order; names are the
 /// catalogue's, in English and Spanish.
 /// </summary>
-public sealed class SdmxStructure
+public sealed partial class SdmxStructure
 {
     public const string Agency = ExportRow.RegionalAggregate;
     public const string DataflowId = ExportOptions.DefaultDataflowId;
@@ -67,6 +67,26 @@ public sealed class SdmxStructure
 
     public static string DataStructureUrn(string version) => $"urn:sdmx:org.sdmx.infomodel.datastructure.DataStructure={Agency}:{DataStructureId}({version})";
 
+    private string CodelistUrn(string id) => $"urn:sdmx:org.sdmx.infomodel.codelist.Codelist={Agency}:{id}({Version})";
+
+    private string CodeUrn(string list, string code) => $"urn:sdmx:org.sdmx.infomodel.codelist.Code={Agency}:{list}({Version}).{code}";
+
+    private string ConceptSchemeUrn => $"urn:sdmx:org.sdmx.infomodel.conceptscheme.ConceptScheme={Agency}:{ConceptSchemeId}({Version})";
+
+    private string ConceptUrn(string id) => $"urn:sdmx:org.sdmx.infomodel.conceptscheme.Concept={Agency}:{ConceptSchemeId}({Version}).{id}";
+
+    /// <summary>The representation of a component without a code list: the time period's, the measure's, a flag's or free text.</summary>
+    private static string TextType(string id) => id switch
+    {
+        SdmxCsv.TimePeriodDimension => "ObservationalTimePeriod",
+        SdmxCsv.ValueMeasure => "Double",
+        SdmxCsv.LowerBoundAttribute or SdmxCsv.SyntheticAttribute => "Boolean",
+        _ => "String",
+    };
+
+    /// <summary>Whether an attribute must be given: the observation status only.</summary>
+    private static bool IsMandatory(string attribute) => attribute == SdmxCsv.StatusAttribute;
+
     /// <summary>What a structure message holds.</summary>
     [Flags]
     public enum Parts
@@ -103,12 +123,12 @@ public sealed class SdmxStructure
             xml.WriteStartElement("Codelists", StructureNamespace);
             foreach (var list in Codelists.Where(c => codelistIds is null || codelistIds.Contains(c.Id)))
             {
-                Maintainable(xml, "Codelist", list.Id, $"urn:sdmx:org.sdmx.infomodel.codelist.Codelist={Agency}:{list.Id}({Version})", list.Name);
+                Maintainable(xml, "Codelist", list.Id, CodelistUrn(list.Id), list.Name);
                 foreach (var code in list.Codes)
                 {
                     xml.WriteStartElement("Code", StructureNamespace);
                     xml.WriteAttributeString("id", code.Id);
-                    xml.WriteAttributeString("urn", $"urn:sdmx:org.sdmx.infomodel.codelist.Code={Agency}:{list.Id}({Version}).{code.Id}");
+                    xml.WriteAttributeString("urn", CodeUrn(list.Id, code.Id));
                     Names(xml, code.Name);
                     xml.WriteEndElement();
                 }
@@ -119,13 +139,12 @@ public sealed class SdmxStructure
         if (parts.HasFlag(Parts.ConceptScheme))
         {
             xml.WriteStartElement("Concepts", StructureNamespace);
-            Maintainable(xml, "ConceptScheme", ConceptSchemeId, $"urn:sdmx:org.sdmx.infomodel.conceptscheme.ConceptScheme={Agency}:{ConceptSchemeId}({Version})",
-                Pick(e => e.Dataflow));
+            Maintainable(xml, "ConceptScheme", ConceptSchemeId, ConceptSchemeUrn, Pick(e => e.Dataflow));
             foreach (var id in Components)
             {
                 xml.WriteStartElement("Concept", StructureNamespace);
                 xml.WriteAttributeString("id", id);
-                xml.WriteAttributeString("urn", $"urn:sdmx:org.sdmx.infomodel.conceptscheme.Concept={Agency}:{ConceptSchemeId}({Version}).{id}");
+                xml.WriteAttributeString("urn", ConceptUrn(id));
                 Names(xml, Pick(e => e.Component(id)));
                 xml.WriteEndElement();
             }
@@ -146,7 +165,7 @@ public sealed class SdmxStructure
                 xml.WriteStartElement(time ? "TimeDimension" : "Dimension", StructureNamespace);
                 xml.WriteAttributeString("id", id);
                 xml.WriteAttributeString("position", (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                Component(xml, id, time ? "ObservationalTimePeriod" : null);
+                Component(xml, id);
                 xml.WriteEndElement();
             }
             xml.WriteEndElement();
@@ -156,12 +175,8 @@ public sealed class SdmxStructure
             {
                 xml.WriteStartElement("Attribute", StructureNamespace);
                 xml.WriteAttributeString("id", id);
-                xml.WriteAttributeString("assignmentStatus", id == SdmxCsv.StatusAttribute ? "Mandatory" : "Conditional");
-                Component(xml, id, id switch
-                {
-                    SdmxCsv.LowerBoundAttribute or SdmxCsv.SyntheticAttribute => "Boolean",
-                    _ => "String",
-                });
+                xml.WriteAttributeString("assignmentStatus", IsMandatory(id) ? "Mandatory" : "Conditional");
+                Component(xml, id);
                 xml.WriteStartElement("AttributeRelationship", StructureNamespace);
                 xml.WriteStartElement("PrimaryMeasure", StructureNamespace);
                 xml.WriteStartElement("Ref");
@@ -176,7 +191,7 @@ public sealed class SdmxStructure
             xml.WriteAttributeString("id", "MeasureDescriptor");
             xml.WriteStartElement("PrimaryMeasure", StructureNamespace);
             xml.WriteAttributeString("id", SdmxCsv.ValueMeasure);
-            Component(xml, SdmxCsv.ValueMeasure, "Double");
+            Component(xml, SdmxCsv.ValueMeasure);
             xml.WriteEndElement();
             xml.WriteEndElement();
             xml.WriteEndElement(); // DataStructureComponents
@@ -188,8 +203,8 @@ public sealed class SdmxStructure
         xml.WriteEndDocument();
     }
 
-    /// <summary>A component's concept and its representation: its code list, or <paramref name="textType"/>.</summary>
-    private void Component(XmlWriter xml, string id, string? textType)
+    /// <summary>A component's concept and its representation: its code list, or its <see cref="TextType"/>.</summary>
+    private void Component(XmlWriter xml, string id)
     {
         xml.WriteStartElement("ConceptIdentity", StructureNamespace);
         xml.WriteStartElement("Ref");
@@ -211,7 +226,7 @@ public sealed class SdmxStructure
         else
         {
             xml.WriteStartElement("TextFormat", StructureNamespace);
-            xml.WriteAttributeString("textType", textType ?? "String");
+            xml.WriteAttributeString("textType", TextType(id));
             xml.WriteEndElement();
         }
         xml.WriteEndElement();

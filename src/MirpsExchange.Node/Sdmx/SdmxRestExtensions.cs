@@ -88,10 +88,20 @@ public static partial class SdmxRestExtensions
     {
         RequireAuthenticated(context);
         var (parts, codelists) = SdmxStructureQuery.Resolve(structure, resource, agency, id, version, context.Request.Query);
-        SdmxFormats.RequireStructureXml(context.Request);
+        var format = SdmxFormats.StructureFormat(context.Request);
         var clock = context.RequestServices.GetRequiredService<TimeProvider>();
-        context.Response.ContentType = SdmxFormats.StructureMediaType + "; charset=utf-8";
-        return SendAsync(context, buffer => structure.Write(buffer, parts, MessageId(context), clock.GetUtcNow(), codelists));
+        var (messageId, prepared) = (MessageId(context), clock.GetUtcNow());
+        context.Response.ContentType = SdmxFormats.MediaType(format) + "; charset=utf-8";
+        if (format == SdmxStructureFormat.Xml)
+        {
+            return SendAsync(context, buffer => structure.Write(buffer, parts, messageId, prepared, codelists));
+        }
+        // SDMX-JSON: the same parts as SDMX-ML, its texts in the reader's languages (lang=, else Accept-Language), said in Content-Language.
+        var languages = SdmxFormats.Languages(context.Request);
+        context.Response.Headers.ContentLanguage = string.Join(", ", languages);
+        context.Response.Headers.Vary = "Accept, Accept-Language";
+        return SendAsync(context, buffer => structure.WriteJson(buffer, parts, messageId, prepared,
+            format == SdmxStructureFormat.Json2 ? SdmxJsonVersion.V2 : SdmxJsonVersion.V1, languages, context.Request.PathBase + Root, codelists));
     }
 
     /// <summary>
