@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Notification.V1;
@@ -730,13 +731,110 @@ public class WebhookTests
         var listed = Assert.Single((await panHooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
         foreach (var error in refused.Attempts.Select(a => a.Error).Append(listed.LastError))
         {
-            Assert.StartsWith("refused: hooks.pan.example", error);
+            Assert.Equal(WebhookUrls.Unreachable("hooks.pan.example"), error);
             foreach (var address in new[] { "10.20.30.40", "127.0.0.1", "fd12:3456::7", "10.", "fd12" })
             {
                 Assert.DoesNotContain(address, error, StringComparison.Ordinal);
             }
         }
         Assert.Equal(1L, secretariat.CountRows("webhook_deliveries WHERE delivered = TRUE"));
+    }
+
+    /// <summary>Host names the Secretariat's DNS does not know: a deliberate "does not resolve", never a look-up beyond the test.</summary>
+    private sealed class ClosedDns(Dictionary<string, System.Net.IPAddress[]> answers) : WebhookHostResolver
+    {
+        public override Task<System.Net.IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+            answers.TryGetValue(host, out var addresses) ? Task.FromResult(addresses) : throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound);
+    }
+
+    /// <summary>The node's Information log of the webhook classes: what its operators read.</summary>
+    private sealed class OperatorLog : ILoggerProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(OperatorLog owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+                Func<TState, Exception?, string> formatter) => owner.Lines.Enqueue(formatter(state, exception));
+        }
+    }
+
+    /// <summary>
+    /// Hostile-review finding H: PAN, subscribing at the Secretariat's node, learnt which host names resolve inside the
+    /// Secretariat's network from its delivery log: "refused: ... resolves only to addresses this node does not call" for
+    /// a name inside, "does not resolve" for a name that does not, "could not connect ... ConnectionRefused" for one that
+    /// does but is closed. Now all three read the same to the subscriber (the host as given aside), with the same status;
+    /// the node's own log keeps which it was.
+    /// </summary>
+    [Fact]
+    public async Task A_State_cannot_tell_from_its_delivery_log_which_host_names_resolve_inside_the_nodes_network()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var closedPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there any more: connections to it are refused
+        var answers = new Dictionary<string, System.Net.IPAddress[]>
+        {
+            ["inside.pan.example"] = [System.Net.IPAddress.Parse("10.20.30.40")],
+            ["closed.example"] = [System.Net.IPAddress.Loopback],
+        };
+        var log = new OperatorLog();
+        await using var secretariat = await TestSecretariat.StartAsync(builder =>
+        {
+            builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
+            builder.Logging.AddProvider(log);
+            builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
+        }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ"]);
+        NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential) =>
+            Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat);
+        var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
+        var inside = (await panHooks.CreateSubscriptionAsync(Subscribe("https://inside.pan.example/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+        var nowhere = (await panHooks.CreateSubscriptionAsync(Subscribe("https://nowhere.pan.example/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+        // BLZ, trusted with loopback (Webhooks:TrustedOwners), names a host that resolves, to a port nobody listens on.
+        var blzHooks = AtSecretariat(await SharedIdentity.ApproverAsync("BLZ"));
+        var refusing = (await blzHooks.CreateSubscriptionAsync(Subscribe($"https://closed.example:{closedPort}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("PAN", value: 230), Refugees("BLZ", value: 240)]);
+        async Task<(List<(int, string)> Attempts, string LastError)> TriedTwiceAsync(NotificationService.NotificationServiceClient hooks, string id, string host)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                var delivery = (await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id })).Deliveries.SingleOrDefault();
+                Assert.True(DateTime.UtcNow < deadline, $"the delivery to {host} was never tried twice: {delivery}");
+                if (delivery is { Attempts.Count: >= 2 })
+                {
+                    var listed = (await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Single(s => s.SubscriptionId == id);
+                    return ([.. delivery.Attempts.Select(a => (a.StatusCode, a.Error.Replace(host, "HOST", StringComparison.Ordinal)))],
+                        listed.LastError.Replace(host, "HOST", StringComparison.Ordinal));
+                }
+                await Task.Delay(100);
+            }
+        }
+        var fromInside = await TriedTwiceAsync(panHooks, inside, "inside.pan.example");
+        var fromNowhere = await TriedTwiceAsync(panHooks, nowhere, "nowhere.pan.example");
+        var fromClosed = await TriedTwiceAsync(blzHooks, refusing, "closed.example");
+        Assert.All(fromInside.Attempts.Concat(fromNowhere.Attempts).Concat(fromClosed.Attempts), a => Assert.Equal(fromInside.Attempts[0], a));
+        Assert.Equal(fromInside.LastError, fromNowhere.LastError);
+        Assert.Equal(fromInside.LastError, fromClosed.LastError);
+        Assert.Contains("HOST", fromInside.LastError, StringComparison.Ordinal);
+        Assert.DoesNotContain("10.20", fromInside.LastError, StringComparison.Ordinal);
+
+        // The operators can tell them apart.
+        var lines = log.Lines.ToList();
+        Assert.Contains(lines, l => l.Contains("inside.pan.example", StringComparison.Ordinal) && l.Contains("10.20.30.40", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("nowhere.pan.example", StringComparison.Ordinal) && l.Contains("HostNotFound", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("closed.example", StringComparison.Ordinal) && l.Contains("ConnectionRefused", StringComparison.Ordinal));
     }
 
     /// <summary>
