@@ -957,6 +957,93 @@ public class WebhookTests
     }
 
     /// <summary>
+    /// Issue 15, the upgrade window. The earlier version kept a sequence cursor per origin ("changes:PAN"); the received-time
+    /// cursor that replaced it started at the present, so what the Secretariat had received between the old cursor and the
+    /// upgrade was never announced. Here the Secretariat (its own process) hears of PAN's changes 1-2, receives 3-5 while its
+    /// deriver waits an hour between rounds, and is restarted on the store as the earlier version left it: the old cursor at
+    /// change 2, no received-time cursor. It announces 3-5, and 1-2 not again, then change 6 as usual; the old cursor is gone.
+    /// </summary>
+    [Fact]
+    public async Task After_an_upgrade_from_sequence_cursors_what_was_received_since_the_old_cursor_is_announced_once()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var folder = TempFolder.Create();
+        var database = await TestStores.CreateAsync();
+        try
+        {
+            await using var central = await WebhookReceiver.StartAsync();
+            await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+            var credential = Path.Combine(folder, "secretariat.json");
+            OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+            var data = Path.Combine(folder, "data");
+            string[] args =
+            [
+                $"--Node:Credential={credential}", $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+                .. database?.Args ?? [], .. WebhookArgs,
+            ];
+            long Sql(string sql)
+            {
+                using var connection = TestStores.Open(database, Path.Combine(data, "secretariat.db"));
+                using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            async Task UntilAsync(Func<bool> done, string what)
+            {
+                for (var deadline = DateTime.UtcNow.AddSeconds(60); !done(); await Task.Delay(100))
+                {
+                    Assert.True(DateTime.UtcNow < deadline, what);
+                }
+            }
+            async Task<ServiceProcess> SecretariatAsync(params string[] more)
+            {
+                var process = ServiceProcess.Secretariat(data, identity.Issuer, [.. args, .. more]);
+                await process.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+                return process;
+            }
+
+            using (var before = await SecretariatAsync())
+            {
+                await Notifications(before.Address, identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+                    .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+                await pan.Observations.SubmitObservationsAsync(Submit([.. DistinctRefugees(2, "PAN")]));
+                await central.WhenAsync(e => e.Count >= 1, "PAN's changes 1-2");
+                await UntilAsync(() => Sql("SELECT COUNT(*) FROM webhook_deliveries WHERE delivered = TRUE") == 1, "the delivery of 1-2 was not recorded");
+            } // kill -9
+
+            // The earlier version's deriver, behind: one round at start (its cursors were lost: it writes them anew), then none for an hour.
+            Sql("DELETE FROM webhook_cursors");
+            using (var behind = await SecretariatAsync("--Webhooks:PollInterval=01:00:00"))
+            {
+                await UntilAsync(() => Sql("SELECT COUNT(*) FROM webhook_cursors") > 0, "the deriver's first round did not write its cursors");
+                await pan.Observations.SubmitObservationsAsync(Submit([.. DistinctRefugees(5, "PAN").Skip(2)]));
+                await UntilAsync(() => Sql("SELECT COUNT(*) FROM observations WHERE origin = 'PAN'") == 5, "the Secretariat did not receive PAN's changes 3-5");
+                Assert.Equal(1L, Sql("SELECT COUNT(*) FROM webhook_events"));
+            }
+
+            // As the earlier version left the store: its sequence cursor at PAN's change 2, no received-time cursor.
+            Sql("DELETE FROM webhook_cursors WHERE source LIKE 'received%'");
+            Sql("INSERT INTO webhook_cursors (source, position) VALUES ('changes:PAN', 2)");
+            using var upgraded = await SecretariatAsync();
+            await central.WhenAsync(e => e.Count >= 2, "PAN's changes 3-5, received before the upgrade");
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 999)));
+            await central.WhenAsync(e => e.Count >= 3, "PAN's change 6, received after the upgrade");
+            await UntilAsync(() => Sql("SELECT COUNT(*) FROM webhook_cursors WHERE source LIKE 'changes:%'") == 0, "the earlier version's cursor was kept");
+            await Task.Delay(500);
+            Assert.Equal([(1L, 2L), (3L, 5L), (6L, 6L)], central.Accepted.Select(e => (e.FromSequence, e.ToSequence)));
+            Assert.All(central.Accepted, e => Assert.Equal((EventType.DataReceived, "PAN"), (e.Type, e.Country)));
+        }
+        finally
+        {
+            if (database is not null)
+            {
+                await database.DropAsync();
+            }
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// Changes are read by the time the node received them. A write while the node's clock is behind its latest stamp (here
     /// the test's clock, pinned to an hour ago for both writes) gets that same stamp again, after the deriver read it: the
     /// second write is still heard of.
