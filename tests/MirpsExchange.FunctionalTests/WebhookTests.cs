@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Notification.V1;
@@ -730,13 +731,110 @@ public class WebhookTests
         var listed = Assert.Single((await panHooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions);
         foreach (var error in refused.Attempts.Select(a => a.Error).Append(listed.LastError))
         {
-            Assert.StartsWith("refused: hooks.pan.example", error);
+            Assert.Equal(WebhookUrls.Unreachable("hooks.pan.example"), error);
             foreach (var address in new[] { "10.20.30.40", "127.0.0.1", "fd12:3456::7", "10.", "fd12" })
             {
                 Assert.DoesNotContain(address, error, StringComparison.Ordinal);
             }
         }
         Assert.Equal(1L, secretariat.CountRows("webhook_deliveries WHERE delivered = TRUE"));
+    }
+
+    /// <summary>Host names the Secretariat's DNS does not know: a deliberate "does not resolve", never a look-up beyond the test.</summary>
+    private sealed class ClosedDns(Dictionary<string, System.Net.IPAddress[]> answers) : WebhookHostResolver
+    {
+        public override Task<System.Net.IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+            answers.TryGetValue(host, out var addresses) ? Task.FromResult(addresses) : throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound);
+    }
+
+    /// <summary>The node's Information log of the webhook classes: what its operators read.</summary>
+    private sealed class OperatorLog : ILoggerProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(OperatorLog owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+                Func<TState, Exception?, string> formatter) => owner.Lines.Enqueue(formatter(state, exception));
+        }
+    }
+
+    /// <summary>
+    /// Hostile-review finding H: PAN, subscribing at the Secretariat's node, learnt which host names resolve inside the
+    /// Secretariat's network from its delivery log: "refused: ... resolves only to addresses this node does not call" for
+    /// a name inside, "does not resolve" for a name that does not, "could not connect ... ConnectionRefused" for one that
+    /// does but is closed. Now all three read the same to the subscriber (the host as given aside), with the same status;
+    /// the node's own log keeps which it was.
+    /// </summary>
+    [Fact]
+    public async Task A_State_cannot_tell_from_its_delivery_log_which_host_names_resolve_inside_the_nodes_network()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var closedPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there any more: connections to it are refused
+        var answers = new Dictionary<string, System.Net.IPAddress[]>
+        {
+            ["inside.pan.example"] = [System.Net.IPAddress.Parse("10.20.30.40")],
+            ["closed.example"] = [System.Net.IPAddress.Loopback],
+        };
+        var log = new OperatorLog();
+        await using var secretariat = await TestSecretariat.StartAsync(builder =>
+        {
+            builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
+            builder.Logging.AddProvider(log);
+            builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
+        }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ"]);
+        NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential) =>
+            Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat);
+        var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
+        var inside = (await panHooks.CreateSubscriptionAsync(Subscribe("https://inside.pan.example/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+        var nowhere = (await panHooks.CreateSubscriptionAsync(Subscribe("https://nowhere.pan.example/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+        // BLZ, trusted with loopback (Webhooks:TrustedOwners), names a host that resolves, to a port nobody listens on.
+        var blzHooks = AtSecretariat(await SharedIdentity.ApproverAsync("BLZ"));
+        var refusing = (await blzHooks.CreateSubscriptionAsync(Subscribe($"https://closed.example:{closedPort}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("PAN", value: 230), Refugees("BLZ", value: 240)]);
+        async Task<(List<(int, string)> Attempts, string LastError)> TriedTwiceAsync(NotificationService.NotificationServiceClient hooks, string id, string host)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                var delivery = (await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id })).Deliveries.SingleOrDefault();
+                Assert.True(DateTime.UtcNow < deadline, $"the delivery to {host} was never tried twice: {delivery}");
+                if (delivery is { Attempts.Count: >= 2 })
+                {
+                    var listed = (await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Single(s => s.SubscriptionId == id);
+                    return ([.. delivery.Attempts.Select(a => (a.StatusCode, a.Error.Replace(host, "HOST", StringComparison.Ordinal)))],
+                        listed.LastError.Replace(host, "HOST", StringComparison.Ordinal));
+                }
+                await Task.Delay(100);
+            }
+        }
+        var fromInside = await TriedTwiceAsync(panHooks, inside, "inside.pan.example");
+        var fromNowhere = await TriedTwiceAsync(panHooks, nowhere, "nowhere.pan.example");
+        var fromClosed = await TriedTwiceAsync(blzHooks, refusing, "closed.example");
+        Assert.All(fromInside.Attempts.Concat(fromNowhere.Attempts).Concat(fromClosed.Attempts), a => Assert.Equal(fromInside.Attempts[0], a));
+        Assert.Equal(fromInside.LastError, fromNowhere.LastError);
+        Assert.Equal(fromInside.LastError, fromClosed.LastError);
+        Assert.Contains("HOST", fromInside.LastError, StringComparison.Ordinal);
+        Assert.DoesNotContain("10.20", fromInside.LastError, StringComparison.Ordinal);
+
+        // The operators can tell them apart.
+        var lines = log.Lines.ToList();
+        Assert.Contains(lines, l => l.Contains("inside.pan.example", StringComparison.Ordinal) && l.Contains("10.20.30.40", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("nowhere.pan.example", StringComparison.Ordinal) && l.Contains("HostNotFound", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("closed.example", StringComparison.Ordinal) && l.Contains("ConnectionRefused", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -856,6 +954,93 @@ public class WebhookTests
         Assert.Equal(("PAN", 1L, 2L), (changed.Country, changed.EntrySequence, changed.FromSequence));
         var received = Assert.Single(heard, e => e.Type == EventType.DataReceived);
         Assert.Equal((1L, 2L), (received.FromSequence, received.ToSequence));
+    }
+
+    /// <summary>
+    /// Issue 15, the upgrade window. The earlier version kept a sequence cursor per origin ("changes:PAN"); the received-time
+    /// cursor that replaced it started at the present, so what the Secretariat had received between the old cursor and the
+    /// upgrade was never announced. Here the Secretariat (its own process) hears of PAN's changes 1-2, receives 3-5 while its
+    /// deriver waits an hour between rounds, and is restarted on the store as the earlier version left it: the old cursor at
+    /// change 2, no received-time cursor. It announces 3-5, and 1-2 not again, then change 6 as usual; the old cursor is gone.
+    /// </summary>
+    [Fact]
+    public async Task After_an_upgrade_from_sequence_cursors_what_was_received_since_the_old_cursor_is_announced_once()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var folder = TempFolder.Create();
+        var database = await TestStores.CreateAsync();
+        try
+        {
+            await using var central = await WebhookReceiver.StartAsync();
+            await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+            var credential = Path.Combine(folder, "secretariat.json");
+            OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+            var data = Path.Combine(folder, "data");
+            string[] args =
+            [
+                $"--Node:Credential={credential}", $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+                .. database?.Args ?? [], .. WebhookArgs,
+            ];
+            long Sql(string sql)
+            {
+                using var connection = TestStores.Open(database, Path.Combine(data, "secretariat.db"));
+                using var command = connection.CreateCommand();
+                command.CommandText = sql;
+                return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+            }
+            async Task UntilAsync(Func<bool> done, string what)
+            {
+                for (var deadline = DateTime.UtcNow.AddSeconds(60); !done(); await Task.Delay(100))
+                {
+                    Assert.True(DateTime.UtcNow < deadline, what);
+                }
+            }
+            async Task<ServiceProcess> SecretariatAsync(params string[] more)
+            {
+                var process = ServiceProcess.Secretariat(data, identity.Issuer, [.. args, .. more]);
+                await process.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+                return process;
+            }
+
+            using (var before = await SecretariatAsync())
+            {
+                await Notifications(before.Address, identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+                    .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+                await pan.Observations.SubmitObservationsAsync(Submit([.. DistinctRefugees(2, "PAN")]));
+                await central.WhenAsync(e => e.Count >= 1, "PAN's changes 1-2");
+                await UntilAsync(() => Sql("SELECT COUNT(*) FROM webhook_deliveries WHERE delivered = TRUE") == 1, "the delivery of 1-2 was not recorded");
+            } // kill -9
+
+            // The earlier version's deriver, behind: one round at start (its cursors were lost: it writes them anew), then none for an hour.
+            Sql("DELETE FROM webhook_cursors");
+            using (var behind = await SecretariatAsync("--Webhooks:PollInterval=01:00:00"))
+            {
+                await UntilAsync(() => Sql("SELECT COUNT(*) FROM webhook_cursors") > 0, "the deriver's first round did not write its cursors");
+                await pan.Observations.SubmitObservationsAsync(Submit([.. DistinctRefugees(5, "PAN").Skip(2)]));
+                await UntilAsync(() => Sql("SELECT COUNT(*) FROM observations WHERE origin = 'PAN'") == 5, "the Secretariat did not receive PAN's changes 3-5");
+                Assert.Equal(1L, Sql("SELECT COUNT(*) FROM webhook_events"));
+            }
+
+            // As the earlier version left the store: its sequence cursor at PAN's change 2, no received-time cursor.
+            Sql("DELETE FROM webhook_cursors WHERE source LIKE 'received%'");
+            Sql("INSERT INTO webhook_cursors (source, position) VALUES ('changes:PAN', 2)");
+            using var upgraded = await SecretariatAsync();
+            await central.WhenAsync(e => e.Count >= 2, "PAN's changes 3-5, received before the upgrade");
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 999)));
+            await central.WhenAsync(e => e.Count >= 3, "PAN's change 6, received after the upgrade");
+            await UntilAsync(() => Sql("SELECT COUNT(*) FROM webhook_cursors WHERE source LIKE 'changes:%'") == 0, "the earlier version's cursor was kept");
+            await Task.Delay(500);
+            Assert.Equal([(1L, 2L), (3L, 5L), (6L, 6L)], central.Accepted.Select(e => (e.FromSequence, e.ToSequence)));
+            Assert.All(central.Accepted, e => Assert.Equal((EventType.DataReceived, "PAN"), (e.Type, e.Country)));
+        }
+        finally
+        {
+            if (database is not null)
+            {
+                await database.DropAsync();
+            }
+            TempFolder.Delete(folder);
+        }
     }
 
     /// <summary>

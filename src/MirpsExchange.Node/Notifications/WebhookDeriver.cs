@@ -64,12 +64,13 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         var cursors = await db.WebhookCursors.AsNoTracking().ToDictionaryAsync(c => c.Source, c => c.Position, cancellationToken);
         if (cursors.Count == 0)
         {
-            // Subscriptions but no cursors (a store whose subscriptions came from elsewhere): from now on, as at a first subscription.
+            // Subscriptions but no cursors (lost, or a store whose subscriptions came from elsewhere): from the oldest
+            // subscription's creation, at most Webhooks:Retention back; an event found again whose id the outbox holds is skipped.
             using var starting = await gate.EnterAsync(cancellationToken);
             await using var begun = await db.Database.BeginTransactionAsync(CancellationToken.None);
             if (!await db.WebhookCursors.AnyAsync(CancellationToken.None))
             {
-                await starts.StartAsync(db, CancellationToken.None);
+                await starts.StartAsync(db, await WebhookCursors.ResumeTimeAsync(db, options.Value, clock, CancellationToken.None), CancellationToken.None);
             }
             await begun.CommitAsync(CancellationToken.None);
             return (0, 0);
@@ -78,7 +79,7 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
         var moved = new Dictionary<string, long>();
         foreach (var source in sources)
         {
-            var (found, positions) = await source.CollectAsync(db, cursors, skip: false, cancellationToken);
+            var (found, positions) = await source.CollectAsync(db, cursors, startAt: null, cancellationToken);
             events.AddRange(found);
             foreach (var (key, position) in positions)
             {
@@ -157,14 +158,32 @@ public sealed partial class WebhookDeriver(IServiceScopeFactory scopes, IEnumera
 /// </summary>
 public sealed class WebhookCursors(IEnumerable<IWebhookEventSource> sources)
 {
+    /// <summary>The start time that means the store's present (<see cref="IWebhookEventSource.CollectAsync"/>).</summary>
+    public const long Present = long.MaxValue;
+
+    /// <summary>
+    /// Where a node resumes whose cursors cannot tell what it announced (lost): just before the oldest subscription's creation,
+    /// so nothing that happened while anyone subscribed is lost, but at most <see cref="WebhookOptions.Retention"/> back, as far
+    /// as the delivery log remembers what was sent (an event found again whose id it holds is not sent again).
+    /// </summary>
+    public static async Task<long> ResumeTimeAsync(NodeDbContext db, WebhookOptions options, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var now = StoreTime.ToMicros(clock.GetUtcNow());
+        var oldest = await db.WebhookSubscriptions.MinAsync(s => (long?)s.CreatedTime, cancellationToken) ?? now;
+        return Math.Max(oldest, now - (long)options.Retention.TotalMicroseconds) - 1;
+    }
+
     /// <summary>Inside the caller's transaction, under the write gate: every cursor set anew, at the store's present.</summary>
-    public async Task StartAsync(NodeDbContext db, CancellationToken cancellationToken)
+    public Task StartAsync(NodeDbContext db, CancellationToken cancellationToken) => StartAsync(db, Present, cancellationToken);
+
+    /// <summary>Inside the caller's transaction, under the write gate: every cursor set anew, at what the store held at <paramref name="at"/>.</summary>
+    public async Task StartAsync(NodeDbContext db, long at, CancellationToken cancellationToken)
     {
         await db.WebhookCursors.ExecuteDeleteAsync(cancellationToken);
         var positions = new Dictionary<string, long>();
         foreach (var source in sources)
         {
-            foreach (var (key, position) in (await source.CollectAsync(db, new Dictionary<string, long>(), skip: true, cancellationToken)).Cursors)
+            foreach (var (key, position) in (await source.CollectAsync(db, new Dictionary<string, long>(), at, cancellationToken)).Cursors)
             {
                 positions[key] = position;
             }

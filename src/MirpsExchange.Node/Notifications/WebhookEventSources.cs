@@ -16,11 +16,12 @@ namespace MirpsExchange.Node.Notifications;
 public interface IWebhookEventSource
 {
     /// <summary>
-    /// The events after <paramref name="cursors"/> and the cursors' new positions; with <paramref name="skip"/> (the first
-    /// subscription is being created, <see cref="WebhookCursors"/>) only the positions of the store's present, read cheaply:
-    /// nobody is told of what happened before they subscribed.
+    /// The events after <paramref name="cursors"/> and the cursors' new positions; with <paramref name="startAt"/> (the
+    /// cursors are being started, <see cref="WebhookCursors"/>) no events, only the positions of what the store held at that
+    /// time (microseconds; <see cref="WebhookCursors.Present"/> for the store's present, at a first subscription), read
+    /// cheaply: nobody is told of what happened before they subscribed.
     /// </summary>
-    Task<(List<WebhookEvent> Events, Dictionary<string, long> Cursors)> CollectAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, bool skip,
+    Task<(List<WebhookEvent> Events, Dictionary<string, long> Cursors)> CollectAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, long? startAt,
         CancellationToken cancellationToken);
 }
 
@@ -30,7 +31,8 @@ public interface IWebhookEventSource
 /// Secretariat's node: every State's approvals, unapprovals and changes since approval as they arrive, data received, and
 /// its own acceptances and rejections. No event holds a figure.
 /// </summary>
-public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatalogue catalogue, ReceiveStamps stamps, TimeProvider clock) : IWebhookEventSource
+public sealed class NodeEventSource(IOptions<NodeOptions> options, IOptions<WebhookOptions> webhooks, StandardCatalogue catalogue, ReceiveStamps stamps,
+    TimeProvider clock) : IWebhookEventSource
 {
     private const int Page = 500;
 
@@ -43,45 +45,59 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
     /// <summary>How many changes held the cursor's own received time when it was read (see <see cref="ReceivedAsync"/>).</summary>
     public const string ReceivedAtCursor = "received:rows";
 
+    /// <summary>
+    /// After an upgrade from the earlier version's sequence cursors (<see cref="SequencePrefix"/>, <see cref="LatePrefix"/>):
+    /// the received time up to which they still tell what was announced (<see cref="ResumeAsync"/>).
+    /// </summary>
+    public const string UpgradeCursor = "received:upgrade";
+
+    /// <summary>The earlier version's cursor per origin: its changes up to this sequence were announced.</summary>
+    public const string SequencePrefix = "changes:";
+
+    /// <summary>The earlier version's cursor per placeholder it passed ("late:PAN:12"): change 12 was not announced, unless its content arrived while it waited.</summary>
+    public const string LatePrefix = "late:";
+
     private string Country => options.Value.Country;
 
     private IEnumerable<string> Origins => Country.Length > 0 ? [Country] : catalogue.ReportingCountries.Order(StringComparer.Ordinal);
 
     public async Task<(List<WebhookEvent> Events, Dictionary<string, long> Cursors)> CollectAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors,
-        bool skip, CancellationToken cancellationToken)
+        long? startAt, CancellationToken cancellationToken)
     {
         var events = new List<WebhookEvent>();
         var moved = new Dictionary<string, long>();
+        var start = startAt ?? 0;
+        var collect = startAt is null ? events : null;
         foreach (var origin in Origins)
         {
-            await LifecycleAsync(db, origin, cursors, moved, skip ? null : events, cancellationToken);
+            await LifecycleAsync(db, origin, cursors, moved, collect, start, cancellationToken);
         }
-        await ReceivedAsync(db, cursors, moved, skip ? null : events, cancellationToken);
+        await ReceivedAsync(db, cursors, moved, collect, start, cancellationToken);
         if (Country.Length == 0)
         {
-            await DecisionsAsync(db, cursors, moved, skip ? null : events, cancellationToken);
+            await DecisionsAsync(db, cursors, moved, collect, start, cancellationToken);
         }
         else
         {
-            await EmbargoesAsync(db, cursors, moved, skip ? null : events, cancellationToken);
-        }
-        // Cursors of an earlier version (a sequence per origin, one per placeholder passed): the received times replace them.
-        foreach (var old in cursors.Keys.Where(k => k.StartsWith("changes:", StringComparison.Ordinal) || k.StartsWith("late:", StringComparison.Ordinal)))
-        {
-            moved[old] = -1;
+            await EmbargoesAsync(db, cursors, moved, collect, start, cancellationToken);
         }
         return (events, moved);
     }
 
     /// <summary>APPROVED, UNAPPROVED; and CHANGED_SINCE_APPROVAL for an approval whose cell already holds a later change (a replica received the change first).</summary>
     private async Task LifecycleAsync(NodeDbContext db, string origin, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
-        List<WebhookEvent>? events, CancellationToken cancellationToken)
+        List<WebhookEvent>? events, long startAt, CancellationToken cancellationToken)
     {
         var cursor = $"lifecycle:{origin}";
         var after = cursors.GetValueOrDefault(cursor);
         if (events is null)
         {
-            moved[cursor] = await db.LifecycleEntries.Where(e => e.Origin == origin).MaxAsync(e => (long?)e.EntrySequence, cancellationToken) ?? 0;
+            var held = db.LifecycleEntries.Where(e => e.Origin == origin);
+            if (startAt != WebhookCursors.Present)
+            {
+                held = held.Where(e => e.ReceivedTime <= startAt);
+            }
+            moved[cursor] = await held.MaxAsync(e => (long?)e.EntrySequence, cancellationToken) ?? 0;
             return;
         }
         var entries = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin && e.EntrySequence > after)
@@ -114,26 +130,39 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
     /// placeholder.
     /// </summary>
     private async Task ReceivedAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
-        List<WebhookEvent>? events, CancellationToken cancellationToken)
+        List<WebhookEvent>? events, long startAt, CancellationToken cancellationToken)
     {
         var upto = stamps.Passed();
-        if (events is null || !cursors.TryGetValue(ReceivedCursor, out var after))
+        if (events is null)
         {
-            // From now on: nobody hears of what arrived before they subscribed (0: an empty store; a cursor below 0 is removed).
-            upto = Math.Max(upto, 0);
-            moved[ReceivedCursor] = upto;
-            moved[ReceivedAtCursor] = await db.Observations.LongCountAsync(o => o.ReceivedTime == upto, cancellationToken);
+            // From the start on (a first subscription: from now on): nobody hears of what arrived before they subscribed.
+            await StartReceivedAsync(db, moved, Math.Max(Math.Min(upto, startAt), 0), cancellationToken);
+            return;
+        }
+        if (!cursors.TryGetValue(ReceivedCursor, out var after))
+        {
+            await ResumeAsync(db, cursors, moved, Math.Max(upto, 0), cancellationToken);
             return;
         }
         // A write while the node's clock is behind its latest stamp (a clock set back) is stamped with that same time again:
         // the cursor's own time is read again when it holds more changes than were read (a seek and a count of one write's).
         var atAfter = await db.Observations.LongCountAsync(o => o.ReceivedTime == after, cancellationToken);
         var again = atAfter != cursors.GetValueOrDefault(ReceivedAtCursor);
+        var from = again ? after - 1 : after;
+        // After an upgrade, up to its time: what the earlier version's cursors had announced is left out (ResumeAsync).
+        var upgrading = cursors.TryGetValue(UpgradeCursor, out var upgrade) && from < upgrade;
+        if (!upgrading)
+        {
+            // The earlier version's cursors, once the received times passed what they told (or left by a version that did not remove them).
+            foreach (var old in cursors.Keys.Where(k => k == UpgradeCursor || IsSequenceCursor(k)))
+            {
+                moved[old] = -1;
+            }
+        }
         if (upto <= after && !again)
         {
             return;
         }
-        var from = again ? after - 1 : after;
         upto = Math.Max(upto, after);
         // At most a slice's changes (and the rest of the write at its end: one write's changes share their stamp).
         var cap = await db.Observations.Where(o => o.ReceivedTime > from).OrderBy(o => o.ReceivedTime).Select(o => (long?)o.ReceivedTime)
@@ -148,14 +177,20 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
             var own = Country; // a State's node tells of its own figures only
             received = received.Where(o => o.Origin == own);
         }
-        var cells = await received.GroupBy(o => new { o.Origin, o.IndicatorCode, o.Period })
-            .Select(g => new
-            {
-                g.Key.Origin, g.Key.IndicatorCode, g.Key.Period, First = g.Min(o => o.OriginSequence), Last = g.Max(o => o.OriginSequence),
-                Time = g.Max(o => o.RecordedTime), Rows = g.LongCount(),
-            })
-            .ToListAsync(cancellationToken);
-        if (cells.Count == 0)
+        var cells = new List<ReceivedCell>();
+        foreach (var origin in upgrading ? Origins : [""])
+        {
+            var (sequence, late) = Announced(cursors, origin);
+            cells.AddRange(await (upgrading ? received.Where(o => o.Origin == origin && (o.ReceivedTime > upgrade || o.OriginSequence > sequence || late.Contains(o.OriginSequence))) : received)
+                .GroupBy(o => new { o.Origin, o.IndicatorCode, o.Period })
+                .Select(g => new ReceivedCell
+                {
+                    Origin = g.Key.Origin, IndicatorCode = g.Key.IndicatorCode, Period = g.Key.Period, First = g.Min(o => o.OriginSequence),
+                    Last = g.Max(o => o.OriginSequence), Time = g.Max(o => o.RecordedTime), Rows = g.LongCount(),
+                })
+                .ToListAsync(cancellationToken));
+        }
+        if (cells.Count == 0 && !upgrading)
         {
             if (again)
             {
@@ -198,6 +233,63 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
         moved[ReceivedAtCursor] = upto == after ? atAfter : await db.Observations.LongCountAsync(o => o.ReceivedTime == upto, cancellationToken);
     }
 
+    /// <summary>What one slice holds of one origin's indicator and period.</summary>
+    private sealed class ReceivedCell
+    {
+        public required string Origin { get; init; }
+        public required string IndicatorCode { get; init; }
+        public required string Period { get; init; }
+        public long First { get; init; }
+        public long Last { get; init; }
+        public long Time { get; init; }
+        public long Rows { get; init; }
+    }
+
+    /// <summary>
+    /// Subscriptions, but no received-time cursor. After an upgrade from the earlier version's sequence cursors (one per
+    /// origin, <see cref="SequencePrefix"/>, and one per placeholder it passed, <see cref="LatePrefix"/>): from just before the
+    /// oldest change they had not announced, received up to now; they are kept, with <see cref="UpgradeCursor"/> at now, so
+    /// the slices up to now leave out what they had announced. Nothing received after the old cursor is lost, and nothing is
+    /// announced twice. With no cursor to tell (the store's cursors lost): from the oldest subscription's creation, at most
+    /// Webhooks:Retention back (<see cref="WebhookCursors.ResumeTimeAsync"/>).
+    /// </summary>
+    private async Task ResumeAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved, long upto,
+        CancellationToken cancellationToken)
+    {
+        if (!cursors.Keys.Any(IsSequenceCursor))
+        {
+            await StartReceivedAsync(db, moved, Math.Clamp(await WebhookCursors.ResumeTimeAsync(db, webhooks.Value, clock, cancellationToken), 0, upto), cancellationToken);
+            return;
+        }
+        long? oldest = null;
+        foreach (var origin in Origins)
+        {
+            var (sequence, late) = Announced(cursors, origin);
+            var first = await db.Observations
+                .Where(o => o.Origin == origin && o.ReceivedTime <= upto && (o.OriginSequence > sequence || late.Contains(o.OriginSequence)))
+                .MinAsync(o => (long?)o.ReceivedTime, cancellationToken);
+            if (first < (oldest ?? long.MaxValue))
+            {
+                oldest = first;
+            }
+        }
+        moved[UpgradeCursor] = upto;
+        await StartReceivedAsync(db, moved, Math.Clamp(oldest - 1 ?? upto, 0, upto), cancellationToken);
+    }
+
+    /// <summary>The received-time cursor at <paramref name="at"/>, with the changes stamped at that time (read).</summary>
+    private static async Task StartReceivedAsync(NodeDbContext db, Dictionary<string, long> moved, long at, CancellationToken cancellationToken)
+    {
+        moved[ReceivedCursor] = at;
+        moved[ReceivedAtCursor] = await db.Observations.LongCountAsync(o => o.ReceivedTime == at, cancellationToken);
+    }
+
+    private static bool IsSequenceCursor(string key) => key.StartsWith(SequencePrefix, StringComparison.Ordinal) || key.StartsWith(LatePrefix, StringComparison.Ordinal);
+
+    /// <summary>What the earlier version's cursors say was announced of <paramref name="origin"/>: up to a sequence, but for the placeholders passed.</summary>
+    private static (long Sequence, List<long> Late) Announced(IReadOnlyDictionary<string, long> cursors, string origin) =>
+        (cursors.GetValueOrDefault(SequencePrefix + origin), [.. cursors.Where(c => c.Key.StartsWith($"{LatePrefix}{origin}:", StringComparison.Ordinal)).Select(c => c.Value)]);
+
     /// <summary>The first change of <paramref name="entry"/>'s cell after it, while it is the cell's latest entry; or null.</summary>
     private async Task<(long Sequence, long Time)?> ChangedAfterAsync(NodeDbContext db, string origin, LifecycleEntryRow entry, CancellationToken cancellationToken)
     {
@@ -223,13 +315,13 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
 
     /// <summary>ACCEPTED, REJECTED: the Secretariat's decisions, recorded on its node.</summary>
     private static async Task DecisionsAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
-        List<WebhookEvent>? events, CancellationToken cancellationToken)
+        List<WebhookEvent>? events, long startAt, CancellationToken cancellationToken)
     {
         const string cursor = "acceptances";
         var after = cursors.GetValueOrDefault(cursor);
         if (events is null)
         {
-            moved[cursor] = await db.Acceptances.MaxAsync(a => (long?)a.Id, cancellationToken) ?? 0;
+            moved[cursor] = await db.Acceptances.Where(a => a.RecordedTime <= startAt).MaxAsync(a => (long?)a.Id, cancellationToken) ?? 0;
             return;
         }
         foreach (var decision in await db.Acceptances.AsNoTracking().Where(a => a.Id > after).OrderBy(a => a.Id).Take(Page).ToListAsync(cancellationToken))
@@ -246,7 +338,7 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
 
     /// <summary>EMBARGO_LIFTED: the State's own figures whose release time passed since the cursor (a time), by indicator and period.</summary>
     private async Task EmbargoesAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
-        List<WebhookEvent>? events, CancellationToken cancellationToken)
+        List<WebhookEvent>? events, long startAt, CancellationToken cancellationToken)
     {
         const string cursor = "embargo";
         var now = StoreTime.ToMicros(clock.GetUtcNow());
@@ -254,7 +346,7 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, StandardCatal
         {
             if (!cursors.ContainsKey(cursor))
             {
-                moved[cursor] = now; // written once, not every round while nobody subscribes
+                moved[cursor] = Math.Min(now, startAt); // written once, not every round while nobody subscribes
             }
             return;
         }

@@ -11,7 +11,8 @@ namespace MirpsExchange.Node.Notifications;
 /// names: another State's subscription at the Secretariat's node never reaches the Secretariat's internal network. An IPv4
 /// address wrapped in IPv6 (mapped, NAT64, 6to4) is judged as that IPv4 address. Checked on the URL at subscription and
 /// again on every address a host name resolves to when a delivery connects (a name that resolves to a refused address
-/// later is refused then). What a subscriber reads of a refusal names no address its host resolved to.
+/// later is refused then). What a subscriber reads of a refusal names no address its host resolved to, nor whether it
+/// resolved at all.
 /// </summary>
 public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner, WebhookHostResolver resolver, ILogger<WebhookUrls> logger)
 {
@@ -127,8 +128,9 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
     /// The connection a delivery opens for a subscription <paramref name="trusted"/> or not (<see cref="Trusted"/>; each kind
     /// has its own connection pool, so one never reuses a connection the other was allowed): the host resolved here, every
     /// address checked (<see cref="AddressRefusal"/>), the first allowed one connected, so a name cannot be pointed at a
-    /// refused address between the check and the connect. A refusal names no address (the subscriber reads it in its delivery
-    /// log); the node's log has them.
+    /// refused address between the check and the connect. A host that does not resolve, resolves only to refused addresses,
+    /// or refuses the connection reads the same to the subscriber (<see cref="Unreachable(string)"/>): its delivery log does
+    /// not tell which names resolve inside the node's network. The node's log says which it was.
     /// </summary>
     public Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Connector(bool trusted) => async (context, cancellationToken) =>
     {
@@ -140,18 +142,12 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
         }
         catch (SocketException e)
         {
-            throw new WebhookConnectException($"{host} does not resolve ({e.SocketErrorCode})");
+            throw Unreachable(host, $"it does not resolve ({e.SocketErrorCode})");
         }
         var allowed = addresses.Where(a => AddressRefusal(a, trusted) is null).ToArray();
         if (allowed.Length == 0)
         {
-            if (addresses.Length == 0)
-            {
-                throw new WebhookConnectException($"{host} does not resolve");
-            }
-            LogRefused(logger, host, string.Join(", ", addresses.Select(a => AddressRefusal(a, trusted))));
-            throw new WebhookConnectException(
-                $"refused: {host} resolves only to addresses this node does not call for this subscription (loopback, link-local, private or special; the node's log names them)");
+            throw Unreachable(host, addresses.Length == 0 ? "it does not resolve" : "refused: " + string.Join("; ", addresses.Select(a => AddressRefusal(a, trusted))));
         }
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -162,7 +158,7 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
         catch (SocketException e)
         {
             socket.Dispose();
-            throw new WebhookConnectException($"could not connect to {host}: {e.SocketErrorCode}");
+            throw Unreachable(host, $"connecting to {string.Join(", ", allowed.Select(a => a.ToString()))} port {context.DnsEndPoint.Port} failed ({e.SocketErrorCode})");
         }
         catch
         {
@@ -172,15 +168,30 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
     };
 
     /// <summary>
+    /// What a subscriber reads when a delivery could not connect to <paramref name="host"/>, whatever the cause: it does not
+    /// resolve, it resolves only to addresses the node does not call for this subscription, or the connection is refused.
+    /// Telling them apart would tell a State which host names resolve inside the node's network (hostile-review finding H).
+    /// </summary>
+    public static string Unreachable(string host) =>
+        $"could not connect to {host} (it does not resolve, resolves only to addresses this node does not call, or refused the connection; the node's log says which)";
+
+    /// <summary>The cause in the node's log (its operators), the same words for every cause to the subscriber.</summary>
+    private WebhookConnectException Unreachable(string host, string cause)
+    {
+        LogUnreachable(logger, host, cause);
+        return new WebhookConnectException(Unreachable(host));
+    }
+
+    /// <summary>
     /// What a subscriber reads of a failed attempt (its delivery log, its subscription's last error): the HTTP-level cause and
-    /// the receiver's host as given, never an address it resolved to, an internal exception's text, or the node's paths.
+    /// the receiver's host as given, never an address it resolved to, whether it resolved at all, an internal exception's
+    /// text, or the node's paths.
     /// </summary>
     public static string Describe(HttpRequestException e, Uri url) =>
         e.InnerException as WebhookConnectException is { } connect ? connect.Message
         : e.HttpRequestError switch
         {
-            HttpRequestError.NameResolutionError => $"{url.Host} does not resolve",
-            HttpRequestError.ConnectionError => $"could not connect to {url.Host}",
+            HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError => Unreachable(url.Host),
             HttpRequestError.SecureConnectionError => $"the TLS connection to {url.Host} failed (its certificate is not trusted, or names another host)",
             HttpRequestError.ResponseEnded => "the receiver closed the connection before it answered",
             HttpRequestError.InvalidResponse => "the receiver's answer is not valid HTTP",
@@ -192,9 +203,9 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
             _ => "the request failed",
         };
 
-    [LoggerMessage(EventName = "WebhookAddressRefused", Level = LogLevel.Information,
-        Message = "A webhook delivery to {Host} was refused: {Refusals}")]
-    private static partial void LogRefused(ILogger logger, string host, string refusals);
+    [LoggerMessage(EventName = "WebhookReceiverUnreachable", Level = LogLevel.Information,
+        Message = "A webhook delivery could not connect to {Host}: {Cause}")]
+    private static partial void LogUnreachable(ILogger logger, string host, string cause);
 }
 
 /// <summary>Why a delivery's connection was not made, in words a subscriber may read (no resolved address).</summary>

@@ -16,12 +16,12 @@ namespace MirpsExchange.Secretariat.Regional;
 /// </summary>
 public sealed class CalendarEvents(ReportingCalendar calendar, StandardCatalogue catalogue, IOptions<WebhookOptions> options, TimeProvider clock) : IWebhookEventSource
 {
-    public async Task<(List<WebhookEvent> Events, Dictionary<string, long> Cursors)> CollectAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, bool skip,
+    public async Task<(List<WebhookEvent> Events, Dictionary<string, long> Cursors)> CollectAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, long? startAt,
         CancellationToken cancellationToken)
     {
         var events = new List<WebhookEvent>();
         var rules = calendar.Rules.ToList();
-        if (skip || rules.Count == 0)
+        if (startAt is not null || rules.Count == 0)
         {
             return (events, []);
         }
