@@ -201,6 +201,35 @@ public class BackupTests
     }
 
     /// <summary>
+    /// The high-water mark file kept the lifecycle log beside the change log from its first version, but a mark that names the
+    /// change log only ("PAN changes=7") must still read (as no lifecycle entry signed), and the next mark written names both;
+    /// anything else in the file is still refused (the node then treats its store as restored).
+    /// </summary>
+    [Fact]
+    public void A_high_water_mark_that_names_the_change_log_only_still_reads()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var file = Path.Combine(folder, "log-signing-key-pan.high-water");
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, "PAN changes=7\n");
+            using var mark = new MirpsExchange.Node.ChangeLog.SignedHighWater("PAN", file, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            Assert.Equal((7L, 0L), mark.Read());
+            mark.Set(7, 2);
+            Assert.Equal("PAN changes=7 entries=2\n", File.ReadAllText(file));
+            Assert.Equal((7L, 2L), mark.Read());
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, "PAN changes=7 approvals=2\n");
+            Assert.Throws<InvalidOperationException>(() => mark.Read());
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, "CRI changes=7\n");
+            Assert.Throws<InvalidOperationException>(() => mark.Read());
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// The floor covers the lifecycle log too (issue 15's approvals, signed by the origin): PAN approved (entry 1) after its
     /// backup, and its change log did not move. The backup is restored; the Secretariat proves PAN's change log whole but
     /// holds none of its lifecycle log (it had not polled it yet). Before the fix the node wrote again at once and its next

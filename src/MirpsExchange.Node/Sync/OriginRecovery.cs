@@ -357,6 +357,8 @@ public sealed partial class OriginRecovery(
                 (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), Country, cancellationToken);
             }
             var holdings = await Task.WhenAll(node.Peers.Select(peer => HoldingAsync(peer, handedOver, rotatedAway, cancellationToken)));
+            // Stopping mid-check: the calls cancelled are no peer's answer (nothing is refused or logged for them).
+            cancellationToken.ThrowIfCancellationRequested();
             foreach (var silent in holdings.Where(h => h.Latest is null))
             {
                 LogPeerUnanswered(_owner.LoggerP, Country, silent.Peer.Address, silent.Error!);
