@@ -49,10 +49,7 @@ public class BackupTests
             await RecoveredAsync(recovered);
             Assert.Equal(0L, UserVersion(recovered.DatabasePath)); // recovered: the restore's mark is cleared
             Assert.Equal(before, PanLog(recovered.DatabasePath, asOwn: true));
-            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
-            Assert.Equal(6, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 6);
-            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+            await ContinuesAsync(recovered, secretariat, 6, "2025", 310);
         }
         finally
         {
@@ -196,6 +193,111 @@ public class BackupTests
             await RecoveredAsync(accepted);
             Assert.Null(accepted.Services.GetRequiredService<RecoveryState>().Refusal);
             Assert.Equal(5, (await accepted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// The high-water mark file kept the lifecycle log beside the change log from its first version, but a mark that names the
+    /// change log only ("PAN changes=7") must still read (as no lifecycle entry signed), and the next mark written names both;
+    /// anything else in the file is still refused (the node then treats its store as restored).
+    /// </summary>
+    [Fact]
+    public void A_high_water_mark_that_names_the_change_log_only_still_reads()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var file = Path.Combine(folder, "log-signing-key-pan.high-water");
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, "PAN changes=7\n");
+            using var mark = new MirpsExchange.Node.ChangeLog.SignedHighWater("PAN", file, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            Assert.Equal((7L, 0L), mark.Read());
+            mark.Set(7, 2);
+            Assert.Equal("PAN changes=7 entries=2\n", File.ReadAllText(file));
+            Assert.Equal((7L, 2L), mark.Read());
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, "PAN changes=7 approvals=2\n");
+            Assert.Throws<InvalidOperationException>(() => mark.Read());
+            MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, "CRI changes=7\n");
+            Assert.Throws<InvalidOperationException>(() => mark.Read());
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// The floor covers the lifecycle log too (issue 15's approvals, signed by the origin): PAN approved (entry 1) after its
+    /// backup, and its change log did not move. The backup is restored; the Secretariat proves PAN's change log whole but
+    /// holds none of its lifecycle log (it had not polled it yet). Before the fix the node wrote again at once and its next
+    /// approval signed a second entry 1 (equivocation for whoever holds the first). Now writes stay refused
+    /// (RECOVERY_BELOW_HIGH_WATER, naming entry 1) until a peer serves the entry, which the node then takes (its next approval
+    /// is entry 2); or, on a restored store where none does, until the operator accepts the loss (logged at Error level).
+    /// </summary>
+    [Fact]
+    public async Task A_restored_store_below_the_last_lifecycle_entry_the_node_signed_stays_refused_until_a_peer_serves_it_or_the_loss_is_accepted()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var pan = await PanamaAsync($"--Node:Port={port}", key);
+            var (_, heads) = await OwnLogAsync(pan);
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.True(code == 0, error);
+            var approver = await SharedIdentity.ApproverAsync("PAN");
+            var entry = Assert.Single((await ApprovalTests.Approvals(pan, approver).ApproveDataAsync(
+                new Mirps.Approval.V1.ApproveDataRequest { GroupIds = { "POPULATIONS" }, Periods = { "2023" } })).Entries);
+            Assert.Equal(1, entry.EntrySequence);
+            await pan.DisposeAsync(); // the disk is lost
+            var restored = Path.Combine(folder, "restored", "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            Assert.True(code == 0, error);
+
+            await using var secretariat = await MaliciousPeer.StartAsync("secretariat");
+            (secretariat.Holds, secretariat.Head, secretariat.LifecycleOrigin) = (4, heads.Single(h => h.Sequence == 4), "PAN");
+            string[] args = [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryRetryInterval=00:00:01", .. await PeersArgsAsync(folder, secretariat.Peer)];
+            var approve = new Mirps.Approval.V1.ApproveDataRequest { GroupIds = { "ASYLUM_PROCEDURES" }, Periods = { "2023" } };
+            await using (var refused = await TestNode.StartOnStoreAsync(restored, "PAN", null, args))
+            {
+                refused.Errors.Expect("OriginRecoveryBelowHighWater");
+                refused.Errors.Expect("PeerPullFailed");
+                await RecoveredAsync(refused);
+                await Task.Delay(TimeSpan.FromSeconds(2)); // two more checks
+                await RpcAssert.ReasonAsync(() => ApprovalTests.Approvals(refused, approver).ApproveDataAsync(approve).ResponseAsync,
+                    StatusCode.FailedPrecondition, OriginRecovery.BelowHighWater);
+                await RpcAssert.ReasonAsync(() => refused.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                    StatusCode.FailedPrecondition, OriginRecovery.BelowHighWater);
+                var refusal = refused.Services.GetRequiredService<RecoveryState>().Refusal!;
+                Assert.Contains("lifecycle log (approvals) up to entry 1", refusal, StringComparison.Ordinal);
+                Assert.Contains("Node:AcceptLocalHead", refusal, StringComparison.Ordinal);
+                Assert.Equal(0L, refused.CountRows("lifecycle_entries"));
+
+                // The Secretariat has now polled PAN's entry 1 (PAN's own signature): the next check takes it, and writes resume.
+                secretariat.Lifecycle = after => after < 1 ? [entry] : [];
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (refused.Services.GetRequiredService<RecoveryState>().Refusal is not null && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100);
+                }
+                Assert.Null(refused.Services.GetRequiredService<RecoveryState>().Refusal);
+                var next = Assert.Single((await ApprovalTests.Approvals(refused, approver).ApproveDataAsync(approve)).Entries);
+                Assert.Equal(2, next.EntrySequence); // not a second entry 1
+            }
+
+            // Restored again; no peer serves the lifecycle log (entries 1 and 2 are lost everywhere): the operator accepts the loss.
+            secretariat.Lifecycle = _ => [];
+            await using var accepted = await TestNode.StartOnStoreAsync(restored, "PAN", null, [.. args, "--Node:AcceptLocalHead=true"]);
+            accepted.Errors.Expect("OriginLifecycleHighWaterLossAccepted");
+            accepted.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(accepted);
+            Assert.Null(accepted.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.Equal(1, Assert.Single((await ApprovalTests.Approvals(accepted, approver).ApproveDataAsync(approve)).Entries).EntrySequence);
         }
         finally
         {

@@ -142,8 +142,7 @@ public class PostgresRestoreTests
                 [ShareWithAll, $"--Node:Port={port}", key, "--Store:Provider=postgres", $"--ConnectionStrings:Store={asRole}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
             await RecoveredAsync(recovered);
             Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
-            Assert.Equal(6, (await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 6);
+            await ContinuesAsync(recovered, secretariat, 6, "2025", 310, store: restored);
         }
         finally
         {
@@ -197,9 +196,7 @@ public class PostgresRestoreTests
                 [ShareWithAll, $"--Node:Port={port}", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
             await RecoveredAsync(recovered);
             Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
-            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
-            Assert.Equal(6, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 6);
+            await ContinuesAsync(recovered, secretariat, 6, "2025", 310, store: restored);
         }
         finally
         {

@@ -88,10 +88,7 @@ public class RecoveryQuorumTests
             Assert.Empty((await new Mirps.Sync.V1.SyncService.SyncServiceClient(started.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).WriteRefusal);
             Assert.Equal(0L, BackupTests.UserVersion(started.DatabasePath));
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(started.DatabasePath));
-            var next = await started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
-            Assert.Equal(6, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 6); // verified on PAN's chain: no fork
-            Assert.Equal(PanLog(started.DatabasePath), PanLog(secretariat.DatabasePath));
+            await ContinuesAsync(started, secretariat, 6, "2025", 310); // verified on PAN's chain: no fork
         }
         finally
         {
@@ -125,6 +122,86 @@ public class RecoveryQuorumTests
             Assert.Contains("only 1 of the 3 peers", started.Services.GetRequiredService<RecoveryState>().Refusal!, StringComparison.Ordinal);
             Assert.Equal(4, PanLog(started.DatabasePath).Count);
             Assert.Equal(StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(started.DatabasePath));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Hostile-review finding B, by design: a peer's claim that no head signed with PAN's published key backs is not counted
+    /// as a higher head (the node neither recovers towards it nor asks that peer for PAN's log), but the peer did answer, so
+    /// its claim counts against the majority of the peers that answered. With the Secretariat alone beside it (1 of 2),
+    /// writes stay refused (RECOVERY_QUORUM_MISSING, naming the claim); with one more peer showing a genuine head of PAN's
+    /// (2 of 3), the node recovers up to the highest signed head (the Secretariat's change 5) and its next submit is change
+    /// 6, not 10 after the claim of change 9.
+    /// </summary>
+    [Fact]
+    public async Task A_peers_claim_no_signed_head_backs_counts_against_the_majority_but_never_as_a_higher_head()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var (restored, secretariat, heads, port) = await RestoredBehindTheSecretariatAsync(folder);
+            await using var held = secretariat;
+            await using var cri = await MaliciousPeer.StartAsync("CRI");
+            cri.Holds = 9; // no head: its word alone
+            await using var gtm = await MaliciousPeer.StartAsync("GTM");
+            (gtm.Holds, gtm.Head) = (4, heads.Single(h => h.Sequence == 4)); // PAN's own signature, stale
+            string[] args = [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryRetryInterval=00:01:00"];
+
+            await using (var refused = await TestNode.StartOnStoreAsync(restored, "PAN", null, [.. args, .. await PeersArgsAsync(folder, cri.Peer, (secretariat.Address, "secretariat"))]))
+            {
+                var refusal = await RefusedForWantOfQuorumAsync(refused);
+                Assert.Contains("only 1 of the 2 peers", refusal, StringComparison.Ordinal);
+                Assert.Contains($"{cri.Address}: it says it holds PAN's log up to change 9 but shows no head of it signed by PAN", refusal, StringComparison.Ordinal);
+                Assert.DoesNotContain(OriginRecovery.BelowHighWater, refusal, StringComparison.Ordinal);
+                Assert.Equal(4, PanLog(refused.DatabasePath).Count);
+                Assert.Equal(StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(refused.DatabasePath));
+            }
+
+            await using var recovered = await TestNode.StartOnStoreAsync(restored, "PAN", null,
+                [.. args, .. await PeersArgsAsync(folder, cri.Peer, gtm.Peer, (secretariat.Address, "secretariat"))]);
+            recovered.Errors.Expect("PeerPullFailed");
+            await RecoveredAsync(recovered);
+            Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
+            Assert.DoesNotContain(cri.Streams, s => s.Origin == "PAN"); // never asked for PAN's log: its claim is no head
+            Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
+            await ContinuesAsync(recovered, secretariat, 6, "2025", 310);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Hostile-review finding F: what a hostile peer says (here the origin it names in the head it shows) ends up in the
+    /// refusal PAN's node gives (GetSyncStatus.write_refusal, which mirps sync status and the web page print, and the
+    /// health check): it must read as the peer's words, never the node's, so only quoted, on one line, without control
+    /// characters or terminal escapes, and capped.
+    /// </summary>
+    [Fact]
+    public async Task A_hostile_peers_claim_reaches_the_write_refusal_only_quoted_and_cleaned()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var (restored, secretariat, heads, port) = await RestoredBehindTheSecretariatAsync(folder);
+            await using var held = secretariat;
+            await using var cri = await MaliciousPeer.StartAsync("CRI");
+            var head = heads[^1].Clone();
+            head.Origin = RecoveryTests.Forged;
+            (cri.Holds, cri.Head) = (9, head);
+            await using var started = await TestNode.StartOnStoreAsync(restored, "PAN", null,
+                [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryRetryInterval=00:01:00", .. await PeersArgsAsync(folder, cri.Peer, (secretariat.Address, "secretariat"))]);
+            await RefusedForWantOfQuorumAsync(started);
+            var status = await new Mirps.Sync.V1.SyncService.SyncServiceClient(started.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest());
+            Assert.StartsWith(OriginRecovery.QuorumMissing, status.WriteRefusal, StringComparison.Ordinal);
+            RecoveryTests.AssertQuotedAndCleaned(status.WriteRefusal);
+            var health = (await started.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["recovery"];
+            RecoveryTests.AssertQuotedAndCleaned(health.Description!);
         }
         finally
         {
@@ -219,9 +296,7 @@ public class RecoveryQuorumTests
             await RecoveredAsync(started);
             Assert.Null(started.Services.GetRequiredService<RecoveryState>().Refusal);
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(started.DatabasePath));
-            var next = await started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)));
-            Assert.Equal(6, next.LastOriginSequence); // not 5: the Secretariat's change 5 is not taken again
-            await SecretariatHoldsAsync(secretariat, 6);
+            await ContinuesAsync(started, secretariat, 6, "2025", 310); // not 5: the Secretariat's change 5 is not taken again
         }
         finally
         {

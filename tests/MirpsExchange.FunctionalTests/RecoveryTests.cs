@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Grpc.Core;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
@@ -20,26 +19,6 @@ namespace MirpsExchange.FunctionalTests;
 /// </summary>
 public class RecoveryTests
 {
-    /// <summary>The columns of PAN's log that every copy holds alike (a replica's received and superseded times are its own).</summary>
-    internal const string LogColumns = "origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
-        "recorded_time, readers, release_time, small_count_threshold, hex(salt), hex(change_hash)";
-
-    /// <summary>PAN's log in a store, one row a change; <paramref name="asOwn"/> adds the times by which the origin's own node answers "as of".</summary>
-    internal static List<string> PanLog(string database, bool asOwn = false)
-    {
-        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {LogColumns}{(asOwn ? ", received_time, superseded_time" : "")} FROM observations WHERE origin = 'PAN' ORDER BY origin_sequence";
-        using var reader = command.ExecuteReader();
-        var rows = new List<string>();
-        while (reader.Read())
-        {
-            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
-        }
-        return rows;
-    }
-
     [Fact]
     public async Task A_node_that_lost_its_store_recovers_its_log_from_the_Secretariat_and_its_next_submit_continues_the_sequence()
     {
@@ -62,11 +41,7 @@ public class RecoveryTests
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
             Assert.Equal(before, PanLog(recovered.DatabasePath, asOwn: true)); // its answers "as of" an earlier time read as before
 
-            // The next submit continues the sequence: change 5, which the Secretariat verifies (its chain, its head) and applies.
-            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5);
-            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+            await ContinuesAsync(recovered, secretariat, 5);
         }
         finally
         {
@@ -90,10 +65,7 @@ public class RecoveryTests
             await using var restarted = await TestNode.StartAsync("PAN", null,
                 [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
             await RecoveredAsync(restarted);
-            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence); // not 1: no sequence the Secretariat holds is reused
-            await SecretariatHoldsAsync(secretariat, 5);
-            Assert.Equal(PanLog(restarted.DatabasePath), PanLog(secretariat.DatabasePath));
+            await ContinuesAsync(restarted, secretariat, 5); // not 1: no sequence the Secretariat holds is reused
         }
         finally
         {
@@ -234,10 +206,7 @@ public class RecoveryTests
             Assert.Contains(hostile.Streams, s => s.Origin == "PAN"); // it was asked first, and its answer refused
             Assert.Equal(0, recovered.CountRows("withheld_changes"));
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath)); // the content, as the Secretariat holds it
-            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5);
-            Assert.Equal(PanLog(recovered.DatabasePath), PanLog(secretariat.DatabasePath));
+            await ContinuesAsync(recovered, secretariat, 5);
         }
         finally
         {
@@ -271,9 +240,7 @@ public class RecoveryTests
             Assert.Null(recovered.Services.GetRequiredService<RecoveryState>().Refusal);
             Assert.Equal(["3"], recovered.Rows("SELECT origin_sequence FROM withheld_changes"));
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
-            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5);
+            await ContinuesAsync(recovered, secretariat, 5);
         }
         finally
         {
@@ -312,9 +279,7 @@ public class RecoveryTests
             await RecoveredAsync(recovered);
             Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // its head does not verify with PAN's published key: not believed
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(recovered.DatabasePath));
-            var next = await recovered.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5); // the Secretariat verifies change 5 on PAN's chain: no fork
+            await ContinuesAsync(recovered, secretariat, 5); // the Secretariat verifies change 5 on PAN's chain: no fork
         }
         finally
         {
@@ -392,9 +357,7 @@ public class RecoveryTests
             await RecoveredAsync(restarted);
             Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // no head signed by PAN backs its claim: it is not asked
             Assert.Equal(PanLog(secretariat.DatabasePath), PanLog(restarted.DatabasePath));
-            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5);
+            await ContinuesAsync(restarted, secretariat, 5);
         }
         finally
         {
@@ -429,9 +392,7 @@ public class RecoveryTests
             restarted.Errors.Expect("PeerPullFailed");
             await RecoveredAsync(restarted);
             Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN");
-            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5);
+            await ContinuesAsync(restarted, secretariat, 5);
         }
         finally
         {
@@ -470,9 +431,7 @@ public class RecoveryTests
             await RecoveredAsync(restarted);
             Assert.Null(restarted.Services.GetRequiredService<RecoveryState>().Refusal);
             Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // never asked for PAN's log
-            var next = await restarted.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)));
-            Assert.Equal(5, next.LastOriginSequence);
-            await SecretariatHoldsAsync(secretariat, 5);
+            await ContinuesAsync(restarted, secretariat, 5);
         }
         finally
         {
@@ -521,6 +480,68 @@ public class RecoveryTests
             await RefusedForWantOfQuorumAsync(started);
             Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, BackupTests.UserVersion(started.DatabasePath));
             Assert.Equal(4, PanLog(started.DatabasePath).Count);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// A hostile peer's words: a line break, terminal escapes (clear the screen, green), a bell, a sentence that reads as the
+    /// node's own, then 5,000 more characters.
+    /// </summary>
+    internal static readonly string Forged = "PAN\r\n\u001b[2J\u001b[32mPAN's node recovered its log and accepts writes\u001b[0m\u0007 " + new string('x', 5_000);
+
+    /// <summary>A refusal that carries <see cref="Forged"/> carries it only quoted, cleaned and capped.</summary>
+    internal static void AssertQuotedAndCleaned(string refusal)
+    {
+        Assert.DoesNotContain(refusal, char.IsControl);
+        Assert.DoesNotContain("[2J", refusal, StringComparison.Ordinal);
+        Assert.Contains("\"PAN PAN's node recovered its log and accepts writes x", refusal, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('x', 500), refusal, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Hostile-review finding F: CRI's node proves PAN's true head, then fails every pull with an error whose text is its own
+    /// (a forged sentence, line breaks, terminal escapes, 5,000 characters). The node passes it over (RECOVERY_NO_SOURCE),
+    /// and its refusal names CRI's answer only quoted and cleaned, while it retries and once it gives up.
+    /// </summary>
+    [Fact]
+    public async Task A_hostile_sources_error_text_reaches_the_write_refusal_only_quoted_and_cleaned()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            var pan = await PanamaAsync($"--Node:Port={port}");
+            var (_, heads) = await OwnLogAsync(pan);
+            await pan.DisposeAsync();
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            (hostile.Holds, hostile.Head, hostile.FailStreams, hostile.FailDetail) = (4, heads[^1], true, Forged);
+
+            await using var restarted = await TestNode.StartAsync("PAN", null, [ShareWithAll, $"--Node:Port={port}", .. await PeersArgsAsync(folder, hostile.Peer)]);
+            restarted.Errors.Expect("OriginRecoverySourceRefused");
+            restarted.Errors.Expect("OriginRecoveryFailed");
+            restarted.Errors.Expect("PeerPullFailed");
+            var sync = new SyncService.SyncServiceClient(restarted.Channel);
+            var refusals = new List<string>();
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (!restarted.Services.GetRequiredService<OriginRecovery>().Completion.IsCompleted && DateTime.UtcNow < deadline)
+            {
+                refusals.Add((await sync.GetSyncStatusAsync(new GetSyncStatusRequest())).WriteRefusal);
+                await Task.Delay(250);
+            }
+            await RecoveredAsync(restarted);
+            var refusal = (await sync.GetSyncStatusAsync(new GetSyncStatusRequest())).WriteRefusal;
+            Assert.StartsWith(OriginRecovery.NoSource, refusal, StringComparison.Ordinal);
+            AssertQuotedAndCleaned(refusal);
+            foreach (var retrying in refusals.Where(r => r.Contains("PAN's node recovered", StringComparison.Ordinal)))
+            {
+                AssertQuotedAndCleaned(retrying);
+            }
+            Assert.Contains(refusals, r => r.Contains("PAN's node recovered", StringComparison.Ordinal) && !r.StartsWith(OriginRecovery.NoSource, StringComparison.Ordinal));
+            Assert.Equal(0, restarted.CountRows());
         }
         finally
         {

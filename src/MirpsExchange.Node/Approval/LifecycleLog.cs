@@ -120,7 +120,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
                 if (entry.Origin != origin)
                 {
-                    throw Refused(ReplicaRules.ChainBroken, $"a lifecycle entry of {entry.Origin} arrived in {origin}'s lifecycle log");
+                    throw Refused(ReplicaRules.ChainBroken, $"a lifecycle entry of {PeerText.Quote(entry.Origin)} arrived in {origin}'s lifecycle log");
                 }
                 if (entry.EntrySequence != sequence + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
                 {
@@ -143,7 +143,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                     || !Catalogue.Periods.Period.TryParse(entry.Period, out var period) || period.ToString() != entry.Period || entry.Reason.Length > 1_000 || entry.Actor.Length > 200
                     || ObservationValidator.RefusedCharacterAt(entry.Reason) >= 0 || ObservationValidator.RefusedCharacterAt(entry.Actor) >= 0)
                 {
-                    throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({entry.GroupId}) or period ({entry.Period}) of catalogue {catalogue.Version}, or a reason or actor too long or holding a control character");
+                    throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({PeerText.Quote(entry.GroupId)}) or period ({PeerText.Quote(entry.Period)}) of catalogue {catalogue.Version}, or a reason or actor too long or holding a control character");
                 }
                 if (entry.LogSequence < anchor)
                 {
@@ -155,7 +155,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 var key = ChainVerifier.KeyFor(origin, entry.KeyId, entry.LogSequence, recorded, keys, handedOver, rotatedAway, what);
                 if (!LifecycleEntrySignature.Verify(entry, key))
                 {
-                    throw Refused(ReplicaRules.SignatureInvalid, $"{what} does not verify with {origin}'s key {entry.KeyId}");
+                    throw Refused(ReplicaRules.SignatureInvalid, $"{what} does not verify with {origin}'s key {PeerText.Quote(entry.KeyId)}");
                 }
                 if (entry.LogSequence > held)
                 {

@@ -24,7 +24,10 @@ public sealed partial class SignedHighWater(string origin, string file, ILogger 
 
     public string File => file;
 
-    /// <summary>What the file says: the last change and lifecycle entry signed; null when there is no file yet.</summary>
+    /// <summary>
+    /// What the file says: the last change and lifecycle entry signed; null when there is no file yet. A file written before
+    /// the mark kept the lifecycle log ("PAN changes=N") reads as no entry signed; the next mark written names both.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The file is not a mark of this origin's.</exception>
     public (long Changes, long Entries)? Read()
     {
@@ -34,15 +37,16 @@ public sealed partial class SignedHighWater(string origin, string file, ILogger 
         }
         OwnerOnlyFile.Require(file, "the log's high-water mark");
         var parts = System.IO.File.ReadAllText(file).Split([' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
-        if (parts is [var who, var changes, var entries] && who == origin
-            && changes.StartsWith("changes=", StringComparison.Ordinal) && entries.StartsWith("entries=", StringComparison.Ordinal)
-            && long.TryParse(changes["changes=".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var c)
-            && long.TryParse(entries["entries=".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var e))
+        if (parts is [var who, var changes, .. var rest] && who == origin && rest.Length <= 1 && Number(changes, "changes=") is { } c
+            && (rest is [] ? 0 : Number(rest[0], "entries=")) is { } e)
         {
             return (c, e);
         }
         throw new InvalidOperationException($"{file} is not {origin}'s log's high-water mark (\"{origin} changes=N entries=N\")");
     }
+
+    private static long? Number(string part, string name) =>
+        part.StartsWith(name, StringComparison.Ordinal) && long.TryParse(part[name.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
     /// <summary>Sets the mark now (the node's start: a first mark, or the store's head once the federation has confirmed it).</summary>
     public void Set(long changes, long entries)

@@ -60,15 +60,16 @@ public sealed partial class RestoreDetection(IOptions<NodeOptions> options, Orig
     }
 
     /// <summary>
-    /// How far this node has signed its change log (the high-water mark, <see cref="SignedHighWater"/>), or null when it keeps
-    /// no mark or the mark cannot be read. A restored store recovers at least this far: those sequences are taken (a peer may
-    /// hold them even when the quorum does not), so writes stay refused below it unless the operator accepts the loss.
+    /// How far this node has signed its change log and its lifecycle log (the high-water mark, <see cref="SignedHighWater"/>),
+    /// or null when it keeps no mark or the mark cannot be read. A restored store recovers at least this far: those sequences
+    /// are taken (a peer may hold them even when the quorum does not), so writes stay refused below either unless the
+    /// operator accepts the loss.
     /// </summary>
-    public long? SignedChanges()
+    public (long Changes, long Entries)? Signed()
     {
         try
         {
-            return signing.HighWater?.Read()?.Changes;
+            return signing.HighWater?.Read();
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
         {

@@ -305,7 +305,7 @@ public sealed class ChainVerifier
             // The rotation's own COMMIT head shares its change; a later head with the old key is a thief's (the origin
             // keeps the old private key as .retired-<kid>.pem) until the identity server retires it, and after.
             throw Refused(ReplicaRules.UnknownSigningKey,
-                $"{what} is signed with key {keyId}, which was handed over at change {rotation}: {origin}'s later heads are signed with the next key");
+                $"{what} is signed with key {PeerText.Quote(keyId)}, which was handed over at change {rotation}: {origin}'s later heads are signed with the next key");
         }
         var signedTime = signed?.ToDateTimeOffset() ?? DateTimeOffset.MaxValue;
         if (handedOver.TryGetValue(keyId, out var handed) && !keys.RetiredBefore(origin, keyId, signedTime))
@@ -318,7 +318,7 @@ public sealed class ChainVerifier
         }
         keys.RefreshSoon();
         throw Refused(ReplicaRules.UnknownSigningKey,
-            $"{what} is signed with key {keyId}, which the identity server does not publish for {origin} (yet), or had retired by then");
+            $"{what} is signed with key {PeerText.Quote(keyId)}, which the identity server does not publish for {origin} (yet), or had retired by then");
     }
 
     /// <summary>

@@ -48,10 +48,11 @@ public sealed class RecoveryState(IOptions<NodeOptions> options)
     /// <summary>The reason writes are refused with (null when the node writes).</summary>
     public string? Reason => _refusal?.Reason;
 
-    internal void Refuse(string why) => _refusal = new(Google.Rpc.Code.Unavailable, Recovering, why);
+    // One line, without control characters, whatever a peer's text inside it did (PeerText quotes it where it is taken in).
+    internal void Refuse(string why) => _refusal = new(Google.Rpc.Code.Unavailable, Recovering, PeerText.Clean(why));
 
     /// <summary>Refuses writes until the federation proves the log's head (FAILED_PRECONDITION with <paramref name="reason"/>).</summary>
-    internal void Await(string reason, string why) => _refusal = new(Google.Rpc.Code.FailedPrecondition, reason, why);
+    internal void Await(string reason, string why) => _refusal = new(Google.Rpc.Code.FailedPrecondition, reason, PeerText.Clean(why));
 
     internal void Ready() => _refusal = null;
 }
@@ -72,7 +73,8 @@ public sealed class RecoveryHealthCheck(RecoveryState state) : Microsoft.Extensi
 /// (<see cref="RestoreDetection"/>), must recover as with Node:Recover.
 /// At start (before the node listens) it asks every Node:Peers node what it holds of the State's own log; when one holds
 /// more than the store (as far as a head of the log it shows, signed with the State's published log key, covers: a claim
-/// without one is passed over like a silent peer, so it can neither hold writes refused nor clear a restored store's mark),
+/// without one is never counted as a higher head, so it can neither hold writes refused as one nor clear a restored store's mark;
+/// under a quorum check it counts as a peer that answered without proving, against the majority: docs/sync.md, finding B),
 /// the node takes the rest from the peer that holds most, exactly as a replica pulls (the origin's
 /// signed heads verified with its published log keys, <see cref="ChainVerifier"/>, then <see cref="ReplicaRules"/> and
 /// <see cref="ReplicaWriter"/>), so a replica cannot feed it invented history; its next submit then continues the
@@ -152,7 +154,7 @@ public sealed partial class OriginRecovery(
         // method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
         _restoredWhy = node.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
         _restored = _restoredWhy is not null;
-        _signedMark = _restored ? await StoreAsync((detection, _, _) => Task.FromResult(detection.SignedChanges() ?? 0), cancellationToken) : 0;
+        _signedMark = _restored ? await StoreAsync((detection, _, _) => Task.FromResult(detection.Signed() ?? default), cancellationToken) : default;
         if (node.AcceptLocalHead && !MustRecover)
         {
             LogAcceptLocalHeadIgnored(logger, node.Country);
@@ -206,7 +208,7 @@ public sealed partial class OriginRecovery(
                     }
                     catch (Exception e) when (e is RpcException or HttpRequestException or System.Data.Common.DbException or InvalidOperationException)
                     {
-                        LogRecoveryFailed(logger, node.Country, $"the check of what the peers hold failed ({e.GetType().Name}: {e.Message}); it is made again");
+                        LogRecoveryFailed(logger, node.Country, $"the check of what the peers hold failed ({e.GetType().Name}: {PeerText.Of(e)}); it is made again");
                     }
                 }
             }, CancellationToken.None);
@@ -227,7 +229,7 @@ public sealed partial class OriginRecovery(
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {
-            Fail($"{NoSource}: recovering {options.Value.Country}'s log failed ({e.GetType().Name}: {e.Message}); writes are refused until the node is restarted");
+            Fail($"{NoSource}: recovering {options.Value.Country}'s log failed ({e.GetType().Name}: {PeerText.Of(e)}); writes are refused until the node is restarted");
         }
     }
 
@@ -250,7 +252,7 @@ public sealed partial class OriginRecovery(
     private string? _restoredWhy;
 
     /// <summary>How far the node signed its log (its high-water mark) when its store must recover: the recovery's floor (0: none, or the loss accepted).</summary>
-    private long _signedMark;
+    private (long Changes, long Entries) _signedMark;
 
     /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
     private bool MustRecover => options.Value.Recover || _restored;
@@ -355,6 +357,8 @@ public sealed partial class OriginRecovery(
                 (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), Country, cancellationToken);
             }
             var holdings = await Task.WhenAll(node.Peers.Select(peer => HoldingAsync(peer, handedOver, rotatedAway, cancellationToken)));
+            // Stopping mid-check: the calls cancelled are no peer's answer (nothing is refused or logged for them).
+            cancellationToken.ThrowIfCancellationRequested();
             foreach (var silent in holdings.Where(h => h.Latest is null))
             {
                 LogPeerUnanswered(_owner.LoggerP, Country, silent.Peer.Address, silent.Error!);
@@ -371,7 +375,7 @@ public sealed partial class OriginRecovery(
             var answered = holdings.Where(h => h.Latest > 0).OrderByDescending(h => h.Latest).ToList();
             if (answered.Count == 0)
             {
-                return null; // none holds any of the log (with writes waiting for a recovery, the quorum accepted the store's head)
+                return await NoneBehindAsync(own, holdings, cancellationToken); // none holds any of the log (with writes waiting for a recovery, the quorum accepted the store's head)
             }
             if (node.RecoverFrom.Length > 0)
             {
@@ -397,7 +401,7 @@ public sealed partial class OriginRecovery(
             var sources = answered.Where(h => h.Latest > own).ToList();
             if (sources.Count == 0)
             {
-                return null;
+                return await NoneBehindAsync(own, holdings, cancellationToken);
             }
             _owner.StateP.Refuse($"{Country}'s node is recovering its log from its peers: its store holds it up to change {own}, {sources[0].Peer.Address} up to change {sources[0].Latest}; writes resume once it is recovered");
             LogRecovering(_owner.LoggerP, Country, own, sources[0].Peer.Address, sources[0].Latest!.Value);
@@ -475,7 +479,7 @@ public sealed partial class OriginRecovery(
         /// </summary>
         private bool AboveHighWater(long own, PeerHolding[] holdings)
         {
-            var mark = _owner._signedMark;
+            var mark = _owner._signedMark.Changes;
             var proven = Math.Max(own, holdings.Max(h => h.Latest ?? 0));
             if (mark <= proven)
             {
@@ -485,7 +489,7 @@ public sealed partial class OriginRecovery(
             if (node.AcceptLocalHead)
             {
                 LogHighWaterLossAccepted(_owner.LoggerP, Country, mark, proven, proven + 1, mark);
-                _owner._signedMark = 0;
+                _owner._signedMark.Changes = 0;
                 return true;
             }
             var why = $"{BelowHighWater}: {_owner.Why}, and this node signed {Country}'s log up to change {mark} (its high-water mark, beside its log-signing key), " +
@@ -495,6 +499,68 @@ public sealed partial class OriginRecovery(
             _owner.StateP.Await(BelowHighWater, why);
             LogBelowHighWater(_owner.LoggerP, Country, why);
             return false;
+        }
+
+        /// <summary>
+        /// No peer holds more of the change log than the store: null (writes resume), unless the lifecycle log stays below the
+        /// high-water mark (<see cref="LifecycleAboveHighWaterAsync"/>), when writes stay refused.
+        /// </summary>
+        private async Task<Behind?> NoneBehindAsync(long own, PeerHolding[] holdings, CancellationToken cancellationToken) =>
+            await LifecycleAboveHighWaterAsync(holdings, cancellationToken) ? null : new Behind(own, []);
+
+        /// <summary>
+        /// Whether writes may resume as far as the lifecycle log (approvals, acceptances) goes: not below how far this node signed
+        /// it (its high-water mark's entries, for a restored store), since those entry sequences are taken: a second entry N beside
+        /// the one a replica holds is an equivocation. The entries the store lacks are taken from the peers that answered, the
+        /// Secretariat first, each verified as a replica verifies it (the origin's signature and chain); below the mark, writes
+        /// stay refused (<see cref="BelowHighWater"/>) unless Node:AcceptLocalHead accepts the loss, logged at Error level.
+        /// </summary>
+        private async Task<bool> LifecycleAboveHighWaterAsync(IEnumerable<PeerHolding> holdings, CancellationToken cancellationToken)
+        {
+            var mark = _owner._signedMark.Entries;
+            var held = await OwnEntriesAsync(cancellationToken);
+            foreach (var holding in holdings.Where(h => h.Latest is not null)
+                .OrderByDescending(h => string.Equals(h.Peer.Country, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)))
+            {
+                if (held >= mark)
+                {
+                    break;
+                }
+                try
+                {
+                    await PullLifecycleAsync(holding.Peer, cancellationToken);
+                }
+                catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or PeerRefusedException or System.Data.Common.DbException)
+                {
+                    LogSourceRefused(_owner.LoggerP, Country, holding.Peer.Address, PeerText.Of(e));
+                }
+                held = await OwnEntriesAsync(cancellationToken);
+            }
+            if (held >= mark)
+            {
+                return true;
+            }
+            var node = _owner.OptionsP.Value;
+            if (node.AcceptLocalHead)
+            {
+                LogLifecycleLossAccepted(_owner.LoggerP, Country, mark, held, held + 1);
+                _owner._signedMark.Entries = 0;
+                return true;
+            }
+            var why = $"{BelowHighWater}: {_owner.Why}, and this node signed {Country}'s lifecycle log (approvals) up to entry {mark} (its high-water mark, beside its " +
+                $"log-signing key), but no peer that answered serves it beyond entry {held}: entries {held + 1} to {mark} are taken (a peer out of reach may hold them), " +
+                $"and signing them again would fork the lifecycle log. Writes are refused until a peer serves it up to entry {mark}; the check is made again every " +
+                $"{node.RecoveryRetryInterval}. If those entries are lost everywhere, set Node:AcceptLocalHead=true for one start to accept the loss (entries {held + 1} " +
+                $"to {mark} are then signed again)";
+            _owner.StateP.Await(BelowHighWater, why);
+            LogBelowHighWater(_owner.LoggerP, Country, why);
+            return false;
+        }
+
+        private async Task<long> OwnEntriesAsync(CancellationToken cancellationToken)
+        {
+            await using var scope = _owner.ScopesP.CreateAsyncScope();
+            return (await scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>().LastAsync(Country, cancellationToken)).Sequence;
         }
 
         /// <summary>
@@ -528,7 +594,7 @@ public sealed partial class OriginRecovery(
                     }
                     if (head.Origin != Country || head.Sequence <= 0)
                     {
-                        return new PeerHolding(peer, null, $"it shows a head of {head.Origin}'s log at change {head.Sequence} for {Country}'s: not believed", Reached: true);
+                        return new PeerHolding(peer, null, $"it shows a head of the log of {PeerText.Quote(head.Origin)} at change {head.Sequence} for {Country}'s: not believed", Reached: true);
                     }
                     // Before the published keys are first fetched every key is unknown (as in RecoverAsync).
                     await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
@@ -548,7 +614,7 @@ public sealed partial class OriginRecovery(
             }
             catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or PeerRefusedException)
             {
-                return new PeerHolding(peer, null, e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message, reached);
+                return new PeerHolding(peer, null, PeerText.Of(e), reached);
             }
         }
 
@@ -594,7 +660,10 @@ public sealed partial class OriginRecovery(
                     if (now >= target)
                     {
                         LogRecovered(_owner.LoggerP, Country, behind.Own, now, source.Peer.Address);
-                        await _owner.RecoveredAsync(cancellationToken);
+                        if (await LifecycleAboveHighWaterAsync(behind.Sources, cancellationToken))
+                        {
+                            await _owner.RecoveredAsync(cancellationToken);
+                        }
                         return;
                     }
                     // A source that holds less served its part (one that holds more failed before): the rest from those that hold more.
@@ -615,7 +684,7 @@ public sealed partial class OriginRecovery(
                 {
                     // A claim its holder does not serve proves nothing: the next source is tried before this one is asked again,
                     // and after MaxSourceAttempts failures it is passed over like a peer that did not answer the check.
-                    var error = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                    var error = PeerText.Of(e);
                     pending.RemoveAt(0);
                     var attempts = failed[source.Peer.Address] = failed.GetValueOrDefault(source.Peer.Address) + 1;
                     if (attempts < MaxSourceAttempts)
@@ -809,6 +878,11 @@ public sealed partial class OriginRecovery(
         Message = "Node:AcceptLocalHead: {Origin}'s node had signed its log up to change {Mark}, but its peers prove it only up to change {Proven}; the loss is accepted, " +
             "and changes {From} to {To} will be signed again (a peer that holds the lost ones will refuse them as a fork). Remove Node:AcceptLocalHead from the configuration")]
     private static partial void LogHighWaterLossAccepted(ILogger logger, string origin, long mark, long proven, long from, long to);
+
+    [LoggerMessage(EventName = "OriginLifecycleHighWaterLossAccepted", Level = LogLevel.Error,
+        Message = "Node:AcceptLocalHead: {Origin}'s node had signed its lifecycle log up to entry {Mark}, but its peers serve it only up to entry {Held}; the loss is " +
+            "accepted, and entries {From} to {Mark} will be signed again (a peer that holds the lost ones will refuse them as a fork). Remove Node:AcceptLocalHead from the configuration")]
+    private static partial void LogLifecycleLossAccepted(ILogger logger, string origin, long mark, long held, long from);
 
     [LoggerMessage(EventName = "OriginLocalHeadAccepted", Level = LogLevel.Warning,
         Message = "{Origin}'s restored store's head (change {Own}) accepted (Node:AcceptLocalHead): the Secretariat and {Answers} of the {Reached} peers that answered " +

@@ -77,7 +77,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
     {
         if (!string.Equals(configured, declared, StringComparison.OrdinalIgnoreCase))
         {
-            throw new PeerRefusedException(PeerNodeMismatch, $"the peer says it is {declared}'s node, but Node:Peers configures it as {configured}'s; not pulling from it");
+            throw new PeerRefusedException(PeerNodeMismatch, $"the peer says it is {PeerText.Quote(declared)}'s node, but Node:Peers configures it as {configured}'s; not pulling from it");
         }
     }
 
@@ -217,7 +217,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
             if (table.FirstOrDefault(c => !complements.Contains(c.OriginSequence)) is { } wrong)
             {
                 throw new PeerRefusedException(WronglyWithheld,
-                    $"{origin}'s change {wrong.OriginSequence} ({wrong.Observation.Period}) arrived as COMPLEMENTARY, but complementary suppression (method {method}) over what this node holds of " +
+                    $"{origin}'s change {wrong.OriginSequence} ({PeerText.Quote(wrong.Observation.Period)}) arrived as COMPLEMENTARY, but complementary suppression (method {method}) over what this node holds of " +
                     $"({indicator}, {country}, {year} and its quarters and months) does not withhold it; nothing from this batch was applied");
             }
         }
@@ -243,7 +243,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
         {
             if (change.Origin != origin)
             {
-                throw new PeerRefusedException(WrongOrigin, $"a change of {change.Origin} arrived in {origin}'s feed");
+                throw new PeerRefusedException(WrongOrigin, $"a change of {PeerText.Quote(change.Origin)} arrived in {origin}'s feed");
             }
             var isPlaceholder = ServedObservations.IsPlaceholder(change);
             if (change.OriginSequence <= last)
@@ -332,7 +332,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
         {
             // Only a State's own node writes its country's observations: a change of another country in this log is forged or broken.
             throw new PeerRefusedException(MalformedChange,
-                $"{origin}'s change {change.OriginSequence} is an observation of {o.Country}: an origin writes only its own country's data");
+                $"{origin}'s change {change.OriginSequence} is an observation of {PeerText.Quote(o.Country)}: an origin writes only its own country's data");
         }
         var recorded = change.RecordedTime.ToDateTimeOffset();
         var today = DateOnly.FromDateTime((recorded < latest ? recorded : latest).UtcDateTime);
@@ -342,7 +342,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
         if (validator.ValidateChange(o, content, origin, today, memo) is [var first, ..] violations)
         {
             throw new PeerRefusedException(InvalidContent,
-                $"{origin}'s change {change.OriginSequence} is refused, as {origin}'s node would refuse it: {first.Field}: {first.Description}" +
+                $"{origin}'s change {change.OriginSequence} is refused, as {origin}'s node would refuse it: {first.Field}: {PeerText.Quote(first.Description)}" +
                 (violations.Count > 1 ? $" (and {violations.Count - 1} more)" : "") + "; nothing from this batch was applied");
         }
     }

@@ -37,11 +37,17 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>What ListLifecycleEntries answers to a replica asking after an entry sequence (the lifecycle log it relays).</summary>
     public Func<long, IEnumerable<Mirps.Observation.V1.LifecycleEntry>> Lifecycle { get; set; } = _ => [];
 
+    /// <summary>When set, ListLifecycleEntries answers <see cref="Lifecycle"/> for this origin only (none for the others).</summary>
+    public string? LifecycleOrigin { get; set; }
+
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
-    /// <summary>StreamChanges answers UNAVAILABLE every time (a claim it will not serve).</summary>
+    /// <summary>StreamChanges answers UNAVAILABLE every time (a claim it will not serve), with <see cref="FailDetail"/>.</summary>
     public bool FailStreams { get; set; }
+
+    /// <summary>The status detail of a failed StreamChanges: the peer's own words.</summary>
+    public string FailDetail { get; set; } = "not now";
 
     /// <summary>StreamChanges keeps every stream open and sends nothing, whether or not the caller follows.</summary>
     public bool Silent { get; set; }
@@ -135,7 +141,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         }
         if (FailStreams)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, "not now"));
+            throw new RpcException(new Status(StatusCode.Unavailable, FailDetail));
         }
         if (Silent)
         {
@@ -181,7 +187,10 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
 public sealed class MaliciousApproval(MaliciousPeer peer) : Mirps.Approval.V1.ApprovalService.ApprovalServiceBase
 {
     public override Task<Mirps.Approval.V1.ListLifecycleEntriesResponse> ListLifecycleEntries(Mirps.Approval.V1.ListLifecycleEntriesRequest request, ServerCallContext context) =>
-        Task.FromResult(new Mirps.Approval.V1.ListLifecycleEntriesResponse { Entries = { peer.Lifecycle(request.AfterEntrySequence) } });
+        Task.FromResult(new Mirps.Approval.V1.ListLifecycleEntriesResponse
+        {
+            Entries = { peer.LifecycleOrigin is null || peer.LifecycleOrigin == request.Origin ? peer.Lifecycle(request.AfterEntrySequence) : [] },
+        });
 }
 
 /// <summary>

@@ -42,6 +42,37 @@ public static class RecoveryFederation
         ];
     }
 
+    /// <summary>The columns of PAN's log that every copy holds alike (a replica's received and superseded times are its own).</summary>
+    internal const string LogColumns = "origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
+        "recorded_time, readers, release_time, small_count_threshold, salt, change_hash";
+
+    private static string PanLogQuery(bool asOwn) =>
+        $"SELECT {LogColumns}{(asOwn ? ", received_time, superseded_time" : "")} FROM observations WHERE origin = 'PAN' ORDER BY origin_sequence";
+
+    /// <summary>PAN's log in a SQLite store file, one row a change; <paramref name="asOwn"/> adds the times by which the origin's own node answers "as of".</summary>
+    internal static List<string> PanLog(string database, bool asOwn = false) => TestStores.Rows(null, database, PanLogQuery(asOwn));
+
+    /// <summary>PAN's log in a node's store (either provider; <paramref name="store"/>: the PostgreSQL database the test started it on), one row a change.</summary>
+    internal static List<string> PanLog(TestNode node, string? store = null) =>
+        store is null ? node.Rows(PanLogQuery(asOwn: false)) : TestStores.Rows(store, PanLogQuery(asOwn: false));
+
+    /// <summary>PAN's log in the Secretariat's store (either provider), one row a change.</summary>
+    internal static List<string> PanLog(TestSecretariat secretariat) => secretariat.Rows(PanLogQuery(asOwn: false));
+
+    /// <summary>
+    /// PAN's recovered (or restored) <paramref name="node"/> continues its log: its next submit (REFUGEES _T in
+    /// <paramref name="period"/>, <paramref name="value"/>) is change <paramref name="sequence"/>, which the Secretariat
+    /// verifies on PAN's chain and applies (no gap, no reuse: no fork), and both then hold the same log of PAN.
+    /// <paramref name="store"/>: the PostgreSQL database the test started the node on, if it chose one.
+    /// </summary>
+    internal static async Task ContinuesAsync(TestNode node, TestSecretariat secretariat, long sequence, string period = "2024", double value = 300, string? store = null)
+    {
+        var next = await node.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: period, value: value)));
+        Assert.Equal(sequence, next.LastOriginSequence);
+        await SecretariatHoldsAsync(secretariat, sequence);
+        Assert.Equal(PanLog(node, store), PanLog(secretariat));
+    }
+
     internal static int FreePort()
     {
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

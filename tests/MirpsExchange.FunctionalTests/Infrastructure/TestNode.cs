@@ -218,19 +218,7 @@ public sealed class TestNode : IAsyncDisposable
     }
 
     /// <summary>Every row of a query on the store, each as its columns joined by '|' (NULL as "null").</summary>
-    public List<string> Rows(string sql)
-    {
-        using var connection = TestStores.Open(Store, DatabasePath);
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        var rows = new List<string>();
-        while (reader.Read())
-        {
-            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : TestStores.Text(reader.GetValue(i)))));
-        }
-        return rows;
-    }
+    public List<string> Rows(string sql) => TestStores.Rows(Store, DatabasePath, sql);
 
     public async ValueTask DisposeAsync()
     {

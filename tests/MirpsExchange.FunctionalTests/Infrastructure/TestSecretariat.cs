@@ -79,6 +79,9 @@ public sealed class TestSecretariat : IAsyncDisposable
         return (long)command.ExecuteScalar()!;
     }
 
+    /// <summary>Every row of a query on the store, each as its columns joined by '|' (NULL as "null").</summary>
+    public List<string> Rows(string sql) => TestStores.Rows(Store, DatabasePath, sql);
+
     /// <summary>A regional client whose calls carry tokens of another credential and scope.</summary>
     public RegionalService.RegionalServiceClient RegionalWith(ClientCredential credential, string scope) =>
         new(AuthenticatedChannel.Create(new Uri(Address), new TokenClient(Identity.Http, Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));

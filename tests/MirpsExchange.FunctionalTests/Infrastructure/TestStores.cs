@@ -72,6 +72,34 @@ public static class TestStores
         _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!,
     };
 
+    /// <summary>Every row of a query on a store (<paramref name="store"/>, or the SQLite file <paramref name="file"/>), each as its columns joined by '|' (NULL as "null").</summary>
+    public static List<string> Rows(TestStore? store, string file, string sql)
+    {
+        using var connection = Open(store, file);
+        return Rows(connection, sql);
+    }
+
+    /// <summary>As <see cref="Rows(TestStore?, string, string)"/>, on the PostgreSQL database <paramref name="connectionString"/> names (a store a test made itself).</summary>
+    public static List<string> Rows(string connectionString, string sql)
+    {
+        using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ToString());
+        connection.Open();
+        return Rows(connection, sql);
+    }
+
+    private static List<string> Rows(DbConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var rows = new List<string>();
+        while (reader.Read())
+        {
+            rows.Add(string.Join('|', Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "null" : Text(reader.GetValue(i)))));
+        }
+        return rows;
+    }
+
     /// <summary>Adds a parameter (either provider's command).</summary>
     public static void Add(DbCommand command, string name, object value)
     {
