@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Mirps.Observation.V1;
 using MirpsExchange.Node.Store;
@@ -141,6 +142,26 @@ internal ref struct WireReader(ReadOnlySpan<byte> bytes)
     private int _position;
 
     public readonly bool End => _position >= _bytes.Length;
+
+    /// <summary>What <paramref name="decode"/> makes of <paramref name="payload"/> as one span (a payload in several buffers copied into a rented one).</summary>
+    public static T Contiguous<T>(ReadOnlySequence<byte> payload, Func<ReadOnlySpan<byte>, T> decode)
+    {
+        if (payload.IsSingleSegment)
+        {
+            return decode(payload.FirstSpan);
+        }
+        var length = checked((int)payload.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            payload.CopyTo(buffer);
+            return decode(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     public (int Field, int Type) Tag()
     {

@@ -30,24 +30,7 @@ internal static class SubmitRequestDecoder
         Marshallers.Create<SubmitObservationsRequest>((r, context) => context.Complete(r.ToByteArray()), context => Decode(context.PayloadAsReadOnlySequence())),
         Marshallers.Create<SubmitObservationsResponse>((r, context) => context.Complete(r.ToByteArray()), context => SubmitObservationsResponse.Parser.ParseFrom(context.PayloadAsReadOnlySequence())));
 
-    public static SubmitObservationsRequest Decode(ReadOnlySequence<byte> payload)
-    {
-        if (payload.IsSingleSegment)
-        {
-            return Decode(payload.FirstSpan);
-        }
-        var length = checked((int)payload.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            payload.CopyTo(buffer);
-            return Decode(buffer.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public static SubmitObservationsRequest Decode(ReadOnlySequence<byte> payload) => WireReader.Contiguous<SubmitObservationsRequest>(payload, Decode);
 
     public static SubmitObservationsRequest Decode(ReadOnlySpan<byte> payload)
     {

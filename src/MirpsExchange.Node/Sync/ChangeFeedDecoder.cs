@@ -50,24 +50,7 @@ public sealed class ChangeFeedDecoder
     public AsyncServerStreamingCall<StreamChangesResponse> StreamChanges(CallInvoker invoker, StreamChangesRequest request, CancellationToken cancellationToken) =>
         invoker.AsyncServerStreamingCall(_method, null, new CallOptions(cancellationToken: cancellationToken), request);
 
-    public StreamChangesResponse Decode(ReadOnlySequence<byte> payload)
-    {
-        if (payload.IsSingleSegment)
-        {
-            return Decode(payload.FirstSpan);
-        }
-        var length = checked((int)payload.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            payload.CopyTo(buffer);
-            return Decode(buffer.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public StreamChangesResponse Decode(ReadOnlySequence<byte> payload) => WireReader.Contiguous<StreamChangesResponse>(payload, Decode);
 
     public StreamChangesResponse Decode(ReadOnlySpan<byte> payload)
     {
