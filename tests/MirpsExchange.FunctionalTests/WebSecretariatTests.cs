@@ -135,7 +135,9 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
         OwnerOnlyFile.WriteAllText(credential, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         foreach (var (link, name) in new[] { ("CSV", "csv"), ("SDMX-CSV", "sdmx-csv"), ("Excel (xlsx)", "xlsx") })
         {
-            var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = link, Exact = true }).ClickAsync());
+            // Each download computes the page again (every indicator and the rates): allow for a loaded machine.
+            var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = link, Exact = true }).ClickAsync(),
+                new PageRunAndWaitForDownloadOptions { Timeout = 120_000 });
             Assert.EndsWith(".zip", download.SuggestedFilename, StringComparison.Ordinal);
             var file = Path.Combine(secretariat.Folder, $"{Guid.NewGuid():N}-{download.SuggestedFilename}");
             await download.SaveAsAsync(file);
