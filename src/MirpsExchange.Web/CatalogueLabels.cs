@@ -39,6 +39,16 @@ public sealed class CatalogueLabels
     public string Indicator(Texts t, string code) => _indicators.TryGetValue(code, out var i) ? t.Label(i.Name) : code;
 
     /// <summary>An indicator group's name ("Poblaciones"), the unit a State approves and the calendar dates; its id when unnamed.</summary>
+    /// <summary>Where a State's figures stand in the reporting cycle, in words.</summary>
+    public string Approval(Texts t, Mirps.Approval.V1.ApprovalState state) => state switch
+    {
+        Mirps.Approval.V1.ApprovalState.Approved => t["approval.approved"],
+        Mirps.Approval.V1.ApprovalState.Accepted => t["approval.accepted"],
+        Mirps.Approval.V1.ApprovalState.ChangedSinceApproval => t["approval.changed"],
+        Mirps.Approval.V1.ApprovalState.Rejected => t["approval.rejected"],
+        _ => t["approval.draft"],
+    };
+
     public string Group(Texts t, string id) => _groups.TryGetValue(id, out var g) ? t.Label(g.Name) : id;
 
     public string Country(Texts t, string code) => Code(t, StandardCatalogue.ReportingCountryCodelist, code);

@@ -49,6 +49,155 @@ public class ApprovalTests
 
     private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023") => new() { Countries = { "PAN" }, GroupIds = { group }, Periods = { period } };
 
+    /// <summary>The Secretariat pulling PAN and Belize, each from its own node (changes and lifecycle entries).</summary>
+    private static async Task<TestSecretariat> SecretariatOfAsync(TestNode pan, TestNode blz)
+    {
+        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        return await TestSecretariat.StartAsync(
+            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
+            $"--Node:Peers:1:Address={blz.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ");
+    }
+
+    /// <summary>A first-instance decision total of <paramref name="country"/> (the rates' components).</summary>
+    private static Observation Decisions(string indicator, string country, double value) => new(Refugees(country, "2023", value)) { IndicatorCode = indicator };
+
+    /// <summary><paramref name="read"/> until <paramref name="done"/> says yes (or 30 s, then the last answer).</summary>
+    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var answer = await read();
+            if (done(answer) || DateTime.UtcNow > deadline)
+            {
+                return answer;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// PAN approved its 2023 asylum decisions; Belize's are a draft. An approved-only protection rate counts PAN only (Belize's draft
+    /// components are left out, Belize excluded) and names each included State's lifecycle state; an approved-only change of refugees
+    /// counts PAN in 2023 (approved) but nobody in 2022 (not approved), so it says the two periods summed different States.
+    /// </summary>
+    [Fact]
+    public async Task A_draft_is_left_out_of_an_approved_only_protection_rate_and_regional_change()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await using var secretariat = await SecretariatOfAsync(pan, blz);
+        var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
+        await pan.Observations.SubmitObservationsAsync(Submit(Decisions("DECISIONS_RECOGNIZED", "PAN", 30), Decisions("DECISIONS_COMPLEMENTARY", "PAN", 10),
+            Decisions("DECISIONS_REJECTED", "PAN", 60), Refugees("PAN", "2022", 200), Refugees("PAN", value: 230)));
+        await blz.Observations.SubmitObservationsAsync(Submit(Decisions("DECISIONS_RECOGNIZED", "BLZ", 10), Decisions("DECISIONS_COMPLEMENTARY", "BLZ", 0),
+            Decisions("DECISIONS_REJECTED", "BLZ", 90), Refugees("BLZ", "2022", 100), Refugees("BLZ", value: 240)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum, Populations }, Periods = { "2023" } });
+        await WhenAsync(secretariatView, ApprovalState.Approved, Asylum);
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+
+        Task<Mirps.Regional.V1.GetProtectionRatesResponse> RatesAsync(Mirps.Regional.V1.LifecycleFilter filter) =>
+            secretariat.Regional.GetProtectionRatesAsync(new Mirps.Regional.V1.GetProtectionRatesRequest { Period = "2023", Lifecycle = filter }).ResponseAsync;
+        var all = await UntilAsync(() => RatesAsync(Mirps.Regional.V1.LifecycleFilter.Unspecified), r => r.RecognitionRate.Denominator == 200);
+        Assert.Equal((40.0, 200.0), (all.RecognitionRate.Numerator, all.RecognitionRate.Denominator));
+        Assert.Equal([("BLZ", ApprovalState.Draft), ("PAN", ApprovalState.Approved)], all.RecognitionRate.LifecycleStates.Select(l => (l.Country, l.State)));
+        Assert.Empty(all.LifecycleHeads); // no filter, nothing read of the lifecycle logs to name
+
+        var approved = await RatesAsync(Mirps.Regional.V1.LifecycleFilter.Approved);
+        Assert.Equal((30.0, 100.0, 0.3), (approved.RecognitionRate.Numerator, approved.RecognitionRate.Denominator, approved.RecognitionRate.Rate));
+        Assert.Equal(["PAN"], approved.RecognitionRate.IncludedCountries);
+        Assert.Contains("BLZ", approved.RecognitionRate.ExcludedCountries);
+        Assert.Equal(["PAN"], approved.TotalProtectionRate.IncludedCountries);
+        var state = Assert.Single(approved.TotalProtectionRate.LifecycleStates);
+        Assert.Equal(("PAN", ApprovalState.Approved), (state.Country, state.State));
+        Assert.True(state.EntrySequence > 0);
+        Assert.Equal(["PAN"], approved.LifecycleHeads.Select(h => h.Origin)); // Belize has no lifecycle entry
+        Assert.Empty((await RatesAsync(Mirps.Regional.V1.LifecycleFilter.Accepted)).RecognitionRate.IncludedCountries);
+
+        var change = Assert.Single((await secretariat.Regional.GetRegionalChangeAsync(new Mirps.Regional.V1.GetRegionalChangeRequest
+            { IndicatorCode = "REFUGEES", Period = "2023", Lifecycle = Mirps.Regional.V1.LifecycleFilter.Approved })).Changes);
+        Assert.Equal(230.0, change.Current.Value);
+        Assert.Equal(["PAN"], change.Current.ContributingCountries);
+        Assert.Equal([("PAN", ApprovalState.Approved)], change.Current.LifecycleStates.Select(l => (l.Country, l.State)));
+        Assert.Empty(change.Previous.ContributingCountries);
+        Assert.False(change.SameCountries);
+        var unfiltered = Assert.Single((await secretariat.Regional.GetRegionalChangeAsync(new Mirps.Regional.V1.GetRegionalChangeRequest
+            { IndicatorCode = "REFUGEES", Period = "2023" })).Changes);
+        Assert.Equal((470.0, 300.0), (unfiltered.Current.Value, unfiltered.Previous.Value));
+        Assert.Equal([("BLZ", ApprovalState.Draft), ("PAN", ApprovalState.Draft)], unfiltered.Previous.LifecycleStates.Select(l => (l.Country, l.State)));
+
+        // A filter this schema does not define is refused, naming the field, rather than read as "every figure".
+        var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            await secretariat.Regional.GetProtectionRatesAsync(new Mirps.Regional.V1.GetProtectionRatesRequest { Period = "2023", Lifecycle = (Mirps.Regional.V1.LifecycleFilter)9 }));
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains(refused.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations, v => v.Field == "lifecycle");
+    }
+
+    /// <summary>
+    /// An accepted-only export (`mirps regional export --lifecycle accepted`) names the filter, PAN's lifecycle log head and the
+    /// Secretariat's acceptance, and `mirps regional verify` checks it against PAN's signed lifecycle log. A provenance that claims an
+    /// acceptance of Belize's figures, which Belize never approved, does not verify; nor does one whose lifecycle head was altered.
+    /// </summary>
+    [Fact]
+    public async Task An_accepted_only_export_verifies_and_one_claiming_an_acceptance_no_State_signed_for_does_not()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await using var secretariat = await SecretariatOfAsync(pan, blz);
+        var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await blz.Observations.SubmitObservationsAsync(Submit(Refugees("BLZ", value: 240)));
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+        await Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } });
+        await UntilAsync(() => secretariat.Regional.GetRegionalValueAsync(new Mirps.Regional.V1.GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023" }).ResponseAsync,
+            r => r.Cells[0].ContributingCountries.Count == 2);
+
+        var credential = Path.Combine(secretariat.Folder, "reader.json");
+        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        string[] args = ["--identity", secretariat.Identity.Issuer, "--credential", credential];
+        var file = Path.Combine(secretariat.Folder, "accepted.csv");
+        var export = await CliRunner.RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2023", "--lifecycle", "accepted", "--out", file,
+            "--secretariat", secretariat.Address, .. args]);
+        Assert.True(export.Code == MirpsExchange.Cli.CliApp.Ok, export.Error + export.Output);
+        var provenance = Mirps.Regional.V1.ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(file + ".provenance.json"));
+        Assert.Equal(Mirps.Regional.V1.LifecycleFilter.Accepted, provenance.Lifecycle);
+        Assert.Equal(["PAN"], provenance.LifecycleHeads.Select(h => h.Origin));
+        var acceptance = Assert.Single(provenance.Acceptances);
+        Assert.Equal(("PAN", Populations, "2023"), (acceptance.Country, acceptance.GroupId, acceptance.Period));
+        Assert.Contains("their sum is 230", await File.ReadAllTextAsync(file)); // PAN only: Belize's draft is not counted
+
+        var verified = await CliRunner.RunAsync(["regional", "verify", file, "--node", secretariat.Address, .. args]);
+        Assert.True(verified.Code == MirpsExchange.Cli.CliApp.Ok, verified.Error + verified.Output);
+        Assert.Contains("verified: 1 figures", verified.Output);
+
+        async Task<(int Code, string Output, string Error)> VerifyForgedAsync(string name, Action<Mirps.Regional.V1.ExportProvenance> forge)
+        {
+            var forged = provenance.Clone();
+            forge(forged);
+            var copy = Path.Combine(secretariat.Folder, name + ".csv");
+            File.Copy(file, copy);
+            await File.WriteAllTextAsync(copy + ".provenance.json", MirpsExchange.Cli.Commands.RegionalVerify.Json.Format(forged));
+            return await CliRunner.RunAsync(["regional", "verify", copy, "--node", secretariat.Address, .. args]);
+        }
+
+        var belize = await VerifyForgedAsync("belize-accepted", p => p.Acceptances.Add(new Mirps.Regional.V1.AcceptedApproval
+            { Country = "BLZ", GroupId = Populations, Period = "2023", EntrySequence = 1 }));
+        Assert.Equal(MirpsExchange.Cli.CliApp.Refused, belize.Code);
+        Assert.Contains("accepted BLZ's POPULATIONS 2023 at entry 1", belize.Error);
+
+        var head = await VerifyForgedAsync("head-altered", p => p.LifecycleHeads[0].EntryHash = ByteString.CopyFrom(new byte[32]));
+        Assert.Equal(MirpsExchange.Cli.CliApp.Refused, head.Code);
+        Assert.Contains("PAN's lifecycle log up to entry", head.Error);
+
+        // Without the acceptance the figure does not follow: PAN is then not accepted, and no State counts.
+        var dropped = await VerifyForgedAsync("acceptance-dropped", p => p.Acceptances.Clear());
+        Assert.Equal(MirpsExchange.Cli.CliApp.Refused, dropped.Code);
+        Assert.Contains("does not follow from the signed logs", dropped.Error);
+    }
+
     /// <summary>PAN's cell as <paramref name="client"/>'s node answers, once it is in <paramref name="state"/> (or after 30 s, as it stands).</summary>
     private static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
     {
@@ -523,12 +672,7 @@ public class ApprovalTests
     {
         await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
         await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
-        var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        await using var secretariat = await TestSecretariat.StartAsync(
-            $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
-            $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN",
-            $"--Node:Peers:1:Address={blz.Address}", "--Node:Peers:1:Country=BLZ", "--Node:Peers:1:Origins:0=BLZ");
+        await using var secretariat = await SecretariatOfAsync(pan, blz);
         var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
         await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
         await blz.Observations.SubmitObservationsAsync(Submit(Refugees("BLZ", value: 240)));

@@ -9,6 +9,7 @@ using Mirps.Regional.V1;
 using MirpsExchange.Catalogue.Csv;
 using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -123,29 +124,52 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
         Assert.Equal("2,800", await CellAsync(shared, "REFUGEES", 1));
         await WebApp.AssertAccessibleAsync(page, "secretariat-regional-asof-en");
 
-        // Downloads of what is shown (as of February), each parsed back: the same rows in CSV, SDMX-CSV and xlsx.
+        // Downloads of what is shown (as of February), each parsed back: the same rows in CSV, SDMX-CSV and xlsx, the protection rates last
+        // (30% and 40%, complete), each in a zip beside its provenance, which `mirps regional verify` checks against the States' signed logs.
         var expected = (await RegionalExport.RowsAsync((request, token) => secretariat.Regional.GetRegionalValueAsync(request, cancellationToken: token).ResponseAsync,
-            MirpsExchange.Catalogue.StandardCatalogue.LoadStandard(), codes, ["2023"], Breakdown.Unspecified, Timestamp.FromDateTimeOffset(February), CancellationToken.None)).Rows;
+            MirpsExchange.Catalogue.StandardCatalogue.LoadStandard(), codes, ["2023"], Breakdown.Unspecified, Timestamp.FromDateTimeOffset(February), CancellationToken.None,
+            rates: (request, token) => secretariat.Regional.GetProtectionRatesAsync(request, cancellationToken: token).ResponseAsync)).Rows;
         Assert.Contains(expected, r => r.IndicatorCode == "REFUGEES" && r.Value == 2800);
+        Assert.Equal([("REFUGEE_RECOGNITION_RATE", 0.3), ("TOTAL_PROTECTION_RATE", 0.4)], expected.TakeLast(2).Select(r => (r.IndicatorCode, Math.Round(r.Value!.Value, 6))));
+        var credential = Path.Combine(secretariat.Folder, "verifier.json");
+        OwnerOnlyFile.WriteAllText(credential, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         foreach (var (link, name) in new[] { ("CSV", "csv"), ("SDMX-CSV", "sdmx-csv"), ("Excel (xlsx)", "xlsx") })
         {
-            var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = link, Exact = true }).ClickAsync());
-            var file = Path.Combine(Path.GetTempPath(), $"{Guid.NewGuid():N}-{download.SuggestedFilename}");
+            // Each download computes the page again (every indicator and the rates): allow for a loaded machine.
+            var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = link, Exact = true }).ClickAsync(),
+                new PageRunAndWaitForDownloadOptions { Timeout = 120_000 });
+            Assert.EndsWith(".zip", download.SuggestedFilename, StringComparison.Ordinal);
+            var file = Path.Combine(secretariat.Folder, $"{Guid.NewGuid():N}-{download.SuggestedFilename}");
             await download.SaveAsAsync(file);
-            try
+            var folder = Directory.CreateTempSubdirectory("mirps-download-").FullName;
+            System.IO.Compression.ZipFile.ExtractToDirectory(file, folder);
+            var data = Assert.Single(Directory.GetFiles(folder), f => !f.EndsWith(".provenance.json", StringComparison.Ordinal));
+            var provenance = ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(data + ".provenance.json"));
+            Assert.Equal((February, true), (provenance.AsOfTime.ToDateTimeOffset(), provenance.Rates));
+            Assert.Equal(States, provenance.LogHeads.Select(h => h.Origin));
+            var text = name == "xlsx" ? XlsxAsCsv(data) : await File.ReadAllTextAsync(data);
+            if (name == "sdmx-csv")
             {
-                var text = name == "xlsx" ? XlsxAsCsv(file) : await File.ReadAllTextAsync(file);
-                if (name == "sdmx-csv")
-                {
-                    Assert.StartsWith("STRUCTURE,", text, StringComparison.Ordinal);
-                }
-                Assert.Equal(expected, ExportReader.Read(text));
+                Assert.StartsWith("STRUCTURE,", text, StringComparison.Ordinal);
             }
-            finally
+            Assert.Equal(expected, ExportReader.Read(text));
+            if (name != "xlsx")
             {
-                File.Delete(file);
+                var verified = await CliRunner.RunAsync("regional", "verify", file, "--node", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", credential);
+                Assert.True(verified.Code == MirpsExchange.Cli.CliApp.Ok, verified.Error + verified.Output);
+                Assert.Contains($"verified: {expected.Count} figures", verified.Output, StringComparison.Ordinal);
             }
+            Directory.Delete(folder, recursive: true);
         }
+
+        // Approved figures only: nothing here is approved, so no State counts, and the downloads say so in their provenance.
+        await page.SelectOptionAsync("#lifecycle", "approved");
+        await Task.WhenAll(page.WaitForURLAsync(u => u.Contains("lifecycle=approved", StringComparison.Ordinal)), page.ClickAsync("form.query button"));
+        Assert.Equal("no data", await CellAsync(page, "REFUGEES", 1));
+        Assert.Equal("—", (await page.InnerTextAsync("#rates tbody tr td")).Trim());
+        Assert.Contains("lifecycle=approved", await page.GetAttributeAsync("#permalink", "href"), StringComparison.Ordinal);
+        Assert.Contains("lifecycle=approved", await page.GetByRole(AriaRole.Link, new() { Name = "CSV", Exact = true }).GetAttributeAsync("href"), StringComparison.Ordinal);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-regional-approved-en");
     }
 
     [Fact]

@@ -122,6 +122,20 @@ public static class RegionalCommand
         },
     };
 
+    /// <summary><c>--lifecycle approved|accepted</c>: count only the States whose figures of the indicator's group and period are approved (or accepted).</summary>
+    private static Option<LifecycleFilter> LifecycleOption() => new("--lifecycle")
+    {
+        Description = "Count only States whose figures of the indicator's group and period are approved (approved or accepted, not changed since) " +
+            "or accepted by the Secretariat; default: every State's current figures, drafts included",
+        CustomParser = result => (result.Tokens.Count == 1 ? result.Tokens[0].Value : "") switch
+        {
+            "approved" => LifecycleFilter.Approved,
+            "accepted" => LifecycleFilter.Accepted,
+            "" or "all" => LifecycleFilter.Unspecified,
+            var other => Invalid(result, $"--lifecycle must be approved, accepted or all, not '{other}'", LifecycleFilter.Unspecified),
+        },
+    };
+
     private static T Invalid<T>(System.CommandLine.Parsing.ArgumentResult result, string message, T fallback)
     {
         result.AddError(message);
@@ -134,14 +148,18 @@ public static class RegionalCommand
         var indicator = new Argument<string>("indicator") { Description = "Indicator code, e.g. REFUGEES (`mirps regional show --help` lists none; see protos/README.md or the catalogue)" };
         var period = new Option<string>("--period") { Description = "Period: 2023, 2023-Q1 or 2023-01", Required = true };
         var breakdown = BreakdownOption();
+        var lifecycle = LifecycleOption();
         var command = new Command("show", "The regional value of an indicator for a period, with its breakdown, the States that contributed or are missing, " +
             "the change against the previous period, and (for decisions) the recognition and total protection rates." + Exits)
-        { indicator, period, breakdown };
+        { indicator, period, breakdown, lifecycle };
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, _) =>
         {
             var asOf = connection.AsOfTime(parse);
-            var request = new GetRegionalChangeRequest { IndicatorCode = parse.GetRequiredValue(indicator), Period = parse.GetRequiredValue(period), Breakdown = parse.GetValue(breakdown) };
+            var request = new GetRegionalChangeRequest
+            {
+                IndicatorCode = parse.GetRequiredValue(indicator), Period = parse.GetRequiredValue(period), Breakdown = parse.GetValue(breakdown), Lifecycle = parse.GetValue(lifecycle),
+            };
             if (asOf is not null)
             {
                 request.AsOfTime = asOf;
@@ -158,7 +176,7 @@ public static class RegionalCommand
             {
                 var cell = change.Current;
                 table.AddRow(Markup.Escape(CellName(cell)), Markup.Escape(RegionalText.Value(cell)), Markup.Escape(RegionalText.Value(change.Previous)),
-                    Markup.Escape(Change(change)), Markup.Escape(RegionalText.Coverage(cell, response.PendingChanges)));
+                    Markup.Escape(Change(change)), Markup.Escape(RegionalText.Coverage(cell, response.PendingChanges) + RegionalText.Lifecycle(cell.LifecycleStates)));
             }
             console.Write(table);
             foreach (var line in RegionalText.Pending(response.PendingChanges))
@@ -168,14 +186,16 @@ public static class RegionalCommand
             console.MarkupLine(Markup.Escape(RegionalText.Catalogues(response.ReportingCatalogs)));
             if (response.IndicatorCode.StartsWith("DECISIONS_", StringComparison.Ordinal))
             {
-                var ratesRequest = new GetProtectionRatesRequest { Period = response.Period };
+                var ratesRequest = new GetProtectionRatesRequest { Period = response.Period, Lifecycle = request.Lifecycle };
                 if (asOf is not null)
                 {
                     ratesRequest.AsOfTime = asOf;
                 }
                 var rates = await regional.GetProtectionRatesAsync(ratesRequest, cancellationToken: cancellationToken);
-                console.MarkupLine(Markup.Escape($"Recognition rate: {RegionalText.Rate(rates.RecognitionRate)}; {RegionalText.Coverage(rates.RecognitionRate, rates.PendingChanges)}"));
-                console.MarkupLine(Markup.Escape($"Total protection rate: {RegionalText.Rate(rates.TotalProtectionRate)}; {RegionalText.Coverage(rates.TotalProtectionRate, rates.PendingChanges)}"));
+                console.MarkupLine(Markup.Escape($"Recognition rate: {RegionalText.Rate(rates.RecognitionRate)}; {RegionalText.Coverage(rates.RecognitionRate, rates.PendingChanges)}" +
+                    RegionalText.Lifecycle(rates.RecognitionRate.LifecycleStates)));
+                console.MarkupLine(Markup.Escape($"Total protection rate: {RegionalText.Rate(rates.TotalProtectionRate)}; {RegionalText.Coverage(rates.TotalProtectionRate, rates.PendingChanges)}" +
+                    RegionalText.Lifecycle(rates.TotalProtectionRate.LifecycleStates)));
             }
             return CliApp.Ok;
         }, cancellationToken));
@@ -259,6 +279,7 @@ public static class RegionalCommand
         var periods = new Option<string[]>("--period") { Description = "Periods to export (repeatable), e.g. --period 2022 --period 2023", Required = true, AllowMultipleArgumentsPerToken = true };
         var indicators = new Option<string[]>("--indicator") { Description = "Indicator codes (repeatable); default: every additive indicator", AllowMultipleArgumentsPerToken = true };
         var breakdown = BreakdownOption();
+        var lifecycle = LifecycleOption();
         var states = new Option<bool>("--states") { Description = "Export each State's observations as the Secretariat holds them instead of the regional totals" };
         var format = new Option<ExportFormat>("--format")
         {
@@ -286,7 +307,7 @@ public static class RegionalCommand
         var output = new Option<FileInfo?>("--out") { Description = "File to write (default: standard output)" };
         var command = new Command("export", "Export regional totals (reference area MIRPS) or each State's data as CSV or SDMX-CSV 2.0. " +
             "A partial regional total (a State missing) is exported without a value, its note naming the missing States and the partial sum." + Exits)
-        { periods, indicators, breakdown, states, format, labels, output };
+        { periods, indicators, breakdown, lifecycle, states, format, labels, output };
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => connection.RunAsync(parse, async (regional, channel) =>
         {
@@ -299,12 +320,17 @@ public static class RegionalCommand
             ExportProvenance? provenance = null;
             if (parse.GetValue(states))
             {
+                if (parse.GetValue(lifecycle) != LifecycleFilter.Unspecified)
+                {
+                    await parse.InvocationConfiguration.Error.WriteLineAsync("error: --lifecycle filters regional totals; --states exports each State's observations as held");
+                    return CliApp.Refused;
+                }
                 rows = await StateRowsAsync(channel, codes, parse.GetRequiredValue(periods), asOf, cancellationToken);
             }
             else
             {
                 (rows, provenance) = await RegionalRowsAsync((request, token) => regional.GetRegionalValueAsync(request, cancellationToken: token).ResponseAsync,
-                    catalogue, codes, parse.GetRequiredValue(periods), parse.GetValue(breakdown), asOf, cancellationToken);
+                    catalogue, codes, parse.GetRequiredValue(periods), parse.GetValue(breakdown), asOf, cancellationToken, parse.GetValue(lifecycle));
             }
             var writer = new ExportWriter(catalogue, new ExportOptions(parse.GetValue(format), parse.GetValue(labels)));
             if (parse.GetValue(output) is { } file)
@@ -332,8 +358,9 @@ public static class RegionalCommand
     /// <summary>The rows of a regional export and their provenance: <see cref="RegionalExport.RowsAsync"/> (shared with the web app).</summary>
     internal static Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RegionalRowsAsync(
         Func<GetRegionalValueRequest, CancellationToken, Task<GetRegionalValueResponse>> answer, StandardCatalogue catalogue,
-        IEnumerable<string> indicators, IEnumerable<string> periods, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken) =>
-        RegionalExport.RowsAsync(answer, catalogue, indicators, periods, breakdown, asOf, cancellationToken);
+        IEnumerable<string> indicators, IEnumerable<string> periods, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken,
+        LifecycleFilter lifecycle = LifecycleFilter.Unspecified, Func<GetProtectionRatesRequest, CancellationToken, Task<GetProtectionRatesResponse>>? rates = null) =>
+        RegionalExport.RowsAsync(answer, catalogue, indicators, periods, breakdown, asOf, cancellationToken, lifecycle, rates);
 
     private static async Task<List<ExportRow>> StateRowsAsync(GrpcChannel channel, IEnumerable<string> indicators, IEnumerable<string> periods, Timestamp? asOf,
         CancellationToken cancellationToken)

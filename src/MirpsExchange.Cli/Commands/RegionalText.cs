@@ -81,6 +81,25 @@ internal static class RegionalText
         MirpsExchange.Catalogue.Exports.RegionalExport.Flags(provisional, estimated, prefix, lowerBound, synthetic);
 
     /// <summary>"48.6% (25,274 / 52,045)", "partial ..." when a State is left out, "-" when none reported every component.</summary>
+    /// <summary>"; approved: PAN; accepted: CRI" naming the contributing States whose figures are past draft (empty when none are).</summary>
+    public static string Lifecycle(IEnumerable<CountryLifecycle> states)
+    {
+        var text = "";
+        foreach (var group in states.Where(s => s.State != Mirps.Approval.V1.ApprovalState.Draft).GroupBy(s => s.State).OrderBy(g => g.Key))
+        {
+            var name = group.Key switch
+            {
+                Mirps.Approval.V1.ApprovalState.Approved => "approved",
+                Mirps.Approval.V1.ApprovalState.Accepted => "accepted",
+                Mirps.Approval.V1.ApprovalState.ChangedSinceApproval => "changed since approval",
+                Mirps.Approval.V1.ApprovalState.Rejected => "rejected",
+                _ => group.Key.ToString().ToLowerInvariant(),
+            };
+            text += $"; {name}: {string.Join(" ", group.Select(s => s.Country))}";
+        }
+        return text;
+    }
+
     public static string Rate(ProtectionRate rate) => rate.HasRate
         ? $"{(rate.Complete ? "" : "partial ")}{rate.Rate.ToString("0.0%", CultureInfo.InvariantCulture)} " +
           $"({rate.Numerator.ToString("#,0", CultureInfo.InvariantCulture)} / {rate.Denominator.ToString("#,0", CultureInfo.InvariantCulture)})"

@@ -64,15 +64,14 @@ internal static class RegionalVerify
         {
             var error = parse.InvocationConfiguration.Error;
             var file = parse.GetRequiredValue(export);
-            var sidecar = parse.GetValue(provenanceOption)?.FullName ?? ProvenanceFile(file.FullName);
             List<ExportRow> rows;
             ExportProvenance provenance;
             try
             {
-                rows = ExportReader.Read(await File.ReadAllTextAsync(file.FullName, cancellationToken));
-                provenance = JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(sidecar, cancellationToken));
+                (rows, provenance) = await ReadExportAsync(file.FullName, parse.GetValue(provenanceOption)?.FullName, cancellationToken);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ExportFormatException or InvalidProtocolBufferException or InvalidJsonException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ExportFormatException or InvalidProtocolBufferException or InvalidJsonException
+                or InvalidDataException)
             {
                 await error.WriteLineAsync($"error: {NodeReader.OneLine(e.Message)}");
                 return CliApp.Failed;
@@ -140,7 +139,26 @@ internal static class RegionalVerify
                     return CliApp.Refused;
                 }
 
-                var expected = await RecomputeAsync(logs, provenance, cancellationToken);
+                var lifecycle = new Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>>(StringComparer.Ordinal);
+                foreach (var head in provenance.LifecycleHeads)
+                {
+                    try
+                    {
+                        lifecycle[head.Origin] = await SignedLifecycleAsync(new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel), head, keys, cancellationToken);
+                    }
+                    catch (PeerRefusedException e)
+                    {
+                        await error.WriteLineAsync($"does not verify: {head.Origin}'s lifecycle log up to entry {head.EntrySequence}: {e.Error}");
+                        return CliApp.Refused;
+                    }
+                }
+                if (UnsignedAcceptance(provenance, lifecycle) is { } acceptance)
+                {
+                    await error.WriteLineAsync($"does not verify: {acceptance}");
+                    return CliApp.Refused;
+                }
+
+                var expected = await RecomputeAsync(logs, lifecycle, provenance, cancellationToken);
                 if (FirstDifference(rows, expected) is { } difference)
                 {
                     await error.WriteLineAsync($"does not verify: {difference}");
@@ -299,7 +317,8 @@ internal static class RegionalVerify
     /// out as a replica leaves them out of its observations), and the Secretariat's <see cref="RegionalIndicators"/>
     /// answers each figure as the export asked for it.
     /// </summary>
-    private static async Task<List<ExportRow>> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs, ExportProvenance provenance, CancellationToken cancellationToken)
+    private static async Task<List<ExportRow>> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
+        Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, ExportProvenance provenance, CancellationToken cancellationToken)
     {
         var catalogue = StandardCatalogue.LoadStandard();
         var folder = Directory.CreateTempSubdirectory("mirps-verify-");
@@ -328,14 +347,31 @@ internal static class RegionalVerify
                     ReceivedTime = 0,
                 });
             }
+            // The States' verified lifecycle logs up to the heads named, and the Secretariat's acceptances as the provenance states them:
+            // the reporting cycle is then judged by the Secretariat's own code (ApprovalCells), changes since an approval included.
+            foreach (var entry in lifecycle.Values.SelectMany(entries => entries))
+            {
+                db.LifecycleEntries.Add(new LifecycleEntryRow
+                {
+                    Origin = entry.Origin, EntrySequence = entry.EntrySequence, PreviousHash = entry.PreviousHash.ToByteArray(), GroupId = entry.GroupId, Period = entry.Period,
+                    Action = entry.Action, LogSequence = entry.LogSequence, LogHash = entry.LogHash.ToByteArray(), Reason = entry.Reason, Actor = entry.Actor,
+                    RecordedTime = Mirps.Log.ChangeHash.Micros(entry.RecordedTime), KeyId = entry.KeyId, Signature = entry.Signature.ToByteArray(),
+                    EntryHash = Mirps.Log.LifecycleEntrySignature.Hash(entry), ReceivedTime = 0,
+                });
+            }
+            db.Acceptances.AddRange(provenance.Acceptances.Select(a => new AcceptanceRow
+            {
+                Country = a.Country, GroupId = a.GroupId, Period = a.Period, EntrySequence = a.EntrySequence, Accepted = true, Reason = "", Actor = "", RecordedTime = 0,
+            }));
             await db.SaveChangesAsync(cancellationToken);
             var requests = new RegionalRequests(catalogue, TimeProvider.System);
             var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
             var (rows, _) = await RegionalCommand.RegionalRowsAsync((request, token) =>
             {
-                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null);
-                return indicators.GetValueAsync(indicator, period, breakdown, null, token);
-            }, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken);
+                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null, request.Lifecycle);
+                return indicators.GetValueAsync(indicator, period, breakdown, null, token, request.Lifecycle);
+            }, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken, provenance.Lifecycle,
+                provenance.Rates ? (request, token) => indicators.GetRatesAsync(catalogue, requests.RatesQuery(new GetProtectionRatesRequest { Period = request.Period }), null, token, request.Lifecycle) : null);
             return rows;
         }
         finally
@@ -343,6 +379,93 @@ internal static class RegionalVerify
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             folder.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// An export and its provenance: a file with <c>FILE.provenance.json</c> beside it (or <paramref name="provenance"/>), or a zip the web app
+    /// downloads holding both (one data file, CSV or SDMX-CSV, and its <c>.provenance.json</c>).
+    /// </summary>
+    private static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> ReadExportAsync(string file, string? provenance, CancellationToken cancellationToken)
+    {
+        if (!file.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
+        {
+            return (ExportReader.Read(await File.ReadAllTextAsync(file, cancellationToken)),
+                JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(provenance ?? ProvenanceFile(file), cancellationToken)));
+        }
+        using var zip = System.IO.Compression.ZipFile.OpenRead(file);
+        var sidecar = zip.Entries.SingleOrDefault(e => e.Name.EndsWith(".provenance.json", StringComparison.Ordinal))
+            ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds no .provenance.json");
+        var data = zip.GetEntry(sidecar.FullName[..^".provenance.json".Length])
+            ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds {sidecar.FullName} but not the export it describes");
+        return (ExportReader.Read(await ReadEntryAsync(data, cancellationToken)),
+            JsonParser.Default.Parse<ExportProvenance>(provenance is null ? await ReadEntryAsync(sidecar, cancellationToken) : await File.ReadAllTextAsync(provenance, cancellationToken)));
+    }
+
+    private static async Task<string> ReadEntryAsync(System.IO.Compression.ZipArchiveEntry entry, CancellationToken cancellationToken)
+    {
+        await using var stream = entry.Open();
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// <paramref name="head"/>'s origin's lifecycle log from its first entry up to the head, read from the node (ApprovalService.ListLifecycleEntries):
+    /// each entry the next of the chain (sequence and previous hash), signed with the origin's published log key, and the last one's hash the head's.
+    /// Throws <see cref="PeerRefusedException"/> when anything does not verify, or the node does not hold the log that far.
+    /// </summary>
+    private static async Task<List<Mirps.Observation.V1.LifecycleEntry>> SignedLifecycleAsync(Mirps.Approval.V1.ApprovalService.ApprovalServiceClient approvals,
+        Mirps.Regional.V1.LifecycleLogHead head, PublishedLogKeys keys, CancellationToken cancellationToken)
+    {
+        var entries = new List<Mirps.Observation.V1.LifecycleEntry>();
+        var hash = Array.Empty<byte>();
+        while (entries.Count < head.EntrySequence)
+        {
+            var page = await approvals.ListLifecycleEntriesAsync(
+                new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = head.Origin, AfterEntrySequence = entries.Count }, cancellationToken: cancellationToken);
+            if (page.Entries.Count == 0)
+            {
+                break;
+            }
+            foreach (var entry in page.Entries.TakeWhile(e => e.EntrySequence <= head.EntrySequence))
+            {
+                var what = $"entry {entry.EntrySequence}";
+                if (entry.Origin != head.Origin || entry.EntrySequence != entries.Count + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
+                {
+                    throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} does not follow entry {entries.Count}: an entry was left out, reordered or altered");
+                }
+                var key = ChainVerifier.KeyFor(head.Origin, entry.KeyId, entry.LogSequence, entry.RecordedTime, keys, [], [], what);
+                if (!Mirps.Log.LifecycleEntrySignature.Verify(entry, key))
+                {
+                    throw new PeerRefusedException(ReplicaRules.SignatureInvalid, $"{what} does not verify with {head.Origin}'s key {entry.KeyId}");
+                }
+                hash = Mirps.Log.LifecycleEntrySignature.Hash(entry);
+                entries.Add(entry);
+            }
+        }
+        if (entries.Count < head.EntrySequence)
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the node holds {head.Origin}'s lifecycle log only up to entry {entries.Count}");
+        }
+        if (!hash.AsSpan().SequenceEqual(head.EntryHash.Span))
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head's hash is not the hash of entry {head.EntrySequence} the State signed");
+        }
+        return entries;
+    }
+
+    /// <summary>An acceptance the provenance states that names no approval the State signed of that cell (in the lifecycle log read), described; null when none.</summary>
+    private static string? UnsignedAcceptance(ExportProvenance provenance, Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle)
+    {
+        foreach (var acceptance in provenance.Acceptances)
+        {
+            var entry = lifecycle.GetValueOrDefault(acceptance.Country)?.ElementAtOrDefault((int)acceptance.EntrySequence - 1);
+            if (entry is null || entry.Action != Mirps.Observation.V1.LifecycleAction.Approve || entry.GroupId != acceptance.GroupId || entry.Period != acceptance.Period)
+            {
+                return $"the provenance says the Secretariat accepted {acceptance.Country}'s {acceptance.GroupId} {acceptance.Period} at entry {acceptance.EntrySequence} " +
+                    $"of its lifecycle log, which is not an approval of that cell {acceptance.Country} signed (within the lifecycle heads named)";
+            }
+        }
+        return null;
     }
 
     /// <summary>The first row of the export that is not the figure the logs give (or a figure the export lacks), described; null when all agree.</summary>

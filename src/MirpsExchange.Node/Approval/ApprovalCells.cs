@@ -66,17 +66,44 @@ public static class ApprovalCells
     /// State, group and period: the Secretariat's regional answers.
     /// </summary>
     public static async Task<Dictionary<(string Country, string Group, string Period), ApprovalState>> StatesAsync(NodeDbContext db, StandardCatalogue catalogue,
+        IEnumerable<string> countries, IReadOnlyCollection<(string Group, string Period)> cells, long? asOfMicros, CancellationToken cancellationToken) =>
+        (await CellsAsync(db, catalogue, countries, cells, asOfMicros, cancellationToken)).ToDictionary(c => c.Key, c => c.Value.State);
+
+    /// <summary>
+    /// <see cref="StatesAsync"/> with each cell whole: its state and the lifecycle entry it rests on (<see cref="ApprovalCell.EntrySequence"/>),
+    /// which a regional figure filtered by the reporting cycle names so that it can be verified.
+    /// </summary>
+    public static async Task<Dictionary<(string Country, string Group, string Period), ApprovalCell>> CellsAsync(NodeDbContext db, StandardCatalogue catalogue,
         IEnumerable<string> countries, IReadOnlyCollection<(string Group, string Period)> cells, long? asOfMicros, CancellationToken cancellationToken)
     {
-        var states = new Dictionary<(string, string, string), ApprovalState>();
+        var states = new Dictionary<(string, string, string), ApprovalCell>();
         foreach (var country in countries)
         {
             foreach (var cell in await StatusAsync(db, catalogue, country, cells, [], [], false, cancellationToken, asOfMicros))
             {
-                states[(country, cell.GroupId, cell.Period)] = cell.State;
+                states[(country, cell.GroupId, cell.Period)] = cell;
             }
         }
         return states;
+    }
+
+    /// <summary>
+    /// The last entry of each of <paramref name="countries"/>' lifecycle logs received by <paramref name="asOfMicros"/>: its sequence and hash
+    /// (a State with none is absent), in the order given. What a figure filtered by the reporting cycle read of each log.
+    /// </summary>
+    public static async Task<List<(string Origin, long EntrySequence, byte[] EntryHash)>> LifecycleHeadsAsync(NodeDbContext db, IEnumerable<string> countries,
+        long asOfMicros, CancellationToken cancellationToken)
+    {
+        var heads = new List<(string, long, byte[])>();
+        foreach (var country in countries)
+        {
+            if (await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country && e.ReceivedTime <= asOfMicros).OrderByDescending(e => e.EntrySequence)
+                .Select(e => new { e.EntrySequence, e.EntryHash }).FirstOrDefaultAsync(cancellationToken) is { } last)
+            {
+                heads.Add((country, last.EntrySequence, last.EntryHash));
+            }
+        }
+        return heads;
     }
 
     /// <summary>The group of <paramref name="indicatorCode"/> ("" for none, catalogue 1.0).</summary>

@@ -22,11 +22,7 @@ public sealed partial class RegionalGrpcService(
     public override async Task<GetRegionalValueResponse> GetRegionalValue(GetRegionalValueRequest request, ServerCallContext context)
     {
         RequireRegionalReader(context);
-        var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
-        if (!Enum.IsDefined(request.Lifecycle))
-        {
-            throw RpcErrors.InvalidArgument("lifecycle", "lifecycle is UNSPECIFIED (every figure), APPROVED or ACCEPTED");
-        }
+        var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime, request.Lifecycle);
         var response = await indicators.GetValueAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken, request.Lifecycle);
         response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         LogComputed(logger, nameof(GetRegionalValue), indicator.Indicator.Code, response.Period, response.Cells.Count);
@@ -37,7 +33,7 @@ public sealed partial class RegionalGrpcService(
     {
         RequireRegionalReader(context);
         var period = requests.RatesQuery(request);
-        var response = await indicators.GetRatesAsync(requests.Catalogue, period, request.AsOfTime, context.CancellationToken);
+        var response = await indicators.GetRatesAsync(requests.Catalogue, period, request.AsOfTime, context.CancellationToken, request.Lifecycle);
         response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         return response;
     }
@@ -45,8 +41,8 @@ public sealed partial class RegionalGrpcService(
     public override async Task<GetRegionalChangeResponse> GetRegionalChange(GetRegionalChangeRequest request, ServerCallContext context)
     {
         RequireRegionalReader(context);
-        var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime);
-        var response = await indicators.GetChangeAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken);
+        var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, request.AsOfTime, request.Lifecycle);
+        var response = await indicators.GetChangeAsync(indicator, period, breakdown, request.AsOfTime, context.CancellationToken, request.Lifecycle);
         response.ReportingCatalogs.Add(ReportingCatalogs(response.LogHeads, request.AsOfTime));
         LogComputed(logger, nameof(GetRegionalChange), indicator.Indicator.Code, response.Period, response.Changes.Count);
         return response;

@@ -26,24 +26,11 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     {
         var (time, micros) = Resolve(asOf);
         var cut = await aggregator.CutAsync(micros, cancellationToken);
-        // Where each State's figures of the indicator's group and period stand (the reporting cycle), as known then.
         var group = Node.Approval.ApprovalCells.GroupOf(catalogue, indicator.Indicator.Code);
-        var states = await Node.Approval.ApprovalCells.StatesAsync(db, catalogue, aggregator.States, [(group, period.ToString())], micros, cancellationToken);
-        var lifecycleOf = aggregator.States.ToDictionary(s => s, s => states.GetValueOrDefault((s, group, period.ToString()), ApprovalState.Draft));
-        IReadOnlyList<string>? counted = lifecycle switch
-        {
-            LifecycleFilter.Approved => [.. aggregator.States.Where(s => lifecycleOf[s] is ApprovalState.Approved or ApprovalState.Accepted)],
-            LifecycleFilter.Accepted => [.. aggregator.States.Where(s => lifecycleOf[s] == ApprovalState.Accepted)],
-            _ => null,
-        };
-        var sums = counted is { Count: 0 } ? []
-            : await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString()], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cancellationToken, counted, cut);
+        var cycle = await CycleAsync([(group, period.ToString())], micros, lifecycle, cancellationToken);
+        var sums = await SumCountedAsync(indicator, [period], CellFilter.Totals(indicator, DimensionOf(breakdown)), micros, cut, cycle, cancellationToken);
         var response = new GetRegionalValueResponse { IndicatorCode = indicator.Indicator.Code, Period = period.ToString(), Breakdown = breakdown, AsOfTime = time };
-        response.Cells.AddRange(sums.Select(ToCell));
-        foreach (var cell in response.Cells)
-        {
-            cell.LifecycleStates.AddRange(cell.ContributingCountries.Select(c => new CountryLifecycle { Country = c, State = lifecycleOf[c] }));
-        }
+        response.Cells.AddRange(sums.Select(sum => ToCell(sum, cycle, group)));
         if (breakdown == Breakdown.Unspecified && response.Cells.Count == 0)
         {
             // No State reported the total: still one cell, so the answer says who is missing.
@@ -51,16 +38,20 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         }
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         response.PendingChanges.AddRange(aggregator.PendingOf(cut));
+        response.LifecycleHeads.AddRange(cycle.Heads);
         return response;
     }
 
-    public async Task<GetRegionalChangeResponse> GetChangeAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken)
+    public async Task<GetRegionalChangeResponse> GetChangeAsync(IndicatorRule indicator, Period period, Breakdown breakdown, Timestamp? asOf, CancellationToken cancellationToken,
+        LifecycleFilter lifecycle = LifecycleFilter.Unspecified)
     {
         var (time, micros) = Resolve(asOf);
         var previous = period.Previous();
         var filter = CellFilter.Totals(indicator, DimensionOf(breakdown));
         var cut = await aggregator.CutAsync(micros, cancellationToken);
-        var sums = await aggregator.SumAsync([indicator.Indicator.Code], [period.ToString(), previous.ToString()], filter, micros, cancellationToken, cut: cut);
+        var group = Node.Approval.ApprovalCells.GroupOf(catalogue, indicator.Indicator.Code);
+        var cycle = await CycleAsync([(group, period.ToString()), (group, previous.ToString())], micros, lifecycle, cancellationToken);
+        var sums = await SumCountedAsync(indicator, [period, previous], filter, micros, cut, cycle, cancellationToken);
         var byPeriod = sums.ToLookup(s => s.Period);
         var later = byPeriod[period.ToString()].ToDictionary(CellKey);
         var earlier = byPeriod[previous.ToString()].ToDictionary(CellKey);
@@ -81,8 +72,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             var before = earlier.TryGetValue(key, out var p) ? p : EmptySum(key);
             var change = new RegionalChange
             {
-                Current = ToCell(current),
-                Previous = ToCell(before),
+                Current = ToCell(current, cycle, group, period.ToString()),
+                Previous = ToCell(before, cycle, group, previous.ToString()),
                 AbsoluteChange = current.Value - before.Value,
                 SameCountries = current.Reported == before.Reported,
             };
@@ -94,7 +85,75 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         }
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         response.PendingChanges.AddRange(aggregator.PendingOf(cut));
+        response.LifecycleHeads.AddRange(cycle.Heads);
         return response;
+    }
+
+    /// <summary>
+    /// Where each State's figures of <paramref name="cells"/> (group x period) stand in the reporting cycle as known at <paramref name="micros"/>
+    /// (<see cref="Node.Approval.ApprovalCells.CellsAsync"/>), and which States <paramref name="filter"/> counts: the one reading of the
+    /// cycle every regional answer filters by. With a filter, also the lifecycle log heads it read.
+    /// </summary>
+    private async Task<CycleCut> CycleAsync(IReadOnlyCollection<(string Group, string Period)> cells, long micros, LifecycleFilter filter, CancellationToken cancellationToken)
+    {
+        var states = await Node.Approval.ApprovalCells.CellsAsync(db, catalogue, aggregator.States, cells, micros, cancellationToken);
+        var heads = filter == LifecycleFilter.Unspecified ? []
+            : (await Node.Approval.ApprovalCells.LifecycleHeadsAsync(db, aggregator.States, micros, cancellationToken))
+                .ConvertAll(h => new LifecycleLogHead { Origin = h.Origin, EntrySequence = h.EntrySequence, EntryHash = Google.Protobuf.ByteString.CopyFrom(h.EntryHash) });
+        return new CycleCut(states, filter, heads);
+    }
+
+    /// <summary>
+    /// The sums of <paramref name="periods"/> (as <see cref="RegionalAggregator.SumAsync"/>), each counting only the States <paramref name="cycle"/>
+    /// counts for the indicator's group and that period: one read without a filter, one per period with one.
+    /// </summary>
+    private async Task<List<CellSum>> SumCountedAsync(IndicatorRule indicator, IReadOnlyList<Period> periods, CellFilter filter, long micros, RegionalCut cut, CycleCut cycle,
+        CancellationToken cancellationToken)
+    {
+        var code = indicator.Indicator.Code;
+        if (cycle.Filter == LifecycleFilter.Unspecified)
+        {
+            return await aggregator.SumAsync([code], [.. periods.Select(p => p.ToString())], filter, micros, cancellationToken, null, cut);
+        }
+        var group = Node.Approval.ApprovalCells.GroupOf(catalogue, code);
+        var sums = new List<CellSum>();
+        foreach (var period in periods)
+        {
+            var counted = aggregator.States.Where(s => cycle.Counts(s, group, period.ToString())).ToList();
+            if (counted.Count > 0)
+            {
+                sums.AddRange(await aggregator.SumAsync([code], [period.ToString()], filter, micros, cancellationToken, counted, cut));
+            }
+        }
+        return sums;
+    }
+
+    /// <summary>A sum as the schema presents it (<see cref="ToCell(CellSum)"/>), with where each contributing State's figures of <paramref name="group"/> stand.</summary>
+    private RegionalCell ToCell(CellSum sum, CycleCut cycle, string group, string? period = null)
+    {
+        var cell = ToCell(sum);
+        cell.LifecycleStates.AddRange(cell.ContributingCountries.Select(c => cycle.Of(c, group, period ?? sum.Period)));
+        return cell;
+    }
+
+    /// <summary>Where States' figures stand in the reporting cycle, by State, group and period, as one answer read them, and which a filter counts.</summary>
+    private sealed class CycleCut(Dictionary<(string Country, string Group, string Period), Mirps.Approval.V1.ApprovalCell> cells, LifecycleFilter filter,
+        List<LifecycleLogHead> heads)
+    {
+        public LifecycleFilter Filter => filter;
+
+        public IReadOnlyList<LifecycleLogHead> Heads => heads;
+
+        public CountryLifecycle Of(string country, string group, string period) => cells.TryGetValue((country, group, period), out var cell)
+            ? new CountryLifecycle { Country = country, State = cell.State, EntrySequence = cell.EntrySequence }
+            : new CountryLifecycle { Country = country, State = ApprovalState.Draft };
+
+        public bool Counts(string country, string group, string period) => filter switch
+        {
+            LifecycleFilter.Approved => Of(country, group, period).State is ApprovalState.Approved or ApprovalState.Accepted,
+            LifecycleFilter.Accepted => Of(country, group, period).State == ApprovalState.Accepted,
+            _ => true,
+        };
     }
 
     /// <summary>
@@ -102,7 +161,8 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
     /// both over every substantive decision), from the States' totals of their components: per rate, only the
     /// States that reported every component it reads count, so numerator and denominator cover the same States.
     /// </summary>
-    public async Task<GetProtectionRatesResponse> GetRatesAsync(StandardCatalogue catalogue, Period period, Timestamp? asOf, CancellationToken cancellationToken)
+    public async Task<GetProtectionRatesResponse> GetRatesAsync(StandardCatalogue catalogue, Period period, Timestamp? asOf, CancellationToken cancellationToken,
+        LifecycleFilter lifecycle = LifecycleFilter.Unspecified)
     {
         var (time, micros) = Resolve(asOf);
         var ratios = Rates.Select(id => catalogue.FindRatio(id)
@@ -110,7 +170,11 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
         var components = ratios.SelectMany(r => r.DenominatorIndicatorCodes.Concat(r.NumeratorIndicatorCodes)).Distinct(StringComparer.Ordinal)
             .Select(code => catalogue.FindIndicator(code) ?? throw new InvalidOperationException($"The catalogue {catalogue.Version} lacks the rate component {code}.")).ToList();
         var cut = await aggregator.CutAsync(micros, cancellationToken);
+        var groupOf = components.ToDictionary(c => c.Indicator.Code, c => Node.Approval.ApprovalCells.GroupOf(catalogue, c.Indicator.Code));
+        var cycle = await CycleAsync([.. groupOf.Values.Distinct().Select(g => (g, period.ToString()))], micros, lifecycle, cancellationToken);
+        // A component of a State the filter does not count is as if not reported: the State is then excluded from the rate.
         var values = (await aggregator.TotalsByCountryAsync(components, period.ToString(), micros, cancellationToken, cut))
+            .Where(v => cycle.Counts(v.Country, groupOf[v.IndicatorCode], period.ToString()))
             .ToDictionary(v => (v.Country, v.IndicatorCode));
         var response = new GetProtectionRatesResponse
         {
@@ -119,8 +183,15 @@ public sealed class RegionalIndicators(RegionalAggregator aggregator, ReceiveSta
             RecognitionRate = Rate(ratios[0], values),
             TotalProtectionRate = Rate(ratios[1], values),
         };
+        foreach (var (rate, ratio) in new[] { (response.RecognitionRate, ratios[0]), (response.TotalProtectionRate, ratios[1]) })
+        {
+            // The components of a rate are of one group (ASYLUM_PROCEDURES): its first denominator component's stands for them.
+            var group = groupOf[ratio.DenominatorIndicatorCodes[0]];
+            rate.LifecycleStates.AddRange(rate.IncludedCountries.Select(c => cycle.Of(c, group, period.ToString())));
+        }
         response.LogHeads.AddRange(aggregator.HeadsOf(cut));
         response.PendingChanges.AddRange(aggregator.PendingOf(cut));
+        response.LifecycleHeads.AddRange(cycle.Heads);
         return response;
     }
 

@@ -25,7 +25,8 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
     public StandardCatalogue Catalogue => catalogue;
 
     /// <summary>The indicator, period and breakdown of a regional value or change, for an additive indicator only.</summary>
-    public (IndicatorRule Indicator, Period Period, Breakdown Breakdown) AdditiveQuery(string indicatorCode, string periodText, Breakdown breakdown, Timestamp? asOf)
+    public (IndicatorRule Indicator, Period Period, Breakdown Breakdown) AdditiveQuery(string indicatorCode, string periodText, Breakdown breakdown, Timestamp? asOf,
+        LifecycleFilter lifecycle = LifecycleFilter.Unspecified)
     {
         var violations = new List<Violation>();
         var indicator = Indicator(indicatorCode, "indicator_code", violations);
@@ -39,6 +40,7 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
             violations.Add(new("breakdown", $"{indicator.Indicator.Code} has no {dimension} dimension (it declares {Declared(indicator)}); choose one it declares or none"));
         }
         CheckAsOf(asOf, violations);
+        CheckLifecycle(lifecycle, violations);
         ThrowIfInvalid(violations);
 
         if (indicator!.Indicator.Aggregation != AggregationRule.Sum)
@@ -67,6 +69,7 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
         var component = catalogue.FindRatio(StandardCatalogue.RecognitionRate)?.DenominatorIndicatorCodes.FirstOrDefault();
         var period = PeriodOf(request.Period, "period", component is null ? null : catalogue.FindIndicator(component), violations);
         CheckAsOf(request.AsOfTime, violations);
+        CheckLifecycle(request.Lifecycle, violations);
         ThrowIfInvalid(violations);
         return period!.Value;
     }
@@ -270,6 +273,15 @@ public sealed class RegionalRequests(StandardCatalogue catalogue, TimeProvider c
         else if (asOf.ToDateTimeOffset() > clock.GetUtcNow())
         {
             violations.Add(new("as_of_time", $"as_of_time {asOf.ToDateTimeOffset():O} is in the future; leave it unset for now"));
+        }
+    }
+
+    /// <summary>A lifecycle filter this schema defines (a number from a newer client is refused, not read as "every figure").</summary>
+    private static void CheckLifecycle(LifecycleFilter lifecycle, List<Violation> violations)
+    {
+        if (!System.Enum.IsDefined(lifecycle))
+        {
+            violations.Add(new("lifecycle", $"{(int)lifecycle} is not a LifecycleFilter value (0 every figure, 1 approved, 2 accepted)"));
         }
     }
 

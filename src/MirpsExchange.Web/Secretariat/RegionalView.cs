@@ -19,8 +19,10 @@ namespace MirpsExchange.Web.Secretariat;
 public sealed class RegionalView(NodeCalls calls, StandardCatalogue catalogue)
 {
     /// <param name="Pending">The States the figures read only up to an earlier head, a change of theirs pending (all answers are as of one time).</param>
+    /// <param name="Provenance">What the rows were computed from (the signed heads, the lifecycle filter): written beside every download, as
+    /// <c>mirps regional export</c> writes it, so <c>mirps regional verify</c> checks a download.</param>
     public sealed record Result(string Period, DateTimeOffset AsOf, IReadOnlyList<(Indicator Indicator, RegionalCell? Cell)> Indicators,
-        List<ExportRow> Rows, GetProtectionRatesResponse? Rates, IReadOnlyList<PendingChanges> Pending);
+        List<ExportRow> Rows, GetProtectionRatesResponse? Rates, IReadOnlyList<PendingChanges> Pending, ExportProvenance Provenance, LifecycleFilter Lifecycle);
 
     public StandardCatalogue Catalogue => catalogue;
 
@@ -28,11 +30,17 @@ public sealed class RegionalView(NodeCalls calls, StandardCatalogue catalogue)
     public IReadOnlyList<Indicator> IndicatorsOf(Period period) =>
         [.. catalogue.Catalog.Indicators.Where(i => i.Aggregation == AggregationRule.Sum && i.Granularities.Contains(period.Granularity))];
 
-    public async Task<Result> LoadAsync(Period period, DateTimeOffset? asOf)
+    /// <summary>
+    /// The regional table and the protection rates of <paramref name="period"/> as of <paramref name="asOf"/> (null: now), counting the States
+    /// <paramref name="lifecycle"/> counts, with the export rows (the rates' rows last, when decisions are reported at the period's granularity)
+    /// and their provenance.
+    /// </summary>
+    public async Task<Result> LoadAsync(Period period, DateTimeOffset? asOf, LifecycleFilter lifecycle = LifecycleFilter.Unspecified)
     {
         var client = new RegionalService.RegionalServiceClient(calls.Invoker);
         var options = await calls.OptionsAsync();
         var answers = new Dictionary<string, GetRegionalValueResponse>(StringComparer.Ordinal);
+        GetProtectionRatesResponse? rates = null;
         var indicators = IndicatorsOf(period);
         var (rows, provenance) = await RegionalExport.RowsAsync(async (request, _) =>
             {
@@ -40,21 +48,29 @@ public sealed class RegionalView(NodeCalls calls, StandardCatalogue catalogue)
                 answers[request.IndicatorCode] = response;
                 return response;
             }, catalogue, indicators.Select(i => i.Code), [period.ToString()], Breakdown.Unspecified,
-            asOf is { } time ? Timestamp.FromDateTimeOffset(time) : null, options.CancellationToken);
+            asOf is { } time ? Timestamp.FromDateTimeOffset(time) : null, options.CancellationToken, lifecycle,
+            async (request, _) => rates = await client.GetProtectionRatesAsync(request, options));
         var at = provenance.AsOfTime?.ToDateTimeOffset() ?? asOf ?? DateTimeOffset.UtcNow;
-        GetProtectionRatesResponse? rates = null;
-        try
-        {
-            rates = await client.GetProtectionRatesAsync(new GetProtectionRatesRequest { Period = period.ToString(), AsOfTime = Timestamp.FromDateTimeOffset(at) }, options);
-        }
-        catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition)
-        {
-            rates = null; // decisions are not reported at this granularity
-        }
         return new Result(period.ToString(), at,
             [.. indicators.Select(i => (i, answers.GetValueOrDefault(i.Code)?.Cells.FirstOrDefault()))], rows, rates,
-            [.. answers.Values.SelectMany(a => a.PendingChanges).Concat(rates?.PendingChanges ?? []).DistinctBy(p => p.Country)]);
+            [.. answers.Values.SelectMany(a => a.PendingChanges).Concat(rates?.PendingChanges ?? []).DistinctBy(p => p.Country)], provenance, lifecycle);
     }
+
+    /// <summary>A lifecycle filter from a query string ("approved", "accepted"; anything else: every figure).</summary>
+    public static LifecycleFilter ParseLifecycle(string? text) => text switch
+    {
+        "approved" => LifecycleFilter.Approved,
+        "accepted" => LifecycleFilter.Accepted,
+        _ => LifecycleFilter.Unspecified,
+    };
+
+    /// <summary>A lifecycle filter for a query string ("" for none).</summary>
+    public static string FormatLifecycle(LifecycleFilter lifecycle) => lifecycle switch
+    {
+        LifecycleFilter.Approved => "approved",
+        LifecycleFilter.Accepted => "accepted",
+        _ => "",
+    };
 
     /// <summary>An "as of" from a query string: ISO 8601, UTC unless it names an offset; null when absent or unreadable.</summary>
     public static DateTimeOffset? ParseAsOf(string? text) =>
