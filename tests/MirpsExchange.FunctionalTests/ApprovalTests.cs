@@ -27,10 +27,13 @@ public class ApprovalTests
     private const string Populations = "POPULATIONS", Asylum = "ASYLUM_PROCEDURES";
     private const string ApproveScopes = $"{MirpsAuth.ReadScope} {MirpsAuth.ApproveScope}";
 
+    /// <summary>The rows (CountRows' table) of the Secretariat's decision log, and of PAN's lifecycle log, in a store.</summary>
+    internal const string Decisions = "lifecycle_entries WHERE origin = 'secretariat'", PanEntries = "lifecycle_entries WHERE origin = 'PAN'";
+
     internal static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
         new(node.ChannelWith(node.TokensFor(credential, scope).ToCallCredentials()));
 
-    private static ApprovalService.ApprovalServiceClient Approvals(TestSecretariat secretariat, ClientCredential credential, string scope = ApproveScopes) =>
+    internal static ApprovalService.ApprovalServiceClient Approvals(TestSecretariat secretariat, ClientCredential credential, string scope = ApproveScopes) =>
         new(AuthenticatedChannel.Create(new Uri(secretariat.Address),
             new TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
 
@@ -50,7 +53,7 @@ public class ApprovalTests
     private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023") => new() { Countries = { "PAN" }, GroupIds = { group }, Periods = { period } };
 
     /// <summary>PAN's cell as <paramref name="client"/>'s node answers, once it is in <paramref name="state"/> (or after 30 s, as it stands).</summary>
-    private static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
+    internal static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
@@ -97,10 +100,10 @@ public class ApprovalTests
         Assert.Equal(("REFUGEES", "_T"), (key.IndicatorCode, key.Sex));
         Assert.Single((await WhenAsync(secretariatView, ApprovalState.ChangedSinceApproval)).ChangedKeys);
         // ... which the Secretariat cannot accept, nothing recorded.
-        var acceptances = secretariat.CountRows("acceptances");
+        var acceptances = secretariat.CountRows(Decisions);
         await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync,
             StatusCode.FailedPrecondition, "CHANGED_SINCE_APPROVAL");
-        Assert.Equal(acceptances, secretariat.CountRows("acceptances"));
+        Assert.Equal(acceptances, secretariat.CountRows(Decisions));
 
         // Approved again: the earlier acceptance was of the earlier approval, so the cell is approved, not accepted.
         var again = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Cells);
@@ -113,7 +116,8 @@ public class ApprovalTests
         var unapproved = await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "adding the age breakdown" });
         Assert.Equal((ApprovalState.Draft, "adding the age breakdown"), (Assert.Single(unapproved.Cells).State, Assert.Single(unapproved.Cells).Reason));
         Assert.Equal("adding the age breakdown", (await WhenAsync(secretariatView, ApprovalState.Draft)).Reason);
-        Assert.Equal(3L, secretariat.CountRows("lifecycle_entries"));
+        Assert.Equal(3L, secretariat.CountRows(PanEntries));
+        Assert.Equal(2L, secretariat.CountRows(Decisions)); // the acceptance and the rejection, in the Secretariat's signed decision log
     }
 
     [Fact]
@@ -189,7 +193,7 @@ public class ApprovalTests
         await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023", "2023-Q5" } }).ResponseAsync, "periods[1]");
 
         Assert.Equal(0L, pan.CountRows("lifecycle_entries"));
-        Assert.Equal(0L, secretariat.CountRows("acceptances"));
+        Assert.Equal(0L, secretariat.CountRows(Decisions));
     }
 
     [Fact]
@@ -281,8 +285,8 @@ public class ApprovalTests
         // The Secretariat's approver accepting on PAN's node, where its decision does not live.
         await RpcAssert.ReasonAsync(() => Approvals(pan, secretariatApprover).AcceptDataAsync(accept).ResponseAsync,
             StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
-        Assert.Equal(0L, secretariat.CountRows("acceptances"));
-        Assert.Equal(0L, pan.CountRows("acceptances"));
+        Assert.Equal(0L, secretariat.CountRows(Decisions));
+        Assert.Equal(0L, pan.CountRows(Decisions));
     }
 
     /// <summary>

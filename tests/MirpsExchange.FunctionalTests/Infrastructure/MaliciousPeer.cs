@@ -37,6 +37,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>What ListLifecycleEntries answers to a replica asking after an entry sequence (the lifecycle log it relays).</summary>
     public Func<long, IEnumerable<Mirps.Observation.V1.LifecycleEntry>> Lifecycle { get; set; } = _ => [];
 
+    /// <summary>What ListLifecycleEntries answers for the Secretariat's decision log (origin "secretariat") after an entry sequence.</summary>
+    public Func<long, IEnumerable<Mirps.Observation.V1.LifecycleEntry>> Decisions { get; set; } = _ => [];
+
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
@@ -181,7 +184,10 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
 public sealed class MaliciousApproval(MaliciousPeer peer) : Mirps.Approval.V1.ApprovalService.ApprovalServiceBase
 {
     public override Task<Mirps.Approval.V1.ListLifecycleEntriesResponse> ListLifecycleEntries(Mirps.Approval.V1.ListLifecycleEntriesRequest request, ServerCallContext context) =>
-        Task.FromResult(new Mirps.Approval.V1.ListLifecycleEntriesResponse { Entries = { peer.Lifecycle(request.AfterEntrySequence) } });
+        Task.FromResult(new Mirps.Approval.V1.ListLifecycleEntriesResponse
+        {
+            Entries = { request.Origin == Mirps.Auth.MirpsAuth.Secretariat ? peer.Decisions(request.AfterEntrySequence) : peer.Lifecycle(request.AfterEntrySequence) },
+        });
 }
 
 /// <summary>
@@ -194,18 +200,26 @@ public sealed class TcpGate : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
-    private readonly int _target;
+    private int _target;
     private readonly Task _accepting;
 
-    public TcpGate(string target)
+    public TcpGate(string target) : this() => Target = target;
+
+    /// <summary>A gate whose node is named later (<see cref="Target"/>, before <see cref="Open"/>): a node that starts after its peer.</summary>
+    public TcpGate()
     {
-        _target = new Uri(target).Port;
         _listener.Start();
         Address = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
         _accepting = AcceptAsync();
     }
 
     public string Address { get; }
+
+    /// <summary>The node's address (its port is what counts).</summary>
+    public string Target
+    {
+        set => _target = new Uri(value).Port;
+    }
 
     public void Open() => _opened.TrySetResult();
 
