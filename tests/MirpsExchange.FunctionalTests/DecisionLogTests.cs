@@ -18,30 +18,19 @@ namespace MirpsExchange.FunctionalTests;
 /// from their own store; the Secretariat takes it back from them after losing its disk. A State or relay cannot forge an
 /// acceptance, alter a rejection or replay an old acceptance after a rejection. Lifecycle commits are durable.
 /// </summary>
-public class DecisionLogTests
+public sealed class DecisionLogTests : IDisposable
 {
     private const string Populations = "POPULATIONS";
 
-    /// <summary>A node's pulls from <paramref name="address"/>, once <paramref name="done"/> says so (or after 30 s).</summary>
-    private static async Task<PeerStatus> PullAsync(TestNode node, string address, Func<PeerStatus, bool> done)
-    {
-        var client = new SyncService.SyncServiceClient(node.Channel);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var status = (await client.GetSyncStatusAsync(new GetSyncStatusRequest())).Peers.SingleOrDefault(p => p.Address == address);
-            if (status is not null && done(status) || DateTime.UtcNow > deadline)
-            {
-                return status ?? new PeerStatus();
-            }
-            await Task.Delay(100);
-        }
-    }
+    /// <summary>The test's own folder for the nodes' credential files.</summary>
+    private readonly string _folder = TempFolder.Create();
+
+    public void Dispose() => TempFolder.Delete(_folder);
 
     /// <summary>Configuration for a node with its own credential that pulls the Secretariat's decision log from <paramref name="address"/> (a node of <paramref name="country"/>).</summary>
-    private static async Task<string[]> PullingDecisionsAsync(string country, string address, string peerCountry, params string[] origins)
+    private async Task<string[]> PullingDecisionsAsync(string country, string address, string peerCountry, params string[] origins)
     {
-        var file = Path.Combine(TempFolder.Create(), $"{country}-{Guid.NewGuid():N}.json");
+        var file = Path.Combine(_folder, $"{country}-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(country == "secretariat" ? "" : country)));
         return
         [
@@ -146,7 +135,7 @@ public class DecisionLogTests
         forged.Actor = "pan-approver";
         LifecycleEntrySignature.Sign(forged, panKey, LogKeys.KeyId(panKey.ExportSubjectPublicKeyInfo()));
         relay.Decisions = after => after == 0 ? [forged] : [];
-        Assert.StartsWith("UNKNOWN_SIGNING_KEY", (await PullAsync(pan, relay.Address, p => p.LastError.StartsWith("UNKNOWN_SIGNING_KEY", StringComparison.Ordinal))).LastError);
+        Assert.StartsWith("UNKNOWN_SIGNING_KEY", (await MaliciousPeer.PullAsync(pan.Channel, relay.Address, p => p.LastError.StartsWith("UNKNOWN_SIGNING_KEY", StringComparison.Ordinal))).LastError);
         Assert.Equal(0L, pan.CountRows(Decisions));
         Assert.Equal(ApprovalState.Approved, Assert.Single((await state.GetApprovalStatusAsync(new GetApprovalStatusRequest())).Cells).State);
 
@@ -154,12 +143,12 @@ public class DecisionLogTests
         var altered = rejection.Clone();
         altered.Reason = "minor remarks only";
         relay.Decisions = after => new[] { acceptance, altered }.Where(e => e.EntrySequence > after);
-        Assert.StartsWith("SIGNATURE_INVALID", (await PullAsync(pan, relay.Address, p => p.LastError.StartsWith("SIGNATURE_INVALID", StringComparison.Ordinal))).LastError);
+        Assert.StartsWith("SIGNATURE_INVALID", (await MaliciousPeer.PullAsync(pan.Channel, relay.Address, p => p.LastError.StartsWith("SIGNATURE_INVALID", StringComparison.Ordinal))).LastError);
         Assert.Equal(0L, pan.CountRows(Decisions)); // the page is verified whole before any of it is stored
 
         // The true log, then the old acceptance served again after the rejection.
         relay.Decisions = after => after >= 2 ? [acceptance] : new[] { acceptance, rejection }.Where(e => e.EntrySequence > after);
-        Assert.StartsWith("CHAIN_BROKEN", (await PullAsync(pan, relay.Address, p => p.LastError.StartsWith("CHAIN_BROKEN", StringComparison.Ordinal))).LastError);
+        Assert.StartsWith("CHAIN_BROKEN", (await MaliciousPeer.PullAsync(pan.Channel, relay.Address, p => p.LastError.StartsWith("CHAIN_BROKEN", StringComparison.Ordinal))).LastError);
         Assert.Equal(2L, pan.CountRows(Decisions));
         Assert.Equal("the breakdown by age is missing", (await WhenAsync(state, ApprovalState.Rejected)).Reason);
         Assert.Equal(approval.EntrySequence, rejection.LogSequence);

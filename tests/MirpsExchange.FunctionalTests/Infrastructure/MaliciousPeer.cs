@@ -72,9 +72,12 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     public (string Address, string Country) Peer => (Address, Country);
 
     /// <summary>The Secretariat's pull of PAN from <paramref name="address"/>, once <paramref name="done"/> says so (or after 30 s).</summary>
-    public static async Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
+    public static Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done) => PullAsync(secretariat.Channel, address, done);
+
+    /// <summary>The pull from <paramref name="address"/> of the node <paramref name="node"/> calls, once <paramref name="done"/> says so (or after 30 s).</summary>
+    public static async Task<PeerStatus> PullAsync(Grpc.Net.Client.GrpcChannel node, string address, Func<PeerStatus, bool> done)
     {
-        var client = new SyncService.SyncServiceClient(secretariat.Channel);
+        var client = new SyncService.SyncServiceClient(node);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
