@@ -202,7 +202,7 @@ public sealed class DecisionLogTests : IDisposable
     {
         await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
         await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
-        using var observed = new DurabilityAtInsert("INSERT INTO \"lifecycle_entries\"");
+        using var observed = new DurabilityAtInsert("lifecycle_entries"); // quoted on SQLite, not by Npgsql
         await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
         await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
         await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
@@ -216,7 +216,7 @@ public sealed class DecisionLogTests : IDisposable
     }
 
     /// <summary>
-    /// Reads, on the connection and in the transaction of every command whose text holds a marker, whether its commit is durable
+    /// Reads, on the connection and in the transaction of every insert whose text holds a marker (a table), whether its commit is durable
     /// (SQLite: PRAGMA synchronous is FULL, 2; PostgreSQL: synchronous_commit is on), by store.
     /// </summary>
     private sealed class DurabilityAtInsert(string marker) : StoreCommandObserver
@@ -225,7 +225,8 @@ public sealed class DecisionLogTests : IDisposable
 
         protected override void Executing(DbCommand command)
         {
-            if (!command.CommandText.Contains(marker, StringComparison.Ordinal) || command.Connection is not { } connection)
+            if (!command.CommandText.Contains("INSERT INTO", StringComparison.Ordinal) || !command.CommandText.Contains(marker, StringComparison.Ordinal)
+                || command.Connection is not { } connection)
             {
                 return;
             }
