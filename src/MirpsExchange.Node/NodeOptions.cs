@@ -135,14 +135,15 @@ public sealed class NodeOptions
     /// <summary>
     /// The PEM file of the State's log-signing key (ECDSA P-256), which signs its change log's head at every
     /// commit; made owner-only at the first start, its public half beside it (.pub.pem) to register at the
-    /// identity server. Empty: log-signing-key-{country}.pem in <see cref="DataDirectory"/>.
+    /// identity server. Empty: log-signing-key-{country}.pem in <see cref="DataDirectory"/> (log-signing-key-secretariat.pem
+    /// on the Secretariat's node, whose key signs its decision log).
     /// </summary>
     public string LogSigningKeyFile { get; set; } = "";
 
     /// <summary>The log-signing key's file, <see cref="LogSigningKeyFile"/> or its default.</summary>
     public string LogSigningKeyPath(string contentRoot) => Path.GetFullPath(LogSigningKeyFile.Length > 0
         ? LogSigningKeyFile
-        : Path.Combine(DataDirectory, $"log-signing-key-{Country.ToLowerInvariant()}.pem"), contentRoot);
+        : Path.Combine(DataDirectory, $"log-signing-key-{(Country.Length > 0 ? Country.ToLowerInvariant() : Mirps.Auth.MirpsAuth.Secretariat)}.pem"), contentRoot);
 
     /// <summary>
     /// A test and operations aid, unset in production: the SQLite store's size limit in pages (SQLite's max_page_count, applied

@@ -27,10 +27,13 @@ public class ApprovalTests
     private const string Populations = "POPULATIONS", Asylum = "ASYLUM_PROCEDURES";
     private const string ApproveScopes = $"{MirpsAuth.ReadScope} {MirpsAuth.ApproveScope}";
 
+    /// <summary>The rows (CountRows' table) of the Secretariat's decision log, and of PAN's lifecycle log, in a store.</summary>
+    internal const string Decisions = "lifecycle_entries WHERE origin = 'secretariat'", PanEntries = "lifecycle_entries WHERE origin = 'PAN'";
+
     internal static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
         new(node.ChannelWith(node.TokensFor(credential, scope).ToCallCredentials()));
 
-    private static ApprovalService.ApprovalServiceClient Approvals(TestSecretariat secretariat, ClientCredential credential, string scope = ApproveScopes) =>
+    internal static ApprovalService.ApprovalServiceClient Approvals(TestSecretariat secretariat, ClientCredential credential, string scope = ApproveScopes) =>
         new(AuthenticatedChannel.Create(new Uri(secretariat.Address),
             new TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
 
@@ -61,7 +64,7 @@ public class ApprovalTests
     }
 
     /// <summary>A first-instance decision total of <paramref name="country"/> (the rates' components).</summary>
-    private static Observation Decisions(string indicator, string country, double value) => new(Refugees(country, "2023", value)) { IndicatorCode = indicator };
+    private static Observation DecisionFigure(string indicator, string country, double value) => new(Refugees(country, "2023", value)) { IndicatorCode = indicator };
 
     /// <summary><paramref name="read"/> until <paramref name="done"/> says yes (or 30 s, then the last answer).</summary>
     private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
@@ -90,10 +93,10 @@ public class ApprovalTests
         await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         await using var secretariat = await SecretariatOfAsync(pan, blz);
         var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
-        await pan.Observations.SubmitObservationsAsync(Submit(Decisions("DECISIONS_RECOGNIZED", "PAN", 30), Decisions("DECISIONS_COMPLEMENTARY", "PAN", 10),
-            Decisions("DECISIONS_REJECTED", "PAN", 60), Refugees("PAN", "2022", 200), Refugees("PAN", value: 230)));
-        await blz.Observations.SubmitObservationsAsync(Submit(Decisions("DECISIONS_RECOGNIZED", "BLZ", 10), Decisions("DECISIONS_COMPLEMENTARY", "BLZ", 0),
-            Decisions("DECISIONS_REJECTED", "BLZ", 90), Refugees("BLZ", "2022", 100), Refugees("BLZ", value: 240)));
+        await pan.Observations.SubmitObservationsAsync(Submit(DecisionFigure("DECISIONS_RECOGNIZED", "PAN", 30), DecisionFigure("DECISIONS_COMPLEMENTARY", "PAN", 10),
+            DecisionFigure("DECISIONS_REJECTED", "PAN", 60), Refugees("PAN", "2022", 200), Refugees("PAN", value: 230)));
+        await blz.Observations.SubmitObservationsAsync(Submit(DecisionFigure("DECISIONS_RECOGNIZED", "BLZ", 10), DecisionFigure("DECISIONS_COMPLEMENTARY", "BLZ", 0),
+            DecisionFigure("DECISIONS_REJECTED", "BLZ", 90), Refugees("BLZ", "2022", 100), Refugees("BLZ", value: 240)));
         await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Asylum, Populations }, Periods = { "2023" } });
         await WhenAsync(secretariatView, ApprovalState.Approved, Asylum);
         await WhenAsync(secretariatView, ApprovalState.Approved);
@@ -199,7 +202,7 @@ public class ApprovalTests
     }
 
     /// <summary>PAN's cell as <paramref name="client"/>'s node answers, once it is in <paramref name="state"/> (or after 30 s, as it stands).</summary>
-    private static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
+    internal static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
@@ -246,10 +249,10 @@ public class ApprovalTests
         Assert.Equal(("REFUGEES", "_T"), (key.IndicatorCode, key.Sex));
         Assert.Single((await WhenAsync(secretariatView, ApprovalState.ChangedSinceApproval)).ChangedKeys);
         // ... which the Secretariat cannot accept, nothing recorded.
-        var acceptances = secretariat.CountRows("acceptances");
+        var acceptances = secretariat.CountRows(Decisions);
         await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync,
             StatusCode.FailedPrecondition, "CHANGED_SINCE_APPROVAL");
-        Assert.Equal(acceptances, secretariat.CountRows("acceptances"));
+        Assert.Equal(acceptances, secretariat.CountRows(Decisions));
 
         // Approved again: the earlier acceptance was of the earlier approval, so the cell is approved, not accepted.
         var again = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Cells);
@@ -262,7 +265,8 @@ public class ApprovalTests
         var unapproved = await state.UnapproveDataAsync(new UnapproveDataRequest { GroupIds = { Populations }, Periods = { "2023" }, Reason = "adding the age breakdown" });
         Assert.Equal((ApprovalState.Draft, "adding the age breakdown"), (Assert.Single(unapproved.Cells).State, Assert.Single(unapproved.Cells).Reason));
         Assert.Equal("adding the age breakdown", (await WhenAsync(secretariatView, ApprovalState.Draft)).Reason);
-        Assert.Equal(3L, secretariat.CountRows("lifecycle_entries"));
+        Assert.Equal(3L, secretariat.CountRows(PanEntries));
+        Assert.Equal(2L, secretariat.CountRows(Decisions)); // the acceptance and the rejection, in the Secretariat's signed decision log
     }
 
     [Fact]
@@ -338,7 +342,7 @@ public class ApprovalTests
         await RpcAssert.InvalidArgumentAsync(() => state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023", "2023-Q5" } }).ResponseAsync, "periods[1]");
 
         Assert.Equal(0L, pan.CountRows("lifecycle_entries"));
-        Assert.Equal(0L, secretariat.CountRows("acceptances"));
+        Assert.Equal(0L, secretariat.CountRows(Decisions));
     }
 
     [Fact]
@@ -430,8 +434,8 @@ public class ApprovalTests
         // The Secretariat's approver accepting on PAN's node, where its decision does not live.
         await RpcAssert.ReasonAsync(() => Approvals(pan, secretariatApprover).AcceptDataAsync(accept).ResponseAsync,
             StatusCode.PermissionDenied, "COUNTRY_MISMATCH");
-        Assert.Equal(0L, secretariat.CountRows("acceptances"));
-        Assert.Equal(0L, pan.CountRows("acceptances"));
+        Assert.Equal(0L, secretariat.CountRows(Decisions));
+        Assert.Equal(0L, pan.CountRows(Decisions));
     }
 
     /// <summary>

@@ -550,7 +550,7 @@ public class WebhookTests
         async Task SecretariatHoldsEntriesAsync(long count)
         {
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (secretariat.CountRows("lifecycle_entries") < count)
+            while (secretariat.CountRows(ApprovalTests.PanEntries) < count)
             {
                 Assert.True(DateTime.UtcNow < deadline, $"the Secretariat never held {count} lifecycle entries of PAN");
                 await Task.Delay(100);

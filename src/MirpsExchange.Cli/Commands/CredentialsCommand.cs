@@ -285,7 +285,7 @@ public static class CredentialsCommand
 
     private static Command RegisterLogKey(Connection connection)
     {
-        var country = new Option<string>("--country") { Description = "ISO 3166-1 alpha-3 code of the State whose change log the key signs", HelpName = "ISO3", Required = true };
+        var country = new Option<string>("--country") { Description = "ISO 3166-1 alpha-3 code of the State whose change log the key signs, or secretariat for the Secretariat's decision log", HelpName = "ISO3", Required = true };
         var publicKey = new Option<FileInfo>("--public-key")
         {
             Description = "PEM file with the node's log-signing PUBLIC key (\"-----BEGIN PUBLIC KEY-----\", ECDSA P-256)",

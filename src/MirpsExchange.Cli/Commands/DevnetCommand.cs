@@ -264,6 +264,10 @@ public static class DevnetCommand
             ]);
             await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
             console.MarkupLine($"  secretariat listening on {secretariat.Address}");
+            // Its key signs its decision log (accepted, rejected), which States' nodes verify when they pull it.
+            await DevnetCredentials.RegisterLogKeysAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]),
+                [(MirpsAuth.Secretariat, Path.Combine(folder.FullName, "secretariat", $"log-signing-key-{MirpsAuth.Secretariat}.pub.pem"))],
+                cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
             if (!tls)
             {
                 console.MarkupLine($"  secretariat HTTP/1.1 JSON on {secretariat.Addresses[1]}");

@@ -5,7 +5,7 @@ namespace Mirps.Log;
 
 /// <summary>
 /// An origin's lifecycle entry (an approval, an unapproval; protos/README.md, "Approval"): its canonical encoding
-/// (domain "mirps.lifecycle.v1", fields 1 to 12), the entry hash the next entry chains to (SHA-256 over it), and the
+/// (domain "mirps.lifecycle.v1", fields 1 to 13), the entry hash the next entry chains to (SHA-256 over it), and the
 /// origin's ECDSA P-256 signature over it with its log-signing key, r || s in 64 bytes, as a log head's.
 /// </summary>
 public static class LifecycleEntrySignature
@@ -30,6 +30,7 @@ public static class LifecycleEntrySignature
             encoder.Text(10, entry.Actor);
             encoder.Int64(11, entry.RecordedTime is { } time ? ChangeHash.Micros(time) : 0);
             encoder.Text(12, entry.KeyId);
+            encoder.Text(13, entry.Country); // the Secretariat's decisions only; left out when empty, so older entries hash as they did
             return encoder.Written.ToArray();
         }
         finally

@@ -8,12 +8,21 @@ using MirpsExchange.ServiceDefaults;
 namespace MirpsExchange.Identity.Credentials;
 
 /// <summary>
-/// The States' log-signing public keys (<see cref="LogKeys"/>): registered and retired by an admin, each
+/// The States' (and the Secretariat's) log-signing public keys (<see cref="LogKeys"/>): registered and retired by an admin, each
 /// change audited, all of them published to every node in the signed revocation list
 /// (<see cref="Revocation.RevocationList"/>, which the audit record's new id makes newer).
 /// </summary>
 public sealed class LogKeyAdministration(IdentityDbContext db, StandardCatalogue catalogue, TimeProvider clock)
 {
+    /// <summary>
+    /// Whether <paramref name="country"/> signs a log: a MIRPS State (its change and lifecycle logs), or the Secretariat
+    /// ("secretariat", <see cref="MirpsAuth.Secretariat"/>: its decision log, protos/README.md "Approval").
+    /// </summary>
+    private bool OwnsALog(string country) => country == MirpsAuth.Secretariat || catalogue.ReportingCountries.Contains(country);
+
+    private string Owners(string country) =>
+        $"a log key belongs to a MIRPS State, by its ISO3 code ({string.Join(", ", catalogue.ReportingCountries.Order())}), or to the Secretariat ({MirpsAuth.Secretariat}); got '{country}'";
+
     /// <summary>Far more than a P-256 SubjectPublicKeyInfo (91 bytes); anything longer is refused unread.</summary>
     private const int MaxPublicKeyBytes = 1024;
 
@@ -24,9 +33,9 @@ public sealed class LogKeyAdministration(IdentityDbContext db, StandardCatalogue
     public async Task<LogKeyRecord> RegisterAsync(string actor, string country, byte[] spki, CancellationToken cancellationToken)
     {
         var violations = new List<(string, string)>();
-        if (!catalogue.ReportingCountries.Contains(country))
+        if (!OwnsALog(country))
         {
-            violations.Add(("country", $"a log key belongs to a MIRPS State: its ISO3 code ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{country}'"));
+            violations.Add(("country", Owners(country)));
         }
         if (spki.Length == 0)
         {
@@ -112,9 +121,9 @@ public sealed class LogKeyAdministration(IdentityDbContext db, StandardCatalogue
             }
             if (known is null && country.Length > 0)
             {
-                if (!catalogue.ReportingCountries.Contains(country))
+                if (!OwnsALog(country))
                 {
-                    throw RpcErrors.InvalidArgument("country", $"a log key belongs to a MIRPS State: its ISO3 code ({string.Join(", ", catalogue.ReportingCountries.Order())}); got '{country}'");
+                    throw RpcErrors.InvalidArgument("country", Owners(country));
                 }
                 if (!LogKeys.IsKeyId(keyId))
                 {

@@ -126,7 +126,9 @@ public static class ApprovalCells
     {
         var asOf = asOfMicros ?? long.MaxValue; // what this node had received (and decided) by then
         var entries = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country && e.ReceivedTime <= asOf);
-        var acceptances = db.Acceptances.AsNoTracking().Where(a => a.Country == country && a.RecordedTime <= asOf);
+        // The Secretariat's decisions: its signed decision log, held by its node and by every node that pulls it (origin "secretariat").
+        var secretariat = Mirps.Auth.MirpsAuth.Secretariat;
+        var acceptances = db.LifecycleEntries.AsNoTracking().Where(a => a.Origin == secretariat && a.Country == country && a.RecordedTime <= asOf);
         if (groups.Count > 0)
         {
             entries = entries.Where(e => groups.Contains(e.GroupId));
@@ -140,7 +142,7 @@ public static class ApprovalCells
         // The last entry of each cell decides (an origin's log holds a few per cell and period).
         var latest = (await entries.OrderBy(e => e.EntrySequence).ToListAsync(cancellationToken))
             .GroupBy(e => (e.GroupId, e.Period)).ToDictionary(g => g.Key, g => g.Last());
-        var decisions = (await acceptances.OrderBy(a => a.Id).ToListAsync(cancellationToken))
+        var decisions = (await acceptances.OrderBy(a => a.EntrySequence).ToListAsync(cancellationToken))
             .GroupBy(a => (a.GroupId, a.Period)).ToDictionary(g => g.Key, g => g.Last());
         var answer = new List<ApprovalCell>();
         foreach (var (group, period) in cells ?? [.. latest.Keys.OrderBy(k => k.GroupId, StringComparer.Ordinal).ThenBy(k => k.Period, StringComparer.Ordinal)])
@@ -184,12 +186,15 @@ public static class ApprovalCells
                 }
                 continue;
             }
-            if (decisions.TryGetValue((group, period), out var decision) && decision.EntrySequence == entry.EntrySequence)
+            // A decision is of exactly this approval entry: a later entry of the cell supersedes it without anyone undoing it.
+            if (decisions.TryGetValue((group, period), out var decision) && decision.LogSequence == entry.EntrySequence
+                && decision.LogHash is { } decided && decided.AsSpan().SequenceEqual(entry.EntryHash))
             {
-                cell.State = decision.Accepted ? ApprovalState.Accepted : ApprovalState.Rejected;
+                var accepted = decision.Action == LifecycleAction.Accept;
+                cell.State = accepted ? ApprovalState.Accepted : ApprovalState.Rejected;
                 cell.AcceptTime = StoreTime.ToTimestamp(decision.RecordedTime);
                 cell.AcceptedBy = decision.Actor;
-                if (!decision.Accepted)
+                if (!accepted)
                 {
                     cell.Reason = decision.Reason;
                 }

@@ -5,6 +5,7 @@ using Mirps.Log;
 using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Validation;
+using Mirps.Auth;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 
@@ -13,61 +14,111 @@ namespace MirpsExchange.Node.Approval;
 /// <summary>
 /// An origin's lifecycle log (protos/README.md, "Approval"): the origin's node records its State's approvals and
 /// unapprovals as entries signed with its log-signing key, chained to each other and anchored to its change log; a
-/// replica stores an entry only once <see cref="VerifyAsync"/> passed it. Writes take the node's <see cref="WriteGate"/>,
-/// so an entry's anchor is the change log as it stands between two commits.
+/// replica stores an entry only once <see cref="VerifyAsync"/> passed it. The Secretariat's decisions (accepted, rejected)
+/// are the same kind of log, of origin "secretariat" (<see cref="MirpsAuth.Secretariat"/>), signed with the Secretariat's
+/// own log-signing key, each anchored to the State's approval entry it decides. Writes take the node's <see cref="WriteGate"/>,
+/// so an entry's anchor is the log as it stands between two commits, and commit durably (<see cref="SqlitePragmas.DurableCommitAsync"/>):
+/// an entry acknowledged, which replicas may hold, survives power loss, so its sequence is never signed again for another entry.
 /// </summary>
-public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock, RecoveryState recovery)
+public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock, RecoveryState recovery,
+    Microsoft.Extensions.Options.IOptions<NodeOptions> options)
 {
     /// <summary>Entries one ListLifecycleEntries answer holds at most.</summary>
     public const int MaxPage = 1_000;
 
+    /// <summary>What an entry of the Secretariat's decision log decides: <paramref name="Country"/>'s approval entry, its sequence and entry hash.</summary>
+    public readonly record struct Decided(string Country, long EntrySequence, byte[] EntryHash);
+
+    /// <summary>Whether <paramref name="origin"/> names a lifecycle log: a MIRPS State's, or the Secretariat's decision log.</summary>
+    public static bool IsOrigin(StandardCatalogue catalogue, string origin) => origin == MirpsAuth.Secretariat || catalogue.ReportingCountries.Contains(origin);
+
     /// <summary>
-    /// Records <paramref name="action"/> on every cell of <paramref name="origin"/> (this node's own State) in one transaction,
-    /// after <paramref name="judge"/> (run inside it, under the gate) found nothing to refuse.
+    /// Records <paramref name="action"/> on every cell of <paramref name="origin"/> (this node's own lifecycle log) in one transaction,
+    /// after <paramref name="judge"/> (run inside it, under the gate) found nothing to refuse. A State's entries are anchored to its
+    /// change log as it stands; the Secretariat's decisions to what <paramref name="judge"/> returns, one per cell in order.
     /// </summary>
     public async Task<List<LifecycleEntry>> RecordAsync(string origin, IReadOnlyCollection<(string Group, string Period)> cells, LifecycleAction action,
-        string reason, string actor, Func<CancellationToken, Task>? judge, CancellationToken cancellationToken)
+        string reason, string actor, Func<CancellationToken, Task<IReadOnlyList<Decided>?>>? judge, CancellationToken cancellationToken, long? recordedAt = null)
     {
         // Not while the node recovers its log: its next entry sequence may be one the federation already holds (equivocation).
         recovery.RequireWritable();
         using var held = await gate.EnterAsync(cancellationToken);
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (judge is not null)
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
         {
-            await judge(cancellationToken);
-        }
-        var (logSequence, logTime, logHash) = await OriginLog.LinkAsync(db.Database.GetDbConnection(), transaction.GetDbTransaction(), origin, null, cancellationToken);
-        var last = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin).OrderByDescending(e => e.EntrySequence).FirstOrDefaultAsync(cancellationToken);
-        var now = StoreTime.ToMicros(clock.GetUtcNow());
-        // Never before the entry before it, nor before the change it is anchored to (a clock set back).
-        var time = Math.Max(now, Math.Max(last?.RecordedTime ?? 0, logTime));
-        var (sequence, previous) = (last?.EntrySequence ?? 0, last?.EntryHash ?? []);
-        var entries = new List<LifecycleEntry>();
-        foreach (var (group, period) in cells)
-        {
-            var entry = new LifecycleEntry
+            // As a submit's: what is acknowledged survives power loss (synchronous=FULL for this commit).
+            await using var durable = await SqlitePragmas.DurableCommitAsync(db.Database.GetDbConnection(), options.Value.SubmitSynchronous, cancellationToken);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var decided = judge is null ? null : await judge(cancellationToken);
+            var (logSequence, logTime, logHash) = decided is null
+                ? await OriginLog.LinkAsync(db.Database.GetDbConnection(), transaction.GetDbTransaction(), origin, null, cancellationToken)
+                : (0L, 0L, null);
+            var last = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin).OrderByDescending(e => e.EntrySequence).FirstOrDefaultAsync(cancellationToken);
+            var now = recordedAt ?? StoreTime.ToMicros(clock.GetUtcNow());
+            // Never before the entry before it, nor before the change it is anchored to (a clock set back).
+            var time = Math.Max(now, Math.Max(last?.RecordedTime ?? 0, logTime));
+            var (sequence, previous) = (last?.EntrySequence ?? 0, last?.EntryHash ?? []);
+            var entries = new List<LifecycleEntry>();
+            var index = 0;
+            foreach (var (group, period) in cells)
             {
-                Origin = origin,
-                EntrySequence = ++sequence,
-                PreviousHash = ByteString.CopyFrom(previous),
-                GroupId = group,
-                Period = period,
-                Action = action,
-                LogSequence = logSequence,
-                LogHash = ByteString.CopyFrom(logHash ?? []),
-                Reason = reason,
-                Actor = actor,
-                RecordedTime = StoreTime.ToTimestamp(time),
-            };
-            signing.Signer.Sign(entry);
-            previous = LifecycleEntrySignature.Hash(entry);
-            db.LifecycleEntries.Add(ToRow(entry, previous, now));
-            entries.Add(entry);
+                var anchor = decided?[index++];
+                var entry = new LifecycleEntry
+                {
+                    Origin = origin,
+                    EntrySequence = ++sequence,
+                    PreviousHash = ByteString.CopyFrom(previous),
+                    Country = anchor?.Country ?? "",
+                    GroupId = group,
+                    Period = period,
+                    Action = action,
+                    LogSequence = anchor?.EntrySequence ?? logSequence,
+                    LogHash = ByteString.CopyFrom(anchor?.EntryHash ?? logHash ?? []),
+                    Reason = reason,
+                    Actor = actor,
+                    RecordedTime = StoreTime.ToTimestamp(time),
+                };
+                signing.LifecycleSigner.Sign(entry);
+                previous = LifecycleEntrySignature.Hash(entry);
+                db.LifecycleEntries.Add(ToRow(entry, previous, now));
+                entries.Add(entry);
+            }
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            signing.HighWater?.SignedEntries(sequence); // as the change log's (ChangeLog/SignedHighWater)
+            return entries;
         }
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        signing.HighWater?.SignedEntries(sequence); // as the change log's (ChangeLog/SignedHighWater)
-        return entries;
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    /// <summary>
+    /// On the Secretariat's node, at start: the decisions it recorded before they were a signed log (the unsigned acceptances
+    /// table) are signed into its decision log, in the order and at the times recorded, each removed in the transaction that
+    /// signs it, so a crash in between neither loses nor repeats one. Nothing to do on a State's node, or once done.
+    /// </summary>
+    public static async Task SignEarlierDecisionsAsync(IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        if (services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NodeOptions>>().Value.Country.Length > 0)
+        {
+            return;
+        }
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
+        var log = scope.ServiceProvider.GetRequiredService<LifecycleLog>();
+        foreach (var decision in await db.Acceptances.AsNoTracking().OrderBy(a => a.Id).ToListAsync(cancellationToken))
+        {
+            await log.RecordAsync(MirpsAuth.Secretariat, [(decision.GroupId, decision.Period)], decision.Accepted ? LifecycleAction.Accept : LifecycleAction.Reject,
+                decision.Reason, decision.Actor, async token =>
+                {
+                    await db.Acceptances.Where(a => a.Id == decision.Id).ExecuteDeleteAsync(token);
+                    var approval = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == decision.Country && e.EntrySequence == decision.EntrySequence)
+                        .Select(e => e.EntryHash).FirstOrDefaultAsync(token);
+                    return [new Decided(decision.Country, decision.EntrySequence, approval ?? [])];
+                }, cancellationToken, decision.RecordedTime);
+        }
     }
 
     /// <summary>The entries of <paramref name="origin"/> held here after <paramref name="after"/>, oldest first.</summary>
@@ -91,7 +142,9 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
     /// future, name a group and period of the catalogue, be signed by the origin's key (published, or handed over by a
     /// verified rotation) and be anchored to a change whose link this node holds as the entry says. Returns the entries that
     /// passed, with their hashes; stops, without refusing, at the first entry anchored beyond the change log held here (the
-    /// changes come first). Refuses (<see cref="PeerRefusedException"/>, nothing written) anything else.
+    /// changes come first). Refuses (<see cref="PeerRefusedException"/>, nothing written) anything else. The Secretariat's
+    /// decision log (origin "secretariat") is checked the same way, with its own rules for content (ACCEPT or REJECT of a MIRPS
+    /// State's cell, a rejection with a reason) and anchor (the State's approval entry of that cell, when held here).
     /// </summary>
     public async Task<List<(LifecycleEntry Entry, byte[] Hash)>> VerifyAsync(string origin, IReadOnlyList<LifecycleEntry> entries, StandardCatalogue catalogue,
         ILogKeys keys, CancellationToken cancellationToken)
@@ -101,6 +154,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
         {
             return verified;
         }
+        var decisions = origin == MirpsAuth.Secretariat;
         var (sequence, hash, time) = await LastAsync(origin, cancellationToken);
         var (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(db, origin, cancellationToken);
         var rotations = await RotationsAsync(origin, cancellationToken);
@@ -139,13 +193,16 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 {
                     throw Refused(ReplicaRules.RecordedInFuture, $"{what} is recorded more than {ReplicaRules.ClockSkew.TotalMinutes:0} minutes after this node's clock");
                 }
-                if (entry.Action is not (LifecycleAction.Approve or LifecycleAction.Unapprove) || !groups.Contains(entry.GroupId)
+                if (!(decisions ? IsDecision(entry, catalogue) : entry.Action is LifecycleAction.Approve or LifecycleAction.Unapprove && entry.Country.Length == 0)
+                    || !groups.Contains(entry.GroupId)
                     || !Catalogue.Periods.Period.TryParse(entry.Period, out var period) || period.ToString() != entry.Period || entry.Reason.Length > 1_000 || entry.Actor.Length > 200
                     || ObservationValidator.RefusedCharacterAt(entry.Reason) >= 0 || ObservationValidator.RefusedCharacterAt(entry.Actor) >= 0)
                 {
-                    throw Refused(ReplicaRules.InvalidContent, $"{what} names no action, group ({PeerText.Quote(entry.GroupId)}) or period ({PeerText.Quote(entry.Period)}) of catalogue {catalogue.Version}, or a reason or actor too long or holding a control character");
+                    throw Refused(ReplicaRules.InvalidContent, decisions
+                        ? $"{what} is no acceptance or rejection (with a reason) of a MIRPS State's group ({PeerText.Quote(entry.GroupId)}) and period ({PeerText.Quote(entry.Period)}) of catalogue {catalogue.Version}, or has a reason or actor too long or holding a control character"
+                        : $"{what} names no action of a State's own log, group ({PeerText.Quote(entry.GroupId)}) or period ({PeerText.Quote(entry.Period)}) of catalogue {catalogue.Version}, or a reason or actor too long or holding a control character");
                 }
-                if (entry.LogSequence < anchor)
+                if (!decisions && entry.LogSequence < anchor)
                 {
                     // The origin anchors each entry to its change log as it stands: an anchor never goes back. Without this, a
                     // thief of a rotated-away key anchored its entry before the rotation, where that key still signed.
@@ -156,6 +213,14 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 if (!LifecycleEntrySignature.Verify(entry, key))
                 {
                     throw Refused(ReplicaRules.SignatureInvalid, $"{what} does not verify with {origin}'s key {PeerText.Quote(entry.KeyId)}");
+                }
+                if (decisions)
+                {
+                    await RequireDecidedApprovalAsync(entry, what, cancellationToken);
+                    (sequence, hash, time) = (entry.EntrySequence, LifecycleEntrySignature.Hash(entry), micros);
+                    lastKey = entry.KeyId;
+                    verified.Add((entry, hash));
+                    continue;
                 }
                 if (entry.LogSequence > held)
                 {
@@ -181,6 +246,28 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
             await db.Database.CloseConnectionAsync();
         }
         return verified;
+    }
+
+    /// <summary>An entry of the Secretariat's decision log: ACCEPT, or REJECT with a reason, of a MIRPS State's cell.</summary>
+    private static bool IsDecision(LifecycleEntry entry, StandardCatalogue catalogue) =>
+        catalogue.ReportingCountries.Contains(entry.Country)
+        && (entry.Action == LifecycleAction.Accept || entry.Action == LifecycleAction.Reject && entry.Reason.Trim().Length > 0);
+
+    /// <summary>
+    /// Refuses (CHAIN_BROKEN) a decision whose State's approval entry this node holds as something else than the approval of the
+    /// decision's cell with the hash the decision names. A node that does not hold that State's lifecycle log (another State's
+    /// cells) stores the decision on the Secretariat's signature alone; one that holds it checks it now.
+    /// </summary>
+    private async Task RequireDecidedApprovalAsync(LifecycleEntry decision, string what, CancellationToken cancellationToken)
+    {
+        var approval = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == decision.Country && e.EntrySequence == decision.LogSequence)
+            .Select(e => new { e.EntryHash, e.Action, e.GroupId, e.Period }).FirstOrDefaultAsync(cancellationToken);
+        if (approval is not null && (approval.Action != LifecycleAction.Approve || approval.GroupId != decision.GroupId || approval.Period != decision.Period
+            || !decision.LogHash.Span.SequenceEqual(approval.EntryHash)))
+        {
+            throw Refused(ReplicaRules.ChainBroken,
+                $"{what} decides on {decision.Country}'s lifecycle entry {decision.LogSequence}, which is not, as held here, that State's approval of {decision.GroupId} {decision.Period}");
+        }
     }
 
     /// <summary>A verified KEY_ROTATION head of an origin held here: its change, the key it handed over from, when it was signed, the key it handed over to.</summary>
@@ -250,6 +337,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
         Origin = entry.Origin,
         EntrySequence = entry.EntrySequence,
         PreviousHash = entry.PreviousHash.IsEmpty ? null : entry.PreviousHash.ToByteArray(),
+        Country = entry.Country,
         GroupId = entry.GroupId,
         Period = entry.Period,
         Action = entry.Action,
@@ -269,6 +357,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
         Origin = row.Origin,
         EntrySequence = row.EntrySequence,
         PreviousHash = row.PreviousHash is { } previous ? ByteString.CopyFrom(previous) : ByteString.Empty,
+        Country = row.Country,
         GroupId = row.GroupId,
         Period = row.Period,
         Action = row.Action,

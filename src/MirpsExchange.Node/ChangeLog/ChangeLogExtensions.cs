@@ -12,9 +12,15 @@ namespace MirpsExchange.Node.ChangeLog;
 /// under the <see cref="Store.WriteGate"/>, which every signer's user holds. How far the node has signed is kept
 /// beside the key (<see cref="HighWater"/>), outside the store.
 /// </summary>
-public sealed partial class OriginSigning(LogSigner? signer, ILogger? logger = null, SignedHighWater? highWater = null) : IDisposable
+public sealed partial class OriginSigning(LogSigner? signer, ILogger? logger = null, SignedHighWater? highWater = null, LogSigner? decisions = null) : IDisposable
 {
     private LogSigner? _signer = signer;
+
+    /// <summary>
+    /// The key that signs this node's lifecycle log: a State's own (its change log's key), or, on the Secretariat's node,
+    /// the Secretariat's log-signing key, which signs its decision log (origin "secretariat") and nothing else.
+    /// </summary>
+    public LogSigner LifecycleSigner => _signer ?? decisions ?? throw new InvalidOperationException("this node signs no lifecycle log");
 
     /// <summary>How far this node has signed its logs (null: no log of its own, or a signer made without one, in tests).</summary>
     public SignedHighWater? HighWater => highWater;
@@ -100,6 +106,7 @@ public sealed partial class OriginSigning(LogSigner? signer, ILogger? logger = n
     {
         highWater?.Dispose(); // what was signed since the last background write, before the process ends
         _signer?.Dispose();
+        decisions?.Dispose();
     }
 
     [LoggerMessage(EventName = "LogSigningKeyRotated", Level = LogLevel.Warning,
@@ -130,13 +137,14 @@ public static class ChangeLogExtensions
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<NodeOptions>>().Value;
-            if (options.Country.Length == 0)
-            {
-                return new OriginSigning(null);
-            }
             var environment = services.GetRequiredService<IHostEnvironment>();
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<LogSigner>();
             var keyFile = options.LogSigningKeyPath(environment.ContentRootPath);
+            if (options.Country.Length == 0)
+            {
+                // The Secretariat writes no data, but signs its decision log (accepted, rejected) with a key of its own.
+                return new OriginSigning(null, decisions: LogSigner.LoadOrCreate(Mirps.Auth.MirpsAuth.Secretariat, keyFile, logger));
+            }
             var signing = services.GetRequiredService<ILoggerFactory>().CreateLogger<OriginSigning>();
             return new OriginSigning(LogSigner.LoadOrCreate(options.Country, keyFile, logger), signing,
                 new SignedHighWater(options.Country, SignedHighWater.FileOf(keyFile), signing));

@@ -15,10 +15,11 @@ namespace MirpsExchange.Node.Grpc;
 /// <summary>
 /// The reporting cycle (protos/README.md, "Approval"): a State approves and unapproves its figures on its own node
 /// (signed entries of its lifecycle log, <see cref="LifecycleLog"/>), the Secretariat accepts and rejects them on its
-/// node (recorded in its own store), and every node answers where each State x group x period stands from what it holds.
+/// node (signed entries of its own decision log, which replicates like a State's), and every node answers where each State x
+/// group x period stands from what it holds.
 /// </summary>
 public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle, StandardCatalogue catalogue, IOptions<NodeOptions> options, TimeProvider clock,
-    Sharing.SharingPolicies policies)
+    Sharing.SharingPolicies policies, Sync.PeerStates peers)
     : ApprovalService.ApprovalServiceBase
 {
     /// <summary>ErrorInfo reason: a cell to unapprove, accept or reject is not approved (or changed since).</summary>
@@ -29,6 +30,9 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
 
     /// <summary>ErrorInfo reason: a cell to approve has a change recorded after the log sequence its approver reviewed.</summary>
     public const string ChangedSinceReview = "CHANGED_SINCE_REVIEW";
+
+    /// <summary>ErrorInfo reason: the Secretariat's decision log is empty here and no peer that may hold it has answered yet.</summary>
+    public const string DecisionLogRecovering = "DECISION_LOG_RECOVERING";
 
     private string NodeCountry => options.Value.Country;
 
@@ -42,8 +46,12 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         }
         var cells = Cells(request.GroupIds, request.Periods, null, violations);
         // Judged under the write gate, in the transaction that records the entries: no change slips in between.
-        Func<CancellationToken, Task>? judge = request.HasReviewedLogSequence
-            ? cancellationToken => RequireUnchangedSinceAsync(cells, request.ReviewedLogSequence, cancellationToken)
+        Func<CancellationToken, Task<IReadOnlyList<LifecycleLog.Decided>?>>? judge = request.HasReviewedLogSequence
+            ? async cancellationToken =>
+            {
+                await RequireUnchangedSinceAsync(cells, request.ReviewedLogSequence, cancellationToken);
+                return null;
+            }
             : null;
         var entries = await lifecycle.RecordAsync(NodeCountry, cells, LifecycleAction.Approve, "", actor, judge, context.CancellationToken);
         return new ApproveDataResponse { Entries = { entries }, Cells = { await StatusAsync(NodeCountry, cells, true, context.CancellationToken) } };
@@ -54,17 +62,23 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         var actor = RequireStateApprover(context);
         var cells = Cells(request.GroupIds, request.Periods, request.Reason);
         var entries = await lifecycle.RecordAsync(NodeCountry, cells, LifecycleAction.Unapprove, request.Reason, actor,
-            async cancellationToken => RequireStates(await StatusAsync(NodeCountry, cells, false, cancellationToken), "unapproved",
-                ApprovalState.Approved, ApprovalState.Accepted, ApprovalState.ChangedSinceApproval, ApprovalState.Rejected),
+            async cancellationToken =>
+            {
+                RequireStates(await StatusAsync(NodeCountry, cells, false, cancellationToken), "unapproved",
+                    ApprovalState.Approved, ApprovalState.Accepted, ApprovalState.ChangedSinceApproval, ApprovalState.Rejected);
+                return null;
+            },
             context.CancellationToken);
         return new UnapproveDataResponse { Entries = { entries }, Cells = { await StatusAsync(NodeCountry, cells, true, context.CancellationToken) } };
     }
 
     public override Task<AcceptDataResponse> AcceptData(AcceptDataRequest request, ServerCallContext context) =>
-        DecideAsync(context, request.Country, request.GroupIds, request.Periods, accepted: true, "", static cells => new AcceptDataResponse { Cells = { cells } });
+        DecideAsync(context, request.Country, request.GroupIds, request.Periods, accepted: true, "",
+            static (cells, entries) => new AcceptDataResponse { Cells = { cells }, Entries = { entries } });
 
     public override Task<RejectDataResponse> RejectData(RejectDataRequest request, ServerCallContext context) =>
-        DecideAsync(context, request.Country, request.GroupIds, request.Periods, accepted: false, request.Reason, static cells => new RejectDataResponse { Cells = { cells } });
+        DecideAsync(context, request.Country, request.GroupIds, request.Periods, accepted: false, request.Reason,
+            static (cells, entries) => new RejectDataResponse { Cells = { cells }, Entries = { entries } });
 
     public override async Task<GetApprovalStatusResponse> GetApprovalStatus(GetApprovalStatusRequest request, ServerCallContext context)
     {
@@ -104,9 +118,9 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
     {
         NodeAccess.RequireReader(context);
         var violations = new List<(string, string)>();
-        if (!catalogue.ReportingCountries.Contains(request.Origin))
+        if (!LifecycleLog.IsOrigin(catalogue, request.Origin))
         {
-            violations.Add(("origin", $"'{request.Origin}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())})"));
+            violations.Add(("origin", $"'{request.Origin}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())}) nor {MirpsAuth.Secretariat} (its decision log)"));
         }
         if (request.AfterEntrySequence < 0)
         {
@@ -124,9 +138,12 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
         return new ListLifecycleEntriesResponse { Entries = { await lifecycle.ListAsync(request.Origin, request.AfterEntrySequence, size, context.CancellationToken) } };
     }
 
-    /// <summary>The Secretariat's acceptance or rejection, in its own store, of the approval entries each cell stands on.</summary>
+    /// <summary>
+    /// The Secretariat's acceptance or rejection of the approval entries each cell stands on: entries of its signed decision log
+    /// (<see cref="LifecycleLog"/>, origin "secretariat"), judged under the write gate in the transaction that records them.
+    /// </summary>
     private async Task<TResponse> DecideAsync<TResponse>(ServerCallContext context, string country, IList<string> groups, IList<string> periods, bool accepted,
-        string reason, Func<IEnumerable<ApprovalCell>, TResponse> answer)
+        string reason, Func<IEnumerable<ApprovalCell>, IEnumerable<LifecycleEntry>, TResponse> answer)
     {
         var actor = RequireSecretariatApprover(context);
         var violations = new List<(string, string)>();
@@ -135,17 +152,38 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             violations.Add(("country", $"'{country}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())})"));
         }
         var cells = Cells(groups, periods, accepted ? null : reason, violations);
-        // A change of the State applied here right after this read still counts: a cell changed since approval reads so whatever was accepted.
-        var status = await StatusAsync(country, cells, false, context.CancellationToken);
-        RequireStates(status, accepted ? "accepted" : "rejected", ApprovalState.Approved, ApprovalState.Accepted, ApprovalState.Rejected);
-        var now = StoreTime.ToMicros(clock.GetUtcNow());
-        db.Acceptances.AddRange(status.Select(cell => new AcceptanceRow
+        await RequireDecisionLogAsync(context.CancellationToken);
+        var entries = await lifecycle.RecordAsync(MirpsAuth.Secretariat, cells, accepted ? LifecycleAction.Accept : LifecycleAction.Reject, reason, actor,
+            async cancellationToken =>
+            {
+                // A change of the State applied here right after this still counts: a cell changed since approval reads so whatever was accepted.
+                var status = await StatusAsync(country, cells, false, cancellationToken);
+                RequireStates(status, accepted ? "accepted" : "rejected", ApprovalState.Approved, ApprovalState.Accepted, ApprovalState.Rejected);
+                var decided = status.Select(cell => cell.EntrySequence).ToList();
+                var hashes = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country && decided.Contains(e.EntrySequence))
+                    .ToDictionaryAsync(e => e.EntrySequence, e => e.EntryHash, cancellationToken);
+                return status.ConvertAll(cell => new LifecycleLog.Decided(country, cell.EntrySequence, hashes[cell.EntrySequence]));
+            },
+            context.CancellationToken);
+        return answer(await StatusAsync(country, cells, true, context.CancellationToken), entries);
+    }
+
+    /// <summary>
+    /// FAILED_PRECONDITION (<see cref="DecisionLogRecovering"/>) while the Secretariat's decision log is empty here and none of
+    /// the peers it pulls that log from (origins listing "secretariat") has answered since the node started: a Secretariat
+    /// that lost its disk takes its log back before it decides, rather than start the chain again at 1 under the States' copies.
+    /// </summary>
+    private async Task RequireDecisionLogAsync(CancellationToken cancellationToken)
+    {
+        if (peers.DecisionLogAnswered || !options.Value.Peers.Any(p => p.Origins.Contains(MirpsAuth.Secretariat)))
         {
-            Country = country, GroupId = cell.GroupId, Period = cell.Period, EntrySequence = cell.EntrySequence,
-            Accepted = accepted, Reason = reason, Actor = actor, RecordedTime = now,
-        }));
-        await db.SaveChangesAsync(context.CancellationToken);
-        return answer(await StatusAsync(country, cells, true, context.CancellationToken));
+            return;
+        }
+        if ((await lifecycle.LastAsync(MirpsAuth.Secretariat, cancellationToken)).Sequence == 0)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, DecisionLogRecovering,
+                "the Secretariat's decision log is empty here and no peer that may hold it (Node:Peers origins listing secretariat) has answered yet: nothing was decided; try again once `mirps sync status` shows the pull connected");
+        }
     }
 
     private Task<List<ApprovalCell>> StatusAsync(string country, List<(string Group, string Period)> cells, bool withKeys, CancellationToken cancellationToken) =>

@@ -313,26 +313,29 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, IOptions<Webh
         EntrySequence = approval.EntrySequence, FromSequence = firstChange,
     };
 
-    /// <summary>ACCEPTED, REJECTED: the Secretariat's decisions, recorded on its node.</summary>
+    /// <summary>ACCEPTED, REJECTED: the Secretariat's decisions, its signed decision log (origin "secretariat") on its node.</summary>
     private static async Task DecisionsAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved,
         List<WebhookEvent>? events, long startAt, CancellationToken cancellationToken)
     {
         const string cursor = "acceptances";
         var after = cursors.GetValueOrDefault(cursor);
+        var secretariat = Mirps.Auth.MirpsAuth.Secretariat;
+        var decisions = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == secretariat);
         if (events is null)
         {
-            moved[cursor] = await db.Acceptances.Where(a => a.RecordedTime <= startAt).MaxAsync(a => (long?)a.Id, cancellationToken) ?? 0;
+            moved[cursor] = await decisions.Where(a => a.ReceivedTime <= startAt).MaxAsync(a => (long?)a.EntrySequence, cancellationToken) ?? 0;
             return;
         }
-        foreach (var decision in await db.Acceptances.AsNoTracking().Where(a => a.Id > after).OrderBy(a => a.Id).Take(Page).ToListAsync(cancellationToken))
+        foreach (var decision in await decisions.Where(a => a.EntrySequence > after).OrderBy(a => a.EntrySequence).Take(Page).ToListAsync(cancellationToken))
         {
             events.Add(new WebhookEvent
             {
-                EventId = $"{decision.Country}.decision.{decision.Id}", Type = decision.Accepted ? EventType.Accepted : EventType.Rejected,
+                // The decision's sequence in the Secretariat's log (its id in the unsigned table before, in the same order).
+                EventId = $"{decision.Country}.decision.{decision.EntrySequence}", Type = decision.Action == LifecycleAction.Accept ? EventType.Accepted : EventType.Rejected,
                 OccurTime = StoreTime.ToTimestamp(decision.RecordedTime), Country = decision.Country, GroupId = decision.GroupId, Period = decision.Period,
-                EntrySequence = decision.EntrySequence, Reason = decision.Reason,
+                EntrySequence = decision.LogSequence, Reason = decision.Reason,
             });
-            moved[cursor] = decision.Id;
+            moved[cursor] = decision.EntrySequence;
         }
     }
 

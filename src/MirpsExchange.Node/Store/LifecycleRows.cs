@@ -5,13 +5,17 @@ namespace MirpsExchange.Node.Store;
 
 /// <summary>
 /// One entry of an origin's lifecycle log (Mirps.Observation.V1.LifecycleEntry): written by the origin's node when
-/// its State approves or unapproves, and by replicas once they verified it (Approval/LifecycleVerifier).
+/// its State approves or unapproves, and by replicas once they verified it (Approval/LifecycleLog). The Secretariat's
+/// decisions are the entries of origin "secretariat" (<see cref="Mirps.Auth.MirpsAuth.Secretariat"/>), each naming the
+/// State decided in <see cref="Country"/>.
 /// </summary>
 public sealed class LifecycleEntryRow
 {
     public required string Origin { get; set; }
     public long EntrySequence { get; set; }
     public byte[]? PreviousHash { get; set; }
+    /// <summary>The State an entry of the Secretariat's decision log decides on; empty in a State's own lifecycle log.</summary>
+    public string Country { get; set; } = "";
     public required string GroupId { get; set; }
     public required string Period { get; set; }
     public Mirps.Observation.V1.LifecycleAction Action { get; set; }
@@ -30,8 +34,9 @@ public sealed class LifecycleEntryRow
 }
 
 /// <summary>
-/// The Secretariat's decision on a State's approval, in the Secretariat's own store: it accepts or rejects exactly
-/// the approval entry <see cref="EntrySequence"/> of <see cref="Country"/>'s lifecycle log (protos/README.md, "Approval").
+/// A decision the Secretariat recorded before its decisions were a signed log (unsigned, in its own store): signed into
+/// its decision log, in the order recorded, at its first start after the upgrade (<see cref="Approval.LifecycleLog.SignEarlierDecisionsAsync"/>),
+/// then removed. Nothing writes here any more.
 /// </summary>
 public sealed class AcceptanceRow
 {
@@ -56,7 +61,8 @@ internal sealed class LifecycleEntryConfiguration : IEntityTypeConfiguration<Lif
         builder.ToTable(Table);
         builder.HasKey(e => new { e.Origin, e.EntrySequence });
         builder.Property(e => e.EntrySequence).ValueGeneratedNever();
-        builder.Property(e => e.Origin).HasMaxLength(3);
+        builder.Property(e => e.Origin).HasMaxLength(16); // a State's ISO3, or "secretariat"
+        builder.Property(e => e.Country).HasMaxLength(3);
         builder.Property(e => e.GroupId).HasMaxLength(64);
         builder.Property(e => e.Period).HasMaxLength(7);
         builder.Property(e => e.Action).HasConversion<int>();

@@ -61,6 +61,13 @@ public sealed partial class PeerSyncWorker(
         var address = peer.Address;
         var state = states.Register(address, origin);
         using var channel = OpenChannel(peer, tokens, certificate, tls.Value, out var identity, options.Value.PeerStallTimeout);
+        if (origin == MirpsAuth.Secretariat)
+        {
+            // The Secretariat's decision log (accepted, rejected): a lifecycle log with no change log beside it, so a State's
+            // node answers for its own cells from its own store, and the Secretariat takes its decisions back after losing its disk.
+            await PullLifecycleAsync(channel, origin, address, state, static () => { }, stoppingToken);
+            return;
+        }
         var client = new SyncService.SyncServiceClient(channel);
         var feed = new ChangeFeedDecoder();
         var failures = 0;
@@ -439,6 +446,11 @@ public sealed partial class PeerSyncWorker(
                     deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
                 var verified = await log.VerifyAsync(origin, page.Entries, catalogue, logKeys, cancellationToken);
                 more = await log.ApplyAsync(origin, verified, cancellationToken) == Approval.LifecycleLog.MaxPage;
+                if (origin == MirpsAuth.Secretariat)
+                {
+                    state.Set(PeerState.Connected); // its only pull: the peer answered and what it sent verified
+                    states.DecisionLogPulled();
+                }
                 if (verified.Any(v => v.Entry.Action == LifecycleAction.Approve) && await log.HoldsNotHeldAsync(origin, cancellationToken))
                 {
                     approved();
@@ -537,6 +549,13 @@ public sealed class PeerStates
 {
     private readonly ConcurrentDictionary<(string Address, string Origin), Entry> _entries = new();
     private readonly TimeProvider _clock;
+    private int _decisionLogAnswered;
+
+    /// <summary>Whether a peer answered a pull of the Secretariat's decision log (origin "secretariat") since this node started.</summary>
+    public bool DecisionLogAnswered => Volatile.Read(ref _decisionLogAnswered) == 1;
+
+    /// <summary>A peer answered a pull of the Secretariat's decision log, and what it sent verified.</summary>
+    public void DecisionLogPulled() => Volatile.Write(ref _decisionLogAnswered, 1);
 
     public PeerStates(TimeProvider clock, System.Diagnostics.Metrics.IMeterFactory meters)
     {

@@ -40,6 +40,9 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     /// <summary>When set, ListLifecycleEntries answers <see cref="Lifecycle"/> for this origin only (none for the others).</summary>
     public string? LifecycleOrigin { get; set; }
 
+    /// <summary>What ListLifecycleEntries answers for the Secretariat's decision log (origin "secretariat") after an entry sequence.</summary>
+    public Func<long, IEnumerable<Mirps.Observation.V1.LifecycleEntry>> Decisions { get; set; } = _ => [];
+
     /// <summary>After the script: keep the stream open (a following node with nothing new) or end it.</summary>
     public bool HoldOpen { get; set; } = true;
 
@@ -75,9 +78,12 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
     public (string Address, string Country) Peer => (Address, Country);
 
     /// <summary>The Secretariat's pull of PAN from <paramref name="address"/>, once <paramref name="done"/> says so (or after 30 s).</summary>
-    public static async Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done)
+    public static Task<PeerStatus> PullAsync(TestSecretariat secretariat, string address, Func<PeerStatus, bool> done) => PullAsync(secretariat.Channel, address, done);
+
+    /// <summary>The pull from <paramref name="address"/> of the node <paramref name="node"/> calls, once <paramref name="done"/> says so (or after 30 s).</summary>
+    public static async Task<PeerStatus> PullAsync(Grpc.Net.Client.GrpcChannel node, string address, Func<PeerStatus, bool> done)
     {
-        var client = new SyncService.SyncServiceClient(secretariat.Channel);
+        var client = new SyncService.SyncServiceClient(node);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
@@ -189,7 +195,7 @@ public sealed class MaliciousApproval(MaliciousPeer peer) : Mirps.Approval.V1.Ap
     public override Task<Mirps.Approval.V1.ListLifecycleEntriesResponse> ListLifecycleEntries(Mirps.Approval.V1.ListLifecycleEntriesRequest request, ServerCallContext context) =>
         Task.FromResult(new Mirps.Approval.V1.ListLifecycleEntriesResponse
         {
-            Entries = { peer.LifecycleOrigin is null || peer.LifecycleOrigin == request.Origin ? peer.Lifecycle(request.AfterEntrySequence) : [] },
+            Entries = { request.Origin == Mirps.Auth.MirpsAuth.Secretariat ? peer.Decisions(request.AfterEntrySequence) : peer.LifecycleOrigin is null || peer.LifecycleOrigin == request.Origin ? peer.Lifecycle(request.AfterEntrySequence) : [] },
         });
 }
 
@@ -203,18 +209,26 @@ public sealed class TcpGate : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
-    private readonly int _target;
+    private int _target;
     private readonly Task _accepting;
 
-    public TcpGate(string target)
+    public TcpGate(string target) : this() => Target = target;
+
+    /// <summary>A gate whose node is named later (<see cref="Target"/>, before <see cref="Open"/>): a node that starts after its peer.</summary>
+    public TcpGate()
     {
-        _target = new Uri(target).Port;
         _listener.Start();
         Address = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
         _accepting = AcceptAsync();
     }
 
     public string Address { get; }
+
+    /// <summary>The node's address (its port is what counts).</summary>
+    public string Target
+    {
+        set => _target = new Uri(value).Port;
+    }
 
     public void Open() => _opened.TrySetResult();
 

@@ -67,6 +67,9 @@ public sealed class TestSecretariat : IAsyncDisposable
     public GrpcChannel Channel { get; }
     public RegionalService.RegionalServiceClient Regional { get; }
 
+    /// <summary>Its store as a command's connection names it: the PostgreSQL database, or the SQLite file (as <see cref="TestNode.StoreName"/>).</summary>
+    public string StoreName => Store?.Database ?? DatabasePath;
+
     /// <summary>The Secretariat's store file, to count what it wrote behind its back.</summary>
     public string DatabasePath => Path.Combine(Folder, "data", "secretariat.db");
 
@@ -157,6 +160,8 @@ public sealed class TestSecretariat : IAsyncDisposable
             var clock = new PinnableClock();
             var app = await SecretariatApplication.BuildAsync(
             [
+                // The Secretariat's key signs its decision log; registered first, as an admin would, so States verify it.
+                $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, MirpsAuth.Secretariat, folder)}",
                 $"--Node:DataDirectory={Path.Combine(folder, "data")}",
                 "--Node:Port=0",
                 $"--Node:Issuer={identity.Issuer}",

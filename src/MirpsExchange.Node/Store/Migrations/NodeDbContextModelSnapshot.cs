@@ -98,7 +98,7 @@ namespace MirpsExchange.Node.Store.Migrations
             modelBuilder.Entity("MirpsExchange.Node.Store.LifecycleEntryRow", b =>
                 {
                     b.Property<string>("Origin")
-                        .HasMaxLength(3)
+                        .HasMaxLength(16)
                         .HasColumnType("TEXT")
                         .HasColumnName("origin");
 
@@ -115,6 +115,12 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("actor");
+
+                    b.Property<string>("Country")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("country");
 
                     b.Property<byte[]>("EntryHash")
                         .IsRequired()

@@ -112,8 +112,8 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
             modelBuilder.Entity("MirpsExchange.Node.Store.LifecycleEntryRow", b =>
                 {
                     b.Property<string>("Origin")
-                        .HasMaxLength(3)
-                        .HasColumnType("character varying(3)")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
                         .HasColumnName("origin")
                         .UseCollation("C");
 
@@ -130,6 +130,13 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
                         .HasColumnName("actor")
+                        .UseCollation("C");
+
+                    b.Property<string>("Country")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)")
+                        .HasColumnName("country")
                         .UseCollation("C");
 
                     b.Property<byte[]>("EntryHash")
