@@ -121,12 +121,20 @@ public static class NodeApplication
     {
         // No file watcher on the content root: the store is often below it, and every write to the
         // database and its WAL would wake the watcher. Configuration changes take a restart.
+        StartUpTimeline.Mark("main");
         var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
+        StartUpTimeline.Mark("builder");
         builder.AddNode();
         configure?.Invoke(builder);
+        StartUpTimeline.Mark("registered");
         var app = builder.Build();
+        StartUpTimeline.Mark("built");
         app.MapNode();
+        StartUpTimeline.Mark("mapped");
+        app.PrefetchPeerTokens();
         await app.MigrateStoreAsync();
+        StartUpTimeline.Mark("store ready");
+        app.Lifetime.ApplicationStarted.Register(() => StartUpTimeline.Mark("listening"));
         return app;
     }
 }

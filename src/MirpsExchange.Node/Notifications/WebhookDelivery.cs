@@ -66,6 +66,7 @@ public sealed partial class WebhookDelivery : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await Task.Yield(); // the first round beside the rest of the start, not before the node listens (as WebhookDeriver)
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -135,6 +135,7 @@ public static class StoreExtensions
             await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IHistoryRepository>().CreateIfNotExistsAsync();
         }
         await store.MigrateAsync();
+        Extensions.StartUpTimeline.Mark("migrated");
         // The store says whose node's it is (a backup carries it; a restore, or a start on another State's store, is refused).
         await store.OpenConnectionAsync();
         try
@@ -151,6 +152,7 @@ public static class StoreExtensions
         stamps.Observe(await db.Observations.MaxAsync(o => (long?)o.ReceivedTime) ?? long.MinValue);
         stamps.Observe(await db.WithheldChanges.MaxAsync(w => (long?)w.ReceivedTime) ?? long.MinValue);
         stamps.Observe(await db.LogHeads.MaxAsync(h => (long?)h.ReceivedTime) ?? long.MinValue);
+        Extensions.StartUpTimeline.Mark("stamped, receive times");
         var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0). Rows
         // written under the running catalogue already hold its defaults, so a store last run on it is not read again: that
@@ -161,6 +163,7 @@ public static class StoreExtensions
         {
             StoreFiles.NarrowCreated(store.GetConnectionString()!);
         }
+        Extensions.StartUpTimeline.Mark("catalogue versions");
         await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
         await Approval.LifecycleLog.SignEarlierDecisionsAsync(app.Services);

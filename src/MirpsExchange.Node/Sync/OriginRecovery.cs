@@ -100,6 +100,7 @@ public sealed partial class OriginRecovery(
     ReplicaRules rules,
     RecoveryState state,
     TimeProvider clock,
+    IServiceProvider services,
     ILogger<OriginRecovery> logger) : IHostedService, IDisposable
 {
     /// <summary>A recovery source holds less of the log than another peer (Node:RecoverFrom).</summary>
@@ -147,8 +148,30 @@ public sealed partial class OriginRecovery(
     /// <summary>Completes when the node's recovery is over (at once when there was nothing to recover).</summary>
     public Task Completion => _recovery;
 
+    private readonly TaskCompletionSource _checked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes when the start-up check is over (the node then writes, recovers, or waits for its quorum; or the check
+    /// failed, and the host stops): a pull of the node's own State's log waits for it. Pulls of other origins do not (see
+    /// <see cref="SyncExtensions.AddPeerSync"/>).
+    /// </summary>
+    public Task Checked => _checked.Task;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await CheckAtStartAsync(cancellationToken);
+        }
+        finally
+        {
+            _checked.TrySetResult();
+        }
+    }
+
+    private async Task CheckAtStartAsync(CancellationToken cancellationToken)
+    {
+        Extensions.StartUpTimeline.Mark("recovery check starts");
         var node = options.Value;
         // A store restored from a backup (mirps restore), or put back below how far the node signed its log (any restore
         // method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
@@ -167,10 +190,11 @@ public sealed partial class OriginRecovery(
             }
             return;
         }
-        var session = new Session(this);
+        var session = new Session(this, services.GetRequiredService<PeerCredentials>());
         try
         {
             var behind = await session.CheckAsync(cancellationToken);
+            Extensions.StartUpTimeline.Mark("recovery checked");
             if (behind is null)
             {
                 session.Dispose();
@@ -303,22 +327,20 @@ public sealed partial class OriginRecovery(
     /// <summary>The node's own head and the peers that hold more, most first.</summary>
     private sealed record Behind(long Own, List<PeerHolding> Sources);
 
-    /// <summary>The connections of one check and recovery: the client certificate, the tokens, one channel per peer.</summary>
+    /// <summary>The connections of one check and recovery: the client certificate and tokens (<see cref="PeerCredentials"/>), one channel per peer.</summary>
     private sealed class Session : IDisposable
     {
         private readonly OriginRecovery _owner;
-        private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _certificate;
-        private readonly HttpClient _http;
-        private readonly NodeTokenClients _tokens;
+        private readonly PeerCredentials _credentials;
+        private readonly bool _ownsCredentials;
         private readonly Dictionary<string, (global::Grpc.Net.Client.GrpcChannel Channel, PeerIdentity Identity)> _channels = new(StringComparer.Ordinal);
 
-        public Session(OriginRecovery owner)
+        /// <param name="shared">The node's own (the start-up check: its tokens were asked for while the store was migrated, and
+        /// the pulls use them too); null for a later check, which loads the credential and certificate afresh.</param>
+        public Session(OriginRecovery owner, PeerCredentials? shared = null)
         {
             _owner = owner;
-            var node = owner.OptionsP.Value;
-            _certificate = node.LoadClientCertificate(owner.TlsP.Value);
-            _http = new HttpClient(FederationTrust.CreateHandler(owner.TlsP.Value.CaFile, _certificate));
-            _tokens = new NodeTokenClients(_http, new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath), ClientCredential.Load(node.Credential!), MirpsAuth.ReadScope);
+            (_credentials, _ownsCredentials) = shared is null ? (new PeerCredentials(owner.OptionsP, owner.TlsP), true) : (shared, false);
         }
 
         private string Country => _owner.OptionsP.Value.Country;
@@ -331,7 +353,7 @@ public sealed partial class OriginRecovery(
                 if (!_channels.TryGetValue(peer.Address, out open))
                 {
                     // Pinged like a pull's channel: a source that keeps a connection open and silent is found out.
-                    var channel = PeerSyncWorker.OpenChannel(peer, _tokens.For(peer.Country), _certificate, _owner.TlsP.Value, out var made, _owner.OptionsP.Value.PeerStallTimeout);
+                    var channel = PeerSyncWorker.OpenChannel(peer, _credentials.For(peer.Country), _credentials.Certificate, _owner.TlsP.Value, out var made, _owner.OptionsP.Value.PeerStallTimeout);
                     _channels[peer.Address] = open = (channel, made);
                 }
             }
@@ -837,9 +859,10 @@ public sealed partial class OriginRecovery(
             {
                 channel.Dispose();
             }
-            _tokens.Dispose();
-            _http.Dispose();
-            _certificate?.Dispose();
+            if (_ownsCredentials)
+            {
+                _credentials.Dispose();
+            }
         }
     }
 

@@ -8,6 +8,7 @@ using Mirps.Tls;
 using MirpsExchange.Catalogue;
 using Microsoft.EntityFrameworkCore;
 using Mirps.Observation.V1;
+using MirpsExchange.Node.Extensions;
 using MirpsExchange.Node.Store;
 using MirpsExchange.ServiceDefaults;
 
@@ -31,7 +32,10 @@ public sealed partial class PeerSyncWorker(
     ReplicaRules rules,
     MirpsExchange.Node.Store.CatalogueVersions originCatalogues,
     ILogger<PeerSyncWorker> logger,
-    IOptions<TlsOptions> tls) : BackgroundService
+    ILoggerFactory loggers,
+    IOptions<TlsOptions> tls,
+    OriginRecovery recovery,
+    IServiceProvider services) : BackgroundService
 {
     /// <summary>How long a pull waits at start for the published log keys' first fetch.</summary>
     private static readonly TimeSpan KeysAtStart = TimeSpan.FromSeconds(10);
@@ -42,22 +46,30 @@ public sealed partial class PeerSyncWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var node = options.Value;
+        StartUpTimeline.Mark("pulls start");
         if (node.Peers.Count == 0)
         {
             return;
         }
         // Over TLS tokens are bound to the node's client certificate, which it presents to the identity server and every peer.
-        using var certificate = node.LoadClientCertificate(tls.Value);
-        using var http = new HttpClient(FederationTrust.CreateHandler(tls.Value.CaFile, certificate));
-        var credential = ClientCredential.Load(node.Credential!); // required with peers (NodeOptionsValidation)
-        var tokenEndpoint = new Uri(new Uri(node.Issuer), MirpsAuth.TokenEndpointPath);
-        // A token is good at one node only: one client (one cached token) per peer node, shared by its origins.
-        using var tokens = new NodeTokenClients(http, tokenEndpoint, credential, MirpsAuth.ReadScope);
-        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, tokens.For(peer.Country), certificate, stoppingToken))));
+        // A token is good at one node only: one client (one cached token) per peer node, shared by its origins and the
+        // start-up recovery check, and asked for while the store was migrated (PeerCredentials; a credential is required with peers).
+        var credentials = services.GetRequiredService<PeerCredentials>();
+        await Task.WhenAll(node.Peers.SelectMany(peer => peer.Origins.Select(origin => PullAsync(peer, origin, credentials.For(peer.Country), credentials.Certificate, stoppingToken))));
     }
 
     private async Task PullAsync(PeerOptions peer, string origin, TokenClient tokens, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, CancellationToken stoppingToken)
     {
+        // The node's own State's log is pulled only once the start-up check has compared it with what the peers hold
+        // (OriginRecovery); other origins' logs are pulled at once, beside that check (see OriginRecovery.Checked).
+        if (string.Equals(origin, options.Value.Country, StringComparison.OrdinalIgnoreCase))
+        {
+            await recovery.Checked.WaitAsync(stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
         var address = peer.Address;
         var state = states.Register(address, origin);
         using var channel = OpenChannel(peer, tokens, certificate, tls.Value, out var identity, options.Value.PeerStallTimeout);
@@ -104,6 +116,7 @@ public sealed partial class PeerSyncWorker(
                 var local = Task.Run(() => HeldHereAsync(origin, stoppingToken), CancellationToken.None);
                 _ = local.ContinueWith(static held => held.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 var status = await client.GetSyncStatusAsync(new GetSyncStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: stoppingToken);
+                StartUpTimeline.Mark($"pull {origin}: token, status");
                 // Another version syncs when one catalogue declares it maps the other (CatalogueUpgrade): States upgrade on different days.
                 peerCatalogue = CatalogueUpgrade.RelationTo(catalogue, status.CatalogVersion, status.CatalogDigest);
                 if (peerCatalogue == CatalogueUpgrade.Relation.Unrelated)
@@ -124,6 +137,7 @@ public sealed partial class PeerSyncWorker(
                 var self = Sharing.Reader.OfNode(options.Value.Country);
                 // Every change is checked against the origin's signed log before it is written (ChainVerifier).
                 var (applied, resume, nextRelease, notHeld, verifier) = await local;
+                StartUpTimeline.Mark($"pull {origin}: resume point read");
                 state.Applied(applied, null);
                 // A following stream is ended to ask again: when the first embargo held here ends, and, with
                 // growing pauses, while changes a relay did not hold are still missing here.
@@ -174,6 +188,7 @@ public sealed partial class PeerSyncWorker(
                         SuppressionMethods = { MirpsExchange.Node.Sharing.SuppressionMethods.ImplementedBy(options.Value.Sharing) },
                     }, stall.Token);
                 await keysAtStart;
+                StartUpTimeline.Mark($"pull {origin}: feed opened, log keys");
                 state.Set(PeerState.Connected);
                 // Checked and verified as they are read, on the read-ahead thread, while the last message is written.
                 VerifiedChanges Check(StreamChangesResponse message)
@@ -192,6 +207,7 @@ public sealed partial class PeerSyncWorker(
                     await using var scope = scopes.CreateAsyncScope();
                     var writer = scope.ServiceProvider.GetRequiredService<ReplicaWriter>();
                     var (_, _, last) = await writer.ApplyChangesAsync(origin, verified, stoppingToken);
+                    StartUpTimeline.Report(loggers, $"pull {origin}: first message applied");
                     verified.Release();
                     state.Applied(last, verified.Changes[^1].RecordedTime);
                     failures = 0;

@@ -9,15 +9,29 @@ public static class SyncExtensions
         builder.Services.AddSingleton<ReplicaRules>();
         builder.Services.AddScoped<ReplicaWriter>();
         builder.Services.AddSingleton<ILogKeys, PublishedLogKeys>();
-        // Before the pulls: a State's node behind what its peers hold of its own log recovers it first (writes refused meanwhile).
-        // (Starting the pulls first, so a replica's initial sync does not wait for this check, was tried on 2026-12-07 and taken
-        // back: in its one 1 M-row run, at load ~65, the replica did not listen within 60 s while the check ran beside its
-        // catching-up pull; the cause was not found. docs/performance.md.)
+        builder.Services.AddSingleton<PeerCredentials>();
+        // The recovery check (OriginRecovery) runs before the node listens, so it serves and writes nothing of its own State's log
+        // before it knows where that log stands among its peers. The pulls start first, beside it: a pull of another origin's
+        // log neither reads nor moves the node's own sequence (what the check protects), writes only that origin's changes,
+        // verified against that origin's signed log, one writer at a time (WriteGate), exactly as it would a moment later; a
+        // pull of the node's own State's log waits for the check (OriginRecovery.Checked), as it did when the check came first.
         builder.Services.AddSingleton<RecoveryState>();
         builder.Services.AddSingleton<OriginRecovery>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<OriginRecovery>());
         builder.Services.AddHostedService<PeerSyncWorker>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OriginRecovery>());
         builder.Services.AddHealthChecks().AddCheck<PeerHealthCheck>("peers").AddCheck<RecoveryHealthCheck>("recovery");
         return builder;
+    }
+
+    /// <summary>
+    /// Asks for every peer node's token in the background (<see cref="PeerCredentials.Prefetch"/>), before the store is
+    /// migrated: the start-up recovery check and the first pulls, which need them, then find them ready.
+    /// </summary>
+    public static void PrefetchPeerTokens(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NodeOptions>>().Value.Peers.Count > 0)
+        {
+            app.Services.GetRequiredService<PeerCredentials>().Prefetch(app.Services.GetRequiredService<ILogger<PeerCredentials>>(), app.Lifetime.ApplicationStopping);
+        }
     }
 }

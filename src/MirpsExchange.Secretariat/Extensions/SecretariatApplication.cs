@@ -1,5 +1,6 @@
 using MirpsExchange.Node.Extensions;
 using MirpsExchange.Node.Store;
+using MirpsExchange.Node.Sync;
 
 namespace MirpsExchange.Secretariat.Extensions;
 
@@ -22,6 +23,7 @@ public static class SecretariatApplication
         var app = builder.Build();
         app.MapNode();
         app.MapRegional();
+        app.PrefetchPeerTokens();
         await app.MigrateStoreAsync();
         return app;
     }
