@@ -359,10 +359,19 @@ internal static class RegionalVerify
                     EntryHash = Mirps.Log.LifecycleEntrySignature.Hash(entry), ReceivedTime = 0,
                 });
             }
-            db.Acceptances.AddRange(provenance.Acceptances.Select(a => new AcceptanceRow
+            // Each acceptance as an entry of the Secretariat's decision log (origin "secretariat"), naming the approval it decides by
+            // its sequence and hash, as ApprovalCells matches them; UnsignedAcceptance has checked that the approval is there.
+            var decision = 0L;
+            foreach (var a in provenance.Acceptances)
             {
-                Country = a.Country, GroupId = a.GroupId, Period = a.Period, EntrySequence = a.EntrySequence, Accepted = true, Reason = "", Actor = "", RecordedTime = 0,
-            }));
+                var approval = lifecycle[a.Country][(int)a.EntrySequence - 1];
+                db.LifecycleEntries.Add(new LifecycleEntryRow
+                {
+                    Origin = Mirps.Auth.MirpsAuth.Secretariat, EntrySequence = ++decision, Country = a.Country, GroupId = a.GroupId, Period = a.Period,
+                    Action = Mirps.Observation.V1.LifecycleAction.Accept, LogSequence = a.EntrySequence, LogHash = Mirps.Log.LifecycleEntrySignature.Hash(approval),
+                    Reason = "", Actor = "", RecordedTime = 0, KeyId = "", Signature = [], EntryHash = [], ReceivedTime = 0,
+                });
+            }
             await db.SaveChangesAsync(cancellationToken);
             var requests = new RegionalRequests(catalogue, TimeProvider.System);
             var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
