@@ -126,7 +126,7 @@ internal static class PostgresBackup
                     ?? throw new BackupRefusedException($"a node is running on the database {store.Database} (it holds the store's advisory lock): stop it first; nothing was restored");
                 await using (var connection = await OpenAsync(store, cancellationToken))
                 {
-                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name <> 'mirps-store-lock'", connection))
+                    await using (var others = new NpgsqlCommand($"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name <> '{StoreLock.PostgresApplicationName}'", connection))
                     {
                         if ((long)(await others.ExecuteScalarAsync(cancellationToken))! is var count and > 0)
                         {
