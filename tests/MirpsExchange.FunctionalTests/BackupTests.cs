@@ -206,7 +206,7 @@ public class BackupTests
 
     /// <summary>
     /// Hostile review A3: the backup's manifest is signed with PAN's log-signing key, and a restore verifies it before anything
-    /// is overwritten. Refused: every row's readers widened to every State with the manifest's SHA-256 made to match (before
+    /// is overwritten. Refused: PAN's figures falsified in the store with the manifest's SHA-256 made to match (before
     /// the signature, this restored: the SHA-256 guarded against accidents only), a manifest field edited by hand, the store
     /// swapped under the untouched manifest, the altered backup signed again with CRI's key, a manifest without a signature,
     /// and a restore with no key to verify with. An unsigned backup restores only with --accept-unsigned, which says so.
@@ -237,18 +237,18 @@ public class BackupTests
                 Assert.Equal(["node-pan.db"], Directory.GetFiles(Path.GetDirectoryName(target)!).Select(Path.GetFileName).Where(f => !f!.EndsWith(".lock", StringComparison.Ordinal)));
             }
 
-            const string Widen = "UPDATE observations SET readers = '*'"; // every State would be served PAN's withheld figures
-            var widened = Path.Combine(folder, "widened.backup");
-            await RewriteAsync(backup, widened, sql: Widen);
-            await RefusedAsync(widened, "the manifest was altered after it was signed");
+            const string Falsify = "UPDATE observations SET value = value * 10"; // PAN's figures, falsified in its own backup
+            var falsified = Path.Combine(folder, "falsified.backup");
+            await RewriteAsync(backup, falsified, sql: Falsify);
+            await RefusedAsync(falsified, "the manifest was altered after it was signed");
             var edited = Path.Combine(folder, "edited.backup");
             await RewriteAsync(backup, edited, change: manifest => manifest with { Created = manifest.Created.AddDays(-30) });
             await RefusedAsync(edited, "the manifest was altered after it was signed");
             var swapped = Path.Combine(folder, "swapped.backup");
-            await RewriteAsync(backup, swapped, sql: Widen, keepSha256: true);
+            await RewriteAsync(backup, swapped, sql: Falsify, keepSha256: true);
             await RefusedAsync(swapped, "its store's SHA-256 is not the one its manifest names");
             var forged = Path.Combine(folder, "forged.backup");
-            await RewriteAsync(backup, forged, sql: Widen, signWith: await StateKeyAsync(Path.Combine(folder, "cri"), "CRI"));
+            await RewriteAsync(backup, forged, sql: Falsify, signWith: await StateKeyAsync(Path.Combine(folder, "cri"), "CRI"));
             await RefusedAsync(forged, "signed with another key than PAN's node's");
             var unsigned = Path.Combine(folder, "unsigned.backup");
             await RewriteAsync(backup, unsigned, change: manifest => manifest with { KeyId = null, Signature = null });
