@@ -175,7 +175,7 @@ public class PostgresRestoreTests
             var pan = await PanamaAsync($"--Node:Port={port}");
             await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup, "--log-key", await PanKeyAsync(folder)); // while the node runs
+            var (code, output, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]); // while the node runs
             Assert.True(code == 0, error);
             Assert.Contains("PAN's node's store: its log up to change 4", output, StringComparison.Ordinal);
             if (!OperatingSystem.IsWindows())
@@ -188,7 +188,7 @@ public class PostgresRestoreTests
             restored = await DatabaseAsync(pan.Store);
             await pan.DisposeAsync(); // the store is lost
 
-            (code, output, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, output, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, restored), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Contains("its log up to change 4", output, StringComparison.Ordinal);
             Assert.Contains("schema mirps_replaced_", output, StringComparison.Ordinal);
@@ -222,19 +222,19 @@ public class PostgresRestoreTests
         {
             await using var pan = await PanamaAsync();
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup, "--log-key", await PanKeyAsync(folder));
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
 
             // The target: another database holding PAN's store (restored once), which must not change.
             target = await DatabaseAsync(pan.Store);
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Contains("mirps_replaced_", await FingerprintAsync(target), StringComparison.Ordinal);
 
             async Task RefusedAsync(string file, string store, string country, string expected)
             {
                 var before = await FingerprintAsync(store);
-                var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", file, "--store", store, "--country", country, .. await PanPublishedKeyArgsAsync(folder)]);
+                var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", file, .. StoreFile(folder, store), "--country", country, .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.Equal(1, code);
                 Assert.Contains(expected, error, StringComparison.Ordinal);
                 Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
@@ -259,7 +259,7 @@ public class PostgresRestoreTests
             await RewriteAsync(backup, forged, manifest => manifest with { Created = manifest.Created.AddDays(-1) }, signWith: await StateKeyAsync(Path.Combine(folder, "cri"), "CRI"));
             await RefusedAsync(forged, target, "PAN", "signed with another key than PAN's node's");
             var before = await FingerprintAsync(target);
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", target, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, target), "--country", "PAN"]);
             Assert.Equal(1, code);
             Assert.Contains("name it with --log-key", error, StringComparison.Ordinal);
             Assert.Equal(before, await FingerprintAsync(target));
@@ -272,7 +272,7 @@ public class PostgresRestoreTests
             await RewriteAsync(backup, sqlite, manifest => manifest with { Provider = null }, signWith: await PanKeyAsync(folder)); // by whoever holds PAN's key: the checks below hold even then
             await RefusedAsync(sqlite, target, "PAN", "a backup of a SQLite store, and the store to restore is a PostgreSQL one");
             var file = Path.Combine(folder, "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", file, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, file), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("a backup of a PostgreSQL store, and the store to restore is a SQLite one", error, StringComparison.Ordinal);
             Assert.False(File.Exists(file));
@@ -289,9 +289,9 @@ public class PostgresRestoreTests
 
             // A backup of a store restored before holds the store alone (not the schema that restore kept), and restores again.
             var again = Path.Combine(folder, "again.backup");
-            (code, _, error) = await CliRunner.RunAsync("backup", "--store", target, "--out", again, "--log-key", await PanKeyAsync(folder));
+            (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, target), "--out", again, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", again, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", again, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Equal(2, (await FingerprintAsync(target)).Split('|')[0].Split(',').Count(schema => schema.StartsWith("mirps_replaced_", StringComparison.Ordinal)));
 
@@ -301,7 +301,7 @@ public class PostgresRestoreTests
             // The database of a running node (whatever its connection pools hold: the pools were just cleared above): nor does a
             // second node start on it.
             await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={pan.Store.ConnectionString}"]));
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", pan.Store.ConnectionString, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, pan.Store.ConnectionString), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("a node is running on the database", error, StringComparison.Ordinal);
             Assert.Equal(5, (await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)))).LastOriginSequence); // still writing on its own store
@@ -328,17 +328,17 @@ public class PostgresRestoreTests
         {
             await using var pan = await PanamaAsync();
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup, "--log-key", await PanKeyAsync(folder));
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
             target = await DatabaseAsync(pan.Store);
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error); // the dump of a store the migrations made passes
 
             // Another store of PAN's, altered, then backed up as mirps backup does.
             var altered = await DatabaseAsync(pan.Store);
             try
             {
-                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", altered, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, altered), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.True(code == 0, error);
                 await using (var connection = new NpgsqlConnection(altered))
                 {
@@ -350,11 +350,11 @@ public class PostgresRestoreTests
                     await command.ExecuteNonQueryAsync();
                 }
                 var hostile = Path.Combine(folder, "hostile.backup");
-                (code, _, error) = await CliRunner.RunAsync("backup", "--store", altered, "--out", hostile, "--log-key", await PanKeyAsync(folder));
+                (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, altered), "--out", hostile, "--log-key", await PanKeyAsync(folder)]);
                 Assert.True(code == 0, error);
 
                 var before = await FingerprintAsync(target);
-                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", hostile, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", hostile, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.Equal(1, code);
                 Assert.Contains("the node's migrations do not create", error, StringComparison.Ordinal);
                 Assert.Contains("FUNCTION public everyone()", error, StringComparison.Ordinal);
@@ -387,7 +387,7 @@ public class PostgresRestoreTests
         {
             await using var pan = await PanamaAsync();
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup, "--log-key", await PanKeyAsync(folder));
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
             System.IO.Compression.ZipFile.ExtractToDirectory(backup, Path.Combine(folder, "x"));
             var script = Path.Combine(folder, "restore.sql");
@@ -431,13 +431,13 @@ public class PostgresRestoreTests
             await using var pan = await PanamaAsync("--Store:LockCheckInterval=00:00:01");
             var database = pan.Store!.ConnectionString;
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", database, "--out", backup, "--log-key", await PanKeyAsync(folder));
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, database), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
 
             var first = await LockSessionAsync(database);
             await TerminateAsync(database, first);
             var second = await EventuallyAsync(() => LockSessionAsync(database), pid => pid != 0 && pid != first, "the node takes its store's lock again on a new session");
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", database, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, database), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("a node is running on the database", error, StringComparison.Ordinal);
             await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={database}"]));
@@ -467,6 +467,17 @@ public class PostgresRestoreTests
         {
             TempFolder.Delete(folder);
         }
+    }
+
+    /// <summary>
+    /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
+    /// the command line): an owner-only file in <paramref name="folder"/>.
+    /// </summary>
+    private static string[] StoreFile(string folder, string connectionString)
+    {
+        var file = Path.Combine(folder, $"store-{Guid.NewGuid():N}.conn");
+        MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, connectionString);
+        return ["--store-file", file];
     }
 
     /// <summary>The process id of the session holding a node's store lock on <paramref name="database"/> (0: none).</summary>
