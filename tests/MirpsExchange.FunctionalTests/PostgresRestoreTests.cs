@@ -443,6 +443,7 @@ public class PostgresRestoreTests
             await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={database}"]));
 
             pan.Errors.Expect("StoreLockLost");
+            pan.Errors.Expect("HealthCheckEnd"); // the health service logs the unhealthy store-lock check at Error level
             await TerminateAsync(database, second);
             StoreLock? other = null;
             for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
