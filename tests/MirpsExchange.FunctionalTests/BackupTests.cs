@@ -4,6 +4,7 @@ using MirpsExchange.Node.Sync;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 using static MirpsExchange.FunctionalTests.Infrastructure.RecoveryFederation;
+using static MirpsExchange.FunctionalTests.Infrastructure.BackupFiles;
 using static MirpsExchange.FunctionalTests.RecoveryTests;
 
 namespace MirpsExchange.FunctionalTests;
@@ -39,7 +40,7 @@ public class BackupTests
             await pan.DisposeAsync(); // the disk is lost
 
             var restored = Path.Combine(folder, "restored", "node-pan.db");
-            (code, output, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            (code, output, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Contains("its log up to change 4", output, StringComparison.Ordinal);
             Assert.Equal(4, PanLog(restored).Count);
@@ -77,7 +78,7 @@ public class BackupTests
             await pan.DisposeAsync();
 
             var restored = Path.Combine(folder, "restored", "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
 
             Assert.Equal(MirpsExchange.Node.Store.StoreBackup.RecoveryRequiredMark, UserVersion(restored));
@@ -165,7 +166,7 @@ public class BackupTests
             }
             await pan.DisposeAsync(); // the disk is lost
             var restored = Path.Combine(folder, "restored", "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
 
             // The Secretariat holds PAN's log up to change 4 (PAN's own signed head there); CRI, which holds 5 to 7, is not among those that answer.
@@ -256,7 +257,7 @@ public class BackupTests
             Assert.Equal(1, entry.EntrySequence);
             await pan.DisposeAsync(); // the disk is lost
             var restored = Path.Combine(folder, "restored", "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
 
             await using var secretariat = await MaliciousPeer.StartAsync("secretariat");
@@ -305,6 +306,159 @@ public class BackupTests
         }
     }
 
+    /// <summary>
+    /// Hostile review A3: the backup's manifest is signed with PAN's log-signing key, and a restore verifies it before anything
+    /// is overwritten. Refused: PAN's figures falsified in the store with the manifest's SHA-256 made to match (before
+    /// the signature, this restored: the SHA-256 guarded against accidents only), a manifest field edited by hand, the store
+    /// swapped under the untouched manifest, the altered backup signed again with CRI's key, a manifest without a signature,
+    /// and a restore with no key to verify with. An unsigned backup restores only with --accept-unsigned, which says so.
+    /// </summary>
+    [Fact]
+    public async Task A_manifest_edited_by_hand_a_store_swapped_under_it_or_signed_with_another_States_key_is_refused_with_nothing_overwritten()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup); // signed with the key beside the store
+            Assert.True(code == 0, error);
+            Assert.Contains("signed with key", output, StringComparison.Ordinal);
+            var target = Path.Combine(folder, "target", "node-pan.db");
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            pan.CopyStoreTo(target);
+            var bytes = await File.ReadAllBytesAsync(target);
+
+            async Task RefusedAsync(string file, string expected, string[]? key = null)
+            {
+                var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", file, "--store", target, "--country", "PAN", .. key ?? await PanPublishedKeyArgsAsync(folder)]);
+                Assert.Equal(1, code);
+                Assert.Contains(expected, error, StringComparison.Ordinal);
+                Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+                Assert.Equal(bytes, await File.ReadAllBytesAsync(target));
+                Assert.Equal(["node-pan.db"], Directory.GetFiles(Path.GetDirectoryName(target)!).Select(Path.GetFileName).Where(f => !f!.EndsWith(".lock", StringComparison.Ordinal)));
+            }
+
+            const string Falsify = "UPDATE observations SET value = value * 10"; // PAN's figures, falsified in its own backup
+            var falsified = Path.Combine(folder, "falsified.backup");
+            await RewriteAsync(backup, falsified, sql: Falsify);
+            await RefusedAsync(falsified, "the manifest was altered after it was signed");
+            var edited = Path.Combine(folder, "edited.backup");
+            await RewriteAsync(backup, edited, change: manifest => manifest with { Created = manifest.Created.AddDays(-30) });
+            await RefusedAsync(edited, "the manifest was altered after it was signed");
+            var swapped = Path.Combine(folder, "swapped.backup");
+            await RewriteAsync(backup, swapped, sql: Falsify, keepSha256: true);
+            await RefusedAsync(swapped, "its store's SHA-256 is not the one its manifest names");
+            var forged = Path.Combine(folder, "forged.backup");
+            await RewriteAsync(backup, forged, sql: Falsify, signWith: await StateKeyAsync(Path.Combine(folder, "cri"), "CRI"));
+            await RefusedAsync(forged, "signed with another key than PAN's node's");
+            var unsigned = Path.Combine(folder, "unsigned.backup");
+            await RewriteAsync(backup, unsigned, change: manifest => manifest with { KeyId = null, Signature = null });
+            await RefusedAsync(unsigned, "its manifest is not signed");
+            await RefusedAsync(backup, "there is no key of PAN's node", key: []); // none beside the target, none named
+
+            // An unsigned backup (as every backup before this release) restores only when the operator vouches for it.
+            var old = Path.Combine(folder, "old", "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", unsigned, "--store", old, "--country", "PAN", "--accept-unsigned"]);
+            Assert.True(code == 0, error);
+            Assert.Contains("warning: ", error, StringComparison.Ordinal);
+            Assert.Contains("has no signed manifest", error, StringComparison.Ordinal);
+
+            // The untouched backup restores, verified with the key beside the store (a node's data folder), as the node keeps it.
+            var beside = Path.Combine(Path.GetDirectoryName(await PanKeyAsync(Path.Combine(folder, "node")))!, "node-pan.db");
+            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", beside, "--country", "PAN");
+            Assert.True(code == 0, error);
+            Assert.Equal(4, PanLog(beside).Count);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Hostile review G: party codes are the catalogue's ASCII codes, compared ordinally. A manifest naming "PАN" with a
+    /// Cyrillic "А" (signed, by whoever holds PAN's key) is refused up front as naming no party, and so is --country with it.
+    /// </summary>
+    [Fact]
+    public async Task A_look_alike_party_code_in_the_manifest_or_on_the_command_line_is_refused()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync();
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+            Assert.True(code == 0, error);
+            const string LookAlike = "P\u0410N";
+            var spoofed = Path.Combine(folder, "spoofed.backup");
+            await RewriteAsync(backup, spoofed, change: manifest => manifest with { Country = LookAlike }, signWith: await PanKeyAsync(folder));
+            var target = Path.Combine(folder, "target", "node-pan.db");
+
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", spoofed, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            Assert.Equal(1, code);
+            Assert.Contains("its manifest names no MIRPS party (\"P\\u0410N\"", error, StringComparison.Ordinal);
+            Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", spoofed, "--store", target, "--country", LookAlike, .. await PanPublishedKeyArgsAsync(folder)]);
+            Assert.Equal(1, code);
+            Assert.Contains("--country must be a MIRPS State's ISO3 code (ASCII letters)", error, StringComparison.Ordinal);
+            Assert.False(File.Exists(target));
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// Hostile review G: a password on `--store` is visible to every user of the machine (ps, /proc) and kept in the shell's
+    /// history, so it is refused, and never echoed; the connection string comes from an owner-only --store-file instead (or
+    /// the environment), and a file others may read is refused.
+    /// </summary>
+    [Fact]
+    public async Task A_password_on_the_command_line_is_refused_unechoed_and_the_store_file_must_be_owner_only()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var secret = "pw-" + Guid.NewGuid().ToString("N");
+            var withPassword = $"Host=127.0.0.1;Port=1;Database=mirps_pan;Username=mirps_pan;Password={secret}";
+            var output = Path.Combine(folder, "pan.backup");
+            foreach (string[] args in new[] { ["backup", "--store", withPassword, "--out", output], new[] { "restore", "--from", output, "--store", withPassword, "--country", "PAN" } })
+            {
+                var (code, said, error) = await CliRunner.RunAsync(args);
+                Assert.Equal(1, code);
+                Assert.Contains("--store holds a password", error, StringComparison.Ordinal);
+                Assert.Contains("--store-file", error, StringComparison.Ordinal);
+                Assert.DoesNotContain(secret, said + error, StringComparison.Ordinal);
+                Assert.False(File.Exists(output));
+            }
+
+            await using var pan = await PanamaAsync();
+            var storeFile = Path.Combine(folder, "store.conn");
+            ServiceDefaults.OwnerOnlyFile.WriteAllText(storeFile, $"Data Source={pan.DatabasePath}\n");
+            var (ok, _, problem) = await CliRunner.RunAsync("backup", "--store-file", storeFile, "--out", output);
+            Assert.True(ok == 0, problem);
+            Assert.True(File.Exists(output));
+
+            if (OperatingSystem.IsWindows())
+            {
+                return; // file modes are Unix's
+            }
+            var readable = Path.Combine(folder, "readable.conn");
+            await File.WriteAllTextAsync(readable, withPassword);
+            File.SetUnixFileMode(readable, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            var (refused, _, why) = await CliRunner.RunAsync("backup", "--store-file", readable, "--out", Path.Combine(folder, "other.backup"));
+            Assert.Equal(1, refused);
+            Assert.Contains("chmod 600", why, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, why, StringComparison.Ordinal);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
     internal static long UserVersion(string database)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
@@ -337,7 +491,7 @@ public class BackupTests
 
             async Task RefusedAsync(string file, string country, string expected)
             {
-                var (code, _, error) = await CliRunner.RunAsync("restore", "--from", file, "--store", target, "--country", country);
+                var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", file, "--store", target, "--country", country, .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.Equal(1, code);
                 Assert.Contains(expected, error, StringComparison.Ordinal);
                 Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
@@ -364,7 +518,7 @@ public class BackupTests
             await RefusedAsync(backup, "CRI", "a backup of PAN's node, not CRI's");
 
             // A running node's store.
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.DatabasePath, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", pan.DatabasePath, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("a node is running on", error, StringComparison.Ordinal);
             Assert.Equal(4, PanLog(pan.DatabasePath).Count);
@@ -399,7 +553,7 @@ public class BackupTests
 
             // The untouched backup restores (its schema is the migrations').
             var clean = Path.Combine(folder, "clean", "node-pan.db");
-            var (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", clean, "--country", "PAN");
+            var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", clean, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
 
             foreach (var (name, sql) in new[]
@@ -410,8 +564,8 @@ public class BackupTests
             })
             {
                 var altered = Path.Combine(folder, $"{name}.backup");
-                await AlterBackupAsync(backup, altered, sql);
-                (code, _, error) = await CliRunner.RunAsync("restore", "--from", altered, "--store", target, "--country", "PAN");
+                await RewriteAsync(backup, altered, sql: sql, signWith: await PanKeyAsync(folder)); // by whoever holds PAN's key: the schema check holds even then
+                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", altered, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.Equal(1, code);
                 Assert.Contains("the node's migrations do not create", error, StringComparison.Ordinal);
                 Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
@@ -422,36 +576,6 @@ public class BackupTests
         finally
         {
             TempFolder.Delete(folder);
-        }
-    }
-
-    /// <summary>A copy of <paramref name="backup"/> whose store ran <paramref name="sql"/>, with its manifest's SHA-256 made to match (as whoever altered it would).</summary>
-    internal static async Task AlterBackupAsync(string backup, string altered, string sql)
-    {
-        var work = TempFolder.Create();
-        try
-        {
-            System.IO.Compression.ZipFile.ExtractToDirectory(backup, work);
-            var store = Path.Combine(work, "store.db");
-            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store};Pooling=False"))
-            {
-                connection.Open();
-                using var command = connection.CreateCommand();
-                command.CommandText = sql;
-                command.ExecuteNonQuery();
-            }
-            var manifestFile = Path.Combine(work, "manifest.json");
-            var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestFile))!;
-            await using (var read = File.OpenRead(store))
-            {
-                manifest["sha256"] = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(read));
-            }
-            await File.WriteAllTextAsync(manifestFile, manifest.ToJsonString());
-            System.IO.Compression.ZipFile.CreateFromDirectory(work, altered);
-        }
-        finally
-        {
-            TempFolder.Delete(work);
         }
     }
 }

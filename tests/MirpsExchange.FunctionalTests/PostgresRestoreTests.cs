@@ -8,6 +8,7 @@ using MirpsExchange.Node.Sync;
 using Npgsql;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 using static MirpsExchange.FunctionalTests.Infrastructure.RecoveryFederation;
+using static MirpsExchange.FunctionalTests.Infrastructure.BackupFiles;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -26,30 +27,15 @@ public class PostgresRestoreTests
     public async Task A_store_restored_with_pg_restore_refuses_writes_until_recovered_even_when_no_peer_answers()
     {
         var folder = TempFolder.Create();
-        string? restored = null;
+        var databases = new List<string>();
         try
         {
-            var port = FreePort();
-            var pan = await PanamaAsync($"--Node:Port={port}");
-            var store = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
-            var dump = Path.Combine(folder, "pan.dump");
-            await PgAsync("pg_dump", store, "--format=custom", $"--file={dump}", store.Database!);
-            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
-            await pan.DisposeAsync();
-
-            var name = "restored_" + Guid.NewGuid().ToString("N");
-            restored = await ThrowawayPostgres.EnsureDatabaseAsync(store.ToString(), name);
-            await PgAsync("pg_restore", store, "--no-owner", $"--dbname={name}", dump);
-
-            var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
-            await using var started = await TestNode.StartAsync("PAN", null,
-                [ShareWithAll, $"--Node:Port={port}", "--Node:RecoveryCheckTimeout=00:00:02", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}",
-                 .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
-            await RefusedForWantOfQuorumAsync(started);
+            await RefusedAfterARestoreByHandAsync(folder, keyFolderKept: false, databases,
+                (server, database, dump) => PgAsync("pg_restore", server, "--no-owner", $"--dbname={database}", dump));
         }
         finally
         {
-            await DropAsync(restored);
+            await DropAsync(databases.SingleOrDefault());
             TempFolder.Delete(folder);
         }
     }
@@ -66,38 +52,52 @@ public class PostgresRestoreTests
     public async Task A_store_restored_by_hand_without_its_mark_is_found_by_how_far_the_node_signed_and_refuses_writes(string how)
     {
         var folder = TempFolder.Create();
-        string? restored = null;
+        var databases = new List<string>();
         try
         {
-            var port = FreePort();
-            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
-            var pan = await PanamaAsync($"--Node:Port={port}", key);
-            var store = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
-            var dump = Path.Combine(folder, "pan.dump");
-            await PgAsync("pg_dump", store, "--format=custom", $"--file={dump}", store.Database!);
-            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
-            restored = await DatabaseAsync(pan.Store);
-            await pan.DisposeAsync();
-
-            var database = $"--dbname={new NpgsqlConnectionStringBuilder(restored).Database}";
-            if (how == "--data-only")
+            var refusal = await RefusedAfterARestoreByHandAsync(folder, keyFolderKept: true, databases, async (server, database, dump) =>
             {
-                await PgAsync("pg_restore", store, "--no-owner", "--schema-only", "--no-comments", database, dump); // the tables, as migrations make them
-            }
-            await PgAsync("pg_restore", store, "--no-owner", how, database, dump);
-
-            var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
-            await using var started = await TestNode.StartAsync("PAN", null,
-                [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryCheckTimeout=00:00:02", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}",
-                 .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
-            var refusal = await RefusedForWantOfQuorumAsync(started);
+                if (how == "--data-only")
+                {
+                    await PgAsync("pg_restore", server, "--no-owner", "--schema-only", "--no-comments", $"--dbname={database}", dump); // the tables, as migrations make them
+                }
+                await PgAsync("pg_restore", server, "--no-owner", how, $"--dbname={database}", dump);
+            });
             Assert.Contains("but this node signed them up to change 5", refusal, StringComparison.Ordinal);
         }
         finally
         {
-            await DropAsync(restored);
+            await DropAsync(databases.SingleOrDefault());
             TempFolder.Delete(folder);
         }
+    }
+
+    /// <summary>
+    /// PAN's node (its key folder kept across its stores when <paramref name="keyFolderKept"/>) dumped with pg_dump at change 4;
+    /// then change 5, and the store is lost; <paramref name="restore"/> puts the dump back by hand into a new database (added to
+    /// <paramref name="databases"/>, given the server, the database's name and the dump); the node started on it with no peer
+    /// answering refuses writes for want of a quorum. Returns why.
+    /// </summary>
+    private static async Task<string> RefusedAfterARestoreByHandAsync(string folder, bool keyFolderKept, List<string> databases,
+        Func<NpgsqlConnectionStringBuilder, string, string, Task> restore)
+    {
+        var port = FreePort();
+        string[] key = keyFolderKept ? [$"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}"] : [];
+        var pan = await PanamaAsync([$"--Node:Port={port}", .. key]);
+        var server = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
+        var dump = Path.Combine(folder, "pan.dump");
+        await PgAsync("pg_dump", server, "--format=custom", $"--file={dump}", server.Database!);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+        var restored = await DatabaseAsync(pan.Store);
+        databases.Add(restored);
+        await pan.DisposeAsync();
+        await restore(server, new NpgsqlConnectionStringBuilder(restored).Database!, dump);
+
+        var nobody = $"http://127.0.0.1:{FreePort()}"; // its peer is down
+        await using var started = await TestNode.StartAsync("PAN", null,
+            [ShareWithAll, $"--Node:Port={port}", .. key, "--Node:RecoveryCheckTimeout=00:00:02", "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}",
+             .. await PeersArgsAsync(folder, (nobody, "secretariat"))]);
+        return await RefusedForWantOfQuorumAsync(started);
     }
 
     /// <summary>
@@ -174,7 +174,7 @@ public class PostgresRestoreTests
             var pan = await PanamaAsync($"--Node:Port={port}");
             await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup); // while the node runs
+            var (code, output, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]); // while the node runs
             Assert.True(code == 0, error);
             Assert.Contains("PAN's node's store: its log up to change 4", output, StringComparison.Ordinal);
             if (!OperatingSystem.IsWindows())
@@ -187,7 +187,7 @@ public class PostgresRestoreTests
             restored = await DatabaseAsync(pan.Store);
             await pan.DisposeAsync(); // the store is lost
 
-            (code, output, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            (code, output, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, restored), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Contains("its log up to change 4", output, StringComparison.Ordinal);
             Assert.Contains("schema mirps_replaced_", output, StringComparison.Ordinal);
@@ -219,19 +219,19 @@ public class PostgresRestoreTests
         {
             await using var pan = await PanamaAsync();
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
 
             // The target: another database holding PAN's store (restored once), which must not change.
             target = await DatabaseAsync(pan.Store);
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", target, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Contains("mirps_replaced_", await FingerprintAsync(target), StringComparison.Ordinal);
 
             async Task RefusedAsync(string file, string store, string country, string expected)
             {
                 var before = await FingerprintAsync(store);
-                var (code, _, error) = await CliRunner.RunAsync("restore", "--from", file, "--store", store, "--country", country);
+                var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", file, .. StoreFile(folder, store), "--country", country, .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.Equal(1, code);
                 Assert.Contains(expected, error, StringComparison.Ordinal);
                 Assert.Contains("nothing was restored", error, StringComparison.Ordinal);
@@ -251,34 +251,44 @@ public class PostgresRestoreTests
             await File.WriteAllTextAsync(text, "not a backup");
             await RefusedAsync(text, target, "PAN", "corrupt or not a node's backup");
 
+            // The manifest signed again with CRI's key (hostile review A3), and a restore with no key to verify with.
+            var forged = Path.Combine(folder, "forged.backup");
+            await RewriteAsync(backup, forged, manifest => manifest with { Created = manifest.Created.AddDays(-1) }, signWith: await StateKeyAsync(Path.Combine(folder, "cri"), "CRI"));
+            await RefusedAsync(forged, target, "PAN", "signed with another key than PAN's node's");
+            var before = await FingerprintAsync(target);
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, target), "--country", "PAN"]);
+            Assert.Equal(1, code);
+            Assert.Contains("name it with --log-key", error, StringComparison.Ordinal);
+            Assert.Equal(before, await FingerprintAsync(target));
+
             // Another State's backup.
             await RefusedAsync(backup, target, "CRI", "a backup of PAN's node, not CRI's");
 
             // A SQLite store's backup into this PostgreSQL store, and this backup into a SQLite store.
             var sqlite = Path.Combine(folder, "sqlite.backup");
-            await RewriteManifestAsync(backup, sqlite, manifest => manifest with { Provider = null });
+            await RewriteAsync(backup, sqlite, manifest => manifest with { Provider = null }, signWith: await PanKeyAsync(folder)); // by whoever holds PAN's key: the checks below hold even then
             await RefusedAsync(sqlite, target, "PAN", "a backup of a SQLite store, and the store to restore is a PostgreSQL one");
             var file = Path.Combine(folder, "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", file, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, file), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("a backup of a PostgreSQL store, and the store to restore is a SQLite one", error, StringComparison.Ordinal);
             Assert.False(File.Exists(file));
 
             // A manifest that does not say what the dump holds (its SHA-256 made to match): the restore's transaction is rolled back.
             var lying = Path.Combine(folder, "lying.backup");
-            await RewriteManifestAsync(backup, lying, manifest => manifest with { HeadSequence = 3 });
+            await RewriteAsync(backup, lying, manifest => manifest with { HeadSequence = 3 }, signWith: await PanKeyAsync(folder));
             await RefusedAsync(lying, target, "PAN", "its manifest says change 3");
             var otherState = Path.Combine(folder, "cri.backup");
-            await RewriteManifestAsync(backup, otherState, manifest => manifest with { Country = "CRI" });
+            await RewriteAsync(backup, otherState, manifest => manifest with { Country = "CRI" }, signWith: await PanKeyAsync(folder));
             await RefusedAsync(otherState, target, "CRI", "is PAN's node's, not CRI's"); // the target says whose it is
             empty = await DatabaseAsync(pan.Store); // a new database says nothing: the dump's own stamp is checked in the transaction
             await RefusedAsync(otherState, empty, "CRI", "the dump is the store of mirps:party=PAN, not of CRI");
 
             // A backup of a store restored before holds the store alone (not the schema that restore kept), and restores again.
             var again = Path.Combine(folder, "again.backup");
-            (code, _, error) = await CliRunner.RunAsync("backup", "--store", target, "--out", again);
+            (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, target), "--out", again, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", again, "--store", target, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", again, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
             Assert.Equal(2, (await FingerprintAsync(target)).Split('|')[0].Split(',').Count(schema => schema.StartsWith("mirps_replaced_", StringComparison.Ordinal)));
 
@@ -288,7 +298,7 @@ public class PostgresRestoreTests
             // The database of a running node (whatever its connection pools hold: the pools were just cleared above): nor does a
             // second node start on it.
             await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={pan.Store.ConnectionString}"]));
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", pan.Store.ConnectionString, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, pan.Store.ConnectionString), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("a node is running on the database", error, StringComparison.Ordinal);
             Assert.Equal(5, (await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)))).LastOriginSequence); // still writing on its own store
@@ -315,17 +325,17 @@ public class PostgresRestoreTests
         {
             await using var pan = await PanamaAsync();
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
             target = await DatabaseAsync(pan.Store);
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", target, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error); // the dump of a store the migrations made passes
 
             // Another store of PAN's, altered, then backed up as mirps backup does.
             var altered = await DatabaseAsync(pan.Store);
             try
             {
-                (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", altered, "--country", "PAN");
+                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, altered), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.True(code == 0, error);
                 await using (var connection = new NpgsqlConnection(altered))
                 {
@@ -337,11 +347,11 @@ public class PostgresRestoreTests
                     await command.ExecuteNonQueryAsync();
                 }
                 var hostile = Path.Combine(folder, "hostile.backup");
-                (code, _, error) = await CliRunner.RunAsync("backup", "--store", altered, "--out", hostile);
+                (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, altered), "--out", hostile, "--log-key", await PanKeyAsync(folder)]);
                 Assert.True(code == 0, error);
 
                 var before = await FingerprintAsync(target);
-                (code, _, error) = await CliRunner.RunAsync("restore", "--from", hostile, "--store", target, "--country", "PAN");
+                (code, _, error) = await CliRunner.RunAsync(["restore", "--from", hostile, .. StoreFile(folder, target), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
                 Assert.Equal(1, code);
                 Assert.Contains("the node's migrations do not create", error, StringComparison.Ordinal);
                 Assert.Contains("FUNCTION public everyone()", error, StringComparison.Ordinal);
@@ -374,7 +384,7 @@ public class PostgresRestoreTests
         {
             await using var pan = await PanamaAsync();
             var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.Store!.ConnectionString, "--out", backup);
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, pan.Store!.ConnectionString), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
             Assert.True(code == 0, error);
             System.IO.Compression.ZipFile.ExtractToDirectory(backup, Path.Combine(folder, "x"));
             var script = Path.Combine(folder, "restore.sql");
@@ -402,21 +412,102 @@ public class PostgresRestoreTests
         }
     }
 
-    /// <summary>Copies a backup with its manifest changed by <paramref name="change"/> (its SHA-256 kept: it covers the dump only).</summary>
-    private static async Task RewriteManifestAsync(string backup, string copy, Func<BackupManifest, BackupManifest> change)
+    /// <summary>
+    /// Hostile review G: the advisory lock a running node holds lives on one session. An administrator ends that session
+    /// (pg_terminate_backend; idle_session_timeout or a network cut do the same): the node finds it at its next check and takes
+    /// the lock again, so a restore is still refused and no second node starts on the database. Ended again while another
+    /// session takes the lock first (a restore starting): the node refuses writes (FAILED_PRECONDITION, STORE_LOCK_LOST) and
+    /// its "store-lock" health fails, until it holds the lock again.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_store_lock_session_is_ended_takes_the_lock_again_or_refuses_writes_while_another_holds_it()
     {
-        File.Copy(backup, copy);
-        using var archive = System.IO.Compression.ZipFile.Open(copy, System.IO.Compression.ZipArchiveMode.Update);
-        var entry = archive.GetEntry("manifest.json")!;
-        var options = new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };
-        BackupManifest manifest;
-        await using (var read = entry.Open())
+        var folder = TempFolder.Create();
+        try
         {
-            manifest = (await System.Text.Json.JsonSerializer.DeserializeAsync<BackupManifest>(read, options))!;
+            await using var pan = await PanamaAsync("--Store:LockCheckInterval=00:00:01");
+            var database = pan.Store!.ConnectionString;
+            var backup = Path.Combine(folder, "pan.backup");
+            var (code, _, error) = await CliRunner.RunAsync(["backup", .. StoreFile(folder, database), "--out", backup, "--log-key", await PanKeyAsync(folder)]);
+            Assert.True(code == 0, error);
+
+            var first = await LockSessionAsync(database);
+            await TerminateAsync(database, first);
+            var second = await EventuallyAsync(() => LockSessionAsync(database), pid => pid != 0 && pid != first, "the node takes its store's lock again on a new session");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, .. StoreFile(folder, database), "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            Assert.Equal(1, code);
+            Assert.Contains("a node is running on the database", error, StringComparison.Ordinal);
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={database}"]));
+
+            pan.Errors.Expect("StoreLockLost");
+            pan.Errors.Expect("HealthCheckEnd"); // the health service logs the unhealthy store-lock check at Error level
+            await TerminateAsync(database, second);
+            StoreLock? other = null;
+            for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
+            {
+                other = await StoreLock.TryAcquirePostgresAsync(database);
+            }
+            Assert.NotNull(other);
+            using (other)
+            {
+                var held = pan.Services.GetRequiredService<StoreLock>();
+                await EventuallyAsync(() => Task.FromResult(held.Lost), lost => lost is not null, "the node finds another session holds its store's lock");
+                await RpcAssert.ReasonAsync(() => pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
+                    StatusCode.FailedPrecondition, StoreLock.LostReason);
+                var health = await pan.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
+                Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, health.Entries["store-lock"].Status);
+            }
+            await EventuallyAsync(() => LockSessionAsync(database), pid => pid != 0, "the node takes its store's lock again once it is free");
+            await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is null, "the node holds its store's lock");
+            Assert.Equal(5, (await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)))).LastOriginSequence);
         }
-        entry.Delete();
-        await using var write = archive.CreateEntry("manifest.json").Open();
-        await System.Text.Json.JsonSerializer.SerializeAsync(write, change(manifest), options);
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
+    /// the command line): an owner-only file in <paramref name="folder"/>.
+    /// </summary>
+    private static string[] StoreFile(string folder, string connectionString)
+    {
+        var file = Path.Combine(folder, $"store-{Guid.NewGuid():N}.conn");
+        MirpsExchange.ServiceDefaults.OwnerOnlyFile.WriteAllText(file, connectionString);
+        return ["--store-file", file];
+    }
+
+    /// <summary>The process id of the session holding a node's store lock on <paramref name="database"/> (0: none).</summary>
+    private static async Task<int> LockSessionAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database) { Pooling = false }.ToString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", connection);
+        return await command.ExecuteScalarAsync() is int pid ? pid : 0;
+    }
+
+    private static async Task TerminateAsync(string database, int pid)
+    {
+        Assert.NotEqual(0, pid);
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database) { Pooling = false }.ToString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"SELECT pg_terminate_backend({pid})", connection);
+        Assert.True((bool)(await command.ExecuteScalarAsync())!);
+    }
+
+    /// <summary>Reads <paramref name="read"/> until <paramref name="done"/> says so (or 20 s, then fails naming <paramref name="what"/>).</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); ; await Task.Delay(100))
+        {
+            var value = await read();
+            if (done(value))
+            {
+                return value;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what} (last: {value})");
+        }
     }
 
     /// <summary>Runs PostgreSQL's <paramref name="tool"/> against <paramref name="server"/>'s server (the password in the environment), as mirps does.</summary>

@@ -34,7 +34,7 @@ public class RecoveryQuorumTests
         await SecretariatHoldsAsync(secretariat, 5);
         await pan.DisposeAsync(); // the disk is lost
         var restored = Path.Combine(folder, "restored", "node-pan.db");
-        (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+        (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await BackupFiles.PanPublishedKeyArgsAsync(folder)]);
         Assert.True(code == 0, error);
         return (restored, secretariat, heads, port);
     }
@@ -218,7 +218,7 @@ public class RecoveryQuorumTests
         Assert.True(code == 0, error);
         await pan.DisposeAsync();
         var restored = Path.Combine(folder, "restored", "node-pan.db");
-        (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+        (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await BackupFiles.PanPublishedKeyArgsAsync(folder)]);
         Assert.True(code == 0, error);
         return restored;
     }

@@ -462,7 +462,7 @@ public class RecoveryTests
             await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5, which peers would hold
             await pan.DisposeAsync();
             var restored = Path.Combine(folder, "restored", "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync("restore", "--from", backup, "--store", restored, "--country", "PAN");
+            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", backup, "--store", restored, "--country", "PAN", .. await BackupFiles.PanPublishedKeyArgsAsync(folder)]);
             Assert.True(code == 0, error);
 
             await using var hostile = await MaliciousPeer.StartAsync("CRI");

@@ -71,7 +71,8 @@ public sealed partial class LogSigner : IDisposable
         return System.IO.File.Exists(nextFile) ? new LogSigner(Origin, File, Load(nextFile, "the next log-signing key")) : null;
     }
 
-    private static ECDsa Load(string file, string what)
+    /// <summary>The ECDSA P-256 key in the owner-only PEM file <paramref name="file"/>; <paramref name="what"/> names it in errors.</summary>
+    internal static ECDsa Load(string file, string what)
     {
         OwnerOnlyFile.Require(file, what);
         var key = ECDsa.Create();

@@ -22,8 +22,13 @@ internal static class PostgresBackup
     public const string Provider = "postgres";
     private const string DumpEntry = "store.dump";
 
-    public static async Task<BackupManifest> BackupAsync(string connectionString, string output, string? bin, CancellationToken cancellationToken)
+    public static async Task<BackupManifest> BackupAsync(string connectionString, string output, string? bin, string? keyFile, CancellationToken cancellationToken)
     {
+        if (keyFile is null)
+        {
+            throw new BackupRefusedException("a backup is signed with the node's log-signing key (Node:LogSigningKeyFile): " +
+                "a PostgreSQL store has no folder to find it in, so name it with --log-key");
+        }
         output = Path.GetFullPath(output);
         if (File.Exists(output))
         {
@@ -42,7 +47,7 @@ internal static class PostgresBackup
             {
                 snapshot = (string)(await export.ExecuteScalarAsync(cancellationToken))!;
             }
-            var party = await StoreBackup.PostgresPartyAsync(connection, cancellationToken)
+            var party = StoreBackup.ExactParty(await StoreBackup.PostgresPartyAsync(connection, cancellationToken) ?? "")
                 ?? throw new BackupRefusedException($"the store in database {store.Database} does not say whose node's it is (no MIRPS stamp): start the node on it once with this release, then back it up");
             var (sequence, hash) = (0L, "");
             if (party != Mirps.Auth.MirpsAuth.Secretariat)
@@ -59,7 +64,8 @@ internal static class PostgresBackup
             // The store is the schema public (a schema a restore kept, mirps_replaced_TIME, is not part of it).
             await PostgresTools.RunAsync("pg_dump", bin, store, ["--format=custom", "--schema=public", $"--snapshot={snapshot}", $"--file={dump}", $"--dbname={store.Database}"], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            var manifest = new BackupManifest(BackupManifest.CurrentFormat, party, sequence, hash, catalogue, DateTimeOffset.UtcNow, await StoreBackup.Sha256Async(dump, cancellationToken), Provider);
+            var manifest = BackupSignature.Sign(
+                new BackupManifest(BackupManifest.CurrentFormat, party, sequence, hash, catalogue, DateTimeOffset.UtcNow, await StoreBackup.Sha256Async(dump, cancellationToken), Provider), keyFile);
             await using (var file = new FileStream(zip, StoreLock.OwnerOnlyCreate(FileMode.CreateNew, FileAccess.Write, FileShare.None)))
             using (var archive = new ZipArchive(file, ZipArchiveMode.Create))
             {
@@ -85,15 +91,19 @@ internal static class PostgresBackup
         }
     }
 
-    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string connectionString, string country, string? bin, CancellationToken cancellationToken)
+    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string connectionString, string country, BackupTrust trust, string? bin,
+        CancellationToken cancellationToken)
     {
         var store = Builder(connectionString);
+        var keyFile = trust.KeyFile ?? throw new BackupRefusedException(
+            $"a backup's manifest is verified with {country}'s node's log-signing key: a PostgreSQL store has no folder to find it in, so name it with --log-key " +
+            "(the key file, or the State's published public key, log-signing-key-COUNTRY.pub.pem); nothing was restored");
         var folder = Path.Combine(Path.GetTempPath(), $"mirps-restore-{Guid.NewGuid():N}");
         ServiceDefaults.OwnerOnlyFile.CreateDirectory(folder); // the dump and its script hold the store's figures
         try
         {
             var dump = Path.Combine(folder, DumpEntry);
-            var manifest = await StoreBackup.ExtractAsync(backup, country, Provider, DumpEntry, dump, cancellationToken);
+            var manifest = await StoreBackup.ExtractAsync(backup, country, Provider, DumpEntry, keyFile, trust.AcceptUnsigned, dump, cancellationToken);
             // The whole archive is read before the target is touched: a damaged one fails here.
             var script = Path.Combine(folder, "restore.sql");
             string contents;
@@ -116,7 +126,7 @@ internal static class PostgresBackup
                     ?? throw new BackupRefusedException($"a node is running on the database {store.Database} (it holds the store's advisory lock): stop it first; nothing was restored");
                 await using (var connection = await OpenAsync(store, cancellationToken))
                 {
-                    await using (var others = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name <> 'mirps-store-lock'", connection))
+                    await using (var others = new NpgsqlCommand($"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND application_name <> '{StoreLock.PostgresApplicationName}'", connection))
                     {
                         if ((long)(await others.ExecuteScalarAsync(cancellationToken))! is var count and > 0)
                         {

@@ -13,7 +13,10 @@ namespace MirpsExchange.Node.Store;
 /// <param name="CatalogueVersion">The catalogue the store was last run on.</param>
 /// <param name="Sha256">The SHA-256 of store.db (hex), or of store.dump on PostgreSQL.</param>
 /// <param name="Provider">The store's provider: sqlite (store.db; a backup from before this field says none) or postgres (store.dump, pg_dump's custom format).</param>
-public sealed record BackupManifest(int Format, string Country, long HeadSequence, string HeadHash, string CatalogueVersion, DateTimeOffset Created, string Sha256, string? Provider = null)
+/// <param name="KeyId">The key that signed the manifest (<see cref="BackupSignature"/>): the node's log-signing key's id; none in a backup from before signed manifests.</param>
+/// <param name="Signature">The manifest's signature (base64, ECDSA P-256 over <see cref="BackupSignature.SignedBytes"/>: every other field).</param>
+public sealed record BackupManifest(int Format, string Country, long HeadSequence, string HeadHash, string CatalogueVersion, DateTimeOffset Created, string Sha256, string? Provider = null,
+    string? KeyId = null, string? Signature = null)
 {
     public const string Sqlite = "sqlite";
 
@@ -87,6 +90,25 @@ public static class StoreBackup
         var code = new string([(char)((applicationId >> 16) & 0xFF), (char)((applicationId >> 8) & 0xFF), (char)(applicationId & 0xFF)]);
         return code == "SEC" ? Mirps.Auth.MirpsAuth.Secretariat : code;
     }
+
+    /// <summary>
+    /// The party <paramref name="country"/> names as an operator typed it (--country): "secretariat", or a MIRPS State's ISO3 code
+    /// in ASCII letters (either case); refuses anything else, a look-alike letter from another script included (hostile review G).
+    /// </summary>
+    public static string RequestedParty(string country) =>
+        country.All(char.IsAsciiLetter) && string.Equals(country, Mirps.Auth.MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase) ? Mirps.Auth.MirpsAuth.Secretariat
+        : country.Length == 3 && country.All(char.IsAsciiLetter) && ExactParty(country.ToUpperInvariant()) is { } code ? code
+        : throw new BackupRefusedException("--country must be a MIRPS State's ISO3 code (ASCII letters) or secretariat; nothing was restored");
+
+    /// <summary>
+    /// <paramref name="code"/> when it is exactly a party's code, as a manifest or a store stamp must name it: "secretariat", or a
+    /// State's ISO3 code of the catalogue's reporting countries, compared ordinally (no case or script folding, so a Cyrillic
+    /// "А" in "PАN" is not PAN); otherwise null.
+    /// </summary>
+    public static string? ExactParty(string code) =>
+        code == Mirps.Auth.MirpsAuth.Secretariat
+        || code.Length == 3 && code.All(char.IsAsciiLetterUpper) && Catalogue.StandardCatalogue.LoadStandard().ReportingCountries.Contains(code)
+            ? code : null;
 
     /// <summary>The three letters a store is stamped with: the State's ISO3, or SEC for the Secretariat.</summary>
     internal static string PartyCode(string country) => Party(country);
@@ -231,12 +253,14 @@ public static class StoreBackup
     /// <summary>
     /// Backs up the store at <paramref name="store"/> (a running node's or a stopped one's) into the new file <paramref name="output"/>:
     /// a SQLite file, or a PostgreSQL connection string (pg_dump, found as <see cref="PostgresTools"/> says, <paramref name="postgresBin"/> first).
+    /// The manifest is signed with the node's key (<see cref="BackupSignature"/>): <paramref name="keyFile"/>, or the one beside a
+    /// SQLite store (a PostgreSQL store has no folder: name it).
     /// </summary>
-    public static async Task<BackupManifest> BackupAsync(string store, string output, CancellationToken cancellationToken = default, string? postgresBin = null)
+    public static async Task<BackupManifest> BackupAsync(string store, string output, CancellationToken cancellationToken = default, string? postgresBin = null, string? keyFile = null)
     {
         if (PostgresStore(store, out store) is { } postgres)
         {
-            return await PostgresBackup.BackupAsync(postgres, output, postgresBin, cancellationToken);
+            return await PostgresBackup.BackupAsync(postgres, output, postgresBin, keyFile, cancellationToken);
         }
         if (!File.Exists(store))
         {
@@ -264,7 +288,8 @@ public static class StoreBackup
                 source.BackupDatabase(destination); // one step: the whole store as of one read snapshot, while the node writes on
                 Execute(destination, "PRAGMA journal_mode=DELETE"); // one self-contained file
             }
-            var manifest = Describe(copy, await Sha256Async(copy, cancellationToken)) with { Provider = BackupManifest.Sqlite };
+            var described = Describe(copy, await Sha256Async(copy, cancellationToken)) with { Provider = BackupManifest.Sqlite };
+            var manifest = BackupSignature.Sign(described, keyFile ?? BackupSignature.KeyFileBeside(store, described.Country));
             var zip = output + $".{Guid.NewGuid():N}.zip.tmp";
             try
             {
@@ -301,13 +326,14 @@ public static class StoreBackup
     /// Reads and checks the backup <paramref name="backup"/> without restoring it: refuses a file that is not a backup,
     /// is corrupt, or is another party's than <paramref name="country"/>.
     /// </summary>
-    public static async Task<BackupManifest> VerifyAsync(string backup, string country, CancellationToken cancellationToken = default)
+    public static async Task<BackupManifest> VerifyAsync(string backup, string country, BackupTrust trust, CancellationToken cancellationToken = default)
     {
+        country = RequestedParty(country);
         var folder = Path.GetDirectoryName(Path.GetFullPath(backup))!;
         var copy = Path.Combine(folder, $".verify-{Guid.NewGuid():N}.db");
         try
         {
-            return await ExtractSqliteAsync(backup, country, copy, cancellationToken);
+            return await ExtractSqliteAsync(backup, country, trust.KeyFile ?? BackupSignature.KeyFileBeside(backup, country), trust.AcceptUnsigned, copy, cancellationToken);
         }
         finally
         {
@@ -319,17 +345,20 @@ public static class StoreBackup
     /// Restores <paramref name="backup"/> as the store at <paramref name="store"/> of <paramref name="country"/>'s node, which
     /// must be stopped. Everything is checked first; the store replaced (and its -wal, -shm files) is kept beside it, renamed
     /// .replaced-TIME. A node started on it recovers from its peers what the backup lacks of its log (Sync/OriginRecovery).
+    /// The manifest's signature is verified first (<see cref="BackupSignature"/>) with <paramref name="trust"/>'s key, by default
+    /// the key file beside the SQLite store restored (log-signing-key-pan.pem, or its published .pub.pem).
     /// </summary>
     /// <remarks>
     /// A PostgreSQL store (<paramref name="store"/> a connection string) is restored with pg_restore into its database, whose
     /// schema public is kept renamed (<see cref="PostgresBackup"/>); Replaced then names that schema.
     /// </remarks>
-    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string store, string country, CancellationToken cancellationToken = default,
-        string? postgresBin = null)
+    public static async Task<(BackupManifest Manifest, string? Replaced)> RestoreAsync(string backup, string store, string country, BackupTrust trust,
+        CancellationToken cancellationToken = default, string? postgresBin = null)
     {
+        country = RequestedParty(country);
         if (PostgresStore(store, out store) is { } postgres)
         {
-            return await PostgresBackup.RestoreAsync(backup, postgres, country, postgresBin, cancellationToken);
+            return await PostgresBackup.RestoreAsync(backup, postgres, country, trust, postgresBin, cancellationToken);
         }
         store = Path.GetFullPath(store);
         var folder = Path.GetDirectoryName(store)!;
@@ -342,7 +371,7 @@ public static class StoreBackup
         var incoming = Path.Combine(folder, $".restore-{Guid.NewGuid():N}.db");
         try
         {
-            var manifest = await ExtractSqliteAsync(backup, country, incoming, cancellationToken);
+            var manifest = await ExtractSqliteAsync(backup, country, trust.KeyFile ?? BackupSignature.KeyFileBeside(store, country), trust.AcceptUnsigned, incoming, cancellationToken);
             if (File.Exists(store) && ReadPartyOf(store) is { } owner && owner != manifest.Country)
             {
                 throw new BackupRefusedException($"the store at {store} is {owner}'s node's, not {manifest.Country}'s; nothing was restored");
@@ -376,9 +405,9 @@ public static class StoreBackup
     }
 
     /// <summary>Extracts the backup's SQLite store to <paramref name="copy"/> and checks it against its manifest and <paramref name="country"/>.</summary>
-    private static async Task<BackupManifest> ExtractSqliteAsync(string backup, string country, string copy, CancellationToken cancellationToken)
+    private static async Task<BackupManifest> ExtractSqliteAsync(string backup, string country, string keyFile, bool acceptUnsigned, string copy, CancellationToken cancellationToken)
     {
-        var manifest = await ExtractAsync(backup, country, BackupManifest.Sqlite, StoreEntry, copy, cancellationToken);
+        var manifest = await ExtractAsync(backup, country, BackupManifest.Sqlite, StoreEntry, keyFile, acceptUnsigned, copy, cancellationToken);
         BackupManifest found;
         try
         {
@@ -393,7 +422,7 @@ public static class StoreBackup
                 }
                 RefuseForeignSchema(connection, backup);
             }
-            found = Describe(copy, manifest.Sha256) with { Created = manifest.Created, Provider = manifest.Provider };
+            found = Describe(copy, manifest.Sha256) with { Created = manifest.Created, Provider = manifest.Provider, KeyId = manifest.KeyId, Signature = manifest.Signature };
         }
         catch (SqliteException e)
         {
@@ -480,10 +509,12 @@ public static class StoreBackup
 
     /// <summary>
     /// Reads the backup's manifest and extracts its <paramref name="entry"/> (the store) to <paramref name="copy"/>, checked
-    /// against the manifest's SHA-256; refuses a file that is not a backup, is corrupt, is another party's than
-    /// <paramref name="country"/>, or is a backup of another provider's store than <paramref name="provider"/>.
+    /// against the manifest's SHA-256; refuses a file that is not a backup, is corrupt, names no exact party code, is another
+    /// party's than <paramref name="country"/>, is not signed with that party's key in <paramref name="keyFile"/> (unless
+    /// unsigned and <paramref name="acceptUnsigned"/>), or is a backup of another provider's store than <paramref name="provider"/>.
     /// </summary>
-    internal static async Task<BackupManifest> ExtractAsync(string backup, string country, string provider, string entry, string copy, CancellationToken cancellationToken)
+    internal static async Task<BackupManifest> ExtractAsync(string backup, string country, string provider, string entry, string keyFile, bool acceptUnsigned, string copy,
+        CancellationToken cancellationToken)
     {
         if (!File.Exists(backup))
         {
@@ -505,14 +536,19 @@ public static class StoreBackup
             {
                 throw new BackupRefusedException($"{backup} is a backup of format {manifest.Format}, which this release does not read (it reads {BackupManifest.CurrentFormat}); nothing was restored");
             }
+            if (ExactParty(manifest.Country) is null)
+            {
+                throw new BackupRefusedException($"{backup}: its manifest names no MIRPS party (\"{Printable(manifest.Country)}\" is not a State's ISO3 code in ASCII letters nor secretariat); nothing was restored");
+            }
+            if (manifest.Country != country)
+            {
+                throw new BackupRefusedException($"{backup} is a backup of {manifest.Country}'s node, not {country}'s; nothing was restored");
+            }
+            BackupSignature.Verify(manifest, backup, keyFile, acceptUnsigned);
             if (manifest.ProviderName != provider)
             {
                 throw new BackupRefusedException($"{backup} is a backup of a {ProviderLabel(manifest.ProviderName)} store, and the store to restore is a {ProviderLabel(provider)} one: " +
                     "restore it into a store of its own kind (--store: a SQLite file, or a PostgreSQL connection string); nothing was restored");
-            }
-            if (Party(manifest.Country) != Party(country))
-            {
-                throw new BackupRefusedException($"{backup} is a backup of {manifest.Country}'s node, not {Party(country)}'s; nothing was restored");
             }
             var storeEntry = archive.GetEntry(entry)
                 ?? throw new BackupRefusedException($"{backup} is not a node's backup (no {entry} in it); nothing was restored");
@@ -532,6 +568,10 @@ public static class StoreBackup
         }
         return manifest;
     }
+
+    /// <summary>A code as a message may quote it: letters outside ASCII shown as \\uXXXX, so a look-alike is seen for what it is.</summary>
+    private static string Printable(string code) =>
+        string.Concat(code.Take(16).Select(c => char.IsAsciiLetterOrDigit(c) ? c.ToString() : $"\\u{(int)c:X4}"));
 
     private static string ProviderLabel(string provider) => provider == BackupManifest.Sqlite ? "SQLite" : "PostgreSQL";
 
@@ -584,100 +624,5 @@ public static class StoreBackup
         {
             File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
-    }
-}
-
-/// <summary>
-/// The lock a node holds on its store while it runs (an exclusive lock on STORE.lock, released when the process ends,
-/// even by kill -9): a second node on the same store refuses to start, and <c>mirps restore</c> refuses a running node's store.
-/// </summary>
-public sealed class StoreLock : IDisposable
-{
-    private readonly IDisposable? _held;
-
-    private StoreLock(IDisposable? held) => _held = held;
-
-    /// <summary>
-    /// The key of the PostgreSQL advisory lock a node holds on its database while it runs (advisory locks are per database):
-    /// the PostgreSQL store's STORE.lock.
-    /// </summary>
-    private const long PostgresLockKey = 0x4D49_5250_5353_544F; // "MIRPSSTO"
-
-    /// <summary>
-    /// The lock on the PostgreSQL store <paramref name="connectionString"/> names (a session-level advisory lock on a connection
-    /// of its own, outside the pools, held until disposed), or null when another session holds it (a node runs on it).
-    /// </summary>
-    public static async Task<StoreLock?> TryAcquirePostgresAsync(string connectionString, CancellationToken cancellationToken = default)
-    {
-        var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "mirps-store-lock" }.ToString());
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            await using var command = new Npgsql.NpgsqlCommand($"SELECT pg_try_advisory_lock({PostgresLockKey})", connection);
-            if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
-            {
-                return new StoreLock(connection);
-            }
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-        await connection.DisposeAsync();
-        return null;
-    }
-
-    /// <summary>The lock on the PostgreSQL store a node is about to open: refuses the start when another node holds it.</summary>
-    public static StoreLock ForPostgresNode(string connectionString) =>
-        TryAcquirePostgresAsync(connectionString).GetAwaiter().GetResult()
-            ?? throw new InvalidOperationException($"Another node is running on the store (database {new Npgsql.NpgsqlConnectionStringBuilder(connectionString).Database}: it holds the store's advisory lock); one node per store.");
-
-    public static string FileOf(string store) => Path.GetFullPath(store) + ".lock";
-
-    /// <summary>The lock on <paramref name="store"/>, or null when another holds it.</summary>
-    public static StoreLock? TryAcquire(string store)
-    {
-        try
-        {
-            return new StoreLock(new FileStream(FileOf(store), OwnerOnlyCreate(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None)));
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>The lock on the store a node is about to open: refuses the start when another node holds it.</summary>
-    public static StoreLock ForNode(string connectionString)
-    {
-        SqliteConnectionStringBuilder store;
-        try
-        {
-            store = new SqliteConnectionStringBuilder(connectionString);
-        }
-        catch (ArgumentException)
-        {
-            return new StoreLock(null); // not a SQLite store (PostgreSQL): its server keeps its own clients apart
-        }
-        if (store.Mode == SqliteOpenMode.Memory || store.DataSource is "" or ":memory:")
-        {
-            return new StoreLock(null); // nothing on disk to share
-        }
-        return TryAcquire(store.DataSource)
-            ?? throw new InvalidOperationException($"Another node is running on the store {Path.GetFullPath(store.DataSource)} (it holds {FileOf(store.DataSource)}); one node per store.");
-    }
-
-    public void Dispose() => _held?.Dispose();
-
-    /// <summary>Options that create a file owner-only (0600) where the platform has modes.</summary>
-    internal static FileStreamOptions OwnerOnlyCreate(FileMode mode, FileAccess access, FileShare share)
-    {
-        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-        return options;
     }
 }

@@ -16,7 +16,7 @@ namespace MirpsExchange.Node.Sync;
 /// Whether the node's own write path may write: not while it is behind what its replicas hold of its own log
 /// (<see cref="OriginRecovery"/>), since its next sequence numbers are then already taken by changes it lost.
 /// </summary>
-public sealed class RecoveryState(IOptions<NodeOptions> options)
+public sealed class RecoveryState(IOptions<NodeOptions> options, Store.StoreLock? storeLock = null)
 {
     /// <summary>The reason submits are refused with while the node recovers (UNAVAILABLE).</summary>
     public const string Recovering = "RECOVERING";
@@ -32,10 +32,15 @@ public sealed class RecoveryState(IOptions<NodeOptions> options)
     /// <summary>
     /// Refuses a write while the node recovers its log or could not: UNAVAILABLE, RECOVERING (try again shortly), or
     /// FAILED_PRECONDITION with the reason (<see cref="OriginRecovery.QuorumMissing"/>, <see cref="OriginRecovery.NoSignedHead"/>)
-    /// when it waits for the federation to prove its log's head; the message says why.
+    /// when it waits for the federation to prove its log's head; the message says why. FAILED_PRECONDITION,
+    /// <see cref="Store.StoreLock.LostReason"/>, while the node does not hold its PostgreSQL store's lock.
     /// </summary>
     public void RequireWritable()
     {
+        if (storeLock?.Lost is { } lost)
+        {
+            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, Store.StoreLock.LostReason, lost); // another session may be restoring the store
+        }
         if (_refusal is { } refusal)
         {
             throw RpcErrors.WithReason(refusal.Code, refusal.Reason, refusal.Why);
