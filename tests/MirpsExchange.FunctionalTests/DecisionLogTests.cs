@@ -155,6 +155,37 @@ public sealed class DecisionLogTests : IDisposable
     }
 
     /// <summary>
+    /// Hostile review (finding 2): the Secretariat's decision log is one chain for every State, so a decision on a State's
+    /// approval that this node holds differently (the State forked its lifecycle log, serving this node another entry than the
+    /// Secretariat; or it re-signed its entries after a lost disk) must not stop the chain here. Before, the whole page was
+    /// refused (CHAIN_BROKEN) on every round, and this node never again received any decision, its own State's included. Now
+    /// the decision is stored as the Secretariat signed it; it decides no cell here (its approval's hash is not the one held),
+    /// and the mismatch is logged.
+    /// </summary>
+    [Fact]
+    public async Task A_decision_on_an_approval_held_here_as_another_entry_does_not_stop_the_decision_log()
+    {
+        await using var relay = await MaliciousPeer.StartAsync("CRI");
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", relay.Address, "CRI", MirpsAuth.Secretariat)]);
+        await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        var acceptance = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
+            .AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
+
+        // This node holds PAN's entry 1 as another entry than the one the Secretariat decided on.
+        pan.Execute("UPDATE lifecycle_entries SET entry_hash = signature WHERE origin = 'PAN'");
+        relay.Decisions = after => new[] { acceptance }.Where(e => e.EntrySequence > after);
+        // (until the node fetches the Secretariat's newly published key, the entry is UNKNOWN_SIGNING_KEY and asked for again)
+        var peer = await MaliciousPeer.PullAsync(pan.Channel, relay.Address, p => pan.CountRows(Decisions) == 1 || p.LastError.StartsWith("CHAIN_BROKEN", StringComparison.Ordinal));
+        Assert.False(peer.LastError.StartsWith("CHAIN_BROKEN", StringComparison.Ordinal), peer.LastError);
+        Assert.Equal(1L, pan.CountRows(Decisions));
+        Assert.Equal(ApprovalState.Approved, Assert.Single((await state.GetApprovalStatusAsync(new GetApprovalStatusRequest())).Cells).State);
+    }
+
+    /// <summary>
     /// A relay serving the Secretariat PAN's lifecycle log with an acceptance in it, signed with PAN's own key: a State's log
     /// holds approvals and unapprovals only, so the Secretariat refuses it as invalid content and stores nothing.
     /// </summary>

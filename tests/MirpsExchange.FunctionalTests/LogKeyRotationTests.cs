@@ -235,7 +235,7 @@ public class LogKeyRotationTests
                 LogHeadSignature.Sign(forged, thief, old);
                 WriteHead(origin, forged);
             }
-            var refusal = $"signed with key {old}, which was handed over at change 2";
+            var refusal = $"signed with key \"{old}\", which was handed over at change 2";
 
             await using (var fresh = await ReplicaAsync(origin, puller, null))
             {

@@ -165,7 +165,7 @@ public class ReplicaApplyTests
         forged.Observation.Country = "CRI";
         var otherCountry = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [forged]));
         Assert.Equal(ReplicaRules.MalformedChange, otherCountry.Reason);
-        Assert.Contains("is an observation of CRI", otherCountry.Message);
+        Assert.Contains("is an observation of \"CRI\"", otherCountry.Message);
         var untimed = feed[2].Clone();
         untimed.RecordedTime = null;
         var noTime = await Assert.ThrowsAsync<PeerRefusedException>(() => ApplyAsync(replica, "BLZ", [untimed]));

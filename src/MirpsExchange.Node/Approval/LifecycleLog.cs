@@ -20,8 +20,8 @@ namespace MirpsExchange.Node.Approval;
 /// so an entry's anchor is the log as it stands between two commits, and commit durably (<see cref="SqlitePragmas.DurableCommitAsync"/>):
 /// an entry acknowledged, which replicas may hold, survives power loss, so its sequence is never signed again for another entry.
 /// </summary>
-public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock, RecoveryState recovery,
-    Microsoft.Extensions.Options.IOptions<NodeOptions> options)
+public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.OriginSigning signing, TimeProvider clock, RecoveryState recovery,
+    Microsoft.Extensions.Options.IOptions<NodeOptions> options, Microsoft.Extensions.Logging.ILogger<LifecycleLog> logger)
 {
     /// <summary>Entries one ListLifecycleEntries answer holds at most.</summary>
     public const int MaxPage = 1_000;
@@ -216,7 +216,7 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
                 }
                 if (decisions)
                 {
-                    await RequireDecidedApprovalAsync(entry, what, cancellationToken);
+                    await NoteDecidedApprovalAsync(entry, cancellationToken);
                     (sequence, hash, time) = (entry.EntrySequence, LifecycleEntrySignature.Hash(entry), micros);
                     lastKey = entry.KeyId;
                     verified.Add((entry, hash));
@@ -258,17 +258,27 @@ public sealed class LifecycleLog(NodeDbContext db, WriteGate gate, ChangeLog.Ori
     /// decision's cell with the hash the decision names. A node that does not hold that State's lifecycle log (another State's
     /// cells) stores the decision on the Secretariat's signature alone; one that holds it checks it now.
     /// </summary>
-    private async Task RequireDecidedApprovalAsync(LifecycleEntry decision, string what, CancellationToken cancellationToken)
+    /// <summary>
+    /// A decision whose approval this node holds as another entry (the State forked its lifecycle log, or re-signed it after a
+    /// lost disk) is stored all the same, as the Secretariat signed it: the decision log is one chain for every State, and
+    /// refusing it here would cut this node off from every later decision (hostile review, finding 2). It decides no cell here
+    /// (<see cref="ApprovalCells"/> matches a decision to the approval's sequence and hash), and the mismatch is logged.
+    /// </summary>
+    private async Task NoteDecidedApprovalAsync(LifecycleEntry decision, CancellationToken cancellationToken)
     {
         var approval = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == decision.Country && e.EntrySequence == decision.LogSequence)
             .Select(e => new { e.EntryHash, e.Action, e.GroupId, e.Period }).FirstOrDefaultAsync(cancellationToken);
         if (approval is not null && (approval.Action != LifecycleAction.Approve || approval.GroupId != decision.GroupId || approval.Period != decision.Period
             || !decision.LogHash.Span.SequenceEqual(approval.EntryHash)))
         {
-            throw Refused(ReplicaRules.ChainBroken,
-                $"{what} decides on {decision.Country}'s lifecycle entry {decision.LogSequence}, which is not, as held here, that State's approval of {decision.GroupId} {decision.Period}");
+            LogDecisionOnAnotherEntry(logger, decision.EntrySequence, decision.Country, decision.LogSequence, decision.GroupId, decision.Period);
         }
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning, Message = "The Secretariat's decision {Decision} is on " +
+        "{Country}'s lifecycle entry {Entry} ({Group} {Period}), which this node holds as another entry: {Country}'s lifecycle log may be forked. " +
+        "The decision is stored as signed; it decides no cell here")]
+    private static partial void LogDecisionOnAnotherEntry(Microsoft.Extensions.Logging.ILogger logger, long decision, string country, long entry, string group, string period);
 
     /// <summary>A verified KEY_ROTATION head of an origin held here: its change, the key it handed over from, when it was signed, the key it handed over to.</summary>
     private readonly record struct Rotation(long Sequence, string From, long SignedTime, string To);
