@@ -255,7 +255,7 @@ public class SharingPolicyTests
         var peer = await PeerFailingAsync(replica);
 
         Assert.StartsWith("INVALID_CONTENT: BLZ's change 2 is refused", peer.LastError);
-        Assert.Contains("observation.value: \"the value must not be negative (-110)\"", peer.LastError); // the description quoted: it may name what the peer sent
+        Assert.Contains("observation.value: the value must not be negative (-110)", peer.LastError);
         Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
     }
 

@@ -342,7 +342,7 @@ public sealed class ReplicaRules(ObservationValidator validator, TimeProvider cl
         if (validator.ValidateChange(o, content, origin, today, memo) is [var first, ..] violations)
         {
             throw new PeerRefusedException(InvalidContent,
-                $"{origin}'s change {change.OriginSequence} is refused, as {origin}'s node would refuse it: {first.Field}: {PeerText.Quote(first.Description)}" +
+                $"{origin}'s change {change.OriginSequence} is refused, as {origin}'s node would refuse it: {first.Field}: {PeerText.Clean(first.Description)}" +
                 (violations.Count > 1 ? $" (and {violations.Count - 1} more)" : "") + "; nothing from this batch was applied");
         }
     }
