@@ -364,7 +364,7 @@ internal static class RegionalVerify
             var decision = 0L;
             foreach (var a in provenance.Acceptances)
             {
-                var approval = lifecycle[a.Country][(int)a.EntrySequence - 1];
+                var approval = EntryOf(lifecycle, a.Country, a.EntrySequence)!;
                 db.LifecycleEntries.Add(new LifecycleEntryRow
                 {
                     Origin = Mirps.Auth.MirpsAuth.Secretariat, EntrySequence = ++decision, Country = a.Country, GroupId = a.GroupId, Period = a.Period,
@@ -462,12 +462,16 @@ internal static class RegionalVerify
         return entries;
     }
 
+    /// <summary><paramref name="country"/>'s lifecycle entry <paramref name="sequence"/> in the verified logs read, or null.</summary>
+    private static Mirps.Observation.V1.LifecycleEntry? EntryOf(Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, string country, long sequence) =>
+        lifecycle.GetValueOrDefault(country)?.ElementAtOrDefault((int)sequence - 1);
+
     /// <summary>An acceptance the provenance states that names no approval the State signed of that cell (in the lifecycle log read), described; null when none.</summary>
     private static string? UnsignedAcceptance(ExportProvenance provenance, Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle)
     {
         foreach (var acceptance in provenance.Acceptances)
         {
-            var entry = lifecycle.GetValueOrDefault(acceptance.Country)?.ElementAtOrDefault((int)acceptance.EntrySequence - 1);
+            var entry = EntryOf(lifecycle, acceptance.Country, acceptance.EntrySequence);
             if (entry is null || entry.Action != Mirps.Observation.V1.LifecycleAction.Approve || entry.GroupId != acceptance.GroupId || entry.Period != acceptance.Period)
             {
                 return $"the provenance says the Secretariat accepted {acceptance.Country}'s {acceptance.GroupId} {acceptance.Period} at entry {acceptance.EntrySequence} " +
