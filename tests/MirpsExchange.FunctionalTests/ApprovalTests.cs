@@ -50,10 +50,11 @@ public class ApprovalTests
         ]);
     }
 
-    private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023") => new() { Countries = { "PAN" }, GroupIds = { group }, Periods = { period } };
+    private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023", string country = "PAN") =>
+        new() { Countries = { country }, GroupIds = { group }, Periods = { period } };
 
     /// <summary>The Secretariat pulling PAN and Belize, each from its own node (changes and lifecycle entries).</summary>
-    private static async Task<TestSecretariat> SecretariatOfAsync(TestNode pan, TestNode blz)
+    internal static async Task<TestSecretariat> SecretariatOfAsync(TestNode pan, TestNode blz)
     {
         var file = Path.Combine(pan.Folder, $"secretariat-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
@@ -67,7 +68,7 @@ public class ApprovalTests
     private static Observation DecisionFigure(string indicator, string country, double value) => new(Refugees(country, "2023", value)) { IndicatorCode = indicator };
 
     /// <summary><paramref name="read"/> until <paramref name="done"/> says yes (or 30 s, then the last answer).</summary>
-    private static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    internal static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
@@ -167,7 +168,7 @@ public class ApprovalTests
         Assert.True(export.Code == MirpsExchange.Cli.CliApp.Ok, export.Error + export.Output);
         var provenance = Mirps.Regional.V1.ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(file + ".provenance.json"));
         Assert.Equal(Mirps.Regional.V1.LifecycleFilter.Accepted, provenance.Lifecycle);
-        Assert.Equal(["PAN"], provenance.LifecycleHeads.Select(h => h.Origin));
+        Assert.Equal(["PAN", MirpsAuth.Secretariat], provenance.LifecycleHeads.Select(h => h.Origin)); // PAN's lifecycle log, then the decision log
         var acceptance = Assert.Single(provenance.Acceptances);
         Assert.Equal(("PAN", Populations, "2023"), (acceptance.Country, acceptance.GroupId, acceptance.Period));
         Assert.Contains("their sum is 230", await File.ReadAllTextAsync(file)); // PAN only: Belize's draft is not counted
@@ -189,25 +190,26 @@ public class ApprovalTests
         var belize = await VerifyForgedAsync("belize-accepted", p => p.Acceptances.Add(new Mirps.Regional.V1.AcceptedApproval
             { Country = "BLZ", GroupId = Populations, Period = "2023", EntrySequence = 1 }));
         Assert.Equal(MirpsExchange.Cli.CliApp.Refused, belize.Code);
-        Assert.Contains("accepted BLZ's POPULATIONS 2023 at entry 1", belize.Error);
+        Assert.Contains("accepted BLZ's POPULATIONS 2023 (its approval at entry 1), but entry 1 of BLZ's lifecycle log is not an approval", belize.Error);
 
         var head = await VerifyForgedAsync("head-altered", p => p.LifecycleHeads[0].EntryHash = ByteString.CopyFrom(new byte[32]));
         Assert.Equal(MirpsExchange.Cli.CliApp.Refused, head.Code);
         Assert.Contains("PAN's lifecycle log up to entry", head.Error);
 
-        // Without the acceptance the figure does not follow: PAN is then not accepted, and no State counts.
+        // The acceptances come from the Secretariat's signed decision log, and the list must name each one the figures rest on.
         var dropped = await VerifyForgedAsync("acceptance-dropped", p => p.Acceptances.Clear());
         Assert.Equal(MirpsExchange.Cli.CliApp.Refused, dropped.Code);
-        Assert.Contains("does not follow from the signed logs", dropped.Error);
+        Assert.Contains("leaves out the Secretariat's acceptance of PAN's POPULATIONS 2023", dropped.Error);
     }
 
-    /// <summary>PAN's cell as <paramref name="client"/>'s node answers, once it is in <paramref name="state"/> (or after 30 s, as it stands).</summary>
-    internal static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023")
+    /// <summary>PAN's cell (or <paramref name="country"/>'s) as <paramref name="client"/>'s node answers, once it is in <paramref name="state"/> (or after 30 s, as it stands).</summary>
+    internal static async Task<ApprovalCell> WhenAsync(ApprovalService.ApprovalServiceClient client, ApprovalState state, string group = Populations, string period = "2023",
+        string country = "PAN")
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
-            var cell = Assert.Single((await client.GetApprovalStatusAsync(Cell(group, period))).Cells);
+            var cell = Assert.Single((await client.GetApprovalStatusAsync(Cell(group, period, country))).Cells);
             if (cell.State == state || DateTime.UtcNow > deadline)
             {
                 Assert.Equal(state, cell.State);

@@ -139,12 +139,23 @@ internal static class RegionalVerify
                     return CliApp.Refused;
                 }
 
+                // The States' lifecycle logs and the Secretariat's decision log (origin "secretariat"), each up to the head named; of the
+                // decision log also what the node holds beyond it, verified the same way, only to say when an acceptance claimed came later.
                 var lifecycle = new Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>>(StringComparer.Ordinal);
+                List<Mirps.Observation.V1.LifecycleEntry> laterDecisions = [];
                 foreach (var head in provenance.LifecycleHeads)
                 {
+                    if (lifecycle.ContainsKey(head.Origin))
+                    {
+                        await error.WriteLineAsync($"does not verify: the provenance names two heads of {head.Origin}'s lifecycle log");
+                        return CliApp.Refused;
+                    }
                     try
                     {
-                        lifecycle[head.Origin] = await SignedLifecycleAsync(new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel), head, keys, cancellationToken);
+                        var decisions = head.Origin == MirpsAuth.Secretariat;
+                        var (upToHead, beyond) = await SignedLifecycleAsync(new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel), head, keys, decisions, cancellationToken);
+                        lifecycle[head.Origin] = upToHead;
+                        laterDecisions = decisions ? beyond : laterDecisions;
                     }
                     catch (PeerRefusedException e)
                     {
@@ -152,16 +163,22 @@ internal static class RegionalVerify
                         return CliApp.Refused;
                     }
                 }
-                if (UnsignedAcceptance(provenance, lifecycle) is { } acceptance)
+                if (UnsignedAcceptance(provenance, lifecycle, laterDecisions) is { } acceptance)
                 {
                     await error.WriteLineAsync($"does not verify: {acceptance}");
                     return CliApp.Refused;
                 }
 
-                var expected = await RecomputeAsync(logs, lifecycle, provenance, cancellationToken);
+                var (expected, derived) = await RecomputeAsync(logs, lifecycle, provenance, cancellationToken);
                 if (FirstDifference(rows, expected) is { } difference)
                 {
                     await error.WriteLineAsync($"does not verify: {difference}");
+                    return CliApp.Refused;
+                }
+                if (derived.Acceptances.FirstOrDefault(a => !provenance.Acceptances.Contains(a)) is { } unlisted)
+                {
+                    await error.WriteLineAsync($"does not verify: the provenance leaves out the Secretariat's acceptance of {unlisted.Country}'s {unlisted.GroupId} " +
+                        $"{unlisted.Period} (its approval at entry {unlisted.EntrySequence}), which the figures rest on by the Secretariat's signed decision log");
                     return CliApp.Refused;
                 }
                 await parse.InvocationConfiguration.Output.WriteLineAsync(
@@ -312,12 +329,13 @@ internal static class RegionalVerify
     }
 
     /// <summary>
-    /// The export's rows as the Secretariat computes them from exactly <paramref name="logs"/>: the changes go into a
-    /// temporary store of the node's schema (each key's last revision current; placeholders, which name no key, left
-    /// out as a replica leaves them out of its observations), and the Secretariat's <see cref="RegionalIndicators"/>
-    /// answers each figure as the export asked for it.
+    /// The export's rows as the Secretariat computes them from exactly <paramref name="logs"/> and the verified <paramref name="lifecycle"/> logs
+    /// (the Secretariat's decision log among them), and the provenance that computation writes (its acceptances are those the figures rest on):
+    /// the changes go into a temporary store of the node's schema (each key's last revision current; placeholders, which name no key, left
+    /// out as a replica leaves them out of its observations), and the Secretariat's <see cref="RegionalIndicators"/> answers each figure as
+    /// the export asked for it.
     /// </summary>
-    private static async Task<List<ExportRow>> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
+    private static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
         Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, ExportProvenance provenance, CancellationToken cancellationToken)
     {
         var catalogue = StandardCatalogue.LoadStandard();
@@ -347,41 +365,27 @@ internal static class RegionalVerify
                     ReceivedTime = 0,
                 });
             }
-            // The States' verified lifecycle logs up to the heads named, and the Secretariat's acceptances as the provenance states them:
-            // the reporting cycle is then judged by the Secretariat's own code (ApprovalCells), changes since an approval included.
+            // The verified lifecycle logs up to the heads named, the Secretariat's decision log (origin "secretariat") among them: the reporting
+            // cycle is then judged by the Secretariat's own code (ApprovalCells), acceptances, rejections and changes since an approval included.
             foreach (var entry in lifecycle.Values.SelectMany(entries => entries))
             {
                 db.LifecycleEntries.Add(new LifecycleEntryRow
                 {
-                    Origin = entry.Origin, EntrySequence = entry.EntrySequence, PreviousHash = entry.PreviousHash.ToByteArray(), GroupId = entry.GroupId, Period = entry.Period,
-                    Action = entry.Action, LogSequence = entry.LogSequence, LogHash = entry.LogHash.ToByteArray(), Reason = entry.Reason, Actor = entry.Actor,
-                    RecordedTime = Mirps.Log.ChangeHash.Micros(entry.RecordedTime), KeyId = entry.KeyId, Signature = entry.Signature.ToByteArray(),
-                    EntryHash = Mirps.Log.LifecycleEntrySignature.Hash(entry), ReceivedTime = 0,
-                });
-            }
-            // Each acceptance as an entry of the Secretariat's decision log (origin "secretariat"), naming the approval it decides by
-            // its sequence and hash, as ApprovalCells matches them; UnsignedAcceptance has checked that the approval is there.
-            var decision = 0L;
-            foreach (var a in provenance.Acceptances)
-            {
-                var approval = EntryOf(lifecycle, a.Country, a.EntrySequence)!;
-                db.LifecycleEntries.Add(new LifecycleEntryRow
-                {
-                    Origin = Mirps.Auth.MirpsAuth.Secretariat, EntrySequence = ++decision, Country = a.Country, GroupId = a.GroupId, Period = a.Period,
-                    Action = Mirps.Observation.V1.LifecycleAction.Accept, LogSequence = a.EntrySequence, LogHash = Mirps.Log.LifecycleEntrySignature.Hash(approval),
-                    Reason = "", Actor = "", RecordedTime = 0, KeyId = "", Signature = [], EntryHash = [], ReceivedTime = 0,
+                    Origin = entry.Origin, EntrySequence = entry.EntrySequence, PreviousHash = entry.PreviousHash.ToByteArray(), Country = entry.Country,
+                    GroupId = entry.GroupId, Period = entry.Period, Action = entry.Action, LogSequence = entry.LogSequence, LogHash = entry.LogHash.ToByteArray(),
+                    Reason = entry.Reason, Actor = entry.Actor, RecordedTime = Mirps.Log.ChangeHash.Micros(entry.RecordedTime), KeyId = entry.KeyId,
+                    Signature = entry.Signature.ToByteArray(), EntryHash = Mirps.Log.LifecycleEntrySignature.Hash(entry), ReceivedTime = 0,
                 });
             }
             await db.SaveChangesAsync(cancellationToken);
             var requests = new RegionalRequests(catalogue, TimeProvider.System);
             var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
-            var (rows, _) = await RegionalCommand.RegionalRowsAsync((request, token) =>
+            return await RegionalCommand.RegionalRowsAsync((request, token) =>
             {
                 var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null, request.Lifecycle);
                 return indicators.GetValueAsync(indicator, period, breakdown, null, token, request.Lifecycle);
             }, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken, provenance.Lifecycle,
                 provenance.Rates ? (request, token) => indicators.GetRatesAsync(catalogue, requests.RatesQuery(new GetProtectionRatesRequest { Period = request.Period }), null, token, request.Lifecycle) : null);
-            return rows;
         }
         finally
         {
@@ -420,27 +424,33 @@ internal static class RegionalVerify
     /// <summary>
     /// <paramref name="head"/>'s origin's lifecycle log from its first entry up to the head, read from the node (ApprovalService.ListLifecycleEntries):
     /// each entry the next of the chain (sequence and previous hash), signed with the origin's published log key, and the last one's hash the head's.
-    /// Throws <see cref="PeerRefusedException"/> when anything does not verify, or the node does not hold the log that far.
+    /// With <paramref name="readBeyond"/>, also the entries the node holds after the head, verified the same way (the Secretariat's decision log:
+    /// they only say that an acceptance claimed came after the export's cut). Throws <see cref="PeerRefusedException"/> when anything does not
+    /// verify, or the node does not hold the log that far.
     /// </summary>
-    private static async Task<List<Mirps.Observation.V1.LifecycleEntry>> SignedLifecycleAsync(Mirps.Approval.V1.ApprovalService.ApprovalServiceClient approvals,
-        Mirps.Regional.V1.LifecycleLogHead head, PublishedLogKeys keys, CancellationToken cancellationToken)
+    private static async Task<(List<Mirps.Observation.V1.LifecycleEntry> UpToHead, List<Mirps.Observation.V1.LifecycleEntry> Beyond)> SignedLifecycleAsync(
+        Mirps.Approval.V1.ApprovalService.ApprovalServiceClient approvals, Mirps.Regional.V1.LifecycleLogHead head, PublishedLogKeys keys, bool readBeyond,
+        CancellationToken cancellationToken)
     {
         var entries = new List<Mirps.Observation.V1.LifecycleEntry>();
+        var beyond = new List<Mirps.Observation.V1.LifecycleEntry>();
         var hash = Array.Empty<byte>();
-        while (entries.Count < head.EntrySequence)
+        var headHash = Array.Empty<byte>();
+        while (entries.Count < head.EntrySequence || readBeyond)
         {
             var page = await approvals.ListLifecycleEntriesAsync(
-                new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = head.Origin, AfterEntrySequence = entries.Count }, cancellationToken: cancellationToken);
+                new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = head.Origin, AfterEntrySequence = entries.Count + beyond.Count }, cancellationToken: cancellationToken);
             if (page.Entries.Count == 0)
             {
                 break;
             }
-            foreach (var entry in page.Entries.TakeWhile(e => e.EntrySequence <= head.EntrySequence))
+            foreach (var entry in page.Entries.TakeWhile(e => readBeyond || e.EntrySequence <= head.EntrySequence))
             {
                 var what = $"entry {entry.EntrySequence}";
-                if (entry.Origin != head.Origin || entry.EntrySequence != entries.Count + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
+                var previous = entries.Count + beyond.Count;
+                if (entry.Origin != head.Origin || entry.EntrySequence != previous + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
                 {
-                    throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} does not follow entry {entries.Count}: an entry was left out, reordered or altered");
+                    throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} does not follow entry {previous}: an entry was left out, reordered or altered");
                 }
                 var key = ChainVerifier.KeyFor(head.Origin, entry.KeyId, entry.LogSequence, entry.RecordedTime, keys, [], [], what);
                 if (!Mirps.Log.LifecycleEntrySignature.Verify(entry, key))
@@ -448,35 +458,72 @@ internal static class RegionalVerify
                     throw new PeerRefusedException(ReplicaRules.SignatureInvalid, $"{what} does not verify with {head.Origin}'s key {entry.KeyId}");
                 }
                 hash = Mirps.Log.LifecycleEntrySignature.Hash(entry);
-                entries.Add(entry);
+                if (entry.EntrySequence <= head.EntrySequence)
+                {
+                    entries.Add(entry);
+                    headHash = hash;
+                }
+                else
+                {
+                    beyond.Add(entry);
+                }
             }
         }
         if (entries.Count < head.EntrySequence)
         {
             throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the node holds {head.Origin}'s lifecycle log only up to entry {entries.Count}");
         }
-        if (!hash.AsSpan().SequenceEqual(head.EntryHash.Span))
+        if (!headHash.AsSpan().SequenceEqual(head.EntryHash.Span))
         {
-            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head's hash is not the hash of entry {head.EntrySequence} the State signed");
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head's hash is not the hash of entry {head.EntrySequence} {head.Origin} signed");
         }
-        return entries;
+        return (entries, beyond);
     }
 
     /// <summary><paramref name="country"/>'s lifecycle entry <paramref name="sequence"/> in the verified logs read, or null.</summary>
     private static Mirps.Observation.V1.LifecycleEntry? EntryOf(Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, string country, long sequence) =>
         lifecycle.GetValueOrDefault(country)?.ElementAtOrDefault((int)sequence - 1);
 
-    /// <summary>An acceptance the provenance states that names no approval the State signed of that cell (in the lifecycle log read), described; null when none.</summary>
-    private static string? UnsignedAcceptance(ExportProvenance provenance, Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle)
+    /// <summary>
+    /// An acceptance the provenance states that the signed logs read do not bear out, described; null when none. It must name an approval of
+    /// that cell the State signed (in its lifecycle log up to the head named), and the Secretariat's last decision on that cell in its signed
+    /// decision log up to the head named must accept that very approval (its sequence and hash, as <see cref="ApprovalCells"/> matches them).
+    /// <paramref name="laterDecisions"/> (the decision log beyond its head) only say when the Secretariat accepted it after the export's cut.
+    /// A rejection's reason is never quoted: it is for the State concerned and the Secretariat.
+    /// </summary>
+    private static string? UnsignedAcceptance(ExportProvenance provenance, Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle,
+        List<Mirps.Observation.V1.LifecycleEntry> laterDecisions)
     {
+        var decisions = lifecycle.GetValueOrDefault(MirpsAuth.Secretariat);
         foreach (var acceptance in provenance.Acceptances)
         {
+            var claim = $"the provenance says the Secretariat accepted {acceptance.Country}'s {acceptance.GroupId} {acceptance.Period} (its approval at entry {acceptance.EntrySequence})";
             var entry = EntryOf(lifecycle, acceptance.Country, acceptance.EntrySequence);
             if (entry is null || entry.Action != Mirps.Observation.V1.LifecycleAction.Approve || entry.GroupId != acceptance.GroupId || entry.Period != acceptance.Period)
             {
-                return $"the provenance says the Secretariat accepted {acceptance.Country}'s {acceptance.GroupId} {acceptance.Period} at entry {acceptance.EntrySequence} " +
-                    $"of its lifecycle log, which is not an approval of that cell {acceptance.Country} signed (within the lifecycle heads named)";
+                return $"{claim}, but entry {acceptance.EntrySequence} of {acceptance.Country}'s lifecycle log is not an approval of that cell {acceptance.Country} signed " +
+                    "(within the lifecycle heads named)";
             }
+            var approval = Mirps.Log.LifecycleEntrySignature.Hash(entry);
+            bool Decides(Mirps.Observation.V1.LifecycleEntry d) => d.Country == acceptance.Country && d.GroupId == acceptance.GroupId && d.Period == acceptance.Period;
+            bool Accepts(Mirps.Observation.V1.LifecycleEntry d) => Decides(d) && d.Action == Mirps.Observation.V1.LifecycleAction.Accept
+                && d.LogSequence == acceptance.EntrySequence && d.LogHash.Span.SequenceEqual(approval);
+            if (decisions?.LastOrDefault(Decides) is { } last && Accepts(last))
+            {
+                continue;
+            }
+            var head = provenance.LifecycleHeads.FirstOrDefault(h => h.Origin == MirpsAuth.Secretariat);
+            var found = decisions is null
+                ? "the provenance names no head of the Secretariat's decision log (origin secretariat), so no signed decision backs it"
+                : decisions.LastOrDefault(Decides) is not { } decision
+                    ? $"the Secretariat's signed decision log up to the head named (entry {head?.EntrySequence}) holds no decision on that cell"
+                    : $"the Secretariat's last decision on that cell in its signed decision log up to the head named (entry {head?.EntrySequence}) is entry {decision.EntrySequence}, " +
+                      $"{(decision.Action == Mirps.Observation.V1.LifecycleAction.Accept ? "an acceptance" : "a rejection")} of {decision.Country}'s approval at entry {decision.LogSequence}" +
+                      (decision.LogSequence == acceptance.EntrySequence && decision.Action == Mirps.Observation.V1.LifecycleAction.Accept ? " with another hash" : "");
+            var later = laterDecisions.FirstOrDefault(Accepts) is { } after
+                ? $"; it signed that acceptance only at entry {after.EntrySequence} of its decision log, beyond the head named (entry {head?.EntrySequence})"
+                : "";
+            return $"{claim}, but {found}{later}";
         }
         return null;
     }

@@ -89,16 +89,21 @@ public static class ApprovalCells
 
     /// <summary>
     /// The last entry of each of <paramref name="countries"/>' lifecycle logs received by <paramref name="asOfMicros"/>: its sequence and hash
-    /// (a State with none is absent), in the order given. What a figure filtered by the reporting cycle read of each log.
+    /// (a State with none is absent), in the order given, then the last entry of the Secretariat's decision log recorded by then (origin
+    /// "secretariat", when it holds one): what a figure filtered by the reporting cycle read of each log. The decision log's head is cut as
+    /// <see cref="StatusAsync"/> reads decisions, by their signed recorded time, which never goes back along the chain: the decisions read
+    /// are exactly the log up to that head, so `mirps regional verify` takes them from the signed log, not from the export's word.
     /// </summary>
     public static async Task<List<(string Origin, long EntrySequence, byte[] EntryHash)>> LifecycleHeadsAsync(NodeDbContext db, IEnumerable<string> countries,
         long asOfMicros, CancellationToken cancellationToken)
     {
         var heads = new List<(string, long, byte[])>();
-        foreach (var country in countries)
+        var secretariat = Mirps.Auth.MirpsAuth.Secretariat;
+        foreach (var country in countries.Append(secretariat))
         {
-            if (await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country && e.ReceivedTime <= asOfMicros).OrderByDescending(e => e.EntrySequence)
-                .Select(e => new { e.EntrySequence, e.EntryHash }).FirstOrDefaultAsync(cancellationToken) is { } last)
+            var entries = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == country);
+            entries = country == secretariat ? entries.Where(e => e.RecordedTime <= asOfMicros) : entries.Where(e => e.ReceivedTime <= asOfMicros);
+            if (await entries.OrderByDescending(e => e.EntrySequence).Select(e => new { e.EntrySequence, e.EntryHash }).FirstOrDefaultAsync(cancellationToken) is { } last)
             {
                 heads.Add((country, last.EntrySequence, last.EntryHash));
             }
