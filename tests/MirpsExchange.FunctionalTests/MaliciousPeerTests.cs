@@ -5,6 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Log;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
@@ -56,7 +57,9 @@ public class MaliciousPeerTests
     }
 
     /// <summary>The Secretariat pulling PAN from each peer with its own credential (the file goes in <paramref name="folder"/>).</summary>
-    private static async Task<TestSecretariat> SecretariatAsync(string folder, params (string Address, string Country)[] peers)
+    private static Task<TestSecretariat> SecretariatAsync(string folder, params (string Address, string Country)[] peers) => SecretariatAsync(folder, [], peers);
+
+    private static async Task<TestSecretariat> SecretariatAsync(string folder, string[] extraArgs, params (string Address, string Country)[] peers)
     {
         var file = Path.Combine(folder, $"secretariat-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
@@ -64,6 +67,7 @@ public class MaliciousPeerTests
         [
             $"--Node:Credential={file}",
             .. peers.SelectMany((peer, i) => new[] { $"--Node:Peers:{i}:Address={peer.Address}", $"--Node:Peers:{i}:Country={peer.Country}", $"--Node:Peers:{i}:Origins:0=PAN" }),
+            .. extraArgs,
         ]);
     }
 
@@ -450,6 +454,57 @@ public class MaliciousPeerTests
 
         var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(Backdated + ":", StringComparison.Ordinal));
         Assert.StartsWith(Backdated + ":", refused.LastError);
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
+        gate.Open();
+        await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
+    }
+
+    /// <summary>
+    /// A node fetches the published log keys while its store is made, before its hosted services start (the first pulls wait
+    /// for them). A key retired after that first fetch and before the first message must still verify nothing signed after
+    /// its retirement: the fetch at start does not stand in for the polls that follow it.
+    /// </summary>
+    [Fact]
+    public async Task A_log_key_retired_after_the_fetch_at_start_and_before_the_first_message_verifies_nothing_signed_after_it()
+    {
+        await using var pan = await PanamaAsync(PanamaPolicy);
+        using var stolen = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var identity = await SharedIdentity.GetAsync();
+        var registered = await identity.Credentials.RegisterLogKeyAsync(new Mirps.Identity.V1.RegisterLogKeyRequest { Country = "PAN", PublicKey = ByteString.CopyFrom(stolen.ExportSubjectPublicKeyInfo()) });
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        await using var hostileGate = new TcpGate(hostile.Address);
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, ["--Node:RevocationPollInterval=00:00:01"], (hostileGate.Address, "CRI"), (gate.Address, "PAN"));
+        var list = secretariat.Services.GetRequiredService<MirpsExchange.Node.Extensions.RevocationList>();
+        bool Published(bool retired) => list.TryGetLogKey("PAN", registered.KeyId, out var key) && key.RetiredTime is not null == retired;
+        for (var wait = 0; !Published(retired: false); wait++)
+        {
+            Assert.True(wait < 100, "the Secretariat's first fetch publishes the key");
+            await Task.Delay(100);
+        }
+
+        var retiredAt = (await identity.Credentials.RetireLogKeyAsync(new Mirps.Identity.V1.RetireLogKeyRequest { KeyId = registered.KeyId, Reason = "stolen" })).LogKey.RetireTime.ToDateTimeOffset();
+        for (var wait = 0; !Published(retired: true); wait++)
+        {
+            Assert.True(wait < 100, "the retirement reaches the Secretariat at its next poll, one interval after the fetch at start");
+            await Task.Delay(100);
+        }
+        // PAN's log as a relay holds it, then change 5, made up, under a head the stolen key signs after its retirement.
+        var log = Forge("nothing forged", await ReadLogAsync(pan, "CRI"), await ReadLogAsync(pan, ""), pan);
+        var fourth = log.Changes[^1];
+        log.Changes.Add(new StoredObservation
+        {
+            Observation = Refugees("PAN", value: 999), Revision = fourth.Revision + 1, Origin = "PAN", OriginSequence = 5,
+            RecordedTime = fourth.RecordedTime, Policy = fourth.Policy, Salt = ByteString.CopyFrom(ChangeHash.NewSalts(1)),
+        });
+        var signedAt = DateTimeOffset.UtcNow;
+        Assert.True(signedAt > retiredAt);
+        log.Heads.AddRange(Sign(log.Changes, stolen, signedAt, 5));
+        hostile.Script = log.After;
+        hostileGate.Open();
+
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostileGate.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(UnknownKey + ":", StringComparison.Ordinal));
+        Assert.Contains(registered.KeyId, refused.LastError);
         Assert.Equal((0L, 0L, 0L), Held(secretariat));
         gate.Open();
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));

@@ -131,7 +131,10 @@ public static class NodeApplication
         StartUpTimeline.Mark("built");
         app.MapNode();
         StartUpTimeline.Mark("mapped");
+        // What the first pulls wait for, asked for while the store is migrated: the peers' tokens, the identity server's
+        // discovery document and keys, and the revocation list with the States' published log keys.
         app.PrefetchPeerTokens();
+        app.PrefetchRevocationList();
         await app.MigrateStoreAsync();
         StartUpTimeline.Mark("store ready");
         app.Lifetime.ApplicationStarted.Register(() => StartUpTimeline.Mark("listening"));

@@ -24,9 +24,10 @@ public static partial class RevocationExtensions
     {
         builder.Services.AddSingleton<RevocationList>();
         builder.Services.AddHealthChecks().AddCheck<RevocationHealthCheck>("revocation");
-        builder.Services.AddHostedService(services => new RevocationPoller(
+        builder.Services.AddSingleton(services => new RevocationPoller(
             services.GetRequiredService<RevocationList>(), services.GetRequiredService<IOptionsMonitor<OpenIddictValidationOptions>>(),
             issuer, node.RevocationPollInterval, tls.CaFile.Length > 0 ? tls.CaFile : null, services.GetRequiredService<ILogger<RevocationPoller>>()));
+        builder.Services.AddHostedService(services => services.GetRequiredService<RevocationPoller>());
         builder.Services.AddOpenIddict().AddValidation(validation =>
         {
             validation.AddEventHandler(ExcludeCompromisedKeys.Descriptor);
@@ -79,23 +80,61 @@ public static partial class RevocationExtensions
     }
 
     /// <summary>
+    /// Starts the first fetch of the revocation list (with the identity server's discovery document and keys, and so the
+    /// States' published log keys) now, in the background, rather than when the hosted services start after the store is
+    /// migrated: a replica's first verified message waits for those keys. The same fetch and verification as every poll
+    /// (<see cref="RevocationPoller"/>); the poller's next fetch comes one interval after this one.
+    /// </summary>
+    public static void PrefetchRevocationList(this WebApplication app) =>
+        app.Services.GetRequiredService<RevocationPoller>().StartFirstPoll(app.Lifetime.ApplicationStopping);
+
+    /// <summary>
     /// Fetches the list and the identity server's JWKS together each interval and verifies one against the
     /// other. While the identity server is unreachable, or when a list fails verification, the list held
     /// stays in force (a node that starts while the identity server is down holds none until it answers).
+    /// The first fetch may start before the host does (<see cref="PrefetchRevocationList"/>); the interval is counted from it.
     /// </summary>
     internal sealed partial class RevocationPoller(
         RevocationList revocations, IOptionsMonitor<OpenIddictValidationOptions> validation, Uri issuer, TimeSpan interval, string? caFile,
         ILogger<RevocationPoller> logger) : BackgroundService
     {
         private bool _unreachable;
+        private readonly HttpClient _http = new(FederationTrust.CreateHandler(caFile)) { Timeout = TimeSpan.FromSeconds(5) };
+        private readonly Lock _firstPollLock = new();
+        private Task? _firstPoll;
+        private PeriodicTimer? _timer;
+
+        /// <summary>Starts the first fetch unless it has started; the interval to the next one is counted from now.</summary>
+        internal Task StartFirstPoll(CancellationToken cancellationToken)
+        {
+            lock (_firstPollLock)
+            {
+                if (_firstPoll is null)
+                {
+                    _timer = new PeriodicTimer(interval);
+                    revocations.TakeRefreshRequest();
+                    _firstPoll = Task.Run(() => PollAsync(_http, cancellationToken), CancellationToken.None);
+                }
+                return _firstPoll;
+            }
+        }
+
+        public override void Dispose()
+        {
+            base.Dispose();
+            _timer?.Dispose();
+            _http.Dispose();
+        }
 
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
-            using var http = new HttpClient(FederationTrust.CreateHandler(caFile)) { Timeout = TimeSpan.FromSeconds(5) };
-            using var timer = new PeriodicTimer(interval);
-            var tick = Task.FromResult(true);
+            var http = _http;
+            // The first fetch, begun before the store was migrated (PrefetchRevocationList) or now; PollAsync logs its own failures.
+            await StartFirstPoll(stoppingToken).WaitAsync(stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+            var timer = _timer!;
+            var tick = timer.WaitForNextTickAsync(stoppingToken).AsTask();
             var lastRequested = DateTimeOffset.MinValue;
-            while (true)
+            while (!stoppingToken.IsCancellationRequested)
             {
                 // Each interval, or sooner when RefreshSoon asks (a replica met an unknown log key), at most once every MinRefreshInterval.
                 var requested = revocations.RefreshRequested;
@@ -153,11 +192,16 @@ public static partial class RevocationExtensions
                 return;
             }
             var held = revocations.Current;
+            var first = revocations.ConfirmedAt is null;
             if (await revocations.TryApplyAsync(jwt, issuer.AbsoluteUri, jwks.GetSigningKeys()) is { } refused)
             {
                 LogRefused(logger, issuer.AbsoluteUri, refused, held.Version);
             }
-            else if (revocations.Current.Version != held.Version)
+            else if (first)
+            {
+                StartUpTimeline.Mark("revocation list and log keys");
+            }
+            if (revocations.Current.Version != held.Version)
             {
                 LogApplied(logger, revocations.Current.Version, revocations.Current.ClientCutoffs.Count, revocations.Current.CompromisedKeys.Count, revocations.Current.LogKeys.Count);
             }

@@ -122,7 +122,30 @@ public static class StoreExtensions
     }
 
     /// <summary>
-    /// Applies pending EF Core migrations: the store's schema is created and upgraded only by migrations; refuses a
+    /// The store's schema brought to the latest migration: a new store made by the migrations' script in one transaction
+    /// (<see cref="NewStoreScript"/>; returns true then), rather than by replaying them one by one; then whatever
+    /// migration is pending applied as ever (on a new store, those newer than the script, if any).
+    /// </summary>
+    public static async Task<bool> MigrateSchemaAsync(NodeDbContext db)
+    {
+        if (!db.Database.IsSqlite())
+        {
+            // On PostgreSQL, migrating a new database first reads a history table that is not there, and EF Core logs that
+            // failed read as an error: the table is made first (as migrating would), so a node's first start logs none.
+            await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IHistoryRepository>().CreateIfNotExistsAsync();
+        }
+        var scripted = await NewStoreScript.CreateIfNewAsync(db);
+        if (scripted)
+        {
+            Extensions.StartUpTimeline.Mark("new store made by one script");
+        }
+        await db.Database.MigrateAsync();
+        return scripted;
+    }
+
+    /// <summary>
+    /// Applies pending EF Core migrations (<see cref="MigrateSchemaAsync"/>): the store's schema is created and upgraded only by migrations (a new store by
+    /// their script in one transaction, <see cref="NewStoreScript"/>); refuses a
     /// catalogue earlier than the one the store was last run on (<see cref="CatalogueVersions"/>); then rows an
     /// earlier catalogue wrote take the running catalogue's dimension defaults (<see cref="StoredDimensions"/>).
     /// </summary>
@@ -132,13 +155,7 @@ public static class StoreExtensions
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
         var store = db.Database;
-        if (!store.IsSqlite())
-        {
-            // On PostgreSQL, migrating a new database first reads a history table that is not there, and EF Core logs that
-            // failed read as an error: the table is made first (as migrating would), so a node's first start logs none.
-            await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IHistoryRepository>().CreateIfNotExistsAsync();
-        }
-        await store.MigrateAsync();
+        await MigrateSchemaAsync(db);
         Extensions.StartUpTimeline.Mark("migrated");
         // The store says whose node's it is (a backup carries it; a restore, or a start on another State's store, is refused).
         await store.OpenConnectionAsync();

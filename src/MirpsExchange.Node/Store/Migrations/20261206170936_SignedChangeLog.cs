@@ -55,8 +55,8 @@ namespace MirpsExchange.Node.Store.Migrations
                 nullable: true);
 
             // History from before: each node received it when it was recorded, as far as anyone can tell now.
-            migrationBuilder.Sql("UPDATE observations SET received_time = recorded_time");
-            migrationBuilder.Sql("UPDATE withheld_changes SET received_time = recorded_time");
+            migrationBuilder.Sql("UPDATE observations SET received_time = recorded_time;");
+            migrationBuilder.Sql("UPDATE withheld_changes SET received_time = recorded_time;");
 
             migrationBuilder.CreateTable(
                 name: "log_heads",
