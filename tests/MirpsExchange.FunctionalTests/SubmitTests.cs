@@ -1,4 +1,7 @@
+using Grpc.AspNetCore.Server;
 using Grpc.Core;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Observation.V1;
 using MirpsExchange.FunctionalTests.Infrastructure;
 using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
@@ -158,5 +161,26 @@ public class SubmitTests
 
         var sequences = (await node.QueryAsync()).Select(s => s.OriginSequence).Order().ToList();
         Assert.Equal(Enumerable.Range(1, 16).Select(i => (long)i), sequences);
+    }
+
+    [Fact]
+    public async Task SubmitObservations_is_served_with_the_pooled_request_decoder_on_every_route()
+    {
+        await using var node = await TestNode.StartAsync();
+        var endpoints = node.Services.GetRequiredService<EndpointDataSource>().Endpoints;
+        // Each route of a method (gRPC's, and HTTP/JSON transcoding's) carries the method it was bound with.
+        List<object> Bound(string name) =>
+            [.. endpoints.Select(e => e.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method).OfType<IMethod>()
+                .Where(m => m.FullName == $"/{ObservationService.Descriptor.FullName}/{name}")];
+
+        var submit = Bound("SubmitObservations");
+
+        Assert.NotEmpty(submit);
+        Assert.All(submit, m => Assert.Same(MirpsExchange.Node.Grpc.SubmitRequestDecoder.Method, m));
+        // Decoded by it, a submit is written and served back whole (note and catalogue 2.0 fields included).
+        var observation = Refugees(value: 240);
+        observation.Note = "Ministerio de Inmigración";
+        Assert.Equal(1, (await node.Observations.SubmitObservationsAsync(Submit(observation))).Inserted);
+        Assert.Equal(observation, Assert.Single(await node.QueryAsync()).Observation);
     }
 }

@@ -14,6 +14,11 @@ using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Node.Grpc;
 
+/// <remarks>
+/// Bound as generated but for SubmitObservations' request, which <see cref="SubmitRequestDecoder"/> decodes (<see cref="BindService"/>:
+/// gRPC, JSON transcoding and reflection find the binding by this class's attribute, and its descriptor by <see cref="Descriptor"/>).
+/// </remarks>
+[BindServiceMethod(typeof(ObservationGrpcService), nameof(BindService))]
 public sealed partial class ObservationGrpcService(
     ObservationValidator validator,
     SubmitWriter writer,
@@ -32,6 +37,17 @@ public sealed partial class ObservationGrpcService(
     public const int MaxRequestIdLength = 128;
 
     private string Country => options.Value.Country;
+
+    /// <summary>The service's descriptor, where JSON transcoding looks for it (beside <see cref="BindService"/>).</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => ObservationService.Descriptor;
+
+    /// <summary>Binds the service as generated, SubmitObservations with its request decoded by <see cref="SubmitRequestDecoder"/>.</summary>
+    /// <remarks>
+    /// The second parameter is the generated base, not this class: grpc-dotnet takes the type the handlers must override from
+    /// it (typed as this class, the node failed to start: "Could not find 'SubmitObservations' on ObservationGrpcService").
+    /// </remarks>
+    public static void BindService(ServiceBinderBase binder, ObservationService.ObservationServiceBase? service) =>
+        ObservationService.BindService(new SubmitRequestDecoder.Binder(binder), service);
 
     public override async Task<SubmitObservationsResponse> SubmitObservations(SubmitObservationsRequest request, ServerCallContext context)
     {

@@ -295,6 +295,9 @@ internal sealed class Utf8StringPool
 
     private readonly HashSet<string> _strings = new(StringComparer.Ordinal);
 
+    /// <summary>Whether it holds as many texts as it keeps.</summary>
+    public bool Full => _strings.Count >= Capacity;
+
     public string Get(ReadOnlySpan<byte> utf8)
     {
         if (utf8.IsEmpty)

@@ -1,10 +1,10 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Mirps.Observation.V1;
 using Mirps.Sync.V1;
+using MirpsExchange.Node.Grpc;
 using MirpsExchange.Node.Store;
 
 namespace MirpsExchange.Node.Sync;
@@ -24,14 +24,10 @@ namespace MirpsExchange.Node.Sync;
 /// </summary>
 public sealed class ChangeFeedDecoder
 {
-    private const int Varint = 0, Fixed64 = 1, LengthDelimited = 2;
-
     private readonly Lock _lock = new();
     private readonly Method<StreamChangesRequest, StreamChangesResponse> _method;
-    private readonly Utf8StringPool _strings = new();
-
-    /// <summary>Per text field, the last value decoded and its bytes: consecutive changes mostly repeat a field's value.</summary>
-    private readonly LastText[] _last = [.. Enumerable.Range(0, (int)TextField.Count).Select(_ => new LastText())];
+    /// <summary>The observations' fields, and the origin and policies' texts, with their texts pooled.</summary>
+    private readonly PooledObservationReader _texts = new();
     private byte[] _policyBytes = [];
     private SharingPolicy? _policy;
     private Timestamp? _time;
@@ -54,24 +50,7 @@ public sealed class ChangeFeedDecoder
     public AsyncServerStreamingCall<StreamChangesResponse> StreamChanges(CallInvoker invoker, StreamChangesRequest request, CancellationToken cancellationToken) =>
         invoker.AsyncServerStreamingCall(_method, null, new CallOptions(cancellationToken: cancellationToken), request);
 
-    public StreamChangesResponse Decode(ReadOnlySequence<byte> payload)
-    {
-        if (payload.IsSingleSegment)
-        {
-            return Decode(payload.FirstSpan);
-        }
-        var length = checked((int)payload.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            payload.CopyTo(buffer);
-            return Decode(buffer.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public StreamChangesResponse Decode(ReadOnlySequence<byte> payload) => WireReader.Contiguous<StreamChangesResponse>(payload, Decode);
 
     public StreamChangesResponse Decode(ReadOnlySpan<byte> payload)
     {
@@ -84,7 +63,7 @@ public sealed class ChangeFeedDecoder
                     return response;
                 }
             }
-            catch (MalformedException)
+            catch (MalformedWireException)
             {
                 // Google.Protobuf's parser below throws its own error for it (InvalidProtocolBufferException).
             }
@@ -97,13 +76,13 @@ public sealed class ChangeFeedDecoder
     private StreamChangesResponse? TryDecode(ReadOnlySpan<byte> payload)
     {
         var response = new StreamChangesResponse();
-        var reader = new Reader(payload);
+        var reader = new WireReader(payload);
         while (!reader.End)
         {
             var (field, type) = reader.Tag();
             switch (field, type)
             {
-                case (1, LengthDelimited):
+                case (1, WireType.LengthDelimited):
                     var change = new StoredObservation();
                     if (!ReadChange(reader.Bytes(), change))
                     {
@@ -111,13 +90,13 @@ public sealed class ChangeFeedDecoder
                     }
                     response.Changes.Add(change);
                     break;
-                case (2, Varint):
+                case (2, WireType.Varint):
                     response.LastSequence = (long)reader.Varint();
                     break;
-                case (3, LengthDelimited):
+                case (3, WireType.LengthDelimited):
                     response.Heads.Add(LogHead.Parser.ParseFrom(reader.Bytes())); // one per commit: Google.Protobuf's parser is fine
                     break;
-                case (4, Varint):
+                case (4, WireType.Varint):
                     response.SuppressionMethod = (uint)reader.Varint();
                     break;
                 default:
@@ -147,58 +126,58 @@ public sealed class ChangeFeedDecoder
     /// <summary>False for an encoding this decoder leaves to Google.Protobuf.</summary>
     private bool ReadChange(ReadOnlySpan<byte> bytes, StoredObservation change)
     {
-        var reader = new Reader(bytes);
+        var reader = new WireReader(bytes);
         while (!reader.End)
         {
             var (field, type) = reader.Tag();
             switch (field, type)
             {
-                case (1, LengthDelimited) when change.Observation is null:
+                case (1, WireType.LengthDelimited) when change.Observation is null:
                     change.Observation = new Observation();
-                    if (!ReadObservation(reader.Bytes(), change.Observation))
+                    if (!_texts.ReadObservation(reader.Bytes(), change.Observation))
                     {
                         return false;
                     }
                     break;
-                case (2, Varint):
+                case (2, WireType.Varint):
                     change.Revision = (long)reader.Varint();
                     break;
-                case (3, LengthDelimited):
-                    change.Origin = Text(TextField.Origin, reader.Bytes());
+                case (3, WireType.LengthDelimited):
+                    change.Origin = _texts.Text(PooledObservationReader.TextField.Origin, reader.Bytes());
                     break;
-                case (4, Varint):
+                case (4, WireType.Varint):
                     change.OriginSequence = (long)reader.Varint();
                     break;
-                case (5, LengthDelimited) when change.RecordedTime is null:
+                case (5, WireType.LengthDelimited) when change.RecordedTime is null:
                     if (ReadTime(reader.Bytes(), _time) is not { } time)
                     {
                         return false;
                     }
                     change.RecordedTime = _time = time;
                     break;
-                case (6, Varint):
+                case (6, WireType.Varint):
                     change.Deleted = reader.Varint() != 0;
                     break;
-                case (7, LengthDelimited) when change.Policy is null:
+                case (7, WireType.LengthDelimited) when change.Policy is null:
                     if (ReadPolicy(reader.Bytes()) is not { } policy)
                     {
                         return false;
                     }
                     change.Policy = policy;
                     break;
-                case (8, Varint):
+                case (8, WireType.Varint):
                     change.Withholding = (Withholding)(int)reader.Varint();
                     break;
-                case (9, LengthDelimited):
+                case (9, WireType.LengthDelimited):
                     change.Salt = Copy(reader.Bytes());
                     break;
-                case (10, LengthDelimited):
+                case (10, WireType.LengthDelimited):
                     change.ValueDigest = Copy(reader.Bytes());
                     break;
-                case (11, LengthDelimited):
+                case (11, WireType.LengthDelimited):
                     change.ContentDigest = Copy(reader.Bytes());
                     break;
-                case (12, LengthDelimited) when change.ReceivedTime is null:
+                case (12, WireType.LengthDelimited) when change.ReceivedTime is null:
                     if (ReadTime(reader.Bytes(), _received) is not { } received)
                     {
                         return false;
@@ -212,87 +191,21 @@ public sealed class ChangeFeedDecoder
         return true;
     }
 
-    private bool ReadObservation(ReadOnlySpan<byte> bytes, Observation observation)
-    {
-        var reader = new Reader(bytes);
-        while (!reader.End)
-        {
-            var (field, type) = reader.Tag();
-            switch (field, type)
-            {
-                case (1, LengthDelimited):
-                    observation.IndicatorCode = Text(TextField.Indicator, reader.Bytes());
-                    break;
-                case (2, LengthDelimited):
-                    observation.Country = Text(TextField.Country, reader.Bytes());
-                    break;
-                case (3, LengthDelimited):
-                    observation.Period = Text(TextField.Period, reader.Bytes());
-                    break;
-                case (4, LengthDelimited):
-                    observation.Sex = Text(TextField.Sex, reader.Bytes());
-                    break;
-                case (5, LengthDelimited):
-                    observation.Age = Text(TextField.Age, reader.Bytes());
-                    break;
-                case (6, LengthDelimited):
-                    observation.CountryOfOrigin = Text(TextField.CountryOfOrigin, reader.Bytes());
-                    break;
-                case (7, Fixed64):
-                    observation.Value = reader.Double();
-                    break;
-                case (8, Varint):
-                    observation.Status = (ObservationStatus)(int)reader.Varint();
-                    break;
-                case (9, LengthDelimited):
-                    observation.Note = Text(TextField.Note, reader.Bytes());
-                    break;
-                case (10, LengthDelimited):
-                    observation.ApplicationType = Text(TextField.ApplicationType, reader.Bytes());
-                    break;
-                case (11, LengthDelimited):
-                    observation.DecisionLevel = Text(TextField.DecisionLevel, reader.Bytes());
-                    break;
-                case (12, LengthDelimited):
-                    observation.ProcedureType = Text(TextField.ProcedureType, reader.Bytes());
-                    break;
-                case (13, LengthDelimited):
-                    observation.CountBasis = Text(TextField.CountBasis, reader.Bytes());
-                    break;
-                case (14, LengthDelimited):
-                    observation.CountryOfDestination = Text(TextField.CountryOfDestination, reader.Bytes());
-                    break;
-                case (15, Varint):
-                    observation.LowerBound = reader.Varint() != 0;
-                    break;
-                case (16, Varint):
-                    observation.Confidentiality = (ConfidentialityStatus)(int)reader.Varint();
-                    break;
-                case (17, Varint):
-                    observation.Synthetic = reader.Varint() != 0;
-                    break;
-                default:
-                    return false;
-            }
-        }
-        return true;
-    }
-
     /// <summary>The time encoded, as <paramref name="last"/> itself when it is the same time; null for an encoding left to Google.Protobuf.</summary>
     private static Timestamp? ReadTime(ReadOnlySpan<byte> bytes, Timestamp? last)
     {
         long seconds = 0;
         var nanos = 0;
-        var reader = new Reader(bytes);
+        var reader = new WireReader(bytes);
         while (!reader.End)
         {
             var (field, type) = reader.Tag();
             switch (field, type)
             {
-                case (1, Varint):
+                case (1, WireType.Varint):
                     seconds = (long)reader.Varint();
                     break;
-                case (2, Varint):
+                case (2, WireType.Varint):
                     nanos = (int)reader.Varint();
                     break;
                 default:
@@ -310,26 +223,26 @@ public sealed class ChangeFeedDecoder
             return _policy;
         }
         var policy = new SharingPolicy();
-        var reader = new Reader(bytes);
+        var reader = new WireReader(bytes);
         while (!reader.End)
         {
             var (field, type) = reader.Tag();
             switch (field, type)
             {
-                case (1, Varint):
+                case (1, WireType.Varint):
                     policy.Readers = (ReaderScope)(int)reader.Varint();
                     break;
-                case (2, LengthDelimited):
-                    policy.States.Add(Decoded(reader.Bytes()));
+                case (2, WireType.LengthDelimited):
+                    policy.States.Add(_texts.Decoded(reader.Bytes()));
                     break;
-                case (3, LengthDelimited) when policy.ReleaseTime is null:
+                case (3, WireType.LengthDelimited) when policy.ReleaseTime is null:
                     if (ReadTime(reader.Bytes(), null) is not { } release)
                     {
                         return null;
                     }
                     policy.ReleaseTime = release;
                     break;
-                case (4, Varint):
+                case (4, WireType.Varint):
                     policy.SmallCountThreshold = (int)reader.Varint();
                     break;
                 default:
@@ -338,99 +251,5 @@ public sealed class ChangeFeedDecoder
         }
         (_policy, _policyBytes) = (policy, bytes.ToArray());
         return policy;
-    }
-
-    private enum TextField { Origin, Indicator, Country, Period, Sex, Age, CountryOfOrigin, Note, ApplicationType, DecisionLevel, ProcedureType, CountBasis, CountryOfDestination, Count }
-
-    /// <summary>A text field's value: the last one when the bytes are the same, else from the pool.</summary>
-    private string Text(TextField field, ReadOnlySpan<byte> bytes)
-    {
-        var last = _last[(int)field];
-        if (bytes.SequenceEqual(last.Bytes.AsSpan(0, last.Length)))
-        {
-            return last.Text;
-        }
-        last.Text = Decoded(bytes);
-        if (bytes.Length > last.Bytes.Length)
-        {
-            last.Bytes = new byte[Math.Max(bytes.Length, 32)];
-        }
-        bytes.CopyTo(last.Bytes);
-        last.Length = bytes.Length;
-        return last.Text;
-    }
-
-    /// <summary>A text from the pool; bytes that are not UTF-8 are left to Google.Protobuf, which refuses them.</summary>
-    private string Decoded(ReadOnlySpan<byte> bytes) =>
-        System.Text.Unicode.Utf8.IsValid(bytes) ? _strings.Get(bytes) : throw new MalformedException();
-
-    private sealed class LastText
-    {
-        public byte[] Bytes = [];
-        public int Length;
-        public string Text = "";
-    }
-
-    private sealed class MalformedException : Exception;
-
-    /// <summary>The protobuf wire format, read forward; a truncated or malformed input throws <see cref="MalformedException"/>.</summary>
-    private ref struct Reader(ReadOnlySpan<byte> bytes)
-    {
-        private readonly ReadOnlySpan<byte> _bytes = bytes;
-        private int _position;
-
-        public readonly bool End => _position >= _bytes.Length;
-
-        public (int Field, int Type) Tag()
-        {
-            var tag = Varint();
-            if (tag >> 3 is 0 or > int.MaxValue)
-            {
-                throw new MalformedException();
-            }
-            return ((int)(tag >> 3), (int)(tag & 7));
-        }
-
-        public ulong Varint()
-        {
-            ulong value = 0;
-            for (var shift = 0; shift < 64; shift += 7)
-            {
-                if (_position >= _bytes.Length)
-                {
-                    throw new MalformedException();
-                }
-                var b = _bytes[_position++];
-                value |= (ulong)(b & 0x7F) << shift;
-                if (b < 0x80)
-                {
-                    return value;
-                }
-            }
-            throw new MalformedException();
-        }
-
-        public double Double()
-        {
-            if (_bytes.Length - _position < 8)
-            {
-                throw new MalformedException();
-            }
-            var value = BinaryPrimitives.ReadDoubleLittleEndian(_bytes.Slice(_position, 8));
-            _position += 8;
-            return value;
-        }
-
-        public ReadOnlySpan<byte> Bytes()
-        {
-            var length = Varint();
-            if (length > (ulong)(_bytes.Length - _position))
-            {
-                throw new MalformedException();
-            }
-            var bytes = _bytes.Slice(_position, (int)length);
-            _position += (int)length;
-            return bytes;
-        }
     }
 }

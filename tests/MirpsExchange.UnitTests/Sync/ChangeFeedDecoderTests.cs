@@ -175,7 +175,7 @@ public sealed class ChangeFeedDecoderTests
     }
 
     /// <summary>Sets every field of <paramref name="message"/>, and of the messages in it, to a value that is not its default.</summary>
-    private static void Fill(IMessage message, int seed)
+    internal static void Fill(IMessage message, int seed)
     {
         foreach (var field in message.Descriptor.Fields.InDeclarationOrder())
         {
@@ -221,7 +221,7 @@ public sealed class ChangeFeedDecoderTests
         }
     }
 
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    internal sealed class Segment : ReadOnlySequenceSegment<byte>
     {
         public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
 
