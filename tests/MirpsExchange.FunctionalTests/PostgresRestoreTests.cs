@@ -468,6 +468,56 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// Finding 4 of the decision-log review: PAN's running node signed its log to change 5 (the Secretariat holds it) when its
+    /// lock's session was ended; while another session held the lock, the store was put back with pg_restore to a dump taken
+    /// at change 4 (no restore mark: only the node's high-water mark tells). When the node takes its lock back it must find
+    /// the store restored, as at start-up: it recovers change 5 from the Secretariat before it writes, and its next submit is
+    /// change 6, which the Secretariat verifies on PAN's chain. Taking the lock back without that check, it signed a second,
+    /// different change 5: a fork of PAN's log.
+    /// </summary>
+    [Fact]
+    public async Task A_node_that_takes_its_store_lock_back_over_a_store_restored_meanwhile_recovers_before_it_writes_again()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var port = FreePort();
+            await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+            secretariat.Errors.Expect("PeerPullFailed"); // PAN's node is not up yet
+            await using var pan = await PanamaAsync([$"--Node:Port={port}", "--Store:LockCheckInterval=00:00:01", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            var database = pan.Store!.ConnectionString;
+            var server = new NpgsqlConnectionStringBuilder(database);
+            var dump = Path.Combine(folder, "pan.dump");
+            await PgAsync("pg_dump", server, "--format=custom", $"--file={dump}", server.Database!); // change 4
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+            await SecretariatHoldsAsync(secretariat, 5);
+
+            pan.Errors.Expect("StoreLockLost");
+            await TerminateAsync(database, await LockSessionAsync(database));
+            StoreLock? other = null;
+            for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
+            {
+                other = await StoreLock.TryAcquirePostgresAsync(database);
+            }
+            Assert.NotNull(other);
+            using (other)
+            {
+                await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is not null, "the node finds another session holds its store's lock");
+                await PgAsync("pg_restore", server, "--no-owner", "--clean", "--if-exists", "--single-transaction", $"--dbname={server.Database}", dump);
+                Assert.Equal(4, PanLog(pan, database).Count);
+            }
+            await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is null, "the node holds its store's lock again");
+            await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<RecoveryState>().Refusal is null ? PanLog(pan, database).Count : 0),
+                count => count == 5, "the node recovered change 5 from the Secretariat and writes again");
+            await ContinuesAsync(pan, secretariat, 6, "2025", 310, store: database);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
     /// the command line): an owner-only file in <paramref name="folder"/>.
     /// </summary>

@@ -47,8 +47,10 @@ public static class StoreExtensions
             // One node per store, and `mirps restore` refuses a running node's database: the node holds an advisory lock on it while it runs.
             builder.Services.AddSingleton(_ => StoreLock.ForPostgresNode(connectionString));
             // That lock lives on one session: a watch finds it ended, takes the lock again, or refuses writes while another holds it.
+            // Taken again, writes wait for the start-up restore check (the store may have been restored while the lock was lost).
             var lockCheck = builder.Configuration.GetValue<TimeSpan?>("Store:LockCheckInterval") ?? TimeSpan.FromSeconds(10);
-            builder.Services.AddHostedService(services => new StoreLockWatch(services.GetRequiredService<StoreLock>(), lockCheck, services.GetRequiredService<ILogger<StoreLockWatch>>()));
+            builder.Services.AddHostedService(services => new StoreLockWatch(services.GetRequiredService<StoreLock>(), lockCheck, services.GetRequiredService<ILogger<StoreLockWatch>>(),
+                services.GetService<Sync.OriginRecovery>() is { } recovery ? recovery.CheckAfterStoreLockRetakenAsync : null));
             builder.Services.AddHealthChecks().AddCheck<StoreLockHealthCheck>("store-lock");
             builder.Services.AddDbContext<NodeDbContext, PostgresNodeDbContext>(options => ConfigurePostgres(options, connectionString));
             // The writer's connections are a pool of their own (Npgsql pools per connection string), as on SQLite.

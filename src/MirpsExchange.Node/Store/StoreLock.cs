@@ -10,7 +10,9 @@ namespace MirpsExchange.Node.Store;
 /// an administrator's pg_terminate_backend, idle_session_timeout or a network cut ends it silently (hostile review G).
 /// <see cref="CheckAsync"/> (every Store:LockCheckInterval, <see cref="StoreLockWatch"/>) finds the session gone and takes
 /// the lock again; while another session holds it (a restore, a second node), <see cref="Lost"/> says so, writes are
-/// refused (<see cref="Sync.RecoveryState.RequireWritable"/>) and the "store-lock" health check fails.
+/// refused (<see cref="Sync.RecoveryState.RequireWritable"/>) and the "store-lock" health check fails. Taken again, the
+/// lock still refuses writes until the store has been checked for a restore made while it was lost (the start-up check,
+/// <see cref="Sync.OriginRecovery.CheckAfterStoreLockRetakenAsync"/>) and <see cref="Checked"/> is called.
 /// </summary>
 public sealed partial class StoreLock : IDisposable
 {
@@ -23,6 +25,9 @@ public sealed partial class StoreLock : IDisposable
 
     /// <summary>The reason writes are refused with while the lock is lost.</summary>
     public const string LostReason = "STORE_LOCK_LOST";
+
+    /// <summary>What <see cref="Lost"/> begins with while the lock, taken again, waits for the store's check.</summary>
+    private const string RetakenUnchecked = "taken again";
 
     /// <summary>Null while the node holds its store's lock; otherwise why it does not.</summary>
     public string? Lost => _lost;
@@ -99,7 +104,7 @@ public sealed partial class StoreLock : IDisposable
             {
                 await using var command = new Npgsql.NpgsqlCommand("SELECT 1", connection);
                 await command.ExecuteScalarAsync(cancellationToken);
-                return null; // the session, and so its lock, is alive
+                return _lost is null ? null : true; // the session, and so its lock, is alive (taken again: the store is still to be checked)
             }
             catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException)
             {
@@ -119,7 +124,9 @@ public sealed partial class StoreLock : IDisposable
                 {
                     _held = again;
                 }
-                _lost = null;
+                // The session ended, so another may have restored the store meanwhile (mirps restore, pg_restore): writes stay
+                // refused until the store is checked as at start-up (Checked).
+                _lost = $"{RetakenUnchecked}: the node took its store's advisory lock again after its session ended, and checks whether the store was restored meanwhile before it writes";
                 return true;
             }
             var was = _lost;
@@ -132,6 +139,21 @@ public sealed partial class StoreLock : IDisposable
             var was = _lost;
             _lost = $"the node lost its store's advisory lock (its session ended) and cannot take it again ({e.Message}): writes are refused until it does";
             return was is null ? false : null;
+        }
+    }
+
+    /// <summary>
+    /// The store was checked after the lock was taken again (a restore made meanwhile was found, or none was): writes go on,
+    /// unless the check refused them. Does nothing unless the lock is held and waiting for that check.
+    /// </summary>
+    public void Checked()
+    {
+        lock (_sync)
+        {
+            if (_held is not null && _lost?.StartsWith(RetakenUnchecked, StringComparison.Ordinal) == true)
+            {
+                _lost = null;
+            }
         }
     }
 
@@ -191,8 +213,13 @@ public sealed partial class StoreLock : IDisposable
     }
 }
 
-/// <summary>Checks the PostgreSQL store's lock every Store:LockCheckInterval (10 s), and logs when it was lost and taken again, or is held by another.</summary>
-public sealed partial class StoreLockWatch(StoreLock storeLock, TimeSpan interval, ILogger<StoreLockWatch> logger) : BackgroundService
+/// <summary>
+/// Checks the PostgreSQL store's lock every Store:LockCheckInterval (10 s), and logs when it was lost and taken again, or is
+/// held by another. Taken again, the lock lets writes go on only once <paramref name="retaken"/> (the node's start-up restore
+/// check, <see cref="Sync.OriginRecovery.CheckAfterStoreLockRetakenAsync"/>) has looked at the store: another session may
+/// have restored it while the node did not hold the lock. A check that fails is made again at the next tick.
+/// </summary>
+public sealed partial class StoreLockWatch(StoreLock storeLock, TimeSpan interval, ILogger<StoreLockWatch> logger, Func<CancellationToken, Task>? retaken = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -202,6 +229,19 @@ public sealed partial class StoreLockWatch(StoreLock storeLock, TimeSpan interva
             switch (await storeLock.CheckAsync(stoppingToken))
             {
                 case true:
+                    try
+                    {
+                        if (retaken is not null)
+                        {
+                            await retaken(stoppingToken);
+                        }
+                    }
+                    catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or IOException && !stoppingToken.IsCancellationRequested)
+                    {
+                        LogRetakenUnchecked(logger, e.GetType().Name, e.Message);
+                        break; // writes stay refused; checked again at the next tick
+                    }
+                    storeLock.Checked();
                     LogRetaken(logger);
                     break;
                 case false:
@@ -212,8 +252,12 @@ public sealed partial class StoreLockWatch(StoreLock storeLock, TimeSpan interva
     }
 
     [LoggerMessage(EventName = "StoreLockRetaken", Level = LogLevel.Warning,
-        Message = "The store's advisory lock was lost (its session ended) and the node holds it again on a new session; writes go on")]
+        Message = "The store's advisory lock was lost (its session ended) and the node holds it again on a new session; the store was checked for a restore made meanwhile")]
     private static partial void LogRetaken(ILogger logger);
+
+    [LoggerMessage(EventName = "StoreLockRetakenUnchecked", Level = LogLevel.Error,
+        Message = "The node holds its store's advisory lock again, but could not check whether the store was restored meanwhile ({Error}: {Message}); writes stay refused, and it checks again")]
+    private static partial void LogRetakenUnchecked(ILogger logger, string error, string message);
 
     [LoggerMessage(EventName = "StoreLockLost", Level = LogLevel.Error, Message = "Writes refused: {Why}")]
     private static partial void LogLost(ILogger logger, string why);

@@ -178,15 +178,67 @@ public sealed partial class OriginRecovery(
     {
         Extensions.StartUpTimeline.Mark("recovery check starts");
         var node = options.Value;
-        // A store restored from a backup (mirps restore), or put back below how far the node signed its log (any restore
-        // method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
-        _restoredWhy = node.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
-        _restored = _restoredWhy is not null;
-        _signedMark = _restored ? await StoreAsync((detection, _, _) => Task.FromResult(detection.Signed() ?? default), cancellationToken) : default;
+        await DetectRestoreAsync(cancellationToken);
         if (node.AcceptLocalHead && !MustRecover)
         {
             LogAcceptLocalHeadIgnored(logger, node.Country);
         }
+        await CheckPeersAsync(() => new Session(this, services.GetRequiredService<PeerCredentials>()), cancellationToken);
+    }
+
+    /// <summary>
+    /// A store restored from a backup (mirps restore), or put back below how far the node signed its log (any restore
+    /// method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
+    /// </summary>
+    private async Task DetectRestoreAsync(CancellationToken cancellationToken)
+    {
+        _restoredWhy = options.Value.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
+        _restored = _restoredWhy is not null;
+        _signedMark = _restored ? await StoreAsync((detection, _, _) => Task.FromResult(detection.Signed() ?? default), cancellationToken) : default;
+    }
+
+    private Task _rechecking = Task.CompletedTask;
+
+    /// <summary>
+    /// The node took its PostgreSQL store's lock back after losing it (<see cref="Store.StoreLock"/>, review finding 4): another
+    /// session may have restored the store meanwhile (mirps restore, pg_restore, a data-only restore), which would make the
+    /// node's next write take a sequence the federation already holds. The start-up check is made again: a store found
+    /// restored refuses writes (UNAVAILABLE, RECOVERING) before this returns, and then compares with its peers, recovers, or
+    /// waits for its quorum, exactly as at start-up. The lock keeps writes refused until this returns. While a recovery is
+    /// still under way it is left to go on (each of its rounds reads the store afresh).
+    /// </summary>
+    public async Task CheckAfterStoreLockRetakenAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.Country.Length == 0 || !_checked.Task.IsCompleted || !_recovery.IsCompleted || !_retrying.IsCompleted || !_rechecking.IsCompleted)
+        {
+            return;
+        }
+        await DetectRestoreAsync(cancellationToken);
+        if (!_restored)
+        {
+            return;
+        }
+        state.Refuse($"{options.Value.Country}'s node took its store's lock back and found {_restoredWhy}: it compares its log with what its peers hold of it before it writes");
+        _rechecking = Task.Run(async () =>
+        {
+            try
+            {
+                await CheckPeersAsync(() => new Session(this), _stopping.Token);
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
+            {
+                Fail($"{NoSource}: {Why}, and the check of what its peers hold failed ({e.GetType().Name}: {PeerText.Of(e)}); writes are refused until the node is restarted");
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Compares the store's log with what the peers hold of it (a session from <paramref name="open"/>): writes resume, or
+    /// the node recovers in the background (<see cref="_recovery"/>), or waits for a quorum and asks again (<see cref="_retrying"/>).
+    /// </summary>
+    private async Task CheckPeersAsync(Func<Session> open, CancellationToken cancellationToken)
+    {
+        var node = options.Value;
         if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
         {
             if (MustRecover)
@@ -195,7 +247,7 @@ public sealed partial class OriginRecovery(
             }
             return;
         }
-        var session = new Session(this, services.GetRequiredService<PeerCredentials>());
+        var session = open();
         try
         {
             var behind = await session.CheckAsync(cancellationToken);
@@ -267,7 +319,7 @@ public sealed partial class OriginRecovery(
         await _stopping.CancelAsync();
         try
         {
-            await Task.WhenAll(_recovery, _retrying).WaitAsync(cancellationToken);
+            await Task.WhenAll(_rechecking, _recovery, _retrying).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
