@@ -65,6 +65,7 @@ public static class WebAppExtensions
         app.MapWebAssets();
         app.MapWebSignIn();
         app.MapRegionalDownloads();
+        app.MapPageDownloads();
         app.MapUploads();
         app.MapGet("/language", (HttpContext http, string? to, string? returnUrl) =>
         {

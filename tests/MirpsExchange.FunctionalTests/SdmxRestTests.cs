@@ -538,8 +538,16 @@ public class SdmxRestTests
 
     // ---- Errors. ----
 
+    /// <summary>The SDMX error code of an error message: SDMX-ML's, or an SDMX-JSON message's (when the query asked for SDMX-JSON).</summary>
     internal static string ErrorCode(string body)
     {
+        if (body.TrimStart().StartsWith('{'))
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            var error = Assert.Single(json.RootElement.GetProperty("errors").EnumerateArray());
+            Assert.NotEmpty(error.GetProperty("title").GetString()!);
+            return error.GetProperty("code").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         var document = XDocument.Parse(body);
         Assert.Equal(Message + "Error", document.Root!.Name);
         var message = document.Root.Element(Message + "ErrorMessage")!;

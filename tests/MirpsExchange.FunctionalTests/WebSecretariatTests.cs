@@ -304,7 +304,7 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
     }
 
     /// <summary>The first sheet of an xlsx as CSV text (every cell an inline string, as the download writes them).</summary>
-    private static string XlsxAsCsv(string file)
+    internal static string XlsxAsCsv(string file)
     {
         using var document = SpreadsheetDocument.Open(file, false);
         var workbook = document.WorkbookPart!;

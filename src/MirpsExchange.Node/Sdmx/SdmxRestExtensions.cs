@@ -44,15 +44,52 @@ public static partial class SdmxRestExtensions
         var limit = new PartyLimit(app.Configuration.GetValue("Sdmx:MaxConcurrentDataRequests", DefaultMaxConcurrentDataRequests));
         var group = app.MapGroup(Root);
         group.MapGet("/data/{flowRef}/{key?}/{providerRef?}", (HttpContext context, string flowRef, string? key, string? providerRef) =>
-            Answer(context, () => DataAsync(context, structure, flowRef, key, providerRef, maxObservations, limit)));
+            Answer(context, () => DataAsync(context, structure, flowRef, key, providerRef, maxObservations, limit), DataJsonAsked));
         group.MapGet("/{resource}/{agencyId?}/{resourceId?}/{version?}", (HttpContext context, string resource, string? agencyId, string? resourceId, string? version) =>
-            Answer(context, () => StructureAsync(context, structure, resource, agencyId, resourceId, version)));
+            Answer(context, () => StructureAsync(context, structure, resource, agencyId, resourceId, version), StructureJsonAsked));
         group.MapFallback((HttpContext context) =>
-            Answer(context, () => throw SdmxError.Syntax($"'{context.Request.Path}' is not a query of the SDMX RESTful API (structure: {Root}/dataflow/{SdmxStructure.Agency}/{SdmxStructure.DataflowId}/latest; data: {Root}/data/{SdmxStructure.DataflowId}/all)")));
+            Answer(context, () => throw SdmxError.Syntax($"'{context.Request.Path}' is not a query of the SDMX RESTful API (structure: {Root}/dataflow/{SdmxStructure.Agency}/{SdmxStructure.DataflowId}/latest; data: {Root}/data/{SdmxStructure.DataflowId}/all)"), StructureJsonAsked));
         return app;
     }
 
-    private static async Task Answer(HttpContext context, Func<Task> answer)
+    /// <summary>SDMX-JSON data, when a data query asked for it (by format or Accept); a query whose format cannot be read gets SDMX-ML.</summary>
+    private static SdmxError.JsonAsked? DataJsonAsked(HttpRequest request)
+    {
+        try
+        {
+            return SdmxFormats.DataFormat(request) switch
+            {
+                SdmxDataFormat.Json => new(Data: true, SdmxJsonVersion.V1),
+                SdmxDataFormat.Json2 => new(Data: true, SdmxJsonVersion.V2),
+                _ => null,
+            };
+        }
+        catch (SdmxError)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>An SDMX-JSON structure message, when a structure query asked for it (by format or Accept).</summary>
+    private static SdmxError.JsonAsked? StructureJsonAsked(HttpRequest request)
+    {
+        try
+        {
+            return SdmxFormats.StructureFormat(request) switch
+            {
+                SdmxStructureFormat.Json => new(Data: false, SdmxJsonVersion.V1),
+                SdmxStructureFormat.Json2 => new(Data: false, SdmxJsonVersion.V2),
+                _ => null,
+            };
+        }
+        catch (SdmxError)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Runs <paramref name="answer"/>; a refusal is written in SDMX-JSON when <paramref name="jsonAsked"/> says the client asked for it, else in SDMX-ML.</summary>
+    private static async Task Answer(HttpContext context, Func<Task> answer, Func<HttpRequest, SdmxError.JsonAsked?> jsonAsked)
     {
         context.Response.Headers.Vary = "Accept";
         try
@@ -71,7 +108,7 @@ public static partial class SdmxRestExtensions
                 context.Abort();
                 return;
             }
-            await error.WriteAsync(context);
+            await error.WriteAsync(context, jsonAsked(context.Request));
         }
     }
 

@@ -7,6 +7,7 @@ using Mirps.Regional.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Catalogue.Csv;
 using MirpsExchange.Catalogue.Spreadsheets;
 
 namespace MirpsExchange.Web.Secretariat;
@@ -48,27 +49,51 @@ public static class RegionalDownloads
 
     /// <summary>
     /// A download of <paramref name="rows"/> in <paramref name="format"/> (csv, sdmx-csv or xlsx) named <paramref name="name"/>: a zip of the file and,
-    /// beside it, its <paramref name="provenance"/> in protobuf JSON (the CLI's sidecar). The one writer of every Secretariat page's downloads.
+    /// beside it, its <paramref name="provenance"/> in protobuf JSON (the CLI's sidecar). The one writer of every Secretariat page's downloads of figures.
     /// </summary>
-    public static IResult File(StandardCatalogue catalogue, Texts texts, string format, string name, IEnumerable<ExportRow> rows, ExportProvenance provenance)
+    public static IResult File(StandardCatalogue catalogue, Texts texts, string format, string name, IEnumerable<ExportRow> rows, ExportProvenance provenance,
+        string? sheet = null)
     {
         var labels = texts.IsEnglish ? ExportLabels.English : ExportLabels.Spanish;
-        var file = new MemoryStream();
-        string entry;
         if (format == "xlsx")
         {
             var writer = new ExportWriter(catalogue, new ExportOptions(ExportFormat.Csv, labels));
-            XlsxTemplate.WriteTable(file, texts["nav.regional"], writer.HeaderCells, rows.Select(writer.Cells));
-            entry = name + ".xlsx";
+            return Table(texts, format, name, sheet ?? texts["nav.regional"], writer.HeaderCells, rows.Select(writer.Cells), provenance);
         }
-        else
+        return Zip(name + (format == "csv" ? ".csv" : ".sdmx.csv"),
+            file => new ExportWriter(catalogue, new ExportOptions(format == "csv" ? ExportFormat.Csv : ExportFormat.SdmxCsv, labels)).Write(file, rows), provenance);
+    }
+
+    /// <summary>
+    /// A download of a table a page shows that holds no figures (the completeness heatmap), in <paramref name="format"/> (csv or xlsx), with its
+    /// <paramref name="provenance"/> beside it as <see cref="File"/> writes it. Cells are neutralized against spreadsheet formulas.
+    /// </summary>
+    public static IResult Table(Texts texts, string format, string name, string sheet, IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows,
+        ExportProvenance provenance)
+    {
+        if (format == "xlsx")
         {
-            new ExportWriter(catalogue, new ExportOptions(format == "csv" ? ExportFormat.Csv : ExportFormat.SdmxCsv, labels)).Write(file, rows);
-            entry = name + (format == "csv" ? ".csv" : ".sdmx.csv");
+            return Zip(name + ".xlsx", file => XlsxTemplate.WriteTable(file, sheet, headers, rows), provenance);
         }
+        return Zip(name + ".csv", file =>
+        {
+            using var writer = new StreamWriter(file, ExportWriter.Utf8, leaveOpen: true) { NewLine = "\r\n" };
+            foreach (var row in rows.Prepend(headers))
+            {
+                writer.WriteLine(string.Join(',', row.Select(c => ObservationCsv.Quote(SpreadsheetFormula.Neutralize(c)))));
+            }
+        }, provenance);
+    }
+
+    /// <summary>A zip of <paramref name="entry"/> (written by <paramref name="write"/>) and <c>entry.provenance.json</c>.</summary>
+    private static IResult Zip(string entry, Action<Stream> write, ExportProvenance provenance)
+    {
         var zip = new MemoryStream();
         using (var archive = new ZipArchive(zip, ZipArchiveMode.Create, leaveOpen: true))
         {
+            // Written whole first: the xlsx writer needs a stream it can seek, which a zip entry is not.
+            var file = new MemoryStream();
+            write(file);
             using (var data = archive.CreateEntry(entry).Open())
             {
                 file.Position = 0;

@@ -32,6 +32,9 @@ public static partial class UploadEndpoints
     /// <summary>Where the upload form posts its file (a literal segment: the page's own route, /upload/{id}, never takes it).</summary>
     public const string ValidatePath = Path + "/validate";
 
+    /// <summary>The xlsx template of the node's State for one period (?period=2024), as <c>mirps template</c> writes it.</summary>
+    public const string TemplatePath = Path + "/template";
+
     /// <summary>Where an upload's confirmation posts.</summary>
     public static string SubmitPath(string id) => $"{Path}/{id}/submit";
 
@@ -42,7 +45,31 @@ public static partial class UploadEndpoints
     {
         app.MapPost(ValidatePath, UploadAsync).RequireAuthorization(WebPolicies.StateSubmitter).DisableAntiforgery();
         app.MapPost(Path + "/{id}/submit", SubmitAsync).RequireAuthorization(WebPolicies.StateSubmitter).DisableAntiforgery();
+        app.MapGet(TemplatePath, Template).RequireAuthorization(WebPolicies.StateSubmitter);
         return app;
+    }
+
+    /// <summary>
+    /// The template of this node's State and <paramref name="period"/> from the node's catalogue (the one the upload validates with) (the columns, code lists and
+    /// Spanish and English headers the upload reads back), so a filled-in template is accepted as it is.
+    /// </summary>
+    private static IResult Template([Microsoft.AspNetCore.Mvc.FromServices] WebHost host, [Microsoft.AspNetCore.Mvc.FromServices] MirpsExchange.Catalogue.StandardCatalogue catalogue, string? period)
+    {
+        if (!MirpsExchange.Catalogue.Periods.Period.TryParse(period ?? "", out var parsed))
+        {
+            return Results.BadRequest("period is a year (2024), a quarter (2024-Q1) or a month (2024-01)");
+        }
+        var file = new MemoryStream();
+        try
+        {
+            XlsxTemplate.Write(file, catalogue, host.Country, parsed.ToString());
+        }
+        catch (ArgumentException e)
+        {
+            return Results.BadRequest(e.Message);
+        }
+        file.Position = 0;
+        return Results.File(file, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", $"mirps-{host.Country}-{parsed}.xlsx");
     }
 
     /// <summary>The page of an upload.</summary>

@@ -39,9 +39,19 @@ public abstract class ChartPage : WebPage
     protected string Indicator => Catalogue.Catalog.Indicators.Any(i => i.Code == IndicatorParameter) ? IndicatorParameter! : Catalogue.Catalog.Indicators[0].Code;
 
     /// <summary>The as-of time asked for (UTC), or null: now (also when the text is not a date: <see cref="AsOfInvalid"/>).</summary>
-    protected DateTimeOffset? AsOf => DateTime.TryParseExact(AsOfParameter, AsOfFormats, System.Globalization.CultureInfo.InvariantCulture,
+    protected DateTimeOffset? AsOf => ParseAsOf(AsOfParameter);
+
+    /// <summary>An as-of time of the view's form (UTC, to the minute or second, or a day), or null.</summary>
+    public static DateTimeOffset? ParseAsOf(string? text) => DateTime.TryParseExact(text, AsOfFormats, System.Globalization.CultureInfo.InvariantCulture,
         System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var time)
         ? new DateTimeOffset(time, TimeSpan.Zero) : null;
+
+    /// <summary>The time a view of "now" was opened, to the next second: its downloads read as of it, so they hold what the page showed.</summary>
+    private readonly DateTimeOffset _opened = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+
+    /// <summary>The view's downloads (<see cref="Secretariat.PageDownloads"/>; <paramref name="country"/> for a drill-down): the frequency shown, as of the view's time.</summary>
+    protected IReadOnlyList<(string Href, string Text)> DownloadLinks(string? country = null) =>
+        [.. Secretariat.RegionalDownloads.Formats.Select(f => (Secretariat.PageDownloads.ChartsUrl(f.Format, Indicator, AsOf ?? _opened, FrequencyCode(Frequency), country), f.Text))];
 
     protected bool AsOfInvalid => !string.IsNullOrEmpty(AsOfParameter) && AsOf is null;
 
@@ -66,16 +76,23 @@ public abstract class ChartPage : WebPage
     /// </summary>
     protected List<Observation> OfFrequency(List<Observation> observations)
     {
+        (var shown, Frequency, Frequencies) = OfFrequency(observations, FrequencyParameter);
+        return shown;
+    }
+
+    /// <summary>The observations of the frequency <paramref name="asked"/> (A, Q or M) when held, else of the coarsest held; that frequency and all those held.</summary>
+    public static (List<Observation> Shown, Mirps.Catalog.V1.PeriodGranularity Frequency, IReadOnlyList<Mirps.Catalog.V1.PeriodGranularity> Held) OfFrequency(
+        IReadOnlyList<Observation> observations, string? asked)
+    {
         var held = observations.Select(o => MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var p) ? p.Granularity : Mirps.Catalog.V1.PeriodGranularity.Unspecified)
             .Where(g => g != Mirps.Catalog.V1.PeriodGranularity.Unspecified).Distinct().Order().ToList();
-        Frequencies = held;
         if (held.Count == 0)
         {
-            return [];
+            return ([], Mirps.Catalog.V1.PeriodGranularity.Year, held);
         }
-        Frequency = held.FirstOrDefault(g => FrequencyCode(g) == FrequencyParameter, held[0]);
-        var code = FrequencyCode(Frequency);
-        return [.. observations.Where(o => MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var p) && FrequencyCode(p.Granularity) == code)];
+        var frequency = held.FirstOrDefault(g => FrequencyCode(g) == asked, held[0]);
+        var code = FrequencyCode(frequency);
+        return ([.. observations.Where(o => MirpsExchange.Catalogue.Periods.Period.TryParse(o.Period, out var p) && FrequencyCode(p.Granularity) == code)], frequency, held);
     }
 
     protected string IndicatorName(string code) => Labels.Indicator(T, code);
@@ -92,11 +109,20 @@ public abstract class ChartPage : WebPage
     /// The observations of one indicator (all States, or <paramref name="country"/>), as of the view's time: the totals of
     /// every dimension not asked for (catalogue 2.0's added dimensions at their defaults).
     /// </summary>
-    protected async Task<List<Observation>> ObservationsAsync(string? country = null, string[]? sexes = null, string[]? ages = null)
+    protected async Task<List<Observation>> ObservationsAsync(string? country = null, string[]? sexes = null, string[]? ages = null) =>
+        [.. (await ObservationsAsync(Calls, Indicator, AsOfTime, country, sexes, ages)).Select(o => o.Observation)];
+
+    /// <summary>
+    /// The stored observations of <paramref name="indicator"/> a page (and its download) shows, as the person's token may read them: every State
+    /// (or <paramref name="country"/>) as of <paramref name="asOf"/>, the totals of every dimension not asked for (catalogue 2.0's added dimensions
+    /// at their defaults), deletions and placeholders left out.
+    /// </summary>
+    public static async Task<List<StoredObservation>> ObservationsAsync(NodeCalls calls, string indicator, Timestamp? asOf, string? country = null,
+        string[]? sexes = null, string[]? ages = null)
     {
         var request = new StreamObservationsRequest
         {
-            IndicatorCodes = { Indicator },
+            IndicatorCodes = { indicator },
             Sexes = { sexes ?? [StandardCatalogue.TotalCode, ""] },
             Ages = { ages ?? [StandardCatalogue.TotalCode, ""] },
             CountriesOfOrigin = { StandardCatalogue.TotalCode, "" },
@@ -105,18 +131,18 @@ public abstract class ChartPage : WebPage
             ProcedureTypes = { StandardCatalogue.TotalCode, "" },
             CountBases = { "PERSONS", "" },
             CountriesOfDestination = { StandardCatalogue.TotalCode, "" },
-            AsOfTime = AsOfTime,
+            AsOfTime = asOf,
         };
         if (country is not null)
         {
             request.Countries.Add(country);
         }
-        var options = await Calls.OptionsAsync();
-        using var call = new ObservationService.ObservationServiceClient(Calls.Invoker).StreamObservations(request, options);
-        var all = new List<Observation>();
+        var options = await calls.OptionsAsync();
+        using var call = new ObservationService.ObservationServiceClient(calls.Invoker).StreamObservations(request, options);
+        var all = new List<StoredObservation>();
         await foreach (var batch in call.ResponseStream.ReadAllAsync(options.CancellationToken))
         {
-            all.AddRange(batch.Observations.Where(o => !o.Deleted).Select(o => o.Observation));
+            all.AddRange(batch.Observations.Where(o => !o.Deleted && o.Observation is not null));
         }
         return all;
     }

@@ -1,0 +1,131 @@
+using System.IO.Compression;
+using Microsoft.Playwright;
+using Mirps.Identity.V1;
+using Mirps.Observation.V1;
+using Mirps.Regional.V1;
+using MirpsExchange.Catalogue.Exports;
+using MirpsExchange.FunctionalTests.Infrastructure;
+
+namespace MirpsExchange.FunctionalTests;
+
+/// <summary>
+/// Downloads of the completeness, charts and per-State charts pages in real Chromium: each is a zip of what the page shows
+/// and its provenance, parsed back and compared with the services' answers; a State's account gets none of them.
+/// </summary>
+public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private static readonly DateTimeOffset January = new(2024, 1, 15, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset March = new(2024, 3, 15, 0, 0, 0, TimeSpan.Zero);
+
+    private static Observation Obs(string country, string period, double value, string sex = "_T") => new()
+    {
+        IndicatorCode = "REFUGEES", Country = country, Period = period, Sex = sex, Age = "_T", CountryOfOrigin = "_T", Value = value, Status = ObservationStatus.Normal,
+    };
+
+    [Fact]
+    public async Task The_completeness_and_chart_pages_download_what_they_show_with_provenance_and_a_State_account_downloads_nothing()
+    {
+        var identity = await SharedIdentity.GetAsync();
+        var port = WebApp.FreePort();
+        var clientId = await WebApp.RegisterClientAsync(identity, $"http://127.0.0.1:{port}");
+        await using var secretariat = await TestSecretariat.StartAsync($"--Node:HttpPort={port}", $"--Web:ClientId={clientId}");
+        await secretariat.ReplicateAsync(January,
+            [Obs("CRI", "2022", 100), Obs("CRI", "2023", 150), Obs("PAN", "2022", 50), Obs("PAN", "2023", 70), Obs("CRI", "2023", 80, sex: "F"), Obs("CRI", "2023", 70, sex: "M")]);
+        // Panama's 2023 figure is revised in March; the view as of February shows (and downloads) the January one.
+        await secretariat.ReplicateAsync(March, [Obs("PAN", "2023", 4321)]);
+        var analyst = await WebApp.ReadyAccountAsync(identity, clientId, "sec.dl", AccountKind.Analyst);
+
+        await using var context = await browser.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        var links = new List<string>();
+
+        // The charts as of February: each State's figures, the regional totals and the breakdowns, as the services answer them then.
+        await WebApp.SignInAsync(page, $"{secretariat.HttpAddress}/charts?indicator=REFUGEES&asOf=2024-02-01T00:00", analyst);
+        var (charts, provenance) = await DownloadAsync(page, "CSV", secretariat.Folder, links);
+        Assert.Equal(new DateTimeOffset(2024, 2, 1, 0, 0, 0, TimeSpan.Zero), provenance.AsOfTime.ToDateTimeOffset());
+        Assert.Contains(provenance.LogHeads, h => h.Origin == "PAN");
+        Assert.Equal(70, Value(charts, "PAN", "2023"));
+        Assert.DoesNotContain(charts, r => r.Value == 4321);
+        Assert.Equal(150, Value(charts, "CRI", "2023"));
+        // Only two States reported: the regional figures are partial, written as regional exports write them (no value, the partial sum named).
+        Assert.Null(Value(charts, ExportRow.RegionalAggregate, "2023"));
+        Assert.Contains("their sum is 220", Row(charts, ExportRow.RegionalAggregate, "2023").Note, StringComparison.Ordinal);
+        Assert.Contains("their sum is 150", Row(charts, ExportRow.RegionalAggregate, "2022").Note, StringComparison.Ordinal);
+        Assert.Contains("their sum is 80", Assert.Single(charts, r => r.ReferenceArea == ExportRow.RegionalAggregate && r.Sex == "F").Note, StringComparison.Ordinal);
+        var (xlsx, _) = await DownloadAsync(page, "Excel (xlsx)", secretariat.Folder, links);
+        Assert.Equal(charts, xlsx);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-charts-downloads-es");
+
+        // Costa Rica's drill-down: its own figures (totals and by sex), nobody else's.
+        await page.GotoAsync($"{secretariat.HttpAddress}/charts/state/CRI?indicator=REFUGEES&asOf=2024-02-01T00:00");
+        var (drill, _) = await DownloadAsync(page, "SDMX-CSV", secretariat.Folder, links);
+        Assert.All(drill, r => Assert.Equal("CRI", r.ReferenceArea));
+        Assert.Equal(new[] { ("2022", "_T", 100.0), ("2023", "F", 80.0), ("2023", "M", 70.0), ("2023", "_T", 150.0) }.Order(),
+            drill.Select(r => (r.Period, r.Sex, r.Value!.Value)).Order());
+
+        // The completeness heatmap of 2023 now: one row per cell the page shows, in the page's words.
+        await page.GotoAsync($"{secretariat.HttpAddress}/completeness?from=2023");
+        var answer = await secretariat.Regional.GetCompletenessAsync(new GetCompletenessRequest { PeriodFrom = "2023", PeriodTo = "2023", Granularity = Mirps.Catalog.V1.PeriodGranularity.Year });
+        var (lines, completenessProvenance) = await DownloadTextAsync(page, "CSV", secretariat.Folder, links);
+        Assert.Equal("Código,Indicador,Período,Estado,Estado del reporte", lines[0]);
+        Assert.Equal(answer.Cells.Count, lines.Length - 1);
+        Assert.Contains("REFUGEES,Personas refugiadas,2023,PAN,reportado", lines);
+        Assert.Contains("REFUGEES,Personas refugiadas,2023,HND,falta", lines);
+        Assert.Equal(answer.LogHeads, completenessProvenance.LogHeads);
+        await WebApp.AssertAccessibleAsync(page, "secretariat-completeness-downloads-es");
+
+        // A State's person signed in at the Secretariat asks for the very files the analyst was given: refused, no figure.
+        var state = await WebApp.ReadyAccountAsync(identity, clientId, "gtm.dl", AccountKind.Analyst, "GTM");
+        await using var stateContext = await browser.Browser.NewContextAsync();
+        var statePage = await stateContext.NewPageAsync();
+        await WebApp.SignInAsync(statePage, $"{secretariat.HttpAddress}/", state);
+        Assert.Equal(4, links.Count);
+        foreach (var link in links)
+        {
+            var response = await stateContext.APIRequest.GetAsync(secretariat.HttpAddress.TrimEnd('/') + link, new() { MaxRedirects = 0 });
+            // Refused as the pages are (sent to /denied), not merely unknown.
+            Assert.True(response.Status == 302 && response.Headers.GetValueOrDefault("location", "").Contains("/denied", StringComparison.Ordinal),
+                $"{link}: {response.Status} {response.Headers.GetValueOrDefault("location")}");
+            Assert.NotEqual("application/zip", response.Headers.GetValueOrDefault("content-type"));
+            var body = await response.TextAsync();
+            Assert.DoesNotContain("REFUGEES", body, StringComparison.Ordinal);
+        }
+    }
+
+    private static ExportRow Row(List<ExportRow> rows, string area, string period) =>
+        Assert.Single(rows, r => r.ReferenceArea == area && r.Period == period && r.Sex is "_T" or "" && r.Age is "_T" or "" && r.CountryOfOrigin is "_T" or "");
+
+    private static double? Value(List<ExportRow> rows, string area, string period) => Row(rows, area, period).Value;
+
+    /// <summary>Clicks the download link <paramref name="name"/>, keeps its address, and reads the zip's file and provenance.</summary>
+    private static async Task<(string Data, ExportProvenance Provenance)> DownloadFileAsync(IPage page, string name, string folder, List<string> links)
+    {
+        var link = page.Locator("p.downloads").GetByRole(AriaRole.Link, new() { Name = name, Exact = true });
+        links.Add((await link.GetAttributeAsync("href"))!);
+        var download = await page.RunAndWaitForDownloadAsync(() => link.ClickAsync(), new PageRunAndWaitForDownloadOptions { Timeout = 120_000 });
+        Assert.EndsWith(".zip", download.SuggestedFilename, StringComparison.Ordinal);
+        var file = Path.Combine(folder, $"{Guid.NewGuid():N}-{download.SuggestedFilename}");
+        await download.SaveAsAsync(file);
+        using var zip = ZipFile.OpenRead(file);
+        Assert.Equal(2, zip.Entries.Count);
+        var data = Assert.Single(zip.Entries, e => !e.Name.EndsWith(".provenance.json", StringComparison.Ordinal));
+        var sidecar = Assert.Single(zip.Entries, e => e.Name == data.Name + ".provenance.json");
+        using var provenance = new StreamReader(sidecar.Open());
+        var extracted = Path.Combine(folder, $"{Guid.NewGuid():N}-{data.Name}");
+        data.ExtractToFile(extracted);
+        return (extracted, ExportProvenance.Parser.ParseJson(await provenance.ReadToEndAsync()));
+    }
+
+    private static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> DownloadAsync(IPage page, string name, string folder, List<string> links)
+    {
+        var (file, provenance) = await DownloadFileAsync(page, name, folder, links);
+        var text = file.EndsWith(".xlsx", StringComparison.Ordinal) ? WebSecretariatTests.XlsxAsCsv(file) : await File.ReadAllTextAsync(file);
+        return (ExportReader.Read(text), provenance);
+    }
+
+    private static async Task<(string[] Lines, ExportProvenance Provenance)> DownloadTextAsync(IPage page, string name, string folder, List<string> links)
+    {
+        var (file, provenance) = await DownloadFileAsync(page, name, folder, links);
+        return ((await File.ReadAllTextAsync(file)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries), provenance);
+    }
+}
