@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Log;
@@ -28,7 +29,15 @@ public sealed class DecisionLogTests : IDisposable
     public void Dispose() => TempFolder.Delete(_folder);
 
     /// <summary>Configuration for a node with its own credential that pulls the Secretariat's decision log from <paramref name="address"/> (a node of <paramref name="country"/>).</summary>
-    private async Task<string[]> PullingDecisionsAsync(string country, string address, string peerCountry, params string[] origins)
+    private Task<string[]> PullingDecisionsAsync(string country, string address, string peerCountry, params string[] origins) =>
+        PullingAsync(country, (address, peerCountry, origins));
+
+    /// <summary>
+    /// Configuration for a node of <paramref name="country"/> ("secretariat": the Secretariat's) with its own credential that pulls
+    /// from each of <paramref name="peers"/> (its address, whose node it is, the origins), checking again every second after a
+    /// restore and giving each peer two seconds to answer at start.
+    /// </summary>
+    private async Task<string[]> PullingAsync(string country, params (string Address, string Country, string[] Origins)[] peers)
     {
         var file = Path.Combine(_folder, $"{country}-{Guid.NewGuid():N}.json");
         OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync(country == "secretariat" ? "" : country)));
@@ -36,9 +45,63 @@ public sealed class DecisionLogTests : IDisposable
         [
             $"--Node:Credential={file}",
             "--Node:LifecyclePollInterval=00:00:00.200",
-            $"--Node:Peers:0:Address={address}", $"--Node:Peers:0:Country={peerCountry}",
-            .. origins.Select((origin, i) => $"--Node:Peers:0:Origins:{i}={origin}"),
+            "--Node:RecoveryRetryInterval=00:00:01",
+            "--Node:RecoveryCheckTimeout=00:00:02",
+            .. peers.SelectMany((peer, p) => new[] { $"--Node:Peers:{p}:Address={peer.Address}", $"--Node:Peers:{p}:Country={peer.Country}" }
+                .Concat(peer.Origins.Select((origin, i) => $"--Node:Peers:{p}:Origins:{i}={origin}"))),
         ];
+    }
+
+    /// <summary>
+    /// PAN's node (pulling the Secretariat's decision log through <see cref="Decided.ToSecretariat"/>) approves its 2023 populations;
+    /// the Secretariat (pulling PAN from PAN's node) accepts them (decision 1), then rejects them with a reason (decision 2), and
+    /// PAN's node holds both decisions. The caller disposes what it gets.
+    /// </summary>
+    private async Task<Decided> DecidedTwiceAsync()
+    {
+        var gate = new TcpGate();
+        TestNode? pan = null;
+        try
+        {
+            pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", gate.Address, MirpsAuth.Secretariat, MirpsAuth.Secretariat)]);
+            var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
+            gate.Target = secretariat.Address;
+            gate.Open();
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+            var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+            var approval = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Entries);
+            var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+            var accepted = Assert.Single((await acceptor.AcceptDataAsync(PanCell())).Entries);
+            Assert.False(string.IsNullOrEmpty((await WhenAsync(state, ApprovalState.Accepted)).AcceptedBy));
+            var rejected = Assert.Single((await acceptor.RejectDataAsync(new RejectDataRequest
+                { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the breakdown by age is missing" })).Entries);
+            Assert.Equal("the breakdown by age is missing", (await WhenAsync(state, ApprovalState.Rejected)).Reason);
+            Assert.Equal(2L, pan.CountRows(Decisions)); // PAN's node holds the decisions themselves, signed
+            return new Decided(pan, secretariat, gate, state, approval, [accepted, rejected]);
+        }
+        catch
+        {
+            if (pan is not null)
+            {
+                await pan.DisposeAsync();
+            }
+            await gate.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static AcceptDataRequest PanCell() => new() { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } };
+
+    /// <summary>What <see cref="DecidedTwiceAsync"/> set up: PAN's node, the Secretariat, the gate PAN's node pulls decisions through, PAN's approval client, its approval and the two decisions.</summary>
+    private sealed record Decided(TestNode Pan, TestSecretariat Secretariat, TcpGate ToSecretariat, ApprovalService.ApprovalServiceClient State,
+        LifecycleEntry Approval, LifecycleEntry[] Decisions) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Pan.DisposeAsync();
+            await ToSecretariat.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -50,29 +113,15 @@ public sealed class DecisionLogTests : IDisposable
     [Fact]
     public async Task A_States_node_answers_its_cells_decisions_from_its_own_store_and_the_Secretariat_recovers_them_from_it()
     {
-        await using var gate = new TcpGate();
-        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", gate.Address, MirpsAuth.Secretariat, MirpsAuth.Secretariat)]);
-        var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
+        await using var decided = await DecidedTwiceAsync();
+        var (pan, secretariat, gate, accepted) = (decided.Pan, decided.Secretariat, decided.ToSecretariat, decided.Decisions[0]);
+        var approval = decided.Approval;
         try
         {
-            gate.Target = secretariat.Address;
-            gate.Open();
-            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
-            var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
-            var approval = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Entries);
-            var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
-            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
-
-            var accepted = Assert.Single((await acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
             Assert.Equal((MirpsAuth.Secretariat, 1L, "PAN", LifecycleAction.Accept, approval.EntrySequence, 64),
                 (accepted.Origin, accepted.EntrySequence, accepted.Country, accepted.Action, accepted.LogSequence, accepted.Signature.Length));
             Assert.Equal(LifecycleEntrySignature.Hash(approval), accepted.LogHash.ToByteArray()); // anchored to exactly that approval
-            var own = await WhenAsync(state, ApprovalState.Accepted);
-            Assert.False(string.IsNullOrEmpty(own.AcceptedBy));
-
-            await acceptor.RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the breakdown by age is missing" });
-            Assert.Equal("the breakdown by age is missing", (await WhenAsync(state, ApprovalState.Rejected)).Reason);
-            Assert.Equal(2L, pan.CountRows(Decisions)); // PAN's node holds the decisions themselves, signed
+            Assert.Equal(2L, decided.Decisions[1].EntrySequence);
 
             // The Secretariat loses its disk: a new store, the same key (kept apart from the store, as an operator keeps it).
             await secretariat.DisposeAsync();
@@ -81,10 +130,9 @@ public sealed class DecisionLogTests : IDisposable
             var recovered = await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Rejected);
             Assert.Equal("the breakdown by age is missing", recovered.Reason);
             Assert.Equal(2L, secretariat.CountRows(Decisions));
-            var next = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
-                .AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
+            var next = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(PanCell())).Entries);
             Assert.Equal(3L, next.EntrySequence); // the log goes on where it was, not from 1 again
-            await WhenAsync(state, ApprovalState.Accepted);
+            await WhenAsync(decided.State, ApprovalState.Accepted);
         }
         finally
         {
@@ -106,6 +154,158 @@ public sealed class DecisionLogTests : IDisposable
             .AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } }).ResponseAsync,
             Grpc.Core.StatusCode.FailedPrecondition, "DECISION_LOG_RECOVERING");
         Assert.Equal(0L, secretariat.CountRows("lifecycle_entries"));
+    }
+
+    /// <summary>Puts back, behind the stopped Secretariat's back, a backup of its store taken after decision <paramref name="kept"/>.</summary>
+    private static Action<TestSecretariat> RestoredAfterDecision(long kept) =>
+        secretariat => secretariat.Execute($"DELETE FROM lifecycle_entries WHERE origin = 'secretariat' AND entry_sequence > {kept}");
+
+    /// <summary>The Secretariat's decision log as it holds it: each entry's hash, in order.</summary>
+    private static List<string> DecisionHashes(TestSecretariat secretariat) =>
+        secretariat.Rows("SELECT entry_hash FROM lifecycle_entries WHERE origin = 'secretariat' ORDER BY entry_sequence");
+
+    private static List<string> Hashes(IEnumerable<LifecycleEntry> entries) => [.. entries.Select(e => Convert.ToHexString(LifecycleEntrySignature.Hash(e)))];
+
+    /// <summary>Waits (60 s at most) until the Secretariat writes again, its start-up check passed; returns the refusal left, if any.</summary>
+    private static async Task<string?> WritableAsync(TestSecretariat secretariat)
+    {
+        var recovery = secretariat.Services.GetRequiredService<MirpsExchange.Node.Sync.RecoveryState>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (recovery.Refusal is not null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        return recovery.Refusal;
+    }
+
+    /// <summary>
+    /// Hostile review, finding 1 (a): the Secretariat accepted (decision 1) then rejected (decision 2) PAN's figures, and PAN's
+    /// node holds both. Its store is put back from a backup taken after decision 1, its key folder kept (and so the high-water
+    /// mark beside the key: entry 2). The only peer that may hold its decision log is a hostile State that answers an empty
+    /// page. Before the fix any answer lifted the guard (and a log holding decision 1 was never guarded at all): the next
+    /// decision was signed at sequence 2 again, an equivocation for every State holding the rejection. Now the Secretariat
+    /// refuses to decide (FAILED_PRECONDITION, RECOVERY_BELOW_HIGH_WATER, naming entry 2), check after check, with nothing
+    /// written, until the operator accepts the loss (Node:AcceptLocalHead, logged at Error level).
+    /// </summary>
+    [Fact]
+    public async Task A_Secretariat_restored_below_its_last_decision_does_not_decide_at_a_used_sequence_when_a_hostile_peer_answers_an_empty_page()
+    {
+        await using var hostile = await MaliciousPeer.StartAsync("CRI"); // its decision log: an empty page, whatever is asked
+        await using var decided = await DecidedTwiceAsync();
+        string[] args = await PullingAsync("secretariat", (decided.Pan.Address, "PAN", ["PAN"]), (hostile.Address, "CRI", [MirpsAuth.Secretariat]));
+        var secretariat = await decided.Secretariat.RestartAsync(RestoredAfterDecision(1), args);
+        try
+        {
+            secretariat.Errors.Expect("OriginRecoveryBelowHighWater");
+            decided.ToSecretariat.Target = secretariat.Address;
+            var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
+            Assert.Equal(PeerState.Connected, (await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Connected)).State); // it answered
+            await Task.Delay(TimeSpan.FromSeconds(2)); // more answers, and more checks
+            var refused = await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(PanCell()).ResponseAsync,
+                Grpc.Core.StatusCode.FailedPrecondition, MirpsExchange.Node.Sync.OriginRecovery.BelowHighWater);
+            var refusal = secretariat.Services.GetRequiredService<MirpsExchange.Node.Sync.RecoveryState>().Refusal!;
+            Assert.Contains("the Secretariat's decision log up to entry 2", refusal, StringComparison.Ordinal);
+            Assert.Contains("entries 2 to 2 are taken", refusal, StringComparison.Ordinal);
+            Assert.Contains("Node:AcceptLocalHead", refusal, StringComparison.Ordinal);
+            Assert.Equal(Hashes(decided.Decisions.Take(1)), DecisionHashes(secretariat)); // nothing signed
+
+            // The operator accepts the loss: decision 2 is then signed again, as the operator was told (logged at Error level).
+            secretariat = await secretariat.RestartAsync(null, [.. args, "--Node:AcceptLocalHead=true"]);
+            secretariat.Errors.Expect("OriginLifecycleHighWaterLossAccepted");
+            Assert.Null(await WritableAsync(secretariat));
+            Assert.Equal(2L, Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(PanCell())).Entries).EntrySequence);
+        }
+        finally
+        {
+            await secretariat.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Hostile review, finding 1 (b): as in (a), but the peer that may hold the decision log is PAN's node, which holds both
+    /// decisions, and is out of reach while the Secretariat starts. Before the fix the restored Secretariat decided at once, at
+    /// sequence 2. Now it refuses (RECOVERY_BELOW_HIGH_WATER) until PAN's node answers, takes decision 2 from it (verified: the
+    /// very entry it signed), and its next decision is 3, which PAN's node takes as the next of the log it holds.
+    /// </summary>
+    [Fact]
+    public async Task A_Secretariat_restored_below_its_last_decision_takes_the_missing_ones_from_an_honest_peer_and_its_next_decision_continues_the_log()
+    {
+        await using var decided = await DecidedTwiceAsync();
+        await using var toPan = new TcpGate(decided.Pan.Address); // closed: PAN's node is out of reach while the Secretariat starts
+        var secretariat = await decided.Secretariat.RestartAsync(RestoredAfterDecision(1),
+            await PullingAsync("secretariat", (toPan.Address, "PAN", ["PAN", MirpsAuth.Secretariat])));
+        try
+        {
+            secretariat.Errors.Expect("OriginRecoveryBelowHighWater");
+            secretariat.Errors.Expect("OriginRecoverySourceRefused"); // PAN's node did not answer in time
+            decided.ToSecretariat.Target = secretariat.Address;
+            var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
+            await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(PanCell()).ResponseAsync,
+                Grpc.Core.StatusCode.FailedPrecondition, MirpsExchange.Node.Sync.OriginRecovery.BelowHighWater);
+            Assert.Equal(1L, secretariat.CountRows(Decisions));
+
+            toPan.Open();
+            Assert.Null(await WritableAsync(secretariat));
+            Assert.Equal(Hashes(decided.Decisions), DecisionHashes(secretariat)); // decision 2 as it signed it, not signed again
+            var next = Assert.Single((await acceptor.AcceptDataAsync(PanCell())).Entries);
+            Assert.Equal(3L, next.EntrySequence);
+            await WhenAsync(decided.State, ApprovalState.Accepted); // PAN's node took it as the next of the log it holds: no fork
+            Assert.Equal(3L, decided.Pan.CountRows(Decisions));
+        }
+        finally
+        {
+            await secretariat.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Hostile review, finding 1 (c): the Secretariat's store is put back from a backup taken before its decisions were a signed
+    /// log: no decision in its log, and decision 1 as the unsigned acceptances row an earlier version recorded. The upgrade step
+    /// that signs such rows into the log ran at start, before any guard: it signed the row as entry 1 again, under the two
+    /// decisions PAN's node holds. Now it waits for the log's recovery: while PAN's node is out of reach nothing is signed and
+    /// the row stays; once PAN's node serves the log, the Secretariat holds PAN's two decisions as signed, the row (which the
+    /// log already holds) is removed without being signed again (after the rejection it would have accepted the cell again),
+    /// and the next decision is 3.
+    /// </summary>
+    [Fact]
+    public async Task The_Secretariats_earlier_unsigned_decisions_are_not_signed_ahead_of_the_recovery_of_its_decision_log()
+    {
+        await using var decided = await DecidedTwiceAsync();
+        await using var toPan = new TcpGate(decided.Pan.Address);
+        var accepted = decided.Decisions[0];
+        var secretariat = await decided.Secretariat.RestartAsync(restored =>
+        {
+            restored.Execute("DELETE FROM lifecycle_entries WHERE origin = 'secretariat'");
+            restored.Execute("INSERT INTO acceptances (country, group_id, period, entry_sequence, accepted, reason, actor, recorded_time) " +
+                $"VALUES ('PAN', '{Populations}', '2023', {accepted.LogSequence}, TRUE, '', '{accepted.Actor}', {ChangeHash.Micros(accepted.RecordedTime)})");
+        }, await PullingAsync("secretariat", (toPan.Address, "PAN", ["PAN", MirpsAuth.Secretariat])));
+        try
+        {
+            secretariat.Errors.Expect("OriginRecoveryBelowHighWater");
+            secretariat.Errors.Expect("OriginRecoverySourceRefused");
+            decided.ToSecretariat.Target = secretariat.Address;
+            Assert.Equal(0L, secretariat.CountRows(Decisions)); // nothing signed ahead of the recovery
+            Assert.Equal(1L, secretariat.CountRows("acceptances"));
+            var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
+            await RpcAssert.ReasonAsync(() => acceptor.AcceptDataAsync(PanCell()).ResponseAsync,
+                Grpc.Core.StatusCode.FailedPrecondition, MirpsExchange.Node.Sync.OriginRecovery.BelowHighWater);
+
+            toPan.Open();
+            Assert.Null(await WritableAsync(secretariat));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (secretariat.CountRows("acceptances") > 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+            Assert.Equal(0L, secretariat.CountRows("acceptances"));
+            Assert.Equal(Hashes(decided.Decisions), DecisionHashes(secretariat));
+            Assert.Equal("the breakdown by age is missing", (await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Rejected)).Reason);
+            Assert.Equal(3L, Assert.Single((await acceptor.AcceptDataAsync(PanCell())).Entries).EntrySequence);
+        }
+        finally
+        {
+            await secretariat.DisposeAsync();
+        }
     }
 
     /// <summary>

@@ -95,9 +95,13 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
     }
 
     /// <summary>
-    /// On the Secretariat's node, at start: the decisions it recorded before they were a signed log (the unsigned acceptances
-    /// table) are signed into its decision log, in the order and at the times recorded, each removed in the transaction that
-    /// signs it, so a crash in between neither loses nor repeats one. Nothing to do on a State's node, or once done.
+    /// On the Secretariat's node, once it holds its decision log as the federation does (<see cref="DecisionLogGuard"/>, never
+    /// before: the log may be incomplete, and an entry signed here would take a sequence the States hold another decision at):
+    /// the decisions it recorded before they were a signed log (the unsigned acceptances table) are signed into its decision
+    /// log, in the order and at the times recorded, each removed in the transaction that signs it, so a crash in between
+    /// neither loses nor repeats one. A decision the log already holds (a store restored from before the upgrade, whose log
+    /// was then recovered from the States) is removed without being signed again: signed again after a later decision on the
+    /// cell, it would undo that one. Nothing to do on a State's node, or once done.
     /// </summary>
     public static async Task SignEarlierDecisionsAsync(IServiceProvider services, CancellationToken cancellationToken = default)
     {
@@ -110,7 +114,15 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         var log = scope.ServiceProvider.GetRequiredService<LifecycleLog>();
         foreach (var decision in await db.Acceptances.AsNoTracking().OrderBy(a => a.Id).ToListAsync(cancellationToken))
         {
-            await log.RecordAsync(MirpsAuth.Secretariat, [(decision.GroupId, decision.Period)], decision.Accepted ? LifecycleAction.Accept : LifecycleAction.Reject,
+            var action = decision.Accepted ? LifecycleAction.Accept : LifecycleAction.Reject;
+            if (await db.LifecycleEntries.AsNoTracking().AnyAsync(e => e.Origin == MirpsAuth.Secretariat && e.Country == decision.Country
+                && e.LogSequence == decision.EntrySequence && e.GroupId == decision.GroupId && e.Period == decision.Period && e.Action == action
+                && e.Reason == decision.Reason && e.Actor == decision.Actor, cancellationToken))
+            {
+                await db.Acceptances.Where(a => a.Id == decision.Id).ExecuteDeleteAsync(cancellationToken);
+                continue;
+            }
+            await log.RecordAsync(MirpsAuth.Secretariat, [(decision.GroupId, decision.Period)], action,
                 decision.Reason, decision.Actor, async token =>
                 {
                     await db.Acceptances.Where(a => a.Id == decision.Id).ExecuteDeleteAsync(token);
@@ -335,6 +347,11 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         var now = StoreTime.ToMicros(clock.GetUtcNow());
         db.LifecycleEntries.AddRange(verified.Select(v => ToRow(v.Entry, v.Hash, now)));
         await db.SaveChangesAsync(cancellationToken);
+        if (origin == (options.Value.Country is { Length: > 0 } country ? country : MirpsAuth.Secretariat))
+        {
+            // Its own entries, taken back from a peer (verified with its key): signed here once, so the mark covers them too.
+            signing.HighWater?.SignedEntries(verified[^1].Entry.EntrySequence);
+        }
         return verified.Count;
     }
 

@@ -140,12 +140,15 @@ public static class ChangeLogExtensions
             var environment = services.GetRequiredService<IHostEnvironment>();
             var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<LogSigner>();
             var keyFile = options.LogSigningKeyPath(environment.ContentRootPath);
+            var signing = services.GetRequiredService<ILoggerFactory>().CreateLogger<OriginSigning>();
             if (options.Country.Length == 0)
             {
-                // The Secretariat writes no data, but signs its decision log (accepted, rejected) with a key of its own.
-                return new OriginSigning(null, decisions: LogSigner.LoadOrCreate(Mirps.Auth.MirpsAuth.Secretariat, keyFile, logger));
+                // The Secretariat writes no data, but signs its decision log (accepted, rejected) with a key of its own, and
+                // keeps how far it signed it beside that key, as a State does its lifecycle log (hostile review, finding 1).
+                var secretariat = Mirps.Auth.MirpsAuth.Secretariat;
+                return new OriginSigning(null, signing, new SignedHighWater(secretariat, SignedHighWater.FileOf(keyFile), signing),
+                    LogSigner.LoadOrCreate(secretariat, keyFile, logger));
             }
-            var signing = services.GetRequiredService<ILoggerFactory>().CreateLogger<OriginSigning>();
             return new OriginSigning(LogSigner.LoadOrCreate(options.Country, keyFile, logger), signing,
                 new SignedHighWater(options.Country, SignedHighWater.FileOf(keyFile), signing));
         });

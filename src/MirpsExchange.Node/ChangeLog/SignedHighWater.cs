@@ -6,7 +6,8 @@ namespace MirpsExchange.Node.ChangeLog;
 /// <summary>
 /// How far this node has signed its State's logs, kept outside the store: the last change of its change log and the last
 /// entry of its lifecycle log, in an owner-only file beside the log-signing key (<see cref="FileOf"/>,
-/// log-signing-key-pan.high-water). A store whose logs end below it was put back behind the node's back (an old backup
+/// log-signing-key-pan.high-water). The Secretariat's node keeps one for its decision log ("secretariat changes=0 entries=N",
+/// log-signing-key-secretariat.high-water). A store whose logs end below it was put back behind the node's back (an old backup
 /// restored by any means: `mirps restore`, pg_restore with or without comments, a data-only restore, a file or disk
 /// snapshot copied over), and the node recovers from its peers before it writes again (<see cref="Store.RestoreDetection"/>).
 /// The mark follows each commit in the background (a submit waits for no second write to disk); the node writes it at

@@ -19,7 +19,7 @@ namespace MirpsExchange.Node.Grpc;
 /// group x period stands from what it holds.
 /// </summary>
 public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle, StandardCatalogue catalogue, IOptions<NodeOptions> options, TimeProvider clock,
-    Sharing.SharingPolicies policies, Sync.PeerStates peers)
+    Sharing.SharingPolicies policies, DecisionLogGuard decisionLog)
     : ApprovalService.ApprovalServiceBase
 {
     /// <summary>ErrorInfo reason: a cell to unapprove, accept or reject is not approved (or changed since).</summary>
@@ -31,8 +31,8 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
     /// <summary>ErrorInfo reason: a cell to approve has a change recorded after the log sequence its approver reviewed.</summary>
     public const string ChangedSinceReview = "CHANGED_SINCE_REVIEW";
 
-    /// <summary>ErrorInfo reason: the Secretariat's decision log is empty here and no peer that may hold it has answered yet.</summary>
-    public const string DecisionLogRecovering = "DECISION_LOG_RECOVERING";
+    /// <summary>ErrorInfo reason: the Secretariat's decision log here may be incomplete (<see cref="DecisionLogGuard"/>).</summary>
+    public const string DecisionLogRecovering = DecisionLogGuard.Recovering;
 
     private string NodeCountry => options.Value.Country;
 
@@ -152,7 +152,8 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             violations.Add(("country", $"'{country}' is not a MIRPS State ({string.Join(", ", catalogue.ReportingCountries.Order())})"));
         }
         var cells = Cells(groups, periods, accepted ? null : reason, violations);
-        await RequireDecisionLogAsync(context.CancellationToken);
+        // Never at a sequence the States may hold another decision at (a restored store, a lost disk): the decision log first.
+        await decisionLog.RequireAsync(lifecycle, context.CancellationToken);
         var entries = await lifecycle.RecordAsync(MirpsAuth.Secretariat, cells, accepted ? LifecycleAction.Accept : LifecycleAction.Reject, reason, actor,
             async cancellationToken =>
             {
@@ -166,24 +167,6 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             },
             context.CancellationToken);
         return answer(await StatusAsync(country, cells, true, context.CancellationToken), entries);
-    }
-
-    /// <summary>
-    /// FAILED_PRECONDITION (<see cref="DecisionLogRecovering"/>) while the Secretariat's decision log is empty here and none of
-    /// the peers it pulls that log from (origins listing "secretariat") has answered since the node started: a Secretariat
-    /// that lost its disk takes its log back before it decides, rather than start the chain again at 1 under the States' copies.
-    /// </summary>
-    private async Task RequireDecisionLogAsync(CancellationToken cancellationToken)
-    {
-        if (peers.DecisionLogAnswered || !options.Value.Peers.Any(p => p.Origins.Contains(MirpsAuth.Secretariat)))
-        {
-            return;
-        }
-        if ((await lifecycle.LastAsync(MirpsAuth.Secretariat, cancellationToken)).Sequence == 0)
-        {
-            throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, DecisionLogRecovering,
-                "the Secretariat's decision log is empty here and no peer that may hold it (Node:Peers origins listing secretariat) has answered yet: nothing was decided; try again once `mirps sync status` shows the pull connected");
-        }
     }
 
     private Task<List<ApprovalCell>> StatusAsync(string country, List<(string Group, string Period)> cells, bool withKeys, CancellationToken cancellationToken) =>

@@ -35,7 +35,7 @@ public sealed class LifecycleEntryRow
 
 /// <summary>
 /// A decision the Secretariat recorded before its decisions were a signed log (unsigned, in its own store): signed into
-/// its decision log, in the order recorded, at its first start after the upgrade (<see cref="Approval.LifecycleLog.SignEarlierDecisionsAsync"/>),
+/// its decision log, in the order recorded, once it holds that log as the federation does (<see cref="Approval.LifecycleLog.SignEarlierDecisionsAsync"/>),
 /// then removed. Nothing writes here any more.
 /// </summary>
 public sealed class AcceptanceRow

@@ -1,12 +1,14 @@
 using System.Data.Common;
 using Microsoft.Extensions.Options;
+using Mirps.Auth;
 using MirpsExchange.Node.ChangeLog;
 
 namespace MirpsExchange.Node.Store;
 
 /// <summary>
-/// Whether a State's node's store was put back to an earlier state, so that the node must recover its log from its peers
-/// before it writes (Sync/OriginRecovery), whatever the restore method. Two signs, either enough:
+/// Whether a node's store was put back to an earlier state, so that the node must recover its log from its peers before it
+/// writes (Sync/OriginRecovery), whatever the restore method: a State's node (its change log and lifecycle log), or the
+/// Secretariat's (its decision log, origin "secretariat"). Two signs, either enough:
 /// <list type="bullet">
 /// <item>the explicit mark <c>mirps restore</c> leaves in the store (<see cref="StoreBackup.RecoveryRequiredAsync"/>);</item>
 /// <item>the store's logs end below how far the node has signed them (<see cref="SignedHighWater"/>, kept beside the
@@ -27,7 +29,7 @@ public sealed partial class RestoreDetection(IOptions<NodeOptions> options, Orig
         }
         if (signing.HighWater is { } highWater)
         {
-            var country = options.Value.Country;
+            var country = Origin;
             var (changes, entries) = await HeadsAsync(connection, country, cancellationToken);
             (long Changes, long Entries)? signed;
             try
@@ -47,8 +49,11 @@ public sealed partial class RestoreDetection(IOptions<NodeOptions> options, Orig
             {
                 if (mark.Changes != long.MaxValue)
                 {
-                    reasons.Add($"its store holds {country}'s change log up to change {changes} and its lifecycle log up to entry {entries}, but this node signed them up to " +
-                        $"change {mark.Changes} and entry {mark.Entries} ({highWater.File}): the store was put back behind the node's back (an old backup or snapshot restored)");
+                    reasons.Add((country == MirpsAuth.Secretariat
+                        ? $"its store holds the Secretariat's decision log up to entry {entries}, but this node signed it up to entry {mark.Entries} ({highWater.File})"
+                        : $"its store holds {country}'s change log up to change {changes} and its lifecycle log up to entry {entries}, but this node signed them up to " +
+                            $"change {mark.Changes} and entry {mark.Entries} ({highWater.File})")
+                        + ": the store was put back behind the node's back (an old backup or snapshot restored)");
                 }
             }
             else if (mark.Changes < changes || mark.Entries < entries)
@@ -88,7 +93,7 @@ public sealed partial class RestoreDetection(IOptions<NodeOptions> options, Orig
         {
             return;
         }
-        var country = options.Value.Country;
+        var country = Origin;
         var (changes, entries) = await HeadsAsync(connection, country, cancellationToken);
         try
         {
@@ -103,6 +108,9 @@ public sealed partial class RestoreDetection(IOptions<NodeOptions> options, Orig
         }
         highWater.Set(changes, entries);
     }
+
+    /// <summary>The origin whose logs this node signs: its State, or on the Secretariat's node its decision log ("secretariat").</summary>
+    private string Origin => options.Value.Country is { Length: > 0 } country ? country : MirpsAuth.Secretariat;
 
     /// <summary>The store's own change log's last change and lifecycle log's last entry (0 when empty).</summary>
     private static async Task<(long Changes, long Entries)> HeadsAsync(DbConnection connection, string country, CancellationToken cancellationToken)

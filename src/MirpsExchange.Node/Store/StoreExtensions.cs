@@ -79,6 +79,7 @@ public static class StoreExtensions
         builder.Services.AddSingleton<ChangeNotifier>();
         builder.Services.AddScoped<SubmitWriter>();
         builder.Services.AddScoped<Approval.LifecycleLog>();
+        builder.Services.AddSingleton<Approval.DecisionLogGuard>();
         builder.Services.AddSingleton<CatalogueVersions>();
         return builder;
     }
@@ -189,6 +190,7 @@ public static class StoreExtensions
         Extensions.StartUpTimeline.Mark("catalogue versions");
         await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
-        await Approval.LifecycleLog.SignEarlierDecisionsAsync(app.Services);
+        // The Secretariat's earlier, unsigned decisions are signed into its decision log only once it holds that log as the
+        // federation does (Approval/DecisionLogGuard, after the start-up check), never here: the log may be incomplete.
     }
 }

@@ -24,10 +24,15 @@ public sealed class RecoveryState(IOptions<NodeOptions> options, Store.StoreLock
     /// <summary>The refusal of a write, and the status code it is refused with.</summary>
     private sealed record Refused(Google.Rpc.Code Code, string Reason, string Why);
 
-    // A State's node with peers writes nothing until the start-up check (OriginRecovery) says it may, even if a submit came first.
-    private volatile Refused? _refusal = options.Value is { Country.Length: > 0, Peers.Count: > 0 } node
-        ? new(Google.Rpc.Code.Unavailable, Recovering, $"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly")
-        : null;
+    // A State's node with peers writes nothing until the start-up check (OriginRecovery) says it may, even if a submit came first;
+    // nor does the Secretariat's node add to its decision log before it has compared it with how far it signed it.
+    private volatile Refused? _refusal = options.Value switch
+    {
+        { Country.Length: > 0, Peers.Count: > 0 } node =>
+            new(Google.Rpc.Code.Unavailable, Recovering, $"{node.Country}'s node is comparing its log with what its peers hold of it (start-up); try again shortly"),
+        { Country.Length: 0 } => new(Google.Rpc.Code.Unavailable, Recovering, "the Secretariat's node is comparing its decision log with how far it signed it (start-up); try again shortly"),
+        _ => null,
+    };
 
     /// <summary>
     /// Refuses a write while the node recovers its log or could not: UNAVAILABLE, RECOVERING (try again shortly), or
@@ -181,18 +186,19 @@ public sealed partial class OriginRecovery(
         await DetectRestoreAsync(cancellationToken);
         if (node.AcceptLocalHead && !MustRecover)
         {
-            LogAcceptLocalHeadIgnored(logger, node.Country);
+            LogAcceptLocalHeadIgnored(logger, Origin);
         }
-        await CheckPeersAsync(() => new Session(this, services.GetRequiredService<PeerCredentials>()), cancellationToken);
+        await CheckPeersAsync(() => new Session(this, node.Peers.Count > 0 ? services.GetRequiredService<PeerCredentials>() : null), cancellationToken);
     }
 
     /// <summary>
     /// A store restored from a backup (mirps restore), or put back below how far the node signed its log (any restore
-    /// method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds.
+    /// method, Store/RestoreDetection), must recover as with Node:Recover, until a recovery succeeds. The Secretariat's
+    /// node too, for its decision log (hostile review, finding 1).
     /// </summary>
     private async Task DetectRestoreAsync(CancellationToken cancellationToken)
     {
-        _restoredWhy = options.Value.Country.Length > 0 ? await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken) : null;
+        _restoredWhy = await StoreAsync((detection, connection, token) => detection.WhyRestoredAsync(connection, token), cancellationToken);
         _restored = _restoredWhy is not null;
         _signedMark = _restored ? await StoreAsync((detection, _, _) => Task.FromResult(detection.Signed() ?? default), cancellationToken) : default;
     }
@@ -209,7 +215,7 @@ public sealed partial class OriginRecovery(
     /// </summary>
     public async Task CheckAfterStoreLockRetakenAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.Country.Length == 0 || !_checked.Task.IsCompleted || !_recovery.IsCompleted || !_retrying.IsCompleted || !_rechecking.IsCompleted)
+        if (!_checked.Task.IsCompleted || !_recovery.IsCompleted || !_retrying.IsCompleted || !_rechecking.IsCompleted)
         {
             return;
         }
@@ -218,7 +224,7 @@ public sealed partial class OriginRecovery(
         {
             return;
         }
-        state.Refuse($"{options.Value.Country}'s node took its store's lock back and found {_restoredWhy}: it compares its log with what its peers hold of it before it writes");
+        state.Refuse($"{(IsSecretariat ? "The Secretariat" : options.Value.Country)}'s node took its store's lock back and found {_restoredWhy}: it compares its log with what its peers hold of it before it writes");
         _rechecking = Task.Run(async () =>
         {
             try
@@ -239,7 +245,12 @@ public sealed partial class OriginRecovery(
     private async Task CheckPeersAsync(Func<Session> open, CancellationToken cancellationToken)
     {
         var node = options.Value;
-        if (string.IsNullOrEmpty(node.Country) || node.Peers.Count == 0)
+        if (IsSecretariat && !MustRecover)
+        {
+            await RecoveredAsync(cancellationToken); // its decision log reaches the mark: it decides (DecisionLogGuard)
+            return;
+        }
+        if (!IsSecretariat && node.Peers.Count == 0)
         {
             if (MustRecover)
             {
@@ -319,7 +330,7 @@ public sealed partial class OriginRecovery(
         await _stopping.CancelAsync();
         try
         {
-            await Task.WhenAll(_rechecking, _recovery, _retrying).WaitAsync(cancellationToken);
+            await Task.WhenAll(_rechecking, _recovery, _retrying, _earlierDecisions).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -335,8 +346,16 @@ public sealed partial class OriginRecovery(
     /// <summary>How far the node signed its log (its high-water mark) when its store must recover: the recovery's floor (0: none, or the loss accepted).</summary>
     private (long Changes, long Entries) _signedMark;
 
-    /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover, or a store restored from a backup.</summary>
-    private bool MustRecover => options.Value.Recover || _restored;
+    /// <summary>Whether writes wait for a recovery that succeeds: Node:Recover (a State's node), or a store restored from a backup.</summary>
+    private bool MustRecover => options.Value.Recover && !IsSecretariat || _restored;
+
+    /// <summary>The Secretariat's node: its only log of its own is its decision log, whose floor alone it checks (no change log, no quorum).</summary>
+    private bool IsSecretariat => options.Value.Country.Length == 0;
+
+    /// <summary>The origin of the node's own signed logs: its State, or the Secretariat's decision log ("secretariat").</summary>
+    private string Origin => IsSecretariat ? MirpsAuth.Secretariat : options.Value.Country;
+
+    private Task _earlierDecisions = Task.CompletedTask;
 
     private string Why => _restored ? $"{_restoredWhy}, so it must recover" : "Node:Recover is set";
 
@@ -349,6 +368,11 @@ public sealed partial class OriginRecovery(
             _restored = false;
         }
         state.Ready();
+        if (IsSecretariat)
+        {
+            // Only now, on the log as the federation holds it (Approval/DecisionLogGuard).
+            _earlierDecisions = await services.GetRequiredService<Approval.DecisionLogGuard>().StartSigningEarlierDecisionsAsync(services, _stopping.Token);
+        }
     }
 
     private async Task<T> StoreAsync<T>(Func<RestoreDetection, System.Data.Common.DbConnection, CancellationToken, Task<T>> action, CancellationToken cancellationToken)
@@ -388,7 +412,7 @@ public sealed partial class OriginRecovery(
     private sealed class Session : IDisposable
     {
         private readonly OriginRecovery _owner;
-        private readonly PeerCredentials _credentials;
+        private PeerCredentials? _credentials;
         private readonly bool _ownsCredentials;
         private readonly Dictionary<string, (global::Grpc.Net.Client.GrpcChannel Channel, PeerIdentity Identity)> _channels = new(StringComparer.Ordinal);
 
@@ -397,10 +421,12 @@ public sealed partial class OriginRecovery(
         public Session(OriginRecovery owner, PeerCredentials? shared = null)
         {
             _owner = owner;
-            (_credentials, _ownsCredentials) = shared is null ? (new PeerCredentials(owner.OptionsP, owner.TlsP), true) : (shared, false);
+            (_credentials, _ownsCredentials) = (shared, shared is null);
         }
 
         private string Country => _owner.OptionsP.Value.Country;
+
+        private string Origin => _owner.Origin;
 
         private SyncService.SyncServiceClient Client(PeerOptions peer, out PeerIdentity identity)
         {
@@ -410,6 +436,8 @@ public sealed partial class OriginRecovery(
                 if (!_channels.TryGetValue(peer.Address, out open))
                 {
                     // Pinged like a pull's channel: a source that keeps a connection open and silent is found out.
+                    // Made on first use: a Secretariat's node with no peer to ask (nor a credential) checks its decision log's floor all the same.
+                    _credentials ??= new PeerCredentials(_owner.OptionsP, _owner.TlsP);
                     var channel = PeerSyncWorker.OpenChannel(peer, _credentials.For(peer.Country), _credentials.Certificate, _owner.TlsP.Value, out var made, _owner.OptionsP.Value.PeerStallTimeout);
                     _channels[peer.Address] = open = (channel, made);
                 }
@@ -428,6 +456,11 @@ public sealed partial class OriginRecovery(
         public async Task<Behind?> CheckAsync(CancellationToken cancellationToken)
         {
             var node = _owner.OptionsP.Value;
+            if (_owner.IsSecretariat)
+            {
+                // The Secretariat's decision log: its floor, from the peers that may hold the log (Node:Peers origins listing secretariat).
+                return await LifecycleAboveHighWaterAsync(node.Peers.Where(p => p.Origins.Contains(MirpsAuth.Secretariat)), cancellationToken) ? null : new Behind(0, []);
+            }
             var own = await OwnHeadAsync(cancellationToken);
             Dictionary<string, System.Security.Cryptography.ECDsa> handedOver;
             Dictionary<string, long> rotatedAway;
@@ -587,19 +620,28 @@ public sealed partial class OriginRecovery(
         private async Task<Behind?> NoneBehindAsync(long own, PeerHolding[] holdings, CancellationToken cancellationToken) =>
             await LifecycleAboveHighWaterAsync(holdings, cancellationToken) ? null : new Behind(own, []);
 
+        /// <summary>The peers that answered, the Secretariat first: where a State's missing lifecycle entries are taken from.</summary>
+        private Task<bool> LifecycleAboveHighWaterAsync(IEnumerable<PeerHolding> holdings, CancellationToken cancellationToken) =>
+            LifecycleAboveHighWaterAsync(holdings.Where(h => h.Latest is not null)
+                .OrderByDescending(h => string.Equals(h.Peer.Country, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)).Select(h => h.Peer), cancellationToken);
+
         /// <summary>
-        /// Whether writes may resume as far as the lifecycle log (approvals, acceptances) goes: not below how far this node signed
-        /// it (its high-water mark's entries, for a restored store), since those entry sequences are taken: a second entry N beside
-        /// the one a replica holds is an equivocation. The entries the store lacks are taken from the peers that answered, the
-        /// Secretariat first, each verified as a replica verifies it (the origin's signature and chain); below the mark, writes
-        /// stay refused (<see cref="BelowHighWater"/>) unless Node:AcceptLocalHead accepts the loss, logged at Error level.
+        /// Whether writes may resume as far as the lifecycle log (a State's approvals, the Secretariat's decisions) goes: not below
+        /// how far this node signed it (its high-water mark's entries, for a restored store), since those entry sequences are
+        /// taken: a second entry N beside the one a replica holds is an equivocation. The entries the store lacks are taken from
+        /// <paramref name="peers"/> in order, each verified as a replica verifies it (the origin's signature and chain); below the
+        /// mark, writes stay refused (<see cref="BelowHighWater"/>) unless Node:AcceptLocalHead accepts the loss, logged at Error level.
         /// </summary>
-        private async Task<bool> LifecycleAboveHighWaterAsync(IEnumerable<PeerHolding> holdings, CancellationToken cancellationToken)
+        private async Task<bool> LifecycleAboveHighWaterAsync(IEnumerable<PeerOptions> peers, CancellationToken cancellationToken)
         {
             var mark = _owner._signedMark.Entries;
             var held = await OwnEntriesAsync(cancellationToken);
-            foreach (var holding in holdings.Where(h => h.Latest is not null)
-                .OrderByDescending(h => string.Equals(h.Peer.Country, MirpsAuth.Secretariat, StringComparison.OrdinalIgnoreCase)))
+            if (held < mark)
+            {
+                // Before the published keys are first fetched every key is unknown (as in RecoverAsync).
+                await _owner.LogKeysP.FirstFetch.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ContinueWith(static _ => { }, TaskScheduler.Default);
+            }
+            foreach (var peer in peers)
             {
                 if (held >= mark)
                 {
@@ -607,11 +649,11 @@ public sealed partial class OriginRecovery(
                 }
                 try
                 {
-                    await PullLifecycleAsync(holding.Peer, cancellationToken);
+                    await PullLifecycleAsync(peer, cancellationToken);
                 }
                 catch (Exception e) when (e is RpcException or HttpRequestException or TokenRequestException or PeerRefusedException or System.Data.Common.DbException)
                 {
-                    LogSourceRefused(_owner.LoggerP, Country, holding.Peer.Address, PeerText.Of(e));
+                    LogSourceRefused(_owner.LoggerP, Origin, peer.Address, PeerText.Of(e));
                 }
                 held = await OwnEntriesAsync(cancellationToken);
             }
@@ -622,24 +664,27 @@ public sealed partial class OriginRecovery(
             var node = _owner.OptionsP.Value;
             if (node.AcceptLocalHead)
             {
-                LogLifecycleLossAccepted(_owner.LoggerP, Country, mark, held, held + 1);
+                LogLifecycleLossAccepted(_owner.LoggerP, Origin, mark, held, held + 1);
                 _owner._signedMark.Entries = 0;
                 return true;
             }
-            var why = $"{BelowHighWater}: {_owner.Why}, and this node signed {Country}'s lifecycle log (approvals) up to entry {mark} (its high-water mark, beside its " +
+            var (log, what, writes) = _owner.IsSecretariat
+                ? ("the Secretariat's decision log", "decision log", "Decisions are")
+                : ($"{Country}'s lifecycle log (approvals)", "lifecycle log", "Writes are");
+            var why = $"{BelowHighWater}: {_owner.Why}, and this node signed {log} up to entry {mark} (its high-water mark, beside its " +
                 $"log-signing key), but no peer that answered serves it beyond entry {held}: entries {held + 1} to {mark} are taken (a peer out of reach may hold them), " +
-                $"and signing them again would fork the lifecycle log. Writes are refused until a peer serves it up to entry {mark}; the check is made again every " +
+                $"and signing them again would fork the {what}. {writes} refused until a peer serves it up to entry {mark}; the check is made again every " +
                 $"{node.RecoveryRetryInterval}. If those entries are lost everywhere, set Node:AcceptLocalHead=true for one start to accept the loss (entries {held + 1} " +
                 $"to {mark} are then signed again)";
             _owner.StateP.Await(BelowHighWater, why);
-            LogBelowHighWater(_owner.LoggerP, Country, why);
+            LogBelowHighWater(_owner.LoggerP, Origin, why);
             return false;
         }
 
         private async Task<long> OwnEntriesAsync(CancellationToken cancellationToken)
         {
             await using var scope = _owner.ScopesP.CreateAsyncScope();
-            return (await scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>().LastAsync(Country, cancellationToken)).Sequence;
+            return (await scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>().LastAsync(Origin, cancellationToken)).Sequence;
         }
 
         /// <summary>
@@ -848,15 +893,19 @@ public sealed partial class OriginRecovery(
                 channel = _channels[peer.Address].Channel;
             }
             var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel);
+            var origin = Origin;
+            // The Secretariat's node asks while it starts (its check is not put off to the background as a State's recovery is):
+            // each answer within the start-up check's timeout.
+            var timeout = _owner.IsSecretariat ? _owner.OptionsP.Value.RecoveryCheckTimeout : _owner.OptionsP.Value.PeerStallTimeout;
             while (true)
             {
                 await using var scope = _owner.ScopesP.CreateAsyncScope();
                 var log = scope.ServiceProvider.GetRequiredService<Approval.LifecycleLog>();
-                var (after, _, _) = await log.LastAsync(Country, cancellationToken);
-                var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = Country, AfterEntrySequence = after },
-                    deadline: DateTime.UtcNow.Add(_owner.OptionsP.Value.PeerStallTimeout), cancellationToken: cancellationToken);
-                var verified = await log.VerifyAsync(Country, page.Entries, _owner.CatalogueP, _owner.LogKeysP, cancellationToken);
-                if (await log.ApplyAsync(Country, verified, cancellationToken) < Approval.LifecycleLog.MaxPage)
+                var (after, _, _) = await log.LastAsync(origin, cancellationToken);
+                var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = after },
+                    deadline: DateTime.UtcNow.Add(timeout), cancellationToken: cancellationToken);
+                var verified = await log.VerifyAsync(origin, page.Entries, _owner.CatalogueP, _owner.LogKeysP, cancellationToken);
+                if (await log.ApplyAsync(origin, verified, cancellationToken) < Approval.LifecycleLog.MaxPage)
                 {
                     return;
                 }
@@ -918,7 +967,7 @@ public sealed partial class OriginRecovery(
             }
             if (_ownsCredentials)
             {
-                _credentials.Dispose();
+                _credentials?.Dispose();
             }
         }
     }

@@ -465,7 +465,10 @@ public sealed partial class PeerSyncWorker(
                 if (origin == MirpsAuth.Secretariat)
                 {
                     state.Set(PeerState.Connected); // its only pull: the peer answered and what it sent verified
-                    states.DecisionLogPulled();
+                    if (!states.DecisionLogAnswered && await DecisionLogReachesHighWaterAsync(log, cancellationToken))
+                    {
+                        states.DecisionLogPulled();
+                    }
                 }
                 if (verified.Any(v => v.Entry.Action == LifecycleAction.Approve) && await log.HoldsNotHeldAsync(origin, cancellationToken))
                 {
@@ -499,6 +502,15 @@ public sealed partial class PeerSyncWorker(
             }
         }
     }
+
+    /// <summary>
+    /// Whether the Secretariat's decision log held here reaches how far this node signed it (its high-water mark, on the
+    /// Secretariat's node; a State's node signs none of it): only then does a peer's answer count as the federation's (hostile
+    /// review, finding 1: an empty page from a hostile State lifted the guard of a Secretariat restored below its last decision).
+    /// </summary>
+    private async Task<bool> DecisionLogReachesHighWaterAsync(Approval.LifecycleLog log, CancellationToken cancellationToken) =>
+        options.Value.Country.Length > 0
+        || (await log.LastAsync(MirpsAuth.Secretariat, cancellationToken)).Sequence >= (services.GetRequiredService<RestoreDetection>().Signed()?.Entries ?? 0);
 
     /// <summary>A loop run beside the caller until it is disposed (or its stopping token fires).</summary>
     private sealed class BackgroundLoop : IDisposable
@@ -565,13 +577,19 @@ public sealed class PeerStates
 {
     private readonly ConcurrentDictionary<(string Address, string Origin), Entry> _entries = new();
     private readonly TimeProvider _clock;
-    private int _decisionLogAnswered;
+    private readonly TaskCompletionSource _decisionLogAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Whether a peer answered a pull of the Secretariat's decision log (origin "secretariat") since this node started.</summary>
-    public bool DecisionLogAnswered => Volatile.Read(ref _decisionLogAnswered) == 1;
+    /// <summary>
+    /// Whether a peer answered a pull of the Secretariat's decision log (origin "secretariat") since this node started, and
+    /// this node then held the log up to its high-water mark (on the Secretariat's node; an empty page below it is no answer).
+    /// </summary>
+    public bool DecisionLogAnswered => _decisionLogAnswered.Task.IsCompleted;
 
-    /// <summary>A peer answered a pull of the Secretariat's decision log, and what it sent verified.</summary>
-    public void DecisionLogPulled() => Volatile.Write(ref _decisionLogAnswered, 1);
+    /// <summary>Completes when <see cref="DecisionLogAnswered"/> first holds.</summary>
+    public Task DecisionLogAnsweredTask => _decisionLogAnswered.Task;
+
+    /// <summary>A peer answered a pull of the Secretariat's decision log, what it sent verified, and the log held here reaches the high-water mark.</summary>
+    public void DecisionLogPulled() => _decisionLogAnswered.TrySetResult();
 
     public PeerStates(TimeProvider clock, System.Diagnostics.Metrics.IMeterFactory meters)
     {

@@ -85,6 +85,15 @@ public sealed class TestSecretariat : IAsyncDisposable
     /// <summary>Every row of a query on the store, each as its columns joined by '|' (NULL as "null").</summary>
     public List<string> Rows(string sql) => TestStores.Rows(Store, DatabasePath, sql);
 
+    /// <summary>Runs SQL on the store directly, behind the Secretariat's back (an old backup put back, between two runs).</summary>
+    public void Execute(string sql)
+    {
+        using var connection = TestStores.Open(Store, DatabasePath);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     /// <summary>A regional client whose calls carry tokens of another credential and scope.</summary>
     public RegionalService.RegionalServiceClient RegionalWith(ClientCredential credential, string scope) =>
         new(AuthenticatedChannel.Create(new Uri(Address), new TokenClient(Identity.Http, Identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))));
@@ -148,12 +157,29 @@ public sealed class TestSecretariat : IAsyncDisposable
 
     /// <param name="configure">More services (a test's own answers for a dependency outside the process, say).</param>
     /// <param name="extraArgs">More configuration.</param>
-    public static async Task<TestSecretariat> StartAsync(Action<WebApplicationBuilder>? configure, params string[] extraArgs)
+    public static async Task<TestSecretariat> StartAsync(Action<WebApplicationBuilder>? configure, params string[] extraArgs) =>
+        await StartAsync(TempFolder.Create(), await TestStores.CreateAsync(), configure, extraArgs);
+
+    /// <summary>
+    /// Stops this Secretariat and starts another on the same folder (its key, and the high-water mark beside it) and store, with
+    /// <paramref name="whileStopped"/> run on the store in between (an old backup put back, say) and <paramref name="extraArgs"/>
+    /// as its configuration (not this one's). The new one owns the folder and store; this one is done.
+    /// </summary>
+    public async Task<TestSecretariat> RestartAsync(Action<TestSecretariat>? whileStopped, params string[] extraArgs)
+    {
+        await StopAppAsync();
+        _handedOver = true;
+        Errors.AssertNoneUnexpected();
+        whileStopped?.Invoke(this);
+        return await StartAsync(Folder, Store, null, extraArgs);
+    }
+
+    private bool _handedOver;
+
+    private static async Task<TestSecretariat> StartAsync(string folder, TestStore? database, Action<WebApplicationBuilder>? configure, string[] extraArgs)
     {
         var identity = await SharedIdentity.GetAsync();
         var credential = await SharedIdentity.CredentialAsync("");
-        var folder = TempFolder.Create();
-        var database = await TestStores.CreateAsync();
         try
         {
             var errors = new ServerErrors();
@@ -189,13 +215,22 @@ public sealed class TestSecretariat : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task StopAppAsync()
     {
         Channel.Dispose();
         _tokens.Dispose();
         await _app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_handedOver)
+        {
+            return; // RestartAsync stopped it and handed its folder and store to the next one
+        }
+        await StopAppAsync();
         if (Store is not null)
         {
             await Store.DropAsync();
