@@ -171,5 +171,6 @@ public static class StoreExtensions
         await ChangeLog.OriginSigning.ResumeRotationAsync(app.Services);
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
         await Approval.LifecycleLog.SignEarlierDecisionsAsync(app.Services);
+        await Approval.LifecycleLog.NoteLegacyReasonsAsync(app.Services);
     }
 }
