@@ -141,6 +141,114 @@ public sealed class DecisionLogTests : IDisposable
     }
 
     /// <summary>
+    /// Hostile review (finding 3): a rejection's reason is the business of the State concerned and the Secretariat only. The
+    /// Secretariat rejects PAN's cell with a reason; MEX, with its own valid credentials, pulls the decision log and asks for
+    /// PAN's status at the Secretariat's node and at PAN's node, and its own node takes the log from PAN's node (a relay): it
+    /// reads the signed entry, verifiable, without the text, everywhere. PAN reads its reason from its own node after sync,
+    /// and the Secretariat from its own.
+    /// </summary>
+    [Fact]
+    public async Task Another_States_credentials_read_no_rejection_reason_and_the_State_concerned_reads_its_own_from_its_own_node()
+    {
+        const string why = "the breakdown by age is missing";
+        await using var gate = new TcpGate();
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", gate.Address, MirpsAuth.Secretariat, MirpsAuth.Secretariat)]);
+        await using var mex = await TestNode.StartAsync("MEX", null, [ShareWithAll, .. await PullingDecisionsAsync("MEX", pan.Address, "PAN", MirpsAuth.Secretariat)]);
+        await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
+        gate.Target = secretariat.Address;
+        gate.Open();
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        var rejection = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
+            .RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = why })).Entries);
+        Assert.Equal(why, rejection.Reason); // the Secretariat reads its own decision
+
+        // PAN, from its own node, after sync; its node holds the decision with the text.
+        Assert.Equal(why, (await WhenAsync(state, ApprovalState.Rejected)).Reason);
+        Assert.Equal(why, Assert.Single((await state.ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = MirpsAuth.Secretariat })).Entries).Reason);
+
+        // MEX's credentials, at the Secretariat's node and at PAN's: the entry, without the text; the cell's state, without the reason.
+        var mexCredential = await SharedIdentity.CredentialAsync("MEX");
+        foreach (var asMexico in new[] { Approvals(secretariat, mexCredential, MirpsAuth.ReadScope), Approvals(pan, mexCredential, MirpsAuth.ReadScope) })
+        {
+            var served = Assert.Single((await asMexico.ListLifecycleEntriesAsync(new ListLifecycleEntriesRequest { Origin = MirpsAuth.Secretariat })).Entries);
+            Assert.Equal((LifecycleAction.Reject, "", 0, 32), (served.Action, served.Reason, served.ReasonSalt.Length, served.ReasonHash.Length));
+            Assert.Equal("", (await WhenAsync(asMexico, ApprovalState.Rejected)).Reason);
+        }
+
+        // MEX's node took the log from PAN's node: it holds the rejection, verified, and not its text.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (mex.CountRows(Decisions) == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(1L, mex.CountRows(Decisions));
+        Assert.Equal(0L, mex.CountRows(Decisions + " AND reason <> ''"));
+    }
+
+    /// <summary>
+    /// A hostile relay (saying it is CRI's node) serves PAN's node the Secretariat's rejection of PAN's cell: with its text
+    /// altered (salt and hash kept), then with the text put back into the signed bytes in place of its hash. Both are refused,
+    /// nothing stored. Served without its text (as a relay that may not read it serves it), the rejection is stored, verified,
+    /// and reads without a reason; PAN's node, which may read it, asks for the text again and fills it in only when a text
+    /// matching the hash the Secretariat signed arrives, not an altered one.
+    /// </summary>
+    [Fact]
+    public async Task A_reason_altered_on_the_way_is_refused_and_one_left_out_is_filled_in_only_with_the_text_signed()
+    {
+        const string why = "the breakdown by age is missing";
+        await using var relay = await MaliciousPeer.StartAsync("CRI");
+        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", relay.Address, "CRI", MirpsAuth.Secretariat)]);
+        await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        var rejection = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
+            .RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = why })).Entries);
+        Assert.Equal((why, 32, LifecycleEntrySignature.ReasonSaltSize), (rejection.Reason, rejection.ReasonHash.Length, rejection.ReasonSalt.Length));
+
+        var altered = rejection.Clone();
+        altered.Reason = "minor remarks only";
+        relay.Decisions = after => after == 0 ? [altered] : [];
+        Assert.Contains("not the one secretariat signed", (await MaliciousPeer.PullAsync(pan.Channel, relay.Address, p => p.LastError.Contains("not the one", StringComparison.Ordinal))).LastError);
+        var unhashed = rejection.Clone();
+        unhashed.ReasonHash = Google.Protobuf.ByteString.Empty;
+        unhashed.ReasonSalt = Google.Protobuf.ByteString.Empty;
+        relay.Decisions = after => after == 0 ? [unhashed] : [];
+        Assert.StartsWith("SIGNATURE_INVALID", (await MaliciousPeer.PullAsync(pan.Channel, relay.Address, p => p.LastError.Contains("does not verify", StringComparison.Ordinal))).LastError);
+        Assert.Equal(0L, pan.CountRows(Decisions));
+
+        // Without its text: stored, verified; then an altered text offered for it is not taken.
+        var asked = 0;
+        relay.Decisions = after =>
+        {
+            Interlocked.Increment(ref asked);
+            return after == 0 ? [Volatile.Read(ref asked) < 3 ? LifecycleEntrySignature.WithoutReason(rejection) : altered] : [];
+        };
+        Assert.Equal("", (await WhenAsync(state, ApprovalState.Rejected)).Reason);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Volatile.Read(ref asked) < 8 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal("", (await WhenAsync(state, ApprovalState.Rejected)).Reason);
+        Assert.Equal(0L, pan.CountRows(Decisions + " AND reason <> ''"));
+
+        // The text signed: filled in.
+        relay.Decisions = after => after == 0 ? [rejection] : [];
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await WhenAsync(state, ApprovalState.Rejected)).Reason.Length == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(why, (await WhenAsync(state, ApprovalState.Rejected)).Reason);
+        Assert.Equal(1L, pan.CountRows(Decisions));
+    }
+
+    /// <summary>
     /// A Secretariat started on an empty store (a lost disk) whose peer holding its decision log does not answer yet: it refuses
     /// to decide, with nothing written, rather than start its log again at 1 under the copies the States hold.
     /// </summary>

@@ -78,6 +78,7 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
                     Actor = actor,
                     RecordedTime = StoreTime.ToTimestamp(time),
                 };
+                LifecycleEntrySignature.CommitReason(entry); // signed through its salted hash: served as text only where it may be read
                 signing.LifecycleSigner.Sign(entry);
                 previous = LifecycleEntrySignature.Hash(entry);
                 db.LifecycleEntries.Add(ToRow(entry, previous, now));
@@ -133,13 +134,49 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         }
     }
 
-    /// <summary>The entries of <paramref name="origin"/> held here after <paramref name="after"/>, oldest first.</summary>
-    public async Task<List<LifecycleEntry>> ListAsync(string origin, long after, int count, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// At start: how many entries of this node's own lifecycle log (the Secretariat's decision log on its node) hold a reason signed
+    /// before reasons were committed. They verify only whole, so every reader of the log still reads their text; the operator is
+    /// told once per start (protos/README.md, "Who reads a reason"). Nothing to say when there are none.
+    /// </summary>
+    public static async Task NoteLegacyReasonsAsync(IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        var country = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<NodeOptions>>().Value.Country;
+        var origin = country.Length > 0 ? country : MirpsAuth.Secretariat;
+        await using var scope = services.CreateAsyncScope();
+        var legacy = await scope.ServiceProvider.GetRequiredService<NodeDbContext>().LifecycleEntries.AsNoTracking()
+            .CountAsync(e => e.Origin == origin && e.Reason != "" && e.ReasonHash == null, cancellationToken);
+        if (legacy > 0)
+        {
+            LogLegacyReasonsReadable(services.GetRequiredService<Microsoft.Extensions.Logging.ILogger<LifecycleLog>>(), legacy, origin);
+        }
+    }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(EventName = "LegacyReasonsReadable", Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "{Count} entries of {Origin}'s lifecycle log hold a reason signed before reasons were committed: they verify only whole, so every " +
+        "node that pulls the log reads their text. Later entries commit their reason, served only to the State concerned and the Secretariat")]
+    private static partial void LogLegacyReasonsReadable(Microsoft.Extensions.Logging.ILogger logger, int count, string origin);
+
+    /// <summary>
+    /// The entries of <paramref name="origin"/> held here after <paramref name="after"/>, oldest first, as <paramref name="reader"/>
+    /// may read them: a reason's text only to the State concerned and the Secretariat (<see cref="ReadsReason"/>), the entry without
+    /// it, still verifiable, to anyone else. A relay serves what it holds the same way, so it passes a text on only where it may.
+    /// </summary>
+    public async Task<List<LifecycleEntry>> ListAsync(string origin, long after, int count, Sharing.Reader reader, CancellationToken cancellationToken) =>
         (await db.LifecycleEntries.AsNoTracking()
             .Where(e => e.Origin == origin && e.EntrySequence > after)
             .OrderBy(e => e.EntrySequence)
             .Take(count)
-            .ToListAsync(cancellationToken)).ConvertAll(ToMessage);
+            .ToListAsync(cancellationToken)).ConvertAll(row => ToMessage(row) is var entry && ReadsReason(reader, entry.Origin, entry.Country)
+                ? entry
+                : LifecycleEntrySignature.WithoutReason(entry));
+
+    /// <summary>
+    /// Whether <paramref name="reader"/> reads the reasons of <paramref name="origin"/>'s lifecycle entries about <paramref name="country"/>
+    /// (empty in a State's own log): the State concerned, identified by its credentials, and the Secretariat (hostile review, finding 3).
+    /// </summary>
+    public static bool ReadsReason(Sharing.Reader reader, string origin, string country) =>
+        reader.IsSecretariat || reader.Owns(country.Length > 0 ? country : origin);
 
     /// <summary>The last entry of <paramref name="origin"/> held here: its sequence, hash and recorded time ((0, empty, 0) before the first).</summary>
     public async Task<(long Sequence, byte[] Hash, long RecordedTime)> LastAsync(string origin, CancellationToken cancellationToken) =>
@@ -220,6 +257,11 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
                     // thief of a rotated-away key anchored its entry before the rotation, where that key still signed.
                     throw Refused(ReplicaRules.ChainBroken, $"{what} is anchored to change {entry.LogSequence}, before change {anchor} the entry before it is anchored to");
                 }
+                if (!LifecycleEntrySignature.ReasonMatches(entry))
+                {
+                    // The signature covers the reason through its salted hash: a text altered on the way, or served without its salt, does not match it.
+                    throw Refused(ReplicaRules.SignatureInvalid, $"{what} is served with a reason that is not the one {origin} signed (its text and salt do not match the reason hash)");
+                }
                 RequireNotRotatedAway(entry, micros, lastKey, rotations, what);
                 var key = ChainVerifier.KeyFor(origin, entry.KeyId, entry.LogSequence, recorded, keys, handedOver, rotatedAway, what);
                 if (!LifecycleEntrySignature.Verify(entry, key))
@@ -260,10 +302,10 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         return verified;
     }
 
-    /// <summary>An entry of the Secretariat's decision log: ACCEPT, or REJECT with a reason, of a MIRPS State's cell.</summary>
+    /// <summary>An entry of the Secretariat's decision log: ACCEPT, or REJECT with a reason (its text, or for a reader who may not read it, its hash), of a MIRPS State's cell.</summary>
     private static bool IsDecision(LifecycleEntry entry, StandardCatalogue catalogue) =>
         catalogue.ReportingCountries.Contains(entry.Country)
-        && (entry.Action == LifecycleAction.Accept || entry.Action == LifecycleAction.Reject && entry.Reason.Trim().Length > 0);
+        && (entry.Action == LifecycleAction.Accept || entry.Action == LifecycleAction.Reject && (entry.Reason.Trim().Length > 0 || !entry.ReasonHash.IsEmpty));
 
     /// <summary>
     /// Refuses (CHAIN_BROKEN) a decision whose State's approval entry this node holds as something else than the approval of the
@@ -355,6 +397,45 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         return verified.Count;
     }
 
+    /// <summary>
+    /// The first entry of <paramref name="origin"/> held here whose reason this node (<paramref name="self"/>) may read but holds
+    /// without its text: taken from a relay that could not pass the text on, or (the Secretariat) recovered from a State's node.
+    /// 0 when there is none.
+    /// </summary>
+    public async Task<long> FirstWithoutReasonAsync(string origin, Sharing.Reader self, CancellationToken cancellationToken)
+    {
+        var held = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin && e.ReasonHash != null && e.Reason == "");
+        if (!self.IsSecretariat)
+        {
+            held = held.Where(e => e.Country == self.Country || e.Country == "" && e.Origin == self.Country);
+        }
+        return await held.MinAsync(e => (long?)e.EntrySequence, cancellationToken) ?? 0;
+    }
+
+    /// <summary>
+    /// Fills in the reasons a peer served for entries of <paramref name="origin"/> held here without their text: each only where the
+    /// entry served is the one held (its entry hash, which covers the reason hash) and its text and salt match the reason hash the
+    /// origin signed, within a reason's content rules. Returns how many were filled in.
+    /// </summary>
+    public async Task<int> FillReasonsAsync(string origin, IEnumerable<LifecycleEntry> served, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        using var held = await gate.EnterAsync(cancellationToken);
+        foreach (var entry in served)
+        {
+            if (entry.Origin != origin || entry.Reason.Length is 0 or > 1_000 || ObservationValidator.RefusedCharacterAt(entry.Reason) >= 0
+                || entry.ReasonHash.IsEmpty || !LifecycleEntrySignature.ReasonMatches(entry))
+            {
+                continue;
+            }
+            var hash = LifecycleEntrySignature.Hash(entry);
+            var (reason, salt) = (entry.Reason, entry.ReasonSalt.ToByteArray());
+            filled += await db.LifecycleEntries.Where(e => e.Origin == origin && e.EntrySequence == entry.EntrySequence && e.Reason == "" && e.EntryHash == hash)
+                .ExecuteUpdateAsync(set => set.SetProperty(e => e.Reason, reason).SetProperty(e => e.ReasonSalt, salt), cancellationToken);
+        }
+        return filled;
+    }
+
     /// <summary>Whether this node holds a change of <paramref name="origin"/> as a NOT_HELD placeholder (a draft held back, say): asked for again.</summary>
     public Task<bool> HoldsNotHeldAsync(string origin, CancellationToken cancellationToken) =>
         db.WithheldChanges.AsNoTracking().AnyAsync(w => w.Origin == origin && w.Reason == Withholding.NotHeld, cancellationToken);
@@ -371,6 +452,8 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         LogSequence = entry.LogSequence,
         LogHash = entry.LogHash.IsEmpty ? null : entry.LogHash.ToByteArray(),
         Reason = entry.Reason,
+        ReasonHash = entry.ReasonHash.IsEmpty ? null : entry.ReasonHash.ToByteArray(),
+        ReasonSalt = entry.ReasonSalt.IsEmpty ? null : entry.ReasonSalt.ToByteArray(),
         Actor = entry.Actor,
         RecordedTime = ChangeHash.Micros(entry.RecordedTime),
         KeyId = entry.KeyId,
@@ -391,6 +474,8 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         LogSequence = row.LogSequence,
         LogHash = row.LogHash is { } log ? ByteString.CopyFrom(log) : ByteString.Empty,
         Reason = row.Reason,
+        ReasonHash = row.ReasonHash is { } reasonHash ? ByteString.CopyFrom(reasonHash) : ByteString.Empty,
+        ReasonSalt = row.ReasonSalt is { } salt ? ByteString.CopyFrom(salt) : ByteString.Empty,
         Actor = row.Actor,
         RecordedTime = StoreTime.ToTimestamp(row.RecordedTime),
         KeyId = row.KeyId,

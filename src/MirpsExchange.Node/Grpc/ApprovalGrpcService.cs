@@ -105,18 +105,24 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             await DraftHold.ForAsync(db, NodeCountry, policies, catalogue, reader, context.CancellationToken));
         foreach (var country in countries)
         {
-            // The keys changed since approval are the State's and the Secretariat's business; other States see the states only.
-            var withKeys = reader.IsSecretariat || reader.Owns(country);
+            // The keys changed since approval, and the reasons (an unapproval's, a rejection's), are the State's and the Secretariat's
+            // business; other States see the states only.
+            var concerned = LifecycleLog.ReadsReason(reader, country, "");
             // Groups and periods both named: every cell they name, drafts included; otherwise the cells with a lifecycle entry.
-            response.Cells.Add(await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, withKeys,
-                context.CancellationToken, seenBy: seenBy));
+            var cells = await ApprovalCells.StatusAsync(db, catalogue, country, named.Count > 0 ? named : null, request.GroupIds, request.Periods, concerned,
+                context.CancellationToken, seenBy: seenBy);
+            if (!concerned)
+            {
+                cells.ForEach(cell => cell.Reason = "");
+            }
+            response.Cells.Add(cells);
         }
         return response;
     }
 
     public override async Task<ListLifecycleEntriesResponse> ListLifecycleEntries(ListLifecycleEntriesRequest request, ServerCallContext context)
     {
-        NodeAccess.RequireReader(context);
+        var reader = NodeAccess.RequireReader(context);
         var violations = new List<(string, string)>();
         if (!LifecycleLog.IsOrigin(catalogue, request.Origin))
         {
@@ -135,7 +141,7 @@ public sealed class ApprovalGrpcService(NodeDbContext db, LifecycleLog lifecycle
             throw RpcErrors.InvalidArgument($"invalid lifecycle entries request: {violations[0].Item2}", violations);
         }
         var size = request.PageSize == 0 ? LifecycleLog.MaxPage : request.PageSize;
-        return new ListLifecycleEntriesResponse { Entries = { await lifecycle.ListAsync(request.Origin, request.AfterEntrySequence, size, context.CancellationToken) } };
+        return new ListLifecycleEntriesResponse { Entries = { await lifecycle.ListAsync(request.Origin, request.AfterEntrySequence, size, reader, context.CancellationToken) } };
     }
 
     /// <summary>

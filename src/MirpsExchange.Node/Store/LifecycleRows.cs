@@ -21,7 +21,12 @@ public sealed class LifecycleEntryRow
     public Mirps.Observation.V1.LifecycleAction Action { get; set; }
     public long LogSequence { get; set; }
     public byte[]? LogHash { get; set; }
+    /// <summary>The reason's text, when this node may hold it (the State concerned, the Secretariat); empty otherwise.</summary>
     public required string Reason { get; set; }
+    /// <summary>The salted hash of the reason the entry is signed over (null: signed before reasons were committed, or no reason).</summary>
+    public byte[]? ReasonHash { get; set; }
+    /// <summary>The reason's salt, held with its text only.</summary>
+    public byte[]? ReasonSalt { get; set; }
     public required string Actor { get; set; }
     /// <summary>When the origin recorded it (microseconds since the Unix epoch).</summary>
     public long RecordedTime { get; set; }

@@ -192,5 +192,6 @@ public static class StoreExtensions
         await ChangeLog.HistoryAttestation.AttestAsync(app.Services);
         // The Secretariat's earlier, unsigned decisions are signed into its decision log only once it holds that log as the
         // federation does (Approval/DecisionLogGuard, after the start-up check), never here: the log may be incomplete.
+        await Approval.LifecycleLog.NoteLegacyReasonsAsync(app.Services);
     }
 }

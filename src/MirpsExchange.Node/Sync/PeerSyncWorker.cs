@@ -462,6 +462,14 @@ public sealed partial class PeerSyncWorker(
                     deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
                 var verified = await log.VerifyAsync(origin, page.Entries, catalogue, logKeys, cancellationToken);
                 more = await log.ApplyAsync(origin, verified, cancellationToken) == Approval.LifecycleLog.MaxPage;
+                if (!more && await log.FirstWithoutReasonAsync(origin, Sharing.Reader.OfNode(options.Value.Country), cancellationToken) is > 0 and var first)
+                {
+                    // Reasons this node may read but holds without their text (a relay that may not pass them on served the entries):
+                    // asked of this peer too, and taken where they match the reason hash signed.
+                    var again = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = first - 1 },
+                        deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
+                    await log.FillReasonsAsync(origin, again.Entries, cancellationToken);
+                }
                 if (origin == MirpsAuth.Secretariat)
                 {
                     state.Set(PeerState.Connected); // its only pull: the peer answered and what it sent verified

@@ -163,6 +163,14 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("reason");
 
+                    b.Property<byte[]>("ReasonHash")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("reason_hash");
+
+                    b.Property<byte[]>("ReasonSalt")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("reason_salt");
+
                     b.Property<long>("ReceivedTime")
                         .HasColumnType("INTEGER")
                         .HasColumnName("received_time");

@@ -184,6 +184,14 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                         .HasColumnName("reason")
                         .UseCollation("C");
 
+                    b.Property<byte[]>("ReasonHash")
+                        .HasColumnType("bytea")
+                        .HasColumnName("reason_hash");
+
+                    b.Property<byte[]>("ReasonSalt")
+                        .HasColumnType("bytea")
+                        .HasColumnName("reason_salt");
+
                     b.Property<long>("ReceivedTime")
                         .HasColumnType("bigint")
                         .HasColumnName("received_time");

@@ -1,0 +1,38 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace MirpsExchange.Node.Store.Migrations
+{
+    /// <inheritdoc />
+    public partial class CommittedReasons : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<byte[]>(
+                name: "reason_hash",
+                table: "lifecycle_entries",
+                type: "BLOB",
+                nullable: true);
+
+            migrationBuilder.AddColumn<byte[]>(
+                name: "reason_salt",
+                table: "lifecycle_entries",
+                type: "BLOB",
+                nullable: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "reason_hash",
+                table: "lifecycle_entries");
+
+            migrationBuilder.DropColumn(
+                name: "reason_salt",
+                table: "lifecycle_entries");
+        }
+    }
+}
