@@ -243,3 +243,10 @@ ALTER TABLE "lifecycle_entries" ADD "country" TEXT NOT NULL DEFAULT '';
 INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
 VALUES ('20261207125310_DecisionLog', '10.0.15');
 
+ALTER TABLE "lifecycle_entries" ADD "reason_hash" BLOB NULL;
+
+ALTER TABLE "lifecycle_entries" ADD "reason_salt" BLOB NULL;
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261207161951_CommittedReasons', '10.0.15');
+

@@ -208,3 +208,10 @@ ALTER TABLE lifecycle_entries ADD country character varying(3) COLLATE "C" NOT N
 INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
 VALUES ('20261207125345_DecisionLog', '10.0.15');
 
+ALTER TABLE lifecycle_entries ADD reason_hash bytea;
+
+ALTER TABLE lifecycle_entries ADD reason_salt bytea;
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261207162440_CommittedReasons', '10.0.15');
+
