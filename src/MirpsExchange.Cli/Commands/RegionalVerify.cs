@@ -15,6 +15,7 @@ using Mirps.Sync.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Catalogue.Exports;
 using MirpsExchange.Catalogue.Periods;
+using MirpsExchange.Node.Approval;
 using MirpsExchange.Node.Extensions;
 using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
@@ -98,6 +99,8 @@ internal static class RegionalVerify
                 }
 
                 var logs = new Dictionary<string, List<StoredObservation>>(StringComparer.Ordinal);
+                // The keys each State's verified change log handed over by KEY_ROTATION heads, and from: its lifecycle entries are checked with them, as a replica's.
+                var handovers = new Dictionary<string, (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway)>(StringComparer.Ordinal);
                 var refetched = false;
                 foreach (var head in provenance.LogHeads)
                 {
@@ -106,11 +109,12 @@ internal static class RegionalVerify
                         await error.WriteLineAsync($"does not verify: the provenance names two heads of {head.Origin}'s log");
                         return CliApp.Refused;
                     }
+                    var handover = handovers[head.Origin] = ([], []);
                     try
                     {
                         try
                         {
-                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, self, address, cancellationToken);
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, handover, self, address, cancellationToken);
                         }
                         catch (PeerRefusedException e) when (e.Reason == ReplicaRules.UnknownSigningKey && !refetched)
                         {
@@ -118,7 +122,7 @@ internal static class RegionalVerify
                             refetched = true;
                             await Task.Delay(ListMaxAge, cancellationToken);
                             keys = await PublishedKeysAsync(parse, reader, cancellationToken);
-                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, self, address, cancellationToken);
+                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, handover, self, address, cancellationToken);
                         }
                     }
                     catch (Exception e) when (e is HttpRequestException or JsonException or InvalidDataException)
@@ -153,7 +157,8 @@ internal static class RegionalVerify
                     try
                     {
                         var decisions = head.Origin == MirpsAuth.Secretariat;
-                        var (upToHead, beyond) = await SignedLifecycleAsync(new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel), head, keys, decisions, cancellationToken);
+                        var (upToHead, beyond) = await SignedLifecycleAsync(new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel), head, keys,
+                            handovers.GetValueOrDefault(head.Origin, ([], [])), decisions, cancellationToken);
                         lifecycle[head.Origin] = upToHead;
                         laterDecisions = decisions ? beyond : laterDecisions;
                     }
@@ -226,10 +231,11 @@ internal static class RegionalVerify
     /// change from the figures, or make a key's older revision count as current. Throws <see cref="PeerRefusedException"/>
     /// when anything does not verify, or the node does not hold the log that far.
     /// </summary>
-    private static async Task<List<StoredObservation>> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys, Reader self, string address,
+    private static async Task<List<StoredObservation>> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys,
+        (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway) handover, Reader self, string address,
         CancellationToken cancellationToken)
     {
-        var verifier = new ChainVerifier(head.Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
+        var verifier = new ChainVerifier(head.Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow), handover.HandedOver, handover.RotatedAway);
         var changes = new List<StoredObservation>();
         if (head.Sequence <= 0)
         {
@@ -423,18 +429,22 @@ internal static class RegionalVerify
 
     /// <summary>
     /// <paramref name="head"/>'s origin's lifecycle log from its first entry up to the head, read from the node (ApprovalService.ListLifecycleEntries):
-    /// each entry the next of the chain (sequence and previous hash), signed with the origin's published log key, and the last one's hash the head's.
+    /// each entry checked by the replica's own rules (<see cref="LifecycleRules"/>: the next of the chain, its recorded time, its content, its
+    /// anchor's order, and signed with the origin's published log key or one a verified rotation of its change log, <paramref name="handover"/>,
+    /// handed over to), and the last one's hash the head's.
     /// With <paramref name="readBeyond"/>, also the entries the node holds after the head, verified the same way (the Secretariat's decision log:
     /// they only say that an acceptance claimed came after the export's cut). Throws <see cref="PeerRefusedException"/> when anything does not
     /// verify, or the node does not hold the log that far.
     /// </summary>
     private static async Task<(List<Mirps.Observation.V1.LifecycleEntry> UpToHead, List<Mirps.Observation.V1.LifecycleEntry> Beyond)> SignedLifecycleAsync(
-        Mirps.Approval.V1.ApprovalService.ApprovalServiceClient approvals, Mirps.Regional.V1.LifecycleLogHead head, PublishedLogKeys keys, bool readBeyond,
+        Mirps.Approval.V1.ApprovalService.ApprovalServiceClient approvals, Mirps.Regional.V1.LifecycleLogHead head, PublishedLogKeys keys,
+        (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway) handover, bool readBeyond,
         CancellationToken cancellationToken)
     {
+        var catalogue = StandardCatalogue.LoadStandard();
+        var at = LifecycleRules.Position.Start;
         var entries = new List<Mirps.Observation.V1.LifecycleEntry>();
         var beyond = new List<Mirps.Observation.V1.LifecycleEntry>();
-        var hash = Array.Empty<byte>();
         var headHash = Array.Empty<byte>();
         while (entries.Count < head.EntrySequence || readBeyond)
         {
@@ -446,18 +456,10 @@ internal static class RegionalVerify
             }
             foreach (var entry in page.Entries.TakeWhile(e => readBeyond || e.EntrySequence <= head.EntrySequence))
             {
-                var what = $"entry {entry.EntrySequence}";
-                var previous = entries.Count + beyond.Count;
-                if (entry.Origin != head.Origin || entry.EntrySequence != previous + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
-                {
-                    throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} does not follow entry {previous}: an entry was left out, reordered or altered");
-                }
-                var key = ChainVerifier.KeyFor(head.Origin, entry.KeyId, entry.LogSequence, entry.RecordedTime, keys, [], [], what);
-                if (!Mirps.Log.LifecycleEntrySignature.Verify(entry, key))
-                {
-                    throw new PeerRefusedException(ReplicaRules.SignatureInvalid, $"{what} does not verify with {head.Origin}'s key {entry.KeyId}");
-                }
-                hash = Mirps.Log.LifecycleEntrySignature.Hash(entry);
+                var micros = LifecycleRules.CheckNext(entry, head.Origin, at, catalogue, StoreTime.ToMicros(DateTimeOffset.UtcNow) + (long)ReplicaRules.ClockSkew.TotalMicroseconds);
+                LifecycleRules.CheckSigned(entry, head.Origin, keys, handover.HandedOver, handover.RotatedAway);
+                at = at.After(entry, micros);
+                var hash = at.Hash;
                 if (entry.EntrySequence <= head.EntrySequence)
                 {
                     entries.Add(entry);

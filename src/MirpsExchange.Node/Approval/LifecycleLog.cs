@@ -216,58 +216,14 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         {
             var connection = db.Database.GetDbConnection();
             var (held, _, _) = await OriginLog.LinkAsync(connection, null, origin, null, cancellationToken);
-            var groups = catalogue.Catalog.IndicatorGroups.Select(g => g.Id).ToHashSet();
             var latest = StoreTime.ToMicros(clock.GetUtcNow()) + (long)ReplicaRules.ClockSkew.TotalMicroseconds;
             foreach (var entry in entries)
             {
                 var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
-                if (entry.Origin != origin)
-                {
-                    throw Refused(ReplicaRules.ChainBroken, $"a lifecycle entry of {PeerText.Quote(entry.Origin)} arrived in {origin}'s lifecycle log");
-                }
-                if (entry.EntrySequence != sequence + 1 || !entry.PreviousHash.Span.SequenceEqual(hash))
-                {
-                    throw Refused(ReplicaRules.ChainBroken, $"{what} does not follow entry {sequence} held here: an entry was left out, reordered or altered on the way");
-                }
-                if (entry.RecordedTime is not { } recorded || recorded.Seconds is < 0 or > 253_402_300_799 || recorded.Nanos is < 0 or > 999_999_999)
-                {
-                    throw Refused(ReplicaRules.MalformedChange, $"{what} has no recorded time, or one out of range");
-                }
-                var micros = ChangeHash.Micros(recorded);
-                if (micros < time)
-                {
-                    throw Refused(ReplicaRules.Backdated, $"{what} is recorded before the entry before it: an origin's recorded times never go back");
-                }
-                if (micros > latest)
-                {
-                    throw Refused(ReplicaRules.RecordedInFuture, $"{what} is recorded more than {ReplicaRules.ClockSkew.TotalMinutes:0} minutes after this node's clock");
-                }
-                if (!(decisions ? IsDecision(entry, catalogue) : entry.Action is LifecycleAction.Approve or LifecycleAction.Unapprove && entry.Country.Length == 0)
-                    || !groups.Contains(entry.GroupId)
-                    || !Catalogue.Periods.Period.TryParse(entry.Period, out var period) || period.ToString() != entry.Period || entry.Reason.Length > 1_000 || entry.Actor.Length > 200
-                    || ObservationValidator.RefusedCharacterAt(entry.Reason) >= 0 || ObservationValidator.RefusedCharacterAt(entry.Actor) >= 0)
-                {
-                    throw Refused(ReplicaRules.InvalidContent, decisions
-                        ? $"{what} is no acceptance or rejection (with a reason) of a MIRPS State's group ({PeerText.Quote(entry.GroupId)}) and period ({PeerText.Quote(entry.Period)}) of catalogue {catalogue.Version}, or has a reason or actor too long or holding a control character"
-                        : $"{what} names no action of a State's own log, group ({PeerText.Quote(entry.GroupId)}) or period ({PeerText.Quote(entry.Period)}) of catalogue {catalogue.Version}, or a reason or actor too long or holding a control character");
-                }
-                if (!decisions && entry.LogSequence < anchor)
-                {
-                    // The origin anchors each entry to its change log as it stands: an anchor never goes back. Without this, a
-                    // thief of a rotated-away key anchored its entry before the rotation, where that key still signed.
-                    throw Refused(ReplicaRules.ChainBroken, $"{what} is anchored to change {entry.LogSequence}, before change {anchor} the entry before it is anchored to");
-                }
-                if (!LifecycleEntrySignature.ReasonMatches(entry))
-                {
-                    // The signature covers the reason through its salted hash: a text altered on the way, or served without its salt, does not match it.
-                    throw Refused(ReplicaRules.SignatureInvalid, $"{what} is served with a reason that is not the one {origin} signed (its text and salt do not match the reason hash)");
-                }
+                // Chain, time, content and anchor order: the rules `mirps regional verify` applies too (LifecycleRules).
+                var micros = LifecycleRules.CheckNext(entry, origin, new LifecycleRules.Position(sequence, hash, time, anchor, lastKey), catalogue, latest);
                 RequireNotRotatedAway(entry, micros, lastKey, rotations, what);
-                var key = ChainVerifier.KeyFor(origin, entry.KeyId, entry.LogSequence, recorded, keys, handedOver, rotatedAway, what);
-                if (!LifecycleEntrySignature.Verify(entry, key))
-                {
-                    throw Refused(ReplicaRules.SignatureInvalid, $"{what} does not verify with {origin}'s key {PeerText.Quote(entry.KeyId)}");
-                }
+                LifecycleRules.CheckSigned(entry, origin, keys, handedOver, rotatedAway);
                 if (decisions)
                 {
                     await NoteDecidedApprovalAsync(entry, cancellationToken);
@@ -301,11 +257,6 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         }
         return verified;
     }
-
-    /// <summary>An entry of the Secretariat's decision log: ACCEPT, or REJECT with a reason (its text, or for a reader who may not read it, its hash), of a MIRPS State's cell.</summary>
-    private static bool IsDecision(LifecycleEntry entry, StandardCatalogue catalogue) =>
-        catalogue.ReportingCountries.Contains(entry.Country)
-        && (entry.Action == LifecycleAction.Accept || entry.Action == LifecycleAction.Reject && (entry.Reason.Trim().Length > 0 || !entry.ReasonHash.IsEmpty));
 
     /// <summary>
     /// Refuses (CHAIN_BROKEN) a decision whose State's approval entry this node holds as something else than the approval of the
