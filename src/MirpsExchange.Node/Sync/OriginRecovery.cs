@@ -100,6 +100,10 @@ public sealed class RecoveryHealthCheck(RecoveryState state) : Microsoft.Extensi
 /// the peers that answered: <see cref="QuorumMissing"/>), and writes never resume below the highest signed head shown, so
 /// one peer showing a genuine but stale head cannot make the node reuse a sequence the federation holds (a fork).
 /// Node:AcceptLocalHead is the operator's way out for a State whose log no peer holds (<see cref="NoSignedHead"/>).
+/// The Secretariat's node runs the same check for its decision log (origin "secretariat", its only log): a store below its
+/// high-water mark takes the missing entries from the peers whose origins list secretariat, verified, and refuses decisions
+/// (<see cref="BelowHighWater"/>) until it holds them or the loss is accepted; then its earlier, unsigned decisions are signed
+/// (<see cref="Approval.DecisionLogGuard"/>). No quorum: its entries carry its own signature, so one peer that serves them proves them.
 /// </summary>
 public sealed partial class OriginRecovery(
     IOptions<NodeOptions> options,
