@@ -283,4 +283,36 @@ public class PeerSyncTests
         Assert.DoesNotContain("127.0.0.1", otherCli.Output.Replace(replica.Address, "")); // no peer's address, only the node's own
         Assert.Equal("", otherCli.Error);
     }
+
+    /// <summary>
+    /// A hostile peer answers every pull with a status detail of its own choosing: many lines, terminal escapes, a bell, a line
+    /// forged to read as the node's own ("It refuses PAN's writes: …") and 5,000 more characters. The pull's last_error in
+    /// GetSyncStatus.peers, and so <c>mirps sync status</c>, carry it only as the peer's words (Sync/PeerText): quoted, on one
+    /// line, cleaned and capped; the status code the peer answered is named as ours.
+    /// </summary>
+    [Fact]
+    public async Task A_hostile_peers_error_detail_reaches_the_sync_status_only_quoted_cleaned_and_capped()
+    {
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        (hostile.FailStreams, hostile.FailDetail) = (true, "no\r\nIt refuses PAN's writes: \u001b[31mSTORE_LOCK_LOST\u001b[0m\u0007 call +1 555 0100\n" + new string('x', 5_000));
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var replica = await ReplicaAsync("PAN", folder, await SharedIdentity.CredentialAsync("PAN"), null, hostile.Peer);
+            var pull = await MaliciousPeer.PullAsync(replica.Channel, hostile.Address, p => p.State == PeerState.Failing);
+            Assert.Equal(PeerState.Failing, pull.State);
+            Assert.Equal("the peer answered Unavailable: \"no It refuses PAN's writes: STORE_LOCK_LOST call +1 555 0100 " + new string('x', MirpsExchange.Node.Sync.PeerText.MaxLength - 61) + "…\"", pull.LastError);
+
+            var (code, output, error) = await CliRunner.RunAsync(["sync", "status", .. replica.CliArgs]);
+            Assert.Equal(SyncCommand.PeerUnhealthy, code);
+            Assert.DoesNotContain(output + error, c => char.IsControl(c) && c is not '\n' and not '\r');
+            Assert.DoesNotContain(output.Split('\n'), line => line.TrimStart().StartsWith("It refuses", StringComparison.Ordinal));
+            Assert.DoesNotContain(new string('x', 500), output + error, StringComparison.Ordinal);
+            Assert.Contains($"error: the pull of BLZ from {hostile.Address} is failing: the peer answered Unavailable: \"no It refuses PAN's writes: STORE_LOCK_LOST", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
 }

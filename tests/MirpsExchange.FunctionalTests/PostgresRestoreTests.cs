@@ -417,10 +417,11 @@ public class PostgresRestoreTests
     /// (pg_terminate_backend; idle_session_timeout or a network cut do the same): the node finds it at its next check and takes
     /// the lock again, so a restore is still refused and no second node starts on the database. Ended again while another
     /// session takes the lock first (a restore starting): the node refuses writes (FAILED_PRECONDITION, STORE_LOCK_LOST) and
-    /// its "store-lock" health fails, until it holds the lock again.
+    /// its "store-lock" health fails, until it holds the lock again; GetSyncStatus.write_refusal and <c>mirps sync status</c>
+    /// say so, and why, as they do for the other refusals.
     /// </summary>
     [Fact]
-    public async Task A_node_whose_store_lock_session_is_ended_takes_the_lock_again_or_refuses_writes_while_another_holds_it()
+    public async Task A_node_whose_store_lock_session_is_ended_takes_the_lock_again_or_refuses_writes_while_another_holds_it_and_its_sync_status_says_why()
     {
         var folder = TempFolder.Create();
         try
@@ -456,9 +457,16 @@ public class PostgresRestoreTests
                     StatusCode.FailedPrecondition, StoreLock.LostReason);
                 var health = await pan.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
                 Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, health.Entries["store-lock"].Status);
+                var refusal = (await new Mirps.Sync.V1.SyncService.SyncServiceClient(pan.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).WriteRefusal;
+                Assert.StartsWith($"{StoreLock.LostReason}: the node lost its store's advisory lock", refusal, StringComparison.Ordinal);
+                Assert.Contains("another session holds it now", refusal, StringComparison.Ordinal);
+                var (cliCode, cliOutput, cliError) = await CliRunner.RunAsync(["sync", "status", .. pan.CliArgs]);
+                Assert.True(cliCode == 0, cliError);
+                Assert.Contains($"It refuses PAN's writes: {refusal}", cliOutput, StringComparison.Ordinal);
             }
             await EventuallyAsync(() => LockSessionAsync(database), pid => pid != 0, "the node takes its store's lock again once it is free");
             await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is null, "the node holds its store's lock");
+            Assert.Equal("", (await new Mirps.Sync.V1.SyncService.SyncServiceClient(pan.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).WriteRefusal);
             Assert.Equal(5, (await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300)))).LastOriginSequence);
         }
         finally
@@ -484,7 +492,7 @@ public class PostgresRestoreTests
             var port = FreePort();
             await using var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
             secretariat.Errors.Expect("PeerPullFailed"); // PAN's node is not up yet
-            await using var pan = await PanamaAsync([$"--Node:Port={port}", "--Store:LockCheckInterval=00:00:01", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
+            await using var pan = await PanamaAsync([$"--Node:Port={port}", "--Store:LockCheckInterval=00:00:03", .. await PeersArgsAsync(folder, (secretariat.Address, "secretariat"))]);
             var database = pan.Store!.ConnectionString;
             var server = new NpgsqlConnectionStringBuilder(database);
             var dump = Path.Combine(folder, "pan.dump");

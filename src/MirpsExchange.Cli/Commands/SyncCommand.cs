@@ -53,7 +53,8 @@ public static class SyncCommand
         await output.WriteLineAsync($"{owner} at {node}: catalogue {status.CatalogVersion} (digest {status.CatalogDigest})");
         if (status.WriteRefusal.Length > 0)
         {
-            // A restored store waiting for a quorum to prove its log's head, or a node recovering its log (README, "Backup and recovery").
+            // A restored store waiting for a quorum to prove its log's head, a node recovering its log (README, "Backup and recovery"),
+            // or a PostgreSQL node that lost its store's lock (STORE_LOCK_LOST).
             await output.WriteLineAsync($"It refuses {status.NodeCountry}'s writes: {status.WriteRefusal}");
         }
 

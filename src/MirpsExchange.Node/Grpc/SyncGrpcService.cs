@@ -200,7 +200,7 @@ public sealed class SyncGrpcService(
         if (reader.IsSecretariat || reader.Owns(options.Value.Country))
         {
             response.Peers.Add(peers.Snapshot());
-            response.WriteRefusal = recovery.Refusal ?? ""; // why its State's writes are refused (restored, recovering), if they are
+            response.WriteRefusal = recovery.WriteRefusal ?? ""; // why its State's writes are refused (store lock lost, restored, recovering), if they are
         }
         else
         {

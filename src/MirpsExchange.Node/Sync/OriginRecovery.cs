@@ -52,8 +52,15 @@ public sealed class RecoveryState(IOptions<NodeOptions> options, Store.StoreLock
         }
     }
 
-    /// <summary>Null when the node writes; otherwise why it does not.</summary>
+    /// <summary>Null when the node writes; otherwise why it does not (recovering its log, or waiting for a quorum).</summary>
     public string? Refusal => _refusal?.Why;
+
+    /// <summary>
+    /// Why the node's own State's writes are refused, as GetSyncStatus.write_refusal (and so mirps sync status) shows it: while
+    /// the node does not hold its PostgreSQL store's lock, <see cref="Store.StoreLock.LostReason"/> and why (the refusal a
+    /// submit gets first, <see cref="RequireWritable"/>); else <see cref="Refusal"/>. Null when writes are accepted.
+    /// </summary>
+    public string? WriteRefusal => storeLock?.Lost is { } lost ? $"{Store.StoreLock.LostReason}: {lost}" : Refusal;
 
     /// <summary>The reason writes are refused with (null when the node writes).</summary>
     public string? Reason => _refusal?.Reason;

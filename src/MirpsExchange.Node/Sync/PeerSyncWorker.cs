@@ -121,7 +121,7 @@ public sealed partial class PeerSyncWorker(
                 peerCatalogue = CatalogueUpgrade.RelationTo(catalogue, status.CatalogVersion, status.CatalogDigest);
                 if (peerCatalogue == CatalogueUpgrade.Relation.Unrelated)
                 {
-                    var message = $"FAILED_PRECONDITION: the peer's catalogue {status.CatalogVersion} ({status.CatalogDigest[..Math.Min(12, status.CatalogDigest.Length)]}) differs from ours {catalogue.Version} ({catalogue.Digest[..12]}) and neither maps the other; sync with this peer is stopped";
+                    var message = $"FAILED_PRECONDITION: the peer's catalogue {PeerText.Quote(status.CatalogVersion)} ({PeerText.Quote(status.CatalogDigest, 12)}) differs from ours {catalogue.Version} ({catalogue.Digest[..12]}) and neither maps the other; sync with this peer is stopped";
                     state.Set(PeerState.Stopped, message);
                     LogCatalogueMismatch(logger, address, origin, message);
                     return;
@@ -250,7 +250,7 @@ public sealed partial class PeerSyncWorker(
                 // further can be pulled until this node upgrades its catalogue; an operator must act. Only a peer on a later
                 // catalogue (as its status said) can say so: from any other, the same answer is a failure retried as ever, or a
                 // relay could stop this node's pull for good with one forged status.
-                var message = $"FAILED_PRECONDITION: {e.Status.Detail}; sync with this peer is stopped";
+                var message = $"FAILED_PRECONDITION: the peer answered {PeerText.Quote(e.Status.Detail, PeerRefusedException.MaxLength)}; sync with this peer is stopped";
                 state.Set(PeerState.Stopped, message);
                 LogCatalogueMismatch(logger, address, origin, message);
                 return;
@@ -264,12 +264,8 @@ public sealed partial class PeerSyncWorker(
                 {
                     tokens.Refused(); // revoked before it expired (a rotation, a rolled key): ask for a new one next time
                 }
-                var error = identity.Mismatch ?? e switch
-                {
-                    PeerRefusedException refused => refused.Error,
-                    RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
-                    _ => e.Message,
-                };
+                // A peer's words (its status detail) only quoted, cleaned and capped; our reasons as ours (PeerText).
+                var error = identity.Mismatch ?? (e is RpcException ? "the peer " : "") + PeerText.Of(e);
                 state.Set(PeerState.Failing, error);
                 LogPullFailed(logger, address, origin, failures, error);
             }
@@ -644,7 +640,8 @@ public sealed class PeerStates
             lock (_lock)
             {
                 _state = state;
-                _error = error ?? (state == PeerState.Connected ? "" : _error);
+                // One line without control characters, whatever an error's text holds (each is built with the peer's words quoted: PeerText).
+                _error = error is null ? (state == PeerState.Connected ? "" : _error) : PeerText.Clean(error, 2 * PeerRefusedException.MaxLength);
             }
         }
 

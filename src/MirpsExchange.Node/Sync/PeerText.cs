@@ -16,8 +16,8 @@ public static class PeerText
     /// <summary>The most characters of a peer's text a message carries (the rest is cut, with "…").</summary>
     public const int MaxLength = 160;
 
-    /// <summary><paramref name="text"/> quoted ("…"), cleaned and capped (<see cref="Clean"/>); its own double quotes become single ones.</summary>
-    public static string Quote(string? text) => $"\"{Clean(text, MaxLength).Replace('"', '\'')}\"";
+    /// <summary><paramref name="text"/> quoted ("…"), cleaned and capped at <paramref name="max"/> (<see cref="Clean"/>); its own double quotes become single ones.</summary>
+    public static string Quote(string? text, int max = MaxLength) => $"\"{Clean(text, max).Replace('"', '\'')}\"";
 
     /// <summary>
     /// What a call to a peer failed with, in our words where we have them: a status the peer answered is its gRPC code (ours)
