@@ -122,20 +122,8 @@ public class LogKeyRotationTests
     /// <summary>Stores <paramref name="head"/> in <paramref name="node"/>'s log behind its back (replacing the head of that sequence and kind).</summary>
     private static void WriteHead(TestNode node, LogHead head)
     {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DatabasePath};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "INSERT OR REPLACE INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, next_public_key, received_time) " +
-            "VALUES ($origin, $seq, $kind, $hash, $kid, $signature, $signed, $next, 0)";
-        command.Parameters.AddWithValue("$origin", head.Origin);
-        command.Parameters.AddWithValue("$seq", head.Sequence);
-        command.Parameters.AddWithValue("$kind", (int)head.Kind);
-        command.Parameters.AddWithValue("$hash", head.Hash.ToByteArray());
-        command.Parameters.AddWithValue("$kid", head.KeyId);
-        command.Parameters.AddWithValue("$signature", head.Signature.ToByteArray());
-        command.Parameters.AddWithValue("$signed", ChangeHash.Micros(head.SignedTime));
-        command.Parameters.AddWithValue("$next", head.NextPublicKey.IsEmpty ? DBNull.Value : head.NextPublicKey.ToByteArray());
-        command.ExecuteNonQuery();
+        using var connection = TestStores.Open(node.Store, node.DatabasePath);
+        TestLogKeys.WriteHead(connection, null, head);
     }
 
     private static LogHead StoredHead(TestNode node, long sequence, LogHeadKind kind)
