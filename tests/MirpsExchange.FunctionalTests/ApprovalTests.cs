@@ -565,7 +565,6 @@ public class ApprovalTests
         }
     }
 
-#if !MIRPS_TEST_POSTGRES // copies the store file (SQLite only)
     /// <summary>
     /// Costa Rica approves its released 2023 figures, then revises them under embargo. Guatemala and the Secretariat, polling
     /// Costa Rica's approval status at its node, still read the cell approved (as their queries still read the released
@@ -602,7 +601,6 @@ public class ApprovalTests
             File.Delete(store);
         }
     }
-#endif
 
     /// <summary>
     /// PAN's policy holds drafts back until approval (Node:Sharing:Default:HoldDrafts): Belize (a reader PAN shares with) and

@@ -176,24 +176,32 @@ public class CliTests
         Assert.Contains("Unavailable", result.Error);
     }
 
+    /// <summary>
+    /// On both providers: with PostgreSQL (MirpsExchange.FunctionalTests.Postgres) this is <c>devnet --store postgres</c> on a
+    /// throwaway server of the test's own, a database per process.
+    /// </summary>
     [Fact]
     public async Task Devnet_once_starts_a_node_process_per_State_loads_the_samples_and_prints_them()
     {
         var folder = TempFolder.Create();
+        await using var stores = await TestStores.DevnetAsync();
         try
         {
-            var first = await RunAsync("devnet", "--once", "--dir", folder).WaitAsync(TimeSpan.FromMinutes(3));
-            var second = await RunAsync("devnet", "--once", "--dir", folder).WaitAsync(TimeSpan.FromMinutes(3));
+            var first = await RunAsync(["devnet", "--once", "--dir", folder, .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(3));
+            var second = await RunAsync(["devnet", "--once", "--dir", folder, .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(3));
 
             Assert.True(first.Code == CliApp.Ok, first.Error + first.Output);
+            // Each process wrote to its own store on the provider asked for: a State's own samples at its node (the relay holds
+            // its neighbour's too), every State's replicated to the Secretariat (what the regional table below is summed from).
+            const string Held = "SELECT DISTINCT origin FROM observations ORDER BY origin";
             foreach (var state in new[] { "BLZ", "CRI", "SLV", "GTM", "HND", "MEX", "PAN" })
             {
                 Assert.Contains($"node {state} listening on http://127.0.0.1:", first.Output);
-                Assert.True(File.Exists(Path.Combine(folder, state, $"node-{state.ToLowerInvariant()}.db")));
+                Assert.Contains(state, stores.Rows(folder, state, Held));
             }
             Assert.Contains("secretariat listening on http://127.0.0.1:", first.Output);
             Assert.Contains("secretariat holds BLZ's", first.Output);
-            Assert.True(File.Exists(Path.Combine(folder, "secretariat", "secretariat.db")));
+            Assert.Equal(["BLZ", "CRI", "GTM", "HND", "MEX", "PAN", "SLV"], stores.Rows(folder, "secretariat", Held));
             // Figures from the meeting report, replicated to the Secretariat: Mexico's "more than 140,000" claims (a lower bound),
             // Belize's refugees, Panama's recognitions; none of them synthetic.
             Assert.Matches(@"│\s*≥ 140,000\s*│", first.Output);
@@ -233,10 +241,11 @@ public class CliTests
     public async Task Devnet_reports_a_node_refusing_to_print_the_table_in_one_line()
     {
         var folder = TempFolder.Create();
+        await using var stores = await TestStores.DevnetAsync();
         try
         {
             // The nodes start and load their samples, then refuse the table's query for a month 13.
-            var result = await RunAsync("devnet", "--once", "--dir", folder, "--period", "2023-13").WaitAsync(TimeSpan.FromMinutes(3));
+            var result = await RunAsync(["devnet", "--once", "--dir", folder, "--period", "2023-13", .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(3));
 
             Assert.Equal(CliApp.Failed, result.Code);
             Assert.Contains("node BLZ listening on http://127.0.0.1:", result.Output);

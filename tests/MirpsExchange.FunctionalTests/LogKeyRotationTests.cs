@@ -68,7 +68,7 @@ public class LogKeyRotationTests
         // The next commit: its head and the rotation head, both signed with the old key; then the new key signs.
         await origin.Observations.SubmitObservationsAsync(Submit(Refugees(sex: "F", value: 120)));
         Assert.Equal(["1|1|" + old, "2|1|" + old, "2|3|" + old], Heads(origin));
-        Assert.Equal(next, LogKeys.KeyId(Convert.FromHexString(Assert.Single(origin.Rows("SELECT hex(next_public_key) FROM log_heads WHERE kind = 3")))));
+        Assert.Equal(next, LogKeys.KeyId(Convert.FromHexString(Assert.Single(origin.Rows("SELECT next_public_key FROM log_heads WHERE kind = 3")))));
         Assert.Equal(next, origin.Services.GetRequiredService<OriginSigning>().Signer.KeyId);
         Assert.Equal(next, KeyIdOfPem(keyFile));
         Assert.Equal(next, KeyIdOfPem(LogSigner.PublicKeyFile(keyFile)));
@@ -122,30 +122,18 @@ public class LogKeyRotationTests
     /// <summary>Stores <paramref name="head"/> in <paramref name="node"/>'s log behind its back (replacing the head of that sequence and kind).</summary>
     private static void WriteHead(TestNode node, LogHead head)
     {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={node.DatabasePath};Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "INSERT OR REPLACE INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, next_public_key, received_time) " +
-            "VALUES ($origin, $seq, $kind, $hash, $kid, $signature, $signed, $next, 0)";
-        command.Parameters.AddWithValue("$origin", head.Origin);
-        command.Parameters.AddWithValue("$seq", head.Sequence);
-        command.Parameters.AddWithValue("$kind", (int)head.Kind);
-        command.Parameters.AddWithValue("$hash", head.Hash.ToByteArray());
-        command.Parameters.AddWithValue("$kid", head.KeyId);
-        command.Parameters.AddWithValue("$signature", head.Signature.ToByteArray());
-        command.Parameters.AddWithValue("$signed", ChangeHash.Micros(head.SignedTime));
-        command.Parameters.AddWithValue("$next", head.NextPublicKey.IsEmpty ? DBNull.Value : head.NextPublicKey.ToByteArray());
-        command.ExecuteNonQuery();
+        using var connection = TestStores.Open(node.Store, node.DatabasePath);
+        TestLogKeys.WriteHead(connection, null, head);
     }
 
     private static LogHead StoredHead(TestNode node, long sequence, LogHeadKind kind)
     {
-        var row = Assert.Single(node.Rows($"SELECT hex(hash), key_id, hex(signature), signed_time, hex(next_public_key) FROM log_heads WHERE origin = 'BLZ' AND sequence = {sequence} AND kind = {(int)kind}")).Split('|');
+        var row = Assert.Single(node.Rows($"SELECT hash, key_id, signature, signed_time, next_public_key FROM log_heads WHERE origin = 'BLZ' AND sequence = {sequence} AND kind = {(int)kind}")).Split('|');
         return new LogHead
         {
             Origin = "BLZ", Sequence = sequence, Kind = kind, Hash = ByteString.CopyFrom(Convert.FromHexString(row[0])), KeyId = row[1],
             Signature = ByteString.CopyFrom(Convert.FromHexString(row[2])), SignedTime = MirpsExchange.Node.Store.StoreTime.ToTimestamp(long.Parse(row[3], System.Globalization.CultureInfo.InvariantCulture)),
-            NextPublicKey = ByteString.CopyFrom(Convert.FromHexString(row[4])),
+            NextPublicKey = row[4] == "null" ? ByteString.Empty : ByteString.CopyFrom(Convert.FromHexString(row[4])),
         };
     }
 

@@ -4,7 +4,6 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Mirps.Log;
 using Mirps.Observation.V1;
@@ -74,8 +73,7 @@ public class MaliciousPeerTests
     /// <summary>What the Secretariat holds of PAN's log: rows, placeholders and heads, straight from its store.</summary>
     private static (long Rows, long Placeholders, long Heads) Held(TestSecretariat secretariat)
     {
-        using var connection = new SqliteConnection($"Data Source={secretariat.DatabasePath};Pooling=False");
-        connection.Open();
+        using var connection = TestStores.Open(secretariat.Store, secretariat.DatabasePath);
         long Count(string table)
         {
             using var command = connection.CreateCommand();
@@ -518,9 +516,8 @@ public class MaliciousPeerTests
         await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
         // The Secretariat's copy as one held from before logs were signed: no salts, no links.
-        using (var connection = new SqliteConnection($"Data Source={secretariat.DatabasePath};Pooling=False"))
+        using (var connection = TestStores.Open(secretariat.Store, secretariat.DatabasePath))
         {
-            connection.Open();
             using var legacy = connection.CreateCommand();
             legacy.CommandText = "UPDATE observations SET salt = NULL, change_hash = NULL WHERE origin = 'PAN'";
             Assert.Equal(2, legacy.ExecuteNonQuery());

@@ -72,8 +72,9 @@ public class StreamKillTests
 
         // The replica's own store and services, with one addition the test host alone registers: the commit cut.
         var failing = new FailingCommit();
-        var options = new DbContextOptionsBuilder<NodeDbContext>(replica.Services.GetRequiredService<DbContextOptions<NodeDbContext>>())
-            .AddInterceptors(failing).Options;
+        var newContext = TestStores.Postgres
+            ? Contexts<PostgresNodeDbContext>(replica, failing, options => new PostgresNodeDbContext(options))
+            : Contexts<NodeDbContext>(replica, failing, options => new NodeDbContext(options));
         var gate = replica.Services.GetRequiredService<WriteGate>();
         var notifier = replica.Services.GetRequiredService<ChangeNotifier>();
         var rules = replica.Services.GetRequiredService<ReplicaRules>();
@@ -93,7 +94,7 @@ public class StreamKillTests
 
         async Task<long> CursorAsync()
         {
-            await using var db = new NodeDbContext(options);
+            await using var db = newContext();
             return (await OriginLog.LastChangeAsync(db, "BLZ", CancellationToken.None)).Sequence;
         }
 
@@ -175,7 +176,7 @@ public class StreamKillTests
 
         async Task<ChainVerifier> VerifierAsync(long cursor)
         {
-            await using var db = new NodeDbContext(options);
+            await using var db = newContext();
             await db.Database.OpenConnectionAsync();
             var (_, time, hash) = await OriginLog.LinkAsync(db.Database.GetDbConnection(), null, "BLZ", cursor, CancellationToken.None);
             return new ChainVerifier("BLZ", cursor, hash!, time, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow));
@@ -184,7 +185,7 @@ public class StreamKillTests
         async Task ApplyAsync(VerifiedChanges verified)
         {
             var changes = verified.Changes;
-            await using var db = new NodeDbContext(options);
+            await using var db = newContext();
             var writer = new ReplicaWriter(db, gate, notifier, rules, replica.Services.GetRequiredService<ReceiveStamps>(), replica.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>());
             var (applied, duplicates, last) = await writer.ApplyChangesAsync("BLZ", verified, CancellationToken.None);
             // Resumed from the cursor, nothing arrives twice and everything is the next change.
@@ -223,10 +224,17 @@ public class StreamKillTests
         return changes;
     }
 
+    /// <summary>Contexts on <paramref name="node"/>'s own store (its registered options, of the provider's context type <typeparamref name="T"/>) with <paramref name="interceptor"/> added.</summary>
+    private static Func<NodeDbContext> Contexts<T>(TestNode node, IInterceptor interceptor, Func<DbContextOptions<T>, NodeDbContext> create) where T : NodeDbContext
+    {
+        var options = new DbContextOptionsBuilder<T>(node.Services.GetRequiredService<DbContextOptions<T>>()).AddInterceptors(interceptor).Options;
+        return () => create(options);
+    }
+
     /// <summary>The stored rows themselves, temporal columns included.</summary>
     private static List<string> StoredRows(TestNode node) => node.Rows(
         "SELECT origin, origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
-        "recorded_time, readers, release_time, small_count_threshold, value_withheld, hex(salt), hex(change_hash) FROM observations ORDER BY origin, origin_sequence");
+        "recorded_time, readers, release_time, small_count_threshold, value_withheld, salt, change_hash FROM observations ORDER BY origin, origin_sequence");
 
     private static async Task<List<string>> QueryAsync(TestNode node, Timestamp? asOf) =>
         [.. (await node.QueryAsync(new StreamObservationsRequest { Countries = { "BLZ" }, AsOfTime = asOf }))

@@ -107,7 +107,6 @@ public class SuppressionMethodTests
         Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
     }
 
-#if !MIRPS_TEST_POSTGRES // copies the store file (SQLite only)
     [Fact]
     public async Task An_origin_set_back_to_an_older_method_keeps_signing_and_serving_the_method_its_log_holds_in_force()
     {
@@ -136,7 +135,6 @@ public class SuppressionMethodTests
             File.Delete(store);
         }
     }
-#endif
 
     [Fact]
     public async Task Nodes_serving_an_origin_that_declares_method_2_withhold_what_it_declares_and_the_same_cells()

@@ -12,7 +12,7 @@ using static MirpsExchange.FunctionalTests.Infrastructure.Samples;
 namespace MirpsExchange.FunctionalTests;
 
 /// <summary>
-/// What the webhook deriver reads, counted through the store's commands (<see cref="StoreCommands"/>, SQLite): a node nobody
+/// What the webhook deriver reads, counted through the store's commands (<see cref="StoreCommands"/>, either store): a node nobody
 /// subscribed to reads only that nobody did (it had cost the sync benchmark's start), and a hostile relay's placeholders at
 /// the Secretariat cost nothing per round (hostile-review finding F5: a cursor row per placeholder, all reloaded every poll).
 /// </summary>
@@ -32,10 +32,6 @@ public class WebhookCostTests
     [Fact]
     public async Task A_node_without_subscriptions_reads_only_that_there_are_none_and_the_first_subscriber_hears_from_then_on()
     {
-        if (TestStores.Postgres)
-        {
-            return; // the commands are counted on a SQLite file
-        }
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var pan = await TestNode.StartAsync("PAN", null, WebhookTests.WebhookArgs);
         var approver = await SharedIdentity.ApproverAsync("PAN");
@@ -43,7 +39,7 @@ public class WebhookCostTests
         await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Refugees("PAN", period: "2022", value: 200)));
         await approvals.ApproveDataAsync(new ApproveDataRequest { GroupIds = { "POPULATIONS" }, Periods = { "2022" } });
 
-        var idle = await IdleCommandsAsync(pan.DatabasePath);
+        var idle = await IdleCommandsAsync(pan.StoreName);
         Assert.True(idle.Count(c => c.Contains("webhook_subscriptions", StringComparison.Ordinal)) >= 5, "the deriver's check was not seen: " + string.Join(" | ", idle));
         var reads = idle.Where(c => !c.Contains("webhook_subscriptions", StringComparison.Ordinal) && !c.Contains("webhook_deliveries", StringComparison.Ordinal)).ToList();
         Assert.True(reads.Count == 0, "a node without subscriptions read more than that there are none: " + string.Join(" | ", reads));
@@ -69,10 +65,6 @@ public class WebhookCostTests
     [Fact]
     public async Task A_relays_placeholders_cost_the_Secretariats_webhooks_nothing_per_round_and_their_content_is_heard_when_it_comes()
     {
-        if (TestStores.Postgres)
-        {
-            return;
-        }
         const int Count = 2_000;
         await using var central = await WebhookReceiver.StartAsync();
         await using var secretariat = await TestSecretariat.StartAsync(WebhookTests.WebhookArgs);
@@ -103,7 +95,7 @@ public class WebhookCostTests
 
         // No row per placeholder, and rounds that read none of them.
         Assert.True(secretariat.CountRows("webhook_cursors") <= 16, $"{secretariat.CountRows("webhook_cursors")} cursors for {Count - 1} placeholders");
-        var idle = await IdleCommandsAsync(secretariat.DatabasePath);
+        var idle = await IdleCommandsAsync(secretariat.StoreName);
         Assert.Contains(idle, c => c.Contains("webhook_cursors", StringComparison.Ordinal)); // the rounds ran
         Assert.DoesNotContain(idle, c => c.Contains("withheld_changes", StringComparison.Ordinal));
 

@@ -15,7 +15,7 @@ public sealed class BeforeStoreCommand : StoreCommandObserver
     private int _fired;
 
     public BeforeStoreCommand(string databasePath, string marker, Func<Task> action) =>
-        (_databasePath, _marker, _action) = (TestStores.Postgres ? databasePath : Path.GetFullPath(databasePath), marker, action);
+        (_databasePath, _marker, _action) = (StoreName(databasePath), marker, action);
 
     /// <summary>Whether the action ran.</summary>
     public bool Fired => Volatile.Read(ref _fired) == 1;
@@ -23,18 +23,10 @@ public sealed class BeforeStoreCommand : StoreCommandObserver
     protected override void Executing(DbCommand command)
     {
         if (command.CommandText.Contains(_marker, StringComparison.Ordinal)
-            && IsTheStore(command.Connection)
+            && IsStore(command.Connection, _databasePath)
             && Interlocked.Exchange(ref _fired, 1) == 0)
         {
             _action().GetAwaiter().GetResult();
         }
     }
-
-    /// <summary>Whether <paramref name="connection"/> is the node's store: its SQLite file, or its PostgreSQL database (<see cref="TestNode.StoreName"/>).</summary>
-    private bool IsTheStore(DbConnection? connection) => connection switch
-    {
-        Npgsql.NpgsqlConnection postgres => postgres.Database == _databasePath,
-        { DataSource: { Length: > 0 } source } => Path.GetFullPath(source) == _databasePath,
-        _ => false,
-    };
 }

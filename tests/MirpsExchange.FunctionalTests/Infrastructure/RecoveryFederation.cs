@@ -56,6 +56,9 @@ public static class RecoveryFederation
     internal static List<string> PanLog(TestNode node, string? store = null) =>
         store is null ? node.Rows(PanLogQuery(asOwn: false)) : TestStores.Rows(store, PanLogQuery(asOwn: false));
 
+    /// <summary>PAN's log in a node's store (either provider), one row a change; <paramref name="asOwn"/> adds the times by which the origin's own node answers "as of".</summary>
+    internal static List<string> PanLog(TestNode node, bool asOwn) => node.Rows(PanLogQuery(asOwn));
+
     /// <summary>PAN's log in the Secretariat's store (either provider), one row a change.</summary>
     internal static List<string> PanLog(TestSecretariat secretariat) => secretariat.Rows(PanLogQuery(asOwn: false));
 

@@ -18,6 +18,20 @@ public abstract class StoreCommandObserver : IObserver<DiagnosticListener>, IObs
     /// <summary>A command about to be executed (on any store of this process).</summary>
     protected abstract void Executing(DbCommand command);
 
+    /// <summary>
+    /// A node's store as the observers name it (<see cref="TestNode.StoreName"/>): its PostgreSQL database's name when the
+    /// run's store is PostgreSQL, else its SQLite file's full path.
+    /// </summary>
+    protected static string StoreName(string store) => TestStores.Postgres ? store : Path.GetFullPath(store);
+
+    /// <summary>Whether <paramref name="connection"/> is the store <paramref name="store"/> (<see cref="StoreName"/>) names: its PostgreSQL database, or its SQLite file.</summary>
+    protected static bool IsStore(DbConnection? connection, string store) => connection switch
+    {
+        Npgsql.NpgsqlConnection postgres => postgres.Database == store,
+        { DataSource: { Length: > 0 } source } => Path.GetFullPath(source) == store,
+        _ => false,
+    };
+
     void IObserver<DiagnosticListener>.OnNext(DiagnosticListener listener)
     {
         if (listener.Name == Microsoft.EntityFrameworkCore.DbLoggerCategory.Name)

@@ -3,7 +3,7 @@ using System.Data.Common;
 namespace MirpsExchange.FunctionalTests.Infrastructure;
 
 /// <summary>
-/// Every command EF Core runs on one SQLite store file (set with <see cref="Watch"/>, before the node opens it), with its
+/// Every command EF Core runs on one store (a SQLite file or a PostgreSQL database) (set with <see cref="Watch"/>, before the node opens it), with its
 /// parameters: what a node reads at start, to be explained (<c>EXPLAIN QUERY PLAN</c>) by a test. It listens to EF Core's
 /// diagnostic events (<see cref="StoreCommandObserver"/>), so the node runs unchanged.
 /// </summary>
@@ -12,8 +12,8 @@ public sealed class StoreCommands : StoreCommandObserver
     private readonly List<(string Text, (string Name, object? Value)[] Parameters)> _commands = [];
     private string? _path;
 
-    /// <summary>Records the commands run on the store file at <paramref name="path"/> from now on.</summary>
-    public void Watch(string path) => Volatile.Write(ref _path, Path.GetFullPath(path));
+    /// <summary>Records the commands run on the store <paramref name="path"/> names from now on (<see cref="TestNode.StoreName"/>: a SQLite file, or a PostgreSQL database).</summary>
+    public void Watch(string path) => Volatile.Write(ref _path, StoreName(path));
 
     /// <summary>The commands recorded so far, in order.</summary>
     public IReadOnlyList<(string Text, (string Name, object? Value)[] Parameters)> Taken()
@@ -26,7 +26,7 @@ public sealed class StoreCommands : StoreCommandObserver
 
     protected override void Executing(DbCommand command)
     {
-        if (command.Connection?.DataSource is { Length: > 0 } source && Volatile.Read(ref _path) is { } path && Path.GetFullPath(source) == path)
+        if (Volatile.Read(ref _path) is { } path && IsStore(command.Connection, path))
         {
             var parameters = command.Parameters.Cast<DbParameter>().Select(p => (p.ParameterName, (object?)p.Value)).ToArray();
             lock (_commands)

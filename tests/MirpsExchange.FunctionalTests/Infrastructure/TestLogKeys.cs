@@ -68,17 +68,30 @@ public static class TestLogKeys
         using (var heads = connection.CreateCommand())
         {
             heads.Transaction = transaction;
-            heads.CommandText = $"DELETE FROM log_heads WHERE origin = '{origin}'; " +
-                "INSERT INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, received_time) VALUES (@origin, @seq, 1, @hash, @kid, @signature, @signed, 0)";
-            TestStores.Add(heads, "@signed", ChangeHash.Micros(head.SignedTime));
-            TestStores.Add(heads, "@origin", origin);
-            TestStores.Add(heads, "@seq", head.Sequence);
-            TestStores.Add(heads, "@hash", head.Hash.ToByteArray());
-            TestStores.Add(heads, "@kid", head.KeyId);
-            TestStores.Add(heads, "@signature", head.Signature.ToByteArray());
+            heads.CommandText = $"DELETE FROM log_heads WHERE origin = '{origin}'";
             heads.ExecuteNonQuery();
         }
+        WriteHead(connection, transaction, head);
         transaction.Commit();
+    }
+
+    /// <summary>Stores <paramref name="head"/> in a store's log behind its node's back (either provider), replacing the head of that sequence and kind.</summary>
+    public static void WriteHead(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, Mirps.Observation.V1.LogHead head)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "DELETE FROM log_heads WHERE origin = @origin AND sequence = @seq AND kind = @kind; " +
+            "INSERT INTO log_heads (origin, sequence, kind, hash, key_id, signature, signed_time, next_public_key, received_time) " +
+            "VALUES (@origin, @seq, @kind, @hash, @kid, @signature, @signed, @next, 0)";
+        TestStores.Add(command, "@origin", head.Origin);
+        TestStores.Add(command, "@seq", head.Sequence);
+        TestStores.Add(command, "@kind", (int)head.Kind);
+        TestStores.Add(command, "@hash", head.Hash.ToByteArray());
+        TestStores.Add(command, "@kid", head.KeyId);
+        TestStores.Add(command, "@signature", head.Signature.ToByteArray());
+        TestStores.Add(command, "@signed", ChangeHash.Micros(head.SignedTime));
+        TestStores.Add(command, "@next", head.NextPublicKey.IsEmpty ? DBNull.Value : head.NextPublicKey.ToByteArray());
+        command.ExecuteNonQuery();
     }
 
     /// <summary><paramref name="country"/>'s key (registered at <paramref name="identity"/>), to sign heads with; the caller disposes it.</summary>

@@ -127,7 +127,10 @@ public sealed class TestNode : IAsyncDisposable
     public static Task<TestNode> StartAsync(string country = "BLZ", TestIdentity? identity = null, params string[] extraArgs) =>
         StartAsync(country, identity, null, extraArgs);
 
-    /// <summary>A node of <paramref name="country"/> that starts on a copy of the store file <paramref name="store"/> (made by an earlier version, say).</summary>
+    /// <summary>
+    /// A node of <paramref name="country"/> that starts on a copy of the store file <paramref name="store"/> (made by an earlier
+    /// version, say): on PostgreSQL, a dump <see cref="CopyStoreTo"/> made, restored into a database of its own.
+    /// </summary>
     public static Task<TestNode> StartOnStoreAsync(string store, string country, TestIdentity? identity = null, params string[] extraArgs) =>
         StartAsync(country, identity, store, extraArgs);
 
@@ -145,18 +148,24 @@ public sealed class TestNode : IAsyncDisposable
             ? await SharedIdentity.CredentialAsync(state)
             : await identity.IssueAsync(Mirps.Identity.V1.Role.State, state);
         var folder = TempFolder.Create();
-        // A node started on a store file (made by an earlier version, say) runs on SQLite whatever the run's store.
-        var database = store is null ? await TestStores.CreateAsync() : null;
+        var database = await TestStores.CreateAsync();
         // The State's log-signing key, registered at the identity server before the node starts (as an admin would).
         string[] logKey = state == country ? [$"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(identity, country, folder)}"] : [];
         if (store is not null)
         {
             var copy = Path.Combine(folder, "data", $"node-{country.ToLowerInvariant()}.db");
             OwnerOnlyFile.CreateDirectory(Path.GetDirectoryName(copy)!);
-            File.Copy(store, copy);
-            if (!OperatingSystem.IsWindows())
+            if (database is not null)
             {
-                File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                await database.RestoreAsync(store);
+            }
+            else
+            {
+                File.Copy(store, copy);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
             }
             prepare?.Invoke(Path.GetDirectoryName(copy)!);
         }
@@ -202,12 +211,16 @@ public sealed class TestNode : IAsyncDisposable
         return command.ExecuteScalar();
     }
 
-    /// <summary>A consistent copy of the store, taken while the node runs, that a node can start on (<see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>).</summary>
+    /// <summary>
+    /// A consistent copy of the store, taken while the node runs, that a node can start on (<see cref="StartOnStoreAsync(string, string, TestIdentity?, string[])"/>):
+    /// a SQLite file, or on PostgreSQL a dump of the database (<see cref="TestStore.DumpToAsync"/>).
+    /// </summary>
     public void CopyStoreTo(string file)
     {
         if (Store is not null)
         {
-            throw new NotSupportedException("a copy of the store file: SQLite only");
+            Store.DumpToAsync(file).GetAwaiter().GetResult();
+            return;
         }
         Execute($"VACUUM INTO '{file}'");
         using var connection = new SqliteConnection($"Data Source={file};Pooling=False");

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using MirpsExchange.Cli.Federation;
+using MirpsExchange.Node.Store;
 using Npgsql;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
@@ -60,6 +61,15 @@ public static class TestStores
             Starting.Release();
         }
     }
+
+    /// <summary>
+    /// The store options for a <c>mirps devnet</c> run on the run's provider: none on SQLite (a file per process in its
+    /// folder); on PostgreSQL <c>--store postgres --postgres</c> on a throwaway server of the test's own (devnet makes a
+    /// database <c>mirps_&lt;name&gt;</c> per process on it, and a second run in the same folder reuses them), stopped
+    /// when the returned value is disposed.
+    /// </summary>
+    public static async Task<DevnetStores> DevnetAsync() =>
+        new(Postgres ? await ThrowawayPostgres.StartAsync(folder: null) : null);
 
     /// <summary>
     /// A value a test reads from either store, written as SQLite gives it: booleans as 1 and 0 (SQLite stores integers),
@@ -132,4 +142,43 @@ public sealed class TestStore(ThrowawayPostgres server, string database, string 
     public string[] Args => ["--Store:Provider=postgres", $"--ConnectionStrings:Store={ConnectionString}"];
 
     public Task DropAsync() => server.DropDatabaseAsync(database);
+
+    /// <summary>
+    /// A consistent copy of the database while its node runs, as a SQLite store's VACUUM INTO is (TestNode.CopyStoreTo): a
+    /// pg_dump of its tables and rows without the comments that mark a store (its party, the table a backup names), so a node
+    /// started on it (<see cref="RestoreAsync"/>) stamps it as its own, as it does a copied SQLite file, rather than take it
+    /// for a backup put back.
+    /// </summary>
+    public async Task DumpToAsync(string file)
+    {
+        await PostgresTools.RunAsync("pg_dump", null, new NpgsqlConnectionStringBuilder(ConnectionString),
+            ["--format=custom", "--no-comments", $"--file={file}", $"--dbname={database}"], CancellationToken.None);
+    }
+
+    /// <summary>Fills this (new, empty) database with a dump <see cref="DumpToAsync"/> made.</summary>
+    public async Task RestoreAsync(string file)
+    {
+        await PostgresTools.RunAsync("pg_restore", null, new NpgsqlConnectionStringBuilder(ConnectionString),
+            ["--no-owner", "--no-privileges", "--exit-on-error", $"--dbname={database}", file], CancellationToken.None);
+    }
+}
+
+/// <summary>A devnet run's stores (<see cref="TestStores.DevnetAsync"/>): the options that pick them, and a look into one of them.</summary>
+public sealed class DevnetStores(ThrowawayPostgres? server) : IAsyncDisposable
+{
+    /// <summary>The devnet options for these stores (empty on SQLite).</summary>
+    public string[] Args { get; } = server is null ? [] : ["--store", "postgres", "--postgres", server.ConnectionString("postgres")];
+
+    /// <summary>Every row of a query on the store of devnet process <paramref name="name"/> (BLZ, secretariat) in <paramref name="folder"/>.</summary>
+    public List<string> Rows(string folder, string name, string sql) => server is null
+        ? TestStores.Rows(null, Path.Combine(folder, name, name == "secretariat" ? "secretariat.db" : $"node-{name.ToLowerInvariant()}.db"), sql)
+        : TestStores.Rows(server.ConnectionString($"mirps_{name.ToLowerInvariant()}"), sql);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (server is not null)
+        {
+            await server.DisposeAsync();
+        }
+    }
 }
