@@ -29,6 +29,15 @@ internal sealed class PooledObservationReader
     /// <summary>Whether the pool holds as many texts as it keeps (past it, new texts are decoded and not kept).</summary>
     public bool Full => _strings.Full;
 
+    /// <summary>
+    /// The longest text (UTF-8 bytes) kept as a field's last value: a note (at most 1,000 characters) repeated row after row
+    /// is decoded once, and a longer text a caller made up is decoded and not kept (a reader lives on between calls).
+    /// </summary>
+    internal const int MaxKeptText = 4_096;
+
+    /// <summary>The bytes this reader keeps for the fields' last values (not the pool's texts, each at most 128 characters).</summary>
+    internal int RetainedBytes => _last.Sum(last => last.Bytes.Length);
+
     /// <summary>Reads an Observation's fields into <paramref name="observation"/>; false for an encoding left to Google.Protobuf (a field it does not know).</summary>
     public bool ReadObservation(ReadOnlySpan<byte> bytes, Observation observation)
     {
@@ -105,6 +114,10 @@ internal sealed class PooledObservationReader
         if (bytes.SequenceEqual(last.Bytes.AsSpan(0, last.Length)))
         {
             return last.Text;
+        }
+        if (bytes.Length > MaxKeptText)
+        {
+            return Unpooled(bytes);
         }
         last.Text = Decoded(bytes);
         if (bytes.Length > last.Bytes.Length)

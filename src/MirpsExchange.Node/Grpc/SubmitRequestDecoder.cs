@@ -24,6 +24,9 @@ internal static class SubmitRequestDecoder
 
     private static readonly ConcurrentBag<PooledObservationReader> Readers = [];
 
+    /// <summary>How many readers <see cref="Readers"/> holds (its Count then Add let a burst of calls keep more than <see cref="KeptReaders"/>).</summary>
+    private static int _kept;
+
     /// <summary>SubmitObservations as generated, its request decoded here.</summary>
     public static readonly Method<SubmitObservationsRequest, SubmitObservationsResponse> Method = new(
         MethodType.Unary, ObservationService.Descriptor.FullName, nameof(ObservationService.ObservationServiceBase.SubmitObservations),
@@ -34,7 +37,7 @@ internal static class SubmitRequestDecoder
 
     public static SubmitObservationsRequest Decode(ReadOnlySpan<byte> payload)
     {
-        var texts = Readers.TryTake(out var kept) ? kept : new PooledObservationReader();
+        var texts = Readers.TryTake(out var kept) ? Taken(kept) : new PooledObservationReader();
         try
         {
             try
@@ -52,11 +55,21 @@ internal static class SubmitRequestDecoder
         }
         finally
         {
-            if (!texts.Full && Readers.Count < KeptReaders)
+            if (!texts.Full && Interlocked.Increment(ref _kept) <= KeptReaders)
             {
                 Readers.Add(texts);
             }
+            else if (!texts.Full)
+            {
+                Interlocked.Decrement(ref _kept);
+            }
         }
+    }
+
+    private static PooledObservationReader Taken(PooledObservationReader reader)
+    {
+        Interlocked.Decrement(ref _kept);
+        return reader;
     }
 
     /// <summary>The request decoded; null for an encoding left to Google.Protobuf.</summary>

@@ -116,4 +116,24 @@ public sealed class SubmitRequestDecoderTests
 
         Assert.Equal(Request(), decoded);
     }
+
+    [Fact]
+    public void A_reader_keeps_no_long_text_a_writer_sent_after_the_call()
+    {
+        // Any caller with a valid token reaches the decoder before the node knows whether it may write: a reader kept for
+        // the next call must not keep a huge text it was sent (16 MB per field, per kept reader, for the process's life).
+        var reader = new PooledObservationReader();
+        var huge = new string('x', 8 << 20);
+        var observation = new Observation();
+        Assert.True(reader.ReadObservation(Observation("2024-01", "F", 1, note: huge).ToByteArray(), observation));
+        Assert.Equal(huge, observation.Note);
+        Assert.True(reader.RetainedBytes <= 64 * 1024, $"the reader keeps {reader.RetainedBytes:N0} bytes after an 8 MB note");
+
+        // A note repeated on every row (at most 1,000 characters) is still decoded once.
+        var note = string.Concat(Enumerable.Repeat("años ", 200));
+        var (first, second) = (new Observation(), new Observation());
+        reader.ReadObservation(Observation("2024-01", "F", 1, note: note).ToByteArray(), first);
+        reader.ReadObservation(Observation("2024-02", "F", 1, note: note).ToByteArray(), second);
+        Assert.Same(first.Note, second.Note);
+    }
 }
