@@ -417,6 +417,51 @@ public sealed class DecisionLogTests : IDisposable
     }
 
     /// <summary>
+    /// Hostile review of the merges (finding 1): the Secretariat's store is put back from before its decisions were a signed log,
+    /// an unsigned rejection of PAN's cell still in its acceptances table, and it recovers its decision log from MEX's node, which
+    /// holds the rejection without its reason (a reason is served only to the State concerned and the Secretariat). The upgrade
+    /// step must recognise the rejection the log holds by its committed reason and sign nothing again. Before the fix it looked
+    /// for the reason's text, found none, and signed the rejection again as decision 3: signed again after a later acceptance,
+    /// it would undo that acceptance on every node.
+    /// </summary>
+    [Fact]
+    public async Task A_recovered_rejection_held_without_its_reason_is_not_signed_again_from_the_earlier_unsigned_decisions()
+    {
+        await using var decided = await DecidedTwiceAsync();
+        await using var mex = await TestNode.StartAsync("MEX", null, [ShareWithAll, .. await PullingDecisionsAsync("MEX", decided.Pan.Address, "PAN", MirpsAuth.Secretariat)]);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (mex.CountRows(Decisions) < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal([""], mex.Rows("SELECT reason FROM lifecycle_entries WHERE origin = 'secretariat' AND entry_sequence = 2")); // MEX may not read it
+        var rejected = decided.Decisions[1];
+        var secretariat = await decided.Secretariat.RestartAsync(restored =>
+        {
+            restored.Execute("DELETE FROM lifecycle_entries WHERE origin = 'secretariat'");
+            restored.Execute("INSERT INTO acceptances (country, group_id, period, entry_sequence, accepted, reason, actor, recorded_time) " +
+                $"VALUES ('PAN', '{Populations}', '2023', {rejected.LogSequence}, FALSE, 'the breakdown by age is missing', '{rejected.Actor}', {ChangeHash.Micros(rejected.RecordedTime)})");
+        }, await PullingAsync("secretariat", (mex.Address, "MEX", ["MEX", MirpsAuth.Secretariat])));
+        try
+        {
+            decided.ToSecretariat.Target = secretariat.Address;
+            Assert.Null(await WritableAsync(secretariat));
+            deadline = DateTime.UtcNow.AddSeconds(30);
+            while (secretariat.CountRows("acceptances") > 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+            Assert.Equal(0L, secretariat.CountRows("acceptances"));
+            Assert.Equal(Hashes(decided.Decisions), DecisionHashes(secretariat)); // the log as signed, nothing signed again
+            Assert.Equal(3L, Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(PanCell())).Entries).EntrySequence);
+        }
+        finally
+        {
+            await secretariat.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// A hostile relay (saying it is CRI's node) serves PAN's node the Secretariat's decision log: an acceptance PAN forged for
     /// its own cell with its own key, then the true rejection with its reason altered, then the true log followed by the old
     /// acceptance replayed after the rejection. PAN's node stores nothing forged or altered, reports the relay failing with the

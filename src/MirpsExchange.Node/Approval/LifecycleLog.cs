@@ -118,7 +118,9 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
             var action = decision.Accepted ? LifecycleAction.Accept : LifecycleAction.Reject;
             if (await db.LifecycleEntries.AsNoTracking().AnyAsync(e => e.Origin == MirpsAuth.Secretariat && e.Country == decision.Country
                 && e.LogSequence == decision.EntrySequence && e.GroupId == decision.GroupId && e.Period == decision.Period && e.Action == action
-                && e.Reason == decision.Reason && e.Actor == decision.Actor, cancellationToken))
+                // A rejection recovered from a node that may not read its reason holds only the reason's hash (an unsalted text cannot be
+                // matched to it): the same decision all the same, by its action, approval, cell and actor.
+                && (e.Reason == decision.Reason || e.Reason == "" && e.ReasonHash != null) && e.Actor == decision.Actor, cancellationToken))
             {
                 await db.Acceptances.Where(a => a.Id == decision.Id).ExecuteDeleteAsync(cancellationToken);
                 continue;
