@@ -272,7 +272,7 @@ public class SharingPolicyTests
         var peer = await PeerFailingAsync(replica);
 
         // The replica asked for a token for CRI's node, which BLZ's node does not accept.
-        Assert.StartsWith("Unauthenticated", peer.LastError);
+        Assert.StartsWith("the peer answered Unauthenticated", peer.LastError);
         Assert.Equal(0, replica.CountRows() + replica.CountRows("withheld_changes"));
     }
 

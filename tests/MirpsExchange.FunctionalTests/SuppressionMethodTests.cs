@@ -67,8 +67,8 @@ public class SuppressionMethodTests
         // A node on software that implements method 2 only pulls nothing and says why, naming method 3: not WRONGLY_WITHHELD
         // (Q1's complement, which method 2 does not produce, would have been taken for a forged one).
         await using var older = await SharingPolicyTests.ReplicaAsync("CRI", "CRI", origin.Folder, ["--Node:Sharing:SuppressionMethods:0=2"], origin.Peer);
-        var peer = await FailingAsync(older, origin.Address, "FailedPrecondition");
-        Assert.StartsWith("FailedPrecondition: ", peer.LastError);
+        var peer = await FailingAsync(older, origin.Address, "the peer answered FailedPrecondition");
+        Assert.StartsWith("the peer answered FailedPrecondition: ", peer.LastError);
         Assert.Contains("complementary-suppression method 3", peer.LastError);
         Assert.Equal(0, older.CountRows() + older.CountRows("withheld_changes"));
 
