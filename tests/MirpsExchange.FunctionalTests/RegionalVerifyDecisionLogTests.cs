@@ -70,8 +70,8 @@ public class RegionalVerifyDecisionLogTests
         // PAN accepted, Belize approved only: the accepted-only figure is PAN's, and the provenance names the decision log's head.
         var (accepted, provenance) = await ExportAsync("accepted-1", "accepted");
         Assert.Contains("their sum is 230", await File.ReadAllTextAsync(accepted));
-//        Assert.Equal(["BLZ", "PAN", MirpsAuth.Secretariat], provenance.LifecycleHeads.Select(h => h.Origin)); // the States in the catalogue's order, then the decision log
-//        Assert.Equal(1, provenance.LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
+        Assert.Equal(["BLZ", "PAN", MirpsAuth.Secretariat], provenance.LifecycleHeads.Select(h => h.Origin)); // the States in the catalogue's order, then the decision log
+        Assert.Equal(1, provenance.LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
         var honest = await CliRunner.RunAsync(["regional", "verify", accepted, .. verifyArgs]);
         Assert.True(honest.Code == CliApp.Ok, honest.Error + honest.Output);
         // Every State's current figures (no filter): what the forger wants the accepted-only export to say, PAN's and Belize's 470.
@@ -87,7 +87,7 @@ public class RegionalVerifyDecisionLogTests
         // 2. A rejection rewritten as an acceptance.
         await acceptor.RejectDataAsync(new RejectDataRequest { Country = "BLZ", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the age breakdown is missing" }); // decision 2
         var (_, afterRejection) = await ExportAsync("accepted-2", "accepted");
-//        Assert.Equal(2, afterRejection.LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
+        Assert.Equal(2, afterRejection.LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
         var rewritten = await VerifyAsync(everything, Claiming(afterRejection, 1));
         Assert.Equal(CliApp.Refused, rewritten.Code);
         Assert.Contains("is entry 2, a rejection of BLZ's approval at entry 1", rewritten.Error);
@@ -112,8 +112,8 @@ public class RegionalVerifyDecisionLogTests
         head.MergeFrom(afterRejection.LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat));
         var beyond = await VerifyAsync(both, backdated);
         Assert.Equal(CliApp.Refused, beyond.Code);
-        Assert.Contains("accepted BLZ's POPULATIONS 2023 (its approval at entry 2)", beyond.Error);
-        Assert.Contains("only at entry 3 of its decision log, beyond the head named (entry 2)", beyond.Error);
+        // (the head named is not the last decision recorded by the export's as-of time: decision 3 was)
+        Assert.Contains("head named (entry 2) stops before entry 3, which the Secretariat recorded by the export's as-of time", beyond.Error);
 
         // The list is checked against the signed log both ways: an acceptance the figures rest on cannot be left out of it either.
         var dropped = bothProvenance.Clone();
@@ -128,6 +128,18 @@ public class RegionalVerifyDecisionLogTests
         var headlessResult = await VerifyAsync(both, headless);
         Assert.Equal(CliApp.Refused, headlessResult.Code);
         Assert.Contains("names no head of the Secretariat's decision log", headlessResult.Error);
+
+        // Hostile review of the merges (finding 2): the Secretariat then rejects PAN (decision 4). An export as of after that rejection
+        // that names the decision log's head before it (entry 3) would count PAN as accepted: the head must be the last decision
+        // recorded by the as-of time, and the node holds decision 4, recorded by then.
+        await acceptor.RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = "the totals do not add up" });
+        var (_, afterPanRejection) = await ExportAsync("accepted-4", "accepted");
+        Assert.Equal(4, afterPanRejection.LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
+        var stale = bothProvenance.Clone();
+        stale.AsOfTime = afterPanRejection.AsOfTime;
+        var staleResult = await VerifyAsync(both, stale);
+        Assert.True(staleResult.Code == CliApp.Refused, staleResult.Error + staleResult.Output);
+        Assert.Contains("stops before entry 4", staleResult.Error);
     }
 
     /// <summary>

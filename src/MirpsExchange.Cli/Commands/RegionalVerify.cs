@@ -161,6 +161,11 @@ internal static class RegionalVerify
                             handovers.GetValueOrDefault(head.Origin, ([], [])), decisions, cancellationToken);
                         lifecycle[head.Origin] = upToHead;
                         laterDecisions = decisions ? beyond : laterDecisions;
+                        if (decisions && DecisionHeadOutOfPlace(head, upToHead, beyond, provenance.AsOfTime) is { } misplaced)
+                        {
+                            await error.WriteLineAsync($"does not verify: {misplaced}");
+                            return CliApp.Refused;
+                        }
                     }
                     catch (PeerRefusedException e)
                     {
@@ -480,6 +485,33 @@ internal static class RegionalVerify
             throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head's hash is not the hash of entry {head.EntrySequence} {head.Origin} signed");
         }
         return (entries, beyond);
+    }
+
+    /// <summary>
+    /// Why the decision log's <paramref name="head"/> is not the one an answer as of <paramref name="asOf"/> names, or null: the answer names the
+    /// last decision the Secretariat recorded by then (recorded times never go back along its signed chain), so the head's entry is recorded by
+    /// <paramref name="asOf"/> and the next one the node holds (<paramref name="beyond"/>) after it. An older head would read the Secretariat's
+    /// later decisions away (a rejection since, hostile review of the merges); a later one would count decisions taken after the cut.
+    /// </summary>
+    private static string? DecisionHeadOutOfPlace(Mirps.Regional.V1.LifecycleLogHead head, List<Mirps.Observation.V1.LifecycleEntry> upToHead,
+        List<Mirps.Observation.V1.LifecycleEntry> beyond, Google.Protobuf.WellKnownTypes.Timestamp? asOf)
+    {
+        if (asOf is null)
+        {
+            return "the provenance names the Secretariat's decision log's head but no as-of time to read it at";
+        }
+        var cut = StoreTime.ToMicros(asOf.ToDateTimeOffset());
+        var when = asOf.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture);
+        if (upToHead.Count > 0 && Mirps.Log.ChangeHash.Micros(upToHead[^1].RecordedTime) > cut)
+        {
+            return $"the Secretariat's decision log's head named (entry {head.EntrySequence}) was recorded after the export's as-of time ({when})";
+        }
+        if (beyond.Count > 0 && Mirps.Log.ChangeHash.Micros(beyond[0].RecordedTime) <= cut)
+        {
+            return $"the Secretariat's decision log's head named (entry {head.EntrySequence}) stops before entry {beyond[0].EntrySequence}, which the Secretariat " +
+                $"recorded by the export's as-of time ({when}): an answer as of that time reads it";
+        }
+        return null;
     }
 
     /// <summary><paramref name="country"/>'s lifecycle entry <paramref name="sequence"/> in the verified logs read, or null.</summary>
