@@ -665,6 +665,44 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// The moments before a node notices that its store lock's session ended (up to Store:LockCheckInterval, here ten
+    /// minutes): PAN's lock session is ended by an administrator, and a second node process starts on the same database,
+    /// taking the lock that is free now. The first node still believes it holds the lock, but its next submit must write
+    /// nothing (FAILED_PRECONDITION, STORE_LOCK_LOST, and sync status says why), while the second, which holds the lock,
+    /// writes change 5. Before the fix the first node's submit was written beside the second's: two processes writing PAN's
+    /// log at once.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_lock_session_ended_writes_nothing_before_it_notices_while_a_second_node_holds_the_store()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            await using var pan = await PanamaAsync("--Store:LockCheckInterval=00:10:00", key);
+            var database = pan.Store!.ConnectionString;
+            await TerminateAsync(database, await LockSessionAsync(database));
+            await using var second = await TestNode.StartAsync("PAN", null, [ShareWithAll, key, "--Store:Provider=postgres", $"--ConnectionStrings:Store={database}"]);
+            Assert.Null(pan.Services.GetRequiredService<StoreLock>().Lost); // the first node has not looked yet
+
+            await RpcAssert.ReasonAsync(() => pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
+                StatusCode.FailedPrecondition, StoreLock.LostReason);
+            Assert.Equal(4, PanLog(pan, database).Count); // nothing of it written
+            Assert.Equal(5, (await second.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 310)))).LastOriginSequence);
+            await RpcAssert.ReasonAsync(() => pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 320))).ResponseAsync,
+                StatusCode.FailedPrecondition, StoreLock.LostReason);
+            var refusal = (await new Mirps.Sync.V1.SyncService.SyncServiceClient(pan.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).WriteRefusal;
+            Assert.StartsWith($"{StoreLock.LostReason}: ", refusal, StringComparison.Ordinal);
+            Assert.Equal(5, PanLog(pan, database).Count);
+            Assert.Equal("310", PanLog(pan, database)[^1].Split('|')[8]); // change 5 is the second node's
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
     /// the command line): an owner-only file in <paramref name="folder"/>.
     /// </summary>
