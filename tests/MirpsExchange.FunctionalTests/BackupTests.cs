@@ -175,14 +175,7 @@ public class BackupTests
             string[] args = [ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryRetryInterval=00:00:01", .. await PeersArgsAsync(folder, secretariat.Peer)];
             await using (var refused = await TestNode.StartOnStoreAsync(restored, "PAN", null, args))
             {
-                refused.Errors.Expect("OriginRecoveryBelowHighWater");
-                refused.Errors.Expect("PeerPullFailed");
-                await RecoveredAsync(refused);
-                await Task.Delay(TimeSpan.FromSeconds(2)); // two more checks
-                await RpcAssert.ReasonAsync(() => refused.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
-                    StatusCode.FailedPrecondition, OriginRecovery.BelowHighWater);
-                var refusal = refused.Services.GetRequiredService<RecoveryState>().Refusal!;
-                Assert.Contains("signed PAN's log up to change 7", refusal, StringComparison.Ordinal);
+                var refusal = await RefusedBelowHighWaterAsync(refused);
                 Assert.Contains("changes 5 to 7", refusal, StringComparison.Ordinal);
                 Assert.Contains("Node:AcceptLocalHead", refusal, StringComparison.Ordinal);
                 Assert.Equal(4, PanLog(refused.DatabasePath).Count);

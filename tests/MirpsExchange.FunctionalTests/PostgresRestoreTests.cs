@@ -101,6 +101,137 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// The recovery quorum over a restored PostgreSQL store (RecoveryQuorumTests' case, on a pg_dump): PAN's store dumped at
+    /// change 4; change 5 written, and held by the Secretariat; the store lost and the older dump put back with pg_restore
+    /// (the node's key folder, and so its high-water mark at change 5, kept). CRI's node shows PAN's true head (change 5)
+    /// but serves change 5 with another value. While the Secretariat is out of reach, CRI alone is no quorum: writes stay
+    /// refused (RECOVERY_QUORUM_MISSING, naming the mark), and CRI is not even asked for PAN's log. Once the Secretariat
+    /// answers, CRI (tried first) is refused for its forged page with nothing of it written, the node recovers change 5 from
+    /// the Secretariat as PAN signed it, and its next submit is change 6, which the Secretariat verifies on PAN's chain.
+    /// </summary>
+    [Fact]
+    public async Task A_store_restored_from_an_older_pg_dump_waits_for_its_quorum_refuses_a_lone_hostile_peers_forged_page_and_recovers_from_the_quorum()
+    {
+        var folder = TempFolder.Create();
+        string? restored = null;
+        try
+        {
+            var port = FreePort();
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var (secretariat, changes, heads) = await DumpedBehindTheSecretariatAsync(folder, port, key, 1);
+            await using var held = secretariat;
+            restored = changes.Restored;
+            var forged = changes.Log.Select(c => c.Clone()).ToList();
+            forged[^1].Observation.Value = 3000; // change 5, altered: PAN's chain no longer verifies
+            await using var hostile = await MaliciousPeer.StartAsync("CRI");
+            (hostile.Holds, hostile.Head) = (5, heads[^1]); // PAN's own signature on its true head
+            hostile.RequestScript = request => RecoveryTests.Serve(request, forged, heads);
+            await using var gate = new TcpGate(secretariat.Address); // the Secretariat: every connection held until opened
+
+            await using var started = await TestNode.StartAsync("PAN", null,
+            [
+                ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryCheckTimeout=00:00:02", "--Node:RecoveryRetryInterval=00:00:01",
+                "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}", .. await PeersArgsAsync(folder, hostile.Peer, (gate.Address, "secretariat")),
+            ]);
+            started.Errors.Expect("OriginRecoverySourceRefused"); // CRI's forged page, once the quorum answered
+            var refusal = await RefusedForWantOfQuorumAsync(started);
+            Assert.Contains("Secretariat", refusal, StringComparison.Ordinal);
+            Assert.Contains("but this node signed them up to change 5", refusal, StringComparison.Ordinal);
+            await Task.Delay(TimeSpan.FromSeconds(2)); // two more checks, CRI alone answering
+            await RpcAssert.ReasonAsync(() => started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+            lock (hostile.Requests)
+            {
+                Assert.DoesNotContain(hostile.Streams, s => s.Origin == "PAN"); // no quorum: nothing is pulled, from anyone
+            }
+            Assert.Equal(4, PanLog(started, restored).Count);
+
+            gate.Open();
+            await EventuallyAsync(() => Task.FromResult(started.Services.GetRequiredService<RecoveryState>().Refusal), refusal => refusal is null, "the node recovered from its quorum");
+            lock (hostile.Requests)
+            {
+                Assert.Contains(hostile.Streams, s => s.Origin == "PAN"); // asked first, its page refused
+            }
+            Assert.Equal(PanLog(secretariat), PanLog(started, restored)); // change 5 as PAN signed it (300), not CRI's 3000
+            await ContinuesAsync(started, secretariat, 6, "2025", 310, store: restored);
+        }
+        finally
+        {
+            await DropAsync(restored);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// The high-water mark as a floor on a restored PostgreSQL store (BackupTests' case, on a pg_dump restored with
+    /// --no-comments: only the mark tells). PAN signed changes 5 to 7 after its dump; the Secretariat answers with PAN's
+    /// genuine but stale head at change 4 and holds nothing beyond. The quorum proves change 4, but the node signed up to 7:
+    /// writes stay refused (RECOVERY_BELOW_HIGH_WATER), check after check, with nothing written. When the Secretariat shows
+    /// and serves PAN's log up to change 7, the next check recovers it, and the next submit is change 8, not a second change 5.
+    /// </summary>
+    [Fact]
+    public async Task A_store_restored_from_an_older_pg_dump_signs_nothing_below_its_high_water_mark_until_it_has_recovered_up_to_it()
+    {
+        var folder = TempFolder.Create();
+        string? restored = null;
+        try
+        {
+            var port = FreePort();
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            var (real, changes, heads) = await DumpedBehindTheSecretariatAsync(folder, port, key, 3, "--no-comments");
+            restored = changes.Restored;
+            await real.DisposeAsync(); // the Secretariat PAN's node reaches below answers as a stale one would
+            await using var secretariat = await MaliciousPeer.StartAsync("secretariat");
+            (secretariat.Holds, secretariat.Head) = (4, heads.Single(h => h.Sequence == 4)); // PAN's own signature, stale
+            secretariat.RequestScript = request => RecoveryTests.Serve(request, [.. changes.Log.Where(c => c.OriginSequence <= secretariat.Holds)], heads);
+
+            await using var started = await TestNode.StartAsync("PAN", null,
+            [
+                ShareWithAll, $"--Node:Port={port}", key, "--Node:RecoveryRetryInterval=00:00:01",
+                "--Store:Provider=postgres", $"--ConnectionStrings:Store={restored}", .. await PeersArgsAsync(folder, secretariat.Peer),
+            ]);
+            await RefusedBelowHighWaterAsync(started);
+            Assert.Equal(4, PanLog(started, restored).Count);
+
+            (secretariat.Holds, secretariat.Head) = (7, heads[^1]); // it has pulled changes 5 to 7 now
+            await EventuallyAsync(() => Task.FromResult(started.Services.GetRequiredService<RecoveryState>().Refusal), refusal => refusal is null, "the node recovered up to its high-water mark");
+            Assert.Equal(7, PanLog(started, restored).Count);
+            Assert.Equal(8, (await started.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310)))).LastOriginSequence);
+        }
+        finally
+        {
+            await DropAsync(restored);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// PAN's node on PostgreSQL (its key <paramref name="key"/> in a folder that outlives it) and the Secretariat pulling it;
+    /// the store dumped with pg_dump at change 4, then <paramref name="after"/> more changes (5, ...) written and held by the
+    /// Secretariat; PAN's own log as it served it then (every change, its heads); the node stopped, its store lost, and the
+    /// dump put back with pg_restore (and <paramref name="restoreOptions"/>) into a new database (Restored).
+    /// </summary>
+    private static async Task<(TestSecretariat Secretariat, (List<Mirps.Observation.V1.StoredObservation> Log, string Restored) Changes, List<Mirps.Observation.V1.LogHead> Heads)>
+        DumpedBehindTheSecretariatAsync(string folder, int port, string key, int after, params string[] restoreOptions)
+    {
+        var pan = await PanamaAsync($"--Node:Port={port}", key);
+        var secretariat = await SecretariatAsync(folder, $"http://127.0.0.1:{port}");
+        var server = new NpgsqlConnectionStringBuilder(pan.Store!.ConnectionString);
+        var dump = Path.Combine(folder, "pan.dump");
+        await PgAsync("pg_dump", server, "--format=custom", $"--file={dump}", server.Database!); // change 4
+        foreach (var period in new[] { "2022", "2023", "2024" }.Take(after))
+        {
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: period, value: 300))); // changes 5, ...
+        }
+        await SecretariatHoldsAsync(secretariat, 4 + after);
+        var (log, heads) = await RecoveryTests.OwnLogAsync(pan);
+        var restored = await DatabaseAsync(pan.Store);
+        await pan.DisposeAsync(); // the store is lost
+        await PgAsync("pg_restore", server, ["--no-owner", .. restoreOptions, $"--dbname={new NpgsqlConnectionStringBuilder(restored).Database}", dump]);
+        return (secretariat, (log, restored), heads);
+    }
+
+    /// <summary>
     /// F8: COMMENT needs the role to own the table. PAN's store restored by an administrator (pg_restore as the superuser,
     /// without comments), which the node's own role may read and write but does not own: the node still starts, finds the
     /// store put back by how far it signed its log, recovers change 5 from the Secretariat and writes change 6.
@@ -519,6 +650,45 @@ public class PostgresRestoreTests
             await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<RecoveryState>().Refusal is null ? PanLog(pan, database).Count : 0),
                 count => count == 5, "the node recovered change 5 from the Secretariat and writes again");
             await ContinuesAsync(pan, secretariat, 6, "2025", 310, store: database);
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
+    /// The moments before a node notices that its store lock's session ended (up to Store:LockCheckInterval, here ten
+    /// minutes): PAN's lock session is ended by an administrator, and a second node process starts on the same database,
+    /// taking the lock that is free now. The first node still believes it holds the lock, but its next submit must write
+    /// nothing (FAILED_PRECONDITION, STORE_LOCK_LOST, and sync status says why), while the second, which holds the lock,
+    /// writes change 5. Before the fix the first node's submit was written beside the second's: two processes writing PAN's
+    /// log at once.
+    /// </summary>
+    [Fact]
+    public async Task A_node_whose_lock_session_ended_writes_nothing_before_it_notices_while_a_second_node_holds_the_store()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            var key = $"--Node:LogSigningKeyFile={await TestLogKeys.FileAsync(await SharedIdentity.GetAsync(), "PAN", folder)}";
+            await using var pan = await PanamaAsync("--Store:LockCheckInterval=00:10:00", key);
+            pan.Errors.Expect("HealthCheckEnd"); // its store-lock health check is unhealthy once a write found the session ended (logged at Error level when it runs)
+            var database = pan.Store!.ConnectionString;
+            await TerminateAsync(database, await LockSessionAsync(database));
+            await using var second = await TestNode.StartAsync("PAN", null, [ShareWithAll, key, "--Store:Provider=postgres", $"--ConnectionStrings:Store={database}"]);
+            Assert.Null(pan.Services.GetRequiredService<StoreLock>().Lost); // the first node has not looked yet
+
+            await RpcAssert.ReasonAsync(() => pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))).ResponseAsync,
+                StatusCode.FailedPrecondition, StoreLock.LostReason);
+            Assert.Equal(4, PanLog(pan, database).Count); // nothing of it written
+            Assert.Equal(5, (await second.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 310)))).LastOriginSequence);
+            await RpcAssert.ReasonAsync(() => pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 320))).ResponseAsync,
+                StatusCode.FailedPrecondition, StoreLock.LostReason);
+            var refusal = (await new Mirps.Sync.V1.SyncService.SyncServiceClient(pan.Channel).GetSyncStatusAsync(new Mirps.Sync.V1.GetSyncStatusRequest())).WriteRefusal;
+            Assert.StartsWith($"{StoreLock.LostReason}: ", refusal, StringComparison.Ordinal);
+            Assert.Equal(5, PanLog(pan, database).Count);
+            Assert.Equal("310", PanLog(pan, database)[^1].Split('|')[8]); // change 5 is the second node's
         }
         finally
         {

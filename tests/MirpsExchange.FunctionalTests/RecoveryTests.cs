@@ -128,7 +128,8 @@ public class RecoveryTests
         return (changes, heads);
     }
 
-    private static IEnumerable<StreamChangesResponse> Serve(StreamChangesRequest request, List<StoredObservation> changes, List<LogHead> heads)
+    /// <summary>What a relay holding <paramref name="changes"/> and <paramref name="heads"/> of PAN's log streams for <paramref name="request"/>.</summary>
+    internal static IEnumerable<StreamChangesResponse> Serve(StreamChangesRequest request, List<StoredObservation> changes, List<LogHead> heads)
     {
         var after = changes.Where(c => c.OriginSequence > request.AfterSequence).ToList();
         if (request.Origin == "PAN" && after.Count > 0)

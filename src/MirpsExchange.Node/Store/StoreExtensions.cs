@@ -45,17 +45,19 @@ public static class StoreExtensions
         if (provider == StoreProvider.Postgres)
         {
             // One node per store, and `mirps restore` refuses a running node's database: the node holds an advisory lock on it while it runs.
-            builder.Services.AddSingleton(_ => StoreLock.ForPostgresNode(connectionString));
+            // Every write transaction checks, in itself, that the lock is still held (StoreLockFence): the watch below looks only every interval.
+            var fence = new StoreLockFence();
+            builder.Services.AddSingleton(_ => fence.Lock = StoreLock.ForPostgresNode(connectionString));
             // That lock lives on one session: a watch finds it ended, takes the lock again, or refuses writes while another holds it.
             // Taken again, writes wait for the start-up restore check (the store may have been restored while the lock was lost).
             var lockCheck = builder.Configuration.GetValue<TimeSpan?>("Store:LockCheckInterval") ?? TimeSpan.FromSeconds(10);
             builder.Services.AddHostedService(services => new StoreLockWatch(services.GetRequiredService<StoreLock>(), lockCheck, services.GetRequiredService<ILogger<StoreLockWatch>>(),
                 services.GetService<Sync.OriginRecovery>() is { } recovery ? recovery.CheckAfterStoreLockRetakenAsync : null));
             builder.Services.AddHealthChecks().AddCheck<StoreLockHealthCheck>("store-lock");
-            builder.Services.AddDbContext<NodeDbContext, PostgresNodeDbContext>(options => ConfigurePostgres(options, connectionString));
+            builder.Services.AddDbContext<NodeDbContext, PostgresNodeDbContext>(options => ConfigurePostgres(options, connectionString).AddInterceptors(fence));
             // The writer's connections are a pool of their own (Npgsql pools per connection string), as on SQLite.
             var writerStore = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "mirps-writer" }.ToString();
-            var writerOptions = PostgresOptions(writerStore);
+            var writerOptions = PostgresOptions(writerStore, fence);
             builder.Services.AddKeyedScoped<NodeDbContext>(NodeDbContext.Writer, (_, _) => new PostgresNodeDbContext(writerOptions));
         }
         else
@@ -104,7 +106,7 @@ public static class StoreExtensions
             .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
 
     /// <summary>The store's options on PostgreSQL (<see cref="PostgresNodeDbContext"/>).</summary>
-    public static void ConfigurePostgres(DbContextOptionsBuilder options, string connectionString) =>
+    public static DbContextOptionsBuilder ConfigurePostgres(DbContextOptionsBuilder options, string connectionString) =>
         options.UseNpgsql(connectionString)
             .ConfigureWarnings(warnings => warnings.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning));
 
@@ -117,10 +119,15 @@ public static class StoreExtensions
     }
 
     /// <summary>The store's options on PostgreSQL (<see cref="ConfigurePostgres"/>) for a context made by hand.</summary>
-    public static DbContextOptions<PostgresNodeDbContext> PostgresOptions(string connectionString)
+    /// <param name="fence">The node's write transactions' check of its store lock (<see cref="StoreLockFence"/>); none for a context a tool makes.</param>
+    public static DbContextOptions<PostgresNodeDbContext> PostgresOptions(string connectionString, StoreLockFence? fence = null)
     {
         var options = new DbContextOptionsBuilder<PostgresNodeDbContext>();
         ConfigurePostgres(options, connectionString);
+        if (fence is not null)
+        {
+            options.AddInterceptors(fence);
+        }
         return options.Options;
     }
 

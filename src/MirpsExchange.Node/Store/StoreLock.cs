@@ -21,7 +21,17 @@ public sealed partial class StoreLock : IDisposable
     private readonly string? _postgres;
     private volatile string? _lost;
 
-    private StoreLock(IDisposable? held, string? postgres = null) => (_held, _postgres) = (held, postgres);
+    /// <summary>
+    /// The fencing key: an advisory lock only the current lock session holds (a random key taken with the store's lock, so a
+    /// session of another process, or a later one of this, never holds it); 0 while none is held. Every write transaction
+    /// checks that it is still held (<see cref="StoreLockFence"/>).
+    /// </summary>
+    private long _token;
+
+    /// <summary>A write found the lock's session ended (<see cref="SessionEnded"/>): the next check takes the lock again.</summary>
+    private volatile bool _fenced;
+
+    private StoreLock(IDisposable? held, string? postgres = null, long token = 0) => (_held, _postgres, _token) = (held, postgres, token);
 
     /// <summary>The reason writes are refused with while the lock is lost.</summary>
     public const string LostReason = "STORE_LOCK_LOST";
@@ -46,10 +56,23 @@ public sealed partial class StoreLock : IDisposable
     /// of its own, outside the pools, held until disposed), or null when another session holds it (a node runs on it).
     /// </summary>
     public static async Task<StoreLock?> TryAcquirePostgresAsync(string connectionString, CancellationToken cancellationToken = default) =>
-        await TryLockPostgresAsync(connectionString, cancellationToken) is { } connection ? new StoreLock(connection, connectionString) : null;
+        await TryLockPostgresAsync(connectionString, cancellationToken) is ({ } connection, var token) ? new StoreLock(connection, connectionString, token) : null;
 
-    /// <summary>A connection holding the advisory lock, or null when another session holds it.</summary>
-    private static async Task<Npgsql.NpgsqlConnection?> TryLockPostgresAsync(string connectionString, CancellationToken cancellationToken)
+    /// <summary>
+    /// The key every write transaction takes shared (<see cref="StoreLockFence"/>) before it checks the fencing key, and a new
+    /// holder of the store's lock takes once exclusively: it waits there until the write transactions of the lock's previous
+    /// holder that passed their check have ended, so none of them commits after the new holder has begun to read the store.
+    /// </summary>
+    private const long PostgresWriteBarrierKey = 0x4D49_5250_5357_5242; // "MIRPSWRB"
+
+    /// <summary>How long a new holder waits at the barrier for the previous holder's write transactions (a hung one fails the take, retried).</summary>
+    private const int BarrierTimeoutSeconds = 60;
+
+    /// <summary>
+    /// A connection holding the advisory lock and its fencing key (a random key only this session holds), or none when another
+    /// session holds the lock. Once taken, it waits for the previous holder's write transactions in flight (the barrier).
+    /// </summary>
+    private static async Task<(Npgsql.NpgsqlConnection? Connection, long Token)> TryLockPostgresAsync(string connectionString, CancellationToken cancellationToken)
     {
         // Keepalive: a network cut ends the session on the server too, and the check finds it.
         var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString)
@@ -62,7 +85,16 @@ public sealed partial class StoreLock : IDisposable
             await using var command = new Npgsql.NpgsqlCommand($"SELECT pg_try_advisory_lock({PostgresLockKey})", connection);
             if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
             {
-                return connection;
+                long token;
+                do
+                {
+                    token = BitConverter.ToInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+                }
+                while (token is 0 or PostgresLockKey or PostgresWriteBarrierKey);
+                command.CommandText = $"SELECT pg_advisory_lock({token}); SELECT pg_advisory_lock({PostgresWriteBarrierKey}); SELECT pg_advisory_unlock({PostgresWriteBarrierKey})";
+                command.CommandTimeout = BarrierTimeoutSeconds;
+                await command.ExecuteNonQueryAsync(cancellationToken);
+                return (connection, token);
             }
         }
         catch
@@ -71,7 +103,41 @@ public sealed partial class StoreLock : IDisposable
             throw;
         }
         await connection.DisposeAsync();
-        return null;
+        return (null, 0);
+    }
+
+    /// <summary>
+    /// In a write transaction just begun on the store (<paramref name="transaction"/>): whether this node still holds the
+    /// store's lock, checked in the transaction itself. It takes the barrier key shared (a new holder of the lock waits for
+    /// this transaction to end before it reads the store), then the fencing key shared without waiting: that succeeds only
+    /// when no session holds it exclusively, that is when the lock's session has ended (terminated, timed out, cut), whatever
+    /// the node has noticed yet. Costs one round trip per write transaction.
+    /// </summary>
+    internal async Task<bool> HeldInAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        var token = Interlocked.Read(ref _token);
+        if (token == 0)
+        {
+            return false;
+        }
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT pg_advisory_xact_lock_shared({PostgresWriteBarrierKey}); SELECT pg_try_advisory_xact_lock_shared({token})";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return !reader.GetBoolean(0); // taken here: no session holds it, so the lock's session is gone
+    }
+
+    /// <summary>A write transaction found the lock's session ended: writes are refused until the next check takes the lock again.</summary>
+    internal string SessionEnded()
+    {
+        Interlocked.Exchange(ref _token, 0);
+        _fenced = true;
+        var why = "the node's store lock session ended (a write found it, and wrote nothing: terminated by an administrator, idle_session_timeout or a network cut; " +
+            "another process may hold the store's lock now): writes are refused until the node holds its lock again and has checked the store";
+        _lost ??= why;
+        return _lost;
     }
 
     /// <summary>The lock on the PostgreSQL store a node is about to open: refuses the start when another node holds it.</summary>
@@ -98,7 +164,15 @@ public sealed partial class StoreLock : IDisposable
         {
             connection = _held as Npgsql.NpgsqlConnection;
         }
-        if (connection is not null)
+        if (connection is not null && _fenced)
+        {
+            lock (_sync)
+            {
+                _held = null; // a write found the session ended: taken again below
+            }
+            await connection.DisposeAsync();
+        }
+        else if (connection is not null)
         {
             try
             {
@@ -118,12 +192,15 @@ public sealed partial class StoreLock : IDisposable
         }
         try
         {
-            if (await TryLockPostgresAsync(_postgres, cancellationToken) is { } again)
+            var fenced = _fenced;
+            _fenced = false;
+            if (await TryLockPostgresAsync(_postgres, cancellationToken) is ({ } again, var token))
             {
                 lock (_sync)
                 {
                     _held = again;
                 }
+                Interlocked.Exchange(ref _token, token);
                 // The session ended, so another may have restored the store meanwhile (mirps restore, pg_restore): writes stay
                 // refused until the store is checked as at start-up (Checked).
                 _lost = $"{RetakenUnchecked}: the node took its store's advisory lock again after its session ended, and checks whether the store was restored meanwhile before it writes";
@@ -132,7 +209,7 @@ public sealed partial class StoreLock : IDisposable
             var was = _lost;
             _lost = $"the node lost its store's advisory lock (its session ended: terminated by an administrator, idle_session_timeout or a network cut), and another session " +
                 $"holds it now (mirps restore, or another node on database {new Npgsql.NpgsqlConnectionStringBuilder(_postgres).Database}): writes are refused until the node holds it again";
-            return was is null ? false : null;
+            return was is null || fenced ? false : null;
         }
         catch (Npgsql.NpgsqlException e)
         {
@@ -196,6 +273,7 @@ public sealed partial class StoreLock : IDisposable
     {
         lock (_sync)
         {
+            Interlocked.Exchange(ref _token, 0);
             _held?.Dispose();
             _held = null;
         }
@@ -268,4 +346,37 @@ public sealed class StoreLockHealthCheck(StoreLock storeLock) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(storeLock.Lost is { } why ? HealthCheckResult.Unhealthy(why) : HealthCheckResult.Healthy("the node holds its store's lock"));
+}
+
+/// <summary>
+/// Every write transaction on a PostgreSQL store checks, inside the transaction, that the node still holds the store's lock
+/// (<see cref="StoreLock.HeldInAsync"/>): the node looks at the lock's session only every Store:LockCheckInterval, and in
+/// between a second node (or a restore by hand) may have taken the lock its ended session left. A transaction that finds the
+/// session ended is rolled back before anything is written, and refused with FAILED_PRECONDITION <see cref="StoreLock.LostReason"/>;
+/// writes stay refused until the node holds its lock again and has checked the store. EF Core's transactions only (the
+/// node's writes); a read snapshot begun on the connection itself is not checked.
+/// </summary>
+public sealed class StoreLockFence : Microsoft.EntityFrameworkCore.Diagnostics.DbTransactionInterceptor
+{
+    /// <summary>The node's store lock, set when it is taken (before the store is opened); a transaction before that is refused.</summary>
+    internal StoreLock? Lock { get; set; }
+
+    public override async ValueTask<System.Data.Common.DbTransaction> TransactionStartedAsync(System.Data.Common.DbConnection connection,
+        Microsoft.EntityFrameworkCore.Diagnostics.TransactionEndEventData eventData, System.Data.Common.DbTransaction result, CancellationToken cancellationToken = default)
+    {
+        if (Lock is { } held && await held.HeldInAsync(connection, result, cancellationToken))
+        {
+            return result;
+        }
+        await result.DisposeAsync(); // rolled back: nothing of it is written
+        throw Refusal();
+    }
+
+    public override System.Data.Common.DbTransaction TransactionStarted(System.Data.Common.DbConnection connection,
+        Microsoft.EntityFrameworkCore.Diagnostics.TransactionEndEventData eventData, System.Data.Common.DbTransaction result) =>
+        TransactionStartedAsync(connection, eventData, result).AsTask().GetAwaiter().GetResult();
+
+    private global::Grpc.Core.RpcException Refusal() =>
+        MirpsExchange.ServiceDefaults.RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, StoreLock.LostReason,
+            Lock?.SessionEnded() ?? "the node does not hold its store's lock");
 }

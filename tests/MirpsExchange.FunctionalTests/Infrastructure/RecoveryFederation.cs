@@ -103,6 +103,23 @@ public static class RecoveryFederation
         return refusal;
     }
 
+    /// <summary>
+    /// PAN's restored <paramref name="node"/> after its recovery check and two more, its quorum proving less of its log than
+    /// the node signed: it logged so and refuses a submit with FAILED_PRECONDITION RECOVERY_BELOW_HIGH_WATER. The refusal's text.
+    /// </summary>
+    internal static async Task<string> RefusedBelowHighWaterAsync(TestNode node)
+    {
+        node.Errors.Expect("OriginRecoveryBelowHighWater");
+        node.Errors.Expect("PeerPullFailed");
+        await RecoveredAsync(node);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // two more checks (Node:RecoveryRetryInterval=00:00:01)
+        await RpcAssert.ReasonAsync(() => node.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+            Grpc.Core.StatusCode.FailedPrecondition, OriginRecovery.BelowHighWater);
+        var refusal = node.Services.GetRequiredService<RecoveryState>().Refusal!;
+        Assert.Contains("signed PAN's log up to change 7", refusal, StringComparison.Ordinal);
+        return refusal;
+    }
+
     /// <summary>Waits until the Secretariat holds PAN's log up to <paramref name="sequence"/> (or 45 s).</summary>
     internal static async Task SecretariatHoldsAsync(TestSecretariat secretariat, long sequence)
     {
