@@ -122,32 +122,19 @@ public static class PageDownloads
         var periods = shown.Where(o => total(o.Sex) && total(o.Age)).Select(o => o.Period).Distinct().Order(StringComparer.Ordinal).ToList();
         var latest = periods.LastOrDefault();
         var stateRows = stored.Where(s => shownSet.Contains(s.Observation) && (total(s.Observation.Age) || s.Observation.Period == latest && total(s.Observation.Sex)))
-            .Select(s => s.Withholding == Withholding.Unspecified ? ExportRow.From(s.Observation)
-                : ExportRow.From(s.Observation) with { Value = null, Status = ObservationStatus.Confidential, Note = "" })
+            .Select(ExportRow.Of)
             .ToList();
 
         var client = new RegionalService.RegionalServiceClient(calls.Invoker);
         var options = await calls.OptionsAsync();
         Task<GetRegionalValueResponse> Answer(GetRegionalValueRequest request, CancellationToken token) => client.GetRegionalValueAsync(request, options).ResponseAsync;
-        var (regional, provenance) = await RegionalExport.RowsAsync(Answer, catalogue, [indicator], periods, Breakdown.Unspecified, asOf, options.CancellationToken);
         if (country is not null || latest is null)
         {
+            var (_, provenance) = await RegionalExport.RowsAsync(Answer, catalogue, [indicator], periods, Breakdown.Unspecified, asOf, options.CancellationToken);
             return (stateRows, provenance);
         }
-        var rows = stateRows.Concat(regional).ToList();
-        foreach (var breakdown in new[] { Breakdown.Sex, Breakdown.Age, Breakdown.CountryOfOrigin })
-        {
-            try
-            {
-                var (cells, _) = await RegionalExport.RowsAsync(Answer, catalogue, [indicator], [latest], breakdown, asOf, options.CancellationToken);
-                rows.AddRange(cells.Where(r => !total(breakdown switch { Breakdown.Sex => r.Sex, Breakdown.Age => r.Age, _ => r.CountryOfOrigin })));
-            }
-            catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition)
-            {
-                // The indicator has no such dimension: the page draws no such chart.
-            }
-        }
-        return (rows, provenance);
+        var (regional, chartProvenance) = await RegionalExport.ChartRowsAsync(Answer, catalogue, indicator, periods, asOf, options.CancellationToken);
+        return ([.. stateRows, .. regional], chartProvenance);
     }
 
     private static IResult Refused(RpcException e) =>
