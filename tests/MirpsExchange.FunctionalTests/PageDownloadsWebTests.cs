@@ -118,6 +118,24 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         await page.GotoAsync($"{secretariat.HttpAddress}/charts/state/CRI?indicator=REFUGEES&asOf=2024-02-01T00:00");
         var drill = await DownloadZipAsync(page, "SDMX-CSV", secretariat.Folder, links);
 
+        await page.GotoAsync($"{secretariat.HttpAddress}/completeness?from=2023");
+        var completeness = await DownloadZipAsync(page, "CSV", secretariat.Folder, links);
+        var completenessXlsx = await DownloadZipAsync(page, "Excel (xlsx)", secretariat.Folder, links);
+        foreach (var file in new[] { completeness, completenessXlsx })
+        {
+            var verified = await VerifyAsync(file);
+            Assert.True(verified.Code == MirpsExchange.Cli.CliApp.Ok, $"{Path.GetFileName(file)}: {verified.Error}{verified.Output}");
+            Assert.Contains(" completeness cells follow from the signed logs of ", verified.Output, StringComparison.Ordinal);
+        }
+        // Honduras, which sent nothing, said to have reported REFUGEES in 2023.
+        var matrix = System.Text.Encoding.UTF8.GetString(EntryBytes(completeness, ".csv")).Split("\r\n").ToList();
+        var hnd = matrix.IndexOf("REFUGEES,Personas refugiadas,2023,HND,falta");
+        Assert.True(hnd > 0, string.Join("\n", matrix.Take(5)));
+        matrix[hnd] = "REFUGEES,Personas refugiadas,2023,HND,reportado";
+        var forgedMatrix = await VerifyAsync(Rezip(completeness, ".csv", System.Text.Encoding.UTF8.GetBytes(string.Join("\r\n", matrix))));
+        Assert.True(forgedMatrix.Code == MirpsExchange.Cli.CliApp.Refused, forgedMatrix.Error + forgedMatrix.Output);
+        Assert.Contains($".csv, line {hnd + 1}: the cell REFUGEES 2023 HND, field state: the export says reported; the signed logs give missing", forgedMatrix.Error, StringComparison.Ordinal);
+
         // Untouched, each verifies: the States' rows against their signed logs, the regional totals and breakdowns computed again.
         foreach (var (file, figures) in new[] { (csv, 5 + 2 + 2), (xlsx, 5 + 2 + 2), (drill, 4) })
         {

@@ -30,6 +30,15 @@ public static class ExportReader
     public static IEnumerable<(ExportRow Row, int Line)> ReadNumbered(TextReader reader) => ReadNumbered(Records(reader));
 
     /// <summary>
+    /// A CSV file's records as written, each with its first line: a table of cells (a download that holds no figures, the completeness
+    /// table), read by the same rules as an export. A cell keeps the quote <see cref="SpreadsheetFormula.Neutralize"/> may have put before it.
+    /// </summary>
+    public static IEnumerable<(List<string> Fields, int Line)> Table(TextReader reader) =>
+        Records(reader).Select(r => r.UnclosedQuoteLine is { } quoteLine
+            ? throw new ExportFormatException(quoteLine, r.Fields.Count, "", "a quoted field starts here but its closing quote is missing (a quote inside a quoted field is written twice: \"\")")
+            : (r.Fields, r.Line));
+
+    /// <summary>
     /// Rows of a table read cell by cell (an xlsx sheet, <see cref="Spreadsheets.ObservationXlsx.ReadTable"/>): each record's cells and its
     /// row number, the header first; read as a CSV file's records are, the row number standing for the line.
     /// </summary>

@@ -21,6 +21,7 @@ using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.Secretariat.Regional;
+using MirpsExchange.Web.Secretariat;
 
 namespace MirpsExchange.Cli.Commands;
 
@@ -66,10 +67,11 @@ internal static class RegionalVerify
             var error = parse.InvocationConfiguration.Error;
             var file = parse.GetRequiredValue(export);
             List<(ExportRow Row, string Place)> rows;
+            List<(CompletenessCell Cell, string Place)>? cells;
             ExportProvenance provenance;
             try
             {
-                (rows, provenance) = await ReadExportAsync(file.FullName, parse.GetValue(provenanceOption)?.FullName, cancellationToken);
+                (rows, cells, provenance) = await ReadExportAsync(file.FullName, parse.GetValue(provenanceOption)?.FullName, cancellationToken);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ExportFormatException or InvalidProtocolBufferException or InvalidJsonException
                 or InvalidDataException)
@@ -177,6 +179,32 @@ internal static class RegionalVerify
                 {
                     await error.WriteLineAsync($"does not verify: {acceptance}");
                     return CliApp.Refused;
+                }
+
+                if (cells is not null)
+                {
+                    // The completeness download: every cell's reporting state computed again over exactly the logs read.
+                    var periods = new List<Period>();
+                    foreach (var named in provenance.Periods)
+                    {
+                        if (!Period.TryParse(named, out var parsed))
+                        {
+                            await error.WriteLineAsync($"error: the provenance names '{NodeReader.OneLine(named)}', which is not a period");
+                            return CliApp.Failed;
+                        }
+                        periods.Add(parsed);
+                    }
+                    var completeness = await ScratchAsync(logs, lifecycle, (indicators, _, _) =>
+                        indicators.GetCompletenessAsync([.. provenance.IndicatorCodes], periods, null, cancellationToken), cancellationToken);
+                    if (CellDifference(cells, completeness.Cells) is { } cellDifference)
+                    {
+                        await error.WriteLineAsync($"does not verify: {cellDifference}");
+                        return CliApp.Refused;
+                    }
+                    await parse.InvocationConfiguration.Output.WriteLineAsync(
+                        $"verified: {cells.Count:N0} completeness cells follow from the signed logs of {string.Join(" ", provenance.LogHeads.Select(h => $"{h.Origin}@{h.Sequence}"))} " +
+                        $"as of {provenance.AsOfTime?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)}");
+                    return CliApp.Ok;
                 }
 
                 // A chart page's download also holds each State's rows: each is checked against that State's signed log, as the reader is served it.
@@ -363,8 +391,29 @@ internal static class RegionalVerify
     /// out as a replica leaves them out of its observations), and the Secretariat's <see cref="RegionalIndicators"/> answers each figure as
     /// the export asked for it.
     /// </summary>
-    private static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
-        Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, ExportProvenance provenance, bool chart, CancellationToken cancellationToken)
+    private static Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
+        Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, ExportProvenance provenance, bool chart, CancellationToken cancellationToken) =>
+        ScratchAsync(logs, lifecycle, async (indicators, requests, catalogue) =>
+        {
+            Task<GetRegionalValueResponse> Answer(GetRegionalValueRequest request, CancellationToken token)
+            {
+                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null, request.Lifecycle);
+                return indicators.GetValueAsync(indicator, period, breakdown, null, token, request.Lifecycle);
+            }
+            if (chart)
+            {
+                return await RegionalExport.ChartRowsAsync(Answer, catalogue, provenance.IndicatorCodes[0], provenance.Periods, null, cancellationToken);
+            }
+            return await RegionalCommand.RegionalRowsAsync(Answer, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken, provenance.Lifecycle,
+                provenance.Rates ? (request, token) => indicators.GetRatesAsync(catalogue, requests.RatesQuery(new GetProtectionRatesRequest { Period = request.Period }), null, token, request.Lifecycle) : null);
+        }, cancellationToken);
+
+    /// <summary>
+    /// <paramref name="compute"/> run by the Secretariat's own <see cref="RegionalIndicators"/> over a temporary store holding exactly
+    /// <paramref name="logs"/> (each key's last revision current; placeholders left out) and the verified <paramref name="lifecycle"/> logs.
+    /// </summary>
+    private static async Task<T> ScratchAsync<T>(Dictionary<string, List<StoredObservation>> logs, Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle,
+        Func<RegionalIndicators, RegionalRequests, StandardCatalogue, Task<T>> compute, CancellationToken cancellationToken)
     {
         var catalogue = StandardCatalogue.LoadStandard();
         var folder = Directory.CreateTempSubdirectory("mirps-verify-");
@@ -408,17 +457,7 @@ internal static class RegionalVerify
             await db.SaveChangesAsync(cancellationToken);
             var requests = new RegionalRequests(catalogue, TimeProvider.System);
             var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
-            Task<GetRegionalValueResponse> Answer(GetRegionalValueRequest request, CancellationToken token)
-            {
-                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null, request.Lifecycle);
-                return indicators.GetValueAsync(indicator, period, breakdown, null, token, request.Lifecycle);
-            }
-            if (chart)
-            {
-                return await RegionalExport.ChartRowsAsync(Answer, catalogue, provenance.IndicatorCodes[0], provenance.Periods, null, cancellationToken);
-            }
-            return await RegionalCommand.RegionalRowsAsync(Answer, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken, provenance.Lifecycle,
-                provenance.Rates ? (request, token) => indicators.GetRatesAsync(catalogue, requests.RatesQuery(new GetProtectionRatesRequest { Period = request.Period }), null, token, request.Lifecycle) : null);
+            return await compute(indicators, requests, catalogue);
         }
         finally
         {
@@ -432,14 +471,14 @@ internal static class RegionalVerify
     /// downloads holding both (one data file, CSV, SDMX-CSV or xlsx, and its <c>.provenance.json</c>). Each row comes with where it was read
     /// ("FILE, line N" or "FILE, sheet 'S', row N"), so that a figure that does not verify is named where a person finds it.
     /// </summary>
-    private static async Task<(List<(ExportRow Row, string Place)> Rows, ExportProvenance Provenance)> ReadExportAsync(string file, string? provenance,
-        CancellationToken cancellationToken)
+    private static async Task<(List<(ExportRow Row, string Place)> Rows, List<(CompletenessCell Cell, string Place)>? Cells, ExportProvenance Provenance)> ReadExportAsync(
+        string file, string? provenance, CancellationToken cancellationToken)
     {
         if (!file.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
         {
             await using var stream = File.OpenRead(file);
-            return (await ReadRowsAsync(Path.GetFileName(file), stream, cancellationToken),
-                JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(provenance ?? ProvenanceFile(file), cancellationToken)));
+            var (fileRows, fileCells) = await ReadDataAsync(Path.GetFileName(file), stream, cancellationToken);
+            return (fileRows, fileCells, JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(provenance ?? ProvenanceFile(file), cancellationToken)));
         }
         using var zip = System.IO.Compression.ZipFile.OpenRead(file);
         var sidecar = zip.Entries.SingleOrDefault(e => e.Name.EndsWith(".provenance.json", StringComparison.Ordinal))
@@ -447,28 +486,95 @@ internal static class RegionalVerify
         var data = zip.GetEntry(sidecar.FullName[..^".provenance.json".Length])
             ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds {sidecar.FullName} but not the export it describes");
         await using var entry = data.Open();
-        var rows = await ReadRowsAsync($"{Path.GetFileName(file)}: {data.FullName}", entry, cancellationToken);
-        return (rows, JsonParser.Default.Parse<ExportProvenance>(provenance is null ? await ReadEntryAsync(sidecar, cancellationToken) : await File.ReadAllTextAsync(provenance, cancellationToken)));
+        var (rows, cells) = await ReadDataAsync($"{Path.GetFileName(file)}: {data.FullName}", entry, cancellationToken);
+        return (rows, cells, JsonParser.Default.Parse<ExportProvenance>(provenance is null ? await ReadEntryAsync(sidecar, cancellationToken) : await File.ReadAllTextAsync(provenance, cancellationToken)));
     }
 
-    /// <summary>The rows of one export file named <paramref name="name"/>: an xlsx workbook's first sheet (by its name's ending), else CSV or SDMX-CSV.</summary>
-    private static async Task<List<(ExportRow Row, string Place)>> ReadRowsAsync(string name, Stream stream, CancellationToken cancellationToken)
+    /// <summary>
+    /// The rows of one export file named <paramref name="name"/>: an xlsx workbook's first sheet (by its name's ending), else CSV or SDMX-CSV.
+    /// A completeness download (its columns those of <see cref="PageDownloads.CompletenessHeaders"/>, in Spanish or English) gives its cells instead.
+    /// </summary>
+    private static async Task<(List<(ExportRow Row, string Place)> Rows, List<(CompletenessCell Cell, string Place)>? Cells)> ReadDataAsync(string name, Stream stream,
+        CancellationToken cancellationToken)
     {
-        if (!name.EndsWith(".xlsx", StringComparison.OrdinalIgnoreCase))
+        List<(List<string> Fields, int Line)> table;
+        Func<int, string> place;
+        if (name.EndsWith(".xlsx", StringComparison.OrdinalIgnoreCase))
+        {
+            (var sheet, table) = MirpsExchange.Catalogue.Spreadsheets.ObservationXlsx.ReadTable(stream);
+            place = line => $"{name}, sheet '{sheet}', row {line}";
+        }
+        else
         {
             using var reader = new StreamReader(stream);
-            var text = await reader.ReadToEndAsync(cancellationToken);
-            return [.. ExportReader.ReadNumbered(new StringReader(text)).Select(r => (r.Row, $"{name}, line {r.Line}"))];
+            table = [.. ExportReader.Table(new StringReader(await reader.ReadToEndAsync(cancellationToken)))];
+            place = line => $"{name}, line {line}";
         }
-        var (sheet, table) = MirpsExchange.Catalogue.Spreadsheets.ObservationXlsx.ReadTable(stream);
+        if (table.Count > 0 && new[] { MirpsExchange.Web.Texts.Es, MirpsExchange.Web.Texts.En }.FirstOrDefault(t =>
+            table[0].Fields.Select(f => f.TrimStart('\uFEFF')).SequenceEqual(PageDownloads.CompletenessHeaders(t))) is { } texts)
+        {
+            return ([], CompletenessCells(table, texts, place));
+        }
         try
         {
-            return [.. ExportReader.ReadNumbered(table).Select(r => (r.Row, $"{name}, sheet '{sheet}', row {r.Line}"))];
+            return ([.. ExportReader.ReadNumbered(table).Select(r => (r.Row, place(r.Line)))], null);
         }
         catch (ExportFormatException e)
         {
-            throw new InvalidDataException($"{name}, sheet '{sheet}', row {e.Line}{(e.ColumnName.Length > 0 ? $", column {e.ColumnName}" : "")}: {e.Reason}", e);
+            throw new InvalidDataException($"{place(e.Line)}{(e.ColumnName.Length > 0 ? $", column {e.ColumnName}" : e.Column > 0 ? $", column {e.Column}" : "")}: {e.Reason}", e);
         }
+    }
+
+    /// <summary>A completeness download's cells: each row's indicator code, period, State and reporting state (read from its text in <paramref name="texts"/>' language).</summary>
+    private static List<(CompletenessCell Cell, string Place)> CompletenessCells(List<(List<string> Fields, int Line)> table, MirpsExchange.Web.Texts texts, Func<int, string> place)
+    {
+        var states = new[] { ReportingState.Reported, ReportingState.Provisional, ReportingState.Missing }.ToDictionary(s => texts[PageDownloads.StateKey(s)], StringComparer.Ordinal);
+        var header = PageDownloads.CompletenessHeaders(texts);
+        var cells = new List<(CompletenessCell, string)>();
+        foreach (var (fields, line) in table.Skip(1))
+        {
+            var cell = fields.ConvertAll(MirpsExchange.Catalogue.Csv.SpreadsheetFormula.Restore);
+            if (cell.Count != header.Count)
+            {
+                throw new InvalidDataException($"{place(line)}: {cell.Count} fields where the header has {header.Count}");
+            }
+            if (!states.TryGetValue(cell[4], out var state))
+            {
+                throw new InvalidDataException($"{place(line)}, column {header[4]}: '{cell[4]}' is not a reporting state ({string.Join(", ", states.Keys)})");
+            }
+            cells.Add((new CompletenessCell { IndicatorCode = cell[0], Period = cell[2], Country = cell[3], State = state }, place(line)));
+        }
+        return cells;
+    }
+
+    /// <summary>
+    /// The first cell of a completeness download that is not the reporting state the signed logs give (or a cell it lacks or adds), described;
+    /// null when all agree. <paramref name="expected"/> is GetCompleteness computed again over exactly the logs read.
+    /// </summary>
+    private static string? CellDifference(List<(CompletenessCell Cell, string Place)> actual, IReadOnlyList<CompletenessCell> expected)
+    {
+        var given = expected.ToDictionary(c => (c.IndicatorCode, c.Period, c.Country));
+        var seen = new HashSet<(string, string, string)>();
+        foreach (var (cell, place) in actual)
+        {
+            var key = (cell.IndicatorCode, cell.Period, cell.Country);
+            if (!seen.Add(key))
+            {
+                return $"{place}: the cell {cell.IndicatorCode} {cell.Period} {cell.Country} appears twice";
+            }
+            if (!given.TryGetValue(key, out var signed))
+            {
+                return $"{place}: the cell {cell.IndicatorCode} {cell.Period} {cell.Country} is not one the completeness of the indicators and periods named has";
+            }
+            if (signed.State != cell.State)
+            {
+                return $"{place}: the cell {cell.IndicatorCode} {cell.Period} {cell.Country}, field state: the export says {cell.State.ToString().ToLowerInvariant()}; " +
+                    $"the signed logs give {signed.State.ToString().ToLowerInvariant()}";
+            }
+        }
+        return expected.FirstOrDefault(c => !seen.Contains((c.IndicatorCode, c.Period, c.Country))) is { } missing
+            ? $"the cell {missing.IndicatorCode} {missing.Period} {missing.Country} ({missing.State.ToString().ToLowerInvariant()} by the signed logs) is not in the export"
+            : null;
     }
 
     private static async Task<string> ReadEntryAsync(System.IO.Compression.ZipArchiveEntry entry, CancellationToken cancellationToken)

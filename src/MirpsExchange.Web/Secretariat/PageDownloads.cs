@@ -78,10 +78,9 @@ public static class PageDownloads
         provenance.Periods.Add(response.Cells.Select(c => c.Period).Distinct());
         provenance.LogHeads.Add(response.LogHeads);
         provenance.PendingChanges.Add(response.PendingChanges);
-        IReadOnlyList<string> headers = [texts["col.code"], texts["col.indicator"], texts["completeness.period"], texts["col.country"], texts["completeness.state"]];
         var rows = response.Cells.Select(c => (IReadOnlyList<string>)[c.IndicatorCode, labels.Indicator(texts, c.IndicatorCode), c.Period, c.Country, texts[StateKey(c.State)]]);
         var name = $"mirps-completeness-{request.PeriodFrom}-{request.PeriodTo}-{Stamp(response.AsOfTime.ToDateTimeOffset())}";
-        return RegionalDownloads.Table(texts, format, name, texts["completeness.title"], headers, rows, provenance);
+        return RegionalDownloads.Table(texts, format, name, texts["completeness.title"], CompletenessHeaders(texts), rows, provenance);
     }
 
     private static async Task<IResult> ChartsAsync(HttpContext http, [Microsoft.AspNetCore.Mvc.FromServices] NodeCalls calls, [Microsoft.AspNetCore.Mvc.FromServices] StandardCatalogue catalogue, string? format, string? indicator, string? asOf,
@@ -140,7 +139,12 @@ public static class PageDownloads
     private static IResult Refused(RpcException e) =>
         Results.Problem(e.Status.Detail, statusCode: e.StatusCode is StatusCode.PermissionDenied or StatusCode.Unauthenticated ? StatusCodes.Status403Forbidden : StatusCodes.Status502BadGateway);
 
-    private static string StateKey(ReportingState state) => state switch
+    /// <summary>The completeness download's columns in <paramref name="texts"/>' language: code, indicator, period, State, its reporting state.</summary>
+    public static IReadOnlyList<string> CompletenessHeaders(Texts texts) =>
+        [texts["col.code"], texts["col.indicator"], texts["completeness.period"], texts["col.country"], texts["completeness.state"]];
+
+    /// <summary>The text key of a cell's reporting state, as the completeness page and its download write it.</summary>
+    public static string StateKey(ReportingState state) => state switch
     {
         ReportingState.Reported => "state.reported",
         ReportingState.Provisional => "state.provisional",
