@@ -43,13 +43,7 @@ public static class ObservationXlsx
     public static ObservationFile Read(Stream stream, int maxObservations = int.MaxValue)
     {
         var result = new ObservationFile();
-        if (!stream.CanSeek)
-        {
-            var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            copy.Position = 0;
-            stream = copy;
-        }
+        stream = Seekable(stream);
         if (PackageRefusal(stream) is { } refusal)
         {
             result.Errors.Add(new("file", refusal.English, refusal.Spanish));
@@ -120,13 +114,7 @@ public static class ObservationXlsx
     /// </summary>
     public static (string Sheet, List<(List<string> Fields, int Line)> Rows) ReadTable(Stream stream)
     {
-        if (!stream.CanSeek)
-        {
-            var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            copy.Position = 0;
-            stream = copy;
-        }
+        stream = Seekable(stream);
         if (PackageRefusal(stream) is { } refusal)
         {
             throw new InvalidDataException(refusal.English);
@@ -165,6 +153,19 @@ public static class ObservationXlsx
         {
             throw new InvalidDataException($"not a readable xlsx workbook: {e.Message}", e);
         }
+    }
+
+    /// <summary><paramref name="stream"/>, or a copy in memory when it cannot seek (a zip entry, a request body): the package reader needs to.</summary>
+    private static Stream Seekable(Stream stream)
+    {
+        if (stream.CanSeek)
+        {
+            return stream;
+        }
+        var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        copy.Position = 0;
+        return copy;
     }
 
     /// <summary>
