@@ -62,8 +62,9 @@ public sealed record ExportRow(
         ? From(stored.Observation)
         : From(stored.Observation) with { Value = null, Status = ObservationStatus.Confidential, Note = "" };
 
-    /// <summary>This row's key: the indicator, reference area, period and dimensions (value, status, note and attributes cleared).</summary>
-    public ExportRow Key => this with { Value = null, Status = ObservationStatus.Unspecified, Note = "", Attributes = default, Deleted = false };
+    /// <summary>This row's key: the indicator, reference area, period and dimensions (value, status, note and attributes cleared). A method,
+    /// not a property, so that the record's printing does not recurse into it.</summary>
+    public ExportRow Key() => this with { Value = null, Status = ObservationStatus.Unspecified, Note = "", Attributes = default, Deleted = false };
 }
 
 /// <summary>The file layouts an export can take.</summary>

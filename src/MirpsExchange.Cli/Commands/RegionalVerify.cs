@@ -754,11 +754,11 @@ internal static class RegionalVerify
             var row = ExportRow.Of(change);
             if (change.Deleted)
             {
-                current.Remove(row.Key);
+                current.Remove(row.Key());
             }
             else
             {
-                current[row.Key] = (row, change.OriginSequence);
+                current[row.Key()] = (row, change.OriginSequence);
             }
         }
         var seen = new HashSet<ExportRow>();
@@ -769,11 +769,11 @@ internal static class RegionalVerify
             {
                 return $"{place}: the row {Name(row)} ({Describe(row)}) is {state}'s, but the provenance names no head of {state}'s log: no signed change of {state} backs it";
             }
-            if (!seen.Add(row.Key))
+            if (!seen.Add(row.Key()))
             {
                 return $"{place}: the row {Name(row)} appears twice";
             }
-            if (!current.TryGetValue(row.Key, out var signed))
+            if (!current.TryGetValue(row.Key(), out var signed))
             {
                 var withheld = logs[state].Count(c => c.Observation is null);
                 return $"{place}: the row {Name(row)} ({Describe(row)}) does not follow from {state}'s signed log up to the head at change {head.Sequence}: it holds no current figure " +
