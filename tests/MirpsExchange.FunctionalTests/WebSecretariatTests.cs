@@ -153,12 +153,9 @@ public class WebSecretariatTests(BrowserFixture browser) : IClassFixture<Browser
                 Assert.StartsWith("STRUCTURE,", text, StringComparison.Ordinal);
             }
             Assert.Equal(expected, ExportReader.Read(text));
-            if (name != "xlsx")
-            {
-                var verified = await CliRunner.RunAsync("regional", "verify", file, "--node", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", credential);
-                Assert.True(verified.Code == MirpsExchange.Cli.CliApp.Ok, verified.Error + verified.Output);
-                Assert.Contains($"verified: {expected.Count} figures", verified.Output, StringComparison.Ordinal);
-            }
+            var verified = await CliRunner.RunAsync("regional", "verify", file, "--node", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", credential);
+            Assert.True(verified.Code == MirpsExchange.Cli.CliApp.Ok, $"{name}: {verified.Error}{verified.Output}");
+            Assert.Contains($"verified: {expected.Count} figures", verified.Output, StringComparison.Ordinal);
             Directory.Delete(folder, recursive: true);
         }
 

@@ -24,20 +24,52 @@ public static class ExportReader
 
     private static readonly string[] StructureTypes = [SdmxCsv.DataflowStructure, "datastructure", "dataprovision"];
 
-    public static IEnumerable<ExportRow> Read(TextReader reader)
+    public static IEnumerable<ExportRow> Read(TextReader reader) => ReadNumbered(reader).Select(r => r.Row);
+
+    /// <summary>Each row with the line it was read from (the line of its record's first character).</summary>
+    public static IEnumerable<(ExportRow Row, int Line)> ReadNumbered(TextReader reader) => ReadNumbered(Records(reader));
+
+    /// <summary>
+    /// A CSV file's records as written, each with its first line: a table of cells (a download that holds no figures, the completeness
+    /// table), read by the same rules as an export. A cell keeps the quote <see cref="SpreadsheetFormula.Neutralize"/> may have put before it.
+    /// </summary>
+    public static IEnumerable<(List<string> Fields, int Line)> Table(TextReader reader) =>
+        Records(reader).Select(r => r.UnclosedQuoteLine is { } quoteLine
+            ? throw new ExportFormatException(quoteLine, r.Fields.Count, "", "a quoted field starts here but its closing quote is missing (a quote inside a quoted field is written twice: \"\")")
+            : (r.Fields, r.Line));
+
+    /// <summary>
+    /// Rows of a table read cell by cell (an xlsx sheet, <see cref="Spreadsheets.ObservationXlsx.ReadTable"/>): each record's cells and its
+    /// row number, the header first; read as a CSV file's records are, the row number standing for the line.
+    /// </summary>
+    public static IEnumerable<(ExportRow Row, int Line)> ReadNumbered(IEnumerable<(List<string> Fields, int Line)> records) =>
+        ReadNumbered(records.Select(r => (r.Fields, r.Line, (int?)null)));
+
+    private static IEnumerable<(List<string> Fields, int Line, int? UnclosedQuoteLine)> Records(TextReader reader)
     {
         var lineNumber = 0;
-        if (ObservationCsv.ReadRecord(reader, ref lineNumber) is not { } first)
+        while (ObservationCsv.ReadRecord(reader, ref lineNumber) is { } record)
+        {
+            yield return record;
+        }
+    }
+
+    private static IEnumerable<(ExportRow Row, int Line)> ReadNumbered(IEnumerable<(List<string> Fields, int Line, int? UnclosedQuoteLine)> records)
+    {
+        using var each = records.GetEnumerator();
+        if (!each.MoveNext())
         {
             throw new ExportFormatException(1, 0, "", "the file is empty; an export starts with its header row");
         }
+        var first = each.Current;
         var header = Fields(first);
         header[0] = header[0].TrimStart('\uFEFF');
         var table = header[0].StartsWith(SdmxCsv.StructureColumn, StringComparison.Ordinal) ? SdmxTable(header, first.Line)
             : header[0] == SdmxCsv.DataflowColumn ? SdmxTable(header, first.Line, version1: true)
             : CsvTable(header, first.Line);
-        while (ObservationCsv.ReadRecord(reader, ref lineNumber) is { } record)
+        while (each.MoveNext())
         {
+            var record = each.Current;
             var fields = Fields(record);
             if (fields.Count == 1 && fields[0].Length == 0)
             {
@@ -48,7 +80,7 @@ public static class ExportReader
                 throw new ExportFormatException(record.Line, Math.Min(fields.Count, header.Count) + 1, "",
                     $"{fields.Count} fields where the header has {header.Count}");
             }
-            yield return table(fields, record.Line);
+            yield return (table(fields, record.Line), record.Line);
         }
     }
 

@@ -52,6 +52,19 @@ public sealed record ExportRow(
         observation.IndicatorCode, observation.Country, observation.Period, observation.Sex, observation.Age,
         observation.CountryOfOrigin, observation.Value, observation.Status, observation.Note,
         AddedDimensions.Of(observation), ValueAttributes.Of(observation));
+
+    /// <summary>
+    /// A State's observation as a reader was served it: as it is, or, when anything of it is withheld from that reader (a small count, a
+    /// complementary cell), with no value, the status confidential and no note. The web app's chart downloads write State rows so, and
+    /// <c>mirps regional verify</c> checks them so against the State's signed log.
+    /// </summary>
+    public static ExportRow Of(StoredObservation stored) => stored.Withholding == Withholding.Unspecified
+        ? From(stored.Observation)
+        : From(stored.Observation) with { Value = null, Status = ObservationStatus.Confidential, Note = "" };
+
+    /// <summary>This row's key: the indicator, reference area, period and dimensions (value, status, note and attributes cleared). A method,
+    /// not a property, so that the record's printing does not recurse into it.</summary>
+    public ExportRow Key() => this with { Value = null, Status = ObservationStatus.Unspecified, Note = "", Attributes = default, Deleted = false };
 }
 
 /// <summary>The file layouts an export can take.</summary>

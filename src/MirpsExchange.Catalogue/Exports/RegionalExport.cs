@@ -77,6 +77,37 @@ public static class RegionalExport
     }
 
     /// <summary>
+    /// The regional rows of a chart page's download (<c>/charts</c>), the same for the web app and <c>mirps regional verify</c>: the regional
+    /// total of <paramref name="indicator"/> in each of <paramref name="periods"/> (as <see cref="RowsAsync"/> writes them), then the last
+    /// period's cells by sex, by age and by country of origin, their totals left out (a breakdown the indicator does not declare is skipped,
+    /// as the page draws no such chart). The provenance is that of the totals.
+    /// </summary>
+    public static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> ChartRowsAsync(
+        Func<GetRegionalValueRequest, CancellationToken, Task<GetRegionalValueResponse>> answer, StandardCatalogue catalogue,
+        string indicator, IReadOnlyList<string> periods, Timestamp? asOf, CancellationToken cancellationToken)
+    {
+        var (rows, provenance) = await RowsAsync(answer, catalogue, [indicator], periods, Breakdown.Unspecified, asOf, cancellationToken);
+        if (periods.Count == 0)
+        {
+            return (rows, provenance);
+        }
+        static bool Total(string code) => code is StandardCatalogue.TotalCode or "";
+        foreach (var breakdown in new[] { Breakdown.Sex, Breakdown.Age, Breakdown.CountryOfOrigin })
+        {
+            try
+            {
+                var (cells, _) = await RowsAsync(answer, catalogue, [indicator], [periods[^1]], breakdown, provenance.AsOfTime, cancellationToken);
+                rows.AddRange(cells.Where(r => !Total(breakdown switch { Breakdown.Sex => r.Sex, Breakdown.Age => r.Age, _ => r.CountryOfOrigin })));
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode is Grpc.Core.StatusCode.InvalidArgument or Grpc.Core.StatusCode.FailedPrecondition)
+            {
+                // The indicator has no such dimension: the page draws no such chart.
+            }
+        }
+        return (rows, provenance);
+    }
+
+    /// <summary>
     /// The two protection rates of <paramref name="period"/> as rows named by the catalogue's ratio ids (no dimensions): the rate when every State
     /// is included, else no value and a note naming the States left out and the partial rate; nothing when the components are not reported at the
     /// period's granularity.

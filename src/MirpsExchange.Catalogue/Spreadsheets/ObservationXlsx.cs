@@ -43,13 +43,7 @@ public static class ObservationXlsx
     public static ObservationFile Read(Stream stream, int maxObservations = int.MaxValue)
     {
         var result = new ObservationFile();
-        if (!stream.CanSeek)
-        {
-            var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            copy.Position = 0;
-            stream = copy;
-        }
+        stream = Seekable(stream);
         if (PackageRefusal(stream) is { } refusal)
         {
             result.Errors.Add(new("file", refusal.English, refusal.Spanish));
@@ -111,6 +105,67 @@ public static class ObservationXlsx
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// The first visible sheet of a workbook read as a table (an export's xlsx download, <see cref="XlsxTemplate.WriteTable"/>): its name and,
+    /// row by row, each row's number and its cells as text from column A to its last cell, blank rows left out. Read with the same limits
+    /// as an upload (parts, unpacked size, sheets; streamed). Throws <see cref="InvalidDataException"/> naming what cannot be read.
+    /// </summary>
+    public static (string Sheet, List<(List<string> Fields, int Line)> Rows) ReadTable(Stream stream)
+    {
+        stream = Seekable(stream);
+        if (PackageRefusal(stream) is { } refusal)
+        {
+            throw new InvalidDataException(refusal.English);
+        }
+        try
+        {
+            using var document = SpreadsheetDocument.Open(stream, false, new OpenSettings { MaxCharactersInPart = MaxCharactersInPart });
+            var workbook = document.WorkbookPart ?? throw new InvalidDataException("the workbook has no sheet");
+            var listed = Elements<Sheet>(workbook).Take(MaxSheets + 1).ToList();
+            if (listed.Count > MaxSheets)
+            {
+                throw new InvalidDataException($"the workbook lists more than {MaxSheets} sheets, the limit");
+            }
+            var sheet = listed.FirstOrDefault(s => (s.State is null || s.State.Value == SheetStateValues.Visible) && s.Id?.Value is { } id && workbook.GetPartById(id) is WorksheetPart)
+                ?? throw new InvalidDataException("the workbook has no visible sheet");
+            var strings = workbook.SharedStringTablePart is { } stringsPart ? Elements<SharedStringItem>(stringsPart).Select(i => i.InnerText).ToList() : [];
+            var rows = new List<(List<string> Fields, int Line)>();
+            foreach (var (number, cells) in Rows((WorksheetPart)workbook.GetPartById(sheet.Id!.Value!)))
+            {
+                var text = Cells(number, cells, strings);
+                if (text.Values.All(v => v.Length == 0))
+                {
+                    continue;
+                }
+                rows.Add(([.. Enumerable.Range(0, text.Keys.Max() + 1).Select(c => text.GetValueOrDefault(c, ""))], (int)(number ?? (uint)rows.Count + 1)));
+            }
+            // A row's trailing empty cells are not written: each row is as wide as the header.
+            var width = rows.Count > 0 ? rows[0].Fields.Count : 0;
+            foreach (var (fields, _) in rows.Where(r => r.Fields.Count < width))
+            {
+                fields.AddRange(Enumerable.Repeat("", width - fields.Count));
+            }
+            return (sheet.Name?.Value ?? "", rows);
+        }
+        catch (Exception e) when (e is OpenXmlPackageException or System.IO.FileFormatException or System.Xml.XmlException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"not a readable xlsx workbook: {e.Message}", e);
+        }
+    }
+
+    /// <summary><paramref name="stream"/>, or a copy in memory when it cannot seek (a zip entry, a request body): the package reader needs to.</summary>
+    private static Stream Seekable(Stream stream)
+    {
+        if (stream.CanSeek)
+        {
+            return stream;
+        }
+        var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        copy.Position = 0;
+        return copy;
     }
 
     /// <summary>

@@ -21,6 +21,7 @@ using MirpsExchange.Node.Sharing;
 using MirpsExchange.Node.Store;
 using MirpsExchange.Node.Sync;
 using MirpsExchange.Secretariat.Regional;
+using MirpsExchange.Web.Secretariat;
 
 namespace MirpsExchange.Cli.Commands;
 
@@ -51,7 +52,7 @@ internal static class RegionalVerify
     public static Command Create()
     {
         var reader = new NodeReader();
-        var export = new Argument<FileInfo>("export") { Description = "A regional export written by `mirps regional export --out FILE` (CSV or SDMX-CSV)" };
+        var export = new Argument<FileInfo>("export") { Description = "A regional export written by `mirps regional export --out FILE` (CSV or SDMX-CSV), or a web download's zip (CSV, SDMX-CSV or xlsx; the regional and chart pages)" };
         var provenanceOption = new Option<FileInfo?>("--provenance") { Description = "Its provenance (default: EXPORT.provenance.json)" };
         var command = new Command("verify", "Check that every figure of a regional export follows from the States' signed change logs up to the log heads its " +
             "provenance names: each log is read from --node (the Secretariat's node, or a State's node, with a credential that may read every change counted), " +
@@ -65,11 +66,12 @@ internal static class RegionalVerify
         {
             var error = parse.InvocationConfiguration.Error;
             var file = parse.GetRequiredValue(export);
-            List<ExportRow> rows;
+            List<(ExportRow Row, string Place)> rows;
+            List<(CompletenessCell Cell, string Place)>? cells;
             ExportProvenance provenance;
             try
             {
-                (rows, provenance) = await ReadExportAsync(file.FullName, parse.GetValue(provenanceOption)?.FullName, cancellationToken);
+                (rows, cells, provenance) = await ReadExportAsync(file.FullName, parse.GetValue(provenanceOption)?.FullName, cancellationToken);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ExportFormatException or InvalidProtocolBufferException or InvalidJsonException
                 or InvalidDataException)
@@ -179,8 +181,51 @@ internal static class RegionalVerify
                     return CliApp.Refused;
                 }
 
-                var (expected, derived) = await RecomputeAsync(logs, lifecycle, provenance, cancellationToken);
-                if (FirstDifference(rows, expected) is { } difference)
+                if (cells is not null)
+                {
+                    // The completeness download: every cell's reporting state computed again over exactly the logs read.
+                    var periods = new List<Period>();
+                    foreach (var named in provenance.Periods)
+                    {
+                        if (!Period.TryParse(named, out var parsed))
+                        {
+                            await error.WriteLineAsync($"error: the provenance names '{NodeReader.OneLine(named)}', which is not a period");
+                            return CliApp.Failed;
+                        }
+                        periods.Add(parsed);
+                    }
+                    var completeness = await ScratchAsync(logs, lifecycle, (indicators, _, _) =>
+                        indicators.GetCompletenessAsync([.. provenance.IndicatorCodes], periods, null, cancellationToken), cancellationToken);
+                    if (CellDifference(cells, completeness.Cells) is { } cellDifference)
+                    {
+                        await error.WriteLineAsync($"does not verify: {cellDifference}");
+                        return CliApp.Refused;
+                    }
+                    await parse.InvocationConfiguration.Output.WriteLineAsync(
+                        $"verified: {cells.Count:N0} completeness cells follow from the signed logs of {string.Join(" ", provenance.LogHeads.Select(h => $"{h.Origin}@{h.Sequence}"))} " +
+                        $"as of {provenance.AsOfTime?.ToDateTimeOffset().ToString("u", CultureInfo.InvariantCulture)}");
+                    return CliApp.Ok;
+                }
+
+                // A chart page's download also holds each State's rows: each is checked against that State's signed log, as the reader is served it.
+                var regionalRows = rows.Where(r => r.Row.ReferenceArea == ExportRow.RegionalAggregate).ToList();
+                var stateRows = rows.Where(r => r.Row.ReferenceArea != ExportRow.RegionalAggregate).ToList();
+                var chart = stateRows.Count > 0;
+                if (chart && (provenance.IndicatorCodes.Count != 1 || provenance.Rates || provenance.Breakdown != Breakdown.Unspecified || provenance.Lifecycle != LifecycleFilter.Unspecified))
+                {
+                    await error.WriteLineAsync($"does not verify: {stateRows[0].Place}: a row of {stateRows[0].Row.ReferenceArea} in a regional export; only a chart's download " +
+                        "(one indicator, no breakdown, rates or lifecycle filter) holds States' rows");
+                    return CliApp.Refused;
+                }
+                // A State's drill-down holds that State's rows only; the regional chart's, every State's totals and the regional rows.
+                var drillDown = chart && regionalRows.Count == 0 && stateRows.Select(r => r.Row.ReferenceArea).Distinct().Count() == 1 ? stateRows[0].Row.ReferenceArea : null;
+                if (chart && StateRowDifference(stateRows, logs, provenance, drillDown) is { } stateDifference)
+                {
+                    await error.WriteLineAsync($"does not verify: {stateDifference}");
+                    return CliApp.Refused;
+                }
+                var (expected, derived) = await RecomputeAsync(logs, lifecycle, provenance, chart, cancellationToken);
+                if (FirstDifference(regionalRows, drillDown is null ? expected : []) is { } difference)
                 {
                     await error.WriteLineAsync($"does not verify: {difference}");
                     return CliApp.Refused;
@@ -346,8 +391,29 @@ internal static class RegionalVerify
     /// out as a replica leaves them out of its observations), and the Secretariat's <see cref="RegionalIndicators"/> answers each figure as
     /// the export asked for it.
     /// </summary>
-    private static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
-        Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, ExportProvenance provenance, CancellationToken cancellationToken)
+    private static Task<(List<ExportRow> Rows, ExportProvenance Provenance)> RecomputeAsync(Dictionary<string, List<StoredObservation>> logs,
+        Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle, ExportProvenance provenance, bool chart, CancellationToken cancellationToken) =>
+        ScratchAsync(logs, lifecycle, async (indicators, requests, catalogue) =>
+        {
+            Task<GetRegionalValueResponse> Answer(GetRegionalValueRequest request, CancellationToken token)
+            {
+                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null, request.Lifecycle);
+                return indicators.GetValueAsync(indicator, period, breakdown, null, token, request.Lifecycle);
+            }
+            if (chart)
+            {
+                return await RegionalExport.ChartRowsAsync(Answer, catalogue, provenance.IndicatorCodes[0], provenance.Periods, null, cancellationToken);
+            }
+            return await RegionalCommand.RegionalRowsAsync(Answer, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken, provenance.Lifecycle,
+                provenance.Rates ? (request, token) => indicators.GetRatesAsync(catalogue, requests.RatesQuery(new GetProtectionRatesRequest { Period = request.Period }), null, token, request.Lifecycle) : null);
+        }, cancellationToken);
+
+    /// <summary>
+    /// <paramref name="compute"/> run by the Secretariat's own <see cref="RegionalIndicators"/> over a temporary store holding exactly
+    /// <paramref name="logs"/> (each key's last revision current; placeholders left out) and the verified <paramref name="lifecycle"/> logs.
+    /// </summary>
+    private static async Task<T> ScratchAsync<T>(Dictionary<string, List<StoredObservation>> logs, Dictionary<string, List<Mirps.Observation.V1.LifecycleEntry>> lifecycle,
+        Func<RegionalIndicators, RegionalRequests, StandardCatalogue, Task<T>> compute, CancellationToken cancellationToken)
     {
         var catalogue = StandardCatalogue.LoadStandard();
         var folder = Directory.CreateTempSubdirectory("mirps-verify-");
@@ -391,12 +457,7 @@ internal static class RegionalVerify
             await db.SaveChangesAsync(cancellationToken);
             var requests = new RegionalRequests(catalogue, TimeProvider.System);
             var indicators = new RegionalIndicators(new RegionalAggregator(db, catalogue), new ReceiveStamps(TimeProvider.System), db, catalogue);
-            return await RegionalCommand.RegionalRowsAsync((request, token) =>
-            {
-                var (indicator, period, breakdown) = requests.AdditiveQuery(request.IndicatorCode, request.Period, request.Breakdown, null, request.Lifecycle);
-                return indicators.GetValueAsync(indicator, period, breakdown, null, token, request.Lifecycle);
-            }, catalogue, provenance.IndicatorCodes, provenance.Periods, provenance.Breakdown, null, cancellationToken, provenance.Lifecycle,
-                provenance.Rates ? (request, token) => indicators.GetRatesAsync(catalogue, requests.RatesQuery(new GetProtectionRatesRequest { Period = request.Period }), null, token, request.Lifecycle) : null);
+            return await compute(indicators, requests, catalogue);
         }
         finally
         {
@@ -407,22 +468,113 @@ internal static class RegionalVerify
 
     /// <summary>
     /// An export and its provenance: a file with <c>FILE.provenance.json</c> beside it (or <paramref name="provenance"/>), or a zip the web app
-    /// downloads holding both (one data file, CSV or SDMX-CSV, and its <c>.provenance.json</c>).
+    /// downloads holding both (one data file, CSV, SDMX-CSV or xlsx, and its <c>.provenance.json</c>). Each row comes with where it was read
+    /// ("FILE, line N" or "FILE, sheet 'S', row N"), so that a figure that does not verify is named where a person finds it.
     /// </summary>
-    private static async Task<(List<ExportRow> Rows, ExportProvenance Provenance)> ReadExportAsync(string file, string? provenance, CancellationToken cancellationToken)
+    private static async Task<(List<(ExportRow Row, string Place)> Rows, List<(CompletenessCell Cell, string Place)>? Cells, ExportProvenance Provenance)> ReadExportAsync(
+        string file, string? provenance, CancellationToken cancellationToken)
     {
         if (!file.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
         {
-            return (ExportReader.Read(await File.ReadAllTextAsync(file, cancellationToken)),
-                JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(provenance ?? ProvenanceFile(file), cancellationToken)));
+            await using var stream = File.OpenRead(file);
+            var (fileRows, fileCells) = await ReadDataAsync(Path.GetFileName(file), stream, cancellationToken);
+            return (fileRows, fileCells, JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(provenance ?? ProvenanceFile(file), cancellationToken)));
         }
         using var zip = System.IO.Compression.ZipFile.OpenRead(file);
         var sidecar = zip.Entries.SingleOrDefault(e => e.Name.EndsWith(".provenance.json", StringComparison.Ordinal))
             ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds no .provenance.json");
         var data = zip.GetEntry(sidecar.FullName[..^".provenance.json".Length])
             ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds {sidecar.FullName} but not the export it describes");
-        return (ExportReader.Read(await ReadEntryAsync(data, cancellationToken)),
-            JsonParser.Default.Parse<ExportProvenance>(provenance is null ? await ReadEntryAsync(sidecar, cancellationToken) : await File.ReadAllTextAsync(provenance, cancellationToken)));
+        await using var entry = data.Open();
+        var (rows, cells) = await ReadDataAsync($"{Path.GetFileName(file)}: {data.FullName}", entry, cancellationToken);
+        return (rows, cells, JsonParser.Default.Parse<ExportProvenance>(provenance is null ? await ReadEntryAsync(sidecar, cancellationToken) : await File.ReadAllTextAsync(provenance, cancellationToken)));
+    }
+
+    /// <summary>
+    /// The rows of one export file named <paramref name="name"/>: an xlsx workbook's first sheet (by its name's ending), else CSV or SDMX-CSV.
+    /// A completeness download (its columns those of <see cref="PageDownloads.CompletenessHeaders"/>, in Spanish or English) gives its cells instead.
+    /// </summary>
+    private static async Task<(List<(ExportRow Row, string Place)> Rows, List<(CompletenessCell Cell, string Place)>? Cells)> ReadDataAsync(string name, Stream stream,
+        CancellationToken cancellationToken)
+    {
+        List<(List<string> Fields, int Line)> table;
+        Func<int, string> place;
+        if (name.EndsWith(".xlsx", StringComparison.OrdinalIgnoreCase))
+        {
+            (var sheet, table) = MirpsExchange.Catalogue.Spreadsheets.ObservationXlsx.ReadTable(stream);
+            place = line => $"{name}, sheet '{sheet}', row {line}";
+        }
+        else
+        {
+            using var reader = new StreamReader(stream);
+            table = [.. ExportReader.Table(new StringReader(await reader.ReadToEndAsync(cancellationToken)))];
+            place = line => $"{name}, line {line}";
+        }
+        if (table.Count > 0 && new[] { MirpsExchange.Web.Texts.Es, MirpsExchange.Web.Texts.En }.FirstOrDefault(t =>
+            table[0].Fields.Select(f => f.TrimStart('\uFEFF')).SequenceEqual(PageDownloads.CompletenessHeaders(t))) is { } texts)
+        {
+            return ([], CompletenessCells(table, texts, place));
+        }
+        try
+        {
+            return ([.. ExportReader.ReadNumbered(table).Select(r => (r.Row, place(r.Line)))], null);
+        }
+        catch (ExportFormatException e)
+        {
+            throw new InvalidDataException($"{place(e.Line)}{(e.ColumnName.Length > 0 ? $", column {e.ColumnName}" : e.Column > 0 ? $", column {e.Column}" : "")}: {e.Reason}", e);
+        }
+    }
+
+    /// <summary>A completeness download's cells: each row's indicator code, period, State and reporting state (read from its text in <paramref name="texts"/>' language).</summary>
+    private static List<(CompletenessCell Cell, string Place)> CompletenessCells(List<(List<string> Fields, int Line)> table, MirpsExchange.Web.Texts texts, Func<int, string> place)
+    {
+        var states = new[] { ReportingState.Reported, ReportingState.Provisional, ReportingState.Missing }.ToDictionary(s => texts[PageDownloads.StateKey(s)], StringComparer.Ordinal);
+        var header = PageDownloads.CompletenessHeaders(texts);
+        var cells = new List<(CompletenessCell, string)>();
+        foreach (var (fields, line) in table.Skip(1))
+        {
+            var cell = fields.ConvertAll(MirpsExchange.Catalogue.Csv.SpreadsheetFormula.Restore);
+            if (cell.Count != header.Count)
+            {
+                throw new InvalidDataException($"{place(line)}: {cell.Count} fields where the header has {header.Count}");
+            }
+            if (!states.TryGetValue(cell[4], out var state))
+            {
+                throw new InvalidDataException($"{place(line)}, column {header[4]}: '{cell[4]}' is not a reporting state ({string.Join(", ", states.Keys)})");
+            }
+            cells.Add((new CompletenessCell { IndicatorCode = cell[0], Period = cell[2], Country = cell[3], State = state }, place(line)));
+        }
+        return cells;
+    }
+
+    /// <summary>
+    /// The first cell of a completeness download that is not the reporting state the signed logs give (or a cell it lacks or adds), described;
+    /// null when all agree. <paramref name="expected"/> is GetCompleteness computed again over exactly the logs read.
+    /// </summary>
+    private static string? CellDifference(List<(CompletenessCell Cell, string Place)> actual, IReadOnlyList<CompletenessCell> expected)
+    {
+        var given = expected.ToDictionary(c => (c.IndicatorCode, c.Period, c.Country));
+        var seen = new HashSet<(string, string, string)>();
+        foreach (var (cell, place) in actual)
+        {
+            var key = (cell.IndicatorCode, cell.Period, cell.Country);
+            if (!seen.Add(key))
+            {
+                return $"{place}: the cell {cell.IndicatorCode} {cell.Period} {cell.Country} appears twice";
+            }
+            if (!given.TryGetValue(key, out var signed))
+            {
+                return $"{place}: the cell {cell.IndicatorCode} {cell.Period} {cell.Country} is not one the completeness of the indicators and periods named has";
+            }
+            if (signed.State != cell.State)
+            {
+                return $"{place}: the cell {cell.IndicatorCode} {cell.Period} {cell.Country}, field state: the export says {cell.State.ToString().ToLowerInvariant()}; " +
+                    $"the signed logs give {signed.State.ToString().ToLowerInvariant()}";
+            }
+        }
+        return expected.FirstOrDefault(c => !seen.Contains((c.IndicatorCode, c.Period, c.Country))) is { } missing
+            ? $"the cell {missing.IndicatorCode} {missing.Period} {missing.Country} ({missing.State.ToString().ToLowerInvariant()} by the signed logs) is not in the export"
+            : null;
     }
 
     private static async Task<string> ReadEntryAsync(System.IO.Compression.ZipArchiveEntry entry, CancellationToken cancellationToken)
@@ -563,7 +715,7 @@ internal static class RegionalVerify
     }
 
     /// <summary>The first row of the export that is not the figure the logs give (or a figure the export lacks), described; null when all agree.</summary>
-    private static string? FirstDifference(List<ExportRow> actual, List<ExportRow> expected)
+    private static string? FirstDifference(List<(ExportRow Row, string Place)> actual, List<ExportRow> expected)
     {
         for (var i = 0; i < Math.Max(actual.Count, expected.Count); i++)
         {
@@ -571,19 +723,94 @@ internal static class RegionalVerify
             {
                 return $"the figure {Name(expected[i])} ({Describe(expected[i])}) follows from the signed logs but is not in the export";
             }
+            var (row, place) = actual[i];
             if (i >= expected.Count)
             {
-                return $"row {i + 1}, the figure {Name(actual[i])} ({Describe(actual[i])}), does not follow from the signed logs: they give no such figure";
+                return $"row {i + 1}, the figure {Name(row)} ({Describe(row)}), does not follow from the signed logs: they give no such figure ({place})";
             }
-            if (actual[i] != expected[i])
+            if (row != expected[i])
             {
-                return Name(actual[i]) == Name(expected[i])
-                    ? $"row {i + 1}, the figure {Name(actual[i])}: the export says {Describe(actual[i])}; the signed logs give {Describe(expected[i])}"
-                    : $"row {i + 1}, the figure {Name(actual[i])} ({Describe(actual[i])}), is not the one the signed logs give there: {Name(expected[i])} ({Describe(expected[i])})";
+                return Name(row) == Name(expected[i])
+                    ? $"row {i + 1}, the figure {Name(row)}: the export says {Describe(row)}; the signed logs give {Describe(expected[i])} ({place}, field {Field(row, expected[i])})"
+                    : $"row {i + 1}, the figure {Name(row)} ({Describe(row)}), is not the one the signed logs give there: {Name(expected[i])} ({Describe(expected[i])}) ({place})";
             }
         }
         return null;
     }
+
+    /// <summary>
+    /// The first of a chart download's State rows that is not as the State's signed log (read up to the head named) gives it to this reader, or
+    /// a figure of the log the download leaves out, described; null when all agree. A row is the State's current revision of its key, with no
+    /// value and the status confidential when anything of it is withheld from the reader (<see cref="ExportRow.Of"/>, as the download writes it);
+    /// a key the log holds no current figure of (never sent, deleted, or withheld whole) is refused. The download must hold every total of the
+    /// indicator in each period named (a drill-down, <paramref name="drillDown"/>: that State's totals, by sex, and by age in the last period).
+    /// </summary>
+    private static string? StateRowDifference(List<(ExportRow Row, string Place)> rows, Dictionary<string, List<StoredObservation>> logs, ExportProvenance provenance,
+        string? drillDown)
+    {
+        var current = new Dictionary<ExportRow, (ExportRow Row, long Sequence)>();
+        foreach (var change in logs.Values.SelectMany(log => log).Where(c => c.Observation is not null).OrderBy(c => c.Revision))
+        {
+            var row = ExportRow.Of(change);
+            if (change.Deleted)
+            {
+                current.Remove(row.Key());
+            }
+            else
+            {
+                current[row.Key()] = (row, change.OriginSequence);
+            }
+        }
+        var seen = new HashSet<ExportRow>();
+        foreach (var (row, place) in rows)
+        {
+            var state = row.ReferenceArea;
+            if (provenance.LogHeads.FirstOrDefault(h => h.Origin == state) is not { } head)
+            {
+                return $"{place}: the row {Name(row)} ({Describe(row)}) is {state}'s, but the provenance names no head of {state}'s log: no signed change of {state} backs it";
+            }
+            if (!seen.Add(row.Key()))
+            {
+                return $"{place}: the row {Name(row)} appears twice";
+            }
+            if (!current.TryGetValue(row.Key(), out var signed))
+            {
+                var withheld = logs[state].Count(c => c.Observation is null);
+                return $"{place}: the row {Name(row)} ({Describe(row)}) does not follow from {state}'s signed log up to the head at change {head.Sequence}: it holds no current figure " +
+                    $"of that key{(withheld > 0 ? $" (of its {withheld} changes withheld whole from this reader, none can be shown)" : "")}";
+            }
+            if (signed.Row != row)
+            {
+                return $"{place}: the row {Name(row)}, field {Field(row, signed.Row)}: the export says {Describe(row)}; {state}'s signed log up to the head at change {head.Sequence} " +
+                    $"gives {Describe(signed.Row)} (its change {signed.Sequence})";
+            }
+        }
+        static bool Total(string code) => code is StandardCatalogue.TotalCode or "";
+        var last = provenance.Periods.LastOrDefault();
+        var indicator = provenance.IndicatorCodes[0];
+        foreach (var (key, signed) in current.OrderBy(c => c.Value.Row.ReferenceArea, StringComparer.Ordinal).ThenBy(c => c.Value.Sequence))
+        {
+            var o = key;
+            var shown = o.IndicatorCode == indicator && provenance.Periods.Contains(o.Period) && Total(o.CountryOfOrigin)
+                && Enumerable.Range(0, Mirps.Log.AddedDimensions.Count).All(i => o.Added.IsEmptyOrDefault(i))
+                && (drillDown is null ? Total(o.Sex) && Total(o.Age) : o.ReferenceArea == drillDown && (Total(o.Age) || o.Period == last && Total(o.Sex)));
+            if (shown && !seen.Contains(key))
+            {
+                return $"the figure {Name(signed.Row)} ({Describe(signed.Row)}) is in {o.ReferenceArea}'s signed log (its change {signed.Sequence}) but not in the export";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The first field in which <paramref name="row"/> and <paramref name="other"/> (the same figure) differ, as the CSV layout names it.</summary>
+    private static string Field(ExportRow row, ExportRow other) =>
+        row.Value != other.Value ? "value"
+        : row.Status != other.Status ? "status"
+        : row.Note != other.Note ? "note"
+        : row.Attributes.LowerBound != other.Attributes.LowerBound ? "lower_bound"
+        : row.Attributes.Confidentiality != other.Attributes.Confidentiality ? "confidentiality"
+        : row.Attributes.Synthetic != other.Attributes.Synthetic ? "synthetic"
+        : "key";
 
     private static string Name(ExportRow row) =>
         string.Join(" ", new[] { row.IndicatorCode, row.ReferenceArea, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added.ToString() }.Where(p => p.Length > 0));

@@ -78,10 +78,9 @@ public static class PageDownloads
         provenance.Periods.Add(response.Cells.Select(c => c.Period).Distinct());
         provenance.LogHeads.Add(response.LogHeads);
         provenance.PendingChanges.Add(response.PendingChanges);
-        IReadOnlyList<string> headers = [texts["col.code"], texts["col.indicator"], texts["completeness.period"], texts["col.country"], texts["completeness.state"]];
         var rows = response.Cells.Select(c => (IReadOnlyList<string>)[c.IndicatorCode, labels.Indicator(texts, c.IndicatorCode), c.Period, c.Country, texts[StateKey(c.State)]]);
         var name = $"mirps-completeness-{request.PeriodFrom}-{request.PeriodTo}-{Stamp(response.AsOfTime.ToDateTimeOffset())}";
-        return RegionalDownloads.Table(texts, format, name, texts["completeness.title"], headers, rows, provenance);
+        return RegionalDownloads.Table(texts, format, name, texts["completeness.title"], CompletenessHeaders(texts), rows, provenance);
     }
 
     private static async Task<IResult> ChartsAsync(HttpContext http, [Microsoft.AspNetCore.Mvc.FromServices] NodeCalls calls, [Microsoft.AspNetCore.Mvc.FromServices] StandardCatalogue catalogue, string? format, string? indicator, string? asOf,
@@ -122,38 +121,30 @@ public static class PageDownloads
         var periods = shown.Where(o => total(o.Sex) && total(o.Age)).Select(o => o.Period).Distinct().Order(StringComparer.Ordinal).ToList();
         var latest = periods.LastOrDefault();
         var stateRows = stored.Where(s => shownSet.Contains(s.Observation) && (total(s.Observation.Age) || s.Observation.Period == latest && total(s.Observation.Sex)))
-            .Select(s => s.Withholding == Withholding.Unspecified ? ExportRow.From(s.Observation)
-                : ExportRow.From(s.Observation) with { Value = null, Status = ObservationStatus.Confidential, Note = "" })
+            .Select(ExportRow.Of)
             .ToList();
 
         var client = new RegionalService.RegionalServiceClient(calls.Invoker);
         var options = await calls.OptionsAsync();
         Task<GetRegionalValueResponse> Answer(GetRegionalValueRequest request, CancellationToken token) => client.GetRegionalValueAsync(request, options).ResponseAsync;
-        var (regional, provenance) = await RegionalExport.RowsAsync(Answer, catalogue, [indicator], periods, Breakdown.Unspecified, asOf, options.CancellationToken);
         if (country is not null || latest is null)
         {
+            var (_, provenance) = await RegionalExport.RowsAsync(Answer, catalogue, [indicator], periods, Breakdown.Unspecified, asOf, options.CancellationToken);
             return (stateRows, provenance);
         }
-        var rows = stateRows.Concat(regional).ToList();
-        foreach (var breakdown in new[] { Breakdown.Sex, Breakdown.Age, Breakdown.CountryOfOrigin })
-        {
-            try
-            {
-                var (cells, _) = await RegionalExport.RowsAsync(Answer, catalogue, [indicator], [latest], breakdown, asOf, options.CancellationToken);
-                rows.AddRange(cells.Where(r => !total(breakdown switch { Breakdown.Sex => r.Sex, Breakdown.Age => r.Age, _ => r.CountryOfOrigin })));
-            }
-            catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition)
-            {
-                // The indicator has no such dimension: the page draws no such chart.
-            }
-        }
-        return (rows, provenance);
+        var (regional, chartProvenance) = await RegionalExport.ChartRowsAsync(Answer, catalogue, indicator, periods, asOf, options.CancellationToken);
+        return ([.. stateRows, .. regional], chartProvenance);
     }
 
     private static IResult Refused(RpcException e) =>
         Results.Problem(e.Status.Detail, statusCode: e.StatusCode is StatusCode.PermissionDenied or StatusCode.Unauthenticated ? StatusCodes.Status403Forbidden : StatusCodes.Status502BadGateway);
 
-    private static string StateKey(ReportingState state) => state switch
+    /// <summary>The completeness download's columns in <paramref name="texts"/>' language: code, indicator, period, State, its reporting state.</summary>
+    public static IReadOnlyList<string> CompletenessHeaders(Texts texts) =>
+        [texts["col.code"], texts["col.indicator"], texts["completeness.period"], texts["col.country"], texts["completeness.state"]];
+
+    /// <summary>The text key of a cell's reporting state, as the completeness page and its download write it.</summary>
+    public static string StateKey(ReportingState state) => state switch
     {
         ReportingState.Reported => "state.reported",
         ReportingState.Provisional => "state.provisional",
