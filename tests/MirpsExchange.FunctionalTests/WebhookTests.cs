@@ -740,6 +740,25 @@ public class WebhookTests
         Assert.Equal(1L, secretariat.CountRows("webhook_deliveries WHERE delivered = TRUE"));
     }
 
+    /// <summary>A loopback port nothing listens on any more: connections to it are refused.</summary>
+    private static int ClosedPort()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        return port;
+    }
+
+    /// <summary>The Secretariat answering host names from <paramref name="answers"/> only, its webhook log in <paramref name="log"/>, BLZ trusted with loopback.</summary>
+    private static Task<TestSecretariat> SecretariatWithDnsAsync(Dictionary<string, System.Net.IPAddress[]> answers, OperatorLog log, params string[] more) =>
+        TestSecretariat.StartAsync(builder =>
+        {
+            builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
+            builder.Logging.AddProvider(log);
+            builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
+        }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ", .. more]);
+
     /// <summary>The first two attempts of a subscription's one delivery and its last error, with <paramref name="host"/> read as HOST.</summary>
     private static async Task<(List<(int, string)> Attempts, string LastError)> TriedTwiceAsync(NotificationService.NotificationServiceClient hooks, string id, string host)
     {
@@ -767,10 +786,7 @@ public class WebhookTests
     [Fact]
     public async Task A_filtered_receiver_reads_as_a_refused_one_in_the_delivery_log()
     {
-        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        closed.Start();
-        var closedPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop(); // connections to it are refused
+        var closedPort = ClosedPort();
         using var filtered = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         filtered.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
         filtered.Listen(0);
@@ -802,12 +818,7 @@ public class WebhookTests
                 ["filtered.example"] = [System.Net.IPAddress.Loopback],
             };
             var log = new OperatorLog();
-            await using var secretariat = await TestSecretariat.StartAsync(builder =>
-            {
-                builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
-                builder.Logging.AddProvider(log);
-                builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
-            }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ", "--Webhooks:Timeout=00:00:04", "--Webhooks:ConnectTimeout=00:00:01"]);
+            await using var secretariat = await SecretariatWithDnsAsync(answers, log, "--Webhooks:Timeout=00:00:04", "--Webhooks:ConnectTimeout=00:00:01");
             var hooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync("BLZ"), MirpsAuth.Secretariat);
             var refusing = (await hooks.CreateSubscriptionAsync(Subscribe($"https://closed.example:{closedPort}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
             var silent = (await hooks.CreateSubscriptionAsync(Subscribe($"https://filtered.example:{filteredEnd.Port}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
@@ -865,22 +876,14 @@ public class WebhookTests
     [Fact]
     public async Task A_State_cannot_tell_from_its_delivery_log_which_host_names_resolve_inside_the_nodes_network()
     {
-        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        closed.Start();
-        var closedPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop(); // nothing listens there any more: connections to it are refused
+        var closedPort = ClosedPort();
         var answers = new Dictionary<string, System.Net.IPAddress[]>
         {
             ["inside.pan.example"] = [System.Net.IPAddress.Parse("10.20.30.40")],
             ["closed.example"] = [System.Net.IPAddress.Loopback],
         };
         var log = new OperatorLog();
-        await using var secretariat = await TestSecretariat.StartAsync(builder =>
-        {
-            builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
-            builder.Logging.AddProvider(log);
-            builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
-        }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ"]);
+        await using var secretariat = await SecretariatWithDnsAsync(answers, log);
         NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential) =>
             Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat);
         var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
