@@ -668,6 +668,81 @@ public class ApprovalTests
     }
 
     /// <summary>
+    /// Issue 15: PAN holds its drafts back from other States but shows them to the Secretariat, so it can follow the work
+    /// (Node:Sharing:Default:ShowDraftsToSecretariat). Belize, with valid credentials, gets nothing of a draft: not from PAN's
+    /// queries, not from PAN's feed, and not through a relay (the Secretariat's node, or Costa Rica's, a third State's, both
+    /// pulling PAN). The Secretariat reads it at PAN's node; its replica holds the draft as a placeholder, so it never relays
+    /// one. Once PAN approves, Belize reads it everywhere.
+    /// </summary>
+    [Fact]
+    public async Task A_policy_showing_drafts_to_the_Secretariat_still_holds_them_from_other_States_at_the_origin_and_every_relay()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", "--Node:Sharing:Default:ShowDraftsToSecretariat=true");
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        var criFile = Path.Combine(pan.Folder, $"cri-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(criFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("CRI")));
+        await using var cri = await TestNode.StartAsync("CRI", null, ShareWithAll,
+            $"--Node:Credential={criFile}", $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN");
+        var belize = await SharedIdentity.CredentialAsync("BLZ");
+        using var belizeAtPan = pan.TokensFor(belize);
+        using var belizeAtCri = cri.TokensFor(belize);
+        using var secretariatAtPan = pan.TokensFor(await SharedIdentity.CredentialAsync(""));
+        var channels = new Dictionary<string, GrpcChannel>
+        {
+            ["PAN"] = pan.ChannelWith(belizeAtPan.ToCallCredentials()),
+            ["CRI"] = cri.ChannelWith(belizeAtCri.ToCallCredentials()),
+            ["the Secretariat"] = AuthenticatedChannel.Create(new Uri(secretariat.Address),
+                new TokenClient(secretariat.Identity.Http, secretariat.Identity.TokenEndpoint, belize, MirpsAuth.ReadScope, MirpsAuth.NodeAudience(MirpsAuth.Secretariat))),
+        };
+        static async Task<List<double>> ReadsAsync(GrpcChannel channel)
+        {
+            using var call = new ObservationService.ObservationServiceClient(channel).StreamObservations(new StreamObservationsRequest { Countries = { "PAN" } });
+            var values = new List<double>();
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                values.AddRange(message.Observations.Select(o => o.Observation.Value));
+            }
+            return [.. values.Order()];
+        }
+        // What a node's feed of PAN's log serves Belize whole, once the node holds PAN's log up to `sequence`.
+        static async Task<List<double>> FeedAsync(GrpcChannel channel, long sequence)
+        {
+            var sync = new SyncService.SyncServiceClient(channel);
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); ((await sync.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0) < sequence;
+                await Task.Delay(100))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the node never held PAN's log to change {sequence}");
+            }
+            using var call = sync.StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
+            var values = new List<double>();
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                values.AddRange(message.Changes.Where(c => c.Withholding == Withholding.Unspecified).Select(c => c.Observation.Value));
+            }
+            return [.. values.Order()];
+        }
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        foreach (var (node, channel) in channels)
+        {
+            Assert.True((await ReadsAsync(channel)).Count == 0, $"Belize read PAN's draft at {node}'s node");
+            Assert.True((await FeedAsync(channel, 1)).Count == 0, $"{node}'s feed served Belize PAN's draft");
+        }
+        Assert.Equal([230.0], await ReadsAsync(pan.ChannelWith(secretariatAtPan.ToCallCredentials())));
+        Assert.Equal(0L, secretariat.CountRows("observations")); // a placeholder: the Secretariat's node has no draft to relay
+
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        Assert.Equal([230.0], await ReadsAsync(channels["PAN"]));
+        foreach (var (node, channel) in channels)
+        {
+            for (var deadline = DateTime.UtcNow.AddSeconds(30); !(await FeedAsync(channel, 1)).SequenceEqual([230.0]); await Task.Delay(200))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{node}'s feed never served Belize PAN's approved change");
+            }
+        }
+    }
+
+    /// <summary>
     /// The Secretariat's regional value says per cell which lifecycle state each contributing State's figures are in, and can be
     /// asked for approved-only or accepted-only figures; the completeness matrix shows draft / approved / accepted / changed.
     /// </summary>

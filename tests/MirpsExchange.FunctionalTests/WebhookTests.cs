@@ -740,6 +740,103 @@ public class WebhookTests
         Assert.Equal(1L, secretariat.CountRows("webhook_deliveries WHERE delivered = TRUE"));
     }
 
+    /// <summary>A loopback port nothing listens on any more: connections to it are refused.</summary>
+    private static int ClosedPort()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        return port;
+    }
+
+    /// <summary>The Secretariat answering host names from <paramref name="answers"/> only, its webhook log in <paramref name="log"/>, BLZ trusted with loopback.</summary>
+    private static Task<TestSecretariat> SecretariatWithDnsAsync(Dictionary<string, System.Net.IPAddress[]> answers, OperatorLog log, params string[] more) =>
+        TestSecretariat.StartAsync(builder =>
+        {
+            builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
+            builder.Logging.AddProvider(log);
+            builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
+        }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ", .. more]);
+
+    /// <summary>The first two attempts of a subscription's one delivery and its last error, with <paramref name="host"/> read as HOST.</summary>
+    private static async Task<(List<(int, string)> Attempts, string LastError)> TriedTwiceAsync(NotificationService.NotificationServiceClient hooks, string id, string host)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var delivery = (await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id })).Deliveries.SingleOrDefault();
+            Assert.True(DateTime.UtcNow < deadline, $"the delivery to {host} was never tried twice: {delivery}");
+            if (delivery is { Attempts.Count: >= 2 })
+            {
+                var listed = (await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Single(s => s.SubscriptionId == id);
+                return ([.. delivery.Attempts.Take(2).Select(a => (a.StatusCode, a.Error.Replace(host, "HOST", StringComparison.Ordinal)))],
+                    listed.LastError.Replace(host, "HOST", StringComparison.Ordinal));
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// Issue 15: a filtered host (it takes no connection and refuses none) read "no answer within N s", the request's own
+    /// timeout, where a refused connection reads as one that does not resolve: a State could tell a filtered address from a
+    /// closed one. Now a connection not taken within Webhooks:ConnectTimeout reads as the refused one, word for word; the node's
+    /// log says it timed out. The filtered host is a loopback socket whose accept queue is full (nothing accepts from it).
+    /// </summary>
+    [Fact]
+    public async Task A_filtered_receiver_reads_as_a_refused_one_in_the_delivery_log()
+    {
+        var closedPort = ClosedPort();
+        using var filtered = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        filtered.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        filtered.Listen(0);
+        var filteredEnd = (System.Net.IPEndPoint)filtered.LocalEndPoint!;
+        var queued = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            // Fill its accept queue: then the kernel drops every further SYN, as a firewall does.
+            var full = false;
+            for (var i = 0; i < 16 && !full; i++)
+            {
+                var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try
+                {
+                    await client.ConnectAsync(filteredEnd, wait.Token);
+                    queued.Add(client);
+                }
+                catch (OperationCanceledException)
+                {
+                    client.Dispose();
+                    full = true;
+                }
+            }
+            Assert.True(full, "the listening socket's accept queue never filled");
+            var answers = new Dictionary<string, System.Net.IPAddress[]>
+            {
+                ["closed.example"] = [System.Net.IPAddress.Loopback],
+                ["filtered.example"] = [System.Net.IPAddress.Loopback],
+            };
+            var log = new OperatorLog();
+            await using var secretariat = await SecretariatWithDnsAsync(answers, log, "--Webhooks:Timeout=00:00:04", "--Webhooks:ConnectTimeout=00:00:01");
+            var hooks = Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync("BLZ"), MirpsAuth.Secretariat);
+            var refusing = (await hooks.CreateSubscriptionAsync(Subscribe($"https://closed.example:{closedPort}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+            var silent = (await hooks.CreateSubscriptionAsync(Subscribe($"https://filtered.example:{filteredEnd.Port}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
+
+            await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", value: 240)]);
+            var fromClosed = await TriedTwiceAsync(hooks, refusing, "closed.example");
+            var fromFiltered = await TriedTwiceAsync(hooks, silent, "filtered.example");
+            Assert.All(fromFiltered.Attempts.Concat(fromClosed.Attempts), a => Assert.Equal(fromClosed.Attempts[0], a));
+            Assert.Equal(fromClosed.LastError, fromFiltered.LastError);
+            Assert.Equal((0, WebhookUrls.Unreachable("HOST")), fromFiltered.Attempts[0]);
+            Assert.Contains(log.Lines, l => l.Contains("filtered.example", StringComparison.Ordinal) && l.Contains("Webhooks:ConnectTimeout", StringComparison.Ordinal));
+        }
+        finally
+        {
+            queued.ForEach(s => s.Dispose());
+        }
+    }
+
     /// <summary>Host names the Secretariat's DNS does not know: a deliberate "does not resolve", never a look-up beyond the test.</summary>
     private sealed class ClosedDns(Dictionary<string, System.Net.IPAddress[]> answers) : WebhookHostResolver
     {
@@ -779,22 +876,14 @@ public class WebhookTests
     [Fact]
     public async Task A_State_cannot_tell_from_its_delivery_log_which_host_names_resolve_inside_the_nodes_network()
     {
-        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        closed.Start();
-        var closedPort = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
-        closed.Stop(); // nothing listens there any more: connections to it are refused
+        var closedPort = ClosedPort();
         var answers = new Dictionary<string, System.Net.IPAddress[]>
         {
             ["inside.pan.example"] = [System.Net.IPAddress.Parse("10.20.30.40")],
             ["closed.example"] = [System.Net.IPAddress.Loopback],
         };
         var log = new OperatorLog();
-        await using var secretariat = await TestSecretariat.StartAsync(builder =>
-        {
-            builder.Services.AddSingleton<WebhookHostResolver>(new ClosedDns(answers));
-            builder.Logging.AddProvider(log);
-            builder.Logging.AddFilter<OperatorLog>(typeof(WebhookUrls).FullName, LogLevel.Information);
-        }, [.. WebhookArgs, "--Webhooks:TrustedOwners:0=BLZ"]);
+        await using var secretariat = await SecretariatWithDnsAsync(answers, log);
         NotificationService.NotificationServiceClient AtSecretariat(ClientCredential credential) =>
             Notifications(secretariat.Address, secretariat.Identity, credential, MirpsAuth.Secretariat);
         var panHooks = AtSecretariat(await SharedIdentity.ApproverAsync("PAN"));
@@ -805,22 +894,6 @@ public class WebhookTests
         var refusing = (await blzHooks.CreateSubscriptionAsync(Subscribe($"https://closed.example:{closedPort}/mirps", EventType.DataReceived))).Subscription.SubscriptionId;
 
         await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("PAN", value: 230), Refugees("BLZ", value: 240)]);
-        async Task<(List<(int, string)> Attempts, string LastError)> TriedTwiceAsync(NotificationService.NotificationServiceClient hooks, string id, string host)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                var delivery = (await hooks.ListDeliveriesAsync(new ListDeliveriesRequest { SubscriptionId = id })).Deliveries.SingleOrDefault();
-                Assert.True(DateTime.UtcNow < deadline, $"the delivery to {host} was never tried twice: {delivery}");
-                if (delivery is { Attempts.Count: >= 2 })
-                {
-                    var listed = (await hooks.ListSubscriptionsAsync(new ListSubscriptionsRequest())).Subscriptions.Single(s => s.SubscriptionId == id);
-                    return ([.. delivery.Attempts.Select(a => (a.StatusCode, a.Error.Replace(host, "HOST", StringComparison.Ordinal)))],
-                        listed.LastError.Replace(host, "HOST", StringComparison.Ordinal));
-                }
-                await Task.Delay(100);
-            }
-        }
         var fromInside = await TriedTwiceAsync(panHooks, inside, "inside.pan.example");
         var fromNowhere = await TriedTwiceAsync(panHooks, nowhere, "nowhere.pan.example");
         var fromClosed = await TriedTwiceAsync(blzHooks, refusing, "closed.example");
@@ -1041,6 +1114,39 @@ public class WebhookTests
             }
             TempFolder.Delete(folder);
         }
+    }
+
+    /// <summary>
+    /// Issue 15: with its cursors lost (the outbox kept), the Secretariat resumed from the oldest subscription's creation and
+    /// announced BLZ's changes 1-2 again, in one range under a new id, after announcing 1 and 2 apart: a receiver that ignores
+    /// the ids it has seen could not tell. Now it resumes after what the outbox shows was announced: 1, 2, then 3, once each.
+    /// </summary>
+    [Fact]
+    public async Task With_its_cursors_lost_the_Secretariat_announces_no_change_again()
+    {
+        await using var central = await WebhookReceiver.StartAsync();
+        await using var secretariat = await TestSecretariat.StartAsync(WebhookArgs);
+        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", value: 240)]);
+        await central.WhenAsync(e => e.Count >= 1, "BLZ's change 1");
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", period: "2022", value: 200)]);
+        await central.WhenAsync(e => e.Count >= 2, "BLZ's change 2");
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); secretariat.CountRows("webhook_deliveries WHERE delivered = TRUE") < 2; await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the deliveries of 1 and 2 were not recorded");
+        }
+
+        secretariat.Execute("DELETE FROM webhook_cursors");
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); secretariat.CountRows("webhook_cursors") == 0; await Task.Delay(100))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the deriver did not start its cursors again");
+        }
+        await Task.Delay(500); // rounds after the resume, which found 1-2 again before
+        await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", period: "2021", value: 190)]);
+        await central.WhenAsync(e => e.Any(x => x.ToSequence == 3), "BLZ's change 3, after the cursors were lost");
+        await Task.Delay(500);
+        Assert.Equal([(1L, 1L), (2L, 2L), (3L, 3L)], central.Accepted.Select(e => (e.FromSequence, e.ToSequence)));
     }
 
     /// <summary>

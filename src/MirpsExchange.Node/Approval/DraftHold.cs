@@ -69,12 +69,15 @@ public sealed class DraftHold
 
     /// <summary>
     /// What this node (of <paramref name="nodeCountry"/>) holds back from <paramref name="reader"/>, read in the caller's snapshot:
-    /// null when nothing (the Secretariat's node, the owner reading, or no indicator holding drafts).
+    /// null when nothing (the Secretariat's node, the owner reading, or no indicator holding drafts from this reader). The change
+    /// feed (<paramref name="feed"/>) holds every draft back from everyone but the owner, the Secretariat included
+    /// (<see cref="SharingPolicies.HoldingDraftsFrom"/>).
     /// </summary>
     public static async Task<DraftHold?> ForAsync(NodeDbContext db, string nodeCountry, SharingPolicies policies, StandardCatalogue catalogue, Reader reader,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool feed = false)
     {
-        if (nodeCountry.Length == 0 || reader.Owns(nodeCountry) || policies.HoldingDrafts.Count == 0)
+        var indicators = policies.HoldingDraftsFrom(reader, feed);
+        if (nodeCountry.Length == 0 || reader.Owns(nodeCountry) || indicators.Count == 0)
         {
             return null;
         }
@@ -87,6 +90,6 @@ public sealed class DraftHold
         {
             approvedUpTo[(approval.GroupId, approval.Period)] = Math.Max(approvedUpTo.GetValueOrDefault((approval.GroupId, approval.Period)), approval.LogSequence);
         }
-        return new DraftHold(nodeCountry, policies.HoldingDrafts, catalogue.Catalog.Indicators.ToDictionary(i => i.Code, i => i.GroupId), approvedUpTo);
+        return new DraftHold(nodeCountry, indicators, catalogue.Catalog.Indicators.ToDictionary(i => i.Code, i => i.GroupId), approvedUpTo);
     }
 }

@@ -119,7 +119,7 @@ public sealed class SyncGrpcService(
                     var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
                     {
                         Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, memo, cancellation) : null,
-                        Drafts = origin == options.Value.Country ? await Approval.DraftHold.ForAsync(db, origin, policies, catalogue, reader, cancellation) : null,
+                        Drafts = origin == options.Value.Country ? await Approval.DraftHold.ForAsync(db, origin, policies, catalogue, reader, cancellation, feed: true) : null,
                     };
                     var placeholders = await db.WithheldChanges.AsNoTracking()
                         .Where(w => w.Origin == origin && w.OriginSequence > after)

@@ -135,8 +135,10 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, IOptions<Webh
         var upto = stamps.Passed();
         if (events is null)
         {
-            // From the start on (a first subscription: from now on): nobody hears of what arrived before they subscribed.
-            await StartReceivedAsync(db, moved, Math.Max(Math.Min(upto, startAt), 0), cancellationToken);
+            // From the start on (a first subscription: from now on): nobody hears of what arrived before they subscribed. Started
+            // anew with subscriptions held (the cursors lost, WebhookDeriver): not before what the outbox shows was announced.
+            var at = Math.Max(Math.Min(upto, startAt), 0);
+            await StartReceivedAsync(db, moved, startAt == WebhookCursors.Present ? at : await NotBeforeAnnouncedAsync(db, at, upto, cancellationToken), cancellationToken);
             return;
         }
         if (!cursors.TryGetValue(ReceivedCursor, out var after))
@@ -251,14 +253,16 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, IOptions<Webh
     /// oldest change they had not announced, received up to now; they are kept, with <see cref="UpgradeCursor"/> at now, so
     /// the slices up to now leave out what they had announced. Nothing received after the old cursor is lost, and nothing is
     /// announced twice. With no cursor to tell (the store's cursors lost): from the oldest subscription's creation, at most
-    /// Webhooks:Retention back (<see cref="WebhookCursors.ResumeTimeAsync"/>).
+    /// Webhooks:Retention back (<see cref="WebhookCursors.ResumeTimeAsync"/>), but not before what the outbox shows announced
+    /// (<see cref="NotBeforeAnnouncedAsync"/>).
     /// </summary>
     private async Task ResumeAsync(NodeDbContext db, IReadOnlyDictionary<string, long> cursors, Dictionary<string, long> moved, long upto,
         CancellationToken cancellationToken)
     {
         if (!cursors.Keys.Any(IsSequenceCursor))
         {
-            await StartReceivedAsync(db, moved, Math.Clamp(await WebhookCursors.ResumeTimeAsync(db, webhooks.Value, clock, cancellationToken), 0, upto), cancellationToken);
+            var at = Math.Clamp(await WebhookCursors.ResumeTimeAsync(db, webhooks.Value, clock, cancellationToken), 0, upto);
+            await StartReceivedAsync(db, moved, await NotBeforeAnnouncedAsync(db, at, upto, cancellationToken), cancellationToken);
             return;
         }
         long? oldest = null;
@@ -282,6 +286,57 @@ public sealed class NodeEventSource(IOptions<NodeOptions> options, IOptions<Webh
     {
         moved[ReceivedCursor] = at;
         moved[ReceivedAtCursor] = await db.Observations.LongCountAsync(o => o.ReceivedTime == at, cancellationToken);
+    }
+
+    /// <summary>
+    /// Where a received-time cursor resumes that cannot tell what was announced (lost): <paramref name="at"/>, or later, up to
+    /// <paramref name="upto"/>, where the outbox shows <c>DATA_RECEIVED</c> announced everything received before
+    /// (<see cref="AnnouncedThroughAsync"/>): those changes are not announced again in other ranges, under other ids.
+    /// </summary>
+    private async Task<long> NotBeforeAnnouncedAsync(NodeDbContext db, long at, long upto, CancellationToken cancellationToken) =>
+        Country.Length == 0 && await AnnouncedThroughAsync(db, cancellationToken) is { } announced ? Math.Clamp(announced, at, Math.Max(at, upto)) : at;
+
+    /// <summary>
+    /// The received time up to which the outbox shows every change announced: the latest a change named by the last round's
+    /// <c>DATA_RECEIVED</c> events was received by the time that round was derived (a round reads every change received up to
+    /// its end, whatever its origin, and its events name them all: nothing received at or before that time was left for a
+    /// later round). Null when the outbox holds no such event (none yet, or pruned after Webhooks:Retention).
+    /// </summary>
+    private static async Task<long?> AnnouncedThroughAsync(NodeDbContext db, CancellationToken cancellationToken)
+    {
+        var type = (int)EventType.DataReceived;
+        var derived = await db.WebhookEvents.Where(e => e.Type == type).OrderByDescending(e => e.Id).Select(e => (long?)e.OccurTime).FirstOrDefaultAsync(cancellationToken);
+        if (derived is not { } time)
+        {
+            return null;
+        }
+        long? through = null;
+        foreach (var key in await db.WebhookEvents.Where(e => e.Type == type && e.OccurTime == time).Select(e => e.EventKey).ToListAsync(cancellationToken))
+        {
+            if (ReceivedRange(key) is not var (origin, from, to))
+            {
+                continue;
+            }
+            var received = await db.Observations.Where(o => o.Origin == origin && o.OriginSequence >= from && o.OriginSequence <= to && o.ReceivedTime <= time)
+                .MaxAsync(o => (long?)o.ReceivedTime, cancellationToken);
+            if (received > (through ?? long.MinValue))
+            {
+                through = received;
+            }
+        }
+        return through;
+    }
+
+    /// <summary>The origin and range a <c>DATA_RECEIVED</c> event's id names ("PAN.received.3-5.3"), or null.</summary>
+    private static (string Origin, long From, long To)? ReceivedRange(string eventId)
+    {
+        var parts = eventId.Split('.');
+        if (parts.Length != 4 || parts[1] != "received" || parts[2].Split('-') is not [var from, var to]
+            || !long.TryParse(from, System.Globalization.CultureInfo.InvariantCulture, out var lowest) || !long.TryParse(to, System.Globalization.CultureInfo.InvariantCulture, out var highest))
+        {
+            return null;
+        }
+        return (parts[0], lowest, highest);
     }
 
     private static bool IsSequenceCursor(string key) => key.StartsWith(SequencePrefix, StringComparison.Ordinal) || key.StartsWith(LatePrefix, StringComparison.Ordinal);

@@ -11,11 +11,11 @@ public static class WebhookExtensions
         var section = builder.Configuration.GetSection(WebhookOptions.Section);
         var options = section.Get<WebhookOptions>() ?? new WebhookOptions();
         if (options.PollInterval <= TimeSpan.Zero || options.DeliveryInterval <= TimeSpan.Zero || options.InitialBackoff <= TimeSpan.Zero
-            || options.MaxBackoff < options.InitialBackoff || options.Timeout <= TimeSpan.Zero || options.DueSoonDays < 0 || options.LookbackDays < 0
+            || options.MaxBackoff < options.InitialBackoff || options.Timeout <= TimeSpan.Zero || options.ConnectTimeout <= TimeSpan.Zero || options.DueSoonDays < 0 || options.LookbackDays < 0
             || options.Retention <= TimeSpan.Zero || options.PruneInterval <= TimeSpan.Zero || options.MaxConcurrentDeliveries < 1 || options.MaxConcurrentDeliveriesPerOwner < 1)
         {
             throw new OptionsValidationException(Options.DefaultName, typeof(WebhookOptions),
-                ["Webhooks: PollInterval, DeliveryInterval, InitialBackoff, Timeout, Retention and PruneInterval must be positive, MaxBackoff at least InitialBackoff, DueSoonDays and LookbackDays 0 or more, MaxConcurrentDeliveries and MaxConcurrentDeliveriesPerOwner at least 1."]);
+                ["Webhooks: PollInterval, DeliveryInterval, InitialBackoff, Timeout, ConnectTimeout, Retention and PruneInterval must be positive, MaxBackoff at least InitialBackoff, DueSoonDays and LookbackDays 0 or more, MaxConcurrentDeliveries and MaxConcurrentDeliveriesPerOwner at least 1."]);
         }
         builder.Services.AddOptions<WebhookOptions>().Bind(section);
         var keyFile = options.SecretKeyFile.Length > 0

@@ -19,6 +19,16 @@ public sealed class WebhookOptions
     /// <summary>How long a receiver has to answer.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a delivery waits for the receiver's host to take the TCP connection (a filtered host never answers); past it
+    /// the attempt reads as any other connection failure (<see cref="WebhookUrls.Unreachable(string)"/>). Not less than
+    /// <see cref="Timeout"/>: half of it.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The connect timeout in force: <see cref="ConnectTimeout"/>, or half of <see cref="Timeout"/> when that is not less.</summary>
+    public TimeSpan EffectiveConnectTimeout => ConnectTimeout < Timeout ? ConnectTimeout : Timeout / 2;
+
     /// <summary>Consecutive failed attempts after which a subscription lists as FAILING.</summary>
     public int FailingAfter { get; set; } = 3;
 

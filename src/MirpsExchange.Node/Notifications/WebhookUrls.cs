@@ -129,7 +129,7 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
     /// has its own connection pool, so one never reuses a connection the other was allowed): the host resolved here, every
     /// address checked (<see cref="AddressRefusal"/>), the first allowed one connected, so a name cannot be pointed at a
     /// refused address between the check and the connect. A host that does not resolve, resolves only to refused addresses,
-    /// or refuses the connection reads the same to the subscriber (<see cref="Unreachable(string)"/>): its delivery log does
+    /// refuses the connection or does not take it within Webhooks:ConnectTimeout (filtered) reads the same to the subscriber (<see cref="Unreachable(string)"/>): its delivery log does
     /// not tell which names resolve inside the node's network. The node's log says which it was.
     /// </summary>
     public Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> Connector(bool trusted) => async (context, cancellationToken) =>
@@ -150,15 +150,24 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
             throw Unreachable(host, addresses.Length == 0 ? "it does not resolve" : "refused: " + string.Join("; ", addresses.Select(a => AddressRefusal(a, trusted))));
         }
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var connectTimeout = options.EffectiveConnectTimeout;
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connecting.CancelAfter(connectTimeout);
         try
         {
-            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
+            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, connecting.Token);
             return new NetworkStream(socket, ownsSocket: true);
         }
         catch (SocketException e)
         {
             socket.Dispose();
-            throw Unreachable(host, $"connecting to {string.Join(", ", allowed.Select(a => a.ToString()))} port {context.DnsEndPoint.Port} failed ({e.SocketErrorCode})");
+            throw Unreachable(host, $"connecting to {Addresses(allowed)} port {context.DnsEndPoint.Port} failed ({e.SocketErrorCode})");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A filtered host (no answer at all) reads as a refused one, not as the request's own timeout (Webhooks:ConnectTimeout).
+            socket.Dispose();
+            throw Unreachable(host, $"connecting to {Addresses(allowed)} port {context.DnsEndPoint.Port} took longer than {connectTimeout.TotalSeconds:0.###} s (Webhooks:ConnectTimeout)");
         }
         catch
         {
@@ -166,6 +175,8 @@ public sealed partial class WebhookUrls(WebhookOptions options, string nodeOwner
             throw;
         }
     };
+
+    private static string Addresses(IEnumerable<IPAddress> addresses) => string.Join(", ", addresses.Select(a => a.ToString()));
 
     /// <summary>
     /// What a subscriber reads when a delivery could not connect to <paramref name="host"/>, whatever the cause: it does not

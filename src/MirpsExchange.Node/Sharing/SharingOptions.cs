@@ -48,4 +48,12 @@ public sealed class SharingRule
     /// origin's node, which serves a held draft as a NOT_HELD placeholder, asked for again; so no relay ever holds a draft.
     /// </summary>
     public bool? HoldDrafts { get; set; }
+
+    /// <summary>
+    /// With <see cref="HoldDrafts"/>: the Secretariat reads the drafts at this node (StreamObservations, GetObservationHistory,
+    /// GetApprovalStatus, and what is built on them), so it can follow the work, while other States still receive nothing of
+    /// them. The change feed holds them back from the Secretariat too (NOT_HELD until approval): no replica, and so no relay,
+    /// ever holds a draft, since the hold is not part of the signed policy a relay applies.
+    /// </summary>
+    public bool? ShowDraftsToSecretariat { get; set; }
 }

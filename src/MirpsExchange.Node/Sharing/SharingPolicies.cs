@@ -13,6 +13,7 @@ public sealed class SharingPolicies
     private readonly Dictionary<string, RowPolicy> _byIndicator = new(StringComparer.Ordinal);
     private readonly RowPolicy _default;
     private readonly HashSet<string> _holdingDrafts = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _holdingFromSecretariat = new(StringComparer.Ordinal);
 
     public SharingPolicies(IOptions<NodeOptions> options, StandardCatalogue catalogue)
     {
@@ -28,15 +29,24 @@ public sealed class SharingPolicies
         }
         foreach (var indicator in catalogue.Catalog.Indicators)
         {
-            if ((sharing.Indicators.GetValueOrDefault(indicator.Code)?.HoldDrafts ?? sharing.Default.HoldDrafts) == true)
+            var rule = sharing.Indicators.GetValueOrDefault(indicator.Code);
+            if ((rule?.HoldDrafts ?? sharing.Default.HoldDrafts) == true)
             {
                 _holdingDrafts.Add(indicator.Code);
+                if ((rule?.ShowDraftsToSecretariat ?? sharing.Default.ShowDraftsToSecretariat) != true)
+                {
+                    _holdingFromSecretariat.Add(indicator.Code);
+                }
             }
         }
     }
 
-    /// <summary>The indicators whose drafts this origin holds back until approval (Node:Sharing:...:HoldDrafts).</summary>
-    public IReadOnlySet<string> HoldingDrafts => _holdingDrafts;
+    /// <summary>
+    /// The indicators whose drafts this origin holds back from <paramref name="reader"/> (not its owner): all that hold drafts,
+    /// in the change feed (<paramref name="feed"/>) and for other States; for the Secretariat's queries, those without
+    /// Node:Sharing:...:ShowDraftsToSecretariat.
+    /// </summary>
+    public IReadOnlySet<string> HoldingDraftsFrom(Reader reader, bool feed) => reader.IsSecretariat && !feed ? _holdingFromSecretariat : _holdingDrafts;
 
     /// <summary>What is wrong with <paramref name="sharing"/> (the message naming the key), or null: the options' validation.</summary>
     public static string? Problem(SharingOptions sharing, StandardCatalogue catalogue)
