@@ -32,17 +32,6 @@ public sealed class CatalogueUpgradeTests : IDisposable
     private static string Stored(TestNode node) => string.Join("; ", node.Rows(
         "SELECT indicator_code, sex, application_type, procedure_type, count_basis, value FROM observations WHERE superseded_time IS NULL ORDER BY origin_sequence"));
 
-    /// <summary>Waits (20 s at most) until <paramref name="node"/> holds <paramref name="rows"/> rows, then asserts it does.</summary>
-    internal static async Task HoldsAsync(TestNode node, long rows)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (node.CountRows() < rows && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-        Assert.Equal(rows, node.CountRows());
-    }
-
     [Fact]
     public async Task A_node_on_catalogue_1_reports_it_and_accepts_only_what_1_0_holds()
     {
@@ -80,7 +69,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await origin.Observations.SubmitObservationsAsync(Submit(Applications(125)));
         await using var replica = await PeerSyncTests.ReplicaAsync("PAN", _folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);
 
-        await HoldsAsync(replica, 3);
+        await PeerSyncTests.HoldsAsync(replica, 3);
 
         Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(replica, PeerState.Connected)).State);
         // The 1.0 changes verified against BLZ's signed chain unchanged, and are held with 2.0's dimensions at their defaults.
@@ -97,7 +86,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await using var v1 = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnVersionOne]);
 
         // Stored at 2.0's defaults at the origin, served as 1.0 expresses them (no such dimensions), verified against the chain.
-        await HoldsAsync(v1, 2);
+        await PeerSyncTests.HoldsAsync(v1, 2);
         Assert.Equal("ASYLUM_APPLICATIONS|_T||||120; REFUGEES|_T||||240", Stored(v1));
         Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(v1, PeerState.Connected)).State);
 
@@ -119,7 +108,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         await origin.Observations.SubmitObservationsAsync(Submit(Applications(120)));
         await using var v1 = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnVersionOne]);
-        await HoldsAsync(v1, 1);
+        await PeerSyncTests.HoldsAsync(v1, 1);
 
         // One commit: a revision 1.0 holds (change 2), then a synthetic figure it cannot (change 3). The feed serves change 2
         // and stops; the reader writes nothing of a commit whose signed head it never received (ChainVerifier), so a

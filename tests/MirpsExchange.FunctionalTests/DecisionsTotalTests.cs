@@ -50,9 +50,10 @@ public sealed class DecisionsTotalTests : IDisposable
         var status = error.GetRpcStatus()!;
         var info = status.GetDetail<ErrorInfo>();
         Assert.Equal(("VALIDATION_RULE_FAILED", RpcErrors.Domain), (info.Reason, info.Domain));
-        Assert.Contains("DECISIONS_NOT_ABOVE_TOTAL", info.Metadata["rules"]);
-        var violation = Assert.Single(status.GetDetail<BadRequest>().FieldViolations);
-        Assert.Equal("observations[1]", violation.Field);
+        Assert.Equal(["DECISIONS_EQUAL_TOTAL", "DECISIONS_NOT_ABOVE_TOTAL"], info.Metadata["rules"].Split(',').Order(StringComparer.Ordinal));
+        var violations = status.GetDetail<BadRequest>().FieldViolations;
+        Assert.All(violations, v => Assert.Equal("observations[1]", v.Field));
+        var violation = Assert.Single(violations, v => v.Description.StartsWith("DECISIONS_NOT_ABOVE_TOTAL", StringComparison.Ordinal));
         Assert.Contains("DECISIONS_RECOGNIZED + DECISIONS_COMPLEMENTARY + DECISIONS_REJECTED PAN 2023", violation.Description);
         Assert.Contains("= 1,091", violation.Description);
         Assert.Contains("DECISIONS_TOTAL 1,000", violation.Description);
@@ -93,15 +94,16 @@ public sealed class DecisionsTotalTests : IDisposable
     [Fact]
     public async Task A_node_on_catalogue_2_1_pulls_from_a_node_still_on_the_released_2_0()
     {
-        await using var origin = await TestNode.StartAsync("PAN", null, ShareWithAll, OnReleasedTwo);
-        await origin.Observations.SubmitObservationsAsync(Submit(Decisions()));
-        var refused = await Assert.ThrowsAsync<RpcException>(() => origin.Observations.SubmitObservationsAsync(Submit(Obs(Total, 1091))).ResponseAsync);
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnReleasedTwo);
+        await origin.Observations.SubmitObservationsAsync(Submit(Decisions("BLZ")));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => origin.Observations.SubmitObservationsAsync(Submit(Obs(Total, 1091, "BLZ"))).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode); // 2.0.0 has no such indicator
 
-        await using var replica = await PeerSyncTests.ReplicaAsync("CRI", _folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);
+        await using var replica = await PeerSyncTests.ReplicaAsync("PAN", _folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);
 
-        await CatalogueUpgradeTests.HoldsAsync(replica, 4);
-        Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(replica, PeerState.Connected)).State);
+        var peer = await PeerSyncTests.PeerInStateAsync(replica, PeerState.Connected);
+        Assert.True(peer.State == PeerState.Connected, $"{peer.State}: {peer.LastError}");
+        await PeerSyncTests.HoldsAsync(replica, 4);
         var versions = new List<string>();
         foreach (var node in new[] { origin, replica })
         {
@@ -113,18 +115,19 @@ public sealed class DecisionsTotalTests : IDisposable
     [Fact]
     public async Task A_node_still_on_2_0_pulls_what_2_0_holds_from_a_node_on_2_1_and_stops_before_total_decisions_naming_it()
     {
-        await using var origin = await TestNode.StartAsync("PAN", null, ShareWithAll);
-        await origin.Observations.SubmitObservationsAsync(Submit(Decisions()));
-        await using var released = await TestNode.StartAsync("CRI", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnReleasedTwo]);
-        await CatalogueUpgradeTests.HoldsAsync(released, 4);
-        Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(released, PeerState.Connected)).State);
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Decisions("BLZ")));
+        await using var released = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnReleasedTwo]);
+        var connected = await PeerSyncTests.PeerInStateAsync(released, PeerState.Connected);
+        Assert.True(connected.State == PeerState.Connected, $"{connected.State}: {connected.LastError}");
+        await PeerSyncTests.HoldsAsync(released, 4);
 
-        await origin.Observations.SubmitObservationsAsync(Submit(Obs(Total, 1091)));
+        await origin.Observations.SubmitObservationsAsync(Submit(Obs(Total, 1091, "BLZ")));
         var peer = await PeerSyncTests.PeerInStateAsync(released, PeerState.Stopped);
         released.Errors.Expect("PeerCatalogueMismatch");
 
         Assert.StartsWith("FAILED_PRECONDITION", peer.LastError);
-        Assert.Contains("PAN's change 5 cannot be held in catalogue 2.0.0", peer.LastError);
+        Assert.Contains("BLZ's change 5 cannot be held in catalogue 2.0.0", peer.LastError);
         Assert.Contains(Total, peer.LastError);
         Assert.Contains("catalogue 2.1.0", peer.LastError);
         Assert.Equal(4, released.CountRows());

@@ -49,6 +49,17 @@ public class PeerSyncTests
         }
     }
 
+    /// <summary>Waits (20 s at most) until <paramref name="node"/> holds <paramref name="rows"/> rows, then asserts it does.</summary>
+    internal static async Task HoldsAsync(TestNode node, long rows)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (node.CountRows() < rows && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+        Assert.Equal(rows, node.CountRows());
+    }
+
     /// <summary>The replica's only pull once it reaches <paramref name="state"/> (or whatever it is after 20 s).</summary>
     internal static async Task<PeerStatus> PeerInStateAsync(TestNode replica, PeerState state)
     {

@@ -95,9 +95,11 @@ public class DecisionsTotalTests
     [Fact]
     public void A_total_below_its_components_is_a_finding_naming_the_total_and_each_component_cell()
     {
-        var finding = Assert.Single(Judge([Obs(Total, 1000)], Components()));
+        var findings = Judge([Obs(Total, 1000)], Components());
 
-        Assert.Equal("DECISIONS_NOT_ABOVE_TOTAL", finding.Rule.Id);
+        // Every decision reported: the total is both exceeded and unequal.
+        Assert.Equal(["DECISIONS_EQUAL_TOTAL", "DECISIONS_NOT_ABOVE_TOTAL"], findings.Select(f => f.Rule.Id).Order(StringComparer.Ordinal));
+        var finding = findings.Single(f => f.Rule.Id == "DECISIONS_NOT_ABOVE_TOTAL");
         Assert.Equal(RuleSeverity.Error, finding.Rule.Severity);
         Assert.Equal((1091, 1000), (finding.Left, finding.Right));
         var result = finding.ToResult();
@@ -111,8 +113,9 @@ public class DecisionsTotalTests
     [Fact]
     public void The_components_reported_with_a_total_below_them_in_one_batch_are_judged_too()
     {
-        var finding = Assert.Single(Judge([.. Components(), Obs(Total, 1000)]));
+        var finding = Assert.Single(Judge([.. Components()[..2], Obs(Total, 100)]));
         Assert.Equal("DECISIONS_NOT_ABOVE_TOTAL", finding.Rule.Id);
+        Assert.Equal((131, 100), (finding.Left, finding.Right));
         Assert.Equal(0, finding.FirstObservationIndex());
     }
 
