@@ -250,7 +250,7 @@ public class SdmxRestTests
         Assert.Equal(expected, ReadStructureSpecific((await GetAsync(node, All, token, "application/vnd.sdmx.structurespecificdata+xml;version=2.1")).Body));
         Assert.Equal(expected, ReadStructureSpecific((await GetAsync(node, All + "?dimensionAtObservation=AllDimensions&format=structurespecificdata", token)).Body, flat: true));
         Assert.Equal(expected, ReadJson((await GetAsync(node, All, token, "application/vnd.sdmx.data+json;version=1.0.0")).Body));
-        var csv = await GetAsync(node, "/sdmx/rest/data/MIRPS,DF_MIRPS_PROTECTION,2.0.0/", token, "application/vnd.sdmx.data+csv;version=2.0.0");
+        var csv = await GetAsync(node, "/sdmx/rest/data/MIRPS,DF_MIRPS_PROTECTION,2.1.0/", token, "application/vnd.sdmx.data+csv;version=2.0.0");
         Assert.StartsWith("application/vnd.sdmx.data+csv;version=2.0.0", csv.Type);
         Assert.Equal(expected, ReadCsv(csv.Body, "STRUCTURE"));
         Assert.Equal(expected, ReadCsv((await GetAsync(node, All, token, "application/vnd.sdmx.data+csv;version=1.0.0")).Body, "DATAFLOW"));
