@@ -93,6 +93,24 @@ public class DecisionsTotalTests
     }
 
     [Fact]
+    public void From_catalogue_2_1_a_rule_naming_an_indicator_the_catalogue_lacks_is_refused_not_left_dormant()
+    {
+        var withoutTotal = Standard.Catalog.Clone();
+        withoutTotal.Indicators.Remove(withoutTotal.Indicators.Single(i => i.Code == Total));
+
+        var problems = CatalogueCheck.Problems(withoutTotal);
+
+        Assert.Contains("validation rule DECISIONS_NOT_ABOVE_TOTAL names indicator DECISIONS_TOTAL, which the catalogue does not declare: the rule would never fire", problems);
+        Assert.Contains(problems, p => p.StartsWith("validation rule DECISIONS_EQUAL_TOTAL names indicator DECISIONS_TOTAL", StringComparison.Ordinal));
+        // A total whose cells are not the components' cells cannot be compared with them.
+        var narrower = Standard.Catalog.Clone();
+        narrower.Indicators.Single(i => i.Code == Total).DimensionIds.Remove("PROCEDURE_TYPE");
+        Assert.Contains(CatalogueCheck.Problems(narrower), p => p.Contains("component DECISIONS_RECOGNIZED and total DECISIONS_TOTAL declare different dimensions", StringComparison.Ordinal));
+        // The released 2.0.0 is loaded as it was, its decision rules dormant.
+        Assert.Empty(CatalogueCheck.Problems(Released.Catalog));
+    }
+
+    [Fact]
     public void A_total_below_its_components_is_a_finding_naming_the_total_and_each_component_cell()
     {
         var findings = Judge([Obs(Total, 1000)], Components());
