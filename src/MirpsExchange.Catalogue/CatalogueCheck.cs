@@ -140,6 +140,10 @@ public static class CatalogueCheck
         {
             problems.AddRange(Version2Problems(catalog));
         }
+        if (!IsBefore(catalog, 2, 1))
+        {
+            problems.AddRange(ActiveRuleProblems(catalog));
+        }
         return problems;
     }
 
@@ -283,6 +287,10 @@ public static class CatalogueCheck
         return problems;
     }
 
+    /// <summary>Whether the catalogue's version is earlier than <paramref name="major"/>.<paramref name="minor"/> (or not a version).</summary>
+    private static bool IsBefore(Catalog catalog, int major, int minor) =>
+        !System.Version.TryParse(catalog.Version, out var version) || version < new System.Version(major, minor);
+
     private static int MajorVersion(Catalog catalog)
     {
         var dot = catalog.Version.IndexOf('.');
@@ -367,6 +375,29 @@ public static class CatalogueCheck
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// From catalogue 2.1.0 on, every rule fires: it names only indicators the catalogue declares (catalogue 2.0.0
+    /// named total decisions without declaring them, so its decision rules never judged anything), and the total and
+    /// components of a components rule declare the same dimensions, so that they are compared cell by cell.
+    /// </summary>
+    public static IReadOnlyList<string> ActiveRuleProblems(Catalog catalog)
+    {
+        var problems = new List<string>();
+        var indicators = catalog.Indicators.GroupBy(i => i.Code, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        foreach (var rule in catalog.ValidationRules)
+        {
+            problems.AddRange(Validation.Rules.CatalogueRules.NamedIndicators(rule).Where(code => !indicators.ContainsKey(code)).Distinct()
+                .Select(code => $"validation rule {rule.Id} names indicator {code}, which the catalogue does not declare: the rule would never fire"));
+            if (rule.CheckCase == ValidationRule.CheckOneofCase.Components && indicators.GetValueOrDefault(rule.Components.TotalIndicatorCode) is { } total)
+            {
+                problems.AddRange(rule.Components.ComponentIndicatorCodes
+                    .Where(code => indicators.GetValueOrDefault(code) is { } component && !component.DimensionIds.SequenceEqual(total.DimensionIds))
+                    .Select(code => $"validation rule {rule.Id}: component {code} and total {total.Code} declare different dimensions, so their cells cannot be compared"));
+            }
+        }
+        return problems;
     }
 
     private static void CheckLabel(LocalizedText? label, string what, List<string> problems)

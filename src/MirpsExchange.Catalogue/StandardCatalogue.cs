@@ -9,8 +9,10 @@ namespace MirpsExchange.Catalogue;
 /// <summary>
 /// The catalogue a process works with, checked for consistency when loaded, with fast look-ups for
 /// validation. <see cref="LoadStandard"/> reads the standard catalogue shipped in this assembly
-/// (Data/catalogue-v2.json, protobuf JSON of <see cref="Catalog"/>); <see cref="LoadVersion"/> reads an
-/// earlier one still shipped (Data/catalogue-v1.json, "1.0.0"), for nodes and data being upgraded.
+/// (Data/catalogue-v2.1.json, protobuf JSON of <see cref="Catalog"/>); <see cref="LoadVersion"/> reads an
+/// earlier one still shipped (Data/catalogue-v1.json "1.0.0", Data/catalogue-v2.json "2.0.0"), for nodes and data
+/// being upgraded. A released catalogue file is never edited: its digest is what nodes on it compare when they sync,
+/// so a change (a new indicator) is a new version that declares how the earlier ones map to it (upgrades_from).
 /// </summary>
 public sealed class StandardCatalogue
 {
@@ -31,13 +33,14 @@ public sealed class StandardCatalogue
     public const string TotalCode = "_T";
 
     /// <summary>The version <see cref="LoadStandard"/> loads.</summary>
-    public const string StandardVersion = "2.0.0";
+    public const string StandardVersion = "2.1.0";
 
     /// <summary>The catalogue versions shipped in this assembly, oldest first, with their resource names.</summary>
     public static readonly IReadOnlyDictionary<string, string> ShippedVersions = new Dictionary<string, string>
     {
         ["1.0.0"] = "catalogue-v1.json",
         ["2.0.0"] = "catalogue-v2.json",
+        ["2.1.0"] = "catalogue-v2.1.json",
     };
 
     /// <summary>

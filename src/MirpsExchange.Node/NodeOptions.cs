@@ -107,8 +107,9 @@ public sealed class NodeOptions
 
     /// <summary>
     /// The shipped catalogue version the node runs on when no <see cref="CatalogueFile"/> is given: the standard
-    /// one (2.0.0) by default, or "1.0.0" for a State that has installed this release but not yet moved to
-    /// catalogue 2.0 (it validates, accepts and reports exactly as a 1.0 node). Only shipped versions are accepted.
+    /// one (2.1.0) by default, or an earlier one ("1.0.0", "2.0.0") for a State that has installed this release but
+    /// not yet moved on (it validates, accepts and reports exactly as a node of that version). Only shipped versions
+    /// are accepted.
     /// </summary>
     public string CatalogueVersion { get; set; } = MirpsExchange.Catalogue.StandardCatalogue.StandardVersion;
 

@@ -32,16 +32,6 @@ public sealed class CatalogueUpgradeTests : IDisposable
     private static string Stored(TestNode node) => string.Join("; ", node.Rows(
         "SELECT indicator_code, sex, application_type, procedure_type, count_basis, value FROM observations WHERE superseded_time IS NULL ORDER BY origin_sequence"));
 
-    private static async Task HoldsAsync(TestNode node, long rows)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (node.CountRows() < rows && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-        Assert.Equal(rows, node.CountRows());
-    }
-
     [Fact]
     public async Task A_node_on_catalogue_1_reports_it_and_accepts_only_what_1_0_holds()
     {
@@ -68,7 +58,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
     {
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestNode.StartAsync("BLZ", null, "--Node:CatalogueVersion=1.5.0"));
         Assert.Contains("Node:CatalogueVersion", failure.ToString());
-        Assert.Contains("1.0.0, 2.0.0", failure.ToString());
+        Assert.Contains("1.0.0, 2.0.0, 2.1.0", failure.ToString());
     }
 
     [Fact]
@@ -79,7 +69,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await origin.Observations.SubmitObservationsAsync(Submit(Applications(125)));
         await using var replica = await PeerSyncTests.ReplicaAsync("PAN", _folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);
 
-        await HoldsAsync(replica, 3);
+        await PeerSyncTests.HoldsAsync(replica, 3);
 
         Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(replica, PeerState.Connected)).State);
         // The 1.0 changes verified against BLZ's signed chain unchanged, and are held with 2.0's dimensions at their defaults.
@@ -96,7 +86,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await using var v1 = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnVersionOne]);
 
         // Stored at 2.0's defaults at the origin, served as 1.0 expresses them (no such dimensions), verified against the chain.
-        await HoldsAsync(v1, 2);
+        await PeerSyncTests.HoldsAsync(v1, 2);
         Assert.Equal("ASYLUM_APPLICATIONS|_T||||120; REFUGEES|_T||||240", Stored(v1));
         Assert.Equal(PeerState.Connected, (await PeerSyncTests.PeerInStateAsync(v1, PeerState.Connected)).State);
 
@@ -118,7 +108,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
         await origin.Observations.SubmitObservationsAsync(Submit(Applications(120)));
         await using var v1 = await TestNode.StartAsync("PAN", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync(""), origin.Peer), OnVersionOne]);
-        await HoldsAsync(v1, 1);
+        await PeerSyncTests.HoldsAsync(v1, 1);
 
         // One commit: a revision 1.0 holds (change 2), then a synthetic figure it cannot (change 3). The feed serves change 2
         // and stops; the reader writes nothing of a commit whose signed head it never received (ChainVerifier), so a
@@ -149,13 +139,13 @@ public sealed class CatalogueUpgradeTests : IDisposable
 
         // BLZ's 1.0 figure counts as the total of 2.0's new dimensions (its declared mapping), and the answer says so.
         Assert.Equal(420, answer.Cells.Single().Value);
-        Assert.Equal(["BLZ 1.0.0", "CRI 2.0.0"], Catalogues(answer));
+        Assert.Equal(["BLZ 1.0.0", $"CRI {StandardCatalogue.StandardVersion}"], Catalogues(answer));
         var file = Path.Combine(_folder, "reader.json");
         OwnerOnlyFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
         var shown = await CliRunner.RunAsync(["regional", "show", "ASYLUM_APPLICATIONS", "--period", "2023",
             "--secretariat", secretariat.Address, "--identity", secretariat.Identity.Issuer, "--credential", file]);
         Assert.Equal(0, shown.Code);
-        Assert.Contains("Catalogue versions reported in: 1.0.0 BLZ; 2.0.0 CRI", shown.Output);
+        Assert.Contains($"Catalogue versions reported in: 1.0.0 BLZ; {StandardCatalogue.StandardVersion} CRI", shown.Output);
     }
 
     [Fact]
@@ -180,12 +170,12 @@ public sealed class CatalogueUpgradeTests : IDisposable
         await using var upgraded = await TestNode.StartOnStoreAsync(blzStore, "BLZ", null, ShareWithAll);
         await using var restarted = await PullingSecretariatAsync(secretariatStore, upgraded);
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (Catalogues(await RegionalAsync(restarted, 1)).Single() != "BLZ 2.0.0" && DateTime.UtcNow < deadline)
+        while (Catalogues(await RegionalAsync(restarted, 1)).Single() != $"BLZ {StandardCatalogue.StandardVersion}" && DateTime.UtcNow < deadline)
         {
             await Task.Delay(100);
         }
 
-        Assert.Equal(["BLZ 2.0.0"], Catalogues(await RegionalAsync(restarted, 1)));
+        Assert.Equal([$"BLZ {StandardCatalogue.StandardVersion}"], Catalogues(await RegionalAsync(restarted, 1)));
         // The figure as of before the upgrade was reported in 1.0.0, and says so after the restart too.
         Assert.Equal(["BLZ 1.0.0"], Catalogues(await RegionalAsync(restarted, 1, beforeUpgrade)));
     }
@@ -193,7 +183,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
     [Fact]
     public async Task A_relay_cannot_set_the_catalogue_version_another_state_reported_in()
     {
-        // Belize on 1.0.0; Costa Rica's node (2.0.0) relays Belize's log to the Secretariat, which never reaches Belize's own node.
+        // Belize on 1.0.0; Costa Rica's node (2.1.0) relays Belize's log to the Secretariat, which never reaches Belize's own node.
         await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll, OnVersionOne);
         await blz.Observations.SubmitObservationsAsync(Submit(Applications(120)));
         await using var cri = await TestNode.StartAsync("CRI", null, [.. PeerSyncTests.PullArgs(_folder, await SharedIdentity.CredentialAsync("CRI"), blz.Peer), ShareWithAll]);
@@ -204,7 +194,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
 
         var answer = await RegionalAsync(secretariat, 1);
 
-        // Belize's figure arrived, but the relay's status speaks for the relay only: Belize's version stays unknown, never CRI's 2.0.0.
+        // Belize's figure arrived, but the relay's status speaks for the relay only: Belize's version stays unknown, never CRI's 2.1.0.
         Assert.Equal(120, answer.Cells.Single().Value);
         Assert.Equal(["BLZ "], Catalogues(answer));
     }
@@ -227,7 +217,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
 
         // Its rows may hold what 1.0 cannot express (APPLICATION_TYPE = REPEAT here): the node says so and does not start.
         var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestNode.StartOnStoreAsync(upgradedStore, "BLZ", null, ShareWithAll, OnVersionOne));
-        Assert.Contains("This store was last run on catalogue 2.0.0; a node on catalogue 1.0.0 (Node:CatalogueVersion)", failure.ToString());
+        Assert.Contains($"This store was last run on catalogue {StandardCatalogue.StandardVersion}; a node on catalogue 1.0.0 (Node:CatalogueVersion)", failure.ToString());
         await using var again = await TestNode.StartOnStoreAsync(upgradedStore, "BLZ", null, ShareWithAll);
         Assert.Equal(2, again.CountRows());
     }
@@ -326,7 +316,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         {
             Assert.Contains($"secretariat holds {state}'s", result.Output);
         }
-        Assert.Contains("Catalogue versions reported in: 1.0.0 BLZ CRI; 2.0.0 GTM HND MEX PAN SLV", result.Output);
+        Assert.Contains($"Catalogue versions reported in: 1.0.0 BLZ CRI; {StandardCatalogue.StandardVersion} GTM HND MEX PAN SLV", result.Output);
         Assert.Matches(@"REFUGEES\s*│(\s*✓\s*│){7}", result.Output);
     }
 
@@ -344,7 +334,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
 
     [Theory]
     [InlineData("9.9.9")]
-    [InlineData("2.1.0")]
+    [InlineData("2.9.0")]
     public async Task The_feed_serves_no_change_to_a_reader_whose_catalogue_neither_maps_nor_is_mapped(string version)
     {
         await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
@@ -358,7 +348,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
         Assert.Equal("CATALOGUE_NOT_MAPPED", refused.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Reason);
         Assert.Contains($"reader's catalogue {version}", refused.Status.Detail);
         // The reader's own version, or none named (a reader of the same catalogue), is served.
-        using var same = sync.StreamChanges(new StreamChangesRequest { Origin = "BLZ", CatalogVersion = "2.0.0" });
+        using var same = sync.StreamChanges(new StreamChangesRequest { Origin = "BLZ", CatalogVersion = StandardCatalogue.StandardVersion });
         Assert.True(await same.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Single(same.ResponseStream.Current.Changes);
     }

@@ -78,7 +78,7 @@ public class ChangeFeedTests
         var origin = Assert.Single(status.Origins);
         Assert.Equal(("BLZ", 2L, last), (origin.Origin, origin.LatestSequence, origin.LastChangeTime));
         Assert.Equal(MirpsExchange.Catalogue.StandardCatalogue.LoadStandard().Digest, status.CatalogDigest);
-        Assert.Equal("2.0.0", status.CatalogVersion);
+        Assert.Equal("2.1.0", status.CatalogVersion);
     }
 
     [Fact]

@@ -83,7 +83,7 @@ public class CliQueryTests
         Assert.Equal(["credential.json", "export.csv"], Directory.GetFiles(node.Folder).Select(Path.GetFileName).Order()); // no partial file left
         Assert.True(sdmx.Code == CliApp.Ok, sdmx.Error);
         Assert.StartsWith("STRUCTURE,STRUCTURE_ID,ACTION,", sdmx.Output);
-        Assert.Contains("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,", sdmx.Output);
+        Assert.Contains("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0),I,", sdmx.Output);
         Assert.Equal(Sorted(submitted.Select(ExportRow.From)), Sorted(ExportReader.Read(sdmx.Output)));
     }
 
@@ -223,7 +223,7 @@ public class CliQueryTests
         var result = await RunAsync(["sync", "status", .. await ArgsAsAsync(node, "")]);
 
         Assert.True(result.Code == CliApp.Ok, result.Error + result.Output);
-        Assert.Contains($"the node of BLZ at {node.Address}/: catalogue 2.0.0 (digest ", result.Output);
+        Assert.Contains($"the node of BLZ at {node.Address}/: catalogue 2.1.0 (digest ", result.Output);
         Assert.Matches(@"│\s*BLZ\s*│\s*3\s*│\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z\s*│", result.Output);
         Assert.Contains("No peers configured", result.Output);
         Assert.DoesNotContain('\u001b', result.Output); // no terminal escape codes in a pipe or a file

@@ -298,9 +298,9 @@ public class RegionalTests
         Assert.Equal("Missing@never", Cell(matrix, "2023", "PAN"));
         Assert.Equal("Reported@2024-01-15", Cell(matrix, "2022", "BLZ"));
         Assert.Equal("Reported@2024-01-15", Cell(asOfJanuary, "2023", "SLV"));
-        // Q2..Q4 of 2023 lie wholly between 2023-02 and 2023-12; every indicator (26 in catalogue 2.0.0) accepts quarters.
+        // Q2..Q4 of 2023 lie wholly between 2023-02 and 2023-12; every indicator (27 in catalogue 2.1.0) accepts quarters.
         Assert.Equal(["2023-Q2", "2023-Q3", "2023-Q4"], quarters.Cells.Select(c => c.Period).Distinct());
-        Assert.Equal(26 * 3 * 7, quarters.Cells.Count);
+        Assert.Equal(27 * 3 * 7, quarters.Cells.Count);
     }
 
     [Fact]

@@ -246,7 +246,7 @@ public class SdmxJsonStructureTests
         {
             var data = v2.RootElement.GetProperty("data");
             var flow = data.GetProperty("dataflows")[0];
-            Assert.Equal("/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/2.0.0", flow.GetProperty("links")[0].GetProperty("href").GetString());
+            Assert.Equal("/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/2.1.0", flow.GetProperty("links")[0].GetProperty("href").GetString());
             var components = data.GetProperty("dataStructures")[0].GetProperty("dataStructureComponents");
             Assert.Equal("OBS_VALUE", components.GetProperty("measureList").GetProperty("measures")[0].GetProperty("id").GetString());
             Assert.Equal("TIME_PERIOD", components.GetProperty("dimensionList").GetProperty("timeDimension").GetProperty("id").GetString());

@@ -205,7 +205,7 @@ public class SdmxRestTests
         Assert.StartsWith("application/vnd.sdmx.structure+xml;version=2.1", type);
         var document = XDocument.Parse(body);
         var flow = Assert.Single(document.Descendants(Structure + "Dataflow"));
-        Assert.Equal(("DF_MIRPS_PROTECTION", "MIRPS", "2.0.0"), ((string)flow.Attribute("id")!, (string)flow.Attribute("agencyID")!, (string)flow.Attribute("version")!));
+        Assert.Equal(("DF_MIRPS_PROTECTION", "MIRPS", "2.1.0"), ((string)flow.Attribute("id")!, (string)flow.Attribute("agencyID")!, (string)flow.Attribute("version")!));
         var dsd = Assert.Single(document.Descendants(Structure + "DataStructure"));
         Assert.Equal(Dimensions, dsd.Descendants().Where(e => e.Name == Structure + "Dimension" || e.Name == Structure + "TimeDimension").Select(e => (string)e.Attribute("id")!));
         Assert.Equal(["OBS_STATUS", "CONF_STATUS", "LOWER_BOUND", "SYNTHETIC", "COMMENT_OBS"], dsd.Descendants(Structure + "Attribute").Select(e => (string)e.Attribute("id")!));
@@ -220,7 +220,7 @@ public class SdmxRestTests
         Assert.Equal(Dimensions.Length + 6, document.Descendants(Structure + "Concept").Count());
 
         // Without references, only the dataflow; a data structure by any id, and a code list alone.
-        Assert.Empty(XDocument.Parse((await GetAsync(node, "/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/2.0.0", token)).Body).Descendants(Structure + "DataStructure"));
+        Assert.Empty(XDocument.Parse((await GetAsync(node, "/sdmx/rest/dataflow/MIRPS/DF_MIRPS_PROTECTION/2.1.0", token)).Body).Descendants(Structure + "DataStructure"));
         var structures = XDocument.Parse((await GetAsync(node, "/sdmx/rest/datastructure/all/all/latest", token, "application/vnd.sdmx.structure+xml;version=2.1")).Body);
         Assert.Single(structures.Descendants(Structure + "DataStructure"));
         var sex = XDocument.Parse((await GetAsync(node, "/sdmx/rest/codelist/MIRPS/CL_SEX", token)).Body);
@@ -250,7 +250,7 @@ public class SdmxRestTests
         Assert.Equal(expected, ReadStructureSpecific((await GetAsync(node, All, token, "application/vnd.sdmx.structurespecificdata+xml;version=2.1")).Body));
         Assert.Equal(expected, ReadStructureSpecific((await GetAsync(node, All + "?dimensionAtObservation=AllDimensions&format=structurespecificdata", token)).Body, flat: true));
         Assert.Equal(expected, ReadJson((await GetAsync(node, All, token, "application/vnd.sdmx.data+json;version=1.0.0")).Body));
-        var csv = await GetAsync(node, "/sdmx/rest/data/MIRPS,DF_MIRPS_PROTECTION,2.0.0/", token, "application/vnd.sdmx.data+csv;version=2.0.0");
+        var csv = await GetAsync(node, "/sdmx/rest/data/MIRPS,DF_MIRPS_PROTECTION,2.1.0/", token, "application/vnd.sdmx.data+csv;version=2.0.0");
         Assert.StartsWith("application/vnd.sdmx.data+csv;version=2.0.0", csv.Type);
         Assert.Equal(expected, ReadCsv(csv.Body, "STRUCTURE"));
         Assert.Equal(expected, ReadCsv((await GetAsync(node, All, token, "application/vnd.sdmx.data+csv;version=1.0.0")).Body, "DATAFLOW"));

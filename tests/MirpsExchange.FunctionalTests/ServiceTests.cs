@@ -17,7 +17,7 @@ public class ServiceTests
 
         var response = await node.Catalog.GetCatalogAsync(new GetCatalogRequest());
 
-        Assert.Equal("2.0.0", response.Catalog.Version);
+        Assert.Equal("2.1.0", response.Catalog.Version);
         Assert.Equal(local.Digest, response.Digest);
         Assert.Equal(local.Catalog, response.Catalog);
     }

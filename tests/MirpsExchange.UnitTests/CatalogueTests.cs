@@ -33,7 +33,7 @@ public class CatalogueTests
     private static string[] CodesOf(string codelistId) =>
         [.. Standard.Catalog.Codelists.Single(c => c.Id == codelistId).Codes.Select(c => c.Id)];
 
-    private static string CatalogueFileOnDisk(string file = "catalogue-v2.json") =>
+    private static string CatalogueFileOnDisk(string file = "catalogue-v2.1.json") =>
         File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file));
 
     private static Catalog ParseStrict(string json) =>
@@ -42,18 +42,19 @@ public class CatalogueTests
     [Fact]
     public void The_embedded_catalogue_loads_with_its_indicators_and_codelists()
     {
-        Assert.Equal(26, Standard.Catalog.Indicators.Count);
+        Assert.Equal(27, Standard.Catalog.Indicators.Count);
         Assert.Equal(11, Standard.Catalog.Codelists.Count);
         Assert.NotNull(Standard.FindIndicator("REFUGEES"));
         Assert.Null(Standard.FindIndicator("refugees"));
     }
 
     [Fact]
-    public void The_standard_is_2_0_0_and_1_0_0_still_loads_for_the_upgrade()
+    public void The_standard_is_2_1_0_and_1_0_0_and_2_0_0_still_load_for_the_upgrade()
     {
         var v1 = StandardCatalogue.LoadVersion("1.0.0");
 
-        Assert.Equal("2.0.0", Standard.Version);
+        Assert.Equal("2.1.0", Standard.Version);
+        Assert.Equal(26, StandardCatalogue.LoadVersion("2.0.0").Catalog.Indicators.Count);
         Assert.Equal(StandardCatalogue.StandardVersion, Standard.Version);
         Assert.Equal("1.0.0", v1.Version);
         Assert.Equal(20, v1.Catalog.Indicators.Count);
@@ -100,6 +101,7 @@ public class CatalogueTests
     [Theory]
     [InlineData("catalogue-v1.json")]
     [InlineData("catalogue-v2.json")]
+    [InlineData("catalogue-v2.1.json")]
     public void The_file_on_disk_satisfies_every_consistency_rule_of_its_version(string file)
     {
         Assert.Empty(CatalogueCheck.Problems(ParseStrict(CatalogueFileOnDisk(file))));
@@ -236,7 +238,7 @@ public class CatalogueTests
         string[] required =
         [
             "REFUGEES", "ASYLUM_SEEKERS", "IDPS", "STATELESS", "OTHERS_IN_NEED", "RETURNED_REFUGEES", "RETURNEES_PROTECTION_NEEDS",
-            "ASYLUM_APPLICATIONS", "DECISIONS_RECOGNIZED", "DECISIONS_COMPLEMENTARY", "DECISIONS_REJECTED", "DECISIONS_OTHERWISE_CLOSED",
+            "ASYLUM_APPLICATIONS", "DECISIONS_RECOGNIZED", "DECISIONS_COMPLEMENTARY", "DECISIONS_REJECTED", "DECISIONS_TOTAL", "DECISIONS_OTHERWISE_CLOSED",
             "WORK_PERMITS", "REGULARIZATION_APPLICATIONS", "REGULARIZATION_GRANTS", "BIRTH_REGISTRATIONS", "IDENTITY_DOCUMENTS",
             "PERSONS_ASSISTED", "RESETTLEMENT_DEPARTURES", "MEDIAN_PROCESSING_DAYS",
             "RETURNED_IDPS", "HOST_COMMUNITY", "OTHERS_OF_CONCERN", "NATURALIZATIONS", "IDP_NEW_DISPLACEMENTS", "IDP_SOLUTION_EXITS",

@@ -120,15 +120,15 @@ public class ExportWriterTests
             Row("WORK_PERMITS", "GTM", "2023-Q2", "F", "", "_T", 270),
             Row("MEDIAN_PROCESSING_DAYS", ExportRow.RegionalAggregate, "2023", "", "", "VEN", 87.5, ObservationStatus.Estimated, "median")));
 
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,WORK_PERMITS,GTM,F,_Z,_T,_Z,_Z,_Z,_Z,_Z,2023-Q2,270,A,,,,", lines[1]);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,MEDIAN_PROCESSING_DAYS,MIRPS,_Z,_Z,VEN,_Z,_Z,_Z,_Z,_Z,2023,87.5,E,,,,median", lines[2]);
-        Assert.Equal("2.0.0", Catalogue.Version);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0),I,WORK_PERMITS,GTM,F,_Z,_T,_Z,_Z,_Z,_Z,_Z,2023-Q2,270,A,,,,", lines[1]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0),I,MEDIAN_PROCESSING_DAYS,MIRPS,_Z,_Z,VEN,_Z,_Z,_Z,_Z,_Z,2023,87.5,E,,,,median", lines[2]);
+        Assert.Equal("2.1.0", Catalogue.Version);
     }
 
     [Fact]
     public void The_structure_id_comes_from_the_options_and_the_version_defaults_to_the_catalogues()
     {
-        Assert.Equal("MIRPS:DF_MIRPS_PROTECTION(2.0.0)", Sdmx.StructureId(Catalogue));
+        Assert.Equal("MIRPS:DF_MIRPS_PROTECTION(2.1.0)", Sdmx.StructureId(Catalogue));
         var custom = Sdmx with { DataflowAgency = "UNHCR", DataflowId = "DF_PANAMA", DataflowVersion = "2.1.0" };
         Assert.StartsWith("dataflow,UNHCR:DF_PANAMA(2.1.0),I,", Lines(Export(custom, Row("REFUGEES", "PAN", "2023", "_T", "_T", "_T", 1)))[1]);
     }
@@ -143,16 +143,16 @@ public class ExportWriterTests
             Row("IDPS", ExportRow.RegionalAggregate, "2023-03", "F", "_U", "", null, ObservationStatus.Confidential)));
 
         Assert.Equal(
-            "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
+            "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0): MIRPS standard catalogue of protection statistics,I," +
             "DECISIONS_RECOGNIZED: Decisions: refugee status recognized,PAN: Panama,_T: Total,Y0T4: 0-4 years," +
             "\"BES: Bonaire, Sint Eustatius and Saba\",_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,2023,131,P: Provisional value,,,,\"CONARE, 8 sessions\"",
             english[1]);
         Assert.Equal(
-            "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): MIRPS standard catalogue of protection statistics,I," +
+            "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0): MIRPS standard catalogue of protection statistics,I," +
             "IDPS: Internally displaced persons,MIRPS: MIRPS region,F: Female,_U: Unknown age,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,_Z: Not applicable,2023-03,,C: Confidential value,,,,",
             english[2]);
         Assert.Equal(
-            "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0): Catálogo estándar MIRPS de estadísticas de protección,I," +
+            "dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0): Catálogo estándar MIRPS de estadísticas de protección,I," +
             "IDPS: Personas desplazadas internas,MIRPS: Región MIRPS,F: Femenino,_U: Edad desconocida,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,_Z: No aplicable,2023-03,,C: Valor confidencial,,,,",
             spanish[1]);
     }
@@ -186,7 +186,7 @@ public class ExportWriterTests
     {
         var row = Row("REFUGEES", "HND", "2023", "F", "Y0T4", "SLV", null, ObservationStatus.Confidential);
 
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,REFUGEES,HND,F,Y0T4,SLV,_Z,_Z,_Z,_Z,_Z,2023,,C,,,,", Lines(Export(Sdmx, row))[1]);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0),I,REFUGEES,HND,F,Y0T4,SLV,_Z,_Z,_Z,_Z,_Z,2023,,C,,,,", Lines(Export(Sdmx, row))[1]);
         Assert.Equal("REFUGEES,HND,2023,F,Y0T4,SLV,,,,,,,CONFIDENTIAL,,,,", Lines(Export(Csv, row))[1]);
     }
 
@@ -247,7 +247,7 @@ public class ExportWriterTests
         var sdmx = Lines(Export(Sdmx, row))[1];
 
         Assert.Equal("'=1+1,'@A1,2023,'+X,'-Y,'=Z,,,,,,-5,NORMAL,,,,'-minus", csv);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,_Z,_Z,_Z,_Z,_Z,2023,-5,A,,,,'-minus", sdmx);
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0),I,'=1+1,'@A1,'+X,'-Y,'=Z,_Z,_Z,_Z,_Z,_Z,2023,-5,A,,,,'-minus", sdmx);
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Csv, row))));
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx, row))));
         Assert.Equal(row, Assert.Single(ExportReader.Read(Export(Sdmx with { Labels = ExportLabels.Spanish }, row))));
@@ -390,7 +390,7 @@ public class ExportWriterTests
         // The catalogue defines the new dimensions, so the dataflow has them; an undeclared one is _Z.
         Assert.Equal("STRUCTURE,STRUCTURE_ID,ACTION,INDICATOR,REF_AREA,SEX,AGE,COUNTRY_OF_ORIGIN,APPLICATION_TYPE,DECISION_LEVEL,PROCEDURE_TYPE," +
             "COUNT_BASIS,COUNTRY_OF_DESTINATION,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,LOWER_BOUND,SYNTHETIC,COMMENT_OBS", lines[0]);
-        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.0.0),I,ASYLUM_APPLICATIONS,MEX,_T,_T,_T,NEW,_Z,GOVERNMENT,PERSONS,_Z,2023,140000,E,F,true,true," +
+        Assert.Equal("dataflow,MIRPS:DF_MIRPS_PROTECTION(2.1.0),I,ASYLUM_APPLICATIONS,MEX,_T,_T,_T,NEW,_Z,GOVERNMENT,PERSONS,_Z,2023,140000,E,F,true,true," +
             "\"more than 140,000\"", lines[1]);
     }
 }

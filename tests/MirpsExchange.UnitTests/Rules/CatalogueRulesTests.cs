@@ -157,24 +157,12 @@ public class CatalogueRulesTests
     }
 
     [Fact]
-    public void Decisions_against_total_decisions_apply_once_the_catalogue_has_a_total()
+    public void A_rule_naming_an_indicator_its_catalogue_lacks_is_dormant()
     {
-        Assert.Contains(Rules.Dormant, r => r.Components?.TotalIndicatorCode == "DECISIONS_TOTAL");
-        Assert.All(Rules.Dormant, r => Assert.Equal(ValidationRule.CheckOneofCase.Components, r.CheckCase)); // no typo makes another rule dormant
-
-        var catalog = Standard.Catalog.Clone();
-        var total = catalog.Indicators.Single(i => i.Code == "DECISIONS_REJECTED").Clone();
-        total.Code = "DECISIONS_TOTAL";
-        catalog.Indicators.Add(total);
-        var rules = new CatalogueRules(new StandardCatalogue(catalog));
-        Assert.Empty(rules.Dormant);
-        Observation[] components = [Obs("DECISIONS_RECOGNIZED", "2023", 131), Obs("DECISIONS_REJECTED", "2023", 960)];
-        Assert.Empty(Judge([Obs("DECISIONS_TOTAL", "2023", 2541)], components, rules));
-        var above = Assert.Single(Judge([Obs("DECISIONS_TOTAL", "2023", 1000)], components, rules));
-        Assert.Equal("DECISIONS_NOT_ABOVE_TOTAL", above.Rule.Id);
-        var unequal = Assert.Single(Judge([Obs("DECISIONS_TOTAL", "2023", 2600), Obs("DECISIONS_COMPLEMENTARY", "2023", 0), Obs("DECISIONS_OTHERWISE_CLOSED", "2023", 1450)], components, rules));
-        Assert.Equal("DECISIONS_EQUAL_TOTAL", unequal.Rule.Id);
-        Assert.Equal((2541, 2600), (unequal.Left, unequal.Right));
+        // The released 2.0.0 named total decisions before declaring them: its decision rules never fired (2.1.0 declares them: DecisionsTotalTests).
+        var released = new CatalogueRules(StandardCatalogue.LoadVersion("2.0.0"));
+        Assert.Equal(["DECISIONS_EQUAL_TOTAL", "DECISIONS_NOT_ABOVE_TOTAL"], released.Dormant.Select(r => r.Id).Order(StringComparer.Ordinal));
+        Assert.Empty(Rules.Dormant);
     }
 
     [Fact]
