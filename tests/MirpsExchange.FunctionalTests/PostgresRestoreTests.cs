@@ -697,6 +697,72 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// Second hostile review, finding 5: PAN's node starts on its store at change 5 (its high-water mark: change 5, which no peer
+    /// holds), and its start-up check waits for its peer (the Secretariat, out of reach). During that check the lock's session is
+    /// ended and, while another session holds the lock, the store is put back to change 4. The node takes its lock back while the
+    /// check still runs: the re-check returned at once (a check was under way), the lock's refusal was lifted, and the check, which
+    /// had read the store before, let writes resume: the next submit signed a second change 5 (a fork). Now the lock taken back
+    /// waits for the check, then looks at the store: found restored below the mark, writes stay refused until a quorum proves
+    /// PAN's head, and nothing is signed at change 5 again.
+    /// </summary>
+    [Fact]
+    public async Task A_store_lock_taken_back_during_the_start_up_check_over_a_store_restored_meanwhile_keeps_writes_refused()
+    {
+        var folder = TempFolder.Create();
+        string? store = null;
+        try
+        {
+            string atFour = Path.Combine(folder, "pan-4.dump"), atFive = Path.Combine(folder, "pan-5.dump");
+            await using (var first = await PanamaAsync())
+            {
+                first.CopyStoreTo(atFour);
+                await first.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+                first.CopyStoreTo(atFive);
+                store = await DatabaseAsync(first.Store!);
+            }
+            var server = new NpgsqlConnectionStringBuilder(store);
+            await PgAsync("pg_restore", server, "--no-owner", "--no-privileges", "--exit-on-error", $"--dbname={server.Database}", atFive);
+            await using var silent = new TcpGate(); // the Secretariat, out of reach: never opened
+            var starting = TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={store}",
+                "--Store:LockCheckInterval=00:00:00.300", "--Node:RecoveryCheckTimeout=00:00:10", "--Node:RecoveryRetryInterval=00:00:01",
+                .. await PeersArgsAsync(folder, (silent.Address, "secretariat")), "--Node:Peers:0:Origins:0=PAN"]); // its own log: pulled only after the check
+
+            // The start-up check has read the store and asks the peer (the first to connect: PAN's own pull waits for the check).
+            await EventuallyAsync(() => Task.FromResult(silent.Connections), connections => connections > 0 || starting.IsCompleted, "the start-up check asks its peer");
+            Assert.False(starting.IsCompleted);
+            await TerminateAsync(store, await LockSessionAsync(store));
+            StoreLock? other = null;
+            for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
+            {
+                other = await StoreLock.TryAcquirePostgresAsync(store);
+            }
+            Assert.NotNull(other);
+            using (other)
+            {
+                await PgAsync("pg_restore", server, "--no-owner", "--clean", "--if-exists", "--single-transaction", $"--dbname={server.Database}", atFour);
+            }
+            await EventuallyAsync(() => LockSessionAsync(store), pid => pid != 0, "the node takes its store's lock back");
+            Assert.False(starting.IsCompleted); // still in its start-up check
+            await using var pan = await starting;
+            pan.Errors.Expect("StoreLockLost");
+            pan.Errors.Expect("HealthCheckEnd");
+            pan.Errors.Expect("OriginRecoveryQuorumMissing");
+
+            var recovery = pan.Services.GetRequiredService<RecoveryState>();
+            await EventuallyAsync(() => Task.FromResult(recovery.Reason), reason => reason == OriginRecovery.QuorumMissing, "the node finds its store restored and waits for a quorum");
+            await RpcAssert.ReasonAsync(() => pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2025", value: 310))).ResponseAsync,
+                StatusCode.FailedPrecondition, OriginRecovery.QuorumMissing);
+            Assert.Contains("signed them up to change 5", recovery.Refusal, StringComparison.Ordinal);
+            Assert.Equal(4, TestStores.Rows(store, "SELECT origin_sequence FROM observations WHERE origin = 'PAN'").Count); // change 5 not signed again
+        }
+        finally
+        {
+            await DropAsync(store);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
     /// the command line): an owner-only file in <paramref name="folder"/>.
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Mirps.Approval.V1;
 using Mirps.Auth;
 using Mirps.Regional.V1;
@@ -140,6 +141,63 @@ public class RegionalVerifyDecisionLogTests
         var staleResult = await VerifyAsync(both, stale);
         Assert.True(staleResult.Code == CliApp.Refused, staleResult.Error + staleResult.Output);
         Assert.Contains("stops before entry 4", staleResult.Error);
+    }
+
+    /// <summary>
+    /// Second hostile review, finding 7: verify reads the decision log beyond the export's head only to say when an acceptance
+    /// claimed came after the cut. It checked those later entries against the catalogue verify runs with, so a later decision on a
+    /// group that catalogue does not hold (a group a later catalogue added, or one it removed) made an honest export fail to verify
+    /// (INVALID_CONTENT). Beyond the head, the chain and the Secretariat's signature are enough: the export verifies, and an entry
+    /// there that the Secretariat did not sign still refuses it.
+    /// </summary>
+    [Fact]
+    public async Task A_later_decision_on_a_group_the_verifiers_catalogue_does_not_hold_does_not_fail_an_earlier_export()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll);
+        await using var blz = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await using var secretariat = await ApprovalTests.SecretariatOfAsync(pan, blz);
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        await ApprovalTests.Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await ApprovalTests.WhenAsync(ApprovalTests.Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        var accepted = Assert.Single((await ApprovalTests.Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
+            .AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
+
+        var credential = Path.Combine(secretariat.Folder, "reader.json");
+        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        string[] args = ["--identity", secretariat.Identity.Issuer, "--credential", credential];
+        var file = Path.Combine(secretariat.Folder, "accepted.csv");
+        var export = await CliRunner.RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2023", "--lifecycle", "accepted", "--out", file,
+            "--secretariat", secretariat.Address, .. args]);
+        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        Assert.Equal(1, ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(RegionalVerify.ProvenanceFile(file))).LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
+
+        // After the export, the Secretariat decides on a group the catalogue verify runs with does not hold (signed with its key, chained).
+        using var key = await TestLogKeys.KeyAsync(secretariat.Identity, MirpsAuth.Secretariat);
+        var later = accepted.Clone();
+        later.EntrySequence = 2;
+        later.PreviousHash = Google.Protobuf.ByteString.CopyFrom(Mirps.Log.LifecycleEntrySignature.Hash(accepted));
+        later.GroupId = "GROUP_OF_ANOTHER_CATALOGUE";
+        later.RecordedTime = MirpsExchange.Node.Store.StoreTime.ToTimestamp(MirpsExchange.Node.Store.StoreTime.ToMicros(DateTimeOffset.UtcNow.AddSeconds(1)));
+        Mirps.Log.LifecycleEntrySignature.Sign(later, key, accepted.KeyId);
+        async Task<(int Code, string Output, string Error)> VerifyWithSecondDecisionAsync(Mirps.Observation.V1.LifecycleEntry entry)
+        {
+            await using (var scope = secretariat.Services.CreateAsyncScope())
+            {
+                var log = scope.ServiceProvider.GetRequiredService<MirpsExchange.Node.Approval.LifecycleLog>();
+                secretariat.Execute("DELETE FROM lifecycle_entries WHERE origin = 'secretariat' AND entry_sequence = 2");
+                Assert.Equal(1, await log.ApplyAsync(MirpsAuth.Secretariat, [(entry, Mirps.Log.LifecycleEntrySignature.Hash(entry))], CancellationToken.None));
+            }
+            return await CliRunner.RunAsync(["regional", "verify", file, "--node", secretariat.Address, .. args]);
+        }
+        var verified = await VerifyWithSecondDecisionAsync(later);
+        Assert.True(verified.Code == CliApp.Ok, verified.Error + verified.Output);
+
+        // Beyond the head, an entry the Secretariat did not sign as served still refuses the export.
+        var altered = later.Clone();
+        altered.Period = "2022";
+        var refused = await VerifyWithSecondDecisionAsync(altered);
+        Assert.True(refused.Code == CliApp.Refused, refused.Error + refused.Output);
+        Assert.Contains("secretariat's lifecycle entry 2 does not verify", refused.Error);
     }
 
     /// <summary>

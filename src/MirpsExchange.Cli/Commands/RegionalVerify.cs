@@ -589,8 +589,8 @@ internal static class RegionalVerify
     /// each entry checked by the replica's own rules (<see cref="LifecycleRules"/>: the next of the chain, its recorded time, its content, its
     /// anchor's order, and signed with the origin's published log key or one a verified rotation of its change log, <paramref name="handover"/>,
     /// handed over to), and the last one's hash the head's.
-    /// With <paramref name="readBeyond"/>, also the entries the node holds after the head, verified the same way (the Secretariat's decision log:
-    /// they only say that an acceptance claimed came after the export's cut). Throws <see cref="PeerRefusedException"/> when anything does not
+    /// With <paramref name="readBeyond"/>, also the entries the node holds after the head, by their chain and signature only (the Secretariat's
+    /// decision log: they only say that an acceptance claimed came after the export's cut, and need not be of the catalogue verify runs with). Throws <see cref="PeerRefusedException"/> when anything does not
     /// verify, or the node does not hold the log that far.
     /// </summary>
     private static async Task<(List<Mirps.Observation.V1.LifecycleEntry> UpToHead, List<Mirps.Observation.V1.LifecycleEntry> Beyond)> SignedLifecycleAsync(
@@ -613,7 +613,11 @@ internal static class RegionalVerify
             }
             foreach (var entry in page.Entries.TakeWhile(e => readBeyond || e.EntrySequence <= head.EntrySequence))
             {
-                var micros = LifecycleRules.CheckNext(entry, head.Origin, at, catalogue, StoreTime.ToMicros(DateTimeOffset.UtcNow) + (long)ReplicaRules.ClockSkew.TotalMicroseconds);
+                // Beyond the head, the chain and the signature: those entries only date acceptances, and a later decision may be on a
+                // group the catalogue verify runs with does not hold (second hostile review, finding 7).
+                var micros = entry.EntrySequence > head.EntrySequence
+                    ? LifecycleRules.CheckChained(entry, head.Origin, at)
+                    : LifecycleRules.CheckNext(entry, head.Origin, at, catalogue, StoreTime.ToMicros(DateTimeOffset.UtcNow) + (long)ReplicaRules.ClockSkew.TotalMicroseconds);
                 LifecycleRules.CheckSigned(entry, head.Origin, keys, handover.HandedOver, handover.RotatedAway);
                 at = at.After(entry, micros);
                 var hash = at.Hash;

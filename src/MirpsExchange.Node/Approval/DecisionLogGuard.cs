@@ -19,8 +19,8 @@ namespace MirpsExchange.Node.Approval;
 /// (<see cref="Sync.PeerStates.DecisionLogAnswered"/>: an empty page below it is no answer), or the log held here is not
 /// empty: otherwise <see cref="Recovering"/> (a lost disk and a lost mark: the States may hold the whole log);</item>
 /// <item>the earlier, unsigned decisions (the acceptances table of a store from before the decision log) are signed into the
-/// log (<see cref="LifecycleLog.SignEarlierDecisionsAsync"/>), which itself waits for 1 and for a peer's answer as in 2, and
-/// skips those the recovered log already holds; until then <see cref="Recovering"/>.</item>
+/// log (<see cref="LifecycleLog.SignEarlierDecisionsAsync"/>), which itself waits for 1 and for a peer's answer as in 2, skips
+/// those the recovered log already holds, and is tried again after a failure, waiting longer each time; until then <see cref="Recovering"/>.</item>
 /// </list>
 /// </summary>
 public sealed partial class DecisionLogGuard(IOptions<NodeOptions> options, Sync.PeerStates peers, Sync.RecoveryState recovery, ILogger<DecisionLogGuard> logger)
@@ -58,7 +58,8 @@ public sealed partial class DecisionLogGuard(IOptions<NodeOptions> options, Sync
     /// <summary>
     /// On the Secretariat's node, once the start-up check passed (condition 1): with earlier, unsigned decisions in the store,
     /// starts signing them into its log in the background, after a peer that may hold the log has served it up to the mark
-    /// (condition 2); with none, condition 3 holds at once. Once only; returns the background signing (<see cref="Task.CompletedTask"/> when none).
+    /// (condition 2), trying again after a failure until it succeeds or the node stops; with none, condition 3 holds at once. Once only;
+    /// returns the background signing (<see cref="Task.CompletedTask"/> when none).
     /// </summary>
     public async Task<Task> StartSigningEarlierDecisionsAsync(IServiceProvider services, CancellationToken stopping)
     {
@@ -83,25 +84,42 @@ public sealed partial class DecisionLogGuard(IOptions<NodeOptions> options, Sync
                     LogEarlierDecisionsWaiting(logger);
                     await peers.DecisionLogAnsweredTask.WaitAsync(stopping);
                 }
-                await LifecycleLog.SignEarlierDecisionsAsync(services, stopping);
-                _earlierSigned.TrySetResult();
+                // A failure (the store refusing a write, its lock lost on PostgreSQL) is tried again, each wait twice the last, at
+                // most MaxRetryDelay: decisions stay refused (DECISION_LOG_RECOVERING) only until the store takes the writes again,
+                // not until a restart (second hostile review, finding 4). Each decision is signed and removed in one transaction, so a
+                // try that failed half-way leaves the rest for the next.
+                var delay = options.Value.RecoveryRetryInterval;
+                while (true)
+                {
+                    try
+                    {
+                        await LifecycleLog.SignEarlierDecisionsAsync(services, stopping);
+                        _earlierSigned.TrySetResult();
+                        return;
+                    }
+                    catch (Exception e) when (!stopping.IsCancellationRequested && e is System.Data.Common.DbException or DbUpdateException or global::Grpc.Core.RpcException)
+                    {
+                        LogEarlierDecisionsFailed(logger, e.Message, delay);
+                    }
+                    await Task.Delay(delay, stopping);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Math.Max(MaxRetryDelay.Ticks, options.Value.RecoveryRetryInterval.Ticks)));
+                }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
                 // stopped: the next start signs them
             }
-            catch (Exception e) when (e is System.Data.Common.DbException or DbUpdateException or global::Grpc.Core.RpcException)
-            {
-                LogEarlierDecisionsFailed(logger, e.Message); // decisions stay refused (DECISION_LOG_RECOVERING) until a start signs them
-            }
         }, CancellationToken.None);
     }
+
+    /// <summary>The longest wait between two tries at signing the earlier decisions (the first waits Node:RecoveryRetryInterval, each next twice the last).</summary>
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
 
     [LoggerMessage(EventName = "EarlierDecisionsWaiting", Level = LogLevel.Warning,
         Message = "The decisions this node recorded before its decision log was signed are signed into it once a peer that may hold the log has served it up to how far this node signed it; decisions are refused (DECISION_LOG_RECOVERING) until then")]
     private static partial void LogEarlierDecisionsWaiting(ILogger logger);
 
     [LoggerMessage(EventName = "EarlierDecisionsNotSigned", Level = LogLevel.Error,
-        Message = "The decisions this node recorded before its decision log was signed could not be signed into it ({Error}); decisions are refused (DECISION_LOG_RECOVERING) until a start signs them")]
-    private static partial void LogEarlierDecisionsFailed(ILogger logger, string error);
+        Message = "The decisions this node recorded before its decision log was signed could not be signed into it ({Error}); decisions are refused (DECISION_LOG_RECOVERING) until they are: tried again in {Delay}")]
+    private static partial void LogEarlierDecisionsFailed(ILogger logger, string error, TimeSpan delay);
 }

@@ -193,20 +193,23 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
     /// future, name a group and period of the catalogue, be signed by the origin's key (published, or handed over by a
     /// verified rotation) and be anchored to a change whose link this node holds as the entry says. Returns the entries that
     /// passed, with their hashes; stops, without refusing, at the first entry anchored beyond the change log held here (the
-    /// changes come first). Refuses (<see cref="PeerRefusedException"/>, nothing written) anything else. The Secretariat's
+    /// changes come first). Entries at the page's start, after <paramref name="after"/> (the last entry held here when the page was asked
+    /// for), that this node already holds exactly (another pull of the log stored them meanwhile) are left out, with nothing refused or
+    /// logged (<see cref="AfterHeldAsync"/>); an entry at or before <paramref name="after"/> is no answer to the request, and refused. Refuses (<see cref="PeerRefusedException"/>, nothing written) anything else. The Secretariat's
     /// decision log (origin "secretariat") is checked the same way, with its own rules for content (ACCEPT or REJECT of a MIRPS
     /// State's cell, a rejection with a reason) and anchor (the State's approval entry of that cell, when held here).
     /// </summary>
-    public async Task<List<(LifecycleEntry Entry, byte[] Hash)>> VerifyAsync(string origin, IReadOnlyList<LifecycleEntry> entries, StandardCatalogue catalogue,
+    public async Task<List<(LifecycleEntry Entry, byte[] Hash)>> VerifyAsync(string origin, long after, IReadOnlyList<LifecycleEntry> entries, StandardCatalogue catalogue,
         ILogKeys keys, CancellationToken cancellationToken)
     {
         var verified = new List<(LifecycleEntry, byte[])>();
+        var (sequence, hash, time) = await LastAsync(origin, cancellationToken);
+        entries = await AfterHeldAsync(origin, after, entries, sequence, cancellationToken);
         if (entries.Count == 0)
         {
             return verified;
         }
         var decisions = origin == MirpsAuth.Secretariat;
-        var (sequence, hash, time) = await LastAsync(origin, cancellationToken);
         var (handedOver, rotatedAway) = await ChainVerifier.HandoversAsync(db, origin, cancellationToken);
         var rotations = await RotationsAsync(origin, cancellationToken);
         var (anchor, lastKey) = await db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin).OrderByDescending(e => e.EntrySequence)
@@ -258,6 +261,33 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
             await db.Database.CloseConnectionAsync();
         }
         return verified;
+    }
+
+    /// <summary>
+    /// <paramref name="entries"/> (a page asked for after entry <paramref name="after"/>) without those at its start that this node has
+    /// stored since, exactly (same sequence, same entry hash), up to its last entry <paramref name="held"/>: two pulls of one origin's log
+    /// (the Secretariat's start-up recovery of its decision log and the decision log's pull, or two peers listing the same origin) may ask
+    /// for the same page, and the one that verified second found its page's first entry no longer next (CHAIN_BROKEN, logged, for entries
+    /// it did not need; second hostile review, finding 8). An entry held here as another entry, or one at or before <paramref name="after"/>
+    /// (not what was asked for: a replay), is not skipped: it is checked as ever, and refused as not following the log held here.
+    /// </summary>
+    private async Task<IReadOnlyList<LifecycleEntry>> AfterHeldAsync(string origin, long after, IReadOnlyList<LifecycleEntry> entries, long held, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0 || entries[0].EntrySequence > held || entries[0].EntrySequence <= after)
+        {
+            return entries;
+        }
+        var (first, last) = (entries[0].EntrySequence, Math.Min(held, entries[^1].EntrySequence));
+        var hashes = await db.LifecycleEntries.AsNoTracking()
+            .Where(e => e.Origin == origin && e.EntrySequence >= first && e.EntrySequence <= last)
+            .ToDictionaryAsync(e => e.EntrySequence, e => e.EntryHash, cancellationToken);
+        var skip = 0;
+        while (skip < entries.Count && hashes.TryGetValue(entries[skip].EntrySequence, out var hash)
+            && LifecycleEntrySignature.Hash(entries[skip]).AsSpan().SequenceEqual(hash))
+        {
+            skip++;
+        }
+        return skip == 0 ? entries : entries.Skip(skip).ToList();
     }
 
     /// <summary>
@@ -351,13 +381,13 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
     }
 
     /// <summary>
-    /// The first entry of <paramref name="origin"/> held here whose reason this node (<paramref name="self"/>) may read but holds
-    /// without its text: taken from a relay that could not pass the text on, or (the Secretariat) recovered from a State's node.
-    /// 0 when there is none.
+    /// The first entry of <paramref name="origin"/> held here after <paramref name="after"/> whose reason this node (<paramref name="self"/>)
+    /// may read but holds without its text: taken from a relay that could not pass the text on, or (the Secretariat) recovered from a
+    /// State's node. 0 when there is none.
     /// </summary>
-    public async Task<long> FirstWithoutReasonAsync(string origin, Sharing.Reader self, CancellationToken cancellationToken)
+    public async Task<long> FirstWithoutReasonAsync(string origin, Sharing.Reader self, long after, CancellationToken cancellationToken)
     {
-        var held = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin && e.ReasonHash != null && e.Reason == "");
+        var held = db.LifecycleEntries.AsNoTracking().Where(e => e.Origin == origin && e.EntrySequence > after && e.ReasonHash != null && e.Reason == "");
         if (!self.IsSecretariat)
         {
             held = held.Where(e => e.Country == self.Country || e.Country == "" && e.Origin == self.Country);

@@ -26,7 +26,7 @@ public static class LifecycleRules
 
     /// <summary>
     /// Checks <paramref name="entry"/> as the next entry of <paramref name="origin"/>'s lifecycle log after <paramref name="at"/>: the next of
-    /// the chain (sequence and previous hash), a recorded time in range, no earlier than the entry before and no later than <paramref name="latestMicros"/>
+    /// the chain (sequence and previous hash, <see cref="CheckChained"/>), a recorded time in range, no earlier than the entry before and no later than <paramref name="latestMicros"/>
     /// (a clock plus <see cref="ReplicaRules.ClockSkew"/>), content of its kind (a State's APPROVE or UNAPPROVE of its own; the Secretariat's ACCEPT, or
     /// REJECT with a reason, of a MIRPS State's cell), a group and period of <paramref name="catalogue"/>, reason and actor within bounds and free of
     /// control characters, and a State's anchor never going back. Returns the entry's recorded time (microseconds).
@@ -35,23 +35,7 @@ public static class LifecycleRules
     {
         var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
         var decisions = origin == Mirps.Auth.MirpsAuth.Secretariat;
-        if (entry.Origin != origin)
-        {
-            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"a lifecycle entry of {PeerText.Quote(entry.Origin)} arrived in {origin}'s lifecycle log");
-        }
-        if (entry.EntrySequence != at.Sequence + 1 || !entry.PreviousHash.Span.SequenceEqual(at.Hash))
-        {
-            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} does not follow entry {at.Sequence} held here: an entry was left out, reordered or altered on the way");
-        }
-        if (entry.RecordedTime is not { } recorded || recorded.Seconds is < 0 or > 253_402_300_799 || recorded.Nanos is < 0 or > 999_999_999)
-        {
-            throw new PeerRefusedException(ReplicaRules.MalformedChange, $"{what} has no recorded time, or one out of range");
-        }
-        var micros = ChangeHash.Micros(recorded);
-        if (micros < at.RecordedTime)
-        {
-            throw new PeerRefusedException(ReplicaRules.Backdated, $"{what} is recorded before the entry before it: an origin's recorded times never go back");
-        }
+        var micros = CheckChained(entry, origin, at);
         if (micros > latestMicros)
         {
             throw new PeerRefusedException(ReplicaRules.RecordedInFuture, $"{what} is recorded more than {ReplicaRules.ClockSkew.TotalMinutes:0} minutes after this node's clock");
@@ -75,6 +59,36 @@ public static class LifecycleRules
         {
             // The signature covers the reason through its salted hash: a text altered on the way, or served without its salt, does not match it.
             throw new PeerRefusedException(ReplicaRules.SignatureInvalid, $"{what} is served with a reason that is not the one {origin} signed (its text and salt do not match the reason hash)");
+        }
+        return micros;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="entry"/> is the next entry of <paramref name="origin"/>'s lifecycle log after <paramref name="at"/>: its
+    /// origin, its sequence and previous hash, and a recorded time in range and no earlier than the entry before's (an origin's recorded
+    /// times never go back along its chain). Nothing of its content: `mirps regional verify` reads the Secretariat's decisions beyond an
+    /// export's head with this and the signature alone (<see cref="CheckSigned"/>), since the catalogue it runs with need not be the one a
+    /// later decision was taken under (second hostile review, finding 7). Returns the entry's recorded time (microseconds).
+    /// </summary>
+    public static long CheckChained(LifecycleEntry entry, string origin, Position at)
+    {
+        var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
+        if (entry.Origin != origin)
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"a lifecycle entry of {PeerText.Quote(entry.Origin)} arrived in {origin}'s lifecycle log");
+        }
+        if (entry.EntrySequence != at.Sequence + 1 || !entry.PreviousHash.Span.SequenceEqual(at.Hash))
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} does not follow entry {at.Sequence} held here: an entry was left out, reordered or altered on the way");
+        }
+        if (entry.RecordedTime is not { } recorded || recorded.Seconds is < 0 or > 253_402_300_799 || recorded.Nanos is < 0 or > 999_999_999)
+        {
+            throw new PeerRefusedException(ReplicaRules.MalformedChange, $"{what} has no recorded time, or one out of range");
+        }
+        var micros = ChangeHash.Micros(recorded);
+        if (micros < at.RecordedTime)
+        {
+            throw new PeerRefusedException(ReplicaRules.Backdated, $"{what} is recorded before the entry before it: an origin's recorded times never go back");
         }
         return micros;
     }

@@ -221,14 +221,22 @@ public sealed partial class OriginRecovery(
     /// session may have restored the store meanwhile (mirps restore, pg_restore, a data-only restore), which would make the
     /// node's next write take a sequence the federation already holds. The start-up check is made again: a store found
     /// restored refuses writes (UNAVAILABLE, RECOVERING) before this returns, and then compares with its peers, recovers, or
-    /// waits for its quorum, exactly as at start-up. The lock keeps writes refused until this returns. While a recovery is
-    /// still under way it is left to go on (each of its rounds reads the store afresh).
+    /// waits for its quorum, exactly as at start-up. The lock keeps writes refused until this returns. The start-up check, a
+    /// recovery, its retries for a quorum or an earlier re-check that is under way is waited for first (second hostile review,
+    /// finding 5): each may have read the store before it was restored, and would let writes resume on what it read; only
+    /// then is the store looked at.
     /// </summary>
     public async Task CheckAfterStoreLockRetakenAsync(CancellationToken cancellationToken)
     {
-        if (!_checked.Task.IsCompleted || !_recovery.IsCompleted || !_retrying.IsCompleted || !_rechecking.IsCompleted)
+        // Each may start the next (a re-check recovers, a recovery retries): until none runs. Their failures are their own (logged, writes refused).
+        var running = Running();
+        if (!running.IsCompleted)
         {
-            return;
+            LogRetakenWaiting(logger, Origin);
+        }
+        for (; !running.IsCompleted; running = Running())
+        {
+            await running.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).WaitAsync(cancellationToken);
         }
         await DetectRestoreAsync(cancellationToken);
         if (!_restored)
@@ -248,6 +256,9 @@ public sealed partial class OriginRecovery(
             }
         }, CancellationToken.None);
     }
+
+    /// <summary>What of the start-up check, a recovery, its retries and a re-check after the store lock was taken back still runs.</summary>
+    private Task Running() => Task.WhenAll(_checked.Task, _recovery, _retrying, _rechecking);
 
     /// <summary>
     /// Compares the store's log with what the peers hold of it (a session from <paramref name="open"/>): writes resume, or
@@ -915,7 +926,7 @@ public sealed partial class OriginRecovery(
                 var (after, _, _) = await log.LastAsync(origin, cancellationToken);
                 var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = after },
                     deadline: DateTime.UtcNow.Add(timeout), cancellationToken: cancellationToken);
-                var verified = await log.VerifyAsync(origin, page.Entries, _owner.CatalogueP, _owner.LogKeysP, cancellationToken);
+                var verified = await log.VerifyAsync(origin, after, page.Entries, _owner.CatalogueP, _owner.LogKeysP, cancellationToken);
                 if (await log.ApplyAsync(origin, verified, cancellationToken) < Approval.LifecycleLog.MaxPage)
                 {
                     return;
@@ -1037,6 +1048,10 @@ public sealed partial class OriginRecovery(
     [LoggerMessage(EventName = "OriginAcceptLocalHeadIgnored", Level = LogLevel.Warning,
         Message = "Node:AcceptLocalHead is set, but {Origin}'s store is not a restored one waiting for its recovery: the setting does nothing. Remove it from the configuration")]
     private static partial void LogAcceptLocalHeadIgnored(ILogger logger, string origin);
+
+    [LoggerMessage(EventName = "StoreLockRetakenWaiting", Level = LogLevel.Warning,
+        Message = "{Origin}'s node took its store's lock back while its start-up check or a recovery runs: writes stay refused until that is over and the store is checked for a restore made meanwhile")]
+    private static partial void LogRetakenWaiting(ILogger logger, string origin);
 
     [LoggerMessage(EventName = "OriginRecoveryPeerUnanswered", Level = LogLevel.Warning,
         Message = "{Origin}'s start-up check: {Peer} did not prove what it holds of the log ({Error}); it is passed over")]

@@ -40,7 +40,7 @@ public sealed partial class PeerSyncWorker(
     /// <summary>How long a pull waits at start for the published log keys' first fetch.</summary>
     private static readonly TimeSpan KeysAtStart = TimeSpan.FromSeconds(10);
 
-    /// <summary>Pauses between asking again for changes a relay did not hold: doubling from the first to the last.</summary>
+    /// <summary>Pauses between asking again for changes a relay did not hold (and for lifecycle reasons no peer served): doubling from the first to the last.</summary>
     private static readonly TimeSpan FirstNotHeldPause = TimeSpan.FromSeconds(2), MaxNotHeldPause = TimeSpan.FromMinutes(5);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -446,6 +446,9 @@ public sealed partial class PeerSyncWorker(
     private async Task PullLifecycleAsync(GrpcChannel channel, string origin, string address, PeerStates.Entry state, Action approved, CancellationToken cancellationToken)
     {
         var client = new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel);
+        // The log's head held here when this peer was last asked for every reason missing here (-1: not yet), and when to ask it again
+        // with the head unchanged: pauses doubling as for changes a relay did not hold.
+        var (reasonsAskedAt, reasonPause, reasonsAgainAt) = (-1L, FirstNotHeldPause, DateTimeOffset.MinValue);
         while (!cancellationToken.IsCancellationRequested)
         {
             var more = false;
@@ -456,15 +459,16 @@ public sealed partial class PeerSyncWorker(
                 var (after, _, _) = await log.LastAsync(origin, cancellationToken);
                 var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = after },
                     deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
-                var verified = await log.VerifyAsync(origin, page.Entries, catalogue, logKeys, cancellationToken);
-                more = await log.ApplyAsync(origin, verified, cancellationToken) == Approval.LifecycleLog.MaxPage;
-                if (!more && await log.FirstWithoutReasonAsync(origin, Sharing.Reader.OfNode(options.Value.Country), cancellationToken) is > 0 and var first)
+                var verified = await log.VerifyAsync(origin, after, page.Entries, catalogue, logKeys, cancellationToken);
+                var applied = await log.ApplyAsync(origin, verified, cancellationToken);
+                more = applied == Approval.LifecycleLog.MaxPage;
+                // The head held here: read again only when some of the page was not stored by this pull (another stored it meanwhile).
+                var head = page.Entries.Count > applied ? (await log.LastAsync(origin, cancellationToken)).Sequence : after + applied;
+                if (!more && (head != reasonsAskedAt || clock.GetUtcNow() >= reasonsAgainAt))
                 {
-                    // Reasons this node may read but holds without their text (a relay that may not pass them on served the entries):
-                    // asked of this peer too, and taken where they match the reason hash signed.
-                    var again = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = first - 1 },
-                        deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
-                    await log.FillReasonsAsync(origin, again.Entries, cancellationToken);
+                    reasonPause = head != reasonsAskedAt ? FirstNotHeldPause : TimeSpan.FromTicks(Math.Min(reasonPause.Ticks * 2, MaxNotHeldPause.Ticks));
+                    await AskForReasonsAsync(client, log, origin, cancellationToken);
+                    (reasonsAskedAt, reasonsAgainAt) = (head, clock.GetUtcNow() + reasonPause);
                 }
                 if (origin == MirpsAuth.Secretariat)
                 {
@@ -504,6 +508,29 @@ public sealed partial class PeerSyncWorker(
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Reasons this node may read but holds without their text (a relay that may not pass them on served the entries, or one that
+    /// strips them): asked of this peer, every page from each missing one on, and taken where they match the reason hash signed.
+    /// Every peer listing the origin is asked so from its own pull, at once for each new head of the log held here, and with the head
+    /// unchanged only after pauses that double (2 s to 5 minutes): a text no peer serves costs a request per peer every 5 minutes at
+    /// most, not one on every poll for as long as the node runs (second hostile review, finding 6).
+    /// </summary>
+    private async Task AskForReasonsAsync(Mirps.Approval.V1.ApprovalService.ApprovalServiceClient client, Approval.LifecycleLog log, string origin, CancellationToken cancellationToken)
+    {
+        var self = Sharing.Reader.OfNode(options.Value.Country);
+        for (var first = await log.FirstWithoutReasonAsync(origin, self, 0, cancellationToken); first > 0;)
+        {
+            var page = await client.ListLifecycleEntriesAsync(new Mirps.Approval.V1.ListLifecycleEntriesRequest { Origin = origin, AfterEntrySequence = first - 1 },
+                deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: cancellationToken);
+            await log.FillReasonsAsync(origin, page.Entries, cancellationToken);
+            if (page.Entries.Count == 0 || page.Entries[^1].EntrySequence < first)
+            {
+                return; // the peer holds no more of the log (or answers out of order): nothing further from it
+            }
+            first = await log.FirstWithoutReasonAsync(origin, self, page.Entries[^1].EntrySequence, cancellationToken);
         }
     }
 

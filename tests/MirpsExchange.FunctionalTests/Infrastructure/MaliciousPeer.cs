@@ -224,6 +224,11 @@ public sealed class TcpGate : IAsyncDisposable
 
     public string Address { get; }
 
+    private int _connections;
+
+    /// <summary>How many connections the gate has accepted (held, or relayed once open): a caller that came.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
     /// <summary>The node's address (its port is what counts).</summary>
     public string Target
     {
@@ -239,6 +244,7 @@ public sealed class TcpGate : IAsyncDisposable
             while (true)
             {
                 var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                Interlocked.Increment(ref _connections);
                 _ = PipeAsync(client);
             }
         }
