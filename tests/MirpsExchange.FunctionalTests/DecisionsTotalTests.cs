@@ -62,6 +62,41 @@ public sealed class DecisionsTotalTests : IDisposable
         Assert.Equal(rows, node.CountRows());
     }
 
+    /// <summary>What <paramref name="reader"/> ("" for the Secretariat) is served of PAN's decisions at PAN's node: "indicator|value|withholding".</summary>
+    private static async Task<List<string>> DecisionsServedAsync(TestNode node, string reader)
+    {
+        var client = node.ObservationsWith(await SdmxRestTests.TokenAsync(node, reader));
+        var served = new List<string>();
+        using var call = client.StreamObservations(new StreamObservationsRequest());
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            served.AddRange(message.Observations.Where(s => s.Observation.IndicatorCode.StartsWith("DECISIONS_", StringComparison.Ordinal))
+                .Select(s => $"{s.Observation.IndicatorCode}|{s.Observation.Value}|{s.Withholding}"));
+        }
+        return served;
+    }
+
+    /// <summary>
+    /// The attack: PAN shares its decisions with every State but withholds its rejections (from other States, or as small counts).
+    /// Belize reads the total, the recognized and the complementary, and subtracts. The total is shared with no State that may not
+    /// read every component, and with the Secretariat alone when a component withholds small counts; the Secretariat reads it all.
+    /// </summary>
+    [Theory]
+    [InlineData("--Node:Sharing:Indicators:DECISIONS_REJECTED:Readers=secretariat", 960.0)]
+    [InlineData("--Node:Sharing:Indicators:DECISIONS_REJECTED:SmallCountThreshold=3", 2.0)]
+    public async Task A_State_cannot_read_total_decisions_that_give_away_a_rejection_withheld_from_it(string withholding, double rejected)
+    {
+        await using var node = await TestNode.StartAsync("PAN", null, ["--Node:Sharing:Default:Readers=all", withholding]);
+        await node.Observations.SubmitObservationsAsync(Submit(Obs("DECISIONS_RECOGNIZED", 131), Obs("DECISIONS_COMPLEMENTARY", 8),
+            Obs("DECISIONS_REJECTED", rejected), Obs(Total, 139 + rejected)));
+
+        var belize = await DecisionsServedAsync(node, "BLZ");
+        Assert.Contains("DECISIONS_RECOGNIZED|131|Unspecified", belize);
+        Assert.DoesNotContain(belize, s => s.StartsWith($"{Total}|", StringComparison.Ordinal));
+        Assert.DoesNotContain(belize, s => s.StartsWith($"DECISIONS_REJECTED|{rejected}|", StringComparison.Ordinal));
+        Assert.Contains($"{Total}|{139 + rejected}|Unspecified", await DecisionsServedAsync(node, ""));
+    }
+
     [Fact]
     public async Task ValidateObservations_reports_the_total_against_each_decision_cell_without_writing()
     {

@@ -39,7 +39,49 @@ public sealed class SharingPolicies
                 }
             }
         }
+        NarrowTotals(catalogue);
     }
+
+    /// <summary>
+    /// A total the catalogue relates to other indicators (a components rule: DECISIONS_TOTAL against recognized + complementary +
+    /// rejected) gives a withheld component away by subtraction, and complementary suppression works within one indicator only.
+    /// So a total is shared with no State that may not read every component, never before the last component's release, and
+    /// with the Secretariat alone when a component withholds small counts; it holds its drafts where a component does.
+    /// </summary>
+    private void NarrowTotals(StandardCatalogue catalogue)
+    {
+        foreach (var rule in catalogue.Catalog.ValidationRules)
+        {
+            if (rule.CheckCase != Mirps.Catalog.V1.ValidationRule.CheckOneofCase.Components
+                || rule.Components.TotalIndicatorCode is not { Length: > 0 } total || rule.Components.ComponentIndicatorCodes.Contains(total))
+            {
+                continue;
+            }
+            var narrowed = For(total);
+            foreach (var component in rule.Components.ComponentIndicatorCodes)
+            {
+                var policy = For(component);
+                var readers = policy.SmallCountThreshold > 1 ? "" : Common(narrowed.Readers, policy.Readers);
+                var release = narrowed.ReleaseTime is { } a && policy.ReleaseTime is { } b ? Math.Max(a, b) : narrowed.ReleaseTime ?? policy.ReleaseTime;
+                narrowed = narrowed with { Readers = readers, ReleaseTime = release };
+                if (_holdingDrafts.Contains(component))
+                {
+                    _holdingDrafts.Add(total);
+                }
+                if (_holdingFromSecretariat.Contains(component))
+                {
+                    _holdingFromSecretariat.Add(total);
+                }
+            }
+            _byIndicator[total] = narrowed;
+        }
+    }
+
+    /// <summary>The States both reader lists name (<see cref="RowPolicy.Readers"/>' form).</summary>
+    private static string Common(string left, string right) =>
+        left == RowPolicy.AllStates ? right
+        : right == RowPolicy.AllStates ? left
+        : RowPolicy.Listed(left.Split(',', StringSplitOptions.RemoveEmptyEntries).Intersect(right.Split(',', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal), null, 0).Readers;
 
     /// <summary>
     /// The indicators whose drafts this origin holds back from <paramref name="reader"/> (not its owner): all that hold drafts,
