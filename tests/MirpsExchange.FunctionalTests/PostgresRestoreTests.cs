@@ -763,6 +763,68 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// Third hostile review, finding A: a lifecycle write (an approval) passed its checks and waits at the write gate. Meanwhile
+    /// the lock's session ends, another session restores the store to a dump without PAN's lifecycle entry 1, and the node takes
+    /// its lock back on a new session, with a new, valid fencing key. The waiting write then opens its transaction: the fence
+    /// checked only the key, so the write signed a second lifecycle entry 1 (a fork of PAN's log). Now it is refused
+    /// (FAILED_PRECONDITION, STORE_LOCK_LOST) and nothing is written.
+    /// </summary>
+    [Fact]
+    public async Task A_write_waiting_at_the_gate_while_the_lock_is_lost_and_taken_back_over_a_restored_store_signs_nothing()
+    {
+        var folder = TempFolder.Create();
+        try
+        {
+            await using var pan = await PanamaAsync("--Store:LockCheckInterval=00:00:00.300");
+            pan.Errors.Expect("StoreLockLost");
+            pan.Errors.Expect("HealthCheckEnd");
+            pan.Errors.Expect("OriginRecovery");
+            var database = pan.Store!.ConnectionString;
+            var server = new NpgsqlConnectionStringBuilder(database);
+            var dump = Path.Combine(folder, "pan.dump");
+            await PgAsync("pg_dump", server, "--format=custom", $"--file={dump}", server.Database!); // no lifecycle entry
+            Task<List<Mirps.Observation.V1.LifecycleEntry>> ApproveAsync(string period)
+            {
+                var scope = pan.Services.CreateAsyncScope();
+                return scope.ServiceProvider.GetRequiredService<MirpsExchange.Node.Approval.LifecycleLog>().RecordAsync("PAN", [("REFUGEES", period)],
+                    Mirps.Observation.V1.LifecycleAction.Approve, "", "test", null, CancellationToken.None).ContinueWith(async t => { await scope.DisposeAsync(); return await t; }).Unwrap();
+            }
+            List<string> Entries() => TestStores.Rows(database, "SELECT entry_sequence FROM lifecycle_entries WHERE origin = 'PAN'");
+            Assert.Equal(1, (await ApproveAsync("2023")).Single().EntrySequence);
+            Assert.Single(Entries());
+
+            var gate = pan.Services.GetRequiredService<WriteGate>();
+            Task<List<Mirps.Observation.V1.LifecycleEntry>> waiting;
+            using (await gate.EnterAsync(CancellationToken.None))
+            {
+                waiting = Task.Run(() => ApproveAsync("2024")); // its checks pass, then it waits at the gate
+                await Task.Delay(500);
+                Assert.False(waiting.IsCompleted);
+                await TerminateAsync(database, await LockSessionAsync(database));
+                StoreLock? other = null;
+                for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
+                {
+                    other = await StoreLock.TryAcquirePostgresAsync(database);
+                }
+                Assert.NotNull(other);
+                using (other)
+                {
+                    await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is not null, "the node finds another session holds its store's lock");
+                    await PgAsync("pg_restore", server, "--no-owner", "--clean", "--if-exists", "--single-transaction", $"--dbname={server.Database}", dump);
+                    Assert.Empty(Entries());
+                }
+                await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is null, "the node holds its store's lock again and checked the store");
+            }
+            await RpcAssert.ReasonAsync(() => waiting, StatusCode.FailedPrecondition, StoreLock.LostReason);
+            Assert.Empty(Entries()); // entry 1, which the federation may hold, is not signed again
+        }
+        finally
+        {
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
     /// the command line): an owner-only file in <paramref name="folder"/>.
     /// </summary>

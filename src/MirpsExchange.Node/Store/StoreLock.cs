@@ -31,6 +31,20 @@ public sealed partial class StoreLock : IDisposable
     /// <summary>A write found the lock's session ended (<see cref="SessionEnded"/>): the next check takes the lock again.</summary>
     private volatile bool _fenced;
 
+    /// <summary>How many times the node took its lock again (<see cref="CheckAsync"/>): a write allowed before the last retake is refused.</summary>
+    private long _retakes;
+
+    /// <summary>
+    /// The retake a write of this flow was allowed at (<see cref="WritableNow"/>, called by RecoveryState.RequireWritable): a write
+    /// that passed its checks, then waited (at the write gate, say) while the lock was lost, the store restored and the lock taken
+    /// back, would otherwise open its transaction under the new, valid fencing key and sign a sequence the federation holds
+    /// (third hostile review, finding A). Keyed by the lock: tests run several nodes in one process.
+    /// </summary>
+    private static readonly AsyncLocal<(StoreLock Lock, long Retakes)?> WritableAt = new();
+
+    /// <summary>Whether this flow writes for the node's recovery (<see cref="RecoveryWrites"/>), which the fence lets write while the lock waits for the store's check.</summary>
+    private static readonly AsyncLocal<bool> Recovering = new();
+
     private StoreLock(IDisposable? held, string? postgres = null, long token = 0) => (_held, _postgres, _token) = (held, postgres, token);
 
     /// <summary>The reason writes are refused with while the lock is lost.</summary>
@@ -120,6 +134,10 @@ public sealed partial class StoreLock : IDisposable
         {
             return false;
         }
+        if (Refused() is not null)
+        {
+            return false;
+        }
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = $"SELECT pg_advisory_xact_lock_shared({PostgresWriteBarrierKey}); SELECT pg_try_advisory_xact_lock_shared({token})";
@@ -128,6 +146,48 @@ public sealed partial class StoreLock : IDisposable
         await reader.ReadAsync(cancellationToken);
         return !reader.GetBoolean(0); // taken here: no session holds it, so the lock's session is gone
     }
+
+    /// <summary>
+    /// Why a write transaction is refused though the lock's session holds the fencing key: the lock is lost, or taken again and
+    /// the store not yet checked (unless the write is the recovery's own, <see cref="RecoveryWrites"/>), or this write was allowed
+    /// before the lock was last taken again (<see cref="WritableNow"/>). Null when it may write.
+    /// </summary>
+    private string? Refused()
+    {
+        var retakes = Interlocked.Read(ref _retakes);
+        if (_lost is { } lost && !Recovering.Value)
+        {
+            return lost;
+        }
+        return WritableAt.Value is ({ } at, var allowed) && ReferenceEquals(at, this) && allowed != retakes
+            ? "the node lost its store's lock and took it again after this write was allowed (another session may have restored the store meanwhile): nothing was written; try again"
+            : null;
+    }
+
+    /// <summary>The write of this flow was allowed now (its checks passed): its transaction is refused if the lock is taken again before it begins.</summary>
+    public void WritableNow() => WritableAt.Value = (this, Interlocked.Read(ref _retakes));
+
+    /// <summary>
+    /// Marks the writes of this flow as the node's recovery's (<see cref="Sync.OriginRecovery"/>), which must go on while the lock,
+    /// taken again, waits for the store's check; the fencing key is still checked. Undone when disposed.
+    /// </summary>
+    public static IDisposable RecoveryWrites()
+    {
+        var was = Recovering.Value;
+        Recovering.Value = true;
+        return new Undo(was);
+    }
+
+    private sealed class Undo(bool was) : IDisposable
+    {
+        public void Dispose() => Recovering.Value = was;
+    }
+
+    /// <summary>
+    /// The refusal of a write transaction the fence stopped: why, when the lock's session holds the key still (lost, unchecked,
+    /// or taken again since the write was allowed); otherwise the session ended (<see cref="SessionEnded"/>).
+    /// </summary>
+    internal string Refusal() => Interlocked.Read(ref _token) != 0 && Refused() is { } why ? why : SessionEnded();
 
     /// <summary>A write transaction found the lock's session ended: writes are refused until the next check takes the lock again.</summary>
     internal string SessionEnded()
@@ -196,14 +256,16 @@ public sealed partial class StoreLock : IDisposable
             _fenced = false;
             if (await TryLockPostgresAsync(_postgres, cancellationToken) is ({ } again, var token))
             {
+                // The session ended, so another may have restored the store meanwhile (mirps restore, pg_restore): writes stay
+                // refused until the store is checked as at start-up (Checked). Set before the new key is published, so no write
+                // passes the fence in between; a write allowed before this retake is refused (WritableNow).
+                _lost = $"{RetakenUnchecked}: the node took its store's advisory lock again after its session ended, and checks whether the store was restored meanwhile before it writes";
+                Interlocked.Increment(ref _retakes);
                 lock (_sync)
                 {
                     _held = again;
                 }
                 Interlocked.Exchange(ref _token, token);
-                // The session ended, so another may have restored the store meanwhile (mirps restore, pg_restore): writes stay
-                // refused until the store is checked as at start-up (Checked).
-                _lost = $"{RetakenUnchecked}: the node took its store's advisory lock again after its session ended, and checks whether the store was restored meanwhile before it writes";
                 return true;
             }
             var was = _lost;
@@ -378,5 +440,5 @@ public sealed class StoreLockFence : Microsoft.EntityFrameworkCore.Diagnostics.D
 
     private global::Grpc.Core.RpcException Refusal() =>
         MirpsExchange.ServiceDefaults.RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, StoreLock.LostReason,
-            Lock?.SessionEnded() ?? "the node does not hold its store's lock");
+            Lock?.Refusal() ?? "the node does not hold its store's lock");
 }

@@ -42,6 +42,7 @@ public sealed class RecoveryState(IOptions<NodeOptions> options, Store.StoreLock
     /// </summary>
     public void RequireWritable()
     {
+        storeLock?.WritableNow(); // first: a write allowed here is refused by the fence if the lock is taken again before its transaction
         if (storeLock?.Lost is { } lost)
         {
             throw RpcErrors.WithReason(Google.Rpc.Code.FailedPrecondition, Store.StoreLock.LostReason, lost); // another session may be restoring the store
@@ -266,6 +267,8 @@ public sealed partial class OriginRecovery(
     /// </summary>
     private async Task CheckPeersAsync(Func<Session> open, CancellationToken cancellationToken)
     {
+        // The recovery's writes, and those of the tasks it starts, go on while a lock taken back waits for the store's check (StoreLockFence).
+        using var recovering = Store.StoreLock.RecoveryWrites();
         var node = options.Value;
         if (IsSecretariat && !MustRecover)
         {
@@ -399,6 +402,7 @@ public sealed partial class OriginRecovery(
 
     private async Task<T> StoreAsync<T>(Func<RestoreDetection, System.Data.Common.DbConnection, CancellationToken, Task<T>> action, CancellationToken cancellationToken)
     {
+        using var recovering = Store.StoreLock.RecoveryWrites(); // the store's check itself, made while the lock waits for it
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredKeyedService<NodeDbContext>(NodeDbContext.Writer);
         await db.Database.OpenConnectionAsync(cancellationToken);
