@@ -285,16 +285,22 @@ public sealed partial class StoreLock : IDisposable
     /// The store was checked after the lock was taken again (a restore made meanwhile was found, or none was): writes go on,
     /// unless the check refused them. Does nothing unless the lock is held and waiting for that check.
     /// </summary>
-    public void Checked()
+    /// <returns>Whether writes go on: not when the lock was taken again since <paramref name="retakes"/> (<see cref="Retakes"/> when the check began), which is checked anew.</returns>
+    public bool Checked(long retakes)
     {
         lock (_sync)
         {
-            if (_held is not null && _lost?.StartsWith(RetakenUnchecked, StringComparison.Ordinal) == true)
+            if (_held is not null && Interlocked.Read(ref _retakes) == retakes && _lost?.StartsWith(RetakenUnchecked, StringComparison.Ordinal) == true)
             {
                 _lost = null;
+                return true;
             }
+            return false;
         }
     }
+
+    /// <summary>How many times the node took its lock again: what <see cref="Checked"/> is given, read before the store's check begins.</summary>
+    public long Retakes => Interlocked.Read(ref _retakes);
 
     public static string FileOf(string store) => Path.GetFullPath(store) + ".lock";
 
@@ -364,30 +370,48 @@ public sealed partial class StoreLockWatch(StoreLock storeLock, TimeSpan interva
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(interval);
+        // The store's check after the lock is taken back runs beside the watch, which keeps ticking meanwhile: the check may wait
+        // for a quorum a hostile peer prolongs, and a watch blocked on it sent no keepalive, so idle_session_timeout could end the
+        // lock's session, the fence then refused the recovery's own writes, and only the blocked watch could take the lock back
+        // (third hostile review, finding B).
+        var rechecking = Task.CompletedTask;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             switch (await storeLock.CheckAsync(stoppingToken))
             {
-                case true:
-                    try
-                    {
-                        if (retaken is not null)
-                        {
-                            await retaken(stoppingToken);
-                        }
-                    }
-                    catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or IOException && !stoppingToken.IsCancellationRequested)
-                    {
-                        LogRetakenUnchecked(logger, e.GetType().Name, e.Message);
-                        break; // writes stay refused; checked again at the next tick
-                    }
-                    storeLock.Checked();
-                    LogRetaken(logger);
+                case true when rechecking.IsCompleted: // taken back and not checked (or its check failed): checked (again)
+                    rechecking = RecheckAsync(storeLock.Retakes, stoppingToken);
                     break;
                 case false:
                     LogLost(logger, storeLock.Lost!);
                     break;
             }
+        }
+    }
+
+    /// <summary>The store's check for the lock taken back at <paramref name="retakes"/>: writes go on once it passed, unless the lock was taken back again meanwhile.</summary>
+    private async Task RecheckAsync(long retakes, CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        try
+        {
+            if (retaken is not null)
+            {
+                await retaken(stoppingToken);
+            }
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogRetakenUnchecked(logger, e.GetType().Name, e.Message);
+            return; // writes stay refused; checked again at the next tick
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (storeLock.Checked(retakes))
+        {
+            LogRetaken(logger);
         }
     }
 
