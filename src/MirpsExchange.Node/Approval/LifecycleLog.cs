@@ -122,7 +122,10 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
                 // matched to it): the same decision all the same, by its action, approval, cell and actor.
                 && (e.Reason == decision.Reason || e.Reason == "" && e.ReasonHash != null) && e.Actor == decision.Actor, cancellationToken))
             {
+                // In a transaction, so the store lock's fence checks it (StoreLockFence: a set-based delete outside one is not).
+                await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
                 await db.Acceptances.Where(a => a.Id == decision.Id).ExecuteDeleteAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
                 continue;
             }
             await log.RecordAsync(MirpsAuth.Secretariat, [(decision.GroupId, decision.Period)], action,
@@ -404,6 +407,8 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
     {
         var filled = 0;
         using var held = await gate.EnterAsync(cancellationToken);
+        // In a transaction, so the store lock's fence checks it (StoreLockFence: a set-based update outside one is not).
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         foreach (var entry in served)
         {
             if (entry.Origin != origin || entry.Reason.Length is 0 or > 1_000 || ObservationValidator.RefusedCharacterAt(entry.Reason) >= 0
@@ -416,6 +421,7 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
             filled += await db.LifecycleEntries.Where(e => e.Origin == origin && e.EntrySequence == entry.EntrySequence && e.Reason == "" && e.EntryHash == hash)
                 .ExecuteUpdateAsync(set => set.SetProperty(e => e.Reason, reason).SetProperty(e => e.ReasonSalt, salt), cancellationToken);
         }
+        await transaction.CommitAsync(cancellationToken);
         return filled;
     }
 

@@ -67,12 +67,22 @@ public sealed partial class WebhookDelivery : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield(); // the first round beside the rest of the start, not before the node listens (as WebhookDeriver)
+        StoreLock? storeLock;
+        await using (var scope = _scopes.CreateAsyncScope())
+        {
+            storeLock = scope.ServiceProvider.GetService<StoreLock>();
+        }
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await PruneWhenDueAsync(stoppingToken);
-                await DispatchAsync(stoppingToken);
+                // Not while the node does not hold its store's lock (third hostile review, finding C): another node may deliver
+                // from the same outbox, and this one's attempt records are refused by the fence, so it re-sent every round.
+                if (storeLock?.Lost is null)
+                {
+                    await PruneWhenDueAsync(stoppingToken);
+                    await DispatchAsync(stoppingToken);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
