@@ -825,6 +825,54 @@ public class PostgresRestoreTests
     }
 
     /// <summary>
+    /// Third hostile review, finding B: PAN's node takes its lock back while its start-up check waits for a quorum (its peer,
+    /// out of reach), so the store's check after the retake waits too. The watch awaited that check: it sent no keepalive and
+    /// could not take the lock back again, so a second end of the lock's session (idle_session_timeout, an administrator) left
+    /// the node without its lock until a restart. Now the check runs beside the watch, which takes the lock back again.
+    /// </summary>
+    [Fact]
+    public async Task A_lock_session_ended_again_while_the_check_after_a_retake_waits_for_a_quorum_is_taken_back_again()
+    {
+        var folder = TempFolder.Create();
+        string? store = null;
+        try
+        {
+            var atFive = Path.Combine(folder, "pan-5.dump");
+            await using (var first = await PanamaAsync())
+            {
+                await first.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", period: "2024", value: 300))); // change 5
+                first.CopyStoreTo(atFive);
+                store = await DatabaseAsync(first.Store!);
+            }
+            var server = new NpgsqlConnectionStringBuilder(store);
+            await PgAsync("pg_restore", server, "--no-owner", "--no-privileges", "--exit-on-error", $"--dbname={server.Database}", atFive);
+            await using var silent = new TcpGate(); // the Secretariat, out of reach: the quorum never comes
+            var starting = TestNode.StartAsync("PAN", null, [ShareWithAll, "--Store:Provider=postgres", $"--ConnectionStrings:Store={store}",
+                "--Store:LockCheckInterval=00:00:00.300", "--Node:RecoveryCheckTimeout=00:00:10", "--Node:RecoveryRetryInterval=00:00:01",
+                .. await PeersArgsAsync(folder, (silent.Address, "secretariat")), "--Node:Peers:0:Origins:0=PAN"]);
+            await EventuallyAsync(() => Task.FromResult(silent.Connections), connections => connections > 0 || starting.IsCompleted, "the start-up check asks its peer");
+            Assert.False(starting.IsCompleted);
+            var taken = await LockSessionAsync(store);
+            await TerminateAsync(store, taken);
+            var second = await EventuallyAsync(() => LockSessionAsync(store), pid => pid != 0 && pid != taken, "the node takes its store's lock back");
+            await Task.Delay(1000); // its store's check has begun, and waits for the start-up check
+            await TerminateAsync(store, second);
+            await EventuallyAsync(() => LockSessionAsync(store), pid => pid != 0 && pid != second, "the node takes its store's lock back again while its check waits");
+            await using var pan = await starting;
+            pan.Errors.Expect("StoreLockLost");
+            pan.Errors.Expect("HealthCheckEnd");
+            pan.Errors.Expect("OriginRecovery");
+            Assert.NotNull(pan.Services.GetRequiredService<StoreLock>().Lost); // still unchecked: the check waits for a quorum
+            Assert.Equal(5, TestStores.Rows(store, "SELECT origin_sequence FROM observations WHERE origin = 'PAN'").Count);
+        }
+        finally
+        {
+            await DropAsync(store);
+            TempFolder.Delete(folder);
+        }
+    }
+
+    /// <summary>
     /// `--store-file FILE` for <paramref name="connectionString"/> (the test server's holds its password, which mirps refuses on
     /// the command line): an owner-only file in <paramref name="folder"/>.
     /// </summary>
