@@ -574,12 +574,7 @@ public class PostgresRestoreTests
             pan.Errors.Expect("StoreLockLost");
             pan.Errors.Expect("HealthCheckEnd"); // the health service logs the unhealthy store-lock check at Error level
             await TerminateAsync(database, second);
-            StoreLock? other = null;
-            for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
-            {
-                other = await StoreLock.TryAcquirePostgresAsync(database);
-            }
-            Assert.NotNull(other);
+            var other = await TakeLockAsync(database);
             using (other)
             {
                 var held = pan.Services.GetRequiredService<StoreLock>();
@@ -634,12 +629,7 @@ public class PostgresRestoreTests
             pan.Errors.Expect("StoreLockLost");
             pan.Errors.Expect("HealthCheckEnd"); // the health service logs the unhealthy store-lock check at Error level, when it runs meanwhile
             await TerminateAsync(database, await LockSessionAsync(database));
-            StoreLock? other = null;
-            for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
-            {
-                other = await StoreLock.TryAcquirePostgresAsync(database);
-            }
-            Assert.NotNull(other);
+            var other = await TakeLockAsync(database);
             using (other)
             {
                 await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is not null, "the node finds another session holds its store's lock");
@@ -731,12 +721,7 @@ public class PostgresRestoreTests
             await EventuallyAsync(() => Task.FromResult(silent.Connections), connections => connections > 0 || starting.IsCompleted, "the start-up check asks its peer");
             Assert.False(starting.IsCompleted);
             await TerminateAsync(store, await LockSessionAsync(store));
-            StoreLock? other = null;
-            for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
-            {
-                other = await StoreLock.TryAcquirePostgresAsync(store);
-            }
-            Assert.NotNull(other);
+            var other = await TakeLockAsync(store);
             using (other)
             {
                 await PgAsync("pg_restore", server, "--no-owner", "--clean", "--if-exists", "--single-transaction", $"--dbname={server.Database}", atFour);
@@ -801,12 +786,7 @@ public class PostgresRestoreTests
                 await Task.Delay(500);
                 Assert.False(waiting.IsCompleted);
                 await TerminateAsync(database, await LockSessionAsync(database));
-                StoreLock? other = null;
-                for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
-                {
-                    other = await StoreLock.TryAcquirePostgresAsync(database);
-                }
-                Assert.NotNull(other);
+                var other = await TakeLockAsync(database);
                 using (other)
                 {
                     await EventuallyAsync(() => Task.FromResult(pan.Services.GetRequiredService<StoreLock>().Lost), lost => lost is not null, "the node finds another session holds its store's lock");
@@ -890,6 +870,18 @@ public class PostgresRestoreTests
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", connection);
         return await command.ExecuteScalarAsync() is int pid ? pid : 0;
+    }
+
+    /// <summary>The store's lock on <paramref name="database"/>, taken by another session once the node's has ended (tried for up to 10 s).</summary>
+    private static async Task<StoreLock> TakeLockAsync(string database)
+    {
+        StoreLock? other = null;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); other is null && DateTime.UtcNow < deadline;)
+        {
+            other = await StoreLock.TryAcquirePostgresAsync(database);
+        }
+        Assert.NotNull(other);
+        return other;
     }
 
     private static async Task TerminateAsync(string database, int pid)
