@@ -149,9 +149,17 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         var valueColumn = table[0].Fields.IndexOf("value");
         var panRow = table.Single(r => r.Fields.Contains("PAN") && r.Fields.Contains("2023")).Line;
         var cell = $"{ColumnName(valueColumn)}{panRow}";
+        // Edited as Excel saves a number (a numeric cell, no style): not the download's form, so not read at all, the cell named.
         var edited = MirpsExchange.TestShared.XlsxCells.Fill(new MemoryStream(EntryBytes(xlsx, ".xlsx")), sheet, (cell, "71"));
-        var tamperedXlsx = Rezip(xlsx, ".xlsx", edited.ToArray());
-        var result = await VerifyAsync(tamperedXlsx);
+        var result = await VerifyAsync(Rezip(xlsx, ".xlsx", edited.ToArray()));
+        Assert.True(result.Code == MirpsExchange.Cli.CliApp.Failed, result.Error + result.Output);
+        Assert.Contains($"sheet '{sheet}', cell {cell}: ", result.Error, StringComparison.Ordinal);
+        // The same edit in the download's own form (written again by its writer): read, and the figure refused against the signed log.
+        var forgedRows = table.Select(r => r.Fields.ToList()).ToList();
+        forgedRows.Single(r => r.Contains("PAN") && r.Contains("2023"))[valueColumn] = "71";
+        var rewritten = new MemoryStream();
+        MirpsExchange.Catalogue.Spreadsheets.XlsxTemplate.WriteTable(rewritten, sheet, forgedRows[0], forgedRows.Skip(1));
+        result = await VerifyAsync(Rezip(xlsx, ".xlsx", rewritten.ToArray()));
         Assert.True(result.Code == MirpsExchange.Cli.CliApp.Refused, result.Error + result.Output);
         Assert.Contains($"sheet '{sheet}', row {panRow}: the row REFUGEES PAN 2023 _T _T _T, field value: the export says value 71", result.Error, StringComparison.Ordinal);
         Assert.Contains("PAN's signed log up to the head at change 2 gives value 70", result.Error, StringComparison.Ordinal);

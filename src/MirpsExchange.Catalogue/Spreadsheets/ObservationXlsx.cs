@@ -249,8 +249,9 @@ public static class ObservationXlsx
                     {
                         var reference = cell?.CellReference?.Value ?? written[i].CellReference?.Value;
                         return $"cell {reference}: " + (cell?.CellFormula is not null ? "a formula (Excel shows what it computes, not the value read)"
+                            : cell is not null && cell.DataType?.Value != CellValues.InlineString ? "a number or shared text, not an inline string as the download writes its cells"
                             : cell?.StyleIndex?.Value != written.ElementAtOrDefault(i)?.StyleIndex?.Value ? "a style or number format the download does not write"
-                            : "not written as the download writes its cells (an inline string)");
+                            : "not the cell the download writes there");
                     }
                 }
             }
