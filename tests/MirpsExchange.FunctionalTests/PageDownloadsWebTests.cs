@@ -175,6 +175,21 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         Assert.Contains($".csv, line {criLine}: the row REFUGEES CRI 2022 _T _T _T, field value: the export says value 110", result.Error, StringComparison.Ordinal);
         Assert.Contains("CRI's signed log up to the head at change 4 gives value 100", result.Error, StringComparison.Ordinal);
 
+        // A forged file beside the download and its provenance, or a second provenance: refused, the entry named (exit 2), never an unhandled exception.
+        foreach (var extra in new[] { "mirps-final.csv", "other.csv.provenance.json" })
+        {
+            var copy = Path.Combine(Path.GetDirectoryName(csv)!, $"extra-{Guid.NewGuid():N}-{Path.GetFileName(csv)}");
+            File.Copy(csv, copy);
+            using (var archive = ZipFile.Open(copy, ZipArchiveMode.Update))
+            {
+                using var added = archive.CreateEntry(extra).Open();
+                added.Write(EntryBytes(csv, ".csv"));
+            }
+            result = await VerifyAsync(copy);
+            Assert.True(result.Code == MirpsExchange.Cli.CliApp.Failed, $"{extra}: {result.Error}{result.Output}");
+            Assert.Contains(extra, result.Error, StringComparison.Ordinal);
+        }
+
         // A row added for Guatemala, which withheld its 2023 figure, and one for Honduras, which sent none at all: neither follows from a signed log.
         var panLine = ExportReader.ReadNumbered(new StringReader(text)).Single(r => r.Row.ReferenceArea == "PAN" && r.Row.Period == "2023").Line;
         foreach (var (state, expected) in new[]
