@@ -149,9 +149,17 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         var valueColumn = table[0].Fields.IndexOf("value");
         var panRow = table.Single(r => r.Fields.Contains("PAN") && r.Fields.Contains("2023")).Line;
         var cell = $"{ColumnName(valueColumn)}{panRow}";
+        // Edited as Excel saves a number (a numeric cell, no style): not the download's form, so not read at all, the cell named.
         var edited = MirpsExchange.TestShared.XlsxCells.Fill(new MemoryStream(EntryBytes(xlsx, ".xlsx")), sheet, (cell, "71"));
-        var tamperedXlsx = Rezip(xlsx, ".xlsx", edited.ToArray());
-        var result = await VerifyAsync(tamperedXlsx);
+        var result = await VerifyAsync(Rezip(xlsx, ".xlsx", edited.ToArray()));
+        Assert.True(result.Code == MirpsExchange.Cli.CliApp.Failed, result.Error + result.Output);
+        Assert.Contains($"sheet '{sheet}', cell {cell}: ", result.Error, StringComparison.Ordinal);
+        // The same edit in the download's own form (written again by its writer): read, and the figure refused against the signed log.
+        var forgedRows = table.Select(r => r.Fields.ToList()).ToList();
+        forgedRows.Single(r => r.Contains("PAN") && r.Contains("2023"))[valueColumn] = "71";
+        var rewritten = new MemoryStream();
+        MirpsExchange.Catalogue.Spreadsheets.XlsxTemplate.WriteTable(rewritten, sheet, forgedRows[0], forgedRows.Skip(1));
+        result = await VerifyAsync(Rezip(xlsx, ".xlsx", rewritten.ToArray()));
         Assert.True(result.Code == MirpsExchange.Cli.CliApp.Refused, result.Error + result.Output);
         Assert.Contains($"sheet '{sheet}', row {panRow}: the row REFUGEES PAN 2023 _T _T _T, field value: the export says value 71", result.Error, StringComparison.Ordinal);
         Assert.Contains("PAN's signed log up to the head at change 2 gives value 70", result.Error, StringComparison.Ordinal);
@@ -166,6 +174,21 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         Assert.True(result.Code == MirpsExchange.Cli.CliApp.Refused, result.Error + result.Output);
         Assert.Contains($".csv, line {criLine}: the row REFUGEES CRI 2022 _T _T _T, field value: the export says value 110", result.Error, StringComparison.Ordinal);
         Assert.Contains("CRI's signed log up to the head at change 4 gives value 100", result.Error, StringComparison.Ordinal);
+
+        // A forged file beside the download and its provenance, or a second provenance: refused, the entry named (exit 2), never an unhandled exception.
+        foreach (var extra in new[] { "mirps-final.csv", "other.csv.provenance.json" })
+        {
+            var copy = Path.Combine(Path.GetDirectoryName(csv)!, $"extra-{Guid.NewGuid():N}-{Path.GetFileName(csv)}");
+            File.Copy(csv, copy);
+            using (var archive = ZipFile.Open(copy, ZipArchiveMode.Update))
+            {
+                using var added = archive.CreateEntry(extra).Open();
+                added.Write(EntryBytes(csv, ".csv"));
+            }
+            result = await VerifyAsync(copy);
+            Assert.True(result.Code == MirpsExchange.Cli.CliApp.Failed, $"{extra}: {result.Error}{result.Output}");
+            Assert.Contains(extra, result.Error, StringComparison.Ordinal);
+        }
 
         // A row added for Guatemala, which withheld its 2023 figure, and one for Honduras, which sent none at all: neither follows from a signed log.
         var panLine = ExportReader.ReadNumbered(new StringReader(text)).Single(r => r.Row.ReferenceArea == "PAN" && r.Row.Period == "2023").Line;

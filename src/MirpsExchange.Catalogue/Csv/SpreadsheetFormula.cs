@@ -72,6 +72,16 @@ public static class SpreadsheetFormula
         return text.ToString();
     }
 
+    /// <summary>
+    /// Whether <paramref name="cell"/> is as <see cref="Neutralize"/> writes a text (every trigger that starts a cell carries its quote), or a
+    /// number, which the writer writes as it is. A file whose quote was removed from a formula reads back the same text but runs it when
+    /// opened: a reader that vouches for the file (`regional verify`) refuses it.
+    /// </summary>
+    public static bool IsWrittenForm(string cell) =>
+        Neutralize(Restore(cell)) == cell
+        || double.TryParse(cell, System.Globalization.NumberStyles.AllowLeadingSign | System.Globalization.NumberStyles.AllowDecimalPoint | System.Globalization.NumberStyles.AllowExponent,
+            System.Globalization.CultureInfo.InvariantCulture, out _);
+
     private static bool StartsCell(string text, int i) => i == 0 || text[i - 1] == LocaleSeparator;
 
     private static bool Added(string cell, int i) => StartsCell(cell, i) && cell[i] == TextPrefix && i + 1 < cell.Length && NeedsPrefix(cell[i + 1]);

@@ -31,12 +31,28 @@ public static class ExportReader
 
     /// <summary>
     /// A CSV file's records as written, each with its first line: a table of cells (a download that holds no figures, the completeness
-    /// table), read by the same rules as an export. A cell keeps the quote <see cref="SpreadsheetFormula.Neutralize"/> may have put before it.
+    /// table), read by the same rules as an export. A cell keeps the quote <see cref="SpreadsheetFormula.Neutralize"/> may have put before it,
+    /// and must be in the form the writer writes (<see cref="SpreadsheetFormula.IsWrittenForm"/>): a text that would run as a formula without
+    /// its quote is refused, naming its line and field, for it reads back as the signed text but runs when the file is opened.
     /// </summary>
-    public static IEnumerable<(List<string> Fields, int Line)> Table(TextReader reader) =>
-        Records(reader).Select(r => r.UnclosedQuoteLine is { } quoteLine
-            ? throw new ExportFormatException(quoteLine, r.Fields.Count, "", "a quoted field starts here but its closing quote is missing (a quote inside a quoted field is written twice: \"\")")
-            : (r.Fields, r.Line));
+    public static IEnumerable<(List<string> Fields, int Line)> Table(TextReader reader)
+    {
+        List<string>? header = null;
+        foreach (var record in Records(reader))
+        {
+            if (record.UnclosedQuoteLine is { } quoteLine)
+            {
+                throw new ExportFormatException(quoteLine, record.Fields.Count, "", "a quoted field starts here but its closing quote is missing (a quote inside a quoted field is written twice: \"\")");
+            }
+            header ??= record.Fields;
+            if (record.Fields.FindIndex(f => !SpreadsheetFormula.IsWrittenForm(f)) is var i and >= 0)
+            {
+                throw new ExportFormatException(record.Line, i + 1, i < header.Count ? header[i].TrimStart('\uFEFF') : "",
+                    $"'{record.Fields[i]}' would run as a spreadsheet formula: the download writes such a text with a quote before it ('), and this file lacks it");
+            }
+            yield return (record.Fields, record.Line);
+        }
+    }
 
     /// <summary>
     /// Rows of a table read cell by cell (an xlsx sheet, <see cref="Spreadsheets.ObservationXlsx.ReadTable"/>): each record's cells and its

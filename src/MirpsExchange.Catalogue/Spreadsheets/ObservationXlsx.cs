@@ -132,7 +132,7 @@ public static class ObservationXlsx
                 ?? throw new InvalidDataException("the workbook has no visible sheet");
             var strings = workbook.SharedStringTablePart is { } stringsPart ? Elements<SharedStringItem>(stringsPart).Select(i => i.InnerText).ToList() : [];
             var rows = new List<(List<string> Fields, int Line)>();
-            foreach (var (number, cells) in Rows((WorksheetPart)workbook.GetPartById(sheet.Id!.Value!)))
+            foreach (var (number, cells, _) in Rows((WorksheetPart)workbook.GetPartById(sheet.Id!.Value!)))
             {
                 var text = Cells(number, cells, strings);
                 if (text.Values.All(v => v.Length == 0))
@@ -147,12 +147,142 @@ public static class ObservationXlsx
             {
                 fields.AddRange(Enumerable.Repeat("", width - fields.Count));
             }
-            return (sheet.Name?.Value ?? "", rows);
+            var name = sheet.Name?.Value ?? "";
+            if (WrittenFormDifference(document, name, rows) is { } difference)
+            {
+                throw new InvalidDataException($"{difference}: not as the download writes it; what Excel shows would not be what is read, so nothing was read");
+            }
+            return (name, rows);
         }
         catch (Exception e) when (e is OpenXmlPackageException or System.IO.FileFormatException or System.Xml.XmlException or InvalidOperationException)
         {
             throw new InvalidDataException($"not a readable xlsx workbook: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Where <paramref name="document"/> is not the workbook <see cref="XlsxTemplate.WriteTable"/> writes for the rows read from it, or null. The rows
+    /// are written again by that writer and the two packages compared part by part: the same parts, no external relationship, the workbook and the
+    /// styles alike (relationship ids aside), and the sheet alike row by row and cell by cell. Any formula (its cached value is what was read, not what
+    /// Excel shows), style or number format, hidden row or column, second sheet or active tab is a difference, named by its sheet and cell, row or part.
+    /// </summary>
+    private static string? WrittenFormDifference(SpreadsheetDocument document, string sheetName, List<(List<string> Fields, int Line)> rows)
+    {
+        using var written = new MemoryStream();
+        XlsxTemplate.WriteTable(written, sheetName, rows.Count > 0 ? rows[0].Fields : [], rows.Skip(1).Select(r => (IReadOnlyList<string>)r.Fields));
+        written.Position = 0;
+        using var expected = SpreadsheetDocument.Open(written, false);
+        var actualParts = document.GetAllParts().ToDictionary(p => p.Uri.OriginalString, StringComparer.Ordinal);
+        var expectedParts = expected.GetAllParts().ToDictionary(p => p.Uri.OriginalString, StringComparer.Ordinal);
+        var workbook = document.WorkbookPart!;
+        string NameOf(OpenXmlPart part) => part is WorksheetPart sheetPart && Elements<Sheet>(workbook).FirstOrDefault(s => s.Id?.Value is { } id
+            && workbook.TryGetPartById(id, out var p) && p == sheetPart)?.Name?.Value is { } name ? $"sheet '{name}'" : $"part {part.Uri}";
+        if (actualParts.Keys.Except(expectedParts.Keys).Order(StringComparer.Ordinal).FirstOrDefault() is { } extra)
+        {
+            return $"{NameOf(actualParts[extra])}: the workbook holds it, which the download never writes (it writes one sheet)";
+        }
+        if (expectedParts.Keys.Except(actualParts.Keys).Order(StringComparer.Ordinal).FirstOrDefault() is { } missing)
+        {
+            return $"part {missing}: the download writes it, the workbook lacks it";
+        }
+        // The sheet first: a cell is named where a person finds it, before the styles or workbook part it points into.
+        foreach (var (uri, part) in actualParts.OrderBy(p => p.Value is WorksheetPart ? 0 : 1).ThenBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var other = expectedParts[uri];
+            if (part.ContentType != other.ContentType || part.ExternalRelationships.Any() || part.HyperlinkRelationships.Any() || part.DataPartReferenceRelationships.Any())
+            {
+                return $"part {uri}: its content type or relationships are not the download's";
+            }
+            if (part is WorksheetPart sheet)
+            {
+                if (SheetDifference(sheet, (WorksheetPart)other) is { } place)
+                {
+                    return $"sheet '{sheetName}', {place}";
+                }
+            }
+            else if (Normalized(part) != Normalized(other))
+            {
+                return part is WorkbookPart ? $"part {uri} (the workbook: its sheets, views, active tab or calculation)" : $"part {uri}";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>A part's XML with each relationship id replaced by the part it names, so two packages written apart compare alike.</summary>
+    private static string Normalized(OpenXmlPart part)
+    {
+        var xml = part.RootElement?.OuterXml ?? "";
+        foreach (var child in part.Parts)
+        {
+            xml = xml.Replace($"\"{child.RelationshipId}\"", $"\"{child.OpenXmlPart.Uri}\"", StringComparison.Ordinal);
+        }
+        return xml;
+    }
+
+    /// <summary>Where a sheet differs from the one written (its row or cell, or what lies outside its rows: columns, views), or null; streamed.</summary>
+    private static string? SheetDifference(WorksheetPart actual, WorksheetPart expected)
+    {
+        using (var actualRows = Rows(actual).GetEnumerator())
+        using (var expectedRows = Rows(expected).GetEnumerator())
+        {
+            while (true)
+            {
+                var more = actualRows.MoveNext();
+                if (more != expectedRows.MoveNext())
+                {
+                    return more ? $"row {actualRows.Current.Number}: a row the download does not write (blank, or beyond the rows read)" : "a row the download writes is missing";
+                }
+                if (!more)
+                {
+                    break;
+                }
+                var (number, cells, attributes) = actualRows.Current;
+                if (number != expectedRows.Current.Number || attributes != expectedRows.Current.Attributes)
+                {
+                    return $"row {number}: its attributes ({attributes}) are not the download's (a hidden row, a height, an outline)";
+                }
+                var written = expectedRows.Current.Cells;
+                for (var i = 0; i < Math.Max(cells.Count, written.Count); i++)
+                {
+                    var cell = i < cells.Count ? cells[i] : null;
+                    if (cell?.OuterXml != written.ElementAtOrDefault(i)?.OuterXml)
+                    {
+                        var reference = cell?.CellReference?.Value ?? written[i].CellReference?.Value;
+                        return $"cell {reference}: " + (cell?.CellFormula is not null ? "a formula (Excel shows what it computes, not the value read)"
+                            : cell is not null && cell.DataType?.Value != CellValues.InlineString ? "a number or shared text, not an inline string as the download writes its cells"
+                            : cell?.StyleIndex?.Value != written.ElementAtOrDefault(i)?.StyleIndex?.Value ? "a style or number format the download does not write"
+                            : "not the cell the download writes there");
+                    }
+                }
+            }
+        }
+        return Outside(actual).SequenceEqual(Outside(expected)) ? null : "its columns, views or other settings (a hidden column, say) are not the download's";
+    }
+
+    /// <summary>A sheet's settings outside its rows: the worksheet's attributes and each element beside its sheet data, as XML; streamed.</summary>
+    private static List<string> Outside(WorksheetPart part)
+    {
+        var found = new List<string>();
+        using var reader = OpenXmlReader.Create(part);
+        var more = reader.Read();
+        while (more)
+        {
+            if (reader.IsStartElement && reader.Depth == 0)
+            {
+                found.Add(string.Join(" ", reader.Attributes.Select(a => $"{a.NamespaceUri}:{a.LocalName}={a.Value}")));
+                more = reader.Read();
+            }
+            else if (reader.IsStartElement && reader.Depth == 1 && reader.ElementType != typeof(SheetData))
+            {
+                found.Add(reader.LoadCurrentElement()!.OuterXml);
+                more = !reader.EOF;
+            }
+            else
+            {
+                more = reader.Read();
+            }
+        }
+        return found;
     }
 
     /// <summary><paramref name="stream"/>, or a copy in memory when it cannot seek (a zip entry, a request body): the package reader needs to.</summary>
@@ -225,11 +355,12 @@ public static class ObservationXlsx
     }
 
     /// <summary>A sheet's rows, streamed: each row's number and its cells (at most <see cref="MaxColumns"/>), one row in memory at a time.</summary>
-    private static IEnumerable<(uint? Number, List<Cell> Cells)> Rows(WorksheetPart part)
+    private static IEnumerable<(uint? Number, List<Cell> Cells, string Attributes)> Rows(WorksheetPart part)
     {
         using var reader = OpenXmlReader.Create(part);
         List<Cell>? cells = null;
         uint? number = null;
+        var attributes = "";
         var more = reader.Read();
         while (more)
         {
@@ -240,10 +371,11 @@ public static class ObservationXlsx
                     cells = [];
                     number = reader.Attributes.FirstOrDefault(a => a.LocalName == "r").Value is { } r
                         && uint.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+                    attributes = string.Join(" ", reader.Attributes.Select(a => $"{a.NamespaceUri}:{a.LocalName}={a.Value}"));
                 }
                 if (reader.IsEndElement && cells is not null)
                 {
-                    yield return (number, cells);
+                    yield return (number, cells, attributes);
                     cells = null;
                 }
                 more = reader.Read();
@@ -275,7 +407,7 @@ public static class ObservationXlsx
     private static SheetOutcome ReadSheet(string name, WorksheetPart part, List<string> strings, ObservationFile result, int maxObservations)
     {
         Dictionary<string, int>? index = null;
-        foreach (var (rowNumber, rowCells) in Rows(part))
+        foreach (var (rowNumber, rowCells, _) in Rows(part))
         {
             var number = (int)(rowNumber ?? 0);
             var cells = Cells(rowNumber, rowCells, strings);

@@ -480,14 +480,10 @@ internal static class RegionalVerify
             var (fileRows, fileCells) = await ReadDataAsync(Path.GetFileName(file), stream, cancellationToken);
             return (fileRows, fileCells, JsonParser.Default.Parse<ExportProvenance>(await File.ReadAllTextAsync(provenance ?? ProvenanceFile(file), cancellationToken)));
         }
-        using var zip = System.IO.Compression.ZipFile.OpenRead(file);
-        var sidecar = zip.Entries.SingleOrDefault(e => e.Name.EndsWith(".provenance.json", StringComparison.Ordinal))
-            ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds no .provenance.json");
-        var data = zip.GetEntry(sidecar.FullName[..^".provenance.json".Length])
-            ?? throw new InvalidDataException($"{Path.GetFileName(file)} holds {sidecar.FullName} but not the export it describes");
-        await using var entry = data.Open();
-        var (rows, cells) = await ReadDataAsync($"{Path.GetFileName(file)}: {data.FullName}", entry, cancellationToken);
-        return (rows, cells, JsonParser.Default.Parse<ExportProvenance>(provenance is null ? await ReadEntryAsync(sidecar, cancellationToken) : await File.ReadAllTextAsync(provenance, cancellationToken)));
+        await using var zip = File.OpenRead(file);
+        var (dataName, data, sidecar) = DownloadZip.Read(zip, Path.GetFileName(file));
+        var (rows, cells) = await ReadDataAsync($"{Path.GetFileName(file)}: {dataName}", new MemoryStream(data, writable: false), cancellationToken);
+        return (rows, cells, JsonParser.Default.Parse<ExportProvenance>(provenance is null ? sidecar : await File.ReadAllTextAsync(provenance, cancellationToken)));
     }
 
     /// <summary>
@@ -507,8 +503,15 @@ internal static class RegionalVerify
         else
         {
             using var reader = new StreamReader(stream);
-            table = [.. ExportReader.Table(new StringReader(await reader.ReadToEndAsync(cancellationToken)))];
             place = line => $"{name}, line {line}";
+            try
+            {
+                table = [.. ExportReader.Table(new StringReader(await reader.ReadToEndAsync(cancellationToken)))];
+            }
+            catch (ExportFormatException e)
+            {
+                throw new InvalidDataException($"{place(e.Line)}, {(e.ColumnName.Length > 0 ? $"field {e.ColumnName}" : $"column {e.Column}")}: {e.Reason}", e);
+            }
         }
         if (table.Count > 0 && new[] { MirpsExchange.Web.Texts.Es, MirpsExchange.Web.Texts.En }.FirstOrDefault(t =>
             table[0].Fields.Select(f => f.TrimStart('\uFEFF')).SequenceEqual(PageDownloads.CompletenessHeaders(t))) is { } texts)
@@ -575,13 +578,6 @@ internal static class RegionalVerify
         return expected.FirstOrDefault(c => !seen.Contains((c.IndicatorCode, c.Period, c.Country))) is { } missing
             ? $"the cell {missing.IndicatorCode} {missing.Period} {missing.Country} ({missing.State.ToString().ToLowerInvariant()} by the signed logs) is not in the export"
             : null;
-    }
-
-    private static async Task<string> ReadEntryAsync(System.IO.Compression.ZipArchiveEntry entry, CancellationToken cancellationToken)
-    {
-        await using var stream = entry.Open();
-        using var reader = new StreamReader(stream);
-        return await reader.ReadToEndAsync(cancellationToken);
     }
 
     /// <summary>
