@@ -1,12 +1,12 @@
 using System.CommandLine;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Mirps.Auth;
 using Mirps.Identity.V1;
 using MirpsExchange.Cli;
 using MirpsExchange.FunctionalTests.Infrastructure;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests;
 
@@ -281,10 +281,5 @@ public class CliLoginTests
         Assert.Equal((400, "invalid_grant"), (status, body.GetProperty("error").GetString()));
     }
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    private static int FreePort() => LoopbackPorts.Free();
 }

@@ -1,8 +1,8 @@
 using System.Net;
-using System.Net.Sockets;
 using Grpc.Core;
 using Mirps.Auth;
 using Mirps.Identity.V1;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Cli.Federation;
 
@@ -24,12 +24,7 @@ public static class DevnetWebApp
     ];
 
     /// <summary>A free loopback port, for a process's web endpoint.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LoopbackPorts.Free();
 
     /// <summary>The web app's address on a port: cleartext HTTP/1.1 (Node:HttpPort) or the TLS port.</summary>
     public static string Address(int port, bool tls) => $"{(tls ? "https" : "http")}://127.0.0.1:{port}";

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Npgsql;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.Cli.Federation;
 
@@ -62,7 +62,7 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
         {
             await RunAsync("chown", ["-R", "postgres", folder], cancellationToken);
         }
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var server = new ThrowawayPostgres(bin, folder, asPostgresUser, password, port) { _temporary = temporary };
         try
         {
@@ -159,13 +159,6 @@ public sealed class ThrowawayPostgres : IAsyncDisposable
 
     private static string Checked(string database) =>
         database.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') ? database : throw new ArgumentException($"database name '{database}': letters, digits and _ only", nameof(database));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private Task RunToolAsync(string tool, string[] arguments, CancellationToken cancellationToken)
     {

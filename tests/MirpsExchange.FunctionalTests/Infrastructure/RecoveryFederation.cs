@@ -76,14 +76,7 @@ public static class RecoveryFederation
         Assert.Equal(PanLog(node, store), PanLog(secretariat));
     }
 
-    internal static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    internal static int FreePort() => LoopbackPorts.Free();
 
     internal static Task RecoveredAsync(TestNode node) => node.Services.GetRequiredService<OriginRecovery>().Completion.WaitAsync(TimeSpan.FromSeconds(60));
 

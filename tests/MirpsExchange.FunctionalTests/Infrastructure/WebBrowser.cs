@@ -1,8 +1,8 @@
 using System.Net;
-using System.Net.Sockets;
 using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 using Mirps.Identity.V1;
+using MirpsExchange.ServiceDefaults;
 
 namespace MirpsExchange.FunctionalTests.Infrastructure;
 
@@ -47,12 +47,7 @@ public static class WebApp
     public const string Password = "a long web passphrase";
 
     /// <summary>A free loopback port for a process's web endpoint (Node:HttpPort), known before it starts so the redirect URI can be registered.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LoopbackPorts.Free();
 
     /// <summary>Registers the web app at <paramref name="addresses"/> as a public client (plus the test's own redirect URI, to make accounts ready).</summary>
     public static async Task<string> RegisterClientAsync(TestIdentity identity, params string[] addresses)
