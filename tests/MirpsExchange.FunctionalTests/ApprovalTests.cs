@@ -908,9 +908,10 @@ public class ApprovalTests
             { PeriodFrom = "2023-01", PeriodTo = "2023-02" }).ResponseAsync, "period_from");
     }
 
-    private static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> ReadLogAsync(GrpcChannel channel)
+    /// <summary><paramref name="origin"/>'s whole signed log as the node of <paramref name="channel"/> serves it: its changes and heads.</summary>
+    internal static async Task<(List<StoredObservation> Changes, List<LogHead> Heads)> ReadLogAsync(GrpcChannel channel, string origin = "PAN")
     {
-        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = "PAN" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        using var call = new SyncService.SyncServiceClient(channel).StreamChanges(new StreamChangesRequest { Origin = origin }, deadline: DateTime.UtcNow.AddSeconds(30));
         var (changes, heads) = (new List<StoredObservation>(), new List<LogHead>());
         await foreach (var message in call.ResponseStream.ReadAllAsync())
         {

@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Mirps.Auth;
+using Mirps.Log;
 using Mirps.Observation.V1;
 using Mirps.Regional.V1;
 using Mirps.Sync.V1;
@@ -101,6 +102,8 @@ internal static class RegionalVerify
                 }
 
                 var logs = new Dictionary<string, List<StoredObservation>>(StringComparer.Ordinal);
+                // Each verified change log's links and key rotations: what a State's lifecycle entries are checked against (anchor, rotated-away key).
+                var anchors = new Dictionary<string, ChangeLogAnchors>(StringComparer.Ordinal);
                 // The keys each State's verified change log handed over by KEY_ROTATION heads, and from: its lifecycle entries are checked with them, as a replica's.
                 var handovers = new Dictionary<string, (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway)>(StringComparer.Ordinal);
                 var refetched = false;
@@ -116,7 +119,7 @@ internal static class RegionalVerify
                     {
                         try
                         {
-                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, handover, self, address, cancellationToken);
+                            (logs[head.Origin], anchors[head.Origin]) = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, handover, self, address, cancellationToken);
                         }
                         catch (PeerRefusedException e) when (e.Reason == ReplicaRules.UnknownSigningKey && !refetched)
                         {
@@ -124,7 +127,7 @@ internal static class RegionalVerify
                             refetched = true;
                             await Task.Delay(ListMaxAge, cancellationToken);
                             keys = await PublishedKeysAsync(parse, reader, cancellationToken);
-                            logs[head.Origin] = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, handover, self, address, cancellationToken);
+                            (logs[head.Origin], anchors[head.Origin]) = await SignedLogAsync(new SyncService.SyncServiceClient(channel), head, keys, handover, self, address, cancellationToken);
                         }
                     }
                     catch (Exception e) when (e is HttpRequestException or JsonException or InvalidDataException)
@@ -160,7 +163,7 @@ internal static class RegionalVerify
                     {
                         var decisions = head.Origin == MirpsAuth.Secretariat;
                         var (upToHead, beyond) = await SignedLifecycleAsync(new Mirps.Approval.V1.ApprovalService.ApprovalServiceClient(channel), head, keys,
-                            handovers.GetValueOrDefault(head.Origin, ([], [])), decisions, cancellationToken);
+                            handovers.GetValueOrDefault(head.Origin, ([], [])), anchors.GetValueOrDefault(head.Origin), decisions, cancellationToken);
                         lifecycle[head.Origin] = upToHead;
                         laterDecisions = decisions ? beyond : laterDecisions;
                         if (decisions && DecisionHeadOutOfPlace(head, upToHead, beyond, provenance.AsOfTime) is { } misplaced)
@@ -281,12 +284,14 @@ internal static class RegionalVerify
     /// change from the figures, or make a key's older revision count as current. Throws <see cref="PeerRefusedException"/>
     /// when anything does not verify, or the node does not hold the log that far.
     /// </summary>
-    private static async Task<List<StoredObservation>> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys,
+    private static async Task<(List<StoredObservation> Changes, ChangeLogAnchors Anchors)> SignedLogAsync(SyncService.SyncServiceClient sync, LogHead head, PublishedLogKeys keys,
         (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway) handover, Reader self, string address,
         CancellationToken cancellationToken)
     {
         var verifier = new ChainVerifier(head.Origin, 0, [], 0, keys, () => StoreTime.ToMicros(DateTimeOffset.UtcNow), handover.HandedOver, handover.RotatedAway);
         var changes = new List<StoredObservation>();
+        var links = new List<byte[]>();
+        var rotations = new List<LifecycleRules.Rotation>();
         if (head.Sequence <= 0)
         {
             throw new PeerRefusedException(ReplicaRules.ChainBroken, $"the head names change {head.Sequence}, which no log has");
@@ -305,23 +310,55 @@ internal static class RegionalVerify
                 message.Heads.Clear();
                 message.Heads.Add(heads);
             }
-            var released = verifier.Accept(message).Changes;
+            var verified = verifier.Accept(message);
+            var released = verified.Changes;
             ReplicaRules.CheckWithheldByPolicy(released.Where(c => c.OriginSequence <= head.Sequence), self, address, finalAt: StoreTime.ToMicros(DateTimeOffset.UtcNow));
-            foreach (var change in released)
+            for (var i = 0; i < released.Count; i++)
             {
-                if (change.OriginSequence <= head.Sequence)
+                if (released[i].OriginSequence <= head.Sequence)
                 {
-                    changes.Add(change);
-                    last = change.OriginSequence;
+                    changes.Add(released[i]);
+                    links.Add(verified.Hashes.AsSpan(i * ChangeHash.Size, ChangeHash.Size).ToArray());
+                    last = released[i].OriginSequence;
                 }
             }
+            rotations.AddRange(verified.Heads.Where(h => h.Kind == LogHeadKind.KeyRotation && h.Sequence <= head.Sequence).Select(LifecycleRules.Rotation.Of));
         }
         if (last < head.Sequence)
         {
             throw new PeerRefusedException(ReplicaRules.ChainBroken,
                 $"the node holds {head.Origin}'s signed log only up to change {last}, not up to the head's change {head.Sequence}");
         }
-        return changes;
+        return (changes, new ChangeLogAnchors(changes, links, rotations));
+    }
+
+    /// <summary>
+    /// What a verified change log (from change 1 up to the export's head) gives the checks of its origin's lifecycle entries, as a replica's
+    /// store gives them (<see cref="LifecycleLog.VerifyAsync"/>): each change's recorded time and link (an approval's anchor), and the key
+    /// rotations its verified heads record (<see cref="LifecycleRules.RequireNotRotatedAway"/>).
+    /// </summary>
+    private sealed record ChangeLogAnchors(List<StoredObservation> Changes, List<byte[]> Links, List<LifecycleRules.Rotation> Rotations)
+    {
+        /// <summary>
+        /// Checks a State's <paramref name="entry"/>, recorded at <paramref name="micros"/> after an entry signed with <paramref name="previousKey"/>,
+        /// against this log as a replica does: not signed with a key rotated away before it, and anchored to this log's change as it is (its link
+        /// and recorded time). An anchor beyond the change log the export names is refused: the export took both heads together, and an approval
+        /// never comes before the changes it approves.
+        /// </summary>
+        public void Check(Mirps.Observation.V1.LifecycleEntry entry, string origin, long micros, string previousKey)
+        {
+            LifecycleRules.RequireNotRotatedAway(entry, micros, previousKey, Rotations);
+            if (entry.LogSequence > Changes.Count)
+            {
+                throw new PeerRefusedException(ReplicaRules.ChainBroken,
+                    $"{origin}'s lifecycle entry {entry.EntrySequence} approves {origin}'s log at change {entry.LogSequence}, beyond the head the export names (change {Changes.Count})");
+            }
+            if (entry.LogSequence > 0)
+            {
+                var change = (int)entry.LogSequence - 1;
+                LifecycleRules.CheckAnchored(entry, origin, micros, ChangeHash.Micros(Changes[change].RecordedTime), Links[change]);
+            }
+        }
     }
 
     /// <summary>
@@ -591,7 +628,7 @@ internal static class RegionalVerify
     /// </summary>
     private static async Task<(List<Mirps.Observation.V1.LifecycleEntry> UpToHead, List<Mirps.Observation.V1.LifecycleEntry> Beyond)> SignedLifecycleAsync(
         Mirps.Approval.V1.ApprovalService.ApprovalServiceClient approvals, Mirps.Regional.V1.LifecycleLogHead head, PublishedLogKeys keys,
-        (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway) handover, bool readBeyond,
+        (Dictionary<string, System.Security.Cryptography.ECDsa> HandedOver, Dictionary<string, long> RotatedAway) handover, ChangeLogAnchors? anchors, bool readBeyond,
         CancellationToken cancellationToken)
     {
         var catalogue = StandardCatalogue.LoadStandard();
@@ -615,6 +652,10 @@ internal static class RegionalVerify
                     ? LifecycleRules.CheckChained(entry, head.Origin, at)
                     : LifecycleRules.CheckNext(entry, head.Origin, at, catalogue, StoreTime.ToMicros(DateTimeOffset.UtcNow) + (long)ReplicaRules.ClockSkew.TotalMicroseconds);
                 LifecycleRules.CheckSigned(entry, head.Origin, keys, handover.HandedOver, handover.RotatedAway);
+                if (entry.EntrySequence <= head.EntrySequence && head.Origin != MirpsAuth.Secretariat)
+                {
+                    anchors?.Check(entry, head.Origin, micros, at.KeyId);
+                }
                 at = at.After(entry, micros);
                 var hash = at.Hash;
                 if (entry.EntrySequence <= head.EntrySequence)

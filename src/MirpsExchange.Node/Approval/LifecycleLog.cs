@@ -230,7 +230,7 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
                 var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
                 // Chain, time, content and anchor order: the rules `mirps regional verify` applies too (LifecycleRules).
                 var micros = LifecycleRules.CheckNext(entry, origin, new LifecycleRules.Position(sequence, hash, time, anchor, lastKey), catalogue, latest);
-                RequireNotRotatedAway(entry, micros, lastKey, rotations, what);
+                LifecycleRules.RequireNotRotatedAway(entry, micros, lastKey, rotations);
                 LifecycleRules.CheckSigned(entry, origin, keys, handedOver, rotatedAway);
                 if (decisions)
                 {
@@ -245,15 +245,7 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
                     break; // anchored to changes not held here yet: asked for again once they are
                 }
                 var (_, anchoredTime, link) = await OriginLog.LinkAsync(connection, null, origin, entry.LogSequence, cancellationToken);
-                if (link is not null && !entry.LogHash.Span.SequenceEqual(link))
-                {
-                    throw Refused(ReplicaRules.ChainBroken, $"{what} approves {origin}'s log at change {entry.LogSequence} as a log that is not the one held here");
-                }
-                if (micros < anchoredTime)
-                {
-                    // The reporting calendar judges a State by when it approved: an approval is never recorded before the figures it approves.
-                    throw Refused(ReplicaRules.Backdated, $"{what} is recorded before change {entry.LogSequence}, which it approves");
-                }
+                LifecycleRules.CheckAnchored(entry, origin, micros, anchoredTime, link);
                 (sequence, hash, time) = (entry.EntrySequence, LifecycleEntrySignature.Hash(entry), micros);
                 (anchor, lastKey) = (entry.LogSequence, entry.KeyId);
                 verified.Add((entry, hash));
@@ -320,44 +312,14 @@ public sealed partial class LifecycleLog(NodeDbContext db, WriteGate gate, Chang
         "The decision is stored as signed; it decides no cell here")]
     private static partial void LogDecisionOnAnotherEntry(Microsoft.Extensions.Logging.ILogger logger, long decision, string country, long entry, string group, string period);
 
-    /// <summary>A verified KEY_ROTATION head of an origin held here: its change, the key it handed over from, when it was signed, the key it handed over to.</summary>
-    private readonly record struct Rotation(long Sequence, string From, long SignedTime, string To);
-
     /// <summary>The verified rotations of <paramref name="origin"/>'s log held here (their heads are stored only once verified), earliest first.</summary>
-    private async Task<List<Rotation>> RotationsAsync(string origin, CancellationToken cancellationToken) =>
+    private async Task<List<LifecycleRules.Rotation>> RotationsAsync(string origin, CancellationToken cancellationToken) =>
         (await db.LogHeads.AsNoTracking()
             .Where(h => h.Origin == origin && h.Kind == LogHeadKind.KeyRotation && h.NextPublicKey != null)
             .OrderBy(h => h.Sequence)
             .Select(h => new { h.Sequence, h.KeyId, h.SignedTime, Next = h.NextPublicKey! })
             .ToListAsync(cancellationToken))
-            .ConvertAll(h => new Rotation(h.Sequence, h.KeyId, h.SignedTime, Mirps.Auth.LogKeys.KeyId(h.Next)));
-
-    /// <summary>
-    /// Refuses (UNKNOWN_SIGNING_KEY) <paramref name="entry"/>, recorded at <paramref name="micros"/>, when a rotation held here
-    /// handed its key over and the entry is dated after that rotation was signed, or follows an entry signed with the key that
-    /// rotation (or a later one) handed over to. The origin signs every entry after its rotation with the next key; the old one
-    /// stays on disk (.retired-&lt;kid&gt;.pem) and is published until the admin retires it, so a thief of it otherwise appended
-    /// entries to the origin's lifecycle log, anchored before the rotation, that every replica accepted.
-    /// </summary>
-    private static void RequireNotRotatedAway(LifecycleEntry entry, long micros, string previousKey, List<Rotation> rotations, string what)
-    {
-        var from = rotations.FindIndex(r => r.From == entry.KeyId);
-        if (from < 0)
-        {
-            return;
-        }
-        var rotation = rotations[from];
-        if (micros > rotation.SignedTime)
-        {
-            throw Refused(ReplicaRules.UnknownSigningKey,
-                $"{what} is signed with key {entry.KeyId}, which {entry.Origin} handed over at change {rotation.Sequence}, and dated after that rotation was signed");
-        }
-        if (previousKey != entry.KeyId && rotations.Skip(from).Any(r => r.To == previousKey))
-        {
-            throw Refused(ReplicaRules.UnknownSigningKey,
-                $"{what} is signed with key {entry.KeyId}, which {entry.Origin} handed over at change {rotation.Sequence}, after an entry signed with a later key");
-        }
-    }
+            .ConvertAll(h => new LifecycleRules.Rotation(h.Sequence, h.KeyId, h.SignedTime, Mirps.Auth.LogKeys.KeyId(h.Next)));
 
     /// <summary>Stores verified entries of <paramref name="origin"/> (those not held here meanwhile); returns how many.</summary>
     public async Task<int> ApplyAsync(string origin, List<(LifecycleEntry Entry, byte[] Hash)> verified, CancellationToken cancellationToken)

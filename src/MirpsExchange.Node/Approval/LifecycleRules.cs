@@ -108,6 +108,69 @@ public static class LifecycleRules
         }
     }
 
+    /// <summary>
+    /// A verified KEY_ROTATION head of an origin's change log: its change, the key it handed over from, when it was signed
+    /// (microseconds), the key it handed over to. A replica reads them from the heads it stores; `mirps regional verify` from the
+    /// heads of the change log it verified.
+    /// </summary>
+    public readonly record struct Rotation(long Sequence, string From, long SignedTime, string To)
+    {
+        /// <summary>The rotation <paramref name="head"/> (a verified KEY_ROTATION head) records.</summary>
+        public static Rotation Of(LogHead head) =>
+            new(head.Sequence, head.KeyId, ChangeHash.Micros(head.SignedTime), Mirps.Auth.LogKeys.KeyId(head.NextPublicKey.Span));
+    }
+
+    /// <summary>
+    /// Refuses (UNKNOWN_SIGNING_KEY) <paramref name="entry"/>, recorded at <paramref name="micros"/>, when one of <paramref name="rotations"/>
+    /// (earliest first) handed its key over and the entry is dated after that rotation was signed, or follows an entry signed with the key
+    /// that rotation (or a later one) handed over to (<paramref name="previousKey"/>). The origin signs every entry after its rotation with
+    /// the next key; the old one stays on disk (.retired-&lt;kid&gt;.pem) and is published until the admin retires it, so a thief of it
+    /// otherwise appended entries to the origin's lifecycle log, anchored before the rotation, that every replica accepted.
+    /// </summary>
+    public static void RequireNotRotatedAway(LifecycleEntry entry, long micros, string previousKey, IReadOnlyList<Rotation> rotations)
+    {
+        var what = $"{entry.Origin}'s lifecycle entry {entry.EntrySequence}";
+        var from = -1;
+        for (var i = 0; i < rotations.Count && from < 0; i++)
+        {
+            from = rotations[i].From == entry.KeyId ? i : -1;
+        }
+        if (from < 0)
+        {
+            return;
+        }
+        var rotation = rotations[from];
+        if (micros > rotation.SignedTime)
+        {
+            throw new PeerRefusedException(ReplicaRules.UnknownSigningKey,
+                $"{what} is signed with key {PeerText.Quote(entry.KeyId)}, which {entry.Origin} handed over at change {rotation.Sequence}, and dated after that rotation was signed");
+        }
+        if (previousKey != entry.KeyId && rotations.Skip(from).Any(r => r.To == previousKey))
+        {
+            throw new PeerRefusedException(ReplicaRules.UnknownSigningKey,
+                $"{what} is signed with key {PeerText.Quote(entry.KeyId)}, which {entry.Origin} handed over at change {rotation.Sequence}, after an entry signed with a later key ({PeerText.Quote(previousKey)})");
+        }
+    }
+
+    /// <summary>
+    /// Checks a State's <paramref name="entry"/>, recorded at <paramref name="micros"/>, against the change it is anchored to, as the verifier
+    /// holds it: recorded at <paramref name="anchoredTime"/> with link <paramref name="link"/> (null: not known, nothing to compare). The entry
+    /// approves exactly that log (its log hash is that change's link: CHAIN_BROKEN otherwise), and is not recorded before that change
+    /// (BACKDATED: the reporting calendar judges a State by when it approved, and an approval never comes before the figures it approves).
+    /// </summary>
+    public static void CheckAnchored(LifecycleEntry entry, string origin, long micros, long anchoredTime, ReadOnlySpan<byte> link)
+    {
+        var what = $"{origin}'s lifecycle entry {entry.EntrySequence}";
+        if (!link.IsEmpty && !entry.LogHash.Span.SequenceEqual(link))
+        {
+            throw new PeerRefusedException(ReplicaRules.ChainBroken, $"{what} approves {origin}'s log at change {entry.LogSequence} as a log that is not the one held here");
+        }
+        if (micros < anchoredTime)
+        {
+            throw new PeerRefusedException(ReplicaRules.Backdated, $"{what} is recorded before change {entry.LogSequence}, which it approves");
+        }
+    }
+
     /// <summary>An entry of the Secretariat's decision log: ACCEPT, or REJECT with a reason (its text, or for a reader who may not read it, its hash), of a MIRPS State's cell.</summary>
     private static bool IsDecision(LifecycleEntry entry, StandardCatalogue catalogue) =>
         catalogue.ReportingCountries.Contains(entry.Country)
