@@ -305,7 +305,7 @@ public sealed class CatalogueUpgradeTests : IDisposable
     [Fact]
     public async Task Devnet_once_runs_a_mixed_federation_with_the_states_named_on_catalogue_1_and_every_sample_reaches_the_secretariat()
     {
-        var result = await CliRunner.RunAsync("devnet", "--once", "--dir", _folder, "--catalogue-v1", "blz,CRI").WaitAsync(TimeSpan.FromMinutes(3));
+        var result = await CliRunner.RunAsync("devnet", "--once", "--dir", _folder, "--catalogue-v1", "blz,CRI").WaitAsync(TimeSpan.FromMinutes(8));
 
         Assert.True(result.Code == MirpsExchange.Cli.CliApp.Ok, result.Error + result.Output);
         Assert.Contains("node BLZ listening on http://127.0.0.1:", result.Output);

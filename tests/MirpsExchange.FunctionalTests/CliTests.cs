@@ -187,8 +187,8 @@ public class CliTests
         await using var stores = await TestStores.DevnetAsync();
         try
         {
-            var first = await RunAsync(["devnet", "--once", "--dir", folder, .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(3));
-            var second = await RunAsync(["devnet", "--once", "--dir", folder, .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(3));
+            var first = await RunAsync(["devnet", "--once", "--dir", folder, .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(8));
+            var second = await RunAsync(["devnet", "--once", "--dir", folder, .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(8));
 
             Assert.True(first.Code == CliApp.Ok, first.Error + first.Output);
             // Each process wrote to its own store on the provider asked for: a State's own samples at its node (the relay holds
@@ -245,7 +245,7 @@ public class CliTests
         try
         {
             // The nodes start and load their samples, then refuse the table's query for a month 13.
-            var result = await RunAsync(["devnet", "--once", "--dir", folder, "--period", "2023-13", .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(3));
+            var result = await RunAsync(["devnet", "--once", "--dir", folder, "--period", "2023-13", .. stores.Args]).WaitAsync(TimeSpan.FromMinutes(8));
 
             Assert.Equal(CliApp.Failed, result.Code);
             Assert.Contains("node BLZ listening on http://127.0.0.1:", result.Output);

@@ -529,7 +529,7 @@ public class TlsTests(TlsFederation federation) : IClassFixture<TlsFederation>
     {
         var folder = Path.Combine(federation.Folder, $"devnet-{Guid.NewGuid():N}");
 
-        var result = await CliAsync("devnet", "--once", "--tls", "--dir", folder).WaitAsync(TimeSpan.FromMinutes(3));
+        var result = await CliAsync("devnet", "--once", "--tls", "--dir", folder).WaitAsync(TimeSpan.FromMinutes(8));
 
         Assert.True(result.Code == CliApp.Ok, result.Error + result.Output);
         Assert.Matches(@"identity server: issuer https://127\.0\.0\.1:\d+/", result.Output);

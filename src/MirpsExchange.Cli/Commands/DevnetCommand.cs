@@ -209,7 +209,7 @@ public static class DevnetCommand
                     $"--Identity:AdminWebKeyFile={DevelopmentCertificates.KeyFile(certificates, adminClient)}",
                 ]
                 : []);
-            await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            await identity.WaitUntilListeningAsync(ListenTimeout, cancellationToken);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");
             console.MarkupLine($"  identity server: issuer {issuer}, admin API {identity.Addresses[1]}");
             var credentials = await DevnetCredentials.EnsureAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]), states, cancellationToken, ClientOf(Mirps.Tls.FederationIdentity.Admin));
@@ -226,7 +226,7 @@ public static class DevnetCommand
             }
             foreach (var (country, node) in nodes)
             {
-                await node.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+                await node.WaitUntilListeningAsync(ListenTimeout, cancellationToken);
                 console.MarkupLine($"  node {country} listening on {node.Address}{OnCatalogue(country)}");
             }
             if (states.Contains(Relay))
@@ -239,7 +239,7 @@ public static class DevnetCommand
                     $"--Node:Peers:0:Address={neighbour.Address}", $"--Node:Peers:0:Origins:0={RelayedNeighbour}", $"--Node:Peers:0:Country={RelayedNeighbour}",
                 ]);
                 nodes.Insert(states.IndexOf(Relay), (Relay, relay));
-                await relay.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+                await relay.WaitUntilListeningAsync(ListenTimeout, cancellationToken);
                 console.MarkupLine($"  node {Relay} listening on {relay.Address}{OnCatalogue(Relay)} (also replicates {RelayedNeighbour})");
             }
 
@@ -262,7 +262,7 @@ public static class DevnetCommand
                 .. nodes.SelectMany((n, i) => new[] { $"--Node:Peers:{i}:Address={n.Process.Address}", $"--Node:Peers:{i}:Origins:0={n.Country}", $"--Node:Peers:{i}:Country={n.Country}" }),
                 .. NodeListenArguments("secretariat"),
             ]);
-            await secretariat.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            await secretariat.WaitUntilListeningAsync(ListenTimeout, cancellationToken);
             console.MarkupLine($"  secretariat listening on {secretariat.Address}");
             // Its key signs its decision log (accepted, rejected), which States' nodes verify when they pull it.
             await DevnetCredentials.RegisterLogKeysAsync(http, folder.FullName, issuer, new Uri(identity.Addresses[1]),
@@ -358,6 +358,13 @@ public static class DevnetCommand
 
     /// <summary>The State whose node also replicates a neighbour, and that neighbour.</summary>
     private const string Relay = "CRI", RelayedNeighbour = "PAN";
+
+    /// <summary>
+    /// How long a process may take to listen before devnet gives up on it. The six nodes start side by side, each migrating a
+    /// new store and fetching its keys: on two busy cores (a laptop building, CI running test projects in parallel) that took
+    /// more than a minute.
+    /// </summary>
+    private static readonly TimeSpan ListenTimeout = TimeSpan.FromMinutes(3);
 
     /// <summary>
     /// Each State shares every indicator with every MIRPS State and withholds counts of 1 to 4 from other
