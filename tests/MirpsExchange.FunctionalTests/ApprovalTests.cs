@@ -68,6 +68,23 @@ public class ApprovalTests
     private static Observation DecisionFigure(string indicator, string country, double value) => new(Refugees(country, "2023", value)) { IndicatorCode = indicator };
 
     /// <summary><paramref name="read"/> until <paramref name="done"/> says yes (or 30 s, then the last answer).</summary>
+    /// <summary>
+    /// REFUGEES 2023 exported accepted-only from <paramref name="secretariat"/> by <c>mirps regional export --out</c>, with the Secretariat's
+    /// credential written to a file: the export (its provenance beside it) and the <c>--identity</c> and <c>--credential</c> arguments,
+    /// which <c>regional verify</c> takes too.
+    /// </summary>
+    internal static async Task<(string File, string[] Args)> ExportAcceptedAsync(TestSecretariat secretariat)
+    {
+        var credential = Path.Combine(secretariat.Folder, "reader.json");
+        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
+        string[] args = ["--identity", secretariat.Identity.Issuer, "--credential", credential];
+        var file = Path.Combine(secretariat.Folder, "accepted.csv");
+        var export = await CliRunner.RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2023", "--lifecycle", "accepted", "--out", file,
+            "--secretariat", secretariat.Address, .. args]);
+        Assert.True(export.Code == MirpsExchange.Cli.CliApp.Ok, export.Error + export.Output);
+        return (file, args);
+    }
+
     internal static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -159,13 +176,7 @@ public class ApprovalTests
         await UntilAsync(() => secretariat.Regional.GetRegionalValueAsync(new Mirps.Regional.V1.GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023" }).ResponseAsync,
             r => r.Cells[0].ContributingCountries.Count == 2);
 
-        var credential = Path.Combine(secretariat.Folder, "reader.json");
-        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        string[] args = ["--identity", secretariat.Identity.Issuer, "--credential", credential];
-        var file = Path.Combine(secretariat.Folder, "accepted.csv");
-        var export = await CliRunner.RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2023", "--lifecycle", "accepted", "--out", file,
-            "--secretariat", secretariat.Address, .. args]);
-        Assert.True(export.Code == MirpsExchange.Cli.CliApp.Ok, export.Error + export.Output);
+        var (file, args) = await ExportAcceptedAsync(secretariat);
         var provenance = Mirps.Regional.V1.ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(file + ".provenance.json"));
         Assert.Equal(Mirps.Regional.V1.LifecycleFilter.Accepted, provenance.Lifecycle);
         Assert.Equal(["PAN", MirpsAuth.Secretariat], provenance.LifecycleHeads.Select(h => h.Origin)); // PAN's lifecycle log, then the decision log

@@ -299,6 +299,15 @@ public class BackupTests
         }
     }
 
+    /// <summary>PAN's store backed up by <c>mirps backup</c> to FOLDER/pan.backup (signed with the key beside the store): the backup and what the command printed.</summary>
+    private static async Task<(string Backup, string Output)> BackUpAsync(TestNode pan, string folder)
+    {
+        var backup = Path.Combine(folder, "pan.backup");
+        var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
+        Assert.True(code == 0, error);
+        return (backup, output);
+    }
+
     /// <summary>
     /// Hostile review A3: the backup's manifest is signed with PAN's log-signing key, and a restore verifies it before anything
     /// is overwritten. Refused: PAN's figures falsified in the store with the manifest's SHA-256 made to match (before
@@ -313,9 +322,7 @@ public class BackupTests
         try
         {
             await using var pan = await PanamaAsync();
-            var backup = Path.Combine(folder, "pan.backup");
-            var (code, output, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup); // signed with the key beside the store
-            Assert.True(code == 0, error);
+            var (backup, output) = await BackUpAsync(pan, folder); // signed with the key beside the store
             Assert.Contains("signed with key", output, StringComparison.Ordinal);
             var target = Path.Combine(folder, "target", "node-pan.db");
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -352,7 +359,7 @@ public class BackupTests
 
             // An unsigned backup (as every backup before this release) restores only when the operator vouches for it.
             var old = Path.Combine(folder, "old", "node-pan.db");
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", unsigned, "--store", old, "--country", "PAN", "--accept-unsigned"]);
+            var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", unsigned, "--store", old, "--country", "PAN", "--accept-unsigned"]);
             Assert.True(code == 0, error);
             Assert.Contains("warning: ", error, StringComparison.Ordinal);
             Assert.Contains("has no signed manifest", error, StringComparison.Ordinal);
@@ -380,15 +387,13 @@ public class BackupTests
         try
         {
             await using var pan = await PanamaAsync();
-            var backup = Path.Combine(folder, "pan.backup");
-            var (code, _, error) = await CliRunner.RunAsync("backup", "--store", pan.DatabasePath, "--out", backup);
-            Assert.True(code == 0, error);
+            var (backup, _) = await BackUpAsync(pan, folder);
             const string LookAlike = "P\u0410N";
             var spoofed = Path.Combine(folder, "spoofed.backup");
             await RewriteAsync(backup, spoofed, change: manifest => manifest with { Country = LookAlike }, signWith: await PanKeyAsync(folder));
             var target = Path.Combine(folder, "target", "node-pan.db");
 
-            (code, _, error) = await CliRunner.RunAsync(["restore", "--from", spoofed, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
+            var (code, _, error) = await CliRunner.RunAsync(["restore", "--from", spoofed, "--store", target, "--country", "PAN", .. await PanPublishedKeyArgsAsync(folder)]);
             Assert.Equal(1, code);
             Assert.Contains("its manifest names no MIRPS party (\"P\\u0410N\"", error, StringComparison.Ordinal);
             Assert.Contains("nothing was restored", error, StringComparison.Ordinal);

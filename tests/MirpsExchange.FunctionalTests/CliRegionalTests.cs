@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.IO.Compression;
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
@@ -108,6 +109,45 @@ public class CliRegionalTests
 
         Assert.Equal(CliApp.Refused, forgedHead.Code);
         Assert.Contains("CRI's log up to the head at change 2: SIGNATURE_INVALID", forgedHead.Error);
+    }
+
+    [Fact]
+    public async Task Verify_of_a_forged_download_exits_1_naming_the_entry_and_of_an_export_it_cannot_open_exits_2()
+    {
+        await using var secretariat = await SecretariatWithDataAsync();
+        var file = Path.Combine(secretariat.Folder, "regional.csv");
+        var args = await ArgsAsync(secretariat);
+        string[] verifyArgs = ["--node", secretariat.Address, .. args[2..]];
+        var export = await RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2022", "--out", file, .. args]);
+        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        // The export and its provenance in one zip, as the web app's downloads hold them: it verifies.
+        var download = Path.Combine(secretariat.Folder, "regional.zip");
+        using (var zip = ZipFile.Open(download, ZipArchiveMode.Create))
+        {
+            zip.CreateEntryFromFile(file, "regional.csv");
+            zip.CreateEntryFromFile(file + ".provenance.json", "regional.csv.provenance.json");
+        }
+        var genuine = await RunAsync(["regional", "verify", download, .. verifyArgs]);
+        Assert.True(genuine.Code == CliApp.Ok, genuine.Error + genuine.Output);
+
+        // A forged file beside them (the total 721 made 1721): the download does not verify, which is exit 1, not a failure to read it.
+        var forged = Path.Combine(secretariat.Folder, "forged.zip");
+        File.Copy(download, forged);
+        using (var zip = ZipFile.Open(forged, ZipArchiveMode.Update))
+        {
+            using var writer = new StreamWriter(zip.CreateEntry("regional-final.csv").Open());
+            await writer.WriteAsync((await File.ReadAllTextAsync(file)).Replace(",721,", ",1721,", StringComparison.Ordinal));
+        }
+        var refused = await RunAsync(["regional", "verify", forged, .. verifyArgs]);
+
+        Assert.True(refused.Code == CliApp.Refused, $"{refused.Code}: {refused.Error}{refused.Output}");
+        Assert.Contains("does not verify: forged.zip holds regional-final.csv besides regional.csv and its provenance", refused.Error, StringComparison.Ordinal);
+
+        // An export that cannot be opened is not a verdict on any figure: exit 2.
+        var missing = await RunAsync(["regional", "verify", Path.Combine(secretariat.Folder, "missing.zip"), .. verifyArgs]);
+
+        Assert.True(missing.Code == CliApp.Failed, $"{missing.Code}: {missing.Error}{missing.Output}");
+        Assert.DoesNotContain("does not verify", missing.Error, StringComparison.Ordinal);
     }
 
     [Fact]

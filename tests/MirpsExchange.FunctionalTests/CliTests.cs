@@ -260,7 +260,7 @@ public class CliTests
     }
 
     /// <summary>The sum of the seven sample files' 2023 totals of an indicator (every dimension at _T, catalogue 2.0's at their defaults).</summary>
-    private static double SampleTotal(string indicator) =>
+    internal static double SampleTotal(string indicator) =>
         Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Samples"), "*.csv")
             .SelectMany(file =>
             {

@@ -93,6 +93,46 @@ public sealed class DecisionLogTests : IDisposable
 
     private static AcceptDataRequest PanCell() => new() { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } };
 
+    /// <summary>
+    /// A hostile relay (saying it is CRI's node) from which PAN's node pulls the Secretariat's decision log, and the Secretariat pulling
+    /// PAN from PAN's node; PAN has approved its POPULATIONS 2023 cell (<see cref="Approval"/>, by <see cref="State"/>) and the
+    /// Secretariat sees it approved.
+    /// </summary>
+    private sealed record Relayed(MaliciousPeer Relay, TestNode Pan, TestSecretariat Secretariat, ApprovalService.ApprovalServiceClient State,
+        LifecycleEntry Approval) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Secretariat.DisposeAsync();
+            await Pan.DisposeAsync();
+            await Relay.DisposeAsync();
+        }
+    }
+
+    private async Task<Relayed> ApprovedBehindARelayAsync()
+    {
+        var relay = await MaliciousPeer.StartAsync("CRI");
+        TestNode? pan = null;
+        TestSecretariat? secretariat = null;
+        try
+        {
+            pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", relay.Address, "CRI", MirpsAuth.Secretariat)]);
+            secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
+            await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+            var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
+            var approval = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Entries);
+            await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+            return new Relayed(relay, pan, secretariat, state, approval);
+        }
+        catch
+        {
+            await (secretariat?.DisposeAsync() ?? ValueTask.CompletedTask);
+            await (pan?.DisposeAsync() ?? ValueTask.CompletedTask);
+            await relay.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>What <see cref="DecidedTwiceAsync"/> set up: PAN's node, the Secretariat, the gate PAN's node pulls decisions through, PAN's approval client, its approval and the two decisions.</summary>
     private sealed record Decided(TestNode Pan, TestSecretariat Secretariat, TcpGate ToSecretariat, ApprovalService.ApprovalServiceClient State,
         LifecycleEntry Approval, LifecycleEntry[] Decisions) : IAsyncDisposable
@@ -199,13 +239,8 @@ public sealed class DecisionLogTests : IDisposable
     public async Task A_reason_altered_on_the_way_is_refused_and_one_left_out_is_filled_in_only_with_the_text_signed()
     {
         const string why = "the breakdown by age is missing";
-        await using var relay = await MaliciousPeer.StartAsync("CRI");
-        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", relay.Address, "CRI", MirpsAuth.Secretariat)]);
-        await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
-        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
-        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
-        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        await using var relayed = await ApprovedBehindARelayAsync();
+        var (relay, pan, secretariat, state) = (relayed.Relay, relayed.Pan, relayed.Secretariat, relayed.State);
         var rejection = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
             .RejectDataAsync(new RejectDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" }, Reason = why })).Entries);
         Assert.Equal((why, 32, LifecycleEntrySignature.ReasonSaltSize), (rejection.Reason, rejection.ReasonHash.Length, rejection.ReasonSalt.Length));
@@ -630,13 +665,9 @@ public sealed class DecisionLogTests : IDisposable
     [Fact]
     public async Task A_State_or_relay_cannot_forge_an_acceptance_alter_a_rejection_or_replay_an_acceptance_after_it()
     {
-        await using var relay = await MaliciousPeer.StartAsync("CRI");
-        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", relay.Address, "CRI", MirpsAuth.Secretariat)]);
-        await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
-        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
-        var approval = Assert.Single((await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } })).Entries);
-        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        await using var relayed = await ApprovedBehindARelayAsync();
+        var (relay, pan, secretariat, state) = (relayed.Relay, relayed.Pan, relayed.Secretariat, relayed.State);
+        var approval = relayed.Approval;
         var acceptor = Approvals(secretariat, await SharedIdentity.ApproverAsync(""));
         var acceptance = Assert.Single((await acceptor.AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
         var rejection = Assert.Single((await acceptor.RejectDataAsync(new RejectDataRequest
@@ -678,13 +709,8 @@ public sealed class DecisionLogTests : IDisposable
     [Fact]
     public async Task A_decision_on_an_approval_held_here_as_another_entry_does_not_stop_the_decision_log()
     {
-        await using var relay = await MaliciousPeer.StartAsync("CRI");
-        await using var pan = await TestNode.StartAsync("PAN", null, [ShareWithAll, .. await PullingDecisionsAsync("PAN", relay.Address, "CRI", MirpsAuth.Secretariat)]);
-        await using var secretariat = await TestSecretariat.StartAsync(await PullingDecisionsAsync("secretariat", pan.Address, "PAN", "PAN"));
-        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
-        var state = Approvals(pan, await SharedIdentity.ApproverAsync("PAN"));
-        await state.ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
-        await WhenAsync(Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope), ApprovalState.Approved);
+        await using var relayed = await ApprovedBehindARelayAsync();
+        var (relay, pan, secretariat, state) = (relayed.Relay, relayed.Pan, relayed.Secretariat, relayed.State);
         var acceptance = Assert.Single((await Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
             .AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
 

@@ -149,10 +149,10 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         var valueColumn = table[0].Fields.IndexOf("value");
         var panRow = table.Single(r => r.Fields.Contains("PAN") && r.Fields.Contains("2023")).Line;
         var cell = $"{ColumnName(valueColumn)}{panRow}";
-        // Edited as Excel saves a number (a numeric cell, no style): not the download's form, so not read at all, the cell named.
+        // Edited as Excel saves a number (a numeric cell, no style): not the download's form, so not read at all, the cell named: it does not verify (exit 1).
         var edited = MirpsExchange.TestShared.XlsxCells.Fill(new MemoryStream(EntryBytes(xlsx, ".xlsx")), sheet, (cell, "71"));
         var result = await VerifyAsync(Rezip(xlsx, ".xlsx", edited.ToArray()));
-        Assert.True(result.Code == MirpsExchange.Cli.CliApp.Failed, result.Error + result.Output);
+        Assert.True(result.Code == MirpsExchange.Cli.CliApp.Refused, result.Error + result.Output);
         Assert.Contains($"sheet '{sheet}', cell {cell}: ", result.Error, StringComparison.Ordinal);
         // The same edit in the download's own form (written again by its writer): read, and the figure refused against the signed log.
         var forgedRows = table.Select(r => r.Fields.ToList()).ToList();
@@ -175,7 +175,7 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
         Assert.Contains($".csv, line {criLine}: the row REFUGEES CRI 2022 _T _T _T, field value: the export says value 110", result.Error, StringComparison.Ordinal);
         Assert.Contains("CRI's signed log up to the head at change 4 gives value 100", result.Error, StringComparison.Ordinal);
 
-        // A forged file beside the download and its provenance, or a second provenance: refused, the entry named (exit 2), never an unhandled exception.
+        // A forged file beside the download and its provenance, or a second provenance: refused, the entry named (exit 1: it does not verify), never an unhandled exception.
         foreach (var extra in new[] { "mirps-final.csv", "other.csv.provenance.json" })
         {
             var copy = Path.Combine(Path.GetDirectoryName(csv)!, $"extra-{Guid.NewGuid():N}-{Path.GetFileName(csv)}");
@@ -186,7 +186,7 @@ public class PageDownloadsWebTests(BrowserFixture browser) : IClassFixture<Brows
                 added.Write(EntryBytes(csv, ".csv"));
             }
             result = await VerifyAsync(copy);
-            Assert.True(result.Code == MirpsExchange.Cli.CliApp.Failed, $"{extra}: {result.Error}{result.Output}");
+            Assert.True(result.Code == MirpsExchange.Cli.CliApp.Refused, $"{extra}: {result.Error}{result.Output}");
             Assert.Contains(extra, result.Error, StringComparison.Ordinal);
         }
 

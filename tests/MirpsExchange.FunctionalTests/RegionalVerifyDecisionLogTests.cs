@@ -162,13 +162,7 @@ public class RegionalVerifyDecisionLogTests
         var accepted = Assert.Single((await ApprovalTests.Approvals(secretariat, await SharedIdentity.ApproverAsync(""))
             .AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } })).Entries);
 
-        var credential = Path.Combine(secretariat.Folder, "reader.json");
-        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        string[] args = ["--identity", secretariat.Identity.Issuer, "--credential", credential];
-        var file = Path.Combine(secretariat.Folder, "accepted.csv");
-        var export = await CliRunner.RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2023", "--lifecycle", "accepted", "--out", file,
-            "--secretariat", secretariat.Address, .. args]);
-        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        var (file, args) = await ApprovalTests.ExportAcceptedAsync(secretariat);
         Assert.Equal(1, ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(RegionalVerify.ProvenanceFile(file))).LifecycleHeads.Single(h => h.Origin == MirpsAuth.Secretariat).EntrySequence);
 
         // After the export, the Secretariat decides on a group the catalogue verify runs with does not hold (signed with its key, chained).
@@ -216,13 +210,7 @@ public class RegionalVerifyDecisionLogTests
         await ApprovalTests.WhenAsync(view, ApprovalState.Approved);
         await ApprovalTests.Approvals(secretariat, await SharedIdentity.ApproverAsync("")).AcceptDataAsync(new AcceptDataRequest { Country = "PAN", GroupIds = { Populations }, Periods = { "2023" } });
 
-        var credential = Path.Combine(secretariat.Folder, "reader.json");
-        OwnerOnlyFile.WriteAllText(credential, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("")));
-        string[] args = ["--identity", secretariat.Identity.Issuer, "--credential", credential];
-        var file = Path.Combine(secretariat.Folder, "accepted.csv");
-        var export = await CliRunner.RunAsync(["regional", "export", "--indicator", "REFUGEES", "--period", "2023", "--lifecycle", "accepted", "--out", file,
-            "--secretariat", secretariat.Address, .. args]);
-        Assert.True(export.Code == CliApp.Ok, export.Error + export.Output);
+        var (file, args) = await ApprovalTests.ExportAcceptedAsync(secretariat);
         var provenance = ExportProvenance.Parser.ParseJson(await File.ReadAllTextAsync(RegionalVerify.ProvenanceFile(file)));
         foreach (var origin in new[] { MirpsAuth.Secretariat, "PAN" })
         {

@@ -1116,6 +1116,23 @@ public class WebhookTests
         }
     }
 
+    /// <summary>The Secretariat with webhooks on, and a subscription of <paramref name="receiver"/> to DATA_RECEIVED made by its approver.</summary>
+    private static async Task<TestSecretariat> SecretariatAnnouncingToAsync(WebhookReceiver receiver)
+    {
+        var secretariat = await TestSecretariat.StartAsync(WebhookArgs);
+        try
+        {
+            await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
+                .CreateSubscriptionAsync(Subscribe(receiver.Url, EventType.DataReceived));
+            return secretariat;
+        }
+        catch
+        {
+            await secretariat.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Issue 15: with its cursors lost (the outbox kept), the Secretariat resumed from the oldest subscription's creation and
     /// announced BLZ's changes 1-2 again, in one range under a new id, after announcing 1 and 2 apart: a receiver that ignores
@@ -1125,9 +1142,7 @@ public class WebhookTests
     public async Task With_its_cursors_lost_the_Secretariat_announces_no_change_again()
     {
         await using var central = await WebhookReceiver.StartAsync();
-        await using var secretariat = await TestSecretariat.StartAsync(WebhookArgs);
-        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
-            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        await using var secretariat = await SecretariatAnnouncingToAsync(central);
         await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", value: 240)]);
         await central.WhenAsync(e => e.Count >= 1, "BLZ's change 1");
         await secretariat.ReplicateAsync(DateTimeOffset.UtcNow, [Refugees("BLZ", period: "2022", value: 200)]);
@@ -1158,9 +1173,7 @@ public class WebhookTests
     public async Task Changes_stamped_with_the_time_already_read_are_heard_of()
     {
         await using var central = await WebhookReceiver.StartAsync();
-        await using var secretariat = await TestSecretariat.StartAsync(WebhookArgs);
-        await Notifications(secretariat.Address, secretariat.Identity, await SharedIdentity.ApproverAsync(""), MirpsAuth.Secretariat)
-            .CreateSubscriptionAsync(Subscribe(central.Url, EventType.DataReceived));
+        await using var secretariat = await SecretariatAnnouncingToAsync(central);
         var anHourAgo = DateTimeOffset.UtcNow.AddHours(-1);
         await secretariat.ReplicateAsync(anHourAgo, [Refugees("BLZ", value: 240)]);
         await central.WhenAsync(e => e.Count >= 1, "BLZ's first change");

@@ -38,8 +38,9 @@ namespace MirpsExchange.Cli.Commands;
 /// </summary>
 internal static class RegionalVerify
 {
-    private const string Exits = " Exit codes: 0 every figure follows from the signed logs; 1 a figure does not, or a head or a log does not verify " +
-        "(the first one is named); 2 the export, the node or the identity server could not be read.";
+    private const string Exits = " Exit codes: 0 every figure follows from the signed logs; 1 a figure does not, or a head or a log does not verify, or the export " +
+        "is not in the form its writer writes (a download's zip holding anything but the file and its provenance, an edited xlsx or CSV cell; the first is named); " +
+        "2 the export could not be opened, or the node or the identity server could not be read.";
 
     /// <summary>Protobuf JSON of the provenance sidecar, with field names as the schema spells them.</summary>
     public static readonly JsonFormatter Json = new(JsonFormatter.Settings.Default.WithIndentation().WithPreserveProtoFieldNames(true));
@@ -74,8 +75,13 @@ internal static class RegionalVerify
             {
                 (rows, cells, provenance) = await ReadExportAsync(file.FullName, parse.GetValue(provenanceOption)?.FullName, cancellationToken);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ExportFormatException or InvalidProtocolBufferException or InvalidJsonException
-                or InvalidDataException)
+            catch (Exception e) when (e is ExportFormatException or InvalidProtocolBufferException or InvalidJsonException or InvalidDataException)
+            {
+                // Read, and not in the form the writer writes (a zip with another entry, a forged xlsx, a CSV cell in another form): a verdict, as a figure's.
+                await error.WriteLineAsync($"does not verify: {NodeReader.OneLine(e.Message)}");
+                return CliApp.Refused;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 await error.WriteLineAsync($"error: {NodeReader.OneLine(e.Message)}");
                 return CliApp.Failed;

@@ -10,7 +10,11 @@ public static class CliRunner
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        var code = await RunAsync(args, output, error, CancellationToken.None);
         return (code, output.ToString(), error.ToString());
     }
+
+    /// <summary>A command that runs until <paramref name="cancellationToken"/> (Ctrl+C), such as <c>devnet</c>, printing to writers a test reads meanwhile.</summary>
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        CliApp.BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
 }

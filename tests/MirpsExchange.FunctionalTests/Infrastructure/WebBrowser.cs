@@ -69,12 +69,21 @@ public static class WebApp
         return userName;
     }
 
-    /// <summary>Opens <paramref name="url"/> of a web app, signs in on the identity server's page it is sent to, and lands back on it.</summary>
-    public static async Task SignInAsync(IPage page, string url, string userName, string password = Password)
+    /// <summary>
+    /// Opens <paramref name="url"/> of a web app, signs in on the identity server's page it is sent to (replacing a temporary
+    /// <paramref name="password"/> by <paramref name="newPassword"/> on the page that asks for it), and lands back on it.
+    /// </summary>
+    public static async Task SignInAsync(IPage page, string url, string userName, string password = Password, string? newPassword = null)
     {
         await page.GotoAsync(url);
         await page.FillAsync("input[name=user_name]", userName);
         await page.FillAsync("input[name=password]", password);
+        if (newPassword is not null)
+        {
+            await page.ClickAsync("button[type=submit]");
+            await page.FillAsync("input[name=new_password]", newPassword);
+            await page.FillAsync("input[name=confirm_password]", newPassword);
+        }
         await Task.WhenAll(page.WaitForURLAsync(u => u.StartsWith(new Uri(url).GetLeftPart(UriPartial.Authority), StringComparison.Ordinal)),
             page.ClickAsync("button[type=submit]"));
     }
