@@ -18,7 +18,7 @@ public class DevnetWebTests(BrowserFixture browser) : IClassFixture<BrowserFixtu
         var output = new StringWriter();
         var error = new StringWriter();
         var printed = TextWriter.Synchronized(output);
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(8));
         var devnet = CliRunner.RunAsync(["devnet", "--dir", folder], printed, TextWriter.Synchronized(error), stop.Token);
         string Printed()
         {
