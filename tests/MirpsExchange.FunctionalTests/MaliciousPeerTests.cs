@@ -115,7 +115,7 @@ public class MaliciousPeerTests
         {
             Assert.True(ChangeHash.TryContentDigest(change, content, out var problem), problem);
             var link = new byte[ChangeHash.Size];
-            ChangeHash.Link(previous, change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, link);
+            ChangeHash.Link(previous, change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, ChangeHash.DraftSharingOf(change.Policy), link);
             previous = link;
             if (at.Contains(change.OriginSequence))
             {
