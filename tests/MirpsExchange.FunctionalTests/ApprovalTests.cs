@@ -50,6 +50,15 @@ public class ApprovalTests
         ]);
     }
 
+    /// <summary>Costa Rica's node pulling PAN (changes and lifecycle entries) from <paramref name="peer"/> with its own credential.</summary>
+    private static async Task<TestNode> CostaRicaPullingPanAsync(string folder, (string Address, string Country) peer)
+    {
+        var file = Path.Combine(folder, $"cri-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("CRI")));
+        return await TestNode.StartAsync("CRI", null, ShareWithAll, $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={peer.Address}", $"--Node:Peers:0:Country={peer.Country}", "--Node:Peers:0:Origins:0=PAN");
+    }
+
     private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023", string country = "PAN") =>
         new() { Countries = { country }, GroupIds = { group }, Periods = { period } };
 
@@ -679,10 +688,7 @@ public class ApprovalTests
     {
         await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", "--Node:Sharing:Default:ShowDraftsToSecretariat=true");
         await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
-        var criFile = Path.Combine(pan.Folder, $"cri-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(criFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("CRI")));
-        await using var cri = await TestNode.StartAsync("CRI", null, ShareWithAll,
-            $"--Node:Credential={criFile}", $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN");
+        await using var cri = await CostaRicaPullingPanAsync(pan.Folder, pan.Peer);
         var belize = await SharedIdentity.CredentialAsync("BLZ");
         using var belizeAtPan = pan.TokensFor(belize);
         using var belizeAtCri = cri.TokensFor(belize);
@@ -753,10 +759,7 @@ public class ApprovalTests
     {
         await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", "--Node:Sharing:Default:ShowDraftsToSecretariat=true");
         await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
-        var criFile = Path.Combine(pan.Folder, $"cri-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(criFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("CRI")));
-        await using var cri = await TestNode.StartAsync("CRI", null, ShareWithAll, $"--Node:Credential={criFile}", "--Node:LifecyclePollInterval=00:00:00.200",
-            $"--Node:Peers:0:Address={secretariat.Address}", "--Node:Peers:0:Country=secretariat", "--Node:Peers:0:Origins:0=PAN");
+        await using var cri = await CostaRicaPullingPanAsync(pan.Folder, (secretariat.Address, "secretariat"));
         var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
 
         await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
