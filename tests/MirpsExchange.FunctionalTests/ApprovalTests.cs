@@ -50,6 +50,15 @@ public class ApprovalTests
         ]);
     }
 
+    /// <summary>Costa Rica's node pulling PAN (changes and lifecycle entries) from <paramref name="peer"/> with its own credential.</summary>
+    private static async Task<TestNode> CostaRicaPullingPanAsync(string folder, (string Address, string Country) peer)
+    {
+        var file = Path.Combine(folder, $"cri-{Guid.NewGuid():N}.json");
+        OwnerOnlyFile.WriteAllText(file, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("CRI")));
+        return await TestNode.StartAsync("CRI", null, ShareWithAll, $"--Node:Credential={file}", "--Node:LifecyclePollInterval=00:00:00.200",
+            $"--Node:Peers:0:Address={peer.Address}", $"--Node:Peers:0:Country={peer.Country}", "--Node:Peers:0:Origins:0=PAN");
+    }
+
     private static GetApprovalStatusRequest Cell(string group = Populations, string period = "2023", string country = "PAN") =>
         new() { Countries = { country }, GroupIds = { group }, Periods = { period } };
 
@@ -682,18 +691,15 @@ public class ApprovalTests
     /// Issue 15: PAN holds its drafts back from other States but shows them to the Secretariat, so it can follow the work
     /// (Node:Sharing:Default:ShowDraftsToSecretariat). Belize, with valid credentials, gets nothing of a draft: not from PAN's
     /// queries, not from PAN's feed, and not through a relay (the Secretariat's node, or Costa Rica's, a third State's, both
-    /// pulling PAN). The Secretariat reads it at PAN's node; its replica holds the draft as a placeholder, so it never relays
-    /// one. Once PAN approves, Belize reads it everywhere.
+    /// pulling PAN). The Secretariat reads it at PAN's node, and its node holds the draft whole (the hold is signed with it), yet
+    /// serves Belize nothing of it, in queries or in its feed, until it holds PAN's approval. Once PAN approves, Belize reads it everywhere.
     /// </summary>
     [Fact]
     public async Task A_policy_showing_drafts_to_the_Secretariat_still_holds_them_from_other_States_at_the_origin_and_every_relay()
     {
         await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", "--Node:Sharing:Default:ShowDraftsToSecretariat=true");
         await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
-        var criFile = Path.Combine(pan.Folder, $"cri-{Guid.NewGuid():N}.json");
-        OwnerOnlyFile.WriteAllText(criFile, JsonSerializer.Serialize(await SharedIdentity.CredentialAsync("CRI")));
-        await using var cri = await TestNode.StartAsync("CRI", null, ShareWithAll,
-            $"--Node:Credential={criFile}", $"--Node:Peers:0:Address={pan.Address}", "--Node:Peers:0:Country=PAN", "--Node:Peers:0:Origins:0=PAN");
+        await using var cri = await CostaRicaPullingPanAsync(pan.Folder, pan.Peer);
         var belize = await SharedIdentity.CredentialAsync("BLZ");
         using var belizeAtPan = pan.TokensFor(belize);
         using var belizeAtCri = cri.TokensFor(belize);
@@ -740,7 +746,8 @@ public class ApprovalTests
             Assert.True((await FeedAsync(channel, 1)).Count == 0, $"{node}'s feed served Belize PAN's draft");
         }
         Assert.Equal([230.0], await ReadsAsync(pan.ChannelWith(secretariatAtPan.ToCallCredentials())));
-        Assert.Equal(0L, secretariat.CountRows("observations")); // a placeholder: the Secretariat's node has no draft to relay
+        Assert.Equal(1L, secretariat.CountRows("observations")); // the draft itself, shown to the Secretariat: its node relays it to no State
+        Assert.True((await ReadsAsync(channels["the Secretariat"])).Count == 0, "Belize read PAN's draft at the Secretariat's node");
 
         await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
         Assert.Equal([230.0], await ReadsAsync(channels["PAN"]));
@@ -751,6 +758,51 @@ public class ApprovalTests
                 Assert.True(DateTime.UtcNow < deadline, $"{node}'s feed never served Belize PAN's approved change");
             }
         }
+    }
+
+    /// <summary>
+    /// Issue 15: the drafts PAN shows to the Secretariat reach the Secretariat's node, where its analysts work: the Secretariat reads
+    /// them there as drafts (regional value and completeness say DRAFT; approved-only leaves them out). Costa Rica pulls PAN only
+    /// through the Secretariat's node and receives nothing of the draft until PAN approves; then the approved change comes through it.
+    /// </summary>
+    [Fact]
+    public async Task Drafts_shown_to_the_Secretariat_reach_its_node_as_drafts_and_another_State_through_it_only_once_approved()
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll, "--Node:Sharing:Default:HoldDrafts=true", "--Node:Sharing:Default:ShowDraftsToSecretariat=true");
+        await using var secretariat = await SecretariatAsync(pan.Folder, pan.Peer);
+        await using var cri = await CostaRicaPullingPanAsync(pan.Folder, (secretariat.Address, "secretariat"));
+        var secretariatView = Approvals(secretariat, await SharedIdentity.CredentialAsync(""), MirpsAuth.ReadScope);
+
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230)));
+        Task<Mirps.Regional.V1.GetRegionalValueResponse> ValueAsync(Mirps.Regional.V1.LifecycleFilter filter) => secretariat.Regional.GetRegionalValueAsync(
+            new Mirps.Regional.V1.GetRegionalValueRequest { IndicatorCode = "REFUGEES", Period = "2023", Lifecycle = filter }).ResponseAsync;
+        var draft = Assert.Single((await UntilAsync(() => ValueAsync(Mirps.Regional.V1.LifecycleFilter.Unspecified), r => r.Cells.Count == 1 && r.Cells[0].Value == 230)).Cells);
+        Assert.Equal(230, draft.Value);
+        Assert.Equal([("PAN", ApprovalState.Draft)], draft.LifecycleStates.Select(l => (l.Country, l.State)));
+        Assert.DoesNotContain("PAN", (await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Approved)).Cells.SelectMany(c => c.ContributingCountries));
+        var matrix = (await secretariat.Regional.GetCompletenessAsync(new Mirps.Regional.V1.GetCompletenessRequest
+            { IndicatorCodes = { "REFUGEES" }, PeriodFrom = "2023", PeriodTo = "2023" })).Cells.ToDictionary(c => c.Country);
+        Assert.Equal(ApprovalState.Draft, matrix["PAN"].ApprovalState);
+        Assert.Equal(1L, secretariat.CountRows("observations"));
+
+        // Costa Rica follows PAN's log through the Secretariat's node: change 1 arrives as a placeholder, asked for again.
+        var criSync = new SyncService.SyncServiceClient(cri.Channel);
+        await UntilAsync(async () => (await criSync.GetSyncStatusAsync(new GetSyncStatusRequest())).Origins.SingleOrDefault(o => o.Origin == "PAN")?.LatestSequence ?? 0, s => s >= 1);
+        Assert.Equal(1L, cri.CountRows("withheld_changes"));
+        Assert.Equal(0L, cri.CountRows("observations"));
+
+        await Approvals(pan, await SharedIdentity.ApproverAsync("PAN")).ApproveDataAsync(new ApproveDataRequest { GroupIds = { Populations }, Periods = { "2023" } });
+        await WhenAsync(secretariatView, ApprovalState.Approved);
+        Assert.Equal(1L, await UntilAsync(() => Task.FromResult(cri.CountRows("observations")), n => n == 1));
+        Assert.Equal(0L, cri.CountRows("withheld_changes"));
+        using var call = cri.Observations.StreamObservations(new StreamObservationsRequest { Countries = { "PAN" } });
+        var values = new List<double>();
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            values.AddRange(message.Observations.Select(o => o.Observation.Value));
+        }
+        Assert.Equal([230.0], values);
+        Assert.Equal([("PAN", ApprovalState.Approved)], Assert.Single((await ValueAsync(Mirps.Regional.V1.LifecycleFilter.Approved)).Cells).LifecycleStates.Select(l => (l.Country, l.State)));
     }
 
     /// <summary>

@@ -115,7 +115,7 @@ public class MaliciousPeerTests
         {
             Assert.True(ChangeHash.TryContentDigest(change, content, out var problem), problem);
             var link = new byte[ChangeHash.Size];
-            ChangeHash.Link(previous, change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, link);
+            ChangeHash.Link(previous, change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, ChangeHash.DraftSharingOf(change.Policy), link);
             previous = link;
             if (at.Contains(change.OriginSequence))
             {
@@ -296,6 +296,39 @@ public class MaliciousPeerTests
         await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
         Assert.Equal(5, (await MaliciousPeer.PullAsync(secretariat, gate.Address, p => p.AppliedSequence == 5)).AppliedSequence);
         Assert.Equal((5L, 0L, 4L), Held(secretariat));
+    }
+
+    /// <summary>
+    /// PAN holds its REFUGEES drafts back from States and shows them to the Secretariat, a hold it signs with each change. A relay
+    /// that drops the hold from a draft (the Secretariat's node would then relay the draft to States as approved) or adds one to
+    /// a change PAN signed without it (keeping an approved change from States) breaks PAN's chain: refused, nothing written, and
+    /// the Secretariat converges from PAN.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_relay_that_strips_or_adds_a_draft_hold_is_refused_with_nothing_written(bool strip)
+    {
+        await using var pan = await TestNode.StartAsync("PAN", null, ShareWithAll,
+            "--Node:Sharing:Indicators:REFUGEES:HoldDrafts=true", "--Node:Sharing:Indicators:REFUGEES:ShowDraftsToSecretariat=true");
+        await pan.Observations.SubmitObservationsAsync(Submit(Refugees("PAN", value: 230), Applications(100)));
+        var relayed = await ReadLogAsync(pan, "");
+        Assert.Equal([DraftSharing.Secretariat, DraftSharing.Unspecified], relayed.Changes.OrderBy(c => c.Observation.IndicatorCode == "REFUGEES" ? 0 : 1).Select(c => c.Policy.DraftSharing));
+        Assert.All(relayed.Changes, c => Assert.Equal(Withholding.Unspecified, c.Withholding)); // the draft shown to the Secretariat whole
+        var forged = relayed.Changes.First(c => c.Policy.DraftSharing == (strip ? DraftSharing.Secretariat : DraftSharing.Unspecified));
+        forged.Policy = new SharingPolicy(forged.Policy) { DraftSharing = strip ? DraftSharing.Unspecified : DraftSharing.Secretariat };
+        await using var hostile = await MaliciousPeer.StartAsync("CRI");
+        hostile.Script = relayed.After;
+        await using var gate = new TcpGate(pan.Address);
+        await using var secretariat = await SecretariatAsync(pan.Folder, hostile.Peer, (gate.Address, "PAN"));
+
+        var refused = await MaliciousPeer.PullAsync(secretariat, hostile.Address, p => p.State == PeerState.Failing && p.LastError.StartsWith(ChainBroken + ":", StringComparison.Ordinal));
+        Assert.StartsWith(ChainBroken + ":", refused.LastError);
+        Assert.Equal((0L, 0L, 0L), Held(secretariat));
+
+        gate.Open();
+        await ConvergesAsync(secretariat, () => ReadLogAsync(pan, ""));
+        Assert.Equal((2L, 0L), (Held(secretariat).Rows, Held(secretariat).Placeholders));
     }
 
     [Fact]

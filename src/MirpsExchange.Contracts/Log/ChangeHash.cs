@@ -11,7 +11,7 @@ namespace Mirps.Log;
 /// <item>the value digest covers what a small count withholds: the salt, value, status, note and catalogue 2.0's attributes;</item>
 /// <item>the content digest covers what a placeholder withholds: the key (catalogue 2.0's dimensions included), revision, deletion and the value digest;</item>
 /// <item>the change's hash (a link of the chain) covers the previous change's hash, the origin, sequence,
-/// recorded time, the sharing policy and the content digest.</item>
+/// recorded time, the sharing policy, the content digest and the policy's draft hold.</item>
 /// </list>
 /// Field numbers of each encoding are part of the contract. Catalogue 2.0's dimensions (content fields 10 to 14) are
 /// left out when empty or at their default, and its attributes (value fields 5 to 7) at their default, so a v1
@@ -128,9 +128,16 @@ public static class ChangeHash
         ? PolicyFields(SecretariatOnly, null, 0, 0)
         : PolicyFields((int)policy.Readers, policy.States, policy.ReleaseTime is { } release ? Micros(release) : 0, policy.SmallCountThreshold);
 
-    /// <summary>The hash of a change: the link after <paramref name="previous"/> (empty before an origin's first change).</summary>
+    /// <summary>The draft hold of a change's SharingPolicy message as its hash encodes it: the enum's number as sent (none: 0).</summary>
+    public static int DraftSharingOf(SharingPolicy? policy) => policy is null ? 0 : (int)policy.DraftSharing;
+
+    /// <summary>
+    /// The hash of a change: the link after <paramref name="previous"/> (empty before an origin's first change).
+    /// <paramref name="draftSharing"/> is the policy's draft_sharing (field 10, after the content digest; left out when 0, so
+    /// every change signed before it, and every change not held as a draft, hashes as it always did): <see cref="DraftSharingOf"/>.
+    /// </summary>
     public static void Link(ReadOnlySpan<byte> previous, string origin, long sequence, long recordedMicros,
-        ReadOnlySpan<byte> policyFields, ReadOnlySpan<byte> contentDigest, Span<byte> into)
+        ReadOnlySpan<byte> policyFields, ReadOnlySpan<byte> contentDigest, int draftSharing, Span<byte> into)
     {
         var encoder = new CanonicalEncoder(stackalloc byte[256], LinkDomain);
         try
@@ -141,6 +148,7 @@ public static class ChangeHash
             encoder.Int64(4, recordedMicros);
             encoder.Raw(policyFields);
             encoder.Bytes(9, contentDigest);
+            encoder.Int64(10, draftSharing);
             encoder.Hash(into);
         }
         finally

@@ -174,7 +174,7 @@ public static class ApprovalCells
             if (seenBy is { } viewer && !viewer.Reader.Owns(country))
             {
                 changed = changed.VisibleTo(viewer.Reader, viewer.NowMicros);
-                changed = viewer.Drafts?.Released(changed, group, period) ?? changed;
+                changed = viewer.Drafts?.Released(changed, country, group, period) ?? changed;
             }
             if (await changed.AnyAsync(cancellationToken))
             {

@@ -38,7 +38,7 @@ public sealed class ChainLinker(string origin, byte[] previous)
 
     /// <summary>The link of the change of <paramref name="row"/> whose content digest is <paramref name="content"/>, as change <paramref name="sequence"/> after the last one.</summary>
     public void Link(in WriteRow row, long sequence, long recordedMicros, ReadOnlySpan<byte> content, Span<byte> into) =>
-        ChangeHash.Link(Previous, origin, sequence, recordedMicros, PolicyFields(row.Policy), content, into);
+        ChangeHash.Link(Previous, origin, sequence, recordedMicros, PolicyFields(row.Policy), content, (int)row.Policy.Drafts, into);
 
     /// <summary>The change whose link is <paramref name="hash"/> was written: the next links after it.</summary>
     public void Advance(ReadOnlySpan<byte> hash)

@@ -75,7 +75,7 @@ public static partial class HistoryAttestation
             {
                 var salt = ChangeHash.NewSalts(1);
                 var write = new WriteRow(row.IndicatorCode, row.Country, row.Period, row.Sex, row.Age, row.CountryOfOrigin, row.Added(), row.PeriodStart, row.PeriodEnd,
-                    row.Value, row.Status, row.Note, row.Attributes(), new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold));
+                    row.Value, row.Status, row.Note, row.Attributes(), row.Policy());
                 chain.Link(write, row.OriginSequence, row.RecordedTime, row.Revision, row.Deleted, salt, hash);
                 chain.Advance(hash);
                 update.Parameters[0].Value = salt;

@@ -119,7 +119,8 @@ public sealed class SyncGrpcService(
                     var served = new ServedObservations(reader, now, feedOf: options.Value.Country)
                     {
                         Complementary = withheldSeen ? await ComplementsAsync(reader, origin, after, batchSize, now, memo, cancellation) : null,
-                        Drafts = origin == options.Value.Country ? await Approval.DraftHold.ForAsync(db, origin, policies, catalogue, reader, cancellation, feed: true) : null,
+                        // Drafts held by the origin's signed hold (at the origin and at any relay), or by this origin's configuration.
+                        Drafts = await Approval.DraftHold.ForAsync(db, options.Value.Country, policies, catalogue, reader, cancellation, feed: true, origin: origin),
                     };
                     var placeholders = await db.WithheldChanges.AsNoTracking()
                         .Where(w => w.Origin == origin && w.OriginSequence > after)

@@ -359,7 +359,7 @@ public static class ComplementaryWithholding
         {
             return false;
         }
-        var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
+        var policy = row.Policy();
         return row.ValueWithheld || SharingRules.AccessOf(reader, row.Origin, policy, policy.IsSmall(row.Value), nowMicros) != Access.Full;
     }
 }

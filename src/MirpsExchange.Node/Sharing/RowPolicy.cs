@@ -7,9 +7,10 @@ namespace MirpsExchange.Node.Sharing;
 /// <summary>
 /// A sharing policy as each stored change carries it. <see cref="Readers"/> is "" for the owner and
 /// the Secretariat only, "*" for every MIRPS State, or ",CRI,PAN," (commas around every code, so a
-/// substring test is exact, in C# and in SQL alike).
+/// substring test is exact, in C# and in SQL alike). <see cref="Drafts"/> is the signed draft hold (Approval/DraftHold):
+/// who receives the change before the origin approves it.
 /// </summary>
-public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int SmallCountThreshold)
+public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int SmallCountThreshold, DraftSharing Drafts = DraftSharing.Unspecified)
 {
     public const string AllStates = "*";
 
@@ -36,9 +37,12 @@ public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int S
         ? Mirps.Log.ChangeHash.PolicyFields(Mirps.Log.ChangeHash.AllStates, null, ReleaseTime ?? 0, SmallCountThreshold)
         : Mirps.Log.ChangeHash.PolicyFields(Mirps.Log.ChangeHash.ListedStates, Readers.Split(',', StringSplitOptions.RemoveEmptyEntries), ReleaseTime ?? 0, SmallCountThreshold);
 
+    /// <summary>Whether the origin holds the change back from <paramref name="reader"/> (not its owner) until approval, by the signed hold.</summary>
+    public bool HoldsDraftFrom(Reader reader) => Drafts != DraftSharing.Unspecified && (!reader.IsSecretariat || Drafts != DraftSharing.Secretariat);
+
     public SharingPolicy ToMessage()
     {
-        var message = new SharingPolicy { SmallCountThreshold = SmallCountThreshold };
+        var message = new SharingPolicy { SmallCountThreshold = SmallCountThreshold, DraftSharing = Drafts };
         if (Readers == AllStates)
         {
             message.Readers = ReaderScope.AllStates;
@@ -68,11 +72,12 @@ public readonly record struct RowPolicy(string Readers, long? ReleaseTime, int S
         }
         var release = message.ReleaseTime is { } time ? StoreTime.ToMicros(time.ToDateTimeOffset()) : (long?)null;
         var threshold = Math.Max(0, message.SmallCountThreshold);
-        return message.Readers switch
+        var policy = message.Readers switch
         {
-            ReaderScope.AllStates => new(AllStates, release, threshold),
+            ReaderScope.AllStates => new RowPolicy(AllStates, release, threshold),
             ReaderScope.ListedStates => Listed(message.States, release, threshold),
-            _ => new("", release, threshold),
+            _ => new RowPolicy("", release, threshold),
         };
+        return policy with { Drafts = message.DraftSharing };
     }
 }

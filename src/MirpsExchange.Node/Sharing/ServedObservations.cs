@@ -35,7 +35,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
 
     public StoredObservation Serve(ObservationRow row)
     {
-        var policy = new RowPolicy(row.Readers, row.ReleaseTime, row.SmallCountThreshold);
+        var policy = row.Policy();
         var held = row.ValueWithheld ? Held.ValueWithheld : Held.Complete;
         var withholding = SharingRules.Serve(reader, row.Origin, policy, held, !row.Deleted && policy.IsSmall(row.Value), nowMicros);
         if (withholding == Withholding.Unspecified && Complementary is { } complementary && complementary.Contains((row.Origin, row.OriginSequence)))
@@ -107,7 +107,7 @@ public sealed class ServedObservations(Reader reader, long nowMicros, string? fe
 
     public StoredObservation Serve(WithheldChange held)
     {
-        var policy = new RowPolicy(held.Readers, held.ReleaseTime, held.SmallCountThreshold);
+        var policy = held.Policy();
         var withholding = SharingRules.Serve(reader, held.Origin, policy, Held.Placeholder, small: false, nowMicros);
         var placeholder = Placeholder(held.Origin, held.OriginSequence, held.RecordedTime, held.ReceivedTime, policy, withholding);
         if (held.ContentDigest is { } digest)

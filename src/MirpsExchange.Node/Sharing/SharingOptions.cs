@@ -44,16 +44,17 @@ public sealed class SharingRule
 
     /// <summary>
     /// Hold drafts back until approval: a change of the indicator is served to nobody but the owner (other States and the
-    /// Secretariat alike) until the State approves its group and period as of that change (ApprovalService). Enforced by the
-    /// origin's node, which serves a held draft as a NOT_HELD placeholder, asked for again; so no relay ever holds a draft.
+    /// Secretariat alike) until the State approves its group and period as of that change (ApprovalService). The hold is signed
+    /// with each change (SharingPolicy.draft_sharing), so every node that serves the change applies it; a held draft is served
+    /// as a NOT_HELD placeholder, asked for again.
     /// </summary>
     public bool? HoldDrafts { get; set; }
 
     /// <summary>
-    /// With <see cref="HoldDrafts"/>: the Secretariat reads the drafts at this node (StreamObservations, GetObservationHistory,
-    /// GetApprovalStatus, and what is built on them), so it can follow the work, while other States still receive nothing of
-    /// them. The change feed holds them back from the Secretariat too (NOT_HELD until approval): no replica, and so no relay,
-    /// ever holds a draft, since the hold is not part of the signed policy a relay applies.
+    /// With <see cref="HoldDrafts"/>: the Secretariat receives the drafts, at this node (StreamObservations, GetObservationHistory,
+    /// GetApprovalStatus) and in the change feed, so its node holds them as drafts, while other States still receive nothing of
+    /// them, from this node or from any relay: the hold is signed (DRAFT_SHARING_SECRETARIAT), and the Secretariat's node serves
+    /// a held draft to States as NOT_HELD until it holds the approval.
     /// </summary>
     public bool? ShowDraftsToSecretariat { get; set; }
 }

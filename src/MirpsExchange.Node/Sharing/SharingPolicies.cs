@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Mirps.Observation.V1;
 using MirpsExchange.Catalogue;
 using MirpsExchange.Node.Store;
 
@@ -14,6 +15,7 @@ public sealed class SharingPolicies
     private readonly RowPolicy _default;
     private readonly HashSet<string> _holdingDrafts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _holdingFromSecretariat = new(StringComparer.Ordinal);
+    private static readonly HashSet<string> None = [];
 
     public SharingPolicies(IOptions<NodeOptions> options, StandardCatalogue catalogue)
     {
@@ -27,19 +29,19 @@ public sealed class SharingPolicies
             }
             _byIndicator[code] = Resolve(rule, sharing.Default, $"Node:Sharing:Indicators:{code}", catalogue);
         }
+        NarrowTotals(catalogue);
         foreach (var indicator in catalogue.Catalog.Indicators)
         {
-            var rule = sharing.Indicators.GetValueOrDefault(indicator.Code);
-            if ((rule?.HoldDrafts ?? sharing.Default.HoldDrafts) == true)
+            var drafts = For(indicator.Code).Drafts;
+            if (drafts != DraftSharing.Unspecified)
             {
                 _holdingDrafts.Add(indicator.Code);
-                if ((rule?.ShowDraftsToSecretariat ?? sharing.Default.ShowDraftsToSecretariat) != true)
+                if (drafts != DraftSharing.Secretariat)
                 {
                     _holdingFromSecretariat.Add(indicator.Code);
                 }
             }
         }
-        NarrowTotals(catalogue);
     }
 
     /// <summary>
@@ -63,15 +65,7 @@ public sealed class SharingPolicies
                 var policy = For(component);
                 var readers = policy.SmallCountThreshold > 1 ? "" : Common(narrowed.Readers, policy.Readers);
                 var release = narrowed.ReleaseTime is { } a && policy.ReleaseTime is { } b ? Math.Max(a, b) : narrowed.ReleaseTime ?? policy.ReleaseTime;
-                narrowed = narrowed with { Readers = readers, ReleaseTime = release };
-                if (_holdingDrafts.Contains(component))
-                {
-                    _holdingDrafts.Add(total);
-                }
-                if (_holdingFromSecretariat.Contains(component))
-                {
-                    _holdingFromSecretariat.Add(total);
-                }
+                narrowed = narrowed with { Readers = readers, ReleaseTime = release, Drafts = Stricter(narrowed.Drafts, policy.Drafts) };
             }
             _byIndicator[total] = narrowed;
         }
@@ -83,12 +77,22 @@ public sealed class SharingPolicies
         : right == RowPolicy.AllStates ? left
         : RowPolicy.Listed(left.Split(',', StringSplitOptions.RemoveEmptyEntries).Intersect(right.Split(',', StringSplitOptions.RemoveEmptyEntries), StringComparer.Ordinal), null, 0).Readers;
 
+    /// <summary>The stricter of two draft holds: held from everyone but the owner, then from States, then none.</summary>
+    private static DraftSharing Stricter(DraftSharing left, DraftSharing right) =>
+        left == DraftSharing.Unspecified ? right
+        : right == DraftSharing.Unspecified ? left
+        : left == DraftSharing.Secretariat && right == DraftSharing.Secretariat ? DraftSharing.Secretariat
+        : DraftSharing.OwnerOnly;
+
     /// <summary>
-    /// The indicators whose drafts this origin holds back from <paramref name="reader"/> (not its owner): all that hold drafts,
-    /// in the change feed (<paramref name="feed"/>) and for other States; for the Secretariat's queries, those without
-    /// Node:Sharing:...:ShowDraftsToSecretariat.
+    /// The indicators whose drafts this origin's configuration holds back from <paramref name="reader"/> (not its owner), whatever
+    /// a change signed (<c>Always</c>): for States all that hold drafts, for the Secretariat those without
+    /// Node:Sharing:...:ShowDraftsToSecretariat. In the change feed (<paramref name="feed"/>) the Secretariat also receives a draft
+    /// of the others only when the change's signed hold shows it to the Secretariat (<c>UnlessSigned</c>): its node must be able to
+    /// tell a draft it holds from an approved change.
     /// </summary>
-    public IReadOnlySet<string> HoldingDraftsFrom(Reader reader, bool feed) => reader.IsSecretariat && !feed ? _holdingFromSecretariat : _holdingDrafts;
+    public (IReadOnlySet<string> Always, IReadOnlySet<string> UnlessSigned) HoldingDraftsFrom(Reader reader, bool feed) =>
+        !reader.IsSecretariat ? (_holdingDrafts, None) : (_holdingFromSecretariat, feed ? _holdingDrafts : None);
 
     /// <summary>What is wrong with <paramref name="sharing"/> (the message naming the key), or null: the options' validation.</summary>
     public static string? Problem(SharingOptions sharing, StandardCatalogue catalogue)
@@ -112,6 +116,9 @@ public sealed class SharingPolicies
         var readers = (rule.Readers ?? fallback?.Readers ?? "secretariat").Trim();
         var release = rule.ReleaseTime ?? fallback?.ReleaseTime;
         var threshold = rule.SmallCountThreshold ?? fallback?.SmallCountThreshold ?? 0;
+        var drafts = (rule.HoldDrafts ?? fallback?.HoldDrafts) != true ? DraftSharing.Unspecified
+            : (rule.ShowDraftsToSecretariat ?? fallback?.ShowDraftsToSecretariat) == true ? DraftSharing.Secretariat
+            : DraftSharing.OwnerOnly;
         if (threshold < 0)
         {
             throw new InvalidOperationException($"Configuration key {key}:SmallCountThreshold must be 0 (none) or more; got {threshold}.");
@@ -119,11 +126,11 @@ public sealed class SharingPolicies
         var releaseMicros = release is { } time ? StoreTime.ToMicros(time) : (long?)null;
         if (readers.Equals("secretariat", StringComparison.OrdinalIgnoreCase) || readers.Length == 0)
         {
-            return new RowPolicy("", releaseMicros, threshold);
+            return new RowPolicy("", releaseMicros, threshold, drafts);
         }
         if (readers.Equals("all", StringComparison.OrdinalIgnoreCase))
         {
-            return new RowPolicy(RowPolicy.AllStates, releaseMicros, threshold);
+            return new RowPolicy(RowPolicy.AllStates, releaseMicros, threshold, drafts);
         }
         var codes = readers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var code in codes)
@@ -135,6 +142,6 @@ public sealed class SharingPolicies
                     "use \"secretariat\", \"all\" or a comma-separated list of ISO3 codes.");
             }
         }
-        return RowPolicy.Listed(codes, releaseMicros, threshold);
+        return RowPolicy.Listed(codes, releaseMicros, threshold) with { Drafts = drafts };
     }
 }

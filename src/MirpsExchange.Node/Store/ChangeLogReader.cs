@@ -18,7 +18,7 @@ public static class ChangeLogReader
     private const string Columns =
         "origin_sequence, indicator_code, country, period, sex, age, country_of_origin, revision, value, status, note, deleted, " +
         "recorded_time, readers, release_time, small_count_threshold, value_withheld, salt, value_digest, received_time, " + // not change_hash: readers compute it
-        "application_type, decision_level, procedure_type, count_basis, country_of_destination, lower_bound, confidentiality, synthetic";
+        "application_type, decision_level, procedure_type, count_basis, country_of_destination, lower_bound, confidentiality, synthetic, draft_sharing";
 
     /// <summary>
     /// The stored changes of <paramref name="origin"/> after sequence <paramref name="after"/>, at most
@@ -107,6 +107,7 @@ public static class ChangeLogReader
             row.LowerBound = reader.GetBoolean(25);
             row.Confidentiality = (ConfidentialityStatus)reader.GetInt32(26);
             row.Synthetic = reader.GetBoolean(27);
+            row.DraftSharing = (DraftSharing)reader.GetInt32(28);
             rows.Add(row);
         }
         return rows;
@@ -142,5 +143,6 @@ public static class ChangeLogReader
         row.LowerBound = query.GetInt64(25) != 0;
         row.Confidentiality = (ConfidentialityStatus)query.GetInt64(26);
         row.Synthetic = query.GetInt64(27) != 0;
+        row.DraftSharing = (DraftSharing)query.GetInt64(28);
     }
 }

@@ -16,7 +16,7 @@ internal abstract class FirstRevisionInserts : IDisposable
     /// <summary>The columns every first revision fills, in the order the inserts give them (the others keep their defaults: NULL).</summary>
     protected const string Columns = $"origin, origin_sequence, {PositionalCommand.KeyColumns}, " +
         "period_start, period_end, value, status, note, lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, " +
-        "salt, change_hash, received_time";
+        "salt, change_hash, received_time, draft_sharing";
 
     /// <summary>What a submit's insert adds: a key that exists is not inserted (0 rows), where a replica's is an error.</summary>
     protected const string DoNothingOnConflict = $" ON CONFLICT ({PositionalCommand.KeyColumns}, revision) DO NOTHING";
@@ -59,13 +59,13 @@ internal abstract class FirstRevisionInserts : IDisposable
 internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
 {
     /// <summary>
-    /// A replica's rows per statement (27 parameters each, beside the origin's): as many as the raw baseline's
+    /// A replica's rows per statement (28 parameters each, beside the origin's): as many as the raw baseline's
     /// writer. The replica's apply alone of a verified log (benchmark `apply`, 1 M changes, medians of 3):
     /// 16 rows 329,080 and 331,702 changes/s; 64 342,698; 128 377,642.
     /// </summary>
     public new const int BatchRows = 128;
 
-    private const int ParametersPerRow = 27;
+    private const int ParametersPerRow = 28;
 
     private readonly DbConnection _connection;
     private readonly string _origin;
@@ -97,7 +97,7 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
 
     /// <summary>
     /// A replica's inserts, prepared once per connection rather than once per message: SQLite parsed and planned the
-    /// 128-row insert (3,457 parameters) for every message (sqlite3_prepare_v2 was about 3% of a catching-up replica's
+    /// 128-row insert (3,585 parameters) for every message (sqlite3_prepare_v2 was about 3% of a catching-up replica's
     /// running samples, docs/performance.md). Kept beside the connection's SQLite handle, so a
     /// pooled connection keeps them from one message to the next; a handle closed since (the pool cleared) gets new ones.
     /// Used only by the one writer that holds the connection (under the write gate), and reset after every run
@@ -133,7 +133,7 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
     private static readonly string OneRowSql = Sql(1), BatchSql = Sql(BatchRows),
         SubmitSql = OneRowSql + DoNothingOnConflict, SubmitBatchSql = BatchSql + DoNothingOnConflict;
 
-    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 27 parameters per row.</summary>
+    /// <summary>The insert of <paramref name="rows"/> rows: ?1 the origin, then 28 parameters per row.</summary>
     private static string Sql(int rows)
     {
         var values = Enumerable.Range(0, rows).Select(row =>
@@ -240,6 +240,7 @@ internal sealed class SqliteFirstRevisionInserts : FirstRevisionInserts
         insert.Bind(offset + 26, integrity.Salt.Span);
         insert.Bind(offset + 27, integrity.Hash.Span);
         insert.Bind(offset + 28, integrity.ReceivedTime);
+        insert.Bind(offset + 29, (long)row.Policy.Drafts);
     }
 
     public override void Dispose()

@@ -111,6 +111,7 @@ internal sealed class ObservationRowConfiguration : IEntityTypeConfiguration<Obs
         builder.Property(o => o.Note).HasMaxLength(1000);
         builder.Property(o => o.Status).HasConversion<int>();
         builder.Property(o => o.Readers).HasMaxLength(64);
+        builder.Property(o => o.DraftSharing).HasConversion<int>();
     }
 }
 
@@ -127,6 +128,7 @@ internal sealed class WithheldChangeConfiguration : IEntityTypeConfiguration<Wit
         builder.Property(w => w.Origin).HasMaxLength(3);
         builder.Property(w => w.Readers).HasMaxLength(64);
         builder.Property(w => w.Reason).HasConversion<int>();
+        builder.Property(w => w.DraftSharing).HasConversion<int>();
     }
 }
 

@@ -52,6 +52,8 @@ public sealed class ObservationRow
     /// <summary>Embargo: until this time (microseconds since the Unix epoch) only the owner receives the change.</summary>
     public long? ReleaseTime { get; set; }
     public int SmallCountThreshold { get; set; }
+    /// <summary>The policy's signed draft hold (SharingPolicy.draft_sharing): who receives the change before the origin approves it.</summary>
+    public DraftSharing DraftSharing { get; set; }
     /// <summary>
     /// This node received the change with its value withheld (a small count it may not read): the
     /// value is null and the status CONFIDENTIAL, and it never serves more than that. A value withheld from it as
@@ -75,6 +77,9 @@ public sealed class ObservationRow
     public Mirps.Log.AddedDimensions Added() => new(ApplicationType, DecisionLevel, ProcedureType, CountBasis, CountryOfDestination);
 
     public Mirps.Log.ValueAttributes Attributes() => new(LowerBound, Confidentiality, Synthetic);
+
+    /// <summary>The sharing policy the origin signed this change under.</summary>
+    public Sharing.RowPolicy Policy() => new(Readers, ReleaseTime, SmallCountThreshold, DraftSharing);
 }
 
 /// <summary>
@@ -91,12 +96,15 @@ public sealed class WithheldChange
     public string Readers { get; set; } = "";
     public long? ReleaseTime { get; set; }
     public int SmallCountThreshold { get; set; }
+    public DraftSharing DraftSharing { get; set; }
     /// <summary>The digest of the withheld content, as received, so the chain verifies and this node can relay the placeholder.</summary>
     public byte[]? ContentDigest { get; set; }
     /// <summary>The change's link in its origin's hash chain.</summary>
     public byte[]? ChangeHash { get; set; }
     /// <summary>When this node received the placeholder.</summary>
     public long ReceivedTime { get; set; }
+
+    public Sharing.RowPolicy Policy() => new(Readers, ReleaseTime, SmallCountThreshold, DraftSharing);
 }
 
 /// <summary>

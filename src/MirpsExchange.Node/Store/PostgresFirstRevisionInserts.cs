@@ -15,7 +15,7 @@ internal sealed class PostgresFirstRevisionInserts : FirstRevisionInserts
     /// <summary>A replica's rows per COPY when no <see cref="Flush"/> comes first: a message of changes is ~1,000.</summary>
     public const int CopyRows = 4096;
 
-    private const int ParametersPerRow = 28;
+    private const int ParametersPerRow = 29;
 
     private static readonly string OneRowSql = Sql(1), BatchSql = Sql(BatchRows);
 
@@ -34,7 +34,7 @@ internal sealed class PostgresFirstRevisionInserts : FirstRevisionInserts
         _pending = new (WriteRow, long, long, ChangeIntegrity)[submit ? BatchRows : CopyRows];
     }
 
-    /// <summary>The insert of <paramref name="rows"/> rows, 28 parameters each ($1 the first row's origin), FALSE/1/FALSE for withheld, revision and deleted.</summary>
+    /// <summary>The insert of <paramref name="rows"/> rows, 29 parameters each ($1 the first row's origin), FALSE/1/FALSE for withheld, revision and deleted.</summary>
     private static string Sql(int rows)
     {
         var values = Enumerable.Range(0, rows).Select(row =>
@@ -147,6 +147,7 @@ internal sealed class PostgresFirstRevisionInserts : FirstRevisionInserts
         WriteBytes(copy, integrity.Salt);
         WriteBytes(copy, integrity.Hash);
         copy.Write(integrity.ReceivedTime, NpgsqlDbType.Bigint);
+        copy.Write((int)row.Policy.Drafts, NpgsqlDbType.Integer);
     }
 
     /// <summary>A bytea value: NULL when empty, as SQLite's insert binds it.</summary>
@@ -188,6 +189,7 @@ internal sealed class PostgresFirstRevisionInserts : FirstRevisionInserts
             command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea });
             command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Bytea });
             command.Parameters.Add(new NpgsqlParameter<long> { NpgsqlDbType = NpgsqlDbType.Bigint });
+            command.Parameters.Add(new NpgsqlParameter<int> { NpgsqlDbType = NpgsqlDbType.Integer }); // draft_sharing
         }
         command.Prepare();
         return command;
@@ -226,6 +228,7 @@ internal sealed class PostgresFirstRevisionInserts : FirstRevisionInserts
         p[next + 12].Value = integrity.Salt.IsEmpty ? DBNull.Value : integrity.Salt.ToArray();
         p[next + 13].Value = integrity.Hash.IsEmpty ? DBNull.Value : integrity.Hash.ToArray();
         ((NpgsqlParameter<long>)p[next + 14]).TypedValue = integrity.ReceivedTime;
+        ((NpgsqlParameter<int>)p[next + 15]).TypedValue = (int)row.Policy.Drafts;
     }
 
     public override void Dispose()

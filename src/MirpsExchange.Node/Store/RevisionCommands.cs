@@ -11,15 +11,15 @@ internal sealed class RevisionInsertCommand : PositionalCommand
     private const int Key = 2, Start = Key + KeyCount, End = Start + 1, Value = End + 1, Status = Value + 1, Note = Status + 1, LowerBound = Note + 1,
         Confidentiality = LowerBound + 1, Synthetic = Confidentiality + 1, Readers = Synthetic + 1, Release = Readers + 1, Threshold = Release + 1,
         Withheld = Threshold + 1, Revision = Withheld + 1, Deleted = Revision + 1, Time = Deleted + 1, Salt = Time + 1, ValueDigest = Salt + 1,
-        Hash = ValueDigest + 1, Received = Hash + 1;
+        Hash = ValueDigest + 1, Received = Hash + 1, Drafts = Received + 1;
 
     public RevisionInsertCommand(DbConnection connection, DbTransaction transaction, string origin)
         : base(connection, transaction,
             $"INSERT INTO {ObservationRowConfiguration.Table} (origin, origin_sequence, {KeyColumns}, period_start, period_end, value, status, note, " +
-            "lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, salt, value_digest, change_hash, received_time) " +
-            $"VALUES (@origin, @seq, {string.Join(", ", KeyParameters)}, @start, @end, @value, @status, @note, @lower, @conf, @synthetic, @readers, @release, @threshold, @withheld, @rev, @deleted, @now, @salt, @vdigest, @hash, @received)",
+            "lower_bound, confidentiality, synthetic, readers, release_time, small_count_threshold, value_withheld, revision, deleted, recorded_time, salt, value_digest, change_hash, received_time, draft_sharing) " +
+            $"VALUES (@origin, @seq, {string.Join(", ", KeyParameters)}, @start, @end, @value, @status, @note, @lower, @conf, @synthetic, @readers, @release, @threshold, @withheld, @rev, @deleted, @now, @salt, @vdigest, @hash, @received, @drafts)",
             ["@origin", "@seq", .. KeyParameters, "@start", "@end", "@value", "@status", "@note", "@lower", "@conf", "@synthetic", "@readers", "@release", "@threshold", "@withheld", "@rev", "@deleted", "@now",
-            "@salt", "@vdigest", "@hash", "@received"])
+            "@salt", "@vdigest", "@hash", "@received", "@drafts"])
     {
         Parameters[0].Value = origin;
     }
@@ -54,6 +54,7 @@ internal sealed class RevisionInsertCommand : PositionalCommand
         p[ValueDigest].Value = Blob(integrity.ValueDigest);
         p[Hash].Value = Blob(integrity.Hash);
         p[Received].Value = integrity.ReceivedTime;
+        p[Drafts].Value = (int)row.Policy.Drafts;
         return ExecuteAsync(cancellationToken);
     }
 }

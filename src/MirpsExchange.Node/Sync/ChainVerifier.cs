@@ -179,7 +179,7 @@ public sealed class ChainVerifier
             }
             var link = _pendingHashes.AsSpan(index * ChangeHash.Size, ChangeHash.Size);
             ReadOnlySpan<byte> previous = index > 0 ? _lastPending : _empty ? [] : _hash;
-            ChangeHash.Link(previous, _origin, change.OriginSequence, time, PolicyFields(change.Policy), content, link);
+            ChangeHash.Link(previous, _origin, change.OriginSequence, time, PolicyFields(change.Policy), content, ChangeHash.DraftSharingOf(change.Policy), link);
             link.CopyTo(_lastPending);
             _pending.Add(change);
             _pendingTime = time;

@@ -245,6 +245,9 @@ public sealed class ChangeFeedDecoder
                 case (4, WireType.Varint):
                     policy.SmallCountThreshold = (int)reader.Varint();
                     break;
+                case (5, WireType.Varint):
+                    policy.DraftSharing = (DraftSharing)(int)reader.Varint();
+                    break;
                 default:
                     return null;
             }

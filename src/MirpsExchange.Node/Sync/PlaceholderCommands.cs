@@ -9,10 +9,11 @@ namespace MirpsExchange.Node.Sync;
 internal sealed class PlaceholderUpsertCommand : PositionalCommand
 {
     public PlaceholderUpsertCommand(DbConnection connection, DbTransaction transaction, string origin) : base(connection, transaction,
-        $"INSERT INTO {WithheldChangeConfiguration.Table} (origin, origin_sequence, reason, recorded_time, readers, release_time, small_count_threshold, content_digest, change_hash, received_time) " +
-        "VALUES (@origin, @seq, @reason, @time, @readers, @release, @threshold, @content, @hash, @received) " +
-        "ON CONFLICT (origin, origin_sequence) DO UPDATE SET reason = excluded.reason, readers = excluded.readers, release_time = excluded.release_time, small_count_threshold = excluded.small_count_threshold",
-        "@origin", "@seq", "@reason", "@time", "@readers", "@release", "@threshold", "@content", "@hash", "@received")
+        $"INSERT INTO {WithheldChangeConfiguration.Table} (origin, origin_sequence, reason, recorded_time, readers, release_time, small_count_threshold, content_digest, change_hash, received_time, draft_sharing) " +
+        "VALUES (@origin, @seq, @reason, @time, @readers, @release, @threshold, @content, @hash, @received, @drafts) " +
+        "ON CONFLICT (origin, origin_sequence) DO UPDATE SET reason = excluded.reason, readers = excluded.readers, release_time = excluded.release_time, " +
+        "small_count_threshold = excluded.small_count_threshold, draft_sharing = excluded.draft_sharing",
+        "@origin", "@seq", "@reason", "@time", "@readers", "@release", "@threshold", "@content", "@hash", "@received", "@drafts")
     {
         Parameters[0].Value = origin;
     }
@@ -31,6 +32,7 @@ internal sealed class PlaceholderUpsertCommand : PositionalCommand
         p[7].Value = Blob(change.ContentDigest.Memory);
         p[8].Value = Blob(hash);
         p[9].Value = received;
+        p[10].Value = (int)policy.Drafts;
         return ExecuteAsync(cancellationToken);
     }
 }

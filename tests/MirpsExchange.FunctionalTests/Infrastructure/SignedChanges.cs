@@ -35,7 +35,7 @@ public sealed class SignedChanges
             var previous = _links.GetValueOrDefault((change.Origin, change.OriginSequence - 1)) ?? [];
             var link = hashes.AsSpan(i * ChangeHash.Size, ChangeHash.Size);
             ChangeHash.Link(previous, change.Origin, change.OriginSequence, change.RecordedTime is { } time ? ChangeHash.Micros(time) : 0,
-                ChangeHash.PolicyFields(change.Policy), content, link);
+                ChangeHash.PolicyFields(change.Policy), content, ChangeHash.DraftSharingOf(change.Policy), link);
             _links[(change.Origin, change.OriginSequence)] = link.ToArray();
         }
         if (signer is null || changes.Count == 0)

@@ -30,7 +30,7 @@ public class ChangeHashTests
         Span<byte> content = stackalloc byte[ChangeHash.Size];
         Assert.True(ChangeHash.TryContentDigest(change, content, out var problem), problem);
         var link = new byte[ChangeHash.Size];
-        ChangeHash.Link(previous ?? [], change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, link);
+        ChangeHash.Link(previous ?? [], change.Origin, change.OriginSequence, ChangeHash.Micros(change.RecordedTime), ChangeHash.PolicyFields(change.Policy), content, ChangeHash.DraftSharingOf(change.Policy), link);
         return link;
     }
 
@@ -123,6 +123,34 @@ public class ChangeHashTests
         Assert.Equal(expected.ToArray(), content.ToArray());
     }
 
+    /// <summary>
+    /// A policy's draft hold is field 10 of the link, after the content digest, left out when not held: every change signed before
+    /// it keeps its hash, and a relay that drops the hold (or adds one, or turns one into the other) breaks the chain.
+    /// </summary>
+    [Fact]
+    public void A_draft_hold_is_field_ten_of_the_link_and_left_out_when_not_held()
+    {
+        var plain = Change();
+        Assert.Equal(LinkOf(Change()), LinkOf(new StoredObservation(plain) { Policy = new SharingPolicy(plain.Policy) { DraftSharing = DraftSharing.Unspecified } }));
+        var held = Change(policy: new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 5, DraftSharing = DraftSharing.Secretariat });
+        Span<byte> content = stackalloc byte[ChangeHash.Size];
+        Assert.True(ChangeHash.TryContentDigest(held, content, out _));
+        var encoder = new CanonicalEncoder(stackalloc byte[256], ChangeHash.LinkDomain);
+        encoder.Text(2, "BLZ");
+        encoder.Int64(3, 7);
+        encoder.Int64(4, ChangeHash.Micros(held.RecordedTime));
+        encoder.Raw(ChangeHash.PolicyFields(held.Policy));
+        encoder.Bytes(9, content);
+        encoder.Int64(10, (long)DraftSharing.Secretariat);
+        Span<byte> expected = stackalloc byte[ChangeHash.Size];
+        encoder.Hash(expected);
+        encoder.Dispose();
+        Assert.Equal(expected.ToArray(), LinkOf(held));
+        var ownerOnly = Change(policy: new SharingPolicy(held.Policy) { DraftSharing = DraftSharing.OwnerOnly });
+        Assert.NotEqual(LinkOf(held), LinkOf(ownerOnly));
+        Assert.NotEqual(LinkOf(plain), LinkOf(ownerOnly));
+    }
+
     [Fact]
     public void A_reader_that_gets_less_computes_the_same_hash()
     {
@@ -177,6 +205,8 @@ public class ChangeHashTests
             c => c.Observation.Confidentiality = ConfidentialityStatus.NotForPublication,
             c => c.Observation.Confidentiality = ConfidentialityStatus.Free,
             c => c.Observation.Synthetic = true,
+            c => c.Policy = new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 5, DraftSharing = DraftSharing.OwnerOnly },
+            c => c.Policy = new SharingPolicy { Readers = ReaderScope.AllStates, SmallCountThreshold = 5, DraftSharing = DraftSharing.Secretariat },
         };
         foreach (var variant in variants)
         {

@@ -250,3 +250,10 @@ ALTER TABLE "lifecycle_entries" ADD "reason_salt" BLOB NULL;
 INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
 VALUES ('20261207161951_CommittedReasons', '10.0.15');
 
+ALTER TABLE "withheld_changes" ADD "draft_sharing" INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE "observations" ADD "draft_sharing" INTEGER NOT NULL DEFAULT 0;
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261207225329_SignedDraftHold', '10.0.15');
+

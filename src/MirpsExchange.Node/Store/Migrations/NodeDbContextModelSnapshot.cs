@@ -310,6 +310,10 @@ namespace MirpsExchange.Node.Store.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("deleted");
 
+                    b.Property<int>("DraftSharing")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("draft_sharing");
+
                     b.Property<string>("IndicatorCode")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -668,6 +672,10 @@ namespace MirpsExchange.Node.Store.Migrations
                     b.Property<byte[]>("ContentDigest")
                         .HasColumnType("BLOB")
                         .HasColumnName("content_digest");
+
+                    b.Property<int>("DraftSharing")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("draft_sharing");
 
                     b.Property<string>("Readers")
                         .IsRequired()

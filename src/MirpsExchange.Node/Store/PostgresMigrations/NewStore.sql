@@ -215,3 +215,10 @@ ALTER TABLE lifecycle_entries ADD reason_salt bytea;
 INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
 VALUES ('20261207162440_CommittedReasons', '10.0.15');
 
+ALTER TABLE withheld_changes ADD draft_sharing integer NOT NULL DEFAULT 0;
+
+ALTER TABLE observations ADD draft_sharing integer NOT NULL DEFAULT 0;
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261207225346_SignedDraftHold', '10.0.15');
+

@@ -341,6 +341,10 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                         .HasColumnType("boolean")
                         .HasColumnName("deleted");
 
+                    b.Property<int>("DraftSharing")
+                        .HasColumnType("integer")
+                        .HasColumnName("draft_sharing");
+
                     b.Property<string>("IndicatorCode")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -727,6 +731,10 @@ namespace MirpsExchange.Node.Store.PostgresMigrations
                     b.Property<byte[]>("ContentDigest")
                         .HasColumnType("bytea")
                         .HasColumnName("content_digest");
+
+                    b.Property<int>("DraftSharing")
+                        .HasColumnType("integer")
+                        .HasColumnName("draft_sharing");
 
                     b.Property<string>("Readers")
                         .IsRequired()
