@@ -7,7 +7,8 @@ namespace MirpsExchange.Benchmarks;
 /// Valid observations with distinct keys, in the order a national system produces them: month by
 /// month, indicator by indicator, every combination of the dimensions each indicator declares. Values keep
 /// the catalogue's ERROR rules, as a State's real tables do: each cell of specific codes gets a random count
-/// (0 where the country of origin is the reporting country), and each total is the sum of what it covers.
+/// (0 where the country of origin is the reporting country), each total is the sum of what it covers, and an indicator
+/// that a rule declares equal to the sum of others (total decisions) is their sum, cell by cell.
 /// </summary>
 public static class Workload
 {
@@ -30,14 +31,22 @@ public static class Workload
         var origins = catalogue.Codelist("CL_COUNTRY_OF_ORIGIN").Order(StringComparer.Ordinal).ToArray();
         var monthly = catalogue.Catalog.Indicators.Where(i => i.Granularities.Contains(Mirps.Catalog.V1.PeriodGranularity.Month)).ToList();
         string[] none = [""];
+        // An indicator the rules declare equal to the sum of others (DECISIONS_EQUAL_TOTAL): its components, each monthly.
+        var sums = catalogue.Catalog.ValidationRules
+            .Where(r => r.Components is not null && r.Operator == Mirps.Catalog.V1.RuleOperator.Equal
+                && r.Components.ComponentIndicatorCodes.All(c => monthly.Any(i => i.Code == c)))
+            .ToDictionary(r => r.Components.TotalIndicatorCode, r => r.Components.ComponentIndicatorCodes.ToArray());
         for (var month = 0; made < count; month++)
         {
             var period = $"{firstYear + month / 12:D4}-{month % 12 + 1:D2}";
+            var tables = new Dictionary<string, Table>();
             foreach (var indicator in monthly)
             {
                 var dims = indicator.DimensionIds;
                 string[][] codes = [dims.Contains("SEX") ? sexes : none, dims.Contains("AGE") ? ages : none, dims.Contains("COUNTRY_OF_ORIGIN") ? origins : none];
-                var table = new Table(codes, country, random);
+                var table = tables[indicator.Code] = sums.TryGetValue(indicator.Code, out var components)
+                    ? Table.Sum(codes, components.Select(c => tables[c]))
+                    : new Table(codes, country, random);
                 for (var s = 0; s < codes[0].Length; s++)
                 for (var a = 0; a < codes[1].Length; a++)
                 for (var o = 0; o < codes[2].Length; o++)
@@ -68,16 +77,36 @@ public static class Workload
         private readonly string[][] _codes;
         private readonly double[,,] _leaves;
 
-        public Table(string[][] codes, string country, Random random)
+        private Table(string[][] codes)
         {
             _codes = codes;
             _leaves = new double[codes[0].Length, codes[1].Length, codes[2].Length];
+        }
+
+        public Table(string[][] codes, string country, Random random) : this(codes)
+        {
             for (var s = 0; s < codes[0].Length; s++)
             for (var a = 0; a < codes[1].Length; a++)
             for (var o = 0; o < codes[2].Length; o++)
             {
                 _leaves[s, a, o] = codes[0][s] == Total || codes[1][a] == Total || codes[2][o] == Total || codes[2][o] == country ? 0 : random.Next(0, 50_000);
             }
+        }
+
+        /// <summary>The cell-by-cell sum of <paramref name="components"/>, tables of the same codes made earlier in the month.</summary>
+        public static Table Sum(string[][] codes, IEnumerable<Table> components)
+        {
+            var sum = new Table(codes);
+            foreach (var component in components)
+            {
+                for (var s = 0; s < codes[0].Length; s++)
+                for (var a = 0; a < codes[1].Length; a++)
+                for (var o = 0; o < codes[2].Length; o++)
+                {
+                    sum._leaves[s, a, o] += component._leaves[s, a, o];
+                }
+            }
+            return sum;
         }
 
         /// <summary>The cell's count: its own for specific codes; a total adds every code of its dimension.</summary>

@@ -74,6 +74,56 @@ public class ValidationRuleTests
     }
 
     [Fact]
+    public async Task A_batch_refused_by_the_rules_after_its_rows_were_inserted_leaves_no_row_sequence_or_link_and_a_replica_verifies_the_log()
+    {
+        await using var origin = await TestNode.StartAsync("BLZ", null, ShareWithAll);
+        await origin.Observations.SubmitObservationsAsync(Submit(Refugees(value: 240)));
+        var rows = DistinctRefugees(300);
+
+        // 300 new keys (inserted many to a statement while the rules judge the batch) and a breakdown above its total: the
+        // judgement refuses the batch after its rows went in, before the commit.
+        var call = () => origin.Observations.SubmitObservationsAsync(Submit([.. rows, Refugees(value: 250, sex: "F")])).ResponseAsync;
+        var error = await Assert.ThrowsAsync<RpcException>(call);
+
+        Assert.Equal((StatusCode.InvalidArgument, "BREAKDOWN_NOT_ABOVE_TOTAL"), (error.StatusCode, error.GetRpcStatus()!.GetDetail<ErrorInfo>().Metadata["rules"]));
+        Assert.Equal(1, origin.CountRows());
+        Assert.Equal(1L, origin.Execute("SELECT MAX(origin_sequence) FROM observations"));
+        // The next batch goes on from the last commit: no sequence or link of the refused rows is left in the log.
+        var next = await origin.Observations.SubmitObservationsAsync(Submit([.. rows]));
+        Assert.Equal((300, 301L), (next.Inserted, next.LastOriginSequence));
+        await using var replica = await PeerSyncTests.ReplicaAsync("PAN", origin.Folder, await SharedIdentity.CredentialAsync(""), null, origin.Peer);
+        await PeerSyncTests.ConvergesAsync(origin, replica); // every change's link and every head verified before it is applied
+    }
+
+    [Fact]
+    public async Task Two_concurrent_batches_cannot_together_break_a_rule_each_alone_keeps()
+    {
+        await using var node = await TestNode.StartAsync("BLZ");
+        string[] years = ["2019", "2020", "2021", "2022", "2023"];
+        await node.Observations.SubmitObservationsAsync(Submit([.. years.Select(year => Refugees(period: year, value: 240))]));
+
+        foreach (var year in years)
+        {
+            // F or M alone is an incomplete breakdown under its total; both complete it at 130 + 130, not the total 240.
+            var outcomes = await Task.WhenAll(new[] { "F", "M" }.Select(async sex =>
+            {
+                try
+                {
+                    await node.Observations.SubmitObservationsAsync(Submit(Refugees(period: year, value: 130, sex: sex)));
+                    return true;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+                {
+                    return false;
+                }
+            }));
+
+            Assert.Equal(1, outcomes.Count(written => written));
+            Assert.Equal(1L, node.Execute($"SELECT COUNT(*) FROM observations WHERE period = '{year}' AND sex IN ('F', 'M')"));
+        }
+    }
+
+    [Fact]
     public async Task A_submit_is_judged_over_a_deletion_made_since_the_last_submit_not_over_the_tables_that_submit_left()
     {
         await using var node = await TestNode.StartAsync("BLZ");

@@ -79,22 +79,28 @@ public sealed partial class ObservationGrpcService(
             },
             stored => Replayed(SubmitObservationsResponse.Parser.ParseFrom(stored), r => r.Replayed = true),
             context.CancellationToken,
-            // The rules judge the batch over the store as this write finds it, under the write gate.
+            // The rules judge the batch over the store as this write finds it, under the write gate: they read first, and judge
+            // while the rows are inserted (SubmitWriter), before anything is committed.
             judge: async (transaction, cancellationToken) =>
             {
                 // The tables the last submits left, unless anything else wrote since; every row must be among the cells for
                 // the tables this one leaves to be whole (validation refuses a code the rules cannot pack first).
                 var session = cells!.Request.Count == rows.Length ? await written.BeginAsync(transaction.Connection!, transaction, Country, cancellationToken) : null;
-                var findings = await rules.JudgeAsync(transaction.Connection!, transaction, cells, cancellationToken, session);
-                cells = null; // the cells and findings die here, before the write allocates (kept alive, they would reach the oldest GC generation)
-                if (Rules.RuleReports.Refusal(findings) is { } refusal)
+                var judgement = await rules.ReadAsync(transaction.Connection!, transaction, cells, cancellationToken, session);
+                cells = null;
+                return () =>
                 {
-                    LogRefusedByRules(findings.Count(f => f.IsError), findings[0].Rule.Id);
-                    throw refusal;
-                }
-                warnings = [.. Rules.RuleReports.Listed(findings)];
-                warningCount = findings.Count;
-                return session is null ? null : session.Committed;
+                    var findings = judgement();
+                    judgement = null!; // the cells and findings die here, before the write commits (kept alive, they would reach the oldest GC generation)
+                    if (Rules.RuleReports.Refusal(findings) is { } refusal)
+                    {
+                        LogRefusedByRules(findings.Count(f => f.IsError), findings[0].Rule.Id);
+                        throw refusal;
+                    }
+                    warnings = [.. Rules.RuleReports.Listed(findings)];
+                    warningCount = findings.Count;
+                    return session is null ? null : session.Committed;
+                };
             });
         LogSubmitted(rows.Length, response.Inserted, response.Revised, response.Unchanged, response.Replayed);
         return response;

@@ -39,6 +39,15 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
     /// (<paramref name="cells"/> is spent then: its request's cells become stored ones).
     /// </summary>
     public async Task<List<RuleFinding>> JudgeAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, CancellationToken cancellationToken,
+        WrittenRuleTables.Session? written = null) =>
+        (await ReadAsync(connection, transaction, cells, cancellationToken, written))();
+
+    /// <summary>
+    /// <see cref="JudgeAsync"/> in two steps: this reads what the rules compare with (on <paramref name="connection"/>, in
+    /// <paramref name="transaction"/>), and the function it returns judges, in memory only: it touches no connection, so a
+    /// submit runs it on another thread while its rows are inserted (<see cref="Store.SubmitWriter"/>), before it commits.
+    /// </summary>
+    public async Task<Func<List<RuleFinding>>> ReadAsync(DbConnection connection, DbTransaction? transaction, RuleCells cells, CancellationToken cancellationToken,
         WrittenRuleTables.Session? written = null)
     {
         var country = cells.Country;
@@ -96,24 +105,27 @@ public sealed class StoredRuleCells(StandardCatalogue catalogue)
             }
         }
         await LoadTablesAsync(connection, transaction, cells, fromStore, held, cancellationToken);
-        var findings = Rules.Evaluate(cells, requestOnly: true);
-        if (written is not null)
+        return () =>
         {
-            // Each table read (whole) and each found empty, as the store holds it once the request is written.
-            var tables = cells.Written();
-            foreach (var table in toRead)
+            var findings = Rules.Evaluate(cells, requestOnly: true);
+            if (written is not null)
             {
-                written.Leave(table, new WrittenRuleTables.Table(held.Contains(table) || cells.RequestTables.Contains(table), tables.GetValueOrDefault(table)));
-            }
-            foreach (var table in checkedEmpty)
-            {
-                if (!toRead.Contains(table))
+                // Each table read (whole) and each found empty, as the store holds it once the request is written.
+                var tables = cells.Written();
+                foreach (var table in toRead)
                 {
-                    written.Leave(table, new WrittenRuleTables.Table(false, null));
+                    written.Leave(table, new WrittenRuleTables.Table(held.Contains(table) || cells.RequestTables.Contains(table), tables.GetValueOrDefault(table)));
+                }
+                foreach (var table in checkedEmpty)
+                {
+                    if (!toRead.Contains(table))
+                    {
+                        written.Leave(table, new WrittenRuleTables.Table(false, null));
+                    }
                 }
             }
-        }
-        return findings;
+            return findings;
+        };
     }
 
     /// <summary>Every current value of <paramref name="country"/> this node may use (not embargoed at <paramref name="nowMicros"/>, value held).</summary>
