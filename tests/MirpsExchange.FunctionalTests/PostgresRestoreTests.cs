@@ -933,6 +933,9 @@ public class PostgresRestoreTests
             await receiver.WhenAsync(events => events.Any(e => e.Period == "2023"), "the first node delivers while it holds its store's lock");
 
             var database = pan.Store!.ConnectionString;
+            // Recorded, too: an end of the session before the record would refuse it (the fence), for a send made while the lock was held.
+            await EventuallyAsync(() => Task.FromResult(TestStores.Rows(database, "SELECT id FROM webhook_deliveries WHERE delivered").Count), delivered => delivered == 1,
+                "the first node records the delivery");
             await TerminateAsync(database, await LockSessionAsync(database));
             await using var second = await TestNode.StartAsync("PAN", null, [ShareWithAll, key, "--Store:Provider=postgres", $"--ConnectionStrings:Store={database}",
                 .. WebhookTests.WebhookArgs, "--Webhooks:AllowLoopback=false", "--Webhooks:InitialBackoff=00:00:00.300", "--Webhooks:MaxBackoff=00:00:00.300"]);
