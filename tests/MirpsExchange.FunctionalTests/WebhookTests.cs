@@ -32,19 +32,19 @@ public class WebhookTests
         "--Webhooks:InitialBackoff=00:00:00.200", "--Webhooks:MaxBackoff=00:00:00.800", "--Webhooks:FailingAfter=2",
     ];
 
-    private static NotificationService.NotificationServiceClient Notifications(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
+    internal static NotificationService.NotificationServiceClient Notifications(TestNode node, ClientCredential credential, string scope = ApproveScopes) =>
         new(node.ChannelWith(node.TokensFor(credential, scope).ToCallCredentials()));
 
     private static NotificationService.NotificationServiceClient Notifications(string address, TestIdentity identity, ClientCredential credential, string audience,
         string scope = ApproveScopes) =>
         new(AuthenticatedChannel.Create(new Uri(address), new TokenClient(identity.Http, identity.TokenEndpoint, credential, scope, MirpsAuth.NodeAudience(audience))));
 
-    private static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential) =>
+    internal static ApprovalService.ApprovalServiceClient Approvals(TestNode node, ClientCredential credential) =>
         new(node.ChannelWith(node.TokensFor(credential, ApproveScopes).ToCallCredentials()));
 
-    private static ApproveDataRequest Approve(string period = "2023") => new() { GroupIds = { Populations }, Periods = { period } };
+    internal static ApproveDataRequest Approve(string period = "2023") => new() { GroupIds = { Populations }, Periods = { period } };
 
-    private static CreateSubscriptionRequest Subscribe(string url, params EventType[] types) => new() { Url = url, EventTypes = { types }, Description = "test receiver" };
+    internal static CreateSubscriptionRequest Subscribe(string url, params EventType[] types) => new() { Url = url, EventTypes = { types }, Description = "test receiver" };
 
     private static async Task<TestSecretariat> SecretariatAsync(string folder, (string Address, string Country) peer, params string[] more)
     {

@@ -156,7 +156,19 @@ public sealed partial class WebhookDelivery : BackgroundService
                          select new Due(d.Id, s.Id, s.Owner, s.Url, d.Attempts, e.EventKey, e.Body)).ToListAsync(cancellationToken);
         var started = 0;
         var inFlight = _inFlight.Values.GroupBy(f => f.Owner, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        foreach (var next in Fair(due.Where(d => !_inFlight.ContainsKey(d.SubscriptionId)), inFlight, _options.Value.MaxConcurrentDeliveriesPerOwner, _lastOwner).Take(room))
+        var starting = Fair(due.Where(d => !_inFlight.ContainsKey(d.SubscriptionId)), inFlight, _options.Value.MaxConcurrentDeliveriesPerOwner, _lastOwner).Take(room).ToList();
+        if (starting.Count == 0)
+        {
+            return 0;
+        }
+        // Nothing is sent by a node that no longer holds its store's lock, whether it has noticed or not (finding 7): the round's
+        // check of the lock (ExecuteAsync) sees only what the node noticed, up to Store:LockCheckInterval late, while another node
+        // may deliver from the same outbox. A write transaction, checked by the store lock's fence in the store itself, tells.
+        if (!await StoreWrites.HeldAsync(db, cancellationToken))
+        {
+            return 0;
+        }
+        foreach (var next in starting)
         {
             var run = new TaskCompletionSource();
             if (_inFlight.TryAdd(next.SubscriptionId, (next.Owner, run.Task)))

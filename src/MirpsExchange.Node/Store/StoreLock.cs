@@ -73,6 +73,16 @@ public sealed partial class StoreLock : IDisposable
         await TryLockPostgresAsync(connectionString, cancellationToken) is ({ } connection, var token) ? new StoreLock(connection, connectionString, token) : null;
 
     /// <summary>
+    /// The lock on the PostgreSQL store <paramref name="connectionString"/> names, waited for in PostgreSQL's queue: when its holder's
+    /// session ends, PostgreSQL grants it to this waiting session before anyone's later try (<see cref="TryAcquirePostgresAsync"/>).
+    /// For tests that stand for another process taking a node's store while the node would take its lock back.
+    /// </summary>
+    internal static async Task<StoreLock> AcquirePostgresAsync(string connectionString, CancellationToken cancellationToken = default) =>
+        await TryLockPostgresAsync(connectionString, cancellationToken, wait: true) is ({ } connection, var token)
+            ? new StoreLock(connection, connectionString, token)
+            : throw new InvalidOperationException("the store's lock was not granted");
+
+    /// <summary>
     /// The key every write transaction takes shared (<see cref="StoreLockFence"/>) before it checks the fencing key, and a new
     /// holder of the store's lock takes once exclusively: it waits there until the write transactions of the lock's previous
     /// holder that passed their check have ended, so none of them commits after the new holder has begun to read the store.
@@ -86,7 +96,7 @@ public sealed partial class StoreLock : IDisposable
     /// A connection holding the advisory lock and its fencing key (a random key only this session holds), or none when another
     /// session holds the lock. Once taken, it waits for the previous holder's write transactions in flight (the barrier).
     /// </summary>
-    private static async Task<(Npgsql.NpgsqlConnection? Connection, long Token)> TryLockPostgresAsync(string connectionString, CancellationToken cancellationToken)
+    private static async Task<(Npgsql.NpgsqlConnection? Connection, long Token)> TryLockPostgresAsync(string connectionString, CancellationToken cancellationToken, bool wait = false)
     {
         // Keepalive: a network cut ends the session on the server too, and the check finds it.
         var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString)
@@ -96,7 +106,10 @@ public sealed partial class StoreLock : IDisposable
         try
         {
             await connection.OpenAsync(cancellationToken);
-            await using var command = new Npgsql.NpgsqlCommand($"SELECT pg_try_advisory_lock({PostgresLockKey})", connection);
+            await using var command = new Npgsql.NpgsqlCommand(wait ? $"SELECT pg_advisory_lock({PostgresLockKey}) IS NOT NULL" : $"SELECT pg_try_advisory_lock({PostgresLockKey})", connection)
+            {
+                CommandTimeout = wait ? 60 : 30,
+            };
             if ((bool)(await command.ExecuteScalarAsync(cancellationToken))!)
             {
                 long token;
