@@ -122,7 +122,7 @@ public sealed class MaliciousPeer : SyncService.SyncServiceBase, IAsyncDisposabl
         });
         app.MapGrpcService<MaliciousPeer>();
         app.MapGrpcService<MaliciousApproval>();
-        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await app.StartAsync().WaitAsync(StartBound.Time);
         (peer._app, peer.Address) = (app, app.ListeningAddress());
         return peer;
     }

@@ -104,7 +104,7 @@ public sealed class TestIdentity : IAsyncDisposable
                 // Tests ask for many tokens with one credential; a test of the limit sets its own (the last value wins).
                 "--Identity:TokensPerClientPerMinute=1000000", .. extraArgs,
             ], errors.AddTo);
-            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await app.StartAsync().WaitAsync(StartBound.Time);
             return new TestIdentity(app, folder, errors);
         }
         catch

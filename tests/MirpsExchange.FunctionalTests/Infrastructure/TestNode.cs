@@ -185,7 +185,7 @@ public sealed class TestNode : IAsyncDisposable
         {
             var errors = new ServerErrors();
             var app = await NodeApplication.BuildAsync(args, errors.AddTo);
-            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await app.StartAsync().WaitAsync(StartBound.Time);
             return new TestNode(app, folder, country, identity, credential, errors) { Store = database };
         }
         catch

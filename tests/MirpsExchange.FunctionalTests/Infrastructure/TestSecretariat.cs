@@ -201,7 +201,7 @@ public sealed class TestSecretariat : IAsyncDisposable
                 builder.Services.AddSingleton<TimeProvider>(clock);
                 configure?.Invoke(builder);
             });
-            await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await app.StartAsync().WaitAsync(StartBound.Time);
             return new TestSecretariat(app, folder, identity, credential, errors, clock) { Store = database };
         }
         catch
