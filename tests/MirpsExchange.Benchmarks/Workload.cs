@@ -28,7 +28,10 @@ public static class Workload
         var sexes = catalogue.Codelist("CL_SEX").Order(StringComparer.Ordinal).ToArray();
         var ages = catalogue.Codelist("CL_AGE").Order(StringComparer.Ordinal).ToArray();
         var origins = catalogue.Codelist("CL_COUNTRY_OF_ORIGIN").Order(StringComparer.Ordinal).ToArray();
-        var monthly = catalogue.Catalog.Indicators.Where(i => i.Granularities.Contains(Mirps.Catalog.V1.PeriodGranularity.Month)).ToList();
+        // Without DECISIONS_TOTAL (catalogue 2.1.0): its tables are drawn apart from the decisions on substance, so with it every
+        // submit broke DECISIONS_EQUAL_TOTAL; the decision rules apply only where a State reports the total, so the workload
+        // stays the one earlier figures measured (catalogue 2.0's indicators).
+        var monthly = catalogue.Catalog.Indicators.Where(i => i.Granularities.Contains(Mirps.Catalog.V1.PeriodGranularity.Month) && i.Code != "DECISIONS_TOTAL").ToList();
         string[] none = [""];
         for (var month = 0; made < count; month++)
         {
