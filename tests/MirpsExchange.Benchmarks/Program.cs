@@ -12,6 +12,7 @@ using MirpsExchange.Benchmarks;
 //             through its submit path (timed), then in the same run a raw baseline copy of its feed (SQLite plain writer, or
 //             PostgreSQL binary COPY), the initial sync to an empty Secretariat, regional figures over it, the Secretariat's peak RSS
 //        sync [--rows N] [--rounds N] [--samples N]: initial sync to an empty peer beside a raw baseline; submit-to-queryable latency
+//             (MIRPS_BENCH_PUBLISHED=DIR: both nodes run from a node published before, e.g. another commit's, instead of publishing)
 //        signing [--rows N] [--rounds N]: the signed change log's own cost in process: the origin's salts, digests and head
 //             signatures; the replica's ChainVerifier.Accept over the decoded feed (per million changes)
 //        apply [--rows N] [--rounds N]: the replica's apply alone (ReplicaWriter) of a signed, verified log, in process

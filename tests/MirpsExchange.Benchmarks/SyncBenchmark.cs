@@ -30,8 +30,12 @@ public static class SyncBenchmark
         var root = Path.Combine(Path.GetTempPath(), "mirps-bench", Guid.NewGuid().ToString("N"));
         try
         {
-            // Both nodes run as published: the replica's start-up is part of the sync measured.
-            var published = await PublishedNode.PublishAsync(Path.Combine(root, "published-node"));
+            // Both nodes run as published: the replica's start-up is part of the sync measured. MIRPS_BENCH_PUBLISHED names a
+            // node published before (by an earlier run kept with MIRPS_BENCH_KEEP, or `dotnet publish -r`), e.g. another
+            // commit's, so paired runs compare two builds of the node under one harness without publishing each time.
+            var published = Environment.GetEnvironmentVariable("MIRPS_BENCH_PUBLISHED") is { Length: > 0 } given
+                ? given
+                : await PublishedNode.PublishAsync(Path.Combine(root, "published-node"));
             using var identity = ServiceProcess.Identity(Path.Combine(root, "identity"), "--Logging:LogLevel:Default=Warning");
             await identity.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             var issuer = new Uri(identity.Addresses[0].TrimEnd('/') + "/");

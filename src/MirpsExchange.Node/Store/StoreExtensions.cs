@@ -165,7 +165,7 @@ public static class StoreExtensions
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NodeDbContext>();
         var store = db.Database;
-        await MigrateSchemaAsync(db);
+        var made = await MigrateSchemaAsync(db);
         Extensions.StartUpTimeline.Mark("migrated");
         // The store says whose node's it is (a backup carries it; a restore, or a start on another State's store, is refused).
         await store.OpenConnectionAsync();
@@ -187,9 +187,10 @@ public static class StoreExtensions
         var catalogue = app.Services.GetRequiredService<MirpsExchange.Catalogue.StandardCatalogue>();
         // Rows an earlier catalogue wrote read as the catalogue the node runs now (a store upgraded to catalogue 2.0). Rows
         // written under the running catalogue already hold its defaults, so a store last run on it is not read again: that
-        // walk of the declaring indicators' index entries grew with the store.
+        // walk of the declaring indicators' index entries grew with the store. A store this start made holds no row to read
+        // again: its five UPDATEs (EF Core's raw-SQL path, cold) were a part of a new replica's start-up before its first pull.
         await app.Services.GetRequiredService<CatalogueVersions>().StartAsync(catalogue.Version,
-            () => StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue));
+            made ? null : () => StoredDimensions.NormaliseAsync(scope.ServiceProvider.GetRequiredService<NodeDbContext>(), catalogue));
         if (store.IsSqlite())
         {
             StoreFiles.NarrowCreated(store.GetConnectionString()!);
