@@ -17,6 +17,11 @@ public static class StoreWrites
     /// </summary>
     public static async Task<bool> HeldAsync(NodeDbContext db, CancellationToken cancellationToken)
     {
+        if (db.Database.IsSqlite())
+        {
+            // A file lock cannot be lost, and a transaction begun on SQLite is BEGIN IMMEDIATE: it would wait behind any writer.
+            return true;
+        }
         try
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
